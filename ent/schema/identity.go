@@ -1,0 +1,135 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// User is a person (or a bot account) that signs in with API tokens.
+type User struct{ ent.Schema }
+
+// Mixin of the User.
+func (User) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the User.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("username").NotEmpty().MaxLen(100).Unique().
+			Annotations(entgql.OrderField("USERNAME")),
+		field.String("display_name").Default("").MaxLen(200),
+		field.String("email").Default("").MaxLen(320),
+		field.Enum("role").Values("ADMIN", "EDITOR", "VIEWER").Default("VIEWER"),
+		field.Bool("disabled").Default(false),
+		// ExternalIdentities maps chat identities to this user, e.g. "slack:U123".
+		field.Strings("external_identities").Optional(),
+	}
+}
+
+// Edges of the User.
+func (User) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("groups", Group.Type).Ref("members"),
+		edge.To("api_tokens", ApiToken.Type).Annotations(entgql.Skip()),
+	}
+}
+
+// Annotations of the User.
+func (User) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Group is a team of users; groups can be approvers.
+type Group struct{ ent.Schema }
+
+// Mixin of the Group.
+func (Group) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Group.
+func (Group) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(100).Unique().
+			Annotations(entgql.OrderField("NAME")),
+		field.String("description").Default("").MaxLen(1000),
+	}
+}
+
+// Edges of the Group.
+func (Group) Edges() []ent.Edge {
+	return []ent.Edge{edge.To("members", User.Type)}
+}
+
+// Annotations of the Group.
+func (Group) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// ApiToken records an issued API JWT by its id (jti), so that it can be
+// listed and revoked. The token itself is never stored.
+type ApiToken struct{ ent.Schema }
+
+// Mixin of the ApiToken.
+func (ApiToken) Mixin() []ent.Mixin { return []ent.Mixin{CreatedMixin{}} }
+
+// Fields of the ApiToken.
+func (ApiToken) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("jti").NotEmpty().Unique().Immutable(),
+		field.String("name").NotEmpty().MaxLen(200),
+		// Scopes grant extra powers, e.g. "act-as".
+		field.Strings("scopes").Optional(),
+		field.Time("expires_at"),
+		field.Time("revoked_at").Optional().Nillable(),
+		field.Time("last_used_at").Optional().Nillable(),
+		field.Int("owner_id"),
+	}
+}
+
+// Edges of the ApiToken.
+func (ApiToken) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("owner", User.Type).Ref("api_tokens").Field("owner_id").Unique().Required(),
+	}
+}
+
+// Indexes of the ApiToken.
+func (ApiToken) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("owner_id")}
+}
+
+// ServiceConnection is a CI server (Jenkins or Azure DevOps/TFS) with its
+// credentials. Secrets are AES-GCM ciphertext and never leave the server
+// through the API.
+type ServiceConnection struct{ ent.Schema }
+
+// Mixin of the ServiceConnection.
+func (ServiceConnection) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the ServiceConnection.
+func (ServiceConnection) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(100).Unique().
+			Annotations(entgql.OrderField("NAME")),
+		field.Enum("kind").Values("JENKINS", "AZURE_DEVOPS"),
+		field.String("url").NotEmpty().MaxLen(2000),
+		field.String("username").Default("").MaxLen(200),
+		field.Bytes("secret_encrypted").Optional().Sensitive().Annotations(entgql.Skip()),
+		field.Bytes("webhook_secret_encrypted").Optional().Sensitive().Annotations(entgql.Skip()),
+	}
+}
+
+// Edges of the ServiceConnection.
+func (ServiceConnection) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("artifact_sources", ArtifactSource.Type).Annotations(entgql.Skip()),
+		edge.To("webhook_deliveries", WebhookDelivery.Type).Annotations(entgql.Skip()),
+	}
+}
+
+// Annotations of the ServiceConnection.
+func (ServiceConnection) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

@@ -1,0 +1,202 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/cairnhq/cairn/ent/schema/spec"
+)
+
+// Job is the agent work of a deployment.
+type Job struct{ ent.Schema }
+
+// Mixin of the Job.
+func (Job) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Job.
+func (Job) Fields() []ent.Field {
+	return []ent.Field{
+		field.Strings("demands").Optional(),
+		field.JSON("spec", spec.JobSpec{}).Annotations(entgql.Skip()),
+		field.Enum("status").Values(
+			"QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "CANCELED", "LOST",
+		).Default("QUEUED").Annotations(entgql.OrderField("STATUS")),
+		// WaitingReason says why a queued job has not been assigned (unmet demands).
+		field.String("waiting_reason").Default(""),
+		field.String("result_reason").Default(""),
+		field.Time("queued_at"),
+		field.Time("assigned_at").Optional().Nillable(),
+		field.Time("started_at").Optional().Nillable(),
+		field.Time("finished_at").Optional().Nillable(),
+		// TimeoutAt is enforced by the server, whatever the agent does.
+		field.Time("timeout_at").Optional().Nillable(),
+		field.Bool("cancel_requested").Default(false),
+		// LogSeq is the highest stored log sequence number.
+		field.Int64("log_seq").Default(0),
+		field.Int64("log_bytes").Default(0),
+		field.Bool("log_truncated").Default(false),
+		field.Int("version").Default(0).Annotations(entgql.Skip()),
+		field.Int("deployment_id").Unique(),
+		field.Int("agent_id").Optional().Nillable(),
+	}
+}
+
+// Edges of the Job.
+func (Job) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("deployment", Deployment.Type).Ref("job").Field("deployment_id").Unique().Required(),
+		edge.From("agent", Agent.Type).Ref("jobs").Field("agent_id").Unique(),
+		edge.To("steps", JobStep.Type),
+		edge.To("log_chunks", LogChunk.Type).Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of the Job.
+func (Job) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("status", "queued_at"), index.Fields("agent_id", "status")}
+}
+
+// Annotations of the Job.
+func (Job) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// JobStep is one task of a job as it ran.
+type JobStep struct{ ent.Schema }
+
+// Fields of the JobStep.
+func (JobStep) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("position"),
+		field.String("name"),
+		field.Enum("status").Values("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELED").
+			Default("PENDING"),
+		field.Int("exit_code").Optional().Nillable(),
+		field.Bool("continue_on_error").Default(false),
+		field.Time("started_at").Optional().Nillable(),
+		field.Time("finished_at").Optional().Nillable(),
+		field.Int("job_id"),
+	}
+}
+
+// Edges of the JobStep.
+func (JobStep) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("job", Job.Type).Ref("steps").Field("job_id").Unique().Required(),
+	}
+}
+
+// Indexes of the JobStep.
+func (JobStep) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("job_id", "position").Unique()}
+}
+
+// LogChunk stores a run of consecutive log lines of a job, [first_seq, last_seq].
+type LogChunk struct{ ent.Schema }
+
+// Fields of the LogChunk.
+func (LogChunk) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("first_seq"),
+		field.Int64("last_seq"),
+		// Lines is a JSON array of {seq, step, time, text}.
+		field.Bytes("lines"),
+		field.Int("job_id"),
+	}
+}
+
+// Edges of the LogChunk.
+func (LogChunk) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("job", Job.Type).Ref("log_chunks").Field("job_id").Unique().Required(),
+	}
+}
+
+// Indexes of the LogChunk.
+func (LogChunk) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("job_id", "first_seq").Unique()}
+}
+
+// Annotations of the LogChunk.
+func (LogChunk) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}
+
+// Agent is a machine that runs deployment jobs.
+type Agent struct{ ent.Schema }
+
+// Mixin of the Agent.
+func (Agent) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Agent.
+func (Agent) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(200).Unique().Annotations(entgql.OrderField("NAME")),
+		field.JSON("system_capabilities", map[string]string{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("user_capabilities", map[string]string{}).Optional().Annotations(entgql.Skip()),
+		field.String("version").Default(""),
+		field.Bool("enabled").Default(true),
+		field.Bool("online").Default(false),
+		field.Time("last_seen_at").Optional().Nillable(),
+		field.Int("max_jobs").Default(1),
+		// CredentialID is the jti of the agent's current credential.
+		field.String("credential_id").Default("").Annotations(entgql.Skip()),
+		field.Int("pool_id").Optional().Nillable(),
+	}
+}
+
+// Edges of the Agent.
+func (Agent) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("pool", AgentPool.Type).Ref("agents").Field("pool_id").Unique(),
+		edge.To("jobs", Job.Type).Annotations(entgql.RelayConnection()),
+	}
+}
+
+// Annotations of the Agent.
+func (Agent) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField()}
+}
+
+// AgentPool groups agents.
+type AgentPool struct{ ent.Schema }
+
+// Mixin of the AgentPool.
+func (AgentPool) Mixin() []ent.Mixin { return []ent.Mixin{CreatedMixin{}} }
+
+// Fields of the AgentPool.
+func (AgentPool) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(100).Unique(),
+		field.String("description").Default(""),
+	}
+}
+
+// Edges of the AgentPool.
+func (AgentPool) Edges() []ent.Edge {
+	return []ent.Edge{edge.To("agents", Agent.Type)}
+}
+
+// AgentRegistration is a token that agents exchange for their credential.
+// Only a hash of the token is stored.
+type AgentRegistration struct{ ent.Schema }
+
+// Mixin of the AgentRegistration.
+func (AgentRegistration) Mixin() []ent.Mixin { return []ent.Mixin{CreatedMixin{}} }
+
+// Fields of the AgentRegistration.
+func (AgentRegistration) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("token_hash").Unique().Sensitive().Annotations(entgql.Skip()),
+		field.String("pool").Default(""),
+		field.Int("max_uses").Default(1),
+		field.Int("uses").Default(0),
+		field.Time("expires_at"),
+		field.String("created_by"),
+		field.Time("revoked_at").Optional().Nillable(),
+	}
+}

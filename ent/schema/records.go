@@ -1,0 +1,204 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// WebhookDelivery records each webhook received, whatever its outcome.
+type WebhookDelivery struct{ ent.Schema }
+
+// Mixin of the WebhookDelivery.
+func (WebhookDelivery) Mixin() []ent.Mixin { return []ent.Mixin{CreatedMixin{}} }
+
+// Fields of the WebhookDelivery.
+func (WebhookDelivery) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("source").Values("JENKINS", "TEAMBUILD"),
+		// Key is the idempotency key, set only on the delivery that claimed it
+		// (duplicates keep it in BuildKey and have Key empty).
+		field.String("key").Optional().Nillable().Unique(),
+		field.String("build_key").Default(""),
+		field.String("event").Default(""),
+		field.Enum("result").Values("ACCEPTED", "IGNORED", "REJECTED").
+			Annotations(entgql.OrderField("RESULT")),
+		field.String("reason").Default(""),
+		field.Int("status_code").Default(0),
+		field.Int("connection_id").Optional().Nillable(),
+	}
+}
+
+// Edges of the WebhookDelivery.
+func (WebhookDelivery) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("connection", ServiceConnection.Type).Ref("webhook_deliveries").
+			Field("connection_id").Unique(),
+		edge.To("releases", Release.Type),
+	}
+}
+
+// Annotations of the WebhookDelivery.
+func (WebhookDelivery) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// AuditEvent is an append-only record of a change, chained by hash to the
+// previous one so that an edited or removed row is detected.
+type AuditEvent struct{ ent.Schema }
+
+// Fields of the AuditEvent.
+func (AuditEvent) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("sequence").Unique().Immutable().Annotations(entgql.OrderField("SEQUENCE")),
+		field.Time("time").Immutable().Annotations(entgql.OrderField("TIME")),
+		field.String("actor").Immutable(),
+		// OnBehalfOf is the person a bot acted for.
+		field.String("on_behalf_of").Default("").Immutable(),
+		field.String("action").Immutable(),
+		field.String("target_type").Immutable(),
+		field.String("target_id").Immutable(),
+		field.Text("before").Default("").Immutable(),
+		field.Text("after").Default("").Immutable(),
+		field.String("prev_hash").Immutable(),
+		field.String("hash").Immutable(),
+	}
+}
+
+// Indexes of the AuditEvent.
+func (AuditEvent) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("target_type", "target_id"),
+		index.Fields("actor"),
+		index.Fields("time"),
+	}
+}
+
+// Annotations of the AuditEvent.
+func (AuditEvent) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Notification is an outbox row: a message to deliver, retried until sent.
+type Notification struct{ ent.Schema }
+
+// Mixin of the Notification.
+func (Notification) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Notification.
+func (Notification) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("channel").Values("EMAIL", "HOOK"),
+		field.String("kind").Default(""),
+		field.String("recipient"),
+		field.String("subject").Default(""),
+		field.Text("body").Default(""),
+		field.Enum("status").Values("PENDING", "SENT", "FAILED").Default("PENDING"),
+		field.Int("attempts").Default(0),
+		field.String("last_error").Default(""),
+		field.Time("next_attempt_at").Default(time.Now),
+		field.Time("sent_at").Optional().Nillable(),
+		field.Int("approval_id").Optional().Nillable(),
+		field.Int("hook_id").Optional().Nillable(),
+		field.Int64("event_sequence").Optional().Nillable(),
+	}
+}
+
+// Indexes of the Notification.
+func (Notification) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("status", "next_attempt_at"), index.Fields("approval_id")}
+}
+
+// Annotations of the Notification.
+func (Notification) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Timer is persisted timed work: an approval timeout, a deferred deployment, a
+// cron trigger, a job timeout, an enrichment retry. One loop runs the due ones;
+// a restart loses none.
+type Timer struct{ ent.Schema }
+
+// Mixin of the Timer.
+func (Timer) Mixin() []ent.Mixin { return []ent.Mixin{CreatedMixin{}} }
+
+// Fields of the Timer.
+func (Timer) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("kind"),
+		field.Int("target_id"),
+		field.String("payload").Default(""),
+		field.Time("due_at"),
+		// ClaimedUntil leases the timer to one replica while it runs.
+		field.Time("claimed_until").Optional().Nillable(),
+		field.Time("done_at").Optional().Nillable(),
+		field.Int("attempts").Default(0),
+		field.String("last_error").Default(""),
+	}
+}
+
+// Indexes of the Timer.
+func (Timer) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("done_at", "due_at"), index.Fields("kind", "target_id")}
+}
+
+// Annotations of the Timer.
+func (Timer) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}
+
+// Event is the persisted stream of domain events, numbered by sequence, that
+// subscriptions replay from (afterSequence) and outgoing hooks deliver.
+type Event struct{ ent.Schema }
+
+// Fields of the Event.
+func (Event) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("sequence").Unique().Immutable(),
+		field.String("type").Immutable(),
+		field.Time("time").Immutable(),
+		field.Int("definition_id").Optional().Nillable().Immutable(),
+		field.Int("release_id").Optional().Nillable().Immutable(),
+		field.String("environment").Default("").Immutable(),
+		field.Text("payload").Default("").Immutable(),
+	}
+}
+
+// Indexes of the Event.
+func (Event) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("time"), index.Fields("definition_id", "sequence")}
+}
+
+// Annotations of the Event.
+func (Event) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}
+
+// OutgoingHook is an outgoing HTTP endpoint that receives matching events.
+type OutgoingHook struct{ ent.Schema }
+
+// Mixin of the OutgoingHook.
+func (OutgoingHook) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the OutgoingHook.
+func (OutgoingHook) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().Unique(),
+		field.String("url").NotEmpty(),
+		field.Bytes("secret_encrypted").Optional().Sensitive().Annotations(entgql.Skip()),
+		field.Strings("event_types").Optional(),
+		field.Int("definition_id").Optional().Nillable(),
+		field.Bool("slack").Default(false),
+		field.Bool("enabled").Default(true),
+	}
+}
+
+// Annotations of the OutgoingHook.
+func (OutgoingHook) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

@@ -1,0 +1,185 @@
+// Package spec holds the value types that release definitions are made of: the
+// environment policies, the deployment job and its tasks, variables and
+// schedules. They are stored as JSON columns by ent, frozen into release
+// snapshots, and bound directly to GraphQL types, so they carry no behaviour
+// beyond small helpers.
+package spec
+
+// Variable is a name/value pair exported to deployment tasks. A secret
+// variable's Value is ciphertext at rest (see delivery's secret box) and is
+// never returned by the API.
+type Variable struct {
+	Name   string `json:"name"`
+	Value  string `json:"value,omitempty"`
+	Secret bool   `json:"secret,omitempty"`
+}
+
+// ApprovalMode says how the approvals of one stage combine.
+type ApprovalMode string
+
+// The approval modes.
+const (
+	// ApprovalAnyOne completes the stage when one approver approves.
+	ApprovalAnyOne ApprovalMode = "ANY_ONE"
+	// ApprovalAll requires every approver, in any order.
+	ApprovalAll ApprovalMode = "ALL"
+	// ApprovalSequential requires every approver, in the listed order.
+	ApprovalSequential ApprovalMode = "SEQUENTIAL"
+)
+
+// ApproverKind says whether an approver names a user or a group.
+type ApproverKind string
+
+// The approver kinds.
+const (
+	ApproverUser  ApproverKind = "USER"
+	ApproverGroup ApproverKind = "GROUP"
+)
+
+// Approver names a user (by username) or a group (by name) that may decide an
+// approval. Names, not ids, so that a snapshot reads well and survives renames
+// of nothing but the id.
+type Approver struct {
+	Kind ApproverKind `json:"kind"`
+	Name string       `json:"name"`
+}
+
+// ApprovalPolicy is the pre- or post-deployment approval policy of an
+// environment. No approvers means the stage is approved automatically.
+type ApprovalPolicy struct {
+	Approvers []Approver   `json:"approvers,omitempty"`
+	Mode      ApprovalMode `json:"mode,omitempty"`
+	// RequiredCount is, for ANY_ONE, how many distinct approvers must approve
+	// (default 1). ALL and SEQUENTIAL need every approver.
+	RequiredCount int `json:"requiredCount,omitempty"`
+	// RequesterCannotApprove forbids the release creator and the person who
+	// requested the deployment from deciding.
+	RequesterCannotApprove bool `json:"requesterCannotApprove,omitempty"`
+	// TimeoutMinutes, when positive, times a pending approval out
+	// (TIMED_OUT, deployment REJECTED).
+	TimeoutMinutes int `json:"timeoutMinutes,omitempty"`
+	// SkipIfApprovedInPreviousEnvironment skips the pre-deployment approval
+	// when the same approvers approved this release's previous environment.
+	SkipIfApprovedInPreviousEnvironment bool `json:"skipIfApprovedInPreviousEnvironment,omitempty"`
+}
+
+// TriggerKind says when an environment deploys by itself.
+type TriggerKind string
+
+// The environment trigger kinds.
+const (
+	TriggerAfterRelease      TriggerKind = "AFTER_RELEASE"
+	TriggerAfterEnvironments TriggerKind = "AFTER_ENVIRONMENTS"
+	TriggerManual            TriggerKind = "MANUAL"
+)
+
+// Trigger is an environment's automatic deployment condition.
+type Trigger struct {
+	Kind TriggerKind `json:"kind"`
+	// Environments names the environments that must all have succeeded,
+	// for AFTER_ENVIRONMENTS.
+	Environments []string `json:"environments,omitempty"`
+	// AllowPartiallySucceeded also accepts PARTIALLY_SUCCEEDED upstreams.
+	AllowPartiallySucceeded bool `json:"allowPartiallySucceeded,omitempty"`
+}
+
+// Task is one step of a deployment job: a script run by a shell on the agent.
+type Task struct {
+	Name             string            `json:"name"`
+	Shell            string            `json:"shell,omitempty"` // bash (default), sh, pwsh
+	Script           string            `json:"script"`
+	WorkingDirectory string            `json:"workingDirectory,omitempty"`
+	Env              map[string]string `json:"env,omitempty"`
+	TimeoutMinutes   int               `json:"timeoutMinutes,omitempty"`
+	ContinueOnError  bool              `json:"continueOnError,omitempty"`
+	Disabled         bool              `json:"disabled,omitempty"`
+}
+
+// JobSpec is the agent work of an environment's deployment.
+type JobSpec struct {
+	// Demands are agent capability requirements: "name" (exists) or
+	// "name -equals value".
+	Demands              []string `json:"demands,omitempty"`
+	Tasks                []Task   `json:"tasks,omitempty"`
+	TimeoutMinutes       int      `json:"timeoutMinutes,omitempty"`
+	SkipArtifactDownload bool     `json:"skipArtifactDownload,omitempty"`
+}
+
+// QueueMode says what happens to deployments waiting for an environment.
+type QueueMode string
+
+// The queue modes.
+const (
+	// QueueAllInOrder deploys every waiting release, oldest first.
+	QueueAllInOrder QueueMode = "ALL_IN_ORDER"
+	// QueueLatestOnly cancels older waiting deployments when a newer release arrives.
+	QueueLatestOnly QueueMode = "LATEST_ONLY"
+)
+
+// QueuePolicy limits how many deployments of an environment run at once.
+type QueuePolicy struct {
+	MaxParallel int       `json:"maxParallel,omitempty"` // 0 means unlimited
+	Mode        QueueMode `json:"mode,omitempty"`
+}
+
+// Schedule is a cron release trigger of a definition.
+type Schedule struct {
+	Cron     string `json:"cron"`
+	TimeZone string `json:"timeZone,omitempty"` // IANA name; UTC by default
+}
+
+// ArtifactSourceSpec is an artifact source as written in a definition.
+type ArtifactSourceSpec struct {
+	Alias      string `json:"alias"`
+	Type       string `json:"type"` // JENKINS or TEAMBUILD
+	Connection string `json:"connection"`
+	// Job is the Jenkins job's full name (folder/job) or the Team Build
+	// definition (id or name).
+	Job string `json:"job"`
+	// Project is the Azure DevOps project (TEAMBUILD only).
+	Project string `json:"project,omitempty"`
+	// RepositoryURL selects the git BuildData of a Jenkins Pipeline build.
+	RepositoryURL string `json:"repositoryUrl,omitempty"`
+	Primary       bool   `json:"primary,omitempty"`
+	// ContinuousDeployment creates a release for each admitted build.
+	ContinuousDeployment bool `json:"continuousDeployment,omitempty"`
+	// BranchFilters admit branches: "main", "release/*", "-release/old*".
+	BranchFilters []string `json:"branchFilters,omitempty"`
+	// AllowPartial lets UNSTABLE (Jenkins) and partiallySucceeded (Team
+	// Build) builds trigger releases.
+	AllowPartial bool `json:"allowPartial,omitempty"`
+}
+
+// EnvironmentSpec is an environment as written in a definition.
+type EnvironmentSpec struct {
+	Name         string         `json:"name"`
+	Owner        string         `json:"owner,omitempty"`
+	Trigger      Trigger        `json:"trigger"`
+	PreApproval  ApprovalPolicy `json:"preApproval"`
+	PostApproval ApprovalPolicy `json:"postApproval"`
+	Job          JobSpec        `json:"job"`
+	Queue        QueuePolicy    `json:"queue"`
+	Variables    []Variable     `json:"variables,omitempty"`
+}
+
+// DefinitionSnapshot is the whole of a release definition at one revision: what
+// a DefinitionRevision stores and a Release freezes.
+type DefinitionSnapshot struct {
+	Name              string               `json:"name"`
+	Description       string               `json:"description,omitempty"`
+	ReleaseNameFormat string               `json:"releaseNameFormat"`
+	Variables         []Variable           `json:"variables,omitempty"`
+	ArtifactSources   []ArtifactSourceSpec `json:"artifactSources,omitempty"`
+	Environments      []EnvironmentSpec    `json:"environments"`
+	Schedules         []Schedule           `json:"schedules,omitempty"`
+}
+
+// Environment returns the environment of the snapshot with the given name.
+func (s *DefinitionSnapshot) Environment(name string) (*EnvironmentSpec, bool) {
+	for i := range s.Environments {
+		if s.Environments[i].Name == name {
+			return &s.Environments[i], true
+		}
+	}
+	return nil, false
+}
