@@ -1,8 +1,32 @@
 package graph
 
-// This file will not be regenerated automatically.
-//
-// It serves as dependency injection for your app, add any dependencies you require
-// here.
+import (
+	"context"
+	"log/slog"
+	"time"
 
-type Resolver struct{}
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+)
+
+// TokenIssuer signs API tokens; implemented by auth.Keys.
+type TokenIssuer interface {
+	IssueAPIToken(subject, jti string, expires time.Time, scopes []string) (string, error)
+}
+
+// Resolver holds the dependencies of every resolver. Resolvers are thin: one
+// call to the engine (writes) or one paginated ent query (reads).
+type Resolver struct {
+	Engine *delivery.Engine
+	Tokens TokenIssuer
+	Log    *slog.Logger
+}
+
+// actor returns the authenticated actor of the request.
+func actor(ctx context.Context) (delivery.Actor, error) {
+	a, ok := auth.ActorFrom(ctx)
+	if !ok {
+		return delivery.Actor{}, delivery.ErrUnauthenticated
+	}
+	return a, nil
+}

@@ -1,0 +1,76 @@
+package delivery
+
+import (
+	"log/slog"
+
+	"github.com/cairnhq/cairn/ent"
+)
+
+// Dialect names the database engine in use.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite3"
+	Postgres Dialect = "postgres"
+)
+
+// Options configure an Engine. Zero values get sensible defaults.
+type Options struct {
+	Dialect Dialect
+	Clock   Clock
+	Bus     Publisher
+	Logger  *slog.Logger
+	Secrets *SecretBox
+	// BaseURL is the server's external URL, for links in notifications.
+	BaseURL string
+}
+
+// Engine is the release engine. It is safe for concurrent use; several
+// engines (server replicas) may share one PostgreSQL database.
+type Engine struct {
+	client  *ent.Client
+	dialect Dialect
+	clock   Clock
+	bus     Publisher
+	log     *slog.Logger
+	secrets *SecretBox
+	baseURL string
+}
+
+// New returns an engine over client.
+func New(client *ent.Client, opts Options) *Engine {
+	e := &Engine{
+		client:  client,
+		dialect: opts.Dialect,
+		clock:   opts.Clock,
+		bus:     opts.Bus,
+		log:     opts.Logger,
+		secrets: opts.Secrets,
+		baseURL: opts.BaseURL,
+	}
+	if e.dialect == "" {
+		e.dialect = SQLite
+	}
+	if e.clock == nil {
+		e.clock = SystemClock{}
+	}
+	if e.bus == nil {
+		e.bus = NopPublisher{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.log = e.log.With("component", "delivery")
+	return e
+}
+
+// Client returns the ent client, for read-only queries by the adapters
+// (GraphQL pagination). Adapters never write through it.
+func (e *Engine) Client() *ent.Client { return e.client }
+
+// Clock returns the engine's clock.
+func (e *Engine) Clock() Clock { return e.clock }
+
+// Secrets returns the engine's secret box.
+func (e *Engine) Secrets() *SecretBox { return e.secrets }

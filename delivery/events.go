@@ -1,0 +1,60 @@
+package delivery
+
+import (
+	"context"
+	"time"
+)
+
+// Event types. Persisted events get a sequence number from the event stream;
+// transient ones (log lines) have Sequence 0.
+const (
+	EventDefinitionChanged        = "definition.changed"
+	EventReleaseCreated           = "release.created"
+	EventReleaseAbandoned         = "release.abandoned"
+	EventEnvironmentStatusChanged = "environment.statusChanged"
+	EventDeploymentStarted        = "deployment.started"
+	EventDeploymentStatusChanged  = "deployment.statusChanged"
+	EventDeploymentFinished       = "deployment.finished"
+	EventApprovalPending          = "approval.pending"
+	EventApprovalDecided          = "approval.decided"
+	EventApprovalTimedOut         = "approval.timedOut"
+	EventApprovalReassigned       = "approval.reassigned"
+	EventJobQueued                = "job.queued"
+	EventJobCancelRequested       = "job.cancelRequested"
+	EventJobFinished              = "job.finished"
+	EventJobLost                  = "job.lost"
+	EventLogAppended              = "log.appended"
+	EventAgentChanged             = "agent.changed"
+)
+
+// Event is a fact published after the transaction that caused it committed.
+// It carries ids and sequence numbers, never the only copy of data: a
+// subscriber that misses events can re-read the database.
+type Event struct {
+	Sequence     int64          `json:"sequence"`
+	Type         string         `json:"type"`
+	Time         time.Time      `json:"time"`
+	DefinitionID int            `json:"definitionId,omitempty"`
+	ReleaseID    int            `json:"releaseId,omitempty"`
+	Environment  string         `json:"environment,omitempty"`
+	DeploymentID int            `json:"deploymentId,omitempty"`
+	ApprovalID   int            `json:"approvalId,omitempty"`
+	JobID        int            `json:"jobId,omitempty"`
+	AgentID      int            `json:"agentId,omitempty"`
+	Status       string         `json:"status,omitempty"`
+	Actor        string         `json:"actor,omitempty"`
+	Data         map[string]any `json:"data,omitempty"`
+}
+
+// Publisher receives events after commit. Implementations must not block for
+// long: the in-process bus fans out with bounded buffers, the PostgreSQL bus
+// sends NOTIFY.
+type Publisher interface {
+	Publish(ctx context.Context, events []Event)
+}
+
+// NopPublisher drops events.
+type NopPublisher struct{}
+
+// Publish does nothing.
+func (NopPublisher) Publish(context.Context, []Event) {}

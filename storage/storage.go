@@ -1,0 +1,133 @@
+// Package storage opens Cairn's database (embedded SQLite or PostgreSQL) with
+// the settings the engine relies on, and migrates its schema.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/migrate"
+)
+
+// DB is an open database: the ent client, its dialect and the raw handle
+// (health checks, LISTEN/NOTIFY need it).
+type DB struct {
+	Client  *ent.Client
+	Dialect delivery.Dialect
+	SQL     *sql.DB
+	// URL is the PostgreSQL DSN, empty for SQLite.
+	URL string
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.Client.Close() }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
+
+// IsPostgres reports whether url selects PostgreSQL.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// Open opens PostgreSQL when databaseURL is a postgres:// DSN, else the
+// SQLite file cairn.db inside dataDir (created if missing).
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	if IsPostgres(databaseURL) {
+		return OpenPostgres(ctx, databaseURL)
+	}
+	if databaseURL != "" {
+		return nil, fmt.Errorf("unsupported database URL %q: use postgres://… or leave it empty for SQLite", redact(databaseURL))
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	return OpenSQLite(ctx, filepath.Join(dataDir, "cairn.db"))
+}
+
+// OpenSQLite opens (creating) the SQLite database at path: WAL, a busy
+// timeout, foreign keys on, and write transactions that BEGIN IMMEDIATE (a
+// deferred transaction that upgrades to a write fails with SQLITE_BUSY at once,
+// whatever the busy timeout).
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	dsn := "file:" + path + "?_txlock=immediate" +
+		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(30000)" +
+		"&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+	drv := entsql.OpenDB(dialect.SQLite, db)
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), Dialect: delivery.SQLite, SQL: db}, nil
+}
+
+// OpenPostgres opens the PostgreSQL database at url.
+func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres %s: %w", redact(url), err)
+	}
+	db.SetMaxOpenConns(20)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to postgres %s: %w", redact(url), err)
+	}
+	drv := entsql.OpenDB(dialect.Postgres, db)
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), Dialect: delivery.Postgres, SQL: db, URL: url}, nil
+}
+
+// migrationLockKey serialises schema migrations of replicas starting at once.
+const migrationLockKey = 0x6d69677261 // "migra"
+
+// Migrate creates or upgrades the schema. On PostgreSQL it holds an advisory
+// lock so that replicas starting together migrate one at a time.
+func (d *DB) Migrate(ctx context.Context) error {
+	if d.Dialect == delivery.Postgres {
+		conn, err := d.SQL.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrating: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+			return fmt.Errorf("taking migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey) //nolint:errcheck
+	}
+	if err := d.Client.Schema.Create(ctx, migrate.WithGlobalUniqueID(true)); err != nil {
+		return fmt.Errorf("migrating schema: %w", err)
+	}
+	return nil
+}
+
+// redact hides a DSN's password.
+func redact(url string) string {
+	at := strings.LastIndex(url, "@")
+	scheme := strings.Index(url, "://")
+	if at < 0 || scheme < 0 {
+		return url
+	}
+	userinfo := url[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return url[:scheme+3] + userinfo[:i] + ":***" + url[at:]
+	}
+	return url
+}
