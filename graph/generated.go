@@ -3457,6 +3457,13 @@ var sources = []*ast.Source{
 scalar Int64
 scalar Map
 
+"""
+auth declares the least role that may call a root field. Every field of Query,
+Mutation and Subscription carries it (the server refuses fields without it);
+the engine checks finer rules (approver lists, requester-cannot-approve) itself.
+"""
+directive @auth(role: UserRole!) on FIELD_DEFINITION
+
 """The signed-in principal."""
 type Viewer {
   user: User!
@@ -3467,12 +3474,12 @@ type Viewer {
 
 extend type Query {
   """The signed-in user."""
-  viewer: Viewer!
+  viewer: Viewer! @auth(role: VIEWER)
 }
 
 type Mutation {
   """Returns the server version; lets a client check that it may call mutations."""
-  ping: String!
+  ping: String! @auth(role: VIEWER)
 }
 
 # ---- Definition building blocks (bound to ent/schema/spec) ----
