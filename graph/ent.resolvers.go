@@ -10,27 +10,49 @@ import (
 	"fmt"
 
 	"entgo.io/contrib/entgql"
+	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
 )
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	n, err := r.Engine.Client().Noder(ctx, id)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, delivery.NotFound("node", id)
+		}
+		return nil, err
+	}
+	return n, readableNode(ctx, n)
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	ns, err := r.Engine.Client().Noders(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range ns {
+		if n == nil {
+			continue
+		}
+		if err := readableNode(ctx, n); err != nil {
+			return nil, err
+		}
+	}
+	return ns, nil
 }
 
 // Agents is the resolver for the agents field.
 func (r *queryResolver) Agents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AgentOrder, where *ent.AgentWhereInput) (*ent.AgentConnection, error) {
-	panic(fmt.Errorf("not implemented: Agents - agents"))
+	return r.Engine.Client().Agent.Query().Paginate(ctx, after, first, before, last,
+		ent.WithAgentOrder(orderBy), ent.WithAgentFilter(where.Filter))
 }
 
 // Releases is the resolver for the releases field.
 func (r *queryResolver) Releases(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) (*ent.ReleaseConnection, error) {
-	panic(fmt.Errorf("not implemented: Releases - releases"))
+	return r.Engine.Client().Release.Query().Paginate(ctx, after, first, before, last,
+		ent.WithReleaseOrder(orderBy), ent.WithReleaseFilter(where.Filter))
 }
 
 // Definitions is the resolver for the definitions field.

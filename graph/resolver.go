@@ -30,3 +30,7 @@ func actor(ctx context.Context) (delivery.Actor, error) {
 	}
 	return a, nil
 }
+
+// Version is the server version reported by the API; set at build time with
+// -ldflags "-X github.com/cairnhq/cairn/graph.Version=…".
+var Version = "dev"

@@ -9,28 +9,56 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/graph/model"
 )
 
 // Ping is the resolver for the ping field.
 func (r *mutationResolver) Ping(ctx context.Context) (string, error) {
-	panic(fmt.Errorf("not implemented: Ping - ping"))
+	return "cairn " + Version, nil
 }
 
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
-	panic(fmt.Errorf("not implemented: Viewer - viewer"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Engine.Client().User.Get(ctx, a.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("loading viewer: %w", err)
+	}
+	return &model.Viewer{User: u, Role: user.Role(a.Role), Scopes: append([]string{}, a.Scopes...)}, nil
 }
 
 // Env is the resolver for the env field.
 func (r *taskResolver) Env(ctx context.Context, obj *spec.Task) (map[string]any, error) {
-	panic(fmt.Errorf("not implemented: Env - env"))
+	if obj.Env == nil {
+		return nil, nil
+	}
+	out := make(map[string]any, len(obj.Env))
+	for k, v := range obj.Env {
+		out[k] = v
+	}
+	return out, nil
 }
 
 // Env is the resolver for the env field.
 func (r *taskInputResolver) Env(ctx context.Context, obj *spec.Task, data map[string]any) error {
-	panic(fmt.Errorf("not implemented: Env - env"))
+	if data == nil {
+		return nil
+	}
+	obj.Env = make(map[string]string, len(data))
+	for k, v := range data {
+		s, ok := v.(string)
+		if !ok {
+			return delivery.Invalid("task.env."+k, "environment values must be strings, got %T", v)
+		}
+		obj.Env[k] = s
+	}
+	return nil
 }
 
 // Mutation returns MutationResolver implementation.

@@ -1,0 +1,60 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+)
+
+// generatedRootRoles gives the least role for root fields that entgql
+// generates in ent.graphql, which cannot carry the @auth directive.
+var generatedRootRoles = map[string]delivery.Role{
+	"Query.node":        delivery.RoleViewer,
+	"Query.nodes":       delivery.RoleViewer,
+	"Query.agents":      delivery.RoleViewer,
+	"Query.releases":    delivery.RoleViewer,
+	"Query.definitions": delivery.RoleViewer,
+}
+
+// rootRole returns the least role declared for a root field: its @auth
+// directive, else the table above. ok is false when neither says: such a
+// field is refused (deny by default).
+func rootRole(object string, field *graphql.FieldContext) (delivery.Role, bool) {
+	if d := field.Field.Definition.Directives.ForName("auth"); d != nil {
+		if arg := d.Arguments.ForName("role"); arg != nil && arg.Value != nil {
+			return delivery.Role(arg.Value.Raw), true
+		}
+	}
+	r, ok := generatedRootRoles[object+"."+field.Field.Name]
+	return r, ok
+}
+
+// authorizeRootFields enforces the role of every Query, Mutation and
+// Subscription field before its resolver runs. Introspection is open to any
+// authenticated caller.
+func authorizeRootFields(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	fc := graphql.GetRootFieldContext(ctx)
+	if fc == nil || len(fc.Field.Name) > 1 && fc.Field.Name[:2] == "__" {
+		return next(ctx)
+	}
+	object := fc.Object
+	a, ok := auth.ActorFrom(ctx)
+	if !ok {
+		graphql.AddError(ctx, delivery.ErrUnauthenticated)
+		return graphql.Null
+	}
+	min, declared := rootRole(object, &graphql.FieldContext{Field: fc.Field})
+	if !declared {
+		graphql.AddError(ctx, delivery.Forbidden("field %s.%s declares no role; refused", object, fc.Field.Name))
+		return graphql.Null
+	}
+	if err := a.Require(min, fmt.Sprintf("%s.%s", object, fc.Field.Name)); err != nil {
+		graphql.AddError(ctx, err)
+		return graphql.Null
+	}
+	return next(ctx)
+}

@@ -1,0 +1,21 @@
+package graph
+
+import (
+	"entgo.io/contrib/entgql"
+
+	"github.com/cairnhq/cairn/ent"
+)
+
+// setComplexity makes connection fields cost their selection times the page
+// size, so a query cannot ask for 1000 × 1000 rows within the limit.
+func setComplexity(c *ComplexityRoot) {
+	c.Query.Releases = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.ReleaseOrder, _ *ent.ReleaseWhereInput) int {
+		return 1 + child*pageCost(first, last)
+	}
+	c.Query.Definitions = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.ReleaseDefinitionOrder, _ *ent.ReleaseDefinitionWhereInput) int {
+		return 1 + child*pageCost(first, last)
+	}
+	c.Query.Agents = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.AgentOrder, _ *ent.AgentWhereInput) int {
+		return 1 + child*pageCost(first, last)
+	}
+}

@@ -1,0 +1,84 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/cairnhq/cairn/delivery"
+)
+
+// presentError is the one place that turns errors into GraphQL errors: every
+// error gets extensions.code; domain errors keep their message (written for
+// people), anything else is logged with detail and shown as "internal error".
+func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+			// Parse and validation errors from gqlgen itself.
+			if gqlErr.Extensions == nil {
+				gqlErr.Extensions = map[string]any{}
+			}
+			if _, ok := gqlErr.Extensions["code"]; !ok {
+				gqlErr.Extensions["code"] = string(delivery.CodeInvalidInput)
+			}
+			return gqlErr
+		}
+		pres := graphql.DefaultErrorPresenter(ctx, err)
+		code := delivery.CodeOf(err)
+		if code == delivery.CodeInternal {
+			if isInputCoercion(err) {
+				code = delivery.CodeInvalidInput
+			} else {
+				log.ErrorContext(ctx, "internal error", "path", pres.Path.String(), "err", err)
+				pres.Message = "internal error"
+			}
+		} else {
+			pres.Message = domainMessage(err)
+		}
+		if pres.Extensions == nil {
+			pres.Extensions = map[string]any{}
+		}
+		pres.Extensions["code"] = string(code)
+		var de *delivery.Error
+		if errors.As(err, &de) && de.Field != "" {
+			pres.Extensions["field"] = de.Field
+		}
+		return pres
+	}
+}
+
+// domainMessage is the message of the outermost domain error (without the
+// wrapping gerunds, which are for logs).
+func domainMessage(err error) string {
+	var de *delivery.Error
+	if errors.As(err, &de) {
+		return de.Error()
+	}
+	var te *delivery.TransitionError
+	if errors.As(err, &te) {
+		return te.Error()
+	}
+	return err.Error()
+}
+
+// isInputCoercion reports errors gqlgen raises while unmarshalling arguments
+// (bad enum value, wrong scalar), which are the client's fault.
+func isInputCoercion(err error) bool {
+	var gqlErr *gqlerror.Error
+	if errors.As(err, &gqlErr) {
+		return gqlErr.Rule != "" || len(gqlErr.Path) > 0 && gqlErr.Err == nil
+	}
+	return false
+}
+
+// recoverPanic turns a resolver panic into an INTERNAL error and logs it.
+func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "resolver panic", "panic", p)
+		return errors.New("internal panic")
+	}
+}

@@ -1,0 +1,175 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+)
+
+// Options configure the GraphQL handler. Zero values get the defaults noted.
+type Options struct {
+	// Authenticator authenticates websocket connections from connection_init
+	// (HTTP requests are authenticated by the auth middleware in front).
+	Authenticator *auth.Authenticator
+	// ComplexityLimit caps a query's cost (default 5000): every field costs
+	// 1 and connection fields multiply their selection by first/last.
+	ComplexityLimit int
+	// DepthLimit caps selection nesting (default 15).
+	DepthLimit int
+	// OriginPatterns are the websocket Origins accepted besides the server's
+	// own host (coder/websocket patterns, e.g. "dashboard.example.com").
+	OriginPatterns []string
+	// KeepAlive is the websocket keep-alive interval (default 15 s).
+	KeepAlive time.Duration
+}
+
+// NewHandler builds the GraphQL server explicitly: transports one by one,
+// limits, the error presenter and the role check of every root field.
+func NewHandler(r *Resolver, opts Options) *handler.Server {
+	if opts.ComplexityLimit == 0 {
+		opts.ComplexityLimit = 5000
+	}
+	if opts.DepthLimit == 0 {
+		opts.DepthLimit = 15
+	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = 15 * time.Second
+	}
+	log := r.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := Config{Resolvers: r}
+	setComplexity(&cfg.Complexity)
+	srv := handler.New(NewExecutableSchema(cfg))
+
+	readLimit := int64(1 << 20)
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+			OriginPatterns: opts.OriginPatterns,
+		}},
+		KeepAlivePingInterval: opts.KeepAlive,
+		InitTimeout:           10 * time.Second,
+		PayloadReadLimit:      &readLimit,
+		InitFunc:              websocketInit(opts.Authenticator),
+	})
+	srv.AddTransport(transport.SSE{})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	srv.Use(depthLimit(opts.DepthLimit))
+	srv.AroundRootFields(authorizeRootFields)
+	srv.SetErrorPresenter(presentError(log))
+	srv.SetRecoverFunc(recoverPanic(log))
+	return srv
+}
+
+// websocketInit authenticates a websocket connection: an actor already put in
+// the context by the HTTP middleware (Authorization header on the upgrade), or
+// the connection_init payload's "authorization" ("Bearer …").
+func websocketInit(a *auth.Authenticator) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		if _, ok := auth.ActorFrom(ctx); ok {
+			return ctx, nil, nil
+		}
+		if a == nil {
+			return ctx, nil, delivery.ErrUnauthenticated
+		}
+		actor, err := a.Authenticate(ctx, payload.Authorization())
+		if err != nil {
+			return ctx, nil, err
+		}
+		return auth.WithActor(ctx, actor), nil, nil
+	}
+}
+
+// depthLimiter refuses operations nested deeper than a limit.
+type depthLimiter struct{ limit int }
+
+func depthLimit(n int) graphql.HandlerExtension { return depthLimiter{limit: n} }
+
+func (depthLimiter) ExtensionName() string { return "DepthLimit" }
+
+func (depthLimiter) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (d depthLimiter) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, oc.Doc.Fragments, 0); depth > d.limit {
+		err := gqlerror.Errorf("query depth %d exceeds the limit of %d", depth, d.limit)
+		err.Extensions = map[string]any{"code": string(delivery.CodeInvalidInput)}
+		return err
+	}
+	return nil
+}
+
+func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, seen int) int {
+	if seen > 100 {
+		return seen // fragment cycles are rejected by validation; stay bounded anyway
+	}
+	max := 0
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			d = 1 + selectionDepth(s.SelectionSet, frags, seen+1)
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, frags, seen+1)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil {
+				d = selectionDepth(f.SelectionSet, frags, seen+1)
+			}
+		}
+		if d > max {
+			max = d
+		}
+	}
+	return max
+}
+
+// pageCost is the multiplier of a connection field's selection.
+func pageCost(first, last *int) int {
+	n := 20
+	if first != nil {
+		n = *first
+	} else if last != nil {
+		n = *last
+	}
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+// MaxBody caps request bodies: 413 with a message past the limit.
+func MaxBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			auth.WriteError(w, http.StatusRequestEntityTooLarge, string(delivery.CodeInvalidInput),
+				fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs Cairn's tests. With CAIRN_TEST_DATABASE_URL set (a PostgreSQL DSN) the
+# storage tests run on PostgreSQL as well as SQLite; without it those cases
+# skip with a message. Extra arguments go to `go test` (e.g. -race, -run X).
+# `./test.sh -fuzz-smoke` runs each fuzz target briefly instead.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ "${1:-}" = "-fuzz-smoke" ]; then
+  status=0
+  for pkg in $(go list ./... ); do
+    dir=$(go list -f '{{.Dir}}' "$pkg")
+    for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
+      echo "fuzz $pkg $target"
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg" || status=1
+    done
+  done
+  exit $status
+fi
+go test -count=1 -timeout 20m "$@" ./...
