@@ -1,0 +1,107 @@
+// Command server runs the Cairn release management server.
+//
+// Every flag has an environment-variable fallback (CAIRN_<FLAG>, upper case,
+// dashes as underscores); a flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cairnhq/cairn/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "cairn:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	var cfg server.Config
+	var origins, logLevel, logFormat string
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./cairn-data", "data directory (SQLite database, keys)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// DSN; empty selects SQLite in the data dir")
+	fs.BoolVar(&cfg.Dev, "dev", false, "development mode: bootstrap an admin user and token")
+	fs.StringVar(&cfg.SigningKey, "signing-key", "", "hex Ed25519 seed for tokens (default: <data-dir>/signing.key)")
+	fs.StringVar(&cfg.SecretKey, "secret-key", "", "hex AES-256 key for secrets at rest (default: <data-dir>/secret.key)")
+	fs.StringVar(&cfg.BaseURL, "base-url", "", "external URL for links (default http://<addr>)")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", 1<<20, "request body limit in bytes")
+	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra websocket Origin patterns")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "graceful shutdown limit")
+	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", "", "SMTP server host:port for approval email (empty: no email)")
+	fs.StringVar(&cfg.SMTPFrom, "smtp-from", "", "sender address of notification email")
+	fs.StringVar(&cfg.SMTPUsername, "smtp-username", "", "SMTP user")
+	fs.StringVar(&cfg.SMTPPassword, "smtp-password", "", "SMTP password")
+	fs.StringVar(&cfg.SMTPTLS, "smtp-tls", "starttls", "SMTP TLS mode: none, starttls or tls")
+	fs.DurationVar(&cfg.AgentGrace, "agent-grace", 2*time.Minute, "how long a silent agent keeps its jobs")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&logFormat, "log-format", "text", "text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envFallback(fs); err != nil {
+		return err
+	}
+	if origins != "" {
+		cfg.AllowedOrigins = strings.Split(origins, ",")
+	}
+	log, err := newLogger(logLevel, logFormat)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now kills the process
+	}()
+	return server.Run(ctx, cfg)
+}
+
+// envFallback sets every flag not given on the command line from CAIRN_<NAME>.
+func envFallback(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		env := "CAIRN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

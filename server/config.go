@@ -1,0 +1,91 @@
+// Package server is Cairn's composition root: it opens the database, builds
+// the engine and its adapters (GraphQL, webhooks, agent dispatch), serves HTTP
+// and shuts down gracefully. Nothing here reads the environment: cmd/server
+// turns flags and environment variables into a Config.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// Config is everything the server needs. Zero values get the defaults noted.
+type Config struct {
+	// Addr is the listen address (default 127.0.0.1:8080).
+	Addr string
+	// DataDir holds the SQLite database and generated keys (default ./cairn-data).
+	DataDir string
+	// DatabaseURL selects PostgreSQL when it is a postgres:// DSN.
+	DatabaseURL string
+	// Dev bootstraps an admin user and writes its token to DataDir/admin-token.
+	Dev bool
+	// SigningKey is a hex Ed25519 seed for tokens; default: DataDir/signing.key
+	// (generated on first start). Replicas must share it.
+	SigningKey string
+	// SecretKey is the hex AES-256 key for secrets at rest; default:
+	// DataDir/secret.key (generated on first start). Replicas must share it.
+	SecretKey string
+	// BaseURL is the external URL used in links (default http://Addr).
+	BaseURL string
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// AllowedOrigins are extra websocket Origin patterns.
+	AllowedOrigins []string
+	// ShutdownTimeout bounds graceful shutdown (default 20 s).
+	ShutdownTimeout time.Duration
+	// SMTP settings for approval notifications; no SMTPAddr disables email.
+	SMTPAddr, SMTPFrom, SMTPUsername, SMTPPassword, SMTPTLS string
+	// AgentGrace is how long a silent agent keeps its jobs (default 2m).
+	AgentGrace time.Duration
+	Logger     *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./cairn-data"
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Addr
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 20 * time.Second
+	}
+	if c.AgentGrace == 0 {
+		c.AgentGrace = 2 * time.Minute
+	}
+	if c.SMTPTLS == "" {
+		c.SMTPTLS = "starttls"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports configuration errors a person can fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--base-url %q is not an absolute URL", c.BaseURL))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("--max-body %d is too small (at least 1024)", c.MaxBodyBytes))
+	}
+	switch c.SMTPTLS {
+	case "none", "starttls", "tls":
+	default:
+		errs = append(errs, fmt.Errorf("--smtp-tls %q: want none, starttls or tls", c.SMTPTLS))
+	}
+	if c.SMTPAddr != "" && c.SMTPFrom == "" {
+		errs = append(errs, errors.New("--smtp-from is required with --smtp-addr"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,254 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/graph"
+	"github.com/cairnhq/cairn/storage"
+)
+
+// Server is a running Cairn: database, engine and HTTP routes. Background
+// loops start with Start and stop with Close.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *storage.DB
+	Engine *delivery.Engine
+	Keys   *auth.Keys
+	authn  *auth.Authenticator
+	mux    *http.ServeMux
+
+	// base is the parent context of every request; Close cancels it so that
+	// hijacked (websocket) connections end too.
+	base       context.Context
+	cancelBase context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+// New opens the database, migrates it, loads or creates the keys and builds
+// the routes. It starts nothing in the background; call Start.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	db, err := storage.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	seed, err := keyFrom(cfg.SigningKey, filepath.Join(cfg.DataDir, "signing.key"))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("loading signing key: %w", err)
+	}
+	keys, err := auth.NewKeys(seed, auth.DefaultIssuer, nil)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	secretKey, err := keyFrom(cfg.SecretKey, filepath.Join(cfg.DataDir, "secret.key"))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("loading secret key: %w", err)
+	}
+	box, err := delivery.NewSecretBox(secretKey)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	engine := delivery.New(db.Client, delivery.Options{
+		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL,
+	})
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{
+		cfg: cfg, log: log, db: db, Engine: engine, Keys: keys,
+		authn:      &auth.Authenticator{Keys: keys, Principals: engine, Log: log},
+		base:       base,
+		cancelBase: cancel,
+	}
+	s.routes()
+	return s, nil
+}
+
+// keyFrom returns the hex key given, or the one in file (created if missing).
+func keyFrom(given, file string) ([]byte, error) {
+	if given != "" {
+		return auth.ParseKey(given)
+	}
+	return auth.LoadOrCreateKeyFile(file)
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ok\n"))
+	})
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.db.Ping(ctx); err != nil {
+			s.log.WarnContext(ctx, "readiness check failed", "err", err)
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ready\n"))
+	})
+	gql := graph.NewHandler(&graph.Resolver{Engine: s.Engine, Tokens: s.Keys, Log: s.log}, graph.Options{
+		Authenticator:  s.authn,
+		OriginPatterns: s.cfg.AllowedOrigins,
+	})
+	api := s.authn.Middleware(graph.MaxBody(s.cfg.MaxBodyBytes, gql))
+	ide := playground.Handler("Cairn GraphQL", "/graphql")
+	s.mux.Handle("/graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The GraphiQL page holds no data; its requests carry the token
+		// (headers editor), so a browser may load the page itself.
+		if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") &&
+			r.Header.Get("Upgrade") == "" {
+			ide.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mux.ServeHTTP(w, r.WithContext(mergeCancel(r.Context(), s.base)))
+	})
+}
+
+// mergeCancel returns ctx that is also canceled when base is.
+func mergeCancel(ctx, base context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(base, cancel)
+	context.AfterFunc(ctx, func() { stop() })
+	return ctx
+}
+
+// Start runs the background loops (timers, notifications) until Close.
+func (s *Server) Start() {}
+
+// Close stops background loops, ends open streams and closes the database.
+func (s *Server) Close() error {
+	s.cancelBase()
+	s.wg.Wait()
+	return s.db.Close()
+}
+
+// Run serves until ctx is canceled, then shuts down gracefully: it stops
+// accepting, ends websocket streams (which http.Server.Shutdown leaves open),
+// waits for requests in flight up to the shutdown timeout, and closes the
+// database.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.Dev {
+		if err := s.bootstrapDev(ctx); err != nil {
+			s.Close()
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("listening on %s: %w", s.cfg.Addr, err)
+	}
+	s.Start()
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.log.Info("cairn listening", "addr", ln.Addr().String(), "database", string(s.db.Dialect), "data_dir", s.cfg.DataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Close()
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	s.cancelBase() // ends subscriptions and agent sockets (hijacked connections)
+	shutdownErr := hs.Shutdown(sctx)
+	if err := s.Close(); err != nil && shutdownErr == nil {
+		shutdownErr = err
+	}
+	if errors.Is(shutdownErr, context.DeadlineExceeded) {
+		return errors.New("shutdown timed out; some requests were cut off")
+	}
+	return shutdownErr
+}
+
+// bootstrapDev creates (once) the admin user and writes a valid admin API
+// token to DataDir/admin-token, printing a ready-to-paste curl example.
+func (s *Server) bootstrapDev(ctx context.Context) error {
+	path := filepath.Join(s.cfg.DataDir, "admin-token")
+	if b, err := os.ReadFile(path); err == nil {
+		tok := strings.TrimSpace(string(b))
+		if _, err := s.authn.Authenticate(ctx, "Bearer "+tok); err == nil {
+			s.printDevHelp(path, tok)
+			return nil
+		}
+		s.log.Warn("admin-token is no longer valid; issuing a new one", "path", path)
+	}
+	admin, err := s.Engine.EnsureAdmin(ctx, "admin")
+	if err != nil {
+		return fmt.Errorf("creating dev admin: %w", err)
+	}
+	sys := delivery.SystemActor("dev-bootstrap")
+	row, err := s.Engine.CreateAPIToken(ctx, sys, "dev admin token", admin.ID, 365*24*time.Hour, nil)
+	if err != nil {
+		return fmt.Errorf("creating dev admin token: %w", err)
+	}
+	tok, err := s.Keys.IssueAPIToken(admin.Username, row.Jti, row.ExpiresAt, nil)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	s.printDevHelp(path, tok)
+	return nil
+}
+
+func (s *Server) printDevHelp(path, tok string) {
+	fmt.Fprintf(os.Stderr, `
+Cairn dev mode. Admin token written to %s
+
+  export CAIRN_TOKEN=$(cat %s)
+  curl -s %s/graphql -H "Authorization: Bearer $CAIRN_TOKEN" \
+       -H 'Content-Type: application/json' -d '{"query":"{ viewer { user { username } role } }"}'
+
+GraphiQL: open %s/graphql in a browser and add the header
+  {"Authorization": "Bearer %s"}
+
+`, path, path, s.cfg.BaseURL, s.cfg.BaseURL, tok)
+}
