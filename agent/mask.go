@@ -158,7 +158,7 @@ func (w *maskWriter) mask(line []byte) string {
 			pos := 0
 			for i := 0; i < len(spans); {
 				start, end := spans[i][0], spans[i][1]
-				for i++; i < len(spans) && spans[i][0] < end; i++ {
+				for i++; i < len(spans) && spans[i][0] <= end; i++ {
 					end = max(end, spans[i][1])
 				}
 				b.WriteString(s[pos:start])

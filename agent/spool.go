@@ -29,10 +29,10 @@ type spool struct {
 
 	mu      sync.Mutex
 	jobs    map[string]*jobSpool
-	order   []string          // job ids, oldest first: sending order
-	oneShot [][]byte          // messages sent once on the current connection (jobRejected)
-	notify  chan struct{}     // cap 1: something to send
-	changed chan struct{}     // closed and replaced on every change (acks, new data)
+	order   []string      // job ids, oldest first: sending order
+	oneShot [][]byte      // messages sent once on the current connection (jobRejected)
+	notify  chan struct{} // cap 1: something to send
+	changed chan struct{} // closed and replaced on every change (acks, new data)
 }
 
 // jobSpool is one job's state in the spool.
@@ -58,11 +58,11 @@ type spoolEvent struct {
 
 // persistedJob is the file format of a finished, unacknowledged job.
 type persistedJob struct {
-	JobID    string                `json:"jobId"`
-	LastSeq  int64                 `json:"lastSeq"`
-	AckedSeq int64                 `json:"ackedSeq"`
-	Lines    []agentproto.LogLine  `json:"lines"`
-	Events   []spoolEvent          `json:"events"`
+	JobID    string               `json:"jobId"`
+	LastSeq  int64                `json:"lastSeq"`
+	AckedSeq int64                `json:"ackedSeq"`
+	Lines    []agentproto.LogLine `json:"lines"`
+	Events   []spoolEvent         `json:"events"`
 }
 
 func newSpool(dir string, maxBytes int) *spool {
