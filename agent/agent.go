@@ -70,6 +70,10 @@ func Run(ctx context.Context, cfg Config) error {
 		killGrace: cfg.KillGrace, spool: r.spool, log: log, lookPath: defaultLookPath,
 		batchEvery: agentproto.LogBatchInterval,
 	}
+	// No job survives an agent restart: directories left by a crash are garbage.
+	if err := os.RemoveAll(r.exec.workDir); err != nil {
+		log.Warn("removing old job directories", "err", err)
+	}
 	if err := r.spool.load(); err != nil {
 		log.Warn("loading unacknowledged results", "err", err)
 	}

@@ -247,7 +247,7 @@ func (j *jobRun) run() (string, string) {
 			skipAll(i)
 			return status, reason
 		}
-		code, status, reason := j.runTask(i, t, env, srcDir, tmpDir)
+		status, reason := j.runTask(i, t, env, srcDir, tmpDir)
 		switch {
 		case status == agentproto.StepSucceeded:
 		case status == agentproto.StepCanceled:
@@ -262,7 +262,6 @@ func (j *jobRun) run() (string, string) {
 			}
 			return agentproto.JobFailed, fmt.Sprintf("task %d (%s) failed: %s", i+1, t.Name, reason)
 		}
-		_ = code
 	}
 	if partial {
 		return agentproto.JobPartiallySucceeded, "a task that continues on error failed"
@@ -270,16 +269,16 @@ func (j *jobRun) run() (string, string) {
 	return agentproto.JobSucceeded, ""
 }
 
-// runTask runs task i (step i+1) and reports it.
-func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir string) (int, string, string) {
+// runTask runs task i (step i+1), reports it, and returns its step status and reason.
+func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir string) (string, string) {
 	step := i + 1
 	t0 := j.stepStarted(step, t.Name)
 	w := j.stepWriter(step)
-	fail := func(reason string) (int, string, string) {
+	fail := func(reason string) (string, string) {
 		fmt.Fprintf(w, "##[error] %s\n", reason)
 		w.Close()
 		j.stepFinished(step, t.Name, agentproto.StepFailed, -1, t0, reason)
-		return -1, agentproto.StepFailed, reason
+		return agentproto.StepFailed, reason
 	}
 	prog, args, err := j.x.shellCommand(t.Shell)
 	if err != nil {
@@ -337,7 +336,7 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: "##[error] " + reason})
 	}
 	j.stepFinished(step, t.Name, status, code, t0, reason)
-	return code, status, reason
+	return status, reason
 }
 
 // environment returns the base environment of the job's tasks: the agent's environment, the

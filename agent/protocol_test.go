@@ -501,3 +501,49 @@ func TestAgentRefusedCredential(t *testing.T) {
 		t.Error("agent registered despite a saved credential")
 	}
 }
+
+func TestAgentShutdownCancelsAndReportsJob(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	cfg := testConfig(t, fs.srv.URL)
+	stop := startAgent(t, cfg)
+	sc := fs.nextConn(t)
+	sc.send(t, agentproto.JobAssignment{Type: agentproto.TypeJob, JobID: "job-3",
+		Tasks: []agentproto.Task{{Name: "long", Script: "echo started\nsleep 600"}, {Name: "never", Script: "true"}}})
+	rec := newJobRecord()
+	for rec.contiguous() < 1 {
+		m, ok := sc.next(t)
+		if !ok {
+			t.Fatal("connection closed")
+		}
+		rec.apply(t, m, true)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	for rec.result == nil {
+		m, ok := sc.next(t)
+		if !ok {
+			t.Fatal("connection closed before the canceled job's result")
+		}
+		if ack := rec.apply(t, m, true); ack != nil {
+			sc.send(t, ack)
+		}
+	}
+	if rec.result.Status != agentproto.JobCanceled || rec.result.Reason != "agent shutting down" {
+		t.Errorf("result %+v", rec.result)
+	}
+	if rec.steps[1].Status != agentproto.StepCanceled || rec.steps[2].Status != agentproto.StepSkipped {
+		t.Errorf("steps %+v", rec.steps)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(cfg.WorkDir, "results")); len(entries) != 0 {
+		t.Errorf("acknowledged result still on disk: %v", entries)
+	}
+}
