@@ -95,9 +95,9 @@ func TestJobEnvironmentAndWorkingDirectory(t *testing.T) {
 	x := newTestExecutor(t)
 	o := runJob(t, x, agentproto.JobAssignment{
 		JobID: "env", DeploymentID: "d1",
-		ReleaseVariables: map[string]string{"RELEASE_RELEASENAME": "Release-7", "RELEASE_ENVIRONMENTNAME": "prod"},
-		Variables:        []agentproto.Variable{{Name: "deploy.target", Value: "web01"}, {Name: "db.password", Value: "pa55word!", Secret: true}},
-		Artifacts:        []agentproto.Artifact{{Alias: "app", Type: agentproto.ArtifactJenkins, BuildNumber: "12"}},
+		ReleaseVariables:     map[string]string{"RELEASE_RELEASENAME": "Release-7", "RELEASE_ENVIRONMENTNAME": "prod"},
+		Variables:            []agentproto.Variable{{Name: "deploy.target", Value: "web01"}, {Name: "db.password", Value: "pa55word!", Secret: true}},
+		Artifacts:            []agentproto.Artifact{{Alias: "app", Type: agentproto.ArtifactJenkins, BuildNumber: "12"}},
 		SkipArtifactDownload: true,
 		Tasks: []agentproto.Task{
 			{Name: "vars", Shell: "bash", Script: `echo "name=$RELEASE_RELEASENAME env=$RELEASE_ENVIRONMENTNAME target=$DEPLOY_TARGET build=$RELEASE_ARTIFACTS_APP_BUILDNUMBER task=$TASK_VAR"

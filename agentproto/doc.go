@@ -130,8 +130,9 @@
 // [JobAssignment] ("job"): run this job. The dispatcher sends it to an agent whose capabilities
 // satisfy the job's demands and which runs fewer than MaxJobs jobs; it marks the job ASSIGNED in
 // the same transaction that claims it. The agent answers [JobAccepted] or [JobRejected]. Idempotent
-// by jobId: an assignment of a job the agent already holds (running or finished) does not start it
-// again; the agent resends what it has. The server must send it again after a reconnect if it
+// by jobId: an assignment of a job the agent already holds (running, or finished and not yet
+// acknowledged) does not start it again; the agent resends what it has. After [ResultAck] the agent
+// forgets the job, so the server must never assign a job again once it acknowledged its result. The server must send it again after a reconnect if it
 // never received [JobAccepted] or [JobRejected] and the job is not in Hello (or re-queue it). The
 // whole message must fit in [MaxMessageBytes]. Secret variable values and artifact credentials are
 // decrypted by the server for this message only; the agent keeps them in memory for the job's

@@ -296,7 +296,8 @@ type LogLine struct {
 	Seq  int64     `json:"seq"`
 	Step int       `json:"step"`
 	Time time.Time `json:"time"`
-	// Text is the line without its line terminator, at most MaxLineBytes bytes, valid UTF-8.
+	// Text is the line without its line terminator (nor a trailing "\r"), valid UTF-8 (invalid
+	// bytes become U+FFFD), cut into pieces of at most MaxLineBytes bytes of the original output.
 	Text string `json:"text"`
 }
 
