@@ -1,0 +1,59 @@
+package agent
+
+import (
+	"sync"
+	"time"
+
+	"github.com/cairnhq/cairn/agentproto"
+)
+
+// batcher groups a job's log lines and hands them to flush when interval has passed since the
+// first pending line or when maxBytes of text are pending, whichever comes first. Flushes are
+// serialized and in order. It is safe for concurrent use.
+type batcher struct {
+	mu       sync.Mutex
+	flushFn  func([]agentproto.LogLine)
+	interval time.Duration
+	maxBytes int
+	pending  []agentproto.LogLine
+	size     int
+	timer    *time.Timer
+}
+
+func newBatcher(interval time.Duration, maxBytes int, flush func([]agentproto.LogLine)) *batcher {
+	return &batcher{flushFn: flush, interval: interval, maxBytes: maxBytes}
+}
+
+// Add queues one line.
+func (b *batcher) Add(l agentproto.LogLine) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pending = append(b.pending, l)
+	b.size += len(l.Text)
+	switch {
+	case b.size >= b.maxBytes:
+		b.flushLocked()
+	case len(b.pending) == 1:
+		b.timer = time.AfterFunc(b.interval, b.Flush)
+	}
+}
+
+// Flush hands every pending line to flush now.
+func (b *batcher) Flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked()
+}
+
+func (b *batcher) flushLocked() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	if len(b.pending) == 0 {
+		return
+	}
+	batch := b.pending
+	b.pending, b.size = nil, 0
+	b.flushFn(batch)
+}

@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is everything Run needs. Nothing in this package reads the environment or flags:
+// cmd/agent fills Config.
+type Config struct {
+	// Server is the Cairn server's base URL (http or https), e.g. https://cairn.example.com.
+	// The websocket URL is derived from it (ws or wss).
+	Server string
+	// Token is the registration token. It is used only when WorkDir holds no credential.json.
+	Token string
+	// Name is the agent's name, unique in its pool (cmd/agent defaults it to the host name).
+	Name string
+	// WorkDir holds credential.json, unacknowledged results (results/) and one directory per job.
+	// It is created if needed.
+	WorkDir string
+	// Pool is the agent pool to register in; empty means the server's default pool.
+	Pool string
+	// Capabilities are user-defined capabilities (--capability key=value), reported apart from the
+	// detected system capabilities.
+	Capabilities map[string]string
+	// MaxJobs is how many jobs may run at once; 0 means 1.
+	MaxJobs int
+	// Logger receives the agent's own log (not jobs' output); nil discards it.
+	Logger *slog.Logger
+	// HTTPClient is used for registration, the websocket handshake and artifact downloads;
+	// nil means a client with sane timeouts.
+	HTTPClient *http.Client
+	// Version is reported to the server; empty means "dev".
+	Version string
+	// Environ is the base environment of task processes (cmd/agent passes os.Environ()); nil
+	// means the agent process's environment, as with os/exec.
+	Environ []string
+
+	// ReconnectMin and ReconnectMax bound the jittered exponential backoff between connection
+	// attempts; 0 means 1 s and 30 s.
+	ReconnectMin, ReconnectMax time.Duration
+	// KillGrace is how long a canceled task's process group has between SIGTERM and SIGKILL;
+	// 0 means 5 s.
+	KillGrace time.Duration
+	// ShutdownTimeout is how long Run tries to deliver results after its context ends; 0 means 10 s.
+	ShutdownTimeout time.Duration
+	// MaxArtifactBytes caps what one job downloads and unpacks; 0 means 4 GiB.
+	MaxArtifactBytes int64
+	// MaxSpoolBytes caps each job's unacknowledged log text held in memory; when full, the job's
+	// output is not read until the server acknowledges. 0 means 32 MiB.
+	MaxSpoolBytes int
+}
+
+// withDefaults validates c and returns it with defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	u, err := url.Parse(c.Server)
+	if c.Server == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("server URL %q must be an http or https URL", c.Server))
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		errs = append(errs, errors.New("name is required"))
+	}
+	if c.WorkDir == "" {
+		errs = append(errs, errors.New("work directory is required"))
+	}
+	if c.MaxJobs < 0 {
+		errs = append(errs, errors.New("max jobs must not be negative"))
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	c.Server = strings.TrimRight(c.Server, "/")
+	if c.MaxJobs == 0 {
+		c.MaxJobs = 1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Transport: http.DefaultTransport}
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.ReconnectMin <= 0 {
+		c.ReconnectMin = time.Second
+	}
+	if c.ReconnectMax <= 0 {
+		c.ReconnectMax = 30 * time.Second
+	}
+	c.ReconnectMax = max(c.ReconnectMax, c.ReconnectMin)
+	if c.KillGrace <= 0 {
+		c.KillGrace = 5 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.MaxArtifactBytes <= 0 {
+		c.MaxArtifactBytes = 4 << 30
+	}
+	if c.MaxSpoolBytes <= 0 {
+		c.MaxSpoolBytes = 32 << 20
+	}
+	return c, nil
+}

@@ -1,0 +1,385 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cairnhq/cairn/agentproto"
+)
+
+// Causes of a job's cancellation (context.Cause of its context).
+var (
+	errShutdown   = errors.New("agent shutting down")
+	errJobTimeout = errors.New("job timed out")
+	errTaskTimout = errors.New("task timed out")
+)
+
+// canceledError is the cause of a job canceled by the server.
+type canceledError struct{ reason string }
+
+func (e *canceledError) Error() string {
+	if e.reason == "" {
+		return "canceled"
+	}
+	return "canceled: " + e.reason
+}
+
+// executor runs jobs. It holds what every job needs; a job's own state is in jobRun.
+type executor struct {
+	workDir    string
+	client     *http.Client
+	environ    []string
+	limits     artifactLimits
+	killGrace  time.Duration
+	spool      *spool
+	log        *slog.Logger
+	lookPath   func(string) (string, error)
+	batchEvery time.Duration
+}
+
+// jobRun is one job being executed.
+type jobRun struct {
+	x       *executor
+	asg     agentproto.JobAssignment
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	dir     string
+	secrets []string
+	batch   *batcher
+}
+
+// newJobRun prepares a job; the caller then runs execute in its own goroutine and may call cancel
+// at any time.
+func (x *executor) newJobRun(parent context.Context, asg agentproto.JobAssignment) *jobRun {
+	ctx, cancel := context.WithCancelCause(parent)
+	j := &jobRun{x: x, asg: asg, ctx: ctx, cancel: cancel, dir: filepath.Join(x.workDir, fileName(asg.JobID))}
+	for _, v := range asg.Variables {
+		if v.Secret {
+			j.secrets = append(j.secrets, v.Value)
+		}
+	}
+	for _, a := range asg.Artifacts {
+		if a.Credentials != nil {
+			j.secrets = append(j.secrets, a.Credentials.Password)
+		}
+	}
+	j.batch = newBatcher(x.batchEvery, agentproto.LogBatchBytes, func(lines []agentproto.LogLine) {
+		// The job's context ends on cancel; lines printed while dying are still kept.
+		x.spool.appendLines(context.WithoutCancel(ctx), asg.JobID, lines)
+	})
+	return j
+}
+
+// validateAssignment returns why an assignment cannot run on this agent, or nil.
+func (x *executor) validateAssignment(a agentproto.JobAssignment) error {
+	if a.JobID == "" {
+		return errors.New("empty job id")
+	}
+	for i, t := range a.Tasks {
+		if _, _, err := x.shellCommand(t.Shell); err != nil {
+			return fmt.Errorf("task %d (%s): %w", i+1, t.Name, err)
+		}
+	}
+	for _, art := range a.Artifacts {
+		if art.Type != agentproto.ArtifactJenkins && art.Type != agentproto.ArtifactTeamBuild {
+			return fmt.Errorf("artifact %s: unknown type %q", art.Alias, art.Type)
+		}
+		if !localPath(art.Alias) || strings.Contains(art.Alias, "/") {
+			return fmt.Errorf("artifact alias %q is not a valid directory name", art.Alias)
+		}
+	}
+	return nil
+}
+
+// shellCommand returns the program and the arguments before the script file for a shell.
+func (x *executor) shellCommand(shell string) (string, []string, error) {
+	var name string
+	var args []string
+	switch shell {
+	case "":
+		if p, err := x.lookPath("bash"); err == nil {
+			return p, []string{"-e"}, nil
+		}
+		name, args = "sh", []string{"-e"}
+	case agentproto.ShellBash, agentproto.ShellSh:
+		name, args = shell, []string{"-e"}
+	case agentproto.ShellPwsh:
+		name, args = "pwsh", []string{"-NoLogo", "-NoProfile", "-NonInteractive", "-File"}
+	default:
+		return "", nil, fmt.Errorf("unknown shell %q", shell)
+	}
+	p, err := x.lookPath(name)
+	if err != nil {
+		return "", nil, fmt.Errorf("shell %s not found on this agent", name)
+	}
+	return p, args, nil
+}
+
+// step reporting helpers; errors only come from persisting, which is logged.
+
+func (j *jobRun) report(msg any, finished bool) {
+	if err := j.x.spool.event(j.asg.JobID, msg, finished); err != nil {
+		j.x.log.Error("recording job report", "job", j.asg.JobID, "err", err)
+	}
+}
+
+// stepWriter returns the masking writer of a step's log.
+func (j *jobRun) stepWriter(step int) *maskWriter {
+	return newMaskWriter(j.secrets, agentproto.MaxLineBytes, func(text string) {
+		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: text})
+	})
+}
+
+func (j *jobRun) stepStarted(step int, name string) time.Time {
+	now := time.Now().UTC()
+	j.report(agentproto.StepStarted{Type: agentproto.TypeStepStarted, JobID: j.asg.JobID, Step: step, Name: name, StartedAt: now}, false)
+	return now
+}
+
+func (j *jobRun) stepFinished(step int, name, status string, exitCode int, started time.Time, reason string) {
+	j.batch.Flush() // the step's lines precede its end
+	j.report(agentproto.StepFinished{
+		Type: agentproto.TypeStepFinished, JobID: j.asg.JobID, Step: step, Name: name, Status: status,
+		ExitCode: exitCode, StartedAt: started, FinishedAt: time.Now().UTC(), Reason: reason,
+	}, false)
+}
+
+// stopStatus maps the job context's cancellation cause to a job status and reason.
+func (j *jobRun) stopStatus() (string, string) {
+	cause := context.Cause(j.ctx)
+	var ce *canceledError
+	switch {
+	case errors.As(cause, &ce):
+		return agentproto.JobCanceled, ce.Error()
+	case errors.Is(cause, errShutdown):
+		return agentproto.JobCanceled, errShutdown.Error()
+	case errors.Is(cause, errJobTimeout):
+		return agentproto.JobFailed, fmt.Sprintf("job timed out after %ds", j.asg.TimeoutSeconds)
+	default:
+		return agentproto.JobCanceled, fmt.Sprint(cause)
+	}
+}
+
+// execute runs the job to its end and records every report in the spool, the final JobFinished
+// last. It returns the final status.
+func (j *jobRun) execute() string {
+	defer j.cancel(nil)
+	started := time.Now().UTC()
+	if j.asg.TimeoutSeconds > 0 {
+		var stop context.CancelFunc
+		j.ctx, stop = context.WithTimeoutCause(j.ctx, time.Duration(j.asg.TimeoutSeconds)*time.Second, errJobTimeout)
+		defer stop()
+	}
+	status, reason := j.run()
+	j.batch.Flush()
+	j.report(agentproto.JobFinished{
+		Type: agentproto.TypeJobFinished, JobID: j.asg.JobID, Status: status, Reason: reason,
+		LastSeq: j.x.spool.lastSeq(j.asg.JobID), StartedAt: started, FinishedAt: time.Now().UTC(),
+	}, true)
+	if err := os.RemoveAll(j.dir); err != nil {
+		j.x.log.Warn("removing job directory", "job", j.asg.JobID, "err", err)
+	}
+	return status
+}
+
+// run runs the steps and returns the job's status and reason.
+func (j *jobRun) run() (string, string) {
+	const downloadStep = "Download artifacts"
+	srcDir := filepath.Join(j.dir, "s")
+	artDir := filepath.Join(j.dir, "a")
+	tmpDir := filepath.Join(j.dir, "tmp")
+	skipAll := func(from int) {
+		for i := from; i < len(j.asg.Tasks); i++ {
+			j.stepFinished(i+1, j.asg.Tasks[i].Name, agentproto.StepSkipped, -1, time.Time{}, "")
+		}
+	}
+	for _, d := range []string{srcDir, artDir, tmpDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			j.stepFinished(0, downloadStep, agentproto.StepFailed, -1, time.Time{}, err.Error())
+			skipAll(0)
+			return agentproto.JobFailed, fmt.Sprintf("preparing job directory: %v", err)
+		}
+	}
+
+	if j.asg.SkipArtifactDownload || len(j.asg.Artifacts) == 0 {
+		j.stepFinished(0, downloadStep, agentproto.StepSkipped, -1, time.Time{}, "")
+	} else {
+		t0 := j.stepStarted(0, downloadStep)
+		w := j.stepWriter(0)
+		d := &downloader{client: j.x.client, limits: j.x.limits, logf: func(f string, args ...any) { fmt.Fprintf(w, f+"\n", args...) }}
+		var err error
+		for _, a := range j.asg.Artifacts {
+			fmt.Fprintf(w, "Downloading artifact %s (%s %s)\n", a.Alias, a.Type, a.BuildNumber)
+			if err = d.download(j.ctx, a, filepath.Join(artDir, a.Alias)); err != nil {
+				err = fmt.Errorf("artifact %s: %w", a.Alias, err)
+				fmt.Fprintf(w, "##[error] %v\n", err)
+				break
+			}
+		}
+		w.Close()
+		if err != nil {
+			if j.ctx.Err() != nil {
+				status, reason := j.stopStatus()
+				j.stepFinished(0, downloadStep, agentproto.StepCanceled, -1, t0, reason)
+				skipAll(0)
+				return status, reason
+			}
+			j.stepFinished(0, downloadStep, agentproto.StepFailed, -1, t0, err.Error())
+			skipAll(0)
+			return agentproto.JobFailed, "downloading artifacts: " + err.Error()
+		}
+		j.stepFinished(0, downloadStep, agentproto.StepSucceeded, 0, t0, "")
+	}
+
+	env := j.environment(srcDir, artDir)
+	partial := false
+	for i, t := range j.asg.Tasks {
+		if j.ctx.Err() != nil {
+			status, reason := j.stopStatus()
+			skipAll(i)
+			return status, reason
+		}
+		status, reason := j.runTask(i, t, env, srcDir, tmpDir)
+		switch {
+		case status == agentproto.StepSucceeded:
+		case status == agentproto.StepCanceled:
+			skipAll(i + 1)
+			return j.stopStatus()
+		case t.ContinueOnError:
+			partial = true
+		default:
+			skipAll(i + 1)
+			if j.ctx.Err() != nil { // the job's own timeout
+				return j.stopStatus()
+			}
+			return agentproto.JobFailed, fmt.Sprintf("task %d (%s) failed: %s", i+1, t.Name, reason)
+		}
+	}
+	if partial {
+		return agentproto.JobPartiallySucceeded, "a task that continues on error failed"
+	}
+	return agentproto.JobSucceeded, ""
+}
+
+// runTask runs task i (step i+1), reports it, and returns its step status and reason.
+func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir string) (string, string) {
+	step := i + 1
+	t0 := j.stepStarted(step, t.Name)
+	w := j.stepWriter(step)
+	fail := func(reason string) (string, string) {
+		fmt.Fprintf(w, "##[error] %s\n", reason)
+		w.Close()
+		j.stepFinished(step, t.Name, agentproto.StepFailed, -1, t0, reason)
+		return agentproto.StepFailed, reason
+	}
+	prog, args, err := j.x.shellCommand(t.Shell)
+	if err != nil {
+		return fail(err.Error())
+	}
+	dir := srcDir
+	if t.WorkingDirectory != "" {
+		dir = t.WorkingDirectory
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(srcDir, dir)
+		}
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fail(fmt.Sprintf("working directory %s does not exist", dir))
+	}
+	ext := ".sh"
+	if t.Shell == agentproto.ShellPwsh {
+		ext = ".ps1"
+	}
+	script := filepath.Join(tmpDir, fmt.Sprintf("task%d%s", step, ext))
+	if err := os.WriteFile(script, []byte(t.Script), 0o700); err != nil {
+		return fail(fmt.Sprintf("writing script: %v", err))
+	}
+	defer os.Remove(script)
+
+	taskEnv := env
+	for k, v := range t.Env {
+		taskEnv = append(taskEnv, k+"="+v)
+	}
+	ctx := j.ctx
+	if t.TimeoutSeconds > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeoutCause(ctx, time.Duration(t.TimeoutSeconds)*time.Second, errTaskTimout)
+		defer stop()
+	}
+	p := process{path: prog, args: append(args, script), dir: dir, env: taskEnv, out: w, grace: j.x.killGrace}
+	code, err := p.run(ctx)
+	w.Close()
+	status, reason := agentproto.StepSucceeded, ""
+	switch {
+	case j.ctx.Err() != nil:
+		_, reason = j.stopStatus()
+		status = agentproto.StepCanceled
+		if errors.Is(context.Cause(j.ctx), errJobTimeout) {
+			status = agentproto.StepFailed
+		}
+	case ctx.Err() != nil:
+		status, reason = agentproto.StepFailed, fmt.Sprintf("timed out after %ds", t.TimeoutSeconds)
+	case err != nil:
+		status, reason = agentproto.StepFailed, err.Error()
+	case code != 0:
+		status, reason = agentproto.StepFailed, fmt.Sprintf("exit code %d", code)
+	}
+	if status != agentproto.StepSucceeded {
+		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: "##[error] " + reason})
+	}
+	j.stepFinished(step, t.Name, status, code, t0, reason)
+	return status, reason
+}
+
+// environment returns the base environment of the job's tasks: the agent's environment, the
+// release variables, the user variables (NAME uppercased, "." and " " replaced by "_") and the
+// paths only the agent knows. Later entries win (os/exec keeps the last of duplicate keys).
+func (j *jobRun) environment(srcDir, artDir string) []string {
+	env := append([]string(nil), j.x.environ...)
+	for _, a := range j.asg.Artifacts {
+		if a.BuildNumber != "" {
+			env = append(env, "RELEASE_ARTIFACTS_"+envName(a.Alias)+"_BUILDNUMBER="+a.BuildNumber)
+		}
+	}
+	for k, v := range j.asg.ReleaseVariables {
+		env = append(env, k+"="+v)
+	}
+	for _, v := range j.asg.Variables {
+		env = append(env, envName(v.Name)+"="+v.Value)
+	}
+	for _, a := range j.asg.Artifacts {
+		env = append(env, "RELEASE_ARTIFACTS_"+envName(a.Alias)+"_PATH="+filepath.Join(artDir, a.Alias))
+	}
+	return append(env,
+		"SYSTEM_DEFAULTWORKINGDIRECTORY="+srcDir,
+		"SYSTEM_ARTIFACTSDIRECTORY="+artDir,
+		"AGENT_JOBID="+j.asg.JobID,
+		"RELEASE_DEPLOYMENTID="+j.asg.DeploymentID,
+	)
+}
+
+// envName turns a variable name into an environment variable name: uppercase, with "." and " "
+// (and any other character that is not a letter, digit or "_") replaced by "_".
+func envName(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_':
+			return r
+		default:
+			return '_'
+		}
+	}, name)
+}
+
+// defaultLookPath is exec.LookPath.
+func defaultLookPath(name string) (string, error) { return exec.LookPath(name) }

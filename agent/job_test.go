@@ -1,0 +1,311 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairnhq/cairn/agentproto"
+)
+
+// newTestExecutor returns an executor writing under a temporary directory, with an in-memory spool.
+func newTestExecutor(t *testing.T) *executor {
+	t.Helper()
+	return &executor{
+		workDir: t.TempDir(), client: http.DefaultClient, environ: os.Environ(),
+		limits:    artifactLimits{maxBytes: 1 << 20, maxEntries: 100},
+		killGrace: 2 * time.Second, spool: newSpool("", 1<<20), log: slog.New(slog.DiscardHandler),
+		lookPath: defaultLookPath, batchEvery: 10 * time.Millisecond,
+	}
+}
+
+// jobOutcome is what a job left in the spool.
+type jobOutcome struct {
+	steps    map[int]agentproto.StepFinished
+	started  map[int]bool
+	finished agentproto.JobFinished
+	lines    []agentproto.LogLine
+}
+
+// text returns the job's log lines of one step.
+func (o jobOutcome) text(step int) []string {
+	var out []string
+	for _, l := range o.lines {
+		if l.Step == step {
+			out = append(out, l.Text)
+		}
+	}
+	return out
+}
+
+func outcome(t *testing.T, s *spool, jobID string) jobOutcome {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jobs[jobID]
+	if j == nil {
+		t.Fatalf("job %s not in spool", jobID)
+	}
+	o := jobOutcome{steps: map[int]agentproto.StepFinished{}, started: map[int]bool{}, lines: j.lines}
+	for i, l := range j.lines {
+		if l.Seq != int64(i+1) {
+			t.Fatalf("line %d has seq %d", i, l.Seq)
+		}
+	}
+	for _, ev := range j.events {
+		var h agentproto.Header
+		json.Unmarshal(ev.Msg, &h)
+		switch h.Type {
+		case agentproto.TypeStepStarted:
+			var m agentproto.StepStarted
+			json.Unmarshal(ev.Msg, &m)
+			o.started[m.Step] = true
+		case agentproto.TypeStepFinished:
+			var m agentproto.StepFinished
+			json.Unmarshal(ev.Msg, &m)
+			if _, dup := o.steps[m.Step]; dup {
+				t.Errorf("step %d finished twice", m.Step)
+			}
+			o.steps[m.Step] = m
+		case agentproto.TypeJobFinished:
+			json.Unmarshal(ev.Msg, &o.finished)
+		}
+	}
+	return o
+}
+
+// runJob runs an assignment to its end and returns its outcome.
+func runJob(t *testing.T, x *executor, asg agentproto.JobAssignment) jobOutcome {
+	t.Helper()
+	x.spool.addJob(asg.JobID)
+	x.newJobRun(t.Context(), asg).execute()
+	return outcome(t, x.spool, asg.JobID)
+}
+
+func TestJobEnvironmentAndWorkingDirectory(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	o := runJob(t, x, agentproto.JobAssignment{
+		JobID: "env", DeploymentID: "d1",
+		ReleaseVariables:     map[string]string{"RELEASE_RELEASENAME": "Release-7", "RELEASE_ENVIRONMENTNAME": "prod"},
+		Variables:            []agentproto.Variable{{Name: "deploy.target", Value: "web01"}, {Name: "db.password", Value: "pa55word!", Secret: true}},
+		Artifacts:            []agentproto.Artifact{{Alias: "app", Type: agentproto.ArtifactJenkins, BuildNumber: "12"}},
+		SkipArtifactDownload: true,
+		Tasks: []agentproto.Task{
+			{Name: "vars", Shell: "bash", Script: `echo "name=$RELEASE_RELEASENAME env=$RELEASE_ENVIRONMENTNAME target=$DEPLOY_TARGET build=$RELEASE_ARTIFACTS_APP_BUILDNUMBER task=$TASK_VAR"
+echo "secret=$DB_PASSWORD"
+echo "cwd=$(pwd) default=$SYSTEM_DEFAULTWORKINGDIRECTORY"
+mkdir sub`, Env: map[string]string{"TASK_VAR": "tv"}},
+			{Name: "subdir", Shell: "sh", WorkingDirectory: "sub", Script: `echo "cwd=$(pwd)"`},
+		},
+	})
+	if o.finished.Status != agentproto.JobSucceeded {
+		t.Fatalf("job status %s (%s), log %q", o.finished.Status, o.finished.Reason, o.text(1))
+	}
+	if o.steps[0].Status != agentproto.StepSkipped || o.started[0] {
+		t.Errorf("download step: %+v started=%v", o.steps[0], o.started[0])
+	}
+	got := o.text(1)
+	if len(got) != 3 {
+		t.Fatalf("task 1 log = %q", got)
+	}
+	if want := "name=Release-7 env=prod target=web01 build=12 task=tv"; got[0] != want {
+		t.Errorf("variables: %q, want %q", got[0], want)
+	}
+	if got[1] != "secret=***" {
+		t.Errorf("secret not masked: %q", got[1])
+	}
+	srcDir := filepath.Join(x.workDir, "env", "s")
+	if want := "cwd=" + srcDir + " default=" + srcDir; got[2] != want {
+		t.Errorf("working directory: %q, want %q", got[2], want)
+	}
+	if got := o.text(2); len(got) != 1 || got[0] != "cwd="+filepath.Join(srcDir, "sub") {
+		t.Errorf("task working directory: %q", got)
+	}
+	if o.finished.LastSeq != int64(len(o.lines)) {
+		t.Errorf("LastSeq %d, lines %d", o.finished.LastSeq, len(o.lines))
+	}
+	if _, err := os.Stat(filepath.Join(x.workDir, "env")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("job directory not removed: %v", err)
+	}
+}
+
+func TestJobStatuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		tasks     []agentproto.Task
+		job       string
+		steps     []string // statuses of steps 1..n
+		exitCodes []int
+	}{
+		{"success", []agentproto.Task{{Script: "true"}, {Script: "echo hi"}}, agentproto.JobSucceeded,
+			[]string{agentproto.StepSucceeded, agentproto.StepSucceeded}, []int{0, 0}},
+		{"failure skips later tasks", []agentproto.Task{{Script: "exit 3"}, {Script: "echo never"}}, agentproto.JobFailed,
+			[]string{agentproto.StepFailed, agentproto.StepSkipped}, []int{3, -1}},
+		{"bash -e stops at the first failing command", []agentproto.Task{{Shell: "bash", Script: "false\necho never"}}, agentproto.JobFailed,
+			[]string{agentproto.StepFailed}, []int{1}},
+		{"continue on error", []agentproto.Task{{Script: "exit 1", ContinueOnError: true}, {Script: "echo ok"}}, agentproto.JobPartiallySucceeded,
+			[]string{agentproto.StepFailed, agentproto.StepSucceeded}, []int{1, 0}},
+		{"failure after continue on error", []agentproto.Task{{Script: "exit 1", ContinueOnError: true}, {Script: "exit 2"}, {Script: "true"}}, agentproto.JobFailed,
+			[]string{agentproto.StepFailed, agentproto.StepFailed, agentproto.StepSkipped}, []int{1, 2, -1}},
+		{"missing working directory", []agentproto.Task{{Script: "true", WorkingDirectory: "nope"}}, agentproto.JobFailed,
+			[]string{agentproto.StepFailed}, []int{-1}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			x := newTestExecutor(t)
+			o := runJob(t, x, agentproto.JobAssignment{JobID: "j" + strconv.Itoa(i), Tasks: tt.tasks})
+			if o.finished.Status != tt.job {
+				t.Errorf("job status %s (%s), want %s", o.finished.Status, o.finished.Reason, tt.job)
+			}
+			for k, want := range tt.steps {
+				st := o.steps[k+1]
+				if st.Status != want || st.ExitCode != tt.exitCodes[k] {
+					t.Errorf("step %d: %s exit %d, want %s exit %d", k+1, st.Status, st.ExitCode, want, tt.exitCodes[k])
+				}
+				if o.started[k+1] == (want == agentproto.StepSkipped) {
+					t.Errorf("step %d: started=%v with status %s", k+1, o.started[k+1], want)
+				}
+			}
+			for _, l := range o.lines {
+				if strings.Contains(l.Text, "never") && !strings.Contains(l.Text, "echo") {
+					t.Errorf("a skipped command ran: %q", l.Text)
+				}
+			}
+		})
+	}
+}
+
+func TestTaskTimeout(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	start := time.Now()
+	o := runJob(t, x, agentproto.JobAssignment{JobID: "timeout", Tasks: []agentproto.Task{
+		{Script: "echo start; sleep 600", TimeoutSeconds: 1},
+		{Script: "echo never"},
+	}})
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("timeout took %s", d)
+	}
+	if o.finished.Status != agentproto.JobFailed || o.steps[1].Status != agentproto.StepFailed || !strings.Contains(o.steps[1].Reason, "timed out") {
+		t.Errorf("job %s, step 1 %+v", o.finished.Status, o.steps[1])
+	}
+	if o.steps[2].Status != agentproto.StepSkipped {
+		t.Errorf("step 2: %s", o.steps[2].Status)
+	}
+}
+
+func TestJobTimeout(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	o := runJob(t, x, agentproto.JobAssignment{JobID: "jobtimeout", TimeoutSeconds: 1, Tasks: []agentproto.Task{{Script: "sleep 600"}}})
+	if o.finished.Status != agentproto.JobFailed || !strings.Contains(o.finished.Reason, "timed out") {
+		t.Errorf("job %s (%s)", o.finished.Status, o.finished.Reason)
+	}
+}
+
+// processGone reports whether pid no longer runs (gone, or a zombie waiting for its reaper).
+func processGone(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	}
+	// The state follows the command name in parentheses.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	return len(fields) > 0 && (fields[0] == "Z" || fields[0] == "X")
+}
+
+func TestCancelKillsProcessGroup(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	asg := agentproto.JobAssignment{JobID: "cancel", Tasks: []agentproto.Task{
+		{Shell: "bash", Script: "sleep 600 &\necho child=$!\nsleep 600"},
+		{Script: "echo never"},
+	}}
+	x.spool.addJob(asg.JobID)
+	j := x.newJobRun(t.Context(), asg)
+	done := make(chan struct{})
+	go func() { j.execute(); close(done) }()
+
+	// Wait for the child's pid in the log.
+	var child int
+	deadline := time.After(15 * time.Second)
+	for child == 0 {
+		x.spool.mu.Lock()
+		changed := x.spool.changed
+		for _, l := range x.spool.jobs[asg.JobID].lines {
+			if v, ok := strings.CutPrefix(l.Text, "child="); ok {
+				child, _ = strconv.Atoi(v)
+			}
+		}
+		x.spool.mu.Unlock()
+		if child != 0 {
+			break
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatal("no child pid in the log")
+		}
+	}
+	if processGone(child) {
+		t.Fatalf("child %d not running before cancel", child)
+	}
+	start := time.Now()
+	j.cancel(&canceledError{reason: "stop it"})
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("job still running 20s after cancel")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("cancel took %s", d)
+	}
+	// The job ends only after its output pipe closed, which the child held: it has exited or
+	// is exiting. Give the kernel a bounded moment to finish tearing it down.
+	gone := processGone(child)
+	for i := 0; !gone && i < 200; i++ {
+		time.Sleep(10 * time.Millisecond)
+		gone = processGone(child)
+	}
+	if !gone {
+		syscall.Kill(child, syscall.SIGKILL)
+		t.Fatalf("child process %d survived the cancel", child)
+	}
+	o := outcome(t, x.spool, asg.JobID)
+	if o.finished.Status != agentproto.JobCanceled || !strings.Contains(o.finished.Reason, "stop it") {
+		t.Errorf("job %s (%s)", o.finished.Status, o.finished.Reason)
+	}
+	if o.steps[1].Status != agentproto.StepCanceled || o.steps[2].Status != agentproto.StepSkipped {
+		t.Errorf("steps %+v", o.steps)
+	}
+}
+
+func TestValidateAssignment(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	bad := []agentproto.JobAssignment{
+		{},
+		{JobID: "a", Tasks: []agentproto.Task{{Shell: "fish"}}},
+		{JobID: "a", Artifacts: []agentproto.Artifact{{Alias: "../x", Type: agentproto.ArtifactJenkins}}},
+		{JobID: "a", Artifacts: []agentproto.Artifact{{Alias: "x", Type: "S3"}}},
+	}
+	for _, a := range bad {
+		if x.validateAssignment(a) == nil {
+			t.Errorf("accepted %+v", a)
+		}
+	}
+	if err := x.validateAssignment(agentproto.JobAssignment{JobID: "a", Tasks: []agentproto.Task{{Shell: "sh"}}}); err != nil {
+		t.Error(err)
+	}
+}

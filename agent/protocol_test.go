@@ -1,0 +1,549 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cairnhq/cairn/agent"
+	"github.com/cairnhq/cairn/agentproto"
+)
+
+// The fake server below speaks agentproto the way server/dispatch must: registration, bearer
+// credential, subprotocol, explicit read limit, hello → welcome, then acks.
+
+const (
+	regToken   = "reg-token"
+	credential = "cred-xyz"
+	waitLimit  = 20 * time.Second
+)
+
+type fakeServer struct {
+	srv           *httptest.Server
+	registrations atomic.Int32
+	conns         chan *serverConn
+}
+
+// serverConn is one accepted agent connection, after its hello.
+type serverConn struct {
+	conn  *websocket.Conn
+	hello agentproto.Hello
+	msgs  chan message // closed when the connection ends
+}
+
+type message struct {
+	typ agentproto.MessageType
+	raw []byte
+}
+
+func newFakeServer(t *testing.T) *fakeServer {
+	t.Helper()
+	fs := &fakeServer{conns: make(chan *serverConn, 8)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+agentproto.RegisterPath, func(w http.ResponseWriter, r *http.Request) {
+		var req agentproto.RegisterRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, agentproto.MaxRegisterBodyBytes)).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if req.Token != regToken {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(agentproto.RegisterError{Code: agentproto.ErrUnauthorized, Message: "bad token"})
+			return
+		}
+		fs.registrations.Add(1)
+		json.NewEncoder(w).Encode(agentproto.RegisterResponse{AgentID: "agent-1", Credential: credential})
+	})
+	mux.HandleFunc("GET "+agentproto.ConnectPath, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+credential {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{agentproto.Subprotocol}})
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		if conn.Subprotocol() != agentproto.Subprotocol {
+			conn.Close(websocket.StatusPolicyViolation, "subprotocol required")
+			return
+		}
+		conn.SetReadLimit(agentproto.MaxMessageBytes)
+		ctx := r.Context()
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		sc := &serverConn{conn: conn, msgs: make(chan message, 1024)}
+		if err := json.Unmarshal(data, &sc.hello); err != nil || sc.hello.Type != agentproto.TypeHello {
+			conn.Close(agentproto.CloseProtocolError, "hello expected")
+			return
+		}
+		if err := writeMsg(ctx, conn, agentproto.Welcome{Type: agentproto.TypeWelcome, AgentID: "agent-1", ServerTime: time.Now()}); err != nil {
+			return
+		}
+		fs.conns <- sc
+		defer close(sc.msgs)
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			var h agentproto.Header
+			if err := json.Unmarshal(data, &h); err != nil {
+				return
+			}
+			sc.msgs <- message{typ: h.Type, raw: data}
+		}
+	})
+	fs.srv = httptest.NewServer(mux)
+	t.Cleanup(fs.srv.Close)
+	return fs
+}
+
+func writeMsg(ctx context.Context, conn *websocket.Conn, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return conn.Write(ctx, websocket.MessageText, data)
+}
+
+func (fs *fakeServer) nextConn(t *testing.T) *serverConn {
+	t.Helper()
+	select {
+	case sc := <-fs.conns:
+		return sc
+	case <-time.After(waitLimit):
+		t.Fatal("no agent connection")
+		return nil
+	}
+}
+
+func (sc *serverConn) send(t *testing.T, v any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
+	defer cancel()
+	if err := writeMsg(ctx, sc.conn, v); err != nil {
+		t.Fatalf("sending %T: %v", v, err)
+	}
+}
+
+// next returns the next message, or ok false when the connection ended.
+func (sc *serverConn) next(t *testing.T) (message, bool) {
+	t.Helper()
+	select {
+	case m, ok := <-sc.msgs:
+		return m, ok
+	case <-time.After(waitLimit):
+		t.Fatal("no message from the agent")
+		return message{}, false
+	}
+}
+
+// jobRecord is what the server stores for a job: lines deduplicated by seq, step reports, result.
+type jobRecord struct {
+	lines    map[int64]agentproto.LogLine
+	received int // lines received, duplicates included
+	started  map[int]agentproto.StepStarted
+	steps    map[int]agentproto.StepFinished
+	result   *agentproto.JobFinished
+	accepted int
+}
+
+func newJobRecord() *jobRecord {
+	return &jobRecord{lines: map[int64]agentproto.LogLine{}, started: map[int]agentproto.StepStarted{}, steps: map[int]agentproto.StepFinished{}}
+}
+
+// contiguous returns the highest n such that lines 1..n are stored.
+func (r *jobRecord) contiguous() int64 {
+	var n int64
+	for r.lines[n+1].Seq != 0 {
+		n++
+	}
+	return n
+}
+
+// texts returns the stored lines' texts in seq order.
+func (r *jobRecord) texts() []string {
+	var out []string
+	for i := int64(1); i <= r.contiguous(); i++ {
+		out = append(out, r.lines[i].Text)
+	}
+	return out
+}
+
+// apply records one message, checks the ordering guarantee of agentproto, and returns what the
+// server acknowledges (nil when nothing).
+func (r *jobRecord) apply(t *testing.T, m message, ackLogs bool) any {
+	t.Helper()
+	switch m.typ {
+	case agentproto.TypeJobAccepted:
+		r.accepted++
+	case agentproto.TypeStepStarted:
+		var s agentproto.StepStarted
+		json.Unmarshal(m.raw, &s)
+		r.started[s.Step] = s
+	case agentproto.TypeStepFinished:
+		var s agentproto.StepFinished
+		json.Unmarshal(m.raw, &s)
+		r.steps[s.Step] = s
+	case agentproto.TypeLogBatch:
+		var b agentproto.LogBatch
+		json.Unmarshal(m.raw, &b)
+		for _, l := range b.Lines {
+			r.received++
+			if l.Step > 0 {
+				if _, ok := r.started[l.Step]; !ok {
+					t.Errorf("line %d of step %d before its stepStarted", l.Seq, l.Step)
+				}
+			}
+			if _, done := r.steps[l.Step]; done && r.lines[l.Seq].Seq == 0 {
+				t.Errorf("new line %d of step %d after its stepFinished", l.Seq, l.Step)
+			}
+			if l.Seq > r.contiguous()+1 {
+				t.Errorf("gap: line %d after %d", l.Seq, r.contiguous())
+			}
+			if old, ok := r.lines[l.Seq]; ok && old.Text != l.Text {
+				t.Errorf("line %d resent with different text: %q then %q", l.Seq, old.Text, l.Text)
+			}
+			if _, ok := r.lines[l.Seq]; !ok {
+				r.lines[l.Seq] = l
+			}
+		}
+		if ackLogs {
+			return agentproto.LogAck{Type: agentproto.TypeLogAck, JobID: b.JobID, UptoSeq: r.contiguous()}
+		}
+	case agentproto.TypeJobFinished:
+		var f agentproto.JobFinished
+		json.Unmarshal(m.raw, &f)
+		if f.LastSeq != r.contiguous() {
+			t.Errorf("jobFinished.LastSeq %d but %d lines stored", f.LastSeq, r.contiguous())
+		}
+		r.result = &f
+		return agentproto.ResultAck{Type: agentproto.TypeResultAck, JobID: f.JobID}
+	default:
+		t.Errorf("unexpected message %s: %s", m.typ, m.raw)
+	}
+	return nil
+}
+
+// startAgent runs agent.Run in the background; the returned stop cancels it and returns its error.
+func startAgent(t *testing.T, cfg agent.Config) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx, cfg) }()
+	var err error
+	stopped := false
+	stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(waitLimit):
+				t.Fatal("agent.Run did not return after cancel")
+			}
+		}
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func testConfig(t *testing.T, server string) agent.Config {
+	return agent.Config{
+		Server: server, Token: regToken, Name: "agent-a", WorkDir: t.TempDir(),
+		Capabilities: map[string]string{"env": "test"},
+		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Environ:      os.Environ(), ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
+		KillGrace: time.Second, ShutdownTimeout: 5 * time.Second,
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func TestAgentRunsJob(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	cfg := testConfig(t, fs.srv.URL)
+	stop := startAgent(t, cfg)
+
+	sc := fs.nextConn(t)
+	h := sc.hello
+	if h.Name != "agent-a" || h.MaxJobs != 1 || h.UserCapabilities["env"] != "test" || h.SystemCapabilities["os"] == "" || h.SystemCapabilities["sh"] == "" {
+		t.Errorf("hello = %+v", h)
+	}
+	if len(h.RunningJobs) != 0 || len(h.FinishedJobs) != 0 {
+		t.Errorf("fresh agent reports jobs: %+v", h)
+	}
+
+	sc.send(t, agentproto.JobAssignment{
+		Type: agentproto.TypeJob, JobID: "job-1", DeploymentID: "dep-1",
+		ReleaseVariables: map[string]string{"RELEASE_RELEASENAME": "Release-3"},
+		Variables:        []agentproto.Variable{{Name: "api.token", Value: "tok-very-secret", Secret: true}},
+		Tasks: []agentproto.Task{
+			{Name: "first", Script: "echo one\necho \"$RELEASE_RELEASENAME\""},
+			{Name: "second", Shell: "bash", Script: "echo three >&2"},
+			{Name: "third", Shell: "sh", Script: "echo \"token $API_TOKEN\""},
+		},
+	})
+	rec := newJobRecord()
+	var order []string
+	for rec.result == nil {
+		m, ok := sc.next(t)
+		if !ok {
+			t.Fatal("connection closed before jobFinished")
+		}
+		order = append(order, string(m.typ))
+		if ack := rec.apply(t, m, true); ack != nil {
+			sc.send(t, ack)
+		}
+	}
+	if order[0] != string(agentproto.TypeJobAccepted) || rec.accepted != 1 {
+		t.Errorf("message order %v", order)
+	}
+	if want := []string{"one", "Release-3", "three", "token ***"}; fmt.Sprint(rec.texts()) != fmt.Sprint(want) {
+		t.Errorf("log = %q, want %q", rec.texts(), want)
+	}
+	if rec.received != 4 {
+		t.Errorf("received %d lines, want 4 (no duplicates on a stable connection)", rec.received)
+	}
+	if rec.result.Status != agentproto.JobSucceeded || rec.result.LastSeq != 4 {
+		t.Errorf("result %+v", rec.result)
+	}
+	if rec.steps[0].Status != agentproto.StepSkipped {
+		t.Errorf("step 0 %+v", rec.steps[0])
+	}
+	for i := 1; i <= 3; i++ {
+		if rec.steps[i].Status != agentproto.StepSucceeded || rec.steps[i].ExitCode != 0 {
+			t.Errorf("step %d %+v", i, rec.steps[i])
+		}
+	}
+
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	fi, err := os.Stat(filepath.Join(cfg.WorkDir, "credential.json"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("credential file: %v %v", fi, err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(cfg.WorkDir, "results")); len(entries) != 0 {
+		t.Errorf("acknowledged result still on disk: %v", entries)
+	}
+
+	// A restarted agent reuses its credential: no second registration.
+	cfg.Token = ""
+	stop = startAgent(t, cfg)
+	if sc := fs.nextConn(t); len(sc.hello.FinishedJobs) != 0 || len(sc.hello.RunningJobs) != 0 {
+		t.Errorf("restarted agent reports jobs: %+v", sc.hello)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := fs.registrations.Load(); n != 1 {
+		t.Errorf("%d registrations, want 1", n)
+	}
+}
+
+func TestAgentResendsAfterDisconnect(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	cfg := testConfig(t, fs.srv.URL)
+	gate := filepath.Join(t.TempDir(), "gate")
+	if err := syscall.Mkfifo(gate, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stop := startAgent(t, cfg)
+	sc := fs.nextConn(t)
+	sc.send(t, agentproto.JobAssignment{
+		Type: agentproto.TypeJob, JobID: "job-2",
+		Tasks: []agentproto.Task{
+			// Twenty lines, then wait for the test to open the gate, then twenty more.
+			{Name: "gated", Shell: "bash", Env: map[string]string{"GATE": gate},
+				Script: "for i in $(seq 1 20); do echo before-$i; done\nread -r _ < \"$GATE\"\nfor i in $(seq 1 20); do echo after-$i; done"},
+			{Name: "last", Script: "echo done"},
+		},
+	})
+
+	// First connection: take all twenty lines, acknowledge only the first five, then drop.
+	rec := newJobRecord()
+	acked := false
+	for rec.contiguous() < 20 {
+		m, ok := sc.next(t)
+		if !ok {
+			t.Fatal("connection closed early")
+		}
+		rec.apply(t, m, false)
+		if !acked && rec.contiguous() >= 5 {
+			sc.send(t, agentproto.LogAck{Type: agentproto.TypeLogAck, JobID: "job-2", UptoSeq: 5})
+			acked = true
+		}
+	}
+	sc.conn.CloseNow()
+	// The server crashed before storing the unacknowledged lines: only 1..5 survive.
+	for seq := range rec.lines {
+		if seq > 5 {
+			delete(rec.lines, seq)
+		}
+	}
+
+	// Second connection: the job is still running; open the gate and take everything.
+	sc = fs.nextConn(t)
+	if len(sc.hello.RunningJobs) != 1 || sc.hello.RunningJobs[0].JobID != "job-2" || sc.hello.RunningJobs[0].LastSeq < 20 {
+		t.Fatalf("hello after reconnect: %+v", sc.hello.RunningJobs)
+	}
+	if a := sc.hello.RunningJobs[0].AckedSeq; a != 0 && a != 5 {
+		t.Errorf("hello AckedSeq = %d, want 0 or 5", a)
+	}
+	// The server may not have seen jobAccepted: it assigns the job again, which must not run twice.
+	sc.send(t, agentproto.JobAssignment{Type: agentproto.TypeJob, JobID: "job-2", Tasks: []agentproto.Task{{Script: "echo twice"}}})
+	opened := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(gate, os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.WriteString("go\n")
+			f.Close()
+		}
+		opened <- err
+	}()
+	for rec.result == nil {
+		m, ok := sc.next(t)
+		if !ok {
+			t.Fatal("second connection closed before jobFinished")
+		}
+		if ack := rec.apply(t, m, true); ack != nil {
+			sc.send(t, ack)
+		}
+	}
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("gate never opened")
+	}
+
+	var want []string
+	for i := 1; i <= 20; i++ {
+		want = append(want, fmt.Sprint("before-", i))
+	}
+	for i := 1; i <= 20; i++ {
+		want = append(want, fmt.Sprint("after-", i))
+	}
+	want = append(want, "done")
+	if got := rec.texts(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stored log =\n%q\nwant\n%q", got, want)
+	}
+	if len(rec.lines) != len(want) {
+		t.Errorf("%d lines stored, want %d", len(rec.lines), len(want))
+	}
+	// Lines 6..20 were unacknowledged when the connection dropped: they must have been resent.
+	if dup := rec.received - len(want); dup < 15 {
+		t.Errorf("%d lines resent, want at least 15", dup)
+	}
+	if rec.result.Status != agentproto.JobSucceeded || rec.result.LastSeq != int64(len(want)) {
+		t.Errorf("result %+v", rec.result)
+	}
+	if rec.steps[1].Status != agentproto.StepSucceeded || rec.steps[2].Status != agentproto.StepSucceeded {
+		t.Errorf("steps %+v", rec.steps)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestAgentRefusedToken(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	cfg := testConfig(t, fs.srv.URL)
+	cfg.Token = "wrong"
+	ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
+	defer cancel()
+	err := agent.Run(ctx, cfg)
+	if !errors.Is(err, agent.ErrUnauthorized) {
+		t.Fatalf("Run = %v, want ErrUnauthorized", err)
+	}
+}
+
+func TestAgentRefusedCredential(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	cfg := testConfig(t, fs.srv.URL)
+	os.WriteFile(filepath.Join(cfg.WorkDir, "credential.json"), []byte(`{"credential":"revoked"}`), 0o600)
+	ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
+	defer cancel()
+	if err := agent.Run(ctx, cfg); !errors.Is(err, agent.ErrUnauthorized) {
+		t.Fatalf("Run = %v, want ErrUnauthorized", err)
+	}
+	if fs.registrations.Load() != 0 {
+		t.Error("agent registered despite a saved credential")
+	}
+}
+
+func TestAgentShutdownCancelsAndReportsJob(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	cfg := testConfig(t, fs.srv.URL)
+	stop := startAgent(t, cfg)
+	sc := fs.nextConn(t)
+	sc.send(t, agentproto.JobAssignment{Type: agentproto.TypeJob, JobID: "job-3",
+		Tasks: []agentproto.Task{{Name: "long", Script: "echo started\nsleep 600"}, {Name: "never", Script: "true"}}})
+	rec := newJobRecord()
+	for rec.contiguous() < 1 {
+		m, ok := sc.next(t)
+		if !ok {
+			t.Fatal("connection closed")
+		}
+		rec.apply(t, m, true)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	for rec.result == nil {
+		m, ok := sc.next(t)
+		if !ok {
+			t.Fatal("connection closed before the canceled job's result")
+		}
+		if ack := rec.apply(t, m, true); ack != nil {
+			sc.send(t, ack)
+		}
+	}
+	if rec.result.Status != agentproto.JobCanceled || rec.result.Reason != "agent shutting down" {
+		t.Errorf("result %+v", rec.result)
+	}
+	if rec.steps[1].Status != agentproto.StepCanceled || rec.steps[2].Status != agentproto.StepSkipped {
+		t.Errorf("steps %+v", rec.steps)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(cfg.WorkDir, "results")); len(entries) != 0 {
+		t.Errorf("acknowledged result still on disk: %v", entries)
+	}
+}

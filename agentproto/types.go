@@ -1,0 +1,382 @@
+package agentproto
+
+import "time"
+
+// Subprotocol is the websocket subprotocol of this version of the protocol. The agent offers it
+// when it dials /agent/connect; the server must select it (coder/websocket: AcceptOptions.Subprotocols)
+// and refuse the upgrade when the client does not offer it. An incompatible change gets a new
+// subprotocol (cairn.agent.v2); both ends may support several during a transition.
+const Subprotocol = "cairn.agent.v1"
+
+// Endpoint paths, relative to the server's base URL.
+const (
+	// RegisterPath is the HTTP endpoint that exchanges a registration token for an agent credential:
+	// POST with a RegisterRequest body, answered by a RegisterResponse.
+	RegisterPath = "/agent/register"
+	// ConnectPath is the websocket endpoint (GET + upgrade) of the session, authenticated by the
+	// header "Authorization: Bearer <credential>".
+	ConnectPath = "/agent/connect"
+)
+
+// CredentialAudience is the JWT audience ("aud") of agent credentials. The server must reject at
+// /agent/connect any token whose audience is not exactly this one (an API token is not an agent).
+const CredentialAudience = "agent"
+
+// Size and timing limits. Both ends must apply them explicitly: coder/websocket's default read
+// limit is 32 KiB and a larger message closes the connection with StatusMessageTooBig.
+const (
+	// MaxMessageBytes is the largest JSON message either end may send, and the read limit
+	// (Conn.SetReadLimit) both ends must set. A JobAssignment larger than this must not be
+	// dispatched: the server fails the job instead.
+	MaxMessageBytes = 4 << 20
+	// MaxRegisterBodyBytes caps the body of POST /agent/register on the server.
+	MaxRegisterBodyBytes = 64 << 10
+	// LogBatchBytes is the size of log text at which the agent flushes a batch; a LogBatch never
+	// holds more than LogBatchBytes+MaxLineBytes bytes of text.
+	LogBatchBytes = 64 << 10
+	// LogBatchInterval is the longest a log line waits in the agent before it is sent (when the
+	// connection is up).
+	LogBatchInterval = 100 * time.Millisecond
+	// MaxLineBytes is the longest LogLine.Text; the agent splits longer lines.
+	MaxLineBytes = 16 << 10
+	// PingInterval is how often each end pings the other (websocket ping frames).
+	PingInterval = 10 * time.Second
+)
+
+// MessageType is the "type" member of every websocket message.
+type MessageType string
+
+// Agent → server messages.
+const (
+	TypeHello        MessageType = "hello"
+	TypeJobAccepted  MessageType = "jobAccepted"
+	TypeJobRejected  MessageType = "jobRejected"
+	TypeStepStarted  MessageType = "stepStarted"
+	TypeStepFinished MessageType = "stepFinished"
+	TypeLogBatch     MessageType = "logBatch"
+	TypeJobFinished  MessageType = "jobFinished"
+)
+
+// Server → agent messages.
+const (
+	TypeWelcome   MessageType = "welcome"
+	TypeJob       MessageType = "job"
+	TypeCancel    MessageType = "cancel"
+	TypeLogAck    MessageType = "logAck"
+	TypeResultAck MessageType = "resultAck"
+)
+
+// TypeError is sent by either end (see Error).
+const TypeError MessageType = "error"
+
+// Header is the part common to every message: decode it first to learn which type to decode the
+// message into. Unknown types must be ignored by the receiver (forward compatibility within v1).
+type Header struct {
+	Type MessageType `json:"type"`
+}
+
+// RegisterRequest is the body of POST /agent/register.
+type RegisterRequest struct {
+	// Token is the registration token an administrator created. The server decides whether it is
+	// single use or reusable; it must compare it in constant time.
+	Token        string            `json:"token"`
+	Name         string            `json:"name"`
+	Pool         string            `json:"pool,omitempty"`
+	Capabilities map[string]string `json:"capabilities,omitempty"`
+	Version      string            `json:"version"`
+	OS           string            `json:"os"`
+	Arch         string            `json:"arch"`
+}
+
+// RegisterResponse is the 200/201 answer of POST /agent/register.
+type RegisterResponse struct {
+	AgentID string `json:"agentId"`
+	// Credential is a JWT with audience CredentialAudience and subject AgentID.
+	Credential string `json:"credential"`
+}
+
+// RegisterError is the JSON body of a non-2xx answer of POST /agent/register (optional: the agent
+// also copes with a plain-text body).
+type RegisterError struct {
+	Code    ErrorCode `json:"code"`
+	Message string    `json:"message"`
+}
+
+// JobProgress tells the server, in Hello, where the agent stands on a job it still holds.
+type JobProgress struct {
+	JobID string `json:"jobId"`
+	// AckedSeq is the highest sequence number the agent has seen acknowledged (0: none).
+	AckedSeq int64 `json:"ackedSeq"`
+	// LastSeq is the highest sequence number the agent has produced so far (0: none).
+	LastSeq int64 `json:"lastSeq"`
+}
+
+// Hello is the first message of every connection, agent → server.
+type Hello struct {
+	Type               MessageType       `json:"type"` // "hello"
+	Name               string            `json:"name"`
+	Version            string            `json:"version"`
+	OS                 string            `json:"os"`
+	Arch               string            `json:"arch"`
+	SystemCapabilities map[string]string `json:"systemCapabilities"`
+	UserCapabilities   map[string]string `json:"userCapabilities"`
+	MaxJobs            int               `json:"maxJobs"`
+	// RunningJobs are the jobs the agent is executing now.
+	RunningJobs []JobProgress `json:"runningJobs"`
+	// FinishedJobs are jobs the agent has finished whose JobFinished the server has not acknowledged
+	// yet (ResultAck). Their JobFinished follows on this connection.
+	FinishedJobs []JobProgress `json:"finishedJobs"`
+}
+
+// Welcome answers Hello, server → agent. Nothing else is sent by either end before it.
+type Welcome struct {
+	Type       MessageType `json:"type"` // "welcome"
+	AgentID    string      `json:"agentId"`
+	ServerTime time.Time   `json:"serverTime"`
+}
+
+// JobAssignment ("job"), server → agent: run this job.
+type JobAssignment struct {
+	Type         MessageType `json:"type"` // "job"
+	JobID        string      `json:"jobId"`
+	DeploymentID string      `json:"deploymentId"`
+	// ReleaseVariables are exported as-is (names already final), e.g. RELEASE_RELEASENAME,
+	// RELEASE_RELEASEID, RELEASE_ENVIRONMENTNAME, RELEASE_DEFINITIONNAME,
+	// RELEASE_ARTIFACTS_<ALIAS>_BUILDNUMBER.
+	ReleaseVariables map[string]string `json:"releaseVariables"`
+	// Variables are the definition's, environment's and release's user variables, already merged
+	// by the server (release overrides environment overrides definition). The agent exports each as
+	// NAME uppercased with "." replaced by "_".
+	Variables []Variable `json:"variables"`
+	Tasks     []Task     `json:"tasks"`
+	Artifacts []Artifact `json:"artifacts"`
+	// TimeoutSeconds bounds the whole job on the agent (0: no limit). The server enforces its own
+	// timeout as well.
+	TimeoutSeconds       int  `json:"timeoutSeconds"`
+	SkipArtifactDownload bool `json:"skipArtifactDownload"`
+}
+
+// Variable is one user variable of a job.
+type Variable struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	// Secret values are exported to tasks like the others but masked as "***" in every log line.
+	Secret bool `json:"secret,omitempty"`
+}
+
+// Shell values of Task.Shell.
+const (
+	ShellBash = "bash" // bash -e <script file>
+	ShellSh   = "sh"   // sh -e <script file>
+	ShellPwsh = "pwsh" // pwsh -NoLogo -NoProfile -NonInteractive -File <script file>.ps1
+)
+
+// Task is one script of a job. Task i (0-based in JobAssignment.Tasks) is step i+1.
+type Task struct {
+	Name string `json:"name"`
+	// Shell is ShellBash, ShellSh or ShellPwsh; empty means bash when the agent has it, else sh.
+	Shell  string `json:"shell"`
+	Script string `json:"script"`
+	// WorkingDirectory is relative to the job's source directory (SYSTEM_DEFAULTWORKINGDIRECTORY) or
+	// absolute; empty means that directory. It must exist.
+	WorkingDirectory string            `json:"workingDirectory,omitempty"`
+	Env              map[string]string `json:"env,omitempty"`
+	// TimeoutSeconds bounds this task (0: no limit but the job's).
+	TimeoutSeconds  int  `json:"timeoutSeconds,omitempty"`
+	ContinueOnError bool `json:"continueOnError,omitempty"`
+}
+
+// ArtifactType is the kind of CI server an artifact comes from.
+type ArtifactType string
+
+// Artifact types.
+const (
+	ArtifactJenkins   ArtifactType = "JENKINS"
+	ArtifactTeamBuild ArtifactType = "TEAMBUILD"
+)
+
+// Artifact is one artifact of the release, downloaded to <job dir>/a/<alias>/.
+type Artifact struct {
+	Alias       string       `json:"alias"`
+	Type        ArtifactType `json:"type"`
+	BuildNumber string       `json:"buildNumber"`
+	// Jenkins is set when Type is JENKINS.
+	Jenkins *JenkinsDownload `json:"jenkins,omitempty"`
+	// TeamBuild is set when Type is TEAMBUILD.
+	TeamBuild *TeamBuildDownload `json:"teamBuild,omitempty"`
+	// Credentials authenticate the downloads (HTTP basic auth); nil means anonymous. They are
+	// valid for the job's duration only: the agent never stores them and masks the password.
+	Credentials *Credentials `json:"credentials,omitempty"`
+}
+
+// JenkinsDownload says what to fetch from a Jenkins build.
+type JenkinsDownload struct {
+	// BuildURL is the build's URL, e.g. https://ci/job/x/12 (no trailing slash needed).
+	BuildURL string `json:"buildUrl"`
+	// RelativePaths are fetched one by one from {buildUrl}/artifact/{path}, kept at
+	// a/<alias>/{path}. Ignored when WholeArchive is set.
+	RelativePaths []string `json:"relativePaths,omitempty"`
+	// WholeArchive fetches {buildUrl}/artifact/*zip*/archive.zip and unpacks it into a/<alias>/
+	// (without Jenkins' leading "archive/" directory).
+	WholeArchive bool `json:"wholeArchive,omitempty"`
+}
+
+// TeamBuildDownload says what to fetch from an Azure DevOps / TFS build.
+type TeamBuildDownload struct {
+	// DownloadURL is the artifact's resource.downloadUrl (a zip), unpacked into a/<alias>/ (the
+	// zip's top directory, the artifact name, is kept: a/<alias>/<artifact name>/...).
+	DownloadURL string `json:"downloadUrl"`
+}
+
+// Credentials are HTTP basic auth credentials. For Jenkins, Password is the user's API token;
+// for Azure DevOps it is a personal access token and Username may be empty.
+type Credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// JobAccepted, agent → server: the agent took the job and will report on it.
+type JobAccepted struct {
+	Type  MessageType `json:"type"` // "jobAccepted"
+	JobID string      `json:"jobId"`
+}
+
+// Rejection reasons of JobRejected.Code.
+const (
+	RejectBusy    = "busy"    // the agent already runs MaxJobs jobs
+	RejectInvalid = "invalid" // the assignment cannot be run (unknown shell, no such artifact type…)
+	RejectClosing = "closing" // the agent is shutting down
+)
+
+// JobRejected, agent → server: the agent will not run the job; it has done nothing for it.
+type JobRejected struct {
+	Type    MessageType `json:"type"` // "jobRejected"
+	JobID   string      `json:"jobId"`
+	Code    string      `json:"code"`
+	Message string      `json:"message"`
+}
+
+// Step status values of StepFinished.Status.
+const (
+	StepSucceeded = "SUCCEEDED"
+	StepFailed    = "FAILED" // non-zero exit, task timeout, job timeout, or agent-side error
+	StepCanceled  = "CANCELED"
+	StepSkipped   = "SKIPPED" // never started: an earlier step failed, the job was canceled, or nothing to download
+)
+
+// StepStarted, agent → server: step Step began.
+type StepStarted struct {
+	Type  MessageType `json:"type"` // "stepStarted"
+	JobID string      `json:"jobId"`
+	// Step is 0 for "Download artifacts", i+1 for JobAssignment.Tasks[i].
+	Step      int       `json:"step"`
+	Name      string    `json:"name"`
+	StartedAt time.Time `json:"startedAt"`
+}
+
+// StepFinished, agent → server: step Step ended. Every step of a job gets exactly one
+// StepFinished; a SKIPPED step gets no StepStarted.
+type StepFinished struct {
+	Type   MessageType `json:"type"` // "stepFinished"
+	JobID  string      `json:"jobId"`
+	Step   int         `json:"step"`
+	Name   string      `json:"name"`
+	Status string      `json:"status"`
+	// ExitCode is the process's exit code; -1 when it was killed by a signal or never ran.
+	ExitCode   int       `json:"exitCode"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt"`
+	// Reason explains a non-SUCCEEDED status in words, e.g. "timed out after 30s".
+	Reason string `json:"reason,omitempty"`
+}
+
+// LogLine is one line of a job's output. Secrets are already masked.
+type LogLine struct {
+	// Seq numbers a job's lines 1, 2, 3… with no gap, in output order.
+	Seq  int64     `json:"seq"`
+	Step int       `json:"step"`
+	Time time.Time `json:"time"`
+	// Text is the line without its line terminator (nor a trailing "\r"), valid UTF-8 (invalid
+	// bytes become U+FFFD), cut into pieces of at most MaxLineBytes bytes of the original output.
+	Text string `json:"text"`
+}
+
+// LogBatch, agent → server: consecutive lines of one job, ascending Seq.
+type LogBatch struct {
+	Type  MessageType `json:"type"` // "logBatch"
+	JobID string      `json:"jobId"`
+	Lines []LogLine   `json:"lines"`
+}
+
+// Job status values of JobFinished.Status.
+const (
+	JobSucceeded          = "SUCCEEDED"
+	JobPartiallySucceeded = "PARTIALLY_SUCCEEDED" // a continue-on-error task failed, all others succeeded
+	JobFailed             = "FAILED"
+	JobCanceled           = "CANCELED"
+)
+
+// JobFinished, agent → server: the final result of a job.
+type JobFinished struct {
+	Type   MessageType `json:"type"` // "jobFinished"
+	JobID  string      `json:"jobId"`
+	Status string      `json:"status"`
+	Reason string      `json:"reason,omitempty"`
+	// LastSeq is the job's last log sequence number (0 if it printed nothing): lines 1..LastSeq
+	// are the complete log.
+	LastSeq    int64     `json:"lastSeq"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+// Cancel, server → agent: stop the job.
+type Cancel struct {
+	Type   MessageType `json:"type"` // "cancel"
+	JobID  string      `json:"jobId"`
+	Reason string      `json:"reason"`
+}
+
+// LogAck, server → agent: lines 1..UptoSeq of the job are durably stored.
+type LogAck struct {
+	Type    MessageType `json:"type"` // "logAck"
+	JobID   string      `json:"jobId"`
+	UptoSeq int64       `json:"uptoSeq"`
+}
+
+// ResultAck, server → agent: the job's JobFinished (and so its whole log) is durably stored.
+type ResultAck struct {
+	Type  MessageType `json:"type"` // "resultAck"
+	JobID string      `json:"jobId"`
+}
+
+// ErrorCode classifies an Error.
+type ErrorCode string
+
+// Error codes.
+const (
+	ErrUnauthorized ErrorCode = "unauthorized" // credential invalid, expired, revoked, or agent disabled
+	ErrBadMessage   ErrorCode = "bad_message"  // undecodable, unknown required field, protocol order violated
+	ErrUnknownJob   ErrorCode = "unknown_job"  // the job is not assigned to this agent
+	ErrConflict     ErrorCode = "conflict"     // e.g. a result for a job the server already finalized differently
+	ErrInternal     ErrorCode = "internal"     // the receiver failed; retrying later may work
+)
+
+// Error, either direction: the receiver of a message could not process it. It is informational
+// and never acknowledged; JobID is set when the error concerns one job.
+type Error struct {
+	Type    MessageType `json:"type"` // "error"
+	Code    ErrorCode   `json:"code"`
+	Message string      `json:"message"`
+	JobID   string      `json:"jobId,omitempty"`
+}
+
+// Websocket close status codes (private range 4000-4999) the server uses.
+const (
+	// CloseUnauthorized: the credential is no longer valid. The agent stops instead of reconnecting.
+	CloseUnauthorized = 4401
+	// CloseProtocolError: the peer broke this contract. The agent reconnects with backoff.
+	CloseProtocolError = 4400
+	// CloseReplaced: a newer connection of the same agent took over. The agent reconnects with
+	// backoff (a second process sharing a credential is a misconfiguration the server should log).
+	CloseReplaced = 4409
+)
