@@ -287,7 +287,9 @@ func (n *Notification) JobFullName() (string, error) {
 // NOT_BUILT results, give a *hook.IgnoredError. Branch and Commit are those
 // of scm, which the plugin takes from the build environment (GIT_BRANCH,
 // GIT_COMMIT): a Pipeline build may lack them, and the client's BuildData
-// is then the way to find them.
+// is then the way to find them. URL is build.full_url; without it URL stays
+// empty (the relative build.url needs the connection's base URL, which the
+// caller has). Changes stay empty: scm.changes are file paths.
 func (n *Notification) ToBuild(connection string) (*hook.Build, error) {
 	b := &n.Build
 	if !n.Final() {

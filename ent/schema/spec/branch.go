@@ -6,26 +6,6 @@ import (
 	"strings"
 )
 
-// Branch filters are the continuous-deployment filters of an artifact source
-// (ArtifactSourceSpec.BranchFilters). Each filter is a pattern, optionally
-// prefixed:
-//
-//	main            include branch "main"
-//	release/*       include every branch that starts with "release/"
-//	+release/*      the same; "+" marks an include explicitly
-//	-release/old*   exclude the branches that start with "release/old"
-//
-// A "*" matches any run of characters, "/" included, so "release/*" admits
-// "release/1.0/hotfix" as Azure Pipelines' branch filters do; "**" is
-// therefore rejected as meaningless. Matching is case-sensitive, like git
-// refs. Patterns and branches are both normalised with NormalizeBranch, so
-// "refs/heads/main" and "main" are the same filter.
-//
-// The rules: no filter admits every branch; include patterns admit the
-// branches that match at least one of them; a matching exclude pattern
-// rejects a branch whatever the includes say (exclusions win); a list of
-// exclusions only admits every branch that none of them matches.
-
 // branchPrefixes are stripped by NormalizeBranch, longest first, so that
 // "refs/remotes/origin/x" does not leave "origin/x" behind.
 var branchPrefixes = []string{"refs/remotes/origin/", "remotes/origin/", "refs/heads/", "origin/"}
@@ -138,10 +118,28 @@ func branchFilterProblem(f string) string {
 	return ""
 }
 
-// BranchAdmitted says whether branch passes filters (see the rules above).
-// The branch is normalised first. Filters are expected to have passed
-// ValidateBranchFilters; an invalid one is matched literally, and an empty
-// one is skipped.
+// BranchAdmitted says whether branch passes filters, the continuous-deployment filters of an artifact source
+// (ArtifactSourceSpec.BranchFilters). Each filter is a pattern, optionally
+// prefixed:
+//
+//	main            include branch "main"
+//	release/*       include every branch that starts with "release/"
+//	+release/*      the same; "+" marks an include explicitly
+//	-release/old*   exclude the branches that start with "release/old"
+//
+// A "*" matches any run of characters, "/" included, so "release/*" admits
+// "release/1.0/hotfix" as Azure Pipelines' branch filters do; "**" is
+// therefore rejected as meaningless. Matching is case-sensitive, like git
+// refs. Patterns and branches are both normalised with NormalizeBranch, so
+// "refs/heads/main" and "main" are the same filter.
+//
+// The rules: no filter admits every branch; include patterns admit the
+// branches that match at least one of them; a matching exclude pattern
+// rejects a branch whatever the includes say (exclusions win); a list of
+// exclusions only admits every branch that none of them matches.
+//
+// Filters are expected to have passed ValidateBranchFilters; an invalid one
+// is matched literally, and an empty one is skipped.
 func BranchAdmitted(filters []string, branch string) bool {
 	branch = NormalizeBranch(branch)
 	hasInclude, included := false, false
