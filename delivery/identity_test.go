@@ -399,6 +399,9 @@ func TestGroups(t *testing.T) {
 		f.expectRefused(t, before, err, delivery.CodeConflict, "cannot be renamed")
 
 		db.Client.ReleaseDefinition.UpdateOneID(def.ID).SetDeletedAt(t0).ExecX(ctx)
+		if _, err := f.e.AddGroupMember(ctx, f.admin, g.ID, f.viewer.UserID); err != nil {
+			t.Fatal(err)
+		}
 		if err := f.e.DeleteGroup(ctx, f.admin, g.ID); err != nil {
 			t.Fatalf("DeleteGroup: %v", err)
 		}
@@ -407,6 +410,9 @@ func TestGroups(t *testing.T) {
 		}
 		if err := f.e.DeleteGroup(ctx, f.admin, g.ID); delivery.CodeOf(err) != delivery.CodeNotFound {
 			t.Errorf("deleting twice: %v", err)
+		}
+		if c := f.counts(t); c.members != 0 || c.groups != 0 {
+			t.Errorf("after deleting a group with a member: %+v", c)
 		}
 	})
 }

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"time"
+
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/graph/model"
 )
@@ -48,4 +50,15 @@ func chainReport(rep delivery.ChainReport) *model.AuditChainReport {
 		out.BrokenAt, out.Problem = &rep.BrokenAt, &rep.Problem
 	}
 	return out
+}
+
+// maxDays bounds a day count before it becomes a time.Duration: a hostile
+// expiresInDays of two billion would overflow into a plausible lifetime. Any
+// count past the bound is still past the engine's maximum, which rejects it.
+const maxDays = 100_000
+
+// days converts a day count to a duration without overflowing.
+func days(n int) time.Duration {
+	n = min(max(n, -maxDays), maxDays)
+	return time.Duration(n) * 24 * time.Hour
 }

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairnhq/cairn/delivery"
@@ -97,7 +96,7 @@ func (r *mutationResolver) CreateAPIToken(ctx context.Context, input model.NewAP
 		return nil, err
 	}
 	tok, err := r.Engine.CreateAPIToken(ctx, a, input.Name, deref(input.OwnerID),
-		time.Duration(input.ExpiresInDays)*24*time.Hour, input.Scopes)
+		days(input.ExpiresInDays), input.Scopes)
 	if err != nil {
 		return nil, err
 	}

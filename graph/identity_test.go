@@ -197,6 +197,12 @@ func TestGraphQLIdentityNeverReturnsSecrets(t *testing.T) {
 		if len(bad.Errors) != 1 || !strings.Contains(bad.Errors[0].Message, "must be positive") {
 			t.Errorf("zero days: %+v", bad.Errors)
 		}
+		for _, n := range []int{2000000000, -2147483648, 366} {
+			bad = admin.raw(`mutation($n: Int!) { createApiToken(input: {name: "x", expiresInDays: $n}) { token } }`, map[string]any{"n": n})
+			if len(bad.Errors) != 1 || !strings.Contains(bad.Errors[0].Message, "expiresIn: ") {
+				t.Errorf("%d days: %+v", n, bad.Errors)
+			}
+		}
 		viewer := as(delivery.Actor{UserID: root.ID, Username: "vee", Role: delivery.RoleViewer})
 		bad = viewer.raw(`mutation { createServiceConnection(input: {name: "x", kind: JENKINS, url: "https://x.example.com", secret: "s3cr3t-value"}) { id } }`, nil)
 		if len(bad.Errors) != 1 || !strings.Contains(bad.Errors[0].Message, "requires role ADMIN") {
