@@ -10,6 +10,7 @@ import (
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
@@ -200,6 +201,40 @@ func TestLastAdmin(t *testing.T) {
 		if f.counts(t) != n {
 			t.Error("EnsureAdmin wrote on an existing user")
 		}
+		first, err := db.Client.AuditEvent.Query().Order(ent.Asc("sequence")).First(ctx)
+		if err != nil || first.Action != "user.create" || first.Actor != "system" || !strings.Contains(first.After, `"role":"ADMIN"`) {
+			t.Errorf("bootstrap audit %+v, %v", first, err)
+		}
+	})
+}
+
+// TestLastAdminConcurrent demotes two admins at once: the engine serialises
+// the decisions, so exactly one demotion wins and one ADMIN remains.
+func TestLastAdminConcurrent(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		other := f.mustUser(t, "other", delivery.RoleAdmin)
+		errs := make(chan error, 2)
+		for _, id := range []int{f.admin.UserID, other.ID} {
+			go func() {
+				_, err := f.e.UpdateUser(ctx, f.admin, id, delivery.UserPatch{Role: ptr(delivery.RoleEditor)})
+				errs <- err
+			}()
+		}
+		var failed []error
+		for range 2 {
+			if err := <-errs; err != nil {
+				failed = append(failed, err)
+			}
+		}
+		if len(failed) != 1 || delivery.CodeOf(failed[0]) != delivery.CodeConflict {
+			t.Fatalf("errors %v, want exactly one CONFLICT", failed)
+		}
+		n, err := db.Client.User.Query().Where(user.RoleEQ(user.RoleADMIN)).Count(ctx)
+		if err != nil || n != 1 {
+			t.Errorf("%d admins remain (%v), want 1", n, err)
+		}
 	})
 }
 
@@ -220,6 +255,7 @@ func TestUserValidation(t *testing.T) {
 			{"markup", delivery.UserInput{Username: "<script>"}, "username"},
 			{"too long", delivery.UserInput{Username: strings.Repeat("a", 64)}, "username"},
 			{"newline", delivery.UserInput{Username: "alice\n"}, "username"},
+			{"cyrillic lookalike", delivery.UserInput{Username: "\u0430lice"}, "username"},
 			{"email no at", delivery.UserInput{Username: "a", Email: "alice"}, "email"},
 			{"email with name", delivery.UserInput{Username: "a", Email: "Alice <a@example.com>"}, "email"},
 			{"email header injection", delivery.UserInput{Username: "a", Email: "a@example.com\r\nBcc: x@evil.com"}, "email"},
