@@ -63,4 +63,12 @@ func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[in
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+// ServiceConnection returns ServiceConnectionResolver implementation.
+func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
+	return &serviceConnectionResolver{r}
+}
+
+type (
+	queryResolver             struct{ *Resolver }
+	serviceConnectionResolver struct{ *Resolver }
+)

@@ -4,8 +4,91 @@ package model
 
 import (
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
 )
+
+// The result of walking the audit hash chain.
+type AuditChainReport struct {
+	// Number of events verified before the first broken link (all of them when ok).
+	Checked int  `json:"checked"`
+	Ok      bool `json:"ok"`
+	// Sequence of the first event whose link does not hold.
+	BrokenAt *int64 `json:"brokenAt,omitempty"`
+	// What is wrong at brokenAt: an edited, missing or re-chained event.
+	Problem *string `json:"problem,omitempty"`
+}
+
+// A newly created API token. The token is shown once and never stored: copy it now.
+type CreatedAPIToken struct {
+	Token    string        `json:"token"`
+	APIToken *ent.ApiToken `json:"apiToken"`
+}
+
+// Omitted fields are kept.
+type GroupPatchInput struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+type NewAPITokenInput struct {
+	Name string `json:"name"`
+	// The owner; omitted: yourself. Only an ADMIN may name another user.
+	OwnerID *int `json:"ownerId,omitempty"`
+	// Lifetime in days, 1 to 365.
+	ExpiresInDays int `json:"expiresInDays"`
+	// Extra powers, e.g. act-as (ADMIN only).
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+type NewGroupInput struct {
+	Name        string  `json:"name"`
+	Description *string `json:"description,omitempty"`
+}
+
+type NewServiceConnectionInput struct {
+	Name string                 `json:"name"`
+	Kind serviceconnection.Kind `json:"kind"`
+	// Base URL of the server, http:// or https://, without credentials.
+	URL      string  `json:"url"`
+	Username *string `json:"username,omitempty"`
+	// Write-only.
+	Secret *string `json:"secret,omitempty"`
+	// Write-only.
+	WebhookSecret *string `json:"webhookSecret,omitempty"`
+}
+
+type NewUserInput struct {
+	// 1-63 lowercase letters, digits, '.', '_' or '-'.
+	Username    string  `json:"username"`
+	DisplayName *string `json:"displayName,omitempty"`
+	Email       *string `json:"email,omitempty"`
+	// Defaults to VIEWER.
+	Role *user.Role `json:"role,omitempty"`
+	// Chat identities such as slack:U123, unique across users.
+	ExternalIdentities []string `json:"externalIdentities,omitempty"`
+}
+
+// Omitted fields are kept; an empty secret clears it. The kind cannot change.
+type ServiceConnectionPatchInput struct {
+	Name     *string `json:"name,omitempty"`
+	URL      *string `json:"url,omitempty"`
+	Username *string `json:"username,omitempty"`
+	// Write-only.
+	Secret *string `json:"secret,omitempty"`
+	// Write-only.
+	WebhookSecret *string `json:"webhookSecret,omitempty"`
+}
+
+// Omitted fields are kept.
+type UserPatchInput struct {
+	DisplayName *string    `json:"displayName,omitempty"`
+	Email       *string    `json:"email,omitempty"`
+	Role        *user.Role `json:"role,omitempty"`
+	Disabled    *bool      `json:"disabled,omitempty"`
+	// Replaces the list; an empty list clears it.
+	ExternalIdentities []string `json:"externalIdentities,omitempty"`
+}
 
 // The signed-in principal.
 type Viewer struct {
