@@ -33,6 +33,20 @@ func rootRole(object string, field *graphql.FieldContext) (delivery.Role, bool) 
 	return r, ok
 }
 
+// rootObject names the root type of the operation: Query, Mutation or Subscription.
+func rootObject(oc *graphql.OperationContext) string {
+	if oc == nil || oc.Operation == nil {
+		return "Query"
+	}
+	switch oc.Operation.Operation {
+	case "mutation":
+		return "Mutation"
+	case "subscription":
+		return "Subscription"
+	}
+	return "Query"
+}
+
 // authorizeRootFields enforces the role of every Query, Mutation and
 // Subscription field before its resolver runs. Introspection is open to any
 // authenticated caller.
@@ -41,7 +55,7 @@ func authorizeRootFields(ctx context.Context, next graphql.RootResolver) graphql
 	if fc == nil || len(fc.Field.Name) > 1 && fc.Field.Name[:2] == "__" {
 		return next(ctx)
 	}
-	object := fc.Object
+	object := rootObject(graphql.GetOperationContext(ctx))
 	a, ok := auth.ActorFrom(ctx)
 	if !ok {
 		graphql.AddError(ctx, delivery.ErrUnauthenticated)

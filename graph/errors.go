@@ -22,9 +22,12 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if gqlErr.Extensions == nil {
 				gqlErr.Extensions = map[string]any{}
 			}
-			if _, ok := gqlErr.Extensions["code"]; !ok {
-				gqlErr.Extensions["code"] = string(delivery.CodeInvalidInput)
+			// Parse/validation failures are the client's: INVALID_INPUT, keeping
+			// gqlgen's finer code (GRAPHQL_VALIDATION_FAILED, …) as "reason".
+			if c, ok := gqlErr.Extensions["code"]; ok && c != string(delivery.CodeInvalidInput) {
+				gqlErr.Extensions["reason"] = c
 			}
+			gqlErr.Extensions["code"] = string(delivery.CodeInvalidInput)
 			return gqlErr
 		}
 		pres := graphql.DefaultErrorPresenter(ctx, err)

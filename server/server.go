@@ -81,12 +81,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
 		cfg: cfg, log: log, db: db, Engine: engine, Keys: keys,
-		authn:      &auth.Authenticator{Keys: keys, Principals: engine, Log: log},
+		authn:      &auth.Authenticator{Keys: keys, Principals: principals{engine}, Log: log},
 		base:       base,
 		cancelBase: cancel,
 	}
 	s.routes()
 	return s, nil
+}
+
+// principals resolves token ids with the engine, at the engine's time.
+type principals struct{ e *delivery.Engine }
+
+func (p principals) PrincipalForToken(ctx context.Context, jti string) (delivery.Actor, error) {
+	return p.e.PrincipalForToken(ctx, jti, p.e.Clock().Now())
 }
 
 // keyFrom returns the hex key given, or the one in file (created if missing).
@@ -167,7 +174,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if cfg.Dev {
-		if err := s.bootstrapDev(ctx); err != nil {
+		if err := s.BootstrapDev(ctx); err != nil {
 			s.Close()
 			return err
 		}
@@ -207,9 +214,9 @@ func Run(ctx context.Context, cfg Config) error {
 	return shutdownErr
 }
 
-// bootstrapDev creates (once) the admin user and writes a valid admin API
+// BootstrapDev creates (once) the admin user and writes a valid admin API
 // token to DataDir/admin-token, printing a ready-to-paste curl example.
-func (s *Server) bootstrapDev(ctx context.Context) error {
+func (s *Server) BootstrapDev(ctx context.Context) error {
 	path := filepath.Join(s.cfg.DataDir, "admin-token")
 	if b, err := os.ReadFile(path); err == nil {
 		tok := strings.TrimSpace(string(b))
