@@ -74,10 +74,10 @@ func encodeAudit(v any) (string, error) {
 
 // auditRecord is the hashed content of an AuditEvent.
 type auditRecord struct {
-	Sequence                                                     int64
-	Time                                                         time.Time
+	Sequence                                                       int64
+	Time                                                           time.Time
 	Actor, OnBehalfOf, Action, TargetType, TargetID, Before, After string
-	PrevHash                                                     string
+	PrevHash                                                       string
 }
 
 // hash is SHA-256 over the length-prefixed fields, so no two different records
