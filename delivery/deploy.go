@@ -680,14 +680,14 @@ type EnvironmentDeploymentState struct {
 // CurrentDeployments reports, for each environment of a definition's current
 // revision, which release it runs, which it ran before and its latest
 // deployment.
-func (e *Engine) CurrentDeployments(ctx context.Context, definitionID int) ([]EnvironmentDeploymentState, error) {
+func (e *Engine) CurrentDeployments(ctx context.Context, definitionID int) ([]*EnvironmentDeploymentState, error) {
 	_, snap, err := definitionSnapshotOf(ctx, e.client, definitionID)
 	if err != nil {
 		return nil, fmt.Errorf("reading current deployments of definition %d: %w", definitionID, err)
 	}
-	out := make([]EnvironmentDeploymentState, 0, len(snap.Environments))
+	out := make([]*EnvironmentDeploymentState, 0, len(snap.Environments))
 	for _, env := range snap.Environments {
-		st := EnvironmentDeploymentState{Environment: env.Name}
+		st := &EnvironmentDeploymentState{Environment: env.Name}
 		ok, err := e.client.Deployment.Query().
 			Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(env.Name),
 				deployment.StatusIn(deployment.StatusSUCCEEDED, deployment.StatusPARTIALLY_SUCCEEDED)).

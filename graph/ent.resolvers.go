@@ -30,7 +30,8 @@ func (r *queryResolver) Agents(ctx context.Context, after *entgql.Cursor[int], f
 
 // Releases is the resolver for the releases field.
 func (r *queryResolver) Releases(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) (*ent.ReleaseConnection, error) {
-	panic(fmt.Errorf("not implemented: Releases - releases"))
+	return r.Engine.Client().Release.Query().
+		Paginate(ctx, after, first, before, last, ent.WithReleaseOrder(orderBy), ent.WithReleaseFilter(where.Filter))
 }
 
 // Definitions is the resolver for the definitions field.
