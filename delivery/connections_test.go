@@ -62,7 +62,7 @@ func assertNoSecretInAudit(t *testing.T, db *storage.DB, secrets ...string) {
 func TestConnections(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 		c, err := f.e.CreateConnection(ctx, f.admin, delivery.ConnectionInput{
 			Name: "Jenkins prod", Kind: "JENKINS", URL: "https://jenkins.example.com/",
 			Username: "deployer", Secret: ptr(plainSecret), WebhookSecret: ptr(plainWebhook),
@@ -177,7 +177,7 @@ func TestConnectionWithoutSecretBox(t *testing.T) {
 }
 
 // auditSeries runs a series of audited mutations of every kind.
-func auditSeries(t *testing.T, f *fixture) {
+func auditSeries(t *testing.T, f *idFixture) {
 	t.Helper()
 	ctx := context.Background()
 	u := f.mustUser(t, "alice", delivery.RoleViewer)
@@ -225,7 +225,7 @@ func TestAuditChain(t *testing.T) {
 	}
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 		auditSeries(t, f)
 		rep, err := f.e.VerifyAuditChain(ctx, f.admin)
 		if err != nil || !rep.OK || rep.Checked != f.counts(t).audit || rep.Checked < 10 {
@@ -237,7 +237,7 @@ func TestAuditChain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 				ctx := context.Background()
-				f := newFixture(t, db)
+				f := newIDFixture(t, db)
 				auditSeries(t, f)
 				if _, err := db.SQL.Exec(tc.sql); err != nil {
 					t.Fatalf("tampering: %v", err)

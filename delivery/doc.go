@@ -13,3 +13,80 @@
 // in tx.go), and appends to the audit chain and the event stream are
 // serialised by a transaction-scoped advisory lock.
 package delivery
+
+// # The release engine
+//
+// A release freezes its definition's current revision (the DefinitionRevision
+// snapshot) and one version of each artifact source. Each environment of the
+// release has a ReleaseEnvironment, whose status follows its latest
+// Deployment. The state machines below are the tables of transitions.go;
+// nothing changes a status except through them, and a change they do not
+// allow fails with a *TransitionError (CONFLICT).
+//
+// Deployment (one attempt to deploy a release to an environment):
+//
+//	               defer                 queue
+//	PENDING_APPROVAL ──────► SCHEDULED ─────────┐
+//	   │   │  queue (pre-approval complete)      ▼
+//	   │   └──────────────────────────────────► QUEUED ──start──► IN_PROGRESS ──completeJob──► PENDING_POST_APPROVAL
+//	   │                                          │ fail               │ fail                      │ succeed │ succeedPartially
+//	   │ reject, timeOut ──► REJECTED            │ cancel, supersede  │ cancel (agent reported)   ▼         ▼
+//	   └ cancel ──► CANCELED                      ▼                    ▼                    SUCCEEDED  PARTIALLY_SUCCEEDED
+//	                                     FAILED / CANCELED     FAILED / CANCELED      (reject, timeOut → REJECTED; cancel → CANCELED)
+//
+// requestCancel loops on QUEUED and IN_PROGRESS: an agent holds the job, the
+// job gets cancel_requested, and the deployment ends CANCELED when the agent
+// reports, whatever it reports.
+//
+// A deployment is "waiting" when it is QUEUED without a Job: the queue policy
+// (per definition and environment, across releases, read from the
+// definition's current revision) holds it. MaxParallel counts the jobs of the
+// environment that are QUEUED, ASSIGNED or RUNNING; when a slot frees, the
+// waiting deployment of the oldest release (by release number) gets its job.
+// With LATEST_ONLY, every waiting deployment but the newest release's is
+// canceled ("canceled: superseded by release <name>").
+//
+// ReleaseEnvironment (QUEUED covers pre-approval, waiting and queued;
+// IN_PROGRESS covers the running job and the post-deployment approval):
+//
+//	NOT_STARTED, or any final status ──deploy──► QUEUED ──schedule──► SCHEDULED ──queue──► QUEUED
+//	QUEUED ──start──► IN_PROGRESS ──succeed / succeedPartially──► SUCCEEDED / PARTIALLY_SUCCEEDED
+//	QUEUED, IN_PROGRESS ──fail / reject / cancel──► FAILED / REJECTED / CANCELED;  SCHEDULED ──cancel──► CANCELED
+//
+// Only "deploy" leaves a final status, and only from one: so at most one
+// deployment of a release to an environment is open, and of two concurrent
+// deploy requests one gets CONFLICT.
+//
+// Approval (one approver's decision; decided exactly once):
+//
+//	PENDING ──approve──► APPROVED      PENDING ──reject──► REJECTED
+//	PENDING ──reassign──► REASSIGNED (a new PENDING approval for the new user)
+//	PENDING ──skip──► SKIPPED (approved in the previous environment; or not needed once an ANY_ONE stage is complete)
+//	PENDING ──cancel──► CANCELED (the deployment ended another way)
+//	PENDING ──timeOut──► TIMED_OUT (the deployment is REJECTED)
+//
+// A stage (PRE or POST) with no approvers gets one automated APPROVED
+// approval. ANY_ONE completes with RequiredCount distinct people (default 1,
+// at most the number of approvers); ALL (the default mode) and SEQUENTIAL
+// need every approver, SEQUENTIAL in rank order (a higher rank deciding
+// early is a CONFLICT). TimeoutMinutes covers the whole stage from when it
+// opens. One guard (decideGuard) decides who may decide, for Approve,
+// Reject, Reassign and PendingApprovalsFor alike.
+//
+// Job (the agent work of a deployment):
+//
+//	QUEUED ──assign──► ASSIGNED ──start──► RUNNING ──succeed / succeedPartially / fail / cancel / lose──► final
+//	QUEUED ──start──► RUNNING;  QUEUED ──cancel──► CANCELED;  ASSIGNED ──fail / cancel / lose──► final
+//
+// A job's timeout starts when it starts running; when it passes, the job is
+// FAILED ("timed out after N minutes") with cancel_requested, the deployment
+// FAILED, and a later report from the agent is a CONFLICT.
+//
+// Release: ACTIVE ──abandon──► ABANDONED (pending approvals and open
+// deployments canceled, running jobs asked to cancel, nothing more deploys).
+//
+// Timed work (approval timeouts, deferred deployments, job timeouts, cron
+// schedules) is a Timer row. RunDueTimers claims each due one with a
+// conditional update of claimed_until and marks it done in the transaction
+// that does its work, so a timer runs once across replicas and a restart loses
+// none. Timers made moot are retired (done_at set) when their target changes.

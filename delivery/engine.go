@@ -36,6 +36,8 @@ type Engine struct {
 	log     *slog.Logger
 	secrets *SecretBox
 	baseURL string
+	// timerWake wakes RunTimerLoop when this engine commits a new timer.
+	timerWake chan struct{}
 }
 
 // New returns an engine over client.
@@ -48,6 +50,8 @@ func New(client *ent.Client, opts Options) *Engine {
 		log:     opts.Logger,
 		secrets: opts.Secrets,
 		baseURL: opts.BaseURL,
+
+		timerWake: make(chan struct{}, 1),
 	}
 	if e.dialect == "" {
 		e.dialect = SQLite

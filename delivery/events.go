@@ -20,6 +20,7 @@ const (
 	EventApprovalTimedOut         = "approval.timedOut"
 	EventApprovalReassigned       = "approval.reassigned"
 	EventJobQueued                = "job.queued"
+	EventJobStarted               = "job.started"
 	EventJobCancelRequested       = "job.cancelRequested"
 	EventJobFinished              = "job.finished"
 	EventJobLost                  = "job.lost"

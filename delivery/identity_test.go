@@ -15,31 +15,31 @@ import (
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
-var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+var idT0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
-// fixture is an engine over a fresh database with an ADMIN, an EDITOR and a
+// idFixture is an engine over a fresh database with an ADMIN, an EDITOR and a
 // VIEWER.
-type fixture struct {
+type idFixture struct {
 	db                    *storage.DB
 	e                     *delivery.Engine
 	clk                   *delivery.ManualClock
 	admin, editor, viewer delivery.Actor
 }
 
-func newFixture(t *testing.T, db *storage.DB) *fixture {
+func newIDFixture(t *testing.T, db *storage.DB) *idFixture {
 	t.Helper()
 	ctx := context.Background()
 	box, err := delivery.NewSecretBox([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := delivery.NewManualClock(t0)
+	clk := delivery.NewManualClock(idT0)
 	e := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: clk, Secrets: box})
 	root, err := e.EnsureAdmin(ctx, "root")
 	if err != nil {
 		t.Fatalf("EnsureAdmin: %v", err)
 	}
-	f := &fixture{db: db, e: e, clk: clk, admin: actorOf(root)}
+	f := &idFixture{db: db, e: e, clk: clk, admin: actorOf(root)}
 	f.editor = actorOf(f.mustUser(t, "eddie", delivery.RoleEditor))
 	f.viewer = actorOf(f.mustUser(t, "vera", delivery.RoleViewer))
 	return f
@@ -49,7 +49,7 @@ func actorOf(u *ent.User) delivery.Actor {
 	return delivery.Actor{UserID: u.ID, Username: u.Username, Role: delivery.Role(u.Role)}
 }
 
-func (f *fixture) mustUser(t *testing.T, name string, role delivery.Role) *ent.User {
+func (f *idFixture) mustUser(t *testing.T, name string, role delivery.Role) *ent.User {
 	t.Helper()
 	u, err := f.e.CreateUser(context.Background(), f.admin, delivery.UserInput{Username: name, Role: role})
 	if err != nil {
@@ -61,7 +61,7 @@ func (f *fixture) mustUser(t *testing.T, name string, role delivery.Role) *ent.U
 // counts is a snapshot of the row counts a failed call must leave alone.
 type counts struct{ users, groups, members, tokens, connections, audit int }
 
-func (f *fixture) counts(t *testing.T) counts {
+func (f *idFixture) counts(t *testing.T) counts {
 	t.Helper()
 	ctx := context.Background()
 	c := f.db.Client
@@ -87,7 +87,7 @@ func (f *fixture) counts(t *testing.T) counts {
 
 // expectRefused asserts that err has the code, mentions want, and that
 // nothing was written.
-func (f *fixture) expectRefused(t *testing.T, before counts, err error, code delivery.Code, want string) {
+func (f *idFixture) expectRefused(t *testing.T, before counts, err error, code delivery.Code, want string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("succeeded, want %s", code)
@@ -108,7 +108,7 @@ func ptr[T any](v T) *T { return &v }
 func TestUsers(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 
 		u, err := f.e.CreateUser(ctx, f.admin, delivery.UserInput{
 			Username: "alice", DisplayName: " Alice Liddell ", Email: "alice@example.com",
@@ -170,7 +170,7 @@ func TestUsers(t *testing.T) {
 func TestLastAdmin(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 		before := f.counts(t)
 		_, err := f.e.UpdateUser(ctx, f.admin, f.admin.UserID, delivery.UserPatch{Role: ptr(delivery.RoleEditor)})
 		f.expectRefused(t, before, err, delivery.CodeConflict, "last enabled ADMIN")
@@ -213,7 +213,7 @@ func TestLastAdmin(t *testing.T) {
 func TestLastAdminConcurrent(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 		other := f.mustUser(t, "other", delivery.RoleAdmin)
 		errs := make(chan error, 2)
 		for _, id := range []int{f.admin.UserID, other.ID} {
@@ -241,7 +241,7 @@ func TestLastAdminConcurrent(t *testing.T) {
 func TestUserValidation(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 		cases := []struct {
 			name  string
 			in    delivery.UserInput
@@ -296,7 +296,7 @@ func TestUserValidation(t *testing.T) {
 func TestRoleMatrix(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 		g, err := f.e.CreateGroup(ctx, f.admin, delivery.GroupInput{Name: "ops"})
 		if err != nil {
 			t.Fatal(err)
@@ -381,7 +381,7 @@ func TestRoleMatrix(t *testing.T) {
 func TestGroups(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 		g, err := f.e.CreateGroup(ctx, f.admin, delivery.GroupInput{Name: "release-managers", Description: "They ship."})
 		if err != nil {
 			t.Fatalf("CreateGroup: %v", err)
@@ -434,7 +434,7 @@ func TestGroups(t *testing.T) {
 		_, err = f.e.UpdateGroup(ctx, f.admin, g.ID, delivery.GroupPatch{Name: ptr("other")})
 		f.expectRefused(t, before, err, delivery.CodeConflict, "cannot be renamed")
 
-		db.Client.ReleaseDefinition.UpdateOneID(def.ID).SetDeletedAt(t0).ExecX(ctx)
+		db.Client.ReleaseDefinition.UpdateOneID(def.ID).SetDeletedAt(idT0).ExecX(ctx)
 		if _, err := f.e.AddGroupMember(ctx, f.admin, g.ID, f.viewer.UserID); err != nil {
 			t.Fatal(err)
 		}
@@ -456,14 +456,14 @@ func TestGroups(t *testing.T) {
 func TestAPITokens(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 
 		tok, err := f.e.CreateAPIToken(ctx, f.editor, "  laptop ", 0, delivery.DefaultTokenLifetime, nil)
 		if err != nil {
 			t.Fatalf("CreateAPIToken: %v", err)
 		}
 		if tok.OwnerID != f.editor.UserID || tok.Name != "laptop" || len(tok.Jti) != 32 ||
-			!tok.ExpiresAt.Equal(t0.Add(90*24*time.Hour)) {
+			!tok.ExpiresAt.Equal(idT0.Add(90*24*time.Hour)) {
 			t.Errorf("token %+v", tok)
 		}
 		tok2, err := f.e.CreateAPIToken(ctx, f.editor, "laptop", 0, time.Hour, nil)
@@ -517,13 +517,13 @@ func TestAPITokens(t *testing.T) {
 		_, err = f.e.RevokeAPIToken(ctx, f.viewer, tok.ID)
 		f.expectRefused(t, before, err, delivery.CodeForbidden, "another user's token")
 		r, err := f.e.RevokeAPIToken(ctx, f.editor, tok.ID)
-		if err != nil || r.RevokedAt == nil || !r.RevokedAt.Equal(t0) {
+		if err != nil || r.RevokedAt == nil || !r.RevokedAt.Equal(idT0) {
 			t.Fatalf("RevokeAPIToken = %+v, %v", r, err)
 		}
 		n := f.counts(t)
 		f.clk.Advance(time.Hour)
 		r2, err := f.e.RevokeAPIToken(ctx, f.editor, tok.ID)
-		if err != nil || !r2.RevokedAt.Equal(t0) {
+		if err != nil || !r2.RevokedAt.Equal(idT0) {
 			t.Fatalf("revoking again = %+v, %v", r2, err)
 		}
 		if f.counts(t) != n {
@@ -551,7 +551,7 @@ func TestAPITokens(t *testing.T) {
 func TestPrincipalForToken(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newIDFixture(t, db)
 		tok, err := f.e.CreateAPIToken(ctx, f.admin, "bot", f.editor.UserID, 2*time.Hour, []string{delivery.ScopeActAs})
 		if err != nil {
 			t.Fatal(err)
@@ -572,19 +572,19 @@ func TestPrincipalForToken(t *testing.T) {
 			}
 			return got.LastUsedAt.UTC()
 		}
-		if got := lastUsed(); !got.Equal(t0) {
-			t.Errorf("last used %v, want %v", got, t0)
+		if got := lastUsed(); !got.Equal(idT0) {
+			t.Errorf("last used %v, want %v", got, idT0)
 		}
-		if _, err := f.e.PrincipalForToken(ctx, tok.Jti, t0.Add(30*time.Second)); err != nil {
+		if _, err := f.e.PrincipalForToken(ctx, tok.Jti, idT0.Add(30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if got := lastUsed(); !got.Equal(t0) {
+		if got := lastUsed(); !got.Equal(idT0) {
 			t.Errorf("last used updated within a minute: %v", got)
 		}
-		if _, err := f.e.PrincipalForToken(ctx, tok.Jti, t0.Add(90*time.Second)); err != nil {
+		if _, err := f.e.PrincipalForToken(ctx, tok.Jti, idT0.Add(90*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if got := lastUsed(); !got.Equal(t0.Add(90 * time.Second)) {
+		if got := lastUsed(); !got.Equal(idT0.Add(90 * time.Second)) {
 			t.Errorf("last used %v after a minute and a half", got)
 		}
 
@@ -609,7 +609,7 @@ func TestPrincipalForToken(t *testing.T) {
 		refused("", time.Time{}, "unknown token")
 		refused("00000000000000000000000000000000", time.Time{}, "unknown token")
 		refused("' OR '1'='1", time.Time{}, "unknown token")
-		refused(tok.Jti, t0.Add(2*time.Hour), "token expired")
+		refused(tok.Jti, idT0.Add(2*time.Hour), "token expired")
 		f.clk.Advance(3 * time.Hour)
 		refused(tok.Jti, time.Time{}, "token expired")
 
@@ -634,7 +634,7 @@ func TestPrincipalForToken(t *testing.T) {
 	})
 }
 
-func lastAudit(t *testing.T, f *fixture) *ent.AuditEvent {
+func lastAudit(t *testing.T, f *idFixture) *ent.AuditEvent {
 	t.Helper()
 	ev, err := f.db.Client.AuditEvent.Query().Order(ent.Desc("sequence")).First(context.Background())
 	if err != nil {

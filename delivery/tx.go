@@ -23,6 +23,9 @@ type txn struct {
 	now     time.Time
 	events  []Event
 	lastSeq int64
+	// timersChanged is set when the transaction created a timer, so that
+	// the timer loop recomputes its next wake-up after commit.
+	timersChanged bool
 }
 
 // inTx runs fn in one serialised write transaction: on SQLite every write
@@ -70,6 +73,12 @@ func (e *Engine) runTx(ctx context.Context, serialise bool, fn func(t *txn) erro
 	}
 	if len(t.events) > 0 {
 		e.bus.Publish(context.WithoutCancel(ctx), t.events)
+	}
+	if t.timersChanged {
+		select {
+		case e.timerWake <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }

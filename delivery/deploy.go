@@ -1,0 +1,720 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/approval"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/releaseenvironment"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+)
+
+// DeployInput asks to deploy a release to one of its environments.
+type DeployInput struct {
+	ReleaseID   int
+	Environment string
+	Comment     string
+}
+
+// deployCtx is a deployment with what deciding about it needs: its release
+// (and frozen snapshot), its release environment and the environment's spec.
+type deployCtx struct {
+	d   *ent.Deployment
+	rel *ent.Release
+	re  *ent.ReleaseEnvironment
+	env *spec.EnvironmentSpec
+}
+
+// policy returns the approval policy of a stage.
+func (dc *deployCtx) policy(stage approval.Stage) spec.ApprovalPolicy {
+	if stage == approval.StagePOST {
+		return dc.env.PostApproval
+	}
+	return dc.env.PreApproval
+}
+
+// event returns an event about this deployment.
+func (dc *deployCtx) event(typ string, actor Actor) Event {
+	return Event{
+		Type: typ, DefinitionID: dc.d.DefinitionID, ReleaseID: dc.rel.ID, Environment: dc.re.Name,
+		DeploymentID: dc.d.ID, Status: string(dc.d.Status), Actor: actor.String(),
+	}
+}
+
+// DeployEnvironment deploys a release to one of its environments at a
+// person's request: DEPLOY the first time, REDEPLOY when this release was
+// deployed there before, ROLLBACK when an newer release is the one currently
+// deployed there. It needs role EDITOR and an ACTIVE release; a deployment
+// of the release to that environment still pending or running is a CONFLICT.
+func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployInput) (*ent.Deployment, error) {
+	if err := actor.Require(RoleEditor, "deploying a release"); err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(in.Comment) > maxComment {
+		return nil, Invalid("comment", "is longer than %d characters", maxComment)
+	}
+	var d *ent.Deployment
+	err := e.inTx(ctx, func(t *txn) error {
+		rel, err := t.lockRelease(in.ReleaseID)
+		if err != nil {
+			return err
+		}
+		if _, ok := rel.Snapshot.Environment(in.Environment); !ok {
+			return Invalid("environment", "release %s has no environment %q (it has %s)", rel.Name, in.Environment, envNames(&rel.Snapshot))
+		}
+		q := t.ReleaseEnvironment.Query().Where(releaseenvironment.ReleaseID(rel.ID), releaseenvironment.Name(in.Environment))
+		if t.postgres() {
+			q = q.ForUpdate()
+		}
+		re, err := q.Only(t.ctx)
+		if err != nil {
+			return fmt.Errorf("reading environment %s: %w", in.Environment, err)
+		}
+		reason := "deployed by " + actor.String()
+		if in.Comment != "" {
+			reason += ": " + in.Comment
+		}
+		d, err = t.beginDeployment(actor, rel, re, actor.Username, reason)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deploying release %d to %q: %w", in.ReleaseID, in.Environment, err)
+	}
+	return d, nil
+}
+
+// lockRelease reads a release, locking its row on PostgreSQL.
+func (t *txn) lockRelease(id int) (*ent.Release, error) {
+	q := t.Release.Query().Where(release.ID(id))
+	if t.postgres() {
+		q = q.ForUpdate()
+	}
+	rel, err := q.Only(t.ctx)
+	if ent.IsNotFound(err) {
+		return nil, NotFound("release", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading release %d: %w", id, err)
+	}
+	return rel, nil
+}
+
+// loadDeployment reads a deployment (locked on PostgreSQL) with its context.
+func (t *txn) loadDeployment(id int) (*deployCtx, error) {
+	q := t.Deployment.Query().Where(deployment.ID(id))
+	if t.postgres() {
+		q = q.ForUpdate()
+	}
+	d, err := q.Only(t.ctx)
+	if ent.IsNotFound(err) {
+		return nil, NotFound("deployment", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading deployment %d: %w", id, err)
+	}
+	rel, err := t.Release.Get(t.ctx, d.ReleaseID)
+	if err != nil {
+		return nil, fmt.Errorf("reading release %d: %w", d.ReleaseID, err)
+	}
+	re, err := t.ReleaseEnvironment.Get(t.ctx, d.ReleaseEnvironmentID)
+	if err != nil {
+		return nil, fmt.Errorf("reading release environment %d: %w", d.ReleaseEnvironmentID, err)
+	}
+	env, ok := rel.Snapshot.Environment(re.Name)
+	if !ok {
+		return nil, fmt.Errorf("release %d has no environment %q in its snapshot", rel.ID, re.Name)
+	}
+	return &deployCtx{d: d, rel: rel, re: re, env: env}, nil
+}
+
+// beginDeployment starts a deployment of rel to re: the environment moves to
+// QUEUED (the guard against two deployments at once), the pre-deployment
+// approvals open, and when they need nobody the deployment goes on to the
+// queue at once.
+func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvironment, requestedBy, reason string) (*ent.Deployment, error) {
+	if rel.Status != release.StatusACTIVE {
+		return nil, Conflict("release %s is %s: nothing more deploys from it", rel.Name, rel.Status)
+	}
+	env, ok := rel.Snapshot.Environment(re.Name)
+	if !ok {
+		return nil, fmt.Errorf("release %d has no environment %q in its snapshot", rel.ID, re.Name)
+	}
+	if _, err := environmentMachine.apply(re.ID, re.Status, EnvironmentDeploy); err != nil {
+		return nil, err
+	}
+	attempts, err := t.Deployment.Query().Where(deployment.ReleaseEnvironmentID(re.ID)).Count(t.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("counting attempts: %w", err)
+	}
+	op, err := t.operationFor(rel, re, attempts)
+	if err != nil {
+		return nil, err
+	}
+	d, err := t.Deployment.Create().
+		SetAttempt(attempts + 1).SetOperation(op).SetStatus(deployment.StatusPENDING_APPROVAL).
+		SetRequestedBy(requestedBy).SetReason(reason).SetEnvironmentName(re.Name).
+		SetReleaseID(rel.ID).SetReleaseEnvironmentID(re.ID).SetDefinitionID(rel.DefinitionID).
+		SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("storing deployment: %w", err)
+	}
+	dc := &deployCtx{d: d, rel: rel, re: re, env: env}
+	if err := t.moveEnvironment(actor, dc, EnvironmentDeploy); err != nil {
+		return nil, err
+	}
+	after := map[string]any{
+		"release": rel.Name, "environment": re.Name, "attempt": d.Attempt, "operation": op,
+		"requestedBy": requestedBy, "reason": reason, "status": d.Status,
+	}
+	if err := t.audit(actor, "deployment.create", "deployment", d.ID, nil, after); err != nil {
+		return nil, err
+	}
+	ev := dc.event(EventDeploymentStarted, actor)
+	ev.Data = map[string]any{"operation": string(op), "attempt": d.Attempt}
+	if err := t.emit(ev); err != nil {
+		return nil, err
+	}
+	done, err := t.openStage(actor, dc, approval.StagePRE)
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		if err := t.afterPreApproval(actor, dc); err != nil {
+			return nil, err
+		}
+	}
+	return dc.d, nil
+}
+
+// operationFor names a new deployment: ROLLBACK when the release currently
+// deployed to the environment is newer, REDEPLOY when this release was
+// deployed there before, else DEPLOY.
+func (t *txn) operationFor(rel *ent.Release, re *ent.ReleaseEnvironment, attempts int) (deployment.Operation, error) {
+	current, err := t.Deployment.Query().
+		Where(deployment.DefinitionID(rel.DefinitionID), deployment.EnvironmentName(re.Name),
+			deployment.StatusIn(deployment.StatusSUCCEEDED, deployment.StatusPARTIALLY_SUCCEEDED)).
+		Order(ent.Desc(deployment.FieldCompletedAt), ent.Desc(deployment.FieldID)).
+		WithRelease().First(t.ctx)
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
+		return "", fmt.Errorf("reading the current deployment: %w", err)
+	case current.Edges.Release.Number > rel.Number:
+		return deployment.OperationROLLBACK, nil
+	}
+	if attempts > 0 {
+		return deployment.OperationREDEPLOY, nil
+	}
+	return deployment.OperationDEPLOY, nil
+}
+
+// moveDeployment applies ev to the deployment, with extra field changes,
+// audits it as "deployment.<ev>" and emits EventDeploymentStatusChanged.
+func (t *txn) moveDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, statusReason string, set func(*ent.DeploymentUpdateOne)) error {
+	from := dc.d.Status
+	to, err := deploymentMachine.apply(dc.d.ID, from, ev)
+	if err != nil {
+		return err
+	}
+	u := t.Deployment.UpdateOne(dc.d).Where(deployment.Version(dc.d.Version)).
+		SetStatus(to).AddVersion(1).SetUpdatedAt(t.now)
+	if statusReason != "" {
+		u.SetStatusReason(statusReason)
+	}
+	if deploymentFinal(to) {
+		u.SetCompletedAt(t.now)
+	}
+	if set != nil {
+		set(u)
+	}
+	d, err := u.Save(t.ctx)
+	if ent.IsNotFound(err) {
+		return Conflict("deployment %d changed concurrently; read it again", dc.d.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
+	}
+	dc.d = d
+	before := map[string]any{"status": from}
+	after := map[string]any{"status": to}
+	if statusReason != "" {
+		after["statusReason"] = statusReason
+	}
+	if err := t.audit(actor, "deployment."+string(ev), "deployment", d.ID, before, after); err != nil {
+		return err
+	}
+	return t.emit(dc.event(EventDeploymentStatusChanged, actor))
+}
+
+// moveEnvironment applies ev to the deployment's release environment, audits
+// it as "environment.<ev>" and emits EventEnvironmentStatusChanged.
+func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) error {
+	from := dc.re.Status
+	to, err := environmentMachine.apply(dc.re.ID, from, ev)
+	if err != nil {
+		return err
+	}
+	re, err := t.ReleaseEnvironment.UpdateOne(dc.re).Where(releaseenvironment.Version(dc.re.Version)).
+		SetStatus(to).AddVersion(1).SetUpdatedAt(t.now).Save(t.ctx)
+	if ent.IsNotFound(err) {
+		return Conflict("environment %s of release %s changed concurrently; read it again", dc.re.Name, dc.rel.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("updating environment %s: %w", dc.re.Name, err)
+	}
+	dc.re = re
+	if err := t.audit(actor, "environment."+string(ev), "releaseEnvironment", re.ID,
+		map[string]any{"status": from}, map[string]any{"status": to, "release": dc.rel.Name, "environment": re.Name}); err != nil {
+		return err
+	}
+	ev2 := dc.event(EventEnvironmentStatusChanged, actor)
+	ev2.Status = string(to)
+	return t.emit(ev2)
+}
+
+// afterPreApproval moves a deployment whose pre-deployment stage completed
+// on: to SCHEDULED when an approver deferred it to a future time, else into
+// the environment's queue.
+func (t *txn) afterPreApproval(actor Actor, dc *deployCtx) error {
+	aps, err := t.Approval.Query().
+		Where(approval.DeploymentID(dc.d.ID), approval.StageEQ(approval.StagePRE), approval.DeferredUntilNotNil()).All(t.ctx)
+	if err != nil {
+		return fmt.Errorf("reading deferrals: %w", err)
+	}
+	var until time.Time
+	for _, a := range aps {
+		if a.DeferredUntil.After(until) {
+			until = *a.DeferredUntil
+		}
+	}
+	if until.After(t.now) {
+		if err := t.moveDeployment(actor, dc, DeploymentDefer, "", func(u *ent.DeploymentUpdateOne) { u.SetDeferredUntil(until) }); err != nil {
+			return err
+		}
+		if err := t.moveEnvironment(actor, dc, EnvironmentSchedule); err != nil {
+			return err
+		}
+		return t.createTimer(timerDeferredDeployment, dc.d.ID, until, "")
+	}
+	return t.enqueue(actor, dc)
+}
+
+// enqueue puts an approved deployment into its environment's queue and lets
+// the queue policy decide whether its job is created now.
+func (t *txn) enqueue(actor Actor, dc *deployCtx) error {
+	wasScheduled := dc.d.Status == deployment.StatusSCHEDULED
+	if err := t.moveDeployment(actor, dc, DeploymentQueue, "", nil); err != nil {
+		return err
+	}
+	if wasScheduled {
+		if err := t.moveEnvironment(actor, dc, EnvironmentQueue); err != nil {
+			return err
+		}
+	}
+	return t.pumpQueue(actor, dc.d.DefinitionID, dc.d.EnvironmentName)
+}
+
+// queuePolicy returns the queue policy of an environment from the
+// definition's current revision (so that a change applies to the releases
+// already waiting), or from the newest release that has it.
+func (t *txn) queuePolicy(definitionID int, envName string, fallback *ent.Release) spec.QueuePolicy {
+	if _, snap, err := t.definitionSnapshot(definitionID); err == nil {
+		if env, ok := snap.Environment(envName); ok {
+			return env.Queue
+		}
+	}
+	if fallback != nil {
+		if env, ok := fallback.Snapshot.Environment(envName); ok {
+			return env.Queue
+		}
+	}
+	return spec.QueuePolicy{}
+}
+
+// pumpQueue applies an environment's queue policy across the definition's
+// releases. A deployment is waiting when it is QUEUED without a job. With
+// LATEST_ONLY every waiting deployment but the newest release's is canceled;
+// then waiting deployments get jobs, oldest release first, while fewer than
+// MaxParallel jobs of the environment are queued, assigned or running.
+func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
+	waiting, err := t.Deployment.Query().
+		Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
+			deployment.StatusEQ(deployment.StatusQUEUED), deployment.Not(deployment.HasJob())).
+		WithRelease().All(t.ctx)
+	if err != nil {
+		return fmt.Errorf("reading waiting deployments: %w", err)
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	slices.SortFunc(waiting, func(a, b *ent.Deployment) int {
+		if n := a.Edges.Release.Number - b.Edges.Release.Number; n != 0 {
+			return n
+		}
+		return a.ID - b.ID
+	})
+	newest := waiting[len(waiting)-1].Edges.Release
+	policy := t.queuePolicy(definitionID, envName, newest)
+	if policy.Mode == spec.QueueLatestOnly && len(waiting) > 1 {
+		for _, d := range waiting[:len(waiting)-1] {
+			dc, err := t.loadDeployment(d.ID)
+			if err != nil {
+				return err
+			}
+			if err := t.finishDeployment(actor, dc, DeploymentSupersede, "canceled: superseded by release "+newest.Name); err != nil {
+				return err
+			}
+		}
+		waiting = waiting[len(waiting)-1:]
+	}
+	free := len(waiting)
+	if policy.MaxParallel > 0 {
+		active, err := t.Job.Query().
+			Where(job.StatusIn(job.StatusQUEUED, job.StatusASSIGNED, job.StatusRUNNING),
+				job.HasDeploymentWith(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName))).
+			Count(t.ctx)
+		if err != nil {
+			return fmt.Errorf("counting running jobs: %w", err)
+		}
+		free = min(free, policy.MaxParallel-active)
+	}
+	for _, d := range waiting[:max(free, 0)] {
+		dc, err := t.loadDeployment(d.ID)
+		if err != nil {
+			return err
+		}
+		if err := t.createJob(actor, dc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createJob creates the agent work of a deployment with the environment's
+// demands and tasks, for the dispatcher to assign.
+func (t *txn) createJob(actor Actor, dc *deployCtx) error {
+	j, err := t.Job.Create().
+		SetDeploymentID(dc.d.ID).SetDemands(dc.env.Job.Demands).SetSpec(dc.env.Job).
+		SetStatus(job.StatusQUEUED).SetQueuedAt(t.now).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
+	if err != nil {
+		return fmt.Errorf("storing job: %w", err)
+	}
+	d, err := t.Deployment.UpdateOne(dc.d).SetQueuedAt(t.now).AddVersion(1).Save(t.ctx)
+	if err != nil {
+		return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
+	}
+	dc.d = d
+	if err := t.audit(actor, "job.queue", "job", j.ID, nil,
+		map[string]any{"deployment": d.ID, "status": j.Status, "demands": j.Demands}); err != nil {
+		return err
+	}
+	ev := dc.event(EventJobQueued, actor)
+	ev.JobID = j.ID
+	ev.Status = string(j.Status)
+	return t.emit(ev)
+}
+
+// finishDeployment ends a deployment with ev (succeed, succeedPartially,
+// fail, reject, timeOut, cancel, supersede): its release environment follows,
+// pending approvals are canceled, timers retired, and on success the
+// environments waiting on this one are triggered.
+func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, statusReason string) error {
+	if err := t.moveDeployment(actor, dc, ev, statusReason, nil); err != nil {
+		return err
+	}
+	envEv := map[DeploymentEvent]EnvironmentEvent{
+		DeploymentSucceed: EnvironmentSucceed, DeploymentSucceedPartially: EnvironmentSucceedPartially,
+		DeploymentFail: EnvironmentFail, DeploymentReject: EnvironmentReject, DeploymentTimeOut: EnvironmentReject,
+		DeploymentCancel: EnvironmentCancel, DeploymentSupersede: EnvironmentCancel,
+	}[ev]
+	if err := t.moveEnvironment(actor, dc, envEv); err != nil {
+		return err
+	}
+	pending, err := t.Approval.Query().
+		Where(approval.DeploymentID(dc.d.ID), approval.StatusEQ(approval.StatusPENDING)).All(t.ctx)
+	if err != nil {
+		return fmt.Errorf("reading pending approvals: %w", err)
+	}
+	for _, a := range pending {
+		if _, err := t.moveApproval(actor, dc, a, ApprovalCancel, "canceled: deployment "+string(dc.d.Status), nil); err != nil {
+			return err
+		}
+	}
+	if err := t.retireTimers(timerDeferredDeployment, dc.d.ID); err != nil {
+		return err
+	}
+	fin := dc.event(EventDeploymentFinished, actor)
+	fin.Data = map[string]any{"statusReason": statusReason}
+	if err := t.emit(fin); err != nil {
+		return err
+	}
+	if dc.d.Status == deployment.StatusSUCCEEDED || dc.d.Status == deployment.StatusPARTIALLY_SUCCEEDED {
+		return t.triggerDownstream(actor, dc)
+	}
+	return nil
+}
+
+// triggerDownstream starts the environments of the release whose
+// AFTER_ENVIRONMENTS condition the finished deployment completed: every
+// listed environment SUCCEEDED (or PARTIALLY_SUCCEEDED when allowed), the
+// environment not manual for this release and never deployed for it before.
+func (t *txn) triggerDownstream(actor Actor, dc *deployCtx) error {
+	rel, err := t.Release.Get(t.ctx, dc.rel.ID)
+	if err != nil {
+		return fmt.Errorf("reading release %d: %w", dc.rel.ID, err)
+	}
+	if rel.Status != release.StatusACTIVE {
+		return nil
+	}
+	envs, err := t.ReleaseEnvironment.Query().Where(releaseenvironment.ReleaseID(rel.ID)).
+		Order(ent.Asc(releaseenvironment.FieldRank)).All(t.ctx)
+	if err != nil {
+		return fmt.Errorf("reading environments: %w", err)
+	}
+	status := map[string]releaseenvironment.Status{}
+	for _, re := range envs {
+		status[re.Name] = re.Status
+	}
+	for _, re := range envs {
+		env, ok := rel.Snapshot.Environment(re.Name)
+		if !ok || env.Trigger.Kind != spec.TriggerAfterEnvironments || re.Manual ||
+			!slices.Contains(env.Trigger.Environments, dc.re.Name) || len(env.Trigger.Environments) == 0 {
+			continue
+		}
+		met := true
+		for _, up := range env.Trigger.Environments {
+			s := status[up]
+			met = met && (s == releaseenvironment.StatusSUCCEEDED ||
+				(s == releaseenvironment.StatusPARTIALLY_SUCCEEDED && env.Trigger.AllowPartiallySucceeded))
+		}
+		if !met {
+			continue
+		}
+		deployed, err := t.Deployment.Query().Where(deployment.ReleaseEnvironmentID(re.ID)).Exist(t.ctx)
+		if err != nil {
+			return fmt.Errorf("reading deployments of %s: %w", re.Name, err)
+		}
+		if deployed {
+			continue
+		}
+		reason := fmt.Sprintf("triggered: %s %s", joinNames(env.Trigger.Environments), "succeeded")
+		if _, err := t.beginDeployment(actor, rel, re, rel.CreatedBy, reason); err != nil {
+			return fmt.Errorf("triggering %s: %w", re.Name, err)
+		}
+	}
+	return nil
+}
+
+func joinNames(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	out := ""
+	for i, n := range names {
+		switch {
+		case i == 0:
+			out = n
+		case i == len(names)-1:
+			out += " and " + n
+		default:
+			out += ", " + n
+		}
+	}
+	return out
+}
+
+// CancelDeployment stops a deployment at whatever stage it is: pending
+// approvals are canceled, a deferral's timer retired, a waiting deployment or
+// a job not yet given to an agent canceled at once. When an agent holds the
+// job (ASSIGNED or RUNNING) the job gets cancel_requested and
+// EventJobCancelRequested, and the deployment becomes CANCELED when the agent
+// reports (FinishJob), whatever it reports. It needs role EDITOR; a finished
+// deployment, or a second cancel while the agent has not reported, is a
+// CONFLICT.
+func (e *Engine) CancelDeployment(ctx context.Context, actor Actor, deploymentID int, comment string) (*ent.Deployment, error) {
+	if err := actor.Require(RoleEditor, "canceling a deployment"); err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(comment) > maxComment {
+		return nil, Invalid("comment", "is longer than %d characters", maxComment)
+	}
+	var d *ent.Deployment
+	err := e.inTx(ctx, func(t *txn) error {
+		dc, err := t.loadDeployment(deploymentID)
+		if err != nil {
+			return err
+		}
+		reason := "canceled by " + actor.String()
+		if comment != "" {
+			reason += ": " + comment
+		}
+		if err := t.cancelDeployment(actor, dc, reason); err != nil {
+			return err
+		}
+		d = dc.d
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("canceling deployment %d: %w", deploymentID, err)
+	}
+	return d, nil
+}
+
+// cancelDeployment cancels dc, or requests the cancel from the agent that
+// holds its job.
+func (t *txn) cancelDeployment(actor Actor, dc *deployCtx, reason string) error {
+	if deploymentFinal(dc.d.Status) {
+		_, err := deploymentMachine.apply(dc.d.ID, dc.d.Status, DeploymentCancel)
+		return err
+	}
+	j, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID)).Only(t.ctx)
+	if ent.IsNotFound(err) {
+		j = nil
+	} else if err != nil {
+		return fmt.Errorf("reading job: %w", err)
+	}
+	if j != nil && (j.Status == job.StatusASSIGNED || j.Status == job.StatusRUNNING) {
+		if j.CancelRequested {
+			return Conflict("deployment %d: cancel already requested; waiting for the agent to report", dc.d.ID)
+		}
+		if err := t.moveDeployment(actor, dc, DeploymentRequestCancel, reason, nil); err != nil {
+			return err
+		}
+		return t.requestJobCancel(actor, dc, j, reason)
+	}
+	if j != nil && j.Status == job.StatusQUEUED {
+		if _, err := t.moveJob(actor, dc, j, JobCancel, reason, nil); err != nil {
+			return err
+		}
+	}
+	if err := t.finishDeployment(actor, dc, DeploymentCancel, reason); err != nil {
+		return err
+	}
+	if j != nil {
+		return t.pumpQueue(actor, dc.d.DefinitionID, dc.d.EnvironmentName)
+	}
+	return nil
+}
+
+// AbandonRelease ends a release: it becomes ABANDONED, its pending approvals
+// and its waiting or scheduled deployments are canceled, running ones get a
+// cancel request, and nothing more deploys from it. It needs role EDITOR; an
+// abandoned release is a CONFLICT.
+func (e *Engine) AbandonRelease(ctx context.Context, actor Actor, releaseID int, comment string) (*ent.Release, error) {
+	if err := actor.Require(RoleEditor, "abandoning a release"); err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(comment) > maxComment {
+		return nil, Invalid("comment", "is longer than %d characters", maxComment)
+	}
+	var rel *ent.Release
+	err := e.inTx(ctx, func(t *txn) error {
+		r, err := t.lockRelease(releaseID)
+		if err != nil {
+			return err
+		}
+		to, err := releaseMachine.apply(r.ID, r.Status, ReleaseAbandon)
+		if err != nil {
+			return err
+		}
+		rel, err = t.Release.UpdateOne(r).SetStatus(to).SetUpdatedAt(t.now).Save(t.ctx)
+		if err != nil {
+			return fmt.Errorf("updating release: %w", err)
+		}
+		if err := t.audit(actor, "release.abandon", "release", r.ID,
+			map[string]any{"status": r.Status}, map[string]any{"status": to, "comment": comment}); err != nil {
+			return err
+		}
+		if err := t.emit(Event{Type: EventReleaseAbandoned, DefinitionID: r.DefinitionID, ReleaseID: r.ID,
+			Status: string(to), Actor: actor.String()}); err != nil {
+			return err
+		}
+		open, err := t.Deployment.Query().
+			Where(deployment.ReleaseID(r.ID), deployment.StatusNotIn(deployment.StatusSUCCEEDED,
+				deployment.StatusPARTIALLY_SUCCEEDED, deployment.StatusFAILED, deployment.StatusREJECTED,
+				deployment.StatusCANCELED)).
+			Order(ent.Asc(deployment.FieldID)).IDs(t.ctx)
+		if err != nil {
+			return fmt.Errorf("reading open deployments: %w", err)
+		}
+		reason := "canceled: release abandoned by " + actor.String()
+		for _, id := range open {
+			dc, err := t.loadDeployment(id)
+			if err != nil {
+				return err
+			}
+			if err := t.cancelDeployment(actor, dc, reason); err != nil && CodeOf(err) != CodeConflict {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("abandoning release %d: %w", releaseID, err)
+	}
+	return rel, nil
+}
+
+// EnvironmentDeploymentState is what an environment of a definition runs.
+type EnvironmentDeploymentState struct {
+	Environment string
+	// Current is the release of the environment's last SUCCEEDED or
+	// PARTIALLY_SUCCEEDED deployment.
+	Current *ent.Release
+	// Previous is the release deployed successfully before Current.
+	Previous *ent.Release
+	// Latest is the environment's latest deployment, whatever its status.
+	Latest *ent.Deployment
+}
+
+// CurrentDeployments reports, for each environment of a definition's current
+// revision, which release it runs, which it ran before and its latest
+// deployment.
+func (e *Engine) CurrentDeployments(ctx context.Context, definitionID int) ([]*EnvironmentDeploymentState, error) {
+	_, snap, err := definitionSnapshotOf(ctx, e.client, definitionID)
+	if err != nil {
+		return nil, fmt.Errorf("reading current deployments of definition %d: %w", definitionID, err)
+	}
+	out := make([]*EnvironmentDeploymentState, 0, len(snap.Environments))
+	for _, env := range snap.Environments {
+		st := &EnvironmentDeploymentState{Environment: env.Name}
+		ok, err := e.client.Deployment.Query().
+			Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(env.Name),
+				deployment.StatusIn(deployment.StatusSUCCEEDED, deployment.StatusPARTIALLY_SUCCEEDED)).
+			Order(ent.Desc(deployment.FieldCompletedAt), ent.Desc(deployment.FieldID)).
+			WithRelease().Limit(50).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading deployments of %s: %w", env.Name, err)
+		}
+		for _, d := range ok {
+			switch {
+			case st.Current == nil:
+				st.Current = d.Edges.Release
+			case d.ReleaseID != st.Current.ID:
+				st.Previous = d.Edges.Release
+			}
+			if st.Previous != nil {
+				break
+			}
+		}
+		latest, err := e.client.Deployment.Query().
+			Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(env.Name)).
+			Order(ent.Desc(deployment.FieldID)).First(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, fmt.Errorf("reading the latest deployment of %s: %w", env.Name, err)
+		}
+		st.Latest = latest
+		out = append(out, st)
+	}
+	return out, nil
+}

@@ -1,0 +1,324 @@
+package delivery_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent/approval"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/storage"
+	"github.com/cairnhq/cairn/storage/storagetest"
+)
+
+func TestQueueMaxParallelInOrder(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		def := f.definition(snapshot("svc", environment("dev", afterRelease, queue(spec.QueuePolicy{MaxParallel: 1, Mode: spec.QueueAllInOrder}))))
+		r1 := f.release(alice, def, "1")
+		r2 := f.release(alice, def, "2")
+		r3 := f.release(alice, def, "3")
+		f.wantState(r1.ID, "dev", "QUEUED/QUEUED")
+		hasJob := func(r int) bool { return f.job(f.deployment(r, "dev").ID) != nil }
+		if !hasJob(r1.ID) || hasJob(r2.ID) || hasJob(r3.ID) {
+			t.Fatal("max parallel 1: only the first gets a job")
+		}
+		j1 := f.job(f.deployment(r1.ID, "dev").ID)
+		if err := f.e.StartJob(f.ctx, j1.ID, f.agent()); err != nil {
+			t.Fatal(err)
+		}
+		if hasJob(r2.ID) {
+			t.Fatal("a running job still holds the slot")
+		}
+		if err := f.e.FinishJob(f.ctx, j1.ID, delivery.JobResult{Status: "SUCCEEDED"}); err != nil {
+			t.Fatal(err)
+		}
+		if !hasJob(r2.ID) || hasJob(r3.ID) {
+			t.Fatal("the slot goes to the oldest waiting release")
+		}
+		// Canceling a queued job frees the slot too.
+		if _, err := f.e.CancelDeployment(f.ctx, alice, f.deployment(r2.ID, "dev").ID, "not this one"); err != nil {
+			t.Fatal(err)
+		}
+		f.wantState(r2.ID, "dev", "CANCELED/CANCELED")
+		if f.job(f.deployment(r2.ID, "dev").ID).Status != "CANCELED" || !hasJob(r3.ID) {
+			t.Fatal("cancel of a queued job: job canceled, next released")
+		}
+	})
+}
+
+func TestQueueLatestOnly(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		def := f.definition(snapshot("svc", environment("dev", afterRelease, queue(spec.QueuePolicy{MaxParallel: 1, Mode: spec.QueueLatestOnly}))))
+		r1 := f.release(alice, def, "1")
+		r2 := f.release(alice, def, "2")
+		r3 := f.release(alice, def, "3")
+		f.wantState(r1.ID, "dev", "QUEUED/QUEUED")
+		f.wantState(r2.ID, "dev", "CANCELED/CANCELED")
+		if got := f.deployment(r2.ID, "dev").StatusReason; got != "canceled: superseded by release "+r3.Name {
+			t.Fatalf("status reason %q", got)
+		}
+		f.wantState(r3.ID, "dev", "QUEUED/QUEUED")
+		if f.job(f.deployment(r3.ID, "dev").ID) != nil {
+			t.Fatal("r3 waits for the slot")
+		}
+		f.run(r1.ID, "dev", "SUCCEEDED")
+		if f.job(f.deployment(r3.ID, "dev").ID) == nil {
+			t.Fatal("r3 gets the slot")
+		}
+		if f.audits("deployment.supersede") != 1 {
+			t.Fatal("supersede not audited")
+		}
+	})
+}
+
+func TestQueueUnlimited(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		def := f.definition(snapshot("svc", environment("dev", afterRelease, queue(spec.QueuePolicy{Mode: spec.QueueLatestOnly}))))
+		for i := range 3 {
+			r := f.release(alice, def, string(rune('1'+i)))
+			if f.job(f.deployment(r.ID, "dev").ID) == nil {
+				t.Fatalf("release %d waits with no limit", i)
+			}
+		}
+	})
+}
+
+// TestCancelAtEachStage cancels a deployment in each state it can be in.
+func TestCancelAtEachStage(t *testing.T) {
+	type setup func(f *fixture, rel int, bob delivery.Actor)
+	approvePre := func(f *fixture, rel int, bob delivery.Actor) {
+		f.approve(bob, f.pendingFor(f.deployment(rel, "prod").ID, approval.StagePRE, "bob"))
+	}
+	for _, tc := range []struct {
+		name       string
+		queueLimit int
+		setup      setup
+		state      string // after cancel
+		jobStatus  string // "" for no job
+		requested  bool
+	}{
+		{"pending approval", 0, func(*fixture, int, delivery.Actor) {}, "CANCELED/CANCELED", "", false},
+		{"scheduled", 0, func(f *fixture, rel int, bob delivery.Actor) {
+			until := t0.Add(time.Hour)
+			id := f.pendingFor(f.deployment(rel, "prod").ID, approval.StagePRE, "bob")
+			if _, err := f.e.Approve(f.ctx, bob, delivery.ApprovalDecision{ApprovalID: id, DeferUntil: &until}); err != nil {
+				f.t.Fatal(err)
+			}
+		}, "CANCELED/CANCELED", "", false},
+		{"waiting for a slot", 1, func(f *fixture, rel int, bob delivery.Actor) { approvePre(f, rel, bob) }, "CANCELED/CANCELED", "", false},
+		{"queued", 0, approvePre, "CANCELED/CANCELED", "CANCELED", false},
+		{"in progress", 0, func(f *fixture, rel int, bob delivery.Actor) {
+			approvePre(f, rel, bob)
+			if err := f.e.StartJob(f.ctx, f.job(f.deployment(rel, "prod").ID).ID, f.agent()); err != nil {
+				f.t.Fatal(err)
+			}
+		}, "IN_PROGRESS/IN_PROGRESS", "RUNNING", true},
+		{"pending post approval", 0, func(f *fixture, rel int, bob delivery.Actor) {
+			approvePre(f, rel, bob)
+			f.run(rel, "prod", "SUCCEEDED")
+		}, "CANCELED/CANCELED", "SUCCEEDED", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+				f := newFixture(t, db)
+				alice := f.user("alice", "EDITOR")
+				bob := f.user("bob", "VIEWER")
+				pol := spec.ApprovalPolicy{Approvers: users("bob"), TimeoutMinutes: 10}
+				def := f.definition(snapshot("svc", environment("prod", manualOnly, pre(pol), post(pol),
+					queue(spec.QueuePolicy{MaxParallel: tc.queueLimit}))))
+				if tc.queueLimit > 0 {
+					// Another release holds the only slot.
+					other := f.release(alice, def, "0")
+					if _, err := f.e.DeployEnvironment(f.ctx, alice, delivery.DeployInput{ReleaseID: other.ID, Environment: "prod"}); err != nil {
+						t.Fatal(err)
+					}
+					approvePre(f, other.ID, bob)
+				}
+				rel := f.release(alice, def, "1")
+				if _, err := f.e.DeployEnvironment(f.ctx, alice, delivery.DeployInput{ReleaseID: rel.ID, Environment: "prod"}); err != nil {
+					t.Fatal(err)
+				}
+				tc.setup(f, rel.ID, bob)
+				d := f.deployment(rel.ID, "prod")
+				if _, err := f.e.CancelDeployment(f.ctx, alice, d.ID, "stop"); err != nil {
+					t.Fatal(err)
+				}
+				f.wantState(rel.ID, "prod", tc.state)
+				j := f.job(d.ID)
+				switch {
+				case tc.jobStatus == "" && j != nil:
+					t.Fatalf("job %+v", j)
+				case tc.jobStatus != "" && (j == nil || string(j.Status) != tc.jobStatus || j.CancelRequested != tc.requested):
+					t.Fatalf("job %+v, want %s requested=%v", j, tc.jobStatus, tc.requested)
+				}
+				for _, a := range append(f.approvals(d.ID, approval.StagePRE), f.approvals(d.ID, approval.StagePOST)...) {
+					if a.Status == approval.StatusPENDING {
+						t.Fatalf("approval %d still pending", a.ID)
+					}
+				}
+				if !tc.requested {
+					// No timer is left to fire for it.
+					f.clk.Advance(2 * time.Hour)
+					f.runTimers()
+					f.wantState(rel.ID, "prod", tc.state)
+					_, err := f.e.CancelDeployment(f.ctx, alice, d.ID, "again")
+					wantCode(t, err, delivery.CodeConflict)
+					return
+				}
+				_, err := f.e.CancelDeployment(f.ctx, alice, d.ID, "again")
+				wantCode(t, err, delivery.CodeConflict)
+				if err := f.e.FinishJob(f.ctx, j.ID, delivery.JobResult{Status: "CANCELED", Reason: "killed"}); err != nil {
+					t.Fatal(err)
+				}
+				f.wantState(rel.ID, "prod", "CANCELED/CANCELED")
+				if r := f.deployment(rel.ID, "prod").StatusReason; !strings.Contains(r, "canceled by alice: stop") {
+					t.Fatalf("status reason %q", r)
+				}
+			})
+		})
+	}
+}
+
+func TestJobTimeout(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		def := f.definition(snapshot("svc", environment("dev", afterRelease, func(e *spec.EnvironmentSpec) { e.Job.TimeoutMinutes = 15 })))
+		rel := f.release(alice, def, "1")
+		j := f.job(f.deployment(rel.ID, "dev").ID)
+		if err := f.e.StartJob(f.ctx, j.ID, f.agent()); err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Advance(15 * time.Minute)
+		if n := f.runTimers(); n != 1 {
+			t.Fatalf("%d timers ran", n)
+		}
+		j = f.job(j.DeploymentID)
+		if j.Status != "FAILED" || !j.CancelRequested || j.ResultReason != "timed out after 15 minutes" {
+			t.Fatalf("job %+v", j)
+		}
+		f.wantState(rel.ID, "dev", "FAILED/FAILED")
+		wantCode(t, f.e.FinishJob(f.ctx, j.ID, delivery.JobResult{Status: "SUCCEEDED"}), delivery.CodeConflict)
+	})
+}
+
+// TestRestartRunsOverdueTimers stops an engine in the middle of an approval
+// timeout and of a deferral; a new engine over the same database, its clock
+// past both, runs them at once.
+func TestRestartRunsOverdueTimers(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		bob := f.user("bob", "VIEWER")
+		def := f.definition(snapshot("svc",
+			environment("qa", afterRelease, pre(spec.ApprovalPolicy{Approvers: users("bob"), TimeoutMinutes: 5})),
+			environment("prod", afterRelease, pre(spec.ApprovalPolicy{Approvers: users("bob")})),
+		))
+		rel := f.release(alice, def, "1")
+		until := t0.Add(10 * time.Minute)
+		prodApproval := f.pendingFor(f.deployment(rel.ID, "prod").ID, approval.StagePRE, "bob")
+		if _, err := f.e.Approve(f.ctx, bob, delivery.ApprovalDecision{ApprovalID: prodApproval, DeferUntil: &until}); err != nil {
+			t.Fatal(err)
+		}
+		f.wantState(rel.ID, "prod", "SCHEDULED/SCHEDULED")
+
+		f.restart()
+		f.clk.Advance(time.Hour)
+		next, ok, err := f.e.NextTimerDue(f.ctx)
+		if err != nil || !ok || !next.Equal(t0.Add(5*time.Minute)) {
+			t.Fatalf("next due %v %v %v", next, ok, err)
+		}
+		if n := f.runTimers(); n != 2 {
+			t.Fatalf("%d overdue timers ran, want 2", n)
+		}
+		f.wantState(rel.ID, "qa", "REJECTED/REJECTED")
+		f.wantState(rel.ID, "prod", "QUEUED/QUEUED")
+		if n := f.runTimers(); n != 0 {
+			t.Fatalf("%d timers ran twice", n)
+		}
+	})
+}
+
+// TestTimerLoop runs the server's loop: it wakes for a new timer and runs it
+// when the (manual) clock passes it.
+func TestTimerLoop(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		f.user("bob", "VIEWER")
+		def := f.definition(snapshot("svc", environment("qa", afterRelease, pre(spec.ApprovalPolicy{Approvers: users("bob"), TimeoutMinutes: 5}))))
+		ctx, cancel := context.WithCancel(f.ctx)
+		wake := make(chan struct{})
+		done := make(chan struct{})
+		go func() { defer close(done); f.e.RunTimerLoop(ctx, wake) }()
+		rel := f.release(alice, def, "1")
+		f.clk.Advance(5 * time.Minute)
+		deadline := time.After(20 * time.Second)
+		for f.state(rel.ID, "qa") != "REJECTED/REJECTED" {
+			select {
+			case wake <- struct{}{}:
+			case <-f.bus.signal:
+			case <-deadline:
+				t.Fatalf("the loop did not time the approval out: %s", f.state(rel.ID, "qa"))
+			}
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the loop did not end with its context")
+		}
+	})
+}
+
+// TestTimerClaimedOnce runs the due timers from many engines at once (as
+// replicas would): each timer runs once.
+func TestTimerClaimedOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		f.user("bob", "VIEWER")
+		def := f.definition(snapshot("svc", environment("qa", manualOnly, pre(spec.ApprovalPolicy{Approvers: users("bob"), TimeoutMinutes: 1}))))
+		var rels []int
+		for i := range 5 {
+			r := f.release(alice, def, string(rune('a'+i)))
+			if _, err := f.e.DeployEnvironment(f.ctx, alice, delivery.DeployInput{ReleaseID: r.ID, Environment: "qa"}); err != nil {
+				t.Fatal(err)
+			}
+			rels = append(rels, r.ID)
+		}
+		f.clk.Advance(time.Minute)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		total := 0
+		for range 4 {
+			e := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: f.clk})
+			wg.Go(func() {
+				n, err := e.RunDueTimers(f.ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				total += n
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if total != 5 || f.audits("approval.timeOut") != 5 {
+			t.Fatalf("%d timer runs, %d timeouts; want 5 and 5", total, f.audits("approval.timeOut"))
+		}
+		for _, r := range rels {
+			f.wantState(r, "qa", "REJECTED/REJECTED")
+		}
+		f.verifyChain()
+	})
+}

@@ -1,0 +1,443 @@
+package delivery
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/definitionrevision"
+	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/releaseartifact"
+	"github.com/cairnhq/cairn/ent/releasedefinition"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+)
+
+// ArtifactVersion is the exact build of one artifact source that a release
+// deploys.
+type ArtifactVersion struct {
+	// Alias names the definition's artifact source.
+	Alias       string
+	BuildID     string
+	BuildNumber string
+	Branch      string
+	Commit      string
+	BuildURL    string
+	// Files are the build's artifact paths or download URLs.
+	Files []string
+	// Result is the CI result (SUCCEEDED by default, or PARTIALLY_SUCCEEDED).
+	Result string
+}
+
+// CreateReleaseInput asks for a release of a definition.
+type CreateReleaseInput struct {
+	DefinitionID int
+	// Artifacts give explicit versions; a source without one deploys the
+	// version of its alias that the definition's latest release used.
+	Artifacts []ArtifactVersion
+	// Reason is MANUAL (default), CONTINUOUS_INTEGRATION or SCHEDULE.
+	Reason      string
+	Description string
+	// VariableOverrides replace definition variables for this release.
+	VariableOverrides []spec.Variable
+	// ManualEnvironments are left to a person whatever their trigger.
+	ManualEnvironments []string
+	// Partial marks a release triggered by a partially succeeded build.
+	Partial bool
+}
+
+// Input limits.
+const (
+	maxDescription = 4000
+	maxComment     = 4000
+	maxReleaseName = 290
+)
+
+// CreateRelease freezes the definition's latest revision and the given
+// artifact versions into a new release, creates its environments, and starts
+// the deployments of every environment whose trigger is "after release"
+// (unless the release leaves it manual). It needs role EDITOR.
+func (e *Engine) CreateRelease(ctx context.Context, actor Actor, in CreateReleaseInput) (*ent.Release, error) {
+	if err := actor.Require(RoleEditor, "creating a release"); err != nil {
+		return nil, err
+	}
+	var rel *ent.Release
+	err := e.inTx(ctx, func(t *txn) error {
+		var err error
+		rel, err = t.createRelease(actor, in)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating a release of definition %d: %w", in.DefinitionID, err)
+	}
+	return rel, nil
+}
+
+// definitionSnapshot reads a live definition and the snapshot of its current
+// revision: the frozen document that releases copy.
+func (t *txn) definitionSnapshot(definitionID int) (*ent.ReleaseDefinition, *spec.DefinitionSnapshot, error) {
+	return definitionSnapshotOf(t.ctx, t.Client(), definitionID)
+}
+
+func definitionSnapshotOf(ctx context.Context, c *ent.Client, definitionID int) (*ent.ReleaseDefinition, *spec.DefinitionSnapshot, error) {
+	def, err := c.ReleaseDefinition.Query().
+		Where(releasedefinition.ID(definitionID), releasedefinition.DeletedAtIsNil()).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil, NotFound("release definition", definitionID)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading definition %d: %w", definitionID, err)
+	}
+	rev, err := c.DefinitionRevision.Query().
+		Where(definitionrevision.DefinitionID(definitionID), definitionrevision.Revision(def.Revision)).Only(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading revision %d of definition %d: %w", def.Revision, definitionID, err)
+	}
+	snap := rev.Snapshot
+	return def, &snap, nil
+}
+
+func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, error) {
+	reason := release.Reason(in.Reason)
+	if reason == "" {
+		reason = release.ReasonMANUAL
+	}
+	if release.ReasonValidator(reason) != nil {
+		return nil, Invalid("reason", "unknown reason %q: use MANUAL, CONTINUOUS_INTEGRATION or SCHEDULE", in.Reason)
+	}
+	if utf8.RuneCountInString(in.Description) > maxDescription {
+		return nil, Invalid("description", "is longer than %d characters", maxDescription)
+	}
+	def, snap, err := t.definitionSnapshot(in.DefinitionID)
+	if err != nil {
+		return nil, err
+	}
+	manual := map[string]bool{}
+	for i, name := range in.ManualEnvironments {
+		if _, ok := snap.Environment(name); !ok {
+			return nil, Invalid(fmt.Sprintf("manualEnvironments[%d]", i),
+				"definition %q has no environment %q (it has %s)", def.Name, name, envNames(snap))
+		}
+		manual[name] = true
+	}
+	overrides, err := t.sealOverrides(in.VariableOverrides)
+	if err != nil {
+		return nil, err
+	}
+	artifacts, err := t.resolveArtifacts(def, snap, in.Artifacts)
+	if err != nil {
+		return nil, err
+	}
+
+	def, err = t.ReleaseDefinition.UpdateOneID(def.ID).AddReleaseCounter(1).Save(t.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("numbering the release: %w", err)
+	}
+	number := def.ReleaseCounter
+	primaryBuild := ""
+	for _, a := range artifacts {
+		if a.primary {
+			primaryBuild = a.BuildNumber
+		}
+	}
+	name, err := t.uniqueReleaseName(def.ID, formatReleaseName(snap.ReleaseNameFormat, number, primaryBuild, def.Name, t.now))
+	if err != nil {
+		return nil, err
+	}
+	createdBy := actor.Username
+	rel, err := t.Release.Create().
+		SetName(name).SetNumber(number).SetDefinitionRevision(def.Revision).SetSnapshot(*snap).
+		SetReason(reason).SetDescription(in.Description).SetCreatedBy(createdBy).
+		SetVariableOverrides(overrides).SetManualEnvironments(in.ManualEnvironments).
+		SetPartial(in.Partial).SetDefinitionID(def.ID).SetCreatedAt(t.now).SetUpdatedAt(t.now).
+		Save(t.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("storing release: %w", err)
+	}
+	for _, a := range artifacts {
+		err := t.ReleaseArtifact.Create().
+			SetReleaseID(rel.ID).SetAlias(a.Alias).SetType(releaseartifact.Type(a.typ)).
+			SetConnection(a.connection).SetJob(a.job).SetBuildID(a.BuildID).SetBuildNumber(a.BuildNumber).
+			SetBranch(a.Branch).SetCommit(a.Commit).SetBuildURL(a.BuildURL).SetPrimary(a.primary).
+			SetResult(a.Result).SetFiles(a.Files).Exec(t.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("storing artifact %s: %w", a.Alias, err)
+		}
+	}
+	envs := make([]*ent.ReleaseEnvironment, len(snap.Environments))
+	for i, env := range snap.Environments {
+		envs[i], err = t.ReleaseEnvironment.Create().
+			SetReleaseID(rel.ID).SetDefinitionID(def.ID).SetName(env.Name).SetRank(i + 1).
+			SetManual(manual[env.Name]).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("storing environment %s: %w", env.Name, err)
+		}
+	}
+	after := map[string]any{
+		"name": name, "number": number, "revision": def.Revision, "reason": reason,
+		"artifacts": artifactSummary(artifacts), "manualEnvironments": in.ManualEnvironments,
+		"overrides": variableNames(overrides),
+	}
+	if err := t.audit(actor, "release.create", "release", rel.ID, nil, after); err != nil {
+		return nil, err
+	}
+	if err := t.emit(Event{Type: EventReleaseCreated, DefinitionID: def.ID, ReleaseID: rel.ID,
+		Actor: actor.String(), Data: map[string]any{"name": name}}); err != nil {
+		return nil, err
+	}
+	for i, env := range snap.Environments {
+		if env.Trigger.Kind != spec.TriggerAfterRelease || manual[env.Name] {
+			continue
+		}
+		if _, err := t.beginDeployment(actor, rel, envs[i], createdBy, "triggered by the creation of the release"); err != nil {
+			return nil, fmt.Errorf("triggering %s: %w", env.Name, err)
+		}
+	}
+	return rel, nil
+}
+
+// resolvedArtifact is an artifact version with its source's details.
+type resolvedArtifact struct {
+	ArtifactVersion
+	typ, connection, job string
+	primary              bool
+}
+
+// resolveArtifacts picks the version of every artifact source: the explicit
+// one, else the one the definition's latest release used.
+func (t *txn) resolveArtifacts(def *ent.ReleaseDefinition, snap *spec.DefinitionSnapshot, given []ArtifactVersion) ([]resolvedArtifact, error) {
+	byAlias := map[string]ArtifactVersion{}
+	for i, a := range given {
+		field := fmt.Sprintf("artifacts[%d].alias", i)
+		found := false
+		for _, s := range snap.ArtifactSources {
+			found = found || s.Alias == a.Alias
+		}
+		if !found {
+			return nil, Invalid(field, "definition %q has no artifact source %q (it has %s)", def.Name, a.Alias, aliasNames(snap))
+		}
+		if _, dup := byAlias[a.Alias]; dup {
+			return nil, Invalid(field, "artifact %q is given twice", a.Alias)
+		}
+		switch a.Result {
+		case "":
+			a.Result = "SUCCEEDED"
+		case "SUCCEEDED", "PARTIALLY_SUCCEEDED":
+		default:
+			return nil, Invalid(fmt.Sprintf("artifacts[%d].result", i), "unknown build result %q: use SUCCEEDED or PARTIALLY_SUCCEEDED", a.Result)
+		}
+		for _, f := range [...]struct{ name, v string }{{"buildId", a.BuildID}, {"buildNumber", a.BuildNumber}, {"branch", a.Branch}, {"commit", a.Commit}, {"buildUrl", a.BuildURL}} {
+			if len(f.v) > 2000 {
+				return nil, Invalid(fmt.Sprintf("artifacts[%d].%s", i, f.name), "is longer than 2000 characters")
+			}
+		}
+		byAlias[a.Alias] = a
+	}
+	primaryIdx := 0
+	for i, s := range snap.ArtifactSources {
+		if s.Primary {
+			primaryIdx = i
+			break
+		}
+	}
+	out := make([]resolvedArtifact, 0, len(snap.ArtifactSources))
+	for i, s := range snap.ArtifactSources {
+		r := resolvedArtifact{typ: s.Type, connection: s.Connection, job: s.Job, primary: i == primaryIdx}
+		if r.typ == "" {
+			r.typ = "JENKINS"
+		}
+		if a, ok := byAlias[s.Alias]; ok && (a.BuildNumber != "" || a.BuildID != "") {
+			r.ArtifactVersion = a
+		} else {
+			last, err := t.ReleaseArtifact.Query().
+				Where(releaseartifact.Alias(s.Alias), releaseartifact.HasReleaseWith(release.DefinitionID(def.ID))).
+				Order(ent.Desc(releaseartifact.FieldID)).First(t.ctx)
+			if ent.IsNotFound(err) {
+				return nil, Invalid("artifacts", "no build known for artifact %s: give a build number", s.Alias)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading the last version of %s: %w", s.Alias, err)
+			}
+			r.ArtifactVersion = ArtifactVersion{
+				BuildID: last.BuildID, BuildNumber: last.BuildNumber, Branch: last.Branch,
+				Commit: last.Commit, BuildURL: last.BuildURL, Files: last.Files, Result: last.Result,
+			}
+		}
+		r.Alias = s.Alias
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// sealOverrides validates variable overrides and encrypts the secret ones
+// (base64 of the secret box's output).
+func (t *txn) sealOverrides(vars []spec.Variable) ([]spec.Variable, error) {
+	seen := map[string]bool{}
+	out := make([]spec.Variable, 0, len(vars))
+	for i, v := range vars {
+		field := fmt.Sprintf("variableOverrides[%d]", i)
+		name := strings.TrimSpace(v.Name)
+		switch {
+		case name == "":
+			return nil, Invalid(field+".name", "is empty")
+		case len(name) > 200:
+			return nil, Invalid(field+".name", "is longer than 200 characters")
+		case seen[strings.ToLower(name)]:
+			return nil, Invalid(field+".name", "variable %q is overridden twice", name)
+		case len(v.Value) > 64<<10:
+			return nil, Invalid(field+".value", "is longer than 64 KiB")
+		}
+		seen[strings.ToLower(name)] = true
+		v.Name = name
+		if v.Secret {
+			if t.e.secrets == nil {
+				return nil, fmt.Errorf("sealing secret variable %s: the engine has no secret key", name)
+			}
+			v.Value = base64.StdEncoding.EncodeToString(t.e.secrets.Seal([]byte(v.Value)))
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// uniqueReleaseName returns name, or name-2, name-3… when a release of the
+// definition already has it.
+func (t *txn) uniqueReleaseName(definitionID int, name string) (string, error) {
+	candidate := name
+	for n := 2; ; n++ {
+		taken, err := t.Release.Query().Where(release.DefinitionID(definitionID), release.Name(candidate)).Exist(t.ctx)
+		if err != nil {
+			return "", fmt.Errorf("checking release name: %w", err)
+		}
+		if !taken {
+			return candidate, nil
+		}
+		candidate = name + "-" + strconv.Itoa(n)
+	}
+}
+
+// formatReleaseName expands a release name format: $(rev:r) (the release
+// number; $(rev:rrr) pads to three digits), $(Build.BuildNumber) (the primary
+// artifact's build number), $(Release.DefinitionName), and $(Date:pattern)
+// with the .NET pattern letters yyyy, yy, MM, dd, HH, mm, ss (UTC). Unknown
+// tokens stay as written.
+func formatReleaseName(format string, number int, buildNumber, definitionName string, now time.Time) string {
+	if strings.TrimSpace(format) == "" {
+		format = "Release-$(rev:r)"
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(format, "$(")
+		if i < 0 {
+			b.WriteString(format)
+			break
+		}
+		j := strings.Index(format[i:], ")")
+		if j < 0 {
+			b.WriteString(format)
+			break
+		}
+		b.WriteString(format[:i])
+		token := format[i+2 : i+j]
+		b.WriteString(expandToken(token, number, buildNumber, definitionName, now))
+		format = format[i+j+1:]
+	}
+	name := strings.TrimSpace(b.String())
+	if name == "" {
+		name = "Release-" + strconv.Itoa(number)
+	}
+	if utf8.RuneCountInString(name) > maxReleaseName {
+		name = string([]rune(name)[:maxReleaseName])
+	}
+	return name
+}
+
+func expandToken(token string, number int, buildNumber, definitionName string, now time.Time) string {
+	lower := strings.ToLower(token)
+	switch {
+	case strings.HasPrefix(lower, "rev:") && strings.Trim(lower[4:], "r") == "" && len(lower) > 4:
+		return fmt.Sprintf("%0*d", len(lower)-4, number)
+	case lower == "build.buildnumber":
+		return buildNumber
+	case lower == "release.definitionname":
+		return definitionName
+	case lower == "date":
+		return formatDotNetDate("yyyyMMdd", now)
+	case strings.HasPrefix(lower, "date:"):
+		return formatDotNetDate(token[5:], now)
+	}
+	return "$(" + token + ")"
+}
+
+// formatDotNetDate formats t (in UTC) by a .NET-style pattern.
+func formatDotNetDate(pattern string, t time.Time) string {
+	t = t.UTC()
+	codes := []struct {
+		code string
+		val  func() string
+	}{
+		{"yyyy", func() string { return fmt.Sprintf("%04d", t.Year()) }},
+		{"yy", func() string { return fmt.Sprintf("%02d", t.Year()%100) }},
+		{"MM", func() string { return fmt.Sprintf("%02d", int(t.Month())) }},
+		{"dd", func() string { return fmt.Sprintf("%02d", t.Day()) }},
+		{"HH", func() string { return fmt.Sprintf("%02d", t.Hour()) }},
+		{"mm", func() string { return fmt.Sprintf("%02d", t.Minute()) }},
+		{"ss", func() string { return fmt.Sprintf("%02d", t.Second()) }},
+	}
+	var b strings.Builder
+outer:
+	for len(pattern) > 0 {
+		for _, c := range codes {
+			if strings.HasPrefix(pattern, c.code) {
+				b.WriteString(c.val())
+				pattern = pattern[len(c.code):]
+				continue outer
+			}
+		}
+		b.WriteByte(pattern[0])
+		pattern = pattern[1:]
+	}
+	return b.String()
+}
+
+func envNames(snap *spec.DefinitionSnapshot) string {
+	names := make([]string, len(snap.Environments))
+	for i, e := range snap.Environments {
+		names[i] = e.Name
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+func aliasNames(snap *spec.DefinitionSnapshot) string {
+	names := make([]string, len(snap.ArtifactSources))
+	for i, s := range snap.ArtifactSources {
+		names[i] = s.Alias
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+func artifactSummary(as []resolvedArtifact) map[string]string {
+	m := make(map[string]string, len(as))
+	for _, a := range as {
+		m[a.Alias] = a.BuildNumber
+	}
+	return m
+}
+
+func variableNames(vs []spec.Variable) []string {
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = v.Name
+	}
+	return names
+}

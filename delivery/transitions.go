@@ -1,0 +1,275 @@
+package delivery
+
+import (
+	"fmt"
+
+	"github.com/cairnhq/cairn/ent/approval"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/releaseenvironment"
+)
+
+// This file holds the state machines of the engine as data: for each entity
+// one table maps (state, event) to the next state. Every status change in the
+// engine goes through apply on one of these tables, so a forbidden change
+// always fails the same way, with a *TransitionError (CODE CONFLICT) that names
+// the entity, its state and the event. The diagrams in doc.go draw the same
+// tables; transitions_test.go checks every (state, event) pair.
+
+// transitions is a state machine of one entity kind.
+type transitions[S ~string, E ~string] struct {
+	entity string
+	next   map[S]map[E]S
+}
+
+// apply returns the state that event ev leads to from state from, or a
+// *TransitionError when the table has no such edge.
+func (tb transitions[S, E]) apply(id int, from S, ev E) (S, error) {
+	if to, ok := tb.next[from][ev]; ok {
+		return to, nil
+	}
+	return from, &TransitionError{Entity: fmt.Sprintf("%s %d", tb.entity, id), From: string(from), Event: string(ev)}
+}
+
+// allows reports whether ev is allowed from state from.
+func (tb transitions[S, E]) allows(from S, ev E) bool {
+	_, ok := tb.next[from][ev]
+	return ok
+}
+
+// DeploymentEvent is something that happens to a deployment.
+type DeploymentEvent string
+
+// The deployment events.
+const (
+	// DeploymentDefer: the pre-deployment approvals completed with a deferral.
+	DeploymentDefer DeploymentEvent = "defer"
+	// DeploymentQueue: the pre-deployment approvals completed (or the
+	// deferral came due); the deployment joins the environment's queue.
+	DeploymentQueue DeploymentEvent = "queue"
+	// DeploymentStart: an agent started the job.
+	DeploymentStart DeploymentEvent = "start"
+	// DeploymentCompleteJob: the job succeeded (fully or partially); the
+	// post-deployment approvals begin.
+	DeploymentCompleteJob DeploymentEvent = "completeJob"
+	// DeploymentSucceed: the post-deployment approvals completed after a
+	// succeeded job.
+	DeploymentSucceed DeploymentEvent = "succeed"
+	// DeploymentSucceedPartially: the post-deployment approvals completed
+	// after a partially succeeded job.
+	DeploymentSucceedPartially DeploymentEvent = "succeedPartially"
+	// DeploymentFail: the job failed, timed out or lost its agent.
+	DeploymentFail DeploymentEvent = "fail"
+	// DeploymentReject: an approver rejected.
+	DeploymentReject DeploymentEvent = "reject"
+	// DeploymentTimeOut: an approval timed out.
+	DeploymentTimeOut DeploymentEvent = "timeOut"
+	// DeploymentCancel: a person canceled it, or the agent reported the
+	// job canceled.
+	DeploymentCancel DeploymentEvent = "cancel"
+	// DeploymentRequestCancel: a person canceled it while an agent holds
+	// its job; the state stays until the agent reports.
+	DeploymentRequestCancel DeploymentEvent = "requestCancel"
+	// DeploymentSupersede: a newer release's deployment replaced it in a
+	// LATEST_ONLY queue.
+	DeploymentSupersede DeploymentEvent = "supersede"
+)
+
+// deploymentMachine is the deployment state machine.
+var deploymentMachine = transitions[deployment.Status, DeploymentEvent]{
+	entity: "deployment",
+	next: map[deployment.Status]map[DeploymentEvent]deployment.Status{
+		deployment.StatusPENDING_APPROVAL: {
+			DeploymentDefer:   deployment.StatusSCHEDULED,
+			DeploymentQueue:   deployment.StatusQUEUED,
+			DeploymentReject:  deployment.StatusREJECTED,
+			DeploymentTimeOut: deployment.StatusREJECTED,
+			DeploymentCancel:  deployment.StatusCANCELED,
+		},
+		deployment.StatusSCHEDULED: {
+			DeploymentQueue:  deployment.StatusQUEUED,
+			DeploymentCancel: deployment.StatusCANCELED,
+		},
+		deployment.StatusQUEUED: {
+			DeploymentStart:         deployment.StatusIN_PROGRESS,
+			DeploymentFail:          deployment.StatusFAILED,
+			DeploymentCancel:        deployment.StatusCANCELED,
+			DeploymentRequestCancel: deployment.StatusQUEUED,
+			DeploymentSupersede:     deployment.StatusCANCELED,
+		},
+		deployment.StatusIN_PROGRESS: {
+			DeploymentCompleteJob:   deployment.StatusPENDING_POST_APPROVAL,
+			DeploymentFail:          deployment.StatusFAILED,
+			DeploymentCancel:        deployment.StatusCANCELED,
+			DeploymentRequestCancel: deployment.StatusIN_PROGRESS,
+		},
+		deployment.StatusPENDING_POST_APPROVAL: {
+			DeploymentSucceed:          deployment.StatusSUCCEEDED,
+			DeploymentSucceedPartially: deployment.StatusPARTIALLY_SUCCEEDED,
+			DeploymentReject:           deployment.StatusREJECTED,
+			DeploymentTimeOut:          deployment.StatusREJECTED,
+			DeploymentCancel:           deployment.StatusCANCELED,
+		},
+		// SUCCEEDED, PARTIALLY_SUCCEEDED, FAILED, REJECTED, CANCELED are final.
+	},
+}
+
+// EnvironmentEvent is something that happens to a release's environment.
+// Its status follows the environment's latest deployment.
+type EnvironmentEvent string
+
+// The release environment events.
+const (
+	// EnvironmentDeploy: a deployment of this release to it began.
+	EnvironmentDeploy EnvironmentEvent = "deploy"
+	// EnvironmentSchedule: the deployment was deferred.
+	EnvironmentSchedule EnvironmentEvent = "schedule"
+	// EnvironmentQueue: the deferral came due.
+	EnvironmentQueue EnvironmentEvent = "queue"
+	// EnvironmentStart: an agent started the deployment's job.
+	EnvironmentStart EnvironmentEvent = "start"
+	// EnvironmentSucceed, EnvironmentSucceedPartially, EnvironmentFail,
+	// EnvironmentReject and EnvironmentCancel mirror the deployment's end.
+	EnvironmentSucceed          EnvironmentEvent = "succeed"
+	EnvironmentSucceedPartially EnvironmentEvent = "succeedPartially"
+	EnvironmentFail             EnvironmentEvent = "fail"
+	EnvironmentReject           EnvironmentEvent = "reject"
+	EnvironmentCancel           EnvironmentEvent = "cancel"
+)
+
+// environmentMachine is the release environment state machine. QUEUED covers
+// a deployment waiting for pre-deployment approval, for a queue slot or for
+// an agent; IN_PROGRESS covers the running job and the post-deployment
+// approval. A new deployment may begin only from NOT_STARTED or a final
+// state, which is what makes two concurrent deploy requests conflict.
+var environmentMachine = transitions[releaseenvironment.Status, EnvironmentEvent]{
+	entity: "release environment",
+	next: map[releaseenvironment.Status]map[EnvironmentEvent]releaseenvironment.Status{
+		releaseenvironment.StatusNOT_STARTED:         {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
+		releaseenvironment.StatusSUCCEEDED:           {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
+		releaseenvironment.StatusPARTIALLY_SUCCEEDED: {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
+		releaseenvironment.StatusREJECTED:            {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
+		releaseenvironment.StatusCANCELED:            {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
+		releaseenvironment.StatusFAILED:              {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
+		releaseenvironment.StatusQUEUED: {
+			EnvironmentSchedule: releaseenvironment.StatusSCHEDULED,
+			EnvironmentStart:    releaseenvironment.StatusIN_PROGRESS,
+			EnvironmentFail:     releaseenvironment.StatusFAILED,
+			EnvironmentReject:   releaseenvironment.StatusREJECTED,
+			EnvironmentCancel:   releaseenvironment.StatusCANCELED,
+		},
+		releaseenvironment.StatusSCHEDULED: {
+			EnvironmentQueue:  releaseenvironment.StatusQUEUED,
+			EnvironmentCancel: releaseenvironment.StatusCANCELED,
+		},
+		releaseenvironment.StatusIN_PROGRESS: {
+			EnvironmentSucceed:          releaseenvironment.StatusSUCCEEDED,
+			EnvironmentSucceedPartially: releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+			EnvironmentFail:             releaseenvironment.StatusFAILED,
+			EnvironmentReject:           releaseenvironment.StatusREJECTED,
+			EnvironmentCancel:           releaseenvironment.StatusCANCELED,
+		},
+	},
+}
+
+// ApprovalEvent is something that happens to an approval.
+type ApprovalEvent string
+
+// The approval events. Every one of them leaves PENDING: an approval is
+// decided exactly once.
+const (
+	ApprovalApprove  ApprovalEvent = "approve"
+	ApprovalReject   ApprovalEvent = "reject"
+	ApprovalReassign ApprovalEvent = "reassign"
+	// ApprovalSkip: not needed (approved in the previous environment, or
+	// another approver completed an ANY_ONE stage).
+	ApprovalSkip ApprovalEvent = "skip"
+	// ApprovalCancel: the deployment ended another way (rejected by another
+	// approver, canceled, release abandoned).
+	ApprovalCancel  ApprovalEvent = "cancel"
+	ApprovalTimeOut ApprovalEvent = "timeOut"
+)
+
+// approvalMachine is the approval state machine.
+var approvalMachine = transitions[approval.Status, ApprovalEvent]{
+	entity: "approval",
+	next: map[approval.Status]map[ApprovalEvent]approval.Status{
+		approval.StatusPENDING: {
+			ApprovalApprove:  approval.StatusAPPROVED,
+			ApprovalReject:   approval.StatusREJECTED,
+			ApprovalReassign: approval.StatusREASSIGNED,
+			ApprovalSkip:     approval.StatusSKIPPED,
+			ApprovalCancel:   approval.StatusCANCELED,
+			ApprovalTimeOut:  approval.StatusTIMED_OUT,
+		},
+	},
+}
+
+// JobEvent is something that happens to a job.
+type JobEvent string
+
+// The job events.
+const (
+	// JobAssign: the dispatcher pushed the job to an agent.
+	JobAssign JobEvent = "assign"
+	// JobStart: the agent started it.
+	JobStart JobEvent = "start"
+	// JobSucceed, JobSucceedPartially, JobFail, JobCancel: the result.
+	JobSucceed          JobEvent = "succeed"
+	JobSucceedPartially JobEvent = "succeedPartially"
+	JobFail             JobEvent = "fail"
+	JobCancel           JobEvent = "cancel"
+	// JobLose: its agent went silent for longer than the grace period.
+	JobLose JobEvent = "lose"
+)
+
+// jobMachine is the job state machine.
+var jobMachine = transitions[job.Status, JobEvent]{
+	entity: "job",
+	next: map[job.Status]map[JobEvent]job.Status{
+		job.StatusQUEUED: {
+			JobAssign: job.StatusASSIGNED,
+			JobStart:  job.StatusRUNNING,
+			JobCancel: job.StatusCANCELED,
+		},
+		job.StatusASSIGNED: {
+			JobStart:  job.StatusRUNNING,
+			JobFail:   job.StatusFAILED,
+			JobCancel: job.StatusCANCELED,
+			JobLose:   job.StatusLOST,
+		},
+		job.StatusRUNNING: {
+			JobSucceed:          job.StatusSUCCEEDED,
+			JobSucceedPartially: job.StatusPARTIALLY_SUCCEEDED,
+			JobFail:             job.StatusFAILED,
+			JobCancel:           job.StatusCANCELED,
+			JobLose:             job.StatusLOST,
+		},
+	},
+}
+
+// ReleaseEvent is something that happens to a release as a whole.
+type ReleaseEvent string
+
+// ReleaseAbandon ends a release: nothing more deploys from it.
+const ReleaseAbandon ReleaseEvent = "abandon"
+
+// releaseMachine is the release state machine: ACTIVE until abandoned.
+var releaseMachine = transitions[release.Status, ReleaseEvent]{
+	entity: "release",
+	next: map[release.Status]map[ReleaseEvent]release.Status{
+		release.StatusACTIVE: {ReleaseAbandon: release.StatusABANDONED},
+	},
+}
+
+// jobActive reports whether a job in status s still occupies its
+// environment's queue slot.
+func jobActive(s job.Status) bool {
+	return s == job.StatusQUEUED || s == job.StatusASSIGNED || s == job.StatusRUNNING
+}
+
+// deploymentFinal reports whether s is a final deployment status.
+func deploymentFinal(s deployment.Status) bool {
+	return len(deploymentMachine.next[s]) == 0
+}

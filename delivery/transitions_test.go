@@ -1,0 +1,227 @@
+package delivery
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairnhq/cairn/ent/approval"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/releaseenvironment"
+)
+
+// checkMachine walks every (state, event) pair of a machine against want,
+// written out independently below: allowed pairs lead to their state, every
+// other pair fails with a *TransitionError that is a CONFLICT.
+func checkMachine[S ~string, E ~string](t *testing.T, m transitions[S, E], states []S, events []E, want map[string]S) {
+	t.Helper()
+	for k := range want {
+		parts := strings.SplitN(k, " ", 2)
+		if len(parts) != 2 {
+			t.Fatalf("bad key %q", k)
+		}
+	}
+	seen := 0
+	for _, s := range states {
+		for _, ev := range events {
+			key := string(s) + " " + string(ev)
+			to, err := m.apply(7, s, ev)
+			exp, ok := want[key]
+			if ok {
+				seen++
+				if err != nil || to != exp {
+					t.Errorf("%s %s: %s --%s--> %s, %v; want %s", m.entity, key, s, ev, to, err, exp)
+				}
+				if !m.allows(s, ev) {
+					t.Errorf("%s %s: allows false", m.entity, key)
+				}
+				continue
+			}
+			var te *TransitionError
+			if !errors.As(err, &te) || CodeOf(err) != CodeConflict || !errors.Is(err, ErrConflict) {
+				t.Errorf("%s %s: got %s, %v; want a TransitionError", m.entity, key, to, err)
+				continue
+			}
+			if te.From != string(s) || te.Event != string(ev) || te.Entity != m.entity+" 7" {
+				t.Errorf("%s %s: error %+v", m.entity, key, te)
+			}
+			if to != s {
+				t.Errorf("%s %s: refused transition moved to %s", m.entity, key, to)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%s: %d of %d expected transitions use a known state and event", m.entity, seen, len(want))
+	}
+	// The table has no edge that is not expected.
+	for s, evs := range m.next {
+		for ev := range evs {
+			if _, ok := want[string(s)+" "+string(ev)]; !ok {
+				t.Errorf("%s: unexpected edge %s --%s-->", m.entity, s, ev)
+			}
+		}
+	}
+}
+
+func TestDeploymentTransitions(t *testing.T) {
+	states := []deployment.Status{
+		deployment.StatusPENDING_APPROVAL, deployment.StatusSCHEDULED, deployment.StatusQUEUED,
+		deployment.StatusIN_PROGRESS, deployment.StatusPENDING_POST_APPROVAL, deployment.StatusSUCCEEDED,
+		deployment.StatusPARTIALLY_SUCCEEDED, deployment.StatusFAILED, deployment.StatusREJECTED, deployment.StatusCANCELED,
+	}
+	events := []DeploymentEvent{
+		DeploymentDefer, DeploymentQueue, DeploymentStart, DeploymentCompleteJob, DeploymentSucceed,
+		DeploymentSucceedPartially, DeploymentFail, DeploymentReject, DeploymentTimeOut, DeploymentCancel,
+		DeploymentRequestCancel, DeploymentSupersede,
+	}
+	for _, s := range states {
+		if err := deployment.StatusValidator(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkMachine(t, deploymentMachine, states, events, map[string]deployment.Status{
+		"PENDING_APPROVAL defer":                 deployment.StatusSCHEDULED,
+		"PENDING_APPROVAL queue":                 deployment.StatusQUEUED,
+		"PENDING_APPROVAL reject":                deployment.StatusREJECTED,
+		"PENDING_APPROVAL timeOut":               deployment.StatusREJECTED,
+		"PENDING_APPROVAL cancel":                deployment.StatusCANCELED,
+		"SCHEDULED queue":                        deployment.StatusQUEUED,
+		"SCHEDULED cancel":                       deployment.StatusCANCELED,
+		"QUEUED start":                           deployment.StatusIN_PROGRESS,
+		"QUEUED fail":                            deployment.StatusFAILED,
+		"QUEUED cancel":                          deployment.StatusCANCELED,
+		"QUEUED requestCancel":                   deployment.StatusQUEUED,
+		"QUEUED supersede":                       deployment.StatusCANCELED,
+		"IN_PROGRESS completeJob":                deployment.StatusPENDING_POST_APPROVAL,
+		"IN_PROGRESS fail":                       deployment.StatusFAILED,
+		"IN_PROGRESS cancel":                     deployment.StatusCANCELED,
+		"IN_PROGRESS requestCancel":              deployment.StatusIN_PROGRESS,
+		"PENDING_POST_APPROVAL succeed":          deployment.StatusSUCCEEDED,
+		"PENDING_POST_APPROVAL succeedPartially": deployment.StatusPARTIALLY_SUCCEEDED,
+		"PENDING_POST_APPROVAL reject":           deployment.StatusREJECTED,
+		"PENDING_POST_APPROVAL timeOut":          deployment.StatusREJECTED,
+		"PENDING_POST_APPROVAL cancel":           deployment.StatusCANCELED,
+	})
+	for _, s := range states {
+		final := s == deployment.StatusSUCCEEDED || s == deployment.StatusPARTIALLY_SUCCEEDED ||
+			s == deployment.StatusFAILED || s == deployment.StatusREJECTED || s == deployment.StatusCANCELED
+		if deploymentFinal(s) != final {
+			t.Errorf("deploymentFinal(%s) = %v", s, !final)
+		}
+	}
+}
+
+func TestEnvironmentTransitions(t *testing.T) {
+	states := []releaseenvironment.Status{
+		releaseenvironment.StatusNOT_STARTED, releaseenvironment.StatusSCHEDULED, releaseenvironment.StatusQUEUED,
+		releaseenvironment.StatusIN_PROGRESS, releaseenvironment.StatusSUCCEEDED, releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		releaseenvironment.StatusREJECTED, releaseenvironment.StatusCANCELED, releaseenvironment.StatusFAILED,
+	}
+	events := []EnvironmentEvent{
+		EnvironmentDeploy, EnvironmentSchedule, EnvironmentQueue, EnvironmentStart, EnvironmentSucceed,
+		EnvironmentSucceedPartially, EnvironmentFail, EnvironmentReject, EnvironmentCancel,
+	}
+	checkMachine(t, environmentMachine, states, events, map[string]releaseenvironment.Status{
+		"NOT_STARTED deploy":           releaseenvironment.StatusQUEUED,
+		"SUCCEEDED deploy":             releaseenvironment.StatusQUEUED,
+		"PARTIALLY_SUCCEEDED deploy":   releaseenvironment.StatusQUEUED,
+		"REJECTED deploy":              releaseenvironment.StatusQUEUED,
+		"CANCELED deploy":              releaseenvironment.StatusQUEUED,
+		"FAILED deploy":                releaseenvironment.StatusQUEUED,
+		"QUEUED schedule":              releaseenvironment.StatusSCHEDULED,
+		"QUEUED start":                 releaseenvironment.StatusIN_PROGRESS,
+		"QUEUED fail":                  releaseenvironment.StatusFAILED,
+		"QUEUED reject":                releaseenvironment.StatusREJECTED,
+		"QUEUED cancel":                releaseenvironment.StatusCANCELED,
+		"SCHEDULED queue":              releaseenvironment.StatusQUEUED,
+		"SCHEDULED cancel":             releaseenvironment.StatusCANCELED,
+		"IN_PROGRESS succeed":          releaseenvironment.StatusSUCCEEDED,
+		"IN_PROGRESS succeedPartially": releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		"IN_PROGRESS fail":             releaseenvironment.StatusFAILED,
+		"IN_PROGRESS reject":           releaseenvironment.StatusREJECTED,
+		"IN_PROGRESS cancel":           releaseenvironment.StatusCANCELED,
+	})
+}
+
+func TestApprovalTransitions(t *testing.T) {
+	states := []approval.Status{
+		approval.StatusPENDING, approval.StatusAPPROVED, approval.StatusREJECTED, approval.StatusREASSIGNED,
+		approval.StatusSKIPPED, approval.StatusCANCELED, approval.StatusTIMED_OUT,
+	}
+	events := []ApprovalEvent{ApprovalApprove, ApprovalReject, ApprovalReassign, ApprovalSkip, ApprovalCancel, ApprovalTimeOut}
+	checkMachine(t, approvalMachine, states, events, map[string]approval.Status{
+		"PENDING approve":  approval.StatusAPPROVED,
+		"PENDING reject":   approval.StatusREJECTED,
+		"PENDING reassign": approval.StatusREASSIGNED,
+		"PENDING skip":     approval.StatusSKIPPED,
+		"PENDING cancel":   approval.StatusCANCELED,
+		"PENDING timeOut":  approval.StatusTIMED_OUT,
+	})
+}
+
+func TestJobTransitions(t *testing.T) {
+	states := []job.Status{
+		job.StatusQUEUED, job.StatusASSIGNED, job.StatusRUNNING, job.StatusSUCCEEDED,
+		job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED, job.StatusCANCELED, job.StatusLOST,
+	}
+	events := []JobEvent{JobAssign, JobStart, JobSucceed, JobSucceedPartially, JobFail, JobCancel, JobLose}
+	checkMachine(t, jobMachine, states, events, map[string]job.Status{
+		"QUEUED assign":            job.StatusASSIGNED,
+		"QUEUED start":             job.StatusRUNNING,
+		"QUEUED cancel":            job.StatusCANCELED,
+		"ASSIGNED start":           job.StatusRUNNING,
+		"ASSIGNED fail":            job.StatusFAILED,
+		"ASSIGNED cancel":          job.StatusCANCELED,
+		"ASSIGNED lose":            job.StatusLOST,
+		"RUNNING succeed":          job.StatusSUCCEEDED,
+		"RUNNING succeedPartially": job.StatusPARTIALLY_SUCCEEDED,
+		"RUNNING fail":             job.StatusFAILED,
+		"RUNNING cancel":           job.StatusCANCELED,
+		"RUNNING lose":             job.StatusLOST,
+	})
+	for _, s := range states {
+		active := s == job.StatusQUEUED || s == job.StatusASSIGNED || s == job.StatusRUNNING
+		if jobActive(s) != active {
+			t.Errorf("jobActive(%s) = %v", s, !active)
+		}
+	}
+}
+
+func TestReleaseTransitions(t *testing.T) {
+	checkMachine(t, releaseMachine, []release.Status{release.StatusACTIVE, release.StatusABANDONED},
+		[]ReleaseEvent{ReleaseAbandon}, map[string]release.Status{"ACTIVE abandon": release.StatusABANDONED})
+}
+
+func TestTransitionErrorMessage(t *testing.T) {
+	_, err := approvalMachine.apply(12, approval.StatusAPPROVED, ApprovalApprove)
+	if got, want := err.Error(), "approval 12: cannot approve while APPROVED"; got != want {
+		t.Fatalf("message %q, want %q", got, want)
+	}
+}
+
+func TestFormatReleaseName(t *testing.T) {
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	long := strings.Repeat("x", 400)
+	for _, tc := range []struct{ format, want string }{
+		{"Release-$(rev:r)", "Release-7"},
+		{"", "Release-7"},
+		{"R$(rev:rrr)", "R007"},
+		{"$(Build.BuildNumber)-$(rev:r)", "1.2.3-7"},
+		{"nightly-$(Date:yyyyMMdd)", "nightly-20250102"},
+		{"$(Date:yyyy-MM-dd HH:mm:ss)", "2025-01-02 03:04:05"},
+		{"$(Date:yy.M)", "25.M"},
+		{"$(Date)", "20250102"},
+		{"$(Release.DefinitionName) $(rev:r)", "web 7"},
+		{"$(Unknown.Token)-$(rev:r)", "$(Unknown.Token)-7"},
+		{"broken $(rev:r", "broken $(rev:r"},
+		{"   ", "Release-7"},
+		{long, long[:290]},
+	} {
+		if got := formatReleaseName(tc.format, 7, "1.2.3", "web", now); got != tc.want {
+			t.Errorf("formatReleaseName(%q) = %q, want %q", tc.format, got, tc.want)
+		}
+	}
+}
