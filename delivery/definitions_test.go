@@ -299,7 +299,7 @@ func TestRevisionsAndDiff(t *testing.T) {
 		}
 		doc3 := validDoc()
 		doc3.Variables[0].Value = "https://api2.example.com"
-		doc3.Variables[1].Value = "another-password" // secret changes
+		doc3.Variables[1].Value = "another-password"                    // secret changes
 		doc3.Environments[1].Variables[0].Value = "qa-secret-plaintext" // same plaintext: no change
 		doc3.Variables = append(doc3.Variables, spec.Variable{Name: "REGION", Value: "eu"})
 		// Reorder qa and prod in the list (prod still waits for qa), and edit qa.
@@ -471,7 +471,9 @@ func TestDefinitionValidation(t *testing.T) {
 		{"teambuild source on jenkins connection", func(d *spec.DefinitionSnapshot) { d.ArtifactSources[1].Connection = "jenkins" },
 			"artifactSources[1].connection", "a TEAMBUILD source needs a AZURE_DEVOPS connection"},
 		{"new secret without value", func(d *spec.DefinitionSnapshot) { d.Variables[1].Value = "" }, "variables[1].value", `secret variable "DB_PASSWORD" needs a value`},
-		{"task env key", func(d *spec.DefinitionSnapshot) { env(d, 0).Job.Tasks[0].Env = map[string]string{"OK": "1", "BAD KEY": "2"} },
+		{"task env key", func(d *spec.DefinitionSnapshot) {
+			env(d, 0).Job.Tasks[0].Env = map[string]string{"OK": "1", "BAD KEY": "2"}
+		},
 			"environments[0].job.tasks[0].env", `"BAD KEY" is not an environment variable name`},
 	}
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {

@@ -11,6 +11,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/releasedefinition"
 )
 
 // Node is the resolver for the node field.
@@ -35,7 +36,9 @@ func (r *queryResolver) Releases(ctx context.Context, after *entgql.Cursor[int],
 
 // Definitions is the resolver for the definitions field.
 func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) (*ent.ReleaseDefinitionConnection, error) {
-	panic(fmt.Errorf("not implemented: Definitions - definitions"))
+	return r.Engine.Client().ReleaseDefinition.Query().Where(releasedefinition.DeletedAtIsNil()).
+		Paginate(ctx, after, first, before, last,
+			ent.WithReleaseDefinitionOrder(orderBy), ent.WithReleaseDefinitionFilter(where.Filter))
 }
 
 // Query returns QueryResolver implementation.

@@ -25,12 +25,19 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 
 // Env is the resolver for the env field.
 func (r *taskResolver) Env(ctx context.Context, obj *spec.Task) (map[string]any, error) {
-	panic(fmt.Errorf("not implemented: Env - env"))
+	return stringMapOut(obj.Env), nil
+}
+
+// Value is the resolver for the value field.
+func (r *variableResolver) Value(ctx context.Context, obj *spec.Variable) (*string, error) {
+	return variableValue(obj), nil
 }
 
 // Env is the resolver for the env field.
 func (r *taskInputResolver) Env(ctx context.Context, obj *spec.Task, data map[string]any) error {
-	panic(fmt.Errorf("not implemented: Env - env"))
+	env, err := stringMapIn(data)
+	obj.Env = env
+	return err
 }
 
 // Mutation returns MutationResolver implementation.
@@ -39,11 +46,15 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Task returns TaskResolver implementation.
 func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
 
+// Variable returns VariableResolver implementation.
+func (r *Resolver) Variable() VariableResolver { return &variableResolver{r} }
+
 // TaskInput returns TaskInputResolver implementation.
 func (r *Resolver) TaskInput() TaskInputResolver { return &taskInputResolver{r} }
 
 type (
 	mutationResolver  struct{ *Resolver }
 	taskResolver      struct{ *Resolver }
+	variableResolver  struct{ *Resolver }
 	taskInputResolver struct{ *Resolver }
 )
