@@ -3884,7 +3884,10 @@ type Schedule {
 
 input VariableInput {
   name: String!
-  """Required unless secret is true and keepValue is set on update."""
+  """
+  The value. For a secret on update, omit it (or send "") to keep the stored
+  value: clients round-trip definitions without knowing their secrets.
+  """
   value: String
   secret: Boolean
 }
