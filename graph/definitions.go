@@ -1,10 +1,13 @@
 package graph
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
@@ -22,6 +25,14 @@ func pointers[T any](vs []T) []*T {
 	for i := range vs {
 		out[i] = &vs[i]
 	}
+	return out
+}
+
+// byRank returns the environments of a definition in rank order; the
+// eager-loaded (or queried) edge comes in no particular order.
+func byRank(envs []*ent.Environment) []*ent.Environment {
+	out := slices.Clone(envs)
+	slices.SortFunc(out, func(a, b *ent.Environment) int { return cmp.Compare(a.Rank, b.Rank) })
 	return out
 }
 

@@ -178,7 +178,16 @@ func TestDefinitionsGraphQL(t *testing.T) {
 		in := definitionInput("")
 		in["description"] = "second"
 		in["environments"].([]any)[0].(map[string]any)["variables"] = []any{map[string]any{"name": "DEV_TOKEN", "secret": true}}
+		// A new first environment gets a higher row id than the others but rank 0.
+		in["environments"] = append([]any{map[string]any{"name": "canary"}}, in["environments"].([]any)...)
 		c.ok(update, map[string]any{"id": id, "rev": 1, "input": in}, nil)
+		var order struct {
+			Definition struct{ Environments []struct{ Name string } }
+		}
+		c.ok(`query($id: ID!) { definition(id: $id) { environments { name } } }`, map[string]any{"id": id}, &order)
+		if envs := order.Definition.Environments; len(envs) != 3 || envs[0].Name != "canary" || envs[1].Name != "dev" || envs[2].Name != "prod" {
+			t.Fatalf("environments not in rank order: %+v", envs)
+		}
 		r := c.do(update, map[string]any{"id": id, "rev": 1, "input": in})
 		if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "was changed by alice at revision 2; reload and reapply your change") {
 			t.Fatalf("stale update: %s", r.raw)
@@ -191,7 +200,12 @@ func TestDefinitionsGraphQL(t *testing.T) {
 			}
 		}
 		c.ok(`query($id: ID!) { definitionDiff(id: $id, from: 1, to: 2) { path kind before after } }`, map[string]any{"id": id}, &diff)
-		if len(diff.DefinitionDiff) != 1 || diff.DefinitionDiff[0].Path != "description" || *diff.DefinitionDiff[0].After != "second" {
+		paths := map[string]string{}
+		for _, ch := range diff.DefinitionDiff {
+			paths[ch.Path] = ch.Kind
+		}
+		if len(paths) != 4 || paths["description"] != "CHANGED" || paths["environments[canary]"] != "ADDED" ||
+			paths["environments[dev].rank"] != "CHANGED" || paths["environments[prod].rank"] != "CHANGED" {
 			t.Fatalf("diff = %+v", diff)
 		}
 

@@ -41,7 +41,21 @@ func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[in
 			ent.WithReleaseDefinitionOrder(orderBy), ent.WithReleaseDefinitionFilter(where.Filter))
 }
 
+// Environments is the resolver for the environments field.
+func (r *releaseDefinitionResolver) Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error) {
+	envs, err := obj.Environments(ctx)
+	return byRank(envs), err
+}
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+// ReleaseDefinition returns ReleaseDefinitionResolver implementation.
+func (r *Resolver) ReleaseDefinition() ReleaseDefinitionResolver {
+	return &releaseDefinitionResolver{r}
+}
+
+type (
+	queryResolver             struct{ *Resolver }
+	releaseDefinitionResolver struct{ *Resolver }
+)

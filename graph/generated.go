@@ -49,6 +49,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
+	ReleaseDefinition() ReleaseDefinitionResolver
 	Task() TaskResolver
 	Variable() VariableResolver
 	TaskInput() TaskInputResolver
@@ -746,6 +747,9 @@ type QueryResolver interface {
 	Definition(ctx context.Context, id int) (*ent.ReleaseDefinition, error)
 	DefinitionRevisions(ctx context.Context, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) (*ent.DefinitionRevisionConnection, error)
 	DefinitionDiff(ctx context.Context, id int, from int, to int) ([]*delivery.FieldChange, error)
+}
+type ReleaseDefinitionResolver interface {
+	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
 }
 type TaskResolver interface {
 	Env(ctx context.Context, obj *spec.Task) (map[string]any, error)
@@ -20145,7 +20149,7 @@ func (ec *executionContext) _ReleaseDefinition_environments(ctx context.Context,
 			return ec.fieldContext_ReleaseDefinition_environments(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Environments(ctx)
+			return ec.Resolvers.ReleaseDefinition().Environments(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Environment) graphql.Marshaler {
@@ -20160,7 +20164,7 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_environments(_ contex
 		Object:     "ReleaseDefinition",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Environment(ctx, field)
 		},
