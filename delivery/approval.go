@@ -343,8 +343,8 @@ func (e *Engine) Reject(ctx context.Context, actor Actor, dec ApprovalDecision) 
 }
 
 func (e *Engine) decide(ctx context.Context, actor Actor, dec ApprovalDecision, ev ApprovalEvent, doing string) (*ent.Approval, error) {
-	if utf8.RuneCountInString(dec.Comment) > maxComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxComment)
+	if utf8.RuneCountInString(dec.Comment) > maxActionComment {
+		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
 	}
 	if dec.DeferUntil != nil && ev != ApprovalApprove {
 		return nil, Invalid("deferUntil", "only an approval can defer a deployment")
@@ -463,8 +463,8 @@ func (t *txn) afterPostApproval(actor Actor, dc *deployCtx) error {
 // due time) waits for toUsername. Only someone who may decide the approval
 // may reassign it.
 func (e *Engine) Reassign(ctx context.Context, actor Actor, approvalID int, toUsername, comment string) (*ent.Approval, error) {
-	if utf8.RuneCountInString(comment) > maxComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxComment)
+	if utf8.RuneCountInString(comment) > maxActionComment {
+		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
 	}
 	var out *ent.Approval
 	err := e.inTx(ctx, func(t *txn) error {

@@ -57,8 +57,8 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 	if err := actor.Require(RoleEditor, "deploying a release"); err != nil {
 		return nil, err
 	}
-	if utf8.RuneCountInString(in.Comment) > maxComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxComment)
+	if utf8.RuneCountInString(in.Comment) > maxActionComment {
+		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
 	}
 	var d *ent.Deployment
 	err := e.inTx(ctx, func(t *txn) error {
@@ -545,8 +545,8 @@ func (e *Engine) CancelDeployment(ctx context.Context, actor Actor, deploymentID
 	if err := actor.Require(RoleEditor, "canceling a deployment"); err != nil {
 		return nil, err
 	}
-	if utf8.RuneCountInString(comment) > maxComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxComment)
+	if utf8.RuneCountInString(comment) > maxActionComment {
+		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
 	}
 	var d *ent.Deployment
 	err := e.inTx(ctx, func(t *txn) error {
@@ -614,8 +614,8 @@ func (e *Engine) AbandonRelease(ctx context.Context, actor Actor, releaseID int,
 	if err := actor.Require(RoleEditor, "abandoning a release"); err != nil {
 		return nil, err
 	}
-	if utf8.RuneCountInString(comment) > maxComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxComment)
+	if utf8.RuneCountInString(comment) > maxActionComment {
+		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
 	}
 	var rel *ent.Release
 	err := e.inTx(ctx, func(t *txn) error {

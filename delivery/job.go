@@ -89,8 +89,8 @@ func (e *Engine) FinishJob(ctx context.Context, jobID int, res JobResult) error 
 	if !ok {
 		return Invalid("status", "unknown job result %q: use SUCCEEDED, PARTIALLY_SUCCEEDED, FAILED, CANCELED or LOST", res.Status)
 	}
-	if utf8.RuneCountInString(res.Reason) > maxComment {
-		return Invalid("reason", "is longer than %d characters", maxComment)
+	if utf8.RuneCountInString(res.Reason) > maxActionComment {
+		return Invalid("reason", "is longer than %d characters", maxActionComment)
 	}
 	err := e.inTx(ctx, func(t *txn) error {
 		j, dc, err := t.loadJob(jobID)

@@ -52,9 +52,9 @@ type CreateReleaseInput struct {
 
 // Input limits.
 const (
-	maxDescription = 4000
-	maxComment     = 4000
-	maxReleaseName = 290
+	// maxActionComment bounds comments on approvals, deployments and releases.
+	maxActionComment = 4000
+	maxReleaseName   = 290
 )
 
 // CreateRelease freezes the definition's latest revision and the given
@@ -273,8 +273,8 @@ func (t *txn) resolveArtifacts(def *ent.ReleaseDefinition, snap *spec.Definition
 	return out, nil
 }
 
-// sealOverrides validates variable overrides and encrypts the secret ones
-// (base64 of the secret box's output).
+// sealOverrides validates variable overrides and encrypts the secret ones in
+// the same sealed format as definition variables (see SecretValue).
 func (t *txn) sealOverrides(vars []spec.Variable) ([]spec.Variable, error) {
 	seen := map[string]bool{}
 	out := make([]spec.Variable, 0, len(vars))
@@ -297,7 +297,7 @@ func (t *txn) sealOverrides(vars []spec.Variable) ([]spec.Variable, error) {
 			if t.e.secrets == nil {
 				return nil, fmt.Errorf("sealing secret variable %s: the engine has no secret key", name)
 			}
-			v.Value = base64.StdEncoding.EncodeToString(t.e.secrets.Seal([]byte(v.Value)))
+			v.Value = sealedPrefix + base64.StdEncoding.EncodeToString(t.e.secrets.Seal([]byte(v.Value)))
 		}
 		out = append(out, v)
 	}

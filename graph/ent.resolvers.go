@@ -7,11 +7,11 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/releasedefinition"
 )
 
 // Node is the resolver for the node field.
@@ -57,11 +57,24 @@ func (r *queryResolver) Releases(ctx context.Context, after *entgql.Cursor[int],
 
 // Definitions is the resolver for the definitions field.
 func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) (*ent.ReleaseDefinitionConnection, error) {
-	panic(fmt.Errorf("not implemented: Definitions - definitions"))
+	return r.Engine.Client().ReleaseDefinition.Query().Where(releasedefinition.DeletedAtIsNil()).
+		Paginate(ctx, after, first, before, last,
+			ent.WithReleaseDefinitionOrder(orderBy), ent.WithReleaseDefinitionFilter(where.Filter))
+}
+
+// Environments is the resolver for the environments field.
+func (r *releaseDefinitionResolver) Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error) {
+	envs, err := obj.Environments(ctx)
+	return byRank(envs), err
 }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
+
+// ReleaseDefinition returns ReleaseDefinitionResolver implementation.
+func (r *Resolver) ReleaseDefinition() ReleaseDefinitionResolver {
+	return &releaseDefinitionResolver{r}
+}
 
 // ServiceConnection returns ServiceConnectionResolver implementation.
 func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
@@ -70,5 +83,6 @@ func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 
 type (
 	queryResolver             struct{ *Resolver }
+	releaseDefinitionResolver struct{ *Resolver }
 	serviceConnectionResolver struct{ *Resolver }
 )

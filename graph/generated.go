@@ -49,8 +49,10 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
+	ReleaseDefinition() ReleaseDefinitionResolver
 	ServiceConnection() ServiceConnectionResolver
 	Task() TaskResolver
+	Variable() VariableResolver
 	TaskInput() TaskInputResolver
 }
 
@@ -180,6 +182,19 @@ type ComplexityRoot struct {
 		Type                 func(childComplexity int) int
 	}
 
+	ArtifactSourceSpec struct {
+		Alias                func(childComplexity int) int
+		AllowPartial         func(childComplexity int) int
+		BranchFilters        func(childComplexity int) int
+		Connection           func(childComplexity int) int
+		ContinuousDeployment func(childComplexity int) int
+		Job                  func(childComplexity int) int
+		Primary              func(childComplexity int) int
+		Project              func(childComplexity int) int
+		RepositoryURL        func(childComplexity int) int
+		Type                 func(childComplexity int) int
+	}
+
 	AuditChainReport struct {
 		BrokenAt func(childComplexity int) int
 		Checked  func(childComplexity int) int
@@ -250,6 +265,7 @@ type ComplexityRoot struct {
 		DefinitionID func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Revision     func(childComplexity int) int
+		Snapshot     func(childComplexity int) int
 	}
 
 	DefinitionRevisionConnection struct {
@@ -261,6 +277,16 @@ type ComplexityRoot struct {
 	DefinitionRevisionEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	DefinitionSnapshot struct {
+		ArtifactSources   func(childComplexity int) int
+		Description       func(childComplexity int) int
+		Environments      func(childComplexity int) int
+		Name              func(childComplexity int) int
+		ReleaseNameFormat func(childComplexity int) int
+		Schedules         func(childComplexity int) int
+		Variables         func(childComplexity int) int
 	}
 
 	Deployment struct {
@@ -310,6 +336,7 @@ type ComplexityRoot struct {
 		Queue        func(childComplexity int) int
 		Rank         func(childComplexity int) int
 		Trigger      func(childComplexity int) int
+		Variables    func(childComplexity int) int
 	}
 
 	EnvironmentDeploymentState struct {
@@ -317,6 +344,24 @@ type ComplexityRoot struct {
 		Environment func(childComplexity int) int
 		Latest      func(childComplexity int) int
 		Previous    func(childComplexity int) int
+	}
+
+	EnvironmentSpec struct {
+		Job          func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Owner        func(childComplexity int) int
+		PostApproval func(childComplexity int) int
+		PreApproval  func(childComplexity int) int
+		Queue        func(childComplexity int) int
+		Trigger      func(childComplexity int) int
+		Variables    func(childComplexity int) int
+	}
+
+	FieldChange struct {
+		After  func(childComplexity int) int
+		Before func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Path   func(childComplexity int) int
 	}
 
 	Group struct {
@@ -400,10 +445,12 @@ type ComplexityRoot struct {
 		Approve                 func(childComplexity int, input delivery.ApprovalDecision) int
 		CancelDeployment        func(childComplexity int, deploymentID int, comment *string) int
 		CreateAPIToken          func(childComplexity int, input model.NewAPITokenInput) int
+		CreateDefinition        func(childComplexity int, input spec.DefinitionSnapshot, comment *string) int
 		CreateGroup             func(childComplexity int, input model.NewGroupInput) int
 		CreateRelease           func(childComplexity int, input delivery.CreateReleaseInput) int
 		CreateServiceConnection func(childComplexity int, input model.NewServiceConnectionInput) int
 		CreateUser              func(childComplexity int, input model.NewUserInput) int
+		DeleteDefinition        func(childComplexity int, id int, expectedRevision int, comment *string) int
 		DeleteGroup             func(childComplexity int, id int) int
 		DeleteServiceConnection func(childComplexity int, id int) int
 		DeployEnvironment       func(childComplexity int, input delivery.DeployInput) int
@@ -413,6 +460,7 @@ type ComplexityRoot struct {
 		Reject                  func(childComplexity int, input delivery.ApprovalDecision) int
 		RemoveGroupMember       func(childComplexity int, groupID int, userID int) int
 		RevokeAPIToken          func(childComplexity int, id int) int
+		UpdateDefinition        func(childComplexity int, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) int
 		UpdateGroup             func(childComplexity int, id int, input model.GroupPatchInput) int
 		UpdateServiceConnection func(childComplexity int, id int, input model.ServiceConnectionPatchInput) int
 		UpdateUser              func(childComplexity int, id int, input model.UserPatchInput) int
@@ -479,23 +527,26 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Agents             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AgentOrder, where *ent.AgentWhereInput) int
-		AuditEvents        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
-		CurrentDeployments func(childComplexity int, definitionID int) int
-		Definitions        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
-		Groups             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
-		MyAPITokens        func(childComplexity int) int
-		Node               func(childComplexity int, id int) int
-		Nodes              func(childComplexity int, ids []int) int
-		PendingApprovals   func(childComplexity int) int
-		Release            func(childComplexity int, id int) int
-		Releases           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
-		ServiceConnections func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) int
-		User               func(childComplexity int, id int) int
-		UserAPITokens      func(childComplexity int, userID int) int
-		Users              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
-		VerifyAuditChain   func(childComplexity int) int
-		Viewer             func(childComplexity int) int
+		Agents              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AgentOrder, where *ent.AgentWhereInput) int
+		AuditEvents         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
+		CurrentDeployments  func(childComplexity int, definitionID int) int
+		Definition          func(childComplexity int, id int) int
+		DefinitionDiff      func(childComplexity int, id int, from int, to int) int
+		DefinitionRevisions func(childComplexity int, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) int
+		Definitions         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
+		Groups              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
+		MyAPITokens         func(childComplexity int) int
+		Node                func(childComplexity int, id int) int
+		Nodes               func(childComplexity int, ids []int) int
+		PendingApprovals    func(childComplexity int) int
+		Release             func(childComplexity int, id int) int
+		Releases            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
+		ServiceConnections  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) int
+		User                func(childComplexity int, id int) int
+		UserAPITokens       func(childComplexity int, userID int) int
+		Users               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		VerifyAuditChain    func(childComplexity int) int
+		Viewer              func(childComplexity int) int
 	}
 
 	QueuePolicy struct {
@@ -564,6 +615,7 @@ type ComplexityRoot struct {
 		Revisions         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder, where *ent.DefinitionRevisionWhereInput) int
 		Schedules         func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
+		Variables         func(childComplexity int) int
 	}
 
 	ReleaseDefinitionConnection struct {
@@ -734,6 +786,9 @@ type ComplexityRoot struct {
 
 type MutationResolver interface {
 	Ping(ctx context.Context) (string, error)
+	CreateDefinition(ctx context.Context, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
+	UpdateDefinition(ctx context.Context, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
+	DeleteDefinition(ctx context.Context, id int, expectedRevision int, comment *string) (bool, error)
 	CreateUser(ctx context.Context, input model.NewUserInput) (*ent.User, error)
 	UpdateUser(ctx context.Context, id int, input model.UserPatchInput) (*ent.User, error)
 	DisableUser(ctx context.Context, id int) (*ent.User, error)
@@ -764,6 +819,9 @@ type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
+	Definition(ctx context.Context, id int) (*ent.ReleaseDefinition, error)
+	DefinitionRevisions(ctx context.Context, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) (*ent.DefinitionRevisionConnection, error)
+	DefinitionDiff(ctx context.Context, id int, from int, to int) ([]*delivery.FieldChange, error)
 	Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
 	User(ctx context.Context, id int) (*ent.User, error)
 	Groups(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) (*ent.GroupConnection, error)
@@ -774,12 +832,18 @@ type QueryResolver interface {
 	PendingApprovals(ctx context.Context) ([]*ent.Approval, error)
 	CurrentDeployments(ctx context.Context, definitionID int) ([]*delivery.EnvironmentDeploymentState, error)
 }
+type ReleaseDefinitionResolver interface {
+	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
+}
 type ServiceConnectionResolver interface {
 	HasSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
 	HasWebhookSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
 }
 type TaskResolver interface {
 	Env(ctx context.Context, obj *spec.Task) (map[string]any, error)
+}
+type VariableResolver interface {
+	Value(ctx context.Context, obj *spec.Variable) (*string, error)
 }
 
 type TaskInputResolver interface {
@@ -1337,6 +1401,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ArtifactSource.Type(childComplexity), true
 
+	case "ArtifactSourceSpec.alias":
+		if e.ComplexityRoot.ArtifactSourceSpec.Alias == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.Alias(childComplexity), true
+	case "ArtifactSourceSpec.allowPartial":
+		if e.ComplexityRoot.ArtifactSourceSpec.AllowPartial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.AllowPartial(childComplexity), true
+	case "ArtifactSourceSpec.branchFilters":
+		if e.ComplexityRoot.ArtifactSourceSpec.BranchFilters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.BranchFilters(childComplexity), true
+	case "ArtifactSourceSpec.connection":
+		if e.ComplexityRoot.ArtifactSourceSpec.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.Connection(childComplexity), true
+	case "ArtifactSourceSpec.continuousDeployment":
+		if e.ComplexityRoot.ArtifactSourceSpec.ContinuousDeployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.ContinuousDeployment(childComplexity), true
+	case "ArtifactSourceSpec.job":
+		if e.ComplexityRoot.ArtifactSourceSpec.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.Job(childComplexity), true
+	case "ArtifactSourceSpec.primary":
+		if e.ComplexityRoot.ArtifactSourceSpec.Primary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.Primary(childComplexity), true
+	case "ArtifactSourceSpec.project":
+		if e.ComplexityRoot.ArtifactSourceSpec.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.Project(childComplexity), true
+	case "ArtifactSourceSpec.repositoryUrl":
+		if e.ComplexityRoot.ArtifactSourceSpec.RepositoryURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.RepositoryURL(childComplexity), true
+	case "ArtifactSourceSpec.type":
+		if e.ComplexityRoot.ArtifactSourceSpec.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSourceSpec.Type(childComplexity), true
+
 	case "AuditChainReport.brokenAt":
 		if e.ComplexityRoot.AuditChainReport.BrokenAt == nil {
 			break
@@ -1615,6 +1740,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionRevision.Revision(childComplexity), true
+	case "DefinitionRevision.snapshot":
+		if e.ComplexityRoot.DefinitionRevision.Snapshot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionRevision.Snapshot(childComplexity), true
 
 	case "DefinitionRevisionConnection.edges":
 		if e.ComplexityRoot.DefinitionRevisionConnection.Edges == nil {
@@ -1647,6 +1778,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionRevisionEdge.Node(childComplexity), true
+
+	case "DefinitionSnapshot.artifactSources":
+		if e.ComplexityRoot.DefinitionSnapshot.ArtifactSources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.ArtifactSources(childComplexity), true
+	case "DefinitionSnapshot.description":
+		if e.ComplexityRoot.DefinitionSnapshot.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Description(childComplexity), true
+	case "DefinitionSnapshot.environments":
+		if e.ComplexityRoot.DefinitionSnapshot.Environments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Environments(childComplexity), true
+	case "DefinitionSnapshot.name":
+		if e.ComplexityRoot.DefinitionSnapshot.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Name(childComplexity), true
+	case "DefinitionSnapshot.releaseNameFormat":
+		if e.ComplexityRoot.DefinitionSnapshot.ReleaseNameFormat == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.ReleaseNameFormat(childComplexity), true
+	case "DefinitionSnapshot.schedules":
+		if e.ComplexityRoot.DefinitionSnapshot.Schedules == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Schedules(childComplexity), true
+	case "DefinitionSnapshot.variables":
+		if e.ComplexityRoot.DefinitionSnapshot.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Variables(childComplexity), true
 
 	case "Deployment.approvals":
 		if e.ComplexityRoot.Deployment.Approvals == nil {
@@ -1873,6 +2047,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.Trigger(childComplexity), true
+	case "Environment.variables":
+		if e.ComplexityRoot.Environment.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Environment.Variables(childComplexity), true
 
 	case "EnvironmentDeploymentState.current":
 		if e.ComplexityRoot.EnvironmentDeploymentState.Current == nil {
@@ -1898,6 +2078,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentDeploymentState.Previous(childComplexity), true
+
+	case "EnvironmentSpec.job":
+		if e.ComplexityRoot.EnvironmentSpec.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Job(childComplexity), true
+	case "EnvironmentSpec.name":
+		if e.ComplexityRoot.EnvironmentSpec.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Name(childComplexity), true
+	case "EnvironmentSpec.owner":
+		if e.ComplexityRoot.EnvironmentSpec.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Owner(childComplexity), true
+	case "EnvironmentSpec.postApproval":
+		if e.ComplexityRoot.EnvironmentSpec.PostApproval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.PostApproval(childComplexity), true
+	case "EnvironmentSpec.preApproval":
+		if e.ComplexityRoot.EnvironmentSpec.PreApproval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.PreApproval(childComplexity), true
+	case "EnvironmentSpec.queue":
+		if e.ComplexityRoot.EnvironmentSpec.Queue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Queue(childComplexity), true
+	case "EnvironmentSpec.trigger":
+		if e.ComplexityRoot.EnvironmentSpec.Trigger == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Trigger(childComplexity), true
+	case "EnvironmentSpec.variables":
+		if e.ComplexityRoot.EnvironmentSpec.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Variables(childComplexity), true
+
+	case "FieldChange.after":
+		if e.ComplexityRoot.FieldChange.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldChange.After(childComplexity), true
+	case "FieldChange.before":
+		if e.ComplexityRoot.FieldChange.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldChange.Before(childComplexity), true
+	case "FieldChange.kind":
+		if e.ComplexityRoot.FieldChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldChange.Kind(childComplexity), true
+	case "FieldChange.path":
+		if e.ComplexityRoot.FieldChange.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldChange.Path(childComplexity), true
 
 	case "Group.createdAt":
 		if e.ComplexityRoot.Group.CreatedAt == nil {
@@ -2268,6 +2522,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(model.NewAPITokenInput)), true
+	case "Mutation.createDefinition":
+		if e.ComplexityRoot.Mutation.CreateDefinition == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createDefinition_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateDefinition(childComplexity, args["input"].(spec.DefinitionSnapshot), args["comment"].(*string)), true
 	case "Mutation.createGroup":
 		if e.ComplexityRoot.Mutation.CreateGroup == nil {
 			break
@@ -2312,6 +2577,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(model.NewUserInput)), true
+	case "Mutation.deleteDefinition":
+		if e.ComplexityRoot.Mutation.DeleteDefinition == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteDefinition_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteDefinition(childComplexity, args["id"].(int), args["expectedRevision"].(int), args["comment"].(*string)), true
 	case "Mutation.deleteGroup":
 		if e.ComplexityRoot.Mutation.DeleteGroup == nil {
 			break
@@ -2406,6 +2682,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(int)), true
+	case "Mutation.updateDefinition":
+		if e.ComplexityRoot.Mutation.UpdateDefinition == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateDefinition_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateDefinition(childComplexity, args["id"].(int), args["expectedRevision"].(int), args["input"].(spec.DefinitionSnapshot), args["comment"].(*string)), true
 	case "Mutation.updateGroup":
 		if e.ComplexityRoot.Mutation.UpdateGroup == nil {
 			break
@@ -2714,6 +3001,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CurrentDeployments(childComplexity, args["definitionId"].(int)), true
+	case "Query.definition":
+		if e.ComplexityRoot.Query.Definition == nil {
+			break
+		}
+
+		args, err := ec.field_Query_definition_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Definition(childComplexity, args["id"].(int)), true
+	case "Query.definitionDiff":
+		if e.ComplexityRoot.Query.DefinitionDiff == nil {
+			break
+		}
+
+		args, err := ec.field_Query_definitionDiff_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DefinitionDiff(childComplexity, args["id"].(int), args["from"].(int), args["to"].(int)), true
+	case "Query.definitionRevisions":
+		if e.ComplexityRoot.Query.DefinitionRevisions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_definitionRevisions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DefinitionRevisions(childComplexity, args["definitionID"].(int), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.DefinitionRevisionOrder)), true
 	case "Query.definitions":
 		if e.ComplexityRoot.Query.Definitions == nil {
 			break
@@ -3197,6 +3517,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.UpdatedAt(childComplexity), true
+	case "ReleaseDefinition.variables":
+		if e.ComplexityRoot.ReleaseDefinition.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.Variables(childComplexity), true
 
 	case "ReleaseDefinitionConnection.edges":
 		if e.ComplexityRoot.ReleaseDefinitionConnection.Edges == nil {
@@ -3828,16 +4154,19 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputApprovalPolicyInput,
 		ec.unmarshalInputApprovalWhereInput,
 		ec.unmarshalInputApproverInput,
+		ec.unmarshalInputArtifactSourceInput,
 		ec.unmarshalInputArtifactSourceWhereInput,
 		ec.unmarshalInputArtifactVersionInput,
 		ec.unmarshalInputAuditEventOrder,
 		ec.unmarshalInputAuditEventWhereInput,
 		ec.unmarshalInputCommitWhereInput,
+		ec.unmarshalInputDefinitionInput,
 		ec.unmarshalInputDefinitionRevisionOrder,
 		ec.unmarshalInputDefinitionRevisionWhereInput,
 		ec.unmarshalInputDeployEnvironmentInput,
 		ec.unmarshalInputDeploymentOrder,
 		ec.unmarshalInputDeploymentWhereInput,
+		ec.unmarshalInputEnvironmentInput,
 		ec.unmarshalInputEnvironmentWhereInput,
 		ec.unmarshalInputGroupOrder,
 		ec.unmarshalInputGroupPatchInput,
@@ -3951,7 +4280,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/audit.graphql" "schema/identity.graphql" "schema/releases.graphql"
+//go:embed "schema/audit.graphql" "schema/definitions.graphql" "schema/identity.graphql" "schema/releases.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -4059,7 +4388,10 @@ type Schedule {
 
 input VariableInput {
   name: String!
-  """Required unless secret is true and keepValue is set on update."""
+  """
+  The value. For a secret on update, omit it (or send "") to keep the stored
+  value: clients round-trip definitions without knowing their secrets.
+  """
   value: String
   secret: Boolean
 }
@@ -9117,6 +9449,7 @@ input WorkItemWhereInput {
 }
 `, BuiltIn: false},
 	{Name: "schema/audit.graphql", Input: sourceData("schema/audit.graphql"), BuiltIn: false},
+	{Name: "schema/definitions.graphql", Input: sourceData("schema/definitions.graphql"), BuiltIn: false},
 	{Name: "schema/identity.graphql", Input: sourceData("schema/identity.graphql"), BuiltIn: false},
 	{Name: "schema/releases.graphql", Input: sourceData("schema/releases.graphql"), BuiltIn: false},
 }
@@ -9336,6 +9669,32 @@ func (ec *executionContext) childFields_ArtifactSource(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ArtifactSource", field.Name)
 }
 
+func (ec *executionContext) childFields_ArtifactSourceSpec(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "alias":
+		return ec.fieldContext_ArtifactSourceSpec_alias(ctx, field)
+	case "type":
+		return ec.fieldContext_ArtifactSourceSpec_type(ctx, field)
+	case "connection":
+		return ec.fieldContext_ArtifactSourceSpec_connection(ctx, field)
+	case "job":
+		return ec.fieldContext_ArtifactSourceSpec_job(ctx, field)
+	case "project":
+		return ec.fieldContext_ArtifactSourceSpec_project(ctx, field)
+	case "repositoryUrl":
+		return ec.fieldContext_ArtifactSourceSpec_repositoryUrl(ctx, field)
+	case "primary":
+		return ec.fieldContext_ArtifactSourceSpec_primary(ctx, field)
+	case "continuousDeployment":
+		return ec.fieldContext_ArtifactSourceSpec_continuousDeployment(ctx, field)
+	case "branchFilters":
+		return ec.fieldContext_ArtifactSourceSpec_branchFilters(ctx, field)
+	case "allowPartial":
+		return ec.fieldContext_ArtifactSourceSpec_allowPartial(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ArtifactSourceSpec", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditChainReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "checked":
@@ -9476,6 +9835,8 @@ func (ec *executionContext) childFields_DefinitionRevision(ctx context.Context, 
 		return ec.fieldContext_DefinitionRevision_definitionID(ctx, field)
 	case "definition":
 		return ec.fieldContext_DefinitionRevision_definition(ctx, field)
+	case "snapshot":
+		return ec.fieldContext_DefinitionRevision_snapshot(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionRevision", field.Name)
 }
@@ -9500,6 +9861,26 @@ func (ec *executionContext) childFields_DefinitionRevisionEdge(ctx context.Conte
 		return ec.fieldContext_DefinitionRevisionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionRevisionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DefinitionSnapshot(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_DefinitionSnapshot_name(ctx, field)
+	case "description":
+		return ec.fieldContext_DefinitionSnapshot_description(ctx, field)
+	case "releaseNameFormat":
+		return ec.fieldContext_DefinitionSnapshot_releaseNameFormat(ctx, field)
+	case "variables":
+		return ec.fieldContext_DefinitionSnapshot_variables(ctx, field)
+	case "artifactSources":
+		return ec.fieldContext_DefinitionSnapshot_artifactSources(ctx, field)
+	case "environments":
+		return ec.fieldContext_DefinitionSnapshot_environments(ctx, field)
+	case "schedules":
+		return ec.fieldContext_DefinitionSnapshot_schedules(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DefinitionSnapshot", field.Name)
 }
 
 func (ec *executionContext) childFields_Deployment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9596,6 +9977,8 @@ func (ec *executionContext) childFields_Environment(ctx context.Context, field g
 		return ec.fieldContext_Environment_definitionID(ctx, field)
 	case "definition":
 		return ec.fieldContext_Environment_definition(ctx, field)
+	case "variables":
+		return ec.fieldContext_Environment_variables(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Environment", field.Name)
 }
@@ -9612,6 +9995,42 @@ func (ec *executionContext) childFields_EnvironmentDeploymentState(ctx context.C
 		return ec.fieldContext_EnvironmentDeploymentState_latest(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnvironmentDeploymentState", field.Name)
+}
+
+func (ec *executionContext) childFields_EnvironmentSpec(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_EnvironmentSpec_name(ctx, field)
+	case "owner":
+		return ec.fieldContext_EnvironmentSpec_owner(ctx, field)
+	case "trigger":
+		return ec.fieldContext_EnvironmentSpec_trigger(ctx, field)
+	case "preApproval":
+		return ec.fieldContext_EnvironmentSpec_preApproval(ctx, field)
+	case "postApproval":
+		return ec.fieldContext_EnvironmentSpec_postApproval(ctx, field)
+	case "job":
+		return ec.fieldContext_EnvironmentSpec_job(ctx, field)
+	case "queue":
+		return ec.fieldContext_EnvironmentSpec_queue(ctx, field)
+	case "variables":
+		return ec.fieldContext_EnvironmentSpec_variables(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnvironmentSpec", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_FieldChange_path(ctx, field)
+	case "before":
+		return ec.fieldContext_FieldChange_before(ctx, field)
+	case "after":
+		return ec.fieldContext_FieldChange_after(ctx, field)
+	case "kind":
+		return ec.fieldContext_FieldChange_kind(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldChange", field.Name)
 }
 
 func (ec *executionContext) childFields_Group(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9992,6 +10411,8 @@ func (ec *executionContext) childFields_ReleaseDefinition(ctx context.Context, f
 		return ec.fieldContext_ReleaseDefinition_revisions(ctx, field)
 	case "releases":
 		return ec.fieldContext_ReleaseDefinition_releases(ctx, field)
+	case "variables":
+		return ec.fieldContext_ReleaseDefinition_variables(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseDefinition", field.Name)
 }
@@ -10192,6 +10613,18 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Variable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Variable_name(ctx, field)
+	case "value":
+		return ec.fieldContext_Variable_value(ctx, field)
+	case "secret":
+		return ec.fieldContext_Variable_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Variable", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10558,6 +10991,28 @@ func (ec *executionContext) field_Mutation_createApiToken_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createDefinition_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (spec.DefinitionSnapshot, error) {
+			return ec.unmarshalNDefinitionInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionSnapshot(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10611,6 +11066,36 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteDefinition_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expectedRevision",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedRevision"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg2
 	return args, nil
 }
 
@@ -10747,6 +11232,44 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateDefinition_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expectedRevision",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedRevision"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (spec.DefinitionSnapshot, error) {
+			return ec.unmarshalNDefinitionInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionSnapshot(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg3
 	return args, nil
 }
 
@@ -10949,6 +11472,104 @@ func (ec *executionContext) field_Query_currentDeployments_args(ctx context.Cont
 		return nil, err
 	}
 	args["definitionId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_definitionDiff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_definitionRevisions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "definitionID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["definitionID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.DefinitionRevisionOrder, error) {
+			return ec.unmarshalODefinitionRevisionOrder2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDefinitionRevisionOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_definition_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -13730,6 +14351,236 @@ func (ec *executionContext) fieldContext_ArtifactSource_connection(_ context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _ArtifactSourceSpec_alias(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_alias(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Alias, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_alias(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ArtifactSourceSpec_type(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ArtifactSourceSpec_connection(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ArtifactSourceSpec_job(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ArtifactSourceSpec_project(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Project, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ArtifactSourceSpec_repositoryUrl(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_repositoryUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RepositoryURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_repositoryUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ArtifactSourceSpec_primary(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_primary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Primary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_primary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ArtifactSourceSpec_continuousDeployment(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_continuousDeployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContinuousDeployment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_continuousDeployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ArtifactSourceSpec_branchFilters(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_branchFilters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BranchFilters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_branchFilters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ArtifactSourceSpec_allowPartial(ctx context.Context, field graphql.CollectedField, obj *spec.ArtifactSourceSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSourceSpec_allowPartial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowPartial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSourceSpec_allowPartial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactSourceSpec", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _AuditChainReport_checked(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14846,6 +15697,38 @@ func (ec *executionContext) fieldContext_DefinitionRevision_definition(_ context
 	return fc, nil
 }
 
+func (ec *executionContext) _DefinitionRevision_snapshot(ctx context.Context, field graphql.CollectedField, obj *ent.DefinitionRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionRevision_snapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Snapshot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.DefinitionSnapshot) graphql.Marshaler {
+			return ec.marshalNDefinitionSnapshot2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionSnapshot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionRevision_snapshot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionRevision",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DefinitionSnapshot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DefinitionRevisionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DefinitionRevisionConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14986,6 +15869,203 @@ func (ec *executionContext) _DefinitionRevisionEdge_cursor(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_DefinitionRevisionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DefinitionRevisionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionSnapshot_name(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionSnapshot_description(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionSnapshot_releaseNameFormat(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_releaseNameFormat(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseNameFormat, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_releaseNameFormat(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionSnapshot_variables(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_variables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variables, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Variable) graphql.Marshaler {
+			return ec.marshalNVariable2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariableᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_variables(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionSnapshot",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionSnapshot_artifactSources(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_artifactSources(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArtifactSources, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.ArtifactSourceSpec) graphql.Marshaler {
+			return ec.marshalNArtifactSourceSpec2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐArtifactSourceSpecᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_artifactSources(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionSnapshot",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ArtifactSourceSpec(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionSnapshot_environments(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_environments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.EnvironmentSpec) graphql.Marshaler {
+			return ec.marshalNEnvironmentSpec2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpecᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_environments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionSnapshot",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnvironmentSpec(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionSnapshot_schedules(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_schedules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Schedules, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Schedule) graphql.Marshaler {
+			return ec.marshalNSchedule2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐScheduleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_schedules(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionSnapshot",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Schedule(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Deployment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
@@ -15956,6 +17036,38 @@ func (ec *executionContext) fieldContext_Environment_definition(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Environment_variables(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Environment_variables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variables, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Variable) graphql.Marshaler {
+			return ec.marshalNVariable2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariableᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Environment_variables(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Environment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _EnvironmentDeploymentState_environment(ctx context.Context, field graphql.CollectedField, obj *delivery.EnvironmentDeploymentState) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16073,6 +17185,336 @@ func (ec *executionContext) fieldContext_EnvironmentDeploymentState_latest(_ con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_name(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentSpec_owner(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentSpec_trigger(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_trigger(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Trigger, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.Trigger) graphql.Marshaler {
+			return ec.marshalNTrigger2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTrigger(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_trigger(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Trigger(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_preApproval(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_preApproval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreApproval, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.ApprovalPolicy) graphql.Marshaler {
+			return ec.marshalNApprovalPolicy2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprovalPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_preApproval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApprovalPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_postApproval(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_postApproval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostApproval, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.ApprovalPolicy) graphql.Marshaler {
+			return ec.marshalNApprovalPolicy2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprovalPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_postApproval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApprovalPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_job(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.JobSpec) graphql.Marshaler {
+			return ec.marshalNJobSpec2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐJobSpec(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JobSpec(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_queue(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_queue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Queue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.QueuePolicy) graphql.Marshaler {
+			return ec.marshalNQueuePolicy2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐQueuePolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_queue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueuePolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_variables(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_variables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variables, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Variable) graphql.Marshaler {
+			return ec.marshalNVariable2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariableᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_variables(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FieldChange_path(ctx context.Context, field graphql.CollectedField, obj *delivery.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldChange_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldChange_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FieldChange_before(ctx context.Context, field graphql.CollectedField, obj *delivery.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldChange_before(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Before, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldChange_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FieldChange_after(ctx context.Context, field graphql.CollectedField, obj *delivery.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldChange_after(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.After, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldChange_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FieldChange_kind(ctx context.Context, field graphql.CollectedField, obj *delivery.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v delivery.ChangeKind) graphql.Marshaler {
+			return ec.marshalNFieldChangeKind2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type FieldChangeKind does not have child fields"))
 }
 
 func (ec *executionContext) _Group_id(ctx context.Context, field graphql.CollectedField, obj *ent.Group) (ret graphql.Marshaler) {
@@ -17377,6 +18819,138 @@ func (ec *executionContext) _Mutation_ping(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Mutation_ping(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Mutation_createDefinition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateDefinition(ctx, fc.Args["input"].(spec.DefinitionSnapshot), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReleaseDefinition) graphql.Marshaler {
+			return ec.marshalNReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createDefinition(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseDefinition(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createDefinition_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateDefinition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateDefinition(ctx, fc.Args["id"].(int), fc.Args["expectedRevision"].(int), fc.Args["input"].(spec.DefinitionSnapshot), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReleaseDefinition) graphql.Marshaler {
+			return ec.marshalNReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateDefinition(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseDefinition(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateDefinition_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteDefinition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteDefinition(ctx, fc.Args["id"].(int), fc.Args["expectedRevision"].(int), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteDefinition(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteDefinition_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_createUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -19538,6 +21112,138 @@ func (ec *executionContext) fieldContext_Query_verifyAuditChain(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_definition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_definition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Definition(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReleaseDefinition) graphql.Marshaler {
+			return ec.marshalOReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_definition(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseDefinition(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_definition_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_definitionRevisions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_definitionRevisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DefinitionRevisions(ctx, fc.Args["definitionID"].(int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.DefinitionRevisionOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DefinitionRevisionConnection) graphql.Marshaler {
+			return ec.marshalNDefinitionRevisionConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDefinitionRevisionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_definitionRevisions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DefinitionRevisionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_definitionRevisions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_definitionDiff(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_definitionDiff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DefinitionDiff(ctx, fc.Args["id"].(int), fc.Args["from"].(int), fc.Args["to"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.FieldChange) graphql.Marshaler {
+			return ec.marshalNFieldChange2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐFieldChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_definitionDiff(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_definitionDiff_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21280,7 +22986,7 @@ func (ec *executionContext) _ReleaseDefinition_environments(ctx context.Context,
 			return ec.fieldContext_ReleaseDefinition_environments(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Environments(ctx)
+			return ec.Resolvers.ReleaseDefinition().Environments(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Environment) graphql.Marshaler {
@@ -21295,7 +23001,7 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_environments(_ contex
 		Object:     "ReleaseDefinition",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Environment(ctx, field)
 		},
@@ -21387,6 +23093,38 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_releases(ctx context.
 	if fc.Args, err = ec.field_ReleaseDefinition_releases_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseDefinition_variables(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_variables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variables, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Variable) graphql.Marshaler {
+			return ec.marshalNVariable2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariableᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_variables(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseDefinition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Variable(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -22920,18 +24658,18 @@ func (ec *executionContext) _Variable_value(ctx context.Context, field graphql.C
 			return ec.fieldContext_Variable_value(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Value, nil
+			return ec.Resolvers.Variable().Value(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Variable_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Variable", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Variable", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Variable_secret(ctx context.Context, field graphql.CollectedField, obj *spec.Variable) (ret graphql.Marshaler) {
@@ -28534,6 +30272,99 @@ func (ec *executionContext) unmarshalInputApproverInput(ctx context.Context, obj
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputArtifactSourceInput(ctx context.Context, obj any) (spec.ArtifactSourceSpec, error) {
+	var it spec.ArtifactSourceSpec
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"alias", "type", "connection", "job", "project", "repositoryUrl", "primary", "continuousDeployment", "branchFilters", "allowPartial"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "alias":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("alias"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Alias = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "connection":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connection"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Connection = data
+		case "job":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("job"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Job = data
+		case "project":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("project"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Project = data
+		case "repositoryUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("repositoryUrl"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RepositoryURL = data
+		case "primary":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("primary"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Primary = data
+		case "continuousDeployment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("continuousDeployment"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContinuousDeployment = data
+		case "branchFilters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("branchFilters"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BranchFilters = data
+		case "allowPartial":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowPartial"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowPartial = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputArtifactSourceWhereInput(ctx context.Context, obj any) (ent.ArtifactSourceWhereInput, error) {
 	var it ent.ArtifactSourceWhereInput
 	if obj == nil {
@@ -30970,6 +32801,78 @@ func (ec *executionContext) unmarshalInputCommitWhereInput(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, obj any) (spec.DefinitionSnapshot, error) {
+	var it spec.DefinitionSnapshot
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "releaseNameFormat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseNameFormat"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseNameFormat = data
+		case "variables":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variables"))
+			data, err := ec.unmarshalOVariableInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariableᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variables = data
+		case "artifactSources":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("artifactSources"))
+			data, err := ec.unmarshalOArtifactSourceInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐArtifactSourceSpecᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArtifactSources = data
+		case "environments":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environments"))
+			data, err := ec.unmarshalNEnvironmentInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpecᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Environments = data
+		case "schedules":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("schedules"))
+			data, err := ec.unmarshalOScheduleInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐScheduleᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Schedules = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputDefinitionRevisionOrder(ctx context.Context, obj any) (ent.DefinitionRevisionOrder, error) {
 	var it ent.DefinitionRevisionOrder
 	if obj == nil {
@@ -32691,6 +34594,85 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.HasJobWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, obj any) (spec.EnvironmentSpec, error) {
+	var it spec.EnvironmentSpec
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "owner":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("owner"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Owner = data
+		case "trigger":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trigger"))
+			data, err := ec.unmarshalOTriggerInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTrigger(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Trigger = data
+		case "preApproval":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preApproval"))
+			data, err := ec.unmarshalOApprovalPolicyInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprovalPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PreApproval = data
+		case "postApproval":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postApproval"))
+			data, err := ec.unmarshalOApprovalPolicyInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprovalPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostApproval = data
+		case "job":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("job"))
+			data, err := ec.unmarshalOJobSpecInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐJobSpec(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Job = data
+		case "queue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queue"))
+			data, err := ec.unmarshalOQueuePolicyInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐQueuePolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Queue = data
+		case "variables":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variables"))
+			data, err := ec.unmarshalOVariableInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariableᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variables = data
 		}
 	}
 	return it, nil
@@ -44557,6 +46539,89 @@ func (ec *executionContext) _ArtifactSource(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var artifactSourceSpecImplementors = []string{"ArtifactSourceSpec"}
+
+func (ec *executionContext) _ArtifactSourceSpec(ctx context.Context, sel ast.SelectionSet, obj *spec.ArtifactSourceSpec) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, artifactSourceSpecImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ArtifactSourceSpec")
+		case "alias":
+			out.Values[i] = ec._ArtifactSourceSpec_alias(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._ArtifactSourceSpec_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connection":
+			out.Values[i] = ec._ArtifactSourceSpec_connection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "job":
+			out.Values[i] = ec._ArtifactSourceSpec_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "project":
+			out.Values[i] = ec._ArtifactSourceSpec_project(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "repositoryUrl":
+			out.Values[i] = ec._ArtifactSourceSpec_repositoryUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "primary":
+			out.Values[i] = ec._ArtifactSourceSpec_primary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "continuousDeployment":
+			out.Values[i] = ec._ArtifactSourceSpec_continuousDeployment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "branchFilters":
+			out.Values[i] = ec._ArtifactSourceSpec_branchFilters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allowPartial":
+			out.Values[i] = ec._ArtifactSourceSpec_allowPartial(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var auditChainReportImplementors = []string{"AuditChainReport"}
 
 func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.SelectionSet, obj *model.AuditChainReport) graphql.Marshaler {
@@ -45124,6 +47189,11 @@ func (ec *executionContext) _DefinitionRevision(ctx context.Context, sel ast.Sel
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "snapshot":
+			out.Values[i] = ec._DefinitionRevision_snapshot(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -45212,6 +47282,74 @@ func (ec *executionContext) _DefinitionRevisionEdge(ctx context.Context, sel ast
 			}
 		case "cursor":
 			out.Values[i] = ec._DefinitionRevisionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var definitionSnapshotImplementors = []string{"DefinitionSnapshot"}
+
+func (ec *executionContext) _DefinitionSnapshot(ctx context.Context, sel ast.SelectionSet, obj *spec.DefinitionSnapshot) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, definitionSnapshotImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DefinitionSnapshot")
+		case "name":
+			out.Values[i] = ec._DefinitionSnapshot_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._DefinitionSnapshot_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "releaseNameFormat":
+			out.Values[i] = ec._DefinitionSnapshot_releaseNameFormat(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "variables":
+			out.Values[i] = ec._DefinitionSnapshot_variables(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "artifactSources":
+			out.Values[i] = ec._DefinitionSnapshot_artifactSources(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "environments":
+			out.Values[i] = ec._DefinitionSnapshot_environments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "schedules":
+			out.Values[i] = ec._DefinitionSnapshot_schedules(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45697,6 +47835,11 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "variables":
+			out.Values[i] = ec._Environment_variables(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -45748,6 +47891,132 @@ func (ec *executionContext) _EnvironmentDeploymentState(ctx context.Context, sel
 		case "latest":
 			out.Values[i] = ec._EnvironmentDeploymentState_latest(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var environmentSpecImplementors = []string{"EnvironmentSpec"}
+
+func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.SelectionSet, obj *spec.EnvironmentSpec) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, environmentSpecImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnvironmentSpec")
+		case "name":
+			out.Values[i] = ec._EnvironmentSpec_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "owner":
+			out.Values[i] = ec._EnvironmentSpec_owner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "trigger":
+			out.Values[i] = ec._EnvironmentSpec_trigger(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "preApproval":
+			out.Values[i] = ec._EnvironmentSpec_preApproval(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "postApproval":
+			out.Values[i] = ec._EnvironmentSpec_postApproval(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "job":
+			out.Values[i] = ec._EnvironmentSpec_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "queue":
+			out.Values[i] = ec._EnvironmentSpec_queue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "variables":
+			out.Values[i] = ec._EnvironmentSpec_variables(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var fieldChangeImplementors = []string{"FieldChange"}
+
+func (ec *executionContext) _FieldChange(ctx context.Context, sel ast.SelectionSet, obj *delivery.FieldChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldChange")
+		case "path":
+			out.Values[i] = ec._FieldChange_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "before":
+			out.Values[i] = ec._FieldChange_before(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "after":
+			out.Values[i] = ec._FieldChange_after(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._FieldChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -46478,6 +48747,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "ping":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_ping(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createDefinition":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createDefinition(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateDefinition":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateDefinition(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDefinition":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteDefinition(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -47253,6 +49543,72 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_verifyAuditChain(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "definition":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_definition(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "definitionRevisions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_definitionRevisions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "definitionDiff":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_definitionDiff(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -48270,6 +50626,11 @@ func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.Sele
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "variables":
+			out.Values[i] = ec._ReleaseDefinition_variables(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -49233,17 +51594,50 @@ func (ec *executionContext) _Variable(ctx context.Context, sel ast.SelectionSet,
 		case "name":
 			out.Values[i] = ec._Variable_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "value":
-			out.Values[i] = ec._Variable_value(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Variable_value(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "secret":
 			out.Values[i] = ec._Variable_secret(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -50431,6 +52825,31 @@ func (ec *executionContext) marshalNArtifactSource2ᚖgithubᚗcomᚋcairnhqᚋc
 	return ec._ArtifactSource(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNArtifactSourceInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐArtifactSourceSpec(ctx context.Context, v any) (spec.ArtifactSourceSpec, error) {
+	res, err := ec.unmarshalInputArtifactSourceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNArtifactSourceSpec2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐArtifactSourceSpec(ctx context.Context, sel ast.SelectionSet, v spec.ArtifactSourceSpec) graphql.Marshaler {
+	return ec._ArtifactSourceSpec(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNArtifactSourceSpec2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐArtifactSourceSpecᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.ArtifactSourceSpec) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNArtifactSourceSpec2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐArtifactSourceSpec(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNArtifactSourceType2githubᚗcomᚋcairnhqᚋcairnᚋentᚋartifactsourceᚐType(ctx context.Context, v any) (artifactsource.Type, error) {
 	var res artifactsource.Type
 	err := res.UnmarshalGQL(v)
@@ -50543,6 +52962,11 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
+func (ec *executionContext) unmarshalNDefinitionInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionSnapshot(ctx context.Context, v any) (spec.DefinitionSnapshot, error) {
+	res, err := ec.unmarshalInputDefinitionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNDefinitionRevisionChangeType2githubᚗcomᚋcairnhqᚋcairnᚋentᚋdefinitionrevisionᚐChangeType(ctx context.Context, v any) (definitionrevision.ChangeType, error) {
 	var res definitionrevision.ChangeType
 	err := res.UnmarshalGQL(v)
@@ -50582,6 +53006,10 @@ func (ec *executionContext) marshalNDefinitionRevisionOrderField2ᚖgithubᚗcom
 func (ec *executionContext) unmarshalNDefinitionRevisionWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDefinitionRevisionWhereInput(ctx context.Context, v any) (*ent.DefinitionRevisionWhereInput, error) {
 	res, err := ec.unmarshalInputDefinitionRevisionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDefinitionSnapshot2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionSnapshot(ctx context.Context, sel ast.SelectionSet, v spec.DefinitionSnapshot) graphql.Marshaler {
+	return ec._DefinitionSnapshot(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNDeployEnvironmentInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐDeployInput(ctx context.Context, v any) (delivery.DeployInput, error) {
@@ -50686,9 +53114,91 @@ func (ec *executionContext) marshalNEnvironmentDeploymentState2ᚖgithubᚗcom�
 	return ec._EnvironmentDeploymentState(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNEnvironmentInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpec(ctx context.Context, v any) (spec.EnvironmentSpec, error) {
+	res, err := ec.unmarshalInputEnvironmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNEnvironmentInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpecᚄ(ctx context.Context, v any) ([]spec.EnvironmentSpec, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]spec.EnvironmentSpec, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNEnvironmentInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpec(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNEnvironmentSpec2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpec(ctx context.Context, sel ast.SelectionSet, v spec.EnvironmentSpec) graphql.Marshaler {
+	return ec._EnvironmentSpec(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEnvironmentSpec2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpecᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.EnvironmentSpec) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEnvironmentSpec2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpec(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNEnvironmentWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐEnvironmentWhereInput(ctx context.Context, v any) (*ent.EnvironmentWhereInput, error) {
 	res, err := ec.unmarshalInputEnvironmentWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFieldChange2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐFieldChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.FieldChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldChange2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐFieldChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFieldChange2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐFieldChange(ctx context.Context, sel ast.SelectionSet, v *delivery.FieldChange) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FieldChange(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFieldChangeKind2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐChangeKind(ctx context.Context, v any) (delivery.ChangeKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := delivery.ChangeKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFieldChangeKind2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐChangeKind(ctx context.Context, sel ast.SelectionSet, v delivery.ChangeKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGroup(ctx context.Context, sel ast.SelectionSet, v *ent.Group) graphql.Marshaler {
@@ -51191,6 +53701,27 @@ func (ec *executionContext) marshalNSchedule2githubᚗcomᚋcairnhqᚋcairnᚋen
 	return ec._Schedule(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNSchedule2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐScheduleᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.Schedule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSchedule2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐSchedule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNScheduleInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐSchedule(ctx context.Context, v any) (spec.Schedule, error) {
+	res, err := ec.unmarshalInputScheduleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNServiceConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐServiceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ServiceConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -51408,6 +53939,26 @@ func (ec *executionContext) marshalNUserRole2githubᚗcomᚋcairnhqᚋcairnᚋen
 func (ec *executionContext) unmarshalNUserWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐUserWhereInput(ctx context.Context, v any) (*ent.UserWhereInput, error) {
 	res, err := ec.unmarshalInputUserWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVariable2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariable(ctx context.Context, sel ast.SelectionSet, v spec.Variable) graphql.Marshaler {
+	return ec._Variable(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNVariable2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariableᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.Variable) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVariable2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariable(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNVariableInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariable(ctx context.Context, v any) (spec.Variable, error) {
@@ -51909,6 +54460,11 @@ func (ec *executionContext) marshalOApprovalMode2githubᚗcomᚋcairnhqᚋcairn�
 	return res
 }
 
+func (ec *executionContext) unmarshalOApprovalPolicyInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprovalPolicy(ctx context.Context, v any) (spec.ApprovalPolicy, error) {
+	res, err := ec.unmarshalInputApprovalPolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOApprovalStage2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋapprovalᚐStageᚄ(ctx context.Context, v any) ([]approval.Stage, error) {
 	if v == nil {
 		return nil, nil
@@ -52072,6 +54628,23 @@ func (ec *executionContext) marshalOArtifactSource2ᚕᚖgithubᚗcomᚋcairnhq�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOArtifactSourceInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐArtifactSourceSpecᚄ(ctx context.Context, v any) ([]spec.ArtifactSourceSpec, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]spec.ArtifactSourceSpec, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNArtifactSourceInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐArtifactSourceSpec(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOArtifactSourceType2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋartifactsourceᚐTypeᚄ(ctx context.Context, v any) ([]artifactsource.Type, error) {
@@ -52968,6 +55541,11 @@ func (ec *executionContext) unmarshalOJobOrder2ᚖgithubᚗcomᚋcairnhqᚋcairn
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOJobSpecInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐJobSpec(ctx context.Context, v any) (spec.JobSpec, error) {
+	res, err := ec.unmarshalInputJobSpecInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOJobStatus2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋjobᚐStatusᚄ(ctx context.Context, v any) ([]job.Status, error) {
 	if v == nil {
 		return nil, nil
@@ -53385,6 +55963,11 @@ func (ec *executionContext) marshalOQueueMode2githubᚗcomᚋcairnhqᚋcairnᚋe
 	_ = ctx
 	res := graphql.MarshalString(string(v))
 	return res
+}
+
+func (ec *executionContext) unmarshalOQueuePolicyInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐQueuePolicy(ctx context.Context, v any) (spec.QueuePolicy, error) {
+	res, err := ec.unmarshalInputQueuePolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalORelease2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Release) graphql.Marshaler {
@@ -53893,6 +56476,23 @@ func (ec *executionContext) marshalOSchedule2ᚕgithubᚗcomᚋcairnhqᚋcairn�
 	return ret
 }
 
+func (ec *executionContext) unmarshalOScheduleInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐScheduleᚄ(ctx context.Context, v any) ([]spec.Schedule, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]spec.Schedule, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNScheduleInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐSchedule(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOServiceConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐServiceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ServiceConnection) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -54138,6 +56738,11 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOTriggerInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTrigger(ctx context.Context, v any) (spec.Trigger, error) {
+	res, err := ec.unmarshalInputTriggerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOUser2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.User) graphql.Marshaler {

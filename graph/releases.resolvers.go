@@ -97,18 +97,3 @@ func (r *queryResolver) PendingApprovals(ctx context.Context) ([]*ent.Approval, 
 func (r *queryResolver) CurrentDeployments(ctx context.Context, definitionID int) ([]*delivery.EnvironmentDeploymentState, error) {
 	return r.Engine.CurrentDeployments(ctx, definitionID)
 }
-
-// !!! WARNING !!!
-// The code below was going to be deleted when updating resolvers. It has been copied here so you have
-// one last chance to move it out of harms way if you want. There are two reasons this happens:
-//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
-//    it when you're done.
-//  - You have helper methods in this file. Move them out to keep these resolver files clean.
-/*
-	func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-*/

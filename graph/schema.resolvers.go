@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/graph/model"
@@ -35,30 +34,19 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 
 // Env is the resolver for the env field.
 func (r *taskResolver) Env(ctx context.Context, obj *spec.Task) (map[string]any, error) {
-	if obj.Env == nil {
-		return nil, nil
-	}
-	out := make(map[string]any, len(obj.Env))
-	for k, v := range obj.Env {
-		out[k] = v
-	}
-	return out, nil
+	return stringMapOut(obj.Env), nil
+}
+
+// Value is the resolver for the value field.
+func (r *variableResolver) Value(ctx context.Context, obj *spec.Variable) (*string, error) {
+	return variableValue(obj), nil
 }
 
 // Env is the resolver for the env field.
 func (r *taskInputResolver) Env(ctx context.Context, obj *spec.Task, data map[string]any) error {
-	if data == nil {
-		return nil
-	}
-	obj.Env = make(map[string]string, len(data))
-	for k, v := range data {
-		s, ok := v.(string)
-		if !ok {
-			return delivery.Invalid("task.env."+k, "environment values must be strings, got %T", v)
-		}
-		obj.Env[k] = s
-	}
-	return nil
+	env, err := stringMapIn(data)
+	obj.Env = env
+	return err
 }
 
 // Mutation returns MutationResolver implementation.
@@ -67,11 +55,15 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Task returns TaskResolver implementation.
 func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
 
+// Variable returns VariableResolver implementation.
+func (r *Resolver) Variable() VariableResolver { return &variableResolver{r} }
+
 // TaskInput returns TaskInputResolver implementation.
 func (r *Resolver) TaskInput() TaskInputResolver { return &taskInputResolver{r} }
 
 type (
 	mutationResolver  struct{ *Resolver }
 	taskResolver      struct{ *Resolver }
+	variableResolver  struct{ *Resolver }
 	taskInputResolver struct{ *Resolver }
 )

@@ -1,0 +1,669 @@
+package delivery
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/serviceconnection"
+	"github.com/cairnhq/cairn/ent/user"
+)
+
+// Defaults applied to a definition document before it is validated.
+const (
+	DefaultReleaseNameFormat = "Release-$(rev:r)"
+	DefaultShell             = "bash"
+	DefaultTimeZone          = "UTC"
+)
+
+// Limits of a definition document. The byte limits match the ent schema's
+// MaxLen validators, so that a document that passes validation never fails
+// on insert with an untyped error.
+const (
+	maxDefinitionName  = 200
+	maxDescription     = 4000
+	maxNameFormat      = 200
+	maxEnvironmentName = 100
+	maxAlias           = 100
+	maxJob             = 1000
+	maxProject         = 200
+	maxRepositoryURL   = 2000
+	maxComment         = 2000
+	maxVariableValue   = 64 << 10
+)
+
+var (
+	variableNameRe = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
+	envKeyRe       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// aliasRe keeps aliases usable as directory and variable names on the
+	// agent: no separators and no leading dot, so never "..".
+	aliasRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*$`)
+	// demandRe is "name" (the capability exists) or "name -equals value".
+	demandRe = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.\-]*(?:\s+-equals\s+\S.*)?$`)
+	// dateLayoutRe is a .NET-style date layout such as yyyyMMdd or yyyy-MM-dd.HHmm.
+	dateLayoutRe = regexp.MustCompile(`^[yMdHms]+(?:[-._][yMdHms]+)*$`)
+)
+
+var validShells = map[string]bool{"bash": true, "sh": true, "pwsh": true}
+
+// ValidationError lists every problem found in a definition document, so that
+// a person fixes them in one round trip. It has the code INVALID_INPUT:
+// errors.As(err, &*Error) yields the first problem, and CodeOf reports
+// INVALID_INPUT.
+type ValidationError struct {
+	Problems []*Error
+}
+
+func (v *ValidationError) Error() string {
+	parts := make([]string, len(v.Problems))
+	for i, p := range v.Problems {
+		parts[i] = p.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Is makes a ValidationError match ErrInvalidInput.
+func (v *ValidationError) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == CodeInvalidInput
+}
+
+// As yields the first problem to a caller asking for an *Error, so that the
+// edges map the error (code, field, message) without knowing this type.
+func (v *ValidationError) As(target any) bool {
+	if p, ok := target.(**Error); ok && len(v.Problems) > 0 {
+		*p = v.Problems[0]
+		return true
+	}
+	return false
+}
+
+// problems collects validation errors in document order.
+type problems struct{ list []*Error }
+
+func (p *problems) add(field, format string, args ...any) {
+	p.list = append(p.list, Invalid(field, format, args...))
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: p.list}
+}
+
+// normalizeDefinition returns a deep copy of in with names trimmed and
+// defaults applied; the caller's document is never modified.
+func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
+	out := spec.DefinitionSnapshot{
+		Name:              strings.TrimSpace(in.Name),
+		Description:       in.Description,
+		ReleaseNameFormat: strings.TrimSpace(in.ReleaseNameFormat),
+		Variables:         normalizeVariables(in.Variables),
+	}
+	if out.ReleaseNameFormat == "" {
+		out.ReleaseNameFormat = DefaultReleaseNameFormat
+	}
+	primary := false
+	for _, s := range in.ArtifactSources {
+		s.Alias = strings.TrimSpace(s.Alias)
+		s.Type = strings.ToUpper(strings.TrimSpace(s.Type))
+		s.Connection = strings.TrimSpace(s.Connection)
+		s.Job = strings.TrimSpace(s.Job)
+		s.Project = strings.TrimSpace(s.Project)
+		s.RepositoryURL = strings.TrimSpace(s.RepositoryURL)
+		s.BranchFilters = append([]string(nil), s.BranchFilters...)
+		primary = primary || s.Primary
+		out.ArtifactSources = append(out.ArtifactSources, s)
+	}
+	if !primary && len(out.ArtifactSources) > 0 {
+		out.ArtifactSources[0].Primary = true
+	}
+	for _, env := range in.Environments {
+		env.Name = strings.TrimSpace(env.Name)
+		env.Owner = strings.TrimSpace(env.Owner)
+		if env.Trigger.Kind == "" {
+			env.Trigger.Kind = spec.TriggerManual
+		}
+		env.Trigger.Environments = trimAll(env.Trigger.Environments)
+		env.PreApproval = normalizePolicy(env.PreApproval)
+		env.PostApproval = normalizePolicy(env.PostApproval)
+		env.Job.Demands = trimAll(env.Job.Demands)
+		tasks := make([]spec.Task, 0, len(env.Job.Tasks))
+		for _, task := range env.Job.Tasks {
+			task.Name = strings.TrimSpace(task.Name)
+			task.Shell = strings.TrimSpace(task.Shell)
+			if task.Shell == "" {
+				task.Shell = DefaultShell
+			}
+			if task.Env != nil {
+				m := make(map[string]string, len(task.Env))
+				for k, v := range task.Env {
+					m[k] = v
+				}
+				task.Env = m
+			}
+			tasks = append(tasks, task)
+		}
+		if len(tasks) == 0 {
+			tasks = nil
+		}
+		env.Job.Tasks = tasks
+		if env.Queue.Mode == "" {
+			env.Queue.Mode = spec.QueueAllInOrder
+		}
+		env.Variables = normalizeVariables(env.Variables)
+		out.Environments = append(out.Environments, env)
+	}
+	for _, s := range in.Schedules {
+		s.Cron = strings.TrimSpace(s.Cron)
+		s.TimeZone = strings.TrimSpace(s.TimeZone)
+		if s.TimeZone == "" {
+			s.TimeZone = DefaultTimeZone
+		}
+		out.Schedules = append(out.Schedules, s)
+	}
+	return out
+}
+
+func normalizePolicy(p spec.ApprovalPolicy) spec.ApprovalPolicy {
+	if p.Mode == "" {
+		p.Mode = spec.ApprovalAnyOne
+	}
+	approvers := make([]spec.Approver, 0, len(p.Approvers))
+	for _, a := range p.Approvers {
+		a.Name = strings.TrimSpace(a.Name)
+		a.Kind = spec.ApproverKind(strings.ToUpper(string(a.Kind)))
+		approvers = append(approvers, a)
+	}
+	if len(approvers) == 0 {
+		approvers = nil
+	}
+	p.Approvers = approvers
+	if p.Mode == spec.ApprovalAnyOne && p.RequiredCount == 0 && len(p.Approvers) > 0 {
+		p.RequiredCount = 1
+	}
+	return p
+}
+
+func normalizeVariables(vs []spec.Variable) []spec.Variable {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]spec.Variable, len(vs))
+	for i, v := range vs {
+		v.Name = strings.TrimSpace(v.Name)
+		out[i] = v
+	}
+	return out
+}
+
+func trimAll(ss []string) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.TrimSpace(s)
+	}
+	return out
+}
+
+// references are the named things of the database that a definition points
+// at, looked up once per validation.
+type references struct {
+	connections map[string]serviceconnection.Kind
+	connIDs     map[string]int
+	users       map[string]bool
+	groups      map[string]bool
+}
+
+// loadReferences reads the connections, users and groups that doc names.
+func (t *txn) loadReferences(doc *spec.DefinitionSnapshot) (*references, error) {
+	refs := &references{
+		connections: map[string]serviceconnection.Kind{}, connIDs: map[string]int{},
+		users: map[string]bool{}, groups: map[string]bool{},
+	}
+	var conns, users, groups []string
+	for _, s := range doc.ArtifactSources {
+		conns = append(conns, s.Connection)
+	}
+	for _, env := range doc.Environments {
+		for _, p := range []spec.ApprovalPolicy{env.PreApproval, env.PostApproval} {
+			for _, a := range p.Approvers {
+				switch a.Kind {
+				case spec.ApproverUser:
+					users = append(users, a.Name)
+				case spec.ApproverGroup:
+					groups = append(groups, a.Name)
+				}
+			}
+		}
+	}
+	if len(conns) > 0 {
+		rows, err := t.ServiceConnection.Query().Where(serviceconnection.NameIn(conns...)).All(t.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading service connections: %w", err)
+		}
+		for _, c := range rows {
+			refs.connections[c.Name], refs.connIDs[c.Name] = c.Kind, c.ID
+		}
+	}
+	if len(users) > 0 {
+		names, err := t.User.Query().Where(user.UsernameIn(users...)).Select(user.FieldUsername).Strings(t.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading approvers: %w", err)
+		}
+		for _, n := range names {
+			refs.users[n] = true
+		}
+	}
+	if len(groups) > 0 {
+		names, err := t.Group.Query().Where(group.NameIn(groups...)).Select(group.FieldName).Strings(t.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading approver groups: %w", err)
+		}
+		for _, n := range names {
+			refs.groups[n] = true
+		}
+	}
+	return refs, nil
+}
+
+// validateDefinition checks a normalised document against itself and refs and
+// returns every problem found, in document order.
+func validateDefinition(doc *spec.DefinitionSnapshot, refs *references) *problems {
+	p := &problems{}
+	switch {
+	case doc.Name == "":
+		p.add("name", "a definition needs a name")
+	case len(doc.Name) > maxDefinitionName:
+		p.add("name", "is %d bytes long; at most %d are allowed", len(doc.Name), maxDefinitionName)
+	case hasControl(doc.Name):
+		p.add("name", "must not contain control characters")
+	}
+	if len(doc.Description) > maxDescription {
+		p.add("description", "is %d bytes long; at most %d are allowed", len(doc.Description), maxDescription)
+	}
+	validateNameFormat(p, doc.ReleaseNameFormat)
+	validateVariables(p, "variables", doc.Variables)
+	validateSources(p, doc.ArtifactSources, refs)
+	validateEnvironments(p, doc.Environments, refs)
+	for i, s := range doc.Schedules {
+		field := fmt.Sprintf("schedules[%d]", i)
+		if n := len(strings.Fields(s.Cron)); n != 5 {
+			p.add(field+".cron", "%q has %d fields; write 5: minute hour day-of-month month day-of-week, e.g. \"0 3 * * 1-5\"", s.Cron, n)
+		} else if _, err := cron.ParseStandard(s.Cron); err != nil {
+			p.add(field+".cron", "%q is not a valid cron expression: %v", s.Cron, err)
+		}
+		if s.TimeZone == "Local" {
+			p.add(field+".timeZone", "name the time zone explicitly (IANA name, e.g. Europe/Paris), not Local")
+		} else if _, err := time.LoadLocation(s.TimeZone); err != nil {
+			p.add(field+".timeZone", "unknown time zone %q; use an IANA name such as Europe/Paris or UTC", s.TimeZone)
+		}
+	}
+	return p
+}
+
+func validateNameFormat(p *problems, f string) {
+	const field = "releaseNameFormat"
+	if len(f) > maxNameFormat {
+		p.add(field, "is %d bytes long; at most %d are allowed", len(f), maxNameFormat)
+		return
+	}
+	if hasControl(f) {
+		p.add(field, "must not contain control characters")
+		return
+	}
+	rest := f
+	for {
+		i := strings.Index(rest, "$(")
+		if i < 0 {
+			return
+		}
+		j := strings.IndexByte(rest[i:], ')')
+		if j < 0 {
+			p.add(field, "token %q is not closed with \")\"", rest[i:])
+			return
+		}
+		tok := rest[i+2 : i+j]
+		switch {
+		case tok == "rev:r", tok == "Build.BuildNumber":
+		case strings.HasPrefix(tok, "Date:") && dateLayoutRe.MatchString(tok[len("Date:"):]):
+		default:
+			p.add(field, "unknown token $(%s); allowed are $(rev:r), $(Build.BuildNumber) and $(Date:yyyyMMdd)-style dates", tok)
+		}
+		rest = rest[i+j+1:]
+	}
+}
+
+func validateVariables(p *problems, field string, vars []spec.Variable) {
+	seen := map[string]string{}
+	for i, v := range vars {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		switch {
+		case v.Name == "":
+			p.add(f+".name", "a variable needs a name")
+			continue
+		case !variableNameRe.MatchString(v.Name):
+			p.add(f+".name", "%q may only contain letters, digits, \"_\" and \".\"", v.Name)
+			continue
+		}
+		if prev, ok := seen[strings.ToLower(v.Name)]; ok {
+			p.add(f+".name", "variable %q is defined twice (also as %q); names are compared without case", v.Name, prev)
+		}
+		seen[strings.ToLower(v.Name)] = v.Name
+		if len(v.Value) > maxVariableValue {
+			p.add(f+".value", "is %d bytes long; at most %d are allowed", len(v.Value), maxVariableValue)
+		}
+	}
+}
+
+func validateSources(p *problems, sources []spec.ArtifactSourceSpec, refs *references) {
+	aliases := map[string]int{}
+	primary := -1
+	for i, s := range sources {
+		f := fmt.Sprintf("artifactSources[%d]", i)
+		switch {
+		case s.Alias == "":
+			p.add(f+".alias", "an artifact source needs an alias")
+		case len(s.Alias) > maxAlias:
+			p.add(f+".alias", "is %d bytes long; at most %d are allowed", len(s.Alias), maxAlias)
+		case !aliasRe.MatchString(s.Alias):
+			p.add(f+".alias", "%q may only contain letters, digits, \"_\", \".\" and \"-\", and may not start with \".\" or \"-\"", s.Alias)
+		default:
+			if j, ok := aliases[strings.ToLower(s.Alias)]; ok {
+				p.add(f+".alias", "alias %q is already used by artifactSources[%d]; aliases are compared without case", s.Alias, j)
+			} else {
+				aliases[strings.ToLower(s.Alias)] = i
+			}
+		}
+		var want serviceconnection.Kind
+		switch s.Type {
+		case "JENKINS":
+			want = serviceconnection.KindJENKINS
+		case "TEAMBUILD":
+			want = serviceconnection.KindAZURE_DEVOPS
+			if s.Project == "" {
+				p.add(f+".project", "a TEAMBUILD source needs the Azure DevOps project")
+			}
+		default:
+			p.add(f+".type", "unknown artifact type %q; use JENKINS or TEAMBUILD", s.Type)
+		}
+		if s.Connection == "" {
+			p.add(f+".connection", "an artifact source needs a service connection")
+		} else if kind, ok := refs.connections[s.Connection]; !ok {
+			p.add(f+".connection", "unknown connection %q", s.Connection)
+		} else if want != "" && kind != want {
+			p.add(f+".connection", "connection %q is a %s connection; a %s source needs a %s connection", s.Connection, kind, s.Type, want)
+		}
+		switch {
+		case s.Job == "":
+			p.add(f+".job", "an artifact source needs the CI job (Jenkins job or Team Build definition)")
+		case len(s.Job) > maxJob:
+			p.add(f+".job", "is %d bytes long; at most %d are allowed", len(s.Job), maxJob)
+		}
+		if len(s.Project) > maxProject {
+			p.add(f+".project", "is %d bytes long; at most %d are allowed", len(s.Project), maxProject)
+		}
+		if len(s.RepositoryURL) > maxRepositoryURL {
+			p.add(f+".repositoryUrl", "is %d bytes long; at most %d are allowed", len(s.RepositoryURL), maxRepositoryURL)
+		}
+		for j, bf := range s.BranchFilters {
+			if msg := validateBranchFilter(bf); msg != "" {
+				p.add(fmt.Sprintf("%s.branchFilters[%d]", f, j), "%s", msg)
+			}
+		}
+		if s.Primary {
+			if primary >= 0 {
+				p.add(f+".primary", "artifactSources[%d] is already the primary artifact; only one source may be primary", primary)
+			} else {
+				primary = i
+			}
+		}
+	}
+}
+
+// validateBranchFilter returns what is wrong with a branch filter ("main",
+// "release/*", "-release/old*"), or "" when it is valid.
+func validateBranchFilter(f string) string {
+	if f == "" {
+		return "a branch filter may not be empty"
+	}
+	for _, r := range f {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Sprintf("%q contains whitespace or a control character", f)
+		}
+	}
+	pattern := strings.TrimPrefix(f, "-")
+	if pattern == "" {
+		return "\"-\" alone excludes nothing; write -<pattern>, e.g. -release/old*"
+	}
+	if _, err := path.Match(pattern, ""); errors.Is(err, path.ErrBadPattern) {
+		return fmt.Sprintf("%q is not a valid pattern (check its [ ] brackets and \\ escapes)", f)
+	}
+	return ""
+}
+
+func validateEnvironments(p *problems, envs []spec.EnvironmentSpec, refs *references) {
+	if len(envs) == 0 {
+		p.add("environments", "a definition needs at least one environment")
+		return
+	}
+	byName := map[string]int{}
+	lower := map[string]string{}
+	for i, env := range envs {
+		f := fmt.Sprintf("environments[%d]", i)
+		switch {
+		case env.Name == "":
+			p.add(f+".name", "an environment needs a name")
+		case len(env.Name) > maxEnvironmentName:
+			p.add(f+".name", "is %d bytes long; at most %d are allowed", len(env.Name), maxEnvironmentName)
+		case hasControl(env.Name):
+			p.add(f+".name", "must not contain control characters")
+		default:
+			if prev, ok := lower[strings.ToLower(env.Name)]; ok {
+				p.add(f+".name", "environment %q is defined twice (also as %q); names are compared without case", env.Name, prev)
+			} else {
+				lower[strings.ToLower(env.Name)] = env.Name
+				byName[env.Name] = i
+			}
+		}
+	}
+	for i, env := range envs {
+		f := fmt.Sprintf("environments[%d]", i)
+		validateTrigger(p, f+".trigger", env, byName, lower)
+		validatePolicy(p, f+".preApproval", env.PreApproval, refs)
+		validatePolicy(p, f+".postApproval", env.PostApproval, refs)
+		validateJob(p, f+".job", env.Job)
+		if env.Queue.MaxParallel < 0 {
+			p.add(f+".queue.maxParallel", "may not be negative (0 means unlimited)")
+		}
+		switch env.Queue.Mode {
+		case spec.QueueAllInOrder, spec.QueueLatestOnly:
+		default:
+			p.add(f+".queue.mode", "unknown queue mode %q; use ALL_IN_ORDER or LATEST_ONLY", env.Queue.Mode)
+		}
+		validateVariables(p, f+".variables", env.Variables)
+	}
+	if cycle, at := triggerCycle(envs, byName); cycle != "" {
+		p.add(fmt.Sprintf("environments[%d].trigger", at), "environments trigger each other in a cycle: %s; one of them must trigger after the release or manually", cycle)
+	}
+}
+
+func validateTrigger(p *problems, f string, env spec.EnvironmentSpec, byName map[string]int, lower map[string]string) {
+	tr := env.Trigger
+	switch tr.Kind {
+	case spec.TriggerAfterEnvironments:
+		if len(tr.Environments) == 0 {
+			p.add(f+".environments", "AFTER_ENVIRONMENTS needs at least one environment to wait for")
+		}
+	case spec.TriggerAfterRelease, spec.TriggerManual:
+		if len(tr.Environments) > 0 {
+			p.add(f+".environments", "environments to wait for are only allowed with AFTER_ENVIRONMENTS, not %s", tr.Kind)
+			return
+		}
+	default:
+		p.add(f+".kind", "unknown trigger kind %q; use AFTER_RELEASE, AFTER_ENVIRONMENTS or MANUAL", tr.Kind)
+		return
+	}
+	seen := map[string]bool{}
+	for j, name := range tr.Environments {
+		ff := fmt.Sprintf("%s.environments[%d]", f, j)
+		_, known := byName[name]
+		switch {
+		case name == env.Name:
+			p.add(ff, "environment %q cannot trigger after itself", name)
+		case !known:
+			if actual, ok := lower[strings.ToLower(name)]; ok {
+				p.add(ff, "unknown environment %q (did you mean %q?)", name, actual)
+			} else {
+				p.add(ff, "unknown environment %q", name)
+			}
+		case seen[name]:
+			p.add(ff, "environment %q is listed twice", name)
+		}
+		seen[name] = true
+	}
+}
+
+// triggerCycle finds a cycle among AFTER_ENVIRONMENTS triggers and returns it
+// as "qa → prod → qa" (each environment waits for the next) with the index of
+// the environment where it starts; "" when there is none. Self-references and
+// unknown names are reported elsewhere and ignored here.
+func triggerCycle(envs []spec.EnvironmentSpec, byName map[string]int) (string, int) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]int, len(envs))
+	var stack []int
+	var found []int
+	var visit func(i int) bool
+	visit = func(i int) bool {
+		color[i] = grey
+		stack = append(stack, i)
+		if envs[i].Trigger.Kind == spec.TriggerAfterEnvironments {
+			for _, name := range envs[i].Trigger.Environments {
+				j, ok := byName[name]
+				if !ok || j == i {
+					continue
+				}
+				switch color[j] {
+				case grey:
+					for k, s := range stack {
+						if s == j {
+							found = append(append([]int(nil), stack[k:]...), j)
+							return true
+						}
+					}
+				case white:
+					if visit(j) {
+						return true
+					}
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[i] = black
+		return false
+	}
+	for i := range envs {
+		if _, ok := byName[envs[i].Name]; !ok || color[i] != white {
+			continue
+		}
+		if visit(i) {
+			names := make([]string, len(found))
+			for k, j := range found {
+				names[k] = envs[j].Name
+			}
+			return strings.Join(names, " → "), found[0]
+		}
+	}
+	return "", -1
+}
+
+func validatePolicy(p *problems, f string, pol spec.ApprovalPolicy, refs *references) {
+	switch pol.Mode {
+	case spec.ApprovalAnyOne, spec.ApprovalAll, spec.ApprovalSequential:
+	default:
+		p.add(f+".mode", "unknown approval mode %q; use ANY_ONE, ALL or SEQUENTIAL", pol.Mode)
+	}
+	seen := map[spec.Approver]bool{}
+	for j, a := range pol.Approvers {
+		ff := fmt.Sprintf("%s.approvers[%d]", f, j)
+		switch {
+		case a.Kind != spec.ApproverUser && a.Kind != spec.ApproverGroup:
+			p.add(ff+".kind", "unknown approver kind %q; use USER or GROUP", a.Kind)
+		case a.Name == "":
+			p.add(ff+".name", "an approver needs a name")
+		case a.Kind == spec.ApproverUser && !refs.users[a.Name]:
+			p.add(ff+".name", "no user %q exists", a.Name)
+		case a.Kind == spec.ApproverGroup && !refs.groups[a.Name]:
+			p.add(ff+".name", "no group %q exists", a.Name)
+		case seen[a]:
+			p.add(ff, "%s %q is listed twice", strings.ToLower(string(a.Kind)), a.Name)
+		}
+		seen[a] = true
+	}
+	switch {
+	case pol.RequiredCount < 0:
+		p.add(f+".requiredCount", "may not be negative")
+	case pol.RequiredCount > len(pol.Approvers):
+		p.add(f+".requiredCount", "is %d but only %d approver(s) are listed", pol.RequiredCount, len(pol.Approvers))
+	}
+	if pol.TimeoutMinutes < 0 {
+		p.add(f+".timeoutMinutes", "may not be negative (0 means no timeout)")
+	}
+}
+
+func validateJob(p *problems, f string, job spec.JobSpec) {
+	for j, d := range job.Demands {
+		if !demandRe.MatchString(d) {
+			p.add(fmt.Sprintf("%s.demands[%d]", f, j), "%q is not a demand; write \"name\" (the capability exists) or \"name -equals value\"", d)
+		}
+	}
+	if job.TimeoutMinutes < 0 {
+		p.add(f+".timeoutMinutes", "may not be negative (0 means the server default)")
+	}
+	for j, task := range job.Tasks {
+		ff := fmt.Sprintf("%s.tasks[%d]", f, j)
+		if task.Name == "" {
+			p.add(ff+".name", "a task needs a name")
+		}
+		if strings.TrimSpace(task.Script) == "" {
+			p.add(ff+".script", "a task needs a script")
+		}
+		if !validShells[task.Shell] {
+			p.add(ff+".shell", "unknown shell %q; use bash, sh or pwsh", task.Shell)
+		}
+		if task.TimeoutMinutes < 0 {
+			p.add(ff+".timeoutMinutes", "may not be negative (0 means the job's timeout)")
+		}
+		for _, k := range sortedKeys(task.Env) {
+			if !envKeyRe.MatchString(k) {
+				p.add(ff+".env", "%q is not an environment variable name (letters, digits and \"_\", not starting with a digit)", k)
+			}
+		}
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
