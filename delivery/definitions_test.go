@@ -115,7 +115,6 @@ func (f *defFixture) create(doc spec.DefinitionSnapshot) *ent.ReleaseDefinition 
 	return def
 }
 
-
 func TestCreateDefinition(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		f := newDefFixture(t, db)
