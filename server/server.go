@@ -154,8 +154,20 @@ func mergeCancel(ctx, base context.Context) context.Context {
 	return ctx
 }
 
-// Start runs the background loops (timers, notifications) until Close.
-func (s *Server) Start() {}
+// Start runs the background loops until Close: timed work (approval
+// timeouts, deferred deployments, cron triggers, job timeouts).
+func (s *Server) Start() {
+	s.goLoop(func(ctx context.Context) { s.Engine.RunTimerLoop(ctx, nil) })
+}
+
+// goLoop runs fn until Close cancels the base context.
+func (s *Server) goLoop(fn func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn(s.base)
+	}()
+}
 
 // Close stops background loops, ends open streams and closes the database.
 func (s *Server) Close() error {
