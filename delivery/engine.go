@@ -24,6 +24,9 @@ type Options struct {
 	Secrets *SecretBox
 	// BaseURL is the server's external URL, for links in notifications.
 	BaseURL string
+	// MaxJobLogBytes caps the log text stored per job (default 64 MiB); past it one notice line
+	// is stored and further text is dropped (the job goes on).
+	MaxJobLogBytes int64
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -36,6 +39,7 @@ type Engine struct {
 	log     *slog.Logger
 	secrets *SecretBox
 	baseURL string
+	maxLog  int64
 }
 
 // New returns an engine over client.
@@ -48,6 +52,10 @@ func New(client *ent.Client, opts Options) *Engine {
 		log:     opts.Logger,
 		secrets: opts.Secrets,
 		baseURL: opts.BaseURL,
+		maxLog:  opts.MaxJobLogBytes,
+	}
+	if e.maxLog <= 0 {
+		e.maxLog = DefaultMaxJobLogBytes
 	}
 	if e.dialect == "" {
 		e.dialect = SQLite
