@@ -85,7 +85,7 @@ func (e *Engine) CreateAgentRegistration(ctx context.Context, actor Actor, pool 
 	if err != nil {
 		return "", nil, err
 	}
-	return token, row, nil
+	return token, row.Unwrap(), nil
 }
 
 // RegisterAgentInput is what an agent sends when it registers.
@@ -183,7 +183,7 @@ func (e *Engine) RegisterAgent(ctx context.Context, token string, in RegisterAge
 	if err != nil {
 		return nil, "", err
 	}
-	return a, jti, nil
+	return a.Unwrap(), jti, nil
 }
 
 func nonNil(m map[string]string) map[string]string {
@@ -241,7 +241,10 @@ func (e *Engine) SetAgentEnabled(ctx context.Context, actor Actor, id int, enabl
 		}
 		return t.emit(Event{Type: EventAgentChanged, AgentID: id, Status: status, Actor: actor.String()})
 	})
-	return a, err
+	if err != nil {
+		return nil, err
+	}
+	return a.Unwrap(), nil
 }
 
 // DeleteAgent removes an agent and revokes its credential. Jobs assigned to it but not started go
@@ -449,7 +452,11 @@ func (e *Engine) AgentConnected(ctx context.Context, agentID int, h HelloInfo) (
 			case j.CancelRequested && !jobFinal(j.Status):
 				rec.Cancels = append(rec.Cancels, JobCancel{JobID: j.ID, Reason: cancelReason(j)})
 			case jobFinal(j.Status) && isRunningIn(h.Running, j.ID):
-				rec.Cancels = append(rec.Cancels, JobCancel{JobID: j.ID, Reason: finalReason(j)})
+				reason := finalReason(j)
+				if j.CancelRequested {
+					reason = cancelReason(j)
+				}
+				rec.Cancels = append(rec.Cancels, JobCancel{JobID: j.ID, Reason: reason})
 			}
 		}
 		for id := range listed {

@@ -197,6 +197,9 @@ func (e *Engine) claim(ctx context.Context, agentID, jobID int) (claimed *ent.Jo
 		}
 		return nil
 	})
+	if claimed != nil {
+		claimed = claimed.Unwrap()
+	}
 	return claimed, full, err
 }
 
