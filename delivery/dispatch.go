@@ -495,6 +495,10 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 	fail := func(err error) (AssignmentData, error) {
 		return AssignmentData{}, fmt.Errorf("building assignment of job %d: %w", jobID, err)
 	}
+	// unusable is stored data the job cannot run with (INVALID_INPUT: retrying does not help).
+	unusable := func(format string, args ...any) (AssignmentData, error) {
+		return AssignmentData{}, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf(format, args...)}
+	}
 	j, err := e.client.Job.Get(ctx, jobID)
 	if ent.IsNotFound(err) {
 		return AssignmentData{}, NotFound("job", jobID)
@@ -556,7 +560,7 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		v := merged[k]
 		val, err := e.openVariable(v)
 		if err != nil {
-			return fail(err)
+			return unusable("%v", err)
 		}
 		out.Variables = append(out.Variables, AssignmentVariable{Name: v.Name, Value: val, Secret: v.Secret})
 	}
@@ -588,7 +592,7 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 			if !ok {
 				c, err = e.client.ServiceConnection.Query().Where(serviceconnection.Name(a.Connection)).Only(ctx)
 				if ent.IsNotFound(err) {
-					return fail(fmt.Errorf("service connection %q of artifact %s no longer exists", a.Connection, a.Alias))
+					return unusable("service connection %q of artifact %s no longer exists", a.Connection, a.Alias)
 				}
 				if err != nil {
 					return fail(err)
@@ -599,11 +603,11 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 				base.HasCredentials, base.Username = true, c.Username
 				if len(c.SecretEncrypted) > 0 {
 					if e.secrets == nil {
-						return fail(fmt.Errorf("credentials of service connection %q cannot be decrypted: the server has no secret key", c.Name))
+						return unusable("credentials of service connection %q cannot be decrypted: the server has no secret key", c.Name)
 					}
 					pw, err := e.secrets.Open(c.SecretEncrypted)
 					if err != nil {
-						return fail(fmt.Errorf("credentials of service connection %q cannot be decrypted (was the secret key changed?): %w", c.Name, err))
+						return unusable("credentials of service connection %q cannot be decrypted (was the secret key changed?): %v", c.Name, err)
 					}
 					base.Password = string(pw)
 				}
