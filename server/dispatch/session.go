@@ -23,6 +23,8 @@ const (
 	outboxSize = 256
 	// writeTimeout bounds one write.
 	writeTimeout = 30 * time.Second
+	// busyPause is how long an agent that refused a job as busy gets no offer.
+	busyPause = 250 * time.Millisecond
 	// seenEvery throttles last-seen updates.
 	seenEvery = 5 * time.Second
 )
@@ -400,7 +402,15 @@ func (s *session) rejected(jobID int, m agentproto.JobRejected) error {
 	case agentproto.RejectBusy, agentproto.RejectClosing:
 		s.mu.Lock()
 		if m.Code == agentproto.RejectBusy {
+			// The agent reports a result a moment before it frees the slot: offer it jobs again
+			// after a short pause, or as soon as one of its jobs ends.
 			s.busy = true
+			time.AfterFunc(busyPause, func() {
+				s.mu.Lock()
+				s.busy = false
+				s.mu.Unlock()
+				s.hub.kick()
+			})
 		} else {
 			s.closing = true
 		}
