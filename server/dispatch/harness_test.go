@@ -252,4 +252,3 @@ func (h *harness) waitOnline(t *testing.T, ra *runningAgent) int {
 func echoTasks(lines int) []spec.Task {
 	return []spec.Task{{Name: "hello", Script: "for i in $(seq 1 " + strconv.Itoa(lines) + "); do echo \"line $i\"; done"}}
 }
-
