@@ -60,7 +60,13 @@ func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[in
 	panic(fmt.Errorf("not implemented: Definitions - definitions"))
 }
 
+// Agent returns AgentResolver implementation.
+func (r *Resolver) Agent() AgentResolver { return &agentResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	agentResolver struct{ *Resolver }
+	queryResolver struct{ *Resolver }
+)

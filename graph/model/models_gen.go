@@ -7,6 +7,16 @@ import (
 	"github.com/cairnhq/cairn/ent/user"
 )
 
+// A registration token, returned once at creation: only its hash is stored.
+type CreatedAgentRegistration struct {
+	// The token to pass to `agent --token`. It cannot be read again.
+	Token        string                 `json:"token"`
+	Registration *ent.AgentRegistration `json:"registration"`
+}
+
+type Subscription struct {
+}
+
 // The signed-in principal.
 type Viewer struct {
 	User *ent.User `json:"user"`
