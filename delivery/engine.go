@@ -24,6 +24,9 @@ type Options struct {
 	Secrets *SecretBox
 	// BaseURL is the server's external URL, for links in notifications.
 	BaseURL string
+	// MaxJobLogBytes caps the log text stored per job (default 64 MiB); past it one notice line
+	// is stored and further text is dropped (the job goes on).
+	MaxJobLogBytes int64
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -38,6 +41,7 @@ type Engine struct {
 	baseURL string
 	// timerWake wakes RunTimerLoop when this engine commits a new timer.
 	timerWake chan struct{}
+	maxLog  int64
 }
 
 // New returns an engine over client.
@@ -52,6 +56,10 @@ func New(client *ent.Client, opts Options) *Engine {
 		baseURL: opts.BaseURL,
 
 		timerWake: make(chan struct{}, 1),
+		maxLog:  opts.MaxJobLogBytes,
+	}
+	if e.maxLog <= 0 {
+		e.maxLog = DefaultMaxJobLogBytes
 	}
 	if e.dialect == "" {
 		e.dialect = SQLite

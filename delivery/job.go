@@ -101,9 +101,18 @@ func (e *Engine) FinishJob(ctx context.Context, jobID int, res JobResult) error 
 			return nil // a resent report
 		}
 		canceled := j.CancelRequested
-		j, err = t.moveJob(agentActor, dc, j, ev, res.Reason, func(u *ent.JobUpdateOne) { u.SetFinishedAt(t.now) })
-		if err != nil {
-			return err
+		if j.Status == job.StatusLOST && j.FinishedAt == nil && (ev == JobFail || ev == JobLose) {
+			// The dispatcher's sweep marked the job LOST (its agent went
+			// silent); this report finishes its deployment. The job stays LOST.
+			j, err = t.Job.UpdateOne(j).SetFinishedAt(t.now).SetResultReason(res.Reason).AddVersion(1).Save(t.ctx)
+			if err != nil {
+				return fmt.Errorf("finishing lost job %d: %w", jobID, err)
+			}
+		} else {
+			j, err = t.moveJob(agentActor, dc, j, ev, res.Reason, func(u *ent.JobUpdateOne) { u.SetFinishedAt(t.now) })
+			if err != nil {
+				return err
+			}
 		}
 		if err := t.retireTimers(timerJobTimeout, j.ID); err != nil {
 			return err

@@ -68,6 +68,9 @@ func (r *releaseDefinitionResolver) Environments(ctx context.Context, obj *ent.R
 	return byRank(envs), err
 }
 
+// Agent returns AgentResolver implementation.
+func (r *Resolver) Agent() AgentResolver { return &agentResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -82,6 +85,7 @@ func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 }
 
 type (
+	agentResolver             struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	releaseDefinitionResolver struct{ *Resolver }
 	serviceConnectionResolver struct{ *Resolver }

@@ -20,6 +20,8 @@ type Resolver struct {
 	Engine *delivery.Engine
 	Tokens TokenIssuer
 	Log    *slog.Logger
+	// Events is the event bus that subscriptions follow.
+	Events delivery.Subscriber
 }
 
 // actor returns the authenticated actor of the request.

@@ -18,6 +18,7 @@ import (
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/graph"
+	"github.com/cairnhq/cairn/server/dispatch"
 	"github.com/cairnhq/cairn/storage"
 )
 
@@ -31,6 +32,8 @@ type Server struct {
 	Keys   *auth.Keys
 	authn  *auth.Authenticator
 	mux    *http.ServeMux
+	bus    *dispatch.Bus
+	hub    *dispatch.Hub
 
 	// base is the parent context of every request; Close cancels it so that
 	// hijacked (websocket) connections end too.
@@ -75,8 +78,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
+	bus := dispatch.NewBus(0)
 	engine := delivery.New(db.Client, delivery.Options{
-		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL,
+		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: bus,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
@@ -84,6 +88,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		authn:      &auth.Authenticator{Keys: keys, Principals: principals{engine}, Log: log},
 		base:       base,
 		cancelBase: cancel,
+		bus:        bus,
+		hub: dispatch.NewHub(dispatch.Options{
+			Engine: engine, Keys: keys, Events: bus, Logger: log, Grace: cfg.AgentGrace,
+		}),
 	}
 	s.routes()
 	return s, nil
@@ -121,7 +129,10 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte("ready\n"))
 	})
-	gql := graph.NewHandler(&graph.Resolver{Engine: s.Engine, Tokens: s.Keys, Log: s.log}, graph.Options{
+	// Agents authenticate with their registration token or credential, not an API token.
+	s.hub.Mount(s.mux)
+	s.mux.Handle("GET /logs/deployments/{id}", s.authn.Middleware(dispatch.LogsHandler(s.Engine)))
+	gql := graph.NewHandler(&graph.Resolver{Engine: s.Engine, Tokens: s.Keys, Log: s.log, Events: s.bus}, graph.Options{
 		Authenticator:  s.authn,
 		OriginPatterns: s.cfg.AllowedOrigins,
 	})
@@ -154,9 +165,10 @@ func mergeCancel(ctx, base context.Context) context.Context {
 	return ctx
 }
 
-// Start runs the background loops until Close: timed work (approval
-// timeouts, deferred deployments, cron triggers, job timeouts).
+// Start runs the background work until Close: agent dispatch and timed work
+// (approval timeouts, deferred deployments, cron triggers).
 func (s *Server) Start() {
+	s.hub.Start()
 	s.goLoop(func(ctx context.Context) { s.Engine.RunTimerLoop(ctx, nil) })
 }
 
@@ -169,9 +181,12 @@ func (s *Server) goLoop(fn func(ctx context.Context)) {
 	}()
 }
 
-// Close stops background loops, ends open streams and closes the database.
+// Close stops background loops, ends open streams (agent sockets with StatusGoingAway) and
+// closes the database.
 func (s *Server) Close() error {
 	s.cancelBase()
+	s.hub.Close()
+	s.bus.Close()
 	s.wg.Wait()
 	return s.db.Close()
 }

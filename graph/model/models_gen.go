@@ -19,6 +19,13 @@ type AuditChainReport struct {
 	Problem *string `json:"problem,omitempty"`
 }
 
+// A registration token, returned once at creation: only its hash is stored.
+type CreatedAgentRegistration struct {
+	// The token to pass to `agent --token`. It cannot be read again.
+	Token        string                 `json:"token"`
+	Registration *ent.AgentRegistration `json:"registration"`
+}
+
 // A newly created API token. The token is shown once and never stored: copy it now.
 type CreatedAPIToken struct {
 	Token    string        `json:"token"`
@@ -78,6 +85,9 @@ type ServiceConnectionPatchInput struct {
 	Secret *string `json:"secret,omitempty"`
 	// Write-only.
 	WebhookSecret *string `json:"webhookSecret,omitempty"`
+}
+
+type Subscription struct {
 }
 
 // Omitted fields are kept.

@@ -1,0 +1,644 @@
+package delivery
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/agent"
+	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/releaseartifact"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/serviceconnection"
+)
+
+// jobFinal reports whether a job status is final.
+func jobFinal(s job.Status) bool {
+	switch s {
+	case job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED, job.StatusCANCELED, job.StatusLOST:
+		return true
+	}
+	return false
+}
+
+// Demand is one agent capability requirement of a job: the capability exists, or (Equals) it
+// has the value Value. Names compare case-insensitively, values too (as Azure DevOps does).
+type Demand struct {
+	Name   string
+	Equals bool
+	Value  string
+}
+
+func (d Demand) String() string {
+	if d.Equals {
+		return d.Name + " -equals " + d.Value
+	}
+	return d.Name
+}
+
+// ParseDemand parses "name" or "name -equals value".
+func ParseDemand(s string) (Demand, error) {
+	s = strings.TrimSpace(s)
+	lower := strings.ToLower(s)
+	if i := strings.Index(lower, " -equals "); i >= 0 {
+		name, value := strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+len(" -equals "):])
+		if name == "" || strings.ContainsAny(name, " \t") || value == "" {
+			return Demand{}, Invalid("demands", "demand %q is not valid: write \"name\" or \"name -equals value\"", s)
+		}
+		return Demand{Name: name, Equals: true, Value: value}, nil
+	}
+	if s == "" || strings.ContainsAny(s, " \t") {
+		return Demand{}, Invalid("demands", "demand %q is not valid: write \"name\" or \"name -equals value\"", s)
+	}
+	return Demand{Name: s}, nil
+}
+
+// Capabilities returns an agent's capabilities as demands see them: system ones overridden by
+// user ones, names lowercased.
+func Capabilities(a *ent.Agent) map[string]string {
+	caps := make(map[string]string, len(a.SystemCapabilities)+len(a.UserCapabilities))
+	for k, v := range a.SystemCapabilities {
+		caps[strings.ToLower(k)] = v
+	}
+	for k, v := range a.UserCapabilities {
+		caps[strings.ToLower(k)] = v
+	}
+	return caps
+}
+
+// Meets reports whether capabilities caps satisfy demand d.
+func (d Demand) Meets(caps map[string]string) bool {
+	v, ok := caps[strings.ToLower(d.Name)]
+	if !ok {
+		return false
+	}
+	return !d.Equals || strings.EqualFold(v, d.Value)
+}
+
+// parseDemands parses a job's demands; the error names the first invalid one.
+func parseDemands(raw []string) ([]Demand, error) {
+	ds := make([]Demand, 0, len(raw))
+	for _, r := range raw {
+		d, err := ParseDemand(r)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// meetsAll reports whether caps satisfy every demand.
+func meetsAll(ds []Demand, caps map[string]string) bool {
+	for _, d := range ds {
+		if !d.Meets(caps) {
+			return false
+		}
+	}
+	return true
+}
+
+// claimPage is how many queued jobs ClaimJobFor examines per query.
+const claimPage = 100
+
+var activeJob = job.StatusIn(job.StatusASSIGNED, job.StatusRUNNING)
+
+// ClaimJobFor assigns to the agent the oldest QUEUED job whose demands it meets, if it is enabled
+// and runs fewer than its max jobs. The claim is one conditional update (status still QUEUED), so
+// of several dispatchers racing for a job exactly one gets it; the others move on to the next
+// candidate. It returns nil, nil when there is nothing for the agent.
+func (e *Engine) ClaimJobFor(ctx context.Context, agentID int) (*ent.Job, error) {
+	a, err := e.client.Agent.Get(ctx, agentID)
+	if ent.IsNotFound(err) {
+		return nil, NotFound("agent", agentID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claiming a job for agent %d: %w", agentID, err)
+	}
+	if !a.Enabled {
+		return nil, nil
+	}
+	caps := Capabilities(a)
+	var after *ent.Job
+	for {
+		q := e.client.Job.Query().Where(job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false))
+		if after != nil {
+			q = q.Where(job.Or(job.QueuedAtGT(after.QueuedAt), job.And(job.QueuedAt(after.QueuedAt), job.IDGT(after.ID))))
+		}
+		page, err := q.Order(ent.Asc(job.FieldQueuedAt), ent.Asc(job.FieldID)).Limit(claimPage).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("claiming a job for agent %d: %w", agentID, err)
+		}
+		for _, j := range page {
+			ds, err := parseDemands(j.Demands)
+			if err != nil || !meetsAll(ds, caps) {
+				continue
+			}
+			claimed, full, err := e.claim(ctx, a.ID, j.ID)
+			if err != nil {
+				return nil, err
+			}
+			if full {
+				return nil, nil
+			}
+			if claimed != nil {
+				return claimed, nil
+			}
+			// Lost the race for this job: try the next one.
+		}
+		if len(page) < claimPage {
+			return nil, nil
+		}
+		after = page[len(page)-1]
+	}
+}
+
+// claim tries to assign job jobID to the agent. full is set when the agent has no free slot.
+func (e *Engine) claim(ctx context.Context, agentID, jobID int) (claimed *ent.Job, full bool, err error) {
+	err = e.inTxConcurrent(ctx, func(t *txn) error {
+		// Lock the agent row so that two claims for one agent cannot both see a free slot.
+		aq := t.Agent.Query().Where(agent.ID(agentID))
+		if t.postgres() {
+			aq = aq.ForUpdate()
+		}
+		a, err := aq.Only(t.ctx)
+		if err != nil {
+			return fmt.Errorf("locking agent %d: %w", agentID, err)
+		}
+		if !a.Enabled {
+			full = true
+			return nil
+		}
+		active, err := t.Job.Query().Where(job.AgentID(agentID), activeJob).Count(t.ctx)
+		if err != nil {
+			return fmt.Errorf("counting jobs of agent %d: %w", agentID, err)
+		}
+		if active >= a.MaxJobs {
+			full = true
+			return nil
+		}
+		n, err := t.Job.Update().Where(job.ID(jobID), job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false)).
+			SetStatus(job.StatusASSIGNED).SetAgentID(agentID).SetAssignedAt(t.now).SetWaitingReason("").
+			AddVersion(1).Save(t.ctx)
+		if err != nil {
+			return fmt.Errorf("claiming job %d: %w", jobID, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		claimed, err = t.Job.Get(t.ctx, jobID)
+		if err != nil {
+			return fmt.Errorf("reading claimed job %d: %w", jobID, err)
+		}
+		return nil
+	})
+	if claimed != nil {
+		claimed = claimed.Unwrap()
+	}
+	return claimed, full, err
+}
+
+// waitingReason explains why a job with demands raw is not assigned, given the enabled agents.
+func waitingReason(raw []string, agents []*ent.Agent, active map[int]int) string {
+	ds, err := parseDemands(raw)
+	if err != nil {
+		return err.Error()
+	}
+	var online []*ent.Agent
+	for _, a := range agents {
+		if a.Online {
+			online = append(online, a)
+		}
+	}
+	if len(online) == 0 {
+		if len(agents) == 0 {
+			return "no enabled agent is registered"
+		}
+		return "no agent is online"
+	}
+	caps := make([]map[string]string, len(online))
+	for i, a := range online {
+		caps[i] = Capabilities(a)
+	}
+	var unmet []string
+	for _, d := range ds {
+		met := slices.ContainsFunc(caps, d.Meets)
+		if met {
+			continue
+		}
+		if d.Equals {
+			unmet = append(unmet, fmt.Sprintf("no online agent meets demand %q", d.String()))
+		} else {
+			unmet = append(unmet, fmt.Sprintf("no online agent has capability %q", d.Name))
+		}
+	}
+	if len(unmet) > 0 {
+		return strings.Join(unmet, "; ")
+	}
+	matching, busy := 0, 0
+	for i, a := range online {
+		if meetsAll(ds, caps[i]) {
+			matching++
+			if active[a.ID] >= a.MaxJobs {
+				busy++
+			}
+		}
+	}
+	switch {
+	case matching == 0:
+		quoted := make([]string, len(ds))
+		for i, d := range ds {
+			quoted[i] = strconv.Quote(d.String())
+		}
+		return "no online agent meets all demands together: " + strings.Join(quoted, ", ")
+	case busy == matching:
+		return fmt.Sprintf("waiting for a free agent: all %d matching agents are busy", matching)
+	}
+	return "waiting for dispatch"
+}
+
+// waitingInputs reads what waitingReason needs: enabled agents and their active job counts.
+func (e *Engine) waitingInputs(ctx context.Context) ([]*ent.Agent, map[int]int, error) {
+	agents, err := e.client.Agent.Query().Where(agent.Enabled(true)).All(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading agents: %w", err)
+	}
+	active := map[int]int{}
+	busy, err := e.client.Job.Query().Where(activeJob, job.AgentIDNotNil()).All(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading active jobs: %w", err)
+	}
+	for _, j := range busy {
+		active[*j.AgentID]++
+	}
+	return agents, active, nil
+}
+
+// ExplainWaiting says why a queued job is not assigned (e.g. `no online agent has capability
+// "docker"`), records it as the job's waiting reason, and returns it. It returns "" for a job
+// that is not queued.
+func (e *Engine) ExplainWaiting(ctx context.Context, jobID int) (string, error) {
+	j, err := e.client.Job.Get(ctx, jobID)
+	if ent.IsNotFound(err) {
+		return "", NotFound("job", jobID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading job %d: %w", jobID, err)
+	}
+	if j.Status != job.StatusQUEUED {
+		return "", nil
+	}
+	agents, active, err := e.waitingInputs(ctx)
+	if err != nil {
+		return "", err
+	}
+	reason := waitingReason(j.Demands, agents, active)
+	return reason, e.setWaitingReason(ctx, j, reason)
+}
+
+// UpdateWaitingReasons refreshes the waiting reason of every queued job (the oldest 500), after a
+// dispatch round.
+func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
+	jobs, err := e.client.Job.Query().Where(job.StatusEQ(job.StatusQUEUED)).
+		Order(ent.Asc(job.FieldQueuedAt), ent.Asc(job.FieldID)).Limit(500).All(ctx)
+	if err != nil || len(jobs) == 0 {
+		return err
+	}
+	agents, active, err := e.waitingInputs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if err := e.setWaitingReason(ctx, j, waitingReason(j.Demands, agents, active)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) setWaitingReason(ctx context.Context, j *ent.Job, reason string) error {
+	if j.WaitingReason == reason {
+		return nil
+	}
+	err := e.inTxConcurrent(ctx, func(t *txn) error {
+		return t.Job.Update().Where(job.ID(j.ID), job.StatusEQ(job.StatusQUEUED)).SetWaitingReason(reason).Exec(t.ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("recording waiting reason of job %d: %w", j.ID, err)
+	}
+	return nil
+}
+
+// errNotAssigned is the answer to an agent reporting on a job that is not its own.
+func errNotAssigned(jobID int) error {
+	return &Error{Code: CodeNotFound, Message: fmt.Sprintf("job %d is not assigned to this agent", jobID)}
+}
+
+// agentJob returns the job if it is assigned to the agent (locked FOR UPDATE on PostgreSQL).
+func (t *txn) agentJob(jobID, agentID int) (*ent.Job, error) {
+	q := t.Job.Query().Where(job.ID(jobID))
+	if t.postgres() {
+		q = q.ForUpdate()
+	}
+	j, err := q.Only(t.ctx)
+	if ent.IsNotFound(err) {
+		return nil, errNotAssigned(jobID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading job %d: %w", jobID, err)
+	}
+	if j.AgentID == nil || *j.AgentID != agentID {
+		return nil, errNotAssigned(jobID)
+	}
+	return j, nil
+}
+
+// AgentJob returns the job if it is assigned to the agent, else a NOT_FOUND error.
+func (e *Engine) AgentJob(ctx context.Context, jobID, agentID int) (*ent.Job, error) {
+	j, err := e.client.Job.Get(ctx, jobID)
+	if ent.IsNotFound(err) || (err == nil && (j.AgentID == nil || *j.AgentID != agentID)) {
+		return nil, errNotAssigned(jobID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading job %d: %w", jobID, err)
+	}
+	return j, nil
+}
+
+// AcceptJob records that the agent took its assigned job (StartJob). A repeat, or an accept of a
+// job already running or final, changes nothing.
+func (e *Engine) AcceptJob(ctx context.Context, jobID, agentID int) error {
+	j, err := e.AgentJob(ctx, jobID, agentID)
+	if err != nil {
+		return err
+	}
+	if j.Status != job.StatusASSIGNED {
+		return nil
+	}
+	err = e.StartJob(ctx, jobID, agentID)
+	if CodeOf(err) == CodeConflict {
+		return nil // started meanwhile (a resent accept raced the first)
+	}
+	return err
+}
+
+// RequeueJob puts a job the agent declined (busy, shutting down) back in the queue: nothing ran.
+// It is a no-op unless the job is still ASSIGNED to that agent.
+func (e *Engine) RequeueJob(ctx context.Context, jobID, agentID int, reason string) error {
+	return e.inTx(ctx, func(t *txn) error {
+		j, err := t.agentJob(jobID, agentID)
+		if err != nil {
+			return err
+		}
+		n, err := t.Job.Update().Where(job.ID(jobID), job.AgentID(agentID), job.StatusEQ(job.StatusASSIGNED)).
+			SetStatus(job.StatusQUEUED).ClearAgentID().ClearAssignedAt().SetWaitingReason(reason).
+			AddVersion(1).Save(t.ctx)
+		if err != nil {
+			return fmt.Errorf("re-queueing job %d: %w", jobID, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		return t.emit(Event{Type: EventJobQueued, JobID: jobID, DeploymentID: j.DeploymentID, Status: string(job.StatusQUEUED)})
+	})
+}
+
+// AssignmentData is everything an agent needs to run a job, secrets decrypted: the dispatcher
+// maps it to the wire's JobAssignment and never stores it.
+type AssignmentData struct {
+	JobID, DeploymentID  int
+	ReleaseVariables     map[string]string
+	Variables            []AssignmentVariable
+	Tasks                []AssignmentTask
+	Artifacts            []AssignmentArtifact
+	TimeoutSeconds       int
+	SkipArtifactDownload bool
+}
+
+// AssignmentVariable is a merged user variable; Value is plaintext even for secrets.
+type AssignmentVariable struct {
+	Name, Value string
+	Secret      bool
+}
+
+// AssignmentTask is one enabled task of the job.
+type AssignmentTask struct {
+	Name, Shell, Script, WorkingDirectory string
+	Env                                   map[string]string
+	TimeoutSeconds                        int
+	ContinueOnError                       bool
+}
+
+// AssignmentArtifact is one artifact download of the release.
+type AssignmentArtifact struct {
+	Alias       string
+	Type        string // JENKINS or TEAMBUILD
+	BuildNumber string
+	// Jenkins: BuildURL and RelativePaths, or WholeArchive when the build listed no file.
+	BuildURL      string
+	RelativePaths []string
+	WholeArchive  bool
+	// Team Build: the artifact's download URL.
+	DownloadURL string
+	// HasCredentials says Username/Password (decrypted) authenticate the download.
+	HasCredentials     bool
+	Username, Password string
+}
+
+// openVariable returns a variable's plaintext value.
+func (e *Engine) openVariable(v spec.Variable) (string, error) {
+	rest, ok := strings.CutPrefix(v.Value, sealedPrefix)
+	if !v.Secret || !ok {
+		return v.Value, nil
+	}
+	if e.secrets == nil {
+		return "", fmt.Errorf("secret variable %s cannot be decrypted: the server has no secret key", v.Name)
+	}
+	raw, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return "", fmt.Errorf("secret variable %s is not valid base64: %w", v.Name, err)
+	}
+	pt, err := e.secrets.Open(raw)
+	if err != nil {
+		return "", fmt.Errorf("secret variable %s cannot be decrypted (was the secret key changed?): %w", v.Name, err)
+	}
+	return string(pt), nil
+}
+
+// envName turns a name into an environment variable name part: upper case, [A-Z0-9_].
+func envName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// BuildAssignment gathers what the agent needs for the job: release variables, the merged user
+// variables (release overrides environment overrides definition; secrets decrypted), the enabled
+// tasks, the release's artifacts with their CI download information and credentials (decrypted),
+// and the timeout. Its result holds secrets: send it, never log or store it.
+func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData, error) {
+	fail := func(err error) (AssignmentData, error) {
+		return AssignmentData{}, fmt.Errorf("building assignment of job %d: %w", jobID, err)
+	}
+	// unusable is stored data the job cannot run with (INVALID_INPUT: retrying does not help).
+	unusable := func(format string, args ...any) (AssignmentData, error) {
+		return AssignmentData{}, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf(format, args...)}
+	}
+	j, err := e.client.Job.Get(ctx, jobID)
+	if ent.IsNotFound(err) {
+		return AssignmentData{}, NotFound("job", jobID)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	d, err := e.client.Deployment.Get(ctx, j.DeploymentID)
+	if err != nil {
+		return fail(err)
+	}
+	rel, err := e.client.Release.Get(ctx, d.ReleaseID)
+	if err != nil {
+		return fail(err)
+	}
+	arts, err := e.client.ReleaseArtifact.Query().Where(releaseartifact.ReleaseID(rel.ID)).
+		Order(ent.Asc(releaseartifact.FieldAlias)).All(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	snap := rel.Snapshot
+	out := AssignmentData{
+		JobID: j.ID, DeploymentID: d.ID,
+		TimeoutSeconds:       j.Spec.TimeoutMinutes * 60,
+		SkipArtifactDownload: j.Spec.SkipArtifactDownload,
+		ReleaseVariables: map[string]string{
+			"RELEASE_RELEASENAME":        rel.Name,
+			"RELEASE_RELEASEID":          strconv.Itoa(rel.ID),
+			"RELEASE_RELEASEDESCRIPTION": rel.Description,
+			"RELEASE_REASON":             string(rel.Reason),
+			"RELEASE_ENVIRONMENTNAME":    d.EnvironmentName,
+			"RELEASE_ENVIRONMENTID":      strconv.Itoa(d.ReleaseEnvironmentID),
+			"RELEASE_DEFINITIONNAME":     snap.Name,
+			"RELEASE_DEFINITIONID":       strconv.Itoa(rel.DefinitionID),
+			"RELEASE_DEPLOYMENTID":       strconv.Itoa(d.ID),
+			"RELEASE_ATTEMPTNUMBER":      strconv.Itoa(d.Attempt),
+			"RELEASE_REQUESTEDFOR":       d.RequestedBy,
+			"RELEASE_JOBID":              strconv.Itoa(j.ID),
+		},
+	}
+	// Variables: definition, then environment, then release overrides; names case-insensitive.
+	var order []string
+	merged := map[string]spec.Variable{}
+	add := func(vs []spec.Variable) {
+		for _, v := range vs {
+			k := strings.ToUpper(v.Name)
+			if _, ok := merged[k]; !ok {
+				order = append(order, k)
+			}
+			merged[k] = v
+		}
+	}
+	add(snap.Variables)
+	if env, ok := snap.Environment(d.EnvironmentName); ok {
+		add(env.Variables)
+	}
+	add(rel.VariableOverrides)
+	for _, k := range order {
+		v := merged[k]
+		val, err := e.openVariable(v)
+		if err != nil {
+			return unusable("%v", err)
+		}
+		out.Variables = append(out.Variables, AssignmentVariable{Name: v.Name, Value: val, Secret: v.Secret})
+	}
+	for _, t := range j.Spec.Tasks {
+		if t.Disabled {
+			continue
+		}
+		out.Tasks = append(out.Tasks, AssignmentTask{
+			Name: t.Name, Shell: t.Shell, Script: t.Script, WorkingDirectory: t.WorkingDirectory,
+			Env: maps.Clone(t.Env), TimeoutSeconds: t.TimeoutMinutes * 60, ContinueOnError: t.ContinueOnError,
+		})
+	}
+	conns := map[string]*ent.ServiceConnection{}
+	for _, a := range arts {
+		alias := envName(a.Alias)
+		rv := out.ReleaseVariables
+		rv["RELEASE_ARTIFACTS_"+alias+"_BUILDNUMBER"] = a.BuildNumber
+		rv["RELEASE_ARTIFACTS_"+alias+"_BUILDID"] = a.BuildID
+		rv["RELEASE_ARTIFACTS_"+alias+"_SOURCEBRANCH"] = a.Branch
+		rv["RELEASE_ARTIFACTS_"+alias+"_SOURCEVERSION"] = a.Commit
+		rv["RELEASE_ARTIFACTS_"+alias+"_TYPE"] = string(a.Type)
+		rv["RELEASE_ARTIFACTS_"+alias+"_BUILDURI"] = a.BuildURL
+		if a.Primary {
+			rv["RELEASE_PRIMARYARTIFACTSOURCEALIAS"] = a.Alias
+		}
+		base := AssignmentArtifact{Alias: a.Alias, Type: string(a.Type), BuildNumber: a.BuildNumber}
+		if a.Connection != "" {
+			c, ok := conns[a.Connection]
+			if !ok {
+				c, err = e.client.ServiceConnection.Query().Where(serviceconnection.Name(a.Connection)).Only(ctx)
+				if ent.IsNotFound(err) {
+					return unusable("service connection %q of artifact %s no longer exists", a.Connection, a.Alias)
+				}
+				if err != nil {
+					return fail(err)
+				}
+				conns[a.Connection] = c
+			}
+			if len(c.SecretEncrypted) > 0 || c.Username != "" {
+				base.HasCredentials, base.Username = true, c.Username
+				if len(c.SecretEncrypted) > 0 {
+					if e.secrets == nil {
+						return unusable("credentials of service connection %q cannot be decrypted: the server has no secret key", c.Name)
+					}
+					pw, err := e.secrets.Open(c.SecretEncrypted)
+					if err != nil {
+						return unusable("credentials of service connection %q cannot be decrypted (was the secret key changed?): %v", c.Name, err)
+					}
+					base.Password = string(pw)
+				}
+			}
+		}
+		switch a.Type {
+		case releaseartifact.TypeJENKINS:
+			base.BuildURL = a.BuildURL
+			base.RelativePaths = slices.Clone(a.Files)
+			base.WholeArchive = len(a.Files) == 0
+			out.Artifacts = append(out.Artifacts, base)
+		case releaseartifact.TypeTEAMBUILD:
+			// One download per artifact of the build; each unpacks under a/<alias>/<name>/.
+			for _, u := range a.Files {
+				art := base
+				art.DownloadURL = u
+				out.Artifacts = append(out.Artifacts, art)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ActiveJobIDs returns the ids of the jobs ASSIGNED or RUNNING on the agent.
+func (e *Engine) ActiveJobIDs(ctx context.Context, agentID int) ([]int, error) {
+	ids, err := e.client.Job.Query().Where(job.AgentID(agentID), activeJob).IDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading jobs of agent %d: %w", agentID, err)
+	}
+	return ids, nil
+}
+
+func cancelReason(j *ent.Job) string {
+	if j.ResultReason != "" {
+		return j.ResultReason
+	}
+	return "deployment canceled"
+}

@@ -1,0 +1,387 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cairnhq/cairn/agentproto"
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+)
+
+// Options configure a Hub. Zero values get the defaults noted.
+type Options struct {
+	Engine *delivery.Engine
+	// Keys verify agent credentials and sign new ones.
+	Keys *auth.Keys
+	// Events is the bus the engine publishes to.
+	Events delivery.Subscriber
+	Logger *slog.Logger
+	// Grace is how long a silent agent keeps its jobs (default 2 minutes).
+	Grace time.Duration
+	// SweepInterval is how often silent agents and job timeouts are checked (default Grace/4;
+	// negative disables the sweeper, for tests that drive it by hand).
+	SweepInterval time.Duration
+	// PingInterval is how often the server pings each agent (default agentproto.PingInterval).
+	PingInterval time.Duration
+	// HelloTimeout bounds the wait for an agent's hello (default 30 s).
+	HelloTimeout time.Duration
+	// CredentialTTL is the lifetime of agent credentials (default 10 years: agents have no
+	// refresh flow; revoke by deleting the agent).
+	CredentialTTL time.Duration
+}
+
+// Hub tracks the connected agents and pushes jobs to them.
+type Hub struct {
+	opts   Options
+	e      *delivery.Engine
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	kickc  chan struct{}
+	wg     sync.WaitGroup // background loops
+	conns  sync.WaitGroup // sessions
+
+	mu       sync.Mutex
+	sessions map[int]*session
+	closed   bool
+	started  bool
+}
+
+// NewHub returns a hub; Start runs its loops.
+func NewHub(opts Options) *Hub {
+	if opts.Grace <= 0 {
+		opts.Grace = 2 * time.Minute
+	}
+	if opts.SweepInterval == 0 {
+		opts.SweepInterval = opts.Grace / 4
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = agentproto.PingInterval
+	}
+	if opts.HelloTimeout <= 0 {
+		opts.HelloTimeout = 30 * time.Second
+	}
+	if opts.CredentialTTL <= 0 {
+		opts.CredentialTTL = 10 * 365 * 24 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{
+		opts: opts, e: opts.Engine, log: opts.Logger.With("component", "dispatch"),
+		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1), sessions: map[int]*session{},
+	}
+}
+
+// Start runs the event loop, the dispatcher and the sweeper until Close.
+func (h *Hub) Start() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started || h.closed {
+		return
+	}
+	h.started = true
+	h.wg.Add(2)
+	go func() { defer h.wg.Done(); h.eventLoop() }()
+	go func() { defer h.wg.Done(); h.dispatchLoop() }()
+	if h.opts.SweepInterval > 0 {
+		h.wg.Add(1)
+		go func() { defer h.wg.Done(); h.sweepLoop() }()
+	}
+	h.kick()
+}
+
+// Close stops the loops and closes every agent connection with StatusGoingAway (agents
+// reconnect to another replica or after the restart); http.Server.Shutdown does not close
+// hijacked connections, so the server must call it.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	sessions := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.mu.Unlock()
+	h.cancel()
+	for _, s := range sessions {
+		s.close(websocket.StatusGoingAway, "server shutting down")
+	}
+	h.wg.Wait()
+	h.conns.Wait()
+}
+
+// kick asks the dispatcher for a round; kicks coalesce.
+func (h *Hub) kick() {
+	select {
+	case h.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// session returns the current session of an agent.
+func (h *Hub) session(agentID int) *session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sessions[agentID]
+}
+
+// add makes s the agent's current session, closing the older one with CloseReplaced. It fails
+// when the hub is closed.
+func (h *Hub) add(s *session) bool {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return false
+	}
+	old := h.sessions[s.agentID]
+	h.sessions[s.agentID] = s
+	h.mu.Unlock()
+	if old != nil {
+		h.log.Warn("agent connected again; closing its older connection (two processes sharing a credential?)",
+			"agent", s.agentID)
+		old.close(agentproto.CloseReplaced, "replaced by a newer connection of this agent")
+	}
+	return true
+}
+
+// remove forgets s; it reports whether s was the agent's current session.
+func (h *Hub) remove(s *session) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sessions[s.agentID] != s {
+		return false
+	}
+	delete(h.sessions, s.agentID)
+	return true
+}
+
+// eventLoop wakes the dispatcher and forwards cancels, from the bus.
+func (h *Hub) eventLoop() {
+	for h.ctx.Err() == nil {
+		events, unsubscribe := h.opts.Events.Subscribe()
+		// Whatever happened while not subscribed: a round and the pending cancels.
+		h.kick()
+		h.resendCancels()
+		h.consume(events)
+		unsubscribe()
+	}
+}
+
+func (h *Hub) consume(events <-chan delivery.Event) {
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return // lagged or bus closed: resubscribe and resync
+			}
+			switch ev.Type {
+			case delivery.EventJobQueued, delivery.EventJobFinished, delivery.EventJobLost:
+				h.kick()
+			case delivery.EventAgentChanged:
+				if ev.Status == "DELETED" {
+					if s := h.session(ev.AgentID); s != nil {
+						s.close(agentproto.CloseUnauthorized, "agent deleted")
+					}
+				}
+				h.kick()
+			case delivery.EventJobCancelRequested:
+				h.forwardCancel(ev)
+			}
+		}
+	}
+}
+
+// forwardCancel sends a cancel to the agent running the job, if it is connected here.
+func (h *Hub) forwardCancel(ev delivery.Event) {
+	agentID := ev.AgentID
+	if agentID == 0 {
+		j, err := h.e.Client().Job.Get(h.ctx, ev.JobID)
+		if err != nil || j.AgentID == nil {
+			return
+		}
+		agentID = *j.AgentID
+	}
+	s := h.session(agentID)
+	if s == nil {
+		return // sent at its next hello
+	}
+	reason, _ := ev.Data["reason"].(string)
+	if reason == "" {
+		reason = "deployment canceled"
+	}
+	s.send(agentproto.Cancel{Type: agentproto.TypeCancel, JobID: strconv.Itoa(ev.JobID), Reason: reason})
+}
+
+// resendCancels sends the cancels a lagging subscription may have missed.
+func (h *Hub) resendCancels() {
+	h.mu.Lock()
+	sessions := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.mu.Unlock()
+	for _, s := range sessions {
+		if !s.welcomed.Load() {
+			continue
+		}
+		ids, err := h.e.ActiveJobIDs(h.ctx, s.agentID)
+		if err != nil {
+			h.log.Error("reading jobs to cancel", "agent", s.agentID, "err", err)
+			continue
+		}
+		for _, id := range ids {
+			j, err := h.e.Client().Job.Get(h.ctx, id)
+			if err == nil && j.CancelRequested {
+				s.send(agentproto.Cancel{Type: agentproto.TypeCancel, JobID: strconv.Itoa(id), Reason: "deployment canceled"})
+			}
+		}
+	}
+}
+
+// dispatchLoop runs a dispatch round per kick.
+func (h *Hub) dispatchLoop() {
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.kickc:
+		}
+		h.dispatchRound()
+	}
+}
+
+// dispatchRound offers queued jobs to every connected agent with a free slot, then records why
+// the others wait.
+func (h *Hub) dispatchRound() {
+	h.mu.Lock()
+	sessions := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.mu.Unlock()
+	for _, s := range sessions {
+		for s.canTake() && h.ctx.Err() == nil {
+			j, err := h.e.ClaimJobFor(h.ctx, s.agentID)
+			if err != nil {
+				if h.ctx.Err() == nil {
+					h.log.Error("claiming a job", "agent", s.agentID, "err", err)
+				}
+				break
+			}
+			if j == nil {
+				break
+			}
+			h.assign(s, j.ID)
+		}
+	}
+	if h.ctx.Err() != nil {
+		return
+	}
+	if err := h.e.UpdateWaitingReasons(h.ctx); err != nil && h.ctx.Err() == nil {
+		h.log.Error("updating waiting reasons", "err", err)
+	}
+}
+
+// assign sends a claimed (or still unaccepted) job to the session's agent. A job that cannot be
+// prepared fails; one that cannot be prepared now (database trouble) goes back to the queue.
+func (h *Hub) assign(s *session, jobID int) {
+	data, err := h.e.BuildAssignment(h.ctx, jobID)
+	if err == nil {
+		msg := toWire(data)
+		var raw []byte
+		if raw, err = json.Marshal(msg); err == nil {
+			if len(raw) > agentproto.MaxMessageBytes {
+				h.failJob(jobID, fmt.Sprintf("the job's assignment is %d bytes, above the agent protocol's limit of %d bytes (too many or too large variables or tasks)", len(raw), agentproto.MaxMessageBytes))
+				return
+			}
+			s.sendRaw(raw)
+			h.log.Info("job assigned", "job", jobID, "agent", s.agentID)
+			return
+		}
+	}
+	if h.ctx.Err() != nil {
+		return
+	}
+	if delivery.CodeOf(err) == delivery.CodeInternal {
+		h.log.Error("preparing a job assignment; re-queueing it", "job", jobID, "err", err)
+		if err := h.e.RequeueJob(h.ctx, jobID, s.agentID, "re-queued after an internal error while preparing it"); err != nil {
+			h.log.Error("re-queueing a job", "job", jobID, "err", err)
+		}
+		return
+	}
+	h.failJob(jobID, "cannot prepare the job: "+err.Error())
+}
+
+func (h *Hub) failJob(jobID int, reason string) {
+	if err := h.e.FinishJob(h.ctx, jobID, delivery.JobResult{Status: "FAILED", Reason: reason}); err != nil {
+		h.log.Error("failing a job that cannot run", "job", jobID, "err", err)
+	}
+}
+
+// sweepLoop marks silent agents' jobs lost and enforces job timeouts.
+func (h *Hub) sweepLoop() {
+	t := time.NewTicker(h.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.Sweep(h.ctx)
+	}
+}
+
+// Sweep runs one pass of the sweeper: silent agents and job timeouts.
+func (h *Hub) Sweep(ctx context.Context) {
+	if n, err := h.e.MarkSilentAgentsLost(ctx, h.opts.Grace); err != nil {
+		h.log.Error("marking silent agents lost", "err", err)
+	} else if n > 0 {
+		h.log.Warn("jobs of silent agents marked lost", "jobs", n)
+	}
+	if _, err := h.e.EnforceJobTimeouts(ctx); err != nil {
+		h.log.Error("enforcing job timeouts", "err", err)
+	}
+}
+
+// toWire maps the engine's assignment to the wire message.
+func toWire(d delivery.AssignmentData) agentproto.JobAssignment {
+	m := agentproto.JobAssignment{
+		Type: agentproto.TypeJob, JobID: strconv.Itoa(d.JobID), DeploymentID: strconv.Itoa(d.DeploymentID),
+		ReleaseVariables: d.ReleaseVariables, TimeoutSeconds: d.TimeoutSeconds,
+		SkipArtifactDownload: d.SkipArtifactDownload,
+		Variables:            []agentproto.Variable{}, Tasks: []agentproto.Task{}, Artifacts: []agentproto.Artifact{},
+	}
+	for _, v := range d.Variables {
+		m.Variables = append(m.Variables, agentproto.Variable{Name: v.Name, Value: v.Value, Secret: v.Secret})
+	}
+	for _, t := range d.Tasks {
+		m.Tasks = append(m.Tasks, agentproto.Task{Name: t.Name, Shell: t.Shell, Script: t.Script,
+			WorkingDirectory: t.WorkingDirectory, Env: t.Env, TimeoutSeconds: t.TimeoutSeconds, ContinueOnError: t.ContinueOnError})
+	}
+	for _, a := range d.Artifacts {
+		w := agentproto.Artifact{Alias: a.Alias, Type: agentproto.ArtifactType(a.Type), BuildNumber: a.BuildNumber}
+		switch w.Type {
+		case agentproto.ArtifactJenkins:
+			w.Jenkins = &agentproto.JenkinsDownload{BuildURL: a.BuildURL, RelativePaths: a.RelativePaths, WholeArchive: a.WholeArchive}
+		case agentproto.ArtifactTeamBuild:
+			w.TeamBuild = &agentproto.TeamBuildDownload{DownloadURL: a.DownloadURL}
+		}
+		if a.HasCredentials {
+			w.Credentials = &agentproto.Credentials{Username: a.Username, Password: a.Password}
+		}
+		m.Artifacts = append(m.Artifacts, w)
+	}
+	return m
+}
