@@ -23,7 +23,7 @@ import (
 var (
 	admin  = delivery.Actor{UserID: 1, Username: "root", Role: delivery.RoleAdmin}
 	editor = delivery.Actor{UserID: 2, Username: "ed", Role: delivery.RoleEditor}
-	ag_t0     = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	ag_t0  = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 )
 
 // ag_recorder is a Publisher that keeps what is published.

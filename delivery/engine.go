@@ -41,7 +41,7 @@ type Engine struct {
 	baseURL string
 	// timerWake wakes RunTimerLoop when this engine commits a new timer.
 	timerWake chan struct{}
-	maxLog  int64
+	maxLog    int64
 }
 
 // New returns an engine over client.
@@ -56,7 +56,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		baseURL: opts.BaseURL,
 
 		timerWake: make(chan struct{}, 1),
-		maxLog:  opts.MaxJobLogBytes,
+		maxLog:    opts.MaxJobLogBytes,
 	}
 	if e.maxLog <= 0 {
 		e.maxLog = DefaultMaxJobLogBytes

@@ -182,7 +182,6 @@ func (e *Engine) DeploymentLogs(ctx context.Context, deploymentID int, fromSeq i
 	return e.ReadLogs(ctx, j.ID, fromSeq, limit)
 }
 
-
 // Subscriber hands out subscriptions to the event bus. The channel is closed when the
 // subscription falls behind (the subscriber re-reads the database) or the bus closes; unsubscribe
 // releases it.
