@@ -95,13 +95,12 @@ func (s *SMTP) Send(ctx context.Context, to, subject, body string) error {
 	if err != nil {
 		return err
 	}
-	client, err := s.client()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	client, err := s.client(ctx)
 	if err != nil {
 		return err
 	}
-	timeout := s.timeout()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
 		return fmt.Errorf("sending mail to %s via %s: %w", to, s.Addr, err)
 	}
@@ -137,7 +136,7 @@ func messageID(m *gomail.Msg) string {
 	return hex.EncodeToString(b[:]) + "@" + domain
 }
 
-func (s *SMTP) client() (*gomail.Client, error) {
+func (s *SMTP) client(ctx context.Context) (*gomail.Client, error) {
 	host, port, err := s.hostPort()
 	if err != nil {
 		return nil, err
@@ -150,6 +149,7 @@ func (s *SMTP) client() (*gomail.Client, error) {
 		gomail.WithPort(port),
 		gomail.WithTimeout(s.timeout()),
 		gomail.WithTLSConfig(tlsConfig),
+		gomail.WithDialContextFunc(s.dialer(ctx, tlsConfig)),
 	}
 	switch s.mode() {
 	case TLSNone:
@@ -157,7 +157,11 @@ func (s *SMTP) client() (*gomail.Client, error) {
 	case TLSStartTLS:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
 	case TLSImplicit:
-		opts = append(opts, gomail.WithSSL())
+		// The dialer returns a TLS connection. go-mail's own SSL mode would
+		// not count a custom dialer's connection as encrypted (and then
+		// refuse PLAIN/LOGIN); "opportunistic" on a connection that is
+		// already TLS reads the handshake state instead.
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	}
 	if s.HelloName != "" {
 		opts = append(opts, gomail.WithHELO(s.HelloName))
@@ -177,6 +181,41 @@ func (s *SMTP) client() (*gomail.Client, error) {
 		return nil, fmt.Errorf("configuring SMTP client for %s: %w", s.Addr, err)
 	}
 	return c, nil
+}
+
+// dialer returns a dial function whose connections obey sendCtx (the whole
+// send, bounded by Timeout) for the whole conversation. go-mail applies its
+// context only to the dial itself: a server that accepts and then stays
+// silent would block the outbox for ever.
+func (s *SMTP) dialer(sendCtx context.Context, tlsConfig *tls.Config) gomail.DialContextFunc {
+	timeout := s.timeout()
+	implicit := s.mode() == TLSImplicit
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		nd := &net.Dialer{Timeout: timeout}
+		var conn net.Conn
+		var err error
+		if implicit {
+			conn, err = (&tls.Dialer{NetDialer: nd, Config: tlsConfig}).DialContext(ctx, network, address)
+		} else {
+			conn, err = nd.DialContext(ctx, network, address)
+		}
+		if err != nil {
+			return nil, err
+		}
+		deadline := time.Now().Add(timeout)
+		if d, ok := sendCtx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		if err := conn.SetDeadline(deadline); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		// Cancellation ends any read or write in progress. Send cancels its
+		// context when it returns, so this also runs after a normal close,
+		// where it is harmless.
+		context.AfterFunc(sendCtx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+		return conn, nil
+	}
 }
 
 func (s *SMTP) mode() TLSMode {

@@ -5,11 +5,18 @@ package mailtest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"math/big"
 	"mime"
 	"mime/quotedprintable"
 	"net"
@@ -70,6 +77,7 @@ func Start(t testing.TB, opts Options) *Server {
 	s.srv = smtp.NewServer(backend{s})
 	s.srv.Domain = "mailtest.local"
 	s.srv.AllowInsecureAuth = true
+	s.srv.ErrorLog = log.New(io.Discard, "", 0)
 	s.srv.ReadTimeout = 10 * time.Second
 	s.srv.WriteTimeout = 10 * time.Second
 	s.srv.MaxMessageBytes = 1 << 20
@@ -93,6 +101,9 @@ func Start(t testing.TB, opts Options) *Server {
 	}()
 	t.Cleanup(func() {
 		_ = s.srv.Close()
+		// Close may run before Serve registered the listener; closing it
+		// here too ends Serve either way.
+		_ = l.Close()
 		<-done
 	})
 	return s
@@ -237,4 +248,38 @@ func parse(raw []byte) (Message, error) {
 		return Message{}, fmt.Errorf("decoding body: %w", err)
 	}
 	return Message{Raw: raw, Header: pm.Header, Subject: subject, Body: strings.ReplaceAll(string(b), "\r\n", "\n")}, nil
+}
+
+// SelfSigned returns a server TLS configuration with a fresh self-signed
+// certificate for 127.0.0.1 and localhost, and a pool that trusts it.
+func SelfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("generating key: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "mailtest"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true,
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatalf("creating certificate: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("parsing certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, pool
 }
