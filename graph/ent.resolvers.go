@@ -38,7 +38,13 @@ func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[in
 	panic(fmt.Errorf("not implemented: Definitions - definitions"))
 }
 
+// Approval returns ApprovalResolver implementation.
+func (r *Resolver) Approval() ApprovalResolver { return &approvalResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	approvalResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
+)
