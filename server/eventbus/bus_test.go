@@ -234,3 +234,52 @@ func BenchmarkPublishFanout1000(b *testing.B) {
 		s.Close()
 	}
 }
+
+func TestWakeCoalescesAndEndsWithContext(t *testing.T) {
+	before := runtime.NumGoroutine()
+	b := eventbus.New(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	wake := eventbus.Wake(ctx, b, func(ev delivery.Event) bool { return ev.Type == delivery.EventApprovalPending })
+	waitWake := func() {
+		t.Helper()
+		select {
+		case _, ok := <-wake:
+			if !ok {
+				t.Fatal("wake channel closed early")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no wake-up")
+		}
+	}
+	publish(t, b, events(1, 1, delivery.EventReleaseCreated))
+	publish(t, b, events(2, 2, delivery.EventApprovalPending))
+	waitWake()
+	// A burst far beyond the buffer: the helper lags, resubscribes, and
+	// still wakes the loop.
+	for i := int64(3); i < 100; i++ {
+		publish(t, b, events(i, i, delivery.EventApprovalPending))
+	}
+	waitWake()
+	if n := b.Subscribers(); n > 1 {
+		t.Fatalf("%d subscriptions for one waker", n)
+	}
+	cancel()
+	deadline := time.After(5 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-wake:
+		case <-deadline:
+			t.Fatal("wake channel not closed after cancel")
+		}
+	}
+	if n := b.Subscribers(); n != 0 {
+		t.Fatalf("%d subscriptions left after cancel", n)
+	}
+	end := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(end) {
+			t.Fatalf("goroutines: %d before, %d after", before, runtime.NumGoroutine())
+		}
+		runtime.Gosched()
+	}
+}
