@@ -102,6 +102,17 @@ func (b *Bus) Subscribers() int {
 	return len(b.subs)
 }
 
+// dropAll drops every subscriber as lagged, for when the bus itself may have
+// missed events (a replica's listening connection was down).
+func (b *Bus) dropAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.subs {
+		s.lagged.Store(true)
+		b.remove(s)
+	}
+}
+
 // remove unregisters s and closes its channel; b.mu must be held.
 func (b *Bus) remove(s *Subscription) {
 	if s.closed {
