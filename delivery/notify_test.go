@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -38,34 +39,86 @@ type notifyFixture struct {
 
 func newNotifyFixture(t *testing.T, db *storage.DB) *notifyFixture {
 	t.Helper()
-	clk := &timerClock{ManualClock: delivery.NewManualClock(notifyEpoch), reqs: make(chan timerReq, 100)}
+	clk := newTimerClock(notifyEpoch)
 	srv := mailtest.Start(t, mailtest.Options{})
 	return &notifyFixture{
 		db:     db,
 		client: db.Client,
 		clk:    clk,
-		e:      delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: clk, BaseURL: testBaseURL}),
+		e: delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: clk, BaseURL: testBaseURL,
+			Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}),
 		smtp:   srv,
 		mailer: &mail.SMTP{Addr: srv.Addr, From: "Cairn <cairn@example.com>", TLS: mail.TLSNone, HelloName: "cairn.test", Timeout: 10 * time.Second},
 	}
 }
 
-// timerClock is a ManualClock whose timers the test fires by hand, so the
-// notification loop's waits are observed and ended without sleeping.
-type timerClock struct {
-	*delivery.ManualClock
-	reqs chan timerReq
+// testWriter sends log output to the test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
-type timerReq struct {
-	d time.Duration
-	c chan time.Time
+// timerClock is a ManualClock with timers on its own time line: After's
+// channel fires when Advance or Set reach its deadline. Every After call is
+// also reported on reqs, so a test sees what the notification loop waits for.
+type timerClock struct {
+	*delivery.ManualClock
+	reqs chan time.Duration
+
+	mu      sync.Mutex
+	pending []fakeTimer
+}
+
+type fakeTimer struct {
+	at time.Time
+	c  chan time.Time
+}
+
+func newTimerClock(t time.Time) *timerClock {
+	return &timerClock{ManualClock: delivery.NewManualClock(t), reqs: make(chan time.Duration, 1000)}
 }
 
 func (c *timerClock) After(d time.Duration) <-chan time.Time {
 	ch := make(chan time.Time, 1)
-	c.reqs <- timerReq{d: d, c: ch}
+	c.mu.Lock()
+	c.pending = append(c.pending, fakeTimer{at: c.Now().Add(d), c: ch})
+	c.fire()
+	c.mu.Unlock()
+	select {
+	case c.reqs <- d:
+	default:
+	}
 	return ch
+}
+
+func (c *timerClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ManualClock.Advance(d)
+	c.fire()
+}
+
+func (c *timerClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ManualClock.Set(t)
+	c.fire()
+}
+
+// fire sends on every timer whose deadline has come; c.mu must be held.
+func (c *timerClock) fire() {
+	now := c.Now()
+	kept := c.pending[:0]
+	for _, tm := range c.pending {
+		if tm.at.After(now) {
+			kept = append(kept, tm)
+			continue
+		}
+		tm.c <- now
+	}
+	c.pending = kept
 }
 
 func (f *notifyFixture) user(t *testing.T, name, email string, disabled bool) *ent.User {
@@ -478,14 +531,21 @@ func TestNotificationLoopWaitsForWakeAndDueTime(t *testing.T) {
 				t.Fatal("the loop is not waiting for a wake-up")
 			}
 		}
-		nextTimer := func() timerReq {
+		// waitFor waits until the loop sets a timer of d (a loop round that
+		// raced with the test may set others first, e.g. 0 s for a row that
+		// was already due).
+		waitFor := func(d time.Duration) {
 			t.Helper()
-			select {
-			case r := <-f.clk.reqs:
-				return r
-			case <-time.After(10 * time.Second):
-				t.Fatal("the loop did not start waiting for the next due time")
-				return timerReq{}
+			deadline := time.After(10 * time.Second)
+			for {
+				select {
+				case got := <-f.clk.reqs:
+					if got == d {
+						return
+					}
+				case <-deadline:
+					t.Fatalf("the loop did not start waiting %v", d)
+				}
 			}
 		}
 
@@ -494,8 +554,8 @@ func TestNotificationLoopWaitsForWakeAndDueTime(t *testing.T) {
 		poke()
 		poke()
 		select {
-		case r := <-f.clk.reqs:
-			t.Fatalf("idle loop set a timer of %v: that is polling", r.d)
+		case d := <-f.clk.reqs:
+			t.Fatalf("idle loop set a timer of %v: that is polling", d)
 		default:
 		}
 
@@ -503,32 +563,40 @@ func TestNotificationLoopWaitsForWakeAndDueTime(t *testing.T) {
 		f.queue(t, f.approval(t, dep, approval.StagePRE, approval.ApproverKindUSER, "alice", approval.StatusPENDING, nil))
 		poke()
 		// The first attempt fails; the loop waits for the 30 s backoff.
-		r := nextTimer()
-		if r.d != 30*time.Second {
-			t.Fatalf("loop waits %v, want 30s", r.d)
-		}
+		waitFor(30 * time.Second)
 		if data, accepted, _ := f.smtp.Counts(); data != 1 || accepted != 0 {
 			t.Fatalf("server saw %d DATA, accepted %d", data, accepted)
 		}
-		f.clk.Advance(30 * time.Second)
-		r.c <- f.clk.Now()
+		f.clk.Advance(29 * time.Second)
+		if len(f.smtp.Pending()) != 0 {
+			t.Fatal("sent before the backoff ended")
+		}
+		f.clk.Advance(time.Second)
 		m := f.smtp.Next(t, 10*time.Second)
 		if m.To[0] != "alice@example.com" {
 			t.Fatalf("delivered to %v", m.To)
 		}
 
-		// A closed wake channel must not spin the loop; it still ends with ctx.
+		// Once everything is sent the loop sets no timer: after two more
+		// wake-ups, the round of the first has finished without one.
+		for len(f.clk.reqs) > 0 {
+			<-f.clk.reqs
+		}
+		poke()
+		poke()
+		select {
+		case d := <-f.clk.reqs:
+			t.Fatalf("the loop waited for %v with nothing due", d)
+		default:
+		}
+
+		// A closed wake channel must not stop the loop from ending with ctx.
 		close(wake)
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Fatal("the loop did not end with its context")
-		}
-		select {
-		case r := <-f.clk.reqs:
-			t.Fatalf("the loop waited for %v with nothing due", r.d)
-		default:
 		}
 	})
 }
