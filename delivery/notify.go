@@ -232,7 +232,7 @@ func notificationBackoff(attempts int) time.Duration {
 // outside any transaction, so a slow or failing mail server never blocks or
 // rolls back a state change. A failed send is retried with exponential backoff
 // and the row is FAILED after ten attempts. sent and failed count this call's
-// sends; err reports only database errors.
+// sends; err reports only database errors. A limit <= 0 means 50.
 func (e *Engine) DeliverNotifications(ctx context.Context, m Mailer, limit int) (sent, failed int, err error) {
 	if limit <= 0 {
 		limit = notificationBatch
