@@ -102,7 +102,13 @@ func (t *txn) openStage(actor Actor, dc *deployCtx, stage approval.Stage) (bool,
 	return skip != "", nil
 }
 
+// emitPending announces an approval that its approvers can now decide: an
+// event for subscribers and bots, and email to each approver (outbox rows,
+// sent after commit by the notification loop).
 func (t *txn) emitPending(actor Actor, dc *deployCtx, a *ent.Approval) error {
+	if err := t.queueApprovalNotifications([]*ent.Approval{a}); err != nil {
+		return err
+	}
 	ev := dc.event(EventApprovalPending, actor)
 	ev.ApprovalID = a.ID
 	ev.Status = string(a.Status)

@@ -71,6 +71,9 @@ func (r *releaseDefinitionResolver) Environments(ctx context.Context, obj *ent.R
 // Agent returns AgentResolver implementation.
 func (r *Resolver) Agent() AgentResolver { return &agentResolver{r} }
 
+// Approval returns ApprovalResolver implementation.
+func (r *Resolver) Approval() ApprovalResolver { return &approvalResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -86,6 +89,7 @@ func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 
 type (
 	agentResolver             struct{ *Resolver }
+	approvalResolver          struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	releaseDefinitionResolver struct{ *Resolver }
 	serviceConnectionResolver struct{ *Resolver }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/mail/mailtest"
 	"github.com/cairnhq/cairn/server"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
@@ -23,13 +24,17 @@ type harness struct {
 	srv   *server.Server
 	http  *httptest.Server
 	admin string // admin API token
+	smtp  *mailtest.Server
 }
 
 // newHarness starts a server on SQLite, or on a fresh PostgreSQL database
-// schema for dialect "postgres" (skipped without CAIRN_TEST_DATABASE_URL).
+// schema for dialect "postgres" (skipped without CAIRN_TEST_DATABASE_URL),
+// with approval email going to a real SMTP server started for the test.
 func newHarness(t *testing.T, dialect string) *harness {
 	t.Helper()
-	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t)}
+	smtp := mailtest.Start(t, mailtest.Options{})
+	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t),
+		SMTPAddr: smtp.Addr, SMTPFrom: "cairn@example.com", SMTPTLS: "none"}
 	if dialect == "postgres" {
 		db := storagetest.Open(t, "postgres") // creates and migrates a fresh schema
 		cfg.DatabaseURL = db.URL
@@ -45,7 +50,7 @@ func newHarness(t *testing.T, dialect string) *harness {
 		hs.Close()
 		s.Close()
 	})
-	h := &harness{t: t, srv: s, http: hs}
+	h := &harness{t: t, srv: s, http: hs, smtp: smtp}
 	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
 	return h
 }

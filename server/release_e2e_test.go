@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -84,6 +86,18 @@ func TestReleaseEndToEnd(t *testing.T) {
 		pamIDs, patIDs := approvals(pam), approvals(pat)
 		if len(pamIDs) != 1 || len(patIDs) != 1 {
 			t.Fatalf("pending approvals: pam %v, pat %v", pamIDs, patIDs)
+		}
+		// Each approver is mailed, with a link to the release.
+		got := map[string]string{}
+		for range 2 {
+			m := h.smtp.Next(t, 10*time.Second)
+			got[strings.Join(m.To, ",")] = m.Subject + "\n" + m.Body
+		}
+		for _, to := range []string{"pam@example.com", "pat@example.com"} {
+			msg, ok := got[to]
+			if !ok || !contains(msg, "prod") || !contains(msg, "/releases/"+relID.(string)) {
+				t.Fatalf("mail to %s: %q (all: %v)", to, msg, got)
+			}
 		}
 		const approve = `mutation($a: ID!) { approve(input: {approvalId: $a, comment: "ok"}) { status decidedBy } }`
 		if r := h.do(editor, approve, map[string]any{"a": pamIDs[0]}); r.code() != "FORBIDDEN" {

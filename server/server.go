@@ -19,6 +19,7 @@ import (
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/server/dispatch"
+	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/storage"
 )
 
@@ -32,7 +33,10 @@ type Server struct {
 	Keys   *auth.Keys
 	authn  *auth.Authenticator
 	mux    *http.ServeMux
-	bus    *dispatch.Bus
+	bus    *eventbus.Bus
+	// pgBus carries events between replicas (PostgreSQL only).
+	pgBus *eventbus.PG
+	mailer delivery.Mailer
 	hub    *dispatch.Hub
 
 	// base is the parent context of every request; Close cancels it so that
@@ -78,9 +82,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	bus := dispatch.NewBus(0)
+	mailer, err := newMailer(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Events fan out in process; with PostgreSQL they also reach the other
+	// replicas through LISTEN/NOTIFY.
+	bus := eventbus.New(0)
+	var publisher delivery.Publisher = bus
+	var pgBus *eventbus.PG
+	if db.Dialect == delivery.Postgres {
+		pgBus = eventbus.NewPG(bus, db.SQL, db.URL, eventbus.PGOptions{Logger: log})
+		publisher = pgBus
+	}
 	engine := delivery.New(db.Client, delivery.Options{
-		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: bus,
+		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
@@ -89,6 +106,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		base:       base,
 		cancelBase: cancel,
 		bus:        bus,
+		pgBus:      pgBus,
+		mailer:     mailer,
 		hub: dispatch.NewHub(dispatch.Options{
 			Engine: engine, Keys: keys, Events: bus, Logger: log, Grace: cfg.AgentGrace,
 		}),
@@ -169,7 +188,18 @@ func mergeCancel(ctx, base context.Context) context.Context {
 // (approval timeouts, deferred deployments, cron triggers).
 func (s *Server) Start() {
 	s.hub.Start()
+	if s.pgBus != nil {
+		s.goLoop(func(ctx context.Context) {
+			if err := s.pgBus.Run(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("event bus stopped", "err", err)
+			}
+		})
+	}
 	s.goLoop(func(ctx context.Context) { s.Engine.RunTimerLoop(ctx, nil) })
+	s.goLoop(func(ctx context.Context) {
+		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool { return ev.Type == delivery.EventApprovalPending })
+		s.Engine.RunNotificationLoop(ctx, s.mailer, wake)
+	})
 }
 
 // goLoop runs fn until Close cancels the base context.

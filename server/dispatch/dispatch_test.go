@@ -14,6 +14,7 @@ import (
 
 	"github.com/cairnhq/cairn/agent"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
@@ -104,7 +105,7 @@ func TestTwoReplicasRaceForOneJob(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		// Two hubs (replicas) on one database and one bus, one agent on each: both wake on the
 		// queue event and try to claim the job.
-		bus := NewBus(0)
+		bus := eventbus.New(0)
 		t.Cleanup(bus.Close)
 		h1 := newHarness(t, db, harnessOpts{bus: bus})
 		h2 := newHarness(t, db, harnessOpts{bus: bus, keys: h1.keys})

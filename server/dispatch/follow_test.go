@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
@@ -17,7 +18,7 @@ import (
 func TestFollowDeploymentLog(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		bus := NewBus(2) // tiny buffers: the follower lags and must resume from the database
+		bus := eventbus.New(2) // tiny buffers: the follower lags and must resume from the database
 		t.Cleanup(bus.Close)
 		h := newHarness(t, db, harnessOpts{bus: bus})
 		agentID, _ := h.credentialFor(t, "writer")

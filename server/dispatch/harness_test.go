@@ -16,6 +16,7 @@ import (
 	"github.com/cairnhq/cairn/agent"
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
 	"github.com/cairnhq/cairn/ent"
 	entagent "github.com/cairnhq/cairn/ent/agent"
@@ -48,7 +49,7 @@ type harness struct {
 	db   *storage.DB
 	c    *ent.Client
 	e    *delivery.Engine
-	bus  *Bus
+	bus  *eventbus.Bus
 	hub  *Hub
 	keys *auth.Keys
 	srv  *httptest.Server
@@ -58,7 +59,7 @@ type harness struct {
 
 type harnessOpts struct {
 	clock delivery.Clock
-	bus   *Bus
+	bus   *eventbus.Bus
 	keys  *auth.Keys
 }
 
@@ -72,7 +73,7 @@ func newHarness(t *testing.T, db *storage.DB, o harnessOpts) *harness {
 		}
 	}
 	if o.bus == nil {
-		o.bus = NewBus(0)
+		o.bus = eventbus.New(0)
 		t.Cleanup(o.bus.Close)
 	}
 	box, err := delivery.NewSecretBox([]byte(strings.Repeat("k", 32)))

@@ -1,0 +1,285 @@
+package eventbus_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/server/eventbus"
+)
+
+func events(from, to int64, typ string) []delivery.Event {
+	var out []delivery.Event
+	for i := from; i <= to; i++ {
+		out = append(out, delivery.Event{Sequence: i, Type: typ})
+	}
+	return out
+}
+
+// drain reads what is buffered on s without waiting.
+func drain(s *eventbus.Subscription) (got []int64, open bool) {
+	for {
+		select {
+		case ev, ok := <-s.C:
+			if !ok {
+				return got, false
+			}
+			got = append(got, ev.Sequence)
+		default:
+			return got, true
+		}
+	}
+}
+
+// publish runs Publish and fails the test if it does not return promptly.
+func publish(t *testing.T, b *eventbus.Bus, evs []delivery.Event) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		b.Publish(context.Background(), evs)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish blocked")
+	}
+}
+
+func TestFanOutInOrderWithFilters(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New(0)
+	all := b.SubscribeFunc(nil)
+	approvals := b.SubscribeFunc(func(ev delivery.Event) bool { return ev.Type == delivery.EventApprovalPending })
+	defer all.Close()
+	defer approvals.Close()
+
+	publish(t, b, events(1, 3, delivery.EventReleaseCreated))
+	publish(t, b, events(4, 5, delivery.EventApprovalPending))
+	publish(t, b, nil)
+	publish(t, b, events(6, 6, delivery.EventReleaseCreated))
+
+	if got, open := drain(all); !open || !equal(got, []int64{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("unfiltered subscriber got %v (open %v)", got, open)
+	}
+	if got, open := drain(approvals); !open || !equal(got, []int64{4, 5}) {
+		t.Fatalf("filtered subscriber got %v (open %v)", got, open)
+	}
+	if all.Lagged() || approvals.Lagged() {
+		t.Fatal("a subscriber that kept up is marked lagged")
+	}
+}
+
+func TestSlowSubscriberIsDroppedAsLagged(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New(4)
+	slow := b.SubscribeFunc(nil)
+	fast := b.SubscribeFunc(nil)
+	defer fast.Close()
+	var fastGot []int64
+	for i := int64(1); i <= 10; i++ {
+		publish(t, b, events(i, i, "x"))
+		got, open := drain(fast)
+		if !open {
+			t.Fatal("the fast subscriber was dropped")
+		}
+		fastGot = append(fastGot, got...)
+	}
+	if !equal(fastGot, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}) {
+		t.Fatalf("fast subscriber got %v", fastGot)
+	}
+	if !slow.Lagged() {
+		t.Fatal("slow subscriber not marked lagged")
+	}
+	// What was buffered before the drop is still readable, then C is closed:
+	// the subscriber resumes from sequence 4 by re-reading the database.
+	got, open := drain(slow)
+	if open || !equal(got, []int64{1, 2, 3, 4}) {
+		t.Fatalf("slow subscriber got %v, open %v; want [1 2 3 4], closed", got, open)
+	}
+	if fast.Lagged() {
+		t.Fatal("fast subscriber marked lagged")
+	}
+	if n := b.Subscribers(); n != 1 {
+		t.Fatalf("%d subscribers left, want 1", n)
+	}
+	slow.Close() // closing a dropped subscription is harmless
+}
+
+func TestOneBatchLargerThanTheBufferLagsOnce(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New(2)
+	s := b.SubscribeFunc(nil)
+	publish(t, b, events(1, 5, "x"))
+	got, open := drain(s)
+	if open || !s.Lagged() || !equal(got, []int64{1, 2}) {
+		t.Fatalf("got %v, open %v, lagged %v", got, open, s.Lagged())
+	}
+}
+
+func TestCloseIsIdempotentAndStopsDelivery(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New(8)
+	s := b.SubscribeFunc(nil)
+	s.Close()
+	s.Close()
+	publish(t, b, events(1, 1, "x"))
+	if got, open := drain(s); open || len(got) != 0 || s.Lagged() {
+		t.Fatalf("after Close: got %v, open %v, lagged %v", got, open, s.Lagged())
+	}
+	if b.Subscribers() != 0 {
+		t.Fatal("closed subscription still registered")
+	}
+}
+
+// TestConcurrentUseLeaksNoGoroutines publishes from several goroutines while
+// subscribers come, read, lag and go; run it with -race.
+func TestConcurrentUseLeaksNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	b := eventbus.New(16)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for p := range 4 {
+		wg.Go(func() {
+			for i := int64(0); ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				b.Publish(context.Background(), events(i, i+2, "p"+string(rune('0'+p))))
+			}
+		})
+	}
+	var subs sync.WaitGroup
+	for i := range 50 {
+		subs.Go(func() {
+			s := b.SubscribeFunc(func(ev delivery.Event) bool { return ev.Sequence%2 == int64(i%2) })
+			defer s.Close()
+			n := 0
+			for range s.C {
+				n++
+				if i%5 == 0 {
+					// A slow reader: it will lag and see C closed.
+					runtime.Gosched()
+					continue
+				}
+				if n == 200 {
+					return
+				}
+			}
+			if !s.Lagged() {
+				t.Error("channel closed without Close or lag")
+			}
+		})
+	}
+	subs.Wait()
+	close(stop)
+	wg.Wait()
+	if n := b.Subscribers(); n != 0 {
+		t.Fatalf("%d subscribers left registered", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		runtime.Gosched()
+	}
+}
+
+func equal(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// BenchmarkPublishFanout1000 measures one Publish of one event to 1000
+// subscribers (every one accepting it).
+func BenchmarkPublishFanout1000(b *testing.B) {
+	bus := eventbus.New(eventbus.DefaultBuffer)
+	subs := make([]*eventbus.Subscription, 1000)
+	for i := range subs {
+		subs[i] = bus.SubscribeFunc(nil)
+	}
+	ev := []delivery.Event{{Type: delivery.EventDeploymentStatusChanged, Sequence: 1}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i > 0 && i%eventbus.DefaultBuffer == 0 {
+			b.StopTimer()
+			for _, s := range subs {
+				drain(s)
+			}
+			b.StartTimer()
+		}
+		bus.Publish(ctx, ev)
+	}
+	b.StopTimer()
+	for _, s := range subs {
+		if s.Lagged() {
+			b.Fatal("a subscriber lagged: the benchmark measured drops, not sends")
+		}
+		s.Close()
+	}
+}
+
+func TestWakeCoalescesAndEndsWithContext(t *testing.T) {
+	before := runtime.NumGoroutine()
+	b := eventbus.New(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	wake := eventbus.Wake(ctx, b, func(ev delivery.Event) bool { return ev.Type == delivery.EventApprovalPending })
+	waitWake := func() {
+		t.Helper()
+		select {
+		case _, ok := <-wake:
+			if !ok {
+				t.Fatal("wake channel closed early")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no wake-up")
+		}
+	}
+	publish(t, b, events(1, 1, delivery.EventReleaseCreated))
+	publish(t, b, events(2, 2, delivery.EventApprovalPending))
+	waitWake()
+	// A burst far beyond the buffer: the helper lags, resubscribes, and
+	// still wakes the loop.
+	for i := int64(3); i < 100; i++ {
+		publish(t, b, events(i, i, delivery.EventApprovalPending))
+	}
+	waitWake()
+	if n := b.Subscribers(); n > 1 {
+		t.Fatalf("%d subscriptions for one waker", n)
+	}
+	cancel()
+	deadline := time.After(5 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-wake:
+		case <-deadline:
+			t.Fatal("wake channel not closed after cancel")
+		}
+	}
+	if n := b.Subscribers(); n != 0 {
+		t.Fatalf("%d subscriptions left after cancel", n)
+	}
+	end := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(end) {
+			t.Fatalf("goroutines: %d before, %d after", before, runtime.NumGoroutine())
+		}
+		runtime.Gosched()
+	}
+}

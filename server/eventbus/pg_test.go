@@ -1,0 +1,126 @@
+package eventbus_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/server/eventbus"
+	"github.com/cairnhq/cairn/storage/storagetest"
+)
+
+func TestPGReplicasSeeEachOthersEvents(t *testing.T) {
+	db := storagetest.Open(t, "postgres") // skips without CAIRN_TEST_DATABASE_URL
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	channel := "cairn_test_" + hex.EncodeToString(b[:]) // tests share the database
+
+	ctx, cancel := context.WithCancel(context.Background())
+	type replica struct {
+		local *eventbus.Bus
+		pg    *eventbus.PG
+		done  chan error
+	}
+	start := func() replica {
+		local := eventbus.New(0)
+		pg := eventbus.NewPG(local, db.SQL, db.URL, eventbus.PGOptions{Channel: channel})
+		done := make(chan error, 1)
+		go func() { done <- pg.Run(ctx) }()
+		select {
+		case <-pg.Listening():
+		case <-time.After(10 * time.Second):
+			t.Fatal("replica did not start listening")
+		}
+		return replica{local, pg, done}
+	}
+	a, bb := start(), start()
+	subA := a.local.SubscribeFunc(nil)
+	subB := bb.local.SubscribeFunc(nil)
+
+	next := func(s *eventbus.Subscription) delivery.Event {
+		t.Helper()
+		select {
+		case ev, ok := <-s.C:
+			if !ok {
+				t.Fatal("subscription closed")
+			}
+			return ev
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event arrived")
+			return delivery.Event{}
+		}
+	}
+
+	a.pg.Publish(ctx, []delivery.Event{{Sequence: 1, Type: delivery.EventReleaseCreated, ReleaseID: 7, Data: map[string]any{"name": "R-7"}}})
+	if ev := next(subA); ev.Sequence != 1 {
+		t.Fatalf("A's own subscriber got %+v", ev)
+	}
+	if ev := next(subB); ev.Sequence != 1 || ev.ReleaseID != 7 || ev.Data["name"] != "R-7" {
+		t.Fatalf("B got %+v", ev)
+	}
+
+	big := map[string]any{"log": strings.Repeat("x", 9000)}
+	bb.pg.Publish(ctx, []delivery.Event{{Sequence: 2, Type: delivery.EventLogAppended, JobID: 3, Data: big}})
+	if ev := next(subB); ev.Sequence != 2 || ev.Data == nil {
+		t.Fatalf("B's own subscriber got %+v", ev)
+	}
+	if ev := next(subA); ev.Sequence != 2 || ev.JobID != 3 || ev.Data != nil {
+		t.Fatalf("A got %+v; want ids only for an oversized event", ev)
+	}
+
+	// A replica ignores its own NOTIFY: A sees 3 (locally) once, then B's 4
+	// (A's NOTIFY of 3 reached A's listener before B's 4 did).
+	a.pg.Publish(ctx, []delivery.Event{{Sequence: 3, Type: "x"}})
+	next(subB)
+	bb.pg.Publish(ctx, []delivery.Event{{Sequence: 4, Type: "y"}})
+	if ev := next(subA); ev.Sequence != 3 {
+		t.Fatalf("A got %d, want 3 once", ev.Sequence)
+	}
+	if ev := next(subA); ev.Sequence != 4 {
+		t.Fatalf("A got %d after 3, want 4 (no duplicate)", ev.Sequence)
+	}
+
+	// A lost listening connection may have lost events: after reconnecting,
+	// B drops its local subscribers as lagged so they re-read the database.
+	if _, err := db.SQL.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query = $1", "LISTEN \""+channel+"\""); err != nil {
+		t.Fatal(err)
+	}
+	// Both replicas' listeners were terminated (same query text): both drop.
+	if ev := next(subB); ev.Sequence != 4 { // B's own, still buffered
+		t.Fatalf("B had %d buffered, want 4", ev.Sequence)
+	}
+	for _, s := range []*eventbus.Subscription{subA, subB} {
+		select {
+		case ev, ok := <-s.C:
+			if ok {
+				t.Fatalf("unexpected event %+v", ev)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("subscriber not dropped after the listener reconnected")
+		}
+		if !s.Lagged() {
+			t.Fatal("dropped subscriber not marked lagged")
+		}
+	}
+	subB = bb.local.SubscribeFunc(nil)
+	a.pg.Publish(ctx, []delivery.Event{{Sequence: 5, Type: "z"}})
+	if ev := next(subB); ev.Sequence != 5 {
+		t.Fatalf("after reconnect B got %d, want 5", ev.Sequence)
+	}
+
+	cancel()
+	for _, r := range []replica{a, bb} {
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not end with its context")
+		}
+	}
+}
