@@ -35,7 +35,7 @@ type Server struct {
 	mux    *http.ServeMux
 	bus    *eventbus.Bus
 	// pgBus carries events between replicas (PostgreSQL only).
-	pgBus *eventbus.PG
+	pgBus  *eventbus.PG
 	mailer delivery.Mailer
 	hub    *dispatch.Hub
 

@@ -14,11 +14,11 @@ import (
 
 	"github.com/cairnhq/cairn/agent"
 	"github.com/cairnhq/cairn/delivery"
-	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
-	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
+	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )

@@ -16,12 +16,12 @@ import (
 	"github.com/cairnhq/cairn/agent"
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
-	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
 	"github.com/cairnhq/cairn/ent"
 	entagent "github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/storage"
 )
 
