@@ -60,6 +60,9 @@ func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[in
 	panic(fmt.Errorf("not implemented: Definitions - definitions"))
 }
 
+// OutgoingHook returns OutgoingHookResolver implementation.
+func (r *Resolver) OutgoingHook() OutgoingHookResolver { return &outgoingHookResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -69,6 +72,7 @@ func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 }
 
 type (
+	outgoingHookResolver      struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	serviceConnectionResolver struct{ *Resolver }
 )

@@ -48,6 +48,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Mutation() MutationResolver
+	OutgoingHook() OutgoingHookResolver
 	Query() QueryResolver
 	ServiceConnection() ServiceConnectionResolver
 	Task() TaskResolver
@@ -419,15 +420,18 @@ type ComplexityRoot struct {
 		AddGroupMember          func(childComplexity int, groupID int, userID int) int
 		CreateAPIToken          func(childComplexity int, input model.NewAPITokenInput) int
 		CreateGroup             func(childComplexity int, input model.NewGroupInput) int
+		CreateOutgoingHook      func(childComplexity int, input model.NewOutgoingHookInput) int
 		CreateServiceConnection func(childComplexity int, input model.NewServiceConnectionInput) int
 		CreateUser              func(childComplexity int, input model.NewUserInput) int
 		DeleteGroup             func(childComplexity int, id int) int
+		DeleteOutgoingHook      func(childComplexity int, id int) int
 		DeleteServiceConnection func(childComplexity int, id int) int
 		DisableUser             func(childComplexity int, id int) int
 		Ping                    func(childComplexity int) int
 		RemoveGroupMember       func(childComplexity int, groupID int, userID int) int
 		RevokeAPIToken          func(childComplexity int, id int) int
 		UpdateGroup             func(childComplexity int, id int, input model.GroupPatchInput) int
+		UpdateOutgoingHook      func(childComplexity int, id int, input model.OutgoingHookPatchInput) int
 		UpdateServiceConnection func(childComplexity int, id int, input model.ServiceConnectionPatchInput) int
 		UpdateUser              func(childComplexity int, id int, input model.UserPatchInput) int
 	}
@@ -467,6 +471,7 @@ type ComplexityRoot struct {
 		DefinitionID func(childComplexity int) int
 		Enabled      func(childComplexity int) int
 		EventTypes   func(childComplexity int) int
+		HasSecret    func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Name         func(childComplexity int) int
 		Slack        func(childComplexity int) int
@@ -497,9 +502,12 @@ type ComplexityRoot struct {
 		AuditEvents        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
 		Definitions        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
 		Groups             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
+		HookDeliveries     func(childComplexity int, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) int
+		HookEventTypes     func(childComplexity int) int
 		MyAPITokens        func(childComplexity int) int
 		Node               func(childComplexity int, id int) int
 		Nodes              func(childComplexity int, ids []int) int
+		OutgoingHooks      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OutgoingHookOrder, where *ent.OutgoingHookWhereInput) int
 		Releases           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
 		ServiceConnections func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) int
 		User               func(childComplexity int, id int) int
@@ -745,6 +753,9 @@ type ComplexityRoot struct {
 
 type MutationResolver interface {
 	Ping(ctx context.Context) (string, error)
+	CreateOutgoingHook(ctx context.Context, input model.NewOutgoingHookInput) (*ent.OutgoingHook, error)
+	UpdateOutgoingHook(ctx context.Context, id int, input model.OutgoingHookPatchInput) (*ent.OutgoingHook, error)
+	DeleteOutgoingHook(ctx context.Context, id int) (int, error)
 	CreateUser(ctx context.Context, input model.NewUserInput) (*ent.User, error)
 	UpdateUser(ctx context.Context, id int, input model.UserPatchInput) (*ent.User, error)
 	DisableUser(ctx context.Context, id int) (*ent.User, error)
@@ -759,6 +770,9 @@ type MutationResolver interface {
 	UpdateServiceConnection(ctx context.Context, id int, input model.ServiceConnectionPatchInput) (*ent.ServiceConnection, error)
 	DeleteServiceConnection(ctx context.Context, id int) (int, error)
 }
+type OutgoingHookResolver interface {
+	HasSecret(ctx context.Context, obj *ent.OutgoingHook) (bool, error)
+}
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
@@ -768,6 +782,9 @@ type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
+	OutgoingHooks(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OutgoingHookOrder, where *ent.OutgoingHookWhereInput) (*ent.OutgoingHookConnection, error)
+	HookDeliveries(ctx context.Context, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) (*ent.HookDeliveryConnection, error)
+	HookEventTypes(ctx context.Context) ([]string, error)
 	Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
 	User(ctx context.Context, id int) (*ent.User, error)
 	Groups(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) (*ent.GroupConnection, error)
@@ -2339,6 +2356,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateGroup(childComplexity, args["input"].(model.NewGroupInput)), true
+	case "Mutation.createOutgoingHook":
+		if e.ComplexityRoot.Mutation.CreateOutgoingHook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOutgoingHook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOutgoingHook(childComplexity, args["input"].(model.NewOutgoingHookInput)), true
 	case "Mutation.createServiceConnection":
 		if e.ComplexityRoot.Mutation.CreateServiceConnection == nil {
 			break
@@ -2372,6 +2400,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteGroup(childComplexity, args["id"].(int)), true
+	case "Mutation.deleteOutgoingHook":
+		if e.ComplexityRoot.Mutation.DeleteOutgoingHook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteOutgoingHook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteOutgoingHook(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteServiceConnection":
 		if e.ComplexityRoot.Mutation.DeleteServiceConnection == nil {
 			break
@@ -2433,6 +2472,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateGroup(childComplexity, args["id"].(int), args["input"].(model.GroupPatchInput)), true
+	case "Mutation.updateOutgoingHook":
+		if e.ComplexityRoot.Mutation.UpdateOutgoingHook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateOutgoingHook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateOutgoingHook(childComplexity, args["id"].(int), args["input"].(model.OutgoingHookPatchInput)), true
 	case "Mutation.updateServiceConnection":
 		if e.ComplexityRoot.Mutation.UpdateServiceConnection == nil {
 			break
@@ -2609,6 +2659,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutgoingHook.EventTypes(childComplexity), true
+	case "OutgoingHook.hasSecret":
+		if e.ComplexityRoot.OutgoingHook.HasSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingHook.HasSecret(childComplexity), true
 	case "OutgoingHook.id":
 		if e.ComplexityRoot.OutgoingHook.ID == nil {
 			break
@@ -2741,6 +2797,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Groups(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.GroupOrder), args["where"].(*ent.GroupWhereInput)), true
+	case "Query.hookDeliveries":
+		if e.ComplexityRoot.Query.HookDeliveries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_hookDeliveries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.HookDeliveries(childComplexity, args["hookId"].(int), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.HookDeliveryOrder), args["where"].(*ent.HookDeliveryWhereInput)), true
+	case "Query.hookEventTypes":
+		if e.ComplexityRoot.Query.HookEventTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.HookEventTypes(childComplexity), true
 
 	case "Query.myApiTokens":
 		if e.ComplexityRoot.Query.MyAPITokens == nil {
@@ -2770,6 +2843,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]int)), true
+	case "Query.outgoingHooks":
+		if e.ComplexityRoot.Query.OutgoingHooks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_outgoingHooks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OutgoingHooks(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.OutgoingHookOrder), args["where"].(*ent.OutgoingHookWhereInput)), true
 	case "Query.releases":
 		if e.ComplexityRoot.Query.Releases == nil {
 			break
@@ -3835,11 +3919,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputJobWhereInput,
 		ec.unmarshalInputNewApiTokenInput,
 		ec.unmarshalInputNewGroupInput,
+		ec.unmarshalInputNewOutgoingHookInput,
 		ec.unmarshalInputNewServiceConnectionInput,
 		ec.unmarshalInputNewUserInput,
 		ec.unmarshalInputNotificationOrder,
 		ec.unmarshalInputNotificationWhereInput,
 		ec.unmarshalInputOutgoingHookOrder,
+		ec.unmarshalInputOutgoingHookPatchInput,
 		ec.unmarshalInputOutgoingHookWhereInput,
 		ec.unmarshalInputQueuePolicyInput,
 		ec.unmarshalInputReleaseArtifactWhereInput,
@@ -3937,7 +4023,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/audit.graphql" "schema/identity.graphql"
+//go:embed "schema/audit.graphql" "schema/hooks.graphql" "schema/identity.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -9345,6 +9431,7 @@ input WorkItemWhereInput {
 }
 `, BuiltIn: false},
 	{Name: "schema/audit.graphql", Input: sourceData("schema/audit.graphql"), BuiltIn: false},
+	{Name: "schema/hooks.graphql", Input: sourceData("schema/hooks.graphql"), BuiltIn: false},
 	{Name: "schema/identity.graphql", Input: sourceData("schema/identity.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -9901,6 +9988,18 @@ func (ec *executionContext) childFields_HookDelivery(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type HookDelivery", field.Name)
 }
 
+func (ec *executionContext) childFields_HookDeliveryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_HookDeliveryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_HookDeliveryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_HookDeliveryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HookDeliveryConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_HookDeliveryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -10089,8 +10188,22 @@ func (ec *executionContext) childFields_OutgoingHook(ctx context.Context, field 
 		return ec.fieldContext_OutgoingHook_slack(ctx, field)
 	case "enabled":
 		return ec.fieldContext_OutgoingHook_enabled(ctx, field)
+	case "hasSecret":
+		return ec.fieldContext_OutgoingHook_hasSecret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OutgoingHook", field.Name)
+}
+
+func (ec *executionContext) childFields_OutgoingHookConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OutgoingHookConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OutgoingHookConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OutgoingHookConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutgoingHookConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_OutgoingHookEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10771,6 +10884,20 @@ func (ec *executionContext) field_Mutation_createGroup_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createOutgoingHook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.NewOutgoingHookInput, error) {
+			return ec.unmarshalNNewOutgoingHookInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐNewOutgoingHookInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createServiceConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10800,6 +10927,20 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 }
 
 func (ec *executionContext) field_Mutation_deleteGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteOutgoingHook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -10891,6 +11032,28 @@ func (ec *executionContext) field_Mutation_updateGroup_args(ctx context.Context,
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.GroupPatchInput, error) {
 			return ec.unmarshalNGroupPatchInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐGroupPatchInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateOutgoingHook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OutgoingHookPatchInput, error) {
+			return ec.unmarshalNOutgoingHookPatchInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐOutgoingHookPatchInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11173,6 +11336,68 @@ func (ec *executionContext) field_Query_groups_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_hookDeliveries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "hookId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["hookId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.HookDeliveryOrder, error) {
+			return ec.unmarshalOHookDeliveryOrder2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.HookDeliveryWhereInput, error) {
+			return ec.unmarshalOHookDeliveryWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg6
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11198,6 +11423,60 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_outgoingHooks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.OutgoingHookOrder, error) {
+			return ec.unmarshalOOutgoingHookOrder2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHookOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.OutgoingHookWhereInput, error) {
+			return ec.unmarshalOOutgoingHookWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHookWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -17832,6 +18111,138 @@ func (ec *executionContext) fieldContext_Mutation_ping(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Mutation_createOutgoingHook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createOutgoingHook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateOutgoingHook(ctx, fc.Args["input"].(model.NewOutgoingHookInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OutgoingHook) graphql.Marshaler {
+			return ec.marshalNOutgoingHook2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHook(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createOutgoingHook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingHook(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createOutgoingHook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateOutgoingHook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateOutgoingHook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateOutgoingHook(ctx, fc.Args["id"].(int), fc.Args["input"].(model.OutgoingHookPatchInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OutgoingHook) graphql.Marshaler {
+			return ec.marshalNOutgoingHook2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHook(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateOutgoingHook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingHook(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateOutgoingHook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteOutgoingHook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteOutgoingHook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteOutgoingHook(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteOutgoingHook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteOutgoingHook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19121,6 +19532,29 @@ func (ec *executionContext) fieldContext_OutgoingHook_enabled(_ context.Context,
 	return graphql.NewScalarFieldContext("OutgoingHook", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _OutgoingHook_hasSecret(ctx context.Context, field graphql.CollectedField, obj *ent.OutgoingHook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingHook_hasSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutgoingHook().HasSecret(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingHook_hasSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingHook", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _OutgoingHookConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.OutgoingHookConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19681,6 +20115,117 @@ func (ec *executionContext) fieldContext_Query_verifyAuditChain(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_outgoingHooks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_outgoingHooks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OutgoingHooks(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.OutgoingHookOrder), fc.Args["where"].(*ent.OutgoingHookWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OutgoingHookConnection) graphql.Marshaler {
+			return ec.marshalNOutgoingHookConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHookConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_outgoingHooks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingHookConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_outgoingHooks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_hookDeliveries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_hookDeliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().HookDeliveries(ctx, fc.Args["hookId"].(int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.HookDeliveryOrder), fc.Args["where"].(*ent.HookDeliveryWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.HookDeliveryConnection) graphql.Marshaler {
+			return ec.marshalNHookDeliveryConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_hookDeliveries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HookDeliveryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_hookDeliveries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_hookEventTypes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_hookEventTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().HookEventTypes(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_hookEventTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -36045,6 +36590,85 @@ func (ec *executionContext) unmarshalInputNewGroupInput(ctx context.Context, obj
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputNewOutgoingHookInput(ctx context.Context, obj any) (model.NewOutgoingHookInput, error) {
+	var it model.NewOutgoingHookInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["slack"]; !present {
+		asMap["slack"] = false
+	}
+	if _, present := asMap["enabled"]; !present {
+		asMap["enabled"] = true
+	}
+
+	fieldsInOrder := [...]string{"name", "url", "secret", "eventTypes", "definitionId", "slack", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "secret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Secret = data
+		case "eventTypes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventTypes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventTypes = data
+		case "definitionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionID = data
+		case "slack":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slack"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Slack = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputNewServiceConnectionInput(ctx context.Context, obj any) (model.NewServiceConnectionInput, error) {
 	var it model.NewServiceConnectionInput
 	if obj == nil {
@@ -37360,6 +37984,85 @@ func (ec *executionContext) unmarshalInputOutgoingHookOrder(ctx context.Context,
 				return it, err
 			}
 			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputOutgoingHookPatchInput(ctx context.Context, obj any) (model.OutgoingHookPatchInput, error) {
+	var it model.OutgoingHookPatchInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "url", "secret", "eventTypes", "definitionId", "clearDefinition", "slack", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "secret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Secret = data
+		case "eventTypes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventTypes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventTypes = data
+		case "definitionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionID = data
+		case "clearDefinition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearDefinition"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearDefinition = data
+		case "slack":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slack"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Slack = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
 		}
 	}
 	return it, nil
@@ -47337,6 +48040,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createOutgoingHook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createOutgoingHook(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateOutgoingHook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateOutgoingHook(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteOutgoingHook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteOutgoingHook(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createUser":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createUser(ctx, field)
@@ -47668,48 +48392,86 @@ func (ec *executionContext) _OutgoingHook(ctx context.Context, sel ast.Selection
 		case "id":
 			out.Values[i] = ec._OutgoingHook_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._OutgoingHook_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._OutgoingHook_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._OutgoingHook_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
 			out.Values[i] = ec._OutgoingHook_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "eventTypes":
 			out.Values[i] = ec._OutgoingHook_eventTypes(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "definitionID":
 			out.Values[i] = ec._OutgoingHook_definitionID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "slack":
 			out.Values[i] = ec._OutgoingHook_slack(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "enabled":
 			out.Values[i] = ec._OutgoingHook_enabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "hasSecret":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OutgoingHook_hasSecret(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -48059,6 +48821,72 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_verifyAuditChain(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "outgoingHooks":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_outgoingHooks(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "hookDeliveries":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_hookDeliveries(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "hookEventTypes":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_hookEventTypes(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -51420,6 +52248,16 @@ func (ec *executionContext) unmarshalNGroupWhereInput2ᚖgithubᚗcomᚋcairnhq�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNHookDeliveryConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.HookDeliveryConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._HookDeliveryConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNHookDeliveryOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryOrderField(ctx context.Context, v any) (*ent.HookDeliveryOrderField, error) {
 	var res = new(ent.HookDeliveryOrderField)
 	err := res.UnmarshalGQL(v)
@@ -51618,6 +52456,11 @@ func (ec *executionContext) unmarshalNNewGroupInput2githubᚗcomᚋcairnhqᚋcai
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNNewOutgoingHookInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐNewOutgoingHookInput(ctx context.Context, v any) (model.NewOutgoingHookInput, error) {
+	res, err := ec.unmarshalInputNewOutgoingHookInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNNewServiceConnectionInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐNewServiceConnectionInput(ctx context.Context, v any) (model.NewServiceConnectionInput, error) {
 	res, err := ec.unmarshalInputNewServiceConnectionInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -51699,6 +52542,16 @@ func (ec *executionContext) marshalNOutgoingHook2ᚖgithubᚗcomᚋcairnhqᚋcai
 	return ec._OutgoingHook(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNOutgoingHookConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHookConnection(ctx context.Context, sel ast.SelectionSet, v *ent.OutgoingHookConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OutgoingHookConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNOutgoingHookOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHookOrderField(ctx context.Context, v any) (*ent.OutgoingHookOrderField, error) {
 	var res = new(ent.OutgoingHookOrderField)
 	err := res.UnmarshalGQL(v)
@@ -51713,6 +52566,11 @@ func (ec *executionContext) marshalNOutgoingHookOrderField2ᚖgithubᚗcomᚋcai
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalNOutgoingHookPatchInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐOutgoingHookPatchInput(ctx context.Context, v any) (model.OutgoingHookPatchInput, error) {
+	res, err := ec.unmarshalInputOutgoingHookPatchInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNOutgoingHookWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHookWhereInput(ctx context.Context, v any) (*ent.OutgoingHookWhereInput, error) {
@@ -53468,6 +54326,14 @@ func (ec *executionContext) marshalOHookDeliveryEdge2ᚖgithubᚗcomᚋcairnhq�
 	return ec._HookDeliveryEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOHookDeliveryOrder2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryOrder(ctx context.Context, v any) (*ent.HookDeliveryOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputHookDeliveryOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOHookDeliveryStatus2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋhookdeliveryᚐStatusᚄ(ctx context.Context, v any) ([]hookdelivery.Status, error) {
 	if v == nil {
 		return nil, nil
@@ -54148,6 +55014,14 @@ func (ec *executionContext) marshalOOutgoingHookEdge2ᚖgithubᚗcomᚋcairnhq�
 		return graphql.Null
 	}
 	return ec._OutgoingHookEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOutgoingHookOrder2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHookOrder(ctx context.Context, v any) (*ent.OutgoingHookOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputOutgoingHookOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOOutgoingHookWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHookWhereInputᚄ(ctx context.Context, v any) ([]*ent.OutgoingHookWhereInput, error) {
