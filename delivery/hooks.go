@@ -584,9 +584,11 @@ type hookRequest struct {
 	url     string
 	headers map[string]string
 	body    []byte
-	// skip, when set, records a failure without POSTing (hook disabled,
-	// secret unreadable).
+	// skip, when set, ends the delivery as FAILED without POSTing (hook
+	// disabled or deleted, secret unreadable).
 	skip string
+	// prepErr is a failure to build the request; the attempt is retried.
+	prepErr error
 }
 
 // DeliverHooks claims up to limit due deliveries (PENDING, due, not leased
@@ -616,7 +618,9 @@ func (e *Engine) DeliverHooks(ctx context.Context, client HTTPPoster, limit int)
 	for _, d := range claimed {
 		r, err := e.prepareHookRequest(ctx, d)
 		if err != nil {
-			return sent, failed, err
+			// Counted as a failed attempt and retried like one, so a
+			// passing database error does not strand the claimed rows.
+			r.prepErr = err
 		}
 		reqs = append(reqs, r)
 	}
@@ -628,8 +632,12 @@ func (e *Engine) DeliverHooks(ctx context.Context, client HTTPPoster, limit int)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, hookPostConcurrency)
 	for i, r := range reqs {
-		if r.skip != "" {
+		switch {
+		case r.skip != "":
 			outcomes[i].err = errors.New(r.skip)
+			continue
+		case r.prepErr != nil:
+			outcomes[i].err = r.prepErr
 			continue
 		}
 		wg.Add(1)

@@ -738,3 +738,58 @@ func TestRunHookLoop(t *testing.T) {
 		}
 	})
 }
+
+func TestHookDeliveryLeasesAndDisabledHooks(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		rcv := newReceiver(t)
+		h := f.mustHook(t, delivery.HookInput{Name: "r", URL: rcv.URL, Secret: ptr(hookSecret)})
+		off := f.mustHook(t, delivery.HookInput{Name: "soon-off", URL: rcv.URL, Secret: ptr(hookSecret)})
+		emitEvent(t, db, 1, delivery.Event{Type: delivery.EventJobLost})
+		f.mustEnqueue(t, 2)
+		if _, err := f.e.UpdateOutgoingHook(ctx, f.admin, off.ID, delivery.HookPatch{Enabled: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+		// A replica claimed h's delivery and died mid-POST: the lease holds
+		// it until it runs out, then another replica retries it.
+		d := f.deliveries(t, h.ID)[0]
+		if err := d.Update().SetAttempts(1).SetClaimedUntil(f.clk.Now().Add(delivery.HookLease)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p := hooks.NewPoster(0)
+		f.mustDeliver(t, p, 0, 1) // only the disabled hook's row: failed without a POST
+		if got := f.deliveries(t, off.ID)[0]; got.Status != hookdelivery.StatusFAILED || !strings.Contains(got.LastError, "disabled") {
+			t.Errorf("delivery of the disabled hook: %+v", got)
+		}
+		if n := len(rcv.requests()); n != 0 {
+			t.Fatalf("%d POSTs while the lease held / to a disabled hook", n)
+		}
+		f.clk.Advance(delivery.HookLease)
+		f.mustDeliver(t, p, 1, 0)
+		if got := f.deliveries(t, h.ID)[0]; got.Status != hookdelivery.StatusSUCCEEDED || got.Attempts != 2 {
+			t.Errorf("after the lease ran out: %+v", got)
+		}
+
+		// A replica died during the last allowed attempt: once its lease
+		// runs out the delivery is FAILED, not retried forever.
+		emitEvent(t, db, 2, delivery.Event{Type: delivery.EventJobLost})
+		f.mustEnqueue(t, 1)
+		d = f.deliveries(t, h.ID)[1]
+		if err := d.Update().SetAttempts(delivery.HookMaxAttempts).SetClaimedUntil(f.clk.Now().Add(time.Minute)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.mustDeliver(t, p, 0, 0)
+		if got := f.deliveries(t, h.ID)[1]; got.Status != hookdelivery.StatusPENDING {
+			t.Errorf("failed while leased: %+v", got)
+		}
+		f.clk.Advance(time.Minute)
+		f.mustDeliver(t, p, 0, 0)
+		if got := f.deliveries(t, h.ID)[1]; got.Status != hookdelivery.StatusFAILED || !strings.Contains(got.LastError, "interrupted") {
+			t.Errorf("abandoned last attempt: %+v", got)
+		}
+		if n := len(rcv.requests()); n != 1 {
+			t.Errorf("receiver got %d requests, want 1", n)
+		}
+	})
+}

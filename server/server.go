@@ -18,6 +18,7 @@ import (
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/graph"
+	"github.com/cairnhq/cairn/server/hooks"
 	"github.com/cairnhq/cairn/storage"
 )
 
@@ -31,6 +32,8 @@ type Server struct {
 	Keys   *auth.Keys
 	authn  *auth.Authenticator
 	mux    *http.ServeMux
+	// hookWaker wakes the outgoing-hook loop when events are published.
+	hookWaker *hooks.Waker
 
 	// base is the parent context of every request; Close cancels it so that
 	// hijacked (websocket) connections end too.
@@ -75,12 +78,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
+	hookWaker := hooks.NewWaker(nil)
 	engine := delivery.New(db.Client, delivery.Options{
-		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL,
+		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: hookWaker,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
-		cfg: cfg, log: log, db: db, Engine: engine, Keys: keys,
+		cfg: cfg, log: log, db: db, Engine: engine, Keys: keys, hookWaker: hookWaker,
 		authn:      &auth.Authenticator{Keys: keys, Principals: principals{engine}, Log: log},
 		base:       base,
 		cancelBase: cancel,
@@ -154,8 +158,16 @@ func mergeCancel(ctx, base context.Context) context.Context {
 	return ctx
 }
 
-// Start runs the background loops (timers, notifications) until Close.
-func (s *Server) Start() {}
+// Start runs the background loops (timers, notifications, outgoing hooks)
+// until Close.
+func (s *Server) Start() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		// RunHookLoop logs its own errors and returns only when base ends.
+		_ = s.Engine.RunHookLoop(s.base, hooks.NewPoster(0), s.hookWaker.C())
+	}()
+}
 
 // Close stops background loops, ends open streams and closes the database.
 func (s *Server) Close() error {
