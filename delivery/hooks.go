@@ -539,7 +539,7 @@ func (e *Engine) enqueueHookBatch(ctx context.Context) (created int, more bool, 
 				if !hookMatches(h, ev) {
 					continue
 				}
-				id, err := newUUID()
+				id, err := newDeliveryID()
 				if err != nil {
 					return err
 				}
@@ -565,8 +565,8 @@ func (e *Engine) enqueueHookBatch(ctx context.Context) (created int, more bool, 
 	return created, more, nil
 }
 
-// newUUID returns a random (version 4) UUID.
-func newUUID() (string, error) {
+// newDeliveryID returns a random (version 4) UUID.
+func newDeliveryID() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("generating delivery id: %w", err)
@@ -864,11 +864,11 @@ func (e *Engine) hookSummary(ctx context.Context, ev Event) string {
 	if ev.Actor != "" {
 		b.WriteString(" (by " + ev.Actor + ")")
 	}
-	return slackEscape(oneLine(b.String()))
+	return slackEscape(hookOneLine(b.String()))
 }
 
-// oneLine replaces control characters (newlines included) with spaces.
-func oneLine(s string) string {
+// hookOneLine replaces control characters (newlines included) with spaces.
+func hookOneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
@@ -970,7 +970,7 @@ func (e *Engine) RunHookLoop(ctx context.Context, poster HTTPPoster, wake <-chan
 		var timer <-chan time.Time
 		stop := func() {}
 		if !next.IsZero() {
-			timer, stop = e.after(next.Sub(e.clock.Now()))
+			timer, stop = e.hookTimer(next.Sub(e.clock.Now()))
 		}
 		select {
 		case <-ctx.Done():
@@ -1001,9 +1001,9 @@ func (e *Engine) hookRound(ctx context.Context, poster HTTPPoster) (time.Time, e
 	return e.nextHookDue(ctx)
 }
 
-// after waits d on the engine's clock when it has timers, else on a real
+// hookTimer waits d on the engine's clock when it has timers, else on a real
 // timer.
-func (e *Engine) after(d time.Duration) (<-chan time.Time, func()) {
+func (e *Engine) hookTimer(d time.Duration) (<-chan time.Time, func()) {
 	if tc, ok := e.clock.(TimerClock); ok {
 		return tc.After(d)
 	}
