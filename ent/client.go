@@ -27,6 +27,7 @@ import (
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/logchunk"
@@ -38,6 +39,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/streamcursor"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
@@ -75,6 +77,8 @@ type Client struct {
 	Event *EventClient
 	// Group is the client for interacting with the Group builders.
 	Group *GroupClient
+	// HookDelivery is the client for interacting with the HookDelivery builders.
+	HookDelivery *HookDeliveryClient
 	// Job is the client for interacting with the Job builders.
 	Job *JobClient
 	// JobStep is the client for interacting with the JobStep builders.
@@ -97,6 +101,8 @@ type Client struct {
 	ServiceConnection *ServiceConnectionClient
 	// SourceCommit is the client for interacting with the SourceCommit builders.
 	SourceCommit *SourceCommitClient
+	// StreamCursor is the client for interacting with the StreamCursor builders.
+	StreamCursor *StreamCursorClient
 	// Timer is the client for interacting with the Timer builders.
 	Timer *TimerClient
 	// User is the client for interacting with the User builders.
@@ -130,6 +136,7 @@ func (c *Client) init() {
 	c.Environment = NewEnvironmentClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.Group = NewGroupClient(c.config)
+	c.HookDelivery = NewHookDeliveryClient(c.config)
 	c.Job = NewJobClient(c.config)
 	c.JobStep = NewJobStepClient(c.config)
 	c.LogChunk = NewLogChunkClient(c.config)
@@ -141,6 +148,7 @@ func (c *Client) init() {
 	c.ReleaseEnvironment = NewReleaseEnvironmentClient(c.config)
 	c.ServiceConnection = NewServiceConnectionClient(c.config)
 	c.SourceCommit = NewSourceCommitClient(c.config)
+	c.StreamCursor = NewStreamCursorClient(c.config)
 	c.Timer = NewTimerClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
@@ -249,6 +257,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Environment:        NewEnvironmentClient(cfg),
 		Event:              NewEventClient(cfg),
 		Group:              NewGroupClient(cfg),
+		HookDelivery:       NewHookDeliveryClient(cfg),
 		Job:                NewJobClient(cfg),
 		JobStep:            NewJobStepClient(cfg),
 		LogChunk:           NewLogChunkClient(cfg),
@@ -260,6 +269,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ReleaseEnvironment: NewReleaseEnvironmentClient(cfg),
 		ServiceConnection:  NewServiceConnectionClient(cfg),
 		SourceCommit:       NewSourceCommitClient(cfg),
+		StreamCursor:       NewStreamCursorClient(cfg),
 		Timer:              NewTimerClient(cfg),
 		User:               NewUserClient(cfg),
 		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
@@ -295,6 +305,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Environment:        NewEnvironmentClient(cfg),
 		Event:              NewEventClient(cfg),
 		Group:              NewGroupClient(cfg),
+		HookDelivery:       NewHookDeliveryClient(cfg),
 		Job:                NewJobClient(cfg),
 		JobStep:            NewJobStepClient(cfg),
 		LogChunk:           NewLogChunkClient(cfg),
@@ -306,6 +317,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ReleaseEnvironment: NewReleaseEnvironmentClient(cfg),
 		ServiceConnection:  NewServiceConnectionClient(cfg),
 		SourceCommit:       NewSourceCommitClient(cfg),
+		StreamCursor:       NewStreamCursorClient(cfg),
 		Timer:              NewTimerClient(cfg),
 		User:               NewUserClient(cfg),
 		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
@@ -341,10 +353,10 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.Group, c.Job, c.JobStep, c.LogChunk, c.Notification,
-		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
-		c.ReleaseEnvironment, c.ServiceConnection, c.SourceCommit, c.Timer, c.User,
-		c.WebhookDelivery, c.WorkItem,
+		c.Environment, c.Event, c.Group, c.HookDelivery, c.Job, c.JobStep, c.LogChunk,
+		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
+		c.ReleaseDefinition, c.ReleaseEnvironment, c.ServiceConnection, c.SourceCommit,
+		c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Use(hooks...)
 	}
@@ -356,10 +368,10 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.Group, c.Job, c.JobStep, c.LogChunk, c.Notification,
-		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
-		c.ReleaseEnvironment, c.ServiceConnection, c.SourceCommit, c.Timer, c.User,
-		c.WebhookDelivery, c.WorkItem,
+		c.Environment, c.Event, c.Group, c.HookDelivery, c.Job, c.JobStep, c.LogChunk,
+		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
+		c.ReleaseDefinition, c.ReleaseEnvironment, c.ServiceConnection, c.SourceCommit,
+		c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -392,6 +404,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Event.mutate(ctx, m)
 	case *GroupMutation:
 		return c.Group.mutate(ctx, m)
+	case *HookDeliveryMutation:
+		return c.HookDelivery.mutate(ctx, m)
 	case *JobMutation:
 		return c.Job.mutate(ctx, m)
 	case *JobStepMutation:
@@ -414,6 +428,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ServiceConnection.mutate(ctx, m)
 	case *SourceCommitMutation:
 		return c.SourceCommit.mutate(ctx, m)
+	case *StreamCursorMutation:
+		return c.StreamCursor.mutate(ctx, m)
 	case *TimerMutation:
 		return c.Timer.mutate(ctx, m)
 	case *UserMutation:
@@ -2247,6 +2263,155 @@ func (c *GroupClient) mutate(ctx context.Context, m *GroupMutation) (Value, erro
 	}
 }
 
+// HookDeliveryClient is a client for the HookDelivery schema.
+type HookDeliveryClient struct {
+	config
+}
+
+// NewHookDeliveryClient returns a client for the HookDelivery from the given config.
+func NewHookDeliveryClient(c config) *HookDeliveryClient {
+	return &HookDeliveryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `hookdelivery.Hooks(f(g(h())))`.
+func (c *HookDeliveryClient) Use(hooks ...Hook) {
+	c.hooks.HookDelivery = append(c.hooks.HookDelivery, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `hookdelivery.Intercept(f(g(h())))`.
+func (c *HookDeliveryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.HookDelivery = append(c.inters.HookDelivery, interceptors...)
+}
+
+// Create returns a builder for creating a HookDelivery entity.
+func (c *HookDeliveryClient) Create() *HookDeliveryCreate {
+	mutation := newHookDeliveryMutation(c.config, OpCreate)
+	return &HookDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of HookDelivery entities.
+func (c *HookDeliveryClient) CreateBulk(builders ...*HookDeliveryCreate) *HookDeliveryCreateBulk {
+	return &HookDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *HookDeliveryClient) MapCreateBulk(slice any, setFunc func(*HookDeliveryCreate, int)) *HookDeliveryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &HookDeliveryCreateBulk{err: fmt.Errorf("calling to HookDeliveryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*HookDeliveryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &HookDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for HookDelivery.
+func (c *HookDeliveryClient) Update() *HookDeliveryUpdate {
+	mutation := newHookDeliveryMutation(c.config, OpUpdate)
+	return &HookDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *HookDeliveryClient) UpdateOne(hd *HookDelivery) *HookDeliveryUpdateOne {
+	mutation := newHookDeliveryMutation(c.config, OpUpdateOne, withHookDelivery(hd))
+	return &HookDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *HookDeliveryClient) UpdateOneID(id int) *HookDeliveryUpdateOne {
+	mutation := newHookDeliveryMutation(c.config, OpUpdateOne, withHookDeliveryID(id))
+	return &HookDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for HookDelivery.
+func (c *HookDeliveryClient) Delete() *HookDeliveryDelete {
+	mutation := newHookDeliveryMutation(c.config, OpDelete)
+	return &HookDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *HookDeliveryClient) DeleteOne(hd *HookDelivery) *HookDeliveryDeleteOne {
+	return c.DeleteOneID(hd.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *HookDeliveryClient) DeleteOneID(id int) *HookDeliveryDeleteOne {
+	builder := c.Delete().Where(hookdelivery.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &HookDeliveryDeleteOne{builder}
+}
+
+// Query returns a query builder for HookDelivery.
+func (c *HookDeliveryClient) Query() *HookDeliveryQuery {
+	return &HookDeliveryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeHookDelivery},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a HookDelivery entity by its id.
+func (c *HookDeliveryClient) Get(ctx context.Context, id int) (*HookDelivery, error) {
+	return c.Query().Where(hookdelivery.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *HookDeliveryClient) GetX(ctx context.Context, id int) *HookDelivery {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryHook queries the hook edge of a HookDelivery.
+func (c *HookDeliveryClient) QueryHook(hd *HookDelivery) *OutgoingHookQuery {
+	query := (&OutgoingHookClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := hd.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(hookdelivery.Table, hookdelivery.FieldID, id),
+			sqlgraph.To(outgoinghook.Table, outgoinghook.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, hookdelivery.HookTable, hookdelivery.HookColumn),
+		)
+		fromV = sqlgraph.Neighbors(hd.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *HookDeliveryClient) Hooks() []Hook {
+	return c.hooks.HookDelivery
+}
+
+// Interceptors returns the client interceptors.
+func (c *HookDeliveryClient) Interceptors() []Interceptor {
+	return c.inters.HookDelivery
+}
+
+func (c *HookDeliveryClient) mutate(ctx context.Context, m *HookDeliveryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&HookDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&HookDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&HookDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&HookDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown HookDelivery mutation op: %q", m.Op())
+	}
+}
+
 // JobClient is a client for the Job schema.
 type JobClient struct {
 	config
@@ -2981,6 +3146,22 @@ func (c *OutgoingHookClient) GetX(ctx context.Context, id int) *OutgoingHook {
 		panic(err)
 	}
 	return obj
+}
+
+// QueryDeliveries queries the deliveries edge of a OutgoingHook.
+func (c *OutgoingHookClient) QueryDeliveries(oh *OutgoingHook) *HookDeliveryQuery {
+	query := (&HookDeliveryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := oh.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(outgoinghook.Table, outgoinghook.FieldID, id),
+			sqlgraph.To(hookdelivery.Table, hookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, outgoinghook.DeliveriesTable, outgoinghook.DeliveriesColumn),
+		)
+		fromV = sqlgraph.Neighbors(oh.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
 }
 
 // Hooks returns the client hooks.
@@ -4078,6 +4259,139 @@ func (c *SourceCommitClient) mutate(ctx context.Context, m *SourceCommitMutation
 	}
 }
 
+// StreamCursorClient is a client for the StreamCursor schema.
+type StreamCursorClient struct {
+	config
+}
+
+// NewStreamCursorClient returns a client for the StreamCursor from the given config.
+func NewStreamCursorClient(c config) *StreamCursorClient {
+	return &StreamCursorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `streamcursor.Hooks(f(g(h())))`.
+func (c *StreamCursorClient) Use(hooks ...Hook) {
+	c.hooks.StreamCursor = append(c.hooks.StreamCursor, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `streamcursor.Intercept(f(g(h())))`.
+func (c *StreamCursorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StreamCursor = append(c.inters.StreamCursor, interceptors...)
+}
+
+// Create returns a builder for creating a StreamCursor entity.
+func (c *StreamCursorClient) Create() *StreamCursorCreate {
+	mutation := newStreamCursorMutation(c.config, OpCreate)
+	return &StreamCursorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StreamCursor entities.
+func (c *StreamCursorClient) CreateBulk(builders ...*StreamCursorCreate) *StreamCursorCreateBulk {
+	return &StreamCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StreamCursorClient) MapCreateBulk(slice any, setFunc func(*StreamCursorCreate, int)) *StreamCursorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StreamCursorCreateBulk{err: fmt.Errorf("calling to StreamCursorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StreamCursorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StreamCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StreamCursor.
+func (c *StreamCursorClient) Update() *StreamCursorUpdate {
+	mutation := newStreamCursorMutation(c.config, OpUpdate)
+	return &StreamCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StreamCursorClient) UpdateOne(sc *StreamCursor) *StreamCursorUpdateOne {
+	mutation := newStreamCursorMutation(c.config, OpUpdateOne, withStreamCursor(sc))
+	return &StreamCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StreamCursorClient) UpdateOneID(id int) *StreamCursorUpdateOne {
+	mutation := newStreamCursorMutation(c.config, OpUpdateOne, withStreamCursorID(id))
+	return &StreamCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StreamCursor.
+func (c *StreamCursorClient) Delete() *StreamCursorDelete {
+	mutation := newStreamCursorMutation(c.config, OpDelete)
+	return &StreamCursorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StreamCursorClient) DeleteOne(sc *StreamCursor) *StreamCursorDeleteOne {
+	return c.DeleteOneID(sc.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StreamCursorClient) DeleteOneID(id int) *StreamCursorDeleteOne {
+	builder := c.Delete().Where(streamcursor.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StreamCursorDeleteOne{builder}
+}
+
+// Query returns a query builder for StreamCursor.
+func (c *StreamCursorClient) Query() *StreamCursorQuery {
+	return &StreamCursorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStreamCursor},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StreamCursor entity by its id.
+func (c *StreamCursorClient) Get(ctx context.Context, id int) (*StreamCursor, error) {
+	return c.Query().Where(streamcursor.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StreamCursorClient) GetX(ctx context.Context, id int) *StreamCursor {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *StreamCursorClient) Hooks() []Hook {
+	return c.hooks.StreamCursor
+}
+
+// Interceptors returns the client interceptors.
+func (c *StreamCursorClient) Interceptors() []Interceptor {
+	return c.inters.StreamCursor
+}
+
+func (c *StreamCursorClient) mutate(ctx context.Context, m *StreamCursorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StreamCursorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StreamCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StreamCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StreamCursorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StreamCursor mutation op: %q", m.Op())
+	}
+}
+
 // TimerClient is a client for the Timer schema.
 type TimerClient struct {
 	config
@@ -4694,17 +5008,18 @@ func (c *WorkItemClient) mutate(ctx context.Context, m *WorkItemMutation) (Value
 type (
 	hooks struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, Group, Job,
-		JobStep, LogChunk, Notification, OutgoingHook, Release, ReleaseArtifact,
-		ReleaseDefinition, ReleaseEnvironment, ServiceConnection, SourceCommit, Timer,
-		User, WebhookDelivery, WorkItem []ent.Hook
+		AuditEvent, DefinitionRevision, Deployment, Environment, Event, Group,
+		HookDelivery, Job, JobStep, LogChunk, Notification, OutgoingHook, Release,
+		ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment, ServiceConnection,
+		SourceCommit, StreamCursor, Timer, User, WebhookDelivery, WorkItem []ent.Hook
 	}
 	inters struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, Group, Job,
-		JobStep, LogChunk, Notification, OutgoingHook, Release, ReleaseArtifact,
-		ReleaseDefinition, ReleaseEnvironment, ServiceConnection, SourceCommit, Timer,
-		User, WebhookDelivery, WorkItem []ent.Interceptor
+		AuditEvent, DefinitionRevision, Deployment, Environment, Event, Group,
+		HookDelivery, Job, JobStep, LogChunk, Notification, OutgoingHook, Release,
+		ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment, ServiceConnection,
+		SourceCommit, StreamCursor, Timer, User, WebhookDelivery,
+		WorkItem []ent.Interceptor
 	}
 )
 

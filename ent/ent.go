@@ -24,6 +24,7 @@ import (
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/logchunk"
@@ -35,6 +36,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/streamcursor"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
@@ -111,6 +113,7 @@ func checkColumn(table, column string) error {
 			environment.Table:        environment.ValidColumn,
 			event.Table:              event.ValidColumn,
 			group.Table:              group.ValidColumn,
+			hookdelivery.Table:       hookdelivery.ValidColumn,
 			job.Table:                job.ValidColumn,
 			jobstep.Table:            jobstep.ValidColumn,
 			logchunk.Table:           logchunk.ValidColumn,
@@ -122,6 +125,7 @@ func checkColumn(table, column string) error {
 			releaseenvironment.Table: releaseenvironment.ValidColumn,
 			serviceconnection.Table:  serviceconnection.ValidColumn,
 			sourcecommit.Table:       sourcecommit.ValidColumn,
+			streamcursor.Table:       streamcursor.ValidColumn,
 			timer.Table:              timer.ValidColumn,
 			user.Table:               user.ValidColumn,
 			webhookdelivery.Table:    webhookdelivery.ValidColumn,

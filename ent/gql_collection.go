@@ -21,6 +21,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/notification"
@@ -1691,6 +1692,165 @@ func newGroupPaginateArgs(rv map[string]any) *groupPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*GroupWhereInput); ok {
 		args.opts = append(args.opts, WithGroupFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (hd *HookDeliveryQuery) CollectFields(ctx context.Context, satisfies ...string) (*HookDeliveryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return hd, nil
+	}
+	if err := hd.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return hd, nil
+}
+
+func (hd *HookDeliveryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(hookdelivery.Columns))
+		selectedFields = []string{hookdelivery.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "hook":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&OutgoingHookClient{config: hd.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, outgoinghookImplementors)...); err != nil {
+				return err
+			}
+			hd.withHook = query
+			if _, ok := fieldSeen[hookdelivery.FieldHookID]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldHookID)
+				fieldSeen[hookdelivery.FieldHookID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[hookdelivery.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldCreatedAt)
+				fieldSeen[hookdelivery.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[hookdelivery.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldUpdatedAt)
+				fieldSeen[hookdelivery.FieldUpdatedAt] = struct{}{}
+			}
+		case "hookID":
+			if _, ok := fieldSeen[hookdelivery.FieldHookID]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldHookID)
+				fieldSeen[hookdelivery.FieldHookID] = struct{}{}
+			}
+		case "eventSequence":
+			if _, ok := fieldSeen[hookdelivery.FieldEventSequence]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldEventSequence)
+				fieldSeen[hookdelivery.FieldEventSequence] = struct{}{}
+			}
+		case "eventType":
+			if _, ok := fieldSeen[hookdelivery.FieldEventType]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldEventType)
+				fieldSeen[hookdelivery.FieldEventType] = struct{}{}
+			}
+		case "deliveryID":
+			if _, ok := fieldSeen[hookdelivery.FieldDeliveryID]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldDeliveryID)
+				fieldSeen[hookdelivery.FieldDeliveryID] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[hookdelivery.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldStatus)
+				fieldSeen[hookdelivery.FieldStatus] = struct{}{}
+			}
+		case "attempts":
+			if _, ok := fieldSeen[hookdelivery.FieldAttempts]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldAttempts)
+				fieldSeen[hookdelivery.FieldAttempts] = struct{}{}
+			}
+		case "responseCode":
+			if _, ok := fieldSeen[hookdelivery.FieldResponseCode]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldResponseCode)
+				fieldSeen[hookdelivery.FieldResponseCode] = struct{}{}
+			}
+		case "lastError":
+			if _, ok := fieldSeen[hookdelivery.FieldLastError]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldLastError)
+				fieldSeen[hookdelivery.FieldLastError] = struct{}{}
+			}
+		case "nextAttemptAt":
+			if _, ok := fieldSeen[hookdelivery.FieldNextAttemptAt]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldNextAttemptAt)
+				fieldSeen[hookdelivery.FieldNextAttemptAt] = struct{}{}
+			}
+		case "deliveredAt":
+			if _, ok := fieldSeen[hookdelivery.FieldDeliveredAt]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldDeliveredAt)
+				fieldSeen[hookdelivery.FieldDeliveredAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		hd.Select(selectedFields...)
+	}
+	return nil
+}
+
+type hookdeliveryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []HookDeliveryPaginateOption
+}
+
+func newHookDeliveryPaginateArgs(rv map[string]any) *hookdeliveryPaginateArgs {
+	args := &hookdeliveryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &HookDeliveryOrder{Field: &HookDeliveryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithHookDeliveryOrder(order))
+			}
+		case *HookDeliveryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithHookDeliveryOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*HookDeliveryWhereInput); ok {
+		args.opts = append(args.opts, WithHookDeliveryFilter(v.Filter))
 	}
 	return args
 }

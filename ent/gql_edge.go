@@ -145,6 +145,14 @@ func (gr *Group) Members(ctx context.Context) (result []*User, err error) {
 	return result, err
 }
 
+func (hd *HookDelivery) Hook(ctx context.Context) (*OutgoingHook, error) {
+	result, err := hd.Edges.HookOrErr()
+	if IsNotLoaded(err) {
+		result, err = hd.QueryHook().Only(ctx)
+	}
+	return result, err
+}
+
 func (j *Job) Deployment(ctx context.Context) (*Deployment, error) {
 	result, err := j.Edges.DeploymentOrErr()
 	if IsNotLoaded(err) {

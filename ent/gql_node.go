@@ -24,6 +24,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/notification"
@@ -100,6 +101,11 @@ var groupImplementors = []string{"Group", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Group) IsNode() {}
+
+var hookdeliveryImplementors = []string{"HookDelivery", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*HookDelivery) IsNode() {}
 
 var jobImplementors = []string{"Job", "Node"}
 
@@ -319,6 +325,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(group.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, groupImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case hookdelivery.Table:
+		query := c.HookDelivery.Query().
+			Where(hookdelivery.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, hookdeliveryImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -677,6 +692,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Group.Query().
 			Where(group.IDIn(ids...))
 		query, err := query.CollectFields(ctx, groupImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case hookdelivery.Table:
+		query := c.HookDelivery.Query().
+			Where(hookdelivery.IDIn(ids...))
+		query, err := query.CollectFields(ctx, hookdeliveryImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/notification"
@@ -3460,6 +3461,356 @@ func (gr *Group) ToEdge(order *GroupOrder) *GroupEdge {
 	return &GroupEdge{
 		Node:   gr,
 		Cursor: order.Field.toCursor(gr),
+	}
+}
+
+// HookDeliveryEdge is the edge representation of HookDelivery.
+type HookDeliveryEdge struct {
+	Node   *HookDelivery `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// HookDeliveryConnection is the connection containing edges to HookDelivery.
+type HookDeliveryConnection struct {
+	Edges      []*HookDeliveryEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *HookDeliveryConnection) build(nodes []*HookDelivery, pager *hookdeliveryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *HookDelivery
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *HookDelivery {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *HookDelivery {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*HookDeliveryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &HookDeliveryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// HookDeliveryPaginateOption enables pagination customization.
+type HookDeliveryPaginateOption func(*hookdeliveryPager) error
+
+// WithHookDeliveryOrder configures pagination ordering.
+func WithHookDeliveryOrder(order *HookDeliveryOrder) HookDeliveryPaginateOption {
+	if order == nil {
+		order = DefaultHookDeliveryOrder
+	}
+	o := *order
+	return func(pager *hookdeliveryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultHookDeliveryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithHookDeliveryFilter configures pagination filter.
+func WithHookDeliveryFilter(filter func(*HookDeliveryQuery) (*HookDeliveryQuery, error)) HookDeliveryPaginateOption {
+	return func(pager *hookdeliveryPager) error {
+		if filter == nil {
+			return errors.New("HookDeliveryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type hookdeliveryPager struct {
+	reverse bool
+	order   *HookDeliveryOrder
+	filter  func(*HookDeliveryQuery) (*HookDeliveryQuery, error)
+}
+
+func newHookDeliveryPager(opts []HookDeliveryPaginateOption, reverse bool) (*hookdeliveryPager, error) {
+	pager := &hookdeliveryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultHookDeliveryOrder
+	}
+	return pager, nil
+}
+
+func (p *hookdeliveryPager) applyFilter(query *HookDeliveryQuery) (*HookDeliveryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *hookdeliveryPager) toCursor(hd *HookDelivery) Cursor {
+	return p.order.Field.toCursor(hd)
+}
+
+func (p *hookdeliveryPager) applyCursors(query *HookDeliveryQuery, after, before *Cursor) (*HookDeliveryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultHookDeliveryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *hookdeliveryPager) applyOrder(query *HookDeliveryQuery) *HookDeliveryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultHookDeliveryOrder.Field {
+		query = query.Order(DefaultHookDeliveryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *hookdeliveryPager) orderExpr(query *HookDeliveryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultHookDeliveryOrder.Field {
+			b.Comma().Ident(DefaultHookDeliveryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to HookDelivery.
+func (hd *HookDeliveryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...HookDeliveryPaginateOption,
+) (*HookDeliveryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newHookDeliveryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if hd, err = pager.applyFilter(hd); err != nil {
+		return nil, err
+	}
+	conn := &HookDeliveryConnection{Edges: []*HookDeliveryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := hd.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if hd, err = pager.applyCursors(hd, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		hd.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := hd.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	hd = pager.applyOrder(hd)
+	nodes, err := hd.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// HookDeliveryOrderFieldCreatedAt orders HookDelivery by created_at.
+	HookDeliveryOrderFieldCreatedAt = &HookDeliveryOrderField{
+		Value: func(hd *HookDelivery) (ent.Value, error) {
+			return hd.CreatedAt, nil
+		},
+		column: hookdelivery.FieldCreatedAt,
+		toTerm: hookdelivery.ByCreatedAt,
+		toCursor: func(hd *HookDelivery) Cursor {
+			return Cursor{
+				ID:    hd.ID,
+				Value: hd.CreatedAt,
+			}
+		},
+	}
+	// HookDeliveryOrderFieldUpdatedAt orders HookDelivery by updated_at.
+	HookDeliveryOrderFieldUpdatedAt = &HookDeliveryOrderField{
+		Value: func(hd *HookDelivery) (ent.Value, error) {
+			return hd.UpdatedAt, nil
+		},
+		column: hookdelivery.FieldUpdatedAt,
+		toTerm: hookdelivery.ByUpdatedAt,
+		toCursor: func(hd *HookDelivery) Cursor {
+			return Cursor{
+				ID:    hd.ID,
+				Value: hd.UpdatedAt,
+			}
+		},
+	}
+	// HookDeliveryOrderFieldEventSequence orders HookDelivery by event_sequence.
+	HookDeliveryOrderFieldEventSequence = &HookDeliveryOrderField{
+		Value: func(hd *HookDelivery) (ent.Value, error) {
+			return hd.EventSequence, nil
+		},
+		column: hookdelivery.FieldEventSequence,
+		toTerm: hookdelivery.ByEventSequence,
+		toCursor: func(hd *HookDelivery) Cursor {
+			return Cursor{
+				ID:    hd.ID,
+				Value: hd.EventSequence,
+			}
+		},
+	}
+	// HookDeliveryOrderFieldStatus orders HookDelivery by status.
+	HookDeliveryOrderFieldStatus = &HookDeliveryOrderField{
+		Value: func(hd *HookDelivery) (ent.Value, error) {
+			return hd.Status, nil
+		},
+		column: hookdelivery.FieldStatus,
+		toTerm: hookdelivery.ByStatus,
+		toCursor: func(hd *HookDelivery) Cursor {
+			return Cursor{
+				ID:    hd.ID,
+				Value: hd.Status,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f HookDeliveryOrderField) String() string {
+	var str string
+	switch f.column {
+	case HookDeliveryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case HookDeliveryOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case HookDeliveryOrderFieldEventSequence.column:
+		str = "EVENT_SEQUENCE"
+	case HookDeliveryOrderFieldStatus.column:
+		str = "STATUS"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f HookDeliveryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *HookDeliveryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("HookDeliveryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *HookDeliveryOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *HookDeliveryOrderFieldUpdatedAt
+	case "EVENT_SEQUENCE":
+		*f = *HookDeliveryOrderFieldEventSequence
+	case "STATUS":
+		*f = *HookDeliveryOrderFieldStatus
+	default:
+		return fmt.Errorf("%s is not a valid HookDeliveryOrderField", str)
+	}
+	return nil
+}
+
+// HookDeliveryOrderField defines the ordering field of HookDelivery.
+type HookDeliveryOrderField struct {
+	// Value extracts the ordering value from the given HookDelivery.
+	Value    func(*HookDelivery) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) hookdelivery.OrderOption
+	toCursor func(*HookDelivery) Cursor
+}
+
+// HookDeliveryOrder defines the ordering of HookDelivery.
+type HookDeliveryOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *HookDeliveryOrderField `json:"field"`
+}
+
+// DefaultHookDeliveryOrder is the default ordering of HookDelivery.
+var DefaultHookDeliveryOrder = &HookDeliveryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &HookDeliveryOrderField{
+		Value: func(hd *HookDelivery) (ent.Value, error) {
+			return hd.ID, nil
+		},
+		column: hookdelivery.FieldID,
+		toTerm: hookdelivery.ByID,
+		toCursor: func(hd *HookDelivery) Cursor {
+			return Cursor{ID: hd.ID}
+		},
+	},
+}
+
+// ToEdge converts HookDelivery into HookDeliveryEdge.
+func (hd *HookDelivery) ToEdge(order *HookDeliveryOrder) *HookDeliveryEdge {
+	if order == nil {
+		order = DefaultHookDeliveryOrder
+	}
+	return &HookDeliveryEdge{
+		Node:   hd,
+		Cursor: order.Field.toCursor(hd),
 	}
 }
 

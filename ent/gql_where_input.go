@@ -18,6 +18,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/notification"
@@ -5327,6 +5328,596 @@ func (i *GroupWhereInput) P() (predicate.Group, error) {
 		return predicates[0], nil
 	default:
 		return group.And(predicates...), nil
+	}
+}
+
+// HookDeliveryWhereInput represents a where input for filtering HookDelivery queries.
+type HookDeliveryWhereInput struct {
+	Predicates []predicate.HookDelivery  `json:"-"`
+	Not        *HookDeliveryWhereInput   `json:"not,omitempty"`
+	Or         []*HookDeliveryWhereInput `json:"or,omitempty"`
+	And        []*HookDeliveryWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "hook_id" field predicates.
+	HookID      *int  `json:"hookID,omitempty"`
+	HookIDNEQ   *int  `json:"hookIDNEQ,omitempty"`
+	HookIDIn    []int `json:"hookIDIn,omitempty"`
+	HookIDNotIn []int `json:"hookIDNotIn,omitempty"`
+
+	// "event_sequence" field predicates.
+	EventSequence      *int64  `json:"eventSequence,omitempty"`
+	EventSequenceNEQ   *int64  `json:"eventSequenceNEQ,omitempty"`
+	EventSequenceIn    []int64 `json:"eventSequenceIn,omitempty"`
+	EventSequenceNotIn []int64 `json:"eventSequenceNotIn,omitempty"`
+	EventSequenceGT    *int64  `json:"eventSequenceGT,omitempty"`
+	EventSequenceGTE   *int64  `json:"eventSequenceGTE,omitempty"`
+	EventSequenceLT    *int64  `json:"eventSequenceLT,omitempty"`
+	EventSequenceLTE   *int64  `json:"eventSequenceLTE,omitempty"`
+
+	// "event_type" field predicates.
+	EventType             *string  `json:"eventType,omitempty"`
+	EventTypeNEQ          *string  `json:"eventTypeNEQ,omitempty"`
+	EventTypeIn           []string `json:"eventTypeIn,omitempty"`
+	EventTypeNotIn        []string `json:"eventTypeNotIn,omitempty"`
+	EventTypeGT           *string  `json:"eventTypeGT,omitempty"`
+	EventTypeGTE          *string  `json:"eventTypeGTE,omitempty"`
+	EventTypeLT           *string  `json:"eventTypeLT,omitempty"`
+	EventTypeLTE          *string  `json:"eventTypeLTE,omitempty"`
+	EventTypeContains     *string  `json:"eventTypeContains,omitempty"`
+	EventTypeHasPrefix    *string  `json:"eventTypeHasPrefix,omitempty"`
+	EventTypeHasSuffix    *string  `json:"eventTypeHasSuffix,omitempty"`
+	EventTypeEqualFold    *string  `json:"eventTypeEqualFold,omitempty"`
+	EventTypeContainsFold *string  `json:"eventTypeContainsFold,omitempty"`
+
+	// "delivery_id" field predicates.
+	DeliveryID             *string  `json:"deliveryID,omitempty"`
+	DeliveryIDNEQ          *string  `json:"deliveryIDNEQ,omitempty"`
+	DeliveryIDIn           []string `json:"deliveryIDIn,omitempty"`
+	DeliveryIDNotIn        []string `json:"deliveryIDNotIn,omitempty"`
+	DeliveryIDGT           *string  `json:"deliveryIDGT,omitempty"`
+	DeliveryIDGTE          *string  `json:"deliveryIDGTE,omitempty"`
+	DeliveryIDLT           *string  `json:"deliveryIDLT,omitempty"`
+	DeliveryIDLTE          *string  `json:"deliveryIDLTE,omitempty"`
+	DeliveryIDContains     *string  `json:"deliveryIDContains,omitempty"`
+	DeliveryIDHasPrefix    *string  `json:"deliveryIDHasPrefix,omitempty"`
+	DeliveryIDHasSuffix    *string  `json:"deliveryIDHasSuffix,omitempty"`
+	DeliveryIDEqualFold    *string  `json:"deliveryIDEqualFold,omitempty"`
+	DeliveryIDContainsFold *string  `json:"deliveryIDContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *hookdelivery.Status  `json:"status,omitempty"`
+	StatusNEQ   *hookdelivery.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []hookdelivery.Status `json:"statusIn,omitempty"`
+	StatusNotIn []hookdelivery.Status `json:"statusNotIn,omitempty"`
+
+	// "attempts" field predicates.
+	Attempts      *int  `json:"attempts,omitempty"`
+	AttemptsNEQ   *int  `json:"attemptsNEQ,omitempty"`
+	AttemptsIn    []int `json:"attemptsIn,omitempty"`
+	AttemptsNotIn []int `json:"attemptsNotIn,omitempty"`
+	AttemptsGT    *int  `json:"attemptsGT,omitempty"`
+	AttemptsGTE   *int  `json:"attemptsGTE,omitempty"`
+	AttemptsLT    *int  `json:"attemptsLT,omitempty"`
+	AttemptsLTE   *int  `json:"attemptsLTE,omitempty"`
+
+	// "response_code" field predicates.
+	ResponseCode      *int  `json:"responseCode,omitempty"`
+	ResponseCodeNEQ   *int  `json:"responseCodeNEQ,omitempty"`
+	ResponseCodeIn    []int `json:"responseCodeIn,omitempty"`
+	ResponseCodeNotIn []int `json:"responseCodeNotIn,omitempty"`
+	ResponseCodeGT    *int  `json:"responseCodeGT,omitempty"`
+	ResponseCodeGTE   *int  `json:"responseCodeGTE,omitempty"`
+	ResponseCodeLT    *int  `json:"responseCodeLT,omitempty"`
+	ResponseCodeLTE   *int  `json:"responseCodeLTE,omitempty"`
+
+	// "last_error" field predicates.
+	LastError             *string  `json:"lastError,omitempty"`
+	LastErrorNEQ          *string  `json:"lastErrorNEQ,omitempty"`
+	LastErrorIn           []string `json:"lastErrorIn,omitempty"`
+	LastErrorNotIn        []string `json:"lastErrorNotIn,omitempty"`
+	LastErrorGT           *string  `json:"lastErrorGT,omitempty"`
+	LastErrorGTE          *string  `json:"lastErrorGTE,omitempty"`
+	LastErrorLT           *string  `json:"lastErrorLT,omitempty"`
+	LastErrorLTE          *string  `json:"lastErrorLTE,omitempty"`
+	LastErrorContains     *string  `json:"lastErrorContains,omitempty"`
+	LastErrorHasPrefix    *string  `json:"lastErrorHasPrefix,omitempty"`
+	LastErrorHasSuffix    *string  `json:"lastErrorHasSuffix,omitempty"`
+	LastErrorEqualFold    *string  `json:"lastErrorEqualFold,omitempty"`
+	LastErrorContainsFold *string  `json:"lastErrorContainsFold,omitempty"`
+
+	// "next_attempt_at" field predicates.
+	NextAttemptAt      *time.Time  `json:"nextAttemptAt,omitempty"`
+	NextAttemptAtNEQ   *time.Time  `json:"nextAttemptAtNEQ,omitempty"`
+	NextAttemptAtIn    []time.Time `json:"nextAttemptAtIn,omitempty"`
+	NextAttemptAtNotIn []time.Time `json:"nextAttemptAtNotIn,omitempty"`
+	NextAttemptAtGT    *time.Time  `json:"nextAttemptAtGT,omitempty"`
+	NextAttemptAtGTE   *time.Time  `json:"nextAttemptAtGTE,omitempty"`
+	NextAttemptAtLT    *time.Time  `json:"nextAttemptAtLT,omitempty"`
+	NextAttemptAtLTE   *time.Time  `json:"nextAttemptAtLTE,omitempty"`
+
+	// "delivered_at" field predicates.
+	DeliveredAt       *time.Time  `json:"deliveredAt,omitempty"`
+	DeliveredAtNEQ    *time.Time  `json:"deliveredAtNEQ,omitempty"`
+	DeliveredAtIn     []time.Time `json:"deliveredAtIn,omitempty"`
+	DeliveredAtNotIn  []time.Time `json:"deliveredAtNotIn,omitempty"`
+	DeliveredAtGT     *time.Time  `json:"deliveredAtGT,omitempty"`
+	DeliveredAtGTE    *time.Time  `json:"deliveredAtGTE,omitempty"`
+	DeliveredAtLT     *time.Time  `json:"deliveredAtLT,omitempty"`
+	DeliveredAtLTE    *time.Time  `json:"deliveredAtLTE,omitempty"`
+	DeliveredAtIsNil  bool        `json:"deliveredAtIsNil,omitempty"`
+	DeliveredAtNotNil bool        `json:"deliveredAtNotNil,omitempty"`
+
+	// "hook" edge predicates.
+	HasHook     *bool                     `json:"hasHook,omitempty"`
+	HasHookWith []*OutgoingHookWhereInput `json:"hasHookWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *HookDeliveryWhereInput) AddPredicates(predicates ...predicate.HookDelivery) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the HookDeliveryWhereInput filter on the HookDeliveryQuery builder.
+func (i *HookDeliveryWhereInput) Filter(q *HookDeliveryQuery) (*HookDeliveryQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyHookDeliveryWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyHookDeliveryWhereInput is returned in case the HookDeliveryWhereInput is empty.
+var ErrEmptyHookDeliveryWhereInput = errors.New("ent: empty predicate HookDeliveryWhereInput")
+
+// P returns a predicate for filtering hookdeliveries.
+// An error is returned if the input is empty or invalid.
+func (i *HookDeliveryWhereInput) P() (predicate.HookDelivery, error) {
+	var predicates []predicate.HookDelivery
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, hookdelivery.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.HookDelivery, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, hookdelivery.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.HookDelivery, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, hookdelivery.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, hookdelivery.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, hookdelivery.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, hookdelivery.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, hookdelivery.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, hookdelivery.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, hookdelivery.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, hookdelivery.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, hookdelivery.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, hookdelivery.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, hookdelivery.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, hookdelivery.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, hookdelivery.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, hookdelivery.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, hookdelivery.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, hookdelivery.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, hookdelivery.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, hookdelivery.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, hookdelivery.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, hookdelivery.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, hookdelivery.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, hookdelivery.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.HookID != nil {
+		predicates = append(predicates, hookdelivery.HookIDEQ(*i.HookID))
+	}
+	if i.HookIDNEQ != nil {
+		predicates = append(predicates, hookdelivery.HookIDNEQ(*i.HookIDNEQ))
+	}
+	if len(i.HookIDIn) > 0 {
+		predicates = append(predicates, hookdelivery.HookIDIn(i.HookIDIn...))
+	}
+	if len(i.HookIDNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.HookIDNotIn(i.HookIDNotIn...))
+	}
+	if i.EventSequence != nil {
+		predicates = append(predicates, hookdelivery.EventSequenceEQ(*i.EventSequence))
+	}
+	if i.EventSequenceNEQ != nil {
+		predicates = append(predicates, hookdelivery.EventSequenceNEQ(*i.EventSequenceNEQ))
+	}
+	if len(i.EventSequenceIn) > 0 {
+		predicates = append(predicates, hookdelivery.EventSequenceIn(i.EventSequenceIn...))
+	}
+	if len(i.EventSequenceNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.EventSequenceNotIn(i.EventSequenceNotIn...))
+	}
+	if i.EventSequenceGT != nil {
+		predicates = append(predicates, hookdelivery.EventSequenceGT(*i.EventSequenceGT))
+	}
+	if i.EventSequenceGTE != nil {
+		predicates = append(predicates, hookdelivery.EventSequenceGTE(*i.EventSequenceGTE))
+	}
+	if i.EventSequenceLT != nil {
+		predicates = append(predicates, hookdelivery.EventSequenceLT(*i.EventSequenceLT))
+	}
+	if i.EventSequenceLTE != nil {
+		predicates = append(predicates, hookdelivery.EventSequenceLTE(*i.EventSequenceLTE))
+	}
+	if i.EventType != nil {
+		predicates = append(predicates, hookdelivery.EventTypeEQ(*i.EventType))
+	}
+	if i.EventTypeNEQ != nil {
+		predicates = append(predicates, hookdelivery.EventTypeNEQ(*i.EventTypeNEQ))
+	}
+	if len(i.EventTypeIn) > 0 {
+		predicates = append(predicates, hookdelivery.EventTypeIn(i.EventTypeIn...))
+	}
+	if len(i.EventTypeNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.EventTypeNotIn(i.EventTypeNotIn...))
+	}
+	if i.EventTypeGT != nil {
+		predicates = append(predicates, hookdelivery.EventTypeGT(*i.EventTypeGT))
+	}
+	if i.EventTypeGTE != nil {
+		predicates = append(predicates, hookdelivery.EventTypeGTE(*i.EventTypeGTE))
+	}
+	if i.EventTypeLT != nil {
+		predicates = append(predicates, hookdelivery.EventTypeLT(*i.EventTypeLT))
+	}
+	if i.EventTypeLTE != nil {
+		predicates = append(predicates, hookdelivery.EventTypeLTE(*i.EventTypeLTE))
+	}
+	if i.EventTypeContains != nil {
+		predicates = append(predicates, hookdelivery.EventTypeContains(*i.EventTypeContains))
+	}
+	if i.EventTypeHasPrefix != nil {
+		predicates = append(predicates, hookdelivery.EventTypeHasPrefix(*i.EventTypeHasPrefix))
+	}
+	if i.EventTypeHasSuffix != nil {
+		predicates = append(predicates, hookdelivery.EventTypeHasSuffix(*i.EventTypeHasSuffix))
+	}
+	if i.EventTypeEqualFold != nil {
+		predicates = append(predicates, hookdelivery.EventTypeEqualFold(*i.EventTypeEqualFold))
+	}
+	if i.EventTypeContainsFold != nil {
+		predicates = append(predicates, hookdelivery.EventTypeContainsFold(*i.EventTypeContainsFold))
+	}
+	if i.DeliveryID != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDEQ(*i.DeliveryID))
+	}
+	if i.DeliveryIDNEQ != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDNEQ(*i.DeliveryIDNEQ))
+	}
+	if len(i.DeliveryIDIn) > 0 {
+		predicates = append(predicates, hookdelivery.DeliveryIDIn(i.DeliveryIDIn...))
+	}
+	if len(i.DeliveryIDNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.DeliveryIDNotIn(i.DeliveryIDNotIn...))
+	}
+	if i.DeliveryIDGT != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDGT(*i.DeliveryIDGT))
+	}
+	if i.DeliveryIDGTE != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDGTE(*i.DeliveryIDGTE))
+	}
+	if i.DeliveryIDLT != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDLT(*i.DeliveryIDLT))
+	}
+	if i.DeliveryIDLTE != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDLTE(*i.DeliveryIDLTE))
+	}
+	if i.DeliveryIDContains != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDContains(*i.DeliveryIDContains))
+	}
+	if i.DeliveryIDHasPrefix != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDHasPrefix(*i.DeliveryIDHasPrefix))
+	}
+	if i.DeliveryIDHasSuffix != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDHasSuffix(*i.DeliveryIDHasSuffix))
+	}
+	if i.DeliveryIDEqualFold != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDEqualFold(*i.DeliveryIDEqualFold))
+	}
+	if i.DeliveryIDContainsFold != nil {
+		predicates = append(predicates, hookdelivery.DeliveryIDContainsFold(*i.DeliveryIDContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, hookdelivery.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, hookdelivery.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, hookdelivery.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Attempts != nil {
+		predicates = append(predicates, hookdelivery.AttemptsEQ(*i.Attempts))
+	}
+	if i.AttemptsNEQ != nil {
+		predicates = append(predicates, hookdelivery.AttemptsNEQ(*i.AttemptsNEQ))
+	}
+	if len(i.AttemptsIn) > 0 {
+		predicates = append(predicates, hookdelivery.AttemptsIn(i.AttemptsIn...))
+	}
+	if len(i.AttemptsNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.AttemptsNotIn(i.AttemptsNotIn...))
+	}
+	if i.AttemptsGT != nil {
+		predicates = append(predicates, hookdelivery.AttemptsGT(*i.AttemptsGT))
+	}
+	if i.AttemptsGTE != nil {
+		predicates = append(predicates, hookdelivery.AttemptsGTE(*i.AttemptsGTE))
+	}
+	if i.AttemptsLT != nil {
+		predicates = append(predicates, hookdelivery.AttemptsLT(*i.AttemptsLT))
+	}
+	if i.AttemptsLTE != nil {
+		predicates = append(predicates, hookdelivery.AttemptsLTE(*i.AttemptsLTE))
+	}
+	if i.ResponseCode != nil {
+		predicates = append(predicates, hookdelivery.ResponseCodeEQ(*i.ResponseCode))
+	}
+	if i.ResponseCodeNEQ != nil {
+		predicates = append(predicates, hookdelivery.ResponseCodeNEQ(*i.ResponseCodeNEQ))
+	}
+	if len(i.ResponseCodeIn) > 0 {
+		predicates = append(predicates, hookdelivery.ResponseCodeIn(i.ResponseCodeIn...))
+	}
+	if len(i.ResponseCodeNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.ResponseCodeNotIn(i.ResponseCodeNotIn...))
+	}
+	if i.ResponseCodeGT != nil {
+		predicates = append(predicates, hookdelivery.ResponseCodeGT(*i.ResponseCodeGT))
+	}
+	if i.ResponseCodeGTE != nil {
+		predicates = append(predicates, hookdelivery.ResponseCodeGTE(*i.ResponseCodeGTE))
+	}
+	if i.ResponseCodeLT != nil {
+		predicates = append(predicates, hookdelivery.ResponseCodeLT(*i.ResponseCodeLT))
+	}
+	if i.ResponseCodeLTE != nil {
+		predicates = append(predicates, hookdelivery.ResponseCodeLTE(*i.ResponseCodeLTE))
+	}
+	if i.LastError != nil {
+		predicates = append(predicates, hookdelivery.LastErrorEQ(*i.LastError))
+	}
+	if i.LastErrorNEQ != nil {
+		predicates = append(predicates, hookdelivery.LastErrorNEQ(*i.LastErrorNEQ))
+	}
+	if len(i.LastErrorIn) > 0 {
+		predicates = append(predicates, hookdelivery.LastErrorIn(i.LastErrorIn...))
+	}
+	if len(i.LastErrorNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.LastErrorNotIn(i.LastErrorNotIn...))
+	}
+	if i.LastErrorGT != nil {
+		predicates = append(predicates, hookdelivery.LastErrorGT(*i.LastErrorGT))
+	}
+	if i.LastErrorGTE != nil {
+		predicates = append(predicates, hookdelivery.LastErrorGTE(*i.LastErrorGTE))
+	}
+	if i.LastErrorLT != nil {
+		predicates = append(predicates, hookdelivery.LastErrorLT(*i.LastErrorLT))
+	}
+	if i.LastErrorLTE != nil {
+		predicates = append(predicates, hookdelivery.LastErrorLTE(*i.LastErrorLTE))
+	}
+	if i.LastErrorContains != nil {
+		predicates = append(predicates, hookdelivery.LastErrorContains(*i.LastErrorContains))
+	}
+	if i.LastErrorHasPrefix != nil {
+		predicates = append(predicates, hookdelivery.LastErrorHasPrefix(*i.LastErrorHasPrefix))
+	}
+	if i.LastErrorHasSuffix != nil {
+		predicates = append(predicates, hookdelivery.LastErrorHasSuffix(*i.LastErrorHasSuffix))
+	}
+	if i.LastErrorEqualFold != nil {
+		predicates = append(predicates, hookdelivery.LastErrorEqualFold(*i.LastErrorEqualFold))
+	}
+	if i.LastErrorContainsFold != nil {
+		predicates = append(predicates, hookdelivery.LastErrorContainsFold(*i.LastErrorContainsFold))
+	}
+	if i.NextAttemptAt != nil {
+		predicates = append(predicates, hookdelivery.NextAttemptAtEQ(*i.NextAttemptAt))
+	}
+	if i.NextAttemptAtNEQ != nil {
+		predicates = append(predicates, hookdelivery.NextAttemptAtNEQ(*i.NextAttemptAtNEQ))
+	}
+	if len(i.NextAttemptAtIn) > 0 {
+		predicates = append(predicates, hookdelivery.NextAttemptAtIn(i.NextAttemptAtIn...))
+	}
+	if len(i.NextAttemptAtNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.NextAttemptAtNotIn(i.NextAttemptAtNotIn...))
+	}
+	if i.NextAttemptAtGT != nil {
+		predicates = append(predicates, hookdelivery.NextAttemptAtGT(*i.NextAttemptAtGT))
+	}
+	if i.NextAttemptAtGTE != nil {
+		predicates = append(predicates, hookdelivery.NextAttemptAtGTE(*i.NextAttemptAtGTE))
+	}
+	if i.NextAttemptAtLT != nil {
+		predicates = append(predicates, hookdelivery.NextAttemptAtLT(*i.NextAttemptAtLT))
+	}
+	if i.NextAttemptAtLTE != nil {
+		predicates = append(predicates, hookdelivery.NextAttemptAtLTE(*i.NextAttemptAtLTE))
+	}
+	if i.DeliveredAt != nil {
+		predicates = append(predicates, hookdelivery.DeliveredAtEQ(*i.DeliveredAt))
+	}
+	if i.DeliveredAtNEQ != nil {
+		predicates = append(predicates, hookdelivery.DeliveredAtNEQ(*i.DeliveredAtNEQ))
+	}
+	if len(i.DeliveredAtIn) > 0 {
+		predicates = append(predicates, hookdelivery.DeliveredAtIn(i.DeliveredAtIn...))
+	}
+	if len(i.DeliveredAtNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.DeliveredAtNotIn(i.DeliveredAtNotIn...))
+	}
+	if i.DeliveredAtGT != nil {
+		predicates = append(predicates, hookdelivery.DeliveredAtGT(*i.DeliveredAtGT))
+	}
+	if i.DeliveredAtGTE != nil {
+		predicates = append(predicates, hookdelivery.DeliveredAtGTE(*i.DeliveredAtGTE))
+	}
+	if i.DeliveredAtLT != nil {
+		predicates = append(predicates, hookdelivery.DeliveredAtLT(*i.DeliveredAtLT))
+	}
+	if i.DeliveredAtLTE != nil {
+		predicates = append(predicates, hookdelivery.DeliveredAtLTE(*i.DeliveredAtLTE))
+	}
+	if i.DeliveredAtIsNil {
+		predicates = append(predicates, hookdelivery.DeliveredAtIsNil())
+	}
+	if i.DeliveredAtNotNil {
+		predicates = append(predicates, hookdelivery.DeliveredAtNotNil())
+	}
+
+	if i.HasHook != nil {
+		p := hookdelivery.HasHook()
+		if !*i.HasHook {
+			p = hookdelivery.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasHookWith) > 0 {
+		with := make([]predicate.OutgoingHook, 0, len(i.HasHookWith))
+		for _, w := range i.HasHookWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasHookWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, hookdelivery.HasHookWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyHookDeliveryWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return hookdelivery.And(predicates...), nil
 	}
 }
 

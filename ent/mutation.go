@@ -23,6 +23,7 @@ import (
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/logchunk"
@@ -36,6 +37,7 @@ import (
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/streamcursor"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
@@ -63,6 +65,7 @@ const (
 	TypeEnvironment        = "Environment"
 	TypeEvent              = "Event"
 	TypeGroup              = "Group"
+	TypeHookDelivery       = "HookDelivery"
 	TypeJob                = "Job"
 	TypeJobStep            = "JobStep"
 	TypeLogChunk           = "LogChunk"
@@ -74,6 +77,7 @@ const (
 	TypeReleaseEnvironment = "ReleaseEnvironment"
 	TypeServiceConnection  = "ServiceConnection"
 	TypeSourceCommit       = "SourceCommit"
+	TypeStreamCursor       = "StreamCursor"
 	TypeTimer              = "Timer"
 	TypeUser               = "User"
 	TypeWebhookDelivery    = "WebhookDelivery"
@@ -11566,6 +11570,1177 @@ func (m *GroupMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Group edge %s", name)
 }
 
+// HookDeliveryMutation represents an operation that mutates the HookDelivery nodes in the graph.
+type HookDeliveryMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	event_sequence    *int64
+	addevent_sequence *int64
+	event_type        *string
+	delivery_id       *string
+	status            *hookdelivery.Status
+	attempts          *int
+	addattempts       *int
+	response_code     *int
+	addresponse_code  *int
+	last_error        *string
+	next_attempt_at   *time.Time
+	claimed_until     *time.Time
+	delivered_at      *time.Time
+	clearedFields     map[string]struct{}
+	hook              *int
+	clearedhook       bool
+	done              bool
+	oldValue          func(context.Context) (*HookDelivery, error)
+	predicates        []predicate.HookDelivery
+}
+
+var _ ent.Mutation = (*HookDeliveryMutation)(nil)
+
+// hookdeliveryOption allows management of the mutation configuration using functional options.
+type hookdeliveryOption func(*HookDeliveryMutation)
+
+// newHookDeliveryMutation creates new mutation for the HookDelivery entity.
+func newHookDeliveryMutation(c config, op Op, opts ...hookdeliveryOption) *HookDeliveryMutation {
+	m := &HookDeliveryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeHookDelivery,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withHookDeliveryID sets the ID field of the mutation.
+func withHookDeliveryID(id int) hookdeliveryOption {
+	return func(m *HookDeliveryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *HookDelivery
+		)
+		m.oldValue = func(ctx context.Context) (*HookDelivery, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().HookDelivery.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withHookDelivery sets the old HookDelivery of the mutation.
+func withHookDelivery(node *HookDelivery) hookdeliveryOption {
+	return func(m *HookDeliveryMutation) {
+		m.oldValue = func(context.Context) (*HookDelivery, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m HookDeliveryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m HookDeliveryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *HookDeliveryMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *HookDeliveryMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().HookDelivery.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *HookDeliveryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *HookDeliveryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *HookDeliveryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *HookDeliveryMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *HookDeliveryMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *HookDeliveryMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetHookID sets the "hook_id" field.
+func (m *HookDeliveryMutation) SetHookID(i int) {
+	m.hook = &i
+}
+
+// HookID returns the value of the "hook_id" field in the mutation.
+func (m *HookDeliveryMutation) HookID() (r int, exists bool) {
+	v := m.hook
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHookID returns the old "hook_id" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldHookID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHookID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHookID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHookID: %w", err)
+	}
+	return oldValue.HookID, nil
+}
+
+// ResetHookID resets all changes to the "hook_id" field.
+func (m *HookDeliveryMutation) ResetHookID() {
+	m.hook = nil
+}
+
+// SetEventSequence sets the "event_sequence" field.
+func (m *HookDeliveryMutation) SetEventSequence(i int64) {
+	m.event_sequence = &i
+	m.addevent_sequence = nil
+}
+
+// EventSequence returns the value of the "event_sequence" field in the mutation.
+func (m *HookDeliveryMutation) EventSequence() (r int64, exists bool) {
+	v := m.event_sequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventSequence returns the old "event_sequence" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldEventSequence(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventSequence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventSequence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventSequence: %w", err)
+	}
+	return oldValue.EventSequence, nil
+}
+
+// AddEventSequence adds i to the "event_sequence" field.
+func (m *HookDeliveryMutation) AddEventSequence(i int64) {
+	if m.addevent_sequence != nil {
+		*m.addevent_sequence += i
+	} else {
+		m.addevent_sequence = &i
+	}
+}
+
+// AddedEventSequence returns the value that was added to the "event_sequence" field in this mutation.
+func (m *HookDeliveryMutation) AddedEventSequence() (r int64, exists bool) {
+	v := m.addevent_sequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEventSequence resets all changes to the "event_sequence" field.
+func (m *HookDeliveryMutation) ResetEventSequence() {
+	m.event_sequence = nil
+	m.addevent_sequence = nil
+}
+
+// SetEventType sets the "event_type" field.
+func (m *HookDeliveryMutation) SetEventType(s string) {
+	m.event_type = &s
+}
+
+// EventType returns the value of the "event_type" field in the mutation.
+func (m *HookDeliveryMutation) EventType() (r string, exists bool) {
+	v := m.event_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventType returns the old "event_type" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldEventType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventType: %w", err)
+	}
+	return oldValue.EventType, nil
+}
+
+// ResetEventType resets all changes to the "event_type" field.
+func (m *HookDeliveryMutation) ResetEventType() {
+	m.event_type = nil
+}
+
+// SetDeliveryID sets the "delivery_id" field.
+func (m *HookDeliveryMutation) SetDeliveryID(s string) {
+	m.delivery_id = &s
+}
+
+// DeliveryID returns the value of the "delivery_id" field in the mutation.
+func (m *HookDeliveryMutation) DeliveryID() (r string, exists bool) {
+	v := m.delivery_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveryID returns the old "delivery_id" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldDeliveryID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveryID: %w", err)
+	}
+	return oldValue.DeliveryID, nil
+}
+
+// ResetDeliveryID resets all changes to the "delivery_id" field.
+func (m *HookDeliveryMutation) ResetDeliveryID() {
+	m.delivery_id = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *HookDeliveryMutation) SetStatus(h hookdelivery.Status) {
+	m.status = &h
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *HookDeliveryMutation) Status() (r hookdelivery.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldStatus(ctx context.Context) (v hookdelivery.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *HookDeliveryMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *HookDeliveryMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *HookDeliveryMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *HookDeliveryMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *HookDeliveryMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *HookDeliveryMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetResponseCode sets the "response_code" field.
+func (m *HookDeliveryMutation) SetResponseCode(i int) {
+	m.response_code = &i
+	m.addresponse_code = nil
+}
+
+// ResponseCode returns the value of the "response_code" field in the mutation.
+func (m *HookDeliveryMutation) ResponseCode() (r int, exists bool) {
+	v := m.response_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResponseCode returns the old "response_code" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldResponseCode(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResponseCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResponseCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResponseCode: %w", err)
+	}
+	return oldValue.ResponseCode, nil
+}
+
+// AddResponseCode adds i to the "response_code" field.
+func (m *HookDeliveryMutation) AddResponseCode(i int) {
+	if m.addresponse_code != nil {
+		*m.addresponse_code += i
+	} else {
+		m.addresponse_code = &i
+	}
+}
+
+// AddedResponseCode returns the value that was added to the "response_code" field in this mutation.
+func (m *HookDeliveryMutation) AddedResponseCode() (r int, exists bool) {
+	v := m.addresponse_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetResponseCode resets all changes to the "response_code" field.
+func (m *HookDeliveryMutation) ResetResponseCode() {
+	m.response_code = nil
+	m.addresponse_code = nil
+}
+
+// SetLastError sets the "last_error" field.
+func (m *HookDeliveryMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *HookDeliveryMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldLastError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *HookDeliveryMutation) ResetLastError() {
+	m.last_error = nil
+}
+
+// SetNextAttemptAt sets the "next_attempt_at" field.
+func (m *HookDeliveryMutation) SetNextAttemptAt(t time.Time) {
+	m.next_attempt_at = &t
+}
+
+// NextAttemptAt returns the value of the "next_attempt_at" field in the mutation.
+func (m *HookDeliveryMutation) NextAttemptAt() (r time.Time, exists bool) {
+	v := m.next_attempt_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextAttemptAt returns the old "next_attempt_at" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldNextAttemptAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextAttemptAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextAttemptAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextAttemptAt: %w", err)
+	}
+	return oldValue.NextAttemptAt, nil
+}
+
+// ResetNextAttemptAt resets all changes to the "next_attempt_at" field.
+func (m *HookDeliveryMutation) ResetNextAttemptAt() {
+	m.next_attempt_at = nil
+}
+
+// SetClaimedUntil sets the "claimed_until" field.
+func (m *HookDeliveryMutation) SetClaimedUntil(t time.Time) {
+	m.claimed_until = &t
+}
+
+// ClaimedUntil returns the value of the "claimed_until" field in the mutation.
+func (m *HookDeliveryMutation) ClaimedUntil() (r time.Time, exists bool) {
+	v := m.claimed_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedUntil returns the old "claimed_until" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldClaimedUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedUntil: %w", err)
+	}
+	return oldValue.ClaimedUntil, nil
+}
+
+// ClearClaimedUntil clears the value of the "claimed_until" field.
+func (m *HookDeliveryMutation) ClearClaimedUntil() {
+	m.claimed_until = nil
+	m.clearedFields[hookdelivery.FieldClaimedUntil] = struct{}{}
+}
+
+// ClaimedUntilCleared returns if the "claimed_until" field was cleared in this mutation.
+func (m *HookDeliveryMutation) ClaimedUntilCleared() bool {
+	_, ok := m.clearedFields[hookdelivery.FieldClaimedUntil]
+	return ok
+}
+
+// ResetClaimedUntil resets all changes to the "claimed_until" field.
+func (m *HookDeliveryMutation) ResetClaimedUntil() {
+	m.claimed_until = nil
+	delete(m.clearedFields, hookdelivery.FieldClaimedUntil)
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (m *HookDeliveryMutation) SetDeliveredAt(t time.Time) {
+	m.delivered_at = &t
+}
+
+// DeliveredAt returns the value of the "delivered_at" field in the mutation.
+func (m *HookDeliveryMutation) DeliveredAt() (r time.Time, exists bool) {
+	v := m.delivered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveredAt returns the old "delivered_at" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldDeliveredAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveredAt: %w", err)
+	}
+	return oldValue.DeliveredAt, nil
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (m *HookDeliveryMutation) ClearDeliveredAt() {
+	m.delivered_at = nil
+	m.clearedFields[hookdelivery.FieldDeliveredAt] = struct{}{}
+}
+
+// DeliveredAtCleared returns if the "delivered_at" field was cleared in this mutation.
+func (m *HookDeliveryMutation) DeliveredAtCleared() bool {
+	_, ok := m.clearedFields[hookdelivery.FieldDeliveredAt]
+	return ok
+}
+
+// ResetDeliveredAt resets all changes to the "delivered_at" field.
+func (m *HookDeliveryMutation) ResetDeliveredAt() {
+	m.delivered_at = nil
+	delete(m.clearedFields, hookdelivery.FieldDeliveredAt)
+}
+
+// ClearHook clears the "hook" edge to the OutgoingHook entity.
+func (m *HookDeliveryMutation) ClearHook() {
+	m.clearedhook = true
+	m.clearedFields[hookdelivery.FieldHookID] = struct{}{}
+}
+
+// HookCleared reports if the "hook" edge to the OutgoingHook entity was cleared.
+func (m *HookDeliveryMutation) HookCleared() bool {
+	return m.clearedhook
+}
+
+// HookIDs returns the "hook" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// HookID instead. It exists only for internal usage by the builders.
+func (m *HookDeliveryMutation) HookIDs() (ids []int) {
+	if id := m.hook; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetHook resets all changes to the "hook" edge.
+func (m *HookDeliveryMutation) ResetHook() {
+	m.hook = nil
+	m.clearedhook = false
+}
+
+// Where appends a list predicates to the HookDeliveryMutation builder.
+func (m *HookDeliveryMutation) Where(ps ...predicate.HookDelivery) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the HookDeliveryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *HookDeliveryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.HookDelivery, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *HookDeliveryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *HookDeliveryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (HookDelivery).
+func (m *HookDeliveryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *HookDeliveryMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.created_at != nil {
+		fields = append(fields, hookdelivery.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, hookdelivery.FieldUpdatedAt)
+	}
+	if m.hook != nil {
+		fields = append(fields, hookdelivery.FieldHookID)
+	}
+	if m.event_sequence != nil {
+		fields = append(fields, hookdelivery.FieldEventSequence)
+	}
+	if m.event_type != nil {
+		fields = append(fields, hookdelivery.FieldEventType)
+	}
+	if m.delivery_id != nil {
+		fields = append(fields, hookdelivery.FieldDeliveryID)
+	}
+	if m.status != nil {
+		fields = append(fields, hookdelivery.FieldStatus)
+	}
+	if m.attempts != nil {
+		fields = append(fields, hookdelivery.FieldAttempts)
+	}
+	if m.response_code != nil {
+		fields = append(fields, hookdelivery.FieldResponseCode)
+	}
+	if m.last_error != nil {
+		fields = append(fields, hookdelivery.FieldLastError)
+	}
+	if m.next_attempt_at != nil {
+		fields = append(fields, hookdelivery.FieldNextAttemptAt)
+	}
+	if m.claimed_until != nil {
+		fields = append(fields, hookdelivery.FieldClaimedUntil)
+	}
+	if m.delivered_at != nil {
+		fields = append(fields, hookdelivery.FieldDeliveredAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *HookDeliveryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case hookdelivery.FieldCreatedAt:
+		return m.CreatedAt()
+	case hookdelivery.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case hookdelivery.FieldHookID:
+		return m.HookID()
+	case hookdelivery.FieldEventSequence:
+		return m.EventSequence()
+	case hookdelivery.FieldEventType:
+		return m.EventType()
+	case hookdelivery.FieldDeliveryID:
+		return m.DeliveryID()
+	case hookdelivery.FieldStatus:
+		return m.Status()
+	case hookdelivery.FieldAttempts:
+		return m.Attempts()
+	case hookdelivery.FieldResponseCode:
+		return m.ResponseCode()
+	case hookdelivery.FieldLastError:
+		return m.LastError()
+	case hookdelivery.FieldNextAttemptAt:
+		return m.NextAttemptAt()
+	case hookdelivery.FieldClaimedUntil:
+		return m.ClaimedUntil()
+	case hookdelivery.FieldDeliveredAt:
+		return m.DeliveredAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *HookDeliveryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case hookdelivery.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case hookdelivery.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case hookdelivery.FieldHookID:
+		return m.OldHookID(ctx)
+	case hookdelivery.FieldEventSequence:
+		return m.OldEventSequence(ctx)
+	case hookdelivery.FieldEventType:
+		return m.OldEventType(ctx)
+	case hookdelivery.FieldDeliveryID:
+		return m.OldDeliveryID(ctx)
+	case hookdelivery.FieldStatus:
+		return m.OldStatus(ctx)
+	case hookdelivery.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case hookdelivery.FieldResponseCode:
+		return m.OldResponseCode(ctx)
+	case hookdelivery.FieldLastError:
+		return m.OldLastError(ctx)
+	case hookdelivery.FieldNextAttemptAt:
+		return m.OldNextAttemptAt(ctx)
+	case hookdelivery.FieldClaimedUntil:
+		return m.OldClaimedUntil(ctx)
+	case hookdelivery.FieldDeliveredAt:
+		return m.OldDeliveredAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown HookDelivery field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *HookDeliveryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case hookdelivery.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case hookdelivery.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case hookdelivery.FieldHookID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHookID(v)
+		return nil
+	case hookdelivery.FieldEventSequence:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventSequence(v)
+		return nil
+	case hookdelivery.FieldEventType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventType(v)
+		return nil
+	case hookdelivery.FieldDeliveryID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveryID(v)
+		return nil
+	case hookdelivery.FieldStatus:
+		v, ok := value.(hookdelivery.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case hookdelivery.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case hookdelivery.FieldResponseCode:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResponseCode(v)
+		return nil
+	case hookdelivery.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case hookdelivery.FieldNextAttemptAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextAttemptAt(v)
+		return nil
+	case hookdelivery.FieldClaimedUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedUntil(v)
+		return nil
+	case hookdelivery.FieldDeliveredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveredAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown HookDelivery field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *HookDeliveryMutation) AddedFields() []string {
+	var fields []string
+	if m.addevent_sequence != nil {
+		fields = append(fields, hookdelivery.FieldEventSequence)
+	}
+	if m.addattempts != nil {
+		fields = append(fields, hookdelivery.FieldAttempts)
+	}
+	if m.addresponse_code != nil {
+		fields = append(fields, hookdelivery.FieldResponseCode)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *HookDeliveryMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case hookdelivery.FieldEventSequence:
+		return m.AddedEventSequence()
+	case hookdelivery.FieldAttempts:
+		return m.AddedAttempts()
+	case hookdelivery.FieldResponseCode:
+		return m.AddedResponseCode()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *HookDeliveryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case hookdelivery.FieldEventSequence:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEventSequence(v)
+		return nil
+	case hookdelivery.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	case hookdelivery.FieldResponseCode:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddResponseCode(v)
+		return nil
+	}
+	return fmt.Errorf("unknown HookDelivery numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *HookDeliveryMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(hookdelivery.FieldClaimedUntil) {
+		fields = append(fields, hookdelivery.FieldClaimedUntil)
+	}
+	if m.FieldCleared(hookdelivery.FieldDeliveredAt) {
+		fields = append(fields, hookdelivery.FieldDeliveredAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *HookDeliveryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *HookDeliveryMutation) ClearField(name string) error {
+	switch name {
+	case hookdelivery.FieldClaimedUntil:
+		m.ClearClaimedUntil()
+		return nil
+	case hookdelivery.FieldDeliveredAt:
+		m.ClearDeliveredAt()
+		return nil
+	}
+	return fmt.Errorf("unknown HookDelivery nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *HookDeliveryMutation) ResetField(name string) error {
+	switch name {
+	case hookdelivery.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case hookdelivery.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case hookdelivery.FieldHookID:
+		m.ResetHookID()
+		return nil
+	case hookdelivery.FieldEventSequence:
+		m.ResetEventSequence()
+		return nil
+	case hookdelivery.FieldEventType:
+		m.ResetEventType()
+		return nil
+	case hookdelivery.FieldDeliveryID:
+		m.ResetDeliveryID()
+		return nil
+	case hookdelivery.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case hookdelivery.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case hookdelivery.FieldResponseCode:
+		m.ResetResponseCode()
+		return nil
+	case hookdelivery.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case hookdelivery.FieldNextAttemptAt:
+		m.ResetNextAttemptAt()
+		return nil
+	case hookdelivery.FieldClaimedUntil:
+		m.ResetClaimedUntil()
+		return nil
+	case hookdelivery.FieldDeliveredAt:
+		m.ResetDeliveredAt()
+		return nil
+	}
+	return fmt.Errorf("unknown HookDelivery field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *HookDeliveryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.hook != nil {
+		edges = append(edges, hookdelivery.EdgeHook)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *HookDeliveryMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case hookdelivery.EdgeHook:
+		if id := m.hook; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *HookDeliveryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *HookDeliveryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *HookDeliveryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedhook {
+		edges = append(edges, hookdelivery.EdgeHook)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *HookDeliveryMutation) EdgeCleared(name string) bool {
+	switch name {
+	case hookdelivery.EdgeHook:
+		return m.clearedhook
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *HookDeliveryMutation) ClearEdge(name string) error {
+	switch name {
+	case hookdelivery.EdgeHook:
+		m.ClearHook()
+		return nil
+	}
+	return fmt.Errorf("unknown HookDelivery unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *HookDeliveryMutation) ResetEdge(name string) error {
+	switch name {
+	case hookdelivery.EdgeHook:
+		m.ResetHook()
+		return nil
+	}
+	return fmt.Errorf("unknown HookDelivery edge %s", name)
+}
+
 // JobMutation represents an operation that mutates the Job nodes in the graph.
 type JobMutation struct {
 	config
@@ -16183,7 +17358,12 @@ type OutgoingHookMutation struct {
 	adddefinition_id  *int
 	slack             *bool
 	enabled           *bool
+	from_sequence     *int64
+	addfrom_sequence  *int64
 	clearedFields     map[string]struct{}
+	deliveries        map[int]struct{}
+	removeddeliveries map[int]struct{}
+	cleareddeliveries bool
 	done              bool
 	oldValue          func(context.Context) (*OutgoingHook, error)
 	predicates        []predicate.OutgoingHook
@@ -16687,6 +17867,116 @@ func (m *OutgoingHookMutation) ResetEnabled() {
 	m.enabled = nil
 }
 
+// SetFromSequence sets the "from_sequence" field.
+func (m *OutgoingHookMutation) SetFromSequence(i int64) {
+	m.from_sequence = &i
+	m.addfrom_sequence = nil
+}
+
+// FromSequence returns the value of the "from_sequence" field in the mutation.
+func (m *OutgoingHookMutation) FromSequence() (r int64, exists bool) {
+	v := m.from_sequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromSequence returns the old "from_sequence" field's value of the OutgoingHook entity.
+// If the OutgoingHook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutgoingHookMutation) OldFromSequence(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromSequence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromSequence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromSequence: %w", err)
+	}
+	return oldValue.FromSequence, nil
+}
+
+// AddFromSequence adds i to the "from_sequence" field.
+func (m *OutgoingHookMutation) AddFromSequence(i int64) {
+	if m.addfrom_sequence != nil {
+		*m.addfrom_sequence += i
+	} else {
+		m.addfrom_sequence = &i
+	}
+}
+
+// AddedFromSequence returns the value that was added to the "from_sequence" field in this mutation.
+func (m *OutgoingHookMutation) AddedFromSequence() (r int64, exists bool) {
+	v := m.addfrom_sequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFromSequence resets all changes to the "from_sequence" field.
+func (m *OutgoingHookMutation) ResetFromSequence() {
+	m.from_sequence = nil
+	m.addfrom_sequence = nil
+}
+
+// AddDeliveryIDs adds the "deliveries" edge to the HookDelivery entity by ids.
+func (m *OutgoingHookMutation) AddDeliveryIDs(ids ...int) {
+	if m.deliveries == nil {
+		m.deliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.deliveries[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDeliveries clears the "deliveries" edge to the HookDelivery entity.
+func (m *OutgoingHookMutation) ClearDeliveries() {
+	m.cleareddeliveries = true
+}
+
+// DeliveriesCleared reports if the "deliveries" edge to the HookDelivery entity was cleared.
+func (m *OutgoingHookMutation) DeliveriesCleared() bool {
+	return m.cleareddeliveries
+}
+
+// RemoveDeliveryIDs removes the "deliveries" edge to the HookDelivery entity by IDs.
+func (m *OutgoingHookMutation) RemoveDeliveryIDs(ids ...int) {
+	if m.removeddeliveries == nil {
+		m.removeddeliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.deliveries, ids[i])
+		m.removeddeliveries[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDeliveries returns the removed IDs of the "deliveries" edge to the HookDelivery entity.
+func (m *OutgoingHookMutation) RemovedDeliveriesIDs() (ids []int) {
+	for id := range m.removeddeliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DeliveriesIDs returns the "deliveries" edge IDs in the mutation.
+func (m *OutgoingHookMutation) DeliveriesIDs() (ids []int) {
+	for id := range m.deliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDeliveries resets all changes to the "deliveries" edge.
+func (m *OutgoingHookMutation) ResetDeliveries() {
+	m.deliveries = nil
+	m.cleareddeliveries = false
+	m.removeddeliveries = nil
+}
+
 // Where appends a list predicates to the OutgoingHookMutation builder.
 func (m *OutgoingHookMutation) Where(ps ...predicate.OutgoingHook) {
 	m.predicates = append(m.predicates, ps...)
@@ -16721,7 +18011,7 @@ func (m *OutgoingHookMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OutgoingHookMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, outgoinghook.FieldCreatedAt)
 	}
@@ -16749,6 +18039,9 @@ func (m *OutgoingHookMutation) Fields() []string {
 	if m.enabled != nil {
 		fields = append(fields, outgoinghook.FieldEnabled)
 	}
+	if m.from_sequence != nil {
+		fields = append(fields, outgoinghook.FieldFromSequence)
+	}
 	return fields
 }
 
@@ -16775,6 +18068,8 @@ func (m *OutgoingHookMutation) Field(name string) (ent.Value, bool) {
 		return m.Slack()
 	case outgoinghook.FieldEnabled:
 		return m.Enabled()
+	case outgoinghook.FieldFromSequence:
+		return m.FromSequence()
 	}
 	return nil, false
 }
@@ -16802,6 +18097,8 @@ func (m *OutgoingHookMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldSlack(ctx)
 	case outgoinghook.FieldEnabled:
 		return m.OldEnabled(ctx)
+	case outgoinghook.FieldFromSequence:
+		return m.OldFromSequence(ctx)
 	}
 	return nil, fmt.Errorf("unknown OutgoingHook field %s", name)
 }
@@ -16874,6 +18171,13 @@ func (m *OutgoingHookMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetEnabled(v)
 		return nil
+	case outgoinghook.FieldFromSequence:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromSequence(v)
+		return nil
 	}
 	return fmt.Errorf("unknown OutgoingHook field %s", name)
 }
@@ -16885,6 +18189,9 @@ func (m *OutgoingHookMutation) AddedFields() []string {
 	if m.adddefinition_id != nil {
 		fields = append(fields, outgoinghook.FieldDefinitionID)
 	}
+	if m.addfrom_sequence != nil {
+		fields = append(fields, outgoinghook.FieldFromSequence)
+	}
 	return fields
 }
 
@@ -16895,6 +18202,8 @@ func (m *OutgoingHookMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case outgoinghook.FieldDefinitionID:
 		return m.AddedDefinitionID()
+	case outgoinghook.FieldFromSequence:
+		return m.AddedFromSequence()
 	}
 	return nil, false
 }
@@ -16910,6 +18219,13 @@ func (m *OutgoingHookMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddDefinitionID(v)
+		return nil
+	case outgoinghook.FieldFromSequence:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFromSequence(v)
 		return nil
 	}
 	return fmt.Errorf("unknown OutgoingHook numeric field %s", name)
@@ -16986,55 +18302,94 @@ func (m *OutgoingHookMutation) ResetField(name string) error {
 	case outgoinghook.FieldEnabled:
 		m.ResetEnabled()
 		return nil
+	case outgoinghook.FieldFromSequence:
+		m.ResetFromSequence()
+		return nil
 	}
 	return fmt.Errorf("unknown OutgoingHook field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *OutgoingHookMutation) AddedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.deliveries != nil {
+		edges = append(edges, outgoinghook.EdgeDeliveries)
+	}
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
 func (m *OutgoingHookMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case outgoinghook.EdgeDeliveries:
+		ids := make([]ent.Value, 0, len(m.deliveries))
+		for id := range m.deliveries {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *OutgoingHookMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.removeddeliveries != nil {
+		edges = append(edges, outgoinghook.EdgeDeliveries)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *OutgoingHookMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case outgoinghook.EdgeDeliveries:
+		ids := make([]ent.Value, 0, len(m.removeddeliveries))
+		for id := range m.removeddeliveries {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *OutgoingHookMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.cleareddeliveries {
+		edges = append(edges, outgoinghook.EdgeDeliveries)
+	}
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
 func (m *OutgoingHookMutation) EdgeCleared(name string) bool {
+	switch name {
+	case outgoinghook.EdgeDeliveries:
+		return m.cleareddeliveries
+	}
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
 func (m *OutgoingHookMutation) ClearEdge(name string) error {
+	switch name {
+	}
 	return fmt.Errorf("unknown OutgoingHook unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
 func (m *OutgoingHookMutation) ResetEdge(name string) error {
+	switch name {
+	case outgoinghook.EdgeDeliveries:
+		m.ResetDeliveries()
+		return nil
+	}
 	return fmt.Errorf("unknown OutgoingHook edge %s", name)
 }
 
@@ -23852,6 +25207,476 @@ func (m *SourceCommitMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown SourceCommit edge %s", name)
+}
+
+// StreamCursorMutation represents an operation that mutates the StreamCursor nodes in the graph.
+type StreamCursorMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	name          *string
+	sequence      *int64
+	addsequence   *int64
+	updated_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*StreamCursor, error)
+	predicates    []predicate.StreamCursor
+}
+
+var _ ent.Mutation = (*StreamCursorMutation)(nil)
+
+// streamcursorOption allows management of the mutation configuration using functional options.
+type streamcursorOption func(*StreamCursorMutation)
+
+// newStreamCursorMutation creates new mutation for the StreamCursor entity.
+func newStreamCursorMutation(c config, op Op, opts ...streamcursorOption) *StreamCursorMutation {
+	m := &StreamCursorMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStreamCursor,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStreamCursorID sets the ID field of the mutation.
+func withStreamCursorID(id int) streamcursorOption {
+	return func(m *StreamCursorMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StreamCursor
+		)
+		m.oldValue = func(ctx context.Context) (*StreamCursor, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StreamCursor.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStreamCursor sets the old StreamCursor of the mutation.
+func withStreamCursor(node *StreamCursor) streamcursorOption {
+	return func(m *StreamCursorMutation) {
+		m.oldValue = func(context.Context) (*StreamCursor, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StreamCursorMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StreamCursorMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StreamCursorMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StreamCursorMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StreamCursor.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *StreamCursorMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *StreamCursorMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the StreamCursor entity.
+// If the StreamCursor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StreamCursorMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *StreamCursorMutation) ResetName() {
+	m.name = nil
+}
+
+// SetSequence sets the "sequence" field.
+func (m *StreamCursorMutation) SetSequence(i int64) {
+	m.sequence = &i
+	m.addsequence = nil
+}
+
+// Sequence returns the value of the "sequence" field in the mutation.
+func (m *StreamCursorMutation) Sequence() (r int64, exists bool) {
+	v := m.sequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSequence returns the old "sequence" field's value of the StreamCursor entity.
+// If the StreamCursor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StreamCursorMutation) OldSequence(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSequence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSequence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSequence: %w", err)
+	}
+	return oldValue.Sequence, nil
+}
+
+// AddSequence adds i to the "sequence" field.
+func (m *StreamCursorMutation) AddSequence(i int64) {
+	if m.addsequence != nil {
+		*m.addsequence += i
+	} else {
+		m.addsequence = &i
+	}
+}
+
+// AddedSequence returns the value that was added to the "sequence" field in this mutation.
+func (m *StreamCursorMutation) AddedSequence() (r int64, exists bool) {
+	v := m.addsequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSequence resets all changes to the "sequence" field.
+func (m *StreamCursorMutation) ResetSequence() {
+	m.sequence = nil
+	m.addsequence = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *StreamCursorMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *StreamCursorMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the StreamCursor entity.
+// If the StreamCursor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StreamCursorMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *StreamCursorMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the StreamCursorMutation builder.
+func (m *StreamCursorMutation) Where(ps ...predicate.StreamCursor) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StreamCursorMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StreamCursorMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StreamCursor, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StreamCursorMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StreamCursorMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StreamCursor).
+func (m *StreamCursorMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StreamCursorMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.name != nil {
+		fields = append(fields, streamcursor.FieldName)
+	}
+	if m.sequence != nil {
+		fields = append(fields, streamcursor.FieldSequence)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, streamcursor.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StreamCursorMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case streamcursor.FieldName:
+		return m.Name()
+	case streamcursor.FieldSequence:
+		return m.Sequence()
+	case streamcursor.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StreamCursorMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case streamcursor.FieldName:
+		return m.OldName(ctx)
+	case streamcursor.FieldSequence:
+		return m.OldSequence(ctx)
+	case streamcursor.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown StreamCursor field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StreamCursorMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case streamcursor.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case streamcursor.FieldSequence:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSequence(v)
+		return nil
+	case streamcursor.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StreamCursor field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StreamCursorMutation) AddedFields() []string {
+	var fields []string
+	if m.addsequence != nil {
+		fields = append(fields, streamcursor.FieldSequence)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StreamCursorMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case streamcursor.FieldSequence:
+		return m.AddedSequence()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StreamCursorMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case streamcursor.FieldSequence:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSequence(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StreamCursor numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StreamCursorMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StreamCursorMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StreamCursorMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown StreamCursor nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StreamCursorMutation) ResetField(name string) error {
+	switch name {
+	case streamcursor.FieldName:
+		m.ResetName()
+		return nil
+	case streamcursor.FieldSequence:
+		m.ResetSequence()
+		return nil
+	case streamcursor.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown StreamCursor field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StreamCursorMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StreamCursorMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StreamCursorMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StreamCursorMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StreamCursorMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StreamCursorMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StreamCursorMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown StreamCursor unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StreamCursorMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown StreamCursor edge %s", name)
 }
 
 // TimerMutation represents an operation that mutates the Timer nodes in the graph.

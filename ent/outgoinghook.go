@@ -35,8 +35,33 @@ type OutgoingHook struct {
 	// Slack holds the value of the "slack" field.
 	Slack bool `json:"slack,omitempty"`
 	// Enabled holds the value of the "enabled" field.
-	Enabled      bool `json:"enabled,omitempty"`
+	Enabled bool `json:"enabled,omitempty"`
+	// FromSequence holds the value of the "from_sequence" field.
+	FromSequence int64 `json:"from_sequence,omitempty"`
+	// Edges holds the relations/edges for other nodes in the graph.
+	// The values are being populated by the OutgoingHookQuery when eager-loading is set.
+	Edges        OutgoingHookEdges `json:"edges"`
 	selectValues sql.SelectValues
+}
+
+// OutgoingHookEdges holds the relations/edges for other nodes in the graph.
+type OutgoingHookEdges struct {
+	// Deliveries holds the value of the deliveries edge.
+	Deliveries []*HookDelivery `json:"deliveries,omitempty"`
+	// loadedTypes holds the information for reporting if a
+	// type was loaded (or requested) in eager-loading or not.
+	loadedTypes [1]bool
+
+	namedDeliveries map[string][]*HookDelivery
+}
+
+// DeliveriesOrErr returns the Deliveries value or an error if the edge
+// was not loaded in eager-loading.
+func (e OutgoingHookEdges) DeliveriesOrErr() ([]*HookDelivery, error) {
+	if e.loadedTypes[0] {
+		return e.Deliveries, nil
+	}
+	return nil, &NotLoadedError{edge: "deliveries"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -48,7 +73,7 @@ func (*OutgoingHook) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case outgoinghook.FieldSlack, outgoinghook.FieldEnabled:
 			values[i] = new(sql.NullBool)
-		case outgoinghook.FieldID, outgoinghook.FieldDefinitionID:
+		case outgoinghook.FieldID, outgoinghook.FieldDefinitionID, outgoinghook.FieldFromSequence:
 			values[i] = new(sql.NullInt64)
 		case outgoinghook.FieldName, outgoinghook.FieldURL:
 			values[i] = new(sql.NullString)
@@ -132,6 +157,12 @@ func (oh *OutgoingHook) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				oh.Enabled = value.Bool
 			}
+		case outgoinghook.FieldFromSequence:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field from_sequence", values[i])
+			} else if value.Valid {
+				oh.FromSequence = value.Int64
+			}
 		default:
 			oh.selectValues.Set(columns[i], values[i])
 		}
@@ -143,6 +174,11 @@ func (oh *OutgoingHook) assignValues(columns []string, values []any) error {
 // This includes values selected through modifiers, order, etc.
 func (oh *OutgoingHook) Value(name string) (ent.Value, error) {
 	return oh.selectValues.Get(name)
+}
+
+// QueryDeliveries queries the "deliveries" edge of the OutgoingHook entity.
+func (oh *OutgoingHook) QueryDeliveries() *HookDeliveryQuery {
+	return NewOutgoingHookClient(oh.config).QueryDeliveries(oh)
 }
 
 // Update returns a builder for updating this OutgoingHook.
@@ -195,8 +231,35 @@ func (oh *OutgoingHook) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("enabled=")
 	builder.WriteString(fmt.Sprintf("%v", oh.Enabled))
+	builder.WriteString(", ")
+	builder.WriteString("from_sequence=")
+	builder.WriteString(fmt.Sprintf("%v", oh.FromSequence))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedDeliveries returns the Deliveries named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (oh *OutgoingHook) NamedDeliveries(name string) ([]*HookDelivery, error) {
+	if oh.Edges.namedDeliveries == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := oh.Edges.namedDeliveries[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (oh *OutgoingHook) appendNamedDeliveries(name string, edges ...*HookDelivery) {
+	if oh.Edges.namedDeliveries == nil {
+		oh.Edges.namedDeliveries = make(map[string][]*HookDelivery)
+	}
+	if len(edges) == 0 {
+		oh.Edges.namedDeliveries[name] = []*HookDelivery{}
+	} else {
+		oh.Edges.namedDeliveries[name] = append(oh.Edges.namedDeliveries[name], edges...)
+	}
 }
 
 // OutgoingHooks is a parsable slice of OutgoingHook.

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 )
 
@@ -116,6 +117,35 @@ func (ohc *OutgoingHookCreate) SetNillableEnabled(b *bool) *OutgoingHookCreate {
 	return ohc
 }
 
+// SetFromSequence sets the "from_sequence" field.
+func (ohc *OutgoingHookCreate) SetFromSequence(i int64) *OutgoingHookCreate {
+	ohc.mutation.SetFromSequence(i)
+	return ohc
+}
+
+// SetNillableFromSequence sets the "from_sequence" field if the given value is not nil.
+func (ohc *OutgoingHookCreate) SetNillableFromSequence(i *int64) *OutgoingHookCreate {
+	if i != nil {
+		ohc.SetFromSequence(*i)
+	}
+	return ohc
+}
+
+// AddDeliveryIDs adds the "deliveries" edge to the HookDelivery entity by IDs.
+func (ohc *OutgoingHookCreate) AddDeliveryIDs(ids ...int) *OutgoingHookCreate {
+	ohc.mutation.AddDeliveryIDs(ids...)
+	return ohc
+}
+
+// AddDeliveries adds the "deliveries" edges to the HookDelivery entity.
+func (ohc *OutgoingHookCreate) AddDeliveries(h ...*HookDelivery) *OutgoingHookCreate {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return ohc.AddDeliveryIDs(ids...)
+}
+
 // Mutation returns the OutgoingHookMutation object of the builder.
 func (ohc *OutgoingHookCreate) Mutation() *OutgoingHookMutation {
 	return ohc.mutation
@@ -167,6 +197,10 @@ func (ohc *OutgoingHookCreate) defaults() {
 		v := outgoinghook.DefaultEnabled
 		ohc.mutation.SetEnabled(v)
 	}
+	if _, ok := ohc.mutation.FromSequence(); !ok {
+		v := outgoinghook.DefaultFromSequence
+		ohc.mutation.SetFromSequence(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -198,6 +232,9 @@ func (ohc *OutgoingHookCreate) check() error {
 	}
 	if _, ok := ohc.mutation.Enabled(); !ok {
 		return &ValidationError{Name: "enabled", err: errors.New(`ent: missing required field "OutgoingHook.enabled"`)}
+	}
+	if _, ok := ohc.mutation.FromSequence(); !ok {
+		return &ValidationError{Name: "from_sequence", err: errors.New(`ent: missing required field "OutgoingHook.from_sequence"`)}
 	}
 	return nil
 }
@@ -261,6 +298,26 @@ func (ohc *OutgoingHookCreate) createSpec() (*OutgoingHook, *sqlgraph.CreateSpec
 	if value, ok := ohc.mutation.Enabled(); ok {
 		_spec.SetField(outgoinghook.FieldEnabled, field.TypeBool, value)
 		_node.Enabled = value
+	}
+	if value, ok := ohc.mutation.FromSequence(); ok {
+		_spec.SetField(outgoinghook.FieldFromSequence, field.TypeInt64, value)
+		_node.FromSequence = value
+	}
+	if nodes := ohc.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   outgoinghook.DeliveriesTable,
+			Columns: []string{outgoinghook.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
 }
@@ -447,6 +504,9 @@ func (u *OutgoingHookUpsertOne) UpdateNewValues() *OutgoingHookUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(outgoinghook.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.FromSequence(); exists {
+			s.SetIgnore(outgoinghook.FieldFromSequence)
 		}
 	}))
 	return u
@@ -797,6 +857,9 @@ func (u *OutgoingHookUpsertBulk) UpdateNewValues() *OutgoingHookUpsertBulk {
 		for _, b := range u.create.builders {
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(outgoinghook.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.FromSequence(); exists {
+				s.SetIgnore(outgoinghook.FieldFromSequence)
 			}
 		}
 	}))

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -12,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/predicate"
 )
@@ -19,12 +21,14 @@ import (
 // OutgoingHookQuery is the builder for querying OutgoingHook entities.
 type OutgoingHookQuery struct {
 	config
-	ctx        *QueryContext
-	order      []outgoinghook.OrderOption
-	inters     []Interceptor
-	predicates []predicate.OutgoingHook
-	loadTotal  []func(context.Context, []*OutgoingHook) error
-	modifiers  []func(*sql.Selector)
+	ctx                 *QueryContext
+	order               []outgoinghook.OrderOption
+	inters              []Interceptor
+	predicates          []predicate.OutgoingHook
+	withDeliveries      *HookDeliveryQuery
+	loadTotal           []func(context.Context, []*OutgoingHook) error
+	modifiers           []func(*sql.Selector)
+	withNamedDeliveries map[string]*HookDeliveryQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -59,6 +63,28 @@ func (ohq *OutgoingHookQuery) Unique(unique bool) *OutgoingHookQuery {
 func (ohq *OutgoingHookQuery) Order(o ...outgoinghook.OrderOption) *OutgoingHookQuery {
 	ohq.order = append(ohq.order, o...)
 	return ohq
+}
+
+// QueryDeliveries chains the current query on the "deliveries" edge.
+func (ohq *OutgoingHookQuery) QueryDeliveries() *HookDeliveryQuery {
+	query := (&HookDeliveryClient{config: ohq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := ohq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := ohq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(outgoinghook.Table, outgoinghook.FieldID, selector),
+			sqlgraph.To(hookdelivery.Table, hookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, outgoinghook.DeliveriesTable, outgoinghook.DeliveriesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(ohq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
 }
 
 // First returns the first OutgoingHook entity from the query.
@@ -248,16 +274,28 @@ func (ohq *OutgoingHookQuery) Clone() *OutgoingHookQuery {
 		return nil
 	}
 	return &OutgoingHookQuery{
-		config:     ohq.config,
-		ctx:        ohq.ctx.Clone(),
-		order:      append([]outgoinghook.OrderOption{}, ohq.order...),
-		inters:     append([]Interceptor{}, ohq.inters...),
-		predicates: append([]predicate.OutgoingHook{}, ohq.predicates...),
+		config:         ohq.config,
+		ctx:            ohq.ctx.Clone(),
+		order:          append([]outgoinghook.OrderOption{}, ohq.order...),
+		inters:         append([]Interceptor{}, ohq.inters...),
+		predicates:     append([]predicate.OutgoingHook{}, ohq.predicates...),
+		withDeliveries: ohq.withDeliveries.Clone(),
 		// clone intermediate query.
 		sql:       ohq.sql.Clone(),
 		path:      ohq.path,
 		modifiers: append([]func(*sql.Selector){}, ohq.modifiers...),
 	}
+}
+
+// WithDeliveries tells the query-builder to eager-load the nodes that are connected to
+// the "deliveries" edge. The optional arguments are used to configure the query builder of the edge.
+func (ohq *OutgoingHookQuery) WithDeliveries(opts ...func(*HookDeliveryQuery)) *OutgoingHookQuery {
+	query := (&HookDeliveryClient{config: ohq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	ohq.withDeliveries = query
+	return ohq
 }
 
 // GroupBy is used to group vertices by one or more fields/columns.
@@ -336,8 +374,11 @@ func (ohq *OutgoingHookQuery) prepareQuery(ctx context.Context) error {
 
 func (ohq *OutgoingHookQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*OutgoingHook, error) {
 	var (
-		nodes = []*OutgoingHook{}
-		_spec = ohq.querySpec()
+		nodes       = []*OutgoingHook{}
+		_spec       = ohq.querySpec()
+		loadedTypes = [1]bool{
+			ohq.withDeliveries != nil,
+		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*OutgoingHook).scanValues(nil, columns)
@@ -345,6 +386,7 @@ func (ohq *OutgoingHookQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([
 	_spec.Assign = func(columns []string, values []any) error {
 		node := &OutgoingHook{config: ohq.config}
 		nodes = append(nodes, node)
+		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
 	if len(ohq.modifiers) > 0 {
@@ -359,12 +401,57 @@ func (ohq *OutgoingHookQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
+	if query := ohq.withDeliveries; query != nil {
+		if err := ohq.loadDeliveries(ctx, query, nodes,
+			func(n *OutgoingHook) { n.Edges.Deliveries = []*HookDelivery{} },
+			func(n *OutgoingHook, e *HookDelivery) { n.Edges.Deliveries = append(n.Edges.Deliveries, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range ohq.withNamedDeliveries {
+		if err := ohq.loadDeliveries(ctx, query, nodes,
+			func(n *OutgoingHook) { n.appendNamedDeliveries(name) },
+			func(n *OutgoingHook, e *HookDelivery) { n.appendNamedDeliveries(name, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for i := range ohq.loadTotal {
 		if err := ohq.loadTotal[i](ctx, nodes); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
+}
+
+func (ohq *OutgoingHookQuery) loadDeliveries(ctx context.Context, query *HookDeliveryQuery, nodes []*OutgoingHook, init func(*OutgoingHook), assign func(*OutgoingHook, *HookDelivery)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*OutgoingHook)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(hookdelivery.FieldHookID)
+	}
+	query.Where(predicate.HookDelivery(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(outgoinghook.DeliveriesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.HookID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "hook_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
 }
 
 func (ohq *OutgoingHookQuery) sqlCount(ctx context.Context) (int, error) {
@@ -484,6 +571,20 @@ func (ohq *OutgoingHookQuery) ForShare(opts ...sql.LockOption) *OutgoingHookQuer
 func (ohq *OutgoingHookQuery) Modify(modifiers ...func(s *sql.Selector)) *OutgoingHookSelect {
 	ohq.modifiers = append(ohq.modifiers, modifiers...)
 	return ohq.Select()
+}
+
+// WithNamedDeliveries tells the query-builder to eager-load the nodes that are connected to the "deliveries"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (ohq *OutgoingHookQuery) WithNamedDeliveries(name string, opts ...func(*HookDeliveryQuery)) *OutgoingHookQuery {
+	query := (&HookDeliveryClient{config: ohq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if ohq.withNamedDeliveries == nil {
+		ohq.withNamedDeliveries = make(map[string]*HookDeliveryQuery)
+	}
+	ohq.withNamedDeliveries[name] = query
+	return ohq
 }
 
 // OutgoingHookGroupBy is the group-by builder for OutgoingHook entities.

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/predicate"
 )
@@ -149,9 +150,45 @@ func (ohu *OutgoingHookUpdate) SetNillableEnabled(b *bool) *OutgoingHookUpdate {
 	return ohu
 }
 
+// AddDeliveryIDs adds the "deliveries" edge to the HookDelivery entity by IDs.
+func (ohu *OutgoingHookUpdate) AddDeliveryIDs(ids ...int) *OutgoingHookUpdate {
+	ohu.mutation.AddDeliveryIDs(ids...)
+	return ohu
+}
+
+// AddDeliveries adds the "deliveries" edges to the HookDelivery entity.
+func (ohu *OutgoingHookUpdate) AddDeliveries(h ...*HookDelivery) *OutgoingHookUpdate {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return ohu.AddDeliveryIDs(ids...)
+}
+
 // Mutation returns the OutgoingHookMutation object of the builder.
 func (ohu *OutgoingHookUpdate) Mutation() *OutgoingHookMutation {
 	return ohu.mutation
+}
+
+// ClearDeliveries clears all "deliveries" edges to the HookDelivery entity.
+func (ohu *OutgoingHookUpdate) ClearDeliveries() *OutgoingHookUpdate {
+	ohu.mutation.ClearDeliveries()
+	return ohu
+}
+
+// RemoveDeliveryIDs removes the "deliveries" edge to HookDelivery entities by IDs.
+func (ohu *OutgoingHookUpdate) RemoveDeliveryIDs(ids ...int) *OutgoingHookUpdate {
+	ohu.mutation.RemoveDeliveryIDs(ids...)
+	return ohu
+}
+
+// RemoveDeliveries removes "deliveries" edges to HookDelivery entities.
+func (ohu *OutgoingHookUpdate) RemoveDeliveries(h ...*HookDelivery) *OutgoingHookUpdate {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return ohu.RemoveDeliveryIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -263,6 +300,51 @@ func (ohu *OutgoingHookUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if value, ok := ohu.mutation.Enabled(); ok {
 		_spec.SetField(outgoinghook.FieldEnabled, field.TypeBool, value)
+	}
+	if ohu.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   outgoinghook.DeliveriesTable,
+			Columns: []string{outgoinghook.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := ohu.mutation.RemovedDeliveriesIDs(); len(nodes) > 0 && !ohu.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   outgoinghook.DeliveriesTable,
+			Columns: []string{outgoinghook.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := ohu.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   outgoinghook.DeliveriesTable,
+			Columns: []string{outgoinghook.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(ohu.modifiers...)
 	if n, err = sqlgraph.UpdateNodes(ctx, ohu.driver, _spec); err != nil {
@@ -405,9 +487,45 @@ func (ohuo *OutgoingHookUpdateOne) SetNillableEnabled(b *bool) *OutgoingHookUpda
 	return ohuo
 }
 
+// AddDeliveryIDs adds the "deliveries" edge to the HookDelivery entity by IDs.
+func (ohuo *OutgoingHookUpdateOne) AddDeliveryIDs(ids ...int) *OutgoingHookUpdateOne {
+	ohuo.mutation.AddDeliveryIDs(ids...)
+	return ohuo
+}
+
+// AddDeliveries adds the "deliveries" edges to the HookDelivery entity.
+func (ohuo *OutgoingHookUpdateOne) AddDeliveries(h ...*HookDelivery) *OutgoingHookUpdateOne {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return ohuo.AddDeliveryIDs(ids...)
+}
+
 // Mutation returns the OutgoingHookMutation object of the builder.
 func (ohuo *OutgoingHookUpdateOne) Mutation() *OutgoingHookMutation {
 	return ohuo.mutation
+}
+
+// ClearDeliveries clears all "deliveries" edges to the HookDelivery entity.
+func (ohuo *OutgoingHookUpdateOne) ClearDeliveries() *OutgoingHookUpdateOne {
+	ohuo.mutation.ClearDeliveries()
+	return ohuo
+}
+
+// RemoveDeliveryIDs removes the "deliveries" edge to HookDelivery entities by IDs.
+func (ohuo *OutgoingHookUpdateOne) RemoveDeliveryIDs(ids ...int) *OutgoingHookUpdateOne {
+	ohuo.mutation.RemoveDeliveryIDs(ids...)
+	return ohuo
+}
+
+// RemoveDeliveries removes "deliveries" edges to HookDelivery entities.
+func (ohuo *OutgoingHookUpdateOne) RemoveDeliveries(h ...*HookDelivery) *OutgoingHookUpdateOne {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return ohuo.RemoveDeliveryIDs(ids...)
 }
 
 // Where appends a list predicates to the OutgoingHookUpdate builder.
@@ -549,6 +667,51 @@ func (ohuo *OutgoingHookUpdateOne) sqlSave(ctx context.Context) (_node *Outgoing
 	}
 	if value, ok := ohuo.mutation.Enabled(); ok {
 		_spec.SetField(outgoinghook.FieldEnabled, field.TypeBool, value)
+	}
+	if ohuo.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   outgoinghook.DeliveriesTable,
+			Columns: []string{outgoinghook.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := ohuo.mutation.RemovedDeliveriesIDs(); len(nodes) > 0 && !ohuo.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   outgoinghook.DeliveriesTable,
+			Columns: []string{outgoinghook.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := ohuo.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   outgoinghook.DeliveriesTable,
+			Columns: []string{outgoinghook.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(ohuo.modifiers...)
 	_node = &OutgoingHook{config: ohuo.config}

@@ -17,6 +17,7 @@ import (
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/notification"
@@ -28,6 +29,7 @@ import (
 	"github.com/cairnhq/cairn/ent/schema"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/streamcursor"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
@@ -402,6 +404,37 @@ func init() {
 	group.DefaultDescription = groupDescDescription.Default.(string)
 	// group.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	group.DescriptionValidator = groupDescDescription.Validators[0].(func(string) error)
+	hookdeliveryMixin := schema.HookDelivery{}.Mixin()
+	hookdeliveryMixinFields0 := hookdeliveryMixin[0].Fields()
+	_ = hookdeliveryMixinFields0
+	hookdeliveryFields := schema.HookDelivery{}.Fields()
+	_ = hookdeliveryFields
+	// hookdeliveryDescCreatedAt is the schema descriptor for created_at field.
+	hookdeliveryDescCreatedAt := hookdeliveryMixinFields0[0].Descriptor()
+	// hookdelivery.DefaultCreatedAt holds the default value on creation for the created_at field.
+	hookdelivery.DefaultCreatedAt = hookdeliveryDescCreatedAt.Default.(func() time.Time)
+	// hookdeliveryDescUpdatedAt is the schema descriptor for updated_at field.
+	hookdeliveryDescUpdatedAt := hookdeliveryMixinFields0[1].Descriptor()
+	// hookdelivery.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	hookdelivery.DefaultUpdatedAt = hookdeliveryDescUpdatedAt.Default.(func() time.Time)
+	// hookdelivery.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	hookdelivery.UpdateDefaultUpdatedAt = hookdeliveryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// hookdeliveryDescAttempts is the schema descriptor for attempts field.
+	hookdeliveryDescAttempts := hookdeliveryFields[5].Descriptor()
+	// hookdelivery.DefaultAttempts holds the default value on creation for the attempts field.
+	hookdelivery.DefaultAttempts = hookdeliveryDescAttempts.Default.(int)
+	// hookdeliveryDescResponseCode is the schema descriptor for response_code field.
+	hookdeliveryDescResponseCode := hookdeliveryFields[6].Descriptor()
+	// hookdelivery.DefaultResponseCode holds the default value on creation for the response_code field.
+	hookdelivery.DefaultResponseCode = hookdeliveryDescResponseCode.Default.(int)
+	// hookdeliveryDescLastError is the schema descriptor for last_error field.
+	hookdeliveryDescLastError := hookdeliveryFields[7].Descriptor()
+	// hookdelivery.DefaultLastError holds the default value on creation for the last_error field.
+	hookdelivery.DefaultLastError = hookdeliveryDescLastError.Default.(string)
+	// hookdeliveryDescNextAttemptAt is the schema descriptor for next_attempt_at field.
+	hookdeliveryDescNextAttemptAt := hookdeliveryFields[8].Descriptor()
+	// hookdelivery.DefaultNextAttemptAt holds the default value on creation for the next_attempt_at field.
+	hookdelivery.DefaultNextAttemptAt = hookdeliveryDescNextAttemptAt.Default.(func() time.Time)
 	jobMixin := schema.Job{}.Mixin()
 	jobMixinFields0 := jobMixin[0].Fields()
 	_ = jobMixinFields0
@@ -521,6 +554,10 @@ func init() {
 	outgoinghookDescEnabled := outgoinghookFields[6].Descriptor()
 	// outgoinghook.DefaultEnabled holds the default value on creation for the enabled field.
 	outgoinghook.DefaultEnabled = outgoinghookDescEnabled.Default.(bool)
+	// outgoinghookDescFromSequence is the schema descriptor for from_sequence field.
+	outgoinghookDescFromSequence := outgoinghookFields[7].Descriptor()
+	// outgoinghook.DefaultFromSequence holds the default value on creation for the from_sequence field.
+	outgoinghook.DefaultFromSequence = outgoinghookDescFromSequence.Default.(int64)
 	releaseMixin := schema.Release{}.Mixin()
 	releaseMixinFields0 := releaseMixin[0].Fields()
 	_ = releaseMixinFields0
@@ -765,6 +802,16 @@ func init() {
 	sourcecommitDescURL := sourcecommitFields[5].Descriptor()
 	// sourcecommit.DefaultURL holds the default value on creation for the url field.
 	sourcecommit.DefaultURL = sourcecommitDescURL.Default.(string)
+	streamcursorFields := schema.StreamCursor{}.Fields()
+	_ = streamcursorFields
+	// streamcursorDescSequence is the schema descriptor for sequence field.
+	streamcursorDescSequence := streamcursorFields[1].Descriptor()
+	// streamcursor.DefaultSequence holds the default value on creation for the sequence field.
+	streamcursor.DefaultSequence = streamcursorDescSequence.Default.(int64)
+	// streamcursorDescUpdatedAt is the schema descriptor for updated_at field.
+	streamcursorDescUpdatedAt := streamcursorFields[2].Descriptor()
+	// streamcursor.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	streamcursor.DefaultUpdatedAt = streamcursorDescUpdatedAt.Default.(func() time.Time)
 	timerMixin := schema.Timer{}.Mixin()
 	timerMixinFields0 := timerMixin[0].Fields()
 	_ = timerMixinFields0

@@ -38,6 +38,8 @@ type Tx struct {
 	Event *EventClient
 	// Group is the client for interacting with the Group builders.
 	Group *GroupClient
+	// HookDelivery is the client for interacting with the HookDelivery builders.
+	HookDelivery *HookDeliveryClient
 	// Job is the client for interacting with the Job builders.
 	Job *JobClient
 	// JobStep is the client for interacting with the JobStep builders.
@@ -60,6 +62,8 @@ type Tx struct {
 	ServiceConnection *ServiceConnectionClient
 	// SourceCommit is the client for interacting with the SourceCommit builders.
 	SourceCommit *SourceCommitClient
+	// StreamCursor is the client for interacting with the StreamCursor builders.
+	StreamCursor *StreamCursorClient
 	// Timer is the client for interacting with the Timer builders.
 	Timer *TimerClient
 	// User is the client for interacting with the User builders.
@@ -211,6 +215,7 @@ func (tx *Tx) init() {
 	tx.Environment = NewEnvironmentClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.Group = NewGroupClient(tx.config)
+	tx.HookDelivery = NewHookDeliveryClient(tx.config)
 	tx.Job = NewJobClient(tx.config)
 	tx.JobStep = NewJobStepClient(tx.config)
 	tx.LogChunk = NewLogChunkClient(tx.config)
@@ -222,6 +227,7 @@ func (tx *Tx) init() {
 	tx.ReleaseEnvironment = NewReleaseEnvironmentClient(tx.config)
 	tx.ServiceConnection = NewServiceConnectionClient(tx.config)
 	tx.SourceCommit = NewSourceCommitClient(tx.config)
+	tx.StreamCursor = NewStreamCursorClient(tx.config)
 	tx.Timer = NewTimerClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)

@@ -18,4 +18,10 @@ func setComplexity(c *ComplexityRoot) {
 	c.Query.Agents = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.AgentOrder, _ *ent.AgentWhereInput) int {
 		return 1 + child*pageCost(first, last)
 	}
+	c.Query.OutgoingHooks = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.OutgoingHookOrder, _ *ent.OutgoingHookWhereInput) int {
+		return 1 + child*pageCost(first, last)
+	}
+	c.Query.HookDeliveries = func(child int, _ int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.HookDeliveryOrder, _ *ent.HookDeliveryWhereInput) int {
+		return 1 + child*pageCost(first, last)
+	}
 }

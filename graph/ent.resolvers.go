@@ -74,6 +74,9 @@ func (r *Resolver) Agent() AgentResolver { return &agentResolver{r} }
 // Approval returns ApprovalResolver implementation.
 func (r *Resolver) Approval() ApprovalResolver { return &approvalResolver{r} }
 
+// OutgoingHook returns OutgoingHookResolver implementation.
+func (r *Resolver) OutgoingHook() OutgoingHookResolver { return &outgoingHookResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -90,6 +93,7 @@ func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 type (
 	agentResolver             struct{ *Resolver }
 	approvalResolver          struct{ *Resolver }
+	outgoingHookResolver      struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	releaseDefinitionResolver struct{ *Resolver }
 	serviceConnectionResolver struct{ *Resolver }

@@ -18,7 +18,7 @@ func readableNode(ctx context.Context, n ent.Noder) error {
 	min := delivery.RoleViewer
 	switch n.(type) {
 	case *ent.User, *ent.Group, *ent.ApiToken, *ent.AuditEvent, *ent.WebhookDelivery,
-		*ent.Notification, *ent.OutgoingHook, *ent.AgentRegistration:
+		*ent.Notification, *ent.OutgoingHook, *ent.HookDelivery, *ent.AgentRegistration:
 		min = delivery.RoleAdmin
 	case *ent.ServiceConnection:
 		min = delivery.RoleEditor

@@ -20,6 +20,7 @@ import (
 	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/server/dispatch"
 	"github.com/cairnhq/cairn/server/eventbus"
+	"github.com/cairnhq/cairn/server/hooks"
 	"github.com/cairnhq/cairn/storage"
 )
 
@@ -199,6 +200,12 @@ func (s *Server) Start() {
 	s.goLoop(func(ctx context.Context) {
 		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool { return ev.Type == delivery.EventApprovalPending })
 		s.Engine.RunNotificationLoop(ctx, s.mailer, wake)
+	})
+	s.goLoop(func(ctx context.Context) {
+		// Every persisted event may match a hook; RunHookLoop logs its own
+		// errors and returns when ctx ends.
+		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool { return ev.Sequence > 0 })
+		_ = s.Engine.RunHookLoop(ctx, hooks.NewPoster(0), wake)
 	})
 }
 

@@ -153,6 +153,18 @@ func (f GroupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.GroupMutation", m)
 }
 
+// The HookDeliveryFunc type is an adapter to allow the use of ordinary
+// function as HookDelivery mutator.
+type HookDeliveryFunc func(context.Context, *ent.HookDeliveryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f HookDeliveryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.HookDeliveryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.HookDeliveryMutation", m)
+}
+
 // The JobFunc type is an adapter to allow the use of ordinary
 // function as Job mutator.
 type JobFunc func(context.Context, *ent.JobMutation) (ent.Value, error)
@@ -283,6 +295,18 @@ func (f SourceCommitFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SourceCommitMutation", m)
+}
+
+// The StreamCursorFunc type is an adapter to allow the use of ordinary
+// function as StreamCursor mutator.
+type StreamCursorFunc func(context.Context, *ent.StreamCursorMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StreamCursorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StreamCursorMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StreamCursorMutation", m)
 }
 
 // The TimerFunc type is an adapter to allow the use of ordinary

@@ -404,6 +404,49 @@ var (
 		Columns:    GroupsColumns,
 		PrimaryKey: []*schema.Column{GroupsColumns[0]},
 	}
+	// HookDeliveriesColumns holds the columns for the "hook_deliveries" table.
+	HookDeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "event_sequence", Type: field.TypeInt64},
+		{Name: "event_type", Type: field.TypeString},
+		{Name: "delivery_id", Type: field.TypeString, Unique: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILED"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "response_code", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Default: ""},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "claimed_until", Type: field.TypeTime, Nullable: true},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "hook_id", Type: field.TypeInt},
+	}
+	// HookDeliveriesTable holds the schema information for the "hook_deliveries" table.
+	HookDeliveriesTable = &schema.Table{
+		Name:       "hook_deliveries",
+		Columns:    HookDeliveriesColumns,
+		PrimaryKey: []*schema.Column{HookDeliveriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "hook_deliveries_outgoing_hooks_deliveries",
+				Columns:    []*schema.Column{HookDeliveriesColumns[13]},
+				RefColumns: []*schema.Column{OutgoingHooksColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "hookdelivery_hook_id_event_sequence",
+				Unique:  true,
+				Columns: []*schema.Column{HookDeliveriesColumns[13], HookDeliveriesColumns[3]},
+			},
+			{
+				Name:    "hookdelivery_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{HookDeliveriesColumns[6], HookDeliveriesColumns[10]},
+			},
+		},
+	}
 	// JobsColumns holds the columns for the "jobs" table.
 	JobsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -570,6 +613,7 @@ var (
 		{Name: "definition_id", Type: field.TypeInt, Nullable: true},
 		{Name: "slack", Type: field.TypeBool, Default: false},
 		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "from_sequence", Type: field.TypeInt64, Default: 0},
 	}
 	// OutgoingHooksTable holds the schema information for the "outgoing_hooks" table.
 	OutgoingHooksTable = &schema.Table{
@@ -784,6 +828,19 @@ var (
 			},
 		},
 	}
+	// StreamCursorsColumns holds the columns for the "stream_cursors" table.
+	StreamCursorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "sequence", Type: field.TypeInt64, Default: 0},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// StreamCursorsTable holds the schema information for the "stream_cursors" table.
+	StreamCursorsTable = &schema.Table{
+		Name:       "stream_cursors",
+		Columns:    StreamCursorsColumns,
+		PrimaryKey: []*schema.Column{StreamCursorsColumns[0]},
+	}
 	// TimersColumns holds the columns for the "timers" table.
 	TimersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -974,6 +1031,7 @@ var (
 		EnvironmentsTable,
 		EventsTable,
 		GroupsTable,
+		HookDeliveriesTable,
 		JobsTable,
 		JobStepsTable,
 		LogChunksTable,
@@ -985,6 +1043,7 @@ var (
 		ReleaseEnvironmentsTable,
 		ServiceConnectionsTable,
 		SourceCommitsTable,
+		StreamCursorsTable,
 		TimersTable,
 		UsersTable,
 		WebhookDeliveriesTable,
@@ -1005,6 +1064,7 @@ func init() {
 	DeploymentsTable.ForeignKeys[0].RefTable = ReleasesTable
 	DeploymentsTable.ForeignKeys[1].RefTable = ReleaseEnvironmentsTable
 	EnvironmentsTable.ForeignKeys[0].RefTable = ReleaseDefinitionsTable
+	HookDeliveriesTable.ForeignKeys[0].RefTable = OutgoingHooksTable
 	JobsTable.ForeignKeys[0].RefTable = AgentsTable
 	JobsTable.ForeignKeys[1].RefTable = DeploymentsTable
 	JobStepsTable.ForeignKeys[0].RefTable = JobsTable

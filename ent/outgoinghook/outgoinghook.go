@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 )
 
 const (
@@ -31,8 +32,19 @@ const (
 	FieldSlack = "slack"
 	// FieldEnabled holds the string denoting the enabled field in the database.
 	FieldEnabled = "enabled"
+	// FieldFromSequence holds the string denoting the from_sequence field in the database.
+	FieldFromSequence = "from_sequence"
+	// EdgeDeliveries holds the string denoting the deliveries edge name in mutations.
+	EdgeDeliveries = "deliveries"
 	// Table holds the table name of the outgoinghook in the database.
 	Table = "outgoing_hooks"
+	// DeliveriesTable is the table that holds the deliveries relation/edge.
+	DeliveriesTable = "hook_deliveries"
+	// DeliveriesInverseTable is the table name for the HookDelivery entity.
+	// It exists in this package in order to avoid circular dependency with the "hookdelivery" package.
+	DeliveriesInverseTable = "hook_deliveries"
+	// DeliveriesColumn is the table column denoting the deliveries relation/edge.
+	DeliveriesColumn = "hook_id"
 )
 
 // Columns holds all SQL columns for outgoinghook fields.
@@ -47,6 +59,7 @@ var Columns = []string{
 	FieldDefinitionID,
 	FieldSlack,
 	FieldEnabled,
+	FieldFromSequence,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -74,6 +87,8 @@ var (
 	DefaultSlack bool
 	// DefaultEnabled holds the default value on creation for the "enabled" field.
 	DefaultEnabled bool
+	// DefaultFromSequence holds the default value on creation for the "from_sequence" field.
+	DefaultFromSequence int64
 )
 
 // OrderOption defines the ordering options for the OutgoingHook queries.
@@ -117,4 +132,30 @@ func BySlack(opts ...sql.OrderTermOption) OrderOption {
 // ByEnabled orders the results by the enabled field.
 func ByEnabled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEnabled, opts...).ToFunc()
+}
+
+// ByFromSequence orders the results by the from_sequence field.
+func ByFromSequence(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFromSequence, opts...).ToFunc()
+}
+
+// ByDeliveriesCount orders the results by deliveries count.
+func ByDeliveriesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newDeliveriesStep(), opts...)
+	}
+}
+
+// ByDeliveries orders the results by deliveries terms.
+func ByDeliveries(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDeliveriesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+func newDeliveriesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DeliveriesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, DeliveriesTable, DeliveriesColumn),
+	)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/cairnhq/cairn/ent/predicate"
 )
 
@@ -92,6 +93,11 @@ func Slack(v bool) predicate.OutgoingHook {
 // Enabled applies equality check predicate on the "enabled" field. It's identical to EnabledEQ.
 func Enabled(v bool) predicate.OutgoingHook {
 	return predicate.OutgoingHook(sql.FieldEQ(FieldEnabled, v))
+}
+
+// FromSequence applies equality check predicate on the "from_sequence" field. It's identical to FromSequenceEQ.
+func FromSequence(v int64) predicate.OutgoingHook {
+	return predicate.OutgoingHook(sql.FieldEQ(FieldFromSequence, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
@@ -432,6 +438,69 @@ func EnabledEQ(v bool) predicate.OutgoingHook {
 // EnabledNEQ applies the NEQ predicate on the "enabled" field.
 func EnabledNEQ(v bool) predicate.OutgoingHook {
 	return predicate.OutgoingHook(sql.FieldNEQ(FieldEnabled, v))
+}
+
+// FromSequenceEQ applies the EQ predicate on the "from_sequence" field.
+func FromSequenceEQ(v int64) predicate.OutgoingHook {
+	return predicate.OutgoingHook(sql.FieldEQ(FieldFromSequence, v))
+}
+
+// FromSequenceNEQ applies the NEQ predicate on the "from_sequence" field.
+func FromSequenceNEQ(v int64) predicate.OutgoingHook {
+	return predicate.OutgoingHook(sql.FieldNEQ(FieldFromSequence, v))
+}
+
+// FromSequenceIn applies the In predicate on the "from_sequence" field.
+func FromSequenceIn(vs ...int64) predicate.OutgoingHook {
+	return predicate.OutgoingHook(sql.FieldIn(FieldFromSequence, vs...))
+}
+
+// FromSequenceNotIn applies the NotIn predicate on the "from_sequence" field.
+func FromSequenceNotIn(vs ...int64) predicate.OutgoingHook {
+	return predicate.OutgoingHook(sql.FieldNotIn(FieldFromSequence, vs...))
+}
+
+// FromSequenceGT applies the GT predicate on the "from_sequence" field.
+func FromSequenceGT(v int64) predicate.OutgoingHook {
+	return predicate.OutgoingHook(sql.FieldGT(FieldFromSequence, v))
+}
+
+// FromSequenceGTE applies the GTE predicate on the "from_sequence" field.
+func FromSequenceGTE(v int64) predicate.OutgoingHook {
+	return predicate.OutgoingHook(sql.FieldGTE(FieldFromSequence, v))
+}
+
+// FromSequenceLT applies the LT predicate on the "from_sequence" field.
+func FromSequenceLT(v int64) predicate.OutgoingHook {
+	return predicate.OutgoingHook(sql.FieldLT(FieldFromSequence, v))
+}
+
+// FromSequenceLTE applies the LTE predicate on the "from_sequence" field.
+func FromSequenceLTE(v int64) predicate.OutgoingHook {
+	return predicate.OutgoingHook(sql.FieldLTE(FieldFromSequence, v))
+}
+
+// HasDeliveries applies the HasEdge predicate on the "deliveries" edge.
+func HasDeliveries() predicate.OutgoingHook {
+	return predicate.OutgoingHook(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, DeliveriesTable, DeliveriesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDeliveriesWith applies the HasEdge predicate on the "deliveries" edge with a given conditions (other predicates).
+func HasDeliveriesWith(preds ...predicate.HookDelivery) predicate.OutgoingHook {
+	return predicate.OutgoingHook(func(s *sql.Selector) {
+		step := newDeliveriesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
 }
 
 // And groups predicates with the AND operator between them.

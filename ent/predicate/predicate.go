@@ -42,6 +42,9 @@ type Event func(*sql.Selector)
 // Group is the predicate function for group builders.
 type Group func(*sql.Selector)
 
+// HookDelivery is the predicate function for hookdelivery builders.
+type HookDelivery func(*sql.Selector)
+
 // Job is the predicate function for job builders.
 type Job func(*sql.Selector)
 
@@ -74,6 +77,9 @@ type ServiceConnection func(*sql.Selector)
 
 // SourceCommit is the predicate function for sourcecommit builders.
 type SourceCommit func(*sql.Selector)
+
+// StreamCursor is the predicate function for streamcursor builders.
+type StreamCursor func(*sql.Selector)
 
 // Timer is the predicate function for timer builders.
 type Timer func(*sql.Selector)

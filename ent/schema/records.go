@@ -195,6 +195,17 @@ func (OutgoingHook) Fields() []ent.Field {
 		field.Int("definition_id").Optional().Nillable(),
 		field.Bool("slack").Default(false),
 		field.Bool("enabled").Default(true),
+		// FromSequence is the last event sequence when the hook was created:
+		// a new hook receives the events after it, never the history.
+		field.Int64("from_sequence").Default(0).Immutable().Annotations(entgql.Skip()),
+	}
+}
+
+// Edges of the OutgoingHook.
+func (OutgoingHook) Edges() []ent.Edge {
+	return []ent.Edge{
+		// Deliveries are listed by the hookDeliveries query, not as a field.
+		edge.To("deliveries", HookDelivery.Type).Annotations(entgql.Skip()),
 	}
 }
 

@@ -53,6 +53,22 @@ type NewGroupInput struct {
 	Description *string `json:"description,omitempty"`
 }
 
+type NewOutgoingHookInput struct {
+	Name string `json:"name"`
+	// Absolute http:// or https:// URL, without credentials or fragment.
+	URL string `json:"url"`
+	// Write-only. Signs every body (X-Cairn-Signature-256: sha256=<hex HMAC-SHA256>);
+	//   at least 16 characters; required unless slack is true.
+	Secret *string `json:"secret,omitempty"`
+	// Event types to send (see hookEventTypes); omitted or empty: all.
+	EventTypes []string `json:"eventTypes,omitempty"`
+	// Only events of this release definition; omitted: every definition.
+	DefinitionID *int `json:"definitionId,omitempty"`
+	// Send {"text": "<one-line summary>"} (a Slack incoming webhook) instead of the event JSON.
+	Slack   bool `json:"slack"`
+	Enabled bool `json:"enabled"`
+}
+
 type NewServiceConnectionInput struct {
 	Name string                 `json:"name"`
 	Kind serviceconnection.Kind `json:"kind"`
@@ -74,6 +90,20 @@ type NewUserInput struct {
 	Role *user.Role `json:"role,omitempty"`
 	// Chat identities such as slack:U123, unique across users.
 	ExternalIdentities []string `json:"externalIdentities,omitempty"`
+}
+
+// Omitted fields are kept; an empty secret clears it; an empty eventTypes list means all types.
+type OutgoingHookPatchInput struct {
+	Name *string `json:"name,omitempty"`
+	URL  *string `json:"url,omitempty"`
+	// Write-only.
+	Secret       *string  `json:"secret,omitempty"`
+	EventTypes   []string `json:"eventTypes,omitempty"`
+	DefinitionID *int     `json:"definitionId,omitempty"`
+	// Remove the definition filter.
+	ClearDefinition *bool `json:"clearDefinition,omitempty"`
+	Slack           *bool `json:"slack,omitempty"`
+	Enabled         *bool `json:"enabled,omitempty"`
 }
 
 // Omitted fields are kept; an empty secret clears it. The kind cannot change.

@@ -1,0 +1,119 @@
+package hooks_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/server/hooks"
+)
+
+func TestPosterSendsHeadersAndBody(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Store(r.Method + " " + r.Header.Get("X-Cairn-Event") + " " + r.Header.Get("User-Agent") + " " + string(b))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	status, err := hooks.NewPoster(0).Post(context.Background(), srv.URL, map[string]string{"X-Cairn-Event": "job.queued"}, []byte(`{"a":1}`))
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("Post: %d %v", status, err)
+	}
+	if s := got.Load().(string); s != `POST job.queued Cairn-Hooks/1 {"a":1}` {
+		t.Errorf("received %q", s)
+	}
+}
+
+func TestPosterRedirects(t *testing.T) {
+	var elsewhereHit atomic.Bool
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhereHit.Store(true)
+	}))
+	defer elsewhere.Close()
+	var sameBody atomic.Value
+	mux := http.NewServeMux()
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/steal", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/final", http.StatusPermanentRedirect)
+	})
+	mux.HandleFunc("/final", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		sameBody.Store(string(b))
+	})
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/loop", http.StatusTemporaryRedirect)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	p := hooks.NewPoster(0)
+	ctx := context.Background()
+
+	status, err := p.Post(ctx, srv.URL+"/away", nil, []byte("secret data"))
+	if err != nil || status != http.StatusTemporaryRedirect || elsewhereHit.Load() {
+		t.Errorf("redirect to another host: status %d err %v, other host hit %v", status, err, elsewhereHit.Load())
+	}
+	status, err = p.Post(ctx, srv.URL+"/moved", nil, []byte("payload"))
+	if err != nil || status != http.StatusOK || sameBody.Load() != "payload" {
+		t.Errorf("same-host redirect: status %d err %v body %v", status, err, sameBody.Load())
+	}
+	if _, err := p.Post(ctx, srv.URL+"/loop", nil, nil); err == nil || !strings.Contains(err.Error(), "redirects") {
+		t.Errorf("redirect loop: %v", err)
+	}
+}
+
+func TestPosterLimitsAndErrors(t *testing.T) {
+	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		chunk := []byte(strings.Repeat("x", 1<<16))
+		for i := 0; i < 1<<14; i++ { // 1 GiB unless the client stops reading
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer huge.Close()
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+
+	ctx := context.Background()
+	start := time.Now()
+	status, err := hooks.NewPoster(0).Post(ctx, huge.URL, nil, nil)
+	if err != nil || status != http.StatusOK {
+		t.Errorf("huge response: %d %v", status, err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("reading a huge response took %s: the body is not capped", time.Since(start))
+	}
+
+	_, err = hooks.NewPoster(200*time.Millisecond).Post(ctx, slow.URL+"/services/SECRET", nil, nil)
+	if err == nil {
+		t.Fatal("a receiver that never answers did not time out")
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("the error repeats the URL: %v", err)
+	}
+	if _, err := hooks.NewPoster(0).Post(ctx, "http://127.0.0.1:1/x", nil, nil); err == nil {
+		t.Error("a refused connection is not an error")
+	}
+}
+
+type recordingPublisher struct{ n int }
+
+func (r *recordingPublisher) Publish(_ context.Context, evs []delivery.Event) { r.n += len(evs) }
+
