@@ -116,4 +116,3 @@ func TestPosterLimitsAndErrors(t *testing.T) {
 type recordingPublisher struct{ n int }
 
 func (r *recordingPublisher) Publish(_ context.Context, evs []delivery.Event) { r.n += len(evs) }
-
