@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"log/slog"
+	"sync"
 
 	"github.com/cairnhq/cairn/ent"
 )
@@ -38,6 +39,12 @@ type Engine struct {
 	baseURL string
 	// timerWake wakes RunTimerLoop when this engine commits a new timer.
 	timerWake chan struct{}
+	// enrichWake wakes RunEnrichmentLoop when this engine commits
+	// enrichment work; enrichPass is closed (and replaced) after each pass
+	// of the loop, under enrichMu.
+	enrichWake chan struct{}
+	enrichMu   sync.Mutex
+	enrichPass chan struct{}
 }
 
 // New returns an engine over client.
@@ -51,7 +58,9 @@ func New(client *ent.Client, opts Options) *Engine {
 		secrets: opts.Secrets,
 		baseURL: opts.BaseURL,
 
-		timerWake: make(chan struct{}, 1),
+		timerWake:  make(chan struct{}, 1),
+		enrichWake: make(chan struct{}, 1),
+		enrichPass: make(chan struct{}),
 	}
 	if e.dialect == "" {
 		e.dialect = SQLite
