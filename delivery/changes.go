@@ -220,7 +220,7 @@ type BuildLister interface {
 // of the artifact source alias of a definition, newest first, as its CI
 // server reports them, so that a person creating a release can pick one.
 // It needs role VIEWER.
-func (e *Engine) ArtifactVersions(ctx context.Context, actor Actor, l BuildLister, definitionID int, alias string, n int) ([]BuildVersion, error) {
+func (e *Engine) ArtifactVersions(ctx context.Context, actor Actor, l BuildLister, definitionID int, alias string, n int) ([]*BuildVersion, error) {
 	if err := actor.Require(RoleViewer, "listing artifact versions"); err != nil {
 		return nil, err
 	}
@@ -265,7 +265,11 @@ func (e *Engine) ArtifactVersions(ctx context.Context, actor Actor, l BuildListe
 		if len(builds) > n {
 			builds = builds[:n]
 		}
-		return builds, nil
+		out := make([]*BuildVersion, len(builds))
+		for i := range builds {
+			out[i] = &builds[i]
+		}
+		return out, nil
 	}
 	return nil, Invalid("alias", "definition %q has no artifact source %q (it has %s)", def.Name, alias, aliasNames(snap))
 }

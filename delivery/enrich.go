@@ -10,6 +10,7 @@ import (
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/timer"
@@ -333,7 +334,7 @@ func (t *txn) storeBuildInfo(artifactID int, info *BuildInfo) error {
 		upd.SetCommit(truncateText(info.Commit, 200))
 	}
 	if a.Branch == "" && info.Branch != "" {
-		upd.SetBranch(truncateText(info.Branch, 500))
+		upd.SetBranch(truncateText(spec.NormalizeBranch(info.Branch), 500))
 	}
 	if err := upd.Exec(t.ctx); err != nil {
 		return fmt.Errorf("storing artifact %d: %w", a.ID, err)

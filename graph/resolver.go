@@ -20,6 +20,9 @@ type Resolver struct {
 	Engine *delivery.Engine
 	Tokens TokenIssuer
 	Log    *slog.Logger
+	// Builds lists recent CI builds for manual releases (artifactVersions);
+	// the server wires the Jenkins and Azure DevOps clients in.
+	Builds delivery.BuildLister
 }
 
 // actor returns the authenticated actor of the request.

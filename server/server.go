@@ -18,6 +18,9 @@ import (
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/graph"
+	"github.com/cairnhq/cairn/integrations/enrich"
+	"github.com/cairnhq/cairn/integrations/jenkins"
+	"github.com/cairnhq/cairn/integrations/teambuild"
 	"github.com/cairnhq/cairn/storage"
 )
 
@@ -31,6 +34,9 @@ type Server struct {
 	Keys   *auth.Keys
 	authn  *auth.Authenticator
 	mux    *http.ServeMux
+	// ci reads builds from Jenkins and Azure DevOps: enrichment and the
+	// build lists of manual releases.
+	ci *enrich.Fetcher
 
 	// base is the parent context of every request; Close cancels it so that
 	// hijacked (websocket) connections end too.
@@ -84,6 +90,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		authn:      &auth.Authenticator{Keys: keys, Principals: principals{engine}, Log: log},
 		base:       base,
 		cancelBase: cancel,
+		ci:         &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys},
 	}
 	s.routes()
 	return s, nil
@@ -121,7 +128,11 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte("ready\n"))
 	})
-	gql := graph.NewHandler(&graph.Resolver{Engine: s.Engine, Tokens: s.Keys, Log: s.log}, graph.Options{
+	// CI webhooks authenticate with their connection's webhook secret, not
+	// with API tokens, so they sit outside the API middleware.
+	s.mux.Handle("POST /webhooks/jenkins/{connection}", jenkins.NewHandler(s.Engine, s.log.With("component", "webhook.jenkins"), nil))
+	s.mux.Handle("POST /webhooks/teambuild/{connection}", teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild")))
+	gql := graph.NewHandler(&graph.Resolver{Engine: s.Engine, Tokens: s.Keys, Log: s.log, Builds: s.ci}, graph.Options{
 		Authenticator:  s.authn,
 		OriginPatterns: s.cfg.AllowedOrigins,
 	})
@@ -155,9 +166,11 @@ func mergeCancel(ctx, base context.Context) context.Context {
 }
 
 // Start runs the background loops until Close: timed work (approval
-// timeouts, deferred deployments, cron triggers, job timeouts).
+// timeouts, deferred deployments, cron triggers, job timeouts) and the
+// enrichment of CI-triggered releases from their CI servers.
 func (s *Server) Start() {
 	s.goLoop(func(ctx context.Context) { s.Engine.RunTimerLoop(ctx, nil) })
+	s.goLoop(func(ctx context.Context) { s.Engine.RunEnrichmentLoop(ctx, s.ci, nil) })
 }
 
 // goLoop runs fn until Close cancels the base context.
