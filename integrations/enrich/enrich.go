@@ -117,7 +117,14 @@ func (f *Fetcher) teamBuild(ctx context.Context, a delivery.ArtifactRef, c deliv
 		wis = append(wis, w)
 	}
 	for _, ch := range changes {
-		wis = append(wis, f.mentions(ch.Message)...)
+		for _, w := range f.mentions(ch.Message) {
+			// In Azure Repos (and TFVC) "#123" links Azure Boards work
+			// item 123, not a GitHub issue.
+			if w.System == string(workitems.GitHub) && (ch.Type == "TfsGit" || ch.Type == "TfsVersionControl") {
+				w.System = string(workitems.AzureBoards)
+			}
+			wis = append(wis, w)
+		}
 	}
 	info.WorkItems = dedupe(wis)
 	arts, err := cl.Artifacts(ctx, a.Project, id)
