@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"log/slog"
+	"sync"
 
 	"github.com/cairnhq/cairn/ent"
 )
@@ -42,21 +43,28 @@ type Engine struct {
 	// timerWake wakes RunTimerLoop when this engine commits a new timer.
 	timerWake chan struct{}
 	maxLog    int64
+	// enrichWake wakes RunEnrichmentLoop when this engine commits
+	// enrichment work; enrichPass is closed (and replaced) after each pass
+	// of the loop, under enrichMu.
+	enrichWake chan struct{}
+	enrichMu   sync.Mutex
+	enrichPass chan struct{}
 }
 
 // New returns an engine over client.
 func New(client *ent.Client, opts Options) *Engine {
 	e := &Engine{
-		client:  client,
-		dialect: opts.Dialect,
-		clock:   opts.Clock,
-		bus:     opts.Bus,
-		log:     opts.Logger,
-		secrets: opts.Secrets,
-		baseURL: opts.BaseURL,
-
-		timerWake: make(chan struct{}, 1),
-		maxLog:    opts.MaxJobLogBytes,
+		client:     client,
+		dialect:    opts.Dialect,
+		clock:      opts.Clock,
+		bus:        opts.Bus,
+		log:        opts.Logger,
+		secrets:    opts.Secrets,
+		baseURL:    opts.BaseURL,
+		timerWake:  make(chan struct{}, 1),
+		enrichWake: make(chan struct{}, 1),
+		enrichPass: make(chan struct{}),
+		maxLog:     opts.MaxJobLogBytes,
 	}
 	if e.maxLog <= 0 {
 		e.maxLog = DefaultMaxJobLogBytes

@@ -26,6 +26,9 @@ const (
 	EventJobLost                  = "job.lost"
 	EventLogAppended              = "log.appended"
 	EventAgentChanged             = "agent.changed"
+	// EventArtifactEnriched: a release artifact's commits, work items and
+	// files were read from its CI server.
+	EventArtifactEnriched = "artifact.enriched"
 )
 
 // Event is a fact published after the transaction that caused it committed.

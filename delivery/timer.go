@@ -60,7 +60,8 @@ func (t *txn) retireTimers(kind string, targetID int) error {
 	return nil
 }
 
-// RunDueTimers runs every timer due by the engine's clock and returns how
+// RunDueTimers runs every timer due by the engine's clock (but enrichment,
+// which RunEnrichmentLoop runs) and returns how
 // many it ran. Each is first claimed by a conditional update (not done, not
 // claimed by a live lease), so that replicas never run one timer twice; its
 // work and its done mark commit in one transaction. Work that fails for a
@@ -72,7 +73,7 @@ func (e *Engine) RunDueTimers(ctx context.Context) (int, error) {
 	for {
 		now := e.clock.Now()
 		due, err := e.client.Timer.Query().
-			Where(timer.DoneAtIsNil(), timer.DueAtLTE(now),
+			Where(timer.KindNEQ(timerEnrich), timer.DoneAtIsNil(), timer.DueAtLTE(now),
 				timer.Or(timer.ClaimedUntilIsNil(), timer.ClaimedUntilLTE(now))).
 			Order(ent.Asc(timer.FieldDueAt), ent.Asc(timer.FieldID)).Limit(100).All(ctx)
 		if err != nil {
@@ -227,7 +228,7 @@ func (e *Engine) NextTimerDue(ctx context.Context) (time.Time, bool, error) {
 	now := e.clock.Now()
 	var next time.Time
 	free, err := e.client.Timer.Query().
-		Where(timer.DoneAtIsNil(), timer.Or(timer.ClaimedUntilIsNil(), timer.ClaimedUntilLTE(now))).
+		Where(timer.KindNEQ(timerEnrich), timer.DoneAtIsNil(), timer.Or(timer.ClaimedUntilIsNil(), timer.ClaimedUntilLTE(now))).
 		Order(ent.Asc(timer.FieldDueAt)).First(ctx)
 	switch {
 	case ent.IsNotFound(err):
@@ -237,7 +238,7 @@ func (e *Engine) NextTimerDue(ctx context.Context) (time.Time, bool, error) {
 		next = free.DueAt
 	}
 	leased, err := e.client.Timer.Query().
-		Where(timer.DoneAtIsNil(), timer.ClaimedUntilGT(now)).
+		Where(timer.KindNEQ(timerEnrich), timer.DoneAtIsNil(), timer.ClaimedUntilGT(now)).
 		Order(ent.Asc(timer.FieldClaimedUntil)).First(ctx)
 	switch {
 	case ent.IsNotFound(err):

@@ -26,6 +26,9 @@ type txn struct {
 	// timersChanged is set when the transaction created a timer, so that
 	// the timer loop recomputes its next wake-up after commit.
 	timersChanged bool
+	// enrichQueued is set when the transaction queued enrichment work, so
+	// that the enrichment loop runs it after commit.
+	enrichQueued bool
 }
 
 // inTx runs fn in one serialised write transaction: on SQLite every write
@@ -73,6 +76,12 @@ func (e *Engine) runTx(ctx context.Context, serialise bool, fn func(t *txn) erro
 	}
 	if len(t.events) > 0 {
 		e.bus.Publish(context.WithoutCancel(ctx), t.events)
+	}
+	if t.enrichQueued {
+		select {
+		case e.enrichWake <- struct{}{}:
+		default:
+		}
 	}
 	if t.timersChanged {
 		select {

@@ -237,6 +237,16 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	BuildVersion struct {
+		Branch      func(childComplexity int) int
+		BuildID     func(childComplexity int) int
+		BuildNumber func(childComplexity int) int
+		BuildURL    func(childComplexity int) int
+		Commit      func(childComplexity int) int
+		FinishedAt  func(childComplexity int) int
+		Result      func(childComplexity int) int
+	}
+
 	Commit struct {
 		Alias      func(childComplexity int) int
 		Author     func(childComplexity int) int
@@ -584,7 +594,9 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Agents              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AgentOrder, where *ent.AgentWhereInput) int
+		ArtifactVersions    func(childComplexity int, definitionID int, alias string, first *int) int
 		AuditEvents         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
+		ChangesSince        func(childComplexity int, releaseID int, environment string) int
 		CurrentDeployments  func(childComplexity int, definitionID int) int
 		Definition          func(childComplexity int, id int) int
 		DefinitionDiff      func(childComplexity int, id int, from int, to int) int
@@ -608,6 +620,8 @@ type ComplexityRoot struct {
 		Users               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
 		VerifyAuditChain    func(childComplexity int) int
 		Viewer              func(childComplexity int) int
+		WebhookDeliveries   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) int
+		WorkItem            func(childComplexity int, system string, externalID string) int
 	}
 
 	QueuePolicy struct {
@@ -654,6 +668,15 @@ type ComplexityRoot struct {
 		ReleaseID   func(childComplexity int) int
 		Result      func(childComplexity int) int
 		Type        func(childComplexity int) int
+	}
+
+	ReleaseChanges struct {
+		Commits     func(childComplexity int) int
+		Current     func(childComplexity int) int
+		Environment func(childComplexity int) int
+		Release     func(childComplexity int) int
+		Releases    func(childComplexity int) int
+		WorkItems   func(childComplexity int) int
 	}
 
 	ReleaseConnection struct {
@@ -839,9 +862,33 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	WorkItemDeployment struct {
+		DefinitionID   func(childComplexity int) int
+		DefinitionName func(childComplexity int) int
+		DeployedAt     func(childComplexity int) int
+		Environment    func(childComplexity int) int
+		Introduced     func(childComplexity int) int
+		Release        func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
+	WorkItemDeployments struct {
+		DeployedTo    func(childComplexity int) int
+		NotDeployedTo func(childComplexity int) int
+		WorkItem      func(childComplexity int) int
+	}
+
 	WorkItemEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	WorkItemPending struct {
+		Current        func(childComplexity int) int
+		DefinitionID   func(childComplexity int) int
+		DefinitionName func(childComplexity int) int
+		Environment    func(childComplexity int) int
+		Introduced     func(childComplexity int) int
 	}
 }
 
@@ -918,6 +965,10 @@ type QueryResolver interface {
 	Release(ctx context.Context, id int) (*ent.Release, error)
 	PendingApprovals(ctx context.Context) ([]*ent.Approval, error)
 	CurrentDeployments(ctx context.Context, definitionID int) ([]*delivery.EnvironmentDeploymentState, error)
+	ArtifactVersions(ctx context.Context, definitionID int, alias string, first *int) ([]*delivery.BuildVersion, error)
+	ChangesSince(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error)
+	WorkItem(ctx context.Context, system string, externalID string) (*delivery.WorkItemDeployments, error)
+	WebhookDeliveries(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) (*ent.WebhookDeliveryConnection, error)
 }
 type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
@@ -1705,6 +1756,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
+
+	case "BuildVersion.branch":
+		if e.ComplexityRoot.BuildVersion.Branch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildVersion.Branch(childComplexity), true
+	case "BuildVersion.buildId":
+		if e.ComplexityRoot.BuildVersion.BuildID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildVersion.BuildID(childComplexity), true
+	case "BuildVersion.buildNumber":
+		if e.ComplexityRoot.BuildVersion.BuildNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildVersion.BuildNumber(childComplexity), true
+	case "BuildVersion.buildUrl":
+		if e.ComplexityRoot.BuildVersion.BuildURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildVersion.BuildURL(childComplexity), true
+	case "BuildVersion.commit":
+		if e.ComplexityRoot.BuildVersion.Commit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildVersion.Commit(childComplexity), true
+	case "BuildVersion.finishedAt":
+		if e.ComplexityRoot.BuildVersion.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildVersion.FinishedAt(childComplexity), true
+	case "BuildVersion.result":
+		if e.ComplexityRoot.BuildVersion.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildVersion.Result(childComplexity), true
 
 	case "Commit.alias":
 		if e.ComplexityRoot.Commit.Alias == nil {
@@ -3320,6 +3414,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Agents(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.AgentOrder), args["where"].(*ent.AgentWhereInput)), true
+	case "Query.artifactVersions":
+		if e.ComplexityRoot.Query.ArtifactVersions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_artifactVersions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ArtifactVersions(childComplexity, args["definitionId"].(int), args["alias"].(string), args["first"].(*int)), true
 	case "Query.auditEvents":
 		if e.ComplexityRoot.Query.AuditEvents == nil {
 			break
@@ -3331,6 +3436,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditEvents(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.AuditEventOrder), args["where"].(*ent.AuditEventWhereInput)), true
+	case "Query.changesSince":
+		if e.ComplexityRoot.Query.ChangesSince == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changesSince_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChangesSince(childComplexity, args["releaseId"].(int), args["environment"].(string)), true
 	case "Query.currentDeployments":
 		if e.ComplexityRoot.Query.CurrentDeployments == nil {
 			break
@@ -3560,6 +3676,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.webhookDeliveries":
+		if e.ComplexityRoot.Query.WebhookDeliveries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_webhookDeliveries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.WebhookDeliveryOrder), args["where"].(*ent.WebhookDeliveryWhereInput)), true
+	case "Query.workItem":
+		if e.ComplexityRoot.Query.WorkItem == nil {
+			break
+		}
+
+		args, err := ec.field_Query_workItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WorkItem(childComplexity, args["system"].(string), args["externalId"].(string)), true
 
 	case "QueuePolicy.maxParallel":
 		if e.ComplexityRoot.QueuePolicy.MaxParallel == nil {
@@ -3800,6 +3938,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseArtifact.Type(childComplexity), true
+
+	case "ReleaseChanges.commits":
+		if e.ComplexityRoot.ReleaseChanges.Commits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseChanges.Commits(childComplexity), true
+	case "ReleaseChanges.current":
+		if e.ComplexityRoot.ReleaseChanges.Current == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseChanges.Current(childComplexity), true
+	case "ReleaseChanges.environment":
+		if e.ComplexityRoot.ReleaseChanges.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseChanges.Environment(childComplexity), true
+	case "ReleaseChanges.release":
+		if e.ComplexityRoot.ReleaseChanges.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseChanges.Release(childComplexity), true
+	case "ReleaseChanges.releases":
+		if e.ComplexityRoot.ReleaseChanges.Releases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseChanges.Releases(childComplexity), true
+	case "ReleaseChanges.workItems":
+		if e.ComplexityRoot.ReleaseChanges.WorkItems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseChanges.WorkItems(childComplexity), true
 
 	case "ReleaseConnection.edges":
 		if e.ComplexityRoot.ReleaseConnection.Edges == nil {
@@ -4523,6 +4698,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WorkItemConnection.TotalCount(childComplexity), true
 
+	case "WorkItemDeployment.definitionId":
+		if e.ComplexityRoot.WorkItemDeployment.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployment.DefinitionID(childComplexity), true
+	case "WorkItemDeployment.definitionName":
+		if e.ComplexityRoot.WorkItemDeployment.DefinitionName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployment.DefinitionName(childComplexity), true
+	case "WorkItemDeployment.deployedAt":
+		if e.ComplexityRoot.WorkItemDeployment.DeployedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployment.DeployedAt(childComplexity), true
+	case "WorkItemDeployment.environment":
+		if e.ComplexityRoot.WorkItemDeployment.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployment.Environment(childComplexity), true
+	case "WorkItemDeployment.introduced":
+		if e.ComplexityRoot.WorkItemDeployment.Introduced == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployment.Introduced(childComplexity), true
+	case "WorkItemDeployment.release":
+		if e.ComplexityRoot.WorkItemDeployment.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployment.Release(childComplexity), true
+	case "WorkItemDeployment.status":
+		if e.ComplexityRoot.WorkItemDeployment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployment.Status(childComplexity), true
+
+	case "WorkItemDeployments.deployedTo":
+		if e.ComplexityRoot.WorkItemDeployments.DeployedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployments.DeployedTo(childComplexity), true
+	case "WorkItemDeployments.notDeployedTo":
+		if e.ComplexityRoot.WorkItemDeployments.NotDeployedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployments.NotDeployedTo(childComplexity), true
+	case "WorkItemDeployments.workItem":
+		if e.ComplexityRoot.WorkItemDeployments.WorkItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemDeployments.WorkItem(childComplexity), true
+
 	case "WorkItemEdge.cursor":
 		if e.ComplexityRoot.WorkItemEdge.Cursor == nil {
 			break
@@ -4535,6 +4772,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WorkItemEdge.Node(childComplexity), true
+
+	case "WorkItemPending.current":
+		if e.ComplexityRoot.WorkItemPending.Current == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemPending.Current(childComplexity), true
+	case "WorkItemPending.definitionId":
+		if e.ComplexityRoot.WorkItemPending.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemPending.DefinitionID(childComplexity), true
+	case "WorkItemPending.definitionName":
+		if e.ComplexityRoot.WorkItemPending.DefinitionName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemPending.DefinitionName(childComplexity), true
+	case "WorkItemPending.environment":
+		if e.ComplexityRoot.WorkItemPending.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemPending.Environment(childComplexity), true
+	case "WorkItemPending.introduced":
+		if e.ComplexityRoot.WorkItemPending.Introduced == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemPending.Introduced(childComplexity), true
 
 	}
 	return 0, false
@@ -4704,7 +4972,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/notifications.graphql" "schema/releases.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -10121,6 +10389,7 @@ input WorkItemWhereInput {
 	{Name: "schema/identity.graphql", Input: sourceData("schema/identity.graphql"), BuiltIn: false},
 	{Name: "schema/notifications.graphql", Input: sourceData("schema/notifications.graphql"), BuiltIn: false},
 	{Name: "schema/releases.graphql", Input: sourceData("schema/releases.graphql"), BuiltIn: false},
+	{Name: "schema/workitems.graphql", Input: sourceData("schema/workitems.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -10458,6 +10727,26 @@ func (ec *executionContext) childFields_AuditEventEdge(ctx context.Context, fiel
 		return ec.fieldContext_AuditEventEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_BuildVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "buildId":
+		return ec.fieldContext_BuildVersion_buildId(ctx, field)
+	case "buildNumber":
+		return ec.fieldContext_BuildVersion_buildNumber(ctx, field)
+	case "branch":
+		return ec.fieldContext_BuildVersion_branch(ctx, field)
+	case "commit":
+		return ec.fieldContext_BuildVersion_commit(ctx, field)
+	case "buildUrl":
+		return ec.fieldContext_BuildVersion_buildUrl(ctx, field)
+	case "result":
+		return ec.fieldContext_BuildVersion_result(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_BuildVersion_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BuildVersion", field.Name)
 }
 
 func (ec *executionContext) childFields_Commit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11176,6 +11465,24 @@ func (ec *executionContext) childFields_ReleaseArtifact(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseArtifact", field.Name)
 }
 
+func (ec *executionContext) childFields_ReleaseChanges(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "release":
+		return ec.fieldContext_ReleaseChanges_release(ctx, field)
+	case "environment":
+		return ec.fieldContext_ReleaseChanges_environment(ctx, field)
+	case "current":
+		return ec.fieldContext_ReleaseChanges_current(ctx, field)
+	case "releases":
+		return ec.fieldContext_ReleaseChanges_releases(ctx, field)
+	case "commits":
+		return ec.fieldContext_ReleaseChanges_commits(ctx, field)
+	case "workItems":
+		return ec.fieldContext_ReleaseChanges_workItems(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseChanges", field.Name)
+}
+
 func (ec *executionContext) childFields_ReleaseConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -11474,6 +11781,18 @@ func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type WebhookDelivery", field.Name)
 }
 
+func (ec *executionContext) childFields_WebhookDeliveryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WebhookDeliveryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WebhookDeliveryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_WebhookDeliveryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -11522,6 +11841,38 @@ func (ec *executionContext) childFields_WorkItemConnection(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type WorkItemConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_WorkItemDeployment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "definitionId":
+		return ec.fieldContext_WorkItemDeployment_definitionId(ctx, field)
+	case "definitionName":
+		return ec.fieldContext_WorkItemDeployment_definitionName(ctx, field)
+	case "environment":
+		return ec.fieldContext_WorkItemDeployment_environment(ctx, field)
+	case "release":
+		return ec.fieldContext_WorkItemDeployment_release(ctx, field)
+	case "introduced":
+		return ec.fieldContext_WorkItemDeployment_introduced(ctx, field)
+	case "deployedAt":
+		return ec.fieldContext_WorkItemDeployment_deployedAt(ctx, field)
+	case "status":
+		return ec.fieldContext_WorkItemDeployment_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkItemDeployment", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkItemDeployments(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "workItem":
+		return ec.fieldContext_WorkItemDeployments_workItem(ctx, field)
+	case "deployedTo":
+		return ec.fieldContext_WorkItemDeployments_deployedTo(ctx, field)
+	case "notDeployedTo":
+		return ec.fieldContext_WorkItemDeployments_notDeployedTo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkItemDeployments", field.Name)
+}
+
 func (ec *executionContext) childFields_WorkItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -11530,6 +11881,22 @@ func (ec *executionContext) childFields_WorkItemEdge(ctx context.Context, field 
 		return ec.fieldContext_WorkItemEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WorkItemEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkItemPending(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "definitionId":
+		return ec.fieldContext_WorkItemPending_definitionId(ctx, field)
+	case "definitionName":
+		return ec.fieldContext_WorkItemPending_definitionName(ctx, field)
+	case "environment":
+		return ec.fieldContext_WorkItemPending_environment(ctx, field)
+	case "introduced":
+		return ec.fieldContext_WorkItemPending_introduced(ctx, field)
+	case "current":
+		return ec.fieldContext_WorkItemPending_current(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkItemPending", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12328,6 +12695,36 @@ func (ec *executionContext) field_Query_agents_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_artifactVersions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "definitionId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["definitionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "alias",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["alias"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_auditEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12379,6 +12776,28 @@ func (ec *executionContext) field_Query_auditEvents_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_changesSince_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "releaseId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["releaseId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "environment",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environment"] = arg1
 	return args, nil
 }
 
@@ -13031,6 +13450,82 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.WebhookDeliveryOrder, error) {
+			return ec.unmarshalOWebhookDeliveryOrder2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.WebhookDeliveryWhereInput, error) {
+			return ec.unmarshalOWebhookDeliveryWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_workItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "system",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["system"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "externalId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["externalId"] = arg1
 	return args, nil
 }
 
@@ -16333,6 +16828,167 @@ func (ec *executionContext) _AuditEventEdge_cursor(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_AuditEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEventEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _BuildVersion_buildId(ctx context.Context, field graphql.CollectedField, obj *delivery.BuildVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildVersion_buildId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BuildID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildVersion_buildId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildVersion", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BuildVersion_buildNumber(ctx context.Context, field graphql.CollectedField, obj *delivery.BuildVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildVersion_buildNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BuildNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildVersion_buildNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildVersion", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BuildVersion_branch(ctx context.Context, field graphql.CollectedField, obj *delivery.BuildVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildVersion_branch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Branch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildVersion_branch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildVersion", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BuildVersion_commit(ctx context.Context, field graphql.CollectedField, obj *delivery.BuildVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildVersion_commit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Commit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildVersion_commit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildVersion", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BuildVersion_buildUrl(ctx context.Context, field graphql.CollectedField, obj *delivery.BuildVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildVersion_buildUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BuildURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildVersion_buildUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildVersion", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BuildVersion_result(ctx context.Context, field graphql.CollectedField, obj *delivery.BuildVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildVersion_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildVersion_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildVersion", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BuildVersion_finishedAt(ctx context.Context, field graphql.CollectedField, obj *delivery.BuildVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildVersion_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BuildVersion_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildVersion", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _Commit_id(ctx context.Context, field graphql.CollectedField, obj *ent.SourceCommit) (ret graphql.Marshaler) {
@@ -23966,6 +24622,182 @@ func (ec *executionContext) fieldContext_Query_currentDeployments(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_artifactVersions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_artifactVersions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ArtifactVersions(ctx, fc.Args["definitionId"].(int), fc.Args["alias"].(string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.BuildVersion) graphql.Marshaler {
+			return ec.marshalNBuildVersion2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBuildVersionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_artifactVersions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BuildVersion(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_artifactVersions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_changesSince(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_changesSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ChangesSince(ctx, fc.Args["releaseId"].(int), fc.Args["environment"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ReleaseChanges) graphql.Marshaler {
+			return ec.marshalNReleaseChanges2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseChanges(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_changesSince(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseChanges(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_changesSince_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_workItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_workItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WorkItem(ctx, fc.Args["system"].(string), fc.Args["externalId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.WorkItemDeployments) graphql.Marshaler {
+			return ec.marshalOWorkItemDeployments2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemDeployments(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_workItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkItemDeployments(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_workItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_webhookDeliveries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_webhookDeliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WebhookDeliveries(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.WebhookDeliveryOrder), fc.Args["where"].(*ent.WebhookDeliveryWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookDeliveryConnection) graphql.Marshaler {
+			return ec.marshalNWebhookDeliveryConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_webhookDeliveries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDeliveryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_webhookDeliveries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24987,6 +25819,189 @@ func (ec *executionContext) fieldContext_ReleaseArtifact_release(_ context.Conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseChanges_release(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseChanges_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalNRelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseChanges_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseChanges",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseChanges_environment(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseChanges_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseChanges_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseChanges", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseChanges_current(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseChanges_current(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Current, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseChanges_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseChanges",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseChanges_releases(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseChanges_releases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Releases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Release) graphql.Marshaler {
+			return ec.marshalNRelease2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseChanges_releases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseChanges",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseChanges_commits(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseChanges_commits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Commits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SourceCommit) graphql.Marshaler {
+			return ec.marshalNCommit2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSourceCommitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseChanges_commits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseChanges",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Commit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseChanges_workItems(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseChanges_workItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkItems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.WorkItem) graphql.Marshaler {
+			return ec.marshalNWorkItem2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseChanges_workItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseChanges",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkItem(ctx, field)
 		},
 	}
 	return fc, nil
@@ -27929,6 +28944,281 @@ func (ec *executionContext) fieldContext_WorkItemConnection_totalCount(_ context
 	return graphql.NewScalarFieldContext("WorkItemConnection", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _WorkItemDeployment_definitionId(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployment_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployment_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemDeployment", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemDeployment_definitionName(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployment_definitionName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployment_definitionName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemDeployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemDeployment_environment(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployment_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployment_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemDeployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemDeployment_release(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployment_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalNRelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployment_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkItemDeployment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkItemDeployment_introduced(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployment_introduced(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Introduced, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalNRelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployment_introduced(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkItemDeployment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkItemDeployment_deployedAt(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployment_deployedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeployedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployment_deployedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemDeployment", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemDeployment_status(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployment_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemDeployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemDeployments_workItem(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployments) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployments_workItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkItem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WorkItem) graphql.Marshaler {
+			return ec.marshalNWorkItem2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployments_workItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkItemDeployments",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkItemDeployments_deployedTo(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployments) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployments_deployedTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeployedTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.WorkItemDeployment) graphql.Marshaler {
+			return ec.marshalNWorkItemDeployment2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemDeploymentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployments_deployedTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkItemDeployments",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkItemDeployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkItemDeployments_notDeployedTo(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemDeployments) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemDeployments_notDeployedTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotDeployedTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.WorkItemPending) graphql.Marshaler {
+			return ec.marshalNWorkItemPending2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemPendingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemDeployments_notDeployedTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkItemDeployments",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkItemPending(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _WorkItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.WorkItemEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -27982,6 +29272,139 @@ func (ec *executionContext) _WorkItemEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_WorkItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WorkItemEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemPending_definitionId(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemPending) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemPending_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemPending_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemPending", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemPending_definitionName(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemPending) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemPending_definitionName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemPending_definitionName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemPending", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemPending_environment(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemPending) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemPending_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemPending_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemPending", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemPending_introduced(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemPending) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemPending_introduced(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Introduced, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalNRelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemPending_introduced(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkItemPending",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkItemPending_current(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemPending) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemPending_current(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Current, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemPending_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkItemPending",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -50458,6 +51881,74 @@ func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var buildVersionImplementors = []string{"BuildVersion"}
+
+func (ec *executionContext) _BuildVersion(ctx context.Context, sel ast.SelectionSet, obj *delivery.BuildVersion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, buildVersionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BuildVersion")
+		case "buildId":
+			out.Values[i] = ec._BuildVersion_buildId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buildNumber":
+			out.Values[i] = ec._BuildVersion_buildNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "branch":
+			out.Values[i] = ec._BuildVersion_branch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "commit":
+			out.Values[i] = ec._BuildVersion_commit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buildUrl":
+			out.Values[i] = ec._BuildVersion_buildUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "result":
+			out.Values[i] = ec._BuildVersion_result(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._BuildVersion_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var commitImplementors = []string{"Commit", "Node"}
 
 func (ec *executionContext) _Commit(ctx context.Context, sel ast.SelectionSet, obj *ent.SourceCommit) graphql.Marshaler {
@@ -53931,6 +55422,94 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "artifactVersions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_artifactVersions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "changesSince":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_changesSince(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "workItem":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_workItem(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "webhookDeliveries":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_webhookDeliveries(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -54460,6 +56039,69 @@ func (ec *executionContext) _ReleaseArtifact(ctx context.Context, sel ast.Select
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var releaseChangesImplementors = []string{"ReleaseChanges"}
+
+func (ec *executionContext) _ReleaseChanges(ctx context.Context, sel ast.SelectionSet, obj *delivery.ReleaseChanges) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseChangesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseChanges")
+		case "release":
+			out.Values[i] = ec._ReleaseChanges_release(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "environment":
+			out.Values[i] = ec._ReleaseChanges_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "current":
+			out.Values[i] = ec._ReleaseChanges_current(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "releases":
+			out.Values[i] = ec._ReleaseChanges_releases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "commits":
+			out.Values[i] = ec._ReleaseChanges_commits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "workItems":
+			out.Values[i] = ec._ReleaseChanges_workItems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -56254,6 +57896,122 @@ func (ec *executionContext) _WorkItemConnection(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var workItemDeploymentImplementors = []string{"WorkItemDeployment"}
+
+func (ec *executionContext) _WorkItemDeployment(ctx context.Context, sel ast.SelectionSet, obj *delivery.WorkItemDeployment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workItemDeploymentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkItemDeployment")
+		case "definitionId":
+			out.Values[i] = ec._WorkItemDeployment_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "definitionName":
+			out.Values[i] = ec._WorkItemDeployment_definitionName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "environment":
+			out.Values[i] = ec._WorkItemDeployment_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "release":
+			out.Values[i] = ec._WorkItemDeployment_release(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "introduced":
+			out.Values[i] = ec._WorkItemDeployment_introduced(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deployedAt":
+			out.Values[i] = ec._WorkItemDeployment_deployedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._WorkItemDeployment_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var workItemDeploymentsImplementors = []string{"WorkItemDeployments"}
+
+func (ec *executionContext) _WorkItemDeployments(ctx context.Context, sel ast.SelectionSet, obj *delivery.WorkItemDeployments) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workItemDeploymentsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkItemDeployments")
+		case "workItem":
+			out.Values[i] = ec._WorkItemDeployments_workItem(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deployedTo":
+			out.Values[i] = ec._WorkItemDeployments_deployedTo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notDeployedTo":
+			out.Values[i] = ec._WorkItemDeployments_notDeployedTo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var workItemEdgeImplementors = []string{"WorkItemEdge"}
 
 func (ec *executionContext) _WorkItemEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.WorkItemEdge) graphql.Marshaler {
@@ -56274,6 +58032,64 @@ func (ec *executionContext) _WorkItemEdge(ctx context.Context, sel ast.Selection
 		case "cursor":
 			out.Values[i] = ec._WorkItemEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var workItemPendingImplementors = []string{"WorkItemPending"}
+
+func (ec *executionContext) _WorkItemPending(ctx context.Context, sel ast.SelectionSet, obj *delivery.WorkItemPending) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workItemPendingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkItemPending")
+		case "definitionId":
+			out.Values[i] = ec._WorkItemPending_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "definitionName":
+			out.Values[i] = ec._WorkItemPending_definitionName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "environment":
+			out.Values[i] = ec._WorkItemPending_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "introduced":
+			out.Values[i] = ec._WorkItemPending_introduced(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "current":
+			out.Values[i] = ec._WorkItemPending_current(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -57069,6 +58885,58 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNBuildVersion2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBuildVersionᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.BuildVersion) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBuildVersion2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBuildVersion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBuildVersion2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBuildVersion(ctx context.Context, sel ast.SelectionSet, v *delivery.BuildVersion) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._BuildVersion(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCommit2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSourceCommitᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.SourceCommit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCommit2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSourceCommit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCommit2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSourceCommit(ctx context.Context, sel ast.SelectionSet, v *ent.SourceCommit) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Commit(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCommitConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐCommitConnection(ctx context.Context, sel ast.SelectionSet, v *ent.CommitConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -57820,6 +59688,22 @@ func (ec *executionContext) marshalNQueuePolicy2githubᚗcomᚋcairnhqᚋcairn�
 	return ec._QueuePolicy(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNRelease2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Release) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNRelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx context.Context, sel ast.SelectionSet, v *ent.Release) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -57863,6 +59747,16 @@ func (ec *executionContext) marshalNReleaseArtifactType2githubᚗcomᚋcairnhq�
 func (ec *executionContext) unmarshalNReleaseArtifactWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseArtifactWhereInput(ctx context.Context, v any) (*ent.ReleaseArtifactWhereInput, error) {
 	res, err := ec.unmarshalInputReleaseArtifactWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReleaseChanges2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseChanges(ctx context.Context, sel ast.SelectionSet, v *delivery.ReleaseChanges) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReleaseChanges(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNReleaseConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ReleaseConnection) graphql.Marshaler {
@@ -58277,6 +60171,16 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋg
 	return ec._Viewer(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNWebhookDeliveryConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDeliveryConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WebhookDeliveryConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNWebhookDeliveryOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryOrderField(ctx context.Context, v any) (*ent.WebhookDeliveryOrderField, error) {
 	var res = new(ent.WebhookDeliveryOrderField)
 	err := res.UnmarshalGQL(v)
@@ -58318,6 +60222,32 @@ func (ec *executionContext) unmarshalNWebhookDeliveryWhereInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNWorkItem2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.WorkItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkItem2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWorkItem2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItem(ctx context.Context, sel ast.SelectionSet, v *ent.WorkItem) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WorkItem(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNWorkItemConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WorkItemConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -58326,6 +60256,32 @@ func (ec *executionContext) marshalNWorkItemConnection2ᚖgithubᚗcomᚋcairnhq
 		return graphql.Null
 	}
 	return ec._WorkItemConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWorkItemDeployment2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemDeploymentᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.WorkItemDeployment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkItemDeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemDeployment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWorkItemDeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemDeployment(ctx context.Context, sel ast.SelectionSet, v *delivery.WorkItemDeployment) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WorkItemDeployment(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWorkItemOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemOrderField(ctx context.Context, v any) (*ent.WorkItemOrderField, error) {
@@ -58342,6 +60298,32 @@ func (ec *executionContext) marshalNWorkItemOrderField2ᚖgithubᚗcomᚋcairnhq
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNWorkItemPending2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemPendingᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.WorkItemPending) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkItemPending2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemPending(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWorkItemPending2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemPending(ctx context.Context, sel ast.SelectionSet, v *delivery.WorkItemPending) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WorkItemPending(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWorkItemWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemWhereInput(ctx context.Context, v any) (*ent.WorkItemWhereInput, error) {
@@ -61349,6 +63331,14 @@ func (ec *executionContext) marshalOWebhookDeliveryEdge2ᚖgithubᚗcomᚋcairnh
 	return ec._WebhookDeliveryEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOWebhookDeliveryOrder2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryOrder(ctx context.Context, v any) (*ent.WebhookDeliveryOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputWebhookDeliveryOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOWebhookDeliveryResult2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋwebhookdeliveryᚐResultᚄ(ctx context.Context, v any) ([]webhookdelivery.Result, error) {
 	if v == nil {
 		return nil, nil
@@ -61483,6 +63473,13 @@ func (ec *executionContext) marshalOWorkItem2ᚖgithubᚗcomᚋcairnhqᚋcairn�
 		return graphql.Null
 	}
 	return ec._WorkItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWorkItemDeployments2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐWorkItemDeployments(ctx context.Context, sel ast.SelectionSet, v *delivery.WorkItemDeployments) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WorkItemDeployments(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOWorkItemEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.WorkItemEdge) graphql.Marshaler {

@@ -22,6 +22,9 @@ type Resolver struct {
 	Log    *slog.Logger
 	// Events is the event bus that subscriptions follow.
 	Events delivery.Subscriber
+	// Builds lists recent CI builds for manual releases (artifactVersions);
+	// the server wires the Jenkins and Azure DevOps clients in.
+	Builds delivery.BuildLister
 }
 
 // actor returns the authenticated actor of the request.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 )
@@ -40,7 +41,14 @@ type Config struct {
 	SMTPAddr, SMTPFrom, SMTPUsername, SMTPPassword, SMTPTLS string
 	// AgentGrace is how long a silent agent keeps its jobs (default 2m).
 	AgentGrace time.Duration
-	Logger     *slog.Logger
+	// JiraKeys are the Jira project keys ("SHOP", "OPS") whose mentions in
+	// commit messages ("SHOP-123") become work items. Without them no Jira
+	// mention is recognised, so "UTF-8" is never taken for one.
+	JiraKeys []string
+	// CIHTTPClient calls Jenkins and Azure DevOps back (enrichment, build
+	// lists); nil means a client with a 60 s timeout.
+	CIHTTPClient *http.Client
+	Logger       *slog.Logger
 }
 
 func (c *Config) setDefaults() {

@@ -18,6 +18,9 @@ import (
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/graph"
+	"github.com/cairnhq/cairn/integrations/enrich"
+	"github.com/cairnhq/cairn/integrations/jenkins"
+	"github.com/cairnhq/cairn/integrations/teambuild"
 	"github.com/cairnhq/cairn/server/dispatch"
 	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/server/hooks"
@@ -39,6 +42,9 @@ type Server struct {
 	pgBus  *eventbus.PG
 	mailer delivery.Mailer
 	hub    *dispatch.Hub
+	// ci reads builds from Jenkins and Azure DevOps: enrichment and the
+	// build lists of manual releases.
+	ci *enrich.Fetcher
 
 	// base is the parent context of every request; Close cancels it so that
 	// hijacked (websocket) connections end too.
@@ -112,6 +118,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		hub: dispatch.NewHub(dispatch.Options{
 			Engine: engine, Keys: keys, Events: bus, Logger: log, Grace: cfg.AgentGrace,
 		}),
+		ci: &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys},
 	}
 	s.routes()
 	return s, nil
@@ -152,7 +159,11 @@ func (s *Server) routes() {
 	// Agents authenticate with their registration token or credential, not an API token.
 	s.hub.Mount(s.mux)
 	s.mux.Handle("GET /logs/deployments/{id}", s.authn.Middleware(dispatch.LogsHandler(s.Engine)))
-	gql := graph.NewHandler(&graph.Resolver{Engine: s.Engine, Tokens: s.Keys, Log: s.log, Events: s.bus}, graph.Options{
+	// CI webhooks authenticate with their connection's webhook secret, not
+	// with API tokens, so they sit outside the API middleware.
+	s.mux.Handle("POST /webhooks/jenkins/{connection}", jenkins.NewHandler(s.Engine, s.log.With("component", "webhook.jenkins"), nil))
+	s.mux.Handle("POST /webhooks/teambuild/{connection}", teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild")))
+	gql := graph.NewHandler(&graph.Resolver{Engine: s.Engine, Tokens: s.Keys, Log: s.log, Events: s.bus, Builds: s.ci}, graph.Options{
 		Authenticator:  s.authn,
 		OriginPatterns: s.cfg.AllowedOrigins,
 	})
@@ -185,8 +196,10 @@ func mergeCancel(ctx, base context.Context) context.Context {
 	return ctx
 }
 
-// Start runs the background work until Close: agent dispatch and timed work
-// (approval timeouts, deferred deployments, cron triggers).
+// Start runs the background work until Close: agent dispatch, the
+// PostgreSQL event bus, timed work (approval timeouts, deferred deployments,
+// cron triggers), approval email, outgoing hooks, and the enrichment of
+// CI-triggered releases from their CI servers.
 func (s *Server) Start() {
 	s.hub.Start()
 	if s.pgBus != nil {
@@ -207,6 +220,7 @@ func (s *Server) Start() {
 		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool { return ev.Sequence > 0 })
 		_ = s.Engine.RunHookLoop(ctx, hooks.NewPoster(0), wake)
 	})
+	s.goLoop(func(ctx context.Context) { s.Engine.RunEnrichmentLoop(ctx, s.ci, nil) })
 }
 
 // goLoop runs fn until Close cancels the base context.

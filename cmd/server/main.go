@@ -28,7 +28,7 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	var cfg server.Config
-	var origins, logLevel, logFormat string
+	var origins, jiraKeys, logLevel, logFormat string
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./cairn-data", "data directory (SQLite database, keys)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// DSN; empty selects SQLite in the data dir")
@@ -45,6 +45,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.SMTPPassword, "smtp-password", "", "SMTP password")
 	fs.StringVar(&cfg.SMTPTLS, "smtp-tls", "starttls", "SMTP TLS mode: none, starttls or tls")
 	fs.DurationVar(&cfg.AgentGrace, "agent-grace", 2*time.Minute, "how long a silent agent keeps its jobs")
+	fs.StringVar(&jiraKeys, "jira-keys", "", "comma-separated Jira project keys whose mentions (KEY-123) in commit messages are work items")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
@@ -55,6 +56,11 @@ func run(args []string) error {
 	}
 	if origins != "" {
 		cfg.AllowedOrigins = strings.Split(origins, ",")
+	}
+	for _, k := range strings.Split(jiraKeys, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			cfg.JiraKeys = append(cfg.JiraKeys, k)
+		}
 	}
 	log, err := newLogger(logLevel, logFormat)
 	if err != nil {

@@ -152,7 +152,7 @@ func (WorkItem) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the WorkItem.
 func (WorkItem) Fields() []ent.Field {
 	return []ent.Field{
-		// System names the tracker: "azure-boards", "jira", "github".
+		// System names the tracker: AZURE_BOARDS, JIRA or GITHUB (workitems.System).
 		field.String("system").NotEmpty(),
 		field.String("external_id").NotEmpty(),
 		field.String("title").Default(""),

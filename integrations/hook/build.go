@@ -1,7 +1,6 @@
 package hook
 
 import (
-	"context"
 	"net/url"
 	"strings"
 	"time"
@@ -107,39 +106,4 @@ func (b *Build) Key() string {
 		parts[i] = url.PathEscape(p)
 	}
 	return strings.Join(parts, "/")
-}
-
-// DeliveryResult is what became of a webhook delivery; the values are those
-// of WebhookDelivery.result.
-type DeliveryResult string
-
-// The delivery results.
-const (
-	DeliveryAccepted DeliveryResult = "ACCEPTED"
-	DeliveryIgnored  DeliveryResult = "IGNORED"
-	DeliveryRejected DeliveryResult = "REJECTED"
-)
-
-// Delivery is one webhook request as the handler hands it to the engine.
-type Delivery struct {
-	Source     Source
-	Connection string // empty when authentication failed
-	// Key deduplicates deliveries: Build.Key() for a build, BodyKey of the
-	// payload otherwise.
-	Key    string
-	Result DeliveryResult
-	// Reason explains an IGNORED or REJECTED delivery (the error's text).
-	Reason string
-	// Build is set for ACCEPTED deliveries only.
-	Build *Build
-}
-
-// Sink is the consumer side of the webhooks: the handler calls Deliver once
-// per request, and an adapter over the delivery package records the
-// WebhookDelivery and, for an accepted build, creates the releases of the
-// definitions whose artifact sources follow it. Deliver must be idempotent on
-// Delivery.Key and must not call the CI server: enrichment runs after the
-// response.
-type Sink interface {
-	Deliver(ctx context.Context, d Delivery) error
 }

@@ -1,20 +1,22 @@
-// Package hook holds what the CI integrations share and what their consumer
-// sees: the neutral Build that a Jenkins notification or a Team Build service
-// hook becomes, the Sink interface a webhook handler delivers it to, the
-// request body reader with its size cap, the error sentinels and the one
-// function that maps them to HTTP status codes, and the constant-time secret
-// comparison.
+// Package hook holds what the CI integrations share: the neutral Build that
+// a Jenkins notification or a Team Build service hook becomes, the request
+// body reader with its size cap, the error kinds and the one function that
+// maps them to HTTP status codes, the constant-time secret comparison, and
+// Endpoint, the HTTP handler both webhooks run.
 //
-// The flow of a webhook, as the (not yet written) handler will run it:
+// The flow of a webhook (Endpoint.ServeHTTP):
 //
-//	body, err := hook.ReadBody(r, hook.MaxBodyBytes)       // 413 on overflow
-//	ok := jenkins.Authenticate(r, user, pass, token)       // 401 when false
-//	n, err := jenkins.Parse(body)                          // 400 on ErrMalformed / ErrInvalid
-//	b, err := n.ToBuild(connection)                        // ErrIgnored: 202, recorded as IGNORED
-//	err = sink.Deliver(ctx, hook.Delivery{...})            // idempotent on Delivery.Key
-//	w.WriteHeader(hook.StatusCode(err))
+//	conn := engine.ConnectionByName(name)                 // 404 when unknown
+//	ok := adapter.Authenticate(r, user, webhookSecret)    // 401 when false
+//	body, err := hook.ReadBody(r, hook.MaxBodyBytes)      // 413 on overflow
+//	receipt, err := adapter.Receipt(ctx, body, conn)      // 400 on ErrMalformed / ErrInvalid, 202 on ErrIgnored
+//	res, err := engine.ReceiveBuild(ctx, *receipt)        // idempotent on the build's key: 201 or 202
 //
-// Packages under integrations import stdlib, net/http and
-// go-playground/webhooks only; the domain (delivery) is reached through the
-// consumer-side Sink interface so that nothing here needs the database.
+// Every request is recorded as a WebhookDelivery: rejected and ignored ones
+// through Engine.RecordDelivery, builds by ReceiveBuild itself.
+//
+// Packages under integrations import stdlib, net/http, go-playground/webhooks
+// and delivery (its commands and types); they never write to ent. The engine
+// is reached through the consumer-side Engine interface, which
+// *delivery.Engine implements.
 package hook

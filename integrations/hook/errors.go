@@ -25,6 +25,12 @@ var (
 	ErrTooLarge = errors.New("payload too large")
 	// ErrUnauthorized: the request's credentials do not match.
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnknownConnection: the webhook names a service connection that does not
+	// exist (or is of another kind).
+	ErrUnknownConnection = errors.New("unknown connection")
+	// ErrUnavailable: a call back to the CI server that the delivery needs
+	// failed; the sender should retry.
+	ErrUnavailable = errors.New("ci server unavailable")
 )
 
 // IgnoredError says why a valid payload is ignored. It matches ErrIgnored.
@@ -55,6 +61,10 @@ func StatusCode(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrUnknownConnection):
+		return http.StatusNotFound
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrInvalid):
 		return http.StatusBadRequest
 	default:

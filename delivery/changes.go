@@ -1,0 +1,275 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/serviceconnection"
+	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/workitem"
+)
+
+// ReleaseChanges are the changes a release brings to an environment
+// relative to what the environment runs now.
+type ReleaseChanges struct {
+	Release     *ent.Release
+	Environment string
+	// Current is the release the environment runs now (its last SUCCEEDED
+	// or PARTIALLY_SUCCEEDED deployment); nil when it has run none.
+	Current *ent.Release
+	// Releases are those after Current up to and including Release, by
+	// number: empty when the environment already runs Release or a later one.
+	Releases []*ent.Release
+	// Commits and WorkItems are those of Releases, each once.
+	Commits   []*ent.SourceCommit
+	WorkItems []*ent.WorkItem
+}
+
+// currentRelease returns the release of an environment's latest successful
+// deployment, and that deployment; nil when there is none.
+func currentRelease(ctx context.Context, c *ent.Client, definitionID int, env string) (*ent.Release, *ent.Deployment, error) {
+	d, err := c.Deployment.Query().
+		Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(env),
+			deployment.StatusIn(deployment.StatusSUCCEEDED, deployment.StatusPARTIALLY_SUCCEEDED)).
+		Order(ent.Desc(deployment.FieldCompletedAt), ent.Desc(deployment.FieldID)).
+		WithRelease().First(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the current deployment of %s: %w", env, err)
+	}
+	return d.Edges.Release, d, nil
+}
+
+// ChangesSince returns what release releaseID brings to environment env:
+// the commits and work items of every release of its definition after the
+// one env runs now, up to and including this one ("changes since the last
+// deployment"). Releases are compared by number, so a rollback target older
+// than what runs brings nothing.
+func (e *Engine) ChangesSince(ctx context.Context, releaseID int, env string) (*ReleaseChanges, error) {
+	rel, err := e.client.Release.Get(ctx, releaseID)
+	if ent.IsNotFound(err) {
+		return nil, NotFound("release", releaseID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading release %d: %w", releaseID, err)
+	}
+	if _, ok := rel.Snapshot.Environment(env); !ok {
+		return nil, Invalid("environment", "release %s has no environment %q (it has %s)", rel.Name, env, envNames(&rel.Snapshot))
+	}
+	cur, _, err := currentRelease(ctx, e.client, rel.DefinitionID, env)
+	if err != nil {
+		return nil, err
+	}
+	out := &ReleaseChanges{Release: rel, Environment: env, Current: cur}
+	q := e.client.Release.Query().Where(release.DefinitionID(rel.DefinitionID), release.NumberLTE(rel.Number))
+	if cur != nil {
+		q.Where(release.NumberGT(cur.Number))
+	}
+	if out.Releases, err = q.Order(ent.Asc(release.FieldNumber)).All(ctx); err != nil {
+		return nil, fmt.Errorf("reading releases since %s: %w", env, err)
+	}
+	if len(out.Releases) == 0 {
+		return out, nil
+	}
+	ids := make([]int, len(out.Releases))
+	for i, r := range out.Releases {
+		ids[i] = r.ID
+	}
+	commits, err := e.client.SourceCommit.Query().Where(sourcecommit.ReleaseIDIn(ids...)).
+		Order(ent.Desc(sourcecommit.FieldReleaseID), ent.Asc(sourcecommit.FieldID)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading commits: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, c := range commits {
+		if !seen[c.Sha] {
+			seen[c.Sha] = true
+			out.Commits = append(out.Commits, c)
+		}
+	}
+	out.WorkItems, err = e.client.WorkItem.Query().Where(workitem.HasReleasesWith(release.IDIn(ids...))).
+		Order(ent.Asc(workitem.FieldID)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading work items: %w", err)
+	}
+	return out, nil
+}
+
+// WorkItemDeployments says where a work item is deployed.
+type WorkItemDeployments struct {
+	WorkItem *ent.WorkItem
+	// DeployedTo are the environments whose current release brings the
+	// work item: a release that carries it, or a later release of the same
+	// definition.
+	DeployedTo []*WorkItemDeployment
+	// NotDeployedTo are the environments of the same definitions that do
+	// not run it yet.
+	NotDeployedTo []*WorkItemPending
+}
+
+// WorkItemDeployment is one environment that runs a work item.
+type WorkItemDeployment struct {
+	DefinitionID   int
+	DefinitionName string
+	Environment    string
+	// Release is what the environment runs; Introduced the first release of
+	// the definition that carried the work item.
+	Release    *ent.Release
+	Introduced *ent.Release
+	DeployedAt *time.Time
+	// Status is the deployment's: SUCCEEDED or PARTIALLY_SUCCEEDED.
+	Status string
+}
+
+// WorkItemPending is one environment that does not run a work item yet.
+type WorkItemPending struct {
+	DefinitionID   int
+	DefinitionName string
+	Environment    string
+	// Introduced is the first release of the definition that carries it.
+	Introduced *ent.Release
+	// Current is what the environment runs, nil if nothing.
+	Current *ent.Release
+}
+
+// WorkItemDeployments finds the work item (system, externalID) and, for
+// every live definition with a release that carries it, the environments
+// that run it and those that do not yet. A work item Cairn has never seen is
+// NOT_FOUND.
+func (e *Engine) WorkItemDeployments(ctx context.Context, system, externalID string) (*WorkItemDeployments, error) {
+	w, err := e.client.WorkItem.Query().
+		Where(workitem.System(strings.TrimSpace(system)), workitem.ExternalID(strings.TrimSpace(externalID))).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, NotFound("work item", system+" "+externalID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading work item %s %s: %w", system, externalID, err)
+	}
+	rels, err := w.QueryReleases().Order(ent.Asc(release.FieldNumber)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading releases of work item %d: %w", w.ID, err)
+	}
+	first := map[int]*ent.Release{}
+	var defs []int
+	for _, r := range rels {
+		if first[r.DefinitionID] == nil {
+			first[r.DefinitionID] = r
+			defs = append(defs, r.DefinitionID)
+		}
+	}
+	sort.Ints(defs)
+	out := &WorkItemDeployments{WorkItem: w}
+	for _, defID := range defs {
+		def, snap, err := definitionSnapshotOf(ctx, e.client, defID)
+		if CodeOf(err) == CodeNotFound {
+			continue // deleted definitions have no environments to show
+		}
+		if err != nil {
+			return nil, err
+		}
+		intro := first[defID]
+		for _, env := range snap.Environments {
+			cur, d, err := currentRelease(ctx, e.client, defID, env.Name)
+			if err != nil {
+				return nil, err
+			}
+			if cur != nil && cur.Number >= intro.Number {
+				out.DeployedTo = append(out.DeployedTo, &WorkItemDeployment{
+					DefinitionID: defID, DefinitionName: def.Name, Environment: env.Name,
+					Release: cur, Introduced: intro, DeployedAt: d.CompletedAt, Status: string(d.Status),
+				})
+				continue
+			}
+			out.NotDeployedTo = append(out.NotDeployedTo, &WorkItemPending{
+				DefinitionID: defID, DefinitionName: def.Name, Environment: env.Name, Introduced: intro, Current: cur,
+			})
+		}
+	}
+	return out, nil
+}
+
+// BuildVersion is a build a CI server reports for an artifact source, to
+// pick as the version of a manual release.
+type BuildVersion struct {
+	BuildID     string
+	BuildNumber string
+	Branch      string
+	Commit      string
+	BuildURL    string
+	// Result is SUCCEEDED, PARTIALLY_SUCCEEDED, FAILED, CANCELED, or empty
+	// while the build runs.
+	Result     string
+	FinishedAt *time.Time
+}
+
+// BuildLister lists the recent builds of an artifact source from its CI
+// server; implemented by integrations/enrich.
+type BuildLister interface {
+	RecentBuilds(ctx context.Context, source ArtifactRef, conn ConnectionCreds, n int) ([]BuildVersion, error)
+}
+
+// ArtifactVersions lists the n most recent builds (default 20, at most 100)
+// of the artifact source alias of a definition, newest first, as its CI
+// server reports them, so that a person creating a release can pick one.
+// It needs role VIEWER.
+func (e *Engine) ArtifactVersions(ctx context.Context, actor Actor, l BuildLister, definitionID int, alias string, n int) ([]*BuildVersion, error) {
+	if err := actor.Require(RoleViewer, "listing artifact versions"); err != nil {
+		return nil, err
+	}
+	switch {
+	case n <= 0:
+		n = 20
+	case n > 100:
+		return nil, Invalid("first", "at most 100 builds can be listed, not %d", n)
+	}
+	if l == nil {
+		return nil, fmt.Errorf("listing artifact versions: no CI client is configured")
+	}
+	def, snap, err := definitionSnapshotOf(ctx, e.client, definitionID)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range snap.ArtifactSources {
+		if s.Alias != alias {
+			continue
+		}
+		c, err := e.client.ServiceConnection.Query().Where(serviceconnection.Name(s.Connection)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil, NotFound("service connection", s.Connection)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading service connection %s: %w", s.Connection, err)
+		}
+		secret, err := e.openSecret(c.SecretEncrypted)
+		if err != nil {
+			return nil, fmt.Errorf("opening secret of service connection %s: %w", c.Name, err)
+		}
+		typ := s.Type
+		if typ == "" {
+			typ = SourceJenkins
+		}
+		ref := ArtifactRef{Alias: s.Alias, Type: typ, Job: s.Job, Project: s.Project, RepositoryURL: s.RepositoryURL}
+		creds := ConnectionCreds{Name: c.Name, Kind: string(c.Kind), URL: c.URL, Username: c.Username, Secret: secret}
+		builds, err := l.RecentBuilds(ctx, ref, creds, n)
+		if err != nil {
+			return nil, fmt.Errorf("listing builds of %s from %s: %w", s.Job, c.Name, err)
+		}
+		if len(builds) > n {
+			builds = builds[:n]
+		}
+		out := make([]*BuildVersion, len(builds))
+		for i := range builds {
+			out[i] = &builds[i]
+		}
+		return out, nil
+	}
+	return nil, Invalid("alias", "definition %q has no artifact source %q (it has %s)", def.Name, alias, aliasNames(snap))
+}
