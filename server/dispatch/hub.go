@@ -223,14 +223,21 @@ func (h *Hub) forwardCancel(ev delivery.Event) {
 	s.send(agentproto.Cancel{Type: agentproto.TypeCancel, JobID: strconv.Itoa(ev.JobID), Reason: reason})
 }
 
-// resendCancels sends the cancels a lagging subscription may have missed.
-func (h *Hub) resendCancels() {
+// snapshot returns the connected sessions, so that work on them runs without
+// holding the hub's lock.
+func (h *Hub) snapshot() []*session {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	sessions := make([]*session, 0, len(h.sessions))
 	for _, s := range h.sessions {
 		sessions = append(sessions, s)
 	}
-	h.mu.Unlock()
+	return sessions
+}
+
+// resendCancels sends the cancels a lagging subscription may have missed.
+func (h *Hub) resendCancels() {
+	sessions := h.snapshot()
 	for _, s := range sessions {
 		if !s.welcomed.Load() {
 			continue
@@ -264,12 +271,7 @@ func (h *Hub) dispatchLoop() {
 // dispatchRound offers queued jobs to every connected agent with a free slot, then records why
 // the others wait.
 func (h *Hub) dispatchRound() {
-	h.mu.Lock()
-	sessions := make([]*session, 0, len(h.sessions))
-	for _, s := range h.sessions {
-		sessions = append(sessions, s)
-	}
-	h.mu.Unlock()
+	sessions := h.snapshot()
 	for _, s := range sessions {
 		for s.canTake() && h.ctx.Err() == nil {
 			j, err := h.e.ClaimJobFor(h.ctx, s.agentID)
