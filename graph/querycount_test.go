@@ -1,0 +1,100 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/serviceconnection"
+	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/graph"
+	"github.com/cairnhq/cairn/storage/storagetest"
+)
+
+// countingDriver counts the queries sent to the database.
+type countingDriver struct {
+	dialect.Driver
+	n *atomic.Int64
+}
+
+func (d countingDriver) Query(ctx context.Context, q string, args, v any) error {
+	d.n.Add(1)
+	return d.Driver.Query(ctx, q, args, v)
+}
+
+// TestListQueriesDoNotGrowWithPageSize checks that a nested list query costs
+// the same number of SQL queries for 2 releases as for 12 (no N+1).
+func TestListQueriesDoNotGrowWithPageSize(t *testing.T) {
+	db := storagetest.Open(t, "sqlite")
+	ctx := context.Background()
+	var n atomic.Int64
+	client := ent.NewClient(ent.Driver(countingDriver{Driver: entsql.OpenDB(dialect.SQLite, db.SQL), n: &n}))
+	box, _ := delivery.NewSecretBox(bytes.Repeat([]byte{7}, 32))
+	eng := delivery.New(client, delivery.Options{Dialect: db.Dialect, Secrets: box})
+
+	ed := client.User.Create().SetUsername("eddie").SetRole(user.RoleEDITOR).SaveX(ctx)
+	client.ServiceConnection.Create().SetName("jenkins").SetKind(serviceconnection.KindJENKINS).SetURL("https://ci.example.com").SaveX(ctx)
+	editor := delivery.Actor{UserID: ed.ID, Username: "eddie", Role: delivery.RoleEditor}
+	def, err := eng.CreateDefinition(ctx, editor, spec.DefinitionSnapshot{
+		Name:            "shop",
+		ArtifactSources: []spec.ArtifactSourceSpec{{Alias: "web", Type: "JENKINS", Connection: "jenkins", Job: "web"}},
+		Environments: []spec.EnvironmentSpec{
+			{Name: "dev", Trigger: spec.Trigger{Kind: spec.TriggerAfterRelease}, Job: spec.JobSpec{Tasks: []spec.Task{{Name: "t", Script: "true"}}}},
+			{Name: "prod", Trigger: spec.Trigger{Kind: spec.TriggerManual}, Job: spec.JobSpec{Tasks: []spec.Task{{Name: "t", Script: "true"}}}},
+		},
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		if _, err := eng.CreateRelease(ctx, editor, delivery.CreateReleaseInput{DefinitionID: def.ID,
+			Artifacts: []delivery.ArtifactVersion{{Alias: "web", BuildNumber: fmt.Sprint(i + 1), BuildID: fmt.Sprint(i + 1)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Engine: eng}}))
+	h.AddTransport(transport.POST{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), editor)))
+	}))
+	defer srv.Close()
+
+	count := func(first int) int64 {
+		q := fmt.Sprintf(`{ releases(first: %d) { edges { node { name artifacts { alias buildNumber }
+			environments { name status deployments { status approvals { status } job { status } } } } } } }`, first)
+		body, _ := json.Marshal(map[string]any{"query": q})
+		n.Store(0)
+		resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Errors []any `json:"errors"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if len(out.Errors) > 0 {
+			t.Fatalf("errors: %v", out.Errors)
+		}
+		return n.Load()
+	}
+	small, large := count(2), count(12)
+	if small != large {
+		t.Fatalf("SQL queries grow with page size: %d for 2 releases, %d for 12", small, large)
+	}
+	t.Logf("%d SQL queries for a page of 2 and of 12", small)
+}
