@@ -7,10 +7,71 @@ import (
 	"github.com/cairnhq/cairn/ent"
 )
 
-// readableNode applies to node(id) the same role rules as the list queries:
+// readableNode applies to node(id) the same rules as the list queries:
 // people, groups, tokens, audit and delivery records are for admins; service
-// connections (never their secrets) for editors.
-func readableNode(ctx context.Context, n ent.Noder) error {
+// connections (never their secrets) for editors; a definition and what
+// belongs to it (releases, environments, deployments, approvals) for those
+// its readers admit, NOT_FOUND for others.
+func (r *Resolver) readableNode(ctx context.Context, n ent.Noder) error {
+	if err := readableNodeRole(ctx, n); err != nil {
+		return err
+	}
+	defID, id := 0, 0
+	switch v := n.(type) {
+	case *ent.ReleaseDefinition:
+		id = v.ID
+		defID = v.ID
+	case *ent.Release:
+		id = v.ID
+		defID = v.DefinitionID
+	case *ent.ReleaseEnvironment:
+		id = v.ID
+		defID = v.DefinitionID
+	case *ent.Deployment:
+		id = v.ID
+		defID = v.DefinitionID
+	case *ent.Environment:
+		id = v.ID
+		defID = v.DefinitionID
+	case *ent.DefinitionRevision:
+		id = v.ID
+		defID = v.DefinitionID
+	case *ent.Approval:
+		id = v.ID
+		rel, err := r.Engine.Client().Release.Get(ctx, v.ReleaseID)
+		if err != nil {
+			return err
+		}
+		defID = rel.DefinitionID
+	}
+	if defID == 0 {
+		return nil
+	}
+	a, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.Engine.RequireReadableDefinition(ctx, a, defID); err != nil {
+		if delivery.CodeOf(err) == delivery.CodeNotFound {
+			return delivery.NotFound("node", id)
+		}
+		return err
+	}
+	return nil
+}
+
+// hiddenDefinitions lists the definitions the viewer may not read, for list
+// queries to exclude.
+func (r *Resolver) hiddenDefinitions(ctx context.Context) ([]int, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.HiddenDefinitions(ctx, a)
+}
+
+// readableNodeRole checks the least role of a node's type.
+func readableNodeRole(ctx context.Context, n ent.Noder) error {
 	a, err := actor(ctx)
 	if err != nil {
 		return err
