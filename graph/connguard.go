@@ -240,7 +240,18 @@ func limitSubscriptions(max int) graphql.OperationMiddleware {
 			err.Extensions = map[string]any{"code": string(delivery.CodeForbidden)}
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 		}
-		context.AfterFunc(ctx, st.release)
-		return next(ctx)
+		// The slot frees when the stream ends (the handler returns nil, before
+		// the transport sends complete) or its context does.
+		var once sync.Once
+		release := func() { once.Do(st.release) }
+		context.AfterFunc(ctx, release)
+		responses := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			r := responses(ctx)
+			if r == nil {
+				release()
+			}
+			return r
+		}
 	}
 }

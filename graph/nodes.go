@@ -2,9 +2,16 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/approval"
+	"github.com/cairnhq/cairn/ent/definitionrevision"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/environment"
+	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/releaseenvironment"
 )
 
 // readableNode applies to node(id) the same rules as the list queries:
@@ -16,33 +23,36 @@ func (r *Resolver) readableNode(ctx context.Context, n ent.Noder) error {
 	if err := readableNodeRole(ctx, n); err != nil {
 		return err
 	}
-	defID, id := 0, 0
+	// node(id) reads only the selected columns: read the definition id.
+	c := r.Engine.Client()
+	var (
+		defID, id int
+		err       error
+	)
 	switch v := n.(type) {
 	case *ent.ReleaseDefinition:
-		id = v.ID
-		defID = v.ID
+		id, defID = v.ID, v.ID
 	case *ent.Release:
 		id = v.ID
-		defID = v.DefinitionID
+		defID, err = c.Release.Query().Where(release.ID(v.ID)).Select(release.FieldDefinitionID).Int(ctx)
 	case *ent.ReleaseEnvironment:
 		id = v.ID
-		defID = v.DefinitionID
+		defID, err = c.ReleaseEnvironment.Query().Where(releaseenvironment.ID(v.ID)).Select(releaseenvironment.FieldDefinitionID).Int(ctx)
 	case *ent.Deployment:
 		id = v.ID
-		defID = v.DefinitionID
+		defID, err = c.Deployment.Query().Where(deployment.ID(v.ID)).Select(deployment.FieldDefinitionID).Int(ctx)
 	case *ent.Environment:
 		id = v.ID
-		defID = v.DefinitionID
+		defID, err = c.Environment.Query().Where(environment.ID(v.ID)).Select(environment.FieldDefinitionID).Int(ctx)
 	case *ent.DefinitionRevision:
 		id = v.ID
-		defID = v.DefinitionID
+		defID, err = c.DefinitionRevision.Query().Where(definitionrevision.ID(v.ID)).Select(definitionrevision.FieldDefinitionID).Int(ctx)
 	case *ent.Approval:
 		id = v.ID
-		rel, err := r.Engine.Client().Release.Get(ctx, v.ReleaseID)
-		if err != nil {
-			return err
-		}
-		defID = rel.DefinitionID
+		defID, err = c.Deployment.Query().Where(deployment.HasApprovalsWith(approval.ID(v.ID))).Select(deployment.FieldDefinitionID).Int(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("reading the definition of node %d: %w", id, err)
 	}
 	if defID == 0 {
 		return nil
