@@ -38,7 +38,7 @@ var (
 )
 
 // FromNow, as FollowEvents' afterSeq, starts a stream with the events
-// committed after it subscribed: no stored ones.
+// committed after the call: no stored ones.
 const FromNow int64 = -1
 
 // Retention of the persisted event stream: an event is kept while it is
@@ -94,6 +94,14 @@ func (e *Engine) FollowEvents(ctx context.Context, bus Subscriber, actor Actor, 
 			return nil, err
 		}
 	}
+	if afterSeq == FromNow {
+		// Read before subscribing: what commits in between is caught up.
+		last, err := e.lastSequence(ctx)
+		if err != nil {
+			return nil, err
+		}
+		afterSeq = last
+	}
 	out := make(chan Event)
 	go func() {
 		defer close(out)
@@ -145,13 +153,6 @@ type eventFollower struct {
 // follow runs on one subscription until it closes (nil: resubscribe), ctx
 // ends or the database fails.
 func (fl *eventFollower) follow(ctx context.Context, events <-chan Event) error {
-	if fl.last == FromNow {
-		last, err := fl.e.lastSequence(ctx)
-		if err != nil {
-			return err
-		}
-		fl.last = last
-	}
 	if err := fl.catchUp(ctx); err != nil {
 		return err
 	}
@@ -290,7 +291,8 @@ func (e *Engine) StoredEvents(ctx context.Context, afterSeq int64, limit int) ([
 }
 
 // PruneEvents deletes the persisted events that are both older than
-// EventRetentionAge and not among the newest EventRetentionCount, except
+// EventRetentionAge and not among the newest EventRetentionCount (or the
+// engine's Options), except
 // those outgoing hooks still need: events after the hook outbox's cursor
 // (or after the oldest hook's start while there is no cursor yet) and events
 // of deliveries not yet final. It returns how many it deleted. It takes no
@@ -300,7 +302,7 @@ func (e *Engine) PruneEvents(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	upTo := last - EventRetentionCount // delete sequences <= upTo
+	upTo := last - int64(e.keepCount) // delete sequences <= upTo
 	if upTo <= 0 {
 		return 0, nil
 	}
@@ -331,7 +333,7 @@ func (e *Engine) PruneEvents(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	n, err := e.client.Event.Delete().
-		Where(event.SequenceLTE(upTo), event.TimeLT(e.clock.Now().Add(-EventRetentionAge))).Exec(ctx)
+		Where(event.SequenceLTE(upTo), event.TimeLT(e.clock.Now().Add(-e.keepAge))).Exec(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("pruning events: %w", err)
 	}
