@@ -181,6 +181,10 @@ func (s *Server) routes() {
 	}))
 }
 
+// Events returns the server's in-process event bus, for tools that follow
+// it directly (cmd/eventbench measures the fan-out floor with it).
+func (s *Server) Events() *eventbus.Bus { return s.bus }
+
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
