@@ -20,10 +20,9 @@ import (
 // authenticated once, when they open. The guard re-checks their credential
 // while they stay open: every RecheckInterval (default 30 s, which bounds how
 // long an expired token keeps streaming) and at once when the engine
-// announces a revoked token or a disabled user (EventCredentialRevoked, on
-// the bus of this replica; other replicas notice at their next periodic
-// check). A websocket whose credential fails is closed with CloseForbidden;
-// an SSE stream simply ends.
+// announces a revoked token or a disabled user (EventCredentialRevoked; the
+// PostgreSQL bus carries it to every replica). A websocket whose credential
+// fails is closed with CloseForbidden; an SSE stream simply ends.
 
 // CloseForbidden is the websocket close code of a connection whose
 // credential was refused (at connection_init) or stopped being valid
