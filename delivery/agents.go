@@ -305,8 +305,18 @@ func (t *txn) markLost(where ...predicate.Job) ([]int, error) {
 		}
 		if n == 1 {
 			ids = append(ids, j.ID)
-			if err := t.emit(Event{Type: EventJobLost, JobID: j.ID, DeploymentID: j.DeploymentID,
-				AgentID: derefInt(j.AgentID), Status: string(job.StatusLOST)}); err != nil {
+			ev := Event{Type: EventJobLost, JobID: j.ID, DeploymentID: j.DeploymentID,
+				AgentID: derefInt(j.AgentID), Status: string(job.StatusLOST)}
+			// The deployment's ids let subscribers filter by definition and
+			// environment, and let readers' rules apply.
+			d, err := t.Deployment.Get(t.ctx, j.DeploymentID)
+			switch {
+			case err == nil:
+				ev.DefinitionID, ev.ReleaseID, ev.Environment = d.DefinitionID, d.ReleaseID, d.EnvironmentName
+			case !ent.IsNotFound(err):
+				return nil, fmt.Errorf("reading deployment of lost job %d: %w", j.ID, err)
+			}
+			if err := t.emit(ev); err != nil {
 				return nil, err
 			}
 		}

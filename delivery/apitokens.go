@@ -156,6 +156,8 @@ func (e *Engine) RevokeAPIToken(ctx context.Context, actor Actor, id int) (*ent.
 			return err
 		}
 		tok.Edges.Owner = old.Edges.Owner
+		// Open event streams authenticated with the token end at once.
+		t.notify(Event{Type: EventCredentialRevoked, Data: map[string]any{"jti": tok.Jti, "userId": tok.OwnerID}})
 		return t.audit(actor, "token.revoke", targetAPIToken, id,
 			auditToken(old, old.Edges.Owner.Username), auditToken(tok, old.Edges.Owner.Username))
 	})

@@ -52,7 +52,7 @@ func (e *Engine) CreateDefinition(ctx context.Context, actor Actor, in spec.Defi
 		}
 		def, err = t.ReleaseDefinition.Create().
 			SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
-			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetRevision(1).
+			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetRevision(1).
 			SetCreatedAt(t.now).SetUpdatedAt(t.now).
 			Save(t.ctx)
 		if err != nil {
@@ -108,7 +108,7 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 		n, err := t.ReleaseDefinition.Update().
 			Where(releasedefinition.ID(id), releasedefinition.Revision(expectedRevision), releasedefinition.DeletedAtIsNil()).
 			SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
-			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetRevision(next).SetUpdatedAt(t.now).
+			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetRevision(next).SetUpdatedAt(t.now).
 			Save(t.ctx)
 		if err != nil {
 			return nameConflict(doc.Name, fmt.Errorf("storing definition: %w", err))
@@ -184,7 +184,7 @@ func (e *Engine) DeleteDefinition(ctx context.Context, actor Actor, id, expected
 }
 
 // Definition returns the live definition id; a deleted one is NOT_FOUND (its
-// revisions stay readable).
+// revisions stay readable), and so is one whose readers exclude actor.
 func (e *Engine) Definition(ctx context.Context, actor Actor, id int) (*ent.ReleaseDefinition, error) {
 	if err := actor.Require(RoleViewer, "reading a definition"); err != nil {
 		return nil, err
@@ -196,6 +196,15 @@ func (e *Engine) Definition(ctx context.Context, actor Actor, id int) (*ent.Rele
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading definition %d: %w", id, err)
+	}
+	if len(def.Readers) > 0 {
+		access, err := e.readAccessFor(ctx, actor)
+		if err != nil {
+			return nil, err
+		}
+		if !access.allows(def.Readers) {
+			return nil, NotFound("definition", id)
+		}
 	}
 	return def, nil
 }

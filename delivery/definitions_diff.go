@@ -129,6 +129,7 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 	f.add("name", doc.Name)
 	f.add("description", doc.Description)
 	f.add("releaseNameFormat", doc.ReleaseNameFormat)
+	f.add("readers", strings.Join(doc.Readers, ", "))
 	f.variables("variables", doc.Variables)
 	for _, s := range doc.ArtifactSources {
 		p := fmt.Sprintf("artifactSources[%s]", s.Alias)

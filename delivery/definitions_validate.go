@@ -39,6 +39,7 @@ const (
 	maxRepositoryURL   = 2000
 	maxComment         = 2000
 	maxVariableValue   = 64 << 10
+	maxReaders         = 50
 )
 
 var (
@@ -109,6 +110,7 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 		Description:       in.Description,
 		ReleaseNameFormat: strings.TrimSpace(in.ReleaseNameFormat),
 		Variables:         normalizeVariables(in.Variables),
+		Readers:           normalizeReaders(in.Readers),
 	}
 	if out.ReleaseNameFormat == "" {
 		out.ReleaseNameFormat = DefaultReleaseNameFormat
@@ -207,6 +209,22 @@ func normalizeVariables(vs []spec.Variable) []spec.Variable {
 	return out
 }
 
+// normalizeReaders trims the reader group names and drops repeats, keeping
+// the order given.
+func normalizeReaders(rs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range rs {
+		r = strings.TrimSpace(r)
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		out = append(out, r)
+	}
+	return out
+}
+
 func trimAll(ss []string) []string {
 	if len(ss) == 0 {
 		return nil
@@ -233,7 +251,8 @@ func (t *txn) loadReferences(doc *spec.DefinitionSnapshot) (*references, error) 
 		connections: map[string]serviceconnection.Kind{}, connIDs: map[string]int{},
 		users: map[string]bool{}, groups: map[string]bool{},
 	}
-	var conns, users, groups []string
+	var conns, users []string
+	groups := append([]string(nil), doc.Readers...)
 	for _, s := range doc.ArtifactSources {
 		conns = append(conns, s.Connection)
 	}
@@ -270,7 +289,7 @@ func (t *txn) loadReferences(doc *spec.DefinitionSnapshot) (*references, error) 
 	if len(groups) > 0 {
 		names, err := t.Group.Query().Where(group.NameIn(groups...)).Select(group.FieldName).Strings(t.ctx)
 		if err != nil {
-			return nil, fmt.Errorf("reading approver groups: %w", err)
+			return nil, fmt.Errorf("reading approver and reader groups: %w", err)
 		}
 		for _, n := range names {
 			refs.groups[n] = true
@@ -298,6 +317,7 @@ func validateDefinition(doc *spec.DefinitionSnapshot, refs *references) *problem
 	validateVariables(p, "variables", doc.Variables)
 	validateSources(p, doc.ArtifactSources, refs)
 	validateEnvironments(p, doc.Environments, refs)
+	validateReaders(p, doc.Readers, refs)
 	for i, s := range doc.Schedules {
 		field := fmt.Sprintf("schedules[%d]", i)
 		if n := len(strings.Fields(s.Cron)); n != 5 {
@@ -312,6 +332,23 @@ func validateDefinition(doc *spec.DefinitionSnapshot, refs *references) *problem
 		}
 	}
 	return p
+}
+
+// validateReaders checks that every reader names an existing group.
+func validateReaders(p *problems, readers []string, refs *references) {
+	if len(readers) > maxReaders {
+		p.add("readers", "lists %d groups; at most %d are allowed", len(readers), maxReaders)
+		return
+	}
+	for i, r := range readers {
+		field := fmt.Sprintf("readers[%d]", i)
+		switch {
+		case r == "":
+			p.add(field, "a reader group needs a name")
+		case !refs.groups[r]:
+			p.add(field, "group %q does not exist; create it first or remove it from readers", r)
+		}
+	}
 }
 
 func validateNameFormat(p *problems, f string) {

@@ -3,6 +3,7 @@ package delivery
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cairnhq/cairn/ent"
 )
@@ -28,6 +29,11 @@ type Options struct {
 	// MaxJobLogBytes caps the log text stored per job (default 64 MiB); past it one notice line
 	// is stored and further text is dropped (the job goes on).
 	MaxJobLogBytes int64
+	// EventRetentionAge and EventRetentionCount override how long and how
+	// many persisted events PruneEvents keeps (defaults EventRetentionAge
+	// and EventRetentionCount).
+	EventRetentionAge   time.Duration
+	EventRetentionCount int
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -43,6 +49,9 @@ type Engine struct {
 	// timerWake wakes RunTimerLoop when this engine commits a new timer.
 	timerWake chan struct{}
 	maxLog    int64
+	// keepAge and keepCount: the event stream's retention (PruneEvents).
+	keepAge   time.Duration
+	keepCount int
 	// enrichWake wakes RunEnrichmentLoop when this engine commits
 	// enrichment work; enrichPass is closed (and replaced) after each pass
 	// of the loop, under enrichMu.
@@ -65,6 +74,14 @@ func New(client *ent.Client, opts Options) *Engine {
 		enrichWake: make(chan struct{}, 1),
 		enrichPass: make(chan struct{}),
 		maxLog:     opts.MaxJobLogBytes,
+		keepAge:    opts.EventRetentionAge,
+		keepCount:  opts.EventRetentionCount,
+	}
+	if e.keepAge <= 0 {
+		e.keepAge = EventRetentionAge
+	}
+	if e.keepCount <= 0 {
+		e.keepCount = EventRetentionCount
 	}
 	if e.maxLog <= 0 {
 		e.maxLog = DefaultMaxJobLogBytes

@@ -26,6 +26,10 @@ const (
 	EventJobLost                  = "job.lost"
 	EventLogAppended              = "log.appended"
 	EventAgentChanged             = "agent.changed"
+	// EventCredentialRevoked (transient): an API token was revoked (Data:
+	// jti, userId) or a user disabled (Data: userId). Connections
+	// authenticated with it re-check their credential at once.
+	EventCredentialRevoked = "credential.revoked"
 	// EventArtifactEnriched: a release artifact's commits, work items and
 	// files were read from its CI server.
 	EventArtifactEnriched = "artifact.enriched"

@@ -207,6 +207,10 @@ func (e *Engine) UpdateUser(ctx context.Context, actor Actor, id int, p UserPatc
 		if u, err = upd.Save(ctx); err != nil {
 			return err
 		}
+		if u.Disabled && !old.Disabled {
+			// Open event streams of the user's tokens end at once.
+			t.notify(Event{Type: EventCredentialRevoked, Data: map[string]any{"userId": id}})
+		}
 		action := "user.update"
 		if p.Disabled != nil && *p.Disabled && !old.Disabled &&
 			p.Role == nil && p.DisplayName == nil && p.Email == nil && p.ExternalIdentities == nil {

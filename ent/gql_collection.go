@@ -3335,6 +3335,11 @@ func (rd *ReleaseDefinitionQuery) collectField(ctx context.Context, oneNode bool
 				selectedFields = append(selectedFields, releasedefinition.FieldDeletedAt)
 				fieldSeen[releasedefinition.FieldDeletedAt] = struct{}{}
 			}
+		case "readers":
+			if _, ok := fieldSeen[releasedefinition.FieldReaders]; !ok {
+				selectedFields = append(selectedFields, releasedefinition.FieldReaders)
+				fieldSeen[releasedefinition.FieldReaders] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -21263,6 +21263,8 @@ type ReleaseDefinitionMutation struct {
 	release_counter         *int
 	addrelease_counter      *int
 	deleted_at              *time.Time
+	readers                 *[]string
+	appendreaders           []string
 	clearedFields           map[string]struct{}
 	artifact_sources        map[int]struct{}
 	removedartifact_sources map[int]struct{}
@@ -21850,6 +21852,71 @@ func (m *ReleaseDefinitionMutation) ResetDeletedAt() {
 	delete(m.clearedFields, releasedefinition.FieldDeletedAt)
 }
 
+// SetReaders sets the "readers" field.
+func (m *ReleaseDefinitionMutation) SetReaders(s []string) {
+	m.readers = &s
+	m.appendreaders = nil
+}
+
+// Readers returns the value of the "readers" field in the mutation.
+func (m *ReleaseDefinitionMutation) Readers() (r []string, exists bool) {
+	v := m.readers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReaders returns the old "readers" field's value of the ReleaseDefinition entity.
+// If the ReleaseDefinition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseDefinitionMutation) OldReaders(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReaders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReaders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReaders: %w", err)
+	}
+	return oldValue.Readers, nil
+}
+
+// AppendReaders adds s to the "readers" field.
+func (m *ReleaseDefinitionMutation) AppendReaders(s []string) {
+	m.appendreaders = append(m.appendreaders, s...)
+}
+
+// AppendedReaders returns the list of values that were appended to the "readers" field in this mutation.
+func (m *ReleaseDefinitionMutation) AppendedReaders() ([]string, bool) {
+	if len(m.appendreaders) == 0 {
+		return nil, false
+	}
+	return m.appendreaders, true
+}
+
+// ClearReaders clears the value of the "readers" field.
+func (m *ReleaseDefinitionMutation) ClearReaders() {
+	m.readers = nil
+	m.appendreaders = nil
+	m.clearedFields[releasedefinition.FieldReaders] = struct{}{}
+}
+
+// ReadersCleared returns if the "readers" field was cleared in this mutation.
+func (m *ReleaseDefinitionMutation) ReadersCleared() bool {
+	_, ok := m.clearedFields[releasedefinition.FieldReaders]
+	return ok
+}
+
+// ResetReaders resets all changes to the "readers" field.
+func (m *ReleaseDefinitionMutation) ResetReaders() {
+	m.readers = nil
+	m.appendreaders = nil
+	delete(m.clearedFields, releasedefinition.FieldReaders)
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by ids.
 func (m *ReleaseDefinitionMutation) AddArtifactSourceIDs(ids ...int) {
 	if m.artifact_sources == nil {
@@ -22100,7 +22167,7 @@ func (m *ReleaseDefinitionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReleaseDefinitionMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, releasedefinition.FieldCreatedAt)
 	}
@@ -22131,6 +22198,9 @@ func (m *ReleaseDefinitionMutation) Fields() []string {
 	if m.deleted_at != nil {
 		fields = append(fields, releasedefinition.FieldDeletedAt)
 	}
+	if m.readers != nil {
+		fields = append(fields, releasedefinition.FieldReaders)
+	}
 	return fields
 }
 
@@ -22159,6 +22229,8 @@ func (m *ReleaseDefinitionMutation) Field(name string) (ent.Value, bool) {
 		return m.ReleaseCounter()
 	case releasedefinition.FieldDeletedAt:
 		return m.DeletedAt()
+	case releasedefinition.FieldReaders:
+		return m.Readers()
 	}
 	return nil, false
 }
@@ -22188,6 +22260,8 @@ func (m *ReleaseDefinitionMutation) OldField(ctx context.Context, name string) (
 		return m.OldReleaseCounter(ctx)
 	case releasedefinition.FieldDeletedAt:
 		return m.OldDeletedAt(ctx)
+	case releasedefinition.FieldReaders:
+		return m.OldReaders(ctx)
 	}
 	return nil, fmt.Errorf("unknown ReleaseDefinition field %s", name)
 }
@@ -22267,6 +22341,13 @@ func (m *ReleaseDefinitionMutation) SetField(name string, value ent.Value) error
 		}
 		m.SetDeletedAt(v)
 		return nil
+	case releasedefinition.FieldReaders:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReaders(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)
 }
@@ -22333,6 +22414,9 @@ func (m *ReleaseDefinitionMutation) ClearedFields() []string {
 	if m.FieldCleared(releasedefinition.FieldDeletedAt) {
 		fields = append(fields, releasedefinition.FieldDeletedAt)
 	}
+	if m.FieldCleared(releasedefinition.FieldReaders) {
+		fields = append(fields, releasedefinition.FieldReaders)
+	}
 	return fields
 }
 
@@ -22355,6 +22439,9 @@ func (m *ReleaseDefinitionMutation) ClearField(name string) error {
 		return nil
 	case releasedefinition.FieldDeletedAt:
 		m.ClearDeletedAt()
+		return nil
+	case releasedefinition.FieldReaders:
+		m.ClearReaders()
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition nullable field %s", name)
@@ -22393,6 +22480,9 @@ func (m *ReleaseDefinitionMutation) ResetField(name string) error {
 		return nil
 	case releasedefinition.FieldDeletedAt:
 		m.ResetDeletedAt()
+		return nil
+	case releasedefinition.FieldReaders:
+		m.ResetReaders()
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)

@@ -39,6 +39,8 @@ type ReleaseDefinition struct {
 	ReleaseCounter int `json:"release_counter,omitempty"`
 	// DeletedAt holds the value of the "deleted_at" field.
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// Readers holds the value of the "readers" field.
+	Readers []string `json:"readers,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ReleaseDefinitionQuery when eager-loading is set.
 	Edges        ReleaseDefinitionEdges `json:"edges"`
@@ -108,7 +110,7 @@ func (*ReleaseDefinition) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case releasedefinition.FieldVariables, releasedefinition.FieldSchedules:
+		case releasedefinition.FieldVariables, releasedefinition.FieldSchedules, releasedefinition.FieldReaders:
 			values[i] = new([]byte)
 		case releasedefinition.FieldID, releasedefinition.FieldRevision, releasedefinition.FieldReleaseCounter:
 			values[i] = new(sql.NullInt64)
@@ -202,6 +204,14 @@ func (rd *ReleaseDefinition) assignValues(columns []string, values []any) error 
 				rd.DeletedAt = new(time.Time)
 				*rd.DeletedAt = value.Time
 			}
+		case releasedefinition.FieldReaders:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field readers", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &rd.Readers); err != nil {
+					return fmt.Errorf("unmarshal field readers: %w", err)
+				}
+			}
 		default:
 			rd.selectValues.Set(columns[i], values[i])
 		}
@@ -289,6 +299,9 @@ func (rd *ReleaseDefinition) String() string {
 		builder.WriteString("deleted_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("readers=")
+	builder.WriteString(fmt.Sprintf("%v", rd.Readers))
 	builder.WriteByte(')')
 	return builder.String()
 }

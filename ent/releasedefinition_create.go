@@ -143,6 +143,12 @@ func (rdc *ReleaseDefinitionCreate) SetNillableDeletedAt(t *time.Time) *ReleaseD
 	return rdc
 }
 
+// SetReaders sets the "readers" field.
+func (rdc *ReleaseDefinitionCreate) SetReaders(s []string) *ReleaseDefinitionCreate {
+	rdc.mutation.SetReaders(s)
+	return rdc
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rdc *ReleaseDefinitionCreate) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionCreate {
 	rdc.mutation.AddArtifactSourceIDs(ids...)
@@ -368,6 +374,10 @@ func (rdc *ReleaseDefinitionCreate) createSpec() (*ReleaseDefinition, *sqlgraph.
 	if value, ok := rdc.mutation.DeletedAt(); ok {
 		_spec.SetField(releasedefinition.FieldDeletedAt, field.TypeTime, value)
 		_node.DeletedAt = &value
+	}
+	if value, ok := rdc.mutation.Readers(); ok {
+		_spec.SetField(releasedefinition.FieldReaders, field.TypeJSON, value)
+		_node.Readers = value
 	}
 	if nodes := rdc.mutation.ArtifactSourcesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -623,6 +633,24 @@ func (u *ReleaseDefinitionUpsert) ClearDeletedAt() *ReleaseDefinitionUpsert {
 	return u
 }
 
+// SetReaders sets the "readers" field.
+func (u *ReleaseDefinitionUpsert) SetReaders(v []string) *ReleaseDefinitionUpsert {
+	u.Set(releasedefinition.FieldReaders, v)
+	return u
+}
+
+// UpdateReaders sets the "readers" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsert) UpdateReaders() *ReleaseDefinitionUpsert {
+	u.SetExcluded(releasedefinition.FieldReaders)
+	return u
+}
+
+// ClearReaders clears the value of the "readers" field.
+func (u *ReleaseDefinitionUpsert) ClearReaders() *ReleaseDefinitionUpsert {
+	u.SetNull(releasedefinition.FieldReaders)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -826,6 +854,27 @@ func (u *ReleaseDefinitionUpsertOne) UpdateDeletedAt() *ReleaseDefinitionUpsertO
 func (u *ReleaseDefinitionUpsertOne) ClearDeletedAt() *ReleaseDefinitionUpsertOne {
 	return u.Update(func(s *ReleaseDefinitionUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetReaders sets the "readers" field.
+func (u *ReleaseDefinitionUpsertOne) SetReaders(v []string) *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetReaders(v)
+	})
+}
+
+// UpdateReaders sets the "readers" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertOne) UpdateReaders() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateReaders()
+	})
+}
+
+// ClearReaders clears the value of the "readers" field.
+func (u *ReleaseDefinitionUpsertOne) ClearReaders() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.ClearReaders()
 	})
 }
 
@@ -1198,6 +1247,27 @@ func (u *ReleaseDefinitionUpsertBulk) UpdateDeletedAt() *ReleaseDefinitionUpsert
 func (u *ReleaseDefinitionUpsertBulk) ClearDeletedAt() *ReleaseDefinitionUpsertBulk {
 	return u.Update(func(s *ReleaseDefinitionUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetReaders sets the "readers" field.
+func (u *ReleaseDefinitionUpsertBulk) SetReaders(v []string) *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetReaders(v)
+	})
+}
+
+// UpdateReaders sets the "readers" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertBulk) UpdateReaders() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateReaders()
+	})
+}
+
+// ClearReaders clears the value of the "readers" field.
+func (u *ReleaseDefinitionUpsertBulk) ClearReaders() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.ClearReaders()
 	})
 }
 

@@ -181,6 +181,24 @@ func (rdu *ReleaseDefinitionUpdate) ClearDeletedAt() *ReleaseDefinitionUpdate {
 	return rdu
 }
 
+// SetReaders sets the "readers" field.
+func (rdu *ReleaseDefinitionUpdate) SetReaders(s []string) *ReleaseDefinitionUpdate {
+	rdu.mutation.SetReaders(s)
+	return rdu
+}
+
+// AppendReaders appends s to the "readers" field.
+func (rdu *ReleaseDefinitionUpdate) AppendReaders(s []string) *ReleaseDefinitionUpdate {
+	rdu.mutation.AppendReaders(s)
+	return rdu
+}
+
+// ClearReaders clears the value of the "readers" field.
+func (rdu *ReleaseDefinitionUpdate) ClearReaders() *ReleaseDefinitionUpdate {
+	rdu.mutation.ClearReaders()
+	return rdu
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rdu *ReleaseDefinitionUpdate) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionUpdate {
 	rdu.mutation.AddArtifactSourceIDs(ids...)
@@ -455,6 +473,17 @@ func (rdu *ReleaseDefinitionUpdate) sqlSave(ctx context.Context) (n int, err err
 	}
 	if rdu.mutation.DeletedAtCleared() {
 		_spec.ClearField(releasedefinition.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := rdu.mutation.Readers(); ok {
+		_spec.SetField(releasedefinition.FieldReaders, field.TypeJSON, value)
+	}
+	if value, ok := rdu.mutation.AppendedReaders(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, releasedefinition.FieldReaders, value)
+		})
+	}
+	if rdu.mutation.ReadersCleared() {
+		_spec.ClearField(releasedefinition.FieldReaders, field.TypeJSON)
 	}
 	if rdu.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -804,6 +833,24 @@ func (rduo *ReleaseDefinitionUpdateOne) ClearDeletedAt() *ReleaseDefinitionUpdat
 	return rduo
 }
 
+// SetReaders sets the "readers" field.
+func (rduo *ReleaseDefinitionUpdateOne) SetReaders(s []string) *ReleaseDefinitionUpdateOne {
+	rduo.mutation.SetReaders(s)
+	return rduo
+}
+
+// AppendReaders appends s to the "readers" field.
+func (rduo *ReleaseDefinitionUpdateOne) AppendReaders(s []string) *ReleaseDefinitionUpdateOne {
+	rduo.mutation.AppendReaders(s)
+	return rduo
+}
+
+// ClearReaders clears the value of the "readers" field.
+func (rduo *ReleaseDefinitionUpdateOne) ClearReaders() *ReleaseDefinitionUpdateOne {
+	rduo.mutation.ClearReaders()
+	return rduo
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rduo *ReleaseDefinitionUpdateOne) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionUpdateOne {
 	rduo.mutation.AddArtifactSourceIDs(ids...)
@@ -1108,6 +1155,17 @@ func (rduo *ReleaseDefinitionUpdateOne) sqlSave(ctx context.Context) (_node *Rel
 	}
 	if rduo.mutation.DeletedAtCleared() {
 		_spec.ClearField(releasedefinition.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := rduo.mutation.Readers(); ok {
+		_spec.SetField(releasedefinition.FieldReaders, field.TypeJSON, value)
+	}
+	if value, ok := rduo.mutation.AppendedReaders(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, releasedefinition.FieldReaders, value)
+		})
+	}
+	if rduo.mutation.ReadersCleared() {
+		_spec.ClearField(releasedefinition.FieldReaders, field.TypeJSON)
 	}
 	if rduo.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{

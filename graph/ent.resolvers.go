@@ -11,6 +11,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 )
 
@@ -23,7 +24,7 @@ func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 		}
 		return nil, err
 	}
-	return n, readableNode(ctx, n)
+	return n, r.readableNode(ctx, n)
 }
 
 // Nodes is the resolver for the nodes field.
@@ -36,7 +37,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 		if n == nil {
 			continue
 		}
-		if err := readableNode(ctx, n); err != nil {
+		if err := r.readableNode(ctx, n); err != nil {
 			return nil, err
 		}
 	}
@@ -51,13 +52,22 @@ func (r *queryResolver) Agents(ctx context.Context, after *entgql.Cursor[int], f
 
 // Releases is the resolver for the releases field.
 func (r *queryResolver) Releases(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) (*ent.ReleaseConnection, error) {
-	return r.Engine.Client().Release.Query().Paginate(ctx, after, first, before, last,
-		ent.WithReleaseOrder(orderBy), ent.WithReleaseFilter(where.Filter))
+	hidden, err := r.hiddenDefinitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.Client().Release.Query().Where(release.DefinitionIDNotIn(hidden...)).
+		Paginate(ctx, after, first, before, last, ent.WithReleaseOrder(orderBy), ent.WithReleaseFilter(where.Filter))
 }
 
 // Definitions is the resolver for the definitions field.
 func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) (*ent.ReleaseDefinitionConnection, error) {
-	return r.Engine.Client().ReleaseDefinition.Query().Where(releasedefinition.DeletedAtIsNil()).
+	hidden, err := r.hiddenDefinitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.Client().ReleaseDefinition.Query().
+		Where(releasedefinition.DeletedAtIsNil(), releasedefinition.IDNotIn(hidden...)).
 		Paginate(ctx, after, first, before, last,
 			ent.WithReleaseDefinitionOrder(orderBy), ent.WithReleaseDefinitionFilter(where.Filter))
 }

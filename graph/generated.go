@@ -113,6 +113,16 @@ type ComplexityRoot struct {
 		Uses      func(childComplexity int) int
 	}
 
+	AgentStatusEvent struct {
+		Actor    func(childComplexity int) int
+		Agent    func(childComplexity int) int
+		AgentID  func(childComplexity int) int
+		Sequence func(childComplexity int) int
+		Status   func(childComplexity int) int
+		Time     func(childComplexity int) int
+		Type     func(childComplexity int) int
+	}
+
 	ApiToken struct {
 		CreatedAt  func(childComplexity int) int
 		ExpiresAt  func(childComplexity int) int
@@ -155,9 +165,46 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	ApprovalDecidedEvent struct {
+		Actor        func(childComplexity int) int
+		Approval     func(childComplexity int) int
+		ApprovalID   func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Stage        func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
 	ApprovalEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ApprovalPendingEvent struct {
+		Actor        func(childComplexity int) int
+		Approval     func(childComplexity int) int
+		ApprovalID   func(childComplexity int) int
+		Approver     func(childComplexity int) int
+		Approvers    func(childComplexity int) int
+		Changes      func(childComplexity int) int
+		Deadline     func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Stage        func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
 	}
 
 	ApprovalPolicy struct {
@@ -167,6 +214,40 @@ type ComplexityRoot struct {
 		RequiredCount                       func(childComplexity int) int
 		SkipIfApprovedInPreviousEnvironment func(childComplexity int) int
 		TimeoutMinutes                      func(childComplexity int) int
+	}
+
+	ApprovalReassignedEvent struct {
+		Actor        func(childComplexity int) int
+		Approval     func(childComplexity int) int
+		ApprovalID   func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Stage        func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
+	ApprovalTimedOutEvent struct {
+		Actor        func(childComplexity int) int
+		Approval     func(childComplexity int) int
+		ApprovalID   func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Stage        func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
 	}
 
 	Approver struct {
@@ -308,6 +389,7 @@ type ComplexityRoot struct {
 		Description       func(childComplexity int) int
 		Environments      func(childComplexity int) int
 		Name              func(childComplexity int) int
+		Readers           func(childComplexity int) int
 		ReleaseNameFormat func(childComplexity int) int
 		Schedules         func(childComplexity int) int
 		Variables         func(childComplexity int) int
@@ -348,6 +430,37 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	DeploymentFinishedEvent struct {
+		Actor        func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Status       func(childComplexity int) int
+		StatusReason func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
+	DeploymentStartedEvent struct {
+		Actor        func(childComplexity int) int
+		Attempt      func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Operation    func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
 	Environment struct {
 		Definition   func(childComplexity int) int
 		DefinitionID func(childComplexity int) int
@@ -379,6 +492,20 @@ type ComplexityRoot struct {
 		Queue        func(childComplexity int) int
 		Trigger      func(childComplexity int) int
 		Variables    func(childComplexity int) int
+	}
+
+	EnvironmentStatusChangedEvent struct {
+		Actor        func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
 	}
 
 	FieldChange struct {
@@ -471,6 +598,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	JobLostEvent struct {
+		Actor        func(childComplexity int) int
+		AgentID      func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		JobID        func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
 	JobSpec struct {
 		Demands              func(childComplexity int) int
 		SkipArtifactDownload func(childComplexity int) int
@@ -501,7 +642,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AbandonRelease          func(childComplexity int, releaseID int, comment *string) int
 		AddGroupMember          func(childComplexity int, groupID int, userID int) int
-		Approve                 func(childComplexity int, input delivery.ApprovalDecision) int
+		Approve                 func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
 		CancelDeployment        func(childComplexity int, deploymentID int, comment *string) int
 		CreateAPIToken          func(childComplexity int, input model.NewAPITokenInput) int
 		CreateAgentRegistration func(childComplexity int, pool *string, maxUses *int, expiresInHours *int) int
@@ -516,11 +657,11 @@ type ComplexityRoot struct {
 		DeleteGroup             func(childComplexity int, id int) int
 		DeleteOutgoingHook      func(childComplexity int, id int) int
 		DeleteServiceConnection func(childComplexity int, id int) int
-		DeployEnvironment       func(childComplexity int, input delivery.DeployInput) int
+		DeployEnvironment       func(childComplexity int, input delivery.DeployInput, onBehalfOf *string) int
 		DisableUser             func(childComplexity int, id int) int
 		Ping                    func(childComplexity int) int
 		ReassignApproval        func(childComplexity int, approvalID int, toUsername string, comment *string) int
-		Reject                  func(childComplexity int, input delivery.ApprovalDecision) int
+		Reject                  func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
 		RemoveGroupMember       func(childComplexity int, groupID int, userID int) int
 		RevokeAPIToken          func(childComplexity int, id int) int
 		SetAgentEnabled         func(childComplexity int, id int, enabled bool) int
@@ -651,6 +792,16 @@ type ComplexityRoot struct {
 		WorkItems          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WorkItemOrder, where *ent.WorkItemWhereInput) int
 	}
 
+	ReleaseAbandonedEvent struct {
+		Actor        func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
 	ReleaseArtifact struct {
 		Alias       func(childComplexity int) int
 		Branch      func(childComplexity int) int
@@ -685,6 +836,17 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	ReleaseCreatedEvent struct {
+		Actor        func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
 	ReleaseDefinition struct {
 		ArtifactSources   func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
@@ -693,6 +855,7 @@ type ComplexityRoot struct {
 		Environments      func(childComplexity int) int
 		ID                func(childComplexity int) int
 		Name              func(childComplexity int) int
+		Readers           func(childComplexity int) int
 		ReleaseNameFormat func(childComplexity int) int
 		Releases          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
 		Revision          func(childComplexity int) int
@@ -761,7 +924,10 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		DeploymentLog func(childComplexity int, deploymentID int, fromSeq *int64) int
+		AgentEvents    func(childComplexity int, afterSequence *int64) int
+		ApprovalEvents func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
+		DeploymentLog  func(childComplexity int, deploymentID int, fromSeq *int64) int
+		ReleaseEvents  func(childComplexity int, definitionID *int, environment *string, afterSequence *int64) int
 	}
 
 	Task struct {
@@ -929,9 +1095,9 @@ type MutationResolver interface {
 	UpdateServiceConnection(ctx context.Context, id int, input model.ServiceConnectionPatchInput) (*ent.ServiceConnection, error)
 	DeleteServiceConnection(ctx context.Context, id int) (int, error)
 	CreateRelease(ctx context.Context, input delivery.CreateReleaseInput) (*ent.Release, error)
-	DeployEnvironment(ctx context.Context, input delivery.DeployInput) (*ent.Deployment, error)
-	Approve(ctx context.Context, input delivery.ApprovalDecision) (*ent.Approval, error)
-	Reject(ctx context.Context, input delivery.ApprovalDecision) (*ent.Approval, error)
+	DeployEnvironment(ctx context.Context, input delivery.DeployInput, onBehalfOf *string) (*ent.Deployment, error)
+	Approve(ctx context.Context, input delivery.ApprovalDecision, onBehalfOf *string) (*ent.Approval, error)
+	Reject(ctx context.Context, input delivery.ApprovalDecision, onBehalfOf *string) (*ent.Approval, error)
 	ReassignApproval(ctx context.Context, approvalID int, toUsername string, comment *string) (*ent.Approval, error)
 	CancelDeployment(ctx context.Context, deploymentID int, comment *string) (*ent.Deployment, error)
 	AbandonRelease(ctx context.Context, releaseID int, comment *string) (*ent.Release, error)
@@ -979,6 +1145,9 @@ type ServiceConnectionResolver interface {
 }
 type SubscriptionResolver interface {
 	DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64) (<-chan *delivery.LogLine, error)
+	ReleaseEvents(ctx context.Context, definitionID *int, environment *string, afterSequence *int64) (<-chan model.ReleaseEvent, error)
+	ApprovalEvents(ctx context.Context, assignedToViewer *bool, afterSequence *int64) (<-chan model.ApprovalEvent, error)
+	AgentEvents(ctx context.Context, afterSequence *int64) (<-chan model.AgentEvent, error)
 }
 type TaskResolver interface {
 	Env(ctx context.Context, obj *spec.Task) (map[string]any, error)
@@ -1217,6 +1386,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AgentRegistration.Uses(childComplexity), true
 
+	case "AgentStatusEvent.actor":
+		if e.ComplexityRoot.AgentStatusEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStatusEvent.Actor(childComplexity), true
+	case "AgentStatusEvent.agent":
+		if e.ComplexityRoot.AgentStatusEvent.Agent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStatusEvent.Agent(childComplexity), true
+	case "AgentStatusEvent.agentId":
+		if e.ComplexityRoot.AgentStatusEvent.AgentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStatusEvent.AgentID(childComplexity), true
+	case "AgentStatusEvent.sequence":
+		if e.ComplexityRoot.AgentStatusEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStatusEvent.Sequence(childComplexity), true
+	case "AgentStatusEvent.status":
+		if e.ComplexityRoot.AgentStatusEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStatusEvent.Status(childComplexity), true
+	case "AgentStatusEvent.time":
+		if e.ComplexityRoot.AgentStatusEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStatusEvent.Time(childComplexity), true
+	case "AgentStatusEvent.type":
+		if e.ComplexityRoot.AgentStatusEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStatusEvent.Type(childComplexity), true
+
 	case "ApiToken.createdAt":
 		if e.ComplexityRoot.ApiToken.CreatedAt == nil {
 			break
@@ -1418,6 +1630,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApprovalConnection.TotalCount(childComplexity), true
 
+	case "ApprovalDecidedEvent.actor":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Actor(childComplexity), true
+	case "ApprovalDecidedEvent.approval":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Approval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Approval(childComplexity), true
+	case "ApprovalDecidedEvent.approvalId":
+		if e.ComplexityRoot.ApprovalDecidedEvent.ApprovalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.ApprovalID(childComplexity), true
+	case "ApprovalDecidedEvent.definitionId":
+		if e.ComplexityRoot.ApprovalDecidedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.DefinitionID(childComplexity), true
+	case "ApprovalDecidedEvent.deployment":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Deployment(childComplexity), true
+	case "ApprovalDecidedEvent.deploymentId":
+		if e.ComplexityRoot.ApprovalDecidedEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.DeploymentID(childComplexity), true
+	case "ApprovalDecidedEvent.environment":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Environment(childComplexity), true
+	case "ApprovalDecidedEvent.release":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Release(childComplexity), true
+	case "ApprovalDecidedEvent.releaseId":
+		if e.ComplexityRoot.ApprovalDecidedEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.ReleaseID(childComplexity), true
+	case "ApprovalDecidedEvent.sequence":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Sequence(childComplexity), true
+	case "ApprovalDecidedEvent.stage":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Stage(childComplexity), true
+	case "ApprovalDecidedEvent.status":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Status(childComplexity), true
+	case "ApprovalDecidedEvent.time":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Time(childComplexity), true
+	case "ApprovalDecidedEvent.type":
+		if e.ComplexityRoot.ApprovalDecidedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecidedEvent.Type(childComplexity), true
+
 	case "ApprovalEdge.cursor":
 		if e.ComplexityRoot.ApprovalEdge.Cursor == nil {
 			break
@@ -1430,6 +1727,109 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApprovalEdge.Node(childComplexity), true
+
+	case "ApprovalPendingEvent.actor":
+		if e.ComplexityRoot.ApprovalPendingEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Actor(childComplexity), true
+	case "ApprovalPendingEvent.approval":
+		if e.ComplexityRoot.ApprovalPendingEvent.Approval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Approval(childComplexity), true
+	case "ApprovalPendingEvent.approvalId":
+		if e.ComplexityRoot.ApprovalPendingEvent.ApprovalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.ApprovalID(childComplexity), true
+	case "ApprovalPendingEvent.approver":
+		if e.ComplexityRoot.ApprovalPendingEvent.Approver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Approver(childComplexity), true
+	case "ApprovalPendingEvent.approvers":
+		if e.ComplexityRoot.ApprovalPendingEvent.Approvers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Approvers(childComplexity), true
+	case "ApprovalPendingEvent.changes":
+		if e.ComplexityRoot.ApprovalPendingEvent.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Changes(childComplexity), true
+	case "ApprovalPendingEvent.deadline":
+		if e.ComplexityRoot.ApprovalPendingEvent.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Deadline(childComplexity), true
+	case "ApprovalPendingEvent.definitionId":
+		if e.ComplexityRoot.ApprovalPendingEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.DefinitionID(childComplexity), true
+	case "ApprovalPendingEvent.deployment":
+		if e.ComplexityRoot.ApprovalPendingEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Deployment(childComplexity), true
+	case "ApprovalPendingEvent.deploymentId":
+		if e.ComplexityRoot.ApprovalPendingEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.DeploymentID(childComplexity), true
+	case "ApprovalPendingEvent.environment":
+		if e.ComplexityRoot.ApprovalPendingEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Environment(childComplexity), true
+	case "ApprovalPendingEvent.release":
+		if e.ComplexityRoot.ApprovalPendingEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Release(childComplexity), true
+	case "ApprovalPendingEvent.releaseId":
+		if e.ComplexityRoot.ApprovalPendingEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.ReleaseID(childComplexity), true
+	case "ApprovalPendingEvent.sequence":
+		if e.ComplexityRoot.ApprovalPendingEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Sequence(childComplexity), true
+	case "ApprovalPendingEvent.stage":
+		if e.ComplexityRoot.ApprovalPendingEvent.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Stage(childComplexity), true
+	case "ApprovalPendingEvent.time":
+		if e.ComplexityRoot.ApprovalPendingEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Time(childComplexity), true
+	case "ApprovalPendingEvent.type":
+		if e.ComplexityRoot.ApprovalPendingEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalPendingEvent.Type(childComplexity), true
 
 	case "ApprovalPolicy.approvers":
 		if e.ComplexityRoot.ApprovalPolicy.Approvers == nil {
@@ -1467,6 +1867,176 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApprovalPolicy.TimeoutMinutes(childComplexity), true
+
+	case "ApprovalReassignedEvent.actor":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Actor(childComplexity), true
+	case "ApprovalReassignedEvent.approval":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Approval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Approval(childComplexity), true
+	case "ApprovalReassignedEvent.approvalId":
+		if e.ComplexityRoot.ApprovalReassignedEvent.ApprovalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.ApprovalID(childComplexity), true
+	case "ApprovalReassignedEvent.definitionId":
+		if e.ComplexityRoot.ApprovalReassignedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.DefinitionID(childComplexity), true
+	case "ApprovalReassignedEvent.deployment":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Deployment(childComplexity), true
+	case "ApprovalReassignedEvent.deploymentId":
+		if e.ComplexityRoot.ApprovalReassignedEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.DeploymentID(childComplexity), true
+	case "ApprovalReassignedEvent.environment":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Environment(childComplexity), true
+	case "ApprovalReassignedEvent.release":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Release(childComplexity), true
+	case "ApprovalReassignedEvent.releaseId":
+		if e.ComplexityRoot.ApprovalReassignedEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.ReleaseID(childComplexity), true
+	case "ApprovalReassignedEvent.sequence":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Sequence(childComplexity), true
+	case "ApprovalReassignedEvent.stage":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Stage(childComplexity), true
+	case "ApprovalReassignedEvent.status":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Status(childComplexity), true
+	case "ApprovalReassignedEvent.time":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Time(childComplexity), true
+	case "ApprovalReassignedEvent.type":
+		if e.ComplexityRoot.ApprovalReassignedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalReassignedEvent.Type(childComplexity), true
+
+	case "ApprovalTimedOutEvent.actor":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Actor(childComplexity), true
+	case "ApprovalTimedOutEvent.approval":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Approval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Approval(childComplexity), true
+	case "ApprovalTimedOutEvent.approvalId":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.ApprovalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.ApprovalID(childComplexity), true
+	case "ApprovalTimedOutEvent.definitionId":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.DefinitionID(childComplexity), true
+	case "ApprovalTimedOutEvent.deployment":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Deployment(childComplexity), true
+	case "ApprovalTimedOutEvent.deploymentId":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.DeploymentID(childComplexity), true
+	case "ApprovalTimedOutEvent.environment":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Environment(childComplexity), true
+	case "ApprovalTimedOutEvent.release":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Release(childComplexity), true
+	case "ApprovalTimedOutEvent.releaseId":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.ReleaseID(childComplexity), true
+	case "ApprovalTimedOutEvent.sequence":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Sequence(childComplexity), true
+	case "ApprovalTimedOutEvent.stage":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Stage(childComplexity), true
+	case "ApprovalTimedOutEvent.status":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Status(childComplexity), true
+	case "ApprovalTimedOutEvent.time":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Time(childComplexity), true
+	case "ApprovalTimedOutEvent.type":
+		if e.ComplexityRoot.ApprovalTimedOutEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalTimedOutEvent.Type(childComplexity), true
 
 	case "Approver.kind":
 		if e.ComplexityRoot.Approver.Kind == nil {
@@ -2024,6 +2594,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionSnapshot.Name(childComplexity), true
+	case "DefinitionSnapshot.readers":
+		if e.ComplexityRoot.DefinitionSnapshot.Readers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Readers(childComplexity), true
 	case "DefinitionSnapshot.releaseNameFormat":
 		if e.ComplexityRoot.DefinitionSnapshot.ReleaseNameFormat == nil {
 			break
@@ -2202,6 +2778,158 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeploymentEdge.Node(childComplexity), true
 
+	case "DeploymentFinishedEvent.actor":
+		if e.ComplexityRoot.DeploymentFinishedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.Actor(childComplexity), true
+	case "DeploymentFinishedEvent.definitionId":
+		if e.ComplexityRoot.DeploymentFinishedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.DefinitionID(childComplexity), true
+	case "DeploymentFinishedEvent.deployment":
+		if e.ComplexityRoot.DeploymentFinishedEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.Deployment(childComplexity), true
+	case "DeploymentFinishedEvent.deploymentId":
+		if e.ComplexityRoot.DeploymentFinishedEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.DeploymentID(childComplexity), true
+	case "DeploymentFinishedEvent.environment":
+		if e.ComplexityRoot.DeploymentFinishedEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.Environment(childComplexity), true
+	case "DeploymentFinishedEvent.release":
+		if e.ComplexityRoot.DeploymentFinishedEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.Release(childComplexity), true
+	case "DeploymentFinishedEvent.releaseId":
+		if e.ComplexityRoot.DeploymentFinishedEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.ReleaseID(childComplexity), true
+	case "DeploymentFinishedEvent.sequence":
+		if e.ComplexityRoot.DeploymentFinishedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.Sequence(childComplexity), true
+	case "DeploymentFinishedEvent.status":
+		if e.ComplexityRoot.DeploymentFinishedEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.Status(childComplexity), true
+	case "DeploymentFinishedEvent.statusReason":
+		if e.ComplexityRoot.DeploymentFinishedEvent.StatusReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.StatusReason(childComplexity), true
+	case "DeploymentFinishedEvent.time":
+		if e.ComplexityRoot.DeploymentFinishedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.Time(childComplexity), true
+	case "DeploymentFinishedEvent.type":
+		if e.ComplexityRoot.DeploymentFinishedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentFinishedEvent.Type(childComplexity), true
+
+	case "DeploymentStartedEvent.actor":
+		if e.ComplexityRoot.DeploymentStartedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Actor(childComplexity), true
+	case "DeploymentStartedEvent.attempt":
+		if e.ComplexityRoot.DeploymentStartedEvent.Attempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Attempt(childComplexity), true
+	case "DeploymentStartedEvent.definitionId":
+		if e.ComplexityRoot.DeploymentStartedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.DefinitionID(childComplexity), true
+	case "DeploymentStartedEvent.deployment":
+		if e.ComplexityRoot.DeploymentStartedEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Deployment(childComplexity), true
+	case "DeploymentStartedEvent.deploymentId":
+		if e.ComplexityRoot.DeploymentStartedEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.DeploymentID(childComplexity), true
+	case "DeploymentStartedEvent.environment":
+		if e.ComplexityRoot.DeploymentStartedEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Environment(childComplexity), true
+	case "DeploymentStartedEvent.operation":
+		if e.ComplexityRoot.DeploymentStartedEvent.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Operation(childComplexity), true
+	case "DeploymentStartedEvent.release":
+		if e.ComplexityRoot.DeploymentStartedEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Release(childComplexity), true
+	case "DeploymentStartedEvent.releaseId":
+		if e.ComplexityRoot.DeploymentStartedEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.ReleaseID(childComplexity), true
+	case "DeploymentStartedEvent.sequence":
+		if e.ComplexityRoot.DeploymentStartedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Sequence(childComplexity), true
+	case "DeploymentStartedEvent.status":
+		if e.ComplexityRoot.DeploymentStartedEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Status(childComplexity), true
+	case "DeploymentStartedEvent.time":
+		if e.ComplexityRoot.DeploymentStartedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Time(childComplexity), true
+	case "DeploymentStartedEvent.type":
+		if e.ComplexityRoot.DeploymentStartedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentStartedEvent.Type(childComplexity), true
+
 	case "Environment.definition":
 		if e.ComplexityRoot.Environment.Definition == nil {
 			break
@@ -2348,6 +3076,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentSpec.Variables(childComplexity), true
+
+	case "EnvironmentStatusChangedEvent.actor":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Actor(childComplexity), true
+	case "EnvironmentStatusChangedEvent.definitionId":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.DefinitionID(childComplexity), true
+	case "EnvironmentStatusChangedEvent.deployment":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Deployment(childComplexity), true
+	case "EnvironmentStatusChangedEvent.deploymentId":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.DeploymentID(childComplexity), true
+	case "EnvironmentStatusChangedEvent.environment":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Environment(childComplexity), true
+	case "EnvironmentStatusChangedEvent.release":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Release(childComplexity), true
+	case "EnvironmentStatusChangedEvent.releaseId":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.ReleaseID(childComplexity), true
+	case "EnvironmentStatusChangedEvent.sequence":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Sequence(childComplexity), true
+	case "EnvironmentStatusChangedEvent.status":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Status(childComplexity), true
+	case "EnvironmentStatusChangedEvent.time":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Time(childComplexity), true
+	case "EnvironmentStatusChangedEvent.type":
+		if e.ComplexityRoot.EnvironmentStatusChangedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Type(childComplexity), true
 
 	case "FieldChange.after":
 		if e.ComplexityRoot.FieldChange.After == nil {
@@ -2719,6 +3514,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobEdge.Node(childComplexity), true
 
+	case "JobLostEvent.actor":
+		if e.ComplexityRoot.JobLostEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.Actor(childComplexity), true
+	case "JobLostEvent.agentId":
+		if e.ComplexityRoot.JobLostEvent.AgentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.AgentID(childComplexity), true
+	case "JobLostEvent.definitionId":
+		if e.ComplexityRoot.JobLostEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.DefinitionID(childComplexity), true
+	case "JobLostEvent.deployment":
+		if e.ComplexityRoot.JobLostEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.Deployment(childComplexity), true
+	case "JobLostEvent.deploymentId":
+		if e.ComplexityRoot.JobLostEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.DeploymentID(childComplexity), true
+	case "JobLostEvent.environment":
+		if e.ComplexityRoot.JobLostEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.Environment(childComplexity), true
+	case "JobLostEvent.jobId":
+		if e.ComplexityRoot.JobLostEvent.JobID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.JobID(childComplexity), true
+	case "JobLostEvent.releaseId":
+		if e.ComplexityRoot.JobLostEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.ReleaseID(childComplexity), true
+	case "JobLostEvent.sequence":
+		if e.ComplexityRoot.JobLostEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.Sequence(childComplexity), true
+	case "JobLostEvent.time":
+		if e.ComplexityRoot.JobLostEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.Time(childComplexity), true
+	case "JobLostEvent.type":
+		if e.ComplexityRoot.JobLostEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobLostEvent.Type(childComplexity), true
+
 	case "JobSpec.demands":
 		if e.ComplexityRoot.JobSpec.Demands == nil {
 			break
@@ -2862,7 +3724,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.Approve(childComplexity, args["input"].(delivery.ApprovalDecision)), true
+		return e.ComplexityRoot.Mutation.Approve(childComplexity, args["input"].(delivery.ApprovalDecision), args["onBehalfOf"].(*string)), true
 	case "Mutation.cancelDeployment":
 		if e.ComplexityRoot.Mutation.CancelDeployment == nil {
 			break
@@ -3027,7 +3889,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.DeployEnvironment(childComplexity, args["input"].(delivery.DeployInput)), true
+		return e.ComplexityRoot.Mutation.DeployEnvironment(childComplexity, args["input"].(delivery.DeployInput), args["onBehalfOf"].(*string)), true
 	case "Mutation.disableUser":
 		if e.ComplexityRoot.Mutation.DisableUser == nil {
 			break
@@ -3066,7 +3928,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.Reject(childComplexity, args["input"].(delivery.ApprovalDecision)), true
+		return e.ComplexityRoot.Mutation.Reject(childComplexity, args["input"].(delivery.ApprovalDecision), args["onBehalfOf"].(*string)), true
 	case "Mutation.removeGroupMember":
 		if e.ComplexityRoot.Mutation.RemoveGroupMember == nil {
 			break
@@ -3842,6 +4704,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Release.WorkItems(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.WorkItemOrder), args["where"].(*ent.WorkItemWhereInput)), true
 
+	case "ReleaseAbandonedEvent.actor":
+		if e.ComplexityRoot.ReleaseAbandonedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseAbandonedEvent.Actor(childComplexity), true
+	case "ReleaseAbandonedEvent.definitionId":
+		if e.ComplexityRoot.ReleaseAbandonedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseAbandonedEvent.DefinitionID(childComplexity), true
+	case "ReleaseAbandonedEvent.release":
+		if e.ComplexityRoot.ReleaseAbandonedEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseAbandonedEvent.Release(childComplexity), true
+	case "ReleaseAbandonedEvent.releaseId":
+		if e.ComplexityRoot.ReleaseAbandonedEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseAbandonedEvent.ReleaseID(childComplexity), true
+	case "ReleaseAbandonedEvent.sequence":
+		if e.ComplexityRoot.ReleaseAbandonedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseAbandonedEvent.Sequence(childComplexity), true
+	case "ReleaseAbandonedEvent.time":
+		if e.ComplexityRoot.ReleaseAbandonedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseAbandonedEvent.Time(childComplexity), true
+	case "ReleaseAbandonedEvent.type":
+		if e.ComplexityRoot.ReleaseAbandonedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseAbandonedEvent.Type(childComplexity), true
+
 	case "ReleaseArtifact.alias":
 		if e.ComplexityRoot.ReleaseArtifact.Alias == nil {
 			break
@@ -3995,6 +4900,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReleaseConnection.TotalCount(childComplexity), true
 
+	case "ReleaseCreatedEvent.actor":
+		if e.ComplexityRoot.ReleaseCreatedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseCreatedEvent.Actor(childComplexity), true
+	case "ReleaseCreatedEvent.definitionId":
+		if e.ComplexityRoot.ReleaseCreatedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseCreatedEvent.DefinitionID(childComplexity), true
+	case "ReleaseCreatedEvent.name":
+		if e.ComplexityRoot.ReleaseCreatedEvent.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseCreatedEvent.Name(childComplexity), true
+	case "ReleaseCreatedEvent.release":
+		if e.ComplexityRoot.ReleaseCreatedEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseCreatedEvent.Release(childComplexity), true
+	case "ReleaseCreatedEvent.releaseId":
+		if e.ComplexityRoot.ReleaseCreatedEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseCreatedEvent.ReleaseID(childComplexity), true
+	case "ReleaseCreatedEvent.sequence":
+		if e.ComplexityRoot.ReleaseCreatedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseCreatedEvent.Sequence(childComplexity), true
+	case "ReleaseCreatedEvent.time":
+		if e.ComplexityRoot.ReleaseCreatedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseCreatedEvent.Time(childComplexity), true
+	case "ReleaseCreatedEvent.type":
+		if e.ComplexityRoot.ReleaseCreatedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseCreatedEvent.Type(childComplexity), true
+
 	case "ReleaseDefinition.artifactSources":
 		if e.ComplexityRoot.ReleaseDefinition.ArtifactSources == nil {
 			break
@@ -4037,6 +4991,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.Name(childComplexity), true
+	case "ReleaseDefinition.readers":
+		if e.ComplexityRoot.ReleaseDefinition.Readers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.Readers(childComplexity), true
 	case "ReleaseDefinition.releaseNameFormat":
 		if e.ComplexityRoot.ReleaseDefinition.ReleaseNameFormat == nil {
 			break
@@ -4302,6 +5262,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ServiceConnectionEdge.Node(childComplexity), true
 
+	case "Subscription.agentEvents":
+		if e.ComplexityRoot.Subscription.AgentEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_agentEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AgentEvents(childComplexity, args["afterSequence"].(*int64)), true
+	case "Subscription.approvalEvents":
+		if e.ComplexityRoot.Subscription.ApprovalEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_approvalEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ApprovalEvents(childComplexity, args["assignedToViewer"].(*bool), args["afterSequence"].(*int64)), true
 	case "Subscription.deploymentLog":
 		if e.ComplexityRoot.Subscription.DeploymentLog == nil {
 			break
@@ -4313,6 +5295,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.DeploymentLog(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64)), true
+	case "Subscription.releaseEvents":
+		if e.ComplexityRoot.Subscription.ReleaseEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_releaseEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ReleaseEvents(childComplexity, args["definitionId"].(*int), args["environment"].(*string), args["afterSequence"].(*int64)), true
 
 	case "Task.continueOnError":
 		if e.ComplexityRoot.Task.ContinueOnError == nil {
@@ -4972,7 +5965,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -8983,6 +9976,7 @@ type ReleaseDefinition implements Node {
   schedules: [Schedule!]
   revision: Int!
   deletedAt: Time
+  readers: [String!]
   artifactSources: [ArtifactSource!]
   environments: [Environment!]
   revisions(
@@ -10385,6 +11379,7 @@ input WorkItemWhereInput {
 	{Name: "schema/agents.graphql", Input: sourceData("schema/agents.graphql"), BuiltIn: false},
 	{Name: "schema/audit.graphql", Input: sourceData("schema/audit.graphql"), BuiltIn: false},
 	{Name: "schema/definitions.graphql", Input: sourceData("schema/definitions.graphql"), BuiltIn: false},
+	{Name: "schema/events.graphql", Input: sourceData("schema/events.graphql"), BuiltIn: false},
 	{Name: "schema/hooks.graphql", Input: sourceData("schema/hooks.graphql"), BuiltIn: false},
 	{Name: "schema/identity.graphql", Input: sourceData("schema/identity.graphql"), BuiltIn: false},
 	{Name: "schema/notifications.graphql", Input: sourceData("schema/notifications.graphql"), BuiltIn: false},
@@ -10877,6 +11872,8 @@ func (ec *executionContext) childFields_DefinitionSnapshot(ctx context.Context, 
 		return ec.fieldContext_DefinitionSnapshot_environments(ctx, field)
 	case "schedules":
 		return ec.fieldContext_DefinitionSnapshot_schedules(ctx, field)
+	case "readers":
+		return ec.fieldContext_DefinitionSnapshot_readers(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionSnapshot", field.Name)
 }
@@ -11515,6 +12512,8 @@ func (ec *executionContext) childFields_ReleaseDefinition(ctx context.Context, f
 		return ec.fieldContext_ReleaseDefinition_revision(ctx, field)
 	case "deletedAt":
 		return ec.fieldContext_ReleaseDefinition_deletedAt(ctx, field)
+	case "readers":
+		return ec.fieldContext_ReleaseDefinition_readers(ctx, field)
 	case "artifactSources":
 		return ec.fieldContext_ReleaseDefinition_artifactSources(ctx, field)
 	case "environments":
@@ -12124,6 +13123,14 @@ func (ec *executionContext) field_Mutation_approve_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "onBehalfOf",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["onBehalfOf"] = arg1
 	return args, nil
 }
 
@@ -12382,6 +13389,14 @@ func (ec *executionContext) field_Mutation_deployEnvironment_args(ctx context.Co
 		return nil, err
 	}
 	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "onBehalfOf",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["onBehalfOf"] = arg1
 	return args, nil
 }
 
@@ -12440,6 +13455,14 @@ func (ec *executionContext) field_Mutation_reject_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "onBehalfOf",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["onBehalfOf"] = arg1
 	return args, nil
 }
 
@@ -13791,6 +14814,42 @@ func (ec *executionContext) field_Release_workItems_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_agentEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "afterSequence",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["afterSequence"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_approvalEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "assignedToViewer",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["assignedToViewer"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "afterSequence",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["afterSequence"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_deploymentLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13810,6 +14869,36 @@ func (ec *executionContext) field_Subscription_deploymentLog_args(ctx context.Co
 		return nil, err
 	}
 	args["fromSeq"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_releaseEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "definitionId",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["definitionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "environment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environment"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "afterSequence",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["afterSequence"] = arg2
 	return args, nil
 }
 
@@ -14698,6 +15787,176 @@ func (ec *executionContext) fieldContext_AgentRegistration_revokedAt(_ context.C
 	return graphql.NewScalarFieldContext("AgentRegistration", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _AgentStatusEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.AgentStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStatusEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStatusEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentStatusEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _AgentStatusEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.AgentStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStatusEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStatusEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentStatusEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AgentStatusEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.AgentStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStatusEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStatusEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentStatusEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AgentStatusEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.AgentStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStatusEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStatusEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentStatusEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AgentStatusEvent_agentId(ctx context.Context, field graphql.CollectedField, obj *model.AgentStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStatusEvent_agentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStatusEvent_agentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentStatusEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AgentStatusEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.AgentStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStatusEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStatusEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentStatusEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AgentStatusEvent_agent(ctx context.Context, field graphql.CollectedField, obj *model.AgentStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStatusEvent_agent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Agent(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agent) graphql.Marshaler {
+			return ec.marshalOAgent2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStatusEvent_agent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentStatusEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ApiToken_id(ctx context.Context, field graphql.CollectedField, obj *ent.ApiToken) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15502,6 +16761,355 @@ func (ec *executionContext) fieldContext_ApprovalConnection_totalCount(_ context
 	return graphql.NewScalarFieldContext("ApprovalConnection", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _ApprovalDecidedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_approvalId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_approvalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApprovalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_approvalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_stage(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecidedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalDecidedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalDecidedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalDecidedEvent_approval(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecidedEvent_approval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approval(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Approval) graphql.Marshaler {
+			return ec.marshalOApproval2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐApproval(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecidedEvent_approval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalDecidedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approval(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ApprovalEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ApprovalEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15555,6 +17163,451 @@ func (ec *executionContext) _ApprovalEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_ApprovalEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApprovalEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_approvalId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_approvalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApprovalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_approvalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_stage(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_approver(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_approver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approver(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *spec.Approver) graphql.Marshaler {
+			return ec.marshalOApprover2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_approver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalPendingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_approvers(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_approvers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approvers(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_approvers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalPendingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_deadline(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_deadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deadline(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalPendingEvent", field, true, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_changes(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ReleaseChanges) graphql.Marshaler {
+			return ec.marshalOReleaseChanges2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseChanges(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalPendingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseChanges(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalPendingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalPendingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalPendingEvent_approval(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalPendingEvent_approval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approval(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Approval) graphql.Marshaler {
+			return ec.marshalOApproval2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐApproval(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalPendingEvent_approval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalPendingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approval(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ApprovalPolicy_approvers(ctx context.Context, field graphql.CollectedField, obj *spec.ApprovalPolicy) (ret graphql.Marshaler) {
@@ -15702,6 +17755,704 @@ func (ec *executionContext) _ApprovalPolicy_skipIfApprovedInPreviousEnvironment(
 }
 func (ec *executionContext) fieldContext_ApprovalPolicy_skipIfApprovedInPreviousEnvironment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApprovalPolicy", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_approvalId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_approvalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApprovalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_approvalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_stage(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalReassignedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalReassignedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalReassignedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalReassignedEvent_approval(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalReassignedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalReassignedEvent_approval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approval(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Approval) graphql.Marshaler {
+			return ec.marshalOApproval2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐApproval(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalReassignedEvent_approval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalReassignedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approval(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_approvalId(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_approvalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApprovalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_approvalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_stage(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalTimedOutEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalTimedOutEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalTimedOutEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalTimedOutEvent_approval(ctx context.Context, field graphql.CollectedField, obj *model.ApprovalTimedOutEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalTimedOutEvent_approval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approval(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Approval) graphql.Marshaler {
+			return ec.marshalOApproval2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐApproval(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_approval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalTimedOutEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approval(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Approver_kind(ctx context.Context, field graphql.CollectedField, obj *spec.Approver) (ret graphql.Marshaler) {
@@ -18023,6 +20774,29 @@ func (ec *executionContext) fieldContext_DefinitionSnapshot_schedules(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _DefinitionSnapshot_readers(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_readers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Readers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_readers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Deployment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18682,6 +21456,617 @@ func (ec *executionContext) _DeploymentEdge_cursor(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_DeploymentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeploymentEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_statusReason(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_statusReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusReason(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentFinishedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeploymentFinishedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeploymentFinishedEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentFinishedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentFinishedEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentFinishedEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeploymentFinishedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_operation(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_attempt(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_attempt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempt(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentStartedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeploymentStartedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeploymentStartedEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentStartedEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentStartedEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeploymentStartedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Environment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
@@ -19375,6 +22760,277 @@ func (ec *executionContext) fieldContext_EnvironmentSpec_variables(_ context.Con
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentStatusChangedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentStatusChangedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentStatusChangedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentStatusChangedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentStatusChangedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentStatusChangedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentStatusChangedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentStatusChangedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentStatusChangedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentStatusChangedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentStatusChangedEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentStatusChangedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
 		},
 	}
 	return fc, nil
@@ -20886,6 +24542,268 @@ func (ec *executionContext) fieldContext_JobEdge_cursor(_ context.Context, field
 	return graphql.NewScalarFieldContext("JobEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _JobLostEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalOID2int(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalOID2int(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_jobId(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_jobId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JobID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_jobId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_agentId(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_agentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalOID2int(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_agentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobLostEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _JobLostEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.JobLostEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobLostEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobLostEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JobLostEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _JobSpec_demands(ctx context.Context, field graphql.CollectedField, obj *spec.JobSpec) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22363,7 +26281,7 @@ func (ec *executionContext) _Mutation_deployEnvironment(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeployEnvironment(ctx, fc.Args["input"].(delivery.DeployInput))
+			return ec.Resolvers.Mutation().DeployEnvironment(ctx, fc.Args["input"].(delivery.DeployInput), fc.Args["onBehalfOf"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
@@ -22407,7 +26325,7 @@ func (ec *executionContext) _Mutation_approve(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Approve(ctx, fc.Args["input"].(delivery.ApprovalDecision))
+			return ec.Resolvers.Mutation().Approve(ctx, fc.Args["input"].(delivery.ApprovalDecision), fc.Args["onBehalfOf"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Approval) graphql.Marshaler {
@@ -22451,7 +26369,7 @@ func (ec *executionContext) _Mutation_reject(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Reject(ctx, fc.Args["input"].(delivery.ApprovalDecision))
+			return ec.Resolvers.Mutation().Reject(ctx, fc.Args["input"].(delivery.ApprovalDecision), fc.Args["onBehalfOf"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Approval) graphql.Marshaler {
@@ -25447,6 +29365,176 @@ func (ec *executionContext) fieldContext_Release_workItems(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _ReleaseAbandonedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseAbandonedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseAbandonedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseAbandonedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseAbandonedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseAbandonedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseAbandonedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseAbandonedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseAbandonedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseAbandonedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseAbandonedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseAbandonedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseAbandonedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseAbandonedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseAbandonedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseAbandonedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseAbandonedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseAbandonedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseAbandonedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseAbandonedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseAbandonedEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseAbandonedEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseAbandonedEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseAbandonedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseAbandonedEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseAbandonedEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseAbandonedEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseAbandonedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReleaseArtifact_id(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseArtifact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26094,6 +30182,199 @@ func (ec *executionContext) fieldContext_ReleaseConnection_totalCount(_ context.
 	return graphql.NewScalarFieldContext("ReleaseConnection", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _ReleaseCreatedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseCreatedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseCreatedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseCreatedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseCreatedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseCreatedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseCreatedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseCreatedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseCreatedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseCreatedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseCreatedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseCreatedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseCreatedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseCreatedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseCreatedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseCreatedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseCreatedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseCreatedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseCreatedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseCreatedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseCreatedEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseCreatedEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseCreatedEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseCreatedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseCreatedEvent_name(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseCreatedEvent_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseCreatedEvent_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseCreatedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseCreatedEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseCreatedEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseCreatedEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseCreatedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReleaseDefinition_id(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26308,6 +30589,29 @@ func (ec *executionContext) _ReleaseDefinition_deletedAt(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_ReleaseDefinition_deletedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReleaseDefinition", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseDefinition_readers(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_readers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Readers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_readers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseDefinition", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ReleaseDefinition_artifactSources(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
@@ -27395,6 +31699,138 @@ func (ec *executionContext) fieldContext_Subscription_deploymentLog(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_deploymentLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_releaseEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_releaseEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ReleaseEvents(ctx, fc.Args["definitionId"].(*int), fc.Args["environment"].(*string), fc.Args["afterSequence"].(*int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReleaseEvent) graphql.Marshaler {
+			return ec.marshalNReleaseEvent2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_releaseEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ReleaseEvent does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_releaseEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_approvalEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_approvalEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ApprovalEvents(ctx, fc.Args["assignedToViewer"].(*bool), fc.Args["afterSequence"].(*int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ApprovalEvent) graphql.Marshaler {
+			return ec.marshalNApprovalEvent2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐApprovalEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_approvalEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ApprovalEvent does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_approvalEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_agentEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_agentEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AgentEvents(ctx, fc.Args["afterSequence"].(*int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AgentEvent) graphql.Marshaler {
+			return ec.marshalNAgentEvent2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐAgentEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_agentEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type AgentEvent does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_agentEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -36629,7 +41065,7 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules"}
+	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules", "readers"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -36685,6 +41121,13 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 				return it, err
 			}
 			it.Schedules = data
+		case "readers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("readers"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Readers = data
 		}
 	}
 	return it, nil
@@ -50210,6 +54653,157 @@ func (ec *executionContext) unmarshalInputWorkItemWhereInput(ctx context.Context
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _AgentEvent(ctx context.Context, sel ast.SelectionSet, obj model.AgentEvent) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.AgentStatusEvent:
+		return ec._AgentStatusEvent(ctx, sel, &obj)
+	case *model.AgentStatusEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AgentStatusEvent(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of AgentEvent must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
+func (ec *executionContext) _ApprovalEvent(ctx context.Context, sel ast.SelectionSet, obj model.ApprovalEvent) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.ApprovalTimedOutEvent:
+		return ec._ApprovalTimedOutEvent(ctx, sel, &obj)
+	case *model.ApprovalTimedOutEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalTimedOutEvent(ctx, sel, obj)
+	case model.ApprovalReassignedEvent:
+		return ec._ApprovalReassignedEvent(ctx, sel, &obj)
+	case *model.ApprovalReassignedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalReassignedEvent(ctx, sel, obj)
+	case model.ApprovalPendingEvent:
+		return ec._ApprovalPendingEvent(ctx, sel, &obj)
+	case *model.ApprovalPendingEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalPendingEvent(ctx, sel, obj)
+	case model.ApprovalDecidedEvent:
+		return ec._ApprovalDecidedEvent(ctx, sel, &obj)
+	case *model.ApprovalDecidedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalDecidedEvent(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of ApprovalEvent must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
+func (ec *executionContext) _CairnEvent(ctx context.Context, sel ast.SelectionSet, obj model.CairnEvent) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.ReleaseCreatedEvent:
+		return ec._ReleaseCreatedEvent(ctx, sel, &obj)
+	case *model.ReleaseCreatedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ReleaseCreatedEvent(ctx, sel, obj)
+	case model.ReleaseAbandonedEvent:
+		return ec._ReleaseAbandonedEvent(ctx, sel, &obj)
+	case *model.ReleaseAbandonedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ReleaseAbandonedEvent(ctx, sel, obj)
+	case model.JobLostEvent:
+		return ec._JobLostEvent(ctx, sel, &obj)
+	case *model.JobLostEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._JobLostEvent(ctx, sel, obj)
+	case model.EnvironmentStatusChangedEvent:
+		return ec._EnvironmentStatusChangedEvent(ctx, sel, &obj)
+	case *model.EnvironmentStatusChangedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._EnvironmentStatusChangedEvent(ctx, sel, obj)
+	case model.DeploymentStartedEvent:
+		return ec._DeploymentStartedEvent(ctx, sel, &obj)
+	case *model.DeploymentStartedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DeploymentStartedEvent(ctx, sel, obj)
+	case model.DeploymentFinishedEvent:
+		return ec._DeploymentFinishedEvent(ctx, sel, &obj)
+	case *model.DeploymentFinishedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DeploymentFinishedEvent(ctx, sel, obj)
+	case model.ApprovalTimedOutEvent:
+		return ec._ApprovalTimedOutEvent(ctx, sel, &obj)
+	case *model.ApprovalTimedOutEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalTimedOutEvent(ctx, sel, obj)
+	case model.ApprovalReassignedEvent:
+		return ec._ApprovalReassignedEvent(ctx, sel, &obj)
+	case *model.ApprovalReassignedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalReassignedEvent(ctx, sel, obj)
+	case model.ApprovalPendingEvent:
+		return ec._ApprovalPendingEvent(ctx, sel, &obj)
+	case *model.ApprovalPendingEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalPendingEvent(ctx, sel, obj)
+	case model.ApprovalDecidedEvent:
+		return ec._ApprovalDecidedEvent(ctx, sel, &obj)
+	case *model.ApprovalDecidedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalDecidedEvent(ctx, sel, obj)
+	case model.AgentStatusEvent:
+		return ec._AgentStatusEvent(ctx, sel, &obj)
+	case *model.AgentStatusEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AgentStatusEvent(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of CairnEvent must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj ent.Noder) graphql.Marshaler {
 	switch obj := (obj).(type) {
 	case nil:
@@ -50344,6 +54938,89 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return typedObj
 		} else {
 			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
+func (ec *executionContext) _ReleaseEvent(ctx context.Context, sel ast.SelectionSet, obj model.ReleaseEvent) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.ReleaseCreatedEvent:
+		return ec._ReleaseCreatedEvent(ctx, sel, &obj)
+	case *model.ReleaseCreatedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ReleaseCreatedEvent(ctx, sel, obj)
+	case model.ReleaseAbandonedEvent:
+		return ec._ReleaseAbandonedEvent(ctx, sel, &obj)
+	case *model.ReleaseAbandonedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ReleaseAbandonedEvent(ctx, sel, obj)
+	case model.JobLostEvent:
+		return ec._JobLostEvent(ctx, sel, &obj)
+	case *model.JobLostEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._JobLostEvent(ctx, sel, obj)
+	case model.EnvironmentStatusChangedEvent:
+		return ec._EnvironmentStatusChangedEvent(ctx, sel, &obj)
+	case *model.EnvironmentStatusChangedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._EnvironmentStatusChangedEvent(ctx, sel, obj)
+	case model.DeploymentStartedEvent:
+		return ec._DeploymentStartedEvent(ctx, sel, &obj)
+	case *model.DeploymentStartedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DeploymentStartedEvent(ctx, sel, obj)
+	case model.DeploymentFinishedEvent:
+		return ec._DeploymentFinishedEvent(ctx, sel, &obj)
+	case *model.DeploymentFinishedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DeploymentFinishedEvent(ctx, sel, obj)
+	case model.ApprovalTimedOutEvent:
+		return ec._ApprovalTimedOutEvent(ctx, sel, &obj)
+	case *model.ApprovalTimedOutEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalTimedOutEvent(ctx, sel, obj)
+	case model.ApprovalReassignedEvent:
+		return ec._ApprovalReassignedEvent(ctx, sel, &obj)
+	case *model.ApprovalReassignedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalReassignedEvent(ctx, sel, obj)
+	case model.ApprovalPendingEvent:
+		return ec._ApprovalPendingEvent(ctx, sel, &obj)
+	case *model.ApprovalPendingEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalPendingEvent(ctx, sel, obj)
+	case model.ApprovalDecidedEvent:
+		return ec._ApprovalDecidedEvent(ctx, sel, &obj)
+	case *model.ApprovalDecidedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApprovalDecidedEvent(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of ReleaseEvent must implement graphql.Marshaler", obj))
 		}
 	}
 }
@@ -50880,6 +55557,107 @@ func (ec *executionContext) _AgentRegistration(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var agentStatusEventImplementors = []string{"AgentStatusEvent", "CairnEvent", "AgentEvent"}
+
+func (ec *executionContext) _AgentStatusEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AgentStatusEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agentStatusEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgentStatusEvent")
+		case "sequence":
+			out.Values[i] = ec._AgentStatusEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._AgentStatusEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._AgentStatusEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._AgentStatusEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "agentId":
+			out.Values[i] = ec._AgentStatusEvent_agentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._AgentStatusEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "agent":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AgentStatusEvent_agent(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var apiTokenImplementors = []string{"ApiToken", "Node"}
 
 func (ec *executionContext) _ApiToken(ctx context.Context, sel ast.SelectionSet, obj *ent.ApiToken) graphql.Marshaler {
@@ -51243,6 +56021,208 @@ func (ec *executionContext) _ApprovalConnection(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var approvalDecidedEventImplementors = []string{"ApprovalDecidedEvent", "CairnEvent", "ReleaseEvent", "ApprovalEvent"}
+
+func (ec *executionContext) _ApprovalDecidedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ApprovalDecidedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, approvalDecidedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApprovalDecidedEvent")
+		case "sequence":
+			out.Values[i] = ec._ApprovalDecidedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._ApprovalDecidedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ApprovalDecidedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._ApprovalDecidedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._ApprovalDecidedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._ApprovalDecidedEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._ApprovalDecidedEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._ApprovalDecidedEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvalId":
+			out.Values[i] = ec._ApprovalDecidedEvent_approvalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._ApprovalDecidedEvent_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ApprovalDecidedEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalDecidedEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalDecidedEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "approval":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalDecidedEvent_approval(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var approvalEdgeImplementors = []string{"ApprovalEdge"}
 
 func (ec *executionContext) _ApprovalEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ApprovalEdge) graphql.Marshaler {
@@ -51265,6 +56245,322 @@ func (ec *executionContext) _ApprovalEdge(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var approvalPendingEventImplementors = []string{"ApprovalPendingEvent", "CairnEvent", "ReleaseEvent", "ApprovalEvent"}
+
+func (ec *executionContext) _ApprovalPendingEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ApprovalPendingEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, approvalPendingEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApprovalPendingEvent")
+		case "sequence":
+			out.Values[i] = ec._ApprovalPendingEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._ApprovalPendingEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ApprovalPendingEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._ApprovalPendingEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._ApprovalPendingEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._ApprovalPendingEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._ApprovalPendingEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._ApprovalPendingEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvalId":
+			out.Values[i] = ec._ApprovalPendingEvent_approvalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._ApprovalPendingEvent_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approver":
+			out.Values[i] = ec._ApprovalPendingEvent_approver(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvers":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalPendingEvent_approvers(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deadline":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalPendingEvent_deadline(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "changes":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalPendingEvent_changes(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalPendingEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalPendingEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "approval":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalPendingEvent_approval(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -51328,6 +56624,410 @@ func (ec *executionContext) _ApprovalPolicy(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var approvalReassignedEventImplementors = []string{"ApprovalReassignedEvent", "CairnEvent", "ReleaseEvent", "ApprovalEvent"}
+
+func (ec *executionContext) _ApprovalReassignedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ApprovalReassignedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, approvalReassignedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApprovalReassignedEvent")
+		case "sequence":
+			out.Values[i] = ec._ApprovalReassignedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._ApprovalReassignedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ApprovalReassignedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._ApprovalReassignedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._ApprovalReassignedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._ApprovalReassignedEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._ApprovalReassignedEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._ApprovalReassignedEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvalId":
+			out.Values[i] = ec._ApprovalReassignedEvent_approvalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._ApprovalReassignedEvent_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ApprovalReassignedEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalReassignedEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalReassignedEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "approval":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalReassignedEvent_approval(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var approvalTimedOutEventImplementors = []string{"ApprovalTimedOutEvent", "CairnEvent", "ReleaseEvent", "ApprovalEvent"}
+
+func (ec *executionContext) _ApprovalTimedOutEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ApprovalTimedOutEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, approvalTimedOutEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApprovalTimedOutEvent")
+		case "sequence":
+			out.Values[i] = ec._ApprovalTimedOutEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._ApprovalTimedOutEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ApprovalTimedOutEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._ApprovalTimedOutEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._ApprovalTimedOutEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._ApprovalTimedOutEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._ApprovalTimedOutEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._ApprovalTimedOutEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvalId":
+			out.Values[i] = ec._ApprovalTimedOutEvent_approvalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._ApprovalTimedOutEvent_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ApprovalTimedOutEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalTimedOutEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalTimedOutEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "approval":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApprovalTimedOutEvent_approval(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -52486,6 +58186,11 @@ func (ec *executionContext) _DefinitionSnapshot(ctx context.Context, sel ast.Sel
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "readers":
+			out.Values[i] = ec._DefinitionSnapshot_readers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -52868,6 +58573,329 @@ func (ec *executionContext) _DeploymentEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var deploymentFinishedEventImplementors = []string{"DeploymentFinishedEvent", "CairnEvent", "ReleaseEvent"}
+
+func (ec *executionContext) _DeploymentFinishedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.DeploymentFinishedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentFinishedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeploymentFinishedEvent")
+		case "sequence":
+			out.Values[i] = ec._DeploymentFinishedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._DeploymentFinishedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._DeploymentFinishedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._DeploymentFinishedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._DeploymentFinishedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._DeploymentFinishedEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._DeploymentFinishedEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._DeploymentFinishedEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._DeploymentFinishedEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "statusReason":
+			out.Values[i] = ec._DeploymentFinishedEvent_statusReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DeploymentFinishedEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DeploymentFinishedEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var deploymentStartedEventImplementors = []string{"DeploymentStartedEvent", "CairnEvent", "ReleaseEvent"}
+
+func (ec *executionContext) _DeploymentStartedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.DeploymentStartedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentStartedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeploymentStartedEvent")
+		case "sequence":
+			out.Values[i] = ec._DeploymentStartedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._DeploymentStartedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._DeploymentStartedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._DeploymentStartedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._DeploymentStartedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._DeploymentStartedEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._DeploymentStartedEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._DeploymentStartedEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "operation":
+			out.Values[i] = ec._DeploymentStartedEvent_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempt":
+			out.Values[i] = ec._DeploymentStartedEvent_attempt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._DeploymentStartedEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DeploymentStartedEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DeploymentStartedEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var environmentImplementors = []string{"Environment", "Node"}
 
 func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionSet, obj *ent.Environment) graphql.Marshaler {
@@ -53099,6 +59127,160 @@ func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var environmentStatusChangedEventImplementors = []string{"EnvironmentStatusChangedEvent", "CairnEvent", "ReleaseEvent"}
+
+func (ec *executionContext) _EnvironmentStatusChangedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.EnvironmentStatusChangedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, environmentStatusChangedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnvironmentStatusChangedEvent")
+		case "sequence":
+			out.Values[i] = ec._EnvironmentStatusChangedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._EnvironmentStatusChangedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._EnvironmentStatusChangedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._EnvironmentStatusChangedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._EnvironmentStatusChangedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._EnvironmentStatusChangedEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._EnvironmentStatusChangedEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._EnvironmentStatusChangedEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._EnvironmentStatusChangedEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._EnvironmentStatusChangedEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._EnvironmentStatusChangedEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -53894,6 +60076,127 @@ func (ec *executionContext) _JobEdge(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var jobLostEventImplementors = []string{"JobLostEvent", "CairnEvent", "ReleaseEvent"}
+
+func (ec *executionContext) _JobLostEvent(ctx context.Context, sel ast.SelectionSet, obj *model.JobLostEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, jobLostEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JobLostEvent")
+		case "sequence":
+			out.Values[i] = ec._JobLostEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._JobLostEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._JobLostEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._JobLostEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._JobLostEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._JobLostEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._JobLostEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._JobLostEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "jobId":
+			out.Values[i] = ec._JobLostEvent_jobId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "agentId":
+			out.Values[i] = ec._JobLostEvent_agentId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._JobLostEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -55914,6 +62217,107 @@ func (ec *executionContext) _Release(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var releaseAbandonedEventImplementors = []string{"ReleaseAbandonedEvent", "CairnEvent", "ReleaseEvent"}
+
+func (ec *executionContext) _ReleaseAbandonedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ReleaseAbandonedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseAbandonedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseAbandonedEvent")
+		case "sequence":
+			out.Values[i] = ec._ReleaseAbandonedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._ReleaseAbandonedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ReleaseAbandonedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._ReleaseAbandonedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._ReleaseAbandonedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._ReleaseAbandonedEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReleaseAbandonedEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var releaseArtifactImplementors = []string{"ReleaseArtifact", "Node"}
 
 func (ec *executionContext) _ReleaseArtifact(ctx context.Context, sel ast.SelectionSet, obj *ent.ReleaseArtifact) graphql.Marshaler {
@@ -56171,6 +62575,112 @@ func (ec *executionContext) _ReleaseConnection(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var releaseCreatedEventImplementors = []string{"ReleaseCreatedEvent", "CairnEvent", "ReleaseEvent"}
+
+func (ec *executionContext) _ReleaseCreatedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ReleaseCreatedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseCreatedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseCreatedEvent")
+		case "sequence":
+			out.Values[i] = ec._ReleaseCreatedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._ReleaseCreatedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ReleaseCreatedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._ReleaseCreatedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._ReleaseCreatedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._ReleaseCreatedEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._ReleaseCreatedEvent_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReleaseCreatedEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var releaseDefinitionImplementors = []string{"ReleaseDefinition", "Node"}
 
 func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.SelectionSet, obj *ent.ReleaseDefinition) graphql.Marshaler {
@@ -56225,6 +62735,11 @@ func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.Sele
 			}
 		case "deletedAt":
 			out.Values[i] = ec._ReleaseDefinition_deletedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "readers":
+			out.Values[i] = ec._ReleaseDefinition_readers(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -56987,6 +63502,12 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "deploymentLog":
 		return ec._Subscription_deploymentLog(ctx, fields[0])
+	case "releaseEvents":
+		return ec._Subscription_releaseEvents(ctx, fields[0])
+	case "approvalEvents":
+		return ec._Subscription_approvalEvents(ctx, fields[0])
+	case "agentEvents":
+		return ec._Subscription_agentEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -58525,6 +65046,16 @@ func (ec *executionContext) marshalNAgentConnection2ᚖgithubᚗcomᚋcairnhqᚋ
 	return ec._AgentConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAgentEvent2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐAgentEvent(ctx context.Context, sel ast.SelectionSet, v model.AgentEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AgentEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAgentOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentOrderField(ctx context.Context, v any) (*ent.AgentOrderField, error) {
 	var res = new(ent.AgentOrderField)
 	err := res.UnmarshalGQL(v)
@@ -58686,6 +65217,16 @@ func (ec *executionContext) unmarshalNApprovalDecisionInput2githubᚗcomᚋcairn
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNApprovalEvent2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐApprovalEvent(ctx context.Context, sel ast.SelectionSet, v model.ApprovalEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ApprovalEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNApprovalOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐApprovalOrderField(ctx context.Context, v any) (*ent.ApprovalOrderField, error) {
 	var res = new(ent.ApprovalOrderField)
 	err := res.UnmarshalGQL(v)
@@ -58749,6 +65290,32 @@ func (ec *executionContext) marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairn�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNApprover2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx context.Context, sel ast.SelectionSet, v []*spec.Approver) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApprover2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNApprover2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx context.Context, sel ast.SelectionSet, v *spec.Approver) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Approver(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNApproverInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx context.Context, v any) (spec.Approver, error) {
@@ -59851,6 +66418,16 @@ func (ec *executionContext) unmarshalNReleaseEnvironmentWhereInput2ᚖgithubᚗc
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNReleaseEvent2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseEvent(ctx context.Context, sel ast.SelectionSet, v model.ReleaseEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReleaseEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNReleaseOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseOrderField(ctx context.Context, v any) (*ent.ReleaseOrderField, error) {
 	var res = new(ent.ReleaseOrderField)
 	err := res.UnmarshalGQL(v)
@@ -60877,6 +67454,13 @@ func (ec *executionContext) unmarshalOApprovalWhereInput2ᚖgithubᚗcomᚋcairn
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOApprover2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx context.Context, sel ast.SelectionSet, v *spec.Approver) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Approver(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx context.Context, v any) ([]spec.Approver, error) {
 	if v == nil {
 		return nil, nil
@@ -61710,6 +68294,18 @@ func (ec *executionContext) unmarshalOHookDeliveryWhereInput2ᚖgithubᚗcomᚋc
 	}
 	res, err := ec.unmarshalInputHookDeliveryWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOID2int(ctx context.Context, v any) (int, error) {
+	res, err := graphql.UnmarshalIntID(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalIntID(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOID2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
@@ -62553,6 +69149,13 @@ func (ec *executionContext) unmarshalOReleaseArtifactWhereInput2ᚖgithubᚗcom�
 	}
 	res, err := ec.unmarshalInputReleaseArtifactWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOReleaseChanges2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseChanges(ctx context.Context, sel ast.SelectionSet, v *delivery.ReleaseChanges) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ReleaseChanges(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx context.Context, sel ast.SelectionSet, v *ent.ReleaseDefinition) graphql.Marshaler {

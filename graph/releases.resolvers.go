@@ -22,8 +22,8 @@ func (r *mutationResolver) CreateRelease(ctx context.Context, input delivery.Cre
 }
 
 // DeployEnvironment is the resolver for the deployEnvironment field.
-func (r *mutationResolver) DeployEnvironment(ctx context.Context, input delivery.DeployInput) (*ent.Deployment, error) {
-	a, err := actor(ctx)
+func (r *mutationResolver) DeployEnvironment(ctx context.Context, input delivery.DeployInput, onBehalfOf *string) (*ent.Deployment, error) {
+	a, err := r.effectiveActor(ctx, onBehalfOf)
 	if err != nil {
 		return nil, err
 	}
@@ -31,8 +31,8 @@ func (r *mutationResolver) DeployEnvironment(ctx context.Context, input delivery
 }
 
 // Approve is the resolver for the approve field.
-func (r *mutationResolver) Approve(ctx context.Context, input delivery.ApprovalDecision) (*ent.Approval, error) {
-	a, err := actor(ctx)
+func (r *mutationResolver) Approve(ctx context.Context, input delivery.ApprovalDecision, onBehalfOf *string) (*ent.Approval, error) {
+	a, err := r.effectiveActor(ctx, onBehalfOf)
 	if err != nil {
 		return nil, err
 	}
@@ -40,8 +40,8 @@ func (r *mutationResolver) Approve(ctx context.Context, input delivery.ApprovalD
 }
 
 // Reject is the resolver for the reject field.
-func (r *mutationResolver) Reject(ctx context.Context, input delivery.ApprovalDecision) (*ent.Approval, error) {
-	a, err := actor(ctx)
+func (r *mutationResolver) Reject(ctx context.Context, input delivery.ApprovalDecision, onBehalfOf *string) (*ent.Approval, error) {
+	a, err := r.effectiveActor(ctx, onBehalfOf)
 	if err != nil {
 		return nil, err
 	}
@@ -77,9 +77,13 @@ func (r *mutationResolver) AbandonRelease(ctx context.Context, releaseID int, co
 
 // Release is the resolver for the release field.
 func (r *queryResolver) Release(ctx context.Context, id int) (*ent.Release, error) {
-	rel, err := r.Engine.Client().Release.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, nil
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := r.Engine.Release(ctx, a, id)
+	if delivery.CodeOf(err) == delivery.CodeNotFound {
+		return nil, nil // unknown and hidden releases look the same
 	}
 	return rel, err
 }

@@ -33,13 +33,23 @@ type Options struct {
 	// OriginPatterns are the websocket Origins accepted besides the server's
 	// own host (coder/websocket patterns, e.g. "dashboard.example.com").
 	OriginPatterns []string
-	// KeepAlive is the websocket keep-alive interval (default 15 s).
+	// KeepAlive is the websocket keep-alive interval (default 15 s): a
+	// keep-alive message (graphql-ws) or a ping that must be answered within
+	// twice the interval (graphql-transport-ws).
 	KeepAlive time.Duration
+	// RecheckInterval is how often an open websocket or SSE stream re-checks
+	// its credential (DefaultRecheckInterval when zero); revocations are
+	// noticed at once on this replica.
+	RecheckInterval time.Duration
+	// MaxSubscriptions caps the open subscriptions of one websocket
+	// connection (DefaultMaxSubscriptions when zero).
+	MaxSubscriptions int
 }
 
 // NewHandler builds the GraphQL server explicitly: transports one by one,
-// limits, the error presenter and the role check of every root field.
-func NewHandler(r *Resolver, opts Options) *handler.Server {
+// limits, the error presenter and the role check of every root field; and
+// in front of it the guard of long-lived connections (connguard.go).
+func NewHandler(r *Resolver, opts Options) http.Handler {
 	if opts.ComplexityLimit == 0 {
 		opts.ComplexityLimit = 5000
 	}
@@ -49,6 +59,13 @@ func NewHandler(r *Resolver, opts Options) *handler.Server {
 	if opts.KeepAlive == 0 {
 		opts.KeepAlive = 15 * time.Second
 	}
+	if opts.RecheckInterval == 0 {
+		opts.RecheckInterval = DefaultRecheckInterval
+	}
+	if opts.MaxSubscriptions == 0 {
+		opts.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	g := &guard{authn: opts.Authenticator, events: r.Events, interval: opts.RecheckInterval}
 	log := r.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -59,13 +76,15 @@ func NewHandler(r *Resolver, opts Options) *handler.Server {
 
 	readLimit := int64(1 << 20)
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+		// Origin is checked on upgrade: the server's own host and OriginPatterns.
+		Implementation: guardedWebsocket{transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
 			OriginPatterns: opts.OriginPatterns,
-		}},
+		}}},
 		KeepAlivePingInterval: opts.KeepAlive,
+		PingPongInterval:      opts.KeepAlive,
 		InitTimeout:           10 * time.Second,
 		PayloadReadLimit:      &readLimit,
-		InitFunc:              websocketInit(opts.Authenticator),
+		InitFunc:              g.websocketInit,
 	})
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Options{})
@@ -77,29 +96,11 @@ func NewHandler(r *Resolver, opts Options) *handler.Server {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.Use(depthLimit(opts.DepthLimit))
+	srv.AroundOperations(limitSubscriptions(opts.MaxSubscriptions))
 	srv.AroundRootFields(authorizeRootFields)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(recoverPanic(log))
-	return srv
-}
-
-// websocketInit authenticates a websocket connection: an actor already put in
-// the context by the HTTP middleware (Authorization header on the upgrade), or
-// the connection_init payload's "authorization" ("Bearer …").
-func websocketInit(a *auth.Authenticator) transport.WebsocketInitFunc {
-	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		if _, ok := auth.ActorFrom(ctx); ok {
-			return ctx, nil, nil
-		}
-		if a == nil {
-			return ctx, nil, delivery.ErrUnauthenticated
-		}
-		actor, err := a.Authenticate(ctx, payload.Authorization())
-		if err != nil {
-			return ctx, nil, err
-		}
-		return auth.WithActor(ctx, actor), nil, nil
-	}
+	return g.middleware(srv)
 }
 
 // depthLimiter refuses operations nested deeper than a limit.

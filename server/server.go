@@ -181,6 +181,10 @@ func (s *Server) routes() {
 	}))
 }
 
+// Events returns the server's in-process event bus, for tools that follow
+// it directly (cmd/eventbench measures the fan-out floor with it).
+func (s *Server) Events() *eventbus.Bus { return s.bus }
+
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -198,8 +202,8 @@ func mergeCancel(ctx, base context.Context) context.Context {
 
 // Start runs the background work until Close: agent dispatch, the
 // PostgreSQL event bus, timed work (approval timeouts, deferred deployments,
-// cron triggers), approval email, outgoing hooks, and the enrichment of
-// CI-triggered releases from their CI servers.
+// cron triggers), approval email, outgoing hooks, the enrichment of
+// CI-triggered releases from their CI servers, and event-stream pruning.
 func (s *Server) Start() {
 	s.hub.Start()
 	if s.pgBus != nil {
@@ -221,6 +225,9 @@ func (s *Server) Start() {
 		_ = s.Engine.RunHookLoop(ctx, hooks.NewPoster(0), wake)
 	})
 	s.goLoop(func(ctx context.Context) { s.Engine.RunEnrichmentLoop(ctx, s.ci, nil) })
+	// The event stream keeps 24 h or 10,000 events for subscribers that
+	// resume (afterSequence); older ones are pruned hourly.
+	s.goLoop(func(ctx context.Context) { s.Engine.RunEventPruneLoop(ctx, 0) })
 }
 
 // goLoop runs fn until Close cancels the base context.

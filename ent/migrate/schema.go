@@ -722,6 +722,7 @@ var (
 		{Name: "revision", Type: field.TypeInt, Default: 1},
 		{Name: "release_counter", Type: field.TypeInt, Default: 0},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "readers", Type: field.TypeJSON, Nullable: true},
 	}
 	// ReleaseDefinitionsTable holds the schema information for the "release_definitions" table.
 	ReleaseDefinitionsTable = &schema.Table{

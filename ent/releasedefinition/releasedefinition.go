@@ -34,6 +34,8 @@ const (
 	FieldReleaseCounter = "release_counter"
 	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
 	FieldDeletedAt = "deleted_at"
+	// FieldReaders holds the string denoting the readers field in the database.
+	FieldReaders = "readers"
 	// EdgeArtifactSources holds the string denoting the artifact_sources edge name in mutations.
 	EdgeArtifactSources = "artifact_sources"
 	// EdgeEnvironments holds the string denoting the environments edge name in mutations.
@@ -87,6 +89,7 @@ var Columns = []string{
 	FieldRevision,
 	FieldReleaseCounter,
 	FieldDeletedAt,
+	FieldReaders,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

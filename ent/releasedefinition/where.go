@@ -520,6 +520,16 @@ func DeletedAtNotNil() predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(sql.FieldNotNull(FieldDeletedAt))
 }
 
+// ReadersIsNil applies the IsNil predicate on the "readers" field.
+func ReadersIsNil() predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldIsNull(FieldReaders))
+}
+
+// ReadersNotNil applies the NotNil predicate on the "readers" field.
+func ReadersNotNil() predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNotNull(FieldReaders))
+}
+
 // HasArtifactSources applies the HasEdge predicate on the "artifact_sources" edge.
 func HasArtifactSources() predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(func(s *sql.Selector) {

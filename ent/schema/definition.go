@@ -35,6 +35,9 @@ func (ReleaseDefinition) Fields() []ent.Field {
 		// ReleaseCounter feeds $(rev:r).
 		field.Int("release_counter").Default(0).Annotations(entgql.Skip()),
 		field.Time("deleted_at").Optional().Nillable(),
+		// Readers restricts reading the definition, its releases and their
+		// events to members of these groups (and ADMINs); empty: every VIEWER.
+		field.Strings("readers").Optional(),
 	}
 }
 

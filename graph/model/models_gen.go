@@ -8,6 +8,23 @@ import (
 	"github.com/cairnhq/cairn/ent/user"
 )
 
+type AgentEvent interface {
+	IsAgentEvent()
+}
+
+type ApprovalEvent interface {
+	IsApprovalEvent()
+}
+
+// An event of the persisted stream.
+type CairnEvent interface {
+	IsCairnEvent()
+}
+
+type ReleaseEvent interface {
+	IsReleaseEvent()
+}
+
 // The result of walking the audit hash chain.
 type AuditChainReport struct {
 	// Number of events verified before the first broken link (all of them when ok).

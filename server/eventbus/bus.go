@@ -153,3 +153,10 @@ func (b *Bus) Close() {
 		b.remove(s)
 	}
 }
+
+// SubscribeMatching is SubscribeFunc for consumers that know only channels:
+// the events keep accepts, and the function that ends the subscription.
+func (b *Bus) SubscribeMatching(keep func(delivery.Event) bool) (<-chan delivery.Event, func()) {
+	s := b.SubscribeFunc(keep)
+	return s.C, s.Close
+}

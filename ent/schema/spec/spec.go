@@ -172,6 +172,9 @@ type DefinitionSnapshot struct {
 	ArtifactSources   []ArtifactSourceSpec `json:"artifactSources,omitempty"`
 	Environments      []EnvironmentSpec    `json:"environments"`
 	Schedules         []Schedule           `json:"schedules,omitempty"`
+	// Readers are the groups whose members (and ADMINs) may read the
+	// definition, its releases and their events; empty: every VIEWER.
+	Readers []string `json:"readers,omitempty"`
 }
 
 // Environment returns the environment of the snapshot with the given name.

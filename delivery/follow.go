@@ -1,0 +1,369 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/approval"
+	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
+	"github.com/cairnhq/cairn/ent/outgoinghook"
+	"github.com/cairnhq/cairn/ent/streamcursor"
+)
+
+// Event streams for dashboards and bots (GraphQL subscriptions): the stored
+// events after a sequence number, then the live ones, filtered by type, by
+// definition and environment, and by what the subscriber may read.
+
+// The event types of each stream.
+var (
+	// ReleaseEventTypes: what happens to releases, their environments,
+	// deployments, approvals and jobs.
+	ReleaseEventTypes = []string{
+		EventReleaseCreated, EventReleaseAbandoned, EventEnvironmentStatusChanged,
+		EventDeploymentStarted, EventDeploymentFinished, EventApprovalPending, EventApprovalDecided,
+		EventApprovalTimedOut, EventApprovalReassigned, EventJobLost,
+	}
+	// ApprovalEventTypes: approvals created (pending), decided (approved,
+	// rejected, canceled, skipped), timed out and reassigned.
+	ApprovalEventTypes = []string{
+		EventApprovalPending, EventApprovalDecided, EventApprovalTimedOut, EventApprovalReassigned,
+	}
+	// AgentEventTypes: agents registered, online, offline, enabled,
+	// disabled, deleted (Status says which).
+	AgentEventTypes = []string{EventAgentChanged}
+)
+
+// FromNow, as FollowEvents' afterSeq, starts a stream with the events
+// committed after the call: no stored ones.
+const FromNow int64 = -1
+
+// Retention of the persisted event stream: an event is kept while it is
+// younger than EventRetentionAge or among the newest EventRetentionCount,
+// so a client may resume (afterSequence) after a day away or 10,000 events.
+const (
+	EventRetentionAge   = 24 * time.Hour
+	EventRetentionCount = 10000
+)
+
+// eventPage is how many stored events a stream reads at once.
+const eventPage = 500
+
+// EventFilter selects the events of a stream. Zero fields select all.
+type EventFilter struct {
+	// Types lists the event types wanted (see ReleaseEventTypes…); empty:
+	// every persisted event.
+	Types []string
+	// DefinitionID keeps the events of one definition.
+	DefinitionID int
+	// Environment keeps the events of one environment (by name).
+	Environment string
+	// AssignedToActor keeps only events of approvals that the actor can
+	// decide: it is the approver, or a member of the approver group.
+	AssignedToActor bool
+}
+
+// FollowEvents streams the persisted events that f selects and actor may
+// read (see CanReadDefinition): first the stored ones after afterSeq (0: all
+// that are kept; FromNow: none), in sequence order, then the live ones, with
+// no gap and no duplicate. It subscribes to the bus before reading the
+// database, skips live events at or below the last sequence handled, and
+// re-reads the database when a live event shows a gap (events of concurrent
+// transactions may be published out of order) or when the subscription lags
+// or closes. A filter naming a definition actor may not read is NOT_FOUND;
+// an afterSeq whose successors were already pruned is a CONFLICT (the client
+// must reload its state and follow FromNow). The channel closes when ctx
+// ends or the database fails (logged here); every send waits on ctx.
+func (e *Engine) FollowEvents(ctx context.Context, bus Subscriber, actor Actor, f EventFilter, afterSeq int64) (<-chan Event, error) {
+	if err := actor.Require(RoleViewer, "following events"); err != nil {
+		return nil, err
+	}
+	if afterSeq < FromNow {
+		return nil, Invalid("afterSequence", "must be 0 or more (the last sequence number received)")
+	}
+	if f.DefinitionID != 0 {
+		if err := e.RequireReadableDefinition(ctx, actor, f.DefinitionID); err != nil {
+			return nil, err
+		}
+	}
+	if afterSeq > 0 {
+		if err := e.requireKept(ctx, afterSeq); err != nil {
+			return nil, err
+		}
+	}
+	if afterSeq == FromNow {
+		// Read before subscribing: what commits in between is caught up.
+		last, err := e.lastSequence(ctx)
+		if err != nil {
+			return nil, err
+		}
+		afterSeq = last
+	}
+	out := make(chan Event)
+	go func() {
+		defer close(out)
+		fl := &eventFollower{
+			e: e, out: out, actor: actor, f: f, last: afterSeq,
+			readers: &definitionReaders{e: e, actor: actor},
+		}
+		for {
+			events, unsubscribe := bus.Subscribe()
+			err := fl.follow(ctx, events)
+			unsubscribe()
+			if err != nil || ctx.Err() != nil {
+				if err != nil && ctx.Err() == nil {
+					e.log.WarnContext(ctx, "following events", "actor", actor.String(), "err", err)
+				}
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// requireKept returns CONFLICT when events right after afterSeq were pruned.
+func (e *Engine) requireKept(ctx context.Context, afterSeq int64) error {
+	oldest, err := e.client.Event.Query().Order(ent.Asc(event.FieldSequence)).First(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading the oldest event: %w", err)
+	}
+	if oldest.Sequence > afterSeq+1 {
+		return Conflict("events after sequence %d are no longer kept (the oldest is %d): reload what you show and subscribe without afterSequence",
+			afterSeq, oldest.Sequence)
+	}
+	return nil
+}
+
+// eventFollower is the state of one FollowEvents stream.
+type eventFollower struct {
+	e       *Engine
+	out     chan<- Event
+	actor   Actor
+	f       EventFilter
+	last    int64 // the highest sequence handled (sent or filtered out)
+	readers *definitionReaders
+}
+
+// follow runs on one subscription until it closes (nil: resubscribe), ctx
+// ends or the database fails.
+func (fl *eventFollower) follow(ctx context.Context, events <-chan Event) error {
+	if err := fl.catchUp(ctx); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				return nil // lagged or closed: resubscribe, then re-read
+			}
+			if ev.Type == EventDefinitionChanged {
+				fl.readers.forget(ev.DefinitionID)
+			}
+			if ev.Sequence == 0 || ev.Sequence <= fl.last {
+				continue // transient, or already handled
+			}
+			if ev.Sequence > fl.last+1 {
+				// Published before an earlier transaction's events: both are
+				// committed, read them in order.
+				if err := fl.catchUp(ctx); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := fl.handle(ctx, ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// catchUp handles the stored events after fl.last.
+func (fl *eventFollower) catchUp(ctx context.Context) error {
+	for {
+		rows, err := fl.e.client.Event.Query().Where(event.SequenceGT(fl.last)).
+			Order(ent.Asc(event.FieldSequence)).Limit(eventPage).All(ctx)
+		if err != nil {
+			return fmt.Errorf("reading events after %d: %w", fl.last, err)
+		}
+		for _, row := range rows {
+			ev, err := eventOf(row)
+			if err != nil {
+				return err
+			}
+			if err := fl.handle(ctx, ev); err != nil {
+				return err
+			}
+		}
+		if len(rows) < eventPage {
+			return nil
+		}
+	}
+}
+
+// handle sends ev if the stream wants it and marks it handled.
+func (fl *eventFollower) handle(ctx context.Context, ev Event) error {
+	ok, err := fl.wants(ctx, ev)
+	if err != nil {
+		return err
+	}
+	if ok {
+		select {
+		case fl.out <- ev:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	fl.last = ev.Sequence
+	return nil
+}
+
+// wants applies the filter, then the read permission.
+func (fl *eventFollower) wants(ctx context.Context, ev Event) (bool, error) {
+	f := fl.f
+	if len(f.Types) > 0 && !slices.Contains(f.Types, ev.Type) {
+		return false, nil
+	}
+	if f.DefinitionID != 0 && ev.DefinitionID != f.DefinitionID {
+		return false, nil
+	}
+	if f.Environment != "" && ev.Environment != f.Environment {
+		return false, nil
+	}
+	if ok, err := fl.readers.readable(ctx, ev.DefinitionID); err != nil || !ok {
+		return false, err
+	}
+	if f.AssignedToActor {
+		if ev.ApprovalID == 0 {
+			return false, nil
+		}
+		a, err := fl.e.client.Approval.Query().Where(approval.ID(ev.ApprovalID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading approval %d: %w", ev.ApprovalID, err)
+		}
+		return isApprover(ctx, fl.e.client, fl.actor.Username, a)
+	}
+	return true, nil
+}
+
+// lastSequence returns the sequence of the newest persisted event, 0 if none.
+func (e *Engine) lastSequence(ctx context.Context) (int64, error) {
+	last, err := e.client.Event.Query().Order(ent.Desc(event.FieldSequence)).First(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("reading the last event: %w", err)
+	}
+	return last.Sequence, nil
+}
+
+// StoredEvents returns up to limit (at most 500) persisted events after
+// afterSeq in sequence order, whatever their type, for tests and tools that
+// compare a stream with the store. It applies no read permission: callers
+// are ADMINs or tests.
+func (e *Engine) StoredEvents(ctx context.Context, afterSeq int64, limit int) ([]Event, error) {
+	limit = min(max(limit, 1), eventPage)
+	rows, err := e.client.Event.Query().Where(event.SequenceGT(afterSeq)).
+		Order(ent.Asc(event.FieldSequence)).Limit(limit).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading events after %d: %w", afterSeq, err)
+	}
+	out := make([]Event, 0, len(rows))
+	for _, row := range rows {
+		ev, err := eventOf(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// PruneEvents deletes the persisted events that are both older than
+// EventRetentionAge and not among the newest EventRetentionCount (or the
+// engine's Options), except
+// those outgoing hooks still need: events after the hook outbox's cursor
+// (or after the oldest hook's start while there is no cursor yet) and events
+// of deliveries not yet final. It returns how many it deleted. It takes no
+// engine lock: it never deletes the newest event, which numbering reads.
+func (e *Engine) PruneEvents(ctx context.Context) (int, error) {
+	last, err := e.lastSequence(ctx)
+	if err != nil {
+		return 0, err
+	}
+	upTo := last - int64(e.keepCount) // delete sequences <= upTo
+	if upTo <= 0 {
+		return 0, nil
+	}
+	cur, err := e.client.StreamCursor.Query().Where(streamcursor.Name(hookCursorName)).Only(ctx)
+	switch {
+	case err == nil:
+		upTo = min(upTo, cur.Sequence)
+	case ent.IsNotFound(err):
+		first, err := e.client.OutgoingHook.Query().Order(ent.Asc(outgoinghook.FieldFromSequence)).First(ctx)
+		switch {
+		case err == nil:
+			upTo = min(upTo, first.FromSequence)
+		case !ent.IsNotFound(err):
+			return 0, fmt.Errorf("reading outgoing hooks: %w", err)
+		}
+	default:
+		return 0, fmt.Errorf("reading hook cursor: %w", err)
+	}
+	pending, err := e.client.HookDelivery.Query().Where(hookdelivery.StatusEQ(hookdelivery.StatusPENDING)).
+		Order(ent.Asc(hookdelivery.FieldEventSequence)).First(ctx)
+	switch {
+	case err == nil:
+		upTo = min(upTo, pending.EventSequence-1)
+	case !ent.IsNotFound(err):
+		return 0, fmt.Errorf("reading pending hook deliveries: %w", err)
+	}
+	if upTo <= 0 {
+		return 0, nil
+	}
+	n, err := e.client.Event.Delete().
+		Where(event.SequenceLTE(upTo), event.TimeLT(e.clock.Now().Add(-e.keepAge))).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pruning events: %w", err)
+	}
+	return n, nil
+}
+
+// DefaultEventPruneInterval is how often RunEventPruneLoop prunes.
+const DefaultEventPruneInterval = time.Hour
+
+// RunEventPruneLoop prunes the event stream (PruneEvents) at once and then
+// every interval (DefaultEventPruneInterval when <= 0) on the engine's clock,
+// until ctx ends. Errors are logged here, the loop's boundary.
+func (e *Engine) RunEventPruneLoop(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultEventPruneInterval
+	}
+	log := e.log.With("loop", "event-prune")
+	for {
+		if n, err := e.PruneEvents(ctx); err != nil && ctx.Err() == nil {
+			log.ErrorContext(ctx, "pruning events", "err", err)
+		} else if n > 0 {
+			log.InfoContext(ctx, "pruned events", "deleted", n)
+		}
+		timer, stop := e.hookTimer(interval)
+		select {
+		case <-ctx.Done():
+			stop()
+			return
+		case <-timer:
+		}
+		stop()
+	}
+}

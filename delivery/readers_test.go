@@ -1,0 +1,88 @@
+package delivery_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/storage"
+	"github.com/cairnhq/cairn/storage/storagetest"
+)
+
+// TestDefinitionReaders: readers must name existing groups (nothing is
+// written otherwise); a restricted definition is readable by its groups'
+// members and ADMINs only.
+func TestDefinitionReaders(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		editor := f.user("eddie", "EDITOR")
+		member := f.user("mia", "VIEWER")
+		outsider := f.user("otto", "VIEWER")
+		f.group("ops", member)
+		doc := func(name string, readers ...string) spec.DefinitionSnapshot {
+			return spec.DefinitionSnapshot{Name: name, Readers: readers,
+				Environments: []spec.EnvironmentSpec{{Name: "dev"}}}
+		}
+		many := make([]string, 51)
+		for i := range many {
+			many[i] = fmt.Sprintf("g%d", i)
+		}
+		for _, tc := range []struct {
+			readers []string
+			want    string
+		}{
+			{[]string{"nobody"}, `readers[0]: group "nobody" does not exist`},
+			{[]string{"ops", " "}, "readers[1]: a reader group needs a name"},
+			{[]string{"'; DROP TABLE groups;--"}, "does not exist"},
+			{many, "at most 50"},
+		} {
+			_, err := f.e.CreateDefinition(f.ctx, editor, doc("bad", tc.readers...), "")
+			if delivery.CodeOf(err) != delivery.CodeInvalidInput || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("readers %q: %v; want %q", tc.readers, err, tc.want)
+			}
+		}
+		if n := f.c.ReleaseDefinition.Query().CountX(f.ctx); n != 0 {
+			t.Fatalf("%d definitions written from invalid documents", n)
+		}
+		secret, err := f.e.CreateDefinition(f.ctx, editor, doc("secret", " ops ", "ops"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(secret.Readers, ","); got != "ops" {
+			t.Fatalf("readers stored as %q, want ops", got)
+		}
+		open, err := f.e.CreateDefinition(f.ctx, editor, doc("open"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			who  delivery.Actor
+			read bool
+		}{{member, true}, {outsider, false}, {f.admin, true}} {
+			ok, err := f.e.CanReadDefinition(f.ctx, tc.who, secret.ID)
+			if err != nil || ok != tc.read {
+				t.Errorf("%s reads secret: %v (%v), want %v", tc.who.Username, ok, err, tc.read)
+			}
+			_, err = f.e.Definition(f.ctx, tc.who, secret.ID)
+			if (err == nil) != tc.read || (err != nil && delivery.CodeOf(err) != delivery.CodeNotFound) {
+				t.Errorf("%s Definition(secret): %v", tc.who.Username, err)
+			}
+			if ok, _ := f.e.CanReadDefinition(f.ctx, tc.who, open.ID); !ok {
+				t.Errorf("%s cannot read an unrestricted definition", tc.who.Username)
+			}
+		}
+		hidden, err := f.e.HiddenDefinitions(f.ctx, outsider)
+		if err != nil || len(hidden) != 1 || hidden[0] != secret.ID {
+			t.Fatalf("hidden from otto: %v (%v)", hidden, err)
+		}
+		// Lifting the restriction opens it.
+		if _, err := f.e.UpdateDefinition(f.ctx, editor, secret.ID, secret.Revision, doc("secret"), ""); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := f.e.CanReadDefinition(f.ctx, outsider, secret.ID); !ok {
+			t.Fatal("readers removed, still hidden")
+		}
+	})
+}

@@ -1,0 +1,256 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+)
+
+// Long-lived connections (websocket subscriptions, SSE streams) are
+// authenticated once, when they open. The guard re-checks their credential
+// while they stay open: every RecheckInterval (default 30 s, which bounds how
+// long an expired token keeps streaming) and at once when the engine
+// announces a revoked token or a disabled user (EventCredentialRevoked; the
+// PostgreSQL bus carries it to every replica). A websocket whose credential
+// fails is closed with CloseForbidden; an SSE stream simply ends.
+
+// CloseForbidden is the websocket close code of a connection whose
+// credential was refused (at connection_init) or stopped being valid
+// (revoked, expired, user disabled): graphql-transport-ws's 4403 Forbidden.
+// The legacy graphql-ws protocol defines no code; it gets the same.
+const CloseForbidden = 4403
+
+// Defaults of the guard and of the per-connection limit.
+const (
+	DefaultRecheckInterval  = 30 * time.Second
+	DefaultMaxSubscriptions = 20
+)
+
+// matchingSubscriber is a bus that filters before buffering
+// (eventbus.Bus.SubscribeMatching), so that a guard's subscription sees only
+// credential notices.
+type matchingSubscriber interface {
+	SubscribeMatching(keep func(delivery.Event) bool) (<-chan delivery.Event, func())
+}
+
+// connState is the state of one websocket connection, put into the upgrade
+// request's context before gqlgen accepts it: the websocket (to close it
+// with CloseForbidden), the Authorization header of the upgrade request and
+// the number of open subscriptions.
+type connState struct {
+	creds string
+
+	mu   sync.Mutex
+	conn transport.WebsocketConn
+	subs int
+}
+
+type connStateKey struct{}
+
+func connStateFrom(ctx context.Context) *connState {
+	st, _ := ctx.Value(connStateKey{}).(*connState)
+	return st
+}
+
+// acquire takes a subscription slot; false when max are open.
+func (s *connState) acquire(max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.subs >= max {
+		return false
+	}
+	s.subs++
+	return true
+}
+
+func (s *connState) release() {
+	s.mu.Lock()
+	s.subs--
+	s.mu.Unlock()
+}
+
+// closeForbidden closes the websocket with CloseForbidden. gqlgen's own
+// close that follows finds the close handshake started and does nothing.
+func (s *connState) closeForbidden(reason string) {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c == nil {
+		return
+	}
+	if len(reason) > 120 { // a close reason must fit in a control frame
+		reason = reason[:120]
+	}
+	_ = c.WriteClose(CloseForbidden, reason)
+}
+
+// guardedWebsocket is the coder/websocket implementation that also hands the
+// accepted connection to the request's connState.
+type guardedWebsocket struct {
+	transport.CoderWebsocketImplementation
+}
+
+// Accept accepts the upgrade and records the connection.
+func (g guardedWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	c, err := g.CoderWebsocketImplementation.Accept(w, r, opts)
+	if err == nil {
+		if st := connStateFrom(r.Context()); st != nil {
+			st.mu.Lock()
+			st.conn = c
+			st.mu.Unlock()
+		}
+	}
+	return c, err
+}
+
+// guard re-checks the credentials of open connections.
+type guard struct {
+	authn    *auth.Authenticator
+	events   delivery.Subscriber
+	interval time.Duration
+}
+
+func isCredentialNotice(ev delivery.Event) bool { return ev.Type == delivery.EventCredentialRevoked }
+
+// subscribe returns the credential notices (all events when the bus cannot
+// filter; nil when there is no bus).
+func (g *guard) subscribe() (<-chan delivery.Event, func()) {
+	switch b := g.events.(type) {
+	case nil:
+		return nil, func() {}
+	case matchingSubscriber:
+		return b.SubscribeMatching(isCredentialNotice)
+	default:
+		return b.Subscribe()
+	}
+}
+
+// watch re-checks creds until ctx ends, and calls refuse once with the
+// reason when the credential is no longer valid. A database failure keeps
+// the connection (the next check decides).
+func (g *guard) watch(ctx context.Context, creds string, refuse func(reason string)) {
+	tick := time.NewTicker(g.interval)
+	defer tick.Stop()
+	notices, unsubscribe := g.subscribe()
+	defer func() { unsubscribe() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case ev, ok := <-notices:
+			if !ok {
+				unsubscribe()
+				notices, unsubscribe = g.subscribe()
+			} else if !isCredentialNotice(ev) {
+				continue
+			}
+		}
+		if _, err := g.authn.Authenticate(ctx, creds); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if delivery.CodeOf(err) == delivery.CodeUnauthenticated {
+				refuse(err.Error())
+				return
+			}
+		}
+	}
+}
+
+// middleware prepares long-lived requests for the guard: a connState in
+// the context of websocket upgrades (the InitFunc starts the watch once the
+// connection is authenticated), and a watch over SSE streams that ends the
+// stream when its credential fails.
+func (g *guard) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
+			st := &connState{creds: r.Header.Get("Authorization")}
+			r = r.WithContext(context.WithValue(r.Context(), connStateKey{}, st))
+		case g.authn != nil && r.Method == http.MethodPost &&
+			strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			go g.watch(ctx, r.Header.Get("Authorization"), func(string) { cancel() })
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// websocketInit authenticates a websocket connection: an actor already put in
+// the context by the HTTP middleware (Authorization header on the upgrade), or
+// the connection_init payload's "authorization" ("Bearer …"). A refused
+// credential closes the connection with CloseForbidden. An accepted one is
+// watched for as long as the connection lives.
+func (g *guard) websocketInit(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	st := connStateFrom(ctx)
+	creds := payload.Authorization()
+	if _, ok := auth.ActorFrom(ctx); ok {
+		if st != nil {
+			creds = st.creds
+		}
+	} else {
+		if g.authn == nil {
+			return refused(ctx, delivery.ErrUnauthenticated)
+		}
+		actor, err := g.authn.Authenticate(ctx, creds)
+		if err != nil {
+			return refused(ctx, err)
+		}
+		ctx = auth.WithActor(ctx, actor)
+	}
+	if g.authn != nil && st != nil && creds != "" {
+		go g.watch(ctx, creds, st.closeForbidden)
+	}
+	return ctx, nil, nil
+}
+
+// refused closes a connection whose connection_init was refused with
+// CloseForbidden and the reason.
+func refused(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
+	ctx = transport.WithWebsocketCloseCode(ctx, CloseForbidden)
+	ctx = transport.AppendCloseReason(ctx, "Forbidden")
+	return ctx, nil, err
+}
+
+// limitSubscriptions refuses a websocket connection's subscription beyond
+// max open ones; the slot frees when the subscription ends.
+func limitSubscriptions(max int) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		st := connStateFrom(ctx)
+		if st == nil || oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+			return next(ctx)
+		}
+		if !st.acquire(max) {
+			err := gqlerror.Errorf("this connection already has %d open subscriptions, the limit: stop one first or open another connection", max)
+			err.Extensions = map[string]any{"code": string(delivery.CodeForbidden)}
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+		}
+		// The slot frees when the stream ends (the handler returns nil, before
+		// the transport sends complete) or its context does.
+		var once sync.Once
+		release := func() { once.Do(st.release) }
+		context.AfterFunc(ctx, release)
+		responses := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			r := responses(ctx)
+			if r == nil {
+				release()
+			}
+			return r
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package graph
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/approval"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/graph/model"
+)
+
+// followEvents is the body of every event subscription: the engine's stream
+// for the viewer (FollowEvents), each event turned into its GraphQL type T
+// (events of other kinds are dropped). afterSequence nil follows live
+// events only.
+func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilter, afterSequence *int64) (<-chan T, error) {
+	if r.Events == nil {
+		return nil, errors.New("subscriptions are not configured on this server (no event bus)")
+	}
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := r.Engine.FollowEvents(ctx, r.Events, a, f, derefOr(afterSequence, delivery.FromNow))
+	if err != nil {
+		return nil, err
+	}
+	loader := eventLoader{r.Engine}
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		// in closes when ctx ends, so ranging over it cannot leak.
+		for ev := range in {
+			v, ok := typedEvent(ev, loader).(T)
+			if !ok {
+				continue
+			}
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// typedEvent returns the GraphQL object of an engine event, nil for a type
+// no subscription offers.
+func typedEvent(ev delivery.Event, l model.EventLoader) any {
+	b := model.EventBase{Event: ev, Loader: l}
+	switch ev.Type {
+	case delivery.EventReleaseCreated:
+		return &model.ReleaseCreatedEvent{EventBase: b}
+	case delivery.EventReleaseAbandoned:
+		return &model.ReleaseAbandonedEvent{EventBase: b}
+	case delivery.EventEnvironmentStatusChanged:
+		return &model.EnvironmentStatusChangedEvent{EventBase: b}
+	case delivery.EventDeploymentStarted:
+		return &model.DeploymentStartedEvent{EventBase: b}
+	case delivery.EventDeploymentFinished:
+		return &model.DeploymentFinishedEvent{EventBase: b}
+	case delivery.EventApprovalPending:
+		return &model.ApprovalPendingEvent{EventBase: b}
+	case delivery.EventApprovalDecided:
+		return &model.ApprovalDecidedEvent{EventBase: b}
+	case delivery.EventApprovalTimedOut:
+		return &model.ApprovalTimedOutEvent{EventBase: b}
+	case delivery.EventApprovalReassigned:
+		return &model.ApprovalReassignedEvent{EventBase: b}
+	case delivery.EventJobLost:
+		return &model.JobLostEvent{EventBase: b}
+	case delivery.EventAgentChanged:
+		return &model.AgentStatusEvent{EventBase: b}
+	}
+	return nil
+}
+
+// eventLoader reads what events name. The stream already admitted the event
+// for the viewer (its definition is readable), so these reads need no
+// further check; something deleted since resolves to null.
+type eventLoader struct{ e *delivery.Engine }
+
+var _ model.EventLoader = eventLoader{}
+
+func nilIfNotFound[T any](v *T, err error) (*T, error) {
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return v, err
+}
+
+func (l eventLoader) Release(ctx context.Context, id int) (*ent.Release, error) {
+	return nilIfNotFound(l.e.Client().Release.Get(ctx, id))
+}
+
+func (l eventLoader) Deployment(ctx context.Context, id int) (*ent.Deployment, error) {
+	return nilIfNotFound(l.e.Client().Deployment.Get(ctx, id))
+}
+
+func (l eventLoader) Approval(ctx context.Context, id int) (*ent.Approval, error) {
+	return nilIfNotFound(l.e.Client().Approval.Get(ctx, id))
+}
+
+func (l eventLoader) Agent(ctx context.Context, id int) (*ent.Agent, error) {
+	return nilIfNotFound(l.e.Client().Agent.Get(ctx, id))
+}
+
+// StageApprovers lists the approvers (not automated) of one stage of a
+// deployment, in rank order, each once.
+func (l eventLoader) StageApprovers(ctx context.Context, deploymentID int, stage string) ([]*spec.Approver, error) {
+	rows, err := l.e.Client().Approval.Query().
+		Where(approval.DeploymentID(deploymentID), approval.StageEQ(approval.Stage(stage)), approval.Automated(false)).
+		Order(ent.Asc(approval.FieldRank), ent.Asc(approval.FieldID)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []*spec.Approver{}
+	seen := map[spec.Approver]bool{}
+	for _, a := range rows {
+		if a.ApproverKind == nil {
+			continue
+		}
+		ap := spec.Approver{Kind: spec.ApproverKind(*a.ApproverKind), Name: a.Approver}
+		if !seen[ap] {
+			seen[ap] = true
+			out = append(out, &ap)
+		}
+	}
+	return out, nil
+}
+
+func (l eventLoader) Changes(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error) {
+	return l.e.ChangesSince(ctx, releaseID, environment)
+}

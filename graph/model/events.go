@@ -1,0 +1,208 @@
+package model
+
+import (
+	"context"
+	"time"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+)
+
+// EventLoader reads the objects an event names, for the fields of event
+// types that resolve them (release, deployment, approval, agent, changes).
+// The graph package implements it over the engine.
+type EventLoader interface {
+	Release(ctx context.Context, id int) (*ent.Release, error)
+	Deployment(ctx context.Context, id int) (*ent.Deployment, error)
+	Approval(ctx context.Context, id int) (*ent.Approval, error)
+	Agent(ctx context.Context, id int) (*ent.Agent, error)
+	StageApprovers(ctx context.Context, deploymentID int, stage string) ([]*spec.Approver, error)
+	Changes(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error)
+}
+
+// EventBase is what every GraphQL event type shares: the engine's event
+// (sequence, time, type, actor and ids) and the loader of what it names.
+// The event types embed it, so their GraphQL fields bind to its fields and
+// methods.
+type EventBase struct {
+	delivery.Event
+	Loader EventLoader
+}
+
+// IsCairnEvent marks the CairnEvent interface.
+func (EventBase) IsCairnEvent() {}
+
+// Release resolves the event's release; null when it has none.
+func (b EventBase) Release(ctx context.Context) (*ent.Release, error) {
+	if b.ReleaseID == 0 {
+		return nil, nil
+	}
+	return b.Loader.Release(ctx, b.ReleaseID)
+}
+
+// Deployment resolves the event's deployment; null when it has none.
+func (b EventBase) Deployment(ctx context.Context) (*ent.Deployment, error) {
+	if b.DeploymentID == 0 {
+		return nil, nil
+	}
+	return b.Loader.Deployment(ctx, b.DeploymentID)
+}
+
+// Approval resolves the event's approval; null when it has none.
+func (b EventBase) Approval(ctx context.Context) (*ent.Approval, error) {
+	if b.ApprovalID == 0 {
+		return nil, nil
+	}
+	return b.Loader.Approval(ctx, b.ApprovalID)
+}
+
+// Agent resolves the event's agent; null when it has none or was deleted.
+func (b EventBase) Agent(ctx context.Context) (*ent.Agent, error) {
+	if b.AgentID == 0 {
+		return nil, nil
+	}
+	return b.Loader.Agent(ctx, b.AgentID)
+}
+
+// Stage is PRE or POST for approval events.
+func (b EventBase) Stage() string { return dataString(b.Data, "stage") }
+
+// dataString reads a string from an event's data.
+func dataString(data map[string]any, key string) string {
+	s, _ := data[key].(string)
+	return s
+}
+
+// dataInt reads a number from an event's data: an int when the event comes
+// from the bus in process, a float64 when it was decoded from JSON.
+func dataInt(data map[string]any, key string) int {
+	switch v := data[key].(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	}
+	return 0
+}
+
+// ReleaseCreatedEvent: a release was created.
+type ReleaseCreatedEvent struct{ EventBase }
+
+// Name is the release's name.
+func (e ReleaseCreatedEvent) Name() string { return dataString(e.Data, "name") }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (ReleaseCreatedEvent) IsReleaseEvent() {}
+
+// ReleaseAbandonedEvent: a release was abandoned.
+type ReleaseAbandonedEvent struct{ EventBase }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (ReleaseAbandonedEvent) IsReleaseEvent() {}
+
+// EnvironmentStatusChangedEvent: a release environment changed status.
+type EnvironmentStatusChangedEvent struct{ EventBase }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (EnvironmentStatusChangedEvent) IsReleaseEvent() {}
+
+// DeploymentStartedEvent: a deployment was requested.
+type DeploymentStartedEvent struct{ EventBase }
+
+// Operation is DEPLOY, REDEPLOY or ROLLBACK.
+func (e DeploymentStartedEvent) Operation() string { return dataString(e.Data, "operation") }
+
+// Attempt numbers the deployments of the release to the environment.
+func (e DeploymentStartedEvent) Attempt() int { return dataInt(e.Data, "attempt") }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (DeploymentStartedEvent) IsReleaseEvent() {}
+
+// DeploymentFinishedEvent: a deployment ended.
+type DeploymentFinishedEvent struct{ EventBase }
+
+// StatusReason says why the deployment ended so.
+func (e DeploymentFinishedEvent) StatusReason() string { return dataString(e.Data, "statusReason") }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (DeploymentFinishedEvent) IsReleaseEvent() {}
+
+// ApprovalPendingEvent: an approval can now be decided.
+type ApprovalPendingEvent struct{ EventBase }
+
+// Approver is the user or group of this approval.
+func (e ApprovalPendingEvent) Approver() *spec.Approver {
+	name := dataString(e.Data, "approver")
+	if name == "" {
+		return nil
+	}
+	return &spec.Approver{Kind: spec.ApproverKind(dataString(e.Data, "kind")), Name: name}
+}
+
+// Approvers lists everyone who approves this stage of the deployment.
+func (e ApprovalPendingEvent) Approvers(ctx context.Context) ([]*spec.Approver, error) {
+	return e.Loader.StageApprovers(ctx, e.DeploymentID, e.Stage())
+}
+
+// Deadline is when the approval times out, if ever.
+func (e ApprovalPendingEvent) Deadline(ctx context.Context) (*time.Time, error) {
+	a, err := e.EventBase.Approval(ctx)
+	if err != nil || a == nil {
+		return nil, err
+	}
+	return a.DueAt, nil
+}
+
+// Changes are the commits and work items the deployment would bring to the
+// environment since what it runs now.
+func (e ApprovalPendingEvent) Changes(ctx context.Context) (*delivery.ReleaseChanges, error) {
+	return e.Loader.Changes(ctx, e.ReleaseID, e.Environment)
+}
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (ApprovalPendingEvent) IsReleaseEvent() {}
+
+// IsApprovalEvent marks the ApprovalEvent union.
+func (ApprovalPendingEvent) IsApprovalEvent() {}
+
+// ApprovalDecidedEvent: an approval was approved, rejected, canceled or skipped.
+type ApprovalDecidedEvent struct{ EventBase }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (ApprovalDecidedEvent) IsReleaseEvent() {}
+
+// IsApprovalEvent marks the ApprovalEvent union.
+func (ApprovalDecidedEvent) IsApprovalEvent() {}
+
+// ApprovalTimedOutEvent: an approval was not decided in time.
+type ApprovalTimedOutEvent struct{ EventBase }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (ApprovalTimedOutEvent) IsReleaseEvent() {}
+
+// IsApprovalEvent marks the ApprovalEvent union.
+func (ApprovalTimedOutEvent) IsApprovalEvent() {}
+
+// ApprovalReassignedEvent: an approval was handed to someone else.
+type ApprovalReassignedEvent struct{ EventBase }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (ApprovalReassignedEvent) IsReleaseEvent() {}
+
+// IsApprovalEvent marks the ApprovalEvent union.
+func (ApprovalReassignedEvent) IsApprovalEvent() {}
+
+// JobLostEvent: a deployment's job was lost.
+type JobLostEvent struct{ EventBase }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (JobLostEvent) IsReleaseEvent() {}
+
+// AgentStatusEvent: an agent changed (Status says how).
+type AgentStatusEvent struct{ EventBase }
+
+// IsAgentEvent marks the AgentEvent union.
+func (AgentStatusEvent) IsAgentEvent() {}
