@@ -92,14 +92,25 @@ func websocketInit(a *auth.Authenticator) transport.WebsocketInitFunc {
 			return ctx, nil, nil
 		}
 		if a == nil {
-			return ctx, nil, delivery.ErrUnauthenticated
+			return refused(ctx), nil, delivery.ErrUnauthenticated
 		}
 		actor, err := a.Authenticate(ctx, payload.Authorization())
 		if err != nil {
-			return ctx, nil, err
+			return refused(ctx), nil, err
 		}
 		return auth.WithActor(ctx, actor), nil, nil
 	}
+}
+
+// closeForbidden is the close code graphql-transport-ws prescribes for a refused
+// connection_init ("4403: Forbidden"); without it gqlgen closes with 1000, which a client
+// cannot tell from a normal end.
+const closeForbidden = 4403
+
+// refused marks a websocket connection whose connection_init was refused, so that gqlgen
+// closes it with closeForbidden (graphql-ws clients also get a connection_error first).
+func refused(ctx context.Context) context.Context {
+	return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), "Forbidden")
 }
 
 // depthLimiter refuses operations nested deeper than a limit.
