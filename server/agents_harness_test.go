@@ -73,7 +73,7 @@ func (h *harness) startAgent(t *testing.T, name string, caps map[string]string) 
 // 50 ms, for changes that publish nothing), and fails the test after waitLimit.
 func (h *harness) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	bus := h.srv.EventBus()
+	bus := h.srv.Events()
 	events, unsubscribe := bus.Subscribe()
 	defer func() { unsubscribe() }()
 	deadline := time.NewTimer(waitLimit)

@@ -181,6 +181,11 @@ func (s *Server) routes() {
 	}))
 }
 
+// Events returns the server's in-process event bus (every engine event of this replica, and of
+// the others with PostgreSQL), for programs that embed the server and wait on what it does:
+// tests and benchmarks.
+func (s *Server) Events() *eventbus.Bus { return s.bus }
+
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

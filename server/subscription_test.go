@@ -221,10 +221,10 @@ func TestDeploymentLogSubscription(t *testing.T) {
 		}
 		// The job waits for the gate; open it once the subscription is in place (a first
 		// subscribed read of the stored log, which is empty, happens before any line exists).
-		subscribers := h.srv.EventBus().Subscribers()
+		subscribers := h.srv.Events().Subscribers()
 		done := make(chan []int, 1)
 		go func() { done <- c.followLog(dev.DeploymentID, 1, strconv.Itoa) }()
-		poll(t, "the subscription on the bus", func() bool { return h.srv.EventBus().Subscribers() > subscribers })
+		poll(t, "the subscription on the bus", func() bool { return h.srv.Events().Subscribers() > subscribers })
 		if err := os.WriteFile(gate, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -268,10 +268,10 @@ func TestDeploymentLogLegacyProtocol(t *testing.T) {
 		if m, err := c.init(h.admin); err != nil || m.Type != "connection_ack" {
 			t.Fatalf("connection_init: %+v %v", m, err)
 		}
-		subscribers := h.srv.EventBus().Subscribers()
+		subscribers := h.srv.Events().Subscribers()
 		done := make(chan []int, 1)
 		go func() { done <- c.followLog(dev.DeploymentID, 1, strconv.Itoa) }()
-		poll(t, "the subscription on the bus", func() bool { return h.srv.EventBus().Subscribers() > subscribers })
+		poll(t, "the subscription on the bus", func() bool { return h.srv.Events().Subscribers() > subscribers })
 		if err := os.WriteFile(gate, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
