@@ -22,15 +22,15 @@ import (
 
 // env is a server on an httptest listener with one real agent, in this process.
 type env struct {
-	srv      *server.Server
-	http     *httptest.Server
-	token    string
-	dir      string
+	srv   *server.Server
+	http  *httptest.Server
+	token string
+	dir   string
 	// databaseURL is empty for SQLite.
 	databaseURL string
-	stopAg   context.CancelFunc
-	agentRun chan error
-	closed   bool
+	stopAg      context.CancelFunc
+	agentRun    chan error
+	closed      bool
 }
 
 func startEnv(ctx context.Context, databaseURL string) (*env, error) {

@@ -19,7 +19,9 @@ type report struct {
 
 func (r *report) add(x row) { r.rows = append(r.rows, x) }
 
-func (r *report) note(format string, args ...any) { r.notes = append(r.notes, fmt.Sprintf(format, args...)) }
+func (r *report) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
 
 // verdict says whether a measured value meets its target.
 func verdict(ok bool) string {
