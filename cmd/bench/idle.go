@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,7 @@ func runIdleServer(ctx context.Context, o options) error {
 	go hs.Serve(ln)
 	defer hs.Close()
 	fmt.Printf("READY http://%s %s\n", ln.Addr(), token)
+	defer pprof.StopCPUProfile()
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		switch in.Text() {
@@ -63,6 +65,15 @@ func runIdleServer(ctx context.Context, o options) error {
 				return err
 			}
 			fmt.Printf("%d %d\n", ru.Utime.Nano()+ru.Stime.Nano(), ru.Maxrss)
+		case "profile":
+			// CAIRN_BENCH_CPUPROFILE: profile the measured window with agents connected.
+			f, err := os.Create(os.Getenv("CAIRN_BENCH_CPUPROFILE"))
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
 		case "quit":
 			return nil
 		}
@@ -188,6 +199,9 @@ func benchIdle(ctx context.Context, o options, r *report) error {
 	case <-time.After(2 * time.Second):
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	if os.Getenv("CAIRN_BENCH_CPUPROFILE") != "" {
+		io.WriteString(s.in, "profile\n")
 	}
 	busy, rss, err := s.cpuOver(ctx, o.idleWindow)
 	if err != nil {
