@@ -211,7 +211,7 @@ func benchIdle(ctx context.Context, o options, r *report) error {
 		value: fmt.Sprintf("%.2f%% of a core (max RSS %d MiB)", busy, rss/1024),
 		floor: fmt.Sprintf("no agent: %.2f%%", base), ratio: ratio(busy, base),
 		target: "< 1% of a core", verdict: verdict(busy < 1)})
-	r.note("Idle agents: %d lightweight websocket clients registered and connected in %s (register over HTTP, hello, welcome, then only reading, which answers the server's pings every %s); the server runs in a child process so that its getrusage counts the server alone. The agents' own last-seen pings are not sent by these clients.",
+	r.note("Idle agents: %d lightweight websocket clients registered and connected in %s (register over HTTP, hello, welcome, then only reading, which answers the server's pings every %s); the server runs in a child process so that its getrusage counts the server alone. These clients send no pings of their own; real agents also ping every 10 s, which doubles the ping traffic the server handles.",
 		o.idleAgents, connectTook.Round(time.Millisecond), agentproto.PingInterval)
 	return nil
 }
