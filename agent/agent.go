@@ -434,15 +434,17 @@ func (r *runner) accept(m agentproto.JobAssignment) {
 	r.spool.addJob(m.JobID)
 	_ = r.spool.event(m.JobID, agentproto.JobAccepted{Type: agentproto.TypeJobAccepted, JobID: m.JobID}, false)
 	j := r.exec.newJobRun(context.Background(), m)
+	j.freeSlot = func() {
+		r.mu.Lock()
+		delete(r.running, m.JobID)
+		r.mu.Unlock()
+	}
 	r.running[m.JobID] = j
 	r.jobs.Add(1)
 	r.log.Info("job accepted", "job", m.JobID, "deployment", m.DeploymentID, "tasks", len(m.Tasks))
 	go func() {
 		defer r.jobs.Done()
-		status := j.execute()
+		status := j.execute() // frees the slot before reporting the result
 		r.log.Info("job finished", "job", m.JobID, "status", status)
-		r.mu.Lock()
-		delete(r.running, m.JobID)
-		r.mu.Unlock()
 	}()
 }

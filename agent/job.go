@@ -54,6 +54,10 @@ type jobRun struct {
 	dir     string
 	secrets []string
 	batch   *batcher
+	// freeSlot, when set, is called once the job's processes are gone and before its
+	// JobFinished is reported: the server may offer the next job as soon as it reads the result,
+	// and the agent must not refuse it as busy.
+	freeSlot func()
 }
 
 // newJobRun prepares a job; the caller then runs execute in its own goroutine and may call cancel
@@ -180,6 +184,9 @@ func (j *jobRun) execute() string {
 	}
 	status, reason := j.run()
 	j.batch.Flush()
+	if j.freeSlot != nil {
+		j.freeSlot()
+	}
 	j.report(agentproto.JobFinished{
 		Type: agentproto.TypeJobFinished, JobID: j.asg.JobID, Status: status, Reason: reason,
 		LastSeq: j.x.spool.lastSeq(j.asg.JobID), StartedAt: started, FinishedAt: time.Now().UTC(),

@@ -547,3 +547,32 @@ func TestAgentShutdownCancelsAndReportsJob(t *testing.T) {
 		t.Errorf("acknowledged result still on disk: %v", entries)
 	}
 }
+
+// TestAgentTakesNextJobRightAfterResult offers the next job the moment the previous job's
+// JobFinished arrives, as the server's dispatcher does: the agent has freed its only slot by then
+// and accepts it instead of refusing it as busy (which costs the server a pause).
+func TestAgentTakesNextJobRightAfterResult(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	stop := startAgent(t, testConfig(t, fs.srv.URL))
+	defer stop()
+	sc := fs.nextConn(t)
+	for i := range 20 {
+		id := fmt.Sprintf("job-%d", i)
+		sc.send(t, agentproto.JobAssignment{Type: agentproto.TypeJob, JobID: id, DeploymentID: "dep",
+			Tasks: []agentproto.Task{{Name: "t", Script: "true"}}})
+		rec := newJobRecord()
+		for rec.result == nil {
+			m, ok := sc.next(t)
+			if !ok {
+				t.Fatal("connection closed before jobFinished")
+			}
+			if m.typ == agentproto.TypeJobRejected {
+				t.Fatalf("job %d refused right after the previous result: %s", i, m.raw)
+			}
+			if ack := rec.apply(t, m, true); ack != nil {
+				sc.send(t, ack)
+			}
+		}
+	}
+}

@@ -53,6 +53,14 @@ func loadCredential(workDir string) (savedCredential, bool, error) {
 	return c, true, nil
 }
 
+// SavedAgentID returns the agent id of the credential saved in workDir, and false when there is
+// none. A server that runs its own agent (cairn --dev) uses it to tell a credential that belongs to
+// another database (reset since) from a good one, before Run would be refused with it.
+func SavedAgentID(workDir string) (string, bool, error) {
+	c, ok, err := loadCredential(workDir)
+	return c.AgentID, ok, err
+}
+
 // register exchanges the registration token for a credential and saves it.
 func (r *runner) register(ctx context.Context) (savedCredential, error) {
 	if r.cfg.Token == "" {

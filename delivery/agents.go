@@ -535,6 +535,24 @@ func (e *Engine) AgentSeen(ctx context.Context, agentID int) error {
 	return nil
 }
 
+// AgentsSeen records that the agents are alive, in one statement per 500 agents: the dispatcher
+// batches the signs of life of all its connections (answered pings, frames read), so that a
+// thousand idle agents cost a write every few seconds rather than a hundred writes a second. It
+// is a hot path: no audit, no event.
+func (e *Engine) AgentsSeen(ctx context.Context, agentIDs []int) error {
+	for len(agentIDs) > 0 {
+		batch := agentIDs[:min(len(agentIDs), 500)]
+		agentIDs = agentIDs[len(batch):]
+		err := e.inTxConcurrent(ctx, func(t *txn) error {
+			return t.Agent.Update().Where(agent.IDIn(batch...)).SetLastSeenAt(t.now).SetOnline(true).Exec(t.ctx)
+		})
+		if err != nil {
+			return fmt.Errorf("recording %d agents as seen: %w", len(batch), err)
+		}
+	}
+	return nil
+}
+
 // AgentDisconnected marks the agent offline. Its jobs keep running on it: they become LOST only
 // when it stays silent past the grace period (MarkSilentAgentsLost).
 func (e *Engine) AgentDisconnected(ctx context.Context, agentID int) error {

@@ -393,7 +393,7 @@ func (e *Engine) decide(ctx context.Context, actor Actor, dec ApprovalDecision, 
 	if err != nil {
 		return nil, fmt.Errorf("%s approval %d: %w", doing, dec.ApprovalID, err)
 	}
-	return out, nil
+	return out.Unwrap(), nil
 }
 
 // loadApproval reads an approval (locked on PostgreSQL) and its deployment.
@@ -517,7 +517,7 @@ func (e *Engine) Reassign(ctx context.Context, actor Actor, approvalID int, toUs
 	if err != nil {
 		return nil, fmt.Errorf("reassigning approval %d to %q: %w", approvalID, toUsername, err)
 	}
-	return out, nil
+	return out.Unwrap(), nil
 }
 
 // PendingApprovalsFor lists the pending approvals that actor can decide now:

@@ -66,7 +66,7 @@ func (e *Engine) CreateDefinition(ctx context.Context, actor Actor, in spec.Defi
 	if err != nil {
 		return nil, fmt.Errorf("creating definition %q: %w", in.Name, err)
 	}
-	return def, nil
+	return def.Unwrap(), nil
 }
 
 // UpdateDefinition replaces the whole document of definition id (like a PUT)
@@ -131,7 +131,7 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 	if err != nil {
 		return nil, fmt.Errorf("updating definition %d: %w", id, err)
 	}
-	return def, nil
+	return def.Unwrap(), nil
 }
 
 // DeleteDefinition soft-deletes definition id when its current revision is

@@ -87,7 +87,7 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 	if err != nil {
 		return nil, fmt.Errorf("deploying release %d to %q: %w", in.ReleaseID, in.Environment, err)
 	}
-	return d, nil
+	return d.Unwrap(), nil
 }
 
 // lockRelease reads a release, locking its row on PostgreSQL.
@@ -567,7 +567,7 @@ func (e *Engine) CancelDeployment(ctx context.Context, actor Actor, deploymentID
 	if err != nil {
 		return nil, fmt.Errorf("canceling deployment %d: %w", deploymentID, err)
 	}
-	return d, nil
+	return d.Unwrap(), nil
 }
 
 // cancelDeployment cancels dc, or requests the cancel from the agent that
@@ -662,7 +662,7 @@ func (e *Engine) AbandonRelease(ctx context.Context, actor Actor, releaseID int,
 	if err != nil {
 		return nil, fmt.Errorf("abandoning release %d: %w", releaseID, err)
 	}
-	return rel, nil
+	return rel.Unwrap(), nil
 }
 
 // EnvironmentDeploymentState is what an environment of a definition runs.

@@ -74,7 +74,7 @@ func (e *Engine) CreateRelease(ctx context.Context, actor Actor, in CreateReleas
 	if err != nil {
 		return nil, fmt.Errorf("creating a release of definition %d: %w", in.DefinitionID, err)
 	}
-	return rel, nil
+	return rel.Unwrap(), nil
 }
 
 // definitionSnapshot reads a live definition and the snapshot of its current

@@ -23,6 +23,10 @@ type Config struct {
 	DatabaseURL string
 	// Dev bootstraps an admin user and writes its token to DataDir/admin-token.
 	Dev bool
+	// DevAgent, with Dev, also runs one agent inside the server process (name "local",
+	// capability local=true, work directory DataDir/agent), so that a first release deploys
+	// without more set-up. cmd/server turns it on by default (--dev-agent).
+	DevAgent bool
 	// SigningKey is a hex Ed25519 seed for tokens; default: DataDir/signing.key
 	// (generated on first start). Replicas must share it.
 	SigningKey string

@@ -181,8 +181,9 @@ func (s *Server) routes() {
 	}))
 }
 
-// Events returns the server's in-process event bus, for tools that follow
-// it directly (cmd/eventbench measures the fan-out floor with it).
+// Events returns the server's in-process event bus (every engine event of this replica, and of
+// the others with PostgreSQL), for programs that embed the server and wait on what it does:
+// tests and benchmarks.
 func (s *Server) Events() *eventbus.Bus { return s.bus }
 
 // Handler returns the server's HTTP handler.
@@ -279,13 +280,20 @@ func Run(ctx context.Context, cfg Config) error {
 	s.log.Info("cairn listening", "addr", ln.Addr().String(), "database", string(s.db.Dialect), "data_dir", s.cfg.DataDir)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	var local *devAgent
+	if cfg.Dev && cfg.DevAgent {
+		local = s.startDevAgent(ctx, ln.Addr())
+	}
 	select {
 	case err := <-errc:
+		local.stop()
 		s.Close()
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	// The dev agent goes first, while the server can still take its jobs' results.
+	local.stop()
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	s.cancelBase() // ends subscriptions and agent sockets (hijacked connections)
@@ -332,6 +340,11 @@ func (s *Server) BootstrapDev(ctx context.Context) error {
 }
 
 func (s *Server) printDevHelp(path, tok string) {
+	agentNote := ""
+	if s.cfg.DevAgent {
+		agentNote = fmt.Sprintf("\nAn agent named %q runs inside this process (work directory %s):\nreleases deploy without more set-up. --dev-agent=false turns it off.\n",
+			DevAgentName, filepath.Join(s.cfg.DataDir, "agent"))
+	}
 	fmt.Fprintf(os.Stderr, `
 Cairn dev mode. Admin token written to %s
 
@@ -341,6 +354,6 @@ Cairn dev mode. Admin token written to %s
 
 GraphiQL: open %s/graphql in a browser and add the header
   {"Authorization": "Bearer %s"}
-
-`, path, path, s.cfg.BaseURL, s.cfg.BaseURL, tok)
+%s
+`, path, path, s.cfg.BaseURL, s.cfg.BaseURL, tok, agentNote)
 }

@@ -33,6 +33,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.DataDir, "data-dir", "./cairn-data", "data directory (SQLite database, keys)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// DSN; empty selects SQLite in the data dir")
 	fs.BoolVar(&cfg.Dev, "dev", false, "development mode: bootstrap an admin user and token")
+	fs.BoolVar(&cfg.DevAgent, "dev-agent", true, "with --dev, also run a local agent in the server process")
 	fs.StringVar(&cfg.SigningKey, "signing-key", "", "hex Ed25519 seed for tokens (default: <data-dir>/signing.key)")
 	fs.StringVar(&cfg.SecretKey, "secret-key", "", "hex AES-256 key for secrets at rest (default: <data-dir>/secret.key)")
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "external URL for links (default http://<addr>)")

@@ -301,3 +301,37 @@ func TestAgentStopsOnDisabledAndBadToken(t *testing.T) {
 		t.Fatalf("disabled agent: %v", err)
 	}
 }
+
+// TestSignsOfLifeBatched: pings and frames mark the agent seen in memory; the hub writes all
+// pending ones in one statement at its clock's time, and never marks an agent online again
+// after its session ended.
+func TestSignsOfLifeBatched(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		clk := delivery.NewManualClock(time.Now())
+		h := newHarness(t, db, harnessOpts{clock: clk})
+		ra := h.startAgent(t, "alive", nil)
+		id := h.waitOnline(t, ra)
+		s := h.hub.session(id)
+		clk.Advance(time.Minute)
+		s.seen()
+		if a := h.c.Agent.GetX(ctx, id); a.LastSeenAt == nil || clk.Now().Sub(*a.LastSeenAt) < 30*time.Second {
+			t.Fatalf("written before the flush: %v", a.LastSeenAt)
+		}
+		h.hub.flushSeen(ctx)
+		// PostgreSQL keeps microseconds.
+		if a := h.c.Agent.GetX(ctx, id); a.LastSeenAt == nil || clk.Now().Sub(*a.LastSeenAt).Abs() > time.Millisecond || !a.Online {
+			t.Fatalf("after the flush: seen %v online %v, want %v", a.LastSeenAt, a.Online, clk.Now())
+		}
+		// The agent goes away; a late sign of life of its old session is not written.
+		h.gateClosed.Store(true)
+		s.seen()
+		s.conn.CloseNow()
+		h.waitFor(t, "agent offline", func() bool { return h.hub.session(id) == nil && !h.c.Agent.GetX(ctx, id).Online })
+		s.seen()
+		h.hub.flushSeen(ctx)
+		if a := h.c.Agent.GetX(ctx, id); a.Online {
+			t.Fatal("a flush after the disconnect marked the agent online")
+		}
+	})
+}

@@ -53,6 +53,13 @@ type Hub struct {
 	sessions map[int]*session
 	closed   bool
 	started  bool
+
+	// seen holds the agents with a sign of life since the last flush (flushSeen writes them in
+	// one statement); seenMu guards it. flushMu is held across a whole flush, so that a session
+	// that ends waits for a flush in flight before it records the disconnect.
+	seenMu  sync.Mutex
+	seen    map[int]struct{}
+	flushMu sync.Mutex
 }
 
 // NewHub returns a hub; Start runs its loops.
@@ -79,6 +86,7 @@ func NewHub(opts Options) *Hub {
 	return &Hub{
 		opts: opts, e: opts.Engine, log: opts.Logger.With("component", "dispatch"),
 		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1), sessions: map[int]*session{},
+		seen: map[int]struct{}{},
 	}
 }
 
@@ -90,9 +98,10 @@ func (h *Hub) Start() {
 		return
 	}
 	h.started = true
-	h.wg.Add(2)
+	h.wg.Add(3)
 	go func() { defer h.wg.Done(); h.eventLoop() }()
 	go func() { defer h.wg.Done(); h.dispatchLoop() }()
+	go func() { defer h.wg.Done(); h.seenLoop() }()
 	if h.opts.SweepInterval > 0 {
 		h.wg.Add(1)
 		go func() { defer h.wg.Done(); h.sweepLoop() }()
@@ -151,6 +160,62 @@ func (h *Hub) add(s *session) bool {
 		old.close(agentproto.CloseReplaced, "replaced by a newer connection of this agent")
 	}
 	return true
+}
+
+// markSeen notes a sign of life of s's agent, written by the next flushSeen, unless s is no
+// longer the agent's current session.
+func (h *Hub) markSeen(s *session) {
+	h.seenMu.Lock()
+	defer h.seenMu.Unlock()
+	if h.session(s.agentID) == s {
+		h.seen[s.agentID] = struct{}{}
+	}
+}
+
+// forgetSeen drops a pending sign of life of an agent whose session ended, after any flush in
+// flight, so that no flush marks it online after its disconnect is recorded.
+func (h *Hub) forgetSeen(agentID int) {
+	h.flushMu.Lock()
+	defer h.flushMu.Unlock()
+	h.seenMu.Lock()
+	defer h.seenMu.Unlock()
+	delete(h.seen, agentID)
+}
+
+// seenEveryFor is how often signs of life are written: every seenEvery, and at least four
+// times per grace period.
+func (h *Hub) seenEveryFor() time.Duration {
+	return max(min(seenEvery, h.opts.Grace/4), 10*time.Millisecond)
+}
+
+// seenLoop writes the agents' signs of life periodically, in one statement.
+func (h *Hub) seenLoop() {
+	t := time.NewTicker(h.seenEveryFor())
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.flushSeen(h.ctx)
+	}
+}
+
+// flushSeen records the pending signs of life.
+func (h *Hub) flushSeen(ctx context.Context) {
+	h.flushMu.Lock()
+	defer h.flushMu.Unlock()
+	h.seenMu.Lock()
+	ids := make([]int, 0, len(h.seen))
+	for id := range h.seen {
+		ids = append(ids, id)
+	}
+	clear(h.seen)
+	h.seenMu.Unlock()
+	if err := h.e.AgentsSeen(ctx, ids); err != nil && ctx.Err() == nil {
+		h.log.Error("recording agents as seen", "agents", len(ids), "err", err)
+	}
 }
 
 // remove forgets s; it reports whether s was the agent's current session.

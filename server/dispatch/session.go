@@ -25,7 +25,7 @@ const (
 	writeTimeout = 30 * time.Second
 	// busyPause is how long an agent that refused a job as busy gets no offer.
 	busyPause = 250 * time.Millisecond
-	// seenEvery throttles last-seen updates.
+	// seenEvery is how often the hub writes its agents' signs of life (in one statement).
 	seenEvery = 5 * time.Second
 )
 
@@ -44,10 +44,9 @@ type session struct {
 	closeStarted atomic.Bool
 	closed       chan struct{} // closed when the close handshake started by close is over
 
-	mu       sync.Mutex
-	busy     bool // the agent refused a job as busy: no more until one of its jobs ends
-	closing  bool // the agent is shutting down
-	lastSeen time.Time
+	mu      sync.Mutex
+	busy    bool // the agent refused a job as busy: no more until one of its jobs ends
+	closing bool // the agent is shutting down
 }
 
 // canTake reports whether the dispatcher may offer a job to this session.
@@ -104,6 +103,7 @@ func (s *session) run(hello agentproto.Hello) {
 	}
 	defer func() {
 		if s.hub.remove(s) {
+			s.hub.forgetSeen(s.agentID)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.hub.ctx), 5*time.Second)
 			defer cancel()
 			if err := s.hub.e.AgentDisconnected(ctx, s.agentID); err != nil {
@@ -225,26 +225,12 @@ func (s *session) pingLoop() {
 			}
 			return
 		}
-		s.seen(true)
+		s.seen()
 	}
 }
 
-// seen records a sign of life, at most every seenEvery unless forced.
-func (s *session) seen(force bool) {
-	s.mu.Lock()
-	now := time.Now()
-	due := force || now.Sub(s.lastSeen) >= seenEvery
-	if due {
-		s.lastSeen = now
-	}
-	s.mu.Unlock()
-	if !due {
-		return
-	}
-	if err := s.hub.e.AgentSeen(s.ctx, s.agentID); err != nil && s.ctx.Err() == nil {
-		s.log.Error("recording agent as seen", "err", err)
-	}
-}
+// seen records a sign of life: the hub writes it with the others' at its next flush.
+func (s *session) seen() { s.hub.markSeen(s) }
 
 // readLoop handles the agent's messages in order until the connection ends. It reads with a
 // context that close does not cancel (coder/websocket drops a connection whose read is
@@ -258,7 +244,7 @@ func (s *session) readLoop() {
 			}
 			return
 		}
-		s.seen(false)
+		s.seen()
 		s.handle(data)
 	}
 }

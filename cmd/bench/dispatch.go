@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/release"
+)
+
+// benchDispatch queues n jobs one after the other (each a release of a one-environment
+// definition) on an idle agent and measures, per job, queued → claimed, queued → the agent
+// starts the task step, and queued → the task's first command runs (it writes $EPOCHREALTIME).
+func benchDispatch(ctx context.Context, e *env, n int, r *report) error {
+	stamps := filepath.Join(e.dir, "stamps")
+	if err := os.MkdirAll(stamps, 0o700); err != nil {
+		return err
+	}
+	def, err := e.createDefinition(`{name: "dispatch", variables: [{name: "STAMPS", value: ` + strconv.Quote(stamps) + `}],
+	  environments: [{name: "dev", trigger: {kind: AFTER_RELEASE}, job: {skipArtifactDownload: true,
+	    tasks: [{name: "stamp", shell: "bash", script: "echo \"$EPOCHREALTIME\" > \"$STAMPS/$RELEASE_JOBID\""}]}}]}`)
+	if err != nil {
+		return err
+	}
+	const warmup = 5
+	var releases []string
+	published := map[string]time.Time{}
+	for i := range n + warmup {
+		rel, queued, err := e.runRelease(ctx, def, 1)
+		if err != nil {
+			return fmt.Errorf("release %d: %w", i+1, err)
+		}
+		if i >= warmup {
+			releases = append(releases, rel)
+			published[rel] = queued
+		}
+	}
+	var claimed, accepted, stepStarted, running, fromCommit dist
+	for _, rel := range releases {
+		j, err := jobOf(ctx, e, rel, "dev")
+		if err != nil {
+			return err
+		}
+		if j.Status != job.StatusSUCCEEDED || j.AssignedAt == nil {
+			return fmt.Errorf("job %d is %s (%s)", j.ID, j.Status, j.ResultReason)
+		}
+		step, err := e.srv.Engine.Client().JobStep.Query().Where(jobstep.JobID(j.ID), jobstep.Position(1)).Only(ctx)
+		if err != nil || step.StartedAt == nil {
+			return fmt.Errorf("step of job %d: %v", j.ID, err)
+		}
+		b, err := os.ReadFile(filepath.Join(stamps, strconv.Itoa(j.ID)))
+		if err != nil {
+			return err
+		}
+		at, err := parseEpoch(strings.TrimSpace(string(b)))
+		if err != nil {
+			return err
+		}
+		claimed = append(claimed, j.AssignedAt.Sub(j.QueuedAt))
+		if j.StartedAt != nil {
+			accepted = append(accepted, j.StartedAt.Sub(j.QueuedAt))
+		}
+		stepStarted = append(stepStarted, step.StartedAt.Sub(j.QueuedAt))
+		running = append(running, at.Sub(j.QueuedAt))
+		fromCommit = append(fromCommit, at.Sub(published[rel]))
+	}
+	fork := floorForkExec.pct(.5)
+	r.add(row{metric: fmt.Sprintf("dispatch: queued → claimed for the agent, p50 / p99 (%d jobs)", len(releases)),
+		value: ms(claimed.pct(.5)) + " / " + ms(claimed.pct(.99))})
+	r.add(row{metric: "dispatch: queued → server records the agent's JobAccepted, p50 / p99",
+		value: ms(accepted.pct(.5)) + " / " + ms(accepted.pct(.99))})
+	r.add(row{metric: "dispatch: queued → agent starts the task step, p50 / p99",
+		value: ms(stepStarted.pct(.5)) + " / " + ms(stepStarted.pct(.99)),
+		floor: "fork/exec p50 " + ms(fork), ratio: ratio(float64(stepStarted.pct(.5)), float64(fork)) + " / " + ratio(float64(stepStarted.pct(.99)), float64(fork)),
+		target: "p50 < 5 ms, p99 < 25 ms", verdict: verdict(stepStarted.pct(.5) < 5*time.Millisecond && stepStarted.pct(.99) < 25*time.Millisecond)})
+	bash := floorBashStart.pct(.5)
+	r.add(row{metric: "dispatch: queued → task's first command runs (bash started), p50 / p99",
+		value: ms(running.pct(.5)) + " / " + ms(running.pct(.99)),
+		floor: "bash start p50 " + ms(bash), ratio: ratio(float64(running.pct(.5)), float64(bash)) + " / " + ratio(float64(running.pct(.99)), float64(bash)),
+		target: "p50 < 5 ms, p99 < 25 ms", verdict: verdict(running.pct(.5) < 5*time.Millisecond && running.pct(.99) < 25*time.Millisecond)})
+	r.add(row{metric: "dispatch: queue event published (after commit) → task's first command runs, p50 / p99",
+		value: ms(fromCommit.pct(.5)) + " / " + ms(fromCommit.pct(.99)),
+		floor: "bash start p50 " + ms(bash), ratio: ratio(float64(fromCommit.pct(.5)), float64(bash)) + " / " + ratio(float64(fromCommit.pct(.99)), float64(bash)),
+		target: "p50 < 5 ms, p99 < 25 ms", verdict: verdict(fromCommit.pct(.5) < 5*time.Millisecond && fromCommit.pct(.99) < 25*time.Millisecond)})
+	r.note("Dispatch: %d jobs one after the other on one idle agent (max 1 job), each queued by a release of a one-environment definition; times from the job's queued_at (server clock) to the job's claim, to the agent's StepStarted timestamp of the task, and to `$EPOCHREALTIME` printed by the task's first command (same machine clock). queued_at is taken when the release's transaction begins, so the rows from queued_at include the rest of that transaction (freezing the definition, environments, audit); the last row starts when the job.queued event is published after commit, which is when any dispatcher can first see the job. The first %d jobs are warm-up and not counted.", len(releases), warmup)
+	return nil
+}
+
+// runRelease creates a release and waits until envs of its jobs finished. It also returns when
+// the first job.queued event arrived (published after the release's commit).
+func (e *env) runRelease(ctx context.Context, def string, envs int) (string, time.Time, error) {
+	events, unsubscribe := e.srv.Events().Subscribe()
+	defer func() { unsubscribe() }()
+	var queued time.Time
+	rel, err := e.createRelease(def)
+	if err != nil {
+		return "", queued, err
+	}
+	id, _ := strconv.Atoi(rel)
+	finished := 0
+	check := func() (bool, error) {
+		n, err := e.srv.Engine.Client().Job.Query().Where(job.HasDeploymentWith(deployment.ReleaseID(id)),
+			job.StatusIn(job.StatusSUCCEEDED, job.StatusFAILED, job.StatusCANCELED, job.StatusLOST)).Count(ctx)
+		return n >= envs, err
+	}
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok { // lagged: resubscribe and look at the database
+				unsubscribe()
+				events, unsubscribe = e.srv.Events().Subscribe()
+				if done, err := check(); done || err != nil {
+					return rel, queued, err
+				}
+				continue
+			}
+			if ev.Type == delivery.EventJobQueued && queued.IsZero() {
+				queued = time.Now()
+			}
+			if ev.Type == delivery.EventJobFinished && ev.DeploymentID != 0 {
+				finished++
+				if finished >= envs {
+					if done, err := check(); done || err != nil {
+						return rel, queued, err
+					}
+				}
+			}
+		case <-deadline.C:
+			return "", queued, fmt.Errorf("release %s: timed out", rel)
+		case <-ctx.Done():
+			return "", queued, ctx.Err()
+		}
+	}
+}
+
+// jobOf returns the job of a release's environment.
+func jobOf(ctx context.Context, e *env, rel, envName string) (*ent.Job, error) {
+	id, _ := strconv.Atoi(rel)
+	return e.srv.Engine.Client().Job.Query().Where(job.HasDeploymentWith(deployment.ReleaseID(id),
+		deployment.EnvironmentName(envName))).Only(ctx)
+}
+
+// benchPipeline runs n releases of dev → qa → prod (each after the previous, tasks `true`) and
+// measures each from createRelease to prod finished.
+func benchPipeline(ctx context.Context, e *env, n int, r *report) error {
+	job := `{skipArtifactDownload: true, tasks: [{name: "deploy", shell: "bash", script: "true"}]}`
+	def, err := e.createDefinition(`{name: "pipeline", environments: [
+	  {name: "dev", trigger: {kind: AFTER_RELEASE}, job: ` + job + `},
+	  {name: "qa", trigger: {kind: AFTER_ENVIRONMENTS, environments: ["dev"]}, job: ` + job + `},
+	  {name: "prod", trigger: {kind: AFTER_ENVIRONMENTS, environments: ["qa"]}, job: ` + job + `}]}`)
+	if err != nil {
+		return err
+	}
+	var total dist
+	for i := range n + 2 {
+		t0 := time.Now()
+		rel, _, err := e.runRelease(ctx, def, 3)
+		if err != nil {
+			return err
+		}
+		took := time.Since(t0)
+		id, _ := strconv.Atoi(rel)
+		got, err := e.srv.Engine.Client().Release.Query().Where(release.ID(id)).QueryEnvironments().All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, env := range got {
+			if env.Status != "SUCCEEDED" {
+				return fmt.Errorf("release %s: %s is %s", rel, env.Name, env.Status)
+			}
+		}
+		if i >= 2 {
+			total = append(total, took)
+		}
+	}
+	floor := 3 * floorForkExec.pct(.5)
+	r.add(row{metric: fmt.Sprintf("release dev → qa → prod of `true` tasks, createRelease → prod done, p50 / p99 (%d releases)", n),
+		value: ms(total.pct(.5)) + " / " + ms(total.pct(.99)),
+		floor: "3 × fork/exec p50 " + ms(floor), ratio: ratio(float64(total.pct(.5)), float64(floor)),
+		target: "none set", verdict: "–"})
+	return nil
+}

@@ -1,0 +1,169 @@
+// Command bench measures Cairn's agent path on this machine and prints a Markdown report
+// (BENCHMARKS.md holds the last one): dispatch latency, the end-to-end time of a three-environment
+// release, log throughput and latency to a GraphQL subscriber, and the CPU cost of idle agents,
+// each beside a floor measured in the same run (a bare fork/exec, a bare websocket echo round
+// trip, a bare batched insert, an idle server).
+//
+//	go run ./cmd/bench                       # everything, SQLite, about 2 minutes
+//	go run ./cmd/bench -only dispatch,logs   # some of it
+//	go run ./cmd/bench -database-url postgres://…  # on an empty PostgreSQL database
+//
+// The server, its agent and the subscribers run in this process, as `cairn --dev` runs them;
+// the idle-agent measurement runs the server in a child process so that getrusage counts the
+// server alone.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	jobs        int
+	releases    int
+	lines       int
+	pacedLines  int
+	idleAgents  int
+	idleWindow  time.Duration
+	databaseURL string
+	only        map[string]bool
+}
+
+func main() {
+	var o options
+	var only string
+	serveIdle := flag.Bool("serve-idle", false, "internal: run the server for the idle-agent measurement")
+	flag.IntVar(&o.jobs, "jobs", 200, "jobs of the dispatch-latency run")
+	flag.IntVar(&o.releases, "releases", 20, "releases of the three-environment run")
+	flag.IntVar(&o.lines, "lines", 200000, "lines of the log-throughput job")
+	flag.IntVar(&o.pacedLines, "paced-lines", 10000, "lines of the paced log-latency job (about 2,000 lines/s)")
+	flag.IntVar(&o.idleAgents, "idle-agents", 1000, "idle agents connected for the CPU measurement")
+	flag.DurationVar(&o.idleWindow, "idle-window", 30*time.Second, "how long idle CPU is measured (with and without agents)")
+	flag.StringVar(&o.databaseURL, "database-url", "", "an empty PostgreSQL database (default: SQLite in a temporary directory)")
+	flag.StringVar(&only, "only", "dispatch,pipeline,logs,idle", "comma-separated subset of dispatch, pipeline, logs, idle")
+	flag.Parse()
+	o.only = map[string]bool{}
+	for _, s := range strings.Split(only, ",") {
+		o.only[strings.TrimSpace(s)] = true
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if *serveIdle {
+		err = runIdleServer(ctx, o)
+	} else {
+		err = run(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	r := &report{}
+	db := "SQLite (temporary directory)"
+	if o.databaseURL != "" {
+		db = "PostgreSQL"
+	}
+	r.header = fmt.Sprintf("Machine: %s, %d cores (%s/%s), Go %s, database %s, load average at start %s.",
+		cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), db, loadAverage())
+	progress("measuring floors")
+	fork, err := measureForkExec(200)
+	if err != nil {
+		return err
+	}
+	r.floors = append(r.floors, fork...)
+	echo, err := measureWebsocketEcho(ctx, 2000)
+	if err != nil {
+		return err
+	}
+	r.floors = append(r.floors, echo)
+
+	if o.only["dispatch"] || o.only["pipeline"] || o.only["logs"] {
+		e, err := startEnv(ctx, o.databaseURL)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		if o.only["dispatch"] {
+			progress("dispatch latency")
+			if err := benchDispatch(ctx, e, o.jobs, r); err != nil {
+				return fmt.Errorf("dispatch: %w", err)
+			}
+		}
+		if o.only["pipeline"] {
+			progress("three-environment releases")
+			if err := benchPipeline(ctx, e, o.releases, r); err != nil {
+				return fmt.Errorf("pipeline: %w", err)
+			}
+		}
+		if o.only["logs"] {
+			progress("log throughput and latency")
+			if err := benchLogs(ctx, e, o.lines, o.pacedLines, r); err != nil {
+				return fmt.Errorf("logs: %w", err)
+			}
+		}
+		e.close()
+	}
+	if o.only["idle"] {
+		progress("idle agents")
+		if err := benchIdle(ctx, o, r); err != nil {
+			return fmt.Errorf("idle agents: %w", err)
+		}
+	}
+	r.print(os.Stdout)
+	return nil
+}
+
+func progress(what string) {
+	fmt.Fprintf(os.Stderr, "bench: %s %s\n", time.Now().Format("15:04:05"), what)
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// dist is a sample of durations.
+type dist []time.Duration
+
+func (d dist) pct(p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(float64(len(s)-1)*p + 0.5)
+	return s[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
