@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
-	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 )
 
@@ -60,7 +61,8 @@ func TestJenkinsWebhookEndToEnd(t *testing.T) {
 		    artifactSources: [{alias: "app", type: "JENKINS", connection: "ci", job: "acme/app", primary: true,
 		      repositoryUrl: "https://github.com/acme/app", continuousDeployment: true, branchFilters: ["main"]}],
 		    environments: [
-		      {name: "dev", trigger: {kind: AFTER_RELEASE}, job: {tasks: [{name: "deploy", script: "echo dev"}]}},
+		      {name: "dev", trigger: {kind: AFTER_RELEASE}, job: {skipArtifactDownload: true,
+		        tasks: [{name: "deploy", script: "echo deploying build $RELEASE_ARTIFACTS_APP_BUILDNUMBER to dev"}]}},
 		      {name: "prod", trigger: {kind: MANUAL}, job: {tasks: [{name: "deploy", script: "echo prod"}]}}
 		    ]}) { id } }`, nil)
 		defID := dig(def, "createDefinition", "id")
@@ -123,17 +125,11 @@ func TestJenkinsWebhookEndToEnd(t *testing.T) {
 			}
 		}
 
-		// dev deploys (its job completes as an agent would report it).
-		agent := h.srv.Engine.Client().Agent.Create().SetName("a1").SaveX(ctx)
-		jobs := h.srv.Engine.Client().Job.Query().Where(job.StatusEQ(job.StatusQUEUED)).AllX(ctx)
-		if len(jobs) != 1 {
-			t.Fatalf("%d queued jobs, want 1", len(jobs))
-		}
-		if err := h.srv.Engine.StartJob(ctx, jobs[0].ID, agent.ID); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.srv.Engine.FinishJob(ctx, jobs[0].ID, delivery.JobResult{Status: "SUCCEEDED"}); err != nil {
-			t.Fatal(err)
+		// dev deploys on a real agent.
+		h.startAgent(t, "runner", nil)
+		st := h.waitEnv(t, fmt.Sprint(relID), "dev", "SUCCEEDED")
+		if got := strings.Join(h.taskLog(t, st.JobID), "\n"); !contains(got, "deploying build 42 to dev") {
+			t.Fatalf("dev log: %s", got)
 		}
 		viewer := h.tokenFor("vic", delivery.RoleViewer)
 		wi := h.ok(viewer, `{ workItem(system: "AZURE_BOARDS", externalId: "1234") {
