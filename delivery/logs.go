@@ -192,9 +192,13 @@ type Subscriber interface {
 // FollowDeploymentLog streams a deployment's log from fromSeq: the stored lines, then the live
 // ones, with no gap and no duplicate. It subscribes to the bus before reading the database and
 // drops live lines it already sent; when the subscription lags or closes it re-reads from the last
-// line sent. The stream ends (the channel closes) when the deployment's job is final and its log
+// line sent. Only an actor who may read the deployment's definition may
+// follow it (NOT_FOUND otherwise). The stream ends (the channel closes) when the deployment's job is final and its log
 // read, when a deployment without a job is final, or when ctx ends.
-func (e *Engine) FollowDeploymentLog(ctx context.Context, bus Subscriber, deploymentID int, fromSeq int64) (<-chan *LogLine, error) {
+func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64) (<-chan *LogLine, error) {
+	if err := e.RequireReadableDeployment(ctx, actor, deploymentID); err != nil {
+		return nil, err
+	}
 	if _, _, err := e.deploymentJob(ctx, deploymentID); err != nil {
 		return nil, err
 	}

@@ -188,3 +188,35 @@ func (d *definitionReaders) readable(ctx context.Context, defID int) (bool, erro
 	d.byDef[defID] = ok
 	return ok, nil
 }
+
+// RequireReadableDeployment returns NOT_FOUND unless actor may read the
+// definition the deployment belongs to (its logs, its job).
+func (e *Engine) RequireReadableDeployment(ctx context.Context, actor Actor, deploymentID int) error {
+	d, err := e.client.Deployment.Get(ctx, deploymentID)
+	if ent.IsNotFound(err) {
+		return NotFound("deployment", deploymentID)
+	}
+	if err != nil {
+		return fmt.Errorf("reading deployment %d: %w", deploymentID, err)
+	}
+	if err := e.RequireReadableDefinition(ctx, actor, d.DefinitionID); err != nil {
+		return NotFound("deployment", deploymentID)
+	}
+	return nil
+}
+
+// JobLogs returns a job's stored log lines (ReadLogs) to an actor who may
+// read its definition; NOT_FOUND otherwise, as for a missing job.
+func (e *Engine) JobLogs(ctx context.Context, actor Actor, jobID int, fromSeq int64, limit int) ([]LogLine, error) {
+	j, err := e.client.Job.Get(ctx, jobID)
+	if ent.IsNotFound(err) {
+		return nil, NotFound("job", jobID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading job %d: %w", jobID, err)
+	}
+	if err := e.RequireReadableDeployment(ctx, actor, j.DeploymentID); err != nil {
+		return nil, NotFound("job", jobID)
+	}
+	return e.ReadLogs(ctx, jobID, fromSeq, limit)
+}

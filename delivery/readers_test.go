@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -85,4 +86,47 @@ func TestDefinitionReaders(t *testing.T) {
 			t.Fatal("readers removed, still hidden")
 		}
 	})
+}
+
+// TestLogsFollowDefinitionReaders: a job's log and the live log stream of a
+// restricted definition's deployment are NOT_FOUND to a viewer outside its
+// readers, as the definition itself is.
+func TestLogsFollowDefinitionReaders(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		editor := f.user("eddie", "EDITOR")
+		member := f.user("mia", "VIEWER")
+		outsider := f.user("otto", "VIEWER")
+		f.group("ops", member)
+		def := f.definition(snapshot("secret", environment("dev", afterRelease)))
+		f.c.ReleaseDefinition.UpdateOneID(def).SetReaders([]string{"ops"}).ExecX(f.ctx)
+		rel := f.release(editor, def, "1")
+		dep := f.deployment(rel.ID, "dev")
+		j := f.job(dep.ID)
+		for _, tc := range []struct {
+			who  delivery.Actor
+			read bool
+		}{{member, true}, {f.admin, true}, {outsider, false}} {
+			_, err := f.e.JobLogs(f.ctx, tc.who, j.ID, 1, 0)
+			if (err == nil) != tc.read || (err != nil && delivery.CodeOf(err) != delivery.CodeNotFound) {
+				t.Errorf("%s JobLogs: %v, want readable=%v", tc.who.Username, err, tc.read)
+			}
+			ctx, cancel := context.WithCancel(f.ctx)
+			_, err = f.e.FollowDeploymentLog(ctx, tc.who, nopSubscriber{}, dep.ID, 1)
+			cancel()
+			if (err == nil) != tc.read || (err != nil && delivery.CodeOf(err) != delivery.CodeNotFound) {
+				t.Errorf("%s FollowDeploymentLog: %v, want readable=%v", tc.who.Username, err, tc.read)
+			}
+		}
+		if _, err := f.e.JobLogs(f.ctx, member, 987654321, 1, 0); delivery.CodeOf(err) != delivery.CodeNotFound {
+			t.Errorf("unknown job: %v", err)
+		}
+	})
+}
+
+// nopSubscriber is a bus with no events; its subscriptions end with the test.
+type nopSubscriber struct{}
+
+func (nopSubscriber) Subscribe() (<-chan delivery.Event, func()) {
+	return make(chan delivery.Event), func() {}
 }

@@ -64,7 +64,11 @@ func (r *mutationResolver) DeleteAgent(ctx context.Context, id int) (int, error)
 
 // JobLogs is the resolver for the jobLogs field.
 func (r *queryResolver) JobLogs(ctx context.Context, jobID int, fromSeq *int64, limit *int) ([]*delivery.LogLine, error) {
-	lines, err := r.Engine.ReadLogs(ctx, jobID, derefOr(fromSeq, 1), derefOr(limit, 0))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := r.Engine.JobLogs(ctx, a, jobID, derefOr(fromSeq, 1), derefOr(limit, 0))
 	return pointers(lines), err
 }
 
@@ -73,7 +77,11 @@ func (r *subscriptionResolver) DeploymentLog(ctx context.Context, deploymentID i
 	if r.Events == nil {
 		return nil, errors.New("subscriptions are not configured on this server (no event bus)")
 	}
-	return r.Engine.FollowDeploymentLog(ctx, r.Events, deploymentID, derefOr(fromSeq, 1))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.FollowDeploymentLog(ctx, a, r.Events, deploymentID, derefOr(fromSeq, 1))
 }
 
 // Subscription returns SubscriptionResolver implementation.

@@ -45,11 +45,11 @@ func TestFollowDeploymentLog(t *testing.T) {
 		appendN(5)
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		stream, err := h.e.FollowDeploymentLog(sctx, bus, s.Deployment.ID, 3)
+		stream, err := h.e.FollowDeploymentLog(sctx, delivery.SystemActor("test"), bus, s.Deployment.ID, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.e.FollowDeploymentLog(sctx, bus, 987654, 0); delivery.CodeOf(err) != delivery.CodeNotFound {
+		if _, err := h.e.FollowDeploymentLog(sctx, delivery.SystemActor("test"), bus, 987654, 0); delivery.CodeOf(err) != delivery.CodeNotFound {
 			t.Fatalf("unknown deployment: %v", err)
 		}
 		next := int64(3)
@@ -93,7 +93,7 @@ func TestFollowDeploymentLog(t *testing.T) {
 			t.Fatal("stream did not end with the job")
 		}
 		// A follower of a finished job gets the stored lines and the end.
-		done, err := h.e.FollowDeploymentLog(ctx, bus, s.Deployment.ID, seq-1)
+		done, err := h.e.FollowDeploymentLog(ctx, delivery.SystemActor("test"), bus, s.Deployment.ID, seq-1)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -220,8 +220,12 @@ func LogsHandler(e *delivery.Engine) http.Handler {
 			auth.WriteError(w, http.StatusBadRequest, string(delivery.CodeInvalidInput), "format must be text or zip")
 			return
 		}
-		// Read the first page before answering, so that an unknown deployment is a 404.
+		// Read the first page before answering, so that an unknown (or
+		// unreadable: restricted definition) deployment is a 404.
 		first, err := e.DeploymentLogs(r.Context(), id, 1, 0)
+		if err == nil {
+			err = e.RequireReadableDeployment(r.Context(), a, id)
+		}
 		if err != nil {
 			status := http.StatusInternalServerError
 			if delivery.CodeOf(err) == delivery.CodeNotFound {
