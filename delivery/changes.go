@@ -52,10 +52,14 @@ func currentRelease(ctx context.Context, c *ent.Client, definitionID int, env st
 // the commits and work items of every release of its definition after the
 // one env runs now, up to and including this one ("changes since the last
 // deployment"). Releases are compared by number, so a rollback target older
-// than what runs brings nothing.
-func (e *Engine) ChangesSince(ctx context.Context, releaseID int, env string) (*ReleaseChanges, error) {
+// than what runs brings nothing. A release of a definition the actor may not
+// read is NOT_FOUND.
+func (e *Engine) ChangesSince(ctx context.Context, actor Actor, releaseID int, env string) (*ReleaseChanges, error) {
 	rel, err := e.client.Release.Get(ctx, releaseID)
 	if ent.IsNotFound(err) {
+		return nil, NotFound("release", releaseID)
+	}
+	if err == nil && e.RequireReadableDefinition(ctx, actor, rel.DefinitionID) != nil {
 		return nil, NotFound("release", releaseID)
 	}
 	if err != nil {

@@ -41,6 +41,9 @@ func (e *Engine) DiffRevisions(ctx context.Context, actor Actor, definitionID, f
 	if err := actor.Require(RoleViewer, "comparing definition revisions"); err != nil {
 		return nil, err
 	}
+	if err := e.RequireReadableDefinition(ctx, actor, definitionID); err != nil {
+		return nil, err
+	}
 	revs, err := e.client.DefinitionRevision.Query().
 		Where(definitionrevision.DefinitionID(definitionID),
 			definitionrevision.RevisionIn(fromRevision, toRevision)).

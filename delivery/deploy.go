@@ -679,8 +679,11 @@ type EnvironmentDeploymentState struct {
 
 // CurrentDeployments reports, for each environment of a definition's current
 // revision, which release it runs, which it ran before and its latest
-// deployment.
-func (e *Engine) CurrentDeployments(ctx context.Context, definitionID int) ([]*EnvironmentDeploymentState, error) {
+// deployment. A definition the actor may not read is NOT_FOUND.
+func (e *Engine) CurrentDeployments(ctx context.Context, actor Actor, definitionID int) ([]*EnvironmentDeploymentState, error) {
+	if err := e.RequireReadableDefinition(ctx, actor, definitionID); err != nil {
+		return nil, err
+	}
 	_, snap, err := definitionSnapshotOf(ctx, e.client, definitionID)
 	if err != nil {
 		return nil, fmt.Errorf("reading current deployments of definition %d: %w", definitionID, err)

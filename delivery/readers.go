@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/user"
@@ -219,4 +220,14 @@ func (e *Engine) JobLogs(ctx context.Context, actor Actor, jobID int, fromSeq in
 		return nil, NotFound("job", jobID)
 	}
 	return e.ReadLogs(ctx, jobID, fromSeq, limit)
+}
+
+// DefinitionRevisions returns the query of a definition's revisions (also of
+// a deleted one), for an actor who may read the definition; NOT_FOUND
+// otherwise. The caller paginates it.
+func (e *Engine) DefinitionRevisions(ctx context.Context, actor Actor, definitionID int) (*ent.DefinitionRevisionQuery, error) {
+	if err := e.RequireReadableDefinition(ctx, actor, definitionID); err != nil {
+		return nil, err
+	}
+	return e.client.DefinitionRevision.Query().Where(definitionrevision.DefinitionID(definitionID)), nil
 }

@@ -88,9 +88,10 @@ func TestDefinitionReaders(t *testing.T) {
 	})
 }
 
-// TestLogsFollowDefinitionReaders: a job's log and the live log stream of a
-// restricted definition's deployment are NOT_FOUND to a viewer outside its
-// readers, as the definition itself is.
+// TestLogsFollowDefinitionReaders: a job's log, the live log stream, the
+// current deployments, the changes and the revisions of a restricted
+// definition are NOT_FOUND to a viewer outside its readers, as the definition
+// itself is.
 func TestLogsFollowDefinitionReaders(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db)
@@ -116,6 +117,15 @@ func TestLogsFollowDefinitionReaders(t *testing.T) {
 			cancel()
 			if (err == nil) != tc.read || (err != nil && delivery.CodeOf(err) != delivery.CodeNotFound) {
 				t.Errorf("%s FollowDeploymentLog: %v, want readable=%v", tc.who.Username, err, tc.read)
+			}
+			// Everything else that reads the definition follows the same rule.
+			_, errCur := f.e.CurrentDeployments(f.ctx, tc.who, def)
+			_, errChg := f.e.ChangesSince(f.ctx, tc.who, rel.ID, "dev")
+			_, errRev := f.e.DefinitionRevisions(f.ctx, tc.who, def)
+			for what, err := range map[string]error{"CurrentDeployments": errCur, "ChangesSince": errChg, "DefinitionRevisions": errRev} {
+				if (err == nil) != tc.read || (err != nil && delivery.CodeOf(err) != delivery.CodeNotFound) {
+					t.Errorf("%s %s: %v, want readable=%v", tc.who.Username, what, err, tc.read)
+				}
 			}
 		}
 		if _, err := f.e.JobLogs(f.ctx, member, 987654321, 1, 0); delivery.CodeOf(err) != delivery.CodeNotFound {

@@ -86,7 +86,7 @@ func TestScenario(t *testing.T) {
 		}
 		f.verifyChain()
 
-		cur, err := f.e.CurrentDeployments(f.ctx, def)
+		cur, err := f.e.CurrentDeployments(f.ctx, f.admin, def)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func TestRedeployAndRollback(t *testing.T) {
 		if d.Operation != "DEPLOY" {
 			t.Fatalf("r2 operation %s", d.Operation)
 		}
-		cur, _ := f.e.CurrentDeployments(f.ctx, def)
+		cur, _ := f.e.CurrentDeployments(f.ctx, f.admin, def)
 		if cur[0].Current.ID != r2.ID || cur[0].Previous.ID != r1.ID {
 			t.Fatalf("current %+v", cur[0])
 		}
@@ -218,7 +218,7 @@ func TestRedeployAndRollback(t *testing.T) {
 			t.Fatalf("rollback %+v %v", d, err)
 		}
 		f.run(r1.ID, "prod", "SUCCEEDED")
-		cur, _ = f.e.CurrentDeployments(f.ctx, def)
+		cur, _ = f.e.CurrentDeployments(f.ctx, f.admin, def)
 		if cur[0].Current.ID != r1.ID || cur[0].Previous.ID != r2.ID {
 			t.Fatalf("current after rollback: current %d previous %d", cur[0].Current.ID, cur[0].Previous.ID)
 		}

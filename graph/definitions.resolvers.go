@@ -11,7 +11,6 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
-	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
@@ -56,9 +55,15 @@ func (r *queryResolver) Definition(ctx context.Context, id int) (*ent.ReleaseDef
 
 // DefinitionRevisions is the resolver for the definitionRevisions field.
 func (r *queryResolver) DefinitionRevisions(ctx context.Context, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) (*ent.DefinitionRevisionConnection, error) {
-	return r.Engine.Client().DefinitionRevision.Query().
-		Where(definitionrevision.DefinitionID(definitionID)).
-		Paginate(ctx, after, first, before, last, ent.WithDefinitionRevisionOrder(orderBy))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, err := r.Engine.DefinitionRevisions(ctx, a, definitionID)
+	if err != nil {
+		return nil, err
+	}
+	return q.Paginate(ctx, after, first, before, last, ent.WithDefinitionRevisionOrder(orderBy))
 }
 
 // DefinitionDiff is the resolver for the definitionDiff field.

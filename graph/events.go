@@ -133,5 +133,9 @@ func (l eventLoader) StageApprovers(ctx context.Context, deploymentID int, stage
 }
 
 func (l eventLoader) Changes(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error) {
-	return l.e.ChangesSince(ctx, releaseID, environment)
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.e.ChangesSince(ctx, a, releaseID, environment)
 }

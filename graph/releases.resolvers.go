@@ -99,5 +99,9 @@ func (r *queryResolver) PendingApprovals(ctx context.Context) ([]*ent.Approval, 
 
 // CurrentDeployments is the resolver for the currentDeployments field.
 func (r *queryResolver) CurrentDeployments(ctx context.Context, definitionID int) ([]*delivery.EnvironmentDeploymentState, error) {
-	return r.Engine.CurrentDeployments(ctx, definitionID)
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.CurrentDeployments(ctx, a, definitionID)
 }

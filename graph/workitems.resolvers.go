@@ -24,7 +24,11 @@ func (r *queryResolver) ArtifactVersions(ctx context.Context, definitionID int, 
 
 // ChangesSince is the resolver for the changesSince field.
 func (r *queryResolver) ChangesSince(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error) {
-	return r.Engine.ChangesSince(ctx, releaseID, environment)
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.ChangesSince(ctx, a, releaseID, environment)
 }
 
 // WorkItem is the resolver for the workItem field.
