@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
@@ -450,25 +449,6 @@ type AssignmentArtifact struct {
 	Username, Password string
 }
 
-// openVariable returns a variable's plaintext value.
-func (e *Engine) openVariable(v spec.Variable) (string, error) {
-	rest, ok := strings.CutPrefix(v.Value, sealedPrefix)
-	if !v.Secret || !ok {
-		return v.Value, nil
-	}
-	if e.secrets == nil {
-		return "", fmt.Errorf("secret variable %s cannot be decrypted: the server has no secret key", v.Name)
-	}
-	raw, err := base64.StdEncoding.DecodeString(rest)
-	if err != nil {
-		return "", fmt.Errorf("secret variable %s is not valid base64: %w", v.Name, err)
-	}
-	pt, err := e.secrets.Open(raw)
-	if err != nil {
-		return "", fmt.Errorf("secret variable %s cannot be decrypted (was the secret key changed?): %w", v.Name, err)
-	}
-	return string(pt), nil
-}
 
 // envName turns a name into an environment variable name part: upper case, [A-Z0-9_].
 func envName(s string) string {
@@ -554,7 +534,7 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 	add(rel.VariableOverrides)
 	for _, k := range order {
 		v := merged[k]
-		val, err := e.openVariable(v)
+		val, err := e.SecretValue(v)
 		if err != nil {
 			return unusable("%v", err)
 		}
