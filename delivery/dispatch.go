@@ -449,7 +449,6 @@ type AssignmentArtifact struct {
 	Username, Password string
 }
 
-
 // envName turns a name into an environment variable name part: upper case, [A-Z0-9_].
 func envName(s string) string {
 	return strings.Map(func(r rune) rune {
