@@ -214,10 +214,13 @@ const writeTimeout = 30 * time.Second
 func (r *runner) session(ctx context.Context, cred savedCredential) (welcomed bool, err error) {
 	dialCtx, cancelDial := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancelDial()
+	var heard agentproto.Heard
 	conn, resp, err := websocket.Dial(dialCtx, r.wsURL(), &websocket.DialOptions{
-		HTTPClient:   r.cfg.HTTPClient,
-		HTTPHeader:   http.Header{"Authorization": {"Bearer " + cred.Credential}},
-		Subprotocols: []string{agentproto.Subprotocol},
+		HTTPClient:     r.cfg.HTTPClient,
+		HTTPHeader:     http.Header{"Authorization": {"Bearer " + cred.Credential}},
+		Subprotocols:   []string{agentproto.Subprotocol},
+		OnPingReceived: heard.OnPing,
+		OnPongReceived: heard.OnPong,
 	})
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
@@ -264,8 +267,9 @@ func (r *runner) session(ctx context.Context, cred savedCredential) (welcomed bo
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go func() { cancel(r.readLoop(ctx, conn)) }()
-	go func() { cancel(r.pingLoop(ctx, conn)) }()
+	heard.Mark()
+	go func() { cancel(r.readLoop(ctx, conn, &heard)) }()
+	go func() { cancel(r.pingLoop(ctx, conn, &heard)) }()
 	err = r.writeLoop(ctx, conn)
 	cancel(err)
 	err = context.Cause(ctx)
@@ -326,9 +330,10 @@ func (r *runner) writeLoop(ctx context.Context, conn *websocket.Conn) error {
 	}
 }
 
-// pingLoop pings the server every agentproto.PingInterval; an unanswered ping ends the session.
-func (r *runner) pingLoop(ctx context.Context, conn *websocket.Conn) error {
-	t := time.NewTicker(agentproto.PingInterval)
+// pingLoop pings the server whenever it has been silent for Config.PingInterval (heard
+// records every message, ping and pong from it); an unanswered ping ends the session.
+func (r *runner) pingLoop(ctx context.Context, conn *websocket.Conn, heard *agentproto.Heard) error {
+	t := time.NewTimer(r.cfg.PingInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -336,22 +341,28 @@ func (r *runner) pingLoop(ctx context.Context, conn *websocket.Conn) error {
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
-		pctx, cancel := context.WithTimeout(ctx, agentproto.PingInterval)
+		if wait := r.cfg.PingInterval - heard.Silent(); wait > 0 {
+			t.Reset(wait)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, r.cfg.PingInterval)
 		err := conn.Ping(pctx)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("ping: %w", err)
 		}
+		t.Reset(r.cfg.PingInterval)
 	}
 }
 
 // readLoop handles the server's messages until the connection fails.
-func (r *runner) readLoop(ctx context.Context, conn *websocket.Conn) error {
+func (r *runner) readLoop(ctx context.Context, conn *websocket.Conn, heard *agentproto.Heard) error {
 	for {
 		typ, data, err := readMessage(ctx, conn)
 		if err != nil {
 			return closeError("reading", err)
 		}
+		heard.Mark()
 		if err := r.handle(typ, data); err != nil {
 			return err
 		}

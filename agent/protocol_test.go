@@ -35,6 +35,7 @@ const (
 type fakeServer struct {
 	srv           *httptest.Server
 	registrations atomic.Int32
+	pings         atomic.Int32 // websocket pings received from agents
 	conns         chan *serverConn
 }
 
@@ -73,7 +74,10 @@ func newFakeServer(t *testing.T) *fakeServer {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{agentproto.Subprotocol}})
+		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			Subprotocols:   []string{agentproto.Subprotocol},
+			OnPingReceived: func(context.Context, []byte) bool { fs.pings.Add(1); return true },
+		})
 		if err != nil {
 			return
 		}
@@ -574,5 +578,35 @@ func TestAgentTakesNextJobRightAfterResult(t *testing.T) {
 				sc.send(t, ack)
 			}
 		}
+	}
+}
+
+// TestAgentPingsOnlyASilentServer: the agent pings after Config.PingInterval of silence from the
+// server, and not while the server talks to it.
+func TestAgentPingsOnlyASilentServer(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	cfg := testConfig(t, fs.srv.URL)
+	cfg.PingInterval = 200 * time.Millisecond
+	startAgent(t, cfg)
+	sc := fs.nextConn(t)
+
+	time.Sleep(time.Second) // silent server: about 5 pings
+	if n := fs.pings.Load(); n < 2 {
+		t.Fatalf("%d pings in 1 s of server silence at a 200 ms interval, want about 5", n)
+	}
+
+	// A talkative server: a message every 20 ms (an unknown type, which the agent ignores).
+	before := fs.pings.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if err := writeMsg(ctx, sc.conn, map[string]string{"type": "x-test-noise"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One ping may already have been due when the noise started.
+	if n := fs.pings.Load() - before; n > 1 {
+		t.Fatalf("agent pinged %d times in 1.5 s while the server sent a message every 20 ms", n)
 	}
 }

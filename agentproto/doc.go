@@ -1,5 +1,6 @@
 // Package agentproto is the wire contract between a Cairn server (its dispatcher) and a deployment
-// agent. It holds plain types and constants only; the agent runtime is package agent, the server
+// agent. It holds plain types and constants only (and [Heard], the
+// heartbeat's clock both ends share); the agent runtime is package agent, the server
 // side lives in server/dispatch. Both are written against this page: where code and this page
 // disagree, the code is wrong.
 //
@@ -40,10 +41,17 @@
 // Origin checks do not apply (agents are not browsers and send no Origin header); the credential is
 // the authentication.
 //
-// Heartbeats are websocket ping/pong frames: the server pings every [PingInterval]; the agent pings
-// every [PingInterval] too, and drops and redials a connection whose ping is not answered within
-// [PingInterval]. Both ends must keep a reader running (coder/websocket answers pings only while
-// reading). The server tracks "last seen" from any frame; an agent silent for longer than its grace
+// Heartbeats are websocket ping/pong frames, sent only on a silent connection: each end keeps the
+// time it last heard from the other ([Heard]: any message, ping or pong) and pings only after
+// hearing nothing for a while, so that one round trip per interval keeps an idle connection
+// proven in both directions. The agent pings when the server has been silent for [PingInterval]
+// (an idle agent thus pings every [PingInterval]) and drops and redials a connection whose ping is
+// not answered within [PingInterval]. The server pings a connection it has not heard from for one
+// and a half [PingInterval]s (or a third of the grace period, if shorter): a v1 agent's own pings
+// keep that from happening, so the server's pings only catch agents that stopped pinging; an
+// unanswered ping (within [PingInterval]) closes the connection. Both ends must keep a reader
+// running (coder/websocket answers pings only while reading). The server tracks "last seen" from
+// any frame, pings included; an agent silent for longer than its grace
 // period (default 2 minutes) is offline, its ASSIGNED or RUNNING jobs become LOST and their
 // deployments FAILED with a clear reason; a lost job is never re-run automatically.
 //

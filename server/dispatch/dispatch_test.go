@@ -314,7 +314,7 @@ func TestSignsOfLifeBatched(t *testing.T) {
 		id := h.waitOnline(t, ra)
 		s := h.hub.session(id)
 		clk.Advance(time.Minute)
-		s.seen()
+		s.heard.Mark()
 		if a := h.c.Agent.GetX(ctx, id); a.LastSeenAt == nil || clk.Now().Sub(*a.LastSeenAt) < 30*time.Second {
 			t.Fatalf("written before the flush: %v", a.LastSeenAt)
 		}
@@ -325,10 +325,10 @@ func TestSignsOfLifeBatched(t *testing.T) {
 		}
 		// The agent goes away; a late sign of life of its old session is not written.
 		h.gateClosed.Store(true)
-		s.seen()
+		s.heard.Mark()
 		s.conn.CloseNow()
 		h.waitFor(t, "agent offline", func() bool { return h.hub.session(id) == nil && !h.c.Agent.GetX(ctx, id).Online })
-		s.seen()
+		s.heard.Mark()
 		h.hub.flushSeen(ctx)
 		if a := h.c.Agent.GetX(ctx, id); a.Online {
 			t.Fatal("a flush after the disconnect marked the agent online")

@@ -59,6 +59,7 @@ type harness struct {
 
 type harnessOpts struct {
 	clock delivery.Clock
+	ping  time.Duration // Options.PingInterval
 	bus   *eventbus.Bus
 	keys  *auth.Keys
 }
@@ -82,7 +83,7 @@ func newHarness(t *testing.T, db *storage.DB, o harnessOpts) *harness {
 	}
 	h := &harness{db: db, c: db.Client, bus: o.bus, keys: o.keys}
 	h.e = delivery.New(db.Client, delivery.Options{Dialect: delivery.Dialect(db.Dialect), Clock: o.clock, Secrets: box, Bus: o.bus})
-	h.hub = NewHub(Options{Engine: h.e, Keys: o.keys, Events: o.bus, SweepInterval: -1, Logger: testLogger(t)})
+	h.hub = NewHub(Options{Engine: h.e, Keys: o.keys, Events: o.bus, SweepInterval: -1, PingInterval: o.ping, Logger: testLogger(t)})
 	h.hub.Start()
 	mux := http.NewServeMux()
 	h.hub.Mount(mux)

@@ -44,14 +44,19 @@ type rawClient struct {
 	conn *websocket.Conn
 }
 
-func (h *harness) dial(t *testing.T, cred string) (*rawClient, *http.Response, error) {
+// dial connects with cred; opts, if given, adjust the dial options.
+func (h *harness) dial(t *testing.T, cred string, opts ...func(*websocket.DialOptions)) (*rawClient, *http.Response, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.srv.URL, "http")+agentproto.ConnectPath, &websocket.DialOptions{
+	o := &websocket.DialOptions{
 		HTTPHeader:   http.Header{"Authorization": {"Bearer " + cred}},
 		Subprotocols: []string{agentproto.Subprotocol},
-	})
+	}
+	for _, f := range opts {
+		f(o)
+	}
+	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.srv.URL, "http")+agentproto.ConnectPath, o)
 	if err != nil {
 		return nil, resp, err
 	}

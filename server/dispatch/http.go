@@ -155,8 +155,10 @@ func (h *Hub) ConnectHandler() http.Handler {
 			return
 		}
 		// Agents are not browsers: the credential authenticates, Origin does not apply.
+		heard := new(agentproto.Heard)
 		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 			Subprotocols: []string{agentproto.Subprotocol}, InsecureSkipVerify: true,
+			OnPingReceived: heard.OnPing, OnPongReceived: heard.OnPong,
 		})
 		if err != nil {
 			return // Accept has answered
@@ -164,17 +166,17 @@ func (h *Hub) ConnectHandler() http.Handler {
 		conn.SetReadLimit(agentproto.MaxMessageBytes)
 		h.conns.Add(1)
 		defer h.conns.Done()
-		h.serve(conn, agentID)
+		h.serve(conn, agentID, heard)
 	})
 }
 
 // serve reads the hello and runs the session.
-func (h *Hub) serve(conn *websocket.Conn, agentID int) {
+func (h *Hub) serve(conn *websocket.Conn, agentID int, heard *agentproto.Heard) {
 	defer conn.CloseNow()
 	ctx, cancel := context.WithCancelCause(h.ctx)
 	defer cancel(nil)
 	s := &session{
-		hub: h, agentID: agentID, conn: conn, ctx: ctx, cancel: cancel,
+		hub: h, agentID: agentID, conn: conn, ctx: ctx, cancel: cancel, heard: heard,
 		out: make(chan []byte, outboxSize), log: h.log.With("agent", agentID), closed: make(chan struct{}),
 	}
 	helloCtx, stop := context.WithTimeout(ctx, h.opts.HelloTimeout)
@@ -185,6 +187,7 @@ func (h *Hub) serve(conn *websocket.Conn, agentID int) {
 		conn.Close(agentproto.CloseProtocolError, "no hello")
 		return
 	}
+	heard.Mark()
 	var hello agentproto.Hello
 	if err := json.Unmarshal(data, &hello); err != nil || hello.Type != agentproto.TypeHello {
 		s.sendNow(agentproto.Error{Type: agentproto.TypeError, Code: agentproto.ErrBadMessage, Message: "the first message must be hello"})

@@ -29,7 +29,9 @@ type Options struct {
 	// SweepInterval is how often silent agents and job timeouts are checked (default Grace/4;
 	// negative disables the sweeper, for tests that drive it by hand).
 	SweepInterval time.Duration
-	// PingInterval is how often the server pings each agent (default agentproto.PingInterval).
+	// PingInterval paces the heartbeat (default agentproto.PingInterval): the server pings an
+	// agent it has not heard from for 1.5 PingIntervals (or Grace/3 if shorter), and closes the
+	// connection when the ping is not answered within PingInterval.
 	PingInterval time.Duration
 	// HelloTimeout bounds the wait for an agent's hello (default 30 s).
 	HelloTimeout time.Duration
@@ -54,12 +56,11 @@ type Hub struct {
 	closed   bool
 	started  bool
 
-	// seen holds the agents with a sign of life since the last flush (flushSeen writes them in
-	// one statement); seenMu guards it. flushMu is held across a whole flush, so that a session
-	// that ends waits for a flush in flight before it records the disconnect.
-	seenMu  sync.Mutex
-	seen    map[int]struct{}
-	flushMu sync.Mutex
+	// flushMu is held across a whole flushSeen, so that a session that ends waits for a flush in
+	// flight before it records the disconnect; lastFlush (guarded by it) is when the last flush
+	// collected its sessions.
+	flushMu   sync.Mutex
+	lastFlush time.Time
 }
 
 // NewHub returns a hub; Start runs its loops.
@@ -86,7 +87,6 @@ func NewHub(opts Options) *Hub {
 	return &Hub{
 		opts: opts, e: opts.Engine, log: opts.Logger.With("component", "dispatch"),
 		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1), sessions: map[int]*session{},
-		seen: map[int]struct{}{},
 	}
 }
 
@@ -98,10 +98,11 @@ func (h *Hub) Start() {
 		return
 	}
 	h.started = true
-	h.wg.Add(3)
+	h.wg.Add(4)
 	go func() { defer h.wg.Done(); h.eventLoop() }()
 	go func() { defer h.wg.Done(); h.dispatchLoop() }()
 	go func() { defer h.wg.Done(); h.seenLoop() }()
+	go func() { defer h.wg.Done(); h.heartbeatLoop() }()
 	if h.opts.SweepInterval > 0 {
 		h.wg.Add(1)
 		go func() { defer h.wg.Done(); h.sweepLoop() }()
@@ -162,24 +163,11 @@ func (h *Hub) add(s *session) bool {
 	return true
 }
 
-// markSeen notes a sign of life of s's agent, written by the next flushSeen, unless s is no
-// longer the agent's current session.
-func (h *Hub) markSeen(s *session) {
-	h.seenMu.Lock()
-	defer h.seenMu.Unlock()
-	if h.session(s.agentID) == s {
-		h.seen[s.agentID] = struct{}{}
-	}
-}
-
-// forgetSeen drops a pending sign of life of an agent whose session ended, after any flush in
-// flight, so that no flush marks it online after its disconnect is recorded.
-func (h *Hub) forgetSeen(agentID int) {
+// waitFlush waits for a flush in flight, so that a session that ended records its disconnect
+// after any flush that may have collected it (a flush collects only current sessions).
+func (h *Hub) waitFlush() {
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
-	h.seenMu.Lock()
-	defer h.seenMu.Unlock()
-	delete(h.seen, agentID)
 }
 
 // seenEveryFor is how often signs of life are written: every seenEvery, and at least four
@@ -202,19 +190,50 @@ func (h *Hub) seenLoop() {
 	}
 }
 
-// flushSeen records the pending signs of life.
+// flushSeen records as seen, in one statement, the agents of every current session heard from
+// since the previous flush.
 func (h *Hub) flushSeen(ctx context.Context) {
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
-	h.seenMu.Lock()
-	ids := make([]int, 0, len(h.seen))
-	for id := range h.seen {
-		ids = append(ids, id)
+	since := time.Since(h.lastFlush)
+	h.lastFlush = time.Now()
+	var ids []int
+	for _, s := range h.snapshot() {
+		if s.heard.Silent() < since {
+			ids = append(ids, s.agentID)
+		}
 	}
-	clear(h.seen)
-	h.seenMu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
 	if err := h.e.AgentsSeen(ctx, ids); err != nil && ctx.Err() == nil {
 		h.log.Error("recording agents as seen", "agents", len(ids), "err", err)
+	}
+}
+
+// silentAfter is how long an agent may say nothing before the server pings it: longer than the
+// agents' own ping interval, so that an agent that pings is never pinged, and short enough to
+// give at least three chances within the grace period.
+func (h *Hub) silentAfter() time.Duration {
+	return max(min(h.opts.PingInterval*3/2, h.opts.Grace/3), 10*time.Millisecond)
+}
+
+// heartbeatLoop pings the agents that have been silent for silentAfter: one goroutine and one
+// timer for all connections, rather than one per connection.
+func (h *Hub) heartbeatLoop() {
+	t := time.NewTicker(h.silentAfter() / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, s := range h.snapshot() {
+			if s.welcomed.Load() && s.heard.Silent() >= h.silentAfter() && s.pinging.CompareAndSwap(false, true) {
+				go s.ping()
+			}
+		}
 	}
 }
 

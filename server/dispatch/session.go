@@ -39,6 +39,8 @@ type session struct {
 	cancel  context.CancelCauseFunc
 	out     chan []byte
 
+	heard        *agentproto.Heard // any frame from the agent, pings and pongs included
+	pinging      atomic.Bool       // a heartbeat ping is in flight
 	welcomed     atomic.Bool
 	closeOnce    sync.Once
 	closeStarted atomic.Bool
@@ -103,7 +105,7 @@ func (s *session) run(hello agentproto.Hello) {
 	}
 	defer func() {
 		if s.hub.remove(s) {
-			s.hub.forgetSeen(s.agentID)
+			s.hub.waitFlush()
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.hub.ctx), 5*time.Second)
 			defer cancel()
 			if err := s.hub.e.AgentDisconnected(ctx, s.agentID); err != nil {
@@ -115,7 +117,6 @@ func (s *session) run(hello agentproto.Hello) {
 	if !s.welcome(hello) {
 		return
 	}
-	go s.pingLoop()
 	s.hub.kick()
 	s.readLoop()
 }
@@ -203,34 +204,19 @@ func (s *session) writeLoop() {
 	}
 }
 
-// pingLoop pings the agent; an answered ping counts as a sign of life, an unanswered one ends
-// the connection.
-func (s *session) pingLoop() {
-	t := time.NewTicker(s.hub.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PingInterval)
-		err := s.conn.Ping(ctx)
-		cancel()
-		if err != nil {
-			if s.ctx.Err() == nil {
-				s.log.Warn("agent did not answer a ping; closing", "err", err)
-				s.cancel(fmt.Errorf("ping: %w", err))
-				s.conn.CloseNow()
-			}
-			return
-		}
-		s.seen()
+// ping pings a silent agent once (the heartbeat loop calls it); the pong marks heard, an
+// unanswered ping ends the connection.
+func (s *session) ping() {
+	defer s.pinging.Store(false)
+	ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PingInterval)
+	err := s.conn.Ping(ctx)
+	cancel()
+	if err != nil && s.ctx.Err() == nil {
+		s.log.Warn("agent did not answer a ping; closing", "err", err)
+		s.cancel(fmt.Errorf("ping: %w", err))
+		s.conn.CloseNow()
 	}
 }
-
-// seen records a sign of life: the hub writes it with the others' at its next flush.
-func (s *session) seen() { s.hub.markSeen(s) }
 
 // readLoop handles the agent's messages in order until the connection ends. It reads with a
 // context that close does not cancel (coder/websocket drops a connection whose read is
@@ -244,7 +230,7 @@ func (s *session) readLoop() {
 			}
 			return
 		}
-		s.seen()
+		s.heard.Mark()
 		s.handle(data)
 	}
 }
