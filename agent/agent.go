@@ -269,7 +269,7 @@ func (r *runner) session(ctx context.Context, cred savedCredential) (welcomed bo
 	defer cancel(nil)
 	heard.Mark()
 	go func() { cancel(r.readLoop(ctx, conn, &heard)) }()
-	go func() { cancel(r.pingLoop(ctx, conn, &heard)) }()
+	go func() { cancel(agentproto.PingWhileSilent(ctx, conn, &heard, r.cfg.PingAfter)) }()
 	err = r.writeLoop(ctx, conn)
 	cancel(err)
 	err = context.Cause(ctx)
@@ -327,31 +327,6 @@ func (r *runner) writeLoop(ctx context.Context, conn *websocket.Conn) error {
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
-	}
-}
-
-// pingLoop pings the server whenever it has been silent for Config.PingInterval (heard
-// records every message, ping and pong from it); an unanswered ping ends the session.
-func (r *runner) pingLoop(ctx context.Context, conn *websocket.Conn, heard *agentproto.Heard) error {
-	t := time.NewTimer(r.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-		if wait := r.cfg.PingInterval - heard.Silent(); wait > 0 {
-			t.Reset(wait)
-			continue
-		}
-		pctx, cancel := context.WithTimeout(ctx, r.cfg.PingInterval)
-		err := conn.Ping(pctx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("ping: %w", err)
-		}
-		t.Reset(r.cfg.PingInterval)
 	}
 }
 

@@ -46,10 +46,10 @@ type Config struct {
 	// ReconnectMin and ReconnectMax bound the jittered exponential backoff between connection
 	// attempts; 0 means 1 s and 30 s.
 	ReconnectMin, ReconnectMax time.Duration
-	// PingInterval is how long the server may be silent before the agent pings it, and how long
-	// the agent waits for the pong; 0 means agentproto.PingInterval (the protocol's value: change
-	// it only in tests).
-	PingInterval time.Duration
+	// PingAfter is how long the server may be silent before the agent pings it, and how long the
+	// agent then waits for the pong; 0 means agentproto.AgentPingAfter (the protocol's value:
+	// change it only in tests).
+	PingAfter time.Duration
 	// KillGrace is how long a canceled task's process group has between SIGTERM and SIGKILL;
 	// 0 means 5 s.
 	KillGrace time.Duration
@@ -101,8 +101,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.ReconnectMax = 30 * time.Second
 	}
 	c.ReconnectMax = max(c.ReconnectMax, c.ReconnectMin)
-	if c.PingInterval <= 0 {
-		c.PingInterval = agentproto.PingInterval
+	if c.PingAfter <= 0 {
+		c.PingAfter = agentproto.AgentPingAfter
 	}
 	if c.KillGrace <= 0 {
 		c.KillGrace = 5 * time.Second

@@ -6,8 +6,8 @@
 //
 //   - runner (agent.go): Run, the reconnect loop with jittered exponential backoff, and one
 //     session per connection: hello/welcome, then a reader (jobs, cancels, acks), a writer (drains
-//     the spool) and a pinger (after agentproto.PingInterval of silence from
-//     the server), ended together by one
+//     the spool) and a pinger (after agentproto.AgentPingAfter of silence
+//     from the server, which pings every agentproto.PingInterval), ended together by one
 //     context.WithCancelCause.
 //   - jobRun (job.go): one job, one cancellation source (context.WithCancelCause; causes: server
 //     cancel, job timeout, agent shutdown). Step 0 downloads artifacts (artifacts.go), steps 1..N

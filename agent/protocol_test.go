@@ -581,13 +581,13 @@ func TestAgentTakesNextJobRightAfterResult(t *testing.T) {
 	}
 }
 
-// TestAgentPingsOnlyASilentServer: the agent pings after Config.PingInterval of silence from the
+// TestAgentPingsOnlyASilentServer: the agent pings after Config.PingAfter of silence from the
 // server, and not while the server talks to it.
 func TestAgentPingsOnlyASilentServer(t *testing.T) {
 	t.Parallel()
 	fs := newFakeServer(t)
 	cfg := testConfig(t, fs.srv.URL)
-	cfg.PingInterval = 200 * time.Millisecond
+	cfg.PingAfter = 200 * time.Millisecond
 	startAgent(t, cfg)
 	sc := fs.nextConn(t)
 

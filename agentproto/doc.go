@@ -42,16 +42,17 @@
 // the authentication.
 //
 // Heartbeats are websocket ping/pong frames, sent only on a silent connection: each end keeps the
-// time it last heard from the other ([Heard]: any message, ping or pong) and pings only after
-// hearing nothing for a while, so that one round trip per interval keeps an idle connection
-// proven in both directions. The agent pings when the server has been silent for [PingInterval]
-// (an idle agent thus pings every [PingInterval]) and drops and redials a connection whose ping is
-// not answered within [PingInterval]. The server pings a connection it has not heard from for one
-// and a half [PingInterval]s (or a third of the grace period, if shorter): a v1 agent's own pings
-// keep that from happening, so the server's pings only catch agents that stopped pinging; an
-// unanswered ping (within [PingInterval]) closes the connection. Both ends must keep a reader
-// running (coder/websocket answers pings only while reading). The server tracks "last seen" from
-// any frame, pings included; an agent silent for longer than its grace
+// time it last heard from the other ([Heard]: any message, ping or pong). Every [PingInterval]
+// the server pings, in one burst, every agent it has not heard from for half an interval (an agent
+// that sends messages is not pinged); an agent pings the server only when it has heard nothing
+// for [AgentPingAfter], which a live server never lets happen. Either end drops a connection
+// whose ping is not answered within [PingInterval] (the agent then redials). The server drives
+// the heartbeat, and in bursts, because the cost of an idle connection is the wake-ups: pings
+// that arrive one by one, spread over the interval, each wake an idle server (measured: about
+// four times the CPU of the same number of pings sent and answered together; BENCHMARKS.md).
+// Both ends must keep a reader running (coder/websocket answers pings only while reading). The
+// server tracks "last seen" from any frame, pongs and pings included; an agent silent for longer
+// than its grace
 // period (default 2 minutes) is offline, its ASSIGNED or RUNNING jobs become LOST and their
 // deployments FAILED with a clear reason; a lost job is never re-run automatically.
 //

@@ -2,6 +2,7 @@ package agentproto
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -26,3 +27,35 @@ func (h *Heard) OnPing(context.Context, []byte) bool { h.Mark(); return true }
 
 // OnPong is a websocket OnPongReceived callback that marks h.
 func (h *Heard) OnPong(context.Context, []byte) { h.Mark() }
+
+// Pinger is the one method of a websocket connection (*websocket.Conn) the heartbeat needs.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// PingWhileSilent is the agent's heartbeat: it pings conn whenever heard has recorded nothing
+// for interval, waits up to interval for the pong, and returns when ctx ends (its cause) or a
+// ping fails. The connection's reader must run meanwhile, and heard must be wired to it (mark
+// it for every message, and set OnPing and OnPong as the connection's callbacks).
+func PingWhileSilent(ctx context.Context, conn Pinger, heard *Heard, interval time.Duration) error {
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		if wait := interval - heard.Silent(); wait > 0 {
+			t.Reset(wait)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, interval)
+		err := conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+		t.Reset(interval)
+	}
+}

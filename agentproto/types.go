@@ -39,8 +39,13 @@ const (
 	LogBatchInterval = 100 * time.Millisecond
 	// MaxLineBytes is the longest LogLine.Text; the agent splits longer lines.
 	MaxLineBytes = 16 << 10
-	// PingInterval is how often each end pings the other (websocket ping frames).
+	// PingInterval is the heartbeat's period: every PingInterval the server pings, all at once,
+	// the agents it has not heard from for half of it, and an unanswered ping (after PingInterval)
+	// ends the connection, on either end.
 	PingInterval = 10 * time.Second
+	// AgentPingAfter is how long an agent hears nothing from the server before it pings it:
+	// longer than PingInterval, so that an agent of a live server never needs to.
+	AgentPingAfter = PingInterval * 3 / 2
 )
 
 // MessageType is the "type" member of every websocket message.

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,11 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/internal/proc"
 )
 
 // These tests run the real server (httptest, over SQLite and PostgreSQL) with real agents
@@ -213,8 +212,8 @@ func TestAgentsCancelKillsProcessTree(t *testing.T) {
 				t.Fatal(err)
 			}
 			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-			if err != nil || !alive(pid) {
-				t.Fatalf("%s pid %q alive=%v", name, b, err == nil && alive(pid))
+			if err != nil || !proc.Alive(pid) {
+				t.Fatalf("%s pid %q alive=%v", name, b, err == nil && proc.Alive(pid))
 			}
 			procs[name] = pid
 		}
@@ -225,7 +224,7 @@ func TestAgentsCancelKillsProcessTree(t *testing.T) {
 		dev = h.waitEnv(t, rel, "dev", "CANCELED")
 		h.waitFor(t, "every process of the task to exit", func() bool {
 			for _, pid := range procs {
-				if alive(pid) {
+				if proc.Alive(pid) {
 					return false
 				}
 			}
@@ -248,22 +247,6 @@ func TestAgentsCancelKillsProcessTree(t *testing.T) {
 			t.Errorf("the task after the canceled one ran: %q", log)
 		}
 	})
-}
-
-// alive reports whether a process exists and is not a zombie (a killed process reparented to an
-// init that has not reaped it yet is dead for this purpose).
-func alive(pid int) bool {
-	if runtime.GOOS == "linux" {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return false
-		}
-		// pid (comm) state ...: the state follows the last ')'.
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-	}
-	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 // TestAgentsDownloadArtifacts deploys a release whose artifacts come from a fake Jenkins (one

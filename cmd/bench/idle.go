@@ -42,7 +42,7 @@ func runIdleServer(ctx context.Context, o options) error {
 		return err
 	}
 	defer s.Close()
-	token, _, err := s.Engine.CreateAgentRegistration(ctx, delivery.SystemActor("bench"), "", max(o.idleAgents, 1), 0)
+	token, _, err := s.Engine.CreateAgentRegistration(ctx, delivery.SystemActor("bench"), "", max(2*o.idleAgents, 1), 0)
 	if err != nil {
 		return err
 	}
@@ -74,6 +74,8 @@ func runIdleServer(ctx context.Context, o options) error {
 			if err := pprof.StartCPUProfile(f); err != nil {
 				return err
 			}
+		case "endprofile":
+			pprof.StopCPUProfile()
 		case "quit":
 			return nil
 		}
@@ -170,7 +172,9 @@ func (s *idleServer) cpuOver(ctx context.Context, window time.Duration) (float64
 }
 
 // benchIdle measures the server's CPU with no agent, then with o.idleAgents lightweight agents
-// connected (hello, then only answering the server's pings), each over o.idleWindow.
+// connected that keep the v1 heartbeat as agent.Run does (hello, then a reader answering the
+// server's pings, and agentproto.PingWhileSilent), then, for comparison, with as many that ping
+// the server every PingInterval on their own schedule; each over o.idleWindow.
 func benchIdle(ctx context.Context, o options, r *report) error {
 	s, err := startIdleServer(o)
 	if err != nil {
@@ -183,41 +187,72 @@ func benchIdle(ctx context.Context, o options, r *report) error {
 	}
 	r.floors = append(r.floors, row{metric: fmt.Sprintf("server with no agent, CPU over %s", o.idleWindow), value: fmt.Sprintf("%.2f%% of a core", base)})
 
-	t0 := time.Now()
-	conns, err := connectIdleAgents(ctx, s.url, s.token, o.idleAgents)
-	defer func() {
-		for _, c := range conns {
-			c.CloseNow()
+	measure := func(name string, pingAfter time.Duration, profile bool) (float64, int64, time.Duration, error) {
+		t0 := time.Now()
+		conns, err := connectIdleAgents(ctx, s.url, s.token, name, o.idleAgents, pingAfter)
+		defer func() {
+			for _, c := range conns {
+				c.CloseNow()
+			}
+		}()
+		if err != nil {
+			return 0, 0, 0, err
 		}
-	}()
+		connectTook := time.Since(t0)
+		// Skip the connection burst's tail (first pings, last-seen writes) before measuring.
+		select {
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+			return 0, 0, 0, ctx.Err()
+		}
+		profile = profile && os.Getenv("CAIRN_BENCH_CPUPROFILE") != ""
+		if profile {
+			io.WriteString(s.in, "profile\n")
+		}
+		busy, rss, err := s.cpuOver(ctx, o.idleWindow)
+		if profile {
+			io.WriteString(s.in, "endprofile\n")
+		}
+		return busy, rss, connectTook, err
+	}
+	busy, rss, took, err := measure("idle", agentproto.AgentPingAfter, true)
 	if err != nil {
 		return err
 	}
-	connectTook := time.Since(t0)
-	// Skip the connection burst's tail (first pings, last-seen writes) before measuring.
+	// perPing is the server's CPU per ping round trip, when the agents ping (or are pinged) every
+	// period.
+	perPing := func(busy float64, period time.Duration) string {
+		pings := float64(o.idleAgents) * float64(o.idleWindow) / float64(period)
+		cpu := busy / 100 * float64(o.idleWindow)
+		return fmt.Sprintf("%.0f µs", cpu/pings/float64(time.Microsecond))
+	}
+	r.add(row{metric: fmt.Sprintf("%d idle agents connected, heartbeat as agent.Run keeps it (the server pings them every %s, in one burst): server CPU over %s (getrusage of the server process)", o.idleAgents, agentproto.PingInterval, o.idleWindow),
+		value: fmt.Sprintf("%.2f%% of a core (max RSS %d MiB; %s of CPU per ping)", busy, rss/1024, perPing(busy-base, agentproto.PingInterval)),
+		floor: fmt.Sprintf("no agent: %.2f%%", base), ratio: ratio(busy, base),
+		target: "< 1% of a core", verdict: verdict(busy < 1)})
+	r.note("Idle agents: %d lightweight websocket clients registered and connected in %s (register over HTTP, hello, welcome, then a reader, which answers the server's pings, and agentproto.PingWhileSilent, the heartbeat agent.Run runs); the server runs in a child process so that its getrusage counts the server alone. The server pings every agent it has not heard from every %s, all in one burst; the agents then never need to ping (they would after %s of silence).",
+		o.idleAgents, took.Round(time.Millisecond), agentproto.PingInterval, agentproto.AgentPingAfter)
+	// Wait for the server to see the first set go before the second connects.
 	select {
 	case <-time.After(2 * time.Second):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if os.Getenv("CAIRN_BENCH_CPUPROFILE") != "" {
-		io.WriteString(s.in, "profile\n")
-	}
-	busy, rss, err := s.cpuOver(ctx, o.idleWindow)
+	// For comparison, pings spread over time: each agent pings every 4 s after it connected, often
+	// enough that the server never pings it (it pings agents silent for half its interval).
+	spread := agentproto.PingInterval * 2 / 5
+	busy, rss, _, err = measure("spread", spread, false)
 	if err != nil {
 		return err
 	}
-	r.add(row{metric: fmt.Sprintf("%d idle agents connected: server CPU over %s (getrusage of the server process)", o.idleAgents, o.idleWindow),
-		value: fmt.Sprintf("%.2f%% of a core (max RSS %d MiB)", busy, rss/1024),
-		floor: fmt.Sprintf("no agent: %.2f%%", base), ratio: ratio(busy, base),
-		target: "< 1% of a core", verdict: verdict(busy < 1)})
-	r.note("Idle agents: %d lightweight websocket clients registered and connected in %s (register over HTTP, hello, welcome, then only reading, which answers the server's pings every %s); the server runs in a child process so that its getrusage counts the server alone. These clients send no pings of their own; real agents also ping every 10 s, which doubles the ping traffic the server handles.",
-		o.idleAgents, connectTook.Round(time.Millisecond), agentproto.PingInterval)
+	r.add(row{metric: fmt.Sprintf("for comparison: %d idle agents each pinging the server every %s on its own schedule (spread over time, so that nearly every ping wakes an idle server): server CPU over %s", o.idleAgents, spread, o.idleWindow),
+		value: fmt.Sprintf("%.2f%% of a core (max RSS %d MiB; %s of CPU per ping)", busy, rss/1024, perPing(busy-base, spread)),
+		floor: fmt.Sprintf("no agent: %.2f%%", base), ratio: ratio(busy, base), target: "none set", verdict: "–"})
 	return nil
 }
 
 // connectIdleAgents registers and connects n agents, 8 at a time.
-func connectIdleAgents(ctx context.Context, url, token string, n int) ([]*websocket.Conn, error) {
+func connectIdleAgents(ctx context.Context, url, token, prefix string, n int, pingAfter time.Duration) ([]*websocket.Conn, error) {
 	conns := make([]*websocket.Conn, n)
 	errs := make(chan error, n)
 	work := make(chan int)
@@ -227,7 +262,7 @@ func connectIdleAgents(ctx context.Context, url, token string, n int) ([]*websoc
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				c, err := connectIdleAgent(ctx, url, token, fmt.Sprintf("idle-%04d", i))
+				c, err := connectIdleAgent(ctx, url, token, fmt.Sprintf("%s-%04d", prefix, i), pingAfter)
 				if err != nil {
 					errs <- err
 					continue
@@ -254,7 +289,9 @@ func connectIdleAgents(ctx context.Context, url, token string, n int) ([]*websoc
 	return out, nil
 }
 
-func connectIdleAgent(ctx context.Context, url, token, name string) (*websocket.Conn, error) {
+// connectIdleAgent registers and connects one agent that then only reads and pings the server
+// after pingAfter of silence.
+func connectIdleAgent(ctx context.Context, url, token, name string, pingAfter time.Duration) (*websocket.Conn, error) {
 	body, _ := json.Marshal(agentproto.RegisterRequest{Token: token, Name: name, Version: "bench", OS: runtime.GOOS, Arch: runtime.GOARCH})
 	resp, err := http.Post(url+agentproto.RegisterPath, "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -266,9 +303,11 @@ func connectIdleAgent(ctx context.Context, url, token, name string) (*websocket.
 	if err != nil || reg.Credential == "" {
 		return nil, fmt.Errorf("registering %s: %s %v", name, resp.Status, err)
 	}
+	heard := new(agentproto.Heard)
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+agentproto.ConnectPath, &websocket.DialOptions{
-		HTTPHeader:   http.Header{"Authorization": {"Bearer " + reg.Credential}},
-		Subprotocols: []string{agentproto.Subprotocol},
+		HTTPHeader:     http.Header{"Authorization": {"Bearer " + reg.Credential}},
+		Subprotocols:   []string{agentproto.Subprotocol},
+		OnPingReceived: heard.OnPing, OnPongReceived: heard.OnPong,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connecting %s: %w", name, err)
@@ -287,12 +326,15 @@ func connectIdleAgent(ctx context.Context, url, token, name string) (*websocket.
 		return nil, fmt.Errorf("%s: no welcome: %s %v", name, b, err)
 	}
 	// Reading answers the server's pings; nothing else arrives for an idle agent.
+	heard.Mark()
 	go func() {
 		for {
 			if _, _, err := conn.Read(context.Background()); err != nil {
 				return
 			}
+			heard.Mark()
 		}
 	}()
+	go agentproto.PingWhileSilent(ctx, conn, heard, pingAfter)
 	return conn, nil
 }

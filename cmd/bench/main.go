@@ -29,6 +29,7 @@ import (
 type options struct {
 	jobs        int
 	releases    int
+	cancels     int
 	lines       int
 	pacedLines  int
 	idleAgents  int
@@ -43,12 +44,13 @@ func main() {
 	serveIdle := flag.Bool("serve-idle", false, "internal: run the server for the idle-agent measurement")
 	flag.IntVar(&o.jobs, "jobs", 200, "jobs of the dispatch-latency run")
 	flag.IntVar(&o.releases, "releases", 20, "releases of the three-environment run")
+	flag.IntVar(&o.cancels, "cancels", 30, "deployments canceled in the cancel-latency run")
 	flag.IntVar(&o.lines, "lines", 200000, "lines of the log-throughput job")
 	flag.IntVar(&o.pacedLines, "paced-lines", 10000, "lines of the paced log-latency job (about 2,000 lines/s)")
 	flag.IntVar(&o.idleAgents, "idle-agents", 1000, "idle agents connected for the CPU measurement")
 	flag.DurationVar(&o.idleWindow, "idle-window", 30*time.Second, "how long idle CPU is measured (with and without agents)")
 	flag.StringVar(&o.databaseURL, "database-url", "", "an empty PostgreSQL database (default: SQLite in a temporary directory)")
-	flag.StringVar(&only, "only", "dispatch,pipeline,logs,idle", "comma-separated subset of dispatch, pipeline, logs, idle")
+	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle")
 	flag.Parse()
 	o.only = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
@@ -88,7 +90,7 @@ func run(ctx context.Context, o options) error {
 	}
 	r.floors = append(r.floors, echo)
 
-	if o.only["dispatch"] || o.only["pipeline"] || o.only["logs"] {
+	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] {
 		e, err := startEnv(ctx, o.databaseURL)
 		if err != nil {
 			return err
@@ -104,6 +106,12 @@ func run(ctx context.Context, o options) error {
 			progress("three-environment releases")
 			if err := benchPipeline(ctx, e, o.releases, r); err != nil {
 				return fmt.Errorf("pipeline: %w", err)
+			}
+		}
+		if o.only["cancel"] {
+			progress("cancel latency")
+			if err := benchCancel(ctx, e, o.cancels, r); err != nil {
+				return fmt.Errorf("cancel: %w", err)
 			}
 		}
 		if o.only["logs"] {

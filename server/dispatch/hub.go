@@ -29,9 +29,9 @@ type Options struct {
 	// SweepInterval is how often silent agents and job timeouts are checked (default Grace/4;
 	// negative disables the sweeper, for tests that drive it by hand).
 	SweepInterval time.Duration
-	// PingInterval paces the heartbeat (default agentproto.PingInterval): the server pings an
-	// agent it has not heard from for 1.5 PingIntervals (or Grace/3 if shorter), and closes the
-	// connection when the ping is not answered within PingInterval.
+	// PingInterval paces the heartbeat (default agentproto.PingInterval, or Grace/4 if shorter):
+	// every PingInterval the server pings the agents it has not heard from for half of it, and
+	// closes a connection whose ping is not answered within PingInterval.
 	PingInterval time.Duration
 	// HelloTimeout bounds the wait for an agent's hello (default 30 s).
 	HelloTimeout time.Duration
@@ -72,7 +72,7 @@ func NewHub(opts Options) *Hub {
 		opts.SweepInterval = opts.Grace / 4
 	}
 	if opts.PingInterval <= 0 {
-		opts.PingInterval = agentproto.PingInterval
+		opts.PingInterval = min(agentproto.PingInterval, max(opts.Grace/4, 10*time.Millisecond))
 	}
 	if opts.HelloTimeout <= 0 {
 		opts.HelloTimeout = 30 * time.Second
@@ -211,17 +211,12 @@ func (h *Hub) flushSeen(ctx context.Context) {
 	}
 }
 
-// silentAfter is how long an agent may say nothing before the server pings it: longer than the
-// agents' own ping interval, so that an agent that pings is never pinged, and short enough to
-// give at least three chances within the grace period.
-func (h *Hub) silentAfter() time.Duration {
-	return max(min(h.opts.PingInterval*3/2, h.opts.Grace/3), 10*time.Millisecond)
-}
-
-// heartbeatLoop pings the agents that have been silent for silentAfter: one goroutine and one
-// timer for all connections, rather than one per connection.
+// heartbeatLoop pings, every PingInterval and all at once, the agents not heard from for half an
+// interval. One loop and one timer serve every connection, and the burst matters: pings spread
+// over the interval (one timer per connection, or agents pinging on their own schedule) each wake
+// an idle server, which costs several times the CPU of the same pings sent together.
 func (h *Hub) heartbeatLoop() {
-	t := time.NewTicker(h.silentAfter() / 3)
+	t := time.NewTicker(h.opts.PingInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -230,7 +225,7 @@ func (h *Hub) heartbeatLoop() {
 		case <-t.C:
 		}
 		for _, s := range h.snapshot() {
-			if s.welcomed.Load() && s.heard.Silent() >= h.silentAfter() && s.pinging.CompareAndSwap(false, true) {
+			if s.welcomed.Load() && s.heard.Silent() >= h.opts.PingInterval/2 && s.pinging.CompareAndSwap(false, true) {
 				go s.ping()
 			}
 		}
