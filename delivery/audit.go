@@ -20,16 +20,19 @@ const genesisHash = "00000000000000000000000000000000000000000000000000000000000
 // after are encoded as JSON (nil encodes as empty); callers pass values with
 // secrets already removed.
 func (t *txn) audit(actor Actor, action, targetType string, targetID any, before, after any) error {
-	prev := genesisHash
-	var seq int64 = 1
-	last, err := t.AuditEvent.Query().Order(ent.Desc(auditevent.FieldSequence)).First(t.ctx)
-	switch {
-	case ent.IsNotFound(err):
-	case err != nil:
-		return fmt.Errorf("reading audit chain: %w", err)
-	default:
-		prev, seq = last.Hash, last.Sequence+1
+	if !t.auditHead.known {
+		last, err := t.AuditEvent.Query().Order(ent.Desc(auditevent.FieldSequence)).First(t.ctx)
+		switch {
+		case ent.IsNotFound(err):
+			t.auditHead.hash = genesisHash
+		case err != nil:
+			return fmt.Errorf("reading audit chain: %w", err)
+		default:
+			t.auditHead.seq, t.auditHead.hash = last.Sequence, last.Hash
+		}
+		t.auditHead.known = true
 	}
+	prev, seq := t.auditHead.hash, t.auditHead.seq+1
 	b, err := encodeAudit(before)
 	if err != nil {
 		return err
@@ -47,14 +50,16 @@ func (t *txn) audit(actor Actor, action, targetType string, targetID any, before
 		// A bot acting for a person: the actor is the bot, on behalf of the person.
 		rec.Actor, rec.OnBehalfOf = actor.Via, actor.Username
 	}
+	hash := rec.hash()
 	_, err = t.AuditEvent.Create().
 		SetSequence(rec.Sequence).SetTime(rec.Time).SetActor(rec.Actor).SetOnBehalfOf(rec.OnBehalfOf).
 		SetAction(rec.Action).SetTargetType(rec.TargetType).SetTargetID(rec.TargetID).
-		SetBefore(rec.Before).SetAfter(rec.After).SetPrevHash(rec.PrevHash).SetHash(rec.hash()).
+		SetBefore(rec.Before).SetAfter(rec.After).SetPrevHash(rec.PrevHash).SetHash(hash).
 		Save(t.ctx)
 	if err != nil {
 		return fmt.Errorf("appending audit event: %w", err)
 	}
+	t.auditHead.seq, t.auditHead.hash = seq, hash
 	return nil
 }
 

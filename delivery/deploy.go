@@ -399,14 +399,20 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 
 // createJob creates the agent work of a deployment with the environment's
 // demands and tasks, for the dispatcher to assign.
+//
+// The job's queued_at is the clock when its row is written, not the transaction's start: a
+// release's transaction freezes the definition and creates its environments first, which is
+// not time spent in the queue. What remains of the transaction after this (the deployment's
+// update, audit, event, commit) is counted as queue time.
 func (t *txn) createJob(actor Actor, dc *deployCtx) error {
+	queuedAt := t.e.clock.Now()
 	j, err := t.Job.Create().
 		SetDeploymentID(dc.d.ID).SetDemands(dc.env.Job.Demands).SetSpec(dc.env.Job).
-		SetStatus(job.StatusQUEUED).SetQueuedAt(t.now).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
+		SetStatus(job.StatusQUEUED).SetQueuedAt(queuedAt).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 	if err != nil {
 		return fmt.Errorf("storing job: %w", err)
 	}
-	d, err := t.Deployment.UpdateOne(dc.d).SetQueuedAt(t.now).AddVersion(1).Save(t.ctx)
+	d, err := t.Deployment.UpdateOne(dc.d).SetQueuedAt(queuedAt).AddVersion(1).Save(t.ctx)
 	if err != nil {
 		return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
 	}

@@ -286,6 +286,15 @@ func (e *Engine) UpdateOutgoingHook(ctx context.Context, actor Actor, id int, p 
 		}
 		if p.Enabled != nil {
 			upd.SetEnabled(*p.Enabled)
+			if *p.Enabled && !old.Enabled {
+				// Enabled again: it gets the events from now on, not those of while it was
+				// disabled (the enqueuer skips its work entirely while no hook is enabled).
+				from, err := t.lastEventSequence()
+				if err != nil {
+					return err
+				}
+				upd.SetFromSequence(from)
+			}
 		}
 		hasSecret := len(old.SecretEncrypted) > 0
 		switch {
@@ -469,7 +478,14 @@ var errCursorMoved = errors.New("hook cursor moved")
 // the race rolls back and rereads; a unique (hook, event) index backs this.
 // It takes no engine lock, so it never holds up a state change. A hook that
 // is disabled when its events are enqueued does not receive them later.
+//
+// While no hook is enabled it does nothing, not even move its cursor (every commit wakes it, and a
+// write transaction each time would compete with the deployments' own for the database): a hook
+// created or enabled later starts at the event sequence of that moment (its from_sequence).
 func (e *Engine) EnqueueHookDeliveries(ctx context.Context) (int, error) {
+	if any, err := e.client.OutgoingHook.Query().Where(outgoinghook.Enabled(true)).Exist(ctx); err != nil || !any {
+		return 0, err
+	}
 	if err := e.ensureHookCursor(ctx); err != nil {
 		return 0, err
 	}

@@ -793,3 +793,45 @@ func TestHookDeliveryLeasesAndDisabledHooks(t *testing.T) {
 		}
 	})
 }
+
+// TestHookEnqueueIdleWithoutHooks: while no hook is enabled the enqueuer writes nothing (its
+// cursor stays); a hook enabled again receives only the events after it was enabled, even
+// when the cursor is behind.
+func TestHookEnqueueIdleWithoutHooks(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newIDFixture(t, db)
+		h := f.mustHook(t, delivery.HookInput{Name: "r", URL: "http://127.0.0.1:1/", Secret: ptr(hookSecret)})
+		emitEvent(t, db, 1, delivery.Event{Type: delivery.EventJobLost})
+		f.mustEnqueue(t, 1)
+		if _, err := f.e.UpdateOutgoingHook(ctx, f.admin, h.ID, delivery.HookPatch{Enabled: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+		cursor := func() int64 {
+			c, err := db.Client.StreamCursor.Query().Only(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c.Sequence
+		}
+		before := cursor()
+		emitEvent(t, db, 2, delivery.Event{Type: delivery.EventJobLost})
+		emitEvent(t, db, 3, delivery.Event{Type: delivery.EventJobLost})
+		f.mustEnqueue(t, 0)
+		if after := cursor(); after != before {
+			t.Fatalf("with no hook enabled the cursor moved from %d to %d", before, after)
+		}
+		if _, err := f.e.UpdateOutgoingHook(ctx, f.admin, h.ID, delivery.HookPatch{Enabled: ptr(true)}); err != nil {
+			t.Fatal(err)
+		}
+		emitEvent(t, db, 4, delivery.Event{Type: delivery.EventJobLost})
+		f.mustEnqueue(t, 1)
+		var got []int64
+		for _, d := range f.deliveries(t, h.ID) {
+			got = append(got, d.EventSequence)
+		}
+		if !equalInts(got, []int64{1, 4}) {
+			t.Fatalf("deliveries of events %v, want [1 4] (nothing from while it was disabled)", got)
+		}
+	})
+}

@@ -23,6 +23,13 @@ type txn struct {
 	now     time.Time
 	events  []Event
 	lastSeq int64
+	// auditHead is the audit chain's last sequence and hash, once read (only serialised
+	// transactions audit, so it cannot change under them).
+	auditHead struct {
+		known bool
+		seq   int64
+		hash  string
+	}
 	// timersChanged is set when the transaction created a timer, so that
 	// the timer loop recomputes its next wake-up after commit.
 	timersChanged bool

@@ -491,6 +491,24 @@ func (u *OutgoingHookUpsert) UpdateEnabled() *OutgoingHookUpsert {
 	return u
 }
 
+// SetFromSequence sets the "from_sequence" field.
+func (u *OutgoingHookUpsert) SetFromSequence(v int64) *OutgoingHookUpsert {
+	u.Set(outgoinghook.FieldFromSequence, v)
+	return u
+}
+
+// UpdateFromSequence sets the "from_sequence" field to the value that was provided on create.
+func (u *OutgoingHookUpsert) UpdateFromSequence() *OutgoingHookUpsert {
+	u.SetExcluded(outgoinghook.FieldFromSequence)
+	return u
+}
+
+// AddFromSequence adds v to the "from_sequence" field.
+func (u *OutgoingHookUpsert) AddFromSequence(v int64) *OutgoingHookUpsert {
+	u.Add(outgoinghook.FieldFromSequence, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -504,9 +522,6 @@ func (u *OutgoingHookUpsertOne) UpdateNewValues() *OutgoingHookUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(outgoinghook.FieldCreatedAt)
-		}
-		if _, exists := u.create.mutation.FromSequence(); exists {
-			s.SetIgnore(outgoinghook.FieldFromSequence)
 		}
 	}))
 	return u
@@ -676,6 +691,27 @@ func (u *OutgoingHookUpsertOne) SetEnabled(v bool) *OutgoingHookUpsertOne {
 func (u *OutgoingHookUpsertOne) UpdateEnabled() *OutgoingHookUpsertOne {
 	return u.Update(func(s *OutgoingHookUpsert) {
 		s.UpdateEnabled()
+	})
+}
+
+// SetFromSequence sets the "from_sequence" field.
+func (u *OutgoingHookUpsertOne) SetFromSequence(v int64) *OutgoingHookUpsertOne {
+	return u.Update(func(s *OutgoingHookUpsert) {
+		s.SetFromSequence(v)
+	})
+}
+
+// AddFromSequence adds v to the "from_sequence" field.
+func (u *OutgoingHookUpsertOne) AddFromSequence(v int64) *OutgoingHookUpsertOne {
+	return u.Update(func(s *OutgoingHookUpsert) {
+		s.AddFromSequence(v)
+	})
+}
+
+// UpdateFromSequence sets the "from_sequence" field to the value that was provided on create.
+func (u *OutgoingHookUpsertOne) UpdateFromSequence() *OutgoingHookUpsertOne {
+	return u.Update(func(s *OutgoingHookUpsert) {
+		s.UpdateFromSequence()
 	})
 }
 
@@ -858,9 +894,6 @@ func (u *OutgoingHookUpsertBulk) UpdateNewValues() *OutgoingHookUpsertBulk {
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(outgoinghook.FieldCreatedAt)
 			}
-			if _, exists := b.mutation.FromSequence(); exists {
-				s.SetIgnore(outgoinghook.FieldFromSequence)
-			}
 		}
 	}))
 	return u
@@ -1030,6 +1063,27 @@ func (u *OutgoingHookUpsertBulk) SetEnabled(v bool) *OutgoingHookUpsertBulk {
 func (u *OutgoingHookUpsertBulk) UpdateEnabled() *OutgoingHookUpsertBulk {
 	return u.Update(func(s *OutgoingHookUpsert) {
 		s.UpdateEnabled()
+	})
+}
+
+// SetFromSequence sets the "from_sequence" field.
+func (u *OutgoingHookUpsertBulk) SetFromSequence(v int64) *OutgoingHookUpsertBulk {
+	return u.Update(func(s *OutgoingHookUpsert) {
+		s.SetFromSequence(v)
+	})
+}
+
+// AddFromSequence adds v to the "from_sequence" field.
+func (u *OutgoingHookUpsertBulk) AddFromSequence(v int64) *OutgoingHookUpsertBulk {
+	return u.Update(func(s *OutgoingHookUpsert) {
+		s.AddFromSequence(v)
+	})
+}
+
+// UpdateFromSequence sets the "from_sequence" field to the value that was provided on create.
+func (u *OutgoingHookUpsertBulk) UpdateFromSequence() *OutgoingHookUpsertBulk {
+	return u.Update(func(s *OutgoingHookUpsert) {
+		s.UpdateFromSequence()
 	})
 }
 

@@ -150,6 +150,27 @@ func (ohu *OutgoingHookUpdate) SetNillableEnabled(b *bool) *OutgoingHookUpdate {
 	return ohu
 }
 
+// SetFromSequence sets the "from_sequence" field.
+func (ohu *OutgoingHookUpdate) SetFromSequence(i int64) *OutgoingHookUpdate {
+	ohu.mutation.ResetFromSequence()
+	ohu.mutation.SetFromSequence(i)
+	return ohu
+}
+
+// SetNillableFromSequence sets the "from_sequence" field if the given value is not nil.
+func (ohu *OutgoingHookUpdate) SetNillableFromSequence(i *int64) *OutgoingHookUpdate {
+	if i != nil {
+		ohu.SetFromSequence(*i)
+	}
+	return ohu
+}
+
+// AddFromSequence adds i to the "from_sequence" field.
+func (ohu *OutgoingHookUpdate) AddFromSequence(i int64) *OutgoingHookUpdate {
+	ohu.mutation.AddFromSequence(i)
+	return ohu
+}
+
 // AddDeliveryIDs adds the "deliveries" edge to the HookDelivery entity by IDs.
 func (ohu *OutgoingHookUpdate) AddDeliveryIDs(ids ...int) *OutgoingHookUpdate {
 	ohu.mutation.AddDeliveryIDs(ids...)
@@ -300,6 +321,12 @@ func (ohu *OutgoingHookUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if value, ok := ohu.mutation.Enabled(); ok {
 		_spec.SetField(outgoinghook.FieldEnabled, field.TypeBool, value)
+	}
+	if value, ok := ohu.mutation.FromSequence(); ok {
+		_spec.SetField(outgoinghook.FieldFromSequence, field.TypeInt64, value)
+	}
+	if value, ok := ohu.mutation.AddedFromSequence(); ok {
+		_spec.AddField(outgoinghook.FieldFromSequence, field.TypeInt64, value)
 	}
 	if ohu.mutation.DeliveriesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -487,6 +514,27 @@ func (ohuo *OutgoingHookUpdateOne) SetNillableEnabled(b *bool) *OutgoingHookUpda
 	return ohuo
 }
 
+// SetFromSequence sets the "from_sequence" field.
+func (ohuo *OutgoingHookUpdateOne) SetFromSequence(i int64) *OutgoingHookUpdateOne {
+	ohuo.mutation.ResetFromSequence()
+	ohuo.mutation.SetFromSequence(i)
+	return ohuo
+}
+
+// SetNillableFromSequence sets the "from_sequence" field if the given value is not nil.
+func (ohuo *OutgoingHookUpdateOne) SetNillableFromSequence(i *int64) *OutgoingHookUpdateOne {
+	if i != nil {
+		ohuo.SetFromSequence(*i)
+	}
+	return ohuo
+}
+
+// AddFromSequence adds i to the "from_sequence" field.
+func (ohuo *OutgoingHookUpdateOne) AddFromSequence(i int64) *OutgoingHookUpdateOne {
+	ohuo.mutation.AddFromSequence(i)
+	return ohuo
+}
+
 // AddDeliveryIDs adds the "deliveries" edge to the HookDelivery entity by IDs.
 func (ohuo *OutgoingHookUpdateOne) AddDeliveryIDs(ids ...int) *OutgoingHookUpdateOne {
 	ohuo.mutation.AddDeliveryIDs(ids...)
@@ -667,6 +715,12 @@ func (ohuo *OutgoingHookUpdateOne) sqlSave(ctx context.Context) (_node *Outgoing
 	}
 	if value, ok := ohuo.mutation.Enabled(); ok {
 		_spec.SetField(outgoinghook.FieldEnabled, field.TypeBool, value)
+	}
+	if value, ok := ohuo.mutation.FromSequence(); ok {
+		_spec.SetField(outgoinghook.FieldFromSequence, field.TypeInt64, value)
+	}
+	if value, ok := ohuo.mutation.AddedFromSequence(); ok {
+		_spec.AddField(outgoinghook.FieldFromSequence, field.TypeInt64, value)
 	}
 	if ohuo.mutation.DeliveriesCleared() {
 		edge := &sqlgraph.EdgeSpec{

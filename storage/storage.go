@@ -75,8 +75,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
-	drv := entsql.OpenDB(dialect.SQLite, db)
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), Dialect: delivery.SQLite, SQL: db}, nil
+	return &DB{Client: ent.NewClient(ent.Driver(newCachingDriver(dialect.SQLite, db))), Dialect: delivery.SQLite, SQL: db}, nil
 }
 
 // OpenPostgres opens the PostgreSQL database at url.

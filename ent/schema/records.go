@@ -195,9 +195,10 @@ func (OutgoingHook) Fields() []ent.Field {
 		field.Int("definition_id").Optional().Nillable(),
 		field.Bool("slack").Default(false),
 		field.Bool("enabled").Default(true),
-		// FromSequence is the last event sequence when the hook was created:
-		// a new hook receives the events after it, never the history.
-		field.Int64("from_sequence").Default(0).Immutable().Annotations(entgql.Skip()),
+		// FromSequence is the last event sequence when the hook was created or
+		// last enabled: a hook receives the events after it, never the history
+		// nor the events of while it was disabled.
+		field.Int64("from_sequence").Default(0).Annotations(entgql.Skip()),
 	}
 }
 
