@@ -245,6 +245,14 @@ func isApprover(ctx context.Context, c *ent.Client, username string, a *ent.Appr
 // waits for the lower ranks, and an ANY_ONE stage that needs several
 // approvers counts each person once (CONFLICT).
 func decideGuard(ctx context.Context, c *ent.Client, actor Actor, dc *deployCtx, a *ent.Approval, ev ApprovalEvent) error {
+	// An approval of a definition actor may not read does not exist for actor, even when it
+	// names actor (approvers must be able to read what they approve).
+	if ok, err := canReadDefinition(ctx, c, actor, dc.d.DefinitionID); err != nil || !ok {
+		if err == nil {
+			err = NotFound("approval", a.ID)
+		}
+		return err
+	}
 	if _, err := approvalMachine.apply(a.ID, a.Status, ev); err != nil {
 		return err
 	}

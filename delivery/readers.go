@@ -39,10 +39,14 @@ func (r *readAccess) allows(readers []string) bool {
 
 // readAccessFor reads the groups of actor; ADMINs and the engine read all.
 func (e *Engine) readAccessFor(ctx context.Context, actor Actor) (*readAccess, error) {
+	return readAccessWith(ctx, e.client, actor)
+}
+
+func readAccessWith(ctx context.Context, c *ent.Client, actor Actor) (*readAccess, error) {
 	if actor.System || actor.Role == RoleAdmin {
 		return &readAccess{all: true}, nil
 	}
-	names, err := e.client.Group.Query().
+	names, err := c.Group.Query().
 		Where(group.HasMembersWith(user.ID(actor.UserID), user.Disabled(false))).
 		Select(group.FieldName).Strings(ctx)
 	if err != nil {
@@ -59,7 +63,12 @@ func (e *Engine) readAccessFor(ctx context.Context, actor Actor) (*readAccess, e
 // not): ADMINs always, others when its readers list is empty or names one of
 // their groups. An unknown definition is NOT_FOUND.
 func (e *Engine) CanReadDefinition(ctx context.Context, actor Actor, id int) (bool, error) {
-	def, err := e.client.ReleaseDefinition.Query().Where(releasedefinition.ID(id)).
+	return canReadDefinition(ctx, e.client, actor, id)
+}
+
+// canReadDefinition is CanReadDefinition on client c (a transaction's, say).
+func canReadDefinition(ctx context.Context, c *ent.Client, actor Actor, id int) (bool, error) {
+	def, err := c.ReleaseDefinition.Query().Where(releasedefinition.ID(id)).
 		Select(releasedefinition.FieldID, releasedefinition.FieldReaders).Only(ctx)
 	if ent.IsNotFound(err) {
 		return false, NotFound("definition", id)
@@ -70,7 +79,7 @@ func (e *Engine) CanReadDefinition(ctx context.Context, actor Actor, id int) (bo
 	if len(def.Readers) == 0 {
 		return true, nil
 	}
-	access, err := e.readAccessFor(ctx, actor)
+	access, err := readAccessWith(ctx, c, actor)
 	if err != nil {
 		return false, err
 	}

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
@@ -68,6 +72,24 @@ func (r *Resolver) readableNode(ctx context.Context, n ent.Noder) error {
 		return err
 	}
 	return nil
+}
+
+// scopeReads runs every query operation in the viewer's read scope (delivery.WithReadScope):
+// whatever a field reaches, directly or through edges from other objects (a work item's
+// releases, an agent's jobs, pending approvals), leaves out the definitions the viewer may not
+// read. Mutations are not scoped: the engine checks them itself and must see everything.
+// Subscriptions filter their events themselves, re-reading readers as they change.
+func (r *Resolver) scopeReads(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	a, ok := auth.ActorFrom(ctx)
+	if !ok || oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
+		return next(ctx)
+	}
+	scoped, err := r.Engine.WithReadScope(ctx, a)
+	if err != nil {
+		return graphql.OneShot(graphql.ErrorResponse(ctx, "reading permissions: %v", err))
+	}
+	return next(scoped)
 }
 
 // hiddenDefinitions lists the definitions the viewer may not read, for list

@@ -97,6 +97,7 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.Use(depthLimit(opts.DepthLimit))
 	srv.AroundOperations(limitSubscriptions(opts.MaxSubscriptions))
+	srv.AroundOperations(r.scopeReads)
 	srv.AroundRootFields(authorizeRootFields)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(recoverPanic(log))

@@ -1,0 +1,84 @@
+package delivery
+
+import (
+	"context"
+
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/approval"
+	"github.com/cairnhq/cairn/ent/artifactsource"
+	"github.com/cairnhq/cairn/ent/definitionrevision"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/environment"
+	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/logchunk"
+	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/releaseartifact"
+	"github.com/cairnhq/cairn/ent/releasedefinition"
+	"github.com/cairnhq/cairn/ent/releaseenvironment"
+	"github.com/cairnhq/cairn/ent/sourcecommit"
+)
+
+// hiddenKey carries, in a read scope, the definitions its actor may not read.
+type hiddenKey struct{}
+
+// WithReadScope returns ctx for reads on behalf of actor: every ent query made with it of a
+// record that belongs to a definition (the definition itself, its revisions, sources and
+// environments, its releases with their environments, artifacts and commits, deployments,
+// approvals, jobs, steps and logs, events) leaves out the definitions actor may not read. Edges
+// reached from anywhere (a work item's releases, an agent's jobs) are filtered as well as root
+// queries, so that what a definition hides cannot be reached around it. The scope is for reads:
+// the API applies it to query operations, never to mutations, whose engine code must see
+// everything (queue policies count every running job).
+func (e *Engine) WithReadScope(ctx context.Context, actor Actor) (context.Context, error) {
+	hidden, err := e.HiddenDefinitions(ctx, actor)
+	if err != nil || len(hidden) == 0 {
+		return ctx, err
+	}
+	return context.WithValue(ctx, hiddenKey{}, hidden), nil
+}
+
+// readScope is the ent interceptor behind WithReadScope, registered on the engine's client.
+func readScope() ent.Interceptor {
+	return ent.TraverseFunc(func(ctx context.Context, q ent.Query) error {
+		hidden, _ := ctx.Value(hiddenKey{}).([]int)
+		if len(hidden) == 0 {
+			return nil
+		}
+		readableDeployment := deployment.DefinitionIDNotIn(hidden...)
+		readableRelease := release.DefinitionIDNotIn(hidden...)
+		readableJob := job.HasDeploymentWith(readableDeployment)
+		switch q := q.(type) {
+		case *ent.ReleaseDefinitionQuery:
+			q.Where(releasedefinition.IDNotIn(hidden...))
+		case *ent.DefinitionRevisionQuery:
+			q.Where(definitionrevision.DefinitionIDNotIn(hidden...))
+		case *ent.ArtifactSourceQuery:
+			q.Where(artifactsource.DefinitionIDNotIn(hidden...))
+		case *ent.EnvironmentQuery:
+			q.Where(environment.DefinitionIDNotIn(hidden...))
+		case *ent.ReleaseQuery:
+			q.Where(readableRelease)
+		case *ent.ReleaseEnvironmentQuery:
+			q.Where(releaseenvironment.DefinitionIDNotIn(hidden...))
+		case *ent.ReleaseArtifactQuery:
+			q.Where(releaseartifact.HasReleaseWith(readableRelease))
+		case *ent.SourceCommitQuery:
+			q.Where(sourcecommit.HasReleaseWith(readableRelease))
+		case *ent.DeploymentQuery:
+			q.Where(readableDeployment)
+		case *ent.ApprovalQuery:
+			q.Where(approval.HasDeploymentWith(readableDeployment))
+		case *ent.JobQuery:
+			q.Where(readableJob)
+		case *ent.JobStepQuery:
+			q.Where(jobstep.HasJobWith(readableJob))
+		case *ent.LogChunkQuery:
+			q.Where(logchunk.HasJobWith(readableJob))
+		case *ent.EventQuery:
+			q.Where(event.Or(event.DefinitionIDIsNil(), event.DefinitionIDNotIn(hidden...)))
+		}
+		return nil
+	})
+}

@@ -1,0 +1,111 @@
+package server_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cairnhq/cairn/delivery"
+)
+
+// TestRestrictedDefinitionReachedAround: what a definition hides stays hidden when it is reached
+// from elsewhere: pending approvals (even where the viewer is a named approver), a work item's
+// deployments and its releases edge, a release's commits, artifact versions, and an agent's
+// jobs. A member of the readers' group sees all of it.
+func TestRestrictedDefinitionReachedAround(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		e, sys := h.srv.Engine, delivery.SystemActor("test")
+		editor := h.tokenFor("eddie", delivery.RoleEditor)
+		vic := h.tokenFor("vic", delivery.RoleViewer) // not in the group
+		sam := h.tokenFor("sam", delivery.RoleViewer) // in the group
+		g, err := e.CreateGroup(ctx, sys, delivery.GroupInput{Name: "vault-team"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range e.Client().User.Query().AllX(ctx) {
+			if u.Username == "sam" {
+				if _, err := e.AddGroupMember(ctx, sys, g.ID, u.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		h.ok(h.admin, `mutation { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: "http://127.0.0.1:1"}) { id } }`, nil)
+		const define = `mutation($n: String!, $r: [String!]) { createDefinition(input: {name: $n, readers: $r,
+		  artifactSources: [{alias: "web", type: "JENKINS", connection: "jenkins", job: "web"}],
+		  environments: [{name: "prod", trigger: {kind: AFTER_RELEASE},
+		    preApproval: {approvers: [{kind: USER, name: "vic"}, {kind: USER, name: "sam"}]},
+		    job: {tasks: [{name: "t", script: "true"}]}}]}) { id } }`
+		vault := dig(h.ok(editor, define, map[string]any{"n": "vault", "r": []string{"vault-team"}}), "createDefinition", "id").(string)
+		open := dig(h.ok(editor, define, map[string]any{"n": "open", "r": nil}), "createDefinition", "id").(string)
+		const create = `mutation($d: ID!) { createRelease(input: {definitionId: $d, artifacts: [{alias: "web", buildNumber: "7", buildId: "7"}]}) { id } }`
+		vaultRel := dig(h.ok(editor, create, map[string]any{"d": vault}), "createRelease", "id").(string)
+		openRel := dig(h.ok(editor, create, map[string]any{"d": open}), "createRelease", "id").(string)
+
+		// One work item and one commit in both releases.
+		c := e.Client()
+		ids := []int{}
+		for _, s := range []string{vaultRel, openRel} {
+			id, _ := strconv.Atoi(s)
+			ids = append(ids, id)
+		}
+		c.WorkItem.Create().SetSystem("JIRA").SetExternalID("SEC-1").SetTitle("rotate keys").SetType("Task").
+			SetState("Done").SetURL("https://jira.example.com/browse/SEC-1").AddReleaseIDs(ids...).SaveX(ctx)
+		// vic, although a named approver of the hidden definition, is shown only the open one;
+		// sam is shown both.
+		releasesOf := func(token string) map[string]string { // release id → approval id
+			out := map[string]string{}
+			for _, x := range dig(h.ok(token, `{ pendingApprovals { id deployment { release { id } } } }`, nil), "pendingApprovals").([]any) {
+				m := x.(map[string]any)
+				out[dig(m, "deployment", "release", "id").(string)] = m["id"].(string)
+			}
+			return out
+		}
+		vicSees, samSees := releasesOf(vic), releasesOf(sam)
+		if len(vicSees) != 1 || vicSees[openRel] == "" {
+			t.Fatalf("vic's pending approvals are for releases %v, want only the open one %s", vicSees, openRel)
+		}
+		if len(samSees) != 2 || samSees[vaultRel] == "" {
+			t.Fatalf("sam's pending approvals are for releases %v, want %s and %s", samSees, vaultRel, openRel)
+		}
+		const approve = `mutation($a: ID!) { approve(input: {approvalId: $a}) { status } }`
+		if r := h.do(vic, approve, map[string]any{"a": samSees[vaultRel]}); r.code() != "NOT_FOUND" {
+			t.Fatalf("vic decided an approval of the hidden definition: %s", r.Raw)
+		}
+		h.ok(sam, approve, map[string]any{"a": samSees[vaultRel]})
+		h.ok(vic, approve, map[string]any{"a": vicSees[openRel]})
+
+		// An agent runs both releases' jobs.
+		a := c.Agent.Create().SetName("a1").SaveX(ctx)
+		for _, j := range c.Job.Query().AllX(ctx) {
+			if err := e.StartJob(ctx, j.ID, a.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		wi := `{ workItem(system: "JIRA", externalId: "SEC-1") { workItem { releases { id } }
+		  deployedTo { definitionName release { id } } notDeployedTo { definitionName } } }`
+		if got := toJSON(h.ok(vic, wi, nil)); strings.Contains(got, "vault") || strings.Contains(got, `"`+vaultRel+`"`) ||
+			!strings.Contains(got, `"`+openRel+`"`) {
+			t.Errorf("vic's view of the work item shows the vault: %s", got)
+		}
+		if got := toJSON(h.ok(sam, wi, nil)); !strings.Contains(got, "vault") || !strings.Contains(got, `"`+vaultRel+`"`) {
+			t.Errorf("sam's view of the work item lacks the vault: %s", got)
+		}
+		agentJobs := `query($a: ID!) { node(id: $a) { ... on Agent { jobs { edges { node { id deployment { release { id } } } } } } } }`
+		if got := toJSON(h.ok(h.admin, agentJobs, map[string]any{"a": strconv.Itoa(a.ID)})); !strings.Contains(got, `"`+vaultRel+`"`) {
+			t.Fatalf("the admin does not see the agent's vault job: %s", got)
+		}
+		if got := toJSON(h.do(vic, agentJobs, map[string]any{"a": strconv.Itoa(a.ID)}).Data); strings.Contains(got, `"`+vaultRel+`"`) {
+			t.Errorf("vic reached the vault job through the agent: %s", got)
+		}
+		av := `query($d: ID!) { artifactVersions(definitionId: $d, alias: "web") { buildNumber } }`
+		if r := h.do(vic, av, map[string]any{"d": vault}); r.code() != "NOT_FOUND" {
+			t.Errorf("vic listed the vault's artifact versions: %s", r.Raw)
+		}
+		if r := h.do(sam, av, map[string]any{"d": vault}); r.code() == "NOT_FOUND" {
+			t.Errorf("sam may not list the vault's artifact versions: %s", r.Raw)
+		}
+	})
+}
