@@ -25,6 +25,7 @@ type harness struct {
 	http  *httptest.Server
 	admin string // admin API token
 	smtp  *mailtest.Server
+	cfg   server.Config
 }
 
 // newHarness starts a server on SQLite, or on a fresh PostgreSQL database
@@ -50,9 +51,26 @@ func newHarness(t *testing.T, dialect string) *harness {
 		hs.Close()
 		s.Close()
 	})
-	h := &harness{t: t, srv: s, http: hs, smtp: smtp}
+	h := &harness{t: t, srv: s, http: hs, smtp: smtp, cfg: cfg}
 	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
 	return h
+}
+
+// replica starts a second server on h's database and keys (another replica of the same
+// installation), on its own listener; its tokens and h's are interchangeable.
+func (h *harness) replica(t *testing.T) *harness {
+	t.Helper()
+	s, err := server.New(context.Background(), h.cfg)
+	if err != nil {
+		t.Fatalf("starting a replica: %v", err)
+	}
+	s.Start()
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		s.Close()
+	})
+	return &harness{t: t, srv: s, http: hs, smtp: h.smtp, cfg: h.cfg, admin: h.admin}
 }
 
 // tokenFor creates (once) a user with role and returns a signed API token.

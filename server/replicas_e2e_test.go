@@ -1,0 +1,60 @@
+package server_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cairnhq/cairn/internal/proc"
+)
+
+// TestReplicasShareWork runs two replicas on one PostgreSQL database, the agent connected to the
+// first: a release created through the second is dispatched by the first (the job.queued event
+// crosses replicas on the PostgreSQL bus), its live log is read through the second, and a cancel
+// sent to the second reaches the agent through the first and kills the task.
+func TestReplicasShareWork(t *testing.T) {
+	each(t, func(t *testing.T, a *harness) {
+		if a.cfg.DatabaseURL == "" {
+			t.Skip("replicas share a PostgreSQL database")
+		}
+		b := a.replica(t)
+		pids := t.TempDir()
+		script := `echo $$ > "$PID_DIR/shell"` + "\n" + `sleep 600 &` + "\n" + `echo $! > "$PID_DIR/child"` + "\n" +
+			`echo started` + "\n" + `wait`
+		def := b.createDefinition(t, `{name: "long", variables: [{name: "PID_DIR", value: `+strconv.Quote(pids)+`}],
+		  environments: [{name: "dev", trigger: {kind: AFTER_RELEASE}, job: {tasks: [{name: "sleep", shell: "bash", script: `+strconv.Quote(script)+`}]}}]}`)
+		a.startAgent(t, "on-a", nil)
+		rel := b.createRelease(t, def, nil)
+		var dev envState
+		b.waitFor(t, "the task to start, read through the other replica", func() bool {
+			dev = b.releaseEnvs(t, rel)["dev"]
+			return dev.JobID != "" && slices.Contains(b.jobLog(t, dev.JobID), "started")
+		})
+		var tree []int
+		for _, name := range []string{"shell", "child"} {
+			raw, err := os.ReadFile(filepath.Join(pids, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+			if err != nil || !proc.Alive(pid) {
+				t.Fatalf("%s pid %q not running", name, raw)
+			}
+			tree = append(tree, pid)
+		}
+		b.ok(b.admin, `mutation($d: ID!) { cancelDeployment(deploymentId: $d, comment: "from the other replica") { id } }`,
+			map[string]any{"d": dev.DeploymentID})
+		b.waitEnv(t, rel, "dev", "CANCELED")
+		a.waitFor(t, "the task's processes to exit", func() bool {
+			for _, pid := range tree {
+				if proc.Alive(pid) {
+					return false
+				}
+			}
+			return true
+		})
+	})
+}
