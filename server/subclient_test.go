@@ -43,6 +43,12 @@ type wsClient struct {
 // for the acknowledgement: see ack.
 func (h *harness) dialWS(token string, legacy bool) *wsClient {
 	h.t.Helper()
+	return h.dialWSFor(h.t, token, legacy)
+}
+
+// dialWSFor is dialWS for test t (a subtest of h's).
+func (h *harness) dialWSFor(t *testing.T, token string, legacy bool) *wsClient {
+	t.Helper()
 	proto := "graphql-transport-ws"
 	if legacy {
 		proto = "graphql-ws"
@@ -52,12 +58,15 @@ func (h *harness) dialWS(token string, legacy bool) *wsClient {
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{proto}})
 	if err != nil {
-		h.t.Fatalf("dialing %s: %v", url, err)
+		t.Fatalf("dialing %s: %v", url, err)
+	}
+	if conn.Subprotocol() != proto {
+		t.Fatalf("server chose subprotocol %q, want %q", conn.Subprotocol(), proto)
 	}
 	conn.SetReadLimit(8 << 20)
-	c := &wsClient{t: h.t, conn: conn, legacy: legacy, msgs: make(chan wsMsg, 1024), closed: make(chan error, 1)}
+	c := &wsClient{t: t, conn: conn, legacy: legacy, msgs: make(chan wsMsg, 1024), closed: make(chan error, 1)}
 	go c.read()
-	h.t.Cleanup(func() { conn.CloseNow() })
+	t.Cleanup(func() { conn.CloseNow() })
 	c.send(wsMsg{Type: "connection_init", Payload: mustJSON(map[string]string{"authorization": "Bearer " + token})})
 	return c
 }
@@ -165,6 +174,50 @@ func (c *wsClient) closeStatus(timeout time.Duration) websocket.StatusCode {
 		case <-timer.C:
 			c.t.Fatalf("connection still open after %s", timeout)
 			return -1
+		}
+	}
+}
+
+// followLog subscribes to deploymentLog from fromSeq and returns the sequence numbers received,
+// checking each line's text, until the server completes the subscription.
+func (c *wsClient) followLog(deploymentID string, fromSeq int, text func(seq int) string) []int {
+	c.t.Helper()
+	c.subscribe("log", `subscription($d: ID!, $f: Int64) { deploymentLog(deploymentId: $d, fromSeq: $f) { seq step text } }`,
+		map[string]any{"d": deploymentID, "f": fromSeq})
+	data := "next"
+	if c.legacy {
+		data = "data"
+	}
+	var seqs []int
+	for {
+		m, ok := c.next(waitLimit)
+		if !ok {
+			c.t.Fatalf("connection closed after %d lines: %v", len(seqs), <-c.closed)
+		}
+		switch m.Type {
+		case data:
+			var p struct {
+				Data struct {
+					DeploymentLog struct {
+						Seq  int    `json:"seq"`
+						Step int    `json:"step"`
+						Text string `json:"text"`
+					} `json:"deploymentLog"`
+				} `json:"data"`
+				Errors []gqlError `json:"errors"`
+			}
+			if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 || m.ID != "log" {
+				c.t.Fatalf("bad %s message %s (%v)", data, m.Payload, err)
+			}
+			l := p.Data.DeploymentLog
+			if want := text(l.Seq); l.Text != want {
+				c.t.Fatalf("line %d is %q, want %q", l.Seq, l.Text, want)
+			}
+			seqs = append(seqs, l.Seq)
+		case "complete":
+			return seqs
+		default:
+			c.t.Fatalf("unexpected %s message: %s", m.Type, m.Payload)
 		}
 	}
 }

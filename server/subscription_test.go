@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,123 +13,6 @@ import (
 
 	"github.com/coder/websocket"
 )
-
-// logWSClient is a GraphQL websocket client speaking graphql-transport-ws or the legacy graphql-ws.
-type logWSClient struct {
-	t     *testing.T
-	conn  *websocket.Conn
-	proto string
-}
-
-func dialGraphQL(t *testing.T, h *harness, proto string) *logWSClient {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.http.URL, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{proto}})
-	if err != nil {
-		t.Fatalf("dialing %s: %v", proto, err)
-	}
-	if conn.Subprotocol() != proto {
-		t.Fatalf("server chose subprotocol %q, want %q", conn.Subprotocol(), proto)
-	}
-	c := &logWSClient{t: t, conn: conn, proto: proto}
-	t.Cleanup(func() { conn.CloseNow() })
-	return c
-}
-
-func (c *logWSClient) send(msg map[string]any) {
-	c.t.Helper()
-	b, _ := json.Marshal(msg)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		c.t.Fatalf("writing %s: %v", b, err)
-	}
-}
-
-type wsMessage struct {
-	Type    string          `json:"type"`
-	ID      string          `json:"id"`
-	Payload json.RawMessage `json:"payload"`
-}
-
-// recv returns the next message other than keep-alives, or the read error.
-func (c *logWSClient) recv() (wsMessage, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	for {
-		_, b, err := c.conn.Read(ctx)
-		if err != nil {
-			return wsMessage{}, err
-		}
-		var m wsMessage
-		if err := json.Unmarshal(b, &m); err != nil {
-			c.t.Fatalf("undecodable message %q", b)
-		}
-		switch m.Type {
-		case "ka", "pong":
-			continue
-		case "ping":
-			c.send(map[string]any{"type": "pong"})
-			continue
-		}
-		return m, nil
-	}
-}
-
-// init sends connection_init with the token and returns the answer.
-func (c *logWSClient) init(token string) (wsMessage, error) {
-	c.send(map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer " + token}})
-	return c.recv()
-}
-
-// subscribe starts the deploymentLog subscription and returns the sequence numbers received,
-// checking each line's text, until the server completes it.
-func (c *logWSClient) followLog(deploymentID string, fromSeq int, text func(seq int) string) []int {
-	c.t.Helper()
-	start := "subscribe"
-	data := "next"
-	if c.proto == "graphql-ws" {
-		start, data = "start", "data"
-	}
-	c.send(map[string]any{"type": start, "id": "log", "payload": map[string]any{
-		"query":     `subscription($d: ID!, $f: Int64) { deploymentLog(deploymentId: $d, fromSeq: $f) { seq step text } }`,
-		"variables": map[string]any{"d": deploymentID, "f": fromSeq},
-	}})
-	var seqs []int
-	for {
-		m, err := c.recv()
-		if err != nil {
-			c.t.Fatalf("%s: reading after %d lines: %v", c.proto, len(seqs), err)
-		}
-		switch m.Type {
-		case data:
-			var p struct {
-				Data struct {
-					DeploymentLog struct {
-						Seq  int    `json:"seq"`
-						Step int    `json:"step"`
-						Text string `json:"text"`
-					} `json:"deploymentLog"`
-				} `json:"data"`
-				Errors []gqlError `json:"errors"`
-			}
-			if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 || m.ID != "log" {
-				c.t.Fatalf("%s: bad %s message %s (%v)", c.proto, data, m.Payload, err)
-			}
-			l := p.Data.DeploymentLog
-			if want := text(l.Seq); l.Text != want {
-				c.t.Fatalf("%s: line %d is %q, want %q", c.proto, l.Seq, l.Text, want)
-			}
-			seqs = append(seqs, l.Seq)
-		case "complete":
-			return seqs
-		default:
-			c.t.Fatalf("%s: unexpected %s message: %s", c.proto, m.Type, m.Payload)
-		}
-	}
-}
 
 // checkSequence fails unless seqs is exactly from, from+1, …, last: in order, no gap, no duplicate.
 func checkSequence(t *testing.T, seqs []int, from, last int) {
@@ -215,10 +96,8 @@ func TestDeploymentLogSubscription(t *testing.T) {
 
 		rel := h.createRelease(t, def, nil)
 		dev := h.waitEnv(t, rel, "dev", "IN_PROGRESS")
-		c := dialGraphQL(t, h, "graphql-transport-ws")
-		if m, err := c.init(h.admin); err != nil || m.Type != "connection_ack" {
-			t.Fatalf("connection_init: %+v %v", m, err)
-		}
+		c := h.dialWS(h.admin, false)
+		c.ack()
 		// The job waits for the gate; open it once the subscription is in place (a first
 		// subscribed read of the stored log, which is empty, happens before any line exists).
 		subscribers := h.srv.Events().Subscribers()
@@ -247,10 +126,8 @@ func TestDeploymentLogSubscription(t *testing.T) {
 		waitGoroutines(t, base)
 
 		// A late subscriber from the middle gets the stored rest and the end at once.
-		late := dialGraphQL(t, h, "graphql-transport-ws")
-		if m, err := late.init(h.admin); err != nil || m.Type != "connection_ack" {
-			t.Fatalf("connection_init: %+v %v", m, err)
-		}
+		late := h.dialWS(h.admin, false)
+		late.ack()
 		checkSequence(t, late.followLog(dev.DeploymentID, lines-99, strconv.Itoa), lines-99, lines)
 	})
 }
@@ -264,10 +141,8 @@ func TestDeploymentLogLegacyProtocol(t *testing.T) {
 		h.startAgent(t, "chatty", nil)
 		rel := h.createRelease(t, def, nil)
 		dev := h.waitEnv(t, rel, "dev", "IN_PROGRESS")
-		c := dialGraphQL(t, h, "graphql-ws")
-		if m, err := c.init(h.admin); err != nil || m.Type != "connection_ack" {
-			t.Fatalf("connection_init: %+v %v", m, err)
-		}
+		c := h.dialWS(h.admin, true)
+		c.ack()
 		subscribers := h.srv.Events().Subscribers()
 		done := make(chan []int, 1)
 		go func() { done <- c.followLog(dev.DeploymentID, 1, strconv.Itoa) }()
@@ -292,18 +167,18 @@ func TestSubscriptionRefusesBadToken(t *testing.T) {
 	for _, proto := range []string{"graphql-transport-ws", "graphql-ws"} {
 		for name, token := range map[string]string{"bad": "not-a-token", "forged": h.admin[:len(h.admin)-4] + "AAAA", "none": ""} {
 			t.Run(proto+"/"+name, func(t *testing.T) {
-				c := dialGraphQL(t, h, proto)
-				m, err := c.init(token)
-				if err == nil && m.Type == "connection_error" { // graphql-ws says why, then closes
+				c := h.dialWSFor(t, token, proto == "graphql-ws")
+				m, ok := c.next(waitLimit)
+				if ok && m.Type == "connection_error" { // graphql-ws says why, then closes
 					if !strings.Contains(string(m.Payload), "token") {
 						t.Errorf("connection_error payload %s", m.Payload)
 					}
-					m, err = c.recv()
+					m, ok = c.next(waitLimit)
 				}
-				if err == nil {
+				if ok {
 					t.Fatalf("got %s %s instead of a refusal", m.Type, m.Payload)
 				}
-				if websocket.CloseStatus(err) != 4403 {
+				if err := <-c.closed; websocket.CloseStatus(err) != 4403 {
 					t.Fatalf("closed with %v, want 4403 (Forbidden)", err)
 				}
 			})
