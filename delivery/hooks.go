@@ -1001,9 +1001,21 @@ func (e *Engine) RunHookLoop(ctx context.Context, poster HTTPPoster, wake <-chan
 
 // hookRound enqueues new events and delivers every due delivery, then says
 // when the next one is due.
+//
+// Every commit wakes it; with no hook enabled and nothing pending it costs two reads, no write.
 func (e *Engine) hookRound(ctx context.Context, poster HTTPPoster) (time.Time, error) {
-	if _, err := e.EnqueueHookDeliveries(ctx); err != nil {
+	created, err := e.EnqueueHookDeliveries(ctx)
+	if err != nil {
 		return time.Time{}, err
+	}
+	if created == 0 {
+		pending, err := e.client.HookDelivery.Query().Where(hookdelivery.StatusEQ(hookdelivery.StatusPENDING)).Exist(ctx)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("looking for pending hook deliveries: %w", err)
+		}
+		if !pending {
+			return time.Time{}, nil
+		}
 	}
 	for {
 		sent, failed, err := e.DeliverHooks(ctx, poster, hookDeliverLimit)
