@@ -279,9 +279,17 @@ func (j *jobRun) run() (string, string) {
 // runTask runs task i (step i+1), reports it, and returns its step status and reason.
 func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir string) (string, string) {
 	step := i + 1
-	t0 := j.stepStarted(step, t.Name)
+	// The step starts when its process does (so its start time is the process's); a task that
+	// cannot start still reports a start, then its failure.
+	var t0 time.Time
+	begin := func() {
+		if t0.IsZero() {
+			t0 = j.stepStarted(step, t.Name)
+		}
+	}
 	w := j.stepWriter(step)
 	fail := func(reason string) (string, string) {
+		begin()
 		fmt.Fprintf(w, "##[error] %s\n", reason)
 		w.Close()
 		j.stepFinished(step, t.Name, agentproto.StepFailed, -1, t0, reason)
@@ -321,8 +329,9 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 		ctx, stop = context.WithTimeoutCause(ctx, time.Duration(t.TimeoutSeconds)*time.Second, errTaskTimout)
 		defer stop()
 	}
-	p := process{path: prog, args: append(args, script), dir: dir, env: taskEnv, out: w, grace: j.x.killGrace}
+	p := process{path: prog, args: append(args, script), dir: dir, env: taskEnv, out: w, grace: j.x.killGrace, started: begin}
 	code, err := p.run(ctx)
+	begin()
 	w.Close()
 	status, reason := agentproto.StepSucceeded, ""
 	switch {

@@ -309,3 +309,36 @@ func TestValidateAssignment(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestStepStartReported: a task's StepStarted comes with its process's start, before its first
+// line; a task whose process cannot start (missing working directory, missing shell) still
+// reports a start before its failure.
+func TestStepStartReported(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	before := time.Now().UTC()
+	o := runJob(t, x, agentproto.JobAssignment{
+		JobID: "starts", DeploymentID: "d1", SkipArtifactDownload: true,
+		Tasks: []agentproto.Task{
+			{Name: "runs", Shell: "sh", Script: "echo hi"},
+			{Name: "no dir", Shell: "sh", WorkingDirectory: "missing", Script: "echo never", ContinueOnError: true},
+		},
+	})
+	for step := 1; step <= 2; step++ {
+		if !o.started[step] {
+			t.Errorf("step %d finished %s without a start", step, o.steps[step].Status)
+		}
+		if s := o.steps[step]; s.StartedAt.Before(before) || s.FinishedAt.Before(s.StartedAt) {
+			t.Errorf("step %d times: started %v finished %v (job began %v)", step, s.StartedAt, s.FinishedAt, before)
+		}
+	}
+	if o.steps[1].Status != agentproto.StepSucceeded || o.steps[2].Status != agentproto.StepFailed {
+		t.Errorf("statuses %s, %s", o.steps[1].Status, o.steps[2].Status)
+	}
+	if got := o.text(1); len(got) != 1 || got[0] != "hi" {
+		t.Errorf("step 1 log %q", got)
+	}
+	if got := o.text(2); len(got) != 1 || !strings.Contains(got[0], "does not exist") {
+		t.Errorf("step 2 log %q", got)
+	}
+}

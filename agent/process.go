@@ -18,6 +18,8 @@ type process struct {
 	env   []string
 	out   io.Writer // stdout and stderr, in the order the process writes them
 	grace time.Duration
+	// started, if set, is called once the process runs, before any of its output is read.
+	started func()
 }
 
 // errOrphanOutput is returned when a process's output pipe stays open after its process group
@@ -47,6 +49,9 @@ func (p process) run(ctx context.Context) (int, error) {
 		return -1, fmt.Errorf("starting %s: %w", p.path, err)
 	}
 	pw.Close()
+	if p.started != nil {
+		p.started()
+	}
 
 	copied := make(chan error, 1)
 	go func() {
