@@ -77,9 +77,6 @@ func New(client *ent.Client, opts Options) *Engine {
 		keepAge:    opts.EventRetentionAge,
 		keepCount:  opts.EventRetentionCount,
 	}
-	// Reads in a WithReadScope context skip hidden definitions (a no-op elsewhere). Engines
-	// sharing a client (tests) register it once each: the filter is idempotent.
-	client.Intercept(readScope())
 	if e.keepAge <= 0 {
 		e.keepAge = EventRetentionAge
 	}

@@ -39,8 +39,10 @@ func (e *Engine) WithReadScope(ctx context.Context, actor Actor) (context.Contex
 	return context.WithValue(ctx, hiddenKey{}, hidden), nil
 }
 
-// readScope is the ent interceptor behind WithReadScope, registered on the engine's client.
-func readScope() ent.Interceptor {
+// ReadScope is the ent interceptor behind WithReadScope. The client's opener registers it
+// once, before any use (storage does, for every client it opens): registering it later would
+// race with queries in flight. Outside a read scope it does nothing.
+func ReadScope() ent.Interceptor {
 	return ent.TraverseFunc(func(ctx context.Context, q ent.Query) error {
 		hidden, _ := ctx.Value(hiddenKey{}).([]int)
 		if len(hidden) == 0 {

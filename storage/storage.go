@@ -75,7 +75,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
-	return &DB{Client: ent.NewClient(ent.Driver(newCachingDriver(dialect.SQLite, db))), Dialect: delivery.SQLite, SQL: db}, nil
+	return &DB{Client: newClient(ent.Driver(newCachingDriver(dialect.SQLite, db))), Dialect: delivery.SQLite, SQL: db}, nil
 }
 
 // OpenPostgres opens the PostgreSQL database at url.
@@ -91,7 +91,15 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("connecting to postgres %s: %w", redact(url), err)
 	}
 	drv := entsql.OpenDB(dialect.Postgres, db)
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), Dialect: delivery.Postgres, SQL: db, URL: url}, nil
+	return &DB{Client: newClient(ent.Driver(drv)), Dialect: delivery.Postgres, SQL: db, URL: url}, nil
+}
+
+// newClient returns an ent client with the engine's read-scope interceptor registered (see
+// delivery.WithReadScope), before anyone can use it.
+func newClient(opts ...ent.Option) *ent.Client {
+	c := ent.NewClient(opts...)
+	c.Intercept(delivery.ReadScope())
+	return c
 }
 
 // migrationLockKey serialises schema migrations of replicas starting at once.

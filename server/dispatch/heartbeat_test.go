@@ -20,11 +20,12 @@ func TestHeartbeatPingsOnlySilentAgents(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		clk := delivery.NewManualClock(time.Now())
-		// Every 200 ms the server pings the agents silent for 100 ms.
-		h := newHarness(t, db, harnessOpts{clock: clk, ping: 200 * time.Millisecond})
+		// Every 600 ms the server pings the agents silent for 300 ms.
+		h := newHarness(t, db, harnessOpts{clock: clk, ping: 600 * time.Millisecond})
 
-		// counting dials a client that counts the server's pings.
-		counting := func(name string) (int, *rawClient, *atomic.Int32) {
+		// counting dials a client that counts the server's pings and keeps a reader
+		// (coder/websocket answers pings and pongs only while reading).
+		counting := func(name string, read bool) (int, *rawClient, *atomic.Int32) {
 			id, cred := h.credentialFor(t, name)
 			var pings atomic.Int32
 			c, _, err := h.dial(t, cred, func(o *websocket.DialOptions) {
@@ -34,43 +35,42 @@ func TestHeartbeatPingsOnlySilentAgents(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.hello()
+			if read {
+				go func() {
+					for {
+						if _, _, err := c.conn.Read(context.Background()); err != nil {
+							return
+						}
+					}
+				}()
+			}
 			return id, c, &pings
 		}
-		pinger, pc, pingerPings := counting("pinger")
-		silent, sc, silentPings := counting("silent")
-		// Both keep a reader (coder/websocket answers pings and pongs only while reading).
-		for _, c := range []*rawClient{pc, sc} {
-			go func() {
-				for {
-					if _, _, err := c.conn.Read(context.Background()); err != nil {
-						return
-					}
-				}
-			}()
-		}
+		pinger, pc, pingerPings := counting("pinger", true)
 		stop := make(chan struct{})
 		pingerDone := make(chan struct{})
-		go func() { // the pinger pings every 30 ms
+		go func() { // the pinger pings every 20 ms from its welcome on
 			defer close(pingerDone)
 			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(30 * time.Millisecond):
-				}
 				pctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				pc.conn.Ping(pctx)
 				cancel()
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
 			}
 		}()
-		time.Sleep(1500 * time.Millisecond)
+		silent, _, silentPings := counting("silent", true)
+		time.Sleep(2 * time.Second)
 		close(stop)
 		<-pingerDone
 		if n := pingerPings.Load(); n != 0 {
-			t.Errorf("the server pinged an agent that pings every 30 ms %d times", n)
+			t.Errorf("the server pinged an agent that pings every 20 ms %d times", n)
 		}
-		if n := silentPings.Load(); n < 3 {
-			t.Errorf("the server pinged a silent agent %d times in 1.5 s (every 200 ms), want about 7", n)
+		if n := silentPings.Load(); n < 2 {
+			t.Errorf("the server pinged a silent agent %d times in 2 s (every 600 ms), want about 3", n)
 		}
 		if h.hub.session(silent) == nil || h.hub.session(pinger) == nil {
 			t.Fatal("an agent that answers pings was disconnected")
@@ -89,8 +89,7 @@ func TestHeartbeatPingsOnlySilentAgents(t *testing.T) {
 		}
 
 		// An agent that stops reading cannot answer: the server closes its connection.
-		mute, mc, _ := counting("mute")
-		_ = mc // no reader: its pongs are never sent
+		mute, _, _ := counting("mute", false) // no reader: its pongs are never sent
 		h.waitFor(t, "the mute agent disconnected", func() bool { return h.hub.session(mute) == nil })
 		if h.hub.session(silent) == nil {
 			t.Error("the silent agent that answers pings was disconnected")
