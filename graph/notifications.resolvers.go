@@ -19,6 +19,13 @@ import (
 // keyed by approval id (notification.ApprovalIDIn) should replace it when
 // approval lists grow.
 func (r *approvalResolver) Notifications(ctx context.Context, obj *ent.Approval) ([]*ent.Notification, error) {
+	if l := loadersFrom(ctx); l != nil {
+		ns, err := l.notifications.load(ctx, obj.ID)
+		if ns == nil && err == nil {
+			ns = []*ent.Notification{}
+		}
+		return ns, err
+	}
 	return r.Engine.Client().Notification.Query().
 		Where(notification.ApprovalID(obj.ID)).
 		Order(ent.Asc(notification.FieldID)).

@@ -37,7 +37,8 @@ func (d countingDriver) Query(ctx context.Context, q string, args, v any) error 
 }
 
 // TestListQueriesDoNotGrowWithPageSize checks that a nested list query costs
-// the same number of SQL queries for 2 releases as for 12 (no N+1).
+// the same number of SQL queries for 2 releases as for 12 (no N+1), approval
+// notifications (a resolver field, batched by a loader) included.
 func TestListQueriesDoNotGrowWithPageSize(t *testing.T) {
 	db := storagetest.Open(t, "sqlite")
 	ctx := context.Background()
@@ -66,8 +67,10 @@ func TestListQueriesDoNotGrowWithPageSize(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Engine: eng}}))
+	res := &graph.Resolver{Engine: eng}
+	h := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
 	h.AddTransport(transport.POST{})
+	h.AroundOperations(res.Loaders)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), editor)))
 	}))
@@ -75,7 +78,7 @@ func TestListQueriesDoNotGrowWithPageSize(t *testing.T) {
 
 	count := func(first int) int64 {
 		q := fmt.Sprintf(`{ releases(first: %d) { edges { node { name artifacts { alias buildNumber }
-			environments { name status deployments { status approvals { status } job { status } } } } } } }`, first)
+			environments { name status deployments { status approvals { status notifications { channel } } job { status } } } } } } }`, first)
 		body, _ := json.Marshal(map[string]any{"query": q})
 		n.Store(0)
 		resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
@@ -93,7 +96,10 @@ func TestListQueriesDoNotGrowWithPageSize(t *testing.T) {
 		return n.Load()
 	}
 	small, large := count(2), count(12)
-	if small != large {
+	// Edges are eager-loaded (one query per level); approval notifications go through a batch
+	// loader, whose time window may split a batch in two on a stalled machine: allow that, not
+	// one query per approval (12 releases have 20 more approvals than 2).
+	if large > small+2 {
 		t.Fatalf("SQL queries grow with page size: %d for 2 releases, %d for 12", small, large)
 	}
 	t.Logf("%d SQL queries for a page of 2 and of 12", small)

@@ -98,6 +98,7 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv.Use(depthLimit(opts.DepthLimit))
 	srv.AroundOperations(limitSubscriptions(opts.MaxSubscriptions))
 	srv.AroundOperations(r.scopeReads)
+	srv.AroundOperations(r.Loaders)
 	srv.AroundRootFields(authorizeRootFields)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(recoverPanic(log))

@@ -99,6 +99,13 @@ func TestReleaseEndToEnd(t *testing.T) {
 				t.Fatalf("mail to %s: %q (all: %v)", to, msg, got)
 			}
 		}
+		// The mail is on record with each approval (resolved through the batch loader).
+		for token, to := range map[string]string{pam: "pam@example.com", pat: "pat@example.com"} {
+			ns := toJSON(h.ok(token, `{ pendingApprovals { notifications { channel recipient } } }`, nil))
+			if !contains(ns, `{"channel":"EMAIL","recipient":"`+to+`"}`) {
+				t.Fatalf("notifications of %s's approval: %s", to, ns)
+			}
+		}
 		const approve = `mutation($a: ID!) { approve(input: {approvalId: $a, comment: "ok"}) { status decidedBy } }`
 		if r := h.do(editor, approve, map[string]any{"a": pamIDs[0]}); r.code() != "FORBIDDEN" {
 			t.Fatalf("non-approver approved: %s", r.Raw)
