@@ -34,6 +34,7 @@ type options struct {
 	pacedLines  int
 	idleAgents  int
 	idleWindow  time.Duration
+	idleRepeats int
 	databaseURL string
 	only        map[string]bool
 }
@@ -48,7 +49,8 @@ func main() {
 	flag.IntVar(&o.lines, "lines", 200000, "lines of the log-throughput job")
 	flag.IntVar(&o.pacedLines, "paced-lines", 10000, "lines of the paced log-latency job (about 2,000 lines/s)")
 	flag.IntVar(&o.idleAgents, "idle-agents", 1000, "idle agents connected for the CPU measurement")
-	flag.DurationVar(&o.idleWindow, "idle-window", 30*time.Second, "how long idle CPU is measured (with and without agents)")
+	flag.DurationVar(&o.idleWindow, "idle-window", 20*time.Second, "one window of the idle CPU measurement (with and without agents)")
+	flag.IntVar(&o.idleRepeats, "idle-repeats", 3, "windows measured with agents connected (the median is reported)")
 	flag.StringVar(&o.databaseURL, "database-url", "", "an empty PostgreSQL database (default: SQLite in a temporary directory)")
 	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle")
 	flag.Parse()
