@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,9 +25,11 @@ const maxPGPayload = 7900
 
 // PG carries events between server replicas that share one PostgreSQL
 // database, over LISTEN/NOTIFY. Publish hands events to the local bus at once
-// and NOTIFYs the other replicas; Run listens and republishes their events on
-// the local bus. A replica ignores its own notifications, so every local
-// subscriber sees each event once.
+// and queues them for the other replicas; Run sends the queue (in order, as
+// many events as are waiting in one statement, off the publisher's path) and
+// listens, republishing the other replicas' events on the local bus. A replica
+// ignores its own notifications, so every local subscriber sees each event
+// once.
 //
 // Notifications are not durable: while the listening connection is down,
 // events from other replicas are lost. After a reconnect every local
@@ -37,11 +40,18 @@ type PG struct {
 	dsn     string
 	channel string
 	origin  string
-	log     *slog.Logger
+	// ownPrefix starts the payloads this replica sends (pgMessage's first member).
+	ownPrefix string
+	log       *slog.Logger
 
 	listening     chan struct{}
 	listeningOnce sync.Once
+	outbox        chan []delivery.Event // to NOTIFY, in publication order
 }
+
+// pgOutbox bounds the batches waiting for NOTIFY; a publisher that finds it full notifies
+// itself, so nothing is dropped and order holds behind what is queued.
+const pgOutbox = 4096
 
 var _ delivery.Publisher = (*PG)(nil)
 
@@ -65,10 +75,12 @@ func NewPG(local *Bus, db *sql.DB, dsn string, opts PGOptions) *PG {
 		origin:    hex.EncodeToString(b[:]),
 		log:       opts.Logger,
 		listening: make(chan struct{}),
+		outbox:    make(chan []delivery.Event, pgOutbox),
 	}
 	if p.channel == "" {
 		p.channel = DefaultPGChannel
 	}
+	p.ownPrefix = `{"o":"` + p.origin + `"`
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -82,27 +94,79 @@ type pgMessage struct {
 	Event  delivery.Event `json:"e"`
 }
 
-// Publish delivers events to the local subscribers, then notifies the other
-// replicas. A failed NOTIFY is logged here, at the edge, and not retried: the
-// events are in the database, and other replicas' subscribers catch up when
-// they next re-read it.
+// Publish delivers events to the local subscribers, then queues them for the
+// other replicas (Run notifies them). A failed NOTIFY is logged, at the edge,
+// and not retried: the events are in the database, and other replicas'
+// subscribers catch up when they next re-read it.
 func (p *PG) Publish(ctx context.Context, events []delivery.Event) {
 	p.local.Publish(ctx, events)
 	if len(events) == 0 {
 		return
 	}
+	select {
+	case p.outbox <- events:
+	default:
+		// Full (Run is behind, or not running): wait for room rather than drop, so the
+		// order of notifications stays the order of commits.
+		select {
+		case p.outbox <- events:
+		case <-time.After(5 * time.Second):
+			p.log.Error("replica notifications are not being sent; dropping events", "events", len(events))
+		}
+	}
+}
+
+// notifyLoop sends the queued events until ctx ends, then what is still queued.
+func (p *PG) notifyLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			p.notifyQueued(context.WithoutCancel(ctx))
+			return
+		case events := <-p.outbox:
+			p.notify(ctx, p.drain(events))
+		}
+	}
+}
+
+// drain appends to events whatever else is queued, without waiting.
+func (p *PG) drain(events []delivery.Event) []delivery.Event {
+	for {
+		select {
+		case more := <-p.outbox:
+			events = append(events, more...)
+		default:
+			return events
+		}
+	}
+}
+
+func (p *PG) notifyQueued(ctx context.Context) {
+	select {
+	case events := <-p.outbox:
+		p.notify(ctx, p.drain(events))
+	default:
+	}
+}
+
+// notify sends events in one statement (pg_notify over an array, in order).
+func (p *PG) notify(ctx context.Context, events []delivery.Event) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	payloads := make([]string, 0, len(events))
 	for _, ev := range events {
 		payload, err := p.payload(ev)
 		if err != nil {
 			p.log.Error("encoding event for NOTIFY", "type", ev.Type, "sequence", ev.Sequence, "err", err)
 			continue
 		}
-		if _, err := p.db.ExecContext(ctx, "SELECT pg_notify($1, $2)", p.channel, payload); err != nil {
-			p.log.Error("notifying replicas", "type", ev.Type, "sequence", ev.Sequence, "err", err)
-			return
-		}
+		payloads = append(payloads, payload)
+	}
+	if len(payloads) == 0 {
+		return
+	}
+	if _, err := p.db.ExecContext(ctx, "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x", p.channel, payloads); err != nil {
+		p.log.Error("notifying replicas", "events", len(payloads), "err", err)
 	}
 }
 
@@ -133,6 +197,9 @@ func (p *PG) Listening() <-chan struct{} { return p.listening }
 // backoff (1 s doubling to 30 s) when the connection fails. It returns nil
 // when ctx ends.
 func (p *PG) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { defer close(done); p.notifyLoop(ctx) }()
+	defer func() { <-done }()
 	backoff := time.Second
 	connected := false
 	for {
@@ -173,6 +240,9 @@ func (p *PG) listen(ctx context.Context, onListening func()) error {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return fmt.Errorf("waiting for notifications: %w", err)
+		}
+		if strings.HasPrefix(n.Payload, p.ownPrefix) {
+			continue // this replica's own event: its subscribers have it
 		}
 		var m pgMessage
 		if err := json.Unmarshal([]byte(n.Payload), &m); err != nil {
