@@ -78,7 +78,7 @@ func benchDispatch(ctx context.Context, e *env, n int, r *report) error {
 		value: ms(claimed.pct(.5)) + " / " + ms(claimed.pct(.99))})
 	r.add(row{metric: "dispatch: queued → server records the agent's JobAccepted, p50 / p99",
 		value: ms(accepted.pct(.5)) + " / " + ms(accepted.pct(.99))})
-	r.add(row{metric: "dispatch: queued → agent starts the task step, p50 / p99",
+	r.add(row{metric: "dispatch: queued → task process started (the agent's StepStarted, stamped once fork/exec returned), p50 / p99",
 		value: ms(stepStarted.pct(.5)) + " / " + ms(stepStarted.pct(.99)),
 		floor: "fork/exec p50 " + ms(fork), ratio: ratio(float64(stepStarted.pct(.5)), float64(fork)) + " / " + ratio(float64(stepStarted.pct(.99)), float64(fork)),
 		target: "p50 < 5 ms, p99 < 25 ms", verdict: verdict(stepStarted.pct(.5) < 5*time.Millisecond && stepStarted.pct(.99) < 25*time.Millisecond)})
@@ -91,7 +91,7 @@ func benchDispatch(ctx context.Context, e *env, n int, r *report) error {
 		value: ms(fromCommit.pct(.5)) + " / " + ms(fromCommit.pct(.99)),
 		floor: "bash start p50 " + ms(bash), ratio: ratio(float64(fromCommit.pct(.5)), float64(bash)) + " / " + ratio(float64(fromCommit.pct(.99)), float64(bash)),
 		target: "p50 < 5 ms, p99 < 25 ms", verdict: verdict(fromCommit.pct(.5) < 5*time.Millisecond && fromCommit.pct(.99) < 25*time.Millisecond)})
-	r.note("Dispatch: %d jobs one after the other on one idle agent (max 1 job), each queued by a release of a one-environment definition; times from the job's queued_at (server clock) to the job's claim, to the agent's StepStarted timestamp of the task, and to `$EPOCHREALTIME` printed by the task's first command (same machine clock). queued_at is the clock when the job row is written, near the end of the release's transaction (after it froze the definition and created the environments; before the deployment update, audit, event and commit); the last row starts when the job.queued event is published after commit, which is when any dispatcher can first see the job. The agent's StepStarted is stamped just before it writes the task's script and forks the shell; the first command adds the shell's own start (the bash floor). The first %d jobs are warm-up and not counted.", len(releases), warmup)
+	r.note("Dispatch: %d jobs one after the other on one idle agent (max 1 job), each queued by a release of a one-environment definition; times from the job's queued_at (server clock) to the job's claim, to the agent's StepStarted timestamp of the task, and to `$EPOCHREALTIME` printed by the task's first command (same machine clock). queued_at is the clock when the job row is written, near the end of the release's transaction (after it froze the definition and created the environments; before the deployment update, audit, event and commit); the last row starts when the job.queued event is published after commit, which is when any dispatcher can first see the job. The agent's StepStarted is stamped as soon as fork/exec of the task's shell returned; the first command adds the shell's own start-up (see the bash floor). Server, agent and benchmark share the machine's 2 cores, as with `cairn --dev`; in production the agent runs elsewhere. The first %d jobs are warm-up and not counted.", len(releases), warmup)
 	return nil
 }
 
