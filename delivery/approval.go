@@ -237,22 +237,26 @@ func isApprover(ctx context.Context, c *ent.Client, username string, a *ent.Appr
 	return false, nil
 }
 
+// requireReadableApproval answers NOT_FOUND for an approval of a definition actor may not read,
+// even one that names actor: approvers must be able to read what they approve.
+func requireReadableApproval(ctx context.Context, c *ent.Client, actor Actor, dc *deployCtx, a *ent.Approval) error {
+	ok, err := canReadDefinition(ctx, c, actor, dc.d.DefinitionID)
+	if err == nil && !ok {
+		err = NotFound("approval", a.ID)
+	}
+	return err
+}
+
 // decideGuard is the one check before an approval is decided (approved,
 // rejected or reassigned) and before it is listed as pending for someone:
 // it must be PENDING (else a *TransitionError), the actor must be its
 // approver or a member of its group and must not have requested the
 // deployment when the policy forbids it (FORBIDDEN), a SEQUENTIAL approval
 // waits for the lower ranks, and an ANY_ONE stage that needs several
-// approvers counts each person once (CONFLICT).
+// approvers counts each person once (CONFLICT). Callers first check that actor
+// may read the approval's definition (requireReadableApproval, or a list that
+// leaves hidden definitions out).
 func decideGuard(ctx context.Context, c *ent.Client, actor Actor, dc *deployCtx, a *ent.Approval, ev ApprovalEvent) error {
-	// An approval of a definition actor may not read does not exist for actor, even when it
-	// names actor (approvers must be able to read what they approve).
-	if ok, err := canReadDefinition(ctx, c, actor, dc.d.DefinitionID); err != nil || !ok {
-		if err == nil {
-			err = NotFound("approval", a.ID)
-		}
-		return err
-	}
 	if _, err := approvalMachine.apply(a.ID, a.Status, ev); err != nil {
 		return err
 	}
@@ -367,6 +371,9 @@ func (e *Engine) decide(ctx context.Context, actor Actor, dec ApprovalDecision, 
 	err := e.inTx(ctx, func(t *txn) error {
 		a, dc, err := t.loadApproval(dec.ApprovalID)
 		if err != nil {
+			return err
+		}
+		if err := requireReadableApproval(t.ctx, t.Client(), actor, dc, a); err != nil {
 			return err
 		}
 		if err := decideGuard(t.ctx, t.Client(), actor, dc, a, ev); err != nil {
@@ -486,6 +493,9 @@ func (e *Engine) Reassign(ctx context.Context, actor Actor, approvalID int, toUs
 		if err != nil {
 			return err
 		}
+		if err := requireReadableApproval(t.ctx, t.Client(), actor, dc, a); err != nil {
+			return err
+		}
 		if err := decideGuard(t.ctx, t.Client(), actor, dc, a, ApprovalReassign); err != nil {
 			return err
 		}
@@ -551,9 +561,16 @@ func (e *Engine) PendingApprovalsFor(ctx context.Context, actor Actor) ([]*ent.A
 	if err != nil {
 		return nil, fmt.Errorf("reading pending approvals of %s: %w", actor.Username, err)
 	}
+	hidden, err := e.HiddenDefinitions(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
 	var out []*ent.Approval
 	for _, a := range candidates {
 		d := a.Edges.Deployment
+		if slices.Contains(hidden, d.DefinitionID) {
+			continue // approvers must be able to read what they approve
+		}
 		env, ok := d.Edges.Release.Snapshot.Environment(d.EnvironmentName)
 		if !ok {
 			continue

@@ -483,7 +483,7 @@ var errCursorMoved = errors.New("hook cursor moved")
 // write transaction each time would compete with the deployments' own for the database): a hook
 // created or enabled later starts at the event sequence of that moment (its from_sequence).
 func (e *Engine) EnqueueHookDeliveries(ctx context.Context) (int, error) {
-	if any, err := e.client.OutgoingHook.Query().Where(outgoinghook.Enabled(true)).Exist(ctx); err != nil || !any {
+	if enabled, err := e.client.OutgoingHook.Query().Where(outgoinghook.Enabled(true)).Exist(ctx); err != nil || !enabled {
 		return 0, err
 	}
 	if err := e.ensureHookCursor(ctx); err != nil {
