@@ -57,6 +57,13 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	return OpenSQLite(ctx, filepath.Join(dataDir, "cairn.db"))
 }
 
+// Pool sizes: SQLite has one writer whatever the pool (WAL readers run beside it); PostgreSQL
+// connections are shared by every replica, so each replica keeps its own pool modest.
+const (
+	sqliteConns   = 8
+	postgresConns = 20
+)
+
 // OpenSQLite opens (creating) the SQLite database at path: WAL, a busy
 // timeout, foreign keys on, and write transactions that BEGIN IMMEDIATE (a
 // deferred transaction that upgrades to a write fails with SQLITE_BUSY at once,
@@ -69,7 +76,11 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(8)
+	db.SetMaxOpenConns(sqliteConns)
+	// Keep every connection idle rather than database/sql's default of 2: a closed connection
+	// loses its prepared statements (the statement cache is per connection), and the write
+	// transactions of a busy moment take more than two.
+	db.SetMaxIdleConns(sqliteConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -84,7 +95,12 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres %s: %w", redact(url), err)
 	}
-	db.SetMaxOpenConns(20)
+	db.SetMaxOpenConns(postgresConns)
+	// Keep every connection idle rather than database/sql's default of 2: with more than two
+	// concurrent transactions (dispatch, agents' reports, GraphQL) the pool otherwise closes
+	// connections as soon as they are returned and opens new ones (a connection handshake, and
+	// pgx's per-connection statement cache starts empty, so every statement is parsed again).
+	db.SetMaxIdleConns(postgresConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()

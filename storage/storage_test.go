@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"sync"
 	"testing"
 
@@ -76,6 +77,35 @@ func TestConcurrentWritersNoLock(t *testing.T) {
 		}
 		if n := db.Client.Group.Query().CountX(ctx); n != 50 {
 			t.Fatalf("groups = %d, want 50", n)
+		}
+	})
+}
+
+// TestPoolKeepsConnections checks that connections returned after a busy moment stay open: a
+// closed connection loses its prepared statements, and on PostgreSQL a new one costs a
+// handshake (database/sql keeps only two idle connections unless told otherwise).
+func TestPoolKeepsConnections(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for round := 0; round < 2; round++ {
+			var conns []*sql.Conn
+			for i := 0; i < 6; i++ {
+				c, err := db.SQL.Conn(ctx)
+				if err != nil {
+					t.Fatalf("taking connection %d: %v", i, err)
+				}
+				if err := c.PingContext(ctx); err != nil {
+					t.Fatalf("pinging connection %d: %v", i, err)
+				}
+				conns = append(conns, c)
+			}
+			for _, c := range conns {
+				c.Close()
+			}
+		}
+		st := db.SQL.Stats()
+		if st.MaxIdleClosed != 0 || st.OpenConnections < 6 {
+			t.Fatalf("after two rounds of 6 concurrent connections: %d closed as surplus idle, %d open; want none closed, at least 6 open", st.MaxIdleClosed, st.OpenConnections)
 		}
 	})
 }
