@@ -327,8 +327,13 @@ func TestDeferAndReassign(t *testing.T) {
 		_, err = f.e.Approve(f.ctx, carol, delivery.ApprovalDecision{ApprovalID: na.ID, DeferUntil: &past})
 		wantCode(t, err, delivery.CodeInvalidInput)
 		until := t0.Add(3 * time.Hour)
+		timersBefore := f.bus.count(delivery.EventTimersChanged)
 		if _, err := f.e.Approve(f.ctx, carol, delivery.ApprovalDecision{ApprovalID: na.ID, DeferUntil: &until}); err != nil {
 			t.Fatal(err)
+		}
+		// Other replicas' timer loops learn of the deferral's timer from this transient event.
+		if f.bus.count(delivery.EventTimersChanged) != timersBefore+1 {
+			t.Fatalf("%s events: %d after the deferral, want %d", delivery.EventTimersChanged, f.bus.count(delivery.EventTimersChanged), timersBefore+1)
 		}
 		f.wantState(rel.ID, "prod", "SCHEDULED/SCHEDULED")
 		if got := f.deployment(rel.ID, "prod").DeferredUntil; got == nil || !got.Equal(until) {

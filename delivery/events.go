@@ -33,6 +33,16 @@ const (
 	// EventArtifactEnriched: a release artifact's commits, work items and
 	// files were read from its CI server.
 	EventArtifactEnriched = "artifact.enriched"
+	// EventTimersChanged (transient): a transaction created timed work
+	// (an approval timeout, a deferred deployment, a job timeout, a
+	// schedule). The replica that committed it wakes its own timer loop
+	// directly; other replicas wake theirs on this event, so that timed work
+	// committed by a replica that stops before it is due still runs on time.
+	EventTimersChanged = "timers.changed"
+	// EventEnrichmentQueued (transient): a transaction queued enrichment of a
+	// release's artifacts from their CI server; other replicas' enrichment
+	// loops wake on it, as for EventTimersChanged.
+	EventEnrichmentQueued = "enrichment.queued"
 )
 
 // Event is a fact published after the transaction that caused it committed.
@@ -52,6 +62,9 @@ type Event struct {
 	Status       string         `json:"status,omitempty"`
 	Actor        string         `json:"actor,omitempty"`
 	Data         map[string]any `json:"data,omitempty"`
+	// Remote is set on an event another replica committed, as the
+	// PostgreSQL bus delivers it; never sent on the wire.
+	Remote bool `json:"-"`
 }
 
 // Publisher receives events after commit. Implementations must not block for

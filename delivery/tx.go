@@ -78,6 +78,12 @@ func (e *Engine) runTx(ctx context.Context, serialise bool, fn func(t *txn) erro
 		}
 		return err
 	}
+	if t.timersChanged {
+		t.notify(Event{Type: EventTimersChanged})
+	}
+	if t.enrichQueued {
+		t.notify(Event{Type: EventEnrichmentQueued})
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ type harness struct {
 	admin string // admin API token
 	smtp  *mailtest.Server
 	cfg   server.Config
+	// stop stops a replica before the test ends (nil for the first server).
+	stop func()
 }
 
 // newHarness starts a server on SQLite, or on a fresh PostgreSQL database
@@ -66,11 +69,12 @@ func (h *harness) replica(t *testing.T) *harness {
 	}
 	s.Start()
 	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		hs.Close()
 		s.Close()
 	})
-	return &harness{t: t, srv: s, http: hs, smtp: h.smtp, cfg: h.cfg, admin: h.admin}
+	t.Cleanup(stop)
+	return &harness{t: t, srv: s, http: hs, smtp: h.smtp, cfg: h.cfg, admin: h.admin, stop: stop}
 }
 
 // tokenFor creates (once) a user with role and returns a signed API token.

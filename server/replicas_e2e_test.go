@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairnhq/cairn/internal/proc"
 )
@@ -56,5 +57,36 @@ func TestReplicasShareWork(t *testing.T) {
 			}
 			return true
 		})
+	})
+}
+
+// TestReplicasRunTimedWorkOfAStoppedReplica checks that timed work outlives the replica that
+// committed it: a deployment approved on the second replica with a deferral, the second replica
+// then stopped, is started by the first when the deferral ends (its timer loop learns of the new
+// timer from the PostgreSQL bus, not only from its own commits).
+func TestReplicasRunTimedWorkOfAStoppedReplica(t *testing.T) {
+	each(t, func(t *testing.T, a *harness) {
+		if a.cfg.DatabaseURL == "" {
+			t.Skip("replicas share a PostgreSQL database")
+		}
+		b := a.replica(t)
+		def := b.createDefinition(t, `{name: "deferred", environments: [{name: "dev", trigger: {kind: AFTER_RELEASE},
+		  preApproval: {approvers: [{kind: USER, name: "admin"}]}, job: {tasks: [{name: "hi", script: "echo deferred hello"}]}}]}`)
+		a.startAgent(t, "on-a", nil)
+		rel := b.createRelease(t, def, nil)
+		b.waitEnv(t, rel, "dev", "PENDING_APPROVAL")
+		ids := dig(b.ok(b.admin, `{ pendingApprovals { id } }`, nil), "pendingApprovals").([]any)
+		if len(ids) != 1 {
+			t.Fatalf("pending approvals: %v", ids)
+		}
+		until := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+		b.ok(b.admin, `mutation($a: ID!, $u: Time!) { approve(input: {approvalId: $a, deferUntil: $u}) { status } }`,
+			map[string]any{"a": ids[0].(map[string]any)["id"], "u": until})
+		b.waitEnv(t, rel, "dev", "SCHEDULED")
+		b.stop()
+		dev := a.waitEnv(t, rel, "dev", "SUCCEEDED")
+		if got := a.jobLog(t, dev.JobID); !slices.Equal(got, []string{"deferred hello"}) {
+			t.Fatalf("log = %q", got)
+		}
 	})
 }

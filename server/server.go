@@ -214,7 +214,12 @@ func (s *Server) Start() {
 			}
 		})
 	}
-	s.goLoop(func(ctx context.Context) { s.Engine.RunTimerLoop(ctx, nil) })
+	// The timer and enrichment loops wake on their own engine's commits; the
+	// work other replicas commit wakes them through the PostgreSQL bus, so that
+	// it runs even if the replica that committed it stops first.
+	s.goLoop(func(ctx context.Context) {
+		s.Engine.RunTimerLoop(ctx, eventbus.Wake(ctx, s.bus, remoteOf(delivery.EventTimersChanged)))
+	})
 	s.goLoop(func(ctx context.Context) {
 		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool { return ev.Type == delivery.EventApprovalPending })
 		s.Engine.RunNotificationLoop(ctx, s.mailer, wake)
@@ -225,10 +230,17 @@ func (s *Server) Start() {
 		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool { return ev.Sequence > 0 })
 		_ = s.Engine.RunHookLoop(ctx, hooks.NewPoster(0), wake)
 	})
-	s.goLoop(func(ctx context.Context) { s.Engine.RunEnrichmentLoop(ctx, s.ci, nil) })
+	s.goLoop(func(ctx context.Context) {
+		s.Engine.RunEnrichmentLoop(ctx, s.ci, eventbus.Wake(ctx, s.bus, remoteOf(delivery.EventEnrichmentQueued)))
+	})
 	// The event stream keeps 24 h or 10,000 events for subscribers that
 	// resume (afterSequence); older ones are pruned hourly.
 	s.goLoop(func(ctx context.Context) { s.Engine.RunEventPruneLoop(ctx, 0) })
+}
+
+// remoteOf selects the events of type typ that another replica committed.
+func remoteOf(typ string) func(delivery.Event) bool {
+	return func(ev delivery.Event) bool { return ev.Remote && ev.Type == typ }
 }
 
 // goLoop runs fn until Close cancels the base context.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
@@ -49,6 +50,10 @@ func TestJenkinsEnrichment(t *testing.T) {
 			t.Fatalf("%d %s", r.Status, r.Raw)
 		}
 		relID := r.Body.Releases[0]
+		// Other replicas' enrichment loops learn of the queued work from this transient event.
+		if n := ev.events.count(delivery.EventEnrichmentQueued); n != 1 {
+			t.Fatalf("%d %s events after the release, want 1", n, delivery.EventEnrichmentQueued)
+		}
 		f := &enrich.Fetcher{HTTP: &http.Client{Timeout: 5 * time.Second}, JiraKeys: []string{"PROJ", "SHOP"}}
 
 		ev.ci.failNext(1)

@@ -117,6 +117,33 @@ type env struct {
 	editor  delivery.Actor
 	jenkins int // connection ids
 	ado     int
+	events  *published
+}
+
+// published records the types of the events the engine publishes after commit.
+type published struct {
+	mu    sync.Mutex
+	types []string
+}
+
+func (p *published) Publish(_ context.Context, evs []delivery.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ev := range evs {
+		p.types = append(p.types, ev.Type)
+	}
+}
+
+func (p *published) count(typ string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, t := range p.types {
+		if t == typ {
+			n++
+		}
+	}
+	return n
 }
 
 func newEnv(t *testing.T, db *storage.DB) *env {
@@ -125,8 +152,8 @@ func newEnv(t *testing.T, db *storage.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &env{t: t, ctx: context.Background(), db: db, c: db.Client, clk: delivery.NewManualClock(t0)}
-	ev.e = delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: ev.clk, Secrets: box})
+	ev := &env{t: t, ctx: context.Background(), db: db, c: db.Client, clk: delivery.NewManualClock(t0), events: &published{}}
+	ev.e = delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: ev.clk, Secrets: box, Bus: ev.events})
 	ev.ci = newFakeCI(t)
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/jenkins/{connection}", jenkins.NewHandler(ev.e, nil, nil))

@@ -252,6 +252,7 @@ func (p *PG) listen(ctx context.Context, onListening func()) error {
 		if m.Origin == p.origin {
 			continue
 		}
+		m.Event.Remote = true
 		p.local.Publish(ctx, []delivery.Event{m.Event})
 	}
 }

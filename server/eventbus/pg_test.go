@@ -56,11 +56,11 @@ func TestPGReplicasSeeEachOthersEvents(t *testing.T) {
 	}
 
 	a.pg.Publish(ctx, []delivery.Event{{Sequence: 1, Type: delivery.EventReleaseCreated, ReleaseID: 7, Data: map[string]any{"name": "R-7"}}})
-	if ev := next(subA); ev.Sequence != 1 {
-		t.Fatalf("A's own subscriber got %+v", ev)
+	if ev := next(subA); ev.Sequence != 1 || ev.Remote {
+		t.Fatalf("A's own subscriber got %+v; want it local (not Remote)", ev)
 	}
-	if ev := next(subB); ev.Sequence != 1 || ev.ReleaseID != 7 || ev.Data["name"] != "R-7" {
-		t.Fatalf("B got %+v", ev)
+	if ev := next(subB); ev.Sequence != 1 || ev.ReleaseID != 7 || ev.Data["name"] != "R-7" || !ev.Remote {
+		t.Fatalf("B got %+v; want A's event marked Remote", ev)
 	}
 
 	big := map[string]any{"log": strings.Repeat("x", 9000)}
