@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,7 +28,7 @@ type harness struct {
 	admin string // admin API token
 	smtp  *mailtest.Server
 	cfg   server.Config
-	// stop stops a replica before the test ends (nil for the first server).
+	// stop stops the server before the test ends (cleanups do it otherwise).
 	stop func()
 }
 
@@ -50,11 +51,12 @@ func newHarness(t *testing.T, dialect string) *harness {
 	}
 	s.Start()
 	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		hs.Close()
 		s.Close()
 	})
-	h := &harness{t: t, srv: s, http: hs, smtp: smtp, cfg: cfg}
+	t.Cleanup(stop)
+	h := &harness{t: t, srv: s, http: hs, smtp: smtp, cfg: cfg, stop: stop}
 	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
 	return h
 }
@@ -69,6 +71,34 @@ func (h *harness) replica(t *testing.T) *harness {
 	}
 	s.Start()
 	hs := httptest.NewServer(s.Handler())
+	stop := sync.OnceFunc(func() {
+		hs.Close()
+		s.Close()
+	})
+	t.Cleanup(stop)
+	return &harness{t: t, srv: s, http: hs, smtp: h.smtp, cfg: h.cfg, admin: h.admin, stop: stop}
+}
+
+// restart stops h's server and starts a new one on the same database, keys and address, as a
+// restarted process would; agents reconnect to it by the URL they know.
+func (h *harness) restart(t *testing.T) *harness {
+	t.Helper()
+	addr := h.http.Listener.Addr().String()
+	h.stop()
+	s, err := server.New(context.Background(), h.cfg)
+	if err != nil {
+		t.Fatalf("restarting the server: %v", err)
+	}
+	s.Start()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.Close()
+		t.Fatalf("listening again on %s: %v", addr, err)
+	}
+	hs := httptest.NewUnstartedServer(s.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
 	stop := sync.OnceFunc(func() {
 		hs.Close()
 		s.Close()
