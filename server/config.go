@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/cairnhq/cairn/storage"
 )
 
 // Config is everything the server needs. Zero values get the defaults noted.
@@ -21,6 +23,10 @@ type Config struct {
 	DataDir string
 	// DatabaseURL selects PostgreSQL when it is a postgres:// DSN.
 	DatabaseURL string
+	// DBMaxConns caps this replica's PostgreSQL connections (default 20, at least 4); the
+	// event bus's LISTEN connection comes on top. Replicas × DBMaxConns must stay below the
+	// server's max_connections. SQLite ignores it.
+	DBMaxConns int
 	// Dev bootstraps an admin user and writes its token to DataDir/admin-token.
 	Dev bool
 	// DevAgent, with Dev, also runs one agent inside the server process (name "local",
@@ -95,6 +101,9 @@ func (c *Config) Validate() error {
 	case "none", "starttls", "tls":
 	default:
 		errs = append(errs, fmt.Errorf("--smtp-tls %q: want none, starttls or tls", c.SMTPTLS))
+	}
+	if c.DBMaxConns != 0 && c.DBMaxConns < storage.MinPostgresConns {
+		errs = append(errs, fmt.Errorf("--db-max-conns %d is too small (at least %d)", c.DBMaxConns, storage.MinPostgresConns))
 	}
 	if c.SMTPAddr != "" && c.SMTPFrom == "" {
 		errs = append(errs, errors.New("--smtp-from is required with --smtp-addr"))

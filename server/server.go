@@ -61,7 +61,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	log := cfg.Logger
-	db, err := storage.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	db, err := storage.Open(ctx, cfg.DatabaseURL, cfg.DataDir, cfg.DBMaxConns)
 	if err != nil {
 		return nil, err
 	}

@@ -164,6 +164,10 @@ func TestConfigValidation(t *testing.T) {
 	if err == nil || !contains(err.Error(), "unsupported database URL") {
 		t.Fatalf("bad database URL accepted: %v", err)
 	}
+	_, err = server.New(context.Background(), server.Config{DataDir: t.TempDir(), DBMaxConns: 2})
+	if err == nil || !contains(err.Error(), "--db-max-conns 2 is too small (at least 4)") {
+		t.Fatalf("a pool of 2 accepted: %v", err)
+	}
 }
 
 func TestDevBootstrapIsIdempotent(t *testing.T) {

@@ -43,10 +43,11 @@ func IsPostgres(url string) bool {
 }
 
 // Open opens PostgreSQL when databaseURL is a postgres:// DSN, else the
-// SQLite file cairn.db inside dataDir (created if missing).
-func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+// SQLite file cairn.db inside dataDir (created if missing). maxConns caps the
+// PostgreSQL pool (0: DefaultPostgresConns); SQLite's pool is fixed.
+func Open(ctx context.Context, databaseURL, dataDir string, maxConns int) (*DB, error) {
 	if IsPostgres(databaseURL) {
-		return OpenPostgres(ctx, databaseURL)
+		return OpenPostgres(ctx, databaseURL, maxConns)
 	}
 	if databaseURL != "" {
 		return nil, fmt.Errorf("unsupported database URL %q: use postgres://… or leave it empty for SQLite", redact(databaseURL))
@@ -58,10 +59,15 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 }
 
 // Pool sizes: SQLite has one writer whatever the pool (WAL readers run beside it); PostgreSQL
-// connections are shared by every replica, so each replica keeps its own pool modest.
+// connections are shared by every replica, so each replica keeps its own pool modest (20 fits
+// PostgreSQL's default max_connections of 100 with four replicas and room for tools).
 const (
-	sqliteConns   = 8
-	postgresConns = 20
+	sqliteConns = 8
+	// DefaultPostgresConns is a replica's PostgreSQL pool size unless configured.
+	DefaultPostgresConns = 20
+	// MinPostgresConns is the smallest pool allowed: the dispatcher, agents' reports, the
+	// background loops and API requests each hold a connection at times.
+	MinPostgresConns = 4
 )
 
 // OpenSQLite opens (creating) the SQLite database at path: WAL, a busy
@@ -89,18 +95,25 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	return &DB{Client: newClient(ent.Driver(newCachingDriver(dialect.SQLite, db))), Dialect: delivery.SQLite, SQL: db}, nil
 }
 
-// OpenPostgres opens the PostgreSQL database at url.
-func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+// OpenPostgres opens the PostgreSQL database at url with a pool of at most maxConns
+// connections (0: DefaultPostgresConns).
+func OpenPostgres(ctx context.Context, url string, maxConns int) (*DB, error) {
+	if maxConns == 0 {
+		maxConns = DefaultPostgresConns
+	}
+	if maxConns < MinPostgresConns {
+		return nil, fmt.Errorf("a PostgreSQL pool of %d connections is too small (at least %d)", maxConns, MinPostgresConns)
+	}
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres %s: %w", redact(url), err)
 	}
-	db.SetMaxOpenConns(postgresConns)
+	db.SetMaxOpenConns(maxConns)
 	// Keep every connection idle rather than database/sql's default of 2: with more than two
 	// concurrent transactions (dispatch, agents' reports, GraphQL) the pool otherwise closes
 	// connections as soon as they are returned and opens new ones (a connection handshake, and
 	// pgx's per-connection statement cache starts empty, so every statement is parsed again).
-	db.SetMaxIdleConns(postgresConns)
+	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()

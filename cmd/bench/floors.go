@@ -133,7 +133,7 @@ func bareInsert(ctx context.Context, databaseURL string, chunks []chunk) (float6
 	var db *storage.DB
 	table := "bench_log_chunks"
 	if databaseURL != "" {
-		db, err = storage.OpenPostgres(ctx, databaseURL)
+		db, err = storage.OpenPostgres(ctx, databaseURL, 0)
 	} else {
 		db, err = storage.OpenSQLite(ctx, filepath.Join(dir, "floor.db"))
 	}

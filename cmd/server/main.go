@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/server"
+	"github.com/cairnhq/cairn/storage"
 )
 
 func main() {
@@ -32,6 +33,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./cairn-data", "data directory (SQLite database, keys)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// DSN; empty selects SQLite in the data dir")
+	fs.IntVar(&cfg.DBMaxConns, "db-max-conns", storage.DefaultPostgresConns, "PostgreSQL connections of this replica (at least 4; replicas × this must fit the server's max_connections)")
 	fs.BoolVar(&cfg.Dev, "dev", false, "development mode: bootstrap an admin user and token")
 	fs.BoolVar(&cfg.DevAgent, "dev-agent", true, "with --dev, also run a local agent in the server process")
 	fs.StringVar(&cfg.SigningKey, "signing-key", "", "hex Ed25519 seed for tokens (default: <data-dir>/signing.key)")

@@ -90,5 +90,5 @@ func openPostgresSchema(t testing.TB) (*storage.DB, error) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return storage.OpenPostgres(context.Background(), u.String())
+	return storage.OpenPostgres(context.Background(), u.String(), 0)
 }
