@@ -179,9 +179,21 @@ func (h *Hub) serve(conn *websocket.Conn, agentID int, heard *agentproto.Heard) 
 		hub: h, agentID: agentID, conn: conn, ctx: ctx, cancel: cancel, heard: heard,
 		out: make(chan []byte, outboxSize), log: h.log.With("agent", agentID), closed: make(chan struct{}),
 	}
-	helloCtx, stop := context.WithTimeout(ctx, h.opts.HelloTimeout)
+	// A shutdown during the hello closes the connection with going-away (as Close does for
+	// sessions), not by cancelling the read, which would drop the connection without a close
+	// frame.
+	helloCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), h.opts.HelloTimeout)
+	shutdown := make(chan struct{})
+	stopShutdown := context.AfterFunc(h.ctx, func() {
+		defer close(shutdown)
+		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
+	})
 	_, data, err := conn.Read(helloCtx)
 	stop()
+	if !stopShutdown() {
+		<-shutdown // the close handshake is over
+		return
+	}
 	if err != nil {
 		s.log.Info("agent sent no hello", "err", err)
 		conn.Close(agentproto.CloseProtocolError, "no hello")

@@ -168,7 +168,7 @@ func (s *session) sendNow(v any) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.hub.ctx, writeTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.hub.ctx), writeTimeout) // as in writeLoop
 	defer cancel()
 	_ = s.conn.Write(ctx, websocket.MessageText, raw)
 }
@@ -192,7 +192,9 @@ func (s *session) writeLoop() {
 		case <-s.ctx.Done():
 			return
 		case raw := <-s.out:
-			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
+			// Not s.ctx: close cancels it, and coder/websocket drops a connection whose write is
+			// canceled midway, before the close handshake could tell the agent why.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), writeTimeout)
 			err := s.conn.Write(ctx, websocket.MessageText, raw)
 			cancel()
 			if err != nil {
@@ -208,7 +210,7 @@ func (s *session) writeLoop() {
 // unanswered ping ends the connection.
 func (s *session) ping() {
 	defer s.pinging.Store(false)
-	ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PingInterval)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.hub.opts.PingInterval) // as in writeLoop
 	err := s.conn.Ping(ctx)
 	cancel()
 	if err != nil && s.ctx.Err() == nil {
