@@ -394,6 +394,10 @@ type Reconciliation struct {
 	Unknown []int
 	// Lost are jobs the agent was running but no longer lists (it restarted without them).
 	Lost []int
+	// Capabilities are the agent's capabilities as recorded from this hello, as demands see
+	// them (Capabilities): only a hello changes them, so the dispatcher may keep them for the
+	// connection's life (AgentOffer).
+	Capabilities map[string]string
 }
 
 // maxAgentJobs bounds an agent's reported concurrency.
@@ -428,6 +432,7 @@ func (e *Engine) AgentConnected(ctx context.Context, agentID int, h HelloInfo) (
 		u := t.Agent.UpdateOne(a).SetOnline(true).SetLastSeenAt(t.now).SetVersion(h.Version).
 			SetSystemCapabilities(sys).SetUserCapabilities(nonNil(h.UserCapabilities)).
 			SetMaxJobs(maxJobs).SetUpdatedAt(t.now)
+		rec.Capabilities = Capabilities(&ent.Agent{SystemCapabilities: sys, UserCapabilities: nonNil(h.UserCapabilities)})
 		if name := strings.TrimSpace(h.Name); name != "" && name != a.Name && len(name) <= 200 {
 			taken, err := t.Agent.Query().Where(agent.Name(name)).Exist(t.ctx)
 			if err != nil {

@@ -108,9 +108,8 @@ const claimPage = 100
 var activeJob = job.StatusIn(job.StatusASSIGNED, job.StatusRUNNING)
 
 // ClaimJobFor assigns to the agent the oldest QUEUED job whose demands it meets, if it is enabled
-// and runs fewer than its max jobs. The claim is one conditional update (status still QUEUED), so
-// of several dispatchers racing for a job exactly one gets it; the others move on to the next
-// candidate. It returns nil, nil when there is nothing for the agent.
+// and runs fewer than its max jobs (ClaimJobs for one agent and one job, with the capabilities
+// stored for it). It returns nil, nil when there is nothing for the agent.
 func (e *Engine) ClaimJobFor(ctx context.Context, agentID int) (*ent.Job, error) {
 	a, err := e.client.Agent.Get(ctx, agentID)
 	if ent.IsNotFound(err) {
@@ -119,42 +118,133 @@ func (e *Engine) ClaimJobFor(ctx context.Context, agentID int) (*ent.Job, error)
 	if err != nil {
 		return nil, fmt.Errorf("claiming a job for agent %d: %w", agentID, err)
 	}
-	if !a.Enabled {
+	jobs, err := e.claimJobs(ctx, []AgentOffer{{AgentID: a.ID, Capabilities: Capabilities(a)}}, 1)
+	if err != nil || len(jobs) == 0 {
+		return nil, err
+	}
+	return jobs[0], nil
+}
+
+// AgentOffer is a connected agent the dispatcher may give jobs to, with the capabilities its
+// hello recorded (Reconciliation.Capabilities), so that matching jobs to agents reads no agent.
+type AgentOffer struct {
+	AgentID      int
+	Capabilities map[string]string
+}
+
+// ClaimJobs assigns QUEUED jobs, oldest first, to the offered agents (the dispatcher's connected
+// agents with a free slot, in the order it prefers them): each job goes to the first offered
+// agent that meets its demands, is enabled and runs fewer than its max jobs. Demands are matched
+// in memory; only the agents that meet a queued job's demands are read (enabled, max jobs, active
+// jobs), so a round costs the same whatever the number of agents that cannot take the jobs. Each
+// claim is one conditional update (status still QUEUED), so that of several dispatchers racing
+// for a job exactly one gets it. It returns the claimed jobs, their AgentID set.
+func (e *Engine) ClaimJobs(ctx context.Context, offers []AgentOffer) ([]*ent.Job, error) {
+	return e.claimJobs(ctx, offers, 0)
+}
+
+// idChunk bounds the ids of one IN (…) list.
+const idChunk = 500
+
+// freeSlots reads, for the agents ids, how many more jobs each may take now (0 when disabled,
+// deleted or full).
+func (e *Engine) freeSlots(ctx context.Context, ids []int) (map[int]int, error) {
+	free := make(map[int]int, len(ids))
+	for chunk := range slices.Chunk(ids, idChunk) {
+		agents, err := e.client.Agent.Query().Where(agent.IDIn(chunk...), agent.Enabled(true)).
+			Select(agent.FieldID, agent.FieldMaxJobs).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading agents: %w", err)
+		}
+		for _, a := range agents {
+			free[a.ID] = a.MaxJobs
+		}
+		busy, err := e.client.Job.Query().Where(job.AgentIDIn(chunk...), activeJob).Select(job.FieldAgentID).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading agents' active jobs: %w", err)
+		}
+		for _, j := range busy {
+			free[*j.AgentID]--
+		}
+	}
+	for _, id := range ids {
+		free[id] = max(free[id], 0)
+	}
+	return free, nil
+}
+
+// claimJobs is ClaimJobs, stopping after limit claims (0: no limit).
+func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) ([]*ent.Job, error) {
+	if len(offers) == 0 {
 		return nil, nil
 	}
-	caps := Capabilities(a)
+	offers = slices.Clone(offers)
+	free := map[int]int{} // of the offered agents read so far
+	var claimed []*ent.Job
 	var after *ent.Job
-	for {
+	for len(offers) > 0 {
 		q := e.client.Job.Query().Where(job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false))
 		if after != nil {
 			q = q.Where(job.Or(job.QueuedAtGT(after.QueuedAt), job.And(job.QueuedAt(after.QueuedAt), job.IDGT(after.ID))))
 		}
 		page, err := q.Order(ent.Asc(job.FieldQueuedAt), ent.Asc(job.FieldID)).Limit(claimPage).All(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("claiming a job for agent %d: %w", agentID, err)
+			return claimed, fmt.Errorf("claiming jobs: reading the queue: %w", err)
 		}
-		for _, j := range page {
+		// Match in memory, then read the free slots of the agents that meet some job, once.
+		matches := make([][]int, len(page)) // per job, the offered agents meeting its demands
+		var unread []int
+		for i, j := range page {
 			ds, err := parseDemands(j.Demands)
-			if err != nil || !meetsAll(ds, caps) {
-				continue
-			}
-			claimed, full, err := e.claim(ctx, a.ID, j.ID)
 			if err != nil {
-				return nil, err
+				continue // waits with the parse error as its reason
 			}
-			if full {
-				return nil, nil
+			for _, o := range offers {
+				if meetsAll(ds, o.Capabilities) {
+					matches[i] = append(matches[i], o.AgentID)
+					if _, read := free[o.AgentID]; !read && !slices.Contains(unread, o.AgentID) {
+						unread = append(unread, o.AgentID)
+					}
+				}
 			}
-			if claimed != nil {
-				return claimed, nil
+		}
+		if len(unread) > 0 {
+			slots, err := e.freeSlots(ctx, unread)
+			if err != nil {
+				return claimed, fmt.Errorf("claiming jobs: %w", err)
 			}
-			// Lost the race for this job: try the next one.
+			maps.Copy(free, slots)
+		}
+		for i, j := range page {
+			for _, id := range matches[i] {
+				if free[id] == 0 {
+					continue
+				}
+				got, full, err := e.claim(ctx, id, j.ID)
+				if err != nil {
+					return claimed, err
+				}
+				if full {
+					free[id] = 0 // another dispatcher filled it meanwhile: try the next agent
+					continue
+				}
+				if got != nil {
+					free[id]--
+					claimed = append(claimed, got)
+					if limit > 0 && len(claimed) >= limit {
+						return claimed, nil
+					}
+				}
+				break // claimed, or another dispatcher took the job: next job
+			}
 		}
 		if len(page) < claimPage {
-			return nil, nil
+			break
 		}
 		after = page[len(page)-1]
+		offers = slices.DeleteFunc(offers, func(o AgentOffer) bool { f, read := free[o.AgentID]; return read && f == 0 })
 	}
+	return claimed, nil
 }
 
 // claim tries to assign job jobID to the agent. full is set when the agent has no free slot.

@@ -9,72 +9,98 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairnhq/cairn/agentproto"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
+	entagent "github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/release"
 )
 
-// benchDispatch queues n jobs one after the other (each a release of a one-environment
-// definition) on an idle agent and measures, per job, queued → claimed, queued → the agent
-// starts the task step, and queued → the task's first command runs (it writes $EPOCHREALTIME).
-func benchDispatch(ctx context.Context, e *env, n int, r *report) error {
-	stamps := filepath.Join(e.dir, "stamps")
-	if err := os.MkdirAll(stamps, 0o700); err != nil {
-		return err
-	}
-	def, err := e.createDefinition(`{name: "dispatch", variables: [{name: "STAMPS", value: ` + strconv.Quote(stamps) + `}],
-	  environments: [{name: "dev", trigger: {kind: AFTER_RELEASE}, job: {skipArtifactDownload: true,
+// dispatchDefinition creates the one-environment definition of the dispatch runs: its job
+// demands the capability only the benchmark's real agent has, and its task writes $EPOCHREALTIME
+// to a file named after the job.
+func dispatchDefinition(e *env, name, stamps string) (string, error) {
+	return e.createDefinition(`{name: ` + strconv.Quote(name) + `, variables: [{name: "STAMPS", value: ` + strconv.Quote(stamps) + `}],
+	  environments: [{name: "dev", trigger: {kind: AFTER_RELEASE}, job: {skipArtifactDownload: true, demands: ["bench -equals runner"],
 	    tasks: [{name: "stamp", shell: "bash", script: "echo \"$EPOCHREALTIME\" > \"$STAMPS/$RELEASE_JOBID\""}]}}]}`)
-	if err != nil {
-		return err
+}
+
+// dispatchTimes are the per-job times of a dispatch run, from each job's queued_at (fromCommit:
+// from the job.queued event's publication).
+type dispatchTimes struct {
+	claimed, accepted, stepStarted, running, fromCommit dist
+}
+
+// runDispatch queues n jobs (after warmup uncounted ones) one after the other and collects
+// their times.
+func runDispatch(ctx context.Context, e *env, name string, n, warmup int) (dispatchTimes, error) {
+	var out dispatchTimes
+	stamps := filepath.Join(e.dir, "stamps-"+name)
+	if err := os.MkdirAll(stamps, 0o700); err != nil {
+		return out, err
 	}
-	const warmup = 5
+	def, err := dispatchDefinition(e, name, stamps)
+	if err != nil {
+		return out, err
+	}
 	var releases []string
 	published := map[string]time.Time{}
 	for i := range n + warmup {
 		rel, queued, err := e.runRelease(ctx, def, 1)
 		if err != nil {
-			return fmt.Errorf("release %d: %w", i+1, err)
+			return out, fmt.Errorf("release %d: %w", i+1, err)
 		}
 		if i >= warmup {
 			releases = append(releases, rel)
 			published[rel] = queued
 		}
 	}
-	var claimed, accepted, stepStarted, running, fromCommit dist
 	for _, rel := range releases {
 		j, err := jobOf(ctx, e, rel, "dev")
 		if err != nil {
-			return err
+			return out, err
 		}
 		if j.Status != job.StatusSUCCEEDED || j.AssignedAt == nil {
-			return fmt.Errorf("job %d is %s (%s)", j.ID, j.Status, j.ResultReason)
+			return out, fmt.Errorf("job %d is %s (%s)", j.ID, j.Status, j.ResultReason)
 		}
 		step, err := e.srv.Engine.Client().JobStep.Query().Where(jobstep.JobID(j.ID), jobstep.Position(1)).Only(ctx)
 		if err != nil || step.StartedAt == nil {
-			return fmt.Errorf("step of job %d: %v", j.ID, err)
+			return out, fmt.Errorf("step of job %d: %v", j.ID, err)
 		}
 		b, err := os.ReadFile(filepath.Join(stamps, strconv.Itoa(j.ID)))
 		if err != nil {
-			return err
+			return out, err
 		}
 		at, err := parseEpoch(strings.TrimSpace(string(b)))
 		if err != nil {
-			return err
+			return out, err
 		}
-		claimed = append(claimed, j.AssignedAt.Sub(j.QueuedAt))
+		out.claimed = append(out.claimed, j.AssignedAt.Sub(j.QueuedAt))
 		if j.StartedAt != nil {
-			accepted = append(accepted, j.StartedAt.Sub(j.QueuedAt))
+			out.accepted = append(out.accepted, j.StartedAt.Sub(j.QueuedAt))
 		}
-		stepStarted = append(stepStarted, step.StartedAt.Sub(j.QueuedAt))
-		running = append(running, at.Sub(j.QueuedAt))
-		fromCommit = append(fromCommit, at.Sub(published[rel]))
+		out.stepStarted = append(out.stepStarted, step.StartedAt.Sub(j.QueuedAt))
+		out.running = append(out.running, at.Sub(j.QueuedAt))
+		out.fromCommit = append(out.fromCommit, at.Sub(published[rel]))
 	}
+	return out, nil
+}
+
+// benchDispatch queues n jobs one after the other (each a release of a one-environment
+// definition) on an idle agent and measures, per job, queued → claimed, queued → the agent
+// starts the task step, and queued → the task's first command runs (it writes $EPOCHREALTIME).
+func benchDispatch(ctx context.Context, e *env, n int, r *report) error {
+	const warmup = 5
+	d, err := runDispatch(ctx, e, "dispatch", n, warmup)
+	if err != nil {
+		return err
+	}
+	claimed, accepted, stepStarted, running, fromCommit := d.claimed, d.accepted, d.stepStarted, d.running, d.fromCommit
 	fork := floorForkExec.pct(.5)
-	r.add(row{metric: fmt.Sprintf("dispatch: queued → claimed for the agent, p50 / p99 (%d jobs)", len(releases)),
+	r.add(row{metric: fmt.Sprintf("dispatch: queued → claimed for the agent, p50 / p99 (%d jobs)", len(claimed)),
 		value: ms(claimed.pct(.5)) + " / " + ms(claimed.pct(.99))})
 	r.add(row{metric: "dispatch: queued → server records the agent's JobAccepted, p50 / p99",
 		value: ms(accepted.pct(.5)) + " / " + ms(accepted.pct(.99))})
@@ -91,7 +117,45 @@ func benchDispatch(ctx context.Context, e *env, n int, r *report) error {
 		value: ms(fromCommit.pct(.5)) + " / " + ms(fromCommit.pct(.99)),
 		floor: "bash start p50 " + ms(bash), ratio: ratio(float64(fromCommit.pct(.5)), float64(bash)) + " / " + ratio(float64(fromCommit.pct(.99)), float64(bash)),
 		target: "p50 < 5 ms, p99 < 25 ms", verdict: verdict(fromCommit.pct(.5) < 5*time.Millisecond && fromCommit.pct(.99) < 25*time.Millisecond)})
-	r.note("Dispatch: %d jobs one after the other on one idle agent (max 1 job), each queued by a release of a one-environment definition; times from the job's queued_at (server clock) to the job's claim, to the agent's StepStarted timestamp of the task, and to `$EPOCHREALTIME` printed by the task's first command (same machine clock). queued_at is the clock when the job row is written, near the end of the release's transaction (after it froze the definition and created the environments; before the deployment update, audit, event and commit); the last row starts when the job.queued event is published after commit, which is when any dispatcher can first see the job. The agent's StepStarted is stamped as soon as fork/exec of the task's shell returned; the first command adds the shell's own start-up (see the bash floor). Server, agent and benchmark share the machine's 2 cores, as with `cairn --dev`; in production the agent runs elsewhere. The first %d jobs are warm-up and not counted.", len(releases), warmup)
+	r.note("Dispatch: %d jobs one after the other on one idle agent (max 1 job), each queued by a release of a one-environment definition; times from the job's queued_at (server clock) to the job's claim, to the agent's StepStarted timestamp of the task, and to `$EPOCHREALTIME` printed by the task's first command (same machine clock). queued_at is the clock when the job row is written, near the end of the release's transaction (after it froze the definition and created the environments; before the deployment update, audit, event and commit); the last row starts when the job.queued event is published after commit, which is when any dispatcher can first see the job. The agent's StepStarted is stamped as soon as fork/exec of the task's shell returned; the first command adds the shell's own start-up (see the bash floor). Server, agent and benchmark share the machine's 2 cores, as with `cairn --dev`; in production the agent runs elsewhere. The first %d jobs are warm-up and not counted.", len(claimed), warmup)
+	return nil
+}
+
+// benchDispatchCrowd repeats the dispatch run with crowd other agents connected and idle, none
+// of which meets the job's demands: what a busy installation's dispatcher pays per queued job
+// for agents that cannot take it.
+func benchDispatchCrowd(ctx context.Context, e *env, crowd, n int, r *report) error {
+	reg, _, err := e.srv.Engine.CreateAgentRegistration(ctx, delivery.SystemActor("bench"), "", crowd, 0)
+	if err != nil {
+		return err
+	}
+	conns, err := connectIdleAgents(ctx, e.http.URL, reg, "crowd", crowd, agentproto.AgentPingAfter)
+	defer func() {
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}()
+	if err != nil {
+		return fmt.Errorf("connecting the crowd: %w", err)
+	}
+	if err := e.waitFor(ctx, func() bool {
+		online, err := e.srv.Engine.Client().Agent.Query().Where(entagent.Online(true)).Count(ctx)
+		return err == nil && online >= crowd+1
+	}); err != nil {
+		return fmt.Errorf("waiting for the crowd to be online: %w", err)
+	}
+	d, err := runDispatch(ctx, e, "dispatch-crowd", n, 5)
+	if err != nil {
+		return err
+	}
+	fork := floorForkExec.pct(.5)
+	r.add(row{metric: fmt.Sprintf("dispatch with %d other agents online and idle, none meeting the job's demands: queued → claimed, p50 / p99 (%d jobs)", crowd, len(d.claimed)),
+		value: ms(d.claimed.pct(.5)) + " / " + ms(d.claimed.pct(.99))})
+	r.add(row{metric: fmt.Sprintf("dispatch with %d other agents online: queued → task process started, p50 / p99", crowd),
+		value: ms(d.stepStarted.pct(.5)) + " / " + ms(d.stepStarted.pct(.99)),
+		floor: "fork/exec p50 " + ms(fork), ratio: ratio(float64(d.stepStarted.pct(.5)), float64(fork)) + " / " + ratio(float64(d.stepStarted.pct(.99)), float64(fork)),
+		target: "none set", verdict: "–"})
+	r.note("Dispatch with other agents: the same run of %d jobs with %d lightweight agents also connected (registered, said hello with no capabilities, max 1 job, then idle with the heartbeat of agent.Run); the jobs demand `bench -equals runner`, which only the real agent has.", len(d.claimed), crowd)
 	return nil
 }
 

@@ -70,7 +70,8 @@ func startEnv(ctx context.Context, databaseURL string) (*env, error) {
 	e.stopAg, e.agentRun = cancel, make(chan error, 1)
 	go func() {
 		e.agentRun <- agent.Run(actx, agent.Config{Server: e.http.URL, Token: reg, Name: "bench",
-			WorkDir: filepath.Join(dir, "agent"), Logger: quiet})
+			WorkDir: filepath.Join(dir, "agent"), Logger: quiet,
+			Capabilities: map[string]string{"bench": "runner"}}) // the dispatch jobs demand it
 	}()
 	err = e.waitFor(ctx, func() bool {
 		a, err := s.Engine.Client().Agent.Query().Where(entagent.Name("bench")).Only(ctx)

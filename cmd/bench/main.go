@@ -33,6 +33,7 @@ type options struct {
 	lines       int
 	pacedLines  int
 	idleAgents  int
+	crowd       int
 	idleWindow  time.Duration
 	idleRepeats int
 	databaseURL string
@@ -49,6 +50,7 @@ func main() {
 	flag.IntVar(&o.lines, "lines", 200000, "lines of the log-throughput job")
 	flag.IntVar(&o.pacedLines, "paced-lines", 10000, "lines of the paced log-latency job (about 2,000 lines/s)")
 	flag.IntVar(&o.idleAgents, "idle-agents", 1000, "idle agents connected for the CPU measurement")
+	flag.IntVar(&o.crowd, "dispatch-crowd", 500, "other agents connected (none matching) in the second dispatch run; 0 skips it")
 	flag.DurationVar(&o.idleWindow, "idle-window", 20*time.Second, "one window of the idle CPU measurement (with and without agents)")
 	flag.IntVar(&o.idleRepeats, "idle-repeats", 3, "windows measured with agents connected (the median is reported)")
 	flag.StringVar(&o.databaseURL, "database-url", "", "an empty PostgreSQL database (default: SQLite in a temporary directory)")
@@ -102,6 +104,12 @@ func run(ctx context.Context, o options) error {
 			progress("dispatch latency")
 			if err := benchDispatch(ctx, e, o.jobs, r); err != nil {
 				return fmt.Errorf("dispatch: %w", err)
+			}
+			if o.crowd > 0 {
+				progress("dispatch latency with other agents connected")
+				if err := benchDispatchCrowd(ctx, e, o.crowd, max(o.jobs/2, 1), r); err != nil {
+					return fmt.Errorf("dispatch with other agents: %w", err)
+				}
 			}
 		}
 		if o.only["pipeline"] {

@@ -4,14 +4,17 @@
 //
 // Dispatch is push, not polling: the Hub subscribes to the event bus and runs a dispatch round
 // when a job is queued, a job finishes or is lost, or an agent connects or changes. A round asks
-// the engine to claim jobs for each connected agent with a free slot (delivery.ClaimJobFor: one
-// conditional update per claim, so replicas sharing a database never assign a job twice), sends
-// the assignments, and refreshes the waiting reasons of the jobs left in the queue. The only
+// the engine, in one call, to claim jobs for the connected agents with a free slot
+// (delivery.ClaimJobs: demands are matched in memory against the capabilities each agent's hello
+// recorded, only the agents that meet a queued job are read, and each claim is one conditional
+// update, so replicas sharing a database never assign a job twice), sends the assignments, and
+// refreshes the waiting reasons of the jobs left in the queue. The only
 // timed loop is the sweeper (at a quarter of the grace period) that marks silent agents' jobs
 // LOST and enforces job timeouts.
 //
 // Everything a session decides goes through package delivery; this package maps wire messages to
 // engine calls and engine errors to wire errors (wireError), in one place each.
 //
-// The in-process Bus stands in for server/eventbus, which this branch does not have yet.
+// Events come from Options.Events (server/eventbus in the server: in-process, plus the other
+// replicas' over PostgreSQL).
 package dispatch

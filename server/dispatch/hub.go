@@ -347,23 +347,27 @@ func (h *Hub) dispatchLoop() {
 	}
 }
 
-// dispatchRound offers queued jobs to every connected agent with a free slot, then records why
-// the others wait.
+// dispatchRound offers queued jobs to the connected agents with a free slot (one claim round in
+// the engine, whatever the number of agents), then records why the others wait.
 func (h *Hub) dispatchRound() {
 	sessions := h.snapshot()
+	free := make([]delivery.AgentOffer, 0, len(sessions))
 	for _, s := range sessions {
-		for s.canTake() && h.ctx.Err() == nil {
-			j, err := h.e.ClaimJobFor(h.ctx, s.agentID)
-			if err != nil {
-				if h.ctx.Err() == nil {
-					h.log.Error("claiming a job", "agent", s.agentID, "err", err)
-				}
-				break
+		if s.canTake() { // welcomed: caps are set
+			free = append(free, delivery.AgentOffer{AgentID: s.agentID, Capabilities: s.caps})
+		}
+	}
+	if len(free) > 0 {
+		jobs, err := h.e.ClaimJobs(h.ctx, free)
+		if err != nil && h.ctx.Err() == nil {
+			h.log.Error("claiming jobs", "agents", len(free), "err", err)
+		}
+		for _, j := range jobs { // claimed before any error: they are this round's to deliver
+			if s := h.session(*j.AgentID); s != nil {
+				h.assign(s, j.ID)
 			}
-			if j == nil {
-				break
-			}
-			h.assign(s, j.ID)
+			// A session gone since the snapshot: the job stays ASSIGNED to its agent, which
+			// reconciles it when it reconnects (or it is LOST after the grace period).
 		}
 	}
 	if h.ctx.Err() != nil {

@@ -46,6 +46,9 @@ type session struct {
 	closeStarted atomic.Bool
 	closed       chan struct{} // closed when the close handshake started by close is over
 
+	// caps are the agent's capabilities as its hello recorded them (set before welcomed).
+	caps map[string]string
+
 	mu      sync.Mutex
 	busy    bool // the agent refused a job as busy: no more until one of its jobs ends
 	closing bool // the agent is shutting down
@@ -142,6 +145,7 @@ func (s *session) welcome(hello agentproto.Hello) bool {
 		}
 		return false
 	}
+	s.caps = rec.Capabilities
 	s.send(agentproto.Welcome{Type: agentproto.TypeWelcome, AgentID: strconv.Itoa(s.agentID), ServerTime: s.hub.e.Clock().Now()})
 	s.welcomed.Store(true)
 	for _, c := range rec.Cancels {
