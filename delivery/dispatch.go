@@ -292,31 +292,33 @@ func (e *Engine) claim(ctx context.Context, agentID, jobID int) (claimed *ent.Jo
 	return claimed, full, err
 }
 
-// waitingReason explains why a job with demands raw is not assigned, given the enabled agents.
-func waitingReason(raw []string, agents []*ent.Agent, active map[int]int) string {
+// agentPool is what waiting reasons are explained from: the enabled agents, the online ones with
+// their capabilities (computed once for all the jobs explained), and their active job counts.
+type agentPool struct {
+	enabled int
+	online  []pooledAgent
+}
+
+type pooledAgent struct {
+	caps map[string]string
+	busy bool // runs its max jobs
+}
+
+// waitingReason explains why a job with demands raw is not assigned, given the agent pool.
+func waitingReason(raw []string, pool *agentPool) string {
 	ds, err := parseDemands(raw)
 	if err != nil {
 		return err.Error()
 	}
-	var online []*ent.Agent
-	for _, a := range agents {
-		if a.Online {
-			online = append(online, a)
-		}
-	}
-	if len(online) == 0 {
-		if len(agents) == 0 {
+	if len(pool.online) == 0 {
+		if pool.enabled == 0 {
 			return "no enabled agent is registered"
 		}
 		return "no agent is online"
 	}
-	caps := make([]map[string]string, len(online))
-	for i, a := range online {
-		caps[i] = Capabilities(a)
-	}
 	var unmet []string
 	for _, d := range ds {
-		met := slices.ContainsFunc(caps, d.Meets)
+		met := slices.ContainsFunc(pool.online, func(a pooledAgent) bool { return d.Meets(a.caps) })
 		if met {
 			continue
 		}
@@ -330,10 +332,10 @@ func waitingReason(raw []string, agents []*ent.Agent, active map[int]int) string
 		return strings.Join(unmet, "; ")
 	}
 	matching, busy := 0, 0
-	for i, a := range online {
-		if meetsAll(ds, caps[i]) {
+	for _, a := range pool.online {
+		if meetsAll(ds, a.caps) {
 			matching++
-			if active[a.ID] >= a.MaxJobs {
+			if a.busy {
 				busy++
 			}
 		}
@@ -351,21 +353,27 @@ func waitingReason(raw []string, agents []*ent.Agent, active map[int]int) string
 	return "waiting for dispatch"
 }
 
-// waitingInputs reads what waitingReason needs: enabled agents and their active job counts.
-func (e *Engine) waitingInputs(ctx context.Context) ([]*ent.Agent, map[int]int, error) {
+// waitingInputs reads what waitingReason needs: the enabled agents and their active job counts.
+func (e *Engine) waitingInputs(ctx context.Context) (*agentPool, error) {
 	agents, err := e.client.Agent.Query().Where(agent.Enabled(true)).All(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading agents: %w", err)
+		return nil, fmt.Errorf("reading agents: %w", err)
 	}
 	active := map[int]int{}
-	busy, err := e.client.Job.Query().Where(activeJob, job.AgentIDNotNil()).All(ctx)
+	busy, err := e.client.Job.Query().Where(activeJob, job.AgentIDNotNil()).Select(job.FieldAgentID).All(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading active jobs: %w", err)
+		return nil, fmt.Errorf("reading active jobs: %w", err)
 	}
 	for _, j := range busy {
 		active[*j.AgentID]++
 	}
-	return agents, active, nil
+	pool := &agentPool{enabled: len(agents)}
+	for _, a := range agents {
+		if a.Online {
+			pool.online = append(pool.online, pooledAgent{caps: Capabilities(a), busy: active[a.ID] >= a.MaxJobs})
+		}
+	}
+	return pool, nil
 }
 
 // ExplainWaiting says why a queued job is not assigned (e.g. `no online agent has capability
@@ -382,11 +390,11 @@ func (e *Engine) ExplainWaiting(ctx context.Context, jobID int) (string, error) 
 	if j.Status != job.StatusQUEUED {
 		return "", nil
 	}
-	agents, active, err := e.waitingInputs(ctx)
+	pool, err := e.waitingInputs(ctx)
 	if err != nil {
 		return "", err
 	}
-	reason := waitingReason(j.Demands, agents, active)
+	reason := waitingReason(j.Demands, pool)
 	return reason, e.setWaitingReason(ctx, j, reason)
 }
 
@@ -398,12 +406,12 @@ func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
 	if err != nil || len(jobs) == 0 {
 		return err
 	}
-	agents, active, err := e.waitingInputs(ctx)
+	pool, err := e.waitingInputs(ctx)
 	if err != nil {
 		return err
 	}
 	for _, j := range jobs {
-		if err := e.setWaitingReason(ctx, j, waitingReason(j.Demands, agents, active)); err != nil {
+		if err := e.setWaitingReason(ctx, j, waitingReason(j.Demands, pool)); err != nil {
 			return err
 		}
 	}

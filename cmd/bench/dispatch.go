@@ -122,9 +122,10 @@ func benchDispatch(ctx context.Context, e *env, n int, r *report) error {
 }
 
 // benchDispatchCrowd repeats the dispatch run with crowd other agents connected and idle, none
-// of which meets the job's demands: what a busy installation's dispatcher pays per queued job
-// for agents that cannot take it.
-func benchDispatchCrowd(ctx context.Context, e *env, crowd, n int, r *report) error {
+// of which meets the job's demands, and backlog jobs queued that no agent meets (they wait, and
+// every dispatch round explains why): what a busy installation's dispatcher pays per queued job
+// for agents and jobs that do not concern it.
+func benchDispatchCrowd(ctx context.Context, e *env, crowd, backlog, n int, r *report) error {
 	reg, _, err := e.srv.Engine.CreateAgentRegistration(ctx, delivery.SystemActor("bench"), "", crowd, 0)
 	if err != nil {
 		return err
@@ -144,19 +145,60 @@ func benchDispatchCrowd(ctx context.Context, e *env, crowd, n int, r *report) er
 	}); err != nil {
 		return fmt.Errorf("waiting for the crowd to be online: %w", err)
 	}
+	stuck, err := queueBacklog(ctx, e, backlog)
+	if err != nil {
+		return fmt.Errorf("queueing the backlog: %w", err)
+	}
 	d, err := runDispatch(ctx, e, "dispatch-crowd", n, 5)
 	if err != nil {
 		return err
 	}
+	for _, dep := range stuck { // leave the queue empty for the benchmarks that follow
+		if err := e.gql(`mutation($d: ID!) { cancelDeployment(deploymentId: $d, comment: "bench backlog") { id } }`,
+			map[string]any{"d": strconv.Itoa(dep)}, nil); err != nil {
+			return fmt.Errorf("canceling the backlog: %w", err)
+		}
+	}
 	fork := floorForkExec.pct(.5)
-	r.add(row{metric: fmt.Sprintf("dispatch with %d other agents online and idle, none meeting the job's demands: queued → claimed, p50 / p99 (%d jobs)", crowd, len(d.claimed)),
+	r.add(row{metric: fmt.Sprintf("dispatch with %d other agents online and idle, none meeting the job's demands, and %d jobs waiting that no agent meets: queued → claimed, p50 / p99 (%d jobs)", crowd, backlog, len(d.claimed)),
 		value: ms(d.claimed.pct(.5)) + " / " + ms(d.claimed.pct(.99))})
-	r.add(row{metric: fmt.Sprintf("dispatch with %d other agents online: queued → task process started, p50 / p99", crowd),
+	r.add(row{metric: fmt.Sprintf("dispatch with %d other agents online and %d jobs waiting: queued → task process started, p50 / p99", crowd, backlog),
 		value: ms(d.stepStarted.pct(.5)) + " / " + ms(d.stepStarted.pct(.99)),
 		floor: "fork/exec p50 " + ms(fork), ratio: ratio(float64(d.stepStarted.pct(.5)), float64(fork)) + " / " + ratio(float64(d.stepStarted.pct(.99)), float64(fork)),
 		target: "none set", verdict: "–"})
-	r.note("Dispatch with other agents: the same run of %d jobs with %d lightweight agents also connected (registered, said hello with no capabilities, max 1 job, then idle with the heartbeat of agent.Run); the jobs demand `bench -equals runner`, which only the real agent has.", len(d.claimed), crowd)
+	r.note("Dispatch with other agents: the same run of %d jobs with %d lightweight agents also connected (registered, said hello with no capabilities, max 1 job, then idle with the heartbeat of agent.Run); the jobs demand `bench -equals runner`, which only the real agent has. %d more jobs wait in the queue throughout, demanding a capability no agent has (each dispatch round records why they wait); they are canceled afterwards.", len(d.claimed), crowd, backlog)
 	return nil
+}
+
+// queueBacklog creates n releases whose job demands a capability no agent has, so that their jobs
+// wait in the queue, and returns their deployments.
+func queueBacklog(ctx context.Context, e *env, n int) ([]int, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	def, err := e.createDefinition(`{name: "backlog", environments: [{name: "dev", trigger: {kind: AFTER_RELEASE},
+	  job: {skipArtifactDownload: true, demands: ["gpu -equals nowhere"], tasks: [{name: "never", shell: "bash", script: "true"}]}}]}`)
+	if err != nil {
+		return nil, err
+	}
+	for range n {
+		if _, err := e.createRelease(def); err != nil {
+			return nil, err
+		}
+	}
+	var deps []int
+	err = e.waitFor(ctx, func() bool {
+		jobs, err := e.srv.Engine.Client().Job.Query().Where(job.StatusEQ(job.StatusQUEUED)).All(ctx)
+		if err != nil || len(jobs) < n {
+			return false
+		}
+		deps = deps[:0]
+		for _, j := range jobs {
+			deps = append(deps, j.DeploymentID)
+		}
+		return true
+	})
+	return deps, err
 }
 
 // runRelease creates a release and waits until envs of its jobs finished. It also returns when

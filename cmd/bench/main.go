@@ -34,6 +34,7 @@ type options struct {
 	pacedLines  int
 	idleAgents  int
 	crowd       int
+	backlog     int
 	idleWindow  time.Duration
 	idleRepeats int
 	databaseURL string
@@ -51,6 +52,7 @@ func main() {
 	flag.IntVar(&o.pacedLines, "paced-lines", 10000, "lines of the paced log-latency job (about 2,000 lines/s)")
 	flag.IntVar(&o.idleAgents, "idle-agents", 1000, "idle agents connected for the CPU measurement")
 	flag.IntVar(&o.crowd, "dispatch-crowd", 500, "other agents connected (none matching) in the second dispatch run; 0 skips it")
+	flag.IntVar(&o.backlog, "dispatch-backlog", 50, "jobs no agent meets, waiting in the queue during the second dispatch run")
 	flag.DurationVar(&o.idleWindow, "idle-window", 20*time.Second, "one window of the idle CPU measurement (with and without agents)")
 	flag.IntVar(&o.idleRepeats, "idle-repeats", 3, "windows measured with agents connected (the median is reported)")
 	flag.StringVar(&o.databaseURL, "database-url", "", "an empty PostgreSQL database (default: SQLite in a temporary directory)")
@@ -107,7 +109,7 @@ func run(ctx context.Context, o options) error {
 			}
 			if o.crowd > 0 {
 				progress("dispatch latency with other agents connected")
-				if err := benchDispatchCrowd(ctx, e, o.crowd, max(o.jobs/2, 1), r); err != nil {
+				if err := benchDispatchCrowd(ctx, e, o.crowd, o.backlog, max(o.jobs/2, 1), r); err != nil {
 					return fmt.Errorf("dispatch with other agents: %w", err)
 				}
 			}

@@ -48,8 +48,10 @@ type Hub struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	kickc  chan struct{}
-	wg     sync.WaitGroup // background loops
-	conns  sync.WaitGroup // sessions
+	// waitc asks the waiting-reasons loop for an update; requests coalesce.
+	waitc chan struct{}
+	wg    sync.WaitGroup // background loops
+	conns sync.WaitGroup // sessions
 
 	mu       sync.Mutex
 	sessions map[int]*session
@@ -86,11 +88,12 @@ func NewHub(opts Options) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
 		opts: opts, e: opts.Engine, log: opts.Logger.With("component", "dispatch"),
-		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1), sessions: map[int]*session{},
+		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1), waitc: make(chan struct{}, 1), sessions: map[int]*session{},
 	}
 }
 
-// Start runs the event loop, the dispatcher and the sweeper until Close.
+// Start runs the event loop, the dispatcher, the waiting-reasons loop, the heartbeat and the
+// sweeper until Close.
 func (h *Hub) Start() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -98,9 +101,10 @@ func (h *Hub) Start() {
 		return
 	}
 	h.started = true
-	h.wg.Add(4)
+	h.wg.Add(5)
 	go func() { defer h.wg.Done(); h.eventLoop() }()
 	go func() { defer h.wg.Done(); h.dispatchLoop() }()
+	go func() { defer h.wg.Done(); h.waitingLoop() }()
 	go func() { defer h.wg.Done(); h.seenLoop() }()
 	go func() { defer h.wg.Done(); h.heartbeatLoop() }()
 	if h.opts.SweepInterval > 0 {
@@ -348,7 +352,8 @@ func (h *Hub) dispatchLoop() {
 }
 
 // dispatchRound offers queued jobs to the connected agents with a free slot (one claim round in
-// the engine, whatever the number of agents), then records why the others wait.
+// the engine, whatever the number of agents), then asks waitingLoop to record why the others
+// wait.
 func (h *Hub) dispatchRound() {
 	sessions := h.snapshot()
 	free := make([]delivery.AgentOffer, 0, len(sessions))
@@ -370,11 +375,36 @@ func (h *Hub) dispatchRound() {
 			// reconciles it when it reconnects (or it is LOST after the grace period).
 		}
 	}
-	if h.ctx.Err() != nil {
-		return
+	select { // the jobs left in the queue may wait for another reason now
+	case h.waitc <- struct{}{}:
+	default:
 	}
-	if err := h.e.UpdateWaitingReasons(h.ctx); err != nil && h.ctx.Err() == nil {
-		h.log.Error("updating waiting reasons", "err", err)
+}
+
+// waitingEvery is the shortest time between two refreshes of the waiting reasons.
+const waitingEvery = 250 * time.Millisecond
+
+// waitingLoop refreshes the waiting reasons of the queued jobs after dispatch rounds, off the
+// dispatcher's path and at most every waitingEvery: an explanation reads every enabled agent,
+// which a busy installation should not pay on every round. The first request after a quiet
+// moment is served at once; those arriving meanwhile coalesce into one more refresh.
+func (h *Hub) waitingLoop() {
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.waitc:
+		}
+		if err := h.e.UpdateWaitingReasons(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Error("updating waiting reasons", "err", err)
+		}
+		pause := time.NewTimer(waitingEvery)
+		select {
+		case <-h.ctx.Done():
+			pause.Stop()
+			return
+		case <-pause.C:
+		}
 	}
 }
 
