@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,6 +88,59 @@ func TestReplicasRunTimedWorkOfAStoppedReplica(t *testing.T) {
 		dev := a.waitEnv(t, rel, "dev", "SUCCEEDED")
 		if got := a.jobLog(t, dev.JobID); !slices.Equal(got, []string{"deferred hello"}) {
 			t.Fatalf("log = %q", got)
+		}
+	})
+}
+
+// TestReplicasLiveLogOnAnotherReplica follows a job's log live through a replica the agent is not
+// connected to: the lines reach the first replica, cross to the second on the PostgreSQL bus, and
+// the second's subscriber gets the first half while the task still runs (it then waits for a gate
+// that opens only once they arrived), then the rest, in order, and the end of the subscription.
+func TestReplicasLiveLogOnAnotherReplica(t *testing.T) {
+	each(t, func(t *testing.T, a *harness) {
+		if a.cfg.DatabaseURL == "" {
+			t.Skip("replicas share a PostgreSQL database")
+		}
+		b := a.replica(t)
+		const half, lines = 1000, 2000
+		gate := filepath.Join(t.TempDir(), "second-half")
+		script := "seq 1 " + strconv.Itoa(half) + "\n" + `while [ ! -e "$GATE" ]; do sleep 0.01; done` + "\n" +
+			"seq " + strconv.Itoa(half+1) + " " + strconv.Itoa(lines)
+		def := a.createDefinition(t, `{name: "halves", variables: [{name: "GATE", value: `+strconv.Quote(gate)+`}],
+		  environments: [{name: "dev", trigger: {kind: AFTER_RELEASE}, job: {tasks: [{name: "count", script: `+strconv.Quote(script)+`}]}}]}`)
+		a.startAgent(t, "on-a", nil)
+		rel := a.createRelease(t, def, nil)
+		dev := a.waitEnv(t, rel, "dev", "IN_PROGRESS")
+
+		c := b.dialWS(b.admin, false)
+		c.ack()
+		halfway := make(chan struct{})
+		reached := sync.OnceFunc(func() { close(halfway) }) // a duplicate line fails checkSequence, not here
+		done := make(chan []int, 1)
+		go func() {
+			done <- c.followLog(dev.DeploymentID, 1, func(seq int) string {
+				if seq == half {
+					reached()
+				}
+				return strconv.Itoa(seq)
+			})
+		}()
+		select {
+		case <-halfway:
+		case <-time.After(waitLimit):
+			t.Fatal("the first half of the log did not reach the second replica's subscriber while the task ran")
+		}
+		if st := a.releaseEnvs(t, rel)["dev"]; st.Job != "RUNNING" {
+			t.Fatalf("job %s at half way, want RUNNING (waiting for the gate)", st.Job)
+		}
+		if err := os.WriteFile(gate, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case seqs := <-done:
+			checkSequence(t, seqs, 1, lines)
+		case <-time.After(2 * waitLimit):
+			t.Fatal("the subscription on the second replica did not complete")
 		}
 	})
 }
