@@ -121,3 +121,31 @@ func TestClaimJobsBothDialects(t *testing.T) {
 		}
 	})
 }
+
+// TestFreeSlots checks what a claim round reads of the agents that meet a job: max jobs minus
+// active jobs, and nothing for a disabled or unknown agent.
+func TestFreeSlots(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		v := newEnv(t, db)
+		wide, _ := register(t, v, "wide", nil)
+		if _, err := v.e.AgentConnected(ctx, wide.ID, delivery.HelloInfo{Name: "wide", MaxJobs: 3}); err != nil {
+			t.Fatal(err)
+		}
+		off, _ := register(t, v, "off", nil)
+		if _, err := v.e.SetAgentEnabled(ctx, admin, off.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		deliverytest.Job(t, v.c, deliverytest.JobOptions{})
+		if j, err := v.e.ClaimJobFor(ctx, wide.ID); err != nil || j == nil {
+			t.Fatalf("claim: %v %v", j, err)
+		}
+		free, err := v.e.FreeSlots(ctx, []int{wide.ID, off.ID, 999999})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if free[wide.ID] != 2 || free[off.ID] != 0 || free[999999] != 0 || len(free) != 3 {
+			t.Fatalf("free slots %v; want wide 2 (3 max, 1 active), off 0, unknown 0", free)
+		}
+	})
+}

@@ -26,3 +26,8 @@ var NotificationBackoff = notificationBackoff
 
 // NotificationLease exposes notificationLease.
 const NotificationLease = notificationLease
+
+// FreeSlots exposes freeSlots.
+func (e *Engine) FreeSlots(ctx context.Context, ids []int) (map[int]int, error) {
+	return e.freeSlots(ctx, ids)
+}
