@@ -193,20 +193,30 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 		}
 		// Match in memory, then read the free slots of the agents that meet some job, once.
 		matches := make([][]int, len(page)) // per job, the offered agents meeting its demands
+		byDemands := map[string][]int{}     // jobs of one definition share their demands
 		var unread []int
+		toRead := map[int]bool{}
 		for i, j := range page {
+			key := strings.Join(j.Demands, "\x00")
+			if m, ok := byDemands[key]; ok {
+				matches[i] = m
+				continue
+			}
 			ds, err := parseDemands(j.Demands)
 			if err != nil {
+				byDemands[key] = nil
 				continue // waits with the parse error as its reason
 			}
 			for _, o := range offers {
 				if meetsAll(ds, o.Capabilities) {
 					matches[i] = append(matches[i], o.AgentID)
-					if _, read := free[o.AgentID]; !read && !slices.Contains(unread, o.AgentID) {
+					if _, read := free[o.AgentID]; !read && !toRead[o.AgentID] {
+						toRead[o.AgentID] = true
 						unread = append(unread, o.AgentID)
 					}
 				}
 			}
+			byDemands[key] = matches[i]
 		}
 		if len(unread) > 0 {
 			slots, err := e.freeSlots(ctx, unread)
