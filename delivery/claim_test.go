@@ -3,11 +3,7 @@ package delivery_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
-
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
@@ -16,17 +12,6 @@ import (
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
-
-// countingDriver counts the statements sent outside transactions.
-type countingDriver struct {
-	dialect.Driver
-	n *atomic.Int64
-}
-
-func (d countingDriver) Query(ctx context.Context, q string, args, v any) error {
-	d.n.Add(1)
-	return d.Driver.Query(ctx, q, args, v)
-}
 
 // offer is the dispatcher's offer of a connected agent, with its stored capabilities.
 func offer(v env, a *ent.Agent) delivery.AgentOffer {
@@ -57,8 +42,7 @@ func TestClaimJobsRoundCostDoesNotGrowWithAgents(t *testing.T) {
 			}
 			nowhere := deliverytest.Job(t, v.c, deliverytest.JobOptions{Demands: []string{"zone -equals nowhere"}}).Job.ID
 
-			var n atomic.Int64
-			counted := ent.NewClient(ent.Driver(countingDriver{Driver: entsql.OpenDB(dialect.SQLite, db.SQL), n: &n}))
+			counted, n := storagetest.Counting(db)
 			e := delivery.New(counted, delivery.Options{Dialect: db.Dialect, Secrets: v.box})
 			claimed, err := e.ClaimJobs(ctx, ids)
 			if err != nil {

@@ -7,17 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
-	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
@@ -25,25 +21,13 @@ import (
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
-// countingDriver counts the queries sent to the database.
-type countingDriver struct {
-	dialect.Driver
-	n *atomic.Int64
-}
-
-func (d countingDriver) Query(ctx context.Context, q string, args, v any) error {
-	d.n.Add(1)
-	return d.Driver.Query(ctx, q, args, v)
-}
-
 // TestListQueriesDoNotGrowWithPageSize checks that a nested list query costs
 // the same number of SQL queries for 2 releases as for 12 (no N+1), approval
 // notifications (a resolver field, batched by a loader) included.
 func TestListQueriesDoNotGrowWithPageSize(t *testing.T) {
 	db := storagetest.Open(t, "sqlite")
 	ctx := context.Background()
-	var n atomic.Int64
-	client := ent.NewClient(ent.Driver(countingDriver{Driver: entsql.OpenDB(dialect.SQLite, db.SQL), n: &n}))
+	client, n := storagetest.Counting(db)
 	box, _ := delivery.NewSecretBox(bytes.Repeat([]byte{7}, 32))
 	eng := delivery.New(client, delivery.Options{Dialect: db.Dialect, Secrets: box})
 

@@ -44,39 +44,47 @@ func newHarness(t *testing.T, dialect string) *harness {
 		db := storagetest.Open(t, "postgres") // creates and migrates a fresh schema
 		cfg.DatabaseURL = db.URL
 	}
-	ctx := context.Background()
-	s, err := server.New(ctx, cfg)
+	h := serve(t, cfg, "")
+	h.smtp = smtp
+	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
+	return h
+}
+
+// serve starts a server with cfg on a real listener (at addr, or a free port when addr is
+// empty) and returns its harness, stopped by t's cleanup or earlier by stop.
+func serve(t *testing.T, cfg server.Config, addr string) *harness {
+	t.Helper()
+	s, err := server.New(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("starting server: %v", err)
+		t.Fatalf("starting a server: %v", err)
 	}
 	s.Start()
-	hs := httptest.NewServer(s.Handler())
+	hs := httptest.NewUnstartedServer(s.Handler())
+	if addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.Close()
+			t.Fatalf("listening on %s: %v", addr, err)
+		}
+		hs.Listener.Close()
+		hs.Listener = ln
+	}
+	hs.Start()
 	stop := sync.OnceFunc(func() {
 		hs.Close()
 		s.Close()
 	})
 	t.Cleanup(stop)
-	h := &harness{t: t, srv: s, http: hs, smtp: smtp, cfg: cfg, stop: stop}
-	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
-	return h
+	return &harness{t: t, srv: s, http: hs, cfg: cfg, stop: stop}
 }
 
 // replica starts a second server on h's database and keys (another replica of the same
 // installation), on its own listener; its tokens and h's are interchangeable.
 func (h *harness) replica(t *testing.T) *harness {
 	t.Helper()
-	s, err := server.New(context.Background(), h.cfg)
-	if err != nil {
-		t.Fatalf("starting a replica: %v", err)
-	}
-	s.Start()
-	hs := httptest.NewServer(s.Handler())
-	stop := sync.OnceFunc(func() {
-		hs.Close()
-		s.Close()
-	})
-	t.Cleanup(stop)
-	return &harness{t: t, srv: s, http: hs, smtp: h.smtp, cfg: h.cfg, admin: h.admin, stop: stop}
+	r := serve(t, h.cfg, "")
+	r.smtp, r.admin = h.smtp, h.admin
+	return r
 }
 
 // restart stops h's server and starts a new one on the same database, keys and address, as a
@@ -85,26 +93,9 @@ func (h *harness) restart(t *testing.T) *harness {
 	t.Helper()
 	addr := h.http.Listener.Addr().String()
 	h.stop()
-	s, err := server.New(context.Background(), h.cfg)
-	if err != nil {
-		t.Fatalf("restarting the server: %v", err)
-	}
-	s.Start()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		s.Close()
-		t.Fatalf("listening again on %s: %v", addr, err)
-	}
-	hs := httptest.NewUnstartedServer(s.Handler())
-	hs.Listener.Close()
-	hs.Listener = ln
-	hs.Start()
-	stop := sync.OnceFunc(func() {
-		hs.Close()
-		s.Close()
-	})
-	t.Cleanup(stop)
-	return &harness{t: t, srv: s, http: hs, smtp: h.smtp, cfg: h.cfg, admin: h.admin, stop: stop}
+	r := serve(t, h.cfg, addr)
+	r.smtp, r.admin = h.smtp, h.admin
+	return r
 }
 
 // tokenFor creates (once) a user with role and returns a signed API token.
