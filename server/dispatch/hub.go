@@ -181,8 +181,11 @@ func (h *Hub) seenEveryFor() time.Duration {
 }
 
 // seenLoop writes the agents' signs of life periodically, in one statement.
-func (h *Hub) seenLoop() {
-	t := time.NewTicker(h.seenEveryFor())
+func (h *Hub) seenLoop() { h.every(h.seenEveryFor(), func() { h.flushSeen(h.ctx) }) }
+
+// every runs fn every d until the hub closes.
+func (h *Hub) every(d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -190,7 +193,7 @@ func (h *Hub) seenLoop() {
 			return
 		case <-t.C:
 		}
-		h.flushSeen(h.ctx)
+		fn()
 	}
 }
 
@@ -220,20 +223,13 @@ func (h *Hub) flushSeen(ctx context.Context) {
 // over the interval (one timer per connection, or agents pinging on their own schedule) each wake
 // an idle server, which costs several times the CPU of the same pings sent together.
 func (h *Hub) heartbeatLoop() {
-	t := time.NewTicker(h.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-t.C:
-		}
+	h.every(h.opts.PingInterval, func() {
 		for _, s := range h.snapshot() {
 			if s.welcomed.Load() && s.heard.Silent() >= h.opts.PingInterval/2 && s.pinging.CompareAndSwap(false, true) {
 				go s.ping()
 			}
 		}
-	}
+	})
 }
 
 // remove forgets s; it reports whether s was the agent's current session.
@@ -445,18 +441,7 @@ func (h *Hub) failJob(jobID int, reason string) {
 }
 
 // sweepLoop marks silent agents' jobs lost and enforces job timeouts.
-func (h *Hub) sweepLoop() {
-	t := time.NewTicker(h.opts.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-t.C:
-		}
-		h.Sweep(h.ctx)
-	}
-}
+func (h *Hub) sweepLoop() { h.every(h.opts.SweepInterval, func() { h.Sweep(h.ctx) }) }
 
 // Sweep runs one pass of the sweeper: silent agents and job timeouts.
 func (h *Hub) Sweep(ctx context.Context) {
