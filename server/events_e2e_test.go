@@ -257,7 +257,7 @@ func TestRestrictedDefinitionEvents(t *testing.T) {
 		samWS.subscribe("all", releaseEventsSub, map[string]any{"after": 0})
 
 		const create = `mutation($d: ID!) { createRelease(input: {definitionId: $d}) { id } }`
-		vaultRel := dig(h.ok(editor, create, map[string]any{"d": vault}), "createRelease", "id").(string)
+		vaultRel := dig(h.ok(h.admin, create, map[string]any{"d": vault}), "createRelease", "id").(string)
 		openRel := dig(h.ok(editor, create, map[string]any{"d": open}), "createRelease", "id").(string)
 
 		// vic's first event is the open release's: every vault event came before it.
