@@ -256,6 +256,24 @@ func TestScopedPermissions(t *testing.T) {
 			t.Fatalf("%d override events after a listed deployer's deploy", n)
 		}
 
+		// A bot acting for a person has the person's permissions, not its own.
+		bot := f.user("chatbot", "EDITOR")
+		bot.Scopes = []string{delivery.ScopeActAs}
+		forPD, err := f.e.ActAs(f.ctx, bot, "pd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		forSomeone, err := f.e.ActAs(f.ctx, bot, "someone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		prodDep = f.deployment(rel.ID, "prod")
+		_, err = f.e.CancelDeployment(f.ctx, forSomeone, prodDep.ID, "")
+		forbidden("the bot for someone cancels prod", err, "someone is not among them")
+		if _, err := f.e.CancelDeployment(f.ctx, forPD, prodDep.ID, "for pd"); err != nil {
+			t.Fatalf("the bot for pd cancels prod: %v", err)
+		}
+
 		// Abandon is a definition-wide deployment right.
 		_, err = f.e.AbandonRelease(f.ctx, pd, rel.ID, "")
 		forbidden("pd abandons", err, "manageDeployments on definition web")
