@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
@@ -83,4 +85,21 @@ func ReadScope() ent.Interceptor {
 		}
 		return nil
 	})
+}
+
+// ErrWriteOutsideEngine is what a write through the adapters' read-only
+// client (Options.Reads) fails with: every change goes through the engine.
+var ErrWriteOutsideEngine = errors.New("refused: the adapters' database client is read-only; every change goes through the delivery engine")
+
+// RefuseWrites is the ent hook of the adapters' client (Options.Reads): it
+// refuses every mutation, so that a resolver, webhook handler or dispatcher
+// cannot write a domain table around the engine's transactions, audit and
+// events. Storage registers it, with ReadScope, on the second client it
+// opens on the same database.
+func RefuseWrites() ent.Hook {
+	return func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			return nil, fmt.Errorf("%s %s: %w", m.Op(), m.Type(), ErrWriteOutsideEngine)
+		})
+	}
 }

@@ -44,7 +44,7 @@ func TestRestrictedDefinitionReachedAround(t *testing.T) {
 		openRel := dig(h.ok(editor, create, map[string]any{"d": open}), "createRelease", "id").(string)
 
 		// One work item and one commit in both releases.
-		c := e.Client()
+		c := h.srv.DB().Client // seeding: the engine's client (Engine.Client is read-only)
 		ids := []int{}
 		for _, s := range []string{vaultRel, openRel} {
 			id, _ := strconv.Atoi(s)
