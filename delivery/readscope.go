@@ -103,3 +103,27 @@ func RefuseWrites() ent.Hook {
 		})
 	}
 }
+
+// RequireReadableNode returns FORBIDDEN unless actor holds the least role
+// that reads records of n's type (node(id)): people, groups, tokens, audit,
+// deliveries, notifications, hooks and agent registrations are for ADMINs,
+// service connections (never their secrets) for EDITORs, everything else
+// for VIEWERs; everyone reads their own user. Whether actor may read what a
+// definition owns is the read scope's business (WithReadScope), which the
+// query that loaded n applied.
+func RequireReadableNode(actor Actor, n any) error {
+	min := RoleViewer
+	switch v := n.(type) {
+	case *ent.User:
+		if v.ID == actor.UserID {
+			return nil
+		}
+		min = RoleAdmin
+	case *ent.Group, *ent.ApiToken, *ent.AuditEvent, *ent.WebhookDelivery,
+		*ent.Notification, *ent.OutgoingHook, *ent.HookDelivery, *ent.AgentRegistration:
+		min = RoleAdmin
+	case *ent.ServiceConnection:
+		min = RoleEditor
+	}
+	return actor.Require(min, "reading this node")
+}
