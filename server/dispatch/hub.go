@@ -457,11 +457,13 @@ func (h *Hub) Sweep(ctx context.Context) {
 	h.mu.Unlock()
 	check := delivery.SilenceCheck{Grace: h.opts.Grace, Lag: h.seenEveryFor(), Since: since}
 	if n, err := h.e.MarkSilentAgentsLost(ctx, check); err != nil {
-		h.log.Error("marking silent agents lost", "err", err)
+		if ctx.Err() == nil { // else shutting down; the next start's sweep finishes what this one began
+			h.log.Error("marking silent agents lost", "err", err)
+		}
 	} else if n > 0 {
 		h.log.Warn("jobs of silent agents marked lost", "jobs", n)
 	}
-	if _, err := h.e.EnforceJobTimeouts(ctx); err != nil {
+	if _, err := h.e.EnforceJobTimeouts(ctx); err != nil && ctx.Err() == nil {
 		h.log.Error("enforcing job timeouts", "err", err)
 	}
 }
