@@ -290,6 +290,7 @@ func TestKilledServerKeepsRunningJobs(t *testing.T) {
 	serverBinary(t) // before the clock of any case starts
 	for _, d := range storagetest.Dialects() {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel() // each case has its own processes, database and agent
 			if d == "postgres" && os.Getenv(storagetest.EnvPostgres) == "" {
 				t.Skipf("PostgreSQL case skipped: set %s", storagetest.EnvPostgres)
 			}
