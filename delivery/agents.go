@@ -263,8 +263,12 @@ func (e *Engine) DeleteAgent(ctx context.Context, actor Actor, id int) error {
 		if err != nil {
 			return fmt.Errorf("reading agent %d: %w", id, err)
 		}
+		requeued, err := jobMachine.apply(0, job.StatusASSIGNED, JobRequeue)
+		if err != nil {
+			return err
+		}
 		if _, err := t.Job.Update().Where(job.AgentID(id), job.StatusEQ(job.StatusASSIGNED)).
-			SetStatus(job.StatusQUEUED).ClearAgentID().ClearAssignedAt().AddVersion(1).Save(t.ctx); err != nil {
+			SetStatus(requeued).ClearAgentID().ClearAssignedAt().AddVersion(1).Save(t.ctx); err != nil {
 			return fmt.Errorf("re-queueing jobs of agent %d: %w", id, err)
 		}
 		if lost, err = t.markLost("agent deleted", job.AgentID(id)); err != nil {
