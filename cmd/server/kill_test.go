@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,8 +88,8 @@ func (in *installation) crash(downtime, cut time.Duration) time.Time {
 
 // startAgent runs a real agent (agent.Run) in the test process, registered through the API. It
 // keeps the default reconnect backoff (1 s doubling to 30 s): the grace the server announces
-// must cap it.
-func (in *installation) startAgent(name string) {
+// must cap it. stop ends it (SIGTERM's way) while the server still runs.
+func (in *installation) startAgent(name string) (stop func()) {
 	t := in.t
 	t.Helper()
 	d := in.api.do(t, `mutation { createAgentRegistration(maxUses: 1) { token } }`, nil)
@@ -104,7 +105,7 @@ func (in *installation) startAgent(name string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan error, 1)
 	go func() { exited <- agent.Run(ctx, cfg) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-exited:
@@ -116,6 +117,8 @@ func (in *installation) startAgent(name string) {
 		}
 		logFile.Close()
 	})
+	t.Cleanup(stop)
+	return stop
 }
 
 // counter is a job whose task prints "line 1", "line 2"… every 20 ms (and appends each number
@@ -295,7 +298,7 @@ func TestKilledServerKeepsRunningJobs(t *testing.T) {
 				t.Skipf("PostgreSQL case skipped: set %s", storagetest.EnvPostgres)
 			}
 			in := newInstallation(t, d)
-			in.startAgent("survivor-" + d)
+			defer in.startAgent("survivor-" + d)()
 			survivesCrashes(t, in)
 			lostAfterGrace(t, in)
 			if d == "postgres" {
