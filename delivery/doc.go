@@ -77,6 +77,7 @@ package delivery
 //
 //	QUEUED ──assign──► ASSIGNED ──start──► RUNNING ──succeed / succeedPartially / fail / cancel / lose──► final
 //	QUEUED ──start──► RUNNING;  QUEUED ──cancel──► CANCELED;  ASSIGNED ──fail / cancel / lose──► final
+//	ASSIGNED ──requeue──► QUEUED (declined by the agent, or the agent deleted: nothing ran)
 //
 // A job's timeout starts when it starts running; when it passes, the job is
 // FAILED ("timed out after N minutes") with cancel_requested, the deployment

@@ -222,6 +222,9 @@ const (
 	JobCancel           JobEvent = "cancel"
 	// JobLose: its agent went silent for longer than the grace period.
 	JobLose JobEvent = "lose"
+	// JobRequeue: the agent declined the assigned job (busy, shutting down) or was deleted
+	// before it started it; nothing ran, so the job waits for another agent.
+	JobRequeue JobEvent = "requeue"
 )
 
 // jobMachine is the job state machine.
@@ -234,10 +237,11 @@ var jobMachine = transitions[job.Status, JobEvent]{
 			JobCancel: job.StatusCANCELED,
 		},
 		job.StatusASSIGNED: {
-			JobStart:  job.StatusRUNNING,
-			JobFail:   job.StatusFAILED,
-			JobCancel: job.StatusCANCELED,
-			JobLose:   job.StatusLOST,
+			JobStart:   job.StatusRUNNING,
+			JobFail:    job.StatusFAILED,
+			JobCancel:  job.StatusCANCELED,
+			JobLose:    job.StatusLOST,
+			JobRequeue: job.StatusQUEUED,
 		},
 		job.StatusRUNNING: {
 			JobSucceed:          job.StatusSUCCEEDED,

@@ -167,7 +167,7 @@ func TestJobTransitions(t *testing.T) {
 		job.StatusQUEUED, job.StatusASSIGNED, job.StatusRUNNING, job.StatusSUCCEEDED,
 		job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED, job.StatusCANCELED, job.StatusLOST,
 	}
-	events := []JobEvent{JobAssign, JobStart, JobSucceed, JobSucceedPartially, JobFail, JobCancel, JobLose}
+	events := []JobEvent{JobAssign, JobStart, JobSucceed, JobSucceedPartially, JobFail, JobCancel, JobLose, JobRequeue}
 	checkMachine(t, jobMachine, states, events, map[string]job.Status{
 		"QUEUED assign":            job.StatusASSIGNED,
 		"QUEUED start":             job.StatusRUNNING,
@@ -176,6 +176,7 @@ func TestJobTransitions(t *testing.T) {
 		"ASSIGNED fail":            job.StatusFAILED,
 		"ASSIGNED cancel":          job.StatusCANCELED,
 		"ASSIGNED lose":            job.StatusLOST,
+		"ASSIGNED requeue":         job.StatusQUEUED,
 		"RUNNING succeed":          job.StatusSUCCEEDED,
 		"RUNNING succeedPartially": job.StatusPARTIALLY_SUCCEEDED,
 		"RUNNING fail":             job.StatusFAILED,

@@ -667,10 +667,11 @@ type ComplexityRoot struct {
 	}
 
 	LogLine struct {
-		Seq  func(childComplexity int) int
-		Step func(childComplexity int) int
-		Text func(childComplexity int) int
-		Time func(childComplexity int) int
+		AfterLoss func(childComplexity int) int
+		Seq       func(childComplexity int) int
+		Step      func(childComplexity int) int
+		Text      func(childComplexity int) int
+		Time      func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -3838,6 +3839,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobStep.Status(childComplexity), true
 
+	case "LogLine.afterLoss":
+		if e.ComplexityRoot.LogLine.AfterLoss == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.AfterLoss(childComplexity), true
 	case "LogLine.seq":
 		if e.ComplexityRoot.LogLine.Seq == nil {
 			break
@@ -12497,6 +12504,8 @@ func (ec *executionContext) childFields_LogLine(ctx context.Context, field graph
 		return ec.fieldContext_LogLine_time(ctx, field)
 	case "text":
 		return ec.fieldContext_LogLine_text(ctx, field)
+	case "afterLoss":
+		return ec.fieldContext_LogLine_afterLoss(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LogLine", field.Name)
 }
@@ -26082,6 +26091,29 @@ func (ec *executionContext) _LogLine_text(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_LogLine_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LogLine", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LogLine_afterLoss(ctx context.Context, field graphql.CollectedField, obj *delivery.LogLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogLine_afterLoss(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AfterLoss, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogLine_afterLoss(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogLine", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Mutation_ping(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -61714,6 +61746,11 @@ func (ec *executionContext) _LogLine(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "text":
 			out.Values[i] = ec._LogLine_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "afterLoss":
+			out.Values[i] = ec._LogLine_afterLoss(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

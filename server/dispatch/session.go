@@ -146,7 +146,8 @@ func (s *session) welcome(hello agentproto.Hello) bool {
 		return false
 	}
 	s.caps = rec.Capabilities
-	s.send(agentproto.Welcome{Type: agentproto.TypeWelcome, AgentID: strconv.Itoa(s.agentID), ServerTime: s.hub.e.Clock().Now()})
+	s.send(agentproto.Welcome{Type: agentproto.TypeWelcome, AgentID: strconv.Itoa(s.agentID), ServerTime: s.hub.e.Clock().Now(),
+		GraceMillis: s.hub.opts.Grace.Milliseconds()})
 	s.welcomed.Store(true)
 	for _, c := range rec.Cancels {
 		s.send(agentproto.Cancel{Type: agentproto.TypeCancel, JobID: strconv.Itoa(c.JobID), Reason: c.Reason})
