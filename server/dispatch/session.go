@@ -343,6 +343,13 @@ func (s *session) logs(jobID int, m agentproto.LogBatch) error {
 	if err != nil {
 		return err
 	}
+	n := 0
+	for _, l := range m.Lines {
+		if l.Seq <= acked {
+			n++
+		}
+	}
+	s.hub.opts.Observer.LogLinesReceived(n)
 	s.send(agentproto.LogAck{Type: agentproto.TypeLogAck, JobID: m.JobID, UptoSeq: acked})
 	return nil
 }
