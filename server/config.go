@@ -66,6 +66,9 @@ type Config struct {
 	// lists); nil means a client with a 60 s timeout.
 	CIHTTPClient *http.Client
 	Logger       *slog.Logger
+	// LogFormat is the format of Logger's output, "text" (default) or "json". In json, the --dev
+	// banner is one log record (without the token: its file is named) instead of prose.
+	LogFormat string
 }
 
 func (c *Config) setDefaults() {

@@ -391,6 +391,14 @@ func (s *Server) BootstrapDev(ctx context.Context) error {
 }
 
 func (s *Server) printDevHelp(path, tok string) {
+	if s.cfg.LogFormat == "json" {
+		attrs := []any{"admin_token_file", path, "graphql", s.cfg.BaseURL + "/graphql"}
+		if s.cfg.DevAgent {
+			attrs = append(attrs, "dev_agent", DevAgentName, "dev_agent_work_dir", filepath.Join(s.cfg.DataDir, "agent"))
+		}
+		s.log.Info("dev mode: admin token written; send it as Authorization: Bearer <token>", attrs...)
+		return
+	}
 	agentNote := ""
 	if s.cfg.DevAgent {
 		agentNote = fmt.Sprintf("\nAn agent named %q runs inside this process (work directory %s):\nreleases deploy without more set-up. --dev-agent=false turns it off.\n",
