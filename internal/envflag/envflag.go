@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 )
 
@@ -16,8 +17,9 @@ import (
 const Prefix = "CAIRN_"
 
 // Rule is the rule in words, for help texts.
-const Rule = "Every flag may be given as an environment variable instead: CAIRN_ + the flag name in upper case\n" +
-	"with dashes as underscores (--data-dir → CAIRN_DATA_DIR). A flag on the command line wins."
+const Rule = "A flag shown with a variable in parentheses may be given as that environment variable instead:\n" +
+	"CAIRN_ + the flag name in upper case with dashes as underscores (--data-dir → CAIRN_DATA_DIR).\n" +
+	"A flag on the command line wins."
 
 // Names overrides the rule for some flags of a command (flag name → variable name); a flag
 // mapped to "" has no variable (repeatable flags, say).
@@ -62,6 +64,9 @@ func PrintUsage(w io.Writer, fs *flag.FlagSet, synopsis string, names Names) {
 	fs.VisitAll(func(f *flag.Flag) {
 		kind, usage := flag.UnquoteUsage(f)
 		line := "  --" + f.Name
+		if len(f.Name) == 1 {
+			line = "  -" + f.Name
+		}
 		if kind != "" {
 			line += " " + kind
 		}
@@ -71,7 +76,7 @@ func PrintUsage(w io.Writer, fs *flag.FlagSet, synopsis string, names Names) {
 		fmt.Fprintln(w, line)
 		switch {
 		case f.DefValue == "" || f.DefValue == "false" || f.DefValue == "0":
-		case kind == "string":
+		case reflect.TypeOf(f.Value).String() == "*flag.stringValue":
 			usage += fmt.Sprintf(" (default %q)", f.DefValue)
 		default:
 			usage += fmt.Sprintf(" (default %s)", f.DefValue)

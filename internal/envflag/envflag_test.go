@@ -40,7 +40,7 @@ func TestApplyAndUsage(t *testing.T) {
 	fs, _, _, _, _ = newFS()
 	var out bytes.Buffer
 	PrintUsage(&out, fs, "x [flags]", names)
-	for _, want := range []string{"CAIRN_ + the flag name", "--data-dir directory   (CAIRN_DATA_DIR)", `(default "./d")`,
+	for _, want := range []string{"CAIRN_ + the flag name in upper case", "--data-dir directory   (CAIRN_DATA_DIR)", `(default "./d")`,
 		"--token string   (AGENT_TOKEN)", "--capability string\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
