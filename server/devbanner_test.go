@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairnhq/cairn/server"
 )
@@ -59,5 +60,40 @@ func TestDevBannerAsJSON(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "eyJ") {
 		t.Errorf("the token was logged: %s", out.String())
+	}
+}
+
+// TestNormalShutdownLogsNoError: a dev server with its agent connected, stopped as SIGTERM stops
+// it, logs nothing at WARN or above and no error (it logged "failed to read frame header: EOF").
+func TestNormalShutdownLogsNoError(t *testing.T) {
+	var out lockedBuffer
+	addr, dir := freeAddr(t), t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, server.Config{Addr: addr, DataDir: dir, Dev: true, DevAgent: true, LogFormat: "json",
+			Logger: slog.New(slog.NewJSONHandler(&out, nil))})
+	}()
+	poll(t, "the dev agent connected", func() bool { return strings.Contains(out.String(), `"msg":"connected"`) })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("server.Run: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("server.Run did not return")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if rec["level"] != "INFO" && rec["level"] != "DEBUG" || rec["err"] != nil {
+			t.Errorf("shutdown logged: %s", line)
+		}
+	}
+	if !strings.Contains(out.String(), "agent disconnected") {
+		t.Errorf("no disconnect record:\n%s", out.String())
 	}
 }

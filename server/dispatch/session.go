@@ -3,7 +3,9 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -232,7 +234,7 @@ func (s *session) readLoop() {
 		_, data, err := s.conn.Read(context.WithoutCancel(s.ctx))
 		if err != nil {
 			if s.ctx.Err() == nil {
-				s.log.Info("agent connection ended", "err", err)
+				logEnd(s.log, err)
 			}
 			return
 		}
@@ -430,4 +432,19 @@ func wireError(err error) agentproto.ErrorCode {
 		return agentproto.ErrUnauthorized
 	}
 	return agentproto.ErrInternal
+}
+
+// logEnd logs how an agent's connection ended: a close frame or the end of the stream (an
+// agent stopping, a dev agent stopped with the server) is the normal way and logs no error.
+func logEnd(log *slog.Logger, err error) {
+	switch websocket.CloseStatus(err) {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+		log.Info("agent disconnected")
+		return
+	}
+	if errors.Is(err, io.EOF) {
+		log.Info("agent disconnected")
+		return
+	}
+	log.Warn("agent connection lost", "err", err)
 }
