@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,6 +120,20 @@ func TestMetricsEndpoint(t *testing.T) {
 	// The agent's log holds the task's three lines plus its own notices.
 	if got := m["cairn_log_lines_ingested_total"]; got < 3 {
 		t.Errorf("log lines ingested %v, want at least 3", got)
+	}
+	// Every series the Grafana dashboard queries exists.
+	dash, err := os.ReadFile("../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for s := range m {
+		names[strings.SplitN(s, "{", 2)[0]] = true
+	}
+	for _, name := range regexp.MustCompile(`\b(?:cairn|go|process)_[a-z_]+\b`).FindAllString(string(dash), -1) {
+		if !names[name] {
+			t.Errorf("the dashboard queries %s, which the server does not export", name)
+		}
 	}
 	if m["cairn_dispatch_latency_seconds_sum"] <= 0 || m["cairn_dispatch_latency_seconds_sum"] > 60 {
 		t.Errorf("dispatch latency sum %v s", m["cairn_dispatch_latency_seconds_sum"])
