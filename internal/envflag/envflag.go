@@ -34,7 +34,8 @@ func (n Names) Var(name string) string {
 }
 
 // Apply sets every flag of fs that the command line did not give from its variable, as lookup
-// (os.LookupEnv) finds it. A value the flag refuses is an error naming the variable.
+// (os.LookupEnv) finds it. An empty variable counts as unset (env files often list every
+// setting, some blank). A value the flag refuses is an error naming the variable.
 func Apply(fs *flag.FlagSet, lookup func(string) (string, bool), names Names) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -44,7 +45,7 @@ func Apply(fs *flag.FlagSet, lookup func(string) (string, bool), names Names) er
 		if given[f.Name] || err != nil || env == "" {
 			return
 		}
-		if v, ok := lookup(env); ok {
+		if v, ok := lookup(env); ok && v != "" {
 			if e := f.Value.Set(v); e != nil {
 				err = fmt.Errorf("%s=%q: %w", env, v, e)
 			}

@@ -10,7 +10,7 @@ import (
 
 func TestApplyAndUsage(t *testing.T) {
 	env := map[string]string{"CAIRN_DATA_DIR": "/var/lib/cairn", "CAIRN_ADDR": "0.0.0.0:1", "AGENT_TOKEN": "t",
-		"CAIRN_MAX_BODY": "lots", "CAIRN_CAPABILITY": "ignored"}
+		"CAIRN_MAX_BODY": "lots", "CAIRN_CAPABILITY": "ignored", "CAIRN_EMPTY": ""}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	names := Names{"token": "AGENT_TOKEN", "capability": ""}
 	newFS := func() (*flag.FlagSet, *string, *string, *string, *string) {
@@ -30,6 +30,12 @@ func TestApplyAndUsage(t *testing.T) {
 		t.Errorf("dir %q addr %q token %q capability %q", *dir, *addr, *tok, *capab)
 	}
 
+	fs = flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.Int64("empty", 3, "an empty variable is no variable")
+	fs.Parse(nil)
+	if err := Apply(fs, lookup, nil); err != nil || fs.Lookup("empty").Value.String() != "3" {
+		t.Errorf("empty variable: %v %v", err, fs.Lookup("empty").Value)
+	}
 	fs = flag.NewFlagSet("x", flag.ContinueOnError)
 	fs.Int64("max-body", 1, "limit")
 	fs.Parse(nil)
