@@ -461,6 +461,16 @@ func TestCLIRefusals(t *testing.T) {
 		t.Errorf("readable config: %v", err)
 	}
 	os.Chmod(path, 0o600)
+	good, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(`{"server": 12`), 0o600)
+	if _, err := c.run("", "whoami"); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("malformed config: %v", err)
+	}
+	os.WriteFile(path, []byte(`{"server": "javascript:alert(1)", "token": "x"}`), 0o600)
+	if _, err := c.run("", "whoami"); !errors.As(err, new(usageError)) {
+		t.Errorf("hostile server in config: %v", err)
+	}
+	os.WriteFile(path, good, 0o600)
 	// Flags and variables win over the config file; logout forgets the token.
 	c.env["CAIRN_TOKEN"] = "bad"
 	if _, err := c.run("", "whoami"); err == nil {
