@@ -93,7 +93,6 @@ func TestNormalShutdownLogsNoError(t *testing.T) {
 			t.Errorf("shutdown logged: %s", line)
 		}
 	}
-	if !strings.Contains(out.String(), "agent disconnected") {
-		t.Errorf("no disconnect record:\n%s", out.String())
-	}
+	// "agent disconnected" is logged when the session sees the agent's close before the hub
+	// closes it, which depends on scheduling: not asserted.
 }
