@@ -112,10 +112,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub
 	m := metrics.New(metrics.Sources{
-		Gauges:           engine.ReadGauges,
-		Subscribers:      bus.Subscribers,
-		AgentConnections: func() int { return hub.Connected() },
-		Logger:           log.With("component", "metrics"),
+		Gauges:            engine.ReadGauges,
+		Subscribers:       bus.Subscribers,
+		LaggedSubscribers: bus.Lagged,
+		AgentConnections:  func() int { return hub.Connected() },
+		Logger:            log.With("component", "metrics"),
 	})
 	hub = dispatch.NewHub(dispatch.Options{
 		Engine: engine, Keys: keys, Events: bus, Logger: log, Grace: cfg.AgentGrace, Observer: m,

@@ -31,6 +31,8 @@ type Sources struct {
 	Gauges func(ctx context.Context) (*delivery.Gauges, error)
 	// Subscribers is the number of live event-bus subscriptions of this replica.
 	Subscribers func() int
+	// LaggedSubscribers is the number of subscriptions the bus dropped for falling behind.
+	LaggedSubscribers func() uint64
 	// AgentConnections is the number of agents connected to this replica.
 	AgentConnections func() int
 	// Logger receives scrape errors (default: discarded).
@@ -67,6 +69,12 @@ func New(src Sources) *Metrics {
 			Name: "cairn_webhook_deliveries_total",
 			Help: "CI webhook requests by source, result (accepted, ignored, rejected) and HTTP status.",
 		}, []string{"source", "result", "code"}),
+	}
+	if src.LaggedSubscribers != nil {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cairn_event_subscribers_lagged_total",
+			Help: "Event-bus subscriptions dropped because they fell a full buffer behind (they re-read the database).",
+		}, func() float64 { return float64(src.LaggedSubscribers()) }))
 	}
 	m.reg.MustRegister(m.dispatchWait, m.logLines, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
