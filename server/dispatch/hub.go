@@ -38,6 +38,8 @@ type Options struct {
 	// CredentialTTL is the lifetime of agent credentials (default 10 years: agents have no
 	// refresh flow; revoke by deleting the agent).
 	CredentialTTL time.Duration
+	// Observer is told of assignments and log lines (metrics); nil tells no one.
+	Observer Observer
 }
 
 // Hub tracks the connected agents and pushes jobs to them.
@@ -87,6 +89,9 @@ func NewHub(opts Options) *Hub {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
@@ -368,6 +373,9 @@ func (h *Hub) dispatchRound() {
 			h.log.Error("claiming jobs", "agents", len(free), "err", err)
 		}
 		for _, j := range jobs { // claimed before any error: they are this round's to deliver
+			if j.AssignedAt != nil {
+				h.opts.Observer.JobAssigned(j.AssignedAt.Sub(j.QueuedAt))
+			}
 			if s := h.session(*j.AgentID); s != nil {
 				h.assign(s, j.ID)
 			}
