@@ -30,7 +30,7 @@ type importRule struct {
 // importRules are STYLE.md's table, plus the packages it does not name.
 var importRules = []importRule{
 	{dir: "delivery", noThirdParty: true,
-		may: []string{"ent/...", "entgo.io/ent", "github.com/robfig/cron/v3"},
+		may: []string{"ent/...", "internal/backoff", "entgo.io/ent", "github.com/robfig/cron/v3"},
 		never: []string{"graph/...", "integrations/...", "agentproto", "server/...", "auth", "storage/...",
 			"net/http", "github.com/99designs/gqlgen", "github.com/go-playground/webhooks", "github.com/coder/websocket",
 			"github.com/golang-jwt/jwt"}},
@@ -49,9 +49,11 @@ var importRules = []importRule{
 		never: []string{"graph/...", "integrations/...", "ent/...", "storage/..."}, noThirdParty: true},
 	{dir: "auth", may: []string{"delivery", "github.com/golang-jwt/jwt/v5"},
 		never: []string{"graph/...", "server/...", "integrations/...", "ent/..."}, noThirdParty: true},
-	{dir: "server/eventbus", may: []string{"delivery", "github.com/jackc/pgx/v5"},
+	{dir: "server/eventbus", may: []string{"delivery", "internal/backoff", "github.com/jackc/pgx/v5"},
 		never: []string{"graph/...", "integrations/...", "ent/..."}, noThirdParty: true},
 	{dir: "mail", never: []string{"..."}},
+	// internal/*: small helpers any layer may use, so they use nothing of the module.
+	{dir: "internal", subpackages: true, never: []string{"..."}, noThirdParty: true},
 	{dir: "examples/chatops-bot", may: []string{"github.com/coder/websocket"}, never: []string{"..."}, noThirdParty: true},
 }
 
