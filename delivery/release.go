@@ -48,6 +48,10 @@ type CreateReleaseInput struct {
 	ManualEnvironments []string
 	// Partial marks a release triggered by a partially succeeded build.
 	Partial bool
+	// OverrideArtifactChecks skips the check of the given artifact
+	// versions with the CI server (see governArtifacts). Only an actor that
+	// mayOverrideArtifactChecks may set it, and its use is audited.
+	OverrideArtifactChecks bool
 }
 
 // Input limits.
@@ -193,7 +197,7 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		if env.Trigger.Kind != spec.TriggerAfterRelease || manual[env.Name] {
 			continue
 		}
-		if _, err := t.beginDeployment(actor, rel, envs[i], createdBy, "triggered by the creation of the release"); err != nil {
+		if _, err := t.beginDeployment(actor, rel, envs[i], createdBy, "triggered by the creation of the release", true); err != nil {
 			return nil, fmt.Errorf("triggering %s: %w", env.Name, err)
 		}
 	}

@@ -216,10 +216,7 @@ func (t *txn) timeOutJob(id int) error {
 	if err := t.requestJobCancel(timerActor, dc, j, why); err != nil {
 		return err
 	}
-	if err := t.finishDeployment(timerActor, dc, DeploymentFail, "failed: job "+why); err != nil {
-		return err
-	}
-	return t.pumpQueue(timerActor, dc.d.DefinitionID, dc.d.EnvironmentName)
+	return t.finishDeployment(timerActor, dc, DeploymentFail, "failed: job "+why)
 }
 
 // NextTimerDue returns when the next timer is due (or its lease ends, for a
