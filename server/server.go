@@ -103,8 +103,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pgBus = eventbus.NewPG(bus, db.SQL, db.URL, eventbus.PGOptions{Logger: log})
 		publisher = pgBus
 	}
+	ci := &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys}
 	engine := delivery.New(db.Client, delivery.Options{
-		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher,
+		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, CI: ci,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
@@ -118,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		hub: dispatch.NewHub(dispatch.Options{
 			Engine: engine, Keys: keys, Events: bus, Logger: log, Grace: cfg.AgentGrace,
 		}),
-		ci: &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys},
+		ci: ci,
 	}
 	s.routes()
 	return s, nil

@@ -37,7 +37,7 @@ func fakeJenkins(t *testing.T) *Client {
 			body = []byte(`{"_class":"org.jenkinsci.plugins.workflow.job.WorkflowRun","number":3,"result":null,"building":true,"changeSets":[],"actions":[{}]}`)
 		case "/jenkins/job/acme/job/app/api/json":
 			tree := r.URL.Query().Get("tree")
-			prefix := "builds[number,url,result,timestamp,displayName]{0,"
+			prefix := recentBuildsTree + "{0,"
 			if !strings.HasPrefix(tree, prefix) || !strings.HasSuffix(tree, "}") {
 				http.Error(w, "bad tree "+tree, http.StatusBadRequest)
 				return
