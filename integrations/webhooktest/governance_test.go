@@ -138,6 +138,7 @@ func TestManualReleaseArtifactChecks(t *testing.T) {
 		ev.ci.serve("/jenkins/job/acme/job/app/50/api/json", jenkinsBuild(t, 50, "feature/untested", featureSHA, "SUCCESS"))
 		ev.ci.serve("/jenkins/job/acme/job/app/51/api/json", jenkinsBuild(t, 51, "main", mainSHA, "FAILURE"))
 		ev.ci.serve("/jenkins/job/acme/job/app/52/api/json", jenkinsBuild(t, 52, "main", mainSHA, ""))
+		ev.ci.serve("/jenkins/job/acme/job/app/53/api/json", []byte(`{"number": 53, "result": "SUCCESS", "actions": [`)) // cut off
 		ev.ci.serve("/fabrikam/Shop/_apis/build/builds/1021", fixture(t, "teambuild", "api_build.json"))
 		ev.ci.serve("/fabrikam/Shop/_apis/build/builds/1017", mutate(t, fixture(t, "teambuild", "api_build.json"), func(m map[string]any) {
 			m["id"], m["result"], m["sourceBranch"] = 1017, "failed", "refs/heads/main"
@@ -176,6 +177,8 @@ func TestManualReleaseArtifactChecks(t *testing.T) {
 			{"team build by number only", delivery.ArtifactVersion{Alias: "app", BuildID: "42"}, delivery.ArtifactVersion{Alias: "api", BuildNumber: "20250105.3"},
 				"artifacts[1].buildId", "give the build id", false},
 			{"CI server down", delivery.ArtifactVersion{Alias: "app", BuildID: "42"}, api, "", "503", true},
+			{"malformed CI reply", delivery.ArtifactVersion{Alias: "app", BuildID: "53"}, api, "", "decoding", false},
+			{"hostile build id", delivery.ArtifactVersion{Alias: "app", BuildID: "42/../../../script?x="}, api, "artifacts[0].buildId", "has no build", false},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				before := ev.counts()
@@ -188,7 +191,7 @@ func TestManualReleaseArtifactChecks(t *testing.T) {
 				}
 				var de *delivery.Error
 				switch {
-				case c.ciFailure:
+				case c.ciFailure || c.field == "":
 					if delivery.CodeOf(err) != delivery.CodeInternal {
 						t.Fatalf("code %s", delivery.CodeOf(err))
 					}
