@@ -110,25 +110,24 @@ var errTimerDone = errors.New("timer already done")
 func (e *Engine) runTimer(ctx context.Context, tm *ent.Timer) error {
 	// A schedule's builds come from the CI servers, asked before the
 	// transaction: no HTTP call runs inside one.
+	// A CI failure is retried after the lease like any internal error; a
+	// domain one (a source's connection is gone) skips the occurrence.
 	var builds *scheduledBuilds
+	var err error
 	if tm.Kind == timerSchedule {
-		var err error
-		if builds, err = e.newestBuilds(ctx, tm.TargetID); err != nil {
-			if uerr := e.client.Timer.UpdateOneID(tm.ID).SetLastError(truncateText(err.Error(), 2000)).Exec(context.WithoutCancel(ctx)); uerr != nil {
-				return fmt.Errorf("%w (recording it: %v)", err, uerr)
-			}
-			return err // retried after the lease
-		}
+		builds, err = e.newestBuilds(ctx, tm.TargetID)
 	}
-	err := e.inTx(ctx, func(t *txn) error {
-		if err := t.claimTimerRun(tm.ID); err != nil {
-			return err
-		}
-		if tm.Kind == timerSchedule {
-			return t.runSchedule(tm, builds)
-		}
-		return t.fireTimer(tm)
-	})
+	if err == nil {
+		err = e.inTx(ctx, func(t *txn) error {
+			if err := t.claimTimerRun(tm.ID); err != nil {
+				return err
+			}
+			if tm.Kind == timerSchedule {
+				return t.runSchedule(tm, builds)
+			}
+			return t.fireTimer(tm)
+		})
+	}
 	switch {
 	case err == nil, errors.Is(err, errTimerDone):
 		return nil

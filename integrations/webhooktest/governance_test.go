@@ -332,7 +332,19 @@ func TestScheduleTakesNewestAdmittedBuild(t *testing.T) {
 				t.Fatalf("day %d: %v", day, err)
 			}
 		}
-		occur(1)
+		// The CI server failing: no release, the occurrence is retried after the lease.
+		ev.ci.failNext(1)
+		ev.clk.Set(time.Date(2025, 1, 6, 3, 0, 1, 0, time.UTC))
+		if _, err := ev.e.RunDueTimers(ev.ctx); err == nil || !strings.Contains(err.Error(), "503") {
+			t.Fatalf("a failing CI server: %v", err)
+		}
+		if n := len(scheduled()); n != 0 {
+			t.Fatalf("%d releases without the CI server", n)
+		}
+		ev.clk.Set(time.Date(2025, 1, 6, 3, 5, 0, 0, time.UTC))
+		if _, err := ev.e.RunDueTimers(ev.ctx); err != nil {
+			t.Fatalf("the retry: %v", err)
+		}
 		rels := scheduled()
 		if len(rels) != 1 {
 			t.Fatalf("%d scheduled releases, want 1", len(rels))
