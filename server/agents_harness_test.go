@@ -142,10 +142,15 @@ func (h *harness) waitEnv(t *testing.T, relID, env string, want ...string) envSt
 	var st envState
 	h.waitFor(t, fmt.Sprintf("environment %s in %v", env, want), func() bool {
 		st = h.releaseEnvs(t, relID)[env]
+		// The environment's status and its deployment's are read by two
+		// queries: a final deployment counts once its environment agrees.
 		for _, w := range want {
-			if st.Deployment == w {
+			if st.Deployment == w && (!final[w] || st.Status == w) {
 				return true
 			}
+		}
+		if final[st.Deployment] && st.Status != st.Deployment {
+			return false
 		}
 		if final[st.Deployment] {
 			t.Fatalf("environment %s ended %s, want %v (job %s); log:\n%s", env, st.Deployment, want, st.Job, h.jobLog(t, st.JobID))
