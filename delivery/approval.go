@@ -212,7 +212,9 @@ func (t *txn) moveApproval(actor Actor, dc *deployCtx, a *ent.Approval, ev Appro
 	e := dc.event(typ, actor)
 	e.ApprovalID = a.ID
 	e.Status = string(to)
-	e.Data = map[string]any{"stage": string(a.Stage)}
+	// The approver and the comment let a bot tell the approver what became
+	// of the request (a canceled approval's comment says why).
+	e.Data = map[string]any{"stage": string(a.Stage), "approver": a.Approver, "kind": kindOf(a), "comment": comment}
 	return na, t.emit(e)
 }
 
@@ -546,7 +548,7 @@ func (t *txn) reassignGuard(actor Actor, dc *deployCtx, a *ent.Approval) error {
 	if CodeOf(err) != CodeForbidden {
 		return err
 	}
-	acc, aerr := t.checkAccess(actor, dc.d.DefinitionID, dc.re.Name, PermManageApprovals,
+	acc, aerr := checkAccess(t.ctx, t.Client(), actor, dc.d.DefinitionID, dc.re.Name, PermManageApprovals,
 		fmt.Sprintf("reassigning approval %d", a.ID), NotFound("approval", a.ID))
 	if aerr != nil {
 		return err // the approver rule's refusal says more than the permission's

@@ -203,6 +203,7 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 		f.enter(p, s)
 		f.add(p+".cron", s.Cron)
 		f.add(p+".timeZone", s.TimeZone)
+		f.add(p+".scheduleOnlyWithChanges", strconv.FormatBool(s.ScheduleOnlyWithChanges))
 		f.leave()
 	}
 	return f.leaves

@@ -50,8 +50,6 @@ var (
 	aliasRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*$`)
 	// demandRe is "name" (the capability exists) or "name -equals value".
 	demandRe = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.\-]*(?:\s+-equals\s+\S.*)?$`)
-	// dateLayoutRe is a .NET-style date layout such as yyyyMMdd or yyyy-MM-dd.HHmm.
-	dateLayoutRe = regexp.MustCompile(`^[yMdHms]+(?:[-._][yMdHms]+)*$`)
 )
 
 var validShells = map[string]bool{"bash": true, "sh": true, "pwsh": true}
@@ -368,11 +366,8 @@ func validateNameFormat(p *problems, f string) {
 			return
 		}
 		tok := rest[i+2 : i+j]
-		switch {
-		case tok == "rev:r", tok == "Build.BuildNumber":
-		case strings.HasPrefix(tok, "Date:") && dateLayoutRe.MatchString(tok[len("Date:"):]):
-		default:
-			p.add(field, "unknown token $(%s); allowed are $(rev:r), $(Build.BuildNumber) and $(Date:yyyyMMdd)-style dates", tok)
+		if _, ok := lookupNameToken(tok); !ok {
+			p.add(field, "unknown token $(%s); allowed are %s (dates with yyyy, yy, MM, dd, HH, mm, ss and the separators - . _ : or a space)", tok, nameTokenSyntax())
 		}
 		rest = rest[i+j+1:]
 	}

@@ -40,6 +40,12 @@ type Options struct {
 	// except through the engine. Without it Client returns the engine's own
 	// client (tests that seed rows directly).
 	Reads *ent.Client
+	// CI asks the CI servers about builds: it checks the artifact versions
+	// of manual releases and finds the newest admitted builds for
+	// scheduled ones. Nil leaves manual versions unchecked and makes
+	// schedules reuse the latest release's versions; the server always
+	// sets it.
+	CI CIServer
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -65,6 +71,8 @@ type Engine struct {
 	enrichWake chan struct{}
 	enrichMu   sync.Mutex
 	enrichPass chan struct{}
+	// ci asks CI servers about builds (Options.CI); may be nil.
+	ci CIServer
 }
 
 // New returns an engine over client.
@@ -84,6 +92,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		maxLog:     opts.MaxJobLogBytes,
 		keepAge:    opts.EventRetentionAge,
 		keepCount:  opts.EventRetentionCount,
+		ci:         opts.CI,
 	}
 	if e.keepAge <= 0 {
 		e.keepAge = EventRetentionAge

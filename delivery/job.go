@@ -120,10 +120,10 @@ func (e *Engine) FinishJob(ctx context.Context, jobID int, res JobResult) error 
 		if err := t.retireTimers(timerJobTimeout, j.ID); err != nil {
 			return err
 		}
-		if err := t.finishJobDeployment(agentActor, dc, j, canceled, res.Reason); err != nil {
-			return err
-		}
-		return t.pumpQueue(agentActor, dc.d.DefinitionID, dc.d.EnvironmentName)
+		// finishDeployment gives the queue slot on once the deployment is
+		// final; a job that succeeded keeps it through the post-deployment
+		// approval.
+		return t.finishJobDeployment(agentActor, dc, j, canceled, res.Reason)
 	})
 	if err != nil {
 		return fmt.Errorf("finishing job %d: %w", jobID, err)

@@ -71,8 +71,11 @@ const (
 	// DeploymentRequestCancel: a person canceled it while an agent holds
 	// its job; the state stays until the agent reports.
 	DeploymentRequestCancel DeploymentEvent = "requestCancel"
-	// DeploymentSupersede: a newer release's deployment replaced it in a
-	// LATEST_ONLY queue.
+	// DeploymentSupersede: a newer release made it moot before its job
+	// started: a newer release's deployment was requested in a LATEST_ONLY
+	// environment, or the environment already runs (or is deploying) a
+	// newer release and this deployment is automatic, so it would step
+	// backwards.
 	DeploymentSupersede DeploymentEvent = "supersede"
 )
 
@@ -81,15 +84,17 @@ var deploymentMachine = transitions[deployment.Status, DeploymentEvent]{
 	entity: "deployment",
 	next: map[deployment.Status]map[DeploymentEvent]deployment.Status{
 		deployment.StatusPENDING_APPROVAL: {
-			DeploymentDefer:   deployment.StatusSCHEDULED,
-			DeploymentQueue:   deployment.StatusQUEUED,
-			DeploymentReject:  deployment.StatusREJECTED,
-			DeploymentTimeOut: deployment.StatusREJECTED,
-			DeploymentCancel:  deployment.StatusCANCELED,
+			DeploymentDefer:     deployment.StatusSCHEDULED,
+			DeploymentQueue:     deployment.StatusQUEUED,
+			DeploymentReject:    deployment.StatusREJECTED,
+			DeploymentTimeOut:   deployment.StatusREJECTED,
+			DeploymentCancel:    deployment.StatusCANCELED,
+			DeploymentSupersede: deployment.StatusCANCELED,
 		},
 		deployment.StatusSCHEDULED: {
-			DeploymentQueue:  deployment.StatusQUEUED,
-			DeploymentCancel: deployment.StatusCANCELED,
+			DeploymentQueue:     deployment.StatusQUEUED,
+			DeploymentCancel:    deployment.StatusCANCELED,
+			DeploymentSupersede: deployment.StatusCANCELED,
 		},
 		deployment.StatusQUEUED: {
 			DeploymentStart:         deployment.StatusIN_PROGRESS,

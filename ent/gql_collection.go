@@ -1354,6 +1354,11 @@ func (d *DeploymentQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, deployment.FieldStatusReason)
 				fieldSeen[deployment.FieldStatusReason] = struct{}{}
 			}
+		case "automatic":
+			if _, ok := fieldSeen[deployment.FieldAutomatic]; !ok {
+				selectedFields = append(selectedFields, deployment.FieldAutomatic)
+				fieldSeen[deployment.FieldAutomatic] = struct{}{}
+			}
 		case "deferredUntil":
 			if _, ok := fieldSeen[deployment.FieldDeferredUntil]; !ok {
 				selectedFields = append(selectedFields, deployment.FieldDeferredUntil)

@@ -7653,6 +7653,7 @@ type DeploymentMutation struct {
 	requested_by               *string
 	reason                     *string
 	status_reason              *string
+	automatic                  *bool
 	deferred_until             *time.Time
 	queued_at                  *time.Time
 	started_at                 *time.Time
@@ -8081,6 +8082,42 @@ func (m *DeploymentMutation) OldStatusReason(ctx context.Context) (v string, err
 // ResetStatusReason resets all changes to the "status_reason" field.
 func (m *DeploymentMutation) ResetStatusReason() {
 	m.status_reason = nil
+}
+
+// SetAutomatic sets the "automatic" field.
+func (m *DeploymentMutation) SetAutomatic(b bool) {
+	m.automatic = &b
+}
+
+// Automatic returns the value of the "automatic" field in the mutation.
+func (m *DeploymentMutation) Automatic() (r bool, exists bool) {
+	v := m.automatic
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAutomatic returns the old "automatic" field's value of the Deployment entity.
+// If the Deployment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentMutation) OldAutomatic(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAutomatic is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAutomatic requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAutomatic: %w", err)
+	}
+	return oldValue.Automatic, nil
+}
+
+// ResetAutomatic resets all changes to the "automatic" field.
+func (m *DeploymentMutation) ResetAutomatic() {
+	m.automatic = nil
 }
 
 // SetDeferredUntil sets the "deferred_until" field.
@@ -8680,7 +8717,7 @@ func (m *DeploymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeploymentMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, deployment.FieldCreatedAt)
 	}
@@ -8704,6 +8741,9 @@ func (m *DeploymentMutation) Fields() []string {
 	}
 	if m.status_reason != nil {
 		fields = append(fields, deployment.FieldStatusReason)
+	}
+	if m.automatic != nil {
+		fields = append(fields, deployment.FieldAutomatic)
 	}
 	if m.deferred_until != nil {
 		fields = append(fields, deployment.FieldDeferredUntil)
@@ -8756,6 +8796,8 @@ func (m *DeploymentMutation) Field(name string) (ent.Value, bool) {
 		return m.Reason()
 	case deployment.FieldStatusReason:
 		return m.StatusReason()
+	case deployment.FieldAutomatic:
+		return m.Automatic()
 	case deployment.FieldDeferredUntil:
 		return m.DeferredUntil()
 	case deployment.FieldQueuedAt:
@@ -8799,6 +8841,8 @@ func (m *DeploymentMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldReason(ctx)
 	case deployment.FieldStatusReason:
 		return m.OldStatusReason(ctx)
+	case deployment.FieldAutomatic:
+		return m.OldAutomatic(ctx)
 	case deployment.FieldDeferredUntil:
 		return m.OldDeferredUntil(ctx)
 	case deployment.FieldQueuedAt:
@@ -8881,6 +8925,13 @@ func (m *DeploymentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStatusReason(v)
+		return nil
+	case deployment.FieldAutomatic:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAutomatic(v)
 		return nil
 	case deployment.FieldDeferredUntil:
 		v, ok := value.(time.Time)
@@ -9083,6 +9134,9 @@ func (m *DeploymentMutation) ResetField(name string) error {
 		return nil
 	case deployment.FieldStatusReason:
 		m.ResetStatusReason()
+		return nil
+	case deployment.FieldAutomatic:
+		m.ResetAutomatic()
 		return nil
 	case deployment.FieldDeferredUntil:
 		m.ResetDeferredUntil()

@@ -417,6 +417,7 @@ type ComplexityRoot struct {
 	Deployment struct {
 		Approvals            func(childComplexity int) int
 		Attempt              func(childComplexity int) int
+		Automatic            func(childComplexity int) int
 		CompletedAt          func(childComplexity int) int
 		CreatedAt            func(childComplexity int) int
 		DeferredUntil        func(childComplexity int) int
@@ -933,8 +934,9 @@ type ComplexityRoot struct {
 	}
 
 	Schedule struct {
-		Cron     func(childComplexity int) int
-		TimeZone func(childComplexity int) int
+		Cron                    func(childComplexity int) int
+		ScheduleOnlyWithChanges func(childComplexity int) int
+		TimeZone                func(childComplexity int) int
 	}
 
 	ServiceConnection struct {
@@ -2747,6 +2749,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Deployment.Attempt(childComplexity), true
+	case "Deployment.automatic":
+		if e.ComplexityRoot.Deployment.Automatic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Automatic(childComplexity), true
 	case "Deployment.completedAt":
 		if e.ComplexityRoot.Deployment.CompletedAt == nil {
 			break
@@ -5358,6 +5366,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Schedule.Cron(childComplexity), true
+	case "Schedule.scheduleOnlyWithChanges":
+		if e.ComplexityRoot.Schedule.ScheduleOnlyWithChanges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.ScheduleOnlyWithChanges(childComplexity), true
 	case "Schedule.timeZone":
 		if e.ComplexityRoot.Schedule.TimeZone == nil {
 			break
@@ -6261,6 +6275,8 @@ type QueuePolicy {
 type Schedule {
   cron: String!
   timeZone: String!
+  """Skip an occurrence when no artifact source has a newer admitted build than the latest release."""
+  scheduleOnlyWithChanges: Boolean!
 }
 
 input VariableInput {
@@ -6319,6 +6335,8 @@ input QueuePolicyInput {
 input ScheduleInput {
   cron: String!
   timeZone: String
+  """Skip an occurrence when no artifact source has a newer admitted build than the latest release."""
+  scheduleOnlyWithChanges: Boolean
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -7987,6 +8005,7 @@ type Deployment implements Node {
   requestedBy: String!
   reason: String!
   statusReason: String!
+  automatic: Boolean!
   deferredUntil: Time
   queuedAt: Time
   startedAt: Time
@@ -8188,6 +8207,11 @@ input DeploymentWhereInput {
   statusReasonHasSuffix: String
   statusReasonEqualFold: String
   statusReasonContainsFold: String
+  """
+  automatic field predicates
+  """
+  automatic: Boolean
+  automaticNEQ: Boolean
   """
   deferred_until field predicates
   """
@@ -12128,6 +12152,8 @@ func (ec *executionContext) childFields_Deployment(ctx context.Context, field gr
 		return ec.fieldContext_Deployment_reason(ctx, field)
 	case "statusReason":
 		return ec.fieldContext_Deployment_statusReason(ctx, field)
+	case "automatic":
+		return ec.fieldContext_Deployment_automatic(ctx, field)
 	case "deferredUntil":
 		return ec.fieldContext_Deployment_deferredUntil(ctx, field)
 	case "queuedAt":
@@ -12860,6 +12886,8 @@ func (ec *executionContext) childFields_Schedule(ctx context.Context, field grap
 		return ec.fieldContext_Schedule_cron(ctx, field)
 	case "timeZone":
 		return ec.fieldContext_Schedule_timeZone(ctx, field)
+	case "scheduleOnlyWithChanges":
+		return ec.fieldContext_Schedule_scheduleOnlyWithChanges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Schedule", field.Name)
 }
@@ -21598,6 +21626,29 @@ func (ec *executionContext) _Deployment_statusReason(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_Deployment_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_automatic(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_automatic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Automatic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_automatic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Deployment_deferredUntil(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
@@ -32256,6 +32307,29 @@ func (ec *executionContext) fieldContext_Schedule_timeZone(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Schedule", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Schedule_scheduleOnlyWithChanges(ctx context.Context, field graphql.CollectedField, obj *spec.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_scheduleOnlyWithChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduleOnlyWithChanges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_scheduleOnlyWithChanges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _ServiceConnection_id(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -42743,7 +42817,7 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJob", "hasJobWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "automatic", "automaticNEQ", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJob", "hasJobWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -43324,6 +43398,20 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.StatusReasonContainsFold = data
+		case "automatic":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("automatic"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Automatic = data
+		case "automaticNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("automaticNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AutomaticNEQ = data
 		case "deferredUntil":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deferredUntil"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -47579,7 +47667,7 @@ func (ec *executionContext) unmarshalInputNewReleaseInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"definitionId", "artifacts", "reason", "description", "variableOverrides", "manualEnvironments", "partial"}
+	fieldsInOrder := [...]string{"definitionId", "artifacts", "reason", "description", "variableOverrides", "manualEnvironments", "partial", "overrideArtifactChecks"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -47635,6 +47723,13 @@ func (ec *executionContext) unmarshalInputNewReleaseInput(ctx context.Context, o
 				return it, err
 			}
 			it.Partial = data
+		case "overrideArtifactChecks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overrideArtifactChecks"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OverrideArtifactChecks = data
 		}
 	}
 	return it, nil
@@ -52692,7 +52787,7 @@ func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"cron", "timeZone"}
+	fieldsInOrder := [...]string{"cron", "timeZone", "scheduleOnlyWithChanges"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -52713,6 +52808,13 @@ func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj
 				return it, err
 			}
 			it.TimeZone = data
+		case "scheduleOnlyWithChanges":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduleOnlyWithChanges"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduleOnlyWithChanges = data
 		}
 	}
 	return it, nil
@@ -59455,6 +59557,11 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "automatic":
+			out.Values[i] = ec._Deployment_automatic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "deferredUntil":
 			out.Values[i] = ec._Deployment_deferredUntil(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -64606,6 +64713,11 @@ func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "timeZone":
 			out.Values[i] = ec._Schedule_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scheduleOnlyWithChanges":
+			out.Values[i] = ec._Schedule_scheduleOnlyWithChanges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

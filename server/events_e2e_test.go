@@ -91,7 +91,7 @@ func TestDashboardFollowsRelease(t *testing.T) {
 		pam := h.tokenFor("pam", delivery.RoleViewer)
 		pat := h.tokenFor("pat", delivery.RoleViewer)
 		dash := h.tokenFor("dash", delivery.RoleViewer)
-		h.ok(h.admin, `mutation { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: "https://ci.example.com"}) { id } }`, nil)
+		h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: $u}) { id } }`, map[string]any{"u": anyBuildJenkins(t)})
 		defID := dig(h.ok(editor, threeEnvDefinition, map[string]any{"c": "jenkins"}), "createDefinition", "id").(string)
 		var def int
 		fmt.Sscan(defID, &def)

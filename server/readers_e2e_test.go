@@ -31,7 +31,7 @@ func TestRestrictedDefinitionReachedAround(t *testing.T) {
 				}
 			}
 		}
-		h.ok(h.admin, `mutation { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: "http://127.0.0.1:1"}) { id } }`, nil)
+		h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: $u}) { id } }`, map[string]any{"u": anyBuildJenkins(t)})
 		const define = `mutation($n: String!, $r: [String!]) { createDefinition(input: {name: $n, readers: $r,
 		  artifactSources: [{alias: "web", type: "JENKINS", connection: "jenkins", job: "web"}],
 		  environments: [{name: "prod", trigger: {kind: AFTER_RELEASE},

@@ -33,7 +33,7 @@ func TestReleaseEndToEnd(t *testing.T) {
 		editor := h.tokenFor("eddie", delivery.RoleEditor)
 		pam := h.tokenFor("pam", delivery.RoleViewer)
 		pat := h.tokenFor("pat", delivery.RoleViewer)
-		h.ok(h.admin, `mutation { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: "https://ci.example.com"}) { id } }`, nil)
+		h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: $u}) { id } }`, map[string]any{"u": anyBuildJenkins(t)})
 		def := h.ok(editor, threeEnvDefinition, map[string]any{"c": "jenkins"})
 		defID := dig(def, "createDefinition", "id")
 

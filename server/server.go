@@ -106,8 +106,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pgBus = eventbus.NewPG(bus, db.SQL, db.URL, eventbus.PGOptions{Logger: log})
 		publisher = pgBus
 	}
+	ci := &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys}
 	engine := delivery.New(db.Client, delivery.Options{
-		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly,
+		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly, CI: ci,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub
@@ -131,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		mailer:     mailer,
 		hub:        hub,
 		metrics:    m,
-		ci:         &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys},
+		ci:         ci,
 	}
 	s.routes()
 	return s, nil

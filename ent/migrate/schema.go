@@ -279,6 +279,7 @@ var (
 		{Name: "requested_by", Type: field.TypeString},
 		{Name: "reason", Type: field.TypeString, Default: ""},
 		{Name: "status_reason", Type: field.TypeString, Default: ""},
+		{Name: "automatic", Type: field.TypeBool, Default: false},
 		{Name: "deferred_until", Type: field.TypeTime, Nullable: true},
 		{Name: "queued_at", Type: field.TypeTime, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
@@ -297,13 +298,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deployments_releases_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[16]},
+				Columns:    []*schema.Column{DeploymentsColumns[17]},
 				RefColumns: []*schema.Column{ReleasesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deployments_release_environments_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[17]},
+				Columns:    []*schema.Column{DeploymentsColumns[18]},
 				RefColumns: []*schema.Column{ReleaseEnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -312,12 +313,12 @@ var (
 			{
 				Name:    "deployment_release_environment_id_attempt",
 				Unique:  true,
-				Columns: []*schema.Column{DeploymentsColumns[17], DeploymentsColumns[3]},
+				Columns: []*schema.Column{DeploymentsColumns[18], DeploymentsColumns[3]},
 			},
 			{
 				Name:    "deployment_definition_id_environment_name_status",
 				Unique:  false,
-				Columns: []*schema.Column{DeploymentsColumns[15], DeploymentsColumns[14], DeploymentsColumns[5]},
+				Columns: []*schema.Column{DeploymentsColumns[16], DeploymentsColumns[15], DeploymentsColumns[5]},
 			},
 			{
 				Name:    "deployment_status",

@@ -126,6 +126,10 @@ type QueuePolicy struct {
 type Schedule struct {
 	Cron     string `json:"cron"`
 	TimeZone string `json:"timeZone,omitempty"` // IANA name; UTC by default
+	// ScheduleOnlyWithChanges skips an occurrence when no artifact source
+	// has a newer admitted build than the definition's latest release
+	// (Azure DevOps' "only schedule releases if the source has changed").
+	ScheduleOnlyWithChanges bool `json:"scheduleOnlyWithChanges,omitempty"`
 }
 
 // ArtifactSourceSpec is an artifact source as written in a definition.
