@@ -471,12 +471,7 @@ func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, s
 	if err := t.moveDeployment(actor, dc, ev, statusReason, nil); err != nil {
 		return err
 	}
-	envEv := map[DeploymentEvent]EnvironmentEvent{
-		DeploymentSucceed: EnvironmentSucceed, DeploymentSucceedPartially: EnvironmentSucceedPartially,
-		DeploymentFail: EnvironmentFail, DeploymentReject: EnvironmentReject, DeploymentTimeOut: EnvironmentReject,
-		DeploymentCancel: EnvironmentCancel, DeploymentSupersede: EnvironmentCancel,
-	}[ev]
-	if err := t.moveEnvironment(actor, dc, envEv); err != nil {
+	if err := t.moveEnvironment(actor, dc, environmentEventFor[ev]); err != nil {
 		return err
 	}
 	pending, err := t.Approval.Query().

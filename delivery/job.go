@@ -23,15 +23,6 @@ type JobResult struct {
 // agentActor is the actor of changes reported by agents.
 var agentActor = SystemActor("agent")
 
-// jobEventFor maps a reported job status to the job's event.
-var jobEventFor = map[string]JobEvent{
-	"SUCCEEDED":           JobSucceed,
-	"PARTIALLY_SUCCEEDED": JobSucceedPartially,
-	"FAILED":              JobFail,
-	"CANCELED":            JobCancel,
-	"LOST":                JobLose,
-}
-
 // StartJob records that agent agentID started job jobID (QUEUED or ASSIGNED
 // → RUNNING); the deployment and its environment become IN_PROGRESS and the
 // job's timeout starts. A repeated report from the same agent is accepted

@@ -264,6 +264,27 @@ type ReleaseEvent string
 // ReleaseAbandon ends a release: nothing more deploys from it.
 const ReleaseAbandon ReleaseEvent = "abandon"
 
+// environmentEventFor is what a deployment's final event does to its release
+// environment (finishDeployment applies both).
+var environmentEventFor = map[DeploymentEvent]EnvironmentEvent{
+	DeploymentSucceed:          EnvironmentSucceed,
+	DeploymentSucceedPartially: EnvironmentSucceedPartially,
+	DeploymentFail:             EnvironmentFail,
+	DeploymentReject:           EnvironmentReject,
+	DeploymentTimeOut:          EnvironmentReject,
+	DeploymentCancel:           EnvironmentCancel,
+	DeploymentSupersede:        EnvironmentCancel,
+}
+
+// jobEventFor maps a job status an agent reports to the job's event.
+var jobEventFor = map[string]JobEvent{
+	string(job.StatusSUCCEEDED):           JobSucceed,
+	string(job.StatusPARTIALLY_SUCCEEDED): JobSucceedPartially,
+	string(job.StatusFAILED):              JobFail,
+	string(job.StatusCANCELED):            JobCancel,
+	string(job.StatusLOST):                JobLose,
+}
+
 // releaseMachine is the release state machine: ACTIVE until abandoned.
 var releaseMachine = transitions[release.Status, ReleaseEvent]{
 	entity: "release",
