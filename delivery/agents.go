@@ -79,7 +79,7 @@ func (e *Engine) CreateAgentRegistration(ctx context.Context, actor Actor, pool 
 		if err != nil {
 			return fmt.Errorf("creating agent registration: %w", err)
 		}
-		return t.audit(actor, "agentRegistration.create", "AgentRegistration", row.ID, nil,
+		return t.audit(actor, "agentRegistration.create", auditTargetAgentRegistration, row.ID, nil,
 			map[string]any{"pool": pool, "maxUses": maxUses, "expiresAt": row.ExpiresAt})
 	})
 	if err != nil {
@@ -174,7 +174,7 @@ func (e *Engine) RegisterAgent(ctx context.Context, token string, in RegisterAge
 			return fmt.Errorf("registering agent: %w", err)
 		}
 		regActor := SystemActor(fmt.Sprintf("agent-registration:%d", reg.ID))
-		if err := t.audit(regActor, "agent.register", "Agent", a.ID, nil,
+		if err := t.audit(regActor, "agent.register", auditTargetAgent, a.ID, nil,
 			map[string]any{"name": a.Name, "pool": pool, "version": in.Version, "registration": reg.ID}); err != nil {
 			return err
 		}
@@ -231,7 +231,7 @@ func (e *Engine) SetAgentEnabled(ctx context.Context, actor Actor, id int, enabl
 		if a, err = t.Agent.UpdateOne(before).SetEnabled(enabled).SetUpdatedAt(t.now).Save(t.ctx); err != nil {
 			return fmt.Errorf("updating agent %d: %w", id, err)
 		}
-		if err := t.audit(actor, "agent.setEnabled", "Agent", id,
+		if err := t.audit(actor, "agent.setEnabled", auditTargetAgent, id,
 			map[string]any{"enabled": before.Enabled}, map[string]any{"enabled": enabled}); err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func (e *Engine) DeleteAgent(ctx context.Context, actor Actor, id int) error {
 		if err := t.Agent.DeleteOne(a).Exec(t.ctx); err != nil {
 			return fmt.Errorf("deleting agent %d: %w", id, err)
 		}
-		if err := t.audit(actor, "agent.delete", "Agent", id, map[string]any{"name": a.Name}, nil); err != nil {
+		if err := t.audit(actor, "agent.delete", auditTargetAgent, id, map[string]any{"name": a.Name}, nil); err != nil {
 			return err
 		}
 		return t.emit(Event{Type: EventAgentChanged, AgentID: id, Status: "DELETED", Actor: actor.String()})
@@ -320,7 +320,7 @@ func (t *txn) markLost(reason string, where ...predicate.Job) ([]int, error) {
 			continue // changed since it was read (SQLite: cannot happen inside IMMEDIATE)
 		}
 		ids = append(ids, j.ID)
-		if err := t.audit(lostActor, "job."+string(JobLose), "job", j.ID,
+		if err := t.audit(lostActor, "job."+string(JobLose), auditTargetJob, j.ID,
 			map[string]any{"status": j.Status}, map[string]any{"status": to, "reason": reason}); err != nil {
 			return nil, err
 		}

@@ -112,7 +112,7 @@ func (e *Engine) CreateAPIToken(ctx context.Context, actor Actor, name string, o
 			return err
 		}
 		tok.Edges.Owner = owner
-		return t.audit(actor, "token.create", targetAPIToken, tok.ID, nil, auditToken(tok, owner.Username))
+		return t.audit(actor, "token.create", auditTargetAPIToken, tok.ID, nil, auditToken(tok, owner.Username))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating API token %q: %w", name, err)
@@ -158,7 +158,7 @@ func (e *Engine) RevokeAPIToken(ctx context.Context, actor Actor, id int) (*ent.
 		tok.Edges.Owner = old.Edges.Owner
 		// Open event streams authenticated with the token end at once.
 		t.notify(Event{Type: EventCredentialRevoked, Data: map[string]any{"jti": tok.Jti, "userId": tok.OwnerID}})
-		return t.audit(actor, "token.revoke", targetAPIToken, id,
+		return t.audit(actor, "token.revoke", auditTargetAPIToken, id,
 			auditToken(old, old.Edges.Owner.Username), auditToken(tok, old.Edges.Owner.Username))
 	})
 	if err != nil {

@@ -44,7 +44,7 @@ func (t *txn) openStage(actor Actor, dc *deployCtx, stage approval.Stage) (bool,
 		if err != nil {
 			return false, fmt.Errorf("storing automated approval: %w", err)
 		}
-		if err := t.audit(actor, "approval.create", "approval", a.ID, nil,
+		if err := t.audit(actor, "approval.create", auditTargetApproval, a.ID, nil,
 			map[string]any{"deployment": dc.d.ID, "stage": stage, "status": a.Status, "automated": true}); err != nil {
 			return false, err
 		}
@@ -80,7 +80,7 @@ func (t *txn) openStage(actor Actor, dc *deployCtx, stage approval.Stage) (bool,
 		if err != nil {
 			return false, fmt.Errorf("storing approval: %w", err)
 		}
-		if err := t.audit(actor, "approval.create", "approval", a.ID, nil, map[string]any{
+		if err := t.audit(actor, "approval.create", auditTargetApproval, a.ID, nil, map[string]any{
 			"deployment": dc.d.ID, "stage": stage, "approver": ap.Name, "kind": ap.Kind, "rank": a.Rank, "status": a.Status,
 		}); err != nil {
 			return false, err
@@ -199,7 +199,7 @@ func (t *txn) moveApproval(actor Actor, dc *deployCtx, a *ent.Approval, ev Appro
 	if na.DeferredUntil != nil {
 		after["deferredUntil"] = na.DeferredUntil.UTC().Format(time.RFC3339)
 	}
-	if err := t.audit(actor, "approval."+string(ev), "approval", a.ID, map[string]any{"status": from}, after); err != nil {
+	if err := t.audit(actor, "approval."+string(ev), auditTargetApproval, a.ID, map[string]any{"status": from}, after); err != nil {
 		return nil, err
 	}
 	if err := t.retireTimers(timerApprovalTimeout, a.ID); err != nil {
@@ -521,7 +521,7 @@ func (e *Engine) Reassign(ctx context.Context, actor Actor, approvalID int, toUs
 		if err != nil {
 			return fmt.Errorf("storing the reassigned approval: %w", err)
 		}
-		if err := t.audit(actor, "approval.create", "approval", out.ID, nil, map[string]any{
+		if err := t.audit(actor, "approval.create", auditTargetApproval, out.ID, nil, map[string]any{
 			"deployment": dc.d.ID, "stage": out.Stage, "approver": out.Approver, "kind": "USER",
 			"rank": out.Rank, "status": out.Status, "reassignedFrom": a.ID,
 		}); err != nil {

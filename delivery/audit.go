@@ -13,6 +13,29 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 )
 
+// Audit target types: one name per kind of record, its GraphQL type's name
+// in lowerCamel case (definitions are "definition"). Filters of auditEvents
+// use these names. Events recorded before they were unified keep their old
+// names ("Agent", "AgentRegistration", "release_artifact",
+// "webhook_delivery"): the hash chain covers them.
+const (
+	auditTargetDefinition         = "definition"
+	auditTargetRelease            = "release"
+	auditTargetReleaseEnvironment = "releaseEnvironment"
+	auditTargetReleaseArtifact    = "releaseArtifact"
+	auditTargetDeployment         = "deployment"
+	auditTargetApproval           = "approval"
+	auditTargetJob                = "job"
+	auditTargetAgent              = "agent"
+	auditTargetAgentRegistration  = "agentRegistration"
+	auditTargetUser               = "user"
+	auditTargetGroup              = "group"
+	auditTargetAPIToken           = "apiToken"
+	auditTargetConnection         = "serviceConnection"
+	auditTargetHook               = "outgoingHook"
+	auditTargetWebhookDelivery    = "webhookDelivery"
+)
+
 // genesisHash is the prev_hash of the first audit event.
 const genesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 

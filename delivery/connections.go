@@ -101,7 +101,7 @@ func (e *Engine) CreateConnection(ctx context.Context, actor Actor, in Connectio
 		if c, err = create.Save(ctx); err != nil {
 			return err
 		}
-		return t.audit(actor, "connection.create", targetConnection, c.ID, nil, auditConnection(c))
+		return t.audit(actor, "connection.create", auditTargetConnection, c.ID, nil, auditConnection(c))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating service connection %q: %w", in.Name, err)
@@ -180,7 +180,7 @@ func (e *Engine) UpdateConnection(ctx context.Context, actor Actor, id int, p Co
 			return err
 		}
 		after := auditConnection(c)
-		return t.audit(actor, "connection.update", targetConnection, id, auditConnection(old), after)
+		return t.audit(actor, "connection.update", auditTargetConnection, id, auditConnection(old), after)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("updating service connection %d: %w", id, err)
@@ -212,7 +212,7 @@ func (e *Engine) DeleteConnection(ctx context.Context, actor Actor, id int) erro
 		if err := t.ServiceConnection.DeleteOne(old).Exec(ctx); err != nil {
 			return err
 		}
-		return t.audit(actor, "connection.delete", targetConnection, id, auditConnection(old), nil)
+		return t.audit(actor, "connection.delete", auditTargetConnection, id, auditConnection(old), nil)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting service connection %d: %w", id, err)

@@ -24,12 +24,11 @@ const sealedPrefix = "sealed:"
 // records, diffs.
 const maskedValue = "***"
 
-// Audit actions and target type of definitions.
+// Audit actions of definitions.
 const (
 	auditDefinitionCreate = "definition.create"
 	auditDefinitionUpdate = "definition.update"
 	auditDefinitionDelete = "definition.delete"
-	auditTargetDefinition = "definition"
 )
 
 // CreateDefinition stores a new release definition from a full document: the

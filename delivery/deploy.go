@@ -180,7 +180,7 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 		"release": rel.Name, "environment": re.Name, "attempt": d.Attempt, "operation": op,
 		"requestedBy": requestedBy, "reason": reason, "status": d.Status, "automatic": automatic,
 	}
-	if err := t.audit(actor, "deployment.create", "deployment", d.ID, nil, after); err != nil {
+	if err := t.audit(actor, "deployment.create", auditTargetDeployment, d.ID, nil, after); err != nil {
 		return nil, err
 	}
 	ev := dc.event(EventDeploymentStarted, actor)
@@ -262,7 +262,7 @@ func (t *txn) moveDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, sta
 	if statusReason != "" {
 		after["statusReason"] = statusReason
 	}
-	if err := t.audit(actor, "deployment."+string(ev), "deployment", d.ID, before, after); err != nil {
+	if err := t.audit(actor, "deployment."+string(ev), auditTargetDeployment, d.ID, before, after); err != nil {
 		return err
 	}
 	return t.emit(dc.event(EventDeploymentStatusChanged, actor))
@@ -285,7 +285,7 @@ func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) e
 		return fmt.Errorf("updating environment %s: %w", dc.re.Name, err)
 	}
 	dc.re = re
-	if err := t.audit(actor, "environment."+string(ev), "releaseEnvironment", re.ID,
+	if err := t.audit(actor, "environment."+string(ev), auditTargetReleaseEnvironment, re.ID,
 		map[string]any{"status": from}, map[string]any{"status": to, "release": dc.rel.Name, "environment": re.Name}); err != nil {
 		return err
 	}
@@ -447,7 +447,7 @@ func (t *txn) createJob(actor Actor, dc *deployCtx) error {
 		return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
 	}
 	dc.d = d
-	if err := t.audit(actor, "job.queue", "job", j.ID, nil,
+	if err := t.audit(actor, "job.queue", auditTargetJob, j.ID, nil,
 		map[string]any{"deployment": d.ID, "status": j.Status, "demands": j.Demands}); err != nil {
 		return err
 	}
@@ -679,7 +679,7 @@ func (e *Engine) AbandonRelease(ctx context.Context, actor Actor, releaseID int,
 		if err != nil {
 			return fmt.Errorf("updating release: %w", err)
 		}
-		if err := t.audit(actor, "release.abandon", "release", r.ID,
+		if err := t.audit(actor, "release.abandon", auditTargetRelease, r.ID,
 			map[string]any{"status": r.Status}, map[string]any{"status": to, "comment": comment}); err != nil {
 			return err
 		}

@@ -254,7 +254,7 @@ func (e *Engine) finishEnrichment(ctx context.Context, timerID, artifactID int, 
 		if n == 0 {
 			return nil
 		}
-		return t.audit(enrichActor, "artifact.enrichFailed", "release_artifact", artifactID, nil,
+		return t.audit(enrichActor, "artifact.enrichFailed", auditTargetReleaseArtifact, artifactID, nil,
 			map[string]any{"error": truncateText(cause.Error(), 500)})
 	})
 	if err != nil && !errors.Is(err, errTimerDone) {
@@ -336,7 +336,7 @@ func (t *txn) storeBuildInfo(artifactID int, info *BuildInfo) error {
 	if err := upd.Exec(t.ctx); err != nil {
 		return fmt.Errorf("storing artifact %d: %w", a.ID, err)
 	}
-	if err := t.audit(enrichActor, "artifact.enrich", "release_artifact", a.ID, nil,
+	if err := t.audit(enrichActor, "artifact.enrich", auditTargetReleaseArtifact, a.ID, nil,
 		map[string]any{"release": a.ReleaseID, "commits": commits, "workItems": len(link), "files": len(info.Files)}); err != nil {
 		return err
 	}

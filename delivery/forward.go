@@ -99,7 +99,7 @@ func (t *txn) forwardOnly(actor Actor, dc *deployCtx) (bool, error) {
 			return false, fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
 		}
 		dc.d = d
-		if err := t.audit(actor, "deployment.operation", "deployment", d.ID, map[string]any{"operation": from},
+		if err := t.audit(actor, "deployment.operation", auditTargetDeployment, d.ID, map[string]any{"operation": from},
 			map[string]any{"operation": d.Operation, "over": newer.Name}); err != nil {
 			return false, err
 		}

@@ -32,9 +32,6 @@ import (
 // backoff. Emitting an event never waits for a receiver: the state change
 // commits first, hooks read the stored stream afterwards.
 
-// targetHook is the audit target type of outgoing hooks.
-const targetHook = "outgoingHook"
-
 // Hook delivery tuning.
 const (
 	// HookMaxAttempts is how many POSTs a delivery gets before it is FAILED.
@@ -198,7 +195,7 @@ func (e *Engine) CreateOutgoingHook(ctx context.Context, actor Actor, in HookInp
 		if h, err = c.Save(ctx); err != nil {
 			return err
 		}
-		return t.audit(actor, "hook.create", targetHook, h.ID, nil, auditHook(h))
+		return t.audit(actor, "hook.create", auditTargetHook, h.ID, nil, auditHook(h))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating outgoing hook %q: %w", in.Name, err)
@@ -303,7 +300,7 @@ func (e *Engine) UpdateOutgoingHook(ctx context.Context, actor Actor, id int, p 
 		if h, err = upd.Save(ctx); err != nil {
 			return err
 		}
-		return t.audit(actor, "hook.update", targetHook, id, auditHook(old), auditHook(h))
+		return t.audit(actor, "hook.update", auditTargetHook, id, auditHook(old), auditHook(h))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("updating outgoing hook %d: %w", id, err)
@@ -331,7 +328,7 @@ func (e *Engine) DeleteOutgoingHook(ctx context.Context, actor Actor, id int) er
 		if err := t.OutgoingHook.DeleteOne(old).Exec(ctx); err != nil {
 			return err
 		}
-		return t.audit(actor, "hook.delete", targetHook, id, auditHook(old), nil)
+		return t.audit(actor, "hook.delete", auditTargetHook, id, auditHook(old), nil)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting outgoing hook %d: %w", id, err)

@@ -21,14 +21,6 @@ import (
 	"github.com/cairnhq/cairn/ent/user"
 )
 
-// Audit target types of the identity area.
-const (
-	targetUser       = "user"
-	targetGroup      = "group"
-	targetAPIToken   = "apiToken"
-	targetConnection = "serviceConnection"
-)
-
 var (
 	// usernamePattern keeps usernames safe to print, to put in URLs and to
 	// compare without case folding surprises.
@@ -124,7 +116,7 @@ func (e *Engine) CreateUser(ctx context.Context, actor Actor, in UserInput) (*en
 		if err != nil {
 			return err
 		}
-		return t.audit(actor, "user.create", targetUser, u.ID, nil, auditUser(u))
+		return t.audit(actor, "user.create", auditTargetUser, u.ID, nil, auditUser(u))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating user %q: %w", in.Username, err)
@@ -216,7 +208,7 @@ func (e *Engine) UpdateUser(ctx context.Context, actor Actor, id int, p UserPatc
 			p.Role == nil && p.DisplayName == nil && p.Email == nil && p.ExternalIdentities == nil {
 			action = "user.disable"
 		}
-		return t.audit(actor, action, targetUser, id, auditUser(old), auditUser(u))
+		return t.audit(actor, action, auditTargetUser, id, auditUser(old), auditUser(u))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("updating user %d: %w", id, err)
@@ -304,7 +296,7 @@ func (e *Engine) EnsureAdmin(ctx context.Context, username string) (*ent.User, e
 		if err != nil {
 			return err
 		}
-		return t.audit(SystemActor("system"), "user.create", targetUser, u.ID, nil, auditUser(u))
+		return t.audit(SystemActor("system"), "user.create", auditTargetUser, u.ID, nil, auditUser(u))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensuring admin %q: %w", username, err)
@@ -421,7 +413,7 @@ func (e *Engine) CreateGroup(ctx context.Context, actor Actor, in GroupInput) (*
 		if err != nil {
 			return err
 		}
-		return t.audit(actor, "group.create", targetGroup, g.ID, nil, auditGroup(g))
+		return t.audit(actor, "group.create", auditTargetGroup, g.ID, nil, auditGroup(g))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating group %q: %w", in.Name, err)
@@ -477,7 +469,7 @@ func (e *Engine) UpdateGroup(ctx context.Context, actor Actor, id int, p GroupPa
 		if g, err = upd.Save(ctx); err != nil {
 			return err
 		}
-		return t.audit(actor, "group.update", targetGroup, id, auditGroup(old), auditGroup(g))
+		return t.audit(actor, "group.update", auditTargetGroup, id, auditGroup(old), auditGroup(g))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("updating group %d: %w", id, err)
@@ -505,7 +497,7 @@ func (e *Engine) DeleteGroup(ctx context.Context, actor Actor, id int) error {
 		if err := t.Group.DeleteOne(old).Exec(ctx); err != nil {
 			return err
 		}
-		return t.audit(actor, "group.delete", targetGroup, id, auditGroup(old), nil)
+		return t.audit(actor, "group.delete", auditTargetGroup, id, auditGroup(old), nil)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting group %d: %w", id, err)
@@ -597,7 +589,7 @@ func (e *Engine) changeMembership(ctx context.Context, actor Actor, groupID, use
 		if g, err = upd.Save(ctx); err != nil {
 			return err
 		}
-		return t.audit(actor, action, targetGroup, groupID, nil, map[string]string{"group": g.Name, "member": u.Username})
+		return t.audit(actor, action, auditTargetGroup, groupID, nil, map[string]string{"group": g.Name, "member": u.Username})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", doing, err)

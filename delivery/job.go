@@ -212,7 +212,7 @@ func (t *txn) moveJob(actor Actor, dc *deployCtx, j *ent.Job, ev JobEvent, reaso
 	if reason != "" {
 		after["reason"] = reason
 	}
-	if err := t.audit(actor, "job."+string(ev), "job", j.ID, map[string]any{"status": from}, after); err != nil {
+	if err := t.audit(actor, "job."+string(ev), auditTargetJob, j.ID, map[string]any{"status": from}, after); err != nil {
 		return nil, err
 	}
 	typ := EventJobFinished
@@ -233,7 +233,7 @@ func (t *txn) requestJobCancel(actor Actor, dc *deployCtx, j *ent.Job, reason st
 	if err := t.Job.UpdateOne(j).SetCancelRequested(true).AddVersion(1).SetUpdatedAt(t.now).Exec(t.ctx); err != nil {
 		return fmt.Errorf("updating job %d: %w", j.ID, err)
 	}
-	if err := t.audit(actor, "job.requestCancel", "job", j.ID, map[string]any{"cancelRequested": false},
+	if err := t.audit(actor, "job.requestCancel", auditTargetJob, j.ID, map[string]any{"cancelRequested": false},
 		map[string]any{"cancelRequested": true, "reason": reason}); err != nil {
 		return err
 	}

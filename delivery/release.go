@@ -217,11 +217,11 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		"artifacts": artifactSummary(artifacts), "manualEnvironments": in.ManualEnvironments,
 		"overrides": variableNames(overrides),
 	}
-	if err := t.audit(actor, "release.create", "release", rel.ID, nil, after); err != nil {
+	if err := t.audit(actor, "release.create", auditTargetRelease, rel.ID, nil, after); err != nil {
 		return nil, err
 	}
 	if in.OverrideArtifactChecks {
-		if err := t.audit(actor, "release.overrideArtifactChecks", "release", rel.ID, nil, map[string]any{
+		if err := t.audit(actor, "release.overrideArtifactChecks", auditTargetRelease, rel.ID, nil, map[string]any{
 			"name": name, "artifacts": artifactSummary(artifacts),
 			"note": "the artifact versions were not checked with the CI server",
 		}); err != nil {

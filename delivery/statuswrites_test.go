@@ -151,3 +151,40 @@ func createsRow(x ast.Expr) bool {
 		}
 	}
 }
+
+// TestAuditTargetsAreNamedOnce: every audit call names its target type by
+// one of audit.go's constants, so a kind of record has one name in the log.
+func TestAuditTargetsAreNamedOnce(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	calls := 0
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 6 {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "audit" {
+				return true
+			}
+			calls++
+			if id, ok := call.Args[2].(*ast.Ident); !ok || !strings.HasPrefix(id.Name, "auditTarget") {
+				t.Errorf("%s: audit target type is not one of audit.go's auditTarget constants", fset.Position(call.Pos()))
+			}
+			return true
+		})
+	}
+	if calls < 20 {
+		t.Fatalf("only %d audit calls found", calls)
+	}
+}

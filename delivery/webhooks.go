@@ -38,9 +38,6 @@ const (
 	SourceTeamBuild = "TEAMBUILD"
 )
 
-// auditTargetDelivery is the audit target type of webhook deliveries.
-const auditTargetDelivery = "webhook_delivery"
-
 // maxReceiptField bounds the text fields of a receipt; the parsers already
 // bound theirs, this keeps the engine safe on its own.
 const maxReceiptField = 8 << 10
@@ -371,7 +368,7 @@ func (t *txn) receiveBuild(r BuildReceipt) (ReceiptResult, error) {
 	}
 	if len(releaseIDs) > 0 {
 		after := map[string]any{"key": r.Key, "event": r.Event, "job": r.Job, "build": displayNumber(r), "releases": releaseIDs}
-		if err := t.audit(ci, "webhook.accept", auditTargetDelivery, id, nil, after); err != nil {
+		if err := t.audit(ci, "webhook.accept", auditTargetWebhookDelivery, id, nil, after); err != nil {
 			return ReceiptResult{}, err
 		}
 	}
