@@ -1,0 +1,217 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairnhq/cairn/server"
+	"github.com/cairnhq/cairn/storage/storagetest"
+)
+
+// logRecorder is a slog handler that keeps the messages at or above WARN, for tests that
+// check what a bad request logs.
+type logRecorder struct {
+	mu   *sync.Mutex
+	recs *[]slog.Record
+}
+
+func newLogRecorder() logRecorder { return logRecorder{mu: &sync.Mutex{}, recs: &[]slog.Record{}} }
+
+func (l logRecorder) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelWarn }
+func (l logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	*l.recs = append(*l.recs, r)
+	l.mu.Unlock()
+	return nil
+}
+func (l logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l logRecorder) WithGroup(string) slog.Handler      { return l }
+
+// errors returns the messages logged at ERROR.
+func (l logRecorder) errors() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range *l.recs {
+		if r.Level >= slog.LevelError {
+			out = append(out, r.Message)
+		}
+	}
+	return out
+}
+
+// eachWith is each with a changed configuration and a log recorder.
+func eachWith(t *testing.T, mutate func(*server.Config), fn func(t *testing.T, h *harness, logs logRecorder)) {
+	for _, d := range storagetest.Dialects() {
+		t.Run(d, func(t *testing.T) {
+			if d == "postgres" && os.Getenv(storagetest.EnvPostgres) == "" {
+				t.Skipf("PostgreSQL case skipped: set %s", storagetest.EnvPostgres)
+			}
+			logs := newLogRecorder()
+			cfg := server.Config{DataDir: t.TempDir(), Logger: slog.New(logs)}
+			if d == "postgres" {
+				cfg.DatabaseURL = storagetest.Open(t, "postgres").URL
+			}
+			if mutate != nil {
+				mutate(&cfg)
+			}
+			h := serve(t, cfg, "")
+			h.admin = h.tokenFor("admin", "ADMIN")
+			fn(t, h, logs)
+		})
+	}
+}
+
+// rawRequest sends head (request line and headers, without the blank line) and body over a
+// new TCP connection and returns the status code of the answer (0 when the server closed the
+// connection without one) and the body.
+func rawRequest(t *testing.T, h *harness, head string, body io.Reader) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", h.http.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(c, head+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		// A server that answers before reading everything may close the connection.
+		_, _ = io.Copy(c, body)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// chunked encodes parts as HTTP/1.1 chunks, with the last chunk.
+func chunked(parts ...string) io.Reader {
+	var b strings.Builder
+	for _, p := range parts {
+		fmt.Fprintf(&b, "%x\r\n%s\r\n", len(p), p)
+	}
+	b.WriteString("0\r\n\r\n")
+	return strings.NewReader(b.String())
+}
+
+// TestNodeIDThatIsNotAnID: node(id:) with text that is no id is INVALID_INPUT (field "id"),
+// whether inline or in a variable, and logs no error; nodes(ids:) too.
+func TestNodeIDThatIsNotAnID(t *testing.T) {
+	eachWith(t, nil, func(t *testing.T, h *harness, logs logRecorder) {
+		for _, tt := range []struct {
+			name, query string
+			vars        map[string]any
+		}{
+			{"inline", `{ node(id: "1 OR 1=1") { id } }`, nil},
+			{"variable", `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": "1 OR 1=1"}},
+			{"float", `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": 1.5}},
+			{"past the integer range", `{ node(id: "99999999999999999999999") { id } }`, nil},
+			{"list", `{ nodes(ids: ["1", "x'; DROP TABLE users; --"]) { id } }`, nil},
+			{"release", `{ release(id: "abc") { id } }`, nil},
+		} {
+			r := h.do(h.admin, tt.query, tt.vars)
+			if r.code() != "INVALID_INPUT" || !contains(r.Raw, "is not an ID") && !contains(r.Raw, "not a float") {
+				t.Errorf("%s: %d %s", tt.name, r.Status, r.Raw)
+			}
+		}
+		if errs := logs.errors(); len(errs) > 0 {
+			t.Fatalf("logged errors: %q", errs)
+		}
+		// A real id still works.
+		if r := h.ok(h.admin, `{ viewer { user { id } } }`, nil); dig(r, "viewer", "user", "id") == nil {
+			t.Fatalf("viewer: %s", toJSON(r))
+		}
+	})
+}
+
+// TestChunkedGraphQLBodyOverLimit: a GraphQL body sent chunked (no Content-Length) past
+// --max-body is 413, not a 200 with an error, and runs nothing; one under it runs.
+func TestChunkedGraphQLBodyOverLimit(t *testing.T) {
+	eachWith(t, func(c *server.Config) { c.MaxBodyBytes = 4096 }, func(t *testing.T, h *harness, logs logRecorder) {
+		head := "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nAuthorization: Bearer " + h.admin
+		mutation := func(pad int) []string {
+			return []string{`{"query":"mutation { createGroup(input: {name: \"g`, fmt.Sprint(pad), `\"}) { id } }", "pad":"`,
+				strings.Repeat("x", pad), `"}`}
+		}
+		status, body := rawRequest(t, h, head, chunked(mutation(8000)...))
+		if status != http.StatusRequestEntityTooLarge || !contains(body, "INVALID_INPUT") || !contains(body, "4096") {
+			t.Fatalf("chunked body over the limit: %d %s", status, body)
+		}
+		if n := h.srv.Engine.Client().Group.Query().CountX(context.Background()); n != 0 {
+			t.Fatalf("%d groups created by a refused request", n)
+		}
+		status, body = rawRequest(t, h, head, chunked(mutation(100)...))
+		if status != http.StatusOK || !contains(body, `"createGroup":{"id"`) {
+			t.Fatalf("chunked body under the limit: %d %s", status, body)
+		}
+		if errs := logs.errors(); len(errs) > 0 {
+			t.Fatalf("logged errors: %q", errs)
+		}
+	})
+}
+
+// TestUnauthenticatedWebhooksWriteNothing: 60 POSTs to unknown connections and 60 with a
+// wrong secret add no row (and are answered 404 and 401); an authenticated one is recorded.
+func TestUnauthenticatedWebhooksWriteNothing(t *testing.T) {
+	eachWith(t, nil, func(t *testing.T, h *harness, logs logRecorder) {
+		ctx := context.Background()
+		h.ok(h.admin, `mutation { createServiceConnection(input: {name: "ci", kind: JENKINS, url: "http://127.0.0.1:1/jenkins",
+			username: "cairn", secret: "api-token", webhookSecret: "hook-secret"}) { id } }`, nil)
+		c := h.srv.Engine.Client()
+		before := [...]int{c.WebhookDelivery.Query().CountX(ctx), c.AuditEvent.Query().CountX(ctx), c.Event.Query().CountX(ctx)}
+		post := func(path, user, pass string) int {
+			req, _ := http.NewRequest("POST", h.http.URL+path, strings.NewReader(`{"name":"app","build":{"number":1,"phase":"COMPLETED","status":"SUCCESS"}}`))
+			if user != "" {
+				req.SetBasicAuth(user, pass)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		for i := range 60 {
+			if s := post(fmt.Sprintf("/webhooks/jenkins/nope-%d", i), "cairn", "hook-secret"); s != http.StatusNotFound {
+				t.Fatalf("unknown connection: %d", s)
+			}
+			if s := post("/webhooks/teambuild/"+url.PathEscape(fmt.Sprintf("x %d", i)), "", ""); s != http.StatusNotFound {
+				t.Fatalf("unknown teambuild connection: %d", s)
+			}
+			if s := post("/webhooks/jenkins/ci", "cairn", fmt.Sprintf("guess-%d", i)); s != http.StatusUnauthorized {
+				t.Fatalf("wrong secret: %d", s)
+			}
+		}
+		after := [...]int{c.WebhookDelivery.Query().CountX(ctx), c.AuditEvent.Query().CountX(ctx), c.Event.Query().CountX(ctx)}
+		if after != before {
+			t.Fatalf("unauthenticated webhooks wrote rows: deliveries, audit, events %v, had %v", after, before)
+		}
+		// Authenticated, the same (ignored: no source follows the job) body is recorded.
+		if s := post("/webhooks/jenkins/ci", "cairn", "hook-secret"); s != http.StatusAccepted {
+			t.Fatalf("authenticated: %d", s)
+		}
+		if n := c.WebhookDelivery.Query().CountX(ctx); n != before[0]+1 {
+			t.Fatalf("%d deliveries after an authenticated one, want %d", n, before[0]+1)
+		}
+		if errs := logs.errors(); len(errs) > 0 {
+			t.Fatalf("logged errors: %q", errs)
+		}
+	})
+}
