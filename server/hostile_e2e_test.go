@@ -215,3 +215,115 @@ func TestUnauthenticatedWebhooksWriteNothing(t *testing.T) {
 		}
 	})
 }
+
+// slowRequest sends head and the first part of a body whose Content-Length promises more,
+// then trickles one byte every 20 ms, as a slow (or hostile) client does, until the server
+// answers or closes. It returns the status (0: closed without an answer) and how long the
+// server took.
+func slowRequest(t *testing.T, h *harness, head, start string, promised int) (int, string, time.Duration) {
+	t.Helper()
+	c, err := net.Dial("tcp", h.http.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	begin := time.Now()
+	fmt.Fprintf(c, "%s\r\nContent-Length: %d\r\n\r\n%s", head, promised, start)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for range promised - len(start) - 1 { // never the last byte
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, err.Error(), time.Since(begin)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), time.Since(begin)
+}
+
+// TestSlowBodiesTimeOut: a body sent byte by byte to /agent/register, a webhook or /graphql
+// is cut off at the body read timeout with 408 (or, before authentication, an answer and a
+// closed connection) and creates nothing; meanwhile websocket and SSE subscriptions outlive
+// the timeout many times over.
+func TestSlowBodiesTimeOut(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	eachWith(t, func(c *server.Config) { c.BodyReadTimeout = timeout }, func(t *testing.T, h *harness, logs logRecorder) {
+		ctx := context.Background()
+		c := h.srv.Engine.Client()
+		h.ok(h.admin, `mutation { createServiceConnection(input: {name: "ci", kind: JENKINS, url: "http://127.0.0.1:1/jenkins",
+			username: "cairn", secret: "api-token", webhookSecret: "hook-secret"}) { id } }`, nil)
+		h.tokenFor("pam", "VIEWER")
+		h.tokenFor("pat", "VIEWER")
+		defID := dig(h.ok(h.admin, threeEnvDefinition, map[string]any{"c": "ci"}), "createDefinition", "id").(string)
+
+		// Long-lived streams opened before the slow clients.
+		vars := map[string]any{"d": defID, "after": 0}
+		ws := h.dialWS(h.admin, false)
+		ws.ack()
+		ws.subscribe("1", releaseEventsSub, vars)
+		sse := h.subscribeSSE(h.admin, releaseEventsSub, vars, "releaseEvents")
+
+		basic := "Basic Y2Fpcm46aG9vay1zZWNyZXQ=" // cairn:hook-secret
+		for _, tt := range []struct {
+			name, head, start string
+			status            int
+		}{
+			{"agent registration", "POST /agent/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json", `{"token":"`, http.StatusRequestTimeout},
+			{"webhook", "POST /webhooks/jenkins/ci HTTP/1.1\r\nHost: x\r\nAuthorization: " + basic, `{"name":"app","build":{`, http.StatusRequestTimeout},
+			{"graphql", "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer " + h.admin, `{"query":"mutation { createGroup(input: {name: \"slow\"}) { id } }", "pad":"`, http.StatusRequestTimeout},
+			// Refused before the body is read: answered at once, and the connection is not kept.
+			{"webhook, wrong secret", "POST /webhooks/jenkins/ci HTTP/1.1\r\nHost: x\r\nAuthorization: Basic eDp5", `{"name":`, http.StatusUnauthorized},
+		} {
+			status, body, took := slowRequest(t, h, tt.head, tt.start, 4000)
+			if status != tt.status || took > timeout+5*time.Second {
+				t.Errorf("%s: %d after %v: %s", tt.name, status, took, body)
+			}
+			if tt.status == http.StatusRequestTimeout && !contains(body, "in time") {
+				t.Errorf("%s: answer %s", tt.name, body)
+			}
+		}
+		if n := c.Agent.Query().CountX(ctx); n != 0 {
+			t.Errorf("%d agents registered", n)
+		}
+		if n := c.Group.Query().CountX(ctx); n != 0 {
+			t.Errorf("%d groups created", n)
+		}
+		// The authenticated webhook is recorded as rejected with 408, like any bad body.
+		if ds := c.WebhookDelivery.Query().AllX(ctx); len(ds) != 1 || ds[0].StatusCode != http.StatusRequestTimeout {
+			t.Errorf("deliveries: %+v", ds)
+		}
+
+		// The streams opened before are still open several timeouts later: let that time pass
+		// (the condition under test is the passage of time), then an event reaches both.
+		<-time.After(4 * timeout)
+		h.ok(h.admin, `mutation($d: ID!) { createRelease(input: {definitionId: $d, artifacts: [{alias: "web", buildNumber: "42", buildId: "42"}]}) { id } }`,
+			map[string]any{"d": defID})
+		if ev := ws.event("1", "releaseEvents", 10*time.Second); ev["__typename"] != "ReleaseCreatedEvent" {
+			t.Errorf("websocket: %v", ev)
+		}
+		if ev, ok := sse.next(10 * time.Second); !ok || ev["__typename"] != "ReleaseCreatedEvent" {
+			t.Errorf("SSE: %v %v", ev, ok)
+		}
+		// A body that arrives in time is unaffected.
+		if r := h.ok(h.admin, `mutation { createGroup(input: {name: "fast"}) { id } }`, nil); dig(r, "createGroup", "id") == nil {
+			t.Fatalf("create group: %v", r)
+		}
+		if errs := logs.errors(); len(errs) > 0 {
+			t.Fatalf("logged errors: %q", errs)
+		}
+	})
+}

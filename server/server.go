@@ -189,7 +189,9 @@ func (s *Server) Events() *eventbus.Bus { return s.bus }
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mux.ServeHTTP(w, r.WithContext(mergeCancel(r.Context(), s.base)))
+		r = r.WithContext(mergeCancel(r.Context(), s.base)) // a copy: net/http keeps the original
+		bodyDeadline(w, r, s.cfg.BodyReadTimeout)
+		s.mux.ServeHTTP(w, r)
 	})
 }
 

@@ -42,6 +42,7 @@ func run(args []string) error {
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", 1<<20, "request body limit in bytes")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra websocket Origin patterns")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "graceful shutdown limit")
+	fs.DurationVar(&cfg.BodyReadTimeout, "body-read-timeout", 30*time.Second, "how long a request body may take to arrive (websockets and SSE streams are not limited)")
 	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", "", "SMTP server host:port for approval email (empty: no email)")
 	fs.StringVar(&cfg.SMTPFrom, "smtp-from", "", "sender address of notification email")
 	fs.StringVar(&cfg.SMTPUsername, "smtp-username", "", "SMTP user")
