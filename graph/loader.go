@@ -109,6 +109,8 @@ func (l *loader[K, V]) run(ctx context.Context, b *loadBatch[K, V]) {
 // loaders are the loaders of one operation.
 type loaders struct {
 	notifications *loader[int, []*ent.Notification] // by approval id
+	// builds lists each artifact source's CI builds once (artifactVersions).
+	builds *buildMemo
 }
 
 type loadersKey struct{}
@@ -126,6 +128,7 @@ func (r *Resolver) Loaders(ctx context.Context, next graphql.OperationHandler) g
 
 func (r *Resolver) newLoaders() *loaders {
 	return &loaders{
+		builds: newBuildMemo(r.Builds),
 		notifications: newLoader(func(ctx context.Context, approvalIDs []int) (map[int][]*ent.Notification, error) {
 			rows, err := r.Engine.Client().Notification.Query().
 				Where(notification.ApprovalIDIn(approvalIDs...)).Order(ent.Asc(notification.FieldID)).All(ctx)

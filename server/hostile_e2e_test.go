@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -321,6 +322,111 @@ func TestSlowBodiesTimeOut(t *testing.T) {
 		// A body that arrives in time is unaffected.
 		if r := h.ok(h.admin, `mutation { createGroup(input: {name: "fast"}) { id } }`, nil); dig(r, "createGroup", "id") == nil {
 			t.Fatalf("create group: %v", r)
+		}
+		if errs := logs.errors(); len(errs) > 0 {
+			t.Fatalf("logged errors: %q", errs)
+		}
+	})
+}
+
+// countingJenkins is a fake Jenkins that lists builds of any job and counts the calls per job
+// (api/json paths).
+type countingJenkins struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls map[string]int
+	trees []string
+}
+
+func newCountingJenkins(t *testing.T) *countingJenkins {
+	t.Helper()
+	j := &countingJenkins{calls: map[string]int{}}
+	j.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		j.mu.Lock()
+		j.calls[r.URL.Path]++
+		j.trees = append(j.trees, r.URL.Query().Get("tree"))
+		j.mu.Unlock()
+		var b strings.Builder
+		b.WriteString(`{"builds":[`)
+		for i := 150; i > 0; i-- { // a Jenkins that ignores the range
+			if i < 150 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"number":%d,"result":"SUCCESS","url":"http://jenkins/job/x/%d/"}`, i, i)
+		}
+		b.WriteString("]}")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, b.String())
+	}))
+	t.Cleanup(j.Close)
+	return j
+}
+
+func (j *countingJenkins) total() (int, map[string]int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := 0
+	out := map[string]int{}
+	for k, v := range j.calls {
+		n += v
+		out[k] = v
+	}
+	return n, out
+}
+
+// TestArtifactVersionsCallsCIOncePerSource: a query with many aliases of artifactVersions
+// makes one Jenkins call per source, whatever each alias's first, and every alias gets its own
+// number of builds; a thousand aliases are refused by the complexity limit before any call.
+func TestArtifactVersionsCallsCIOncePerSource(t *testing.T) {
+	eachWith(t, nil, func(t *testing.T, h *harness, logs logRecorder) {
+		j := newCountingJenkins(t)
+		h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "ci", kind: JENKINS, url: $u,
+			username: "cairn", secret: "api-token"}) { id } }`, map[string]any{"u": j.URL})
+		defID := dig(h.ok(h.admin, `mutation { createDefinition(input: {
+		    name: "shop",
+		    artifactSources: [{alias: "web", type: "JENKINS", connection: "ci", job: "shop/web", primary: true},
+		                      {alias: "api", type: "JENKINS", connection: "ci", job: "shop/api"}],
+		    environments: [{name: "dev", trigger: {kind: MANUAL}, job: {tasks: [{name: "t", script: "true"}]}}]}) { id } }`, nil),
+			"createDefinition", "id")
+
+		var q strings.Builder
+		q.WriteString("query($d: ID!) {")
+		for i := range 12 {
+			fmt.Fprintf(&q, ` w%d: artifactVersions(definitionId: $d, alias: "web", first: %d) { buildNumber }`, i, i+1)
+		}
+		q.WriteString(` a: artifactVersions(definitionId: $d, alias: "api") { buildNumber }`)
+		q.WriteString(` b: artifactVersions(definitionId: $d, alias: "api", first: 100) { buildNumber } }`)
+		d := h.ok(h.admin, q.String(), map[string]any{"d": defID})
+		for i := range 12 {
+			if got := len(dig(d, fmt.Sprintf("w%d", i)).([]any)); got != i+1 {
+				t.Errorf("w%d: %d builds, want %d", i, got, i+1)
+			}
+		}
+		if a, b := len(dig(d, "a").([]any)), len(dig(d, "b").([]any)); a != 20 || b != 100 {
+			t.Errorf("api: %d and %d builds, want 20 and 100", a, b)
+		}
+		if n, calls := j.total(); n != 2 || calls["/job/shop/job/web/api/json"] != 1 || calls["/job/shop/job/api/api/json"] != 1 {
+			t.Fatalf("Jenkins calls: %d %v", n, calls)
+		}
+		// Each request asks again (nothing is cached across requests).
+		h.ok(h.admin, `query($d: ID!) { artifactVersions(definitionId: $d, alias: "web") { buildNumber } }`, map[string]any{"d": defID})
+		if n, _ := j.total(); n != 3 {
+			t.Fatalf("Jenkins calls after a second request: %d, want 3", n)
+		}
+
+		// A thousand aliases cost far beyond the limit: refused, no call.
+		q.Reset()
+		q.WriteString("query($d: ID!) {")
+		for i := range 1000 {
+			fmt.Fprintf(&q, ` v%d: artifactVersions(definitionId: $d, alias: "web") { buildNumber }`, i)
+		}
+		q.WriteString("}")
+		r := h.do(h.admin, q.String(), map[string]any{"d": defID})
+		if r.code() != "INVALID_INPUT" || !contains(r.Raw, "complexity") {
+			t.Fatalf("1000 aliases: %d %.300s", r.Status, r.Raw)
+		}
+		if n, _ := j.total(); n != 3 {
+			t.Fatalf("Jenkins calls after a refused query: %d, want 3", n)
 		}
 		if errs := logs.errors(); len(errs) > 0 {
 			t.Fatalf("logged errors: %q", errs)
