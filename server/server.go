@@ -274,10 +274,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if cfg.Dev {
-		if err := s.BootstrapDev(ctx); err != nil {
-			s.Close()
-			return err
-		}
+		err = s.BootstrapDev(ctx)
+	} else {
+		_, err = s.BootstrapFirstAdmin(ctx)
+	}
+	if err != nil {
+		s.Close()
+		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {

@@ -2,12 +2,16 @@
 //
 // Every flag has an environment-variable fallback (CAIRN_<FLAG>, upper case,
 // dashes as underscores); a flag given on the command line wins.
+//
+// "server admin token --username NAME" prints a new API token for a user, creating it as ADMIN
+// if no user has that name: the way back in when no admin can log in (see admin.go).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -20,13 +24,16 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	var cfg server.Config
 	var origins, jiraKeys, logLevel, logFormat string
@@ -55,7 +62,7 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := envFallback(fs); err != nil {
+	if err := envFallback(fs, nil); err != nil {
 		return err
 	}
 	if origins != "" {
@@ -82,13 +89,14 @@ func run(args []string) error {
 	return server.Run(ctx, cfg)
 }
 
-// envFallback sets every flag not given on the command line from CAIRN_<NAME>.
-func envFallback(fs *flag.FlagSet) error {
+// envFallback sets every flag not given on the command line from CAIRN_<NAME>; only those in
+// only, when it is not nil.
+func envFallback(fs *flag.FlagSet, only map[string]bool) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
+		if given[f.Name] || err != nil || only != nil && !only[f.Name] {
 			return
 		}
 		env := "CAIRN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
