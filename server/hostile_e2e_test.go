@@ -112,7 +112,8 @@ func chunked(parts ...string) io.Reader {
 }
 
 // TestNodeIDThatIsNotAnID: node(id:) with text that is no id is INVALID_INPUT (field "id"),
-// whether inline or in a variable, and logs no error; nodes(ids:) too.
+// whether inline or in a variable, and logs no error; nodes(ids:), other ID arguments and
+// other scalars (cursors, times, Int64) that do not parse too.
 func TestNodeIDThatIsNotAnID(t *testing.T) {
 	eachWith(t, nil, func(t *testing.T, h *harness, logs logRecorder) {
 		for _, tt := range []struct {
@@ -125,9 +126,15 @@ func TestNodeIDThatIsNotAnID(t *testing.T) {
 			{"past the integer range", `{ node(id: "99999999999999999999999") { id } }`, nil},
 			{"list", `{ nodes(ids: ["1", "x'; DROP TABLE users; --"]) { id } }`, nil},
 			{"release", `{ release(id: "abc") { id } }`, nil},
+			{"where id", `{ releases(where: {idGT: "x"}) { totalCount } }`, nil},
+			// Other scalars that do not parse are the client's mistake too.
+			{"cursor", `{ releases(after: "garbage") { totalCount } }`, nil},
+			{"time", `{ releases(where: {createdAtGT: "yesterday"}) { totalCount } }`, nil},
+			{"int64", `query($j: ID!) { jobLogs(jobId: $j, fromSeq: "many") { seq } }`, map[string]any{"j": "1"}},
 		} {
 			r := h.do(h.admin, tt.query, tt.vars)
-			if r.code() != "INVALID_INPUT" || !contains(r.Raw, "is not an ID") && !contains(r.Raw, "not a float") {
+			isID := !contains(tt.query, "after:") && !contains(tt.query, "createdAtGT") && !contains(tt.query, "fromSeq")
+			if r.code() != "INVALID_INPUT" || contains(r.Raw, "internal error") || isID && !contains(r.Raw, `"field":"id"`) {
 				t.Errorf("%s: %d %s", tt.name, r.Status, r.Raw)
 			}
 		}
