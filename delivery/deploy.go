@@ -66,6 +66,10 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 		if err != nil {
 			return err
 		}
+		if err := t.authorize(actor, rel.DefinitionID, in.Environment, PermManageDeployments,
+			fmt.Sprintf("deploying release %s to %s", rel.Name, in.Environment), NotFound("release", in.ReleaseID)); err != nil {
+			return err
+		}
 		if _, ok := rel.Snapshot.Environment(in.Environment); !ok {
 			return Invalid("environment", "release %s has no environment %q (it has %s)", rel.Name, in.Environment, envNames(&rel.Snapshot))
 		}
@@ -560,6 +564,10 @@ func (e *Engine) CancelDeployment(ctx context.Context, actor Actor, deploymentID
 		if err != nil {
 			return err
 		}
+		if err := t.authorize(actor, dc.d.DefinitionID, dc.re.Name, PermManageDeployments,
+			fmt.Sprintf("canceling the deployment of %s to %s", dc.rel.Name, dc.re.Name), NotFound("deployment", deploymentID)); err != nil {
+			return err
+		}
 		reason := "canceled by " + actor.String()
 		if comment != "" {
 			reason += ": " + comment
@@ -627,6 +635,10 @@ func (e *Engine) AbandonRelease(ctx context.Context, actor Actor, releaseID int,
 	err := e.inTx(ctx, func(t *txn) error {
 		r, err := t.lockRelease(releaseID)
 		if err != nil {
+			return err
+		}
+		if err := t.authorize(actor, r.DefinitionID, "", PermManageDeployments,
+			fmt.Sprintf("abandoning release %s", r.Name), NotFound("release", releaseID)); err != nil {
 			return err
 		}
 		to, err := releaseMachine.apply(r.ID, r.Status, ReleaseAbandon)

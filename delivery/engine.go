@@ -34,12 +34,19 @@ type Options struct {
 	// and EventRetentionCount).
 	EventRetentionAge   time.Duration
 	EventRetentionCount int
+	// Reads, when set, is what Client returns to the adapters: a client of
+	// the same database that refuses every write (RefuseWrites), so that
+	// GraphQL, webhooks and the dispatcher can read but change nothing
+	// except through the engine. Without it Client returns the engine's own
+	// client (tests that seed rows directly).
+	Reads *ent.Client
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
 // engines (server replicas) may share one PostgreSQL database.
 type Engine struct {
 	client  *ent.Client
+	reads   *ent.Client
 	dialect Dialect
 	clock   Clock
 	bus     Publisher
@@ -64,6 +71,7 @@ type Engine struct {
 func New(client *ent.Client, opts Options) *Engine {
 	e := &Engine{
 		client:     client,
+		reads:      opts.Reads,
 		dialect:    opts.Dialect,
 		clock:      opts.Clock,
 		bus:        opts.Bus,
@@ -102,9 +110,15 @@ func New(client *ent.Client, opts Options) *Engine {
 	return e
 }
 
-// Client returns the ent client, for read-only queries by the adapters
-// (GraphQL pagination). Adapters never write through it.
-func (e *Engine) Client() *ent.Client { return e.client }
+// Client returns the ent client for the adapters' read-only queries
+// (GraphQL pagination, node(id)). When the engine was given Options.Reads,
+// every write through it fails.
+func (e *Engine) Client() *ent.Client {
+	if e.reads != nil {
+		return e.reads
+	}
+	return e.client
+}
 
 // Clock returns the engine's clock.
 func (e *Engine) Clock() Clock { return e.clock }

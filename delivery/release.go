@@ -67,6 +67,10 @@ func (e *Engine) CreateRelease(ctx context.Context, actor Actor, in CreateReleas
 	}
 	var rel *ent.Release
 	err := e.inTx(ctx, func(t *txn) error {
+		if err := t.authorize(actor, in.DefinitionID, "", PermCreateReleases,
+			fmt.Sprintf("creating a release of definition %d", in.DefinitionID), NotFound("release definition", in.DefinitionID)); err != nil {
+			return err
+		}
 		var err error
 		rel, err = t.createRelease(actor, in)
 		return err

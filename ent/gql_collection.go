@@ -1533,6 +1533,11 @@ func (e *EnvironmentQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, environment.FieldQueue)
 				fieldSeen[environment.FieldQueue] = struct{}{}
 			}
+		case "permissions":
+			if _, ok := fieldSeen[environment.FieldPermissions]; !ok {
+				selectedFields = append(selectedFields, environment.FieldPermissions)
+				fieldSeen[environment.FieldPermissions] = struct{}{}
+			}
 		case "definitionID":
 			if _, ok := fieldSeen[environment.FieldDefinitionID]; !ok {
 				selectedFields = append(selectedFields, environment.FieldDefinitionID)
@@ -3339,6 +3344,11 @@ func (rd *ReleaseDefinitionQuery) collectField(ctx context.Context, oneNode bool
 			if _, ok := fieldSeen[releasedefinition.FieldReaders]; !ok {
 				selectedFields = append(selectedFields, releasedefinition.FieldReaders)
 				fieldSeen[releasedefinition.FieldReaders] = struct{}{}
+			}
+		case "permissions":
+			if _, ok := fieldSeen[releasedefinition.FieldPermissions]; !ok {
+				selectedFields = append(selectedFields, releasedefinition.FieldPermissions)
+				fieldSeen[releasedefinition.FieldPermissions] = struct{}{}
 			}
 		case "id":
 		case "__typename":

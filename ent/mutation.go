@@ -9270,6 +9270,7 @@ type EnvironmentMutation struct {
 	queue             *spec.QueuePolicy
 	variables         *[]spec.Variable
 	appendvariables   []spec.Variable
+	permissions       *spec.EnvironmentPermissions
 	clearedFields     map[string]struct{}
 	definition        *int
 	cleareddefinition bool
@@ -9749,6 +9750,55 @@ func (m *EnvironmentMutation) ResetVariables() {
 	delete(m.clearedFields, environment.FieldVariables)
 }
 
+// SetPermissions sets the "permissions" field.
+func (m *EnvironmentMutation) SetPermissions(sp spec.EnvironmentPermissions) {
+	m.permissions = &sp
+}
+
+// Permissions returns the value of the "permissions" field in the mutation.
+func (m *EnvironmentMutation) Permissions() (r spec.EnvironmentPermissions, exists bool) {
+	v := m.permissions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPermissions returns the old "permissions" field's value of the Environment entity.
+// If the Environment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnvironmentMutation) OldPermissions(ctx context.Context) (v spec.EnvironmentPermissions, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPermissions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPermissions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPermissions: %w", err)
+	}
+	return oldValue.Permissions, nil
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (m *EnvironmentMutation) ClearPermissions() {
+	m.permissions = nil
+	m.clearedFields[environment.FieldPermissions] = struct{}{}
+}
+
+// PermissionsCleared returns if the "permissions" field was cleared in this mutation.
+func (m *EnvironmentMutation) PermissionsCleared() bool {
+	_, ok := m.clearedFields[environment.FieldPermissions]
+	return ok
+}
+
+// ResetPermissions resets all changes to the "permissions" field.
+func (m *EnvironmentMutation) ResetPermissions() {
+	m.permissions = nil
+	delete(m.clearedFields, environment.FieldPermissions)
+}
+
 // SetDefinitionID sets the "definition_id" field.
 func (m *EnvironmentMutation) SetDefinitionID(i int) {
 	m.definition = &i
@@ -9846,7 +9896,7 @@ func (m *EnvironmentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EnvironmentMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.name != nil {
 		fields = append(fields, environment.FieldName)
 	}
@@ -9873,6 +9923,9 @@ func (m *EnvironmentMutation) Fields() []string {
 	}
 	if m.variables != nil {
 		fields = append(fields, environment.FieldVariables)
+	}
+	if m.permissions != nil {
+		fields = append(fields, environment.FieldPermissions)
 	}
 	if m.definition != nil {
 		fields = append(fields, environment.FieldDefinitionID)
@@ -9903,6 +9956,8 @@ func (m *EnvironmentMutation) Field(name string) (ent.Value, bool) {
 		return m.Queue()
 	case environment.FieldVariables:
 		return m.Variables()
+	case environment.FieldPermissions:
+		return m.Permissions()
 	case environment.FieldDefinitionID:
 		return m.DefinitionID()
 	}
@@ -9932,6 +9987,8 @@ func (m *EnvironmentMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldQueue(ctx)
 	case environment.FieldVariables:
 		return m.OldVariables(ctx)
+	case environment.FieldPermissions:
+		return m.OldPermissions(ctx)
 	case environment.FieldDefinitionID:
 		return m.OldDefinitionID(ctx)
 	}
@@ -10006,6 +10063,13 @@ func (m *EnvironmentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetVariables(v)
 		return nil
+	case environment.FieldPermissions:
+		v, ok := value.(spec.EnvironmentPermissions)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPermissions(v)
+		return nil
 	case environment.FieldDefinitionID:
 		v, ok := value.(int)
 		if !ok {
@@ -10061,6 +10125,9 @@ func (m *EnvironmentMutation) ClearedFields() []string {
 	if m.FieldCleared(environment.FieldVariables) {
 		fields = append(fields, environment.FieldVariables)
 	}
+	if m.FieldCleared(environment.FieldPermissions) {
+		fields = append(fields, environment.FieldPermissions)
+	}
 	return fields
 }
 
@@ -10077,6 +10144,9 @@ func (m *EnvironmentMutation) ClearField(name string) error {
 	switch name {
 	case environment.FieldVariables:
 		m.ClearVariables()
+		return nil
+	case environment.FieldPermissions:
+		m.ClearPermissions()
 		return nil
 	}
 	return fmt.Errorf("unknown Environment nullable field %s", name)
@@ -10112,6 +10182,9 @@ func (m *EnvironmentMutation) ResetField(name string) error {
 		return nil
 	case environment.FieldVariables:
 		m.ResetVariables()
+		return nil
+	case environment.FieldPermissions:
+		m.ResetPermissions()
 		return nil
 	case environment.FieldDefinitionID:
 		m.ResetDefinitionID()
@@ -21265,6 +21338,7 @@ type ReleaseDefinitionMutation struct {
 	deleted_at              *time.Time
 	readers                 *[]string
 	appendreaders           []string
+	permissions             *spec.DefinitionPermissions
 	clearedFields           map[string]struct{}
 	artifact_sources        map[int]struct{}
 	removedartifact_sources map[int]struct{}
@@ -21917,6 +21991,55 @@ func (m *ReleaseDefinitionMutation) ResetReaders() {
 	delete(m.clearedFields, releasedefinition.FieldReaders)
 }
 
+// SetPermissions sets the "permissions" field.
+func (m *ReleaseDefinitionMutation) SetPermissions(sp spec.DefinitionPermissions) {
+	m.permissions = &sp
+}
+
+// Permissions returns the value of the "permissions" field in the mutation.
+func (m *ReleaseDefinitionMutation) Permissions() (r spec.DefinitionPermissions, exists bool) {
+	v := m.permissions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPermissions returns the old "permissions" field's value of the ReleaseDefinition entity.
+// If the ReleaseDefinition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseDefinitionMutation) OldPermissions(ctx context.Context) (v spec.DefinitionPermissions, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPermissions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPermissions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPermissions: %w", err)
+	}
+	return oldValue.Permissions, nil
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (m *ReleaseDefinitionMutation) ClearPermissions() {
+	m.permissions = nil
+	m.clearedFields[releasedefinition.FieldPermissions] = struct{}{}
+}
+
+// PermissionsCleared returns if the "permissions" field was cleared in this mutation.
+func (m *ReleaseDefinitionMutation) PermissionsCleared() bool {
+	_, ok := m.clearedFields[releasedefinition.FieldPermissions]
+	return ok
+}
+
+// ResetPermissions resets all changes to the "permissions" field.
+func (m *ReleaseDefinitionMutation) ResetPermissions() {
+	m.permissions = nil
+	delete(m.clearedFields, releasedefinition.FieldPermissions)
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by ids.
 func (m *ReleaseDefinitionMutation) AddArtifactSourceIDs(ids ...int) {
 	if m.artifact_sources == nil {
@@ -22167,7 +22290,7 @@ func (m *ReleaseDefinitionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReleaseDefinitionMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, releasedefinition.FieldCreatedAt)
 	}
@@ -22201,6 +22324,9 @@ func (m *ReleaseDefinitionMutation) Fields() []string {
 	if m.readers != nil {
 		fields = append(fields, releasedefinition.FieldReaders)
 	}
+	if m.permissions != nil {
+		fields = append(fields, releasedefinition.FieldPermissions)
+	}
 	return fields
 }
 
@@ -22231,6 +22357,8 @@ func (m *ReleaseDefinitionMutation) Field(name string) (ent.Value, bool) {
 		return m.DeletedAt()
 	case releasedefinition.FieldReaders:
 		return m.Readers()
+	case releasedefinition.FieldPermissions:
+		return m.Permissions()
 	}
 	return nil, false
 }
@@ -22262,6 +22390,8 @@ func (m *ReleaseDefinitionMutation) OldField(ctx context.Context, name string) (
 		return m.OldDeletedAt(ctx)
 	case releasedefinition.FieldReaders:
 		return m.OldReaders(ctx)
+	case releasedefinition.FieldPermissions:
+		return m.OldPermissions(ctx)
 	}
 	return nil, fmt.Errorf("unknown ReleaseDefinition field %s", name)
 }
@@ -22348,6 +22478,13 @@ func (m *ReleaseDefinitionMutation) SetField(name string, value ent.Value) error
 		}
 		m.SetReaders(v)
 		return nil
+	case releasedefinition.FieldPermissions:
+		v, ok := value.(spec.DefinitionPermissions)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPermissions(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)
 }
@@ -22417,6 +22554,9 @@ func (m *ReleaseDefinitionMutation) ClearedFields() []string {
 	if m.FieldCleared(releasedefinition.FieldReaders) {
 		fields = append(fields, releasedefinition.FieldReaders)
 	}
+	if m.FieldCleared(releasedefinition.FieldPermissions) {
+		fields = append(fields, releasedefinition.FieldPermissions)
+	}
 	return fields
 }
 
@@ -22442,6 +22582,9 @@ func (m *ReleaseDefinitionMutation) ClearField(name string) error {
 		return nil
 	case releasedefinition.FieldReaders:
 		m.ClearReaders()
+		return nil
+	case releasedefinition.FieldPermissions:
+		m.ClearPermissions()
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition nullable field %s", name)
@@ -22483,6 +22626,9 @@ func (m *ReleaseDefinitionMutation) ResetField(name string) error {
 		return nil
 	case releasedefinition.FieldReaders:
 		m.ResetReaders()
+		return nil
+	case releasedefinition.FieldPermissions:
+		m.ResetPermissions()
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)

@@ -50,6 +50,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Agent() AgentResolver
 	Approval() ApprovalResolver
+	Environment() EnvironmentResolver
 	Mutation() MutationResolver
 	OutgoingHook() OutgoingHookResolver
 	Query() QueryResolver
@@ -361,6 +362,14 @@ type ComplexityRoot struct {
 		Token    func(childComplexity int) int
 	}
 
+	DefinitionPermissions struct {
+		CreateReleases         func(childComplexity int) int
+		EditDefinition         func(childComplexity int) int
+		ManageApprovals        func(childComplexity int) int
+		ManageDeployments      func(childComplexity int) int
+		OverrideArtifactChecks func(childComplexity int) int
+	}
+
 	DefinitionRevision struct {
 		Author       func(childComplexity int) int
 		ChangeType   func(childComplexity int) int
@@ -389,10 +398,20 @@ type ComplexityRoot struct {
 		Description       func(childComplexity int) int
 		Environments      func(childComplexity int) int
 		Name              func(childComplexity int) int
+		Permissions       func(childComplexity int) int
 		Readers           func(childComplexity int) int
 		ReleaseNameFormat func(childComplexity int) int
 		Schedules         func(childComplexity int) int
 		Variables         func(childComplexity int) int
+	}
+
+	DefinitionViewerCan struct {
+		CreateReleases         func(childComplexity int) int
+		DeleteDefinition       func(childComplexity int) int
+		EditDefinition         func(childComplexity int) int
+		ManageApprovals        func(childComplexity int) int
+		ManageDeployments      func(childComplexity int) int
+		OverrideArtifactChecks func(childComplexity int) int
 	}
 
 	Deployment struct {
@@ -468,12 +487,14 @@ type ComplexityRoot struct {
 		Job          func(childComplexity int) int
 		Name         func(childComplexity int) int
 		Owner        func(childComplexity int) int
+		Permissions  func(childComplexity int) int
 		PostApproval func(childComplexity int) int
 		PreApproval  func(childComplexity int) int
 		Queue        func(childComplexity int) int
 		Rank         func(childComplexity int) int
 		Trigger      func(childComplexity int) int
 		Variables    func(childComplexity int) int
+		ViewerCan    func(childComplexity int) int
 	}
 
 	EnvironmentDeploymentState struct {
@@ -483,10 +504,17 @@ type ComplexityRoot struct {
 		Previous    func(childComplexity int) int
 	}
 
+	EnvironmentPermissions struct {
+		EditEnvironment   func(childComplexity int) int
+		ManageApprovals   func(childComplexity int) int
+		ManageDeployments func(childComplexity int) int
+	}
+
 	EnvironmentSpec struct {
 		Job          func(childComplexity int) int
 		Name         func(childComplexity int) int
 		Owner        func(childComplexity int) int
+		Permissions  func(childComplexity int) int
 		PostApproval func(childComplexity int) int
 		PreApproval  func(childComplexity int) int
 		Queue        func(childComplexity int) int
@@ -506,6 +534,12 @@ type ComplexityRoot struct {
 		Status       func(childComplexity int) int
 		Time         func(childComplexity int) int
 		Type         func(childComplexity int) int
+	}
+
+	EnvironmentViewerCan struct {
+		EditDefinition    func(childComplexity int) int
+		ManageApprovals   func(childComplexity int) int
+		ManageDeployments func(childComplexity int) int
 	}
 
 	FieldChange struct {
@@ -855,6 +889,7 @@ type ComplexityRoot struct {
 		Environments      func(childComplexity int) int
 		ID                func(childComplexity int) int
 		Name              func(childComplexity int) int
+		Permissions       func(childComplexity int) int
 		Readers           func(childComplexity int) int
 		ReleaseNameFormat func(childComplexity int) int
 		Releases          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
@@ -863,6 +898,7 @@ type ComplexityRoot struct {
 		Schedules         func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		Variables         func(childComplexity int) int
+		ViewerCan         func(childComplexity int) int
 	}
 
 	ReleaseDefinitionConnection struct {
@@ -1070,6 +1106,9 @@ type AgentResolver interface {
 type ApprovalResolver interface {
 	Notifications(ctx context.Context, obj *ent.Approval) ([]*ent.Notification, error)
 }
+type EnvironmentResolver interface {
+	ViewerCan(ctx context.Context, obj *ent.Environment) (*delivery.ViewerCan, error)
+}
 type MutationResolver interface {
 	Ping(ctx context.Context) (string, error)
 	CreateAgentRegistration(ctx context.Context, pool *string, maxUses *int, expiresInHours *int) (*model.CreatedAgentRegistration, error)
@@ -1138,6 +1177,8 @@ type QueryResolver interface {
 }
 type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
+
+	ViewerCan(ctx context.Context, obj *ent.ReleaseDefinition) (*delivery.ViewerCan, error)
 }
 type ServiceConnectionResolver interface {
 	HasSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
@@ -2483,6 +2524,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreatedApiToken.Token(childComplexity), true
 
+	case "DefinitionPermissions.createReleases":
+		if e.ComplexityRoot.DefinitionPermissions.CreateReleases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.CreateReleases(childComplexity), true
+	case "DefinitionPermissions.editDefinition":
+		if e.ComplexityRoot.DefinitionPermissions.EditDefinition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.EditDefinition(childComplexity), true
+	case "DefinitionPermissions.manageApprovals":
+		if e.ComplexityRoot.DefinitionPermissions.ManageApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.ManageApprovals(childComplexity), true
+	case "DefinitionPermissions.manageDeployments":
+		if e.ComplexityRoot.DefinitionPermissions.ManageDeployments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.ManageDeployments(childComplexity), true
+	case "DefinitionPermissions.overrideArtifactChecks":
+		if e.ComplexityRoot.DefinitionPermissions.OverrideArtifactChecks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.OverrideArtifactChecks(childComplexity), true
+
 	case "DefinitionRevision.author":
 		if e.ComplexityRoot.DefinitionRevision.Author == nil {
 			break
@@ -2594,6 +2666,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionSnapshot.Name(childComplexity), true
+	case "DefinitionSnapshot.permissions":
+		if e.ComplexityRoot.DefinitionSnapshot.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Permissions(childComplexity), true
 	case "DefinitionSnapshot.readers":
 		if e.ComplexityRoot.DefinitionSnapshot.Readers == nil {
 			break
@@ -2618,6 +2696,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionSnapshot.Variables(childComplexity), true
+
+	case "DefinitionViewerCan.createReleases":
+		if e.ComplexityRoot.DefinitionViewerCan.CreateReleases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.CreateReleases(childComplexity), true
+	case "DefinitionViewerCan.deleteDefinition":
+		if e.ComplexityRoot.DefinitionViewerCan.DeleteDefinition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.DeleteDefinition(childComplexity), true
+	case "DefinitionViewerCan.editDefinition":
+		if e.ComplexityRoot.DefinitionViewerCan.EditDefinition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.EditDefinition(childComplexity), true
+	case "DefinitionViewerCan.manageApprovals":
+		if e.ComplexityRoot.DefinitionViewerCan.ManageApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.ManageApprovals(childComplexity), true
+	case "DefinitionViewerCan.manageDeployments":
+		if e.ComplexityRoot.DefinitionViewerCan.ManageDeployments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.ManageDeployments(childComplexity), true
+	case "DefinitionViewerCan.overrideArtifactChecks":
+		if e.ComplexityRoot.DefinitionViewerCan.OverrideArtifactChecks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.OverrideArtifactChecks(childComplexity), true
 
 	case "Deployment.approvals":
 		if e.ComplexityRoot.Deployment.Approvals == nil {
@@ -2966,6 +3081,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.Owner(childComplexity), true
+	case "Environment.permissions":
+		if e.ComplexityRoot.Environment.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Environment.Permissions(childComplexity), true
 	case "Environment.postApproval":
 		if e.ComplexityRoot.Environment.PostApproval == nil {
 			break
@@ -3002,6 +3123,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.Variables(childComplexity), true
+	case "Environment.viewerCan":
+		if e.ComplexityRoot.Environment.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Environment.ViewerCan(childComplexity), true
 
 	case "EnvironmentDeploymentState.current":
 		if e.ComplexityRoot.EnvironmentDeploymentState.Current == nil {
@@ -3028,6 +3155,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnvironmentDeploymentState.Previous(childComplexity), true
 
+	case "EnvironmentPermissions.editEnvironment":
+		if e.ComplexityRoot.EnvironmentPermissions.EditEnvironment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentPermissions.EditEnvironment(childComplexity), true
+	case "EnvironmentPermissions.manageApprovals":
+		if e.ComplexityRoot.EnvironmentPermissions.ManageApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentPermissions.ManageApprovals(childComplexity), true
+	case "EnvironmentPermissions.manageDeployments":
+		if e.ComplexityRoot.EnvironmentPermissions.ManageDeployments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentPermissions.ManageDeployments(childComplexity), true
+
 	case "EnvironmentSpec.job":
 		if e.ComplexityRoot.EnvironmentSpec.Job == nil {
 			break
@@ -3046,6 +3192,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentSpec.Owner(childComplexity), true
+	case "EnvironmentSpec.permissions":
+		if e.ComplexityRoot.EnvironmentSpec.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Permissions(childComplexity), true
 	case "EnvironmentSpec.postApproval":
 		if e.ComplexityRoot.EnvironmentSpec.PostApproval == nil {
 			break
@@ -3143,6 +3295,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Type(childComplexity), true
+
+	case "EnvironmentViewerCan.editEnvironment":
+		if e.ComplexityRoot.EnvironmentViewerCan.EditDefinition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentViewerCan.EditDefinition(childComplexity), true
+	case "EnvironmentViewerCan.manageApprovals":
+		if e.ComplexityRoot.EnvironmentViewerCan.ManageApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentViewerCan.ManageApprovals(childComplexity), true
+	case "EnvironmentViewerCan.manageDeployments":
+		if e.ComplexityRoot.EnvironmentViewerCan.ManageDeployments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentViewerCan.ManageDeployments(childComplexity), true
 
 	case "FieldChange.after":
 		if e.ComplexityRoot.FieldChange.After == nil {
@@ -4991,6 +5162,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.Name(childComplexity), true
+	case "ReleaseDefinition.permissions":
+		if e.ComplexityRoot.ReleaseDefinition.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.Permissions(childComplexity), true
 	case "ReleaseDefinition.readers":
 		if e.ComplexityRoot.ReleaseDefinition.Readers == nil {
 			break
@@ -5049,6 +5226,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.Variables(childComplexity), true
+	case "ReleaseDefinition.viewerCan":
+		if e.ComplexityRoot.ReleaseDefinition.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.ViewerCan(childComplexity), true
 
 	case "ReleaseDefinitionConnection.edges":
 		if e.ComplexityRoot.ReleaseDefinitionConnection.Edges == nil {
@@ -5825,12 +6008,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAuditEventWhereInput,
 		ec.unmarshalInputCommitWhereInput,
 		ec.unmarshalInputDefinitionInput,
+		ec.unmarshalInputDefinitionPermissionsInput,
 		ec.unmarshalInputDefinitionRevisionOrder,
 		ec.unmarshalInputDefinitionRevisionWhereInput,
 		ec.unmarshalInputDeployEnvironmentInput,
 		ec.unmarshalInputDeploymentOrder,
 		ec.unmarshalInputDeploymentWhereInput,
 		ec.unmarshalInputEnvironmentInput,
+		ec.unmarshalInputEnvironmentPermissionsInput,
 		ec.unmarshalInputEnvironmentWhereInput,
 		ec.unmarshalInputGroupOrder,
 		ec.unmarshalInputGroupPatchInput,
@@ -8120,6 +8305,7 @@ type Environment implements Node {
   postApproval: ApprovalPolicy!
   job: JobSpec!
   queue: QueuePolicy!
+  permissions: EnvironmentPermissions
   definitionID: ID!
   definition: ReleaseDefinition!
 }
@@ -9977,6 +10163,7 @@ type ReleaseDefinition implements Node {
   revision: Int!
   deletedAt: Time
   readers: [String!]
+  permissions: DefinitionPermissions
   artifactSources: [ArtifactSource!]
   environments: [Environment!]
   revisions(
@@ -11810,6 +11997,22 @@ func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CreatedApiToken", field.Name)
 }
 
+func (ec *executionContext) childFields_DefinitionPermissions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "editDefinition":
+		return ec.fieldContext_DefinitionPermissions_editDefinition(ctx, field)
+	case "createReleases":
+		return ec.fieldContext_DefinitionPermissions_createReleases(ctx, field)
+	case "manageDeployments":
+		return ec.fieldContext_DefinitionPermissions_manageDeployments(ctx, field)
+	case "manageApprovals":
+		return ec.fieldContext_DefinitionPermissions_manageApprovals(ctx, field)
+	case "overrideArtifactChecks":
+		return ec.fieldContext_DefinitionPermissions_overrideArtifactChecks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DefinitionPermissions", field.Name)
+}
+
 func (ec *executionContext) childFields_DefinitionRevision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -11874,8 +12077,28 @@ func (ec *executionContext) childFields_DefinitionSnapshot(ctx context.Context, 
 		return ec.fieldContext_DefinitionSnapshot_schedules(ctx, field)
 	case "readers":
 		return ec.fieldContext_DefinitionSnapshot_readers(ctx, field)
+	case "permissions":
+		return ec.fieldContext_DefinitionSnapshot_permissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionSnapshot", field.Name)
+}
+
+func (ec *executionContext) childFields_DefinitionViewerCan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "editDefinition":
+		return ec.fieldContext_DefinitionViewerCan_editDefinition(ctx, field)
+	case "deleteDefinition":
+		return ec.fieldContext_DefinitionViewerCan_deleteDefinition(ctx, field)
+	case "createReleases":
+		return ec.fieldContext_DefinitionViewerCan_createReleases(ctx, field)
+	case "manageDeployments":
+		return ec.fieldContext_DefinitionViewerCan_manageDeployments(ctx, field)
+	case "manageApprovals":
+		return ec.fieldContext_DefinitionViewerCan_manageApprovals(ctx, field)
+	case "overrideArtifactChecks":
+		return ec.fieldContext_DefinitionViewerCan_overrideArtifactChecks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DefinitionViewerCan", field.Name)
 }
 
 func (ec *executionContext) childFields_Deployment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11968,12 +12191,16 @@ func (ec *executionContext) childFields_Environment(ctx context.Context, field g
 		return ec.fieldContext_Environment_job(ctx, field)
 	case "queue":
 		return ec.fieldContext_Environment_queue(ctx, field)
+	case "permissions":
+		return ec.fieldContext_Environment_permissions(ctx, field)
 	case "definitionID":
 		return ec.fieldContext_Environment_definitionID(ctx, field)
 	case "definition":
 		return ec.fieldContext_Environment_definition(ctx, field)
 	case "variables":
 		return ec.fieldContext_Environment_variables(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_Environment_viewerCan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Environment", field.Name)
 }
@@ -11990,6 +12217,18 @@ func (ec *executionContext) childFields_EnvironmentDeploymentState(ctx context.C
 		return ec.fieldContext_EnvironmentDeploymentState_latest(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnvironmentDeploymentState", field.Name)
+}
+
+func (ec *executionContext) childFields_EnvironmentPermissions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "editEnvironment":
+		return ec.fieldContext_EnvironmentPermissions_editEnvironment(ctx, field)
+	case "manageDeployments":
+		return ec.fieldContext_EnvironmentPermissions_manageDeployments(ctx, field)
+	case "manageApprovals":
+		return ec.fieldContext_EnvironmentPermissions_manageApprovals(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnvironmentPermissions", field.Name)
 }
 
 func (ec *executionContext) childFields_EnvironmentSpec(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12010,8 +12249,22 @@ func (ec *executionContext) childFields_EnvironmentSpec(ctx context.Context, fie
 		return ec.fieldContext_EnvironmentSpec_queue(ctx, field)
 	case "variables":
 		return ec.fieldContext_EnvironmentSpec_variables(ctx, field)
+	case "permissions":
+		return ec.fieldContext_EnvironmentSpec_permissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnvironmentSpec", field.Name)
+}
+
+func (ec *executionContext) childFields_EnvironmentViewerCan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "editEnvironment":
+		return ec.fieldContext_EnvironmentViewerCan_editEnvironment(ctx, field)
+	case "manageDeployments":
+		return ec.fieldContext_EnvironmentViewerCan_manageDeployments(ctx, field)
+	case "manageApprovals":
+		return ec.fieldContext_EnvironmentViewerCan_manageApprovals(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnvironmentViewerCan", field.Name)
 }
 
 func (ec *executionContext) childFields_FieldChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12514,6 +12767,8 @@ func (ec *executionContext) childFields_ReleaseDefinition(ctx context.Context, f
 		return ec.fieldContext_ReleaseDefinition_deletedAt(ctx, field)
 	case "readers":
 		return ec.fieldContext_ReleaseDefinition_readers(ctx, field)
+	case "permissions":
+		return ec.fieldContext_ReleaseDefinition_permissions(ctx, field)
 	case "artifactSources":
 		return ec.fieldContext_ReleaseDefinition_artifactSources(ctx, field)
 	case "environments":
@@ -12524,6 +12779,8 @@ func (ec *executionContext) childFields_ReleaseDefinition(ctx context.Context, f
 		return ec.fieldContext_ReleaseDefinition_releases(ctx, field)
 	case "variables":
 		return ec.fieldContext_ReleaseDefinition_variables(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_ReleaseDefinition_viewerCan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseDefinition", field.Name)
 }
@@ -20210,6 +20467,166 @@ func (ec *executionContext) fieldContext_CreatedApiToken_apiToken(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _DefinitionPermissions_editDefinition(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_editDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EditDefinition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_editDefinition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionPermissions_createReleases(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_createReleases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreateReleases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_createReleases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionPermissions_manageDeployments(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_manageDeployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageDeployments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_manageDeployments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionPermissions_manageApprovals(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_manageApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageApprovals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_manageApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionPermissions_overrideArtifactChecks(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_overrideArtifactChecks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OverrideArtifactChecks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_overrideArtifactChecks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DefinitionRevision_id(ctx context.Context, field graphql.CollectedField, obj *ent.DefinitionRevision) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20795,6 +21212,176 @@ func (ec *executionContext) _DefinitionSnapshot_readers(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_DefinitionSnapshot_readers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionSnapshot_permissions(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.DefinitionPermissions) graphql.Marshaler {
+			return ec.marshalNDefinitionPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionSnapshot",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DefinitionPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionViewerCan_editDefinition(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_editDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EditDefinition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_editDefinition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_deleteDefinition(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_deleteDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeleteDefinition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_deleteDefinition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_createReleases(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_createReleases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreateReleases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_createReleases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_manageDeployments(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_manageDeployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageDeployments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_manageDeployments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_manageApprovals(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_manageApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageApprovals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_manageApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_overrideArtifactChecks(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_overrideArtifactChecks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OverrideArtifactChecks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_overrideArtifactChecks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Deployment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
@@ -22321,6 +22908,38 @@ func (ec *executionContext) fieldContext_Environment_queue(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Environment_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Environment_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.EnvironmentPermissions) graphql.Marshaler {
+			return ec.marshalOEnvironmentPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Environment_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Environment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnvironmentPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Environment_definitionID(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22403,6 +23022,38 @@ func (ec *executionContext) fieldContext_Environment_variables(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Environment_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Environment_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Environment().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ViewerCan) graphql.Marshaler {
+			return ec.marshalNEnvironmentViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Environment_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Environment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnvironmentViewerCan(ctx, field)
 		},
 	}
 	return fc, nil
@@ -22522,6 +23173,102 @@ func (ec *executionContext) fieldContext_EnvironmentDeploymentState_latest(_ con
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentPermissions_editEnvironment(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentPermissions_editEnvironment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EditEnvironment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentPermissions_editEnvironment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentPermissions_manageDeployments(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentPermissions_manageDeployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageDeployments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentPermissions_manageDeployments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentPermissions_manageApprovals(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentPermissions_manageApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageApprovals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentPermissions_manageApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
 		},
 	}
 	return fc, nil
@@ -22760,6 +23507,38 @@ func (ec *executionContext) fieldContext_EnvironmentSpec_variables(_ context.Con
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_permissions(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.EnvironmentPermissions) graphql.Marshaler {
+			return ec.marshalNEnvironmentPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnvironmentPermissions(ctx, field)
 		},
 	}
 	return fc, nil
@@ -23034,6 +23813,75 @@ func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_deploymen
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentViewerCan_editEnvironment(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentViewerCan_editEnvironment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EditDefinition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentViewerCan_editEnvironment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentViewerCan_manageDeployments(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentViewerCan_manageDeployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageDeployments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentViewerCan_manageDeployments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentViewerCan_manageApprovals(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentViewerCan_manageApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageApprovals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentViewerCan_manageApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _FieldChange_path(ctx context.Context, field graphql.CollectedField, obj *delivery.FieldChange) (ret graphql.Marshaler) {
@@ -30614,6 +31462,38 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_readers(_ context.Con
 	return graphql.NewScalarFieldContext("ReleaseDefinition", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _ReleaseDefinition_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.DefinitionPermissions) graphql.Marshaler {
+			return ec.marshalODefinitionPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseDefinition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DefinitionPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReleaseDefinition_artifactSources(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -30793,6 +31673,38 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_variables(_ context.C
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseDefinition_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReleaseDefinition().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ViewerCan) graphql.Marshaler {
+			return ec.marshalNDefinitionViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseDefinition",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DefinitionViewerCan(ctx, field)
 		},
 	}
 	return fc, nil
@@ -41065,7 +41977,7 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules", "readers"}
+	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules", "readers", "permissions"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -41128,6 +42040,71 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 				return it, err
 			}
 			it.Readers = data
+		case "permissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
+			data, err := ec.unmarshalODefinitionPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Permissions = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDefinitionPermissionsInput(ctx context.Context, obj any) (spec.DefinitionPermissions, error) {
+	var it spec.DefinitionPermissions
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"editDefinition", "createReleases", "manageDeployments", "manageApprovals", "overrideArtifactChecks"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "editDefinition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("editDefinition"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EditDefinition = data
+		case "createReleases":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createReleases"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreateReleases = data
+		case "manageDeployments":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("manageDeployments"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManageDeployments = data
+		case "manageApprovals":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("manageApprovals"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManageApprovals = data
+		case "overrideArtifactChecks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overrideArtifactChecks"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OverrideArtifactChecks = data
 		}
 	}
 	return it, nil
@@ -42870,7 +43847,7 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables"}
+	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -42933,6 +43910,57 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 				return it, err
 			}
 			it.Variables = data
+		case "permissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
+			data, err := ec.unmarshalOEnvironmentPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Permissions = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputEnvironmentPermissionsInput(ctx context.Context, obj any) (spec.EnvironmentPermissions, error) {
+	var it spec.EnvironmentPermissions
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"editEnvironment", "manageDeployments", "manageApprovals"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "editEnvironment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("editEnvironment"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EditEnvironment = data
+		case "manageDeployments":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("manageDeployments"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManageDeployments = data
+		case "manageApprovals":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("manageApprovals"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManageApprovals = data
 		}
 	}
 	return it, nil
@@ -57937,6 +58965,64 @@ func (ec *executionContext) _CreatedApiToken(ctx context.Context, sel ast.Select
 	return out
 }
 
+var definitionPermissionsImplementors = []string{"DefinitionPermissions"}
+
+func (ec *executionContext) _DefinitionPermissions(ctx context.Context, sel ast.SelectionSet, obj *spec.DefinitionPermissions) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, definitionPermissionsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DefinitionPermissions")
+		case "editDefinition":
+			out.Values[i] = ec._DefinitionPermissions_editDefinition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createReleases":
+			out.Values[i] = ec._DefinitionPermissions_createReleases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageDeployments":
+			out.Values[i] = ec._DefinitionPermissions_manageDeployments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageApprovals":
+			out.Values[i] = ec._DefinitionPermissions_manageApprovals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overrideArtifactChecks":
+			out.Values[i] = ec._DefinitionPermissions_overrideArtifactChecks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var definitionRevisionImplementors = []string{"DefinitionRevision", "Node"}
 
 func (ec *executionContext) _DefinitionRevision(ctx context.Context, sel ast.SelectionSet, obj *ent.DefinitionRevision) graphql.Marshaler {
@@ -58188,6 +59274,74 @@ func (ec *executionContext) _DefinitionSnapshot(ctx context.Context, sel ast.Sel
 			}
 		case "readers":
 			out.Values[i] = ec._DefinitionSnapshot_readers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "permissions":
+			out.Values[i] = ec._DefinitionSnapshot_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var definitionViewerCanImplementors = []string{"DefinitionViewerCan"}
+
+func (ec *executionContext) _DefinitionViewerCan(ctx context.Context, sel ast.SelectionSet, obj *delivery.ViewerCan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, definitionViewerCanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DefinitionViewerCan")
+		case "editDefinition":
+			out.Values[i] = ec._DefinitionViewerCan_editDefinition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDefinition":
+			out.Values[i] = ec._DefinitionViewerCan_deleteDefinition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createReleases":
+			out.Values[i] = ec._DefinitionViewerCan_createReleases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageDeployments":
+			out.Values[i] = ec._DefinitionViewerCan_manageDeployments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageApprovals":
+			out.Values[i] = ec._DefinitionViewerCan_manageApprovals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overrideArtifactChecks":
+			out.Values[i] = ec._DefinitionViewerCan_overrideArtifactChecks(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -58953,6 +60107,11 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "permissions":
+			out.Values[i] = ec._Environment_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "definitionID":
 			out.Values[i] = ec._Environment_definitionID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -59001,6 +60160,44 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Environment_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -59075,6 +60272,54 @@ func (ec *executionContext) _EnvironmentDeploymentState(ctx context.Context, sel
 	return out
 }
 
+var environmentPermissionsImplementors = []string{"EnvironmentPermissions"}
+
+func (ec *executionContext) _EnvironmentPermissions(ctx context.Context, sel ast.SelectionSet, obj *spec.EnvironmentPermissions) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, environmentPermissionsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnvironmentPermissions")
+		case "editEnvironment":
+			out.Values[i] = ec._EnvironmentPermissions_editEnvironment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageDeployments":
+			out.Values[i] = ec._EnvironmentPermissions_manageDeployments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageApprovals":
+			out.Values[i] = ec._EnvironmentPermissions_manageApprovals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var environmentSpecImplementors = []string{"EnvironmentSpec"}
 
 func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.SelectionSet, obj *spec.EnvironmentSpec) graphql.Marshaler {
@@ -59124,6 +60369,11 @@ func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.Select
 			}
 		case "variables":
 			out.Values[i] = ec._EnvironmentSpec_variables(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "permissions":
+			out.Values[i] = ec._EnvironmentSpec_permissions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -59281,6 +60531,54 @@ func (ec *executionContext) _EnvironmentStatusChangedEvent(ctx context.Context, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var environmentViewerCanImplementors = []string{"EnvironmentViewerCan"}
+
+func (ec *executionContext) _EnvironmentViewerCan(ctx context.Context, sel ast.SelectionSet, obj *delivery.ViewerCan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, environmentViewerCanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnvironmentViewerCan")
+		case "editEnvironment":
+			out.Values[i] = ec._EnvironmentViewerCan_editEnvironment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageDeployments":
+			out.Values[i] = ec._EnvironmentViewerCan_manageDeployments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageApprovals":
+			out.Values[i] = ec._EnvironmentViewerCan_manageApprovals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -62743,6 +64041,11 @@ func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "permissions":
+			out.Values[i] = ec._ReleaseDefinition_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "artifactSources":
 			field := field
 
@@ -62900,6 +64203,44 @@ func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReleaseDefinition_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -65554,6 +66895,10 @@ func (ec *executionContext) unmarshalNDefinitionInput2githubᚗcomᚋcairnhqᚋc
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNDefinitionPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx context.Context, sel ast.SelectionSet, v spec.DefinitionPermissions) graphql.Marshaler {
+	return ec._DefinitionPermissions(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNDefinitionRevisionChangeType2githubᚗcomᚋcairnhqᚋcairnᚋentᚋdefinitionrevisionᚐChangeType(ctx context.Context, v any) (definitionrevision.ChangeType, error) {
 	var res definitionrevision.ChangeType
 	err := res.UnmarshalGQL(v)
@@ -65597,6 +66942,16 @@ func (ec *executionContext) unmarshalNDefinitionRevisionWhereInput2ᚖgithubᚗc
 
 func (ec *executionContext) marshalNDefinitionSnapshot2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionSnapshot(ctx context.Context, sel ast.SelectionSet, v spec.DefinitionSnapshot) graphql.Marshaler {
 	return ec._DefinitionSnapshot(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDefinitionViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐViewerCan(ctx context.Context, sel ast.SelectionSet, v *delivery.ViewerCan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DefinitionViewerCan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDeployEnvironmentInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐDeployInput(ctx context.Context, v any) (delivery.DeployInput, error) {
@@ -65720,6 +67075,10 @@ func (ec *executionContext) unmarshalNEnvironmentInput2ᚕgithubᚗcomᚋcairnhq
 	return res, nil
 }
 
+func (ec *executionContext) marshalNEnvironmentPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx context.Context, sel ast.SelectionSet, v spec.EnvironmentPermissions) graphql.Marshaler {
+	return ec._EnvironmentPermissions(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNEnvironmentSpec2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpec(ctx context.Context, sel ast.SelectionSet, v spec.EnvironmentSpec) graphql.Marshaler {
 	return ec._EnvironmentSpec(ctx, sel, &v)
 }
@@ -65738,6 +67097,16 @@ func (ec *executionContext) marshalNEnvironmentSpec2ᚕgithubᚗcomᚋcairnhqᚋ
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNEnvironmentViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐViewerCan(ctx context.Context, sel ast.SelectionSet, v *delivery.ViewerCan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EnvironmentViewerCan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNEnvironmentWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐEnvironmentWhereInput(ctx context.Context, v any) (*ent.EnvironmentWhereInput, error) {
@@ -67766,6 +69135,15 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 	return v
 }
 
+func (ec *executionContext) marshalODefinitionPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx context.Context, sel ast.SelectionSet, v spec.DefinitionPermissions) graphql.Marshaler {
+	return ec._DefinitionPermissions(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalODefinitionPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx context.Context, v any) (spec.DefinitionPermissions, error) {
+	res, err := ec.unmarshalInputDefinitionPermissionsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalODefinitionRevision2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDefinitionRevision(ctx context.Context, sel ast.SelectionSet, v *ent.DefinitionRevision) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -68078,6 +69456,15 @@ func (ec *executionContext) marshalOEnvironment2ᚕᚖgithubᚗcomᚋcairnhqᚋc
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOEnvironmentPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx context.Context, sel ast.SelectionSet, v spec.EnvironmentPermissions) graphql.Marshaler {
+	return ec._EnvironmentPermissions(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalOEnvironmentPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx context.Context, v any) (spec.EnvironmentPermissions, error) {
+	res, err := ec.unmarshalInputEnvironmentPermissionsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOEnvironmentWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐEnvironmentWhereInputᚄ(ctx context.Context, v any) ([]*ent.EnvironmentWhereInput, error) {

@@ -43,7 +43,7 @@ func TestReleaseEndToEnd(t *testing.T) {
 		if name := dig(rel, "createRelease", "name"); name != "Release-1" {
 			t.Fatalf("release name = %v, want Release-1", name)
 		}
-		agent := h.srv.Engine.Client().Agent.Create().SetName("a1").SaveX(ctx)
+		agent := registerAgent(t, h.srv.Engine, "a1")
 
 		envStatus := func() map[string]string {
 			d := h.ok(h.admin, `query($r: ID!) { release(id: $r) { status environments { name status } } }`, map[string]any{"r": relID})

@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		publisher = pgBus
 	}
 	engine := delivery.New(db.Client, delivery.Options{
-		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher,
+		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
@@ -185,6 +185,10 @@ func (s *Server) routes() {
 // the others with PostgreSQL), for programs that embed the server and wait on what it does:
 // tests and benchmarks.
 func (s *Server) Events() *eventbus.Bus { return s.bus }
+
+// DB returns the server's database, for tests and benchmarks that seed rows
+// directly; the server itself writes only through its Engine.
+func (s *Server) DB() *storage.DB { return s.db }
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {

@@ -338,6 +338,7 @@ var (
 		{Name: "job", Type: field.TypeJSON},
 		{Name: "queue", Type: field.TypeJSON},
 		{Name: "variables", Type: field.TypeJSON, Nullable: true},
+		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
 		{Name: "definition_id", Type: field.TypeInt},
 	}
 	// EnvironmentsTable holds the schema information for the "environments" table.
@@ -348,7 +349,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "environments_release_definitions_environments",
-				Columns:    []*schema.Column{EnvironmentsColumns[10]},
+				Columns:    []*schema.Column{EnvironmentsColumns[11]},
 				RefColumns: []*schema.Column{ReleaseDefinitionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -357,7 +358,7 @@ var (
 			{
 				Name:    "environment_definition_id_name",
 				Unique:  true,
-				Columns: []*schema.Column{EnvironmentsColumns[10], EnvironmentsColumns[1]},
+				Columns: []*schema.Column{EnvironmentsColumns[11], EnvironmentsColumns[1]},
 			},
 		},
 	}
@@ -723,6 +724,7 @@ var (
 		{Name: "release_counter", Type: field.TypeInt, Default: 0},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "readers", Type: field.TypeJSON, Nullable: true},
+		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
 	}
 	// ReleaseDefinitionsTable holds the schema information for the "release_definitions" table.
 	ReleaseDefinitionsTable = &schema.Table{
