@@ -102,22 +102,29 @@ func (e *Engine) CreateAPIToken(ctx context.Context, actor Actor, name string, o
 		if err != nil {
 			return err
 		}
-		if owner.Disabled {
-			return Conflict("user %s is disabled", owner.Username)
-		}
-		tok, err = t.ApiToken.Create().SetJti(jti).SetName(name).SetScopes(clean).
-			SetExpiresAt(t.now.Add(expiresIn).UTC().Truncate(time.Second)).SetOwnerID(ownerID).
-			SetCreatedAt(t.now).Save(ctx)
-		if err != nil {
-			return err
-		}
-		tok.Edges.Owner = owner
-		return t.audit(actor, "token.create", auditTargetAPIToken, tok.ID, nil, auditToken(tok, owner.Username))
+		tok, err = t.insertToken(actor, owner, jti, name, expiresIn, clean)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating API token %q: %w", name, err)
 	}
 	return tok, nil
+}
+
+// insertToken stores and audits a token of owner (who must be enabled), valid for expiresIn
+// from the transaction's time.
+func (t *txn) insertToken(actor Actor, owner *ent.User, jti, name string, expiresIn time.Duration, scopes []string) (*ent.ApiToken, error) {
+	if owner.Disabled {
+		return nil, Conflict("user %s is disabled", owner.Username)
+	}
+	tok, err := t.ApiToken.Create().SetJti(jti).SetName(name).SetScopes(scopes).
+		SetExpiresAt(t.now.Add(expiresIn).UTC().Truncate(time.Second)).SetOwnerID(owner.ID).
+		SetCreatedAt(t.now).Save(t.ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok.Edges.Owner = owner
+	return tok, t.audit(actor, "token.create", auditTargetAPIToken, tok.ID, nil, auditToken(tok, owner.Username))
 }
 
 // newJTI returns a random 128-bit token id.

@@ -219,7 +219,10 @@ type BuildLister interface {
 	RecentBuilds(ctx context.Context, source ArtifactRef, conn ConnectionCreds, n int) ([]BuildVersion, error)
 }
 
-// ArtifactVersions lists the n most recent builds (default 20, at most 100)
+// MaxArtifactVersions is the most builds ArtifactVersions lists.
+const MaxArtifactVersions = 100
+
+// ArtifactVersions lists the n most recent builds (default 20, at most MaxArtifactVersions)
 // of the artifact source alias of a definition, newest first, as its CI
 // server reports them, so that a person creating a release can pick one.
 // It needs role VIEWER.
@@ -230,8 +233,8 @@ func (e *Engine) ArtifactVersions(ctx context.Context, actor Actor, l BuildListe
 	switch {
 	case n <= 0:
 		n = 20
-	case n > 100:
-		return nil, Invalid("first", "at most 100 builds can be listed, not %d", n)
+	case n > MaxArtifactVersions:
+		return nil, Invalid("first", "at most %d builds can be listed, not %d", MaxArtifactVersions, n)
 	}
 	if l == nil {
 		return nil, fmt.Errorf("listing artifact versions: no CI client is configured")

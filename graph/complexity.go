@@ -6,9 +6,18 @@ import (
 	"github.com/cairnhq/cairn/ent"
 )
 
+// ciCallCost is the complexity of a field that may call a CI server (artifactVersions): at
+// the default limit of 5000 a query holds at most about 15 of them.
+const ciCallCost = 250
+
 // setComplexity makes connection fields cost their selection times the page
 // size, so a query cannot ask for 1000 × 1000 rows within the limit.
 func setComplexity(c *ComplexityRoot) {
+	// Each artifactVersions field may call a CI server: it costs a real call, not a field,
+	// so that a query with a thousand aliases of it is refused before any call is made.
+	c.Query.ArtifactVersions = func(child int, _ int, _ string, first *int) int {
+		return ciCallCost + child*pageCost(first, nil)
+	}
 	c.Query.Releases = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.ReleaseOrder, _ *ent.ReleaseWhereInput) int {
 		return 1 + child*pageCost(first, last)
 	}

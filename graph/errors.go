@@ -69,8 +69,15 @@ func domainMessage(err error) string {
 }
 
 // isInputCoercion reports errors gqlgen raises while unmarshalling arguments
-// (bad enum value, wrong scalar), which are the client's fault.
+// (bad enum value, wrong scalar), which are the client's fault. A scalar's own
+// unmarshal error (a cursor, a time or an Int64 that does not parse) reaches the
+// presenter as the *gqlerror.Error that graphql.ErrorOnPath made, with the
+// path of the argument; resolvers return plain errors, which gqlgen passes on
+// unwrapped.
 func isInputCoercion(err error) bool {
+	if gqlErr, ok := err.(*gqlerror.Error); ok && gqlErr.Err != nil && len(gqlErr.Path) > 0 {
+		return true
+	}
 	var gqlErr *gqlerror.Error
 	if errors.As(err, &gqlErr) {
 		return gqlErr.Rule != "" || len(gqlErr.Path) > 0 && gqlErr.Err == nil

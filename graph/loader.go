@@ -112,6 +112,8 @@ func (l *loader[K, V]) run(ctx context.Context, b *loadBatch[K, V]) {
 type loaders struct {
 	notifications *loader[int, []*ent.Notification]    // by approval id
 	definitions   *loader[int, *ent.ReleaseDefinition] // by id (deleted too), for permissions
+	// builds lists each artifact source's CI builds once (artifactVersions).
+	builds *buildMemo
 
 	principalOnce sync.Once
 	principal     *delivery.Principal // the viewer's groups, for viewerCan
@@ -133,6 +135,7 @@ func (r *Resolver) Loaders(ctx context.Context, next graphql.OperationHandler) g
 
 func (r *Resolver) newLoaders() *loaders {
 	return &loaders{
+		builds: newBuildMemo(r.Builds),
 		definitions: newLoader(func(ctx context.Context, ids []int) (map[int]*ent.ReleaseDefinition, error) {
 			rows, err := r.Engine.Client().ReleaseDefinition.Query().Where(releasedefinition.IDIn(ids...)).
 				Select(releasedefinition.FieldID, releasedefinition.FieldPermissions, releasedefinition.FieldDeletedAt).All(ctx)

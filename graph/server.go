@@ -1,10 +1,14 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -164,7 +168,11 @@ func pageCost(first, last *int) int {
 	return n
 }
 
-// MaxBody caps request bodies: 413 with a message past the limit.
+// MaxBody caps request bodies: 413 with a message past the limit, whether the body declares
+// its length or is sent chunked. It reads the whole body before the GraphQL transports see it
+// (they read all of it anyway), because gqlgen answers a failed read with 200 and an error;
+// a body that stops arriving (the server's body read deadline) gets 408, a broken one 400.
+// Websocket upgrades and other requests without a body pass through.
 func MaxBody(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
@@ -172,7 +180,28 @@ func MaxBody(limit int64, next http.Handler) http.Handler {
 				fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			auth.WriteError(w, http.StatusRequestEntityTooLarge, string(delivery.CodeInvalidInput),
+				fmt.Sprintf("request body exceeds the limit of %d bytes", limit))
+			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			auth.WriteError(w, http.StatusRequestTimeout, string(delivery.CodeInvalidInput),
+				"the request body was not received in time")
+			return
+		case err != nil:
+			auth.WriteError(w, http.StatusBadRequest, string(delivery.CodeInvalidInput),
+				"reading the request body: "+err.Error())
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
 }

@@ -19,7 +19,7 @@ func (r *queryResolver) ArtifactVersions(ctx context.Context, definitionID int, 
 	if err != nil {
 		return nil, err
 	}
-	return r.Engine.ArtifactVersions(ctx, a, r.Builds, definitionID, alias, deref(first))
+	return r.Engine.ArtifactVersions(ctx, a, r.buildLister(ctx), definitionID, alias, deref(first))
 }
 
 // ChangesSince is the resolver for the changesSince field.

@@ -43,6 +43,12 @@ type Config struct {
 	BaseURL string
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds how long a request's body may take to arrive, counted from the
+	// end of its headers (default 30 s, at least 1 ms): a client that sends a body slowly
+	// cannot hold a connection and a handler. Requests without a body (websocket upgrades,
+	// GET) are not limited, and once a body is read the limit is lifted, so SSE streams stay
+	// open as long as they like.
+	BodyReadTimeout time.Duration
 	// AllowedOrigins are extra websocket Origin patterns.
 	AllowedOrigins []string
 	// ShutdownTimeout bounds graceful shutdown (default 20 s).
@@ -84,6 +90,9 @@ func (c *Config) setDefaults() {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
+	if c.BodyReadTimeout == 0 {
+		c.BodyReadTimeout = 30 * time.Second
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 20 * time.Second
 	}
@@ -106,6 +115,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--max-body %d is too small (at least 1024)", c.MaxBodyBytes))
+	}
+	if c.BodyReadTimeout < time.Millisecond {
+		errs = append(errs, fmt.Errorf("--body-read-timeout %v is too small", c.BodyReadTimeout))
 	}
 	switch c.SMTPTLS {
 	case "none", "starttls", "tls":

@@ -216,7 +216,9 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mux.ServeHTTP(w, r.WithContext(mergeCancel(r.Context(), s.base)))
+		r = r.WithContext(mergeCancel(r.Context(), s.base)) // a copy: net/http keeps the original
+		bodyDeadline(w, r, s.cfg.BodyReadTimeout)
+		s.mux.ServeHTTP(w, r)
 	})
 }
 
@@ -299,10 +301,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if cfg.Dev {
-		if err := s.BootstrapDev(ctx); err != nil {
-			s.Close()
-			return err
-		}
+		err = s.BootstrapDev(ctx)
+	} else {
+		_, err = s.BootstrapFirstAdmin(ctx)
+	}
+	if err != nil {
+		s.Close()
+		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {

@@ -2,6 +2,9 @@
 //
 // Every flag has an environment-variable fallback by the rule of package envflag
 // (--data-dir → CAIRN_DATA_DIR); a flag given on the command line wins.
+//
+// "server admin token --username NAME" prints a new API token for a user, creating it as ADMIN
+// if no user has that name: the way back in when no admin can log in (see admin.go).
 package main
 
 import (
@@ -23,7 +26,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -32,9 +35,14 @@ func main() {
 	}
 }
 
-func run(args []string, stderr io.Writer) error {
+// run runs the server, or the admin command; out gets help texts and the
+// admin command's output.
+func run(args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(args[1:], out)
+	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(out)
 	var cfg server.Config
 	var origins, jiraKeys, logLevel, logFormat string
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
@@ -49,6 +57,7 @@ func run(args []string, stderr io.Writer) error {
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", 1<<20, "request body limit in bytes")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra websocket Origin patterns")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "graceful shutdown limit")
+	fs.DurationVar(&cfg.BodyReadTimeout, "body-read-timeout", 30*time.Second, "how long a request body may take to arrive (websockets and SSE streams are not limited)")
 	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", "", "SMTP server host:port for approval email (empty: no email)")
 	fs.StringVar(&cfg.SMTPFrom, "smtp-from", "", "sender address of notification email")
 	fs.StringVar(&cfg.SMTPUsername, "smtp-username", "", "SMTP user")

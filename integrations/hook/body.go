@@ -1,9 +1,11 @@
 package hook
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 )
 
 // MaxBodyBytes is the cap on webhook bodies: 1 MiB. A Jenkins notification
@@ -36,6 +38,9 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, nil
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, fmt.Errorf("%w: reading webhook body: %v", ErrSlowBody, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading webhook body: %w", err)
 	}

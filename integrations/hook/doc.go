@@ -8,12 +8,14 @@
 //
 //	conn := engine.ConnectionByName(name)                 // 404 when unknown
 //	ok := adapter.Authenticate(r, user, webhookSecret)    // 401 when false
-//	body, err := hook.ReadBody(r, hook.MaxBodyBytes)      // 413 on overflow
+//	body, err := hook.ReadBody(r, hook.MaxBodyBytes)      // 413 on overflow, 408 when too slow
 //	receipt, err := adapter.Receipt(ctx, body, conn)      // 400 on ErrMalformed / ErrInvalid, 202 on ErrIgnored
 //	res, err := engine.ReceiveBuild(ctx, *receipt)        // idempotent on the build's key: 201 or 202
 //
-// Every request is recorded as a WebhookDelivery: rejected and ignored ones
-// through Engine.RecordDelivery, builds by ReceiveBuild itself.
+// Every authenticated request is recorded as a WebhookDelivery: rejected and
+// ignored ones through Engine.RecordDelivery, builds by ReceiveBuild itself.
+// Requests that do not authenticate (404, 401) are answered and logged but
+// write nothing, so that anyone on the network cannot fill the table.
 //
 // Packages under integrations import stdlib, net/http, go-playground/webhooks
 // and delivery (its commands and types); they never write to ent. The engine

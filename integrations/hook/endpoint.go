@@ -62,8 +62,10 @@ type Response struct {
 	Releases []int  `json:"releases"`
 }
 
-// ServeHTTP runs the webhook flow (see the package doc) and records the
-// delivery whatever its outcome.
+// ServeHTTP runs the webhook flow (see the package doc). A request that does not authenticate
+// as a service connection (unknown connection, wrong or missing credentials) is answered and
+// logged but writes nothing: anyone can send those, and a row per request would let them fill
+// the database. Every authenticated delivery is recorded whatever its outcome.
 func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	src := string(ep.Adapter.Source())
@@ -75,16 +77,18 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case delivery.CodeOf(err) == delivery.CodeNotFound,
 		err == nil && conn.Kind != ep.Adapter.ConnectionKind():
 		reason := fmt.Sprintf("no %s service connection named %q", ep.Adapter.ConnectionKind(), truncate(name))
-		ep.reject(ctx, w, rec, fmt.Errorf("%w: %s", ErrUnknownConnection, reason), reason)
+		ep.log().DebugContext(ctx, "webhook refused: unknown connection", "source", src, "connection", truncate(name))
+		ep.refuse(w, ErrUnknownConnection, reason)
 		return
 	case err != nil:
-		ep.fail(ctx, w, rec, err)
+		ep.log().ErrorContext(ctx, "webhook failed before authentication", "source", src, "err", err)
+		ep.refuse(w, err, "internal error; the build can be delivered again")
 		return
 	}
-	rec.ConnectionID = conn.ID
 	_, secret, webhookSecret, err := ep.Engine.ConnectionSecrets(ctx, conn.ID)
 	if err != nil {
-		ep.fail(ctx, w, rec, err)
+		ep.log().ErrorContext(ctx, "webhook failed before authentication", "source", src, "connection", conn.ID, "err", err)
+		ep.refuse(w, err, "internal error; the build can be delivered again")
 		return
 	}
 	if !ep.Adapter.Authenticate(r, conn.Username, webhookSecret) {
@@ -92,13 +96,16 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if webhookSecret == "" {
 			reason = "the connection has no webhook secret: set one to accept webhooks"
 		}
+		// Warn: a CI server with a stale secret shows up here (and nowhere else).
+		ep.log().WarnContext(ctx, "webhook refused: "+reason, "source", src, "connection", conn.Name, "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Basic realm="cairn webhooks"`)
-		ep.reject(ctx, w, rec, ErrUnauthorized, reason)
+		ep.refuse(w, ErrUnauthorized, reason)
 		return
 	}
+	rec.ConnectionID = conn.ID
 	body, err := ReadBody(r, MaxBodyBytes)
 	if err != nil {
-		if !errors.Is(err, ErrTooLarge) {
+		if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrSlowBody) {
 			err = &ParseError{Payload: "webhook", Kind: ErrMalformed, Reason: "reading the body: " + err.Error(), Err: err}
 		}
 		ep.reject(ctx, w, rec, err, err.Error())
@@ -130,6 +137,11 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, res.StatusCode, Response{Result: res.Result, Reason: res.Reason, Delivery: res.DeliveryID, Releases: nonNil(res.ReleaseIDs)})
+}
+
+// refuse answers a request that did not authenticate, recording nothing.
+func (ep *Endpoint) refuse(w http.ResponseWriter, err error, reason string) {
+	writeJSON(w, StatusCode(err), Response{Result: delivery.DeliveryRejected, Reason: reason, Releases: []int{}})
 }
 
 // reject records a delivery that creates nothing and answers with the

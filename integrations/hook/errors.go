@@ -23,6 +23,9 @@ var (
 	ErrIgnored = errors.New("ignored")
 	// ErrTooLarge: the body exceeds the cap.
 	ErrTooLarge = errors.New("payload too large")
+	// ErrSlowBody: the body did not arrive within the server's body read
+	// deadline.
+	ErrSlowBody = errors.New("request body not received in time")
 	// ErrUnauthorized: the request's credentials do not match.
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrUnknownConnection: the webhook names a service connection that does not
@@ -59,6 +62,8 @@ func StatusCode(err error) int {
 		return http.StatusAccepted
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrSlowBody):
+		return http.StatusRequestTimeout
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrUnknownConnection):

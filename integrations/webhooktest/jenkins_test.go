@@ -189,7 +189,8 @@ func TestJenkinsConcurrentDuplicates(t *testing.T) {
 }
 
 // TestJenkinsHostile: bad credentials, bodies and connections get the right
-// status and a REJECTED delivery, and create nothing else.
+// status; an authenticated one is recorded as a REJECTED delivery, an
+// unauthenticated one writes nothing at all.
 func TestJenkinsHostile(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ev := newEnv(t, db)
@@ -226,6 +227,15 @@ func TestJenkinsHostile(t *testing.T) {
 				continue
 			}
 			ds := ev.deliveries()
+			if unauthenticated := tt.status == 401 || tt.status == 404; unauthenticated {
+				if len(ds) != n || r.Body.Delivery != 0 {
+					t.Errorf("%s: %d new deliveries (answer %+v), want none", tt.name, len(ds)-n, r.Body)
+				}
+				if after := ev.counts(); fmt.Sprint(after) != fmt.Sprint(before) {
+					t.Errorf("%s: wrote %v, had %v", tt.name, after, before)
+				}
+				continue
+			}
 			if len(ds) != n+1 {
 				t.Errorf("%s: %d new deliveries, want 1", tt.name, len(ds)-n)
 				continue

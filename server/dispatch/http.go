@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,10 @@ func (h *Hub) RegisterHandler() http.Handler {
 			if errors.As(err, &tooBig) {
 				writeAgentError(w, http.StatusRequestEntityTooLarge, agentproto.ErrBadMessage,
 					fmt.Sprintf("request body exceeds %d bytes", agentproto.MaxRegisterBodyBytes))
+				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				writeAgentError(w, http.StatusRequestTimeout, agentproto.ErrBadMessage, "the request body was not received in time")
 				return
 			}
 			writeAgentError(w, http.StatusBadRequest, agentproto.ErrBadMessage, "request body is not a JSON registration request: "+err.Error())
