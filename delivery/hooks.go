@@ -2,9 +2,7 @@ package delivery
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -75,11 +73,28 @@ var HookEventTypes = []string{
 	EventJobLost, EventAgentChanged,
 }
 
-// HTTPPoster sends one hook request. The delivery package knows no HTTP; the
-// server implements it with net/http (server/hooks). status is the HTTP
-// status received; err is set when none was (connection refused, timeout).
-type HTTPPoster interface {
-	Post(ctx context.Context, url string, headers map[string]string, body []byte) (status int, err error)
+// HookMessage is one attempt of an outgoing hook delivery, as the engine
+// decides it: where to, which event, and for a chat hook the one-line
+// summary to post instead of the event. How it travels (JSON bodies,
+// headers, the HMAC signature) is the sender's business: delivery knows no
+// HTTP (server/hooks implements HookSender with net/http).
+type HookMessage struct {
+	URL string
+	// DeliveryID stays the same across retries, so receivers deduplicate.
+	DeliveryID string
+	Event      Event
+	// Chat marks a chat hook (Slack): it gets Summary, not the event.
+	Chat    bool
+	Summary string
+	// Secret, when set, signs the message.
+	Secret string
+}
+
+// HookSender delivers one hook message. delivered reports that the
+// receiver accepted it; code is what it answered (an HTTP status), recorded
+// for people; err is set when no answer came (connection refused, timeout).
+type HookSender interface {
+	Send(ctx context.Context, m HookMessage) (delivered bool, code int, err error)
 }
 
 // HookInput describes a new outgoing hook.
@@ -581,13 +596,11 @@ func newDeliveryID() (string, error) {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
 }
 
-// hookRequest is one claimed delivery, ready to POST.
+// hookRequest is one claimed delivery, ready to send.
 type hookRequest struct {
 	id      int
 	attempt int
-	url     string
-	headers map[string]string
-	body    []byte
+	msg     HookMessage
 	// skip, when set, ends the delivery as FAILED without POSTing (hook
 	// disabled or deleted, secret unreadable).
 	skip string
@@ -603,9 +616,9 @@ type hookRequest struct {
 // attempt, so two callers never POST one attempt twice, and an outcome is
 // recorded only while the attempt count is the one claimed (a replica whose
 // lease ran out cannot overwrite a newer attempt). limit <= 0 means 50.
-func (e *Engine) DeliverHooks(ctx context.Context, client HTTPPoster, limit int) (sent, failed int, err error) {
+func (e *Engine) DeliverHooks(ctx context.Context, client HookSender, limit int) (sent, failed int, err error) {
 	if client == nil {
-		return 0, 0, errors.New("delivering hooks: no HTTP poster")
+		return 0, 0, errors.New("delivering hooks: no hook sender")
 	}
 	if limit <= 0 {
 		limit = hookDeliverLimit
@@ -629,8 +642,9 @@ func (e *Engine) DeliverHooks(ctx context.Context, client HTTPPoster, limit int)
 		reqs = append(reqs, r)
 	}
 	type outcome struct {
-		status int
-		err    error
+		delivered bool
+		code      int
+		err       error
 	}
 	outcomes := make([]outcome, len(reqs))
 	var wg sync.WaitGroup
@@ -648,8 +662,8 @@ func (e *Engine) DeliverHooks(ctx context.Context, client HTTPPoster, limit int)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			status, err := client.Post(ctx, r.url, r.headers, r.body)
-			outcomes[i] = outcome{status, err}
+			delivered, code, err := client.Send(ctx, r.msg)
+			outcomes[i] = outcome{delivered, code, err}
 		}()
 	}
 	wg.Wait()
@@ -658,7 +672,7 @@ func (e *Engine) DeliverHooks(ctx context.Context, client HTTPPoster, limit int)
 	defer cancel()
 	var errs []error
 	for i, r := range reqs {
-		ok, err := e.recordHookOutcome(rctx, r, outcomes[i].status, outcomes[i].err)
+		ok, err := e.recordHookOutcome(rctx, r, outcomes[i].delivered, outcomes[i].code, outcomes[i].err)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -752,41 +766,11 @@ func (e *Engine) prepareHookRequest(ctx context.Context, d *ent.HookDelivery) (h
 		r.skip = "cannot open the hook's secret: " + err.Error()
 		return r, nil
 	}
+	r.msg = HookMessage{URL: h.URL, DeliveryID: d.DeliveryID, Event: payload, Chat: h.Slack, Secret: secret}
 	if h.Slack {
-		text := e.hookSummary(ctx, payload)
-		r.body, err = json.Marshal(map[string]string{"text": text})
-	} else {
-		r.body, err = json.Marshal(hookBody{DeliveryID: d.DeliveryID, Event: payload})
-	}
-	if err != nil {
-		return r, fmt.Errorf("encoding hook body: %w", err)
-	}
-	r.url = h.URL
-	r.headers = map[string]string{
-		"Content-Type":     "application/json",
-		"X-Cairn-Event":    payload.Type,
-		"X-Cairn-Delivery": d.DeliveryID,
-	}
-	if secret != "" {
-		r.headers["X-Cairn-Signature-256"] = SignHookBody(secret, r.body)
+		r.msg.Summary = e.hookSummary(ctx, payload)
 	}
 	return r, nil
-}
-
-// hookBody is the JSON a (non-Slack) hook receives: the event with the
-// delivery id, which stays the same across retries.
-type hookBody struct {
-	DeliveryID string `json:"deliveryId"`
-	Event
-}
-
-// SignHookBody returns the X-Cairn-Signature-256 value of body:
-// "sha256=" and the hex HMAC-SHA256 of the body keyed with the hook secret.
-// Receivers recompute it and compare in constant time.
-func SignHookBody(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
 // eventOf rebuilds the Event of a stored row: its payload when present, the
@@ -890,13 +874,13 @@ func slackEscape(s string) string {
 // recordHookOutcome stores the result of one attempt; ok reports success.
 // Nothing is written if the claim was lost (the lease ran out and another
 // replica took the row) or the hook was deleted meanwhile.
-func (e *Engine) recordHookOutcome(ctx context.Context, r hookRequest, status int, postErr error) (ok bool, err error) {
+func (e *Engine) recordHookOutcome(ctx context.Context, r hookRequest, delivered bool, status int, postErr error) (ok bool, err error) {
 	now := e.clock.Now()
 	upd := e.client.HookDelivery.Update().Where(
 		hookdelivery.ID(r.id), hookdelivery.Attempts(r.attempt),
 		hookdelivery.StatusEQ(hookdelivery.StatusPENDING),
 	).ClearClaimedUntil().SetResponseCode(status).SetUpdatedAt(now)
-	ok = postErr == nil && status >= 200 && status < 300
+	ok = postErr == nil && delivered
 	switch {
 	case ok:
 		upd.SetStatus(hookdelivery.StatusSUCCEEDED).SetDeliveredAt(now).SetLastError("")
@@ -960,7 +944,7 @@ func (e *Engine) nextHookDue(ctx context.Context) (time.Time, error) {
 // engine's clock in between; it never polls on a fixed period. Errors are
 // logged here, the loop's boundary, and retried after a pause. It returns
 // ctx's error.
-func (e *Engine) RunHookLoop(ctx context.Context, poster HTTPPoster, wake <-chan struct{}) error {
+func (e *Engine) RunHookLoop(ctx context.Context, poster HookSender, wake <-chan struct{}) error {
 	log := e.log.With("loop", "hooks")
 	for {
 		next, err := e.hookRound(ctx, poster)
@@ -991,7 +975,7 @@ func (e *Engine) RunHookLoop(ctx context.Context, poster HTTPPoster, wake <-chan
 // when the next one is due.
 //
 // Every commit wakes it; with no hook enabled and nothing pending it costs two reads, no write.
-func (e *Engine) hookRound(ctx context.Context, poster HTTPPoster) (time.Time, error) {
+func (e *Engine) hookRound(ctx context.Context, poster HookSender) (time.Time, error) {
 	created, err := e.EnqueueHookDeliveries(ctx)
 	if err != nil {
 		return time.Time{}, err

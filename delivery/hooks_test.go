@@ -125,7 +125,7 @@ func (f *idFixture) mustEnqueue(t *testing.T, want int) {
 	}
 }
 
-func (f *idFixture) mustDeliver(t *testing.T, p delivery.HTTPPoster, wantSent, wantFailed int) {
+func (f *idFixture) mustDeliver(t *testing.T, p delivery.HookSender, wantSent, wantFailed int) {
 	t.Helper()
 	sent, failed, err := f.e.DeliverHooks(context.Background(), p, 0)
 	if err != nil {
@@ -560,18 +560,18 @@ func TestHookSlackBody(t *testing.T) {
 	})
 }
 
-// countingPoster wraps the real poster and counts POSTs per delivery id.
+// countingPoster wraps the real sender and counts sends per delivery id.
 type countingPoster struct {
-	inner delivery.HTTPPoster
+	inner delivery.HookSender
 	mu    sync.Mutex
 	seen  map[string]int
 }
 
-func (c *countingPoster) Post(ctx context.Context, url string, headers map[string]string, body []byte) (int, error) {
+func (c *countingPoster) Send(ctx context.Context, m delivery.HookMessage) (bool, int, error) {
 	c.mu.Lock()
-	c.seen[headers["X-Cairn-Delivery"]]++
+	c.seen[m.DeliveryID]++
 	c.mu.Unlock()
-	return c.inner.Post(ctx, url, headers, body)
+	return c.inner.Send(ctx, m)
 }
 
 func TestHookConcurrentDeliveryPostsOnce(t *testing.T) {
@@ -671,14 +671,14 @@ func TestHookConcurrentEnqueueOnce(t *testing.T) {
 
 // notifyingPoster reports each POST's outcome once the real poster returned.
 type notifyingPoster struct {
-	inner delivery.HTTPPoster
+	inner delivery.HookSender
 	done  chan int
 }
 
-func (n notifyingPoster) Post(ctx context.Context, url string, headers map[string]string, body []byte) (int, error) {
-	status, err := n.inner.Post(ctx, url, headers, body)
+func (n notifyingPoster) Send(ctx context.Context, m delivery.HookMessage) (bool, int, error) {
+	ok, status, err := n.inner.Send(ctx, m)
 	n.done <- status
-	return status, err
+	return ok, status, err
 }
 
 func (n notifyingPoster) wait(t *testing.T) int {

@@ -1,11 +1,17 @@
-// Package hooks sends Cairn's outgoing hook requests over HTTP. It
-// implements delivery.HTTPPoster, so the delivery package (which knows no
-// HTTP) decides what to send and when, and this package only how.
+// Package hooks sends Cairn's outgoing hook messages over HTTP. It
+// implements delivery.HookSender: the delivery package (which knows no
+// HTTP) decides what to send and when, and this package how: the JSON body
+// (the event with its delivery id, or {"text": …} for chat hooks), the
+// X-Cairn-* headers and the HMAC signature.
 package hooks
 
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +19,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/cairnhq/cairn/delivery"
 )
 
 // Defaults of a Poster.
@@ -98,4 +106,47 @@ func (p *Poster) Post(ctx context.Context, rawURL string, headers map[string]str
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
 	return resp.StatusCode, nil
+}
+
+// body is the JSON a (non-chat) hook receives: the event with the delivery
+// id, which stays the same across retries.
+type body struct {
+	DeliveryID string `json:"deliveryId"`
+	delivery.Event
+}
+
+// Send delivers one hook message: a POST of its JSON body with the
+// X-Cairn-Event and X-Cairn-Delivery headers, signed in
+// X-Cairn-Signature-256 when the hook has a secret. Any 2xx answer is
+// delivered.
+func (p *Poster) Send(ctx context.Context, m delivery.HookMessage) (bool, int, error) {
+	var b []byte
+	var err error
+	if m.Chat {
+		b, err = json.Marshal(map[string]string{"text": m.Summary})
+	} else {
+		b, err = json.Marshal(body{DeliveryID: m.DeliveryID, Event: m.Event})
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("encoding hook body: %w", err)
+	}
+	headers := map[string]string{
+		"Content-Type":     "application/json",
+		"X-Cairn-Event":    m.Event.Type,
+		"X-Cairn-Delivery": m.DeliveryID,
+	}
+	if m.Secret != "" {
+		headers["X-Cairn-Signature-256"] = Sign(m.Secret, b)
+	}
+	code, err := p.Post(ctx, m.URL, headers, b)
+	return err == nil && code >= 200 && code < 300, code, err
+}
+
+// Sign returns the X-Cairn-Signature-256 value of a body: "sha256=" and the
+// hex HMAC-SHA256 of the body keyed with the hook secret. Receivers
+// recompute it and compare in constant time.
+func Sign(secret string, b []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(b)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }

@@ -116,3 +116,44 @@ func TestPosterLimitsAndErrors(t *testing.T) {
 type recordingPublisher struct{ n int }
 
 func (r *recordingPublisher) Publish(_ context.Context, evs []delivery.Event) { r.n += len(evs) }
+
+// TestSendSignsAndShapes: Send posts the event with its delivery id (or a
+// chat hook's {"text": …}), the X-Cairn headers, and a signature receivers
+// can check; a non-2xx answer is not delivered.
+func TestSendSignsAndShapes(t *testing.T) {
+	type got struct {
+		header http.Header
+		body   []byte
+	}
+	reqs := make(chan got, 4)
+	code := http.StatusNoContent
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		reqs <- got{r.Header.Clone(), b}
+		w.WriteHeader(code)
+	}))
+	defer srv.Close()
+	p := hooks.NewPoster(0)
+	ev := delivery.Event{Type: delivery.EventReleaseCreated, ReleaseID: 7, Sequence: 3}
+	ok, status, err := p.Send(context.Background(), delivery.HookMessage{URL: srv.URL, DeliveryID: "d-1", Event: ev, Secret: "s3cret-s3cret-s3cret"})
+	if err != nil || !ok || status != http.StatusNoContent {
+		t.Fatalf("send: %v %d %v", ok, status, err)
+	}
+	r := <-reqs
+	if want := hooks.Sign("s3cret-s3cret-s3cret", r.body); r.header.Get("X-Cairn-Signature-256") != want {
+		t.Errorf("signature %q, want %q", r.header.Get("X-Cairn-Signature-256"), want)
+	}
+	if r.header.Get("X-Cairn-Delivery") != "d-1" || r.header.Get("X-Cairn-Event") != delivery.EventReleaseCreated ||
+		!strings.Contains(string(r.body), `"deliveryId":"d-1"`) || !strings.Contains(string(r.body), `"releaseId":7`) {
+		t.Errorf("request %v %s", r.header, r.body)
+	}
+	code = http.StatusInternalServerError
+	ok, status, err = p.Send(context.Background(), delivery.HookMessage{URL: srv.URL, DeliveryID: "d-2", Event: ev, Chat: true, Summary: "Release-7 created"})
+	if ok || status != http.StatusInternalServerError || err != nil {
+		t.Fatalf("a 500 counted as delivered: %v %d %v", ok, status, err)
+	}
+	r = <-reqs
+	if string(r.body) != `{"text":"Release-7 created"}` || r.header.Get("X-Cairn-Signature-256") != "" {
+		t.Errorf("chat request %v %s", r.header, r.body)
+	}
+}
