@@ -277,8 +277,8 @@ func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subsc
 
 // FollowDeploymentLogBatches streams a deployment's log from fromSeq (0 or 1: the first line) in
 // batches of consecutive lines: the stored lines, then the live ones, with no gap and no
-// duplicate. A batch holds at most maxLines lines (0: DefaultLogBatchLines; at most
-// MaxLogBatchLines) and about MaxLogBatchBytes of text; catching up fills batches, and live lines
+// duplicate. A batch holds at most maxLines lines (1 to MaxLogBatchLines;
+// DefaultLogBatchLines is the API's default) and about MaxLogBatchBytes of text; catching up fills batches, and live lines
 // go out as they are stored (a batch per agent report). It subscribes to the bus before reading
 // the database and drops live lines it already sent; when the subscription lags or closes it
 // re-reads from the last line sent. Only an actor who may read the deployment's definition may
@@ -287,9 +287,6 @@ func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subsc
 func (e *Engine) FollowDeploymentLogBatches(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64, maxLines int) (<-chan *LogBatch, error) {
 	if err := (LogRange{FromSeq: fromSeq}).check(); err != nil {
 		return nil, err
-	}
-	if maxLines == 0 {
-		maxLines = DefaultLogBatchLines
 	}
 	if maxLines < 1 || maxLines > MaxLogBatchLines {
 		return nil, Invalid("maxLines", "maxLines must be between 1 and %d, not %d", MaxLogBatchLines, maxLines)

@@ -632,6 +632,13 @@ type ComplexityRoot struct {
 		Status          func(childComplexity int) int
 	}
 
+	LogBatch struct {
+		FromSeq func(childComplexity int) int
+		LastSeq func(childComplexity int) int
+		Lines   func(childComplexity int) int
+		Text    func(childComplexity int) int
+	}
+
 	LogLine struct {
 		Seq  func(childComplexity int) int
 		Step func(childComplexity int) int
@@ -924,10 +931,11 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		AgentEvents    func(childComplexity int, afterSequence *int64) int
-		ApprovalEvents func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
-		DeploymentLog  func(childComplexity int, deploymentID int, fromSeq *int64) int
-		ReleaseEvents  func(childComplexity int, definitionID *int, environment *string, afterSequence *int64) int
+		AgentEvents          func(childComplexity int, afterSequence *int64) int
+		ApprovalEvents       func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
+		DeploymentLog        func(childComplexity int, deploymentID int, fromSeq *int64) int
+		DeploymentLogBatches func(childComplexity int, deploymentID int, fromSeq *int64, maxLines *int) int
+		ReleaseEvents        func(childComplexity int, definitionID *int, environment *string, afterSequence *int64) int
 	}
 
 	Task struct {
@@ -1145,6 +1153,7 @@ type ServiceConnectionResolver interface {
 }
 type SubscriptionResolver interface {
 	DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64) (<-chan *delivery.LogLine, error)
+	DeploymentLogBatches(ctx context.Context, deploymentID int, fromSeq *int64, maxLines *int) (<-chan *delivery.LogBatch, error)
 	ReleaseEvents(ctx context.Context, definitionID *int, environment *string, afterSequence *int64) (<-chan model.ReleaseEvent, error)
 	ApprovalEvents(ctx context.Context, assignedToViewer *bool, afterSequence *int64) (<-chan model.ApprovalEvent, error)
 	AgentEvents(ctx context.Context, afterSequence *int64) (<-chan model.AgentEvent, error)
@@ -3667,6 +3676,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobStep.Status(childComplexity), true
 
+	case "LogBatch.fromSeq":
+		if e.ComplexityRoot.LogBatch.FromSeq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.FromSeq(childComplexity), true
+	case "LogBatch.lastSeq":
+		if e.ComplexityRoot.LogBatch.LastSeq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.LastSeq(childComplexity), true
+	case "LogBatch.lines":
+		if e.ComplexityRoot.LogBatch.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Lines(childComplexity), true
+	case "LogBatch.text":
+		if e.ComplexityRoot.LogBatch.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Text(childComplexity), true
+
 	case "LogLine.seq":
 		if e.ComplexityRoot.LogLine.Seq == nil {
 			break
@@ -5295,6 +5329,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.DeploymentLog(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64)), true
+	case "Subscription.deploymentLogBatches":
+		if e.ComplexityRoot.Subscription.DeploymentLogBatches == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_deploymentLogBatches_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.DeploymentLogBatches(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64), args["maxLines"].(*int)), true
 	case "Subscription.releaseEvents":
 		if e.ComplexityRoot.Subscription.ReleaseEvents == nil {
 			break
@@ -12234,6 +12279,20 @@ func (ec *executionContext) childFields_JobStep(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type JobStep", field.Name)
 }
 
+func (ec *executionContext) childFields_LogBatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fromSeq":
+		return ec.fieldContext_LogBatch_fromSeq(ctx, field)
+	case "lastSeq":
+		return ec.fieldContext_LogBatch_lastSeq(ctx, field)
+	case "lines":
+		return ec.fieldContext_LogBatch_lines(ctx, field)
+	case "text":
+		return ec.fieldContext_LogBatch_text(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogBatch", field.Name)
+}
+
 func (ec *executionContext) childFields_LogLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "seq":
@@ -14847,6 +14906,36 @@ func (ec *executionContext) field_Subscription_approvalEvents_args(ctx context.C
 		return nil, err
 	}
 	args["afterSequence"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_deploymentLogBatches_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deploymentId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deploymentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "fromSeq",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fromSeq"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "maxLines",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxLines"] = arg2
 	return args, nil
 }
 
@@ -25144,6 +25233,107 @@ func (ec *executionContext) fieldContext_JobStep_job(_ context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _LogBatch_fromSeq(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_fromSeq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromSeq(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_fromSeq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _LogBatch_lastSeq(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_lastSeq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSeq(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_lastSeq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _LogBatch_lines(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []delivery.LogLine) graphql.Marshaler {
+			return ec.marshalNLogLine2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LogBatch",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LogLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LogBatch_text(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _LogLine_seq(ctx context.Context, field graphql.CollectedField, obj *delivery.LogLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -31699,6 +31889,50 @@ func (ec *executionContext) fieldContext_Subscription_deploymentLog(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_deploymentLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_deploymentLogBatches(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_deploymentLogBatches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().DeploymentLogBatches(ctx, fc.Args["deploymentId"].(int), fc.Args["fromSeq"].(*int64), fc.Args["maxLines"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.LogBatch) graphql.Marshaler {
+			return ec.marshalNLogBatch2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_deploymentLogBatches(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LogBatch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_deploymentLogBatches_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -60387,6 +60621,59 @@ func (ec *executionContext) _JobStep(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var logBatchImplementors = []string{"LogBatch"}
+
+func (ec *executionContext) _LogBatch(ctx context.Context, sel ast.SelectionSet, obj *delivery.LogBatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, logBatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LogBatch")
+		case "fromSeq":
+			out.Values[i] = ec._LogBatch_fromSeq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSeq":
+			out.Values[i] = ec._LogBatch_lastSeq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lines":
+			out.Values[i] = ec._LogBatch_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._LogBatch_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var logLineImplementors = []string{"LogLine"}
 
 func (ec *executionContext) _LogLine(ctx context.Context, sel ast.SelectionSet, obj *delivery.LogLine) graphql.Marshaler {
@@ -63502,6 +63789,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "deploymentLog":
 		return ec._Subscription_deploymentLog(ctx, fields[0])
+	case "deploymentLogBatches":
+		return ec._Subscription_deploymentLogBatches(ctx, fields[0])
 	case "releaseEvents":
 		return ec._Subscription_releaseEvents(ctx, fields[0])
 	case "approvalEvents":
@@ -66046,6 +66335,36 @@ func (ec *executionContext) unmarshalNJobStepWhereInput2ᚖgithubᚗcomᚋcairnh
 func (ec *executionContext) unmarshalNJobWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobWhereInput(ctx context.Context, v any) (*ent.JobWhereInput, error) {
 	res, err := ec.unmarshalInputJobWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLogBatch2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogBatch(ctx context.Context, sel ast.SelectionSet, v *delivery.LogBatch) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._LogBatch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLogLine2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLine(ctx context.Context, sel ast.SelectionSet, v delivery.LogLine) graphql.Marshaler {
+	return ec._LogLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLogLine2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLineᚄ(ctx context.Context, sel ast.SelectionSet, v []delivery.LogLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLogLine2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNLogLine2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.LogLine) graphql.Marshaler {
