@@ -235,6 +235,33 @@ func (b *LogBatch) FromSeq() int64 { return b.Lines[0].Seq }
 // LastSeq is the sequence number of the batch's last line.
 func (b *LogBatch) LastSeq() int64 { return b.Lines[len(b.Lines)-1].Seq }
 
+// Texts are the lines' texts in order (line i has sequence number FromSeq + i).
+func (b *LogBatch) Texts() []string {
+	out := make([]string, len(b.Lines))
+	for i, l := range b.Lines {
+		out[i] = l.Text
+	}
+	return out
+}
+
+// Steps are the lines' steps in order.
+func (b *LogBatch) Steps() []int {
+	out := make([]int, len(b.Lines))
+	for i, l := range b.Lines {
+		out[i] = l.Step
+	}
+	return out
+}
+
+// Times are the lines' times in order.
+func (b *LogBatch) Times() []time.Time {
+	out := make([]time.Time, len(b.Lines))
+	for i, l := range b.Lines {
+		out[i] = l.Time
+	}
+	return out
+}
+
 // Text is the batch's lines' text, each followed by "\n": what a client that only shows the
 // log needs, cheaper to encode and decode than the lines.
 func (b *LogBatch) Text() string {

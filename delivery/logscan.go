@@ -261,9 +261,9 @@ func (p *lineParser) hex4() (rune, bool) {
 	return rune(n), true
 }
 
-// logChunkPage is how many chunks a scan reads per query: a chunk holds at most one agent
-// batch (64 KiB of text, under 1 MiB of JSON), so a scan holds a few MiB at most however long
-// the log.
+// logChunkPage is how many chunks a scan reads per query after its first, which reads one (a
+// short range, or a page of jobLogs, often needs no more): a chunk holds at most one agent batch
+// (64 KiB of text, under 1 MiB of JSON), so a scan holds a few MiB at most however long the log.
 const logChunkPage = 4
 
 // errStopScan ends a scan early without an error.
@@ -289,12 +289,12 @@ func (e *Engine) scanLogs(ctx context.Context, jobID int, r LogRange, fn func(li
 		cursor = int64(start[0])
 	}
 	var buf []rawLine
-	for {
+	for page := 1; ; page = logChunkPage {
 		q := e.client.LogChunk.Query().Where(logchunk.JobID(jobID), logchunk.FirstSeqGTE(cursor))
 		if r.ToSeq > 0 {
 			q.Where(logchunk.FirstSeqLTE(r.ToSeq))
 		}
-		chunks, err := q.Order(ent.Asc(logchunk.FieldFirstSeq)).Limit(logChunkPage).
+		chunks, err := q.Order(ent.Asc(logchunk.FieldFirstSeq)).Limit(page).
 			Select(logchunk.FieldFirstSeq, logchunk.FieldLastSeq, logchunk.FieldLines).All(ctx)
 		if err != nil {
 			return fmt.Errorf("reading logs of job %d: %w", jobID, err)
@@ -327,7 +327,7 @@ func (e *Engine) scanLogs(ctx context.Context, jobID int, r LogRange, fn func(li
 				return nil
 			}
 		}
-		if len(chunks) < logChunkPage {
+		if len(chunks) < page {
 			return nil
 		}
 	}

@@ -205,10 +205,10 @@ func TestAgentsAPI(t *testing.T) {
 		}
 		return msgs
 	}
-	msgs := sse(`subscription($d: ID!) { deploymentLogBatches(deploymentId: $d, maxLines: 2) { fromSeq lastSeq text lines { seq text } } }`)
+	msgs := sse(`subscription($d: ID!) { deploymentLogBatches(deploymentId: $d, maxLines: 2) { fromSeq lastSeq text texts steps lines { seq text } } }`)
 	want := []string{
-		`{"data":{"deploymentLogBatches":{"fromSeq":1,"lastSeq":2,"text":"l1\nl2\n","lines":[{"seq":1,"text":"l1"},{"seq":2,"text":"l2"}]}}}`,
-		`{"data":{"deploymentLogBatches":{"fromSeq":3,"lastSeq":4,"text":"l3\nl4\n","lines":[{"seq":3,"text":"l3"},{"seq":4,"text":"l4"}]}}}`,
+		`{"data":{"deploymentLogBatches":{"fromSeq":1,"lastSeq":2,"text":"l1\nl2\n","texts":["l1","l2"],"steps":[1,1],"lines":[{"seq":1,"text":"l1"},{"seq":2,"text":"l2"}]}}}`,
+		`{"data":{"deploymentLogBatches":{"fromSeq":3,"lastSeq":4,"text":"l3\nl4\n","texts":["l3","l4"],"steps":[1,1],"lines":[{"seq":3,"text":"l3"},{"seq":4,"text":"l4"}]}}}`,
 	}
 	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("batches:\n%s", strings.Join(msgs, "\n"))

@@ -636,7 +636,10 @@ type ComplexityRoot struct {
 		FromSeq func(childComplexity int) int
 		LastSeq func(childComplexity int) int
 		Lines   func(childComplexity int) int
+		Steps   func(childComplexity int) int
 		Text    func(childComplexity int) int
+		Texts   func(childComplexity int) int
+		Times   func(childComplexity int) int
 	}
 
 	LogLine struct {
@@ -3694,12 +3697,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LogBatch.Lines(childComplexity), true
+	case "LogBatch.steps":
+		if e.ComplexityRoot.LogBatch.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Steps(childComplexity), true
 	case "LogBatch.text":
 		if e.ComplexityRoot.LogBatch.Text == nil {
 			break
 		}
 
 		return e.ComplexityRoot.LogBatch.Text(childComplexity), true
+	case "LogBatch.texts":
+		if e.ComplexityRoot.LogBatch.Texts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Texts(childComplexity), true
+	case "LogBatch.times":
+		if e.ComplexityRoot.LogBatch.Times == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Times(childComplexity), true
 
 	case "LogLine.seq":
 		if e.ComplexityRoot.LogLine.Seq == nil {
@@ -12287,6 +12308,12 @@ func (ec *executionContext) childFields_LogBatch(ctx context.Context, field grap
 		return ec.fieldContext_LogBatch_lastSeq(ctx, field)
 	case "lines":
 		return ec.fieldContext_LogBatch_lines(ctx, field)
+	case "texts":
+		return ec.fieldContext_LogBatch_texts(ctx, field)
+	case "steps":
+		return ec.fieldContext_LogBatch_steps(ctx, field)
+	case "times":
+		return ec.fieldContext_LogBatch_times(ctx, field)
 	case "text":
 		return ec.fieldContext_LogBatch_text(ctx, field)
 	}
@@ -25309,6 +25336,75 @@ func (ec *executionContext) fieldContext_LogBatch_lines(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _LogBatch_texts(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_texts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Texts(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_texts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LogBatch_steps(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _LogBatch_times(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_times(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Times(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚕtimeᚐTimeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_times(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _LogBatch_text(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
@@ -60648,6 +60744,21 @@ func (ec *executionContext) _LogBatch(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "texts":
+			out.Values[i] = ec._LogBatch_texts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "steps":
+			out.Values[i] = ec._LogBatch_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "times":
+			out.Values[i] = ec._LogBatch_times(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "text":
 			out.Values[i] = ec._LogBatch_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -66241,6 +66352,35 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt642int64(ctx context.Context, v any) (int64, error) {
 	res, err := graphql.UnmarshalInt64(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -66953,6 +67093,35 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTime2ᚕtimeᚐTimeᚄ(ctx context.Context, v any) ([]time.Time, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]time.Time, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTime2timeᚐTime(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNTime2ᚕtimeᚐTimeᚄ(ctx context.Context, sel ast.SelectionSet, v []time.Time) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNTime2timeᚐTime(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNTrigger2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTrigger(ctx context.Context, sel ast.SelectionSet, v spec.Trigger) graphql.Marshaler {
