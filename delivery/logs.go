@@ -121,7 +121,7 @@ func (e *Engine) ReadLogs(ctx context.Context, jobID int, fromSeq int64, limit i
 	}
 	limit = min(limit, maxLogLimit)
 	out := []LogLine{}
-	err := e.scanLogs(ctx, jobID, LogRange{FromSeq: max(fromSeq, 1)}, func(lines []rawLine) error {
+	err := e.scanLogs(ctx, jobID, LogRange{FromSeq: max(fromSeq, 1)}, 1, func(lines []rawLine) error {
 		for i := range lines {
 			l, err := lines[i].logLine()
 			if err != nil {
@@ -193,7 +193,7 @@ func (e *Engine) WriteDeploymentLog(ctx context.Context, actor Actor, deployment
 		return err
 	}
 	var buf []byte
-	return e.scanLogs(ctx, j.ID, r, func(lines []rawLine) error {
+	return e.scanLogs(ctx, j.ID, r, logChunkPage, func(lines []rawLine) error {
 		buf = buf[:0]
 		for i := range lines {
 			buf = append(buf, lines[i].text...)
@@ -402,7 +402,7 @@ func (f *logFollower) catchUp(ctx context.Context) (done bool, err error) {
 	f.jobID = j.ID
 	// A job final before the read has all its lines stored (the result follows its lines).
 	final := jobFinal(j.Status)
-	err = f.e.scanLogs(ctx, j.ID, LogRange{FromSeq: f.next}, func(lines []rawLine) error {
+	err = f.e.scanLogs(ctx, j.ID, LogRange{FromSeq: f.next}, logChunkPage, func(lines []rawLine) error {
 		for i := range lines {
 			l, err := lines[i].logLine()
 			if err != nil {

@@ -273,8 +273,9 @@ var errStopScan = errors.New("stop scanning")
 // (lines is reused between calls; fn must not keep it). It reads the chunks a few at a time, by
 // the (job_id, first_seq) index: the chunk holding r.FromSeq, then those after it up to
 // r.ToSeq, so that a range near the end of a long log reads only what it returns. fn returning
-// errStopScan ends the scan with no error.
-func (e *Engine) scanLogs(ctx context.Context, jobID int, r LogRange, fn func(lines []rawLine) error) error {
+// errStopScan ends the scan with no error. pageSize is the chunks read per query after the first
+// (logChunkPage to read a whole range; 1 when fn stops after a few lines, as a page does).
+func (e *Engine) scanLogs(ctx context.Context, jobID int, r LogRange, pageSize int, fn func(lines []rawLine) error) error {
 	from := max(r.FromSeq, 1)
 	r.FromSeq = from
 	// The chunk holding from, if any, starts at or before it.
@@ -289,7 +290,7 @@ func (e *Engine) scanLogs(ctx context.Context, jobID int, r LogRange, fn func(li
 		cursor = int64(start[0])
 	}
 	var buf []rawLine
-	for page := 1; ; page = logChunkPage {
+	for page := 1; ; page = pageSize {
 		q := e.client.LogChunk.Query().Where(logchunk.JobID(jobID), logchunk.FirstSeqGTE(cursor))
 		if r.ToSeq > 0 {
 			q.Where(logchunk.FirstSeqLTE(r.ToSeq))

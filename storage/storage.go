@@ -164,7 +164,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 // supersededIndexes are indexes of earlier schemas that a later index serves (names as ent
 // made them): each costs every insert and helps no query.
 var supersededIndexes = []string{
-	"auditevent_target_type_target_id", // by auditevent_target_id_sequence
+	"auditevent_target_type_target_id", // by auditevent_target_id_target_type_sequence
 	"auditevent_actor",                 // by auditevent_actor_sequence
 }
 

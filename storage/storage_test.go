@@ -140,10 +140,10 @@ func auditIndexes(t *testing.T, db *storage.DB) map[string]bool {
 func TestMigrateUpgradesAuditIndexes(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		newer := []string{"auditevent_target_id_sequence", "auditevent_target_type_sequence", "auditevent_actor_sequence", "auditevent_action_sequence"}
+		newer := []string{"auditevent_target_id_target_type_sequence", "auditevent_target_type_sequence", "auditevent_actor_sequence", "auditevent_action_sequence"}
 		// The earlier schema: its two indexes, none of the new ones, and a row.
 		for _, stmt := range []string{
-			"DROP INDEX auditevent_target_id_sequence", "DROP INDEX auditevent_target_type_sequence",
+			"DROP INDEX auditevent_target_id_target_type_sequence", "DROP INDEX auditevent_target_type_sequence",
 			"DROP INDEX auditevent_actor_sequence", "DROP INDEX auditevent_action_sequence",
 			"CREATE INDEX auditevent_target_type_target_id ON audit_events (target_type, target_id)",
 			"CREATE INDEX auditevent_actor ON audit_events (actor)",

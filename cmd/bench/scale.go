@@ -96,7 +96,7 @@ func benchScale(ctx context.Context, e *env, o options, r *report) error {
 			value = fmt.Sprintf("%s at %d releases", ms(m.d), stages[last])
 		}
 		target, verdictText := "", ""
-		if m.audit && len(stages) > 1 {
+		if m.audit && !m.grows && len(stages) > 1 {
 			target, verdictText = "flat (≤ 1.5× + 0.5 ms)", verdict(flat)
 		}
 		value += fmt.Sprintf(" (previous indexes: %s)", ms(old[k].d))
@@ -225,8 +225,10 @@ const queryRuns = 20
 type measured struct {
 	what, floorWhat string
 	audit           bool
-	rows            int
-	d, floor        time.Duration
+	// grows is set for a count whose matching rows grow with the data (no flat target).
+	grows    bool
+	rows     int
+	d, floor time.Duration
 }
 
 // medianOf runs fn once to warm up, then n times, and returns the median.
@@ -296,9 +298,10 @@ func measureQueries(ctx context.Context, e *env, bare *storage.DB, f *filler) ([
 		what, q, bare string
 		vars          map[string]any
 		args          []any
+		grows         bool
 	}{
-		{"auditEvents { totalCount } by target", `query($t: String!) { auditEvents(where: {targetID: $t}) { totalCount } }`, "SELECT COUNT(*) FROM audit_events WHERE target_id = " + ph(bare, 1), map[string]any{"t": target}, []any{target}},
-		{"auditEvents { totalCount } by actor", `{ auditEvents(where: {actor: "alice"}) { totalCount } }`, "SELECT COUNT(*) FROM audit_events WHERE actor = 'alice'", nil, nil},
+		{"auditEvents { totalCount } by target", `query($t: String!) { auditEvents(where: {targetID: $t}) { totalCount } }`, "SELECT COUNT(*) FROM audit_events WHERE target_id = " + ph(bare, 1), map[string]any{"t": target}, []any{target}, false},
+		{"auditEvents { totalCount } by actor", `{ auditEvents(where: {actor: "alice"}) { totalCount } }`, "SELECT COUNT(*) FROM audit_events WHERE actor = 'alice'", nil, nil, true},
 	} {
 		var res struct {
 			AuditEvents struct{ TotalCount int } `json:"auditEvents"`
@@ -311,7 +314,7 @@ func measureQueries(ctx context.Context, e *env, bare *storage.DB, f *filler) ([
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, measured{what: c.what, floorWhat: "bare COUNT", audit: true, rows: res.AuditEvents.TotalCount, d: d, floor: floor})
+		out = append(out, measured{what: c.what, floorWhat: "bare COUNT", audit: true, grows: c.grows, rows: res.AuditEvents.TotalCount, d: d, floor: floor})
 	}
 	// A page of releases with their environments (reads the issue found flat; kept as a check).
 	var rel struct {
@@ -383,10 +386,10 @@ func bareRows(ctx context.Context, db *sql.DB, q string, want int, args ...any) 
 // them, then puts this schema's back.
 func withPreviousAuditIndexes(ctx context.Context, bare *storage.DB, fn func() ([]measured, error)) ([]measured, error) {
 	current := map[string]string{
-		"auditevent_target_id_sequence":   "target_id, sequence",
-		"auditevent_target_type_sequence": "target_type, sequence",
-		"auditevent_actor_sequence":       "actor, sequence",
-		"auditevent_action_sequence":      "action, sequence",
+		"auditevent_target_id_target_type_sequence": "target_id, target_type, sequence",
+		"auditevent_target_type_sequence":           "target_type, sequence",
+		"auditevent_actor_sequence":                 "actor, sequence",
+		"auditevent_action_sequence":                "action, sequence",
 	}
 	previous := map[string]string{"auditevent_target_type_target_id": "target_type, target_id", "auditevent_actor": "actor"}
 	swap := func(drop, create map[string]string) error {
@@ -603,8 +606,8 @@ func benchLongLog(ctx context.Context, e *env, bare *storage.DB, n int, r *repor
 		ok          func(time.Duration) bool
 	}
 	for _, d := range []dl{
-		{"download `/logs/deployments/{id}`, whole log as text", "", false, 1, 3, "well under 2 s, memory flat", func(t time.Duration) bool { return t < 2*time.Second }},
-		{"download, whole log, gzip (Accept-Encoding: gzip)", "", true, 1, 3, "well under 2 s", func(t time.Duration) bool { return t < 2*time.Second }},
+		{"download `/logs/deployments/{id}`, whole log as text", "", false, 1, 5, "well under 2 s, memory flat", func(t time.Duration) bool { return t < 2*time.Second }},
+		{"download, whole log, gzip (Accept-Encoding: gzip)", "", true, 1, 5, "well under 2 s", func(t time.Duration) bool { return t < 2*time.Second }},
 		{"download, one step (`?step=1`: every line of this job)", "?step=1", false, 1, 3, "", nil},
 		{"download, one step that has no line (`?step=0`: the whole log is read and filtered)", "?step=0", false, n + 1, 3, "", nil},
 		{fmt.Sprintf("download, the last 1,000 lines (`?fromSeq=%d`)", n-999), fmt.Sprintf("?fromSeq=%d", n-999), false, n - 999, 20, "", nil},

@@ -220,9 +220,9 @@ var (
 		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "auditevent_target_id_sequence",
+				Name:    "auditevent_target_id_target_type_sequence",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEventsColumns[7], AuditEventsColumns[1]},
+				Columns: []*schema.Column{AuditEventsColumns[7], AuditEventsColumns[6], AuditEventsColumns[1]},
 			},
 			{
 				Name:    "auditevent_target_type_sequence",
