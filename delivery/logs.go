@@ -316,7 +316,7 @@ func (e *Engine) FollowDeploymentLogBatches(ctx context.Context, actor Actor, bu
 		return nil, err
 	}
 	if maxLines < 1 || maxLines > MaxLogBatchLines {
-		return nil, Invalid("maxLines", "maxLines must be between 1 and %d, not %d", MaxLogBatchLines, maxLines)
+		return nil, Invalid("maxLines", "must be between 1 and %d, not %d", MaxLogBatchLines, maxLines)
 	}
 	return e.followLog(ctx, actor, bus, deploymentID, max(fromSeq, 1), maxLines)
 }

@@ -30,13 +30,13 @@ type LogRange struct {
 func (r LogRange) check() error {
 	switch {
 	case r.FromSeq < 0:
-		return Invalid("fromSeq", "fromSeq must be a sequence number (1 or more), not %d", r.FromSeq)
+		return Invalid("fromSeq", "must be a sequence number (1 or more), not %d", r.FromSeq)
 	case r.ToSeq < 0:
-		return Invalid("toSeq", "toSeq must be a sequence number (1 or more), not %d", r.ToSeq)
+		return Invalid("toSeq", "must be a sequence number (1 or more), not %d", r.ToSeq)
 	case r.ToSeq > 0 && r.ToSeq < r.FromSeq:
-		return Invalid("toSeq", "toSeq (%d) is before fromSeq (%d)", r.ToSeq, r.FromSeq)
+		return Invalid("toSeq", "%d is before fromSeq (%d)", r.ToSeq, r.FromSeq)
 	case r.Step != nil && (*r.Step < 0 || *r.Step > maxLogStep):
-		return Invalid("step", "step must be between 0 and %d, not %d", maxLogStep, *r.Step)
+		return Invalid("step", "must be between 0 and %d, not %d", maxLogStep, *r.Step)
 	}
 	return nil
 }
