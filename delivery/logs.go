@@ -304,9 +304,9 @@ func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subsc
 
 // FollowDeploymentLogBatches streams a deployment's log from fromSeq (0 or 1: the first line) in
 // batches of consecutive lines: the stored lines, then the live ones, with no gap and no
-// duplicate. A batch holds at most maxLines lines (1 to MaxLogBatchLines;
-// DefaultLogBatchLines is the API's default) and about MaxLogBatchBytes of text; catching up fills batches, and live lines
-// go out as they are stored (a batch per agent report). It subscribes to the bus before reading
+// duplicate. A batch holds at most maxLines lines (1 to MaxLogBatchLines; DefaultLogBatchLines
+// is the API's default) and about MaxLogBatchBytes of text; catching up fills batches, and live
+// lines go out as they are stored (a batch per agent report). It subscribes to the bus before reading
 // the database and drops live lines it already sent; when the subscription lags or closes it
 // re-reads from the last line sent. Only an actor who may read the deployment's definition may
 // follow it (NOT_FOUND otherwise). The stream ends (the channel closes) when the deployment's job
