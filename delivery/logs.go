@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
-	"github.com/cairnhq/cairn/ent/logchunk"
 )
 
 // DefaultMaxJobLogBytes is the default cap of a job's stored log text.
@@ -126,36 +126,24 @@ func (e *Engine) ReadLogs(ctx context.Context, jobID int, fromSeq int64, limit i
 		limit = defaultLogLimit
 	}
 	limit = min(limit, maxLogLimit)
-	fromSeq = max(fromSeq, 1)
 	out := []LogLine{}
-	const chunkPage = 64
-	for {
-		chunks, err := e.client.LogChunk.Query().
-			Where(logchunk.JobID(jobID), logchunk.LastSeqGTE(fromSeq)).
-			Order(ent.Asc(logchunk.FieldFirstSeq)).Limit(chunkPage).All(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("reading logs of job %d: %w", jobID, err)
-		}
-		for _, c := range chunks {
-			var lines []LogLine
-			if err := json.Unmarshal(c.Lines, &lines); err != nil {
-				return nil, fmt.Errorf("decoding log chunk %d of job %d: %w", c.ID, jobID, err)
+	err := e.scanLogs(ctx, jobID, LogRange{FromSeq: max(fromSeq, 1)}, 1, func(lines []rawLine) error {
+		for i := range lines {
+			l, err := lines[i].logLine()
+			if err != nil {
+				return err
 			}
-			for _, l := range lines {
-				if l.Seq < fromSeq {
-					continue
-				}
-				out = append(out, l)
-				if len(out) == limit {
-					return out, nil
-				}
+			out = append(out, l)
+			if len(out) == limit {
+				return errStopScan
 			}
-			fromSeq = c.LastSeq + 1
 		}
-		if len(chunks) < chunkPage {
-			return out, nil
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // deploymentJob returns the job of a deployment, nil if it has none yet; NOT_FOUND for an unknown
@@ -188,6 +176,51 @@ func (e *Engine) DeploymentLogs(ctx context.Context, deploymentID int, fromSeq i
 	return e.ReadLogs(ctx, j.ID, fromSeq, limit)
 }
 
+// AfterLossMarker precedes, in a downloaded log, the first line that reached the server after
+// the job was declared LOST (LogLine.AfterLoss).
+const AfterLossMarker = "----- cairn: the job was declared LOST before the lines below reached the server (its agent was cut off for longer than the grace period and sent them when it came back) -----"
+
+// WriteDeploymentLog writes the text of the stored lines of a deployment's log that r selects,
+// each followed by "\n", to the writer that open returns. It checks the range and that actor
+// may read the deployment (NOT_FOUND otherwise, as for a missing one) before it calls open,
+// once, so that a caller can still answer those errors as such; the errors after open are
+// those of the database or of the writer, and ctx ending. A deployment without a job yet has an
+// empty log. The lines are read a few chunks at a time and written a chunk at a time, so memory
+// does not grow with the log, and the rate is that of reading the chunks.
+func (e *Engine) WriteDeploymentLog(ctx context.Context, actor Actor, deploymentID int, r LogRange, open func() (io.Writer, error)) error {
+	if err := r.check(); err != nil {
+		return err
+	}
+	if err := e.RequireReadableDeployment(ctx, actor, deploymentID); err != nil {
+		return err
+	}
+	_, j, err := e.deploymentJob(ctx, deploymentID)
+	if err != nil {
+		return err
+	}
+	w, err := open()
+	if err != nil || j == nil {
+		return err
+	}
+	var buf []byte
+	marked := false
+	return e.scanLogs(ctx, j.ID, r, logChunkPage, func(lines []rawLine) error {
+		buf = buf[:0]
+		for i := range lines {
+			if lines[i].afterLoss && !marked {
+				buf = append(buf, AfterLossMarker+"\n"...)
+				marked = true
+			}
+			buf = append(buf, lines[i].text...)
+			buf = append(buf, '\n')
+		}
+		if _, err := w.Write(buf); err != nil {
+			return fmt.Errorf("writing log of deployment %d: %w", deploymentID, err)
+		}
+		return ctx.Err()
+	})
+}
+
 // Subscriber hands out subscriptions to the event bus. The channel is closed when the
 // subscription falls behind (the subscriber re-reads the database) or the bus closes; unsubscribe
 // releases it.
@@ -195,23 +228,125 @@ type Subscriber interface {
 	Subscribe() (events <-chan Event, unsubscribe func())
 }
 
-// FollowDeploymentLog streams a deployment's log from fromSeq: the stored lines, then the live
-// ones, with no gap and no duplicate. It subscribes to the bus before reading the database and
-// drops live lines it already sent; when the subscription lags or closes it re-reads from the last
-// line sent. Only an actor who may read the deployment's definition may
-// follow it (NOT_FOUND otherwise). The stream ends (the channel closes) when the deployment's job is final and its log
-// read, when a deployment without a job is final, or when ctx ends.
+// Batch limits of FollowDeploymentLogBatches.
+const (
+	// DefaultLogBatchLines is the most lines of a batch unless the follower asks otherwise.
+	DefaultLogBatchLines = 1000
+	// MaxLogBatchLines is the most lines a follower may ask for per batch.
+	MaxLogBatchLines = 10000
+	// MaxLogBatchBytes bounds the text of a batch (a longer line, up to 64 KiB, goes alone), so
+	// that one message stays well under a client's read limit.
+	MaxLogBatchBytes = 256 << 10
+)
+
+// LogBatch is a run of consecutive lines of a log, in order (at least one).
+type LogBatch struct {
+	Lines []LogLine
+}
+
+// FromSeq is the sequence number of the batch's first line.
+func (b *LogBatch) FromSeq() int64 { return b.Lines[0].Seq }
+
+// LastSeq is the sequence number of the batch's last line.
+func (b *LogBatch) LastSeq() int64 { return b.Lines[len(b.Lines)-1].Seq }
+
+// Texts are the lines' texts in order (line i has sequence number FromSeq + i).
+func (b *LogBatch) Texts() []string {
+	out := make([]string, len(b.Lines))
+	for i, l := range b.Lines {
+		out[i] = l.Text
+	}
+	return out
+}
+
+// Steps are the lines' steps in order.
+func (b *LogBatch) Steps() []int {
+	out := make([]int, len(b.Lines))
+	for i, l := range b.Lines {
+		out[i] = l.Step
+	}
+	return out
+}
+
+// Times are the lines' times in order.
+func (b *LogBatch) Times() []time.Time {
+	out := make([]time.Time, len(b.Lines))
+	for i, l := range b.Lines {
+		out[i] = l.Time
+	}
+	return out
+}
+
+// Text is the batch's lines' text, each followed by "\n": what a client that only shows the
+// log needs, cheaper to encode and decode than the lines.
+func (b *LogBatch) Text() string {
+	n := 0
+	for _, l := range b.Lines {
+		n += len(l.Text) + 1
+	}
+	var s strings.Builder
+	s.Grow(n)
+	for _, l := range b.Lines {
+		s.WriteString(l.Text)
+		s.WriteByte('\n')
+	}
+	return s.String()
+}
+
+// FollowDeploymentLog streams a deployment's log from fromSeq, one line at a time: the stored
+// lines, then the live ones, with no gap and no duplicate. It is FollowDeploymentLogBatches with
+// the batches taken apart (fromSeq below 1 reads from the first line).
 func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64) (<-chan *LogLine, error) {
+	batches, err := e.followLog(ctx, actor, bus, deploymentID, max(fromSeq, 1), MaxLogBatchLines)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *LogLine)
+	go func() {
+		defer close(out)
+		for b := range batches {
+			for i := range b.Lines {
+				select {
+				case out <- &b.Lines[i]:
+				case <-ctx.Done():
+					return // the follower ends with ctx too
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// FollowDeploymentLogBatches streams a deployment's log from fromSeq (0 or 1: the first line) in
+// batches of consecutive lines: the stored lines, then the live ones, with no gap and no
+// duplicate. A batch holds at most maxLines lines (1 to MaxLogBatchLines; DefaultLogBatchLines
+// is the API's default) and about MaxLogBatchBytes of text; catching up fills batches, and live
+// lines go out as they are stored (a batch per agent report). It subscribes to the bus before reading
+// the database and drops live lines it already sent; when the subscription lags or closes it
+// re-reads from the last line sent. Only an actor who may read the deployment's definition may
+// follow it (NOT_FOUND otherwise). The stream ends (the channel closes) when the deployment's job
+// is final and its log read, when a deployment without a job is final, or when ctx ends.
+func (e *Engine) FollowDeploymentLogBatches(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64, maxLines int) (<-chan *LogBatch, error) {
+	if err := (LogRange{FromSeq: fromSeq}).check(); err != nil {
+		return nil, err
+	}
+	if maxLines < 1 || maxLines > MaxLogBatchLines {
+		return nil, Invalid("maxLines", "must be between 1 and %d, not %d", MaxLogBatchLines, maxLines)
+	}
+	return e.followLog(ctx, actor, bus, deploymentID, max(fromSeq, 1), maxLines)
+}
+
+func (e *Engine) followLog(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64, maxLines int) (<-chan *LogBatch, error) {
 	if err := e.RequireReadableDeployment(ctx, actor, deploymentID); err != nil {
 		return nil, err
 	}
 	if _, _, err := e.deploymentJob(ctx, deploymentID); err != nil {
 		return nil, err
 	}
-	out := make(chan *LogLine)
+	out := make(chan *LogBatch)
 	go func() {
 		defer close(out)
-		f := &logFollower{e: e, out: out, deploymentID: deploymentID, next: max(fromSeq, 1)}
+		f := &logFollower{e: e, out: out, deploymentID: deploymentID, next: fromSeq, maxLines: maxLines}
 		for {
 			events, unsubscribe := bus.Subscribe()
 			done, err := f.follow(ctx, events)
@@ -227,23 +362,43 @@ func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subsc
 	return out, nil
 }
 
-// logFollower is the state of one FollowDeploymentLog stream.
+// logFollower is the state of one followLog stream.
 type logFollower struct {
 	e            *Engine
-	out          chan<- *LogLine
+	out          chan<- *LogBatch
 	deploymentID int
 	jobID        int
 	next         int64 // the next sequence number to send
+	maxLines     int
+	pending      []LogLine // the batch being filled: lines before next
+	pendingBytes int
 }
 
-// send sends l unless it was sent already; false when ctx ended.
-func (f *logFollower) send(ctx context.Context, l LogLine) bool {
+// add puts l in the batch unless it was sent already, sending the batch first when l does not
+// fit; false when ctx ended.
+func (f *logFollower) add(ctx context.Context, l LogLine) bool {
 	if l.Seq < f.next {
 		return true
 	}
+	if len(f.pending) > 0 && (len(f.pending) == f.maxLines || f.pendingBytes+len(l.Text) > MaxLogBatchBytes) {
+		if !f.flush(ctx) {
+			return false
+		}
+	}
+	f.pending = append(f.pending, l)
+	f.pendingBytes += len(l.Text)
+	f.next = l.Seq + 1
+	return true
+}
+
+// flush sends the batch being filled, if any; false when ctx ended.
+func (f *logFollower) flush(ctx context.Context) bool {
+	if len(f.pending) == 0 {
+		return true
+	}
 	select {
-	case f.out <- &l:
-		f.next = l.Seq + 1
+	case f.out <- &LogBatch{Lines: f.pending}:
+		f.pending, f.pendingBytes = nil, 0
 		return true
 	case <-ctx.Done():
 		return false
@@ -262,20 +417,25 @@ func (f *logFollower) catchUp(ctx context.Context) (done bool, err error) {
 	f.jobID = j.ID
 	// A job final before the read has all its lines stored (the result follows its lines).
 	final := jobFinal(j.Status)
-	for {
-		lines, err := f.e.ReadLogs(ctx, j.ID, f.next, maxLogLimit)
-		if err != nil {
-			return false, err
-		}
-		for _, l := range lines {
-			if !f.send(ctx, l) {
-				return false, ctx.Err()
+	err = f.e.scanLogs(ctx, j.ID, LogRange{FromSeq: f.next}, logChunkPage, func(lines []rawLine) error {
+		for i := range lines {
+			l, err := lines[i].logLine()
+			if err != nil {
+				return err
+			}
+			if !f.add(ctx, l) {
+				return ctx.Err()
 			}
 		}
-		if len(lines) < maxLogLimit {
-			return final, nil
-		}
+		return nil
+	})
+	if err != nil {
+		return false, err
 	}
+	if !f.flush(ctx) {
+		return false, ctx.Err()
+	}
+	return final, nil
 }
 
 // follow runs on one subscription until the log is complete (done), the subscription closes
@@ -299,9 +459,12 @@ func (f *logFollower) follow(ctx context.Context, events <-chan Event) (bool, er
 			if ev.Type == EventLogAppended {
 				if lines, ok := ev.Data["lines"].([]LogLine); ok && len(lines) > 0 && lines[0].Seq <= f.next {
 					for _, l := range lines {
-						if !f.send(ctx, l) {
+						if !f.add(ctx, l) {
 							return false, ctx.Err()
 						}
+					}
+					if !f.flush(ctx) {
+						return false, ctx.Err()
 					}
 					continue
 				}

@@ -84,6 +84,18 @@ func (r *subscriptionResolver) DeploymentLog(ctx context.Context, deploymentID i
 	return r.Engine.FollowDeploymentLog(ctx, a, r.Events, deploymentID, derefOr(fromSeq, 1))
 }
 
+// DeploymentLogBatches is the resolver for the deploymentLogBatches field.
+func (r *subscriptionResolver) DeploymentLogBatches(ctx context.Context, deploymentID int, fromSeq *int64, maxLines *int) (<-chan *delivery.LogBatch, error) {
+	if r.Events == nil {
+		return nil, errors.New("subscriptions are not configured on this server (no event bus)")
+	}
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.FollowDeploymentLogBatches(ctx, a, r.Events, deploymentID, derefOr(fromSeq, 1), derefOr(maxLines, delivery.DefaultLogBatchLines))
+}
+
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 

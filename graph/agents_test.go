@@ -183,4 +183,43 @@ func TestAgentsAPI(t *testing.T) {
 	if strings.Join(texts, ",") != "l2,l3,l4" {
 		t.Fatalf("subscription got %v", texts)
 	}
+
+	// The batched subscription of the finished job's log: full batches, then the end.
+	sse := func(query string) []string {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]any{"d": s.Deployment.ID}})
+		req, _ := http.NewRequest(http.MethodPost, ts.URL, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var msgs []string
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok && line != "" {
+				msgs = append(msgs, line)
+			}
+		}
+		return msgs
+	}
+	msgs := sse(`subscription($d: ID!) { deploymentLogBatches(deploymentId: $d, maxLines: 2) { fromSeq lastSeq text texts steps lines { seq text } } }`)
+	want := []string{
+		`{"data":{"deploymentLogBatches":{"fromSeq":1,"lastSeq":2,"text":"l1\nl2\n","texts":["l1","l2"],"steps":[1,1],"lines":[{"seq":1,"text":"l1"},{"seq":2,"text":"l2"}]}}}`,
+		`{"data":{"deploymentLogBatches":{"fromSeq":3,"lastSeq":4,"text":"l3\nl4\n","texts":["l3","l4"],"steps":[1,1],"lines":[{"seq":3,"text":"l3"},{"seq":4,"text":"l4"}]}}}`,
+	}
+	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("batches:\n%s", strings.Join(msgs, "\n"))
+	}
+	if msgs := sse(`subscription($d: ID!) { deploymentLogBatches(deploymentId: $d, fromSeq: 4) { text } }`); len(msgs) != 1 || !strings.Contains(msgs[0], `"l4\n"`) {
+		t.Fatalf("batches from 4: %v", msgs)
+	}
+	for _, bad := range []string{"maxLines: 0", "maxLines: -1", "maxLines: 10001", "fromSeq: -2"} {
+		msgs := sse(`subscription($d: ID!) { deploymentLogBatches(deploymentId: $d, ` + bad + `) { text } }`)
+		if len(msgs) != 1 || !strings.Contains(msgs[0], "INVALID_INPUT") || strings.Contains(msgs[0], "l1") {
+			t.Fatalf("%s: %v", bad, msgs)
+		}
+	}
 }

@@ -667,6 +667,16 @@ type ComplexityRoot struct {
 		Status          func(childComplexity int) int
 	}
 
+	LogBatch struct {
+		FromSeq func(childComplexity int) int
+		LastSeq func(childComplexity int) int
+		Lines   func(childComplexity int) int
+		Steps   func(childComplexity int) int
+		Text    func(childComplexity int) int
+		Texts   func(childComplexity int) int
+		Times   func(childComplexity int) int
+	}
+
 	LogLine struct {
 		AfterLoss func(childComplexity int) int
 		Seq       func(childComplexity int) int
@@ -963,10 +973,11 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		AgentEvents    func(childComplexity int, afterSequence *int64) int
-		ApprovalEvents func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
-		DeploymentLog  func(childComplexity int, deploymentID int, fromSeq *int64) int
-		ReleaseEvents  func(childComplexity int, definitionID *int, environment *string, afterSequence *int64) int
+		AgentEvents          func(childComplexity int, afterSequence *int64) int
+		ApprovalEvents       func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
+		DeploymentLog        func(childComplexity int, deploymentID int, fromSeq *int64) int
+		DeploymentLogBatches func(childComplexity int, deploymentID int, fromSeq *int64, maxLines *int) int
+		ReleaseEvents        func(childComplexity int, definitionID *int, environment *string, afterSequence *int64) int
 	}
 
 	Task struct {
@@ -1189,6 +1200,7 @@ type ServiceConnectionResolver interface {
 }
 type SubscriptionResolver interface {
 	DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64) (<-chan *delivery.LogLine, error)
+	DeploymentLogBatches(ctx context.Context, deploymentID int, fromSeq *int64, maxLines *int) (<-chan *delivery.LogBatch, error)
 	ReleaseEvents(ctx context.Context, definitionID *int, environment *string, afterSequence *int64) (<-chan model.ReleaseEvent, error)
 	ApprovalEvents(ctx context.Context, assignedToViewer *bool, afterSequence *int64) (<-chan model.ApprovalEvent, error)
 	AgentEvents(ctx context.Context, afterSequence *int64) (<-chan model.AgentEvent, error)
@@ -3847,6 +3859,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobStep.Status(childComplexity), true
 
+	case "LogBatch.fromSeq":
+		if e.ComplexityRoot.LogBatch.FromSeq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.FromSeq(childComplexity), true
+	case "LogBatch.lastSeq":
+		if e.ComplexityRoot.LogBatch.LastSeq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.LastSeq(childComplexity), true
+	case "LogBatch.lines":
+		if e.ComplexityRoot.LogBatch.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Lines(childComplexity), true
+	case "LogBatch.steps":
+		if e.ComplexityRoot.LogBatch.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Steps(childComplexity), true
+	case "LogBatch.text":
+		if e.ComplexityRoot.LogBatch.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Text(childComplexity), true
+	case "LogBatch.texts":
+		if e.ComplexityRoot.LogBatch.Texts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Texts(childComplexity), true
+	case "LogBatch.times":
+		if e.ComplexityRoot.LogBatch.Times == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Times(childComplexity), true
+
 	case "LogLine.afterLoss":
 		if e.ComplexityRoot.LogLine.AfterLoss == nil {
 			break
@@ -5499,6 +5554,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.DeploymentLog(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64)), true
+	case "Subscription.deploymentLogBatches":
+		if e.ComplexityRoot.Subscription.DeploymentLogBatches == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_deploymentLogBatches_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.DeploymentLogBatches(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64), args["maxLines"].(*int)), true
 	case "Subscription.releaseEvents":
 		if e.ComplexityRoot.Subscription.ReleaseEvents == nil {
 			break
@@ -12520,6 +12586,26 @@ func (ec *executionContext) childFields_JobStep(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type JobStep", field.Name)
 }
 
+func (ec *executionContext) childFields_LogBatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fromSeq":
+		return ec.fieldContext_LogBatch_fromSeq(ctx, field)
+	case "lastSeq":
+		return ec.fieldContext_LogBatch_lastSeq(ctx, field)
+	case "lines":
+		return ec.fieldContext_LogBatch_lines(ctx, field)
+	case "texts":
+		return ec.fieldContext_LogBatch_texts(ctx, field)
+	case "steps":
+		return ec.fieldContext_LogBatch_steps(ctx, field)
+	case "times":
+		return ec.fieldContext_LogBatch_times(ctx, field)
+	case "text":
+		return ec.fieldContext_LogBatch_text(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogBatch", field.Name)
+}
+
 func (ec *executionContext) childFields_LogLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "seq":
@@ -15141,6 +15227,36 @@ func (ec *executionContext) field_Subscription_approvalEvents_args(ctx context.C
 		return nil, err
 	}
 	args["afterSequence"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_deploymentLogBatches_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deploymentId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deploymentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "fromSeq",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fromSeq"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "maxLines",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxLines"] = arg2
 	return args, nil
 }
 
@@ -26052,6 +26168,176 @@ func (ec *executionContext) fieldContext_JobStep_job(_ context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _LogBatch_fromSeq(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_fromSeq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromSeq(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_fromSeq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _LogBatch_lastSeq(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_lastSeq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSeq(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_lastSeq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _LogBatch_lines(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []delivery.LogLine) graphql.Marshaler {
+			return ec.marshalNLogLine2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LogBatch",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LogLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LogBatch_texts(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_texts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Texts(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_texts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LogBatch_steps(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _LogBatch_times(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_times(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Times(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚕtimeᚐTimeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_times(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _LogBatch_text(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _LogLine_seq(ctx context.Context, field graphql.CollectedField, obj *delivery.LogLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -32717,6 +33003,50 @@ func (ec *executionContext) fieldContext_Subscription_deploymentLog(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_deploymentLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_deploymentLogBatches(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_deploymentLogBatches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().DeploymentLogBatches(ctx, fc.Args["deploymentId"].(int), fc.Args["fromSeq"].(*int64), fc.Args["maxLines"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.LogBatch) graphql.Marshaler {
+			return ec.marshalNLogBatch2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_deploymentLogBatches(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LogBatch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_deploymentLogBatches_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -61824,6 +62154,74 @@ func (ec *executionContext) _JobStep(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var logBatchImplementors = []string{"LogBatch"}
+
+func (ec *executionContext) _LogBatch(ctx context.Context, sel ast.SelectionSet, obj *delivery.LogBatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, logBatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LogBatch")
+		case "fromSeq":
+			out.Values[i] = ec._LogBatch_fromSeq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSeq":
+			out.Values[i] = ec._LogBatch_lastSeq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lines":
+			out.Values[i] = ec._LogBatch_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "texts":
+			out.Values[i] = ec._LogBatch_texts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "steps":
+			out.Values[i] = ec._LogBatch_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "times":
+			out.Values[i] = ec._LogBatch_times(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._LogBatch_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var logLineImplementors = []string{"LogLine"}
 
 func (ec *executionContext) _LogLine(ctx context.Context, sel ast.SelectionSet, obj *delivery.LogLine) graphql.Marshaler {
@@ -64992,6 +65390,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "deploymentLog":
 		return ec._Subscription_deploymentLog(ctx, fields[0])
+	case "deploymentLogBatches":
+		return ec._Subscription_deploymentLogBatches(ctx, fields[0])
 	case "releaseEvents":
 		return ec._Subscription_releaseEvents(ctx, fields[0])
 	case "approvalEvents":
@@ -67470,6 +67870,35 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt642int64(ctx context.Context, v any) (int64, error) {
 	res, err := graphql.UnmarshalInt64(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -67564,6 +67993,36 @@ func (ec *executionContext) unmarshalNJobStepWhereInput2ᚖgithubᚗcomᚋcairnh
 func (ec *executionContext) unmarshalNJobWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobWhereInput(ctx context.Context, v any) (*ent.JobWhereInput, error) {
 	res, err := ec.unmarshalInputJobWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLogBatch2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogBatch(ctx context.Context, sel ast.SelectionSet, v *delivery.LogBatch) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._LogBatch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLogLine2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLine(ctx context.Context, sel ast.SelectionSet, v delivery.LogLine) graphql.Marshaler {
+	return ec._LogLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLogLine2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLineᚄ(ctx context.Context, sel ast.SelectionSet, v []delivery.LogLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLogLine2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNLogLine2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.LogLine) graphql.Marshaler {
@@ -68152,6 +68611,35 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTime2ᚕtimeᚐTimeᚄ(ctx context.Context, v any) ([]time.Time, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]time.Time, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTime2timeᚐTime(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNTime2ᚕtimeᚐTimeᚄ(ctx context.Context, sel ast.SelectionSet, v []time.Time) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNTime2timeᚐTime(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNTrigger2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTrigger(ctx context.Context, sel ast.SelectionSet, v spec.Trigger) graphql.Marshaler {

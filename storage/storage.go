@@ -161,7 +161,21 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := d.Client.Schema.Create(ctx, migrate.WithGlobalUniqueID(true)); err != nil {
 		return fmt.Errorf("migrating schema: %w", err)
 	}
+	// ent's migration adds indexes but never drops one (WithDropIndex would drop every index
+	// the schema does not declare); the ones a wider index replaced are dropped by name here.
+	for _, name := range supersededIndexes {
+		if _, err := d.SQL.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
+			return fmt.Errorf("dropping superseded index %s: %w", name, err)
+		}
+	}
 	return nil
+}
+
+// supersededIndexes are indexes of earlier schemas that a later index serves (names as ent
+// made them): each costs every insert and helps no query.
+var supersededIndexes = []string{
+	"auditevent_target_type_target_id", // by auditevent_target_id_target_type_sequence
+	"auditevent_actor",                 // by auditevent_actor_sequence
 }
 
 // redact hides a DSN's password.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
@@ -106,6 +107,75 @@ func TestPoolKeepsConnections(t *testing.T) {
 		st := db.SQL.Stats()
 		if st.MaxIdleClosed != 0 || st.OpenConnections < 6 {
 			t.Fatalf("after two rounds of 6 concurrent connections: %d closed as surplus idle, %d open; want none closed, at least 6 open", st.MaxIdleClosed, st.OpenConnections)
+		}
+	})
+}
+
+// auditIndexes lists the indexes of audit_events.
+func auditIndexes(t *testing.T, db *storage.DB) map[string]bool {
+	t.Helper()
+	q := `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'`
+	if db.Dialect == "postgres" {
+		q = `SELECT indexname FROM pg_indexes WHERE tablename = 'audit_events' AND schemaname = current_schema()`
+	}
+	rows, err := db.SQL.QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = true
+	}
+	return out
+}
+
+// TestMigrateUpgradesAuditIndexes checks the upgrade of a database made by the schema before the
+// audit indexes ended with sequence: migrating adds the new indexes, drops the ones they
+// supersede, keeps the rows, and the next migration changes nothing.
+func TestMigrateUpgradesAuditIndexes(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		newer := []string{"auditevent_target_id_target_type_sequence", "auditevent_target_type_sequence", "auditevent_actor_sequence", "auditevent_action_sequence"}
+		// The earlier schema: its two indexes, none of the new ones, and a row.
+		for _, stmt := range []string{
+			"DROP INDEX auditevent_target_id_target_type_sequence", "DROP INDEX auditevent_target_type_sequence",
+			"DROP INDEX auditevent_actor_sequence", "DROP INDEX auditevent_action_sequence",
+			"CREATE INDEX auditevent_target_type_target_id ON audit_events (target_type, target_id)",
+			"CREATE INDEX auditevent_actor ON audit_events (actor)",
+		} {
+			if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		if err := db.Client.AuditEvent.Create().SetSequence(1).SetTime(time.Now()).SetActor("alice").SetAction("x.y").
+			SetTargetType("release").SetTargetID("7").SetPrevHash("p").SetHash("h").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		before := auditIndexes(t, db)
+		if !before["auditevent_target_type_target_id"] || before["auditevent_actor_sequence"] {
+			t.Fatalf("setup: %v", before)
+		}
+		for range 2 {
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := auditIndexes(t, db)
+			for _, name := range newer {
+				if !got[name] {
+					t.Errorf("index %s missing after migration: %v", name, got)
+				}
+			}
+			if got["auditevent_target_type_target_id"] || got["auditevent_actor"] || !got["auditevent_time"] {
+				t.Errorf("after migration: %v", got)
+			}
+		}
+		if n := db.Client.AuditEvent.Query().CountX(ctx); n != 1 {
+			t.Fatalf("%d audit rows after migration", n)
 		}
 	})
 }

@@ -7,6 +7,7 @@
 //	go run ./cmd/bench                       # everything, SQLite, about 2 minutes
 //	go run ./cmd/bench -only dispatch,logs   # some of it
 //	go run ./cmd/bench -database-url postgres://…  # on an empty PostgreSQL database
+//	go run ./cmd/bench -only scale           # 50,000 releases and a 1,000,000-line log
 //
 // The server, its agent and the subscribers run in this process, as `cairn --dev` runs them;
 // the idle-agent measurement runs the server in a child process so that getrusage counts the
@@ -39,6 +40,8 @@ type options struct {
 	idleRepeats int
 	databaseURL string
 	only        map[string]bool
+	// scale: releases filled (a small stage, then the large one) and the long log's lines.
+	scaleSmall, scaleReleases, scaleLines int
 }
 
 func main() {
@@ -56,7 +59,10 @@ func main() {
 	flag.DurationVar(&o.idleWindow, "idle-window", 20*time.Second, "one window of the idle CPU measurement (with and without agents)")
 	flag.IntVar(&o.idleRepeats, "idle-repeats", 3, "windows measured with agents connected (the median is reported)")
 	flag.StringVar(&o.databaseURL, "database-url", "", "an empty PostgreSQL database (default: SQLite in a temporary directory)")
-	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle")
+	flag.IntVar(&o.scaleSmall, "scale-small", 300, "releases of the scale run's first stage")
+	flag.IntVar(&o.scaleReleases, "scale-releases", 50000, "releases of the scale run's second stage")
+	flag.IntVar(&o.scaleLines, "scale-lines", 1000000, "lines of the scale run's long log")
+	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale (scale runs only when named)")
 	flag.Parse()
 	o.only = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
@@ -96,7 +102,7 @@ func run(ctx context.Context, o options) error {
 	}
 	r.floors = append(r.floors, echo)
 
-	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] {
+	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] {
 		e, err := startEnv(ctx, o.databaseURL)
 		if err != nil {
 			return err
@@ -130,6 +136,11 @@ func run(ctx context.Context, o options) error {
 			progress("log throughput and latency")
 			if err := benchLogs(ctx, e, o.lines, o.pacedLines, r); err != nil {
 				return fmt.Errorf("logs: %w", err)
+			}
+		}
+		if o.only["scale"] {
+			if err := benchScale(ctx, e, o, r); err != nil {
+				return fmt.Errorf("scale: %w", err)
 			}
 		}
 		e.close()

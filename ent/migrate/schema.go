@@ -220,14 +220,24 @@ var (
 		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "auditevent_target_type_target_id",
+				Name:    "auditevent_target_id_target_type_sequence",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEventsColumns[6], AuditEventsColumns[7]},
+				Columns: []*schema.Column{AuditEventsColumns[7], AuditEventsColumns[6], AuditEventsColumns[1]},
 			},
 			{
-				Name:    "auditevent_actor",
+				Name:    "auditevent_target_type_sequence",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEventsColumns[3]},
+				Columns: []*schema.Column{AuditEventsColumns[6], AuditEventsColumns[1]},
+			},
+			{
+				Name:    "auditevent_actor_sequence",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[3], AuditEventsColumns[1]},
+			},
+			{
+				Name:    "auditevent_action_sequence",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[5], AuditEventsColumns[1]},
 			},
 			{
 				Name:    "auditevent_time",

@@ -70,11 +70,22 @@ func (AuditEvent) Fields() []ent.Field {
 	}
 }
 
-// Indexes of the AuditEvent.
+// Indexes of the AuditEvent. The auditEvents query filters by target, actor, action and time
+// and pages newest first (ORDER BY sequence DESC): each filter's index ends with sequence, so a
+// page reads its rows in order from the index instead of sorting every matching row (or
+// walking the sequence index backwards past the rows that do not match). target_id leads its
+// index because ids are unique across types (global ids), so it serves "this target" with or
+// without targetType (target_type second: with both, two equalities make SQLite's planner
+// prefer it to the target_type index, which would read every event of the type); target_type
+// has its own for "every event on a kind of target". Other
+// filters (on_behalf_of, before/after, hashes, substring and case-folding operators) have no
+// index: they scan the rows the indexed conditions leave, or the whole table (docs/decisions.md).
 func (AuditEvent) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("target_type", "target_id"),
-		index.Fields("actor"),
+		index.Fields("target_id", "target_type", "sequence"),
+		index.Fields("target_type", "sequence"),
+		index.Fields("actor", "sequence"),
+		index.Fields("action", "sequence"),
 		index.Fields("time"),
 	}
 }

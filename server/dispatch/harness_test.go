@@ -90,10 +90,10 @@ func newHarness(t *testing.T, db *storage.DB, o harnessOpts) *harness {
 	mux.Handle("GET /logs/deployments/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role := delivery.Role(r.Header.Get("X-Test-Role"))
 		if role == "" {
-			LogsHandler(h.e).ServeHTTP(w, r)
+			LogsHandler(h.e, testLogger(t)).ServeHTTP(w, r)
 			return
 		}
-		LogsHandler(h.e).ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), delivery.Actor{Username: "v", Role: role})))
+		LogsHandler(h.e, testLogger(t)).ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), delivery.Actor{Username: "v", Role: role})))
 	}))
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h.gateClosed.Load() && r.URL.Path == "/agent/connect" {

@@ -2,12 +2,15 @@ package dispatch
 
 import (
 	"archive/zip"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -217,10 +220,17 @@ func (h *Hub) serve(conn *websocket.Conn, agentID int, heard *agentproto.Heard) 
 	}
 }
 
-// LogsHandler serves GET /logs/deployments/{id}: a deployment's log as plain text, or as a zip
-// with ?format=zip. It requires an authenticated viewer (mount it behind auth middleware).
-// Lines that reached the server after the job was declared LOST follow a marker line (afterLossMarker).
-func LogsHandler(e *delivery.Engine) http.Handler {
+// LogsHandler serves GET /logs/deployments/{id}: a deployment's stored log as plain text (gzip
+// when the client accepts it), or as a zip with ?format=zip. ?fromSeq=N and ?toSeq=M select
+// lines by sequence number (inclusive), ?step=K the lines of one step (0 is "Download
+// artifacts", i+1 the task i). The log is streamed as it is read (delivery.WriteDeploymentLog):
+// memory does not grow with it, and a failure after the first byte aborts the response instead
+// of ending it as if the log were complete. It requires an authenticated viewer (mount it behind
+// auth middleware); a deployment the viewer may not read is a 404, as for a missing one.
+func LogsHandler(e *delivery.Engine, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := auth.ActorFrom(r.Context())
 		if !ok {
@@ -232,78 +242,152 @@ func LogsHandler(e *delivery.Engine) http.Handler {
 			return
 		}
 		id, err := strconv.Atoi(r.PathValue("id"))
+		if err != nil || id <= 0 {
+			auth.WriteError(w, http.StatusBadRequest, string(delivery.CodeInvalidInput), "deployment id must be a positive number")
+			return
+		}
+		rng, format, err := logQuery(r.URL.Query())
 		if err != nil {
-			auth.WriteError(w, http.StatusBadRequest, string(delivery.CodeInvalidInput), "deployment id must be a number")
+			auth.WriteError(w, http.StatusBadRequest, string(delivery.CodeInvalidInput), err.Error())
 			return
 		}
-		format := r.URL.Query().Get("format")
-		if format != "" && format != "text" && format != "zip" {
-			auth.WriteError(w, http.StatusBadRequest, string(delivery.CodeInvalidInput), "format must be text or zip")
-			return
-		}
-		// Read the first page before answering, so that an unknown (or
-		// unreadable: restricted definition) deployment is a 404.
-		first, err := e.DeploymentLogs(r.Context(), id, 1, 0)
-		if err == nil {
-			err = e.RequireReadableDeployment(r.Context(), a, id)
-		}
-		if err != nil {
-			status := http.StatusInternalServerError
-			if delivery.CodeOf(err) == delivery.CodeNotFound {
-				status = http.StatusNotFound
-			}
-			auth.WriteError(w, status, string(delivery.CodeOf(err)), err.Error())
-			return
-		}
-		name := fmt.Sprintf("deployment-%d.log", id)
-		var out io.Writer = w
 		var zw *zip.Writer
-		if format == "zip" {
-			w.Header().Set("Content-Type", "application/zip")
-			w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="deployment-%d.zip"`, id))
-			zw = zip.NewWriter(w)
-			f, err := zw.Create(name)
-			if err != nil {
-				return
+		var gz *gzip.Writer
+		opened := false
+		open := func() (io.Writer, error) {
+			opened = true
+			name := fmt.Sprintf("deployment-%d.log", id)
+			h := w.Header()
+			h.Set("X-Content-Type-Options", "nosniff")
+			if format == "zip" {
+				h.Set("Content-Type", "application/zip")
+				h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="deployment-%d.zip"`, id))
+				zw = zip.NewWriter(w)
+				return zw.Create(name)
 			}
-			out = f
-		} else {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename=%q`, name))
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+			h.Set("Content-Disposition", fmt.Sprintf(`inline; filename=%q`, name))
+			h.Set("Vary", "Accept-Encoding")
+			if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+				h.Set("Content-Encoding", "gzip")
+				gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed) // BestSpeed is a valid level
+				return gz, nil
+			}
+			return w, nil
 		}
-		if err := writeLines(r.Context(), e, id, first, out); err != nil {
-			return // the client went away or the database failed mid-stream: nothing more to say
+		err = e.WriteDeploymentLog(r.Context(), a, id, rng, open)
+		if err == nil && gz != nil {
+			err = gz.Close()
 		}
-		if zw != nil {
-			_ = zw.Close()
+		if err == nil && zw != nil {
+			err = zw.Close()
 		}
+		if err == nil {
+			return
+		}
+		if !opened {
+			status, _ := httpStatus(err)
+			msg := err.Error()
+			if status == http.StatusInternalServerError {
+				log.ErrorContext(r.Context(), "reading deployment log", "deployment", id, "err", err)
+				msg = "reading the log failed"
+			}
+			auth.WriteError(w, status, string(delivery.CodeOf(err)), msg)
+			return
+		}
+		if r.Context().Err() == nil {
+			log.ErrorContext(r.Context(), "streaming deployment log", "deployment", id, "err", err)
+		}
+		// Headers and part of the log are sent: abort the response so that the client sees a
+		// broken transfer, not a shorter log.
+		panic(http.ErrAbortHandler)
 	})
 }
 
-// afterLossMarker precedes, in a downloaded log, the first line that reached the server after the
-// job was declared LOST (delivery.LogLine.AfterLoss).
-const afterLossMarker = "----- cairn: the job was declared LOST before the lines below reached the server (its agent was cut off for longer than the grace period and sent them when it came back) -----"
-
-func writeLines(ctx context.Context, e *delivery.Engine, id int, page []delivery.LogLine, out io.Writer) error {
-	marked := false
-	for len(page) > 0 {
-		var b strings.Builder
-		for _, l := range page {
-			if l.AfterLoss && !marked {
-				b.WriteString(afterLossMarker + "\n")
-				marked = true
+// logQuery reads the download's query parameters: format (text or zip), fromSeq, toSeq and step
+// (whole numbers; delivery checks their ranges). A parameter given twice is refused.
+func logQuery(q url.Values) (delivery.LogRange, string, error) {
+	var rng delivery.LogRange
+	for k, v := range q {
+		if len(v) > 1 {
+			switch k {
+			case "format", "fromSeq", "toSeq", "step":
+				return rng, "", fmt.Errorf("%s is given %d times", k, len(v))
 			}
-			b.WriteString(l.Text)
-			b.WriteByte('\n')
-		}
-		if _, err := io.WriteString(out, b.String()); err != nil {
-			return err
-		}
-		next := page[len(page)-1].Seq + 1
-		var err error
-		if page, err = e.DeploymentLogs(ctx, id, next, 0); err != nil {
-			return err
 		}
 	}
-	return nil
+	format := q.Get("format")
+	if format != "" && format != "text" && format != "zip" {
+		return rng, "", errors.New("format must be text or zip")
+	}
+	num := func(name string) (int64, bool, error) {
+		s := q.Get(name)
+		if s == "" {
+			return 0, false, nil
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s must be a whole number, not %q", name, truncate(s, 40))
+		}
+		return n, true, nil
+	}
+	var err error
+	if rng.FromSeq, _, err = num("fromSeq"); err != nil {
+		return rng, "", err
+	}
+	if rng.ToSeq, _, err = num("toSeq"); err != nil {
+		return rng, "", err
+	}
+	step, set, err := num("step")
+	if err != nil {
+		return rng, "", err
+	}
+	if set {
+		if step < 0 || step > 1<<31-1 {
+			return rng, "", fmt.Errorf("step must be a step number (0 or more), not %d", step)
+		}
+		s := int(step)
+		rng.Step = &s
+	}
+	return rng, format, nil
+}
+
+// truncate cuts s to at most n bytes (for echoing hostile input in messages).
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// acceptsGzip reports whether Accept-Encoding header values admit gzip: named (or x-gzip) with a
+// weight above zero, or, when not named, "*" with a weight above zero.
+func acceptsGzip(values []string) bool {
+	named, star := -1.0, -1.0
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+					f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+					if err != nil || f != f {
+						f = 0 // a weight that is not a number admits nothing
+					}
+					q = f
+				}
+			}
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "gzip", "x-gzip":
+				named = max(named, q)
+			case "*":
+				star = max(star, q)
+			}
+		}
+	}
+	if named >= 0 {
+		return named > 0
+	}
+	return star > 0
 }
