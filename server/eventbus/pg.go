@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,7 +35,9 @@ const maxPGPayload = 7900
 //
 // Notifications are not durable: while the listening connection is down,
 // events from other replicas are lost. After a reconnect every local
-// subscriber is therefore dropped as lagged, and re-reads the database.
+// subscriber is therefore dropped as lagged, and re-reads the database. The
+// same happens on the other replicas when this one's queue overflows: Publish
+// never makes a committer wait, it drops and the notify loop sends a resync.
 type PG struct {
 	local   *Bus
 	db      *sql.DB
@@ -48,6 +51,9 @@ type PG struct {
 	listening     chan struct{}
 	listeningOnce sync.Once
 	outbox        chan []delivery.Event // to NOTIFY, in publication order
+	// overflowed is set when Publish found the outbox full and dropped a batch instead of
+	// waiting: the notify loop then tells the other replicas to resync.
+	overflowed atomic.Bool
 }
 
 // pgOutbox bounds the batches waiting for NOTIFY; a publisher that finds it full notifies
@@ -89,10 +95,12 @@ func NewPG(local *Bus, db *sql.DB, dsn string, opts PGOptions) *PG {
 	return p
 }
 
-// pgMessage is the NOTIFY payload.
+// pgMessage is the NOTIFY payload: an event, or (Resync) word that the sender dropped some,
+// so that the receivers' subscribers re-read the database.
 type pgMessage struct {
 	Origin string         `json:"o"`
 	Event  delivery.Event `json:"e"`
+	Resync bool           `json:"r,omitempty"`
 }
 
 // Publish delivers events to the local subscribers, then queues them for the
@@ -107,12 +115,11 @@ func (p *PG) Publish(ctx context.Context, events []delivery.Event) {
 	select {
 	case p.outbox <- events:
 	default:
-		// Full (Run is behind, or not running): wait for room rather than drop, so the
-		// order of notifications stays the order of commits.
-		select {
-		case p.outbox <- events:
-		case <-time.After(5 * time.Second):
-			p.log.Error("replica notifications are not being sent; dropping events", "events", len(events))
+		// Full (Run is behind, or not running). The publisher is a committing transaction's
+		// caller: it never waits. The events are in the database; the other replicas are told
+		// to resync (their subscribers re-read it), as after a lost LISTEN connection.
+		if !p.overflowed.Swap(true) {
+			p.log.Warn("replica notifications are behind; dropping events and asking replicas to resync", "events", len(events))
 		}
 	}
 }
@@ -126,7 +133,25 @@ func (p *PG) notifyLoop(ctx context.Context) {
 			return
 		case events := <-p.outbox:
 			p.notify(ctx, p.drain(events))
+			p.resyncIfOverflowed(ctx)
 		}
+	}
+}
+
+// resyncIfOverflowed tells the other replicas to drop their subscribers as lagged when Publish
+// dropped events since the last call.
+func (p *PG) resyncIfOverflowed(ctx context.Context) {
+	if !p.overflowed.Swap(false) {
+		return
+	}
+	b, err := json.Marshal(pgMessage{Origin: p.origin, Resync: true})
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := p.db.ExecContext(ctx, "SELECT pg_notify($1, $2)", p.channel, string(b)); err != nil {
+		p.log.Error("asking replicas to resync", "err", err)
 	}
 }
 
@@ -249,6 +274,10 @@ func (p *PG) listen(ctx context.Context, onListening func()) error {
 			continue
 		}
 		if m.Origin == p.origin {
+			continue
+		}
+		if m.Resync {
+			p.local.dropAll() // the sender dropped events: subscribers re-read the database
 			continue
 		}
 		m.Event.Remote = true

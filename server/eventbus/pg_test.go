@@ -124,3 +124,60 @@ func TestPGReplicasSeeEachOthersEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestPGPublishNeverBlocks: a publisher (a committed transaction's caller) never waits for the
+// NOTIFY queue. Past its capacity the events are dropped, and once the queue moves the other
+// replicas are told to resync: their subscribers are dropped as lagged and re-read the database.
+func TestPGPublishNeverBlocks(t *testing.T) {
+	db := storagetest.Open(t, "postgres")
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	channel := "cairn_test_" + hex.EncodeToString(b[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Replica B listens; replica A publishes before its Run starts, so its queue only fills.
+	localB := eventbus.New(0)
+	pgB := eventbus.NewPG(localB, db.SQL, db.URL, eventbus.PGOptions{Channel: channel})
+	doneB := make(chan error, 1)
+	go func() { doneB <- pgB.Run(ctx) }()
+	select {
+	case <-pgB.Listening():
+	case <-time.After(10 * time.Second):
+		t.Fatal("B did not start listening")
+	}
+	subB := localB.SubscribeFunc(nil)
+	pgA := eventbus.NewPG(eventbus.New(0), db.SQL, db.URL, eventbus.PGOptions{Channel: channel})
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := 1; i <= 10000; i++ { // more batches than the queue holds
+			pgA.Publish(ctx, []delivery.Event{{Sequence: int64(i), Type: "x"}})
+		}
+	}()
+	select {
+	case <-published:
+	case <-time.After(20 * time.Second): // the old code waited 5 s per batch past the queue
+		t.Fatal("Publish blocked on a full queue")
+	}
+	doneA := make(chan error, 1)
+	go func() { doneA <- pgA.Run(ctx) }()
+	// B receives what A had queued, then the resync: its subscriber ends as lagged.
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case _, ok := <-subB.C:
+			if !ok {
+				if !subB.Lagged() {
+					t.Fatal("B's subscription ended without being marked lagged")
+				}
+				cancel()
+				<-doneA
+				<-doneB
+				return
+			}
+		case <-deadline:
+			t.Fatal("B was never told to resync")
+		}
+	}
+}
