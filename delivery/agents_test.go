@@ -458,7 +458,7 @@ func TestLogs(t *testing.T) {
 			t.Fatalf("from 3: %+v", from3)
 		}
 		evs := v.bus.ofType(delivery.EventLogAppended)
-		if len(evs) != 3 || evs[0].DeploymentID != s.Deployment.ID || len(evs[0].Data["lines"].([]delivery.LogLine)) != 2 {
+		if len(evs) != 3 || evs[0].DeploymentID != s.Deployment.ID || len(evs[0].Lines) != 2 {
 			t.Fatalf("log events: %+v", evs)
 		}
 		// Steps: idempotent, the first final report stands.

@@ -62,6 +62,10 @@ type Event struct {
 	Status       string         `json:"status,omitempty"`
 	Actor        string         `json:"actor,omitempty"`
 	Data         map[string]any `json:"data,omitempty"`
+	// Lines are the stored lines of an EventLogAppended, in order: a typed
+	// payload, so that it reads the same after the PostgreSQL bus's JSON
+	// (an oversized event arrives without them; followers re-read).
+	Lines []LogLine `json:"lines,omitempty"`
 	// Remote is set on an event another replica committed, as the
 	// PostgreSQL bus delivers it; never sent on the wire.
 	Remote bool `json:"-"`

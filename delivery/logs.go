@@ -109,7 +109,7 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 		acked = next - 1
 		if len(stored) > 0 {
 			t.notify(Event{Type: EventLogAppended, JobID: jobID, DeploymentID: j.DeploymentID, AgentID: agentID,
-				Data: map[string]any{"lines": stored, "lastSeq": acked}})
+				Lines: stored})
 		}
 		return nil
 	})
@@ -457,7 +457,7 @@ func (f *logFollower) follow(ctx context.Context, events <-chan Event) (bool, er
 				continue
 			}
 			if ev.Type == EventLogAppended {
-				if lines, ok := ev.Data["lines"].([]LogLine); ok && len(lines) > 0 && lines[0].Seq <= f.next {
+				if lines := ev.Lines; len(lines) > 0 && lines[0].Seq <= f.next {
 					for _, l := range lines {
 						if !f.add(ctx, l) {
 							return false, ctx.Err()

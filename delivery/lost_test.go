@@ -139,7 +139,7 @@ func TestLinesAfterLoss(t *testing.T) {
 		if len(evs) != before+1 {
 			t.Fatalf("%d log events after the loss", len(evs)-before)
 		}
-		for _, l := range evs[len(evs)-1].Data["lines"].([]delivery.LogLine) {
+		for _, l := range evs[len(evs)-1].Lines {
 			if !l.AfterLoss {
 				t.Fatalf("published line %d not marked after the loss", l.Seq)
 			}

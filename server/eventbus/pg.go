@@ -196,7 +196,7 @@ func (p *PG) notify(ctx context.Context, events []delivery.Event) {
 	}
 }
 
-// payload encodes ev; an event too large for NOTIFY goes without its Data, as
+// payload encodes ev; an event too large for NOTIFY goes without its Data and Lines, as
 // ids only (subscribers re-read the rest).
 func (p *PG) payload(ev delivery.Event) (string, error) {
 	b, err := json.Marshal(pgMessage{Origin: p.origin, Event: ev})
@@ -204,7 +204,7 @@ func (p *PG) payload(ev delivery.Event) (string, error) {
 		return "", err
 	}
 	if len(b) > maxPGPayload {
-		ev.Data = nil
+		ev.Data, ev.Lines = nil, nil
 		if b, err = json.Marshal(pgMessage{Origin: p.origin, Event: ev}); err != nil {
 			return "", err
 		}

@@ -181,3 +181,46 @@ func TestPGPublishNeverBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestPGLogLinesArriveTyped: the lines of a log event published on one replica reach another
+// replica's followers as lines (typed), not as JSON leftovers they cannot use.
+func TestPGLogLinesArriveTyped(t *testing.T) {
+	db := storagetest.Open(t, "postgres")
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	channel := "cairn_test_" + hex.EncodeToString(b[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var dones []chan error
+	start := func() (*eventbus.Bus, *eventbus.PG) {
+		local := eventbus.New(0)
+		pg := eventbus.NewPG(local, db.SQL, db.URL, eventbus.PGOptions{Channel: channel})
+		done := make(chan error, 1)
+		dones = append(dones, done)
+		go func() { done <- pg.Run(ctx) }()
+		select {
+		case <-pg.Listening():
+		case <-time.After(10 * time.Second):
+			t.Fatal("replica did not start listening")
+		}
+		return local, pg
+	}
+	_, a := start()
+	localB, _ := start()
+	sub := localB.SubscribeFunc(nil)
+	at := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	a.Publish(ctx, []delivery.Event{{Type: delivery.EventLogAppended, JobID: 5, DeploymentID: 6,
+		Lines: []delivery.LogLine{{Seq: 1, Step: 1, Time: at, Text: "hello"}, {Seq: 2, Step: 1, Time: at, Text: "world", AfterLoss: true}}}})
+	select {
+	case ev := <-sub.C:
+		if !ev.Remote || len(ev.Lines) != 2 || ev.Lines[1].Text != "world" || !ev.Lines[1].AfterLoss || !ev.Lines[0].Time.Equal(at) {
+			t.Fatalf("B got %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event arrived")
+	}
+	cancel()
+	for _, d := range dones {
+		<-d
+	}
+}
