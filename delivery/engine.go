@@ -34,6 +34,9 @@ type Options struct {
 	// and EventRetentionCount).
 	EventRetentionAge   time.Duration
 	EventRetentionCount int
+	// Passwords hashes and verifies people's passwords (auth.Argon2id);
+	// without it, passwords cannot be set and nobody signs in with one.
+	Passwords PasswordHasher
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -58,6 +61,7 @@ type Engine struct {
 	enrichWake chan struct{}
 	enrichMu   sync.Mutex
 	enrichPass chan struct{}
+	sessionState
 }
 
 // New returns an engine over client.
@@ -77,6 +81,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		keepAge:    opts.EventRetentionAge,
 		keepCount:  opts.EventRetentionCount,
 	}
+	e.passwords = opts.Passwords
 	if e.keepAge <= 0 {
 		e.keepAge = EventRetentionAge
 	}

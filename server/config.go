@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/storage"
 )
 
@@ -58,6 +60,14 @@ type Config struct {
 	// CIHTTPClient calls Jenkins and Azure DevOps back (enrichment, build
 	// lists); nil means a client with a 60 s timeout.
 	CIHTTPClient *http.Client
+	// SessionLifetime is how long a dashboard sign-in lasts (default 12 h, at most 30 days).
+	SessionLifetime time.Duration
+	// Passwords hashes people's passwords; nil means argon2id with OWASP's
+	// parameters (tests pass cheaper ones).
+	Passwords delivery.PasswordHasher
+	// LoginLimiter counts failed sign-ins; nil means 10 per username and 50
+	// per client address every 15 minutes.
+	LoginLimiter *auth.LoginLimiter
 	Logger       *slog.Logger
 }
 
@@ -86,6 +96,15 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.SessionLifetime == 0 {
+		c.SessionLifetime = delivery.DefaultSessionLifetime
+	}
+	if c.Passwords == nil {
+		c.Passwords = auth.Argon2id{}
+	}
+	if c.LoginLimiter == nil {
+		c.LoginLimiter = &auth.LoginLimiter{}
+	}
 }
 
 // Validate reports configuration errors a person can fix.
@@ -104,6 +123,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DBMaxConns != 0 && c.DBMaxConns < storage.MinPostgresConns {
 		errs = append(errs, fmt.Errorf("--db-max-conns %d is too small (at least %d)", c.DBMaxConns, storage.MinPostgresConns))
+	}
+	if c.SessionLifetime < time.Minute || c.SessionLifetime > delivery.MaxSessionLifetime {
+		errs = append(errs, fmt.Errorf("--session-lifetime %s: want between 1m and %s", c.SessionLifetime, delivery.MaxSessionLifetime))
 	}
 	if c.SMTPAddr != "" && c.SMTPFrom == "" {
 		errs = append(errs, errors.New("--smtp-from is required with --smtp-addr"))

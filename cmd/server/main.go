@@ -48,6 +48,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.SMTPPassword, "smtp-password", "", "SMTP password")
 	fs.StringVar(&cfg.SMTPTLS, "smtp-tls", "starttls", "SMTP TLS mode: none, starttls or tls")
 	fs.DurationVar(&cfg.AgentGrace, "agent-grace", 2*time.Minute, "how long a silent agent keeps its jobs")
+	fs.DurationVar(&cfg.SessionLifetime, "session-lifetime", 12*time.Hour, "how long a dashboard sign-in lasts (1m to 720h)")
 	fs.StringVar(&jiraKeys, "jira-keys", "", "comma-separated Jira project keys whose mentions (KEY-123) in commit messages are work items")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "text or json")
