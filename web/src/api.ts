@@ -1,7 +1,7 @@
 // The dashboard's one connection to Cairn: GraphQL over HTTP (urql) for
 // queries and mutations, graphql-ws for subscriptions. Both authenticate
 // with the session cookie; HTTP requests echo the CSRF token.
-import { Client, fetchExchange, subscriptionExchange, type AnyVariables, type TypedDocumentNode } from '@urql/core';
+import { Client, fetchExchange, type AnyVariables, type TypedDocumentNode } from '@urql/core';
 import { createClient as createWSClient, type Client as WSClient } from 'graphql-ws';
 import { csrfToken, wsURL } from './csrf';
 
@@ -33,26 +33,17 @@ function makeWS(): WSClient {
 export function api(): Client {
   if (client) return client;
   ws = makeWS();
-  const socket = ws;
   client = new Client({
     url: '/graphql',
     requestPolicy: 'network-only',
     preferGetMethod: false,
     fetchOptions: () => ({ credentials: 'same-origin', headers: { 'X-CSRF-Token': csrfToken() } }),
-    exchanges: [
-      fetchExchange,
-      subscriptionExchange({
-        forwardSubscription(request) {
-          const input = { ...request, query: request.query || '' };
-          return {
-            subscribe(sink) {
-              const unsubscribe = socket.subscribe(input, sink);
-              return { unsubscribe };
-            },
-          };
-        },
-      }),
-    ],
+    // urql aborts a request's controller when its operation ends, even after
+    // the response arrived, which Chromium reports as an unhandled AbortError;
+    // stale answers are dropped by the views (useLive), so requests are not
+    // aborted.
+    fetch: (input, init) => fetch(input, { ...init, signal: undefined }),
+    exchanges: [fetchExchange],
   });
   return client;
 }
@@ -115,15 +106,18 @@ export async function mutate<D = any, V extends AnyVariables = AnyVariables>(doc
   return res.data as D;
 }
 
-// subscribe runs a subscription until the returned function is called.
-export function subscribe<D = any>(doc: string, vars: AnyVariables, next: (d: D) => void, done?: (err?: APIError) => void): () => void {
-  const { unsubscribe } = api()
-    .subscription(doc as any, vars as any)
-    .subscribe((res) => {
-      if (res.error) done?.(toError(res.error));
+// subscribe runs a subscription over graphql-ws until the returned function
+// is called; done is called when the server ends it (with the error, if any).
+export function subscribe<D = any>(doc: string, vars: Record<string, unknown>, next: (d: D) => void, done?: (err?: Error) => void): () => void {
+  api();
+  return ws!.subscribe<D>({ query: doc, variables: vars }, {
+    next: (res) => {
+      if (res.errors?.length) done?.(new APIError(res.errors[0].message, String(res.errors[0].extensions?.code ?? 'ERROR')));
       else if (res.data) next(res.data as D);
-    });
-  return unsubscribe;
+    },
+    error: (err) => done?.(err instanceof Error ? err : new Error(err instanceof CloseEvent ? `connection closed (${err.code} ${err.reason})` : String(err))),
+    complete: () => done?.(),
+  });
 }
 
 // Sign-in and sign-out (cookies set and cleared by the server).

@@ -30,7 +30,7 @@ const releaseEvents = `subscription {
     ... on ApprovalDecidedEvent { ${common} definitionId releaseId environment deploymentId approvalId status }
     ... on ApprovalTimedOutEvent { ${common} definitionId releaseId environment deploymentId approvalId status }
     ... on ApprovalReassignedEvent { ${common} definitionId releaseId environment deploymentId approvalId status }
-    ... on JobLostEvent { ${common} definitionId releaseId environment deploymentId }
+    ... on JobLostEvent { ${common} lostDefinitionId: definitionId lostReleaseId: releaseId environment deploymentId }
   }
 }`;
 const agentEvents = `subscription { agentEvents { __typename ... on AgentStatusEvent { ${common} agentId status } } }`;
@@ -45,8 +45,12 @@ export const RECONNECTED: CairnEvent = { __typename: 'Reconnected' };
 export function startEvents() {
   if (stop) return;
   const emit = (ev: CairnEvent) => listeners.forEach((l) => l(ev));
-  const a = subscribe<{ releaseEvents: CairnEvent }>(releaseEvents, {}, (d) => emit(d.releaseEvents));
-  const b = subscribe<{ agentEvents: CairnEvent }>(agentEvents, {}, (d) => emit(d.agentEvents));
+  const failed = (what: string) => (err?: Error) => err && console.warn(`${what} subscription failed: ${err.message}`);
+  // JobLostEvent's ids are nullable, so they come under other names (a GraphQL rule).
+  const normalise = (ev: CairnEvent & { lostDefinitionId?: string; lostReleaseId?: string }): CairnEvent =>
+    ev.__typename === 'JobLostEvent' ? { ...ev, definitionId: ev.lostDefinitionId, releaseId: ev.lostReleaseId } : ev;
+  const a = subscribe<{ releaseEvents: CairnEvent }>(releaseEvents, {}, (d) => emit(normalise(d.releaseEvents)), failed('release events'));
+  const b = subscribe<{ agentEvents: CairnEvent }>(agentEvents, {}, (d) => emit(d.agentEvents), failed('agent events'));
   const c = onReconnect(() => emit(RECONNECTED));
   stop = () => {
     a();
