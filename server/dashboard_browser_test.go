@@ -108,11 +108,11 @@ func newShots(t *testing.T) *shots {
 
 func (s *shots) take(name string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		buf, err := chromedp.FullScreenshot(90)(ctx, t)
+		buf, err := chromedp.FullScreenshot(100)(ctx, t)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(s.dir, name+".jpg"), buf, 0o644)
+		return os.WriteFile(filepath.Join(s.dir, name+".png"), buf, 0o644)
 	})
 }
 

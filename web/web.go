@@ -63,8 +63,8 @@ func Handler() http.Handler {
 			return
 		}
 		p := path.Clean("/" + r.URL.Path)
-		if strings.HasPrefix(p, "/assets/") || p == "/favicon.svg" {
-			if _, err := fs.Stat(files, strings.TrimPrefix(p, "/")); err != nil {
+		if p == "/assets" || strings.HasPrefix(p, "/assets/") || p == "/favicon.svg" {
+			if st, err := fs.Stat(files, strings.TrimPrefix(p, "/")); err != nil || st.IsDir() {
 				http.NotFound(w, r)
 				return
 			}
