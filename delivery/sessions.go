@@ -365,3 +365,22 @@ type sessionState struct {
 	dummyOnce sync.Once
 	dummy     string
 }
+
+// sessionKeep is how long ended sessions stay for the record.
+const sessionKeep = 7 * 24 * time.Hour
+
+// PruneSessions deletes sessions that expired or were revoked more than a
+// week ago, and returns how many. RunEventPruneLoop calls it.
+func (e *Engine) PruneSessions(ctx context.Context) (int, error) {
+	cutoff := e.clock.Now().Add(-sessionKeep)
+	var n int
+	err := e.inTxConcurrent(ctx, func(t *txn) error {
+		var err error
+		n, err = t.Session.Delete().Where(session.Or(session.ExpiresAtLT(cutoff), session.RevokedAtLT(cutoff))).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pruning sessions: %w", err)
+	}
+	return n, nil
+}

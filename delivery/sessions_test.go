@@ -142,6 +142,25 @@ func TestPasswordsAndSessions(t *testing.T) {
 		if err != nil || n != 3 {
 			t.Errorf("%d sign-ins audited, want 3 (%v)", n, err)
 		}
+
+		// Ended sessions stay a week for the record, then go; live ones stay.
+		if _, err := f.e.SetPassword(ctx, f.admin, f.editor.UserID, goodPassword); err != nil {
+			t.Fatal(err)
+		}
+		_, live, err := f.e.Login(ctx, "eddie", goodPassword, delivery.SessionMeta{Lifetime: delivery.MaxSessionLifetime})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.e.PruneSessions(ctx); err != nil || n != 0 {
+			t.Fatalf("pruned %d fresh sessions (%v)", n, err)
+		}
+		f.clk.Advance(8 * 24 * time.Hour)
+		if n, err := f.e.PruneSessions(ctx); err != nil || n != 3 {
+			t.Errorf("pruned %d sessions after a week, want 3 (%v)", n, err)
+		}
+		if _, err := f.e.PrincipalForSession(ctx, live, time.Time{}); err != nil {
+			t.Errorf("a live session was pruned: %v", err)
+		}
 	})
 }
 

@@ -53,7 +53,7 @@ export function Release({ id, can }: { id: string; can: (pending: Set<string>) =
   const commits = edges<any>(rel.commits as any);
   const items = edges<any>(rel.workItems as any);
   return (
-    <Page title={rel.name} actions={<Status status={rel.status} />}>
+    <Page title={rel.name} actions={<><Status status={rel.status} />{perms.abandonRelease && rel.status === 'ACTIVE' && <Abandon id={rel.id} />}</>}>
       <p className="small">
         <Link href={`/definitions/${rel.definition.id}`}>{rel.definition.name}</Link> · {rel.reason.toLowerCase().replace(/_/g, ' ')} by {rel.createdBy}{' '}
         <Ago time={rel.createdAt} />
@@ -94,6 +94,24 @@ export function Release({ id, can }: { id: string; can: (pending: Set<string>) =
         </ul>
       )}
     </Page>
+  );
+}
+
+function Abandon({ id }: { id: string }) {
+  const [error, setError] = useState<APIError | null>(null);
+  return (
+    <>
+      <button type="button" className="danger" onClick={async () => {
+        if (!confirm('Abandon this release? Its pending approvals are canceled and nothing more deploys.')) return;
+        setError(null);
+        try {
+          await mutate(`mutation($id: ID!) { abandonRelease(releaseId: $id) { id } }`, { id });
+        } catch (e) {
+          setError(e as APIError);
+        }
+      }}>Abandon release</button>
+      <ErrorNote error={error} />
+    </>
   );
 }
 
