@@ -65,6 +65,21 @@ type Config struct {
 	// Passwords hashes people's passwords; nil means argon2id with OWASP's
 	// parameters (tests pass cheaper ones).
 	Passwords delivery.PasswordHasher
+	// OIDCIssuer enables OpenID Connect sign-in with that provider (Entra ID,
+	// Keycloak, Dex); OIDCClientID and OIDCClientSecret are this server's
+	// client, registered with the redirect URL BaseURL + /auth/oidc/callback.
+	OIDCIssuer, OIDCClientID, OIDCClientSecret string
+	// OIDCName labels the sign-in button (default "single sign-on").
+	OIDCName string
+	// OIDCUsernameClaim names the ID token claim that becomes the username
+	// of a created user (default preferred_username).
+	OIDCUsernameClaim string
+	// OIDCCreateUsers creates a VIEWER at a person's first OIDC sign-in;
+	// otherwise an ADMIN links people by adding "oidc:<sub>" to a user's
+	// external identities.
+	OIDCCreateUsers bool
+	// OIDCHTTPClient calls the provider (nil: http.DefaultClient).
+	OIDCHTTPClient *http.Client
 	// LoginLimiter counts failed sign-ins; nil means 10 per username and 50
 	// per client address every 15 minutes.
 	LoginLimiter *auth.LoginLimiter
@@ -126,6 +141,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionLifetime < time.Minute || c.SessionLifetime > delivery.MaxSessionLifetime {
 		errs = append(errs, fmt.Errorf("--session-lifetime %s: want between 1m and %s", c.SessionLifetime, delivery.MaxSessionLifetime))
+	}
+	if c.OIDCIssuer != "" && c.OIDCClientID == "" {
+		errs = append(errs, errors.New("--oidc-client-id is required with --oidc-issuer"))
 	}
 	if c.SMTPAddr != "" && c.SMTPFrom == "" {
 		errs = append(errs, errors.New("--smtp-from is required with --smtp-addr"))

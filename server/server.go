@@ -48,6 +48,8 @@ type Server struct {
 	ci *enrich.Fetcher
 	// logins counts failed sign-ins.
 	logins *auth.LoginLimiter
+	// oidc is the OpenID Connect provider, if configured.
+	oidc *auth.OIDC
 	// devPass is the dev admin's dashboard password (--dev only).
 	devPass string
 
@@ -127,6 +129,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}),
 		ci: &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys},
 	}
+	if cfg.OIDCIssuer != "" {
+		s.oidc, err = auth.NewOIDC(ctx, auth.OIDCConfig{
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			RedirectURL:   strings.TrimRight(cfg.BaseURL, "/") + "/auth/oidc/callback",
+			UsernameClaim: cfg.OIDCUsernameClaim, HTTPClient: cfg.OIDCHTTPClient,
+		})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	s.routes()
 	return s, nil
 }
@@ -193,6 +206,9 @@ func (s *Server) routes() {
 	}))
 	s.mux.HandleFunc("POST /auth/login", s.handleLogin)
 	s.mux.HandleFunc("POST /auth/logout", s.handleLogout)
+	s.mux.HandleFunc("GET /auth/providers", s.handleProviders)
+	s.mux.HandleFunc("GET /auth/oidc/login", s.handleOIDCLogin)
+	s.mux.HandleFunc("GET /auth/oidc/callback", s.handleOIDCCallback)
 	// The dashboard: static files, no data; every view reads through /graphql.
 	s.mux.Handle("/", assets)
 }

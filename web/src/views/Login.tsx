@@ -1,11 +1,18 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { login, type APIError, type SignedIn } from '../api';
 
 export function Login({ onSignedIn }: { onSignedIn: (s: SignedIn) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState('');
+  // A failed single sign-on comes back with ?signin_error=…
+  const [error, setError] = useState(() => new URL(location.href).searchParams.get('signin_error') ?? '');
   const [busy, setBusy] = useState(false);
+  const [sso, setSSO] = useState<{ name: string; login: string } | null>(null);
+
+  useEffect(() => {
+    fetch('/auth/providers').then((r) => r.json()).then((p) => setSSO(p.oidc ?? null), () => setSSO(null));
+    if (error) history.replaceState(null, '', location.pathname);
+  }, []);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -31,6 +38,7 @@ export function Login({ onSignedIn }: { onSignedIn: (s: SignedIn) => void }) {
           value={password} onChange={(e) => setPassword(e.target.value)} />
         {error && <p role="alert" className="error">{error}</p>}
         <button type="submit" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
+        {sso && <p><a href={sso.login}>Sign in with {sso.name}</a></p>}
       </form>
     </main>
   );
