@@ -14,6 +14,7 @@ import (
 
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
@@ -106,8 +107,22 @@ func newShots(t *testing.T) *shots {
 	return &shots{t: t, dir: dir}
 }
 
+// unlabeled lists the dashboard's form controls and buttons that have no accessible name
+// (GraphiQL's own page is not checked).
+const unlabeled = `location.pathname === '/graphql' ? [] : [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+  .filter(el => el.type !== 'hidden' && el.getClientRects().length > 0 && !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.closest('label') && !el.textContent.trim())
+  .map(el => el.outerHTML.slice(0, 120))`
+
+// take saves a screenshot of the page and fails when a control has no accessible name.
 func (s *shots) take(name string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		bad, err := chromedp.Evaluate[[]string](unlabeled)(ctx, t)
+		if err != nil {
+			return err
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("%s: controls without an accessible name: %q", name, bad)
+		}
 		buf, err := chromedp.FullScreenshot(100)(ctx, t)
 		if err != nil {
 			return err
@@ -178,8 +193,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.Reload(),
 		chromedp.WaitVisible(chromedp.CSS(`#username`)),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "pam"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		// By keyboard: Enter in the password field submits.
+		chromedp.SendKeys(chromedp.CSS(`#password`), password+kb.Enter),
 		until("the overview", textIn(`main h1`, "Overview")),
 		until("the shop row", textIn(`table.matrix`, "shop")),
 	)
