@@ -63,8 +63,8 @@ func TestPasswordsAndSessions(t *testing.T) {
 		// Every failure is the same answer; a session's secret is not stored.
 		for name, c := range map[string][2]string{
 			"wrong password": {"vera", "wrong password!"}, "unknown user": {"nobody", goodPassword},
-			"no password":    {"eddie", goodPassword}, "hostile name": {"vera' OR 1=1 --", goodPassword},
-			"huge password":  {"vera", strings.Repeat("y", 5000)},
+			"no password": {"eddie", goodPassword}, "hostile name": {"vera' OR 1=1 --", goodPassword},
+			"huge password": {"vera", strings.Repeat("y", 5000)},
 		} {
 			_, _, err := f.e.Login(ctx, c[0], c[1], delivery.SessionMeta{})
 			if delivery.CodeOf(err) != delivery.CodeUnauthenticated || err.Error() != "invalid username or password" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/integrations/enrich"
 	"github.com/cairnhq/cairn/integrations/jenkins"
@@ -358,7 +359,7 @@ func (s *Server) BootstrapDev(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating dev admin: %w", err)
 	}
-	if s.devPass, err = s.devPassword(ctx, admin.ID); err != nil {
+	if s.devPass, err = s.devPassword(ctx, admin); err != nil {
 		return err
 	}
 	path := filepath.Join(s.cfg.DataDir, "admin-token")
@@ -388,9 +389,9 @@ func (s *Server) BootstrapDev(ctx context.Context) error {
 
 // devPassword gives the dev admin a password for the dashboard (once,
 // random, written to DataDir/admin-password) and returns it.
-func (s *Server) devPassword(ctx context.Context, adminID int) (string, error) {
+func (s *Server) devPassword(ctx context.Context, admin *ent.User) (string, error) {
 	path := filepath.Join(s.cfg.DataDir, "admin-password")
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := os.ReadFile(path); err == nil && admin.PasswordHash != "" {
 		if pw := strings.TrimSpace(string(b)); pw != "" {
 			return pw, nil
 		}
@@ -400,7 +401,7 @@ func (s *Server) devPassword(ctx context.Context, adminID int) (string, error) {
 		return "", err
 	}
 	pw := hex.EncodeToString(raw[:])
-	if _, err := s.Engine.SetPassword(ctx, delivery.SystemActor("dev-bootstrap"), adminID, pw); err != nil {
+	if _, err := s.Engine.SetPassword(ctx, delivery.SystemActor("dev-bootstrap"), admin.ID, pw); err != nil {
 		return "", fmt.Errorf("setting the dev admin's password: %w", err)
 	}
 	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {

@@ -265,4 +265,17 @@ func TestDevBootstrapIsIdempotent(t *testing.T) {
 	if err != nil || len(tok) < 20 {
 		t.Fatalf("admin-token: %v", err)
 	}
+	// The dashboard password printed (and kept in admin-password) signs the admin in.
+	pw, err := os.ReadFile(filepath.Join(dir, "admin-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.New(ctx, server.Config{DataDir: dir, Logger: newTestLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Engine.Login(ctx, "admin", strings.TrimSpace(string(pw)), delivery.SessionMeta{}); err != nil {
+		t.Fatalf("signing in with admin-password: %v", err)
+	}
 }
