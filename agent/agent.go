@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -29,10 +30,26 @@ type runner struct {
 	exec    *executor
 	sysCaps map[string]string
 
+	// grace is the server's grace period, as the last Welcome told it (0: not told): the
+	// reconnect backoff stays well below it (reconnectBounds).
+	grace atomic.Int64
+
 	mu      sync.Mutex
 	running map[string]*jobRun
 	closing bool
 	jobs    sync.WaitGroup
+}
+
+// reconnectBounds returns the backoff between connection attempts: the configured bounds, capped
+// at the server's grace divided by agentproto.ReconnectsPerGrace once a Welcome told the grace,
+// so that an agent holding jobs is back well within the grace after the server is up again.
+func (r *runner) reconnectBounds() (lo, hi time.Duration) {
+	lo, hi = r.cfg.ReconnectMin, r.cfg.ReconnectMax
+	if g := time.Duration(r.grace.Load()); g > 0 {
+		hi = min(hi, max(g/agentproto.ReconnectsPerGrace, 10*time.Millisecond))
+		lo = min(lo, hi)
+	}
+	return lo, hi
 }
 
 // Run registers the agent if it has no saved credential, connects to the server, runs the jobs it
@@ -174,7 +191,7 @@ func (b *backoff) wait(ctx context.Context) bool {
 // connectLoop keeps a connection up until ctx ends; it returns nil then, or an error the agent
 // cannot recover from (unauthorized).
 func (r *runner) connectLoop(ctx context.Context, cred savedCredential) error {
-	b := backoff{min: r.cfg.ReconnectMin, max: r.cfg.ReconnectMax}
+	var b backoff
 	for {
 		welcomed, err := r.session(ctx, cred)
 		if errors.Is(err, ErrUnauthorized) {
@@ -188,6 +205,7 @@ func (r *runner) connectLoop(ctx context.Context, cred savedCredential) error {
 			b.reset()
 		}
 		r.log.Warn("disconnected from server", "err", err)
+		b.min, b.max = r.reconnectBounds()
 		if !b.wait(ctx) {
 			return nil
 		}
@@ -202,6 +220,9 @@ func (r *runner) wsURL() string {
 	}
 	return "ws://" + strings.TrimPrefix(u, "http://")
 }
+
+// maxGraceMillis bounds the grace a Welcome may announce (a year).
+const maxGraceMillis = 365 * 24 * 3600 * 1000
 
 // handshakeTimeout bounds dialing and the hello/welcome exchange.
 const handshakeTimeout = 30 * time.Second
@@ -261,6 +282,13 @@ func (r *runner) session(ctx context.Context, cred savedCredential) (welcomed bo
 			return false, fmt.Errorf("server error instead of welcome: %s: %s", e.Code, e.Message)
 		}
 		return false, fmt.Errorf("expected welcome, got %q", typ)
+	}
+	var welcome agentproto.Welcome
+	if err := json.Unmarshal(data, &welcome); err != nil {
+		return false, fmt.Errorf("decoding welcome: %w", err)
+	}
+	if welcome.GraceMillis > 0 { // at most a year: a larger value would overflow, and caps nothing
+		r.grace.Store(int64(time.Duration(min(welcome.GraceMillis, maxGraceMillis)) * time.Millisecond))
 	}
 	r.log.Info("connected", "server", r.baseURL)
 	r.spool.resend("")

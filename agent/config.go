@@ -44,7 +44,9 @@ type Config struct {
 	Environ []string
 
 	// ReconnectMin and ReconnectMax bound the jittered exponential backoff between connection
-	// attempts; 0 means 1 s and 30 s.
+	// attempts; 0 means 1 s and 30 s. Once the server has told its grace period (Welcome), both
+	// are capped at a fifth of it (agentproto.ReconnectsPerGrace), so that the agent's jobs are
+	// not lost while it waits to retry.
 	ReconnectMin, ReconnectMax time.Duration
 	// PingAfter is how long the server may be silent before the agent pings it, and how long the
 	// agent then waits for the pong; 0 means agentproto.AgentPingAfter (the protocol's value:

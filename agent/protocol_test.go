@@ -37,6 +37,7 @@ type fakeServer struct {
 	registrations atomic.Int32
 	pings         atomic.Int32 // websocket pings received from agents
 	conns         chan *serverConn
+	graceMillis   atomic.Int64 // announced in Welcome
 }
 
 // serverConn is one accepted agent connection, after its hello.
@@ -97,7 +98,7 @@ func newFakeServer(t *testing.T) *fakeServer {
 			conn.Close(agentproto.CloseProtocolError, "hello expected")
 			return
 		}
-		if err := writeMsg(ctx, conn, agentproto.Welcome{Type: agentproto.TypeWelcome, AgentID: "agent-1", ServerTime: time.Now()}); err != nil {
+		if err := writeMsg(ctx, conn, agentproto.Welcome{Type: agentproto.TypeWelcome, AgentID: "agent-1", ServerTime: time.Now(), GraceMillis: fs.graceMillis.Load()}); err != nil {
 			return
 		}
 		fs.conns <- sc
@@ -608,5 +609,43 @@ func TestAgentPingsOnlyASilentServer(t *testing.T) {
 	// One ping may already have been due when the noise started.
 	if n := fs.pings.Load() - before; n > 1 {
 		t.Fatalf("agent pinged %d times in 1.5 s while the server sent a message every 20 ms", n)
+	}
+}
+
+// TestAgentRedialsWithinTheServersGrace: with a reconnect backoff of 5 s to 30 s configured, an
+// agent told a grace of 1 s redials a dropped connection within a fifth of it, not after the
+// 2.5 s its own backoff would wait at least; a grace that is negative (ignored) or absurdly
+// large (clamped, no overflow) leaves its own backoff in force.
+func TestAgentRedialsWithinTheServersGrace(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		grace  int64
+		capped bool
+	}{
+		{"one second", 1000, true},
+		{"negative", -5, false},
+		{"huge", 1<<63 - 1, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			fs := newFakeServer(t)
+			fs.graceMillis.Store(c.grace)
+			cfg := testConfig(t, fs.srv.URL)
+			cfg.ReconnectMin, cfg.ReconnectMax = 5*time.Second, 30*time.Second
+			startAgent(t, cfg)
+			sc := fs.nextConn(t)
+			dropped := time.Now()
+			sc.conn.CloseNow()
+			again := fs.nextConn(t)
+			defer again.conn.CloseNow()
+			took := time.Since(dropped)
+			if c.capped && took >= 2500*time.Millisecond {
+				t.Fatalf("redialed after %s; the announced grace caps the backoff at 200ms", took)
+			}
+			if !c.capped && took < 2500*time.Millisecond {
+				t.Fatalf("redialed after %s, before the configured backoff's 2.5 s", took)
+			}
+		})
 	}
 }

@@ -35,7 +35,9 @@
 // exists and is enabled) before accepting the upgrade, answers 401 (or 403 for a disabled agent)
 // without upgrading otherwise, and selects [Subprotocol] (refusing clients that do not offer it).
 // A 401 or 403 stops the agent (it does not retry); any other failure is retried with jittered
-// exponential backoff capped at 30 s. At most one connection per agent: when a second one is
+// exponential backoff capped at 30 s, and at the server's grace divided by [ReconnectsPerGrace]
+// once a [Welcome] has told the agent the grace ([Welcome].GraceMillis), so that an agent always
+// retries well within the grace. At most one connection per agent: when a second one is
 // accepted the server closes the older one with [CloseReplaced].
 //
 // Origin checks do not apply (agents are not browsers and send no Origin header); the credential is
@@ -54,7 +56,10 @@
 // server tracks "last seen" from any frame, pongs and pings included; an agent silent for longer
 // than its grace
 // period (default 2 minutes) is offline, its ASSIGNED or RUNNING jobs become LOST and their
-// deployments FAILED with a clear reason; a lost job is never re-run automatically.
+// deployments FAILED with a clear reason; a lost job is never re-run automatically. The grace
+// of an agent last heard from before the server started counts from the start (a server that
+// was down heard nobody). Lines the agent sends for a job already LOST are stored, marked as
+// received after the loss.
 //
 // # Session
 //

@@ -138,7 +138,18 @@ type Welcome struct {
 	Type       MessageType `json:"type"` // "welcome"
 	AgentID    string      `json:"agentId"`
 	ServerTime time.Time   `json:"serverTime"`
+	// GraceMillis is the server's grace period in milliseconds: how long the agent may be
+	// silent (disconnected) before its jobs are LOST. An agent holding jobs must retry at least
+	// every GraceMillis/ReconnectsPerGrace while disconnected (see Connection). 0: not told
+	// (older servers); the agent keeps its own backoff cap.
+	GraceMillis int64 `json:"graceMillis,omitempty"`
 }
+
+// ReconnectsPerGrace is how many connection attempts an agent makes, at least, within the
+// server's grace period (Welcome.GraceMillis): its reconnect backoff is capped at the grace
+// divided by it, so that an agent comes back within a fifth of the grace after the server (or
+// another replica) is reachable again.
+const ReconnectsPerGrace = 5
 
 // JobAssignment ("job"), server → agent: run this job.
 type JobAssignment struct {

@@ -263,11 +263,15 @@ func (e *Engine) DeleteAgent(ctx context.Context, actor Actor, id int) error {
 		if err != nil {
 			return fmt.Errorf("reading agent %d: %w", id, err)
 		}
+		requeued, err := jobMachine.apply(0, job.StatusASSIGNED, JobRequeue)
+		if err != nil {
+			return err
+		}
 		if _, err := t.Job.Update().Where(job.AgentID(id), job.StatusEQ(job.StatusASSIGNED)).
-			SetStatus(job.StatusQUEUED).ClearAgentID().ClearAssignedAt().AddVersion(1).Save(t.ctx); err != nil {
+			SetStatus(requeued).ClearAgentID().ClearAssignedAt().AddVersion(1).Save(t.ctx); err != nil {
 			return fmt.Errorf("re-queueing jobs of agent %d: %w", id, err)
 		}
-		if lost, err = t.markLost(job.AgentID(id)); err != nil {
+		if lost, err = t.markLost("agent deleted", job.AgentID(id)); err != nil {
 			return err
 		}
 		if err := t.Agent.DeleteOne(a).Exec(t.ctx); err != nil {
@@ -281,12 +285,17 @@ func (e *Engine) DeleteAgent(ctx context.Context, actor Actor, id int) error {
 	if err != nil {
 		return err
 	}
-	return e.finishLost(ctx, lost, "agent deleted")
+	return e.finishLost(ctx, lost)
 }
 
-// markLost marks the ASSIGNED and RUNNING jobs matching where as LOST (finished_at left unset
-// until FinishJob records the failure of their deployments) and returns their ids.
-func (t *txn) markLost(where ...predicate.Job) ([]int, error) {
+// lostActor is the actor of jobs marked LOST: the engine's judgement that their agent is gone.
+var lostActor = SystemActor("dispatcher")
+
+// markLost moves the ASSIGNED and RUNNING jobs matching where to LOST (JobLose in the job
+// machine), with reason as their result reason, and returns their ids. finished_at stays unset
+// until FinishJob records the failure of their deployments (finishLost); a crash in between is
+// repaired by the next sweep, which finds LOST jobs without finished_at.
+func (t *txn) markLost(reason string, where ...predicate.Job) ([]int, error) {
 	preds := append([]predicate.Job{job.StatusIn(job.StatusASSIGNED, job.StatusRUNNING)}, where...)
 	q := t.Job.Query().Where(preds...)
 	if t.postgres() {
@@ -298,27 +307,36 @@ func (t *txn) markLost(where ...predicate.Job) ([]int, error) {
 	}
 	var ids []int
 	for _, j := range jobs {
-		n, err := t.Job.Update().Where(job.ID(j.ID), job.StatusIn(job.StatusASSIGNED, job.StatusRUNNING)).
-			SetStatus(job.StatusLOST).AddVersion(1).Save(t.ctx)
+		to, err := jobMachine.apply(j.ID, j.Status, JobLose)
+		if err != nil {
+			return nil, err
+		}
+		n, err := t.Job.Update().Where(job.ID(j.ID), job.StatusEQ(j.Status), job.Version(j.Version)).
+			SetStatus(to).SetResultReason(reason).AddVersion(1).SetUpdatedAt(t.now).Save(t.ctx)
 		if err != nil {
 			return nil, fmt.Errorf("marking job %d lost: %w", j.ID, err)
 		}
-		if n == 1 {
-			ids = append(ids, j.ID)
-			ev := Event{Type: EventJobLost, JobID: j.ID, DeploymentID: j.DeploymentID,
-				AgentID: derefInt(j.AgentID), Status: string(job.StatusLOST)}
-			// The deployment's ids let subscribers filter by definition and
-			// environment, and let readers' rules apply.
-			d, err := t.Deployment.Get(t.ctx, j.DeploymentID)
-			switch {
-			case err == nil:
-				ev.DefinitionID, ev.ReleaseID, ev.Environment = d.DefinitionID, d.ReleaseID, d.EnvironmentName
-			case !ent.IsNotFound(err):
-				return nil, fmt.Errorf("reading deployment of lost job %d: %w", j.ID, err)
-			}
-			if err := t.emit(ev); err != nil {
-				return nil, err
-			}
+		if n != 1 {
+			continue // changed since it was read (SQLite: cannot happen inside IMMEDIATE)
+		}
+		ids = append(ids, j.ID)
+		if err := t.audit(lostActor, "job."+string(JobLose), "job", j.ID,
+			map[string]any{"status": j.Status}, map[string]any{"status": to, "reason": reason}); err != nil {
+			return nil, err
+		}
+		ev := Event{Type: EventJobLost, JobID: j.ID, DeploymentID: j.DeploymentID,
+			AgentID: derefInt(j.AgentID), Status: string(to)}
+		// The deployment's ids let subscribers filter by definition and
+		// environment, and let readers' rules apply.
+		d, err := t.Deployment.Get(t.ctx, j.DeploymentID)
+		switch {
+		case err == nil:
+			ev.DefinitionID, ev.ReleaseID, ev.Environment = d.DefinitionID, d.ReleaseID, d.EnvironmentName
+		case !ent.IsNotFound(err):
+			return nil, fmt.Errorf("reading deployment of lost job %d: %w", j.ID, err)
+		}
+		if err := t.emit(ev); err != nil {
+			return nil, err
 		}
 	}
 	return ids, nil
@@ -331,10 +349,11 @@ func derefInt(p *int) int {
 	return *p
 }
 
-// finishLost fails the deployments of lost jobs through FinishJob.
-func (e *Engine) finishLost(ctx context.Context, ids []int, reason string) error {
+// finishLost fails the deployments of jobs marked LOST through FinishJob; each keeps the reason
+// markLost recorded.
+func (e *Engine) finishLost(ctx context.Context, ids []int) error {
 	for _, id := range ids {
-		if err := e.FinishJob(ctx, id, JobResult{Status: "FAILED", Reason: reason}); err != nil {
+		if err := e.FinishJob(ctx, id, JobResult{Status: "LOST"}); err != nil {
 			return fmt.Errorf("failing lost job %d: %w", id, err)
 		}
 	}
@@ -496,7 +515,7 @@ func (e *Engine) AgentConnected(ctx context.Context, agentID int, h HelloInfo) (
 		if len(ids) > 0 {
 			gone = append(gone, job.IDNotIn(ids...))
 		}
-		lost, err := t.markLost(gone...)
+		lost, err := t.markLost("agent restarted and no longer runs the job", gone...)
 		if err != nil {
 			return err
 		}
@@ -506,7 +525,7 @@ func (e *Engine) AgentConnected(ctx context.Context, agentID int, h HelloInfo) (
 	if err != nil {
 		return nil, err
 	}
-	if err := e.finishLost(ctx, rec.Lost, "agent restarted and no longer runs the job"); err != nil {
+	if err := e.finishLost(ctx, rec.Lost); err != nil {
 		return rec, err
 	}
 	return rec, nil
@@ -574,14 +593,34 @@ func (e *Engine) AgentDisconnected(ctx context.Context, agentID int) error {
 	})
 }
 
-// MarkSilentAgentsLost marks offline the agents not seen for longer than grace and their ASSIGNED
-// and RUNNING jobs LOST, failing their deployments with LostReason (a lost job is never re-run).
-// It also finishes lost jobs whose failure a crash left unrecorded. It returns how many jobs it
-// marked lost.
-func (e *Engine) MarkSilentAgentsLost(ctx context.Context, grace time.Duration) (int, error) {
+// SilenceCheck says when an agent counts as gone (MarkSilentAgentsLost).
+type SilenceCheck struct {
+	// Grace is how long a silent agent keeps its jobs.
+	Grace time.Duration
+	// Lag is how far an agent's recorded last sign of life may trail the real one: the
+	// dispatcher writes them in batches, every Lag at most. An agent is silent when its record
+	// is older than Grace+Lag, so that no agent loses its jobs before Grace of real silence.
+	Lag time.Duration
+	// Since is when the caller began to hear agents (its dispatcher's start); zero for always.
+	// Silence counts from it when the agent's last sign of life is older: an agent cannot be
+	// heard by a server that is down, so the server's own downtime is not held against it.
+	// With replicas each sweeps with its own start, so the replica up the longest decides: grace
+	// counts from the moment any replica is up again.
+	Since time.Time
+}
+
+// MarkSilentAgentsLost marks offline the agents silent for longer than the check allows and
+// their ASSIGNED and RUNNING jobs LOST, failing their deployments with a reason that starts with
+// LostReason and says how long the agent was silent (a lost job is never re-run). It also
+// finishes lost jobs whose failure a crash left unrecorded. It returns how many jobs it marked
+// lost.
+func (e *Engine) MarkSilentAgentsLost(ctx context.Context, c SilenceCheck) (int, error) {
 	var lost []int
 	err := e.inTx(ctx, func(t *txn) error {
-		cutoff := t.now.Add(-grace)
+		cutoff := t.now.Add(-c.Grace - c.Lag)
+		if !c.Since.Before(cutoff) {
+			return nil // not up long enough for anyone to have been silent a whole grace period
+		}
 		silent, err := t.Agent.Query().Where(agent.Or(agent.LastSeenAtLT(cutoff), agent.LastSeenAtIsNil())).
 			Where(agent.Or(agent.Online(true), agent.HasJobsWith(job.StatusIn(job.StatusASSIGNED, job.StatusRUNNING)))).
 			All(t.ctx)
@@ -597,7 +636,7 @@ func (e *Engine) MarkSilentAgentsLost(ctx context.Context, grace time.Duration) 
 					return err
 				}
 			}
-			ids, err := t.markLost(job.AgentID(a.ID))
+			ids, err := t.markLost(silenceReason(a, c, t.now), job.AgentID(a.ID))
 			if err != nil {
 				return err
 			}
@@ -613,7 +652,22 @@ func (e *Engine) MarkSilentAgentsLost(ctx context.Context, grace time.Duration) 
 	if err != nil {
 		return len(lost), fmt.Errorf("finding unfinished lost jobs: %w", err)
 	}
-	return len(lost), e.finishLost(ctx, pending, LostReason)
+	return len(lost), e.finishLost(ctx, pending)
+}
+
+// silenceReason says why an agent's jobs are lost: for how long it was not heard from, or that
+// it did not come back within the grace period after this server started.
+func silenceReason(a *ent.Agent, c SilenceCheck, now time.Time) string {
+	grace := c.Grace.Round(time.Millisecond)
+	if a.LastSeenAt == nil {
+		return fmt.Sprintf("%s: agent %q was never heard from (grace period %s)", LostReason, a.Name, grace)
+	}
+	last := now.Sub(*a.LastSeenAt).Round(100 * time.Millisecond)
+	if !c.Since.IsZero() && a.LastSeenAt.Before(c.Since) {
+		return fmt.Sprintf("%s: agent %q did not reconnect within the grace period (%s) after the server started; last heard from %s ago",
+			LostReason, a.Name, grace, last)
+	}
+	return fmt.Sprintf("%s: agent %q was not heard from for %s (grace period %s)", LostReason, a.Name, last, grace)
 }
 
 // EnforceJobTimeouts fails the RUNNING jobs past their timeout ("timed out") and asks their agents

@@ -513,18 +513,18 @@ func TestSilentAgentsAndTimeouts(t *testing.T) {
 			t.Fatal(err)
 		}
 		v.clk.Advance(40 * time.Second)
-		n, err := v.e.MarkSilentAgentsLost(ctx, 2*time.Minute)
+		n, err := v.e.MarkSilentAgentsLost(ctx, delivery.SilenceCheck{Grace: 2 * time.Minute})
 		if err != nil || n != 1 {
 			t.Fatalf("lost %d, %v", n, err)
 		}
 		got := v.c.Job.GetX(ctx, ja.ID)
-		if got.Status != job.StatusLOST || got.ResultReason != delivery.LostReason || got.FinishedAt == nil {
-			t.Fatalf("job of silent agent: %s %q", got.Status, got.ResultReason)
+		if want := delivery.LostReason + `: agent "a" was not heard from for 2m10s (grace period 2m0s)`; got.Status != job.StatusLOST || got.ResultReason != want || got.FinishedAt == nil {
+			t.Fatalf("job of silent agent: %s %q, want LOST %q", got.Status, got.ResultReason, want)
 		}
 		if v.c.Agent.GetX(ctx, a.ID).Online || !v.c.Agent.GetX(ctx, b.ID).Online {
 			t.Fatal("online flags wrong")
 		}
-		if n, _ := v.e.MarkSilentAgentsLost(ctx, 2*time.Minute); n != 0 {
+		if n, _ := v.e.MarkSilentAgentsLost(ctx, delivery.SilenceCheck{Grace: 2 * time.Minute}); n != 0 {
 			t.Fatal("lost twice")
 		}
 		// Timeouts: b's job has 5 minutes.

@@ -212,7 +212,9 @@ func (t *txn) moveApproval(actor Actor, dc *deployCtx, a *ent.Approval, ev Appro
 	e := dc.event(typ, actor)
 	e.ApprovalID = a.ID
 	e.Status = string(to)
-	e.Data = map[string]any{"stage": string(a.Stage)}
+	// The approver and the comment let a bot tell the approver what became
+	// of the request (a canceled approval's comment says why).
+	e.Data = map[string]any{"stage": string(a.Stage), "approver": a.Approver, "kind": kindOf(a), "comment": comment}
 	return na, t.emit(e)
 }
 
@@ -496,7 +498,7 @@ func (e *Engine) Reassign(ctx context.Context, actor Actor, approvalID int, toUs
 		if err := requireReadableApproval(t.ctx, t.Client(), actor, dc, a); err != nil {
 			return err
 		}
-		if err := decideGuard(t.ctx, t.Client(), actor, dc, a, ApprovalReassign); err != nil {
+		if err := t.reassignGuard(actor, dc, a); err != nil {
 			return err
 		}
 		to, err := t.User.Query().Where(user.Username(toUsername), user.Disabled(false)).Only(t.ctx)
@@ -536,6 +538,22 @@ func (e *Engine) Reassign(ctx context.Context, actor Actor, approvalID int, toUs
 		return nil, fmt.Errorf("reassigning approval %d to %q: %w", approvalID, toUsername, err)
 	}
 	return out.Unwrap(), nil
+}
+
+// reassignGuard decides who may reassign an approval: whoever may decide it,
+// and those holding manageApprovals on its environment (an ADMIN's override
+// is audited).
+func (t *txn) reassignGuard(actor Actor, dc *deployCtx, a *ent.Approval) error {
+	err := decideGuard(t.ctx, t.Client(), actor, dc, a, ApprovalReassign)
+	if CodeOf(err) != CodeForbidden {
+		return err
+	}
+	acc, aerr := checkAccess(t.ctx, t.Client(), actor, dc.d.DefinitionID, dc.re.Name, PermManageApprovals,
+		fmt.Sprintf("reassigning approval %d", a.ID), NotFound("approval", a.ID))
+	if aerr != nil {
+		return err // the approver rule's refusal says more than the permission's
+	}
+	return t.auditOverride(acc)
 }
 
 // PendingApprovalsFor lists the pending approvals that actor can decide now:

@@ -10,7 +10,6 @@ import (
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/release"
-	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/workitem"
 )
@@ -245,26 +244,13 @@ func (e *Engine) ArtifactVersions(ctx context.Context, actor Actor, l BuildListe
 		if s.Alias != alias {
 			continue
 		}
-		c, err := e.client.ServiceConnection.Query().Where(serviceconnection.Name(s.Connection)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return nil, NotFound("service connection", s.Connection)
-		}
+		ref, creds, err := e.sourceRef(ctx, s)
 		if err != nil {
-			return nil, fmt.Errorf("reading service connection %s: %w", s.Connection, err)
+			return nil, err
 		}
-		secret, err := e.openSecret(c.SecretEncrypted)
-		if err != nil {
-			return nil, fmt.Errorf("opening secret of service connection %s: %w", c.Name, err)
-		}
-		typ := s.Type
-		if typ == "" {
-			typ = SourceJenkins
-		}
-		ref := ArtifactRef{Alias: s.Alias, Type: typ, Job: s.Job, Project: s.Project, RepositoryURL: s.RepositoryURL}
-		creds := ConnectionCreds{Name: c.Name, Kind: string(c.Kind), URL: c.URL, Username: c.Username, Secret: secret}
 		builds, err := l.RecentBuilds(ctx, ref, creds, n)
 		if err != nil {
-			return nil, fmt.Errorf("listing builds of %s from %s: %w", s.Job, c.Name, err)
+			return nil, fmt.Errorf("listing builds of %s from %s: %w", s.Job, creds.Name, err)
 		}
 		if len(builds) > n {
 			builds = builds[:n]

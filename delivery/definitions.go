@@ -52,7 +52,7 @@ func (e *Engine) CreateDefinition(ctx context.Context, actor Actor, in spec.Defi
 		}
 		def, err = t.ReleaseDefinition.Create().
 			SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
-			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetRevision(1).
+			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(1).
 			SetCreatedAt(t.now).SetUpdatedAt(t.now).
 			Save(t.ctx)
 		if err != nil {
@@ -86,6 +86,9 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 		if err != nil {
 			return err
 		}
+		if err := t.requireReadable(actor, id, NotFound("definition", id)); err != nil {
+			return err
+		}
 		if cur.Revision != expectedRevision {
 			return t.staleRevision(cur)
 		}
@@ -95,6 +98,9 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 		}
 		doc, refs, err := t.prepareDefinition(in, &prev.Snapshot, comment)
 		if err != nil {
+			return err
+		}
+		if err := t.authorizeDefinitionChange(actor, id, &prev.Snapshot, &doc, NotFound("definition", id)); err != nil {
 			return err
 		}
 		if doc.Name != cur.Name {
@@ -108,7 +114,7 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 		n, err := t.ReleaseDefinition.Update().
 			Where(releasedefinition.ID(id), releasedefinition.Revision(expectedRevision), releasedefinition.DeletedAtIsNil()).
 			SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
-			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetRevision(next).SetUpdatedAt(t.now).
+			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(next).SetUpdatedAt(t.now).
 			Save(t.ctx)
 		if err != nil {
 			return nameConflict(doc.Name, fmt.Errorf("storing definition: %w", err))
@@ -146,6 +152,9 @@ func (e *Engine) DeleteDefinition(ctx context.Context, actor Actor, id, expected
 	err := e.inTx(ctx, func(t *txn) error {
 		cur, err := t.liveDefinition(id)
 		if err != nil {
+			return err
+		}
+		if err := t.authorize(actor, id, "", PermEditDefinition, fmt.Sprintf("deleting definition %s", cur.Name), NotFound("definition", id)); err != nil {
 			return err
 		}
 		if len(comment) > maxComment {
@@ -454,13 +463,13 @@ func (t *txn) writeDefinitionRows(defID int, doc *spec.DefinitionSnapshot, refs 
 		if row, ok := keepEnv[env.Name]; ok {
 			err = row.Update().SetRank(rank).SetOwner(env.Owner).SetTrigger(env.Trigger).
 				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).
-				SetQueue(env.Queue).SetVariables(env.Variables).
+				SetQueue(env.Queue).SetVariables(env.Variables).SetPermissions(env.Permissions).
 				Exec(t.ctx)
 		} else {
 			err = t.Environment.Create().SetDefinitionID(defID).SetName(env.Name).SetRank(rank).
 				SetOwner(env.Owner).SetTrigger(env.Trigger).
 				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).
-				SetQueue(env.Queue).SetVariables(env.Variables).
+				SetQueue(env.Queue).SetVariables(env.Variables).SetPermissions(env.Permissions).
 				Exec(t.ctx)
 		}
 		if err != nil {

@@ -115,16 +115,27 @@ func (f *flattener) variables(prefix string, vs []spec.Variable) {
 }
 
 func (f *flattener) policy(prefix string, p spec.ApprovalPolicy) {
-	approvers := make([]string, len(p.Approvers))
-	for i, a := range p.Approvers {
-		approvers[i] = string(a.Kind) + ":" + a.Name
-	}
-	f.add(prefix+".approvers", strings.Join(approvers, ", "))
+	f.add(prefix+".approvers", principalNames(p.Approvers))
 	f.add(prefix+".mode", string(p.Mode))
 	f.add(prefix+".requiredCount", strconv.Itoa(p.RequiredCount))
 	f.add(prefix+".requesterCannotApprove", strconv.FormatBool(p.RequesterCannotApprove))
 	f.add(prefix+".timeoutMinutes", strconv.Itoa(p.TimeoutMinutes))
 	f.add(prefix+".skipIfApprovedInPreviousEnvironment", strconv.FormatBool(p.SkipIfApprovedInPreviousEnvironment))
+}
+
+func (f *flattener) permissions(prefix string, lists []permissionList) {
+	for _, l := range lists {
+		f.add(prefix+"."+l.field, principalNames(l.list))
+	}
+}
+
+// principalNames shows a list of users and groups: "USER:alice, GROUP:ops".
+func principalNames(list []spec.Approver) string {
+	names := make([]string, len(list))
+	for i, a := range list {
+		names[i] = string(a.Kind) + ":" + a.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 func flatten(doc *spec.DefinitionSnapshot) []leaf {
@@ -133,6 +144,7 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 	f.add("description", doc.Description)
 	f.add("releaseNameFormat", doc.ReleaseNameFormat)
 	f.add("readers", strings.Join(doc.Readers, ", "))
+	f.permissions("permissions", definitionPermissionLists(&doc.Permissions))
 	f.variables("variables", doc.Variables)
 	for _, s := range doc.ArtifactSources {
 		p := fmt.Sprintf("artifactSources[%s]", s.Alias)
@@ -183,6 +195,7 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 		f.add(p+".queue.maxParallel", strconv.Itoa(env.Queue.MaxParallel))
 		f.add(p+".queue.mode", string(env.Queue.Mode))
 		f.variables(p+".variables", env.Variables)
+		f.permissions(p+".permissions", environmentPermissionLists(&env.Permissions))
 		f.leave()
 	}
 	for i, s := range doc.Schedules {
@@ -190,6 +203,7 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 		f.enter(p, s)
 		f.add(p+".cron", s.Cron)
 		f.add(p+".timeZone", s.TimeZone)
+		f.add(p+".scheduleOnlyWithChanges", strconv.FormatBool(s.ScheduleOnlyWithChanges))
 		f.leave()
 	}
 	return f.leaves

@@ -50,8 +50,6 @@ var (
 	aliasRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*$`)
 	// demandRe is "name" (the capability exists) or "name -equals value".
 	demandRe = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.\-]*(?:\s+-equals\s+\S.*)?$`)
-	// dateLayoutRe is a .NET-style date layout such as yyyyMMdd or yyyy-MM-dd.HHmm.
-	dateLayoutRe = regexp.MustCompile(`^[yMdHms]+(?:[-._][yMdHms]+)*$`)
 )
 
 var validShells = map[string]bool{"bash": true, "sh": true, "pwsh": true}
@@ -111,6 +109,7 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 		ReleaseNameFormat: strings.TrimSpace(in.ReleaseNameFormat),
 		Variables:         normalizeVariables(in.Variables),
 		Readers:           normalizeReaders(in.Readers),
+		Permissions:       normalizeDefinitionPermissions(in.Permissions),
 	}
 	if out.ReleaseNameFormat == "" {
 		out.ReleaseNameFormat = DefaultReleaseNameFormat
@@ -164,6 +163,7 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 			env.Queue.Mode = spec.QueueAllInOrder
 		}
 		env.Variables = normalizeVariables(env.Variables)
+		env.Permissions = normalizeEnvironmentPermissions(env.Permissions)
 		out.Environments = append(out.Environments, env)
 	}
 	for _, s := range in.Schedules {
@@ -181,16 +181,7 @@ func normalizePolicy(p spec.ApprovalPolicy) spec.ApprovalPolicy {
 	if p.Mode == "" {
 		p.Mode = spec.ApprovalAnyOne
 	}
-	approvers := make([]spec.Approver, 0, len(p.Approvers))
-	for _, a := range p.Approvers {
-		a.Name = strings.TrimSpace(a.Name)
-		a.Kind = spec.ApproverKind(strings.ToUpper(string(a.Kind)))
-		approvers = append(approvers, a)
-	}
-	if len(approvers) == 0 {
-		approvers = nil
-	}
-	p.Approvers = approvers
+	p.Approvers = normalizePrincipals(p.Approvers)
 	if p.Mode == spec.ApprovalAnyOne && p.RequiredCount == 0 && len(p.Approvers) > 0 {
 		p.RequiredCount = 1
 	}
@@ -258,15 +249,14 @@ func (t *txn) loadReferences(doc *spec.DefinitionSnapshot) (*references, error) 
 	}
 	for _, env := range doc.Environments {
 		for _, p := range []spec.ApprovalPolicy{env.PreApproval, env.PostApproval} {
-			for _, a := range p.Approvers {
-				switch a.Kind {
-				case spec.ApproverUser:
-					users = append(users, a.Name)
-				case spec.ApproverGroup:
-					groups = append(groups, a.Name)
-				}
-			}
+			users, groups = appendPrincipals(users, groups, p.Approvers)
 		}
+		for _, l := range environmentPermissionLists(&env.Permissions) {
+			users, groups = appendPrincipals(users, groups, l.list)
+		}
+	}
+	for _, l := range definitionPermissionLists(&doc.Permissions) {
+		users, groups = appendPrincipals(users, groups, l.list)
 	}
 	if len(conns) > 0 {
 		rows, err := t.ServiceConnection.Query().Where(serviceconnection.NameIn(conns...)).All(t.ctx)
@@ -318,6 +308,9 @@ func validateDefinition(doc *spec.DefinitionSnapshot, refs *references) *problem
 	validateSources(p, doc.ArtifactSources, refs)
 	validateEnvironments(p, doc.Environments, refs)
 	validateReaders(p, doc.Readers, refs)
+	for _, l := range definitionPermissionLists(&doc.Permissions) {
+		validatePrincipalList(p, "permissions."+l.field, l.list, refs)
+	}
 	for i, s := range doc.Schedules {
 		field := fmt.Sprintf("schedules[%d]", i)
 		if n := len(strings.Fields(s.Cron)); n != 5 {
@@ -373,11 +366,8 @@ func validateNameFormat(p *problems, f string) {
 			return
 		}
 		tok := rest[i+2 : i+j]
-		switch {
-		case tok == "rev:r", tok == "Build.BuildNumber":
-		case strings.HasPrefix(tok, "Date:") && dateLayoutRe.MatchString(tok[len("Date:"):]):
-		default:
-			p.add(field, "unknown token $(%s); allowed are $(rev:r), $(Build.BuildNumber) and $(Date:yyyyMMdd)-style dates", tok)
+		if _, ok := lookupNameToken(tok); !ok {
+			p.add(field, "unknown token $(%s); allowed are %s (dates with yyyy, yy, MM, dd, HH, mm, ss and the separators - . _ : or a space)", tok, nameTokenSyntax())
 		}
 		rest = rest[i+j+1:]
 	}
@@ -531,6 +521,9 @@ func validateEnvironments(p *problems, envs []spec.EnvironmentSpec, refs *refere
 			p.add(f+".queue.mode", "unknown queue mode %q; use ALL_IN_ORDER or LATEST_ONLY", env.Queue.Mode)
 		}
 		validateVariables(p, f+".variables", env.Variables)
+		for _, l := range environmentPermissionLists(&env.Permissions) {
+			validatePrincipalList(p, f+".permissions."+l.field, l.list, refs)
+		}
 	}
 	if cycle, at := triggerCycle(envs, byName); cycle != "" {
 		p.add(fmt.Sprintf("environments[%d].trigger", at), "environments trigger each other in a cycle: %s; one of them must trigger after the release or manually", cycle)
@@ -630,20 +623,17 @@ func triggerCycle(envs []spec.EnvironmentSpec, byName map[string]int) (string, i
 	return "", -1
 }
 
-func validatePolicy(p *problems, f string, pol spec.ApprovalPolicy, refs *references) {
-	switch pol.Mode {
-	case spec.ApprovalAnyOne, spec.ApprovalAll, spec.ApprovalSequential:
-	default:
-		p.add(f+".mode", "unknown approval mode %q; use ANY_ONE, ALL or SEQUENTIAL", pol.Mode)
-	}
+// validatePrincipals checks a list of users and groups (approvers, a
+// permission's principals): known kinds, existing names, no repeats.
+func validatePrincipals(p *problems, f, noun string, list []spec.Approver, refs *references) {
 	seen := map[spec.Approver]bool{}
-	for j, a := range pol.Approvers {
-		ff := fmt.Sprintf("%s.approvers[%d]", f, j)
+	for j, a := range list {
+		ff := fmt.Sprintf("%s[%d]", f, j)
 		switch {
 		case a.Kind != spec.ApproverUser && a.Kind != spec.ApproverGroup:
-			p.add(ff+".kind", "unknown approver kind %q; use USER or GROUP", a.Kind)
+			p.add(ff+".kind", "unknown kind %q; use USER or GROUP", a.Kind)
 		case a.Name == "":
-			p.add(ff+".name", "an approver needs a name")
+			p.add(ff+".name", "%s needs a name", noun)
 		case a.Kind == spec.ApproverUser && !refs.users[a.Name]:
 			p.add(ff+".name", "no user %q exists", a.Name)
 		case a.Kind == spec.ApproverGroup && !refs.groups[a.Name]:
@@ -653,6 +643,15 @@ func validatePolicy(p *problems, f string, pol spec.ApprovalPolicy, refs *refere
 		}
 		seen[a] = true
 	}
+}
+
+func validatePolicy(p *problems, f string, pol spec.ApprovalPolicy, refs *references) {
+	switch pol.Mode {
+	case spec.ApprovalAnyOne, spec.ApprovalAll, spec.ApprovalSequential:
+	default:
+		p.add(f+".mode", "unknown approval mode %q; use ANY_ONE, ALL or SEQUENTIAL", pol.Mode)
+	}
+	validatePrincipals(p, f+".approvers", "an approver", pol.Approvers, refs)
 	switch {
 	case pol.RequiredCount < 0:
 		p.add(f+".requiredCount", "may not be negative")

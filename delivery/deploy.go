@@ -66,6 +66,10 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 		if err != nil {
 			return err
 		}
+		if err := t.authorize(actor, rel.DefinitionID, in.Environment, PermManageDeployments,
+			fmt.Sprintf("deploying release %s to %s", rel.Name, in.Environment), NotFound("release", in.ReleaseID)); err != nil {
+			return err
+		}
 		if _, ok := rel.Snapshot.Environment(in.Environment); !ok {
 			return Invalid("environment", "release %s has no environment %q (it has %s)", rel.Name, in.Environment, envNames(&rel.Snapshot))
 		}
@@ -81,7 +85,7 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 		if in.Comment != "" {
 			reason += ": " + in.Comment
 		}
-		d, err = t.beginDeployment(actor, rel, re, actor.Username, reason)
+		d, err = t.beginDeployment(actor, rel, re, actor.Username, reason, false)
 		return err
 	})
 	if err != nil {
@@ -137,8 +141,11 @@ func (t *txn) loadDeployment(id int) (*deployCtx, error) {
 // beginDeployment starts a deployment of rel to re: the environment moves to
 // QUEUED (the guard against two deployments at once), the pre-deployment
 // approvals open, and when they need nobody the deployment goes on to the
-// queue at once.
-func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvironment, requestedBy, reason string) (*ent.Deployment, error) {
+// queue at once. An automatic deployment (a trigger's, not a person's) of
+// a release older than the one the environment runs is recorded and
+// superseded at once; under LATEST_ONLY a new deployment supersedes the
+// older releases' deployments that have not started their jobs.
+func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvironment, requestedBy, reason string, automatic bool) (*ent.Deployment, error) {
 	if rel.Status != release.StatusACTIVE {
 		return nil, Conflict("release %s is %s: nothing more deploys from it", rel.Name, rel.Status)
 	}
@@ -159,7 +166,7 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	}
 	d, err := t.Deployment.Create().
 		SetAttempt(attempts + 1).SetOperation(op).SetStatus(deployment.StatusPENDING_APPROVAL).
-		SetRequestedBy(requestedBy).SetReason(reason).SetEnvironmentName(re.Name).
+		SetRequestedBy(requestedBy).SetReason(reason).SetAutomatic(automatic).SetEnvironmentName(re.Name).
 		SetReleaseID(rel.ID).SetReleaseEnvironmentID(re.ID).SetDefinitionID(rel.DefinitionID).
 		SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 	if err != nil {
@@ -171,7 +178,7 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	}
 	after := map[string]any{
 		"release": rel.Name, "environment": re.Name, "attempt": d.Attempt, "operation": op,
-		"requestedBy": requestedBy, "reason": reason, "status": d.Status,
+		"requestedBy": requestedBy, "reason": reason, "status": d.Status, "automatic": automatic,
 	}
 	if err := t.audit(actor, "deployment.create", "deployment", d.ID, nil, after); err != nil {
 		return nil, err
@@ -179,6 +186,14 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	ev := dc.event(EventDeploymentStarted, actor)
 	ev.Data = map[string]any{"operation": string(op), "attempt": d.Attempt}
 	if err := t.emit(ev); err != nil {
+		return nil, err
+	}
+	if automatic {
+		if ok, err := t.forwardOnly(actor, dc); err != nil || !ok {
+			return dc.d, err
+		}
+	}
+	if err := t.supersedeOlder(actor, dc); err != nil {
 		return nil, err
 	}
 	done, err := t.openStage(actor, dc, approval.StagePRE)
@@ -307,8 +322,12 @@ func (t *txn) afterPreApproval(actor Actor, dc *deployCtx) error {
 }
 
 // enqueue puts an approved deployment into its environment's queue and lets
-// the queue policy decide whether its job is created now.
+// the queue policy decide whether its job is created now. An automatic
+// deployment that would step backwards is superseded instead.
 func (t *txn) enqueue(actor Actor, dc *deployCtx) error {
+	if ok, err := t.forwardOnly(actor, dc); err != nil || !ok {
+		return err
+	}
 	wasScheduled := dc.d.Status == deployment.StatusSCHEDULED
 	if err := t.moveDeployment(actor, dc, DeploymentQueue, "", nil); err != nil {
 		return err
@@ -342,7 +361,10 @@ func (t *txn) queuePolicy(definitionID int, envName string, fallback *ent.Releas
 // releases. A deployment is waiting when it is QUEUED without a job. With
 // LATEST_ONLY every waiting deployment but the newest release's is canceled;
 // then waiting deployments get jobs, oldest release first, while fewer than
-// MaxParallel jobs of the environment are queued, assigned or running.
+// MaxParallel deployments of the environment are busy (busySlots: from
+// their job's creation until they are final, post-deployment approval
+// included). An automatic deployment that would step backwards is
+// superseded rather than given a job (forwardOnly).
 func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 	waiting, err := t.Deployment.Query().
 		Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
@@ -376,23 +398,31 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 	}
 	free := len(waiting)
 	if policy.MaxParallel > 0 {
-		active, err := t.Job.Query().
-			Where(job.StatusIn(job.StatusQUEUED, job.StatusASSIGNED, job.StatusRUNNING),
-				job.HasDeploymentWith(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName))).
-			Count(t.ctx)
+		busy, err := t.busySlots(definitionID, envName)
 		if err != nil {
-			return fmt.Errorf("counting running jobs: %w", err)
+			return err
 		}
-		free = min(free, policy.MaxParallel-active)
+		free = min(free, policy.MaxParallel-busy)
 	}
-	for _, d := range waiting[:max(free, 0)] {
+	for _, d := range waiting {
+		if free <= 0 {
+			break
+		}
 		dc, err := t.loadDeployment(d.ID)
 		if err != nil {
 			return err
 		}
+		ok, err := t.forwardOnly(actor, dc)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
 		if err := t.createJob(actor, dc); err != nil {
 			return err
 		}
+		free--
 	}
 	return nil
 }
@@ -429,18 +459,19 @@ func (t *txn) createJob(actor Actor, dc *deployCtx) error {
 
 // finishDeployment ends a deployment with ev (succeed, succeedPartially,
 // fail, reject, timeOut, cancel, supersede): its release environment follows,
-// pending approvals are canceled, timers retired, and on success the
-// environments waiting on this one are triggered.
+// pending approvals are canceled (with the status reason), timers retired,
+// the queue slot it held (if it had a job) goes to the next waiting
+// deployment, and on success the environments waiting on this one are
+// triggered.
 func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, statusReason string) error {
+	heldSlot, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID)).Exist(t.ctx)
+	if err != nil {
+		return fmt.Errorf("reading job of deployment %d: %w", dc.d.ID, err)
+	}
 	if err := t.moveDeployment(actor, dc, ev, statusReason, nil); err != nil {
 		return err
 	}
-	envEv := map[DeploymentEvent]EnvironmentEvent{
-		DeploymentSucceed: EnvironmentSucceed, DeploymentSucceedPartially: EnvironmentSucceedPartially,
-		DeploymentFail: EnvironmentFail, DeploymentReject: EnvironmentReject, DeploymentTimeOut: EnvironmentReject,
-		DeploymentCancel: EnvironmentCancel, DeploymentSupersede: EnvironmentCancel,
-	}[ev]
-	if err := t.moveEnvironment(actor, dc, envEv); err != nil {
+	if err := t.moveEnvironment(actor, dc, environmentEventFor[ev]); err != nil {
 		return err
 	}
 	pending, err := t.Approval.Query().
@@ -448,8 +479,12 @@ func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, s
 	if err != nil {
 		return fmt.Errorf("reading pending approvals: %w", err)
 	}
+	cancelNote := "canceled: deployment " + string(dc.d.Status)
+	if statusReason != "" {
+		cancelNote += " (" + statusReason + ")"
+	}
 	for _, a := range pending {
-		if _, err := t.moveApproval(actor, dc, a, ApprovalCancel, "canceled: deployment "+string(dc.d.Status), nil); err != nil {
+		if _, err := t.moveApproval(actor, dc, a, ApprovalCancel, truncateText(cancelNote, maxActionComment), nil); err != nil {
 			return err
 		}
 	}
@@ -460,6 +495,11 @@ func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, s
 	fin.Data = map[string]any{"statusReason": statusReason}
 	if err := t.emit(fin); err != nil {
 		return err
+	}
+	if heldSlot {
+		if err := t.pumpQueue(actor, dc.d.DefinitionID, dc.d.EnvironmentName); err != nil {
+			return err
+		}
 	}
 	if dc.d.Status == deployment.StatusSUCCEEDED || dc.d.Status == deployment.StatusPARTIALLY_SUCCEEDED {
 		return t.triggerDownstream(actor, dc)
@@ -511,7 +551,7 @@ func (t *txn) triggerDownstream(actor Actor, dc *deployCtx) error {
 			continue
 		}
 		reason := fmt.Sprintf("triggered: %s %s", joinNames(env.Trigger.Environments), "succeeded")
-		if _, err := t.beginDeployment(actor, rel, re, rel.CreatedBy, reason); err != nil {
+		if _, err := t.beginDeployment(actor, rel, re, rel.CreatedBy, reason, true); err != nil {
 			return fmt.Errorf("triggering %s: %w", re.Name, err)
 		}
 	}
@@ -560,6 +600,10 @@ func (e *Engine) CancelDeployment(ctx context.Context, actor Actor, deploymentID
 		if err != nil {
 			return err
 		}
+		if err := t.authorize(actor, dc.d.DefinitionID, dc.re.Name, PermManageDeployments,
+			fmt.Sprintf("canceling the deployment of %s to %s", dc.rel.Name, dc.re.Name), NotFound("deployment", deploymentID)); err != nil {
+			return err
+		}
 		reason := "canceled by " + actor.String()
 		if comment != "" {
 			reason += ": " + comment
@@ -603,13 +647,7 @@ func (t *txn) cancelDeployment(actor Actor, dc *deployCtx, reason string) error 
 			return err
 		}
 	}
-	if err := t.finishDeployment(actor, dc, DeploymentCancel, reason); err != nil {
-		return err
-	}
-	if j != nil {
-		return t.pumpQueue(actor, dc.d.DefinitionID, dc.d.EnvironmentName)
-	}
-	return nil
+	return t.finishDeployment(actor, dc, DeploymentCancel, reason)
 }
 
 // AbandonRelease ends a release: it becomes ABANDONED, its pending approvals
@@ -627,6 +665,10 @@ func (e *Engine) AbandonRelease(ctx context.Context, actor Actor, releaseID int,
 	err := e.inTx(ctx, func(t *txn) error {
 		r, err := t.lockRelease(releaseID)
 		if err != nil {
+			return err
+		}
+		if err := t.authorize(actor, r.DefinitionID, "", PermManageDeployments,
+			fmt.Sprintf("abandoning release %s", r.Name), NotFound("release", releaseID)); err != nil {
 			return err
 		}
 		to, err := releaseMachine.apply(r.ID, r.Status, ReleaseAbandon)

@@ -281,8 +281,12 @@ func (e *Engine) claim(ctx context.Context, agentID, jobID int) (claimed *ent.Jo
 			full = true
 			return nil
 		}
+		to, err := jobMachine.apply(jobID, job.StatusQUEUED, JobAssign)
+		if err != nil {
+			return err
+		}
 		n, err := t.Job.Update().Where(job.ID(jobID), job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false)).
-			SetStatus(job.StatusASSIGNED).SetAgentID(agentID).SetAssignedAt(t.now).SetWaitingReason("").
+			SetStatus(to).SetAgentID(agentID).SetAssignedAt(t.now).SetWaitingReason("").
 			AddVersion(1).Save(t.ctx)
 		if err != nil {
 			return fmt.Errorf("claiming job %d: %w", jobID, err)
@@ -502,8 +506,12 @@ func (e *Engine) RequeueJob(ctx context.Context, jobID, agentID int, reason stri
 		if err != nil {
 			return err
 		}
+		to, err := jobMachine.apply(jobID, j.Status, JobRequeue)
+		if err != nil {
+			return nil // started or finished meanwhile: nothing to put back
+		}
 		n, err := t.Job.Update().Where(job.ID(jobID), job.AgentID(agentID), job.StatusEQ(job.StatusASSIGNED)).
-			SetStatus(job.StatusQUEUED).ClearAgentID().ClearAssignedAt().SetWaitingReason(reason).
+			SetStatus(to).ClearAgentID().ClearAssignedAt().SetWaitingReason(reason).
 			AddVersion(1).Save(t.ctx)
 		if err != nil {
 			return fmt.Errorf("re-queueing job %d: %w", jobID, err)

@@ -31,8 +31,9 @@ package delivery
 //	   │   └──────────────────────────────────► QUEUED ──start──► IN_PROGRESS ──completeJob──► PENDING_POST_APPROVAL
 //	   │                                          │ fail               │ fail                      │ succeed │ succeedPartially
 //	   │ reject, timeOut ──► REJECTED            │ cancel, supersede  │ cancel (agent reported)   ▼         ▼
-//	   └ cancel ──► CANCELED                      ▼                    ▼                    SUCCEEDED  PARTIALLY_SUCCEEDED
+//	   └ cancel, supersede ──► CANCELED           ▼                    ▼                    SUCCEEDED  PARTIALLY_SUCCEEDED
 //	                                     FAILED / CANCELED     FAILED / CANCELED      (reject, timeOut → REJECTED; cancel → CANCELED)
+//	SCHEDULED ──cancel, supersede──► CANCELED
 //
 // requestCancel loops on QUEUED and IN_PROGRESS: an agent holds the job, the
 // job gets cancel_requested, and the deployment ends CANCELED when the agent
@@ -40,11 +41,54 @@ package delivery
 //
 // A deployment is "waiting" when it is QUEUED without a Job: the queue policy
 // (per definition and environment, across releases, read from the
-// definition's current revision) holds it. MaxParallel counts the jobs of the
-// environment that are QUEUED, ASSIGNED or RUNNING; when a slot frees, the
-// waiting deployment of the oldest release (by release number) gets its job.
-// With LATEST_ONLY, every waiting deployment but the newest release's is
-// canceled ("canceled: superseded by release <name>").
+// definition's current revision) holds it. MaxParallel counts the busy
+// deployments of the environment: those with a job that are QUEUED,
+// IN_PROGRESS or PENDING_POST_APPROVAL, so a deployment holds its slot from
+// its job's creation until its post-deployment approval is decided (Azure
+// DevOps shows the stage in progress until then). When a slot frees (the
+// deployment that held it is final), the waiting deployment of the oldest
+// release (by release number) gets its job.
+//
+// # Releases only move forward
+//
+// supersede cancels a deployment that has not started its job (pending
+// pre-deployment approval, SCHEDULED, waiting, or with a job no agent holds
+// yet: the job is canceled too), with a status reason; its approvals are
+// canceled (approval.decided, status CANCELED, the reason in the comment)
+// and its deferral's timer retired, so a deferral that comes due does
+// nothing. It happens in two cases (forward.go):
+//
+//   - LATEST_ONLY: when a newer release's deployment of an environment is
+//     requested, every older release's unstarted deployment of it is
+//     superseded ("canceled: superseded by release <name>"); and of the
+//     waiting ones only the newest release's is kept.
+//   - No automatic step backwards: a deployment that a trigger asked for
+//     (Deployment.automatic: the release's creation, upstream environments
+//     succeeding) is superseded whenever it would go on (when requested,
+//     when its pre-deployment stage completes or its deferral comes due, and
+//     before its job is created) while the environment runs or is deploying
+//     a newer release: the release of its latest successful deployment, or
+//     one whose job was created and that is not final. A person's
+//     deployment in the same position goes on, recorded as the ROLLBACK it
+//     is (operation relabelled and audited); deployEnvironment of an older
+//     release than the current one is a ROLLBACK from the start.
+//
+// # Artifact governance
+//
+// CreateRelease (a person's release) checks the artifact versions it is
+// given with the CI server through the CIServer interface (implemented by
+// integrations/enrich): the build exists, succeeded (or partially, where the
+// source allows it), and was built from a branch the source's filters admit;
+// a branch or commit given that the build contradicts is refused; the
+// release records the CI server's build number, URL, branch and commit. The
+// calls run before the release's transaction, which then refuses to go on
+// (CONFLICT) if the definition changed meanwhile. overrideArtifactChecks
+// skips the checks for an actor holding the overrideArtifactChecks permission, audited as
+// release.overrideArtifactChecks. A schedule releases the newest admitted
+// build of each source the CI server lists (read before the timer's
+// transaction) and, with scheduleOnlyWithChanges, nothing when every build
+// is the latest release's. Every artifact of every release (manual,
+// scheduled, CI) is queued for enrichment (commits, work items, files).
 //
 // ReleaseEnvironment (QUEUED covers pre-approval, waiting and queued;
 // IN_PROGRESS covers the running job and the post-deployment approval):
@@ -77,6 +121,7 @@ package delivery
 //
 //	QUEUED ──assign──► ASSIGNED ──start──► RUNNING ──succeed / succeedPartially / fail / cancel / lose──► final
 //	QUEUED ──start──► RUNNING;  QUEUED ──cancel──► CANCELED;  ASSIGNED ──fail / cancel / lose──► final
+//	ASSIGNED ──requeue──► QUEUED (declined by the agent, or the agent deleted: nothing ran)
 //
 // A job's timeout starts when it starts running; when it passes, the job is
 // FAILED ("timed out after N minutes") with cancel_requested, the deployment

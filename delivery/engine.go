@@ -37,12 +37,25 @@ type Options struct {
 	// Passwords hashes and verifies people's passwords (auth.Argon2id);
 	// without it, passwords cannot be set and nobody signs in with one.
 	Passwords PasswordHasher
+	// Reads, when set, is what Client returns to the adapters: a client of
+	// the same database that refuses every write (RefuseWrites), so that
+	// GraphQL, webhooks and the dispatcher can read but change nothing
+	// except through the engine. Without it Client returns the engine's own
+	// client (tests that seed rows directly).
+	Reads *ent.Client
+	// CI asks the CI servers about builds: it checks the artifact versions
+	// of manual releases and finds the newest admitted builds for
+	// scheduled ones. Nil leaves manual versions unchecked and makes
+	// schedules reuse the latest release's versions; the server always
+	// sets it.
+	CI CIServer
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
 // engines (server replicas) may share one PostgreSQL database.
 type Engine struct {
 	client  *ent.Client
+	reads   *ent.Client
 	dialect Dialect
 	clock   Clock
 	bus     Publisher
@@ -62,12 +75,15 @@ type Engine struct {
 	enrichMu   sync.Mutex
 	enrichPass chan struct{}
 	sessionState
+	// ci asks CI servers about builds (Options.CI); may be nil.
+	ci CIServer
 }
 
 // New returns an engine over client.
 func New(client *ent.Client, opts Options) *Engine {
 	e := &Engine{
 		client:     client,
+		reads:      opts.Reads,
 		dialect:    opts.Dialect,
 		clock:      opts.Clock,
 		bus:        opts.Bus,
@@ -80,6 +96,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		maxLog:     opts.MaxJobLogBytes,
 		keepAge:    opts.EventRetentionAge,
 		keepCount:  opts.EventRetentionCount,
+		ci:         opts.CI,
 	}
 	e.passwords = opts.Passwords
 	if e.keepAge <= 0 {
@@ -107,9 +124,15 @@ func New(client *ent.Client, opts Options) *Engine {
 	return e
 }
 
-// Client returns the ent client, for read-only queries by the adapters
-// (GraphQL pagination). Adapters never write through it.
-func (e *Engine) Client() *ent.Client { return e.client }
+// Client returns the ent client for the adapters' read-only queries
+// (GraphQL pagination, node(id)). When the engine was given Options.Reads,
+// every write through it fails.
+func (e *Engine) Client() *ent.Client {
+	if e.reads != nil {
+		return e.reads
+	}
+	return e.client
+}
 
 // Clock returns the engine's clock.
 func (e *Engine) Clock() Clock { return e.clock }

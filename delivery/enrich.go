@@ -15,6 +15,7 @@ import (
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/workitem"
+	"github.com/cairnhq/cairn/internal/backoff"
 )
 
 // timerEnrich enriches a release artifact from its CI server (target:
@@ -107,11 +108,7 @@ type BuildInfoFetcher interface {
 
 // enrichBackoff is the delay before retry number attempt (1 for the first).
 func enrichBackoff(attempt int) time.Duration {
-	d := enrichBackoffBase
-	for i := 1; i < attempt && d < enrichBackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, enrichBackoffMax)
+	return backoff.Policy{Base: enrichBackoffBase, Max: enrichBackoffMax}.Delay(attempt)
 }
 
 // RunDueEnrichments enriches every release artifact whose enrichment is due

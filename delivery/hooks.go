@@ -23,6 +23,7 @@ import (
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/streamcursor"
+	"github.com/cairnhq/cairn/internal/backoff"
 )
 
 // Outgoing hooks: an ADMIN registers HTTP endpoints; every persisted event
@@ -59,22 +60,12 @@ const (
 	maxHookErrorLen = 500
 )
 
-// hookBackoff is the wait after each failed attempt: 10 s, 30 s, 1 m, then
-// roughly doubling up to an hour.
-var hookBackoff = []time.Duration{
-	10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
-	10 * time.Minute, 20 * time.Minute, 40 * time.Minute, time.Hour,
-}
+// hookBackoff is the wait after each failed attempt: 10 s doubling up to an hour.
+var hookBackoff = backoff.Policy{Base: 10 * time.Second, Max: time.Hour}
 
 // HookRetryDelay returns how long a delivery waits after its attempt-th
-// failed attempt (1-based): 10 s, 30 s, 1 m, 2 m, 5 m, 10 m, 20 m, 40 m,
-// then 1 h.
-func HookRetryDelay(attempt int) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	return hookBackoff[min(attempt, len(hookBackoff))-1]
-}
+// failed attempt (1-based): 10 s, 20 s, 40 s, … doubling, at most 1 h.
+func HookRetryDelay(attempt int) time.Duration { return hookBackoff.Delay(attempt) }
 
 // HookEventTypes lists the event types a hook can subscribe to: every
 // persisted event. log.appended is transient (no sequence) and never reaches

@@ -441,8 +441,8 @@ func TestHookDeliveryGivesUpAfterMaxAttempts(t *testing.T) {
 		emitEvent(t, db, 1, delivery.Event{Type: delivery.EventReleaseCreated})
 		f.mustEnqueue(t, 1)
 		p := hooks.NewPoster(0)
-		want := []time.Duration{10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
-			10 * time.Minute, 20 * time.Minute, 40 * time.Minute, time.Hour}
+		want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 160 * time.Second,
+			320 * time.Second, 640 * time.Second, 1280 * time.Second, 2560 * time.Second, time.Hour}
 		for attempt := 1; attempt <= delivery.HookMaxAttempts; attempt++ {
 			f.mustDeliver(t, p, 0, 1)
 			d := f.deliveries(t, h.ID)[0]

@@ -23,15 +23,6 @@ type JobResult struct {
 // agentActor is the actor of changes reported by agents.
 var agentActor = SystemActor("agent")
 
-// jobEventFor maps a reported job status to the job's event.
-var jobEventFor = map[string]JobEvent{
-	"SUCCEEDED":           JobSucceed,
-	"PARTIALLY_SUCCEEDED": JobSucceedPartially,
-	"FAILED":              JobFail,
-	"CANCELED":            JobCancel,
-	"LOST":                JobLose,
-}
-
 // StartJob records that agent agentID started job jobID (QUEUED or ASSIGNED
 // → RUNNING); the deployment and its environment become IN_PROGRESS and the
 // job's timeout starts. A repeated report from the same agent is accepted
@@ -97,6 +88,9 @@ func (e *Engine) FinishJob(ctx context.Context, jobID int, res JobResult) error 
 		if err != nil {
 			return err
 		}
+		if res.Status == "LOST" && res.Reason == "" {
+			res.Reason = j.ResultReason // finishing a job markLost marked: its reason stands
+		}
 		if string(j.Status) == res.Status && j.ResultReason == res.Reason && j.FinishedAt != nil {
 			return nil // a resent report
 		}
@@ -117,10 +111,10 @@ func (e *Engine) FinishJob(ctx context.Context, jobID int, res JobResult) error 
 		if err := t.retireTimers(timerJobTimeout, j.ID); err != nil {
 			return err
 		}
-		if err := t.finishJobDeployment(agentActor, dc, j, canceled, res.Reason); err != nil {
-			return err
-		}
-		return t.pumpQueue(agentActor, dc.d.DefinitionID, dc.d.EnvironmentName)
+		// finishDeployment gives the queue slot on once the deployment is
+		// final; a job that succeeded keeps it through the post-deployment
+		// approval.
+		return t.finishJobDeployment(agentActor, dc, j, canceled, res.Reason)
 	})
 	if err != nil {
 		return fmt.Errorf("finishing job %d: %w", jobID, err)

@@ -31,6 +31,10 @@ type LogLine struct {
 	Step int       `json:"step"`
 	Time time.Time `json:"time"`
 	Text string    `json:"text"`
+	// AfterLoss marks a line that reached the server after it had declared the job LOST: the
+	// agent was cut off for longer than the grace period, kept the line and sent it when it came
+	// back. Such a line may have been printed before the loss; the server only knows it late.
+	AfterLoss bool `json:"afterLoss,omitempty"`
 }
 
 // AppendLogs stores the lines of a job sent by its agent and returns the highest sequence number
@@ -39,7 +43,8 @@ type LogLine struct {
 // agent resends them). Lines of a job not assigned to agentID are refused (NOT_FOUND). Past the
 // job's log cap one notice line is stored in place of the first line that does not fit; later
 // text is dropped while sequence numbers still advance, so the agent is never stalled and the
-// job never fails for its log. Stored lines are published (EventLogAppended, transient) with the
+// job never fails for its log. Lines that arrive for a job already LOST are stored all the same,
+// marked AfterLoss. Stored lines are published (EventLogAppended, transient) with the
 // job and deployment ids, so that live followers need no query.
 func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []LogLine) (int64, error) {
 	var acked int64
@@ -72,6 +77,7 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 				l.Time = t.now
 			}
 			l.Time = l.Time.UTC()
+			l.AfterLoss = j.Status == job.StatusLOST
 			if bytes+int64(len(l.Text)) > e.maxLog {
 				truncated = true
 				l.Text = fmt.Sprintf("log truncated: limit of %d bytes reached", e.maxLog)

@@ -13,6 +13,7 @@ import (
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/internal/backoff"
 )
 
 // NotificationKindApprovalPending is the kind of the e-mail that asks an
@@ -218,11 +219,7 @@ func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 // notificationBackoff is the wait after the given number of failed attempts:
 // 30 s, 1 min, 2 min, … capped at one hour.
 func notificationBackoff(attempts int) time.Duration {
-	d := notificationBackoffBase
-	for i := 1; i < attempts && d < notificationBackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, notificationBackoffMax)
+	return backoff.Policy{Base: notificationBackoffBase, Max: notificationBackoffMax}.Delay(attempts)
 }
 
 // DeliverNotifications sends up to limit due EMAIL outbox rows through m and

@@ -57,9 +57,13 @@ func TestQueueLatestOnly(t *testing.T) {
 		alice := f.user("alice", "EDITOR")
 		def := f.definition(snapshot("svc", environment("dev", afterRelease, queue(spec.QueuePolicy{MaxParallel: 1, Mode: spec.QueueLatestOnly}))))
 		r1 := f.release(alice, def, "1")
+		// r1's job is running: it is not superseded.
+		if err := f.e.StartJob(f.ctx, f.job(f.deployment(r1.ID, "dev").ID).ID, f.agent()); err != nil {
+			t.Fatal(err)
+		}
 		r2 := f.release(alice, def, "2")
 		r3 := f.release(alice, def, "3")
-		f.wantState(r1.ID, "dev", "QUEUED/QUEUED")
+		f.wantState(r1.ID, "dev", "IN_PROGRESS/IN_PROGRESS")
 		f.wantState(r2.ID, "dev", "CANCELED/CANCELED")
 		if got := f.deployment(r2.ID, "dev").StatusReason; got != "canceled: superseded by release "+r3.Name {
 			t.Fatalf("status reason %q", got)
@@ -68,7 +72,9 @@ func TestQueueLatestOnly(t *testing.T) {
 		if f.job(f.deployment(r3.ID, "dev").ID) != nil {
 			t.Fatal("r3 waits for the slot")
 		}
-		f.run(r1.ID, "dev", "SUCCEEDED")
+		if err := f.e.FinishJob(f.ctx, f.job(f.deployment(r1.ID, "dev").ID).ID, delivery.JobResult{Status: "SUCCEEDED"}); err != nil {
+			t.Fatal(err)
+		}
 		if f.job(f.deployment(r3.ID, "dev").ID) == nil {
 			t.Fatal("r3 gets the slot")
 		}

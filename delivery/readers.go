@@ -86,6 +86,18 @@ func canReadDefinition(ctx context.Context, c *ent.Client, actor Actor, id int) 
 	return access.allows(def.Readers), nil
 }
 
+// requireReadable returns hidden unless actor may read definition id.
+func (t *txn) requireReadable(actor Actor, id int, hidden error) error {
+	ok, err := canReadDefinition(t.ctx, t.Client(), actor, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return hidden
+	}
+	return nil
+}
+
 // RequireReadableDefinition returns NOT_FOUND unless actor may read
 // definition id (CanReadDefinition).
 func (e *Engine) RequireReadableDefinition(ctx context.Context, actor Actor, id int) error {

@@ -79,7 +79,7 @@ func TestDefinitionReaders(t *testing.T) {
 			t.Fatalf("hidden from otto: %v (%v)", hidden, err)
 		}
 		// Lifting the restriction opens it.
-		if _, err := f.e.UpdateDefinition(f.ctx, editor, secret.ID, secret.Revision, doc("secret"), ""); err != nil {
+		if _, err := f.e.UpdateDefinition(f.ctx, f.admin, secret.ID, secret.Revision, doc("secret"), ""); err != nil {
 			t.Fatal(err)
 		}
 		if ok, _ := f.e.CanReadDefinition(f.ctx, outsider, secret.ID); !ok {
@@ -95,13 +95,12 @@ func TestDefinitionReaders(t *testing.T) {
 func TestLogsFollowDefinitionReaders(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db)
-		editor := f.user("eddie", "EDITOR")
 		member := f.user("mia", "VIEWER")
 		outsider := f.user("otto", "VIEWER")
 		f.group("ops", member)
 		def := f.definition(snapshot("secret", environment("dev", afterRelease)))
 		f.c.ReleaseDefinition.UpdateOneID(def).SetReaders([]string{"ops"}).ExecX(f.ctx)
-		rel := f.release(editor, def, "1")
+		rel := f.release(f.admin, def, "1")
 		dep := f.deployment(rel.ID, "dev")
 		j := f.job(dep.ID)
 		for _, tc := range []struct {

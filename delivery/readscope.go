@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
@@ -83,4 +85,45 @@ func ReadScope() ent.Interceptor {
 		}
 		return nil
 	})
+}
+
+// ErrWriteOutsideEngine is what a write through the adapters' read-only
+// client (Options.Reads) fails with: every change goes through the engine.
+var ErrWriteOutsideEngine = errors.New("refused: the adapters' database client is read-only; every change goes through the delivery engine")
+
+// RefuseWrites is the ent hook of the adapters' client (Options.Reads): it
+// refuses every mutation, so that a resolver, webhook handler or dispatcher
+// cannot write a domain table around the engine's transactions, audit and
+// events. Storage registers it, with ReadScope, on the second client it
+// opens on the same database.
+func RefuseWrites() ent.Hook {
+	return func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			return nil, fmt.Errorf("%s %s: %w", m.Op(), m.Type(), ErrWriteOutsideEngine)
+		})
+	}
+}
+
+// RequireReadableNode returns FORBIDDEN unless actor holds the least role
+// that reads records of n's type (node(id)): people, groups, tokens, audit,
+// deliveries, notifications, hooks and agent registrations are for ADMINs,
+// service connections (never their secrets) for EDITORs, everything else
+// for VIEWERs; everyone reads their own user. Whether actor may read what a
+// definition owns is the read scope's business (WithReadScope), which the
+// query that loaded n applied.
+func RequireReadableNode(actor Actor, n any) error {
+	min := RoleViewer
+	switch v := n.(type) {
+	case *ent.User:
+		if v.ID == actor.UserID {
+			return nil
+		}
+		min = RoleAdmin
+	case *ent.Group, *ent.ApiToken, *ent.AuditEvent, *ent.WebhookDelivery,
+		*ent.Notification, *ent.OutgoingHook, *ent.HookDelivery, *ent.AgentRegistration:
+		min = RoleAdmin
+	case *ent.ServiceConnection:
+		min = RoleEditor
+	}
+	return actor.Require(min, "reading this node")
 }

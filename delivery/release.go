@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,14 @@ type CreateReleaseInput struct {
 	ManualEnvironments []string
 	// Partial marks a release triggered by a partially succeeded build.
 	Partial bool
+	// OverrideArtifactChecks skips the check of the given artifact
+	// versions with the CI server (see governArtifacts). Only an actor that
+	// holds the definition's overrideArtifactChecks permission may set it,
+	// and its use is audited.
+	OverrideArtifactChecks bool
+	// checkedRevision is the definition revision whose sources
+	// governArtifacts checked the artifact versions against (0: none).
+	checkedRevision int
 }
 
 // Input limits.
@@ -65,8 +74,27 @@ func (e *Engine) CreateRelease(ctx context.Context, actor Actor, in CreateReleas
 	if err := actor.Require(RoleEditor, "creating a release"); err != nil {
 		return nil, err
 	}
+	doing, hidden := fmt.Sprintf("creating a release of definition %d", in.DefinitionID), NotFound("release definition", in.DefinitionID)
+	// Authorized before the CI server is asked about builds of a definition
+	// the actor may not see, and again in the transaction.
+	if err := e.precheck(ctx, actor, in.DefinitionID, "", PermCreateReleases, doing, hidden); err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	in, err := e.governArtifacts(ctx, actor, in)
+	if err != nil {
+		return nil, fmt.Errorf("creating a release of definition %d: %w", in.DefinitionID, err)
+	}
 	var rel *ent.Release
-	err := e.inTx(ctx, func(t *txn) error {
+	err = e.inTx(ctx, func(t *txn) error {
+		if err := t.authorize(actor, in.DefinitionID, "", PermCreateReleases, doing, hidden); err != nil {
+			return err
+		}
+		if in.OverrideArtifactChecks {
+			if err := t.authorize(actor, in.DefinitionID, "", PermOverrideArtifactChecks,
+				"creating a release without artifact checks", hidden); err != nil {
+				return err
+			}
+		}
 		var err error
 		rel, err = t.createRelease(actor, in)
 		return err
@@ -116,6 +144,10 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	if err != nil {
 		return nil, err
 	}
+	if in.checkedRevision != 0 && in.checkedRevision != def.Revision {
+		return nil, Conflict("definition %q changed (revision %d, now %d) while its artifact versions were checked; create the release again",
+			def.Name, in.checkedRevision, def.Revision)
+	}
 	manual := map[string]bool{}
 	for i, name := range in.ManualEnvironments {
 		if _, ok := snap.Environment(name); !ok {
@@ -159,13 +191,16 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		return nil, fmt.Errorf("storing release: %w", err)
 	}
 	for _, a := range artifacts {
-		err := t.ReleaseArtifact.Create().
+		ra, err := t.ReleaseArtifact.Create().
 			SetReleaseID(rel.ID).SetAlias(a.Alias).SetType(releaseartifact.Type(a.typ)).
 			SetConnection(a.connection).SetJob(a.job).SetBuildID(a.BuildID).SetBuildNumber(a.BuildNumber).
 			SetBranch(a.Branch).SetCommit(a.Commit).SetBuildURL(a.BuildURL).SetPrimary(a.primary).
-			SetResult(a.Result).SetFiles(a.Files).Exec(t.ctx)
+			SetResult(a.Result).SetFiles(a.Files).Save(t.ctx)
 		if err != nil {
 			return nil, fmt.Errorf("storing artifact %s: %w", a.Alias, err)
+		}
+		if err := t.queueEnrichment(ra); err != nil {
+			return nil, err
 		}
 	}
 	envs := make([]*ent.ReleaseEnvironment, len(snap.Environments))
@@ -185,6 +220,14 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	if err := t.audit(actor, "release.create", "release", rel.ID, nil, after); err != nil {
 		return nil, err
 	}
+	if in.OverrideArtifactChecks {
+		if err := t.audit(actor, "release.overrideArtifactChecks", "release", rel.ID, nil, map[string]any{
+			"name": name, "artifacts": artifactSummary(artifacts),
+			"note": "the artifact versions were not checked with the CI server",
+		}); err != nil {
+			return nil, err
+		}
+	}
 	if err := t.emit(Event{Type: EventReleaseCreated, DefinitionID: def.ID, ReleaseID: rel.ID,
 		Actor: actor.String(), Data: map[string]any{"name": name}}); err != nil {
 		return nil, err
@@ -193,7 +236,7 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		if env.Trigger.Kind != spec.TriggerAfterRelease || manual[env.Name] {
 			continue
 		}
-		if _, err := t.beginDeployment(actor, rel, envs[i], createdBy, "triggered by the creation of the release"); err != nil {
+		if _, err := t.beginDeployment(actor, rel, envs[i], createdBy, "triggered by the creation of the release", true); err != nil {
 			return nil, fmt.Errorf("triggering %s: %w", env.Name, err)
 		}
 	}
@@ -320,15 +363,14 @@ func (t *txn) uniqueReleaseName(definitionID int, name string) (string, error) {
 	}
 }
 
-// formatReleaseName expands a release name format: $(rev:r) (the release
-// number; $(rev:rrr) pads to three digits), $(Build.BuildNumber) (the primary
-// artifact's build number), $(Release.DefinitionName), and $(Date:pattern)
-// with the .NET pattern letters yyyy, yy, MM, dd, HH, mm, ss (UTC). Unknown
-// tokens stay as written.
+// formatReleaseName expands a release name format with the tokens of
+// nameTokens. Unknown tokens (in formats saved before validation knew
+// them) stay as written.
 func formatReleaseName(format string, number int, buildNumber, definitionName string, now time.Time) string {
 	if strings.TrimSpace(format) == "" {
 		format = "Release-$(rev:r)"
 	}
+	v := nameValues{number: number, buildNumber: buildNumber, definitionName: definitionName, now: now}
 	var b strings.Builder
 	for {
 		i := strings.Index(format, "$(")
@@ -343,7 +385,11 @@ func formatReleaseName(format string, number int, buildNumber, definitionName st
 		}
 		b.WriteString(format[:i])
 		token := format[i+2 : i+j]
-		b.WriteString(expandToken(token, number, buildNumber, definitionName, now))
+		if nt, ok := lookupNameToken(token); ok {
+			b.WriteString(nt.expand(token, v))
+		} else {
+			b.WriteString("$(" + token + ")")
+		}
 		format = format[i+j+1:]
 	}
 	name := strings.TrimSpace(b.String())
@@ -356,21 +402,82 @@ func formatReleaseName(format string, number int, buildNumber, definitionName st
 	return name
 }
 
-func expandToken(token string, number int, buildNumber, definitionName string, now time.Time) string {
-	lower := strings.ToLower(token)
-	switch {
-	case strings.HasPrefix(lower, "rev:") && strings.Trim(lower[4:], "r") == "" && len(lower) > 4:
-		return fmt.Sprintf("%0*d", len(lower)-4, number)
-	case lower == "build.buildnumber":
-		return buildNumber
-	case lower == "release.definitionname":
-		return definitionName
-	case lower == "date":
-		return formatDotNetDate("yyyyMMdd", now)
-	case strings.HasPrefix(lower, "date:"):
-		return formatDotNetDate(token[5:], now)
+// nameValues are what the tokens of a release name expand to.
+type nameValues struct {
+	number         int
+	buildNumber    string
+	definitionName string
+	now            time.Time
+}
+
+// nameToken is one token of a release name format, written $(...). The
+// formatter expands and the definition validation accepts exactly the
+// tokens of nameTokens, so that a format that saves is one that formats.
+type nameToken struct {
+	// syntax is how the token is written, for messages.
+	syntax string
+	// match reports whether the text between "$(" and ")" is this token
+	// (without regard to case, as Azure DevOps reads them).
+	match  func(token string) bool
+	expand func(token string, v nameValues) string
+}
+
+// dateLayoutRe is a .NET-style date layout such as yyyyMMdd or
+// yyyy-MM-dd HH:mm, as $(Date:...) takes it.
+var dateLayoutRe = regexp.MustCompile(`^[yMdHms]+(?:[-._: ][yMdHms]+)*$`)
+
+// nameTokens is the one list of release name tokens.
+var nameTokens = []nameToken{
+	{
+		syntax: "$(rev:r)",
+		match: func(tok string) bool {
+			l := strings.ToLower(tok)
+			return len(l) > 4 && strings.HasPrefix(l, "rev:") && strings.Trim(l[4:], "r") == ""
+		},
+		// $(rev:rrr) pads the release number to three digits.
+		expand: func(tok string, v nameValues) string { return fmt.Sprintf("%0*d", len(tok)-4, v.number) },
+	},
+	{
+		syntax: "$(Build.BuildNumber)",
+		match:  func(tok string) bool { return strings.EqualFold(tok, "Build.BuildNumber") },
+		expand: func(_ string, v nameValues) string { return v.buildNumber },
+	},
+	{
+		syntax: "$(Release.DefinitionName)",
+		match:  func(tok string) bool { return strings.EqualFold(tok, "Release.DefinitionName") },
+		expand: func(_ string, v nameValues) string { return v.definitionName },
+	},
+	{
+		syntax: "$(Date)",
+		match:  func(tok string) bool { return strings.EqualFold(tok, "Date") },
+		expand: func(_ string, v nameValues) string { return formatDotNetDate("yyyyMMdd", v.now) },
+	},
+	{
+		syntax: "$(Date:yyyyMMdd)",
+		match: func(tok string) bool {
+			return len(tok) > 5 && strings.EqualFold(tok[:5], "Date:") && dateLayoutRe.MatchString(tok[5:])
+		},
+		expand: func(tok string, v nameValues) string { return formatDotNetDate(tok[5:], v.now) },
+	},
+}
+
+// lookupNameToken returns the token that the text between "$(" and ")" is.
+func lookupNameToken(token string) (*nameToken, bool) {
+	for i := range nameTokens {
+		if nameTokens[i].match(token) {
+			return &nameTokens[i], true
+		}
 	}
-	return "$(" + token + ")"
+	return nil, false
+}
+
+// nameTokenSyntax lists the tokens for messages: "$(rev:r), $(Build.BuildNumber), …".
+func nameTokenSyntax() string {
+	out := make([]string, len(nameTokens))
+	for i, nt := range nameTokens {
+		out[i] = nt.syntax
+	}
+	return strings.Join(out, ", ")
 }
 
 // formatDotNetDate formats t (in UTC) by a .NET-style pattern.

@@ -108,12 +108,26 @@ func (e *Engine) RunDueTimers(ctx context.Context) (int, error) {
 var errTimerDone = errors.New("timer already done")
 
 func (e *Engine) runTimer(ctx context.Context, tm *ent.Timer) error {
-	err := e.inTx(ctx, func(t *txn) error {
-		if err := t.claimTimerRun(tm.ID); err != nil {
-			return err
-		}
-		return t.fireTimer(tm)
-	})
+	// A schedule's builds come from the CI servers, asked before the
+	// transaction: no HTTP call runs inside one.
+	// A CI failure is retried after the lease like any internal error; a
+	// domain one (a source's connection is gone) skips the occurrence.
+	var builds *scheduledBuilds
+	var err error
+	if tm.Kind == timerSchedule {
+		builds, err = e.newestBuilds(ctx, tm.TargetID)
+	}
+	if err == nil {
+		err = e.inTx(ctx, func(t *txn) error {
+			if err := t.claimTimerRun(tm.ID); err != nil {
+				return err
+			}
+			if tm.Kind == timerSchedule {
+				return t.runSchedule(tm, builds)
+			}
+			return t.fireTimer(tm)
+		})
+	}
 	switch {
 	case err == nil, errors.Is(err, errTimerDone):
 		return nil
@@ -173,7 +187,7 @@ func (t *txn) fireTimer(tm *ent.Timer) error {
 	case timerJobTimeout:
 		return t.timeOutJob(tm.TargetID)
 	case timerSchedule:
-		return t.runSchedule(tm)
+		return t.runSchedule(tm, nil)
 	}
 	return fmt.Errorf("unknown timer kind %q", tm.Kind)
 }
@@ -216,10 +230,7 @@ func (t *txn) timeOutJob(id int) error {
 	if err := t.requestJobCancel(timerActor, dc, j, why); err != nil {
 		return err
 	}
-	if err := t.finishDeployment(timerActor, dc, DeploymentFail, "failed: job "+why); err != nil {
-		return err
-	}
-	return t.pumpQueue(timerActor, dc.d.DefinitionID, dc.d.EnvironmentName)
+	return t.finishDeployment(timerActor, dc, DeploymentFail, "failed: job "+why)
 }
 
 // NextTimerDue returns when the next timer is due (or its lease ends, for a
@@ -294,8 +305,9 @@ func (e *Engine) RunTimerLoop(ctx context.Context, wake <-chan struct{}) {
 
 // schedulePayload is the payload of a cron timer.
 type schedulePayload struct {
-	Cron     string `json:"cron"`
-	TimeZone string `json:"timeZone,omitempty"`
+	Cron            string `json:"cron"`
+	TimeZone        string `json:"timeZone,omitempty"`
+	OnlyWithChanges bool   `json:"scheduleOnlyWithChanges,omitempty"`
 }
 
 // parseSchedule parses a definition schedule: a standard 5-field cron
@@ -351,7 +363,7 @@ func (t *txn) scheduleDefinition(definitionID int) error {
 		if err != nil {
 			return Invalid(fmt.Sprintf("schedules[%d]", i), "%v", err)
 		}
-		payload, err := json.Marshal(schedulePayload{Cron: s.Cron, TimeZone: s.TimeZone})
+		payload, err := json.Marshal(schedulePayload{Cron: s.Cron, TimeZone: s.TimeZone, OnlyWithChanges: s.ScheduleOnlyWithChanges})
 		if err != nil {
 			return fmt.Errorf("encoding schedule: %w", err)
 		}
@@ -363,8 +375,13 @@ func (t *txn) scheduleDefinition(definitionID int) error {
 }
 
 // runSchedule creates a release for a due cron timer, if the definition still
-// has that schedule, and schedules the next occurrence.
-func (t *txn) runSchedule(tm *ent.Timer) error {
+// has that schedule, and schedules the next occurrence. The release deploys
+// the newest admitted build of each source (builds, read from the CI
+// servers before the transaction; a source without one, or an engine
+// without a CI server, reuses the latest release's version). With
+// scheduleOnlyWithChanges an occurrence whose builds are those of the
+// latest release creates nothing; the timer records why.
+func (t *txn) runSchedule(tm *ent.Timer, builds *scheduledBuilds) error {
 	var p schedulePayload
 	if err := json.Unmarshal([]byte(tm.Payload), &p); err != nil {
 		return Invalid("payload", "timer %d has a malformed schedule: %v", tm.ID, err)
@@ -378,15 +395,32 @@ func (t *txn) runSchedule(tm *ent.Timer) error {
 	}
 	current := false
 	for _, s := range snap.Schedules {
-		current = current || (s.Cron == p.Cron && s.TimeZone == p.TimeZone)
+		current = current || (s.Cron == p.Cron && s.TimeZone == p.TimeZone && s.ScheduleOnlyWithChanges == p.OnlyWithChanges)
 	}
 	if !current {
 		return nil // superseded by a definition change
 	}
-	if _, err := t.createRelease(SystemActor("schedule"), CreateReleaseInput{
+	in := CreateReleaseInput{
 		DefinitionID: tm.TargetID, Reason: string(release.ReasonSCHEDULE),
 		Description: "scheduled by cron " + p.Cron,
-	}); err != nil {
+	}
+	if builds != nil {
+		in.Artifacts, in.checkedRevision = builds.versions, builds.revision
+	}
+	if p.OnlyWithChanges {
+		last, err := t.unchangedSince(tm.TargetID, in.Artifacts)
+		if err != nil {
+			return err
+		}
+		if last != "" {
+			why := fmt.Sprintf("no release: no artifact has a newer admitted build than %s (scheduleOnlyWithChanges)", last)
+			if err := t.Timer.UpdateOneID(tm.ID).SetLastError(why).Exec(t.ctx); err != nil {
+				return fmt.Errorf("recording the skipped schedule: %w", err)
+			}
+			return t.scheduleNext(tm)
+		}
+	}
+	if _, err := t.createRelease(SystemActor("schedule"), in); err != nil {
 		return err
 	}
 	return t.scheduleNext(tm)

@@ -71,8 +71,11 @@ const (
 	// DeploymentRequestCancel: a person canceled it while an agent holds
 	// its job; the state stays until the agent reports.
 	DeploymentRequestCancel DeploymentEvent = "requestCancel"
-	// DeploymentSupersede: a newer release's deployment replaced it in a
-	// LATEST_ONLY queue.
+	// DeploymentSupersede: a newer release made it moot before its job
+	// started: a newer release's deployment was requested in a LATEST_ONLY
+	// environment, or the environment already runs (or is deploying) a
+	// newer release and this deployment is automatic, so it would step
+	// backwards.
 	DeploymentSupersede DeploymentEvent = "supersede"
 )
 
@@ -81,15 +84,17 @@ var deploymentMachine = transitions[deployment.Status, DeploymentEvent]{
 	entity: "deployment",
 	next: map[deployment.Status]map[DeploymentEvent]deployment.Status{
 		deployment.StatusPENDING_APPROVAL: {
-			DeploymentDefer:   deployment.StatusSCHEDULED,
-			DeploymentQueue:   deployment.StatusQUEUED,
-			DeploymentReject:  deployment.StatusREJECTED,
-			DeploymentTimeOut: deployment.StatusREJECTED,
-			DeploymentCancel:  deployment.StatusCANCELED,
+			DeploymentDefer:     deployment.StatusSCHEDULED,
+			DeploymentQueue:     deployment.StatusQUEUED,
+			DeploymentReject:    deployment.StatusREJECTED,
+			DeploymentTimeOut:   deployment.StatusREJECTED,
+			DeploymentCancel:    deployment.StatusCANCELED,
+			DeploymentSupersede: deployment.StatusCANCELED,
 		},
 		deployment.StatusSCHEDULED: {
-			DeploymentQueue:  deployment.StatusQUEUED,
-			DeploymentCancel: deployment.StatusCANCELED,
+			DeploymentQueue:     deployment.StatusQUEUED,
+			DeploymentCancel:    deployment.StatusCANCELED,
+			DeploymentSupersede: deployment.StatusCANCELED,
 		},
 		deployment.StatusQUEUED: {
 			DeploymentStart:         deployment.StatusIN_PROGRESS,
@@ -222,6 +227,9 @@ const (
 	JobCancel           JobEvent = "cancel"
 	// JobLose: its agent went silent for longer than the grace period.
 	JobLose JobEvent = "lose"
+	// JobRequeue: the agent declined the assigned job (busy, shutting down) or was deleted
+	// before it started it; nothing ran, so the job waits for another agent.
+	JobRequeue JobEvent = "requeue"
 )
 
 // jobMachine is the job state machine.
@@ -234,10 +242,11 @@ var jobMachine = transitions[job.Status, JobEvent]{
 			JobCancel: job.StatusCANCELED,
 		},
 		job.StatusASSIGNED: {
-			JobStart:  job.StatusRUNNING,
-			JobFail:   job.StatusFAILED,
-			JobCancel: job.StatusCANCELED,
-			JobLose:   job.StatusLOST,
+			JobStart:   job.StatusRUNNING,
+			JobFail:    job.StatusFAILED,
+			JobCancel:  job.StatusCANCELED,
+			JobLose:    job.StatusLOST,
+			JobRequeue: job.StatusQUEUED,
 		},
 		job.StatusRUNNING: {
 			JobSucceed:          job.StatusSUCCEEDED,
@@ -254,6 +263,27 @@ type ReleaseEvent string
 
 // ReleaseAbandon ends a release: nothing more deploys from it.
 const ReleaseAbandon ReleaseEvent = "abandon"
+
+// environmentEventFor is what a deployment's final event does to its release
+// environment (finishDeployment applies both).
+var environmentEventFor = map[DeploymentEvent]EnvironmentEvent{
+	DeploymentSucceed:          EnvironmentSucceed,
+	DeploymentSucceedPartially: EnvironmentSucceedPartially,
+	DeploymentFail:             EnvironmentFail,
+	DeploymentReject:           EnvironmentReject,
+	DeploymentTimeOut:          EnvironmentReject,
+	DeploymentCancel:           EnvironmentCancel,
+	DeploymentSupersede:        EnvironmentCancel,
+}
+
+// jobEventFor maps a job status an agent reports to the job's event.
+var jobEventFor = map[string]JobEvent{
+	string(job.StatusSUCCEEDED):           JobSucceed,
+	string(job.StatusPARTIALLY_SUCCEEDED): JobSucceedPartially,
+	string(job.StatusFAILED):              JobFail,
+	string(job.StatusCANCELED):            JobCancel,
+	string(job.StatusLOST):                JobLose,
+}
 
 // releaseMachine is the release state machine: ACTIVE until abandoned.
 var releaseMachine = transitions[release.Status, ReleaseEvent]{

@@ -88,8 +88,10 @@ func TestDeploymentTransitions(t *testing.T) {
 		"PENDING_APPROVAL reject":                deployment.StatusREJECTED,
 		"PENDING_APPROVAL timeOut":               deployment.StatusREJECTED,
 		"PENDING_APPROVAL cancel":                deployment.StatusCANCELED,
+		"PENDING_APPROVAL supersede":             deployment.StatusCANCELED,
 		"SCHEDULED queue":                        deployment.StatusQUEUED,
 		"SCHEDULED cancel":                       deployment.StatusCANCELED,
+		"SCHEDULED supersede":                    deployment.StatusCANCELED,
 		"QUEUED start":                           deployment.StatusIN_PROGRESS,
 		"QUEUED fail":                            deployment.StatusFAILED,
 		"QUEUED cancel":                          deployment.StatusCANCELED,
@@ -167,7 +169,7 @@ func TestJobTransitions(t *testing.T) {
 		job.StatusQUEUED, job.StatusASSIGNED, job.StatusRUNNING, job.StatusSUCCEEDED,
 		job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED, job.StatusCANCELED, job.StatusLOST,
 	}
-	events := []JobEvent{JobAssign, JobStart, JobSucceed, JobSucceedPartially, JobFail, JobCancel, JobLose}
+	events := []JobEvent{JobAssign, JobStart, JobSucceed, JobSucceedPartially, JobFail, JobCancel, JobLose, JobRequeue}
 	checkMachine(t, jobMachine, states, events, map[string]job.Status{
 		"QUEUED assign":            job.StatusASSIGNED,
 		"QUEUED start":             job.StatusRUNNING,
@@ -176,6 +178,7 @@ func TestJobTransitions(t *testing.T) {
 		"ASSIGNED fail":            job.StatusFAILED,
 		"ASSIGNED cancel":          job.StatusCANCELED,
 		"ASSIGNED lose":            job.StatusLOST,
+		"ASSIGNED requeue":         job.StatusQUEUED,
 		"RUNNING succeed":          job.StatusSUCCEEDED,
 		"RUNNING succeedPartially": job.StatusPARTIALLY_SUCCEEDED,
 		"RUNNING fail":             job.StatusFAILED,

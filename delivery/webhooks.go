@@ -11,7 +11,6 @@ import (
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/artifactsource"
 	"github.com/cairnhq/cairn/ent/release"
-	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
@@ -254,8 +253,8 @@ func (r *BuildReceipt) validate() error {
 // PARTIALLY_SUCCEEDED when the source allows partial builds; the release is
 // then marked partial). That source deploys this build; the definition's
 // other sources deploy the version its latest release used. Each release's
-// triggered artifact is queued for enrichment (commits, work items, files
-// from the CI server), which runs after commit and never blocks the release.
+// artifacts are queued for enrichment (commits, work items, files from the
+// CI server), which runs after commit and never blocks the release.
 //
 // The delivery is recorded with its result, reason and releases. A build
 // that no definition takes is IGNORED with the reason of each refusal.
@@ -346,9 +345,6 @@ func (t *txn) receiveBuild(r BuildReceipt) (ReceiptResult, error) {
 		}
 		done[s.DefinitionID] = true
 		releaseIDs = append(releaseIDs, rel.ID)
-		if err := t.queueEnrichment(rel.ID, s.Alias); err != nil {
-			return ReceiptResult{}, err
-		}
 	}
 
 	res := ReceiptResult{DeliveryID: id, ReleaseIDs: releaseIDs}
@@ -497,24 +493,4 @@ func (e *Engine) RecordDelivery(ctx context.Context, d DeliveryRecord) (int, err
 		return 0, fmt.Errorf("recording %s webhook delivery: %w", strings.ToLower(d.Result), err)
 	}
 	return row.ID, nil
-}
-
-// queueEnrichment marks the artifact alias of a release PENDING enrichment
-// and persists the work (a Timer of kind artifact.enrich, due now), so that
-// a restart loses none; the enrichment loop is woken after commit.
-func (t *txn) queueEnrichment(releaseID int, alias string) error {
-	a, err := t.ReleaseArtifact.Query().
-		Where(releaseartifact.ReleaseID(releaseID), releaseartifact.Alias(alias)).Only(t.ctx)
-	if err != nil {
-		return fmt.Errorf("reading artifact %s of release %d: %w", alias, releaseID, err)
-	}
-	if err := a.Update().SetEnrichment(releaseartifact.EnrichmentPENDING).Exec(t.ctx); err != nil {
-		return fmt.Errorf("marking artifact %d for enrichment: %w", a.ID, err)
-	}
-	err = t.Timer.Create().SetKind(timerEnrich).SetTargetID(a.ID).SetDueAt(t.now).SetCreatedAt(t.now).Exec(t.ctx)
-	if err != nil {
-		return fmt.Errorf("queueing enrichment of artifact %d: %w", a.ID, err)
-	}
-	t.enrichQueued = true
-	return nil
 }

@@ -36,6 +36,8 @@ type Deployment struct {
 	Reason string `json:"reason,omitempty"`
 	// StatusReason holds the value of the "status_reason" field.
 	StatusReason string `json:"status_reason,omitempty"`
+	// Automatic holds the value of the "automatic" field.
+	Automatic bool `json:"automatic,omitempty"`
 	// DeferredUntil holds the value of the "deferred_until" field.
 	DeferredUntil *time.Time `json:"deferred_until,omitempty"`
 	// QueuedAt holds the value of the "queued_at" field.
@@ -126,6 +128,8 @@ func (*Deployment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case deployment.FieldAutomatic:
+			values[i] = new(sql.NullBool)
 		case deployment.FieldID, deployment.FieldAttempt, deployment.FieldVersion, deployment.FieldReleaseID, deployment.FieldReleaseEnvironmentID, deployment.FieldDefinitionID:
 			values[i] = new(sql.NullInt64)
 		case deployment.FieldOperation, deployment.FieldStatus, deployment.FieldRequestedBy, deployment.FieldReason, deployment.FieldStatusReason, deployment.FieldEnvironmentName:
@@ -200,6 +204,12 @@ func (d *Deployment) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field status_reason", values[i])
 			} else if value.Valid {
 				d.StatusReason = value.String
+			}
+		case deployment.FieldAutomatic:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field automatic", values[i])
+			} else if value.Valid {
+				d.Automatic = value.Bool
 			}
 		case deployment.FieldDeferredUntil:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -338,6 +348,9 @@ func (d *Deployment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("status_reason=")
 	builder.WriteString(d.StatusReason)
+	builder.WriteString(", ")
+	builder.WriteString("automatic=")
+	builder.WriteString(fmt.Sprintf("%v", d.Automatic))
 	builder.WriteString(", ")
 	if v := d.DeferredUntil; v != nil {
 		builder.WriteString("deferred_until=")

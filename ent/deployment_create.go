@@ -114,6 +114,20 @@ func (dc *DeploymentCreate) SetNillableStatusReason(s *string) *DeploymentCreate
 	return dc
 }
 
+// SetAutomatic sets the "automatic" field.
+func (dc *DeploymentCreate) SetAutomatic(b bool) *DeploymentCreate {
+	dc.mutation.SetAutomatic(b)
+	return dc
+}
+
+// SetNillableAutomatic sets the "automatic" field if the given value is not nil.
+func (dc *DeploymentCreate) SetNillableAutomatic(b *bool) *DeploymentCreate {
+	if b != nil {
+		dc.SetAutomatic(*b)
+	}
+	return dc
+}
+
 // SetDeferredUntil sets the "deferred_until" field.
 func (dc *DeploymentCreate) SetDeferredUntil(t time.Time) *DeploymentCreate {
 	dc.mutation.SetDeferredUntil(t)
@@ -307,6 +321,10 @@ func (dc *DeploymentCreate) defaults() {
 		v := deployment.DefaultStatusReason
 		dc.mutation.SetStatusReason(v)
 	}
+	if _, ok := dc.mutation.Automatic(); !ok {
+		v := deployment.DefaultAutomatic
+		dc.mutation.SetAutomatic(v)
+	}
 	if _, ok := dc.mutation.Version(); !ok {
 		v := deployment.DefaultVersion
 		dc.mutation.SetVersion(v)
@@ -348,6 +366,9 @@ func (dc *DeploymentCreate) check() error {
 	}
 	if _, ok := dc.mutation.StatusReason(); !ok {
 		return &ValidationError{Name: "status_reason", err: errors.New(`ent: missing required field "Deployment.status_reason"`)}
+	}
+	if _, ok := dc.mutation.Automatic(); !ok {
+		return &ValidationError{Name: "automatic", err: errors.New(`ent: missing required field "Deployment.automatic"`)}
 	}
 	if _, ok := dc.mutation.Version(); !ok {
 		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Deployment.version"`)}
@@ -428,6 +449,10 @@ func (dc *DeploymentCreate) createSpec() (*Deployment, *sqlgraph.CreateSpec) {
 	if value, ok := dc.mutation.StatusReason(); ok {
 		_spec.SetField(deployment.FieldStatusReason, field.TypeString, value)
 		_node.StatusReason = value
+	}
+	if value, ok := dc.mutation.Automatic(); ok {
+		_spec.SetField(deployment.FieldAutomatic, field.TypeBool, value)
+		_node.Automatic = value
 	}
 	if value, ok := dc.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)
@@ -662,6 +687,18 @@ func (u *DeploymentUpsert) SetStatusReason(v string) *DeploymentUpsert {
 // UpdateStatusReason sets the "status_reason" field to the value that was provided on create.
 func (u *DeploymentUpsert) UpdateStatusReason() *DeploymentUpsert {
 	u.SetExcluded(deployment.FieldStatusReason)
+	return u
+}
+
+// SetAutomatic sets the "automatic" field.
+func (u *DeploymentUpsert) SetAutomatic(v bool) *DeploymentUpsert {
+	u.Set(deployment.FieldAutomatic, v)
+	return u
+}
+
+// UpdateAutomatic sets the "automatic" field to the value that was provided on create.
+func (u *DeploymentUpsert) UpdateAutomatic() *DeploymentUpsert {
+	u.SetExcluded(deployment.FieldAutomatic)
 	return u
 }
 
@@ -956,6 +993,20 @@ func (u *DeploymentUpsertOne) SetStatusReason(v string) *DeploymentUpsertOne {
 func (u *DeploymentUpsertOne) UpdateStatusReason() *DeploymentUpsertOne {
 	return u.Update(func(s *DeploymentUpsert) {
 		s.UpdateStatusReason()
+	})
+}
+
+// SetAutomatic sets the "automatic" field.
+func (u *DeploymentUpsertOne) SetAutomatic(v bool) *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetAutomatic(v)
+	})
+}
+
+// UpdateAutomatic sets the "automatic" field to the value that was provided on create.
+func (u *DeploymentUpsertOne) UpdateAutomatic() *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdateAutomatic()
 	})
 }
 
@@ -1440,6 +1491,20 @@ func (u *DeploymentUpsertBulk) SetStatusReason(v string) *DeploymentUpsertBulk {
 func (u *DeploymentUpsertBulk) UpdateStatusReason() *DeploymentUpsertBulk {
 	return u.Update(func(s *DeploymentUpsert) {
 		s.UpdateStatusReason()
+	})
+}
+
+// SetAutomatic sets the "automatic" field.
+func (u *DeploymentUpsertBulk) SetAutomatic(v bool) *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetAutomatic(v)
+	})
+}
+
+// UpdateAutomatic sets the "automatic" field to the value that was provided on create.
+func (u *DeploymentUpsertBulk) UpdateAutomatic() *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdateAutomatic()
 	})
 }
 

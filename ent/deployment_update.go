@@ -130,6 +130,20 @@ func (du *DeploymentUpdate) SetNillableStatusReason(s *string) *DeploymentUpdate
 	return du
 }
 
+// SetAutomatic sets the "automatic" field.
+func (du *DeploymentUpdate) SetAutomatic(b bool) *DeploymentUpdate {
+	du.mutation.SetAutomatic(b)
+	return du
+}
+
+// SetNillableAutomatic sets the "automatic" field if the given value is not nil.
+func (du *DeploymentUpdate) SetNillableAutomatic(b *bool) *DeploymentUpdate {
+	if b != nil {
+		du.SetAutomatic(*b)
+	}
+	return du
+}
+
 // SetDeferredUntil sets the "deferred_until" field.
 func (du *DeploymentUpdate) SetDeferredUntil(t time.Time) *DeploymentUpdate {
 	du.mutation.SetDeferredUntil(t)
@@ -481,6 +495,9 @@ func (du *DeploymentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	if value, ok := du.mutation.StatusReason(); ok {
 		_spec.SetField(deployment.FieldStatusReason, field.TypeString, value)
 	}
+	if value, ok := du.mutation.Automatic(); ok {
+		_spec.SetField(deployment.FieldAutomatic, field.TypeBool, value)
+	}
 	if value, ok := du.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)
 	}
@@ -767,6 +784,20 @@ func (duo *DeploymentUpdateOne) SetStatusReason(s string) *DeploymentUpdateOne {
 func (duo *DeploymentUpdateOne) SetNillableStatusReason(s *string) *DeploymentUpdateOne {
 	if s != nil {
 		duo.SetStatusReason(*s)
+	}
+	return duo
+}
+
+// SetAutomatic sets the "automatic" field.
+func (duo *DeploymentUpdateOne) SetAutomatic(b bool) *DeploymentUpdateOne {
+	duo.mutation.SetAutomatic(b)
+	return duo
+}
+
+// SetNillableAutomatic sets the "automatic" field if the given value is not nil.
+func (duo *DeploymentUpdateOne) SetNillableAutomatic(b *bool) *DeploymentUpdateOne {
+	if b != nil {
+		duo.SetAutomatic(*b)
 	}
 	return duo
 }
@@ -1151,6 +1182,9 @@ func (duo *DeploymentUpdateOne) sqlSave(ctx context.Context) (_node *Deployment,
 	}
 	if value, ok := duo.mutation.StatusReason(); ok {
 		_spec.SetField(deployment.FieldStatusReason, field.TypeString, value)
+	}
+	if value, ok := duo.mutation.Automatic(); ok {
+		_spec.SetField(deployment.FieldAutomatic, field.TypeBool, value)
 	}
 	if value, ok := duo.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)

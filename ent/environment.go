@@ -37,6 +37,8 @@ type Environment struct {
 	Queue spec.QueuePolicy `json:"queue,omitempty"`
 	// Variables holds the value of the "variables" field.
 	Variables []spec.Variable `json:"variables,omitempty"`
+	// Permissions holds the value of the "permissions" field.
+	Permissions spec.EnvironmentPermissions `json:"permissions,omitempty"`
 	// DefinitionID holds the value of the "definition_id" field.
 	DefinitionID int `json:"definition_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -72,7 +74,7 @@ func (*Environment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case environment.FieldTrigger, environment.FieldPreApproval, environment.FieldPostApproval, environment.FieldJob, environment.FieldQueue, environment.FieldVariables:
+		case environment.FieldTrigger, environment.FieldPreApproval, environment.FieldPostApproval, environment.FieldJob, environment.FieldQueue, environment.FieldVariables, environment.FieldPermissions:
 			values[i] = new([]byte)
 		case environment.FieldID, environment.FieldRank, environment.FieldDefinitionID:
 			values[i] = new(sql.NullInt64)
@@ -165,6 +167,14 @@ func (e *Environment) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field variables: %w", err)
 				}
 			}
+		case environment.FieldPermissions:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field permissions", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &e.Permissions); err != nil {
+					return fmt.Errorf("unmarshal field permissions: %w", err)
+				}
+			}
 		case environment.FieldDefinitionID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field definition_id", values[i])
@@ -238,6 +248,9 @@ func (e *Environment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("variables=")
 	builder.WriteString(fmt.Sprintf("%v", e.Variables))
+	builder.WriteString(", ")
+	builder.WriteString("permissions=")
+	builder.WriteString(fmt.Sprintf("%v", e.Permissions))
 	builder.WriteString(", ")
 	builder.WriteString("definition_id=")
 	builder.WriteString(fmt.Sprintf("%v", e.DefinitionID))

@@ -85,6 +85,20 @@ func (ec *EnvironmentCreate) SetVariables(s []spec.Variable) *EnvironmentCreate 
 	return ec
 }
 
+// SetPermissions sets the "permissions" field.
+func (ec *EnvironmentCreate) SetPermissions(sp spec.EnvironmentPermissions) *EnvironmentCreate {
+	ec.mutation.SetPermissions(sp)
+	return ec
+}
+
+// SetNillablePermissions sets the "permissions" field if the given value is not nil.
+func (ec *EnvironmentCreate) SetNillablePermissions(sp *spec.EnvironmentPermissions) *EnvironmentCreate {
+	if sp != nil {
+		ec.SetPermissions(*sp)
+	}
+	return ec
+}
+
 // SetDefinitionID sets the "definition_id" field.
 func (ec *EnvironmentCreate) SetDefinitionID(i int) *EnvironmentCreate {
 	ec.mutation.SetDefinitionID(i)
@@ -236,6 +250,10 @@ func (ec *EnvironmentCreate) createSpec() (*Environment, *sqlgraph.CreateSpec) {
 	if value, ok := ec.mutation.Variables(); ok {
 		_spec.SetField(environment.FieldVariables, field.TypeJSON, value)
 		_node.Variables = value
+	}
+	if value, ok := ec.mutation.Permissions(); ok {
+		_spec.SetField(environment.FieldPermissions, field.TypeJSON, value)
+		_node.Permissions = value
 	}
 	if nodes := ec.mutation.DefinitionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -423,6 +441,24 @@ func (u *EnvironmentUpsert) UpdateVariables() *EnvironmentUpsert {
 // ClearVariables clears the value of the "variables" field.
 func (u *EnvironmentUpsert) ClearVariables() *EnvironmentUpsert {
 	u.SetNull(environment.FieldVariables)
+	return u
+}
+
+// SetPermissions sets the "permissions" field.
+func (u *EnvironmentUpsert) SetPermissions(v spec.EnvironmentPermissions) *EnvironmentUpsert {
+	u.Set(environment.FieldPermissions, v)
+	return u
+}
+
+// UpdatePermissions sets the "permissions" field to the value that was provided on create.
+func (u *EnvironmentUpsert) UpdatePermissions() *EnvironmentUpsert {
+	u.SetExcluded(environment.FieldPermissions)
+	return u
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (u *EnvironmentUpsert) ClearPermissions() *EnvironmentUpsert {
+	u.SetNull(environment.FieldPermissions)
 	return u
 }
 
@@ -615,6 +651,27 @@ func (u *EnvironmentUpsertOne) UpdateVariables() *EnvironmentUpsertOne {
 func (u *EnvironmentUpsertOne) ClearVariables() *EnvironmentUpsertOne {
 	return u.Update(func(s *EnvironmentUpsert) {
 		s.ClearVariables()
+	})
+}
+
+// SetPermissions sets the "permissions" field.
+func (u *EnvironmentUpsertOne) SetPermissions(v spec.EnvironmentPermissions) *EnvironmentUpsertOne {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.SetPermissions(v)
+	})
+}
+
+// UpdatePermissions sets the "permissions" field to the value that was provided on create.
+func (u *EnvironmentUpsertOne) UpdatePermissions() *EnvironmentUpsertOne {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.UpdatePermissions()
+	})
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (u *EnvironmentUpsertOne) ClearPermissions() *EnvironmentUpsertOne {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.ClearPermissions()
 	})
 }
 
@@ -973,6 +1030,27 @@ func (u *EnvironmentUpsertBulk) UpdateVariables() *EnvironmentUpsertBulk {
 func (u *EnvironmentUpsertBulk) ClearVariables() *EnvironmentUpsertBulk {
 	return u.Update(func(s *EnvironmentUpsert) {
 		s.ClearVariables()
+	})
+}
+
+// SetPermissions sets the "permissions" field.
+func (u *EnvironmentUpsertBulk) SetPermissions(v spec.EnvironmentPermissions) *EnvironmentUpsertBulk {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.SetPermissions(v)
+	})
+}
+
+// UpdatePermissions sets the "permissions" field to the value that was provided on create.
+func (u *EnvironmentUpsertBulk) UpdatePermissions() *EnvironmentUpsertBulk {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.UpdatePermissions()
+	})
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (u *EnvironmentUpsertBulk) ClearPermissions() *EnvironmentUpsertBulk {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.ClearPermissions()
 	})
 }
 

@@ -168,6 +168,26 @@ func (eu *EnvironmentUpdate) ClearVariables() *EnvironmentUpdate {
 	return eu
 }
 
+// SetPermissions sets the "permissions" field.
+func (eu *EnvironmentUpdate) SetPermissions(sp spec.EnvironmentPermissions) *EnvironmentUpdate {
+	eu.mutation.SetPermissions(sp)
+	return eu
+}
+
+// SetNillablePermissions sets the "permissions" field if the given value is not nil.
+func (eu *EnvironmentUpdate) SetNillablePermissions(sp *spec.EnvironmentPermissions) *EnvironmentUpdate {
+	if sp != nil {
+		eu.SetPermissions(*sp)
+	}
+	return eu
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (eu *EnvironmentUpdate) ClearPermissions() *EnvironmentUpdate {
+	eu.mutation.ClearPermissions()
+	return eu
+}
+
 // SetDefinitionID sets the "definition_id" field.
 func (eu *EnvironmentUpdate) SetDefinitionID(i int) *EnvironmentUpdate {
 	eu.mutation.SetDefinitionID(i)
@@ -293,6 +313,12 @@ func (eu *EnvironmentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if eu.mutation.VariablesCleared() {
 		_spec.ClearField(environment.FieldVariables, field.TypeJSON)
+	}
+	if value, ok := eu.mutation.Permissions(); ok {
+		_spec.SetField(environment.FieldPermissions, field.TypeJSON, value)
+	}
+	if eu.mutation.PermissionsCleared() {
+		_spec.ClearField(environment.FieldPermissions, field.TypeJSON)
 	}
 	if eu.mutation.DefinitionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -482,6 +508,26 @@ func (euo *EnvironmentUpdateOne) ClearVariables() *EnvironmentUpdateOne {
 	return euo
 }
 
+// SetPermissions sets the "permissions" field.
+func (euo *EnvironmentUpdateOne) SetPermissions(sp spec.EnvironmentPermissions) *EnvironmentUpdateOne {
+	euo.mutation.SetPermissions(sp)
+	return euo
+}
+
+// SetNillablePermissions sets the "permissions" field if the given value is not nil.
+func (euo *EnvironmentUpdateOne) SetNillablePermissions(sp *spec.EnvironmentPermissions) *EnvironmentUpdateOne {
+	if sp != nil {
+		euo.SetPermissions(*sp)
+	}
+	return euo
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (euo *EnvironmentUpdateOne) ClearPermissions() *EnvironmentUpdateOne {
+	euo.mutation.ClearPermissions()
+	return euo
+}
+
 // SetDefinitionID sets the "definition_id" field.
 func (euo *EnvironmentUpdateOne) SetDefinitionID(i int) *EnvironmentUpdateOne {
 	euo.mutation.SetDefinitionID(i)
@@ -637,6 +683,12 @@ func (euo *EnvironmentUpdateOne) sqlSave(ctx context.Context) (_node *Environmen
 	}
 	if euo.mutation.VariablesCleared() {
 		_spec.ClearField(environment.FieldVariables, field.TypeJSON)
+	}
+	if value, ok := euo.mutation.Permissions(); ok {
+		_spec.SetField(environment.FieldPermissions, field.TypeJSON, value)
+	}
+	if euo.mutation.PermissionsCleared() {
+		_spec.ClearField(environment.FieldPermissions, field.TypeJSON)
 	}
 	if euo.mutation.DefinitionCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -1354,6 +1354,11 @@ func (d *DeploymentQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, deployment.FieldStatusReason)
 				fieldSeen[deployment.FieldStatusReason] = struct{}{}
 			}
+		case "automatic":
+			if _, ok := fieldSeen[deployment.FieldAutomatic]; !ok {
+				selectedFields = append(selectedFields, deployment.FieldAutomatic)
+				fieldSeen[deployment.FieldAutomatic] = struct{}{}
+			}
 		case "deferredUntil":
 			if _, ok := fieldSeen[deployment.FieldDeferredUntil]; !ok {
 				selectedFields = append(selectedFields, deployment.FieldDeferredUntil)
@@ -1532,6 +1537,11 @@ func (e *EnvironmentQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if _, ok := fieldSeen[environment.FieldQueue]; !ok {
 				selectedFields = append(selectedFields, environment.FieldQueue)
 				fieldSeen[environment.FieldQueue] = struct{}{}
+			}
+		case "permissions":
+			if _, ok := fieldSeen[environment.FieldPermissions]; !ok {
+				selectedFields = append(selectedFields, environment.FieldPermissions)
+				fieldSeen[environment.FieldPermissions] = struct{}{}
 			}
 		case "definitionID":
 			if _, ok := fieldSeen[environment.FieldDefinitionID]; !ok {
@@ -3339,6 +3349,11 @@ func (rd *ReleaseDefinitionQuery) collectField(ctx context.Context, oneNode bool
 			if _, ok := fieldSeen[releasedefinition.FieldReaders]; !ok {
 				selectedFields = append(selectedFields, releasedefinition.FieldReaders)
 				fieldSeen[releasedefinition.FieldReaders] = struct{}{}
+			}
+		case "permissions":
+			if _, ok := fieldSeen[releasedefinition.FieldPermissions]; !ok {
+				selectedFields = append(selectedFields, releasedefinition.FieldPermissions)
+				fieldSeen[releasedefinition.FieldPermissions] = struct{}{}
 			}
 		case "id":
 		case "__typename":

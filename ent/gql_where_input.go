@@ -4003,6 +4003,10 @@ type DeploymentWhereInput struct {
 	StatusReasonEqualFold    *string  `json:"statusReasonEqualFold,omitempty"`
 	StatusReasonContainsFold *string  `json:"statusReasonContainsFold,omitempty"`
 
+	// "automatic" field predicates.
+	Automatic    *bool `json:"automatic,omitempty"`
+	AutomaticNEQ *bool `json:"automaticNEQ,omitempty"`
+
 	// "deferred_until" field predicates.
 	DeferredUntil       *time.Time  `json:"deferredUntil,omitempty"`
 	DeferredUntilNEQ    *time.Time  `json:"deferredUntilNEQ,omitempty"`
@@ -4412,6 +4416,12 @@ func (i *DeploymentWhereInput) P() (predicate.Deployment, error) {
 	}
 	if i.StatusReasonContainsFold != nil {
 		predicates = append(predicates, deployment.StatusReasonContainsFold(*i.StatusReasonContainsFold))
+	}
+	if i.Automatic != nil {
+		predicates = append(predicates, deployment.AutomaticEQ(*i.Automatic))
+	}
+	if i.AutomaticNEQ != nil {
+		predicates = append(predicates, deployment.AutomaticNEQ(*i.AutomaticNEQ))
 	}
 	if i.DeferredUntil != nil {
 		predicates = append(predicates, deployment.DeferredUntilEQ(*i.DeferredUntil))

@@ -7655,6 +7655,7 @@ type DeploymentMutation struct {
 	requested_by               *string
 	reason                     *string
 	status_reason              *string
+	automatic                  *bool
 	deferred_until             *time.Time
 	queued_at                  *time.Time
 	started_at                 *time.Time
@@ -8083,6 +8084,42 @@ func (m *DeploymentMutation) OldStatusReason(ctx context.Context) (v string, err
 // ResetStatusReason resets all changes to the "status_reason" field.
 func (m *DeploymentMutation) ResetStatusReason() {
 	m.status_reason = nil
+}
+
+// SetAutomatic sets the "automatic" field.
+func (m *DeploymentMutation) SetAutomatic(b bool) {
+	m.automatic = &b
+}
+
+// Automatic returns the value of the "automatic" field in the mutation.
+func (m *DeploymentMutation) Automatic() (r bool, exists bool) {
+	v := m.automatic
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAutomatic returns the old "automatic" field's value of the Deployment entity.
+// If the Deployment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentMutation) OldAutomatic(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAutomatic is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAutomatic requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAutomatic: %w", err)
+	}
+	return oldValue.Automatic, nil
+}
+
+// ResetAutomatic resets all changes to the "automatic" field.
+func (m *DeploymentMutation) ResetAutomatic() {
+	m.automatic = nil
 }
 
 // SetDeferredUntil sets the "deferred_until" field.
@@ -8682,7 +8719,7 @@ func (m *DeploymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeploymentMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, deployment.FieldCreatedAt)
 	}
@@ -8706,6 +8743,9 @@ func (m *DeploymentMutation) Fields() []string {
 	}
 	if m.status_reason != nil {
 		fields = append(fields, deployment.FieldStatusReason)
+	}
+	if m.automatic != nil {
+		fields = append(fields, deployment.FieldAutomatic)
 	}
 	if m.deferred_until != nil {
 		fields = append(fields, deployment.FieldDeferredUntil)
@@ -8758,6 +8798,8 @@ func (m *DeploymentMutation) Field(name string) (ent.Value, bool) {
 		return m.Reason()
 	case deployment.FieldStatusReason:
 		return m.StatusReason()
+	case deployment.FieldAutomatic:
+		return m.Automatic()
 	case deployment.FieldDeferredUntil:
 		return m.DeferredUntil()
 	case deployment.FieldQueuedAt:
@@ -8801,6 +8843,8 @@ func (m *DeploymentMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldReason(ctx)
 	case deployment.FieldStatusReason:
 		return m.OldStatusReason(ctx)
+	case deployment.FieldAutomatic:
+		return m.OldAutomatic(ctx)
 	case deployment.FieldDeferredUntil:
 		return m.OldDeferredUntil(ctx)
 	case deployment.FieldQueuedAt:
@@ -8883,6 +8927,13 @@ func (m *DeploymentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStatusReason(v)
+		return nil
+	case deployment.FieldAutomatic:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAutomatic(v)
 		return nil
 	case deployment.FieldDeferredUntil:
 		v, ok := value.(time.Time)
@@ -9086,6 +9137,9 @@ func (m *DeploymentMutation) ResetField(name string) error {
 	case deployment.FieldStatusReason:
 		m.ResetStatusReason()
 		return nil
+	case deployment.FieldAutomatic:
+		m.ResetAutomatic()
+		return nil
 	case deployment.FieldDeferredUntil:
 		m.ResetDeferredUntil()
 		return nil
@@ -9272,6 +9326,7 @@ type EnvironmentMutation struct {
 	queue             *spec.QueuePolicy
 	variables         *[]spec.Variable
 	appendvariables   []spec.Variable
+	permissions       *spec.EnvironmentPermissions
 	clearedFields     map[string]struct{}
 	definition        *int
 	cleareddefinition bool
@@ -9751,6 +9806,55 @@ func (m *EnvironmentMutation) ResetVariables() {
 	delete(m.clearedFields, environment.FieldVariables)
 }
 
+// SetPermissions sets the "permissions" field.
+func (m *EnvironmentMutation) SetPermissions(sp spec.EnvironmentPermissions) {
+	m.permissions = &sp
+}
+
+// Permissions returns the value of the "permissions" field in the mutation.
+func (m *EnvironmentMutation) Permissions() (r spec.EnvironmentPermissions, exists bool) {
+	v := m.permissions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPermissions returns the old "permissions" field's value of the Environment entity.
+// If the Environment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnvironmentMutation) OldPermissions(ctx context.Context) (v spec.EnvironmentPermissions, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPermissions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPermissions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPermissions: %w", err)
+	}
+	return oldValue.Permissions, nil
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (m *EnvironmentMutation) ClearPermissions() {
+	m.permissions = nil
+	m.clearedFields[environment.FieldPermissions] = struct{}{}
+}
+
+// PermissionsCleared returns if the "permissions" field was cleared in this mutation.
+func (m *EnvironmentMutation) PermissionsCleared() bool {
+	_, ok := m.clearedFields[environment.FieldPermissions]
+	return ok
+}
+
+// ResetPermissions resets all changes to the "permissions" field.
+func (m *EnvironmentMutation) ResetPermissions() {
+	m.permissions = nil
+	delete(m.clearedFields, environment.FieldPermissions)
+}
+
 // SetDefinitionID sets the "definition_id" field.
 func (m *EnvironmentMutation) SetDefinitionID(i int) {
 	m.definition = &i
@@ -9848,7 +9952,7 @@ func (m *EnvironmentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EnvironmentMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.name != nil {
 		fields = append(fields, environment.FieldName)
 	}
@@ -9875,6 +9979,9 @@ func (m *EnvironmentMutation) Fields() []string {
 	}
 	if m.variables != nil {
 		fields = append(fields, environment.FieldVariables)
+	}
+	if m.permissions != nil {
+		fields = append(fields, environment.FieldPermissions)
 	}
 	if m.definition != nil {
 		fields = append(fields, environment.FieldDefinitionID)
@@ -9905,6 +10012,8 @@ func (m *EnvironmentMutation) Field(name string) (ent.Value, bool) {
 		return m.Queue()
 	case environment.FieldVariables:
 		return m.Variables()
+	case environment.FieldPermissions:
+		return m.Permissions()
 	case environment.FieldDefinitionID:
 		return m.DefinitionID()
 	}
@@ -9934,6 +10043,8 @@ func (m *EnvironmentMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldQueue(ctx)
 	case environment.FieldVariables:
 		return m.OldVariables(ctx)
+	case environment.FieldPermissions:
+		return m.OldPermissions(ctx)
 	case environment.FieldDefinitionID:
 		return m.OldDefinitionID(ctx)
 	}
@@ -10008,6 +10119,13 @@ func (m *EnvironmentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetVariables(v)
 		return nil
+	case environment.FieldPermissions:
+		v, ok := value.(spec.EnvironmentPermissions)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPermissions(v)
+		return nil
 	case environment.FieldDefinitionID:
 		v, ok := value.(int)
 		if !ok {
@@ -10063,6 +10181,9 @@ func (m *EnvironmentMutation) ClearedFields() []string {
 	if m.FieldCleared(environment.FieldVariables) {
 		fields = append(fields, environment.FieldVariables)
 	}
+	if m.FieldCleared(environment.FieldPermissions) {
+		fields = append(fields, environment.FieldPermissions)
+	}
 	return fields
 }
 
@@ -10079,6 +10200,9 @@ func (m *EnvironmentMutation) ClearField(name string) error {
 	switch name {
 	case environment.FieldVariables:
 		m.ClearVariables()
+		return nil
+	case environment.FieldPermissions:
+		m.ClearPermissions()
 		return nil
 	}
 	return fmt.Errorf("unknown Environment nullable field %s", name)
@@ -10114,6 +10238,9 @@ func (m *EnvironmentMutation) ResetField(name string) error {
 		return nil
 	case environment.FieldVariables:
 		m.ResetVariables()
+		return nil
+	case environment.FieldPermissions:
+		m.ResetPermissions()
 		return nil
 	case environment.FieldDefinitionID:
 		m.ResetDefinitionID()
@@ -21267,6 +21394,7 @@ type ReleaseDefinitionMutation struct {
 	deleted_at              *time.Time
 	readers                 *[]string
 	appendreaders           []string
+	permissions             *spec.DefinitionPermissions
 	clearedFields           map[string]struct{}
 	artifact_sources        map[int]struct{}
 	removedartifact_sources map[int]struct{}
@@ -21919,6 +22047,55 @@ func (m *ReleaseDefinitionMutation) ResetReaders() {
 	delete(m.clearedFields, releasedefinition.FieldReaders)
 }
 
+// SetPermissions sets the "permissions" field.
+func (m *ReleaseDefinitionMutation) SetPermissions(sp spec.DefinitionPermissions) {
+	m.permissions = &sp
+}
+
+// Permissions returns the value of the "permissions" field in the mutation.
+func (m *ReleaseDefinitionMutation) Permissions() (r spec.DefinitionPermissions, exists bool) {
+	v := m.permissions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPermissions returns the old "permissions" field's value of the ReleaseDefinition entity.
+// If the ReleaseDefinition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseDefinitionMutation) OldPermissions(ctx context.Context) (v spec.DefinitionPermissions, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPermissions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPermissions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPermissions: %w", err)
+	}
+	return oldValue.Permissions, nil
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (m *ReleaseDefinitionMutation) ClearPermissions() {
+	m.permissions = nil
+	m.clearedFields[releasedefinition.FieldPermissions] = struct{}{}
+}
+
+// PermissionsCleared returns if the "permissions" field was cleared in this mutation.
+func (m *ReleaseDefinitionMutation) PermissionsCleared() bool {
+	_, ok := m.clearedFields[releasedefinition.FieldPermissions]
+	return ok
+}
+
+// ResetPermissions resets all changes to the "permissions" field.
+func (m *ReleaseDefinitionMutation) ResetPermissions() {
+	m.permissions = nil
+	delete(m.clearedFields, releasedefinition.FieldPermissions)
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by ids.
 func (m *ReleaseDefinitionMutation) AddArtifactSourceIDs(ids ...int) {
 	if m.artifact_sources == nil {
@@ -22169,7 +22346,7 @@ func (m *ReleaseDefinitionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReleaseDefinitionMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, releasedefinition.FieldCreatedAt)
 	}
@@ -22203,6 +22380,9 @@ func (m *ReleaseDefinitionMutation) Fields() []string {
 	if m.readers != nil {
 		fields = append(fields, releasedefinition.FieldReaders)
 	}
+	if m.permissions != nil {
+		fields = append(fields, releasedefinition.FieldPermissions)
+	}
 	return fields
 }
 
@@ -22233,6 +22413,8 @@ func (m *ReleaseDefinitionMutation) Field(name string) (ent.Value, bool) {
 		return m.DeletedAt()
 	case releasedefinition.FieldReaders:
 		return m.Readers()
+	case releasedefinition.FieldPermissions:
+		return m.Permissions()
 	}
 	return nil, false
 }
@@ -22264,6 +22446,8 @@ func (m *ReleaseDefinitionMutation) OldField(ctx context.Context, name string) (
 		return m.OldDeletedAt(ctx)
 	case releasedefinition.FieldReaders:
 		return m.OldReaders(ctx)
+	case releasedefinition.FieldPermissions:
+		return m.OldPermissions(ctx)
 	}
 	return nil, fmt.Errorf("unknown ReleaseDefinition field %s", name)
 }
@@ -22350,6 +22534,13 @@ func (m *ReleaseDefinitionMutation) SetField(name string, value ent.Value) error
 		}
 		m.SetReaders(v)
 		return nil
+	case releasedefinition.FieldPermissions:
+		v, ok := value.(spec.DefinitionPermissions)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPermissions(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)
 }
@@ -22419,6 +22610,9 @@ func (m *ReleaseDefinitionMutation) ClearedFields() []string {
 	if m.FieldCleared(releasedefinition.FieldReaders) {
 		fields = append(fields, releasedefinition.FieldReaders)
 	}
+	if m.FieldCleared(releasedefinition.FieldPermissions) {
+		fields = append(fields, releasedefinition.FieldPermissions)
+	}
 	return fields
 }
 
@@ -22444,6 +22638,9 @@ func (m *ReleaseDefinitionMutation) ClearField(name string) error {
 		return nil
 	case releasedefinition.FieldReaders:
 		m.ClearReaders()
+		return nil
+	case releasedefinition.FieldPermissions:
+		m.ClearPermissions()
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition nullable field %s", name)
@@ -22485,6 +22682,9 @@ func (m *ReleaseDefinitionMutation) ResetField(name string) error {
 		return nil
 	case releasedefinition.FieldReaders:
 		m.ResetReaders()
+		return nil
+	case releasedefinition.FieldPermissions:
+		m.ResetPermissions()
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)

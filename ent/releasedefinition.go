@@ -41,6 +41,8 @@ type ReleaseDefinition struct {
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
 	// Readers holds the value of the "readers" field.
 	Readers []string `json:"readers,omitempty"`
+	// Permissions holds the value of the "permissions" field.
+	Permissions spec.DefinitionPermissions `json:"permissions,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ReleaseDefinitionQuery when eager-loading is set.
 	Edges        ReleaseDefinitionEdges `json:"edges"`
@@ -110,7 +112,7 @@ func (*ReleaseDefinition) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case releasedefinition.FieldVariables, releasedefinition.FieldSchedules, releasedefinition.FieldReaders:
+		case releasedefinition.FieldVariables, releasedefinition.FieldSchedules, releasedefinition.FieldReaders, releasedefinition.FieldPermissions:
 			values[i] = new([]byte)
 		case releasedefinition.FieldID, releasedefinition.FieldRevision, releasedefinition.FieldReleaseCounter:
 			values[i] = new(sql.NullInt64)
@@ -212,6 +214,14 @@ func (rd *ReleaseDefinition) assignValues(columns []string, values []any) error 
 					return fmt.Errorf("unmarshal field readers: %w", err)
 				}
 			}
+		case releasedefinition.FieldPermissions:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field permissions", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &rd.Permissions); err != nil {
+					return fmt.Errorf("unmarshal field permissions: %w", err)
+				}
+			}
 		default:
 			rd.selectValues.Set(columns[i], values[i])
 		}
@@ -302,6 +312,9 @@ func (rd *ReleaseDefinition) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("readers=")
 	builder.WriteString(fmt.Sprintf("%v", rd.Readers))
+	builder.WriteString(", ")
+	builder.WriteString("permissions=")
+	builder.WriteString(fmt.Sprintf("%v", rd.Permissions))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -149,6 +149,20 @@ func (rdc *ReleaseDefinitionCreate) SetReaders(s []string) *ReleaseDefinitionCre
 	return rdc
 }
 
+// SetPermissions sets the "permissions" field.
+func (rdc *ReleaseDefinitionCreate) SetPermissions(sp spec.DefinitionPermissions) *ReleaseDefinitionCreate {
+	rdc.mutation.SetPermissions(sp)
+	return rdc
+}
+
+// SetNillablePermissions sets the "permissions" field if the given value is not nil.
+func (rdc *ReleaseDefinitionCreate) SetNillablePermissions(sp *spec.DefinitionPermissions) *ReleaseDefinitionCreate {
+	if sp != nil {
+		rdc.SetPermissions(*sp)
+	}
+	return rdc
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rdc *ReleaseDefinitionCreate) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionCreate {
 	rdc.mutation.AddArtifactSourceIDs(ids...)
@@ -378,6 +392,10 @@ func (rdc *ReleaseDefinitionCreate) createSpec() (*ReleaseDefinition, *sqlgraph.
 	if value, ok := rdc.mutation.Readers(); ok {
 		_spec.SetField(releasedefinition.FieldReaders, field.TypeJSON, value)
 		_node.Readers = value
+	}
+	if value, ok := rdc.mutation.Permissions(); ok {
+		_spec.SetField(releasedefinition.FieldPermissions, field.TypeJSON, value)
+		_node.Permissions = value
 	}
 	if nodes := rdc.mutation.ArtifactSourcesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -651,6 +669,24 @@ func (u *ReleaseDefinitionUpsert) ClearReaders() *ReleaseDefinitionUpsert {
 	return u
 }
 
+// SetPermissions sets the "permissions" field.
+func (u *ReleaseDefinitionUpsert) SetPermissions(v spec.DefinitionPermissions) *ReleaseDefinitionUpsert {
+	u.Set(releasedefinition.FieldPermissions, v)
+	return u
+}
+
+// UpdatePermissions sets the "permissions" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsert) UpdatePermissions() *ReleaseDefinitionUpsert {
+	u.SetExcluded(releasedefinition.FieldPermissions)
+	return u
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (u *ReleaseDefinitionUpsert) ClearPermissions() *ReleaseDefinitionUpsert {
+	u.SetNull(releasedefinition.FieldPermissions)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -875,6 +911,27 @@ func (u *ReleaseDefinitionUpsertOne) UpdateReaders() *ReleaseDefinitionUpsertOne
 func (u *ReleaseDefinitionUpsertOne) ClearReaders() *ReleaseDefinitionUpsertOne {
 	return u.Update(func(s *ReleaseDefinitionUpsert) {
 		s.ClearReaders()
+	})
+}
+
+// SetPermissions sets the "permissions" field.
+func (u *ReleaseDefinitionUpsertOne) SetPermissions(v spec.DefinitionPermissions) *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetPermissions(v)
+	})
+}
+
+// UpdatePermissions sets the "permissions" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertOne) UpdatePermissions() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdatePermissions()
+	})
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (u *ReleaseDefinitionUpsertOne) ClearPermissions() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.ClearPermissions()
 	})
 }
 
@@ -1268,6 +1325,27 @@ func (u *ReleaseDefinitionUpsertBulk) UpdateReaders() *ReleaseDefinitionUpsertBu
 func (u *ReleaseDefinitionUpsertBulk) ClearReaders() *ReleaseDefinitionUpsertBulk {
 	return u.Update(func(s *ReleaseDefinitionUpsert) {
 		s.ClearReaders()
+	})
+}
+
+// SetPermissions sets the "permissions" field.
+func (u *ReleaseDefinitionUpsertBulk) SetPermissions(v spec.DefinitionPermissions) *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetPermissions(v)
+	})
+}
+
+// UpdatePermissions sets the "permissions" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertBulk) UpdatePermissions() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdatePermissions()
+	})
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (u *ReleaseDefinitionUpsertBulk) ClearPermissions() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.ClearPermissions()
 	})
 }
 

@@ -199,6 +199,26 @@ func (rdu *ReleaseDefinitionUpdate) ClearReaders() *ReleaseDefinitionUpdate {
 	return rdu
 }
 
+// SetPermissions sets the "permissions" field.
+func (rdu *ReleaseDefinitionUpdate) SetPermissions(sp spec.DefinitionPermissions) *ReleaseDefinitionUpdate {
+	rdu.mutation.SetPermissions(sp)
+	return rdu
+}
+
+// SetNillablePermissions sets the "permissions" field if the given value is not nil.
+func (rdu *ReleaseDefinitionUpdate) SetNillablePermissions(sp *spec.DefinitionPermissions) *ReleaseDefinitionUpdate {
+	if sp != nil {
+		rdu.SetPermissions(*sp)
+	}
+	return rdu
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (rdu *ReleaseDefinitionUpdate) ClearPermissions() *ReleaseDefinitionUpdate {
+	rdu.mutation.ClearPermissions()
+	return rdu
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rdu *ReleaseDefinitionUpdate) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionUpdate {
 	rdu.mutation.AddArtifactSourceIDs(ids...)
@@ -484,6 +504,12 @@ func (rdu *ReleaseDefinitionUpdate) sqlSave(ctx context.Context) (n int, err err
 	}
 	if rdu.mutation.ReadersCleared() {
 		_spec.ClearField(releasedefinition.FieldReaders, field.TypeJSON)
+	}
+	if value, ok := rdu.mutation.Permissions(); ok {
+		_spec.SetField(releasedefinition.FieldPermissions, field.TypeJSON, value)
+	}
+	if rdu.mutation.PermissionsCleared() {
+		_spec.ClearField(releasedefinition.FieldPermissions, field.TypeJSON)
 	}
 	if rdu.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -851,6 +877,26 @@ func (rduo *ReleaseDefinitionUpdateOne) ClearReaders() *ReleaseDefinitionUpdateO
 	return rduo
 }
 
+// SetPermissions sets the "permissions" field.
+func (rduo *ReleaseDefinitionUpdateOne) SetPermissions(sp spec.DefinitionPermissions) *ReleaseDefinitionUpdateOne {
+	rduo.mutation.SetPermissions(sp)
+	return rduo
+}
+
+// SetNillablePermissions sets the "permissions" field if the given value is not nil.
+func (rduo *ReleaseDefinitionUpdateOne) SetNillablePermissions(sp *spec.DefinitionPermissions) *ReleaseDefinitionUpdateOne {
+	if sp != nil {
+		rduo.SetPermissions(*sp)
+	}
+	return rduo
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (rduo *ReleaseDefinitionUpdateOne) ClearPermissions() *ReleaseDefinitionUpdateOne {
+	rduo.mutation.ClearPermissions()
+	return rduo
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rduo *ReleaseDefinitionUpdateOne) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionUpdateOne {
 	rduo.mutation.AddArtifactSourceIDs(ids...)
@@ -1166,6 +1212,12 @@ func (rduo *ReleaseDefinitionUpdateOne) sqlSave(ctx context.Context) (_node *Rel
 	}
 	if rduo.mutation.ReadersCleared() {
 		_spec.ClearField(releasedefinition.FieldReaders, field.TypeJSON)
+	}
+	if value, ok := rduo.mutation.Permissions(); ok {
+		_spec.SetField(releasedefinition.FieldPermissions, field.TypeJSON, value)
+	}
+	if rduo.mutation.PermissionsCleared() {
+		_spec.ClearField(releasedefinition.FieldPermissions, field.TypeJSON)
 	}
 	if rduo.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -328,8 +328,12 @@ func init() {
 	deploymentDescStatusReason := deploymentFields[5].Descriptor()
 	// deployment.DefaultStatusReason holds the default value on creation for the status_reason field.
 	deployment.DefaultStatusReason = deploymentDescStatusReason.Default.(string)
+	// deploymentDescAutomatic is the schema descriptor for automatic field.
+	deploymentDescAutomatic := deploymentFields[6].Descriptor()
+	// deployment.DefaultAutomatic holds the default value on creation for the automatic field.
+	deployment.DefaultAutomatic = deploymentDescAutomatic.Default.(bool)
 	// deploymentDescVersion is the schema descriptor for version field.
-	deploymentDescVersion := deploymentFields[10].Descriptor()
+	deploymentDescVersion := deploymentFields[11].Descriptor()
 	// deployment.DefaultVersion holds the default value on creation for the version field.
 	deployment.DefaultVersion = deploymentDescVersion.Default.(int)
 	environmentFields := schema.Environment{}.Fields()

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -74,4 +75,33 @@ func stringMapIn(m map[string]any) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// viewerCan answers viewerCan of a definition (env nil) or of one of its
+// environments: what the viewer may do there. The viewer's groups are read
+// once per operation, definitions batched.
+func (r *Resolver) viewerCan(ctx context.Context, defID int, env *ent.Environment) (*delivery.ViewerCan, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := loadersFrom(ctx)
+	var p *delivery.Principal
+	var def *ent.ReleaseDefinition
+	if l == nil { // a subscription's field: no per-operation cache
+		if p, err = r.Engine.PrincipalOf(ctx, a); err == nil {
+			def, err = r.Engine.Client().ReleaseDefinition.Get(ctx, defID)
+		}
+	} else {
+		l.principalOnce.Do(func() { l.principal, l.principalErr = r.Engine.PrincipalOf(ctx, a) })
+		p, err = l.principal, l.principalErr
+		if err == nil {
+			def, err = l.definitions.load(ctx, defID)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	can := p.Can(def, env)
+	return &can, nil
 }

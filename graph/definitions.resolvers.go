@@ -14,6 +14,11 @@ import (
 	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
+// ViewerCan is the resolver for the viewerCan field.
+func (r *environmentResolver) ViewerCan(ctx context.Context, obj *ent.Environment) (*delivery.ViewerCan, error) {
+	return r.viewerCan(ctx, obj.DefinitionID, obj)
+}
+
 // CreateDefinition is the resolver for the createDefinition field.
 func (r *mutationResolver) CreateDefinition(ctx context.Context, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error) {
 	a, err := actor(ctx)
@@ -74,4 +79,9 @@ func (r *queryResolver) DefinitionDiff(ctx context.Context, id int, from int, to
 	}
 	changes, err := r.Engine.DiffRevisions(ctx, a, id, from, to)
 	return pointers(changes), err
+}
+
+// ViewerCan is the resolver for the viewerCan field.
+func (r *releaseDefinitionResolver) ViewerCan(ctx context.Context, obj *ent.ReleaseDefinition) (*delivery.ViewerCan, error) {
+	return r.viewerCan(ctx, obj.ID, nil)
 }

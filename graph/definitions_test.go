@@ -106,7 +106,7 @@ func definitionInput(secret string) map[string]any {
 				"variables": []any{map[string]any{"name": "DEV_TOKEN", "value": "dev-token-plaintext", "secret": true}}},
 			map[string]any{"name": "prod", "trigger": map[string]any{"kind": "AFTER_ENVIRONMENTS", "environments": []any{"dev"}}},
 		},
-		"schedules": []any{map[string]any{"cron": "0 3 * * 1-5"}},
+		"schedules": []any{map[string]any{"cron": "0 3 * * 1-5", "scheduleOnlyWithChanges": true}},
 	}
 }
 
@@ -128,6 +128,7 @@ func TestDefinitionsGraphQL(t *testing.T) {
 
 		read := `query($id: ID!) { definition(id: $id) {
 		  name revision releaseNameFormat
+		  schedules { cron scheduleOnlyWithChanges }
 		  variables { name value secret }
 		  environments { name rank variables { name value secret } job { tasks { shell env } } }
 		  artifactSources { alias primary connection { name } }
@@ -166,6 +167,9 @@ func TestDefinitionsGraphQL(t *testing.T) {
 		}
 		if task := d.Environments[0].Job.Tasks[0]; task.Shell != "bash" || task.Env["MODE"] != "fast" || task.Env["N"] != "3" {
 			t.Fatalf("task = %+v", task)
+		}
+		if !strings.Contains(raw, `"schedules":[{"cron":"0 3 * * 1-5","scheduleOnlyWithChanges":true}]`) {
+			t.Fatalf("schedules = %s", raw)
 		}
 		if !strings.Contains(raw, `"author":"alice","comment":"first","changeType":"CREATE"`) ||
 			!strings.Contains(raw, `"variables":[{"value":null,"secret":true}]`) {

@@ -84,6 +84,9 @@ func (r *Resolver) Agent() AgentResolver { return &agentResolver{r} }
 // Approval returns ApprovalResolver implementation.
 func (r *Resolver) Approval() ApprovalResolver { return &approvalResolver{r} }
 
+// Environment returns EnvironmentResolver implementation.
+func (r *Resolver) Environment() EnvironmentResolver { return &environmentResolver{r} }
+
 // OutgoingHook returns OutgoingHookResolver implementation.
 func (r *Resolver) OutgoingHook() OutgoingHookResolver { return &outgoingHookResolver{r} }
 
@@ -106,6 +109,7 @@ func (r *Resolver) User() UserResolver { return &userResolver{r} }
 type (
 	agentResolver             struct{ *Resolver }
 	approvalResolver          struct{ *Resolver }
+	environmentResolver       struct{ *Resolver }
 	outgoingHookResolver      struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	releaseDefinitionResolver struct{ *Resolver }

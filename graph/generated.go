@@ -50,6 +50,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Agent() AgentResolver
 	Approval() ApprovalResolver
+	Environment() EnvironmentResolver
 	Mutation() MutationResolver
 	OutgoingHook() OutgoingHookResolver
 	Query() QueryResolver
@@ -362,6 +363,14 @@ type ComplexityRoot struct {
 		Token    func(childComplexity int) int
 	}
 
+	DefinitionPermissions struct {
+		CreateReleases         func(childComplexity int) int
+		EditDefinition         func(childComplexity int) int
+		ManageApprovals        func(childComplexity int) int
+		ManageDeployments      func(childComplexity int) int
+		OverrideArtifactChecks func(childComplexity int) int
+	}
+
 	DefinitionRevision struct {
 		Author       func(childComplexity int) int
 		ChangeType   func(childComplexity int) int
@@ -390,15 +399,26 @@ type ComplexityRoot struct {
 		Description       func(childComplexity int) int
 		Environments      func(childComplexity int) int
 		Name              func(childComplexity int) int
+		Permissions       func(childComplexity int) int
 		Readers           func(childComplexity int) int
 		ReleaseNameFormat func(childComplexity int) int
 		Schedules         func(childComplexity int) int
 		Variables         func(childComplexity int) int
 	}
 
+	DefinitionViewerCan struct {
+		CreateReleases         func(childComplexity int) int
+		DeleteDefinition       func(childComplexity int) int
+		EditDefinition         func(childComplexity int) int
+		ManageApprovals        func(childComplexity int) int
+		ManageDeployments      func(childComplexity int) int
+		OverrideArtifactChecks func(childComplexity int) int
+	}
+
 	Deployment struct {
 		Approvals            func(childComplexity int) int
 		Attempt              func(childComplexity int) int
+		Automatic            func(childComplexity int) int
 		CompletedAt          func(childComplexity int) int
 		CreatedAt            func(childComplexity int) int
 		DeferredUntil        func(childComplexity int) int
@@ -469,12 +489,14 @@ type ComplexityRoot struct {
 		Job          func(childComplexity int) int
 		Name         func(childComplexity int) int
 		Owner        func(childComplexity int) int
+		Permissions  func(childComplexity int) int
 		PostApproval func(childComplexity int) int
 		PreApproval  func(childComplexity int) int
 		Queue        func(childComplexity int) int
 		Rank         func(childComplexity int) int
 		Trigger      func(childComplexity int) int
 		Variables    func(childComplexity int) int
+		ViewerCan    func(childComplexity int) int
 	}
 
 	EnvironmentDeploymentState struct {
@@ -484,10 +506,17 @@ type ComplexityRoot struct {
 		Previous    func(childComplexity int) int
 	}
 
+	EnvironmentPermissions struct {
+		EditEnvironment   func(childComplexity int) int
+		ManageApprovals   func(childComplexity int) int
+		ManageDeployments func(childComplexity int) int
+	}
+
 	EnvironmentSpec struct {
 		Job          func(childComplexity int) int
 		Name         func(childComplexity int) int
 		Owner        func(childComplexity int) int
+		Permissions  func(childComplexity int) int
 		PostApproval func(childComplexity int) int
 		PreApproval  func(childComplexity int) int
 		Queue        func(childComplexity int) int
@@ -507,6 +536,12 @@ type ComplexityRoot struct {
 		Status       func(childComplexity int) int
 		Time         func(childComplexity int) int
 		Type         func(childComplexity int) int
+	}
+
+	EnvironmentViewerCan struct {
+		EditDefinition    func(childComplexity int) int
+		ManageApprovals   func(childComplexity int) int
+		ManageDeployments func(childComplexity int) int
 	}
 
 	FieldChange struct {
@@ -634,10 +669,11 @@ type ComplexityRoot struct {
 	}
 
 	LogLine struct {
-		Seq  func(childComplexity int) int
-		Step func(childComplexity int) int
-		Text func(childComplexity int) int
-		Time func(childComplexity int) int
+		AfterLoss func(childComplexity int) int
+		Seq       func(childComplexity int) int
+		Step      func(childComplexity int) int
+		Text      func(childComplexity int) int
+		Time      func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -858,6 +894,7 @@ type ComplexityRoot struct {
 		Environments      func(childComplexity int) int
 		ID                func(childComplexity int) int
 		Name              func(childComplexity int) int
+		Permissions       func(childComplexity int) int
 		Readers           func(childComplexity int) int
 		ReleaseNameFormat func(childComplexity int) int
 		Releases          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
@@ -866,6 +903,7 @@ type ComplexityRoot struct {
 		Schedules         func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		Variables         func(childComplexity int) int
+		ViewerCan         func(childComplexity int) int
 	}
 
 	ReleaseDefinitionConnection struct {
@@ -899,8 +937,9 @@ type ComplexityRoot struct {
 	}
 
 	Schedule struct {
-		Cron     func(childComplexity int) int
-		TimeZone func(childComplexity int) int
+		Cron                    func(childComplexity int) int
+		ScheduleOnlyWithChanges func(childComplexity int) int
+		TimeZone                func(childComplexity int) int
 	}
 
 	ServiceConnection struct {
@@ -1074,6 +1113,9 @@ type AgentResolver interface {
 type ApprovalResolver interface {
 	Notifications(ctx context.Context, obj *ent.Approval) ([]*ent.Notification, error)
 }
+type EnvironmentResolver interface {
+	ViewerCan(ctx context.Context, obj *ent.Environment) (*delivery.ViewerCan, error)
+}
 type MutationResolver interface {
 	Ping(ctx context.Context) (string, error)
 	CreateAgentRegistration(ctx context.Context, pool *string, maxUses *int, expiresInHours *int) (*model.CreatedAgentRegistration, error)
@@ -1144,6 +1186,8 @@ type QueryResolver interface {
 }
 type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
+
+	ViewerCan(ctx context.Context, obj *ent.ReleaseDefinition) (*delivery.ViewerCan, error)
 }
 type ServiceConnectionResolver interface {
 	HasSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
@@ -2492,6 +2536,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreatedApiToken.Token(childComplexity), true
 
+	case "DefinitionPermissions.createReleases":
+		if e.ComplexityRoot.DefinitionPermissions.CreateReleases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.CreateReleases(childComplexity), true
+	case "DefinitionPermissions.editDefinition":
+		if e.ComplexityRoot.DefinitionPermissions.EditDefinition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.EditDefinition(childComplexity), true
+	case "DefinitionPermissions.manageApprovals":
+		if e.ComplexityRoot.DefinitionPermissions.ManageApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.ManageApprovals(childComplexity), true
+	case "DefinitionPermissions.manageDeployments":
+		if e.ComplexityRoot.DefinitionPermissions.ManageDeployments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.ManageDeployments(childComplexity), true
+	case "DefinitionPermissions.overrideArtifactChecks":
+		if e.ComplexityRoot.DefinitionPermissions.OverrideArtifactChecks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.OverrideArtifactChecks(childComplexity), true
+
 	case "DefinitionRevision.author":
 		if e.ComplexityRoot.DefinitionRevision.Author == nil {
 			break
@@ -2603,6 +2678,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionSnapshot.Name(childComplexity), true
+	case "DefinitionSnapshot.permissions":
+		if e.ComplexityRoot.DefinitionSnapshot.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Permissions(childComplexity), true
 	case "DefinitionSnapshot.readers":
 		if e.ComplexityRoot.DefinitionSnapshot.Readers == nil {
 			break
@@ -2628,6 +2709,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DefinitionSnapshot.Variables(childComplexity), true
 
+	case "DefinitionViewerCan.createReleases":
+		if e.ComplexityRoot.DefinitionViewerCan.CreateReleases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.CreateReleases(childComplexity), true
+	case "DefinitionViewerCan.deleteDefinition":
+		if e.ComplexityRoot.DefinitionViewerCan.DeleteDefinition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.DeleteDefinition(childComplexity), true
+	case "DefinitionViewerCan.editDefinition":
+		if e.ComplexityRoot.DefinitionViewerCan.EditDefinition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.EditDefinition(childComplexity), true
+	case "DefinitionViewerCan.manageApprovals":
+		if e.ComplexityRoot.DefinitionViewerCan.ManageApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.ManageApprovals(childComplexity), true
+	case "DefinitionViewerCan.manageDeployments":
+		if e.ComplexityRoot.DefinitionViewerCan.ManageDeployments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.ManageDeployments(childComplexity), true
+	case "DefinitionViewerCan.overrideArtifactChecks":
+		if e.ComplexityRoot.DefinitionViewerCan.OverrideArtifactChecks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.OverrideArtifactChecks(childComplexity), true
+
 	case "Deployment.approvals":
 		if e.ComplexityRoot.Deployment.Approvals == nil {
 			break
@@ -2640,6 +2758,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Deployment.Attempt(childComplexity), true
+	case "Deployment.automatic":
+		if e.ComplexityRoot.Deployment.Automatic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Automatic(childComplexity), true
 	case "Deployment.completedAt":
 		if e.ComplexityRoot.Deployment.CompletedAt == nil {
 			break
@@ -2975,6 +3099,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.Owner(childComplexity), true
+	case "Environment.permissions":
+		if e.ComplexityRoot.Environment.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Environment.Permissions(childComplexity), true
 	case "Environment.postApproval":
 		if e.ComplexityRoot.Environment.PostApproval == nil {
 			break
@@ -3011,6 +3141,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.Variables(childComplexity), true
+	case "Environment.viewerCan":
+		if e.ComplexityRoot.Environment.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Environment.ViewerCan(childComplexity), true
 
 	case "EnvironmentDeploymentState.current":
 		if e.ComplexityRoot.EnvironmentDeploymentState.Current == nil {
@@ -3037,6 +3173,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnvironmentDeploymentState.Previous(childComplexity), true
 
+	case "EnvironmentPermissions.editEnvironment":
+		if e.ComplexityRoot.EnvironmentPermissions.EditEnvironment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentPermissions.EditEnvironment(childComplexity), true
+	case "EnvironmentPermissions.manageApprovals":
+		if e.ComplexityRoot.EnvironmentPermissions.ManageApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentPermissions.ManageApprovals(childComplexity), true
+	case "EnvironmentPermissions.manageDeployments":
+		if e.ComplexityRoot.EnvironmentPermissions.ManageDeployments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentPermissions.ManageDeployments(childComplexity), true
+
 	case "EnvironmentSpec.job":
 		if e.ComplexityRoot.EnvironmentSpec.Job == nil {
 			break
@@ -3055,6 +3210,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentSpec.Owner(childComplexity), true
+	case "EnvironmentSpec.permissions":
+		if e.ComplexityRoot.EnvironmentSpec.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Permissions(childComplexity), true
 	case "EnvironmentSpec.postApproval":
 		if e.ComplexityRoot.EnvironmentSpec.PostApproval == nil {
 			break
@@ -3152,6 +3313,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentStatusChangedEvent.Type(childComplexity), true
+
+	case "EnvironmentViewerCan.editEnvironment":
+		if e.ComplexityRoot.EnvironmentViewerCan.EditDefinition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentViewerCan.EditDefinition(childComplexity), true
+	case "EnvironmentViewerCan.manageApprovals":
+		if e.ComplexityRoot.EnvironmentViewerCan.ManageApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentViewerCan.ManageApprovals(childComplexity), true
+	case "EnvironmentViewerCan.manageDeployments":
+		if e.ComplexityRoot.EnvironmentViewerCan.ManageDeployments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentViewerCan.ManageDeployments(childComplexity), true
 
 	case "FieldChange.after":
 		if e.ComplexityRoot.FieldChange.After == nil {
@@ -3676,6 +3856,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobStep.Status(childComplexity), true
 
+	case "LogLine.afterLoss":
+		if e.ComplexityRoot.LogLine.AfterLoss == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.AfterLoss(childComplexity), true
 	case "LogLine.seq":
 		if e.ComplexityRoot.LogLine.Seq == nil {
 			break
@@ -5022,6 +5208,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.Name(childComplexity), true
+	case "ReleaseDefinition.permissions":
+		if e.ComplexityRoot.ReleaseDefinition.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.Permissions(childComplexity), true
 	case "ReleaseDefinition.readers":
 		if e.ComplexityRoot.ReleaseDefinition.Readers == nil {
 			break
@@ -5080,6 +5272,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.Variables(childComplexity), true
+	case "ReleaseDefinition.viewerCan":
+		if e.ComplexityRoot.ReleaseDefinition.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.ViewerCan(childComplexity), true
 
 	case "ReleaseDefinitionConnection.edges":
 		if e.ComplexityRoot.ReleaseDefinitionConnection.Edges == nil {
@@ -5199,6 +5397,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Schedule.Cron(childComplexity), true
+	case "Schedule.scheduleOnlyWithChanges":
+		if e.ComplexityRoot.Schedule.ScheduleOnlyWithChanges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.ScheduleOnlyWithChanges(childComplexity), true
 	case "Schedule.timeZone":
 		if e.ComplexityRoot.Schedule.TimeZone == nil {
 			break
@@ -5862,12 +6066,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAuditEventWhereInput,
 		ec.unmarshalInputCommitWhereInput,
 		ec.unmarshalInputDefinitionInput,
+		ec.unmarshalInputDefinitionPermissionsInput,
 		ec.unmarshalInputDefinitionRevisionOrder,
 		ec.unmarshalInputDefinitionRevisionWhereInput,
 		ec.unmarshalInputDeployEnvironmentInput,
 		ec.unmarshalInputDeploymentOrder,
 		ec.unmarshalInputDeploymentWhereInput,
 		ec.unmarshalInputEnvironmentInput,
+		ec.unmarshalInputEnvironmentPermissionsInput,
 		ec.unmarshalInputEnvironmentWhereInput,
 		ec.unmarshalInputGroupOrder,
 		ec.unmarshalInputGroupPatchInput,
@@ -6106,6 +6312,8 @@ type QueuePolicy {
 type Schedule {
   cron: String!
   timeZone: String!
+  """Skip an occurrence when no artifact source has a newer admitted build than the latest release."""
+  scheduleOnlyWithChanges: Boolean!
 }
 
 input VariableInput {
@@ -6164,6 +6372,8 @@ input QueuePolicyInput {
 input ScheduleInput {
   cron: String!
   timeZone: String
+  """Skip an occurrence when no artifact source has a newer admitted build than the latest release."""
+  scheduleOnlyWithChanges: Boolean
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -7832,6 +8042,7 @@ type Deployment implements Node {
   requestedBy: String!
   reason: String!
   statusReason: String!
+  automatic: Boolean!
   deferredUntil: Time
   queuedAt: Time
   startedAt: Time
@@ -8034,6 +8245,11 @@ input DeploymentWhereInput {
   statusReasonEqualFold: String
   statusReasonContainsFold: String
   """
+  automatic field predicates
+  """
+  automatic: Boolean
+  automaticNEQ: Boolean
+  """
   deferred_until field predicates
   """
   deferredUntil: Time
@@ -8157,6 +8373,7 @@ type Environment implements Node {
   postApproval: ApprovalPolicy!
   job: JobSpec!
   queue: QueuePolicy!
+  permissions: EnvironmentPermissions
   definitionID: ID!
   definition: ReleaseDefinition!
 }
@@ -10014,6 +10231,7 @@ type ReleaseDefinition implements Node {
   revision: Int!
   deletedAt: Time
   readers: [String!]
+  permissions: DefinitionPermissions
   artifactSources: [ArtifactSource!]
   environments: [Environment!]
   revisions(
@@ -11847,6 +12065,22 @@ func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CreatedApiToken", field.Name)
 }
 
+func (ec *executionContext) childFields_DefinitionPermissions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "editDefinition":
+		return ec.fieldContext_DefinitionPermissions_editDefinition(ctx, field)
+	case "createReleases":
+		return ec.fieldContext_DefinitionPermissions_createReleases(ctx, field)
+	case "manageDeployments":
+		return ec.fieldContext_DefinitionPermissions_manageDeployments(ctx, field)
+	case "manageApprovals":
+		return ec.fieldContext_DefinitionPermissions_manageApprovals(ctx, field)
+	case "overrideArtifactChecks":
+		return ec.fieldContext_DefinitionPermissions_overrideArtifactChecks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DefinitionPermissions", field.Name)
+}
+
 func (ec *executionContext) childFields_DefinitionRevision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -11911,8 +12145,28 @@ func (ec *executionContext) childFields_DefinitionSnapshot(ctx context.Context, 
 		return ec.fieldContext_DefinitionSnapshot_schedules(ctx, field)
 	case "readers":
 		return ec.fieldContext_DefinitionSnapshot_readers(ctx, field)
+	case "permissions":
+		return ec.fieldContext_DefinitionSnapshot_permissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionSnapshot", field.Name)
+}
+
+func (ec *executionContext) childFields_DefinitionViewerCan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "editDefinition":
+		return ec.fieldContext_DefinitionViewerCan_editDefinition(ctx, field)
+	case "deleteDefinition":
+		return ec.fieldContext_DefinitionViewerCan_deleteDefinition(ctx, field)
+	case "createReleases":
+		return ec.fieldContext_DefinitionViewerCan_createReleases(ctx, field)
+	case "manageDeployments":
+		return ec.fieldContext_DefinitionViewerCan_manageDeployments(ctx, field)
+	case "manageApprovals":
+		return ec.fieldContext_DefinitionViewerCan_manageApprovals(ctx, field)
+	case "overrideArtifactChecks":
+		return ec.fieldContext_DefinitionViewerCan_overrideArtifactChecks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DefinitionViewerCan", field.Name)
 }
 
 func (ec *executionContext) childFields_Deployment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11935,6 +12189,8 @@ func (ec *executionContext) childFields_Deployment(ctx context.Context, field gr
 		return ec.fieldContext_Deployment_reason(ctx, field)
 	case "statusReason":
 		return ec.fieldContext_Deployment_statusReason(ctx, field)
+	case "automatic":
+		return ec.fieldContext_Deployment_automatic(ctx, field)
 	case "deferredUntil":
 		return ec.fieldContext_Deployment_deferredUntil(ctx, field)
 	case "queuedAt":
@@ -12005,12 +12261,16 @@ func (ec *executionContext) childFields_Environment(ctx context.Context, field g
 		return ec.fieldContext_Environment_job(ctx, field)
 	case "queue":
 		return ec.fieldContext_Environment_queue(ctx, field)
+	case "permissions":
+		return ec.fieldContext_Environment_permissions(ctx, field)
 	case "definitionID":
 		return ec.fieldContext_Environment_definitionID(ctx, field)
 	case "definition":
 		return ec.fieldContext_Environment_definition(ctx, field)
 	case "variables":
 		return ec.fieldContext_Environment_variables(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_Environment_viewerCan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Environment", field.Name)
 }
@@ -12027,6 +12287,18 @@ func (ec *executionContext) childFields_EnvironmentDeploymentState(ctx context.C
 		return ec.fieldContext_EnvironmentDeploymentState_latest(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnvironmentDeploymentState", field.Name)
+}
+
+func (ec *executionContext) childFields_EnvironmentPermissions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "editEnvironment":
+		return ec.fieldContext_EnvironmentPermissions_editEnvironment(ctx, field)
+	case "manageDeployments":
+		return ec.fieldContext_EnvironmentPermissions_manageDeployments(ctx, field)
+	case "manageApprovals":
+		return ec.fieldContext_EnvironmentPermissions_manageApprovals(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnvironmentPermissions", field.Name)
 }
 
 func (ec *executionContext) childFields_EnvironmentSpec(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12047,8 +12319,22 @@ func (ec *executionContext) childFields_EnvironmentSpec(ctx context.Context, fie
 		return ec.fieldContext_EnvironmentSpec_queue(ctx, field)
 	case "variables":
 		return ec.fieldContext_EnvironmentSpec_variables(ctx, field)
+	case "permissions":
+		return ec.fieldContext_EnvironmentSpec_permissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnvironmentSpec", field.Name)
+}
+
+func (ec *executionContext) childFields_EnvironmentViewerCan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "editEnvironment":
+		return ec.fieldContext_EnvironmentViewerCan_editEnvironment(ctx, field)
+	case "manageDeployments":
+		return ec.fieldContext_EnvironmentViewerCan_manageDeployments(ctx, field)
+	case "manageApprovals":
+		return ec.fieldContext_EnvironmentViewerCan_manageApprovals(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnvironmentViewerCan", field.Name)
 }
 
 func (ec *executionContext) childFields_FieldChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12281,6 +12567,8 @@ func (ec *executionContext) childFields_LogLine(ctx context.Context, field graph
 		return ec.fieldContext_LogLine_time(ctx, field)
 	case "text":
 		return ec.fieldContext_LogLine_text(ctx, field)
+	case "afterLoss":
+		return ec.fieldContext_LogLine_afterLoss(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LogLine", field.Name)
 }
@@ -12551,6 +12839,8 @@ func (ec *executionContext) childFields_ReleaseDefinition(ctx context.Context, f
 		return ec.fieldContext_ReleaseDefinition_deletedAt(ctx, field)
 	case "readers":
 		return ec.fieldContext_ReleaseDefinition_readers(ctx, field)
+	case "permissions":
+		return ec.fieldContext_ReleaseDefinition_permissions(ctx, field)
 	case "artifactSources":
 		return ec.fieldContext_ReleaseDefinition_artifactSources(ctx, field)
 	case "environments":
@@ -12561,6 +12851,8 @@ func (ec *executionContext) childFields_ReleaseDefinition(ctx context.Context, f
 		return ec.fieldContext_ReleaseDefinition_releases(ctx, field)
 	case "variables":
 		return ec.fieldContext_ReleaseDefinition_variables(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_ReleaseDefinition_viewerCan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseDefinition", field.Name)
 }
@@ -12631,6 +12923,8 @@ func (ec *executionContext) childFields_Schedule(ctx context.Context, field grap
 		return ec.fieldContext_Schedule_cron(ctx, field)
 	case "timeZone":
 		return ec.fieldContext_Schedule_timeZone(ctx, field)
+	case "scheduleOnlyWithChanges":
+		return ec.fieldContext_Schedule_scheduleOnlyWithChanges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Schedule", field.Name)
 }
@@ -20293,6 +20587,166 @@ func (ec *executionContext) fieldContext_CreatedApiToken_apiToken(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _DefinitionPermissions_editDefinition(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_editDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EditDefinition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_editDefinition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionPermissions_createReleases(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_createReleases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreateReleases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_createReleases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionPermissions_manageDeployments(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_manageDeployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageDeployments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_manageDeployments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionPermissions_manageApprovals(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_manageApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageApprovals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_manageApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionPermissions_overrideArtifactChecks(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_overrideArtifactChecks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OverrideArtifactChecks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_overrideArtifactChecks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DefinitionRevision_id(ctx context.Context, field graphql.CollectedField, obj *ent.DefinitionRevision) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20880,6 +21334,176 @@ func (ec *executionContext) fieldContext_DefinitionSnapshot_readers(_ context.Co
 	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _DefinitionSnapshot_permissions(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.DefinitionPermissions) graphql.Marshaler {
+			return ec.marshalNDefinitionPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionSnapshot",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DefinitionPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DefinitionViewerCan_editDefinition(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_editDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EditDefinition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_editDefinition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_deleteDefinition(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_deleteDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeleteDefinition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_deleteDefinition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_createReleases(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_createReleases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreateReleases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_createReleases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_manageDeployments(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_manageDeployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageDeployments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_manageDeployments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_manageApprovals(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_manageApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageApprovals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_manageApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_overrideArtifactChecks(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_overrideArtifactChecks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OverrideArtifactChecks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_overrideArtifactChecks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _Deployment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21085,6 +21709,29 @@ func (ec *executionContext) _Deployment_statusReason(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_Deployment_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_automatic(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_automatic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Automatic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_automatic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Deployment_deferredUntil(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
@@ -22404,6 +23051,38 @@ func (ec *executionContext) fieldContext_Environment_queue(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Environment_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Environment_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.EnvironmentPermissions) graphql.Marshaler {
+			return ec.marshalOEnvironmentPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Environment_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Environment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnvironmentPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Environment_definitionID(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22486,6 +23165,38 @@ func (ec *executionContext) fieldContext_Environment_variables(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Environment_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Environment_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Environment().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ViewerCan) graphql.Marshaler {
+			return ec.marshalNEnvironmentViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Environment_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Environment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnvironmentViewerCan(ctx, field)
 		},
 	}
 	return fc, nil
@@ -22605,6 +23316,102 @@ func (ec *executionContext) fieldContext_EnvironmentDeploymentState_latest(_ con
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentPermissions_editEnvironment(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentPermissions_editEnvironment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EditEnvironment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentPermissions_editEnvironment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentPermissions_manageDeployments(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentPermissions_manageDeployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageDeployments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentPermissions_manageDeployments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentPermissions_manageApprovals(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentPermissions_manageApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageApprovals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentPermissions_manageApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
 		},
 	}
 	return fc, nil
@@ -22843,6 +23650,38 @@ func (ec *executionContext) fieldContext_EnvironmentSpec_variables(_ context.Con
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_permissions(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.EnvironmentPermissions) graphql.Marshaler {
+			return ec.marshalNEnvironmentPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnvironmentPermissions(ctx, field)
 		},
 	}
 	return fc, nil
@@ -23117,6 +23956,75 @@ func (ec *executionContext) fieldContext_EnvironmentStatusChangedEvent_deploymen
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentViewerCan_editEnvironment(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentViewerCan_editEnvironment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EditDefinition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentViewerCan_editEnvironment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentViewerCan_manageDeployments(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentViewerCan_manageDeployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageDeployments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentViewerCan_manageDeployments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentViewerCan_manageApprovals(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentViewerCan_manageApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManageApprovals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentViewerCan_manageApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _FieldChange_path(ctx context.Context, field graphql.CollectedField, obj *delivery.FieldChange) (ret graphql.Marshaler) {
@@ -25317,6 +26225,29 @@ func (ec *executionContext) _LogLine_text(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_LogLine_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LogLine", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LogLine_afterLoss(ctx context.Context, field graphql.CollectedField, obj *delivery.LogLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogLine_afterLoss(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AfterLoss, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogLine_afterLoss(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogLine", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Mutation_ping(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -30785,6 +31716,38 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_readers(_ context.Con
 	return graphql.NewScalarFieldContext("ReleaseDefinition", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _ReleaseDefinition_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.DefinitionPermissions) graphql.Marshaler {
+			return ec.marshalODefinitionPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseDefinition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DefinitionPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReleaseDefinition_artifactSources(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -30964,6 +31927,38 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_variables(_ context.C
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseDefinition_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReleaseDefinition().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ViewerCan) graphql.Marshaler {
+			return ec.marshalNDefinitionViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseDefinition",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DefinitionViewerCan(ctx, field)
 		},
 	}
 	return fc, nil
@@ -31481,6 +32476,29 @@ func (ec *executionContext) _Schedule_timeZone(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Schedule_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Schedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Schedule_scheduleOnlyWithChanges(ctx context.Context, field graphql.CollectedField, obj *spec.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_scheduleOnlyWithChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduleOnlyWithChanges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_scheduleOnlyWithChanges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _ServiceConnection_id(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
@@ -41259,7 +42277,7 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules", "readers"}
+	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules", "readers", "permissions"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -41322,6 +42340,71 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 				return it, err
 			}
 			it.Readers = data
+		case "permissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
+			data, err := ec.unmarshalODefinitionPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Permissions = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDefinitionPermissionsInput(ctx context.Context, obj any) (spec.DefinitionPermissions, error) {
+	var it spec.DefinitionPermissions
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"editDefinition", "createReleases", "manageDeployments", "manageApprovals", "overrideArtifactChecks"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "editDefinition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("editDefinition"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EditDefinition = data
+		case "createReleases":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createReleases"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreateReleases = data
+		case "manageDeployments":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("manageDeployments"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManageDeployments = data
+		case "manageApprovals":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("manageApprovals"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManageApprovals = data
+		case "overrideArtifactChecks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overrideArtifactChecks"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OverrideArtifactChecks = data
 		}
 	}
 	return it, nil
@@ -41928,7 +43011,7 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJob", "hasJobWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "automatic", "automaticNEQ", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJob", "hasJobWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -42509,6 +43592,20 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.StatusReasonContainsFold = data
+		case "automatic":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("automatic"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Automatic = data
+		case "automaticNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("automaticNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AutomaticNEQ = data
 		case "deferredUntil":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deferredUntil"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -43064,7 +44161,7 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables"}
+	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -43127,6 +44224,57 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 				return it, err
 			}
 			it.Variables = data
+		case "permissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
+			data, err := ec.unmarshalOEnvironmentPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Permissions = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputEnvironmentPermissionsInput(ctx context.Context, obj any) (spec.EnvironmentPermissions, error) {
+	var it spec.EnvironmentPermissions
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"editEnvironment", "manageDeployments", "manageApprovals"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "editEnvironment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("editEnvironment"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EditEnvironment = data
+		case "manageDeployments":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("manageDeployments"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManageDeployments = data
+		case "manageApprovals":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("manageApprovals"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManageApprovals = data
 		}
 	}
 	return it, nil
@@ -46713,7 +47861,7 @@ func (ec *executionContext) unmarshalInputNewReleaseInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"definitionId", "artifacts", "reason", "description", "variableOverrides", "manualEnvironments", "partial"}
+	fieldsInOrder := [...]string{"definitionId", "artifacts", "reason", "description", "variableOverrides", "manualEnvironments", "partial", "overrideArtifactChecks"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -46769,6 +47917,13 @@ func (ec *executionContext) unmarshalInputNewReleaseInput(ctx context.Context, o
 				return it, err
 			}
 			it.Partial = data
+		case "overrideArtifactChecks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overrideArtifactChecks"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OverrideArtifactChecks = data
 		}
 	}
 	return it, nil
@@ -51826,7 +52981,7 @@ func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"cron", "timeZone"}
+	fieldsInOrder := [...]string{"cron", "timeZone", "scheduleOnlyWithChanges"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -51847,6 +53002,13 @@ func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj
 				return it, err
 			}
 			it.TimeZone = data
+		case "scheduleOnlyWithChanges":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduleOnlyWithChanges"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduleOnlyWithChanges = data
 		}
 	}
 	return it, nil
@@ -58131,6 +59293,64 @@ func (ec *executionContext) _CreatedApiToken(ctx context.Context, sel ast.Select
 	return out
 }
 
+var definitionPermissionsImplementors = []string{"DefinitionPermissions"}
+
+func (ec *executionContext) _DefinitionPermissions(ctx context.Context, sel ast.SelectionSet, obj *spec.DefinitionPermissions) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, definitionPermissionsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DefinitionPermissions")
+		case "editDefinition":
+			out.Values[i] = ec._DefinitionPermissions_editDefinition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createReleases":
+			out.Values[i] = ec._DefinitionPermissions_createReleases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageDeployments":
+			out.Values[i] = ec._DefinitionPermissions_manageDeployments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageApprovals":
+			out.Values[i] = ec._DefinitionPermissions_manageApprovals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overrideArtifactChecks":
+			out.Values[i] = ec._DefinitionPermissions_overrideArtifactChecks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var definitionRevisionImplementors = []string{"DefinitionRevision", "Node"}
 
 func (ec *executionContext) _DefinitionRevision(ctx context.Context, sel ast.SelectionSet, obj *ent.DefinitionRevision) graphql.Marshaler {
@@ -58385,6 +59605,74 @@ func (ec *executionContext) _DefinitionSnapshot(ctx context.Context, sel ast.Sel
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "permissions":
+			out.Values[i] = ec._DefinitionSnapshot_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var definitionViewerCanImplementors = []string{"DefinitionViewerCan"}
+
+func (ec *executionContext) _DefinitionViewerCan(ctx context.Context, sel ast.SelectionSet, obj *delivery.ViewerCan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, definitionViewerCanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DefinitionViewerCan")
+		case "editDefinition":
+			out.Values[i] = ec._DefinitionViewerCan_editDefinition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDefinition":
+			out.Values[i] = ec._DefinitionViewerCan_deleteDefinition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createReleases":
+			out.Values[i] = ec._DefinitionViewerCan_createReleases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageDeployments":
+			out.Values[i] = ec._DefinitionViewerCan_manageDeployments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageApprovals":
+			out.Values[i] = ec._DefinitionViewerCan_manageApprovals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overrideArtifactChecks":
+			out.Values[i] = ec._DefinitionViewerCan_overrideArtifactChecks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -58460,6 +59748,11 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 			}
 		case "statusReason":
 			out.Values[i] = ec._Deployment_statusReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "automatic":
+			out.Values[i] = ec._Deployment_automatic(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -59147,6 +60440,11 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "permissions":
+			out.Values[i] = ec._Environment_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "definitionID":
 			out.Values[i] = ec._Environment_definitionID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -59195,6 +60493,44 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Environment_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -59269,6 +60605,54 @@ func (ec *executionContext) _EnvironmentDeploymentState(ctx context.Context, sel
 	return out
 }
 
+var environmentPermissionsImplementors = []string{"EnvironmentPermissions"}
+
+func (ec *executionContext) _EnvironmentPermissions(ctx context.Context, sel ast.SelectionSet, obj *spec.EnvironmentPermissions) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, environmentPermissionsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnvironmentPermissions")
+		case "editEnvironment":
+			out.Values[i] = ec._EnvironmentPermissions_editEnvironment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageDeployments":
+			out.Values[i] = ec._EnvironmentPermissions_manageDeployments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageApprovals":
+			out.Values[i] = ec._EnvironmentPermissions_manageApprovals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var environmentSpecImplementors = []string{"EnvironmentSpec"}
 
 func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.SelectionSet, obj *spec.EnvironmentSpec) graphql.Marshaler {
@@ -59318,6 +60702,11 @@ func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.Select
 			}
 		case "variables":
 			out.Values[i] = ec._EnvironmentSpec_variables(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "permissions":
+			out.Values[i] = ec._EnvironmentSpec_permissions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -59475,6 +60864,54 @@ func (ec *executionContext) _EnvironmentStatusChangedEvent(ctx context.Context, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var environmentViewerCanImplementors = []string{"EnvironmentViewerCan"}
+
+func (ec *executionContext) _EnvironmentViewerCan(ctx context.Context, sel ast.SelectionSet, obj *delivery.ViewerCan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, environmentViewerCanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnvironmentViewerCan")
+		case "editEnvironment":
+			out.Values[i] = ec._EnvironmentViewerCan_editEnvironment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageDeployments":
+			out.Values[i] = ec._EnvironmentViewerCan_manageDeployments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "manageApprovals":
+			out.Values[i] = ec._EnvironmentViewerCan_manageApprovals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -60610,6 +62047,11 @@ func (ec *executionContext) _LogLine(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "text":
 			out.Values[i] = ec._LogLine_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "afterLoss":
+			out.Values[i] = ec._LogLine_afterLoss(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -62951,6 +64393,11 @@ func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "permissions":
+			out.Values[i] = ec._ReleaseDefinition_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "artifactSources":
 			field := field
 
@@ -63108,6 +64555,44 @@ func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReleaseDefinition_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -63436,6 +64921,11 @@ func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "timeZone":
 			out.Values[i] = ec._Schedule_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scheduleOnlyWithChanges":
+			out.Values[i] = ec._Schedule_scheduleOnlyWithChanges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -65800,6 +67290,10 @@ func (ec *executionContext) unmarshalNDefinitionInput2githubᚗcomᚋcairnhqᚋc
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNDefinitionPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx context.Context, sel ast.SelectionSet, v spec.DefinitionPermissions) graphql.Marshaler {
+	return ec._DefinitionPermissions(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNDefinitionRevisionChangeType2githubᚗcomᚋcairnhqᚋcairnᚋentᚋdefinitionrevisionᚐChangeType(ctx context.Context, v any) (definitionrevision.ChangeType, error) {
 	var res definitionrevision.ChangeType
 	err := res.UnmarshalGQL(v)
@@ -65843,6 +67337,16 @@ func (ec *executionContext) unmarshalNDefinitionRevisionWhereInput2ᚖgithubᚗc
 
 func (ec *executionContext) marshalNDefinitionSnapshot2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionSnapshot(ctx context.Context, sel ast.SelectionSet, v spec.DefinitionSnapshot) graphql.Marshaler {
 	return ec._DefinitionSnapshot(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDefinitionViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐViewerCan(ctx context.Context, sel ast.SelectionSet, v *delivery.ViewerCan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DefinitionViewerCan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDeployEnvironmentInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐDeployInput(ctx context.Context, v any) (delivery.DeployInput, error) {
@@ -65966,6 +67470,10 @@ func (ec *executionContext) unmarshalNEnvironmentInput2ᚕgithubᚗcomᚋcairnhq
 	return res, nil
 }
 
+func (ec *executionContext) marshalNEnvironmentPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx context.Context, sel ast.SelectionSet, v spec.EnvironmentPermissions) graphql.Marshaler {
+	return ec._EnvironmentPermissions(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNEnvironmentSpec2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentSpec(ctx context.Context, sel ast.SelectionSet, v spec.EnvironmentSpec) graphql.Marshaler {
 	return ec._EnvironmentSpec(ctx, sel, &v)
 }
@@ -65984,6 +67492,16 @@ func (ec *executionContext) marshalNEnvironmentSpec2ᚕgithubᚗcomᚋcairnhqᚋ
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNEnvironmentViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐViewerCan(ctx context.Context, sel ast.SelectionSet, v *delivery.ViewerCan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EnvironmentViewerCan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNEnvironmentWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐEnvironmentWhereInput(ctx context.Context, v any) (*ent.EnvironmentWhereInput, error) {
@@ -68012,6 +69530,15 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 	return v
 }
 
+func (ec *executionContext) marshalODefinitionPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx context.Context, sel ast.SelectionSet, v spec.DefinitionPermissions) graphql.Marshaler {
+	return ec._DefinitionPermissions(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalODefinitionPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐDefinitionPermissions(ctx context.Context, v any) (spec.DefinitionPermissions, error) {
+	res, err := ec.unmarshalInputDefinitionPermissionsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalODefinitionRevision2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDefinitionRevision(ctx context.Context, sel ast.SelectionSet, v *ent.DefinitionRevision) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -68324,6 +69851,15 @@ func (ec *executionContext) marshalOEnvironment2ᚕᚖgithubᚗcomᚋcairnhqᚋc
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOEnvironmentPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx context.Context, sel ast.SelectionSet, v spec.EnvironmentPermissions) graphql.Marshaler {
+	return ec._EnvironmentPermissions(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalOEnvironmentPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐEnvironmentPermissions(ctx context.Context, v any) (spec.EnvironmentPermissions, error) {
+	res, err := ec.unmarshalInputEnvironmentPermissionsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOEnvironmentWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐEnvironmentWhereInputᚄ(ctx context.Context, v any) ([]*ent.EnvironmentWhereInput, error) {

@@ -8,8 +8,10 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/notification"
+	"github.com/cairnhq/cairn/ent/releasedefinition"
 )
 
 // Batch loading. gqlgen resolves the fields of a list's elements concurrently, so a field that
@@ -108,7 +110,12 @@ func (l *loader[K, V]) run(ctx context.Context, b *loadBatch[K, V]) {
 
 // loaders are the loaders of one operation.
 type loaders struct {
-	notifications *loader[int, []*ent.Notification] // by approval id
+	notifications *loader[int, []*ent.Notification]    // by approval id
+	definitions   *loader[int, *ent.ReleaseDefinition] // by id (deleted too), for permissions
+
+	principalOnce sync.Once
+	principal     *delivery.Principal // the viewer's groups, for viewerCan
+	principalErr  error
 }
 
 type loadersKey struct{}
@@ -126,6 +133,18 @@ func (r *Resolver) Loaders(ctx context.Context, next graphql.OperationHandler) g
 
 func (r *Resolver) newLoaders() *loaders {
 	return &loaders{
+		definitions: newLoader(func(ctx context.Context, ids []int) (map[int]*ent.ReleaseDefinition, error) {
+			rows, err := r.Engine.Client().ReleaseDefinition.Query().Where(releasedefinition.IDIn(ids...)).
+				Select(releasedefinition.FieldID, releasedefinition.FieldPermissions, releasedefinition.FieldDeletedAt).All(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[int]*ent.ReleaseDefinition, len(rows))
+			for _, d := range rows {
+				out[d.ID] = d
+			}
+			return out, nil
+		}),
 		notifications: newLoader(func(ctx context.Context, approvalIDs []int) (map[int][]*ent.Notification, error) {
 			rows, err := r.Engine.Client().Notification.Query().
 				Where(notification.ApprovalIDIn(approvalIDs...)).Order(ent.Asc(notification.FieldID)).All(ctx)

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,12 @@ func TestReleaseAPI(t *testing.T) {
 		var bad struct{ CreateRelease struct{ ID string } }
 		if err := as("bob").Post(`mutation($def: ID!) { createRelease(input: {definitionId: $def}) { id } }`, &bad, client.Var("def", def.ID)); err == nil {
 			t.Fatal("a viewer created a release")
+		}
+		// The override of artifact checks is an explicit input, refused to an EDITOR.
+		err := as("alice").Post(`mutation($def: ID!) { createRelease(input: {definitionId: $def, overrideArtifactChecks: true,
+			artifacts: [{alias: "app", buildNumber: "43"}]}) { id } }`, &bad, client.Var("def", def.ID))
+		if err == nil || !strings.Contains(err.Error(), "FORBIDDEN") && !strings.Contains(err.Error(), "override") {
+			t.Fatalf("an EDITOR's override: %v", err)
 		}
 
 		var pending struct {

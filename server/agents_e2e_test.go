@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -37,7 +38,7 @@ func TestAgentsDeployThreeEnvironments(t *testing.T) {
 			t.Skip("tasks are POSIX shell scripts")
 		}
 		pam := h.tokenFor("pam", delivery.RoleViewer)
-		h.ok(h.admin, `mutation { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: "https://ci.example.com"}) { id } }`, nil)
+		h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: $u}) { id } }`, map[string]any{"u": anyBuildJenkins(t)})
 		job := `{skipArtifactDownload: true, tasks: [
 		    {name: "greet", script: "echo \"$GREETING from $RELEASE_ENVIRONMENTNAME\""},
 		    {name: "check", script: "test -n \"$RELEASE_RELEASENAME\"\ntest \"$RELEASE_DEFINITIONNAME\" = shop\necho \"$RELEASE_RELEASENAME of $RELEASE_DEFINITIONNAME, build $RELEASE_ARTIFACTS_WEB_BUILDNUMBER\""},
@@ -255,11 +256,13 @@ func TestAgentsCancelKillsProcessTree(t *testing.T) {
 // where the tasks read them.
 func TestAgentsDownloadArtifacts(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
-		var jenkinsOK, jenkinsRefused, azureOK atomic.Int32
-		jenkins := httptest.NewServer(basicAuth("ci", "jenkins-api-token", &jenkinsOK, &jenkinsRefused, jenkinsBuild12(t)))
+		// The OK counters count every authenticated request (the engine also reads the builds to
+		// check and enrich them); the download counters only the agent's downloads.
+		var jenkinsOK, jenkinsRefused, azureOK, jenkinsDownloads, azureDownloads atomic.Int32
+		jenkins := httptest.NewServer(basicAuth("ci", "jenkins-api-token", &jenkinsOK, &jenkinsRefused, jenkinsBuild12(t, &jenkinsDownloads)))
 		t.Cleanup(jenkins.Close)
 		var azureRefused atomic.Int32
-		azure := httptest.NewServer(basicAuth("", "azure-pat", &azureOK, &azureRefused, azureBuild55(t)))
+		azure := httptest.NewServer(basicAuth("", "azure-pat", &azureOK, &azureRefused, azureBuild55(t, &azureDownloads)))
 		t.Cleanup(azure.Close)
 
 		h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: $u, username: "ci", secret: "jenkins-api-token"}) { id } }`,
@@ -294,9 +297,10 @@ func TestAgentsDownloadArtifacts(t *testing.T) {
 		if got := h.taskLog(t, dev.JobID); !slices.Equal(got, want) {
 			t.Errorf("release 2 log = %q, want %q", got, want)
 		}
-		if jenkinsOK.Load() != 2 || azureOK.Load() != 2 || jenkinsRefused.Load() != 0 || azureRefused.Load() != 0 {
-			t.Errorf("authenticated downloads: jenkins %d (refused %d), azure %d (refused %d)",
-				jenkinsOK.Load(), jenkinsRefused.Load(), azureOK.Load(), azureRefused.Load())
+		if jenkinsDownloads.Load() != 2 || azureDownloads.Load() != 2 || jenkinsOK.Load() < 2 || azureOK.Load() < 2 ||
+			jenkinsRefused.Load() != 0 || azureRefused.Load() != 0 {
+			t.Errorf("authenticated downloads: jenkins %d of %d (refused %d), azure %d of %d (refused %d)",
+				jenkinsDownloads.Load(), jenkinsOK.Load(), jenkinsRefused.Load(), azureDownloads.Load(), azureOK.Load(), azureRefused.Load())
 		}
 	})
 }
@@ -316,12 +320,17 @@ func basicAuth(user, pass string, ok, refused *atomic.Int32, next http.Handler) 
 	})
 }
 
-// jenkinsBuild12 serves build 12 of job x the way Jenkins does: each artifact under
-// {build}/artifact/{relativePath} and all of them as {build}/artifact/*zip*/archive.zip.
-func jenkinsBuild12(t *testing.T) http.Handler {
+// jenkinsBuild12 serves build 12 of job x the way Jenkins does: its api/json (a succeeded
+// build; no artifact listed, so that release 2 keeps fetching the archive), each artifact
+// under {build}/artifact/{relativePath} and all of them as {build}/artifact/*zip*/archive.zip.
+func jenkinsBuild12(t *testing.T, downloads *atomic.Int32) http.Handler {
 	archive := zipOf(t, map[string]string{"archive/dist/app.txt": "app v12", "archive/README": "readme"})
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /job/x/12/api/json", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"_class":"hudson.model.FreeStyleBuild","number":12,"url":"http://%s/job/x/12/","result":"SUCCESS","building":false,"actions":[{}],"artifacts":[]}`, r.Host)
+	})
 	mux.HandleFunc("GET /job/x/12/artifact/dist/app.txt", func(w http.ResponseWriter, r *http.Request) {
+		downloads.Add(1)
 		w.Write([]byte("app v12"))
 	})
 	mux.HandleFunc("GET /job/x/12/artifact/{zip}/archive.zip", func(w http.ResponseWriter, r *http.Request) {
@@ -329,6 +338,7 @@ func jenkinsBuild12(t *testing.T) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
+		downloads.Add(1)
 		w.Write(archive)
 	})
 	return mux
@@ -336,14 +346,21 @@ func jenkinsBuild12(t *testing.T) http.Handler {
 
 // azureBuild55 serves the artifact "drop" of build 55 as Azure DevOps does: a zip whose entries
 // sit under the artifact's name.
-func azureBuild55(t *testing.T) http.Handler {
+func azureBuild55(t *testing.T, downloads *atomic.Int32) http.Handler {
 	body := zipOf(t, map[string]string{"drop/bin/app.txt": "dll v55"})
 	mux := http.NewServeMux()
+	// The build itself, as GET _apis/build/builds/{id} answers (of build definition 55).
+	mux.HandleFunc("GET /org/proj/_apis/build/builds/55", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"id":55,"buildNumber":"20240101.1","status":"completed","result":"succeeded","sourceBranch":"refs/heads/main",`+
+			`"sourceVersion":"2f6a8e0c4b1d3f5a7c9e0b2d4f6a8c0e1b3d5f7a","definition":{"id":55,"name":"drop-ci"},`+
+			`"_links":{"web":{"href":"http://%s/org/proj/_build/results?buildId=55"}}}`, r.Host)
+	})
 	mux.HandleFunc("GET /org/proj/_apis/build/builds/55/artifacts", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("artifactName") != "drop" || r.URL.Query().Get("$format") != "zip" {
 			http.NotFound(w, r)
 			return
 		}
+		downloads.Add(1)
 		w.Header().Set("Content-Type", "application/zip")
 		w.Write(body)
 	})

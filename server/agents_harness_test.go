@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"testing"
 	"time"
 
@@ -139,10 +142,15 @@ func (h *harness) waitEnv(t *testing.T, relID, env string, want ...string) envSt
 	var st envState
 	h.waitFor(t, fmt.Sprintf("environment %s in %v", env, want), func() bool {
 		st = h.releaseEnvs(t, relID)[env]
+		// The environment's status and its deployment's are read by two
+		// queries: a final deployment counts once its environment agrees.
 		for _, w := range want {
-			if st.Deployment == w {
+			if st.Deployment == w && (!final[w] || st.Status == w) {
 				return true
 			}
+		}
+		if final[st.Deployment] && st.Status != st.Deployment {
+			return false
 		}
 		if final[st.Deployment] {
 			t.Fatalf("environment %s ended %s, want %v (job %s); log:\n%s", env, st.Deployment, want, st.Job, h.jobLog(t, st.JobID))
@@ -199,4 +207,25 @@ func (h *harness) createRelease(t *testing.T, defID string, artifacts []map[stri
 	d := h.ok(h.admin, `mutation($d: ID!, $a: [ArtifactVersionInput!]) { createRelease(input: {definitionId: $d, artifacts: $a}) { id } }`,
 		map[string]any{"d": defID, "a": artifacts})
 	return dig(d, "createRelease", "id").(string)
+}
+
+// jenkinsBuildPath is a Jenkins build's JSON API path: /job/{folder}/job/{name}/{number}/api/json.
+var jenkinsBuildPath = regexp.MustCompile(`^((?:/job/[^/]+)+)/([0-9]+)/api/json$`)
+
+// anyBuildJenkins is a Jenkins whose every job has every build, succeeded, as its JSON API answers
+// (the engine checks the builds of manual releases with it). It returns the server's URL.
+func anyBuildJenkins(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := jenkinsBuildPath.FindStringSubmatch(r.URL.EscapedPath())
+		if r.Method != http.MethodGet || m == nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+		fmt.Fprintf(w, `{"_class":"org.jenkinsci.plugins.workflow.job.WorkflowRun","number":%s,"displayName":"#%s","url":"http://%s%s/%s/","result":"SUCCESS","building":false,"actions":[{}],"artifacts":[],"changeSets":[]}`,
+			m[2], m[2], r.Host, m[1], m[2])
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

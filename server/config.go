@@ -57,6 +57,13 @@ type Config struct {
 	// commit messages ("SHOP-123") become work items. Without them no Jira
 	// mention is recognised, so "UTF-8" is never taken for one.
 	JiraKeys []string
+	// MetricsAddr, when set, serves Prometheus metrics at /metrics on a listener of its own,
+	// without authentication: bind it to an address only Prometheus reaches.
+	MetricsAddr string
+	// MetricsToken, when set, serves /metrics on the main listener to requests with
+	// "Authorization: Bearer <MetricsToken>". Without it (and without MetricsAddr) no metrics
+	// are served.
+	MetricsToken string
 	// CIHTTPClient calls Jenkins and Azure DevOps back (enrichment, build
 	// lists); nil means a client with a 60 s timeout.
 	CIHTTPClient *http.Client
@@ -84,6 +91,9 @@ type Config struct {
 	// per client address every 15 minutes.
 	LoginLimiter *auth.LoginLimiter
 	Logger       *slog.Logger
+	// LogFormat is the format of Logger's output, "text" (default) or "json". In json, the --dev
+	// banner is one log record (without the token: its file is named) instead of prose.
+	LogFormat string
 }
 
 func (c *Config) setDefaults() {

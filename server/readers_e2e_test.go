@@ -31,7 +31,7 @@ func TestRestrictedDefinitionReachedAround(t *testing.T) {
 				}
 			}
 		}
-		h.ok(h.admin, `mutation { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: "http://127.0.0.1:1"}) { id } }`, nil)
+		h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: $u}) { id } }`, map[string]any{"u": anyBuildJenkins(t)})
 		const define = `mutation($n: String!, $r: [String!]) { createDefinition(input: {name: $n, readers: $r,
 		  artifactSources: [{alias: "web", type: "JENKINS", connection: "jenkins", job: "web"}],
 		  environments: [{name: "prod", trigger: {kind: AFTER_RELEASE},
@@ -40,11 +40,11 @@ func TestRestrictedDefinitionReachedAround(t *testing.T) {
 		vault := dig(h.ok(editor, define, map[string]any{"n": "vault", "r": []string{"vault-team"}}), "createDefinition", "id").(string)
 		open := dig(h.ok(editor, define, map[string]any{"n": "open", "r": nil}), "createDefinition", "id").(string)
 		const create = `mutation($d: ID!) { createRelease(input: {definitionId: $d, artifacts: [{alias: "web", buildNumber: "7", buildId: "7"}]}) { id } }`
-		vaultRel := dig(h.ok(editor, create, map[string]any{"d": vault}), "createRelease", "id").(string)
+		vaultRel := dig(h.ok(h.admin, create, map[string]any{"d": vault}), "createRelease", "id").(string)
 		openRel := dig(h.ok(editor, create, map[string]any{"d": open}), "createRelease", "id").(string)
 
 		// One work item and one commit in both releases.
-		c := e.Client()
+		c := h.srv.DB().Client // seeding: the engine's client (Engine.Client is read-only)
 		ids := []int{}
 		for _, s := range []string{vaultRel, openRel} {
 			id, _ := strconv.Atoi(s)

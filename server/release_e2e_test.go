@@ -33,7 +33,7 @@ func TestReleaseEndToEnd(t *testing.T) {
 		editor := h.tokenFor("eddie", delivery.RoleEditor)
 		pam := h.tokenFor("pam", delivery.RoleViewer)
 		pat := h.tokenFor("pat", delivery.RoleViewer)
-		h.ok(h.admin, `mutation { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: "https://ci.example.com"}) { id } }`, nil)
+		h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "jenkins", kind: JENKINS, url: $u}) { id } }`, map[string]any{"u": anyBuildJenkins(t)})
 		def := h.ok(editor, threeEnvDefinition, map[string]any{"c": "jenkins"})
 		defID := dig(def, "createDefinition", "id")
 
@@ -43,7 +43,7 @@ func TestReleaseEndToEnd(t *testing.T) {
 		if name := dig(rel, "createRelease", "name"); name != "Release-1" {
 			t.Fatalf("release name = %v, want Release-1", name)
 		}
-		agent := h.srv.Engine.Client().Agent.Create().SetName("a1").SaveX(ctx)
+		agent := registerAgent(t, h.srv.Engine, "a1")
 
 		envStatus := func() map[string]string {
 			d := h.ok(h.admin, `query($r: ID!) { release(id: $r) { status environments { name status } } }`, map[string]any{"r": relID})

@@ -25,6 +25,7 @@ import (
 	"github.com/cairnhq/cairn/server/dispatch"
 	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/server/hooks"
+	"github.com/cairnhq/cairn/server/metrics"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/web"
 )
@@ -44,6 +45,8 @@ type Server struct {
 	pgBus  *eventbus.PG
 	mailer delivery.Mailer
 	hub    *dispatch.Hub
+	// metrics is the Prometheus registry (/metrics; see Config.MetricsAddr).
+	metrics *metrics.Metrics
 	// ci reads builds from Jenkins and Azure DevOps: enrichment and the
 	// build lists of manual releases.
 	ci *enrich.Fetcher
@@ -111,11 +114,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pgBus = eventbus.NewPG(bus, db.SQL, db.URL, eventbus.PGOptions{Logger: log})
 		publisher = pgBus
 	}
+	ci := &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys}
 	engine := delivery.New(db.Client, delivery.Options{
-		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher,
+		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly, CI: ci,
 		Passwords: cfg.Passwords,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var hub *dispatch.Hub
+	m := metrics.New(metrics.Sources{
+		Gauges:            engine.ReadGauges,
+		Subscribers:       bus.Subscribers,
+		LaggedSubscribers: bus.Lagged,
+		AgentConnections:  func() int { return hub.Connected() },
+		Logger:            log.With("component", "metrics"),
+	})
+	hub = dispatch.NewHub(dispatch.Options{
+		Engine: engine, Keys: keys, Events: bus, Logger: log, Grace: cfg.AgentGrace, Observer: m,
+	})
 	s := &Server{
 		cfg: cfg, log: log, db: db, Engine: engine, Keys: keys,
 		authn:      &auth.Authenticator{Keys: keys, Principals: principals{engine}, Sessions: principals{engine}, Log: log},
@@ -125,10 +140,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		bus:        bus,
 		pgBus:      pgBus,
 		mailer:     mailer,
-		hub: dispatch.NewHub(dispatch.Options{
-			Engine: engine, Keys: keys, Events: bus, Logger: log, Grace: cfg.AgentGrace,
-		}),
-		ci: &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys},
+		hub:        hub,
+		metrics:    m,
+		ci:         ci,
 	}
 	if cfg.OIDCIssuer != "" {
 		s.oidc, err = auth.NewOIDC(ctx, auth.OIDCConfig{
@@ -186,8 +200,13 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /logs/deployments/{id}", s.authn.Middleware(dispatch.LogsHandler(s.Engine)))
 	// CI webhooks authenticate with their connection's webhook secret, not
 	// with API tokens, so they sit outside the API middleware.
-	s.mux.Handle("POST /webhooks/jenkins/{connection}", jenkins.NewHandler(s.Engine, s.log.With("component", "webhook.jenkins"), nil))
-	s.mux.Handle("POST /webhooks/teambuild/{connection}", teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild")))
+	s.mux.Handle("POST /webhooks/jenkins/{connection}",
+		s.metrics.Webhook("jenkins", jenkins.NewHandler(s.Engine, s.log.With("component", "webhook.jenkins"), nil)))
+	s.mux.Handle("POST /webhooks/teambuild/{connection}",
+		s.metrics.Webhook("teambuild", teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild"))))
+	if s.cfg.MetricsToken != "" {
+		s.mux.Handle("GET /metrics", s.metrics.TokenHandler(s.cfg.MetricsToken))
+	}
 	gql := graph.NewHandler(&graph.Resolver{Engine: s.Engine, Tokens: s.Keys, Log: s.log, Events: s.bus, Builds: s.ci}, graph.Options{
 		Authenticator:  s.authn,
 		OriginPatterns: s.cfg.AllowedOrigins,
@@ -218,6 +237,14 @@ func (s *Server) routes() {
 // the others with PostgreSQL), for programs that embed the server and wait on what it does:
 // tests and benchmarks.
 func (s *Server) Events() *eventbus.Bus { return s.bus }
+
+// DB returns the server's database, for tests and benchmarks that seed rows
+// directly; the server itself writes only through its Engine.
+func (s *Server) DB() *storage.DB { return s.db }
+
+// MetricsHandler serves the Prometheus metrics without authentication (what Run serves on
+// Config.MetricsAddr).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
@@ -315,15 +342,30 @@ func Run(ctx context.Context, cfg Config) error {
 		s.Close()
 		return fmt.Errorf("listening on %s: %w", s.cfg.Addr, err)
 	}
-	s.Start()
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	errc := make(chan error, 2)
+	var ms *http.Server
+	if s.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			s.Close()
+			return fmt.Errorf("listening on %s (--metrics-addr): %w", s.cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.MetricsHandler())
+		ms = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		s.log.Info("metrics listening", "addr", mln.Addr().String())
+		go func() { errc <- ms.Serve(mln) }()
+	}
+	s.Start()
 	s.log.Info("cairn listening", "addr", ln.Addr().String(), "database", string(s.db.Dialect), "data_dir", s.cfg.DataDir)
-	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	var local *devAgent
 	if cfg.Dev && cfg.DevAgent {
@@ -343,6 +385,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	s.cancelBase() // ends subscriptions and agent sockets (hijacked connections)
 	shutdownErr := hs.Shutdown(sctx)
+	if ms != nil {
+		ms.Shutdown(sctx)
+	}
 	if err := s.Close(); err != nil && shutdownErr == nil {
 		shutdownErr = err
 	}
@@ -411,6 +456,14 @@ func (s *Server) devPassword(ctx context.Context, admin *ent.User) (string, erro
 }
 
 func (s *Server) printDevHelp(path, tok string) {
+	if s.cfg.LogFormat == "json" {
+		attrs := []any{"admin_token_file", path, "graphql", s.cfg.BaseURL + "/graphql"}
+		if s.cfg.DevAgent {
+			attrs = append(attrs, "dev_agent", DevAgentName, "dev_agent_work_dir", filepath.Join(s.cfg.DataDir, "agent"))
+		}
+		s.log.Info("dev mode: admin token written; send it as Authorization: Bearer <token>", attrs...)
+		return
+	}
 	agentNote := ""
 	if s.cfg.DevAgent {
 		agentNote = fmt.Sprintf("\nAn agent named %q runs inside this process (work directory %s):\nreleases deploy without more set-up. --dev-agent=false turns it off.\n",

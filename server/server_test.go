@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -278,4 +279,32 @@ func TestDevBootstrapIsIdempotent(t *testing.T) {
 	if _, _, err := s.Engine.Login(ctx, "admin", strings.TrimSpace(string(pw)), delivery.SessionMeta{}); err != nil {
 		t.Fatalf("signing in with admin-password: %v", err)
 	}
+}
+
+// TestAdaptersCannotWrite: the client the engine hands to the adapters
+// (GraphQL, webhooks, dispatcher) refuses every write, so nothing changes a
+// domain table around the engine's transactions; the engine itself writes.
+func TestAdaptersCannotWrite(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		ctx := t.Context()
+		c := h.srv.Engine.Client()
+		_, err := c.Agent.Create().SetName("sneaky").Save(ctx)
+		if !errors.Is(err, delivery.ErrWriteOutsideEngine) {
+			t.Fatalf("create through the adapters' client: %v", err)
+		}
+		if _, err := c.User.Update().SetRole("ADMIN").Save(ctx); !errors.Is(err, delivery.ErrWriteOutsideEngine) {
+			t.Fatalf("update through the adapters' client: %v", err)
+		}
+		if _, err := c.AuditEvent.Delete().Exec(ctx); !errors.Is(err, delivery.ErrWriteOutsideEngine) {
+			t.Fatalf("delete through the adapters' client: %v", err)
+		}
+		if n := c.Agent.Query().CountX(ctx); n != 0 {
+			t.Fatalf("%d agents after refused writes", n)
+		}
+		// Reads work, and the engine writes.
+		a := registerAgent(t, h.srv.Engine, "real")
+		if got := c.Agent.GetX(ctx, a.ID).Name; got != "real" {
+			t.Fatalf("read back %q", got)
+		}
+	})
 }

@@ -24,7 +24,11 @@ import (
 // DB is an open database: the ent client, its dialect and the raw handle
 // (health checks, LISTEN/NOTIFY need it).
 type DB struct {
-	Client  *ent.Client
+	Client *ent.Client
+	// ReadOnly is a client of the same database that refuses every write
+	// (delivery.RefuseWrites): the engine hands it to the adapters
+	// (delivery.Options.Reads).
+	ReadOnly *ent.Client
 	Dialect delivery.Dialect
 	SQL     *sql.DB
 	// URL is the PostgreSQL DSN, empty for SQLite.
@@ -92,7 +96,8 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
-	return &DB{Client: newClient(ent.Driver(newCachingDriver(dialect.SQLite, db))), Dialect: delivery.SQLite, SQL: db}, nil
+	c, ro := newClients(ent.Driver(newCachingDriver(dialect.SQLite, db)))
+	return &DB{Client: c, ReadOnly: ro, Dialect: delivery.SQLite, SQL: db}, nil
 }
 
 // OpenPostgres opens the PostgreSQL database at url with a pool of at most maxConns
@@ -120,15 +125,20 @@ func OpenPostgres(ctx context.Context, url string, maxConns int) (*DB, error) {
 		return nil, fmt.Errorf("connecting to postgres %s: %w", redact(url), err)
 	}
 	drv := entsql.OpenDB(dialect.Postgres, db)
-	return &DB{Client: newClient(ent.Driver(drv)), Dialect: delivery.Postgres, SQL: db, URL: url}, nil
+	c, ro := newClients(ent.Driver(drv))
+	return &DB{Client: c, ReadOnly: ro, Dialect: delivery.Postgres, SQL: db, URL: url}, nil
 }
 
-// newClient returns an ent client with the engine's read-scope interceptor registered (see
-// delivery.WithReadScope), before anyone can use it.
-func newClient(opts ...ent.Option) *ent.Client {
-	c := ent.NewClient(opts...)
-	c.Intercept(delivery.ReadScope())
-	return c
+// newClients returns two ent clients of one driver, both with the engine's read-scope
+// interceptor registered (see delivery.WithReadScope) before anyone can use them: the engine's,
+// and the adapters' read-only one (delivery.RefuseWrites).
+func newClients(drv ent.Option) (client, readOnly *ent.Client) {
+	client = ent.NewClient(drv)
+	client.Intercept(delivery.ReadScope())
+	readOnly = ent.NewClient(drv)
+	readOnly.Intercept(delivery.ReadScope())
+	readOnly.Use(delivery.RefuseWrites())
+	return client, readOnly
 }
 
 // migrationLockKey serialises schema migrations of replicas starting at once.

@@ -11,11 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/cairnhq/cairn/agent"
+	"github.com/cairnhq/cairn/internal/envflag"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -44,10 +44,10 @@ func (c capabilityFlags) Set(s string) error {
 
 func main() {
 	if err := run(os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "cairn-agent:", err)
 		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
+			os.Exit(0)
 		}
+		fmt.Fprintln(os.Stderr, "cairn-agent:", err)
 		os.Exit(1)
 	}
 }
@@ -78,6 +78,10 @@ func run(args []string, getenv func(string) string, stderr *os.File) error {
 	return agent.Run(ctx, cfg)
 }
 
+// envNames are the agent's variables that do not follow envflag's rule (kept from before the
+// rule was shared): the token and name are the agent's own. --capability repeats and has none.
+var envNames = envflag.Names{"token": "CAIRN_AGENT_TOKEN", "name": "CAIRN_AGENT_NAME", "capability": ""}
+
 // parseConfig turns flags and environment variables into an agent.Config. Flags win over the
 // environment.
 func parseConfig(args []string, getenv func(string) string) (agent.Config, error) {
@@ -85,22 +89,20 @@ func parseConfig(args []string, getenv func(string) string) (agent.Config, error
 	host, _ := os.Hostname()
 	caps := capabilityFlags{}
 	maxJobs := 1
-	if v := getenv("CAIRN_MAX_JOBS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return agent.Config{}, fmt.Errorf("CAIRN_MAX_JOBS: %w", err)
-		}
-		maxJobs = n
-	}
 	cfg := agent.Config{}
-	fs.StringVar(&cfg.Server, "server", getenv("CAIRN_SERVER"), "Cairn server URL (env CAIRN_SERVER)")
-	fs.StringVar(&cfg.Token, "token", getenv("CAIRN_AGENT_TOKEN"), "registration token, used once (env CAIRN_AGENT_TOKEN)")
-	fs.StringVar(&cfg.Name, "name", envOr(getenv, "CAIRN_AGENT_NAME", host), "agent name (env CAIRN_AGENT_NAME; default host name)")
-	fs.StringVar(&cfg.WorkDir, "work-dir", envOr(getenv, "CAIRN_WORK_DIR", "./cairn-agent"), "work directory: credential, results, job directories (env CAIRN_WORK_DIR)")
-	fs.StringVar(&cfg.Pool, "pool", getenv("CAIRN_POOL"), "agent pool (env CAIRN_POOL; default: the server's default pool)")
+	fs.StringVar(&cfg.Server, "server", "", "Cairn server URL")
+	fs.StringVar(&cfg.Token, "token", "", "registration token, used once")
+	fs.StringVar(&cfg.Name, "name", host, "agent name (default: the host name)")
+	fs.StringVar(&cfg.WorkDir, "work-dir", "./cairn-agent", "work directory: credential, results, job directories")
+	fs.StringVar(&cfg.Pool, "pool", "", "agent pool (default: the server's default pool)")
 	fs.Var(caps, "capability", "user capability key=value (repeatable)")
-	fs.IntVar(&maxJobs, "max-jobs", maxJobs, "jobs run at once (env CAIRN_MAX_JOBS)")
+	fs.IntVar(&maxJobs, "max-jobs", maxJobs, "jobs run at once")
+	envflag.SetUsage(fs, "agent --server URL [--token REGISTRATION-TOKEN] [flags]", envNames)
 	if err := fs.Parse(args); err != nil {
+		return agent.Config{}, err
+	}
+	lookup := func(k string) (string, bool) { v := getenv(k); return v, v != "" }
+	if err := envflag.Apply(fs, lookup, envNames); err != nil {
 		return agent.Config{}, err
 	}
 	if fs.NArg() > 0 {
@@ -112,11 +114,4 @@ func parseConfig(args []string, getenv func(string) string) (agent.Config, error
 	cfg.MaxJobs = maxJobs
 	cfg.Capabilities = caps
 	return cfg, nil
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
 }

@@ -85,7 +85,11 @@ func run(n, events int, rate float64, dsn string) error {
 	if err != nil {
 		return err
 	}
-	agent, err := s.Engine.Client().Agent.Create().SetName("bench").Save(ctx)
+	reg, _, err := s.Engine.CreateAgentRegistration(ctx, sys, "", 1, time.Hour)
+	if err != nil {
+		return err
+	}
+	agent, _, err := s.Engine.RegisterAgent(ctx, reg, delivery.RegisterAgentInput{Name: "bench"})
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,15 @@
 // Command server runs the Cairn release management server.
 //
-// Every flag has an environment-variable fallback (CAIRN_<FLAG>, upper case,
-// dashes as underscores); a flag given on the command line wins.
+// Every flag has an environment-variable fallback by the rule of package envflag
+// (--data-dir → CAIRN_DATA_DIR); a flag given on the command line wins.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,19 +17,24 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairnhq/cairn/internal/envflag"
 	"github.com/cairnhq/cairn/server"
 	"github.com/cairnhq/cairn/storage"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "cairn:", err)
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "cairn-server:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var cfg server.Config
 	var origins, jiraKeys, logLevel, logFormat string
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
@@ -56,12 +63,15 @@ func run(args []string) error {
 	fs.BoolVar(&cfg.OIDCCreateUsers, "oidc-create-users", false, "create a VIEWER at a person's first single sign-on (else an admin links oidc:<sub>)")
 	fs.DurationVar(&cfg.SessionLifetime, "session-lifetime", 12*time.Hour, "how long a dashboard sign-in lasts (1m to 720h)")
 	fs.StringVar(&jiraKeys, "jira-keys", "", "comma-separated Jira project keys whose mentions (KEY-123) in commit messages are work items")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address, without a token (bind it where only Prometheus reaches)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "serve /metrics on --addr to requests with Authorization: Bearer <this token>")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "text or json")
+	envflag.SetUsage(fs, "server [flags]", nil)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := envFallback(fs); err != nil {
+	if err := envflag.Apply(fs, os.LookupEnv, nil); err != nil {
 		return err
 	}
 	if origins != "" {
@@ -77,6 +87,7 @@ func run(args []string) error {
 		return err
 	}
 	cfg.Logger = log
+	cfg.LogFormat = logFormat
 	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -86,25 +97,6 @@ func run(args []string) error {
 		stop() // a second signal now kills the process
 	}()
 	return server.Run(ctx, cfg)
-}
-
-// envFallback sets every flag not given on the command line from CAIRN_<NAME>.
-func envFallback(fs *flag.FlagSet) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
-			return
-		}
-		env := "CAIRN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", env, v, e)
-			}
-		}
-	})
-	return err
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {

@@ -33,6 +33,8 @@ const (
 	FieldReason = "reason"
 	// FieldStatusReason holds the string denoting the status_reason field in the database.
 	FieldStatusReason = "status_reason"
+	// FieldAutomatic holds the string denoting the automatic field in the database.
+	FieldAutomatic = "automatic"
 	// FieldDeferredUntil holds the string denoting the deferred_until field in the database.
 	FieldDeferredUntil = "deferred_until"
 	// FieldQueuedAt holds the string denoting the queued_at field in the database.
@@ -102,6 +104,7 @@ var Columns = []string{
 	FieldRequestedBy,
 	FieldReason,
 	FieldStatusReason,
+	FieldAutomatic,
 	FieldDeferredUntil,
 	FieldQueuedAt,
 	FieldStartedAt,
@@ -134,6 +137,8 @@ var (
 	DefaultReason string
 	// DefaultStatusReason holds the default value on creation for the "status_reason" field.
 	DefaultStatusReason string
+	// DefaultAutomatic holds the default value on creation for the "automatic" field.
+	DefaultAutomatic bool
 	// DefaultVersion holds the default value on creation for the "version" field.
 	DefaultVersion int
 )
@@ -242,6 +247,11 @@ func ByReason(opts ...sql.OrderTermOption) OrderOption {
 // ByStatusReason orders the results by the status_reason field.
 func ByStatusReason(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatusReason, opts...).ToFunc()
+}
+
+// ByAutomatic orders the results by the automatic field.
+func ByAutomatic(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAutomatic, opts...).ToFunc()
 }
 
 // ByDeferredUntil orders the results by the deferred_until field.

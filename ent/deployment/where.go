@@ -85,6 +85,11 @@ func StatusReason(v string) predicate.Deployment {
 	return predicate.Deployment(sql.FieldEQ(FieldStatusReason, v))
 }
 
+// Automatic applies equality check predicate on the "automatic" field. It's identical to AutomaticEQ.
+func Automatic(v bool) predicate.Deployment {
+	return predicate.Deployment(sql.FieldEQ(FieldAutomatic, v))
+}
+
 // DeferredUntil applies equality check predicate on the "deferred_until" field. It's identical to DeferredUntilEQ.
 func DeferredUntil(v time.Time) predicate.Deployment {
 	return predicate.Deployment(sql.FieldEQ(FieldDeferredUntil, v))
@@ -483,6 +488,16 @@ func StatusReasonEqualFold(v string) predicate.Deployment {
 // StatusReasonContainsFold applies the ContainsFold predicate on the "status_reason" field.
 func StatusReasonContainsFold(v string) predicate.Deployment {
 	return predicate.Deployment(sql.FieldContainsFold(FieldStatusReason, v))
+}
+
+// AutomaticEQ applies the EQ predicate on the "automatic" field.
+func AutomaticEQ(v bool) predicate.Deployment {
+	return predicate.Deployment(sql.FieldEQ(FieldAutomatic, v))
+}
+
+// AutomaticNEQ applies the NEQ predicate on the "automatic" field.
+func AutomaticNEQ(v bool) predicate.Deployment {
+	return predicate.Deployment(sql.FieldNEQ(FieldAutomatic, v))
 }
 
 // DeferredUntilEQ applies the EQ predicate on the "deferred_until" field.

@@ -30,6 +30,8 @@ const (
 	FieldQueue = "queue"
 	// FieldVariables holds the string denoting the variables field in the database.
 	FieldVariables = "variables"
+	// FieldPermissions holds the string denoting the permissions field in the database.
+	FieldPermissions = "permissions"
 	// FieldDefinitionID holds the string denoting the definition_id field in the database.
 	FieldDefinitionID = "definition_id"
 	// EdgeDefinition holds the string denoting the definition edge name in mutations.
@@ -57,6 +59,7 @@ var Columns = []string{
 	FieldJob,
 	FieldQueue,
 	FieldVariables,
+	FieldPermissions,
 	FieldDefinitionID,
 }
 

@@ -253,6 +253,16 @@ func VariablesNotNil() predicate.Environment {
 	return predicate.Environment(sql.FieldNotNull(FieldVariables))
 }
 
+// PermissionsIsNil applies the IsNil predicate on the "permissions" field.
+func PermissionsIsNil() predicate.Environment {
+	return predicate.Environment(sql.FieldIsNull(FieldPermissions))
+}
+
+// PermissionsNotNil applies the NotNil predicate on the "permissions" field.
+func PermissionsNotNil() predicate.Environment {
+	return predicate.Environment(sql.FieldNotNull(FieldPermissions))
+}
+
 // DefinitionIDEQ applies the EQ predicate on the "definition_id" field.
 func DefinitionIDEQ(v int) predicate.Environment {
 	return predicate.Environment(sql.FieldEQ(FieldDefinitionID, v))

@@ -279,6 +279,7 @@ var (
 		{Name: "requested_by", Type: field.TypeString},
 		{Name: "reason", Type: field.TypeString, Default: ""},
 		{Name: "status_reason", Type: field.TypeString, Default: ""},
+		{Name: "automatic", Type: field.TypeBool, Default: false},
 		{Name: "deferred_until", Type: field.TypeTime, Nullable: true},
 		{Name: "queued_at", Type: field.TypeTime, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
@@ -297,13 +298,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deployments_releases_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[16]},
+				Columns:    []*schema.Column{DeploymentsColumns[17]},
 				RefColumns: []*schema.Column{ReleasesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deployments_release_environments_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[17]},
+				Columns:    []*schema.Column{DeploymentsColumns[18]},
 				RefColumns: []*schema.Column{ReleaseEnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -312,12 +313,12 @@ var (
 			{
 				Name:    "deployment_release_environment_id_attempt",
 				Unique:  true,
-				Columns: []*schema.Column{DeploymentsColumns[17], DeploymentsColumns[3]},
+				Columns: []*schema.Column{DeploymentsColumns[18], DeploymentsColumns[3]},
 			},
 			{
 				Name:    "deployment_definition_id_environment_name_status",
 				Unique:  false,
-				Columns: []*schema.Column{DeploymentsColumns[15], DeploymentsColumns[14], DeploymentsColumns[5]},
+				Columns: []*schema.Column{DeploymentsColumns[16], DeploymentsColumns[15], DeploymentsColumns[5]},
 			},
 			{
 				Name:    "deployment_status",
@@ -338,6 +339,7 @@ var (
 		{Name: "job", Type: field.TypeJSON},
 		{Name: "queue", Type: field.TypeJSON},
 		{Name: "variables", Type: field.TypeJSON, Nullable: true},
+		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
 		{Name: "definition_id", Type: field.TypeInt},
 	}
 	// EnvironmentsTable holds the schema information for the "environments" table.
@@ -348,7 +350,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "environments_release_definitions_environments",
-				Columns:    []*schema.Column{EnvironmentsColumns[10]},
+				Columns:    []*schema.Column{EnvironmentsColumns[11]},
 				RefColumns: []*schema.Column{ReleaseDefinitionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -357,7 +359,7 @@ var (
 			{
 				Name:    "environment_definition_id_name",
 				Unique:  true,
-				Columns: []*schema.Column{EnvironmentsColumns[10], EnvironmentsColumns[1]},
+				Columns: []*schema.Column{EnvironmentsColumns[11], EnvironmentsColumns[1]},
 			},
 		},
 	}
@@ -723,6 +725,7 @@ var (
 		{Name: "release_counter", Type: field.TypeInt, Default: 0},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "readers", Type: field.TypeJSON, Nullable: true},
+		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
 	}
 	// ReleaseDefinitionsTable holds the schema information for the "release_definitions" table.
 	ReleaseDefinitionsTable = &schema.Table{

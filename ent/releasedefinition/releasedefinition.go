@@ -36,6 +36,8 @@ const (
 	FieldDeletedAt = "deleted_at"
 	// FieldReaders holds the string denoting the readers field in the database.
 	FieldReaders = "readers"
+	// FieldPermissions holds the string denoting the permissions field in the database.
+	FieldPermissions = "permissions"
 	// EdgeArtifactSources holds the string denoting the artifact_sources edge name in mutations.
 	EdgeArtifactSources = "artifact_sources"
 	// EdgeEnvironments holds the string denoting the environments edge name in mutations.
@@ -90,6 +92,7 @@ var Columns = []string{
 	FieldReleaseCounter,
 	FieldDeletedAt,
 	FieldReaders,
+	FieldPermissions,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

@@ -530,6 +530,16 @@ func ReadersNotNil() predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(sql.FieldNotNull(FieldReaders))
 }
 
+// PermissionsIsNil applies the IsNil predicate on the "permissions" field.
+func PermissionsIsNil() predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldIsNull(FieldPermissions))
+}
+
+// PermissionsNotNil applies the NotNil predicate on the "permissions" field.
+func PermissionsNotNil() predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNotNull(FieldPermissions))
+}
+
 // HasArtifactSources applies the HasEdge predicate on the "artifact_sources" edge.
 func HasArtifactSources() predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(func(s *sql.Selector) {

@@ -38,6 +38,10 @@ func (ReleaseDefinition) Fields() []ent.Field {
 		// Readers restricts reading the definition, its releases and their
 		// events to members of these groups (and ADMINs); empty: every VIEWER.
 		field.Strings("readers").Optional(),
+		// Permissions mirror the document's scoped permissions (the
+		// engine's authorization reads them here, not from the revision).
+		field.JSON("permissions", spec.DefinitionPermissions{}).Optional().
+			Annotations(entgql.Type("DefinitionPermissions")),
 	}
 }
 
@@ -118,6 +122,9 @@ func (Environment) Fields() []ent.Field {
 		field.JSON("job", spec.JobSpec{}),
 		field.JSON("queue", spec.QueuePolicy{}),
 		field.JSON("variables", []spec.Variable{}).Optional().Annotations(entgql.Skip()),
+		// Permissions are the environment's own lists (empty: inherited).
+		field.JSON("permissions", spec.EnvironmentPermissions{}).Optional().
+			Annotations(entgql.Type("EnvironmentPermissions")),
 		field.Int("definition_id"),
 	}
 }

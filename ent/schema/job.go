@@ -103,7 +103,7 @@ func (LogChunk) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int64("first_seq"),
 		field.Int64("last_seq"),
-		// Lines is a JSON array of {seq, step, time, text}.
+		// Lines is a JSON array of {seq, step, time, text, afterLoss} (delivery.LogLine).
 		field.Bytes("lines"),
 		field.Int("job_id"),
 	}

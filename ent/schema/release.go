@@ -240,6 +240,10 @@ func (Deployment) Fields() []ent.Field {
 		field.String("reason").Default(""),
 		// StatusReason says why it ended where it did ("canceled: newer release 12 …").
 		field.String("status_reason").Default(""),
+		// Automatic is set when a trigger (the release's creation, upstream
+		// environments succeeding) asked for the deployment rather than a
+		// person: an automatic deployment never lands over a newer release.
+		field.Bool("automatic").Default(false),
 		field.Time("deferred_until").Optional().Nillable(),
 		field.Time("queued_at").Optional().Nillable(),
 		field.Time("started_at").Optional().Nillable(),

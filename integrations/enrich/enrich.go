@@ -1,13 +1,15 @@
 // Package enrich reads what CI servers know about a build beyond its webhook
 // (commits with their full messages, work items, artifact files, the built
-// revision) and lists recent builds for manual releases. Fetcher implements
-// delivery.BuildInfoFetcher and delivery.BuildLister over the Jenkins and
-// Azure DevOps REST clients; the server runs it from the engine's
-// enrichment loop, never inside a webhook request.
+// revision), and lists and reads builds: to pick one for a manual release,
+// to check the version a person gives one, and to find the newest admitted
+// build for a scheduled release. Fetcher implements delivery.BuildInfoFetcher
+// and delivery.CIServer over the Jenkins and Azure DevOps REST clients; the
+// engine calls it outside transactions and never inside a webhook request.
 package enrich
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/integrations/hook"
 	"github.com/cairnhq/cairn/integrations/jenkins"
 	"github.com/cairnhq/cairn/integrations/teambuild"
 	"github.com/cairnhq/cairn/integrations/workitems"
@@ -179,7 +182,14 @@ func (f *Fetcher) RecentBuilds(ctx context.Context, s delivery.ArtifactRef, c de
 		out := make([]delivery.BuildVersion, 0, len(builds))
 		for _, b := range builds {
 			num := strconv.FormatInt(b.Number, 10)
-			out = append(out, delivery.BuildVersion{BuildID: num, BuildNumber: num, BuildURL: b.URL, Result: jenkinsResult(b.Result)})
+			v := delivery.BuildVersion{BuildID: num, BuildNumber: num, BuildURL: b.URL, Result: jenkinsResult(b.Result)}
+			if bd, ok := jenkins.SelectBuildData(b.GitBuildData(), s.RepositoryURL); ok {
+				v.Commit = bd.SHA1
+				if len(bd.Branches) > 0 {
+					v.Branch = bd.Branches[0]
+				}
+			}
+			out = append(out, v)
 		}
 		return out, nil
 	case delivery.SourceTeamBuild:
@@ -206,6 +216,72 @@ func (f *Fetcher) RecentBuilds(ctx context.Context, s delivery.ArtifactRef, c de
 		return out, nil
 	}
 	return nil, fmt.Errorf("listing builds of %s: unknown source type %q", s.Alias, s.Type)
+}
+
+// Build reads one build of an artifact source: a Jenkins build by number
+// (its branch and commit from the git BuildData of the source's
+// repository), a Team Build build by id (which must belong to the source's
+// build definition when the source names it by id). A build the server
+// does not have matches delivery.ErrBuildNotFound; the result is empty
+// while the build runs.
+func (f *Fetcher) Build(ctx context.Context, s delivery.ArtifactRef, c delivery.ConnectionCreds, buildID string) (*delivery.BuildVersion, error) {
+	switch s.Type {
+	case delivery.SourceJenkins:
+		n, err := strconv.ParseInt(strings.TrimSpace(buildID), 10, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("jenkins build %q of %s: %w (a Jenkins build is named by its number)", buildID, s.Job, delivery.ErrBuildNotFound)
+		}
+		cl := &jenkins.Client{BaseURL: c.URL, User: c.Username, Token: c.Secret, HTTP: f.client()}
+		b, err := cl.Build(ctx, s.Job, n)
+		if errors.Is(err, hook.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %w", delivery.ErrBuildNotFound, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		num := strconv.FormatInt(b.Number, 10)
+		v := &delivery.BuildVersion{BuildID: num, BuildNumber: num, BuildURL: b.URL}
+		if !b.Building {
+			v.Result = jenkinsResult(b.Result)
+		}
+		if bd, ok := jenkins.SelectBuildData(b.GitBuildData(), s.RepositoryURL); ok {
+			v.Commit = bd.SHA1
+			if len(bd.Branches) > 0 {
+				v.Branch = bd.Branches[0]
+			}
+		}
+		return v, nil
+	case delivery.SourceTeamBuild:
+		id, err := strconv.Atoi(strings.TrimSpace(buildID))
+		if err != nil || id <= 0 {
+			return nil, fmt.Errorf("team build %q of %s: %w (a Team Build build is named by its id)", buildID, s.Job, delivery.ErrBuildNotFound)
+		}
+		cl := &teambuild.Client{BaseURL: c.URL, User: c.Username, Token: c.Secret, HTTP: f.client()}
+		b, err := cl.Build(ctx, s.Project, id)
+		if errors.Is(err, hook.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %w", delivery.ErrBuildNotFound, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		job := strings.TrimSpace(s.Job)
+		if defID, err := strconv.Atoi(job); (err == nil && defID != b.Definition.ID) ||
+			(err != nil && !strings.EqualFold(job, b.Definition.Name)) {
+			return nil, fmt.Errorf("team build %d belongs to build definition %d %q, not %s: %w", id, b.Definition.ID, b.Definition.Name, s.Job, delivery.ErrBuildNotFound)
+		}
+		v := &delivery.BuildVersion{
+			BuildID: strconv.Itoa(b.ID), BuildNumber: b.BuildNumber, Branch: b.SourceBranch,
+			Commit: b.SourceVersion, BuildURL: b.WebURL(),
+		}
+		if strings.EqualFold(b.Status, "completed") {
+			v.Result = teamBuildResult(b.Result)
+		}
+		if t := b.Finished(); !t.IsZero() {
+			v.FinishedAt = &t
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("reading build %s of %s: unknown source type %q", buildID, s.Alias, s.Type)
 }
 
 func jenkinsResult(s jenkins.Status) string {

@@ -131,7 +131,21 @@ type BuildSummary struct {
 	Result      Status `json:"result"` // empty while building
 	Timestamp   int64  `json:"timestamp"`
 	DisplayName string `json:"displayName"`
+	// Actions hold the git BuildData of the build (see GitBuildData).
+	Actions []Action `json:"actions,omitempty"`
 }
+
+// GitBuildData returns the git checkouts of the build, as
+// BuildDetails.GitBuildData does.
+func (b *BuildSummary) GitBuildData() []BuildData {
+	return (&BuildDetails{Actions: b.Actions}).GitBuildData()
+}
+
+// recentBuildsTree is the "tree" of RecentBuilds: each build's summary and
+// its git BuildData (remote URLs, built revision and its branches), so that
+// a branch filter can be applied without one request per build. Jenkins
+// adds each object's _class by itself.
+const recentBuildsTree = "builds[number,url,result,timestamp,displayName,actions[remoteUrls,lastBuiltRevision[SHA1,branch[SHA1,name]]]]"
 
 // RecentBuilds reads the n latest builds of a job, newest first, with one
 // request (a "tree" query with a range).
@@ -139,7 +153,7 @@ func (c *Client) RecentBuilds(ctx context.Context, jobFullName string, n int) ([
 	if n <= 0 {
 		return nil, nil
 	}
-	q := url.Values{"tree": {fmt.Sprintf("builds[number,url,result,timestamp,displayName]{0,%d}", n)}}
+	q := url.Values{"tree": {fmt.Sprintf("%s{0,%d}", recentBuildsTree, n)}}
 	u, err := c.url(jobPath(jobFullName)+"/api/json", q)
 	if err != nil {
 		return nil, err

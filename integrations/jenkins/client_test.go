@@ -2,6 +2,7 @@ package jenkins
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -37,7 +38,7 @@ func fakeJenkins(t *testing.T) *Client {
 			body = []byte(`{"_class":"org.jenkinsci.plugins.workflow.job.WorkflowRun","number":3,"result":null,"building":true,"changeSets":[],"actions":[{}]}`)
 		case "/jenkins/job/acme/job/app/api/json":
 			tree := r.URL.Query().Get("tree")
-			prefix := "builds[number,url,result,timestamp,displayName]{0,"
+			prefix := recentBuildsTree + "{0,"
 			if !strings.HasPrefix(tree, prefix) || !strings.HasSuffix(tree, "}") {
 				http.Error(w, "bad tree "+tree, http.StatusBadRequest)
 				return
@@ -67,11 +68,15 @@ func fakeJenkins(t *testing.T) *Client {
 // splitBuilds returns the JSON objects of the fixture's builds array.
 func splitBuilds(t *testing.T, body []byte) []string {
 	t.Helper()
-	s := string(body)
-	s = s[strings.Index(s, "[")+1 : strings.LastIndex(s, "]")]
-	parts := strings.SplitAfter(s, "},")
-	for i := range parts {
-		parts[i] = strings.TrimSuffix(strings.TrimSpace(parts[i]), ",")
+	var reply struct {
+		Builds []json.RawMessage `json:"builds"`
+	}
+	if err := json.Unmarshal(body, &reply); err != nil {
+		t.Fatal(err)
+	}
+	parts := make([]string, len(reply.Builds))
+	for i, b := range reply.Builds {
+		parts[i] = string(b)
 	}
 	return parts
 }
@@ -178,6 +183,16 @@ func TestClientRecentBuilds(t *testing.T) {
 		{Number: 43, URL: "https://ci.example.com/jenkins/job/acme/job/app/43/", Result: "", Timestamp: 1736080000000, DisplayName: "#43"},
 		{Number: 42, URL: "https://ci.example.com/jenkins/job/acme/job/app/42/", Result: StatusSuccess, Timestamp: 1736073001234, DisplayName: "#42"},
 	}
+	// Build 42's git BuildData come with it (the tree asks for them): the
+	// app's checkout is told from the shared library's by repository.
+	bd, ok := SelectBuildData(got[1].GitBuildData(), "https://github.com/acme/app")
+	if !ok || bd.SHA1 != "9fceb02d0ae598e95dc970b74767f19372d61af8" || !reflect.DeepEqual(bd.Branches, []string{"refs/remotes/origin/main"}) {
+		t.Errorf("build 42's app checkout = %+v, %v", bd, ok)
+	}
+	if len(got[0].GitBuildData()) != 0 {
+		t.Errorf("build 43 has git data %+v", got[0].GitBuildData())
+	}
+	got[1].Actions = nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("RecentBuilds(2) = %+v", got)
 	}

@@ -166,10 +166,15 @@ func TestSilentAgentJobLost(t *testing.T) {
 	if j := h.job(t, s.Job.ID); j.Status != job.StatusRUNNING {
 		t.Fatalf("job %s before the grace period", j.Status)
 	}
-	clk.Advance(h.hub.opts.Grace + time.Second)
+	clk.Advance(h.hub.opts.Grace + time.Second) // grace, but not the lag of batched signs of life
+	h.hub.Sweep(context.Background())
+	if j := h.job(t, s.Job.ID); j.Status != job.StatusRUNNING {
+		t.Fatalf("job %s within the lag allowance", j.Status)
+	}
+	clk.Advance(h.hub.seenEveryFor())
 	h.hub.Sweep(context.Background())
 	j := h.job(t, s.Job.ID)
-	if j.Status != job.StatusLOST || j.ResultReason != delivery.LostReason || j.FinishedAt == nil {
+	if j.Status != job.StatusLOST || !strings.HasPrefix(j.ResultReason, delivery.LostReason+`: agent "vanishing" was not heard from for`) || j.FinishedAt == nil {
 		t.Fatalf("job %s %q", j.Status, j.ResultReason)
 	}
 	if h.c.Agent.GetX(context.Background(), id).Online {

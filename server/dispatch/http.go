@@ -214,6 +214,7 @@ func (h *Hub) serve(conn *websocket.Conn, agentID int, heard *agentproto.Heard) 
 
 // LogsHandler serves GET /logs/deployments/{id}: a deployment's log as plain text, or as a zip
 // with ?format=zip. It requires an authenticated viewer (mount it behind auth middleware).
+// Lines that reached the server after the job was declared LOST follow a marker line (afterLossMarker).
 func LogsHandler(e *delivery.Engine) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := auth.ActorFrom(r.Context())
@@ -274,10 +275,19 @@ func LogsHandler(e *delivery.Engine) http.Handler {
 	})
 }
 
+// afterLossMarker precedes, in a downloaded log, the first line that reached the server after the
+// job was declared LOST (delivery.LogLine.AfterLoss).
+const afterLossMarker = "----- cairn: the job was declared LOST before the lines below reached the server (its agent was cut off for longer than the grace period and sent them when it came back) -----"
+
 func writeLines(ctx context.Context, e *delivery.Engine, id int, page []delivery.LogLine, out io.Writer) error {
+	marked := false
 	for len(page) > 0 {
 		var b strings.Builder
 		for _, l := range page {
+			if l.AfterLoss && !marked {
+				b.WriteString(afterLossMarker + "\n")
+				marked = true
+			}
 			b.WriteString(l.Text)
 			b.WriteByte('\n')
 		}

@@ -38,6 +38,8 @@ type Options struct {
 	// CredentialTTL is the lifetime of agent credentials (default 10 years: agents have no
 	// refresh flow; revoke by deleting the agent).
 	CredentialTTL time.Duration
+	// Observer is told of assignments and log lines (metrics); nil tells no one.
+	Observer Observer
 }
 
 // Hub tracks the connected agents and pushes jobs to them.
@@ -57,6 +59,9 @@ type Hub struct {
 	sessions map[int]*session
 	closed   bool
 	started  bool
+	// upSince is when Start ran (engine clock): the grace of agents last heard from before it
+	// counts from then, not from their last sign of life (see Sweep).
+	upSince time.Time
 
 	// flushMu is held across a whole flushSeen, so that a session that ends waits for a flush in
 	// flight before it records the disconnect; lastFlush (guarded by it) is when the last flush
@@ -85,6 +90,9 @@ func NewHub(opts Options) *Hub {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
 		opts: opts, e: opts.Engine, log: opts.Logger.With("component", "dispatch"),
@@ -101,6 +109,7 @@ func (h *Hub) Start() {
 		return
 	}
 	h.started = true
+	h.upSince = h.e.Clock().Now()
 	h.wg.Add(5)
 	go func() { defer h.wg.Done(); h.eventLoop() }()
 	go func() { defer h.wg.Done(); h.dispatchLoop() }()
@@ -364,6 +373,9 @@ func (h *Hub) dispatchRound() {
 			h.log.Error("claiming jobs", "agents", len(free), "err", err)
 		}
 		for _, j := range jobs { // claimed before any error: they are this round's to deliver
+			if j.AssignedAt != nil {
+				h.opts.Observer.JobAssigned(j.AssignedAt.Sub(j.QueuedAt))
+			}
 			if s := h.session(*j.AgentID); s != nil {
 				h.assign(s, j.ID)
 			}
@@ -443,14 +455,23 @@ func (h *Hub) failJob(jobID int, reason string) {
 // sweepLoop marks silent agents' jobs lost and enforces job timeouts.
 func (h *Hub) sweepLoop() { h.every(h.opts.SweepInterval, func() { h.Sweep(h.ctx) }) }
 
-// Sweep runs one pass of the sweeper: silent agents and job timeouts.
+// Sweep runs one pass of the sweeper: silent agents and job timeouts. An agent is silent after
+// Grace without a sign of life, counted from the hub's start for agents last heard from before
+// it (a server that was down heard nobody: its downtime does not count against them), and
+// allowing for the signs of life not written yet (they are flushed in batches).
 func (h *Hub) Sweep(ctx context.Context) {
-	if n, err := h.e.MarkSilentAgentsLost(ctx, h.opts.Grace); err != nil {
-		h.log.Error("marking silent agents lost", "err", err)
+	h.mu.Lock()
+	since := h.upSince
+	h.mu.Unlock()
+	check := delivery.SilenceCheck{Grace: h.opts.Grace, Lag: h.seenEveryFor(), Since: since}
+	if n, err := h.e.MarkSilentAgentsLost(ctx, check); err != nil {
+		if ctx.Err() == nil { // else shutting down; the next start's sweep finishes what this one began
+			h.log.Error("marking silent agents lost", "err", err)
+		}
 	} else if n > 0 {
 		h.log.Warn("jobs of silent agents marked lost", "jobs", n)
 	}
-	if _, err := h.e.EnforceJobTimeouts(ctx); err != nil {
+	if _, err := h.e.EnforceJobTimeouts(ctx); err != nil && ctx.Err() == nil {
 		h.log.Error("enforcing job timeouts", "err", err)
 	}
 }

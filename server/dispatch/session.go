@@ -3,7 +3,9 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -146,7 +148,8 @@ func (s *session) welcome(hello agentproto.Hello) bool {
 		return false
 	}
 	s.caps = rec.Capabilities
-	s.send(agentproto.Welcome{Type: agentproto.TypeWelcome, AgentID: strconv.Itoa(s.agentID), ServerTime: s.hub.e.Clock().Now()})
+	s.send(agentproto.Welcome{Type: agentproto.TypeWelcome, AgentID: strconv.Itoa(s.agentID), ServerTime: s.hub.e.Clock().Now(),
+		GraceMillis: s.hub.opts.Grace.Milliseconds()})
 	s.welcomed.Store(true)
 	for _, c := range rec.Cancels {
 		s.send(agentproto.Cancel{Type: agentproto.TypeCancel, JobID: strconv.Itoa(c.JobID), Reason: c.Reason})
@@ -232,7 +235,7 @@ func (s *session) readLoop() {
 		_, data, err := s.conn.Read(context.WithoutCancel(s.ctx))
 		if err != nil {
 			if s.ctx.Err() == nil {
-				s.log.Info("agent connection ended", "err", err)
+				logEnd(s.log, err)
 			}
 			return
 		}
@@ -343,6 +346,13 @@ func (s *session) logs(jobID int, m agentproto.LogBatch) error {
 	if err != nil {
 		return err
 	}
+	n := 0
+	for _, l := range m.Lines {
+		if l.Seq <= acked {
+			n++
+		}
+	}
+	s.hub.opts.Observer.LogLinesReceived(n)
 	s.send(agentproto.LogAck{Type: agentproto.TypeLogAck, JobID: m.JobID, UptoSeq: acked})
 	return nil
 }
@@ -423,4 +433,19 @@ func wireError(err error) agentproto.ErrorCode {
 		return agentproto.ErrUnauthorized
 	}
 	return agentproto.ErrInternal
+}
+
+// logEnd logs how an agent's connection ended: a close frame or the end of the stream (an
+// agent stopping, a dev agent stopped with the server) is the normal way and logs no error.
+func logEnd(log *slog.Logger, err error) {
+	switch websocket.CloseStatus(err) {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+		log.Info("agent disconnected")
+		return
+	}
+	if errors.Is(err, io.EOF) {
+		log.Info("agent disconnected")
+		return
+	}
+	log.Warn("agent connection lost", "err", err)
 }

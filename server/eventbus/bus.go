@@ -28,6 +28,8 @@ type Bus struct {
 
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+	// lagged counts the subscribers dropped for a full buffer (metrics).
+	lagged atomic.Uint64
 }
 
 var _ delivery.Publisher = (*Bus)(nil)
@@ -95,6 +97,7 @@ func (b *Bus) Publish(_ context.Context, events []delivery.Event) {
 			case s.c <- ev:
 			default:
 				s.lagged.Store(true)
+				b.lagged.Add(1)
 				b.remove(s)
 			}
 			if s.closed {
@@ -110,6 +113,10 @@ func (b *Bus) Subscribers() int {
 	defer b.mu.Unlock()
 	return len(b.subs)
 }
+
+// Lagged returns how many subscribers the bus has dropped because they fell a full buffer
+// behind (each then re-reads the database).
+func (b *Bus) Lagged() uint64 { return b.lagged.Load() }
 
 // dropAll drops every subscriber as lagged, for when the bus itself may have
 // missed events (a replica's listening connection was down).

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/internal/backoff"
 )
 
 // DefaultPGChannel is the LISTEN/NOTIFY channel that replicas share.
@@ -200,7 +201,7 @@ func (p *PG) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { defer close(done); p.notifyLoop(ctx) }()
 	defer func() { <-done }()
-	backoff := time.Second
+	retry := backoff.Retrier{Policy: backoff.Policy{Base: time.Second, Max: 30 * time.Second}}
 	connected := false
 	for {
 		err := p.listen(ctx, func() {
@@ -209,19 +210,17 @@ func (p *PG) Run(ctx context.Context) error {
 				p.local.dropAll()
 			}
 			connected = true
-			backoff = time.Second
+			retry.Reset()
 			p.listeningOnce.Do(func() { close(p.listening) })
 		})
 		if ctx.Err() != nil {
 			return nil
 		}
-		p.log.Warn("listening for replica events", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
+		wait := retry.Next()
+		p.log.Warn("listening for replica events", "err", err, "retry_in", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return nil
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 30*time.Second)
 	}
 }
 

@@ -126,6 +126,10 @@ type QueuePolicy struct {
 type Schedule struct {
 	Cron     string `json:"cron"`
 	TimeZone string `json:"timeZone,omitempty"` // IANA name; UTC by default
+	// ScheduleOnlyWithChanges skips an occurrence when no artifact source
+	// has a newer admitted build than the definition's latest release
+	// (Azure DevOps' "only schedule releases if the source has changed").
+	ScheduleOnlyWithChanges bool `json:"scheduleOnlyWithChanges,omitempty"`
 }
 
 // ArtifactSourceSpec is an artifact source as written in a definition.
@@ -160,6 +164,10 @@ type EnvironmentSpec struct {
 	Job          JobSpec        `json:"job"`
 	Queue        QueuePolicy    `json:"queue"`
 	Variables    []Variable     `json:"variables,omitempty"`
+	// Permissions narrow, for this environment, who may change its
+	// configuration, deploy to it and manage its approvals; a list left
+	// empty inherits the definition's.
+	Permissions EnvironmentPermissions `json:"permissions,omitzero"`
 }
 
 // DefinitionSnapshot is the whole of a release definition at one revision: what
@@ -175,6 +183,48 @@ type DefinitionSnapshot struct {
 	// Readers are the groups whose members (and ADMINs) may read the
 	// definition, its releases and their events; empty: every VIEWER.
 	Readers []string `json:"readers,omitempty"`
+	// Permissions narrow who, among those with the role, may change the
+	// definition, create its releases and act on its deployments.
+	Permissions DefinitionPermissions `json:"permissions,omitzero"`
+}
+
+// DefinitionPermissions are the scoped permissions of a definition, modelled
+// on Azure Release Management's release security. Each list names users and
+// groups (the shape of an approver). A role stays the ceiling (writes need
+// EDITOR); a non-empty list narrows a permission to the principals it names,
+// and an empty one leaves it at its default: every EDITOR for EditDefinition,
+// CreateReleases and ManageDeployments; nobody beyond the assigned approvers
+// for ManageApprovals; nobody but ADMINs for OverrideArtifactChecks. ADMINs
+// may act without being listed; each such override is audited.
+type DefinitionPermissions struct {
+	// EditDefinition: change the definition-wide parts (name, variables,
+	// artifact sources, schedules, readers, permissions, the list and order
+	// of environments), delete it, and every environment that does not list
+	// its own editors.
+	EditDefinition []Approver `json:"editDefinition,omitempty"`
+	// CreateReleases: create releases by hand.
+	CreateReleases []Approver `json:"createReleases,omitempty"`
+	// ManageDeployments: deploy, redeploy, roll back and cancel in every
+	// environment that does not list its own, and abandon releases.
+	ManageDeployments []Approver `json:"manageDeployments,omitempty"`
+	// ManageApprovals: reassign pending approvals of environments that do
+	// not list their own.
+	ManageApprovals []Approver `json:"manageApprovals,omitempty"`
+	// OverrideArtifactChecks: create a release with artifact versions the CI
+	// server did not confirm.
+	OverrideArtifactChecks []Approver `json:"overrideArtifactChecks,omitempty"`
+}
+
+// EnvironmentPermissions are an environment's own permission lists; an empty
+// list inherits the definition's (Azure's stage-level security).
+type EnvironmentPermissions struct {
+	// EditEnvironment: change this environment's configuration (trigger,
+	// approvals, job and tasks, queue, variables, owner).
+	EditEnvironment []Approver `json:"editEnvironment,omitempty"`
+	// ManageDeployments: deploy, redeploy, roll back and cancel here.
+	ManageDeployments []Approver `json:"manageDeployments,omitempty"`
+	// ManageApprovals: reassign this environment's pending approvals.
+	ManageApprovals []Approver `json:"manageApprovals,omitempty"`
 }
 
 // Environment returns the environment of the snapshot with the given name.

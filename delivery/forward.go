@@ -1,0 +1,160 @@
+package delivery
+
+import (
+	"fmt"
+
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+)
+
+// This file keeps releases moving forward through an environment: newer
+// releases supersede older waiting ones under LATEST_ONLY, automatic
+// deployments never land over a newer release, and a deployment holds its
+// queue slot until it is final.
+
+// busyStatuses are the statuses in which a deployment that has a job holds
+// one of its environment's MaxParallel slots: from its job's creation until
+// its post-deployment approval is decided.
+var busyStatuses = []deployment.Status{
+	deployment.StatusQUEUED, deployment.StatusIN_PROGRESS, deployment.StatusPENDING_POST_APPROVAL,
+}
+
+// busySlots counts the deployments of an environment that hold a queue
+// slot: those with a job that are not final. A deployment whose job
+// succeeded stays busy while its post-deployment approval is pending, as
+// Azure DevOps shows the stage in progress until then.
+func (t *txn) busySlots(definitionID int, envName string) (int, error) {
+	n, err := t.Deployment.Query().
+		Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
+			deployment.StatusIn(busyStatuses...), deployment.HasJob()).
+		Count(t.ctx)
+	if err != nil {
+		return 0, fmt.Errorf("counting busy deployments: %w", err)
+	}
+	return n, nil
+}
+
+// newestLanded returns the newest release (by number) that the deployment's
+// environment runs or is deploying, other than the deployment's own: the
+// release of its latest SUCCEEDED or PARTIALLY_SUCCEEDED deployment (the one
+// it runs now, even after a rollback), and those of deployments whose jobs
+// were created and that are not final. Nil when there is none.
+func (t *txn) newestLanded(dc *deployCtx) (*ent.Release, error) {
+	var newest *ent.Release
+	current, err := t.Deployment.Query().
+		Where(deployment.DefinitionID(dc.d.DefinitionID), deployment.EnvironmentName(dc.d.EnvironmentName),
+			deployment.StatusIn(deployment.StatusSUCCEEDED, deployment.StatusPARTIALLY_SUCCEEDED)).
+		Order(ent.Desc(deployment.FieldCompletedAt), ent.Desc(deployment.FieldID)).
+		WithRelease().First(t.ctx)
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("reading the current deployment: %w", err)
+	case current.ReleaseID != dc.rel.ID:
+		newest = current.Edges.Release
+	}
+	inFlight, err := t.Deployment.Query().
+		Where(deployment.DefinitionID(dc.d.DefinitionID), deployment.EnvironmentName(dc.d.EnvironmentName),
+			deployment.StatusIn(busyStatuses...), deployment.HasJob(), deployment.IDNEQ(dc.d.ID),
+			deployment.ReleaseIDNEQ(dc.rel.ID)).
+		WithRelease().All(t.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading deployments in flight: %w", err)
+	}
+	for _, d := range inFlight {
+		if newest == nil || d.Edges.Release.Number > newest.Number {
+			newest = d.Edges.Release
+		}
+	}
+	return newest, nil
+}
+
+// forwardOnly decides whether a deployment may go on (to the queue or to
+// its job) without stepping backwards. When the environment runs or is
+// deploying a newer release, an automatic deployment is superseded
+// (CANCELED, with the reason) and forwardOnly reports false; a person's
+// deployment goes on as a ROLLBACK, recorded as such if it was not one
+// when requested. Only a person's explicit deployEnvironment goes back.
+func (t *txn) forwardOnly(actor Actor, dc *deployCtx) (bool, error) {
+	newer, err := t.newestLanded(dc)
+	if err != nil || newer == nil || newer.Number < dc.rel.Number {
+		return err == nil, err
+	}
+	if dc.d.Automatic {
+		why := fmt.Sprintf("canceled: %s is older than release %s, which %s runs or is deploying; an automatic deployment never goes back (deploy the release explicitly to roll back)",
+			dc.rel.Name, newer.Name, dc.d.EnvironmentName)
+		return false, t.supersede(actor, dc, why)
+	}
+	if newer.Number > dc.rel.Number && dc.d.Operation != deployment.OperationROLLBACK {
+		from := dc.d.Operation
+		d, err := t.Deployment.UpdateOne(dc.d).Where(deployment.Version(dc.d.Version)).
+			SetOperation(deployment.OperationROLLBACK).AddVersion(1).SetUpdatedAt(t.now).Save(t.ctx)
+		if ent.IsNotFound(err) {
+			return false, Conflict("deployment %d changed concurrently; read it again", dc.d.ID)
+		}
+		if err != nil {
+			return false, fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
+		}
+		dc.d = d
+		if err := t.audit(actor, "deployment.operation", "deployment", d.ID, map[string]any{"operation": from},
+			map[string]any{"operation": d.Operation, "over": newer.Name}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// supersede cancels a deployment that has not started its job (pending
+// approval, scheduled, waiting, or with a job no agent holds yet): the job is
+// canceled, and finishDeployment cancels its approvals (approvers get the
+// approval.decided event with status CANCELED and the reason) and retires its
+// deferral, so a deferral that comes due does nothing.
+func (t *txn) supersede(actor Actor, dc *deployCtx, why string) error {
+	j, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID)).Only(t.ctx)
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("reading job of deployment %d: %w", dc.d.ID, err)
+	case j.Status != job.StatusQUEUED:
+		return Conflict("deployment %d: its job is %s and cannot be superseded", dc.d.ID, j.Status)
+	default:
+		if _, err := t.moveJob(actor, dc, j, JobCancel, why, nil); err != nil {
+			return err
+		}
+	}
+	return t.finishDeployment(actor, dc, DeploymentSupersede, why)
+}
+
+// supersedeOlder applies LATEST_ONLY when a newer release's deployment of
+// an environment is requested: every deployment of an older release to the
+// environment that has not started its job (pending pre-deployment
+// approval, scheduled, waiting, or queued for an agent) is superseded, with
+// a reason naming the newer release.
+func (t *txn) supersedeOlder(actor Actor, dc *deployCtx) error {
+	policy := t.queuePolicy(dc.d.DefinitionID, dc.d.EnvironmentName, dc.rel)
+	if policy.Mode != spec.QueueLatestOnly {
+		return nil
+	}
+	older, err := t.Deployment.Query().
+		Where(deployment.DefinitionID(dc.d.DefinitionID), deployment.EnvironmentName(dc.d.EnvironmentName),
+			deployment.StatusIn(deployment.StatusPENDING_APPROVAL, deployment.StatusSCHEDULED, deployment.StatusQUEUED),
+			deployment.HasReleaseWith(release.NumberLT(dc.rel.Number)),
+			deployment.Or(deployment.Not(deployment.HasJob()), deployment.HasJobWith(job.StatusEQ(job.StatusQUEUED)))).
+		Order(ent.Asc(deployment.FieldID)).IDs(t.ctx)
+	if err != nil {
+		return fmt.Errorf("reading older deployments: %w", err)
+	}
+	for _, id := range older {
+		odc, err := t.loadDeployment(id)
+		if err != nil {
+			return err
+		}
+		if err := t.supersede(actor, odc, "canceled: superseded by release "+dc.rel.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
