@@ -29,8 +29,8 @@ type DB struct {
 	// (delivery.RefuseWrites): the engine hands it to the adapters
 	// (delivery.Options.Reads).
 	ReadOnly *ent.Client
-	Dialect delivery.Dialect
-	SQL     *sql.DB
+	Dialect  delivery.Dialect
+	SQL      *sql.DB
 	// URL is the PostgreSQL DSN, empty for SQLite.
 	URL string
 }
