@@ -4,7 +4,7 @@ import './style.css';
 import { logout, onUnauthenticated, query, type SignedIn } from './api';
 import { startEvents, stopEvents } from './events';
 import { useLive } from './hooks';
-import { permissions, type Viewer } from './permissions';
+import { permissions, type Scope, type Viewer } from './permissions';
 import { Link, match, useLocation } from './router';
 import { Login } from './views/Login';
 import { Overview } from './views/Overview';
@@ -47,7 +47,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   const path = loc.pathname;
   const pending = useLive<{ pendingApprovals: { id: string }[] }>(`query PendingCount { pendingApprovals { id } }`, {}, isApprovalEvent);
   const count = pending.data?.pendingApprovals.length ?? 0;
-  const can = (decidable: Set<string>) => permissions(viewer, decidable);
+  const can = (decidable: Set<string>, scope?: Scope) => permissions(viewer, decidable, scope);
 
   // Move focus to the new page's heading, so keyboard and screen reader users land on it.
   useEffect(() => {

@@ -5,13 +5,16 @@ import { useLive } from '../hooks';
 import { mutate, type APIError } from '../api';
 import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
-import type { Can } from '../permissions';
+import type { Can, DefinitionCan, EnvironmentCan, Scope } from '../permissions';
 import { ApprovalActions } from './ApprovalActions';
 
 const releaseQuery = `query Release($id: ID!) {
   release(id: $id) {
     id name status description createdBy createdAt reason
-    definition { id name environments { name rank trigger { kind environments } } }
+    definition {
+      id name viewerCan { manageDeployments manageApprovals }
+      environments { name rank trigger { kind environments } viewerCan { manageDeployments manageApprovals } }
+    }
     artifacts { id alias type buildNumber branch commit buildURL primary }
     environments {
       id name rank status
@@ -37,17 +40,23 @@ type DeploymentT = {
 type EnvT = { id: string; name: string; rank: number; status: string; deployments: DeploymentT[] | null };
 type ReleaseT = {
   id: string; name: string; status: string; description: string; createdBy: string; createdAt: string; reason: string;
-  definition: { id: string; name: string; environments: { name: string; rank: number; trigger: { kind: string; environments: string[] } }[] | null };
+  definition: {
+    id: string; name: string; viewerCan: DefinitionCan;
+    environments: { name: string; rank: number; trigger: { kind: string; environments: string[] }; viewerCan: EnvironmentCan }[] | null;
+  };
   artifacts: { id: string; alias: string; type: string; buildNumber: string; branch: string; commit: string; buildURL: string; primary: boolean }[] | null;
   environments: EnvT[] | null;
   commits: unknown; workItems: unknown;
 };
 
-export function Release({ id, can }: { id: string; can: (pending: Set<string>) => Can }) {
+export function Release({ id, can }: { id: string; can: (pending: Set<string>, scope?: Scope) => Can }) {
   const r = useLive<{ release: ReleaseT | null; pendingApprovals: { id: string }[] }>(releaseQuery, { id }, (ev) => ev.releaseId === id);
   const rel = r.data?.release;
   if (!rel) return <Page title="Release">{r.loading ? <Loading what="the release" /> : <ErrorNote error={r.error ?? new Error('No such release.')} />}</Page>;
-  const perms = can(new Set((r.data?.pendingApprovals ?? []).map((a) => a.id)));
+  const perms = can(new Set((r.data?.pendingApprovals ?? []).map((a) => a.id)), {
+    definition: rel.definition.viewerCan,
+    environments: new Map((rel.definition.environments ?? []).map((e) => [e.name, e.viewerCan])),
+  });
   const triggers = new Map((rel.definition.environments ?? []).map((e) => [e.name, e.trigger]));
   const envs = [...(rel.environments ?? [])].sort((a, b) => a.rank - b.rank);
   const commits = edges<any>(rel.commits as any);
@@ -149,12 +158,12 @@ function EnvCard({ env, release, trigger, can }: { env: EnvT; release: ReleaseT;
         </div>
       )}
       <div className="buttons">
-        {can.deploy && release.status === 'ACTIVE' && !active && (
+        {can.deploy(env.name) && release.status === 'ACTIVE' && !active && (
           <button type="button" onClick={() => run(`mutation($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }`, { input: { releaseId: release.id, environment: env.name } })}>
             {latest ? 'Redeploy' : 'Deploy'} {env.name}
           </button>
         )}
-        {can.cancelDeployment && active && (
+        {can.cancelDeployment(env.name) && active && (
           <button type="button" className="danger" onClick={() => run(`mutation($id: ID!) { cancelDeployment(deploymentId: $id) { id } }`, { id: latest!.id })}>Cancel deployment</button>
         )}
       </div>
@@ -173,8 +182,9 @@ function Approvals({ list, env, can }: { list: ApprovalT[]; env: string; can: Ca
           <span className="small">{a.stage === 'PRE' ? 'Pre' : 'Post'}-deployment: {a.approverKind === 'GROUP' ? `group ${a.approver}` : a.approver || 'automatic'}</span>{' '}
           <Status status={a.status} />
           {a.decidedBy && <span className="small"> by {a.decidedBy}{a.comment && `: “${a.comment}”`}</span>}
-          {a.status === 'PENDING' && can.decideApproval(a.id) && (
-            <ApprovalActions approvalId={a.id} stage={a.stage} label={`${a.stage === 'PRE' ? 'pre' : 'post'}-deployment approval of ${env}`} />
+          {a.status === 'PENDING' && (can.decideApproval(a.id) || can.reassignApproval(a.id, env)) && (
+            <ApprovalActions approvalId={a.id} stage={a.stage} decide={can.decideApproval(a.id)} reassign={can.reassignApproval(a.id, env)}
+              label={`${a.stage === 'PRE' ? 'pre' : 'post'}-deployment approval of ${env}`} />
           )}
         </li>
       ))}
