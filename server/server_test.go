@@ -208,7 +208,7 @@ func TestDashboardPages(t *testing.T) {
 		}
 		assertOwnAssets(t, h, string(b), resp.Header)
 	}
-	for _, p := range []string{"/assets/nope.js", "/assets/", "/assets"} {
+	for _, p := range []string{"/assets/nope.js", "/assets/", "/assets", "/metrics", "/releases/", "/nope"} {
 		resp, err := http.Get(h.http.URL + p)
 		if err != nil {
 			t.Fatal(err)

@@ -51,9 +51,29 @@ func ServePage(w http.ResponseWriter, r *http.Request, name string) {
 	}
 }
 
+// routes are the dashboard's own paths (web/src/main.tsx): each answers
+// index.html, and the page shows the view.
+var routes = []string{"/releases/", "/deployments/", "/definitions/", "/workitems/"}
+
+// isRoute reports whether p (cleaned) is a dashboard path.
+func isRoute(p string) bool {
+	switch p {
+	case "/", "/approvals", "/agents", "/audit":
+		return true
+	}
+	for _, r := range routes {
+		if strings.HasPrefix(p, r) && len(p) > len(r) {
+			return true
+		}
+	}
+	return false
+}
+
 // Handler serves the dashboard: files under /assets/ (content-hashed names,
-// cached for a year), and index.html for every other path, so that the
-// dashboard's own routes (/releases/12) load it and it shows the view.
+// cached for a year), and index.html for the dashboard's own routes
+// (/releases/12), so that a link into the dashboard loads it and it shows the
+// view. Any other path is a 404, so that paths the server does not serve
+// (such as /metrics when metrics are off) do not answer a page.
 func Handler() http.Handler {
 	static := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +93,10 @@ func Handler() http.Handler {
 				w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 			}
 			static.ServeHTTP(w, r)
+			return
+		}
+		if !isRoute(p) {
+			http.NotFound(w, r)
 			return
 		}
 		ServePage(w, r, "index.html")
