@@ -16,16 +16,27 @@ type Principals interface {
 	PrincipalForToken(ctx context.Context, jti string) (delivery.Actor, error)
 }
 
-// Authenticator authenticates requests with Bearer API tokens.
+// Authenticator authenticates requests with Bearer API tokens, or with a
+// dashboard session cookie (when Sessions is set).
 type Authenticator struct {
 	Keys       *Keys
 	Principals Principals
-	Log        *slog.Logger
+	// Sessions resolves session cookies; nil: cookies are ignored.
+	Sessions Sessions
+	Log      *slog.Logger
 }
 
-// Authenticate verifies a raw "Bearer …" header value (or a bare token) and
-// returns the actor. Every failure is an UNAUTHENTICATED delivery error.
+// Authenticate verifies a raw "Bearer …" header value (or a bare token), or
+// a session credential (SessionCredential), and returns the actor. Every
+// failure is an UNAUTHENTICATED delivery error.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (delivery.Actor, error) {
+	if secret, ok := sessionFromCredential(header); ok && a.Sessions != nil {
+		actor, err := a.Sessions.PrincipalForSession(ctx, secret)
+		if err != nil && delivery.CodeOf(err) != delivery.CodeInternal {
+			err = &delivery.Error{Code: delivery.CodeUnauthenticated, Message: err.Error()}
+		}
+		return actor, err
+	}
 	token, ok := bearer(header)
 	if !ok {
 		return delivery.Actor{}, &delivery.Error{Code: delivery.CodeUnauthenticated,
@@ -62,17 +73,33 @@ func bearer(h string) (string, bool) {
 	return h, h != ""
 }
 
-// Middleware rejects requests without a valid API token with 401 and a JSON
-// body that says what is wrong; it puts the actor into the request context.
+// Middleware rejects requests without a valid credential with 401 and a
+// JSON body that says what is wrong; it puts the actor into the request
+// context. The credential is the Authorization header, else the session
+// cookie. A cookie-authenticated request that may change something (any
+// method but GET, HEAD and OPTIONS) must carry the session's CSRF token in
+// CSRFHeader (403 otherwise); websocket upgrades are exempt because the
+// websocket transport checks their Origin.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		creds := r.Header.Get("Authorization")
+		if creds == "" && a.Sessions != nil {
+			if secret := SessionSecret(r); secret != "" {
+				if !isWebsocketUpgrade(r) && !safeMethod(r.Method) && !ValidCSRF(r, secret) {
+					WriteError(w, http.StatusForbidden, string(delivery.CodeForbidden),
+						"missing or wrong "+CSRFHeader+" header: a signed-in request must echo the "+CSRFCookie+" cookie")
+					return
+				}
+				creds = SessionCredential(secret)
+			}
+		}
 		// Websocket upgrades may authenticate in connection_init instead; the
 		// GraphQL websocket transport's InitFunc does that with Authenticate.
-		if r.Header.Get("Authorization") == "" && isWebsocketUpgrade(r) {
+		if creds == "" && isWebsocketUpgrade(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		actor, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		actor, err := a.Authenticate(r.Context(), creds)
 		if err != nil {
 			status, msg := http.StatusUnauthorized, err.Error()
 			if delivery.CodeOf(err) == delivery.CodeInternal {
@@ -83,7 +110,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			WriteError(w, status, string(delivery.CodeOf(err)), msg)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
+		next.ServeHTTP(w, r.WithContext(withCredential(WithActor(r.Context(), actor), creds)))
 	})
 }
 

@@ -38,7 +38,9 @@ type Actor struct {
 	Role     Role
 	// TokenID is the jti of the credential in use, if any.
 	TokenID string
-	Scopes  []string
+	// SessionID is the dashboard session in use, if any (0 for tokens).
+	SessionID int
+	Scopes    []string
 	// Via is the bot that acts on behalf of this user, if any.
 	Via string
 	// System marks the engine itself (triggers, timers, webhooks).

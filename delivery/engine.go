@@ -34,6 +34,9 @@ type Options struct {
 	// and EventRetentionCount).
 	EventRetentionAge   time.Duration
 	EventRetentionCount int
+	// Passwords hashes and verifies people's passwords (auth.Argon2id);
+	// without it, passwords cannot be set and nobody signs in with one.
+	Passwords PasswordHasher
 	// Reads, when set, is what Client returns to the adapters: a client of
 	// the same database that refuses every write (RefuseWrites), so that
 	// GraphQL, webhooks and the dispatcher can read but change nothing
@@ -71,6 +74,7 @@ type Engine struct {
 	enrichWake chan struct{}
 	enrichMu   sync.Mutex
 	enrichPass chan struct{}
+	sessionState
 	// ci asks CI servers about builds (Options.CI); may be nil.
 	ci CIServer
 }
@@ -94,6 +98,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		keepCount:  opts.EventRetentionCount,
 		ci:         opts.CI,
 	}
+	e.passwords = opts.Passwords
 	if e.keepAge <= 0 {
 		e.keepAge = EventRetentionAge
 	}

@@ -357,6 +357,9 @@ func (e *Engine) RunEventPruneLoop(ctx context.Context, interval time.Duration) 
 		} else if n > 0 {
 			log.InfoContext(ctx, "pruned events", "deleted", n)
 		}
+		if _, err := e.PruneSessions(ctx); err != nil && ctx.Err() == nil {
+			log.ErrorContext(ctx, "pruning sessions", "err", err)
+		}
 		timer, stop := e.hookTimer(interval)
 		select {
 		case <-ctx.Done():

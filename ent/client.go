@@ -38,6 +38,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
+	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/streamcursor"
 	"github.com/cairnhq/cairn/ent/timer"
@@ -99,6 +100,8 @@ type Client struct {
 	ReleaseEnvironment *ReleaseEnvironmentClient
 	// ServiceConnection is the client for interacting with the ServiceConnection builders.
 	ServiceConnection *ServiceConnectionClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
 	// SourceCommit is the client for interacting with the SourceCommit builders.
 	SourceCommit *SourceCommitClient
 	// StreamCursor is the client for interacting with the StreamCursor builders.
@@ -147,6 +150,7 @@ func (c *Client) init() {
 	c.ReleaseDefinition = NewReleaseDefinitionClient(c.config)
 	c.ReleaseEnvironment = NewReleaseEnvironmentClient(c.config)
 	c.ServiceConnection = NewServiceConnectionClient(c.config)
+	c.Session = NewSessionClient(c.config)
 	c.SourceCommit = NewSourceCommitClient(c.config)
 	c.StreamCursor = NewStreamCursorClient(c.config)
 	c.Timer = NewTimerClient(c.config)
@@ -268,6 +272,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ReleaseDefinition:  NewReleaseDefinitionClient(cfg),
 		ReleaseEnvironment: NewReleaseEnvironmentClient(cfg),
 		ServiceConnection:  NewServiceConnectionClient(cfg),
+		Session:            NewSessionClient(cfg),
 		SourceCommit:       NewSourceCommitClient(cfg),
 		StreamCursor:       NewStreamCursorClient(cfg),
 		Timer:              NewTimerClient(cfg),
@@ -316,6 +321,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ReleaseDefinition:  NewReleaseDefinitionClient(cfg),
 		ReleaseEnvironment: NewReleaseEnvironmentClient(cfg),
 		ServiceConnection:  NewServiceConnectionClient(cfg),
+		Session:            NewSessionClient(cfg),
 		SourceCommit:       NewSourceCommitClient(cfg),
 		StreamCursor:       NewStreamCursorClient(cfg),
 		Timer:              NewTimerClient(cfg),
@@ -355,8 +361,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
 		c.Environment, c.Event, c.Group, c.HookDelivery, c.Job, c.JobStep, c.LogChunk,
 		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
-		c.ReleaseDefinition, c.ReleaseEnvironment, c.ServiceConnection, c.SourceCommit,
-		c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
+		c.ReleaseDefinition, c.ReleaseEnvironment, c.ServiceConnection, c.Session,
+		c.SourceCommit, c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Use(hooks...)
 	}
@@ -370,8 +376,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
 		c.Environment, c.Event, c.Group, c.HookDelivery, c.Job, c.JobStep, c.LogChunk,
 		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
-		c.ReleaseDefinition, c.ReleaseEnvironment, c.ServiceConnection, c.SourceCommit,
-		c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
+		c.ReleaseDefinition, c.ReleaseEnvironment, c.ServiceConnection, c.Session,
+		c.SourceCommit, c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -426,6 +432,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ReleaseEnvironment.mutate(ctx, m)
 	case *ServiceConnectionMutation:
 		return c.ServiceConnection.mutate(ctx, m)
+	case *SessionMutation:
+		return c.Session.mutate(ctx, m)
 	case *SourceCommitMutation:
 		return c.SourceCommit.mutate(ctx, m)
 	case *StreamCursorMutation:
@@ -4110,6 +4118,155 @@ func (c *ServiceConnectionClient) mutate(ctx context.Context, m *ServiceConnecti
 	}
 }
 
+// SessionClient is a client for the Session schema.
+type SessionClient struct {
+	config
+}
+
+// NewSessionClient returns a client for the Session from the given config.
+func NewSessionClient(c config) *SessionClient {
+	return &SessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `session.Hooks(f(g(h())))`.
+func (c *SessionClient) Use(hooks ...Hook) {
+	c.hooks.Session = append(c.hooks.Session, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `session.Intercept(f(g(h())))`.
+func (c *SessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Session = append(c.inters.Session, interceptors...)
+}
+
+// Create returns a builder for creating a Session entity.
+func (c *SessionClient) Create() *SessionCreate {
+	mutation := newSessionMutation(c.config, OpCreate)
+	return &SessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Session entities.
+func (c *SessionClient) CreateBulk(builders ...*SessionCreate) *SessionCreateBulk {
+	return &SessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SessionClient) MapCreateBulk(slice any, setFunc func(*SessionCreate, int)) *SessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SessionCreateBulk{err: fmt.Errorf("calling to SessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Session.
+func (c *SessionClient) Update() *SessionUpdate {
+	mutation := newSessionMutation(c.config, OpUpdate)
+	return &SessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SessionClient) UpdateOne(s *Session) *SessionUpdateOne {
+	mutation := newSessionMutation(c.config, OpUpdateOne, withSession(s))
+	return &SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SessionClient) UpdateOneID(id int) *SessionUpdateOne {
+	mutation := newSessionMutation(c.config, OpUpdateOne, withSessionID(id))
+	return &SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Session.
+func (c *SessionClient) Delete() *SessionDelete {
+	mutation := newSessionMutation(c.config, OpDelete)
+	return &SessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SessionClient) DeleteOne(s *Session) *SessionDeleteOne {
+	return c.DeleteOneID(s.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SessionClient) DeleteOneID(id int) *SessionDeleteOne {
+	builder := c.Delete().Where(session.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SessionDeleteOne{builder}
+}
+
+// Query returns a query builder for Session.
+func (c *SessionClient) Query() *SessionQuery {
+	return &SessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Session entity by its id.
+func (c *SessionClient) Get(ctx context.Context, id int) (*Session, error) {
+	return c.Query().Where(session.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SessionClient) GetX(ctx context.Context, id int) *Session {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Session.
+func (c *SessionClient) QueryUser(s *Session) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := s.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(session.Table, session.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, session.UserTable, session.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(s.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SessionClient) Hooks() []Hook {
+	return c.hooks.Session
+}
+
+// Interceptors returns the client interceptors.
+func (c *SessionClient) Interceptors() []Interceptor {
+	return c.inters.Session
+}
+
+func (c *SessionClient) mutate(ctx context.Context, m *SessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Session mutation op: %q", m.Op())
+	}
+}
+
 // SourceCommitClient is a client for the SourceCommit schema.
 type SourceCommitClient struct {
 	config
@@ -4665,6 +4822,22 @@ func (c *UserClient) QueryAPITokens(u *User) *ApiTokenQuery {
 	return query
 }
 
+// QuerySessions queries the sessions edge of a User.
+func (c *UserClient) QuerySessions(u *User) *SessionQuery {
+	query := (&SessionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := u.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(session.Table, session.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
+		)
+		fromV = sqlgraph.Neighbors(u.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	return c.hooks.User
@@ -5011,14 +5184,15 @@ type (
 		AuditEvent, DefinitionRevision, Deployment, Environment, Event, Group,
 		HookDelivery, Job, JobStep, LogChunk, Notification, OutgoingHook, Release,
 		ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment, ServiceConnection,
-		SourceCommit, StreamCursor, Timer, User, WebhookDelivery, WorkItem []ent.Hook
+		Session, SourceCommit, StreamCursor, Timer, User, WebhookDelivery,
+		WorkItem []ent.Hook
 	}
 	inters struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
 		AuditEvent, DefinitionRevision, Deployment, Environment, Event, Group,
 		HookDelivery, Job, JobStep, LogChunk, Notification, OutgoingHook, Release,
 		ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment, ServiceConnection,
-		SourceCommit, StreamCursor, Timer, User, WebhookDelivery,
+		Session, SourceCommit, StreamCursor, Timer, User, WebhookDelivery,
 		WorkItem []ent.Interceptor
 	}
 )

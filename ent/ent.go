@@ -35,6 +35,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
+	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/streamcursor"
 	"github.com/cairnhq/cairn/ent/timer"
@@ -124,6 +125,7 @@ func checkColumn(table, column string) error {
 			releasedefinition.Table:  releasedefinition.ValidColumn,
 			releaseenvironment.Table: releaseenvironment.ValidColumn,
 			serviceconnection.Table:  serviceconnection.ValidColumn,
+			session.Table:            session.ValidColumn,
 			sourcecommit.Table:       sourcecommit.ValidColumn,
 			streamcursor.Table:       streamcursor.ValidColumn,
 			timer.Table:              timer.ValidColumn,

@@ -28,6 +28,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/schema"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
+	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/streamcursor"
 	"github.com/cairnhq/cairn/ent/timer"
@@ -784,6 +785,37 @@ func init() {
 	serviceconnection.DefaultUsername = serviceconnectionDescUsername.Default.(string)
 	// serviceconnection.UsernameValidator is a validator for the "username" field. It is called by the builders before save.
 	serviceconnection.UsernameValidator = serviceconnectionDescUsername.Validators[0].(func(string) error)
+	sessionMixin := schema.Session{}.Mixin()
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescCreatedAt is the schema descriptor for created_at field.
+	sessionDescCreatedAt := sessionMixinFields0[0].Descriptor()
+	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
+	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescSecretHash is the schema descriptor for secret_hash field.
+	sessionDescSecretHash := sessionFields[0].Descriptor()
+	// session.SecretHashValidator is a validator for the "secret_hash" field. It is called by the builders before save.
+	session.SecretHashValidator = sessionDescSecretHash.Validators[0].(func(string) error)
+	// sessionDescMethod is the schema descriptor for method field.
+	sessionDescMethod := sessionFields[4].Descriptor()
+	// session.DefaultMethod holds the default value on creation for the method field.
+	session.DefaultMethod = sessionDescMethod.Default.(string)
+	// session.MethodValidator is a validator for the "method" field. It is called by the builders before save.
+	session.MethodValidator = sessionDescMethod.Validators[0].(func(string) error)
+	// sessionDescUserAgent is the schema descriptor for user_agent field.
+	sessionDescUserAgent := sessionFields[5].Descriptor()
+	// session.DefaultUserAgent holds the default value on creation for the user_agent field.
+	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
+	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	session.UserAgentValidator = sessionDescUserAgent.Validators[0].(func(string) error)
+	// sessionDescRemoteAddr is the schema descriptor for remote_addr field.
+	sessionDescRemoteAddr := sessionFields[6].Descriptor()
+	// session.DefaultRemoteAddr holds the default value on creation for the remote_addr field.
+	session.DefaultRemoteAddr = sessionDescRemoteAddr.Default.(string)
+	// session.RemoteAddrValidator is a validator for the "remote_addr" field. It is called by the builders before save.
+	session.RemoteAddrValidator = sessionDescRemoteAddr.Validators[0].(func(string) error)
 	sourcecommitFields := schema.SourceCommit{}.Fields()
 	_ = sourcecommitFields
 	// sourcecommitDescAlias is the schema descriptor for alias field.
@@ -886,6 +918,10 @@ func init() {
 	userDescDisabled := userFields[4].Descriptor()
 	// user.DefaultDisabled holds the default value on creation for the disabled field.
 	user.DefaultDisabled = userDescDisabled.Default.(bool)
+	// userDescPasswordHash is the schema descriptor for password_hash field.
+	userDescPasswordHash := userFields[6].Descriptor()
+	// user.DefaultPasswordHash holds the default value on creation for the password_hash field.
+	user.DefaultPasswordHash = userDescPasswordHash.Default.(string)
 	webhookdeliveryMixin := schema.WebhookDelivery{}.Mixin()
 	webhookdeliveryMixinFields0 := webhookdeliveryMixin[0].Fields()
 	_ = webhookdeliveryMixinFields0

@@ -60,6 +60,8 @@ type Tx struct {
 	ReleaseEnvironment *ReleaseEnvironmentClient
 	// ServiceConnection is the client for interacting with the ServiceConnection builders.
 	ServiceConnection *ServiceConnectionClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
 	// SourceCommit is the client for interacting with the SourceCommit builders.
 	SourceCommit *SourceCommitClient
 	// StreamCursor is the client for interacting with the StreamCursor builders.
@@ -226,6 +228,7 @@ func (tx *Tx) init() {
 	tx.ReleaseDefinition = NewReleaseDefinitionClient(tx.config)
 	tx.ReleaseEnvironment = NewReleaseEnvironmentClient(tx.config)
 	tx.ServiceConnection = NewServiceConnectionClient(tx.config)
+	tx.Session = NewSessionClient(tx.config)
 	tx.SourceCommit = NewSourceCommitClient(tx.config)
 	tx.StreamCursor = NewStreamCursorClient(tx.config)
 	tx.Timer = NewTimerClient(tx.config)

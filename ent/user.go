@@ -34,6 +34,8 @@ type User struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// ExternalIdentities holds the value of the "external_identities" field.
 	ExternalIdentities []string `json:"external_identities,omitempty"`
+	// PasswordHash holds the value of the "password_hash" field.
+	PasswordHash string `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -46,14 +48,17 @@ type UserEdges struct {
 	Groups []*Group `json:"groups,omitempty"`
 	// APITokens holds the value of the api_tokens edge.
 	APITokens []*ApiToken `json:"api_tokens,omitempty"`
+	// Sessions holds the value of the sessions edge.
+	Sessions []*Session `json:"sessions,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
 	namedGroups    map[string][]*Group
 	namedAPITokens map[string][]*ApiToken
+	namedSessions  map[string][]*Session
 }
 
 // GroupsOrErr returns the Groups value or an error if the edge
@@ -74,6 +79,15 @@ func (e UserEdges) APITokensOrErr() ([]*ApiToken, error) {
 	return nil, &NotLoadedError{edge: "api_tokens"}
 }
 
+// SessionsOrErr returns the Sessions value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) SessionsOrErr() ([]*Session, error) {
+	if e.loadedTypes[2] {
+		return e.Sessions, nil
+	}
+	return nil, &NotLoadedError{edge: "sessions"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -85,7 +99,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldID:
 			values[i] = new(sql.NullInt64)
-		case user.FieldUsername, user.FieldDisplayName, user.FieldEmail, user.FieldRole:
+		case user.FieldUsername, user.FieldDisplayName, user.FieldEmail, user.FieldRole, user.FieldPasswordHash:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -160,6 +174,12 @@ func (u *User) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field external_identities: %w", err)
 				}
 			}
+		case user.FieldPasswordHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field password_hash", values[i])
+			} else if value.Valid {
+				u.PasswordHash = value.String
+			}
 		default:
 			u.selectValues.Set(columns[i], values[i])
 		}
@@ -181,6 +201,11 @@ func (u *User) QueryGroups() *GroupQuery {
 // QueryAPITokens queries the "api_tokens" edge of the User entity.
 func (u *User) QueryAPITokens() *ApiTokenQuery {
 	return NewUserClient(u.config).QueryAPITokens(u)
+}
+
+// QuerySessions queries the "sessions" edge of the User entity.
+func (u *User) QuerySessions() *SessionQuery {
+	return NewUserClient(u.config).QuerySessions(u)
 }
 
 // Update returns a builder for updating this User.
@@ -229,6 +254,8 @@ func (u *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("external_identities=")
 	builder.WriteString(fmt.Sprintf("%v", u.ExternalIdentities))
+	builder.WriteString(", ")
+	builder.WriteString("password_hash=<sensitive>")
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -278,6 +305,30 @@ func (u *User) appendNamedAPITokens(name string, edges ...*ApiToken) {
 		u.Edges.namedAPITokens[name] = []*ApiToken{}
 	} else {
 		u.Edges.namedAPITokens[name] = append(u.Edges.namedAPITokens[name], edges...)
+	}
+}
+
+// NamedSessions returns the Sessions named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (u *User) NamedSessions(name string) ([]*Session, error) {
+	if u.Edges.namedSessions == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := u.Edges.namedSessions[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (u *User) appendNamedSessions(name string, edges ...*Session) {
+	if u.Edges.namedSessions == nil {
+		u.Edges.namedSessions = make(map[string][]*Session)
+	}
+	if len(edges) == 0 {
+		u.Edges.namedSessions[name] = []*Session{}
+	} else {
+		u.Edges.namedSessions[name] = append(u.Edges.namedSessions[name], edges...)
 	}
 }
 

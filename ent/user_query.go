@@ -16,6 +16,7 @@ import (
 	"github.com/cairnhq/cairn/ent/apitoken"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/predicate"
+	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/user"
 )
 
@@ -28,10 +29,12 @@ type UserQuery struct {
 	predicates         []predicate.User
 	withGroups         *GroupQuery
 	withAPITokens      *ApiTokenQuery
+	withSessions       *SessionQuery
 	loadTotal          []func(context.Context, []*User) error
 	modifiers          []func(*sql.Selector)
 	withNamedGroups    map[string]*GroupQuery
 	withNamedAPITokens map[string]*ApiTokenQuery
+	withNamedSessions  map[string]*SessionQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -105,6 +108,28 @@ func (uq *UserQuery) QueryAPITokens() *ApiTokenQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(apitoken.Table, apitoken.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.APITokensTable, user.APITokensColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(uq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySessions chains the current query on the "sessions" edge.
+func (uq *UserQuery) QuerySessions() *SessionQuery {
+	query := (&SessionClient{config: uq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := uq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := uq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(session.Table, session.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(uq.driver.Dialect(), step)
 		return fromU, nil
@@ -306,6 +331,7 @@ func (uq *UserQuery) Clone() *UserQuery {
 		predicates:    append([]predicate.User{}, uq.predicates...),
 		withGroups:    uq.withGroups.Clone(),
 		withAPITokens: uq.withAPITokens.Clone(),
+		withSessions:  uq.withSessions.Clone(),
 		// clone intermediate query.
 		sql:       uq.sql.Clone(),
 		path:      uq.path,
@@ -332,6 +358,17 @@ func (uq *UserQuery) WithAPITokens(opts ...func(*ApiTokenQuery)) *UserQuery {
 		opt(query)
 	}
 	uq.withAPITokens = query
+	return uq
+}
+
+// WithSessions tells the query-builder to eager-load the nodes that are connected to
+// the "sessions" edge. The optional arguments are used to configure the query builder of the edge.
+func (uq *UserQuery) WithSessions(opts ...func(*SessionQuery)) *UserQuery {
+	query := (&SessionClient{config: uq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	uq.withSessions = query
 	return uq
 }
 
@@ -413,9 +450,10 @@ func (uq *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = uq.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			uq.withGroups != nil,
 			uq.withAPITokens != nil,
+			uq.withSessions != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -453,6 +491,13 @@ func (uq *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := uq.withSessions; query != nil {
+		if err := uq.loadSessions(ctx, query, nodes,
+			func(n *User) { n.Edges.Sessions = []*Session{} },
+			func(n *User, e *Session) { n.Edges.Sessions = append(n.Edges.Sessions, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range uq.withNamedGroups {
 		if err := uq.loadGroups(ctx, query, nodes,
 			func(n *User) { n.appendNamedGroups(name) },
@@ -464,6 +509,13 @@ func (uq *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := uq.loadAPITokens(ctx, query, nodes,
 			func(n *User) { n.appendNamedAPITokens(name) },
 			func(n *User, e *ApiToken) { n.appendNamedAPITokens(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range uq.withNamedSessions {
+		if err := uq.loadSessions(ctx, query, nodes,
+			func(n *User) { n.appendNamedSessions(name) },
+			func(n *User, e *Session) { n.appendNamedSessions(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -561,6 +613,36 @@ func (uq *UserQuery) loadAPITokens(ctx context.Context, query *ApiTokenQuery, no
 		node, ok := nodeids[fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "owner_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (uq *UserQuery) loadSessions(ctx context.Context, query *SessionQuery, nodes []*User, init func(*User), assign func(*User, *Session)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(session.FieldUserID)
+	}
+	query.Where(predicate.Session(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.SessionsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
 	}
@@ -711,6 +793,20 @@ func (uq *UserQuery) WithNamedAPITokens(name string, opts ...func(*ApiTokenQuery
 		uq.withNamedAPITokens = make(map[string]*ApiTokenQuery)
 	}
 	uq.withNamedAPITokens[name] = query
+	return uq
+}
+
+// WithNamedSessions tells the query-builder to eager-load the nodes that are connected to the "sessions"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (uq *UserQuery) WithNamedSessions(name string, opts ...func(*SessionQuery)) *UserQuery {
+	query := (&SessionClient{config: uq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if uq.withNamedSessions == nil {
+		uq.withNamedSessions = make(map[string]*SessionQuery)
+	}
+	uq.withNamedSessions[name] = query
 	return uq
 }
 

@@ -176,17 +176,26 @@ func (g *guard) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
-			st := &connState{creds: r.Header.Get("Authorization")}
+			st := &connState{creds: credentials(r)}
 			r = r.WithContext(context.WithValue(r.Context(), connStateKey{}, st))
 		case g.authn != nil && r.Method == http.MethodPost &&
 			strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
 			ctx, cancel := context.WithCancel(r.Context())
 			defer cancel()
-			go g.watch(ctx, r.Header.Get("Authorization"), func(string) { cancel() })
+			go g.watch(ctx, credentials(r), func(string) { cancel() })
 			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// credentials returns the credential r was authenticated with by the auth
+// middleware (a token or a session cookie), else its Authorization header.
+func credentials(r *http.Request) string {
+	if c := auth.CredentialFrom(r.Context()); c != "" {
+		return c
+	}
+	return r.Header.Get("Authorization")
 }
 
 // websocketInit authenticates a websocket connection: an actor already put in

@@ -103,6 +103,9 @@ func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 	return &serviceConnectionResolver{r}
 }
 
+// User returns UserResolver implementation.
+func (r *Resolver) User() UserResolver { return &userResolver{r} }
+
 type (
 	agentResolver             struct{ *Resolver }
 	approvalResolver          struct{ *Resolver }
@@ -111,4 +114,5 @@ type (
 	queryResolver             struct{ *Resolver }
 	releaseDefinitionResolver struct{ *Resolver }
 	serviceConnectionResolver struct{ *Resolver }
+	userResolver              struct{ *Resolver }
 )

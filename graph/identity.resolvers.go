@@ -149,6 +149,24 @@ func (r *mutationResolver) DeleteServiceConnection(ctx context.Context, id int) 
 	return id, r.Engine.DeleteConnection(ctx, a, id)
 }
 
+// SetUserPassword is the resolver for the setUserPassword field.
+func (r *mutationResolver) SetUserPassword(ctx context.Context, id int, password string) (*ent.User, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.SetPassword(ctx, a, id, password)
+}
+
+// ChangePassword is the resolver for the changePassword field.
+func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return false, err
+	}
+	return true, r.Engine.ChangePassword(ctx, a, currentPassword, newPassword)
+}
+
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
 	return r.Engine.Client().User.Query().
@@ -201,4 +219,9 @@ func (r *serviceConnectionResolver) HasSecret(ctx context.Context, obj *ent.Serv
 // HasWebhookSecret is the resolver for the hasWebhookSecret field.
 func (r *serviceConnectionResolver) HasWebhookSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error) {
 	return len(obj.WebhookSecretEncrypted) > 0, nil
+}
+
+// HasPassword is the resolver for the hasPassword field.
+func (r *userResolver) HasPassword(ctx context.Context, obj *ent.User) (bool, error) {
+	return obj.PasswordHash != "", nil
 }

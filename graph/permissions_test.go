@@ -37,6 +37,8 @@ var notDefinitionOwned = map[string]string{
 	"deleteGroup":             "identity (ADMIN only)",
 	"addGroupMember":          "identity (ADMIN only)",
 	"removeGroupMember":       "identity (ADMIN only)",
+	"setUserPassword":         "identity (ADMIN only)",
+	"changePassword":          "the viewer's own password",
 	"createApiToken":          "the viewer's own tokens",
 	"revokeApiToken":          "the viewer's own tokens",
 	"createServiceConnection": "connections (ADMIN only)",

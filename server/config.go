@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/storage"
 )
 
@@ -71,6 +73,29 @@ type Config struct {
 	// CIHTTPClient calls Jenkins and Azure DevOps back (enrichment, build
 	// lists); nil means a client with a 60 s timeout.
 	CIHTTPClient *http.Client
+	// SessionLifetime is how long a dashboard sign-in lasts (default 12 h, at most 30 days).
+	SessionLifetime time.Duration
+	// Passwords hashes people's passwords; nil means argon2id with OWASP's
+	// parameters (tests pass cheaper ones).
+	Passwords delivery.PasswordHasher
+	// OIDCIssuer enables OpenID Connect sign-in with that provider (Entra ID,
+	// Keycloak, Dex); OIDCClientID and OIDCClientSecret are this server's
+	// client, registered with the redirect URL BaseURL + /auth/oidc/callback.
+	OIDCIssuer, OIDCClientID, OIDCClientSecret string
+	// OIDCName labels the sign-in button (default "single sign-on").
+	OIDCName string
+	// OIDCUsernameClaim names the ID token claim that becomes the username
+	// of a created user (default preferred_username).
+	OIDCUsernameClaim string
+	// OIDCCreateUsers creates a VIEWER at a person's first OIDC sign-in;
+	// otherwise an ADMIN links people by adding "oidc:<sub>" to a user's
+	// external identities.
+	OIDCCreateUsers bool
+	// OIDCHTTPClient calls the provider (nil: http.DefaultClient).
+	OIDCHTTPClient *http.Client
+	// LoginLimiter counts failed sign-ins; nil means 10 per username and 50
+	// per client address every 15 minutes.
+	LoginLimiter *auth.LoginLimiter
 	Logger       *slog.Logger
 	// LogFormat is the format of Logger's output, "text" (default) or "json". In json, the --dev
 	// banner is one log record (without the token: its file is named) instead of prose.
@@ -105,6 +130,15 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.SessionLifetime == 0 {
+		c.SessionLifetime = delivery.DefaultSessionLifetime
+	}
+	if c.Passwords == nil {
+		c.Passwords = auth.Argon2id{}
+	}
+	if c.LoginLimiter == nil {
+		c.LoginLimiter = &auth.LoginLimiter{}
+	}
 }
 
 // Validate reports configuration errors a person can fix.
@@ -126,6 +160,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DBMaxConns != 0 && c.DBMaxConns < storage.MinPostgresConns {
 		errs = append(errs, fmt.Errorf("--db-max-conns %d is too small (at least %d)", c.DBMaxConns, storage.MinPostgresConns))
+	}
+	if c.SessionLifetime < time.Minute || c.SessionLifetime > delivery.MaxSessionLifetime {
+		errs = append(errs, fmt.Errorf("--session-lifetime %s: want between 1m and %s", c.SessionLifetime, delivery.MaxSessionLifetime))
+	}
+	if c.OIDCIssuer != "" && c.OIDCClientID == "" {
+		errs = append(errs, errors.New("--oidc-client-id is required with --oidc-issuer"))
 	}
 	if c.SMTPAddr != "" && c.SMTPFrom == "" {
 		errs = append(errs, errors.New("--smtp-from is required with --smtp-addr"))

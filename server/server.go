@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/integrations/enrich"
 	"github.com/cairnhq/cairn/integrations/jenkins"
@@ -26,6 +27,7 @@ import (
 	"github.com/cairnhq/cairn/server/hooks"
 	"github.com/cairnhq/cairn/server/metrics"
 	"github.com/cairnhq/cairn/storage"
+	"github.com/cairnhq/cairn/web"
 )
 
 // Server is a running Cairn: database, engine and HTTP routes. Background
@@ -48,6 +50,12 @@ type Server struct {
 	// ci reads builds from Jenkins and Azure DevOps: enrichment and the
 	// build lists of manual releases.
 	ci *enrich.Fetcher
+	// logins counts failed sign-ins.
+	logins *auth.LoginLimiter
+	// oidc is the OpenID Connect provider, if configured.
+	oidc *auth.OIDC
+	// devPass is the dev admin's dashboard password (--dev only).
+	devPass string
 
 	// base is the parent context of every request; Close cancels it so that
 	// hijacked (websocket) connections end too.
@@ -109,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	ci := &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys}
 	engine := delivery.New(db.Client, delivery.Options{
 		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly, CI: ci,
+		Passwords: cfg.Passwords,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub
@@ -124,7 +133,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	s := &Server{
 		cfg: cfg, log: log, db: db, Engine: engine, Keys: keys,
-		authn:      &auth.Authenticator{Keys: keys, Principals: principals{engine}, Log: log},
+		authn:      &auth.Authenticator{Keys: keys, Principals: principals{engine}, Sessions: principals{engine}, Log: log},
+		logins:     cfg.LoginLimiter,
 		base:       base,
 		cancelBase: cancel,
 		bus:        bus,
@@ -133,6 +143,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		hub:        hub,
 		metrics:    m,
 		ci:         ci,
+	}
+	if cfg.OIDCIssuer != "" {
+		s.oidc, err = auth.NewOIDC(ctx, auth.OIDCConfig{
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			RedirectURL:   strings.TrimRight(cfg.BaseURL, "/") + "/auth/oidc/callback",
+			UsernameClaim: cfg.OIDCUsernameClaim, HTTPClient: cfg.OIDCHTTPClient,
+		})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	s.routes()
 	return s, nil
@@ -143,6 +164,10 @@ type principals struct{ e *delivery.Engine }
 
 func (p principals) PrincipalForToken(ctx context.Context, jti string) (delivery.Actor, error) {
 	return p.e.PrincipalForToken(ctx, jti, p.e.Clock().Now())
+}
+
+func (p principals) PrincipalForSession(ctx context.Context, secret string) (delivery.Actor, error) {
+	return p.e.PrincipalForSession(ctx, secret, p.e.Clock().Now())
 }
 
 // keyFrom returns the hex key given, or the one in file (created if missing).
@@ -187,17 +212,25 @@ func (s *Server) routes() {
 		OriginPatterns: s.cfg.AllowedOrigins,
 	})
 	api := s.authn.Middleware(graph.MaxBody(s.cfg.MaxBodyBytes, gql))
-	ide := playground.Handler("Cairn GraphQL", "/graphql")
+	assets := web.Handler()
 	s.mux.Handle("/graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The GraphiQL page holds no data; its requests carry the token
-		// (headers editor), so a browser may load the page itself.
+		// The GraphiQL page holds no data; its requests carry the session
+		// cookie or a token (headers editor), so a browser may load the page
+		// itself. Its scripts and styles are served from the bundle below.
 		if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") &&
 			r.Header.Get("Upgrade") == "" {
-			ide.ServeHTTP(w, r)
+			web.ServePage(w, r, "graphiql.html")
 			return
 		}
 		api.ServeHTTP(w, r)
 	}))
+	s.mux.HandleFunc("POST /auth/login", s.handleLogin)
+	s.mux.HandleFunc("POST /auth/logout", s.handleLogout)
+	s.mux.HandleFunc("GET /auth/providers", s.handleProviders)
+	s.mux.HandleFunc("GET /auth/oidc/login", s.handleOIDCLogin)
+	s.mux.HandleFunc("GET /auth/oidc/callback", s.handleOIDCCallback)
+	// The dashboard: static files, no data; every view reads through /graphql.
+	s.mux.Handle("/", assets)
 }
 
 // Events returns the server's in-process event bus (every engine event of this replica, and of
@@ -372,6 +405,13 @@ func Run(ctx context.Context, cfg Config) error {
 // BootstrapDev creates (once) the admin user and writes a valid admin API
 // token to DataDir/admin-token, printing a ready-to-paste curl example.
 func (s *Server) BootstrapDev(ctx context.Context) error {
+	admin, err := s.Engine.EnsureAdmin(ctx, "admin")
+	if err != nil {
+		return fmt.Errorf("creating dev admin: %w", err)
+	}
+	if s.devPass, err = s.devPassword(ctx, admin); err != nil {
+		return err
+	}
 	path := filepath.Join(s.cfg.DataDir, "admin-token")
 	if b, err := os.ReadFile(path); err == nil {
 		tok := strings.TrimSpace(string(b))
@@ -380,10 +420,6 @@ func (s *Server) BootstrapDev(ctx context.Context) error {
 			return nil
 		}
 		s.log.Warn("admin-token is no longer valid; issuing a new one", "path", path)
-	}
-	admin, err := s.Engine.EnsureAdmin(ctx, "admin")
-	if err != nil {
-		return fmt.Errorf("creating dev admin: %w", err)
 	}
 	sys := delivery.SystemActor("dev-bootstrap")
 	row, err := s.Engine.CreateAPIToken(ctx, sys, "dev admin token", admin.ID, 365*24*time.Hour, nil)
@@ -399,6 +435,29 @@ func (s *Server) BootstrapDev(ctx context.Context) error {
 	}
 	s.printDevHelp(path, tok)
 	return nil
+}
+
+// devPassword gives the dev admin a password for the dashboard (once,
+// random, written to DataDir/admin-password) and returns it.
+func (s *Server) devPassword(ctx context.Context, admin *ent.User) (string, error) {
+	path := filepath.Join(s.cfg.DataDir, "admin-password")
+	if b, err := os.ReadFile(path); err == nil && admin.PasswordHash != "" {
+		if pw := strings.TrimSpace(string(b)); pw != "" {
+			return pw, nil
+		}
+	}
+	var raw [12]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	pw := hex.EncodeToString(raw[:])
+	if _, err := s.Engine.SetPassword(ctx, delivery.SystemActor("dev-bootstrap"), admin.ID, pw); err != nil {
+		return "", fmt.Errorf("setting the dev admin's password: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	return pw, nil
 }
 
 func (s *Server) printDevHelp(path, tok string) {
@@ -422,8 +481,10 @@ Cairn dev mode. Admin token written to %s
   curl -s %s/graphql -H "Authorization: Bearer $CAIRN_TOKEN" \
        -H 'Content-Type: application/json' -d '{"query":"{ viewer { user { username } role } }"}'
 
-GraphiQL: open %s/graphql in a browser and add the header
-  {"Authorization": "Bearer %s"}
+Dashboard: open %s/ and sign in as admin with the password in %s:
+  %s
+GraphiQL: %s/graphql (signed in to the dashboard, or with the header
+  {"Authorization": "Bearer %s"})
 %s
-`, path, path, s.cfg.BaseURL, s.cfg.BaseURL, tok, agentNote)
+`, path, path, s.cfg.BaseURL, s.cfg.BaseURL, filepath.Join(s.cfg.DataDir, "admin-password"), s.devPass, s.cfg.BaseURL, tok, agentNote)
 }

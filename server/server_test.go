@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -154,6 +155,78 @@ func TestGraphiQLPage(t *testing.T) {
 	if resp.StatusCode != 200 || !contains(string(b), "<html") {
 		t.Fatalf("GraphiQL: %d", resp.StatusCode)
 	}
+	// Offline: every script and stylesheet comes from this server, and is there.
+	assertOwnAssets(t, h, string(b), resp.Header)
+}
+
+var assetRef = regexp.MustCompile(`(?:src|href)="([^"]+)"`)
+
+// assertOwnAssets checks that a page loads nothing from elsewhere (and that its CSP says so), and
+// that every file it names is served.
+func assertOwnAssets(t *testing.T, h *harness, page string, hdr http.Header) {
+	t.Helper()
+	if csp := hdr.Get("Content-Security-Policy"); !contains(csp, "script-src 'self'") || !contains(csp, "connect-src 'self'") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	refs := assetRef.FindAllStringSubmatch(page, -1)
+	if len(refs) == 0 {
+		t.Fatalf("the page names no assets:\n%s", page)
+	}
+	for _, m := range refs {
+		ref := m[1]
+		if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") {
+			t.Errorf("the page loads %s from elsewhere", ref)
+			continue
+		}
+		resp, err := http.Get(h.http.URL + ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", ref, resp.StatusCode)
+		}
+		if strings.HasPrefix(ref, "/assets/") && !contains(resp.Header.Get("Cache-Control"), "immutable") {
+			t.Errorf("%s is not cached: %q", ref, resp.Header.Get("Cache-Control"))
+		}
+	}
+}
+
+// TestDashboardPages: the dashboard answers at / and at its own routes (the page picks the
+// view), with assets from this server only; an unknown asset is a 404, not the page.
+func TestDashboardPages(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	for _, p := range []string{"/", "/releases/12", "/deployments/3?x=1"} {
+		resp, err := http.Get(h.http.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !contains(string(b), `<div id="root">`) || resp.Header.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("GET %s: %d %q", p, resp.StatusCode, resp.Header.Get("Cache-Control"))
+		}
+		assertOwnAssets(t, h, string(b), resp.Header)
+	}
+	for _, p := range []string{"/assets/nope.js", "/assets/", "/assets", "/metrics", "/releases/", "/nope"} {
+		resp, err := http.Get(h.http.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Errorf("GET %s: %d, want 404", p, resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(h.http.URL + "/assets/../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if contains(string(b), "module ") {
+		t.Error("a path outside the bundle is served")
+	}
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -192,6 +265,19 @@ func TestDevBootstrapIsIdempotent(t *testing.T) {
 	tok, err := os.ReadFile(filepath.Join(dir, "admin-token"))
 	if err != nil || len(tok) < 20 {
 		t.Fatalf("admin-token: %v", err)
+	}
+	// The dashboard password printed (and kept in admin-password) signs the admin in.
+	pw, err := os.ReadFile(filepath.Join(dir, "admin-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.New(ctx, server.Config{DataDir: dir, Logger: newTestLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Engine.Login(ctx, "admin", strings.TrimSpace(string(pw)), delivery.SessionMeta{}); err != nil {
+		t.Fatalf("signing in with admin-password: %v", err)
 	}
 }
 

@@ -810,6 +810,40 @@ var (
 		Columns:    ServiceConnectionsColumns,
 		PrimaryKey: []*schema.Column{ServiceConnectionsColumns[0]},
 	}
+	// SessionsColumns holds the columns for the "sessions" table.
+	SessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "secret_hash", Type: field.TypeString, Unique: true},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_seen_at", Type: field.TypeTime, Nullable: true},
+		{Name: "method", Type: field.TypeString, Size: 200, Default: "password"},
+		{Name: "user_agent", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "remote_addr", Type: field.TypeString, Size: 100, Default: ""},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// SessionsTable holds the schema information for the "sessions" table.
+	SessionsTable = &schema.Table{
+		Name:       "sessions",
+		Columns:    SessionsColumns,
+		PrimaryKey: []*schema.Column{SessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sessions_users_sessions",
+				Columns:    []*schema.Column{SessionsColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "session_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[9]},
+			},
+		},
+	}
 	// SourceCommitsColumns holds the columns for the "source_commits" table.
 	SourceCommitsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -897,6 +931,7 @@ var (
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "EDITOR", "VIEWER"}, Default: "VIEWER"},
 		{Name: "disabled", Type: field.TypeBool, Default: false},
 		{Name: "external_identities", Type: field.TypeJSON, Nullable: true},
+		{Name: "password_hash", Type: field.TypeString, Default: ""},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -1056,6 +1091,7 @@ var (
 		ReleaseDefinitionsTable,
 		ReleaseEnvironmentsTable,
 		ServiceConnectionsTable,
+		SessionsTable,
 		SourceCommitsTable,
 		StreamCursorsTable,
 		TimersTable,
@@ -1086,6 +1122,7 @@ func init() {
 	ReleasesTable.ForeignKeys[0].RefTable = ReleaseDefinitionsTable
 	ReleaseArtifactsTable.ForeignKeys[0].RefTable = ReleasesTable
 	ReleaseEnvironmentsTable.ForeignKeys[0].RefTable = ReleasesTable
+	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	SourceCommitsTable.ForeignKeys[0].RefTable = ReleasesTable
 	WebhookDeliveriesTable.ForeignKeys[0].RefTable = ServiceConnectionsTable
 	GroupMembersTable.ForeignKeys[0].RefTable = GroupsTable

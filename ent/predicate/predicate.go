@@ -75,6 +75,9 @@ type ReleaseEnvironment func(*sql.Selector)
 // ServiceConnection is the predicate function for serviceconnection builders.
 type ServiceConnection func(*sql.Selector)
 
+// Session is the predicate function for session builders.
+type Session func(*sql.Selector)
+
 // SourceCommit is the predicate function for sourcecommit builders.
 type SourceCommit func(*sql.Selector)
 

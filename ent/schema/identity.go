@@ -26,6 +26,9 @@ func (User) Fields() []ent.Field {
 		field.Bool("disabled").Default(false),
 		// ExternalIdentities maps chat identities to this user, e.g. "slack:U123".
 		field.Strings("external_identities").Optional(),
+		// PasswordHash is the argon2id hash (PHC string) of the user's
+		// password for signing in to the dashboard; empty: no password.
+		field.String("password_hash").Default("").Sensitive().Annotations(entgql.Skip()),
 	}
 }
 
@@ -34,6 +37,7 @@ func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("groups", Group.Type).Ref("members"),
 		edge.To("api_tokens", ApiToken.Type).Annotations(entgql.Skip()),
+		edge.To("sessions", Session.Type).Annotations(entgql.Skip()),
 	}
 }
 
@@ -98,6 +102,47 @@ func (ApiToken) Edges() []ent.Edge {
 // Indexes of the ApiToken.
 func (ApiToken) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("owner_id")}
+}
+
+// Session is a person's sign-in to the dashboard: the cookie carries a
+// random secret, the row only its SHA-256, so a database dump signs nobody
+// in. A session ends when it expires, is revoked (sign-out, password
+// change) or its user is disabled.
+type Session struct{ ent.Schema }
+
+// Mixin of the Session.
+func (Session) Mixin() []ent.Mixin { return []ent.Mixin{CreatedMixin{}} }
+
+// Fields of the Session.
+func (Session) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("secret_hash").NotEmpty().Unique().Immutable().Sensitive(),
+		field.Time("expires_at"),
+		field.Time("revoked_at").Optional().Nillable(),
+		field.Time("last_seen_at").Optional().Nillable(),
+		// Method is how the person signed in: "password" (or an OIDC issuer).
+		field.String("method").Default("password").MaxLen(200),
+		field.String("user_agent").Default("").MaxLen(500),
+		field.String("remote_addr").Default("").MaxLen(100),
+		field.Int("user_id"),
+	}
+}
+
+// Edges of the Session.
+func (Session) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).Ref("sessions").Field("user_id").Unique().Required(),
+	}
+}
+
+// Indexes of the Session.
+func (Session) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("user_id")}
+}
+
+// Annotations of the Session: not part of the GraphQL API.
+func (Session) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
 
 // ServiceConnection is a CI server (Jenkins or Azure DevOps/TFS) with its

@@ -1,0 +1,202 @@
+package delivery_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent/auditevent"
+	"github.com/cairnhq/cairn/storage"
+	"github.com/cairnhq/cairn/storage/storagetest"
+)
+
+// newSessionFixture is an identity fixture whose engine hashes passwords with
+// (cheap) argon2id.
+func newSessionFixture(t *testing.T, db *storage.DB) *idFixture {
+	t.Helper()
+	box, err := delivery.NewSecretBox([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newIDFixture(t, db)
+	f.e = delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: f.clk, Secrets: box,
+		Passwords: auth.Argon2id{MemoryKiB: 64, Iterations: 1}})
+	return f
+}
+
+const goodPassword = "correct horse battery"
+
+func TestPasswordsAndSessions(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newSessionFixture(t, db)
+
+		// Only an ADMIN sets passwords; bad passwords are refused and write nothing.
+		if _, err := f.e.SetPassword(ctx, f.editor, f.viewer.UserID, goodPassword); delivery.CodeOf(err) != delivery.CodeForbidden {
+			t.Fatalf("an EDITOR set a password: %v", err)
+		}
+		for name, pw := range map[string]string{
+			"short": "elevenchars", "control": "twelve chars\x00!", "huge": strings.Repeat("x", 2000), "not utf-8": "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4",
+		} {
+			if _, err := f.e.SetPassword(ctx, f.admin, f.viewer.UserID, pw); delivery.CodeOf(err) != delivery.CodeInvalidInput {
+				t.Errorf("%s password: %v, want INVALID_INPUT", name, err)
+			}
+		}
+		if _, err := f.e.SetPassword(ctx, f.admin, 999999, goodPassword); delivery.CodeOf(err) != delivery.CodeNotFound {
+			t.Errorf("unknown user: %v", err)
+		}
+		u, err := f.e.SetPassword(ctx, f.admin, f.viewer.UserID, goodPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(u.PasswordHash, "$argon2id$") || strings.Contains(u.PasswordHash, goodPassword) {
+			t.Fatalf("stored hash %q", u.PasswordHash)
+		}
+		audit, err := db.Client.AuditEvent.Query().Where(auditevent.Action("user.setPassword")).Only(ctx)
+		if err != nil || strings.Contains(audit.After, "argon2") || strings.Contains(audit.After, goodPassword) {
+			t.Fatalf("audit of setPassword: %+v, %v", audit, err)
+		}
+
+		// Every failure is the same answer; a session's secret is not stored.
+		for name, c := range map[string][2]string{
+			"wrong password": {"vera", "wrong password!"}, "unknown user": {"nobody", goodPassword},
+			"no password": {"eddie", goodPassword}, "hostile name": {"vera' OR 1=1 --", goodPassword},
+			"huge password": {"vera", strings.Repeat("y", 5000)},
+		} {
+			_, _, err := f.e.Login(ctx, c[0], c[1], delivery.SessionMeta{})
+			if delivery.CodeOf(err) != delivery.CodeUnauthenticated || err.Error() != "invalid username or password" {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		s, secret, err := f.e.Login(ctx, " Vera ", goodPassword, delivery.SessionMeta{UserAgent: "test", RemoteAddr: "10.0.0.1", Lifetime: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.SecretHash == secret || len(secret) < 40 || !s.ExpiresAt.Equal(idT0.Add(time.Hour)) {
+			t.Fatalf("session %+v, secret %q", s, secret)
+		}
+		a, err := f.e.PrincipalForSession(ctx, secret, time.Time{})
+		if err != nil || a.Username != "vera" || a.SessionID != s.ID || a.Role != delivery.RoleViewer {
+			t.Fatalf("PrincipalForSession = %+v, %v", a, err)
+		}
+		for name, sec := range map[string]string{"unknown": "nope", "empty": "", "huge": strings.Repeat("a", 5000)} {
+			if _, err := f.e.PrincipalForSession(ctx, sec, time.Time{}); delivery.CodeOf(err) != delivery.CodeUnauthenticated {
+				t.Errorf("%s secret: %v", name, err)
+			}
+		}
+		if _, err := f.e.PrincipalForSession(ctx, secret, idT0.Add(time.Hour)); delivery.CodeOf(err) != delivery.CodeUnauthenticated {
+			t.Errorf("an expired session authenticates: %v", err)
+		}
+
+		// Changing the password checks the current one and ends the other sessions only.
+		_, other, err := f.e.Login(ctx, "vera", goodPassword, delivery.SessionMeta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.e.ChangePassword(ctx, a, "wrong password!", "another good password"); delivery.CodeOf(err) != delivery.CodeInvalidInput {
+			t.Errorf("change with a wrong current password: %v", err)
+		}
+		if err := f.e.ChangePassword(ctx, a, goodPassword, "short"); delivery.CodeOf(err) != delivery.CodeInvalidInput {
+			t.Errorf("change to a short password: %v", err)
+		}
+		if err := f.e.ChangePassword(ctx, a, goodPassword, "another good password"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.e.PrincipalForSession(ctx, secret, time.Time{}); err != nil {
+			t.Errorf("the session that changed the password ended: %v", err)
+		}
+		if _, err := f.e.PrincipalForSession(ctx, other, time.Time{}); delivery.CodeOf(err) != delivery.CodeUnauthenticated {
+			t.Errorf("another session survived the password change: %v", err)
+		}
+		if _, _, err := f.e.Login(ctx, "vera", goodPassword, delivery.SessionMeta{}); delivery.CodeOf(err) != delivery.CodeUnauthenticated {
+			t.Errorf("the old password still signs in: %v", err)
+		}
+
+		// Sign-out ends the session; twice is harmless. Disabling the user ends all sessions.
+		if err := f.e.Logout(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.e.Logout(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.e.PrincipalForSession(ctx, secret, time.Time{}); delivery.CodeOf(err) != delivery.CodeUnauthenticated {
+			t.Errorf("a signed-out session authenticates: %v", err)
+		}
+		_, third, err := f.e.Login(ctx, "vera", "another good password", delivery.SessionMeta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.e.DisableUser(ctx, f.admin, f.viewer.UserID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.e.PrincipalForSession(ctx, third, time.Time{}); delivery.CodeOf(err) != delivery.CodeUnauthenticated {
+			t.Errorf("a disabled user's session authenticates: %v", err)
+		}
+		if _, _, err := f.e.Login(ctx, "vera", "another good password", delivery.SessionMeta{}); delivery.CodeOf(err) != delivery.CodeUnauthenticated {
+			t.Errorf("a disabled user signs in: %v", err)
+		}
+		n, err := db.Client.AuditEvent.Query().Where(auditevent.Action("user.login")).Count(ctx)
+		if err != nil || n != 3 {
+			t.Errorf("%d sign-ins audited, want 3 (%v)", n, err)
+		}
+
+		// Ended sessions stay a week for the record, then go; live ones stay.
+		if _, err := f.e.SetPassword(ctx, f.admin, f.editor.UserID, goodPassword); err != nil {
+			t.Fatal(err)
+		}
+		_, live, err := f.e.Login(ctx, "eddie", goodPassword, delivery.SessionMeta{Lifetime: delivery.MaxSessionLifetime})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.e.PruneSessions(ctx); err != nil || n != 0 {
+			t.Fatalf("pruned %d fresh sessions (%v)", n, err)
+		}
+		f.clk.Advance(8 * 24 * time.Hour)
+		if n, err := f.e.PruneSessions(ctx); err != nil || n != 3 {
+			t.Errorf("pruned %d sessions after a week, want 3 (%v)", n, err)
+		}
+		if _, err := f.e.PrincipalForSession(ctx, live, time.Time{}); err != nil {
+			t.Errorf("a live session was pruned: %v", err)
+		}
+	})
+}
+
+// TestLoginTakesAsLongForUnknownUsers: an unknown username costs a hash verification too, so
+// timing does not tell which usernames exist. Compared as ratios within one run.
+func TestLoginTakesAsLongForUnknownUsers(t *testing.T) {
+	db := storagetest.Open(t, "sqlite")
+	ctx := context.Background()
+	box, _ := delivery.NewSecretBox([]byte("0123456789abcdef0123456789abcdef"))
+	e := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Secrets: box,
+		Passwords: auth.Argon2id{MemoryKiB: 8 * 1024, Iterations: 2}})
+	admin, err := e.EnsureAdmin(ctx, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SetPassword(ctx, delivery.SystemActor("test"), admin.ID, goodPassword); err != nil {
+		t.Fatal(err)
+	}
+	// Interleaved, best of 9 each: the machine is shared and noisy.
+	_, _, _ = e.Login(ctx, "nobody", "x", delivery.SessionMeta{}) // makes the dummy hash
+	known, unknown := time.Hour, time.Hour
+	for range 9 {
+		for _, c := range []struct {
+			user string
+			best *time.Duration
+		}{{"root", &known}, {"nobody", &unknown}} {
+			start := time.Now()
+			_, _, _ = e.Login(ctx, c.user, "wrong password!", delivery.SessionMeta{})
+			if d := time.Since(start); d < *c.best {
+				*c.best = d
+			}
+		}
+	}
+	ratio := float64(unknown) / float64(known)
+	t.Logf("wrong password %s, unknown user %s (ratio %.2f)", known, unknown, ratio)
+	if ratio < 0.5 || ratio > 2 {
+		t.Errorf("an unknown user's sign-in takes %.2f× a wrong password's", ratio)
+	}
+}

@@ -1,0 +1,298 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/server"
+)
+
+// The dashboard in a real browser: headless Chromium (Debian's /usr/bin/chromium, or
+// CAIRN_CHROMIUM) driven over the DevTools protocol by chromedp, against a real server with a
+// real agent. Screenshots of every view are written to artifacts/browser/ at the repository
+// root (gitignored), or to CAIRN_SCREENSHOTS. Without a browser the test is skipped, except in CI
+// (CI set), where .ci/run installs chromium and a missing browser fails the test.
+
+// chromium returns the browser to drive.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("CAIRN_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium: install it (apt-get install -y chromium) or set CAIRN_CHROMIUM")
+	}
+	t.Skip("no chromium (apt-get install -y chromium, or set CAIRN_CHROMIUM)")
+	return ""
+}
+
+// browser starts a headless Chromium and returns a tab's context, at 1280 × 900.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	// The page's console and uncaught exceptions go to the test log.
+	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf), chromedp.WithListener(func(ev any) {
+		switch ev := ev.(type) {
+		case *cdpruntime.EventConsoleAPICalled:
+			var args []string
+			for _, a := range ev.Args {
+				if a.Description != "" {
+					args = append(args, a.Description)
+				} else {
+					args = append(args, fmt.Sprint(a.Value))
+				}
+			}
+			t.Logf("console.%s: %s", ev.Type, strings.Join(args, " "))
+		case *cdpruntime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			t.Logf("page exception: %s (%s:%d)", msg, d.URL, d.LineNumber)
+		}
+	}))
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// shots saves screenshots under the artifacts directory.
+type shots struct {
+	t   *testing.T
+	dir string
+}
+
+func newShots(t *testing.T) *shots {
+	dir := os.Getenv("CAIRN_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join("..", "artifacts", "browser")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &shots{t: t, dir: dir}
+}
+
+// unlabeled lists the dashboard's form controls and buttons that have no accessible name
+// (GraphiQL's own page is not checked).
+const unlabeled = `location.pathname === '/graphql' ? [] : [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+  .filter(el => el.type !== 'hidden' && el.getClientRects().length > 0 && !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.closest('label') && !el.textContent.trim())
+  .map(el => el.outerHTML.slice(0, 120))`
+
+// take saves a screenshot of the page and fails when a control has no accessible name.
+func (s *shots) take(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		bad, err := chromedp.Evaluate[[]string](unlabeled)(ctx, t)
+		if err != nil {
+			return err
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("%s: controls without an accessible name: %q", name, bad)
+		}
+		buf, err := chromedp.FullScreenshot(100)(ctx, t)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(s.dir, name+".png"), buf, 0o644)
+	})
+}
+
+// until waits (in the page, with a deadline) until the JavaScript expression is true.
+func until(what, expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(waitLimit), chromedp.WithPollingInterval(50*time.Millisecond))(ctx, t)
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		return nil
+	})
+}
+
+// textIn is a JavaScript expression: the element matching sel contains text.
+func textIn(sel, text string) string {
+	return fmt.Sprintf(`(document.querySelector(%s)?.innerText ?? '').includes(%s)`, strconv.Quote(sel), strconv.Quote(text))
+}
+
+// TestDashboardInBrowser signs in as an approver, watches a release deploy live on the
+// overview, approves production from the release page, follows the production log while the
+// task still runs, visits the other views and signs out.
+func TestDashboardInBrowser(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("tasks are POSIX shell scripts; the browser is Debian's")
+	}
+	ctx := browser(t)
+	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t),
+		// Cheap hashes: the test measures the dashboard, not argon2.
+		Passwords: auth.Argon2id{MemoryKiB: 1024, Iterations: 1}}
+	h := serve(t, cfg, "")
+	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
+	e := h.srv.Engine
+	sys := delivery.SystemActor("test")
+	pam, err := e.CreateUser(context.Background(), sys, delivery.UserInput{Username: "pam", Role: delivery.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const password = "correct horse battery"
+	if _, err := e.SetPassword(context.Background(), sys, pam.ID, password); err != nil {
+		t.Fatal(err)
+	}
+	gate := filepath.Join(t.TempDir(), "gate")
+	def := h.createDefinition(t, `{name: "shop", variables: [{name: "GATE", value: `+strconv.Quote(gate)+`}], environments: [
+	    {name: "dev", trigger: {kind: AFTER_RELEASE}, job: {skipArtifactDownload: true, tasks: [{name: "hi", script: "echo dev deployed"}]}},
+	    {name: "prod", trigger: {kind: AFTER_ENVIRONMENTS, environments: ["dev"]},
+	     preApproval: {approvers: [{kind: USER, name: "pam"}]},
+	     job: {skipArtifactDownload: true, tasks: [{name: "roll", script: "echo prod starting\nwhile [ ! -e \"$GATE\" ]; do sleep 0.05; done\necho prod finished"}]}}]}`)
+	h.startAgent(t, "deployer", nil)
+	shot := newShots(t)
+	url := h.http.URL
+	start := time.Now()
+
+	// Sign in.
+	run(t, ctx, "sign in",
+		chromedp.Navigate(url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		shot.take("01-sign-in"),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "pam"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "wrong password!"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		until("the refusal", textIn(`[role=alert]`, "invalid username or password")),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "pam"),
+		// By keyboard: Enter in the password field submits.
+		chromedp.SendKeys(chromedp.CSS(`#password`), password+kb.Enter),
+		until("the overview", textIn(`main h1`, "Overview")),
+		until("the shop row", textIn(`table.matrix`, "shop")),
+	)
+
+	// A release created now shows up and deploys live: dev succeeds, prod waits on pam.
+	rel := h.createRelease(t, def, nil)
+	run(t, ctx, "the overview follows the release",
+		until("dev succeeded", textIn(`td[data-env="dev"]`, "Succeeded")),
+		until("prod waits on pam", textIn(`td[data-env="prod"]`, "waiting on approval by pam")),
+		until("the approvals count", textIn(`nav`, "My approvals (1)")),
+		shot.take("02-overview"),
+	)
+
+	// Pending approvals, then the release: pam may approve, not deploy.
+	var deployButtons int
+	run(t, ctx, "approve production",
+		chromedp.Click(chromedp.Search(`//nav//a[contains(., "My approvals")]`)),
+		until("the approval card", textIn(`main`, "Release-1 → prod")),
+		shot.take("03-my-approvals"),
+		chromedp.Click(chromedp.Search(`//main//a[text()="Release-1"]`)),
+		until("the release page", textIn(`li[data-env="prod"]`, "Pending approval")),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+			deployButtons, err = chromedp.Evaluate[int](`[...document.querySelectorAll('main button')].filter(b => /Deploy|Redeploy/.test(b.innerText)).length`)(ctx, t)
+			return err
+		}),
+		shot.take("04-release"),
+		chromedp.SendKeys(chromedp.CSS(`li[data-env="prod"] input[id$="-comment"]`), "ship it"),
+		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Approve"]`)),
+		until("the approval recorded", textIn(`li[data-env="prod"]`, "by pam")),
+		until("the log link", `!!document.querySelector('li[data-env="prod"] a[href^="/deployments/"]')`),
+	)
+	if deployButtons != 0 {
+		t.Errorf("a VIEWER sees %d deploy buttons", deployButtons)
+	}
+
+	// The log streams while the task runs: the first line arrives before the task ends.
+	run(t, ctx, "follow the log",
+		chromedp.Click(chromedp.CSS(`li[data-env="prod"] a[href^="/deployments/"]`)),
+		until("the first line", textIn(`[data-testid=log]`, "prod starting")),
+		shot.take("05-log-live"),
+	)
+	if st := h.releaseEnvs(t, rel)["prod"]; st.Job != "RUNNING" {
+		t.Errorf("prod's job is %s while its log streams, want RUNNING", st.Job)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "the log completes",
+		until("the last line", textIn(`[data-testid=log]`, "prod finished")),
+		until("the end of the log", textIn(`.log-tools`, "complete")),
+		until("the status", textIn(`main header`, "Succeeded")),
+		chromedp.SendKeys(chromedp.CSS(`#log-search`), "finished"),
+		until("the search", textIn(`.log-tools`, "1 of 2 lines")),
+		shot.take("06-log-done"),
+	)
+
+	// The other views.
+	run(t, ctx, "other views",
+		chromedp.Navigate(url+"/definitions/"+def),
+		until("the definition's releases", textIn(`main`, "Release-1")),
+		shot.take("07-definition"),
+		chromedp.Navigate(url+"/definitions/"+def+"/revisions"),
+		until("the revisions", textIn(`main table`, "create")),
+		shot.take("08-revisions"),
+		chromedp.Navigate(url+"/agents"),
+		until("the agent", textIn(`tr[data-agent="deployer"]`, "Online")),
+		shot.take("09-agents"),
+		chromedp.Navigate(url+"/graphql"),
+		until("GraphiQL", `!!document.querySelector('.graphiql-container')`),
+		shot.take("10-graphiql"),
+		chromedp.Navigate(url+"/"),
+		until("the overview", textIn(`td[data-env="prod"]`, "Succeeded")),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		shot.take("11-overview-phone"),
+		chromedp.ResetViewport(),
+	)
+
+	// Sign out: the session ends on the server, not only in the page.
+	var status int
+	run(t, ctx, "sign out",
+		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+			status, err = chromedp.Evaluate[int](`fetch('/graphql', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"query":"{viewer{role}}"}'}).then(r => r.status)`,
+				chromedp.EvalAwaitPromise)(ctx, t)
+			return err
+		}),
+	)
+	if status != 401 {
+		t.Errorf("after sign-out the API answered %d, want 401", status)
+	}
+	t.Logf("browser scenario took %s; screenshots in %s", time.Since(start).Round(time.Millisecond), shot.dir)
+}
+
+func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("%s: %v\npage text:\n%s", step, err, strings.TrimSpace(body))
+	}
+}

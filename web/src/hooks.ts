@@ -1,0 +1,44 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { query, APIError } from './api';
+import { onEvent, RECONNECTED, type CairnEvent } from './events';
+
+export type Live<T> = { data?: T; error?: APIError; loading: boolean; reload: () => void };
+
+// useLive runs a query and runs it again whenever an event that `matches`
+// arrives (bursts coalesced), so the view follows the server without polling.
+export function useLive<T>(doc: string, vars: Record<string, unknown>, matches: (ev: CairnEvent) => boolean): Live<T> {
+  const [state, setState] = useState<{ data?: T; error?: APIError; loading: boolean }>({ loading: true });
+  const key = JSON.stringify(vars);
+  const gen = useRef(0);
+  const matchRef = useRef(matches);
+  matchRef.current = matches;
+
+  const load = useCallback(() => {
+    const g = ++gen.current;
+    query<T>(doc, JSON.parse(key)).then(
+      (data) => g === gen.current && setState({ data, loading: false }),
+      (error: APIError) => g === gen.current && setState((s) => ({ data: s.data, error, loading: false })),
+    );
+  }, [doc, key]);
+
+  useEffect(() => {
+    setState({ loading: true });
+    load();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const off = onEvent((ev) => {
+      if (ev !== RECONNECTED && !matchRef.current(ev)) return;
+      if (timer) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        load();
+      }, 100);
+    });
+    return () => {
+      off();
+      if (timer) clearTimeout(timer);
+      gen.current++;
+    };
+  }, [load]);
+
+  return { ...state, reload: load };
+}

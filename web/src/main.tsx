@@ -1,0 +1,101 @@
+import { StrictMode, useEffect, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import './style.css';
+import { logout, onUnauthenticated, query, type SignedIn } from './api';
+import { startEvents, stopEvents } from './events';
+import { useLive } from './hooks';
+import { permissions, type Scope, type Viewer } from './permissions';
+import { Link, match, useLocation } from './router';
+import { Login } from './views/Login';
+import { Overview } from './views/Overview';
+import { Release } from './views/Release';
+import { DeploymentLog } from './views/DeploymentLog';
+import { MyApprovals, isApprovalEvent } from './views/MyApprovals';
+import { Definition } from './views/Definition';
+import { Revisions } from './views/Revisions';
+import { WorkItem } from './views/WorkItem';
+import { Agents } from './views/Agents';
+import { Audit } from './views/Audit';
+import { Page } from './ui';
+
+const viewerQuery = `query Viewer { viewer { role user { username displayName } } }`;
+
+function App() {
+  const [viewer, setViewer] = useState<Viewer | null | undefined>(undefined);
+
+  useEffect(() => {
+    query<{ viewer: { role: Viewer['role']; user: { username: string } } }>(viewerQuery).then(
+      (d) => setViewer({ username: d.viewer.user.username, role: d.viewer.role }),
+      () => setViewer(null),
+    );
+    return onUnauthenticated(() => setViewer(null));
+  }, []);
+
+  useEffect(() => {
+    if (!viewer) return;
+    startEvents();
+    return stopEvents;
+  }, [viewer]);
+
+  if (viewer === undefined) return <p role="status">Loading…</p>;
+  if (viewer === null) return <Login onSignedIn={(s: SignedIn) => setViewer({ username: s.username, role: s.role as Viewer['role'] })} />;
+  return <Shell viewer={viewer} onSignOut={async () => { stopEvents(); await logout(); setViewer(null); }} />;
+}
+
+function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void }) {
+  const loc = useLocation();
+  const path = loc.pathname;
+  const pending = useLive<{ pendingApprovals: { id: string }[] }>(`query PendingCount { pendingApprovals { id } }`, {}, isApprovalEvent);
+  const count = pending.data?.pendingApprovals.length ?? 0;
+  const can = (decidable: Set<string>, scope?: Scope) => permissions(viewer, decidable, scope);
+
+  // Move focus to the new page's heading, so keyboard and screen reader users land on it.
+  useEffect(() => {
+    document.getElementById('page-title')?.focus();
+  }, [path]);
+
+  let view;
+  let m: Record<string, string> | null;
+  if (path === '/' || path === '') view = <Overview />;
+  else if ((m = match('/releases/:id', path))) view = <Release id={m.id} can={can} />;
+  else if ((m = match('/deployments/:id', path))) view = <DeploymentLog id={m.id} />;
+  else if (path === '/approvals') view = <MyApprovals />;
+  else if ((m = match('/definitions/:id/revisions', path))) view = <Revisions id={m.id} />;
+  else if ((m = match('/definitions/:id', path))) view = <Definition id={m.id} />;
+  else if ((m = match('/workitems/:system/:id', path))) view = <WorkItem system={m.system} externalId={m.id} />;
+  else if (path === '/agents') view = <Agents />;
+  else if (path === '/audit' && viewer.role === 'ADMIN') view = <Audit />;
+  else view = <Page title="Not found"><p>No such page. <Link href="/">Go to the overview</Link>.</p></Page>;
+
+  const nav = (href: string, label: string, extra?: string) => (
+    <li><Link href={href} aria-current={path === href ? 'page' : undefined}>{label}{extra}</Link></li>
+  );
+  return (
+    <>
+      <a className="skip" href="#main">Skip to content</a>
+      <header className="top">
+        <Link href="/" className="brand">Cairn</Link>
+        <nav aria-label="Main">
+          <ul>
+            {nav('/', 'Overview')}
+            {nav('/approvals', 'My approvals', count ? ` (${count})` : '')}
+            {nav('/agents', 'Agents')}
+            {viewer.role === 'ADMIN' && nav('/audit', 'Audit log')}
+            <li><a href="/graphql">GraphiQL</a></li>
+          </ul>
+        </nav>
+        <div className="me">
+          <span aria-label="Signed in as">{viewer.username}</span>
+          <button type="button" onClick={onSignOut}>Sign out</button>
+        </div>
+      </header>
+      <main id="main">{view}</main>
+    </>
+  );
+}
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

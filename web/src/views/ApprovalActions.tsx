@@ -1,0 +1,59 @@
+// Approve, reject, defer and reassign one approval. Shown only when the
+// viewer may decide it (permissions.ts).
+import { useState } from 'react';
+import { mutate, type APIError } from '../api';
+
+const approveM = `mutation Approve($input: ApprovalDecisionInput!) { approve(input: $input) { id status } }`;
+const rejectM = `mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }`;
+const reassignM = `mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }`;
+
+export function ApprovalActions({ approvalId, stage, label, decide = true, reassign = true }: { approvalId: string; stage: string; label: string; decide?: boolean; reassign?: boolean }) {
+  const [comment, setComment] = useState('');
+  const [deferUntil, setDeferUntil] = useState('');
+  const [to, setTo] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const id = `ap-${approvalId}`;
+
+  async function run(doc: string, vars: Record<string, unknown>) {
+    setBusy(true);
+    setError('');
+    try {
+      await mutate(doc, vars);
+    } catch (e) {
+      setError((e as APIError).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+  const input = () => ({
+    approvalId, comment: comment || undefined,
+    deferUntil: deferUntil ? new Date(deferUntil).toISOString() : undefined,
+  });
+
+  return (
+    <form className="approval-actions" aria-label={`Decide ${label}`} onSubmit={(e) => e.preventDefault()}>
+      <label htmlFor={`${id}-comment`}>Comment</label>
+      <input id={`${id}-comment`} value={comment} onChange={(e) => setComment(e.target.value)} placeholder="optional" />
+      {decide && stage === 'PRE' && (
+        <>
+          <label htmlFor={`${id}-defer`}>Deploy at (optional)</label>
+          <input id={`${id}-defer`} type="datetime-local" value={deferUntil} onChange={(e) => setDeferUntil(e.target.value)} />
+        </>
+      )}
+      {decide && <div className="buttons">
+        <button type="button" className="primary" disabled={busy} onClick={() => run(approveM, { input: input() })}>
+          {deferUntil ? 'Approve and defer' : 'Approve'}
+        </button>
+        <button type="button" className="danger" disabled={busy} onClick={() => run(rejectM, { input: { approvalId, comment: comment || undefined } })}>Reject</button>
+      </div>}
+      {reassign && <details>
+        <summary>Reassign</summary>
+        <label htmlFor={`${id}-to`}>Username</label>
+        <input id={`${id}-to`} value={to} onChange={(e) => setTo(e.target.value)} />
+        <button type="button" disabled={busy || !to} onClick={() => run(reassignM, { id: approvalId, to, comment: comment || undefined })}>Reassign</button>
+      </details>}
+      {error && <p role="alert" className="error">{error}</p>}
+    </form>
+  );
+}

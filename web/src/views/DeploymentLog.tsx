@@ -1,0 +1,98 @@
+// A deployment's log, streamed over the deploymentLog subscription: stored
+// lines first, then live ones. Follow keeps the newest line in view; search
+// filters lines; download fetches the whole log as text.
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { subscribe } from '../api';
+import { useLive } from '../hooks';
+import { ErrorNote, Loading, Page, Status } from '../ui';
+import { Link } from '../router';
+
+const depQuery = `query Deployment($id: ID!) {
+  node(id: $id) { ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } } } }
+}`;
+const logSub = `subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }`;
+
+type Line = { seq: number; step: number; text: string };
+
+export function DeploymentLog({ id }: { id: string }) {
+  const d = useLive<{ node: any }>(depQuery, { id }, (ev) => ev.deploymentId === id);
+  const [lines, setLines] = useState<Line[]>([]);
+  const [ended, setEnded] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+  const [follow, setFollow] = useState(true);
+  const [search, setSearch] = useState('');
+  const box = useRef<HTMLPreElement>(null);
+
+  useEffect(() => {
+    let pending: Line[] = [];
+    let frame = 0;
+    let last = 0;
+    setLines([]);
+    setEnded(false);
+    const flush = () => {
+      frame = 0;
+      const batch = pending;
+      pending = [];
+      setLines((ls) => ls.concat(batch));
+    };
+    let stop: () => void = () => {};
+    const start = (from: number) => {
+      stop = subscribe<{ deploymentLog: Line }>(logSub, { id, from }, (data) => {
+        const l = data.deploymentLog;
+        if (l.seq <= last) return;
+        last = l.seq;
+        pending.push(l);
+        if (!frame) frame = requestAnimationFrame(flush);
+      }, (err) => {
+        if (err) setError(err);
+        else setEnded(true);
+      });
+    };
+    start(1);
+    // The subscription's completion is its end: graphql-ws calls complete.
+    return () => {
+      stop();
+      if (frame) cancelAnimationFrame(frame);
+    };
+  }, [id]);
+
+  useEffect(() => {
+    if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
+  }, [lines, follow]);
+
+  const shown = useMemo(() => {
+    if (!search) return lines;
+    const q = search.toLowerCase();
+    return lines.filter((l) => l.text.toLowerCase().includes(q));
+  }, [lines, search]);
+
+  const dep = d.data?.node;
+  return (
+    <Page title={dep ? `${dep.release.name} → ${dep.environmentName}, attempt ${dep.attempt}` : 'Deployment log'} actions={dep && <Status status={dep.status} />}>
+      {dep ? (
+        <p className="small">
+          <Link href={`/releases/${dep.release.id}`}>Back to {dep.release.name}</Link>
+          {dep.job?.agent && <> · agent {dep.job.agent.name}</>}
+          {dep.job?.status === 'QUEUED' && dep.job.waitingReason && <span className="waiting"> · waiting: {dep.job.waitingReason}</span>}
+          {dep.statusReason && <> · {dep.statusReason}</>}
+        </p>
+      ) : d.loading ? <Loading what="the deployment" /> : <ErrorNote error={d.error} />}
+      <div className="log-tools" role="toolbar" aria-label="Log tools">
+        <label><input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow</label>
+        <label htmlFor="log-search">Search</label>
+        <input id="log-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
+        <span className="small" aria-live="polite">{search ? `${shown.length} of ${lines.length} lines` : `${lines.length} lines`}{ended ? ' · complete' : ' · live'}</span>
+        <a href={`/logs/deployments/${id}`} download={`deployment-${id}.log`}>Download</a>
+      </div>
+      <ErrorNote error={error} />
+      <pre className="log" ref={box} tabIndex={0} aria-label="Log output" data-testid="log"
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          const atEnd = el.scrollHeight - el.scrollTop - el.clientHeight < 4;
+          if (!atEnd && follow) setFollow(false);
+        }}>
+        {shown.map((l) => <div key={l.seq} className="line"><span className="seq" aria-hidden="true">{l.seq}</span>{l.text}{'\n'}</div>)}
+      </pre>
+    </Page>
+  );
+}

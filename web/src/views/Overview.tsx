@@ -1,0 +1,111 @@
+// The overview matrix: definitions × environments. Each cell: the release
+// the environment runs, the status of its latest deployment, since when,
+// and whom it waits on (approvers, or why no agent takes its job).
+import { useLive } from '../hooks';
+import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
+import { Link } from '../router';
+
+const definitionsQuery = `query Overview {
+  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {
+    edges { node { id name environments { name rank } } }
+  }
+}`;
+
+const rowQuery = `query OverviewRow($id: ID!) {
+  currentDeployments(definitionId: $id) {
+    environment
+    current { id name }
+    latest {
+      id status statusReason updatedAt createdAt
+      release { id name }
+      approvals { id stage status approver approverKind }
+      job { status waitingReason }
+    }
+  }
+}`;
+
+type Def = { id: string; name: string; environments: { name: string; rank: number }[] | null };
+type Approval = { id: string; stage: string; status: string; approver: string; approverKind: string | null };
+export type EnvState = {
+  environment: string;
+  current: { id: string; name: string } | null;
+  latest: {
+    id: string; status: string; statusReason: string; updatedAt: string; createdAt: string;
+    release: { id: string; name: string };
+    approvals: Approval[] | null;
+    job: { status: string; waitingReason: string } | null;
+  } | null;
+};
+
+// waitingOn says whom (or what) a deployment waits on, or null.
+export function waitingOn(latest: EnvState['latest']): string | null {
+  if (!latest) return null;
+  if (latest.status === 'PENDING_APPROVAL' || latest.status === 'PENDING_POST_APPROVAL') {
+    const names = (latest.approvals ?? []).filter((a) => a.status === 'PENDING').map((a) => (a.approverKind === 'GROUP' ? `group ${a.approver}` : a.approver));
+    return names.length ? `approval by ${names.join(', ')}` : 'approval';
+  }
+  if (latest.job && (latest.job.status === 'QUEUED') && latest.job.waitingReason) return latest.job.waitingReason;
+  return null;
+}
+
+export function Overview() {
+  const defs = useLive<{ definitions: unknown }>(definitionsQuery, {}, (ev) => ev.__typename === 'ReleaseCreatedEvent');
+  const list = edges<Def>(defs.data?.definitions as any);
+  const envNames = Array.from(new Set(list.flatMap((d) => [...(d.environments ?? [])].sort((a, b) => a.rank - b.rank).map((e) => e.name))));
+  return (
+    <Page title="Overview">
+      <ErrorNote error={defs.error} />
+      {defs.loading && !defs.data ? <Loading what="definitions" /> : list.length === 0 ? (
+        <p>No release definitions yet. Create one with the createDefinition mutation (see GraphiQL).</p>
+      ) : (
+        <div className="scroll-x" role="region" aria-label="Definitions and environments" tabIndex={0}>
+          <table className="matrix">
+            <caption className="sr-only">What each environment of each definition runs</caption>
+            <thead>
+              <tr>
+                <th scope="col">Definition</th>
+                {envNames.map((n) => <th scope="col" key={n}>{n}</th>)}
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((d) => <Row key={d.id} def={d} envNames={envNames} />)}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Page>
+  );
+}
+
+function Row({ def, envNames }: { def: Def; envNames: string[] }) {
+  const row = useLive<{ currentDeployments: EnvState[] }>(rowQuery, { id: def.id }, (ev) => ev.definitionId === def.id);
+  const byEnv = new Map((row.data?.currentDeployments ?? []).map((s) => [s.environment, s]));
+  const has = new Set((def.environments ?? []).map((e) => e.name));
+  return (
+    <tr>
+      <th scope="row"><Link href={`/definitions/${def.id}`}>{def.name}</Link></th>
+      {envNames.map((n) => (
+        <td key={n} data-env={n}>
+          {!has.has(n) ? <span className="muted" aria-label="no such environment">—</span> : <Cell s={byEnv.get(n)} />}
+        </td>
+      ))}
+    </tr>
+  );
+}
+
+function Cell({ s }: { s?: EnvState }) {
+  if (!s || !s.latest) return <span className="muted">Never deployed</span>;
+  const l = s.latest;
+  const wait = waitingOn(l);
+  return (
+    <div className="cell">
+      <Link href={`/releases/${l.release.id}`} className="release-name">{l.release.name}</Link>{' '}
+      <Status status={l.status} />
+      <div className="small">since <Ago time={l.updatedAt} /></div>
+      {wait && <div className="small waiting">waiting on {wait}</div>}
+      {s.current && s.current.id !== l.release.id && (
+        <div className="small">runs <Link href={`/releases/${s.current.id}`}>{s.current.name}</Link></div>
+      )}
+    </div>
+  );
+}
