@@ -25,20 +25,8 @@ var governedStatus = map[string]map[string]bool{
 // that the same function got from a table's apply. The pair-by-pair table
 // tests then cover every change the engine can make.
 func TestStatusWritesGoThroughTables(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
 	checked := 0
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEngineFile(t, func(fset *token.FileSet, f *ast.File) {
 		for _, decl := range f.Decls {
 			fn, ok := decl.(*ast.FuncDecl)
 			if !ok || fn.Body == nil {
@@ -83,10 +71,31 @@ func TestStatusWritesGoThroughTables(t *testing.T) {
 				return true
 			})
 		}
-	}
+	})
 	if checked < 10 {
 		t.Fatalf("only %d status writes found: the check is not looking at the engine", checked)
 	}
+}
+
+// eachEngineFile parses every non-test Go file of the package and hands it to fn.
+func eachEngineFile(t *testing.T, fn func(*token.FileSet, *ast.File)) *token.FileSet {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(fset, f)
+	}
+	return fset
 }
 
 // assignedFromApply returns the variables assigned from a call of apply.
@@ -155,20 +164,8 @@ func createsRow(x ast.Expr) bool {
 // TestAuditTargetsAreNamedOnce: every audit call names its target type by
 // one of audit.go's constants, so a kind of record has one name in the log.
 func TestAuditTargetsAreNamedOnce(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
 	calls := 0
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEngineFile(t, func(fset *token.FileSet, f *ast.File) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
 			if !ok || len(call.Args) != 6 {
@@ -183,7 +180,7 @@ func TestAuditTargetsAreNamedOnce(t *testing.T) {
 			}
 			return true
 		})
-	}
+	})
 	if calls < 20 {
 		t.Fatalf("only %d audit calls found", calls)
 	}
