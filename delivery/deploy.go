@@ -196,14 +196,8 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	if err := t.supersedeOlder(actor, dc); err != nil {
 		return nil, err
 	}
-	done, err := t.openStage(actor, dc, approval.StagePRE)
-	if err != nil {
+	if err := t.openPreStage(actor, dc); err != nil {
 		return nil, err
-	}
-	if done {
-		if err := t.afterPreApproval(actor, dc); err != nil {
-			return nil, err
-		}
 	}
 	return dc.d, nil
 }
@@ -294,10 +288,20 @@ func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) e
 	return t.emit(ev2)
 }
 
-// afterPreApproval moves a deployment whose pre-deployment stage completed
-// on: to SCHEDULED when an approver deferred it to a future time, else into
-// the environment's queue.
+// afterPreApproval moves a deployment whose pre-deployment approvals
+// completed on: to its gates when they follow the approvals, else to what
+// follows the stage (preStageDone).
 func (t *txn) afterPreApproval(actor Actor, dc *deployCtx) error {
+	if gatesAfter(dc.env.PreGates, spec.GatesAfterApprovals) {
+		return t.startGates(actor, dc, approval.StagePRE)
+	}
+	return t.preStageDone(actor, dc)
+}
+
+// preStageDone moves a deployment whose pre-deployment stage (approvals and
+// gates) completed on: to SCHEDULED when an approver deferred it to a future
+// time, else into the environment's queue.
+func (t *txn) preStageDone(actor Actor, dc *deployCtx) error {
 	aps, err := t.Approval.Query().
 		Where(approval.DeploymentID(dc.d.ID), approval.StageEQ(approval.StagePRE), approval.DeferredUntilNotNil()).All(t.ctx)
 	if err != nil {
@@ -494,6 +498,9 @@ func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, s
 		}
 	}
 	if err := t.retireTimers(timerDeferredDeployment, dc.d.ID); err != nil {
+		return err
+	}
+	if err := t.retireTimers(timerGates, dc.d.ID); err != nil {
 		return err
 	}
 	fin := dc.event(EventDeploymentFinished, actor)

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
@@ -264,6 +265,21 @@ func (dc *DeploymentCreate) SetNillableJobID(id *int) *DeploymentCreate {
 // SetJob sets the "job" edge to the Job entity.
 func (dc *DeploymentCreate) SetJob(j *Job) *DeploymentCreate {
 	return dc.SetJobID(j.ID)
+}
+
+// AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by IDs.
+func (dc *DeploymentCreate) AddGateSampleIDs(ids ...int) *DeploymentCreate {
+	dc.mutation.AddGateSampleIDs(ids...)
+	return dc
+}
+
+// AddGateSamples adds the "gate_samples" edges to the GateSample entity.
+func (dc *DeploymentCreate) AddGateSamples(g ...*GateSample) *DeploymentCreate {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return dc.AddGateSampleIDs(ids...)
 }
 
 // Mutation returns the DeploymentMutation object of the builder.
@@ -541,6 +557,22 @@ func (dc *DeploymentCreate) createSpec() (*Deployment, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := dc.mutation.GateSamplesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/predicate"
 	"github.com/cairnhq/cairn/ent/release"
@@ -352,6 +353,21 @@ func (du *DeploymentUpdate) SetJob(j *Job) *DeploymentUpdate {
 	return du.SetJobID(j.ID)
 }
 
+// AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by IDs.
+func (du *DeploymentUpdate) AddGateSampleIDs(ids ...int) *DeploymentUpdate {
+	du.mutation.AddGateSampleIDs(ids...)
+	return du
+}
+
+// AddGateSamples adds the "gate_samples" edges to the GateSample entity.
+func (du *DeploymentUpdate) AddGateSamples(g ...*GateSample) *DeploymentUpdate {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return du.AddGateSampleIDs(ids...)
+}
+
 // Mutation returns the DeploymentMutation object of the builder.
 func (du *DeploymentUpdate) Mutation() *DeploymentMutation {
 	return du.mutation
@@ -394,6 +410,27 @@ func (du *DeploymentUpdate) RemoveApprovals(a ...*Approval) *DeploymentUpdate {
 func (du *DeploymentUpdate) ClearJob() *DeploymentUpdate {
 	du.mutation.ClearJob()
 	return du
+}
+
+// ClearGateSamples clears all "gate_samples" edges to the GateSample entity.
+func (du *DeploymentUpdate) ClearGateSamples() *DeploymentUpdate {
+	du.mutation.ClearGateSamples()
+	return du
+}
+
+// RemoveGateSampleIDs removes the "gate_samples" edge to GateSample entities by IDs.
+func (du *DeploymentUpdate) RemoveGateSampleIDs(ids ...int) *DeploymentUpdate {
+	du.mutation.RemoveGateSampleIDs(ids...)
+	return du
+}
+
+// RemoveGateSamples removes "gate_samples" edges to GateSample entities.
+func (du *DeploymentUpdate) RemoveGateSamples(g ...*GateSample) *DeploymentUpdate {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return du.RemoveGateSampleIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -662,6 +699,51 @@ func (du *DeploymentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if du.mutation.GateSamplesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := du.mutation.RemovedGateSamplesIDs(); len(nodes) > 0 && !du.mutation.GateSamplesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := du.mutation.GateSamplesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1010,6 +1092,21 @@ func (duo *DeploymentUpdateOne) SetJob(j *Job) *DeploymentUpdateOne {
 	return duo.SetJobID(j.ID)
 }
 
+// AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by IDs.
+func (duo *DeploymentUpdateOne) AddGateSampleIDs(ids ...int) *DeploymentUpdateOne {
+	duo.mutation.AddGateSampleIDs(ids...)
+	return duo
+}
+
+// AddGateSamples adds the "gate_samples" edges to the GateSample entity.
+func (duo *DeploymentUpdateOne) AddGateSamples(g ...*GateSample) *DeploymentUpdateOne {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return duo.AddGateSampleIDs(ids...)
+}
+
 // Mutation returns the DeploymentMutation object of the builder.
 func (duo *DeploymentUpdateOne) Mutation() *DeploymentMutation {
 	return duo.mutation
@@ -1052,6 +1149,27 @@ func (duo *DeploymentUpdateOne) RemoveApprovals(a ...*Approval) *DeploymentUpdat
 func (duo *DeploymentUpdateOne) ClearJob() *DeploymentUpdateOne {
 	duo.mutation.ClearJob()
 	return duo
+}
+
+// ClearGateSamples clears all "gate_samples" edges to the GateSample entity.
+func (duo *DeploymentUpdateOne) ClearGateSamples() *DeploymentUpdateOne {
+	duo.mutation.ClearGateSamples()
+	return duo
+}
+
+// RemoveGateSampleIDs removes the "gate_samples" edge to GateSample entities by IDs.
+func (duo *DeploymentUpdateOne) RemoveGateSampleIDs(ids ...int) *DeploymentUpdateOne {
+	duo.mutation.RemoveGateSampleIDs(ids...)
+	return duo
+}
+
+// RemoveGateSamples removes "gate_samples" edges to GateSample entities.
+func (duo *DeploymentUpdateOne) RemoveGateSamples(g ...*GateSample) *DeploymentUpdateOne {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return duo.RemoveGateSampleIDs(ids...)
 }
 
 // Where appends a list predicates to the DeploymentUpdate builder.
@@ -1350,6 +1468,51 @@ func (duo *DeploymentUpdateOne) sqlSave(ctx context.Context) (_node *Deployment,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if duo.mutation.GateSamplesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := duo.mutation.RemovedGateSamplesIDs(); len(nodes) > 0 && !duo.mutation.GateSamplesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := duo.mutation.GateSamplesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

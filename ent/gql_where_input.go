@@ -17,6 +17,7 @@ import (
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -4107,6 +4108,10 @@ type DeploymentWhereInput struct {
 	// "job" edge predicates.
 	HasJob     *bool            `json:"hasJob,omitempty"`
 	HasJobWith []*JobWhereInput `json:"hasJobWith,omitempty"`
+
+	// "gate_samples" edge predicates.
+	HasGateSamples     *bool                   `json:"hasGateSamples,omitempty"`
+	HasGateSamplesWith []*GateSampleWhereInput `json:"hasGateSamplesWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -4703,6 +4708,24 @@ func (i *DeploymentWhereInput) P() (predicate.Deployment, error) {
 		}
 		predicates = append(predicates, deployment.HasJobWith(with...))
 	}
+	if i.HasGateSamples != nil {
+		p := deployment.HasGateSamples()
+		if !*i.HasGateSamples {
+			p = deployment.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasGateSamplesWith) > 0 {
+		with := make([]predicate.GateSample, 0, len(i.HasGateSamplesWith))
+		for _, w := range i.HasGateSamplesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasGateSamplesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, deployment.HasGateSamplesWith(with...))
+	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyDeploymentWhereInput
@@ -5016,6 +5039,266 @@ func (i *EnvironmentWhereInput) P() (predicate.Environment, error) {
 		return predicates[0], nil
 	default:
 		return environment.And(predicates...), nil
+	}
+}
+
+// GateSampleWhereInput represents a where input for filtering GateSample queries.
+type GateSampleWhereInput struct {
+	Predicates []predicate.GateSample  `json:"-"`
+	Not        *GateSampleWhereInput   `json:"not,omitempty"`
+	Or         []*GateSampleWhereInput `json:"or,omitempty"`
+	And        []*GateSampleWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "stage" field predicates.
+	Stage      *gatesample.Stage  `json:"stage,omitempty"`
+	StageNEQ   *gatesample.Stage  `json:"stageNEQ,omitempty"`
+	StageIn    []gatesample.Stage `json:"stageIn,omitempty"`
+	StageNotIn []gatesample.Stage `json:"stageNotIn,omitempty"`
+
+	// "number" field predicates.
+	Number      *int  `json:"number,omitempty"`
+	NumberNEQ   *int  `json:"numberNEQ,omitempty"`
+	NumberIn    []int `json:"numberIn,omitempty"`
+	NumberNotIn []int `json:"numberNotIn,omitempty"`
+	NumberGT    *int  `json:"numberGT,omitempty"`
+	NumberGTE   *int  `json:"numberGTE,omitempty"`
+	NumberLT    *int  `json:"numberLT,omitempty"`
+	NumberLTE   *int  `json:"numberLTE,omitempty"`
+
+	// "taken_at" field predicates.
+	TakenAt      *time.Time  `json:"takenAt,omitempty"`
+	TakenAtNEQ   *time.Time  `json:"takenAtNEQ,omitempty"`
+	TakenAtIn    []time.Time `json:"takenAtIn,omitempty"`
+	TakenAtNotIn []time.Time `json:"takenAtNotIn,omitempty"`
+	TakenAtGT    *time.Time  `json:"takenAtGT,omitempty"`
+	TakenAtGTE   *time.Time  `json:"takenAtGTE,omitempty"`
+	TakenAtLT    *time.Time  `json:"takenAtLT,omitempty"`
+	TakenAtLTE   *time.Time  `json:"takenAtLTE,omitempty"`
+
+	// "passed" field predicates.
+	Passed    *bool `json:"passed,omitempty"`
+	PassedNEQ *bool `json:"passedNEQ,omitempty"`
+
+	// "deployment_id" field predicates.
+	DeploymentID      *int  `json:"deploymentID,omitempty"`
+	DeploymentIDNEQ   *int  `json:"deploymentIDNEQ,omitempty"`
+	DeploymentIDIn    []int `json:"deploymentIDIn,omitempty"`
+	DeploymentIDNotIn []int `json:"deploymentIDNotIn,omitempty"`
+
+	// "deployment" edge predicates.
+	HasDeployment     *bool                   `json:"hasDeployment,omitempty"`
+	HasDeploymentWith []*DeploymentWhereInput `json:"hasDeploymentWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *GateSampleWhereInput) AddPredicates(predicates ...predicate.GateSample) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the GateSampleWhereInput filter on the GateSampleQuery builder.
+func (i *GateSampleWhereInput) Filter(q *GateSampleQuery) (*GateSampleQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyGateSampleWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyGateSampleWhereInput is returned in case the GateSampleWhereInput is empty.
+var ErrEmptyGateSampleWhereInput = errors.New("ent: empty predicate GateSampleWhereInput")
+
+// P returns a predicate for filtering gatesamples.
+// An error is returned if the input is empty or invalid.
+func (i *GateSampleWhereInput) P() (predicate.GateSample, error) {
+	var predicates []predicate.GateSample
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, gatesample.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.GateSample, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, gatesample.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.GateSample, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, gatesample.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, gatesample.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, gatesample.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, gatesample.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, gatesample.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, gatesample.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, gatesample.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, gatesample.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, gatesample.IDLTE(*i.IDLTE))
+	}
+	if i.Stage != nil {
+		predicates = append(predicates, gatesample.StageEQ(*i.Stage))
+	}
+	if i.StageNEQ != nil {
+		predicates = append(predicates, gatesample.StageNEQ(*i.StageNEQ))
+	}
+	if len(i.StageIn) > 0 {
+		predicates = append(predicates, gatesample.StageIn(i.StageIn...))
+	}
+	if len(i.StageNotIn) > 0 {
+		predicates = append(predicates, gatesample.StageNotIn(i.StageNotIn...))
+	}
+	if i.Number != nil {
+		predicates = append(predicates, gatesample.NumberEQ(*i.Number))
+	}
+	if i.NumberNEQ != nil {
+		predicates = append(predicates, gatesample.NumberNEQ(*i.NumberNEQ))
+	}
+	if len(i.NumberIn) > 0 {
+		predicates = append(predicates, gatesample.NumberIn(i.NumberIn...))
+	}
+	if len(i.NumberNotIn) > 0 {
+		predicates = append(predicates, gatesample.NumberNotIn(i.NumberNotIn...))
+	}
+	if i.NumberGT != nil {
+		predicates = append(predicates, gatesample.NumberGT(*i.NumberGT))
+	}
+	if i.NumberGTE != nil {
+		predicates = append(predicates, gatesample.NumberGTE(*i.NumberGTE))
+	}
+	if i.NumberLT != nil {
+		predicates = append(predicates, gatesample.NumberLT(*i.NumberLT))
+	}
+	if i.NumberLTE != nil {
+		predicates = append(predicates, gatesample.NumberLTE(*i.NumberLTE))
+	}
+	if i.TakenAt != nil {
+		predicates = append(predicates, gatesample.TakenAtEQ(*i.TakenAt))
+	}
+	if i.TakenAtNEQ != nil {
+		predicates = append(predicates, gatesample.TakenAtNEQ(*i.TakenAtNEQ))
+	}
+	if len(i.TakenAtIn) > 0 {
+		predicates = append(predicates, gatesample.TakenAtIn(i.TakenAtIn...))
+	}
+	if len(i.TakenAtNotIn) > 0 {
+		predicates = append(predicates, gatesample.TakenAtNotIn(i.TakenAtNotIn...))
+	}
+	if i.TakenAtGT != nil {
+		predicates = append(predicates, gatesample.TakenAtGT(*i.TakenAtGT))
+	}
+	if i.TakenAtGTE != nil {
+		predicates = append(predicates, gatesample.TakenAtGTE(*i.TakenAtGTE))
+	}
+	if i.TakenAtLT != nil {
+		predicates = append(predicates, gatesample.TakenAtLT(*i.TakenAtLT))
+	}
+	if i.TakenAtLTE != nil {
+		predicates = append(predicates, gatesample.TakenAtLTE(*i.TakenAtLTE))
+	}
+	if i.Passed != nil {
+		predicates = append(predicates, gatesample.PassedEQ(*i.Passed))
+	}
+	if i.PassedNEQ != nil {
+		predicates = append(predicates, gatesample.PassedNEQ(*i.PassedNEQ))
+	}
+	if i.DeploymentID != nil {
+		predicates = append(predicates, gatesample.DeploymentIDEQ(*i.DeploymentID))
+	}
+	if i.DeploymentIDNEQ != nil {
+		predicates = append(predicates, gatesample.DeploymentIDNEQ(*i.DeploymentIDNEQ))
+	}
+	if len(i.DeploymentIDIn) > 0 {
+		predicates = append(predicates, gatesample.DeploymentIDIn(i.DeploymentIDIn...))
+	}
+	if len(i.DeploymentIDNotIn) > 0 {
+		predicates = append(predicates, gatesample.DeploymentIDNotIn(i.DeploymentIDNotIn...))
+	}
+
+	if i.HasDeployment != nil {
+		p := gatesample.HasDeployment()
+		if !*i.HasDeployment {
+			p = gatesample.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDeploymentWith) > 0 {
+		with := make([]predicate.Deployment, 0, len(i.HasDeploymentWith))
+		for _, w := range i.HasDeploymentWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDeploymentWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, gatesample.HasDeploymentWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyGateSampleWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return gatesample.And(predicates...), nil
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -64,6 +65,7 @@ const (
 	TypeDeployment         = "Deployment"
 	TypeEnvironment        = "Environment"
 	TypeEvent              = "Event"
+	TypeGateSample         = "GateSample"
 	TypeGroup              = "Group"
 	TypeHookDelivery       = "HookDelivery"
 	TypeJob                = "Job"
@@ -7673,6 +7675,9 @@ type DeploymentMutation struct {
 	clearedapprovals           bool
 	job                        *int
 	clearedjob                 bool
+	gate_samples               map[int]struct{}
+	removedgate_samples        map[int]struct{}
+	clearedgate_samples        bool
 	done                       bool
 	oldValue                   func(context.Context) (*Deployment, error)
 	predicates                 []predicate.Deployment
@@ -8683,6 +8688,60 @@ func (m *DeploymentMutation) ResetJob() {
 	m.clearedjob = false
 }
 
+// AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by ids.
+func (m *DeploymentMutation) AddGateSampleIDs(ids ...int) {
+	if m.gate_samples == nil {
+		m.gate_samples = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.gate_samples[ids[i]] = struct{}{}
+	}
+}
+
+// ClearGateSamples clears the "gate_samples" edge to the GateSample entity.
+func (m *DeploymentMutation) ClearGateSamples() {
+	m.clearedgate_samples = true
+}
+
+// GateSamplesCleared reports if the "gate_samples" edge to the GateSample entity was cleared.
+func (m *DeploymentMutation) GateSamplesCleared() bool {
+	return m.clearedgate_samples
+}
+
+// RemoveGateSampleIDs removes the "gate_samples" edge to the GateSample entity by IDs.
+func (m *DeploymentMutation) RemoveGateSampleIDs(ids ...int) {
+	if m.removedgate_samples == nil {
+		m.removedgate_samples = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.gate_samples, ids[i])
+		m.removedgate_samples[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedGateSamples returns the removed IDs of the "gate_samples" edge to the GateSample entity.
+func (m *DeploymentMutation) RemovedGateSamplesIDs() (ids []int) {
+	for id := range m.removedgate_samples {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// GateSamplesIDs returns the "gate_samples" edge IDs in the mutation.
+func (m *DeploymentMutation) GateSamplesIDs() (ids []int) {
+	for id := range m.gate_samples {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetGateSamples resets all changes to the "gate_samples" edge.
+func (m *DeploymentMutation) ResetGateSamples() {
+	m.gate_samples = nil
+	m.clearedgate_samples = false
+	m.removedgate_samples = nil
+}
+
 // Where appends a list predicates to the DeploymentMutation builder.
 func (m *DeploymentMutation) Where(ps ...predicate.Deployment) {
 	m.predicates = append(m.predicates, ps...)
@@ -9171,7 +9230,7 @@ func (m *DeploymentMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *DeploymentMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.release != nil {
 		edges = append(edges, deployment.EdgeRelease)
 	}
@@ -9183,6 +9242,9 @@ func (m *DeploymentMutation) AddedEdges() []string {
 	}
 	if m.job != nil {
 		edges = append(edges, deployment.EdgeJob)
+	}
+	if m.gate_samples != nil {
+		edges = append(edges, deployment.EdgeGateSamples)
 	}
 	return edges
 }
@@ -9209,15 +9271,24 @@ func (m *DeploymentMutation) AddedIDs(name string) []ent.Value {
 		if id := m.job; id != nil {
 			return []ent.Value{*id}
 		}
+	case deployment.EdgeGateSamples:
+		ids := make([]ent.Value, 0, len(m.gate_samples))
+		for id := range m.gate_samples {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *DeploymentMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.removedapprovals != nil {
 		edges = append(edges, deployment.EdgeApprovals)
+	}
+	if m.removedgate_samples != nil {
+		edges = append(edges, deployment.EdgeGateSamples)
 	}
 	return edges
 }
@@ -9232,13 +9303,19 @@ func (m *DeploymentMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case deployment.EdgeGateSamples:
+		ids := make([]ent.Value, 0, len(m.removedgate_samples))
+		for id := range m.removedgate_samples {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *DeploymentMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.clearedrelease {
 		edges = append(edges, deployment.EdgeRelease)
 	}
@@ -9250,6 +9327,9 @@ func (m *DeploymentMutation) ClearedEdges() []string {
 	}
 	if m.clearedjob {
 		edges = append(edges, deployment.EdgeJob)
+	}
+	if m.clearedgate_samples {
+		edges = append(edges, deployment.EdgeGateSamples)
 	}
 	return edges
 }
@@ -9266,6 +9346,8 @@ func (m *DeploymentMutation) EdgeCleared(name string) bool {
 		return m.clearedapprovals
 	case deployment.EdgeJob:
 		return m.clearedjob
+	case deployment.EdgeGateSamples:
+		return m.clearedgate_samples
 	}
 	return false
 }
@@ -9302,6 +9384,9 @@ func (m *DeploymentMutation) ResetEdge(name string) error {
 		return nil
 	case deployment.EdgeJob:
 		m.ResetJob()
+		return nil
+	case deployment.EdgeGateSamples:
+		m.ResetGateSamples()
 		return nil
 	}
 	return fmt.Errorf("unknown Deployment edge %s", name)
@@ -11114,6 +11199,708 @@ func (m *EventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *EventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Event edge %s", name)
+}
+
+// GateSampleMutation represents an operation that mutates the GateSample nodes in the graph.
+type GateSampleMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	stage             *gatesample.Stage
+	number            *int
+	addnumber         *int
+	taken_at          *time.Time
+	passed            *bool
+	results           *[]spec.GateResult
+	appendresults     []spec.GateResult
+	clearedFields     map[string]struct{}
+	deployment        *int
+	cleareddeployment bool
+	done              bool
+	oldValue          func(context.Context) (*GateSample, error)
+	predicates        []predicate.GateSample
+}
+
+var _ ent.Mutation = (*GateSampleMutation)(nil)
+
+// gatesampleOption allows management of the mutation configuration using functional options.
+type gatesampleOption func(*GateSampleMutation)
+
+// newGateSampleMutation creates new mutation for the GateSample entity.
+func newGateSampleMutation(c config, op Op, opts ...gatesampleOption) *GateSampleMutation {
+	m := &GateSampleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeGateSample,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withGateSampleID sets the ID field of the mutation.
+func withGateSampleID(id int) gatesampleOption {
+	return func(m *GateSampleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *GateSample
+		)
+		m.oldValue = func(ctx context.Context) (*GateSample, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().GateSample.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withGateSample sets the old GateSample of the mutation.
+func withGateSample(node *GateSample) gatesampleOption {
+	return func(m *GateSampleMutation) {
+		m.oldValue = func(context.Context) (*GateSample, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m GateSampleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m GateSampleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *GateSampleMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *GateSampleMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().GateSample.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetStage sets the "stage" field.
+func (m *GateSampleMutation) SetStage(ga gatesample.Stage) {
+	m.stage = &ga
+}
+
+// Stage returns the value of the "stage" field in the mutation.
+func (m *GateSampleMutation) Stage() (r gatesample.Stage, exists bool) {
+	v := m.stage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStage returns the old "stage" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldStage(ctx context.Context) (v gatesample.Stage, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStage: %w", err)
+	}
+	return oldValue.Stage, nil
+}
+
+// ResetStage resets all changes to the "stage" field.
+func (m *GateSampleMutation) ResetStage() {
+	m.stage = nil
+}
+
+// SetNumber sets the "number" field.
+func (m *GateSampleMutation) SetNumber(i int) {
+	m.number = &i
+	m.addnumber = nil
+}
+
+// Number returns the value of the "number" field in the mutation.
+func (m *GateSampleMutation) Number() (r int, exists bool) {
+	v := m.number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNumber returns the old "number" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldNumber(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNumber: %w", err)
+	}
+	return oldValue.Number, nil
+}
+
+// AddNumber adds i to the "number" field.
+func (m *GateSampleMutation) AddNumber(i int) {
+	if m.addnumber != nil {
+		*m.addnumber += i
+	} else {
+		m.addnumber = &i
+	}
+}
+
+// AddedNumber returns the value that was added to the "number" field in this mutation.
+func (m *GateSampleMutation) AddedNumber() (r int, exists bool) {
+	v := m.addnumber
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNumber resets all changes to the "number" field.
+func (m *GateSampleMutation) ResetNumber() {
+	m.number = nil
+	m.addnumber = nil
+}
+
+// SetTakenAt sets the "taken_at" field.
+func (m *GateSampleMutation) SetTakenAt(t time.Time) {
+	m.taken_at = &t
+}
+
+// TakenAt returns the value of the "taken_at" field in the mutation.
+func (m *GateSampleMutation) TakenAt() (r time.Time, exists bool) {
+	v := m.taken_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTakenAt returns the old "taken_at" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldTakenAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTakenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTakenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTakenAt: %w", err)
+	}
+	return oldValue.TakenAt, nil
+}
+
+// ResetTakenAt resets all changes to the "taken_at" field.
+func (m *GateSampleMutation) ResetTakenAt() {
+	m.taken_at = nil
+}
+
+// SetPassed sets the "passed" field.
+func (m *GateSampleMutation) SetPassed(b bool) {
+	m.passed = &b
+}
+
+// Passed returns the value of the "passed" field in the mutation.
+func (m *GateSampleMutation) Passed() (r bool, exists bool) {
+	v := m.passed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPassed returns the old "passed" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldPassed(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPassed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPassed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPassed: %w", err)
+	}
+	return oldValue.Passed, nil
+}
+
+// ResetPassed resets all changes to the "passed" field.
+func (m *GateSampleMutation) ResetPassed() {
+	m.passed = nil
+}
+
+// SetResults sets the "results" field.
+func (m *GateSampleMutation) SetResults(sr []spec.GateResult) {
+	m.results = &sr
+	m.appendresults = nil
+}
+
+// Results returns the value of the "results" field in the mutation.
+func (m *GateSampleMutation) Results() (r []spec.GateResult, exists bool) {
+	v := m.results
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResults returns the old "results" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldResults(ctx context.Context) (v []spec.GateResult, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResults is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResults requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResults: %w", err)
+	}
+	return oldValue.Results, nil
+}
+
+// AppendResults adds sr to the "results" field.
+func (m *GateSampleMutation) AppendResults(sr []spec.GateResult) {
+	m.appendresults = append(m.appendresults, sr...)
+}
+
+// AppendedResults returns the list of values that were appended to the "results" field in this mutation.
+func (m *GateSampleMutation) AppendedResults() ([]spec.GateResult, bool) {
+	if len(m.appendresults) == 0 {
+		return nil, false
+	}
+	return m.appendresults, true
+}
+
+// ResetResults resets all changes to the "results" field.
+func (m *GateSampleMutation) ResetResults() {
+	m.results = nil
+	m.appendresults = nil
+}
+
+// SetDeploymentID sets the "deployment_id" field.
+func (m *GateSampleMutation) SetDeploymentID(i int) {
+	m.deployment = &i
+}
+
+// DeploymentID returns the value of the "deployment_id" field in the mutation.
+func (m *GateSampleMutation) DeploymentID() (r int, exists bool) {
+	v := m.deployment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeploymentID returns the old "deployment_id" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldDeploymentID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeploymentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeploymentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeploymentID: %w", err)
+	}
+	return oldValue.DeploymentID, nil
+}
+
+// ResetDeploymentID resets all changes to the "deployment_id" field.
+func (m *GateSampleMutation) ResetDeploymentID() {
+	m.deployment = nil
+}
+
+// ClearDeployment clears the "deployment" edge to the Deployment entity.
+func (m *GateSampleMutation) ClearDeployment() {
+	m.cleareddeployment = true
+	m.clearedFields[gatesample.FieldDeploymentID] = struct{}{}
+}
+
+// DeploymentCleared reports if the "deployment" edge to the Deployment entity was cleared.
+func (m *GateSampleMutation) DeploymentCleared() bool {
+	return m.cleareddeployment
+}
+
+// DeploymentIDs returns the "deployment" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeploymentID instead. It exists only for internal usage by the builders.
+func (m *GateSampleMutation) DeploymentIDs() (ids []int) {
+	if id := m.deployment; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDeployment resets all changes to the "deployment" edge.
+func (m *GateSampleMutation) ResetDeployment() {
+	m.deployment = nil
+	m.cleareddeployment = false
+}
+
+// Where appends a list predicates to the GateSampleMutation builder.
+func (m *GateSampleMutation) Where(ps ...predicate.GateSample) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the GateSampleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *GateSampleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.GateSample, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *GateSampleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *GateSampleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (GateSample).
+func (m *GateSampleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *GateSampleMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.stage != nil {
+		fields = append(fields, gatesample.FieldStage)
+	}
+	if m.number != nil {
+		fields = append(fields, gatesample.FieldNumber)
+	}
+	if m.taken_at != nil {
+		fields = append(fields, gatesample.FieldTakenAt)
+	}
+	if m.passed != nil {
+		fields = append(fields, gatesample.FieldPassed)
+	}
+	if m.results != nil {
+		fields = append(fields, gatesample.FieldResults)
+	}
+	if m.deployment != nil {
+		fields = append(fields, gatesample.FieldDeploymentID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *GateSampleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case gatesample.FieldStage:
+		return m.Stage()
+	case gatesample.FieldNumber:
+		return m.Number()
+	case gatesample.FieldTakenAt:
+		return m.TakenAt()
+	case gatesample.FieldPassed:
+		return m.Passed()
+	case gatesample.FieldResults:
+		return m.Results()
+	case gatesample.FieldDeploymentID:
+		return m.DeploymentID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *GateSampleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case gatesample.FieldStage:
+		return m.OldStage(ctx)
+	case gatesample.FieldNumber:
+		return m.OldNumber(ctx)
+	case gatesample.FieldTakenAt:
+		return m.OldTakenAt(ctx)
+	case gatesample.FieldPassed:
+		return m.OldPassed(ctx)
+	case gatesample.FieldResults:
+		return m.OldResults(ctx)
+	case gatesample.FieldDeploymentID:
+		return m.OldDeploymentID(ctx)
+	}
+	return nil, fmt.Errorf("unknown GateSample field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GateSampleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case gatesample.FieldStage:
+		v, ok := value.(gatesample.Stage)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStage(v)
+		return nil
+	case gatesample.FieldNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNumber(v)
+		return nil
+	case gatesample.FieldTakenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTakenAt(v)
+		return nil
+	case gatesample.FieldPassed:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPassed(v)
+		return nil
+	case gatesample.FieldResults:
+		v, ok := value.([]spec.GateResult)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResults(v)
+		return nil
+	case gatesample.FieldDeploymentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeploymentID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *GateSampleMutation) AddedFields() []string {
+	var fields []string
+	if m.addnumber != nil {
+		fields = append(fields, gatesample.FieldNumber)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *GateSampleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case gatesample.FieldNumber:
+		return m.AddedNumber()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GateSampleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case gatesample.FieldNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNumber(v)
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *GateSampleMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *GateSampleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *GateSampleMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown GateSample nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *GateSampleMutation) ResetField(name string) error {
+	switch name {
+	case gatesample.FieldStage:
+		m.ResetStage()
+		return nil
+	case gatesample.FieldNumber:
+		m.ResetNumber()
+		return nil
+	case gatesample.FieldTakenAt:
+		m.ResetTakenAt()
+		return nil
+	case gatesample.FieldPassed:
+		m.ResetPassed()
+		return nil
+	case gatesample.FieldResults:
+		m.ResetResults()
+		return nil
+	case gatesample.FieldDeploymentID:
+		m.ResetDeploymentID()
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *GateSampleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.deployment != nil {
+		edges = append(edges, gatesample.EdgeDeployment)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *GateSampleMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case gatesample.EdgeDeployment:
+		if id := m.deployment; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *GateSampleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *GateSampleMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *GateSampleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareddeployment {
+		edges = append(edges, gatesample.EdgeDeployment)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *GateSampleMutation) EdgeCleared(name string) bool {
+	switch name {
+	case gatesample.EdgeDeployment:
+		return m.cleareddeployment
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *GateSampleMutation) ClearEdge(name string) error {
+	switch name {
+	case gatesample.EdgeDeployment:
+		m.ClearDeployment()
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *GateSampleMutation) ResetEdge(name string) error {
+	switch name {
+	case gatesample.EdgeDeployment:
+		m.ResetDeployment()
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample edge %s", name)
 }
 
 // GroupMutation represents an operation that mutates the Group nodes in the graph.

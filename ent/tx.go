@@ -36,6 +36,8 @@ type Tx struct {
 	Environment *EnvironmentClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// GateSample is the client for interacting with the GateSample builders.
+	GateSample *GateSampleClient
 	// Group is the client for interacting with the Group builders.
 	Group *GroupClient
 	// HookDelivery is the client for interacting with the HookDelivery builders.
@@ -214,6 +216,7 @@ func (tx *Tx) init() {
 	tx.Deployment = NewDeploymentClient(tx.config)
 	tx.Environment = NewEnvironmentClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
+	tx.GateSample = NewGateSampleClient(tx.config)
 	tx.Group = NewGroupClient(tx.config)
 	tx.HookDelivery = NewHookDeliveryClient(tx.config)
 	tx.Job = NewJobClient(tx.config)

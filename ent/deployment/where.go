@@ -977,6 +977,29 @@ func HasJobWith(preds ...predicate.Job) predicate.Deployment {
 	})
 }
 
+// HasGateSamples applies the HasEdge predicate on the "gate_samples" edge.
+func HasGateSamples() predicate.Deployment {
+	return predicate.Deployment(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, GateSamplesTable, GateSamplesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasGateSamplesWith applies the HasEdge predicate on the "gate_samples" edge with a given conditions (other predicates).
+func HasGateSamplesWith(preds ...predicate.GateSample) predicate.Deployment {
+	return predicate.Deployment(func(s *sql.Selector) {
+		step := newGateSamplesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Deployment) predicate.Deployment {
 	return predicate.Deployment(sql.AndPredicates(predicates...))

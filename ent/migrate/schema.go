@@ -275,7 +275,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "attempt", Type: field.TypeInt},
 		{Name: "operation", Type: field.TypeEnum, Enums: []string{"DEPLOY", "REDEPLOY", "ROLLBACK"}},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING_APPROVAL", "SCHEDULED", "QUEUED", "IN_PROGRESS", "PENDING_POST_APPROVAL", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "REJECTED", "CANCELED"}, Default: "PENDING_APPROVAL"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING_APPROVAL", "EVALUATING_GATES", "SCHEDULED", "QUEUED", "IN_PROGRESS", "PENDING_POST_APPROVAL", "EVALUATING_POST_GATES", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "REJECTED", "CANCELED"}, Default: "PENDING_APPROVAL"},
 		{Name: "requested_by", Type: field.TypeString},
 		{Name: "reason", Type: field.TypeString, Default: ""},
 		{Name: "status_reason", Type: field.TypeString, Default: ""},
@@ -389,6 +389,37 @@ var (
 				Name:    "event_definition_id_sequence",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[4], EventsColumns[1]},
+			},
+		},
+	}
+	// GateSamplesColumns holds the columns for the "gate_samples" table.
+	GateSamplesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "stage", Type: field.TypeEnum, Enums: []string{"PRE", "POST"}},
+		{Name: "number", Type: field.TypeInt},
+		{Name: "taken_at", Type: field.TypeTime},
+		{Name: "passed", Type: field.TypeBool},
+		{Name: "results", Type: field.TypeJSON},
+		{Name: "deployment_id", Type: field.TypeInt},
+	}
+	// GateSamplesTable holds the schema information for the "gate_samples" table.
+	GateSamplesTable = &schema.Table{
+		Name:       "gate_samples",
+		Columns:    GateSamplesColumns,
+		PrimaryKey: []*schema.Column{GateSamplesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "gate_samples_deployments_gate_samples",
+				Columns:    []*schema.Column{GateSamplesColumns[6]},
+				RefColumns: []*schema.Column{DeploymentsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "gatesample_deployment_id_stage_number",
+				Unique:  true,
+				Columns: []*schema.Column{GateSamplesColumns[6], GateSamplesColumns[1], GateSamplesColumns[2]},
 			},
 		},
 	}
@@ -750,7 +781,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString},
 		{Name: "rank", Type: field.TypeInt},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"NOT_STARTED", "SCHEDULED", "QUEUED", "IN_PROGRESS", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "REJECTED", "CANCELED", "FAILED"}, Default: "NOT_STARTED"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"NOT_STARTED", "SCHEDULED", "QUEUED", "EVALUATING_GATES", "IN_PROGRESS", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "REJECTED", "CANCELED", "FAILED"}, Default: "NOT_STARTED"},
 		{Name: "manual", Type: field.TypeBool, Default: false},
 		{Name: "version", Type: field.TypeInt, Default: 0},
 		{Name: "definition_id", Type: field.TypeInt},
@@ -1034,6 +1065,7 @@ var (
 		DeploymentsTable,
 		EnvironmentsTable,
 		EventsTable,
+		GateSamplesTable,
 		GroupsTable,
 		HookDeliveriesTable,
 		JobsTable,
@@ -1068,6 +1100,7 @@ func init() {
 	DeploymentsTable.ForeignKeys[0].RefTable = ReleasesTable
 	DeploymentsTable.ForeignKeys[1].RefTable = ReleaseEnvironmentsTable
 	EnvironmentsTable.ForeignKeys[0].RefTable = ReleaseDefinitionsTable
+	GateSamplesTable.ForeignKeys[0].RefTable = DeploymentsTable
 	HookDeliveriesTable.ForeignKeys[0].RefTable = OutgoingHooksTable
 	JobsTable.ForeignKeys[0].RefTable = AgentsTable
 	JobsTable.ForeignKeys[1].RefTable = DeploymentsTable
