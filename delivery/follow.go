@@ -25,7 +25,7 @@ var (
 	ReleaseEventTypes = []string{
 		EventReleaseCreated, EventReleaseAbandoned, EventEnvironmentStatusChanged,
 		EventDeploymentStarted, EventDeploymentFinished, EventApprovalPending, EventApprovalDecided,
-		EventApprovalTimedOut, EventApprovalReassigned, EventJobLost,
+		EventApprovalTimedOut, EventApprovalReassigned, EventJobLost, EventGateSampleFailed,
 	}
 	// ApprovalEventTypes: approvals created (pending), decided (approved,
 	// rejected, canceled, skipped), timed out and reassigned.

@@ -19,6 +19,7 @@ import (
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/integrations/enrich"
+	"github.com/cairnhq/cairn/integrations/gates"
 	"github.com/cairnhq/cairn/integrations/jenkins"
 	"github.com/cairnhq/cairn/integrations/teambuild"
 	"github.com/cairnhq/cairn/server/dispatch"
@@ -109,6 +110,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	ci := &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys}
 	engine := delivery.New(db.Client, delivery.Options{
 		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly, CI: ci,
+		Gates: gates.New(nil),
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub

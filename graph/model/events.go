@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
@@ -200,6 +201,33 @@ type JobLostEvent struct{ EventBase }
 
 // IsReleaseEvent marks the ReleaseEvent union.
 func (JobLostEvent) IsReleaseEvent() {}
+
+// GateSampleFailedEvent: a sample of a deployment's gates did not pass.
+type GateSampleFailedEvent struct{ EventBase }
+
+// Number is the sample's number within its stage.
+func (e GateSampleFailedEvent) Number() int { return dataInt(e.Data, "number") }
+
+// Results are the sample's gate results (typed in process, decoded JSON
+// from another replica).
+func (e GateSampleFailedEvent) Results() []spec.GateResult {
+	switch v := e.Data["results"].(type) {
+	case []spec.GateResult:
+		return v
+	case nil:
+		return nil
+	default:
+		var out []spec.GateResult
+		b, err := json.Marshal(v)
+		if err == nil && json.Unmarshal(b, &out) == nil {
+			return out
+		}
+		return nil
+	}
+}
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (GateSampleFailedEvent) IsReleaseEvent() {}
 
 // AgentStatusEvent: an agent changed (Status says how).
 type AgentStatusEvent struct{ EventBase }
