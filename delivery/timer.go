@@ -193,6 +193,8 @@ func (t *txn) fireTimer(tm *ent.Timer) error {
 		return t.timeOutJob(tm.TargetID)
 	case timerSchedule:
 		return t.runSchedule(tm, nil)
+	case timerFreeze:
+		return t.fireFreeze(tm)
 	}
 	return fmt.Errorf("unknown timer kind %q", tm.Kind)
 }

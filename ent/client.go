@@ -26,6 +26,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/freezewindow"
 	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
@@ -76,6 +77,8 @@ type Client struct {
 	Environment *EnvironmentClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// FreezeWindow is the client for interacting with the FreezeWindow builders.
+	FreezeWindow *FreezeWindowClient
 	// GateSample is the client for interacting with the GateSample builders.
 	GateSample *GateSampleClient
 	// Group is the client for interacting with the Group builders.
@@ -138,6 +141,7 @@ func (c *Client) init() {
 	c.Deployment = NewDeploymentClient(c.config)
 	c.Environment = NewEnvironmentClient(c.config)
 	c.Event = NewEventClient(c.config)
+	c.FreezeWindow = NewFreezeWindowClient(c.config)
 	c.GateSample = NewGateSampleClient(c.config)
 	c.Group = NewGroupClient(c.config)
 	c.HookDelivery = NewHookDeliveryClient(c.config)
@@ -260,6 +264,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Deployment:         NewDeploymentClient(cfg),
 		Environment:        NewEnvironmentClient(cfg),
 		Event:              NewEventClient(cfg),
+		FreezeWindow:       NewFreezeWindowClient(cfg),
 		GateSample:         NewGateSampleClient(cfg),
 		Group:              NewGroupClient(cfg),
 		HookDelivery:       NewHookDeliveryClient(cfg),
@@ -309,6 +314,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Deployment:         NewDeploymentClient(cfg),
 		Environment:        NewEnvironmentClient(cfg),
 		Event:              NewEventClient(cfg),
+		FreezeWindow:       NewFreezeWindowClient(cfg),
 		GateSample:         NewGateSampleClient(cfg),
 		Group:              NewGroupClient(cfg),
 		HookDelivery:       NewHookDeliveryClient(cfg),
@@ -359,8 +365,8 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.GateSample, c.Group, c.HookDelivery, c.Job,
-		c.JobStep, c.LogChunk, c.Notification, c.OutgoingHook, c.Release,
+		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
+		c.Job, c.JobStep, c.LogChunk, c.Notification, c.OutgoingHook, c.Release,
 		c.ReleaseArtifact, c.ReleaseDefinition, c.ReleaseEnvironment,
 		c.ServiceConnection, c.SourceCommit, c.StreamCursor, c.Timer, c.User,
 		c.WebhookDelivery, c.WorkItem,
@@ -375,8 +381,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.GateSample, c.Group, c.HookDelivery, c.Job,
-		c.JobStep, c.LogChunk, c.Notification, c.OutgoingHook, c.Release,
+		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
+		c.Job, c.JobStep, c.LogChunk, c.Notification, c.OutgoingHook, c.Release,
 		c.ReleaseArtifact, c.ReleaseDefinition, c.ReleaseEnvironment,
 		c.ServiceConnection, c.SourceCommit, c.StreamCursor, c.Timer, c.User,
 		c.WebhookDelivery, c.WorkItem,
@@ -410,6 +416,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Environment.mutate(ctx, m)
 	case *EventMutation:
 		return c.Event.mutate(ctx, m)
+	case *FreezeWindowMutation:
+		return c.FreezeWindow.mutate(ctx, m)
 	case *GateSampleMutation:
 		return c.GateSample.mutate(ctx, m)
 	case *GroupMutation:
@@ -2137,6 +2145,139 @@ func (c *EventClient) mutate(ctx context.Context, m *EventMutation) (Value, erro
 		return (&EventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Event mutation op: %q", m.Op())
+	}
+}
+
+// FreezeWindowClient is a client for the FreezeWindow schema.
+type FreezeWindowClient struct {
+	config
+}
+
+// NewFreezeWindowClient returns a client for the FreezeWindow from the given config.
+func NewFreezeWindowClient(c config) *FreezeWindowClient {
+	return &FreezeWindowClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `freezewindow.Hooks(f(g(h())))`.
+func (c *FreezeWindowClient) Use(hooks ...Hook) {
+	c.hooks.FreezeWindow = append(c.hooks.FreezeWindow, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `freezewindow.Intercept(f(g(h())))`.
+func (c *FreezeWindowClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FreezeWindow = append(c.inters.FreezeWindow, interceptors...)
+}
+
+// Create returns a builder for creating a FreezeWindow entity.
+func (c *FreezeWindowClient) Create() *FreezeWindowCreate {
+	mutation := newFreezeWindowMutation(c.config, OpCreate)
+	return &FreezeWindowCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FreezeWindow entities.
+func (c *FreezeWindowClient) CreateBulk(builders ...*FreezeWindowCreate) *FreezeWindowCreateBulk {
+	return &FreezeWindowCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FreezeWindowClient) MapCreateBulk(slice any, setFunc func(*FreezeWindowCreate, int)) *FreezeWindowCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FreezeWindowCreateBulk{err: fmt.Errorf("calling to FreezeWindowClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FreezeWindowCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FreezeWindowCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FreezeWindow.
+func (c *FreezeWindowClient) Update() *FreezeWindowUpdate {
+	mutation := newFreezeWindowMutation(c.config, OpUpdate)
+	return &FreezeWindowUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FreezeWindowClient) UpdateOne(fw *FreezeWindow) *FreezeWindowUpdateOne {
+	mutation := newFreezeWindowMutation(c.config, OpUpdateOne, withFreezeWindow(fw))
+	return &FreezeWindowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FreezeWindowClient) UpdateOneID(id int) *FreezeWindowUpdateOne {
+	mutation := newFreezeWindowMutation(c.config, OpUpdateOne, withFreezeWindowID(id))
+	return &FreezeWindowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FreezeWindow.
+func (c *FreezeWindowClient) Delete() *FreezeWindowDelete {
+	mutation := newFreezeWindowMutation(c.config, OpDelete)
+	return &FreezeWindowDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FreezeWindowClient) DeleteOne(fw *FreezeWindow) *FreezeWindowDeleteOne {
+	return c.DeleteOneID(fw.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FreezeWindowClient) DeleteOneID(id int) *FreezeWindowDeleteOne {
+	builder := c.Delete().Where(freezewindow.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FreezeWindowDeleteOne{builder}
+}
+
+// Query returns a query builder for FreezeWindow.
+func (c *FreezeWindowClient) Query() *FreezeWindowQuery {
+	return &FreezeWindowQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFreezeWindow},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FreezeWindow entity by its id.
+func (c *FreezeWindowClient) Get(ctx context.Context, id int) (*FreezeWindow, error) {
+	return c.Query().Where(freezewindow.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FreezeWindowClient) GetX(ctx context.Context, id int) *FreezeWindow {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FreezeWindowClient) Hooks() []Hook {
+	return c.hooks.FreezeWindow
+}
+
+// Interceptors returns the client interceptors.
+func (c *FreezeWindowClient) Interceptors() []Interceptor {
+	return c.inters.FreezeWindow
+}
+
+func (c *FreezeWindowClient) mutate(ctx context.Context, m *FreezeWindowMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FreezeWindowCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FreezeWindowUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FreezeWindowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FreezeWindowDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FreezeWindow mutation op: %q", m.Op())
 	}
 }
 
@@ -5183,17 +5324,17 @@ func (c *WorkItemClient) mutate(ctx context.Context, m *WorkItemMutation) (Value
 type (
 	hooks struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, GateSample,
-		Group, HookDelivery, Job, JobStep, LogChunk, Notification, OutgoingHook,
-		Release, ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment,
+		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
+		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, Notification,
+		OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment,
 		ServiceConnection, SourceCommit, StreamCursor, Timer, User, WebhookDelivery,
 		WorkItem []ent.Hook
 	}
 	inters struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, GateSample,
-		Group, HookDelivery, Job, JobStep, LogChunk, Notification, OutgoingHook,
-		Release, ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment,
+		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
+		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, Notification,
+		OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment,
 		ServiceConnection, SourceCommit, StreamCursor, Timer, User, WebhookDelivery,
 		WorkItem []ent.Interceptor
 	}

@@ -38,6 +38,8 @@ type Deployment struct {
 	StatusReason string `json:"status_reason,omitempty"`
 	// Automatic holds the value of the "automatic" field.
 	Automatic bool `json:"automatic,omitempty"`
+	// FreezeOverride holds the value of the "freeze_override" field.
+	FreezeOverride bool `json:"freeze_override,omitempty"`
 	// DeferredUntil holds the value of the "deferred_until" field.
 	DeferredUntil *time.Time `json:"deferred_until,omitempty"`
 	// QueuedAt holds the value of the "queued_at" field.
@@ -140,7 +142,7 @@ func (*Deployment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case deployment.FieldAutomatic:
+		case deployment.FieldAutomatic, deployment.FieldFreezeOverride:
 			values[i] = new(sql.NullBool)
 		case deployment.FieldID, deployment.FieldAttempt, deployment.FieldVersion, deployment.FieldReleaseID, deployment.FieldReleaseEnvironmentID, deployment.FieldDefinitionID:
 			values[i] = new(sql.NullInt64)
@@ -222,6 +224,12 @@ func (d *Deployment) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field automatic", values[i])
 			} else if value.Valid {
 				d.Automatic = value.Bool
+			}
+		case deployment.FieldFreezeOverride:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field freeze_override", values[i])
+			} else if value.Valid {
+				d.FreezeOverride = value.Bool
 			}
 		case deployment.FieldDeferredUntil:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -368,6 +376,9 @@ func (d *Deployment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("automatic=")
 	builder.WriteString(fmt.Sprintf("%v", d.Automatic))
+	builder.WriteString(", ")
+	builder.WriteString("freeze_override=")
+	builder.WriteString(fmt.Sprintf("%v", d.FreezeOverride))
 	builder.WriteString(", ")
 	if v := d.DeferredUntil; v != nil {
 		builder.WriteString("deferred_until=")

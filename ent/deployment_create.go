@@ -129,6 +129,20 @@ func (dc *DeploymentCreate) SetNillableAutomatic(b *bool) *DeploymentCreate {
 	return dc
 }
 
+// SetFreezeOverride sets the "freeze_override" field.
+func (dc *DeploymentCreate) SetFreezeOverride(b bool) *DeploymentCreate {
+	dc.mutation.SetFreezeOverride(b)
+	return dc
+}
+
+// SetNillableFreezeOverride sets the "freeze_override" field if the given value is not nil.
+func (dc *DeploymentCreate) SetNillableFreezeOverride(b *bool) *DeploymentCreate {
+	if b != nil {
+		dc.SetFreezeOverride(*b)
+	}
+	return dc
+}
+
 // SetDeferredUntil sets the "deferred_until" field.
 func (dc *DeploymentCreate) SetDeferredUntil(t time.Time) *DeploymentCreate {
 	dc.mutation.SetDeferredUntil(t)
@@ -341,6 +355,10 @@ func (dc *DeploymentCreate) defaults() {
 		v := deployment.DefaultAutomatic
 		dc.mutation.SetAutomatic(v)
 	}
+	if _, ok := dc.mutation.FreezeOverride(); !ok {
+		v := deployment.DefaultFreezeOverride
+		dc.mutation.SetFreezeOverride(v)
+	}
 	if _, ok := dc.mutation.Version(); !ok {
 		v := deployment.DefaultVersion
 		dc.mutation.SetVersion(v)
@@ -385,6 +403,9 @@ func (dc *DeploymentCreate) check() error {
 	}
 	if _, ok := dc.mutation.Automatic(); !ok {
 		return &ValidationError{Name: "automatic", err: errors.New(`ent: missing required field "Deployment.automatic"`)}
+	}
+	if _, ok := dc.mutation.FreezeOverride(); !ok {
+		return &ValidationError{Name: "freeze_override", err: errors.New(`ent: missing required field "Deployment.freeze_override"`)}
 	}
 	if _, ok := dc.mutation.Version(); !ok {
 		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Deployment.version"`)}
@@ -469,6 +490,10 @@ func (dc *DeploymentCreate) createSpec() (*Deployment, *sqlgraph.CreateSpec) {
 	if value, ok := dc.mutation.Automatic(); ok {
 		_spec.SetField(deployment.FieldAutomatic, field.TypeBool, value)
 		_node.Automatic = value
+	}
+	if value, ok := dc.mutation.FreezeOverride(); ok {
+		_spec.SetField(deployment.FieldFreezeOverride, field.TypeBool, value)
+		_node.FreezeOverride = value
 	}
 	if value, ok := dc.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)
@@ -731,6 +756,18 @@ func (u *DeploymentUpsert) SetAutomatic(v bool) *DeploymentUpsert {
 // UpdateAutomatic sets the "automatic" field to the value that was provided on create.
 func (u *DeploymentUpsert) UpdateAutomatic() *DeploymentUpsert {
 	u.SetExcluded(deployment.FieldAutomatic)
+	return u
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (u *DeploymentUpsert) SetFreezeOverride(v bool) *DeploymentUpsert {
+	u.Set(deployment.FieldFreezeOverride, v)
+	return u
+}
+
+// UpdateFreezeOverride sets the "freeze_override" field to the value that was provided on create.
+func (u *DeploymentUpsert) UpdateFreezeOverride() *DeploymentUpsert {
+	u.SetExcluded(deployment.FieldFreezeOverride)
 	return u
 }
 
@@ -1039,6 +1076,20 @@ func (u *DeploymentUpsertOne) SetAutomatic(v bool) *DeploymentUpsertOne {
 func (u *DeploymentUpsertOne) UpdateAutomatic() *DeploymentUpsertOne {
 	return u.Update(func(s *DeploymentUpsert) {
 		s.UpdateAutomatic()
+	})
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (u *DeploymentUpsertOne) SetFreezeOverride(v bool) *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetFreezeOverride(v)
+	})
+}
+
+// UpdateFreezeOverride sets the "freeze_override" field to the value that was provided on create.
+func (u *DeploymentUpsertOne) UpdateFreezeOverride() *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdateFreezeOverride()
 	})
 }
 
@@ -1537,6 +1588,20 @@ func (u *DeploymentUpsertBulk) SetAutomatic(v bool) *DeploymentUpsertBulk {
 func (u *DeploymentUpsertBulk) UpdateAutomatic() *DeploymentUpsertBulk {
 	return u.Update(func(s *DeploymentUpsert) {
 		s.UpdateAutomatic()
+	})
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (u *DeploymentUpsertBulk) SetFreezeOverride(v bool) *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetFreezeOverride(v)
+	})
+}
+
+// UpdateFreezeOverride sets the "freeze_override" field to the value that was provided on create.
+func (u *DeploymentUpsertBulk) UpdateFreezeOverride() *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdateFreezeOverride()
 	})
 }
 

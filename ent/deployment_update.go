@@ -145,6 +145,20 @@ func (du *DeploymentUpdate) SetNillableAutomatic(b *bool) *DeploymentUpdate {
 	return du
 }
 
+// SetFreezeOverride sets the "freeze_override" field.
+func (du *DeploymentUpdate) SetFreezeOverride(b bool) *DeploymentUpdate {
+	du.mutation.SetFreezeOverride(b)
+	return du
+}
+
+// SetNillableFreezeOverride sets the "freeze_override" field if the given value is not nil.
+func (du *DeploymentUpdate) SetNillableFreezeOverride(b *bool) *DeploymentUpdate {
+	if b != nil {
+		du.SetFreezeOverride(*b)
+	}
+	return du
+}
+
 // SetDeferredUntil sets the "deferred_until" field.
 func (du *DeploymentUpdate) SetDeferredUntil(t time.Time) *DeploymentUpdate {
 	du.mutation.SetDeferredUntil(t)
@@ -535,6 +549,9 @@ func (du *DeploymentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	if value, ok := du.mutation.Automatic(); ok {
 		_spec.SetField(deployment.FieldAutomatic, field.TypeBool, value)
 	}
+	if value, ok := du.mutation.FreezeOverride(); ok {
+		_spec.SetField(deployment.FieldFreezeOverride, field.TypeBool, value)
+	}
 	if value, ok := du.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)
 	}
@@ -880,6 +897,20 @@ func (duo *DeploymentUpdateOne) SetAutomatic(b bool) *DeploymentUpdateOne {
 func (duo *DeploymentUpdateOne) SetNillableAutomatic(b *bool) *DeploymentUpdateOne {
 	if b != nil {
 		duo.SetAutomatic(*b)
+	}
+	return duo
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (duo *DeploymentUpdateOne) SetFreezeOverride(b bool) *DeploymentUpdateOne {
+	duo.mutation.SetFreezeOverride(b)
+	return duo
+}
+
+// SetNillableFreezeOverride sets the "freeze_override" field if the given value is not nil.
+func (duo *DeploymentUpdateOne) SetNillableFreezeOverride(b *bool) *DeploymentUpdateOne {
+	if b != nil {
+		duo.SetFreezeOverride(*b)
 	}
 	return duo
 }
@@ -1303,6 +1334,9 @@ func (duo *DeploymentUpdateOne) sqlSave(ctx context.Context) (_node *Deployment,
 	}
 	if value, ok := duo.mutation.Automatic(); ok {
 		_spec.SetField(deployment.FieldAutomatic, field.TypeBool, value)
+	}
+	if value, ok := duo.mutation.FreezeOverride(); ok {
+		_spec.SetField(deployment.FieldFreezeOverride, field.TypeBool, value)
 	}
 	if value, ok := duo.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)

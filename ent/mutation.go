@@ -22,6 +22,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/freezewindow"
 	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
@@ -65,6 +66,7 @@ const (
 	TypeDeployment         = "Deployment"
 	TypeEnvironment        = "Environment"
 	TypeEvent              = "Event"
+	TypeFreezeWindow       = "FreezeWindow"
 	TypeGateSample         = "GateSample"
 	TypeGroup              = "Group"
 	TypeHookDelivery       = "HookDelivery"
@@ -7656,6 +7658,7 @@ type DeploymentMutation struct {
 	reason                     *string
 	status_reason              *string
 	automatic                  *bool
+	freeze_override            *bool
 	deferred_until             *time.Time
 	queued_at                  *time.Time
 	started_at                 *time.Time
@@ -8123,6 +8126,42 @@ func (m *DeploymentMutation) OldAutomatic(ctx context.Context) (v bool, err erro
 // ResetAutomatic resets all changes to the "automatic" field.
 func (m *DeploymentMutation) ResetAutomatic() {
 	m.automatic = nil
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (m *DeploymentMutation) SetFreezeOverride(b bool) {
+	m.freeze_override = &b
+}
+
+// FreezeOverride returns the value of the "freeze_override" field in the mutation.
+func (m *DeploymentMutation) FreezeOverride() (r bool, exists bool) {
+	v := m.freeze_override
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFreezeOverride returns the old "freeze_override" field's value of the Deployment entity.
+// If the Deployment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentMutation) OldFreezeOverride(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFreezeOverride is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFreezeOverride requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFreezeOverride: %w", err)
+	}
+	return oldValue.FreezeOverride, nil
+}
+
+// ResetFreezeOverride resets all changes to the "freeze_override" field.
+func (m *DeploymentMutation) ResetFreezeOverride() {
+	m.freeze_override = nil
 }
 
 // SetDeferredUntil sets the "deferred_until" field.
@@ -8776,7 +8815,7 @@ func (m *DeploymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeploymentMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, deployment.FieldCreatedAt)
 	}
@@ -8803,6 +8842,9 @@ func (m *DeploymentMutation) Fields() []string {
 	}
 	if m.automatic != nil {
 		fields = append(fields, deployment.FieldAutomatic)
+	}
+	if m.freeze_override != nil {
+		fields = append(fields, deployment.FieldFreezeOverride)
 	}
 	if m.deferred_until != nil {
 		fields = append(fields, deployment.FieldDeferredUntil)
@@ -8857,6 +8899,8 @@ func (m *DeploymentMutation) Field(name string) (ent.Value, bool) {
 		return m.StatusReason()
 	case deployment.FieldAutomatic:
 		return m.Automatic()
+	case deployment.FieldFreezeOverride:
+		return m.FreezeOverride()
 	case deployment.FieldDeferredUntil:
 		return m.DeferredUntil()
 	case deployment.FieldQueuedAt:
@@ -8902,6 +8946,8 @@ func (m *DeploymentMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldStatusReason(ctx)
 	case deployment.FieldAutomatic:
 		return m.OldAutomatic(ctx)
+	case deployment.FieldFreezeOverride:
+		return m.OldFreezeOverride(ctx)
 	case deployment.FieldDeferredUntil:
 		return m.OldDeferredUntil(ctx)
 	case deployment.FieldQueuedAt:
@@ -8991,6 +9037,13 @@ func (m *DeploymentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAutomatic(v)
+		return nil
+	case deployment.FieldFreezeOverride:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFreezeOverride(v)
 		return nil
 	case deployment.FieldDeferredUntil:
 		v, ok := value.(time.Time)
@@ -9196,6 +9249,9 @@ func (m *DeploymentMutation) ResetField(name string) error {
 		return nil
 	case deployment.FieldAutomatic:
 		m.ResetAutomatic()
+		return nil
+	case deployment.FieldFreezeOverride:
+		m.ResetFreezeOverride()
 		return nil
 	case deployment.FieldDeferredUntil:
 		m.ResetDeferredUntil()
@@ -11199,6 +11255,1110 @@ func (m *EventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *EventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Event edge %s", name)
+}
+
+// FreezeWindowMutation represents an operation that mutates the FreezeWindow nodes in the graph.
+type FreezeWindowMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	created_at          *time.Time
+	updated_at          *time.Time
+	name                *string
+	reason              *string
+	definition_id       *int
+	adddefinition_id    *int
+	environment         *string
+	mode                *freezewindow.Mode
+	starts_at           *time.Time
+	ends_at             *time.Time
+	cron                *string
+	duration_minutes    *int
+	addduration_minutes *int
+	time_zone           *string
+	created_by          *string
+	clearedFields       map[string]struct{}
+	done                bool
+	oldValue            func(context.Context) (*FreezeWindow, error)
+	predicates          []predicate.FreezeWindow
+}
+
+var _ ent.Mutation = (*FreezeWindowMutation)(nil)
+
+// freezewindowOption allows management of the mutation configuration using functional options.
+type freezewindowOption func(*FreezeWindowMutation)
+
+// newFreezeWindowMutation creates new mutation for the FreezeWindow entity.
+func newFreezeWindowMutation(c config, op Op, opts ...freezewindowOption) *FreezeWindowMutation {
+	m := &FreezeWindowMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFreezeWindow,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFreezeWindowID sets the ID field of the mutation.
+func withFreezeWindowID(id int) freezewindowOption {
+	return func(m *FreezeWindowMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FreezeWindow
+		)
+		m.oldValue = func(ctx context.Context) (*FreezeWindow, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FreezeWindow.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFreezeWindow sets the old FreezeWindow of the mutation.
+func withFreezeWindow(node *FreezeWindow) freezewindowOption {
+	return func(m *FreezeWindowMutation) {
+		m.oldValue = func(context.Context) (*FreezeWindow, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FreezeWindowMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FreezeWindowMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FreezeWindowMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FreezeWindowMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FreezeWindow.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FreezeWindowMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FreezeWindowMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FreezeWindowMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *FreezeWindowMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *FreezeWindowMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *FreezeWindowMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *FreezeWindowMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *FreezeWindowMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *FreezeWindowMutation) ResetName() {
+	m.name = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *FreezeWindowMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *FreezeWindowMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *FreezeWindowMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetDefinitionID sets the "definition_id" field.
+func (m *FreezeWindowMutation) SetDefinitionID(i int) {
+	m.definition_id = &i
+	m.adddefinition_id = nil
+}
+
+// DefinitionID returns the value of the "definition_id" field in the mutation.
+func (m *FreezeWindowMutation) DefinitionID() (r int, exists bool) {
+	v := m.definition_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDefinitionID returns the old "definition_id" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldDefinitionID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDefinitionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDefinitionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDefinitionID: %w", err)
+	}
+	return oldValue.DefinitionID, nil
+}
+
+// AddDefinitionID adds i to the "definition_id" field.
+func (m *FreezeWindowMutation) AddDefinitionID(i int) {
+	if m.adddefinition_id != nil {
+		*m.adddefinition_id += i
+	} else {
+		m.adddefinition_id = &i
+	}
+}
+
+// AddedDefinitionID returns the value that was added to the "definition_id" field in this mutation.
+func (m *FreezeWindowMutation) AddedDefinitionID() (r int, exists bool) {
+	v := m.adddefinition_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearDefinitionID clears the value of the "definition_id" field.
+func (m *FreezeWindowMutation) ClearDefinitionID() {
+	m.definition_id = nil
+	m.adddefinition_id = nil
+	m.clearedFields[freezewindow.FieldDefinitionID] = struct{}{}
+}
+
+// DefinitionIDCleared returns if the "definition_id" field was cleared in this mutation.
+func (m *FreezeWindowMutation) DefinitionIDCleared() bool {
+	_, ok := m.clearedFields[freezewindow.FieldDefinitionID]
+	return ok
+}
+
+// ResetDefinitionID resets all changes to the "definition_id" field.
+func (m *FreezeWindowMutation) ResetDefinitionID() {
+	m.definition_id = nil
+	m.adddefinition_id = nil
+	delete(m.clearedFields, freezewindow.FieldDefinitionID)
+}
+
+// SetEnvironment sets the "environment" field.
+func (m *FreezeWindowMutation) SetEnvironment(s string) {
+	m.environment = &s
+}
+
+// Environment returns the value of the "environment" field in the mutation.
+func (m *FreezeWindowMutation) Environment() (r string, exists bool) {
+	v := m.environment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnvironment returns the old "environment" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldEnvironment(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnvironment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnvironment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnvironment: %w", err)
+	}
+	return oldValue.Environment, nil
+}
+
+// ResetEnvironment resets all changes to the "environment" field.
+func (m *FreezeWindowMutation) ResetEnvironment() {
+	m.environment = nil
+}
+
+// SetMode sets the "mode" field.
+func (m *FreezeWindowMutation) SetMode(f freezewindow.Mode) {
+	m.mode = &f
+}
+
+// Mode returns the value of the "mode" field in the mutation.
+func (m *FreezeWindowMutation) Mode() (r freezewindow.Mode, exists bool) {
+	v := m.mode
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMode returns the old "mode" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldMode(ctx context.Context) (v freezewindow.Mode, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMode: %w", err)
+	}
+	return oldValue.Mode, nil
+}
+
+// ResetMode resets all changes to the "mode" field.
+func (m *FreezeWindowMutation) ResetMode() {
+	m.mode = nil
+}
+
+// SetStartsAt sets the "starts_at" field.
+func (m *FreezeWindowMutation) SetStartsAt(t time.Time) {
+	m.starts_at = &t
+}
+
+// StartsAt returns the value of the "starts_at" field in the mutation.
+func (m *FreezeWindowMutation) StartsAt() (r time.Time, exists bool) {
+	v := m.starts_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartsAt returns the old "starts_at" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldStartsAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartsAt: %w", err)
+	}
+	return oldValue.StartsAt, nil
+}
+
+// ClearStartsAt clears the value of the "starts_at" field.
+func (m *FreezeWindowMutation) ClearStartsAt() {
+	m.starts_at = nil
+	m.clearedFields[freezewindow.FieldStartsAt] = struct{}{}
+}
+
+// StartsAtCleared returns if the "starts_at" field was cleared in this mutation.
+func (m *FreezeWindowMutation) StartsAtCleared() bool {
+	_, ok := m.clearedFields[freezewindow.FieldStartsAt]
+	return ok
+}
+
+// ResetStartsAt resets all changes to the "starts_at" field.
+func (m *FreezeWindowMutation) ResetStartsAt() {
+	m.starts_at = nil
+	delete(m.clearedFields, freezewindow.FieldStartsAt)
+}
+
+// SetEndsAt sets the "ends_at" field.
+func (m *FreezeWindowMutation) SetEndsAt(t time.Time) {
+	m.ends_at = &t
+}
+
+// EndsAt returns the value of the "ends_at" field in the mutation.
+func (m *FreezeWindowMutation) EndsAt() (r time.Time, exists bool) {
+	v := m.ends_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndsAt returns the old "ends_at" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldEndsAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndsAt: %w", err)
+	}
+	return oldValue.EndsAt, nil
+}
+
+// ClearEndsAt clears the value of the "ends_at" field.
+func (m *FreezeWindowMutation) ClearEndsAt() {
+	m.ends_at = nil
+	m.clearedFields[freezewindow.FieldEndsAt] = struct{}{}
+}
+
+// EndsAtCleared returns if the "ends_at" field was cleared in this mutation.
+func (m *FreezeWindowMutation) EndsAtCleared() bool {
+	_, ok := m.clearedFields[freezewindow.FieldEndsAt]
+	return ok
+}
+
+// ResetEndsAt resets all changes to the "ends_at" field.
+func (m *FreezeWindowMutation) ResetEndsAt() {
+	m.ends_at = nil
+	delete(m.clearedFields, freezewindow.FieldEndsAt)
+}
+
+// SetCron sets the "cron" field.
+func (m *FreezeWindowMutation) SetCron(s string) {
+	m.cron = &s
+}
+
+// Cron returns the value of the "cron" field in the mutation.
+func (m *FreezeWindowMutation) Cron() (r string, exists bool) {
+	v := m.cron
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCron returns the old "cron" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldCron(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCron is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCron requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCron: %w", err)
+	}
+	return oldValue.Cron, nil
+}
+
+// ResetCron resets all changes to the "cron" field.
+func (m *FreezeWindowMutation) ResetCron() {
+	m.cron = nil
+}
+
+// SetDurationMinutes sets the "duration_minutes" field.
+func (m *FreezeWindowMutation) SetDurationMinutes(i int) {
+	m.duration_minutes = &i
+	m.addduration_minutes = nil
+}
+
+// DurationMinutes returns the value of the "duration_minutes" field in the mutation.
+func (m *FreezeWindowMutation) DurationMinutes() (r int, exists bool) {
+	v := m.duration_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDurationMinutes returns the old "duration_minutes" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldDurationMinutes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDurationMinutes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDurationMinutes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDurationMinutes: %w", err)
+	}
+	return oldValue.DurationMinutes, nil
+}
+
+// AddDurationMinutes adds i to the "duration_minutes" field.
+func (m *FreezeWindowMutation) AddDurationMinutes(i int) {
+	if m.addduration_minutes != nil {
+		*m.addduration_minutes += i
+	} else {
+		m.addduration_minutes = &i
+	}
+}
+
+// AddedDurationMinutes returns the value that was added to the "duration_minutes" field in this mutation.
+func (m *FreezeWindowMutation) AddedDurationMinutes() (r int, exists bool) {
+	v := m.addduration_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDurationMinutes resets all changes to the "duration_minutes" field.
+func (m *FreezeWindowMutation) ResetDurationMinutes() {
+	m.duration_minutes = nil
+	m.addduration_minutes = nil
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (m *FreezeWindowMutation) SetTimeZone(s string) {
+	m.time_zone = &s
+}
+
+// TimeZone returns the value of the "time_zone" field in the mutation.
+func (m *FreezeWindowMutation) TimeZone() (r string, exists bool) {
+	v := m.time_zone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeZone returns the old "time_zone" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldTimeZone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeZone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeZone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeZone: %w", err)
+	}
+	return oldValue.TimeZone, nil
+}
+
+// ResetTimeZone resets all changes to the "time_zone" field.
+func (m *FreezeWindowMutation) ResetTimeZone() {
+	m.time_zone = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *FreezeWindowMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *FreezeWindowMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *FreezeWindowMutation) ResetCreatedBy() {
+	m.created_by = nil
+}
+
+// Where appends a list predicates to the FreezeWindowMutation builder.
+func (m *FreezeWindowMutation) Where(ps ...predicate.FreezeWindow) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FreezeWindowMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FreezeWindowMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FreezeWindow, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FreezeWindowMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FreezeWindowMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FreezeWindow).
+func (m *FreezeWindowMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FreezeWindowMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.created_at != nil {
+		fields = append(fields, freezewindow.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, freezewindow.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, freezewindow.FieldName)
+	}
+	if m.reason != nil {
+		fields = append(fields, freezewindow.FieldReason)
+	}
+	if m.definition_id != nil {
+		fields = append(fields, freezewindow.FieldDefinitionID)
+	}
+	if m.environment != nil {
+		fields = append(fields, freezewindow.FieldEnvironment)
+	}
+	if m.mode != nil {
+		fields = append(fields, freezewindow.FieldMode)
+	}
+	if m.starts_at != nil {
+		fields = append(fields, freezewindow.FieldStartsAt)
+	}
+	if m.ends_at != nil {
+		fields = append(fields, freezewindow.FieldEndsAt)
+	}
+	if m.cron != nil {
+		fields = append(fields, freezewindow.FieldCron)
+	}
+	if m.duration_minutes != nil {
+		fields = append(fields, freezewindow.FieldDurationMinutes)
+	}
+	if m.time_zone != nil {
+		fields = append(fields, freezewindow.FieldTimeZone)
+	}
+	if m.created_by != nil {
+		fields = append(fields, freezewindow.FieldCreatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FreezeWindowMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case freezewindow.FieldCreatedAt:
+		return m.CreatedAt()
+	case freezewindow.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case freezewindow.FieldName:
+		return m.Name()
+	case freezewindow.FieldReason:
+		return m.Reason()
+	case freezewindow.FieldDefinitionID:
+		return m.DefinitionID()
+	case freezewindow.FieldEnvironment:
+		return m.Environment()
+	case freezewindow.FieldMode:
+		return m.Mode()
+	case freezewindow.FieldStartsAt:
+		return m.StartsAt()
+	case freezewindow.FieldEndsAt:
+		return m.EndsAt()
+	case freezewindow.FieldCron:
+		return m.Cron()
+	case freezewindow.FieldDurationMinutes:
+		return m.DurationMinutes()
+	case freezewindow.FieldTimeZone:
+		return m.TimeZone()
+	case freezewindow.FieldCreatedBy:
+		return m.CreatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FreezeWindowMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case freezewindow.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case freezewindow.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case freezewindow.FieldName:
+		return m.OldName(ctx)
+	case freezewindow.FieldReason:
+		return m.OldReason(ctx)
+	case freezewindow.FieldDefinitionID:
+		return m.OldDefinitionID(ctx)
+	case freezewindow.FieldEnvironment:
+		return m.OldEnvironment(ctx)
+	case freezewindow.FieldMode:
+		return m.OldMode(ctx)
+	case freezewindow.FieldStartsAt:
+		return m.OldStartsAt(ctx)
+	case freezewindow.FieldEndsAt:
+		return m.OldEndsAt(ctx)
+	case freezewindow.FieldCron:
+		return m.OldCron(ctx)
+	case freezewindow.FieldDurationMinutes:
+		return m.OldDurationMinutes(ctx)
+	case freezewindow.FieldTimeZone:
+		return m.OldTimeZone(ctx)
+	case freezewindow.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown FreezeWindow field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FreezeWindowMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case freezewindow.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case freezewindow.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case freezewindow.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case freezewindow.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case freezewindow.FieldDefinitionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDefinitionID(v)
+		return nil
+	case freezewindow.FieldEnvironment:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnvironment(v)
+		return nil
+	case freezewindow.FieldMode:
+		v, ok := value.(freezewindow.Mode)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMode(v)
+		return nil
+	case freezewindow.FieldStartsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartsAt(v)
+		return nil
+	case freezewindow.FieldEndsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndsAt(v)
+		return nil
+	case freezewindow.FieldCron:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCron(v)
+		return nil
+	case freezewindow.FieldDurationMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDurationMinutes(v)
+		return nil
+	case freezewindow.FieldTimeZone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeZone(v)
+		return nil
+	case freezewindow.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FreezeWindow field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FreezeWindowMutation) AddedFields() []string {
+	var fields []string
+	if m.adddefinition_id != nil {
+		fields = append(fields, freezewindow.FieldDefinitionID)
+	}
+	if m.addduration_minutes != nil {
+		fields = append(fields, freezewindow.FieldDurationMinutes)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FreezeWindowMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case freezewindow.FieldDefinitionID:
+		return m.AddedDefinitionID()
+	case freezewindow.FieldDurationMinutes:
+		return m.AddedDurationMinutes()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FreezeWindowMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case freezewindow.FieldDefinitionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDefinitionID(v)
+		return nil
+	case freezewindow.FieldDurationMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDurationMinutes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FreezeWindow numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FreezeWindowMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(freezewindow.FieldDefinitionID) {
+		fields = append(fields, freezewindow.FieldDefinitionID)
+	}
+	if m.FieldCleared(freezewindow.FieldStartsAt) {
+		fields = append(fields, freezewindow.FieldStartsAt)
+	}
+	if m.FieldCleared(freezewindow.FieldEndsAt) {
+		fields = append(fields, freezewindow.FieldEndsAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FreezeWindowMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FreezeWindowMutation) ClearField(name string) error {
+	switch name {
+	case freezewindow.FieldDefinitionID:
+		m.ClearDefinitionID()
+		return nil
+	case freezewindow.FieldStartsAt:
+		m.ClearStartsAt()
+		return nil
+	case freezewindow.FieldEndsAt:
+		m.ClearEndsAt()
+		return nil
+	}
+	return fmt.Errorf("unknown FreezeWindow nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FreezeWindowMutation) ResetField(name string) error {
+	switch name {
+	case freezewindow.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case freezewindow.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case freezewindow.FieldName:
+		m.ResetName()
+		return nil
+	case freezewindow.FieldReason:
+		m.ResetReason()
+		return nil
+	case freezewindow.FieldDefinitionID:
+		m.ResetDefinitionID()
+		return nil
+	case freezewindow.FieldEnvironment:
+		m.ResetEnvironment()
+		return nil
+	case freezewindow.FieldMode:
+		m.ResetMode()
+		return nil
+	case freezewindow.FieldStartsAt:
+		m.ResetStartsAt()
+		return nil
+	case freezewindow.FieldEndsAt:
+		m.ResetEndsAt()
+		return nil
+	case freezewindow.FieldCron:
+		m.ResetCron()
+		return nil
+	case freezewindow.FieldDurationMinutes:
+		m.ResetDurationMinutes()
+		return nil
+	case freezewindow.FieldTimeZone:
+		m.ResetTimeZone()
+		return nil
+	case freezewindow.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown FreezeWindow field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FreezeWindowMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FreezeWindowMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FreezeWindowMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FreezeWindowMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FreezeWindowMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FreezeWindowMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FreezeWindowMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown FreezeWindow unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FreezeWindowMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown FreezeWindow edge %s", name)
 }
 
 // GateSampleMutation represents an operation that mutates the GateSample nodes in the graph.

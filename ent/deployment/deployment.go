@@ -35,6 +35,8 @@ const (
 	FieldStatusReason = "status_reason"
 	// FieldAutomatic holds the string denoting the automatic field in the database.
 	FieldAutomatic = "automatic"
+	// FieldFreezeOverride holds the string denoting the freeze_override field in the database.
+	FieldFreezeOverride = "freeze_override"
 	// FieldDeferredUntil holds the string denoting the deferred_until field in the database.
 	FieldDeferredUntil = "deferred_until"
 	// FieldQueuedAt holds the string denoting the queued_at field in the database.
@@ -114,6 +116,7 @@ var Columns = []string{
 	FieldReason,
 	FieldStatusReason,
 	FieldAutomatic,
+	FieldFreezeOverride,
 	FieldDeferredUntil,
 	FieldQueuedAt,
 	FieldStartedAt,
@@ -148,6 +151,8 @@ var (
 	DefaultStatusReason string
 	// DefaultAutomatic holds the default value on creation for the "automatic" field.
 	DefaultAutomatic bool
+	// DefaultFreezeOverride holds the default value on creation for the "freeze_override" field.
+	DefaultFreezeOverride bool
 	// DefaultVersion holds the default value on creation for the "version" field.
 	DefaultVersion int
 )
@@ -263,6 +268,11 @@ func ByStatusReason(opts ...sql.OrderTermOption) OrderOption {
 // ByAutomatic orders the results by the automatic field.
 func ByAutomatic(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAutomatic, opts...).ToFunc()
+}
+
+// ByFreezeOverride orders the results by the freeze_override field.
+func ByFreezeOverride(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFreezeOverride, opts...).ToFunc()
 }
 
 // ByDeferredUntil orders the results by the deferred_until field.

@@ -90,6 +90,11 @@ func Automatic(v bool) predicate.Deployment {
 	return predicate.Deployment(sql.FieldEQ(FieldAutomatic, v))
 }
 
+// FreezeOverride applies equality check predicate on the "freeze_override" field. It's identical to FreezeOverrideEQ.
+func FreezeOverride(v bool) predicate.Deployment {
+	return predicate.Deployment(sql.FieldEQ(FieldFreezeOverride, v))
+}
+
 // DeferredUntil applies equality check predicate on the "deferred_until" field. It's identical to DeferredUntilEQ.
 func DeferredUntil(v time.Time) predicate.Deployment {
 	return predicate.Deployment(sql.FieldEQ(FieldDeferredUntil, v))
@@ -498,6 +503,16 @@ func AutomaticEQ(v bool) predicate.Deployment {
 // AutomaticNEQ applies the NEQ predicate on the "automatic" field.
 func AutomaticNEQ(v bool) predicate.Deployment {
 	return predicate.Deployment(sql.FieldNEQ(FieldAutomatic, v))
+}
+
+// FreezeOverrideEQ applies the EQ predicate on the "freeze_override" field.
+func FreezeOverrideEQ(v bool) predicate.Deployment {
+	return predicate.Deployment(sql.FieldEQ(FieldFreezeOverride, v))
+}
+
+// FreezeOverrideNEQ applies the NEQ predicate on the "freeze_override" field.
+func FreezeOverrideNEQ(v bool) predicate.Deployment {
+	return predicate.Deployment(sql.FieldNEQ(FieldFreezeOverride, v))
 }
 
 // DeferredUntilEQ applies the EQ predicate on the "deferred_until" field.

@@ -280,6 +280,7 @@ var (
 		{Name: "reason", Type: field.TypeString, Default: ""},
 		{Name: "status_reason", Type: field.TypeString, Default: ""},
 		{Name: "automatic", Type: field.TypeBool, Default: false},
+		{Name: "freeze_override", Type: field.TypeBool, Default: false},
 		{Name: "deferred_until", Type: field.TypeTime, Nullable: true},
 		{Name: "queued_at", Type: field.TypeTime, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
@@ -298,13 +299,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deployments_releases_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[17]},
+				Columns:    []*schema.Column{DeploymentsColumns[18]},
 				RefColumns: []*schema.Column{ReleasesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deployments_release_environments_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[18]},
+				Columns:    []*schema.Column{DeploymentsColumns[19]},
 				RefColumns: []*schema.Column{ReleaseEnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -313,12 +314,12 @@ var (
 			{
 				Name:    "deployment_release_environment_id_attempt",
 				Unique:  true,
-				Columns: []*schema.Column{DeploymentsColumns[18], DeploymentsColumns[3]},
+				Columns: []*schema.Column{DeploymentsColumns[19], DeploymentsColumns[3]},
 			},
 			{
 				Name:    "deployment_definition_id_environment_name_status",
 				Unique:  false,
-				Columns: []*schema.Column{DeploymentsColumns[16], DeploymentsColumns[15], DeploymentsColumns[5]},
+				Columns: []*schema.Column{DeploymentsColumns[17], DeploymentsColumns[16], DeploymentsColumns[5]},
 			},
 			{
 				Name:    "deployment_status",
@@ -389,6 +390,36 @@ var (
 				Name:    "event_definition_id_sequence",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[4], EventsColumns[1]},
+			},
+		},
+	}
+	// FreezeWindowsColumns holds the columns for the "freeze_windows" table.
+	FreezeWindowsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString},
+		{Name: "reason", Type: field.TypeString, Default: ""},
+		{Name: "definition_id", Type: field.TypeInt, Nullable: true},
+		{Name: "environment", Type: field.TypeString, Default: ""},
+		{Name: "mode", Type: field.TypeEnum, Enums: []string{"WAIT", "REFUSE"}},
+		{Name: "starts_at", Type: field.TypeTime, Nullable: true},
+		{Name: "ends_at", Type: field.TypeTime, Nullable: true},
+		{Name: "cron", Type: field.TypeString, Default: ""},
+		{Name: "duration_minutes", Type: field.TypeInt, Default: 0},
+		{Name: "time_zone", Type: field.TypeString, Default: "UTC"},
+		{Name: "created_by", Type: field.TypeString},
+	}
+	// FreezeWindowsTable holds the schema information for the "freeze_windows" table.
+	FreezeWindowsTable = &schema.Table{
+		Name:       "freeze_windows",
+		Columns:    FreezeWindowsColumns,
+		PrimaryKey: []*schema.Column{FreezeWindowsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "freezewindow_definition_id_environment",
+				Unique:  false,
+				Columns: []*schema.Column{FreezeWindowsColumns[5], FreezeWindowsColumns[6]},
 			},
 		},
 	}
@@ -1065,6 +1096,7 @@ var (
 		DeploymentsTable,
 		EnvironmentsTable,
 		EventsTable,
+		FreezeWindowsTable,
 		GateSamplesTable,
 		GroupsTable,
 		HookDeliveriesTable,

@@ -39,6 +39,9 @@ type Environment func(*sql.Selector)
 // Event is the predicate function for event builders.
 type Event func(*sql.Selector)
 
+// FreezeWindow is the predicate function for freezewindow builders.
+type FreezeWindow func(*sql.Selector)
+
 // GateSample is the predicate function for gatesample builders.
 type GateSample func(*sql.Selector)
 

@@ -244,6 +244,9 @@ func (Deployment) Fields() []ent.Field {
 		// environments succeeding) asked for the deployment rather than a
 		// person: an automatic deployment never lands over a newer release.
 		field.Bool("automatic").Default(false),
+		// FreezeOverride is set when an ADMIN deployed through a freeze
+		// window on purpose (audited as freeze.override).
+		field.Bool("freeze_override").Default(false),
 		field.Time("deferred_until").Optional().Nillable(),
 		field.Time("queued_at").Optional().Nillable(),
 		field.Time("started_at").Optional().Nillable(),
