@@ -163,6 +163,21 @@ package delivery
 // an ignore and a cancel each re-read the deployment in their transaction
 // and act only if it is still evaluating that stage, so one of them wins.
 //
+// # Freeze windows
+//
+// A FreezeWindow (freeze.go) is global, a definition's or one of its
+// environments'; one span or recurring (cron, duration, time zone;
+// overlapping occurrences join). While one is active on an environment the
+// queue gives no job to its waiting deployments (pumpQueue, holdFrozen)
+// except those deployed with an ADMIN's overrideFreeze (audited
+// freeze.override, Deployment.freeze_override); in mode REFUSE a person's
+// deployment request also fails with ErrFrozen (CONFLICT, field "frozen")
+// and a trigger's deployment is canceled at once with that reason. Running
+// deployments, gates and approvals go on. Each window keeps one timer at
+// its next boundary (freeze.boundary): at a start it emits freeze.started
+// (with until), at an end freeze.ended and every environment with waiting
+// deployments has its queue pumped; deleting an active window does the same.
+//
 // Timed work (approval timeouts, deferred deployments, job timeouts, cron
 // schedules) is a Timer row. RunDueTimers claims each due one with a
 // conditional update of claimed_until and marks it done in the transaction

@@ -45,7 +45,7 @@ type FreezeWindowInput struct {
 	Environment  string
 	// Mode is WAIT (deployments wait until the window ends) or REFUSE
 	// (deployment requests are also refused, with ErrFrozen).
-	Mode            string
+	Mode            freezewindow.Mode
 	StartsAt        *time.Time
 	EndsAt          *time.Time
 	Cron            string
@@ -234,7 +234,7 @@ func (e *Engine) CreateFreezeWindow(ctx context.Context, actor Actor, in FreezeW
 	}
 	in.Name, in.Environment, in.Cron, in.TimeZone = strings.TrimSpace(in.Name), strings.TrimSpace(in.Environment), strings.TrimSpace(in.Cron), strings.TrimSpace(in.TimeZone)
 	if in.Mode == "" {
-		in.Mode = string(freezewindow.ModeWAIT)
+		in.Mode = freezewindow.ModeWAIT
 	}
 	if in.TimeZone == "" {
 		in.TimeZone = "UTC"
@@ -262,7 +262,7 @@ func (e *Engine) CreateFreezeWindow(ctx context.Context, actor Actor, in FreezeW
 			}
 		}
 		c := t.FreezeWindow.Create().SetName(in.Name).SetReason(in.Reason).SetNillableDefinitionID(in.DefinitionID).
-			SetEnvironment(in.Environment).SetMode(freezewindow.Mode(in.Mode)).SetNillableStartsAt(utcPtr(in.StartsAt)).
+			SetEnvironment(in.Environment).SetMode(in.Mode).SetNillableStartsAt(utcPtr(in.StartsAt)).
 			SetNillableEndsAt(utcPtr(in.EndsAt)).SetCron(in.Cron).SetDurationMinutes(in.DurationMinutes).
 			SetTimeZone(in.TimeZone).SetCreatedBy(actor.String()).SetCreatedAt(t.now).SetUpdatedAt(t.now)
 		var err error
@@ -305,7 +305,7 @@ func validateFreeze(in FreezeWindowInput) error {
 	if in.Environment != "" && in.DefinitionID == nil {
 		p.add("environment", "an environment's window needs its definitionId")
 	}
-	if in.Mode != string(freezewindow.ModeWAIT) && in.Mode != string(freezewindow.ModeREFUSE) {
+	if freezewindow.ModeValidator(in.Mode) != nil {
 		p.add("mode", "unknown mode %q; use WAIT or REFUSE", in.Mode)
 	}
 	switch {
