@@ -11,7 +11,7 @@ if [ "${1:-}" = "-fuzz-smoke" ]; then
     dir=$(go list -f '{{.Dir}}' "$pkg")
     for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
       echo "fuzz $pkg $target"
-      go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg" || status=1
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime 5s "$pkg" || status=1
     done
   done
   exit $status

@@ -468,9 +468,19 @@ func (t *txn) advanceStage(actor Actor, dc *deployCtx, stage approval.Stage) err
 	return t.afterPostApproval(actor, dc)
 }
 
-// afterPostApproval ends a deployment whose post-deployment stage completed:
-// PARTIALLY_SUCCEEDED when its job partially succeeded, else SUCCEEDED.
+// afterPostApproval moves a deployment whose post-deployment approvals
+// completed on: to its post-deployment gates when they follow the
+// approvals, else to its end (postStageDone).
 func (t *txn) afterPostApproval(actor Actor, dc *deployCtx) error {
+	if gatesAfter(dc.env.PostGates, spec.GatesAfterApprovals) {
+		return t.startGates(actor, dc, approval.StagePOST)
+	}
+	return t.postStageDone(actor, dc)
+}
+
+// postStageDone ends a deployment whose post-deployment stage completed:
+// PARTIALLY_SUCCEEDED when its job partially succeeded, else SUCCEEDED.
+func (t *txn) postStageDone(actor Actor, dc *deployCtx) error {
 	j, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID)).Only(t.ctx)
 	if err != nil {
 		return fmt.Errorf("reading job of deployment %d: %w", dc.d.ID, err)

@@ -34,6 +34,7 @@ const (
 	auditTargetConnection         = "serviceConnection"
 	auditTargetHook               = "outgoingHook"
 	auditTargetWebhookDelivery    = "webhookDelivery"
+	auditTargetFreezeWindow       = "freezeWindow"
 )
 
 // genesisHash is the prev_hash of the first audit event.

@@ -123,6 +123,37 @@ func (f *flattener) policy(prefix string, p spec.ApprovalPolicy) {
 	f.add(prefix+".skipIfApprovedInPreviousEnvironment", strconv.FormatBool(p.SkipIfApprovedInPreviousEnvironment))
 }
 
+func (f *flattener) gates(prefix string, p spec.GatePolicy) {
+	f.add(prefix+".order", string(p.Order))
+	f.add(prefix+".delayMinutes", strconv.Itoa(p.DelayMinutes))
+	f.add(prefix+".intervalMinutes", strconv.Itoa(p.IntervalMinutes))
+	f.add(prefix+".timeoutMinutes", strconv.Itoa(p.TimeoutMinutes))
+	f.add(prefix+".minimumSuccessMinutes", strconv.Itoa(p.MinimumSuccessMinutes))
+	for _, g := range p.Gates {
+		gp := fmt.Sprintf("%s.gates[%s]", prefix, g.Name)
+		f.enter(gp, g)
+		f.add(gp+".kind", string(g.Kind))
+		if h := g.HTTP; h != nil {
+			f.add(gp+".http.method", h.Method)
+			f.add(gp+".http.url", h.URL)
+			hs := make([]string, len(h.Headers))
+			for i, x := range h.Headers {
+				hs[i] = x.Name + ": " + x.Value
+			}
+			f.add(gp+".http.headers", strings.Join(hs, ", "))
+			f.add(gp+".http.body", h.Body)
+			f.add(gp+".http.successCriteria", h.SuccessCriteria)
+			f.add(gp+".http.timeoutSeconds", strconv.Itoa(h.TimeoutSeconds))
+		}
+		if w := g.WorkItems; w != nil {
+			f.add(gp+".workItems.types", strings.Join(w.Types, ", "))
+			f.add(gp+".workItems.states", strings.Join(w.States, ", "))
+			f.add(gp+".workItems.maxCount", strconv.Itoa(w.MaxCount))
+		}
+		f.leave()
+	}
+}
+
 func (f *flattener) permissions(prefix string, lists []permissionList) {
 	for _, l := range lists {
 		f.add(prefix+"."+l.field, principalNames(l.list))
@@ -172,6 +203,8 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 		f.add(p+".trigger.allowPartiallySucceeded", strconv.FormatBool(env.Trigger.AllowPartiallySucceeded))
 		f.policy(p+".preApproval", env.PreApproval)
 		f.policy(p+".postApproval", env.PostApproval)
+		f.gates(p+".preGates", env.PreGates)
+		f.gates(p+".postGates", env.PostGates)
 		f.add(p+".job.demands", strings.Join(env.Job.Demands, ", "))
 		f.add(p+".job.timeoutMinutes", strconv.Itoa(env.Job.TimeoutMinutes))
 		f.add(p+".job.skipArtifactDownload", strconv.FormatBool(env.Job.SkipArtifactDownload))

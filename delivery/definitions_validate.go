@@ -138,6 +138,8 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 		env.Trigger.Environments = trimAll(env.Trigger.Environments)
 		env.PreApproval = normalizePolicy(env.PreApproval)
 		env.PostApproval = normalizePolicy(env.PostApproval)
+		env.PreGates = normalizeGates(env.PreGates)
+		env.PostGates = normalizeGates(env.PostGates)
 		env.Job.Demands = trimAll(env.Job.Demands)
 		tasks := make([]spec.Task, 0, len(env.Job.Tasks))
 		for _, task := range env.Job.Tasks {
@@ -511,6 +513,8 @@ func validateEnvironments(p *problems, envs []spec.EnvironmentSpec, refs *refere
 		validateTrigger(p, f+".trigger", env, byName, lower)
 		validatePolicy(p, f+".preApproval", env.PreApproval, refs)
 		validatePolicy(p, f+".postApproval", env.PostApproval, refs)
+		validateGates(p, f+".preGates", env.PreGates)
+		validateGates(p, f+".postGates", env.PostGates)
 		validateJob(p, f+".job", env.Job)
 		if env.Queue.MaxParallel < 0 {
 			p.add(f+".queue.maxParallel", "may not be negative (0 means unlimited)")

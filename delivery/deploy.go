@@ -21,6 +21,9 @@ type DeployInput struct {
 	ReleaseID   int
 	Environment string
 	Comment     string
+	// OverrideFreeze deploys through the freeze windows active on the
+	// environment (ADMIN only; audited as freeze.override).
+	OverrideFreeze bool
 }
 
 // deployCtx is a deployment with what deciding about it needs: its release
@@ -85,7 +88,7 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 		if in.Comment != "" {
 			reason += ": " + in.Comment
 		}
-		d, err = t.beginDeployment(actor, rel, re, actor.Username, reason, false)
+		d, err = t.beginDeployment(actor, rel, re, actor.Username, reason, false, in.OverrideFreeze)
 		return err
 	})
 	if err != nil {
@@ -145,7 +148,12 @@ func (t *txn) loadDeployment(id int) (*deployCtx, error) {
 // a release older than the one the environment runs is recorded and
 // superseded at once; under LATEST_ONLY a new deployment supersedes the
 // older releases' deployments that have not started their jobs.
-func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvironment, requestedBy, reason string, automatic bool) (*ent.Deployment, error) {
+//
+// Freeze windows active on the environment (freezeCheck): a REFUSE window
+// refuses a person's request (ErrFrozen) and cancels a trigger's deployment
+// at once, with the reason; a WAIT window lets the deployment wait in the
+// queue until it ends; overrideFreeze (ADMIN) goes through.
+func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvironment, requestedBy, reason string, automatic, overrideFreeze bool) (*ent.Deployment, error) {
 	if rel.Status != release.StatusACTIVE {
 		return nil, Conflict("release %s is %s: nothing more deploys from it", rel.Name, rel.Status)
 	}
@@ -154,6 +162,10 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 		return nil, fmt.Errorf("release %d has no environment %q in its snapshot", rel.ID, re.Name)
 	}
 	if _, err := environmentMachine.apply(re.ID, re.Status, EnvironmentDeploy); err != nil {
+		return nil, err
+	}
+	throughFreeze, frozenOut, err := t.freezeCheck(actor, rel.DefinitionID, re.Name, overrideFreeze, automatic)
+	if err != nil {
 		return nil, err
 	}
 	attempts, err := t.Deployment.Query().Where(deployment.ReleaseEnvironmentID(re.ID)).Count(t.ctx)
@@ -167,6 +179,7 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	d, err := t.Deployment.Create().
 		SetAttempt(attempts + 1).SetOperation(op).SetStatus(deployment.StatusPENDING_APPROVAL).
 		SetRequestedBy(requestedBy).SetReason(reason).SetAutomatic(automatic).SetEnvironmentName(re.Name).
+		SetFreezeOverride(throughFreeze).
 		SetReleaseID(rel.ID).SetReleaseEnvironmentID(re.ID).SetDefinitionID(rel.DefinitionID).
 		SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 	if err != nil {
@@ -188,6 +201,9 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	if err := t.emit(ev); err != nil {
 		return nil, err
 	}
+	if frozenOut != "" {
+		return dc.d, t.finishDeployment(actor, dc, DeploymentCancel, frozenOut)
+	}
 	if automatic {
 		if ok, err := t.forwardOnly(actor, dc); err != nil || !ok {
 			return dc.d, err
@@ -196,14 +212,8 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	if err := t.supersedeOlder(actor, dc); err != nil {
 		return nil, err
 	}
-	done, err := t.openStage(actor, dc, approval.StagePRE)
-	if err != nil {
+	if err := t.openPreStage(actor, dc); err != nil {
 		return nil, err
-	}
-	if done {
-		if err := t.afterPreApproval(actor, dc); err != nil {
-			return nil, err
-		}
 	}
 	return dc.d, nil
 }
@@ -294,10 +304,20 @@ func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) e
 	return t.emit(ev2)
 }
 
-// afterPreApproval moves a deployment whose pre-deployment stage completed
-// on: to SCHEDULED when an approver deferred it to a future time, else into
-// the environment's queue.
+// afterPreApproval moves a deployment whose pre-deployment approvals
+// completed on: to its gates when they follow the approvals, else to what
+// follows the stage (preStageDone).
 func (t *txn) afterPreApproval(actor Actor, dc *deployCtx) error {
+	if gatesAfter(dc.env.PreGates, spec.GatesAfterApprovals) {
+		return t.startGates(actor, dc, approval.StagePRE)
+	}
+	return t.preStageDone(actor, dc)
+}
+
+// preStageDone moves a deployment whose pre-deployment stage (approvals and
+// gates) completed on: to SCHEDULED when an approver deferred it to a future
+// time, else into the environment's queue.
+func (t *txn) preStageDone(actor Actor, dc *deployCtx) error {
 	aps, err := t.Approval.Query().
 		Where(approval.DeploymentID(dc.d.ID), approval.StageEQ(approval.StagePRE), approval.DeferredUntilNotNil()).All(t.ctx)
 	if err != nil {
@@ -396,6 +416,9 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 		}
 		waiting = waiting[len(waiting)-1:]
 	}
+	if waiting, err = t.holdFrozen(definitionID, envName, waiting); err != nil {
+		return err
+	}
 	free := len(waiting)
 	if policy.MaxParallel > 0 {
 		busy, err := t.busySlots(definitionID, envName)
@@ -491,6 +514,9 @@ func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, s
 	if err := t.retireTimers(timerDeferredDeployment, dc.d.ID); err != nil {
 		return err
 	}
+	if err := t.retireTimers(timerGates, dc.d.ID); err != nil {
+		return err
+	}
 	fin := dc.event(EventDeploymentFinished, actor)
 	fin.Data = map[string]any{"statusReason": statusReason}
 	if err := t.emit(fin); err != nil {
@@ -551,7 +577,7 @@ func (t *txn) triggerDownstream(actor Actor, dc *deployCtx) error {
 			continue
 		}
 		reason := fmt.Sprintf("triggered: %s %s", joinNames(env.Trigger.Environments), "succeeded")
-		if _, err := t.beginDeployment(actor, rel, re, rel.CreatedBy, reason, true); err != nil {
+		if _, err := t.beginDeployment(actor, rel, re, rel.CreatedBy, reason, true, false); err != nil {
 			return fmt.Errorf("triggering %s: %w", re.Name, err)
 		}
 	}

@@ -35,6 +35,12 @@ package delivery
 //	                                     FAILED / CANCELED     FAILED / CANCELED      (reject, timeOut → REJECTED; cancel → CANCELED)
 //	SCHEDULED ──cancel, supersede──► CANCELED
 //
+// Gates add two statuses (see "Gates" below):
+//
+//	PENDING_APPROVAL ──evaluateGates──► EVALUATING_GATES ──passGates──► PENDING_APPROVAL (then approvals, or defer / queue)
+//	PENDING_POST_APPROVAL ──evaluateGates──► EVALUATING_POST_GATES ──passGates──► PENDING_POST_APPROVAL (then approvals, or succeed)
+//	EVALUATING_GATES, EVALUATING_POST_GATES ──timeOut──► REJECTED;  ──cancel──► CANCELED;  EVALUATING_GATES ──supersede──► CANCELED
+//
 // requestCancel loops on QUEUED and IN_PROGRESS: an agent holds the job, the
 // job gets cancel_requested, and the deployment ends CANCELED when the agent
 // reports, whatever it reports.
@@ -96,6 +102,8 @@ package delivery
 //	NOT_STARTED, or any final status ──deploy──► QUEUED ──schedule──► SCHEDULED ──queue──► QUEUED
 //	QUEUED ──start──► IN_PROGRESS ──succeed / succeedPartially──► SUCCEEDED / PARTIALLY_SUCCEEDED
 //	QUEUED, IN_PROGRESS ──fail / reject / cancel──► FAILED / REJECTED / CANCELED;  SCHEDULED ──cancel──► CANCELED
+//	QUEUED, IN_PROGRESS ──evaluateGates──► EVALUATING_GATES ──passGates──► QUEUED;  ──passPostGates──► IN_PROGRESS
+//	EVALUATING_GATES ──reject / cancel──► REJECTED / CANCELED
 //
 // Only "deploy" leaves a final status, and only from one: so at most one
 // deployment of a release to an environment is open, and of two concurrent
@@ -129,6 +137,46 @@ package delivery
 //
 // Release: ACTIVE ──abandon──► ABANDONED (pending approvals and open
 // deployments canceled, running jobs asked to cancel, nothing more deploys).
+//
+// # Gates
+//
+// An environment's PreGates and PostGates (spec.GatePolicy, Azure's shape)
+// are server-side checks: HTTP calls judged by an expr-lang expression over
+// status, body (JSON), text and headers, and queries of the release's work
+// items (at most MaxCount of given types and states). Order places them
+// after the stage's approvals (AFTER_APPROVALS, the default) or before
+// (BEFORE_APPROVALS: the approvers are asked only once the gates passed).
+// Evaluating, the deployment is EVALUATING_GATES / EVALUATING_POST_GATES
+// and its environment EVALUATING_GATES; a deployment evaluating post gates
+// holds its queue slot (busyStatuses). A persisted timer (deployment.gates,
+// its payload the stage, when it opened and since when the gates pass)
+// takes a sample after DelayMinutes and then every IntervalMinutes: the
+// checks run before the timer's transaction (HTTP through the GateCaller
+// interface, implemented in integrations/gates: delivery makes no network
+// call), which records a GateSample (every gate's result; secrets masked)
+// and decides: all gates passed in this sample and have passed since
+// MinimumSuccessMinutes → passGates; TimeoutMinutes since the stage opened
+// → timeOut (REJECTED, "the pre-deployment gates did not pass within N
+// minutes (sample k: gate: detail)"); else the next sample. A failed sample
+// emits gate.sampleFailed. IgnoreGates (manageDeployments on the
+// environment, audited gate.ignore) passes the stage at once. A sample,
+// an ignore and a cancel each re-read the deployment in their transaction
+// and act only if it is still evaluating that stage, so one of them wins.
+//
+// # Freeze windows
+//
+// A FreezeWindow (freeze.go) is global, a definition's or one of its
+// environments'; one span or recurring (cron, duration, time zone;
+// overlapping occurrences join). While one is active on an environment the
+// queue gives no job to its waiting deployments (pumpQueue, holdFrozen)
+// except those deployed with an ADMIN's overrideFreeze (audited
+// freeze.override, Deployment.freeze_override); in mode REFUSE a person's
+// deployment request also fails with ErrFrozen (CONFLICT, field "frozen")
+// and a trigger's deployment is canceled at once with that reason. Running
+// deployments, gates and approvals go on. Each window keeps one timer at
+// its next boundary (freeze.boundary): at a start it emits freeze.started
+// (with until), at an end freeze.ended and every environment with waiting
+// deployments has its queue pumped; deleting an active window does the same.
 //
 // Timed work (approval timeouts, deferred deployments, job timeouts, cron
 // schedules) is a Timer row. RunDueTimers claims each due one with a

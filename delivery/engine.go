@@ -49,6 +49,9 @@ type Options struct {
 	// schedules reuse the latest release's versions; the server always
 	// sets it.
 	CI CIServer
+	// Gates makes the HTTP calls of deployment gates. Nil fails every HTTP
+	// gate's sample with a clear detail; the server always sets it.
+	Gates GateCaller
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -77,6 +80,8 @@ type Engine struct {
 	sessionState
 	// ci asks CI servers about builds (Options.CI); may be nil.
 	ci CIServer
+	// gates makes HTTP gate calls (Options.Gates); may be nil.
+	gates GateCaller
 }
 
 // New returns an engine over client.
@@ -97,6 +102,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		keepAge:    opts.EventRetentionAge,
 		keepCount:  opts.EventRetentionCount,
 		ci:         opts.CI,
+		gates:      opts.Gates,
 	}
 	e.passwords = opts.Passwords
 	if e.keepAge <= 0 {

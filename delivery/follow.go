@@ -25,7 +25,8 @@ var (
 	ReleaseEventTypes = []string{
 		EventReleaseCreated, EventReleaseAbandoned, EventEnvironmentStatusChanged,
 		EventDeploymentStarted, EventDeploymentFinished, EventApprovalPending, EventApprovalDecided,
-		EventApprovalTimedOut, EventApprovalReassigned, EventJobLost,
+		EventApprovalTimedOut, EventApprovalReassigned, EventJobLost, EventGateSampleFailed,
+		EventFreezeStarted, EventFreezeEnded,
 	}
 	// ApprovalEventTypes: approvals created (pending), decided (approved,
 	// rejected, canceled, skipped), timed out and reassigned.
@@ -231,10 +232,13 @@ func (fl *eventFollower) wants(ctx context.Context, ev Event) (bool, error) {
 	if len(f.Types) > 0 && !slices.Contains(f.Types, ev.Type) {
 		return false, nil
 	}
-	if f.DefinitionID != 0 && ev.DefinitionID != f.DefinitionID {
+	// A freeze window's events concern every environment it covers: a
+	// global one every definition, a definition's every environment.
+	freeze := ev.Type == EventFreezeStarted || ev.Type == EventFreezeEnded
+	if f.DefinitionID != 0 && ev.DefinitionID != f.DefinitionID && !(freeze && ev.DefinitionID == 0) {
 		return false, nil
 	}
-	if f.Environment != "" && ev.Environment != f.Environment {
+	if f.Environment != "" && ev.Environment != f.Environment && !(freeze && ev.Environment == "") {
 		return false, nil
 	}
 	if ok, err := fl.readers.readable(ctx, ev.DefinitionID); err != nil || !ok {

@@ -20,6 +20,7 @@ import (
 // its post-deployment approval is decided.
 var busyStatuses = []deployment.Status{
 	deployment.StatusQUEUED, deployment.StatusIN_PROGRESS, deployment.StatusPENDING_POST_APPROVAL,
+	deployment.StatusEVALUATING_POST_GATES,
 }
 
 // busySlots counts the deployments of an environment that hold a queue
@@ -140,7 +141,7 @@ func (t *txn) supersedeOlder(actor Actor, dc *deployCtx) error {
 	}
 	older, err := t.Deployment.Query().
 		Where(deployment.DefinitionID(dc.d.DefinitionID), deployment.EnvironmentName(dc.d.EnvironmentName),
-			deployment.StatusIn(deployment.StatusPENDING_APPROVAL, deployment.StatusSCHEDULED, deployment.StatusQUEUED),
+			deployment.StatusIn(deployment.StatusPENDING_APPROVAL, deployment.StatusEVALUATING_GATES, deployment.StatusSCHEDULED, deployment.StatusQUEUED),
 			deployment.HasReleaseWith(release.NumberLT(dc.rel.Number)),
 			deployment.Or(deployment.Not(deployment.HasJob()), deployment.HasJobWith(job.StatusEQ(job.StatusQUEUED)))).
 		Order(ent.Asc(deployment.FieldID)).IDs(t.ctx)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agent"
-	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/job"
 )
 
@@ -139,14 +138,7 @@ func (t *txn) finishJobDeployment(actor Actor, dc *deployCtx, j *ent.Job, cancel
 		if err := t.moveDeployment(actor, dc, DeploymentCompleteJob, "", nil); err != nil {
 			return err
 		}
-		done, err := t.openStage(actor, dc, approval.StagePOST)
-		if err != nil {
-			return err
-		}
-		if done {
-			return t.afterPostApproval(actor, dc)
-		}
-		return nil
+		return t.openPostStage(actor, dc)
 	case job.StatusCANCELED:
 		return t.finishDeployment(actor, dc, DeploymentCancel, prefixed("canceled", reason))
 	case job.StatusLOST:

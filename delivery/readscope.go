@@ -12,6 +12,8 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/freezewindow"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/logchunk"
@@ -82,6 +84,10 @@ func ReadScope() ent.Interceptor {
 			q.Where(logchunk.HasJobWith(readableJob))
 		case *ent.EventQuery:
 			q.Where(event.Or(event.DefinitionIDIsNil(), event.DefinitionIDNotIn(hidden...)))
+		case *ent.GateSampleQuery:
+			q.Where(gatesample.HasDeploymentWith(readableDeployment))
+		case *ent.FreezeWindowQuery:
+			q.Where(freezewindow.Or(freezewindow.DefinitionIDIsNil(), freezewindow.DefinitionIDNotIn(hidden...)))
 		}
 		return nil
 	})

@@ -236,7 +236,7 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		if env.Trigger.Kind != spec.TriggerAfterRelease || manual[env.Name] {
 			continue
 		}
-		if _, err := t.beginDeployment(actor, rel, envs[i], createdBy, "triggered by the creation of the release", true); err != nil {
+		if _, err := t.beginDeployment(actor, rel, envs[i], createdBy, "triggered by the creation of the release", true, false); err != nil {
 			return nil, fmt.Errorf("triggering %s: %w", env.Name, err)
 		}
 	}

@@ -28,6 +28,7 @@ const (
 	// timerSchedule creates a release from a cron schedule (target:
 	// definition; payload: the schedule as JSON).
 	timerSchedule = "definition.schedule"
+	// timerGates (gates.go) samples a deployment's gates.
 )
 
 // timerLease is how long a replica holds a claimed timer; a timer whose run
@@ -114,10 +115,14 @@ func (e *Engine) runTimer(ctx context.Context, tm *ent.Timer) error {
 	// domain one (a source's connection is gone) skips the occurrence.
 	var builds *scheduledBuilds
 	var err error
-	if tm.Kind == timerSchedule {
+	switch tm.Kind {
+	case timerSchedule:
 		builds, err = e.newestBuilds(ctx, tm.TargetID)
+	case timerGates:
+		// A gate sample's checks (HTTP calls) run before its transaction too.
+		err = e.runGatesTimer(ctx, tm)
 	}
-	if err == nil {
+	if err == nil && tm.Kind != timerGates {
 		err = e.inTx(ctx, func(t *txn) error {
 			if err := t.claimTimerRun(tm.ID); err != nil {
 				return err
@@ -188,6 +193,8 @@ func (t *txn) fireTimer(tm *ent.Timer) error {
 		return t.timeOutJob(tm.TargetID)
 	case timerSchedule:
 		return t.runSchedule(tm, nil)
+	case timerFreeze:
+		return t.fireFreeze(tm)
 	}
 	return fmt.Errorf("unknown timer kind %q", tm.Kind)
 }

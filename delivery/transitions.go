@@ -77,6 +77,13 @@ const (
 	// newer release and this deployment is automatic, so it would step
 	// backwards.
 	DeploymentSupersede DeploymentEvent = "supersede"
+	// DeploymentEvaluateGates: the stage's gates begin to be sampled
+	// (before or after its approvals, as the gate policy orders them).
+	DeploymentEvaluateGates DeploymentEvent = "evaluateGates"
+	// DeploymentPassGates: every gate passed in one sample and kept passing
+	// for the minimum success duration, or a person ignored the gates; the
+	// deployment returns to its stage (its approvals, or what follows them).
+	DeploymentPassGates DeploymentEvent = "passGates"
 )
 
 // deploymentMachine is the deployment state machine.
@@ -84,9 +91,16 @@ var deploymentMachine = transitions[deployment.Status, DeploymentEvent]{
 	entity: "deployment",
 	next: map[deployment.Status]map[DeploymentEvent]deployment.Status{
 		deployment.StatusPENDING_APPROVAL: {
-			DeploymentDefer:     deployment.StatusSCHEDULED,
-			DeploymentQueue:     deployment.StatusQUEUED,
-			DeploymentReject:    deployment.StatusREJECTED,
+			DeploymentEvaluateGates: deployment.StatusEVALUATING_GATES,
+			DeploymentDefer:         deployment.StatusSCHEDULED,
+			DeploymentQueue:         deployment.StatusQUEUED,
+			DeploymentReject:        deployment.StatusREJECTED,
+			DeploymentTimeOut:       deployment.StatusREJECTED,
+			DeploymentCancel:        deployment.StatusCANCELED,
+			DeploymentSupersede:     deployment.StatusCANCELED,
+		},
+		deployment.StatusEVALUATING_GATES: {
+			DeploymentPassGates: deployment.StatusPENDING_APPROVAL,
 			DeploymentTimeOut:   deployment.StatusREJECTED,
 			DeploymentCancel:    deployment.StatusCANCELED,
 			DeploymentSupersede: deployment.StatusCANCELED,
@@ -110,11 +124,17 @@ var deploymentMachine = transitions[deployment.Status, DeploymentEvent]{
 			DeploymentRequestCancel: deployment.StatusIN_PROGRESS,
 		},
 		deployment.StatusPENDING_POST_APPROVAL: {
+			DeploymentEvaluateGates:    deployment.StatusEVALUATING_POST_GATES,
 			DeploymentSucceed:          deployment.StatusSUCCEEDED,
 			DeploymentSucceedPartially: deployment.StatusPARTIALLY_SUCCEEDED,
 			DeploymentReject:           deployment.StatusREJECTED,
 			DeploymentTimeOut:          deployment.StatusREJECTED,
 			DeploymentCancel:           deployment.StatusCANCELED,
+		},
+		deployment.StatusEVALUATING_POST_GATES: {
+			DeploymentPassGates: deployment.StatusPENDING_POST_APPROVAL,
+			DeploymentTimeOut:   deployment.StatusREJECTED,
+			DeploymentCancel:    deployment.StatusCANCELED,
 		},
 		// SUCCEEDED, PARTIALLY_SUCCEEDED, FAILED, REJECTED, CANCELED are final.
 	},
@@ -141,12 +161,20 @@ const (
 	EnvironmentFail             EnvironmentEvent = "fail"
 	EnvironmentReject           EnvironmentEvent = "reject"
 	EnvironmentCancel           EnvironmentEvent = "cancel"
+	// EnvironmentEvaluateGates: the deployment's pre- or post-deployment
+	// gates are being sampled.
+	EnvironmentEvaluateGates EnvironmentEvent = "evaluateGates"
+	// EnvironmentPassGates: the pre-deployment gates passed (back to
+	// QUEUED); EnvironmentPassPostGates: the post-deployment gates passed
+	// (back to IN_PROGRESS).
+	EnvironmentPassGates     EnvironmentEvent = "passGates"
+	EnvironmentPassPostGates EnvironmentEvent = "passPostGates"
 )
 
 // environmentMachine is the release environment state machine. QUEUED covers
 // a deployment waiting for pre-deployment approval, for a queue slot or for
 // an agent; IN_PROGRESS covers the running job and the post-deployment
-// approval. A new deployment may begin only from NOT_STARTED or a final
+// approval; EVALUATING_GATES either stage's gates. A new deployment may begin only from NOT_STARTED or a final
 // state, which is what makes two concurrent deploy requests conflict.
 var environmentMachine = transitions[releaseenvironment.Status, EnvironmentEvent]{
 	entity: "release environment",
@@ -158,17 +186,25 @@ var environmentMachine = transitions[releaseenvironment.Status, EnvironmentEvent
 		releaseenvironment.StatusCANCELED:            {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
 		releaseenvironment.StatusFAILED:              {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
 		releaseenvironment.StatusQUEUED: {
-			EnvironmentSchedule: releaseenvironment.StatusSCHEDULED,
-			EnvironmentStart:    releaseenvironment.StatusIN_PROGRESS,
-			EnvironmentFail:     releaseenvironment.StatusFAILED,
-			EnvironmentReject:   releaseenvironment.StatusREJECTED,
-			EnvironmentCancel:   releaseenvironment.StatusCANCELED,
+			EnvironmentEvaluateGates: releaseenvironment.StatusEVALUATING_GATES,
+			EnvironmentSchedule:      releaseenvironment.StatusSCHEDULED,
+			EnvironmentStart:         releaseenvironment.StatusIN_PROGRESS,
+			EnvironmentFail:          releaseenvironment.StatusFAILED,
+			EnvironmentReject:        releaseenvironment.StatusREJECTED,
+			EnvironmentCancel:        releaseenvironment.StatusCANCELED,
+		},
+		releaseenvironment.StatusEVALUATING_GATES: {
+			EnvironmentPassGates:     releaseenvironment.StatusQUEUED,
+			EnvironmentPassPostGates: releaseenvironment.StatusIN_PROGRESS,
+			EnvironmentReject:        releaseenvironment.StatusREJECTED,
+			EnvironmentCancel:        releaseenvironment.StatusCANCELED,
 		},
 		releaseenvironment.StatusSCHEDULED: {
 			EnvironmentQueue:  releaseenvironment.StatusQUEUED,
 			EnvironmentCancel: releaseenvironment.StatusCANCELED,
 		},
 		releaseenvironment.StatusIN_PROGRESS: {
+			EnvironmentEvaluateGates:    releaseenvironment.StatusEVALUATING_GATES,
 			EnvironmentSucceed:          releaseenvironment.StatusSUCCEEDED,
 			EnvironmentSucceedPartially: releaseenvironment.StatusPARTIALLY_SUCCEEDED,
 			EnvironmentFail:             releaseenvironment.StatusFAILED,

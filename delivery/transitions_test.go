@@ -68,14 +68,14 @@ func checkMachine[S ~string, E ~string](t *testing.T, m transitions[S, E], state
 
 func TestDeploymentTransitions(t *testing.T) {
 	states := []deployment.Status{
-		deployment.StatusPENDING_APPROVAL, deployment.StatusSCHEDULED, deployment.StatusQUEUED,
-		deployment.StatusIN_PROGRESS, deployment.StatusPENDING_POST_APPROVAL, deployment.StatusSUCCEEDED,
+		deployment.StatusPENDING_APPROVAL, deployment.StatusEVALUATING_GATES, deployment.StatusSCHEDULED, deployment.StatusQUEUED,
+		deployment.StatusIN_PROGRESS, deployment.StatusPENDING_POST_APPROVAL, deployment.StatusEVALUATING_POST_GATES, deployment.StatusSUCCEEDED,
 		deployment.StatusPARTIALLY_SUCCEEDED, deployment.StatusFAILED, deployment.StatusREJECTED, deployment.StatusCANCELED,
 	}
 	events := []DeploymentEvent{
 		DeploymentDefer, DeploymentQueue, DeploymentStart, DeploymentCompleteJob, DeploymentSucceed,
 		DeploymentSucceedPartially, DeploymentFail, DeploymentReject, DeploymentTimeOut, DeploymentCancel,
-		DeploymentRequestCancel, DeploymentSupersede,
+		DeploymentRequestCancel, DeploymentSupersede, DeploymentEvaluateGates, DeploymentPassGates,
 	}
 	for _, s := range states {
 		if err := deployment.StatusValidator(s); err != nil {
@@ -89,6 +89,11 @@ func TestDeploymentTransitions(t *testing.T) {
 		"PENDING_APPROVAL timeOut":               deployment.StatusREJECTED,
 		"PENDING_APPROVAL cancel":                deployment.StatusCANCELED,
 		"PENDING_APPROVAL supersede":             deployment.StatusCANCELED,
+		"PENDING_APPROVAL evaluateGates":         deployment.StatusEVALUATING_GATES,
+		"EVALUATING_GATES passGates":             deployment.StatusPENDING_APPROVAL,
+		"EVALUATING_GATES timeOut":               deployment.StatusREJECTED,
+		"EVALUATING_GATES cancel":                deployment.StatusCANCELED,
+		"EVALUATING_GATES supersede":             deployment.StatusCANCELED,
 		"SCHEDULED queue":                        deployment.StatusQUEUED,
 		"SCHEDULED cancel":                       deployment.StatusCANCELED,
 		"SCHEDULED supersede":                    deployment.StatusCANCELED,
@@ -106,6 +111,10 @@ func TestDeploymentTransitions(t *testing.T) {
 		"PENDING_POST_APPROVAL reject":           deployment.StatusREJECTED,
 		"PENDING_POST_APPROVAL timeOut":          deployment.StatusREJECTED,
 		"PENDING_POST_APPROVAL cancel":           deployment.StatusCANCELED,
+		"PENDING_POST_APPROVAL evaluateGates":    deployment.StatusEVALUATING_POST_GATES,
+		"EVALUATING_POST_GATES passGates":        deployment.StatusPENDING_POST_APPROVAL,
+		"EVALUATING_POST_GATES timeOut":          deployment.StatusREJECTED,
+		"EVALUATING_POST_GATES cancel":           deployment.StatusCANCELED,
 	})
 	for _, s := range states {
 		final := s == deployment.StatusSUCCEEDED || s == deployment.StatusPARTIALLY_SUCCEEDED ||
@@ -119,32 +128,39 @@ func TestDeploymentTransitions(t *testing.T) {
 func TestEnvironmentTransitions(t *testing.T) {
 	states := []releaseenvironment.Status{
 		releaseenvironment.StatusNOT_STARTED, releaseenvironment.StatusSCHEDULED, releaseenvironment.StatusQUEUED,
-		releaseenvironment.StatusIN_PROGRESS, releaseenvironment.StatusSUCCEEDED, releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		releaseenvironment.StatusEVALUATING_GATES, releaseenvironment.StatusIN_PROGRESS, releaseenvironment.StatusSUCCEEDED, releaseenvironment.StatusPARTIALLY_SUCCEEDED,
 		releaseenvironment.StatusREJECTED, releaseenvironment.StatusCANCELED, releaseenvironment.StatusFAILED,
 	}
 	events := []EnvironmentEvent{
 		EnvironmentDeploy, EnvironmentSchedule, EnvironmentQueue, EnvironmentStart, EnvironmentSucceed,
 		EnvironmentSucceedPartially, EnvironmentFail, EnvironmentReject, EnvironmentCancel,
+		EnvironmentEvaluateGates, EnvironmentPassGates, EnvironmentPassPostGates,
 	}
 	checkMachine(t, environmentMachine, states, events, map[string]releaseenvironment.Status{
-		"NOT_STARTED deploy":           releaseenvironment.StatusQUEUED,
-		"SUCCEEDED deploy":             releaseenvironment.StatusQUEUED,
-		"PARTIALLY_SUCCEEDED deploy":   releaseenvironment.StatusQUEUED,
-		"REJECTED deploy":              releaseenvironment.StatusQUEUED,
-		"CANCELED deploy":              releaseenvironment.StatusQUEUED,
-		"FAILED deploy":                releaseenvironment.StatusQUEUED,
-		"QUEUED schedule":              releaseenvironment.StatusSCHEDULED,
-		"QUEUED start":                 releaseenvironment.StatusIN_PROGRESS,
-		"QUEUED fail":                  releaseenvironment.StatusFAILED,
-		"QUEUED reject":                releaseenvironment.StatusREJECTED,
-		"QUEUED cancel":                releaseenvironment.StatusCANCELED,
-		"SCHEDULED queue":              releaseenvironment.StatusQUEUED,
-		"SCHEDULED cancel":             releaseenvironment.StatusCANCELED,
-		"IN_PROGRESS succeed":          releaseenvironment.StatusSUCCEEDED,
-		"IN_PROGRESS succeedPartially": releaseenvironment.StatusPARTIALLY_SUCCEEDED,
-		"IN_PROGRESS fail":             releaseenvironment.StatusFAILED,
-		"IN_PROGRESS reject":           releaseenvironment.StatusREJECTED,
-		"IN_PROGRESS cancel":           releaseenvironment.StatusCANCELED,
+		"NOT_STARTED deploy":             releaseenvironment.StatusQUEUED,
+		"SUCCEEDED deploy":               releaseenvironment.StatusQUEUED,
+		"PARTIALLY_SUCCEEDED deploy":     releaseenvironment.StatusQUEUED,
+		"REJECTED deploy":                releaseenvironment.StatusQUEUED,
+		"CANCELED deploy":                releaseenvironment.StatusQUEUED,
+		"FAILED deploy":                  releaseenvironment.StatusQUEUED,
+		"QUEUED schedule":                releaseenvironment.StatusSCHEDULED,
+		"QUEUED start":                   releaseenvironment.StatusIN_PROGRESS,
+		"QUEUED fail":                    releaseenvironment.StatusFAILED,
+		"QUEUED reject":                  releaseenvironment.StatusREJECTED,
+		"QUEUED cancel":                  releaseenvironment.StatusCANCELED,
+		"SCHEDULED queue":                releaseenvironment.StatusQUEUED,
+		"SCHEDULED cancel":               releaseenvironment.StatusCANCELED,
+		"IN_PROGRESS succeed":            releaseenvironment.StatusSUCCEEDED,
+		"IN_PROGRESS succeedPartially":   releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		"IN_PROGRESS fail":               releaseenvironment.StatusFAILED,
+		"IN_PROGRESS reject":             releaseenvironment.StatusREJECTED,
+		"IN_PROGRESS cancel":             releaseenvironment.StatusCANCELED,
+		"QUEUED evaluateGates":           releaseenvironment.StatusEVALUATING_GATES,
+		"IN_PROGRESS evaluateGates":      releaseenvironment.StatusEVALUATING_GATES,
+		"EVALUATING_GATES passGates":     releaseenvironment.StatusQUEUED,
+		"EVALUATING_GATES passPostGates": releaseenvironment.StatusIN_PROGRESS,
+		"EVALUATING_GATES reject":        releaseenvironment.StatusREJECTED,
+		"EVALUATING_GATES cancel":        releaseenvironment.StatusCANCELED,
 	})
 }
 

@@ -26,6 +26,8 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/freezewindow"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -76,6 +78,10 @@ type Client struct {
 	Environment *EnvironmentClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// FreezeWindow is the client for interacting with the FreezeWindow builders.
+	FreezeWindow *FreezeWindowClient
+	// GateSample is the client for interacting with the GateSample builders.
+	GateSample *GateSampleClient
 	// Group is the client for interacting with the Group builders.
 	Group *GroupClient
 	// HookDelivery is the client for interacting with the HookDelivery builders.
@@ -138,6 +144,8 @@ func (c *Client) init() {
 	c.Deployment = NewDeploymentClient(c.config)
 	c.Environment = NewEnvironmentClient(c.config)
 	c.Event = NewEventClient(c.config)
+	c.FreezeWindow = NewFreezeWindowClient(c.config)
+	c.GateSample = NewGateSampleClient(c.config)
 	c.Group = NewGroupClient(c.config)
 	c.HookDelivery = NewHookDeliveryClient(c.config)
 	c.Job = NewJobClient(c.config)
@@ -260,6 +268,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Deployment:         NewDeploymentClient(cfg),
 		Environment:        NewEnvironmentClient(cfg),
 		Event:              NewEventClient(cfg),
+		FreezeWindow:       NewFreezeWindowClient(cfg),
+		GateSample:         NewGateSampleClient(cfg),
 		Group:              NewGroupClient(cfg),
 		HookDelivery:       NewHookDeliveryClient(cfg),
 		Job:                NewJobClient(cfg),
@@ -309,6 +319,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Deployment:         NewDeploymentClient(cfg),
 		Environment:        NewEnvironmentClient(cfg),
 		Event:              NewEventClient(cfg),
+		FreezeWindow:       NewFreezeWindowClient(cfg),
+		GateSample:         NewGateSampleClient(cfg),
 		Group:              NewGroupClient(cfg),
 		HookDelivery:       NewHookDeliveryClient(cfg),
 		Job:                NewJobClient(cfg),
@@ -359,10 +371,11 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.Group, c.HookDelivery, c.Job, c.JobStep, c.LogChunk,
-		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
-		c.ReleaseDefinition, c.ReleaseEnvironment, c.ServiceConnection, c.Session,
-		c.SourceCommit, c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
+		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
+		c.Job, c.JobStep, c.LogChunk, c.Notification, c.OutgoingHook, c.Release,
+		c.ReleaseArtifact, c.ReleaseDefinition, c.ReleaseEnvironment,
+		c.ServiceConnection, c.Session, c.SourceCommit, c.StreamCursor, c.Timer,
+		c.User, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Use(hooks...)
 	}
@@ -374,10 +387,11 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.Group, c.HookDelivery, c.Job, c.JobStep, c.LogChunk,
-		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
-		c.ReleaseDefinition, c.ReleaseEnvironment, c.ServiceConnection, c.Session,
-		c.SourceCommit, c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
+		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
+		c.Job, c.JobStep, c.LogChunk, c.Notification, c.OutgoingHook, c.Release,
+		c.ReleaseArtifact, c.ReleaseDefinition, c.ReleaseEnvironment,
+		c.ServiceConnection, c.Session, c.SourceCommit, c.StreamCursor, c.Timer,
+		c.User, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -408,6 +422,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Environment.mutate(ctx, m)
 	case *EventMutation:
 		return c.Event.mutate(ctx, m)
+	case *FreezeWindowMutation:
+		return c.FreezeWindow.mutate(ctx, m)
+	case *GateSampleMutation:
+		return c.GateSample.mutate(ctx, m)
 	case *GroupMutation:
 		return c.Group.mutate(ctx, m)
 	case *HookDeliveryMutation:
@@ -1815,6 +1833,22 @@ func (c *DeploymentClient) QueryJob(d *Deployment) *JobQuery {
 	return query
 }
 
+// QueryGateSamples queries the gate_samples edge of a Deployment.
+func (c *DeploymentClient) QueryGateSamples(d *Deployment) *GateSampleQuery {
+	query := (&GateSampleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := d.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(deployment.Table, deployment.FieldID, id),
+			sqlgraph.To(gatesample.Table, gatesample.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, deployment.GateSamplesTable, deployment.GateSamplesColumn),
+		)
+		fromV = sqlgraph.Neighbors(d.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *DeploymentClient) Hooks() []Hook {
 	return c.hooks.Deployment
@@ -2119,6 +2153,288 @@ func (c *EventClient) mutate(ctx context.Context, m *EventMutation) (Value, erro
 		return (&EventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Event mutation op: %q", m.Op())
+	}
+}
+
+// FreezeWindowClient is a client for the FreezeWindow schema.
+type FreezeWindowClient struct {
+	config
+}
+
+// NewFreezeWindowClient returns a client for the FreezeWindow from the given config.
+func NewFreezeWindowClient(c config) *FreezeWindowClient {
+	return &FreezeWindowClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `freezewindow.Hooks(f(g(h())))`.
+func (c *FreezeWindowClient) Use(hooks ...Hook) {
+	c.hooks.FreezeWindow = append(c.hooks.FreezeWindow, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `freezewindow.Intercept(f(g(h())))`.
+func (c *FreezeWindowClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FreezeWindow = append(c.inters.FreezeWindow, interceptors...)
+}
+
+// Create returns a builder for creating a FreezeWindow entity.
+func (c *FreezeWindowClient) Create() *FreezeWindowCreate {
+	mutation := newFreezeWindowMutation(c.config, OpCreate)
+	return &FreezeWindowCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FreezeWindow entities.
+func (c *FreezeWindowClient) CreateBulk(builders ...*FreezeWindowCreate) *FreezeWindowCreateBulk {
+	return &FreezeWindowCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FreezeWindowClient) MapCreateBulk(slice any, setFunc func(*FreezeWindowCreate, int)) *FreezeWindowCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FreezeWindowCreateBulk{err: fmt.Errorf("calling to FreezeWindowClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FreezeWindowCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FreezeWindowCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FreezeWindow.
+func (c *FreezeWindowClient) Update() *FreezeWindowUpdate {
+	mutation := newFreezeWindowMutation(c.config, OpUpdate)
+	return &FreezeWindowUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FreezeWindowClient) UpdateOne(fw *FreezeWindow) *FreezeWindowUpdateOne {
+	mutation := newFreezeWindowMutation(c.config, OpUpdateOne, withFreezeWindow(fw))
+	return &FreezeWindowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FreezeWindowClient) UpdateOneID(id int) *FreezeWindowUpdateOne {
+	mutation := newFreezeWindowMutation(c.config, OpUpdateOne, withFreezeWindowID(id))
+	return &FreezeWindowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FreezeWindow.
+func (c *FreezeWindowClient) Delete() *FreezeWindowDelete {
+	mutation := newFreezeWindowMutation(c.config, OpDelete)
+	return &FreezeWindowDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FreezeWindowClient) DeleteOne(fw *FreezeWindow) *FreezeWindowDeleteOne {
+	return c.DeleteOneID(fw.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FreezeWindowClient) DeleteOneID(id int) *FreezeWindowDeleteOne {
+	builder := c.Delete().Where(freezewindow.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FreezeWindowDeleteOne{builder}
+}
+
+// Query returns a query builder for FreezeWindow.
+func (c *FreezeWindowClient) Query() *FreezeWindowQuery {
+	return &FreezeWindowQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFreezeWindow},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FreezeWindow entity by its id.
+func (c *FreezeWindowClient) Get(ctx context.Context, id int) (*FreezeWindow, error) {
+	return c.Query().Where(freezewindow.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FreezeWindowClient) GetX(ctx context.Context, id int) *FreezeWindow {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FreezeWindowClient) Hooks() []Hook {
+	return c.hooks.FreezeWindow
+}
+
+// Interceptors returns the client interceptors.
+func (c *FreezeWindowClient) Interceptors() []Interceptor {
+	return c.inters.FreezeWindow
+}
+
+func (c *FreezeWindowClient) mutate(ctx context.Context, m *FreezeWindowMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FreezeWindowCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FreezeWindowUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FreezeWindowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FreezeWindowDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FreezeWindow mutation op: %q", m.Op())
+	}
+}
+
+// GateSampleClient is a client for the GateSample schema.
+type GateSampleClient struct {
+	config
+}
+
+// NewGateSampleClient returns a client for the GateSample from the given config.
+func NewGateSampleClient(c config) *GateSampleClient {
+	return &GateSampleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `gatesample.Hooks(f(g(h())))`.
+func (c *GateSampleClient) Use(hooks ...Hook) {
+	c.hooks.GateSample = append(c.hooks.GateSample, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `gatesample.Intercept(f(g(h())))`.
+func (c *GateSampleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.GateSample = append(c.inters.GateSample, interceptors...)
+}
+
+// Create returns a builder for creating a GateSample entity.
+func (c *GateSampleClient) Create() *GateSampleCreate {
+	mutation := newGateSampleMutation(c.config, OpCreate)
+	return &GateSampleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of GateSample entities.
+func (c *GateSampleClient) CreateBulk(builders ...*GateSampleCreate) *GateSampleCreateBulk {
+	return &GateSampleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *GateSampleClient) MapCreateBulk(slice any, setFunc func(*GateSampleCreate, int)) *GateSampleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &GateSampleCreateBulk{err: fmt.Errorf("calling to GateSampleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*GateSampleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &GateSampleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for GateSample.
+func (c *GateSampleClient) Update() *GateSampleUpdate {
+	mutation := newGateSampleMutation(c.config, OpUpdate)
+	return &GateSampleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *GateSampleClient) UpdateOne(gs *GateSample) *GateSampleUpdateOne {
+	mutation := newGateSampleMutation(c.config, OpUpdateOne, withGateSample(gs))
+	return &GateSampleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *GateSampleClient) UpdateOneID(id int) *GateSampleUpdateOne {
+	mutation := newGateSampleMutation(c.config, OpUpdateOne, withGateSampleID(id))
+	return &GateSampleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for GateSample.
+func (c *GateSampleClient) Delete() *GateSampleDelete {
+	mutation := newGateSampleMutation(c.config, OpDelete)
+	return &GateSampleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *GateSampleClient) DeleteOne(gs *GateSample) *GateSampleDeleteOne {
+	return c.DeleteOneID(gs.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *GateSampleClient) DeleteOneID(id int) *GateSampleDeleteOne {
+	builder := c.Delete().Where(gatesample.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &GateSampleDeleteOne{builder}
+}
+
+// Query returns a query builder for GateSample.
+func (c *GateSampleClient) Query() *GateSampleQuery {
+	return &GateSampleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeGateSample},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a GateSample entity by its id.
+func (c *GateSampleClient) Get(ctx context.Context, id int) (*GateSample, error) {
+	return c.Query().Where(gatesample.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *GateSampleClient) GetX(ctx context.Context, id int) *GateSample {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryDeployment queries the deployment edge of a GateSample.
+func (c *GateSampleClient) QueryDeployment(gs *GateSample) *DeploymentQuery {
+	query := (&DeploymentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := gs.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(gatesample.Table, gatesample.FieldID, id),
+			sqlgraph.To(deployment.Table, deployment.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, gatesample.DeploymentTable, gatesample.DeploymentColumn),
+		)
+		fromV = sqlgraph.Neighbors(gs.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *GateSampleClient) Hooks() []Hook {
+	return c.hooks.GateSample
+}
+
+// Interceptors returns the client interceptors.
+func (c *GateSampleClient) Interceptors() []Interceptor {
+	return c.inters.GateSample
+}
+
+func (c *GateSampleClient) mutate(ctx context.Context, m *GateSampleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&GateSampleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&GateSampleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&GateSampleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&GateSampleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown GateSample mutation op: %q", m.Op())
 	}
 }
 
@@ -5181,19 +5497,19 @@ func (c *WorkItemClient) mutate(ctx context.Context, m *WorkItemMutation) (Value
 type (
 	hooks struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, Group,
-		HookDelivery, Job, JobStep, LogChunk, Notification, OutgoingHook, Release,
-		ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment, ServiceConnection,
-		Session, SourceCommit, StreamCursor, Timer, User, WebhookDelivery,
-		WorkItem []ent.Hook
+		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
+		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, Notification,
+		OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment,
+		ServiceConnection, Session, SourceCommit, StreamCursor, Timer, User,
+		WebhookDelivery, WorkItem []ent.Hook
 	}
 	inters struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, Group,
-		HookDelivery, Job, JobStep, LogChunk, Notification, OutgoingHook, Release,
-		ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment, ServiceConnection,
-		Session, SourceCommit, StreamCursor, Timer, User, WebhookDelivery,
-		WorkItem []ent.Interceptor
+		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
+		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, Notification,
+		OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment,
+		ServiceConnection, Session, SourceCommit, StreamCursor, Timer, User,
+		WebhookDelivery, WorkItem []ent.Interceptor
 	}
 )
 

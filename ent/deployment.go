@@ -38,6 +38,8 @@ type Deployment struct {
 	StatusReason string `json:"status_reason,omitempty"`
 	// Automatic holds the value of the "automatic" field.
 	Automatic bool `json:"automatic,omitempty"`
+	// FreezeOverride holds the value of the "freeze_override" field.
+	FreezeOverride bool `json:"freeze_override,omitempty"`
 	// DeferredUntil holds the value of the "deferred_until" field.
 	DeferredUntil *time.Time `json:"deferred_until,omitempty"`
 	// QueuedAt holds the value of the "queued_at" field.
@@ -72,13 +74,16 @@ type DeploymentEdges struct {
 	Approvals []*Approval `json:"approvals,omitempty"`
 	// Job holds the value of the job edge.
 	Job *Job `json:"job,omitempty"`
+	// GateSamples holds the value of the gate_samples edge.
+	GateSamples []*GateSample `json:"gate_samples,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
+	totalCount [5]map[string]int
 
-	namedApprovals map[string][]*Approval
+	namedApprovals   map[string][]*Approval
+	namedGateSamples map[string][]*GateSample
 }
 
 // ReleaseOrErr returns the Release value or an error if the edge
@@ -123,12 +128,21 @@ func (e DeploymentEdges) JobOrErr() (*Job, error) {
 	return nil, &NotLoadedError{edge: "job"}
 }
 
+// GateSamplesOrErr returns the GateSamples value or an error if the edge
+// was not loaded in eager-loading.
+func (e DeploymentEdges) GateSamplesOrErr() ([]*GateSample, error) {
+	if e.loadedTypes[4] {
+		return e.GateSamples, nil
+	}
+	return nil, &NotLoadedError{edge: "gate_samples"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Deployment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case deployment.FieldAutomatic:
+		case deployment.FieldAutomatic, deployment.FieldFreezeOverride:
 			values[i] = new(sql.NullBool)
 		case deployment.FieldID, deployment.FieldAttempt, deployment.FieldVersion, deployment.FieldReleaseID, deployment.FieldReleaseEnvironmentID, deployment.FieldDefinitionID:
 			values[i] = new(sql.NullInt64)
@@ -210,6 +224,12 @@ func (d *Deployment) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field automatic", values[i])
 			} else if value.Valid {
 				d.Automatic = value.Bool
+			}
+		case deployment.FieldFreezeOverride:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field freeze_override", values[i])
+			} else if value.Valid {
+				d.FreezeOverride = value.Bool
 			}
 		case deployment.FieldDeferredUntil:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -302,6 +322,11 @@ func (d *Deployment) QueryJob() *JobQuery {
 	return NewDeploymentClient(d.config).QueryJob(d)
 }
 
+// QueryGateSamples queries the "gate_samples" edge of the Deployment entity.
+func (d *Deployment) QueryGateSamples() *GateSampleQuery {
+	return NewDeploymentClient(d.config).QueryGateSamples(d)
+}
+
 // Update returns a builder for updating this Deployment.
 // Note that you need to call Deployment.Unwrap() before calling this method if this Deployment
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -351,6 +376,9 @@ func (d *Deployment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("automatic=")
 	builder.WriteString(fmt.Sprintf("%v", d.Automatic))
+	builder.WriteString(", ")
+	builder.WriteString("freeze_override=")
+	builder.WriteString(fmt.Sprintf("%v", d.FreezeOverride))
 	builder.WriteString(", ")
 	if v := d.DeferredUntil; v != nil {
 		builder.WriteString("deferred_until=")
@@ -411,6 +439,30 @@ func (d *Deployment) appendNamedApprovals(name string, edges ...*Approval) {
 		d.Edges.namedApprovals[name] = []*Approval{}
 	} else {
 		d.Edges.namedApprovals[name] = append(d.Edges.namedApprovals[name], edges...)
+	}
+}
+
+// NamedGateSamples returns the GateSamples named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (d *Deployment) NamedGateSamples(name string) ([]*GateSample, error) {
+	if d.Edges.namedGateSamples == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := d.Edges.namedGateSamples[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (d *Deployment) appendNamedGateSamples(name string, edges ...*GateSample) {
+	if d.Edges.namedGateSamples == nil {
+		d.Edges.namedGateSamples = make(map[string][]*GateSample)
+	}
+	if len(edges) == 0 {
+		d.Edges.namedGateSamples[name] = []*GateSample{}
+	} else {
+		d.Edges.namedGateSamples[name] = append(d.Edges.namedGateSamples[name], edges...)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
@@ -124,6 +125,20 @@ func (dc *DeploymentCreate) SetAutomatic(b bool) *DeploymentCreate {
 func (dc *DeploymentCreate) SetNillableAutomatic(b *bool) *DeploymentCreate {
 	if b != nil {
 		dc.SetAutomatic(*b)
+	}
+	return dc
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (dc *DeploymentCreate) SetFreezeOverride(b bool) *DeploymentCreate {
+	dc.mutation.SetFreezeOverride(b)
+	return dc
+}
+
+// SetNillableFreezeOverride sets the "freeze_override" field if the given value is not nil.
+func (dc *DeploymentCreate) SetNillableFreezeOverride(b *bool) *DeploymentCreate {
+	if b != nil {
+		dc.SetFreezeOverride(*b)
 	}
 	return dc
 }
@@ -266,6 +281,21 @@ func (dc *DeploymentCreate) SetJob(j *Job) *DeploymentCreate {
 	return dc.SetJobID(j.ID)
 }
 
+// AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by IDs.
+func (dc *DeploymentCreate) AddGateSampleIDs(ids ...int) *DeploymentCreate {
+	dc.mutation.AddGateSampleIDs(ids...)
+	return dc
+}
+
+// AddGateSamples adds the "gate_samples" edges to the GateSample entity.
+func (dc *DeploymentCreate) AddGateSamples(g ...*GateSample) *DeploymentCreate {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return dc.AddGateSampleIDs(ids...)
+}
+
 // Mutation returns the DeploymentMutation object of the builder.
 func (dc *DeploymentCreate) Mutation() *DeploymentMutation {
 	return dc.mutation
@@ -325,6 +355,10 @@ func (dc *DeploymentCreate) defaults() {
 		v := deployment.DefaultAutomatic
 		dc.mutation.SetAutomatic(v)
 	}
+	if _, ok := dc.mutation.FreezeOverride(); !ok {
+		v := deployment.DefaultFreezeOverride
+		dc.mutation.SetFreezeOverride(v)
+	}
 	if _, ok := dc.mutation.Version(); !ok {
 		v := deployment.DefaultVersion
 		dc.mutation.SetVersion(v)
@@ -369,6 +403,9 @@ func (dc *DeploymentCreate) check() error {
 	}
 	if _, ok := dc.mutation.Automatic(); !ok {
 		return &ValidationError{Name: "automatic", err: errors.New(`ent: missing required field "Deployment.automatic"`)}
+	}
+	if _, ok := dc.mutation.FreezeOverride(); !ok {
+		return &ValidationError{Name: "freeze_override", err: errors.New(`ent: missing required field "Deployment.freeze_override"`)}
 	}
 	if _, ok := dc.mutation.Version(); !ok {
 		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Deployment.version"`)}
@@ -453,6 +490,10 @@ func (dc *DeploymentCreate) createSpec() (*Deployment, *sqlgraph.CreateSpec) {
 	if value, ok := dc.mutation.Automatic(); ok {
 		_spec.SetField(deployment.FieldAutomatic, field.TypeBool, value)
 		_node.Automatic = value
+	}
+	if value, ok := dc.mutation.FreezeOverride(); ok {
+		_spec.SetField(deployment.FieldFreezeOverride, field.TypeBool, value)
+		_node.FreezeOverride = value
 	}
 	if value, ok := dc.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)
@@ -541,6 +582,22 @@ func (dc *DeploymentCreate) createSpec() (*Deployment, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := dc.mutation.GateSamplesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -699,6 +756,18 @@ func (u *DeploymentUpsert) SetAutomatic(v bool) *DeploymentUpsert {
 // UpdateAutomatic sets the "automatic" field to the value that was provided on create.
 func (u *DeploymentUpsert) UpdateAutomatic() *DeploymentUpsert {
 	u.SetExcluded(deployment.FieldAutomatic)
+	return u
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (u *DeploymentUpsert) SetFreezeOverride(v bool) *DeploymentUpsert {
+	u.Set(deployment.FieldFreezeOverride, v)
+	return u
+}
+
+// UpdateFreezeOverride sets the "freeze_override" field to the value that was provided on create.
+func (u *DeploymentUpsert) UpdateFreezeOverride() *DeploymentUpsert {
+	u.SetExcluded(deployment.FieldFreezeOverride)
 	return u
 }
 
@@ -1007,6 +1076,20 @@ func (u *DeploymentUpsertOne) SetAutomatic(v bool) *DeploymentUpsertOne {
 func (u *DeploymentUpsertOne) UpdateAutomatic() *DeploymentUpsertOne {
 	return u.Update(func(s *DeploymentUpsert) {
 		s.UpdateAutomatic()
+	})
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (u *DeploymentUpsertOne) SetFreezeOverride(v bool) *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetFreezeOverride(v)
+	})
+}
+
+// UpdateFreezeOverride sets the "freeze_override" field to the value that was provided on create.
+func (u *DeploymentUpsertOne) UpdateFreezeOverride() *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdateFreezeOverride()
 	})
 }
 
@@ -1505,6 +1588,20 @@ func (u *DeploymentUpsertBulk) SetAutomatic(v bool) *DeploymentUpsertBulk {
 func (u *DeploymentUpsertBulk) UpdateAutomatic() *DeploymentUpsertBulk {
 	return u.Update(func(s *DeploymentUpsert) {
 		s.UpdateAutomatic()
+	})
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (u *DeploymentUpsertBulk) SetFreezeOverride(v bool) *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetFreezeOverride(v)
+	})
+}
+
+// UpdateFreezeOverride sets the "freeze_override" field to the value that was provided on create.
+func (u *DeploymentUpsertBulk) UpdateFreezeOverride() *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdateFreezeOverride()
 	})
 }
 

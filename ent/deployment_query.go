@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/predicate"
 	"github.com/cairnhq/cairn/ent/release"
@@ -32,9 +33,11 @@ type DeploymentQuery struct {
 	withReleaseEnvironment *ReleaseEnvironmentQuery
 	withApprovals          *ApprovalQuery
 	withJob                *JobQuery
+	withGateSamples        *GateSampleQuery
 	loadTotal              []func(context.Context, []*Deployment) error
 	modifiers              []func(*sql.Selector)
 	withNamedApprovals     map[string]*ApprovalQuery
+	withNamedGateSamples   map[string]*GateSampleQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -152,6 +155,28 @@ func (dq *DeploymentQuery) QueryJob() *JobQuery {
 			sqlgraph.From(deployment.Table, deployment.FieldID, selector),
 			sqlgraph.To(job.Table, job.FieldID),
 			sqlgraph.Edge(sqlgraph.O2O, false, deployment.JobTable, deployment.JobColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(dq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryGateSamples chains the current query on the "gate_samples" edge.
+func (dq *DeploymentQuery) QueryGateSamples() *GateSampleQuery {
+	query := (&GateSampleClient{config: dq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := dq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := dq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(deployment.Table, deployment.FieldID, selector),
+			sqlgraph.To(gatesample.Table, gatesample.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, deployment.GateSamplesTable, deployment.GateSamplesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(dq.driver.Dialect(), step)
 		return fromU, nil
@@ -355,6 +380,7 @@ func (dq *DeploymentQuery) Clone() *DeploymentQuery {
 		withReleaseEnvironment: dq.withReleaseEnvironment.Clone(),
 		withApprovals:          dq.withApprovals.Clone(),
 		withJob:                dq.withJob.Clone(),
+		withGateSamples:        dq.withGateSamples.Clone(),
 		// clone intermediate query.
 		sql:       dq.sql.Clone(),
 		path:      dq.path,
@@ -403,6 +429,17 @@ func (dq *DeploymentQuery) WithJob(opts ...func(*JobQuery)) *DeploymentQuery {
 		opt(query)
 	}
 	dq.withJob = query
+	return dq
+}
+
+// WithGateSamples tells the query-builder to eager-load the nodes that are connected to
+// the "gate_samples" edge. The optional arguments are used to configure the query builder of the edge.
+func (dq *DeploymentQuery) WithGateSamples(opts ...func(*GateSampleQuery)) *DeploymentQuery {
+	query := (&GateSampleClient{config: dq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	dq.withGateSamples = query
 	return dq
 }
 
@@ -484,11 +521,12 @@ func (dq *DeploymentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*D
 	var (
 		nodes       = []*Deployment{}
 		_spec       = dq.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [5]bool{
 			dq.withRelease != nil,
 			dq.withReleaseEnvironment != nil,
 			dq.withApprovals != nil,
 			dq.withJob != nil,
+			dq.withGateSamples != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -537,10 +575,24 @@ func (dq *DeploymentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*D
 			return nil, err
 		}
 	}
+	if query := dq.withGateSamples; query != nil {
+		if err := dq.loadGateSamples(ctx, query, nodes,
+			func(n *Deployment) { n.Edges.GateSamples = []*GateSample{} },
+			func(n *Deployment, e *GateSample) { n.Edges.GateSamples = append(n.Edges.GateSamples, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range dq.withNamedApprovals {
 		if err := dq.loadApprovals(ctx, query, nodes,
 			func(n *Deployment) { n.appendNamedApprovals(name) },
 			func(n *Deployment, e *Approval) { n.appendNamedApprovals(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range dq.withNamedGateSamples {
+		if err := dq.loadGateSamples(ctx, query, nodes,
+			func(n *Deployment) { n.appendNamedGateSamples(name) },
+			func(n *Deployment, e *GateSample) { n.appendNamedGateSamples(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -652,6 +704,36 @@ func (dq *DeploymentQuery) loadJob(ctx context.Context, query *JobQuery, nodes [
 	}
 	query.Where(predicate.Job(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(deployment.JobColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.DeploymentID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "deployment_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (dq *DeploymentQuery) loadGateSamples(ctx context.Context, query *GateSampleQuery, nodes []*Deployment, init func(*Deployment), assign func(*Deployment, *GateSample)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Deployment)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(gatesample.FieldDeploymentID)
+	}
+	query.Where(predicate.GateSample(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(deployment.GateSamplesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -804,6 +886,20 @@ func (dq *DeploymentQuery) WithNamedApprovals(name string, opts ...func(*Approva
 		dq.withNamedApprovals = make(map[string]*ApprovalQuery)
 	}
 	dq.withNamedApprovals[name] = query
+	return dq
+}
+
+// WithNamedGateSamples tells the query-builder to eager-load the nodes that are connected to the "gate_samples"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (dq *DeploymentQuery) WithNamedGateSamples(name string, opts ...func(*GateSampleQuery)) *DeploymentQuery {
+	query := (&GateSampleClient{config: dq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if dq.withNamedGateSamples == nil {
+		dq.withNamedGateSamples = make(map[string]*GateSampleQuery)
+	}
+	dq.withNamedGateSamples[name] = query
 	return dq
 }
 

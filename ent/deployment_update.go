@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/predicate"
 	"github.com/cairnhq/cairn/ent/release"
@@ -140,6 +141,20 @@ func (du *DeploymentUpdate) SetAutomatic(b bool) *DeploymentUpdate {
 func (du *DeploymentUpdate) SetNillableAutomatic(b *bool) *DeploymentUpdate {
 	if b != nil {
 		du.SetAutomatic(*b)
+	}
+	return du
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (du *DeploymentUpdate) SetFreezeOverride(b bool) *DeploymentUpdate {
+	du.mutation.SetFreezeOverride(b)
+	return du
+}
+
+// SetNillableFreezeOverride sets the "freeze_override" field if the given value is not nil.
+func (du *DeploymentUpdate) SetNillableFreezeOverride(b *bool) *DeploymentUpdate {
+	if b != nil {
+		du.SetFreezeOverride(*b)
 	}
 	return du
 }
@@ -352,6 +367,21 @@ func (du *DeploymentUpdate) SetJob(j *Job) *DeploymentUpdate {
 	return du.SetJobID(j.ID)
 }
 
+// AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by IDs.
+func (du *DeploymentUpdate) AddGateSampleIDs(ids ...int) *DeploymentUpdate {
+	du.mutation.AddGateSampleIDs(ids...)
+	return du
+}
+
+// AddGateSamples adds the "gate_samples" edges to the GateSample entity.
+func (du *DeploymentUpdate) AddGateSamples(g ...*GateSample) *DeploymentUpdate {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return du.AddGateSampleIDs(ids...)
+}
+
 // Mutation returns the DeploymentMutation object of the builder.
 func (du *DeploymentUpdate) Mutation() *DeploymentMutation {
 	return du.mutation
@@ -394,6 +424,27 @@ func (du *DeploymentUpdate) RemoveApprovals(a ...*Approval) *DeploymentUpdate {
 func (du *DeploymentUpdate) ClearJob() *DeploymentUpdate {
 	du.mutation.ClearJob()
 	return du
+}
+
+// ClearGateSamples clears all "gate_samples" edges to the GateSample entity.
+func (du *DeploymentUpdate) ClearGateSamples() *DeploymentUpdate {
+	du.mutation.ClearGateSamples()
+	return du
+}
+
+// RemoveGateSampleIDs removes the "gate_samples" edge to GateSample entities by IDs.
+func (du *DeploymentUpdate) RemoveGateSampleIDs(ids ...int) *DeploymentUpdate {
+	du.mutation.RemoveGateSampleIDs(ids...)
+	return du
+}
+
+// RemoveGateSamples removes "gate_samples" edges to GateSample entities.
+func (du *DeploymentUpdate) RemoveGateSamples(g ...*GateSample) *DeploymentUpdate {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return du.RemoveGateSampleIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -497,6 +548,9 @@ func (du *DeploymentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if value, ok := du.mutation.Automatic(); ok {
 		_spec.SetField(deployment.FieldAutomatic, field.TypeBool, value)
+	}
+	if value, ok := du.mutation.FreezeOverride(); ok {
+		_spec.SetField(deployment.FieldFreezeOverride, field.TypeBool, value)
 	}
 	if value, ok := du.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)
@@ -669,6 +723,51 @@ func (du *DeploymentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if du.mutation.GateSamplesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := du.mutation.RemovedGateSamplesIDs(); len(nodes) > 0 && !du.mutation.GateSamplesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := du.mutation.GateSamplesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(du.modifiers...)
 	if n, err = sqlgraph.UpdateNodes(ctx, du.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -798,6 +897,20 @@ func (duo *DeploymentUpdateOne) SetAutomatic(b bool) *DeploymentUpdateOne {
 func (duo *DeploymentUpdateOne) SetNillableAutomatic(b *bool) *DeploymentUpdateOne {
 	if b != nil {
 		duo.SetAutomatic(*b)
+	}
+	return duo
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (duo *DeploymentUpdateOne) SetFreezeOverride(b bool) *DeploymentUpdateOne {
+	duo.mutation.SetFreezeOverride(b)
+	return duo
+}
+
+// SetNillableFreezeOverride sets the "freeze_override" field if the given value is not nil.
+func (duo *DeploymentUpdateOne) SetNillableFreezeOverride(b *bool) *DeploymentUpdateOne {
+	if b != nil {
+		duo.SetFreezeOverride(*b)
 	}
 	return duo
 }
@@ -1010,6 +1123,21 @@ func (duo *DeploymentUpdateOne) SetJob(j *Job) *DeploymentUpdateOne {
 	return duo.SetJobID(j.ID)
 }
 
+// AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by IDs.
+func (duo *DeploymentUpdateOne) AddGateSampleIDs(ids ...int) *DeploymentUpdateOne {
+	duo.mutation.AddGateSampleIDs(ids...)
+	return duo
+}
+
+// AddGateSamples adds the "gate_samples" edges to the GateSample entity.
+func (duo *DeploymentUpdateOne) AddGateSamples(g ...*GateSample) *DeploymentUpdateOne {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return duo.AddGateSampleIDs(ids...)
+}
+
 // Mutation returns the DeploymentMutation object of the builder.
 func (duo *DeploymentUpdateOne) Mutation() *DeploymentMutation {
 	return duo.mutation
@@ -1052,6 +1180,27 @@ func (duo *DeploymentUpdateOne) RemoveApprovals(a ...*Approval) *DeploymentUpdat
 func (duo *DeploymentUpdateOne) ClearJob() *DeploymentUpdateOne {
 	duo.mutation.ClearJob()
 	return duo
+}
+
+// ClearGateSamples clears all "gate_samples" edges to the GateSample entity.
+func (duo *DeploymentUpdateOne) ClearGateSamples() *DeploymentUpdateOne {
+	duo.mutation.ClearGateSamples()
+	return duo
+}
+
+// RemoveGateSampleIDs removes the "gate_samples" edge to GateSample entities by IDs.
+func (duo *DeploymentUpdateOne) RemoveGateSampleIDs(ids ...int) *DeploymentUpdateOne {
+	duo.mutation.RemoveGateSampleIDs(ids...)
+	return duo
+}
+
+// RemoveGateSamples removes "gate_samples" edges to GateSample entities.
+func (duo *DeploymentUpdateOne) RemoveGateSamples(g ...*GateSample) *DeploymentUpdateOne {
+	ids := make([]int, len(g))
+	for i := range g {
+		ids[i] = g[i].ID
+	}
+	return duo.RemoveGateSampleIDs(ids...)
 }
 
 // Where appends a list predicates to the DeploymentUpdate builder.
@@ -1185,6 +1334,9 @@ func (duo *DeploymentUpdateOne) sqlSave(ctx context.Context) (_node *Deployment,
 	}
 	if value, ok := duo.mutation.Automatic(); ok {
 		_spec.SetField(deployment.FieldAutomatic, field.TypeBool, value)
+	}
+	if value, ok := duo.mutation.FreezeOverride(); ok {
+		_spec.SetField(deployment.FieldFreezeOverride, field.TypeBool, value)
 	}
 	if value, ok := duo.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)
@@ -1350,6 +1502,51 @@ func (duo *DeploymentUpdateOne) sqlSave(ctx context.Context) (_node *Deployment,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if duo.mutation.GateSamplesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := duo.mutation.RemovedGateSamplesIDs(); len(nodes) > 0 && !duo.mutation.GateSamplesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := duo.mutation.GateSamplesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.GateSamplesTable,
+			Columns: []string{deployment.GateSamplesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

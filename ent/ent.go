@@ -23,6 +23,8 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/freezewindow"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -113,6 +115,8 @@ func checkColumn(table, column string) error {
 			deployment.Table:         deployment.ValidColumn,
 			environment.Table:        environment.ValidColumn,
 			event.Table:              event.ValidColumn,
+			freezewindow.Table:       freezewindow.ValidColumn,
+			gatesample.Table:         gatesample.ValidColumn,
 			group.Table:              group.ValidColumn,
 			hookdelivery.Table:       hookdelivery.ValidColumn,
 			job.Table:                job.ValidColumn,

@@ -20,6 +20,8 @@ import (
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
+	"github.com/cairnhq/cairn/ent/freezewindow"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -1314,6 +1316,19 @@ func (d *DeploymentQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				return err
 			}
 			d.withJob = query
+
+		case "gateSamples":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&GateSampleClient{config: d.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, gatesampleImplementors)...); err != nil {
+				return err
+			}
+			d.WithNamedGateSamples(alias, func(wq *GateSampleQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[deployment.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, deployment.FieldCreatedAt)
@@ -1358,6 +1373,11 @@ func (d *DeploymentQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 			if _, ok := fieldSeen[deployment.FieldAutomatic]; !ok {
 				selectedFields = append(selectedFields, deployment.FieldAutomatic)
 				fieldSeen[deployment.FieldAutomatic] = struct{}{}
+			}
+		case "freezeOverride":
+			if _, ok := fieldSeen[deployment.FieldFreezeOverride]; !ok {
+				selectedFields = append(selectedFields, deployment.FieldFreezeOverride)
+				fieldSeen[deployment.FieldFreezeOverride] = struct{}{}
 			}
 		case "deferredUntil":
 			if _, ok := fieldSeen[deployment.FieldDeferredUntil]; !ok {
@@ -1585,6 +1605,279 @@ func newEnvironmentPaginateArgs(rv map[string]any) *environmentPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*EnvironmentWhereInput); ok {
 		args.opts = append(args.opts, WithEnvironmentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (fw *FreezeWindowQuery) CollectFields(ctx context.Context, satisfies ...string) (*FreezeWindowQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return fw, nil
+	}
+	if err := fw.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return fw, nil
+}
+
+func (fw *FreezeWindowQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(freezewindow.Columns))
+		selectedFields = []string{freezewindow.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[freezewindow.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldCreatedAt)
+				fieldSeen[freezewindow.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[freezewindow.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldUpdatedAt)
+				fieldSeen[freezewindow.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[freezewindow.FieldName]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldName)
+				fieldSeen[freezewindow.FieldName] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[freezewindow.FieldReason]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldReason)
+				fieldSeen[freezewindow.FieldReason] = struct{}{}
+			}
+		case "definitionID":
+			if _, ok := fieldSeen[freezewindow.FieldDefinitionID]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldDefinitionID)
+				fieldSeen[freezewindow.FieldDefinitionID] = struct{}{}
+			}
+		case "environment":
+			if _, ok := fieldSeen[freezewindow.FieldEnvironment]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldEnvironment)
+				fieldSeen[freezewindow.FieldEnvironment] = struct{}{}
+			}
+		case "mode":
+			if _, ok := fieldSeen[freezewindow.FieldMode]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldMode)
+				fieldSeen[freezewindow.FieldMode] = struct{}{}
+			}
+		case "startsAt":
+			if _, ok := fieldSeen[freezewindow.FieldStartsAt]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldStartsAt)
+				fieldSeen[freezewindow.FieldStartsAt] = struct{}{}
+			}
+		case "endsAt":
+			if _, ok := fieldSeen[freezewindow.FieldEndsAt]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldEndsAt)
+				fieldSeen[freezewindow.FieldEndsAt] = struct{}{}
+			}
+		case "cron":
+			if _, ok := fieldSeen[freezewindow.FieldCron]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldCron)
+				fieldSeen[freezewindow.FieldCron] = struct{}{}
+			}
+		case "durationMinutes":
+			if _, ok := fieldSeen[freezewindow.FieldDurationMinutes]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldDurationMinutes)
+				fieldSeen[freezewindow.FieldDurationMinutes] = struct{}{}
+			}
+		case "timeZone":
+			if _, ok := fieldSeen[freezewindow.FieldTimeZone]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldTimeZone)
+				fieldSeen[freezewindow.FieldTimeZone] = struct{}{}
+			}
+		case "createdBy":
+			if _, ok := fieldSeen[freezewindow.FieldCreatedBy]; !ok {
+				selectedFields = append(selectedFields, freezewindow.FieldCreatedBy)
+				fieldSeen[freezewindow.FieldCreatedBy] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		fw.Select(selectedFields...)
+	}
+	return nil
+}
+
+type freezewindowPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []FreezeWindowPaginateOption
+}
+
+func newFreezeWindowPaginateArgs(rv map[string]any) *freezewindowPaginateArgs {
+	args := &freezewindowPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &FreezeWindowOrder{Field: &FreezeWindowOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithFreezeWindowOrder(order))
+			}
+		case *FreezeWindowOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithFreezeWindowOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*FreezeWindowWhereInput); ok {
+		args.opts = append(args.opts, WithFreezeWindowFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (gs *GateSampleQuery) CollectFields(ctx context.Context, satisfies ...string) (*GateSampleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return gs, nil
+	}
+	if err := gs.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return gs, nil
+}
+
+func (gs *GateSampleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(gatesample.Columns))
+		selectedFields = []string{gatesample.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "deployment":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeploymentClient{config: gs.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deploymentImplementors)...); err != nil {
+				return err
+			}
+			gs.withDeployment = query
+			if _, ok := fieldSeen[gatesample.FieldDeploymentID]; !ok {
+				selectedFields = append(selectedFields, gatesample.FieldDeploymentID)
+				fieldSeen[gatesample.FieldDeploymentID] = struct{}{}
+			}
+		case "stage":
+			if _, ok := fieldSeen[gatesample.FieldStage]; !ok {
+				selectedFields = append(selectedFields, gatesample.FieldStage)
+				fieldSeen[gatesample.FieldStage] = struct{}{}
+			}
+		case "number":
+			if _, ok := fieldSeen[gatesample.FieldNumber]; !ok {
+				selectedFields = append(selectedFields, gatesample.FieldNumber)
+				fieldSeen[gatesample.FieldNumber] = struct{}{}
+			}
+		case "takenAt":
+			if _, ok := fieldSeen[gatesample.FieldTakenAt]; !ok {
+				selectedFields = append(selectedFields, gatesample.FieldTakenAt)
+				fieldSeen[gatesample.FieldTakenAt] = struct{}{}
+			}
+		case "passed":
+			if _, ok := fieldSeen[gatesample.FieldPassed]; !ok {
+				selectedFields = append(selectedFields, gatesample.FieldPassed)
+				fieldSeen[gatesample.FieldPassed] = struct{}{}
+			}
+		case "deploymentID":
+			if _, ok := fieldSeen[gatesample.FieldDeploymentID]; !ok {
+				selectedFields = append(selectedFields, gatesample.FieldDeploymentID)
+				fieldSeen[gatesample.FieldDeploymentID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		gs.Select(selectedFields...)
+	}
+	return nil
+}
+
+type gatesamplePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []GateSamplePaginateOption
+}
+
+func newGateSamplePaginateArgs(rv map[string]any) *gatesamplePaginateArgs {
+	args := &gatesamplePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &GateSampleOrder{Field: &GateSampleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithGateSampleOrder(order))
+			}
+		case *GateSampleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithGateSampleOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*GateSampleWhereInput); ok {
+		args.opts = append(args.opts, WithGateSampleFilter(v.Filter))
 	}
 	return args
 }

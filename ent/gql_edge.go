@@ -125,10 +125,30 @@ func (d *Deployment) Job(ctx context.Context) (*Job, error) {
 	return result, MaskNotFound(err)
 }
 
+func (d *Deployment) GateSamples(ctx context.Context) (result []*GateSample, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = d.NamedGateSamples(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = d.Edges.GateSamplesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = d.QueryGateSamples().All(ctx)
+	}
+	return result, err
+}
+
 func (e *Environment) Definition(ctx context.Context) (*ReleaseDefinition, error) {
 	result, err := e.Edges.DefinitionOrErr()
 	if IsNotLoaded(err) {
 		result, err = e.QueryDefinition().Only(ctx)
+	}
+	return result, err
+}
+
+func (gs *GateSample) Deployment(ctx context.Context) (*Deployment, error) {
+	result, err := gs.Edges.DeploymentOrErr()
+	if IsNotLoaded(err) {
+		result, err = gs.QueryDeployment().Only(ctx)
 	}
 	return result, err
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
+	"github.com/cairnhq/cairn/ent/freezewindow"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -96,6 +98,16 @@ var environmentImplementors = []string{"Environment", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Environment) IsNode() {}
+
+var freezewindowImplementors = []string{"FreezeWindow", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*FreezeWindow) IsNode() {}
+
+var gatesampleImplementors = []string{"GateSample", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*GateSample) IsNode() {}
 
 var groupImplementors = []string{"Group", "Node"}
 
@@ -316,6 +328,24 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(environment.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, environmentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case freezewindow.Table:
+		query := c.FreezeWindow.Query().
+			Where(freezewindow.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, freezewindowImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case gatesample.Table:
+		query := c.GateSample.Query().
+			Where(gatesample.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, gatesampleImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -676,6 +706,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Environment.Query().
 			Where(environment.IDIn(ids...))
 		query, err := query.CollectFields(ctx, environmentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case freezewindow.Table:
+		query := c.FreezeWindow.Query().
+			Where(freezewindow.IDIn(ids...))
+		query, err := query.CollectFields(ctx, freezewindowImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case gatesample.Table:
+		query := c.GateSample.Query().
+			Where(gatesample.IDIn(ids...))
+		query, err := query.CollectFields(ctx, gatesampleImplementors...)
 		if err != nil {
 			return nil, err
 		}

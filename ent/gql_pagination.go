@@ -24,6 +24,8 @@ import (
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
+	"github.com/cairnhq/cairn/ent/freezewindow"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -3129,6 +3131,616 @@ func (e *Environment) ToEdge(order *EnvironmentOrder) *EnvironmentEdge {
 	return &EnvironmentEdge{
 		Node:   e,
 		Cursor: order.Field.toCursor(e),
+	}
+}
+
+// FreezeWindowEdge is the edge representation of FreezeWindow.
+type FreezeWindowEdge struct {
+	Node   *FreezeWindow `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// FreezeWindowConnection is the connection containing edges to FreezeWindow.
+type FreezeWindowConnection struct {
+	Edges      []*FreezeWindowEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *FreezeWindowConnection) build(nodes []*FreezeWindow, pager *freezewindowPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *FreezeWindow
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *FreezeWindow {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *FreezeWindow {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*FreezeWindowEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &FreezeWindowEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// FreezeWindowPaginateOption enables pagination customization.
+type FreezeWindowPaginateOption func(*freezewindowPager) error
+
+// WithFreezeWindowOrder configures pagination ordering.
+func WithFreezeWindowOrder(order *FreezeWindowOrder) FreezeWindowPaginateOption {
+	if order == nil {
+		order = DefaultFreezeWindowOrder
+	}
+	o := *order
+	return func(pager *freezewindowPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultFreezeWindowOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithFreezeWindowFilter configures pagination filter.
+func WithFreezeWindowFilter(filter func(*FreezeWindowQuery) (*FreezeWindowQuery, error)) FreezeWindowPaginateOption {
+	return func(pager *freezewindowPager) error {
+		if filter == nil {
+			return errors.New("FreezeWindowQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type freezewindowPager struct {
+	reverse bool
+	order   *FreezeWindowOrder
+	filter  func(*FreezeWindowQuery) (*FreezeWindowQuery, error)
+}
+
+func newFreezeWindowPager(opts []FreezeWindowPaginateOption, reverse bool) (*freezewindowPager, error) {
+	pager := &freezewindowPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultFreezeWindowOrder
+	}
+	return pager, nil
+}
+
+func (p *freezewindowPager) applyFilter(query *FreezeWindowQuery) (*FreezeWindowQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *freezewindowPager) toCursor(fw *FreezeWindow) Cursor {
+	return p.order.Field.toCursor(fw)
+}
+
+func (p *freezewindowPager) applyCursors(query *FreezeWindowQuery, after, before *Cursor) (*FreezeWindowQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultFreezeWindowOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *freezewindowPager) applyOrder(query *FreezeWindowQuery) *FreezeWindowQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultFreezeWindowOrder.Field {
+		query = query.Order(DefaultFreezeWindowOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *freezewindowPager) orderExpr(query *FreezeWindowQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultFreezeWindowOrder.Field {
+			b.Comma().Ident(DefaultFreezeWindowOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to FreezeWindow.
+func (fw *FreezeWindowQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...FreezeWindowPaginateOption,
+) (*FreezeWindowConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newFreezeWindowPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if fw, err = pager.applyFilter(fw); err != nil {
+		return nil, err
+	}
+	conn := &FreezeWindowConnection{Edges: []*FreezeWindowEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := fw.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if fw, err = pager.applyCursors(fw, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		fw.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := fw.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	fw = pager.applyOrder(fw)
+	nodes, err := fw.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// FreezeWindowOrderFieldCreatedAt orders FreezeWindow by created_at.
+	FreezeWindowOrderFieldCreatedAt = &FreezeWindowOrderField{
+		Value: func(fw *FreezeWindow) (ent.Value, error) {
+			return fw.CreatedAt, nil
+		},
+		column: freezewindow.FieldCreatedAt,
+		toTerm: freezewindow.ByCreatedAt,
+		toCursor: func(fw *FreezeWindow) Cursor {
+			return Cursor{
+				ID:    fw.ID,
+				Value: fw.CreatedAt,
+			}
+		},
+	}
+	// FreezeWindowOrderFieldUpdatedAt orders FreezeWindow by updated_at.
+	FreezeWindowOrderFieldUpdatedAt = &FreezeWindowOrderField{
+		Value: func(fw *FreezeWindow) (ent.Value, error) {
+			return fw.UpdatedAt, nil
+		},
+		column: freezewindow.FieldUpdatedAt,
+		toTerm: freezewindow.ByUpdatedAt,
+		toCursor: func(fw *FreezeWindow) Cursor {
+			return Cursor{
+				ID:    fw.ID,
+				Value: fw.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f FreezeWindowOrderField) String() string {
+	var str string
+	switch f.column {
+	case FreezeWindowOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case FreezeWindowOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f FreezeWindowOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *FreezeWindowOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("FreezeWindowOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *FreezeWindowOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *FreezeWindowOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid FreezeWindowOrderField", str)
+	}
+	return nil
+}
+
+// FreezeWindowOrderField defines the ordering field of FreezeWindow.
+type FreezeWindowOrderField struct {
+	// Value extracts the ordering value from the given FreezeWindow.
+	Value    func(*FreezeWindow) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) freezewindow.OrderOption
+	toCursor func(*FreezeWindow) Cursor
+}
+
+// FreezeWindowOrder defines the ordering of FreezeWindow.
+type FreezeWindowOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *FreezeWindowOrderField `json:"field"`
+}
+
+// DefaultFreezeWindowOrder is the default ordering of FreezeWindow.
+var DefaultFreezeWindowOrder = &FreezeWindowOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &FreezeWindowOrderField{
+		Value: func(fw *FreezeWindow) (ent.Value, error) {
+			return fw.ID, nil
+		},
+		column: freezewindow.FieldID,
+		toTerm: freezewindow.ByID,
+		toCursor: func(fw *FreezeWindow) Cursor {
+			return Cursor{ID: fw.ID}
+		},
+	},
+}
+
+// ToEdge converts FreezeWindow into FreezeWindowEdge.
+func (fw *FreezeWindow) ToEdge(order *FreezeWindowOrder) *FreezeWindowEdge {
+	if order == nil {
+		order = DefaultFreezeWindowOrder
+	}
+	return &FreezeWindowEdge{
+		Node:   fw,
+		Cursor: order.Field.toCursor(fw),
+	}
+}
+
+// GateSampleEdge is the edge representation of GateSample.
+type GateSampleEdge struct {
+	Node   *GateSample `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// GateSampleConnection is the connection containing edges to GateSample.
+type GateSampleConnection struct {
+	Edges      []*GateSampleEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *GateSampleConnection) build(nodes []*GateSample, pager *gatesamplePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *GateSample
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *GateSample {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *GateSample {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*GateSampleEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &GateSampleEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// GateSamplePaginateOption enables pagination customization.
+type GateSamplePaginateOption func(*gatesamplePager) error
+
+// WithGateSampleOrder configures pagination ordering.
+func WithGateSampleOrder(order *GateSampleOrder) GateSamplePaginateOption {
+	if order == nil {
+		order = DefaultGateSampleOrder
+	}
+	o := *order
+	return func(pager *gatesamplePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultGateSampleOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithGateSampleFilter configures pagination filter.
+func WithGateSampleFilter(filter func(*GateSampleQuery) (*GateSampleQuery, error)) GateSamplePaginateOption {
+	return func(pager *gatesamplePager) error {
+		if filter == nil {
+			return errors.New("GateSampleQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type gatesamplePager struct {
+	reverse bool
+	order   *GateSampleOrder
+	filter  func(*GateSampleQuery) (*GateSampleQuery, error)
+}
+
+func newGateSamplePager(opts []GateSamplePaginateOption, reverse bool) (*gatesamplePager, error) {
+	pager := &gatesamplePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultGateSampleOrder
+	}
+	return pager, nil
+}
+
+func (p *gatesamplePager) applyFilter(query *GateSampleQuery) (*GateSampleQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *gatesamplePager) toCursor(gs *GateSample) Cursor {
+	return p.order.Field.toCursor(gs)
+}
+
+func (p *gatesamplePager) applyCursors(query *GateSampleQuery, after, before *Cursor) (*GateSampleQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultGateSampleOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *gatesamplePager) applyOrder(query *GateSampleQuery) *GateSampleQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultGateSampleOrder.Field {
+		query = query.Order(DefaultGateSampleOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *gatesamplePager) orderExpr(query *GateSampleQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultGateSampleOrder.Field {
+			b.Comma().Ident(DefaultGateSampleOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to GateSample.
+func (gs *GateSampleQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...GateSamplePaginateOption,
+) (*GateSampleConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newGateSamplePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if gs, err = pager.applyFilter(gs); err != nil {
+		return nil, err
+	}
+	conn := &GateSampleConnection{Edges: []*GateSampleEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := gs.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if gs, err = pager.applyCursors(gs, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		gs.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := gs.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	gs = pager.applyOrder(gs)
+	nodes, err := gs.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// GateSampleOrderFieldTakenAt orders GateSample by taken_at.
+	GateSampleOrderFieldTakenAt = &GateSampleOrderField{
+		Value: func(gs *GateSample) (ent.Value, error) {
+			return gs.TakenAt, nil
+		},
+		column: gatesample.FieldTakenAt,
+		toTerm: gatesample.ByTakenAt,
+		toCursor: func(gs *GateSample) Cursor {
+			return Cursor{
+				ID:    gs.ID,
+				Value: gs.TakenAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f GateSampleOrderField) String() string {
+	var str string
+	switch f.column {
+	case GateSampleOrderFieldTakenAt.column:
+		str = "TAKEN_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f GateSampleOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *GateSampleOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("GateSampleOrderField %T must be a string", v)
+	}
+	switch str {
+	case "TAKEN_AT":
+		*f = *GateSampleOrderFieldTakenAt
+	default:
+		return fmt.Errorf("%s is not a valid GateSampleOrderField", str)
+	}
+	return nil
+}
+
+// GateSampleOrderField defines the ordering field of GateSample.
+type GateSampleOrderField struct {
+	// Value extracts the ordering value from the given GateSample.
+	Value    func(*GateSample) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) gatesample.OrderOption
+	toCursor func(*GateSample) Cursor
+}
+
+// GateSampleOrder defines the ordering of GateSample.
+type GateSampleOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *GateSampleOrderField `json:"field"`
+}
+
+// DefaultGateSampleOrder is the default ordering of GateSample.
+var DefaultGateSampleOrder = &GateSampleOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &GateSampleOrderField{
+		Value: func(gs *GateSample) (ent.Value, error) {
+			return gs.ID, nil
+		},
+		column: gatesample.FieldID,
+		toTerm: gatesample.ByID,
+		toCursor: func(gs *GateSample) Cursor {
+			return Cursor{ID: gs.ID}
+		},
+	},
+}
+
+// ToEdge converts GateSample into GateSampleEdge.
+func (gs *GateSample) ToEdge(order *GateSampleOrder) *GateSampleEdge {
+	if order == nil {
+		order = DefaultGateSampleOrder
+	}
+	return &GateSampleEdge{
+		Node:   gs,
+		Cursor: order.Field.toCursor(gs),
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
+	"github.com/cairnhq/cairn/ent/freezewindow"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -4007,6 +4009,10 @@ type DeploymentWhereInput struct {
 	Automatic    *bool `json:"automatic,omitempty"`
 	AutomaticNEQ *bool `json:"automaticNEQ,omitempty"`
 
+	// "freeze_override" field predicates.
+	FreezeOverride    *bool `json:"freezeOverride,omitempty"`
+	FreezeOverrideNEQ *bool `json:"freezeOverrideNEQ,omitempty"`
+
 	// "deferred_until" field predicates.
 	DeferredUntil       *time.Time  `json:"deferredUntil,omitempty"`
 	DeferredUntilNEQ    *time.Time  `json:"deferredUntilNEQ,omitempty"`
@@ -4107,6 +4113,10 @@ type DeploymentWhereInput struct {
 	// "job" edge predicates.
 	HasJob     *bool            `json:"hasJob,omitempty"`
 	HasJobWith []*JobWhereInput `json:"hasJobWith,omitempty"`
+
+	// "gate_samples" edge predicates.
+	HasGateSamples     *bool                   `json:"hasGateSamples,omitempty"`
+	HasGateSamplesWith []*GateSampleWhereInput `json:"hasGateSamplesWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -4423,6 +4433,12 @@ func (i *DeploymentWhereInput) P() (predicate.Deployment, error) {
 	if i.AutomaticNEQ != nil {
 		predicates = append(predicates, deployment.AutomaticNEQ(*i.AutomaticNEQ))
 	}
+	if i.FreezeOverride != nil {
+		predicates = append(predicates, deployment.FreezeOverrideEQ(*i.FreezeOverride))
+	}
+	if i.FreezeOverrideNEQ != nil {
+		predicates = append(predicates, deployment.FreezeOverrideNEQ(*i.FreezeOverrideNEQ))
+	}
 	if i.DeferredUntil != nil {
 		predicates = append(predicates, deployment.DeferredUntilEQ(*i.DeferredUntil))
 	}
@@ -4702,6 +4718,24 @@ func (i *DeploymentWhereInput) P() (predicate.Deployment, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, deployment.HasJobWith(with...))
+	}
+	if i.HasGateSamples != nil {
+		p := deployment.HasGateSamples()
+		if !*i.HasGateSamples {
+			p = deployment.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasGateSamplesWith) > 0 {
+		with := make([]predicate.GateSample, 0, len(i.HasGateSamplesWith))
+		for _, w := range i.HasGateSamplesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasGateSamplesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, deployment.HasGateSamplesWith(with...))
 	}
 	switch len(predicates) {
 	case 0:
@@ -5016,6 +5050,960 @@ func (i *EnvironmentWhereInput) P() (predicate.Environment, error) {
 		return predicates[0], nil
 	default:
 		return environment.And(predicates...), nil
+	}
+}
+
+// FreezeWindowWhereInput represents a where input for filtering FreezeWindow queries.
+type FreezeWindowWhereInput struct {
+	Predicates []predicate.FreezeWindow  `json:"-"`
+	Not        *FreezeWindowWhereInput   `json:"not,omitempty"`
+	Or         []*FreezeWindowWhereInput `json:"or,omitempty"`
+	And        []*FreezeWindowWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "reason" field predicates.
+	Reason             *string  `json:"reason,omitempty"`
+	ReasonNEQ          *string  `json:"reasonNEQ,omitempty"`
+	ReasonIn           []string `json:"reasonIn,omitempty"`
+	ReasonNotIn        []string `json:"reasonNotIn,omitempty"`
+	ReasonGT           *string  `json:"reasonGT,omitempty"`
+	ReasonGTE          *string  `json:"reasonGTE,omitempty"`
+	ReasonLT           *string  `json:"reasonLT,omitempty"`
+	ReasonLTE          *string  `json:"reasonLTE,omitempty"`
+	ReasonContains     *string  `json:"reasonContains,omitempty"`
+	ReasonHasPrefix    *string  `json:"reasonHasPrefix,omitempty"`
+	ReasonHasSuffix    *string  `json:"reasonHasSuffix,omitempty"`
+	ReasonEqualFold    *string  `json:"reasonEqualFold,omitempty"`
+	ReasonContainsFold *string  `json:"reasonContainsFold,omitempty"`
+
+	// "definition_id" field predicates.
+	DefinitionID       *int  `json:"definitionID,omitempty"`
+	DefinitionIDNEQ    *int  `json:"definitionIDNEQ,omitempty"`
+	DefinitionIDIn     []int `json:"definitionIDIn,omitempty"`
+	DefinitionIDNotIn  []int `json:"definitionIDNotIn,omitempty"`
+	DefinitionIDGT     *int  `json:"definitionIDGT,omitempty"`
+	DefinitionIDGTE    *int  `json:"definitionIDGTE,omitempty"`
+	DefinitionIDLT     *int  `json:"definitionIDLT,omitempty"`
+	DefinitionIDLTE    *int  `json:"definitionIDLTE,omitempty"`
+	DefinitionIDIsNil  bool  `json:"definitionIDIsNil,omitempty"`
+	DefinitionIDNotNil bool  `json:"definitionIDNotNil,omitempty"`
+
+	// "environment" field predicates.
+	Environment             *string  `json:"environment,omitempty"`
+	EnvironmentNEQ          *string  `json:"environmentNEQ,omitempty"`
+	EnvironmentIn           []string `json:"environmentIn,omitempty"`
+	EnvironmentNotIn        []string `json:"environmentNotIn,omitempty"`
+	EnvironmentGT           *string  `json:"environmentGT,omitempty"`
+	EnvironmentGTE          *string  `json:"environmentGTE,omitempty"`
+	EnvironmentLT           *string  `json:"environmentLT,omitempty"`
+	EnvironmentLTE          *string  `json:"environmentLTE,omitempty"`
+	EnvironmentContains     *string  `json:"environmentContains,omitempty"`
+	EnvironmentHasPrefix    *string  `json:"environmentHasPrefix,omitempty"`
+	EnvironmentHasSuffix    *string  `json:"environmentHasSuffix,omitempty"`
+	EnvironmentEqualFold    *string  `json:"environmentEqualFold,omitempty"`
+	EnvironmentContainsFold *string  `json:"environmentContainsFold,omitempty"`
+
+	// "mode" field predicates.
+	Mode      *freezewindow.Mode  `json:"mode,omitempty"`
+	ModeNEQ   *freezewindow.Mode  `json:"modeNEQ,omitempty"`
+	ModeIn    []freezewindow.Mode `json:"modeIn,omitempty"`
+	ModeNotIn []freezewindow.Mode `json:"modeNotIn,omitempty"`
+
+	// "starts_at" field predicates.
+	StartsAt       *time.Time  `json:"startsAt,omitempty"`
+	StartsAtNEQ    *time.Time  `json:"startsAtNEQ,omitempty"`
+	StartsAtIn     []time.Time `json:"startsAtIn,omitempty"`
+	StartsAtNotIn  []time.Time `json:"startsAtNotIn,omitempty"`
+	StartsAtGT     *time.Time  `json:"startsAtGT,omitempty"`
+	StartsAtGTE    *time.Time  `json:"startsAtGTE,omitempty"`
+	StartsAtLT     *time.Time  `json:"startsAtLT,omitempty"`
+	StartsAtLTE    *time.Time  `json:"startsAtLTE,omitempty"`
+	StartsAtIsNil  bool        `json:"startsAtIsNil,omitempty"`
+	StartsAtNotNil bool        `json:"startsAtNotNil,omitempty"`
+
+	// "ends_at" field predicates.
+	EndsAt       *time.Time  `json:"endsAt,omitempty"`
+	EndsAtNEQ    *time.Time  `json:"endsAtNEQ,omitempty"`
+	EndsAtIn     []time.Time `json:"endsAtIn,omitempty"`
+	EndsAtNotIn  []time.Time `json:"endsAtNotIn,omitempty"`
+	EndsAtGT     *time.Time  `json:"endsAtGT,omitempty"`
+	EndsAtGTE    *time.Time  `json:"endsAtGTE,omitempty"`
+	EndsAtLT     *time.Time  `json:"endsAtLT,omitempty"`
+	EndsAtLTE    *time.Time  `json:"endsAtLTE,omitempty"`
+	EndsAtIsNil  bool        `json:"endsAtIsNil,omitempty"`
+	EndsAtNotNil bool        `json:"endsAtNotNil,omitempty"`
+
+	// "cron" field predicates.
+	Cron             *string  `json:"cron,omitempty"`
+	CronNEQ          *string  `json:"cronNEQ,omitempty"`
+	CronIn           []string `json:"cronIn,omitempty"`
+	CronNotIn        []string `json:"cronNotIn,omitempty"`
+	CronGT           *string  `json:"cronGT,omitempty"`
+	CronGTE          *string  `json:"cronGTE,omitempty"`
+	CronLT           *string  `json:"cronLT,omitempty"`
+	CronLTE          *string  `json:"cronLTE,omitempty"`
+	CronContains     *string  `json:"cronContains,omitempty"`
+	CronHasPrefix    *string  `json:"cronHasPrefix,omitempty"`
+	CronHasSuffix    *string  `json:"cronHasSuffix,omitempty"`
+	CronEqualFold    *string  `json:"cronEqualFold,omitempty"`
+	CronContainsFold *string  `json:"cronContainsFold,omitempty"`
+
+	// "duration_minutes" field predicates.
+	DurationMinutes      *int  `json:"durationMinutes,omitempty"`
+	DurationMinutesNEQ   *int  `json:"durationMinutesNEQ,omitempty"`
+	DurationMinutesIn    []int `json:"durationMinutesIn,omitempty"`
+	DurationMinutesNotIn []int `json:"durationMinutesNotIn,omitempty"`
+	DurationMinutesGT    *int  `json:"durationMinutesGT,omitempty"`
+	DurationMinutesGTE   *int  `json:"durationMinutesGTE,omitempty"`
+	DurationMinutesLT    *int  `json:"durationMinutesLT,omitempty"`
+	DurationMinutesLTE   *int  `json:"durationMinutesLTE,omitempty"`
+
+	// "time_zone" field predicates.
+	TimeZone             *string  `json:"timeZone,omitempty"`
+	TimeZoneNEQ          *string  `json:"timeZoneNEQ,omitempty"`
+	TimeZoneIn           []string `json:"timeZoneIn,omitempty"`
+	TimeZoneNotIn        []string `json:"timeZoneNotIn,omitempty"`
+	TimeZoneGT           *string  `json:"timeZoneGT,omitempty"`
+	TimeZoneGTE          *string  `json:"timeZoneGTE,omitempty"`
+	TimeZoneLT           *string  `json:"timeZoneLT,omitempty"`
+	TimeZoneLTE          *string  `json:"timeZoneLTE,omitempty"`
+	TimeZoneContains     *string  `json:"timeZoneContains,omitempty"`
+	TimeZoneHasPrefix    *string  `json:"timeZoneHasPrefix,omitempty"`
+	TimeZoneHasSuffix    *string  `json:"timeZoneHasSuffix,omitempty"`
+	TimeZoneEqualFold    *string  `json:"timeZoneEqualFold,omitempty"`
+	TimeZoneContainsFold *string  `json:"timeZoneContainsFold,omitempty"`
+
+	// "created_by" field predicates.
+	CreatedBy             *string  `json:"createdBy,omitempty"`
+	CreatedByNEQ          *string  `json:"createdByNEQ,omitempty"`
+	CreatedByIn           []string `json:"createdByIn,omitempty"`
+	CreatedByNotIn        []string `json:"createdByNotIn,omitempty"`
+	CreatedByGT           *string  `json:"createdByGT,omitempty"`
+	CreatedByGTE          *string  `json:"createdByGTE,omitempty"`
+	CreatedByLT           *string  `json:"createdByLT,omitempty"`
+	CreatedByLTE          *string  `json:"createdByLTE,omitempty"`
+	CreatedByContains     *string  `json:"createdByContains,omitempty"`
+	CreatedByHasPrefix    *string  `json:"createdByHasPrefix,omitempty"`
+	CreatedByHasSuffix    *string  `json:"createdByHasSuffix,omitempty"`
+	CreatedByEqualFold    *string  `json:"createdByEqualFold,omitempty"`
+	CreatedByContainsFold *string  `json:"createdByContainsFold,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *FreezeWindowWhereInput) AddPredicates(predicates ...predicate.FreezeWindow) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the FreezeWindowWhereInput filter on the FreezeWindowQuery builder.
+func (i *FreezeWindowWhereInput) Filter(q *FreezeWindowQuery) (*FreezeWindowQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyFreezeWindowWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyFreezeWindowWhereInput is returned in case the FreezeWindowWhereInput is empty.
+var ErrEmptyFreezeWindowWhereInput = errors.New("ent: empty predicate FreezeWindowWhereInput")
+
+// P returns a predicate for filtering freezewindows.
+// An error is returned if the input is empty or invalid.
+func (i *FreezeWindowWhereInput) P() (predicate.FreezeWindow, error) {
+	var predicates []predicate.FreezeWindow
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, freezewindow.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.FreezeWindow, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, freezewindow.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.FreezeWindow, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, freezewindow.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, freezewindow.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, freezewindow.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, freezewindow.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, freezewindow.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, freezewindow.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, freezewindow.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, freezewindow.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, freezewindow.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, freezewindow.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, freezewindow.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, freezewindow.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, freezewindow.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, freezewindow.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, freezewindow.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, freezewindow.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, freezewindow.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, freezewindow.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, freezewindow.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, freezewindow.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, freezewindow.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, freezewindow.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, freezewindow.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, freezewindow.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, freezewindow.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, freezewindow.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, freezewindow.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, freezewindow.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, freezewindow.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, freezewindow.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, freezewindow.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, freezewindow.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, freezewindow.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, freezewindow.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, freezewindow.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, freezewindow.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, freezewindow.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, freezewindow.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, freezewindow.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, freezewindow.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, freezewindow.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, freezewindow.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.ReasonGT != nil {
+		predicates = append(predicates, freezewindow.ReasonGT(*i.ReasonGT))
+	}
+	if i.ReasonGTE != nil {
+		predicates = append(predicates, freezewindow.ReasonGTE(*i.ReasonGTE))
+	}
+	if i.ReasonLT != nil {
+		predicates = append(predicates, freezewindow.ReasonLT(*i.ReasonLT))
+	}
+	if i.ReasonLTE != nil {
+		predicates = append(predicates, freezewindow.ReasonLTE(*i.ReasonLTE))
+	}
+	if i.ReasonContains != nil {
+		predicates = append(predicates, freezewindow.ReasonContains(*i.ReasonContains))
+	}
+	if i.ReasonHasPrefix != nil {
+		predicates = append(predicates, freezewindow.ReasonHasPrefix(*i.ReasonHasPrefix))
+	}
+	if i.ReasonHasSuffix != nil {
+		predicates = append(predicates, freezewindow.ReasonHasSuffix(*i.ReasonHasSuffix))
+	}
+	if i.ReasonEqualFold != nil {
+		predicates = append(predicates, freezewindow.ReasonEqualFold(*i.ReasonEqualFold))
+	}
+	if i.ReasonContainsFold != nil {
+		predicates = append(predicates, freezewindow.ReasonContainsFold(*i.ReasonContainsFold))
+	}
+	if i.DefinitionID != nil {
+		predicates = append(predicates, freezewindow.DefinitionIDEQ(*i.DefinitionID))
+	}
+	if i.DefinitionIDNEQ != nil {
+		predicates = append(predicates, freezewindow.DefinitionIDNEQ(*i.DefinitionIDNEQ))
+	}
+	if len(i.DefinitionIDIn) > 0 {
+		predicates = append(predicates, freezewindow.DefinitionIDIn(i.DefinitionIDIn...))
+	}
+	if len(i.DefinitionIDNotIn) > 0 {
+		predicates = append(predicates, freezewindow.DefinitionIDNotIn(i.DefinitionIDNotIn...))
+	}
+	if i.DefinitionIDGT != nil {
+		predicates = append(predicates, freezewindow.DefinitionIDGT(*i.DefinitionIDGT))
+	}
+	if i.DefinitionIDGTE != nil {
+		predicates = append(predicates, freezewindow.DefinitionIDGTE(*i.DefinitionIDGTE))
+	}
+	if i.DefinitionIDLT != nil {
+		predicates = append(predicates, freezewindow.DefinitionIDLT(*i.DefinitionIDLT))
+	}
+	if i.DefinitionIDLTE != nil {
+		predicates = append(predicates, freezewindow.DefinitionIDLTE(*i.DefinitionIDLTE))
+	}
+	if i.DefinitionIDIsNil {
+		predicates = append(predicates, freezewindow.DefinitionIDIsNil())
+	}
+	if i.DefinitionIDNotNil {
+		predicates = append(predicates, freezewindow.DefinitionIDNotNil())
+	}
+	if i.Environment != nil {
+		predicates = append(predicates, freezewindow.EnvironmentEQ(*i.Environment))
+	}
+	if i.EnvironmentNEQ != nil {
+		predicates = append(predicates, freezewindow.EnvironmentNEQ(*i.EnvironmentNEQ))
+	}
+	if len(i.EnvironmentIn) > 0 {
+		predicates = append(predicates, freezewindow.EnvironmentIn(i.EnvironmentIn...))
+	}
+	if len(i.EnvironmentNotIn) > 0 {
+		predicates = append(predicates, freezewindow.EnvironmentNotIn(i.EnvironmentNotIn...))
+	}
+	if i.EnvironmentGT != nil {
+		predicates = append(predicates, freezewindow.EnvironmentGT(*i.EnvironmentGT))
+	}
+	if i.EnvironmentGTE != nil {
+		predicates = append(predicates, freezewindow.EnvironmentGTE(*i.EnvironmentGTE))
+	}
+	if i.EnvironmentLT != nil {
+		predicates = append(predicates, freezewindow.EnvironmentLT(*i.EnvironmentLT))
+	}
+	if i.EnvironmentLTE != nil {
+		predicates = append(predicates, freezewindow.EnvironmentLTE(*i.EnvironmentLTE))
+	}
+	if i.EnvironmentContains != nil {
+		predicates = append(predicates, freezewindow.EnvironmentContains(*i.EnvironmentContains))
+	}
+	if i.EnvironmentHasPrefix != nil {
+		predicates = append(predicates, freezewindow.EnvironmentHasPrefix(*i.EnvironmentHasPrefix))
+	}
+	if i.EnvironmentHasSuffix != nil {
+		predicates = append(predicates, freezewindow.EnvironmentHasSuffix(*i.EnvironmentHasSuffix))
+	}
+	if i.EnvironmentEqualFold != nil {
+		predicates = append(predicates, freezewindow.EnvironmentEqualFold(*i.EnvironmentEqualFold))
+	}
+	if i.EnvironmentContainsFold != nil {
+		predicates = append(predicates, freezewindow.EnvironmentContainsFold(*i.EnvironmentContainsFold))
+	}
+	if i.Mode != nil {
+		predicates = append(predicates, freezewindow.ModeEQ(*i.Mode))
+	}
+	if i.ModeNEQ != nil {
+		predicates = append(predicates, freezewindow.ModeNEQ(*i.ModeNEQ))
+	}
+	if len(i.ModeIn) > 0 {
+		predicates = append(predicates, freezewindow.ModeIn(i.ModeIn...))
+	}
+	if len(i.ModeNotIn) > 0 {
+		predicates = append(predicates, freezewindow.ModeNotIn(i.ModeNotIn...))
+	}
+	if i.StartsAt != nil {
+		predicates = append(predicates, freezewindow.StartsAtEQ(*i.StartsAt))
+	}
+	if i.StartsAtNEQ != nil {
+		predicates = append(predicates, freezewindow.StartsAtNEQ(*i.StartsAtNEQ))
+	}
+	if len(i.StartsAtIn) > 0 {
+		predicates = append(predicates, freezewindow.StartsAtIn(i.StartsAtIn...))
+	}
+	if len(i.StartsAtNotIn) > 0 {
+		predicates = append(predicates, freezewindow.StartsAtNotIn(i.StartsAtNotIn...))
+	}
+	if i.StartsAtGT != nil {
+		predicates = append(predicates, freezewindow.StartsAtGT(*i.StartsAtGT))
+	}
+	if i.StartsAtGTE != nil {
+		predicates = append(predicates, freezewindow.StartsAtGTE(*i.StartsAtGTE))
+	}
+	if i.StartsAtLT != nil {
+		predicates = append(predicates, freezewindow.StartsAtLT(*i.StartsAtLT))
+	}
+	if i.StartsAtLTE != nil {
+		predicates = append(predicates, freezewindow.StartsAtLTE(*i.StartsAtLTE))
+	}
+	if i.StartsAtIsNil {
+		predicates = append(predicates, freezewindow.StartsAtIsNil())
+	}
+	if i.StartsAtNotNil {
+		predicates = append(predicates, freezewindow.StartsAtNotNil())
+	}
+	if i.EndsAt != nil {
+		predicates = append(predicates, freezewindow.EndsAtEQ(*i.EndsAt))
+	}
+	if i.EndsAtNEQ != nil {
+		predicates = append(predicates, freezewindow.EndsAtNEQ(*i.EndsAtNEQ))
+	}
+	if len(i.EndsAtIn) > 0 {
+		predicates = append(predicates, freezewindow.EndsAtIn(i.EndsAtIn...))
+	}
+	if len(i.EndsAtNotIn) > 0 {
+		predicates = append(predicates, freezewindow.EndsAtNotIn(i.EndsAtNotIn...))
+	}
+	if i.EndsAtGT != nil {
+		predicates = append(predicates, freezewindow.EndsAtGT(*i.EndsAtGT))
+	}
+	if i.EndsAtGTE != nil {
+		predicates = append(predicates, freezewindow.EndsAtGTE(*i.EndsAtGTE))
+	}
+	if i.EndsAtLT != nil {
+		predicates = append(predicates, freezewindow.EndsAtLT(*i.EndsAtLT))
+	}
+	if i.EndsAtLTE != nil {
+		predicates = append(predicates, freezewindow.EndsAtLTE(*i.EndsAtLTE))
+	}
+	if i.EndsAtIsNil {
+		predicates = append(predicates, freezewindow.EndsAtIsNil())
+	}
+	if i.EndsAtNotNil {
+		predicates = append(predicates, freezewindow.EndsAtNotNil())
+	}
+	if i.Cron != nil {
+		predicates = append(predicates, freezewindow.CronEQ(*i.Cron))
+	}
+	if i.CronNEQ != nil {
+		predicates = append(predicates, freezewindow.CronNEQ(*i.CronNEQ))
+	}
+	if len(i.CronIn) > 0 {
+		predicates = append(predicates, freezewindow.CronIn(i.CronIn...))
+	}
+	if len(i.CronNotIn) > 0 {
+		predicates = append(predicates, freezewindow.CronNotIn(i.CronNotIn...))
+	}
+	if i.CronGT != nil {
+		predicates = append(predicates, freezewindow.CronGT(*i.CronGT))
+	}
+	if i.CronGTE != nil {
+		predicates = append(predicates, freezewindow.CronGTE(*i.CronGTE))
+	}
+	if i.CronLT != nil {
+		predicates = append(predicates, freezewindow.CronLT(*i.CronLT))
+	}
+	if i.CronLTE != nil {
+		predicates = append(predicates, freezewindow.CronLTE(*i.CronLTE))
+	}
+	if i.CronContains != nil {
+		predicates = append(predicates, freezewindow.CronContains(*i.CronContains))
+	}
+	if i.CronHasPrefix != nil {
+		predicates = append(predicates, freezewindow.CronHasPrefix(*i.CronHasPrefix))
+	}
+	if i.CronHasSuffix != nil {
+		predicates = append(predicates, freezewindow.CronHasSuffix(*i.CronHasSuffix))
+	}
+	if i.CronEqualFold != nil {
+		predicates = append(predicates, freezewindow.CronEqualFold(*i.CronEqualFold))
+	}
+	if i.CronContainsFold != nil {
+		predicates = append(predicates, freezewindow.CronContainsFold(*i.CronContainsFold))
+	}
+	if i.DurationMinutes != nil {
+		predicates = append(predicates, freezewindow.DurationMinutesEQ(*i.DurationMinutes))
+	}
+	if i.DurationMinutesNEQ != nil {
+		predicates = append(predicates, freezewindow.DurationMinutesNEQ(*i.DurationMinutesNEQ))
+	}
+	if len(i.DurationMinutesIn) > 0 {
+		predicates = append(predicates, freezewindow.DurationMinutesIn(i.DurationMinutesIn...))
+	}
+	if len(i.DurationMinutesNotIn) > 0 {
+		predicates = append(predicates, freezewindow.DurationMinutesNotIn(i.DurationMinutesNotIn...))
+	}
+	if i.DurationMinutesGT != nil {
+		predicates = append(predicates, freezewindow.DurationMinutesGT(*i.DurationMinutesGT))
+	}
+	if i.DurationMinutesGTE != nil {
+		predicates = append(predicates, freezewindow.DurationMinutesGTE(*i.DurationMinutesGTE))
+	}
+	if i.DurationMinutesLT != nil {
+		predicates = append(predicates, freezewindow.DurationMinutesLT(*i.DurationMinutesLT))
+	}
+	if i.DurationMinutesLTE != nil {
+		predicates = append(predicates, freezewindow.DurationMinutesLTE(*i.DurationMinutesLTE))
+	}
+	if i.TimeZone != nil {
+		predicates = append(predicates, freezewindow.TimeZoneEQ(*i.TimeZone))
+	}
+	if i.TimeZoneNEQ != nil {
+		predicates = append(predicates, freezewindow.TimeZoneNEQ(*i.TimeZoneNEQ))
+	}
+	if len(i.TimeZoneIn) > 0 {
+		predicates = append(predicates, freezewindow.TimeZoneIn(i.TimeZoneIn...))
+	}
+	if len(i.TimeZoneNotIn) > 0 {
+		predicates = append(predicates, freezewindow.TimeZoneNotIn(i.TimeZoneNotIn...))
+	}
+	if i.TimeZoneGT != nil {
+		predicates = append(predicates, freezewindow.TimeZoneGT(*i.TimeZoneGT))
+	}
+	if i.TimeZoneGTE != nil {
+		predicates = append(predicates, freezewindow.TimeZoneGTE(*i.TimeZoneGTE))
+	}
+	if i.TimeZoneLT != nil {
+		predicates = append(predicates, freezewindow.TimeZoneLT(*i.TimeZoneLT))
+	}
+	if i.TimeZoneLTE != nil {
+		predicates = append(predicates, freezewindow.TimeZoneLTE(*i.TimeZoneLTE))
+	}
+	if i.TimeZoneContains != nil {
+		predicates = append(predicates, freezewindow.TimeZoneContains(*i.TimeZoneContains))
+	}
+	if i.TimeZoneHasPrefix != nil {
+		predicates = append(predicates, freezewindow.TimeZoneHasPrefix(*i.TimeZoneHasPrefix))
+	}
+	if i.TimeZoneHasSuffix != nil {
+		predicates = append(predicates, freezewindow.TimeZoneHasSuffix(*i.TimeZoneHasSuffix))
+	}
+	if i.TimeZoneEqualFold != nil {
+		predicates = append(predicates, freezewindow.TimeZoneEqualFold(*i.TimeZoneEqualFold))
+	}
+	if i.TimeZoneContainsFold != nil {
+		predicates = append(predicates, freezewindow.TimeZoneContainsFold(*i.TimeZoneContainsFold))
+	}
+	if i.CreatedBy != nil {
+		predicates = append(predicates, freezewindow.CreatedByEQ(*i.CreatedBy))
+	}
+	if i.CreatedByNEQ != nil {
+		predicates = append(predicates, freezewindow.CreatedByNEQ(*i.CreatedByNEQ))
+	}
+	if len(i.CreatedByIn) > 0 {
+		predicates = append(predicates, freezewindow.CreatedByIn(i.CreatedByIn...))
+	}
+	if len(i.CreatedByNotIn) > 0 {
+		predicates = append(predicates, freezewindow.CreatedByNotIn(i.CreatedByNotIn...))
+	}
+	if i.CreatedByGT != nil {
+		predicates = append(predicates, freezewindow.CreatedByGT(*i.CreatedByGT))
+	}
+	if i.CreatedByGTE != nil {
+		predicates = append(predicates, freezewindow.CreatedByGTE(*i.CreatedByGTE))
+	}
+	if i.CreatedByLT != nil {
+		predicates = append(predicates, freezewindow.CreatedByLT(*i.CreatedByLT))
+	}
+	if i.CreatedByLTE != nil {
+		predicates = append(predicates, freezewindow.CreatedByLTE(*i.CreatedByLTE))
+	}
+	if i.CreatedByContains != nil {
+		predicates = append(predicates, freezewindow.CreatedByContains(*i.CreatedByContains))
+	}
+	if i.CreatedByHasPrefix != nil {
+		predicates = append(predicates, freezewindow.CreatedByHasPrefix(*i.CreatedByHasPrefix))
+	}
+	if i.CreatedByHasSuffix != nil {
+		predicates = append(predicates, freezewindow.CreatedByHasSuffix(*i.CreatedByHasSuffix))
+	}
+	if i.CreatedByEqualFold != nil {
+		predicates = append(predicates, freezewindow.CreatedByEqualFold(*i.CreatedByEqualFold))
+	}
+	if i.CreatedByContainsFold != nil {
+		predicates = append(predicates, freezewindow.CreatedByContainsFold(*i.CreatedByContainsFold))
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyFreezeWindowWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return freezewindow.And(predicates...), nil
+	}
+}
+
+// GateSampleWhereInput represents a where input for filtering GateSample queries.
+type GateSampleWhereInput struct {
+	Predicates []predicate.GateSample  `json:"-"`
+	Not        *GateSampleWhereInput   `json:"not,omitempty"`
+	Or         []*GateSampleWhereInput `json:"or,omitempty"`
+	And        []*GateSampleWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "stage" field predicates.
+	Stage      *gatesample.Stage  `json:"stage,omitempty"`
+	StageNEQ   *gatesample.Stage  `json:"stageNEQ,omitempty"`
+	StageIn    []gatesample.Stage `json:"stageIn,omitempty"`
+	StageNotIn []gatesample.Stage `json:"stageNotIn,omitempty"`
+
+	// "number" field predicates.
+	Number      *int  `json:"number,omitempty"`
+	NumberNEQ   *int  `json:"numberNEQ,omitempty"`
+	NumberIn    []int `json:"numberIn,omitempty"`
+	NumberNotIn []int `json:"numberNotIn,omitempty"`
+	NumberGT    *int  `json:"numberGT,omitempty"`
+	NumberGTE   *int  `json:"numberGTE,omitempty"`
+	NumberLT    *int  `json:"numberLT,omitempty"`
+	NumberLTE   *int  `json:"numberLTE,omitempty"`
+
+	// "taken_at" field predicates.
+	TakenAt      *time.Time  `json:"takenAt,omitempty"`
+	TakenAtNEQ   *time.Time  `json:"takenAtNEQ,omitempty"`
+	TakenAtIn    []time.Time `json:"takenAtIn,omitempty"`
+	TakenAtNotIn []time.Time `json:"takenAtNotIn,omitempty"`
+	TakenAtGT    *time.Time  `json:"takenAtGT,omitempty"`
+	TakenAtGTE   *time.Time  `json:"takenAtGTE,omitempty"`
+	TakenAtLT    *time.Time  `json:"takenAtLT,omitempty"`
+	TakenAtLTE   *time.Time  `json:"takenAtLTE,omitempty"`
+
+	// "passed" field predicates.
+	Passed    *bool `json:"passed,omitempty"`
+	PassedNEQ *bool `json:"passedNEQ,omitempty"`
+
+	// "deployment_id" field predicates.
+	DeploymentID      *int  `json:"deploymentID,omitempty"`
+	DeploymentIDNEQ   *int  `json:"deploymentIDNEQ,omitempty"`
+	DeploymentIDIn    []int `json:"deploymentIDIn,omitempty"`
+	DeploymentIDNotIn []int `json:"deploymentIDNotIn,omitempty"`
+
+	// "deployment" edge predicates.
+	HasDeployment     *bool                   `json:"hasDeployment,omitempty"`
+	HasDeploymentWith []*DeploymentWhereInput `json:"hasDeploymentWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *GateSampleWhereInput) AddPredicates(predicates ...predicate.GateSample) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the GateSampleWhereInput filter on the GateSampleQuery builder.
+func (i *GateSampleWhereInput) Filter(q *GateSampleQuery) (*GateSampleQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyGateSampleWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyGateSampleWhereInput is returned in case the GateSampleWhereInput is empty.
+var ErrEmptyGateSampleWhereInput = errors.New("ent: empty predicate GateSampleWhereInput")
+
+// P returns a predicate for filtering gatesamples.
+// An error is returned if the input is empty or invalid.
+func (i *GateSampleWhereInput) P() (predicate.GateSample, error) {
+	var predicates []predicate.GateSample
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, gatesample.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.GateSample, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, gatesample.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.GateSample, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, gatesample.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, gatesample.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, gatesample.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, gatesample.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, gatesample.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, gatesample.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, gatesample.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, gatesample.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, gatesample.IDLTE(*i.IDLTE))
+	}
+	if i.Stage != nil {
+		predicates = append(predicates, gatesample.StageEQ(*i.Stage))
+	}
+	if i.StageNEQ != nil {
+		predicates = append(predicates, gatesample.StageNEQ(*i.StageNEQ))
+	}
+	if len(i.StageIn) > 0 {
+		predicates = append(predicates, gatesample.StageIn(i.StageIn...))
+	}
+	if len(i.StageNotIn) > 0 {
+		predicates = append(predicates, gatesample.StageNotIn(i.StageNotIn...))
+	}
+	if i.Number != nil {
+		predicates = append(predicates, gatesample.NumberEQ(*i.Number))
+	}
+	if i.NumberNEQ != nil {
+		predicates = append(predicates, gatesample.NumberNEQ(*i.NumberNEQ))
+	}
+	if len(i.NumberIn) > 0 {
+		predicates = append(predicates, gatesample.NumberIn(i.NumberIn...))
+	}
+	if len(i.NumberNotIn) > 0 {
+		predicates = append(predicates, gatesample.NumberNotIn(i.NumberNotIn...))
+	}
+	if i.NumberGT != nil {
+		predicates = append(predicates, gatesample.NumberGT(*i.NumberGT))
+	}
+	if i.NumberGTE != nil {
+		predicates = append(predicates, gatesample.NumberGTE(*i.NumberGTE))
+	}
+	if i.NumberLT != nil {
+		predicates = append(predicates, gatesample.NumberLT(*i.NumberLT))
+	}
+	if i.NumberLTE != nil {
+		predicates = append(predicates, gatesample.NumberLTE(*i.NumberLTE))
+	}
+	if i.TakenAt != nil {
+		predicates = append(predicates, gatesample.TakenAtEQ(*i.TakenAt))
+	}
+	if i.TakenAtNEQ != nil {
+		predicates = append(predicates, gatesample.TakenAtNEQ(*i.TakenAtNEQ))
+	}
+	if len(i.TakenAtIn) > 0 {
+		predicates = append(predicates, gatesample.TakenAtIn(i.TakenAtIn...))
+	}
+	if len(i.TakenAtNotIn) > 0 {
+		predicates = append(predicates, gatesample.TakenAtNotIn(i.TakenAtNotIn...))
+	}
+	if i.TakenAtGT != nil {
+		predicates = append(predicates, gatesample.TakenAtGT(*i.TakenAtGT))
+	}
+	if i.TakenAtGTE != nil {
+		predicates = append(predicates, gatesample.TakenAtGTE(*i.TakenAtGTE))
+	}
+	if i.TakenAtLT != nil {
+		predicates = append(predicates, gatesample.TakenAtLT(*i.TakenAtLT))
+	}
+	if i.TakenAtLTE != nil {
+		predicates = append(predicates, gatesample.TakenAtLTE(*i.TakenAtLTE))
+	}
+	if i.Passed != nil {
+		predicates = append(predicates, gatesample.PassedEQ(*i.Passed))
+	}
+	if i.PassedNEQ != nil {
+		predicates = append(predicates, gatesample.PassedNEQ(*i.PassedNEQ))
+	}
+	if i.DeploymentID != nil {
+		predicates = append(predicates, gatesample.DeploymentIDEQ(*i.DeploymentID))
+	}
+	if i.DeploymentIDNEQ != nil {
+		predicates = append(predicates, gatesample.DeploymentIDNEQ(*i.DeploymentIDNEQ))
+	}
+	if len(i.DeploymentIDIn) > 0 {
+		predicates = append(predicates, gatesample.DeploymentIDIn(i.DeploymentIDIn...))
+	}
+	if len(i.DeploymentIDNotIn) > 0 {
+		predicates = append(predicates, gatesample.DeploymentIDNotIn(i.DeploymentIDNotIn...))
+	}
+
+	if i.HasDeployment != nil {
+		p := gatesample.HasDeployment()
+		if !*i.HasDeployment {
+			p = gatesample.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDeploymentWith) > 0 {
+		with := make([]predicate.Deployment, 0, len(i.HasDeploymentWith))
+		for _, w := range i.HasDeploymentWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDeploymentWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, gatesample.HasDeploymentWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyGateSampleWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return gatesample.And(predicates...), nil
 	}
 }
 

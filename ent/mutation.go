@@ -22,6 +22,8 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/freezewindow"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -65,6 +67,8 @@ const (
 	TypeDeployment         = "Deployment"
 	TypeEnvironment        = "Environment"
 	TypeEvent              = "Event"
+	TypeFreezeWindow       = "FreezeWindow"
+	TypeGateSample         = "GateSample"
 	TypeGroup              = "Group"
 	TypeHookDelivery       = "HookDelivery"
 	TypeJob                = "Job"
@@ -7656,6 +7660,7 @@ type DeploymentMutation struct {
 	reason                     *string
 	status_reason              *string
 	automatic                  *bool
+	freeze_override            *bool
 	deferred_until             *time.Time
 	queued_at                  *time.Time
 	started_at                 *time.Time
@@ -7675,6 +7680,9 @@ type DeploymentMutation struct {
 	clearedapprovals           bool
 	job                        *int
 	clearedjob                 bool
+	gate_samples               map[int]struct{}
+	removedgate_samples        map[int]struct{}
+	clearedgate_samples        bool
 	done                       bool
 	oldValue                   func(context.Context) (*Deployment, error)
 	predicates                 []predicate.Deployment
@@ -8120,6 +8128,42 @@ func (m *DeploymentMutation) OldAutomatic(ctx context.Context) (v bool, err erro
 // ResetAutomatic resets all changes to the "automatic" field.
 func (m *DeploymentMutation) ResetAutomatic() {
 	m.automatic = nil
+}
+
+// SetFreezeOverride sets the "freeze_override" field.
+func (m *DeploymentMutation) SetFreezeOverride(b bool) {
+	m.freeze_override = &b
+}
+
+// FreezeOverride returns the value of the "freeze_override" field in the mutation.
+func (m *DeploymentMutation) FreezeOverride() (r bool, exists bool) {
+	v := m.freeze_override
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFreezeOverride returns the old "freeze_override" field's value of the Deployment entity.
+// If the Deployment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentMutation) OldFreezeOverride(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFreezeOverride is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFreezeOverride requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFreezeOverride: %w", err)
+	}
+	return oldValue.FreezeOverride, nil
+}
+
+// ResetFreezeOverride resets all changes to the "freeze_override" field.
+func (m *DeploymentMutation) ResetFreezeOverride() {
+	m.freeze_override = nil
 }
 
 // SetDeferredUntil sets the "deferred_until" field.
@@ -8685,6 +8729,60 @@ func (m *DeploymentMutation) ResetJob() {
 	m.clearedjob = false
 }
 
+// AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by ids.
+func (m *DeploymentMutation) AddGateSampleIDs(ids ...int) {
+	if m.gate_samples == nil {
+		m.gate_samples = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.gate_samples[ids[i]] = struct{}{}
+	}
+}
+
+// ClearGateSamples clears the "gate_samples" edge to the GateSample entity.
+func (m *DeploymentMutation) ClearGateSamples() {
+	m.clearedgate_samples = true
+}
+
+// GateSamplesCleared reports if the "gate_samples" edge to the GateSample entity was cleared.
+func (m *DeploymentMutation) GateSamplesCleared() bool {
+	return m.clearedgate_samples
+}
+
+// RemoveGateSampleIDs removes the "gate_samples" edge to the GateSample entity by IDs.
+func (m *DeploymentMutation) RemoveGateSampleIDs(ids ...int) {
+	if m.removedgate_samples == nil {
+		m.removedgate_samples = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.gate_samples, ids[i])
+		m.removedgate_samples[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedGateSamples returns the removed IDs of the "gate_samples" edge to the GateSample entity.
+func (m *DeploymentMutation) RemovedGateSamplesIDs() (ids []int) {
+	for id := range m.removedgate_samples {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// GateSamplesIDs returns the "gate_samples" edge IDs in the mutation.
+func (m *DeploymentMutation) GateSamplesIDs() (ids []int) {
+	for id := range m.gate_samples {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetGateSamples resets all changes to the "gate_samples" edge.
+func (m *DeploymentMutation) ResetGateSamples() {
+	m.gate_samples = nil
+	m.clearedgate_samples = false
+	m.removedgate_samples = nil
+}
+
 // Where appends a list predicates to the DeploymentMutation builder.
 func (m *DeploymentMutation) Where(ps ...predicate.Deployment) {
 	m.predicates = append(m.predicates, ps...)
@@ -8719,7 +8817,7 @@ func (m *DeploymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeploymentMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, deployment.FieldCreatedAt)
 	}
@@ -8746,6 +8844,9 @@ func (m *DeploymentMutation) Fields() []string {
 	}
 	if m.automatic != nil {
 		fields = append(fields, deployment.FieldAutomatic)
+	}
+	if m.freeze_override != nil {
+		fields = append(fields, deployment.FieldFreezeOverride)
 	}
 	if m.deferred_until != nil {
 		fields = append(fields, deployment.FieldDeferredUntil)
@@ -8800,6 +8901,8 @@ func (m *DeploymentMutation) Field(name string) (ent.Value, bool) {
 		return m.StatusReason()
 	case deployment.FieldAutomatic:
 		return m.Automatic()
+	case deployment.FieldFreezeOverride:
+		return m.FreezeOverride()
 	case deployment.FieldDeferredUntil:
 		return m.DeferredUntil()
 	case deployment.FieldQueuedAt:
@@ -8845,6 +8948,8 @@ func (m *DeploymentMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldStatusReason(ctx)
 	case deployment.FieldAutomatic:
 		return m.OldAutomatic(ctx)
+	case deployment.FieldFreezeOverride:
+		return m.OldFreezeOverride(ctx)
 	case deployment.FieldDeferredUntil:
 		return m.OldDeferredUntil(ctx)
 	case deployment.FieldQueuedAt:
@@ -8934,6 +9039,13 @@ func (m *DeploymentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAutomatic(v)
+		return nil
+	case deployment.FieldFreezeOverride:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFreezeOverride(v)
 		return nil
 	case deployment.FieldDeferredUntil:
 		v, ok := value.(time.Time)
@@ -9140,6 +9252,9 @@ func (m *DeploymentMutation) ResetField(name string) error {
 	case deployment.FieldAutomatic:
 		m.ResetAutomatic()
 		return nil
+	case deployment.FieldFreezeOverride:
+		m.ResetFreezeOverride()
+		return nil
 	case deployment.FieldDeferredUntil:
 		m.ResetDeferredUntil()
 		return nil
@@ -9173,7 +9288,7 @@ func (m *DeploymentMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *DeploymentMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.release != nil {
 		edges = append(edges, deployment.EdgeRelease)
 	}
@@ -9185,6 +9300,9 @@ func (m *DeploymentMutation) AddedEdges() []string {
 	}
 	if m.job != nil {
 		edges = append(edges, deployment.EdgeJob)
+	}
+	if m.gate_samples != nil {
+		edges = append(edges, deployment.EdgeGateSamples)
 	}
 	return edges
 }
@@ -9211,15 +9329,24 @@ func (m *DeploymentMutation) AddedIDs(name string) []ent.Value {
 		if id := m.job; id != nil {
 			return []ent.Value{*id}
 		}
+	case deployment.EdgeGateSamples:
+		ids := make([]ent.Value, 0, len(m.gate_samples))
+		for id := range m.gate_samples {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *DeploymentMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.removedapprovals != nil {
 		edges = append(edges, deployment.EdgeApprovals)
+	}
+	if m.removedgate_samples != nil {
+		edges = append(edges, deployment.EdgeGateSamples)
 	}
 	return edges
 }
@@ -9234,13 +9361,19 @@ func (m *DeploymentMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case deployment.EdgeGateSamples:
+		ids := make([]ent.Value, 0, len(m.removedgate_samples))
+		for id := range m.removedgate_samples {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *DeploymentMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.clearedrelease {
 		edges = append(edges, deployment.EdgeRelease)
 	}
@@ -9252,6 +9385,9 @@ func (m *DeploymentMutation) ClearedEdges() []string {
 	}
 	if m.clearedjob {
 		edges = append(edges, deployment.EdgeJob)
+	}
+	if m.clearedgate_samples {
+		edges = append(edges, deployment.EdgeGateSamples)
 	}
 	return edges
 }
@@ -9268,6 +9404,8 @@ func (m *DeploymentMutation) EdgeCleared(name string) bool {
 		return m.clearedapprovals
 	case deployment.EdgeJob:
 		return m.clearedjob
+	case deployment.EdgeGateSamples:
+		return m.clearedgate_samples
 	}
 	return false
 }
@@ -9304,6 +9442,9 @@ func (m *DeploymentMutation) ResetEdge(name string) error {
 		return nil
 	case deployment.EdgeJob:
 		m.ResetJob()
+		return nil
+	case deployment.EdgeGateSamples:
+		m.ResetGateSamples()
 		return nil
 	}
 	return fmt.Errorf("unknown Deployment edge %s", name)
@@ -11116,6 +11257,1812 @@ func (m *EventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *EventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Event edge %s", name)
+}
+
+// FreezeWindowMutation represents an operation that mutates the FreezeWindow nodes in the graph.
+type FreezeWindowMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	created_at          *time.Time
+	updated_at          *time.Time
+	name                *string
+	reason              *string
+	definition_id       *int
+	adddefinition_id    *int
+	environment         *string
+	mode                *freezewindow.Mode
+	starts_at           *time.Time
+	ends_at             *time.Time
+	cron                *string
+	duration_minutes    *int
+	addduration_minutes *int
+	time_zone           *string
+	created_by          *string
+	clearedFields       map[string]struct{}
+	done                bool
+	oldValue            func(context.Context) (*FreezeWindow, error)
+	predicates          []predicate.FreezeWindow
+}
+
+var _ ent.Mutation = (*FreezeWindowMutation)(nil)
+
+// freezewindowOption allows management of the mutation configuration using functional options.
+type freezewindowOption func(*FreezeWindowMutation)
+
+// newFreezeWindowMutation creates new mutation for the FreezeWindow entity.
+func newFreezeWindowMutation(c config, op Op, opts ...freezewindowOption) *FreezeWindowMutation {
+	m := &FreezeWindowMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFreezeWindow,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFreezeWindowID sets the ID field of the mutation.
+func withFreezeWindowID(id int) freezewindowOption {
+	return func(m *FreezeWindowMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FreezeWindow
+		)
+		m.oldValue = func(ctx context.Context) (*FreezeWindow, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FreezeWindow.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFreezeWindow sets the old FreezeWindow of the mutation.
+func withFreezeWindow(node *FreezeWindow) freezewindowOption {
+	return func(m *FreezeWindowMutation) {
+		m.oldValue = func(context.Context) (*FreezeWindow, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FreezeWindowMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FreezeWindowMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FreezeWindowMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FreezeWindowMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FreezeWindow.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FreezeWindowMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FreezeWindowMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FreezeWindowMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *FreezeWindowMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *FreezeWindowMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *FreezeWindowMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *FreezeWindowMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *FreezeWindowMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *FreezeWindowMutation) ResetName() {
+	m.name = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *FreezeWindowMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *FreezeWindowMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *FreezeWindowMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetDefinitionID sets the "definition_id" field.
+func (m *FreezeWindowMutation) SetDefinitionID(i int) {
+	m.definition_id = &i
+	m.adddefinition_id = nil
+}
+
+// DefinitionID returns the value of the "definition_id" field in the mutation.
+func (m *FreezeWindowMutation) DefinitionID() (r int, exists bool) {
+	v := m.definition_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDefinitionID returns the old "definition_id" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldDefinitionID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDefinitionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDefinitionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDefinitionID: %w", err)
+	}
+	return oldValue.DefinitionID, nil
+}
+
+// AddDefinitionID adds i to the "definition_id" field.
+func (m *FreezeWindowMutation) AddDefinitionID(i int) {
+	if m.adddefinition_id != nil {
+		*m.adddefinition_id += i
+	} else {
+		m.adddefinition_id = &i
+	}
+}
+
+// AddedDefinitionID returns the value that was added to the "definition_id" field in this mutation.
+func (m *FreezeWindowMutation) AddedDefinitionID() (r int, exists bool) {
+	v := m.adddefinition_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearDefinitionID clears the value of the "definition_id" field.
+func (m *FreezeWindowMutation) ClearDefinitionID() {
+	m.definition_id = nil
+	m.adddefinition_id = nil
+	m.clearedFields[freezewindow.FieldDefinitionID] = struct{}{}
+}
+
+// DefinitionIDCleared returns if the "definition_id" field was cleared in this mutation.
+func (m *FreezeWindowMutation) DefinitionIDCleared() bool {
+	_, ok := m.clearedFields[freezewindow.FieldDefinitionID]
+	return ok
+}
+
+// ResetDefinitionID resets all changes to the "definition_id" field.
+func (m *FreezeWindowMutation) ResetDefinitionID() {
+	m.definition_id = nil
+	m.adddefinition_id = nil
+	delete(m.clearedFields, freezewindow.FieldDefinitionID)
+}
+
+// SetEnvironment sets the "environment" field.
+func (m *FreezeWindowMutation) SetEnvironment(s string) {
+	m.environment = &s
+}
+
+// Environment returns the value of the "environment" field in the mutation.
+func (m *FreezeWindowMutation) Environment() (r string, exists bool) {
+	v := m.environment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnvironment returns the old "environment" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldEnvironment(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnvironment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnvironment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnvironment: %w", err)
+	}
+	return oldValue.Environment, nil
+}
+
+// ResetEnvironment resets all changes to the "environment" field.
+func (m *FreezeWindowMutation) ResetEnvironment() {
+	m.environment = nil
+}
+
+// SetMode sets the "mode" field.
+func (m *FreezeWindowMutation) SetMode(f freezewindow.Mode) {
+	m.mode = &f
+}
+
+// Mode returns the value of the "mode" field in the mutation.
+func (m *FreezeWindowMutation) Mode() (r freezewindow.Mode, exists bool) {
+	v := m.mode
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMode returns the old "mode" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldMode(ctx context.Context) (v freezewindow.Mode, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMode: %w", err)
+	}
+	return oldValue.Mode, nil
+}
+
+// ResetMode resets all changes to the "mode" field.
+func (m *FreezeWindowMutation) ResetMode() {
+	m.mode = nil
+}
+
+// SetStartsAt sets the "starts_at" field.
+func (m *FreezeWindowMutation) SetStartsAt(t time.Time) {
+	m.starts_at = &t
+}
+
+// StartsAt returns the value of the "starts_at" field in the mutation.
+func (m *FreezeWindowMutation) StartsAt() (r time.Time, exists bool) {
+	v := m.starts_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartsAt returns the old "starts_at" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldStartsAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartsAt: %w", err)
+	}
+	return oldValue.StartsAt, nil
+}
+
+// ClearStartsAt clears the value of the "starts_at" field.
+func (m *FreezeWindowMutation) ClearStartsAt() {
+	m.starts_at = nil
+	m.clearedFields[freezewindow.FieldStartsAt] = struct{}{}
+}
+
+// StartsAtCleared returns if the "starts_at" field was cleared in this mutation.
+func (m *FreezeWindowMutation) StartsAtCleared() bool {
+	_, ok := m.clearedFields[freezewindow.FieldStartsAt]
+	return ok
+}
+
+// ResetStartsAt resets all changes to the "starts_at" field.
+func (m *FreezeWindowMutation) ResetStartsAt() {
+	m.starts_at = nil
+	delete(m.clearedFields, freezewindow.FieldStartsAt)
+}
+
+// SetEndsAt sets the "ends_at" field.
+func (m *FreezeWindowMutation) SetEndsAt(t time.Time) {
+	m.ends_at = &t
+}
+
+// EndsAt returns the value of the "ends_at" field in the mutation.
+func (m *FreezeWindowMutation) EndsAt() (r time.Time, exists bool) {
+	v := m.ends_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndsAt returns the old "ends_at" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldEndsAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndsAt: %w", err)
+	}
+	return oldValue.EndsAt, nil
+}
+
+// ClearEndsAt clears the value of the "ends_at" field.
+func (m *FreezeWindowMutation) ClearEndsAt() {
+	m.ends_at = nil
+	m.clearedFields[freezewindow.FieldEndsAt] = struct{}{}
+}
+
+// EndsAtCleared returns if the "ends_at" field was cleared in this mutation.
+func (m *FreezeWindowMutation) EndsAtCleared() bool {
+	_, ok := m.clearedFields[freezewindow.FieldEndsAt]
+	return ok
+}
+
+// ResetEndsAt resets all changes to the "ends_at" field.
+func (m *FreezeWindowMutation) ResetEndsAt() {
+	m.ends_at = nil
+	delete(m.clearedFields, freezewindow.FieldEndsAt)
+}
+
+// SetCron sets the "cron" field.
+func (m *FreezeWindowMutation) SetCron(s string) {
+	m.cron = &s
+}
+
+// Cron returns the value of the "cron" field in the mutation.
+func (m *FreezeWindowMutation) Cron() (r string, exists bool) {
+	v := m.cron
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCron returns the old "cron" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldCron(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCron is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCron requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCron: %w", err)
+	}
+	return oldValue.Cron, nil
+}
+
+// ResetCron resets all changes to the "cron" field.
+func (m *FreezeWindowMutation) ResetCron() {
+	m.cron = nil
+}
+
+// SetDurationMinutes sets the "duration_minutes" field.
+func (m *FreezeWindowMutation) SetDurationMinutes(i int) {
+	m.duration_minutes = &i
+	m.addduration_minutes = nil
+}
+
+// DurationMinutes returns the value of the "duration_minutes" field in the mutation.
+func (m *FreezeWindowMutation) DurationMinutes() (r int, exists bool) {
+	v := m.duration_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDurationMinutes returns the old "duration_minutes" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldDurationMinutes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDurationMinutes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDurationMinutes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDurationMinutes: %w", err)
+	}
+	return oldValue.DurationMinutes, nil
+}
+
+// AddDurationMinutes adds i to the "duration_minutes" field.
+func (m *FreezeWindowMutation) AddDurationMinutes(i int) {
+	if m.addduration_minutes != nil {
+		*m.addduration_minutes += i
+	} else {
+		m.addduration_minutes = &i
+	}
+}
+
+// AddedDurationMinutes returns the value that was added to the "duration_minutes" field in this mutation.
+func (m *FreezeWindowMutation) AddedDurationMinutes() (r int, exists bool) {
+	v := m.addduration_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDurationMinutes resets all changes to the "duration_minutes" field.
+func (m *FreezeWindowMutation) ResetDurationMinutes() {
+	m.duration_minutes = nil
+	m.addduration_minutes = nil
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (m *FreezeWindowMutation) SetTimeZone(s string) {
+	m.time_zone = &s
+}
+
+// TimeZone returns the value of the "time_zone" field in the mutation.
+func (m *FreezeWindowMutation) TimeZone() (r string, exists bool) {
+	v := m.time_zone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeZone returns the old "time_zone" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldTimeZone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeZone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeZone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeZone: %w", err)
+	}
+	return oldValue.TimeZone, nil
+}
+
+// ResetTimeZone resets all changes to the "time_zone" field.
+func (m *FreezeWindowMutation) ResetTimeZone() {
+	m.time_zone = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *FreezeWindowMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *FreezeWindowMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the FreezeWindow entity.
+// If the FreezeWindow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FreezeWindowMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *FreezeWindowMutation) ResetCreatedBy() {
+	m.created_by = nil
+}
+
+// Where appends a list predicates to the FreezeWindowMutation builder.
+func (m *FreezeWindowMutation) Where(ps ...predicate.FreezeWindow) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FreezeWindowMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FreezeWindowMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FreezeWindow, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FreezeWindowMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FreezeWindowMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FreezeWindow).
+func (m *FreezeWindowMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FreezeWindowMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.created_at != nil {
+		fields = append(fields, freezewindow.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, freezewindow.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, freezewindow.FieldName)
+	}
+	if m.reason != nil {
+		fields = append(fields, freezewindow.FieldReason)
+	}
+	if m.definition_id != nil {
+		fields = append(fields, freezewindow.FieldDefinitionID)
+	}
+	if m.environment != nil {
+		fields = append(fields, freezewindow.FieldEnvironment)
+	}
+	if m.mode != nil {
+		fields = append(fields, freezewindow.FieldMode)
+	}
+	if m.starts_at != nil {
+		fields = append(fields, freezewindow.FieldStartsAt)
+	}
+	if m.ends_at != nil {
+		fields = append(fields, freezewindow.FieldEndsAt)
+	}
+	if m.cron != nil {
+		fields = append(fields, freezewindow.FieldCron)
+	}
+	if m.duration_minutes != nil {
+		fields = append(fields, freezewindow.FieldDurationMinutes)
+	}
+	if m.time_zone != nil {
+		fields = append(fields, freezewindow.FieldTimeZone)
+	}
+	if m.created_by != nil {
+		fields = append(fields, freezewindow.FieldCreatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FreezeWindowMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case freezewindow.FieldCreatedAt:
+		return m.CreatedAt()
+	case freezewindow.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case freezewindow.FieldName:
+		return m.Name()
+	case freezewindow.FieldReason:
+		return m.Reason()
+	case freezewindow.FieldDefinitionID:
+		return m.DefinitionID()
+	case freezewindow.FieldEnvironment:
+		return m.Environment()
+	case freezewindow.FieldMode:
+		return m.Mode()
+	case freezewindow.FieldStartsAt:
+		return m.StartsAt()
+	case freezewindow.FieldEndsAt:
+		return m.EndsAt()
+	case freezewindow.FieldCron:
+		return m.Cron()
+	case freezewindow.FieldDurationMinutes:
+		return m.DurationMinutes()
+	case freezewindow.FieldTimeZone:
+		return m.TimeZone()
+	case freezewindow.FieldCreatedBy:
+		return m.CreatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FreezeWindowMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case freezewindow.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case freezewindow.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case freezewindow.FieldName:
+		return m.OldName(ctx)
+	case freezewindow.FieldReason:
+		return m.OldReason(ctx)
+	case freezewindow.FieldDefinitionID:
+		return m.OldDefinitionID(ctx)
+	case freezewindow.FieldEnvironment:
+		return m.OldEnvironment(ctx)
+	case freezewindow.FieldMode:
+		return m.OldMode(ctx)
+	case freezewindow.FieldStartsAt:
+		return m.OldStartsAt(ctx)
+	case freezewindow.FieldEndsAt:
+		return m.OldEndsAt(ctx)
+	case freezewindow.FieldCron:
+		return m.OldCron(ctx)
+	case freezewindow.FieldDurationMinutes:
+		return m.OldDurationMinutes(ctx)
+	case freezewindow.FieldTimeZone:
+		return m.OldTimeZone(ctx)
+	case freezewindow.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown FreezeWindow field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FreezeWindowMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case freezewindow.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case freezewindow.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case freezewindow.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case freezewindow.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case freezewindow.FieldDefinitionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDefinitionID(v)
+		return nil
+	case freezewindow.FieldEnvironment:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnvironment(v)
+		return nil
+	case freezewindow.FieldMode:
+		v, ok := value.(freezewindow.Mode)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMode(v)
+		return nil
+	case freezewindow.FieldStartsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartsAt(v)
+		return nil
+	case freezewindow.FieldEndsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndsAt(v)
+		return nil
+	case freezewindow.FieldCron:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCron(v)
+		return nil
+	case freezewindow.FieldDurationMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDurationMinutes(v)
+		return nil
+	case freezewindow.FieldTimeZone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeZone(v)
+		return nil
+	case freezewindow.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FreezeWindow field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FreezeWindowMutation) AddedFields() []string {
+	var fields []string
+	if m.adddefinition_id != nil {
+		fields = append(fields, freezewindow.FieldDefinitionID)
+	}
+	if m.addduration_minutes != nil {
+		fields = append(fields, freezewindow.FieldDurationMinutes)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FreezeWindowMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case freezewindow.FieldDefinitionID:
+		return m.AddedDefinitionID()
+	case freezewindow.FieldDurationMinutes:
+		return m.AddedDurationMinutes()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FreezeWindowMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case freezewindow.FieldDefinitionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDefinitionID(v)
+		return nil
+	case freezewindow.FieldDurationMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDurationMinutes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FreezeWindow numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FreezeWindowMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(freezewindow.FieldDefinitionID) {
+		fields = append(fields, freezewindow.FieldDefinitionID)
+	}
+	if m.FieldCleared(freezewindow.FieldStartsAt) {
+		fields = append(fields, freezewindow.FieldStartsAt)
+	}
+	if m.FieldCleared(freezewindow.FieldEndsAt) {
+		fields = append(fields, freezewindow.FieldEndsAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FreezeWindowMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FreezeWindowMutation) ClearField(name string) error {
+	switch name {
+	case freezewindow.FieldDefinitionID:
+		m.ClearDefinitionID()
+		return nil
+	case freezewindow.FieldStartsAt:
+		m.ClearStartsAt()
+		return nil
+	case freezewindow.FieldEndsAt:
+		m.ClearEndsAt()
+		return nil
+	}
+	return fmt.Errorf("unknown FreezeWindow nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FreezeWindowMutation) ResetField(name string) error {
+	switch name {
+	case freezewindow.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case freezewindow.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case freezewindow.FieldName:
+		m.ResetName()
+		return nil
+	case freezewindow.FieldReason:
+		m.ResetReason()
+		return nil
+	case freezewindow.FieldDefinitionID:
+		m.ResetDefinitionID()
+		return nil
+	case freezewindow.FieldEnvironment:
+		m.ResetEnvironment()
+		return nil
+	case freezewindow.FieldMode:
+		m.ResetMode()
+		return nil
+	case freezewindow.FieldStartsAt:
+		m.ResetStartsAt()
+		return nil
+	case freezewindow.FieldEndsAt:
+		m.ResetEndsAt()
+		return nil
+	case freezewindow.FieldCron:
+		m.ResetCron()
+		return nil
+	case freezewindow.FieldDurationMinutes:
+		m.ResetDurationMinutes()
+		return nil
+	case freezewindow.FieldTimeZone:
+		m.ResetTimeZone()
+		return nil
+	case freezewindow.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown FreezeWindow field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FreezeWindowMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FreezeWindowMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FreezeWindowMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FreezeWindowMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FreezeWindowMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FreezeWindowMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FreezeWindowMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown FreezeWindow unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FreezeWindowMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown FreezeWindow edge %s", name)
+}
+
+// GateSampleMutation represents an operation that mutates the GateSample nodes in the graph.
+type GateSampleMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	stage             *gatesample.Stage
+	number            *int
+	addnumber         *int
+	taken_at          *time.Time
+	passed            *bool
+	results           *[]spec.GateResult
+	appendresults     []spec.GateResult
+	clearedFields     map[string]struct{}
+	deployment        *int
+	cleareddeployment bool
+	done              bool
+	oldValue          func(context.Context) (*GateSample, error)
+	predicates        []predicate.GateSample
+}
+
+var _ ent.Mutation = (*GateSampleMutation)(nil)
+
+// gatesampleOption allows management of the mutation configuration using functional options.
+type gatesampleOption func(*GateSampleMutation)
+
+// newGateSampleMutation creates new mutation for the GateSample entity.
+func newGateSampleMutation(c config, op Op, opts ...gatesampleOption) *GateSampleMutation {
+	m := &GateSampleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeGateSample,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withGateSampleID sets the ID field of the mutation.
+func withGateSampleID(id int) gatesampleOption {
+	return func(m *GateSampleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *GateSample
+		)
+		m.oldValue = func(ctx context.Context) (*GateSample, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().GateSample.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withGateSample sets the old GateSample of the mutation.
+func withGateSample(node *GateSample) gatesampleOption {
+	return func(m *GateSampleMutation) {
+		m.oldValue = func(context.Context) (*GateSample, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m GateSampleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m GateSampleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *GateSampleMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *GateSampleMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().GateSample.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetStage sets the "stage" field.
+func (m *GateSampleMutation) SetStage(ga gatesample.Stage) {
+	m.stage = &ga
+}
+
+// Stage returns the value of the "stage" field in the mutation.
+func (m *GateSampleMutation) Stage() (r gatesample.Stage, exists bool) {
+	v := m.stage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStage returns the old "stage" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldStage(ctx context.Context) (v gatesample.Stage, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStage: %w", err)
+	}
+	return oldValue.Stage, nil
+}
+
+// ResetStage resets all changes to the "stage" field.
+func (m *GateSampleMutation) ResetStage() {
+	m.stage = nil
+}
+
+// SetNumber sets the "number" field.
+func (m *GateSampleMutation) SetNumber(i int) {
+	m.number = &i
+	m.addnumber = nil
+}
+
+// Number returns the value of the "number" field in the mutation.
+func (m *GateSampleMutation) Number() (r int, exists bool) {
+	v := m.number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNumber returns the old "number" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldNumber(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNumber: %w", err)
+	}
+	return oldValue.Number, nil
+}
+
+// AddNumber adds i to the "number" field.
+func (m *GateSampleMutation) AddNumber(i int) {
+	if m.addnumber != nil {
+		*m.addnumber += i
+	} else {
+		m.addnumber = &i
+	}
+}
+
+// AddedNumber returns the value that was added to the "number" field in this mutation.
+func (m *GateSampleMutation) AddedNumber() (r int, exists bool) {
+	v := m.addnumber
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNumber resets all changes to the "number" field.
+func (m *GateSampleMutation) ResetNumber() {
+	m.number = nil
+	m.addnumber = nil
+}
+
+// SetTakenAt sets the "taken_at" field.
+func (m *GateSampleMutation) SetTakenAt(t time.Time) {
+	m.taken_at = &t
+}
+
+// TakenAt returns the value of the "taken_at" field in the mutation.
+func (m *GateSampleMutation) TakenAt() (r time.Time, exists bool) {
+	v := m.taken_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTakenAt returns the old "taken_at" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldTakenAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTakenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTakenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTakenAt: %w", err)
+	}
+	return oldValue.TakenAt, nil
+}
+
+// ResetTakenAt resets all changes to the "taken_at" field.
+func (m *GateSampleMutation) ResetTakenAt() {
+	m.taken_at = nil
+}
+
+// SetPassed sets the "passed" field.
+func (m *GateSampleMutation) SetPassed(b bool) {
+	m.passed = &b
+}
+
+// Passed returns the value of the "passed" field in the mutation.
+func (m *GateSampleMutation) Passed() (r bool, exists bool) {
+	v := m.passed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPassed returns the old "passed" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldPassed(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPassed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPassed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPassed: %w", err)
+	}
+	return oldValue.Passed, nil
+}
+
+// ResetPassed resets all changes to the "passed" field.
+func (m *GateSampleMutation) ResetPassed() {
+	m.passed = nil
+}
+
+// SetResults sets the "results" field.
+func (m *GateSampleMutation) SetResults(sr []spec.GateResult) {
+	m.results = &sr
+	m.appendresults = nil
+}
+
+// Results returns the value of the "results" field in the mutation.
+func (m *GateSampleMutation) Results() (r []spec.GateResult, exists bool) {
+	v := m.results
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResults returns the old "results" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldResults(ctx context.Context) (v []spec.GateResult, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResults is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResults requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResults: %w", err)
+	}
+	return oldValue.Results, nil
+}
+
+// AppendResults adds sr to the "results" field.
+func (m *GateSampleMutation) AppendResults(sr []spec.GateResult) {
+	m.appendresults = append(m.appendresults, sr...)
+}
+
+// AppendedResults returns the list of values that were appended to the "results" field in this mutation.
+func (m *GateSampleMutation) AppendedResults() ([]spec.GateResult, bool) {
+	if len(m.appendresults) == 0 {
+		return nil, false
+	}
+	return m.appendresults, true
+}
+
+// ResetResults resets all changes to the "results" field.
+func (m *GateSampleMutation) ResetResults() {
+	m.results = nil
+	m.appendresults = nil
+}
+
+// SetDeploymentID sets the "deployment_id" field.
+func (m *GateSampleMutation) SetDeploymentID(i int) {
+	m.deployment = &i
+}
+
+// DeploymentID returns the value of the "deployment_id" field in the mutation.
+func (m *GateSampleMutation) DeploymentID() (r int, exists bool) {
+	v := m.deployment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeploymentID returns the old "deployment_id" field's value of the GateSample entity.
+// If the GateSample object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GateSampleMutation) OldDeploymentID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeploymentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeploymentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeploymentID: %w", err)
+	}
+	return oldValue.DeploymentID, nil
+}
+
+// ResetDeploymentID resets all changes to the "deployment_id" field.
+func (m *GateSampleMutation) ResetDeploymentID() {
+	m.deployment = nil
+}
+
+// ClearDeployment clears the "deployment" edge to the Deployment entity.
+func (m *GateSampleMutation) ClearDeployment() {
+	m.cleareddeployment = true
+	m.clearedFields[gatesample.FieldDeploymentID] = struct{}{}
+}
+
+// DeploymentCleared reports if the "deployment" edge to the Deployment entity was cleared.
+func (m *GateSampleMutation) DeploymentCleared() bool {
+	return m.cleareddeployment
+}
+
+// DeploymentIDs returns the "deployment" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeploymentID instead. It exists only for internal usage by the builders.
+func (m *GateSampleMutation) DeploymentIDs() (ids []int) {
+	if id := m.deployment; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDeployment resets all changes to the "deployment" edge.
+func (m *GateSampleMutation) ResetDeployment() {
+	m.deployment = nil
+	m.cleareddeployment = false
+}
+
+// Where appends a list predicates to the GateSampleMutation builder.
+func (m *GateSampleMutation) Where(ps ...predicate.GateSample) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the GateSampleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *GateSampleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.GateSample, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *GateSampleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *GateSampleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (GateSample).
+func (m *GateSampleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *GateSampleMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.stage != nil {
+		fields = append(fields, gatesample.FieldStage)
+	}
+	if m.number != nil {
+		fields = append(fields, gatesample.FieldNumber)
+	}
+	if m.taken_at != nil {
+		fields = append(fields, gatesample.FieldTakenAt)
+	}
+	if m.passed != nil {
+		fields = append(fields, gatesample.FieldPassed)
+	}
+	if m.results != nil {
+		fields = append(fields, gatesample.FieldResults)
+	}
+	if m.deployment != nil {
+		fields = append(fields, gatesample.FieldDeploymentID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *GateSampleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case gatesample.FieldStage:
+		return m.Stage()
+	case gatesample.FieldNumber:
+		return m.Number()
+	case gatesample.FieldTakenAt:
+		return m.TakenAt()
+	case gatesample.FieldPassed:
+		return m.Passed()
+	case gatesample.FieldResults:
+		return m.Results()
+	case gatesample.FieldDeploymentID:
+		return m.DeploymentID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *GateSampleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case gatesample.FieldStage:
+		return m.OldStage(ctx)
+	case gatesample.FieldNumber:
+		return m.OldNumber(ctx)
+	case gatesample.FieldTakenAt:
+		return m.OldTakenAt(ctx)
+	case gatesample.FieldPassed:
+		return m.OldPassed(ctx)
+	case gatesample.FieldResults:
+		return m.OldResults(ctx)
+	case gatesample.FieldDeploymentID:
+		return m.OldDeploymentID(ctx)
+	}
+	return nil, fmt.Errorf("unknown GateSample field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GateSampleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case gatesample.FieldStage:
+		v, ok := value.(gatesample.Stage)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStage(v)
+		return nil
+	case gatesample.FieldNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNumber(v)
+		return nil
+	case gatesample.FieldTakenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTakenAt(v)
+		return nil
+	case gatesample.FieldPassed:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPassed(v)
+		return nil
+	case gatesample.FieldResults:
+		v, ok := value.([]spec.GateResult)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResults(v)
+		return nil
+	case gatesample.FieldDeploymentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeploymentID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *GateSampleMutation) AddedFields() []string {
+	var fields []string
+	if m.addnumber != nil {
+		fields = append(fields, gatesample.FieldNumber)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *GateSampleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case gatesample.FieldNumber:
+		return m.AddedNumber()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GateSampleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case gatesample.FieldNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNumber(v)
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *GateSampleMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *GateSampleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *GateSampleMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown GateSample nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *GateSampleMutation) ResetField(name string) error {
+	switch name {
+	case gatesample.FieldStage:
+		m.ResetStage()
+		return nil
+	case gatesample.FieldNumber:
+		m.ResetNumber()
+		return nil
+	case gatesample.FieldTakenAt:
+		m.ResetTakenAt()
+		return nil
+	case gatesample.FieldPassed:
+		m.ResetPassed()
+		return nil
+	case gatesample.FieldResults:
+		m.ResetResults()
+		return nil
+	case gatesample.FieldDeploymentID:
+		m.ResetDeploymentID()
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *GateSampleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.deployment != nil {
+		edges = append(edges, gatesample.EdgeDeployment)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *GateSampleMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case gatesample.EdgeDeployment:
+		if id := m.deployment; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *GateSampleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *GateSampleMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *GateSampleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareddeployment {
+		edges = append(edges, gatesample.EdgeDeployment)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *GateSampleMutation) EdgeCleared(name string) bool {
+	switch name {
+	case gatesample.EdgeDeployment:
+		return m.cleareddeployment
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *GateSampleMutation) ClearEdge(name string) error {
+	switch name {
+	case gatesample.EdgeDeployment:
+		m.ClearDeployment()
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *GateSampleMutation) ResetEdge(name string) error {
+	switch name {
+	case gatesample.EdgeDeployment:
+		m.ResetDeployment()
+		return nil
+	}
+	return fmt.Errorf("unknown GateSample edge %s", name)
 }
 
 // GroupMutation represents an operation that mutates the Group nodes in the graph.

@@ -16,6 +16,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/freezewindow"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
@@ -332,8 +333,12 @@ func init() {
 	deploymentDescAutomatic := deploymentFields[6].Descriptor()
 	// deployment.DefaultAutomatic holds the default value on creation for the automatic field.
 	deployment.DefaultAutomatic = deploymentDescAutomatic.Default.(bool)
+	// deploymentDescFreezeOverride is the schema descriptor for freeze_override field.
+	deploymentDescFreezeOverride := deploymentFields[7].Descriptor()
+	// deployment.DefaultFreezeOverride holds the default value on creation for the freeze_override field.
+	deployment.DefaultFreezeOverride = deploymentDescFreezeOverride.Default.(bool)
 	// deploymentDescVersion is the schema descriptor for version field.
-	deploymentDescVersion := deploymentFields[11].Descriptor()
+	deploymentDescVersion := deploymentFields[12].Descriptor()
 	// deployment.DefaultVersion holds the default value on creation for the version field.
 	deployment.DefaultVersion = deploymentDescVersion.Default.(int)
 	environmentFields := schema.Environment{}.Fields()
@@ -370,6 +375,45 @@ func init() {
 	eventDescPayload := eventFields[6].Descriptor()
 	// event.DefaultPayload holds the default value on creation for the payload field.
 	event.DefaultPayload = eventDescPayload.Default.(string)
+	freezewindowMixin := schema.FreezeWindow{}.Mixin()
+	freezewindowMixinFields0 := freezewindowMixin[0].Fields()
+	_ = freezewindowMixinFields0
+	freezewindowFields := schema.FreezeWindow{}.Fields()
+	_ = freezewindowFields
+	// freezewindowDescCreatedAt is the schema descriptor for created_at field.
+	freezewindowDescCreatedAt := freezewindowMixinFields0[0].Descriptor()
+	// freezewindow.DefaultCreatedAt holds the default value on creation for the created_at field.
+	freezewindow.DefaultCreatedAt = freezewindowDescCreatedAt.Default.(func() time.Time)
+	// freezewindowDescUpdatedAt is the schema descriptor for updated_at field.
+	freezewindowDescUpdatedAt := freezewindowMixinFields0[1].Descriptor()
+	// freezewindow.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	freezewindow.DefaultUpdatedAt = freezewindowDescUpdatedAt.Default.(func() time.Time)
+	// freezewindow.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	freezewindow.UpdateDefaultUpdatedAt = freezewindowDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// freezewindowDescName is the schema descriptor for name field.
+	freezewindowDescName := freezewindowFields[0].Descriptor()
+	// freezewindow.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	freezewindow.NameValidator = freezewindowDescName.Validators[0].(func(string) error)
+	// freezewindowDescReason is the schema descriptor for reason field.
+	freezewindowDescReason := freezewindowFields[1].Descriptor()
+	// freezewindow.DefaultReason holds the default value on creation for the reason field.
+	freezewindow.DefaultReason = freezewindowDescReason.Default.(string)
+	// freezewindowDescEnvironment is the schema descriptor for environment field.
+	freezewindowDescEnvironment := freezewindowFields[3].Descriptor()
+	// freezewindow.DefaultEnvironment holds the default value on creation for the environment field.
+	freezewindow.DefaultEnvironment = freezewindowDescEnvironment.Default.(string)
+	// freezewindowDescCron is the schema descriptor for cron field.
+	freezewindowDescCron := freezewindowFields[7].Descriptor()
+	// freezewindow.DefaultCron holds the default value on creation for the cron field.
+	freezewindow.DefaultCron = freezewindowDescCron.Default.(string)
+	// freezewindowDescDurationMinutes is the schema descriptor for duration_minutes field.
+	freezewindowDescDurationMinutes := freezewindowFields[8].Descriptor()
+	// freezewindow.DefaultDurationMinutes holds the default value on creation for the duration_minutes field.
+	freezewindow.DefaultDurationMinutes = freezewindowDescDurationMinutes.Default.(int)
+	// freezewindowDescTimeZone is the schema descriptor for time_zone field.
+	freezewindowDescTimeZone := freezewindowFields[9].Descriptor()
+	// freezewindow.DefaultTimeZone holds the default value on creation for the time_zone field.
+	freezewindow.DefaultTimeZone = freezewindowDescTimeZone.Default.(string)
 	groupMixin := schema.Group{}.Mixin()
 	groupMixinFields0 := groupMixin[0].Fields()
 	_ = groupMixinFields0

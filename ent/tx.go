@@ -36,6 +36,10 @@ type Tx struct {
 	Environment *EnvironmentClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// FreezeWindow is the client for interacting with the FreezeWindow builders.
+	FreezeWindow *FreezeWindowClient
+	// GateSample is the client for interacting with the GateSample builders.
+	GateSample *GateSampleClient
 	// Group is the client for interacting with the Group builders.
 	Group *GroupClient
 	// HookDelivery is the client for interacting with the HookDelivery builders.
@@ -216,6 +220,8 @@ func (tx *Tx) init() {
 	tx.Deployment = NewDeploymentClient(tx.config)
 	tx.Environment = NewEnvironmentClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
+	tx.FreezeWindow = NewFreezeWindowClient(tx.config)
+	tx.GateSample = NewGateSampleClient(tx.config)
 	tx.Group = NewGroupClient(tx.config)
 	tx.HookDelivery = NewHookDeliveryClient(tx.config)
 	tx.Job = NewJobClient(tx.config)

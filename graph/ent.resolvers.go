@@ -87,6 +87,9 @@ func (r *Resolver) Approval() ApprovalResolver { return &approvalResolver{r} }
 // Environment returns EnvironmentResolver implementation.
 func (r *Resolver) Environment() EnvironmentResolver { return &environmentResolver{r} }
 
+// FreezeWindow returns FreezeWindowResolver implementation.
+func (r *Resolver) FreezeWindow() FreezeWindowResolver { return &freezeWindowResolver{r} }
+
 // OutgoingHook returns OutgoingHookResolver implementation.
 func (r *Resolver) OutgoingHook() OutgoingHookResolver { return &outgoingHookResolver{r} }
 
@@ -110,6 +113,7 @@ type (
 	agentResolver             struct{ *Resolver }
 	approvalResolver          struct{ *Resolver }
 	environmentResolver       struct{ *Resolver }
+	freezeWindowResolver      struct{ *Resolver }
 	outgoingHookResolver      struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	releaseDefinitionResolver struct{ *Resolver }

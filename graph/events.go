@@ -72,6 +72,12 @@ func typedEvent(ev delivery.Event, l model.EventLoader) any {
 		return &model.ApprovalReassignedEvent{EventBase: b}
 	case delivery.EventJobLost:
 		return &model.JobLostEvent{EventBase: b}
+	case delivery.EventGateSampleFailed:
+		return &model.GateSampleFailedEvent{EventBase: b}
+	case delivery.EventFreezeStarted:
+		return &model.FreezeStartedEvent{EventBase: b}
+	case delivery.EventFreezeEnded:
+		return &model.FreezeEndedEvent{EventBase: b}
 	case delivery.EventAgentChanged:
 		return &model.AgentStatusEvent{EventBase: b}
 	}

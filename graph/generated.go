@@ -22,6 +22,8 @@ import (
 	"github.com/cairnhq/cairn/ent/artifactsource"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/freezewindow"
+	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
@@ -51,6 +53,7 @@ type ResolverRoot interface {
 	Agent() AgentResolver
 	Approval() ApprovalResolver
 	Environment() EnvironmentResolver
+	FreezeWindow() FreezeWindowResolver
 	Mutation() MutationResolver
 	OutgoingHook() OutgoingHookResolver
 	Query() QueryResolver
@@ -424,6 +427,8 @@ type ComplexityRoot struct {
 		DeferredUntil        func(childComplexity int) int
 		DefinitionID         func(childComplexity int) int
 		EnvironmentName      func(childComplexity int) int
+		FreezeOverride       func(childComplexity int) int
+		GateSamples          func(childComplexity int) int
 		ID                   func(childComplexity int) int
 		Job                  func(childComplexity int) int
 		Operation            func(childComplexity int) int
@@ -485,6 +490,7 @@ type ComplexityRoot struct {
 	Environment struct {
 		Definition   func(childComplexity int) int
 		DefinitionID func(childComplexity int) int
+		FrozenUntil  func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Job          func(childComplexity int) int
 		Name         func(childComplexity int) int
@@ -518,7 +524,9 @@ type ComplexityRoot struct {
 		Owner        func(childComplexity int) int
 		Permissions  func(childComplexity int) int
 		PostApproval func(childComplexity int) int
+		PostGates    func(childComplexity int) int
 		PreApproval  func(childComplexity int) int
+		PreGates     func(childComplexity int) int
 		Queue        func(childComplexity int) int
 		Trigger      func(childComplexity int) int
 		Variables    func(childComplexity int) int
@@ -551,6 +559,124 @@ type ComplexityRoot struct {
 		Path   func(childComplexity int) int
 	}
 
+	FreezeEndedEvent struct {
+		Actor        func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Mode         func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+		WindowID     func(childComplexity int) int
+	}
+
+	FreezeStartedEvent struct {
+		Actor        func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Mode         func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+		Until        func(childComplexity int) int
+		WindowID     func(childComplexity int) int
+	}
+
+	FreezeWindow struct {
+		Active          func(childComplexity int) int
+		ActiveUntil     func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
+		Cron            func(childComplexity int) int
+		DefinitionID    func(childComplexity int) int
+		DurationMinutes func(childComplexity int) int
+		EndsAt          func(childComplexity int) int
+		Environment     func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Mode            func(childComplexity int) int
+		Name            func(childComplexity int) int
+		NextStartsAt    func(childComplexity int) int
+		Reason          func(childComplexity int) int
+		StartsAt        func(childComplexity int) int
+		TimeZone        func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+	}
+
+	FreezeWindowConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	FreezeWindowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	Gate struct {
+		HTTP      func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Name      func(childComplexity int) int
+		WorkItems func(childComplexity int) int
+	}
+
+	GatePolicy struct {
+		DelayMinutes          func(childComplexity int) int
+		Gates                 func(childComplexity int) int
+		IntervalMinutes       func(childComplexity int) int
+		MinimumSuccessMinutes func(childComplexity int) int
+		Order                 func(childComplexity int) int
+		TimeoutMinutes        func(childComplexity int) int
+	}
+
+	GateResult struct {
+		Detail func(childComplexity int) int
+		Gate   func(childComplexity int) int
+		Passed func(childComplexity int) int
+	}
+
+	GateSample struct {
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Number       func(childComplexity int) int
+		Passed       func(childComplexity int) int
+		Results      func(childComplexity int) int
+		Stage        func(childComplexity int) int
+		TakenAt      func(childComplexity int) int
+	}
+
+	GateSampleConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GateSampleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	GateSampleFailedEvent struct {
+		Actor        func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		Number       func(childComplexity int) int
+		Release      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Results      func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Stage        func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
 	Group struct {
 		CreatedAt   func(childComplexity int) int
 		Description func(childComplexity int) int
@@ -569,6 +695,20 @@ type ComplexityRoot struct {
 	GroupEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	HTTPGate struct {
+		Body            func(childComplexity int) int
+		Headers         func(childComplexity int) int
+		Method          func(childComplexity int) int
+		SuccessCriteria func(childComplexity int) int
+		TimeoutSeconds  func(childComplexity int) int
+		URL             func(childComplexity int) int
+	}
+
+	Header struct {
+		Name  func(childComplexity int) int
+		Value func(childComplexity int) int
 	}
 
 	HookDelivery struct {
@@ -695,6 +835,7 @@ type ComplexityRoot struct {
 		CreateAPIToken          func(childComplexity int, input model.NewAPITokenInput) int
 		CreateAgentRegistration func(childComplexity int, pool *string, maxUses *int, expiresInHours *int) int
 		CreateDefinition        func(childComplexity int, input spec.DefinitionSnapshot, comment *string) int
+		CreateFreezeWindow      func(childComplexity int, input delivery.FreezeWindowInput) int
 		CreateGroup             func(childComplexity int, input model.NewGroupInput) int
 		CreateOutgoingHook      func(childComplexity int, input model.NewOutgoingHookInput) int
 		CreateRelease           func(childComplexity int, input delivery.CreateReleaseInput) int
@@ -702,11 +843,13 @@ type ComplexityRoot struct {
 		CreateUser              func(childComplexity int, input model.NewUserInput) int
 		DeleteAgent             func(childComplexity int, id int) int
 		DeleteDefinition        func(childComplexity int, id int, expectedRevision int, comment *string) int
+		DeleteFreezeWindow      func(childComplexity int, id int) int
 		DeleteGroup             func(childComplexity int, id int) int
 		DeleteOutgoingHook      func(childComplexity int, id int) int
 		DeleteServiceConnection func(childComplexity int, id int) int
 		DeployEnvironment       func(childComplexity int, input delivery.DeployInput, onBehalfOf *string) int
 		DisableUser             func(childComplexity int, id int) int
+		IgnoreGates             func(childComplexity int, deploymentID int, comment *string) int
 		Ping                    func(childComplexity int) int
 		ReassignApproval        func(childComplexity int, approvalID int, toUsername string, comment *string) int
 		Reject                  func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
@@ -792,6 +935,7 @@ type ComplexityRoot struct {
 		DefinitionDiff      func(childComplexity int, id int, from int, to int) int
 		DefinitionRevisions func(childComplexity int, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) int
 		Definitions         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
+		FreezeWindows       func(childComplexity int, definitionID *int) int
 		Groups              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
 		HookDeliveries      func(childComplexity int, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) int
 		HookEventTypes      func(childComplexity int) int
@@ -1103,6 +1247,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	WorkItemGate struct {
+		MaxCount func(childComplexity int) int
+		States   func(childComplexity int) int
+		Types    func(childComplexity int) int
+	}
+
 	WorkItemPending struct {
 		Current        func(childComplexity int) int
 		DefinitionID   func(childComplexity int) int
@@ -1126,6 +1276,12 @@ type ApprovalResolver interface {
 }
 type EnvironmentResolver interface {
 	ViewerCan(ctx context.Context, obj *ent.Environment) (*delivery.ViewerCan, error)
+	FrozenUntil(ctx context.Context, obj *ent.Environment) (*time.Time, error)
+}
+type FreezeWindowResolver interface {
+	Active(ctx context.Context, obj *ent.FreezeWindow) (bool, error)
+	ActiveUntil(ctx context.Context, obj *ent.FreezeWindow) (*time.Time, error)
+	NextStartsAt(ctx context.Context, obj *ent.FreezeWindow) (*time.Time, error)
 }
 type MutationResolver interface {
 	Ping(ctx context.Context) (string, error)
@@ -1135,6 +1291,9 @@ type MutationResolver interface {
 	CreateDefinition(ctx context.Context, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	UpdateDefinition(ctx context.Context, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	DeleteDefinition(ctx context.Context, id int, expectedRevision int, comment *string) (bool, error)
+	CreateFreezeWindow(ctx context.Context, input delivery.FreezeWindowInput) (*ent.FreezeWindow, error)
+	DeleteFreezeWindow(ctx context.Context, id int) (bool, error)
+	IgnoreGates(ctx context.Context, deploymentID int, comment *string) (*ent.Deployment, error)
 	CreateOutgoingHook(ctx context.Context, input model.NewOutgoingHookInput) (*ent.OutgoingHook, error)
 	UpdateOutgoingHook(ctx context.Context, id int, input model.OutgoingHookPatchInput) (*ent.OutgoingHook, error)
 	DeleteOutgoingHook(ctx context.Context, id int) (int, error)
@@ -1177,6 +1336,7 @@ type QueryResolver interface {
 	Definition(ctx context.Context, id int) (*ent.ReleaseDefinition, error)
 	DefinitionRevisions(ctx context.Context, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) (*ent.DefinitionRevisionConnection, error)
 	DefinitionDiff(ctx context.Context, id int, from int, to int) ([]*delivery.FieldChange, error)
+	FreezeWindows(ctx context.Context, definitionID *int) ([]*ent.FreezeWindow, error)
 	OutgoingHooks(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OutgoingHookOrder, where *ent.OutgoingHookWhereInput) (*ent.OutgoingHookConnection, error)
 	HookDeliveries(ctx context.Context, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) (*ent.HookDeliveryConnection, error)
 	HookEventTypes(ctx context.Context) ([]string, error)
@@ -2806,6 +2966,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Deployment.EnvironmentName(childComplexity), true
+	case "Deployment.freezeOverride":
+		if e.ComplexityRoot.Deployment.FreezeOverride == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.FreezeOverride(childComplexity), true
+	case "Deployment.gateSamples":
+		if e.ComplexityRoot.Deployment.GateSamples == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.GateSamples(childComplexity), true
 	case "Deployment.id":
 		if e.ComplexityRoot.Deployment.ID == nil {
 			break
@@ -3087,6 +3259,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.DefinitionID(childComplexity), true
+	case "Environment.frozenUntil":
+		if e.ComplexityRoot.Environment.FrozenUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Environment.FrozenUntil(childComplexity), true
 	case "Environment.id":
 		if e.ComplexityRoot.Environment.ID == nil {
 			break
@@ -3234,12 +3412,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentSpec.PostApproval(childComplexity), true
+	case "EnvironmentSpec.postGates":
+		if e.ComplexityRoot.EnvironmentSpec.PostGates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.PostGates(childComplexity), true
 	case "EnvironmentSpec.preApproval":
 		if e.ComplexityRoot.EnvironmentSpec.PreApproval == nil {
 			break
 		}
 
 		return e.ComplexityRoot.EnvironmentSpec.PreApproval(childComplexity), true
+	case "EnvironmentSpec.preGates":
+		if e.ComplexityRoot.EnvironmentSpec.PreGates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.PreGates(childComplexity), true
 	case "EnvironmentSpec.queue":
 		if e.ComplexityRoot.EnvironmentSpec.Queue == nil {
 			break
@@ -3370,6 +3560,510 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FieldChange.Path(childComplexity), true
 
+	case "FreezeEndedEvent.actor":
+		if e.ComplexityRoot.FreezeEndedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.Actor(childComplexity), true
+	case "FreezeEndedEvent.definitionId":
+		if e.ComplexityRoot.FreezeEndedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.DefinitionID(childComplexity), true
+	case "FreezeEndedEvent.environment":
+		if e.ComplexityRoot.FreezeEndedEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.Environment(childComplexity), true
+	case "FreezeEndedEvent.mode":
+		if e.ComplexityRoot.FreezeEndedEvent.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.Mode(childComplexity), true
+	case "FreezeEndedEvent.name":
+		if e.ComplexityRoot.FreezeEndedEvent.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.Name(childComplexity), true
+	case "FreezeEndedEvent.reason":
+		if e.ComplexityRoot.FreezeEndedEvent.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.Reason(childComplexity), true
+	case "FreezeEndedEvent.sequence":
+		if e.ComplexityRoot.FreezeEndedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.Sequence(childComplexity), true
+	case "FreezeEndedEvent.time":
+		if e.ComplexityRoot.FreezeEndedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.Time(childComplexity), true
+	case "FreezeEndedEvent.type":
+		if e.ComplexityRoot.FreezeEndedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.Type(childComplexity), true
+	case "FreezeEndedEvent.windowId":
+		if e.ComplexityRoot.FreezeEndedEvent.WindowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeEndedEvent.WindowID(childComplexity), true
+
+	case "FreezeStartedEvent.actor":
+		if e.ComplexityRoot.FreezeStartedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.Actor(childComplexity), true
+	case "FreezeStartedEvent.definitionId":
+		if e.ComplexityRoot.FreezeStartedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.DefinitionID(childComplexity), true
+	case "FreezeStartedEvent.environment":
+		if e.ComplexityRoot.FreezeStartedEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.Environment(childComplexity), true
+	case "FreezeStartedEvent.mode":
+		if e.ComplexityRoot.FreezeStartedEvent.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.Mode(childComplexity), true
+	case "FreezeStartedEvent.name":
+		if e.ComplexityRoot.FreezeStartedEvent.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.Name(childComplexity), true
+	case "FreezeStartedEvent.reason":
+		if e.ComplexityRoot.FreezeStartedEvent.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.Reason(childComplexity), true
+	case "FreezeStartedEvent.sequence":
+		if e.ComplexityRoot.FreezeStartedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.Sequence(childComplexity), true
+	case "FreezeStartedEvent.time":
+		if e.ComplexityRoot.FreezeStartedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.Time(childComplexity), true
+	case "FreezeStartedEvent.type":
+		if e.ComplexityRoot.FreezeStartedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.Type(childComplexity), true
+	case "FreezeStartedEvent.until":
+		if e.ComplexityRoot.FreezeStartedEvent.Until == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.Until(childComplexity), true
+	case "FreezeStartedEvent.windowId":
+		if e.ComplexityRoot.FreezeStartedEvent.WindowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeStartedEvent.WindowID(childComplexity), true
+
+	case "FreezeWindow.active":
+		if e.ComplexityRoot.FreezeWindow.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.Active(childComplexity), true
+	case "FreezeWindow.activeUntil":
+		if e.ComplexityRoot.FreezeWindow.ActiveUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.ActiveUntil(childComplexity), true
+	case "FreezeWindow.createdAt":
+		if e.ComplexityRoot.FreezeWindow.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.CreatedAt(childComplexity), true
+	case "FreezeWindow.createdBy":
+		if e.ComplexityRoot.FreezeWindow.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.CreatedBy(childComplexity), true
+	case "FreezeWindow.cron":
+		if e.ComplexityRoot.FreezeWindow.Cron == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.Cron(childComplexity), true
+	case "FreezeWindow.definitionID":
+		if e.ComplexityRoot.FreezeWindow.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.DefinitionID(childComplexity), true
+	case "FreezeWindow.durationMinutes":
+		if e.ComplexityRoot.FreezeWindow.DurationMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.DurationMinutes(childComplexity), true
+	case "FreezeWindow.endsAt":
+		if e.ComplexityRoot.FreezeWindow.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.EndsAt(childComplexity), true
+	case "FreezeWindow.environment":
+		if e.ComplexityRoot.FreezeWindow.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.Environment(childComplexity), true
+	case "FreezeWindow.id":
+		if e.ComplexityRoot.FreezeWindow.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.ID(childComplexity), true
+	case "FreezeWindow.mode":
+		if e.ComplexityRoot.FreezeWindow.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.Mode(childComplexity), true
+	case "FreezeWindow.name":
+		if e.ComplexityRoot.FreezeWindow.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.Name(childComplexity), true
+	case "FreezeWindow.nextStartsAt":
+		if e.ComplexityRoot.FreezeWindow.NextStartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.NextStartsAt(childComplexity), true
+	case "FreezeWindow.reason":
+		if e.ComplexityRoot.FreezeWindow.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.Reason(childComplexity), true
+	case "FreezeWindow.startsAt":
+		if e.ComplexityRoot.FreezeWindow.StartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.StartsAt(childComplexity), true
+	case "FreezeWindow.timeZone":
+		if e.ComplexityRoot.FreezeWindow.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.TimeZone(childComplexity), true
+	case "FreezeWindow.updatedAt":
+		if e.ComplexityRoot.FreezeWindow.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindow.UpdatedAt(childComplexity), true
+
+	case "FreezeWindowConnection.edges":
+		if e.ComplexityRoot.FreezeWindowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindowConnection.Edges(childComplexity), true
+	case "FreezeWindowConnection.pageInfo":
+		if e.ComplexityRoot.FreezeWindowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindowConnection.PageInfo(childComplexity), true
+	case "FreezeWindowConnection.totalCount":
+		if e.ComplexityRoot.FreezeWindowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindowConnection.TotalCount(childComplexity), true
+
+	case "FreezeWindowEdge.cursor":
+		if e.ComplexityRoot.FreezeWindowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindowEdge.Cursor(childComplexity), true
+	case "FreezeWindowEdge.node":
+		if e.ComplexityRoot.FreezeWindowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreezeWindowEdge.Node(childComplexity), true
+
+	case "Gate.http":
+		if e.ComplexityRoot.Gate.HTTP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Gate.HTTP(childComplexity), true
+	case "Gate.kind":
+		if e.ComplexityRoot.Gate.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Gate.Kind(childComplexity), true
+	case "Gate.name":
+		if e.ComplexityRoot.Gate.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Gate.Name(childComplexity), true
+	case "Gate.workItems":
+		if e.ComplexityRoot.Gate.WorkItems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Gate.WorkItems(childComplexity), true
+
+	case "GatePolicy.delayMinutes":
+		if e.ComplexityRoot.GatePolicy.DelayMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatePolicy.DelayMinutes(childComplexity), true
+	case "GatePolicy.gates":
+		if e.ComplexityRoot.GatePolicy.Gates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatePolicy.Gates(childComplexity), true
+	case "GatePolicy.intervalMinutes":
+		if e.ComplexityRoot.GatePolicy.IntervalMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatePolicy.IntervalMinutes(childComplexity), true
+	case "GatePolicy.minimumSuccessMinutes":
+		if e.ComplexityRoot.GatePolicy.MinimumSuccessMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatePolicy.MinimumSuccessMinutes(childComplexity), true
+	case "GatePolicy.order":
+		if e.ComplexityRoot.GatePolicy.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatePolicy.Order(childComplexity), true
+	case "GatePolicy.timeoutMinutes":
+		if e.ComplexityRoot.GatePolicy.TimeoutMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatePolicy.TimeoutMinutes(childComplexity), true
+
+	case "GateResult.detail":
+		if e.ComplexityRoot.GateResult.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateResult.Detail(childComplexity), true
+	case "GateResult.gate":
+		if e.ComplexityRoot.GateResult.Gate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateResult.Gate(childComplexity), true
+	case "GateResult.passed":
+		if e.ComplexityRoot.GateResult.Passed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateResult.Passed(childComplexity), true
+
+	case "GateSample.deployment":
+		if e.ComplexityRoot.GateSample.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSample.Deployment(childComplexity), true
+	case "GateSample.deploymentID":
+		if e.ComplexityRoot.GateSample.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSample.DeploymentID(childComplexity), true
+	case "GateSample.id":
+		if e.ComplexityRoot.GateSample.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSample.ID(childComplexity), true
+	case "GateSample.number":
+		if e.ComplexityRoot.GateSample.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSample.Number(childComplexity), true
+	case "GateSample.passed":
+		if e.ComplexityRoot.GateSample.Passed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSample.Passed(childComplexity), true
+	case "GateSample.results":
+		if e.ComplexityRoot.GateSample.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSample.Results(childComplexity), true
+	case "GateSample.stage":
+		if e.ComplexityRoot.GateSample.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSample.Stage(childComplexity), true
+	case "GateSample.takenAt":
+		if e.ComplexityRoot.GateSample.TakenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSample.TakenAt(childComplexity), true
+
+	case "GateSampleConnection.edges":
+		if e.ComplexityRoot.GateSampleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleConnection.Edges(childComplexity), true
+	case "GateSampleConnection.pageInfo":
+		if e.ComplexityRoot.GateSampleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleConnection.PageInfo(childComplexity), true
+	case "GateSampleConnection.totalCount":
+		if e.ComplexityRoot.GateSampleConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleConnection.TotalCount(childComplexity), true
+
+	case "GateSampleEdge.cursor":
+		if e.ComplexityRoot.GateSampleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleEdge.Cursor(childComplexity), true
+	case "GateSampleEdge.node":
+		if e.ComplexityRoot.GateSampleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleEdge.Node(childComplexity), true
+
+	case "GateSampleFailedEvent.actor":
+		if e.ComplexityRoot.GateSampleFailedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Actor(childComplexity), true
+	case "GateSampleFailedEvent.definitionId":
+		if e.ComplexityRoot.GateSampleFailedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.DefinitionID(childComplexity), true
+	case "GateSampleFailedEvent.deployment":
+		if e.ComplexityRoot.GateSampleFailedEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Deployment(childComplexity), true
+	case "GateSampleFailedEvent.deploymentId":
+		if e.ComplexityRoot.GateSampleFailedEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.DeploymentID(childComplexity), true
+	case "GateSampleFailedEvent.environment":
+		if e.ComplexityRoot.GateSampleFailedEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Environment(childComplexity), true
+	case "GateSampleFailedEvent.number":
+		if e.ComplexityRoot.GateSampleFailedEvent.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Number(childComplexity), true
+	case "GateSampleFailedEvent.release":
+		if e.ComplexityRoot.GateSampleFailedEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Release(childComplexity), true
+	case "GateSampleFailedEvent.releaseId":
+		if e.ComplexityRoot.GateSampleFailedEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.ReleaseID(childComplexity), true
+	case "GateSampleFailedEvent.results":
+		if e.ComplexityRoot.GateSampleFailedEvent.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Results(childComplexity), true
+	case "GateSampleFailedEvent.sequence":
+		if e.ComplexityRoot.GateSampleFailedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Sequence(childComplexity), true
+	case "GateSampleFailedEvent.stage":
+		if e.ComplexityRoot.GateSampleFailedEvent.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Stage(childComplexity), true
+	case "GateSampleFailedEvent.time":
+		if e.ComplexityRoot.GateSampleFailedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Time(childComplexity), true
+	case "GateSampleFailedEvent.type":
+		if e.ComplexityRoot.GateSampleFailedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GateSampleFailedEvent.Type(childComplexity), true
+
 	case "Group.createdAt":
 		if e.ComplexityRoot.Group.CreatedAt == nil {
 			break
@@ -3438,6 +4132,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GroupEdge.Node(childComplexity), true
+
+	case "HTTPGate.body":
+		if e.ComplexityRoot.HTTPGate.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HTTPGate.Body(childComplexity), true
+	case "HTTPGate.headers":
+		if e.ComplexityRoot.HTTPGate.Headers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HTTPGate.Headers(childComplexity), true
+	case "HTTPGate.method":
+		if e.ComplexityRoot.HTTPGate.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HTTPGate.Method(childComplexity), true
+	case "HTTPGate.successCriteria":
+		if e.ComplexityRoot.HTTPGate.SuccessCriteria == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HTTPGate.SuccessCriteria(childComplexity), true
+	case "HTTPGate.timeoutSeconds":
+		if e.ComplexityRoot.HTTPGate.TimeoutSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HTTPGate.TimeoutSeconds(childComplexity), true
+	case "HTTPGate.url":
+		if e.ComplexityRoot.HTTPGate.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HTTPGate.URL(childComplexity), true
+
+	case "Header.name":
+		if e.ComplexityRoot.Header.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Header.Name(childComplexity), true
+	case "Header.value":
+		if e.ComplexityRoot.Header.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Header.Value(childComplexity), true
 
 	case "HookDelivery.attempts":
 		if e.ComplexityRoot.HookDelivery.Attempts == nil {
@@ -4030,6 +4774,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateDefinition(childComplexity, args["input"].(spec.DefinitionSnapshot), args["comment"].(*string)), true
+	case "Mutation.createFreezeWindow":
+		if e.ComplexityRoot.Mutation.CreateFreezeWindow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createFreezeWindow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateFreezeWindow(childComplexity, args["input"].(delivery.FreezeWindowInput)), true
 	case "Mutation.createGroup":
 		if e.ComplexityRoot.Mutation.CreateGroup == nil {
 			break
@@ -4107,6 +4862,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteDefinition(childComplexity, args["id"].(int), args["expectedRevision"].(int), args["comment"].(*string)), true
+	case "Mutation.deleteFreezeWindow":
+		if e.ComplexityRoot.Mutation.DeleteFreezeWindow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteFreezeWindow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteFreezeWindow(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteGroup":
 		if e.ComplexityRoot.Mutation.DeleteGroup == nil {
 			break
@@ -4162,6 +4928,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisableUser(childComplexity, args["id"].(int)), true
+	case "Mutation.ignoreGates":
+		if e.ComplexityRoot.Mutation.IgnoreGates == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_ignoreGates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IgnoreGates(childComplexity, args["deploymentId"].(int), args["comment"].(*string)), true
 	case "Mutation.ping":
 		if e.ComplexityRoot.Mutation.Ping == nil {
 			break
@@ -4636,6 +5413,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Definitions(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ReleaseDefinitionOrder), args["where"].(*ent.ReleaseDefinitionWhereInput)), true
+	case "Query.freezeWindows":
+		if e.ComplexityRoot.Query.FreezeWindows == nil {
+			break
+		}
+
+		args, err := ec.field_Query_freezeWindows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FreezeWindows(childComplexity, args["definitionId"].(*int)), true
 	case "Query.groups":
 		if e.ComplexityRoot.Query.Groups == nil {
 			break
@@ -6073,6 +6861,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WorkItemEdge.Node(childComplexity), true
 
+	case "WorkItemGate.maxCount":
+		if e.ComplexityRoot.WorkItemGate.MaxCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemGate.MaxCount(childComplexity), true
+	case "WorkItemGate.states":
+		if e.ComplexityRoot.WorkItemGate.States == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemGate.States(childComplexity), true
+	case "WorkItemGate.types":
+		if e.ComplexityRoot.WorkItemGate.Types == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemGate.Types(childComplexity), true
+
 	case "WorkItemPending.current":
 		if e.ComplexityRoot.WorkItemPending.Current == nil {
 			break
@@ -6141,9 +6948,18 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputEnvironmentInput,
 		ec.unmarshalInputEnvironmentPermissionsInput,
 		ec.unmarshalInputEnvironmentWhereInput,
+		ec.unmarshalInputFreezeWindowInput,
+		ec.unmarshalInputFreezeWindowOrder,
+		ec.unmarshalInputFreezeWindowWhereInput,
+		ec.unmarshalInputGateInput,
+		ec.unmarshalInputGatePolicyInput,
+		ec.unmarshalInputGateSampleOrder,
+		ec.unmarshalInputGateSampleWhereInput,
 		ec.unmarshalInputGroupOrder,
 		ec.unmarshalInputGroupPatchInput,
 		ec.unmarshalInputGroupWhereInput,
+		ec.unmarshalInputHTTPGateInput,
+		ec.unmarshalInputHeaderInput,
 		ec.unmarshalInputHookDeliveryOrder,
 		ec.unmarshalInputHookDeliveryWhereInput,
 		ec.unmarshalInputJobOrder,
@@ -6181,6 +6997,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputVariableInput,
 		ec.unmarshalInputWebhookDeliveryOrder,
 		ec.unmarshalInputWebhookDeliveryWhereInput,
+		ec.unmarshalInputWorkItemGateInput,
 		ec.unmarshalInputWorkItemOrder,
 		ec.unmarshalInputWorkItemWhereInput,
 	)
@@ -6274,7 +7091,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -8109,6 +8926,7 @@ type Deployment implements Node {
   reason: String!
   statusReason: String!
   automatic: Boolean!
+  freezeOverride: Boolean!
   deferredUntil: Time
   queuedAt: Time
   startedAt: Time
@@ -8121,6 +8939,7 @@ type Deployment implements Node {
   releaseEnvironment: ReleaseEnvironment!
   approvals: [Approval!]
   job: Job
+  gateSamples: [GateSample!]
 }
 """
 A connection to a list of items.
@@ -8186,10 +9005,12 @@ DeploymentStatus is enum for the field status
 """
 enum DeploymentStatus @goModel(model: "github.com/cairnhq/cairn/ent/deployment.Status") {
   PENDING_APPROVAL
+  EVALUATING_GATES
   SCHEDULED
   QUEUED
   IN_PROGRESS
   PENDING_POST_APPROVAL
+  EVALUATING_POST_GATES
   SUCCEEDED
   PARTIALLY_SUCCEEDED
   FAILED
@@ -8316,6 +9137,11 @@ input DeploymentWhereInput {
   automatic: Boolean
   automaticNEQ: Boolean
   """
+  freeze_override field predicates
+  """
+  freezeOverride: Boolean
+  freezeOverrideNEQ: Boolean
+  """
   deferred_until field predicates
   """
   deferredUntil: Time
@@ -8428,6 +9254,11 @@ input DeploymentWhereInput {
   """
   hasJob: Boolean
   hasJobWith: [JobWhereInput!]
+  """
+  gate_samples edge predicates
+  """
+  hasGateSamples: Boolean
+  hasGateSamplesWith: [GateSampleWhereInput!]
 }
 type Environment implements Node {
   id: ID!
@@ -8517,6 +9348,405 @@ input EnvironmentWhereInput {
   """
   hasDefinition: Boolean
   hasDefinitionWith: [ReleaseDefinitionWhereInput!]
+}
+type FreezeWindow implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  name: String!
+  reason: String!
+  definitionID: Int
+  environment: String!
+  mode: FreezeWindowMode!
+  startsAt: Time
+  endsAt: Time
+  cron: String!
+  durationMinutes: Int!
+  timeZone: String!
+  createdBy: String!
+}
+"""
+A connection to a list of items.
+"""
+type FreezeWindowConnection {
+  """
+  A list of edges.
+  """
+  edges: [FreezeWindowEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type FreezeWindowEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: FreezeWindow
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+FreezeWindowMode is enum for the field mode
+"""
+enum FreezeWindowMode @goModel(model: "github.com/cairnhq/cairn/ent/freezewindow.Mode") {
+  WAIT
+  REFUSE
+}
+"""
+Ordering options for FreezeWindow connections
+"""
+input FreezeWindowOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order FreezeWindows.
+  """
+  field: FreezeWindowOrderField!
+}
+"""
+Properties by which FreezeWindow connections can be ordered.
+"""
+enum FreezeWindowOrderField {
+  CREATED_AT
+  UPDATED_AT
+}
+"""
+FreezeWindowWhereInput is used for filtering FreezeWindow objects.
+Input was generated by ent.
+"""
+input FreezeWindowWhereInput {
+  not: FreezeWindowWhereInput
+  and: [FreezeWindowWhereInput!]
+  or: [FreezeWindowWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  reason field predicates
+  """
+  reason: String
+  reasonNEQ: String
+  reasonIn: [String!]
+  reasonNotIn: [String!]
+  reasonGT: String
+  reasonGTE: String
+  reasonLT: String
+  reasonLTE: String
+  reasonContains: String
+  reasonHasPrefix: String
+  reasonHasSuffix: String
+  reasonEqualFold: String
+  reasonContainsFold: String
+  """
+  definition_id field predicates
+  """
+  definitionID: Int
+  definitionIDNEQ: Int
+  definitionIDIn: [Int!]
+  definitionIDNotIn: [Int!]
+  definitionIDGT: Int
+  definitionIDGTE: Int
+  definitionIDLT: Int
+  definitionIDLTE: Int
+  definitionIDIsNil: Boolean
+  definitionIDNotNil: Boolean
+  """
+  environment field predicates
+  """
+  environment: String
+  environmentNEQ: String
+  environmentIn: [String!]
+  environmentNotIn: [String!]
+  environmentGT: String
+  environmentGTE: String
+  environmentLT: String
+  environmentLTE: String
+  environmentContains: String
+  environmentHasPrefix: String
+  environmentHasSuffix: String
+  environmentEqualFold: String
+  environmentContainsFold: String
+  """
+  mode field predicates
+  """
+  mode: FreezeWindowMode
+  modeNEQ: FreezeWindowMode
+  modeIn: [FreezeWindowMode!]
+  modeNotIn: [FreezeWindowMode!]
+  """
+  starts_at field predicates
+  """
+  startsAt: Time
+  startsAtNEQ: Time
+  startsAtIn: [Time!]
+  startsAtNotIn: [Time!]
+  startsAtGT: Time
+  startsAtGTE: Time
+  startsAtLT: Time
+  startsAtLTE: Time
+  startsAtIsNil: Boolean
+  startsAtNotNil: Boolean
+  """
+  ends_at field predicates
+  """
+  endsAt: Time
+  endsAtNEQ: Time
+  endsAtIn: [Time!]
+  endsAtNotIn: [Time!]
+  endsAtGT: Time
+  endsAtGTE: Time
+  endsAtLT: Time
+  endsAtLTE: Time
+  endsAtIsNil: Boolean
+  endsAtNotNil: Boolean
+  """
+  cron field predicates
+  """
+  cron: String
+  cronNEQ: String
+  cronIn: [String!]
+  cronNotIn: [String!]
+  cronGT: String
+  cronGTE: String
+  cronLT: String
+  cronLTE: String
+  cronContains: String
+  cronHasPrefix: String
+  cronHasSuffix: String
+  cronEqualFold: String
+  cronContainsFold: String
+  """
+  duration_minutes field predicates
+  """
+  durationMinutes: Int
+  durationMinutesNEQ: Int
+  durationMinutesIn: [Int!]
+  durationMinutesNotIn: [Int!]
+  durationMinutesGT: Int
+  durationMinutesGTE: Int
+  durationMinutesLT: Int
+  durationMinutesLTE: Int
+  """
+  time_zone field predicates
+  """
+  timeZone: String
+  timeZoneNEQ: String
+  timeZoneIn: [String!]
+  timeZoneNotIn: [String!]
+  timeZoneGT: String
+  timeZoneGTE: String
+  timeZoneLT: String
+  timeZoneLTE: String
+  timeZoneContains: String
+  timeZoneHasPrefix: String
+  timeZoneHasSuffix: String
+  timeZoneEqualFold: String
+  timeZoneContainsFold: String
+  """
+  created_by field predicates
+  """
+  createdBy: String
+  createdByNEQ: String
+  createdByIn: [String!]
+  createdByNotIn: [String!]
+  createdByGT: String
+  createdByGTE: String
+  createdByLT: String
+  createdByLTE: String
+  createdByContains: String
+  createdByHasPrefix: String
+  createdByHasSuffix: String
+  createdByEqualFold: String
+  createdByContainsFold: String
+}
+type GateSample implements Node {
+  id: ID!
+  stage: GateSampleStage!
+  number: Int!
+  takenAt: Time!
+  passed: Boolean!
+  deploymentID: ID!
+  deployment: Deployment!
+}
+"""
+A connection to a list of items.
+"""
+type GateSampleConnection {
+  """
+  A list of edges.
+  """
+  edges: [GateSampleEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type GateSampleEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: GateSample
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for GateSample connections
+"""
+input GateSampleOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order GateSamples.
+  """
+  field: GateSampleOrderField!
+}
+"""
+Properties by which GateSample connections can be ordered.
+"""
+enum GateSampleOrderField {
+  TAKEN_AT
+}
+"""
+GateSampleStage is enum for the field stage
+"""
+enum GateSampleStage @goModel(model: "github.com/cairnhq/cairn/ent/gatesample.Stage") {
+  PRE
+  POST
+}
+"""
+GateSampleWhereInput is used for filtering GateSample objects.
+Input was generated by ent.
+"""
+input GateSampleWhereInput {
+  not: GateSampleWhereInput
+  and: [GateSampleWhereInput!]
+  or: [GateSampleWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  stage field predicates
+  """
+  stage: GateSampleStage
+  stageNEQ: GateSampleStage
+  stageIn: [GateSampleStage!]
+  stageNotIn: [GateSampleStage!]
+  """
+  number field predicates
+  """
+  number: Int
+  numberNEQ: Int
+  numberIn: [Int!]
+  numberNotIn: [Int!]
+  numberGT: Int
+  numberGTE: Int
+  numberLT: Int
+  numberLTE: Int
+  """
+  taken_at field predicates
+  """
+  takenAt: Time
+  takenAtNEQ: Time
+  takenAtIn: [Time!]
+  takenAtNotIn: [Time!]
+  takenAtGT: Time
+  takenAtGTE: Time
+  takenAtLT: Time
+  takenAtLTE: Time
+  """
+  passed field predicates
+  """
+  passed: Boolean
+  passedNEQ: Boolean
+  """
+  deployment_id field predicates
+  """
+  deploymentID: ID
+  deploymentIDNEQ: ID
+  deploymentIDIn: [ID!]
+  deploymentIDNotIn: [ID!]
+  """
+  deployment edge predicates
+  """
+  hasDeployment: Boolean
+  hasDeploymentWith: [DeploymentWhereInput!]
 }
 type Group implements Node {
   id: ID!
@@ -10603,6 +11833,7 @@ enum ReleaseEnvironmentStatus @goModel(model: "github.com/cairnhq/cairn/ent/rele
   NOT_STARTED
   SCHEDULED
   QUEUED
+  EVALUATING_GATES
   IN_PROGRESS
   SUCCEEDED
   PARTIALLY_SUCCEEDED
@@ -11701,6 +12932,8 @@ input WorkItemWhereInput {
 	{Name: "schema/audit.graphql", Input: sourceData("schema/audit.graphql"), BuiltIn: false},
 	{Name: "schema/definitions.graphql", Input: sourceData("schema/definitions.graphql"), BuiltIn: false},
 	{Name: "schema/events.graphql", Input: sourceData("schema/events.graphql"), BuiltIn: false},
+	{Name: "schema/freeze.graphql", Input: sourceData("schema/freeze.graphql"), BuiltIn: false},
+	{Name: "schema/gates.graphql", Input: sourceData("schema/gates.graphql"), BuiltIn: false},
 	{Name: "schema/hooks.graphql", Input: sourceData("schema/hooks.graphql"), BuiltIn: false},
 	{Name: "schema/identity.graphql", Input: sourceData("schema/identity.graphql"), BuiltIn: false},
 	{Name: "schema/notifications.graphql", Input: sourceData("schema/notifications.graphql"), BuiltIn: false},
@@ -12257,6 +13490,8 @@ func (ec *executionContext) childFields_Deployment(ctx context.Context, field gr
 		return ec.fieldContext_Deployment_statusReason(ctx, field)
 	case "automatic":
 		return ec.fieldContext_Deployment_automatic(ctx, field)
+	case "freezeOverride":
+		return ec.fieldContext_Deployment_freezeOverride(ctx, field)
 	case "deferredUntil":
 		return ec.fieldContext_Deployment_deferredUntil(ctx, field)
 	case "queuedAt":
@@ -12281,6 +13516,8 @@ func (ec *executionContext) childFields_Deployment(ctx context.Context, field gr
 		return ec.fieldContext_Deployment_approvals(ctx, field)
 	case "job":
 		return ec.fieldContext_Deployment_job(ctx, field)
+	case "gateSamples":
+		return ec.fieldContext_Deployment_gateSamples(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Deployment", field.Name)
 }
@@ -12337,6 +13574,8 @@ func (ec *executionContext) childFields_Environment(ctx context.Context, field g
 		return ec.fieldContext_Environment_variables(ctx, field)
 	case "viewerCan":
 		return ec.fieldContext_Environment_viewerCan(ctx, field)
+	case "frozenUntil":
+		return ec.fieldContext_Environment_frozenUntil(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Environment", field.Name)
 }
@@ -12387,6 +13626,10 @@ func (ec *executionContext) childFields_EnvironmentSpec(ctx context.Context, fie
 		return ec.fieldContext_EnvironmentSpec_variables(ctx, field)
 	case "permissions":
 		return ec.fieldContext_EnvironmentSpec_permissions(ctx, field)
+	case "preGates":
+		return ec.fieldContext_EnvironmentSpec_preGates(ctx, field)
+	case "postGates":
+		return ec.fieldContext_EnvironmentSpec_postGates(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnvironmentSpec", field.Name)
 }
@@ -12415,6 +13658,132 @@ func (ec *executionContext) childFields_FieldChange(ctx context.Context, field g
 		return ec.fieldContext_FieldChange_kind(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FieldChange", field.Name)
+}
+
+func (ec *executionContext) childFields_FreezeWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_FreezeWindow_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_FreezeWindow_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_FreezeWindow_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_FreezeWindow_name(ctx, field)
+	case "reason":
+		return ec.fieldContext_FreezeWindow_reason(ctx, field)
+	case "definitionID":
+		return ec.fieldContext_FreezeWindow_definitionID(ctx, field)
+	case "environment":
+		return ec.fieldContext_FreezeWindow_environment(ctx, field)
+	case "mode":
+		return ec.fieldContext_FreezeWindow_mode(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_FreezeWindow_startsAt(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_FreezeWindow_endsAt(ctx, field)
+	case "cron":
+		return ec.fieldContext_FreezeWindow_cron(ctx, field)
+	case "durationMinutes":
+		return ec.fieldContext_FreezeWindow_durationMinutes(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_FreezeWindow_timeZone(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_FreezeWindow_createdBy(ctx, field)
+	case "active":
+		return ec.fieldContext_FreezeWindow_active(ctx, field)
+	case "activeUntil":
+		return ec.fieldContext_FreezeWindow_activeUntil(ctx, field)
+	case "nextStartsAt":
+		return ec.fieldContext_FreezeWindow_nextStartsAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FreezeWindow", field.Name)
+}
+
+func (ec *executionContext) childFields_FreezeWindowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_FreezeWindowEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_FreezeWindowEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FreezeWindowEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Gate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Gate_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_Gate_kind(ctx, field)
+	case "http":
+		return ec.fieldContext_Gate_http(ctx, field)
+	case "workItems":
+		return ec.fieldContext_Gate_workItems(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Gate", field.Name)
+}
+
+func (ec *executionContext) childFields_GatePolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "gates":
+		return ec.fieldContext_GatePolicy_gates(ctx, field)
+	case "order":
+		return ec.fieldContext_GatePolicy_order(ctx, field)
+	case "delayMinutes":
+		return ec.fieldContext_GatePolicy_delayMinutes(ctx, field)
+	case "intervalMinutes":
+		return ec.fieldContext_GatePolicy_intervalMinutes(ctx, field)
+	case "timeoutMinutes":
+		return ec.fieldContext_GatePolicy_timeoutMinutes(ctx, field)
+	case "minimumSuccessMinutes":
+		return ec.fieldContext_GatePolicy_minimumSuccessMinutes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GatePolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_GateResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "gate":
+		return ec.fieldContext_GateResult_gate(ctx, field)
+	case "passed":
+		return ec.fieldContext_GateResult_passed(ctx, field)
+	case "detail":
+		return ec.fieldContext_GateResult_detail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GateResult", field.Name)
+}
+
+func (ec *executionContext) childFields_GateSample(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_GateSample_id(ctx, field)
+	case "stage":
+		return ec.fieldContext_GateSample_stage(ctx, field)
+	case "number":
+		return ec.fieldContext_GateSample_number(ctx, field)
+	case "takenAt":
+		return ec.fieldContext_GateSample_takenAt(ctx, field)
+	case "passed":
+		return ec.fieldContext_GateSample_passed(ctx, field)
+	case "deploymentID":
+		return ec.fieldContext_GateSample_deploymentID(ctx, field)
+	case "deployment":
+		return ec.fieldContext_GateSample_deployment(ctx, field)
+	case "results":
+		return ec.fieldContext_GateSample_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GateSample", field.Name)
+}
+
+func (ec *executionContext) childFields_GateSampleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_GateSampleEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_GateSampleEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GateSampleEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Group(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12455,6 +13824,34 @@ func (ec *executionContext) childFields_GroupEdge(ctx context.Context, field gra
 		return ec.fieldContext_GroupEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GroupEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_HTTPGate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "method":
+		return ec.fieldContext_HTTPGate_method(ctx, field)
+	case "url":
+		return ec.fieldContext_HTTPGate_url(ctx, field)
+	case "headers":
+		return ec.fieldContext_HTTPGate_headers(ctx, field)
+	case "body":
+		return ec.fieldContext_HTTPGate_body(ctx, field)
+	case "successCriteria":
+		return ec.fieldContext_HTTPGate_successCriteria(ctx, field)
+	case "timeoutSeconds":
+		return ec.fieldContext_HTTPGate_timeoutSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HTTPGate", field.Name)
+}
+
+func (ec *executionContext) childFields_Header(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Header_name(ctx, field)
+	case "value":
+		return ec.fieldContext_Header_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Header", field.Name)
 }
 
 func (ec *executionContext) childFields_HookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -13301,6 +14698,18 @@ func (ec *executionContext) childFields_WorkItemEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type WorkItemEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_WorkItemGate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "types":
+		return ec.fieldContext_WorkItemGate_types(ctx, field)
+	case "states":
+		return ec.fieldContext_WorkItemGate_states(ctx, field)
+	case "maxCount":
+		return ec.fieldContext_WorkItemGate_maxCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkItemGate", field.Name)
+}
+
 func (ec *executionContext) childFields_WorkItemPending(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "definitionId":
@@ -13663,6 +15072,20 @@ func (ec *executionContext) field_Mutation_createDefinition_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createFreezeWindow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (delivery.FreezeWindowInput, error) {
+			return ec.unmarshalNFreezeWindowInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐFreezeWindowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13777,6 +15200,20 @@ func (ec *executionContext) field_Mutation_deleteDefinition_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteFreezeWindow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13852,6 +15289,28 @@ func (ec *executionContext) field_Mutation_disableUser_args(ctx context.Context,
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_ignoreGates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deploymentId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deploymentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg1
 	return args, nil
 }
 
@@ -14450,6 +15909,20 @@ func (ec *executionContext) field_Query_definitions_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_freezeWindows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "definitionId",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["definitionId"] = arg0
 	return args, nil
 }
 
@@ -21850,6 +23323,29 @@ func (ec *executionContext) fieldContext_Deployment_automatic(_ context.Context,
 	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _Deployment_freezeOverride(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_freezeOverride(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FreezeOverride, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_freezeOverride(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _Deployment_deferredUntil(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22157,6 +23653,38 @@ func (ec *executionContext) fieldContext_Deployment_job(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Deployment_gateSamples(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_gateSamples(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GateSamples(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.GateSample) graphql.Marshaler {
+			return ec.marshalOGateSample2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_gateSamples(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Deployment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GateSample(ctx, field)
 		},
 	}
 	return fc, nil
@@ -23318,6 +24846,29 @@ func (ec *executionContext) fieldContext_Environment_viewerCan(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Environment_frozenUntil(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Environment_frozenUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Environment().FrozenUntil(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Environment_frozenUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Environment", field, true, true, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _EnvironmentDeploymentState_environment(ctx context.Context, field graphql.CollectedField, obj *delivery.EnvironmentDeploymentState) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23803,6 +25354,70 @@ func (ec *executionContext) fieldContext_EnvironmentSpec_permissions(_ context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _EnvironmentSpec_preGates(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_preGates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreGates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.GatePolicy) graphql.Marshaler {
+			return ec.marshalNGatePolicy2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGatePolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_preGates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GatePolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_postGates(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_postGates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostGates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.GatePolicy) graphql.Marshaler {
+			return ec.marshalNGatePolicy2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGatePolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_postGates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GatePolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _EnvironmentStatusChangedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24235,6 +25850,2018 @@ func (ec *executionContext) fieldContext_FieldChange_kind(_ context.Context, fie
 	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type FieldChangeKind does not have child fields"))
 }
 
+func (ec *executionContext) _FreezeEndedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeEndedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeEndedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeEndedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeEndedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalOID2int(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeEndedEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeEndedEvent_windowId(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_windowId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_windowId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeEndedEvent_name(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeEndedEvent_mode(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeEndedEvent_reason(ctx context.Context, field graphql.CollectedField, obj *model.FreezeEndedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeEndedEvent_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeEndedEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeEndedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalOID2int(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_windowId(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_windowId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_windowId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_name(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_mode(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_reason(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeStartedEvent_until(ctx context.Context, field graphql.CollectedField, obj *model.FreezeStartedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeStartedEvent_until(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Until(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeStartedEvent_until(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeStartedEvent", field, true, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_id(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_name(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_reason(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_definitionID(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_definitionID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_definitionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_environment(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_mode(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v freezewindow.Mode) graphql.Marshaler {
+			return ec.marshalNFreezeWindowMode2githubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type FreezeWindowMode does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_startsAt(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_startsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_endsAt(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_cron(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_cron(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cron, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_cron(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_durationMinutes(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_durationMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_durationMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_timeZone(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_active(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FreezeWindow().Active(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_activeUntil(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_activeUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FreezeWindow().ActiveUntil(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_activeUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, true, true, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindow_nextStartsAt(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindow_nextStartsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FreezeWindow().NextStartsAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindow_nextStartsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindow", field, true, true, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindowConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.FreezeWindowEdge) graphql.Marshaler {
+			return ec.marshalOFreezeWindowEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindowConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FreezeWindowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FreezeWindowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FreezeWindowConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindowConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindowConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FreezeWindowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FreezeWindowConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindowConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindowConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _FreezeWindowEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FreezeWindow) graphql.Marshaler {
+			return ec.marshalOFreezeWindow2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindow(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FreezeWindowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FreezeWindow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FreezeWindowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.FreezeWindowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreezeWindowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreezeWindowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreezeWindowEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _Gate_name(ctx context.Context, field graphql.CollectedField, obj *spec.Gate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Gate_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Gate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Gate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Gate_kind(ctx context.Context, field graphql.CollectedField, obj *spec.Gate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Gate_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.GateKind) graphql.Marshaler {
+			return ec.marshalNGateKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Gate_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Gate", field, false, false, errors.New("field of type GateKind does not have child fields"))
+}
+
+func (ec *executionContext) _Gate_http(ctx context.Context, field graphql.CollectedField, obj *spec.Gate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Gate_http(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HTTP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *spec.HTTPGate) graphql.Marshaler {
+			return ec.marshalOHTTPGate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHTTPGate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Gate_http(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Gate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HTTPGate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Gate_workItems(ctx context.Context, field graphql.CollectedField, obj *spec.Gate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Gate_workItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkItems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *spec.WorkItemGate) graphql.Marshaler {
+			return ec.marshalOWorkItemGate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐWorkItemGate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Gate_workItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Gate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkItemGate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GatePolicy_gates(ctx context.Context, field graphql.CollectedField, obj *spec.GatePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatePolicy_gates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Gate) graphql.Marshaler {
+			return ec.marshalNGate2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatePolicy_gates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GatePolicy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Gate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GatePolicy_order(ctx context.Context, field graphql.CollectedField, obj *spec.GatePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatePolicy_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.GateOrder) graphql.Marshaler {
+			return ec.marshalNGateOrder2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatePolicy_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatePolicy", field, false, false, errors.New("field of type GateOrder does not have child fields"))
+}
+
+func (ec *executionContext) _GatePolicy_delayMinutes(ctx context.Context, field graphql.CollectedField, obj *spec.GatePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatePolicy_delayMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DelayMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatePolicy_delayMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatePolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _GatePolicy_intervalMinutes(ctx context.Context, field graphql.CollectedField, obj *spec.GatePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatePolicy_intervalMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IntervalMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatePolicy_intervalMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatePolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _GatePolicy_timeoutMinutes(ctx context.Context, field graphql.CollectedField, obj *spec.GatePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatePolicy_timeoutMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeoutMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatePolicy_timeoutMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatePolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _GatePolicy_minimumSuccessMinutes(ctx context.Context, field graphql.CollectedField, obj *spec.GatePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatePolicy_minimumSuccessMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinimumSuccessMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatePolicy_minimumSuccessMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatePolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _GateResult_gate(ctx context.Context, field graphql.CollectedField, obj *spec.GateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateResult_gate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateResult_gate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GateResult_passed(ctx context.Context, field graphql.CollectedField, obj *spec.GateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateResult_passed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Passed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateResult_passed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateResult", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _GateResult_detail(ctx context.Context, field graphql.CollectedField, obj *spec.GateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateResult_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateResult_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GateSample_id(ctx context.Context, field graphql.CollectedField, obj *ent.GateSample) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSample_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSample_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSample", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GateSample_stage(ctx context.Context, field graphql.CollectedField, obj *ent.GateSample) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSample_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gatesample.Stage) graphql.Marshaler {
+			return ec.marshalNGateSampleStage2githubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSample_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSample", field, false, false, errors.New("field of type GateSampleStage does not have child fields"))
+}
+
+func (ec *executionContext) _GateSample_number(ctx context.Context, field graphql.CollectedField, obj *ent.GateSample) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSample_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSample_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSample", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _GateSample_takenAt(ctx context.Context, field graphql.CollectedField, obj *ent.GateSample) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSample_takenAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TakenAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSample_takenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSample", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _GateSample_passed(ctx context.Context, field graphql.CollectedField, obj *ent.GateSample) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSample_passed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Passed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSample_passed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSample", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _GateSample_deploymentID(ctx context.Context, field graphql.CollectedField, obj *ent.GateSample) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSample_deploymentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSample_deploymentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSample", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GateSample_deployment(ctx context.Context, field graphql.CollectedField, obj *ent.GateSample) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSample_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalNDeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSample_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GateSample",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GateSample_results(ctx context.Context, field graphql.CollectedField, obj *ent.GateSample) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSample_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.GateResult) graphql.Marshaler {
+			return ec.marshalNGateResult2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSample_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GateSample",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GateResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GateSampleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.GateSampleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.GateSampleEdge) graphql.Marshaler {
+			return ec.marshalOGateSampleEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GateSampleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GateSampleEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GateSampleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.GateSampleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GateSampleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GateSampleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.GateSampleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.GateSampleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.GateSample) graphql.Marshaler {
+			return ec.marshalOGateSample2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSample(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GateSampleEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GateSample(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GateSampleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.GateSampleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_stage(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_number(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GateSampleFailedEvent", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_results(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.GateResult) graphql.Marshaler {
+			return ec.marshalNGateResult2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GateSampleFailedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GateResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GateSampleFailedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GateSampleFailedEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.GateSampleFailedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GateSampleFailedEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GateSampleFailedEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GateSampleFailedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Group_id(ctx context.Context, field graphql.CollectedField, obj *ent.Group) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24522,6 +28149,199 @@ func (ec *executionContext) _GroupEdge_cursor(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_GroupEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GroupEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _HTTPGate_method(ctx context.Context, field graphql.CollectedField, obj *spec.HTTPGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HTTPGate_method(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Method, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HTTPGate_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HTTPGate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _HTTPGate_url(ctx context.Context, field graphql.CollectedField, obj *spec.HTTPGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HTTPGate_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HTTPGate_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HTTPGate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _HTTPGate_headers(ctx context.Context, field graphql.CollectedField, obj *spec.HTTPGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HTTPGate_headers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Headers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Header) graphql.Marshaler {
+			return ec.marshalNHeader2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHeaderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HTTPGate_headers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HTTPGate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Header(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HTTPGate_body(ctx context.Context, field graphql.CollectedField, obj *spec.HTTPGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HTTPGate_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HTTPGate_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HTTPGate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _HTTPGate_successCriteria(ctx context.Context, field graphql.CollectedField, obj *spec.HTTPGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HTTPGate_successCriteria(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuccessCriteria, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HTTPGate_successCriteria(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HTTPGate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _HTTPGate_timeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *spec.HTTPGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HTTPGate_timeoutSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeoutSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HTTPGate_timeoutSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HTTPGate", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Header_name(ctx context.Context, field graphql.CollectedField, obj *spec.Header) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Header_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Header_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Header", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Header_value(ctx context.Context, field graphql.CollectedField, obj *spec.Header) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Header_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Header_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Header", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _HookDelivery_id(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
@@ -26817,6 +30637,138 @@ func (ec *executionContext) fieldContext_Mutation_deleteDefinition(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteDefinition_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createFreezeWindow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createFreezeWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateFreezeWindow(ctx, fc.Args["input"].(delivery.FreezeWindowInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FreezeWindow) graphql.Marshaler {
+			return ec.marshalNFreezeWindow2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createFreezeWindow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FreezeWindow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createFreezeWindow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteFreezeWindow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteFreezeWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteFreezeWindow(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteFreezeWindow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteFreezeWindow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_ignoreGates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_ignoreGates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().IgnoreGates(ctx, fc.Args["deploymentId"].(int), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalNDeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_ignoreGates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_ignoreGates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -29395,6 +33347,50 @@ func (ec *executionContext) fieldContext_Query_definitionDiff(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_definitionDiff_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_freezeWindows(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_freezeWindows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FreezeWindows(ctx, fc.Args["definitionId"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.FreezeWindow) graphql.Marshaler {
+			return ec.marshalNFreezeWindow2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_freezeWindows(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FreezeWindow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_freezeWindows_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -35250,6 +39246,75 @@ func (ec *executionContext) _WorkItemEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_WorkItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WorkItemEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemGate_types(ctx context.Context, field graphql.CollectedField, obj *spec.WorkItemGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemGate_types(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Types, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemGate_types(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemGate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemGate_states(ctx context.Context, field graphql.CollectedField, obj *spec.WorkItemGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemGate_states(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.States, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemGate_states(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemGate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemGate_maxCount(ctx context.Context, field graphql.CollectedField, obj *spec.WorkItemGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemGate_maxCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemGate_maxCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemGate", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _WorkItemPending_definitionId(ctx context.Context, field graphql.CollectedField, obj *delivery.WorkItemPending) (ret graphql.Marshaler) {
@@ -43256,7 +47321,7 @@ func (ec *executionContext) unmarshalInputDeployEnvironmentInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"releaseId", "environment", "comment"}
+	fieldsInOrder := [...]string{"releaseId", "environment", "comment", "overrideFreeze"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -43284,6 +47349,13 @@ func (ec *executionContext) unmarshalInputDeployEnvironmentInput(ctx context.Con
 				return it, err
 			}
 			it.Comment = data
+		case "overrideFreeze":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overrideFreeze"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OverrideFreeze = data
 		}
 	}
 	return it, nil
@@ -43341,7 +47413,7 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "automatic", "automaticNEQ", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJob", "hasJobWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "automatic", "automaticNEQ", "freezeOverride", "freezeOverrideNEQ", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJob", "hasJobWith", "hasGateSamples", "hasGateSamplesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -43936,6 +48008,20 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.AutomaticNEQ = data
+		case "freezeOverride":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freezeOverride"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreezeOverride = data
+		case "freezeOverrideNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freezeOverrideNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreezeOverrideNEQ = data
 		case "deferredUntil":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deferredUntil"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -44475,6 +48561,20 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.HasJobWith = data
+		case "hasGateSamples":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasGateSamples"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasGateSamples = data
+		case "hasGateSamplesWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasGateSamplesWith"))
+			data, err := ec.unmarshalOGateSampleWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasGateSamplesWith = data
 		}
 	}
 	return it, nil
@@ -44491,7 +48591,7 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions"}
+	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions", "preGates", "postGates"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -44561,6 +48661,20 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 				return it, err
 			}
 			it.Permissions = data
+		case "preGates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preGates"))
+			data, err := ec.unmarshalOGatePolicyInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGatePolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PreGates = data
+		case "postGates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postGates"))
+			data, err := ec.unmarshalOGatePolicyInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGatePolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostGates = data
 		}
 	}
 	return it, nil
@@ -44985,6 +49099,1645 @@ func (ec *executionContext) unmarshalInputEnvironmentWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.HasDefinitionWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputFreezeWindowInput(ctx context.Context, obj any) (delivery.FreezeWindowInput, error) {
+	var it delivery.FreezeWindowInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "reason", "definitionId", "environment", "mode", "startsAt", "endsAt", "cron", "durationMinutes", "timeZone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "definitionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionID = data
+		case "environment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environment"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Environment = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalOFreezeWindowMode2githubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "endsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAt = data
+		case "cron":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cron"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cron = data
+		case "durationMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutes"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutes = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputFreezeWindowOrder(ctx context.Context, obj any) (ent.FreezeWindowOrder, error) {
+	var it ent.FreezeWindowOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNFreezeWindowOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputFreezeWindowWhereInput(ctx context.Context, obj any) (ent.FreezeWindowWhereInput, error) {
+	var it ent.FreezeWindowWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "definitionIDIsNil", "definitionIDNotNil", "environment", "environmentNEQ", "environmentIn", "environmentNotIn", "environmentGT", "environmentGTE", "environmentLT", "environmentLTE", "environmentContains", "environmentHasPrefix", "environmentHasSuffix", "environmentEqualFold", "environmentContainsFold", "mode", "modeNEQ", "modeIn", "modeNotIn", "startsAt", "startsAtNEQ", "startsAtIn", "startsAtNotIn", "startsAtGT", "startsAtGTE", "startsAtLT", "startsAtLTE", "startsAtIsNil", "startsAtNotNil", "endsAt", "endsAtNEQ", "endsAtIn", "endsAtNotIn", "endsAtGT", "endsAtGTE", "endsAtLT", "endsAtLTE", "endsAtIsNil", "endsAtNotNil", "cron", "cronNEQ", "cronIn", "cronNotIn", "cronGT", "cronGTE", "cronLT", "cronLTE", "cronContains", "cronHasPrefix", "cronHasSuffix", "cronEqualFold", "cronContainsFold", "durationMinutes", "durationMinutesNEQ", "durationMinutesIn", "durationMinutesNotIn", "durationMinutesGT", "durationMinutesGTE", "durationMinutesLT", "durationMinutesLTE", "timeZone", "timeZoneNEQ", "timeZoneIn", "timeZoneNotIn", "timeZoneGT", "timeZoneGTE", "timeZoneLT", "timeZoneLTE", "timeZoneContains", "timeZoneHasPrefix", "timeZoneHasSuffix", "timeZoneEqualFold", "timeZoneContainsFold", "createdBy", "createdByNEQ", "createdByIn", "createdByNotIn", "createdByGT", "createdByGTE", "createdByLT", "createdByLTE", "createdByContains", "createdByHasPrefix", "createdByHasSuffix", "createdByEqualFold", "createdByContainsFold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOFreezeWindowWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOFreezeWindowWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOFreezeWindowWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "reasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNEQ = data
+		case "reasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIn = data
+		case "reasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotIn = data
+		case "reasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGT = data
+		case "reasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGTE = data
+		case "reasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLT = data
+		case "reasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLTE = data
+		case "reasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContains = data
+		case "reasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasPrefix = data
+		case "reasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasSuffix = data
+		case "reasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonEqualFold = data
+		case "reasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContainsFold = data
+		case "definitionID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionID"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionID = data
+		case "definitionIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionIDNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionIDNEQ = data
+		case "definitionIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionIDIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionIDIn = data
+		case "definitionIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionIDNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionIDNotIn = data
+		case "definitionIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionIDGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionIDGT = data
+		case "definitionIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionIDGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionIDGTE = data
+		case "definitionIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionIDLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionIDLT = data
+		case "definitionIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionIDLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionIDLTE = data
+		case "definitionIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionIDIsNil = data
+		case "definitionIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionIDNotNil = data
+		case "environment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environment"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Environment = data
+		case "environmentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentNEQ = data
+		case "environmentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentIn = data
+		case "environmentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentNotIn = data
+		case "environmentGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentGT = data
+		case "environmentGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentGTE = data
+		case "environmentLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentLT = data
+		case "environmentLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentLTE = data
+		case "environmentContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentContains = data
+		case "environmentHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentHasPrefix = data
+		case "environmentHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentHasSuffix = data
+		case "environmentEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentEqualFold = data
+		case "environmentContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentContainsFold = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalOFreezeWindowMode2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "modeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modeNEQ"))
+			data, err := ec.unmarshalOFreezeWindowMode2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModeNEQ = data
+		case "modeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modeIn"))
+			data, err := ec.unmarshalOFreezeWindowMode2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐModeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModeIn = data
+		case "modeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modeNotIn"))
+			data, err := ec.unmarshalOFreezeWindowMode2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐModeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModeNotIn = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "startsAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAtNEQ = data
+		case "startsAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAtIn = data
+		case "startsAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAtNotIn = data
+		case "startsAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAtGT = data
+		case "startsAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAtGTE = data
+		case "startsAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAtLT = data
+		case "startsAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAtLTE = data
+		case "startsAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAtIsNil = data
+		case "startsAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAtNotNil = data
+		case "endsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAt = data
+		case "endsAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtNEQ = data
+		case "endsAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtIn = data
+		case "endsAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtNotIn = data
+		case "endsAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtGT = data
+		case "endsAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtGTE = data
+		case "endsAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtLT = data
+		case "endsAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtLTE = data
+		case "endsAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtIsNil = data
+		case "endsAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtNotNil = data
+		case "cron":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cron"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cron = data
+		case "cronNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronNEQ = data
+		case "cronIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronIn = data
+		case "cronNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronNotIn = data
+		case "cronGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronGT = data
+		case "cronGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronGTE = data
+		case "cronLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronLT = data
+		case "cronLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronLTE = data
+		case "cronContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronContains = data
+		case "cronHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronHasPrefix = data
+		case "cronHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronHasSuffix = data
+		case "cronEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronEqualFold = data
+		case "cronContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cronContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CronContainsFold = data
+		case "durationMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutes"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutes = data
+		case "durationMinutesNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutesNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutesNEQ = data
+		case "durationMinutesIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutesIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutesIn = data
+		case "durationMinutesNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutesNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutesNotIn = data
+		case "durationMinutesGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutesGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutesGT = data
+		case "durationMinutesGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutesGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutesGTE = data
+		case "durationMinutesLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutesLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutesLT = data
+		case "durationMinutesLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutesLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutesLTE = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "timeZoneNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneNEQ = data
+		case "timeZoneIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneIn = data
+		case "timeZoneNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneNotIn = data
+		case "timeZoneGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneGT = data
+		case "timeZoneGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneGTE = data
+		case "timeZoneLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneLT = data
+		case "timeZoneLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneLTE = data
+		case "timeZoneContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneContains = data
+		case "timeZoneHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneHasPrefix = data
+		case "timeZoneHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneHasSuffix = data
+		case "timeZoneEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneEqualFold = data
+		case "timeZoneContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneContainsFold = data
+		case "createdBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedBy = data
+		case "createdByNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByNEQ = data
+		case "createdByIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIn = data
+		case "createdByNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByNotIn = data
+		case "createdByGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByGT = data
+		case "createdByGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByGTE = data
+		case "createdByLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByLT = data
+		case "createdByLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByLTE = data
+		case "createdByContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByContains = data
+		case "createdByHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByHasPrefix = data
+		case "createdByHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByHasSuffix = data
+		case "createdByEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByEqualFold = data
+		case "createdByContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByContainsFold = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputGateInput(ctx context.Context, obj any) (spec.Gate, error) {
+	var it spec.Gate
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "kind", "http", "workItems"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNGateKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "http":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("http"))
+			data, err := ec.unmarshalOHTTPGateInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHTTPGate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HTTP = data
+		case "workItems":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workItems"))
+			data, err := ec.unmarshalOWorkItemGateInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐWorkItemGate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkItems = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputGatePolicyInput(ctx context.Context, obj any) (spec.GatePolicy, error) {
+	var it spec.GatePolicy
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"gates", "order", "delayMinutes", "intervalMinutes", "timeoutMinutes", "minimumSuccessMinutes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "gates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gates"))
+			data, err := ec.unmarshalOGateInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gates = data
+		case "order":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("order"))
+			data, err := ec.unmarshalOGateOrder2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateOrder(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Order = data
+		case "delayMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delayMinutes"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelayMinutes = data
+		case "intervalMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalMinutes"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalMinutes = data
+		case "timeoutMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutMinutes"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutMinutes = data
+		case "minimumSuccessMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minimumSuccessMinutes"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinimumSuccessMinutes = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputGateSampleOrder(ctx context.Context, obj any) (ent.GateSampleOrder, error) {
+	var it ent.GateSampleOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNGateSampleOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputGateSampleWhereInput(ctx context.Context, obj any) (ent.GateSampleWhereInput, error) {
+	var it ent.GateSampleWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "stage", "stageNEQ", "stageIn", "stageNotIn", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "takenAt", "takenAtNEQ", "takenAtIn", "takenAtNotIn", "takenAtGT", "takenAtGTE", "takenAtLT", "takenAtLTE", "passed", "passedNEQ", "deploymentID", "deploymentIDNEQ", "deploymentIDIn", "deploymentIDNotIn", "hasDeployment", "hasDeploymentWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOGateSampleWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOGateSampleWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOGateSampleWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "stage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stage"))
+			data, err := ec.unmarshalOGateSampleStage2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStage(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stage = data
+		case "stageNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stageNEQ"))
+			data, err := ec.unmarshalOGateSampleStage2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStage(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StageNEQ = data
+		case "stageIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stageIn"))
+			data, err := ec.unmarshalOGateSampleStage2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStageᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StageIn = data
+		case "stageNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stageNotIn"))
+			data, err := ec.unmarshalOGateSampleStage2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStageᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StageNotIn = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "numberNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberNEQ = data
+		case "numberIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberIn = data
+		case "numberNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberNotIn = data
+		case "numberGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberGT = data
+		case "numberGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberGTE = data
+		case "numberLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberLT = data
+		case "numberLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberLTE = data
+		case "takenAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("takenAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TakenAt = data
+		case "takenAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("takenAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TakenAtNEQ = data
+		case "takenAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("takenAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TakenAtIn = data
+		case "takenAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("takenAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TakenAtNotIn = data
+		case "takenAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("takenAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TakenAtGT = data
+		case "takenAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("takenAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TakenAtGTE = data
+		case "takenAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("takenAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TakenAtLT = data
+		case "takenAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("takenAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TakenAtLTE = data
+		case "passed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("passed"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Passed = data
+		case "passedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("passedNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PassedNEQ = data
+		case "deploymentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentID = data
+		case "deploymentIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentIDNEQ = data
+		case "deploymentIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentIDIn = data
+		case "deploymentIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentIDNotIn = data
+		case "hasDeployment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDeployment"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDeployment = data
+		case "hasDeploymentWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDeploymentWith"))
+			data, err := ec.unmarshalODeploymentWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDeploymentWith = data
 		}
 	}
 	return it, nil
@@ -45471,6 +51224,108 @@ func (ec *executionContext) unmarshalInputGroupWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.HasMembersWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputHTTPGateInput(ctx context.Context, obj any) (spec.HTTPGate, error) {
+	var it spec.HTTPGate
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"method", "url", "headers", "body", "successCriteria", "timeoutSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "headers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("headers"))
+			data, err := ec.unmarshalOHeaderInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHeaderᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Headers = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		case "successCriteria":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("successCriteria"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuccessCriteria = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputHeaderInput(ctx context.Context, obj any) (spec.Header, error) {
+	var it spec.Header
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
 		}
 	}
 	return it, nil
@@ -55522,6 +61377,50 @@ func (ec *executionContext) unmarshalInputWebhookDeliveryWhereInput(ctx context.
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputWorkItemGateInput(ctx context.Context, obj any) (spec.WorkItemGate, error) {
+	var it spec.WorkItemGate
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"types", "states", "maxCount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "types":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("types"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Types = data
+		case "states":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("states"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.States = data
+		case "maxCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCount"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCount = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputWorkItemOrder(ctx context.Context, obj any) (ent.WorkItemOrder, error) {
 	var it ent.WorkItemOrder
 	if obj == nil {
@@ -56425,6 +62324,27 @@ func (ec *executionContext) _CairnEvent(ctx context.Context, sel ast.SelectionSe
 			return graphql.Null
 		}
 		return ec._JobLostEvent(ctx, sel, obj)
+	case model.GateSampleFailedEvent:
+		return ec._GateSampleFailedEvent(ctx, sel, &obj)
+	case *model.GateSampleFailedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._GateSampleFailedEvent(ctx, sel, obj)
+	case model.FreezeStartedEvent:
+		return ec._FreezeStartedEvent(ctx, sel, &obj)
+	case *model.FreezeStartedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._FreezeStartedEvent(ctx, sel, obj)
+	case model.FreezeEndedEvent:
+		return ec._FreezeEndedEvent(ctx, sel, &obj)
+	case *model.FreezeEndedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._FreezeEndedEvent(ctx, sel, obj)
 	case model.EnvironmentStatusChangedEvent:
 		return ec._EnvironmentStatusChangedEvent(ctx, sel, &obj)
 	case *model.EnvironmentStatusChangedEvent:
@@ -56564,6 +62484,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Group(ctx, sel, obj)
+	case *ent.GateSample:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._GateSample(ctx, sel, obj)
+	case *ent.FreezeWindow:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._FreezeWindow(ctx, sel, obj)
 	case *ent.Environment:
 		if obj == nil {
 			return graphql.Null
@@ -56653,6 +62583,27 @@ func (ec *executionContext) _ReleaseEvent(ctx context.Context, sel ast.Selection
 			return graphql.Null
 		}
 		return ec._JobLostEvent(ctx, sel, obj)
+	case model.GateSampleFailedEvent:
+		return ec._GateSampleFailedEvent(ctx, sel, &obj)
+	case *model.GateSampleFailedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._GateSampleFailedEvent(ctx, sel, obj)
+	case model.FreezeStartedEvent:
+		return ec._FreezeStartedEvent(ctx, sel, &obj)
+	case *model.FreezeStartedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._FreezeStartedEvent(ctx, sel, obj)
+	case model.FreezeEndedEvent:
+		return ec._FreezeEndedEvent(ctx, sel, &obj)
+	case *model.FreezeEndedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._FreezeEndedEvent(ctx, sel, obj)
 	case model.EnvironmentStatusChangedEvent:
 		return ec._EnvironmentStatusChangedEvent(ctx, sel, &obj)
 	case *model.EnvironmentStatusChangedEvent:
@@ -60086,6 +66037,11 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "freezeOverride":
+			out.Values[i] = ec._Deployment_freezeOverride(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "deferredUntil":
 			out.Values[i] = ec._Deployment_deferredUntil(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -60250,6 +66206,44 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 					}
 				}()
 				res = ec._Deployment_job(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "gateSamples":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Deployment_gateSamples(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -60861,6 +66855,44 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "frozenUntil":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Environment_frozenUntil(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -61037,6 +67069,16 @@ func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.Select
 			}
 		case "permissions":
 			out.Values[i] = ec._EnvironmentSpec_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "preGates":
+			out.Values[i] = ec._EnvironmentSpec_preGates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "postGates":
+			out.Values[i] = ec._EnvironmentSpec_postGates(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -61316,6 +67358,1010 @@ func (ec *executionContext) _FieldChange(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var freezeEndedEventImplementors = []string{"FreezeEndedEvent", "ReleaseEvent", "CairnEvent"}
+
+func (ec *executionContext) _FreezeEndedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.FreezeEndedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, freezeEndedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FreezeEndedEvent")
+		case "sequence":
+			out.Values[i] = ec._FreezeEndedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "time":
+			out.Values[i] = ec._FreezeEndedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._FreezeEndedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._FreezeEndedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "definitionId":
+			out.Values[i] = ec._FreezeEndedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "environment":
+			out.Values[i] = ec._FreezeEndedEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowId":
+			out.Values[i] = ec._FreezeEndedEvent_windowId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._FreezeEndedEvent_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mode":
+			out.Values[i] = ec._FreezeEndedEvent_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._FreezeEndedEvent_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var freezeStartedEventImplementors = []string{"FreezeStartedEvent", "ReleaseEvent", "CairnEvent"}
+
+func (ec *executionContext) _FreezeStartedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.FreezeStartedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, freezeStartedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FreezeStartedEvent")
+		case "sequence":
+			out.Values[i] = ec._FreezeStartedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "time":
+			out.Values[i] = ec._FreezeStartedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._FreezeStartedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._FreezeStartedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "definitionId":
+			out.Values[i] = ec._FreezeStartedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "environment":
+			out.Values[i] = ec._FreezeStartedEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowId":
+			out.Values[i] = ec._FreezeStartedEvent_windowId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._FreezeStartedEvent_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mode":
+			out.Values[i] = ec._FreezeStartedEvent_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._FreezeStartedEvent_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "until":
+			out.Values[i] = ec._FreezeStartedEvent_until(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var freezeWindowImplementors = []string{"FreezeWindow", "Node"}
+
+func (ec *executionContext) _FreezeWindow(ctx context.Context, sel ast.SelectionSet, obj *ent.FreezeWindow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, freezeWindowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FreezeWindow")
+		case "id":
+			out.Values[i] = ec._FreezeWindow_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._FreezeWindow_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._FreezeWindow_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._FreezeWindow_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._FreezeWindow_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionID":
+			out.Values[i] = ec._FreezeWindow_definitionID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._FreezeWindow_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "mode":
+			out.Values[i] = ec._FreezeWindow_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startsAt":
+			out.Values[i] = ec._FreezeWindow_startsAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endsAt":
+			out.Values[i] = ec._FreezeWindow_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cron":
+			out.Values[i] = ec._FreezeWindow_cron(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "durationMinutes":
+			out.Values[i] = ec._FreezeWindow_durationMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeZone":
+			out.Values[i] = ec._FreezeWindow_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdBy":
+			out.Values[i] = ec._FreezeWindow_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._FreezeWindow_active(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "activeUntil":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._FreezeWindow_activeUntil(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "nextStartsAt":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._FreezeWindow_nextStartsAt(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var freezeWindowConnectionImplementors = []string{"FreezeWindowConnection"}
+
+func (ec *executionContext) _FreezeWindowConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FreezeWindowConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, freezeWindowConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FreezeWindowConnection")
+		case "edges":
+			out.Values[i] = ec._FreezeWindowConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._FreezeWindowConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._FreezeWindowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var freezeWindowEdgeImplementors = []string{"FreezeWindowEdge"}
+
+func (ec *executionContext) _FreezeWindowEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FreezeWindowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, freezeWindowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FreezeWindowEdge")
+		case "node":
+			out.Values[i] = ec._FreezeWindowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._FreezeWindowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var gateImplementors = []string{"Gate"}
+
+func (ec *executionContext) _Gate(ctx context.Context, sel ast.SelectionSet, obj *spec.Gate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Gate")
+		case "name":
+			out.Values[i] = ec._Gate_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._Gate_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "http":
+			out.Values[i] = ec._Gate_http(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "workItems":
+			out.Values[i] = ec._Gate_workItems(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var gatePolicyImplementors = []string{"GatePolicy"}
+
+func (ec *executionContext) _GatePolicy(ctx context.Context, sel ast.SelectionSet, obj *spec.GatePolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gatePolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GatePolicy")
+		case "gates":
+			out.Values[i] = ec._GatePolicy_gates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "order":
+			out.Values[i] = ec._GatePolicy_order(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "delayMinutes":
+			out.Values[i] = ec._GatePolicy_delayMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "intervalMinutes":
+			out.Values[i] = ec._GatePolicy_intervalMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeoutMinutes":
+			out.Values[i] = ec._GatePolicy_timeoutMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "minimumSuccessMinutes":
+			out.Values[i] = ec._GatePolicy_minimumSuccessMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var gateResultImplementors = []string{"GateResult"}
+
+func (ec *executionContext) _GateResult(ctx context.Context, sel ast.SelectionSet, obj *spec.GateResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gateResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GateResult")
+		case "gate":
+			out.Values[i] = ec._GateResult_gate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "passed":
+			out.Values[i] = ec._GateResult_passed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._GateResult_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var gateSampleImplementors = []string{"GateSample", "Node"}
+
+func (ec *executionContext) _GateSample(ctx context.Context, sel ast.SelectionSet, obj *ent.GateSample) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gateSampleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GateSample")
+		case "id":
+			out.Values[i] = ec._GateSample_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._GateSample_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._GateSample_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "takenAt":
+			out.Values[i] = ec._GateSample_takenAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "passed":
+			out.Values[i] = ec._GateSample_passed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentID":
+			out.Values[i] = ec._GateSample_deploymentID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._GateSample_deployment(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "results":
+			out.Values[i] = ec._GateSample_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var gateSampleConnectionImplementors = []string{"GateSampleConnection"}
+
+func (ec *executionContext) _GateSampleConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.GateSampleConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gateSampleConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GateSampleConnection")
+		case "edges":
+			out.Values[i] = ec._GateSampleConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GateSampleConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._GateSampleConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var gateSampleEdgeImplementors = []string{"GateSampleEdge"}
+
+func (ec *executionContext) _GateSampleEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.GateSampleEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gateSampleEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GateSampleEdge")
+		case "node":
+			out.Values[i] = ec._GateSampleEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._GateSampleEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var gateSampleFailedEventImplementors = []string{"GateSampleFailedEvent", "ReleaseEvent", "CairnEvent"}
+
+func (ec *executionContext) _GateSampleFailedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.GateSampleFailedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gateSampleFailedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GateSampleFailedEvent")
+		case "sequence":
+			out.Values[i] = ec._GateSampleFailedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._GateSampleFailedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._GateSampleFailedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._GateSampleFailedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._GateSampleFailedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._GateSampleFailedEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._GateSampleFailedEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._GateSampleFailedEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._GateSampleFailedEvent_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._GateSampleFailedEvent_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "results":
+			out.Values[i] = ec._GateSampleFailedEvent_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._GateSampleFailedEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._GateSampleFailedEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var groupImplementors = []string{"Group", "Node"}
 
 func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, obj *ent.Group) graphql.Marshaler {
@@ -61479,6 +68525,112 @@ func (ec *executionContext) _GroupEdge(ctx context.Context, sel ast.SelectionSet
 			}
 		case "cursor":
 			out.Values[i] = ec._GroupEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var hTTPGateImplementors = []string{"HTTPGate"}
+
+func (ec *executionContext) _HTTPGate(ctx context.Context, sel ast.SelectionSet, obj *spec.HTTPGate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, hTTPGateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HTTPGate")
+		case "method":
+			out.Values[i] = ec._HTTPGate_method(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._HTTPGate_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headers":
+			out.Values[i] = ec._HTTPGate_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "body":
+			out.Values[i] = ec._HTTPGate_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "successCriteria":
+			out.Values[i] = ec._HTTPGate_successCriteria(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeoutSeconds":
+			out.Values[i] = ec._HTTPGate_timeoutSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var headerImplementors = []string{"Header"}
+
+func (ec *executionContext) _Header(ctx context.Context, sel ast.SelectionSet, obj *spec.Header) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, headerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Header")
+		case "name":
+			out.Values[i] = ec._Header_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._Header_value(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -62543,6 +69695,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createFreezeWindow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createFreezeWindow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteFreezeWindow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteFreezeWindow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ignoreGates":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_ignoreGates(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createOutgoingHook":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createOutgoingHook(ctx, field)
@@ -63475,6 +70648,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_definitionDiff(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "freezeWindows":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_freezeWindows(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -66712,6 +73907,54 @@ func (ec *executionContext) _WorkItemEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var workItemGateImplementors = []string{"WorkItemGate"}
+
+func (ec *executionContext) _WorkItemGate(ctx context.Context, sel ast.SelectionSet, obj *spec.WorkItemGate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workItemGateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkItemGate")
+		case "types":
+			out.Values[i] = ec._WorkItemGate_types(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "states":
+			out.Values[i] = ec._WorkItemGate_states(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxCount":
+			out.Values[i] = ec._WorkItemGate_maxCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var workItemPendingImplementors = []string{"WorkItemPending"}
 
 func (ec *executionContext) _WorkItemPending(ctx context.Context, sel ast.SelectionSet, obj *delivery.WorkItemPending) graphql.Marshaler {
@@ -67952,6 +75195,192 @@ func (ec *executionContext) marshalNFieldChangeKind2githubᚗcomᚋcairnhqᚋcai
 	return res
 }
 
+func (ec *executionContext) marshalNFreezeWindow2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.FreezeWindow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFreezeWindow2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFreezeWindow2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindow(ctx context.Context, sel ast.SelectionSet, v *ent.FreezeWindow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FreezeWindow(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFreezeWindowInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐFreezeWindowInput(ctx context.Context, v any) (delivery.FreezeWindowInput, error) {
+	res, err := ec.unmarshalInputFreezeWindowInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFreezeWindowMode2githubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx context.Context, v any) (freezewindow.Mode, error) {
+	var res freezewindow.Mode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFreezeWindowMode2githubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx context.Context, sel ast.SelectionSet, v freezewindow.Mode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNFreezeWindowOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowOrderField(ctx context.Context, v any) (*ent.FreezeWindowOrderField, error) {
+	var res = new(ent.FreezeWindowOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFreezeWindowOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.FreezeWindowOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNFreezeWindowWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowWhereInput(ctx context.Context, v any) (*ent.FreezeWindowWhereInput, error) {
+	res, err := ec.unmarshalInputFreezeWindowWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGate2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGate(ctx context.Context, sel ast.SelectionSet, v spec.Gate) graphql.Marshaler {
+	return ec._Gate(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNGate2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.Gate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGate2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNGateInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGate(ctx context.Context, v any) (spec.Gate, error) {
+	res, err := ec.unmarshalInputGateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNGateKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateKind(ctx context.Context, v any) (spec.GateKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.GateKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGateKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateKind(ctx context.Context, sel ast.SelectionSet, v spec.GateKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNGateOrder2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateOrder(ctx context.Context, v any) (spec.GateOrder, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.GateOrder(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGateOrder2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateOrder(ctx context.Context, sel ast.SelectionSet, v spec.GateOrder) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNGatePolicy2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGatePolicy(ctx context.Context, sel ast.SelectionSet, v spec.GatePolicy) graphql.Marshaler {
+	return ec._GatePolicy(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNGateResult2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateResult(ctx context.Context, sel ast.SelectionSet, v spec.GateResult) graphql.Marshaler {
+	return ec._GateResult(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNGateResult2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateResultᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.GateResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGateResult2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGateSample2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSample(ctx context.Context, sel ast.SelectionSet, v *ent.GateSample) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._GateSample(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGateSampleOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleOrderField(ctx context.Context, v any) (*ent.GateSampleOrderField, error) {
+	var res = new(ent.GateSampleOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGateSampleOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.GateSampleOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNGateSampleStage2githubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStage(ctx context.Context, v any) (gatesample.Stage, error) {
+	var res gatesample.Stage
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGateSampleStage2githubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStage(ctx context.Context, sel ast.SelectionSet, v gatesample.Stage) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNGateSampleWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleWhereInput(ctx context.Context, v any) (*ent.GateSampleWhereInput, error) {
+	res, err := ec.unmarshalInputGateSampleWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGroup(ctx context.Context, sel ast.SelectionSet, v *ent.Group) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -67996,6 +75425,31 @@ func (ec *executionContext) unmarshalNGroupPatchInput2githubᚗcomᚋcairnhqᚋc
 func (ec *executionContext) unmarshalNGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGroupWhereInput(ctx context.Context, v any) (*ent.GroupWhereInput, error) {
 	res, err := ec.unmarshalInputGroupWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNHeader2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHeader(ctx context.Context, sel ast.SelectionSet, v spec.Header) graphql.Marshaler {
+	return ec._Header(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNHeader2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.Header) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNHeader2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHeader(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNHeaderInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHeader(ctx context.Context, v any) (spec.Header, error) {
+	res, err := ec.unmarshalInputHeaderInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNHookDeliveryConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.HookDeliveryConnection) graphql.Marshaler {
@@ -70375,6 +77829,278 @@ func (ec *executionContext) unmarshalOEnvironmentWhereInput2ᚖgithubᚗcomᚋca
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOFreezeWindow2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindow(ctx context.Context, sel ast.SelectionSet, v *ent.FreezeWindow) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FreezeWindow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOFreezeWindowEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.FreezeWindowEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOFreezeWindowEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOFreezeWindowEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowEdge(ctx context.Context, sel ast.SelectionSet, v *ent.FreezeWindowEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FreezeWindowEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOFreezeWindowMode2githubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx context.Context, v any) (freezewindow.Mode, error) {
+	var res freezewindow.Mode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFreezeWindowMode2githubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx context.Context, sel ast.SelectionSet, v freezewindow.Mode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalOFreezeWindowMode2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐModeᚄ(ctx context.Context, v any) ([]freezewindow.Mode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]freezewindow.Mode, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFreezeWindowMode2githubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOFreezeWindowMode2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐModeᚄ(ctx context.Context, sel ast.SelectionSet, v []freezewindow.Mode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFreezeWindowMode2githubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOFreezeWindowMode2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx context.Context, v any) (*freezewindow.Mode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(freezewindow.Mode)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFreezeWindowMode2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋfreezewindowᚐMode(ctx context.Context, sel ast.SelectionSet, v *freezewindow.Mode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOFreezeWindowWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowWhereInputᚄ(ctx context.Context, v any) ([]*ent.FreezeWindowWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.FreezeWindowWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFreezeWindowWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOFreezeWindowWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowWhereInput(ctx context.Context, v any) (*ent.FreezeWindowWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputFreezeWindowWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOGateInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateᚄ(ctx context.Context, v any) ([]spec.Gate, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]spec.Gate, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNGateInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGate(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOGateOrder2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateOrder(ctx context.Context, v any) (spec.GateOrder, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.GateOrder(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOGateOrder2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGateOrder(ctx context.Context, sel ast.SelectionSet, v spec.GateOrder) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOGatePolicyInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGatePolicy(ctx context.Context, v any) (spec.GatePolicy, error) {
+	res, err := ec.unmarshalInputGatePolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOGateSample2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.GateSample) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGateSample2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSample(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOGateSample2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSample(ctx context.Context, sel ast.SelectionSet, v *ent.GateSample) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GateSample(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOGateSampleEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.GateSampleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOGateSampleEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOGateSampleEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleEdge(ctx context.Context, sel ast.SelectionSet, v *ent.GateSampleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GateSampleEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOGateSampleStage2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStageᚄ(ctx context.Context, v any) ([]gatesample.Stage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]gatesample.Stage, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNGateSampleStage2githubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStage(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOGateSampleStage2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStageᚄ(ctx context.Context, sel ast.SelectionSet, v []gatesample.Stage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGateSampleStage2githubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOGateSampleStage2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStage(ctx context.Context, v any) (*gatesample.Stage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(gatesample.Stage)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOGateSampleStage2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋgatesampleᚐStage(ctx context.Context, sel ast.SelectionSet, v *gatesample.Stage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOGateSampleWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleWhereInputᚄ(ctx context.Context, v any) ([]*ent.GateSampleWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.GateSampleWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNGateSampleWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOGateSampleWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSampleWhereInput(ctx context.Context, v any) (*ent.GateSampleWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputGateSampleWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOGroup2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Group) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -70452,6 +78178,38 @@ func (ec *executionContext) unmarshalOGroupWhereInput2ᚖgithubᚗcomᚋcairnhq�
 	}
 	res, err := ec.unmarshalInputGroupWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOHTTPGate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHTTPGate(ctx context.Context, sel ast.SelectionSet, v *spec.HTTPGate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._HTTPGate(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOHTTPGateInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHTTPGate(ctx context.Context, v any) (*spec.HTTPGate, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputHTTPGateInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOHeaderInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHeaderᚄ(ctx context.Context, v any) ([]spec.Header, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]spec.Header, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNHeaderInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHeader(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.HookDelivery) graphql.Marshaler {
@@ -72373,6 +80131,21 @@ func (ec *executionContext) marshalOWorkItemEdge2ᚖgithubᚗcomᚋcairnhqᚋcai
 		return graphql.Null
 	}
 	return ec._WorkItemEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWorkItemGate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐWorkItemGate(ctx context.Context, sel ast.SelectionSet, v *spec.WorkItemGate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WorkItemGate(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWorkItemGateInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐWorkItemGate(ctx context.Context, v any) (*spec.WorkItemGate, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputWorkItemGateInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOWorkItemOrder2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemOrder(ctx context.Context, v any) (*ent.WorkItemOrder, error) {

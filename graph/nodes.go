@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -49,4 +51,12 @@ func (r *Resolver) hiddenDefinitions(ctx context.Context) ([]int, error) {
 		return nil, err
 	}
 	return r.Engine.HiddenDefinitions(ctx, a)
+}
+
+// optionalTime is nil for the zero time.
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

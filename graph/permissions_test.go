@@ -3,12 +3,14 @@ package graph_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
@@ -62,6 +64,8 @@ type walkResponse struct {
 // as an EDITOR outside the definition's readers (with a bot acting for them
 // where the mutation allows): each answers NOT_FOUND, returns no data, and
 // writes nothing.
+func ptrTo[T any](v T) *T { return &v }
+
 func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := t.Context()
@@ -93,13 +97,19 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			t.Fatal(err)
 		}
 		ap := db.Client.Approval.Query().Where(approval.DeploymentID(dep.ID)).OnlyX(ctx)
+		start := time.Now().Add(time.Hour)
+		fw, err := e.CreateFreezeWindow(ctx, member, delivery.FreezeWindowInput{Name: "hidden", DefinitionID: &def.ID,
+			StartsAt: &start, EndsAt: ptrTo(start.Add(time.Hour))})
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			graph.NewHandler(&graph.Resolver{Engine: e}, graph.Options{}).
 				ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), outsider)))
 		}))
 		t.Cleanup(ts.Close)
-		vars := map[string]any{"def": def.ID, "rev": def.Revision, "rel": rel.ID, "dep": dep.ID, "ap": ap.ID}
+		vars := map[string]any{"def": def.ID, "rev": def.Revision, "rel": rel.ID, "dep": dep.ID, "ap": ap.ID, "fw": fw.ID}
 		walked := map[string]string{
 			"updateDefinition":  `mutation($def: ID!, $rev: Int!) { updateDefinition(id: $def, expectedRevision: $rev, input: {name: "secret", environments: [{name: "dev", job: {tasks: [{name: "x", script: "echo $API_KEY | base64"}]}}]}) { id name readers } }`,
 			"deleteDefinition":  `mutation($def: ID!, $rev: Int!) { deleteDefinition(id: $def, expectedRevision: $rev) }`,
@@ -110,6 +120,10 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			"reassignApproval":  `mutation($ap: ID!) { reassignApproval(approvalId: $ap, toUsername: "mia") { id } }`,
 			"cancelDeployment":  `mutation($dep: ID!) { cancelDeployment(deploymentId: $dep) { id status } }`,
 			"abandonRelease":    `mutation($rel: ID!) { abandonRelease(releaseId: $rel) { id status } }`,
+			"ignoreGates":       `mutation($dep: ID!) { ignoreGates(deploymentId: $dep) { id status } }`,
+			"createFreezeWindow": `mutation($def: ID!) { createFreezeWindow(input: {name: "x", definitionId: $def, environment: "dev",
+				cron: "0 1 * * *", durationMinutes: 60}) { id } }`,
+			"deleteFreezeWindow": `mutation($fw: ID!) { deleteFreezeWindow(id: $fw) }`,
 		}
 		mutations := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema().Mutation.Fields
 		var unclassified []string
@@ -153,6 +167,18 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			}
 			if strings.Contains(string(raw), "secret") || strings.Contains(string(raw), "prod") {
 				t.Errorf("%s: the answer names what it hides: %s", name, raw)
+			}
+		}
+		for _, q := range []string{`{ freezeWindows { name } }`, fmt.Sprintf(`{ node(id: %d) { id ... on FreezeWindow { name } } }`, fw.ID)} {
+			body, _ := json.Marshal(map[string]any{"query": q})
+			res, err := http.Post(ts.URL, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if strings.Contains(string(raw), "hidden") {
+				t.Errorf("%s shows an outsider the definition's freeze window: %s", q, raw)
 			}
 		}
 		if after := counts(); after != before {

@@ -20,6 +20,7 @@ import (
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/integrations/enrich"
+	"github.com/cairnhq/cairn/integrations/gates"
 	"github.com/cairnhq/cairn/integrations/jenkins"
 	"github.com/cairnhq/cairn/integrations/teambuild"
 	"github.com/cairnhq/cairn/server/dispatch"
@@ -118,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	engine := delivery.New(db.Client, delivery.Options{
 		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly, CI: ci,
 		Passwords: cfg.Passwords,
+		Gates:     gates.New(nil),
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub

@@ -35,6 +35,8 @@ const (
 	FieldStatusReason = "status_reason"
 	// FieldAutomatic holds the string denoting the automatic field in the database.
 	FieldAutomatic = "automatic"
+	// FieldFreezeOverride holds the string denoting the freeze_override field in the database.
+	FieldFreezeOverride = "freeze_override"
 	// FieldDeferredUntil holds the string denoting the deferred_until field in the database.
 	FieldDeferredUntil = "deferred_until"
 	// FieldQueuedAt holds the string denoting the queued_at field in the database.
@@ -61,6 +63,8 @@ const (
 	EdgeApprovals = "approvals"
 	// EdgeJob holds the string denoting the job edge name in mutations.
 	EdgeJob = "job"
+	// EdgeGateSamples holds the string denoting the gate_samples edge name in mutations.
+	EdgeGateSamples = "gate_samples"
 	// Table holds the table name of the deployment in the database.
 	Table = "deployments"
 	// ReleaseTable is the table that holds the release relation/edge.
@@ -91,6 +95,13 @@ const (
 	JobInverseTable = "jobs"
 	// JobColumn is the table column denoting the job relation/edge.
 	JobColumn = "deployment_id"
+	// GateSamplesTable is the table that holds the gate_samples relation/edge.
+	GateSamplesTable = "gate_samples"
+	// GateSamplesInverseTable is the table name for the GateSample entity.
+	// It exists in this package in order to avoid circular dependency with the "gatesample" package.
+	GateSamplesInverseTable = "gate_samples"
+	// GateSamplesColumn is the table column denoting the gate_samples relation/edge.
+	GateSamplesColumn = "deployment_id"
 )
 
 // Columns holds all SQL columns for deployment fields.
@@ -105,6 +116,7 @@ var Columns = []string{
 	FieldReason,
 	FieldStatusReason,
 	FieldAutomatic,
+	FieldFreezeOverride,
 	FieldDeferredUntil,
 	FieldQueuedAt,
 	FieldStartedAt,
@@ -139,6 +151,8 @@ var (
 	DefaultStatusReason string
 	// DefaultAutomatic holds the default value on creation for the "automatic" field.
 	DefaultAutomatic bool
+	// DefaultFreezeOverride holds the default value on creation for the "freeze_override" field.
+	DefaultFreezeOverride bool
 	// DefaultVersion holds the default value on creation for the "version" field.
 	DefaultVersion int
 )
@@ -176,10 +190,12 @@ const DefaultStatus = StatusPENDING_APPROVAL
 // Status values.
 const (
 	StatusPENDING_APPROVAL      Status = "PENDING_APPROVAL"
+	StatusEVALUATING_GATES      Status = "EVALUATING_GATES"
 	StatusSCHEDULED             Status = "SCHEDULED"
 	StatusQUEUED                Status = "QUEUED"
 	StatusIN_PROGRESS           Status = "IN_PROGRESS"
 	StatusPENDING_POST_APPROVAL Status = "PENDING_POST_APPROVAL"
+	StatusEVALUATING_POST_GATES Status = "EVALUATING_POST_GATES"
 	StatusSUCCEEDED             Status = "SUCCEEDED"
 	StatusPARTIALLY_SUCCEEDED   Status = "PARTIALLY_SUCCEEDED"
 	StatusFAILED                Status = "FAILED"
@@ -194,7 +210,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING_APPROVAL, StatusSCHEDULED, StatusQUEUED, StatusIN_PROGRESS, StatusPENDING_POST_APPROVAL, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusFAILED, StatusREJECTED, StatusCANCELED:
+	case StatusPENDING_APPROVAL, StatusEVALUATING_GATES, StatusSCHEDULED, StatusQUEUED, StatusIN_PROGRESS, StatusPENDING_POST_APPROVAL, StatusEVALUATING_POST_GATES, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusFAILED, StatusREJECTED, StatusCANCELED:
 		return nil
 	default:
 		return fmt.Errorf("deployment: invalid enum value for status field: %q", s)
@@ -252,6 +268,11 @@ func ByStatusReason(opts ...sql.OrderTermOption) OrderOption {
 // ByAutomatic orders the results by the automatic field.
 func ByAutomatic(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAutomatic, opts...).ToFunc()
+}
+
+// ByFreezeOverride orders the results by the freeze_override field.
+func ByFreezeOverride(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFreezeOverride, opts...).ToFunc()
 }
 
 // ByDeferredUntil orders the results by the deferred_until field.
@@ -333,6 +354,20 @@ func ByJobField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newJobStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByGateSamplesCount orders the results by gate_samples count.
+func ByGateSamplesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newGateSamplesStep(), opts...)
+	}
+}
+
+// ByGateSamples orders the results by gate_samples terms.
+func ByGateSamples(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newGateSamplesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newReleaseStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -359,6 +394,13 @@ func newJobStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(JobInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2O, false, JobTable, JobColumn),
+	)
+}
+func newGateSamplesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(GateSamplesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, GateSamplesTable, GateSamplesColumn),
 	)
 }
 

@@ -90,6 +90,11 @@ func Automatic(v bool) predicate.Deployment {
 	return predicate.Deployment(sql.FieldEQ(FieldAutomatic, v))
 }
 
+// FreezeOverride applies equality check predicate on the "freeze_override" field. It's identical to FreezeOverrideEQ.
+func FreezeOverride(v bool) predicate.Deployment {
+	return predicate.Deployment(sql.FieldEQ(FieldFreezeOverride, v))
+}
+
 // DeferredUntil applies equality check predicate on the "deferred_until" field. It's identical to DeferredUntilEQ.
 func DeferredUntil(v time.Time) predicate.Deployment {
 	return predicate.Deployment(sql.FieldEQ(FieldDeferredUntil, v))
@@ -498,6 +503,16 @@ func AutomaticEQ(v bool) predicate.Deployment {
 // AutomaticNEQ applies the NEQ predicate on the "automatic" field.
 func AutomaticNEQ(v bool) predicate.Deployment {
 	return predicate.Deployment(sql.FieldNEQ(FieldAutomatic, v))
+}
+
+// FreezeOverrideEQ applies the EQ predicate on the "freeze_override" field.
+func FreezeOverrideEQ(v bool) predicate.Deployment {
+	return predicate.Deployment(sql.FieldEQ(FieldFreezeOverride, v))
+}
+
+// FreezeOverrideNEQ applies the NEQ predicate on the "freeze_override" field.
+func FreezeOverrideNEQ(v bool) predicate.Deployment {
+	return predicate.Deployment(sql.FieldNEQ(FieldFreezeOverride, v))
 }
 
 // DeferredUntilEQ applies the EQ predicate on the "deferred_until" field.
@@ -969,6 +984,29 @@ func HasJob() predicate.Deployment {
 func HasJobWith(preds ...predicate.Job) predicate.Deployment {
 	return predicate.Deployment(func(s *sql.Selector) {
 		step := newJobStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasGateSamples applies the HasEdge predicate on the "gate_samples" edge.
+func HasGateSamples() predicate.Deployment {
+	return predicate.Deployment(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, GateSamplesTable, GateSamplesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasGateSamplesWith applies the HasEdge predicate on the "gate_samples" edge with a given conditions (other predicates).
+func HasGateSamplesWith(preds ...predicate.GateSample) predicate.Deployment {
+	return predicate.Deployment(func(s *sql.Selector) {
+		step := newGateSamplesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

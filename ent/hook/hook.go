@@ -141,6 +141,30 @@ func (f EventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EventMutation", m)
 }
 
+// The FreezeWindowFunc type is an adapter to allow the use of ordinary
+// function as FreezeWindow mutator.
+type FreezeWindowFunc func(context.Context, *ent.FreezeWindowMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FreezeWindowFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FreezeWindowMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FreezeWindowMutation", m)
+}
+
+// The GateSampleFunc type is an adapter to allow the use of ordinary
+// function as GateSample mutator.
+type GateSampleFunc func(context.Context, *ent.GateSampleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f GateSampleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.GateSampleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.GateSampleMutation", m)
+}
+
 // The GroupFunc type is an adapter to allow the use of ordinary
 // function as Group mutator.
 type GroupFunc func(context.Context, *ent.GroupMutation) (ent.Value, error)

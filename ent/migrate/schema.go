@@ -285,11 +285,12 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "attempt", Type: field.TypeInt},
 		{Name: "operation", Type: field.TypeEnum, Enums: []string{"DEPLOY", "REDEPLOY", "ROLLBACK"}},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING_APPROVAL", "SCHEDULED", "QUEUED", "IN_PROGRESS", "PENDING_POST_APPROVAL", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "REJECTED", "CANCELED"}, Default: "PENDING_APPROVAL"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING_APPROVAL", "EVALUATING_GATES", "SCHEDULED", "QUEUED", "IN_PROGRESS", "PENDING_POST_APPROVAL", "EVALUATING_POST_GATES", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "REJECTED", "CANCELED"}, Default: "PENDING_APPROVAL"},
 		{Name: "requested_by", Type: field.TypeString},
 		{Name: "reason", Type: field.TypeString, Default: ""},
 		{Name: "status_reason", Type: field.TypeString, Default: ""},
 		{Name: "automatic", Type: field.TypeBool, Default: false},
+		{Name: "freeze_override", Type: field.TypeBool, Default: false},
 		{Name: "deferred_until", Type: field.TypeTime, Nullable: true},
 		{Name: "queued_at", Type: field.TypeTime, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
@@ -308,13 +309,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deployments_releases_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[17]},
+				Columns:    []*schema.Column{DeploymentsColumns[18]},
 				RefColumns: []*schema.Column{ReleasesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deployments_release_environments_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[18]},
+				Columns:    []*schema.Column{DeploymentsColumns[19]},
 				RefColumns: []*schema.Column{ReleaseEnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -323,12 +324,12 @@ var (
 			{
 				Name:    "deployment_release_environment_id_attempt",
 				Unique:  true,
-				Columns: []*schema.Column{DeploymentsColumns[18], DeploymentsColumns[3]},
+				Columns: []*schema.Column{DeploymentsColumns[19], DeploymentsColumns[3]},
 			},
 			{
 				Name:    "deployment_definition_id_environment_name_status",
 				Unique:  false,
-				Columns: []*schema.Column{DeploymentsColumns[16], DeploymentsColumns[15], DeploymentsColumns[5]},
+				Columns: []*schema.Column{DeploymentsColumns[17], DeploymentsColumns[16], DeploymentsColumns[5]},
 			},
 			{
 				Name:    "deployment_status",
@@ -399,6 +400,67 @@ var (
 				Name:    "event_definition_id_sequence",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[4], EventsColumns[1]},
+			},
+		},
+	}
+	// FreezeWindowsColumns holds the columns for the "freeze_windows" table.
+	FreezeWindowsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString},
+		{Name: "reason", Type: field.TypeString, Default: ""},
+		{Name: "definition_id", Type: field.TypeInt, Nullable: true},
+		{Name: "environment", Type: field.TypeString, Default: ""},
+		{Name: "mode", Type: field.TypeEnum, Enums: []string{"WAIT", "REFUSE"}},
+		{Name: "starts_at", Type: field.TypeTime, Nullable: true},
+		{Name: "ends_at", Type: field.TypeTime, Nullable: true},
+		{Name: "cron", Type: field.TypeString, Default: ""},
+		{Name: "duration_minutes", Type: field.TypeInt, Default: 0},
+		{Name: "time_zone", Type: field.TypeString, Default: "UTC"},
+		{Name: "created_by", Type: field.TypeString},
+	}
+	// FreezeWindowsTable holds the schema information for the "freeze_windows" table.
+	FreezeWindowsTable = &schema.Table{
+		Name:       "freeze_windows",
+		Columns:    FreezeWindowsColumns,
+		PrimaryKey: []*schema.Column{FreezeWindowsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "freezewindow_definition_id_environment",
+				Unique:  false,
+				Columns: []*schema.Column{FreezeWindowsColumns[5], FreezeWindowsColumns[6]},
+			},
+		},
+	}
+	// GateSamplesColumns holds the columns for the "gate_samples" table.
+	GateSamplesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "stage", Type: field.TypeEnum, Enums: []string{"PRE", "POST"}},
+		{Name: "number", Type: field.TypeInt},
+		{Name: "taken_at", Type: field.TypeTime},
+		{Name: "passed", Type: field.TypeBool},
+		{Name: "results", Type: field.TypeJSON},
+		{Name: "deployment_id", Type: field.TypeInt},
+	}
+	// GateSamplesTable holds the schema information for the "gate_samples" table.
+	GateSamplesTable = &schema.Table{
+		Name:       "gate_samples",
+		Columns:    GateSamplesColumns,
+		PrimaryKey: []*schema.Column{GateSamplesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "gate_samples_deployments_gate_samples",
+				Columns:    []*schema.Column{GateSamplesColumns[6]},
+				RefColumns: []*schema.Column{DeploymentsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "gatesample_deployment_id_stage_number",
+				Unique:  true,
+				Columns: []*schema.Column{GateSamplesColumns[6], GateSamplesColumns[1], GateSamplesColumns[2]},
 			},
 		},
 	}
@@ -760,7 +822,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString},
 		{Name: "rank", Type: field.TypeInt},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"NOT_STARTED", "SCHEDULED", "QUEUED", "IN_PROGRESS", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "REJECTED", "CANCELED", "FAILED"}, Default: "NOT_STARTED"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"NOT_STARTED", "SCHEDULED", "QUEUED", "EVALUATING_GATES", "IN_PROGRESS", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "REJECTED", "CANCELED", "FAILED"}, Default: "NOT_STARTED"},
 		{Name: "manual", Type: field.TypeBool, Default: false},
 		{Name: "version", Type: field.TypeInt, Default: 0},
 		{Name: "definition_id", Type: field.TypeInt},
@@ -1079,6 +1141,8 @@ var (
 		DeploymentsTable,
 		EnvironmentsTable,
 		EventsTable,
+		FreezeWindowsTable,
+		GateSamplesTable,
 		GroupsTable,
 		HookDeliveriesTable,
 		JobsTable,
@@ -1114,6 +1178,7 @@ func init() {
 	DeploymentsTable.ForeignKeys[0].RefTable = ReleasesTable
 	DeploymentsTable.ForeignKeys[1].RefTable = ReleaseEnvironmentsTable
 	EnvironmentsTable.ForeignKeys[0].RefTable = ReleaseDefinitionsTable
+	GateSamplesTable.ForeignKeys[0].RefTable = DeploymentsTable
 	HookDeliveriesTable.ForeignKeys[0].RefTable = OutgoingHooksTable
 	JobsTable.ForeignKeys[0].RefTable = AgentsTable
 	JobsTable.ForeignKeys[1].RefTable = DeploymentsTable

@@ -39,6 +39,12 @@ type Environment func(*sql.Selector)
 // Event is the predicate function for event builders.
 type Event func(*sql.Selector)
 
+// FreezeWindow is the predicate function for freezewindow builders.
+type FreezeWindow func(*sql.Selector)
+
+// GateSample is the predicate function for gatesample builders.
+type GateSample func(*sql.Selector)
+
 // Group is the predicate function for group builders.
 type Group func(*sql.Selector)
 

@@ -107,6 +107,7 @@ const (
 	StatusNOT_STARTED         Status = "NOT_STARTED"
 	StatusSCHEDULED           Status = "SCHEDULED"
 	StatusQUEUED              Status = "QUEUED"
+	StatusEVALUATING_GATES    Status = "EVALUATING_GATES"
 	StatusIN_PROGRESS         Status = "IN_PROGRESS"
 	StatusSUCCEEDED           Status = "SUCCEEDED"
 	StatusPARTIALLY_SUCCEEDED Status = "PARTIALLY_SUCCEEDED"
@@ -122,7 +123,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusNOT_STARTED, StatusSCHEDULED, StatusQUEUED, StatusIN_PROGRESS, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusREJECTED, StatusCANCELED, StatusFAILED:
+	case StatusNOT_STARTED, StatusSCHEDULED, StatusQUEUED, StatusEVALUATING_GATES, StatusIN_PROGRESS, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusREJECTED, StatusCANCELED, StatusFAILED:
 		return nil
 	default:
 		return fmt.Errorf("releaseenvironment: invalid enum value for status field: %q", s)

@@ -191,7 +191,7 @@ func (ReleaseEnvironment) Fields() []ent.Field {
 		field.String("name").NotEmpty(),
 		field.Int("rank"),
 		field.Enum("status").Values(
-			"NOT_STARTED", "SCHEDULED", "QUEUED", "IN_PROGRESS", "SUCCEEDED",
+			"NOT_STARTED", "SCHEDULED", "QUEUED", "EVALUATING_GATES", "IN_PROGRESS", "SUCCEEDED",
 			"PARTIALLY_SUCCEEDED", "REJECTED", "CANCELED", "FAILED",
 		).Default("NOT_STARTED").Annotations(entgql.OrderField("STATUS")),
 		// Manual is set when the release leaves this environment to a person.
@@ -231,8 +231,8 @@ func (Deployment) Fields() []ent.Field {
 		field.Int("attempt"),
 		field.Enum("operation").Values("DEPLOY", "REDEPLOY", "ROLLBACK"),
 		field.Enum("status").Values(
-			"PENDING_APPROVAL", "SCHEDULED", "QUEUED", "IN_PROGRESS", "PENDING_POST_APPROVAL",
-			"SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "REJECTED", "CANCELED",
+			"PENDING_APPROVAL", "EVALUATING_GATES", "SCHEDULED", "QUEUED", "IN_PROGRESS",
+			"PENDING_POST_APPROVAL", "EVALUATING_POST_GATES", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "REJECTED", "CANCELED",
 		).Default("PENDING_APPROVAL").Annotations(entgql.OrderField("STATUS")),
 		// RequestedBy is the username of the person (or "system") that asked.
 		field.String("requested_by"),
@@ -244,6 +244,9 @@ func (Deployment) Fields() []ent.Field {
 		// environments succeeding) asked for the deployment rather than a
 		// person: an automatic deployment never lands over a newer release.
 		field.Bool("automatic").Default(false),
+		// FreezeOverride is set when an ADMIN deployed through a freeze
+		// window on purpose (audited as freeze.override).
+		field.Bool("freeze_override").Default(false),
 		field.Time("deferred_until").Optional().Nillable(),
 		field.Time("queued_at").Optional().Nillable(),
 		field.Time("started_at").Optional().Nillable(),
@@ -264,6 +267,7 @@ func (Deployment) Edges() []ent.Edge {
 			Field("release_environment_id").Unique().Required(),
 		edge.To("approvals", Approval.Type),
 		edge.To("job", Job.Type).Unique(),
+		edge.To("gate_samples", GateSample.Type),
 	}
 }
 

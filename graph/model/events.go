@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
@@ -200,6 +201,78 @@ type JobLostEvent struct{ EventBase }
 
 // IsReleaseEvent marks the ReleaseEvent union.
 func (JobLostEvent) IsReleaseEvent() {}
+
+// GateSampleFailedEvent: a sample of a deployment's gates did not pass.
+type GateSampleFailedEvent struct{ EventBase }
+
+// Number is the sample's number within its stage.
+func (e GateSampleFailedEvent) Number() int { return dataInt(e.Data, "number") }
+
+// Results are the sample's gate results (typed in process, decoded JSON
+// from another replica).
+func (e GateSampleFailedEvent) Results() []spec.GateResult {
+	switch v := e.Data["results"].(type) {
+	case []spec.GateResult:
+		return v
+	case nil:
+		return nil
+	default:
+		var out []spec.GateResult
+		b, err := json.Marshal(v)
+		if err == nil && json.Unmarshal(b, &out) == nil {
+			return out
+		}
+		return nil
+	}
+}
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (GateSampleFailedEvent) IsReleaseEvent() {}
+
+// FreezeStartedEvent: a freeze window started.
+type FreezeStartedEvent struct{ EventBase }
+
+// WindowID is the freeze window's id.
+func (e FreezeStartedEvent) WindowID() int { return dataInt(e.Data, "windowId") }
+
+// Name is the window's name.
+func (e FreezeStartedEvent) Name() string { return dataString(e.Data, "name") }
+
+// Mode is WAIT or REFUSE.
+func (e FreezeStartedEvent) Mode() string { return dataString(e.Data, "mode") }
+
+// Reason is the window's reason.
+func (e FreezeStartedEvent) Reason() string { return dataString(e.Data, "reason") }
+
+// Until is when the window ends.
+func (e FreezeStartedEvent) Until() *time.Time {
+	t, err := time.Parse(time.RFC3339, dataString(e.Data, "until"))
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (FreezeStartedEvent) IsReleaseEvent() {}
+
+// FreezeEndedEvent: a freeze window ended.
+type FreezeEndedEvent struct{ EventBase }
+
+// WindowID is the freeze window's id.
+func (e FreezeEndedEvent) WindowID() int { return dataInt(e.Data, "windowId") }
+
+// Name is the window's name.
+func (e FreezeEndedEvent) Name() string { return dataString(e.Data, "name") }
+
+// Mode is WAIT or REFUSE.
+func (e FreezeEndedEvent) Mode() string { return dataString(e.Data, "mode") }
+
+// Reason is the window's reason.
+func (e FreezeEndedEvent) Reason() string { return dataString(e.Data, "reason") }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (FreezeEndedEvent) IsReleaseEvent() {}
 
 // AgentStatusEvent: an agent changed (Status says how).
 type AgentStatusEvent struct{ EventBase }

@@ -161,9 +161,13 @@ type EnvironmentSpec struct {
 	Trigger      Trigger        `json:"trigger"`
 	PreApproval  ApprovalPolicy `json:"preApproval"`
 	PostApproval ApprovalPolicy `json:"postApproval"`
-	Job          JobSpec        `json:"job"`
-	Queue        QueuePolicy    `json:"queue"`
-	Variables    []Variable     `json:"variables,omitempty"`
+	// PreGates and PostGates are checked before the job runs and after it
+	// succeeded; see GatePolicy.
+	PreGates  GatePolicy  `json:"preGates,omitzero"`
+	PostGates GatePolicy  `json:"postGates,omitzero"`
+	Job       JobSpec     `json:"job"`
+	Queue     QueuePolicy `json:"queue"`
+	Variables []Variable  `json:"variables,omitempty"`
 	// Permissions narrow, for this environment, who may change its
 	// configuration, deploy to it and manage its approvals; a list left
 	// empty inherits the definition's.

@@ -1,0 +1,65 @@
+package gates_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/integrations/gates"
+)
+
+func TestCallGate(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/redirect":
+			http.Redirect(w, r, "/ok", http.StatusFound)
+		case "/big":
+			w.Write([]byte(strings.Repeat("x", delivery.MaxGateResponseBytes+1)))
+		case "/slow":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		case "/echo":
+			w.Header().Set("X-Seen", r.Header.Get("X-Token")+"|"+r.Method)
+			b := make([]byte, 100)
+			n, _ := r.Body.Read(b)
+			w.Write(b[:n])
+		default:
+			w.Write([]byte(`{"ok":true}`))
+		}
+	}))
+	defer srv.Close()
+	c := gates.New(nil)
+	ctx := t.Context()
+
+	resp, err := c.CallGate(ctx, delivery.GateRequest{Method: "POST", URL: srv.URL + "/echo", Body: "hello", Headers: map[string]string{"X-Token": "t"}})
+	if err != nil || resp.Status != 200 || string(resp.Body) != "hello" || resp.Headers["x-seen"] != "t|POST" {
+		t.Fatalf("echo: %+v %v", resp, err)
+	}
+	resp, err = c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: srv.URL + "/redirect"})
+	if err != nil || resp.Status != http.StatusFound {
+		t.Fatalf("a redirect was followed or failed: %+v %v", resp, err)
+	}
+	if _, err := c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: srv.URL + "/big"}); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("oversized body: %v", err)
+	}
+	start := time.Now()
+	if _, err := c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: srv.URL + "/slow", Timeout: 100 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "no answer within") {
+		t.Fatalf("slow endpoint: %v", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatal("the call timeout was not applied")
+	}
+	for _, u := range []string{"file:///etc/passwd", "gopher://x", "http://[::1", "://nothing"} {
+		if _, err := c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: u}); err == nil {
+			t.Errorf("%q: no error", u)
+		}
+	}
+	if _, err := c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: srv.URL, Headers: map[string]string{"X": "a\r\nB: c"}}); err == nil {
+		t.Error("a header with a line break was sent")
+	}
+}
