@@ -29,6 +29,9 @@ func Each(t *testing.T, fn func(t *testing.T, db *storage.DB)) {
 	t.Helper()
 	for _, d := range Dialects() {
 		t.Run(d, func(t *testing.T) {
+			// The two databases' cases of a test run side by side: each has its own
+			// database, and CI's wall time is mostly waiting on them.
+			t.Parallel()
 			fn(t, Open(t, d))
 		})
 	}
