@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -141,12 +142,19 @@ func newClients(drv ent.Option) (client, readOnly *ent.Client) {
 	return client, readOnly
 }
 
+// migrateMu serialises migrations within the process.
+var migrateMu sync.Mutex
+
 // migrationLockKey serialises schema migrations of replicas starting at once.
 const migrationLockKey = 0x6d69677261 // "migra"
 
 // Migrate creates or upgrades the schema. On PostgreSQL it holds an advisory
 // lock so that replicas starting together migrate one at a time.
 func (d *DB) Migrate(ctx context.Context) error {
+	// ent's migration writes package-level table descriptions (migrate.Tables): one
+	// migration at a time per process (tests open many databases side by side).
+	migrateMu.Lock()
+	defer migrateMu.Unlock()
 	if d.Dialect == delivery.Postgres {
 		conn, err := d.SQL.Conn(ctx)
 		if err != nil {
