@@ -189,7 +189,6 @@ func each(t *testing.T, fn func(t *testing.T, h *harness)) {
 			if d == "postgres" && os.Getenv(storagetest.EnvPostgres) == "" {
 				t.Skipf("PostgreSQL case skipped: set %s", storagetest.EnvPostgres)
 			}
-			t.Parallel() // the two databases' servers side by side
 			fn(t, newHarness(t, d))
 		})
 	}
