@@ -481,7 +481,7 @@ func (e *Engine) AgentConnected(ctx context.Context, agentID int, h HelloInfo) (
 				continue
 			}
 			found[j.ID] = true
-			rec.Acks[j.ID] = j.LogSeq
+			rec.Acks[j.ID] = j.LogSeq - j.LogBase // in the agent's numbers
 			switch {
 			case j.CancelRequested && !jobFinal(j.Status):
 				rec.Cancels = append(rec.Cancels, CancelOrder{JobID: j.ID, Reason: cancelReason(j)})

@@ -479,13 +479,15 @@ func (t *txn) afterPostApproval(actor Actor, dc *deployCtx) error {
 }
 
 // postStageDone ends a deployment whose post-deployment stage completed:
-// PARTIALLY_SUCCEEDED when its job partially succeeded, else SUCCEEDED.
+// PARTIALLY_SUCCEEDED when one of its jobs partially succeeded, else
+// SUCCEEDED.
 func (t *txn) postStageDone(actor Actor, dc *deployCtx) error {
-	j, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID)).Only(t.ctx)
+	partial, err := t.Job.Query().
+		Where(job.DeploymentID(dc.d.ID), job.StatusEQ(job.StatusPARTIALLY_SUCCEEDED)).Exist(t.ctx)
 	if err != nil {
-		return fmt.Errorf("reading job of deployment %d: %w", dc.d.ID, err)
+		return fmt.Errorf("reading jobs of deployment %d: %w", dc.d.ID, err)
 	}
-	if j.Status == job.StatusPARTIALLY_SUCCEEDED {
+	if partial {
 		return t.finishDeployment(actor, dc, DeploymentSucceedPartially, "")
 	}
 	return t.finishDeployment(actor, dc, DeploymentSucceed, "")

@@ -35,6 +35,7 @@ const (
 	auditTargetHook               = "outgoingHook"
 	auditTargetWebhookDelivery    = "webhookDelivery"
 	auditTargetFreezeWindow       = "freezeWindow"
+	auditTargetIntervention       = "manualIntervention"
 )
 
 // genesisHash is the prev_hash of the first audit event.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 
@@ -144,8 +145,17 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 		tasks := make([]spec.Task, 0, len(env.Job.Tasks))
 		for _, task := range env.Job.Tasks {
 			task.Name = strings.TrimSpace(task.Name)
+			task.Kind = spec.TaskKind(strings.TrimSpace(string(task.Kind)))
+			if task.Kind == spec.TaskScript {
+				task.Kind = "" // the default, stored as before kinds existed
+			}
 			task.Shell = strings.TrimSpace(task.Shell)
-			if task.Shell == "" {
+			if task.IsManualIntervention() {
+				task.Approvers = normalizePrincipals(task.Approvers)
+				if task.OnTimeout == "" {
+					task.OnTimeout = spec.InterventionReject
+				}
+			} else if task.Shell == "" {
 				task.Shell = DefaultShell
 			}
 			if task.Env != nil {
@@ -255,6 +265,9 @@ func (t *txn) loadReferences(doc *spec.DefinitionSnapshot) (*references, error) 
 		}
 		for _, l := range environmentPermissionLists(&env.Permissions) {
 			users, groups = appendPrincipals(users, groups, l.list)
+		}
+		for _, task := range env.Job.Tasks {
+			users, groups = appendPrincipals(users, groups, task.Approvers)
 		}
 	}
 	for _, l := range definitionPermissionLists(&doc.Permissions) {
@@ -515,7 +528,7 @@ func validateEnvironments(p *problems, envs []spec.EnvironmentSpec, refs *refere
 		validatePolicy(p, f+".postApproval", env.PostApproval, refs)
 		validateGates(p, f+".preGates", env.PreGates)
 		validateGates(p, f+".postGates", env.PostGates)
-		validateJob(p, f+".job", env.Job)
+		validateJob(p, f+".job", env.Job, refs)
 		if env.Queue.MaxParallel < 0 {
 			p.add(f+".queue.maxParallel", "may not be negative (0 means unlimited)")
 		}
@@ -667,7 +680,7 @@ func validatePolicy(p *problems, f string, pol spec.ApprovalPolicy, refs *refere
 	}
 }
 
-func validateJob(p *problems, f string, job spec.JobSpec) {
+func validateJob(p *problems, f string, job spec.JobSpec, refs *references) {
 	for j, d := range job.Demands {
 		if !demandRe.MatchString(d) {
 			p.add(fmt.Sprintf("%s.demands[%d]", f, j), "%q is not a demand; write \"name\" (the capability exists) or \"name -equals value\"", d)
@@ -680,6 +693,18 @@ func validateJob(p *problems, f string, job spec.JobSpec) {
 		ff := fmt.Sprintf("%s.tasks[%d]", f, j)
 		if task.Name == "" {
 			p.add(ff+".name", "a task needs a name")
+		}
+		switch task.Kind {
+		case "", spec.TaskScript:
+		case spec.TaskManualIntervention:
+			validateIntervention(p, ff, task, refs)
+			continue
+		default:
+			p.add(ff+".kind", "unknown task kind %q; use SCRIPT or MANUAL_INTERVENTION", task.Kind)
+			continue
+		}
+		if task.Instructions != "" || len(task.Approvers) > 0 || task.OnTimeout != "" {
+			p.add(ff+".kind", "instructions, approvers and onTimeout belong to a MANUAL_INTERVENTION task, and this one is a SCRIPT")
 		}
 		if strings.TrimSpace(task.Script) == "" {
 			p.add(ff+".script", "a task needs a script")
@@ -696,6 +721,34 @@ func validateJob(p *problems, f string, job spec.JobSpec) {
 			}
 		}
 	}
+}
+
+// maxInstructions bounds a manual intervention's instructions.
+const maxInstructions = 4000
+
+// validateIntervention checks a manual intervention task: it runs nothing
+// (no script, shell, directory or environment), its approvers exist, its
+// timeout is at most 30 days and its timeout action is known.
+func validateIntervention(p *problems, f string, task spec.Task, refs *references) {
+	if task.Script != "" || task.Shell != "" || task.WorkingDirectory != "" || len(task.Env) > 0 {
+		p.add(f+".script", "a MANUAL_INTERVENTION task runs on the server and takes no script, shell, working directory or environment; write what the person should do in its instructions")
+	}
+	if task.ContinueOnError {
+		p.add(f+".continueOnError", "a MANUAL_INTERVENTION task cannot continue on error: a rejection ends the deployment")
+	}
+	if n := utf8.RuneCountInString(task.Instructions); n > maxInstructions {
+		p.add(f+".instructions", "is %d characters long; at most %d are allowed", n, maxInstructions)
+	}
+	if task.TimeoutMinutes < 0 || task.TimeoutMinutes > spec.MaxInterventionTimeoutMinutes {
+		p.add(f+".timeoutMinutes", "must be between 0 (the default, %d minutes) and %d (30 days)",
+			spec.DefaultInterventionTimeoutMinutes, spec.MaxInterventionTimeoutMinutes)
+	}
+	switch task.OnTimeout {
+	case "", spec.InterventionReject, spec.InterventionResume:
+	default:
+		p.add(f+".onTimeout", "unknown timeout action %q; use REJECT or RESUME", task.OnTimeout)
+	}
+	validatePrincipalList(p, f+".approvers", task.Approvers, refs)
 }
 
 func sortedKeys(m map[string]string) []string {

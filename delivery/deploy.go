@@ -388,7 +388,7 @@ func (t *txn) queuePolicy(definitionID int, envName string, fallback *ent.Releas
 func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 	waiting, err := t.Deployment.Query().
 		Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
-			deployment.StatusEQ(deployment.StatusQUEUED), deployment.Not(deployment.HasJob())).
+			deployment.StatusEQ(deployment.StatusQUEUED), deployment.Not(holdsSlot())).
 		WithRelease().All(t.ctx)
 	if err != nil {
 		return fmt.Errorf("reading waiting deployments: %w", err)
@@ -442,7 +442,7 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 		if !ok {
 			continue
 		}
-		if err := t.createJob(actor, dc); err != nil {
+		if err := t.startPhase(actor, dc, 0); err != nil {
 			return err
 		}
 		free--
@@ -450,28 +450,32 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 	return nil
 }
 
-// createJob creates the agent work of a deployment with the environment's
-// demands and tasks, for the dispatcher to assign.
+// createJob creates the job of agent phase k of a deployment, with the
+// environment's demands and the phase's tasks, for the dispatcher to assign;
+// its log continues the deployment's from logBase.
 //
 // The job's queued_at is the clock when its row is written, not the transaction's start: a
 // release's transaction freezes the definition and creates its environments first, which is
 // not time spent in the queue. What remains of the transaction after this (the deployment's
 // update, audit, event, commit) is counted as queue time.
-func (t *txn) createJob(actor Actor, dc *deployCtx) error {
+func (t *txn) createJob(actor Actor, dc *deployCtx, k int, js spec.JobSpec, logBase int64) error {
 	queuedAt := t.e.clock.Now()
 	j, err := t.Job.Create().
-		SetDeploymentID(dc.d.ID).SetDemands(dc.env.Job.Demands).SetSpec(dc.env.Job).
+		SetDeploymentID(dc.d.ID).SetPhase(k).SetLogBase(logBase).SetLogSeq(logBase).
+		SetDemands(js.Demands).SetSpec(js).
 		SetStatus(job.StatusQUEUED).SetQueuedAt(queuedAt).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 	if err != nil {
 		return fmt.Errorf("storing job: %w", err)
 	}
-	d, err := t.Deployment.UpdateOne(dc.d).SetQueuedAt(queuedAt).AddVersion(1).Save(t.ctx)
-	if err != nil {
-		return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
+	if k == 0 {
+		d, err := t.Deployment.UpdateOne(dc.d).SetQueuedAt(queuedAt).AddVersion(1).Save(t.ctx)
+		if err != nil {
+			return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
+		}
+		dc.d = d
 	}
-	dc.d = d
 	if err := t.audit(actor, "job.queue", auditTargetJob, j.ID, nil,
-		map[string]any{"deployment": d.ID, "status": j.Status, "demands": j.Demands}); err != nil {
+		map[string]any{"deployment": dc.d.ID, "phase": k, "status": j.Status, "demands": j.Demands}); err != nil {
 		return err
 	}
 	ev := dc.event(EventJobQueued, actor)
@@ -487,7 +491,7 @@ func (t *txn) createJob(actor Actor, dc *deployCtx) error {
 // deployment, and on success the environments waiting on this one are
 // triggered.
 func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, statusReason string) error {
-	heldSlot, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID)).Exist(t.ctx)
+	heldSlot, err := t.Deployment.Query().Where(deployment.ID(dc.d.ID), holdsSlot()).Exist(t.ctx)
 	if err != nil {
 		return fmt.Errorf("reading job of deployment %d: %w", dc.d.ID, err)
 	}
@@ -515,6 +519,9 @@ func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, s
 		return err
 	}
 	if err := t.retireTimers(timerGates, dc.d.ID); err != nil {
+		return err
+	}
+	if err := t.cancelInterventions(actor, dc, cancelNote); err != nil {
 		return err
 	}
 	fin := dc.event(EventDeploymentFinished, actor)
@@ -653,11 +660,9 @@ func (t *txn) cancelDeployment(actor Actor, dc *deployCtx, reason string) error 
 		_, err := deploymentMachine.apply(dc.d.ID, dc.d.Status, DeploymentCancel)
 		return err
 	}
-	j, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID)).Only(t.ctx)
-	if ent.IsNotFound(err) {
-		j = nil
-	} else if err != nil {
-		return fmt.Errorf("reading job: %w", err)
+	j, err := t.currentJob(dc.d.ID)
+	if err != nil {
+		return err
 	}
 	if j != nil && (j.Status == job.StatusASSIGNED || j.Status == job.StatusRUNNING) {
 		if j.CancelRequested {

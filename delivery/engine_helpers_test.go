@@ -282,10 +282,10 @@ func statuses(aps []*ent.Approval) string {
 	return s
 }
 
-// job returns the job of a deployment, or nil.
+// job returns the job of a deployment's latest agent phase, or nil.
 func (f *fixture) job(dep int) *ent.Job {
 	f.t.Helper()
-	j, err := f.c.Job.Query().Where(job.DeploymentID(dep)).Only(f.ctx)
+	j, err := f.c.Job.Query().Where(job.DeploymentID(dep)).Order(ent.Desc(job.FieldPhase)).First(f.ctx)
 	if ent.IsNotFound(err) {
 		return nil
 	}

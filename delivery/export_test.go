@@ -2,9 +2,11 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
 // Test hooks for the external tests (package delivery_test), which cannot be
@@ -30,4 +32,18 @@ const NotificationLease = notificationLease
 // FreeSlots exposes freeSlots.
 func (e *Engine) FreeSlots(ctx context.Context, ids []int) (map[int]int, error) {
 	return e.freeSlots(ctx, ids)
+}
+
+// PhaseKinds describes the phases a job spec splits into: "job(n)" for an
+// agent phase with n tasks, "mi(name)" for a manual intervention.
+func PhaseKinds(js spec.JobSpec) []string {
+	var out []string
+	for _, p := range phasesOf(js) {
+		if p.intervention != nil {
+			out = append(out, "mi("+p.intervention.Name+")")
+		} else {
+			out = append(out, fmt.Sprintf("job(%d)", len(p.job.Tasks)))
+		}
+	}
+	return out
 }

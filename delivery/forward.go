@@ -6,6 +6,7 @@ import (
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/predicate"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 )
@@ -23,6 +24,12 @@ var busyStatuses = []deployment.Status{
 	deployment.StatusEVALUATING_POST_GATES,
 }
 
+// holdsSlot selects the deployments the queue gave their slot: a job or a
+// manual intervention (its first phase) was created for them.
+func holdsSlot() predicate.Deployment {
+	return deployment.Or(deployment.HasJobs(), deployment.HasManualInterventions())
+}
+
 // busySlots counts the deployments of an environment that hold a queue
 // slot: those with a job that are not final. A deployment whose job
 // succeeded stays busy while its post-deployment approval is pending, as
@@ -30,7 +37,7 @@ var busyStatuses = []deployment.Status{
 func (t *txn) busySlots(definitionID int, envName string) (int, error) {
 	n, err := t.Deployment.Query().
 		Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
-			deployment.StatusIn(busyStatuses...), deployment.HasJob()).
+			deployment.StatusIn(busyStatuses...), holdsSlot()).
 		Count(t.ctx)
 	if err != nil {
 		return 0, fmt.Errorf("counting busy deployments: %w", err)
@@ -59,7 +66,7 @@ func (t *txn) newestLanded(dc *deployCtx) (*ent.Release, error) {
 	}
 	inFlight, err := t.Deployment.Query().
 		Where(deployment.DefinitionID(dc.d.DefinitionID), deployment.EnvironmentName(dc.d.EnvironmentName),
-			deployment.StatusIn(busyStatuses...), deployment.HasJob(), deployment.IDNEQ(dc.d.ID),
+			deployment.StatusIn(busyStatuses...), holdsSlot(), deployment.IDNEQ(dc.d.ID),
 			deployment.ReleaseIDNEQ(dc.rel.ID)).
 		WithRelease().All(t.ctx)
 	if err != nil {
@@ -114,11 +121,11 @@ func (t *txn) forwardOnly(actor Actor, dc *deployCtx) (bool, error) {
 // approval.decided event with status CANCELED and the reason) and retires its
 // deferral, so a deferral that comes due does nothing.
 func (t *txn) supersede(actor Actor, dc *deployCtx, why string) error {
-	j, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID)).Only(t.ctx)
+	j, err := t.currentJob(dc.d.ID)
 	switch {
-	case ent.IsNotFound(err):
 	case err != nil:
-		return fmt.Errorf("reading job of deployment %d: %w", dc.d.ID, err)
+		return err
+	case j == nil:
 	case j.Status != job.StatusQUEUED:
 		return Conflict("deployment %d: its job is %s and cannot be superseded", dc.d.ID, j.Status)
 	default:
@@ -143,7 +150,7 @@ func (t *txn) supersedeOlder(actor Actor, dc *deployCtx) error {
 		Where(deployment.DefinitionID(dc.d.DefinitionID), deployment.EnvironmentName(dc.d.EnvironmentName),
 			deployment.StatusIn(deployment.StatusPENDING_APPROVAL, deployment.StatusEVALUATING_GATES, deployment.StatusSCHEDULED, deployment.StatusQUEUED),
 			deployment.HasReleaseWith(release.NumberLT(dc.rel.Number)),
-			deployment.Or(deployment.Not(deployment.HasJob()), deployment.HasJobWith(job.StatusEQ(job.StatusQUEUED)))).
+			deployment.Or(deployment.Not(holdsSlot()), deployment.HasJobsWith(job.Phase(0), job.StatusEQ(job.StatusQUEUED)))).
 		Order(ent.Asc(deployment.FieldID)).IDs(t.ctx)
 	if err != nil {
 		return fmt.Errorf("reading older deployments: %w", err)

@@ -470,7 +470,7 @@ func (t *txn) emitFreeze(actor Actor, w *ent.FreezeWindow, typ string, until tim
 // waiting deployments (QUEUED without a job), after a freeze ended.
 func (t *txn) pumpAllWaiting(actor Actor) error {
 	waiting, err := t.Deployment.Query().
-		Where(deployment.StatusEQ(deployment.StatusQUEUED), deployment.Not(deployment.HasJob())).
+		Where(deployment.StatusEQ(deployment.StatusQUEUED), deployment.Not(holdsSlot())).
 		Order(ent.Asc(deployment.FieldID)).All(t.ctx)
 	if err != nil {
 		return fmt.Errorf("reading waiting deployments: %w", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agent"
+	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/job"
 )
 
@@ -23,8 +24,8 @@ type JobResult struct {
 var agentActor = SystemActor("agent")
 
 // StartJob records that agent agentID started job jobID (QUEUED or ASSIGNED
-// → RUNNING); the deployment and its environment become IN_PROGRESS and the
-// job's timeout starts. A repeated report from the same agent is accepted
+// → RUNNING); the deployment and its environment become IN_PROGRESS (unless
+// an earlier phase started them) and the job's timeout starts. A repeated report from the same agent is accepted
 // and changes nothing.
 func (e *Engine) StartJob(ctx context.Context, jobID, agentID int) error {
 	err := e.inTx(ctx, func(t *txn) error {
@@ -56,6 +57,9 @@ func (e *Engine) StartJob(ctx context.Context, jobID, agentID int) error {
 				return err
 			}
 		}
+		if dc.d.Status != deployment.StatusQUEUED {
+			return nil // a later phase's job: the deployment runs already
+		}
 		if err := t.moveDeployment(agentActor, dc, DeploymentStart, "", func(u *ent.DeploymentUpdateOne) { u.SetStartedAt(t.now) }); err != nil {
 			return err
 		}
@@ -68,7 +72,8 @@ func (e *Engine) StartJob(ctx context.Context, jobID, agentID int) error {
 }
 
 // FinishJob records the result of a job. SUCCEEDED and PARTIALLY_SUCCEEDED
-// open the post-deployment approvals (and, once they complete, end the
+// start the deployment's next phase (a manual intervention), or after the
+// last one open the post-deployment approvals (and, once they complete, end the
 // deployment as SUCCEEDED or PARTIALLY_SUCCEEDED and trigger the environments
 // waiting on it); FAILED and LOST end it FAILED, CANCELED ends it CANCELED.
 // When a person had canceled the deployment, it ends CANCELED whatever the
@@ -135,10 +140,9 @@ func (t *txn) finishJobDeployment(actor Actor, dc *deployCtx, j *ent.Job, cancel
 	}
 	switch j.Status {
 	case job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED:
-		if err := t.moveDeployment(actor, dc, DeploymentCompleteJob, "", nil); err != nil {
-			return err
-		}
-		return t.openPostStage(actor, dc)
+		// The next phase (a manual intervention, or the job after one), or
+		// the post-deployment stage after the last.
+		return t.startPhase(actor, dc, j.Phase+1)
 	case job.StatusCANCELED:
 		return t.finishDeployment(actor, dc, DeploymentCancel, prefixed("canceled", reason))
 	case job.StatusLOST:

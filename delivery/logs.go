@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 )
@@ -53,11 +54,18 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 		if err != nil {
 			return err
 		}
-		acked = j.LogSeq
+		// The agent numbers its job's lines from 1; they are stored after
+		// the deployment's earlier phases (LogBase), and acknowledged in the
+		// agent's numbers.
+		acked = j.LogSeq - j.LogBase
 		next := j.LogSeq + 1
 		bytes, truncated := j.LogBytes, j.LogTruncated
 		var stored []LogLine
 		for _, l := range lines {
+			if l.Seq < 1 {
+				continue // not a sequence number the agent hands out
+			}
+			l.Seq += j.LogBase
 			if l.Seq < next {
 				continue // already stored
 			}
@@ -106,7 +114,7 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 		if n != 1 {
 			return Conflict("log of job %d was appended concurrently; resend", jobID)
 		}
-		acked = next - 1
+		acked = next - 1 - j.LogBase
 		if len(stored) > 0 {
 			t.notify(Event{Type: EventLogAppended, JobID: jobID, DeploymentID: j.DeploymentID, AgentID: agentID,
 				Lines: stored})
@@ -146,9 +154,14 @@ func (e *Engine) ReadLogs(ctx context.Context, jobID int, fromSeq int64, limit i
 	return out, nil
 }
 
-// deploymentJob returns the job of a deployment, nil if it has none yet; NOT_FOUND for an unknown
-// deployment.
-func (e *Engine) deploymentJob(ctx context.Context, deploymentID int) (*ent.Deployment, *ent.Job, error) {
+// deploymentJobs returns a deployment and the jobs of its agent phases so far, in phase order
+// (none yet: an empty list); NOT_FOUND for an unknown deployment. The jobs are read first, so
+// that the deployment is at least as recent as the last of them.
+func (e *Engine) deploymentJobs(ctx context.Context, deploymentID int) (*ent.Deployment, []*ent.Job, error) {
+	jobs, err := e.client.Job.Query().Where(job.DeploymentID(deploymentID)).Order(ent.Asc(job.FieldPhase)).All(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading jobs of deployment %d: %w", deploymentID, err)
+	}
 	d, err := e.client.Deployment.Get(ctx, deploymentID)
 	if ent.IsNotFound(err) {
 		return nil, nil, NotFound("deployment", deploymentID)
@@ -156,24 +169,39 @@ func (e *Engine) deploymentJob(ctx context.Context, deploymentID int) (*ent.Depl
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading deployment %d: %w", deploymentID, err)
 	}
-	j, err := e.client.Job.Query().Where(job.DeploymentID(deploymentID)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return d, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading job of deployment %d: %w", deploymentID, err)
-	}
-	return d, j, nil
+	return d, jobs, nil
 }
 
-// DeploymentLogs returns the stored log lines of a deployment's job (ReadLogs); none while the
+// DeploymentLogs returns up to limit (default 1000, at most 10000) stored lines of a
+// deployment's log from fromSeq on: the lines of its phases' jobs, one sequence; none while the
 // deployment has no job.
 func (e *Engine) DeploymentLogs(ctx context.Context, deploymentID int, fromSeq int64, limit int) ([]LogLine, error) {
-	_, j, err := e.deploymentJob(ctx, deploymentID)
-	if err != nil || j == nil {
+	_, jobs, err := e.deploymentJobs(ctx, deploymentID)
+	if err != nil {
 		return []LogLine{}, err
 	}
-	return e.ReadLogs(ctx, j.ID, fromSeq, limit)
+	if limit <= 0 {
+		limit = defaultLogLimit
+	}
+	limit = min(limit, maxLogLimit)
+	out := []LogLine{}
+	err = e.scanDeploymentLogs(ctx, jobs, LogRange{FromSeq: max(fromSeq, 1)}, 1, func(lines []rawLine) error {
+		for i := range lines {
+			l, err := lines[i].logLine()
+			if err != nil {
+				return err
+			}
+			out = append(out, l)
+			if len(out) == limit {
+				return errStopScan
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // AfterLossMarker precedes, in a downloaded log, the first line that reached the server after
@@ -194,17 +222,17 @@ func (e *Engine) WriteDeploymentLog(ctx context.Context, actor Actor, deployment
 	if err := e.RequireReadableDeployment(ctx, actor, deploymentID); err != nil {
 		return err
 	}
-	_, j, err := e.deploymentJob(ctx, deploymentID)
+	_, jobs, err := e.deploymentJobs(ctx, deploymentID)
 	if err != nil {
 		return err
 	}
 	w, err := open()
-	if err != nil || j == nil {
+	if err != nil || len(jobs) == 0 {
 		return err
 	}
 	var buf []byte
 	marked := false
-	return e.scanLogs(ctx, j.ID, r, logChunkPage, func(lines []rawLine) error {
+	return e.scanDeploymentLogs(ctx, jobs, r, logChunkPage, func(lines []rawLine) error {
 		buf = buf[:0]
 		for i := range lines {
 			if lines[i].afterLoss && !marked {
@@ -340,7 +368,7 @@ func (e *Engine) followLog(ctx context.Context, actor Actor, bus Subscriber, dep
 	if err := e.RequireReadableDeployment(ctx, actor, deploymentID); err != nil {
 		return nil, err
 	}
-	if _, _, err := e.deploymentJob(ctx, deploymentID); err != nil {
+	if _, _, err := e.deploymentJobs(ctx, deploymentID); err != nil {
 		return nil, err
 	}
 	out := make(chan *LogBatch)
@@ -407,17 +435,20 @@ func (f *logFollower) flush(ctx context.Context) bool {
 
 // catchUp sends the stored lines from f.next on; done reports that the log is complete.
 func (f *logFollower) catchUp(ctx context.Context) (done bool, err error) {
-	d, j, err := f.e.deploymentJob(ctx, f.deploymentID)
+	d, jobs, err := f.e.deploymentJobs(ctx, f.deploymentID)
 	if err != nil {
 		return false, err
 	}
-	if j == nil {
+	if len(jobs) == 0 {
 		return deploymentFinal(d.Status), nil
 	}
+	j := jobs[len(jobs)-1]
 	f.jobID = j.ID
-	// A job final before the read has all its lines stored (the result follows its lines).
-	final := jobFinal(j.Status)
-	err = f.e.scanLogs(ctx, j.ID, LogRange{FromSeq: f.next}, logChunkPage, func(lines []rawLine) error {
+	// A job final before the read has all its lines stored (the result follows its lines);
+	// the log is complete when the last phase's job is: the deployment is final or past its
+	// phases (its post-deployment stage), which its last job's end decides in one transaction.
+	final := jobFinal(j.Status) && (deploymentFinal(d.Status) || pastPhases(d.Status))
+	err = f.e.scanDeploymentLogs(ctx, jobs, LogRange{FromSeq: f.next}, logChunkPage, func(lines []rawLine) error {
 		for i := range lines {
 			l, err := lines[i].logLine()
 			if err != nil {
@@ -584,4 +615,10 @@ func orNow(t, now time.Time) time.Time {
 		return now
 	}
 	return t.UTC()
+}
+
+// pastPhases reports whether a deployment in status s has run all its phases (it is in its
+// post-deployment stage).
+func pastPhases(s deployment.Status) bool {
+	return s == deployment.StatusPENDING_POST_APPROVAL || s == deployment.StatusEVALUATING_POST_GATES
 }

@@ -339,3 +339,27 @@ func (e *Engine) scanLogs(ctx context.Context, jobID int, r LogRange, pageSize i
 		}
 	}
 }
+
+// scanDeploymentLogs is scanLogs over the jobs of a deployment's agent phases, in phase order:
+// their stored sequence numbers follow one another (Job.log_base), so that they read as one log.
+func (e *Engine) scanDeploymentLogs(ctx context.Context, jobs []*ent.Job, r LogRange, pageSize int, fn func(lines []rawLine) error) error {
+	stopped := false
+	each := func(lines []rawLine) error {
+		err := fn(lines)
+		stopped = errors.Is(err, errStopScan)
+		return err
+	}
+	from := max(r.FromSeq, 1)
+	for i, j := range jobs {
+		if i < len(jobs)-1 && j.LogSeq < from {
+			continue // a finished phase wholly before the range
+		}
+		if r.ToSeq > 0 && j.LogBase >= r.ToSeq {
+			return nil
+		}
+		if err := e.scanLogs(ctx, j.ID, r, pageSize, each); err != nil || stopped {
+			return err
+		}
+	}
+	return nil
+}

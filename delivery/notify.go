@@ -11,7 +11,9 @@ import (
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/group"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/internal/backoff"
 )
@@ -425,4 +427,81 @@ func (e *Engine) deliverDue(ctx context.Context, m Mailer) error {
 		}
 	}
 	return nil
+}
+
+// queueInterventionNotifications writes, inside the caller's transaction,
+// one EMAIL outbox row per person an intervention's approvers name (every
+// enabled member of a group), each address once; recipients are resolved as
+// for approvals. An intervention that names nobody notifies nobody by mail:
+// bots and dashboards see EventInterventionPending.
+func (t *txn) queueInterventionNotifications(dc *deployCtx, mi *ent.ManualIntervention) error {
+	seen := map[string]bool{}
+	var rows []*ent.NotificationCreate
+	var msg *message
+	for _, ap := range mi.Approvers {
+		kind := approval.ApproverKindUSER
+		if ap.Kind == spec.ApproverGroup {
+			kind = approval.ApproverKindGROUP
+		}
+		recipients, err := t.approvalRecipients(kind, ap.Name)
+		if err != nil {
+			return fmt.Errorf("resolving approvers of manual intervention %d: %w", mi.ID, err)
+		}
+		for _, to := range recipients {
+			if seen[to] {
+				continue
+			}
+			seen[to] = true
+			if msg == nil {
+				m := interventionMessage(t.e.baseURL, mi, dc)
+				msg = &m
+			}
+			c := t.Notification.Create().
+				SetChannel(notification.ChannelEMAIL).
+				SetKind(NotificationKindInterventionPending).
+				SetRecipient(to).
+				SetSubject(msg.subject).
+				SetBody(msg.body).
+				SetInterventionID(mi.ID).
+				SetNextAttemptAt(t.now).
+				SetCreatedAt(t.now).
+				SetUpdatedAt(t.now)
+			if !plainAddress(to) {
+				c.SetStatus(notification.StatusFAILED).
+					SetLastError(fmt.Sprintf("%q is not a valid e-mail address; correct the user's e-mail", truncate(to, 100)))
+			}
+			rows = append(rows, c)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := t.Notification.CreateBulk(rows...).Exec(t.ctx); err != nil {
+		return fmt.Errorf("queueing %d manual intervention notifications: %w", len(rows), err)
+	}
+	return nil
+}
+
+// interventionMessage renders the e-mail that asks an approver to act on a
+// manual intervention.
+func interventionMessage(baseURL string, mi *ent.ManualIntervention, dc *deployCtx) message {
+	link := fmt.Sprintf("%s/releases/%d?intervention=%d", strings.TrimRight(baseURL, "/"), dc.rel.ID, mi.ID)
+	subject := fmt.Sprintf("[Cairn] Manual intervention: %s → %s (%s)",
+		oneLine(dc.rel.Name), oneLine(dc.d.EnvironmentName), oneLine(mi.TaskName))
+	var b strings.Builder
+	fmt.Fprintf(&b, "A deployment is waiting for you at a manual intervention.\n\n")
+	fmt.Fprintf(&b, "Release:      %s\n", oneLine(dc.rel.Name))
+	fmt.Fprintf(&b, "Definition:   %s\n", oneLine(dc.rel.Snapshot.Name))
+	fmt.Fprintf(&b, "Environment:  %s\n", oneLine(dc.d.EnvironmentName))
+	fmt.Fprintf(&b, "Step:         %s\n", oneLine(mi.TaskName))
+	action := "rejected"
+	if mi.OnTimeout == manualintervention.OnTimeoutRESUME {
+		action = "resumed"
+	}
+	fmt.Fprintf(&b, "Deadline:     %s (then it is %s)\n", mi.TimeoutAt.UTC().Format("2006-01-02 15:04 MST"), action)
+	if mi.Instructions != "" {
+		fmt.Fprintf(&b, "\nInstructions:\n%s\n", truncate(mi.Instructions, 4000))
+	}
+	fmt.Fprintf(&b, "\nResume or reject: %s\n", link)
+	return message{subject: truncate(subject, 250), body: b.String()}
 }

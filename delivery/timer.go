@@ -28,7 +28,9 @@ const (
 	// timerSchedule creates a release from a cron schedule (target:
 	// definition; payload: the schedule as JSON).
 	timerSchedule = "definition.schedule"
-	// timerGates (gates.go) samples a deployment's gates.
+	// timerGates (gates.go) samples a deployment's gates;
+	// timerInterventionTimeout (intervention.go) acts on a manual
+	// intervention nobody acted on in time.
 )
 
 // timerLease is how long a replica holds a claimed timer; a timer whose run
@@ -195,6 +197,8 @@ func (t *txn) fireTimer(tm *ent.Timer) error {
 		return t.runSchedule(tm, nil)
 	case timerFreeze:
 		return t.fireFreeze(tm)
+	case timerInterventionTimeout:
+		return t.timeOutIntervention(tm.TargetID)
 	}
 	return fmt.Errorf("unknown timer kind %q", tm.Kind)
 }

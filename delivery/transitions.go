@@ -6,6 +6,7 @@ import (
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 )
@@ -48,10 +49,11 @@ const (
 	// DeploymentQueue: the pre-deployment approvals completed (or the
 	// deferral came due); the deployment joins the environment's queue.
 	DeploymentQueue DeploymentEvent = "queue"
-	// DeploymentStart: an agent started the job.
+	// DeploymentStart: an agent started the job (or the server opened the
+	// manual intervention that comes first in the tasks).
 	DeploymentStart DeploymentEvent = "start"
-	// DeploymentCompleteJob: the job succeeded (fully or partially); the
-	// post-deployment approvals begin.
+	// DeploymentCompleteJob: the job succeeded (fully or partially), and
+	// with it every phase of the tasks; the post-deployment approvals begin.
 	DeploymentCompleteJob DeploymentEvent = "completeJob"
 	// DeploymentSucceed: the post-deployment approvals completed after a
 	// succeeded job.
@@ -120,6 +122,8 @@ var deploymentMachine = transitions[deployment.Status, DeploymentEvent]{
 		deployment.StatusIN_PROGRESS: {
 			DeploymentCompleteJob:   deployment.StatusPENDING_POST_APPROVAL,
 			DeploymentFail:          deployment.StatusFAILED,
+			DeploymentReject:        deployment.StatusREJECTED, // at a manual intervention
+			DeploymentTimeOut:       deployment.StatusREJECTED, // a manual intervention timed out
 			DeploymentCancel:        deployment.StatusCANCELED,
 			DeploymentRequestCancel: deployment.StatusIN_PROGRESS,
 		},
@@ -290,6 +294,33 @@ var jobMachine = transitions[job.Status, JobEvent]{
 			JobFail:             job.StatusFAILED,
 			JobCancel:           job.StatusCANCELED,
 			JobLose:             job.StatusLOST,
+		},
+	},
+}
+
+// InterventionEvent is something that happens to a manual intervention.
+type InterventionEvent string
+
+// The manual intervention events; each leaves PENDING, so it is decided once.
+const (
+	// InterventionResume: a person resumed it, or its timeout did
+	// (OnTimeout RESUME); the next phase of the tasks starts.
+	InterventionResume InterventionEvent = "resume"
+	// InterventionReject: a person rejected it, or its timeout did; the
+	// deployment is REJECTED.
+	InterventionReject InterventionEvent = "reject"
+	// InterventionCancel: the deployment ended another way.
+	InterventionCancel InterventionEvent = "cancel"
+)
+
+// interventionMachine is the manual intervention state machine.
+var interventionMachine = transitions[manualintervention.Status, InterventionEvent]{
+	entity: "manual intervention",
+	next: map[manualintervention.Status]map[InterventionEvent]manualintervention.Status{
+		manualintervention.StatusPENDING: {
+			InterventionResume: manualintervention.StatusRESUMED,
+			InterventionReject: manualintervention.StatusREJECTED,
+			InterventionCancel: manualintervention.StatusCANCELED,
 		},
 	},
 }

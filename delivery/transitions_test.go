@@ -9,6 +9,7 @@ import (
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 )
@@ -104,6 +105,8 @@ func TestDeploymentTransitions(t *testing.T) {
 		"QUEUED supersede":                       deployment.StatusCANCELED,
 		"IN_PROGRESS completeJob":                deployment.StatusPENDING_POST_APPROVAL,
 		"IN_PROGRESS fail":                       deployment.StatusFAILED,
+		"IN_PROGRESS reject":                     deployment.StatusREJECTED,
+		"IN_PROGRESS timeOut":                    deployment.StatusREJECTED,
 		"IN_PROGRESS cancel":                     deployment.StatusCANCELED,
 		"IN_PROGRESS requestCancel":              deployment.StatusIN_PROGRESS,
 		"PENDING_POST_APPROVAL succeed":          deployment.StatusSUCCEEDED,
@@ -177,6 +180,19 @@ func TestApprovalTransitions(t *testing.T) {
 		"PENDING skip":     approval.StatusSKIPPED,
 		"PENDING cancel":   approval.StatusCANCELED,
 		"PENDING timeOut":  approval.StatusTIMED_OUT,
+	})
+}
+
+func TestInterventionTransitions(t *testing.T) {
+	states := []manualintervention.Status{
+		manualintervention.StatusPENDING, manualintervention.StatusRESUMED, manualintervention.StatusREJECTED,
+		manualintervention.StatusCANCELED,
+	}
+	events := []InterventionEvent{InterventionResume, InterventionReject, InterventionCancel}
+	checkMachine(t, interventionMachine, states, events, map[string]manualintervention.Status{
+		"PENDING resume": manualintervention.StatusRESUMED,
+		"PENDING reject": manualintervention.StatusREJECTED,
+		"PENDING cancel": manualintervention.StatusCANCELED,
 	})
 }
 

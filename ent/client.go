@@ -33,6 +33,7 @@ import (
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/logchunk"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/release"
@@ -92,6 +93,8 @@ type Client struct {
 	JobStep *JobStepClient
 	// LogChunk is the client for interacting with the LogChunk builders.
 	LogChunk *LogChunkClient
+	// ManualIntervention is the client for interacting with the ManualIntervention builders.
+	ManualIntervention *ManualInterventionClient
 	// Notification is the client for interacting with the Notification builders.
 	Notification *NotificationClient
 	// OutgoingHook is the client for interacting with the OutgoingHook builders.
@@ -151,6 +154,7 @@ func (c *Client) init() {
 	c.Job = NewJobClient(c.config)
 	c.JobStep = NewJobStepClient(c.config)
 	c.LogChunk = NewLogChunkClient(c.config)
+	c.ManualIntervention = NewManualInterventionClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
 	c.OutgoingHook = NewOutgoingHookClient(c.config)
 	c.Release = NewReleaseClient(c.config)
@@ -275,6 +279,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Job:                NewJobClient(cfg),
 		JobStep:            NewJobStepClient(cfg),
 		LogChunk:           NewLogChunkClient(cfg),
+		ManualIntervention: NewManualInterventionClient(cfg),
 		Notification:       NewNotificationClient(cfg),
 		OutgoingHook:       NewOutgoingHookClient(cfg),
 		Release:            NewReleaseClient(cfg),
@@ -326,6 +331,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Job:                NewJobClient(cfg),
 		JobStep:            NewJobStepClient(cfg),
 		LogChunk:           NewLogChunkClient(cfg),
+		ManualIntervention: NewManualInterventionClient(cfg),
 		Notification:       NewNotificationClient(cfg),
 		OutgoingHook:       NewOutgoingHookClient(cfg),
 		Release:            NewReleaseClient(cfg),
@@ -372,10 +378,10 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
 		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
-		c.Job, c.JobStep, c.LogChunk, c.Notification, c.OutgoingHook, c.Release,
-		c.ReleaseArtifact, c.ReleaseDefinition, c.ReleaseEnvironment,
-		c.ServiceConnection, c.Session, c.SourceCommit, c.StreamCursor, c.Timer,
-		c.User, c.WebhookDelivery, c.WorkItem,
+		c.Job, c.JobStep, c.LogChunk, c.ManualIntervention, c.Notification,
+		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
+		c.ReleaseEnvironment, c.ServiceConnection, c.Session, c.SourceCommit,
+		c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Use(hooks...)
 	}
@@ -388,10 +394,10 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
 		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
-		c.Job, c.JobStep, c.LogChunk, c.Notification, c.OutgoingHook, c.Release,
-		c.ReleaseArtifact, c.ReleaseDefinition, c.ReleaseEnvironment,
-		c.ServiceConnection, c.Session, c.SourceCommit, c.StreamCursor, c.Timer,
-		c.User, c.WebhookDelivery, c.WorkItem,
+		c.Job, c.JobStep, c.LogChunk, c.ManualIntervention, c.Notification,
+		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
+		c.ReleaseEnvironment, c.ServiceConnection, c.Session, c.SourceCommit,
+		c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -436,6 +442,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.JobStep.mutate(ctx, m)
 	case *LogChunkMutation:
 		return c.LogChunk.mutate(ctx, m)
+	case *ManualInterventionMutation:
+		return c.ManualIntervention.mutate(ctx, m)
 	case *NotificationMutation:
 		return c.Notification.mutate(ctx, m)
 	case *OutgoingHookMutation:
@@ -1817,15 +1825,15 @@ func (c *DeploymentClient) QueryApprovals(d *Deployment) *ApprovalQuery {
 	return query
 }
 
-// QueryJob queries the job edge of a Deployment.
-func (c *DeploymentClient) QueryJob(d *Deployment) *JobQuery {
+// QueryJobs queries the jobs edge of a Deployment.
+func (c *DeploymentClient) QueryJobs(d *Deployment) *JobQuery {
 	query := (&JobClient{config: c.config}).Query()
 	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
 		id := d.ID
 		step := sqlgraph.NewStep(
 			sqlgraph.From(deployment.Table, deployment.FieldID, id),
 			sqlgraph.To(job.Table, job.FieldID),
-			sqlgraph.Edge(sqlgraph.O2O, false, deployment.JobTable, deployment.JobColumn),
+			sqlgraph.Edge(sqlgraph.O2M, false, deployment.JobsTable, deployment.JobsColumn),
 		)
 		fromV = sqlgraph.Neighbors(d.driver.Dialect(), step)
 		return fromV, nil
@@ -1842,6 +1850,22 @@ func (c *DeploymentClient) QueryGateSamples(d *Deployment) *GateSampleQuery {
 			sqlgraph.From(deployment.Table, deployment.FieldID, id),
 			sqlgraph.To(gatesample.Table, gatesample.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, deployment.GateSamplesTable, deployment.GateSamplesColumn),
+		)
+		fromV = sqlgraph.Neighbors(d.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryManualInterventions queries the manual_interventions edge of a Deployment.
+func (c *DeploymentClient) QueryManualInterventions(d *Deployment) *ManualInterventionQuery {
+	query := (&ManualInterventionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := d.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(deployment.Table, deployment.FieldID, id),
+			sqlgraph.To(manualintervention.Table, manualintervention.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, deployment.ManualInterventionsTable, deployment.ManualInterventionsColumn),
 		)
 		fromV = sqlgraph.Neighbors(d.driver.Dialect(), step)
 		return fromV, nil
@@ -2852,7 +2876,7 @@ func (c *JobClient) QueryDeployment(j *Job) *DeploymentQuery {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(job.Table, job.FieldID, id),
 			sqlgraph.To(deployment.Table, deployment.FieldID),
-			sqlgraph.Edge(sqlgraph.O2O, true, job.DeploymentTable, job.DeploymentColumn),
+			sqlgraph.Edge(sqlgraph.M2O, true, job.DeploymentTable, job.DeploymentColumn),
 		)
 		fromV = sqlgraph.Neighbors(j.driver.Dialect(), step)
 		return fromV, nil
@@ -3228,6 +3252,155 @@ func (c *LogChunkClient) mutate(ctx context.Context, m *LogChunkMutation) (Value
 		return (&LogChunkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown LogChunk mutation op: %q", m.Op())
+	}
+}
+
+// ManualInterventionClient is a client for the ManualIntervention schema.
+type ManualInterventionClient struct {
+	config
+}
+
+// NewManualInterventionClient returns a client for the ManualIntervention from the given config.
+func NewManualInterventionClient(c config) *ManualInterventionClient {
+	return &ManualInterventionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `manualintervention.Hooks(f(g(h())))`.
+func (c *ManualInterventionClient) Use(hooks ...Hook) {
+	c.hooks.ManualIntervention = append(c.hooks.ManualIntervention, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `manualintervention.Intercept(f(g(h())))`.
+func (c *ManualInterventionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ManualIntervention = append(c.inters.ManualIntervention, interceptors...)
+}
+
+// Create returns a builder for creating a ManualIntervention entity.
+func (c *ManualInterventionClient) Create() *ManualInterventionCreate {
+	mutation := newManualInterventionMutation(c.config, OpCreate)
+	return &ManualInterventionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ManualIntervention entities.
+func (c *ManualInterventionClient) CreateBulk(builders ...*ManualInterventionCreate) *ManualInterventionCreateBulk {
+	return &ManualInterventionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ManualInterventionClient) MapCreateBulk(slice any, setFunc func(*ManualInterventionCreate, int)) *ManualInterventionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ManualInterventionCreateBulk{err: fmt.Errorf("calling to ManualInterventionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ManualInterventionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ManualInterventionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ManualIntervention.
+func (c *ManualInterventionClient) Update() *ManualInterventionUpdate {
+	mutation := newManualInterventionMutation(c.config, OpUpdate)
+	return &ManualInterventionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ManualInterventionClient) UpdateOne(mi *ManualIntervention) *ManualInterventionUpdateOne {
+	mutation := newManualInterventionMutation(c.config, OpUpdateOne, withManualIntervention(mi))
+	return &ManualInterventionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ManualInterventionClient) UpdateOneID(id int) *ManualInterventionUpdateOne {
+	mutation := newManualInterventionMutation(c.config, OpUpdateOne, withManualInterventionID(id))
+	return &ManualInterventionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ManualIntervention.
+func (c *ManualInterventionClient) Delete() *ManualInterventionDelete {
+	mutation := newManualInterventionMutation(c.config, OpDelete)
+	return &ManualInterventionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ManualInterventionClient) DeleteOne(mi *ManualIntervention) *ManualInterventionDeleteOne {
+	return c.DeleteOneID(mi.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ManualInterventionClient) DeleteOneID(id int) *ManualInterventionDeleteOne {
+	builder := c.Delete().Where(manualintervention.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ManualInterventionDeleteOne{builder}
+}
+
+// Query returns a query builder for ManualIntervention.
+func (c *ManualInterventionClient) Query() *ManualInterventionQuery {
+	return &ManualInterventionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeManualIntervention},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ManualIntervention entity by its id.
+func (c *ManualInterventionClient) Get(ctx context.Context, id int) (*ManualIntervention, error) {
+	return c.Query().Where(manualintervention.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ManualInterventionClient) GetX(ctx context.Context, id int) *ManualIntervention {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryDeployment queries the deployment edge of a ManualIntervention.
+func (c *ManualInterventionClient) QueryDeployment(mi *ManualIntervention) *DeploymentQuery {
+	query := (&DeploymentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := mi.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(manualintervention.Table, manualintervention.FieldID, id),
+			sqlgraph.To(deployment.Table, deployment.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, manualintervention.DeploymentTable, manualintervention.DeploymentColumn),
+		)
+		fromV = sqlgraph.Neighbors(mi.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ManualInterventionClient) Hooks() []Hook {
+	return c.hooks.ManualIntervention
+}
+
+// Interceptors returns the client interceptors.
+func (c *ManualInterventionClient) Interceptors() []Interceptor {
+	return c.inters.ManualIntervention
+}
+
+func (c *ManualInterventionClient) mutate(ctx context.Context, m *ManualInterventionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ManualInterventionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ManualInterventionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ManualInterventionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ManualInterventionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ManualIntervention mutation op: %q", m.Op())
 	}
 }
 
@@ -5498,18 +5671,18 @@ type (
 	hooks struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
 		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
-		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, Notification,
-		OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment,
-		ServiceConnection, Session, SourceCommit, StreamCursor, Timer, User,
-		WebhookDelivery, WorkItem []ent.Hook
+		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, ManualIntervention,
+		Notification, OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition,
+		ReleaseEnvironment, ServiceConnection, Session, SourceCommit, StreamCursor,
+		Timer, User, WebhookDelivery, WorkItem []ent.Hook
 	}
 	inters struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
 		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
-		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, Notification,
-		OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment,
-		ServiceConnection, Session, SourceCommit, StreamCursor, Timer, User,
-		WebhookDelivery, WorkItem []ent.Interceptor
+		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, ManualIntervention,
+		Notification, OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition,
+		ReleaseEnvironment, ServiceConnection, Session, SourceCommit, StreamCursor,
+		Timer, User, WebhookDelivery, WorkItem []ent.Interceptor
 	}
 )
 

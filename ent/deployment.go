@@ -10,7 +10,6 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/cairnhq/cairn/ent/deployment"
-	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 )
@@ -72,18 +71,22 @@ type DeploymentEdges struct {
 	ReleaseEnvironment *ReleaseEnvironment `json:"release_environment,omitempty"`
 	// Approvals holds the value of the approvals edge.
 	Approvals []*Approval `json:"approvals,omitempty"`
-	// Job holds the value of the job edge.
-	Job *Job `json:"job,omitempty"`
+	// Jobs holds the value of the jobs edge.
+	Jobs []*Job `json:"jobs,omitempty"`
 	// GateSamples holds the value of the gate_samples edge.
 	GateSamples []*GateSample `json:"gate_samples,omitempty"`
+	// ManualInterventions holds the value of the manual_interventions edge.
+	ManualInterventions []*ManualIntervention `json:"manual_interventions,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
+	totalCount [6]map[string]int
 
-	namedApprovals   map[string][]*Approval
-	namedGateSamples map[string][]*GateSample
+	namedApprovals           map[string][]*Approval
+	namedJobs                map[string][]*Job
+	namedGateSamples         map[string][]*GateSample
+	namedManualInterventions map[string][]*ManualIntervention
 }
 
 // ReleaseOrErr returns the Release value or an error if the edge
@@ -117,15 +120,13 @@ func (e DeploymentEdges) ApprovalsOrErr() ([]*Approval, error) {
 	return nil, &NotLoadedError{edge: "approvals"}
 }
 
-// JobOrErr returns the Job value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e DeploymentEdges) JobOrErr() (*Job, error) {
-	if e.Job != nil {
-		return e.Job, nil
-	} else if e.loadedTypes[3] {
-		return nil, &NotFoundError{label: job.Label}
+// JobsOrErr returns the Jobs value or an error if the edge
+// was not loaded in eager-loading.
+func (e DeploymentEdges) JobsOrErr() ([]*Job, error) {
+	if e.loadedTypes[3] {
+		return e.Jobs, nil
 	}
-	return nil, &NotLoadedError{edge: "job"}
+	return nil, &NotLoadedError{edge: "jobs"}
 }
 
 // GateSamplesOrErr returns the GateSamples value or an error if the edge
@@ -135,6 +136,15 @@ func (e DeploymentEdges) GateSamplesOrErr() ([]*GateSample, error) {
 		return e.GateSamples, nil
 	}
 	return nil, &NotLoadedError{edge: "gate_samples"}
+}
+
+// ManualInterventionsOrErr returns the ManualInterventions value or an error if the edge
+// was not loaded in eager-loading.
+func (e DeploymentEdges) ManualInterventionsOrErr() ([]*ManualIntervention, error) {
+	if e.loadedTypes[5] {
+		return e.ManualInterventions, nil
+	}
+	return nil, &NotLoadedError{edge: "manual_interventions"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -317,14 +327,19 @@ func (d *Deployment) QueryApprovals() *ApprovalQuery {
 	return NewDeploymentClient(d.config).QueryApprovals(d)
 }
 
-// QueryJob queries the "job" edge of the Deployment entity.
-func (d *Deployment) QueryJob() *JobQuery {
-	return NewDeploymentClient(d.config).QueryJob(d)
+// QueryJobs queries the "jobs" edge of the Deployment entity.
+func (d *Deployment) QueryJobs() *JobQuery {
+	return NewDeploymentClient(d.config).QueryJobs(d)
 }
 
 // QueryGateSamples queries the "gate_samples" edge of the Deployment entity.
 func (d *Deployment) QueryGateSamples() *GateSampleQuery {
 	return NewDeploymentClient(d.config).QueryGateSamples(d)
+}
+
+// QueryManualInterventions queries the "manual_interventions" edge of the Deployment entity.
+func (d *Deployment) QueryManualInterventions() *ManualInterventionQuery {
+	return NewDeploymentClient(d.config).QueryManualInterventions(d)
 }
 
 // Update returns a builder for updating this Deployment.
@@ -442,6 +457,30 @@ func (d *Deployment) appendNamedApprovals(name string, edges ...*Approval) {
 	}
 }
 
+// NamedJobs returns the Jobs named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (d *Deployment) NamedJobs(name string) ([]*Job, error) {
+	if d.Edges.namedJobs == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := d.Edges.namedJobs[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (d *Deployment) appendNamedJobs(name string, edges ...*Job) {
+	if d.Edges.namedJobs == nil {
+		d.Edges.namedJobs = make(map[string][]*Job)
+	}
+	if len(edges) == 0 {
+		d.Edges.namedJobs[name] = []*Job{}
+	} else {
+		d.Edges.namedJobs[name] = append(d.Edges.namedJobs[name], edges...)
+	}
+}
+
 // NamedGateSamples returns the GateSamples named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (d *Deployment) NamedGateSamples(name string) ([]*GateSample, error) {
@@ -463,6 +502,30 @@ func (d *Deployment) appendNamedGateSamples(name string, edges ...*GateSample) {
 		d.Edges.namedGateSamples[name] = []*GateSample{}
 	} else {
 		d.Edges.namedGateSamples[name] = append(d.Edges.namedGateSamples[name], edges...)
+	}
+}
+
+// NamedManualInterventions returns the ManualInterventions named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (d *Deployment) NamedManualInterventions(name string) ([]*ManualIntervention, error) {
+	if d.Edges.namedManualInterventions == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := d.Edges.namedManualInterventions[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (d *Deployment) appendNamedManualInterventions(name string, edges ...*ManualIntervention) {
+	if d.Edges.namedManualInterventions == nil {
+		d.Edges.namedManualInterventions = make(map[string][]*ManualIntervention)
+	}
+	if len(edges) == 0 {
+		d.Edges.namedManualInterventions[name] = []*ManualIntervention{}
+	} else {
+		d.Edges.namedManualInterventions[name] = append(d.Edges.namedManualInterventions[name], edges...)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 )
@@ -262,23 +263,19 @@ func (dc *DeploymentCreate) AddApprovals(a ...*Approval) *DeploymentCreate {
 	return dc.AddApprovalIDs(ids...)
 }
 
-// SetJobID sets the "job" edge to the Job entity by ID.
-func (dc *DeploymentCreate) SetJobID(id int) *DeploymentCreate {
-	dc.mutation.SetJobID(id)
+// AddJobIDs adds the "jobs" edge to the Job entity by IDs.
+func (dc *DeploymentCreate) AddJobIDs(ids ...int) *DeploymentCreate {
+	dc.mutation.AddJobIDs(ids...)
 	return dc
 }
 
-// SetNillableJobID sets the "job" edge to the Job entity by ID if the given value is not nil.
-func (dc *DeploymentCreate) SetNillableJobID(id *int) *DeploymentCreate {
-	if id != nil {
-		dc = dc.SetJobID(*id)
+// AddJobs adds the "jobs" edges to the Job entity.
+func (dc *DeploymentCreate) AddJobs(j ...*Job) *DeploymentCreate {
+	ids := make([]int, len(j))
+	for i := range j {
+		ids[i] = j[i].ID
 	}
-	return dc
-}
-
-// SetJob sets the "job" edge to the Job entity.
-func (dc *DeploymentCreate) SetJob(j *Job) *DeploymentCreate {
-	return dc.SetJobID(j.ID)
+	return dc.AddJobIDs(ids...)
 }
 
 // AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by IDs.
@@ -294,6 +291,21 @@ func (dc *DeploymentCreate) AddGateSamples(g ...*GateSample) *DeploymentCreate {
 		ids[i] = g[i].ID
 	}
 	return dc.AddGateSampleIDs(ids...)
+}
+
+// AddManualInterventionIDs adds the "manual_interventions" edge to the ManualIntervention entity by IDs.
+func (dc *DeploymentCreate) AddManualInterventionIDs(ids ...int) *DeploymentCreate {
+	dc.mutation.AddManualInterventionIDs(ids...)
+	return dc
+}
+
+// AddManualInterventions adds the "manual_interventions" edges to the ManualIntervention entity.
+func (dc *DeploymentCreate) AddManualInterventions(m ...*ManualIntervention) *DeploymentCreate {
+	ids := make([]int, len(m))
+	for i := range m {
+		ids[i] = m[i].ID
+	}
+	return dc.AddManualInterventionIDs(ids...)
 }
 
 // Mutation returns the DeploymentMutation object of the builder.
@@ -573,12 +585,12 @@ func (dc *DeploymentCreate) createSpec() (*Deployment, *sqlgraph.CreateSpec) {
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
-	if nodes := dc.mutation.JobIDs(); len(nodes) > 0 {
+	if nodes := dc.mutation.JobsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.O2M,
 			Inverse: false,
-			Table:   deployment.JobTable,
-			Columns: []string{deployment.JobColumn},
+			Table:   deployment.JobsTable,
+			Columns: []string{deployment.JobsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
@@ -598,6 +610,22 @@ func (dc *DeploymentCreate) createSpec() (*Deployment, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := dc.mutation.ManualInterventionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.ManualInterventionsTable,
+			Columns: []string{deployment.ManualInterventionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(manualintervention.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -17,6 +17,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/predicate"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
@@ -25,19 +26,22 @@ import (
 // DeploymentQuery is the builder for querying Deployment entities.
 type DeploymentQuery struct {
 	config
-	ctx                    *QueryContext
-	order                  []deployment.OrderOption
-	inters                 []Interceptor
-	predicates             []predicate.Deployment
-	withRelease            *ReleaseQuery
-	withReleaseEnvironment *ReleaseEnvironmentQuery
-	withApprovals          *ApprovalQuery
-	withJob                *JobQuery
-	withGateSamples        *GateSampleQuery
-	loadTotal              []func(context.Context, []*Deployment) error
-	modifiers              []func(*sql.Selector)
-	withNamedApprovals     map[string]*ApprovalQuery
-	withNamedGateSamples   map[string]*GateSampleQuery
+	ctx                          *QueryContext
+	order                        []deployment.OrderOption
+	inters                       []Interceptor
+	predicates                   []predicate.Deployment
+	withRelease                  *ReleaseQuery
+	withReleaseEnvironment       *ReleaseEnvironmentQuery
+	withApprovals                *ApprovalQuery
+	withJobs                     *JobQuery
+	withGateSamples              *GateSampleQuery
+	withManualInterventions      *ManualInterventionQuery
+	loadTotal                    []func(context.Context, []*Deployment) error
+	modifiers                    []func(*sql.Selector)
+	withNamedApprovals           map[string]*ApprovalQuery
+	withNamedJobs                map[string]*JobQuery
+	withNamedGateSamples         map[string]*GateSampleQuery
+	withNamedManualInterventions map[string]*ManualInterventionQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -140,8 +144,8 @@ func (dq *DeploymentQuery) QueryApprovals() *ApprovalQuery {
 	return query
 }
 
-// QueryJob chains the current query on the "job" edge.
-func (dq *DeploymentQuery) QueryJob() *JobQuery {
+// QueryJobs chains the current query on the "jobs" edge.
+func (dq *DeploymentQuery) QueryJobs() *JobQuery {
 	query := (&JobClient{config: dq.config}).Query()
 	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
 		if err := dq.prepareQuery(ctx); err != nil {
@@ -154,7 +158,7 @@ func (dq *DeploymentQuery) QueryJob() *JobQuery {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(deployment.Table, deployment.FieldID, selector),
 			sqlgraph.To(job.Table, job.FieldID),
-			sqlgraph.Edge(sqlgraph.O2O, false, deployment.JobTable, deployment.JobColumn),
+			sqlgraph.Edge(sqlgraph.O2M, false, deployment.JobsTable, deployment.JobsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(dq.driver.Dialect(), step)
 		return fromU, nil
@@ -177,6 +181,28 @@ func (dq *DeploymentQuery) QueryGateSamples() *GateSampleQuery {
 			sqlgraph.From(deployment.Table, deployment.FieldID, selector),
 			sqlgraph.To(gatesample.Table, gatesample.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, deployment.GateSamplesTable, deployment.GateSamplesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(dq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryManualInterventions chains the current query on the "manual_interventions" edge.
+func (dq *DeploymentQuery) QueryManualInterventions() *ManualInterventionQuery {
+	query := (&ManualInterventionClient{config: dq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := dq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := dq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(deployment.Table, deployment.FieldID, selector),
+			sqlgraph.To(manualintervention.Table, manualintervention.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, deployment.ManualInterventionsTable, deployment.ManualInterventionsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(dq.driver.Dialect(), step)
 		return fromU, nil
@@ -371,16 +397,17 @@ func (dq *DeploymentQuery) Clone() *DeploymentQuery {
 		return nil
 	}
 	return &DeploymentQuery{
-		config:                 dq.config,
-		ctx:                    dq.ctx.Clone(),
-		order:                  append([]deployment.OrderOption{}, dq.order...),
-		inters:                 append([]Interceptor{}, dq.inters...),
-		predicates:             append([]predicate.Deployment{}, dq.predicates...),
-		withRelease:            dq.withRelease.Clone(),
-		withReleaseEnvironment: dq.withReleaseEnvironment.Clone(),
-		withApprovals:          dq.withApprovals.Clone(),
-		withJob:                dq.withJob.Clone(),
-		withGateSamples:        dq.withGateSamples.Clone(),
+		config:                  dq.config,
+		ctx:                     dq.ctx.Clone(),
+		order:                   append([]deployment.OrderOption{}, dq.order...),
+		inters:                  append([]Interceptor{}, dq.inters...),
+		predicates:              append([]predicate.Deployment{}, dq.predicates...),
+		withRelease:             dq.withRelease.Clone(),
+		withReleaseEnvironment:  dq.withReleaseEnvironment.Clone(),
+		withApprovals:           dq.withApprovals.Clone(),
+		withJobs:                dq.withJobs.Clone(),
+		withGateSamples:         dq.withGateSamples.Clone(),
+		withManualInterventions: dq.withManualInterventions.Clone(),
 		// clone intermediate query.
 		sql:       dq.sql.Clone(),
 		path:      dq.path,
@@ -421,14 +448,14 @@ func (dq *DeploymentQuery) WithApprovals(opts ...func(*ApprovalQuery)) *Deployme
 	return dq
 }
 
-// WithJob tells the query-builder to eager-load the nodes that are connected to
-// the "job" edge. The optional arguments are used to configure the query builder of the edge.
-func (dq *DeploymentQuery) WithJob(opts ...func(*JobQuery)) *DeploymentQuery {
+// WithJobs tells the query-builder to eager-load the nodes that are connected to
+// the "jobs" edge. The optional arguments are used to configure the query builder of the edge.
+func (dq *DeploymentQuery) WithJobs(opts ...func(*JobQuery)) *DeploymentQuery {
 	query := (&JobClient{config: dq.config}).Query()
 	for _, opt := range opts {
 		opt(query)
 	}
-	dq.withJob = query
+	dq.withJobs = query
 	return dq
 }
 
@@ -440,6 +467,17 @@ func (dq *DeploymentQuery) WithGateSamples(opts ...func(*GateSampleQuery)) *Depl
 		opt(query)
 	}
 	dq.withGateSamples = query
+	return dq
+}
+
+// WithManualInterventions tells the query-builder to eager-load the nodes that are connected to
+// the "manual_interventions" edge. The optional arguments are used to configure the query builder of the edge.
+func (dq *DeploymentQuery) WithManualInterventions(opts ...func(*ManualInterventionQuery)) *DeploymentQuery {
+	query := (&ManualInterventionClient{config: dq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	dq.withManualInterventions = query
 	return dq
 }
 
@@ -521,12 +559,13 @@ func (dq *DeploymentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*D
 	var (
 		nodes       = []*Deployment{}
 		_spec       = dq.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			dq.withRelease != nil,
 			dq.withReleaseEnvironment != nil,
 			dq.withApprovals != nil,
-			dq.withJob != nil,
+			dq.withJobs != nil,
 			dq.withGateSamples != nil,
+			dq.withManualInterventions != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -569,9 +608,10 @@ func (dq *DeploymentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*D
 			return nil, err
 		}
 	}
-	if query := dq.withJob; query != nil {
-		if err := dq.loadJob(ctx, query, nodes, nil,
-			func(n *Deployment, e *Job) { n.Edges.Job = e }); err != nil {
+	if query := dq.withJobs; query != nil {
+		if err := dq.loadJobs(ctx, query, nodes,
+			func(n *Deployment) { n.Edges.Jobs = []*Job{} },
+			func(n *Deployment, e *Job) { n.Edges.Jobs = append(n.Edges.Jobs, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -582,6 +622,15 @@ func (dq *DeploymentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*D
 			return nil, err
 		}
 	}
+	if query := dq.withManualInterventions; query != nil {
+		if err := dq.loadManualInterventions(ctx, query, nodes,
+			func(n *Deployment) { n.Edges.ManualInterventions = []*ManualIntervention{} },
+			func(n *Deployment, e *ManualIntervention) {
+				n.Edges.ManualInterventions = append(n.Edges.ManualInterventions, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range dq.withNamedApprovals {
 		if err := dq.loadApprovals(ctx, query, nodes,
 			func(n *Deployment) { n.appendNamedApprovals(name) },
@@ -589,10 +638,24 @@ func (dq *DeploymentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*D
 			return nil, err
 		}
 	}
+	for name, query := range dq.withNamedJobs {
+		if err := dq.loadJobs(ctx, query, nodes,
+			func(n *Deployment) { n.appendNamedJobs(name) },
+			func(n *Deployment, e *Job) { n.appendNamedJobs(name, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range dq.withNamedGateSamples {
 		if err := dq.loadGateSamples(ctx, query, nodes,
 			func(n *Deployment) { n.appendNamedGateSamples(name) },
 			func(n *Deployment, e *GateSample) { n.appendNamedGateSamples(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range dq.withNamedManualInterventions {
+		if err := dq.loadManualInterventions(ctx, query, nodes,
+			func(n *Deployment) { n.appendNamedManualInterventions(name) },
+			func(n *Deployment, e *ManualIntervention) { n.appendNamedManualInterventions(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -692,18 +755,21 @@ func (dq *DeploymentQuery) loadApprovals(ctx context.Context, query *ApprovalQue
 	}
 	return nil
 }
-func (dq *DeploymentQuery) loadJob(ctx context.Context, query *JobQuery, nodes []*Deployment, init func(*Deployment), assign func(*Deployment, *Job)) error {
+func (dq *DeploymentQuery) loadJobs(ctx context.Context, query *JobQuery, nodes []*Deployment, init func(*Deployment), assign func(*Deployment, *Job)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*Deployment)
 	for i := range nodes {
 		fks = append(fks, nodes[i].ID)
 		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
 	}
 	if len(query.ctx.Fields) > 0 {
 		query.ctx.AppendFieldOnce(job.FieldDeploymentID)
 	}
 	query.Where(predicate.Job(func(s *sql.Selector) {
-		s.Where(sql.InValues(s.C(deployment.JobColumn), fks...))
+		s.Where(sql.InValues(s.C(deployment.JobsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -734,6 +800,36 @@ func (dq *DeploymentQuery) loadGateSamples(ctx context.Context, query *GateSampl
 	}
 	query.Where(predicate.GateSample(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(deployment.GateSamplesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.DeploymentID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "deployment_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (dq *DeploymentQuery) loadManualInterventions(ctx context.Context, query *ManualInterventionQuery, nodes []*Deployment, init func(*Deployment), assign func(*Deployment, *ManualIntervention)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Deployment)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(manualintervention.FieldDeploymentID)
+	}
+	query.Where(predicate.ManualIntervention(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(deployment.ManualInterventionsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -889,6 +985,20 @@ func (dq *DeploymentQuery) WithNamedApprovals(name string, opts ...func(*Approva
 	return dq
 }
 
+// WithNamedJobs tells the query-builder to eager-load the nodes that are connected to the "jobs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (dq *DeploymentQuery) WithNamedJobs(name string, opts ...func(*JobQuery)) *DeploymentQuery {
+	query := (&JobClient{config: dq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if dq.withNamedJobs == nil {
+		dq.withNamedJobs = make(map[string]*JobQuery)
+	}
+	dq.withNamedJobs[name] = query
+	return dq
+}
+
 // WithNamedGateSamples tells the query-builder to eager-load the nodes that are connected to the "gate_samples"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (dq *DeploymentQuery) WithNamedGateSamples(name string, opts ...func(*GateSampleQuery)) *DeploymentQuery {
@@ -900,6 +1010,20 @@ func (dq *DeploymentQuery) WithNamedGateSamples(name string, opts ...func(*GateS
 		dq.withNamedGateSamples = make(map[string]*GateSampleQuery)
 	}
 	dq.withNamedGateSamples[name] = query
+	return dq
+}
+
+// WithNamedManualInterventions tells the query-builder to eager-load the nodes that are connected to the "manual_interventions"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (dq *DeploymentQuery) WithNamedManualInterventions(name string, opts ...func(*ManualInterventionQuery)) *DeploymentQuery {
+	query := (&ManualInterventionClient{config: dq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if dq.withNamedManualInterventions == nil {
+		dq.withNamedManualInterventions = make(map[string]*ManualInterventionQuery)
+	}
+	dq.withNamedManualInterventions[name] = query
 	return dq
 }
 

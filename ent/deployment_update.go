@@ -15,6 +15,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/gatesample"
 	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/predicate"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
@@ -348,23 +349,19 @@ func (du *DeploymentUpdate) AddApprovals(a ...*Approval) *DeploymentUpdate {
 	return du.AddApprovalIDs(ids...)
 }
 
-// SetJobID sets the "job" edge to the Job entity by ID.
-func (du *DeploymentUpdate) SetJobID(id int) *DeploymentUpdate {
-	du.mutation.SetJobID(id)
+// AddJobIDs adds the "jobs" edge to the Job entity by IDs.
+func (du *DeploymentUpdate) AddJobIDs(ids ...int) *DeploymentUpdate {
+	du.mutation.AddJobIDs(ids...)
 	return du
 }
 
-// SetNillableJobID sets the "job" edge to the Job entity by ID if the given value is not nil.
-func (du *DeploymentUpdate) SetNillableJobID(id *int) *DeploymentUpdate {
-	if id != nil {
-		du = du.SetJobID(*id)
+// AddJobs adds the "jobs" edges to the Job entity.
+func (du *DeploymentUpdate) AddJobs(j ...*Job) *DeploymentUpdate {
+	ids := make([]int, len(j))
+	for i := range j {
+		ids[i] = j[i].ID
 	}
-	return du
-}
-
-// SetJob sets the "job" edge to the Job entity.
-func (du *DeploymentUpdate) SetJob(j *Job) *DeploymentUpdate {
-	return du.SetJobID(j.ID)
+	return du.AddJobIDs(ids...)
 }
 
 // AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by IDs.
@@ -380,6 +377,21 @@ func (du *DeploymentUpdate) AddGateSamples(g ...*GateSample) *DeploymentUpdate {
 		ids[i] = g[i].ID
 	}
 	return du.AddGateSampleIDs(ids...)
+}
+
+// AddManualInterventionIDs adds the "manual_interventions" edge to the ManualIntervention entity by IDs.
+func (du *DeploymentUpdate) AddManualInterventionIDs(ids ...int) *DeploymentUpdate {
+	du.mutation.AddManualInterventionIDs(ids...)
+	return du
+}
+
+// AddManualInterventions adds the "manual_interventions" edges to the ManualIntervention entity.
+func (du *DeploymentUpdate) AddManualInterventions(m ...*ManualIntervention) *DeploymentUpdate {
+	ids := make([]int, len(m))
+	for i := range m {
+		ids[i] = m[i].ID
+	}
+	return du.AddManualInterventionIDs(ids...)
 }
 
 // Mutation returns the DeploymentMutation object of the builder.
@@ -420,10 +432,25 @@ func (du *DeploymentUpdate) RemoveApprovals(a ...*Approval) *DeploymentUpdate {
 	return du.RemoveApprovalIDs(ids...)
 }
 
-// ClearJob clears the "job" edge to the Job entity.
-func (du *DeploymentUpdate) ClearJob() *DeploymentUpdate {
-	du.mutation.ClearJob()
+// ClearJobs clears all "jobs" edges to the Job entity.
+func (du *DeploymentUpdate) ClearJobs() *DeploymentUpdate {
+	du.mutation.ClearJobs()
 	return du
+}
+
+// RemoveJobIDs removes the "jobs" edge to Job entities by IDs.
+func (du *DeploymentUpdate) RemoveJobIDs(ids ...int) *DeploymentUpdate {
+	du.mutation.RemoveJobIDs(ids...)
+	return du
+}
+
+// RemoveJobs removes "jobs" edges to Job entities.
+func (du *DeploymentUpdate) RemoveJobs(j ...*Job) *DeploymentUpdate {
+	ids := make([]int, len(j))
+	for i := range j {
+		ids[i] = j[i].ID
+	}
+	return du.RemoveJobIDs(ids...)
 }
 
 // ClearGateSamples clears all "gate_samples" edges to the GateSample entity.
@@ -445,6 +472,27 @@ func (du *DeploymentUpdate) RemoveGateSamples(g ...*GateSample) *DeploymentUpdat
 		ids[i] = g[i].ID
 	}
 	return du.RemoveGateSampleIDs(ids...)
+}
+
+// ClearManualInterventions clears all "manual_interventions" edges to the ManualIntervention entity.
+func (du *DeploymentUpdate) ClearManualInterventions() *DeploymentUpdate {
+	du.mutation.ClearManualInterventions()
+	return du
+}
+
+// RemoveManualInterventionIDs removes the "manual_interventions" edge to ManualIntervention entities by IDs.
+func (du *DeploymentUpdate) RemoveManualInterventionIDs(ids ...int) *DeploymentUpdate {
+	du.mutation.RemoveManualInterventionIDs(ids...)
+	return du
+}
+
+// RemoveManualInterventions removes "manual_interventions" edges to ManualIntervention entities.
+func (du *DeploymentUpdate) RemoveManualInterventions(m ...*ManualIntervention) *DeploymentUpdate {
+	ids := make([]int, len(m))
+	for i := range m {
+		ids[i] = m[i].ID
+	}
+	return du.RemoveManualInterventionIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -694,12 +742,12 @@ func (du *DeploymentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	if du.mutation.JobCleared() {
+	if du.mutation.JobsCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.O2M,
 			Inverse: false,
-			Table:   deployment.JobTable,
-			Columns: []string{deployment.JobColumn},
+			Table:   deployment.JobsTable,
+			Columns: []string{deployment.JobsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
@@ -707,12 +755,28 @@ func (du *DeploymentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 		}
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
 	}
-	if nodes := du.mutation.JobIDs(); len(nodes) > 0 {
+	if nodes := du.mutation.RemovedJobsIDs(); len(nodes) > 0 && !du.mutation.JobsCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.O2M,
 			Inverse: false,
-			Table:   deployment.JobTable,
-			Columns: []string{deployment.JobColumn},
+			Table:   deployment.JobsTable,
+			Columns: []string{deployment.JobsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := du.mutation.JobsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.JobsTable,
+			Columns: []string{deployment.JobsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
@@ -761,6 +825,51 @@ func (du *DeploymentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if du.mutation.ManualInterventionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.ManualInterventionsTable,
+			Columns: []string{deployment.ManualInterventionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(manualintervention.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := du.mutation.RemovedManualInterventionsIDs(); len(nodes) > 0 && !du.mutation.ManualInterventionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.ManualInterventionsTable,
+			Columns: []string{deployment.ManualInterventionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(manualintervention.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := du.mutation.ManualInterventionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.ManualInterventionsTable,
+			Columns: []string{deployment.ManualInterventionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(manualintervention.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1104,23 +1213,19 @@ func (duo *DeploymentUpdateOne) AddApprovals(a ...*Approval) *DeploymentUpdateOn
 	return duo.AddApprovalIDs(ids...)
 }
 
-// SetJobID sets the "job" edge to the Job entity by ID.
-func (duo *DeploymentUpdateOne) SetJobID(id int) *DeploymentUpdateOne {
-	duo.mutation.SetJobID(id)
+// AddJobIDs adds the "jobs" edge to the Job entity by IDs.
+func (duo *DeploymentUpdateOne) AddJobIDs(ids ...int) *DeploymentUpdateOne {
+	duo.mutation.AddJobIDs(ids...)
 	return duo
 }
 
-// SetNillableJobID sets the "job" edge to the Job entity by ID if the given value is not nil.
-func (duo *DeploymentUpdateOne) SetNillableJobID(id *int) *DeploymentUpdateOne {
-	if id != nil {
-		duo = duo.SetJobID(*id)
+// AddJobs adds the "jobs" edges to the Job entity.
+func (duo *DeploymentUpdateOne) AddJobs(j ...*Job) *DeploymentUpdateOne {
+	ids := make([]int, len(j))
+	for i := range j {
+		ids[i] = j[i].ID
 	}
-	return duo
-}
-
-// SetJob sets the "job" edge to the Job entity.
-func (duo *DeploymentUpdateOne) SetJob(j *Job) *DeploymentUpdateOne {
-	return duo.SetJobID(j.ID)
+	return duo.AddJobIDs(ids...)
 }
 
 // AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by IDs.
@@ -1136,6 +1241,21 @@ func (duo *DeploymentUpdateOne) AddGateSamples(g ...*GateSample) *DeploymentUpda
 		ids[i] = g[i].ID
 	}
 	return duo.AddGateSampleIDs(ids...)
+}
+
+// AddManualInterventionIDs adds the "manual_interventions" edge to the ManualIntervention entity by IDs.
+func (duo *DeploymentUpdateOne) AddManualInterventionIDs(ids ...int) *DeploymentUpdateOne {
+	duo.mutation.AddManualInterventionIDs(ids...)
+	return duo
+}
+
+// AddManualInterventions adds the "manual_interventions" edges to the ManualIntervention entity.
+func (duo *DeploymentUpdateOne) AddManualInterventions(m ...*ManualIntervention) *DeploymentUpdateOne {
+	ids := make([]int, len(m))
+	for i := range m {
+		ids[i] = m[i].ID
+	}
+	return duo.AddManualInterventionIDs(ids...)
 }
 
 // Mutation returns the DeploymentMutation object of the builder.
@@ -1176,10 +1296,25 @@ func (duo *DeploymentUpdateOne) RemoveApprovals(a ...*Approval) *DeploymentUpdat
 	return duo.RemoveApprovalIDs(ids...)
 }
 
-// ClearJob clears the "job" edge to the Job entity.
-func (duo *DeploymentUpdateOne) ClearJob() *DeploymentUpdateOne {
-	duo.mutation.ClearJob()
+// ClearJobs clears all "jobs" edges to the Job entity.
+func (duo *DeploymentUpdateOne) ClearJobs() *DeploymentUpdateOne {
+	duo.mutation.ClearJobs()
 	return duo
+}
+
+// RemoveJobIDs removes the "jobs" edge to Job entities by IDs.
+func (duo *DeploymentUpdateOne) RemoveJobIDs(ids ...int) *DeploymentUpdateOne {
+	duo.mutation.RemoveJobIDs(ids...)
+	return duo
+}
+
+// RemoveJobs removes "jobs" edges to Job entities.
+func (duo *DeploymentUpdateOne) RemoveJobs(j ...*Job) *DeploymentUpdateOne {
+	ids := make([]int, len(j))
+	for i := range j {
+		ids[i] = j[i].ID
+	}
+	return duo.RemoveJobIDs(ids...)
 }
 
 // ClearGateSamples clears all "gate_samples" edges to the GateSample entity.
@@ -1201,6 +1336,27 @@ func (duo *DeploymentUpdateOne) RemoveGateSamples(g ...*GateSample) *DeploymentU
 		ids[i] = g[i].ID
 	}
 	return duo.RemoveGateSampleIDs(ids...)
+}
+
+// ClearManualInterventions clears all "manual_interventions" edges to the ManualIntervention entity.
+func (duo *DeploymentUpdateOne) ClearManualInterventions() *DeploymentUpdateOne {
+	duo.mutation.ClearManualInterventions()
+	return duo
+}
+
+// RemoveManualInterventionIDs removes the "manual_interventions" edge to ManualIntervention entities by IDs.
+func (duo *DeploymentUpdateOne) RemoveManualInterventionIDs(ids ...int) *DeploymentUpdateOne {
+	duo.mutation.RemoveManualInterventionIDs(ids...)
+	return duo
+}
+
+// RemoveManualInterventions removes "manual_interventions" edges to ManualIntervention entities.
+func (duo *DeploymentUpdateOne) RemoveManualInterventions(m ...*ManualIntervention) *DeploymentUpdateOne {
+	ids := make([]int, len(m))
+	for i := range m {
+		ids[i] = m[i].ID
+	}
+	return duo.RemoveManualInterventionIDs(ids...)
 }
 
 // Where appends a list predicates to the DeploymentUpdate builder.
@@ -1480,12 +1636,12 @@ func (duo *DeploymentUpdateOne) sqlSave(ctx context.Context) (_node *Deployment,
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	if duo.mutation.JobCleared() {
+	if duo.mutation.JobsCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.O2M,
 			Inverse: false,
-			Table:   deployment.JobTable,
-			Columns: []string{deployment.JobColumn},
+			Table:   deployment.JobsTable,
+			Columns: []string{deployment.JobsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
@@ -1493,12 +1649,28 @@ func (duo *DeploymentUpdateOne) sqlSave(ctx context.Context) (_node *Deployment,
 		}
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
 	}
-	if nodes := duo.mutation.JobIDs(); len(nodes) > 0 {
+	if nodes := duo.mutation.RemovedJobsIDs(); len(nodes) > 0 && !duo.mutation.JobsCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.O2M,
 			Inverse: false,
-			Table:   deployment.JobTable,
-			Columns: []string{deployment.JobColumn},
+			Table:   deployment.JobsTable,
+			Columns: []string{deployment.JobsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := duo.mutation.JobsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.JobsTable,
+			Columns: []string{deployment.JobsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
@@ -1547,6 +1719,51 @@ func (duo *DeploymentUpdateOne) sqlSave(ctx context.Context) (_node *Deployment,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(gatesample.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if duo.mutation.ManualInterventionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.ManualInterventionsTable,
+			Columns: []string{deployment.ManualInterventionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(manualintervention.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := duo.mutation.RemovedManualInterventionsIDs(); len(nodes) > 0 && !duo.mutation.ManualInterventionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.ManualInterventionsTable,
+			Columns: []string{deployment.ManualInterventionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(manualintervention.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := duo.mutation.ManualInterventionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   deployment.ManualInterventionsTable,
+			Columns: []string{deployment.ManualInterventionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(manualintervention.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

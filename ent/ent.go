@@ -30,6 +30,7 @@ import (
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/logchunk"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/release"
@@ -122,6 +123,7 @@ func checkColumn(table, column string) error {
 			job.Table:                job.ValidColumn,
 			jobstep.Table:            jobstep.ValidColumn,
 			logchunk.Table:           logchunk.ValidColumn,
+			manualintervention.Table: manualintervention.ValidColumn,
 			notification.Table:       notification.ValidColumn,
 			outgoinghook.Table:       outgoinghook.ValidColumn,
 			release.Table:            release.ValidColumn,

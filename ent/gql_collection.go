@@ -26,6 +26,7 @@ import (
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/release"
@@ -1306,16 +1307,18 @@ func (d *DeploymentQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				*wq = *query
 			})
 
-		case "job":
+		case "jobs":
 			var (
 				alias = field.Alias
 				path  = append(path, alias)
 				query = (&JobClient{config: d.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, jobImplementors)...); err != nil {
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, jobImplementors)...); err != nil {
 				return err
 			}
-			d.withJob = query
+			d.WithNamedJobs(alias, func(wq *JobQuery) {
+				*wq = *query
+			})
 
 		case "gateSamples":
 			var (
@@ -1327,6 +1330,19 @@ func (d *DeploymentQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				return err
 			}
 			d.WithNamedGateSamples(alias, func(wq *GateSampleQuery) {
+				*wq = *query
+			})
+
+		case "manualInterventions":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ManualInterventionClient{config: d.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, manualinterventionImplementors)...); err != nil {
+				return err
+			}
+			d.WithNamedManualInterventions(alias, func(wq *ManualInterventionQuery) {
 				*wq = *query
 			})
 		case "createdAt":
@@ -2297,6 +2313,16 @@ func (j *JobQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphq
 				selectedFields = append(selectedFields, job.FieldLogTruncated)
 				fieldSeen[job.FieldLogTruncated] = struct{}{}
 			}
+		case "phase":
+			if _, ok := fieldSeen[job.FieldPhase]; !ok {
+				selectedFields = append(selectedFields, job.FieldPhase)
+				fieldSeen[job.FieldPhase] = struct{}{}
+			}
+		case "logBase":
+			if _, ok := fieldSeen[job.FieldLogBase]; !ok {
+				selectedFields = append(selectedFields, job.FieldLogBase)
+				fieldSeen[job.FieldLogBase] = struct{}{}
+			}
 		case "deploymentID":
 			if _, ok := fieldSeen[job.FieldDeploymentID]; !ok {
 				selectedFields = append(selectedFields, job.FieldDeploymentID)
@@ -2488,6 +2514,180 @@ func newJobStepPaginateArgs(rv map[string]any) *jobstepPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (mi *ManualInterventionQuery) CollectFields(ctx context.Context, satisfies ...string) (*ManualInterventionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return mi, nil
+	}
+	if err := mi.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return mi, nil
+}
+
+func (mi *ManualInterventionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(manualintervention.Columns))
+		selectedFields = []string{manualintervention.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "deployment":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeploymentClient{config: mi.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deploymentImplementors)...); err != nil {
+				return err
+			}
+			mi.withDeployment = query
+			if _, ok := fieldSeen[manualintervention.FieldDeploymentID]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldDeploymentID)
+				fieldSeen[manualintervention.FieldDeploymentID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[manualintervention.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldCreatedAt)
+				fieldSeen[manualintervention.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[manualintervention.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldUpdatedAt)
+				fieldSeen[manualintervention.FieldUpdatedAt] = struct{}{}
+			}
+		case "phase":
+			if _, ok := fieldSeen[manualintervention.FieldPhase]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldPhase)
+				fieldSeen[manualintervention.FieldPhase] = struct{}{}
+			}
+		case "taskName":
+			if _, ok := fieldSeen[manualintervention.FieldTaskName]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldTaskName)
+				fieldSeen[manualintervention.FieldTaskName] = struct{}{}
+			}
+		case "instructions":
+			if _, ok := fieldSeen[manualintervention.FieldInstructions]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldInstructions)
+				fieldSeen[manualintervention.FieldInstructions] = struct{}{}
+			}
+		case "approvers":
+			if _, ok := fieldSeen[manualintervention.FieldApprovers]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldApprovers)
+				fieldSeen[manualintervention.FieldApprovers] = struct{}{}
+			}
+		case "onTimeout":
+			if _, ok := fieldSeen[manualintervention.FieldOnTimeout]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldOnTimeout)
+				fieldSeen[manualintervention.FieldOnTimeout] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[manualintervention.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldStatus)
+				fieldSeen[manualintervention.FieldStatus] = struct{}{}
+			}
+		case "timeoutAt":
+			if _, ok := fieldSeen[manualintervention.FieldTimeoutAt]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldTimeoutAt)
+				fieldSeen[manualintervention.FieldTimeoutAt] = struct{}{}
+			}
+		case "decidedBy":
+			if _, ok := fieldSeen[manualintervention.FieldDecidedBy]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldDecidedBy)
+				fieldSeen[manualintervention.FieldDecidedBy] = struct{}{}
+			}
+		case "decidedVia":
+			if _, ok := fieldSeen[manualintervention.FieldDecidedVia]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldDecidedVia)
+				fieldSeen[manualintervention.FieldDecidedVia] = struct{}{}
+			}
+		case "comment":
+			if _, ok := fieldSeen[manualintervention.FieldComment]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldComment)
+				fieldSeen[manualintervention.FieldComment] = struct{}{}
+			}
+		case "decidedAt":
+			if _, ok := fieldSeen[manualintervention.FieldDecidedAt]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldDecidedAt)
+				fieldSeen[manualintervention.FieldDecidedAt] = struct{}{}
+			}
+		case "deploymentID":
+			if _, ok := fieldSeen[manualintervention.FieldDeploymentID]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldDeploymentID)
+				fieldSeen[manualintervention.FieldDeploymentID] = struct{}{}
+			}
+		case "releaseID":
+			if _, ok := fieldSeen[manualintervention.FieldReleaseID]; !ok {
+				selectedFields = append(selectedFields, manualintervention.FieldReleaseID)
+				fieldSeen[manualintervention.FieldReleaseID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		mi.Select(selectedFields...)
+	}
+	return nil
+}
+
+type manualinterventionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ManualInterventionPaginateOption
+}
+
+func newManualInterventionPaginateArgs(rv map[string]any) *manualinterventionPaginateArgs {
+	args := &manualinterventionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ManualInterventionOrder{Field: &ManualInterventionOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithManualInterventionOrder(order))
+			}
+		case *ManualInterventionOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithManualInterventionOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ManualInterventionWhereInput); ok {
+		args.opts = append(args.opts, WithManualInterventionFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (n *NotificationQuery) CollectFields(ctx context.Context, satisfies ...string) (*NotificationQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -2572,6 +2772,11 @@ func (n *NotificationQuery) collectField(ctx context.Context, oneNode bool, opCt
 			if _, ok := fieldSeen[notification.FieldApprovalID]; !ok {
 				selectedFields = append(selectedFields, notification.FieldApprovalID)
 				fieldSeen[notification.FieldApprovalID] = struct{}{}
+			}
+		case "interventionID":
+			if _, ok := fieldSeen[notification.FieldInterventionID]; !ok {
+				selectedFields = append(selectedFields, notification.FieldInterventionID)
+				fieldSeen[notification.FieldInterventionID] = struct{}{}
 			}
 		case "hookID":
 			if _, ok := fieldSeen[notification.FieldHookID]; !ok {

@@ -117,12 +117,16 @@ func (d *Deployment) Approvals(ctx context.Context) (result []*Approval, err err
 	return result, err
 }
 
-func (d *Deployment) Job(ctx context.Context) (*Job, error) {
-	result, err := d.Edges.JobOrErr()
-	if IsNotLoaded(err) {
-		result, err = d.QueryJob().Only(ctx)
+func (d *Deployment) Jobs(ctx context.Context) (result []*Job, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = d.NamedJobs(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = d.Edges.JobsOrErr()
 	}
-	return result, MaskNotFound(err)
+	if IsNotLoaded(err) {
+		result, err = d.QueryJobs().All(ctx)
+	}
+	return result, err
 }
 
 func (d *Deployment) GateSamples(ctx context.Context) (result []*GateSample, err error) {
@@ -133,6 +137,18 @@ func (d *Deployment) GateSamples(ctx context.Context) (result []*GateSample, err
 	}
 	if IsNotLoaded(err) {
 		result, err = d.QueryGateSamples().All(ctx)
+	}
+	return result, err
+}
+
+func (d *Deployment) ManualInterventions(ctx context.Context) (result []*ManualIntervention, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = d.NamedManualInterventions(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = d.Edges.ManualInterventionsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = d.QueryManualInterventions().All(ctx)
 	}
 	return result, err
 }
@@ -205,6 +221,14 @@ func (js *JobStep) Job(ctx context.Context) (*Job, error) {
 	result, err := js.Edges.JobOrErr()
 	if IsNotLoaded(err) {
 		result, err = js.QueryJob().Only(ctx)
+	}
+	return result, err
+}
+
+func (mi *ManualIntervention) Deployment(ctx context.Context) (*Deployment, error) {
+	result, err := mi.Edges.DeploymentOrErr()
+	if IsNotLoaded(err) {
+		result, err = mi.QueryDeployment().Only(ctx)
 	}
 	return result, err
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/release"
@@ -128,6 +129,11 @@ var jobstepImplementors = []string{"JobStep", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*JobStep) IsNode() {}
+
+var manualinterventionImplementors = []string{"ManualIntervention", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ManualIntervention) IsNode() {}
 
 var notificationImplementors = []string{"Notification", "Node"}
 
@@ -382,6 +388,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(jobstep.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, jobstepImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case manualintervention.Table:
+		query := c.ManualIntervention.Query().
+			Where(manualintervention.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, manualinterventionImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -802,6 +817,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.JobStep.Query().
 			Where(jobstep.IDIn(ids...))
 		query, err := query.CollectFields(ctx, jobstepImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case manualintervention.Table:
+		query := c.ManualIntervention.Query().
+			Where(manualintervention.IDIn(ids...))
+		query, err := query.CollectFields(ctx, manualinterventionImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/release"
@@ -5004,6 +5005,338 @@ func (js *JobStep) ToEdge(order *JobStepOrder) *JobStepEdge {
 	return &JobStepEdge{
 		Node:   js,
 		Cursor: order.Field.toCursor(js),
+	}
+}
+
+// ManualInterventionEdge is the edge representation of ManualIntervention.
+type ManualInterventionEdge struct {
+	Node   *ManualIntervention `json:"node"`
+	Cursor Cursor              `json:"cursor"`
+}
+
+// ManualInterventionConnection is the connection containing edges to ManualIntervention.
+type ManualInterventionConnection struct {
+	Edges      []*ManualInterventionEdge `json:"edges"`
+	PageInfo   PageInfo                  `json:"pageInfo"`
+	TotalCount int                       `json:"totalCount"`
+}
+
+func (c *ManualInterventionConnection) build(nodes []*ManualIntervention, pager *manualinterventionPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ManualIntervention
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ManualIntervention {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ManualIntervention {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ManualInterventionEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ManualInterventionEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ManualInterventionPaginateOption enables pagination customization.
+type ManualInterventionPaginateOption func(*manualinterventionPager) error
+
+// WithManualInterventionOrder configures pagination ordering.
+func WithManualInterventionOrder(order *ManualInterventionOrder) ManualInterventionPaginateOption {
+	if order == nil {
+		order = DefaultManualInterventionOrder
+	}
+	o := *order
+	return func(pager *manualinterventionPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultManualInterventionOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithManualInterventionFilter configures pagination filter.
+func WithManualInterventionFilter(filter func(*ManualInterventionQuery) (*ManualInterventionQuery, error)) ManualInterventionPaginateOption {
+	return func(pager *manualinterventionPager) error {
+		if filter == nil {
+			return errors.New("ManualInterventionQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type manualinterventionPager struct {
+	reverse bool
+	order   *ManualInterventionOrder
+	filter  func(*ManualInterventionQuery) (*ManualInterventionQuery, error)
+}
+
+func newManualInterventionPager(opts []ManualInterventionPaginateOption, reverse bool) (*manualinterventionPager, error) {
+	pager := &manualinterventionPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultManualInterventionOrder
+	}
+	return pager, nil
+}
+
+func (p *manualinterventionPager) applyFilter(query *ManualInterventionQuery) (*ManualInterventionQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *manualinterventionPager) toCursor(mi *ManualIntervention) Cursor {
+	return p.order.Field.toCursor(mi)
+}
+
+func (p *manualinterventionPager) applyCursors(query *ManualInterventionQuery, after, before *Cursor) (*ManualInterventionQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultManualInterventionOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *manualinterventionPager) applyOrder(query *ManualInterventionQuery) *ManualInterventionQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultManualInterventionOrder.Field {
+		query = query.Order(DefaultManualInterventionOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *manualinterventionPager) orderExpr(query *ManualInterventionQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultManualInterventionOrder.Field {
+			b.Comma().Ident(DefaultManualInterventionOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ManualIntervention.
+func (mi *ManualInterventionQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ManualInterventionPaginateOption,
+) (*ManualInterventionConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newManualInterventionPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if mi, err = pager.applyFilter(mi); err != nil {
+		return nil, err
+	}
+	conn := &ManualInterventionConnection{Edges: []*ManualInterventionEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := mi.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if mi, err = pager.applyCursors(mi, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		mi.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := mi.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	mi = pager.applyOrder(mi)
+	nodes, err := mi.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ManualInterventionOrderFieldCreatedAt orders ManualIntervention by created_at.
+	ManualInterventionOrderFieldCreatedAt = &ManualInterventionOrderField{
+		Value: func(mi *ManualIntervention) (ent.Value, error) {
+			return mi.CreatedAt, nil
+		},
+		column: manualintervention.FieldCreatedAt,
+		toTerm: manualintervention.ByCreatedAt,
+		toCursor: func(mi *ManualIntervention) Cursor {
+			return Cursor{
+				ID:    mi.ID,
+				Value: mi.CreatedAt,
+			}
+		},
+	}
+	// ManualInterventionOrderFieldUpdatedAt orders ManualIntervention by updated_at.
+	ManualInterventionOrderFieldUpdatedAt = &ManualInterventionOrderField{
+		Value: func(mi *ManualIntervention) (ent.Value, error) {
+			return mi.UpdatedAt, nil
+		},
+		column: manualintervention.FieldUpdatedAt,
+		toTerm: manualintervention.ByUpdatedAt,
+		toCursor: func(mi *ManualIntervention) Cursor {
+			return Cursor{
+				ID:    mi.ID,
+				Value: mi.UpdatedAt,
+			}
+		},
+	}
+	// ManualInterventionOrderFieldStatus orders ManualIntervention by status.
+	ManualInterventionOrderFieldStatus = &ManualInterventionOrderField{
+		Value: func(mi *ManualIntervention) (ent.Value, error) {
+			return mi.Status, nil
+		},
+		column: manualintervention.FieldStatus,
+		toTerm: manualintervention.ByStatus,
+		toCursor: func(mi *ManualIntervention) Cursor {
+			return Cursor{
+				ID:    mi.ID,
+				Value: mi.Status,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ManualInterventionOrderField) String() string {
+	var str string
+	switch f.column {
+	case ManualInterventionOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ManualInterventionOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case ManualInterventionOrderFieldStatus.column:
+		str = "STATUS"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ManualInterventionOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ManualInterventionOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ManualInterventionOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ManualInterventionOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ManualInterventionOrderFieldUpdatedAt
+	case "STATUS":
+		*f = *ManualInterventionOrderFieldStatus
+	default:
+		return fmt.Errorf("%s is not a valid ManualInterventionOrderField", str)
+	}
+	return nil
+}
+
+// ManualInterventionOrderField defines the ordering field of ManualIntervention.
+type ManualInterventionOrderField struct {
+	// Value extracts the ordering value from the given ManualIntervention.
+	Value    func(*ManualIntervention) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) manualintervention.OrderOption
+	toCursor func(*ManualIntervention) Cursor
+}
+
+// ManualInterventionOrder defines the ordering of ManualIntervention.
+type ManualInterventionOrder struct {
+	Direction OrderDirection                `json:"direction"`
+	Field     *ManualInterventionOrderField `json:"field"`
+}
+
+// DefaultManualInterventionOrder is the default ordering of ManualIntervention.
+var DefaultManualInterventionOrder = &ManualInterventionOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ManualInterventionOrderField{
+		Value: func(mi *ManualIntervention) (ent.Value, error) {
+			return mi.ID, nil
+		},
+		column: manualintervention.FieldID,
+		toTerm: manualintervention.ByID,
+		toCursor: func(mi *ManualIntervention) Cursor {
+			return Cursor{ID: mi.ID}
+		},
+	},
+}
+
+// ToEdge converts ManualIntervention into ManualInterventionEdge.
+func (mi *ManualIntervention) ToEdge(order *ManualInterventionOrder) *ManualInterventionEdge {
+	if order == nil {
+		order = DefaultManualInterventionOrder
+	}
+	return &ManualInterventionEdge{
+		Node:   mi,
+		Cursor: order.Field.toCursor(mi),
 	}
 }
 

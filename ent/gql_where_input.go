@@ -23,6 +23,7 @@ import (
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/predicate"
@@ -4110,13 +4111,17 @@ type DeploymentWhereInput struct {
 	HasApprovals     *bool                 `json:"hasApprovals,omitempty"`
 	HasApprovalsWith []*ApprovalWhereInput `json:"hasApprovalsWith,omitempty"`
 
-	// "job" edge predicates.
-	HasJob     *bool            `json:"hasJob,omitempty"`
-	HasJobWith []*JobWhereInput `json:"hasJobWith,omitempty"`
+	// "jobs" edge predicates.
+	HasJobs     *bool            `json:"hasJobs,omitempty"`
+	HasJobsWith []*JobWhereInput `json:"hasJobsWith,omitempty"`
 
 	// "gate_samples" edge predicates.
 	HasGateSamples     *bool                   `json:"hasGateSamples,omitempty"`
 	HasGateSamplesWith []*GateSampleWhereInput `json:"hasGateSamplesWith,omitempty"`
+
+	// "manual_interventions" edge predicates.
+	HasManualInterventions     *bool                           `json:"hasManualInterventions,omitempty"`
+	HasManualInterventionsWith []*ManualInterventionWhereInput `json:"hasManualInterventionsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -4701,23 +4706,23 @@ func (i *DeploymentWhereInput) P() (predicate.Deployment, error) {
 		}
 		predicates = append(predicates, deployment.HasApprovalsWith(with...))
 	}
-	if i.HasJob != nil {
-		p := deployment.HasJob()
-		if !*i.HasJob {
+	if i.HasJobs != nil {
+		p := deployment.HasJobs()
+		if !*i.HasJobs {
 			p = deployment.Not(p)
 		}
 		predicates = append(predicates, p)
 	}
-	if len(i.HasJobWith) > 0 {
-		with := make([]predicate.Job, 0, len(i.HasJobWith))
-		for _, w := range i.HasJobWith {
+	if len(i.HasJobsWith) > 0 {
+		with := make([]predicate.Job, 0, len(i.HasJobsWith))
+		for _, w := range i.HasJobsWith {
 			p, err := w.P()
 			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasJobWith'", err)
+				return nil, fmt.Errorf("%w: field 'HasJobsWith'", err)
 			}
 			with = append(with, p)
 		}
-		predicates = append(predicates, deployment.HasJobWith(with...))
+		predicates = append(predicates, deployment.HasJobsWith(with...))
 	}
 	if i.HasGateSamples != nil {
 		p := deployment.HasGateSamples()
@@ -4736,6 +4741,24 @@ func (i *DeploymentWhereInput) P() (predicate.Deployment, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, deployment.HasGateSamplesWith(with...))
+	}
+	if i.HasManualInterventions != nil {
+		p := deployment.HasManualInterventions()
+		if !*i.HasManualInterventions {
+			p = deployment.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasManualInterventionsWith) > 0 {
+		with := make([]predicate.ManualIntervention, 0, len(i.HasManualInterventionsWith))
+		for _, w := range i.HasManualInterventionsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasManualInterventionsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, deployment.HasManualInterventionsWith(with...))
 	}
 	switch len(predicates) {
 	case 0:
@@ -7078,6 +7101,26 @@ type JobWhereInput struct {
 	LogTruncated    *bool `json:"logTruncated,omitempty"`
 	LogTruncatedNEQ *bool `json:"logTruncatedNEQ,omitempty"`
 
+	// "phase" field predicates.
+	Phase      *int  `json:"phase,omitempty"`
+	PhaseNEQ   *int  `json:"phaseNEQ,omitempty"`
+	PhaseIn    []int `json:"phaseIn,omitempty"`
+	PhaseNotIn []int `json:"phaseNotIn,omitempty"`
+	PhaseGT    *int  `json:"phaseGT,omitempty"`
+	PhaseGTE   *int  `json:"phaseGTE,omitempty"`
+	PhaseLT    *int  `json:"phaseLT,omitempty"`
+	PhaseLTE   *int  `json:"phaseLTE,omitempty"`
+
+	// "log_base" field predicates.
+	LogBase      *int64  `json:"logBase,omitempty"`
+	LogBaseNEQ   *int64  `json:"logBaseNEQ,omitempty"`
+	LogBaseIn    []int64 `json:"logBaseIn,omitempty"`
+	LogBaseNotIn []int64 `json:"logBaseNotIn,omitempty"`
+	LogBaseGT    *int64  `json:"logBaseGT,omitempty"`
+	LogBaseGTE   *int64  `json:"logBaseGTE,omitempty"`
+	LogBaseLT    *int64  `json:"logBaseLT,omitempty"`
+	LogBaseLTE   *int64  `json:"logBaseLTE,omitempty"`
+
 	// "deployment_id" field predicates.
 	DeploymentID      *int  `json:"deploymentID,omitempty"`
 	DeploymentIDNEQ   *int  `json:"deploymentIDNEQ,omitempty"`
@@ -7541,6 +7584,54 @@ func (i *JobWhereInput) P() (predicate.Job, error) {
 	}
 	if i.LogTruncatedNEQ != nil {
 		predicates = append(predicates, job.LogTruncatedNEQ(*i.LogTruncatedNEQ))
+	}
+	if i.Phase != nil {
+		predicates = append(predicates, job.PhaseEQ(*i.Phase))
+	}
+	if i.PhaseNEQ != nil {
+		predicates = append(predicates, job.PhaseNEQ(*i.PhaseNEQ))
+	}
+	if len(i.PhaseIn) > 0 {
+		predicates = append(predicates, job.PhaseIn(i.PhaseIn...))
+	}
+	if len(i.PhaseNotIn) > 0 {
+		predicates = append(predicates, job.PhaseNotIn(i.PhaseNotIn...))
+	}
+	if i.PhaseGT != nil {
+		predicates = append(predicates, job.PhaseGT(*i.PhaseGT))
+	}
+	if i.PhaseGTE != nil {
+		predicates = append(predicates, job.PhaseGTE(*i.PhaseGTE))
+	}
+	if i.PhaseLT != nil {
+		predicates = append(predicates, job.PhaseLT(*i.PhaseLT))
+	}
+	if i.PhaseLTE != nil {
+		predicates = append(predicates, job.PhaseLTE(*i.PhaseLTE))
+	}
+	if i.LogBase != nil {
+		predicates = append(predicates, job.LogBaseEQ(*i.LogBase))
+	}
+	if i.LogBaseNEQ != nil {
+		predicates = append(predicates, job.LogBaseNEQ(*i.LogBaseNEQ))
+	}
+	if len(i.LogBaseIn) > 0 {
+		predicates = append(predicates, job.LogBaseIn(i.LogBaseIn...))
+	}
+	if len(i.LogBaseNotIn) > 0 {
+		predicates = append(predicates, job.LogBaseNotIn(i.LogBaseNotIn...))
+	}
+	if i.LogBaseGT != nil {
+		predicates = append(predicates, job.LogBaseGT(*i.LogBaseGT))
+	}
+	if i.LogBaseGTE != nil {
+		predicates = append(predicates, job.LogBaseGTE(*i.LogBaseGTE))
+	}
+	if i.LogBaseLT != nil {
+		predicates = append(predicates, job.LogBaseLT(*i.LogBaseLT))
+	}
+	if i.LogBaseLTE != nil {
+		predicates = append(predicates, job.LogBaseLTE(*i.LogBaseLTE))
 	}
 	if i.DeploymentID != nil {
 		predicates = append(predicates, job.DeploymentIDEQ(*i.DeploymentID))
@@ -8043,6 +8134,704 @@ func (i *JobStepWhereInput) P() (predicate.JobStep, error) {
 	}
 }
 
+// ManualInterventionWhereInput represents a where input for filtering ManualIntervention queries.
+type ManualInterventionWhereInput struct {
+	Predicates []predicate.ManualIntervention  `json:"-"`
+	Not        *ManualInterventionWhereInput   `json:"not,omitempty"`
+	Or         []*ManualInterventionWhereInput `json:"or,omitempty"`
+	And        []*ManualInterventionWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "phase" field predicates.
+	Phase      *int  `json:"phase,omitempty"`
+	PhaseNEQ   *int  `json:"phaseNEQ,omitempty"`
+	PhaseIn    []int `json:"phaseIn,omitempty"`
+	PhaseNotIn []int `json:"phaseNotIn,omitempty"`
+	PhaseGT    *int  `json:"phaseGT,omitempty"`
+	PhaseGTE   *int  `json:"phaseGTE,omitempty"`
+	PhaseLT    *int  `json:"phaseLT,omitempty"`
+	PhaseLTE   *int  `json:"phaseLTE,omitempty"`
+
+	// "task_name" field predicates.
+	TaskName             *string  `json:"taskName,omitempty"`
+	TaskNameNEQ          *string  `json:"taskNameNEQ,omitempty"`
+	TaskNameIn           []string `json:"taskNameIn,omitempty"`
+	TaskNameNotIn        []string `json:"taskNameNotIn,omitempty"`
+	TaskNameGT           *string  `json:"taskNameGT,omitempty"`
+	TaskNameGTE          *string  `json:"taskNameGTE,omitempty"`
+	TaskNameLT           *string  `json:"taskNameLT,omitempty"`
+	TaskNameLTE          *string  `json:"taskNameLTE,omitempty"`
+	TaskNameContains     *string  `json:"taskNameContains,omitempty"`
+	TaskNameHasPrefix    *string  `json:"taskNameHasPrefix,omitempty"`
+	TaskNameHasSuffix    *string  `json:"taskNameHasSuffix,omitempty"`
+	TaskNameEqualFold    *string  `json:"taskNameEqualFold,omitempty"`
+	TaskNameContainsFold *string  `json:"taskNameContainsFold,omitempty"`
+
+	// "instructions" field predicates.
+	Instructions             *string  `json:"instructions,omitempty"`
+	InstructionsNEQ          *string  `json:"instructionsNEQ,omitempty"`
+	InstructionsIn           []string `json:"instructionsIn,omitempty"`
+	InstructionsNotIn        []string `json:"instructionsNotIn,omitempty"`
+	InstructionsGT           *string  `json:"instructionsGT,omitempty"`
+	InstructionsGTE          *string  `json:"instructionsGTE,omitempty"`
+	InstructionsLT           *string  `json:"instructionsLT,omitempty"`
+	InstructionsLTE          *string  `json:"instructionsLTE,omitempty"`
+	InstructionsContains     *string  `json:"instructionsContains,omitempty"`
+	InstructionsHasPrefix    *string  `json:"instructionsHasPrefix,omitempty"`
+	InstructionsHasSuffix    *string  `json:"instructionsHasSuffix,omitempty"`
+	InstructionsEqualFold    *string  `json:"instructionsEqualFold,omitempty"`
+	InstructionsContainsFold *string  `json:"instructionsContainsFold,omitempty"`
+
+	// "on_timeout" field predicates.
+	OnTimeout      *manualintervention.OnTimeout  `json:"onTimeout,omitempty"`
+	OnTimeoutNEQ   *manualintervention.OnTimeout  `json:"onTimeoutNEQ,omitempty"`
+	OnTimeoutIn    []manualintervention.OnTimeout `json:"onTimeoutIn,omitempty"`
+	OnTimeoutNotIn []manualintervention.OnTimeout `json:"onTimeoutNotIn,omitempty"`
+
+	// "status" field predicates.
+	Status      *manualintervention.Status  `json:"status,omitempty"`
+	StatusNEQ   *manualintervention.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []manualintervention.Status `json:"statusIn,omitempty"`
+	StatusNotIn []manualintervention.Status `json:"statusNotIn,omitempty"`
+
+	// "timeout_at" field predicates.
+	TimeoutAt      *time.Time  `json:"timeoutAt,omitempty"`
+	TimeoutAtNEQ   *time.Time  `json:"timeoutAtNEQ,omitempty"`
+	TimeoutAtIn    []time.Time `json:"timeoutAtIn,omitempty"`
+	TimeoutAtNotIn []time.Time `json:"timeoutAtNotIn,omitempty"`
+	TimeoutAtGT    *time.Time  `json:"timeoutAtGT,omitempty"`
+	TimeoutAtGTE   *time.Time  `json:"timeoutAtGTE,omitempty"`
+	TimeoutAtLT    *time.Time  `json:"timeoutAtLT,omitempty"`
+	TimeoutAtLTE   *time.Time  `json:"timeoutAtLTE,omitempty"`
+
+	// "decided_by" field predicates.
+	DecidedBy             *string  `json:"decidedBy,omitempty"`
+	DecidedByNEQ          *string  `json:"decidedByNEQ,omitempty"`
+	DecidedByIn           []string `json:"decidedByIn,omitempty"`
+	DecidedByNotIn        []string `json:"decidedByNotIn,omitempty"`
+	DecidedByGT           *string  `json:"decidedByGT,omitempty"`
+	DecidedByGTE          *string  `json:"decidedByGTE,omitempty"`
+	DecidedByLT           *string  `json:"decidedByLT,omitempty"`
+	DecidedByLTE          *string  `json:"decidedByLTE,omitempty"`
+	DecidedByContains     *string  `json:"decidedByContains,omitempty"`
+	DecidedByHasPrefix    *string  `json:"decidedByHasPrefix,omitempty"`
+	DecidedByHasSuffix    *string  `json:"decidedByHasSuffix,omitempty"`
+	DecidedByIsNil        bool     `json:"decidedByIsNil,omitempty"`
+	DecidedByNotNil       bool     `json:"decidedByNotNil,omitempty"`
+	DecidedByEqualFold    *string  `json:"decidedByEqualFold,omitempty"`
+	DecidedByContainsFold *string  `json:"decidedByContainsFold,omitempty"`
+
+	// "decided_via" field predicates.
+	DecidedVia             *string  `json:"decidedVia,omitempty"`
+	DecidedViaNEQ          *string  `json:"decidedViaNEQ,omitempty"`
+	DecidedViaIn           []string `json:"decidedViaIn,omitempty"`
+	DecidedViaNotIn        []string `json:"decidedViaNotIn,omitempty"`
+	DecidedViaGT           *string  `json:"decidedViaGT,omitempty"`
+	DecidedViaGTE          *string  `json:"decidedViaGTE,omitempty"`
+	DecidedViaLT           *string  `json:"decidedViaLT,omitempty"`
+	DecidedViaLTE          *string  `json:"decidedViaLTE,omitempty"`
+	DecidedViaContains     *string  `json:"decidedViaContains,omitempty"`
+	DecidedViaHasPrefix    *string  `json:"decidedViaHasPrefix,omitempty"`
+	DecidedViaHasSuffix    *string  `json:"decidedViaHasSuffix,omitempty"`
+	DecidedViaIsNil        bool     `json:"decidedViaIsNil,omitempty"`
+	DecidedViaNotNil       bool     `json:"decidedViaNotNil,omitempty"`
+	DecidedViaEqualFold    *string  `json:"decidedViaEqualFold,omitempty"`
+	DecidedViaContainsFold *string  `json:"decidedViaContainsFold,omitempty"`
+
+	// "comment" field predicates.
+	Comment             *string  `json:"comment,omitempty"`
+	CommentNEQ          *string  `json:"commentNEQ,omitempty"`
+	CommentIn           []string `json:"commentIn,omitempty"`
+	CommentNotIn        []string `json:"commentNotIn,omitempty"`
+	CommentGT           *string  `json:"commentGT,omitempty"`
+	CommentGTE          *string  `json:"commentGTE,omitempty"`
+	CommentLT           *string  `json:"commentLT,omitempty"`
+	CommentLTE          *string  `json:"commentLTE,omitempty"`
+	CommentContains     *string  `json:"commentContains,omitempty"`
+	CommentHasPrefix    *string  `json:"commentHasPrefix,omitempty"`
+	CommentHasSuffix    *string  `json:"commentHasSuffix,omitempty"`
+	CommentEqualFold    *string  `json:"commentEqualFold,omitempty"`
+	CommentContainsFold *string  `json:"commentContainsFold,omitempty"`
+
+	// "decided_at" field predicates.
+	DecidedAt       *time.Time  `json:"decidedAt,omitempty"`
+	DecidedAtNEQ    *time.Time  `json:"decidedAtNEQ,omitempty"`
+	DecidedAtIn     []time.Time `json:"decidedAtIn,omitempty"`
+	DecidedAtNotIn  []time.Time `json:"decidedAtNotIn,omitempty"`
+	DecidedAtGT     *time.Time  `json:"decidedAtGT,omitempty"`
+	DecidedAtGTE    *time.Time  `json:"decidedAtGTE,omitempty"`
+	DecidedAtLT     *time.Time  `json:"decidedAtLT,omitempty"`
+	DecidedAtLTE    *time.Time  `json:"decidedAtLTE,omitempty"`
+	DecidedAtIsNil  bool        `json:"decidedAtIsNil,omitempty"`
+	DecidedAtNotNil bool        `json:"decidedAtNotNil,omitempty"`
+
+	// "deployment_id" field predicates.
+	DeploymentID      *int  `json:"deploymentID,omitempty"`
+	DeploymentIDNEQ   *int  `json:"deploymentIDNEQ,omitempty"`
+	DeploymentIDIn    []int `json:"deploymentIDIn,omitempty"`
+	DeploymentIDNotIn []int `json:"deploymentIDNotIn,omitempty"`
+
+	// "release_id" field predicates.
+	ReleaseID      *int  `json:"releaseID,omitempty"`
+	ReleaseIDNEQ   *int  `json:"releaseIDNEQ,omitempty"`
+	ReleaseIDIn    []int `json:"releaseIDIn,omitempty"`
+	ReleaseIDNotIn []int `json:"releaseIDNotIn,omitempty"`
+	ReleaseIDGT    *int  `json:"releaseIDGT,omitempty"`
+	ReleaseIDGTE   *int  `json:"releaseIDGTE,omitempty"`
+	ReleaseIDLT    *int  `json:"releaseIDLT,omitempty"`
+	ReleaseIDLTE   *int  `json:"releaseIDLTE,omitempty"`
+
+	// "deployment" edge predicates.
+	HasDeployment     *bool                   `json:"hasDeployment,omitempty"`
+	HasDeploymentWith []*DeploymentWhereInput `json:"hasDeploymentWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ManualInterventionWhereInput) AddPredicates(predicates ...predicate.ManualIntervention) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ManualInterventionWhereInput filter on the ManualInterventionQuery builder.
+func (i *ManualInterventionWhereInput) Filter(q *ManualInterventionQuery) (*ManualInterventionQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyManualInterventionWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyManualInterventionWhereInput is returned in case the ManualInterventionWhereInput is empty.
+var ErrEmptyManualInterventionWhereInput = errors.New("ent: empty predicate ManualInterventionWhereInput")
+
+// P returns a predicate for filtering manualinterventions.
+// An error is returned if the input is empty or invalid.
+func (i *ManualInterventionWhereInput) P() (predicate.ManualIntervention, error) {
+	var predicates []predicate.ManualIntervention
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, manualintervention.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.ManualIntervention, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, manualintervention.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.ManualIntervention, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, manualintervention.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, manualintervention.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, manualintervention.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, manualintervention.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, manualintervention.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, manualintervention.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, manualintervention.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, manualintervention.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, manualintervention.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, manualintervention.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, manualintervention.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, manualintervention.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, manualintervention.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, manualintervention.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, manualintervention.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, manualintervention.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, manualintervention.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, manualintervention.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, manualintervention.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, manualintervention.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, manualintervention.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, manualintervention.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, manualintervention.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, manualintervention.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, manualintervention.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Phase != nil {
+		predicates = append(predicates, manualintervention.PhaseEQ(*i.Phase))
+	}
+	if i.PhaseNEQ != nil {
+		predicates = append(predicates, manualintervention.PhaseNEQ(*i.PhaseNEQ))
+	}
+	if len(i.PhaseIn) > 0 {
+		predicates = append(predicates, manualintervention.PhaseIn(i.PhaseIn...))
+	}
+	if len(i.PhaseNotIn) > 0 {
+		predicates = append(predicates, manualintervention.PhaseNotIn(i.PhaseNotIn...))
+	}
+	if i.PhaseGT != nil {
+		predicates = append(predicates, manualintervention.PhaseGT(*i.PhaseGT))
+	}
+	if i.PhaseGTE != nil {
+		predicates = append(predicates, manualintervention.PhaseGTE(*i.PhaseGTE))
+	}
+	if i.PhaseLT != nil {
+		predicates = append(predicates, manualintervention.PhaseLT(*i.PhaseLT))
+	}
+	if i.PhaseLTE != nil {
+		predicates = append(predicates, manualintervention.PhaseLTE(*i.PhaseLTE))
+	}
+	if i.TaskName != nil {
+		predicates = append(predicates, manualintervention.TaskNameEQ(*i.TaskName))
+	}
+	if i.TaskNameNEQ != nil {
+		predicates = append(predicates, manualintervention.TaskNameNEQ(*i.TaskNameNEQ))
+	}
+	if len(i.TaskNameIn) > 0 {
+		predicates = append(predicates, manualintervention.TaskNameIn(i.TaskNameIn...))
+	}
+	if len(i.TaskNameNotIn) > 0 {
+		predicates = append(predicates, manualintervention.TaskNameNotIn(i.TaskNameNotIn...))
+	}
+	if i.TaskNameGT != nil {
+		predicates = append(predicates, manualintervention.TaskNameGT(*i.TaskNameGT))
+	}
+	if i.TaskNameGTE != nil {
+		predicates = append(predicates, manualintervention.TaskNameGTE(*i.TaskNameGTE))
+	}
+	if i.TaskNameLT != nil {
+		predicates = append(predicates, manualintervention.TaskNameLT(*i.TaskNameLT))
+	}
+	if i.TaskNameLTE != nil {
+		predicates = append(predicates, manualintervention.TaskNameLTE(*i.TaskNameLTE))
+	}
+	if i.TaskNameContains != nil {
+		predicates = append(predicates, manualintervention.TaskNameContains(*i.TaskNameContains))
+	}
+	if i.TaskNameHasPrefix != nil {
+		predicates = append(predicates, manualintervention.TaskNameHasPrefix(*i.TaskNameHasPrefix))
+	}
+	if i.TaskNameHasSuffix != nil {
+		predicates = append(predicates, manualintervention.TaskNameHasSuffix(*i.TaskNameHasSuffix))
+	}
+	if i.TaskNameEqualFold != nil {
+		predicates = append(predicates, manualintervention.TaskNameEqualFold(*i.TaskNameEqualFold))
+	}
+	if i.TaskNameContainsFold != nil {
+		predicates = append(predicates, manualintervention.TaskNameContainsFold(*i.TaskNameContainsFold))
+	}
+	if i.Instructions != nil {
+		predicates = append(predicates, manualintervention.InstructionsEQ(*i.Instructions))
+	}
+	if i.InstructionsNEQ != nil {
+		predicates = append(predicates, manualintervention.InstructionsNEQ(*i.InstructionsNEQ))
+	}
+	if len(i.InstructionsIn) > 0 {
+		predicates = append(predicates, manualintervention.InstructionsIn(i.InstructionsIn...))
+	}
+	if len(i.InstructionsNotIn) > 0 {
+		predicates = append(predicates, manualintervention.InstructionsNotIn(i.InstructionsNotIn...))
+	}
+	if i.InstructionsGT != nil {
+		predicates = append(predicates, manualintervention.InstructionsGT(*i.InstructionsGT))
+	}
+	if i.InstructionsGTE != nil {
+		predicates = append(predicates, manualintervention.InstructionsGTE(*i.InstructionsGTE))
+	}
+	if i.InstructionsLT != nil {
+		predicates = append(predicates, manualintervention.InstructionsLT(*i.InstructionsLT))
+	}
+	if i.InstructionsLTE != nil {
+		predicates = append(predicates, manualintervention.InstructionsLTE(*i.InstructionsLTE))
+	}
+	if i.InstructionsContains != nil {
+		predicates = append(predicates, manualintervention.InstructionsContains(*i.InstructionsContains))
+	}
+	if i.InstructionsHasPrefix != nil {
+		predicates = append(predicates, manualintervention.InstructionsHasPrefix(*i.InstructionsHasPrefix))
+	}
+	if i.InstructionsHasSuffix != nil {
+		predicates = append(predicates, manualintervention.InstructionsHasSuffix(*i.InstructionsHasSuffix))
+	}
+	if i.InstructionsEqualFold != nil {
+		predicates = append(predicates, manualintervention.InstructionsEqualFold(*i.InstructionsEqualFold))
+	}
+	if i.InstructionsContainsFold != nil {
+		predicates = append(predicates, manualintervention.InstructionsContainsFold(*i.InstructionsContainsFold))
+	}
+	if i.OnTimeout != nil {
+		predicates = append(predicates, manualintervention.OnTimeoutEQ(*i.OnTimeout))
+	}
+	if i.OnTimeoutNEQ != nil {
+		predicates = append(predicates, manualintervention.OnTimeoutNEQ(*i.OnTimeoutNEQ))
+	}
+	if len(i.OnTimeoutIn) > 0 {
+		predicates = append(predicates, manualintervention.OnTimeoutIn(i.OnTimeoutIn...))
+	}
+	if len(i.OnTimeoutNotIn) > 0 {
+		predicates = append(predicates, manualintervention.OnTimeoutNotIn(i.OnTimeoutNotIn...))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, manualintervention.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, manualintervention.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, manualintervention.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, manualintervention.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.TimeoutAt != nil {
+		predicates = append(predicates, manualintervention.TimeoutAtEQ(*i.TimeoutAt))
+	}
+	if i.TimeoutAtNEQ != nil {
+		predicates = append(predicates, manualintervention.TimeoutAtNEQ(*i.TimeoutAtNEQ))
+	}
+	if len(i.TimeoutAtIn) > 0 {
+		predicates = append(predicates, manualintervention.TimeoutAtIn(i.TimeoutAtIn...))
+	}
+	if len(i.TimeoutAtNotIn) > 0 {
+		predicates = append(predicates, manualintervention.TimeoutAtNotIn(i.TimeoutAtNotIn...))
+	}
+	if i.TimeoutAtGT != nil {
+		predicates = append(predicates, manualintervention.TimeoutAtGT(*i.TimeoutAtGT))
+	}
+	if i.TimeoutAtGTE != nil {
+		predicates = append(predicates, manualintervention.TimeoutAtGTE(*i.TimeoutAtGTE))
+	}
+	if i.TimeoutAtLT != nil {
+		predicates = append(predicates, manualintervention.TimeoutAtLT(*i.TimeoutAtLT))
+	}
+	if i.TimeoutAtLTE != nil {
+		predicates = append(predicates, manualintervention.TimeoutAtLTE(*i.TimeoutAtLTE))
+	}
+	if i.DecidedBy != nil {
+		predicates = append(predicates, manualintervention.DecidedByEQ(*i.DecidedBy))
+	}
+	if i.DecidedByNEQ != nil {
+		predicates = append(predicates, manualintervention.DecidedByNEQ(*i.DecidedByNEQ))
+	}
+	if len(i.DecidedByIn) > 0 {
+		predicates = append(predicates, manualintervention.DecidedByIn(i.DecidedByIn...))
+	}
+	if len(i.DecidedByNotIn) > 0 {
+		predicates = append(predicates, manualintervention.DecidedByNotIn(i.DecidedByNotIn...))
+	}
+	if i.DecidedByGT != nil {
+		predicates = append(predicates, manualintervention.DecidedByGT(*i.DecidedByGT))
+	}
+	if i.DecidedByGTE != nil {
+		predicates = append(predicates, manualintervention.DecidedByGTE(*i.DecidedByGTE))
+	}
+	if i.DecidedByLT != nil {
+		predicates = append(predicates, manualintervention.DecidedByLT(*i.DecidedByLT))
+	}
+	if i.DecidedByLTE != nil {
+		predicates = append(predicates, manualintervention.DecidedByLTE(*i.DecidedByLTE))
+	}
+	if i.DecidedByContains != nil {
+		predicates = append(predicates, manualintervention.DecidedByContains(*i.DecidedByContains))
+	}
+	if i.DecidedByHasPrefix != nil {
+		predicates = append(predicates, manualintervention.DecidedByHasPrefix(*i.DecidedByHasPrefix))
+	}
+	if i.DecidedByHasSuffix != nil {
+		predicates = append(predicates, manualintervention.DecidedByHasSuffix(*i.DecidedByHasSuffix))
+	}
+	if i.DecidedByIsNil {
+		predicates = append(predicates, manualintervention.DecidedByIsNil())
+	}
+	if i.DecidedByNotNil {
+		predicates = append(predicates, manualintervention.DecidedByNotNil())
+	}
+	if i.DecidedByEqualFold != nil {
+		predicates = append(predicates, manualintervention.DecidedByEqualFold(*i.DecidedByEqualFold))
+	}
+	if i.DecidedByContainsFold != nil {
+		predicates = append(predicates, manualintervention.DecidedByContainsFold(*i.DecidedByContainsFold))
+	}
+	if i.DecidedVia != nil {
+		predicates = append(predicates, manualintervention.DecidedViaEQ(*i.DecidedVia))
+	}
+	if i.DecidedViaNEQ != nil {
+		predicates = append(predicates, manualintervention.DecidedViaNEQ(*i.DecidedViaNEQ))
+	}
+	if len(i.DecidedViaIn) > 0 {
+		predicates = append(predicates, manualintervention.DecidedViaIn(i.DecidedViaIn...))
+	}
+	if len(i.DecidedViaNotIn) > 0 {
+		predicates = append(predicates, manualintervention.DecidedViaNotIn(i.DecidedViaNotIn...))
+	}
+	if i.DecidedViaGT != nil {
+		predicates = append(predicates, manualintervention.DecidedViaGT(*i.DecidedViaGT))
+	}
+	if i.DecidedViaGTE != nil {
+		predicates = append(predicates, manualintervention.DecidedViaGTE(*i.DecidedViaGTE))
+	}
+	if i.DecidedViaLT != nil {
+		predicates = append(predicates, manualintervention.DecidedViaLT(*i.DecidedViaLT))
+	}
+	if i.DecidedViaLTE != nil {
+		predicates = append(predicates, manualintervention.DecidedViaLTE(*i.DecidedViaLTE))
+	}
+	if i.DecidedViaContains != nil {
+		predicates = append(predicates, manualintervention.DecidedViaContains(*i.DecidedViaContains))
+	}
+	if i.DecidedViaHasPrefix != nil {
+		predicates = append(predicates, manualintervention.DecidedViaHasPrefix(*i.DecidedViaHasPrefix))
+	}
+	if i.DecidedViaHasSuffix != nil {
+		predicates = append(predicates, manualintervention.DecidedViaHasSuffix(*i.DecidedViaHasSuffix))
+	}
+	if i.DecidedViaIsNil {
+		predicates = append(predicates, manualintervention.DecidedViaIsNil())
+	}
+	if i.DecidedViaNotNil {
+		predicates = append(predicates, manualintervention.DecidedViaNotNil())
+	}
+	if i.DecidedViaEqualFold != nil {
+		predicates = append(predicates, manualintervention.DecidedViaEqualFold(*i.DecidedViaEqualFold))
+	}
+	if i.DecidedViaContainsFold != nil {
+		predicates = append(predicates, manualintervention.DecidedViaContainsFold(*i.DecidedViaContainsFold))
+	}
+	if i.Comment != nil {
+		predicates = append(predicates, manualintervention.CommentEQ(*i.Comment))
+	}
+	if i.CommentNEQ != nil {
+		predicates = append(predicates, manualintervention.CommentNEQ(*i.CommentNEQ))
+	}
+	if len(i.CommentIn) > 0 {
+		predicates = append(predicates, manualintervention.CommentIn(i.CommentIn...))
+	}
+	if len(i.CommentNotIn) > 0 {
+		predicates = append(predicates, manualintervention.CommentNotIn(i.CommentNotIn...))
+	}
+	if i.CommentGT != nil {
+		predicates = append(predicates, manualintervention.CommentGT(*i.CommentGT))
+	}
+	if i.CommentGTE != nil {
+		predicates = append(predicates, manualintervention.CommentGTE(*i.CommentGTE))
+	}
+	if i.CommentLT != nil {
+		predicates = append(predicates, manualintervention.CommentLT(*i.CommentLT))
+	}
+	if i.CommentLTE != nil {
+		predicates = append(predicates, manualintervention.CommentLTE(*i.CommentLTE))
+	}
+	if i.CommentContains != nil {
+		predicates = append(predicates, manualintervention.CommentContains(*i.CommentContains))
+	}
+	if i.CommentHasPrefix != nil {
+		predicates = append(predicates, manualintervention.CommentHasPrefix(*i.CommentHasPrefix))
+	}
+	if i.CommentHasSuffix != nil {
+		predicates = append(predicates, manualintervention.CommentHasSuffix(*i.CommentHasSuffix))
+	}
+	if i.CommentEqualFold != nil {
+		predicates = append(predicates, manualintervention.CommentEqualFold(*i.CommentEqualFold))
+	}
+	if i.CommentContainsFold != nil {
+		predicates = append(predicates, manualintervention.CommentContainsFold(*i.CommentContainsFold))
+	}
+	if i.DecidedAt != nil {
+		predicates = append(predicates, manualintervention.DecidedAtEQ(*i.DecidedAt))
+	}
+	if i.DecidedAtNEQ != nil {
+		predicates = append(predicates, manualintervention.DecidedAtNEQ(*i.DecidedAtNEQ))
+	}
+	if len(i.DecidedAtIn) > 0 {
+		predicates = append(predicates, manualintervention.DecidedAtIn(i.DecidedAtIn...))
+	}
+	if len(i.DecidedAtNotIn) > 0 {
+		predicates = append(predicates, manualintervention.DecidedAtNotIn(i.DecidedAtNotIn...))
+	}
+	if i.DecidedAtGT != nil {
+		predicates = append(predicates, manualintervention.DecidedAtGT(*i.DecidedAtGT))
+	}
+	if i.DecidedAtGTE != nil {
+		predicates = append(predicates, manualintervention.DecidedAtGTE(*i.DecidedAtGTE))
+	}
+	if i.DecidedAtLT != nil {
+		predicates = append(predicates, manualintervention.DecidedAtLT(*i.DecidedAtLT))
+	}
+	if i.DecidedAtLTE != nil {
+		predicates = append(predicates, manualintervention.DecidedAtLTE(*i.DecidedAtLTE))
+	}
+	if i.DecidedAtIsNil {
+		predicates = append(predicates, manualintervention.DecidedAtIsNil())
+	}
+	if i.DecidedAtNotNil {
+		predicates = append(predicates, manualintervention.DecidedAtNotNil())
+	}
+	if i.DeploymentID != nil {
+		predicates = append(predicates, manualintervention.DeploymentIDEQ(*i.DeploymentID))
+	}
+	if i.DeploymentIDNEQ != nil {
+		predicates = append(predicates, manualintervention.DeploymentIDNEQ(*i.DeploymentIDNEQ))
+	}
+	if len(i.DeploymentIDIn) > 0 {
+		predicates = append(predicates, manualintervention.DeploymentIDIn(i.DeploymentIDIn...))
+	}
+	if len(i.DeploymentIDNotIn) > 0 {
+		predicates = append(predicates, manualintervention.DeploymentIDNotIn(i.DeploymentIDNotIn...))
+	}
+	if i.ReleaseID != nil {
+		predicates = append(predicates, manualintervention.ReleaseIDEQ(*i.ReleaseID))
+	}
+	if i.ReleaseIDNEQ != nil {
+		predicates = append(predicates, manualintervention.ReleaseIDNEQ(*i.ReleaseIDNEQ))
+	}
+	if len(i.ReleaseIDIn) > 0 {
+		predicates = append(predicates, manualintervention.ReleaseIDIn(i.ReleaseIDIn...))
+	}
+	if len(i.ReleaseIDNotIn) > 0 {
+		predicates = append(predicates, manualintervention.ReleaseIDNotIn(i.ReleaseIDNotIn...))
+	}
+	if i.ReleaseIDGT != nil {
+		predicates = append(predicates, manualintervention.ReleaseIDGT(*i.ReleaseIDGT))
+	}
+	if i.ReleaseIDGTE != nil {
+		predicates = append(predicates, manualintervention.ReleaseIDGTE(*i.ReleaseIDGTE))
+	}
+	if i.ReleaseIDLT != nil {
+		predicates = append(predicates, manualintervention.ReleaseIDLT(*i.ReleaseIDLT))
+	}
+	if i.ReleaseIDLTE != nil {
+		predicates = append(predicates, manualintervention.ReleaseIDLTE(*i.ReleaseIDLTE))
+	}
+
+	if i.HasDeployment != nil {
+		p := manualintervention.HasDeployment()
+		if !*i.HasDeployment {
+			p = manualintervention.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDeploymentWith) > 0 {
+		with := make([]predicate.Deployment, 0, len(i.HasDeploymentWith))
+		for _, w := range i.HasDeploymentWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDeploymentWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, manualintervention.HasDeploymentWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyManualInterventionWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return manualintervention.And(predicates...), nil
+	}
+}
+
 // NotificationWhereInput represents a where input for filtering Notification queries.
 type NotificationWhereInput struct {
 	Predicates []predicate.Notification  `json:"-"`
@@ -8210,6 +8999,18 @@ type NotificationWhereInput struct {
 	ApprovalIDLTE    *int  `json:"approvalIDLTE,omitempty"`
 	ApprovalIDIsNil  bool  `json:"approvalIDIsNil,omitempty"`
 	ApprovalIDNotNil bool  `json:"approvalIDNotNil,omitempty"`
+
+	// "intervention_id" field predicates.
+	InterventionID       *int  `json:"interventionID,omitempty"`
+	InterventionIDNEQ    *int  `json:"interventionIDNEQ,omitempty"`
+	InterventionIDIn     []int `json:"interventionIDIn,omitempty"`
+	InterventionIDNotIn  []int `json:"interventionIDNotIn,omitempty"`
+	InterventionIDGT     *int  `json:"interventionIDGT,omitempty"`
+	InterventionIDGTE    *int  `json:"interventionIDGTE,omitempty"`
+	InterventionIDLT     *int  `json:"interventionIDLT,omitempty"`
+	InterventionIDLTE    *int  `json:"interventionIDLTE,omitempty"`
+	InterventionIDIsNil  bool  `json:"interventionIDIsNil,omitempty"`
+	InterventionIDNotNil bool  `json:"interventionIDNotNil,omitempty"`
 
 	// "hook_id" field predicates.
 	HookID       *int  `json:"hookID,omitempty"`
@@ -8705,6 +9506,36 @@ func (i *NotificationWhereInput) P() (predicate.Notification, error) {
 	}
 	if i.ApprovalIDNotNil {
 		predicates = append(predicates, notification.ApprovalIDNotNil())
+	}
+	if i.InterventionID != nil {
+		predicates = append(predicates, notification.InterventionIDEQ(*i.InterventionID))
+	}
+	if i.InterventionIDNEQ != nil {
+		predicates = append(predicates, notification.InterventionIDNEQ(*i.InterventionIDNEQ))
+	}
+	if len(i.InterventionIDIn) > 0 {
+		predicates = append(predicates, notification.InterventionIDIn(i.InterventionIDIn...))
+	}
+	if len(i.InterventionIDNotIn) > 0 {
+		predicates = append(predicates, notification.InterventionIDNotIn(i.InterventionIDNotIn...))
+	}
+	if i.InterventionIDGT != nil {
+		predicates = append(predicates, notification.InterventionIDGT(*i.InterventionIDGT))
+	}
+	if i.InterventionIDGTE != nil {
+		predicates = append(predicates, notification.InterventionIDGTE(*i.InterventionIDGTE))
+	}
+	if i.InterventionIDLT != nil {
+		predicates = append(predicates, notification.InterventionIDLT(*i.InterventionIDLT))
+	}
+	if i.InterventionIDLTE != nil {
+		predicates = append(predicates, notification.InterventionIDLTE(*i.InterventionIDLTE))
+	}
+	if i.InterventionIDIsNil {
+		predicates = append(predicates, notification.InterventionIDIsNil())
+	}
+	if i.InterventionIDNotNil {
+		predicates = append(predicates, notification.InterventionIDNotNil())
 	}
 	if i.HookID != nil {
 		predicates = append(predicates, notification.HookIDEQ(*i.HookID))

@@ -55,6 +55,10 @@ type Job struct {
 	LogTruncated bool `json:"log_truncated,omitempty"`
 	// Version holds the value of the "version" field.
 	Version int `json:"version,omitempty"`
+	// Phase holds the value of the "phase" field.
+	Phase int `json:"phase,omitempty"`
+	// LogBase holds the value of the "log_base" field.
+	LogBase int64 `json:"log_base,omitempty"`
 	// DeploymentID holds the value of the "deployment_id" field.
 	DeploymentID int `json:"deployment_id,omitempty"`
 	// AgentID holds the value of the "agent_id" field.
@@ -134,7 +138,7 @@ func (*Job) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case job.FieldCancelRequested, job.FieldLogTruncated:
 			values[i] = new(sql.NullBool)
-		case job.FieldID, job.FieldLogSeq, job.FieldLogBytes, job.FieldVersion, job.FieldDeploymentID, job.FieldAgentID:
+		case job.FieldID, job.FieldLogSeq, job.FieldLogBytes, job.FieldVersion, job.FieldPhase, job.FieldLogBase, job.FieldDeploymentID, job.FieldAgentID:
 			values[i] = new(sql.NullInt64)
 		case job.FieldStatus, job.FieldWaitingReason, job.FieldResultReason:
 			values[i] = new(sql.NullString)
@@ -271,6 +275,18 @@ func (j *Job) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				j.Version = int(value.Int64)
 			}
+		case job.FieldPhase:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field phase", values[i])
+			} else if value.Valid {
+				j.Phase = int(value.Int64)
+			}
+		case job.FieldLogBase:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field log_base", values[i])
+			} else if value.Valid {
+				j.LogBase = value.Int64
+			}
 		case job.FieldDeploymentID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field deployment_id", values[i])
@@ -398,6 +414,12 @@ func (j *Job) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("version=")
 	builder.WriteString(fmt.Sprintf("%v", j.Version))
+	builder.WriteString(", ")
+	builder.WriteString("phase=")
+	builder.WriteString(fmt.Sprintf("%v", j.Phase))
+	builder.WriteString(", ")
+	builder.WriteString("log_base=")
+	builder.WriteString(fmt.Sprintf("%v", j.LogBase))
 	builder.WriteString(", ")
 	builder.WriteString("deployment_id=")
 	builder.WriteString(fmt.Sprintf("%v", j.DeploymentID))

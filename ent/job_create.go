@@ -241,6 +241,34 @@ func (jc *JobCreate) SetNillableVersion(i *int) *JobCreate {
 	return jc
 }
 
+// SetPhase sets the "phase" field.
+func (jc *JobCreate) SetPhase(i int) *JobCreate {
+	jc.mutation.SetPhase(i)
+	return jc
+}
+
+// SetNillablePhase sets the "phase" field if the given value is not nil.
+func (jc *JobCreate) SetNillablePhase(i *int) *JobCreate {
+	if i != nil {
+		jc.SetPhase(*i)
+	}
+	return jc
+}
+
+// SetLogBase sets the "log_base" field.
+func (jc *JobCreate) SetLogBase(i int64) *JobCreate {
+	jc.mutation.SetLogBase(i)
+	return jc
+}
+
+// SetNillableLogBase sets the "log_base" field if the given value is not nil.
+func (jc *JobCreate) SetNillableLogBase(i *int64) *JobCreate {
+	if i != nil {
+		jc.SetLogBase(*i)
+	}
+	return jc
+}
+
 // SetDeploymentID sets the "deployment_id" field.
 func (jc *JobCreate) SetDeploymentID(i int) *JobCreate {
 	jc.mutation.SetDeploymentID(i)
@@ -376,6 +404,14 @@ func (jc *JobCreate) defaults() {
 		v := job.DefaultVersion
 		jc.mutation.SetVersion(v)
 	}
+	if _, ok := jc.mutation.Phase(); !ok {
+		v := job.DefaultPhase
+		jc.mutation.SetPhase(v)
+	}
+	if _, ok := jc.mutation.LogBase(); !ok {
+		v := job.DefaultLogBase
+		jc.mutation.SetLogBase(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -420,6 +456,12 @@ func (jc *JobCreate) check() error {
 	}
 	if _, ok := jc.mutation.Version(); !ok {
 		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Job.version"`)}
+	}
+	if _, ok := jc.mutation.Phase(); !ok {
+		return &ValidationError{Name: "phase", err: errors.New(`ent: missing required field "Job.phase"`)}
+	}
+	if _, ok := jc.mutation.LogBase(); !ok {
+		return &ValidationError{Name: "log_base", err: errors.New(`ent: missing required field "Job.log_base"`)}
 	}
 	if _, ok := jc.mutation.DeploymentID(); !ok {
 		return &ValidationError{Name: "deployment_id", err: errors.New(`ent: missing required field "Job.deployment_id"`)}
@@ -522,9 +564,17 @@ func (jc *JobCreate) createSpec() (*Job, *sqlgraph.CreateSpec) {
 		_spec.SetField(job.FieldVersion, field.TypeInt, value)
 		_node.Version = value
 	}
+	if value, ok := jc.mutation.Phase(); ok {
+		_spec.SetField(job.FieldPhase, field.TypeInt, value)
+		_node.Phase = value
+	}
+	if value, ok := jc.mutation.LogBase(); ok {
+		_spec.SetField(job.FieldLogBase, field.TypeInt64, value)
+		_node.LogBase = value
+	}
 	if nodes := jc.mutation.DeploymentIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.M2O,
 			Inverse: true,
 			Table:   job.DeploymentTable,
 			Columns: []string{job.DeploymentColumn},
@@ -880,6 +930,42 @@ func (u *JobUpsert) AddVersion(v int) *JobUpsert {
 	return u
 }
 
+// SetPhase sets the "phase" field.
+func (u *JobUpsert) SetPhase(v int) *JobUpsert {
+	u.Set(job.FieldPhase, v)
+	return u
+}
+
+// UpdatePhase sets the "phase" field to the value that was provided on create.
+func (u *JobUpsert) UpdatePhase() *JobUpsert {
+	u.SetExcluded(job.FieldPhase)
+	return u
+}
+
+// AddPhase adds v to the "phase" field.
+func (u *JobUpsert) AddPhase(v int) *JobUpsert {
+	u.Add(job.FieldPhase, v)
+	return u
+}
+
+// SetLogBase sets the "log_base" field.
+func (u *JobUpsert) SetLogBase(v int64) *JobUpsert {
+	u.Set(job.FieldLogBase, v)
+	return u
+}
+
+// UpdateLogBase sets the "log_base" field to the value that was provided on create.
+func (u *JobUpsert) UpdateLogBase() *JobUpsert {
+	u.SetExcluded(job.FieldLogBase)
+	return u
+}
+
+// AddLogBase adds v to the "log_base" field.
+func (u *JobUpsert) AddLogBase(v int64) *JobUpsert {
+	u.Add(job.FieldLogBase, v)
+	return u
+}
+
 // SetDeploymentID sets the "deployment_id" field.
 func (u *JobUpsert) SetDeploymentID(v int) *JobUpsert {
 	u.Set(job.FieldDeploymentID, v)
@@ -1232,6 +1318,48 @@ func (u *JobUpsertOne) AddVersion(v int) *JobUpsertOne {
 func (u *JobUpsertOne) UpdateVersion() *JobUpsertOne {
 	return u.Update(func(s *JobUpsert) {
 		s.UpdateVersion()
+	})
+}
+
+// SetPhase sets the "phase" field.
+func (u *JobUpsertOne) SetPhase(v int) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.SetPhase(v)
+	})
+}
+
+// AddPhase adds v to the "phase" field.
+func (u *JobUpsertOne) AddPhase(v int) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.AddPhase(v)
+	})
+}
+
+// UpdatePhase sets the "phase" field to the value that was provided on create.
+func (u *JobUpsertOne) UpdatePhase() *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdatePhase()
+	})
+}
+
+// SetLogBase sets the "log_base" field.
+func (u *JobUpsertOne) SetLogBase(v int64) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.SetLogBase(v)
+	})
+}
+
+// AddLogBase adds v to the "log_base" field.
+func (u *JobUpsertOne) AddLogBase(v int64) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.AddLogBase(v)
+	})
+}
+
+// UpdateLogBase sets the "log_base" field to the value that was provided on create.
+func (u *JobUpsertOne) UpdateLogBase() *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateLogBase()
 	})
 }
 
@@ -1758,6 +1886,48 @@ func (u *JobUpsertBulk) AddVersion(v int) *JobUpsertBulk {
 func (u *JobUpsertBulk) UpdateVersion() *JobUpsertBulk {
 	return u.Update(func(s *JobUpsert) {
 		s.UpdateVersion()
+	})
+}
+
+// SetPhase sets the "phase" field.
+func (u *JobUpsertBulk) SetPhase(v int) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.SetPhase(v)
+	})
+}
+
+// AddPhase adds v to the "phase" field.
+func (u *JobUpsertBulk) AddPhase(v int) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.AddPhase(v)
+	})
+}
+
+// UpdatePhase sets the "phase" field to the value that was provided on create.
+func (u *JobUpsertBulk) UpdatePhase() *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdatePhase()
+	})
+}
+
+// SetLogBase sets the "log_base" field.
+func (u *JobUpsertBulk) SetLogBase(v int64) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.SetLogBase(v)
+	})
+}
+
+// AddLogBase adds v to the "log_base" field.
+func (u *JobUpsertBulk) AddLogBase(v int64) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.AddLogBase(v)
+	})
+}
+
+// UpdateLogBase sets the "log_base" field to the value that was provided on create.
+func (u *JobUpsertBulk) UpdateLogBase() *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateLogBase()
 	})
 }
 

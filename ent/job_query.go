@@ -86,7 +86,7 @@ func (jq *JobQuery) QueryDeployment() *DeploymentQuery {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(job.Table, job.FieldID, selector),
 			sqlgraph.To(deployment.Table, deployment.FieldID),
-			sqlgraph.Edge(sqlgraph.O2O, true, job.DeploymentTable, job.DeploymentColumn),
+			sqlgraph.Edge(sqlgraph.M2O, true, job.DeploymentTable, job.DeploymentColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(jq.driver.Dialect(), step)
 		return fromU, nil

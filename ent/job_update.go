@@ -300,6 +300,48 @@ func (ju *JobUpdate) AddVersion(i int) *JobUpdate {
 	return ju
 }
 
+// SetPhase sets the "phase" field.
+func (ju *JobUpdate) SetPhase(i int) *JobUpdate {
+	ju.mutation.ResetPhase()
+	ju.mutation.SetPhase(i)
+	return ju
+}
+
+// SetNillablePhase sets the "phase" field if the given value is not nil.
+func (ju *JobUpdate) SetNillablePhase(i *int) *JobUpdate {
+	if i != nil {
+		ju.SetPhase(*i)
+	}
+	return ju
+}
+
+// AddPhase adds i to the "phase" field.
+func (ju *JobUpdate) AddPhase(i int) *JobUpdate {
+	ju.mutation.AddPhase(i)
+	return ju
+}
+
+// SetLogBase sets the "log_base" field.
+func (ju *JobUpdate) SetLogBase(i int64) *JobUpdate {
+	ju.mutation.ResetLogBase()
+	ju.mutation.SetLogBase(i)
+	return ju
+}
+
+// SetNillableLogBase sets the "log_base" field if the given value is not nil.
+func (ju *JobUpdate) SetNillableLogBase(i *int64) *JobUpdate {
+	if i != nil {
+		ju.SetLogBase(*i)
+	}
+	return ju
+}
+
+// AddLogBase adds i to the "log_base" field.
+func (ju *JobUpdate) AddLogBase(i int64) *JobUpdate {
+	ju.mutation.AddLogBase(i)
+	return ju
+}
+
 // SetDeploymentID sets the "deployment_id" field.
 func (ju *JobUpdate) SetDeploymentID(i int) *JobUpdate {
 	ju.mutation.SetDeploymentID(i)
@@ -577,9 +619,21 @@ func (ju *JobUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	if value, ok := ju.mutation.AddedVersion(); ok {
 		_spec.AddField(job.FieldVersion, field.TypeInt, value)
 	}
+	if value, ok := ju.mutation.Phase(); ok {
+		_spec.SetField(job.FieldPhase, field.TypeInt, value)
+	}
+	if value, ok := ju.mutation.AddedPhase(); ok {
+		_spec.AddField(job.FieldPhase, field.TypeInt, value)
+	}
+	if value, ok := ju.mutation.LogBase(); ok {
+		_spec.SetField(job.FieldLogBase, field.TypeInt64, value)
+	}
+	if value, ok := ju.mutation.AddedLogBase(); ok {
+		_spec.AddField(job.FieldLogBase, field.TypeInt64, value)
+	}
 	if ju.mutation.DeploymentCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.M2O,
 			Inverse: true,
 			Table:   job.DeploymentTable,
 			Columns: []string{job.DeploymentColumn},
@@ -592,7 +646,7 @@ func (ju *JobUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if nodes := ju.mutation.DeploymentIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.M2O,
 			Inverse: true,
 			Table:   job.DeploymentTable,
 			Columns: []string{job.DeploymentColumn},
@@ -1012,6 +1066,48 @@ func (juo *JobUpdateOne) AddVersion(i int) *JobUpdateOne {
 	return juo
 }
 
+// SetPhase sets the "phase" field.
+func (juo *JobUpdateOne) SetPhase(i int) *JobUpdateOne {
+	juo.mutation.ResetPhase()
+	juo.mutation.SetPhase(i)
+	return juo
+}
+
+// SetNillablePhase sets the "phase" field if the given value is not nil.
+func (juo *JobUpdateOne) SetNillablePhase(i *int) *JobUpdateOne {
+	if i != nil {
+		juo.SetPhase(*i)
+	}
+	return juo
+}
+
+// AddPhase adds i to the "phase" field.
+func (juo *JobUpdateOne) AddPhase(i int) *JobUpdateOne {
+	juo.mutation.AddPhase(i)
+	return juo
+}
+
+// SetLogBase sets the "log_base" field.
+func (juo *JobUpdateOne) SetLogBase(i int64) *JobUpdateOne {
+	juo.mutation.ResetLogBase()
+	juo.mutation.SetLogBase(i)
+	return juo
+}
+
+// SetNillableLogBase sets the "log_base" field if the given value is not nil.
+func (juo *JobUpdateOne) SetNillableLogBase(i *int64) *JobUpdateOne {
+	if i != nil {
+		juo.SetLogBase(*i)
+	}
+	return juo
+}
+
+// AddLogBase adds i to the "log_base" field.
+func (juo *JobUpdateOne) AddLogBase(i int64) *JobUpdateOne {
+	juo.mutation.AddLogBase(i)
+	return juo
+}
+
 // SetDeploymentID sets the "deployment_id" field.
 func (juo *JobUpdateOne) SetDeploymentID(i int) *JobUpdateOne {
 	juo.mutation.SetDeploymentID(i)
@@ -1319,9 +1415,21 @@ func (juo *JobUpdateOne) sqlSave(ctx context.Context) (_node *Job, err error) {
 	if value, ok := juo.mutation.AddedVersion(); ok {
 		_spec.AddField(job.FieldVersion, field.TypeInt, value)
 	}
+	if value, ok := juo.mutation.Phase(); ok {
+		_spec.SetField(job.FieldPhase, field.TypeInt, value)
+	}
+	if value, ok := juo.mutation.AddedPhase(); ok {
+		_spec.AddField(job.FieldPhase, field.TypeInt, value)
+	}
+	if value, ok := juo.mutation.LogBase(); ok {
+		_spec.SetField(job.FieldLogBase, field.TypeInt64, value)
+	}
+	if value, ok := juo.mutation.AddedLogBase(); ok {
+		_spec.AddField(job.FieldLogBase, field.TypeInt64, value)
+	}
 	if juo.mutation.DeploymentCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.M2O,
 			Inverse: true,
 			Table:   job.DeploymentTable,
 			Columns: []string{job.DeploymentColumn},
@@ -1334,7 +1442,7 @@ func (juo *JobUpdateOne) sqlSave(ctx context.Context) (_node *Job, err error) {
 	}
 	if nodes := juo.mutation.DeploymentIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2O,
+			Rel:     sqlgraph.M2O,
 			Inverse: true,
 			Table:   job.DeploymentTable,
 			Columns: []string{job.DeploymentColumn},

@@ -29,6 +29,7 @@ import (
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/logchunk"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/predicate"
@@ -74,6 +75,7 @@ const (
 	TypeJob                = "Job"
 	TypeJobStep            = "JobStep"
 	TypeLogChunk           = "LogChunk"
+	TypeManualIntervention = "ManualIntervention"
 	TypeNotification       = "Notification"
 	TypeOutgoingHook       = "OutgoingHook"
 	TypeRelease            = "Release"
@@ -7647,45 +7649,49 @@ func (m *DefinitionRevisionMutation) ResetEdge(name string) error {
 // DeploymentMutation represents an operation that mutates the Deployment nodes in the graph.
 type DeploymentMutation struct {
 	config
-	op                         Op
-	typ                        string
-	id                         *int
-	created_at                 *time.Time
-	updated_at                 *time.Time
-	attempt                    *int
-	addattempt                 *int
-	operation                  *deployment.Operation
-	status                     *deployment.Status
-	requested_by               *string
-	reason                     *string
-	status_reason              *string
-	automatic                  *bool
-	freeze_override            *bool
-	deferred_until             *time.Time
-	queued_at                  *time.Time
-	started_at                 *time.Time
-	completed_at               *time.Time
-	version                    *int
-	addversion                 *int
-	environment_name           *string
-	definition_id              *int
-	adddefinition_id           *int
-	clearedFields              map[string]struct{}
-	release                    *int
-	clearedrelease             bool
-	release_environment        *int
-	clearedrelease_environment bool
-	approvals                  map[int]struct{}
-	removedapprovals           map[int]struct{}
-	clearedapprovals           bool
-	job                        *int
-	clearedjob                 bool
-	gate_samples               map[int]struct{}
-	removedgate_samples        map[int]struct{}
-	clearedgate_samples        bool
-	done                       bool
-	oldValue                   func(context.Context) (*Deployment, error)
-	predicates                 []predicate.Deployment
+	op                          Op
+	typ                         string
+	id                          *int
+	created_at                  *time.Time
+	updated_at                  *time.Time
+	attempt                     *int
+	addattempt                  *int
+	operation                   *deployment.Operation
+	status                      *deployment.Status
+	requested_by                *string
+	reason                      *string
+	status_reason               *string
+	automatic                   *bool
+	freeze_override             *bool
+	deferred_until              *time.Time
+	queued_at                   *time.Time
+	started_at                  *time.Time
+	completed_at                *time.Time
+	version                     *int
+	addversion                  *int
+	environment_name            *string
+	definition_id               *int
+	adddefinition_id            *int
+	clearedFields               map[string]struct{}
+	release                     *int
+	clearedrelease              bool
+	release_environment         *int
+	clearedrelease_environment  bool
+	approvals                   map[int]struct{}
+	removedapprovals            map[int]struct{}
+	clearedapprovals            bool
+	jobs                        map[int]struct{}
+	removedjobs                 map[int]struct{}
+	clearedjobs                 bool
+	gate_samples                map[int]struct{}
+	removedgate_samples         map[int]struct{}
+	clearedgate_samples         bool
+	manual_interventions        map[int]struct{}
+	removedmanual_interventions map[int]struct{}
+	clearedmanual_interventions bool
+	done                        bool
+	oldValue                    func(context.Context) (*Deployment, error)
+	predicates                  []predicate.Deployment
 }
 
 var _ ent.Mutation = (*DeploymentMutation)(nil)
@@ -8690,43 +8696,58 @@ func (m *DeploymentMutation) ResetApprovals() {
 	m.removedapprovals = nil
 }
 
-// SetJobID sets the "job" edge to the Job entity by id.
-func (m *DeploymentMutation) SetJobID(id int) {
-	m.job = &id
+// AddJobIDs adds the "jobs" edge to the Job entity by ids.
+func (m *DeploymentMutation) AddJobIDs(ids ...int) {
+	if m.jobs == nil {
+		m.jobs = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.jobs[ids[i]] = struct{}{}
+	}
 }
 
-// ClearJob clears the "job" edge to the Job entity.
-func (m *DeploymentMutation) ClearJob() {
-	m.clearedjob = true
+// ClearJobs clears the "jobs" edge to the Job entity.
+func (m *DeploymentMutation) ClearJobs() {
+	m.clearedjobs = true
 }
 
-// JobCleared reports if the "job" edge to the Job entity was cleared.
-func (m *DeploymentMutation) JobCleared() bool {
-	return m.clearedjob
+// JobsCleared reports if the "jobs" edge to the Job entity was cleared.
+func (m *DeploymentMutation) JobsCleared() bool {
+	return m.clearedjobs
 }
 
-// JobID returns the "job" edge ID in the mutation.
-func (m *DeploymentMutation) JobID() (id int, exists bool) {
-	if m.job != nil {
-		return *m.job, true
+// RemoveJobIDs removes the "jobs" edge to the Job entity by IDs.
+func (m *DeploymentMutation) RemoveJobIDs(ids ...int) {
+	if m.removedjobs == nil {
+		m.removedjobs = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.jobs, ids[i])
+		m.removedjobs[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedJobs returns the removed IDs of the "jobs" edge to the Job entity.
+func (m *DeploymentMutation) RemovedJobsIDs() (ids []int) {
+	for id := range m.removedjobs {
+		ids = append(ids, id)
 	}
 	return
 }
 
-// JobIDs returns the "job" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// JobID instead. It exists only for internal usage by the builders.
-func (m *DeploymentMutation) JobIDs() (ids []int) {
-	if id := m.job; id != nil {
-		ids = append(ids, *id)
+// JobsIDs returns the "jobs" edge IDs in the mutation.
+func (m *DeploymentMutation) JobsIDs() (ids []int) {
+	for id := range m.jobs {
+		ids = append(ids, id)
 	}
 	return
 }
 
-// ResetJob resets all changes to the "job" edge.
-func (m *DeploymentMutation) ResetJob() {
-	m.job = nil
-	m.clearedjob = false
+// ResetJobs resets all changes to the "jobs" edge.
+func (m *DeploymentMutation) ResetJobs() {
+	m.jobs = nil
+	m.clearedjobs = false
+	m.removedjobs = nil
 }
 
 // AddGateSampleIDs adds the "gate_samples" edge to the GateSample entity by ids.
@@ -8781,6 +8802,60 @@ func (m *DeploymentMutation) ResetGateSamples() {
 	m.gate_samples = nil
 	m.clearedgate_samples = false
 	m.removedgate_samples = nil
+}
+
+// AddManualInterventionIDs adds the "manual_interventions" edge to the ManualIntervention entity by ids.
+func (m *DeploymentMutation) AddManualInterventionIDs(ids ...int) {
+	if m.manual_interventions == nil {
+		m.manual_interventions = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.manual_interventions[ids[i]] = struct{}{}
+	}
+}
+
+// ClearManualInterventions clears the "manual_interventions" edge to the ManualIntervention entity.
+func (m *DeploymentMutation) ClearManualInterventions() {
+	m.clearedmanual_interventions = true
+}
+
+// ManualInterventionsCleared reports if the "manual_interventions" edge to the ManualIntervention entity was cleared.
+func (m *DeploymentMutation) ManualInterventionsCleared() bool {
+	return m.clearedmanual_interventions
+}
+
+// RemoveManualInterventionIDs removes the "manual_interventions" edge to the ManualIntervention entity by IDs.
+func (m *DeploymentMutation) RemoveManualInterventionIDs(ids ...int) {
+	if m.removedmanual_interventions == nil {
+		m.removedmanual_interventions = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.manual_interventions, ids[i])
+		m.removedmanual_interventions[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedManualInterventions returns the removed IDs of the "manual_interventions" edge to the ManualIntervention entity.
+func (m *DeploymentMutation) RemovedManualInterventionsIDs() (ids []int) {
+	for id := range m.removedmanual_interventions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ManualInterventionsIDs returns the "manual_interventions" edge IDs in the mutation.
+func (m *DeploymentMutation) ManualInterventionsIDs() (ids []int) {
+	for id := range m.manual_interventions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetManualInterventions resets all changes to the "manual_interventions" edge.
+func (m *DeploymentMutation) ResetManualInterventions() {
+	m.manual_interventions = nil
+	m.clearedmanual_interventions = false
+	m.removedmanual_interventions = nil
 }
 
 // Where appends a list predicates to the DeploymentMutation builder.
@@ -9288,7 +9363,7 @@ func (m *DeploymentMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *DeploymentMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.release != nil {
 		edges = append(edges, deployment.EdgeRelease)
 	}
@@ -9298,11 +9373,14 @@ func (m *DeploymentMutation) AddedEdges() []string {
 	if m.approvals != nil {
 		edges = append(edges, deployment.EdgeApprovals)
 	}
-	if m.job != nil {
-		edges = append(edges, deployment.EdgeJob)
+	if m.jobs != nil {
+		edges = append(edges, deployment.EdgeJobs)
 	}
 	if m.gate_samples != nil {
 		edges = append(edges, deployment.EdgeGateSamples)
+	}
+	if m.manual_interventions != nil {
+		edges = append(edges, deployment.EdgeManualInterventions)
 	}
 	return edges
 }
@@ -9325,13 +9403,21 @@ func (m *DeploymentMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
-	case deployment.EdgeJob:
-		if id := m.job; id != nil {
-			return []ent.Value{*id}
+	case deployment.EdgeJobs:
+		ids := make([]ent.Value, 0, len(m.jobs))
+		for id := range m.jobs {
+			ids = append(ids, id)
 		}
+		return ids
 	case deployment.EdgeGateSamples:
 		ids := make([]ent.Value, 0, len(m.gate_samples))
 		for id := range m.gate_samples {
+			ids = append(ids, id)
+		}
+		return ids
+	case deployment.EdgeManualInterventions:
+		ids := make([]ent.Value, 0, len(m.manual_interventions))
+		for id := range m.manual_interventions {
 			ids = append(ids, id)
 		}
 		return ids
@@ -9341,12 +9427,18 @@ func (m *DeploymentMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *DeploymentMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedapprovals != nil {
 		edges = append(edges, deployment.EdgeApprovals)
 	}
+	if m.removedjobs != nil {
+		edges = append(edges, deployment.EdgeJobs)
+	}
 	if m.removedgate_samples != nil {
 		edges = append(edges, deployment.EdgeGateSamples)
+	}
+	if m.removedmanual_interventions != nil {
+		edges = append(edges, deployment.EdgeManualInterventions)
 	}
 	return edges
 }
@@ -9361,9 +9453,21 @@ func (m *DeploymentMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case deployment.EdgeJobs:
+		ids := make([]ent.Value, 0, len(m.removedjobs))
+		for id := range m.removedjobs {
+			ids = append(ids, id)
+		}
+		return ids
 	case deployment.EdgeGateSamples:
 		ids := make([]ent.Value, 0, len(m.removedgate_samples))
 		for id := range m.removedgate_samples {
+			ids = append(ids, id)
+		}
+		return ids
+	case deployment.EdgeManualInterventions:
+		ids := make([]ent.Value, 0, len(m.removedmanual_interventions))
+		for id := range m.removedmanual_interventions {
 			ids = append(ids, id)
 		}
 		return ids
@@ -9373,7 +9477,7 @@ func (m *DeploymentMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *DeploymentMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedrelease {
 		edges = append(edges, deployment.EdgeRelease)
 	}
@@ -9383,11 +9487,14 @@ func (m *DeploymentMutation) ClearedEdges() []string {
 	if m.clearedapprovals {
 		edges = append(edges, deployment.EdgeApprovals)
 	}
-	if m.clearedjob {
-		edges = append(edges, deployment.EdgeJob)
+	if m.clearedjobs {
+		edges = append(edges, deployment.EdgeJobs)
 	}
 	if m.clearedgate_samples {
 		edges = append(edges, deployment.EdgeGateSamples)
+	}
+	if m.clearedmanual_interventions {
+		edges = append(edges, deployment.EdgeManualInterventions)
 	}
 	return edges
 }
@@ -9402,10 +9509,12 @@ func (m *DeploymentMutation) EdgeCleared(name string) bool {
 		return m.clearedrelease_environment
 	case deployment.EdgeApprovals:
 		return m.clearedapprovals
-	case deployment.EdgeJob:
-		return m.clearedjob
+	case deployment.EdgeJobs:
+		return m.clearedjobs
 	case deployment.EdgeGateSamples:
 		return m.clearedgate_samples
+	case deployment.EdgeManualInterventions:
+		return m.clearedmanual_interventions
 	}
 	return false
 }
@@ -9419,9 +9528,6 @@ func (m *DeploymentMutation) ClearEdge(name string) error {
 		return nil
 	case deployment.EdgeReleaseEnvironment:
 		m.ClearReleaseEnvironment()
-		return nil
-	case deployment.EdgeJob:
-		m.ClearJob()
 		return nil
 	}
 	return fmt.Errorf("unknown Deployment unique edge %s", name)
@@ -9440,11 +9546,14 @@ func (m *DeploymentMutation) ResetEdge(name string) error {
 	case deployment.EdgeApprovals:
 		m.ResetApprovals()
 		return nil
-	case deployment.EdgeJob:
-		m.ResetJob()
+	case deployment.EdgeJobs:
+		m.ResetJobs()
 		return nil
 	case deployment.EdgeGateSamples:
 		m.ResetGateSamples()
+		return nil
+	case deployment.EdgeManualInterventions:
+		m.ResetManualInterventions()
 		return nil
 	}
 	return fmt.Errorf("unknown Deployment edge %s", name)
@@ -14844,6 +14953,10 @@ type JobMutation struct {
 	log_truncated     *bool
 	version           *int
 	addversion        *int
+	phase             *int
+	addphase          *int
+	log_base          *int64
+	addlog_base       *int64
 	clearedFields     map[string]struct{}
 	deployment        *int
 	cleareddeployment bool
@@ -15711,6 +15824,118 @@ func (m *JobMutation) ResetVersion() {
 	m.addversion = nil
 }
 
+// SetPhase sets the "phase" field.
+func (m *JobMutation) SetPhase(i int) {
+	m.phase = &i
+	m.addphase = nil
+}
+
+// Phase returns the value of the "phase" field in the mutation.
+func (m *JobMutation) Phase() (r int, exists bool) {
+	v := m.phase
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhase returns the old "phase" field's value of the Job entity.
+// If the Job object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobMutation) OldPhase(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhase is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhase requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhase: %w", err)
+	}
+	return oldValue.Phase, nil
+}
+
+// AddPhase adds i to the "phase" field.
+func (m *JobMutation) AddPhase(i int) {
+	if m.addphase != nil {
+		*m.addphase += i
+	} else {
+		m.addphase = &i
+	}
+}
+
+// AddedPhase returns the value that was added to the "phase" field in this mutation.
+func (m *JobMutation) AddedPhase() (r int, exists bool) {
+	v := m.addphase
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPhase resets all changes to the "phase" field.
+func (m *JobMutation) ResetPhase() {
+	m.phase = nil
+	m.addphase = nil
+}
+
+// SetLogBase sets the "log_base" field.
+func (m *JobMutation) SetLogBase(i int64) {
+	m.log_base = &i
+	m.addlog_base = nil
+}
+
+// LogBase returns the value of the "log_base" field in the mutation.
+func (m *JobMutation) LogBase() (r int64, exists bool) {
+	v := m.log_base
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLogBase returns the old "log_base" field's value of the Job entity.
+// If the Job object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobMutation) OldLogBase(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLogBase is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLogBase requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLogBase: %w", err)
+	}
+	return oldValue.LogBase, nil
+}
+
+// AddLogBase adds i to the "log_base" field.
+func (m *JobMutation) AddLogBase(i int64) {
+	if m.addlog_base != nil {
+		*m.addlog_base += i
+	} else {
+		m.addlog_base = &i
+	}
+}
+
+// AddedLogBase returns the value that was added to the "log_base" field in this mutation.
+func (m *JobMutation) AddedLogBase() (r int64, exists bool) {
+	v := m.addlog_base
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLogBase resets all changes to the "log_base" field.
+func (m *JobMutation) ResetLogBase() {
+	m.log_base = nil
+	m.addlog_base = nil
+}
+
 // SetDeploymentID sets the "deployment_id" field.
 func (m *JobMutation) SetDeploymentID(i int) {
 	m.deployment = &i
@@ -15992,7 +16217,7 @@ func (m *JobMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *JobMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, job.FieldCreatedAt)
 	}
@@ -16044,6 +16269,12 @@ func (m *JobMutation) Fields() []string {
 	if m.version != nil {
 		fields = append(fields, job.FieldVersion)
 	}
+	if m.phase != nil {
+		fields = append(fields, job.FieldPhase)
+	}
+	if m.log_base != nil {
+		fields = append(fields, job.FieldLogBase)
+	}
 	if m.deployment != nil {
 		fields = append(fields, job.FieldDeploymentID)
 	}
@@ -16092,6 +16323,10 @@ func (m *JobMutation) Field(name string) (ent.Value, bool) {
 		return m.LogTruncated()
 	case job.FieldVersion:
 		return m.Version()
+	case job.FieldPhase:
+		return m.Phase()
+	case job.FieldLogBase:
+		return m.LogBase()
 	case job.FieldDeploymentID:
 		return m.DeploymentID()
 	case job.FieldAgentID:
@@ -16139,6 +16374,10 @@ func (m *JobMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldLogTruncated(ctx)
 	case job.FieldVersion:
 		return m.OldVersion(ctx)
+	case job.FieldPhase:
+		return m.OldPhase(ctx)
+	case job.FieldLogBase:
+		return m.OldLogBase(ctx)
 	case job.FieldDeploymentID:
 		return m.OldDeploymentID(ctx)
 	case job.FieldAgentID:
@@ -16271,6 +16510,20 @@ func (m *JobMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetVersion(v)
 		return nil
+	case job.FieldPhase:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhase(v)
+		return nil
+	case job.FieldLogBase:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLogBase(v)
+		return nil
 	case job.FieldDeploymentID:
 		v, ok := value.(int)
 		if !ok {
@@ -16302,6 +16555,12 @@ func (m *JobMutation) AddedFields() []string {
 	if m.addversion != nil {
 		fields = append(fields, job.FieldVersion)
 	}
+	if m.addphase != nil {
+		fields = append(fields, job.FieldPhase)
+	}
+	if m.addlog_base != nil {
+		fields = append(fields, job.FieldLogBase)
+	}
 	return fields
 }
 
@@ -16316,6 +16575,10 @@ func (m *JobMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedLogBytes()
 	case job.FieldVersion:
 		return m.AddedVersion()
+	case job.FieldPhase:
+		return m.AddedPhase()
+	case job.FieldLogBase:
+		return m.AddedLogBase()
 	}
 	return nil, false
 }
@@ -16345,6 +16608,20 @@ func (m *JobMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddVersion(v)
+		return nil
+	case job.FieldPhase:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhase(v)
+		return nil
+	case job.FieldLogBase:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLogBase(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Job numeric field %s", name)
@@ -16462,6 +16739,12 @@ func (m *JobMutation) ResetField(name string) error {
 		return nil
 	case job.FieldVersion:
 		m.ResetVersion()
+		return nil
+	case job.FieldPhase:
+		m.ResetPhase()
+		return nil
+	case job.FieldLogBase:
+		m.ResetLogBase()
 		return nil
 	case job.FieldDeploymentID:
 		m.ResetDeploymentID()
@@ -18118,35 +18401,1425 @@ func (m *LogChunkMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown LogChunk edge %s", name)
 }
 
-// NotificationMutation represents an operation that mutates the Notification nodes in the graph.
-type NotificationMutation struct {
+// ManualInterventionMutation represents an operation that mutates the ManualIntervention nodes in the graph.
+type ManualInterventionMutation struct {
 	config
 	op                Op
 	typ               string
 	id                *int
 	created_at        *time.Time
 	updated_at        *time.Time
-	channel           *notification.Channel
-	kind              *string
-	recipient         *string
-	subject           *string
-	body              *string
-	status            *notification.Status
-	attempts          *int
-	addattempts       *int
-	last_error        *string
-	next_attempt_at   *time.Time
-	sent_at           *time.Time
-	approval_id       *int
-	addapproval_id    *int
-	hook_id           *int
-	addhook_id        *int
-	event_sequence    *int64
-	addevent_sequence *int64
+	phase             *int
+	addphase          *int
+	task_name         *string
+	instructions      *string
+	approvers         *[]spec.Approver
+	appendapprovers   []spec.Approver
+	on_timeout        *manualintervention.OnTimeout
+	status            *manualintervention.Status
+	timeout_at        *time.Time
+	decided_by        *string
+	decided_via       *string
+	comment           *string
+	decided_at        *time.Time
+	version           *int
+	addversion        *int
+	release_id        *int
+	addrelease_id     *int
 	clearedFields     map[string]struct{}
+	deployment        *int
+	cleareddeployment bool
 	done              bool
-	oldValue          func(context.Context) (*Notification, error)
-	predicates        []predicate.Notification
+	oldValue          func(context.Context) (*ManualIntervention, error)
+	predicates        []predicate.ManualIntervention
+}
+
+var _ ent.Mutation = (*ManualInterventionMutation)(nil)
+
+// manualinterventionOption allows management of the mutation configuration using functional options.
+type manualinterventionOption func(*ManualInterventionMutation)
+
+// newManualInterventionMutation creates new mutation for the ManualIntervention entity.
+func newManualInterventionMutation(c config, op Op, opts ...manualinterventionOption) *ManualInterventionMutation {
+	m := &ManualInterventionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeManualIntervention,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withManualInterventionID sets the ID field of the mutation.
+func withManualInterventionID(id int) manualinterventionOption {
+	return func(m *ManualInterventionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ManualIntervention
+		)
+		m.oldValue = func(ctx context.Context) (*ManualIntervention, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ManualIntervention.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withManualIntervention sets the old ManualIntervention of the mutation.
+func withManualIntervention(node *ManualIntervention) manualinterventionOption {
+	return func(m *ManualInterventionMutation) {
+		m.oldValue = func(context.Context) (*ManualIntervention, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ManualInterventionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ManualInterventionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ManualInterventionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ManualInterventionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ManualIntervention.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ManualInterventionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ManualInterventionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ManualInterventionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ManualInterventionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ManualInterventionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ManualInterventionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetPhase sets the "phase" field.
+func (m *ManualInterventionMutation) SetPhase(i int) {
+	m.phase = &i
+	m.addphase = nil
+}
+
+// Phase returns the value of the "phase" field in the mutation.
+func (m *ManualInterventionMutation) Phase() (r int, exists bool) {
+	v := m.phase
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhase returns the old "phase" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldPhase(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhase is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhase requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhase: %w", err)
+	}
+	return oldValue.Phase, nil
+}
+
+// AddPhase adds i to the "phase" field.
+func (m *ManualInterventionMutation) AddPhase(i int) {
+	if m.addphase != nil {
+		*m.addphase += i
+	} else {
+		m.addphase = &i
+	}
+}
+
+// AddedPhase returns the value that was added to the "phase" field in this mutation.
+func (m *ManualInterventionMutation) AddedPhase() (r int, exists bool) {
+	v := m.addphase
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPhase resets all changes to the "phase" field.
+func (m *ManualInterventionMutation) ResetPhase() {
+	m.phase = nil
+	m.addphase = nil
+}
+
+// SetTaskName sets the "task_name" field.
+func (m *ManualInterventionMutation) SetTaskName(s string) {
+	m.task_name = &s
+}
+
+// TaskName returns the value of the "task_name" field in the mutation.
+func (m *ManualInterventionMutation) TaskName() (r string, exists bool) {
+	v := m.task_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaskName returns the old "task_name" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldTaskName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaskName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaskName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaskName: %w", err)
+	}
+	return oldValue.TaskName, nil
+}
+
+// ResetTaskName resets all changes to the "task_name" field.
+func (m *ManualInterventionMutation) ResetTaskName() {
+	m.task_name = nil
+}
+
+// SetInstructions sets the "instructions" field.
+func (m *ManualInterventionMutation) SetInstructions(s string) {
+	m.instructions = &s
+}
+
+// Instructions returns the value of the "instructions" field in the mutation.
+func (m *ManualInterventionMutation) Instructions() (r string, exists bool) {
+	v := m.instructions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInstructions returns the old "instructions" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldInstructions(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInstructions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInstructions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInstructions: %w", err)
+	}
+	return oldValue.Instructions, nil
+}
+
+// ResetInstructions resets all changes to the "instructions" field.
+func (m *ManualInterventionMutation) ResetInstructions() {
+	m.instructions = nil
+}
+
+// SetApprovers sets the "approvers" field.
+func (m *ManualInterventionMutation) SetApprovers(s []spec.Approver) {
+	m.approvers = &s
+	m.appendapprovers = nil
+}
+
+// Approvers returns the value of the "approvers" field in the mutation.
+func (m *ManualInterventionMutation) Approvers() (r []spec.Approver, exists bool) {
+	v := m.approvers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApprovers returns the old "approvers" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldApprovers(ctx context.Context) (v []spec.Approver, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApprovers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApprovers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApprovers: %w", err)
+	}
+	return oldValue.Approvers, nil
+}
+
+// AppendApprovers adds s to the "approvers" field.
+func (m *ManualInterventionMutation) AppendApprovers(s []spec.Approver) {
+	m.appendapprovers = append(m.appendapprovers, s...)
+}
+
+// AppendedApprovers returns the list of values that were appended to the "approvers" field in this mutation.
+func (m *ManualInterventionMutation) AppendedApprovers() ([]spec.Approver, bool) {
+	if len(m.appendapprovers) == 0 {
+		return nil, false
+	}
+	return m.appendapprovers, true
+}
+
+// ClearApprovers clears the value of the "approvers" field.
+func (m *ManualInterventionMutation) ClearApprovers() {
+	m.approvers = nil
+	m.appendapprovers = nil
+	m.clearedFields[manualintervention.FieldApprovers] = struct{}{}
+}
+
+// ApproversCleared returns if the "approvers" field was cleared in this mutation.
+func (m *ManualInterventionMutation) ApproversCleared() bool {
+	_, ok := m.clearedFields[manualintervention.FieldApprovers]
+	return ok
+}
+
+// ResetApprovers resets all changes to the "approvers" field.
+func (m *ManualInterventionMutation) ResetApprovers() {
+	m.approvers = nil
+	m.appendapprovers = nil
+	delete(m.clearedFields, manualintervention.FieldApprovers)
+}
+
+// SetOnTimeout sets the "on_timeout" field.
+func (m *ManualInterventionMutation) SetOnTimeout(mt manualintervention.OnTimeout) {
+	m.on_timeout = &mt
+}
+
+// OnTimeout returns the value of the "on_timeout" field in the mutation.
+func (m *ManualInterventionMutation) OnTimeout() (r manualintervention.OnTimeout, exists bool) {
+	v := m.on_timeout
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOnTimeout returns the old "on_timeout" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldOnTimeout(ctx context.Context) (v manualintervention.OnTimeout, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOnTimeout is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOnTimeout requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOnTimeout: %w", err)
+	}
+	return oldValue.OnTimeout, nil
+}
+
+// ResetOnTimeout resets all changes to the "on_timeout" field.
+func (m *ManualInterventionMutation) ResetOnTimeout() {
+	m.on_timeout = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ManualInterventionMutation) SetStatus(value manualintervention.Status) {
+	m.status = &value
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ManualInterventionMutation) Status() (r manualintervention.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldStatus(ctx context.Context) (v manualintervention.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ManualInterventionMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetTimeoutAt sets the "timeout_at" field.
+func (m *ManualInterventionMutation) SetTimeoutAt(t time.Time) {
+	m.timeout_at = &t
+}
+
+// TimeoutAt returns the value of the "timeout_at" field in the mutation.
+func (m *ManualInterventionMutation) TimeoutAt() (r time.Time, exists bool) {
+	v := m.timeout_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeoutAt returns the old "timeout_at" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldTimeoutAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeoutAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeoutAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeoutAt: %w", err)
+	}
+	return oldValue.TimeoutAt, nil
+}
+
+// ResetTimeoutAt resets all changes to the "timeout_at" field.
+func (m *ManualInterventionMutation) ResetTimeoutAt() {
+	m.timeout_at = nil
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (m *ManualInterventionMutation) SetDecidedBy(s string) {
+	m.decided_by = &s
+}
+
+// DecidedBy returns the value of the "decided_by" field in the mutation.
+func (m *ManualInterventionMutation) DecidedBy() (r string, exists bool) {
+	v := m.decided_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedBy returns the old "decided_by" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldDecidedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedBy: %w", err)
+	}
+	return oldValue.DecidedBy, nil
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (m *ManualInterventionMutation) ClearDecidedBy() {
+	m.decided_by = nil
+	m.clearedFields[manualintervention.FieldDecidedBy] = struct{}{}
+}
+
+// DecidedByCleared returns if the "decided_by" field was cleared in this mutation.
+func (m *ManualInterventionMutation) DecidedByCleared() bool {
+	_, ok := m.clearedFields[manualintervention.FieldDecidedBy]
+	return ok
+}
+
+// ResetDecidedBy resets all changes to the "decided_by" field.
+func (m *ManualInterventionMutation) ResetDecidedBy() {
+	m.decided_by = nil
+	delete(m.clearedFields, manualintervention.FieldDecidedBy)
+}
+
+// SetDecidedVia sets the "decided_via" field.
+func (m *ManualInterventionMutation) SetDecidedVia(s string) {
+	m.decided_via = &s
+}
+
+// DecidedVia returns the value of the "decided_via" field in the mutation.
+func (m *ManualInterventionMutation) DecidedVia() (r string, exists bool) {
+	v := m.decided_via
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedVia returns the old "decided_via" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldDecidedVia(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedVia is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedVia requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedVia: %w", err)
+	}
+	return oldValue.DecidedVia, nil
+}
+
+// ClearDecidedVia clears the value of the "decided_via" field.
+func (m *ManualInterventionMutation) ClearDecidedVia() {
+	m.decided_via = nil
+	m.clearedFields[manualintervention.FieldDecidedVia] = struct{}{}
+}
+
+// DecidedViaCleared returns if the "decided_via" field was cleared in this mutation.
+func (m *ManualInterventionMutation) DecidedViaCleared() bool {
+	_, ok := m.clearedFields[manualintervention.FieldDecidedVia]
+	return ok
+}
+
+// ResetDecidedVia resets all changes to the "decided_via" field.
+func (m *ManualInterventionMutation) ResetDecidedVia() {
+	m.decided_via = nil
+	delete(m.clearedFields, manualintervention.FieldDecidedVia)
+}
+
+// SetComment sets the "comment" field.
+func (m *ManualInterventionMutation) SetComment(s string) {
+	m.comment = &s
+}
+
+// Comment returns the value of the "comment" field in the mutation.
+func (m *ManualInterventionMutation) Comment() (r string, exists bool) {
+	v := m.comment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComment returns the old "comment" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldComment(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComment: %w", err)
+	}
+	return oldValue.Comment, nil
+}
+
+// ResetComment resets all changes to the "comment" field.
+func (m *ManualInterventionMutation) ResetComment() {
+	m.comment = nil
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *ManualInterventionMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *ManualInterventionMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldDecidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ClearDecidedAt clears the value of the "decided_at" field.
+func (m *ManualInterventionMutation) ClearDecidedAt() {
+	m.decided_at = nil
+	m.clearedFields[manualintervention.FieldDecidedAt] = struct{}{}
+}
+
+// DecidedAtCleared returns if the "decided_at" field was cleared in this mutation.
+func (m *ManualInterventionMutation) DecidedAtCleared() bool {
+	_, ok := m.clearedFields[manualintervention.FieldDecidedAt]
+	return ok
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *ManualInterventionMutation) ResetDecidedAt() {
+	m.decided_at = nil
+	delete(m.clearedFields, manualintervention.FieldDecidedAt)
+}
+
+// SetVersion sets the "version" field.
+func (m *ManualInterventionMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *ManualInterventionMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *ManualInterventionMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *ManualInterventionMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *ManualInterventionMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
+}
+
+// SetDeploymentID sets the "deployment_id" field.
+func (m *ManualInterventionMutation) SetDeploymentID(i int) {
+	m.deployment = &i
+}
+
+// DeploymentID returns the value of the "deployment_id" field in the mutation.
+func (m *ManualInterventionMutation) DeploymentID() (r int, exists bool) {
+	v := m.deployment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeploymentID returns the old "deployment_id" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldDeploymentID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeploymentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeploymentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeploymentID: %w", err)
+	}
+	return oldValue.DeploymentID, nil
+}
+
+// ResetDeploymentID resets all changes to the "deployment_id" field.
+func (m *ManualInterventionMutation) ResetDeploymentID() {
+	m.deployment = nil
+}
+
+// SetReleaseID sets the "release_id" field.
+func (m *ManualInterventionMutation) SetReleaseID(i int) {
+	m.release_id = &i
+	m.addrelease_id = nil
+}
+
+// ReleaseID returns the value of the "release_id" field in the mutation.
+func (m *ManualInterventionMutation) ReleaseID() (r int, exists bool) {
+	v := m.release_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReleaseID returns the old "release_id" field's value of the ManualIntervention entity.
+// If the ManualIntervention object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ManualInterventionMutation) OldReleaseID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReleaseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReleaseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReleaseID: %w", err)
+	}
+	return oldValue.ReleaseID, nil
+}
+
+// AddReleaseID adds i to the "release_id" field.
+func (m *ManualInterventionMutation) AddReleaseID(i int) {
+	if m.addrelease_id != nil {
+		*m.addrelease_id += i
+	} else {
+		m.addrelease_id = &i
+	}
+}
+
+// AddedReleaseID returns the value that was added to the "release_id" field in this mutation.
+func (m *ManualInterventionMutation) AddedReleaseID() (r int, exists bool) {
+	v := m.addrelease_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReleaseID resets all changes to the "release_id" field.
+func (m *ManualInterventionMutation) ResetReleaseID() {
+	m.release_id = nil
+	m.addrelease_id = nil
+}
+
+// ClearDeployment clears the "deployment" edge to the Deployment entity.
+func (m *ManualInterventionMutation) ClearDeployment() {
+	m.cleareddeployment = true
+	m.clearedFields[manualintervention.FieldDeploymentID] = struct{}{}
+}
+
+// DeploymentCleared reports if the "deployment" edge to the Deployment entity was cleared.
+func (m *ManualInterventionMutation) DeploymentCleared() bool {
+	return m.cleareddeployment
+}
+
+// DeploymentIDs returns the "deployment" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeploymentID instead. It exists only for internal usage by the builders.
+func (m *ManualInterventionMutation) DeploymentIDs() (ids []int) {
+	if id := m.deployment; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDeployment resets all changes to the "deployment" edge.
+func (m *ManualInterventionMutation) ResetDeployment() {
+	m.deployment = nil
+	m.cleareddeployment = false
+}
+
+// Where appends a list predicates to the ManualInterventionMutation builder.
+func (m *ManualInterventionMutation) Where(ps ...predicate.ManualIntervention) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ManualInterventionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ManualInterventionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ManualIntervention, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ManualInterventionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ManualInterventionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ManualIntervention).
+func (m *ManualInterventionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ManualInterventionMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.created_at != nil {
+		fields = append(fields, manualintervention.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, manualintervention.FieldUpdatedAt)
+	}
+	if m.phase != nil {
+		fields = append(fields, manualintervention.FieldPhase)
+	}
+	if m.task_name != nil {
+		fields = append(fields, manualintervention.FieldTaskName)
+	}
+	if m.instructions != nil {
+		fields = append(fields, manualintervention.FieldInstructions)
+	}
+	if m.approvers != nil {
+		fields = append(fields, manualintervention.FieldApprovers)
+	}
+	if m.on_timeout != nil {
+		fields = append(fields, manualintervention.FieldOnTimeout)
+	}
+	if m.status != nil {
+		fields = append(fields, manualintervention.FieldStatus)
+	}
+	if m.timeout_at != nil {
+		fields = append(fields, manualintervention.FieldTimeoutAt)
+	}
+	if m.decided_by != nil {
+		fields = append(fields, manualintervention.FieldDecidedBy)
+	}
+	if m.decided_via != nil {
+		fields = append(fields, manualintervention.FieldDecidedVia)
+	}
+	if m.comment != nil {
+		fields = append(fields, manualintervention.FieldComment)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, manualintervention.FieldDecidedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, manualintervention.FieldVersion)
+	}
+	if m.deployment != nil {
+		fields = append(fields, manualintervention.FieldDeploymentID)
+	}
+	if m.release_id != nil {
+		fields = append(fields, manualintervention.FieldReleaseID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ManualInterventionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case manualintervention.FieldCreatedAt:
+		return m.CreatedAt()
+	case manualintervention.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case manualintervention.FieldPhase:
+		return m.Phase()
+	case manualintervention.FieldTaskName:
+		return m.TaskName()
+	case manualintervention.FieldInstructions:
+		return m.Instructions()
+	case manualintervention.FieldApprovers:
+		return m.Approvers()
+	case manualintervention.FieldOnTimeout:
+		return m.OnTimeout()
+	case manualintervention.FieldStatus:
+		return m.Status()
+	case manualintervention.FieldTimeoutAt:
+		return m.TimeoutAt()
+	case manualintervention.FieldDecidedBy:
+		return m.DecidedBy()
+	case manualintervention.FieldDecidedVia:
+		return m.DecidedVia()
+	case manualintervention.FieldComment:
+		return m.Comment()
+	case manualintervention.FieldDecidedAt:
+		return m.DecidedAt()
+	case manualintervention.FieldVersion:
+		return m.Version()
+	case manualintervention.FieldDeploymentID:
+		return m.DeploymentID()
+	case manualintervention.FieldReleaseID:
+		return m.ReleaseID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ManualInterventionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case manualintervention.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case manualintervention.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case manualintervention.FieldPhase:
+		return m.OldPhase(ctx)
+	case manualintervention.FieldTaskName:
+		return m.OldTaskName(ctx)
+	case manualintervention.FieldInstructions:
+		return m.OldInstructions(ctx)
+	case manualintervention.FieldApprovers:
+		return m.OldApprovers(ctx)
+	case manualintervention.FieldOnTimeout:
+		return m.OldOnTimeout(ctx)
+	case manualintervention.FieldStatus:
+		return m.OldStatus(ctx)
+	case manualintervention.FieldTimeoutAt:
+		return m.OldTimeoutAt(ctx)
+	case manualintervention.FieldDecidedBy:
+		return m.OldDecidedBy(ctx)
+	case manualintervention.FieldDecidedVia:
+		return m.OldDecidedVia(ctx)
+	case manualintervention.FieldComment:
+		return m.OldComment(ctx)
+	case manualintervention.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	case manualintervention.FieldVersion:
+		return m.OldVersion(ctx)
+	case manualintervention.FieldDeploymentID:
+		return m.OldDeploymentID(ctx)
+	case manualintervention.FieldReleaseID:
+		return m.OldReleaseID(ctx)
+	}
+	return nil, fmt.Errorf("unknown ManualIntervention field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ManualInterventionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case manualintervention.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case manualintervention.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case manualintervention.FieldPhase:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhase(v)
+		return nil
+	case manualintervention.FieldTaskName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaskName(v)
+		return nil
+	case manualintervention.FieldInstructions:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInstructions(v)
+		return nil
+	case manualintervention.FieldApprovers:
+		v, ok := value.([]spec.Approver)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApprovers(v)
+		return nil
+	case manualintervention.FieldOnTimeout:
+		v, ok := value.(manualintervention.OnTimeout)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOnTimeout(v)
+		return nil
+	case manualintervention.FieldStatus:
+		v, ok := value.(manualintervention.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case manualintervention.FieldTimeoutAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeoutAt(v)
+		return nil
+	case manualintervention.FieldDecidedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedBy(v)
+		return nil
+	case manualintervention.FieldDecidedVia:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedVia(v)
+		return nil
+	case manualintervention.FieldComment:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComment(v)
+		return nil
+	case manualintervention.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	case manualintervention.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
+	case manualintervention.FieldDeploymentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeploymentID(v)
+		return nil
+	case manualintervention.FieldReleaseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReleaseID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ManualIntervention field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ManualInterventionMutation) AddedFields() []string {
+	var fields []string
+	if m.addphase != nil {
+		fields = append(fields, manualintervention.FieldPhase)
+	}
+	if m.addversion != nil {
+		fields = append(fields, manualintervention.FieldVersion)
+	}
+	if m.addrelease_id != nil {
+		fields = append(fields, manualintervention.FieldReleaseID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ManualInterventionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case manualintervention.FieldPhase:
+		return m.AddedPhase()
+	case manualintervention.FieldVersion:
+		return m.AddedVersion()
+	case manualintervention.FieldReleaseID:
+		return m.AddedReleaseID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ManualInterventionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case manualintervention.FieldPhase:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhase(v)
+		return nil
+	case manualintervention.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
+	case manualintervention.FieldReleaseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReleaseID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ManualIntervention numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ManualInterventionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(manualintervention.FieldApprovers) {
+		fields = append(fields, manualintervention.FieldApprovers)
+	}
+	if m.FieldCleared(manualintervention.FieldDecidedBy) {
+		fields = append(fields, manualintervention.FieldDecidedBy)
+	}
+	if m.FieldCleared(manualintervention.FieldDecidedVia) {
+		fields = append(fields, manualintervention.FieldDecidedVia)
+	}
+	if m.FieldCleared(manualintervention.FieldDecidedAt) {
+		fields = append(fields, manualintervention.FieldDecidedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ManualInterventionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ManualInterventionMutation) ClearField(name string) error {
+	switch name {
+	case manualintervention.FieldApprovers:
+		m.ClearApprovers()
+		return nil
+	case manualintervention.FieldDecidedBy:
+		m.ClearDecidedBy()
+		return nil
+	case manualintervention.FieldDecidedVia:
+		m.ClearDecidedVia()
+		return nil
+	case manualintervention.FieldDecidedAt:
+		m.ClearDecidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ManualIntervention nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ManualInterventionMutation) ResetField(name string) error {
+	switch name {
+	case manualintervention.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case manualintervention.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case manualintervention.FieldPhase:
+		m.ResetPhase()
+		return nil
+	case manualintervention.FieldTaskName:
+		m.ResetTaskName()
+		return nil
+	case manualintervention.FieldInstructions:
+		m.ResetInstructions()
+		return nil
+	case manualintervention.FieldApprovers:
+		m.ResetApprovers()
+		return nil
+	case manualintervention.FieldOnTimeout:
+		m.ResetOnTimeout()
+		return nil
+	case manualintervention.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case manualintervention.FieldTimeoutAt:
+		m.ResetTimeoutAt()
+		return nil
+	case manualintervention.FieldDecidedBy:
+		m.ResetDecidedBy()
+		return nil
+	case manualintervention.FieldDecidedVia:
+		m.ResetDecidedVia()
+		return nil
+	case manualintervention.FieldComment:
+		m.ResetComment()
+		return nil
+	case manualintervention.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	case manualintervention.FieldVersion:
+		m.ResetVersion()
+		return nil
+	case manualintervention.FieldDeploymentID:
+		m.ResetDeploymentID()
+		return nil
+	case manualintervention.FieldReleaseID:
+		m.ResetReleaseID()
+		return nil
+	}
+	return fmt.Errorf("unknown ManualIntervention field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ManualInterventionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.deployment != nil {
+		edges = append(edges, manualintervention.EdgeDeployment)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ManualInterventionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case manualintervention.EdgeDeployment:
+		if id := m.deployment; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ManualInterventionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ManualInterventionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ManualInterventionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareddeployment {
+		edges = append(edges, manualintervention.EdgeDeployment)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ManualInterventionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case manualintervention.EdgeDeployment:
+		return m.cleareddeployment
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ManualInterventionMutation) ClearEdge(name string) error {
+	switch name {
+	case manualintervention.EdgeDeployment:
+		m.ClearDeployment()
+		return nil
+	}
+	return fmt.Errorf("unknown ManualIntervention unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ManualInterventionMutation) ResetEdge(name string) error {
+	switch name {
+	case manualintervention.EdgeDeployment:
+		m.ResetDeployment()
+		return nil
+	}
+	return fmt.Errorf("unknown ManualIntervention edge %s", name)
+}
+
+// NotificationMutation represents an operation that mutates the Notification nodes in the graph.
+type NotificationMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	created_at         *time.Time
+	updated_at         *time.Time
+	channel            *notification.Channel
+	kind               *string
+	recipient          *string
+	subject            *string
+	body               *string
+	status             *notification.Status
+	attempts           *int
+	addattempts        *int
+	last_error         *string
+	next_attempt_at    *time.Time
+	sent_at            *time.Time
+	approval_id        *int
+	addapproval_id     *int
+	intervention_id    *int
+	addintervention_id *int
+	hook_id            *int
+	addhook_id         *int
+	event_sequence     *int64
+	addevent_sequence  *int64
+	clearedFields      map[string]struct{}
+	done               bool
+	oldValue           func(context.Context) (*Notification, error)
+	predicates         []predicate.Notification
 }
 
 var _ ent.Mutation = (*NotificationMutation)(nil)
@@ -18782,6 +20455,76 @@ func (m *NotificationMutation) ResetApprovalID() {
 	delete(m.clearedFields, notification.FieldApprovalID)
 }
 
+// SetInterventionID sets the "intervention_id" field.
+func (m *NotificationMutation) SetInterventionID(i int) {
+	m.intervention_id = &i
+	m.addintervention_id = nil
+}
+
+// InterventionID returns the value of the "intervention_id" field in the mutation.
+func (m *NotificationMutation) InterventionID() (r int, exists bool) {
+	v := m.intervention_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInterventionID returns the old "intervention_id" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldInterventionID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInterventionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInterventionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInterventionID: %w", err)
+	}
+	return oldValue.InterventionID, nil
+}
+
+// AddInterventionID adds i to the "intervention_id" field.
+func (m *NotificationMutation) AddInterventionID(i int) {
+	if m.addintervention_id != nil {
+		*m.addintervention_id += i
+	} else {
+		m.addintervention_id = &i
+	}
+}
+
+// AddedInterventionID returns the value that was added to the "intervention_id" field in this mutation.
+func (m *NotificationMutation) AddedInterventionID() (r int, exists bool) {
+	v := m.addintervention_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearInterventionID clears the value of the "intervention_id" field.
+func (m *NotificationMutation) ClearInterventionID() {
+	m.intervention_id = nil
+	m.addintervention_id = nil
+	m.clearedFields[notification.FieldInterventionID] = struct{}{}
+}
+
+// InterventionIDCleared returns if the "intervention_id" field was cleared in this mutation.
+func (m *NotificationMutation) InterventionIDCleared() bool {
+	_, ok := m.clearedFields[notification.FieldInterventionID]
+	return ok
+}
+
+// ResetInterventionID resets all changes to the "intervention_id" field.
+func (m *NotificationMutation) ResetInterventionID() {
+	m.intervention_id = nil
+	m.addintervention_id = nil
+	delete(m.clearedFields, notification.FieldInterventionID)
+}
+
 // SetHookID sets the "hook_id" field.
 func (m *NotificationMutation) SetHookID(i int) {
 	m.hook_id = &i
@@ -18956,7 +20699,7 @@ func (m *NotificationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *NotificationMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.created_at != nil {
 		fields = append(fields, notification.FieldCreatedAt)
 	}
@@ -18995,6 +20738,9 @@ func (m *NotificationMutation) Fields() []string {
 	}
 	if m.approval_id != nil {
 		fields = append(fields, notification.FieldApprovalID)
+	}
+	if m.intervention_id != nil {
+		fields = append(fields, notification.FieldInterventionID)
 	}
 	if m.hook_id != nil {
 		fields = append(fields, notification.FieldHookID)
@@ -19036,6 +20782,8 @@ func (m *NotificationMutation) Field(name string) (ent.Value, bool) {
 		return m.SentAt()
 	case notification.FieldApprovalID:
 		return m.ApprovalID()
+	case notification.FieldInterventionID:
+		return m.InterventionID()
 	case notification.FieldHookID:
 		return m.HookID()
 	case notification.FieldEventSequence:
@@ -19075,6 +20823,8 @@ func (m *NotificationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldSentAt(ctx)
 	case notification.FieldApprovalID:
 		return m.OldApprovalID(ctx)
+	case notification.FieldInterventionID:
+		return m.OldInterventionID(ctx)
 	case notification.FieldHookID:
 		return m.OldHookID(ctx)
 	case notification.FieldEventSequence:
@@ -19179,6 +20929,13 @@ func (m *NotificationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetApprovalID(v)
 		return nil
+	case notification.FieldInterventionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInterventionID(v)
+		return nil
 	case notification.FieldHookID:
 		v, ok := value.(int)
 		if !ok {
@@ -19207,6 +20964,9 @@ func (m *NotificationMutation) AddedFields() []string {
 	if m.addapproval_id != nil {
 		fields = append(fields, notification.FieldApprovalID)
 	}
+	if m.addintervention_id != nil {
+		fields = append(fields, notification.FieldInterventionID)
+	}
 	if m.addhook_id != nil {
 		fields = append(fields, notification.FieldHookID)
 	}
@@ -19225,6 +20985,8 @@ func (m *NotificationMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAttempts()
 	case notification.FieldApprovalID:
 		return m.AddedApprovalID()
+	case notification.FieldInterventionID:
+		return m.AddedInterventionID()
 	case notification.FieldHookID:
 		return m.AddedHookID()
 	case notification.FieldEventSequence:
@@ -19251,6 +21013,13 @@ func (m *NotificationMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddApprovalID(v)
+		return nil
+	case notification.FieldInterventionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddInterventionID(v)
 		return nil
 	case notification.FieldHookID:
 		v, ok := value.(int)
@@ -19280,6 +21049,9 @@ func (m *NotificationMutation) ClearedFields() []string {
 	if m.FieldCleared(notification.FieldApprovalID) {
 		fields = append(fields, notification.FieldApprovalID)
 	}
+	if m.FieldCleared(notification.FieldInterventionID) {
+		fields = append(fields, notification.FieldInterventionID)
+	}
 	if m.FieldCleared(notification.FieldHookID) {
 		fields = append(fields, notification.FieldHookID)
 	}
@@ -19305,6 +21077,9 @@ func (m *NotificationMutation) ClearField(name string) error {
 		return nil
 	case notification.FieldApprovalID:
 		m.ClearApprovalID()
+		return nil
+	case notification.FieldInterventionID:
+		m.ClearInterventionID()
 		return nil
 	case notification.FieldHookID:
 		m.ClearHookID()
@@ -19358,6 +21133,9 @@ func (m *NotificationMutation) ResetField(name string) error {
 		return nil
 	case notification.FieldApprovalID:
 		m.ResetApprovalID()
+		return nil
+	case notification.FieldInterventionID:
+		m.ResetInterventionID()
 		return nil
 	case notification.FieldHookID:
 		m.ResetHookID()

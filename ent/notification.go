@@ -43,6 +43,8 @@ type Notification struct {
 	SentAt *time.Time `json:"sent_at,omitempty"`
 	// ApprovalID holds the value of the "approval_id" field.
 	ApprovalID *int `json:"approval_id,omitempty"`
+	// InterventionID holds the value of the "intervention_id" field.
+	InterventionID *int `json:"intervention_id,omitempty"`
 	// HookID holds the value of the "hook_id" field.
 	HookID *int `json:"hook_id,omitempty"`
 	// EventSequence holds the value of the "event_sequence" field.
@@ -55,7 +57,7 @@ func (*Notification) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case notification.FieldID, notification.FieldAttempts, notification.FieldApprovalID, notification.FieldHookID, notification.FieldEventSequence:
+		case notification.FieldID, notification.FieldAttempts, notification.FieldApprovalID, notification.FieldInterventionID, notification.FieldHookID, notification.FieldEventSequence:
 			values[i] = new(sql.NullInt64)
 		case notification.FieldChannel, notification.FieldKind, notification.FieldRecipient, notification.FieldSubject, notification.FieldBody, notification.FieldStatus, notification.FieldLastError:
 			values[i] = new(sql.NullString)
@@ -162,6 +164,13 @@ func (n *Notification) assignValues(columns []string, values []any) error {
 				n.ApprovalID = new(int)
 				*n.ApprovalID = int(value.Int64)
 			}
+		case notification.FieldInterventionID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field intervention_id", values[i])
+			} else if value.Valid {
+				n.InterventionID = new(int)
+				*n.InterventionID = int(value.Int64)
+			}
 		case notification.FieldHookID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field hook_id", values[i])
@@ -252,6 +261,11 @@ func (n *Notification) String() string {
 	builder.WriteString(", ")
 	if v := n.ApprovalID; v != nil {
 		builder.WriteString("approval_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := n.InterventionID; v != nil {
+		builder.WriteString("intervention_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

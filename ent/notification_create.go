@@ -188,6 +188,20 @@ func (nc *NotificationCreate) SetNillableApprovalID(i *int) *NotificationCreate 
 	return nc
 }
 
+// SetInterventionID sets the "intervention_id" field.
+func (nc *NotificationCreate) SetInterventionID(i int) *NotificationCreate {
+	nc.mutation.SetInterventionID(i)
+	return nc
+}
+
+// SetNillableInterventionID sets the "intervention_id" field if the given value is not nil.
+func (nc *NotificationCreate) SetNillableInterventionID(i *int) *NotificationCreate {
+	if i != nil {
+		nc.SetInterventionID(*i)
+	}
+	return nc
+}
+
 // SetHookID sets the "hook_id" field.
 func (nc *NotificationCreate) SetHookID(i int) *NotificationCreate {
 	nc.mutation.SetHookID(i)
@@ -412,6 +426,10 @@ func (nc *NotificationCreate) createSpec() (*Notification, *sqlgraph.CreateSpec)
 	if value, ok := nc.mutation.ApprovalID(); ok {
 		_spec.SetField(notification.FieldApprovalID, field.TypeInt, value)
 		_node.ApprovalID = &value
+	}
+	if value, ok := nc.mutation.InterventionID(); ok {
+		_spec.SetField(notification.FieldInterventionID, field.TypeInt, value)
+		_node.InterventionID = &value
 	}
 	if value, ok := nc.mutation.HookID(); ok {
 		_spec.SetField(notification.FieldHookID, field.TypeInt, value)
@@ -638,6 +656,30 @@ func (u *NotificationUpsert) AddApprovalID(v int) *NotificationUpsert {
 // ClearApprovalID clears the value of the "approval_id" field.
 func (u *NotificationUpsert) ClearApprovalID() *NotificationUpsert {
 	u.SetNull(notification.FieldApprovalID)
+	return u
+}
+
+// SetInterventionID sets the "intervention_id" field.
+func (u *NotificationUpsert) SetInterventionID(v int) *NotificationUpsert {
+	u.Set(notification.FieldInterventionID, v)
+	return u
+}
+
+// UpdateInterventionID sets the "intervention_id" field to the value that was provided on create.
+func (u *NotificationUpsert) UpdateInterventionID() *NotificationUpsert {
+	u.SetExcluded(notification.FieldInterventionID)
+	return u
+}
+
+// AddInterventionID adds v to the "intervention_id" field.
+func (u *NotificationUpsert) AddInterventionID(v int) *NotificationUpsert {
+	u.Add(notification.FieldInterventionID, v)
+	return u
+}
+
+// ClearInterventionID clears the value of the "intervention_id" field.
+func (u *NotificationUpsert) ClearInterventionID() *NotificationUpsert {
+	u.SetNull(notification.FieldInterventionID)
 	return u
 }
 
@@ -927,6 +969,34 @@ func (u *NotificationUpsertOne) UpdateApprovalID() *NotificationUpsertOne {
 func (u *NotificationUpsertOne) ClearApprovalID() *NotificationUpsertOne {
 	return u.Update(func(s *NotificationUpsert) {
 		s.ClearApprovalID()
+	})
+}
+
+// SetInterventionID sets the "intervention_id" field.
+func (u *NotificationUpsertOne) SetInterventionID(v int) *NotificationUpsertOne {
+	return u.Update(func(s *NotificationUpsert) {
+		s.SetInterventionID(v)
+	})
+}
+
+// AddInterventionID adds v to the "intervention_id" field.
+func (u *NotificationUpsertOne) AddInterventionID(v int) *NotificationUpsertOne {
+	return u.Update(func(s *NotificationUpsert) {
+		s.AddInterventionID(v)
+	})
+}
+
+// UpdateInterventionID sets the "intervention_id" field to the value that was provided on create.
+func (u *NotificationUpsertOne) UpdateInterventionID() *NotificationUpsertOne {
+	return u.Update(func(s *NotificationUpsert) {
+		s.UpdateInterventionID()
+	})
+}
+
+// ClearInterventionID clears the value of the "intervention_id" field.
+func (u *NotificationUpsertOne) ClearInterventionID() *NotificationUpsertOne {
+	return u.Update(func(s *NotificationUpsert) {
+		s.ClearInterventionID()
 	})
 }
 
@@ -1390,6 +1460,34 @@ func (u *NotificationUpsertBulk) UpdateApprovalID() *NotificationUpsertBulk {
 func (u *NotificationUpsertBulk) ClearApprovalID() *NotificationUpsertBulk {
 	return u.Update(func(s *NotificationUpsert) {
 		s.ClearApprovalID()
+	})
+}
+
+// SetInterventionID sets the "intervention_id" field.
+func (u *NotificationUpsertBulk) SetInterventionID(v int) *NotificationUpsertBulk {
+	return u.Update(func(s *NotificationUpsert) {
+		s.SetInterventionID(v)
+	})
+}
+
+// AddInterventionID adds v to the "intervention_id" field.
+func (u *NotificationUpsertBulk) AddInterventionID(v int) *NotificationUpsertBulk {
+	return u.Update(func(s *NotificationUpsert) {
+		s.AddInterventionID(v)
+	})
+}
+
+// UpdateInterventionID sets the "intervention_id" field to the value that was provided on create.
+func (u *NotificationUpsertBulk) UpdateInterventionID() *NotificationUpsertBulk {
+	return u.Update(func(s *NotificationUpsert) {
+		s.UpdateInterventionID()
+	})
+}
+
+// ClearInterventionID clears the value of the "intervention_id" field.
+func (u *NotificationUpsertBulk) ClearInterventionID() *NotificationUpsertBulk {
+	return u.Update(func(s *NotificationUpsert) {
+		s.ClearInterventionID()
 	})
 }
 

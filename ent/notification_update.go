@@ -215,6 +215,33 @@ func (nu *NotificationUpdate) ClearApprovalID() *NotificationUpdate {
 	return nu
 }
 
+// SetInterventionID sets the "intervention_id" field.
+func (nu *NotificationUpdate) SetInterventionID(i int) *NotificationUpdate {
+	nu.mutation.ResetInterventionID()
+	nu.mutation.SetInterventionID(i)
+	return nu
+}
+
+// SetNillableInterventionID sets the "intervention_id" field if the given value is not nil.
+func (nu *NotificationUpdate) SetNillableInterventionID(i *int) *NotificationUpdate {
+	if i != nil {
+		nu.SetInterventionID(*i)
+	}
+	return nu
+}
+
+// AddInterventionID adds i to the "intervention_id" field.
+func (nu *NotificationUpdate) AddInterventionID(i int) *NotificationUpdate {
+	nu.mutation.AddInterventionID(i)
+	return nu
+}
+
+// ClearInterventionID clears the value of the "intervention_id" field.
+func (nu *NotificationUpdate) ClearInterventionID() *NotificationUpdate {
+	nu.mutation.ClearInterventionID()
+	return nu
+}
+
 // SetHookID sets the "hook_id" field.
 func (nu *NotificationUpdate) SetHookID(i int) *NotificationUpdate {
 	nu.mutation.ResetHookID()
@@ -390,6 +417,15 @@ func (nu *NotificationUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if nu.mutation.ApprovalIDCleared() {
 		_spec.ClearField(notification.FieldApprovalID, field.TypeInt)
+	}
+	if value, ok := nu.mutation.InterventionID(); ok {
+		_spec.SetField(notification.FieldInterventionID, field.TypeInt, value)
+	}
+	if value, ok := nu.mutation.AddedInterventionID(); ok {
+		_spec.AddField(notification.FieldInterventionID, field.TypeInt, value)
+	}
+	if nu.mutation.InterventionIDCleared() {
+		_spec.ClearField(notification.FieldInterventionID, field.TypeInt)
 	}
 	if value, ok := nu.mutation.HookID(); ok {
 		_spec.SetField(notification.FieldHookID, field.TypeInt, value)
@@ -617,6 +653,33 @@ func (nuo *NotificationUpdateOne) ClearApprovalID() *NotificationUpdateOne {
 	return nuo
 }
 
+// SetInterventionID sets the "intervention_id" field.
+func (nuo *NotificationUpdateOne) SetInterventionID(i int) *NotificationUpdateOne {
+	nuo.mutation.ResetInterventionID()
+	nuo.mutation.SetInterventionID(i)
+	return nuo
+}
+
+// SetNillableInterventionID sets the "intervention_id" field if the given value is not nil.
+func (nuo *NotificationUpdateOne) SetNillableInterventionID(i *int) *NotificationUpdateOne {
+	if i != nil {
+		nuo.SetInterventionID(*i)
+	}
+	return nuo
+}
+
+// AddInterventionID adds i to the "intervention_id" field.
+func (nuo *NotificationUpdateOne) AddInterventionID(i int) *NotificationUpdateOne {
+	nuo.mutation.AddInterventionID(i)
+	return nuo
+}
+
+// ClearInterventionID clears the value of the "intervention_id" field.
+func (nuo *NotificationUpdateOne) ClearInterventionID() *NotificationUpdateOne {
+	nuo.mutation.ClearInterventionID()
+	return nuo
+}
+
 // SetHookID sets the "hook_id" field.
 func (nuo *NotificationUpdateOne) SetHookID(i int) *NotificationUpdateOne {
 	nuo.mutation.ResetHookID()
@@ -822,6 +885,15 @@ func (nuo *NotificationUpdateOne) sqlSave(ctx context.Context) (_node *Notificat
 	}
 	if nuo.mutation.ApprovalIDCleared() {
 		_spec.ClearField(notification.FieldApprovalID, field.TypeInt)
+	}
+	if value, ok := nuo.mutation.InterventionID(); ok {
+		_spec.SetField(notification.FieldInterventionID, field.TypeInt, value)
+	}
+	if value, ok := nuo.mutation.AddedInterventionID(); ok {
+		_spec.AddField(notification.FieldInterventionID, field.TypeInt, value)
+	}
+	if nuo.mutation.InterventionIDCleared() {
+		_spec.ClearField(notification.FieldInterventionID, field.TypeInt)
 	}
 	if value, ok := nuo.mutation.HookID(); ok {
 		_spec.SetField(notification.FieldHookID, field.TypeInt, value)

@@ -21,6 +21,7 @@ import (
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/outgoinghook"
 	"github.com/cairnhq/cairn/ent/release"
@@ -527,12 +528,49 @@ func init() {
 	jobDescVersion := jobFields[14].Descriptor()
 	// job.DefaultVersion holds the default value on creation for the version field.
 	job.DefaultVersion = jobDescVersion.Default.(int)
+	// jobDescPhase is the schema descriptor for phase field.
+	jobDescPhase := jobFields[15].Descriptor()
+	// job.DefaultPhase holds the default value on creation for the phase field.
+	job.DefaultPhase = jobDescPhase.Default.(int)
+	// jobDescLogBase is the schema descriptor for log_base field.
+	jobDescLogBase := jobFields[16].Descriptor()
+	// job.DefaultLogBase holds the default value on creation for the log_base field.
+	job.DefaultLogBase = jobDescLogBase.Default.(int64)
 	jobstepFields := schema.JobStep{}.Fields()
 	_ = jobstepFields
 	// jobstepDescContinueOnError is the schema descriptor for continue_on_error field.
 	jobstepDescContinueOnError := jobstepFields[4].Descriptor()
 	// jobstep.DefaultContinueOnError holds the default value on creation for the continue_on_error field.
 	jobstep.DefaultContinueOnError = jobstepDescContinueOnError.Default.(bool)
+	manualinterventionMixin := schema.ManualIntervention{}.Mixin()
+	manualinterventionMixinFields0 := manualinterventionMixin[0].Fields()
+	_ = manualinterventionMixinFields0
+	manualinterventionFields := schema.ManualIntervention{}.Fields()
+	_ = manualinterventionFields
+	// manualinterventionDescCreatedAt is the schema descriptor for created_at field.
+	manualinterventionDescCreatedAt := manualinterventionMixinFields0[0].Descriptor()
+	// manualintervention.DefaultCreatedAt holds the default value on creation for the created_at field.
+	manualintervention.DefaultCreatedAt = manualinterventionDescCreatedAt.Default.(func() time.Time)
+	// manualinterventionDescUpdatedAt is the schema descriptor for updated_at field.
+	manualinterventionDescUpdatedAt := manualinterventionMixinFields0[1].Descriptor()
+	// manualintervention.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	manualintervention.DefaultUpdatedAt = manualinterventionDescUpdatedAt.Default.(func() time.Time)
+	// manualintervention.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	manualintervention.UpdateDefaultUpdatedAt = manualinterventionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// manualinterventionDescInstructions is the schema descriptor for instructions field.
+	manualinterventionDescInstructions := manualinterventionFields[2].Descriptor()
+	// manualintervention.DefaultInstructions holds the default value on creation for the instructions field.
+	manualintervention.DefaultInstructions = manualinterventionDescInstructions.Default.(string)
+	// manualinterventionDescComment is the schema descriptor for comment field.
+	manualinterventionDescComment := manualinterventionFields[9].Descriptor()
+	// manualintervention.DefaultComment holds the default value on creation for the comment field.
+	manualintervention.DefaultComment = manualinterventionDescComment.Default.(string)
+	// manualintervention.CommentValidator is a validator for the "comment" field. It is called by the builders before save.
+	manualintervention.CommentValidator = manualinterventionDescComment.Validators[0].(func(string) error)
+	// manualinterventionDescVersion is the schema descriptor for version field.
+	manualinterventionDescVersion := manualinterventionFields[11].Descriptor()
+	// manualintervention.DefaultVersion holds the default value on creation for the version field.
+	manualintervention.DefaultVersion = manualinterventionDescVersion.Default.(int)
 	notificationMixin := schema.Notification{}.Mixin()
 	notificationMixinFields0 := notificationMixin[0].Fields()
 	_ = notificationMixinFields0

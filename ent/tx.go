@@ -50,6 +50,8 @@ type Tx struct {
 	JobStep *JobStepClient
 	// LogChunk is the client for interacting with the LogChunk builders.
 	LogChunk *LogChunkClient
+	// ManualIntervention is the client for interacting with the ManualIntervention builders.
+	ManualIntervention *ManualInterventionClient
 	// Notification is the client for interacting with the Notification builders.
 	Notification *NotificationClient
 	// OutgoingHook is the client for interacting with the OutgoingHook builders.
@@ -227,6 +229,7 @@ func (tx *Tx) init() {
 	tx.Job = NewJobClient(tx.config)
 	tx.JobStep = NewJobStepClient(tx.config)
 	tx.LogChunk = NewLogChunkClient(tx.config)
+	tx.ManualIntervention = NewManualInterventionClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)
 	tx.OutgoingHook = NewOutgoingHookClient(tx.config)
 	tx.Release = NewReleaseClient(tx.config)

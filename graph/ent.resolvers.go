@@ -84,6 +84,9 @@ func (r *Resolver) Agent() AgentResolver { return &agentResolver{r} }
 // Approval returns ApprovalResolver implementation.
 func (r *Resolver) Approval() ApprovalResolver { return &approvalResolver{r} }
 
+// Deployment returns DeploymentResolver implementation.
+func (r *Resolver) Deployment() DeploymentResolver { return &deploymentResolver{r} }
+
 // Environment returns EnvironmentResolver implementation.
 func (r *Resolver) Environment() EnvironmentResolver { return &environmentResolver{r} }
 
@@ -112,6 +115,7 @@ func (r *Resolver) User() UserResolver { return &userResolver{r} }
 type (
 	agentResolver             struct{ *Resolver }
 	approvalResolver          struct{ *Resolver }
+	deploymentResolver        struct{ *Resolver }
 	environmentResolver       struct{ *Resolver }
 	freezeWindowResolver      struct{ *Resolver }
 	outgoingHookResolver      struct{ *Resolver }

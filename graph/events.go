@@ -74,6 +74,10 @@ func typedEvent(ev delivery.Event, l model.EventLoader) any {
 		return &model.JobLostEvent{EventBase: b}
 	case delivery.EventGateSampleFailed:
 		return &model.GateSampleFailedEvent{EventBase: b}
+	case delivery.EventInterventionPending:
+		return &model.ManualInterventionPendingEvent{EventBase: b}
+	case delivery.EventInterventionDecided:
+		return &model.ManualInterventionDecidedEvent{EventBase: b}
 	case delivery.EventFreezeStarted:
 		return &model.FreezeStartedEvent{EventBase: b}
 	case delivery.EventFreezeEnded:
@@ -108,6 +112,10 @@ func (l eventLoader) Deployment(ctx context.Context, id int) (*ent.Deployment, e
 
 func (l eventLoader) Approval(ctx context.Context, id int) (*ent.Approval, error) {
 	return nilIfNotFound(l.e.Client().Approval.Get(ctx, id))
+}
+
+func (l eventLoader) Intervention(ctx context.Context, id int) (*ent.ManualIntervention, error) {
+	return nilIfNotFound(l.e.Client().ManualIntervention.Get(ctx, id))
 }
 
 func (l eventLoader) Agent(ctx context.Context, id int) (*ent.Agent, error) {

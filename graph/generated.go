@@ -27,6 +27,7 @@ import (
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
@@ -52,6 +53,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Agent() AgentResolver
 	Approval() ApprovalResolver
+	Deployment() DeploymentResolver
 	Environment() EnvironmentResolver
 	FreezeWindow() FreezeWindowResolver
 	Mutation() MutationResolver
@@ -431,6 +433,8 @@ type ComplexityRoot struct {
 		GateSamples          func(childComplexity int) int
 		ID                   func(childComplexity int) int
 		Job                  func(childComplexity int) int
+		Jobs                 func(childComplexity int) int
+		ManualInterventions  func(childComplexity int) int
 		Operation            func(childComplexity int) int
 		QueuedAt             func(childComplexity int) int
 		Reason               func(childComplexity int) int
@@ -750,9 +754,11 @@ type ComplexityRoot struct {
 		DeploymentID    func(childComplexity int) int
 		FinishedAt      func(childComplexity int) int
 		ID              func(childComplexity int) int
+		LogBase         func(childComplexity int) int
 		LogBytes        func(childComplexity int) int
 		LogSeq          func(childComplexity int) int
 		LogTruncated    func(childComplexity int) int
+		Phase           func(childComplexity int) int
 		QueuedAt        func(childComplexity int) int
 		ResultReason    func(childComplexity int) int
 		StartedAt       func(childComplexity int) int
@@ -826,61 +832,134 @@ type ComplexityRoot struct {
 		Time      func(childComplexity int) int
 	}
 
+	ManualIntervention struct {
+		Approvers    func(childComplexity int) int
+		Comment      func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		DecidedAt    func(childComplexity int) int
+		DecidedBy    func(childComplexity int) int
+		DecidedVia   func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Instructions func(childComplexity int) int
+		OnTimeout    func(childComplexity int) int
+		Phase        func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Status       func(childComplexity int) int
+		TaskName     func(childComplexity int) int
+		TimeoutAt    func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+	}
+
+	ManualInterventionConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ManualInterventionDecidedEvent struct {
+		Actor          func(childComplexity int) int
+		Comment        func(childComplexity int) int
+		DefinitionID   func(childComplexity int) int
+		Deployment     func(childComplexity int) int
+		DeploymentID   func(childComplexity int) int
+		Environment    func(childComplexity int) int
+		Intervention   func(childComplexity int) int
+		InterventionID func(childComplexity int) int
+		Release        func(childComplexity int) int
+		ReleaseID      func(childComplexity int) int
+		Sequence       func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Task           func(childComplexity int) int
+		Time           func(childComplexity int) int
+		TimedOut       func(childComplexity int) int
+		Type           func(childComplexity int) int
+	}
+
+	ManualInterventionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ManualInterventionPendingEvent struct {
+		Actor          func(childComplexity int) int
+		Approvers      func(childComplexity int) int
+		DefinitionID   func(childComplexity int) int
+		Deployment     func(childComplexity int) int
+		DeploymentID   func(childComplexity int) int
+		Environment    func(childComplexity int) int
+		Instructions   func(childComplexity int) int
+		Intervention   func(childComplexity int) int
+		InterventionID func(childComplexity int) int
+		OnTimeout      func(childComplexity int) int
+		Release        func(childComplexity int) int
+		ReleaseID      func(childComplexity int) int
+		Sequence       func(childComplexity int) int
+		Task           func(childComplexity int) int
+		Time           func(childComplexity int) int
+		TimeoutAt      func(childComplexity int) int
+		Type           func(childComplexity int) int
+	}
+
 	Mutation struct {
-		AbandonRelease          func(childComplexity int, releaseID int, comment *string) int
-		AddGroupMember          func(childComplexity int, groupID int, userID int) int
-		Approve                 func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
-		CancelDeployment        func(childComplexity int, deploymentID int, comment *string) int
-		ChangePassword          func(childComplexity int, currentPassword string, newPassword string) int
-		CreateAPIToken          func(childComplexity int, input model.NewAPITokenInput) int
-		CreateAgentRegistration func(childComplexity int, pool *string, maxUses *int, expiresInHours *int) int
-		CreateDefinition        func(childComplexity int, input spec.DefinitionSnapshot, comment *string) int
-		CreateFreezeWindow      func(childComplexity int, input delivery.FreezeWindowInput) int
-		CreateGroup             func(childComplexity int, input model.NewGroupInput) int
-		CreateOutgoingHook      func(childComplexity int, input model.NewOutgoingHookInput) int
-		CreateRelease           func(childComplexity int, input delivery.CreateReleaseInput) int
-		CreateServiceConnection func(childComplexity int, input model.NewServiceConnectionInput) int
-		CreateUser              func(childComplexity int, input model.NewUserInput) int
-		DeleteAgent             func(childComplexity int, id int) int
-		DeleteDefinition        func(childComplexity int, id int, expectedRevision int, comment *string) int
-		DeleteFreezeWindow      func(childComplexity int, id int) int
-		DeleteGroup             func(childComplexity int, id int) int
-		DeleteOutgoingHook      func(childComplexity int, id int) int
-		DeleteServiceConnection func(childComplexity int, id int) int
-		DeployEnvironment       func(childComplexity int, input delivery.DeployInput, onBehalfOf *string) int
-		DisableUser             func(childComplexity int, id int) int
-		IgnoreGates             func(childComplexity int, deploymentID int, comment *string) int
-		Ping                    func(childComplexity int) int
-		ReassignApproval        func(childComplexity int, approvalID int, toUsername string, comment *string) int
-		Reject                  func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
-		RemoveGroupMember       func(childComplexity int, groupID int, userID int) int
-		RevokeAPIToken          func(childComplexity int, id int) int
-		SetAgentEnabled         func(childComplexity int, id int, enabled bool) int
-		SetUserPassword         func(childComplexity int, id int, password string) int
-		UpdateDefinition        func(childComplexity int, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) int
-		UpdateGroup             func(childComplexity int, id int, input model.GroupPatchInput) int
-		UpdateOutgoingHook      func(childComplexity int, id int, input model.OutgoingHookPatchInput) int
-		UpdateServiceConnection func(childComplexity int, id int, input model.ServiceConnectionPatchInput) int
-		UpdateUser              func(childComplexity int, id int, input model.UserPatchInput) int
+		AbandonRelease           func(childComplexity int, releaseID int, comment *string) int
+		AddGroupMember           func(childComplexity int, groupID int, userID int) int
+		Approve                  func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
+		CancelDeployment         func(childComplexity int, deploymentID int, comment *string) int
+		ChangePassword           func(childComplexity int, currentPassword string, newPassword string) int
+		CreateAPIToken           func(childComplexity int, input model.NewAPITokenInput) int
+		CreateAgentRegistration  func(childComplexity int, pool *string, maxUses *int, expiresInHours *int) int
+		CreateDefinition         func(childComplexity int, input spec.DefinitionSnapshot, comment *string) int
+		CreateFreezeWindow       func(childComplexity int, input delivery.FreezeWindowInput) int
+		CreateGroup              func(childComplexity int, input model.NewGroupInput) int
+		CreateOutgoingHook       func(childComplexity int, input model.NewOutgoingHookInput) int
+		CreateRelease            func(childComplexity int, input delivery.CreateReleaseInput) int
+		CreateServiceConnection  func(childComplexity int, input model.NewServiceConnectionInput) int
+		CreateUser               func(childComplexity int, input model.NewUserInput) int
+		DeleteAgent              func(childComplexity int, id int) int
+		DeleteDefinition         func(childComplexity int, id int, expectedRevision int, comment *string) int
+		DeleteFreezeWindow       func(childComplexity int, id int) int
+		DeleteGroup              func(childComplexity int, id int) int
+		DeleteOutgoingHook       func(childComplexity int, id int) int
+		DeleteServiceConnection  func(childComplexity int, id int) int
+		DeployEnvironment        func(childComplexity int, input delivery.DeployInput, onBehalfOf *string) int
+		DisableUser              func(childComplexity int, id int) int
+		IgnoreGates              func(childComplexity int, deploymentID int, comment *string) int
+		Ping                     func(childComplexity int) int
+		ReassignApproval         func(childComplexity int, approvalID int, toUsername string, comment *string) int
+		Reject                   func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
+		RejectManualIntervention func(childComplexity int, id int, comment *string, onBehalfOf *string) int
+		RemoveGroupMember        func(childComplexity int, groupID int, userID int) int
+		ResumeManualIntervention func(childComplexity int, id int, comment *string, onBehalfOf *string) int
+		RevokeAPIToken           func(childComplexity int, id int) int
+		SetAgentEnabled          func(childComplexity int, id int, enabled bool) int
+		SetUserPassword          func(childComplexity int, id int, password string) int
+		UpdateDefinition         func(childComplexity int, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) int
+		UpdateGroup              func(childComplexity int, id int, input model.GroupPatchInput) int
+		UpdateOutgoingHook       func(childComplexity int, id int, input model.OutgoingHookPatchInput) int
+		UpdateServiceConnection  func(childComplexity int, id int, input model.ServiceConnectionPatchInput) int
+		UpdateUser               func(childComplexity int, id int, input model.UserPatchInput) int
 	}
 
 	Notification struct {
-		ApprovalID    func(childComplexity int) int
-		Attempts      func(childComplexity int) int
-		Body          func(childComplexity int) int
-		Channel       func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		EventSequence func(childComplexity int) int
-		HookID        func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		LastError     func(childComplexity int) int
-		NextAttemptAt func(childComplexity int) int
-		Recipient     func(childComplexity int) int
-		SentAt        func(childComplexity int) int
-		Status        func(childComplexity int) int
-		Subject       func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
+		ApprovalID     func(childComplexity int) int
+		Attempts       func(childComplexity int) int
+		Body           func(childComplexity int) int
+		Channel        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		EventSequence  func(childComplexity int) int
+		HookID         func(childComplexity int) int
+		ID             func(childComplexity int) int
+		InterventionID func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		NextAttemptAt  func(childComplexity int) int
+		Recipient      func(childComplexity int) int
+		SentAt         func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Subject        func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
 	}
 
 	NotificationConnection struct {
@@ -926,36 +1005,37 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Agents              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AgentOrder, where *ent.AgentWhereInput) int
-		ArtifactVersions    func(childComplexity int, definitionID int, alias string, first *int) int
-		AuditEvents         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
-		ChangesSince        func(childComplexity int, releaseID int, environment string) int
-		CurrentDeployments  func(childComplexity int, definitionID int) int
-		Definition          func(childComplexity int, id int) int
-		DefinitionDiff      func(childComplexity int, id int, from int, to int) int
-		DefinitionRevisions func(childComplexity int, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) int
-		Definitions         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
-		FreezeWindows       func(childComplexity int, definitionID *int) int
-		Groups              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
-		HookDeliveries      func(childComplexity int, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) int
-		HookEventTypes      func(childComplexity int) int
-		JobLogs             func(childComplexity int, jobID int, fromSeq *int64, limit *int) int
-		MyAPITokens         func(childComplexity int) int
-		Node                func(childComplexity int, id int) int
-		Nodes               func(childComplexity int, ids []int) int
-		Notifications       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.NotificationOrder, where *ent.NotificationWhereInput) int
-		OutgoingHooks       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OutgoingHookOrder, where *ent.OutgoingHookWhereInput) int
-		PendingApprovals    func(childComplexity int) int
-		Release             func(childComplexity int, id int) int
-		Releases            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
-		ServiceConnections  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) int
-		User                func(childComplexity int, id int) int
-		UserAPITokens       func(childComplexity int, userID int) int
-		Users               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
-		VerifyAuditChain    func(childComplexity int) int
-		Viewer              func(childComplexity int) int
-		WebhookDeliveries   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) int
-		WorkItem            func(childComplexity int, system string, externalID string) int
+		Agents                     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AgentOrder, where *ent.AgentWhereInput) int
+		ArtifactVersions           func(childComplexity int, definitionID int, alias string, first *int) int
+		AuditEvents                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
+		ChangesSince               func(childComplexity int, releaseID int, environment string) int
+		CurrentDeployments         func(childComplexity int, definitionID int) int
+		Definition                 func(childComplexity int, id int) int
+		DefinitionDiff             func(childComplexity int, id int, from int, to int) int
+		DefinitionRevisions        func(childComplexity int, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) int
+		Definitions                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
+		FreezeWindows              func(childComplexity int, definitionID *int) int
+		Groups                     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
+		HookDeliveries             func(childComplexity int, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) int
+		HookEventTypes             func(childComplexity int) int
+		JobLogs                    func(childComplexity int, jobID int, fromSeq *int64, limit *int) int
+		MyAPITokens                func(childComplexity int) int
+		Node                       func(childComplexity int, id int) int
+		Nodes                      func(childComplexity int, ids []int) int
+		Notifications              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.NotificationOrder, where *ent.NotificationWhereInput) int
+		OutgoingHooks              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OutgoingHookOrder, where *ent.OutgoingHookWhereInput) int
+		PendingApprovals           func(childComplexity int) int
+		PendingManualInterventions func(childComplexity int) int
+		Release                    func(childComplexity int, id int) int
+		Releases                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
+		ServiceConnections         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) int
+		User                       func(childComplexity int, id int) int
+		UserAPITokens              func(childComplexity int, userID int) int
+		Users                      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		VerifyAuditChain           func(childComplexity int) int
+		Viewer                     func(childComplexity int) int
+		WebhookDeliveries          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) int
+		WorkItem                   func(childComplexity int, system string, externalID string) int
 	}
 
 	QueuePolicy struct {
@@ -1128,10 +1208,14 @@ type ComplexityRoot struct {
 	}
 
 	Task struct {
+		Approvers        func(childComplexity int) int
 		ContinueOnError  func(childComplexity int) int
 		Disabled         func(childComplexity int) int
 		Env              func(childComplexity int) int
+		Instructions     func(childComplexity int) int
+		Kind             func(childComplexity int) int
 		Name             func(childComplexity int) int
+		OnTimeout        func(childComplexity int) int
 		Script           func(childComplexity int) int
 		Shell            func(childComplexity int) int
 		TimeoutMinutes   func(childComplexity int) int
@@ -1274,6 +1358,9 @@ type AgentResolver interface {
 type ApprovalResolver interface {
 	Notifications(ctx context.Context, obj *ent.Approval) ([]*ent.Notification, error)
 }
+type DeploymentResolver interface {
+	Job(ctx context.Context, obj *ent.Deployment) (*ent.Job, error)
+}
 type EnvironmentResolver interface {
 	ViewerCan(ctx context.Context, obj *ent.Environment) (*delivery.ViewerCan, error)
 	FrozenUntil(ctx context.Context, obj *ent.Environment) (*time.Time, error)
@@ -1312,6 +1399,8 @@ type MutationResolver interface {
 	DeleteServiceConnection(ctx context.Context, id int) (int, error)
 	SetUserPassword(ctx context.Context, id int, password string) (*ent.User, error)
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
+	ResumeManualIntervention(ctx context.Context, id int, comment *string, onBehalfOf *string) (*ent.ManualIntervention, error)
+	RejectManualIntervention(ctx context.Context, id int, comment *string, onBehalfOf *string) (*ent.ManualIntervention, error)
 	CreateRelease(ctx context.Context, input delivery.CreateReleaseInput) (*ent.Release, error)
 	DeployEnvironment(ctx context.Context, input delivery.DeployInput, onBehalfOf *string) (*ent.Deployment, error)
 	Approve(ctx context.Context, input delivery.ApprovalDecision, onBehalfOf *string) (*ent.Approval, error)
@@ -1346,6 +1435,7 @@ type QueryResolver interface {
 	MyAPITokens(ctx context.Context) ([]*ent.ApiToken, error)
 	UserAPITokens(ctx context.Context, userID int) ([]*ent.ApiToken, error)
 	ServiceConnections(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) (*ent.ServiceConnectionConnection, error)
+	PendingManualInterventions(ctx context.Context) ([]*ent.ManualIntervention, error)
 	Notifications(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.NotificationOrder, where *ent.NotificationWhereInput) (*ent.NotificationConnection, error)
 	Release(ctx context.Context, id int) (*ent.Release, error)
 	PendingApprovals(ctx context.Context) ([]*ent.Approval, error)
@@ -1372,7 +1462,11 @@ type SubscriptionResolver interface {
 	AgentEvents(ctx context.Context, afterSequence *int64) (<-chan model.AgentEvent, error)
 }
 type TaskResolver interface {
+	Kind(ctx context.Context, obj *spec.Task) (spec.TaskKind, error)
+
 	Env(ctx context.Context, obj *spec.Task) (map[string]any, error)
+
+	OnTimeout(ctx context.Context, obj *spec.Task) (spec.InterventionTimeoutAction, error)
 }
 type UserResolver interface {
 	HasPassword(ctx context.Context, obj *ent.User) (bool, error)
@@ -2990,6 +3084,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Deployment.Job(childComplexity), true
+	case "Deployment.jobs":
+		if e.ComplexityRoot.Deployment.Jobs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Jobs(childComplexity), true
+	case "Deployment.manualInterventions":
+		if e.ComplexityRoot.Deployment.ManualInterventions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.ManualInterventions(childComplexity), true
 	case "Deployment.operation":
 		if e.ComplexityRoot.Deployment.Operation == nil {
 			break
@@ -4360,6 +4466,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Job.ID(childComplexity), true
+	case "Job.logBase":
+		if e.ComplexityRoot.Job.LogBase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.LogBase(childComplexity), true
 	case "Job.logBytes":
 		if e.ComplexityRoot.Job.LogBytes == nil {
 			break
@@ -4378,6 +4490,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Job.LogTruncated(childComplexity), true
+	case "Job.phase":
+		if e.ComplexityRoot.Job.Phase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Phase(childComplexity), true
 	case "Job.queuedAt":
 		if e.ComplexityRoot.Job.QueuedAt == nil {
 			break
@@ -4686,6 +4804,341 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogLine.Time(childComplexity), true
 
+	case "ManualIntervention.approvers":
+		if e.ComplexityRoot.ManualIntervention.Approvers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.Approvers(childComplexity), true
+	case "ManualIntervention.comment":
+		if e.ComplexityRoot.ManualIntervention.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.Comment(childComplexity), true
+	case "ManualIntervention.createdAt":
+		if e.ComplexityRoot.ManualIntervention.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.CreatedAt(childComplexity), true
+	case "ManualIntervention.decidedAt":
+		if e.ComplexityRoot.ManualIntervention.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.DecidedAt(childComplexity), true
+	case "ManualIntervention.decidedBy":
+		if e.ComplexityRoot.ManualIntervention.DecidedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.DecidedBy(childComplexity), true
+	case "ManualIntervention.decidedVia":
+		if e.ComplexityRoot.ManualIntervention.DecidedVia == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.DecidedVia(childComplexity), true
+	case "ManualIntervention.deployment":
+		if e.ComplexityRoot.ManualIntervention.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.Deployment(childComplexity), true
+	case "ManualIntervention.deploymentID":
+		if e.ComplexityRoot.ManualIntervention.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.DeploymentID(childComplexity), true
+	case "ManualIntervention.id":
+		if e.ComplexityRoot.ManualIntervention.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.ID(childComplexity), true
+	case "ManualIntervention.instructions":
+		if e.ComplexityRoot.ManualIntervention.Instructions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.Instructions(childComplexity), true
+	case "ManualIntervention.onTimeout":
+		if e.ComplexityRoot.ManualIntervention.OnTimeout == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.OnTimeout(childComplexity), true
+	case "ManualIntervention.phase":
+		if e.ComplexityRoot.ManualIntervention.Phase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.Phase(childComplexity), true
+	case "ManualIntervention.releaseID":
+		if e.ComplexityRoot.ManualIntervention.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.ReleaseID(childComplexity), true
+	case "ManualIntervention.status":
+		if e.ComplexityRoot.ManualIntervention.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.Status(childComplexity), true
+	case "ManualIntervention.taskName":
+		if e.ComplexityRoot.ManualIntervention.TaskName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.TaskName(childComplexity), true
+	case "ManualIntervention.timeoutAt":
+		if e.ComplexityRoot.ManualIntervention.TimeoutAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.TimeoutAt(childComplexity), true
+	case "ManualIntervention.updatedAt":
+		if e.ComplexityRoot.ManualIntervention.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualIntervention.UpdatedAt(childComplexity), true
+
+	case "ManualInterventionConnection.edges":
+		if e.ComplexityRoot.ManualInterventionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionConnection.Edges(childComplexity), true
+	case "ManualInterventionConnection.pageInfo":
+		if e.ComplexityRoot.ManualInterventionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionConnection.PageInfo(childComplexity), true
+	case "ManualInterventionConnection.totalCount":
+		if e.ComplexityRoot.ManualInterventionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionConnection.TotalCount(childComplexity), true
+
+	case "ManualInterventionDecidedEvent.actor":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Actor(childComplexity), true
+	case "ManualInterventionDecidedEvent.comment":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Comment(childComplexity), true
+	case "ManualInterventionDecidedEvent.definitionId":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.DefinitionID(childComplexity), true
+	case "ManualInterventionDecidedEvent.deployment":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Deployment(childComplexity), true
+	case "ManualInterventionDecidedEvent.deploymentId":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.DeploymentID(childComplexity), true
+	case "ManualInterventionDecidedEvent.environment":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Environment(childComplexity), true
+	case "ManualInterventionDecidedEvent.intervention":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Intervention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Intervention(childComplexity), true
+	case "ManualInterventionDecidedEvent.interventionId":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.InterventionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.InterventionID(childComplexity), true
+	case "ManualInterventionDecidedEvent.release":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Release(childComplexity), true
+	case "ManualInterventionDecidedEvent.releaseId":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.ReleaseID(childComplexity), true
+	case "ManualInterventionDecidedEvent.sequence":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Sequence(childComplexity), true
+	case "ManualInterventionDecidedEvent.status":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Status(childComplexity), true
+	case "ManualInterventionDecidedEvent.task":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Task(childComplexity), true
+	case "ManualInterventionDecidedEvent.time":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Time(childComplexity), true
+	case "ManualInterventionDecidedEvent.timedOut":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.TimedOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.TimedOut(childComplexity), true
+	case "ManualInterventionDecidedEvent.type":
+		if e.ComplexityRoot.ManualInterventionDecidedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionDecidedEvent.Type(childComplexity), true
+
+	case "ManualInterventionEdge.cursor":
+		if e.ComplexityRoot.ManualInterventionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionEdge.Cursor(childComplexity), true
+	case "ManualInterventionEdge.node":
+		if e.ComplexityRoot.ManualInterventionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionEdge.Node(childComplexity), true
+
+	case "ManualInterventionPendingEvent.actor":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Actor(childComplexity), true
+	case "ManualInterventionPendingEvent.approvers":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Approvers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Approvers(childComplexity), true
+	case "ManualInterventionPendingEvent.definitionId":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.DefinitionID(childComplexity), true
+	case "ManualInterventionPendingEvent.deployment":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Deployment(childComplexity), true
+	case "ManualInterventionPendingEvent.deploymentId":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.DeploymentID(childComplexity), true
+	case "ManualInterventionPendingEvent.environment":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Environment(childComplexity), true
+	case "ManualInterventionPendingEvent.instructions":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Instructions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Instructions(childComplexity), true
+	case "ManualInterventionPendingEvent.intervention":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Intervention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Intervention(childComplexity), true
+	case "ManualInterventionPendingEvent.interventionId":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.InterventionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.InterventionID(childComplexity), true
+	case "ManualInterventionPendingEvent.onTimeout":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.OnTimeout == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.OnTimeout(childComplexity), true
+	case "ManualInterventionPendingEvent.release":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Release == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Release(childComplexity), true
+	case "ManualInterventionPendingEvent.releaseId":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.ReleaseID(childComplexity), true
+	case "ManualInterventionPendingEvent.sequence":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Sequence(childComplexity), true
+	case "ManualInterventionPendingEvent.task":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Task(childComplexity), true
+	case "ManualInterventionPendingEvent.time":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Time(childComplexity), true
+	case "ManualInterventionPendingEvent.timeoutAt":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.TimeoutAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.TimeoutAt(childComplexity), true
+	case "ManualInterventionPendingEvent.type":
+		if e.ComplexityRoot.ManualInterventionPendingEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ManualInterventionPendingEvent.Type(childComplexity), true
+
 	case "Mutation.abandonRelease":
 		if e.ComplexityRoot.Mutation.AbandonRelease == nil {
 			break
@@ -4967,6 +5420,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Reject(childComplexity, args["input"].(delivery.ApprovalDecision), args["onBehalfOf"].(*string)), true
+	case "Mutation.rejectManualIntervention":
+		if e.ComplexityRoot.Mutation.RejectManualIntervention == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectManualIntervention_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectManualIntervention(childComplexity, args["id"].(int), args["comment"].(*string), args["onBehalfOf"].(*string)), true
 	case "Mutation.removeGroupMember":
 		if e.ComplexityRoot.Mutation.RemoveGroupMember == nil {
 			break
@@ -4978,6 +5442,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveGroupMember(childComplexity, args["groupId"].(int), args["userId"].(int)), true
+	case "Mutation.resumeManualIntervention":
+		if e.ComplexityRoot.Mutation.ResumeManualIntervention == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeManualIntervention_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeManualIntervention(childComplexity, args["id"].(int), args["comment"].(*string), args["onBehalfOf"].(*string)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -5115,6 +5590,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Notification.ID(childComplexity), true
+	case "Notification.interventionID":
+		if e.ComplexityRoot.Notification.InterventionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.InterventionID(childComplexity), true
 	case "Notification.kind":
 		if e.ComplexityRoot.Notification.Kind == nil {
 			break
@@ -5520,6 +6001,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PendingApprovals(childComplexity), true
+	case "Query.pendingManualInterventions":
+		if e.ComplexityRoot.Query.PendingManualInterventions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PendingManualInterventions(childComplexity), true
 	case "Query.release":
 		if e.ComplexityRoot.Query.Release == nil {
 			break
@@ -6396,6 +6883,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.ReleaseEvents(childComplexity, args["definitionId"].(*int), args["environment"].(*string), args["afterSequence"].(*int64)), true
 
+	case "Task.approvers":
+		if e.ComplexityRoot.Task.Approvers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.Approvers(childComplexity), true
 	case "Task.continueOnError":
 		if e.ComplexityRoot.Task.ContinueOnError == nil {
 			break
@@ -6414,12 +6907,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.Env(childComplexity), true
+	case "Task.instructions":
+		if e.ComplexityRoot.Task.Instructions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.Instructions(childComplexity), true
+	case "Task.kind":
+		if e.ComplexityRoot.Task.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.Kind(childComplexity), true
 	case "Task.name":
 		if e.ComplexityRoot.Task.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Task.Name(childComplexity), true
+	case "Task.onTimeout":
+		if e.ComplexityRoot.Task.OnTimeout == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.OnTimeout(childComplexity), true
 	case "Task.script":
 		if e.ComplexityRoot.Task.Script == nil {
 			break
@@ -6966,6 +7477,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputJobSpecInput,
 		ec.unmarshalInputJobStepWhereInput,
 		ec.unmarshalInputJobWhereInput,
+		ec.unmarshalInputManualInterventionOrder,
+		ec.unmarshalInputManualInterventionWhereInput,
 		ec.unmarshalInputNewApiTokenInput,
 		ec.unmarshalInputNewGroupInput,
 		ec.unmarshalInputNewOutgoingHookInput,
@@ -7091,7 +7604,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/interventions.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -7171,6 +7684,7 @@ type Trigger {
 
 type Task {
   name: String!
+  kind: TaskKind!
   shell: String!
   script: String!
   workingDirectory: String!
@@ -7178,6 +7692,12 @@ type Task {
   timeoutMinutes: Int!
   continueOnError: Boolean!
   disabled: Boolean!
+  """Manual intervention: what the person should check or do; $(NAME) expands to a release variable."""
+  instructions: String!
+  """Manual intervention: who may resume or reject it (and is e-mailed); empty: whoever may manage the environment's deployments."""
+  approvers: [Approver!]!
+  """Manual intervention: REJECT (default) or RESUME when nobody acted within timeoutMinutes (default 1440)."""
+  onTimeout: InterventionTimeoutAction!
 }
 
 type JobSpec {
@@ -7231,13 +7751,18 @@ input TriggerInput {
 
 input TaskInput {
   name: String!
+  """SCRIPT (default) or MANUAL_INTERVENTION (no script; instructions, approvers, onTimeout)."""
+  kind: TaskKind
   shell: String
-  script: String!
+  script: String
   workingDirectory: String
   env: Map
   timeoutMinutes: Int
   continueOnError: Boolean
   disabled: Boolean
+  instructions: String
+  approvers: [ApproverInput!]
+  onTimeout: InterventionTimeoutAction
 }
 
 input JobSpecInput {
@@ -8938,8 +9463,9 @@ type Deployment implements Node {
   release: Release!
   releaseEnvironment: ReleaseEnvironment!
   approvals: [Approval!]
-  job: Job
+  jobs: [Job!]
   gateSamples: [GateSample!]
+  manualInterventions: [ManualIntervention!]
 }
 """
 A connection to a list of items.
@@ -9250,15 +9776,20 @@ input DeploymentWhereInput {
   hasApprovals: Boolean
   hasApprovalsWith: [ApprovalWhereInput!]
   """
-  job edge predicates
+  jobs edge predicates
   """
-  hasJob: Boolean
-  hasJobWith: [JobWhereInput!]
+  hasJobs: Boolean
+  hasJobsWith: [JobWhereInput!]
   """
   gate_samples edge predicates
   """
   hasGateSamples: Boolean
   hasGateSamplesWith: [GateSampleWhereInput!]
+  """
+  manual_interventions edge predicates
+  """
+  hasManualInterventions: Boolean
+  hasManualInterventionsWith: [ManualInterventionWhereInput!]
 }
 type Environment implements Node {
   id: ID!
@@ -10145,6 +10676,8 @@ type Job implements Node {
   logSeq: Int!
   logBytes: Int!
   logTruncated: Boolean!
+  phase: Int!
+  logBase: Int!
   deploymentID: ID!
   agentID: ID
   deployment: Deployment!
@@ -10524,6 +11057,28 @@ input JobWhereInput {
   logTruncated: Boolean
   logTruncatedNEQ: Boolean
   """
+  phase field predicates
+  """
+  phase: Int
+  phaseNEQ: Int
+  phaseIn: [Int!]
+  phaseNotIn: [Int!]
+  phaseGT: Int
+  phaseGTE: Int
+  phaseLT: Int
+  phaseLTE: Int
+  """
+  log_base field predicates
+  """
+  logBase: Int
+  logBaseNEQ: Int
+  logBaseIn: [Int!]
+  logBaseNotIn: [Int!]
+  logBaseGT: Int
+  logBaseGTE: Int
+  logBaseLT: Int
+  logBaseLTE: Int
+  """
   deployment_id field predicates
   """
   deploymentID: ID
@@ -10555,6 +11110,290 @@ input JobWhereInput {
   hasSteps: Boolean
   hasStepsWith: [JobStepWhereInput!]
 }
+type ManualIntervention implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  phase: Int!
+  taskName: String!
+  instructions: String!
+  approvers: [Approver!]
+  onTimeout: ManualInterventionOnTimeout!
+  status: ManualInterventionStatus!
+  timeoutAt: Time!
+  decidedBy: String
+  decidedVia: String
+  comment: String!
+  decidedAt: Time
+  deploymentID: ID!
+  releaseID: Int!
+  deployment: Deployment!
+}
+"""
+A connection to a list of items.
+"""
+type ManualInterventionConnection {
+  """
+  A list of edges.
+  """
+  edges: [ManualInterventionEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type ManualInterventionEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: ManualIntervention
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+ManualInterventionOnTimeout is enum for the field on_timeout
+"""
+enum ManualInterventionOnTimeout @goModel(model: "github.com/cairnhq/cairn/ent/manualintervention.OnTimeout") {
+  REJECT
+  RESUME
+}
+"""
+Ordering options for ManualIntervention connections
+"""
+input ManualInterventionOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order ManualInterventions.
+  """
+  field: ManualInterventionOrderField!
+}
+"""
+Properties by which ManualIntervention connections can be ordered.
+"""
+enum ManualInterventionOrderField {
+  CREATED_AT
+  UPDATED_AT
+  STATUS
+}
+"""
+ManualInterventionStatus is enum for the field status
+"""
+enum ManualInterventionStatus @goModel(model: "github.com/cairnhq/cairn/ent/manualintervention.Status") {
+  PENDING
+  RESUMED
+  REJECTED
+  CANCELED
+}
+"""
+ManualInterventionWhereInput is used for filtering ManualIntervention objects.
+Input was generated by ent.
+"""
+input ManualInterventionWhereInput {
+  not: ManualInterventionWhereInput
+  and: [ManualInterventionWhereInput!]
+  or: [ManualInterventionWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  phase field predicates
+  """
+  phase: Int
+  phaseNEQ: Int
+  phaseIn: [Int!]
+  phaseNotIn: [Int!]
+  phaseGT: Int
+  phaseGTE: Int
+  phaseLT: Int
+  phaseLTE: Int
+  """
+  task_name field predicates
+  """
+  taskName: String
+  taskNameNEQ: String
+  taskNameIn: [String!]
+  taskNameNotIn: [String!]
+  taskNameGT: String
+  taskNameGTE: String
+  taskNameLT: String
+  taskNameLTE: String
+  taskNameContains: String
+  taskNameHasPrefix: String
+  taskNameHasSuffix: String
+  taskNameEqualFold: String
+  taskNameContainsFold: String
+  """
+  instructions field predicates
+  """
+  instructions: String
+  instructionsNEQ: String
+  instructionsIn: [String!]
+  instructionsNotIn: [String!]
+  instructionsGT: String
+  instructionsGTE: String
+  instructionsLT: String
+  instructionsLTE: String
+  instructionsContains: String
+  instructionsHasPrefix: String
+  instructionsHasSuffix: String
+  instructionsEqualFold: String
+  instructionsContainsFold: String
+  """
+  on_timeout field predicates
+  """
+  onTimeout: ManualInterventionOnTimeout
+  onTimeoutNEQ: ManualInterventionOnTimeout
+  onTimeoutIn: [ManualInterventionOnTimeout!]
+  onTimeoutNotIn: [ManualInterventionOnTimeout!]
+  """
+  status field predicates
+  """
+  status: ManualInterventionStatus
+  statusNEQ: ManualInterventionStatus
+  statusIn: [ManualInterventionStatus!]
+  statusNotIn: [ManualInterventionStatus!]
+  """
+  timeout_at field predicates
+  """
+  timeoutAt: Time
+  timeoutAtNEQ: Time
+  timeoutAtIn: [Time!]
+  timeoutAtNotIn: [Time!]
+  timeoutAtGT: Time
+  timeoutAtGTE: Time
+  timeoutAtLT: Time
+  timeoutAtLTE: Time
+  """
+  decided_by field predicates
+  """
+  decidedBy: String
+  decidedByNEQ: String
+  decidedByIn: [String!]
+  decidedByNotIn: [String!]
+  decidedByGT: String
+  decidedByGTE: String
+  decidedByLT: String
+  decidedByLTE: String
+  decidedByContains: String
+  decidedByHasPrefix: String
+  decidedByHasSuffix: String
+  decidedByIsNil: Boolean
+  decidedByNotNil: Boolean
+  decidedByEqualFold: String
+  decidedByContainsFold: String
+  """
+  decided_via field predicates
+  """
+  decidedVia: String
+  decidedViaNEQ: String
+  decidedViaIn: [String!]
+  decidedViaNotIn: [String!]
+  decidedViaGT: String
+  decidedViaGTE: String
+  decidedViaLT: String
+  decidedViaLTE: String
+  decidedViaContains: String
+  decidedViaHasPrefix: String
+  decidedViaHasSuffix: String
+  decidedViaIsNil: Boolean
+  decidedViaNotNil: Boolean
+  decidedViaEqualFold: String
+  decidedViaContainsFold: String
+  """
+  comment field predicates
+  """
+  comment: String
+  commentNEQ: String
+  commentIn: [String!]
+  commentNotIn: [String!]
+  commentGT: String
+  commentGTE: String
+  commentLT: String
+  commentLTE: String
+  commentContains: String
+  commentHasPrefix: String
+  commentHasSuffix: String
+  commentEqualFold: String
+  commentContainsFold: String
+  """
+  decided_at field predicates
+  """
+  decidedAt: Time
+  decidedAtNEQ: Time
+  decidedAtIn: [Time!]
+  decidedAtNotIn: [Time!]
+  decidedAtGT: Time
+  decidedAtGTE: Time
+  decidedAtLT: Time
+  decidedAtLTE: Time
+  decidedAtIsNil: Boolean
+  decidedAtNotNil: Boolean
+  """
+  deployment_id field predicates
+  """
+  deploymentID: ID
+  deploymentIDNEQ: ID
+  deploymentIDIn: [ID!]
+  deploymentIDNotIn: [ID!]
+  """
+  release_id field predicates
+  """
+  releaseID: Int
+  releaseIDNEQ: Int
+  releaseIDIn: [Int!]
+  releaseIDNotIn: [Int!]
+  releaseIDGT: Int
+  releaseIDGTE: Int
+  releaseIDLT: Int
+  releaseIDLTE: Int
+  """
+  deployment edge predicates
+  """
+  hasDeployment: Boolean
+  hasDeploymentWith: [DeploymentWhereInput!]
+}
 """
 An object with an ID.
 Follows the [Relay Global Object Identification Specification](https://relay.dev/graphql/objectidentification.htm)
@@ -10580,6 +11419,7 @@ type Notification implements Node {
   nextAttemptAt: Time!
   sentAt: Time
   approvalID: Int
+  interventionID: Int
   hookID: Int
   eventSequence: Int
 }
@@ -10831,6 +11671,19 @@ input NotificationWhereInput {
   approvalIDLTE: Int
   approvalIDIsNil: Boolean
   approvalIDNotNil: Boolean
+  """
+  intervention_id field predicates
+  """
+  interventionID: Int
+  interventionIDNEQ: Int
+  interventionIDIn: [Int!]
+  interventionIDNotIn: [Int!]
+  interventionIDGT: Int
+  interventionIDGTE: Int
+  interventionIDLT: Int
+  interventionIDLTE: Int
+  interventionIDIsNil: Boolean
+  interventionIDNotNil: Boolean
   """
   hook_id field predicates
   """
@@ -12936,6 +13789,7 @@ input WorkItemWhereInput {
 	{Name: "schema/gates.graphql", Input: sourceData("schema/gates.graphql"), BuiltIn: false},
 	{Name: "schema/hooks.graphql", Input: sourceData("schema/hooks.graphql"), BuiltIn: false},
 	{Name: "schema/identity.graphql", Input: sourceData("schema/identity.graphql"), BuiltIn: false},
+	{Name: "schema/interventions.graphql", Input: sourceData("schema/interventions.graphql"), BuiltIn: false},
 	{Name: "schema/notifications.graphql", Input: sourceData("schema/notifications.graphql"), BuiltIn: false},
 	{Name: "schema/releases.graphql", Input: sourceData("schema/releases.graphql"), BuiltIn: false},
 	{Name: "schema/workitems.graphql", Input: sourceData("schema/workitems.graphql"), BuiltIn: false},
@@ -13514,10 +14368,14 @@ func (ec *executionContext) childFields_Deployment(ctx context.Context, field gr
 		return ec.fieldContext_Deployment_releaseEnvironment(ctx, field)
 	case "approvals":
 		return ec.fieldContext_Deployment_approvals(ctx, field)
-	case "job":
-		return ec.fieldContext_Deployment_job(ctx, field)
+	case "jobs":
+		return ec.fieldContext_Deployment_jobs(ctx, field)
 	case "gateSamples":
 		return ec.fieldContext_Deployment_gateSamples(ctx, field)
+	case "manualInterventions":
+		return ec.fieldContext_Deployment_manualInterventions(ctx, field)
+	case "job":
+		return ec.fieldContext_Deployment_job(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Deployment", field.Name)
 }
@@ -13944,6 +14802,10 @@ func (ec *executionContext) childFields_Job(ctx context.Context, field graphql.C
 		return ec.fieldContext_Job_logBytes(ctx, field)
 	case "logTruncated":
 		return ec.fieldContext_Job_logTruncated(ctx, field)
+	case "phase":
+		return ec.fieldContext_Job_phase(ctx, field)
+	case "logBase":
+		return ec.fieldContext_Job_logBase(ctx, field)
 	case "deploymentID":
 		return ec.fieldContext_Job_deploymentID(ctx, field)
 	case "agentID":
@@ -14056,6 +14918,56 @@ func (ec *executionContext) childFields_LogLine(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type LogLine", field.Name)
 }
 
+func (ec *executionContext) childFields_ManualIntervention(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ManualIntervention_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ManualIntervention_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ManualIntervention_updatedAt(ctx, field)
+	case "phase":
+		return ec.fieldContext_ManualIntervention_phase(ctx, field)
+	case "taskName":
+		return ec.fieldContext_ManualIntervention_taskName(ctx, field)
+	case "instructions":
+		return ec.fieldContext_ManualIntervention_instructions(ctx, field)
+	case "approvers":
+		return ec.fieldContext_ManualIntervention_approvers(ctx, field)
+	case "onTimeout":
+		return ec.fieldContext_ManualIntervention_onTimeout(ctx, field)
+	case "status":
+		return ec.fieldContext_ManualIntervention_status(ctx, field)
+	case "timeoutAt":
+		return ec.fieldContext_ManualIntervention_timeoutAt(ctx, field)
+	case "decidedBy":
+		return ec.fieldContext_ManualIntervention_decidedBy(ctx, field)
+	case "decidedVia":
+		return ec.fieldContext_ManualIntervention_decidedVia(ctx, field)
+	case "comment":
+		return ec.fieldContext_ManualIntervention_comment(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_ManualIntervention_decidedAt(ctx, field)
+	case "deploymentID":
+		return ec.fieldContext_ManualIntervention_deploymentID(ctx, field)
+	case "releaseID":
+		return ec.fieldContext_ManualIntervention_releaseID(ctx, field)
+	case "deployment":
+		return ec.fieldContext_ManualIntervention_deployment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ManualIntervention", field.Name)
+}
+
+func (ec *executionContext) childFields_ManualInterventionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ManualInterventionEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ManualInterventionEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ManualInterventionEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Notification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -14086,6 +14998,8 @@ func (ec *executionContext) childFields_Notification(ctx context.Context, field 
 		return ec.fieldContext_Notification_sentAt(ctx, field)
 	case "approvalID":
 		return ec.fieldContext_Notification_approvalID(ctx, field)
+	case "interventionID":
+		return ec.fieldContext_Notification_interventionID(ctx, field)
 	case "hookID":
 		return ec.fieldContext_Notification_hookID(ctx, field)
 	case "eventSequence":
@@ -14462,6 +15376,8 @@ func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.
 	switch field.Name {
 	case "name":
 		return ec.fieldContext_Task_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_Task_kind(ctx, field)
 	case "shell":
 		return ec.fieldContext_Task_shell(ctx, field)
 	case "script":
@@ -14476,6 +15392,12 @@ func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.
 		return ec.fieldContext_Task_continueOnError(ctx, field)
 	case "disabled":
 		return ec.fieldContext_Task_disabled(ctx, field)
+	case "instructions":
+		return ec.fieldContext_Task_instructions(ctx, field)
+	case "approvers":
+		return ec.fieldContext_Task_approvers(ctx, field)
+	case "onTimeout":
+		return ec.fieldContext_Task_onTimeout(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Task", field.Name)
 }
@@ -15344,6 +16266,36 @@ func (ec *executionContext) field_Mutation_reassignApproval_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rejectManualIntervention_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "onBehalfOf",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["onBehalfOf"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reject_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -15385,6 +16337,36 @@ func (ec *executionContext) field_Mutation_removeGroupMember_args(ctx context.Co
 		return nil, err
 	}
 	args["userId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeManualIntervention_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "onBehalfOf",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["onBehalfOf"] = arg2
 	return args, nil
 }
 
@@ -23626,26 +24608,26 @@ func (ec *executionContext) fieldContext_Deployment_approvals(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Deployment_job(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+func (ec *executionContext) _Deployment_jobs(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Deployment_job(ctx, field)
+			return ec.fieldContext_Deployment_jobs(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Job(ctx)
+			return obj.Jobs(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Job) graphql.Marshaler {
-			return ec.marshalOJob2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJob(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Job) graphql.Marshaler {
+			return ec.marshalOJob2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobᚄ(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Deployment_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Deployment_jobs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Deployment",
 		Field:      field,
@@ -23685,6 +24667,70 @@ func (ec *executionContext) fieldContext_Deployment_gateSamples(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_GateSample(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Deployment_manualInterventions(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_manualInterventions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManualInterventions(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ManualIntervention) graphql.Marshaler {
+			return ec.marshalOManualIntervention2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_manualInterventions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Deployment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ManualIntervention(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Deployment_job(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Deployment().Job(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Job) graphql.Marshaler {
+			return ec.marshalOJob2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJob(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Deployment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
 		},
 	}
 	return fc, nil
@@ -29185,6 +30231,52 @@ func (ec *executionContext) fieldContext_Job_logTruncated(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Job", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _Job_phase(ctx context.Context, field graphql.CollectedField, obj *ent.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_phase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Job_logBase(ctx context.Context, field graphql.CollectedField, obj *ent.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_logBase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LogBase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_logBase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Job_deploymentID(ctx context.Context, field graphql.CollectedField, obj *ent.Job) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -30354,6 +31446,1370 @@ func (ec *executionContext) _LogLine_afterLoss(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_LogLine_afterLoss(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LogLine", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_id(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_phase(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_phase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_taskName(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_taskName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_taskName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_instructions(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_instructions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Instructions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_instructions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_approvers(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_approvers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approvers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalOApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_approvers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualIntervention",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualIntervention_onTimeout(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_onTimeout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnTimeout, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v manualintervention.OnTimeout) graphql.Marshaler {
+			return ec.marshalNManualInterventionOnTimeout2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeout(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_onTimeout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type ManualInterventionOnTimeout does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_status(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v manualintervention.Status) graphql.Marshaler {
+			return ec.marshalNManualInterventionStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type ManualInterventionStatus does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_timeoutAt(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_timeoutAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeoutAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_timeoutAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_decidedBy(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_decidedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_decidedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_decidedVia(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_decidedVia(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedVia, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_decidedVia(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_comment(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_comment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Comment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_decidedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_deploymentID(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_deploymentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_deploymentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_releaseID(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_releaseID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_releaseID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualIntervention", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ManualIntervention_deployment(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualIntervention_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalNDeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualIntervention_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualIntervention",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualInterventionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ManualInterventionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ManualInterventionEdge) graphql.Marshaler {
+			return ec.marshalOManualInterventionEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualInterventionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ManualInterventionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualInterventionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ManualInterventionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualInterventionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualInterventionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ManualInterventionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_interventionId(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_interventionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InterventionID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_interventionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_task(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Task(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_comment(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_comment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Comment(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_timedOut(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_timedOut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimedOut(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_timedOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionDecidedEvent", field, true, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualInterventionDecidedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualInterventionDecidedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent_intervention(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionDecidedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionDecidedEvent_intervention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Intervention(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ManualIntervention) graphql.Marshaler {
+			return ec.marshalOManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionDecidedEvent_intervention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualInterventionDecidedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ManualIntervention(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualInterventionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ManualInterventionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ManualIntervention) graphql.Marshaler {
+			return ec.marshalOManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualInterventionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ManualIntervention(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualInterventionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ManualInterventionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_interventionId(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_interventionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InterventionID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_interventionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_task(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Task(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_instructions(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_instructions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Instructions(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_instructions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_approvers(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_approvers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approvers(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_approvers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_timeoutAt(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_timeoutAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeoutAt(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_timeoutAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, true, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_onTimeout(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_onTimeout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnTimeout(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.InterventionTimeoutAction) graphql.Marshaler {
+			return ec.marshalNInterventionTimeoutAction2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐInterventionTimeoutAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_onTimeout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ManualInterventionPendingEvent", field, true, false, errors.New("field of type InterventionTimeoutAction does not have child fields"))
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_release(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_release(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Release(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalORelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_release(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualInterventionPendingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualInterventionPendingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ManualInterventionPendingEvent_intervention(ctx context.Context, field graphql.CollectedField, obj *model.ManualInterventionPendingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ManualInterventionPendingEvent_intervention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Intervention(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ManualIntervention) graphql.Marshaler {
+			return ec.marshalOManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ManualInterventionPendingEvent_intervention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ManualInterventionPendingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ManualIntervention(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_ping(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -31567,6 +34023,94 @@ func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_resumeManualIntervention(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeManualIntervention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeManualIntervention(ctx, fc.Args["id"].(int), fc.Args["comment"].(*string), fc.Args["onBehalfOf"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ManualIntervention) graphql.Marshaler {
+			return ec.marshalNManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeManualIntervention(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ManualIntervention(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeManualIntervention_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectManualIntervention(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectManualIntervention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectManualIntervention(ctx, fc.Args["id"].(int), fc.Args["comment"].(*string), fc.Args["onBehalfOf"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ManualIntervention) graphql.Marshaler {
+			return ec.marshalNManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectManualIntervention(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ManualIntervention(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectManualIntervention_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -32194,6 +34738,29 @@ func (ec *executionContext) _Notification_approvalID(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Notification_approvalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Notification_interventionID(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_interventionID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InterventionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_interventionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
@@ -33756,6 +36323,38 @@ func (ec *executionContext) fieldContext_Query_serviceConnections(ctx context.Co
 	if fc.Args, err = ec.field_Query_serviceConnections_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_pendingManualInterventions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pendingManualInterventions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PendingManualInterventions(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ManualIntervention) graphql.Marshaler {
+			return ec.marshalNManualIntervention2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pendingManualInterventions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ManualIntervention(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -37375,6 +39974,29 @@ func (ec *executionContext) fieldContext_Task_name(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Task", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Task_kind(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Task().Kind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.TaskKind) graphql.Marshaler {
+			return ec.marshalNTaskKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTaskKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Task_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type TaskKind does not have child fields"))
+}
+
 func (ec *executionContext) _Task_shell(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -37534,6 +40156,84 @@ func (ec *executionContext) _Task_disabled(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Task_disabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Task", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Task_instructions(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_instructions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Instructions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Task_instructions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Task", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Task_approvers(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_approvers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approvers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Task_approvers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Task",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Task_onTimeout(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_onTimeout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Task().OnTimeout(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.InterventionTimeoutAction) graphql.Marshaler {
+			return ec.marshalNInterventionTimeoutAction2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐInterventionTimeoutAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Task_onTimeout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type InterventionTimeoutAction does not have child fields"))
 }
 
 func (ec *executionContext) _Trigger_kind(ctx context.Context, field graphql.CollectedField, obj *spec.Trigger) (ret graphql.Marshaler) {
@@ -47413,7 +50113,7 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "automatic", "automaticNEQ", "freezeOverride", "freezeOverrideNEQ", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJob", "hasJobWith", "hasGateSamples", "hasGateSamplesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "automatic", "automaticNEQ", "freezeOverride", "freezeOverrideNEQ", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJobs", "hasJobsWith", "hasGateSamples", "hasGateSamplesWith", "hasManualInterventions", "hasManualInterventionsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -48547,20 +51247,20 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.HasApprovalsWith = data
-		case "hasJob":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasJob"))
+		case "hasJobs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasJobs"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.HasJob = data
-		case "hasJobWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasJobWith"))
+			it.HasJobs = data
+		case "hasJobsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasJobsWith"))
 			data, err := ec.unmarshalOJobWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobWhereInputᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.HasJobWith = data
+			it.HasJobsWith = data
 		case "hasGateSamples":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasGateSamples"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -48575,6 +51275,20 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.HasGateSamplesWith = data
+		case "hasManualInterventions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasManualInterventions"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasManualInterventions = data
+		case "hasManualInterventionsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasManualInterventionsWith"))
+			data, err := ec.unmarshalOManualInterventionWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasManualInterventionsWith = data
 		}
 	}
 	return it, nil
@@ -52865,7 +55579,7 @@ func (ec *executionContext) unmarshalInputJobWhereInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "waitingReason", "waitingReasonNEQ", "waitingReasonIn", "waitingReasonNotIn", "waitingReasonGT", "waitingReasonGTE", "waitingReasonLT", "waitingReasonLTE", "waitingReasonContains", "waitingReasonHasPrefix", "waitingReasonHasSuffix", "waitingReasonEqualFold", "waitingReasonContainsFold", "resultReason", "resultReasonNEQ", "resultReasonIn", "resultReasonNotIn", "resultReasonGT", "resultReasonGTE", "resultReasonLT", "resultReasonLTE", "resultReasonContains", "resultReasonHasPrefix", "resultReasonHasSuffix", "resultReasonEqualFold", "resultReasonContainsFold", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "assignedAt", "assignedAtNEQ", "assignedAtIn", "assignedAtNotIn", "assignedAtGT", "assignedAtGTE", "assignedAtLT", "assignedAtLTE", "assignedAtIsNil", "assignedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutAt", "timeoutAtNEQ", "timeoutAtIn", "timeoutAtNotIn", "timeoutAtGT", "timeoutAtGTE", "timeoutAtLT", "timeoutAtLTE", "timeoutAtIsNil", "timeoutAtNotNil", "cancelRequested", "cancelRequestedNEQ", "logSeq", "logSeqNEQ", "logSeqIn", "logSeqNotIn", "logSeqGT", "logSeqGTE", "logSeqLT", "logSeqLTE", "logBytes", "logBytesNEQ", "logBytesIn", "logBytesNotIn", "logBytesGT", "logBytesGTE", "logBytesLT", "logBytesLTE", "logTruncated", "logTruncatedNEQ", "deploymentID", "deploymentIDNEQ", "deploymentIDIn", "deploymentIDNotIn", "agentID", "agentIDNEQ", "agentIDIn", "agentIDNotIn", "agentIDIsNil", "agentIDNotNil", "hasDeployment", "hasDeploymentWith", "hasAgent", "hasAgentWith", "hasSteps", "hasStepsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "waitingReason", "waitingReasonNEQ", "waitingReasonIn", "waitingReasonNotIn", "waitingReasonGT", "waitingReasonGTE", "waitingReasonLT", "waitingReasonLTE", "waitingReasonContains", "waitingReasonHasPrefix", "waitingReasonHasSuffix", "waitingReasonEqualFold", "waitingReasonContainsFold", "resultReason", "resultReasonNEQ", "resultReasonIn", "resultReasonNotIn", "resultReasonGT", "resultReasonGTE", "resultReasonLT", "resultReasonLTE", "resultReasonContains", "resultReasonHasPrefix", "resultReasonHasSuffix", "resultReasonEqualFold", "resultReasonContainsFold", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "assignedAt", "assignedAtNEQ", "assignedAtIn", "assignedAtNotIn", "assignedAtGT", "assignedAtGTE", "assignedAtLT", "assignedAtLTE", "assignedAtIsNil", "assignedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutAt", "timeoutAtNEQ", "timeoutAtIn", "timeoutAtNotIn", "timeoutAtGT", "timeoutAtGTE", "timeoutAtLT", "timeoutAtLTE", "timeoutAtIsNil", "timeoutAtNotNil", "cancelRequested", "cancelRequestedNEQ", "logSeq", "logSeqNEQ", "logSeqIn", "logSeqNotIn", "logSeqGT", "logSeqGTE", "logSeqLT", "logSeqLTE", "logBytes", "logBytesNEQ", "logBytesIn", "logBytesNotIn", "logBytesGT", "logBytesGTE", "logBytesLT", "logBytesLTE", "logTruncated", "logTruncatedNEQ", "phase", "phaseNEQ", "phaseIn", "phaseNotIn", "phaseGT", "phaseGTE", "phaseLT", "phaseLTE", "logBase", "logBaseNEQ", "logBaseIn", "logBaseNotIn", "logBaseGT", "logBaseGTE", "logBaseLT", "logBaseLTE", "deploymentID", "deploymentIDNEQ", "deploymentIDIn", "deploymentIDNotIn", "agentID", "agentIDNEQ", "agentIDIn", "agentIDNotIn", "agentIDIsNil", "agentIDNotNil", "hasDeployment", "hasDeploymentWith", "hasAgent", "hasAgentWith", "hasSteps", "hasStepsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -53747,6 +56461,118 @@ func (ec *executionContext) unmarshalInputJobWhereInput(ctx context.Context, obj
 				return it, err
 			}
 			it.LogTruncatedNEQ = data
+		case "phase":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phase"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phase = data
+		case "phaseNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseNEQ = data
+		case "phaseIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseIn = data
+		case "phaseNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseNotIn = data
+		case "phaseGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseGT = data
+		case "phaseGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseGTE = data
+		case "phaseLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseLT = data
+		case "phaseLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseLTE = data
+		case "logBase":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logBase"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogBase = data
+		case "logBaseNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logBaseNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogBaseNEQ = data
+		case "logBaseIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logBaseIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogBaseIn = data
+		case "logBaseNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logBaseNotIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogBaseNotIn = data
+		case "logBaseGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logBaseGT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogBaseGT = data
+		case "logBaseGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logBaseGTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogBaseGTE = data
+		case "logBaseLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logBaseLT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogBaseLT = data
+		case "logBaseLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logBaseLTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogBaseLTE = data
 		case "deploymentID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentID"))
 			data, err := ec.unmarshalOID2ᚖint(ctx, v)
@@ -53859,6 +56685,1078 @@ func (ec *executionContext) unmarshalInputJobWhereInput(ctx context.Context, obj
 				return it, err
 			}
 			it.HasStepsWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputManualInterventionOrder(ctx context.Context, obj any) (ent.ManualInterventionOrder, error) {
+	var it ent.ManualInterventionOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNManualInterventionOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputManualInterventionWhereInput(ctx context.Context, obj any) (ent.ManualInterventionWhereInput, error) {
+	var it ent.ManualInterventionWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "phase", "phaseNEQ", "phaseIn", "phaseNotIn", "phaseGT", "phaseGTE", "phaseLT", "phaseLTE", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "instructions", "instructionsNEQ", "instructionsIn", "instructionsNotIn", "instructionsGT", "instructionsGTE", "instructionsLT", "instructionsLTE", "instructionsContains", "instructionsHasPrefix", "instructionsHasSuffix", "instructionsEqualFold", "instructionsContainsFold", "onTimeout", "onTimeoutNEQ", "onTimeoutIn", "onTimeoutNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "timeoutAt", "timeoutAtNEQ", "timeoutAtIn", "timeoutAtNotIn", "timeoutAtGT", "timeoutAtGTE", "timeoutAtLT", "timeoutAtLTE", "decidedBy", "decidedByNEQ", "decidedByIn", "decidedByNotIn", "decidedByGT", "decidedByGTE", "decidedByLT", "decidedByLTE", "decidedByContains", "decidedByHasPrefix", "decidedByHasSuffix", "decidedByIsNil", "decidedByNotNil", "decidedByEqualFold", "decidedByContainsFold", "decidedVia", "decidedViaNEQ", "decidedViaIn", "decidedViaNotIn", "decidedViaGT", "decidedViaGTE", "decidedViaLT", "decidedViaLTE", "decidedViaContains", "decidedViaHasPrefix", "decidedViaHasSuffix", "decidedViaIsNil", "decidedViaNotNil", "decidedViaEqualFold", "decidedViaContainsFold", "comment", "commentNEQ", "commentIn", "commentNotIn", "commentGT", "commentGTE", "commentLT", "commentLTE", "commentContains", "commentHasPrefix", "commentHasSuffix", "commentEqualFold", "commentContainsFold", "decidedAt", "decidedAtNEQ", "decidedAtIn", "decidedAtNotIn", "decidedAtGT", "decidedAtGTE", "decidedAtLT", "decidedAtLTE", "decidedAtIsNil", "decidedAtNotNil", "deploymentID", "deploymentIDNEQ", "deploymentIDIn", "deploymentIDNotIn", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseIDGT", "releaseIDGTE", "releaseIDLT", "releaseIDLTE", "hasDeployment", "hasDeploymentWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOManualInterventionWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOManualInterventionWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOManualInterventionWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "phase":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phase"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phase = data
+		case "phaseNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseNEQ = data
+		case "phaseIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseIn = data
+		case "phaseNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseNotIn = data
+		case "phaseGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseGT = data
+		case "phaseGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseGTE = data
+		case "phaseLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseLT = data
+		case "phaseLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseLTE = data
+		case "taskName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskName = data
+		case "taskNameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameNEQ = data
+		case "taskNameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameIn = data
+		case "taskNameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameNotIn = data
+		case "taskNameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameGT = data
+		case "taskNameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameGTE = data
+		case "taskNameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameLT = data
+		case "taskNameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameLTE = data
+		case "taskNameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameContains = data
+		case "taskNameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameHasPrefix = data
+		case "taskNameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameHasSuffix = data
+		case "taskNameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameEqualFold = data
+		case "taskNameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameContainsFold = data
+		case "instructions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructions"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Instructions = data
+		case "instructionsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsNEQ = data
+		case "instructionsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsIn = data
+		case "instructionsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsNotIn = data
+		case "instructionsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsGT = data
+		case "instructionsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsGTE = data
+		case "instructionsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsLT = data
+		case "instructionsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsLTE = data
+		case "instructionsContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsContains = data
+		case "instructionsHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsHasPrefix = data
+		case "instructionsHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsHasSuffix = data
+		case "instructionsEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsEqualFold = data
+		case "instructionsContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructionsContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InstructionsContainsFold = data
+		case "onTimeout":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onTimeout"))
+			data, err := ec.unmarshalOManualInterventionOnTimeout2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeout(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnTimeout = data
+		case "onTimeoutNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onTimeoutNEQ"))
+			data, err := ec.unmarshalOManualInterventionOnTimeout2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeout(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnTimeoutNEQ = data
+		case "onTimeoutIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onTimeoutIn"))
+			data, err := ec.unmarshalOManualInterventionOnTimeout2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeoutᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnTimeoutIn = data
+		case "onTimeoutNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onTimeoutNotIn"))
+			data, err := ec.unmarshalOManualInterventionOnTimeout2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeoutᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnTimeoutNotIn = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOManualInterventionStatus2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOManualInterventionStatus2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOManualInterventionStatus2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOManualInterventionStatus2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "timeoutAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAt = data
+		case "timeoutAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtNEQ = data
+		case "timeoutAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtIn = data
+		case "timeoutAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtNotIn = data
+		case "timeoutAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtGT = data
+		case "timeoutAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtGTE = data
+		case "timeoutAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtLT = data
+		case "timeoutAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtLTE = data
+		case "decidedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedBy = data
+		case "decidedByNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByNEQ = data
+		case "decidedByIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByIn = data
+		case "decidedByNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByNotIn = data
+		case "decidedByGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByGT = data
+		case "decidedByGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByGTE = data
+		case "decidedByLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByLT = data
+		case "decidedByLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByLTE = data
+		case "decidedByContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByContains = data
+		case "decidedByHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByHasPrefix = data
+		case "decidedByHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByHasSuffix = data
+		case "decidedByIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByIsNil = data
+		case "decidedByNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByNotNil = data
+		case "decidedByEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByEqualFold = data
+		case "decidedByContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedByContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedByContainsFold = data
+		case "decidedVia":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedVia"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedVia = data
+		case "decidedViaNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaNEQ = data
+		case "decidedViaIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaIn = data
+		case "decidedViaNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaNotIn = data
+		case "decidedViaGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaGT = data
+		case "decidedViaGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaGTE = data
+		case "decidedViaLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaLT = data
+		case "decidedViaLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaLTE = data
+		case "decidedViaContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaContains = data
+		case "decidedViaHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaHasPrefix = data
+		case "decidedViaHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaHasSuffix = data
+		case "decidedViaIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaIsNil = data
+		case "decidedViaNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaNotNil = data
+		case "decidedViaEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaEqualFold = data
+		case "decidedViaContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedViaContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedViaContainsFold = data
+		case "comment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("comment"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Comment = data
+		case "commentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentNEQ = data
+		case "commentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentIn = data
+		case "commentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentNotIn = data
+		case "commentGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentGT = data
+		case "commentGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentGTE = data
+		case "commentLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentLT = data
+		case "commentLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentLTE = data
+		case "commentContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentContains = data
+		case "commentHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentHasPrefix = data
+		case "commentHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentHasSuffix = data
+		case "commentEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentEqualFold = data
+		case "commentContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentContainsFold = data
+		case "decidedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAt = data
+		case "decidedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtNEQ = data
+		case "decidedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtIn = data
+		case "decidedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtNotIn = data
+		case "decidedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtGT = data
+		case "decidedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtGTE = data
+		case "decidedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtLT = data
+		case "decidedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtLTE = data
+		case "decidedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtIsNil = data
+		case "decidedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtNotNil = data
+		case "deploymentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentID = data
+		case "deploymentIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentIDNEQ = data
+		case "deploymentIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentIDIn = data
+		case "deploymentIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentIDNotIn = data
+		case "releaseID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseID"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseID = data
+		case "releaseIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseIDNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseIDNEQ = data
+		case "releaseIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseIDIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseIDIn = data
+		case "releaseIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseIDNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseIDNotIn = data
+		case "releaseIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseIDGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseIDGT = data
+		case "releaseIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseIDGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseIDGTE = data
+		case "releaseIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseIDLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseIDLT = data
+		case "releaseIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseIDLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseIDLTE = data
+		case "hasDeployment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDeployment"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDeployment = data
+		case "hasDeploymentWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDeploymentWith"))
+			data, err := ec.unmarshalODeploymentWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDeploymentWith = data
 		}
 	}
 	return it, nil
@@ -54289,7 +58187,7 @@ func (ec *executionContext) unmarshalInputNotificationWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channel", "channelNEQ", "channelIn", "channelNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "kindGT", "kindGTE", "kindLT", "kindLTE", "kindContains", "kindHasPrefix", "kindHasSuffix", "kindEqualFold", "kindContainsFold", "recipient", "recipientNEQ", "recipientIn", "recipientNotIn", "recipientGT", "recipientGTE", "recipientLT", "recipientLTE", "recipientContains", "recipientHasPrefix", "recipientHasSuffix", "recipientEqualFold", "recipientContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectEqualFold", "subjectContainsFold", "body", "bodyNEQ", "bodyIn", "bodyNotIn", "bodyGT", "bodyGTE", "bodyLT", "bodyLTE", "bodyContains", "bodyHasPrefix", "bodyHasSuffix", "bodyEqualFold", "bodyContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "nextAttemptAt", "nextAttemptAtNEQ", "nextAttemptAtIn", "nextAttemptAtNotIn", "nextAttemptAtGT", "nextAttemptAtGTE", "nextAttemptAtLT", "nextAttemptAtLTE", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "approvalID", "approvalIDNEQ", "approvalIDIn", "approvalIDNotIn", "approvalIDGT", "approvalIDGTE", "approvalIDLT", "approvalIDLTE", "approvalIDIsNil", "approvalIDNotNil", "hookID", "hookIDNEQ", "hookIDIn", "hookIDNotIn", "hookIDGT", "hookIDGTE", "hookIDLT", "hookIDLTE", "hookIDIsNil", "hookIDNotNil", "eventSequence", "eventSequenceNEQ", "eventSequenceIn", "eventSequenceNotIn", "eventSequenceGT", "eventSequenceGTE", "eventSequenceLT", "eventSequenceLTE", "eventSequenceIsNil", "eventSequenceNotNil"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channel", "channelNEQ", "channelIn", "channelNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "kindGT", "kindGTE", "kindLT", "kindLTE", "kindContains", "kindHasPrefix", "kindHasSuffix", "kindEqualFold", "kindContainsFold", "recipient", "recipientNEQ", "recipientIn", "recipientNotIn", "recipientGT", "recipientGTE", "recipientLT", "recipientLTE", "recipientContains", "recipientHasPrefix", "recipientHasSuffix", "recipientEqualFold", "recipientContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectEqualFold", "subjectContainsFold", "body", "bodyNEQ", "bodyIn", "bodyNotIn", "bodyGT", "bodyGTE", "bodyLT", "bodyLTE", "bodyContains", "bodyHasPrefix", "bodyHasSuffix", "bodyEqualFold", "bodyContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "nextAttemptAt", "nextAttemptAtNEQ", "nextAttemptAtIn", "nextAttemptAtNotIn", "nextAttemptAtGT", "nextAttemptAtGTE", "nextAttemptAtLT", "nextAttemptAtLTE", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "approvalID", "approvalIDNEQ", "approvalIDIn", "approvalIDNotIn", "approvalIDGT", "approvalIDGTE", "approvalIDLT", "approvalIDLTE", "approvalIDIsNil", "approvalIDNotNil", "interventionID", "interventionIDNEQ", "interventionIDIn", "interventionIDNotIn", "interventionIDGT", "interventionIDGTE", "interventionIDLT", "interventionIDLTE", "interventionIDIsNil", "interventionIDNotNil", "hookID", "hookIDNEQ", "hookIDIn", "hookIDNotIn", "hookIDGT", "hookIDGTE", "hookIDLT", "hookIDLTE", "hookIDIsNil", "hookIDNotNil", "eventSequence", "eventSequenceNEQ", "eventSequenceIn", "eventSequenceNotIn", "eventSequenceGT", "eventSequenceGTE", "eventSequenceLT", "eventSequenceLTE", "eventSequenceIsNil", "eventSequenceNotNil"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -55248,6 +59146,76 @@ func (ec *executionContext) unmarshalInputNotificationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.ApprovalIDNotNil = data
+		case "interventionID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionID"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionID = data
+		case "interventionIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionIDNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionIDNEQ = data
+		case "interventionIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionIDIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionIDIn = data
+		case "interventionIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionIDNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionIDNotIn = data
+		case "interventionIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionIDGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionIDGT = data
+		case "interventionIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionIDGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionIDGTE = data
+		case "interventionIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionIDLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionIDLT = data
+		case "interventionIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionIDLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionIDLTE = data
+		case "interventionIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionIDIsNil = data
+		case "interventionIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interventionIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InterventionIDNotNil = data
 		case "hookID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hookID"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -59822,7 +63790,7 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "shell", "script", "workingDirectory", "env", "timeoutMinutes", "continueOnError", "disabled"}
+	fieldsInOrder := [...]string{"name", "kind", "shell", "script", "workingDirectory", "env", "timeoutMinutes", "continueOnError", "disabled", "instructions", "approvers", "onTimeout"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -59836,6 +63804,13 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 				return it, err
 			}
 			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOTaskKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTaskKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
 		case "shell":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shell"))
 			data, err := ec.unmarshalOString2string(ctx, v)
@@ -59845,7 +63820,7 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 			it.Shell = data
 		case "script":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("script"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2string(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -59887,6 +63862,27 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 				return it, err
 			}
 			it.Disabled = data
+		case "instructions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instructions"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Instructions = data
+		case "approvers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("approvers"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Approvers = data
+		case "onTimeout":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onTimeout"))
+			data, err := ec.unmarshalOInterventionTimeoutAction2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐInterventionTimeoutAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnTimeout = data
 		}
 	}
 	return it, nil
@@ -62317,6 +66313,20 @@ func (ec *executionContext) _CairnEvent(ctx context.Context, sel ast.SelectionSe
 			return graphql.Null
 		}
 		return ec._ReleaseAbandonedEvent(ctx, sel, obj)
+	case model.ManualInterventionPendingEvent:
+		return ec._ManualInterventionPendingEvent(ctx, sel, &obj)
+	case *model.ManualInterventionPendingEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ManualInterventionPendingEvent(ctx, sel, obj)
+	case model.ManualInterventionDecidedEvent:
+		return ec._ManualInterventionDecidedEvent(ctx, sel, &obj)
+	case *model.ManualInterventionDecidedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ManualInterventionDecidedEvent(ctx, sel, obj)
 	case model.JobLostEvent:
 		return ec._JobLostEvent(ctx, sel, &obj)
 	case *model.JobLostEvent:
@@ -62464,6 +66474,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Notification(ctx, sel, obj)
+	case *ent.ManualIntervention:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ManualIntervention(ctx, sel, obj)
 	case *ent.JobStep:
 		if obj == nil {
 			return graphql.Null
@@ -62576,6 +66591,20 @@ func (ec *executionContext) _ReleaseEvent(ctx context.Context, sel ast.Selection
 			return graphql.Null
 		}
 		return ec._ReleaseAbandonedEvent(ctx, sel, obj)
+	case model.ManualInterventionPendingEvent:
+		return ec._ManualInterventionPendingEvent(ctx, sel, &obj)
+	case *model.ManualInterventionPendingEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ManualInterventionPendingEvent(ctx, sel, obj)
+	case model.ManualInterventionDecidedEvent:
+		return ec._ManualInterventionDecidedEvent(ctx, sel, &obj)
+	case *model.ManualInterventionDecidedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ManualInterventionDecidedEvent(ctx, sel, obj)
 	case model.JobLostEvent:
 		return ec._JobLostEvent(ctx, sel, &obj)
 	case *model.JobLostEvent:
@@ -66196,7 +70225,7 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "job":
+		case "jobs":
 			field := field
 
 			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
@@ -66205,7 +70234,7 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
-				res = ec._Deployment_job(ctx, field, obj)
+				res = ec._Deployment_jobs(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -66244,6 +70273,82 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 					}
 				}()
 				res = ec._Deployment_gateSamples(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "manualInterventions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Deployment_manualInterventions(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "job":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Deployment_job(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -68974,6 +73079,16 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "phase":
+			out.Values[i] = ec._Job_phase(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "logBase":
+			out.Values[i] = ec._Job_logBase(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "deploymentID":
 			out.Values[i] = ec._Job_deploymentID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -69626,6 +73741,677 @@ func (ec *executionContext) _LogLine(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var manualInterventionImplementors = []string{"ManualIntervention", "Node"}
+
+func (ec *executionContext) _ManualIntervention(ctx context.Context, sel ast.SelectionSet, obj *ent.ManualIntervention) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, manualInterventionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ManualIntervention")
+		case "id":
+			out.Values[i] = ec._ManualIntervention_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ManualIntervention_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ManualIntervention_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "phase":
+			out.Values[i] = ec._ManualIntervention_phase(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "taskName":
+			out.Values[i] = ec._ManualIntervention_taskName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "instructions":
+			out.Values[i] = ec._ManualIntervention_instructions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvers":
+			out.Values[i] = ec._ManualIntervention_approvers(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "onTimeout":
+			out.Values[i] = ec._ManualIntervention_onTimeout(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ManualIntervention_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeoutAt":
+			out.Values[i] = ec._ManualIntervention_timeoutAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedBy":
+			out.Values[i] = ec._ManualIntervention_decidedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedVia":
+			out.Values[i] = ec._ManualIntervention_decidedVia(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "comment":
+			out.Values[i] = ec._ManualIntervention_comment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedAt":
+			out.Values[i] = ec._ManualIntervention_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentID":
+			out.Values[i] = ec._ManualIntervention_deploymentID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseID":
+			out.Values[i] = ec._ManualIntervention_releaseID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ManualIntervention_deployment(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var manualInterventionConnectionImplementors = []string{"ManualInterventionConnection"}
+
+func (ec *executionContext) _ManualInterventionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ManualInterventionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, manualInterventionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ManualInterventionConnection")
+		case "edges":
+			out.Values[i] = ec._ManualInterventionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ManualInterventionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ManualInterventionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var manualInterventionDecidedEventImplementors = []string{"ManualInterventionDecidedEvent", "ReleaseEvent", "CairnEvent"}
+
+func (ec *executionContext) _ManualInterventionDecidedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ManualInterventionDecidedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, manualInterventionDecidedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ManualInterventionDecidedEvent")
+		case "sequence":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "interventionId":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_interventionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "task":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_task(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "comment":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_comment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timedOut":
+			out.Values[i] = ec._ManualInterventionDecidedEvent_timedOut(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ManualInterventionDecidedEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ManualInterventionDecidedEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "intervention":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ManualInterventionDecidedEvent_intervention(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var manualInterventionEdgeImplementors = []string{"ManualInterventionEdge"}
+
+func (ec *executionContext) _ManualInterventionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ManualInterventionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, manualInterventionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ManualInterventionEdge")
+		case "node":
+			out.Values[i] = ec._ManualInterventionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ManualInterventionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var manualInterventionPendingEventImplementors = []string{"ManualInterventionPendingEvent", "ReleaseEvent", "CairnEvent"}
+
+func (ec *executionContext) _ManualInterventionPendingEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ManualInterventionPendingEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, manualInterventionPendingEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ManualInterventionPendingEvent")
+		case "sequence":
+			out.Values[i] = ec._ManualInterventionPendingEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._ManualInterventionPendingEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ManualInterventionPendingEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._ManualInterventionPendingEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._ManualInterventionPendingEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._ManualInterventionPendingEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._ManualInterventionPendingEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._ManualInterventionPendingEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "interventionId":
+			out.Values[i] = ec._ManualInterventionPendingEvent_interventionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "task":
+			out.Values[i] = ec._ManualInterventionPendingEvent_task(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "instructions":
+			out.Values[i] = ec._ManualInterventionPendingEvent_instructions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvers":
+			out.Values[i] = ec._ManualInterventionPendingEvent_approvers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeoutAt":
+			out.Values[i] = ec._ManualInterventionPendingEvent_timeoutAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "onTimeout":
+			out.Values[i] = ec._ManualInterventionPendingEvent_onTimeout(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "release":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ManualInterventionPendingEvent_release(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ManualInterventionPendingEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "intervention":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ManualInterventionPendingEvent_intervention(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -69842,6 +74628,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "resumeManualIntervention":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeManualIntervention(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectManualIntervention":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectManualIntervention(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createRelease":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createRelease(ctx, field)
@@ -69991,6 +74791,11 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 			}
 		case "approvalID":
 			out.Values[i] = ec._Notification_approvalID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "interventionID":
+			out.Values[i] = ec._Notification_interventionID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -70868,6 +75673,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_serviceConnections(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "pendingManualInterventions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_pendingManualInterventions(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -72823,6 +77650,44 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "kind":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Task_kind(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "shell":
 			out.Values[i] = ec._Task_shell(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -72891,6 +77756,54 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "instructions":
+			out.Values[i] = ec._Task_instructions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvers":
+			out.Values[i] = ec._Task_approvers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "onTimeout":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Task_onTimeout(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -75615,6 +80528,23 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 	return res
 }
 
+func (ec *executionContext) unmarshalNInterventionTimeoutAction2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐInterventionTimeoutAction(ctx context.Context, v any) (spec.InterventionTimeoutAction, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.InterventionTimeoutAction(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInterventionTimeoutAction2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐInterventionTimeoutAction(ctx context.Context, sel ast.SelectionSet, v spec.InterventionTimeoutAction) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJob(ctx context.Context, sel ast.SelectionSet, v *ent.Job) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -75749,6 +80679,73 @@ func (ec *executionContext) marshalNLogLine2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋ
 		return graphql.Null
 	}
 	return ec._LogLine(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNManualIntervention2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ManualIntervention) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx context.Context, sel ast.SelectionSet, v *ent.ManualIntervention) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ManualIntervention(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNManualInterventionOnTimeout2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeout(ctx context.Context, v any) (manualintervention.OnTimeout, error) {
+	var res manualintervention.OnTimeout
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNManualInterventionOnTimeout2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeout(ctx context.Context, sel ast.SelectionSet, v manualintervention.OnTimeout) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNManualInterventionOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionOrderField(ctx context.Context, v any) (*ent.ManualInterventionOrderField, error) {
+	var res = new(ent.ManualInterventionOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNManualInterventionOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ManualInterventionOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNManualInterventionStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatus(ctx context.Context, v any) (manualintervention.Status, error) {
+	var res manualintervention.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNManualInterventionStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatus(ctx context.Context, sel ast.SelectionSet, v manualintervention.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNManualInterventionWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionWhereInput(ctx context.Context, v any) (*ent.ManualInterventionWhereInput, error) {
+	res, err := ec.unmarshalInputManualInterventionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNNewApiTokenInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐNewAPITokenInput(ctx context.Context, v any) (model.NewAPITokenInput, error) {
@@ -76295,6 +81292,23 @@ func (ec *executionContext) marshalNTask2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋent
 func (ec *executionContext) unmarshalNTaskInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTask(ctx context.Context, v any) (spec.Task, error) {
 	res, err := ec.unmarshalInputTaskInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTaskKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTaskKind(ctx context.Context, v any) (spec.TaskKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.TaskKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTaskKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTaskKind(ctx context.Context, sel ast.SelectionSet, v spec.TaskKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -77158,6 +82172,25 @@ func (ec *executionContext) unmarshalOApprovalWhereInput2ᚖgithubᚗcomᚋcairn
 	}
 	res, err := ec.unmarshalInputApprovalWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApprover2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOApprover2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx context.Context, sel ast.SelectionSet, v *spec.Approver) graphql.Marshaler {
@@ -78525,6 +83558,38 @@ func (ec *executionContext) marshalOInt642ᚖint64(ctx context.Context, sel ast.
 	return res
 }
 
+func (ec *executionContext) unmarshalOInterventionTimeoutAction2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐInterventionTimeoutAction(ctx context.Context, v any) (spec.InterventionTimeoutAction, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.InterventionTimeoutAction(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInterventionTimeoutAction2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐInterventionTimeoutAction(ctx context.Context, sel ast.SelectionSet, v spec.InterventionTimeoutAction) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(v))
+	return res
+}
+
+func (ec *executionContext) marshalOJob2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Job) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJob2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJob(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOJob2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJob(ctx context.Context, sel ast.SelectionSet, v *ent.Job) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -78735,6 +83800,181 @@ func (ec *executionContext) unmarshalOJobWhereInput2ᚖgithubᚗcomᚋcairnhqᚋ
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputJobWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOManualIntervention2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ManualIntervention) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx context.Context, sel ast.SelectionSet, v *ent.ManualIntervention) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ManualIntervention(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOManualInterventionEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ManualInterventionEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOManualInterventionEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOManualInterventionEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ManualInterventionEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ManualInterventionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOManualInterventionOnTimeout2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeoutᚄ(ctx context.Context, v any) ([]manualintervention.OnTimeout, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]manualintervention.OnTimeout, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNManualInterventionOnTimeout2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeout(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOManualInterventionOnTimeout2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeoutᚄ(ctx context.Context, sel ast.SelectionSet, v []manualintervention.OnTimeout) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNManualInterventionOnTimeout2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeout(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOManualInterventionOnTimeout2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeout(ctx context.Context, v any) (*manualintervention.OnTimeout, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(manualintervention.OnTimeout)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOManualInterventionOnTimeout2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐOnTimeout(ctx context.Context, sel ast.SelectionSet, v *manualintervention.OnTimeout) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOManualInterventionStatus2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatusᚄ(ctx context.Context, v any) ([]manualintervention.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]manualintervention.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNManualInterventionStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOManualInterventionStatus2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []manualintervention.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNManualInterventionStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOManualInterventionStatus2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatus(ctx context.Context, v any) (*manualintervention.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(manualintervention.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOManualInterventionStatus2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋmanualinterventionᚐStatus(ctx context.Context, sel ast.SelectionSet, v *manualintervention.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOManualInterventionWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionWhereInputᚄ(ctx context.Context, v any) ([]*ent.ManualInterventionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.ManualInterventionWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNManualInterventionWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOManualInterventionWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualInterventionWhereInput(ctx context.Context, v any) (*ent.ManualInterventionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputManualInterventionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -79727,6 +84967,19 @@ func (ec *executionContext) unmarshalOTaskInput2ᚕgithubᚗcomᚋcairnhqᚋcair
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) unmarshalOTaskKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTaskKind(ctx context.Context, v any) (spec.TaskKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.TaskKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTaskKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTaskKind(ctx context.Context, sel ast.SelectionSet, v spec.TaskKind) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(v))
+	return res
 }
 
 func (ec *executionContext) unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx context.Context, v any) ([]time.Time, error) {

@@ -111,6 +111,7 @@ func (l *loader[K, V]) run(ctx context.Context, b *loadBatch[K, V]) {
 // loaders are the loaders of one operation.
 type loaders struct {
 	notifications *loader[int, []*ent.Notification]    // by approval id
+	currentJobs   *loader[int, *ent.Job]               // by deployment id: its latest phase's job
 	definitions   *loader[int, *ent.ReleaseDefinition] // by id (deleted too), for permissions
 	// builds lists each artifact source's CI builds once (artifactVersions).
 	builds *buildMemo
@@ -148,6 +149,7 @@ func (r *Resolver) newLoaders() *loaders {
 			}
 			return out, nil
 		}),
+		currentJobs: newLoader(r.Engine.CurrentJobs),
 		notifications: newLoader(func(ctx context.Context, approvalIDs []int) (map[int][]*ent.Notification, error) {
 			rows, err := r.Engine.Client().Notification.Query().
 				Where(notification.ApprovalIDIn(approvalIDs...)).Order(ent.Asc(notification.FieldID)).All(ctx)

@@ -15,6 +15,7 @@ import (
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/approval"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/storage"
@@ -81,6 +82,7 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			ArtifactSources: []spec.ArtifactSourceSpec{{Alias: "app", Type: "JENKINS", Connection: "jenkins", Job: "app"}},
 			Environments: []spec.EnvironmentSpec{
 				{Name: "dev"},
+				{Name: "qa", Job: spec.JobSpec{Tasks: []spec.Task{{Name: "go?", Kind: spec.TaskManualIntervention}}}},
 				{Name: "prod", PreApproval: spec.ApprovalPolicy{Approvers: []spec.Approver{{Kind: spec.ApproverUser, Name: "otto"}}}},
 			}}
 		def, err := e.CreateDefinition(ctx, member, doc, "")
@@ -97,6 +99,11 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			t.Fatal(err)
 		}
 		ap := db.Client.Approval.Query().Where(approval.DeploymentID(dep.ID)).OnlyX(ctx)
+		qa, err := e.DeployEnvironment(ctx, member, delivery.DeployInput{ReleaseID: rel.ID, Environment: "qa"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mi := db.Client.ManualIntervention.Query().Where(manualintervention.DeploymentID(qa.ID)).OnlyX(ctx)
 		start := time.Now().Add(time.Hour)
 		fw, err := e.CreateFreezeWindow(ctx, member, delivery.FreezeWindowInput{Name: "hidden", DefinitionID: &def.ID,
 			StartsAt: &start, EndsAt: ptrTo(start.Add(time.Hour))})
@@ -109,7 +116,7 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 				ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), outsider)))
 		}))
 		t.Cleanup(ts.Close)
-		vars := map[string]any{"def": def.ID, "rev": def.Revision, "rel": rel.ID, "dep": dep.ID, "ap": ap.ID, "fw": fw.ID}
+		vars := map[string]any{"def": def.ID, "rev": def.Revision, "rel": rel.ID, "dep": dep.ID, "ap": ap.ID, "fw": fw.ID, "mi": mi.ID}
 		walked := map[string]string{
 			"updateDefinition":  `mutation($def: ID!, $rev: Int!) { updateDefinition(id: $def, expectedRevision: $rev, input: {name: "secret", environments: [{name: "dev", job: {tasks: [{name: "x", script: "echo $API_KEY | base64"}]}}]}) { id name readers } }`,
 			"deleteDefinition":  `mutation($def: ID!, $rev: Int!) { deleteDefinition(id: $def, expectedRevision: $rev) }`,
@@ -123,7 +130,9 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			"ignoreGates":       `mutation($dep: ID!) { ignoreGates(deploymentId: $dep) { id status } }`,
 			"createFreezeWindow": `mutation($def: ID!) { createFreezeWindow(input: {name: "x", definitionId: $def, environment: "dev",
 				cron: "0 1 * * *", durationMinutes: 60}) { id } }`,
-			"deleteFreezeWindow": `mutation($fw: ID!) { deleteFreezeWindow(id: $fw) }`,
+			"deleteFreezeWindow":       `mutation($fw: ID!) { deleteFreezeWindow(id: $fw) }`,
+			"resumeManualIntervention": `mutation($mi: ID!) { resumeManualIntervention(id: $mi) { id status } }`,
+			"rejectManualIntervention": `mutation($mi: ID!) { rejectManualIntervention(id: $mi, comment: "no") { id status } }`,
 		}
 		mutations := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema().Mutation.Fields
 		var unclassified []string

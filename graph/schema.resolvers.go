@@ -32,9 +32,19 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 	return &model.Viewer{User: u, Role: user.Role(a.Role), Scopes: append([]string{}, a.Scopes...)}, nil
 }
 
+// Kind is the resolver for the kind field.
+func (r *taskResolver) Kind(ctx context.Context, obj *spec.Task) (spec.TaskKind, error) {
+	return obj.KindOrDefault(), nil
+}
+
 // Env is the resolver for the env field.
 func (r *taskResolver) Env(ctx context.Context, obj *spec.Task) (map[string]any, error) {
 	return stringMapOut(obj.Env), nil
+}
+
+// OnTimeout is the resolver for the onTimeout field.
+func (r *taskResolver) OnTimeout(ctx context.Context, obj *spec.Task) (spec.InterventionTimeoutAction, error) {
+	return obj.OnTimeoutOrDefault(), nil
 }
 
 // Value is the resolver for the value field.

@@ -61,10 +61,12 @@ const (
 	EdgeReleaseEnvironment = "release_environment"
 	// EdgeApprovals holds the string denoting the approvals edge name in mutations.
 	EdgeApprovals = "approvals"
-	// EdgeJob holds the string denoting the job edge name in mutations.
-	EdgeJob = "job"
+	// EdgeJobs holds the string denoting the jobs edge name in mutations.
+	EdgeJobs = "jobs"
 	// EdgeGateSamples holds the string denoting the gate_samples edge name in mutations.
 	EdgeGateSamples = "gate_samples"
+	// EdgeManualInterventions holds the string denoting the manual_interventions edge name in mutations.
+	EdgeManualInterventions = "manual_interventions"
 	// Table holds the table name of the deployment in the database.
 	Table = "deployments"
 	// ReleaseTable is the table that holds the release relation/edge.
@@ -88,13 +90,13 @@ const (
 	ApprovalsInverseTable = "approvals"
 	// ApprovalsColumn is the table column denoting the approvals relation/edge.
 	ApprovalsColumn = "deployment_id"
-	// JobTable is the table that holds the job relation/edge.
-	JobTable = "jobs"
-	// JobInverseTable is the table name for the Job entity.
+	// JobsTable is the table that holds the jobs relation/edge.
+	JobsTable = "jobs"
+	// JobsInverseTable is the table name for the Job entity.
 	// It exists in this package in order to avoid circular dependency with the "job" package.
-	JobInverseTable = "jobs"
-	// JobColumn is the table column denoting the job relation/edge.
-	JobColumn = "deployment_id"
+	JobsInverseTable = "jobs"
+	// JobsColumn is the table column denoting the jobs relation/edge.
+	JobsColumn = "deployment_id"
 	// GateSamplesTable is the table that holds the gate_samples relation/edge.
 	GateSamplesTable = "gate_samples"
 	// GateSamplesInverseTable is the table name for the GateSample entity.
@@ -102,6 +104,13 @@ const (
 	GateSamplesInverseTable = "gate_samples"
 	// GateSamplesColumn is the table column denoting the gate_samples relation/edge.
 	GateSamplesColumn = "deployment_id"
+	// ManualInterventionsTable is the table that holds the manual_interventions relation/edge.
+	ManualInterventionsTable = "manual_interventions"
+	// ManualInterventionsInverseTable is the table name for the ManualIntervention entity.
+	// It exists in this package in order to avoid circular dependency with the "manualintervention" package.
+	ManualInterventionsInverseTable = "manual_interventions"
+	// ManualInterventionsColumn is the table column denoting the manual_interventions relation/edge.
+	ManualInterventionsColumn = "deployment_id"
 )
 
 // Columns holds all SQL columns for deployment fields.
@@ -348,10 +357,17 @@ func ByApprovals(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
-// ByJobField orders the results by job field.
-func ByJobField(field string, opts ...sql.OrderTermOption) OrderOption {
+// ByJobsCount orders the results by jobs count.
+func ByJobsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newJobStep(), sql.OrderByField(field, opts...))
+		sqlgraph.OrderByNeighborsCount(s, newJobsStep(), opts...)
+	}
+}
+
+// ByJobs orders the results by jobs terms.
+func ByJobs(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newJobsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 
@@ -366,6 +382,20 @@ func ByGateSamplesCount(opts ...sql.OrderTermOption) OrderOption {
 func ByGateSamples(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newGateSamplesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByManualInterventionsCount orders the results by manual_interventions count.
+func ByManualInterventionsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newManualInterventionsStep(), opts...)
+	}
+}
+
+// ByManualInterventions orders the results by manual_interventions terms.
+func ByManualInterventions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newManualInterventionsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 func newReleaseStep() *sqlgraph.Step {
@@ -389,11 +419,11 @@ func newApprovalsStep() *sqlgraph.Step {
 		sqlgraph.Edge(sqlgraph.O2M, false, ApprovalsTable, ApprovalsColumn),
 	)
 }
-func newJobStep() *sqlgraph.Step {
+func newJobsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(JobInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.O2O, false, JobTable, JobColumn),
+		sqlgraph.To(JobsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, JobsTable, JobsColumn),
 	)
 }
 func newGateSamplesStep() *sqlgraph.Step {
@@ -401,6 +431,13 @@ func newGateSamplesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(GateSamplesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, GateSamplesTable, GateSamplesColumn),
+	)
+}
+func newManualInterventionsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ManualInterventionsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ManualInterventionsTable, ManualInterventionsColumn),
 	)
 }
 

@@ -969,21 +969,21 @@ func HasApprovalsWith(preds ...predicate.Approval) predicate.Deployment {
 	})
 }
 
-// HasJob applies the HasEdge predicate on the "job" edge.
-func HasJob() predicate.Deployment {
+// HasJobs applies the HasEdge predicate on the "jobs" edge.
+func HasJobs() predicate.Deployment {
 	return predicate.Deployment(func(s *sql.Selector) {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.O2O, false, JobTable, JobColumn),
+			sqlgraph.Edge(sqlgraph.O2M, false, JobsTable, JobsColumn),
 		)
 		sqlgraph.HasNeighbors(s, step)
 	})
 }
 
-// HasJobWith applies the HasEdge predicate on the "job" edge with a given conditions (other predicates).
-func HasJobWith(preds ...predicate.Job) predicate.Deployment {
+// HasJobsWith applies the HasEdge predicate on the "jobs" edge with a given conditions (other predicates).
+func HasJobsWith(preds ...predicate.Job) predicate.Deployment {
 	return predicate.Deployment(func(s *sql.Selector) {
-		step := newJobStep()
+		step := newJobsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)
@@ -1007,6 +1007,29 @@ func HasGateSamples() predicate.Deployment {
 func HasGateSamplesWith(preds ...predicate.GateSample) predicate.Deployment {
 	return predicate.Deployment(func(s *sql.Selector) {
 		step := newGateSamplesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasManualInterventions applies the HasEdge predicate on the "manual_interventions" edge.
+func HasManualInterventions() predicate.Deployment {
+	return predicate.Deployment(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ManualInterventionsTable, ManualInterventionsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasManualInterventionsWith applies the HasEdge predicate on the "manual_interventions" edge with a given conditions (other predicates).
+func HasManualInterventionsWith(preds ...predicate.ManualIntervention) predicate.Deployment {
+	return predicate.Deployment(func(s *sql.Selector) {
+		step := newManualInterventionsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

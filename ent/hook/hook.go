@@ -225,6 +225,18 @@ func (f LogChunkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LogChunkMutation", m)
 }
 
+// The ManualInterventionFunc type is an adapter to allow the use of ordinary
+// function as ManualIntervention mutator.
+type ManualInterventionFunc func(context.Context, *ent.ManualInterventionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ManualInterventionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ManualInterventionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ManualInterventionMutation", m)
+}
+
 // The NotificationFunc type is an adapter to allow the use of ordinary
 // function as Notification mutator.
 type NotificationFunc func(context.Context, *ent.NotificationMutation) (ent.Value, error)

@@ -51,6 +51,10 @@ const (
 	FieldLogTruncated = "log_truncated"
 	// FieldVersion holds the string denoting the version field in the database.
 	FieldVersion = "version"
+	// FieldPhase holds the string denoting the phase field in the database.
+	FieldPhase = "phase"
+	// FieldLogBase holds the string denoting the log_base field in the database.
+	FieldLogBase = "log_base"
 	// FieldDeploymentID holds the string denoting the deployment_id field in the database.
 	FieldDeploymentID = "deployment_id"
 	// FieldAgentID holds the string denoting the agent_id field in the database.
@@ -115,6 +119,8 @@ var Columns = []string{
 	FieldLogBytes,
 	FieldLogTruncated,
 	FieldVersion,
+	FieldPhase,
+	FieldLogBase,
 	FieldDeploymentID,
 	FieldAgentID,
 }
@@ -150,6 +156,10 @@ var (
 	DefaultLogTruncated bool
 	// DefaultVersion holds the default value on creation for the "version" field.
 	DefaultVersion int
+	// DefaultPhase holds the default value on creation for the "phase" field.
+	DefaultPhase int
+	// DefaultLogBase holds the default value on creation for the "log_base" field.
+	DefaultLogBase int64
 )
 
 // Status defines the type for the "status" enum field.
@@ -267,6 +277,16 @@ func ByVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldVersion, opts...).ToFunc()
 }
 
+// ByPhase orders the results by the phase field.
+func ByPhase(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhase, opts...).ToFunc()
+}
+
+// ByLogBase orders the results by the log_base field.
+func ByLogBase(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLogBase, opts...).ToFunc()
+}
+
 // ByDeploymentID orders the results by the deployment_id field.
 func ByDeploymentID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeploymentID, opts...).ToFunc()
@@ -322,7 +342,7 @@ func newDeploymentStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(DeploymentInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.O2O, true, DeploymentTable, DeploymentColumn),
+		sqlgraph.Edge(sqlgraph.M2O, true, DeploymentTable, DeploymentColumn),
 	)
 }
 func newAgentStep() *sqlgraph.Step {

@@ -125,6 +125,16 @@ func Version(v int) predicate.Job {
 	return predicate.Job(sql.FieldEQ(FieldVersion, v))
 }
 
+// Phase applies equality check predicate on the "phase" field. It's identical to PhaseEQ.
+func Phase(v int) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldPhase, v))
+}
+
+// LogBase applies equality check predicate on the "log_base" field. It's identical to LogBaseEQ.
+func LogBase(v int64) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldLogBase, v))
+}
+
 // DeploymentID applies equality check predicate on the "deployment_id" field. It's identical to DeploymentIDEQ.
 func DeploymentID(v int) predicate.Job {
 	return predicate.Job(sql.FieldEQ(FieldDeploymentID, v))
@@ -755,6 +765,86 @@ func VersionLTE(v int) predicate.Job {
 	return predicate.Job(sql.FieldLTE(FieldVersion, v))
 }
 
+// PhaseEQ applies the EQ predicate on the "phase" field.
+func PhaseEQ(v int) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldPhase, v))
+}
+
+// PhaseNEQ applies the NEQ predicate on the "phase" field.
+func PhaseNEQ(v int) predicate.Job {
+	return predicate.Job(sql.FieldNEQ(FieldPhase, v))
+}
+
+// PhaseIn applies the In predicate on the "phase" field.
+func PhaseIn(vs ...int) predicate.Job {
+	return predicate.Job(sql.FieldIn(FieldPhase, vs...))
+}
+
+// PhaseNotIn applies the NotIn predicate on the "phase" field.
+func PhaseNotIn(vs ...int) predicate.Job {
+	return predicate.Job(sql.FieldNotIn(FieldPhase, vs...))
+}
+
+// PhaseGT applies the GT predicate on the "phase" field.
+func PhaseGT(v int) predicate.Job {
+	return predicate.Job(sql.FieldGT(FieldPhase, v))
+}
+
+// PhaseGTE applies the GTE predicate on the "phase" field.
+func PhaseGTE(v int) predicate.Job {
+	return predicate.Job(sql.FieldGTE(FieldPhase, v))
+}
+
+// PhaseLT applies the LT predicate on the "phase" field.
+func PhaseLT(v int) predicate.Job {
+	return predicate.Job(sql.FieldLT(FieldPhase, v))
+}
+
+// PhaseLTE applies the LTE predicate on the "phase" field.
+func PhaseLTE(v int) predicate.Job {
+	return predicate.Job(sql.FieldLTE(FieldPhase, v))
+}
+
+// LogBaseEQ applies the EQ predicate on the "log_base" field.
+func LogBaseEQ(v int64) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldLogBase, v))
+}
+
+// LogBaseNEQ applies the NEQ predicate on the "log_base" field.
+func LogBaseNEQ(v int64) predicate.Job {
+	return predicate.Job(sql.FieldNEQ(FieldLogBase, v))
+}
+
+// LogBaseIn applies the In predicate on the "log_base" field.
+func LogBaseIn(vs ...int64) predicate.Job {
+	return predicate.Job(sql.FieldIn(FieldLogBase, vs...))
+}
+
+// LogBaseNotIn applies the NotIn predicate on the "log_base" field.
+func LogBaseNotIn(vs ...int64) predicate.Job {
+	return predicate.Job(sql.FieldNotIn(FieldLogBase, vs...))
+}
+
+// LogBaseGT applies the GT predicate on the "log_base" field.
+func LogBaseGT(v int64) predicate.Job {
+	return predicate.Job(sql.FieldGT(FieldLogBase, v))
+}
+
+// LogBaseGTE applies the GTE predicate on the "log_base" field.
+func LogBaseGTE(v int64) predicate.Job {
+	return predicate.Job(sql.FieldGTE(FieldLogBase, v))
+}
+
+// LogBaseLT applies the LT predicate on the "log_base" field.
+func LogBaseLT(v int64) predicate.Job {
+	return predicate.Job(sql.FieldLT(FieldLogBase, v))
+}
+
+// LogBaseLTE applies the LTE predicate on the "log_base" field.
+func LogBaseLTE(v int64) predicate.Job {
+	return predicate.Job(sql.FieldLTE(FieldLogBase, v))
+}
+
 // DeploymentIDEQ applies the EQ predicate on the "deployment_id" field.
 func DeploymentIDEQ(v int) predicate.Job {
 	return predicate.Job(sql.FieldEQ(FieldDeploymentID, v))
@@ -810,7 +900,7 @@ func HasDeployment() predicate.Job {
 	return predicate.Job(func(s *sql.Selector) {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.O2O, true, DeploymentTable, DeploymentColumn),
+			sqlgraph.Edge(sqlgraph.M2O, true, DeploymentTable, DeploymentColumn),
 		)
 		sqlgraph.HasNeighbors(s, step)
 	})

@@ -541,8 +541,10 @@ var (
 		{Name: "log_bytes", Type: field.TypeInt64, Default: 0},
 		{Name: "log_truncated", Type: field.TypeBool, Default: false},
 		{Name: "version", Type: field.TypeInt, Default: 0},
+		{Name: "phase", Type: field.TypeInt, Default: 0},
+		{Name: "log_base", Type: field.TypeInt64, Default: 0},
 		{Name: "agent_id", Type: field.TypeInt, Nullable: true},
-		{Name: "deployment_id", Type: field.TypeInt, Unique: true},
+		{Name: "deployment_id", Type: field.TypeInt},
 	}
 	// JobsTable holds the schema information for the "jobs" table.
 	JobsTable = &schema.Table{
@@ -552,13 +554,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "jobs_agents_jobs",
-				Columns:    []*schema.Column{JobsColumns[18]},
+				Columns:    []*schema.Column{JobsColumns[20]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
-				Symbol:     "jobs_deployments_job",
-				Columns:    []*schema.Column{JobsColumns[19]},
+				Symbol:     "jobs_deployments_jobs",
+				Columns:    []*schema.Column{JobsColumns[21]},
 				RefColumns: []*schema.Column{DeploymentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -572,7 +574,12 @@ var (
 			{
 				Name:    "job_agent_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{JobsColumns[18], JobsColumns[5]},
+				Columns: []*schema.Column{JobsColumns[20], JobsColumns[5]},
+			},
+			{
+				Name:    "job_deployment_id_phase",
+				Unique:  true,
+				Columns: []*schema.Column{JobsColumns[21], JobsColumns[18]},
 			},
 		},
 	}
@@ -638,6 +645,52 @@ var (
 			},
 		},
 	}
+	// ManualInterventionsColumns holds the columns for the "manual_interventions" table.
+	ManualInterventionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "phase", Type: field.TypeInt},
+		{Name: "task_name", Type: field.TypeString},
+		{Name: "instructions", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "approvers", Type: field.TypeJSON, Nullable: true},
+		{Name: "on_timeout", Type: field.TypeEnum, Enums: []string{"REJECT", "RESUME"}, Default: "REJECT"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "RESUMED", "REJECTED", "CANCELED"}, Default: "PENDING"},
+		{Name: "timeout_at", Type: field.TypeTime},
+		{Name: "decided_by", Type: field.TypeString, Nullable: true},
+		{Name: "decided_via", Type: field.TypeString, Nullable: true},
+		{Name: "comment", Type: field.TypeString, Size: 4000, Default: ""},
+		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "version", Type: field.TypeInt, Default: 0},
+		{Name: "release_id", Type: field.TypeInt},
+		{Name: "deployment_id", Type: field.TypeInt},
+	}
+	// ManualInterventionsTable holds the schema information for the "manual_interventions" table.
+	ManualInterventionsTable = &schema.Table{
+		Name:       "manual_interventions",
+		Columns:    ManualInterventionsColumns,
+		PrimaryKey: []*schema.Column{ManualInterventionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "manual_interventions_deployments_manual_interventions",
+				Columns:    []*schema.Column{ManualInterventionsColumns[16]},
+				RefColumns: []*schema.Column{DeploymentsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "manualintervention_deployment_id_phase",
+				Unique:  true,
+				Columns: []*schema.Column{ManualInterventionsColumns[16], ManualInterventionsColumns[3]},
+			},
+			{
+				Name:    "manualintervention_status",
+				Unique:  false,
+				Columns: []*schema.Column{ManualInterventionsColumns[8]},
+			},
+		},
+	}
 	// NotificationsColumns holds the columns for the "notifications" table.
 	NotificationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -654,6 +707,7 @@ var (
 		{Name: "next_attempt_at", Type: field.TypeTime},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
 		{Name: "approval_id", Type: field.TypeInt, Nullable: true},
+		{Name: "intervention_id", Type: field.TypeInt, Nullable: true},
 		{Name: "hook_id", Type: field.TypeInt, Nullable: true},
 		{Name: "event_sequence", Type: field.TypeInt64, Nullable: true},
 	}
@@ -1148,6 +1202,7 @@ var (
 		JobsTable,
 		JobStepsTable,
 		LogChunksTable,
+		ManualInterventionsTable,
 		NotificationsTable,
 		OutgoingHooksTable,
 		ReleasesTable,
@@ -1184,6 +1239,7 @@ func init() {
 	JobsTable.ForeignKeys[1].RefTable = DeploymentsTable
 	JobStepsTable.ForeignKeys[0].RefTable = JobsTable
 	LogChunksTable.ForeignKeys[0].RefTable = JobsTable
+	ManualInterventionsTable.ForeignKeys[0].RefTable = DeploymentsTable
 	ReleasesTable.ForeignKeys[0].RefTable = ReleaseDefinitionsTable
 	ReleaseArtifactsTable.ForeignKeys[0].RefTable = ReleasesTable
 	ReleaseEnvironmentsTable.ForeignKeys[0].RefTable = ReleasesTable

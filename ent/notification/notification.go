@@ -42,6 +42,8 @@ const (
 	FieldSentAt = "sent_at"
 	// FieldApprovalID holds the string denoting the approval_id field in the database.
 	FieldApprovalID = "approval_id"
+	// FieldInterventionID holds the string denoting the intervention_id field in the database.
+	FieldInterventionID = "intervention_id"
 	// FieldHookID holds the string denoting the hook_id field in the database.
 	FieldHookID = "hook_id"
 	// FieldEventSequence holds the string denoting the event_sequence field in the database.
@@ -66,6 +68,7 @@ var Columns = []string{
 	FieldNextAttemptAt,
 	FieldSentAt,
 	FieldApprovalID,
+	FieldInterventionID,
 	FieldHookID,
 	FieldEventSequence,
 }
@@ -222,6 +225,11 @@ func BySentAt(opts ...sql.OrderTermOption) OrderOption {
 // ByApprovalID orders the results by the approval_id field.
 func ByApprovalID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldApprovalID, opts...).ToFunc()
+}
+
+// ByInterventionID orders the results by the intervention_id field.
+func ByInterventionID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldInterventionID, opts...).ToFunc()
 }
 
 // ByHookID orders the results by the hook_id field.

@@ -109,6 +109,11 @@ func ApprovalID(v int) predicate.Notification {
 	return predicate.Notification(sql.FieldEQ(FieldApprovalID, v))
 }
 
+// InterventionID applies equality check predicate on the "intervention_id" field. It's identical to InterventionIDEQ.
+func InterventionID(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldEQ(FieldInterventionID, v))
+}
+
 // HookID applies equality check predicate on the "hook_id" field. It's identical to HookIDEQ.
 func HookID(v int) predicate.Notification {
 	return predicate.Notification(sql.FieldEQ(FieldHookID, v))
@@ -742,6 +747,56 @@ func ApprovalIDIsNil() predicate.Notification {
 // ApprovalIDNotNil applies the NotNil predicate on the "approval_id" field.
 func ApprovalIDNotNil() predicate.Notification {
 	return predicate.Notification(sql.FieldNotNull(FieldApprovalID))
+}
+
+// InterventionIDEQ applies the EQ predicate on the "intervention_id" field.
+func InterventionIDEQ(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldEQ(FieldInterventionID, v))
+}
+
+// InterventionIDNEQ applies the NEQ predicate on the "intervention_id" field.
+func InterventionIDNEQ(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldNEQ(FieldInterventionID, v))
+}
+
+// InterventionIDIn applies the In predicate on the "intervention_id" field.
+func InterventionIDIn(vs ...int) predicate.Notification {
+	return predicate.Notification(sql.FieldIn(FieldInterventionID, vs...))
+}
+
+// InterventionIDNotIn applies the NotIn predicate on the "intervention_id" field.
+func InterventionIDNotIn(vs ...int) predicate.Notification {
+	return predicate.Notification(sql.FieldNotIn(FieldInterventionID, vs...))
+}
+
+// InterventionIDGT applies the GT predicate on the "intervention_id" field.
+func InterventionIDGT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGT(FieldInterventionID, v))
+}
+
+// InterventionIDGTE applies the GTE predicate on the "intervention_id" field.
+func InterventionIDGTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGTE(FieldInterventionID, v))
+}
+
+// InterventionIDLT applies the LT predicate on the "intervention_id" field.
+func InterventionIDLT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLT(FieldInterventionID, v))
+}
+
+// InterventionIDLTE applies the LTE predicate on the "intervention_id" field.
+func InterventionIDLTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLTE(FieldInterventionID, v))
+}
+
+// InterventionIDIsNil applies the IsNil predicate on the "intervention_id" field.
+func InterventionIDIsNil() predicate.Notification {
+	return predicate.Notification(sql.FieldIsNull(FieldInterventionID))
+}
+
+// InterventionIDNotNil applies the NotNil predicate on the "intervention_id" field.
+func InterventionIDNotNil() predicate.Notification {
+	return predicate.Notification(sql.FieldNotNull(FieldInterventionID))
 }
 
 // HookIDEQ applies the EQ predicate on the "hook_id" field.

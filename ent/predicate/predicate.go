@@ -60,6 +60,9 @@ type JobStep func(*sql.Selector)
 // LogChunk is the predicate function for logchunk builders.
 type LogChunk func(*sql.Selector)
 
+// ManualIntervention is the predicate function for manualintervention builders.
+type ManualIntervention func(*sql.Selector)
+
 // Notification is the predicate function for notification builders.
 type Notification func(*sql.Selector)
 

@@ -40,7 +40,15 @@ func (Job) Fields() []ent.Field {
 		field.Int64("log_bytes").Default(0),
 		field.Bool("log_truncated").Default(false),
 		field.Int("version").Default(0).Annotations(entgql.Skip()),
-		field.Int("deployment_id").Unique(),
+		// Phase is the job's place among the deployment's phases (0 first):
+		// manual interventions split an environment's tasks into agent
+		// phases, each a job.
+		field.Int("phase").Default(0),
+		// LogBase is the deployment log's last sequence number before this
+		// job: its lines are stored as LogBase + the agent's per-job number,
+		// so that the phases of a deployment make one log.
+		field.Int64("log_base").Default(0),
+		field.Int("deployment_id"),
 		field.Int("agent_id").Optional().Nillable(),
 	}
 }
@@ -48,7 +56,7 @@ func (Job) Fields() []ent.Field {
 // Edges of the Job.
 func (Job) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.From("deployment", Deployment.Type).Ref("job").Field("deployment_id").Unique().Required(),
+		edge.From("deployment", Deployment.Type).Ref("jobs").Field("deployment_id").Unique().Required(),
 		edge.From("agent", Agent.Type).Ref("jobs").Field("agent_id").Unique(),
 		edge.To("steps", JobStep.Type),
 		edge.To("log_chunks", LogChunk.Type).Annotations(entgql.Skip()),
@@ -57,7 +65,10 @@ func (Job) Edges() []ent.Edge {
 
 // Indexes of the Job.
 func (Job) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("status", "queued_at"), index.Fields("agent_id", "status")}
+	return []ent.Index{
+		index.Fields("status", "queued_at"), index.Fields("agent_id", "status"),
+		index.Fields("deployment_id", "phase").Unique(),
+	}
 }
 
 // Annotations of the Job.

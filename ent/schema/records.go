@@ -115,6 +115,7 @@ func (Notification) Fields() []ent.Field {
 		field.Time("next_attempt_at").Default(time.Now),
 		field.Time("sent_at").Optional().Nillable(),
 		field.Int("approval_id").Optional().Nillable(),
+		field.Int("intervention_id").Optional().Nillable(),
 		field.Int("hook_id").Optional().Nillable(),
 		field.Int64("event_sequence").Optional().Nillable(),
 	}

@@ -266,8 +266,11 @@ func (Deployment) Edges() []ent.Edge {
 		edge.From("release_environment", ReleaseEnvironment.Type).Ref("deployments").
 			Field("release_environment_id").Unique().Required(),
 		edge.To("approvals", Approval.Type),
-		edge.To("job", Job.Type).Unique(),
+		// Jobs are the agent phases of the deployment, in phase order: one
+		// unless its tasks hold manual interventions, which split them.
+		edge.To("jobs", Job.Type),
 		edge.To("gate_samples", GateSample.Type),
+		edge.To("manual_interventions", ManualIntervention.Type),
 	}
 }
 

@@ -17,6 +17,7 @@ type EventLoader interface {
 	Release(ctx context.Context, id int) (*ent.Release, error)
 	Deployment(ctx context.Context, id int) (*ent.Deployment, error)
 	Approval(ctx context.Context, id int) (*ent.Approval, error)
+	Intervention(ctx context.Context, id int) (*ent.ManualIntervention, error)
 	Agent(ctx context.Context, id int) (*ent.Agent, error)
 	StageApprovers(ctx context.Context, deploymentID int, stage string) ([]*spec.Approver, error)
 	Changes(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error)
@@ -279,3 +280,73 @@ type AgentStatusEvent struct{ EventBase }
 
 // IsAgentEvent marks the AgentEvent union.
 func (AgentStatusEvent) IsAgentEvent() {}
+
+// ManualInterventionPendingEvent: a deployment waits at a manual intervention.
+type ManualInterventionPendingEvent struct{ EventBase }
+
+// InterventionID is the manual intervention's id.
+func (e ManualInterventionPendingEvent) InterventionID() int {
+	return dataInt(e.Data, "interventionId")
+}
+
+// Task is the intervention task's name.
+func (e ManualInterventionPendingEvent) Task() string { return dataString(e.Data, "task") }
+
+// Instructions are the task's, expanded and masked.
+func (e ManualInterventionPendingEvent) Instructions() string {
+	return dataString(e.Data, "instructions")
+}
+
+// Approvers describes who may act.
+func (e ManualInterventionPendingEvent) Approvers() string { return dataString(e.Data, "approvers") }
+
+// TimeoutAt is when its timeout acts.
+func (e ManualInterventionPendingEvent) TimeoutAt() *time.Time {
+	t, err := time.Parse(time.RFC3339, dataString(e.Data, "timeoutAt"))
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
+// OnTimeout is REJECT or RESUME.
+func (e ManualInterventionPendingEvent) OnTimeout() spec.InterventionTimeoutAction {
+	return spec.InterventionTimeoutAction(dataString(e.Data, "onTimeout"))
+}
+
+// Intervention resolves the manual intervention.
+func (e ManualInterventionPendingEvent) Intervention(ctx context.Context) (*ent.ManualIntervention, error) {
+	return e.Loader.Intervention(ctx, e.InterventionID())
+}
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (ManualInterventionPendingEvent) IsReleaseEvent() {}
+
+// ManualInterventionDecidedEvent: a manual intervention was resumed,
+// rejected or canceled.
+type ManualInterventionDecidedEvent struct{ EventBase }
+
+// InterventionID is the manual intervention's id.
+func (e ManualInterventionDecidedEvent) InterventionID() int {
+	return dataInt(e.Data, "interventionId")
+}
+
+// Task is the intervention task's name.
+func (e ManualInterventionDecidedEvent) Task() string { return dataString(e.Data, "task") }
+
+// Comment is the person's comment, or why the timeout or a cancel acted.
+func (e ManualInterventionDecidedEvent) Comment() string { return dataString(e.Data, "comment") }
+
+// TimedOut is set when its timeout acted.
+func (e ManualInterventionDecidedEvent) TimedOut() bool {
+	b, _ := e.Data["timedOut"].(bool)
+	return b
+}
+
+// Intervention resolves the manual intervention.
+func (e ManualInterventionDecidedEvent) Intervention(ctx context.Context) (*ent.ManualIntervention, error) {
+	return e.Loader.Intervention(ctx, e.InterventionID())
+}
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (ManualInterventionDecidedEvent) IsReleaseEvent() {}

@@ -365,8 +365,8 @@ func (s *session) finished(jobID int, m agentproto.JobFinished) error {
 	if err != nil {
 		return err
 	}
-	if j.LogSeq < m.LastSeq {
-		return delivery.Invalid("lastSeq", "lines %d..%d of job %d are not stored yet; resend them before the result", j.LogSeq+1, m.LastSeq, jobID)
+	if stored := j.LogSeq - j.LogBase; stored < m.LastSeq {
+		return delivery.Invalid("lastSeq", "lines %d..%d of job %d are not stored yet; resend them before the result", stored+1, m.LastSeq, jobID)
 	}
 	if err := s.hub.e.FinishJob(s.ctx, jobID, delivery.JobResult{Status: m.Status, Reason: m.Reason}); err != nil {
 		if delivery.CodeOf(err) != delivery.CodeConflict {

@@ -83,17 +83,83 @@ type Trigger struct {
 	AllowPartiallySucceeded bool `json:"allowPartiallySucceeded,omitempty"`
 }
 
-// Task is one step of a deployment job: a script run by a shell on the agent.
+// TaskKind says where a task runs.
+type TaskKind string
+
+// The task kinds.
+const (
+	// TaskScript (the default, also written "") is a script an agent runs.
+	TaskScript TaskKind = "SCRIPT"
+	// TaskManualIntervention pauses the deployment on the server until a
+	// person resumes or rejects it (Azure's Manual Intervention task): the
+	// tasks before it run on an agent as one job, those after it as another.
+	TaskManualIntervention TaskKind = "MANUAL_INTERVENTION"
+)
+
+// InterventionTimeoutAction is what a manual intervention does when nobody
+// acted before its timeout.
+type InterventionTimeoutAction string
+
+// The timeout actions.
+const (
+	// InterventionReject (the default) rejects the deployment.
+	InterventionReject InterventionTimeoutAction = "REJECT"
+	// InterventionResume resumes it.
+	InterventionResume InterventionTimeoutAction = "RESUME"
+)
+
+// Task is one step of a deployment job: a script run by a shell on the
+// agent, or a manual intervention the server holds (Kind).
 type Task struct {
-	Name             string            `json:"name"`
+	Name string `json:"name"`
+	// Kind is SCRIPT (or empty) or MANUAL_INTERVENTION.
+	Kind             TaskKind          `json:"kind,omitempty"`
 	Shell            string            `json:"shell,omitempty"` // bash (default), sh, pwsh
 	Script           string            `json:"script"`
 	WorkingDirectory string            `json:"workingDirectory,omitempty"`
 	Env              map[string]string `json:"env,omitempty"`
-	TimeoutMinutes   int               `json:"timeoutMinutes,omitempty"`
-	ContinueOnError  bool              `json:"continueOnError,omitempty"`
-	Disabled         bool              `json:"disabled,omitempty"`
+	// TimeoutMinutes bounds a script task; for a manual intervention it is
+	// how long it waits (default DefaultInterventionTimeoutMinutes).
+	TimeoutMinutes  int  `json:"timeoutMinutes,omitempty"`
+	ContinueOnError bool `json:"continueOnError,omitempty"`
+	Disabled        bool `json:"disabled,omitempty"`
+	// Instructions (manual intervention) tell the person what to check or
+	// do; $(NAME) references expand to the release's variables, secrets
+	// masked.
+	Instructions string `json:"instructions,omitempty"`
+	// Approvers (manual intervention) may resume or reject it and are
+	// notified; none: whoever may manage the environment's deployments.
+	Approvers []Approver `json:"approvers,omitempty"`
+	// OnTimeout (manual intervention) is REJECT (default) or RESUME.
+	OnTimeout InterventionTimeoutAction `json:"onTimeout,omitempty"`
 }
+
+// DefaultInterventionTimeoutMinutes is how long a manual intervention waits
+// when its task sets no timeout (Azure's default: one day);
+// MaxInterventionTimeoutMinutes is the longest it may wait (30 days).
+const (
+	DefaultInterventionTimeoutMinutes = 24 * 60
+	MaxInterventionTimeoutMinutes     = 30 * 24 * 60
+)
+
+// KindOrDefault is the task's kind, SCRIPT when it has none.
+func (t Task) KindOrDefault() TaskKind {
+	if t.Kind == "" {
+		return TaskScript
+	}
+	return t.Kind
+}
+
+// OnTimeoutOrDefault is the task's timeout action, REJECT when it has none.
+func (t Task) OnTimeoutOrDefault() InterventionTimeoutAction {
+	if t.OnTimeout == "" {
+		return InterventionReject
+	}
+	return t.OnTimeout
+}
+
+// IsManualIntervention reports whether the task is a manual intervention.
+func (t Task) IsManualIntervention() bool { return t.Kind == TaskManualIntervention }
 
 // JobSpec is the agent work of an environment's deployment.
 type JobSpec struct {
