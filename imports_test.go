@@ -1,10 +1,13 @@
 package cairn
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -177,5 +180,102 @@ func TestImportRulePatterns(t *testing.T) {
 		if got := matches(tc.pattern, tc.path); got != tc.want {
 			t.Errorf("matches(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
 		}
+	}
+}
+
+// TestDeliveryWebhooksSpeakNoHTTP: the engine decides what became of a
+// webhook delivery (ACCEPTED, IGNORED, REJECTED) and the webhook edge
+// (integrations/hook) chooses the HTTP status. TestImportRules keeps
+// net/http out of delivery; this keeps its webhook files from naming
+// net/http or holding an HTTP status number (200 is left out: it is a
+// common length bound and no status a webhook answers).
+func TestDeliveryWebhooksSpeakNoHTTP(t *testing.T) {
+	t.Parallel()
+	files := importRule{dir: "delivery"}.files(t)
+	webhookFiles := 0
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(filepath.Base(file), "webhook") {
+			continue
+		}
+		webhookFiles++
+		if strings.Contains(string(src), "net/http") {
+			t.Errorf("%s mentions net/http", file)
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, file, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.INT {
+				return true
+			}
+			v, err := strconv.ParseInt(lit.Value, 0, 64)
+			if err == nil && v > 200 && v < 600 && http.StatusText(int(v)) != "" {
+				t.Errorf("%s: %s is an HTTP status (%s): the webhook edge chooses statuses",
+					fset.Position(lit.Pos()), lit.Value, http.StatusText(int(v)))
+			}
+			return true
+		})
+	}
+	if webhookFiles == 0 {
+		t.Error("no webhook file in delivery: the check checks nothing")
+	}
+}
+
+// TestArchitectureListsEveryPackage: docs/architecture.md's table names every
+// directory of the module that holds Go files (as `dir`, or under a `dir/*`
+// entry such as `ent/*`), so that the page stays the map of the module.
+func TestArchitectureListsEveryPackage(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	var trees []string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		first := strings.SplitN(line, "|", 3)[1]
+		for _, f := range strings.Split(first, "`") {
+			f = strings.TrimSpace(f)
+			if strings.HasSuffix(f, "/*") {
+				trees = append(trees, strings.TrimSuffix(f, "*"))
+			} else if f != "" && f != "," {
+				listed[f] = true
+			}
+		}
+	}
+	dirs := map[string]bool{}
+	err = filepath.WalkDir(".", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") {
+			dirs[filepath.ToSlash(filepath.Dir(p))] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir := range dirs {
+		if listed[dir] {
+			continue
+		}
+		if slices.ContainsFunc(trees, func(tree string) bool { return strings.HasPrefix(dir, tree) }) {
+			continue
+		}
+		t.Errorf("docs/architecture.md does not list package %s", dir)
 	}
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -356,23 +357,20 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 }
 
 // environment returns the base environment of the job's tasks: the agent's environment, the
-// release variables, the user variables (NAME uppercased, "." and " " replaced by "_") and the
-// paths only the agent knows. Later entries win (os/exec keeps the last of duplicate keys).
+// release variables, the user variables and the artifact paths under the names the server chose
+// (agentproto.Variable.EnvName, Artifact.PathVariable), and the paths only the agent knows.
+// Later entries win (os/exec keeps the last of duplicate keys).
 func (j *jobRun) environment(srcDir, artDir string) []string {
 	env := append([]string(nil), j.x.environ...)
-	for _, a := range j.asg.Artifacts {
-		if a.BuildNumber != "" {
-			env = append(env, "RELEASE_ARTIFACTS_"+envName(a.Alias)+"_BUILDNUMBER="+a.BuildNumber)
-		}
-	}
 	for k, v := range j.asg.ReleaseVariables {
 		env = append(env, k+"="+v)
 	}
 	for _, v := range j.asg.Variables {
-		env = append(env, envName(v.Name)+"="+v.Value)
+		env = append(env, cmp.Or(v.EnvName, legacyEnvName(v.Name))+"="+v.Value)
 	}
 	for _, a := range j.asg.Artifacts {
-		env = append(env, "RELEASE_ARTIFACTS_"+envName(a.Alias)+"_PATH="+filepath.Join(artDir, a.Alias))
+		name := cmp.Or(a.PathVariable, "RELEASE_ARTIFACTS_"+legacyEnvName(a.Alias)+"_PATH")
+		env = append(env, name+"="+filepath.Join(artDir, a.Alias))
 	}
 	return append(env,
 		"SYSTEM_DEFAULTWORKINGDIRECTORY="+srcDir,
@@ -382,9 +380,11 @@ func (j *jobRun) environment(srcDir, artDir string) []string {
 	)
 }
 
-// envName turns a variable name into an environment variable name: uppercase, with "." and " "
-// (and any other character that is not a letter, digit or "_") replaced by "_".
-func envName(name string) string {
+// legacyEnvName names a variable for a server that sends no names (before
+// agentproto.Variable.EnvName and Artifact.PathVariable): the server's rule, upper case with
+// every character but [A-Z0-9_] replaced by "_". Current servers name every variable
+// themselves; remove this with the next subprotocol.
+func legacyEnvName(name string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z':

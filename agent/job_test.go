@@ -90,14 +90,53 @@ func runJob(t *testing.T, x *executor, asg agentproto.JobAssignment) jobOutcome 
 	return outcome(t, x.spool, asg.JobID)
 }
 
+// TestJobEnvironmentNames: the agent exports variables under the names the server sends, and
+// derives the server's names itself only from an assignment that has none (older servers).
+func TestJobEnvironmentNames(t *testing.T) {
+	t.Parallel()
+	script := `echo "$DEPLOY_TARGET|$CHOSEN_BY_SERVER|$RELEASE_ARTIFACTS_WEB_APP_PATH|$APP_DIR"`
+	for _, tt := range []struct {
+		name string
+		vars []agentproto.Variable
+		arts []agentproto.Artifact
+		want string
+	}{
+		{"named by the server",
+			[]agentproto.Variable{{Name: "deploy.target", EnvName: "CHOSEN_BY_SERVER", Value: "web01"}},
+			[]agentproto.Artifact{{Alias: "web-app", PathVariable: "APP_DIR", Type: agentproto.ArtifactJenkins}},
+			"|web01||<a>/web-app"},
+		{"older server",
+			[]agentproto.Variable{{Name: "deploy.target", Value: "web01"}},
+			[]agentproto.Artifact{{Alias: "web-app", Type: agentproto.ArtifactJenkins}},
+			"web01||<a>/web-app|"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			x := newTestExecutor(t)
+			jobID := "names-" + strings.ReplaceAll(tt.name, " ", "-")
+			o := runJob(t, x, agentproto.JobAssignment{JobID: jobID, Variables: tt.vars, Artifacts: tt.arts,
+				SkipArtifactDownload: true, Tasks: []agentproto.Task{{Name: "names", Shell: "bash", Script: script}}})
+			if o.finished.Status != agentproto.JobSucceeded {
+				t.Fatalf("job status %s (%s), log %q", o.finished.Status, o.finished.Reason, o.text(1))
+			}
+			want := strings.ReplaceAll(tt.want, "<a>", filepath.Join(x.workDir, jobID, "a"))
+			if got := o.text(1); len(got) != 1 || got[0] != want {
+				t.Errorf("task log = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 func TestJobEnvironmentAndWorkingDirectory(t *testing.T) {
 	t.Parallel()
 	x := newTestExecutor(t)
 	o := runJob(t, x, agentproto.JobAssignment{
 		JobID: "env", DeploymentID: "d1",
-		ReleaseVariables:     map[string]string{"RELEASE_RELEASENAME": "Release-7", "RELEASE_ENVIRONMENTNAME": "prod"},
-		Variables:            []agentproto.Variable{{Name: "deploy.target", Value: "web01"}, {Name: "db.password", Value: "pa55word!", Secret: true}},
-		Artifacts:            []agentproto.Artifact{{Alias: "app", Type: agentproto.ArtifactJenkins, BuildNumber: "12"}},
+		ReleaseVariables: map[string]string{"RELEASE_RELEASENAME": "Release-7", "RELEASE_ENVIRONMENTNAME": "prod",
+			"RELEASE_ARTIFACTS_APP_BUILDNUMBER": "12"},
+		Variables: []agentproto.Variable{{Name: "deploy.target", EnvName: "DEPLOY_TARGET", Value: "web01"},
+			{Name: "db.password", EnvName: "DB_PASSWORD", Value: "pa55word!", Secret: true}},
+		Artifacts:            []agentproto.Artifact{{Alias: "app", PathVariable: "RELEASE_ARTIFACTS_APP_PATH", Type: agentproto.ArtifactJenkins, BuildNumber: "12"}},
 		SkipArtifactDownload: true,
 		Tasks: []agentproto.Task{
 			{Name: "vars", Shell: "bash", Script: `echo "name=$RELEASE_RELEASENAME env=$RELEASE_ENVIRONMENTNAME target=$DEPLOY_TARGET build=$RELEASE_ARTIFACTS_APP_BUILDNUMBER task=$TASK_VAR"

@@ -152,6 +152,16 @@
 // decrypted by the server for this message only; the agent keeps them in memory for the job's
 // duration and never writes them to disk (scripts reference them through the environment).
 //
+// The server names every environment variable a task sees, and the agent only exports: first
+// its own environment, then ReleaseVariables, then each [Variable] as its EnvName, then each
+// [Artifact]'s PathVariable (set to the artifact's absolute download directory), then
+// SYSTEM_DEFAULTWORKINGDIRECTORY, SYSTEM_ARTIFACTSDIRECTORY, AGENT_JOBID and
+// RELEASE_DEPLOYMENTID, then the task's Env; a later entry wins over an earlier one of the same
+// name. Compatibility: an assignment from a server that predates EnvName and
+// PathVariable (both empty) gets the names the server would have chosen, derived by the agent
+// (upper case, every character but [A-Z0-9_] replaced by "_"; RELEASE_ARTIFACTS_<ALIAS>_PATH).
+// That fallback goes with the next subprotocol.
+//
 // [Cancel]: stop the job (a person canceled the deployment, or the server's own timeout fired). The
 // agent kills the running task's process group (SIGTERM, then SIGKILL after a short grace), marks
 // the task CANCELED and the remaining tasks SKIPPED, and sends [JobFinished] with status CANCELED

@@ -157,12 +157,13 @@ type JobAssignment struct {
 	JobID        string      `json:"jobId"`
 	DeploymentID string      `json:"deploymentId"`
 	// ReleaseVariables are exported as-is (names already final), e.g. RELEASE_RELEASENAME,
-	// RELEASE_RELEASEID, RELEASE_ENVIRONMENTNAME, RELEASE_DEFINITIONNAME,
-	// RELEASE_ARTIFACTS_<ALIAS>_BUILDNUMBER.
+	// RELEASE_RELEASEID, RELEASE_ENVIRONMENTNAME, RELEASE_DEFINITIONNAME, and per artifact
+	// RELEASE_ARTIFACTS_<ALIAS>_BUILDNUMBER, _BUILDID, _SOURCEBRANCH, _SOURCEVERSION, _TYPE,
+	// _BUILDURI.
 	ReleaseVariables map[string]string `json:"releaseVariables"`
 	// Variables are the definition's, environment's and release's user variables, already merged
-	// by the server (release overrides environment overrides definition). The agent exports each as
-	// NAME uppercased with "." replaced by "_".
+	// by the server (release overrides environment overrides definition). The agent exports each
+	// as its EnvName, after the release variables (a user variable of the same name wins).
 	Variables []Variable `json:"variables"`
 	Tasks     []Task     `json:"tasks"`
 	Artifacts []Artifact `json:"artifacts"`
@@ -174,8 +175,13 @@ type JobAssignment struct {
 
 // Variable is one user variable of a job.
 type Variable struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+	// Name is the variable's name as the definition spells it ("deploy.target"), for people.
+	Name string `json:"name"`
+	// EnvName is the environment variable the agent exports Value as ("DEPLOY_TARGET"); the
+	// server chooses it. Empty (servers before it was sent): the agent derives it from Name,
+	// upper case with every character but [A-Z0-9_] replaced by "_".
+	EnvName string `json:"envName,omitempty"`
+	Value   string `json:"value"`
 	// Secret values are exported to tasks like the others but masked as "***" in every log line.
 	Secret bool `json:"secret,omitempty"`
 }
@@ -213,9 +219,15 @@ const (
 
 // Artifact is one artifact of the release, downloaded to <job dir>/a/<alias>/.
 type Artifact struct {
-	Alias       string       `json:"alias"`
-	Type        ArtifactType `json:"type"`
-	BuildNumber string       `json:"buildNumber"`
+	Alias string `json:"alias"`
+	// PathVariable is the environment variable the agent sets to a/<alias>/ (absolute) for every
+	// task, RELEASE_ARTIFACTS_<ALIAS>_PATH; the server chooses it. Empty (servers before it was
+	// sent): the agent derives it from Alias as for Variable.EnvName.
+	PathVariable string       `json:"pathVariable,omitempty"`
+	Type         ArtifactType `json:"type"`
+	// BuildNumber is for the agent's log; the task sees it as the release variable
+	// RELEASE_ARTIFACTS_<ALIAS>_BUILDNUMBER.
+	BuildNumber string `json:"buildNumber"`
 	// Jenkins is set when Type is JENKINS.
 	Jenkins *JenkinsDownload `json:"jenkins,omitempty"`
 	// TeamBuild is set when Type is TEAMBUILD.

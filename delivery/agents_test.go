@@ -605,7 +605,7 @@ func TestBuildAssignment(t *testing.T) {
 			TimeoutMinutes: 10,
 			Variables:      []spec.Variable{{Name: "region", Value: "eu"}, {Name: "password", Value: seal("hunter2"), Secret: true}},
 			EnvVariables:   []spec.Variable{{Name: "REGION", Value: "us"}},
-			Overrides:      []spec.Variable{{Name: "extra", Value: "1"}},
+			Overrides:      []spec.Variable{{Name: "extra", Value: "1"}, {Name: "deploy.target", Value: "web01"}},
 		})
 		conn := v.c.ServiceConnection.Create().SetName("jenkins").SetKind("JENKINS").SetURL("https://ci").
 			SetUsername("bot").SetSecretEncrypted(v.box.Seal([]byte("api-token"))).SaveX(ctx)
@@ -630,9 +630,14 @@ func TestBuildAssignment(t *testing.T) {
 		for _, x := range got.Variables {
 			vars[x.Name] = x
 		}
-		if len(got.Variables) != 3 || vars["REGION"].Value != "us" || vars["password"].Value != "hunter2" ||
+		if len(got.Variables) != 4 || vars["REGION"].Value != "us" || vars["password"].Value != "hunter2" ||
 			!vars["password"].Secret || vars["extra"].Value != "1" {
 			t.Fatalf("variables %+v", got.Variables)
+		}
+		// The server names every variable a task sees; the agent only exports.
+		if vars["REGION"].EnvName != "REGION" || vars["password"].EnvName != "PASSWORD" || vars["extra"].EnvName != "EXTRA" ||
+			vars["deploy.target"].EnvName != "DEPLOY_TARGET" {
+			t.Fatalf("variable env names %+v", got.Variables)
 		}
 		if len(got.Tasks) != 2 || got.Tasks[0].TimeoutSeconds != 120 || !got.Tasks[0].ContinueOnError ||
 			got.Tasks[1].Env["A"] != "b" || got.TimeoutSeconds != 600 {
@@ -642,6 +647,9 @@ func TestBuildAssignment(t *testing.T) {
 			t.Fatalf("artifacts %+v", got.Artifacts)
 		}
 		lib, web := got.Artifacts[0], got.Artifacts[1]
+		if web.PathVariable != "RELEASE_ARTIFACTS_WEB_APP_PATH" || lib.PathVariable != "RELEASE_ARTIFACTS_LIB_PATH" {
+			t.Fatalf("path variables %q, %q", web.PathVariable, lib.PathVariable)
+		}
 		if web.Alias != "web-app" || web.BuildURL != "https://ci/job/web/42" || web.RelativePaths[0] != "dist/app.zip" ||
 			web.WholeArchive || !web.HasCredentials || web.Username != "bot" || web.Password != "api-token" {
 			t.Fatalf("jenkins artifact %+v", web)

@@ -535,10 +535,12 @@ type AssignmentData struct {
 	SkipArtifactDownload bool
 }
 
-// AssignmentVariable is a merged user variable; Value is plaintext even for secrets.
+// AssignmentVariable is a merged user variable; Value is plaintext even for secrets. EnvName is
+// the environment variable the agent exports it as (envName of Name): the server names every
+// variable a task sees, the agent only exports.
 type AssignmentVariable struct {
-	Name, Value string
-	Secret      bool
+	Name, EnvName, Value string
+	Secret               bool
 }
 
 // AssignmentTask is one enabled task of the job.
@@ -551,9 +553,12 @@ type AssignmentTask struct {
 
 // AssignmentArtifact is one artifact download of the release.
 type AssignmentArtifact struct {
-	Alias       string
-	Type        string // JENKINS or TEAMBUILD
-	BuildNumber string
+	Alias string
+	// PathVariable is the environment variable the agent sets to the directory it downloads
+	// the artifact to (RELEASE_ARTIFACTS_<ALIAS>_PATH).
+	PathVariable string
+	Type         string // JENKINS or TEAMBUILD
+	BuildNumber  string
 	// Jenkins: BuildURL and RelativePaths, or WholeArchive when the build listed no file.
 	BuildURL      string
 	RelativePaths []string
@@ -565,7 +570,9 @@ type AssignmentArtifact struct {
 	Username, Password string
 }
 
-// envName turns a name into an environment variable name part: upper case, [A-Z0-9_].
+// envName turns a name into an environment variable name (or part of one): upper case, every
+// character but [A-Z0-9_] replaced by "_" ("deploy.target" → DEPLOY_TARGET). It is the one place
+// that names the variables of a job; the agent exports the names it is sent.
 func envName(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
@@ -653,7 +660,7 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		if err != nil {
 			return unusable("%v", err)
 		}
-		out.Variables = append(out.Variables, AssignmentVariable{Name: v.Name, Value: val, Secret: v.Secret})
+		out.Variables = append(out.Variables, AssignmentVariable{Name: v.Name, EnvName: envName(v.Name), Value: val, Secret: v.Secret})
 	}
 	for _, t := range j.Spec.Tasks {
 		if t.Disabled {
@@ -666,18 +673,18 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 	}
 	conns := map[string]*ent.ServiceConnection{}
 	for _, a := range arts {
-		alias := envName(a.Alias)
+		prefix := "RELEASE_ARTIFACTS_" + envName(a.Alias) + "_"
 		rv := out.ReleaseVariables
-		rv["RELEASE_ARTIFACTS_"+alias+"_BUILDNUMBER"] = a.BuildNumber
-		rv["RELEASE_ARTIFACTS_"+alias+"_BUILDID"] = a.BuildID
-		rv["RELEASE_ARTIFACTS_"+alias+"_SOURCEBRANCH"] = a.Branch
-		rv["RELEASE_ARTIFACTS_"+alias+"_SOURCEVERSION"] = a.Commit
-		rv["RELEASE_ARTIFACTS_"+alias+"_TYPE"] = string(a.Type)
-		rv["RELEASE_ARTIFACTS_"+alias+"_BUILDURI"] = a.BuildURL
+		rv[prefix+"BUILDNUMBER"] = a.BuildNumber
+		rv[prefix+"BUILDID"] = a.BuildID
+		rv[prefix+"SOURCEBRANCH"] = a.Branch
+		rv[prefix+"SOURCEVERSION"] = a.Commit
+		rv[prefix+"TYPE"] = string(a.Type)
+		rv[prefix+"BUILDURI"] = a.BuildURL
 		if a.Primary {
 			rv["RELEASE_PRIMARYARTIFACTSOURCEALIAS"] = a.Alias
 		}
-		base := AssignmentArtifact{Alias: a.Alias, Type: string(a.Type), BuildNumber: a.BuildNumber}
+		base := AssignmentArtifact{Alias: a.Alias, PathVariable: prefix + "PATH", Type: string(a.Type), BuildNumber: a.BuildNumber}
 		if a.Connection != "" {
 			c, ok := conns[a.Connection]
 			if !ok {

@@ -24,13 +24,12 @@ const (
 	DeliveryRejected = "REJECTED"
 )
 
-// The statuses a webhook answers for the outcomes ReceiveBuild decides; they
-// are recorded on the delivery so that an administrator sees what the CI
-// server was told. Rejections carry the status their caller chose.
-const (
-	StatusAccepted = 201 // releases were created
-	StatusIgnored  = 202 // valid, but nothing to do (or a duplicate): not to be retried
-)
+// AnswerFunc is how the edge that received a delivery answers each result
+// (ACCEPTED, IGNORED) ReceiveBuild may decide: the status code it tells the
+// sender. The engine does not choose it, it records it on the delivery (in
+// the same transaction as the result) so that an administrator sees what the
+// CI server was told.
+type AnswerFunc func(result string) int
 
 // The sources of builds (WebhookDelivery.source, ArtifactSource.type).
 const (
@@ -97,7 +96,7 @@ type ReceiptResult struct {
 	// Result is ACCEPTED, IGNORED or REJECTED.
 	Result string
 	Reason string
-	// StatusCode is the HTTP status recorded for the delivery.
+	// StatusCode is the caller's answer to Result, as recorded.
 	StatusCode int
 	ReleaseIDs []int
 }
@@ -111,10 +110,11 @@ type DeliveryRecord struct {
 	ConnectionID int
 	// BuildKey identifies the build or the body, for the administrator;
 	// it is not claimed.
-	BuildKey   string
-	Event      string
-	Result     string // IGNORED or REJECTED
-	Reason     string
+	BuildKey string
+	Event    string
+	Result   string // IGNORED or REJECTED
+	Reason   string
+	// StatusCode is what the caller answered the sender, as it chose it.
 	StatusCode int
 }
 
@@ -257,14 +257,20 @@ func (r *BuildReceipt) validate() error {
 // that no definition takes is IGNORED with the reason of each refusal.
 // The unique index on WebhookDelivery.key is the arbiter of duplicates, so
 // replicas and concurrent deliveries create one release between them.
-func (e *Engine) ReceiveBuild(ctx context.Context, r BuildReceipt) (ReceiptResult, error) {
+//
+// answer gives the status code the caller tells the sender for the result;
+// it is recorded with the result (nil records 0).
+func (e *Engine) ReceiveBuild(ctx context.Context, r BuildReceipt, answer AnswerFunc) (ReceiptResult, error) {
 	if err := r.validate(); err != nil {
 		return ReceiptResult{}, err
+	}
+	if answer == nil {
+		answer = func(string) int { return 0 }
 	}
 	var res ReceiptResult
 	err := e.inTx(ctx, func(t *txn) error {
 		var err error
-		res, err = t.receiveBuild(r)
+		res, err = t.receiveBuild(r, answer)
 		return err
 	})
 	if err != nil {
@@ -273,7 +279,7 @@ func (e *Engine) ReceiveBuild(ctx context.Context, r BuildReceipt) (ReceiptResul
 	return res, nil
 }
 
-func (t *txn) receiveBuild(r BuildReceipt) (ReceiptResult, error) {
+func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc) (ReceiptResult, error) {
 	conn, err := t.ServiceConnection.Get(t.ctx, r.ConnectionID)
 	if ent.IsNotFound(err) {
 		return ReceiptResult{}, NotFound("service connection", r.ConnectionID)
@@ -290,15 +296,17 @@ func (t *txn) receiveBuild(r BuildReceipt) (ReceiptResult, error) {
 		if err != nil {
 			return ReceiptResult{}, fmt.Errorf("reading the delivery that claimed %s: %w", r.Key, err)
 		}
-		reason := fmt.Sprintf("duplicate of delivery %d", owner.ID)
+		res := ReceiptResult{Result: DeliveryIgnored, Reason: fmt.Sprintf("duplicate of delivery %d", owner.ID)}
+		res.StatusCode = answer(res.Result)
 		d, err := t.WebhookDelivery.Create().SetSource(webhookdelivery.Source(r.Source)).
 			SetConnectionID(r.ConnectionID).SetBuildKey(r.Key).SetEvent(r.Event).
-			SetResult(webhookdelivery.ResultIGNORED).SetReason(reason).SetStatusCode(StatusIgnored).
+			SetResult(webhookdelivery.ResultIGNORED).SetReason(res.Reason).SetStatusCode(res.StatusCode).
 			SetCreatedAt(t.now).Save(t.ctx)
 		if err != nil {
 			return ReceiptResult{}, fmt.Errorf("recording duplicate delivery: %w", err)
 		}
-		return ReceiptResult{DeliveryID: d.ID, Result: DeliveryIgnored, Reason: reason, StatusCode: StatusIgnored}, nil
+		res.DeliveryID = d.ID
+		return res, nil
 	}
 
 	sources, err := followingSources(t.ctx, t.Client(), r)
@@ -348,20 +356,21 @@ func (t *txn) receiveBuild(r BuildReceipt) (ReceiptResult, error) {
 	upd := t.WebhookDelivery.UpdateOneID(id)
 	switch {
 	case len(releaseIDs) > 0:
-		res.Result, res.StatusCode = DeliveryAccepted, StatusAccepted
+		res.Result = DeliveryAccepted
 		res.Reason = fmt.Sprintf("created %d release(s)", len(releaseIDs))
 		if len(refusals) > 0 {
 			res.Reason += "; not released: " + strings.Join(refusals, "; ")
 		}
 		upd.AddReleaseIDs(releaseIDs...)
 	case len(sources) == 0:
-		res.Result, res.StatusCode = DeliveryIgnored, StatusIgnored
+		res.Result = DeliveryIgnored
 		res.Reason = fmt.Sprintf("no definition follows %s %q on connection %s with continuous deployment", jobWord(r.Source), r.Job, conn.Name)
 	default:
-		res.Result, res.StatusCode = DeliveryIgnored, StatusIgnored
+		res.Result = DeliveryIgnored
 		res.Reason = strings.Join(refusals, "; ")
 	}
 	res.Reason = truncateText(res.Reason, 4000)
+	res.StatusCode = answer(res.Result)
 	err = upd.SetResult(webhookdelivery.Result(res.Result)).SetReason(res.Reason).SetStatusCode(res.StatusCode).Exec(t.ctx)
 	if err != nil {
 		return ReceiptResult{}, fmt.Errorf("recording delivery %d: %w", id, err)
@@ -380,13 +389,15 @@ func (t *txn) receiveBuild(r BuildReceipt) (ReceiptResult, error) {
 // another transaction, or one that commits while this insert waits on
 // PostgreSQL's unique index) makes the insert affect nothing, and the
 // transaction stays usable, which a failed INSERT would not on PostgreSQL.
+// Its result and status are placeholders that receiveBuild overwrites in
+// the same transaction.
 func (t *txn) claimDelivery(r BuildReceipt) (id int, claimed bool, err error) {
 	d := entsql.Dialect(string(t.e.dialect))
 	q, args := d.Insert(webhookdelivery.Table).
 		Columns(webhookdelivery.FieldCreatedAt, webhookdelivery.FieldSource, webhookdelivery.FieldKey,
 			webhookdelivery.FieldBuildKey, webhookdelivery.FieldEvent, webhookdelivery.FieldResult,
 			webhookdelivery.FieldReason, webhookdelivery.FieldStatusCode, webhookdelivery.FieldConnectionID).
-		Values(t.now, r.Source, r.Key, r.Key, r.Event, DeliveryIgnored, "", StatusIgnored, r.ConnectionID).
+		Values(t.now, r.Source, r.Key, r.Key, r.Event, DeliveryIgnored, "", 0, r.ConnectionID).
 		OnConflict(entsql.ConflictColumns(webhookdelivery.FieldKey), entsql.DoNothing()).
 		Query()
 	res, err := t.ExecContext(t.ctx, q, args...)

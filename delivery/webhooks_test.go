@@ -33,7 +33,7 @@ func TestReceiveBuildInvalid(t *testing.T) {
 		} {
 			r := ok
 			tt.mod(&r)
-			_, err := f.e.ReceiveBuild(f.ctx, r)
+			_, err := f.e.ReceiveBuild(f.ctx, r, nil)
 			var de *delivery.Error
 			if delivery.CodeOf(err) != delivery.CodeInvalidInput || !errors.As(err, &de) || de.Field != tt.field {
 				t.Errorf("%s: %v", tt.name, err)
@@ -45,18 +45,18 @@ func TestReceiveBuildInvalid(t *testing.T) {
 		// An unknown connection is NOT_FOUND, and the claim rolls back.
 		r := ok
 		r.ConnectionID = 99999
-		if _, err := f.e.ReceiveBuild(f.ctx, r); delivery.CodeOf(err) != delivery.CodeNotFound {
+		if _, err := f.e.ReceiveBuild(f.ctx, r, nil); delivery.CodeOf(err) != delivery.CodeNotFound {
 			t.Fatalf("unknown connection: %v", err)
 		}
 		if _, err := f.e.RecordDelivery(f.ctx, delivery.DeliveryRecord{Source: "JENKINS", Result: "ACCEPTED"}); delivery.CodeOf(err) != delivery.CodeInvalidInput {
 			t.Fatalf("recording an ACCEPTED delivery by hand: %v", err)
 		}
 		// No source follows the job: IGNORED, key claimed, nothing released.
-		res, err := f.e.ReceiveBuild(f.ctx, ok)
+		res, err := f.e.ReceiveBuild(f.ctx, ok, nil)
 		if err != nil || res.Result != "IGNORED" || !strings.Contains(res.Reason, "no definition follows") {
 			t.Fatalf("unfollowed job: %+v %v", res, err)
 		}
-		res, err = f.e.ReceiveBuild(f.ctx, ok)
+		res, err = f.e.ReceiveBuild(f.ctx, ok, nil)
 		if err != nil || !strings.HasPrefix(res.Reason, "duplicate of delivery") {
 			t.Fatalf("second delivery: %+v %v", res, err)
 		}

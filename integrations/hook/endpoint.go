@@ -17,7 +17,7 @@ type Engine interface {
 	ConnectionByName(ctx context.Context, name string) (delivery.ConnectionInfo, error)
 	ConnectionSecrets(ctx context.Context, id int) (username, secret, webhookSecret string, err error)
 	FollowingSources(ctx context.Context, r delivery.BuildReceipt) ([]delivery.FollowingSource, error)
-	ReceiveBuild(ctx context.Context, r delivery.BuildReceipt) (delivery.ReceiptResult, error)
+	ReceiveBuild(ctx context.Context, r delivery.BuildReceipt, answer delivery.AnswerFunc) (delivery.ReceiptResult, error)
 	RecordDelivery(ctx context.Context, d delivery.DeliveryRecord) (int, error)
 }
 
@@ -126,7 +126,7 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ep.fail(ctx, w, rec, err)
 		return
 	}
-	res, err := ep.Engine.ReceiveBuild(ctx, *receipt)
+	res, err := ep.Engine.ReceiveBuild(ctx, *receipt, ResultStatus)
 	if err != nil {
 		rec.BuildKey, rec.Event = receipt.Key, receipt.Event
 		if delivery.CodeOf(err) == delivery.CodeInvalidInput {
@@ -136,7 +136,7 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ep.fail(ctx, w, rec, err)
 		return
 	}
-	writeJSON(w, res.StatusCode, Response{Result: res.Result, Reason: res.Reason, Delivery: res.DeliveryID, Releases: nonNil(res.ReleaseIDs)})
+	writeJSON(w, ResultStatus(res.Result), Response{Result: res.Result, Reason: res.Reason, Delivery: res.DeliveryID, Releases: nonNil(res.ReleaseIDs)})
 }
 
 // refuse answers a request that did not authenticate, recording nothing.

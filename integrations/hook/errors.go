@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/cairnhq/cairn/delivery"
 )
 
 // The error kinds of the integrations. The parsers return typed errors that
@@ -71,6 +73,25 @@ func StatusCode(err error) int {
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// ResultStatus maps the result of a delivery the engine decided
+// (ReceiveBuild) to the HTTP status the webhook answers: 201 when releases
+// were created, 202 when the build is valid but nothing was to be done (or
+// it is a duplicate), so that the CI server does not retry it. The engine
+// records the status with the result. A rejection's status comes from its
+// error's kind (StatusCode); REJECTED alone is 400.
+func ResultStatus(result string) int {
+	switch result {
+	case delivery.DeliveryAccepted:
+		return http.StatusCreated
+	case delivery.DeliveryIgnored:
+		return http.StatusAccepted
+	case delivery.DeliveryRejected:
 		return http.StatusBadRequest
 	default:
 		return http.StatusInternalServerError

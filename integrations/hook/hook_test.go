@@ -32,6 +32,17 @@ func TestStatusCode(t *testing.T) {
 	}
 }
 
+// TestResultStatus pins the statuses of the results the engine decides:
+// CI servers retry anything but 2xx, so ignored builds must be 2xx too.
+func TestResultStatus(t *testing.T) {
+	t.Parallel()
+	for result, want := range map[string]int{"ACCEPTED": 201, "IGNORED": 202, "REJECTED": 400, "": 500} {
+		if got := ResultStatus(result); got != want {
+			t.Errorf("ResultStatus(%q) = %d, want %d", result, got, want)
+		}
+	}
+}
+
 func TestReadBody(t *testing.T) {
 	t.Parallel()
 	r := httptest.NewRequest("POST", "/", strings.NewReader("12345"))

@@ -485,14 +485,14 @@ func toWire(d delivery.AssignmentData) agentproto.JobAssignment {
 		Variables:            []agentproto.Variable{}, Tasks: []agentproto.Task{}, Artifacts: []agentproto.Artifact{},
 	}
 	for _, v := range d.Variables {
-		m.Variables = append(m.Variables, agentproto.Variable{Name: v.Name, Value: v.Value, Secret: v.Secret})
+		m.Variables = append(m.Variables, agentproto.Variable{Name: v.Name, EnvName: v.EnvName, Value: v.Value, Secret: v.Secret})
 	}
 	for _, t := range d.Tasks {
 		m.Tasks = append(m.Tasks, agentproto.Task{Name: t.Name, Shell: t.Shell, Script: t.Script,
 			WorkingDirectory: t.WorkingDirectory, Env: t.Env, TimeoutSeconds: t.TimeoutSeconds, ContinueOnError: t.ContinueOnError})
 	}
 	for _, a := range d.Artifacts {
-		w := agentproto.Artifact{Alias: a.Alias, Type: agentproto.ArtifactType(a.Type), BuildNumber: a.BuildNumber}
+		w := agentproto.Artifact{Alias: a.Alias, PathVariable: a.PathVariable, Type: agentproto.ArtifactType(a.Type), BuildNumber: a.BuildNumber}
 		switch w.Type {
 		case agentproto.ArtifactJenkins:
 			w.Jenkins = &agentproto.JenkinsDownload{BuildURL: a.BuildURL, RelativePaths: a.RelativePaths, WholeArchive: a.WholeArchive}
