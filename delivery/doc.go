@@ -34,6 +34,7 @@ package delivery
 //	   └ cancel, supersede ──► CANCELED           ▼                    ▼                    SUCCEEDED  PARTIALLY_SUCCEEDED
 //	                                     FAILED / CANCELED     FAILED / CANCELED      (reject, timeOut → REJECTED; cancel → CANCELED)
 //	SCHEDULED ──cancel, supersede──► CANCELED
+//	IN_PROGRESS ──reject, timeOut (at a manual intervention)──► REJECTED
 //
 // Gates add two statuses (see "Gates" below):
 //
@@ -48,9 +49,10 @@ package delivery
 // A deployment is "waiting" when it is QUEUED without a Job: the queue policy
 // (per definition and environment, across releases, read from the
 // definition's current revision) holds it. MaxParallel counts the busy
-// deployments of the environment: those with a job that are QUEUED,
-// IN_PROGRESS or PENDING_POST_APPROVAL, so a deployment holds its slot from
-// its job's creation until its post-deployment approval is decided (Azure
+// deployments of the environment: those with a job (or a manual
+// intervention) that are QUEUED, IN_PROGRESS or PENDING_POST_APPROVAL, so a
+// deployment holds its slot from its first phase's start until its
+// post-deployment approval is decided (Azure
 // DevOps shows the stage in progress until then). When a slot frees (the
 // deployment that held it is final), the waiting deployment of the oldest
 // release (by release number) gets its job.
@@ -162,6 +164,29 @@ package delivery
 // environment, audited gate.ignore) passes the stage at once. A sample,
 // an ignore and a cancel each re-read the deployment in their transaction
 // and act only if it is still evaluating that stage, so one of them wins.
+//
+// # Phases and manual interventions
+//
+// A task of kind MANUAL_INTERVENTION (spec.Task) runs on the server: it
+// splits the environment's tasks into phases (phasesOf): each run of
+// scripts is an agent phase, a Job of its own (Job.phase; the agent
+// protocol is unchanged, each job downloads the artifacts), and each
+// intervention a server phase, a ManualIntervention row. When the queue
+// gives the deployment its slot the first phase starts (a first
+// intervention moves the deployment QUEUED → IN_PROGRESS itself); a phase
+// that succeeds starts the next (startPhase); after the last,
+// completeJob opens the post-deployment stage. While an intervention
+// waits the deployment and its environment stay IN_PROGRESS and hold the
+// queue slot (holdsSlot: a job or an intervention). Its approvers (or,
+// when it names none, those who may manage the environment's deployments)
+// resume it (the next phase) or reject it (the deployment REJECTED); its
+// timer (intervention.timeout) does one of the two when nobody acted; a
+// cancel cancels it. Each of these loads the intervention locked and
+// applies its table (PENDING → RESUMED | REJECTED | CANCELED) with a
+// version check, so exactly one wins. The phases' jobs make one log:
+// a job's lines are stored after the earlier phases' (Job.log_base), and
+// acknowledged to its agent in the agent's own numbers. A deployment ends
+// PARTIALLY_SUCCEEDED when any of its jobs did.
 //
 // # Freeze windows
 //

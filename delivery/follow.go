@@ -21,12 +21,12 @@ import (
 // The event types of each stream.
 var (
 	// ReleaseEventTypes: what happens to releases, their environments,
-	// deployments, approvals and jobs.
+	// deployments, approvals, manual interventions and jobs.
 	ReleaseEventTypes = []string{
 		EventReleaseCreated, EventReleaseAbandoned, EventEnvironmentStatusChanged,
 		EventDeploymentStarted, EventDeploymentFinished, EventApprovalPending, EventApprovalDecided,
 		EventApprovalTimedOut, EventApprovalReassigned, EventJobLost, EventGateSampleFailed,
-		EventFreezeStarted, EventFreezeEnded,
+		EventFreezeStarted, EventFreezeEnded, EventInterventionPending, EventInterventionDecided,
 	}
 	// ApprovalEventTypes: approvals created (pending), decided (approved,
 	// rejected, canceled, skipped), timed out and reassigned.

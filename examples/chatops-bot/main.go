@@ -10,6 +10,8 @@
 //
 //	approve <approval id> [comment]
 //	reject <approval id> [comment]
+//	resume <intervention id> [comment]   (a manual intervention)
+//	stop <intervention id> [comment]     (reject a manual intervention)
 //	deploy <release id> <environment>
 //	status <definition name>
 //
@@ -202,6 +204,10 @@ const releaseEventsQuery = `subscription($after: Int64) { releaseEvents(afterSeq
   ... on ReleaseAbandonedEvent { releaseId release { name definition { name } } }
   ... on DeploymentFinishedEvent { environment status statusReason release { id name definition { name } } }
   ... on JobLostEvent { environment deploymentId }
+  ... on ManualInterventionPendingEvent { interventionId environment task instructions approvers timeoutAt onTimeout
+    release { name definition { name } } }
+  ... on ManualInterventionDecidedEvent { interventionId environment task status comment timedOut
+    release { name definition { name } } }
 } }`
 
 // follow keeps one subscription open: it reconnects with backoff and resumes
@@ -337,6 +343,12 @@ func describeEvent(ev map[string]any) string {
 		return s
 	}
 	switch ev["__typename"] {
+	case "ApprovalPendingEvent", "ApprovalDecidedEvent", "ApprovalTimedOutEvent", "ApprovalReassignedEvent":
+		if str("approvalId") == "" {
+			return "" // the release stream's copy: the approval stream announces it
+		}
+	}
+	switch ev["__typename"] {
 	case "ApprovalPendingEvent":
 		var approvers []string
 		if list, ok := ev["approvers"].([]any); ok {
@@ -383,6 +395,31 @@ func describeEvent(ev map[string]any) string {
 		msg := fmt.Sprintf("Deployment %s: %s.", where(), str("status"))
 		if r := str("statusReason"); r != "" {
 			msg += " " + r
+		}
+		return msg
+	case "ManualInterventionPendingEvent":
+		id := str("interventionId")
+		msg := fmt.Sprintf("Manual intervention %s (%s) waits: %s.", id, str("task"), where())
+		if in := strings.TrimSpace(str("instructions")); in != "" {
+			msg += " " + strings.TrimRight(in, ".") + "."
+		}
+		if a := str("approvers"); a != "" {
+			msg += " For: " + a + "."
+		}
+		if d := str("timeoutAt"); d != "" {
+			msg += fmt.Sprintf(" At %s it is %s.", d, map[string]string{"RESUME": "resumed"}[str("onTimeout")]+
+				map[string]string{"REJECT": "rejected"}[str("onTimeout")])
+		}
+		return msg + fmt.Sprintf(" Reply: resume %s [comment] | stop %s [comment]", id, id)
+	case "ManualInterventionDecidedEvent":
+		by := "by " + str("actor")
+		if ev["timedOut"] == true {
+			by = "on timeout"
+		}
+		msg := fmt.Sprintf("Manual intervention %s (%s) %s %s: %s.", str("interventionId"), str("task"),
+			strings.ToLower(str("status")), by, where())
+		if c := str("comment"); c != "" {
+			msg += " " + c
 		}
 		return msg
 	case "JobLostEvent":
@@ -470,7 +507,7 @@ func (b *bot) commandHandler(ctx context.Context) http.Handler {
 	})
 }
 
-const usage = "commands: approve <approval id> [comment] | reject <approval id> [comment] | deploy <release id> <environment> | status <definition>"
+const usage = "commands: approve <approval id> [comment] | reject <approval id> [comment] | resume <intervention id> [comment] | stop <intervention id> [comment] | deploy <release id> <environment> | status <definition>"
 
 // command runs one command for chat user and returns the reply.
 func (b *bot) command(ctx context.Context, user, text string) string {
@@ -503,6 +540,23 @@ func (b *bot) command(ctx context.Context, user, text string) string {
 			return fmt.Sprintf("Could not %s approval %s: %v", verb, fields[1], err)
 		}
 		return fmt.Sprintf("Approval %s is now %s.", fields[1], out.Decision.Status)
+	case "resume", "stop":
+		if len(fields) < 2 {
+			return "usage: " + fields[0] + " <intervention id> [comment]"
+		}
+		field := map[string]string{"resume": "resumeManualIntervention", "stop": "rejectManualIntervention"}[strings.ToLower(fields[0])]
+		var out struct {
+			Decision struct {
+				Status string `json:"status"`
+			} `json:"decision"`
+		}
+		err := b.graphql(ctx, fmt.Sprintf(`mutation($i: ID!, $c: String, $who: String) {
+		  decision: %s(id: $i, comment: $c, onBehalfOf: $who) { status } }`, field),
+			map[string]any{"i": fields[1], "c": rest(2), "who": who}, &out)
+		if err != nil {
+			return fmt.Sprintf("Could not %s manual intervention %s: %v", strings.ToLower(fields[0]), fields[1], err)
+		}
+		return fmt.Sprintf("Manual intervention %s is now %s.", fields[1], out.Decision.Status)
 	case "deploy":
 		if len(fields) != 3 {
 			return "usage: deploy <release id> <environment>"

@@ -82,7 +82,10 @@ func testBot(t *testing.T, dialect string) {
 	def, err := e.CreateDefinition(ctx, editor, spec.DefinitionSnapshot{Name: "shop", Environments: []spec.EnvironmentSpec{{
 		Name: "prod", Trigger: spec.Trigger{Kind: spec.TriggerAfterRelease},
 		PreApproval: spec.ApprovalPolicy{Approvers: []spec.Approver{{Kind: spec.ApproverUser, Name: "pam"}}},
-		Job:         spec.JobSpec{Tasks: []spec.Task{{Name: "deploy", Script: "true"}}},
+		Job: spec.JobSpec{Tasks: []spec.Task{
+			{Name: "verify", Kind: spec.TaskManualIntervention, Instructions: "Check $(Release.ReleaseName)",
+				Approvers: []spec.Approver{{Kind: spec.ApproverUser, Name: "pam"}}},
+			{Name: "deploy", Script: "true"}}},
 	}}}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +179,21 @@ func testBot(t *testing.T, dialect string) {
 	}
 	if ev.Actor != "chatbot" || ev.OnBehalfOf != "pam" {
 		t.Fatalf("audit: actor %q on behalf of %q", ev.Actor, ev.OnBehalfOf)
+	}
+
+	// The approved deployment waits at its manual intervention first; pam
+	// resumes it from the chat, someone else may not.
+	m = waitChat(regexp.MustCompile(`^Manual intervention (\d+) \(verify\) waits: shop / Release-1 → prod\. Check Release-1\. For: user pam\..*resume \d+`))
+	mi := m[1]
+	if reply := say("U999", "resume "+mi); !strings.Contains(reply, "NOT_FOUND") {
+		t.Fatalf("unmapped chat user resuming: %q", reply)
+	}
+	if reply := say("U123", "resume "+mi+" looks good"); reply != "Manual intervention "+mi+" is now RESUMED." {
+		t.Fatalf("resume: %q", reply)
+	}
+	waitChat(regexp.MustCompile(`^Manual intervention ` + mi + ` \(verify\) resumed by pam \(via chatbot\): shop / Release-1 → prod\. looks good`))
+	if reply := say("U123", "stop "+mi); !strings.Contains(reply, "CONFLICT") {
+		t.Fatalf("stop after resume: %q", reply)
 	}
 	if reply := say("U123", "status shop"); !strings.Contains(reply, "prod") {
 		t.Fatalf("status: %q", reply)
