@@ -171,6 +171,14 @@ func (d *DB) Migrate(ctx context.Context) error {
 	}
 	// ent's migration adds indexes but never drops one (WithDropIndex would drop every index
 	// the schema does not declare); the ones a wider index replaced are dropped by name here.
+	if d.Dialect == delivery.Postgres {
+		// PostgreSQL made the unique columns of earlier schemas constraints, which own their index.
+		for _, c := range supersededConstraints {
+			if _, err := d.SQL.ExecContext(ctx, "ALTER TABLE "+c.table+" DROP CONSTRAINT IF EXISTS "+c.name); err != nil {
+				return fmt.Errorf("dropping superseded constraint %s: %w", c.name, err)
+			}
+		}
+	}
 	for _, name := range supersededIndexes {
 		if _, err := d.SQL.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
 			return fmt.Errorf("dropping superseded index %s: %w", name, err)
@@ -184,6 +192,13 @@ func (d *DB) Migrate(ctx context.Context) error {
 var supersededIndexes = []string{
 	"auditevent_target_type_target_id", // by auditevent_target_id_target_type_sequence
 	"auditevent_actor",                 // by auditevent_actor_sequence
+	"jobs_deployment_id_key",           // one job per deployment, before phases: by job_deployment_id_phase
+}
+
+// supersededConstraints are unique constraints of earlier schemas on PostgreSQL (the column's
+// unique index, as ent made it, is a constraint there; on SQLite ent's migration drops it).
+var supersededConstraints = []struct{ table, name string }{
+	{"jobs", "jobs_deployment_id_key"}, // one job per deployment, before phases
 }
 
 // redact hides a DSN's password.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairnhq/cairn/delivery/deliverytest"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
@@ -176,6 +177,35 @@ func TestMigrateUpgradesAuditIndexes(t *testing.T) {
 		}
 		if n := db.Client.AuditEvent.Query().CountX(ctx); n != 1 {
 			t.Fatalf("%d audit rows after migration", n)
+		}
+	})
+}
+
+// TestMigrateAllowsJobPhases upgrades a database whose jobs table held one job per deployment
+// (deployment_id unique, a constraint on PostgreSQL): migrating drops the constraint, so a
+// deployment's phases can each have a job, while (deployment, phase) stays unique.
+func TestMigrateAllowsJobPhases(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		old := "CREATE UNIQUE INDEX jobs_deployment_id_key ON jobs (deployment_id)"
+		if db.Dialect == "postgres" {
+			old = "ALTER TABLE jobs ADD CONSTRAINT jobs_deployment_id_key UNIQUE (deployment_id)"
+		}
+		if _, err := db.SQL.ExecContext(ctx, old); err != nil {
+			t.Fatalf("%s: %v", old, err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		base := deliverytest.Job(t, db.Client, deliverytest.JobOptions{}).Job
+		second := db.Client.Job.Create().SetDeploymentID(base.DeploymentID).SetPhase(2).SetSpec(base.Spec).
+			SetQueuedAt(time.Now())
+		if err := second.Exec(ctx); err != nil {
+			t.Fatalf("a second phase's job: %v", err)
+		}
+		dup := db.Client.Job.Create().SetDeploymentID(base.DeploymentID).SetPhase(2).SetSpec(base.Spec).SetQueuedAt(time.Now())
+		if err := dup.Exec(ctx); err == nil {
+			t.Fatal("two jobs of one phase were stored")
 		}
 	})
 }
