@@ -7,13 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 if [ "${1:-}" = "-fuzz-smoke" ]; then
   status=0
-  for pkg in $(go list ./... ); do
-    dir=$(go list -f '{{.Dir}}' "$pkg")
+  while read -r pkg dir; do
     for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
       echo "fuzz $pkg $target"
-      go test -run '^$' -fuzz "^${target}\$" -fuzztime 5s "$pkg" || status=1
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "${CAIRN_FUZZTIME:-5s}" "$pkg" || status=1
     done
-  done
+  done < <(go list -f '{{.ImportPath}} {{.Dir}}' ./...)
   exit $status
 fi
 go test -count=1 -timeout 20m "$@" ./...

@@ -175,7 +175,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	    {name: "dev", trigger: {kind: AFTER_RELEASE}, job: {skipArtifactDownload: true, tasks: [{name: "hi", script: "echo dev deployed"}]}},
 	    {name: "prod", trigger: {kind: AFTER_ENVIRONMENTS, environments: ["dev"]},
 	     preApproval: {approvers: [{kind: USER, name: "pam"}]},
-	     job: {skipArtifactDownload: true, tasks: [{name: "roll", script: "echo prod starting\nwhile [ ! -e \"$GATE\" ]; do sleep 0.05; done\necho prod finished"}]}}]}`)
+	     job: {skipArtifactDownload: true, tasks: [{name: "roll", script: "echo prod starting\nwhile [ ! -e \"$GATE\" ]; do sleep 0.05; done\necho prod finished"},
+       {name: "verify", kind: MANUAL_INTERVENTION, instructions: "Check the shop's front page", approvers: [{kind: USER, name: "pam"}]},
+       {name: "smoke", script: "echo smoke passed"}]}}]}`)
 	h.startAgent(t, "deployer", nil)
 	shot := newShots(t)
 	url := h.http.URL
@@ -242,33 +244,45 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The job's last line arrives; then prod waits at its manual intervention, which pam resumes
+	// from the release page; the smoke job's lines continue the same log.
+	run(t, ctx, "resume the manual intervention",
+		until("the job's last line", textIn(`[data-testid=log]`, "prod finished")),
+		chromedp.Navigate(url+"/releases/"+rel),
+		until("the intervention", textIn(`li[data-env="prod"]`, "Check the shop's front page")),
+		shot.take("06-intervention"),
+		chromedp.SendKeys(chromedp.CSS(`li[data-env="prod"] input[id^="mi-"]`), "front page fine"),
+		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Resume"]`)),
+		until("the resume recorded", textIn(`li[data-env="prod"]`, "by pam: “front page fine”")),
+		chromedp.Click(chromedp.CSS(`li[data-env="prod"] a[href^="/deployments/"]`)),
+	)
 	run(t, ctx, "the log completes",
-		until("the last line", textIn(`[data-testid=log]`, "prod finished")),
+		until("the last line", textIn(`[data-testid=log]`, "smoke passed")),
 		until("the end of the log", textIn(`.log-tools`, "complete")),
 		until("the status", textIn(`main header`, "Succeeded")),
 		chromedp.SendKeys(chromedp.CSS(`#log-search`), "finished"),
-		until("the search", textIn(`.log-tools`, "1 of 2 lines")),
-		shot.take("06-log-done"),
+		until("the search", textIn(`.log-tools`, "1 of 3 lines")),
+		shot.take("07-log-done"),
 	)
 
 	// The other views.
 	run(t, ctx, "other views",
 		chromedp.Navigate(url+"/definitions/"+def),
 		until("the definition's releases", textIn(`main`, "Release-1")),
-		shot.take("07-definition"),
+		shot.take("08-definition"),
 		chromedp.Navigate(url+"/definitions/"+def+"/revisions"),
 		until("the revisions", textIn(`main table`, "create")),
-		shot.take("08-revisions"),
+		shot.take("09-revisions"),
 		chromedp.Navigate(url+"/agents"),
 		until("the agent", textIn(`tr[data-agent="deployer"]`, "Online")),
-		shot.take("09-agents"),
+		shot.take("10-agents"),
 		chromedp.Navigate(url+"/graphql"),
 		until("GraphiQL", `!!document.querySelector('.graphiql-container')`),
-		shot.take("10-graphiql"),
+		shot.take("11-graphiql"),
 		chromedp.Navigate(url+"/"),
 		until("the overview", textIn(`td[data-env="prod"]`, "Succeeded")),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-		shot.take("11-overview-phone"),
+		shot.take("12-overview-phone"),
 		chromedp.ResetViewport(),
 	)
 

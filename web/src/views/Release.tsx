@@ -22,12 +22,14 @@ const releaseQuery = `query Release($id: ID!) {
         id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil
         approvals { id stage status approver approverKind decidedBy comment decidedAt rank }
         job { id status waitingReason agent { name } }
+        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }
       }
     }
     commits(first: 50) { edges { node { id alias sha message author url } } }
     workItems(first: 50) { edges { node { id system externalID title type state url } } }
   }
   pendingApprovals { id }
+  pendingManualInterventions { id }
 }`;
 
 type ApprovalT = { id: string; stage: string; status: string; approver: string; approverKind: string | null; decidedBy: string | null; comment: string; decidedAt: string | null; rank: number };
@@ -36,7 +38,9 @@ type DeploymentT = {
   createdAt: string; updatedAt: string; deferredUntil: string | null;
   approvals: ApprovalT[] | null;
   job: { id: string; status: string; waitingReason: string; agent: { name: string } | null } | null;
+  manualInterventions: InterventionT[] | null;
 };
+type InterventionT = { id: string; taskName: string; instructions: string; status: string; decidedBy: string | null; comment: string; timeoutAt: string; onTimeout: string };
 type EnvT = { id: string; name: string; rank: number; status: string; deployments: DeploymentT[] | null };
 type ReleaseT = {
   id: string; name: string; status: string; description: string; createdBy: string; createdAt: string; reason: string;
@@ -50,7 +54,7 @@ type ReleaseT = {
 };
 
 export function Release({ id, can }: { id: string; can: (pending: Set<string>, scope?: Scope) => Can }) {
-  const r = useLive<{ release: ReleaseT | null; pendingApprovals: { id: string }[] }>(releaseQuery, { id }, (ev) => ev.releaseId === id);
+  const r = useLive<{ release: ReleaseT | null; pendingApprovals: { id: string }[]; pendingManualInterventions: { id: string }[] }>(releaseQuery, { id }, (ev) => ev.releaseId === id);
   const rel = r.data?.release;
   if (!rel) return <Page title="Release">{r.loading ? <Loading what="the release" /> : <ErrorNote error={r.error ?? new Error('No such release.')} />}</Page>;
   const perms = can(new Set((r.data?.pendingApprovals ?? []).map((a) => a.id)), {
@@ -58,6 +62,7 @@ export function Release({ id, can }: { id: string; can: (pending: Set<string>, s
     environments: new Map((rel.definition.environments ?? []).map((e) => [e.name, e.viewerCan])),
   });
   const triggers = new Map((rel.definition.environments ?? []).map((e) => [e.name, e.trigger]));
+  const actionable = new Set((r.data?.pendingManualInterventions ?? []).map((m) => m.id));
   const envs = [...(rel.environments ?? [])].sort((a, b) => a.rank - b.rank);
   const commits = edges<any>(rel.commits as any);
   const items = edges<any>(rel.workItems as any);
@@ -71,7 +76,7 @@ export function Release({ id, can }: { id: string; can: (pending: Set<string>, s
       <ErrorNote error={r.error} />
       <h2>Environments</h2>
       <ol className="cards" aria-label="Environments in trigger order">
-        {envs.map((e) => <EnvCard key={e.id} env={e} release={rel} trigger={triggers.get(e.name)} can={perms} />)}
+        {envs.map((e) => <EnvCard key={e.id} env={e} release={rel} trigger={triggers.get(e.name)} can={perms} actionable={actionable} />)}
       </ol>
       <h2>Artifacts</h2>
       {(rel.artifacts ?? []).length === 0 ? <p className="muted">None.</p> : (
@@ -124,7 +129,7 @@ function Abandon({ id }: { id: string }) {
   );
 }
 
-function EnvCard({ env, release, trigger, can }: { env: EnvT; release: ReleaseT; trigger?: { kind: string; environments: string[] }; can: Can }) {
+function EnvCard({ env, release, trigger, can, actionable }: { env: EnvT; release: ReleaseT; trigger?: { kind: string; environments: string[] }; can: Can; actionable: Set<string> }) {
   const deps = [...(env.deployments ?? [])].sort((a, b) => b.attempt - a.attempt);
   const latest = deps[0];
   const [error, setError] = useState<APIError | null>(null);
@@ -155,6 +160,7 @@ function EnvCard({ env, release, trigger, can }: { env: EnvT; release: ReleaseT;
           {latest.job?.agent && <p className="small">Agent: {latest.job.agent.name}</p>}
           {latest.job && <p><Link href={`/deployments/${latest.id}`}>Log of attempt {latest.attempt}</Link></p>}
           <Approvals list={latest.approvals ?? []} env={env.name} can={can} />
+          <Interventions list={latest.manualInterventions ?? []} env={env.name} actionable={actionable} />
         </div>
       )}
       <div className="buttons">
@@ -169,6 +175,55 @@ function EnvCard({ env, release, trigger, can }: { env: EnvT; release: ReleaseT;
       </div>
       <ErrorNote error={error} />
     </li>
+  );
+}
+
+// Interventions lists a deployment's manual interventions; the viewer may
+// resume or reject those in pendingManualInterventions (the engine's list of
+// what the viewer may act on).
+function Interventions({ list, env, actionable }: { list: InterventionT[]; env: string; actionable: Set<string> }) {
+  if (list.length === 0) return null;
+  return (
+    <ul className="plain approvals" aria-label={`Manual interventions of ${env}`}>
+      {list.map((m) => (
+        <li key={m.id}>
+          <span className="small">Manual intervention: {m.taskName}</span> <Status status={m.status} />
+          {m.decidedBy && <span className="small"> by {m.decidedBy}{m.comment && `: “${m.comment}”`}</span>}
+          {!m.decidedBy && m.status !== 'PENDING' && m.comment && <span className="small"> ({m.comment})</span>}
+          {m.instructions && <p className="small instructions">{m.instructions}</p>}
+          {m.status === 'PENDING' && <p className="small">Until {new Date(m.timeoutAt).toLocaleString()}, then {m.onTimeout === 'RESUME' ? 'resumed' : 'rejected'}.</p>}
+          {m.status === 'PENDING' && actionable.has(m.id) && <InterventionActions id={m.id} label={`manual intervention ${m.taskName} of ${env}`} />}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function InterventionActions({ id, label }: { id: string; label: string }) {
+  const [comment, setComment] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  async function run(field: string) {
+    setBusy(true);
+    setError('');
+    try {
+      await mutate(`mutation($id: ID!, $c: String) { ${field}(id: $id, comment: $c) { id status } }`, { id, c: comment || undefined });
+    } catch (e) {
+      setError((e as APIError).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <form className="approval-actions" aria-label={`Act on ${label}`} onSubmit={(e) => e.preventDefault()}>
+      <label htmlFor={`mi-${id}-comment`}>Comment</label>
+      <input id={`mi-${id}-comment`} value={comment} onChange={(e) => setComment(e.target.value)} placeholder="optional" />
+      <div className="buttons">
+        <button type="button" className="primary" disabled={busy} onClick={() => run('resumeManualIntervention')}>Resume</button>
+        <button type="button" className="danger" disabled={busy} onClick={() => run('rejectManualIntervention')}>Reject</button>
+      </div>
+      {error && <p role="alert" className="error">{error}</p>}
+    </form>
   );
 }
 
