@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,6 +98,8 @@ type WorkItemInfo struct {
 	Type       string
 	State      string
 	URL        string
+	// Tags are the tracker's tags; nil when unknown (the stored ones stay).
+	Tags []string
 }
 
 // BuildInfoFetcher reads a build's commits, work items and files from its CI
@@ -352,11 +355,12 @@ func (t *txn) upsertWorkItem(w WorkItemInfo) (int, error) {
 		return 0, nil
 	}
 	title, typ, state, url := truncateText(w.Title, 1000), truncateText(w.Type, 100), truncateText(w.State, 100), truncateText(w.URL, 2000)
+	tags := workItemTags(w.Tags)
 	row, err := t.WorkItem.Query().Where(workitem.System(sys), workitem.ExternalID(ext)).Only(t.ctx)
 	switch {
 	case ent.IsNotFound(err):
 		row, err = t.WorkItem.Create().SetSystem(sys).SetExternalID(ext).SetTitle(title).SetType(typ).
-			SetState(state).SetURL(url).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
+			SetState(state).SetURL(url).SetTags(tags).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 		if err != nil {
 			return 0, fmt.Errorf("storing work item %s %s: %w", sys, ext, err)
 		}
@@ -381,12 +385,37 @@ func (t *txn) upsertWorkItem(w WorkItemInfo) (int, error) {
 			changed = true
 		}
 	}
+	if w.Tags != nil && !slices.Equal(tags, row.Tags) {
+		upd.SetTags(tags)
+		changed = true
+	}
 	if changed {
 		if err := upd.SetUpdatedAt(t.now).Exec(t.ctx); err != nil {
 			return 0, fmt.Errorf("updating work item %s %s: %w", sys, ext, err)
 		}
 	}
 	return row.ID, nil
+}
+
+// Bounds of a work item's tags.
+const (
+	maxWorkItemTags   = 50
+	maxWorkItemTagLen = 100
+)
+
+// workItemTags trims tags, drops empty and repeated ones and bounds them.
+func workItemTags(in []string) []string {
+	var out []string
+	for _, s := range in {
+		s = truncateText(strings.TrimSpace(s), maxWorkItemTagLen)
+		if s == "" || slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, s) }) {
+			continue
+		}
+		if out = append(out, s); len(out) == maxWorkItemTags {
+			break
+		}
+	}
+	return out
 }
 
 // NextEnrichmentDue returns when the next enrichment is due (or its lease

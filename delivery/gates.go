@@ -485,9 +485,17 @@ func (e *Engine) checkWorkItemGate(ctx context.Context, releaseID int, g spec.Wo
 	in := func(list []string, v string) bool {
 		return len(list) == 0 || slices.ContainsFunc(list, func(s string) bool { return strings.EqualFold(s, v) })
 	}
+	tagged := func(w *ent.WorkItem) bool {
+		for _, want := range g.Tags {
+			if !slices.ContainsFunc(w.Tags, func(s string) bool { return strings.EqualFold(s, want) }) {
+				return false
+			}
+		}
+		return true
+	}
 	var hits []string
 	for _, w := range items {
-		if in(g.Types, w.Type) && in(g.States, w.State) {
+		if in(g.Types, w.Type) && in(g.States, w.State) && tagged(w) {
 			hits = append(hits, w.ExternalID)
 		}
 	}
@@ -653,7 +661,7 @@ func normalizeGates(p spec.GatePolicy) spec.GatePolicy {
 		}
 		if g.WorkItems != nil {
 			w := *g.WorkItems
-			w.Types, w.States = trimAll(w.Types), trimAll(w.States)
+			w.Types, w.States, w.Tags = trimAll(w.Types), trimAll(w.States), trimAll(w.Tags)
 			g.WorkItems = &w
 		}
 		gates[i] = g
@@ -723,7 +731,7 @@ func validateGates(p *problems, f string, pol spec.GatePolicy) {
 			if w.MaxCount < 0 {
 				p.add(gf+".workItems.maxCount", "may not be negative")
 			}
-			for j, s := range append(slices.Clone(w.Types), w.States...) {
+			for j, s := range slices.Concat(w.Types, w.States, w.Tags) {
 				if s == "" || len(s) > 100 || hasControl(s) {
 					p.add(gf+".workItems", "entry %d is empty, too long or holds control characters", j)
 				}

@@ -492,3 +492,32 @@ func TestGateValidation(t *testing.T) {
 		}
 	})
 }
+
+// TestWorkItemGateTags: "no active bug tagged blocker" counts only the bugs
+// that carry the tag (compared without case) and passes once it is removed.
+func TestWorkItemGateTags(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := gateFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		def := f.gateDefinition(environment("prod", afterRelease,
+			postGates(spec.GatePolicy{IntervalMinutes: 5, TimeoutMinutes: 60,
+				Gates: []spec.Gate{{Name: "no blockers", Kind: spec.GateWorkItems,
+					WorkItems: &spec.WorkItemGate{Types: []string{"Bug"}, Tags: []string{"blocker"}}}}})))
+		rel := f.release(alice, def, "1")
+		f.c.WorkItem.Create().SetSystem("AZURE_BOARDS").SetExternalID("12").SetType("Bug").SetState("Active").
+			SetTags([]string{"ui"}).AddReleaseIDs(rel.ID).SaveX(f.ctx)
+		blocker := f.c.WorkItem.Create().SetSystem("AZURE_BOARDS").SetExternalID("14").SetType("Bug").SetState("Active").
+			SetTags([]string{"Blocker", "ui"}).AddReleaseIDs(rel.ID).SaveX(f.ctx)
+		f.run(rel.ID, "prod", "SUCCEEDED")
+		d := f.deployment(rel.ID, "prod")
+		f.runTimers()
+		s := f.samples(d.ID)
+		if len(s) != 1 || s[0].Passed || !strings.Contains(s[0].Results[0].Detail, "1 of 2 work items match (at most 0 allowed): 14") {
+			t.Fatalf("samples %+v", s)
+		}
+		f.c.WorkItem.UpdateOne(blocker).SetTags([]string{"ui"}).ExecX(f.ctx)
+		f.clk.Advance(5 * time.Minute)
+		f.runTimers()
+		f.wantState(rel.ID, "prod", "SUCCEEDED/SUCCEEDED")
+	})
+}

@@ -476,5 +476,18 @@ func TestManualInterventionHiddenDefinition(t *testing.T) {
 		if list, err := f.e.PendingInterventionsFor(f.ctx, f.alice); err != nil || len(list) != 0 {
 			t.Fatalf("alice sees %v, %v", list, err)
 		}
+		// Reads in alice's scope (node(id), edges) leave it out; bob's keep it.
+		for _, c := range []struct {
+			who  delivery.Actor
+			want int
+		}{{f.alice, 0}, {f.bob, 1}} {
+			ctx, err := f.e.WithReadScope(f.ctx, c.who)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := f.c.ManualIntervention.Query().Where(manualintervention.ID(mi.ID)).CountX(ctx); n != c.want {
+				t.Errorf("%s reads %d interventions, want %d", c.who.Username, n, c.want)
+			}
+		}
 	})
 }

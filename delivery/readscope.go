@@ -17,6 +17,7 @@ import (
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/logchunk"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
@@ -30,7 +31,7 @@ type hiddenKey struct{}
 // WithReadScope returns ctx for reads on behalf of actor: every ent query made with it of a
 // record that belongs to a definition (the definition itself, its revisions, sources and
 // environments, its releases with their environments, artifacts and commits, deployments,
-// approvals, jobs, steps and logs, events) leaves out the definitions actor may not read. Edges
+// approvals, manual interventions, jobs, steps and logs, events) leaves out the definitions actor may not read. Edges
 // reached from anywhere (a work item's releases, an agent's jobs) are filtered as well as root
 // queries, so that what a definition hides cannot be reached around it. The scope is for reads:
 // the API applies it to query operations, never to mutations, whose engine code must see
@@ -86,6 +87,8 @@ func ReadScope() ent.Interceptor {
 			q.Where(event.Or(event.DefinitionIDIsNil(), event.DefinitionIDNotIn(hidden...)))
 		case *ent.GateSampleQuery:
 			q.Where(gatesample.HasDeploymentWith(readableDeployment))
+		case *ent.ManualInterventionQuery:
+			q.Where(manualintervention.HasDeploymentWith(readableDeployment))
 		case *ent.FreezeWindowQuery:
 			q.Where(freezewindow.Or(freezewindow.DefinitionIDIsNil(), freezewindow.DefinitionIDNotIn(hidden...)))
 		}

@@ -4662,6 +4662,11 @@ func (wi *WorkItemQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, workitem.FieldURL)
 				fieldSeen[workitem.FieldURL] = struct{}{}
 			}
+		case "tags":
+			if _, ok := fieldSeen[workitem.FieldTags]; !ok {
+				selectedFields = append(selectedFields, workitem.FieldTags)
+				fieldSeen[workitem.FieldTags] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -33464,6 +33464,8 @@ type WorkItemMutation struct {
 	_type           *string
 	state           *string
 	url             *string
+	tags            *[]string
+	appendtags      []string
 	clearedFields   map[string]struct{}
 	releases        map[int]struct{}
 	removedreleases map[int]struct{}
@@ -33859,6 +33861,71 @@ func (m *WorkItemMutation) ResetURL() {
 	m.url = nil
 }
 
+// SetTags sets the "tags" field.
+func (m *WorkItemMutation) SetTags(s []string) {
+	m.tags = &s
+	m.appendtags = nil
+}
+
+// Tags returns the value of the "tags" field in the mutation.
+func (m *WorkItemMutation) Tags() (r []string, exists bool) {
+	v := m.tags
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTags returns the old "tags" field's value of the WorkItem entity.
+// If the WorkItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkItemMutation) OldTags(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTags is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTags requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTags: %w", err)
+	}
+	return oldValue.Tags, nil
+}
+
+// AppendTags adds s to the "tags" field.
+func (m *WorkItemMutation) AppendTags(s []string) {
+	m.appendtags = append(m.appendtags, s...)
+}
+
+// AppendedTags returns the list of values that were appended to the "tags" field in this mutation.
+func (m *WorkItemMutation) AppendedTags() ([]string, bool) {
+	if len(m.appendtags) == 0 {
+		return nil, false
+	}
+	return m.appendtags, true
+}
+
+// ClearTags clears the value of the "tags" field.
+func (m *WorkItemMutation) ClearTags() {
+	m.tags = nil
+	m.appendtags = nil
+	m.clearedFields[workitem.FieldTags] = struct{}{}
+}
+
+// TagsCleared returns if the "tags" field was cleared in this mutation.
+func (m *WorkItemMutation) TagsCleared() bool {
+	_, ok := m.clearedFields[workitem.FieldTags]
+	return ok
+}
+
+// ResetTags resets all changes to the "tags" field.
+func (m *WorkItemMutation) ResetTags() {
+	m.tags = nil
+	m.appendtags = nil
+	delete(m.clearedFields, workitem.FieldTags)
+}
+
 // AddReleaseIDs adds the "releases" edge to the Release entity by ids.
 func (m *WorkItemMutation) AddReleaseIDs(ids ...int) {
 	if m.releases == nil {
@@ -33947,7 +34014,7 @@ func (m *WorkItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WorkItemMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, workitem.FieldCreatedAt)
 	}
@@ -33971,6 +34038,9 @@ func (m *WorkItemMutation) Fields() []string {
 	}
 	if m.url != nil {
 		fields = append(fields, workitem.FieldURL)
+	}
+	if m.tags != nil {
+		fields = append(fields, workitem.FieldTags)
 	}
 	return fields
 }
@@ -33996,6 +34066,8 @@ func (m *WorkItemMutation) Field(name string) (ent.Value, bool) {
 		return m.State()
 	case workitem.FieldURL:
 		return m.URL()
+	case workitem.FieldTags:
+		return m.Tags()
 	}
 	return nil, false
 }
@@ -34021,6 +34093,8 @@ func (m *WorkItemMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldState(ctx)
 	case workitem.FieldURL:
 		return m.OldURL(ctx)
+	case workitem.FieldTags:
+		return m.OldTags(ctx)
 	}
 	return nil, fmt.Errorf("unknown WorkItem field %s", name)
 }
@@ -34086,6 +34160,13 @@ func (m *WorkItemMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetURL(v)
 		return nil
+	case workitem.FieldTags:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTags(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WorkItem field %s", name)
 }
@@ -34115,7 +34196,11 @@ func (m *WorkItemMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *WorkItemMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(workitem.FieldTags) {
+		fields = append(fields, workitem.FieldTags)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -34128,6 +34213,11 @@ func (m *WorkItemMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *WorkItemMutation) ClearField(name string) error {
+	switch name {
+	case workitem.FieldTags:
+		m.ClearTags()
+		return nil
+	}
 	return fmt.Errorf("unknown WorkItem nullable field %s", name)
 }
 
@@ -34158,6 +34248,9 @@ func (m *WorkItemMutation) ResetField(name string) error {
 		return nil
 	case workitem.FieldURL:
 		m.ResetURL()
+		return nil
+	case workitem.FieldTags:
+		m.ResetTags()
 		return nil
 	}
 	return fmt.Errorf("unknown WorkItem field %s", name)

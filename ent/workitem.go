@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ type WorkItem struct {
 	State string `json:"state,omitempty"`
 	// URL holds the value of the "url" field.
 	URL string `json:"url,omitempty"`
+	// Tags holds the value of the "tags" field.
+	Tags []string `json:"tags,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the WorkItemQuery when eager-loading is set.
 	Edges        WorkItemEdges `json:"edges"`
@@ -66,6 +69,8 @@ func (*WorkItem) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case workitem.FieldTags:
+			values[i] = new([]byte)
 		case workitem.FieldID:
 			values[i] = new(sql.NullInt64)
 		case workitem.FieldSystem, workitem.FieldExternalID, workitem.FieldTitle, workitem.FieldType, workitem.FieldState, workitem.FieldURL:
@@ -141,6 +146,14 @@ func (wi *WorkItem) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				wi.URL = value.String
 			}
+		case workitem.FieldTags:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field tags", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &wi.Tags); err != nil {
+					return fmt.Errorf("unmarshal field tags: %w", err)
+				}
+			}
 		default:
 			wi.selectValues.Set(columns[i], values[i])
 		}
@@ -205,6 +218,9 @@ func (wi *WorkItem) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("url=")
 	builder.WriteString(wi.URL)
+	builder.WriteString(", ")
+	builder.WriteString("tags=")
+	builder.WriteString(fmt.Sprintf("%v", wi.Tags))
 	builder.WriteByte(')')
 	return builder.String()
 }

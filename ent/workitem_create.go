@@ -119,6 +119,12 @@ func (wic *WorkItemCreate) SetNillableURL(s *string) *WorkItemCreate {
 	return wic
 }
 
+// SetTags sets the "tags" field.
+func (wic *WorkItemCreate) SetTags(s []string) *WorkItemCreate {
+	wic.mutation.SetTags(s)
+	return wic
+}
+
 // AddReleaseIDs adds the "releases" edge to the Release entity by IDs.
 func (wic *WorkItemCreate) AddReleaseIDs(ids ...int) *WorkItemCreate {
 	wic.mutation.AddReleaseIDs(ids...)
@@ -290,6 +296,10 @@ func (wic *WorkItemCreate) createSpec() (*WorkItem, *sqlgraph.CreateSpec) {
 		_spec.SetField(workitem.FieldURL, field.TypeString, value)
 		_node.URL = value
 	}
+	if value, ok := wic.mutation.Tags(); ok {
+		_spec.SetField(workitem.FieldTags, field.TypeJSON, value)
+		_node.Tags = value
+	}
 	if nodes := wic.mutation.ReleasesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -442,6 +452,24 @@ func (u *WorkItemUpsert) UpdateURL() *WorkItemUpsert {
 	return u
 }
 
+// SetTags sets the "tags" field.
+func (u *WorkItemUpsert) SetTags(v []string) *WorkItemUpsert {
+	u.Set(workitem.FieldTags, v)
+	return u
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *WorkItemUpsert) UpdateTags() *WorkItemUpsert {
+	u.SetExcluded(workitem.FieldTags)
+	return u
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *WorkItemUpsert) ClearTags() *WorkItemUpsert {
+	u.SetNull(workitem.FieldTags)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -582,6 +610,27 @@ func (u *WorkItemUpsertOne) SetURL(v string) *WorkItemUpsertOne {
 func (u *WorkItemUpsertOne) UpdateURL() *WorkItemUpsertOne {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.UpdateURL()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *WorkItemUpsertOne) SetTags(v []string) *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *WorkItemUpsertOne) UpdateTags() *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *WorkItemUpsertOne) ClearTags() *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.ClearTags()
 	})
 }
 
@@ -891,6 +940,27 @@ func (u *WorkItemUpsertBulk) SetURL(v string) *WorkItemUpsertBulk {
 func (u *WorkItemUpsertBulk) UpdateURL() *WorkItemUpsertBulk {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.UpdateURL()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *WorkItemUpsertBulk) SetTags(v []string) *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *WorkItemUpsertBulk) UpdateTags() *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *WorkItemUpsertBulk) ClearTags() *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.ClearTags()
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/predicate"
 	"github.com/cairnhq/cairn/ent/release"
@@ -117,6 +118,24 @@ func (wiu *WorkItemUpdate) SetNillableURL(s *string) *WorkItemUpdate {
 	if s != nil {
 		wiu.SetURL(*s)
 	}
+	return wiu
+}
+
+// SetTags sets the "tags" field.
+func (wiu *WorkItemUpdate) SetTags(s []string) *WorkItemUpdate {
+	wiu.mutation.SetTags(s)
+	return wiu
+}
+
+// AppendTags appends s to the "tags" field.
+func (wiu *WorkItemUpdate) AppendTags(s []string) *WorkItemUpdate {
+	wiu.mutation.AppendTags(s)
+	return wiu
+}
+
+// ClearTags clears the value of the "tags" field.
+func (wiu *WorkItemUpdate) ClearTags() *WorkItemUpdate {
+	wiu.mutation.ClearTags()
 	return wiu
 }
 
@@ -250,6 +269,17 @@ func (wiu *WorkItemUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if value, ok := wiu.mutation.URL(); ok {
 		_spec.SetField(workitem.FieldURL, field.TypeString, value)
+	}
+	if value, ok := wiu.mutation.Tags(); ok {
+		_spec.SetField(workitem.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := wiu.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, workitem.FieldTags, value)
+		})
+	}
+	if wiu.mutation.TagsCleared() {
+		_spec.ClearField(workitem.FieldTags, field.TypeJSON)
 	}
 	if wiu.mutation.ReleasesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -405,6 +435,24 @@ func (wiuo *WorkItemUpdateOne) SetNillableURL(s *string) *WorkItemUpdateOne {
 	if s != nil {
 		wiuo.SetURL(*s)
 	}
+	return wiuo
+}
+
+// SetTags sets the "tags" field.
+func (wiuo *WorkItemUpdateOne) SetTags(s []string) *WorkItemUpdateOne {
+	wiuo.mutation.SetTags(s)
+	return wiuo
+}
+
+// AppendTags appends s to the "tags" field.
+func (wiuo *WorkItemUpdateOne) AppendTags(s []string) *WorkItemUpdateOne {
+	wiuo.mutation.AppendTags(s)
+	return wiuo
+}
+
+// ClearTags clears the value of the "tags" field.
+func (wiuo *WorkItemUpdateOne) ClearTags() *WorkItemUpdateOne {
+	wiuo.mutation.ClearTags()
 	return wiuo
 }
 
@@ -568,6 +616,17 @@ func (wiuo *WorkItemUpdateOne) sqlSave(ctx context.Context) (_node *WorkItem, er
 	}
 	if value, ok := wiuo.mutation.URL(); ok {
 		_spec.SetField(workitem.FieldURL, field.TypeString, value)
+	}
+	if value, ok := wiuo.mutation.Tags(); ok {
+		_spec.SetField(workitem.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := wiuo.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, workitem.FieldTags, value)
+		})
+	}
+	if wiuo.mutation.TagsCleared() {
+		_spec.ClearField(workitem.FieldTags, field.TypeJSON)
 	}
 	if wiuo.mutation.ReleasesCleared() {
 		edge := &sqlgraph.EdgeSpec{

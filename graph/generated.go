@@ -1298,6 +1298,7 @@ type ComplexityRoot struct {
 		Releases   func(childComplexity int) int
 		State      func(childComplexity int) int
 		System     func(childComplexity int) int
+		Tags       func(childComplexity int) int
 		Title      func(childComplexity int) int
 		Type       func(childComplexity int) int
 		URL        func(childComplexity int) int
@@ -1334,6 +1335,7 @@ type ComplexityRoot struct {
 	WorkItemGate struct {
 		MaxCount func(childComplexity int) int
 		States   func(childComplexity int) int
+		Tags     func(childComplexity int) int
 		Types    func(childComplexity int) int
 	}
 
@@ -7253,6 +7255,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WorkItem.System(childComplexity), true
+	case "WorkItem.tags":
+		if e.ComplexityRoot.WorkItem.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItem.Tags(childComplexity), true
 	case "WorkItem.title":
 		if e.ComplexityRoot.WorkItem.Title == nil {
 			break
@@ -7384,6 +7392,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WorkItemGate.States(childComplexity), true
+	case "WorkItemGate.tags":
+		if e.ComplexityRoot.WorkItemGate.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkItemGate.Tags(childComplexity), true
 	case "WorkItemGate.types":
 		if e.ComplexityRoot.WorkItemGate.Types == nil {
 			break
@@ -13585,6 +13599,7 @@ type WorkItem implements Node {
   type: String!
   state: String!
   url: String!
+  tags: [String!]
   releases: [Release!]
 }
 """
@@ -15560,6 +15575,8 @@ func (ec *executionContext) childFields_WorkItem(ctx context.Context, field grap
 		return ec.fieldContext_WorkItem_state(ctx, field)
 	case "url":
 		return ec.fieldContext_WorkItem_url(ctx, field)
+	case "tags":
+		return ec.fieldContext_WorkItem_tags(ctx, field)
 	case "releases":
 		return ec.fieldContext_WorkItem_releases(ctx, field)
 	}
@@ -15626,6 +15643,8 @@ func (ec *executionContext) childFields_WorkItemGate(ctx context.Context, field 
 		return ec.fieldContext_WorkItemGate_types(ctx, field)
 	case "states":
 		return ec.fieldContext_WorkItemGate_states(ctx, field)
+	case "tags":
+		return ec.fieldContext_WorkItemGate_tags(ctx, field)
 	case "maxCount":
 		return ec.fieldContext_WorkItemGate_maxCount(ctx, field)
 	}
@@ -41499,6 +41518,29 @@ func (ec *executionContext) fieldContext_WorkItem_url(_ context.Context, field g
 	return graphql.NewScalarFieldContext("WorkItem", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _WorkItem_tags(ctx context.Context, field graphql.CollectedField, obj *ent.WorkItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItem_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItem_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _WorkItem_releases(ctx context.Context, field graphql.CollectedField, obj *ent.WorkItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -41991,6 +42033,29 @@ func (ec *executionContext) _WorkItemGate_states(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_WorkItemGate_states(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkItemGate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WorkItemGate_tags(ctx context.Context, field graphql.CollectedField, obj *spec.WorkItemGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkItemGate_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkItemGate_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WorkItemGate", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -65384,7 +65449,7 @@ func (ec *executionContext) unmarshalInputWorkItemGateInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"types", "states", "maxCount"}
+	fieldsInOrder := [...]string{"types", "states", "tags", "maxCount"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -65405,6 +65470,13 @@ func (ec *executionContext) unmarshalInputWorkItemGateInput(ctx context.Context,
 				return it, err
 			}
 			it.States = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
 		case "maxCount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCount"))
 			data, err := ec.unmarshalOInt2int(ctx, v)
@@ -78554,6 +78626,11 @@ func (ec *executionContext) _WorkItem(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "tags":
+			out.Values[i] = ec._WorkItem_tags(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "releases":
 			field := field
 
@@ -78839,6 +78916,11 @@ func (ec *executionContext) _WorkItemGate(ctx context.Context, sel ast.Selection
 			}
 		case "states":
 			out.Values[i] = ec._WorkItemGate_states(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tags":
+			out.Values[i] = ec._WorkItemGate_tags(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -70,6 +70,11 @@ type Config struct {
 	// "Authorization: Bearer <MetricsToken>". Without it (and without MetricsAddr) no metrics
 	// are served.
 	MetricsToken string
+	// GateDeniedNetworks are the comma-separated CIDR prefixes HTTP gates
+	// may not call (checked on the dialled address); "" is
+	// gates.DefaultDeniedNetworks (link-local and metadata services),
+	// "none" allows every address.
+	GateDeniedNetworks string
 	// CIHTTPClient calls Jenkins and Azure DevOps back (enrichment, build
 	// lists); nil means a client with a 60 s timeout.
 	CIHTTPClient *http.Client

@@ -116,10 +116,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		publisher = pgBus
 	}
 	ci := &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys}
+	denied := gates.DefaultDeniedNetworks
+	if cfg.GateDeniedNetworks != "" {
+		if denied, err = gates.ParseNetworks(cfg.GateDeniedNetworks); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("gate-denied-networks: %w", err)
+		}
+	}
 	engine := delivery.New(db.Client, delivery.Options{
 		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly, CI: ci,
 		Passwords: cfg.Passwords,
-		Gates:     gates.New(nil),
+		Gates:     gates.New(gates.Guarded(denied)),
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub

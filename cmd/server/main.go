@@ -71,6 +71,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&cfg.OIDCUsernameClaim, "oidc-username-claim", "preferred_username", "ID token claim that names users created at first sign-in")
 	fs.BoolVar(&cfg.OIDCCreateUsers, "oidc-create-users", false, "create a VIEWER at a person's first single sign-on (else an admin links oidc:<sub>)")
 	fs.DurationVar(&cfg.SessionLifetime, "session-lifetime", 12*time.Hour, "how long a dashboard sign-in lasts (1m to 720h)")
+	fs.StringVar(&cfg.GateDeniedNetworks, "gate-denied-networks", "", "comma-separated CIDR prefixes HTTP gates may not call (default: link-local and cloud metadata addresses; none: no restriction)")
 	fs.StringVar(&jiraKeys, "jira-keys", "", "comma-separated Jira project keys whose mentions (KEY-123) in commit messages are work items")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address, without a token (bind it where only Prometheus reaches)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "serve /metrics on --addr to requests with Authorization: Bearer <this token>")

@@ -1093,6 +1093,7 @@ var (
 		{Name: "type", Type: field.TypeString, Default: ""},
 		{Name: "state", Type: field.TypeString, Default: ""},
 		{Name: "url", Type: field.TypeString, Default: ""},
+		{Name: "tags", Type: field.TypeJSON, Nullable: true},
 	}
 	// WorkItemsTable holds the schema information for the "work_items" table.
 	WorkItemsTable = &schema.Table{

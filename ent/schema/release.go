@@ -159,6 +159,8 @@ func (WorkItem) Fields() []ent.Field {
 		field.String("type").Default(""),
 		field.String("state").Default(""),
 		field.String("url").Default(""),
+		// Tags are the tracker's tags or labels (Azure Boards System.Tags).
+		field.Strings("tags").Optional(),
 	}
 }
 

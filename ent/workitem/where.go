@@ -565,6 +565,16 @@ func URLContainsFold(v string) predicate.WorkItem {
 	return predicate.WorkItem(sql.FieldContainsFold(FieldURL, v))
 }
 
+// TagsIsNil applies the IsNil predicate on the "tags" field.
+func TagsIsNil() predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldIsNull(FieldTags))
+}
+
+// TagsNotNil applies the NotNil predicate on the "tags" field.
+func TagsNotNil() predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldNotNull(FieldTags))
+}
+
 // HasReleases applies the HasEdge predicate on the "releases" edge.
 func HasReleases() predicate.WorkItem {
 	return predicate.WorkItem(func(s *sql.Selector) {

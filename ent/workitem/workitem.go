@@ -30,6 +30,8 @@ const (
 	FieldState = "state"
 	// FieldURL holds the string denoting the url field in the database.
 	FieldURL = "url"
+	// FieldTags holds the string denoting the tags field in the database.
+	FieldTags = "tags"
 	// EdgeReleases holds the string denoting the releases edge name in mutations.
 	EdgeReleases = "releases"
 	// Table holds the table name of the workitem in the database.
@@ -52,6 +54,7 @@ var Columns = []string{
 	FieldType,
 	FieldState,
 	FieldURL,
+	FieldTags,
 }
 
 var (

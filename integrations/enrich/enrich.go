@@ -116,6 +116,7 @@ func (f *Fetcher) teamBuild(ctx context.Context, a delivery.ArtifactRef, c deliv
 		// listed by its id.
 		if d, err := cl.WorkItem(ctx, ref.ID); err == nil {
 			w.Title, w.Type, w.State, w.URL = d.Fields.Title, d.Fields.WorkItemType, d.Fields.State, d.Links.HTML.Href
+			w.Tags = d.TagList()
 		}
 		wis = append(wis, w)
 	}

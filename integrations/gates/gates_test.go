@@ -1,6 +1,7 @@
 package gates_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -61,5 +62,42 @@ func TestCallGate(t *testing.T) {
 	}
 	if _, err := c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: srv.URL, Headers: map[string]string{"X": "a\r\nB: c"}}); err == nil {
 		t.Error("a header with a line break was sent")
+	}
+}
+
+// TestGuardedRefusesDeniedNetworks: the guarded transport checks the address
+// it dials, so a name resolving into a denied network is refused as well,
+// and the cloud metadata address is denied by default.
+func TestGuardedRefusesDeniedNetworks(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	ctx := t.Context()
+	call := func(c *gates.Caller, url string) error {
+		_, err := c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: url, Timeout: 2 * time.Second})
+		return err
+	}
+	if err := call(gates.New(gates.Guarded(gates.DefaultDeniedNetworks)), srv.URL); err != nil {
+		t.Fatalf("loopback is allowed by default: %v", err)
+	}
+	loopback, err := gates.ParseNetworks("127.0.0.0/8, ::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarded := gates.New(gates.Guarded(loopback))
+	for _, url := range []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)} {
+		if err := call(guarded, url); !errors.Is(err, gates.ErrDeniedAddress) {
+			t.Errorf("%s with loopback denied: %v", url, err)
+		}
+	}
+	if err := call(gates.New(gates.Guarded(gates.DefaultDeniedNetworks)), "http://169.254.169.254/latest/meta-data/"); !errors.Is(err, gates.ErrDeniedAddress) {
+		t.Errorf("the metadata address: %v", err)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "example.com", "1.2.3"} {
+		if _, err := gates.ParseNetworks(bad); err == nil {
+			t.Errorf("ParseNetworks(%q) accepted it", bad)
+		}
+	}
+	if p, err := gates.ParseNetworks("none"); err != nil || len(p) != 0 {
+		t.Errorf("none: %v %v", p, err)
 	}
 }

@@ -118,6 +118,8 @@ type WorkItem struct {
 		Title        string `json:"System.Title"`
 		WorkItemType string `json:"System.WorkItemType"`
 		State        string `json:"System.State"`
+		// Tags are "; "-separated (absent when the item has none).
+		Tags string `json:"System.Tags"`
 	} `json:"fields"`
 	URL   string `json:"url"`
 	Links struct {
@@ -171,13 +173,24 @@ func (c *Client) Artifacts(ctx context.Context, project string, id int) ([]Artif
 	return l.Value, nil
 }
 
-// WorkItem reads a work item's title, type and state. id is decimal, as
+// TagList splits the work item's tags.
+func (w *WorkItem) TagList() []string {
+	out := []string{}
+	for _, t := range strings.Split(w.Fields.Tags, ";") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// WorkItem reads a work item's title, type, state and tags. id is decimal, as
 // WorkItemRef and workitems.Ref carry it.
 func (c *Client) WorkItem(ctx context.Context, id string) (*WorkItem, error) {
 	if n, err := strconv.Atoi(id); err != nil || n <= 0 {
 		return nil, fmt.Errorf("reading work item %q: not a work item id", id)
 	}
-	q := url.Values{"fields": {"System.Title,System.WorkItemType,System.State"}}
+	q := url.Values{"fields": {"System.Title,System.WorkItemType,System.State,System.Tags"}}
 	var w WorkItem
 	if err := c.get(ctx, "", "_apis/wit/workitems/"+id, q, &w); err != nil {
 		return nil, fmt.Errorf("reading work item %s: %w", id, err)

@@ -49,7 +49,7 @@ func fakeAzureDevOps(t *testing.T) *Client {
 			}
 			body = fixture(t, "api_builds.json")
 		case "/fabrikam/_apis/wit/workitems/1234":
-			if q.Get("fields") != "System.Title,System.WorkItemType,System.State" {
+			if q.Get("fields") != "System.Title,System.WorkItemType,System.State,System.Tags" {
 				http.Error(w, "unexpected fields", http.StatusBadRequest)
 				return
 			}
@@ -128,7 +128,7 @@ func TestClientWorkItemsAndArtifacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if wi.ID != 1234 || wi.Fields.Title != "Expose a health endpoint for the load balancer" || wi.Fields.WorkItemType != "User Story" ||
-		wi.Fields.State != "Resolved" || wi.Links.HTML.Href == "" {
+		wi.Fields.State != "Resolved" || wi.Links.HTML.Href == "" || !reflect.DeepEqual(wi.TagList(), []string{"api", "Release Blocker"}) {
 		t.Errorf("WorkItem = %+v", wi)
 	}
 	if _, err := c.WorkItem(ctx, "1233"); !errors.Is(err, hook.ErrNotFound) {

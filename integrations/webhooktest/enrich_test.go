@@ -162,7 +162,8 @@ func TestTeamBuildEnrichment(t *testing.T) {
 		}
 		w := ev.c.Release.GetX(ev.ctx, relID).QueryWorkItems().AllX(ev.ctx)
 		for _, x := range w {
-			if x.ExternalID == "1234" && (x.Type != "User Story" || x.State != "Resolved" || !strings.Contains(x.URL, "_workitems/edit/1234")) {
+			if x.ExternalID == "1234" && (x.Type != "User Story" || x.State != "Resolved" || !strings.Contains(x.URL, "_workitems/edit/1234") ||
+				strings.Join(x.Tags, "|") != "api|Release Blocker") {
 				t.Fatalf("work item %+v", x)
 			}
 		}

@@ -60,8 +60,11 @@ type HTTPGate struct {
 // state when empty). "No open bug" is Types [Bug], States [New, Active],
 // MaxCount 0.
 type WorkItemGate struct {
-	Types    []string `json:"types,omitempty"`
-	States   []string `json:"states,omitempty"`
+	Types  []string `json:"types,omitempty"`
+	States []string `json:"states,omitempty"`
+	// Tags: a work item matches only when it carries every one of them
+	// (none: whatever its tags).
+	Tags     []string `json:"tags,omitempty"`
 	MaxCount int      `json:"maxCount,omitempty"`
 }
 
