@@ -491,3 +491,60 @@ func TestManualInterventionHiddenDefinition(t *testing.T) {
 		}
 	})
 }
+
+// pollBus is a Subscriber whose subscriptions close after a moment: the
+// follower re-reads the database on each, as after a lagging subscription.
+type pollBus struct{}
+
+func (pollBus) Subscribe() (<-chan delivery.Event, func()) {
+	ch := make(chan delivery.Event)
+	go func() { time.Sleep(20 * time.Millisecond); close(ch) }()
+	return ch, func() {}
+}
+
+// TestFollowLogAcrossPhases: a deployment's log stream stays open while it
+// waits at a manual intervention and ends after the last phase's job.
+func TestFollowLogAcrossPhases(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newMIFixture(t, db)
+		rel := f.newRelease("41")
+		dep := f.deployment(rel.ID, "prod")
+		agentID := f.agent()
+		f.runJob(dep.ID, agentID, 2, "SUCCEEDED")
+		lines, err := f.e.FollowDeploymentLog(t.Context(), f.admin, pollBus{}, dep.ID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := func() (*delivery.LogLine, bool) {
+			select {
+			case l, ok := <-lines:
+				return l, ok
+			case <-time.After(10 * time.Second):
+				t.Fatal("no log line")
+				return nil, false
+			}
+		}
+		for want := int64(1); want <= 2; want++ {
+			if l, ok := next(); !ok || l.Seq != want {
+				t.Fatalf("line %v (open %v), want seq %d", l, ok, want)
+			}
+		}
+		select {
+		case l, ok := <-lines:
+			t.Fatalf("the stream sent %v (open %v) while the deployment waits at its intervention", l, ok)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if _, err := f.e.ResumeManualIntervention(f.ctx, f.alice, f.pending(dep.ID).ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		f.runJob(dep.ID, agentID, 3, "SUCCEEDED")
+		for want := int64(3); want <= 5; want++ {
+			if l, ok := next(); !ok || l.Seq != want || l.Text != "smoke line" {
+				t.Fatalf("line %+v (open %v), want seq %d of smoke", l, ok, want)
+			}
+		}
+		if l, ok := next(); ok {
+			t.Fatalf("the stream goes on after the last phase: %+v", l)
+		}
+	})
+}
