@@ -130,12 +130,19 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 // ReadLogs returns up to limit (default 1000, at most 10000) stored lines of a job with sequence
 // numbers from fromSeq on, in order.
 func (e *Engine) ReadLogs(ctx context.Context, jobID int, fromSeq int64, limit int) ([]LogLine, error) {
+	return readLines(limit, func(fn func([]rawLine) error) error {
+		return e.scanLogs(ctx, jobID, LogRange{FromSeq: max(fromSeq, 1)}, 1, fn)
+	})
+}
+
+// readLines collects up to limit (default 1000, at most 10000) lines of a scan.
+func readLines(limit int, scan func(fn func([]rawLine) error) error) ([]LogLine, error) {
 	if limit <= 0 {
 		limit = defaultLogLimit
 	}
 	limit = min(limit, maxLogLimit)
 	out := []LogLine{}
-	err := e.scanLogs(ctx, jobID, LogRange{FromSeq: max(fromSeq, 1)}, 1, func(lines []rawLine) error {
+	err := scan(func(lines []rawLine) error {
 		for i := range lines {
 			l, err := lines[i].logLine()
 			if err != nil {
@@ -180,28 +187,9 @@ func (e *Engine) DeploymentLogs(ctx context.Context, deploymentID int, fromSeq i
 	if err != nil {
 		return []LogLine{}, err
 	}
-	if limit <= 0 {
-		limit = defaultLogLimit
-	}
-	limit = min(limit, maxLogLimit)
-	out := []LogLine{}
-	err = e.scanDeploymentLogs(ctx, jobs, LogRange{FromSeq: max(fromSeq, 1)}, 1, func(lines []rawLine) error {
-		for i := range lines {
-			l, err := lines[i].logLine()
-			if err != nil {
-				return err
-			}
-			out = append(out, l)
-			if len(out) == limit {
-				return errStopScan
-			}
-		}
-		return nil
+	return readLines(limit, func(fn func([]rawLine) error) error {
+		return e.scanDeploymentLogs(ctx, jobs, LogRange{FromSeq: max(fromSeq, 1)}, 1, fn)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // AfterLossMarker precedes, in a downloaded log, the first line that reached the server after

@@ -94,21 +94,7 @@ func (t *txn) queueApprovalNotifications(approvals []*ent.Approval) error {
 		}
 		msg := approvalMessage(t.e.baseURL, a, d, r, defName)
 		for _, to := range recipients {
-			c := t.Notification.Create().
-				SetChannel(notification.ChannelEMAIL).
-				SetKind(NotificationKindApprovalPending).
-				SetRecipient(to).
-				SetSubject(msg.subject).
-				SetBody(msg.body).
-				SetApprovalID(a.ID).
-				SetNextAttemptAt(t.now).
-				SetCreatedAt(t.now).
-				SetUpdatedAt(t.now)
-			if !plainAddress(to) {
-				c.SetStatus(notification.StatusFAILED).
-					SetLastError(fmt.Sprintf("%q is not a valid e-mail address; correct the user's e-mail", truncate(to, 100)))
-			}
-			rows = append(rows, c)
+			rows = append(rows, t.emailRow(NotificationKindApprovalPending, to, msg).SetApprovalID(a.ID))
 		}
 	}
 	if len(rows) == 0 {
@@ -118,6 +104,26 @@ func (t *txn) queueApprovalNotifications(approvals []*ent.Approval) error {
 		return fmt.Errorf("queueing %d approval notifications: %w", len(rows), err)
 	}
 	return nil
+}
+
+// emailRow is an EMAIL outbox row of kind to a recipient, due now; one to an
+// address that is not a plain e-mail address is FAILED at once, so that the
+// problem shows in the API instead of retrying ten times.
+func (t *txn) emailRow(kind, to string, msg message) *ent.NotificationCreate {
+	c := t.Notification.Create().
+		SetChannel(notification.ChannelEMAIL).
+		SetKind(kind).
+		SetRecipient(to).
+		SetSubject(msg.subject).
+		SetBody(msg.body).
+		SetNextAttemptAt(t.now).
+		SetCreatedAt(t.now).
+		SetUpdatedAt(t.now)
+	if !plainAddress(to) {
+		c.SetStatus(notification.StatusFAILED).
+			SetLastError(fmt.Sprintf("%q is not a valid e-mail address; correct the user's e-mail", truncate(to, 100)))
+	}
+	return c
 }
 
 // approvalRecipients returns the distinct e-mail addresses of the enabled
@@ -437,7 +443,7 @@ func (e *Engine) deliverDue(ctx context.Context, m Mailer) error {
 func (t *txn) queueInterventionNotifications(dc *deployCtx, mi *ent.ManualIntervention) error {
 	seen := map[string]bool{}
 	var rows []*ent.NotificationCreate
-	var msg *message
+	var msg message
 	for _, ap := range mi.Approvers {
 		kind := approval.ApproverKindUSER
 		if ap.Kind == spec.ApproverGroup {
@@ -452,25 +458,10 @@ func (t *txn) queueInterventionNotifications(dc *deployCtx, mi *ent.ManualInterv
 				continue
 			}
 			seen[to] = true
-			if msg == nil {
-				m := interventionMessage(t.e.baseURL, mi, dc)
-				msg = &m
+			if len(rows) == 0 {
+				msg = interventionMessage(t.e.baseURL, mi, dc)
 			}
-			c := t.Notification.Create().
-				SetChannel(notification.ChannelEMAIL).
-				SetKind(NotificationKindInterventionPending).
-				SetRecipient(to).
-				SetSubject(msg.subject).
-				SetBody(msg.body).
-				SetInterventionID(mi.ID).
-				SetNextAttemptAt(t.now).
-				SetCreatedAt(t.now).
-				SetUpdatedAt(t.now)
-			if !plainAddress(to) {
-				c.SetStatus(notification.StatusFAILED).
-					SetLastError(fmt.Sprintf("%q is not a valid e-mail address; correct the user's e-mail", truncate(to, 100)))
-			}
-			rows = append(rows, c)
+			rows = append(rows, t.emailRow(NotificationKindInterventionPending, to, msg).SetInterventionID(mi.ID))
 		}
 	}
 	if len(rows) == 0 {
