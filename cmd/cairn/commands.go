@@ -418,6 +418,105 @@ var rejectCommand = &command{
 	run:   decide("reject"),
 }
 
+var interventionsListCommand = &command{
+	name: "interventions list", help: "the manual interventions you can resume or reject now",
+	run: func(c *cmd) error {
+		if err := c.wantArgs(0, "no arguments"); err != nil {
+			return err
+		}
+		cl, err := c.client()
+		if err != nil {
+			return err
+		}
+		type pending struct {
+			ID           string `json:"id"`
+			TaskName     string `json:"taskName"`
+			Instructions string `json:"instructions"`
+			TimeoutAt    string `json:"timeoutAt"`
+			OnTimeout    string `json:"onTimeout"`
+			Deployment   struct {
+				ID              string `json:"id"`
+				EnvironmentName string `json:"environmentName"`
+				Release         struct {
+					ID         string `json:"id"`
+					Name       string `json:"name"`
+					Definition struct {
+						Name string `json:"name"`
+					} `json:"definition"`
+				} `json:"release"`
+			} `json:"deployment"`
+		}
+		var res struct {
+			Pending []pending `json:"pendingManualInterventions"`
+		}
+		if err := c.call(cl, `{ pendingManualInterventions { id taskName instructions timeoutAt onTimeout
+		    deployment { id environmentName release { id name definition { name } } } } }`, nil, &res); err != nil {
+			return err
+		}
+		if c.g.output == "json" {
+			return c.printJSON(res.Pending)
+		}
+		rows := [][]string{{"ID", "DEFINITION", "RELEASE", "ENVIRONMENT", "TASK", "UNTIL", "THEN", "INSTRUCTIONS"}}
+		for _, m := range res.Pending {
+			rows = append(rows, []string{m.ID, m.Deployment.Release.Definition.Name, m.Deployment.Release.Name,
+				m.Deployment.EnvironmentName, m.TaskName, shortTime(m.TimeoutAt), strings.ToLower(m.OnTimeout), oneLine(m.Instructions, 60)})
+		}
+		c.table(rows)
+		return nil
+	},
+}
+
+// oneLine is s on one line, at most n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// act is resume and stop (reject) of a manual intervention.
+func act(mutation string) func(c *cmd) error {
+	return func(c *cmd) error {
+		if err := c.wantArgs(1, "INTERVENTION-ID"); err != nil {
+			return err
+		}
+		cl, err := c.client()
+		if err != nil {
+			return err
+		}
+		var res map[string]struct {
+			ID        string  `json:"id"`
+			TaskName  string  `json:"taskName"`
+			Status    string  `json:"status"`
+			Comment   string  `json:"comment"`
+			DecidedBy *string `json:"decidedBy"`
+		}
+		if err := c.call(cl, `mutation($id: ID!, $c: String) { `+mutation+`(id: $id, comment: $c) { id taskName status comment decidedBy } }`,
+			map[string]any{"id": c.args[0], "c": flagString(c, "comment")}, &res); err != nil {
+			return err
+		}
+		m := res[mutation]
+		if c.g.output == "json" {
+			return c.printJSON(m)
+		}
+		fmt.Fprintf(c.stdout, "Manual intervention %s (%s): %s\n", m.ID, m.TaskName, m.Status)
+		return nil
+	}
+}
+
+var resumeCommand = &command{
+	name: "resume", synopsis: "INTERVENTION-ID [--comment TEXT]", help: "resume a manual intervention (the deployment goes on)",
+	flags: func(fs *flag.FlagSet) { fs.String("comment", "", "a comment for the audit trail") },
+	run:   act("resumeManualIntervention"),
+}
+
+var stopCommand = &command{
+	name: "stop", synopsis: "INTERVENTION-ID [--comment TEXT]", help: "reject a manual intervention (the deployment ends REJECTED)",
+	flags: func(fs *flag.FlagSet) { fs.String("comment", "", "why") },
+	run:   act("rejectManualIntervention"),
+}
+
 type logLine struct {
 	Seq  int64  `json:"seq"`
 	Step int    `json:"step"`

@@ -9,6 +9,8 @@
 //	cairn deploy 12 prod --comment "hotfix"
 //	cairn approvals list
 //	cairn approve 7 --comment "ship it"
+//	cairn interventions list
+//	cairn resume 9 --comment "smoke checked"
 //	cairn logs -f 31
 //	cairn status web
 //	cairn agents list -o json
@@ -99,6 +101,7 @@ func init() {
 		loginCommand, logoutCommand, whoamiCommand,
 		releasesListCommand, releaseCreateCommand, deployCommand,
 		approvalsListCommand, approveCommand, rejectCommand,
+		interventionsListCommand, resumeCommand, stopCommand,
 		logsCommand, statusCommand, agentsListCommand,
 	}
 }

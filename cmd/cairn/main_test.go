@@ -209,7 +209,8 @@ func TestCLIAgainstARealServer(t *testing.T) {
 	if err := cl.do(context.Background(), `mutation($s: String!) { createDefinition(input: {name: "flow", environments: [
 	    {name: "dev", trigger: {kind: AFTER_RELEASE}, job: {tasks: [{name: "t", script: $s}]}},
 	    {name: "prod", trigger: {kind: AFTER_ENVIRONMENTS, environments: ["dev"]},
-	     preApproval: {approvers: [{kind: USER, name: "admin"}]}, job: {tasks: [{name: "t", script: "echo prod"}]}}]}) { id } }`,
+	     preApproval: {approvers: [{kind: USER, name: "admin"}]}, job: {tasks: [
+	       {name: "verify", kind: MANUAL_INTERVENTION, instructions: "Check\nthe canary"}, {name: "t", script: "echo prod"}]}}]}) { id } }`,
 		map[string]any{"s": script}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -266,6 +267,23 @@ func TestCLIAgainstARealServer(t *testing.T) {
 	approval := c.pendingApproval(ts, rel.Name)
 	if out := c.ok("approve", approval, "--comment", "ship it"); !strings.Contains(out, "APPROVED") {
 		t.Errorf("approve: %q", out)
+	}
+	// Then it waits at its manual intervention: list it and resume it.
+	var pending []struct {
+		ID, TaskName, Instructions string
+	}
+	ts.waitFor(t, "the manual intervention", func() bool {
+		c.json(&pending, "interventions", "list")
+		return len(pending) == 1
+	})
+	if pending[0].TaskName != "verify" || pending[0].Instructions != "Check\nthe canary" {
+		t.Errorf("interventions list: %+v", pending)
+	}
+	if out := c.ok("interventions", "list"); !strings.Contains(out, "Check the canary") {
+		t.Errorf("interventions list table:\n%s", out)
+	}
+	if out := c.ok("resume", pending[0].ID, "--comment", "canary fine"); !strings.Contains(out, "RESUMED") {
+		t.Errorf("resume: %q", out)
 	}
 	ts.waitFor(t, "prod deployed", func() bool { return ts.envStatus(t, rel.ID, "prod") == "SUCCEEDED" })
 
