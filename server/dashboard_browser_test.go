@@ -248,6 +248,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	// from the release page; the smoke job's lines continue the same log.
 	run(t, ctx, "resume the manual intervention",
 		until("the job's last line", textIn(`[data-testid=log]`, "prod finished")),
+		chromedp.Navigate(url+"/"),
+		until("the overview names the intervention", textIn(`td[data-env="prod"]`, "waiting on manual intervention verify by pam")),
 		chromedp.Navigate(url+"/releases/"+rel),
 		until("the intervention", textIn(`li[data-env="prod"]`, "Check the shop's front page")),
 		shot.take("06-intervention"),

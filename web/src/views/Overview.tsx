@@ -1,6 +1,7 @@
 // The overview matrix: definitions × environments. Each cell: the release
 // the environment runs, the status of its latest deployment, since when,
-// and whom it waits on (approvers, or why no agent takes its job).
+// and whom it waits on (approvers, a manual intervention, or why no agent
+// takes its job).
 import { useLive } from '../hooks';
 import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
@@ -20,6 +21,7 @@ const rowQuery = `query OverviewRow($id: ID!) {
       release { id name }
       approvals { id stage status approver approverKind }
       job { status waitingReason }
+      manualInterventions { status taskName approvers { kind name } }
     }
   }
 }`;
@@ -34,6 +36,7 @@ export type EnvState = {
     release: { id: string; name: string };
     approvals: Approval[] | null;
     job: { status: string; waitingReason: string } | null;
+    manualInterventions?: { status: string; taskName: string; approvers: { kind: string; name: string }[] | null }[] | null;
   } | null;
 };
 
@@ -43,6 +46,11 @@ export function waitingOn(latest: EnvState['latest']): string | null {
   if (latest.status === 'PENDING_APPROVAL' || latest.status === 'PENDING_POST_APPROVAL') {
     const names = (latest.approvals ?? []).filter((a) => a.status === 'PENDING').map((a) => (a.approverKind === 'GROUP' ? `group ${a.approver}` : a.approver));
     return names.length ? `approval by ${names.join(', ')}` : 'approval';
+  }
+  const mi = (latest.manualInterventions ?? []).find((m) => m.status === 'PENDING');
+  if (mi) {
+    const names = (mi.approvers ?? []).map((a) => (a.kind === 'GROUP' ? `group ${a.name}` : a.name));
+    return `manual intervention ${mi.taskName}${names.length ? ` by ${names.join(', ')}` : ''}`;
   }
   if (latest.job && (latest.job.status === 'QUEUED') && latest.job.waitingReason) return latest.job.waitingReason;
   return null;
