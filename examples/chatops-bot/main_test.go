@@ -126,8 +126,18 @@ func testBot(t *testing.T, dialect string) {
 		b, _ := io.ReadAll(resp.Body)
 		return strings.TrimSpace(string(b))
 	}
+	// waitChat returns the first message matching re, among those not yet
+	// matched: the approval and release streams are two subscriptions, so
+	// their messages may arrive in either order.
+	var unmatched []string
 	waitChat := func(re *regexp.Regexp) []string {
 		t.Helper()
+		for i, msg := range unmatched {
+			if m := re.FindStringSubmatch(msg); m != nil {
+				unmatched = append(unmatched[:i], unmatched[i+1:]...)
+				return m
+			}
+		}
 		timeout := time.After(15 * time.Second)
 		for {
 			select {
@@ -135,6 +145,7 @@ func testBot(t *testing.T, dialect string) {
 				if m := re.FindStringSubmatch(msg); m != nil {
 					return m
 				}
+				unmatched = append(unmatched, msg)
 			case <-timeout:
 				t.Fatalf("no chat message matching %s", re)
 			}
