@@ -462,6 +462,26 @@ func TestDefinitionValidation(t *testing.T) {
 		{"teambuild source on jenkins connection", func(d *spec.DefinitionSnapshot) { d.ArtifactSources[1].Connection = "jenkins" },
 			"artifactSources[1].connection", "a TEAMBUILD source needs a AZURE_DEVOPS connection"},
 		{"new secret without value", func(d *spec.DefinitionSnapshot) { d.Variables[1].Value = "" }, "variables[1].value", `secret variable "DB_PASSWORD" needs a value`},
+		{"intervention with a script", func(d *spec.DefinitionSnapshot) {
+			env(d, 0).Job.Tasks = append(env(d, 0).Job.Tasks, spec.Task{Name: "mi", Kind: spec.TaskManualIntervention, Script: "rm -rf /"})
+		}, "environments[0].job.tasks[1].script", "takes no script"},
+		{"intervention approver unknown", func(d *spec.DefinitionSnapshot) {
+			env(d, 0).Job.Tasks = append(env(d, 0).Job.Tasks, spec.Task{Name: "mi", Kind: spec.TaskManualIntervention,
+				Approvers: []spec.Approver{{Kind: spec.ApproverUser, Name: "mallory"}}})
+		}, "environments[0].job.tasks[1].approvers[0].name", `no user "mallory" exists`},
+		{"intervention timeout", func(d *spec.DefinitionSnapshot) {
+			env(d, 0).Job.Tasks = append(env(d, 0).Job.Tasks, spec.Task{Name: "mi", Kind: spec.TaskManualIntervention, TimeoutMinutes: 50000})
+		}, "environments[0].job.tasks[1].timeoutMinutes", "between 0"},
+		{"intervention timeout action", func(d *spec.DefinitionSnapshot) {
+			env(d, 0).Job.Tasks = append(env(d, 0).Job.Tasks, spec.Task{Name: "mi", Kind: spec.TaskManualIntervention, OnTimeout: "IGNORE"})
+		}, "environments[0].job.tasks[1].onTimeout", `unknown timeout action "IGNORE"`},
+		{"intervention instructions", func(d *spec.DefinitionSnapshot) {
+			env(d, 0).Job.Tasks = append(env(d, 0).Job.Tasks, spec.Task{Name: "mi", Kind: spec.TaskManualIntervention, Instructions: strings.Repeat("i", 4001)})
+		}, "environments[0].job.tasks[1].instructions", "at most 4000"},
+		{"unknown task kind", func(d *spec.DefinitionSnapshot) { env(d, 0).Job.Tasks[0].Kind = "DOCKER" },
+			"environments[0].job.tasks[0].kind", `unknown task kind "DOCKER"`},
+		{"script with intervention fields", func(d *spec.DefinitionSnapshot) { env(d, 0).Job.Tasks[0].Instructions = "look" },
+			"environments[0].job.tasks[0].kind", "belong to a MANUAL_INTERVENTION task"},
 		{"task env key", func(d *spec.DefinitionSnapshot) {
 			env(d, 0).Job.Tasks[0].Env = map[string]string{"OK": "1", "BAD KEY": "2"}
 		},

@@ -430,7 +430,7 @@ func (e *Engine) PendingInterventionsFor(ctx context.Context, actor Actor) ([]*e
 			}
 			continue
 		}
-		if _, err := checkAccess(ctx, e.client, actor, d.DefinitionID, d.EnvironmentName, PermManageDeployments, "", nil); err == nil {
+		if _, err := checkAccess(ctx, e.client, actor, d.DefinitionID, d.EnvironmentName, PermManageDeployments, "", NotFound("definition", d.DefinitionID)); err == nil {
 			out = append(out, mi)
 		} else if CodeOf(err) == CodeInternal {
 			return nil, err
