@@ -31,7 +31,7 @@ func holdsSlot() predicate.Deployment {
 }
 
 // busySlots counts the deployments of an environment that hold a queue
-// slot: those with a job that are not final. A deployment whose job
+// slot: those with a job (or a manual intervention) that are not final. A deployment whose job
 // succeeded stays busy while its post-deployment approval is pending, as
 // Azure DevOps shows the stage in progress until then.
 func (t *txn) busySlots(definitionID int, envName string) (int, error) {
