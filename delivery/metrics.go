@@ -9,6 +9,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/manualintervention"
 	"github.com/cairnhq/cairn/ent/notification"
 )
 
@@ -26,6 +27,8 @@ type Gauges struct {
 	// SENT/SUCCEEDED, FAILED); the Retrying counts are the PENDING rows that failed at least once.
 	Notifications, Hooks                 map[string]int
 	NotificationsRetrying, HooksRetrying int
+	// InterventionsPending counts the manual interventions waiting for a person.
+	InterventionsPending int
 }
 
 // DeploymentCount is the number of deployments of environments named Environment in Status.
@@ -40,7 +43,8 @@ type QueuedCount struct {
 	Count  int
 }
 
-// ReadGauges counts deployments, queued jobs, agents and the outboxes' rows: a few grouped
+// ReadGauges counts deployments, queued jobs, agents, pending manual interventions and the
+// outboxes' rows: a few grouped
 // queries, whatever the number of rows' owners. It is not scoped by definition readers: its
 // callers (the metrics endpoint) see only counts.
 func (e *Engine) ReadGauges(ctx context.Context) (*Gauges, error) {
@@ -114,5 +118,9 @@ func (e *Engine) ReadGauges(ctx context.Context) (*Gauges, error) {
 		return nil, fmt.Errorf("counting retried hook deliveries: %w", err)
 	}
 	g.HooksRetrying = n
+	if n, err = c.ManualIntervention.Query().Where(manualintervention.StatusEQ(manualintervention.StatusPENDING)).Count(ctx); err != nil {
+		return nil, fmt.Errorf("counting pending manual interventions: %w", err)
+	}
+	g.InterventionsPending = n
 	return g, nil
 }

@@ -71,7 +71,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	for _, s := range []string{"go_goroutines", "cairn_state_read_success", "cairn_queue_depth", `cairn_agents{state="online"}`,
+	for _, s := range []string{"go_goroutines", "cairn_state_read_success", "cairn_queue_depth", "cairn_manual_interventions_pending", `cairn_agents{state="online"}`,
 		"cairn_event_subscribers", `cairn_outbox_messages{outbox="hook",status="FAILED"}`, "cairn_log_lines_ingested_total",
 		"cairn_dispatch_latency_seconds_count", "cairn_event_subscribers_lagged_total"} {
 		if _, ok := m[s]; !ok {
@@ -85,7 +85,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	h.startAgent(t, "metrics-agent", nil)
 	def := h.createDefinition(t, `{name: "metered", environments: [
 	    {name: "dev", trigger: {kind: AFTER_RELEASE}, job: {tasks: [{name: "t", script: "echo one; echo two; echo three"}]}},
-	    {name: "gpu", trigger: {kind: AFTER_RELEASE}, job: {demands: ["gpu -equals nvidia"], tasks: [{name: "t", script: "true"}]}}]}`)
+	    {name: "gpu", trigger: {kind: AFTER_RELEASE}, job: {demands: ["gpu -equals nvidia"], tasks: [{name: "t", script: "true"}]}},
+	    {name: "hold", trigger: {kind: AFTER_RELEASE}, job: {tasks: [{name: "wait for ops", kind: MANUAL_INTERVENTION}]}}]}`)
 	rel := h.createRelease(t, def, nil)
 	h.waitEnv(t, rel, "dev", "SUCCEEDED")
 	h.waitFor(t, "the gpu job's waiting reason", func() bool { return h.releaseEnvs(t, rel)["gpu"].Waiting != "" })
@@ -104,11 +105,13 @@ func TestMetricsEndpoint(t *testing.T) {
 	want := map[string]float64{
 		`cairn_deployments{environment="dev",status="SUCCEEDED"}`: 1,
 		`cairn_deployments{environment="gpu",status="QUEUED"}`:    1,
-		`cairn_queue_depth`: 1,
-		`cairn_queued_jobs{reason="` + strings.ReplaceAll(waiting, `"`, `\"`) + `"}`: 1,
-		`cairn_agents{state="online"}`:         1,
-		`cairn_agent_connections`:              1,
-		`cairn_dispatch_latency_seconds_count`: 1,
+		`cairn_queue_depth`:                                                               1,
+		`cairn_manual_interventions_pending`:                                              1,
+		`cairn_deployments{environment="hold",status="IN_PROGRESS"}`:                      1,
+		`cairn_queued_jobs{reason="` + strings.ReplaceAll(waiting, `"`, `\"`) + `"}`:      1,
+		`cairn_agents{state="online"}`:                                                    1,
+		`cairn_agent_connections`:                                                         1,
+		`cairn_dispatch_latency_seconds_count`:                                            1,
 		`cairn_webhook_deliveries_total{code="404",result="rejected",source="jenkins"}`:   1,
 		`cairn_webhook_deliveries_total{code="404",result="rejected",source="teambuild"}`: 1,
 	}

@@ -160,8 +160,10 @@ var (
 	descQueued = prometheus.NewDesc("cairn_queued_jobs",
 		"Jobs waiting for an agent, by the reason the dispatcher gives (empty: not explained yet).",
 		[]string{"reason"}, nil)
-	descQueueDepth = prometheus.NewDesc("cairn_queue_depth", "Jobs waiting for an agent.", nil, nil)
-	descAgents     = prometheus.NewDesc("cairn_agents",
+	descQueueDepth    = prometheus.NewDesc("cairn_queue_depth", "Jobs waiting for an agent.", nil, nil)
+	descInterventions = prometheus.NewDesc("cairn_manual_interventions_pending",
+		"Manual interventions waiting for a person to resume or reject them.", nil, nil)
+	descAgents = prometheus.NewDesc("cairn_agents",
 		"Registered agents by state: online, offline (enabled, not connected) or disabled.",
 		[]string{"state"}, nil)
 	descConnections = prometheus.NewDesc("cairn_agent_connections", "Agents connected to this replica.", nil, nil)
@@ -180,7 +182,7 @@ var (
 type stateCollector struct{ src Sources }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDeployments, descQueued, descQueueDepth, descAgents,
+	for _, d := range []*prometheus.Desc{descDeployments, descQueued, descQueueDepth, descInterventions, descAgents,
 		descConnections, descOutbox, descRetrying, descSubscribers, descUp} {
 		ch <- d
 	}
@@ -217,6 +219,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		depth += q.Count
 	}
 	gauge(descQueueDepth, depth)
+	gauge(descInterventions, g.InterventionsPending)
 	gauge(descAgents, g.AgentsOnline, "online")
 	gauge(descAgents, g.AgentsOffline, "offline")
 	gauge(descAgents, g.AgentsDisabled, "disabled")
