@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -216,6 +217,11 @@ func (g *guard) websocketInit(ctx context.Context, payload transport.InitPayload
 		}
 		actor, err := g.authn.Authenticate(ctx, creds)
 		if err != nil {
+			if delivery.CodeOf(err) == delivery.CodeInternal {
+				// The credential could not be checked (the database failed): not a
+				// refusal, which clients take as final; they reconnect after this.
+				return unavailable(ctx, err)
+			}
 			return refused(ctx, err)
 		}
 		ctx = auth.WithActor(ctx, actor)
@@ -232,6 +238,19 @@ func refused(ctx context.Context, err error) (context.Context, *transport.InitPa
 	ctx = transport.WithWebsocketCloseCode(ctx, CloseForbidden)
 	ctx = transport.AppendCloseReason(ctx, "Forbidden")
 	return ctx, nil, err
+}
+
+// CloseUnavailable is the websocket close code of a connection whose
+// credential could not be checked at connection_init (a database failure):
+// RFC 6455's 1011, "internal error", after which a client reconnects.
+const CloseUnavailable = 1011
+
+// unavailable closes a connection whose credential could not be checked with
+// CloseUnavailable; the error sent to the client says nothing of the cause.
+func unavailable(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
+	ctx = transport.WithWebsocketCloseCode(ctx, CloseUnavailable)
+	ctx = transport.AppendCloseReason(ctx, "credential check failed; reconnect")
+	return ctx, nil, fmt.Errorf("the credential could not be checked now; reconnect")
 }
 
 // limitSubscriptions refuses a websocket connection's subscription beyond
