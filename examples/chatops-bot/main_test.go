@@ -138,7 +138,7 @@ func testBot(t *testing.T, dialect string) {
 				return m
 			}
 		}
-		timeout := time.After(15 * time.Second)
+		timeout := time.After(30 * time.Second) // generous: CI runs it with -race beside other packages
 		for {
 			select {
 			case msg := <-chat:
