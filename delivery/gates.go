@@ -293,7 +293,7 @@ func (e *Engine) sampleGates(ctx context.Context, deploymentID int, stage approv
 	}
 	dc := &deployCtx{d: d, rel: rel, env: env}
 	gates := dc.gatePolicy(stage).Gates
-	vars, secrets, verr := e.gateVariables(rel, d)
+	vars, secrets, verr := e.textVariables(rel, d)
 	results := make([]spec.GateResult, len(gates))
 	var wg sync.WaitGroup
 	for i, g := range gates {
@@ -323,13 +323,14 @@ func (e *Engine) sampleGates(ctx context.Context, deploymentID int, stage approv
 	return results, nil
 }
 
-// gateVariables are the variables gates may name as $(NAME), keyed by
+// textVariables are the variables gates and manual interventions' instructions may name as
+// $(NAME), keyed by
 // upper-case name: the release's (definition, environment, release
 // overrides; secrets opened) and a few of its facts (Release.ReleaseName,
 // Release.ReleaseId, Release.EnvironmentName, Release.DefinitionName,
 // Release.DeploymentId, Release.AttemptNumber). secrets lists the opened
 // secret values, masked in every sample's detail.
-func (e *Engine) gateVariables(rel *ent.Release, d *ent.Deployment) (map[string]string, []string, error) {
+func (e *Engine) textVariables(rel *ent.Release, d *ent.Deployment) (map[string]string, []string, error) {
 	vars := map[string]string{
 		"RELEASE.RELEASENAME":     rel.Name,
 		"RELEASE.RELEASEID":       strconv.Itoa(rel.ID),
@@ -365,9 +366,9 @@ func (e *Engine) gateVariables(rel *ent.Release, d *ent.Deployment) (map[string]
 // gateVarRe matches a variable reference $(NAME).
 var gateVarRe = regexp.MustCompile(`\$\(([^()$]*)\)`)
 
-// expandGateText replaces each $(NAME) of s by the variable's value; an
-// unknown name is an error (a gate that cannot be built fails its sample).
-func expandGateText(s string, vars map[string]string) (string, error) {
+// expandVariables replaces each $(NAME) of s by the variable's value and
+// returns the names it does not know, left as written.
+func expandVariables(s string, vars map[string]string) (string, []string) {
 	var missing []string
 	out := gateVarRe.ReplaceAllStringFunc(s, func(m string) string {
 		name := strings.TrimSpace(m[2 : len(m)-1])
@@ -378,6 +379,13 @@ func expandGateText(s string, vars map[string]string) (string, error) {
 		}
 		return v
 	})
+	return out, missing
+}
+
+// expandGateText is expandVariables where an unknown name is an error (a
+// gate that cannot be built fails its sample).
+func expandGateText(s string, vars map[string]string) (string, error) {
+	out, missing := expandVariables(s, vars)
 	if len(missing) > 0 {
 		return "", fmt.Errorf("unknown variable $(%s)", strings.Join(missing, "), $("))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -120,11 +119,7 @@ func (t *txn) logHighWater(deploymentID int) (int64, error) {
 // currentJob is the job of a deployment's latest agent phase, nil when it
 // has none yet.
 func (t *txn) currentJob(deploymentID int) (*ent.Job, error) {
-	return latestJob(t.ctx, t.Client(), deploymentID)
-}
-
-func latestJob(ctx context.Context, c *ent.Client, deploymentID int) (*ent.Job, error) {
-	j, err := c.Job.Query().Where(job.DeploymentID(deploymentID)).Order(ent.Desc(job.FieldPhase)).First(ctx)
+	j, err := t.Job.Query().Where(job.DeploymentID(deploymentID)).Order(ent.Desc(job.FieldPhase)).First(t.ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
@@ -162,12 +157,15 @@ func (t *txn) openIntervention(actor Actor, dc *deployCtx, k int, task spec.Task
 			return err
 		}
 	}
-	vars, secrets, err := t.e.gateVariables(dc.rel, dc.d)
+	vars, secrets, err := t.e.textVariables(dc.rel, dc.d)
 	if err != nil {
 		// A secret that cannot be opened leaves its reference as written.
 		t.e.log.Warn("manual intervention: variables", "deployment", dc.d.ID, "err", err)
 	}
-	instructions := maskSecrets(expandKnown(task.Instructions, vars), secrets)
+	// Instructions are for people: an unknown name stays as written rather
+	// than stopping the deployment.
+	expanded, _ := expandVariables(task.Instructions, vars)
+	instructions := maskSecrets(expanded, secrets)
 	onTimeout := manualintervention.OnTimeoutREJECT
 	if task.OnTimeout == spec.InterventionResume {
 		onTimeout = manualintervention.OnTimeoutRESUME
@@ -198,17 +196,6 @@ func (t *txn) openIntervention(actor Actor, dc *deployCtx, k int, task spec.Task
 		"onTimeout": string(onTimeout),
 	}
 	return t.emit(ev)
-}
-
-// expandKnown replaces each $(NAME) of s whose variable exists; others stay
-// as written (instructions are for people: a typo must not stop a deployment).
-func expandKnown(s string, vars map[string]string) string {
-	return gateVarRe.ReplaceAllStringFunc(s, func(m string) string {
-		if v, ok := vars[strings.ToUpper(strings.TrimSpace(m[2:len(m)-1]))]; ok {
-			return v
-		}
-		return m
-	})
 }
 
 // moveIntervention applies ev to a manual intervention, audits it as
@@ -416,12 +403,24 @@ func (e *Engine) PendingInterventionsFor(ctx context.Context, actor Actor) ([]*e
 	if err != nil {
 		return nil, err
 	}
+	// Each definition's readers and each environment's permission are read once.
+	readable := map[int]bool{}
+	type envKey struct {
+		def int
+		env string
+	}
+	manages := map[envKey]bool{}
 	out := []*ent.ManualIntervention{}
 	for _, mi := range pending {
 		d := mi.Edges.Deployment
-		if ok, err := canReadDefinition(ctx, e.client, actor, d.DefinitionID); err != nil {
-			return nil, err
-		} else if !ok {
+		ok, seen := readable[d.DefinitionID]
+		if !seen {
+			if ok, err = canReadDefinition(ctx, e.client, actor, d.DefinitionID); err != nil {
+				return nil, err
+			}
+			readable[d.DefinitionID] = ok
+		}
+		if !ok {
 			continue
 		}
 		if len(mi.Approvers) > 0 {
@@ -430,10 +429,18 @@ func (e *Engine) PendingInterventionsFor(ctx context.Context, actor Actor) ([]*e
 			}
 			continue
 		}
-		if _, err := checkAccess(ctx, e.client, actor, d.DefinitionID, d.EnvironmentName, PermManageDeployments, "", NotFound("definition", d.DefinitionID)); err == nil {
+		k := envKey{d.DefinitionID, d.EnvironmentName}
+		may, seen := manages[k]
+		if !seen {
+			_, err := checkAccess(ctx, e.client, actor, k.def, k.env, PermManageDeployments, "", NotFound("definition", k.def))
+			if CodeOf(err) == CodeInternal {
+				return nil, err
+			}
+			may = err == nil
+			manages[k] = may
+		}
+		if may {
 			out = append(out, mi)
-		} else if CodeOf(err) == CodeInternal {
-			return nil, err
 		}
 	}
 	return out, nil

@@ -407,8 +407,11 @@ func describeEvent(ev map[string]any) string {
 			msg += " For: " + a + "."
 		}
 		if d := str("timeoutAt"); d != "" {
-			msg += fmt.Sprintf(" At %s it is %s.", d, map[string]string{"RESUME": "resumed"}[str("onTimeout")]+
-				map[string]string{"REJECT": "rejected"}[str("onTimeout")])
+			then := "rejected"
+			if str("onTimeout") == "RESUME" {
+				then = "resumed"
+			}
+			msg += fmt.Sprintf(" At %s it is %s.", d, then)
 		}
 		return msg + fmt.Sprintf(" Reply: resume %s [comment] | stop %s [comment]", id, id)
 	case "ManualInterventionDecidedEvent":
