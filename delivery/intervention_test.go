@@ -435,6 +435,15 @@ func TestManualInterventionFirstAndAlone(t *testing.T) {
 			t.Fatalf("qa has job %d before its first intervention was resumed", j.ID)
 		}
 		mi := f.pending(qa.ID)
+		// It names nobody: it is pending for those who may manage qa's deployments.
+		for _, c := range []struct {
+			who  delivery.Actor
+			want int
+		}{{f.bob, 1}, {viewer, 0}, {f.admin, 1}} {
+			if list, err := f.e.PendingInterventionsFor(f.ctx, c.who); err != nil || len(list) != c.want {
+				t.Fatalf("%s's pending interventions: %v, %v; want %d", c.who.Username, list, err, c.want)
+			}
+		}
 		_, err := f.e.ResumeManualIntervention(f.ctx, viewer, mi.ID, "")
 		wantCode(t, err, delivery.CodeForbidden) // a VIEWER may not manage deployments
 		if _, err := f.e.ResumeManualIntervention(f.ctx, f.bob, mi.ID, ""); err != nil {
