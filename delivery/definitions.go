@@ -42,7 +42,7 @@ func (e *Engine) CreateDefinition(ctx context.Context, actor Actor, in spec.Defi
 	}
 	var def *ent.ReleaseDefinition
 	err := e.inTx(ctx, func(t *txn) error {
-		doc, refs, err := t.prepareDefinition(in, nil, comment)
+		doc, refs, err := t.prepareDefinition(in, nil, comment, nil)
 		if err != nil {
 			return err
 		}
@@ -95,11 +95,12 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 		if err != nil {
 			return err
 		}
-		doc, refs, err := t.prepareDefinition(in, &prev.Snapshot, comment)
+		// Judged before the document's problems are reported: who may not
+		// make a change learns nothing about its validity.
+		doc, refs, err := t.prepareDefinition(in, &prev.Snapshot, comment, func(doc *spec.DefinitionSnapshot) error {
+			return t.authorizeDefinitionChange(actor, id, &prev.Snapshot, doc, NotFound("definition", id))
+		})
 		if err != nil {
-			return err
-		}
-		if err := t.authorizeDefinitionChange(actor, id, &prev.Snapshot, &doc, NotFound("definition", id)); err != nil {
 			return err
 		}
 		if doc.Name != cur.Name {
@@ -253,8 +254,9 @@ func (e *Engine) openSealed(value string) (string, error) {
 // prepareDefinition normalises in, validates it against itself and the
 // database, and seals its secret variables (keeping prev's sealed value for a
 // secret given without one). Every problem is reported in one
-// *ValidationError.
-func (t *txn) prepareDefinition(in spec.DefinitionSnapshot, prev *spec.DefinitionSnapshot, comment string) (spec.DefinitionSnapshot, *references, error) {
+// *ValidationError. authorize (may be nil) judges the normalised, sealed
+// document before its problems are reported; its error wins.
+func (t *txn) prepareDefinition(in spec.DefinitionSnapshot, prev *spec.DefinitionSnapshot, comment string, authorize func(*spec.DefinitionSnapshot) error) (spec.DefinitionSnapshot, *references, error) {
 	doc := normalizeDefinition(in)
 	refs, err := t.loadReferences(&doc)
 	if err != nil {
@@ -280,6 +282,11 @@ func (t *txn) prepareDefinition(in spec.DefinitionSnapshot, prev *spec.Definitio
 			}
 		}
 		if err := t.sealSecrets(p, fmt.Sprintf("environments[%d].variables", i), env.Variables, prevVars); err != nil {
+			return doc, nil, err
+		}
+	}
+	if authorize != nil {
+		if err := authorize(&doc); err != nil {
 			return doc, nil, err
 		}
 	}

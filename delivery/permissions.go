@@ -44,6 +44,11 @@ const (
 	// PermOverrideArtifactChecks is the permission to create a release with
 	// artifact versions that the CI server did not confirm.
 	PermOverrideArtifactChecks Permission = "OVERRIDE_ARTIFACT_CHECKS"
+	// PermManagePermissions is the permission to change who holds the
+	// others on a definition: its readers and its permission lists (Azure's
+	// "Manage permissions"). Closed by default: when its list is empty only
+	// ADMINs hold it, so that an editor cannot grant itself more.
+	PermManagePermissions Permission = "MANAGE_PERMISSIONS"
 )
 
 // auditPermissionOverride is the audit action of an ADMIN acting without
@@ -70,6 +75,8 @@ func (p Permission) label(onEnvironment bool) string {
 		return "manageDeployments"
 	case PermManageApprovals:
 		return "manageApprovals"
+	case PermManagePermissions:
+		return "managePermissions"
 	}
 	return "overrideArtifactChecks"
 }
@@ -88,6 +95,7 @@ func definitionPermissionLists(p *spec.DefinitionPermissions) []permissionList {
 		{"manageDeployments", PermManageDeployments, p.ManageDeployments},
 		{"manageApprovals", PermManageApprovals, p.ManageApprovals},
 		{"overrideArtifactChecks", PermOverrideArtifactChecks, p.OverrideArtifactChecks},
+		{"managePermissions", PermManagePermissions, p.ManagePermissions},
 	}
 }
 
@@ -139,6 +147,7 @@ func normalizeDefinitionPermissions(p spec.DefinitionPermissions) spec.Definitio
 		ManageDeployments:      normalizePrincipals(p.ManageDeployments),
 		ManageApprovals:        normalizePrincipals(p.ManageApprovals),
 		OverrideArtifactChecks: normalizePrincipals(p.OverrideArtifactChecks),
+		ManagePermissions:      normalizePrincipals(p.ManagePermissions),
 	}
 }
 
@@ -412,13 +421,22 @@ func describePrincipals(list []spec.Approver) string {
 	return strings.Join(parts, ", ")
 }
 
-// authorizeDefinitionChange judges an update of a definition by its diff:
-// definition-wide changes (name, description, name format, variables,
-// artifact sources, schedules, readers, any permissions, and which
-// environments exist in what order) need editDefinition on the definition;
-// a change inside an existing environment needs editEnvironment on that
-// environment (its own list, else the definition's). Every needed check is
-// made before any is audited, so a refused update audits nothing.
+// authorizeDefinitionChange judges an update of a definition by its diff
+// against the document as stored (prev), each part by the permission that
+// guards it on the definition as stored:
+//
+//   - the definition's readers and permission lists: managePermissions;
+//   - the other definition-wide parts (name, description, name format,
+//     variables, artifact sources, schedules) and which environments exist in
+//     what order (adding one, removing one, renaming one, reordering):
+//     editDefinition on the definition;
+//   - anything of an existing environment, its permission lists included,
+//     and its removal or rename: editEnvironment on that environment as
+//     stored (its own list, else the definition's editDefinition).
+//
+// So who may change an environment is decided by the lists in force before
+// the save, never by the lists the save writes. Every needed check is made
+// before any is audited, so a refused update audits nothing.
 func (t *txn) authorizeDefinitionChange(actor Actor, defID int, prev, next *spec.DefinitionSnapshot, hidden error) error {
 	if actor.System {
 		return nil
@@ -436,32 +454,41 @@ func (t *txn) authorizeDefinitionChange(actor Actor, defID int, prev, next *spec
 		return hidden
 	}
 	var grants []*access
-	need := func(env, doing string) error {
-		a, err := g.check(p, PermEditDefinition, env, doing)
+	need := func(perm Permission, env, doing string) error {
+		a, err := g.check(p, perm, env, doing)
 		if err != nil {
 			return err
 		}
 		grants = append(grants, a)
 		return nil
 	}
-	if definitionWideChanged(prev, next) {
-		if err := need("", fmt.Sprintf("changing definition %s", g.name)); err != nil {
+	if permissionsChanged(prev, next) {
+		if err := need(PermManagePermissions, "", fmt.Sprintf("changing the readers or permissions of definition %s", g.name)); err != nil {
 			return err
 		}
 	}
-	for _, env := range next.Environments {
-		old, ok := prev.Environment(env.Name)
-		if !ok || !environmentChanged(old, &env) {
+	if definitionWideChanged(prev, next) {
+		if err := need(PermEditDefinition, "", fmt.Sprintf("changing definition %s", g.name)); err != nil {
+			return err
+		}
+	}
+	for i := range prev.Environments {
+		old := &prev.Environments[i]
+		env, ok := next.Environment(old.Name)
+		doing := fmt.Sprintf("changing environment %s of definition %s", old.Name, g.name)
+		if !ok {
+			doing = fmt.Sprintf("removing (or renaming) environment %s of definition %s", old.Name, g.name)
+		} else if !environmentChanged(old, env) {
 			continue
 		}
-		if err := need(env.Name, fmt.Sprintf("changing environment %s of definition %s", env.Name, g.name)); err != nil {
+		if err := need(PermEditDefinition, old.Name, doing); err != nil {
 			return err
 		}
 	}
 	if len(grants) == 0 {
 		// A save that changes nothing (a new revision for its comment)
 		// needs some edit right: the definition's or an environment's.
-		err := need("", fmt.Sprintf("saving definition %s", g.name))
+		err := need(PermEditDefinition, "", fmt.Sprintf("saving definition %s", g.name))
 		for i := 0; err != nil && i < len(next.Environments); i++ {
 			if a, e := g.check(p, PermEditDefinition, next.Environments[i].Name, ""); e == nil {
 				grants, err = append(grants, a), nil
@@ -479,46 +506,42 @@ func (t *txn) authorizeDefinitionChange(actor Actor, defID int, prev, next *spec
 	return nil
 }
 
-// definitionWideChanged reports whether next differs from prev outside the
-// inside of existing environments.
-func definitionWideChanged(prev, next *spec.DefinitionSnapshot) bool {
-	strip := func(s *spec.DefinitionSnapshot) ([]byte, []string, []spec.EnvironmentPermissions) {
-		c := *s
-		c.Environments = nil
-		names := make([]string, len(s.Environments))
-		perms := make([]spec.EnvironmentPermissions, len(s.Environments))
-		for i, e := range s.Environments {
-			names[i], perms[i] = e.Name, e.Permissions
-		}
-		b, _ := json.Marshal(c)
-		return b, names, perms
-	}
-	pb, pn, pp := strip(prev)
-	nb, nn, np := strip(next)
-	if string(pb) != string(nb) || len(pn) != len(nn) {
-		return true
-	}
-	for i := range pn {
-		if pn[i] != nn[i] {
-			return true
-		}
-		a, _ := json.Marshal(pp[i])
-		b, _ := json.Marshal(np[i])
-		if string(a) != string(b) {
-			return true
-		}
-	}
-	return false
+// permissionsChanged reports whether next changes who holds permissions on
+// the definition itself: its readers or its permission lists.
+func permissionsChanged(prev, next *spec.DefinitionSnapshot) bool {
+	return !sameJSON(prev.Readers, next.Readers) || !sameJSON(prev.Permissions, next.Permissions)
 }
 
-// environmentChanged reports whether an environment's configuration (all but
-// its permissions, which are definition-wide) differs.
+// definitionWideChanged reports whether next differs from prev outside the
+// inside of environments and the definition's readers and permissions:
+// in its definition-wide fields or in the names and order of its
+// environments.
+func definitionWideChanged(prev, next *spec.DefinitionSnapshot) bool {
+	strip := func(s *spec.DefinitionSnapshot) (spec.DefinitionSnapshot, []string) {
+		c := *s
+		c.Environments, c.Readers, c.Permissions = nil, nil, spec.DefinitionPermissions{}
+		names := make([]string, len(s.Environments))
+		for i, e := range s.Environments {
+			names[i] = e.Name
+		}
+		return c, names
+	}
+	pd, pn := strip(prev)
+	nd, nn := strip(next)
+	return !sameJSON(pd, nd) || !sameJSON(pn, nn)
+}
+
+// environmentChanged reports whether anything of an environment differs,
+// its permission lists included. It compares whole documents, so that a
+// field added to spec.EnvironmentSpec is guarded without being named here.
 func environmentChanged(a, b *spec.EnvironmentSpec) bool {
-	x, y := *a, *b
-	x.Permissions, y.Permissions = spec.EnvironmentPermissions{}, spec.EnvironmentPermissions{}
-	ja, _ := json.Marshal(x)
-	jb, _ := json.Marshal(y)
-	return string(ja) != string(jb)
+	return !sameJSON(a, b)
+}
+
+func sameJSON(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
 
 // ViewerCan says what the viewer may do with a definition or one of its
@@ -531,6 +554,7 @@ type ViewerCan struct {
 	ManageDeployments      bool
 	ManageApprovals        bool
 	OverrideArtifactChecks bool
+	ManagePermissions      bool
 }
 
 // Can answers, without writing anything, what p may do with definition def
@@ -560,6 +584,7 @@ func (p *Principal) Can(def *ent.ReleaseDefinition, env *ent.Environment) Viewer
 	if env == nil {
 		c.DeleteDefinition = c.EditDefinition
 		c.OverrideArtifactChecks = ok(PermOverrideArtifactChecks)
+		c.ManagePermissions = ok(PermManagePermissions)
 	} else {
 		// Approvers may reassign what is theirs; this says whether the
 		// viewer may reassign any approval of the environment.

@@ -314,7 +314,7 @@ func TestScopedPermissions(t *testing.T) {
 		forbidden("lead removes prod's approvers", edit(lead, prodApprovers), "editEnvironment on environment prod")
 		forbidden("pe edits dev", edit(pe, devTask), "editDefinition on definition web")
 		forbidden("pe edits the description", edit(pe, rename), "editDefinition on definition web")
-		forbidden("pe lifts prod's permissions", edit(pe, openProd), "editDefinition on definition web")
+		forbidden("lead lifts prod's permissions", edit(lead, openProd), "editEnvironment on environment prod")
 		forbidden("pe reorders environments", edit(pe, reorder), "editDefinition on definition web")
 		forbidden("pe edits prod and dev at once", edit(pe, func(s *spec.DefinitionSnapshot) { prodTask(s); devTask(s) }), "editDefinition")
 		err = f.e.DeleteDefinition(f.ctx, pe, def.ID, f.c.ReleaseDefinition.GetX(f.ctx, def.ID).Revision, "")
@@ -339,8 +339,8 @@ func TestScopedPermissions(t *testing.T) {
 		}
 		// Permissions are part of the revision and its diff.
 		rev, _ := cur()
-		if err := edit(lead, openProd); err != nil {
-			t.Fatalf("lead opens prod: %v", err)
+		if err := edit(pe, openProd); err != nil {
+			t.Fatalf("pe opens prod: %v", err)
 		}
 		changes, err := f.e.DiffRevisions(f.ctx, lead, def.ID, rev, rev+1)
 		if err != nil {

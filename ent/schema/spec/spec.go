@@ -12,6 +12,10 @@ type Variable struct {
 	Name   string `json:"name"`
 	Value  string `json:"value,omitempty"`
 	Secret bool   `json:"secret,omitempty"`
+	// SettableAtReleaseTime (Azure's "Settable at release time") lets a
+	// release's variable overrides replace this variable; an override of a
+	// variable that does not say so is refused. Meaningless on an override.
+	SettableAtReleaseTime bool `json:"settableAtReleaseTime,omitempty"`
 }
 
 // ApprovalMode says how the approvals of one stage combine.
@@ -264,13 +268,13 @@ type DefinitionSnapshot struct {
 // EDITOR); a non-empty list narrows a permission to the principals it names,
 // and an empty one leaves it at its default: every EDITOR for EditDefinition,
 // CreateReleases and ManageDeployments; nobody beyond the assigned approvers
-// for ManageApprovals; nobody but ADMINs for OverrideArtifactChecks. ADMINs
-// may act without being listed; each such override is audited.
+// for ManageApprovals; nobody but ADMINs for OverrideArtifactChecks and
+// ManagePermissions. ADMINs may act without being listed; each such override
+// is audited.
 type DefinitionPermissions struct {
 	// EditDefinition: change the definition-wide parts (name, variables,
-	// artifact sources, schedules, readers, permissions, the list and order
-	// of environments), delete it, and every environment that does not list
-	// its own editors.
+	// artifact sources, schedules, the list and order of environments),
+	// delete it, and every environment that does not list its own editors.
 	EditDefinition []Approver `json:"editDefinition,omitempty"`
 	// CreateReleases: create releases by hand.
 	CreateReleases []Approver `json:"createReleases,omitempty"`
@@ -283,13 +287,17 @@ type DefinitionPermissions struct {
 	// OverrideArtifactChecks: create a release with artifact versions the CI
 	// server did not confirm.
 	OverrideArtifactChecks []Approver `json:"overrideArtifactChecks,omitempty"`
+	// ManagePermissions (Azure's "Manage permissions"): change the
+	// definition's readers and these lists, this one included.
+	ManagePermissions []Approver `json:"managePermissions,omitempty"`
 }
 
 // EnvironmentPermissions are an environment's own permission lists; an empty
 // list inherits the definition's (Azure's stage-level security).
 type EnvironmentPermissions struct {
-	// EditEnvironment: change this environment's configuration (trigger,
-	// approvals, job and tasks, queue, variables, owner).
+	// EditEnvironment: change anything of this environment as stored
+	// (trigger, approvals, gates, job and tasks, queue, variables, owner,
+	// these lists, its name) or remove it.
 	EditEnvironment []Approver `json:"editEnvironment,omitempty"`
 	// ManageDeployments: deploy, redeploy, roll back and cancel here.
 	ManageDeployments []Approver `json:"manageDeployments,omitempty"`
