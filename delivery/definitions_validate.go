@@ -400,6 +400,9 @@ func validateVariables(p *problems, field string, vars []spec.Variable) {
 			p.add(f+".name", "%q may only contain letters, digits, \"_\" and \".\"", v.Name)
 			continue
 		}
+		if why := refusedVariableName(v.Name); why != "" {
+			p.add(f+".name", "%s", why)
+		}
 		if prev, ok := seen[strings.ToLower(v.Name)]; ok {
 			p.add(f+".name", "variable %q is defined twice (also as %q); names are compared without case", v.Name, prev)
 		}
@@ -718,6 +721,8 @@ func validateJob(p *problems, f string, job spec.JobSpec, refs *references) {
 		for _, k := range sortedKeys(task.Env) {
 			if !envKeyRe.MatchString(k) {
 				p.add(ff+".env", "%q is not an environment variable name (letters, digits and \"_\", not starting with a digit)", k)
+			} else if why := refusedVariableName(k); why != "" {
+				p.add(ff+".env", "%s", why)
 			}
 		}
 	}

@@ -76,6 +76,9 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 		if _, ok := rel.Snapshot.Environment(in.Environment); !ok {
 			return Invalid("environment", "release %s has no environment %q (it has %s)", rel.Name, in.Environment, envNames(&rel.Snapshot))
 		}
+		if err := refusedInRelease(rel, in.Environment); err != nil {
+			return err
+		}
 		q := t.ReleaseEnvironment.Query().Where(releaseenvironment.ReleaseID(rel.ID), releaseenvironment.Name(in.Environment))
 		if t.postgres() {
 			q = q.ForUpdate()

@@ -617,6 +617,11 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 	if err != nil {
 		return fail(err)
 	}
+	// A release frozen before the refused names existed (deployed
+	// automatically, so DeployEnvironment did not check it) fails here.
+	if err := refusedInRelease(rel, d.EnvironmentName); err != nil {
+		return unusable("%v", err)
+	}
 	snap := rel.Snapshot
 	out := AssignmentData{
 		JobID: j.ID, DeploymentID: d.ID,

@@ -81,7 +81,7 @@ func newMIFixture(t *testing.T, db *storage.DB, mods ...func(*spec.EnvironmentSp
 		t.TimeoutMinutes = 60
 	}), script("smoke"))}, mods...)
 	snap := snapshot("shop", environment("prod", afterRelease, opts...))
-	snap.Variables = []spec.Variable{{Name: "site", Value: "shop.example.com"}, {Name: "token", Value: "placeholder"}}
+	snap.Variables = []spec.Variable{{Name: "site", Value: "shop.example.com"}, {Name: "token", Value: "placeholder", SettableAtReleaseTime: true}}
 	f.def = f.definition(snap)
 	return f
 }

@@ -43,7 +43,8 @@ type CreateReleaseInput struct {
 	// Reason is MANUAL (default), CONTINUOUS_INTEGRATION or SCHEDULE.
 	Reason      string
 	Description string
-	// VariableOverrides replace definition variables for this release.
+	// VariableOverrides replace definition variables for this release; each
+	// must name a variable declared settable at release time.
 	VariableOverrides []spec.Variable
 	// ManualEnvironments are left to a person whatever their trigger.
 	ManualEnvironments []string
@@ -156,7 +157,17 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		}
 		manual[name] = true
 	}
-	overrides, err := t.sealOverrides(in.VariableOverrides)
+	// A definition saved before the refused names existed may hold one:
+	// no new release runs it (see docs/decisions.md).
+	if where, why := refusedInSnapshot(snap, ""); where != "" {
+		return nil, storedRefusal(fmt.Sprintf("definition %q (revision %d)", def.Name, def.Revision), where, why,
+			"remove it from the definition to create releases")
+	}
+	overrides, err := checkOverrides(snap, in.VariableOverrides)
+	if err != nil {
+		return nil, err
+	}
+	overrides, err = t.sealOverrides(overrides)
 	if err != nil {
 		return nil, err
 	}

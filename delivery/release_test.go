@@ -105,6 +105,7 @@ func TestCreateRelease(t *testing.T) {
 		snap := snapshot("api", environment("dev", afterRelease), environment("prod", manualOnly))
 		snap.ReleaseNameFormat = "$(Build.BuildNumber)-$(Date:yyyyMMdd)"
 		snap.ArtifactSources = append(snap.ArtifactSources, spec.ArtifactSourceSpec{Alias: "tools", Type: "JENKINS", Job: "tools"})
+		snap.Variables = []spec.Variable{{Name: "token", Value: "t", SettableAtReleaseTime: true}, {Name: "level", Value: "info", SettableAtReleaseTime: true}}
 		def := f.definition(snap)
 
 		noRelease := func(t *testing.T) {

@@ -1,0 +1,152 @@
+package delivery
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+)
+
+// The environment variable names that no variable, task env entry or
+// release-time override may set: the ones that change how a process starts
+// (a shell reads BASH_ENV or ENV before the script, PATH picks the programs,
+// LD_* and DYLD_* the libraries, IFS, PS4, SHELLOPTS and BASHOPTS change what
+// bash does, BASH_FUNC_* define functions) and the names Cairn itself sets
+// (RELEASE_*, AGENT_*, SYSTEM_*). This is the one list; names are compared
+// after envName's transformation (deploy.target → DEPLOY_TARGET), so case and
+// "." make no difference. The agent keeps a defensive copy (agent/job.go).
+var (
+	refusedEnvNames = map[string]bool{
+		"BASH_ENV": true, "ENV": true, "PATH": true, "IFS": true, "PS4": true,
+		"SHELLOPTS": true, "BASHOPTS": true,
+	}
+	refusedEnvPrefixes = []string{"LD_", "DYLD_", "BASH_FUNC_", "RELEASE_", "AGENT_", "SYSTEM_"}
+)
+
+// refusedVariableName says why name may not be set by a user (empty: it may):
+// the environment variable it becomes changes how task processes start, or
+// is Cairn's own.
+func refusedVariableName(name string) string {
+	n := envName(name)
+	if refusedEnvNames[n] {
+		return fmt.Sprintf("%q becomes the environment variable %s, which changes how a task's process starts; Cairn refuses it from every source", name, n)
+	}
+	for _, p := range refusedEnvPrefixes {
+		if strings.HasPrefix(n, p) {
+			if p == "RELEASE_" || p == "AGENT_" || p == "SYSTEM_" {
+				return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s are Cairn's own; choose another name", name, n, p)
+			}
+			return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s change how a task's process starts; Cairn refuses them from every source", name, n, p)
+		}
+	}
+	return ""
+}
+
+// refusedInSnapshot returns the first refused name of a stored document (a
+// definition revision or a release's frozen copy) with where it is: a
+// document saved before the list existed may hold one. env limits the
+// environments looked at to one ("" for all).
+func refusedInSnapshot(doc *spec.DefinitionSnapshot, env string) (where, why string) {
+	for _, v := range doc.Variables {
+		if why := refusedVariableName(v.Name); why != "" {
+			return fmt.Sprintf("variables[%s]", v.Name), why
+		}
+	}
+	for _, e := range doc.Environments {
+		if env != "" && e.Name != env {
+			continue
+		}
+		for _, v := range e.Variables {
+			if why := refusedVariableName(v.Name); why != "" {
+				return fmt.Sprintf("environments[%s].variables[%s]", e.Name, v.Name), why
+			}
+		}
+		for i, task := range e.Job.Tasks {
+			for _, k := range sortedKeys(task.Env) {
+				if why := refusedVariableName(k); why != "" {
+					return fmt.Sprintf("environments[%s].job.tasks[%d].env[%s]", e.Name, i, k), why
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
+// storedRefusal is the INVALID_INPUT of acting on a stored document that
+// holds a refused name.
+func storedRefusal(what, where, why, advice string) error {
+	return Invalid("definition", "%s holds %s: %s; %s", what, where, why, advice)
+}
+
+// checkOverrides judges release-time variable overrides against the
+// definition's declarations: an override must name a variable that the
+// definition or one of its environments declares, and every declaration of
+// that name must be settable at release time (so that a definition-wide
+// declaration cannot open an environment's own variable). An override of a
+// secret variable is kept secret. It returns the overrides to store.
+func checkOverrides(doc *spec.DefinitionSnapshot, vars []spec.Variable) ([]spec.Variable, error) {
+	type decl struct {
+		where    []string
+		settable bool
+		secret   bool
+	}
+	decls := map[string]*decl{}
+	add := func(scope string, vs []spec.Variable) {
+		for _, v := range vs {
+			k := strings.ToLower(v.Name)
+			d, ok := decls[k]
+			if !ok {
+				d = &decl{settable: true}
+				decls[k] = d
+			}
+			d.where = append(d.where, scope)
+			d.settable = d.settable && v.SettableAtReleaseTime
+			d.secret = d.secret || v.Secret
+		}
+	}
+	add("the definition", doc.Variables)
+	for _, e := range doc.Environments {
+		add("environment "+e.Name, e.Variables)
+	}
+	out := make([]spec.Variable, len(vars))
+	for i, v := range vars {
+		field := fmt.Sprintf("variableOverrides[%d]", i)
+		v.Name = strings.TrimSpace(v.Name)
+		if v.Name == "" {
+			out[i] = v // sealOverrides names the problem
+			continue
+		}
+		if why := refusedVariableName(v.Name); why != "" {
+			return nil, Invalid(field+".name", "%s", why)
+		}
+		d, ok := decls[strings.ToLower(v.Name)]
+		switch {
+		case !ok:
+			return nil, Invalid(field+".name", "variable %q is not declared by definition %q; only variables declared settable at release time may be overridden", v.Name, doc.Name)
+		case !d.settable:
+			return nil, Invalid(field+".name", "variable %q is not settable at release time (declared in %s); ask an editor of the definition to mark it settableAtReleaseTime", v.Name, strings.Join(d.where, ", "))
+		}
+		v.SettableAtReleaseTime = false
+		v.Secret = v.Secret || d.secret
+		out[i] = v
+	}
+	return out, nil
+}
+
+// refusedInRelease is the INVALID_INPUT of deploying a release, created
+// before the refused names existed, whose frozen document (for env) or
+// overrides hold one: it runs nothing rather than run it without.
+func refusedInRelease(rel *ent.Release, env string) error {
+	const advice = "this release cannot deploy; remove it from the definition and create a new release"
+	if where, why := refusedInSnapshot(&rel.Snapshot, env); where != "" {
+		return storedRefusal(fmt.Sprintf("release %s", rel.Name), where, why, advice)
+	}
+	for _, v := range rel.VariableOverrides {
+		if why := refusedVariableName(v.Name); why != "" {
+			return storedRefusal(fmt.Sprintf("release %s", rel.Name), fmt.Sprintf("variableOverrides[%s]", v.Name), why,
+				"this release cannot deploy; create a new release without it")
+		}
+	}
+	return nil
+}
