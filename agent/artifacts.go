@@ -45,6 +45,9 @@ func (d *downloader) download(ctx context.Context, a agentproto.Artifact, dir st
 		if a.Jenkins == nil {
 			return errors.New("jenkins artifact without download description")
 		}
+		if a.Jenkins.BuildURL == "" {
+			return fmt.Errorf("no URL is known for Jenkins build %s of artifact %s (was the release created without artifact checks and without a build URL?): give the release a buildUrl, or set skipArtifactDownload on the job", a.BuildNumber, a.Alias)
+		}
 		base := strings.TrimRight(a.Jenkins.BuildURL, "/") + "/artifact/"
 		if a.Jenkins.WholeArchive {
 			return d.fetchZip(ctx, base+"*zip*/archive.zip", a.Credentials, dir, "archive/")

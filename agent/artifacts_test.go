@@ -3,6 +3,7 @@ package agent
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -227,5 +228,16 @@ func TestDownloadStepInJobLog(t *testing.T) {
 		if strings.Contains(l.Text, "wrong-password") {
 			t.Errorf("credential leaked: %q", l.Text)
 		}
+	}
+}
+
+// TestDownloadJenkinsWithoutURL: a Jenkins artifact whose build URL is unknown fails with a reason
+// a person can act on, not "unsupported protocol scheme".
+func TestDownloadJenkinsWithoutURL(t *testing.T) {
+	d := newDownloader(t, 1<<20)
+	err := d.download(context.Background(), agentproto.Artifact{Alias: "app", Type: agentproto.ArtifactJenkins, BuildNumber: "42",
+		Jenkins: &agentproto.JenkinsDownload{WholeArchive: true}}, t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "no URL is known for Jenkins build 42 of artifact app") || strings.Contains(err.Error(), "protocol") {
+		t.Fatalf("download: %v", err)
 	}
 }

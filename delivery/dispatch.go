@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -719,6 +720,11 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		switch a.Type {
 		case releaseartifact.TypeJENKINS:
 			base.BuildURL = a.BuildURL
+			if base.BuildURL == "" && conns[a.Connection] != nil {
+				// A version created unchecked (overrideArtifactChecks) with only a build
+				// number has no URL from Jenkins: it is the job's URL plus the number.
+				base.BuildURL = jenkinsBuildURL(conns[a.Connection].URL, a.Job, a.BuildID)
+			}
 			base.RelativePaths = slices.Clone(a.Files)
 			base.WholeArchive = len(a.Files) == 0
 			out.Artifacts = append(out.Artifacts, base)
@@ -732,6 +738,22 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		}
 	}
 	return out, nil
+}
+
+// jenkinsBuildURL is the URL of build number of a Jenkins job (full name "a/b") on the
+// server at base: base/job/a/job/b/number/. It is "" when number is not a build number.
+func jenkinsBuildURL(base, fullName, number string) string {
+	if n, err := strconv.Atoi(strings.TrimSpace(number)); err != nil || n <= 0 || base == "" || strings.Trim(fullName, "/") == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(base, "/"))
+	for _, name := range strings.Split(strings.Trim(fullName, "/"), "/") {
+		b.WriteString("/job/")
+		b.WriteString(url.PathEscape(name))
+	}
+	b.WriteString("/" + strings.TrimSpace(number) + "/")
+	return b.String()
 }
 
 // ActiveJobIDs returns the ids of the jobs ASSIGNED or RUNNING on the agent.

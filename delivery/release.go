@@ -210,6 +210,9 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		if err != nil {
 			return nil, fmt.Errorf("storing artifact %s: %w", a.Alias, err)
 		}
+		if ra.BuildID == "" {
+			continue // nothing to ask the CI server about (a Team Build version given only by number)
+		}
 		if err := t.queueEnrichment(ra); err != nil {
 			return nil, err
 		}
@@ -320,6 +323,11 @@ func (t *txn) resolveArtifacts(def *ent.ReleaseDefinition, snap *spec.Definition
 				BuildID: last.BuildID, BuildNumber: last.BuildNumber, Branch: last.Branch,
 				Commit: last.Commit, BuildURL: last.BuildURL, Files: last.Files, Result: last.Result,
 			}
+		}
+		if r.typ == SourceJenkins && r.BuildID == "" {
+			// A Jenkins build's number is its id (as governArtifacts has it), so a
+			// version given only by number, unchecked, is still enriched.
+			r.BuildID = strings.TrimSpace(r.BuildNumber)
 		}
 		r.Alias = s.Alias
 		out = append(out, r)

@@ -7,6 +7,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -105,6 +106,9 @@ type Config struct {
 	// LogFormat is the format of Logger's output, "text" (default) or "json". In json, the --dev
 	// banner is one log record (without the token: its file is named) instead of prose.
 	LogFormat string
+	// DevOut receives the --dev banner in text format (nil: standard error). The banner names the
+	// admin token's file, never the token.
+	DevOut io.Writer
 }
 
 func (c *Config) setDefaults() {

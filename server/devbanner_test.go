@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -95,4 +98,33 @@ func TestNormalShutdownLogsNoError(t *testing.T) {
 	}
 	// "agent disconnected" is logged when the session sees the agent's close before the hub
 	// closes it, which depends on scheduling: not asserted.
+}
+
+// TestDevBannerNamesTheTokenFile: the text banner says where the dev admin token is and never
+// prints the token (a year-long credential in every terminal and CI log).
+func TestDevBannerNamesTheTokenFile(t *testing.T) {
+	var banner lockedBuffer
+	dir := t.TempDir()
+	s, err := server.New(context.Background(), server.Config{DataDir: dir, Dev: true, DevOut: &banner,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 2 { // the first start writes the token, the second reuses it
+		if err := s.BootstrapDev(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := os.ReadFile(filepath.Join(dir, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := banner.String()
+	if !strings.Contains(out, filepath.Join(dir, "admin-token")) || strings.Count(out, "Cairn dev mode") != 2 {
+		t.Fatalf("the banner does not name the token file twice:\n%s", out)
+	}
+	if strings.Contains(out, strings.TrimSpace(string(tok))) || strings.Contains(out, "eyJ") {
+		t.Fatalf("the banner prints the token:\n%s", out)
+	}
 }

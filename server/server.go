@@ -412,7 +412,7 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // BootstrapDev creates (once) the admin user and writes a valid admin API
-// token to DataDir/admin-token, printing a ready-to-paste curl example.
+// token to DataDir/admin-token, printing where it is and a ready-to-paste curl example.
 func (s *Server) BootstrapDev(ctx context.Context) error {
 	admin, err := s.Engine.EnsureAdmin(ctx, "admin")
 	if err != nil {
@@ -423,9 +423,8 @@ func (s *Server) BootstrapDev(ctx context.Context) error {
 	}
 	path := filepath.Join(s.cfg.DataDir, "admin-token")
 	if b, err := os.ReadFile(path); err == nil {
-		tok := strings.TrimSpace(string(b))
-		if _, err := s.authn.Authenticate(ctx, "Bearer "+tok); err == nil {
-			s.printDevHelp(path, tok)
+		if _, err := s.authn.Authenticate(ctx, "Bearer "+strings.TrimSpace(string(b))); err == nil {
+			s.printDevHelp(path)
 			return nil
 		}
 		s.log.Warn("admin-token is no longer valid; issuing a new one", "path", path)
@@ -442,7 +441,7 @@ func (s *Server) BootstrapDev(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	s.printDevHelp(path, tok)
+	s.printDevHelp(path)
 	return nil
 }
 
@@ -469,7 +468,9 @@ func (s *Server) devPassword(ctx context.Context, admin *ent.User) (string, erro
 	return pw, nil
 }
 
-func (s *Server) printDevHelp(path, tok string) {
+// printDevHelp tells where the dev admin's token is; it never prints the token itself (it is
+// valid for a year, and terminals, CI logs and screen shares keep what is printed).
+func (s *Server) printDevHelp(path string) {
 	if s.cfg.LogFormat == "json" {
 		attrs := []any{"admin_token_file", path, "graphql", s.cfg.BaseURL + "/graphql"}
 		if s.cfg.DevAgent {
@@ -483,7 +484,11 @@ func (s *Server) printDevHelp(path, tok string) {
 		agentNote = fmt.Sprintf("\nAn agent named %q runs inside this process (work directory %s):\nreleases deploy without more set-up. --dev-agent=false turns it off.\n",
 			DevAgentName, filepath.Join(s.cfg.DataDir, "agent"))
 	}
-	fmt.Fprintf(os.Stderr, `
+	out := s.cfg.DevOut
+	if out == nil {
+		out = os.Stderr
+	}
+	fmt.Fprintf(out, `
 Cairn dev mode. Admin token written to %s
 
   export CAIRN_TOKEN=$(cat %s)
@@ -493,7 +498,7 @@ Cairn dev mode. Admin token written to %s
 Dashboard: open %s/ and sign in as admin with the password in %s:
   %s
 GraphiQL: %s/graphql (signed in to the dashboard, or with the header
-  {"Authorization": "Bearer %s"})
+  {"Authorization": "Bearer <the token in %s>"})
 %s
-`, path, path, s.cfg.BaseURL, s.cfg.BaseURL, filepath.Join(s.cfg.DataDir, "admin-password"), s.devPass, s.cfg.BaseURL, tok, agentNote)
+`, path, path, s.cfg.BaseURL, s.cfg.BaseURL, filepath.Join(s.cfg.DataDir, "admin-password"), s.devPass, s.cfg.BaseURL, path, agentNote)
 }

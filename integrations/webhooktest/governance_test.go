@@ -3,6 +3,7 @@ package webhooktest
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/integrations/enrich"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
@@ -433,6 +435,48 @@ func TestArtifactChecksFollowPermissions(t *testing.T) {
 		overrides := ev.c.AuditEvent.Query().Where(auditevent.Action("permission.override")).AllX(ev.ctx)
 		if len(overrides) != 1 || overrides[0].Actor != "root" || !strings.Contains(overrides[0].After, "OVERRIDE_ARTIFACT_CHECKS") {
 			t.Fatalf("permission overrides: %+v", overrides)
+		}
+	})
+}
+
+// TestOverrideWithBuildNumberOnly: an unchecked release of a Jenkins build given only by its
+// number is enriched by that number (it is the build's id) and its job downloads from the
+// build's URL on the connection; a Team Build version given only by number (its id unknown)
+// is not enriched at all instead of failing "not a build id" again and again.
+func TestOverrideWithBuildNumberOnly(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ev := newEnv(t, db)
+		root := ev.person("root", user.RoleADMIN)
+		def := ev.defineTwo("shop")
+		rel, err := ev.e.CreateRelease(ev.ctx, root, delivery.CreateReleaseInput{DefinitionID: def, OverrideArtifactChecks: true,
+			Artifacts: []delivery.ArtifactVersion{{Alias: "app", BuildNumber: "42"}, {Alias: "api", BuildNumber: "20250105.3"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app := ev.c.ReleaseArtifact.Query().Where(releaseartifact.ReleaseID(rel.ID), releaseartifact.Alias("app")).OnlyX(ev.ctx)
+		if app.BuildID != "42" || app.BuildNumber != "42" {
+			t.Fatalf("app artifact: build id %q number %q", app.BuildID, app.BuildNumber)
+		}
+		if q := ev.enrichmentQueued(rel.ID); !q["app"] || q["api"] {
+			t.Fatalf("enrichment queued: %v, want app only", q)
+		}
+		ev.ci.serve("/jenkins/job/acme/job/app/42/api/json", jenkinsBuild(t, 42, "main", mainSHA, "SUCCESS"))
+		if n, err := ev.e.RunDueEnrichments(ev.ctx, &enrich.Fetcher{HTTP: &http.Client{Timeout: 5 * time.Second}}); n != 1 || err != nil {
+			t.Fatalf("enrichment: %d, %v", n, err)
+		}
+		j := ev.c.Job.Query().OnlyX(ev.ctx) // dev deploys after release
+		as, err := ev.e.BuildAssignment(ev.ctx, j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var url string
+		for _, a := range as.Artifacts {
+			if a.Alias == "app" {
+				url = a.BuildURL
+			}
+		}
+		if want := ev.ci.srv.URL + "/jenkins/job/acme/job/app/42/"; url != want {
+			t.Fatalf("app's download URL %q, want %q", url, want)
 		}
 	})
 }
