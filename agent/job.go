@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +56,8 @@ type jobRun struct {
 	cancel  context.CancelCauseFunc
 	dir     string
 	secrets []string
+	// dropped explains the names environment did not export, for each task's log.
+	dropped []string
 	batch   *batcher
 	// freeSlot, when set, is called once the job's processes are gone and before its
 	// JobFinished is reported: the server may offer the next job as soon as it reads the result,
@@ -320,9 +324,16 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 	}
 	defer os.Remove(script)
 
-	taskEnv := env
-	for k, v := range t.Env {
-		taskEnv = append(taskEnv, k+"="+v)
+	taskEnv := slices.Clip(env)
+	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
+		if why := refusedUserEnv(k); why != "" {
+			fmt.Fprintf(w, "##[warning] the task's env entry %s is not exported: %s\n", k, why)
+			continue
+		}
+		taskEnv = append(taskEnv, k+"="+t.Env[k])
+	}
+	for _, d := range j.dropped {
+		fmt.Fprintf(w, "##[warning] %s\n", d)
 	}
 	ctx := j.ctx
 	if t.TimeoutSeconds > 0 {
@@ -362,14 +373,31 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 // Later entries win (os/exec keeps the last of duplicate keys).
 func (j *jobRun) environment(srcDir, artDir string) []string {
 	env := append([]string(nil), j.x.environ...)
-	for k, v := range j.asg.ReleaseVariables {
-		env = append(env, k+"="+v)
+	j.dropped = nil
+	drop := func(what, name, why string) {
+		j.dropped = append(j.dropped, fmt.Sprintf("%s %s is not exported: %s", what, name, why))
+	}
+	for _, k := range slices.Sorted(maps.Keys(j.asg.ReleaseVariables)) {
+		if why := refusedStartEnv(k); why != "" {
+			drop("the release variable", k, why)
+			continue
+		}
+		env = append(env, k+"="+j.asg.ReleaseVariables[k])
 	}
 	for _, v := range j.asg.Variables {
-		env = append(env, cmp.Or(v.EnvName, legacyEnvName(v.Name))+"="+v.Value)
+		name := cmp.Or(v.EnvName, legacyEnvName(v.Name))
+		if why := refusedUserEnv(name); why != "" {
+			drop("the variable", name, why)
+			continue
+		}
+		env = append(env, name+"="+v.Value)
 	}
 	for _, a := range j.asg.Artifacts {
 		name := cmp.Or(a.PathVariable, "RELEASE_ARTIFACTS_"+legacyEnvName(a.Alias)+"_PATH")
+		if why := refusedStartEnv(name); why != "" {
+			drop("the artifact path variable", name, why)
+			continue
+		}
 		env = append(env, name+"="+filepath.Join(artDir, a.Alias))
 	}
 	return append(env,
@@ -378,6 +406,46 @@ func (j *jobRun) environment(srcDir, artDir string) []string {
 		"AGENT_JOBID="+j.asg.JobID,
 		"RELEASE_DEPLOYMENTID="+j.asg.DeploymentID,
 	)
+}
+
+// The names that change how a process starts (a copy of the server's list in delivery/varnames.go,
+// kept here so that an agent never exports them whatever a server sends): a shell reads BASH_ENV
+// or ENV before the script, PATH picks programs, LD_* and DYLD_* libraries, the others change
+// bash. User variables and task env entries may not set Cairn's own names (RELEASE_*, AGENT_*,
+// SYSTEM_*) either; the release variables the server computes are RELEASE_* by design.
+var (
+	startEnvNames    = map[string]bool{"BASH_ENV": true, "ENV": true, "PATH": true, "IFS": true, "PS4": true, "SHELLOPTS": true, "BASHOPTS": true}
+	startEnvPrefixes = []string{"LD_", "DYLD_", "BASH_FUNC_"}
+	ownEnvPrefixes   = []string{"RELEASE_", "AGENT_", "SYSTEM_"}
+)
+
+// refusedStartEnv says why name (compared without case) may not be exported by any source.
+func refusedStartEnv(name string) string {
+	n := strings.ToUpper(name)
+	if startEnvNames[n] {
+		return "it changes how a task's process starts"
+	}
+	for _, p := range startEnvPrefixes {
+		if strings.HasPrefix(n, p) {
+			return "names starting with " + p + " change how a task's process starts"
+		}
+	}
+	return ""
+}
+
+// refusedUserEnv is refusedStartEnv for user variables and task env entries, which may not set
+// Cairn's own names either.
+func refusedUserEnv(name string) string {
+	if why := refusedStartEnv(name); why != "" {
+		return why
+	}
+	n := strings.ToUpper(name)
+	for _, p := range ownEnvPrefixes {
+		if strings.HasPrefix(n, p) {
+			return "names starting with " + p + " are Cairn's own"
+		}
+	}
+	return ""
 }
 
 // legacyEnvName names a variable for a server that sends no names (before

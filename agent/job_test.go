@@ -381,3 +381,47 @@ func TestStepStartReported(t *testing.T) {
 		t.Errorf("step 2 log %q", got)
 	}
 }
+
+// TestJobRefusesStartEnv: whatever a server sends, the agent exports no name that changes how a
+// process starts (BASH_ENV would run its file before every bash task, PATH would pick the
+// programs), from release variables, user variables, artifact paths or task env, and no user
+// variable or task env entry takes Cairn's own names; each dropped name is reported in the
+// task's log.
+func TestJobRefusesStartEnv(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	marker := filepath.Join(t.TempDir(), "ran")
+	rc := filepath.Join(t.TempDir(), "rc")
+	if err := os.WriteFile(rc, []byte("touch "+marker+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := runJob(t, x, agentproto.JobAssignment{
+		JobID: "refused", DeploymentID: "d1",
+		ReleaseVariables: map[string]string{"RELEASE_RELEASENAME": "Release-7", "LD_PRELOAD": "/nope.so", "path": "/nope"},
+		Variables: []agentproto.Variable{{Name: "bash.env", EnvName: "BASH_ENV", Value: rc},
+			{Name: "x", EnvName: "Path", Value: "/nope"}, {Name: "own", EnvName: "SYSTEM_DEFAULTWORKINGDIRECTORY", Value: "/nope"},
+			{Name: "ok", EnvName: "OK_VAR", Value: "fine"}},
+		Artifacts:            []agentproto.Artifact{{Alias: "app", PathVariable: "DYLD_INSERT_LIBRARIES", Type: agentproto.ArtifactJenkins}},
+		SkipArtifactDownload: true,
+		Tasks: []agentproto.Task{{Name: "vars", Shell: "bash",
+			Env:    map[string]string{"ENV": rc, "AGENT_JOBID": "nope", "TASK_VAR": "tv"},
+			Script: `echo "ok=$OK_VAR task=$TASK_VAR name=$RELEASE_RELEASENAME job=$AGENT_JOBID bashenv=${BASH_ENV:-} env=${ENV:-} ld=${LD_PRELOAD:-}${DYLD_INSERT_LIBRARIES:-} sys=$SYSTEM_DEFAULTWORKINGDIRECTORY"; command -v env >/dev/null && echo path-ok`}},
+	})
+	if o.finished.Status != agentproto.JobSucceeded {
+		t.Fatalf("job status %s (%s), log %q", o.finished.Status, o.finished.Reason, o.text(1))
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("BASH_ENV or ENV ran: %v", err)
+	}
+	log := strings.Join(o.text(1), "\n")
+	srcDir := filepath.Join(x.workDir, "refused", "s")
+	want := "ok=fine task=tv name=Release-7 job=refused bashenv= env= ld= sys=" + srcDir + "\npath-ok"
+	if !strings.Contains(log, want) {
+		t.Fatalf("task log:\n%s\nwant it to contain:\n%s", log, want)
+	}
+	for _, name := range []string{"BASH_ENV", "Path", "SYSTEM_DEFAULTWORKINGDIRECTORY", "LD_PRELOAD", "path", "DYLD_INSERT_LIBRARIES", "env entry ENV", "env entry AGENT_JOBID"} {
+		if !strings.Contains(log, name+" is not exported") {
+			t.Errorf("the log does not report %s:\n%s", name, log)
+		}
+	}
+}

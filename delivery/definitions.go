@@ -533,6 +533,10 @@ func MaskSecrets(doc spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 	return doc
 }
 
+// MaskVariables returns a copy of vs whose secret values read "***": how a
+// release's variable overrides are shown.
+func MaskVariables(vs []spec.Variable) []spec.Variable { return maskVariables(vs) }
+
 func maskVariables(vs []spec.Variable) []spec.Variable {
 	if vs == nil {
 		return nil

@@ -33,8 +33,10 @@ func TestRefusedVariableNamesOnSave(t *testing.T) {
 		}
 		for _, name := range refusedNames {
 			sources := map[string]func(*spec.DefinitionSnapshot){
-				"definition variable":  func(d *spec.DefinitionSnapshot) { d.Variables = []spec.Variable{{Name: name, Value: "x"}} },
-				"environment variable": func(d *spec.DefinitionSnapshot) { d.Environments[0].Variables = []spec.Variable{{Name: name, Value: "x"}} },
+				"definition variable": func(d *spec.DefinitionSnapshot) { d.Variables = []spec.Variable{{Name: name, Value: "x"}} },
+				"environment variable": func(d *spec.DefinitionSnapshot) {
+					d.Environments[0].Variables = []spec.Variable{{Name: name, Value: "x"}}
+				},
 			}
 			if !strings.Contains(name, ".") {
 				sources["task env"] = func(d *spec.DefinitionSnapshot) { d.Environments[0].Job.Tasks[0].Env = map[string]string{name: "x"} }

@@ -99,6 +99,9 @@ func (r *Resolver) OutgoingHook() OutgoingHookResolver { return &outgoingHookRes
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Release returns ReleaseResolver implementation.
+func (r *Resolver) Release() ReleaseResolver { return &releaseResolver{r} }
+
 // ReleaseDefinition returns ReleaseDefinitionResolver implementation.
 func (r *Resolver) ReleaseDefinition() ReleaseDefinitionResolver {
 	return &releaseDefinitionResolver{r}
@@ -120,6 +123,7 @@ type (
 	freezeWindowResolver      struct{ *Resolver }
 	outgoingHookResolver      struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
+	releaseResolver           struct{ *Resolver }
 	releaseDefinitionResolver struct{ *Resolver }
 	serviceConnectionResolver struct{ *Resolver }
 	userResolver              struct{ *Resolver }

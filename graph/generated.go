@@ -59,6 +59,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	OutgoingHook() OutgoingHookResolver
 	Query() QueryResolver
+	Release() ReleaseResolver
 	ReleaseDefinition() ReleaseDefinitionResolver
 	ServiceConnection() ServiceConnectionResolver
 	Subscription() SubscriptionResolver
@@ -373,6 +374,7 @@ type ComplexityRoot struct {
 		EditDefinition         func(childComplexity int) int
 		ManageApprovals        func(childComplexity int) int
 		ManageDeployments      func(childComplexity int) int
+		ManagePermissions      func(childComplexity int) int
 		OverrideArtifactChecks func(childComplexity int) int
 	}
 
@@ -417,6 +419,7 @@ type ComplexityRoot struct {
 		EditDefinition         func(childComplexity int) int
 		ManageApprovals        func(childComplexity int) int
 		ManageDeployments      func(childComplexity int) int
+		ManagePermissions      func(childComplexity int) int
 		OverrideArtifactChecks func(childComplexity int) int
 	}
 
@@ -1062,6 +1065,7 @@ type ComplexityRoot struct {
 		Reason             func(childComplexity int) int
 		Status             func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
+		VariableOverrides  func(childComplexity int) int
 		WorkItems          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WorkItemOrder, where *ent.WorkItemWhereInput) int
 	}
 
@@ -1170,6 +1174,12 @@ type ComplexityRoot struct {
 		UpdatedAt    func(childComplexity int) int
 	}
 
+	ReleaseVariableOverride struct {
+		Name   func(childComplexity int) int
+		Secret func(childComplexity int) int
+		Value  func(childComplexity int) int
+	}
+
 	Schedule struct {
 		Cron                    func(childComplexity int) int
 		ScheduleOnlyWithChanges func(childComplexity int) int
@@ -1254,9 +1264,10 @@ type ComplexityRoot struct {
 	}
 
 	Variable struct {
-		Name   func(childComplexity int) int
-		Secret func(childComplexity int) int
-		Value  func(childComplexity int) int
+		Name                  func(childComplexity int) int
+		Secret                func(childComplexity int) int
+		SettableAtReleaseTime func(childComplexity int) int
+		Value                 func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -1446,6 +1457,9 @@ type QueryResolver interface {
 	ChangesSince(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error)
 	WorkItem(ctx context.Context, system string, externalID string) (*delivery.WorkItemDeployments, error)
 	WebhookDeliveries(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) (*ent.WebhookDeliveryConnection, error)
+}
+type ReleaseResolver interface {
+	VariableOverrides(ctx context.Context, obj *ent.Release) ([]*model.ReleaseVariableOverride, error)
 }
 type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
@@ -2828,6 +2842,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionPermissions.ManageDeployments(childComplexity), true
+	case "DefinitionPermissions.managePermissions":
+		if e.ComplexityRoot.DefinitionPermissions.ManagePermissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.ManagePermissions(childComplexity), true
 	case "DefinitionPermissions.overrideArtifactChecks":
 		if e.ComplexityRoot.DefinitionPermissions.OverrideArtifactChecks == nil {
 			break
@@ -3007,6 +3027,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionViewerCan.ManageDeployments(childComplexity), true
+	case "DefinitionViewerCan.managePermissions":
+		if e.ComplexityRoot.DefinitionViewerCan.ManagePermissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.ManagePermissions(childComplexity), true
 	case "DefinitionViewerCan.overrideArtifactChecks":
 		if e.ComplexityRoot.DefinitionViewerCan.OverrideArtifactChecks == nil {
 			break
@@ -6241,6 +6267,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Release.UpdatedAt(childComplexity), true
+	case "Release.variableOverrides":
+		if e.ComplexityRoot.Release.VariableOverrides == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Release.VariableOverrides(childComplexity), true
 	case "Release.workItems":
 		if e.ComplexityRoot.Release.WorkItems == nil {
 			break
@@ -6723,6 +6755,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReleaseEnvironment.UpdatedAt(childComplexity), true
 
+	case "ReleaseVariableOverride.name":
+		if e.ComplexityRoot.ReleaseVariableOverride.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseVariableOverride.Name(childComplexity), true
+	case "ReleaseVariableOverride.secret":
+		if e.ComplexityRoot.ReleaseVariableOverride.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseVariableOverride.Secret(childComplexity), true
+	case "ReleaseVariableOverride.value":
+		if e.ComplexityRoot.ReleaseVariableOverride.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseVariableOverride.Value(childComplexity), true
+
 	case "Schedule.cron":
 		if e.ComplexityRoot.Schedule.Cron == nil {
 			break
@@ -7088,6 +7139,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Variable.Secret(childComplexity), true
+	case "Variable.settableAtReleaseTime":
+		if e.ComplexityRoot.Variable.SettableAtReleaseTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Variable.SettableAtReleaseTime(childComplexity), true
 	case "Variable.value":
 		if e.ComplexityRoot.Variable.Value == nil {
 			break
@@ -7674,6 +7731,8 @@ type Variable {
   name: String!
   value: String
   secret: Boolean!
+  """Whether a release's variableOverrides may replace it (Azure's "Settable at release time")."""
+  settableAtReleaseTime: Boolean!
 }
 
 type Approver {
@@ -7741,6 +7800,12 @@ input VariableInput {
   """
   value: String
   secret: Boolean
+  """
+  Whether createRelease's variableOverrides may replace this variable
+  (default false). An override must name a variable that says so wherever it
+  is declared (the definition and each environment). Ignored on an override.
+  """
+  settableAtReleaseTime: Boolean
 }
 
 input ApproverInput {
@@ -14245,6 +14310,8 @@ func (ec *executionContext) childFields_DefinitionPermissions(ctx context.Contex
 		return ec.fieldContext_DefinitionPermissions_manageApprovals(ctx, field)
 	case "overrideArtifactChecks":
 		return ec.fieldContext_DefinitionPermissions_overrideArtifactChecks(ctx, field)
+	case "managePermissions":
+		return ec.fieldContext_DefinitionPermissions_managePermissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionPermissions", field.Name)
 }
@@ -14333,6 +14400,8 @@ func (ec *executionContext) childFields_DefinitionViewerCan(ctx context.Context,
 		return ec.fieldContext_DefinitionViewerCan_manageApprovals(ctx, field)
 	case "overrideArtifactChecks":
 		return ec.fieldContext_DefinitionViewerCan_overrideArtifactChecks(ctx, field)
+	case "managePermissions":
+		return ec.fieldContext_DefinitionViewerCan_managePermissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionViewerCan", field.Name)
 }
@@ -15157,6 +15226,8 @@ func (ec *executionContext) childFields_Release(ctx context.Context, field graph
 		return ec.fieldContext_Release_commits(ctx, field)
 	case "workItems":
 		return ec.fieldContext_Release_workItems(ctx, field)
+	case "variableOverrides":
+		return ec.fieldContext_Release_variableOverrides(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Release", field.Name)
 }
@@ -15329,6 +15400,18 @@ func (ec *executionContext) childFields_ReleaseEnvironment(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseEnvironment", field.Name)
 }
 
+func (ec *executionContext) childFields_ReleaseVariableOverride(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ReleaseVariableOverride_name(ctx, field)
+	case "value":
+		return ec.fieldContext_ReleaseVariableOverride_value(ctx, field)
+	case "secret":
+		return ec.fieldContext_ReleaseVariableOverride_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseVariableOverride", field.Name)
+}
+
 func (ec *executionContext) childFields_Schedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cron":
@@ -15487,6 +15570,8 @@ func (ec *executionContext) childFields_Variable(ctx context.Context, field grap
 		return ec.fieldContext_Variable_value(ctx, field)
 	case "secret":
 		return ec.fieldContext_Variable_secret(ctx, field)
+	case "settableAtReleaseTime":
+		return ec.fieldContext_Variable_settableAtReleaseTime(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Variable", field.Name)
 }
@@ -23337,6 +23422,38 @@ func (ec *executionContext) fieldContext_DefinitionPermissions_overrideArtifactC
 	return fc, nil
 }
 
+func (ec *executionContext) _DefinitionPermissions_managePermissions(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_managePermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManagePermissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_managePermissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DefinitionRevision_id(ctx context.Context, field graphql.CollectedField, obj *ent.DefinitionRevision) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24091,6 +24208,29 @@ func (ec *executionContext) _DefinitionViewerCan_overrideArtifactChecks(ctx cont
 	)
 }
 func (ec *executionContext) fieldContext_DefinitionViewerCan_overrideArtifactChecks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_managePermissions(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_managePermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManagePermissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_managePermissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
@@ -37367,6 +37507,38 @@ func (ec *executionContext) fieldContext_Release_workItems(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Release_variableOverrides(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Release_variableOverrides(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Release().VariableOverrides(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReleaseVariableOverride) graphql.Marshaler {
+			return ec.marshalNReleaseVariableOverride2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverrideᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Release_variableOverrides(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Release",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseVariableOverride(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReleaseAbandonedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -39332,6 +39504,75 @@ func (ec *executionContext) fieldContext_ReleaseEnvironment_deployments(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _ReleaseVariableOverride_name(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseVariableOverride) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseVariableOverride_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseVariableOverride_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseVariableOverride_value(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseVariableOverride) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseVariableOverride_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseVariableOverride_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseVariableOverride_secret(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseVariableOverride) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseVariableOverride_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseVariableOverride_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _Schedule_cron(ctx context.Context, field graphql.CollectedField, obj *spec.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -40794,6 +41035,29 @@ func (ec *executionContext) _Variable_secret(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Variable_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Variable", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Variable_settableAtReleaseTime(ctx context.Context, field graphql.CollectedField, obj *spec.Variable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Variable_settableAtReleaseTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SettableAtReleaseTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Variable_settableAtReleaseTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Variable", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
@@ -49523,7 +49787,7 @@ func (ec *executionContext) unmarshalInputDefinitionPermissionsInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"editDefinition", "createReleases", "manageDeployments", "manageApprovals", "overrideArtifactChecks"}
+	fieldsInOrder := [...]string{"editDefinition", "createReleases", "manageDeployments", "manageApprovals", "overrideArtifactChecks", "managePermissions"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -49565,6 +49829,13 @@ func (ec *executionContext) unmarshalInputDefinitionPermissionsInput(ctx context
 				return it, err
 			}
 			it.OverrideArtifactChecks = data
+		case "managePermissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("managePermissions"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManagePermissions = data
 		}
 	}
 	return it, nil
@@ -64648,7 +64919,7 @@ func (ec *executionContext) unmarshalInputVariableInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "value", "secret"}
+	fieldsInOrder := [...]string{"name", "value", "secret", "settableAtReleaseTime"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -64676,6 +64947,13 @@ func (ec *executionContext) unmarshalInputVariableInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Secret = data
+		case "settableAtReleaseTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("settableAtReleaseTime"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SettableAtReleaseTime = data
 		}
 	}
 	return it, nil
@@ -69712,6 +69990,11 @@ func (ec *executionContext) _DefinitionPermissions(ctx context.Context, sel ast.
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "managePermissions":
+			out.Values[i] = ec._DefinitionPermissions_managePermissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -70052,6 +70335,11 @@ func (ec *executionContext) _DefinitionViewerCan(ctx context.Context, sel ast.Se
 			}
 		case "overrideArtifactChecks":
 			out.Values[i] = ec._DefinitionViewerCan_overrideArtifactChecks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "managePermissions":
+			out.Values[i] = ec._DefinitionViewerCan_managePermissions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -76338,6 +76626,44 @@ func (ec *executionContext) _Release(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "variableOverrides":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Release_variableOverrides(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -77394,6 +77720,54 @@ func (ec *executionContext) _ReleaseEnvironment(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var releaseVariableOverrideImplementors = []string{"ReleaseVariableOverride"}
+
+func (ec *executionContext) _ReleaseVariableOverride(ctx context.Context, sel ast.SelectionSet, obj *model.ReleaseVariableOverride) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseVariableOverrideImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseVariableOverride")
+		case "name":
+			out.Values[i] = ec._ReleaseVariableOverride_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._ReleaseVariableOverride_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._ReleaseVariableOverride_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var scheduleImplementors = []string{"Schedule"}
 
 func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet, obj *spec.Schedule) graphql.Marshaler {
@@ -78247,6 +78621,11 @@ func (ec *executionContext) _Variable(ctx context.Context, sel ast.SelectionSet,
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "secret":
 			out.Values[i] = ec._Variable_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "settableAtReleaseTime":
+			out.Values[i] = ec._Variable_settableAtReleaseTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -81218,6 +81597,32 @@ func (ec *executionContext) unmarshalNReleaseStatus2githubᚗcomᚋcairnhqᚋcai
 
 func (ec *executionContext) marshalNReleaseStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋreleaseᚐStatus(ctx context.Context, sel ast.SelectionSet, v release.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNReleaseVariableOverride2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverrideᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReleaseVariableOverride) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReleaseVariableOverride2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverride(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReleaseVariableOverride2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverride(ctx context.Context, sel ast.SelectionSet, v *model.ReleaseVariableOverride) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReleaseVariableOverride(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNReleaseWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseWhereInput(ctx context.Context, v any) (*ent.ReleaseWhereInput, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/graph/model"
 )
 
 // CreateRelease is the resolver for the createRelease field.
@@ -104,4 +105,13 @@ func (r *queryResolver) CurrentDeployments(ctx context.Context, definitionID int
 		return nil, err
 	}
 	return r.Engine.CurrentDeployments(ctx, a, definitionID)
+}
+
+// VariableOverrides is the resolver for the variableOverrides field.
+func (r *releaseResolver) VariableOverrides(ctx context.Context, obj *ent.Release) ([]*model.ReleaseVariableOverride, error) {
+	out := make([]*model.ReleaseVariableOverride, 0, len(obj.VariableOverrides))
+	for _, v := range delivery.MaskVariables(obj.VariableOverrides) {
+		out = append(out, &model.ReleaseVariableOverride{Name: v.Name, Value: v.Value, Secret: v.Secret})
+	}
+	return out, nil
 }

@@ -32,7 +32,7 @@ func benchLogs(ctx context.Context, e *env, lines, paced int, r *report) error {
 	if err := os.MkdirAll(gateDir, 0o700); err != nil {
 		return err
 	}
-	def, err := e.createDefinition(`{name: "logs", variables: [{name: "GATES", value: ` + strconv.Quote(gateDir) + `}, {name: "LINES", value: "10"}, {name: "PACED", value: "0"}],
+	def, err := e.createDefinition(`{name: "logs", variables: [{name: "GATES", value: ` + strconv.Quote(gateDir) + `}, {name: "LINES", value: "10", settableAtReleaseTime: true}, {name: "PACED", value: "0", settableAtReleaseTime: true}],
 	  environments: [{name: "dev", trigger: {kind: AFTER_RELEASE}, job: {skipArtifactDownload: true, tasks: [{name: "print", shell: "bash",
 	    script: "while [ ! -e \"$GATES/$RELEASE_RELEASEID\" ]; do sleep 0.005; done\nif [ \"$PACED\" = 0 ]; then seq 1 \"$LINES\"; else for ((b = 0; b < LINES / 50; b++)); do for ((i = 0; i < 50; i++)); do echo \"$EPOCHREALTIME\"; done; sleep 0.025; done; fi"}]}}]}`)
 	if err != nil {

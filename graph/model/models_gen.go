@@ -123,6 +123,14 @@ type OutgoingHookPatchInput struct {
 	Enabled         *bool `json:"enabled,omitempty"`
 }
 
+// A variable value given when the release was created.
+type ReleaseVariableOverride struct {
+	Name string `json:"name"`
+	// The value; "***" for a secret.
+	Value  string `json:"value"`
+	Secret bool   `json:"secret"`
+}
+
 // Omitted fields are kept; an empty secret clears it. The kind cannot change.
 type ServiceConnectionPatchInput struct {
 	Name     *string `json:"name,omitempty"`
