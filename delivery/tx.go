@@ -16,9 +16,12 @@ import (
 // chain and the event stream no longer need it: the sealer orders them (seal.go).
 const advisoryLockKey = 0x636169726e // "cairn"
 
-// definitionLockSpace is the first key of a definition's advisory lock (two int4 keys: a key
-// space apart from the one-bigint locks).
-const definitionLockSpace = 0x6361 // "ca"
+// definitionLockSpace is the top 16 bits of a definition's advisory lock key; its id (a global
+// id, type in the high bits) fills the low 48.
+const definitionLockSpace = int64(0x6361) << 48 // "ca"
+
+// definitionLockKey is the advisory lock key of a definition.
+func definitionLockKey(id int) int64 { return definitionLockSpace | int64(id)&(1<<48-1) }
 
 // txLock says which advisory locks a transaction takes on PostgreSQL.
 type txLock struct {
@@ -93,8 +96,8 @@ func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) 
 		if lock.kind == lockEngine {
 			_, err = tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryLockKey)
 		} else {
-			_, err = tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2::int4, $3::int4)",
-				advisoryLockKey, definitionLockSpace, lock.definition)
+			_, err = tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)",
+				advisoryLockKey, definitionLockKey(lock.definition))
 		}
 		if err != nil {
 			_ = tx.Rollback()
