@@ -37,17 +37,14 @@ const systemApprover = "system"
 func (t *txn) openStage(actor Actor, dc *deployCtx, stage approval.Stage) (bool, error) {
 	policy := dc.policy(stage)
 	if len(policy.Approvers) == 0 {
-		a, err := t.Approval.Create().
+		err := t.Approval.Create().
 			SetDeploymentID(dc.d.ID).SetReleaseID(dc.rel.ID).SetStage(stage).SetRank(1).
 			SetStatus(approval.StatusAPPROVED).SetAutomated(true).SetDecidedBy(systemApprover).
-			SetDecidedAt(t.now).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
+			SetDecidedAt(t.now).SetCreatedAt(t.now).SetUpdatedAt(t.now).Exec(t.ctx)
 		if err != nil {
 			return false, fmt.Errorf("storing automated approval: %w", err)
 		}
-		if err := t.audit(actor, "approval.create", auditTargetApproval, a.ID, nil,
-			map[string]any{"deployment": dc.d.ID, "stage": stage, "status": a.Status, "automated": true}); err != nil {
-			return false, err
-		}
+		// Not audited: an automated approval is the policy's, recorded on its row.
 		return true, nil
 	}
 	skip := ""
@@ -80,11 +77,8 @@ func (t *txn) openStage(actor Actor, dc *deployCtx, stage approval.Stage) (bool,
 		if err != nil {
 			return false, fmt.Errorf("storing approval: %w", err)
 		}
-		if err := t.audit(actor, "approval.create", auditTargetApproval, a.ID, nil, map[string]any{
-			"deployment": dc.d.ID, "stage": stage, "approver": ap.Name, "kind": ap.Kind, "rank": a.Rank, "status": a.Status,
-		}); err != nil {
-			return false, err
-		}
+		// Not audited: approvals opened (or skipped) by the policy are rows of their own;
+		// what people decide on them is audited (moveApproval).
 		if skip != "" {
 			continue
 		}
@@ -199,8 +193,10 @@ func (t *txn) moveApproval(actor Actor, dc *deployCtx, a *ent.Approval, ev Appro
 	if na.DeferredUntil != nil {
 		after["deferredUntil"] = na.DeferredUntil.UTC().Format(time.RFC3339)
 	}
-	if err := t.audit(actor, "approval."+string(ev), auditTargetApproval, a.ID, map[string]any{"status": from}, after); err != nil {
-		return nil, err
+	if auditedTransition(actor, auditTargetApproval, string(ev)) {
+		if err := t.audit(actor, "approval."+string(ev), auditTargetApproval, a.ID, map[string]any{"status": from}, after); err != nil {
+			return nil, err
+		}
 	}
 	if err := t.retireTimers(timerApprovalTimeout, a.ID); err != nil {
 		return nil, err

@@ -2,11 +2,11 @@ package delivery
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
@@ -41,23 +41,10 @@ const (
 // genesisHash is the prev_hash of the first audit event.
 const genesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// audit appends an AuditEvent to the chain within the transaction. before and
-// after are encoded as JSON (nil encodes as empty); callers pass values with
-// secrets already removed.
+// audit appends an AuditEvent within the transaction, unsealed: the sealer gives it its place
+// in the chain after commit (seal.go). before and after are encoded as JSON (nil encodes as
+// empty); callers pass values with secrets already removed.
 func (t *txn) audit(actor Actor, action, targetType string, targetID any, before, after any) error {
-	if !t.auditHead.known {
-		last, err := t.AuditEvent.Query().Order(ent.Desc(auditevent.FieldSequence)).First(t.ctx)
-		switch {
-		case ent.IsNotFound(err):
-			t.auditHead.hash = genesisHash
-		case err != nil:
-			return fmt.Errorf("reading audit chain: %w", err)
-		default:
-			t.auditHead.seq, t.auditHead.hash = last.Sequence, last.Hash
-		}
-		t.auditHead.known = true
-	}
-	prev, seq := t.auditHead.hash, t.auditHead.seq+1
 	b, err := encodeAudit(before)
 	if err != nil {
 		return err
@@ -66,25 +53,20 @@ func (t *txn) audit(actor Actor, action, targetType string, targetID any, before
 	if err != nil {
 		return err
 	}
-	rec := auditRecord{
-		Sequence: seq, Time: t.now.UTC().Truncate(time.Microsecond), Actor: actor.Username,
-		OnBehalfOf: "", Action: action, TargetType: targetType, TargetID: fmt.Sprint(targetID),
-		Before: b, After: a, PrevHash: prev,
-	}
+	who, onBehalfOf := actor.Username, ""
 	if actor.Via != "" {
 		// A bot acting for a person: the actor is the bot, on behalf of the person.
-		rec.Actor, rec.OnBehalfOf = actor.Via, actor.Username
+		who, onBehalfOf = actor.Via, actor.Username
 	}
-	hash := rec.hash()
-	_, err = t.AuditEvent.Create().
-		SetSequence(rec.Sequence).SetTime(rec.Time).SetActor(rec.Actor).SetOnBehalfOf(rec.OnBehalfOf).
-		SetAction(rec.Action).SetTargetType(rec.TargetType).SetTargetID(rec.TargetID).
-		SetBefore(rec.Before).SetAfter(rec.After).SetPrevHash(rec.PrevHash).SetHash(hash).
-		Save(t.ctx)
+	err = t.AuditEvent.Create().
+		SetSequence(unsealedSequence()).SetTime(t.now.UTC().Truncate(time.Microsecond)).SetActor(who).
+		SetOnBehalfOf(onBehalfOf).SetAction(action).SetTargetType(targetType).SetTargetID(fmt.Sprint(targetID)).
+		SetBefore(b).SetAfter(a).SetPrevHash("").SetHash("").
+		Exec(t.ctx)
 	if err != nil {
 		return fmt.Errorf("appending audit event: %w", err)
 	}
-	t.auditHead.seq, t.auditHead.hash = seq, hash
+	t.unsealed = true
 	return nil
 }
 
@@ -110,17 +92,11 @@ type auditRecord struct {
 	PrevHash                                                       string
 }
 
-// hash is SHA-256 over the length-prefixed fields, so no two different records
-// share an encoding.
+// hash is the legacy link: plain SHA-256 over the length-prefixed fields, which rows sealed
+// before the chain was keyed carry (up to the checkpoint's legacyUntil).
 func (r auditRecord) hash() string {
-	h := sha256.New()
-	for _, f := range []string{
-		strconv.FormatInt(r.Sequence, 10), r.Time.UTC().Format(time.RFC3339Nano), r.Actor, r.OnBehalfOf,
-		r.Action, r.TargetType, r.TargetID, r.Before, r.After, r.PrevHash,
-	} {
-		fmt.Fprintf(h, "%d:%s;", len(f), f)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256([]byte(r.encode()))
+	return hex.EncodeToString(sum[:])
 }
 
 // ChainReport is the result of verifying the audit chain.
@@ -133,18 +109,44 @@ type ChainReport struct {
 	BrokenAt int64
 	// Problem says what is wrong there.
 	Problem string
+	// HeadSequence is the head the chain was checked against: the signed checkpoint's sequence.
+	HeadSequence int64
+	// LegacyUntil is the last sequence linked with plain SHA-256 (before the chain was keyed).
+	LegacyUntil int64
 }
 
-// VerifyAuditChain walks the audit chain in order and reports the first
-// broken link: an edited row (hash mismatch), a row whose prev_hash does not
-// match its predecessor, or a gap in the sequence (a removed row).
+// VerifyAuditChain walks the sealed audit chain in order up to its signed checkpoint and
+// reports the first broken link: an edited row (its HMAC, or for the legacy prefix its
+// SHA-256, does not match), a row whose prev_hash does not match its predecessor, a gap in the
+// sequence (a removed row), a chain that ends before the checkpoint (the newest rows were
+// removed), a checkpoint whose MAC does not hold, or one older than a head this server sealed.
 func (e *Engine) VerifyAuditChain(ctx context.Context, actor Actor) (ChainReport, error) {
 	if err := actor.Require(RoleAdmin, "verifying the audit chain"); err != nil {
 		return ChainReport{}, err
 	}
+	var rep ChainReport
+	head, err := e.readCheckpoint(ctx, e.client)
+	rep.HeadSequence, rep.LegacyUntil = head.sequence, head.legacyUntil
+	if err != nil {
+		if !head.exists {
+			return rep, err
+		}
+		return broken(rep, head.sequence, err.Error()), nil
+	}
+	if !head.exists {
+		// Nothing sealed since the chain was keyed: every row is a legacy link.
+		head.legacyUntil = head.sequence
+		rep.LegacyUntil = head.sequence
+	}
+	e.sealMu.Lock()
+	seen := e.headSeen
+	e.sealMu.Unlock()
+	if head.sequence < seen {
+		return broken(rep, head.sequence+1, fmt.Sprintf("the checkpoint (head %d) is older than head %d that this server sealed: it was moved back", head.sequence, seen)), nil
+	}
+	e.sawHead(head.sequence)
 	const page = 500
 	prev, want := genesisHash, int64(1)
-	var rep ChainReport
 	for {
 		rows, err := e.client.AuditEvent.Query().
 			Where(auditevent.SequenceGTE(want)).
@@ -153,30 +155,62 @@ func (e *Engine) VerifyAuditChain(ctx context.Context, actor Actor) (ChainReport
 			return rep, fmt.Errorf("reading audit chain: %w", err)
 		}
 		for _, ev := range rows {
-			rec := auditRecord{
-				Sequence: ev.Sequence, Time: ev.Time, Actor: ev.Actor, OnBehalfOf: ev.OnBehalfOf,
-				Action: ev.Action, TargetType: ev.TargetType, TargetID: ev.TargetID,
-				Before: ev.Before, After: ev.After, PrevHash: ev.PrevHash,
+			rec := recordOf(ev)
+			sum := ""
+			if ev.Sequence <= head.legacyUntil {
+				sum = rec.hash()
+			} else {
+				sum = rec.mac(e.auditKey)
 			}
 			switch {
 			case ev.Sequence != want:
 				return broken(rep, want, fmt.Sprintf("event %d is missing (next is %d)", want, ev.Sequence)), nil
 			case ev.PrevHash != prev:
 				return broken(rep, ev.Sequence, "prev_hash does not match the previous event's hash"), nil
-			case rec.hash() != ev.Hash:
+			case !hmac.Equal([]byte(sum), []byte(ev.Hash)):
 				return broken(rep, ev.Sequence, "content does not match its hash (the row was edited)"), nil
+			case ev.Sequence > head.sequence:
+				return broken(rep, ev.Sequence, fmt.Sprintf("event %d is past the signed head %d", ev.Sequence, head.sequence)), nil
 			}
 			prev, want = ev.Hash, want+1
 			rep.Checked++
 		}
 		if len(rows) < page {
-			rep.OK = true
-			return rep, nil
+			break
 		}
 	}
+	if last := want - 1; last < head.sequence {
+		return broken(rep, want, fmt.Sprintf("events %d to %d are missing: the chain ends before its signed head %d (the newest rows were deleted)",
+			want, head.sequence, head.sequence)), nil
+	}
+	if head.exists && prev != head.hash {
+		return broken(rep, head.sequence, "the newest event's hash does not match the signed head"), nil
+	}
+	rep.OK = true
+	return rep, nil
 }
-
 func broken(rep ChainReport, seq int64, problem string) ChainReport {
 	rep.OK, rep.BrokenAt, rep.Problem = false, seq, problem
 	return rep
+}
+
+// auditedTransition says whether a state transition of a deployment, approval or job is an
+// audit row: the audit trail records what people did (Azure's audit log is of people's
+// actions); what the engine did on its own (triggers, queueing, gates, an agent's reports,
+// timeouts, supersession, approvals opened by a policy) is the history of the deployment,
+// approval and job rows themselves (their statuses, times, reasons, deciders) and of the event
+// stream. A person's decision on an approval (approve, reject, reassign) and a person's
+// cancel are audited; a person's release, deploy request, abandon and gate override have
+// audit rows of their own at the call.
+func auditedTransition(actor Actor, target, ev string) bool {
+	if actor.System {
+		return false
+	}
+	switch target {
+	case auditTargetApproval:
+		return ev == string(ApprovalApprove) || ev == string(ApprovalReject) || ev == string(ApprovalReassign)
+	case auditTargetDeployment:
+		return ev == string(DeploymentCancel) || ev == string(DeploymentRequestCancel)
+	}
+	return false
 }

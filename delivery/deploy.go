@@ -196,8 +196,12 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 		"release": rel.Name, "environment": re.Name, "attempt": d.Attempt, "operation": op,
 		"requestedBy": requestedBy, "reason": reason, "status": d.Status, "automatic": automatic,
 	}
-	if err := t.audit(actor, "deployment.create", auditTargetDeployment, d.ID, nil, after); err != nil {
-		return nil, err
+	// A person's request is audited; a trigger's deployment is not an audit row of its own:
+	// the deployment row (automatic, requestedBy, reason, times) is its record.
+	if !automatic {
+		if err := t.audit(actor, "deployment.create", auditTargetDeployment, d.ID, nil, after); err != nil {
+			return nil, err
+		}
 	}
 	ev := dc.event(EventDeploymentStarted, actor)
 	ev.Data = map[string]any{"operation": string(op), "attempt": d.Attempt}
@@ -275,8 +279,10 @@ func (t *txn) moveDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, sta
 	if statusReason != "" {
 		after["statusReason"] = statusReason
 	}
-	if err := t.audit(actor, "deployment."+string(ev), auditTargetDeployment, d.ID, before, after); err != nil {
-		return err
+	if auditedTransition(actor, auditTargetDeployment, string(ev)) {
+		if err := t.audit(actor, "deployment."+string(ev), auditTargetDeployment, d.ID, before, after); err != nil {
+			return err
+		}
 	}
 	return t.emit(dc.event(EventDeploymentStatusChanged, actor))
 }
@@ -298,10 +304,7 @@ func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) e
 		return fmt.Errorf("updating environment %s: %w", dc.re.Name, err)
 	}
 	dc.re = re
-	if err := t.audit(actor, "environment."+string(ev), auditTargetReleaseEnvironment, re.ID,
-		map[string]any{"status": from}, map[string]any{"status": to, "release": dc.rel.Name, "environment": re.Name}); err != nil {
-		return err
-	}
+	// Not audited: an environment's status follows its deployments (auditedTransition).
 	ev2 := dc.event(EventEnvironmentStatusChanged, actor)
 	ev2.Status = string(to)
 	return t.emit(ev2)
@@ -477,10 +480,7 @@ func (t *txn) createJob(actor Actor, dc *deployCtx, k int, js spec.JobSpec, logB
 		}
 		dc.d = d
 	}
-	if err := t.audit(actor, "job.queue", auditTargetJob, j.ID, nil,
-		map[string]any{"deployment": dc.d.ID, "phase": k, "status": j.Status, "demands": j.Demands}); err != nil {
-		return err
-	}
+	// Not audited: the job row (queued_at, demands) is its record (auditedTransition).
 	ev := dc.event(EventJobQueued, actor)
 	ev.JobID = j.ID
 	ev.Status = string(j.Status)

@@ -52,6 +52,10 @@ type Options struct {
 	// Gates makes the HTTP calls of deployment gates. Nil fails every HTTP
 	// gate's sample with a clear detail; the server always sets it.
 	Gates GateCaller
+	// AuditKey keys the audit chain's HMACs and its signed checkpoint. It lives outside the
+	// database and replicas share it (the server derives it from its secret key unless
+	// given one: DeriveAuditKey). Nil uses a fixed key, for tests and tools only.
+	AuditKey []byte
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -82,6 +86,9 @@ type Engine struct {
 	ci CIServer
 	// gates makes HTTP gate calls (Options.Gates); may be nil.
 	gates GateCaller
+	// auditKey keys the audit chain (Options.AuditKey).
+	auditKey []byte
+	sealState
 }
 
 // New returns an engine over client.
@@ -105,6 +112,11 @@ func New(client *ent.Client, opts Options) *Engine {
 		gates:      opts.Gates,
 	}
 	e.passwords = opts.Passwords
+	e.auditKey = opts.AuditKey
+	if len(e.auditKey) == 0 {
+		e.auditKey = defaultAuditKey[:]
+	}
+	e.sealCond = sync.NewCond(&e.sealMu)
 	if e.keepAge <= 0 {
 		e.keepAge = EventRetentionAge
 	}

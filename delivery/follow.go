@@ -127,7 +127,7 @@ func (e *Engine) FollowEvents(ctx context.Context, bus Subscriber, actor Actor, 
 
 // requireKept returns CONFLICT when events right after afterSeq were pruned.
 func (e *Engine) requireKept(ctx context.Context, afterSeq int64) error {
-	oldest, err := e.client.Event.Query().Order(ent.Asc(event.FieldSequence)).First(ctx)
+	oldest, err := e.client.Event.Query().Where(event.SequenceGT(0)).Order(ent.Asc(event.FieldSequence)).First(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return nil
@@ -262,7 +262,7 @@ func (fl *eventFollower) wants(ctx context.Context, ev Event) (bool, error) {
 
 // lastSequence returns the sequence of the newest persisted event, 0 if none.
 func (e *Engine) lastSequence(ctx context.Context) (int64, error) {
-	last, err := e.client.Event.Query().Order(ent.Desc(event.FieldSequence)).First(ctx)
+	last, err := e.client.Event.Query().Where(event.SequenceGT(0)).Order(ent.Desc(event.FieldSequence)).First(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return 0, nil
@@ -337,7 +337,7 @@ func (e *Engine) PruneEvents(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	n, err := e.client.Event.Delete().
-		Where(event.SequenceLTE(upTo), event.TimeLT(e.clock.Now().Add(-e.keepAge))).Exec(ctx)
+		Where(event.SequenceGT(0), event.SequenceLTE(upTo), event.TimeLT(e.clock.Now().Add(-e.keepAge))).Exec(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("pruning events: %w", err)
 	}

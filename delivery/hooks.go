@@ -446,7 +446,7 @@ func (t *txn) requireHookDefinition(id int) error {
 // lastEventSequence returns the sequence of the newest persisted event, 0 if
 // there is none.
 func (t *txn) lastEventSequence() (int64, error) {
-	last, err := t.Event.Query().Order(ent.Desc(event.FieldSequence)).First(t.ctx)
+	last, err := t.Event.Query().Where(event.SequenceGT(0)).Order(ent.Desc(event.FieldSequence)).First(t.ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return 0, nil
@@ -787,6 +787,8 @@ func eventOf(row *ent.Event) (Event, error) {
 		if err := json.Unmarshal([]byte(row.Payload), &ev); err != nil {
 			return ev, fmt.Errorf("decoding event %d: %w", row.Sequence, err)
 		}
+		// The payload was encoded before the sealer numbered the row.
+		ev.Sequence = row.Sequence
 	}
 	return ev, nil
 }

@@ -204,13 +204,8 @@ func (t *txn) moveJob(actor Actor, dc *deployCtx, j *ent.Job, ev JobEvent, reaso
 	if err != nil {
 		return nil, fmt.Errorf("updating job %d: %w", j.ID, err)
 	}
-	after := map[string]any{"status": to}
-	if reason != "" {
-		after["reason"] = reason
-	}
-	if err := t.audit(actor, "job."+string(ev), auditTargetJob, j.ID, map[string]any{"status": from}, after); err != nil {
-		return nil, err
-	}
+	// Not audited: a job's transitions are its agent's reports, kept on the job row (times,
+	// agent, result reason) and its steps (auditedTransition).
 	typ := EventJobFinished
 	if jobActive(to) {
 		typ = EventJobStarted
@@ -229,10 +224,7 @@ func (t *txn) requestJobCancel(actor Actor, dc *deployCtx, j *ent.Job, reason st
 	if err := t.Job.UpdateOne(j).SetCancelRequested(true).AddVersion(1).SetUpdatedAt(t.now).Exec(t.ctx); err != nil {
 		return fmt.Errorf("updating job %d: %w", j.ID, err)
 	}
-	if err := t.audit(actor, "job.requestCancel", auditTargetJob, j.ID, map[string]any{"cancelRequested": false},
-		map[string]any{"cancelRequested": true, "reason": reason}); err != nil {
-		return err
-	}
+	// Not audited: the deployment's requestCancel is (auditedTransition).
 	e := dc.event(EventJobCancelRequested, actor)
 	e.JobID = j.ID
 	e.Status = string(j.Status)

@@ -86,7 +86,7 @@ func (e *Engine) CreateRelease(ctx context.Context, actor Actor, in CreateReleas
 		return nil, fmt.Errorf("creating a release of definition %d: %w", in.DefinitionID, err)
 	}
 	var rel *ent.Release
-	err = e.inTx(ctx, func(t *txn) error {
+	err = e.inTxDefinition(ctx, in.DefinitionID, func(t *txn) error {
 		if err := t.authorize(actor, in.DefinitionID, "", PermCreateReleases, doing, hidden); err != nil {
 			return err
 		}

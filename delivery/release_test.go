@@ -63,20 +63,14 @@ func TestScenario(t *testing.T) {
 			actions = append(actions, a.Action)
 		}
 		got := strings.Join(actions, " ")
-		for _, step := range []string{
-			"release.create", "deployment.create", "job.queue", "job.start", "deployment.start",
-			"job.succeed", "deployment.completeJob", "deployment.succeed", "environment.succeed",
-			"approval.approve", "approval.approve", "deployment.queue",
-		} {
-			if !strings.Contains(got, step) {
-				t.Errorf("audit trail lacks %s: %s", step, got)
-			}
+		// The audit trail is what people did: alice's release and the two approvals. The
+		// deployments' own steps (created by triggers, queued, started, succeeded) are the
+		// history of their rows and events, not audit rows (docs/decisions.md).
+		if want := "release.create approval.approve approval.approve"; got != want {
+			t.Errorf("audit trail %q, want %q", got, want)
 		}
-		if n := f.audits("approval.approve"); n != 2 {
-			t.Errorf("%d approvals audited, want 2", n)
-		}
-		if n := f.audits("deployment.succeed"); n != 3 {
-			t.Errorf("%d deployments succeeded in the audit, want 3", n)
+		if n := f.audits("deployment.succeed"); n != 0 {
+			t.Errorf("%d system transitions audited, want 0", n)
 		}
 		if f.bus.count(delivery.EventReleaseCreated) != 1 || f.bus.count(delivery.EventDeploymentStarted) != 3 ||
 			f.bus.count(delivery.EventJobQueued) != 3 || f.bus.count(delivery.EventApprovalPending) != 2 {
@@ -326,8 +320,8 @@ func TestJobReports(t *testing.T) {
 		if d.Status != "FAILED" || d.StatusReason != "failed: exit code 2" || d.CompletedAt == nil {
 			t.Fatalf("deployment %+v", d)
 		}
-		if f.audits("job.fail") != 1 {
-			t.Fatal("job failure audited more than once")
+		if n := f.bus.count(delivery.EventJobFinished); n != 1 {
+			t.Fatalf("job failure published %d times, want once", n)
 		}
 	})
 }

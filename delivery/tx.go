@@ -7,12 +7,33 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
-	"github.com/cairnhq/cairn/ent/event"
 )
 
-// advisoryLockKey serialises, on PostgreSQL, the transactions that append to
-// the audit chain and the event stream (both need gap-free sequences).
+// advisoryLockKey is, on PostgreSQL, the engine's coarse lock: inTx takes it exclusively, so
+// read-decide-write sequences of configuration, identity, agents and timers see no concurrent
+// writer; inTxDefinition takes it shared, with its definition's lock (definitionLockSpace,
+// id) exclusively, so that writers of different definitions run side by side. The audit
+// chain and the event stream no longer need it: the sealer orders them (seal.go).
 const advisoryLockKey = 0x636169726e // "cairn"
+
+// definitionLockSpace is the top 16 bits of a definition's advisory lock key; its id (a global
+// id, type in the high bits) fills the low 48.
+const definitionLockSpace = int64(0x6361) << 48 // "ca"
+
+// definitionLockKey is the advisory lock key of a definition.
+func definitionLockKey(id int) int64 { return definitionLockSpace | int64(id)&(1<<48-1) }
+
+// txLock says which advisory locks a transaction takes on PostgreSQL.
+type txLock struct {
+	kind       int // lockNone, lockEngine, lockDefinition
+	definition int
+}
+
+const (
+	lockNone = iota
+	lockEngine
+	lockDefinition
+)
 
 // txn is one engine transaction: the ent transaction, the time it started by
 // the engine's clock, and the events to publish once it commits.
@@ -21,15 +42,11 @@ type txn struct {
 	e       *Engine
 	ctx     context.Context
 	now     time.Time
-	events  []Event
-	lastSeq int64
-	// auditHead is the audit chain's last sequence and hash, once read (only serialised
-	// transactions audit, so it cannot change under them).
-	auditHead struct {
-		known bool
-		seq   int64
-		hash  string
-	}
+	// events are the transient events to publish after commit; persisted ones are
+	// published by the sealer once they have their sequence.
+	events []Event
+	// unsealed is set when the transaction stored audit rows or events for the sealer.
+	unsealed bool
 	// timersChanged is set when the transaction created a timer, so that
 	// the timer loop recomputes its next wake-up after commit.
 	timersChanged bool
@@ -44,17 +61,25 @@ type txn struct {
 // each other and read-decide-write sequences see no concurrent writer.
 // Events collected by fn are published after commit.
 func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
-	return e.runTx(ctx, true, fn)
+	return e.runTx(ctx, txLock{kind: lockEngine}, fn)
+}
+
+// inTxDefinition is inTx for a transaction whose decisions concern one definition's releases
+// only (its numbering, environments, deployments, approvals, jobs): on PostgreSQL it holds the
+// engine lock shared and the definition's lock exclusively, so that it waits for the engine's
+// exclusive transactions and for writers of the same definition, not for other definitions'.
+func (e *Engine) inTxDefinition(ctx context.Context, definitionID int, fn func(t *txn) error) error {
+	return e.runTx(ctx, txLock{kind: lockDefinition, definition: definitionID}, fn)
 }
 
 // inTxConcurrent is inTx without the advisory lock, for high-rate writes that
 // neither audit nor emit persisted events (log ingestion, heartbeats). They
 // must lock the rows they decide on themselves.
 func (e *Engine) inTxConcurrent(ctx context.Context, fn func(t *txn) error) error {
-	return e.runTx(ctx, false, fn)
+	return e.runTx(ctx, txLock{}, fn)
 }
 
-func (e *Engine) runTx(ctx context.Context, serialise bool, fn func(t *txn) error) (err error) {
+func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) (err error) {
 	tx, err := e.client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
@@ -66,8 +91,15 @@ func (e *Engine) runTx(ctx context.Context, serialise bool, fn func(t *txn) erro
 			panic(r)
 		}
 	}()
-	if serialise && e.dialect == Postgres {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryLockKey); err != nil {
+	if e.dialect == Postgres && lock.kind != lockNone {
+		var err error
+		if lock.kind == lockEngine {
+			_, err = tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryLockKey)
+		} else {
+			_, err = tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)",
+				advisoryLockKey, definitionLockKey(lock.definition))
+		}
+		if err != nil {
 			_ = tx.Rollback()
 			return fmt.Errorf("taking engine lock: %w", err)
 		}
@@ -84,11 +116,29 @@ func (e *Engine) runTx(ctx context.Context, serialise bool, fn func(t *txn) erro
 	if t.enrichQueued {
 		t.notify(Event{Type: EventEnrichmentQueued})
 	}
+	// On SQLite the write transaction is the single writer: it seals its own rows before
+	// committing, in commit order by construction. On PostgreSQL the sealer runs after commit.
+	var sealed []Event
+	more := false
+	if t.unsealed && e.dialect != Postgres {
+		if sealed, more, err = e.sealIn(ctx, tx); err != nil {
+			if rerr := tx.Rollback(); rerr != nil {
+				return fmt.Errorf("%w (rollback: %v)", err, rerr)
+			}
+			return err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
 	if len(t.events) > 0 {
 		e.bus.Publish(context.WithoutCancel(ctx), t.events)
+	}
+	if len(sealed) > 0 {
+		e.bus.Publish(context.WithoutCancel(ctx), sealed)
+	}
+	if more || (t.unsealed && e.dialect == Postgres) {
+		e.sealAfterCommit(context.WithoutCancel(ctx))
 	}
 	if t.enrichQueued {
 		select {
@@ -108,21 +158,10 @@ func (e *Engine) runTx(ctx context.Context, serialise bool, fn func(t *txn) erro
 // postgres reports whether row locks (FOR UPDATE) are available and needed.
 func (t *txn) postgres() bool { return t.e.dialect == Postgres }
 
-// emit persists ev in the event stream with the next sequence number and
-// queues it for publication after commit.
+// emit persists ev in the event stream, unsealed: the sealer gives it its sequence after
+// commit and publishes it (seal.go).
 func (t *txn) emit(ev Event) error {
-	if t.lastSeq == 0 {
-		last, err := t.Event.Query().Order(ent.Desc(event.FieldSequence)).First(t.ctx)
-		switch {
-		case ent.IsNotFound(err):
-		case err != nil:
-			return fmt.Errorf("reading event sequence: %w", err)
-		default:
-			t.lastSeq = last.Sequence
-		}
-	}
-	t.lastSeq++
-	ev.Sequence = t.lastSeq
+	ev.Sequence = 0
 	if ev.Time.IsZero() {
 		ev.Time = t.now
 	}
@@ -130,7 +169,7 @@ func (t *txn) emit(ev Event) error {
 	if err != nil {
 		return fmt.Errorf("encoding event: %w", err)
 	}
-	c := t.Event.Create().SetSequence(ev.Sequence).SetType(ev.Type).SetTime(ev.Time).
+	c := t.Event.Create().SetSequence(unsealedSequence()).SetType(ev.Type).SetTime(ev.Time).
 		SetEnvironment(ev.Environment).SetPayload(string(payload))
 	if ev.DefinitionID != 0 {
 		c.SetDefinitionID(ev.DefinitionID)
@@ -141,7 +180,7 @@ func (t *txn) emit(ev Event) error {
 	if err := c.Exec(t.ctx); err != nil {
 		return fmt.Errorf("storing event: %w", err)
 	}
-	t.events = append(t.events, ev)
+	t.unsealed = true
 	return nil
 }
 

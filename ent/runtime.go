@@ -11,6 +11,7 @@ import (
 	"github.com/cairnhq/cairn/ent/apitoken"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/artifactsource"
+	"github.com/cairnhq/cairn/ent/auditcheckpoint"
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -278,6 +279,12 @@ func init() {
 	artifactsourceDescAllowPartial := artifactsourceFields[8].Descriptor()
 	// artifactsource.DefaultAllowPartial holds the default value on creation for the allow_partial field.
 	artifactsource.DefaultAllowPartial = artifactsourceDescAllowPartial.Default.(bool)
+	auditcheckpointFields := schema.AuditCheckpoint{}.Fields()
+	_ = auditcheckpointFields
+	// auditcheckpointDescLegacyUntil is the schema descriptor for legacy_until field.
+	auditcheckpointDescLegacyUntil := auditcheckpointFields[2].Descriptor()
+	// auditcheckpoint.DefaultLegacyUntil holds the default value on creation for the legacy_until field.
+	auditcheckpoint.DefaultLegacyUntil = auditcheckpointDescLegacyUntil.Default.(int64)
 	auditeventFields := schema.AuditEvent{}.Fields()
 	_ = auditeventFields
 	// auditeventDescOnBehalfOf is the schema descriptor for on_behalf_of field.

@@ -26,6 +26,8 @@ type Tx struct {
 	Approval *ApprovalClient
 	// ArtifactSource is the client for interacting with the ArtifactSource builders.
 	ArtifactSource *ArtifactSourceClient
+	// AuditCheckpoint is the client for interacting with the AuditCheckpoint builders.
+	AuditCheckpoint *AuditCheckpointClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
 	// DefinitionRevision is the client for interacting with the DefinitionRevision builders.
@@ -217,6 +219,7 @@ func (tx *Tx) init() {
 	tx.ApiToken = NewApiTokenClient(tx.config)
 	tx.Approval = NewApprovalClient(tx.config)
 	tx.ArtifactSource = NewArtifactSourceClient(tx.config)
+	tx.AuditCheckpoint = NewAuditCheckpointClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.DefinitionRevision = NewDefinitionRevisionClient(tx.config)
 	tx.Deployment = NewDeploymentClient(tx.config)

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/graph/model"
 )
 
@@ -18,7 +19,8 @@ func (r *queryResolver) AuditEvents(ctx context.Context, after *entgql.Cursor[in
 	if orderBy == nil {
 		orderBy = &ent.AuditEventOrder{Direction: entgql.OrderDirectionDesc, Field: ent.AuditEventOrderFieldSequence}
 	}
-	return r.Engine.Client().AuditEvent.Query().
+	// Rows wait for the sealer a moment after their commit (negative placeholder sequence).
+	return r.Engine.Client().AuditEvent.Query().Where(auditevent.SequenceGT(0)).
 		Paginate(ctx, after, first, before, last, ent.WithAuditEventOrder(orderBy), ent.WithAuditEventFilter(where.Filter))
 }
 

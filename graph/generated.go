@@ -294,10 +294,12 @@ type ComplexityRoot struct {
 	}
 
 	AuditChainReport struct {
-		BrokenAt func(childComplexity int) int
-		Checked  func(childComplexity int) int
-		Ok       func(childComplexity int) int
-		Problem  func(childComplexity int) int
+		BrokenAt     func(childComplexity int) int
+		Checked      func(childComplexity int) int
+		HeadSequence func(childComplexity int) int
+		LegacyUntil  func(childComplexity int) int
+		Ok           func(childComplexity int) int
+		Problem      func(childComplexity int) int
 	}
 
 	AuditEvent struct {
@@ -2544,6 +2546,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditChainReport.Checked(childComplexity), true
+	case "AuditChainReport.headSequence":
+		if e.ComplexityRoot.AuditChainReport.HeadSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainReport.HeadSequence(childComplexity), true
+	case "AuditChainReport.legacyUntil":
+		if e.ComplexityRoot.AuditChainReport.LegacyUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainReport.LegacyUntil(childComplexity), true
 	case "AuditChainReport.ok":
 		if e.ComplexityRoot.AuditChainReport.Ok == nil {
 			break
@@ -14156,6 +14170,10 @@ func (ec *executionContext) childFields_AuditChainReport(ctx context.Context, fi
 		return ec.fieldContext_AuditChainReport_brokenAt(ctx, field)
 	case "problem":
 		return ec.fieldContext_AuditChainReport_problem(ctx, field)
+	case "headSequence":
+		return ec.fieldContext_AuditChainReport_headSequence(ctx, field)
+	case "legacyUntil":
+		return ec.fieldContext_AuditChainReport_legacyUntil(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditChainReport", field.Name)
 }
@@ -22213,6 +22231,52 @@ func (ec *executionContext) _AuditChainReport_problem(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_AuditChainReport_problem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditChainReport_headSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainReport_headSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeadSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainReport_headSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _AuditChainReport_legacyUntil(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainReport_legacyUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LegacyUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainReport_legacyUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int64 does not have child fields"))
 }
 
 func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEvent) (ret graphql.Marshaler) {
@@ -69390,6 +69454,16 @@ func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.Selec
 		case "problem":
 			out.Values[i] = ec._AuditChainReport_problem(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "headSequence":
+			out.Values[i] = ec._AuditChainReport_headSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "legacyUntil":
+			out.Values[i] = ec._AuditChainReport_legacyUntil(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:

@@ -45,7 +45,7 @@ func userPatch(in model.UserPatchInput) delivery.UserPatch {
 // chainReport maps the engine's report to the GraphQL type; brokenAt and
 // problem are null when the chain holds.
 func chainReport(rep delivery.ChainReport) *model.AuditChainReport {
-	out := &model.AuditChainReport{Checked: rep.Checked, Ok: rep.OK}
+	out := &model.AuditChainReport{Checked: rep.Checked, Ok: rep.OK, HeadSequence: rep.HeadSequence, LegacyUntil: rep.LegacyUntil}
 	if !rep.OK {
 		out.BrokenAt, out.Problem = &rep.BrokenAt, &rep.Problem
 	}

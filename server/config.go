@@ -42,6 +42,10 @@ type Config struct {
 	// SecretKey is the hex AES-256 key for secrets at rest; default:
 	// DataDir/secret.key (generated on first start). Replicas must share it.
 	SecretKey string
+	// AuditKey is the hex key of the audit chain's HMACs and signed checkpoint; default:
+	// derived from the secret key, so replicas that share it share this. It never enters
+	// the database: whoever can write the database but lacks it cannot re-chain edited rows.
+	AuditKey string
 	// BaseURL is the external URL used in links (default http://Addr).
 	BaseURL string
 	// MaxBodyBytes caps request bodies (default 1 MiB).

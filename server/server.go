@@ -101,6 +101,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
+	auditKey := delivery.DeriveAuditKey(secretKey)
+	if cfg.AuditKey != "" {
+		if auditKey, err = auth.ParseKey(cfg.AuditKey); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("loading audit key: %w", err)
+		}
+	}
 	mailer, err := newMailer(cfg)
 	if err != nil {
 		db.Close()
@@ -127,6 +134,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly, CI: ci,
 		Passwords: cfg.Passwords,
 		Gates:     gates.New(gates.Guarded(denied)),
+		AuditKey:  auditKey,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub
@@ -307,6 +315,9 @@ func (s *Server) Start() {
 	// The event stream keeps 24 h or 10,000 events for subscribers that
 	// resume (afterSequence); older ones are pruned hourly.
 	s.goLoop(func(ctx context.Context) { s.Engine.RunEventPruneLoop(ctx, 0) })
+	// Writers seal their own audit rows and events after commit; the loop seals what a
+	// replica that stopped in between left.
+	s.goLoop(func(ctx context.Context) { s.Engine.RunSealLoop(ctx, 0) })
 }
 
 // remoteOf selects the events of type typ that another replica committed.

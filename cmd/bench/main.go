@@ -8,6 +8,7 @@
 //	go run ./cmd/bench -only dispatch,logs   # some of it
 //	go run ./cmd/bench -database-url postgres://…  # on an empty PostgreSQL database
 //	go run ./cmd/bench -only scale           # 50,000 releases and a 1,000,000-line log
+//	go run ./cmd/bench -only write -database-url postgres://…  # createRelease/s: SQLite, PostgreSQL ×1, ×3
 //
 // The server, its agent and the subscribers run in this process, as `cairn --dev` runs them;
 // the idle-agent measurement runs the server in a child process so that getrusage counts the
@@ -42,6 +43,8 @@ type options struct {
 	only        map[string]bool
 	// scale: releases filled (a small stage, then the large one) and the long log's lines.
 	scaleSmall, scaleReleases, scaleLines int
+	// writeDuration is the length of each createRelease/s measurement of the write run.
+	writeDuration time.Duration
 }
 
 func main() {
@@ -62,7 +65,8 @@ func main() {
 	flag.IntVar(&o.scaleSmall, "scale-small", 300, "releases of the scale run's first stage")
 	flag.IntVar(&o.scaleReleases, "scale-releases", 50000, "releases of the scale run's second stage")
 	flag.IntVar(&o.scaleLines, "scale-lines", 1000000, "lines of the scale run's long log")
-	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale (scale runs only when named)")
+	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
+	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale, write (scale and write run only when named)")
 	flag.Parse()
 	o.only = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
@@ -144,6 +148,11 @@ func run(ctx context.Context, o options) error {
 			}
 		}
 		e.close()
+	}
+	if o.only["write"] {
+		if err := benchWrite(ctx, o, r); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
 	}
 	if o.only["idle"] {
 		progress("idle agents")

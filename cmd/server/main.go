@@ -53,6 +53,7 @@ func run(args []string, out io.Writer) error {
 	fs.BoolVar(&cfg.DevAgent, "dev-agent", true, "with --dev, also run a local agent in the server process")
 	fs.StringVar(&cfg.SigningKey, "signing-key", "", "hex Ed25519 seed for tokens (default: <data-dir>/signing.key)")
 	fs.StringVar(&cfg.SecretKey, "secret-key", "", "hex AES-256 key for secrets at rest (default: <data-dir>/secret.key)")
+	fs.StringVar(&cfg.AuditKey, "audit-key", "", "hex key of the audit chain's HMACs (default: derived from the secret key; replicas must share it)")
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "external URL for links (default http://<addr>)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", 1<<20, "request body limit in bytes")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra websocket Origin patterns")

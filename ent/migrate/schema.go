@@ -198,6 +198,21 @@ var (
 			},
 		},
 	}
+	// AuditCheckpointsColumns holds the columns for the "audit_checkpoints" table.
+	AuditCheckpointsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "sequence", Type: field.TypeInt64},
+		{Name: "hash", Type: field.TypeString},
+		{Name: "legacy_until", Type: field.TypeInt64, Default: 0},
+		{Name: "mac", Type: field.TypeString},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// AuditCheckpointsTable holds the schema information for the "audit_checkpoints" table.
+	AuditCheckpointsTable = &schema.Table{
+		Name:       "audit_checkpoints",
+		Columns:    AuditCheckpointsColumns,
+		PrimaryKey: []*schema.Column{AuditCheckpointsColumns[0]},
+	}
 	// AuditEventsColumns holds the columns for the "audit_events" table.
 	AuditEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1191,6 +1206,7 @@ var (
 		APITokensTable,
 		ApprovalsTable,
 		ArtifactSourcesTable,
+		AuditCheckpointsTable,
 		AuditEventsTable,
 		DefinitionRevisionsTable,
 		DeploymentsTable,

@@ -24,6 +24,9 @@ type Approval func(*sql.Selector)
 // ArtifactSource is the predicate function for artifactsource builders.
 type ArtifactSource func(*sql.Selector)
 
+// AuditCheckpoint is the predicate function for auditcheckpoint builders.
+type AuditCheckpoint func(*sql.Selector)
+
 // AuditEvent is the predicate function for auditevent builders.
 type AuditEvent func(*sql.Selector)
 

@@ -226,3 +226,27 @@ func (OutgoingHook) Edges() []ent.Edge {
 func (OutgoingHook) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection()}
 }
+
+// AuditCheckpoint anchors the audit chain's head outside the audited table: one row, written by
+// the sealer with every batch it seals, holding the newest sealed sequence and hash and a MAC
+// over them with the audit key. Deleting the newest audit rows leaves the checkpoint ahead of
+// the table; a checkpoint cannot be moved back to match without the key (docs/decisions.md).
+type AuditCheckpoint struct{ ent.Schema }
+
+// Fields of the AuditCheckpoint.
+func (AuditCheckpoint) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("sequence"),
+		field.String("hash"),
+		// LegacyUntil is the last sequence hashed with plain SHA-256 before the chain was
+		// keyed (0: every event is keyed); those rows verify as a legacy prefix.
+		field.Int64("legacy_until").Default(0),
+		field.String("mac"),
+		field.Time("updated_at"),
+	}
+}
+
+// Annotations of the AuditCheckpoint.
+func (AuditCheckpoint) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}

@@ -34,6 +34,12 @@ type AuditChainReport struct {
 	BrokenAt *int64 `json:"brokenAt,omitempty"`
 	// What is wrong at brokenAt: an edited, missing or re-chained event.
 	Problem *string `json:"problem,omitempty"`
+	// The head the chain was checked against: the sequence in the signed checkpoint kept outside
+	// the audited table (0 before the first sealed event). Newest rows deleted leave the table
+	// short of it: not ok.
+	HeadSequence int64 `json:"headSequence"`
+	// Events up to this sequence were hashed with plain SHA-256 before the chain was keyed.
+	LegacyUntil int64 `json:"legacyUntil"`
 }
 
 // A registration token, returned once at creation: only its hash is stored.

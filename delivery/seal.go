@@ -1,0 +1,342 @@
+package delivery
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/auditcheckpoint"
+	"github.com/cairnhq/cairn/ent/auditevent"
+	"github.com/cairnhq/cairn/ent/event"
+)
+
+// Sealing (docs/decisions.md, "Writes scale out: a sealer orders the audit chain and the
+// event stream"). Writers insert audit rows and events without their place in the chain or
+// the stream: their sequence is a negative placeholder, unique at random, and an audit row's
+// hashes are empty. One sealer at a time (on PostgreSQL the holder of the seal lock, whichever
+// replica; on SQLite the single writer) reads the committed unsealed rows in id order and
+// gives each its sequence, and each audit row its previous hash and HMAC, then moves the signed
+// checkpoint. What a later sealer sees can only have committed later, so sequences follow
+// commit order and the stream has no gap that a late commit fills: a follower that resumes
+// after sequence n never skips a row. Events are published by the sealer, after its commit.
+
+// sealLockKey is the PostgreSQL advisory lock (transaction-scoped) of the sealer.
+const sealLockKey = 0x636169726e73 // "cairns"
+
+// sealBatch is how many rows of each table one seal transaction takes.
+const sealBatch = 1000
+
+// unsealedSequence returns a placeholder sequence: negative and unique at random, so that the
+// unique index holds while rows wait for the sealer.
+func unsealedSequence() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return -int64(binary.BigEndian.Uint64(b[:])>>1) - 1
+}
+
+// defaultAuditKey keys the chain of an engine built without Options.AuditKey (tests and
+// tools that open a database directly). The server always passes its own key.
+var defaultAuditKey = sha256.Sum256([]byte("cairn audit chain: no key configured"))
+
+// DeriveAuditKey derives the audit chain's key from the secret key of secrets at rest, for
+// servers given no audit key of their own: replicas that share the secret key share it.
+func DeriveAuditKey(secretKey []byte) []byte {
+	m := hmac.New(sha256.New, secretKey)
+	m.Write([]byte("cairn audit chain v1"))
+	return m.Sum(nil)
+}
+
+// sealState coordinates one engine's sealing: a writer that committed unsealed rows waits for
+// a seal that started after its commit, and one seal serves every writer waiting for it.
+type sealState struct {
+	sealMu      sync.Mutex
+	sealCond    *sync.Cond
+	sealing     bool
+	sealStarted uint64
+	sealDone    uint64
+	// headSeen is the highest checkpoint sequence this engine sealed or read: a checkpoint
+	// found below it was moved back.
+	headSeen int64
+}
+
+// sealAfterCommit returns once a seal that started after the caller's commit has run (or
+// failed: then the seal loop retries and the error is logged here).
+func (e *Engine) sealAfterCommit(ctx context.Context) {
+	e.sealMu.Lock()
+	target := e.sealStarted + 1
+	for e.sealDone < target {
+		if e.sealing {
+			e.sealCond.Wait()
+			continue
+		}
+		e.sealing = true
+		e.sealStarted++
+		n := e.sealStarted
+		e.sealMu.Unlock()
+		err := e.Seal(ctx)
+		e.sealMu.Lock()
+		e.sealing = false
+		e.sealDone = n
+		e.sealCond.Broadcast()
+		if err != nil && ctx.Err() == nil {
+			e.log.ErrorContext(ctx, "sealing the audit chain and event stream (the seal loop retries)", "err", err)
+		}
+	}
+	e.sealMu.Unlock()
+}
+
+// Seal seals every committed unsealed audit row and event and publishes the events. It is
+// safe to call from any replica at any time; RunSealLoop calls it for rows whose writer
+// stopped between its commit and its seal.
+func (e *Engine) Seal(ctx context.Context) error {
+	for {
+		var events []Event
+		more := false
+		err := func() error {
+			tx, err := e.client.Tx(ctx)
+			if err != nil {
+				return fmt.Errorf("beginning seal transaction: %w", err)
+			}
+			if e.dialect == Postgres {
+				if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", sealLockKey); err != nil {
+					_ = tx.Rollback()
+					return fmt.Errorf("taking the seal lock: %w", err)
+				}
+			}
+			events, more, err = e.sealIn(ctx, tx)
+			if err != nil {
+				_ = tx.Rollback()
+				return err
+			}
+			if err := tx.Commit(); err != nil {
+				return fmt.Errorf("committing seal: %w", err)
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+		if len(events) > 0 {
+			e.bus.Publish(context.WithoutCancel(ctx), events)
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// DefaultSealInterval is how often RunSealLoop looks for unsealed rows.
+const DefaultSealInterval = time.Second
+
+// RunSealLoop seals at once and then every interval (DefaultSealInterval when <= 0) until ctx
+// ends: rows committed by a writer that stopped before sealing wait at most that long.
+func (e *Engine) RunSealLoop(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultSealInterval
+	}
+	log := e.log.With("loop", "seal")
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := e.Seal(ctx); err != nil && ctx.Err() == nil {
+			log.ErrorContext(ctx, "sealing", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// checkpoint is the audit chain's signed head.
+type checkpoint struct {
+	exists      bool
+	sequence    int64
+	hash        string
+	legacyUntil int64
+}
+
+func (c checkpoint) mac(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "cairn audit checkpoint;%d;%d;%s", c.legacyUntil, c.sequence, c.hash)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// readCheckpoint returns the chain's head: the checkpoint when there is one (an error when its
+// MAC does not hold), else, for a database from before the chain was keyed, its newest row,
+// every row so far being a legacy plain SHA-256 link.
+func (e *Engine) readCheckpoint(ctx context.Context, c *ent.Client) (checkpoint, error) {
+	row, err := c.AuditCheckpoint.Query().Order(ent.Asc(auditcheckpoint.FieldID)).First(ctx)
+	switch {
+	case err == nil:
+		cp := checkpoint{exists: true, sequence: row.Sequence, hash: row.Hash, legacyUntil: row.LegacyUntil}
+		if !hmac.Equal([]byte(cp.mac(e.auditKey)), []byte(row.MAC)) {
+			return cp, fmt.Errorf("the audit checkpoint (head %d) does not match its MAC: it was edited, or this server has another audit key", row.Sequence)
+		}
+		return cp, nil
+	case !ent.IsNotFound(err):
+		return checkpoint{}, fmt.Errorf("reading the audit checkpoint: %w", err)
+	}
+	last, err := c.AuditEvent.Query().Where(auditevent.SequenceGT(0)).
+		Order(ent.Desc(auditevent.FieldSequence)).First(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return checkpoint{hash: genesisHash}, nil
+	case err != nil:
+		return checkpoint{}, fmt.Errorf("reading the audit chain's head: %w", err)
+	}
+	return checkpoint{sequence: last.Sequence, hash: last.Hash, legacyUntil: last.Sequence}, nil
+}
+
+// sealIn seals up to sealBatch audit rows and sealBatch events in tx (which holds the seal lock
+// on PostgreSQL, or is SQLite's single writer) and returns the sealed events in order, and
+// whether more wait.
+func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) {
+	c := tx.Client()
+	audits, err := c.AuditEvent.Query().Where(auditevent.SequenceLT(0)).
+		Order(ent.Asc(auditevent.FieldID)).Limit(sealBatch).All(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading unsealed audit events: %w", err)
+	}
+	if len(audits) > 0 {
+		head, err := e.readCheckpoint(ctx, c)
+		if err != nil {
+			return nil, false, err
+		}
+		ids, seqs, prevs, hashes := make([]int64, len(audits)), make([]int64, len(audits)), make([]string, len(audits)), make([]string, len(audits))
+		for i, a := range audits {
+			rec := recordOf(a)
+			rec.Sequence, rec.PrevHash = head.sequence+1, head.hash
+			h := rec.mac(e.auditKey)
+			ids[i], seqs[i], prevs[i], hashes[i] = int64(a.ID), rec.Sequence, rec.PrevHash, h
+			head.sequence, head.hash = rec.Sequence, h
+		}
+		if err := e.updateRows(ctx, tx, "audit_events", ids, seqs, prevs, hashes); err != nil {
+			return nil, false, fmt.Errorf("sealing audit events: %w", err)
+		}
+		mac := head.mac(e.auditKey)
+		if head.exists {
+			err = c.AuditCheckpoint.Update().SetSequence(head.sequence).SetHash(head.hash).
+				SetMAC(mac).SetUpdatedAt(e.clock.Now()).Exec(ctx)
+		} else {
+			err = c.AuditCheckpoint.Create().SetSequence(head.sequence).SetHash(head.hash).
+				SetLegacyUntil(head.legacyUntil).SetMAC(mac).SetUpdatedAt(e.clock.Now()).Exec(ctx)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("moving the audit checkpoint: %w", err)
+		}
+		e.sawHead(head.sequence)
+	}
+
+	rows, err := c.Event.Query().Where(event.SequenceLT(0)).
+		Order(ent.Asc(event.FieldID)).Limit(sealBatch).All(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading unsealed events: %w", err)
+	}
+	var out []Event
+	if len(rows) > 0 {
+		last, err := c.Event.Query().Where(event.SequenceGT(0)).Order(ent.Desc(event.FieldSequence)).First(ctx)
+		var seq int64
+		switch {
+		case err == nil:
+			seq = last.Sequence
+		case !ent.IsNotFound(err):
+			return nil, false, fmt.Errorf("reading event sequence: %w", err)
+		}
+		ids, seqs := make([]int64, len(rows)), make([]int64, len(rows))
+		out = make([]Event, 0, len(rows))
+		for i, row := range rows {
+			seq++
+			row.Sequence = seq
+			ev, err := eventOf(row)
+			if err != nil {
+				return nil, false, err
+			}
+			out = append(out, ev)
+			ids[i], seqs[i] = int64(row.ID), seq
+		}
+		if err := e.updateRows(ctx, tx, "events", ids, seqs, nil, nil); err != nil {
+			return nil, false, fmt.Errorf("sealing events: %w", err)
+		}
+	}
+	return out, len(audits) == sealBatch || len(rows) == sealBatch, nil
+}
+
+// sawHead raises headSeen to seq.
+func (e *Engine) sawHead(seq int64) {
+	e.sealMu.Lock()
+	e.headSeen = max(e.headSeen, seq)
+	e.sealMu.Unlock()
+}
+
+// updateRows sets sequence (and, with prevs and hashes, prev_hash and hash) of table's rows by
+// id: one statement on PostgreSQL, one per row on SQLite (in process, no round trip).
+func (e *Engine) updateRows(ctx context.Context, tx *ent.Tx, table string, ids, seqs []int64, prevs, hashes []string) error {
+	if e.dialect == Postgres {
+		q := `UPDATE ` + table + ` AS t SET sequence = v.seq FROM
+			(SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS seq) AS v WHERE t.id = v.id`
+		args := []any{ids, seqs}
+		if prevs != nil {
+			q = `UPDATE ` + table + ` AS t SET sequence = v.seq, prev_hash = v.prev, hash = v.hash FROM
+			(SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS seq, unnest($3::text[]) AS prev,
+			 unnest($4::text[]) AS hash) AS v WHERE t.id = v.id`
+			args = append(args, prevs, hashes)
+		}
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	}
+	q := `UPDATE ` + table + ` SET sequence = ? WHERE id = ?`
+	if prevs != nil {
+		q = `UPDATE ` + table + ` SET sequence = ?, prev_hash = ?, hash = ? WHERE id = ?`
+	}
+	for i := range ids {
+		args := []any{seqs[i], ids[i]}
+		if prevs != nil {
+			args = []any{seqs[i], prevs[i], hashes[i], ids[i]}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordOf returns the hashed content of a stored audit event.
+func recordOf(ev *ent.AuditEvent) auditRecord {
+	return auditRecord{
+		Sequence: ev.Sequence, Time: ev.Time, Actor: ev.Actor, OnBehalfOf: ev.OnBehalfOf,
+		Action: ev.Action, TargetType: ev.TargetType, TargetID: ev.TargetID,
+		Before: ev.Before, After: ev.After, PrevHash: ev.PrevHash,
+	}
+}
+
+// encode is the length-prefixed encoding of the record's fields, so that no two different
+// records share one.
+func (r auditRecord) encode() string {
+	var b strings.Builder
+	for _, f := range []string{
+		strconv.FormatInt(r.Sequence, 10), r.Time.UTC().Format(time.RFC3339Nano), r.Actor, r.OnBehalfOf,
+		r.Action, r.TargetType, r.TargetID, r.Before, r.After, r.PrevHash,
+	} {
+		fmt.Fprintf(&b, "%d:%s;", len(f), f)
+	}
+	return b.String()
+}
+
+// mac is HMAC-SHA256 of the record with the audit key: without the key, an edited row's MAC
+// (and every later one) cannot be recomputed.
+func (r auditRecord) mac(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(r.encode()))
+	return hex.EncodeToString(m.Sum(nil))
+}
