@@ -212,7 +212,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /webhooks/jenkins/{connection}",
 		s.metrics.Webhook("jenkins", jenkins.NewHandler(s.Engine, s.log.With("component", "webhook.jenkins"), nil)))
 	s.mux.Handle("POST /webhooks/teambuild/{connection}",
-		s.metrics.Webhook("teambuild", teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild"))))
+		s.metrics.Webhook("teambuild", teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild"), nil)))
 	if s.cfg.MetricsToken != "" {
 		s.mux.Handle("GET /metrics", s.metrics.TokenHandler(s.cfg.MetricsToken))
 	}
