@@ -77,6 +77,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range db.Tightened {
+		log.Warn("data directory was readable by others: restricted to its owner", "path", p)
+	}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
