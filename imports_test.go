@@ -33,7 +33,7 @@ type importRule struct {
 // importRules are STYLE.md's table, plus the packages it does not name.
 var importRules = []importRule{
 	{dir: "delivery", noThirdParty: true,
-		may: []string{"ent/...", "internal/backoff", "entgo.io/ent", "github.com/robfig/cron/v3",
+		may: []string{"ent/...", "internal/backoff", "internal/origin", "entgo.io/ent", "github.com/robfig/cron/v3",
 			"github.com/expr-lang/expr", "github.com/expr-lang/expr/vm"},
 		never: []string{"graph/...", "integrations/...", "agentproto", "server/...", "auth", "storage/...",
 			"net/http", "github.com/99designs/gqlgen", "github.com/go-playground/webhooks", "github.com/coder/websocket",
@@ -42,11 +42,11 @@ var importRules = []importRule{
 		may:   []string{"delivery", "ent/...", "auth", "graph/..."},
 		never: []string{"integrations/...", "agentproto", "server/...", "storage/..."}},
 	{dir: "integrations", subpackages: true,
-		may:   []string{"delivery", "integrations/...", "github.com/go-playground/webhooks/v6"},
+		may:   []string{"delivery", "integrations/...", "internal/origin", "github.com/go-playground/webhooks/v6"},
 		never: []string{"graph/...", "ent/...", "server/...", "agentproto", "storage/..."}, noThirdParty: true},
 	{dir: "agentproto", noThirdParty: true, never: []string{"..."}},
 	{dir: "agent", noThirdParty: true,
-		may:   []string{"agentproto", "github.com/coder/websocket"},
+		may:   []string{"agentproto", "internal/origin", "github.com/coder/websocket"},
 		never: []string{"delivery", "ent/...", "graph/...", "server/...", "auth", "integrations/..."}},
 	{dir: "server/dispatch",
 		may:   []string{"agentproto", "delivery", "auth", "github.com/coder/websocket"},

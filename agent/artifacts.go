@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/cairnhq/cairn/agentproto"
+	"github.com/cairnhq/cairn/internal/origin"
 )
 
 // artifactLimits bound what one job may download and unpack.
@@ -50,13 +51,13 @@ func (d *downloader) download(ctx context.Context, a agentproto.Artifact, dir st
 		}
 		base := strings.TrimRight(a.Jenkins.BuildURL, "/") + "/artifact/"
 		if a.Jenkins.WholeArchive {
-			return d.fetchZip(ctx, base+"*zip*/archive.zip", a.Credentials, dir, "archive/")
+			return d.fetchZip(ctx, base+"*zip*/archive.zip", a.Credentials, a.Origin, dir, "archive/")
 		}
 		for _, rel := range a.Jenkins.RelativePaths {
 			if !localPath(rel) {
 				return fmt.Errorf("relative path %q: %w", rel, errUnsafePath)
 			}
-			if err := d.fetchFile(ctx, base+escapePath(rel), a.Credentials, dir, rel); err != nil {
+			if err := d.fetchFile(ctx, base+escapePath(rel), a.Credentials, a.Origin, dir, rel); err != nil {
 				return err
 			}
 		}
@@ -65,7 +66,7 @@ func (d *downloader) download(ctx context.Context, a agentproto.Artifact, dir st
 		if a.TeamBuild == nil || a.TeamBuild.DownloadURL == "" {
 			return errors.New("team build artifact without download URL")
 		}
-		return d.fetchZip(ctx, a.TeamBuild.DownloadURL, a.Credentials, dir, "")
+		return d.fetchZip(ctx, a.TeamBuild.DownloadURL, a.Credentials, a.Origin, dir, "")
 	default:
 		return fmt.Errorf("unknown artifact type %q", a.Type)
 	}
@@ -85,16 +86,41 @@ func escapePath(p string) string {
 	return strings.Join(segs, "/")
 }
 
-// get starts a GET of rawURL with basic auth and checks the status.
-func (d *downloader) get(ctx context.Context, rawURL string, cred *agentproto.Credentials) (*http.Response, error) {
+// errForeignURL is returned for a download that would carry a service connection's credentials
+// to a URL outside the connection's origin.
+var errForeignURL = errors.New("not on the service connection's origin: its credentials are not sent there")
+
+// get starts a GET of rawURL with basic auth and checks the status. Credentials go only to a
+// URL of home's origin (the service connection's scheme, host and port), and never along a
+// redirect to another origin.
+func (d *downloader) get(ctx context.Context, rawURL string, cred *agentproto.Credentials, home string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, err
 	}
+	client := d.client
 	if cred != nil {
+		if !origin.Same(rawURL, home) {
+			return nil, fmt.Errorf("GET %s: %w", redactURL(req.URL), errForeignURL)
+		}
 		req.SetBasicAuth(cred.Username, cred.Password)
+		c := *d.client
+		next := c.CheckRedirect
+		c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+			if !origin.Same(r.URL.String(), home) {
+				return fmt.Errorf("redirect to %s: %w", redactURL(r.URL), errForeignURL)
+			}
+			if next != nil {
+				return next(r, via)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		client = &c
 	}
-	resp, err := d.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +153,8 @@ func (d *downloader) copyLimited(w io.Writer, r io.Reader) (int64, error) {
 }
 
 // fetchFile downloads one file to dir/rel.
-func (d *downloader) fetchFile(ctx context.Context, rawURL string, cred *agentproto.Credentials, dir, rel string) error {
-	resp, err := d.get(ctx, rawURL, cred)
+func (d *downloader) fetchFile(ctx context.Context, rawURL string, cred *agentproto.Credentials, home, dir, rel string) error {
+	resp, err := d.get(ctx, rawURL, cred, home)
 	if err != nil {
 		return err
 	}
@@ -160,8 +186,8 @@ func (d *downloader) fetchFile(ctx context.Context, rawURL string, cred *agentpr
 
 // fetchZip downloads a zip to a temporary file and unpacks it into dir, dropping stripPrefix from
 // entry names that have it.
-func (d *downloader) fetchZip(ctx context.Context, rawURL string, cred *agentproto.Credentials, dir, stripPrefix string) error {
-	resp, err := d.get(ctx, rawURL, cred)
+func (d *downloader) fetchZip(ctx context.Context, rawURL string, cred *agentproto.Credentials, home, dir, stripPrefix string) error {
+	resp, err := d.get(ctx, rawURL, cred, home)
 	if err != nil {
 		return err
 	}

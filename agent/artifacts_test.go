@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cairnhq/cairn/agentproto"
@@ -105,7 +106,7 @@ func TestJenkinsArtifacts(t *testing.T) {
 		t.Parallel()
 		dir := filepath.Join(t.TempDir(), "a", "app")
 		err := newDownloader(t, 1<<20).download(t.Context(), agentproto.Artifact{Alias: "app", Type: agentproto.ArtifactJenkins,
-			Jenkins: &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12/", RelativePaths: []string{"dist/app.txt"}}, Credentials: cred}, dir)
+			Jenkins: &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12/", RelativePaths: []string{"dist/app.txt"}}, Credentials: cred, Origin: srv.URL}, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +118,7 @@ func TestJenkinsArtifacts(t *testing.T) {
 		t.Parallel()
 		dir := filepath.Join(t.TempDir(), "a", "app")
 		err := newDownloader(t, 1<<20).download(t.Context(), agentproto.Artifact{Alias: "app", Type: agentproto.ArtifactJenkins,
-			Jenkins: &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12", WholeArchive: true}, Credentials: cred}, dir)
+			Jenkins: &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12", WholeArchive: true}, Credentials: cred, Origin: srv.URL}, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +133,7 @@ func TestJenkinsArtifacts(t *testing.T) {
 		t.Parallel()
 		err := newDownloader(t, 1<<20).download(t.Context(), agentproto.Artifact{Alias: "app", Type: agentproto.ArtifactJenkins,
 			Jenkins:     &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12", RelativePaths: []string{"dist/app.txt"}},
-			Credentials: &agentproto.Credentials{Username: "jenkins", Password: "wrong"}}, t.TempDir())
+			Credentials: &agentproto.Credentials{Username: "jenkins", Password: "wrong"}, Origin: srv.URL}, t.TempDir())
 		if err == nil || !strings.Contains(err.Error(), "401") {
 			t.Errorf("err = %v, want a 401", err)
 		}
@@ -140,7 +141,7 @@ func TestJenkinsArtifacts(t *testing.T) {
 	t.Run("relative path escaping", func(t *testing.T) {
 		t.Parallel()
 		err := newDownloader(t, 1<<20).download(t.Context(), agentproto.Artifact{Alias: "app", Type: agentproto.ArtifactJenkins,
-			Jenkins: &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12", RelativePaths: []string{"../../etc/passwd"}}, Credentials: cred}, t.TempDir())
+			Jenkins: &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12", RelativePaths: []string{"../../etc/passwd"}}, Credentials: cred, Origin: srv.URL}, t.TempDir())
 		if !errors.Is(err, errUnsafePath) {
 			t.Errorf("err = %v, want errUnsafePath", err)
 		}
@@ -148,7 +149,7 @@ func TestJenkinsArtifacts(t *testing.T) {
 	t.Run("size limit", func(t *testing.T) {
 		t.Parallel()
 		err := newDownloader(t, 3).download(t.Context(), agentproto.Artifact{Alias: "app", Type: agentproto.ArtifactJenkins,
-			Jenkins: &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12", RelativePaths: []string{"dist/app.txt"}}, Credentials: cred}, t.TempDir())
+			Jenkins: &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12", RelativePaths: []string{"dist/app.txt"}}, Credentials: cred, Origin: srv.URL}, t.TempDir())
 		if err == nil || !strings.Contains(err.Error(), "limit") {
 			t.Errorf("err = %v, want a size limit error", err)
 		}
@@ -161,7 +162,7 @@ func TestTeamBuildArtifact(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "web")
 	err := newDownloader(t, 1<<20).download(t.Context(), agentproto.Artifact{Alias: "web", Type: agentproto.ArtifactTeamBuild,
 		TeamBuild:   &agentproto.TeamBuildDownload{DownloadURL: srv.URL + "/org/proj/_apis/build/builds/55/artifacts?artifactName=drop&api-version=4.1&$format=zip"},
-		Credentials: &agentproto.Credentials{Password: "pat-xyz"}}, dir)
+		Credentials: &agentproto.Credentials{Password: "pat-xyz"}, Origin: srv.URL + "/org"}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestDownloadStepInJobLog(t *testing.T) {
 	o := runJob(t, x, agentproto.JobAssignment{JobID: "dl",
 		Artifacts: []agentproto.Artifact{{Alias: "app", Type: agentproto.ArtifactJenkins, BuildNumber: "12",
 			Jenkins:     &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12", RelativePaths: []string{"dist/app.txt"}},
-			Credentials: &agentproto.Credentials{Username: "jenkins", Password: "api-token-123"}}},
+			Credentials: &agentproto.Credentials{Username: "jenkins", Password: "api-token-123"}, Origin: srv.URL}},
 		Tasks: []agentproto.Task{{Script: `cat "$RELEASE_ARTIFACTS_APP_PATH/dist/app.txt"; echo; cat "$SYSTEM_ARTIFACTSDIRECTORY/app/dist/app.txt"`}},
 	})
 	if o.finished.Status != agentproto.JobSucceeded || o.steps[0].Status != agentproto.StepSucceeded || !o.started[0] {
@@ -218,7 +219,7 @@ func TestDownloadStepInJobLog(t *testing.T) {
 	o = runJob(t, x, agentproto.JobAssignment{JobID: "dl-fail",
 		Artifacts: []agentproto.Artifact{{Alias: "app", Type: agentproto.ArtifactJenkins,
 			Jenkins:     &agentproto.JenkinsDownload{BuildURL: srv.URL + "/job/x/12", RelativePaths: []string{"dist/app.txt"}},
-			Credentials: &agentproto.Credentials{Username: "jenkins", Password: "wrong-password"}}},
+			Credentials: &agentproto.Credentials{Username: "jenkins", Password: "wrong-password"}, Origin: srv.URL}},
 		Tasks: []agentproto.Task{{Script: "echo never"}},
 	})
 	if o.finished.Status != agentproto.JobFailed || o.steps[0].Status != agentproto.StepFailed || o.steps[1].Status != agentproto.StepSkipped {
@@ -239,5 +240,54 @@ func TestDownloadJenkinsWithoutURL(t *testing.T) {
 		Jenkins: &agentproto.JenkinsDownload{WholeArchive: true}}, t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "no URL is known for Jenkins build 42 of artifact app") || strings.Contains(err.Error(), "protocol") {
 		t.Fatalf("download: %v", err)
+	}
+}
+
+// TestCredentialsOnlyGoHome: the agent sends a connection's credentials only to URLs of the
+// connection's origin. A build URL, download URL or redirect naming another host fails the
+// download, and that host sees no Authorization header.
+func TestCredentialsOnlyGoHome(t *testing.T) {
+	t.Parallel()
+	home := fakeJenkins(t)
+	var mu sync.Mutex
+	var seen []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Write([]byte("zzz"))
+	}))
+	t.Cleanup(other.Close)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(redirector.Close)
+	cred := &agentproto.Credentials{Username: "jenkins", Password: "api-token-123"}
+	for _, tt := range []struct {
+		name string
+		a    agentproto.Artifact
+	}{
+		{"jenkins build URL on another host", agentproto.Artifact{Type: agentproto.ArtifactJenkins,
+			Jenkins: &agentproto.JenkinsDownload{BuildURL: other.URL + "/job/x/12", RelativePaths: []string{"dist/app.txt"}}, Credentials: cred, Origin: home.URL}},
+		{"whole archive on another host", agentproto.Artifact{Type: agentproto.ArtifactJenkins,
+			Jenkins: &agentproto.JenkinsDownload{BuildURL: other.URL + "/job/x/12", WholeArchive: true}, Credentials: cred, Origin: home.URL}},
+		{"team build download URL on another host", agentproto.Artifact{Type: agentproto.ArtifactTeamBuild,
+			TeamBuild: &agentproto.TeamBuildDownload{DownloadURL: other.URL + "/org/_apis/x?$format=zip"}, Credentials: cred, Origin: home.URL + "/org"}},
+		{"no origin sent", agentproto.Artifact{Type: agentproto.ArtifactJenkins,
+			Jenkins: &agentproto.JenkinsDownload{BuildURL: home.URL + "/job/x/12", RelativePaths: []string{"dist/app.txt"}}, Credentials: cred}},
+		{"redirect to another host", agentproto.Artifact{Type: agentproto.ArtifactJenkins,
+			Jenkins: &agentproto.JenkinsDownload{BuildURL: redirector.URL + "/job/x/12", RelativePaths: []string{"dist/app.txt"}}, Credentials: cred, Origin: redirector.URL}},
+	} {
+		err := newDownloader(t, 1<<20).download(t.Context(), tt.a, filepath.Join(t.TempDir(), "a", "x"))
+		if !errors.Is(err, errForeignURL) {
+			t.Errorf("%s: err = %v, want errForeignURL", tt.name, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, h := range seen {
+		if h != "" {
+			t.Errorf("the other host received Authorization %q", h)
+		}
 	}
 }

@@ -235,6 +235,10 @@ type Artifact struct {
 	// Credentials authenticate the downloads (HTTP basic auth); nil means anonymous. They are
 	// valid for the job's duration only: the agent never stores them and masks the password.
 	Credentials *Credentials `json:"credentials,omitempty"`
+	// Origin is the service connection's URL that the credentials belong to. The agent sends
+	// Credentials only to download URLs of the same scheme, host and port (internal/origin);
+	// with Credentials set and Origin empty or different, the download fails without sending them.
+	Origin string `json:"origin,omitempty"`
 }
 
 // JenkinsDownload says what to fetch from a Jenkins build.

@@ -15,6 +15,7 @@ import (
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agentregistration"
 	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
@@ -666,6 +667,48 @@ func TestBuildAssignment(t *testing.T) {
 		}
 		if _, err := v.e.BuildAssignment(ctx, 12345); !errors.Is(err, delivery.ErrNotFound) {
 			t.Fatalf("unknown job: %v", err)
+		}
+	})
+}
+
+// TestBuildAssignmentCredentialsGoHome: the engine hands an agent a connection's credentials
+// only with download URLs of the connection's origin; a stored build URL on another host fails
+// the assignment with a reason naming it, and no credentials leave the server.
+func TestBuildAssignmentCredentialsGoHome(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		v := newEnv(t, db)
+		conn := v.c.ServiceConnection.Create().SetName("jenkins").SetKind("JENKINS").SetURL("https://ci.example.com/jenkins").
+			SetUsername("bot").SetSecretEncrypted(v.box.Seal([]byte("api-token"))).SaveX(ctx)
+		for _, tt := range []struct {
+			typ, buildURL, file string
+			ok                  bool
+		}{
+			{"JENKINS", "https://ci.example.com/jenkins/job/web/42/", "dist/app.zip", true},
+			{"JENKINS", "https://evil.example.net/jenkins/job/web/42/", "dist/app.zip", false},
+			{"JENKINS", "http://ci.example.com/jenkins/job/web/42/", "dist/app.zip", false},
+			{"JENKINS", "https://ci.example.com:8443/jenkins/job/web/42/", "", false},
+			{"TEAMBUILD", "", "https://ci.example.com/jenkins/_apis/build/builds/1/artifacts?$format=zip", true},
+			{"TEAMBUILD", "", "https://evil.example.net/_apis/build/builds/1/artifacts?$format=zip", false},
+		} {
+			s := deliverytest.Job(t, v.c, deliverytest.JobOptions{Tasks: []spec.Task{{Name: "deploy", Script: "true"}}})
+			c := v.c.ReleaseArtifact.Create().SetAlias("web").SetType(releaseartifact.Type(tt.typ)).SetConnection(conn.Name).
+				SetBuildNumber("42").SetBuildID("42").SetBuildURL(tt.buildURL).SetPrimary(true).SetReleaseID(s.Release.ID)
+			if tt.file != "" {
+				c.SetFiles([]string{tt.file})
+			}
+			c.ExecX(ctx)
+			got, err := v.e.BuildAssignment(ctx, s.Job.ID)
+			if tt.ok {
+				if err != nil || len(got.Artifacts) != 1 || !got.Artifacts[0].HasCredentials || got.Artifacts[0].Origin != conn.URL {
+					t.Errorf("%s %s%s: %+v %v", tt.typ, tt.buildURL, tt.file, got.Artifacts, err)
+				}
+				continue
+			}
+			if delivery.CodeOf(err) != delivery.CodeInvalidInput || !strings.Contains(err.Error(), "not on service connection") ||
+				len(got.Artifacts) != 0 {
+				t.Errorf("%s %s%s: %+v %v, want refused", tt.typ, tt.buildURL, tt.file, got.Artifacts, err)
+			}
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
+	"github.com/cairnhq/cairn/internal/origin"
 )
 
 // jobFinal reports whether a job status is final.
@@ -569,6 +570,9 @@ type AssignmentArtifact struct {
 	// HasCredentials says Username/Password (decrypted) authenticate the download.
 	HasCredentials     bool
 	Username, Password string
+	// Origin is the service connection's URL: the agent sends the credentials only to URLs of
+	// its scheme, host and port (internal/origin), as the engine checked before sending them.
+	Origin string
 }
 
 // envName turns a name into an environment variable name (or part of one): upper case, every
@@ -703,6 +707,7 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 				}
 				conns[a.Connection] = c
 			}
+			base.Origin = c.URL
 			if len(c.SecretEncrypted) > 0 || c.Username != "" {
 				base.HasCredentials, base.Username = true, c.Username
 				if len(c.SecretEncrypted) > 0 {
@@ -717,8 +722,15 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 				}
 			}
 		}
+		// Credentials go home only: a download URL outside the connection's origin (one a
+		// release stored before webhooks were confirmed with the CI server, say) fails the job
+		// rather than carry them elsewhere.
+		foreign := func(u string) bool { return base.HasCredentials && !origin.Same(u, base.Origin) }
 		switch a.Type {
 		case releaseartifact.TypeJENKINS:
+			if foreign(a.BuildURL) {
+				return unusable("artifact %s: build URL %q is not on service connection %q (%s); its credentials are only sent there", a.Alias, a.BuildURL, a.Connection, base.Origin)
+			}
 			base.BuildURL = a.BuildURL
 			if base.BuildURL == "" && conns[a.Connection] != nil {
 				// A version created unchecked (overrideArtifactChecks) with only a build
@@ -731,6 +743,9 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		case releaseartifact.TypeTEAMBUILD:
 			// One download per artifact of the build; each unpacks under a/<alias>/<name>/.
 			for _, u := range a.Files {
+				if foreign(u) {
+					return unusable("artifact %s: download URL %q is not on service connection %q (%s); its credentials are only sent there", a.Alias, u, a.Connection, base.Origin)
+				}
 				art := base
 				art.DownloadURL = u
 				out.Artifacts = append(out.Artifacts, art)

@@ -293,7 +293,7 @@ func (t *txn) storeBuildInfo(artifactID int, info *BuildInfo) error {
 		}
 		create := t.SourceCommit.Create().SetReleaseID(a.ReleaseID).SetAlias(a.Alias).SetSha(sha).
 			SetMessage(truncateText(c.Message, 64<<10)).SetAuthor(truncateText(c.Author, 200)).
-			SetURL(truncateText(c.URL, 2000))
+			SetURL(truncateText(externalURL(c.URL), 2000))
 		if !c.Time.IsZero() {
 			create.SetAuthoredAt(c.Time)
 		}
@@ -354,7 +354,7 @@ func (t *txn) upsertWorkItem(w WorkItemInfo) (int, error) {
 	if sys == "" || ext == "" || len(sys) > 50 || len(ext) > 200 {
 		return 0, nil
 	}
-	title, typ, state, url := truncateText(w.Title, 1000), truncateText(w.Type, 100), truncateText(w.State, 100), truncateText(w.URL, 2000)
+	title, typ, state, url := truncateText(w.Title, 1000), truncateText(w.Type, 100), truncateText(w.State, 100), truncateText(externalURL(w.URL), 2000)
 	tags := workItemTags(w.Tags)
 	row, err := t.WorkItem.Query().Where(workitem.System(sys), workitem.ExternalID(ext)).Only(t.ctx)
 	switch {

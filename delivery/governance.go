@@ -138,7 +138,7 @@ func (e *Engine) checkArtifact(ctx context.Context, i int, s spec.ArtifactSource
 	}
 	v := ArtifactVersion{
 		Alias: a.Alias, BuildID: b.BuildID, BuildNumber: b.BuildNumber, Branch: branch, Commit: b.Commit,
-		BuildURL: b.BuildURL, Files: a.Files, Result: b.Result,
+		BuildURL: externalURL(b.BuildURL), Files: a.Files, Result: b.Result,
 	}
 	if v.BuildID == "" {
 		v.BuildID = id
@@ -242,7 +242,7 @@ func (e *Engine) newestBuilds(ctx context.Context, definitionID int) (*scheduled
 			if admittedBuild(s, b) {
 				out.versions = append(out.versions, ArtifactVersion{
 					Alias: s.Alias, BuildID: b.BuildID, BuildNumber: b.BuildNumber,
-					Branch: spec.NormalizeBranch(b.Branch), Commit: b.Commit, BuildURL: b.BuildURL, Result: b.Result,
+					Branch: spec.NormalizeBranch(b.Branch), Commit: b.Commit, BuildURL: externalURL(b.BuildURL), Result: b.Result,
 				})
 				break
 			}

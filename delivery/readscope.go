@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
@@ -44,12 +45,78 @@ func (e *Engine) WithReadScope(ctx context.Context, actor Actor) (context.Contex
 	return context.WithValue(ctx, hiddenKey{}, hidden), nil
 }
 
+// LiveReadScope is a read scope that lives as long as a subscription: the
+// definitions its actor may not read are re-read by Refresh (before each
+// event a subscription delivers), so that readers changed while it runs
+// apply to what the next event reaches, as they would to a new query.
+type LiveReadScope struct {
+	e      *Engine
+	actor  Actor
+	mu     sync.RWMutex
+	hidden []int
+}
+
+// liveKey carries a *LiveReadScope in a context.
+type liveKey struct{}
+
+// WithLiveReadScope returns ctx for the reads of a subscription on behalf of
+// actor (see WithReadScope), and the scope to Refresh before each event.
+func (e *Engine) WithLiveReadScope(ctx context.Context, actor Actor) (context.Context, *LiveReadScope, error) {
+	s := &LiveReadScope{e: e, actor: actor}
+	if err := s.Refresh(ctx); err != nil {
+		return ctx, nil, err
+	}
+	return context.WithValue(ctx, liveKey{}, s), s, nil
+}
+
+// WithoutReadScope returns ctx with no read scope, static or live: for the
+// engine's own bookkeeping inside a scoped operation (an event stream that
+// filters events itself must see every sequence number to find gaps).
+func WithoutReadScope(ctx context.Context) context.Context {
+	return context.WithValue(context.WithValue(ctx, liveKey{}, (*LiveReadScope)(nil)), hiddenKey{}, []int(nil))
+}
+
+// LiveReadScopeFrom returns the live read scope of ctx, nil outside one.
+func LiveReadScopeFrom(ctx context.Context) *LiveReadScope {
+	s, _ := ctx.Value(liveKey{}).(*LiveReadScope)
+	return s
+}
+
+// Refresh re-reads the definitions the scope's actor may not read.
+func (s *LiveReadScope) Refresh(ctx context.Context) error {
+	// Read unscoped: a scoped read of definitions would not see the
+	// hidden ones it is meant to list.
+	hidden, err := s.e.HiddenDefinitions(WithoutReadScope(ctx), s.actor)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.hidden = hidden
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *LiveReadScope) current() []int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.hidden
+}
+
+// hiddenIn returns the definitions hidden by ctx's read scope, static or live.
+func hiddenIn(ctx context.Context) []int {
+	if s := LiveReadScopeFrom(ctx); s != nil {
+		return s.current()
+	}
+	hidden, _ := ctx.Value(hiddenKey{}).([]int)
+	return hidden
+}
+
 // ReadScope is the ent interceptor behind WithReadScope. The client's opener registers it
 // once, before any use (storage does, for every client it opens): registering it later would
 // race with queries in flight. Outside a read scope it does nothing.
 func ReadScope() ent.Interceptor {
 	return ent.TraverseFunc(func(ctx context.Context, q ent.Query) error {
-		hidden, _ := ctx.Value(hiddenKey{}).([]int)
+		hidden := hiddenIn(ctx)
 		if len(hidden) == 0 {
 			return nil
 		}

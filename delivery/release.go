@@ -16,6 +16,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/internal/origin"
 )
 
 // ArtifactVersion is the exact build of one artifact source that a release
@@ -291,6 +292,9 @@ func (t *txn) resolveArtifacts(def *ent.ReleaseDefinition, snap *spec.Definition
 			if len(f.v) > 2000 {
 				return nil, Invalid(fmt.Sprintf("artifacts[%d].%s", i, f.name), "is longer than 2000 characters")
 			}
+		}
+		if a.BuildURL != "" && !origin.HTTP(a.BuildURL) {
+			return nil, Invalid(fmt.Sprintf("artifacts[%d].buildUrl", i), "%q is not an http(s) URL", truncateText(a.BuildURL, 100))
 		}
 		byAlias[a.Alias] = a
 	}

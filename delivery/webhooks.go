@@ -15,6 +15,7 @@ import (
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
+	"github.com/cairnhq/cairn/internal/origin"
 )
 
 // The results of a webhook delivery (WebhookDelivery.result).
@@ -333,7 +334,7 @@ func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc) (ReceiptResult, er
 			Partial:      r.Result == "PARTIALLY_SUCCEEDED",
 			Artifacts: []ArtifactVersion{{
 				Alias: s.Alias, BuildID: r.BuildID, BuildNumber: displayNumber(r),
-				Branch: spec.NormalizeBranch(rev.Branch), Commit: rev.Commit, BuildURL: r.BuildURL,
+				Branch: spec.NormalizeBranch(rev.Branch), Commit: rev.Commit, BuildURL: externalURL(r.BuildURL),
 				Files: r.Files, Result: r.Result,
 			}},
 		}
@@ -445,6 +446,16 @@ func admits(s *ent.ArtifactSource, r BuildReceipt) (string, Revision) {
 		}
 	}
 	return "", rev
+}
+
+// externalURL keeps a URL that came from outside (a CI server's build page,
+// commit or work item link) only when it is an absolute http(s) URL, so that
+// a "javascript:" or "data:" link is never stored, let alone rendered.
+func externalURL(s string) string {
+	if origin.HTTP(s) {
+		return s
+	}
+	return ""
 }
 
 func displayNumber(r BuildReceipt) string {

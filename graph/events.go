@@ -23,7 +23,9 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 	if err != nil {
 		return nil, err
 	}
-	in, err := r.Engine.FollowEvents(ctx, r.Events, a, f, derefOr(afterSequence, delivery.FromNow))
+	// The stream filters events by readers itself and must see every
+	// sequence number; the fields of what it sends are read scoped.
+	in, err := r.Engine.FollowEvents(delivery.WithoutReadScope(ctx), r.Events, a, f, derefOr(afterSequence, delivery.FromNow))
 	if err != nil {
 		return nil, err
 	}
@@ -32,10 +34,18 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 	go func() {
 		defer close(out)
 		// in closes when ctx ends, so ranging over it cannot leak.
+		scope := delivery.LiveReadScopeFrom(ctx)
 		for ev := range in {
 			v, ok := typedEvent(ev, loader).(T)
 			if !ok {
 				continue
+			}
+			// What the event's fields reach is read in the viewer's
+			// read scope as it is now (see scopeReads).
+			if scope != nil {
+				if err := scope.Refresh(ctx); err != nil {
+					return // the client resubscribes; nothing unscoped goes out
+				}
 			}
 			select {
 			case out <- v:
@@ -89,8 +99,9 @@ func typedEvent(ev delivery.Event, l model.EventLoader) any {
 }
 
 // eventLoader reads what events name. The stream already admitted the event
-// for the viewer (its definition is readable), so these reads need no
-// further check; something deleted since resolves to null.
+// for the viewer (its definition is readable), and the reads run in the
+// subscription's live read scope: something deleted or hidden since
+// resolves to null.
 type eventLoader struct{ e *delivery.Engine }
 
 var _ model.EventLoader = eventLoader{}

@@ -29,11 +29,25 @@ func (r *Resolver) readableNode(ctx context.Context, n ent.Noder) error {
 // whatever a field reaches, directly or through edges from other objects (a work item's
 // releases, an agent's jobs, pending approvals), leaves out the definitions the viewer may not
 // read. Mutations are not scoped: the engine checks them itself and must see everything.
-// Subscriptions filter their events themselves, re-reading readers as they change.
+// Subscriptions filter their events themselves, and run in a live read scope
+// (delivery.WithLiveReadScope) that they refresh before each event, so that what an event's
+// fields reach (an agent's jobs and their definitions, a release's work items and their other
+// releases) is what the viewer could read by query at that moment.
 func (r *Resolver) scopeReads(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	a, ok := auth.ActorFrom(ctx)
-	if !ok || oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
+	if !ok || oc == nil || oc.Operation == nil {
+		return next(ctx)
+	}
+	switch oc.Operation.Operation {
+	case ast.Query:
+	case ast.Subscription:
+		scoped, _, err := r.Engine.WithLiveReadScope(ctx, a)
+		if err != nil {
+			return graphql.OneShot(graphql.ErrorResponse(ctx, "reading permissions: %v", err))
+		}
+		return next(scoped)
+	default:
 		return next(ctx)
 	}
 	scoped, err := r.Engine.WithReadScope(ctx, a)

@@ -183,7 +183,7 @@ func TestUnauthenticatedWebhooksWriteNothing(t *testing.T) {
 			username: "cairn", secret: "api-token", webhookSecret: "hook-secret"}) { id } }`, nil)
 		c := h.srv.Engine.Client()
 		before := [...]int{c.WebhookDelivery.Query().CountX(ctx), c.AuditEvent.Query().CountX(ctx), c.Event.Query().CountX(ctx)}
-		post := func(path, user, pass string) int {
+		postBody := func(path, user, pass string) (int, string) {
 			req, _ := http.NewRequest("POST", h.http.URL+path, strings.NewReader(`{"name":"app","build":{"number":1,"phase":"COMPLETED","status":"SUCCESS"}}`))
 			if user != "" {
 				req.SetBasicAuth(user, pass)
@@ -192,15 +192,26 @@ func TestUnauthenticatedWebhooksWriteNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			io.Copy(io.Discard, resp.Body)
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			return resp.StatusCode
+			return resp.StatusCode, resp.Header.Get("WWW-Authenticate") + " " + string(b)
+		}
+		post := func(path, user, pass string) int {
+			s, _ := postBody(path, user, pass)
+			return s
+		}
+		// An unknown connection name is answered as a known one with a
+		// wrong secret: the caller cannot tell which names exist.
+		unknownStatus, unknownBody := postBody("/webhooks/jenkins/nope", "cairn", "hook-secret")
+		knownStatus, knownBody := postBody("/webhooks/jenkins/ci", "cairn", "wrong")
+		if unknownStatus != http.StatusUnauthorized || unknownStatus != knownStatus || unknownBody != knownBody {
+			t.Fatalf("unknown connection %d %q, known with a wrong secret %d %q: want the same 401", unknownStatus, unknownBody, knownStatus, knownBody)
 		}
 		for i := range 60 {
-			if s := post(fmt.Sprintf("/webhooks/jenkins/nope-%d", i), "cairn", "hook-secret"); s != http.StatusNotFound {
+			if s := post(fmt.Sprintf("/webhooks/jenkins/nope-%d", i), "cairn", "hook-secret"); s != http.StatusUnauthorized {
 				t.Fatalf("unknown connection: %d", s)
 			}
-			if s := post("/webhooks/teambuild/"+url.PathEscape(fmt.Sprintf("x %d", i)), "", ""); s != http.StatusNotFound {
+			if s := post("/webhooks/teambuild/"+url.PathEscape(fmt.Sprintf("x %d", i)), "", ""); s != http.StatusUnauthorized {
 				t.Fatalf("unknown teambuild connection: %d", s)
 			}
 			if s := post("/webhooks/jenkins/ci", "cairn", fmt.Sprintf("guess-%d", i)); s != http.StatusUnauthorized {

@@ -92,7 +92,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	h.waitFor(t, "the gpu job's waiting reason", func() bool { return h.releaseEnvs(t, rel)["gpu"].Waiting != "" })
 	waiting := h.releaseEnvs(t, rel)["gpu"].Waiting
 
-	// Two refused webhooks: an unknown connection (404) and a hostile body to the other source.
+	// Two refused webhooks: an unknown connection (401, as a wrong secret) and a hostile body to the other source.
 	for _, u := range []string{"/webhooks/jenkins/nope", "/webhooks/teambuild/nope"} {
 		resp, err := http.Post(h.http.URL+u, "application/json", strings.NewReader(`{"name":`))
 		if err != nil {
@@ -112,8 +112,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		`cairn_agents{state="online"}`:                                                    1,
 		`cairn_agent_connections`:                                                         1,
 		`cairn_dispatch_latency_seconds_count`:                                            1,
-		`cairn_webhook_deliveries_total{code="404",result="rejected",source="jenkins"}`:   1,
-		`cairn_webhook_deliveries_total{code="404",result="rejected",source="teambuild"}`: 1,
+		`cairn_webhook_deliveries_total{code="401",result="rejected",source="jenkins"}`:   1,
+		`cairn_webhook_deliveries_total{code="401",result="rejected",source="teambuild"}`: 1,
 	}
 	for s, v := range want {
 		if got, ok := m[s]; !ok || got != v {

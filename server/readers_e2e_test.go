@@ -109,3 +109,120 @@ func TestRestrictedDefinitionReachedAround(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscriptionsRespectReaders: every subscription, over a real websocket, delivers to an
+// outsider (vic, not among the vault's readers) only what vic could read by query: agentEvents
+// do not reach the vault's jobs, releaseEvents of the open definition do not reach the vault's
+// release through a shared work item, approvalEvents carry none of the vault's approvals, and
+// the vault's deployment log is NOT_FOUND. A reader (sam) sees all of it over the same
+// subscriptions, so each assertion can fail.
+func TestSubscriptionsRespectReaders(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		e, sys := h.srv.Engine, delivery.SystemActor("test")
+		editor := h.tokenFor("eddie", delivery.RoleEditor)
+		vic := h.tokenFor("vic", delivery.RoleViewer)
+		sam := h.tokenFor("sam", delivery.RoleViewer)
+		g, err := e.CreateGroup(ctx, sys, delivery.GroupInput{Name: "vault-team"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range e.Client().User.Query().AllX(ctx) {
+			if u.Username == "sam" {
+				if _, err := e.AddGroupMember(ctx, sys, g.ID, u.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		const define = `mutation($n: String!, $r: [String!]) { createDefinition(input: {name: $n, readers: $r,
+		  environments: [{name: "prod", trigger: {kind: AFTER_RELEASE},
+		    preApproval: {approvers: [{kind: USER, name: "vic"}, {kind: USER, name: "sam"}]},
+		    job: {tasks: [{name: "t", script: "true"}]}}]}) { id } }`
+		vault := dig(h.ok(editor, define, map[string]any{"n": "vault-secret-name", "r": []string{"vault-team"}}), "createDefinition", "id").(string)
+		open := dig(h.ok(editor, define, map[string]any{"n": "open", "r": nil}), "createDefinition", "id").(string)
+		const create = `mutation($d: ID!) { createRelease(input: {definitionId: $d}) { id } }`
+		vaultRel := dig(h.ok(h.admin, create, map[string]any{"d": vault}), "createRelease", "id").(string)
+		openRel := dig(h.ok(editor, create, map[string]any{"d": open}), "createRelease", "id").(string)
+		c := h.srv.DB().Client
+		ids := []int{}
+		for _, s := range []string{vaultRel, openRel} {
+			id, _ := strconv.Atoi(s)
+			ids = append(ids, id)
+		}
+		c.WorkItem.Create().SetSystem("JIRA").SetExternalID("SEC-1").SetTitle("rotate keys").SetType("Task").
+			SetState("Done").SetURL("https://jira.example.com/browse/SEC-1").AddReleaseIDs(ids...).SaveX(ctx)
+		// Approve both, so that jobs exist; an agent takes both and is then disabled (an agent event).
+		for _, tok := range []string{sam} {
+			for _, x := range dig(h.ok(tok, `{ pendingApprovals { id } }`, nil), "pendingApprovals").([]any) {
+				h.ok(tok, `mutation($a: ID!) { approve(input: {approvalId: $a}) { status } }`, map[string]any{"a": x.(map[string]any)["id"]})
+			}
+		}
+		ag := c.Agent.Create().SetName("a1").SaveX(ctx)
+		jobs := c.Job.Query().AllX(ctx)
+		if len(jobs) != 2 {
+			t.Fatalf("%d jobs, want 2", len(jobs))
+		}
+		var vaultDeployment int
+		for _, j := range jobs {
+			if err := e.StartJob(ctx, j.ID, ag.ID); err != nil {
+				t.Fatal(err)
+			}
+			if d := c.Deployment.GetX(ctx, j.DeploymentID); strconv.Itoa(d.ReleaseID) == vaultRel {
+				vaultDeployment = d.ID
+			}
+		}
+		if _, err := e.SetAgentEnabled(ctx, sys, ag.ID, false); err != nil {
+			t.Fatal(err)
+		}
+
+		const agentSub = `subscription { agentEvents(afterSequence: 0) { ... on AgentStatusEvent { status
+		  agent { name jobs { edges { node { id deployment { release { id definition { name readers } } } } } } } } } }`
+		const releaseSub = `subscription($d: ID) { releaseEvents(definitionId: $d, afterSequence: 0) { ... on ReleaseCreatedEvent { releaseId
+		  release { workItems { edges { node { externalID releases { id name definition { name } } } } } } } } }`
+		const approvalSub = `subscription { approvalEvents(afterSequence: 0) { ... on ApprovalPendingEvent { releaseId
+		  release { name definition { name } } deployment { id } } } }`
+		const logSub = `subscription($d: ID!) { deploymentLog(deploymentId: $d) { seq text } }`
+		view := func(token string) (agentView, releaseView, approvals string, logErr string) {
+			ws := h.dialWS(token, false)
+			ws.ack()
+			ws.subscribe("agents", agentSub, nil)
+			agentView = toJSON(ws.event("agents", "agentEvents", eventWait))
+			ws.subscribe("releases", releaseSub, map[string]any{"d": open})
+			releaseView = toJSON(ws.event("releases", "releaseEvents", eventWait))
+			ws.subscribe("approvals", approvalSub, nil)
+			var seen []string
+			for range 2 { // vic: the open release's pending approval only; sam: both
+				ev := ws.event("approvals", "approvalEvents", eventWait)
+				seen = append(seen, toJSON(ev))
+				if token == vic {
+					break
+				}
+			}
+			approvals = strings.Join(seen, " ")
+			if token != vic {
+				return // a reader's log stream is open and silent: the job prints nothing
+			}
+			ws.subscribe("log", logSub, map[string]any{"d": strconv.Itoa(vaultDeployment)})
+			m := ws.until(func(m wsMsg) bool { return m.ID == "log" })
+			logErr = m.Type + " " + string(m.Payload)
+			return
+		}
+		av, rv, ap, le := view(vic)
+		if strings.Contains(av, "vault") || strings.Contains(av, `"`+vaultRel+`"`) || !strings.Contains(av, `"`+openRel+`"`) {
+			t.Errorf("vic's agentEvents reach the vault: %s", av)
+		}
+		if strings.Contains(rv, "vault") || strings.Contains(rv, `"`+vaultRel+`"`) || !strings.Contains(rv, "SEC-1") {
+			t.Errorf("vic's releaseEvents reach the vault through the work item: %s", rv)
+		}
+		if strings.Contains(ap, "vault") || strings.Contains(ap, `"`+vaultRel+`"`) {
+			t.Errorf("vic's approvalEvents carry the vault: %s", ap)
+		}
+		if !strings.Contains(le, "NOT_FOUND") {
+			t.Errorf("vic followed the vault's deployment log: %s", le)
+		}
+		av, rv, ap, _ = view(sam)
+		if !strings.Contains(av, "vault-secret-name") || !strings.Contains(rv, "vault-secret-name") || !strings.Contains(ap, "vault-secret-name") {
+			t.Errorf("sam, a reader, does not see the vault: %s | %s | %s", av, rv, ap)
+		}
+	})
+}

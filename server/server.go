@@ -77,6 +77,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range db.Tightened {
+		log.Warn("data directory was readable by others: restricted to its owner", "path", p)
+	}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -220,7 +223,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /webhooks/jenkins/{connection}",
 		s.metrics.Webhook("jenkins", jenkins.NewHandler(s.Engine, s.log.With("component", "webhook.jenkins"), nil)))
 	s.mux.Handle("POST /webhooks/teambuild/{connection}",
-		s.metrics.Webhook("teambuild", teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild"))))
+		s.metrics.Webhook("teambuild", teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild"), nil)))
 	if s.cfg.MetricsToken != "" {
 		s.mux.Handle("GET /metrics", s.metrics.TokenHandler(s.cfg.MetricsToken))
 	}

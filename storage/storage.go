@@ -5,6 +5,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,6 +35,10 @@ type DB struct {
 	SQL      *sql.DB
 	// URL is the PostgreSQL DSN, empty for SQLite.
 	URL string
+	// Tightened lists what Open found readable by others in the data
+	// directory (the directory, cairn.db and its -wal and -shm files) and
+	// restricted to its owner, with the old mode: for the caller to log.
+	Tightened []string
 }
 
 // Close closes the database.
@@ -60,7 +65,62 @@ func Open(ctx context.Context, databaseURL, dataDir string, maxConns int) (*DB, 
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
-	return OpenSQLite(ctx, filepath.Join(dataDir, "cairn.db"))
+	path := filepath.Join(dataDir, "cairn.db")
+	tightened, err := restrictDataDir(dataDir, path)
+	if err != nil {
+		return nil, err
+	}
+	db, err := OpenSQLite(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	// SQLite creates -wal and -shm with the database's mode; a file left
+	// by an older version is tightened here.
+	more, err := restrictDataDir(dataDir, path)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.Tightened = append(tightened, more...)
+	return db, nil
+}
+
+// restrictDataDir makes the data directory 0700 and the database files
+// 0600, creating cairn.db empty (so that SQLite does not create it with the
+// umask's mode). It returns what it changed, as "path (was 0644)".
+func restrictDataDir(dir, db string) ([]string, error) {
+	var changed []string
+	restrict := func(p string, want os.FileMode) error {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&^want == 0 {
+			return nil
+		}
+		if err := os.Chmod(p, want); err != nil {
+			return fmt.Errorf("restricting %s to mode %#o: %w", p, want, err)
+		}
+		changed = append(changed, fmt.Sprintf("%s (was %#o)", p, fi.Mode().Perm()))
+		return nil
+	}
+	if err := restrict(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(db, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", db, err)
+	}
+	f.Close()
+	for _, p := range []string{db, db + "-wal", db + "-shm", db + "-journal"} {
+		if err := restrict(p, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
 }
 
 // Pool sizes: SQLite has one writer whatever the pool (WAL readers run beside it); PostgreSQL

@@ -3,6 +3,9 @@ package storage_test
 import (
 	"context"
 	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -206,6 +209,65 @@ func TestMigrateAllowsJobPhases(t *testing.T) {
 		dup := db.Client.Job.Create().SetDeploymentID(base.DeploymentID).SetPhase(2).SetSpec(base.Spec).SetQueuedAt(time.Now())
 		if err := dup.Exec(ctx); err == nil {
 			t.Fatal("two jobs of one phase were stored")
+		}
+	})
+}
+
+// TestDataDirectoryPermissions: a new data directory is 0700 and its
+// database files 0600; an existing directory and database readable by others
+// are restricted at start, and Open reports what it changed.
+func TestDataDirectoryPermissions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	check := func(t *testing.T, dir string) {
+		t.Helper()
+		for p, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "cairn.db"): 0o600,
+			filepath.Join(dir, "cairn.db-wal"): 0o600, filepath.Join(dir, "cairn.db-shm"): 0o600} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != want {
+				t.Errorf("%s has mode %#o, want %#o", p, fi.Mode().Perm(), want)
+			}
+		}
+	}
+	open := func(t *testing.T, dir string) *storage.DB {
+		db, err := storage.Open(ctx, "", dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	t.Run("new", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data")
+		db := open(t, dir)
+		defer db.Close()
+		check(t, dir)
+		if len(db.Tightened) != 0 {
+			t.Errorf("tightened %q in a new directory", db.Tightened)
+		}
+	})
+	t.Run("existing", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data")
+		db := open(t, dir)
+		db.Close()
+		for _, p := range []string{filepath.Join(dir, "cairn.db"), filepath.Join(dir, "cairn.db-wal"), filepath.Join(dir, "cairn.db-shm")} {
+			if err := os.Chmod(p, 0o644); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		db = open(t, dir)
+		defer db.Close()
+		check(t, dir)
+		if got := strings.Join(db.Tightened, " "); !strings.Contains(got, dir+" (was 0755)") || !strings.Contains(got, "cairn.db (was 0644)") {
+			t.Errorf("tightened %q", got)
 		}
 	})
 }

@@ -183,7 +183,11 @@ func (f *Fetcher) RecentBuilds(ctx context.Context, s delivery.ArtifactRef, c de
 		out := make([]delivery.BuildVersion, 0, len(builds))
 		for _, b := range builds {
 			num := strconv.FormatInt(b.Number, 10)
-			v := delivery.BuildVersion{BuildID: num, BuildNumber: num, BuildURL: b.URL, Result: jenkinsResult(b.Result)}
+			// The build URL is the connection's, not the one Jenkins reports
+			// (its configured root URL may name another host): the agent
+			// downloads from it with the connection's credentials.
+			u, _ := cl.BuildURL(s.Job, b.Number)
+			v := delivery.BuildVersion{BuildID: num, BuildNumber: num, BuildURL: u, Result: jenkinsResult(b.Result)}
 			if bd, ok := jenkins.SelectBuildData(b.GitBuildData(), s.RepositoryURL); ok {
 				v.Commit = bd.SHA1
 				if len(bd.Branches) > 0 {
@@ -241,7 +245,8 @@ func (f *Fetcher) Build(ctx context.Context, s delivery.ArtifactRef, c delivery.
 			return nil, err
 		}
 		num := strconv.FormatInt(b.Number, 10)
-		v := &delivery.BuildVersion{BuildID: num, BuildNumber: num, BuildURL: b.URL}
+		u, _ := cl.BuildURL(s.Job, b.Number)
+		v := &delivery.BuildVersion{BuildID: num, BuildNumber: num, BuildURL: u}
 		if !b.Building {
 			v.Result = jenkinsResult(b.Result)
 		}

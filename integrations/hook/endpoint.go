@@ -40,8 +40,12 @@ type Adapter interface {
 	// and webhook secret, in constant time.
 	Authenticate(r *http.Request, username, webhookSecret string) bool
 	// Receipt parses an authenticated body into a build receipt. Errors
-	// match ErrMalformed or ErrInvalid (400), ErrIgnored (202) or
-	// ErrUnavailable (503).
+	// match ErrMalformed or ErrInvalid (400), ErrIgnored (202),
+	// ErrUnavailable (503) or
+	// ErrUnconfirmed (422: the CI server does not confirm the build).
+	// A receipt that can release must be confirmed with the CI server at
+	// conn.URL: its BuildURL and Files come from that answer, never from
+	// the payload.
 	Receipt(ctx context.Context, body []byte, conn Conn, engine Engine) (*delivery.BuildReceipt, error)
 }
 
@@ -76,9 +80,11 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case delivery.CodeOf(err) == delivery.CodeNotFound,
 		err == nil && conn.Kind != ep.Adapter.ConnectionKind():
-		reason := fmt.Sprintf("no %s service connection named %q", ep.Adapter.ConnectionKind(), truncate(name))
-		ep.log().DebugContext(ctx, "webhook refused: unknown connection", "source", src, "connection", truncate(name))
-		ep.refuse(w, ErrUnknownConnection, reason)
+		// The same answer as wrong credentials: an unauthenticated caller
+		// must not learn which connection names exist.
+		ep.log().WarnContext(ctx, "webhook refused: "+fmt.Sprintf("no %s service connection named %q", ep.Adapter.ConnectionKind(), truncate(name)),
+			"source", src, "remote", r.RemoteAddr)
+		ep.unauthorized(w)
 		return
 	case err != nil:
 		ep.log().ErrorContext(ctx, "webhook failed before authentication", "source", src, "err", err)
@@ -96,10 +102,10 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if webhookSecret == "" {
 			reason = "the connection has no webhook secret: set one to accept webhooks"
 		}
-		// Warn: a CI server with a stale secret shows up here (and nowhere else).
+		// Warn: a CI server with a stale secret shows up here (and nowhere
+		// else). The caller gets the answer of an unknown connection.
 		ep.log().WarnContext(ctx, "webhook refused: "+reason, "source", src, "connection", conn.Name, "remote", r.RemoteAddr)
-		w.Header().Set("WWW-Authenticate", `Basic realm="cairn webhooks"`)
-		ep.refuse(w, ErrUnauthorized, reason)
+		ep.unauthorized(w)
 		return
 	}
 	rec.ConnectionID = conn.ID
@@ -119,7 +125,7 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Result = delivery.DeliveryIgnored
 		ep.reject(ctx, w, rec, err, ign.Reason)
 		return
-	case errors.Is(err, ErrMalformed), errors.Is(err, ErrInvalid), errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrInvalid), errors.Is(err, ErrUnavailable), errors.Is(err, ErrUnconfirmed):
 		ep.reject(ctx, w, rec, err, err.Error())
 		return
 	case err != nil:
@@ -137,6 +143,17 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, ResultStatus(res.Result), Response{Result: res.Result, Reason: res.Reason, Delivery: res.DeliveryID, Releases: nonNil(res.ReleaseIDs)})
+}
+
+// unauthorizedReason is the one answer to every request that does not
+// authenticate as a connection of the endpoint's kind, whether the name
+// exists or not.
+const unauthorizedReason = "unknown connection or wrong or missing credentials"
+
+// unauthorized answers 401 with the one reason, recording nothing.
+func (ep *Endpoint) unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="cairn webhooks"`)
+	ep.refuse(w, ErrUnauthorized, unauthorizedReason)
 }
 
 // refuse answers a request that did not authenticate, recording nothing.

@@ -36,7 +36,16 @@ var (
 	// ErrUnavailable: a call back to the CI server that the delivery needs
 	// failed; the sender should retry.
 	ErrUnavailable = errors.New("ci server unavailable")
+	// ErrUnconfirmed: the CI server, asked with the connection's own URL and
+	// credentials, does not confirm the build the payload describes (no such
+	// build, still running). Nothing is released from it.
+	ErrUnconfirmed = errors.New("build not confirmed by the ci server")
 )
+
+// Unconfirmed returns an error matching ErrUnconfirmed with a reason.
+func Unconfirmed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUnconfirmed, fmt.Sprintf(format, args...))
+}
 
 // IgnoredError says why a valid payload is ignored. It matches ErrIgnored.
 type IgnoredError struct {
@@ -72,6 +81,8 @@ func StatusCode(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrUnconfirmed):
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrInvalid):
 		return http.StatusBadRequest
 	default:

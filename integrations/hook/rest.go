@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/cairnhq/cairn/internal/origin"
 )
 
 // ErrNotFound matches a REST reply of 404.
@@ -48,7 +50,10 @@ func GetJSON(ctx context.Context, hc *http.Client, rawURL, user, password string
 	}
 	req.Header.Set("Accept", "application/json")
 	if user != "" || password != "" {
+		// Pre-emptive: Jenkins and Azure DevOps answer an anonymous
+		// request with 403 or a sign-in page rather than a challenge.
 		req.SetBasicAuth(user, password)
+		hc = homeOnly(hc, rawURL)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -70,4 +75,25 @@ func GetJSON(ctx context.Context, hc *http.Client, rawURL, user, password string
 		return fmt.Errorf("decoding %s: %w", req.URL.Redacted(), err)
 	}
 	return nil
+}
+
+// homeOnly returns a copy of hc that follows no redirect out of home's
+// origin (scheme, host and port): a request that carries a connection's
+// credentials never takes them elsewhere, whatever the server answers.
+func homeOnly(hc *http.Client, home string) *http.Client {
+	c := *hc
+	next := hc.CheckRedirect
+	c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if !origin.Same(r.URL.String(), home) {
+			return fmt.Errorf("redirect to %s refused: not the service connection's origin", r.URL.Redacted())
+		}
+		if next != nil {
+			return next(r, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
 }

@@ -124,6 +124,12 @@ func (c *Client) Build(ctx context.Context, jobFullName string, number int64) (*
 	return &b, nil
 }
 
+// BuildURL is the build's page under BaseURL, "{BaseURL}/job/a/job/b/12/":
+// where the agent downloads its artifacts ("{BuildURL}artifact/<path>").
+func (c *Client) BuildURL(jobFullName string, number int64) (string, error) {
+	return c.url(jobPath(jobFullName)+"/"+strconv.FormatInt(number, 10)+"/", nil)
+}
+
 // BuildSummary is a line of a job's build history.
 type BuildSummary struct {
 	Number      int64  `json:"number"`

@@ -2,6 +2,7 @@ package jenkins
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -255,5 +256,47 @@ func TestNormalizeRepoURL(t *testing.T) {
 	}
 	if SameRepository("", "") {
 		t.Error("two empty URLs are the same repository")
+	}
+}
+
+// TestClientPreemptiveAuthAndRedirects: the first request carries Basic auth
+// (Jenkins answers an anonymous API call with 403, not a challenge), and a
+// redirect out of the connection's origin is not followed with it.
+func TestClientPreemptiveAuthAndRedirects(t *testing.T) {
+	t.Parallel()
+	var otherAuth []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherAuth = append(otherAuth, r.Header.Get("Authorization"))
+		_, _ = w.Write([]byte(`{"number":42,"result":"SUCCESS"}`))
+	}))
+	t.Cleanup(other.Close)
+	var first string
+	n := 0
+	home := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n++; n == 1 {
+			first = r.Header.Get("Authorization")
+		}
+		if r.URL.Path == "/jenkins/job/moved/42/api/json" {
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+			return
+		}
+		_, _ = w.Write([]byte(`{"number":42,"result":"SUCCESS"}`))
+	}))
+	t.Cleanup(home.Close)
+	c := &Client{BaseURL: home.URL + "/jenkins", User: "bot", Token: "api-token", HTTP: home.Client()}
+	if _, err := c.Build(t.Context(), "app", 42); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Basic " + base64.StdEncoding.EncodeToString([]byte("bot:api-token")); first != want {
+		t.Fatalf("first request Authorization %q, want %q", first, want)
+	}
+	if _, err := c.Build(t.Context(), "moved", 42); err == nil || !strings.Contains(err.Error(), "origin") {
+		t.Fatalf("redirect to another origin: %v", err)
+	}
+	if len(otherAuth) != 0 {
+		t.Fatalf("the other origin was called: %q", otherAuth)
+	}
+	if u, err := c.BuildURL("a/b", 12); err != nil || u != home.URL+"/jenkins/job/a/job/b/12/" {
+		t.Fatalf("BuildURL = %q, %v", u, err)
 	}
 }

@@ -2,26 +2,27 @@ package jenkins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/integrations/hook"
 )
 
-// branchLookupTimeout bounds the api/json call that finds a Pipeline build's
-// branch while the Notification plugin waits for the answer.
+// branchLookupTimeout bounds the api/json call that confirms a build (and
+// finds a Pipeline build's branch) while the Notification plugin waits for
+// the answer.
 const branchLookupTimeout = 5 * time.Second
 
 // NewHandler returns the Notification plugin webhook, to be mounted at
 // "POST /webhooks/jenkins/{connection}". The plugin authenticates as the
 // connection: Basic auth (the endpoint URL's user-info) with the
 // connection's username and webhook secret, or "?token=" with the webhook
-// secret. hc calls Jenkins back for the branch of Pipeline builds whose
-// notification carries none; nil means a client with a short timeout.
+// secret. hc calls Jenkins back to confirm a build before it is released
+// (see adapter.Receipt); nil means a client with a short timeout.
 func NewHandler(engine hook.Engine, log *slog.Logger, hc *http.Client) http.Handler {
 	if hc == nil {
 		hc = &http.Client{Timeout: branchLookupTimeout}
@@ -38,10 +39,16 @@ func (adapter) Authenticate(r *http.Request, username, webhookSecret string) boo
 	return Authenticate(r, username, webhookSecret, webhookSecret)
 }
 
-// Receipt parses a notification. A finished build without scm.branch (a
-// Pipeline job) whose followers filter branches gets its branch from the
-// build's api/json: the git BuildData of each source's repository, never a
-// shared library's.
+// Receipt parses a notification. A finished, successful build that a
+// definition follows is then confirmed with Jenkins itself: the build's
+// api/json at the connection's URL, with its credentials. Jenkins' answer,
+// not the notification, gives the result, the archived files (relative
+// paths) and, for a Pipeline build whose notification carries no
+// scm.branch, the branch of each source's repository (from its git
+// BuildData, never a shared library's). The build URL the agent downloads
+// from is the connection's URL and the job's path: a notification's
+// full_url never reaches a release. A build Jenkins does not know (404), or
+// reports still running, is rejected (hook.ErrUnconfirmed).
 func (a adapter) Receipt(ctx context.Context, body []byte, conn hook.Conn, engine hook.Engine) (*delivery.BuildReceipt, error) {
 	n, err := Parse(body)
 	if err != nil {
@@ -51,52 +58,65 @@ func (a adapter) Receipt(ctx context.Context, body []byte, conn hook.Conn, engin
 	if err != nil {
 		return nil, err
 	}
-	if b.URL == "" && n.Build.URL != "" {
-		b.URL = strings.TrimRight(conn.URL, "/") + "/" + strings.TrimLeft(n.Build.URL, "/")
-	}
 	r := &delivery.BuildReceipt{
 		Source: delivery.SourceJenkins, ConnectionID: conn.ID, Key: b.Key(), Event: string(n.Build.Phase),
 		Job: b.Job, BuildID: b.BuildID, BuildNumber: b.Number, Branch: b.Branch, Commit: b.Commit,
-		Result: string(b.Result), BuildURL: b.URL,
+		Result: string(b.Result),
 	}
-	for _, art := range b.Artifacts {
-		if art.URL != "" {
-			r.Files = append(r.Files, art.URL)
-		} else {
-			r.Files = append(r.Files, art.Name)
-		}
-	}
-	if r.Branch != "" || b.Result != hook.ResultSucceeded && b.Result != hook.ResultPartiallySucceeded {
-		return r, nil
+	if b.Result != hook.ResultSucceeded && b.Result != hook.ResultPartiallySucceeded {
+		return r, nil // releases nothing: the engine records why
 	}
 	sources, err := engine.FollowingSources(ctx, *r)
 	if err != nil {
 		return nil, fmt.Errorf("finding the followers of %s: %w", r.Job, err)
 	}
+	if len(sources) == 0 {
+		return r, nil // followed by no definition: nothing to confirm
+	}
+	ctx, cancel := context.WithTimeout(ctx, branchLookupTimeout)
+	defer cancel()
+	c := &Client{BaseURL: conn.URL, User: conn.Username, Token: conn.Secret, HTTP: a.http}
+	details, err := c.Build(ctx, b.Job, n.Build.Number)
+	switch {
+	case errors.Is(err, hook.ErrNotFound):
+		return nil, hook.Unconfirmed("jenkins at %s has no build %s #%d", conn.Name, b.Job, n.Build.Number)
+	case err != nil:
+		return nil, fmt.Errorf("%w: confirming %s #%d with %s: %v", hook.ErrUnavailable, b.Job, n.Build.Number, conn.Name, err)
+	case details.Number != n.Build.Number:
+		return nil, hook.Unconfirmed("jenkins at %s answered build #%d for %s #%d", conn.Name, details.Number, b.Job, n.Build.Number)
+	case details.Building || details.Result == "":
+		return nil, hook.Unconfirmed("jenkins at %s reports %s #%d still running", conn.Name, b.Job, n.Build.Number)
+	}
+	result, ok := mapStatus(details.Result)
+	if !ok {
+		return nil, hook.Unconfirmed("jenkins at %s reports %s #%d as %s", conn.Name, b.Job, n.Build.Number, details.Result)
+	}
+	r.Result = string(result)
+	if r.BuildURL, err = c.BuildURL(b.Job, n.Build.Number); err != nil {
+		return nil, hook.Unconfirmed("%v", err)
+	}
+	r.Files = nil
+	for _, art := range details.Artifacts {
+		if art.RelativePath != "" {
+			r.Files = append(r.Files, art.RelativePath)
+		}
+	}
+	if r.Branch != "" {
+		return r, nil
+	}
 	filtered := false
 	for _, s := range sources {
 		filtered = filtered || len(s.BranchFilters) > 0
 	}
-	if !filtered {
-		return r, nil
-	}
-	r.Revisions, err = a.revisions(ctx, conn, b.Job, n.Build.Number, sources)
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading the branch of %s #%d from %s: %v", hook.ErrUnavailable, b.Job, n.Build.Number, conn.Name, err)
+	if filtered {
+		r.Revisions = revisions(details, sources)
 	}
 	return r, nil
 }
 
-// revisions reads the build's git checkouts and picks, for each source's
-// repository URL, the branch and commit it built.
-func (a adapter) revisions(ctx context.Context, conn hook.Conn, job string, number int64, sources []delivery.FollowingSource) (map[string]delivery.Revision, error) {
-	ctx, cancel := context.WithTimeout(ctx, branchLookupTimeout)
-	defer cancel()
-	c := &Client{BaseURL: conn.URL, User: conn.Username, Token: conn.Secret, HTTP: a.http}
-	details, err := c.Build(ctx, job, number)
-	if err != nil {
-		return nil, err
-	}
+// revisions picks, for each source's repository URL, the branch and commit
+// the build checked out, from its git BuildData.
+func revisions(details *BuildDetails, sources []delivery.FollowingSource) map[string]delivery.Revision {
 	data := details.GitBuildData()
 	out := map[string]delivery.Revision{}
 	for _, s := range sources {
@@ -104,5 +124,5 @@ func (a adapter) revisions(ctx context.Context, conn hook.Conn, job string, numb
 			out[s.RepositoryURL] = delivery.Revision{Branch: bd.Branches[0], Commit: bd.SHA1}
 		}
 	}
-	return out, nil
+	return out
 }

@@ -13,9 +13,10 @@ import (
 )
 
 // DefaultAPIVersion is the REST api-version sent when Client.APIVersion is
-// empty: 5.0 is served by Azure DevOps Services and Azure DevOps Server 2019
-// and later. TFS 2018 needs "4.1", TFS 2017 "3.2".
-const DefaultAPIVersion = "5.0"
+// empty: 7.1, the current version of Azure DevOps Services, also served by
+// Azure DevOps Server 2022.1 and later. Older servers need an older one
+// (Server 2019 "5.0", TFS 2018 "4.1", TFS 2017 "3.2").
+const DefaultAPIVersion = "7.1"
 
 // Client reads builds and work items from the Azure DevOps / TFS REST API.
 type Client struct {

@@ -2,11 +2,13 @@ package teambuild
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,5 +195,32 @@ func TestClientErrors(t *testing.T) {
 	nobase.BaseURL = "dev.azure.com/fabrikam"
 	if _, err := nobase.Build(ctx, "p", 1); err == nil || !strings.Contains(err.Error(), "base URL") {
 		t.Errorf("relative base URL: %v", err)
+	}
+}
+
+// TestClientAPIVersionAndPreemptiveAuth: every call names api-version 7.1
+// and carries Basic auth on the first request, with no challenge first.
+func TestClientAPIVersionAndPreemptiveAuth(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var versions, auths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		versions = append(versions, r.URL.Query().Get("api-version"))
+		auths = append(auths, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":1021,"buildNumber":"20250105.3","status":"completed","result":"succeeded"}`))
+	}))
+	t.Cleanup(srv.Close)
+	c := &Client{BaseURL: srv.URL + "/fabrikam", Token: "pat-123", HTTP: srv.Client()}
+	if _, err := c.Build(t.Context(), "Shop", 1021); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(":pat-123"))
+	if len(versions) != 1 || versions[0] != "7.1" || auths[0] != want {
+		t.Fatalf("api-versions %q, Authorization %q; want one request with 7.1 and %q", versions, auths, want)
 	}
 }

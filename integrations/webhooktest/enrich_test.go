@@ -116,7 +116,7 @@ func TestJenkinsEnrichment(t *testing.T) {
 			b["number"], b["full_url"], b["url"] = 43, "https://ci.example.com/jenkins/job/acme/job/app/43/", "job/acme/job/app/43/"
 			delete(b, "artifacts")
 		})
-		ev.ci.serve("/jenkins/job/acme/job/app/43/api/json", fixture(t, "jenkins", "build_pipeline.json"))
+		ev.ci.serve("/jenkins/job/acme/job/app/43/api/json", mutate(t, fixture(t, "jenkins", "build_pipeline.json"), func(m map[string]any) { m["number"] = 43 }))
 		r = ev.postJenkins(body)
 		if n, err := ev.e.RunDueEnrichments(ev.ctx, f); r.Status != 201 || n != 1 || err != nil {
 			t.Fatalf("second build: %d %s; %d %v", r.Status, r.Raw, n, err)

@@ -217,7 +217,7 @@ func TestManualReleaseArtifactChecks(t *testing.T) {
 			arts[a.Alias] = a
 		}
 		app, tb := arts["app"], arts["api"]
-		if app.BuildID != "42" || app.Branch != "main" || app.Commit != mainSHA || app.BuildURL != "https://ci.example.com/jenkins/job/acme/job/app/42/" {
+		if app.BuildID != "42" || app.Branch != "main" || app.Commit != mainSHA || app.BuildURL != ev.ci.srv.URL+"/jenkins/job/acme/job/app/42/" {
 			t.Fatalf("app artifact %+v", app)
 		}
 		if tb.BuildNumber != "20250105.3" || tb.Branch != "main" || tb.Commit != "2f6a8e0c4b1d3f5a7c9e0b2d4f6a8c0e1b3d5f7a" {
@@ -292,6 +292,7 @@ func TestWebhookReleaseEnrichesEveryArtifact(t *testing.T) {
 		ev := newEnv(t, db)
 		def := ev.defineTwo("shop")
 		ev.ci.serve("/jenkins/job/acme/job/app/41/api/json", jenkinsBuild(t, 41, "main", mainSHA, "SUCCESS"))
+		ev.ci.serve("/jenkins/job/acme/job/app/42/api/json", jenkinsBuild(t, 42, "main", mainSHA, "SUCCESS"))
 		ev.ci.serve("/fabrikam/Shop/_apis/build/builds/1021", fixture(t, "teambuild", "api_build.json"))
 		if _, err := ev.e.CreateRelease(ev.ctx, ev.person("alice", user.RoleEDITOR), delivery.CreateReleaseInput{DefinitionID: def,
 			Artifacts: []delivery.ArtifactVersion{{Alias: "app", BuildID: "41"}, {Alias: "api", BuildID: "1021"}}}); err != nil {

@@ -22,6 +22,7 @@ var appSource = spec.ArtifactSourceSpec{Alias: "app", Type: "JENKINS", Connectio
 func TestJenkinsPhases(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ev := newEnv(t, db)
+		ev.confirmJenkins("acme/app", 42, "SUCCESS", "dist/app-linux-amd64.tar.gz", "dist/app.sbom.json")
 		defID := ev.define("shop", appSource)
 		ev.define("unrelated", spec.ArtifactSourceSpec{Alias: "x", Type: "JENKINS", Connection: jenkinsConnStr, Job: "acme/other", ContinuousDeployment: true})
 		for _, step := range []struct {
@@ -49,8 +50,9 @@ func TestJenkinsPhases(t *testing.T) {
 		}
 		a := rel.Edges.Artifacts[0]
 		if a.BuildID != "42" || a.Branch != "main" || a.Commit != "9fceb02d0ae598e95dc970b74767f19372d61af8" ||
-			a.Enrichment != releaseartifact.EnrichmentPENDING || len(a.Files) != 2 ||
-			a.BuildURL != "https://ci.example.com/jenkins/job/acme/job/app/42/" {
+			a.Enrichment != releaseartifact.EnrichmentPENDING ||
+			strings.Join(a.Files, ",") != "dist/app-linux-amd64.tar.gz,dist/app.sbom.json" ||
+			a.BuildURL != ev.ci.srv.URL+"/jenkins/job/acme/job/app/42/" {
 			t.Fatalf("artifact %+v", a)
 		}
 		ds := ev.deliveries()
@@ -95,6 +97,10 @@ func TestJenkinsResultsAndFilters(t *testing.T) {
 		ev.define("nightly", spec.ArtifactSourceSpec{Alias: "n", Type: "JENKINS", Connection: jenkinsConnStr,
 			Job: "nightly-report", ContinuousDeployment: true})
 		ev.define("no-cd", spec.ArtifactSourceSpec{Alias: "app", Type: "JENKINS", Connection: jenkinsConnStr, Job: "acme/app"})
+		ev.confirmJenkins("shop/feature%2Flogin", 3, "UNSTABLE")
+		ev.confirmJenkins("acme/app", 51, "UNSTABLE")
+		ev.confirmJenkins("acme/app", 53, "SUCCESS")
+		ev.confirmJenkins("acme/app", 54, "SUCCESS")
 
 		// UNSTABLE multibranch build: only the source that allows partial builds releases it.
 		r := ev.postJenkins(fixture(t, "jenkins", "notification_multibranch_unstable.json"))
@@ -154,6 +160,7 @@ func TestJenkinsConcurrentDuplicates(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ev := newEnv(t, db)
 		ev.define("shop", appSource)
+		ev.confirmJenkins("acme/app", 42, "SUCCESS")
 		body := fixture(t, "jenkins", "notification_completed.json")
 		var wg sync.WaitGroup
 		replies := make([]reply, 10)
@@ -195,6 +202,7 @@ func TestJenkinsHostile(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ev := newEnv(t, db)
 		ev.define("shop", appSource)
+		ev.confirmJenkins("acme/app", 42, "SUCCESS")
 		good := fixture(t, "jenkins", "notification_completed.json")
 		huge := []byte(`{"name":"app","build":{"number":42,"phase":"COMPLETED","status":"SUCCESS","log":"` +
 			strings.Repeat("x", 2<<20) + `"}}`)
@@ -210,8 +218,8 @@ func TestJenkinsHostile(t *testing.T) {
 			{"no credentials", "/webhooks/jenkins/ci", "", "", good, 401, "wrong or missing credentials", true},
 			{"wrong token", "/webhooks/jenkins/ci?token=guess", "", "", good, 401, "wrong or missing credentials", true},
 			{"API secret is not the webhook secret", "/webhooks/jenkins/ci", jenkinsUser, jenkinsAPI, good, 401, "wrong", true},
-			{"unknown connection", "/webhooks/jenkins/nope", jenkinsUser, jenkinsHook, good, 404, `no JENKINS service connection named "nope"`, false},
-			{"connection of another kind", "/webhooks/jenkins/ado", adoUser, adoHook, good, 404, "no JENKINS service connection", false},
+			{"unknown connection", "/webhooks/jenkins/nope", jenkinsUser, jenkinsHook, good, 401, "wrong or missing credentials", false},
+			{"connection of another kind", "/webhooks/jenkins/ado", adoUser, adoHook, good, 401, "wrong or missing credentials", false},
 			{"truncated JSON", "/webhooks/jenkins/ci", jenkinsUser, jenkinsHook, good[:len(good)/2], 400, "truncated JSON", true},
 			{"wrong types", "/webhooks/jenkins/ci", jenkinsUser, jenkinsHook, []byte(`{"name":"app","build":{"number":"42","phase":"COMPLETED"}}`), 400, "build.number", true},
 			{"empty body", "/webhooks/jenkins/ci", jenkinsUser, jenkinsHook, nil, 400, "empty body", true},
@@ -293,22 +301,30 @@ func TestJenkinsPipelineWithoutBranch(t *testing.T) {
 			b["number"], b["full_url"] = 43, "https://ci.example.com/jenkins/job/acme/job/app/43/"
 			b["url"] = "job/acme/job/app/43/"
 		})
-		ev.ci.serve("/jenkins/job/acme/job/app/43/api/json", fixture(t, "jenkins", "build_pipeline.json"))
+		ev.ci.serve("/jenkins/job/acme/job/app/43/api/json", mutate(t, fixture(t, "jenkins", "build_pipeline.json"), func(m map[string]any) { m["number"] = 43 }))
 		if r := ev.postJenkins(body43); r.Status != 503 || r.Body.Result != "REJECTED" {
 			t.Fatalf("unreachable: %d %s", r.Status, r.Raw)
 		}
 		if r := ev.postJenkins(body43); r.Status != 201 {
 			t.Fatalf("retry after unreachable: %d %s", r.Status, r.Raw)
 		}
-		// No filter: no call back at all.
+		// No filter: one call back, to confirm the build, and none for a job no definition follows.
 		calls := ev.ci.hitCount("/jenkins/job/acme/job/other/7/api/json")
 		ev.define("unfiltered", spec.ArtifactSourceSpec{Alias: "o", Type: "JENKINS", Connection: jenkinsConnStr, Job: "acme/other", ContinuousDeployment: true})
+		ev.confirmJenkins("acme/other", 7, "SUCCESS")
 		other := mutate(t, body, func(m map[string]any) {
 			b := obj(m, "build")
 			b["number"], b["full_url"], b["url"] = 7, "https://ci.example.com/jenkins/job/acme/job/other/7/", "job/acme/job/other/7/"
 		})
-		if r := ev.postJenkins(other); r.Status != 201 || ev.ci.hitCount("/jenkins/job/acme/job/other/7/api/json") != calls {
+		if r := ev.postJenkins(other); r.Status != 201 || ev.ci.hitCount("/jenkins/job/acme/job/other/7/api/json") != calls+1 {
 			t.Fatalf("unfiltered: %d %s", r.Status, r.Raw)
+		}
+		unfollowed := mutate(t, body, func(m map[string]any) {
+			b := obj(m, "build")
+			b["number"], b["full_url"], b["url"] = 8, "https://ci.example.com/jenkins/job/acme/job/nobody/8/", "job/acme/job/nobody/8/"
+		})
+		if r := ev.postJenkins(unfollowed); r.Status != 202 || ev.ci.hitCount("/jenkins/job/acme/job/nobody/8/api/json") != 0 {
+			t.Fatalf("unfollowed: %d %s", r.Status, r.Raw)
 		}
 	})
 }

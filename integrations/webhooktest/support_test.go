@@ -7,10 +7,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -159,7 +161,7 @@ func newEnv(t *testing.T, db *storage.DB) *env {
 	ev.ci = newFakeCI(t)
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/jenkins/{connection}", jenkins.NewHandler(ev.e, nil, nil))
-	mux.Handle("POST /webhooks/teambuild/{connection}", teambuild.NewHandler(ev.e, nil))
+	mux.Handle("POST /webhooks/teambuild/{connection}", teambuild.NewHandler(ev.e, nil, nil))
 	ev.hooks = httptest.NewServer(mux)
 	t.Cleanup(ev.hooks.Close)
 	admin := delivery.SystemActor("test-admin")
@@ -290,3 +292,42 @@ func mutate(t testing.TB, raw []byte, fn func(m map[string]any)) []byte {
 func obj(m map[string]any, key string) map[string]any { return m[key].(map[string]any) }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// confirmJenkins makes the fake Jenkins know build number of job (full
+// name, "folder/job") with result (SUCCESS, UNSTABLE…) and archived files:
+// the api/json a webhook's build is confirmed with, in Jenkins' documented
+// shape.
+func (ev *env) confirmJenkins(job string, number int, result string, files ...string) {
+	ev.t.Helper()
+	arts := []map[string]any{}
+	for _, f := range files {
+		arts = append(arts, map[string]any{"displayPath": path.Base(f), "fileName": path.Base(f), "relativePath": f})
+	}
+	body, err := json.Marshal(map[string]any{
+		"_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun", "number": number, "displayName": fmt.Sprintf("#%d", number),
+		"url":    fmt.Sprintf("https://ci.example.com/jenkins/%s%d/", jenkinsJobPath(job), number),
+		"result": result, "building": false, "timestamp": 1736073001234, "duration": 61000,
+		"artifacts": arts, "actions": []any{map[string]any{"_class": "hudson.model.CauseAction"}}, "changeSets": []any{},
+	})
+	if err != nil {
+		ev.t.Fatal(err)
+	}
+	ev.ci.serve(fmt.Sprintf("/jenkins/%s%d/api/json", jenkinsJobPath(job), number), body)
+}
+
+// jenkinsJobPath is "job/a/job/b/" for the full name "a/b".
+func jenkinsJobPath(job string) string {
+	return "job/" + strings.Join(strings.Split(job, "/"), "/job/") + "/"
+}
+
+// confirmTeamBuild makes the fake Azure DevOps know build id of build
+// definition defID in project, completed with result (succeeded,
+// partiallySucceeded…) on branch: api_build.json with those values.
+func (ev *env) confirmTeamBuild(project string, id, defID int, defName, result, branch string) {
+	ev.t.Helper()
+	ev.ci.serve(fmt.Sprintf("/fabrikam/%s/_apis/build/builds/%d", project, id), mutate(ev.t, fixture(ev.t, "teambuild", "api_build.json"), func(m map[string]any) {
+		m["id"], m["result"], m["status"], m["sourceBranch"] = id, result, "completed", branch
+		d := obj(m, "definition")
+		d["id"], d["name"] = defID, defName
+	}))
+}

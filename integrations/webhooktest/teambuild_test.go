@@ -46,6 +46,12 @@ func TestTeamBuildEvents(t *testing.T) {
 				ev := newEnv(t, db)
 				ev.define("api", apiSource)
 				ev.define("legacy", legacySource)
+				result := "succeeded"
+				if strings.Contains(tt.file, "partially") {
+					result = "partiallySucceeded"
+				}
+				ev.confirmTeamBuild("Shop", 1021, 12, "shop-api-CI", result, "refs/heads/main")
+				ev.confirmTeamBuild("71777fbc-1cf2-4bd1-9540-128c1c71f766", 3, 2, "ConsumerAddressModule", result, "refs/heads/master")
 				r := ev.postTeamBuild(fixture(t, "teambuild", tt.file))
 				if r.Status != tt.status || r.Body.Result != tt.result || !contains(r.Body.Reason, tt.reason) {
 					t.Fatalf("%d %s", r.Status, r.Raw)
@@ -81,6 +87,8 @@ func TestTeamBuildPartialAndDuplicates(t *testing.T) {
 		partial := apiSource
 		partial.AllowPartial = true
 		ev.define("api", partial)
+		ev.confirmTeamBuild("Shop", 1021, 12, "shop-api-CI", "partiallySucceeded", "refs/heads/main")
+		ev.confirmTeamBuild("71777fbc-1cf2-4bd1-9540-128c1c71f766", 3, 2, "ConsumerAddressModule", "succeeded", "refs/heads/master")
 		r := ev.postTeamBuild(fixture(t, "teambuild", "build_complete_v2_partially_succeeded.json"))
 		if r.Status != 201 {
 			t.Fatalf("partial: %d %s", r.Status, r.Raw)

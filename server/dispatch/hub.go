@@ -501,6 +501,7 @@ func toWire(d delivery.AssignmentData) agentproto.JobAssignment {
 		}
 		if a.HasCredentials {
 			w.Credentials = &agentproto.Credentials{Username: a.Username, Password: a.Password}
+			w.Origin = a.Origin
 		}
 		m.Artifacts = append(m.Artifacts, w)
 	}
