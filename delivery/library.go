@@ -528,7 +528,8 @@ func (e *Engine) VariableGroup(ctx context.Context, actor Actor, id int) (*ent.V
 }
 
 // VariableGroupRevisions returns the revisions of group id, newest first;
-// they stay after the group is deleted (VIEWER).
+// they stay after the group is deleted (VIEWER). Values read "***" for
+// viewers who may not read the group.
 func (e *Engine) VariableGroupRevisions(ctx context.Context, actor Actor, id int) ([]*ent.VariableGroupRevision, error) {
 	if err := actor.Require(RoleViewer, "reading variable group revisions"); err != nil {
 		return nil, err
@@ -540,6 +541,33 @@ func (e *Engine) VariableGroupRevisions(ctx context.Context, actor Actor, id int
 	}
 	if len(rs) == 0 {
 		return nil, NotFound("variable group", id)
+	}
+	// Who changed which variable when is for every VIEWER; the values only
+	// for the group's readers (of a deleted group: ADMINs).
+	readable := actor.System || actor.Role == RoleAdmin
+	if g, err := e.client.VariableGroup.Get(ctx, id); err == nil {
+		p, err := principalOf(ctx, e.client, actor)
+		if err != nil {
+			return nil, err
+		}
+		readable = p.judgeLibrary(g.Permissions, LibRead) != denied
+	} else if !ent.IsNotFound(err) {
+		return nil, fmt.Errorf("reading variable group %d: %w", id, err)
+	}
+	if !readable {
+		for _, r := range rs {
+			r.Changes = slices.Clone(r.Changes)
+			for i, c := range r.Changes {
+				if strings.HasPrefix(c.Path, "variables[") && strings.HasSuffix(c.Path, "].value") {
+					if c.Before != nil {
+						r.Changes[i].Before = ptr(maskedValue)
+					}
+					if c.After != nil {
+						r.Changes[i].After = ptr(maskedValue)
+					}
+				}
+			}
+		}
 	}
 	return rs, nil
 }
