@@ -97,6 +97,11 @@ func (x *executor) validateAssignment(a agentproto.JobAssignment) error {
 			return fmt.Errorf("task %d (%s): %w", i+1, t.Name, err)
 		}
 	}
+	for _, f := range a.SecureFiles {
+		if !localPath(f.Name) || strings.ContainsAny(f.Name, "/\\") || f.PathVariable == "" {
+			return fmt.Errorf("secure file %q is not a valid file name", f.Name)
+		}
+	}
 	for _, art := range a.Artifacts {
 		if art.Type != agentproto.ArtifactJenkins && art.Type != agentproto.ArtifactTeamBuild {
 			return fmt.Errorf("artifact %s: unknown type %q", art.Alias, art.Type)
@@ -221,6 +226,21 @@ func (j *jobRun) run() (string, string) {
 		}
 	}
 
+	// Secure files live for the job only: removed when run returns, before the job's end is
+	// reported, whatever the outcome (execute removes the whole job directory after).
+	secureDir := filepath.Join(j.dir, "securefiles")
+	defer func() {
+		if err := os.RemoveAll(secureDir); err != nil {
+			j.x.log.Warn("removing secure files", "job", j.asg.JobID, "err", err)
+		}
+	}()
+	secureEnv, err := WriteSecureFiles(secureDir, j.asg.SecureFiles)
+	if err != nil {
+		j.stepFinished(0, downloadStep, agentproto.StepFailed, -1, time.Time{}, err.Error())
+		skipAll(0)
+		return agentproto.JobFailed, err.Error()
+	}
+
 	if j.asg.SkipArtifactDownload || len(j.asg.Artifacts) == 0 {
 		j.stepFinished(0, downloadStep, agentproto.StepSkipped, -1, time.Time{}, "")
 	} else {
@@ -251,7 +271,7 @@ func (j *jobRun) run() (string, string) {
 		j.stepFinished(0, downloadStep, agentproto.StepSucceeded, 0, t0, "")
 	}
 
-	env := j.environment(srcDir, artDir)
+	env := append(j.environment(srcDir, artDir), secureEnv...)
 	partial := false
 	for i, t := range j.asg.Tasks {
 		if j.ctx.Err() != nil {
@@ -467,3 +487,25 @@ func legacyEnvName(name string) string {
 
 // defaultLookPath is exec.LookPath.
 func defaultLookPath(name string) (string, error) { return exec.LookPath(name) }
+
+// WriteSecureFiles writes the secure files of a job into dir (created 0700, each file 0600) and
+// returns the environment entries PathVariable=path that expose them to tasks. The caller
+// removes dir when the job ends. It is the one way secure files reach disk, for the job-level
+// setting and for a task that downloads one.
+func WriteSecureFiles(dir string, files []agentproto.SecureFile) ([]string, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("preparing secure files: %w", err)
+	}
+	env := make([]string, 0, len(files))
+	for _, f := range files {
+		path := filepath.Join(dir, f.Name)
+		if err := os.WriteFile(path, f.Content, 0o600); err != nil {
+			return nil, fmt.Errorf("writing secure file %s: %w", f.Name, err)
+		}
+		env = append(env, f.PathVariable+"="+path)
+	}
+	return env, nil
+}

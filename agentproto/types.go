@@ -171,6 +171,19 @@ type JobAssignment struct {
 	// timeout as well.
 	TimeoutSeconds       int  `json:"timeoutSeconds"`
 	SkipArtifactDownload bool `json:"skipArtifactDownload"`
+	// SecureFiles are library secure files the job names. Before the first task the agent writes
+	// each to <job dir>/securefiles/<name> (mode 0600) and exports its path as PathVariable; it
+	// deletes them when the job ends, whatever its result (succeeded, failed, canceled, timed out).
+	// Absent from servers before secure files.
+	SecureFiles []SecureFile `json:"secureFiles,omitempty"`
+}
+
+// SecureFile is one library secure file of a job. Content is the plaintext (JSON base64); the
+// agent never logs it.
+type SecureFile struct {
+	Name         string `json:"name"`
+	PathVariable string `json:"pathVariable"` // SECUREFILE_<NAME>_PATH
+	Content      []byte `json:"content"`
 }
 
 // Variable is one user variable of a job.

@@ -49,6 +49,10 @@ func (e *Engine) CreateDefinition(ctx context.Context, actor Actor, in spec.Defi
 		if err := t.requireNameFree(doc.Name, 0); err != nil {
 			return err
 		}
+		links, err := t.resolveLibraryLinks(actor, &doc, nil)
+		if err != nil {
+			return err
+		}
 		def, err = t.ReleaseDefinition.Create().
 			SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
 			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(1).
@@ -58,6 +62,9 @@ func (e *Engine) CreateDefinition(ctx context.Context, actor Actor, in spec.Defi
 			return nameConflict(doc.Name, fmt.Errorf("storing definition: %w", err))
 		}
 		if err := t.writeDefinitionRows(def.ID, &doc, refs); err != nil {
+			return err
+		}
+		if err := t.auditLibraryLinks(actor, def.ID, doc.Name, links); err != nil {
 			return err
 		}
 		return t.recordDefinitionChange(actor, def.ID, 1, definitionrevision.ChangeTypeCREATE, comment, nil, &doc)
@@ -103,6 +110,10 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 		if err != nil {
 			return err
 		}
+		links, err := t.resolveLibraryLinks(actor, &doc, &prev.Snapshot)
+		if err != nil {
+			return err
+		}
 		if doc.Name != cur.Name {
 			if err := t.requireNameFree(doc.Name, id); err != nil {
 				return err
@@ -123,6 +134,9 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 			return t.staleAfterWrite(id)
 		}
 		if err := t.writeDefinitionRows(id, &doc, refs); err != nil {
+			return err
+		}
+		if err := t.auditLibraryLinks(actor, id, doc.Name, links); err != nil {
 			return err
 		}
 		if err := t.recordDefinitionChange(actor, id, next, definitionrevision.ChangeTypeUPDATE, comment, &prev.Snapshot, &doc); err != nil {

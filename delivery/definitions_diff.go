@@ -177,6 +177,7 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 	f.add("readers", strings.Join(doc.Readers, ", "))
 	f.permissions("permissions", definitionPermissionLists(&doc.Permissions))
 	f.variables("variables", doc.Variables)
+	f.add("variableGroups", strings.Join(doc.VariableGroups, ", "))
 	for _, s := range doc.ArtifactSources {
 		p := fmt.Sprintf("artifactSources[%s]", s.Alias)
 		f.enter(p, s)
@@ -208,6 +209,7 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 		f.add(p+".job.demands", strings.Join(env.Job.Demands, ", "))
 		f.add(p+".job.timeoutMinutes", strconv.Itoa(env.Job.TimeoutMinutes))
 		f.add(p+".job.skipArtifactDownload", strconv.FormatBool(env.Job.SkipArtifactDownload))
+		f.add(p+".job.secureFiles", strings.Join(env.Job.SecureFiles, ", "))
 		for i, task := range env.Job.Tasks {
 			tp := fmt.Sprintf("%s.job.tasks[%d]", p, i)
 			f.enter(tp, task)
@@ -228,6 +230,7 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 		f.add(p+".queue.maxParallel", strconv.Itoa(env.Queue.MaxParallel))
 		f.add(p+".queue.mode", string(env.Queue.Mode))
 		f.variables(p+".variables", env.Variables)
+		f.add(p+".variableGroups", strings.Join(env.VariableGroups, ", "))
 		f.permissions(p+".permissions", environmentPermissionLists(&env.Permissions))
 		f.leave()
 	}

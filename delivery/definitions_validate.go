@@ -109,6 +109,7 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 		Description:       in.Description,
 		ReleaseNameFormat: strings.TrimSpace(in.ReleaseNameFormat),
 		Variables:         normalizeVariables(in.Variables),
+		VariableGroups:    append([]string(nil), in.VariableGroups...),
 		Readers:           normalizeReaders(in.Readers),
 		Permissions:       normalizeDefinitionPermissions(in.Permissions),
 	}

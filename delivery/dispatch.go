@@ -13,7 +13,6 @@ import (
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
-	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/internal/origin"
 )
@@ -535,6 +534,8 @@ type AssignmentData struct {
 	Artifacts            []AssignmentArtifact
 	TimeoutSeconds       int
 	SkipArtifactDownload bool
+	// SecureFiles are the library files the job names, decrypted.
+	SecureFiles []SecureFileContent
 }
 
 // AssignmentVariable is a merged user variable; Value is plaintext even for secrets. EnvName is
@@ -647,30 +648,19 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 			"RELEASE_JOBID":              strconv.Itoa(j.ID),
 		},
 	}
-	// Variables: definition, then environment, then release overrides; names case-insensitive.
-	var order []string
-	merged := map[string]spec.Variable{}
-	add := func(vs []spec.Variable) {
-		for _, v := range vs {
-			k := strings.ToUpper(v.Name)
-			if _, ok := merged[k]; !ok {
-				order = append(order, k)
-			}
-			merged[k] = v
-		}
-	}
-	add(snap.Variables)
-	if env, ok := snap.Environment(d.EnvironmentName); ok {
-		add(env.Variables)
-	}
-	add(rel.VariableOverrides)
-	for _, k := range order {
-		v := merged[k]
+	// Variables, lowest precedence first (mergedVariables): definition-scoped groups, definition,
+	// environment-scoped groups, environment, release overrides; names case-insensitive.
+	for _, v := range mergedVariables(&snap, rel.VariableGroups, d.EnvironmentName, rel.VariableOverrides) {
 		val, err := e.SecretValue(v)
 		if err != nil {
 			return unusable("%v", err)
 		}
 		out.Variables = append(out.Variables, AssignmentVariable{Name: v.Name, EnvName: envName(v.Name), Value: val, Secret: v.Secret})
+	}
+	if len(j.Spec.SecureFiles) > 0 {
+		if out.SecureFiles, err = e.secureFilesOf(ctx, j.Spec.SecureFiles); err != nil {
+			return fail(err)
+		}
 	}
 	for _, t := range j.Spec.Tasks {
 		if t.Disabled {

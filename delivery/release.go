@@ -176,6 +176,10 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	if err != nil {
 		return nil, err
 	}
+	groups, err := t.freezeGroups(snap)
+	if err != nil {
+		return nil, err
+	}
 
 	def, err = t.ReleaseDefinition.UpdateOneID(def.ID).AddReleaseCounter(1).Save(t.ctx)
 	if err != nil {
@@ -196,7 +200,7 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	rel, err := t.Release.Create().
 		SetName(name).SetNumber(number).SetDefinitionRevision(def.Revision).SetSnapshot(*snap).
 		SetReason(reason).SetDescription(in.Description).SetCreatedBy(createdBy).
-		SetVariableOverrides(overrides).SetManualEnvironments(in.ManualEnvironments).
+		SetVariableOverrides(overrides).SetVariableGroups(groups).SetManualEnvironments(in.ManualEnvironments).
 		SetPartial(in.Partial).SetDefinitionID(def.ID).SetCreatedAt(t.now).SetUpdatedAt(t.now).
 		Save(t.ctx)
 	if err != nil {

@@ -33,9 +33,12 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
+	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/ent/variablegroup"
+	"github.com/cairnhq/cairn/ent/variablegrouprevision"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/ent/workitem"
 )
@@ -4069,6 +4072,125 @@ func newReleaseEnvironmentPaginateArgs(rv map[string]any) *releaseenvironmentPag
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (sf *SecureFileQuery) CollectFields(ctx context.Context, satisfies ...string) (*SecureFileQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return sf, nil
+	}
+	if err := sf.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return sf, nil
+}
+
+func (sf *SecureFileQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(securefile.Columns))
+		selectedFields = []string{securefile.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[securefile.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, securefile.FieldCreatedAt)
+				fieldSeen[securefile.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[securefile.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, securefile.FieldUpdatedAt)
+				fieldSeen[securefile.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[securefile.FieldName]; !ok {
+				selectedFields = append(selectedFields, securefile.FieldName)
+				fieldSeen[securefile.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[securefile.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, securefile.FieldDescription)
+				fieldSeen[securefile.FieldDescription] = struct{}{}
+			}
+		case "size":
+			if _, ok := fieldSeen[securefile.FieldSize]; !ok {
+				selectedFields = append(selectedFields, securefile.FieldSize)
+				fieldSeen[securefile.FieldSize] = struct{}{}
+			}
+		case "sha256":
+			if _, ok := fieldSeen[securefile.FieldSha256]; !ok {
+				selectedFields = append(selectedFields, securefile.FieldSha256)
+				fieldSeen[securefile.FieldSha256] = struct{}{}
+			}
+		case "createdBy":
+			if _, ok := fieldSeen[securefile.FieldCreatedBy]; !ok {
+				selectedFields = append(selectedFields, securefile.FieldCreatedBy)
+				fieldSeen[securefile.FieldCreatedBy] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		sf.Select(selectedFields...)
+	}
+	return nil
+}
+
+type securefilePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SecureFilePaginateOption
+}
+
+func newSecureFilePaginateArgs(rv map[string]any) *securefilePaginateArgs {
+	args := &securefilePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &SecureFileOrder{Field: &SecureFileOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithSecureFileOrder(order))
+			}
+		case *SecureFileOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithSecureFileOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*SecureFileWhereInput); ok {
+		args.opts = append(args.opts, WithSecureFileFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (sc *ServiceConnectionQuery) CollectFields(ctx context.Context, satisfies ...string) (*ServiceConnectionQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -4427,6 +4549,234 @@ func newUserPaginateArgs(rv map[string]any) *userPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*UserWhereInput); ok {
 		args.opts = append(args.opts, WithUserFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (vg *VariableGroupQuery) CollectFields(ctx context.Context, satisfies ...string) (*VariableGroupQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return vg, nil
+	}
+	if err := vg.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return vg, nil
+}
+
+func (vg *VariableGroupQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(variablegroup.Columns))
+		selectedFields = []string{variablegroup.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[variablegroup.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, variablegroup.FieldCreatedAt)
+				fieldSeen[variablegroup.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[variablegroup.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, variablegroup.FieldUpdatedAt)
+				fieldSeen[variablegroup.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[variablegroup.FieldName]; !ok {
+				selectedFields = append(selectedFields, variablegroup.FieldName)
+				fieldSeen[variablegroup.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[variablegroup.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, variablegroup.FieldDescription)
+				fieldSeen[variablegroup.FieldDescription] = struct{}{}
+			}
+		case "revision":
+			if _, ok := fieldSeen[variablegroup.FieldRevision]; !ok {
+				selectedFields = append(selectedFields, variablegroup.FieldRevision)
+				fieldSeen[variablegroup.FieldRevision] = struct{}{}
+			}
+		case "createdBy":
+			if _, ok := fieldSeen[variablegroup.FieldCreatedBy]; !ok {
+				selectedFields = append(selectedFields, variablegroup.FieldCreatedBy)
+				fieldSeen[variablegroup.FieldCreatedBy] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		vg.Select(selectedFields...)
+	}
+	return nil
+}
+
+type variablegroupPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []VariableGroupPaginateOption
+}
+
+func newVariableGroupPaginateArgs(rv map[string]any) *variablegroupPaginateArgs {
+	args := &variablegroupPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &VariableGroupOrder{Field: &VariableGroupOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithVariableGroupOrder(order))
+			}
+		case *VariableGroupOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithVariableGroupOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*VariableGroupWhereInput); ok {
+		args.opts = append(args.opts, WithVariableGroupFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (vgr *VariableGroupRevisionQuery) CollectFields(ctx context.Context, satisfies ...string) (*VariableGroupRevisionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return vgr, nil
+	}
+	if err := vgr.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return vgr, nil
+}
+
+func (vgr *VariableGroupRevisionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(variablegrouprevision.Columns))
+		selectedFields = []string{variablegrouprevision.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[variablegrouprevision.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, variablegrouprevision.FieldCreatedAt)
+				fieldSeen[variablegrouprevision.FieldCreatedAt] = struct{}{}
+			}
+		case "groupID":
+			if _, ok := fieldSeen[variablegrouprevision.FieldGroupID]; !ok {
+				selectedFields = append(selectedFields, variablegrouprevision.FieldGroupID)
+				fieldSeen[variablegrouprevision.FieldGroupID] = struct{}{}
+			}
+		case "revision":
+			if _, ok := fieldSeen[variablegrouprevision.FieldRevision]; !ok {
+				selectedFields = append(selectedFields, variablegrouprevision.FieldRevision)
+				fieldSeen[variablegrouprevision.FieldRevision] = struct{}{}
+			}
+		case "changeType":
+			if _, ok := fieldSeen[variablegrouprevision.FieldChangeType]; !ok {
+				selectedFields = append(selectedFields, variablegrouprevision.FieldChangeType)
+				fieldSeen[variablegrouprevision.FieldChangeType] = struct{}{}
+			}
+		case "author":
+			if _, ok := fieldSeen[variablegrouprevision.FieldAuthor]; !ok {
+				selectedFields = append(selectedFields, variablegrouprevision.FieldAuthor)
+				fieldSeen[variablegrouprevision.FieldAuthor] = struct{}{}
+			}
+		case "comment":
+			if _, ok := fieldSeen[variablegrouprevision.FieldComment]; !ok {
+				selectedFields = append(selectedFields, variablegrouprevision.FieldComment)
+				fieldSeen[variablegrouprevision.FieldComment] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		vgr.Select(selectedFields...)
+	}
+	return nil
+}
+
+type variablegrouprevisionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []VariableGroupRevisionPaginateOption
+}
+
+func newVariableGroupRevisionPaginateArgs(rv map[string]any) *variablegrouprevisionPaginateArgs {
+	args := &variablegrouprevisionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &VariableGroupRevisionOrder{Field: &VariableGroupRevisionOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithVariableGroupRevisionOrder(order))
+			}
+		case *VariableGroupRevisionOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithVariableGroupRevisionOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*VariableGroupRevisionWhereInput); ok {
+		args.opts = append(args.opts, WithVariableGroupRevisionFilter(v.Filter))
 	}
 	return args
 }

@@ -36,9 +36,12 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
+	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/ent/variablegroup"
+	"github.com/cairnhq/cairn/ent/variablegrouprevision"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/ent/workitem"
 	"github.com/hashicorp/go-multierror"
@@ -165,6 +168,11 @@ var releaseenvironmentImplementors = []string{"ReleaseEnvironment", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*ReleaseEnvironment) IsNode() {}
 
+var securefileImplementors = []string{"SecureFile", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SecureFile) IsNode() {}
+
 var serviceconnectionImplementors = []string{"ServiceConnection", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -179,6 +187,16 @@ var userImplementors = []string{"User", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*User) IsNode() {}
+
+var variablegroupImplementors = []string{"VariableGroup", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*VariableGroup) IsNode() {}
+
+var variablegrouprevisionImplementors = []string{"VariableGroupRevision", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*VariableGroupRevision) IsNode() {}
 
 var webhookdeliveryImplementors = []string{"WebhookDelivery", "Node"}
 
@@ -455,6 +473,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case securefile.Table:
+		query := c.SecureFile.Query().
+			Where(securefile.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, securefileImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case serviceconnection.Table:
 		query := c.ServiceConnection.Query().
 			Where(serviceconnection.ID(id))
@@ -478,6 +505,24 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(user.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, userImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case variablegroup.Table:
+		query := c.VariableGroup.Query().
+			Where(variablegroup.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, variablegroupImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case variablegrouprevision.Table:
+		query := c.VariableGroupRevision.Query().
+			Where(variablegrouprevision.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, variablegrouprevisionImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -941,6 +986,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case securefile.Table:
+		query := c.SecureFile.Query().
+			Where(securefile.IDIn(ids...))
+		query, err := query.CollectFields(ctx, securefileImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case serviceconnection.Table:
 		query := c.ServiceConnection.Query().
 			Where(serviceconnection.IDIn(ids...))
@@ -977,6 +1038,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.User.Query().
 			Where(user.IDIn(ids...))
 		query, err := query.CollectFields(ctx, userImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case variablegroup.Table:
+		query := c.VariableGroup.Query().
+			Where(variablegroup.IDIn(ids...))
+		query, err := query.CollectFields(ctx, variablegroupImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case variablegrouprevision.Table:
+		query := c.VariableGroupRevision.Query().
+			Where(variablegrouprevision.IDIn(ids...))
+		query, err := query.CollectFields(ctx, variablegrouprevisionImplementors...)
 		if err != nil {
 			return nil, err
 		}

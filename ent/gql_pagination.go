@@ -37,9 +37,12 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
+	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/ent/variablegroup"
+	"github.com/cairnhq/cairn/ent/variablegrouprevision"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/ent/workitem"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -7267,6 +7270,338 @@ func (re *ReleaseEnvironment) ToEdge(order *ReleaseEnvironmentOrder) *ReleaseEnv
 	}
 }
 
+// SecureFileEdge is the edge representation of SecureFile.
+type SecureFileEdge struct {
+	Node   *SecureFile `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// SecureFileConnection is the connection containing edges to SecureFile.
+type SecureFileConnection struct {
+	Edges      []*SecureFileEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *SecureFileConnection) build(nodes []*SecureFile, pager *securefilePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SecureFile
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SecureFile {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SecureFile {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SecureFileEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SecureFileEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SecureFilePaginateOption enables pagination customization.
+type SecureFilePaginateOption func(*securefilePager) error
+
+// WithSecureFileOrder configures pagination ordering.
+func WithSecureFileOrder(order *SecureFileOrder) SecureFilePaginateOption {
+	if order == nil {
+		order = DefaultSecureFileOrder
+	}
+	o := *order
+	return func(pager *securefilePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSecureFileOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSecureFileFilter configures pagination filter.
+func WithSecureFileFilter(filter func(*SecureFileQuery) (*SecureFileQuery, error)) SecureFilePaginateOption {
+	return func(pager *securefilePager) error {
+		if filter == nil {
+			return errors.New("SecureFileQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type securefilePager struct {
+	reverse bool
+	order   *SecureFileOrder
+	filter  func(*SecureFileQuery) (*SecureFileQuery, error)
+}
+
+func newSecureFilePager(opts []SecureFilePaginateOption, reverse bool) (*securefilePager, error) {
+	pager := &securefilePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSecureFileOrder
+	}
+	return pager, nil
+}
+
+func (p *securefilePager) applyFilter(query *SecureFileQuery) (*SecureFileQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *securefilePager) toCursor(sf *SecureFile) Cursor {
+	return p.order.Field.toCursor(sf)
+}
+
+func (p *securefilePager) applyCursors(query *SecureFileQuery, after, before *Cursor) (*SecureFileQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSecureFileOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *securefilePager) applyOrder(query *SecureFileQuery) *SecureFileQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSecureFileOrder.Field {
+		query = query.Order(DefaultSecureFileOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *securefilePager) orderExpr(query *SecureFileQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSecureFileOrder.Field {
+			b.Comma().Ident(DefaultSecureFileOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SecureFile.
+func (sf *SecureFileQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SecureFilePaginateOption,
+) (*SecureFileConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSecureFilePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if sf, err = pager.applyFilter(sf); err != nil {
+		return nil, err
+	}
+	conn := &SecureFileConnection{Edges: []*SecureFileEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := sf.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if sf, err = pager.applyCursors(sf, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		sf.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := sf.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	sf = pager.applyOrder(sf)
+	nodes, err := sf.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// SecureFileOrderFieldCreatedAt orders SecureFile by created_at.
+	SecureFileOrderFieldCreatedAt = &SecureFileOrderField{
+		Value: func(sf *SecureFile) (ent.Value, error) {
+			return sf.CreatedAt, nil
+		},
+		column: securefile.FieldCreatedAt,
+		toTerm: securefile.ByCreatedAt,
+		toCursor: func(sf *SecureFile) Cursor {
+			return Cursor{
+				ID:    sf.ID,
+				Value: sf.CreatedAt,
+			}
+		},
+	}
+	// SecureFileOrderFieldUpdatedAt orders SecureFile by updated_at.
+	SecureFileOrderFieldUpdatedAt = &SecureFileOrderField{
+		Value: func(sf *SecureFile) (ent.Value, error) {
+			return sf.UpdatedAt, nil
+		},
+		column: securefile.FieldUpdatedAt,
+		toTerm: securefile.ByUpdatedAt,
+		toCursor: func(sf *SecureFile) Cursor {
+			return Cursor{
+				ID:    sf.ID,
+				Value: sf.UpdatedAt,
+			}
+		},
+	}
+	// SecureFileOrderFieldName orders SecureFile by name.
+	SecureFileOrderFieldName = &SecureFileOrderField{
+		Value: func(sf *SecureFile) (ent.Value, error) {
+			return sf.Name, nil
+		},
+		column: securefile.FieldName,
+		toTerm: securefile.ByName,
+		toCursor: func(sf *SecureFile) Cursor {
+			return Cursor{
+				ID:    sf.ID,
+				Value: sf.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f SecureFileOrderField) String() string {
+	var str string
+	switch f.column {
+	case SecureFileOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case SecureFileOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case SecureFileOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f SecureFileOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *SecureFileOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("SecureFileOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *SecureFileOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *SecureFileOrderFieldUpdatedAt
+	case "NAME":
+		*f = *SecureFileOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid SecureFileOrderField", str)
+	}
+	return nil
+}
+
+// SecureFileOrderField defines the ordering field of SecureFile.
+type SecureFileOrderField struct {
+	// Value extracts the ordering value from the given SecureFile.
+	Value    func(*SecureFile) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) securefile.OrderOption
+	toCursor func(*SecureFile) Cursor
+}
+
+// SecureFileOrder defines the ordering of SecureFile.
+type SecureFileOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *SecureFileOrderField `json:"field"`
+}
+
+// DefaultSecureFileOrder is the default ordering of SecureFile.
+var DefaultSecureFileOrder = &SecureFileOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SecureFileOrderField{
+		Value: func(sf *SecureFile) (ent.Value, error) {
+			return sf.ID, nil
+		},
+		column: securefile.FieldID,
+		toTerm: securefile.ByID,
+		toCursor: func(sf *SecureFile) Cursor {
+			return Cursor{ID: sf.ID}
+		},
+	},
+}
+
+// ToEdge converts SecureFile into SecureFileEdge.
+func (sf *SecureFile) ToEdge(order *SecureFileOrder) *SecureFileEdge {
+	if order == nil {
+		order = DefaultSecureFileOrder
+	}
+	return &SecureFileEdge{
+		Node:   sf,
+		Cursor: order.Field.toCursor(sf),
+	}
+}
+
 // ServiceConnectionEdge is the edge representation of ServiceConnection.
 type ServiceConnectionEdge struct {
 	Node   *ServiceConnection `json:"node"`
@@ -8180,6 +8515,634 @@ func (u *User) ToEdge(order *UserOrder) *UserEdge {
 	return &UserEdge{
 		Node:   u,
 		Cursor: order.Field.toCursor(u),
+	}
+}
+
+// VariableGroupEdge is the edge representation of VariableGroup.
+type VariableGroupEdge struct {
+	Node   *VariableGroup `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// VariableGroupConnection is the connection containing edges to VariableGroup.
+type VariableGroupConnection struct {
+	Edges      []*VariableGroupEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *VariableGroupConnection) build(nodes []*VariableGroup, pager *variablegroupPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *VariableGroup
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *VariableGroup {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *VariableGroup {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*VariableGroupEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &VariableGroupEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// VariableGroupPaginateOption enables pagination customization.
+type VariableGroupPaginateOption func(*variablegroupPager) error
+
+// WithVariableGroupOrder configures pagination ordering.
+func WithVariableGroupOrder(order *VariableGroupOrder) VariableGroupPaginateOption {
+	if order == nil {
+		order = DefaultVariableGroupOrder
+	}
+	o := *order
+	return func(pager *variablegroupPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultVariableGroupOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithVariableGroupFilter configures pagination filter.
+func WithVariableGroupFilter(filter func(*VariableGroupQuery) (*VariableGroupQuery, error)) VariableGroupPaginateOption {
+	return func(pager *variablegroupPager) error {
+		if filter == nil {
+			return errors.New("VariableGroupQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type variablegroupPager struct {
+	reverse bool
+	order   *VariableGroupOrder
+	filter  func(*VariableGroupQuery) (*VariableGroupQuery, error)
+}
+
+func newVariableGroupPager(opts []VariableGroupPaginateOption, reverse bool) (*variablegroupPager, error) {
+	pager := &variablegroupPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultVariableGroupOrder
+	}
+	return pager, nil
+}
+
+func (p *variablegroupPager) applyFilter(query *VariableGroupQuery) (*VariableGroupQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *variablegroupPager) toCursor(vg *VariableGroup) Cursor {
+	return p.order.Field.toCursor(vg)
+}
+
+func (p *variablegroupPager) applyCursors(query *VariableGroupQuery, after, before *Cursor) (*VariableGroupQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultVariableGroupOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *variablegroupPager) applyOrder(query *VariableGroupQuery) *VariableGroupQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultVariableGroupOrder.Field {
+		query = query.Order(DefaultVariableGroupOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *variablegroupPager) orderExpr(query *VariableGroupQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultVariableGroupOrder.Field {
+			b.Comma().Ident(DefaultVariableGroupOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to VariableGroup.
+func (vg *VariableGroupQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...VariableGroupPaginateOption,
+) (*VariableGroupConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newVariableGroupPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if vg, err = pager.applyFilter(vg); err != nil {
+		return nil, err
+	}
+	conn := &VariableGroupConnection{Edges: []*VariableGroupEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := vg.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if vg, err = pager.applyCursors(vg, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		vg.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := vg.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	vg = pager.applyOrder(vg)
+	nodes, err := vg.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// VariableGroupOrderFieldCreatedAt orders VariableGroup by created_at.
+	VariableGroupOrderFieldCreatedAt = &VariableGroupOrderField{
+		Value: func(vg *VariableGroup) (ent.Value, error) {
+			return vg.CreatedAt, nil
+		},
+		column: variablegroup.FieldCreatedAt,
+		toTerm: variablegroup.ByCreatedAt,
+		toCursor: func(vg *VariableGroup) Cursor {
+			return Cursor{
+				ID:    vg.ID,
+				Value: vg.CreatedAt,
+			}
+		},
+	}
+	// VariableGroupOrderFieldUpdatedAt orders VariableGroup by updated_at.
+	VariableGroupOrderFieldUpdatedAt = &VariableGroupOrderField{
+		Value: func(vg *VariableGroup) (ent.Value, error) {
+			return vg.UpdatedAt, nil
+		},
+		column: variablegroup.FieldUpdatedAt,
+		toTerm: variablegroup.ByUpdatedAt,
+		toCursor: func(vg *VariableGroup) Cursor {
+			return Cursor{
+				ID:    vg.ID,
+				Value: vg.UpdatedAt,
+			}
+		},
+	}
+	// VariableGroupOrderFieldName orders VariableGroup by name.
+	VariableGroupOrderFieldName = &VariableGroupOrderField{
+		Value: func(vg *VariableGroup) (ent.Value, error) {
+			return vg.Name, nil
+		},
+		column: variablegroup.FieldName,
+		toTerm: variablegroup.ByName,
+		toCursor: func(vg *VariableGroup) Cursor {
+			return Cursor{
+				ID:    vg.ID,
+				Value: vg.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f VariableGroupOrderField) String() string {
+	var str string
+	switch f.column {
+	case VariableGroupOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case VariableGroupOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case VariableGroupOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f VariableGroupOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *VariableGroupOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("VariableGroupOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *VariableGroupOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *VariableGroupOrderFieldUpdatedAt
+	case "NAME":
+		*f = *VariableGroupOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid VariableGroupOrderField", str)
+	}
+	return nil
+}
+
+// VariableGroupOrderField defines the ordering field of VariableGroup.
+type VariableGroupOrderField struct {
+	// Value extracts the ordering value from the given VariableGroup.
+	Value    func(*VariableGroup) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) variablegroup.OrderOption
+	toCursor func(*VariableGroup) Cursor
+}
+
+// VariableGroupOrder defines the ordering of VariableGroup.
+type VariableGroupOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *VariableGroupOrderField `json:"field"`
+}
+
+// DefaultVariableGroupOrder is the default ordering of VariableGroup.
+var DefaultVariableGroupOrder = &VariableGroupOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &VariableGroupOrderField{
+		Value: func(vg *VariableGroup) (ent.Value, error) {
+			return vg.ID, nil
+		},
+		column: variablegroup.FieldID,
+		toTerm: variablegroup.ByID,
+		toCursor: func(vg *VariableGroup) Cursor {
+			return Cursor{ID: vg.ID}
+		},
+	},
+}
+
+// ToEdge converts VariableGroup into VariableGroupEdge.
+func (vg *VariableGroup) ToEdge(order *VariableGroupOrder) *VariableGroupEdge {
+	if order == nil {
+		order = DefaultVariableGroupOrder
+	}
+	return &VariableGroupEdge{
+		Node:   vg,
+		Cursor: order.Field.toCursor(vg),
+	}
+}
+
+// VariableGroupRevisionEdge is the edge representation of VariableGroupRevision.
+type VariableGroupRevisionEdge struct {
+	Node   *VariableGroupRevision `json:"node"`
+	Cursor Cursor                 `json:"cursor"`
+}
+
+// VariableGroupRevisionConnection is the connection containing edges to VariableGroupRevision.
+type VariableGroupRevisionConnection struct {
+	Edges      []*VariableGroupRevisionEdge `json:"edges"`
+	PageInfo   PageInfo                     `json:"pageInfo"`
+	TotalCount int                          `json:"totalCount"`
+}
+
+func (c *VariableGroupRevisionConnection) build(nodes []*VariableGroupRevision, pager *variablegrouprevisionPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *VariableGroupRevision
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *VariableGroupRevision {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *VariableGroupRevision {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*VariableGroupRevisionEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &VariableGroupRevisionEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// VariableGroupRevisionPaginateOption enables pagination customization.
+type VariableGroupRevisionPaginateOption func(*variablegrouprevisionPager) error
+
+// WithVariableGroupRevisionOrder configures pagination ordering.
+func WithVariableGroupRevisionOrder(order *VariableGroupRevisionOrder) VariableGroupRevisionPaginateOption {
+	if order == nil {
+		order = DefaultVariableGroupRevisionOrder
+	}
+	o := *order
+	return func(pager *variablegrouprevisionPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultVariableGroupRevisionOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithVariableGroupRevisionFilter configures pagination filter.
+func WithVariableGroupRevisionFilter(filter func(*VariableGroupRevisionQuery) (*VariableGroupRevisionQuery, error)) VariableGroupRevisionPaginateOption {
+	return func(pager *variablegrouprevisionPager) error {
+		if filter == nil {
+			return errors.New("VariableGroupRevisionQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type variablegrouprevisionPager struct {
+	reverse bool
+	order   *VariableGroupRevisionOrder
+	filter  func(*VariableGroupRevisionQuery) (*VariableGroupRevisionQuery, error)
+}
+
+func newVariableGroupRevisionPager(opts []VariableGroupRevisionPaginateOption, reverse bool) (*variablegrouprevisionPager, error) {
+	pager := &variablegrouprevisionPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultVariableGroupRevisionOrder
+	}
+	return pager, nil
+}
+
+func (p *variablegrouprevisionPager) applyFilter(query *VariableGroupRevisionQuery) (*VariableGroupRevisionQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *variablegrouprevisionPager) toCursor(vgr *VariableGroupRevision) Cursor {
+	return p.order.Field.toCursor(vgr)
+}
+
+func (p *variablegrouprevisionPager) applyCursors(query *VariableGroupRevisionQuery, after, before *Cursor) (*VariableGroupRevisionQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultVariableGroupRevisionOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *variablegrouprevisionPager) applyOrder(query *VariableGroupRevisionQuery) *VariableGroupRevisionQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultVariableGroupRevisionOrder.Field {
+		query = query.Order(DefaultVariableGroupRevisionOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *variablegrouprevisionPager) orderExpr(query *VariableGroupRevisionQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultVariableGroupRevisionOrder.Field {
+			b.Comma().Ident(DefaultVariableGroupRevisionOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to VariableGroupRevision.
+func (vgr *VariableGroupRevisionQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...VariableGroupRevisionPaginateOption,
+) (*VariableGroupRevisionConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newVariableGroupRevisionPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if vgr, err = pager.applyFilter(vgr); err != nil {
+		return nil, err
+	}
+	conn := &VariableGroupRevisionConnection{Edges: []*VariableGroupRevisionEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := vgr.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if vgr, err = pager.applyCursors(vgr, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		vgr.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := vgr.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	vgr = pager.applyOrder(vgr)
+	nodes, err := vgr.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// VariableGroupRevisionOrderFieldCreatedAt orders VariableGroupRevision by created_at.
+	VariableGroupRevisionOrderFieldCreatedAt = &VariableGroupRevisionOrderField{
+		Value: func(vgr *VariableGroupRevision) (ent.Value, error) {
+			return vgr.CreatedAt, nil
+		},
+		column: variablegrouprevision.FieldCreatedAt,
+		toTerm: variablegrouprevision.ByCreatedAt,
+		toCursor: func(vgr *VariableGroupRevision) Cursor {
+			return Cursor{
+				ID:    vgr.ID,
+				Value: vgr.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f VariableGroupRevisionOrderField) String() string {
+	var str string
+	switch f.column {
+	case VariableGroupRevisionOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f VariableGroupRevisionOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *VariableGroupRevisionOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("VariableGroupRevisionOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *VariableGroupRevisionOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid VariableGroupRevisionOrderField", str)
+	}
+	return nil
+}
+
+// VariableGroupRevisionOrderField defines the ordering field of VariableGroupRevision.
+type VariableGroupRevisionOrderField struct {
+	// Value extracts the ordering value from the given VariableGroupRevision.
+	Value    func(*VariableGroupRevision) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) variablegrouprevision.OrderOption
+	toCursor func(*VariableGroupRevision) Cursor
+}
+
+// VariableGroupRevisionOrder defines the ordering of VariableGroupRevision.
+type VariableGroupRevisionOrder struct {
+	Direction OrderDirection                   `json:"direction"`
+	Field     *VariableGroupRevisionOrderField `json:"field"`
+}
+
+// DefaultVariableGroupRevisionOrder is the default ordering of VariableGroupRevision.
+var DefaultVariableGroupRevisionOrder = &VariableGroupRevisionOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &VariableGroupRevisionOrderField{
+		Value: func(vgr *VariableGroupRevision) (ent.Value, error) {
+			return vgr.ID, nil
+		},
+		column: variablegrouprevision.FieldID,
+		toTerm: variablegrouprevision.ByID,
+		toCursor: func(vgr *VariableGroupRevision) Cursor {
+			return Cursor{ID: vgr.ID}
+		},
+	},
+}
+
+// ToEdge converts VariableGroupRevision into VariableGroupRevisionEdge.
+func (vgr *VariableGroupRevision) ToEdge(order *VariableGroupRevisionOrder) *VariableGroupRevisionEdge {
+	if order == nil {
+		order = DefaultVariableGroupRevisionOrder
+	}
+	return &VariableGroupRevisionEdge{
+		Node:   vgr,
+		Cursor: order.Field.toCursor(vgr),
 	}
 }
 

@@ -42,6 +42,8 @@ type Release struct {
 	CreatedBy string `json:"created_by,omitempty"`
 	// VariableOverrides holds the value of the "variable_overrides" field.
 	VariableOverrides []spec.Variable `json:"variable_overrides,omitempty"`
+	// VariableGroups holds the value of the "variable_groups" field.
+	VariableGroups []spec.FrozenGroup `json:"variable_groups,omitempty"`
 	// ManualEnvironments holds the value of the "manual_environments" field.
 	ManualEnvironments []string `json:"manual_environments,omitempty"`
 	// Partial holds the value of the "partial" field.
@@ -154,7 +156,7 @@ func (*Release) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case release.FieldSnapshot, release.FieldVariableOverrides, release.FieldManualEnvironments:
+		case release.FieldSnapshot, release.FieldVariableOverrides, release.FieldVariableGroups, release.FieldManualEnvironments:
 			values[i] = new([]byte)
 		case release.FieldPartial:
 			values[i] = new(sql.NullBool)
@@ -253,6 +255,14 @@ func (r *Release) assignValues(columns []string, values []any) error {
 			} else if value != nil && len(*value) > 0 {
 				if err := json.Unmarshal(*value, &r.VariableOverrides); err != nil {
 					return fmt.Errorf("unmarshal field variable_overrides: %w", err)
+				}
+			}
+		case release.FieldVariableGroups:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field variable_groups", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &r.VariableGroups); err != nil {
+					return fmt.Errorf("unmarshal field variable_groups: %w", err)
 				}
 			}
 		case release.FieldManualEnvironments:
@@ -378,6 +388,9 @@ func (r *Release) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("variable_overrides=")
 	builder.WriteString(fmt.Sprintf("%v", r.VariableOverrides))
+	builder.WriteString(", ")
+	builder.WriteString("variable_groups=")
+	builder.WriteString(fmt.Sprintf("%v", r.VariableGroups))
 	builder.WriteString(", ")
 	builder.WriteString("manual_environments=")
 	builder.WriteString(fmt.Sprintf("%v", r.ManualEnvironments))

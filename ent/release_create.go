@@ -128,6 +128,12 @@ func (rc *ReleaseCreate) SetVariableOverrides(s []spec.Variable) *ReleaseCreate 
 	return rc
 }
 
+// SetVariableGroups sets the "variable_groups" field.
+func (rc *ReleaseCreate) SetVariableGroups(sg []spec.FrozenGroup) *ReleaseCreate {
+	rc.mutation.SetVariableGroups(sg)
+	return rc
+}
+
 // SetManualEnvironments sets the "manual_environments" field.
 func (rc *ReleaseCreate) SetManualEnvironments(s []string) *ReleaseCreate {
 	rc.mutation.SetManualEnvironments(s)
@@ -438,6 +444,10 @@ func (rc *ReleaseCreate) createSpec() (*Release, *sqlgraph.CreateSpec) {
 		_spec.SetField(release.FieldVariableOverrides, field.TypeJSON, value)
 		_node.VariableOverrides = value
 	}
+	if value, ok := rc.mutation.VariableGroups(); ok {
+		_spec.SetField(release.FieldVariableGroups, field.TypeJSON, value)
+		_node.VariableGroups = value
+	}
 	if value, ok := rc.mutation.ManualEnvironments(); ok {
 		_spec.SetField(release.FieldManualEnvironments, field.TypeJSON, value)
 		_node.ManualEnvironments = value
@@ -677,6 +687,24 @@ func (u *ReleaseUpsert) ClearVariableOverrides() *ReleaseUpsert {
 	return u
 }
 
+// SetVariableGroups sets the "variable_groups" field.
+func (u *ReleaseUpsert) SetVariableGroups(v []spec.FrozenGroup) *ReleaseUpsert {
+	u.Set(release.FieldVariableGroups, v)
+	return u
+}
+
+// UpdateVariableGroups sets the "variable_groups" field to the value that was provided on create.
+func (u *ReleaseUpsert) UpdateVariableGroups() *ReleaseUpsert {
+	u.SetExcluded(release.FieldVariableGroups)
+	return u
+}
+
+// ClearVariableGroups clears the value of the "variable_groups" field.
+func (u *ReleaseUpsert) ClearVariableGroups() *ReleaseUpsert {
+	u.SetNull(release.FieldVariableGroups)
+	return u
+}
+
 // SetManualEnvironments sets the "manual_environments" field.
 func (u *ReleaseUpsert) SetManualEnvironments(v []string) *ReleaseUpsert {
 	u.Set(release.FieldManualEnvironments, v)
@@ -844,6 +872,27 @@ func (u *ReleaseUpsertOne) UpdateVariableOverrides() *ReleaseUpsertOne {
 func (u *ReleaseUpsertOne) ClearVariableOverrides() *ReleaseUpsertOne {
 	return u.Update(func(s *ReleaseUpsert) {
 		s.ClearVariableOverrides()
+	})
+}
+
+// SetVariableGroups sets the "variable_groups" field.
+func (u *ReleaseUpsertOne) SetVariableGroups(v []spec.FrozenGroup) *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetVariableGroups(v)
+	})
+}
+
+// UpdateVariableGroups sets the "variable_groups" field to the value that was provided on create.
+func (u *ReleaseUpsertOne) UpdateVariableGroups() *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateVariableGroups()
+	})
+}
+
+// ClearVariableGroups clears the value of the "variable_groups" field.
+func (u *ReleaseUpsertOne) ClearVariableGroups() *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.ClearVariableGroups()
 	})
 }
 
@@ -1185,6 +1234,27 @@ func (u *ReleaseUpsertBulk) UpdateVariableOverrides() *ReleaseUpsertBulk {
 func (u *ReleaseUpsertBulk) ClearVariableOverrides() *ReleaseUpsertBulk {
 	return u.Update(func(s *ReleaseUpsert) {
 		s.ClearVariableOverrides()
+	})
+}
+
+// SetVariableGroups sets the "variable_groups" field.
+func (u *ReleaseUpsertBulk) SetVariableGroups(v []spec.FrozenGroup) *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetVariableGroups(v)
+	})
+}
+
+// UpdateVariableGroups sets the "variable_groups" field to the value that was provided on create.
+func (u *ReleaseUpsertBulk) UpdateVariableGroups() *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateVariableGroups()
+	})
+}
+
+// ClearVariableGroups clears the value of the "variable_groups" field.
+func (u *ReleaseUpsertBulk) ClearVariableGroups() *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.ClearVariableGroups()
 	})
 }
 

@@ -103,6 +103,24 @@ func (ru *ReleaseUpdate) ClearVariableOverrides() *ReleaseUpdate {
 	return ru
 }
 
+// SetVariableGroups sets the "variable_groups" field.
+func (ru *ReleaseUpdate) SetVariableGroups(sg []spec.FrozenGroup) *ReleaseUpdate {
+	ru.mutation.SetVariableGroups(sg)
+	return ru
+}
+
+// AppendVariableGroups appends sg to the "variable_groups" field.
+func (ru *ReleaseUpdate) AppendVariableGroups(sg []spec.FrozenGroup) *ReleaseUpdate {
+	ru.mutation.AppendVariableGroups(sg)
+	return ru
+}
+
+// ClearVariableGroups clears the value of the "variable_groups" field.
+func (ru *ReleaseUpdate) ClearVariableGroups() *ReleaseUpdate {
+	ru.mutation.ClearVariableGroups()
+	return ru
+}
+
 // SetManualEnvironments sets the "manual_environments" field.
 func (ru *ReleaseUpdate) SetManualEnvironments(s []string) *ReleaseUpdate {
 	ru.mutation.SetManualEnvironments(s)
@@ -455,6 +473,17 @@ func (ru *ReleaseUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if ru.mutation.VariableOverridesCleared() {
 		_spec.ClearField(release.FieldVariableOverrides, field.TypeJSON)
+	}
+	if value, ok := ru.mutation.VariableGroups(); ok {
+		_spec.SetField(release.FieldVariableGroups, field.TypeJSON, value)
+	}
+	if value, ok := ru.mutation.AppendedVariableGroups(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, release.FieldVariableGroups, value)
+		})
+	}
+	if ru.mutation.VariableGroupsCleared() {
+		_spec.ClearField(release.FieldVariableGroups, field.TypeJSON)
 	}
 	if value, ok := ru.mutation.ManualEnvironments(); ok {
 		_spec.SetField(release.FieldManualEnvironments, field.TypeJSON, value)
@@ -825,6 +854,24 @@ func (ruo *ReleaseUpdateOne) AppendVariableOverrides(s []spec.Variable) *Release
 // ClearVariableOverrides clears the value of the "variable_overrides" field.
 func (ruo *ReleaseUpdateOne) ClearVariableOverrides() *ReleaseUpdateOne {
 	ruo.mutation.ClearVariableOverrides()
+	return ruo
+}
+
+// SetVariableGroups sets the "variable_groups" field.
+func (ruo *ReleaseUpdateOne) SetVariableGroups(sg []spec.FrozenGroup) *ReleaseUpdateOne {
+	ruo.mutation.SetVariableGroups(sg)
+	return ruo
+}
+
+// AppendVariableGroups appends sg to the "variable_groups" field.
+func (ruo *ReleaseUpdateOne) AppendVariableGroups(sg []spec.FrozenGroup) *ReleaseUpdateOne {
+	ruo.mutation.AppendVariableGroups(sg)
+	return ruo
+}
+
+// ClearVariableGroups clears the value of the "variable_groups" field.
+func (ruo *ReleaseUpdateOne) ClearVariableGroups() *ReleaseUpdateOne {
+	ruo.mutation.ClearVariableGroups()
 	return ruo
 }
 
@@ -1210,6 +1257,17 @@ func (ruo *ReleaseUpdateOne) sqlSave(ctx context.Context) (_node *Release, err e
 	}
 	if ruo.mutation.VariableOverridesCleared() {
 		_spec.ClearField(release.FieldVariableOverrides, field.TypeJSON)
+	}
+	if value, ok := ruo.mutation.VariableGroups(); ok {
+		_spec.SetField(release.FieldVariableGroups, field.TypeJSON, value)
+	}
+	if value, ok := ruo.mutation.AppendedVariableGroups(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, release.FieldVariableGroups, value)
+		})
+	}
+	if ruo.mutation.VariableGroupsCleared() {
+		_spec.ClearField(release.FieldVariableGroups, field.TypeJSON)
 	}
 	if value, ok := ruo.mutation.ManualEnvironments(); ok {
 		_spec.SetField(release.FieldManualEnvironments, field.TypeJSON, value)

@@ -30,12 +30,15 @@ import (
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/schema"
+	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/streamcursor"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/ent/variablegroup"
+	"github.com/cairnhq/cairn/ent/variablegrouprevision"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/ent/workitem"
 )
@@ -692,7 +695,7 @@ func init() {
 	// release.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	release.DescriptionValidator = releaseDescDescription.Validators[0].(func(string) error)
 	// releaseDescPartial is the schema descriptor for partial field.
-	releaseDescPartial := releaseFields[10].Descriptor()
+	releaseDescPartial := releaseFields[11].Descriptor()
 	// release.DefaultPartial holds the default value on creation for the partial field.
 	release.DefaultPartial = releaseDescPartial.Default.(bool)
 	releaseartifactFields := schema.ReleaseArtifact{}.Fields()
@@ -817,6 +820,49 @@ func init() {
 	releaseenvironmentDescVersion := releaseenvironmentFields[4].Descriptor()
 	// releaseenvironment.DefaultVersion holds the default value on creation for the version field.
 	releaseenvironment.DefaultVersion = releaseenvironmentDescVersion.Default.(int)
+	securefileMixin := schema.SecureFile{}.Mixin()
+	securefileMixinFields0 := securefileMixin[0].Fields()
+	_ = securefileMixinFields0
+	securefileFields := schema.SecureFile{}.Fields()
+	_ = securefileFields
+	// securefileDescCreatedAt is the schema descriptor for created_at field.
+	securefileDescCreatedAt := securefileMixinFields0[0].Descriptor()
+	// securefile.DefaultCreatedAt holds the default value on creation for the created_at field.
+	securefile.DefaultCreatedAt = securefileDescCreatedAt.Default.(func() time.Time)
+	// securefileDescUpdatedAt is the schema descriptor for updated_at field.
+	securefileDescUpdatedAt := securefileMixinFields0[1].Descriptor()
+	// securefile.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	securefile.DefaultUpdatedAt = securefileDescUpdatedAt.Default.(func() time.Time)
+	// securefile.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	securefile.UpdateDefaultUpdatedAt = securefileDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// securefileDescName is the schema descriptor for name field.
+	securefileDescName := securefileFields[0].Descriptor()
+	// securefile.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	securefile.NameValidator = func() func(string) error {
+		validators := securefileDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// securefileDescDescription is the schema descriptor for description field.
+	securefileDescDescription := securefileFields[1].Descriptor()
+	// securefile.DefaultDescription holds the default value on creation for the description field.
+	securefile.DefaultDescription = securefileDescDescription.Default.(string)
+	// securefile.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	securefile.DescriptionValidator = securefileDescDescription.Validators[0].(func(string) error)
+	// securefileDescCreatedBy is the schema descriptor for created_by field.
+	securefileDescCreatedBy := securefileFields[6].Descriptor()
+	// securefile.DefaultCreatedBy holds the default value on creation for the created_by field.
+	securefile.DefaultCreatedBy = securefileDescCreatedBy.Default.(string)
 	serviceconnectionMixin := schema.ServiceConnection{}.Mixin()
 	serviceconnectionMixinFields0 := serviceconnectionMixin[0].Fields()
 	_ = serviceconnectionMixinFields0
@@ -1011,6 +1057,66 @@ func init() {
 	userDescPasswordHash := userFields[6].Descriptor()
 	// user.DefaultPasswordHash holds the default value on creation for the password_hash field.
 	user.DefaultPasswordHash = userDescPasswordHash.Default.(string)
+	variablegroupMixin := schema.VariableGroup{}.Mixin()
+	variablegroupMixinFields0 := variablegroupMixin[0].Fields()
+	_ = variablegroupMixinFields0
+	variablegroupFields := schema.VariableGroup{}.Fields()
+	_ = variablegroupFields
+	// variablegroupDescCreatedAt is the schema descriptor for created_at field.
+	variablegroupDescCreatedAt := variablegroupMixinFields0[0].Descriptor()
+	// variablegroup.DefaultCreatedAt holds the default value on creation for the created_at field.
+	variablegroup.DefaultCreatedAt = variablegroupDescCreatedAt.Default.(func() time.Time)
+	// variablegroupDescUpdatedAt is the schema descriptor for updated_at field.
+	variablegroupDescUpdatedAt := variablegroupMixinFields0[1].Descriptor()
+	// variablegroup.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	variablegroup.DefaultUpdatedAt = variablegroupDescUpdatedAt.Default.(func() time.Time)
+	// variablegroup.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	variablegroup.UpdateDefaultUpdatedAt = variablegroupDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// variablegroupDescName is the schema descriptor for name field.
+	variablegroupDescName := variablegroupFields[0].Descriptor()
+	// variablegroup.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	variablegroup.NameValidator = func() func(string) error {
+		validators := variablegroupDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// variablegroupDescDescription is the schema descriptor for description field.
+	variablegroupDescDescription := variablegroupFields[1].Descriptor()
+	// variablegroup.DefaultDescription holds the default value on creation for the description field.
+	variablegroup.DefaultDescription = variablegroupDescDescription.Default.(string)
+	// variablegroup.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	variablegroup.DescriptionValidator = variablegroupDescDescription.Validators[0].(func(string) error)
+	// variablegroupDescRevision is the schema descriptor for revision field.
+	variablegroupDescRevision := variablegroupFields[4].Descriptor()
+	// variablegroup.DefaultRevision holds the default value on creation for the revision field.
+	variablegroup.DefaultRevision = variablegroupDescRevision.Default.(int)
+	// variablegroupDescCreatedBy is the schema descriptor for created_by field.
+	variablegroupDescCreatedBy := variablegroupFields[5].Descriptor()
+	// variablegroup.DefaultCreatedBy holds the default value on creation for the created_by field.
+	variablegroup.DefaultCreatedBy = variablegroupDescCreatedBy.Default.(string)
+	variablegrouprevisionMixin := schema.VariableGroupRevision{}.Mixin()
+	variablegrouprevisionMixinFields0 := variablegrouprevisionMixin[0].Fields()
+	_ = variablegrouprevisionMixinFields0
+	variablegrouprevisionFields := schema.VariableGroupRevision{}.Fields()
+	_ = variablegrouprevisionFields
+	// variablegrouprevisionDescCreatedAt is the schema descriptor for created_at field.
+	variablegrouprevisionDescCreatedAt := variablegrouprevisionMixinFields0[0].Descriptor()
+	// variablegrouprevision.DefaultCreatedAt holds the default value on creation for the created_at field.
+	variablegrouprevision.DefaultCreatedAt = variablegrouprevisionDescCreatedAt.Default.(func() time.Time)
+	// variablegrouprevisionDescComment is the schema descriptor for comment field.
+	variablegrouprevisionDescComment := variablegrouprevisionFields[4].Descriptor()
+	// variablegrouprevision.DefaultComment holds the default value on creation for the comment field.
+	variablegrouprevision.DefaultComment = variablegrouprevisionDescComment.Default.(string)
 	webhookdeliveryMixin := schema.WebhookDelivery{}.Mixin()
 	webhookdeliveryMixinFields0 := webhookdeliveryMixin[0].Fields()
 	_ = webhookdeliveryMixinFields0

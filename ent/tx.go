@@ -66,6 +66,8 @@ type Tx struct {
 	ReleaseDefinition *ReleaseDefinitionClient
 	// ReleaseEnvironment is the client for interacting with the ReleaseEnvironment builders.
 	ReleaseEnvironment *ReleaseEnvironmentClient
+	// SecureFile is the client for interacting with the SecureFile builders.
+	SecureFile *SecureFileClient
 	// ServiceConnection is the client for interacting with the ServiceConnection builders.
 	ServiceConnection *ServiceConnectionClient
 	// Session is the client for interacting with the Session builders.
@@ -78,6 +80,10 @@ type Tx struct {
 	Timer *TimerClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// VariableGroup is the client for interacting with the VariableGroup builders.
+	VariableGroup *VariableGroupClient
+	// VariableGroupRevision is the client for interacting with the VariableGroupRevision builders.
+	VariableGroupRevision *VariableGroupRevisionClient
 	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
 	WebhookDelivery *WebhookDeliveryClient
 	// WorkItem is the client for interacting with the WorkItem builders.
@@ -239,12 +245,15 @@ func (tx *Tx) init() {
 	tx.ReleaseArtifact = NewReleaseArtifactClient(tx.config)
 	tx.ReleaseDefinition = NewReleaseDefinitionClient(tx.config)
 	tx.ReleaseEnvironment = NewReleaseEnvironmentClient(tx.config)
+	tx.SecureFile = NewSecureFileClient(tx.config)
 	tx.ServiceConnection = NewServiceConnectionClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SourceCommit = NewSourceCommitClient(tx.config)
 	tx.StreamCursor = NewStreamCursorClient(tx.config)
 	tx.Timer = NewTimerClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.VariableGroup = NewVariableGroupClient(tx.config)
+	tx.VariableGroupRevision = NewVariableGroupRevisionClient(tx.config)
 	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
 	tx.WorkItem = NewWorkItemClient(tx.config)
 }

@@ -107,6 +107,9 @@ func (r *Resolver) ReleaseDefinition() ReleaseDefinitionResolver {
 	return &releaseDefinitionResolver{r}
 }
 
+// SecureFile returns SecureFileResolver implementation.
+func (r *Resolver) SecureFile() SecureFileResolver { return &secureFileResolver{r} }
+
 // ServiceConnection returns ServiceConnectionResolver implementation.
 func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 	return &serviceConnectionResolver{r}
@@ -115,16 +118,27 @@ func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
+// VariableGroup returns VariableGroupResolver implementation.
+func (r *Resolver) VariableGroup() VariableGroupResolver { return &variableGroupResolver{r} }
+
+// VariableGroupRevision returns VariableGroupRevisionResolver implementation.
+func (r *Resolver) VariableGroupRevision() VariableGroupRevisionResolver {
+	return &variableGroupRevisionResolver{r}
+}
+
 type (
-	agentResolver             struct{ *Resolver }
-	approvalResolver          struct{ *Resolver }
-	deploymentResolver        struct{ *Resolver }
-	environmentResolver       struct{ *Resolver }
-	freezeWindowResolver      struct{ *Resolver }
-	outgoingHookResolver      struct{ *Resolver }
-	queryResolver             struct{ *Resolver }
-	releaseResolver           struct{ *Resolver }
-	releaseDefinitionResolver struct{ *Resolver }
-	serviceConnectionResolver struct{ *Resolver }
-	userResolver              struct{ *Resolver }
+	agentResolver                 struct{ *Resolver }
+	approvalResolver              struct{ *Resolver }
+	deploymentResolver            struct{ *Resolver }
+	environmentResolver           struct{ *Resolver }
+	freezeWindowResolver          struct{ *Resolver }
+	outgoingHookResolver          struct{ *Resolver }
+	queryResolver                 struct{ *Resolver }
+	releaseResolver               struct{ *Resolver }
+	releaseDefinitionResolver     struct{ *Resolver }
+	secureFileResolver            struct{ *Resolver }
+	serviceConnectionResolver     struct{ *Resolver }
+	userResolver                  struct{ *Resolver }
+	variableGroupResolver         struct{ *Resolver }
+	variableGroupRevisionResolver struct{ *Resolver }
 )

@@ -35,6 +35,7 @@ import (
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/ent/variablegrouprevision"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -61,11 +62,14 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Release() ReleaseResolver
 	ReleaseDefinition() ReleaseDefinitionResolver
+	SecureFile() SecureFileResolver
 	ServiceConnection() ServiceConnectionResolver
 	Subscription() SubscriptionResolver
 	Task() TaskResolver
 	User() UserResolver
 	Variable() VariableResolver
+	VariableGroup() VariableGroupResolver
+	VariableGroupRevision() VariableGroupRevisionResolver
 	TaskInput() TaskInputResolver
 }
 
@@ -294,12 +298,10 @@ type ComplexityRoot struct {
 	}
 
 	AuditChainReport struct {
-		BrokenAt     func(childComplexity int) int
-		Checked      func(childComplexity int) int
-		HeadSequence func(childComplexity int) int
-		LegacyUntil  func(childComplexity int) int
-		Ok           func(childComplexity int) int
-		Problem      func(childComplexity int) int
+		BrokenAt func(childComplexity int) int
+		Checked  func(childComplexity int) int
+		Ok       func(childComplexity int) int
+		Problem  func(childComplexity int) int
 	}
 
 	AuditEvent struct {
@@ -376,7 +378,6 @@ type ComplexityRoot struct {
 		EditDefinition         func(childComplexity int) int
 		ManageApprovals        func(childComplexity int) int
 		ManageDeployments      func(childComplexity int) int
-		ManagePermissions      func(childComplexity int) int
 		OverrideArtifactChecks func(childComplexity int) int
 	}
 
@@ -412,6 +413,7 @@ type ComplexityRoot struct {
 		Readers           func(childComplexity int) int
 		ReleaseNameFormat func(childComplexity int) int
 		Schedules         func(childComplexity int) int
+		VariableGroups    func(childComplexity int) int
 		Variables         func(childComplexity int) int
 	}
 
@@ -421,7 +423,6 @@ type ComplexityRoot struct {
 		EditDefinition         func(childComplexity int) int
 		ManageApprovals        func(childComplexity int) int
 		ManageDeployments      func(childComplexity int) int
-		ManagePermissions      func(childComplexity int) int
 		OverrideArtifactChecks func(childComplexity int) int
 	}
 
@@ -528,17 +529,18 @@ type ComplexityRoot struct {
 	}
 
 	EnvironmentSpec struct {
-		Job          func(childComplexity int) int
-		Name         func(childComplexity int) int
-		Owner        func(childComplexity int) int
-		Permissions  func(childComplexity int) int
-		PostApproval func(childComplexity int) int
-		PostGates    func(childComplexity int) int
-		PreApproval  func(childComplexity int) int
-		PreGates     func(childComplexity int) int
-		Queue        func(childComplexity int) int
-		Trigger      func(childComplexity int) int
-		Variables    func(childComplexity int) int
+		Job            func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Owner          func(childComplexity int) int
+		Permissions    func(childComplexity int) int
+		PostApproval   func(childComplexity int) int
+		PostGates      func(childComplexity int) int
+		PreApproval    func(childComplexity int) int
+		PreGates       func(childComplexity int) int
+		Queue          func(childComplexity int) int
+		Trigger        func(childComplexity int) int
+		VariableGroups func(childComplexity int) int
+		Variables      func(childComplexity int) int
 	}
 
 	EnvironmentStatusChangedEvent struct {
@@ -706,6 +708,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	GroupVariable struct {
+		Name                  func(childComplexity int) int
+		Secret                func(childComplexity int) int
+		SettableAtReleaseTime func(childComplexity int) int
+		Value                 func(childComplexity int) int
+	}
+
 	HTTPGate struct {
 		Body            func(childComplexity int) int
 		Headers         func(childComplexity int) int
@@ -801,6 +810,7 @@ type ComplexityRoot struct {
 
 	JobSpec struct {
 		Demands              func(childComplexity int) int
+		SecureFiles          func(childComplexity int) int
 		SkipArtifactDownload func(childComplexity int) int
 		Tasks                func(childComplexity int) int
 		TimeoutMinutes       func(childComplexity int) int
@@ -817,6 +827,18 @@ type ComplexityRoot struct {
 		Position        func(childComplexity int) int
 		StartedAt       func(childComplexity int) int
 		Status          func(childComplexity int) int
+	}
+
+	LibraryPermissions struct {
+		Administer func(childComplexity int) int
+		Read       func(childComplexity int) int
+		Use        func(childComplexity int) int
+	}
+
+	LibraryViewerCan struct {
+		Administer func(childComplexity int) int
+		Read       func(childComplexity int) int
+		Use        func(childComplexity int) int
 	}
 
 	LogBatch struct {
@@ -922,17 +944,21 @@ type ComplexityRoot struct {
 		CreateRelease            func(childComplexity int, input delivery.CreateReleaseInput) int
 		CreateServiceConnection  func(childComplexity int, input model.NewServiceConnectionInput) int
 		CreateUser               func(childComplexity int, input model.NewUserInput) int
+		CreateVariableGroup      func(childComplexity int, input delivery.VariableGroupInput, comment *string) int
 		DeleteAgent              func(childComplexity int, id int) int
 		DeleteDefinition         func(childComplexity int, id int, expectedRevision int, comment *string) int
 		DeleteFreezeWindow       func(childComplexity int, id int) int
 		DeleteGroup              func(childComplexity int, id int) int
 		DeleteOutgoingHook       func(childComplexity int, id int) int
+		DeleteSecureFile         func(childComplexity int, id int) int
 		DeleteServiceConnection  func(childComplexity int, id int) int
+		DeleteVariableGroup      func(childComplexity int, id int, comment *string) int
 		DeployEnvironment        func(childComplexity int, input delivery.DeployInput, onBehalfOf *string) int
 		DisableUser              func(childComplexity int, id int) int
 		IgnoreGates              func(childComplexity int, deploymentID int, comment *string) int
 		Ping                     func(childComplexity int) int
 		ReassignApproval         func(childComplexity int, approvalID int, toUsername string, comment *string) int
+		RefreshVariables         func(childComplexity int, releaseID int, comment *string) int
 		Reject                   func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
 		RejectManualIntervention func(childComplexity int, id int, comment *string, onBehalfOf *string) int
 		RemoveGroupMember        func(childComplexity int, groupID int, userID int) int
@@ -943,8 +969,10 @@ type ComplexityRoot struct {
 		UpdateDefinition         func(childComplexity int, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) int
 		UpdateGroup              func(childComplexity int, id int, input model.GroupPatchInput) int
 		UpdateOutgoingHook       func(childComplexity int, id int, input model.OutgoingHookPatchInput) int
+		UpdateSecureFile         func(childComplexity int, id int, description *string, permissions *spec.LibraryPermissions) int
 		UpdateServiceConnection  func(childComplexity int, id int, input model.ServiceConnectionPatchInput) int
 		UpdateUser               func(childComplexity int, id int, input model.UserPatchInput) int
+		UpdateVariableGroup      func(childComplexity int, id int, expectedRevision int, input delivery.VariableGroupInput, comment *string) int
 	}
 
 	Notification struct {
@@ -1033,10 +1061,14 @@ type ComplexityRoot struct {
 		PendingManualInterventions func(childComplexity int) int
 		Release                    func(childComplexity int, id int) int
 		Releases                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
+		SecureFiles                func(childComplexity int) int
 		ServiceConnections         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) int
 		User                       func(childComplexity int, id int) int
 		UserAPITokens              func(childComplexity int, userID int) int
 		Users                      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		VariableGroup              func(childComplexity int, id int) int
+		VariableGroupRevisions     func(childComplexity int, id int) int
+		VariableGroups             func(childComplexity int) int
 		VerifyAuditChain           func(childComplexity int) int
 		Viewer                     func(childComplexity int) int
 		WebhookDeliveries          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) int
@@ -1067,7 +1099,7 @@ type ComplexityRoot struct {
 		Reason             func(childComplexity int) int
 		Status             func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
-		VariableOverrides  func(childComplexity int) int
+		VariableGroups     func(childComplexity int) int
 		WorkItems          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WorkItemOrder, where *ent.WorkItemWhereInput) int
 	}
 
@@ -1176,16 +1208,41 @@ type ComplexityRoot struct {
 		UpdatedAt    func(childComplexity int) int
 	}
 
-	ReleaseVariableOverride struct {
-		Name   func(childComplexity int) int
-		Secret func(childComplexity int) int
-		Value  func(childComplexity int) int
+	ReleaseVariableGroup struct {
+		Environment func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Revision    func(childComplexity int) int
+		Variables   func(childComplexity int) int
 	}
 
 	Schedule struct {
 		Cron                    func(childComplexity int) int
 		ScheduleOnlyWithChanges func(childComplexity int) int
 		TimeZone                func(childComplexity int) int
+	}
+
+	SecureFile struct {
+		CreatedAt   func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Permissions func(childComplexity int) int
+		Sha256      func(childComplexity int) int
+		Size        func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+		ViewerCan   func(childComplexity int) int
+	}
+
+	SecureFileConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SecureFileEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	ServiceConnection struct {
@@ -1266,10 +1323,55 @@ type ComplexityRoot struct {
 	}
 
 	Variable struct {
-		Name                  func(childComplexity int) int
-		Secret                func(childComplexity int) int
-		SettableAtReleaseTime func(childComplexity int) int
-		Value                 func(childComplexity int) int
+		Name   func(childComplexity int) int
+		Secret func(childComplexity int) int
+		Value  func(childComplexity int) int
+	}
+
+	VariableGroup struct {
+		CreatedAt   func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Permissions func(childComplexity int) int
+		Revision    func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+		Variables   func(childComplexity int) int
+		ViewerCan   func(childComplexity int) int
+	}
+
+	VariableGroupConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	VariableGroupEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	VariableGroupRevision struct {
+		Author     func(childComplexity int) int
+		ChangeType func(childComplexity int) int
+		Changes    func(childComplexity int) int
+		Comment    func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		GroupID    func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Revision   func(childComplexity int) int
+	}
+
+	VariableGroupRevisionConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	VariableGroupRevisionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -1416,6 +1518,12 @@ type MutationResolver interface {
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
 	ResumeManualIntervention(ctx context.Context, id int, comment *string, onBehalfOf *string) (*ent.ManualIntervention, error)
 	RejectManualIntervention(ctx context.Context, id int, comment *string, onBehalfOf *string) (*ent.ManualIntervention, error)
+	CreateVariableGroup(ctx context.Context, input delivery.VariableGroupInput, comment *string) (*ent.VariableGroup, error)
+	UpdateVariableGroup(ctx context.Context, id int, expectedRevision int, input delivery.VariableGroupInput, comment *string) (*ent.VariableGroup, error)
+	DeleteVariableGroup(ctx context.Context, id int, comment *string) (bool, error)
+	RefreshVariables(ctx context.Context, releaseID int, comment *string) (*ent.Release, error)
+	UpdateSecureFile(ctx context.Context, id int, description *string, permissions *spec.LibraryPermissions) (*ent.SecureFile, error)
+	DeleteSecureFile(ctx context.Context, id int) (bool, error)
 	CreateRelease(ctx context.Context, input delivery.CreateReleaseInput) (*ent.Release, error)
 	DeployEnvironment(ctx context.Context, input delivery.DeployInput, onBehalfOf *string) (*ent.Deployment, error)
 	Approve(ctx context.Context, input delivery.ApprovalDecision, onBehalfOf *string) (*ent.Approval, error)
@@ -1451,6 +1559,10 @@ type QueryResolver interface {
 	UserAPITokens(ctx context.Context, userID int) ([]*ent.ApiToken, error)
 	ServiceConnections(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) (*ent.ServiceConnectionConnection, error)
 	PendingManualInterventions(ctx context.Context) ([]*ent.ManualIntervention, error)
+	VariableGroups(ctx context.Context) ([]*ent.VariableGroup, error)
+	VariableGroup(ctx context.Context, id int) (*ent.VariableGroup, error)
+	VariableGroupRevisions(ctx context.Context, id int) ([]*ent.VariableGroupRevision, error)
+	SecureFiles(ctx context.Context) ([]*ent.SecureFile, error)
 	Notifications(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.NotificationOrder, where *ent.NotificationWhereInput) (*ent.NotificationConnection, error)
 	Release(ctx context.Context, id int) (*ent.Release, error)
 	PendingApprovals(ctx context.Context) ([]*ent.Approval, error)
@@ -1461,12 +1573,15 @@ type QueryResolver interface {
 	WebhookDeliveries(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) (*ent.WebhookDeliveryConnection, error)
 }
 type ReleaseResolver interface {
-	VariableOverrides(ctx context.Context, obj *ent.Release) ([]*model.ReleaseVariableOverride, error)
+	VariableGroups(ctx context.Context, obj *ent.Release) ([]*delivery.ReleaseVariableGroup, error)
 }
 type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
 
 	ViewerCan(ctx context.Context, obj *ent.ReleaseDefinition) (*delivery.ViewerCan, error)
+}
+type SecureFileResolver interface {
+	ViewerCan(ctx context.Context, obj *ent.SecureFile) (*delivery.LibraryViewerCan, error)
 }
 type ServiceConnectionResolver interface {
 	HasSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
@@ -1491,6 +1606,14 @@ type UserResolver interface {
 }
 type VariableResolver interface {
 	Value(ctx context.Context, obj *spec.Variable) (*string, error)
+}
+type VariableGroupResolver interface {
+	Variables(ctx context.Context, obj *ent.VariableGroup) ([]*delivery.LibraryVariable, error)
+
+	ViewerCan(ctx context.Context, obj *ent.VariableGroup) (*delivery.LibraryViewerCan, error)
+}
+type VariableGroupRevisionResolver interface {
+	Changes(ctx context.Context, obj *ent.VariableGroupRevision) ([]*delivery.FieldChange, error)
 }
 
 type TaskInputResolver interface {
@@ -2546,18 +2669,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditChainReport.Checked(childComplexity), true
-	case "AuditChainReport.headSequence":
-		if e.ComplexityRoot.AuditChainReport.HeadSequence == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AuditChainReport.HeadSequence(childComplexity), true
-	case "AuditChainReport.legacyUntil":
-		if e.ComplexityRoot.AuditChainReport.LegacyUntil == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AuditChainReport.LegacyUntil(childComplexity), true
 	case "AuditChainReport.ok":
 		if e.ComplexityRoot.AuditChainReport.Ok == nil {
 			break
@@ -2856,12 +2967,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionPermissions.ManageDeployments(childComplexity), true
-	case "DefinitionPermissions.managePermissions":
-		if e.ComplexityRoot.DefinitionPermissions.ManagePermissions == nil {
-			break
-		}
-
-		return e.ComplexityRoot.DefinitionPermissions.ManagePermissions(childComplexity), true
 	case "DefinitionPermissions.overrideArtifactChecks":
 		if e.ComplexityRoot.DefinitionPermissions.OverrideArtifactChecks == nil {
 			break
@@ -3004,6 +3109,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionSnapshot.Schedules(childComplexity), true
+	case "DefinitionSnapshot.variableGroups":
+		if e.ComplexityRoot.DefinitionSnapshot.VariableGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.VariableGroups(childComplexity), true
 	case "DefinitionSnapshot.variables":
 		if e.ComplexityRoot.DefinitionSnapshot.Variables == nil {
 			break
@@ -3041,12 +3152,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionViewerCan.ManageDeployments(childComplexity), true
-	case "DefinitionViewerCan.managePermissions":
-		if e.ComplexityRoot.DefinitionViewerCan.ManagePermissions == nil {
-			break
-		}
-
-		return e.ComplexityRoot.DefinitionViewerCan.ManagePermissions(childComplexity), true
 	case "DefinitionViewerCan.overrideArtifactChecks":
 		if e.ComplexityRoot.DefinitionViewerCan.OverrideArtifactChecks == nil {
 			break
@@ -3590,6 +3695,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentSpec.Trigger(childComplexity), true
+	case "EnvironmentSpec.variableGroups":
+		if e.ComplexityRoot.EnvironmentSpec.VariableGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.VariableGroups(childComplexity), true
 	case "EnvironmentSpec.variables":
 		if e.ComplexityRoot.EnvironmentSpec.Variables == nil {
 			break
@@ -4281,6 +4392,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GroupEdge.Node(childComplexity), true
 
+	case "GroupVariable.name":
+		if e.ComplexityRoot.GroupVariable.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupVariable.Name(childComplexity), true
+	case "GroupVariable.secret":
+		if e.ComplexityRoot.GroupVariable.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupVariable.Secret(childComplexity), true
+	case "GroupVariable.settableAtReleaseTime":
+		if e.ComplexityRoot.GroupVariable.SettableAtReleaseTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupVariable.SettableAtReleaseTime(childComplexity), true
+	case "GroupVariable.value":
+		if e.ComplexityRoot.GroupVariable.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupVariable.Value(childComplexity), true
+
 	case "HTTPGate.body":
 		if e.ComplexityRoot.HTTPGate.Body == nil {
 			break
@@ -4692,6 +4828,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobSpec.Demands(childComplexity), true
+	case "JobSpec.secureFiles":
+		if e.ComplexityRoot.JobSpec.SecureFiles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobSpec.SecureFiles(childComplexity), true
 	case "JobSpec.skipArtifactDownload":
 		if e.ComplexityRoot.JobSpec.SkipArtifactDownload == nil {
 			break
@@ -4771,6 +4913,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobStep.Status(childComplexity), true
+
+	case "LibraryPermissions.administer":
+		if e.ComplexityRoot.LibraryPermissions.Administer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibraryPermissions.Administer(childComplexity), true
+	case "LibraryPermissions.read":
+		if e.ComplexityRoot.LibraryPermissions.Read == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibraryPermissions.Read(childComplexity), true
+	case "LibraryPermissions.use":
+		if e.ComplexityRoot.LibraryPermissions.Use == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibraryPermissions.Use(childComplexity), true
+
+	case "LibraryViewerCan.administer":
+		if e.ComplexityRoot.LibraryViewerCan.Administer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibraryViewerCan.Administer(childComplexity), true
+	case "LibraryViewerCan.read":
+		if e.ComplexityRoot.LibraryViewerCan.Read == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibraryViewerCan.Read(childComplexity), true
+	case "LibraryViewerCan.use":
+		if e.ComplexityRoot.LibraryViewerCan.Use == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibraryViewerCan.Use(childComplexity), true
 
 	case "LogBatch.fromSeq":
 		if e.ComplexityRoot.LogBatch.FromSeq == nil {
@@ -5335,6 +5515,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(model.NewUserInput)), true
+	case "Mutation.createVariableGroup":
+		if e.ComplexityRoot.Mutation.CreateVariableGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createVariableGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateVariableGroup(childComplexity, args["input"].(delivery.VariableGroupInput), args["comment"].(*string)), true
 	case "Mutation.deleteAgent":
 		if e.ComplexityRoot.Mutation.DeleteAgent == nil {
 			break
@@ -5390,6 +5581,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteOutgoingHook(childComplexity, args["id"].(int)), true
+	case "Mutation.deleteSecureFile":
+		if e.ComplexityRoot.Mutation.DeleteSecureFile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteSecureFile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteSecureFile(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteServiceConnection":
 		if e.ComplexityRoot.Mutation.DeleteServiceConnection == nil {
 			break
@@ -5401,6 +5603,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteServiceConnection(childComplexity, args["id"].(int)), true
+	case "Mutation.deleteVariableGroup":
+		if e.ComplexityRoot.Mutation.DeleteVariableGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteVariableGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteVariableGroup(childComplexity, args["id"].(int), args["comment"].(*string)), true
 	case "Mutation.deployEnvironment":
 		if e.ComplexityRoot.Mutation.DeployEnvironment == nil {
 			break
@@ -5451,6 +5664,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReassignApproval(childComplexity, args["approvalId"].(int), args["toUsername"].(string), args["comment"].(*string)), true
+	case "Mutation.refreshVariables":
+		if e.ComplexityRoot.Mutation.RefreshVariables == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refreshVariables_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshVariables(childComplexity, args["releaseId"].(int), args["comment"].(*string)), true
 	case "Mutation.reject":
 		if e.ComplexityRoot.Mutation.Reject == nil {
 			break
@@ -5561,6 +5785,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateOutgoingHook(childComplexity, args["id"].(int), args["input"].(model.OutgoingHookPatchInput)), true
+	case "Mutation.updateSecureFile":
+		if e.ComplexityRoot.Mutation.UpdateSecureFile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateSecureFile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateSecureFile(childComplexity, args["id"].(int), args["description"].(*string), args["permissions"].(*spec.LibraryPermissions)), true
 	case "Mutation.updateServiceConnection":
 		if e.ComplexityRoot.Mutation.UpdateServiceConnection == nil {
 			break
@@ -5583,6 +5818,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(int), args["input"].(model.UserPatchInput)), true
+	case "Mutation.updateVariableGroup":
+		if e.ComplexityRoot.Mutation.UpdateVariableGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateVariableGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateVariableGroup(childComplexity, args["id"].(int), args["expectedRevision"].(int), args["input"].(delivery.VariableGroupInput), args["comment"].(*string)), true
 
 	case "Notification.approvalID":
 		if e.ComplexityRoot.Notification.ApprovalID == nil {
@@ -6071,6 +6317,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Releases(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ReleaseOrder), args["where"].(*ent.ReleaseWhereInput)), true
+	case "Query.secureFiles":
+		if e.ComplexityRoot.Query.SecureFiles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SecureFiles(childComplexity), true
 	case "Query.serviceConnections":
 		if e.ComplexityRoot.Query.ServiceConnections == nil {
 			break
@@ -6115,6 +6367,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Users(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder), args["where"].(*ent.UserWhereInput)), true
+	case "Query.variableGroup":
+		if e.ComplexityRoot.Query.VariableGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Query_variableGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.VariableGroup(childComplexity, args["id"].(int)), true
+	case "Query.variableGroupRevisions":
+		if e.ComplexityRoot.Query.VariableGroupRevisions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_variableGroupRevisions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.VariableGroupRevisions(childComplexity, args["id"].(int)), true
+	case "Query.variableGroups":
+		if e.ComplexityRoot.Query.VariableGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.VariableGroups(childComplexity), true
 	case "Query.verifyAuditChain":
 		if e.ComplexityRoot.Query.VerifyAuditChain == nil {
 			break
@@ -6281,12 +6561,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Release.UpdatedAt(childComplexity), true
-	case "Release.variableOverrides":
-		if e.ComplexityRoot.Release.VariableOverrides == nil {
+	case "Release.variableGroups":
+		if e.ComplexityRoot.Release.VariableGroups == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Release.VariableOverrides(childComplexity), true
+		return e.ComplexityRoot.Release.VariableGroups(childComplexity), true
 	case "Release.workItems":
 		if e.ComplexityRoot.Release.WorkItems == nil {
 			break
@@ -6769,24 +7049,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReleaseEnvironment.UpdatedAt(childComplexity), true
 
-	case "ReleaseVariableOverride.name":
-		if e.ComplexityRoot.ReleaseVariableOverride.Name == nil {
+	case "ReleaseVariableGroup.environment":
+		if e.ComplexityRoot.ReleaseVariableGroup.Environment == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ReleaseVariableOverride.Name(childComplexity), true
-	case "ReleaseVariableOverride.secret":
-		if e.ComplexityRoot.ReleaseVariableOverride.Secret == nil {
+		return e.ComplexityRoot.ReleaseVariableGroup.Environment(childComplexity), true
+	case "ReleaseVariableGroup.name":
+		if e.ComplexityRoot.ReleaseVariableGroup.Name == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ReleaseVariableOverride.Secret(childComplexity), true
-	case "ReleaseVariableOverride.value":
-		if e.ComplexityRoot.ReleaseVariableOverride.Value == nil {
+		return e.ComplexityRoot.ReleaseVariableGroup.Name(childComplexity), true
+	case "ReleaseVariableGroup.revision":
+		if e.ComplexityRoot.ReleaseVariableGroup.Revision == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ReleaseVariableOverride.Value(childComplexity), true
+		return e.ComplexityRoot.ReleaseVariableGroup.Revision(childComplexity), true
+	case "ReleaseVariableGroup.variables":
+		if e.ComplexityRoot.ReleaseVariableGroup.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseVariableGroup.Variables(childComplexity), true
 
 	case "Schedule.cron":
 		if e.ComplexityRoot.Schedule.Cron == nil {
@@ -6806,6 +7092,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Schedule.TimeZone(childComplexity), true
+
+	case "SecureFile.createdAt":
+		if e.ComplexityRoot.SecureFile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.CreatedAt(childComplexity), true
+	case "SecureFile.createdBy":
+		if e.ComplexityRoot.SecureFile.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.CreatedBy(childComplexity), true
+	case "SecureFile.description":
+		if e.ComplexityRoot.SecureFile.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.Description(childComplexity), true
+	case "SecureFile.id":
+		if e.ComplexityRoot.SecureFile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.ID(childComplexity), true
+	case "SecureFile.name":
+		if e.ComplexityRoot.SecureFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.Name(childComplexity), true
+	case "SecureFile.permissions":
+		if e.ComplexityRoot.SecureFile.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.Permissions(childComplexity), true
+	case "SecureFile.sha256":
+		if e.ComplexityRoot.SecureFile.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.Sha256(childComplexity), true
+	case "SecureFile.size":
+		if e.ComplexityRoot.SecureFile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.Size(childComplexity), true
+	case "SecureFile.updatedAt":
+		if e.ComplexityRoot.SecureFile.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.UpdatedAt(childComplexity), true
+	case "SecureFile.viewerCan":
+		if e.ComplexityRoot.SecureFile.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.ViewerCan(childComplexity), true
+
+	case "SecureFileConnection.edges":
+		if e.ComplexityRoot.SecureFileConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFileConnection.Edges(childComplexity), true
+	case "SecureFileConnection.pageInfo":
+		if e.ComplexityRoot.SecureFileConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFileConnection.PageInfo(childComplexity), true
+	case "SecureFileConnection.totalCount":
+		if e.ComplexityRoot.SecureFileConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFileConnection.TotalCount(childComplexity), true
+
+	case "SecureFileEdge.cursor":
+		if e.ComplexityRoot.SecureFileEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFileEdge.Cursor(childComplexity), true
+	case "SecureFileEdge.node":
+		if e.ComplexityRoot.SecureFileEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFileEdge.Node(childComplexity), true
 
 	case "ServiceConnection.createdAt":
 		if e.ComplexityRoot.ServiceConnection.CreatedAt == nil {
@@ -7153,18 +7532,186 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Variable.Secret(childComplexity), true
-	case "Variable.settableAtReleaseTime":
-		if e.ComplexityRoot.Variable.SettableAtReleaseTime == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Variable.SettableAtReleaseTime(childComplexity), true
 	case "Variable.value":
 		if e.ComplexityRoot.Variable.Value == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Variable.Value(childComplexity), true
+
+	case "VariableGroup.createdAt":
+		if e.ComplexityRoot.VariableGroup.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.CreatedAt(childComplexity), true
+	case "VariableGroup.createdBy":
+		if e.ComplexityRoot.VariableGroup.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.CreatedBy(childComplexity), true
+	case "VariableGroup.description":
+		if e.ComplexityRoot.VariableGroup.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.Description(childComplexity), true
+	case "VariableGroup.id":
+		if e.ComplexityRoot.VariableGroup.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.ID(childComplexity), true
+	case "VariableGroup.name":
+		if e.ComplexityRoot.VariableGroup.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.Name(childComplexity), true
+	case "VariableGroup.permissions":
+		if e.ComplexityRoot.VariableGroup.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.Permissions(childComplexity), true
+	case "VariableGroup.revision":
+		if e.ComplexityRoot.VariableGroup.Revision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.Revision(childComplexity), true
+	case "VariableGroup.updatedAt":
+		if e.ComplexityRoot.VariableGroup.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.UpdatedAt(childComplexity), true
+	case "VariableGroup.variables":
+		if e.ComplexityRoot.VariableGroup.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.Variables(childComplexity), true
+	case "VariableGroup.viewerCan":
+		if e.ComplexityRoot.VariableGroup.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.ViewerCan(childComplexity), true
+
+	case "VariableGroupConnection.edges":
+		if e.ComplexityRoot.VariableGroupConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupConnection.Edges(childComplexity), true
+	case "VariableGroupConnection.pageInfo":
+		if e.ComplexityRoot.VariableGroupConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupConnection.PageInfo(childComplexity), true
+	case "VariableGroupConnection.totalCount":
+		if e.ComplexityRoot.VariableGroupConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupConnection.TotalCount(childComplexity), true
+
+	case "VariableGroupEdge.cursor":
+		if e.ComplexityRoot.VariableGroupEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupEdge.Cursor(childComplexity), true
+	case "VariableGroupEdge.node":
+		if e.ComplexityRoot.VariableGroupEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupEdge.Node(childComplexity), true
+
+	case "VariableGroupRevision.author":
+		if e.ComplexityRoot.VariableGroupRevision.Author == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevision.Author(childComplexity), true
+	case "VariableGroupRevision.changeType":
+		if e.ComplexityRoot.VariableGroupRevision.ChangeType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevision.ChangeType(childComplexity), true
+	case "VariableGroupRevision.changes":
+		if e.ComplexityRoot.VariableGroupRevision.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevision.Changes(childComplexity), true
+	case "VariableGroupRevision.comment":
+		if e.ComplexityRoot.VariableGroupRevision.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevision.Comment(childComplexity), true
+	case "VariableGroupRevision.createdAt":
+		if e.ComplexityRoot.VariableGroupRevision.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevision.CreatedAt(childComplexity), true
+	case "VariableGroupRevision.groupID":
+		if e.ComplexityRoot.VariableGroupRevision.GroupID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevision.GroupID(childComplexity), true
+	case "VariableGroupRevision.id":
+		if e.ComplexityRoot.VariableGroupRevision.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevision.ID(childComplexity), true
+	case "VariableGroupRevision.revision":
+		if e.ComplexityRoot.VariableGroupRevision.Revision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevision.Revision(childComplexity), true
+
+	case "VariableGroupRevisionConnection.edges":
+		if e.ComplexityRoot.VariableGroupRevisionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevisionConnection.Edges(childComplexity), true
+	case "VariableGroupRevisionConnection.pageInfo":
+		if e.ComplexityRoot.VariableGroupRevisionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevisionConnection.PageInfo(childComplexity), true
+	case "VariableGroupRevisionConnection.totalCount":
+		if e.ComplexityRoot.VariableGroupRevisionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevisionConnection.TotalCount(childComplexity), true
+
+	case "VariableGroupRevisionEdge.cursor":
+		if e.ComplexityRoot.VariableGroupRevisionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevisionEdge.Cursor(childComplexity), true
+	case "VariableGroupRevisionEdge.node":
+		if e.ComplexityRoot.VariableGroupRevisionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroupRevisionEdge.Node(childComplexity), true
 
 	case "Viewer.role":
 		if e.ComplexityRoot.Viewer.Role == nil {
@@ -7553,6 +8100,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputGateSampleWhereInput,
 		ec.unmarshalInputGroupOrder,
 		ec.unmarshalInputGroupPatchInput,
+		ec.unmarshalInputGroupVariableInput,
 		ec.unmarshalInputGroupWhereInput,
 		ec.unmarshalInputHTTPGateInput,
 		ec.unmarshalInputHeaderInput,
@@ -7562,6 +8110,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputJobSpecInput,
 		ec.unmarshalInputJobStepWhereInput,
 		ec.unmarshalInputJobWhereInput,
+		ec.unmarshalInputLibraryPermissionsInput,
 		ec.unmarshalInputManualInterventionOrder,
 		ec.unmarshalInputManualInterventionWhereInput,
 		ec.unmarshalInputNewApiTokenInput,
@@ -7584,6 +8133,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputReleaseOrder,
 		ec.unmarshalInputReleaseWhereInput,
 		ec.unmarshalInputScheduleInput,
+		ec.unmarshalInputSecureFileOrder,
+		ec.unmarshalInputSecureFileWhereInput,
 		ec.unmarshalInputServiceConnectionOrder,
 		ec.unmarshalInputServiceConnectionPatchInput,
 		ec.unmarshalInputServiceConnectionWhereInput,
@@ -7592,6 +8143,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUserOrder,
 		ec.unmarshalInputUserPatchInput,
 		ec.unmarshalInputUserWhereInput,
+		ec.unmarshalInputVariableGroupInput,
+		ec.unmarshalInputVariableGroupOrder,
+		ec.unmarshalInputVariableGroupRevisionOrder,
+		ec.unmarshalInputVariableGroupRevisionWhereInput,
+		ec.unmarshalInputVariableGroupWhereInput,
 		ec.unmarshalInputVariableInput,
 		ec.unmarshalInputWebhookDeliveryOrder,
 		ec.unmarshalInputWebhookDeliveryWhereInput,
@@ -7689,7 +8245,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/interventions.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -7745,8 +8301,6 @@ type Variable {
   name: String!
   value: String
   secret: Boolean!
-  """Whether a release's variableOverrides may replace it (Azure's "Settable at release time")."""
-  settableAtReleaseTime: Boolean!
 }
 
 type Approver {
@@ -7814,12 +8368,6 @@ input VariableInput {
   """
   value: String
   secret: Boolean
-  """
-  Whether createRelease's variableOverrides may replace this variable
-  (default false). An override must name a variable that says so wherever it
-  is declared (the definition and each environment). Ignored on an override.
-  """
-  settableAtReleaseTime: Boolean
 }
 
 input ApproverInput {
@@ -13102,6 +13650,184 @@ input ReleaseWhereInput {
   hasWorkItems: Boolean
   hasWorkItemsWith: [WorkItemWhereInput!]
 }
+type SecureFile implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  name: String!
+  description: String!
+  size: Int!
+  sha256: String!
+  createdBy: String!
+}
+"""
+A connection to a list of items.
+"""
+type SecureFileConnection {
+  """
+  A list of edges.
+  """
+  edges: [SecureFileEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type SecureFileEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: SecureFile
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for SecureFile connections
+"""
+input SecureFileOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order SecureFiles.
+  """
+  field: SecureFileOrderField!
+}
+"""
+Properties by which SecureFile connections can be ordered.
+"""
+enum SecureFileOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+}
+"""
+SecureFileWhereInput is used for filtering SecureFile objects.
+Input was generated by ent.
+"""
+input SecureFileWhereInput {
+  not: SecureFileWhereInput
+  and: [SecureFileWhereInput!]
+  or: [SecureFileWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  description field predicates
+  """
+  description: String
+  descriptionNEQ: String
+  descriptionIn: [String!]
+  descriptionNotIn: [String!]
+  descriptionGT: String
+  descriptionGTE: String
+  descriptionLT: String
+  descriptionLTE: String
+  descriptionContains: String
+  descriptionHasPrefix: String
+  descriptionHasSuffix: String
+  descriptionEqualFold: String
+  descriptionContainsFold: String
+  """
+  size field predicates
+  """
+  size: Int
+  sizeNEQ: Int
+  sizeIn: [Int!]
+  sizeNotIn: [Int!]
+  sizeGT: Int
+  sizeGTE: Int
+  sizeLT: Int
+  sizeLTE: Int
+  """
+  sha256 field predicates
+  """
+  sha256: String
+  sha256NEQ: String
+  sha256In: [String!]
+  sha256NotIn: [String!]
+  sha256GT: String
+  sha256GTE: String
+  sha256LT: String
+  sha256LTE: String
+  sha256Contains: String
+  sha256HasPrefix: String
+  sha256HasSuffix: String
+  sha256EqualFold: String
+  sha256ContainsFold: String
+  """
+  created_by field predicates
+  """
+  createdBy: String
+  createdByNEQ: String
+  createdByIn: [String!]
+  createdByNotIn: [String!]
+  createdByGT: String
+  createdByGTE: String
+  createdByLT: String
+  createdByLTE: String
+  createdByContains: String
+  createdByHasPrefix: String
+  createdByHasSuffix: String
+  createdByEqualFold: String
+  createdByContainsFold: String
+}
 type ServiceConnection implements Node {
   id: ID!
   createdAt: Time!
@@ -13447,6 +14173,325 @@ input UserWhereInput {
   """
   hasGroups: Boolean
   hasGroupsWith: [GroupWhereInput!]
+}
+type VariableGroup implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  name: String!
+  description: String!
+  revision: Int!
+  createdBy: String!
+}
+"""
+A connection to a list of items.
+"""
+type VariableGroupConnection {
+  """
+  A list of edges.
+  """
+  edges: [VariableGroupEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type VariableGroupEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: VariableGroup
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for VariableGroup connections
+"""
+input VariableGroupOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order VariableGroups.
+  """
+  field: VariableGroupOrderField!
+}
+"""
+Properties by which VariableGroup connections can be ordered.
+"""
+enum VariableGroupOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+}
+type VariableGroupRevision implements Node {
+  id: ID!
+  createdAt: Time!
+  groupID: Int!
+  revision: Int!
+  changeType: VariableGroupRevisionChangeType!
+  author: String!
+  comment: String!
+}
+"""
+VariableGroupRevisionChangeType is enum for the field change_type
+"""
+enum VariableGroupRevisionChangeType @goModel(model: "github.com/cairnhq/cairn/ent/variablegrouprevision.ChangeType") {
+  CREATE
+  UPDATE
+  DELETE
+}
+"""
+A connection to a list of items.
+"""
+type VariableGroupRevisionConnection {
+  """
+  A list of edges.
+  """
+  edges: [VariableGroupRevisionEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type VariableGroupRevisionEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: VariableGroupRevision
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for VariableGroupRevision connections
+"""
+input VariableGroupRevisionOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order VariableGroupRevisions.
+  """
+  field: VariableGroupRevisionOrderField!
+}
+"""
+Properties by which VariableGroupRevision connections can be ordered.
+"""
+enum VariableGroupRevisionOrderField {
+  CREATED_AT
+}
+"""
+VariableGroupRevisionWhereInput is used for filtering VariableGroupRevision objects.
+Input was generated by ent.
+"""
+input VariableGroupRevisionWhereInput {
+  not: VariableGroupRevisionWhereInput
+  and: [VariableGroupRevisionWhereInput!]
+  or: [VariableGroupRevisionWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  group_id field predicates
+  """
+  groupID: Int
+  groupIDNEQ: Int
+  groupIDIn: [Int!]
+  groupIDNotIn: [Int!]
+  groupIDGT: Int
+  groupIDGTE: Int
+  groupIDLT: Int
+  groupIDLTE: Int
+  """
+  revision field predicates
+  """
+  revision: Int
+  revisionNEQ: Int
+  revisionIn: [Int!]
+  revisionNotIn: [Int!]
+  revisionGT: Int
+  revisionGTE: Int
+  revisionLT: Int
+  revisionLTE: Int
+  """
+  change_type field predicates
+  """
+  changeType: VariableGroupRevisionChangeType
+  changeTypeNEQ: VariableGroupRevisionChangeType
+  changeTypeIn: [VariableGroupRevisionChangeType!]
+  changeTypeNotIn: [VariableGroupRevisionChangeType!]
+  """
+  author field predicates
+  """
+  author: String
+  authorNEQ: String
+  authorIn: [String!]
+  authorNotIn: [String!]
+  authorGT: String
+  authorGTE: String
+  authorLT: String
+  authorLTE: String
+  authorContains: String
+  authorHasPrefix: String
+  authorHasSuffix: String
+  authorEqualFold: String
+  authorContainsFold: String
+  """
+  comment field predicates
+  """
+  comment: String
+  commentNEQ: String
+  commentIn: [String!]
+  commentNotIn: [String!]
+  commentGT: String
+  commentGTE: String
+  commentLT: String
+  commentLTE: String
+  commentContains: String
+  commentHasPrefix: String
+  commentHasSuffix: String
+  commentEqualFold: String
+  commentContainsFold: String
+}
+"""
+VariableGroupWhereInput is used for filtering VariableGroup objects.
+Input was generated by ent.
+"""
+input VariableGroupWhereInput {
+  not: VariableGroupWhereInput
+  and: [VariableGroupWhereInput!]
+  or: [VariableGroupWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  description field predicates
+  """
+  description: String
+  descriptionNEQ: String
+  descriptionIn: [String!]
+  descriptionNotIn: [String!]
+  descriptionGT: String
+  descriptionGTE: String
+  descriptionLT: String
+  descriptionLTE: String
+  descriptionContains: String
+  descriptionHasPrefix: String
+  descriptionHasSuffix: String
+  descriptionEqualFold: String
+  descriptionContainsFold: String
+  """
+  revision field predicates
+  """
+  revision: Int
+  revisionNEQ: Int
+  revisionIn: [Int!]
+  revisionNotIn: [Int!]
+  revisionGT: Int
+  revisionGTE: Int
+  revisionLT: Int
+  revisionLTE: Int
+  """
+  created_by field predicates
+  """
+  createdBy: String
+  createdByNEQ: String
+  createdByIn: [String!]
+  createdByNotIn: [String!]
+  createdByGT: String
+  createdByGTE: String
+  createdByLT: String
+  createdByLTE: String
+  createdByContains: String
+  createdByHasPrefix: String
+  createdByHasSuffix: String
+  createdByEqualFold: String
+  createdByContainsFold: String
 }
 type WebhookDelivery implements Node {
   id: ID!
@@ -13884,6 +14929,7 @@ input WorkItemWhereInput {
 	{Name: "schema/hooks.graphql", Input: sourceData("schema/hooks.graphql"), BuiltIn: false},
 	{Name: "schema/identity.graphql", Input: sourceData("schema/identity.graphql"), BuiltIn: false},
 	{Name: "schema/interventions.graphql", Input: sourceData("schema/interventions.graphql"), BuiltIn: false},
+	{Name: "schema/library.graphql", Input: sourceData("schema/library.graphql"), BuiltIn: false},
 	{Name: "schema/notifications.graphql", Input: sourceData("schema/notifications.graphql"), BuiltIn: false},
 	{Name: "schema/releases.graphql", Input: sourceData("schema/releases.graphql"), BuiltIn: false},
 	{Name: "schema/workitems.graphql", Input: sourceData("schema/workitems.graphql"), BuiltIn: false},
@@ -14170,10 +15216,6 @@ func (ec *executionContext) childFields_AuditChainReport(ctx context.Context, fi
 		return ec.fieldContext_AuditChainReport_brokenAt(ctx, field)
 	case "problem":
 		return ec.fieldContext_AuditChainReport_problem(ctx, field)
-	case "headSequence":
-		return ec.fieldContext_AuditChainReport_headSequence(ctx, field)
-	case "legacyUntil":
-		return ec.fieldContext_AuditChainReport_legacyUntil(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditChainReport", field.Name)
 }
@@ -14328,8 +15370,6 @@ func (ec *executionContext) childFields_DefinitionPermissions(ctx context.Contex
 		return ec.fieldContext_DefinitionPermissions_manageApprovals(ctx, field)
 	case "overrideArtifactChecks":
 		return ec.fieldContext_DefinitionPermissions_overrideArtifactChecks(ctx, field)
-	case "managePermissions":
-		return ec.fieldContext_DefinitionPermissions_managePermissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionPermissions", field.Name)
 }
@@ -14400,6 +15440,8 @@ func (ec *executionContext) childFields_DefinitionSnapshot(ctx context.Context, 
 		return ec.fieldContext_DefinitionSnapshot_readers(ctx, field)
 	case "permissions":
 		return ec.fieldContext_DefinitionSnapshot_permissions(ctx, field)
+	case "variableGroups":
+		return ec.fieldContext_DefinitionSnapshot_variableGroups(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionSnapshot", field.Name)
 }
@@ -14418,8 +15460,6 @@ func (ec *executionContext) childFields_DefinitionViewerCan(ctx context.Context,
 		return ec.fieldContext_DefinitionViewerCan_manageApprovals(ctx, field)
 	case "overrideArtifactChecks":
 		return ec.fieldContext_DefinitionViewerCan_overrideArtifactChecks(ctx, field)
-	case "managePermissions":
-		return ec.fieldContext_DefinitionViewerCan_managePermissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionViewerCan", field.Name)
 }
@@ -14590,6 +15630,8 @@ func (ec *executionContext) childFields_EnvironmentSpec(ctx context.Context, fie
 		return ec.fieldContext_EnvironmentSpec_preGates(ctx, field)
 	case "postGates":
 		return ec.fieldContext_EnvironmentSpec_postGates(ctx, field)
+	case "variableGroups":
+		return ec.fieldContext_EnvironmentSpec_variableGroups(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnvironmentSpec", field.Name)
 }
@@ -14786,6 +15828,20 @@ func (ec *executionContext) childFields_GroupEdge(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type GroupEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_GroupVariable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_GroupVariable_name(ctx, field)
+	case "value":
+		return ec.fieldContext_GroupVariable_value(ctx, field)
+	case "secret":
+		return ec.fieldContext_GroupVariable_secret(ctx, field)
+	case "settableAtReleaseTime":
+		return ec.fieldContext_GroupVariable_settableAtReleaseTime(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupVariable", field.Name)
+}
+
 func (ec *executionContext) childFields_HTTPGate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "method":
@@ -14954,6 +16010,8 @@ func (ec *executionContext) childFields_JobSpec(ctx context.Context, field graph
 		return ec.fieldContext_JobSpec_timeoutMinutes(ctx, field)
 	case "skipArtifactDownload":
 		return ec.fieldContext_JobSpec_skipArtifactDownload(ctx, field)
+	case "secureFiles":
+		return ec.fieldContext_JobSpec_secureFiles(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JobSpec", field.Name)
 }
@@ -14982,6 +16040,30 @@ func (ec *executionContext) childFields_JobStep(ctx context.Context, field graph
 		return ec.fieldContext_JobStep_job(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JobStep", field.Name)
+}
+
+func (ec *executionContext) childFields_LibraryPermissions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "use":
+		return ec.fieldContext_LibraryPermissions_use(ctx, field)
+	case "administer":
+		return ec.fieldContext_LibraryPermissions_administer(ctx, field)
+	case "read":
+		return ec.fieldContext_LibraryPermissions_read(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LibraryPermissions", field.Name)
+}
+
+func (ec *executionContext) childFields_LibraryViewerCan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "use":
+		return ec.fieldContext_LibraryViewerCan_use(ctx, field)
+	case "administer":
+		return ec.fieldContext_LibraryViewerCan_administer(ctx, field)
+	case "read":
+		return ec.fieldContext_LibraryViewerCan_read(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LibraryViewerCan", field.Name)
 }
 
 func (ec *executionContext) childFields_LogBatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -15244,8 +16326,8 @@ func (ec *executionContext) childFields_Release(ctx context.Context, field graph
 		return ec.fieldContext_Release_commits(ctx, field)
 	case "workItems":
 		return ec.fieldContext_Release_workItems(ctx, field)
-	case "variableOverrides":
-		return ec.fieldContext_Release_variableOverrides(ctx, field)
+	case "variableGroups":
+		return ec.fieldContext_Release_variableGroups(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Release", field.Name)
 }
@@ -15418,16 +16500,18 @@ func (ec *executionContext) childFields_ReleaseEnvironment(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseEnvironment", field.Name)
 }
 
-func (ec *executionContext) childFields_ReleaseVariableOverride(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+func (ec *executionContext) childFields_ReleaseVariableGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
-		return ec.fieldContext_ReleaseVariableOverride_name(ctx, field)
-	case "value":
-		return ec.fieldContext_ReleaseVariableOverride_value(ctx, field)
-	case "secret":
-		return ec.fieldContext_ReleaseVariableOverride_secret(ctx, field)
+		return ec.fieldContext_ReleaseVariableGroup_name(ctx, field)
+	case "environment":
+		return ec.fieldContext_ReleaseVariableGroup_environment(ctx, field)
+	case "revision":
+		return ec.fieldContext_ReleaseVariableGroup_revision(ctx, field)
+	case "variables":
+		return ec.fieldContext_ReleaseVariableGroup_variables(ctx, field)
 	}
-	return nil, fmt.Errorf("no field named %q was found under type ReleaseVariableOverride", field.Name)
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseVariableGroup", field.Name)
 }
 
 func (ec *executionContext) childFields_Schedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -15440,6 +16524,42 @@ func (ec *executionContext) childFields_Schedule(ctx context.Context, field grap
 		return ec.fieldContext_Schedule_scheduleOnlyWithChanges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Schedule", field.Name)
+}
+
+func (ec *executionContext) childFields_SecureFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SecureFile_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SecureFile_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SecureFile_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_SecureFile_name(ctx, field)
+	case "description":
+		return ec.fieldContext_SecureFile_description(ctx, field)
+	case "size":
+		return ec.fieldContext_SecureFile_size(ctx, field)
+	case "sha256":
+		return ec.fieldContext_SecureFile_sha256(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_SecureFile_createdBy(ctx, field)
+	case "permissions":
+		return ec.fieldContext_SecureFile_permissions(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_SecureFile_viewerCan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SecureFile", field.Name)
+}
+
+func (ec *executionContext) childFields_SecureFileEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_SecureFileEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_SecureFileEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SecureFileEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_ServiceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -15588,10 +16708,76 @@ func (ec *executionContext) childFields_Variable(ctx context.Context, field grap
 		return ec.fieldContext_Variable_value(ctx, field)
 	case "secret":
 		return ec.fieldContext_Variable_secret(ctx, field)
-	case "settableAtReleaseTime":
-		return ec.fieldContext_Variable_settableAtReleaseTime(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Variable", field.Name)
+}
+
+func (ec *executionContext) childFields_VariableGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_VariableGroup_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_VariableGroup_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_VariableGroup_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_VariableGroup_name(ctx, field)
+	case "description":
+		return ec.fieldContext_VariableGroup_description(ctx, field)
+	case "revision":
+		return ec.fieldContext_VariableGroup_revision(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_VariableGroup_createdBy(ctx, field)
+	case "variables":
+		return ec.fieldContext_VariableGroup_variables(ctx, field)
+	case "permissions":
+		return ec.fieldContext_VariableGroup_permissions(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_VariableGroup_viewerCan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VariableGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_VariableGroupEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_VariableGroupEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_VariableGroupEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VariableGroupEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_VariableGroupRevision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_VariableGroupRevision_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_VariableGroupRevision_createdAt(ctx, field)
+	case "groupID":
+		return ec.fieldContext_VariableGroupRevision_groupID(ctx, field)
+	case "revision":
+		return ec.fieldContext_VariableGroupRevision_revision(ctx, field)
+	case "changeType":
+		return ec.fieldContext_VariableGroupRevision_changeType(ctx, field)
+	case "author":
+		return ec.fieldContext_VariableGroupRevision_author(ctx, field)
+	case "comment":
+		return ec.fieldContext_VariableGroupRevision_comment(ctx, field)
+	case "changes":
+		return ec.fieldContext_VariableGroupRevision_changes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VariableGroupRevision", field.Name)
+}
+
+func (ec *executionContext) childFields_VariableGroupRevisionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_VariableGroupRevisionEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_VariableGroupRevisionEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VariableGroupRevisionEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -16200,6 +17386,28 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createVariableGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (delivery.VariableGroupInput, error) {
+			return ec.unmarshalNVariableGroupInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐVariableGroupInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteAgent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -16286,6 +17494,20 @@ func (ec *executionContext) field_Mutation_deleteOutgoingHook_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteSecureFile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteServiceConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -16297,6 +17519,28 @@ func (ec *executionContext) field_Mutation_deleteServiceConnection_args(ctx cont
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteVariableGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg1
 	return args, nil
 }
 
@@ -16385,6 +17629,28 @@ func (ec *executionContext) field_Mutation_reassignApproval_args(ctx context.Con
 		return nil, err
 	}
 	args["comment"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_refreshVariables_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "releaseId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["releaseId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg1
 	return args, nil
 }
 
@@ -16632,6 +17898,36 @@ func (ec *executionContext) field_Mutation_updateOutgoingHook_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateSecureFile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "description",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["description"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "permissions",
+		func(ctx context.Context, v any) (*spec.LibraryPermissions, error) {
+			return ec.unmarshalOLibraryPermissionsInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐLibraryPermissions(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["permissions"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateServiceConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -16673,6 +17969,44 @@ func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateVariableGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expectedRevision",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedRevision"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (delivery.VariableGroupInput, error) {
+			return ec.unmarshalNVariableGroupInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐVariableGroupInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg3
 	return args, nil
 }
 
@@ -17513,6 +18847,34 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_variableGroupRevisions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_variableGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -22233,52 +23595,6 @@ func (ec *executionContext) fieldContext_AuditChainReport_problem(_ context.Cont
 	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _AuditChainReport_headSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AuditChainReport_headSequence(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.HeadSequence, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
-			return ec.marshalNInt642int64(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AuditChainReport_headSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int64 does not have child fields"))
-}
-
-func (ec *executionContext) _AuditChainReport_legacyUntil(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AuditChainReport_legacyUntil(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.LegacyUntil, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
-			return ec.marshalNInt642int64(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AuditChainReport_legacyUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int64 does not have child fields"))
-}
-
 func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23486,38 +24802,6 @@ func (ec *executionContext) fieldContext_DefinitionPermissions_overrideArtifactC
 	return fc, nil
 }
 
-func (ec *executionContext) _DefinitionPermissions_managePermissions(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_DefinitionPermissions_managePermissions(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ManagePermissions, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
-			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_DefinitionPermissions_managePermissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "DefinitionPermissions",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Approver(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _DefinitionRevision_id(ctx context.Context, field graphql.CollectedField, obj *ent.DefinitionRevision) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24137,6 +25421,29 @@ func (ec *executionContext) fieldContext_DefinitionSnapshot_permissions(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _DefinitionSnapshot_variableGroups(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_variableGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VariableGroups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_variableGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _DefinitionViewerCan_editDefinition(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24272,29 +25579,6 @@ func (ec *executionContext) _DefinitionViewerCan_overrideArtifactChecks(ctx cont
 	)
 }
 func (ec *executionContext) fieldContext_DefinitionViewerCan_overrideArtifactChecks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
-}
-
-func (ec *executionContext) _DefinitionViewerCan_managePermissions(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_DefinitionViewerCan_managePermissions(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ManagePermissions, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_DefinitionViewerCan_managePermissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
@@ -26685,6 +27969,29 @@ func (ec *executionContext) fieldContext_EnvironmentSpec_postGates(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_variableGroups(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_variableGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VariableGroups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_variableGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentSpec", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _EnvironmentStatusChangedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
@@ -29420,6 +30727,98 @@ func (ec *executionContext) fieldContext_GroupEdge_cursor(_ context.Context, fie
 	return graphql.NewScalarFieldContext("GroupEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _GroupVariable_name(ctx context.Context, field graphql.CollectedField, obj *delivery.LibraryVariable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupVariable_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupVariable_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupVariable", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GroupVariable_value(ctx context.Context, field graphql.CollectedField, obj *delivery.LibraryVariable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupVariable_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupVariable_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupVariable", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GroupVariable_secret(ctx context.Context, field graphql.CollectedField, obj *delivery.LibraryVariable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupVariable_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupVariable_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupVariable", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _GroupVariable_settableAtReleaseTime(ctx context.Context, field graphql.CollectedField, obj *delivery.LibraryVariable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupVariable_settableAtReleaseTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SettableAtReleaseTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupVariable_settableAtReleaseTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupVariable", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _HTTPGate_method(ctx context.Context, field graphql.CollectedField, obj *spec.HTTPGate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -31147,6 +32546,29 @@ func (ec *executionContext) fieldContext_JobSpec_skipArtifactDownload(_ context.
 	return graphql.NewScalarFieldContext("JobSpec", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _JobSpec_secureFiles(ctx context.Context, field graphql.CollectedField, obj *spec.JobSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobSpec_secureFiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecureFiles, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobSpec_secureFiles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _JobStep_id(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -31384,6 +32806,171 @@ func (ec *executionContext) fieldContext_JobStep_job(_ context.Context, field gr
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _LibraryPermissions_use(ctx context.Context, field graphql.CollectedField, obj *spec.LibraryPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibraryPermissions_use(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Use, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibraryPermissions_use(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LibraryPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LibraryPermissions_administer(ctx context.Context, field graphql.CollectedField, obj *spec.LibraryPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibraryPermissions_administer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Administer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibraryPermissions_administer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LibraryPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LibraryPermissions_read(ctx context.Context, field graphql.CollectedField, obj *spec.LibraryPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibraryPermissions_read(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Read, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibraryPermissions_read(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LibraryPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LibraryViewerCan_use(ctx context.Context, field graphql.CollectedField, obj *delivery.LibraryViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibraryViewerCan_use(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Use, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibraryViewerCan_use(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibraryViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _LibraryViewerCan_administer(ctx context.Context, field graphql.CollectedField, obj *delivery.LibraryViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibraryViewerCan_administer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Administer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibraryViewerCan_administer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibraryViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _LibraryViewerCan_read(ctx context.Context, field graphql.CollectedField, obj *delivery.LibraryViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibraryViewerCan_read(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Read, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibraryViewerCan_read(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibraryViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _LogBatch_fromSeq(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
@@ -34334,6 +35921,270 @@ func (ec *executionContext) fieldContext_Mutation_rejectManualIntervention(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createVariableGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createVariableGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateVariableGroup(ctx, fc.Args["input"].(delivery.VariableGroupInput), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.VariableGroup) graphql.Marshaler {
+			return ec.marshalNVariableGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createVariableGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VariableGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createVariableGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateVariableGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateVariableGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateVariableGroup(ctx, fc.Args["id"].(int), fc.Args["expectedRevision"].(int), fc.Args["input"].(delivery.VariableGroupInput), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.VariableGroup) graphql.Marshaler {
+			return ec.marshalNVariableGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateVariableGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VariableGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateVariableGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteVariableGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteVariableGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteVariableGroup(ctx, fc.Args["id"].(int), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteVariableGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteVariableGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_refreshVariables(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refreshVariables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefreshVariables(ctx, fc.Args["releaseId"].(int), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalNRelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refreshVariables(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refreshVariables_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateSecureFile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateSecureFile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateSecureFile(ctx, fc.Args["id"].(int), fc.Args["description"].(*string), fc.Args["permissions"].(*spec.LibraryPermissions))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SecureFile) graphql.Marshaler {
+			return ec.marshalNSecureFile2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateSecureFile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecureFile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateSecureFile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteSecureFile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteSecureFile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteSecureFile(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteSecureFile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteSecureFile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -36582,6 +38433,158 @@ func (ec *executionContext) fieldContext_Query_pendingManualInterventions(_ cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_variableGroups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_variableGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().VariableGroups(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.VariableGroup) graphql.Marshaler {
+			return ec.marshalNVariableGroup2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_variableGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VariableGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_variableGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_variableGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().VariableGroup(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.VariableGroup) graphql.Marshaler {
+			return ec.marshalOVariableGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroup(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_variableGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VariableGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_variableGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_variableGroupRevisions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_variableGroupRevisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().VariableGroupRevisions(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.VariableGroupRevision) graphql.Marshaler {
+			return ec.marshalNVariableGroupRevision2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_variableGroupRevisions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VariableGroupRevision(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_variableGroupRevisions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_secureFiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_secureFiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SecureFiles(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SecureFile) graphql.Marshaler {
+			return ec.marshalNSecureFile2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_secureFiles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecureFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_notifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -37571,33 +39574,33 @@ func (ec *executionContext) fieldContext_Release_workItems(ctx context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Release_variableOverrides(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
+func (ec *executionContext) _Release_variableGroups(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Release_variableOverrides(ctx, field)
+			return ec.fieldContext_Release_variableGroups(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Release().VariableOverrides(ctx, obj)
+			return ec.Resolvers.Release().VariableGroups(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReleaseVariableOverride) graphql.Marshaler {
-			return ec.marshalNReleaseVariableOverride2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverrideᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.ReleaseVariableGroup) graphql.Marshaler {
+			return ec.marshalNReleaseVariableGroup2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseVariableGroupᚄ(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Release_variableOverrides(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Release_variableGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Release",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ReleaseVariableOverride(ctx, field)
+			return ec.childFields_ReleaseVariableGroup(ctx, field)
 		},
 	}
 	return fc, nil
@@ -39568,13 +41571,13 @@ func (ec *executionContext) fieldContext_ReleaseEnvironment_deployments(_ contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ReleaseVariableOverride_name(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseVariableOverride) (ret graphql.Marshaler) {
+func (ec *executionContext) _ReleaseVariableGroup_name(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseVariableGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ReleaseVariableOverride_name(ctx, field)
+			return ec.fieldContext_ReleaseVariableGroup_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.Name, nil
@@ -39587,20 +41590,20 @@ func (ec *executionContext) _ReleaseVariableOverride_name(ctx context.Context, f
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ReleaseVariableOverride_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type String does not have child fields"))
+func (ec *executionContext) fieldContext_ReleaseVariableGroup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseVariableGroup", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ReleaseVariableOverride_value(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseVariableOverride) (ret graphql.Marshaler) {
+func (ec *executionContext) _ReleaseVariableGroup_environment(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseVariableGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ReleaseVariableOverride_value(ctx, field)
+			return ec.fieldContext_ReleaseVariableGroup_environment(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Value, nil
+			return obj.Environment, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -39610,31 +41613,63 @@ func (ec *executionContext) _ReleaseVariableOverride_value(ctx context.Context, 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ReleaseVariableOverride_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type String does not have child fields"))
+func (ec *executionContext) fieldContext_ReleaseVariableGroup_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseVariableGroup", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ReleaseVariableOverride_secret(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseVariableOverride) (ret graphql.Marshaler) {
+func (ec *executionContext) _ReleaseVariableGroup_revision(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseVariableGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ReleaseVariableOverride_secret(ctx, field)
+			return ec.fieldContext_ReleaseVariableGroup_revision(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Secret, nil
+			return obj.Revision, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ReleaseVariableOverride_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type Boolean does not have child fields"))
+func (ec *executionContext) fieldContext_ReleaseVariableGroup_revision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseVariableGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseVariableGroup_variables(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseVariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseVariableGroup_variables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variables, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []delivery.LibraryVariable) graphql.Marshaler {
+			return ec.marshalNGroupVariable2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryVariableᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseVariableGroup_variables(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseVariableGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupVariable(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Schedule_cron(ctx context.Context, field graphql.CollectedField, obj *spec.Schedule) (ret graphql.Marshaler) {
@@ -39704,6 +41739,396 @@ func (ec *executionContext) _Schedule_scheduleOnlyWithChanges(ctx context.Contex
 }
 func (ec *executionContext) fieldContext_Schedule_scheduleOnlyWithChanges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Schedule", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFile_id(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFile_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFile_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFile_name(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFile_description(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFile_size(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFile_sha256(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFile_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFile_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.LibraryPermissions) graphql.Marshaler {
+			return ec.marshalNLibraryPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐLibraryPermissions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecureFile",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LibraryPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecureFile_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SecureFile().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.LibraryViewerCan) graphql.Marshaler {
+			return ec.marshalNLibraryViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecureFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LibraryViewerCan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecureFileConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFileConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFileConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SecureFileEdge) graphql.Marshaler {
+			return ec.marshalOSecureFileEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFileConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecureFileConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecureFileEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecureFileConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFileConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFileConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFileConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecureFileConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecureFileConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFileConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFileConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFileConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFileConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SecureFileEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFileEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFileEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SecureFile) graphql.Marshaler {
+			return ec.marshalOSecureFile2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFileEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecureFileEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecureFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecureFileEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFileEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFileEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFileEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFileEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _ServiceConnection_id(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
@@ -41102,27 +43527,738 @@ func (ec *executionContext) fieldContext_Variable_secret(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Variable", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _Variable_settableAtReleaseTime(ctx context.Context, field graphql.CollectedField, obj *spec.Variable) (ret graphql.Marshaler) {
+func (ec *executionContext) _VariableGroup_id(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Variable_settableAtReleaseTime(ctx, field)
+			return ec.fieldContext_VariableGroup_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.SettableAtReleaseTime, nil
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Variable_settableAtReleaseTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Variable", field, false, false, errors.New("field of type Boolean does not have child fields"))
+func (ec *executionContext) fieldContext_VariableGroup_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroup", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroup_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroup", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroup_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroup", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroup_name(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroup_description(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroup_revision(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_revision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_revision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroup_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroup_variables(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_variables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VariableGroup().Variables(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.LibraryVariable) graphql.Marshaler {
+			return ec.marshalNGroupVariable2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryVariableᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_variables(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupVariable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroup_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.LibraryPermissions) graphql.Marshaler {
+			return ec.marshalNLibraryPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐLibraryPermissions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LibraryPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroup_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VariableGroup().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.LibraryViewerCan) graphql.Marshaler {
+			return ec.marshalNLibraryViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LibraryViewerCan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroupConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.VariableGroupEdge) graphql.Marshaler {
+			return ec.marshalOVariableGroupEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroupConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VariableGroupEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroupConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroupConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroupConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.VariableGroup) graphql.Marshaler {
+			return ec.marshalOVariableGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroup(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroupEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VariableGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroupEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupRevision_id(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevision_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevision_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupRevision", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupRevision_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevision_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevision_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupRevision", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupRevision_groupID(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevision_groupID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevision_groupID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupRevision", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupRevision_revision(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevision_revision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevision_revision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupRevision", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupRevision_changeType(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevision_changeType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangeType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v variablegrouprevision.ChangeType) graphql.Marshaler {
+			return ec.marshalNVariableGroupRevisionChangeType2githubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevision_changeType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupRevision", field, false, false, errors.New("field of type VariableGroupRevisionChangeType does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupRevision_author(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevision_author(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Author, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevision_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupRevision", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupRevision_comment(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevision_comment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Comment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevision_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupRevision", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupRevision_changes(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevision_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VariableGroupRevision().Changes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.FieldChange) graphql.Marshaler {
+			return ec.marshalNFieldChange2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐFieldChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevision_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroupRevision",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroupRevisionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevisionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevisionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.VariableGroupRevisionEdge) graphql.Marshaler {
+			return ec.marshalOVariableGroupRevisionEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevisionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroupRevisionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VariableGroupRevisionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroupRevisionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevisionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevisionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevisionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroupRevisionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroupRevisionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevisionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevisionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevisionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupRevisionConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroupRevisionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevisionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevisionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.VariableGroupRevision) graphql.Marshaler {
+			return ec.marshalOVariableGroupRevision2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevision(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevisionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VariableGroupRevisionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VariableGroupRevision(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VariableGroupRevisionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroupRevisionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroupRevisionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroupRevisionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroupRevisionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _Viewer_user(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
@@ -49765,7 +52901,7 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules", "readers", "permissions"}
+	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules", "readers", "permissions", "variableGroups"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -49835,6 +52971,13 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 				return it, err
 			}
 			it.Permissions = data
+		case "variableGroups":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variableGroups"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariableGroups = data
 		}
 	}
 	return it, nil
@@ -49851,7 +52994,7 @@ func (ec *executionContext) unmarshalInputDefinitionPermissionsInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"editDefinition", "createReleases", "manageDeployments", "manageApprovals", "overrideArtifactChecks", "managePermissions"}
+	fieldsInOrder := [...]string{"editDefinition", "createReleases", "manageDeployments", "manageApprovals", "overrideArtifactChecks"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -49893,13 +53036,6 @@ func (ec *executionContext) unmarshalInputDefinitionPermissionsInput(ctx context
 				return it, err
 			}
 			it.OverrideArtifactChecks = data
-		case "managePermissions":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("managePermissions"))
-			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ManagePermissions = data
 		}
 	}
 	return it, nil
@@ -51705,7 +54841,7 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions", "preGates", "postGates"}
+	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions", "preGates", "postGates", "variableGroups"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -51789,6 +54925,13 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 				return it, err
 			}
 			it.PostGates = data
+		case "variableGroups":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variableGroups"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariableGroups = data
 		}
 	}
 	return it, nil
@@ -53935,6 +57078,57 @@ func (ec *executionContext) unmarshalInputGroupPatchInput(ctx context.Context, o
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputGroupVariableInput(ctx context.Context, obj any) (spec.GroupVariable, error) {
+	var it spec.GroupVariable
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "value", "secret", "settableAtReleaseTime"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		case "secret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secret"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Secret = data
+		case "settableAtReleaseTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("settableAtReleaseTime"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SettableAtReleaseTime = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputGroupWhereInput(ctx context.Context, obj any) (ent.GroupWhereInput, error) {
 	var it ent.GroupWhereInput
 	if obj == nil {
@@ -55387,7 +58581,7 @@ func (ec *executionContext) unmarshalInputJobSpecInput(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"demands", "tasks", "timeoutMinutes", "skipArtifactDownload"}
+	fieldsInOrder := [...]string{"demands", "tasks", "timeoutMinutes", "skipArtifactDownload", "secureFiles"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -55422,6 +58616,13 @@ func (ec *executionContext) unmarshalInputJobSpecInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.SkipArtifactDownload = data
+		case "secureFiles":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secureFiles"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SecureFiles = data
 		}
 	}
 	return it, nil
@@ -57085,6 +60286,50 @@ func (ec *executionContext) unmarshalInputJobWhereInput(ctx context.Context, obj
 				return it, err
 			}
 			it.HasStepsWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputLibraryPermissionsInput(ctx context.Context, obj any) (spec.LibraryPermissions, error) {
+	var it spec.LibraryPermissions
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"use", "administer", "read"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "use":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("use"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Use = data
+		case "administer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("administer"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Administer = data
+		case "read":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("read"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Read = data
 		}
 	}
 	return it, nil
@@ -63567,6 +66812,679 @@ func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSecureFileOrder(ctx context.Context, obj any) (ent.SecureFileOrder, error) {
+	var it ent.SecureFileOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNSecureFileOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputSecureFileWhereInput(ctx context.Context, obj any) (ent.SecureFileWhereInput, error) {
+	var it ent.SecureFileWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "sha256", "sha256NEQ", "sha256In", "sha256NotIn", "sha256GT", "sha256GTE", "sha256LT", "sha256LTE", "sha256Contains", "sha256HasPrefix", "sha256HasSuffix", "sha256EqualFold", "sha256ContainsFold", "createdBy", "createdByNEQ", "createdByIn", "createdByNotIn", "createdByGT", "createdByGTE", "createdByLT", "createdByLTE", "createdByContains", "createdByHasPrefix", "createdByHasSuffix", "createdByEqualFold", "createdByContainsFold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOSecureFileWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOSecureFileWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOSecureFileWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "descriptionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNEQ = data
+		case "descriptionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionIn = data
+		case "descriptionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNotIn = data
+		case "descriptionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGT = data
+		case "descriptionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGTE = data
+		case "descriptionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLT = data
+		case "descriptionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLTE = data
+		case "descriptionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContains = data
+		case "descriptionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasPrefix = data
+		case "descriptionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasSuffix = data
+		case "descriptionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionEqualFold = data
+		case "descriptionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContainsFold = data
+		case "size":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("size"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Size = data
+		case "sizeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SizeNEQ = data
+		case "sizeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SizeIn = data
+		case "sizeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeNotIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SizeNotIn = data
+		case "sizeGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeGT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SizeGT = data
+		case "sizeGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeGTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SizeGTE = data
+		case "sizeLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeLT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SizeLT = data
+		case "sizeLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeLTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SizeLTE = data
+		case "sha256":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256 = data
+		case "sha256NEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256NEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256NEQ = data
+		case "sha256In":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256In"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256In = data
+		case "sha256NotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256NotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256NotIn = data
+		case "sha256GT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256GT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256GT = data
+		case "sha256GTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256GTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256GTE = data
+		case "sha256LT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256LT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256LT = data
+		case "sha256LTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256LTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256LTE = data
+		case "sha256Contains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256Contains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256Contains = data
+		case "sha256HasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256HasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256HasPrefix = data
+		case "sha256HasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256HasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256HasSuffix = data
+		case "sha256EqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256EqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256EqualFold = data
+		case "sha256ContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256ContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256ContainsFold = data
+		case "createdBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedBy = data
+		case "createdByNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByNEQ = data
+		case "createdByIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIn = data
+		case "createdByNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByNotIn = data
+		case "createdByGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByGT = data
+		case "createdByGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByGTE = data
+		case "createdByLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByLT = data
+		case "createdByLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByLTE = data
+		case "createdByContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByContains = data
+		case "createdByHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByHasPrefix = data
+		case "createdByHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByHasSuffix = data
+		case "createdByEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByEqualFold = data
+		case "createdByContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByContainsFold = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputServiceConnectionOrder(ctx context.Context, obj any) (ent.ServiceConnectionOrder, error) {
 	var it ent.ServiceConnectionOrder
 	if obj == nil {
@@ -64972,6 +68890,1158 @@ func (ec *executionContext) unmarshalInputUserWhereInput(ctx context.Context, ob
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputVariableGroupInput(ctx context.Context, obj any) (delivery.VariableGroupInput, error) {
+	var it delivery.VariableGroupInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "variables", "permissions"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "variables":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variables"))
+			data, err := ec.unmarshalOGroupVariableInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGroupVariableᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variables = data
+		case "permissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
+			data, err := ec.unmarshalOLibraryPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐLibraryPermissions(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Permissions = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputVariableGroupOrder(ctx context.Context, obj any) (ent.VariableGroupOrder, error) {
+	var it ent.VariableGroupOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNVariableGroupOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputVariableGroupRevisionOrder(ctx context.Context, obj any) (ent.VariableGroupRevisionOrder, error) {
+	var it ent.VariableGroupRevisionOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNVariableGroupRevisionOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputVariableGroupRevisionWhereInput(ctx context.Context, obj any) (ent.VariableGroupRevisionWhereInput, error) {
+	var it ent.VariableGroupRevisionWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "groupID", "groupIDNEQ", "groupIDIn", "groupIDNotIn", "groupIDGT", "groupIDGTE", "groupIDLT", "groupIDLTE", "revision", "revisionNEQ", "revisionIn", "revisionNotIn", "revisionGT", "revisionGTE", "revisionLT", "revisionLTE", "changeType", "changeTypeNEQ", "changeTypeIn", "changeTypeNotIn", "author", "authorNEQ", "authorIn", "authorNotIn", "authorGT", "authorGTE", "authorLT", "authorLTE", "authorContains", "authorHasPrefix", "authorHasSuffix", "authorEqualFold", "authorContainsFold", "comment", "commentNEQ", "commentIn", "commentNotIn", "commentGT", "commentGTE", "commentLT", "commentLTE", "commentContains", "commentHasPrefix", "commentHasSuffix", "commentEqualFold", "commentContainsFold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOVariableGroupRevisionWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOVariableGroupRevisionWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOVariableGroupRevisionWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "groupID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupID"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupID = data
+		case "groupIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupIDNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupIDNEQ = data
+		case "groupIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupIDIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupIDIn = data
+		case "groupIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupIDNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupIDNotIn = data
+		case "groupIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupIDGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupIDGT = data
+		case "groupIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupIDGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupIDGTE = data
+		case "groupIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupIDLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupIDLT = data
+		case "groupIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupIDLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupIDLTE = data
+		case "revision":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revision"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Revision = data
+		case "revisionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionNEQ = data
+		case "revisionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionIn = data
+		case "revisionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionNotIn = data
+		case "revisionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionGT = data
+		case "revisionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionGTE = data
+		case "revisionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionLT = data
+		case "revisionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionLTE = data
+		case "changeType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changeType"))
+			data, err := ec.unmarshalOVariableGroupRevisionChangeType2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangeType = data
+		case "changeTypeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changeTypeNEQ"))
+			data, err := ec.unmarshalOVariableGroupRevisionChangeType2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangeTypeNEQ = data
+		case "changeTypeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changeTypeIn"))
+			data, err := ec.unmarshalOVariableGroupRevisionChangeType2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangeTypeIn = data
+		case "changeTypeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changeTypeNotIn"))
+			data, err := ec.unmarshalOVariableGroupRevisionChangeType2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangeTypeNotIn = data
+		case "author":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("author"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Author = data
+		case "authorNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorNEQ = data
+		case "authorIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorIn = data
+		case "authorNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorNotIn = data
+		case "authorGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorGT = data
+		case "authorGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorGTE = data
+		case "authorLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorLT = data
+		case "authorLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorLTE = data
+		case "authorContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorContains = data
+		case "authorHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorHasPrefix = data
+		case "authorHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorHasSuffix = data
+		case "authorEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorEqualFold = data
+		case "authorContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorContainsFold = data
+		case "comment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("comment"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Comment = data
+		case "commentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentNEQ = data
+		case "commentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentIn = data
+		case "commentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentNotIn = data
+		case "commentGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentGT = data
+		case "commentGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentGTE = data
+		case "commentLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentLT = data
+		case "commentLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentLTE = data
+		case "commentContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentContains = data
+		case "commentHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentHasPrefix = data
+		case "commentHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentHasSuffix = data
+		case "commentEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentEqualFold = data
+		case "commentContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commentContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommentContainsFold = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputVariableGroupWhereInput(ctx context.Context, obj any) (ent.VariableGroupWhereInput, error) {
+	var it ent.VariableGroupWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "revision", "revisionNEQ", "revisionIn", "revisionNotIn", "revisionGT", "revisionGTE", "revisionLT", "revisionLTE", "createdBy", "createdByNEQ", "createdByIn", "createdByNotIn", "createdByGT", "createdByGTE", "createdByLT", "createdByLTE", "createdByContains", "createdByHasPrefix", "createdByHasSuffix", "createdByEqualFold", "createdByContainsFold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOVariableGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOVariableGroupWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOVariableGroupWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "descriptionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNEQ = data
+		case "descriptionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionIn = data
+		case "descriptionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNotIn = data
+		case "descriptionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGT = data
+		case "descriptionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGTE = data
+		case "descriptionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLT = data
+		case "descriptionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLTE = data
+		case "descriptionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContains = data
+		case "descriptionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasPrefix = data
+		case "descriptionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasSuffix = data
+		case "descriptionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionEqualFold = data
+		case "descriptionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContainsFold = data
+		case "revision":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revision"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Revision = data
+		case "revisionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionNEQ = data
+		case "revisionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionIn = data
+		case "revisionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionNotIn = data
+		case "revisionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionGT = data
+		case "revisionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionGTE = data
+		case "revisionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionLT = data
+		case "revisionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionLTE = data
+		case "createdBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedBy = data
+		case "createdByNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByNEQ = data
+		case "createdByIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIn = data
+		case "createdByNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByNotIn = data
+		case "createdByGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByGT = data
+		case "createdByGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByGTE = data
+		case "createdByLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByLT = data
+		case "createdByLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByLTE = data
+		case "createdByContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByContains = data
+		case "createdByHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByHasPrefix = data
+		case "createdByHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByHasSuffix = data
+		case "createdByEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByEqualFold = data
+		case "createdByContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByContainsFold = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputVariableInput(ctx context.Context, obj any) (spec.Variable, error) {
 	var it spec.Variable
 	if obj == nil {
@@ -64983,7 +70053,7 @@ func (ec *executionContext) unmarshalInputVariableInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "value", "secret", "settableAtReleaseTime"}
+	fieldsInOrder := [...]string{"name", "value", "secret"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -65011,13 +70081,6 @@ func (ec *executionContext) unmarshalInputVariableInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Secret = data
-		case "settableAtReleaseTime":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("settableAtReleaseTime"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SettableAtReleaseTime = data
 		}
 	}
 	return it, nil
@@ -66848,6 +71911,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._WebhookDelivery(ctx, sel, obj)
+	case *ent.VariableGroupRevision:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._VariableGroupRevision(ctx, sel, obj)
+	case *ent.VariableGroup:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._VariableGroup(ctx, sel, obj)
 	case *ent.User:
 		if obj == nil {
 			return graphql.Null
@@ -66858,6 +71931,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ServiceConnection(ctx, sel, obj)
+	case *ent.SecureFile:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SecureFile(ctx, sel, obj)
 	case *ent.ReleaseEnvironment:
 		if obj == nil {
 			return graphql.Null
@@ -69456,16 +74534,6 @@ func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.Selec
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
-		case "headSequence":
-			out.Values[i] = ec._AuditChainReport_headSequence(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "legacyUntil":
-			out.Values[i] = ec._AuditChainReport_legacyUntil(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -70064,11 +75132,6 @@ func (ec *executionContext) _DefinitionPermissions(ctx context.Context, sel ast.
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "managePermissions":
-			out.Values[i] = ec._DefinitionPermissions_managePermissions(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -70349,6 +75412,11 @@ func (ec *executionContext) _DefinitionSnapshot(ctx context.Context, sel ast.Sel
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "variableGroups":
+			out.Values[i] = ec._DefinitionSnapshot_variableGroups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -70409,11 +75477,6 @@ func (ec *executionContext) _DefinitionViewerCan(ctx context.Context, sel ast.Se
 			}
 		case "overrideArtifactChecks":
 			out.Values[i] = ec._DefinitionViewerCan_overrideArtifactChecks(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "managePermissions":
-			out.Values[i] = ec._DefinitionViewerCan_managePermissions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -71618,6 +76681,11 @@ func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.Select
 			}
 		case "postGates":
 			out.Values[i] = ec._EnvironmentSpec_postGates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "variableGroups":
+			out.Values[i] = ec._EnvironmentSpec_variableGroups(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -73088,6 +78156,59 @@ func (ec *executionContext) _GroupEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var groupVariableImplementors = []string{"GroupVariable"}
+
+func (ec *executionContext) _GroupVariable(ctx context.Context, sel ast.SelectionSet, obj *delivery.LibraryVariable) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupVariableImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupVariable")
+		case "name":
+			out.Values[i] = ec._GroupVariable_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._GroupVariable_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._GroupVariable_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "settableAtReleaseTime":
+			out.Values[i] = ec._GroupVariable_settableAtReleaseTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var hTTPGateImplementors = []string{"HTTPGate"}
 
 func (ec *executionContext) _HTTPGate(ctx context.Context, sel ast.SelectionSet, obj *spec.HTTPGate) graphql.Marshaler {
@@ -73912,6 +79033,11 @@ func (ec *executionContext) _JobSpec(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "secureFiles":
+			out.Values[i] = ec._JobSpec_secureFiles(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -74028,6 +79154,102 @@ func (ec *executionContext) _JobStep(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var libraryPermissionsImplementors = []string{"LibraryPermissions"}
+
+func (ec *executionContext) _LibraryPermissions(ctx context.Context, sel ast.SelectionSet, obj *spec.LibraryPermissions) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, libraryPermissionsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LibraryPermissions")
+		case "use":
+			out.Values[i] = ec._LibraryPermissions_use(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "administer":
+			out.Values[i] = ec._LibraryPermissions_administer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "read":
+			out.Values[i] = ec._LibraryPermissions_read(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var libraryViewerCanImplementors = []string{"LibraryViewerCan"}
+
+func (ec *executionContext) _LibraryViewerCan(ctx context.Context, sel ast.SelectionSet, obj *delivery.LibraryViewerCan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, libraryViewerCanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LibraryViewerCan")
+		case "use":
+			out.Values[i] = ec._LibraryViewerCan_use(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "administer":
+			out.Values[i] = ec._LibraryViewerCan_administer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "read":
+			out.Values[i] = ec._LibraryViewerCan_read(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -75072,6 +80294,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "rejectManualIntervention":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_rejectManualIntervention(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createVariableGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createVariableGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateVariableGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateVariableGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteVariableGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteVariableGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refreshVariables":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refreshVariables(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateSecureFile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateSecureFile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteSecureFile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteSecureFile(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -76141,6 +81405,94 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "variableGroups":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_variableGroups(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "variableGroup":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_variableGroup(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "variableGroupRevisions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_variableGroupRevisions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "secureFiles":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_secureFiles(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "notifications":
 			field := field
 
@@ -76700,7 +82052,7 @@ func (ec *executionContext) _Release(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "variableOverrides":
+		case "variableGroups":
 			field := field
 
 			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
@@ -76709,7 +82061,7 @@ func (ec *executionContext) _Release(ctx context.Context, sel ast.SelectionSet, 
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
-				res = ec._Release_variableOverrides(ctx, field, obj)
+				res = ec._Release_variableGroups(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -77794,10 +83146,10 @@ func (ec *executionContext) _ReleaseEnvironment(ctx context.Context, sel ast.Sel
 	return out
 }
 
-var releaseVariableOverrideImplementors = []string{"ReleaseVariableOverride"}
+var releaseVariableGroupImplementors = []string{"ReleaseVariableGroup"}
 
-func (ec *executionContext) _ReleaseVariableOverride(ctx context.Context, sel ast.SelectionSet, obj *model.ReleaseVariableOverride) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, releaseVariableOverrideImplementors)
+func (ec *executionContext) _ReleaseVariableGroup(ctx context.Context, sel ast.SelectionSet, obj *delivery.ReleaseVariableGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseVariableGroupImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -77805,19 +83157,24 @@ func (ec *executionContext) _ReleaseVariableOverride(ctx context.Context, sel as
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ReleaseVariableOverride")
+			out.Values[i] = graphql.MarshalString("ReleaseVariableGroup")
 		case "name":
-			out.Values[i] = ec._ReleaseVariableOverride_name(ctx, field, obj)
+			out.Values[i] = ec._ReleaseVariableGroup_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "value":
-			out.Values[i] = ec._ReleaseVariableOverride_value(ctx, field, obj)
+		case "environment":
+			out.Values[i] = ec._ReleaseVariableGroup_environment(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "secret":
-			out.Values[i] = ec._ReleaseVariableOverride_secret(ctx, field, obj)
+		case "revision":
+			out.Values[i] = ec._ReleaseVariableGroup_revision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "variables":
+			out.Values[i] = ec._ReleaseVariableGroup_variables(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -77866,6 +83223,213 @@ func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "scheduleOnlyWithChanges":
 			out.Values[i] = ec._Schedule_scheduleOnlyWithChanges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var secureFileImplementors = []string{"SecureFile", "Node"}
+
+func (ec *executionContext) _SecureFile(ctx context.Context, sel ast.SelectionSet, obj *ent.SecureFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, secureFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SecureFile")
+		case "id":
+			out.Values[i] = ec._SecureFile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._SecureFile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._SecureFile_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._SecureFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._SecureFile_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "size":
+			out.Values[i] = ec._SecureFile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sha256":
+			out.Values[i] = ec._SecureFile_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdBy":
+			out.Values[i] = ec._SecureFile_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "permissions":
+			out.Values[i] = ec._SecureFile_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SecureFile_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var secureFileConnectionImplementors = []string{"SecureFileConnection"}
+
+func (ec *executionContext) _SecureFileConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.SecureFileConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, secureFileConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SecureFileConnection")
+		case "edges":
+			out.Values[i] = ec._SecureFileConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SecureFileConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SecureFileConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var secureFileEdgeImplementors = []string{"SecureFileEdge"}
+
+func (ec *executionContext) _SecureFileEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.SecureFileEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, secureFileEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SecureFileEdge")
+		case "node":
+			out.Values[i] = ec._SecureFileEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._SecureFileEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -78698,10 +84262,442 @@ func (ec *executionContext) _Variable(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "settableAtReleaseTime":
-			out.Values[i] = ec._Variable_settableAtReleaseTime(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var variableGroupImplementors = []string{"VariableGroup", "Node"}
+
+func (ec *executionContext) _VariableGroup(ctx context.Context, sel ast.SelectionSet, obj *ent.VariableGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, variableGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VariableGroup")
+		case "id":
+			out.Values[i] = ec._VariableGroup_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._VariableGroup_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._VariableGroup_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._VariableGroup_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._VariableGroup_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "revision":
+			out.Values[i] = ec._VariableGroup_revision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdBy":
+			out.Values[i] = ec._VariableGroup_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "variables":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._VariableGroup_variables(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "permissions":
+			out.Values[i] = ec._VariableGroup_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._VariableGroup_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var variableGroupConnectionImplementors = []string{"VariableGroupConnection"}
+
+func (ec *executionContext) _VariableGroupConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.VariableGroupConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, variableGroupConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VariableGroupConnection")
+		case "edges":
+			out.Values[i] = ec._VariableGroupConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._VariableGroupConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._VariableGroupConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var variableGroupEdgeImplementors = []string{"VariableGroupEdge"}
+
+func (ec *executionContext) _VariableGroupEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.VariableGroupEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, variableGroupEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VariableGroupEdge")
+		case "node":
+			out.Values[i] = ec._VariableGroupEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._VariableGroupEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var variableGroupRevisionImplementors = []string{"VariableGroupRevision", "Node"}
+
+func (ec *executionContext) _VariableGroupRevision(ctx context.Context, sel ast.SelectionSet, obj *ent.VariableGroupRevision) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, variableGroupRevisionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VariableGroupRevision")
+		case "id":
+			out.Values[i] = ec._VariableGroupRevision_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._VariableGroupRevision_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "groupID":
+			out.Values[i] = ec._VariableGroupRevision_groupID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "revision":
+			out.Values[i] = ec._VariableGroupRevision_revision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changeType":
+			out.Values[i] = ec._VariableGroupRevision_changeType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "author":
+			out.Values[i] = ec._VariableGroupRevision_author(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "comment":
+			out.Values[i] = ec._VariableGroupRevision_comment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changes":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._VariableGroupRevision_changes(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var variableGroupRevisionConnectionImplementors = []string{"VariableGroupRevisionConnection"}
+
+func (ec *executionContext) _VariableGroupRevisionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.VariableGroupRevisionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, variableGroupRevisionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VariableGroupRevisionConnection")
+		case "edges":
+			out.Values[i] = ec._VariableGroupRevisionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._VariableGroupRevisionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._VariableGroupRevisionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var variableGroupRevisionEdgeImplementors = []string{"VariableGroupRevisionEdge"}
+
+func (ec *executionContext) _VariableGroupRevisionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.VariableGroupRevisionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, variableGroupRevisionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VariableGroupRevisionEdge")
+		case "node":
+			out.Values[i] = ec._VariableGroupRevisionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._VariableGroupRevisionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -80870,6 +86866,57 @@ func (ec *executionContext) unmarshalNGroupPatchInput2githubᚗcomᚋcairnhqᚋc
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNGroupVariable2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryVariable(ctx context.Context, sel ast.SelectionSet, v delivery.LibraryVariable) graphql.Marshaler {
+	return ec._GroupVariable(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNGroupVariable2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryVariableᚄ(ctx context.Context, sel ast.SelectionSet, v []delivery.LibraryVariable) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupVariable2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryVariable(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupVariable2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryVariableᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.LibraryVariable) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupVariable2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryVariable(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupVariable2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryVariable(ctx context.Context, sel ast.SelectionSet, v *delivery.LibraryVariable) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._GroupVariable(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGroupVariableInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGroupVariable(ctx context.Context, v any) (spec.GroupVariable, error) {
+	res, err := ec.unmarshalInputGroupVariableInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGroupWhereInput(ctx context.Context, v any) (*ent.GroupWhereInput, error) {
 	res, err := ec.unmarshalInputGroupWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -81158,6 +87205,20 @@ func (ec *executionContext) unmarshalNJobStepWhereInput2ᚖgithubᚗcomᚋcairnh
 func (ec *executionContext) unmarshalNJobWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobWhereInput(ctx context.Context, v any) (*ent.JobWhereInput, error) {
 	res, err := ec.unmarshalInputJobWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLibraryPermissions2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐLibraryPermissions(ctx context.Context, sel ast.SelectionSet, v spec.LibraryPermissions) graphql.Marshaler {
+	return ec._LibraryPermissions(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLibraryViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLibraryViewerCan(ctx context.Context, sel ast.SelectionSet, v *delivery.LibraryViewerCan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._LibraryViewerCan(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNLogBatch2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐLogBatch(ctx context.Context, sel ast.SelectionSet, v *delivery.LogBatch) graphql.Marshaler {
@@ -81673,11 +87734,11 @@ func (ec *executionContext) marshalNReleaseStatus2githubᚗcomᚋcairnhqᚋcairn
 	return v
 }
 
-func (ec *executionContext) marshalNReleaseVariableOverride2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverrideᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReleaseVariableOverride) graphql.Marshaler {
+func (ec *executionContext) marshalNReleaseVariableGroup2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseVariableGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.ReleaseVariableGroup) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNReleaseVariableOverride2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverride(ctx, sel, v[i])
+		return ec.marshalNReleaseVariableGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseVariableGroup(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -81689,14 +87750,14 @@ func (ec *executionContext) marshalNReleaseVariableOverride2ᚕᚖgithubᚗcom�
 	return ret
 }
 
-func (ec *executionContext) marshalNReleaseVariableOverride2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverride(ctx context.Context, sel ast.SelectionSet, v *model.ReleaseVariableOverride) graphql.Marshaler {
+func (ec *executionContext) marshalNReleaseVariableGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseVariableGroup(ctx context.Context, sel ast.SelectionSet, v *delivery.ReleaseVariableGroup) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
 		}
 		return graphql.Null
 	}
-	return ec._ReleaseVariableOverride(ctx, sel, v)
+	return ec._ReleaseVariableGroup(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNReleaseWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseWhereInput(ctx context.Context, v any) (*ent.ReleaseWhereInput, error) {
@@ -81727,6 +87788,53 @@ func (ec *executionContext) marshalNSchedule2ᚕgithubᚗcomᚋcairnhqᚋcairn�
 func (ec *executionContext) unmarshalNScheduleInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐSchedule(ctx context.Context, v any) (spec.Schedule, error) {
 	res, err := ec.unmarshalInputScheduleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSecureFile2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.SecureFile) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSecureFile2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSecureFile2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFile(ctx context.Context, sel ast.SelectionSet, v *ent.SecureFile) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SecureFile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSecureFileOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileOrderField(ctx context.Context, v any) (*ent.SecureFileOrderField, error) {
+	var res = new(ent.SecureFileOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSecureFileOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.SecureFileOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNSecureFileWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileWhereInput(ctx context.Context, v any) (*ent.SecureFileWhereInput, error) {
+	res, err := ec.unmarshalInputSecureFileWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNServiceConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐServiceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ServiceConnection) graphql.Marshaler {
@@ -82012,6 +88120,115 @@ func (ec *executionContext) marshalNVariable2ᚕgithubᚗcomᚋcairnhqᚋcairn�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNVariableGroup2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.VariableGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVariableGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVariableGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroup(ctx context.Context, sel ast.SelectionSet, v *ent.VariableGroup) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VariableGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVariableGroupInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐVariableGroupInput(ctx context.Context, v any) (delivery.VariableGroupInput, error) {
+	res, err := ec.unmarshalInputVariableGroupInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNVariableGroupOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupOrderField(ctx context.Context, v any) (*ent.VariableGroupOrderField, error) {
+	var res = new(ent.VariableGroupOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVariableGroupOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.VariableGroupOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNVariableGroupRevision2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.VariableGroupRevision) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVariableGroupRevision2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevision(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVariableGroupRevision2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevision(ctx context.Context, sel ast.SelectionSet, v *ent.VariableGroupRevision) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VariableGroupRevision(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVariableGroupRevisionChangeType2githubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeType(ctx context.Context, v any) (variablegrouprevision.ChangeType, error) {
+	var res variablegrouprevision.ChangeType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVariableGroupRevisionChangeType2githubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeType(ctx context.Context, sel ast.SelectionSet, v variablegrouprevision.ChangeType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNVariableGroupRevisionOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionOrderField(ctx context.Context, v any) (*ent.VariableGroupRevisionOrderField, error) {
+	var res = new(ent.VariableGroupRevisionOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVariableGroupRevisionOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.VariableGroupRevisionOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNVariableGroupRevisionWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionWhereInput(ctx context.Context, v any) (*ent.VariableGroupRevisionWhereInput, error) {
+	res, err := ec.unmarshalInputVariableGroupRevisionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNVariableGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupWhereInput(ctx context.Context, v any) (*ent.VariableGroupWhereInput, error) {
+	res, err := ec.unmarshalInputVariableGroupWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNVariableInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐVariable(ctx context.Context, v any) (spec.Variable, error) {
@@ -83749,6 +89966,23 @@ func (ec *executionContext) unmarshalOGroupOrder2ᚖgithubᚗcomᚋcairnhqᚋcai
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOGroupVariableInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGroupVariableᚄ(ctx context.Context, v any) ([]spec.GroupVariable, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]spec.GroupVariable, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNGroupVariableInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGroupVariable(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalOGroupWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGroupWhereInputᚄ(ctx context.Context, v any) ([]*ent.GroupWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -84361,6 +90595,19 @@ func (ec *executionContext) unmarshalOJobWhereInput2ᚖgithubᚗcomᚋcairnhqᚋ
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputJobWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOLibraryPermissionsInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐLibraryPermissions(ctx context.Context, v any) (spec.LibraryPermissions, error) {
+	res, err := ec.unmarshalInputLibraryPermissionsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOLibraryPermissionsInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐLibraryPermissions(ctx context.Context, v any) (*spec.LibraryPermissions, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLibraryPermissionsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -85336,6 +91583,58 @@ func (ec *executionContext) unmarshalOScheduleInput2ᚕgithubᚗcomᚋcairnhqᚋ
 	return res, nil
 }
 
+func (ec *executionContext) marshalOSecureFile2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFile(ctx context.Context, sel ast.SelectionSet, v *ent.SecureFile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SecureFile(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSecureFileEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.SecureFileEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOSecureFileEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOSecureFileEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileEdge(ctx context.Context, sel ast.SelectionSet, v *ent.SecureFileEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SecureFileEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSecureFileWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileWhereInputᚄ(ctx context.Context, v any) ([]*ent.SecureFileWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.SecureFileWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSecureFileWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOSecureFileWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileWhereInput(ctx context.Context, v any) (*ent.SecureFileWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSecureFileWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOServiceConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐServiceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ServiceConnection) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -85729,6 +92028,162 @@ func (ec *executionContext) unmarshalOUserWhereInput2ᚖgithubᚗcomᚋcairnhq�
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputUserWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOVariableGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroup(ctx context.Context, sel ast.SelectionSet, v *ent.VariableGroup) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VariableGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOVariableGroupEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.VariableGroupEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOVariableGroupEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOVariableGroupEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupEdge(ctx context.Context, sel ast.SelectionSet, v *ent.VariableGroupEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VariableGroupEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOVariableGroupRevision2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevision(ctx context.Context, sel ast.SelectionSet, v *ent.VariableGroupRevision) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VariableGroupRevision(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOVariableGroupRevisionChangeType2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeTypeᚄ(ctx context.Context, v any) ([]variablegrouprevision.ChangeType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]variablegrouprevision.ChangeType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNVariableGroupRevisionChangeType2githubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOVariableGroupRevisionChangeType2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []variablegrouprevision.ChangeType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVariableGroupRevisionChangeType2githubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOVariableGroupRevisionChangeType2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeType(ctx context.Context, v any) (*variablegrouprevision.ChangeType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(variablegrouprevision.ChangeType)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOVariableGroupRevisionChangeType2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋvariablegrouprevisionᚐChangeType(ctx context.Context, sel ast.SelectionSet, v *variablegrouprevision.ChangeType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOVariableGroupRevisionEdge2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.VariableGroupRevisionEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOVariableGroupRevisionEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOVariableGroupRevisionEdge2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionEdge(ctx context.Context, sel ast.SelectionSet, v *ent.VariableGroupRevisionEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VariableGroupRevisionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOVariableGroupRevisionWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionWhereInputᚄ(ctx context.Context, v any) ([]*ent.VariableGroupRevisionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.VariableGroupRevisionWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNVariableGroupRevisionWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOVariableGroupRevisionWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevisionWhereInput(ctx context.Context, v any) (*ent.VariableGroupRevisionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputVariableGroupRevisionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOVariableGroupWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupWhereInputᚄ(ctx context.Context, v any) ([]*ent.VariableGroupWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.VariableGroupWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNVariableGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOVariableGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupWhereInput(ctx context.Context, v any) (*ent.VariableGroupWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputVariableGroupWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

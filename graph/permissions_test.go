@@ -50,6 +50,11 @@ var notDefinitionOwned = map[string]string{
 	"createAgentRegistration": "agents (ADMIN only)",
 	"setAgentEnabled":         "agents (ADMIN only)",
 	"deleteAgent":             "agents (ADMIN only)",
+	"createVariableGroup":     "library: the group's own permissions (TestLibraryMutationsAsOutsider)",
+	"updateVariableGroup":     "library: the group's own permissions (TestLibraryMutationsAsOutsider)",
+	"deleteVariableGroup":     "library: the group's own permissions (TestLibraryMutationsAsOutsider)",
+	"updateSecureFile":        "library: the file's own permissions (TestLibraryMutationsAsOutsider)",
+	"deleteSecureFile":        "library: the file's own permissions (TestLibraryMutationsAsOutsider)",
 }
 
 type walkResponse struct {
@@ -133,6 +138,7 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			"deleteFreezeWindow":       `mutation($fw: ID!) { deleteFreezeWindow(id: $fw) }`,
 			"resumeManualIntervention": `mutation($mi: ID!) { resumeManualIntervention(id: $mi) { id status } }`,
 			"rejectManualIntervention": `mutation($mi: ID!) { rejectManualIntervention(id: $mi, comment: "no") { id status } }`,
+			"refreshVariables":         `mutation($rel: ID!) { refreshVariables(releaseId: $rel, comment: "x") { id name } }`,
 		}
 		mutations := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema().Mutation.Fields
 		var unclassified []string

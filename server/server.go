@@ -218,6 +218,7 @@ func (s *Server) routes() {
 	// Agents authenticate with their registration token or credential, not an API token.
 	s.hub.Mount(s.mux)
 	s.mux.Handle("GET /logs/deployments/{id}", s.authn.Middleware(dispatch.LogsHandler(s.Engine, s.log.With("component", "logs"))))
+	s.mux.Handle("POST /api/securefiles", s.authn.Middleware(secureFileUploadHandler(s.Engine, s.log.With("component", "securefiles"))))
 	// CI webhooks authenticate with their connection's webhook secret, not
 	// with API tokens, so they sit outside the API middleware.
 	s.mux.Handle("POST /webhooks/jenkins/{connection}",

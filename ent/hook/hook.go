@@ -321,6 +321,18 @@ func (f ReleaseEnvironmentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReleaseEnvironmentMutation", m)
 }
 
+// The SecureFileFunc type is an adapter to allow the use of ordinary
+// function as SecureFile mutator.
+type SecureFileFunc func(context.Context, *ent.SecureFileMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SecureFileFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SecureFileMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SecureFileMutation", m)
+}
+
 // The ServiceConnectionFunc type is an adapter to allow the use of ordinary
 // function as ServiceConnection mutator.
 type ServiceConnectionFunc func(context.Context, *ent.ServiceConnectionMutation) (ent.Value, error)
@@ -391,6 +403,30 @@ func (f UserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UserMutation", m)
+}
+
+// The VariableGroupFunc type is an adapter to allow the use of ordinary
+// function as VariableGroup mutator.
+type VariableGroupFunc func(context.Context, *ent.VariableGroupMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f VariableGroupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.VariableGroupMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VariableGroupMutation", m)
+}
+
+// The VariableGroupRevisionFunc type is an adapter to allow the use of ordinary
+// function as VariableGroupRevision mutator.
+type VariableGroupRevisionFunc func(context.Context, *ent.VariableGroupRevisionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f VariableGroupRevisionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.VariableGroupRevisionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VariableGroupRevisionMutation", m)
 }
 
 // The WebhookDeliveryFunc type is an adapter to allow the use of ordinary

@@ -778,6 +778,7 @@ var (
 		{Name: "description", Type: field.TypeString, Size: 4000, Default: ""},
 		{Name: "created_by", Type: field.TypeString},
 		{Name: "variable_overrides", Type: field.TypeJSON, Nullable: true},
+		{Name: "variable_groups", Type: field.TypeJSON, Nullable: true},
 		{Name: "manual_environments", Type: field.TypeJSON, Nullable: true},
 		{Name: "partial", Type: field.TypeBool, Default: false},
 		{Name: "definition_id", Type: field.TypeInt},
@@ -790,7 +791,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "releases_release_definitions_releases",
-				Columns:    []*schema.Column{ReleasesColumns[14]},
+				Columns:    []*schema.Column{ReleasesColumns[15]},
 				RefColumns: []*schema.Column{ReleaseDefinitionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -799,12 +800,12 @@ var (
 			{
 				Name:    "release_definition_id_name",
 				Unique:  true,
-				Columns: []*schema.Column{ReleasesColumns[14], ReleasesColumns[3]},
+				Columns: []*schema.Column{ReleasesColumns[15], ReleasesColumns[3]},
 			},
 			{
 				Name:    "release_definition_id_number",
 				Unique:  true,
-				Columns: []*schema.Column{ReleasesColumns[14], ReleasesColumns[4]},
+				Columns: []*schema.Column{ReleasesColumns[15], ReleasesColumns[4]},
 			},
 			{
 				Name:    "release_status",
@@ -922,6 +923,25 @@ var (
 				Columns: []*schema.Column{ReleaseEnvironmentsColumns[8], ReleaseEnvironmentsColumns[3], ReleaseEnvironmentsColumns[5]},
 			},
 		},
+	}
+	// SecureFilesColumns holds the columns for the "secure_files" table.
+	SecureFilesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 200},
+		{Name: "description", Type: field.TypeString, Size: 4000, Default: ""},
+		{Name: "size", Type: field.TypeInt64},
+		{Name: "sha256", Type: field.TypeString},
+		{Name: "content", Type: field.TypeBytes},
+		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_by", Type: field.TypeString, Default: ""},
+	}
+	// SecureFilesTable holds the schema information for the "secure_files" table.
+	SecureFilesTable = &schema.Table{
+		Name:       "secure_files",
+		Columns:    SecureFilesColumns,
+		PrimaryKey: []*schema.Column{SecureFilesColumns[0]},
 	}
 	// ServiceConnectionsColumns holds the columns for the "service_connections" table.
 	ServiceConnectionsColumns = []*schema.Column{
@@ -1069,6 +1089,48 @@ var (
 		Name:       "users",
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
+	}
+	// VariableGroupsColumns holds the columns for the "variable_groups" table.
+	VariableGroupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 200},
+		{Name: "description", Type: field.TypeString, Size: 4000, Default: ""},
+		{Name: "variables", Type: field.TypeJSON, Nullable: true},
+		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
+		{Name: "revision", Type: field.TypeInt, Default: 1},
+		{Name: "created_by", Type: field.TypeString, Default: ""},
+	}
+	// VariableGroupsTable holds the schema information for the "variable_groups" table.
+	VariableGroupsTable = &schema.Table{
+		Name:       "variable_groups",
+		Columns:    VariableGroupsColumns,
+		PrimaryKey: []*schema.Column{VariableGroupsColumns[0]},
+	}
+	// VariableGroupRevisionsColumns holds the columns for the "variable_group_revisions" table.
+	VariableGroupRevisionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "group_id", Type: field.TypeInt},
+		{Name: "revision", Type: field.TypeInt},
+		{Name: "change_type", Type: field.TypeEnum, Enums: []string{"CREATE", "UPDATE", "DELETE"}},
+		{Name: "author", Type: field.TypeString},
+		{Name: "comment", Type: field.TypeString, Default: ""},
+		{Name: "changes", Type: field.TypeJSON, Nullable: true},
+	}
+	// VariableGroupRevisionsTable holds the schema information for the "variable_group_revisions" table.
+	VariableGroupRevisionsTable = &schema.Table{
+		Name:       "variable_group_revisions",
+		Columns:    VariableGroupRevisionsColumns,
+		PrimaryKey: []*schema.Column{VariableGroupRevisionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "variablegrouprevision_group_id_revision",
+				Unique:  true,
+				Columns: []*schema.Column{VariableGroupRevisionsColumns[2], VariableGroupRevisionsColumns[3]},
+			},
+		},
 	}
 	// WebhookDeliveriesColumns holds the columns for the "webhook_deliveries" table.
 	WebhookDeliveriesColumns = []*schema.Column{
@@ -1226,12 +1288,15 @@ var (
 		ReleaseArtifactsTable,
 		ReleaseDefinitionsTable,
 		ReleaseEnvironmentsTable,
+		SecureFilesTable,
 		ServiceConnectionsTable,
 		SessionsTable,
 		SourceCommitsTable,
 		StreamCursorsTable,
 		TimersTable,
 		UsersTable,
+		VariableGroupsTable,
+		VariableGroupRevisionsTable,
 		WebhookDeliveriesTable,
 		WorkItemsTable,
 		GroupMembersTable,

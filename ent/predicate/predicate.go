@@ -84,6 +84,9 @@ type ReleaseDefinition func(*sql.Selector)
 // ReleaseEnvironment is the predicate function for releaseenvironment builders.
 type ReleaseEnvironment func(*sql.Selector)
 
+// SecureFile is the predicate function for securefile builders.
+type SecureFile func(*sql.Selector)
+
 // ServiceConnection is the predicate function for serviceconnection builders.
 type ServiceConnection func(*sql.Selector)
 
@@ -101,6 +104,12 @@ type Timer func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// VariableGroup is the predicate function for variablegroup builders.
+type VariableGroup func(*sql.Selector)
+
+// VariableGroupRevision is the predicate function for variablegrouprevision builders.
+type VariableGroupRevision func(*sql.Selector)
 
 // WebhookDelivery is the predicate function for webhookdelivery builders.
 type WebhookDelivery func(*sql.Selector)

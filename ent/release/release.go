@@ -39,6 +39,8 @@ const (
 	FieldCreatedBy = "created_by"
 	// FieldVariableOverrides holds the string denoting the variable_overrides field in the database.
 	FieldVariableOverrides = "variable_overrides"
+	// FieldVariableGroups holds the string denoting the variable_groups field in the database.
+	FieldVariableGroups = "variable_groups"
 	// FieldManualEnvironments holds the string denoting the manual_environments field in the database.
 	FieldManualEnvironments = "manual_environments"
 	// FieldPartial holds the string denoting the partial field in the database.
@@ -122,6 +124,7 @@ var Columns = []string{
 	FieldDescription,
 	FieldCreatedBy,
 	FieldVariableOverrides,
+	FieldVariableGroups,
 	FieldManualEnvironments,
 	FieldPartial,
 	FieldDefinitionID,

@@ -505,6 +505,16 @@ func VariableOverridesNotNil() predicate.Release {
 	return predicate.Release(sql.FieldNotNull(FieldVariableOverrides))
 }
 
+// VariableGroupsIsNil applies the IsNil predicate on the "variable_groups" field.
+func VariableGroupsIsNil() predicate.Release {
+	return predicate.Release(sql.FieldIsNull(FieldVariableGroups))
+}
+
+// VariableGroupsNotNil applies the NotNil predicate on the "variable_groups" field.
+func VariableGroupsNotNil() predicate.Release {
+	return predicate.Release(sql.FieldNotNull(FieldVariableGroups))
+}
+
 // ManualEnvironmentsIsNil applies the IsNil predicate on the "manual_environments" field.
 func ManualEnvironmentsIsNil() predicate.Release {
 	return predicate.Release(sql.FieldIsNull(FieldManualEnvironments))

@@ -34,6 +34,10 @@ func (Release) Fields() []ent.Field {
 		// "schedule" for automatic releases.
 		field.String("created_by").Immutable(),
 		field.JSON("variable_overrides", []spec.Variable{}).Optional().Annotations(entgql.Skip()),
+		// VariableGroups are the library groups the release froze at its
+		// creation (secrets sealed), in precedence order; refreshVariables
+		// re-reads them.
+		field.JSON("variable_groups", []spec.FrozenGroup{}).Optional().Annotations(entgql.Skip()),
 		// ManualEnvironments are left manual for this release whatever their trigger.
 		field.Strings("manual_environments").Optional(),
 		// Partial is set when a partially succeeded build (Jenkins UNSTABLE,

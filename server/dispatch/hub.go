@@ -505,5 +505,8 @@ func toWire(d delivery.AssignmentData) agentproto.JobAssignment {
 		}
 		m.Artifacts = append(m.Artifacts, w)
 	}
+	for _, f := range d.SecureFiles {
+		m.SecureFiles = append(m.SecureFiles, agentproto.SecureFile{Name: f.Name, PathVariable: f.PathVariable, Content: f.Content})
+	}
 	return m
 }

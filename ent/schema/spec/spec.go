@@ -173,6 +173,10 @@ type JobSpec struct {
 	Tasks                []Task   `json:"tasks,omitempty"`
 	TimeoutMinutes       int      `json:"timeoutMinutes,omitempty"`
 	SkipArtifactDownload bool     `json:"skipArtifactDownload,omitempty"`
+	// SecureFiles name library secure files the agent writes to the job's
+	// temporary directory before the first task (SECUREFILE_<NAME>_PATH)
+	// and deletes when the job ends.
+	SecureFiles []string `json:"secureFiles,omitempty"`
 }
 
 // QueueMode says what happens to deployments waiting for an environment.
@@ -238,6 +242,9 @@ type EnvironmentSpec struct {
 	Job       JobSpec     `json:"job"`
 	Queue     QueuePolicy `json:"queue"`
 	Variables []Variable  `json:"variables,omitempty"`
+	// VariableGroups link library variable groups (by name) to this
+	// environment, in precedence order (a later group wins).
+	VariableGroups []string `json:"variableGroups,omitempty"`
 	// Permissions narrow, for this environment, who may change its
 	// configuration, deploy to it and manage its approvals; a list left
 	// empty inherits the definition's.
@@ -254,6 +261,9 @@ type DefinitionSnapshot struct {
 	ArtifactSources   []ArtifactSourceSpec `json:"artifactSources,omitempty"`
 	Environments      []EnvironmentSpec    `json:"environments"`
 	Schedules         []Schedule           `json:"schedules,omitempty"`
+	// VariableGroups link library variable groups (by name) to the whole
+	// definition, in precedence order (a later group wins).
+	VariableGroups []string `json:"variableGroups,omitempty"`
 	// Readers are the groups whose members (and ADMINs) may read the
 	// definition, its releases and their events; empty: every VIEWER.
 	Readers []string `json:"readers,omitempty"`
