@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,12 @@ type jobRun struct {
 	dir     string
 	secrets []string
 	batch   *batcher
+	// setVars are the variables tasks set (##vso[task.setvariable]) by environment name, in
+	// setOrder, exported to later tasks; readOnly are those set with isReadOnly.
+	setVars     map[string]jobVariable
+	setOrder    []string
+	readOnly    map[string]bool
+	attachments int
 	// freeSlot, when set, is called once the job's processes are gone and before its
 	// JobFinished is reported: the server may offer the next job as soon as it reads the result,
 	// and the agent must not refuse it as busy.
@@ -65,7 +72,8 @@ type jobRun struct {
 // at any time.
 func (x *executor) newJobRun(parent context.Context, asg agentproto.JobAssignment) *jobRun {
 	ctx, cancel := context.WithCancelCause(parent)
-	j := &jobRun{x: x, asg: asg, ctx: ctx, cancel: cancel, dir: filepath.Join(x.workDir, fileName(asg.JobID))}
+	j := &jobRun{x: x, asg: asg, ctx: ctx, cancel: cancel, dir: filepath.Join(x.workDir, fileName(asg.JobID)),
+		setVars: map[string]jobVariable{}, readOnly: map[string]bool{}}
 	for _, v := range asg.Variables {
 		if v.Secret {
 			j.secrets = append(j.secrets, v.Value)
@@ -138,9 +146,20 @@ func (j *jobRun) report(msg any, finished bool) {
 
 // stepWriter returns the masking writer of a step's log.
 func (j *jobRun) stepWriter(step int) *maskWriter {
-	return newMaskWriter(j.secrets, agentproto.MaxLineBytes, func(text string) {
-		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: text})
-	})
+	w := newMaskWriter(j.secrets, agentproto.MaxLineBytes, nil)
+	w.emitKind = func(text, kind string) {
+		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: text, Kind: kind})
+	}
+	return w
+}
+
+// taskWriter returns the masking writer of a task's log, which also runs the logging commands
+// the task prints and collects what they report.
+func (j *jobRun) taskWriter(step int, name, dir string) (*maskWriter, *stepReport) {
+	w := j.stepWriter(step)
+	r := &stepReport{j: j, step: step, taskName: name, dir: dir, w: w}
+	w.command, w.tooLong, w.formatted = r.commandLine, r.tooLong, r.formatted
+	return w, r
 }
 
 func (j *jobRun) stepStarted(step int, name string) time.Time {
@@ -150,11 +169,20 @@ func (j *jobRun) stepStarted(step int, name string) time.Time {
 }
 
 func (j *jobRun) stepFinished(step int, name, status string, exitCode int, started time.Time, reason string) {
+	j.finishStep(step, name, status, exitCode, started, reason, nil)
+}
+
+// finishStep reports a step's end with what its logging commands said (r may be nil).
+func (j *jobRun) finishStep(step int, name, status string, exitCode int, started time.Time, reason string, r *stepReport) {
 	j.batch.Flush() // the step's lines precede its end
-	j.report(agentproto.StepFinished{
+	m := agentproto.StepFinished{
 		Type: agentproto.TypeStepFinished, JobID: j.asg.JobID, Step: step, Name: name, Status: status,
 		ExitCode: exitCode, StartedAt: started, FinishedAt: time.Now().UTC(), Reason: reason,
-	}, false)
+	}
+	if r != nil {
+		r.finish(&m)
+	}
+	j.report(m, false)
 }
 
 // stopStatus maps the job context's cancellation cause to a job status and reason.
@@ -228,7 +256,7 @@ func (j *jobRun) run() (string, string) {
 			fmt.Fprintf(w, "Downloading artifact %s (%s %s)\n", a.Alias, a.Type, a.BuildNumber)
 			if err = d.download(j.ctx, a, filepath.Join(artDir, a.Alias)); err != nil {
 				err = fmt.Errorf("artifact %s: %w", a.Alias, err)
-				fmt.Fprintf(w, "##[error] %v\n", err)
+				w.emitOwn(fmt.Sprintf("##[error] %v", err), agentproto.LineError)
 				break
 			}
 		}
@@ -248,16 +276,17 @@ func (j *jobRun) run() (string, string) {
 	}
 
 	env := j.environment(srcDir, artDir)
-	partial := false
+	partial, issues := false, false
 	for i, t := range j.asg.Tasks {
 		if j.ctx.Err() != nil {
 			status, reason := j.stopStatus()
 			skipAll(i)
 			return status, reason
 		}
-		status, reason := j.runTask(i, t, env, srcDir, tmpDir)
+		status, reason, withIssues := j.runTask(i, t, env, srcDir, tmpDir)
 		switch {
 		case status == agentproto.StepSucceeded:
+			issues = issues || withIssues
 		case status == agentproto.StepCanceled:
 			skipAll(i + 1)
 			return j.stopStatus()
@@ -274,11 +303,15 @@ func (j *jobRun) run() (string, string) {
 	if partial {
 		return agentproto.JobPartiallySucceeded, "a task that continues on error failed"
 	}
+	if issues {
+		return agentproto.JobPartiallySucceeded, "a task succeeded with issues"
+	}
 	return agentproto.JobSucceeded, ""
 }
 
-// runTask runs task i (step i+1), reports it, and returns its step status and reason.
-func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir string) (string, string) {
+// runTask runs task i (step i+1), reports it, and returns its step status and reason, and
+// whether it succeeded with issues (##vso[task.complete result=SucceededWithIssues]).
+func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir string) (string, string, bool) {
 	step := i + 1
 	// The step starts when its process does (so its start time is the process's); a task that
 	// cannot start still reports a start, then its failure.
@@ -288,24 +321,24 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 			t0 = j.stepStarted(step, t.Name)
 		}
 	}
-	w := j.stepWriter(step)
-	fail := func(reason string) (string, string) {
-		begin()
-		fmt.Fprintf(w, "##[error] %s\n", reason)
-		w.Close()
-		j.stepFinished(step, t.Name, agentproto.StepFailed, -1, t0, reason)
-		return agentproto.StepFailed, reason
-	}
-	prog, args, err := j.x.shellCommand(t.Shell)
-	if err != nil {
-		return fail(err.Error())
-	}
 	dir := srcDir
 	if t.WorkingDirectory != "" {
 		dir = t.WorkingDirectory
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(srcDir, dir)
 		}
+	}
+	w, rep := j.taskWriter(step, t.Name, dir)
+	fail := func(reason string) (string, string, bool) {
+		begin()
+		w.emitOwn("##[error] "+reason, agentproto.LineError)
+		w.Close()
+		j.finishStep(step, t.Name, agentproto.StepFailed, -1, t0, reason, rep)
+		return agentproto.StepFailed, reason, false
+	}
+	prog, args, err := j.x.shellCommand(t.Shell)
+	if err != nil {
+		return fail(err.Error())
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fail(fmt.Sprintf("working directory %s does not exist", dir))
@@ -320,7 +353,10 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 	}
 	defer os.Remove(script)
 
-	taskEnv := env
+	taskEnv := slices.Clone(env)
+	for _, k := range j.setOrder { // variables earlier tasks set
+		taskEnv = append(taskEnv, k+"="+j.setVars[k].value)
+	}
 	for k, v := range t.Env {
 		taskEnv = append(taskEnv, k+"="+v)
 	}
@@ -348,12 +384,14 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 		status, reason = agentproto.StepFailed, err.Error()
 	case code != 0:
 		status, reason = agentproto.StepFailed, fmt.Sprintf("exit code %d", code)
+	case rep.result == "failed":
+		status, reason = agentproto.StepFailed, cmp.Or(rep.resultMessage, "the task reported result Failed")
 	}
 	if status != agentproto.StepSucceeded {
-		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: "##[error] " + reason})
+		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: "##[error] " + reason, Kind: agentproto.LineError})
 	}
-	j.stepFinished(step, t.Name, status, code, t0, reason)
-	return status, reason
+	j.finishStep(step, t.Name, status, code, t0, reason, rep)
+	return status, reason, status == agentproto.StepSucceeded && rep.result == "succeededwithissues"
 }
 
 // environment returns the base environment of the job's tasks: the agent's environment, the
