@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairnhq/cairn/agentproto"
 )
@@ -274,5 +275,100 @@ func TestUploadFileTooLarge(t *testing.T) {
 		{Name: "up", Shell: "bash", Script: "echo '##vso[task.uploadfile]" + big + "'"}}})
 	if s := o.steps[1]; s.WarningCount != 1 || !strings.Contains(s.Issues[0].Message, "larger than") {
 		t.Errorf("step %+v", s)
+	}
+}
+
+// TestTaskConditions: after a failure only the tasks whose condition asks for it run; an
+// expression reads the job's variables, those set by earlier tasks included.
+func TestTaskConditions(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	o := runJob(t, x, agentproto.JobAssignment{JobID: "conds", SkipArtifactDownload: true,
+		ReleaseVariables: map[string]string{"RELEASE_ENVIRONMENTNAME": "QA"},
+		Variables:        []agentproto.Variable{{Name: "target", EnvName: "TARGET", Value: "prod"}},
+		Tasks: []agentproto.Task{
+			{Name: "set", Shell: "bash", Script: `echo "##vso[task.setvariable variable=stage]two"`},
+			{Name: "only if set", Shell: "bash", Condition: "eq(variables['stage'], 'two')", Script: "echo stage-two"},
+			{Name: "breaks", Shell: "bash", Script: "exit 3"},
+			{Name: "default", Shell: "bash", Script: "echo never"},
+			{Name: "always", Shell: "bash", Condition: "ALWAYS", Script: "echo cleanup"},
+			{Name: "on failure", Shell: "bash", Condition: "failed", Script: "echo notify"},
+			{Name: "expression implies succeeded", Shell: "bash", Condition: "eq(variables['target'], 'PROD')", Script: "echo never"},
+			{Name: "expression with always", Shell: "bash", Condition: "and(always(), eq(variables['Release.EnvironmentName'], 'qa'))", Script: "echo qa"},
+			{Name: "on cancel", Shell: "bash", Condition: "canceled()", Script: "echo never"},
+			{Name: "bad", Shell: "bash", Condition: "eq(", Script: "echo never"},
+		}})
+	want := []string{"SUCCEEDED", "SUCCEEDED", "FAILED", "SKIPPED", "SUCCEEDED", "SUCCEEDED", "SKIPPED", "SUCCEEDED", "SKIPPED", "FAILED"}
+	for i, w := range want {
+		if got := o.steps[i+1].Status; got != w {
+			t.Errorf("step %d (%s): %s (%s), want %s", i+1, o.steps[i+1].Name, got, o.steps[i+1].Reason, w)
+		}
+	}
+	if r := o.steps[7].Reason; r != "condition not met: eq(variables['target'], 'PROD')" {
+		t.Errorf("skip reason %q", r)
+	}
+	if r := o.steps[10].Reason; !strings.Contains(r, "invalid condition") {
+		t.Errorf("bad condition reason %q", r)
+	}
+	if o.finished.Status != agentproto.JobFailed || o.finished.Reason != "task 3 (breaks) failed: exit code 3" {
+		t.Errorf("job %s (%s)", o.finished.Status, o.finished.Reason)
+	}
+	if !slices.Contains(o.text(5), "cleanup") || !slices.Contains(o.text(6), "notify") || !slices.Contains(o.text(8), "qa") {
+		t.Errorf("log %q %q %q", o.text(5), o.text(6), o.text(8))
+	}
+}
+
+// TestCleanupTasksOnCancel: a canceled job still runs its ALWAYS and CANCELED tasks, each for at
+// most the cleanup time, and ends CANCELED.
+func TestCleanupTasksOnCancel(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	x.cleanup = 500 * time.Millisecond
+	asg := agentproto.JobAssignment{JobID: "cleanup", SkipArtifactDownload: true, Tasks: []agentproto.Task{
+		{Name: "long", Shell: "bash", Script: "echo started\nsleep 600"},
+		{Name: "default", Shell: "bash", Script: "echo never"},
+		{Name: "cleanup", Shell: "bash", Condition: "ALWAYS", Script: "echo cleaning"},
+		{Name: "slow cleanup", Shell: "bash", Condition: "canceled()", Script: "echo slow\nsleep 600"},
+		{Name: "on failure", Shell: "bash", Condition: "FAILED", Script: "echo never"},
+	}}
+	x.spool.addJob(asg.JobID)
+	j := x.newJobRun(t.Context(), asg)
+	done := make(chan struct{})
+	go func() { j.execute(); close(done) }()
+	deadline := time.After(15 * time.Second)
+	for started := false; !started; {
+		x.spool.mu.Lock()
+		changed := x.spool.changed
+		for _, l := range x.spool.jobs[asg.JobID].lines {
+			started = started || l.Text == "started"
+		}
+		x.spool.mu.Unlock()
+		if started {
+			break
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatal("task never started")
+		}
+	}
+	j.cancel(&canceledError{reason: "stop it"})
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("job still running 20s after cancel")
+	}
+	o := outcome(t, x.spool, asg.JobID)
+	want := []string{"CANCELED", "SKIPPED", "SUCCEEDED", "FAILED", "SKIPPED"}
+	for i, w := range want {
+		if got := o.steps[i+1].Status; got != w {
+			t.Errorf("step %d (%s): %s (%s), want %s", i+1, o.steps[i+1].Name, got, o.steps[i+1].Reason, w)
+		}
+	}
+	if !strings.Contains(o.steps[4].Reason, "cleanup time of 500ms exceeded") || !slices.Contains(o.text(3), "cleaning") {
+		t.Errorf("cleanup steps: %+v, log %q", o.steps[4], o.text(3))
+	}
+	if o.finished.Status != agentproto.JobCanceled || !strings.Contains(o.finished.Reason, "stop it") {
+		t.Errorf("job %s (%s)", o.finished.Status, o.finished.Reason)
 	}
 }

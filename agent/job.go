@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/agentproto"
+	"github.com/cairnhq/cairn/internal/condition"
 )
 
 // Causes of a job's cancellation (context.Cause of its context).
@@ -22,7 +23,13 @@ var (
 	errShutdown   = errors.New("agent shutting down")
 	errJobTimeout = errors.New("job timed out")
 	errTaskTimout = errors.New("task timed out")
+	// errCleanupTimeout ends a task that runs after a cancel or a timeout (its condition asked
+	// for it) once the agent's cleanup time is over.
+	errCleanupTimeout = errors.New("cleanup time exceeded")
 )
+
+// defaultCleanupTime bounds each task that runs after its job was canceled or timed out.
+const defaultCleanupTime = time.Minute
 
 // canceledError is the cause of a job canceled by the server.
 type canceledError struct{ reason string }
@@ -45,7 +52,11 @@ type executor struct {
 	log        *slog.Logger
 	lookPath   func(string) (string, error)
 	batchEvery time.Duration
+	// cleanup bounds each task that runs after its job was stopped (0: defaultCleanupTime).
+	cleanup time.Duration
 }
+
+func (x *executor) cleanupTime() time.Duration { return cmp.Or(x.cleanup, defaultCleanupTime) }
 
 // jobRun is one job being executed.
 type jobRun struct {
@@ -245,6 +256,7 @@ func (j *jobRun) run() (string, string) {
 		}
 	}
 
+	var downloadErr error
 	if j.asg.SkipArtifactDownload || len(j.asg.Artifacts) == 0 {
 		j.stepFinished(0, downloadStep, agentproto.StepSkipped, -1, time.Time{}, "")
 	} else {
@@ -261,44 +273,72 @@ func (j *jobRun) run() (string, string) {
 			}
 		}
 		w.Close()
-		if err != nil {
-			if j.ctx.Err() != nil {
-				status, reason := j.stopStatus()
-				j.stepFinished(0, downloadStep, agentproto.StepCanceled, -1, t0, reason)
-				skipAll(0)
-				return status, reason
-			}
+		switch {
+		case err != nil && j.ctx.Err() != nil:
+			_, reason := j.stopStatus()
+			j.stepFinished(0, downloadStep, agentproto.StepCanceled, -1, t0, reason)
+		case err != nil:
+			// The tasks that run after a failure (condition ALWAYS, FAILED) still run.
+			downloadErr = err
 			j.stepFinished(0, downloadStep, agentproto.StepFailed, -1, t0, err.Error())
-			skipAll(0)
-			return agentproto.JobFailed, "downloading artifacts: " + err.Error()
+		default:
+			j.stepFinished(0, downloadStep, agentproto.StepSucceeded, 0, t0, "")
 		}
-		j.stepFinished(0, downloadStep, agentproto.StepSucceeded, 0, t0, "")
 	}
 
 	env := j.environment(srcDir, artDir)
+	failure := ""
+	if downloadErr != nil {
+		failure = "downloading artifacts: " + downloadErr.Error()
+	}
 	partial, issues := false, false
 	for i, t := range j.asg.Tasks {
-		if j.ctx.Err() != nil {
-			status, reason := j.stopStatus()
-			skipAll(i)
-			return status, reason
+		step := i + 1
+		stopped := j.ctx.Err() != nil
+		if stopped && errors.Is(context.Cause(j.ctx), errShutdown) {
+			skipAll(i) // no cleanup on agent shutdown
+			break
 		}
-		status, reason, withIssues := j.runTask(i, t, env, srcDir, tmpDir)
+		cond, err := condition.Parse(t.Condition)
+		if err != nil {
+			reason := fmt.Sprintf("invalid condition: %v", err)
+			j.stepFinished(step, t.Name, agentproto.StepFailed, -1, time.Time{}, reason)
+			if failure == "" && !t.ContinueOnError {
+				failure = fmt.Sprintf("task %d (%s) failed: %s", step, t.Name, reason)
+			}
+			continue
+		}
+		st := condition.State{Failed: failure != "", Canceled: stopped, Variable: j.variableLookup(env)}
+		if !cond.Eval(st) {
+			reason := ""
+			if strings.TrimSpace(t.Condition) != "" {
+				reason = "condition not met: " + strings.TrimSpace(t.Condition)
+			}
+			j.stepFinished(step, t.Name, agentproto.StepSkipped, -1, time.Time{}, reason)
+			continue
+		}
+		base := j.ctx
+		if stopped { // a cleanup task after a cancel or a timeout: bounded
+			var stop context.CancelFunc
+			base, stop = context.WithTimeoutCause(context.WithoutCancel(j.ctx), j.x.cleanupTime(), errCleanupTimeout)
+			defer stop()
+		}
+		status, reason, withIssues := j.runTask(base, stopped, i, t, env, srcDir, tmpDir)
 		switch {
 		case status == agentproto.StepSucceeded:
 			issues = issues || withIssues
 		case status == agentproto.StepCanceled:
-			skipAll(i + 1)
-			return j.stopStatus()
 		case t.ContinueOnError:
 			partial = true
-		default:
-			skipAll(i + 1)
-			if j.ctx.Err() != nil { // the job's own timeout
-				return j.stopStatus()
-			}
-			return agentproto.JobFailed, fmt.Sprintf("task %d (%s) failed: %s", i+1, t.Name, reason)
+		case failure == "":
+			failure = fmt.Sprintf("task %d (%s) failed: %s", step, t.Name, reason)
 		}
+	}
+	if j.ctx.Err() != nil {
+		return j.stopStatus()
+	}
+	if failure != "" {
+		return agentproto.JobFailed, failure
 	}
 	if partial {
 		return agentproto.JobPartiallySucceeded, "a task that continues on error failed"
@@ -309,9 +349,30 @@ func (j *jobRun) run() (string, string) {
 	return agentproto.JobSucceeded, ""
 }
 
+// variableLookup returns the condition's view of the job's variables: by name, through its
+// environment form (RELEASE_ENVIRONMENTNAME for Release.EnvironmentName), the variables earlier
+// tasks set winning over the job's environment.
+func (j *jobRun) variableLookup(env []string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		key := legacyEnvName(name)
+		if v, ok := j.setVars[key]; ok {
+			return v.value, true
+		}
+		for i := len(env) - 1; i >= 0; i-- {
+			if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}
+
 // runTask runs task i (step i+1), reports it, and returns its step status and reason, and
 // whether it succeeded with issues (##vso[task.complete result=SucceededWithIssues]).
-func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir string) (string, string, bool) {
+//
+// base is the job's context, or for a cleanup task (one that runs after a cancel or a timeout)
+// a context bounded by the agent's cleanup time.
+func (j *jobRun) runTask(base context.Context, cleanup bool, i int, t agentproto.Task, env []string, srcDir, tmpDir string) (string, string, bool) {
 	step := i + 1
 	// The step starts when its process does (so its start time is the process's); a task that
 	// cannot start still reports a start, then its failure.
@@ -360,7 +421,7 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 	for k, v := range t.Env {
 		taskEnv = append(taskEnv, k+"="+v)
 	}
-	ctx := j.ctx
+	ctx := base
 	if t.TimeoutSeconds > 0 {
 		var stop context.CancelFunc
 		ctx, stop = context.WithTimeoutCause(ctx, time.Duration(t.TimeoutSeconds)*time.Second, errTaskTimout)
@@ -372,7 +433,9 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 	w.Close()
 	status, reason := agentproto.StepSucceeded, ""
 	switch {
-	case j.ctx.Err() != nil:
+	case cleanup && base.Err() != nil:
+		status, reason = agentproto.StepFailed, fmt.Sprintf("cleanup time of %s exceeded (the job was stopped)", j.x.cleanupTime())
+	case !cleanup && j.ctx.Err() != nil:
 		_, reason = j.stopStatus()
 		status = agentproto.StepCanceled
 		if errors.Is(context.Cause(j.ctx), errJobTimeout) {

@@ -218,6 +218,19 @@
 // sets url=… with isOutput=true gives DEPLOY_WEB_URL to every job the server assigns after it.
 // The server sends them as ordinary [Variable] entries of the [JobAssignment].
 //
+// # Task conditions
+//
+// Before each task the agent evaluates its Condition (Azure's expression subset, see package
+// internal/condition) against how the job went so far: failed (a task that does not continue on
+// error failed, or the artifact download failed), canceled (a [Cancel] arrived or the job timed
+// out), and the job's variables (release, user and those set by earlier tasks, looked up by
+// their environment form: variables['Release.EnvironmentName'] reads RELEASE_ENVIRONMENTNAME).
+// A task whose condition is false is SKIPPED (Reason "condition not met: …" for a non-default
+// condition). After a cancel or a job timeout, the tasks whose condition holds (ALWAYS,
+// CANCELED, always(), canceled()) still run, each for at most the agent's cleanup time (one
+// minute by default; a task's own smaller timeout applies), and the job ends CANCELED (FAILED for
+// a timeout) all the same. Agent shutdown runs no cleanup: the remaining tasks are SKIPPED.
+//
 // # Cancellation, timeouts, shutdown
 //
 // The agent has one cancellation source per job (context.WithCancelCause): a server [Cancel], the

@@ -210,7 +210,16 @@ type Task struct {
 	// TimeoutSeconds bounds this task (0: no limit but the job's).
 	TimeoutSeconds  int  `json:"timeoutSeconds,omitempty"`
 	ContinueOnError bool `json:"continueOnError,omitempty"`
+	// Condition says when the task runs (see "Task conditions" in the package documentation);
+	// empty is SUCCEEDED. The server sends a non-default condition only to agents that report
+	// the capability CapabilityConditions (it adds the demand), since an older agent would run
+	// the task as SUCCEEDED.
+	Condition string `json:"condition,omitempty"`
 }
+
+// CapabilityConditions is the system capability of agents that evaluate Task.Condition (and
+// run cleanup tasks on cancel); its value is "1".
+const CapabilityConditions = "agent.conditions"
 
 // ArtifactType is the kind of CI server an artifact comes from.
 type ArtifactType string
