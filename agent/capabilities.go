@@ -22,7 +22,7 @@ func systemCapabilities(lookPath func(string) (string, error)) map[string]string
 		"arch": runtime.GOARCH,
 		"cpus": strconv.Itoa(runtime.NumCPU()),
 		// This agent evaluates task conditions (agentproto.Task.Condition).
-		agentproto.CapabilityConditions: "1",
+		agentproto.CapabilityTasks: "1",
 	}
 	for _, tool := range detectedTools {
 		if p, err := lookPath(tool); err == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/cairnhq/cairn/agentproto"
 	"github.com/cairnhq/cairn/internal/condition"
+	"github.com/cairnhq/cairn/internal/tasklib"
 )
 
 // Causes of a job's cancellation (context.Cause of its context).
@@ -349,16 +351,19 @@ func (j *jobRun) run() (string, string) {
 	return agentproto.JobSucceeded, ""
 }
 
-// variableLookup returns the condition's view of the job's variables: by name, through its
-// environment form (RELEASE_ENVIRONMENTNAME for Release.EnvironmentName), the variables earlier
-// tasks set winning over the job's environment.
+// variableLookup returns the job's variables as conditions and $(VAR) references see them: by
+// name, through its environment form (RELEASE_ENVIRONMENTNAME for Release.EnvironmentName), the
+// variables earlier tasks set winning; env is the job's environment (j.environment, and what
+// follows it), of which the agent's own process environment is not part.
 func (j *jobRun) variableLookup(env []string) func(string) (string, bool) {
 	return func(name string) (string, bool) {
 		key := legacyEnvName(name)
 		if v, ok := j.setVars[key]; ok {
 			return v.value, true
 		}
-		for i := len(env) - 1; i >= 0; i-- {
+		// The agent's own environment (its first entries) holds no job variable: $(PWD) or
+		// variables['HOME'] must not read the agent's process.
+		for i := len(env) - 1; i >= len(j.x.environ); i-- {
 			if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
 				return v, true
 			}
@@ -420,6 +425,20 @@ func (j *jobRun) runTask(base context.Context, cleanup bool, i int, t agentproto
 	}
 	for k, v := range t.Env {
 		taskEnv = append(taskEnv, k+"="+v)
+	}
+	if len(t.Inputs) > 0 { // a template's inputs, $(VAR) expanded now
+		lookup := j.variableLookup(taskEnv)
+		expanded := make(map[string]string, len(t.Inputs))
+		for _, k := range slices.Sorted(maps.Keys(t.Inputs)) {
+			expanded[k] = tasklib.Expand(t.Inputs[k], lookup)
+			taskEnv = append(taskEnv, k+"="+expanded[k])
+		}
+		for _, k := range t.SecretInputs {
+			if v := expanded[k]; v != "" {
+				j.secrets = append(j.secrets, v)
+				w.addSecret(v)
+			}
+		}
 	}
 	ctx := base
 	if t.TimeoutSeconds > 0 {

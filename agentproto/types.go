@@ -211,15 +211,23 @@ type Task struct {
 	TimeoutSeconds  int  `json:"timeoutSeconds,omitempty"`
 	ContinueOnError bool `json:"continueOnError,omitempty"`
 	// Condition says when the task runs (see "Task conditions" in the package documentation);
-	// empty is SUCCEEDED. The server sends a non-default condition only to agents that report
-	// the capability CapabilityConditions (it adds the demand), since an older agent would run
-	// the task as SUCCEEDED.
+	// empty is SUCCEEDED.
 	Condition string `json:"condition,omitempty"`
+	// Inputs are a task template's inputs (INPUT_<NAME> → value): the agent expands $(NAME)
+	// references in each value against the job's variables when the task starts (names looked
+	// up through their environment form, so $(System.ArtifactsDirectory) is
+	// SYSTEM_ARTIFACTSDIRECTORY; unknown references stay as written) and exports the results
+	// to this task only, after Env. SecretInputs names those whose expanded values are masked
+	// in every later line of the job.
+	Inputs       map[string]string `json:"inputs,omitempty"`
+	SecretInputs []string          `json:"secretInputs,omitempty"`
 }
 
-// CapabilityConditions is the system capability of agents that evaluate Task.Condition (and
-// run cleanup tasks on cancel); its value is "1".
-const CapabilityConditions = "agent.conditions"
+// CapabilityTasks is the system capability ("1") of agents that evaluate Task.Condition (and
+// run cleanup tasks on cancel) and export Task.Inputs. The server adds it to the demands of a
+// job that uses either, since an older agent would ignore them: run the task as SUCCEEDED, or
+// without its inputs.
+const CapabilityTasks = "agent.tasks"
 
 // ArtifactType is the kind of CI server an artifact comes from.
 type ArtifactType string
