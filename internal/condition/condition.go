@@ -5,7 +5,7 @@
 //   - the keywords SUCCEEDED, ALWAYS, FAILED, CANCELED (a whole condition; any case);
 //   - status functions succeeded(), failed(), canceled(), always(), succeededOrFailed();
 //   - and, or, xor, not; eq, ne, gt, ge, lt, le; contains, startsWith, endsWith, in, notIn;
-//   - literals 'text' (a quote doubled inside: 'it''s'), numbers, true, false;
+//   - literals 'text' (a single quote inside is written twice), numbers, true, false;
 //   - variables['Name'] and variables.Name (names case-insensitive; unknown: empty).
 //
 // As in Azure, an expression that calls no status function runs only when the job has succeeded
@@ -446,7 +446,7 @@ func (p *parser) variable() (node, error) {
 	return varRef{name: name}, nil
 }
 
-// quoted parses a 'string' with '' as an escaped quote.
+// quoted parses a 'string' in which a doubled single quote stands for one.
 func (p *parser) quoted() (string, error) {
 	start := p.i
 	p.i++ // opening quote
