@@ -3,6 +3,8 @@ package agent
 import (
 	"runtime"
 	"strconv"
+
+	"github.com/cairnhq/cairn/agentproto"
 )
 
 // detectedTools are the programs whose presence on PATH becomes a system capability (value: the
@@ -19,6 +21,8 @@ func systemCapabilities(lookPath func(string) (string, error)) map[string]string
 		"os":   runtime.GOOS,
 		"arch": runtime.GOARCH,
 		"cpus": strconv.Itoa(runtime.NumCPU()),
+		// This agent evaluates task conditions (agentproto.Task.Condition).
+		agentproto.CapabilityTasks: "1",
 	}
 	for _, tool := range detectedTools {
 		if p, err := lookPath(tool); err == nil {

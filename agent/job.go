@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/agentproto"
+	"github.com/cairnhq/cairn/internal/condition"
+	"github.com/cairnhq/cairn/internal/tasklib"
 )
 
 // Causes of a job's cancellation (context.Cause of its context).
@@ -23,7 +25,13 @@ var (
 	errShutdown   = errors.New("agent shutting down")
 	errJobTimeout = errors.New("job timed out")
 	errTaskTimout = errors.New("task timed out")
+	// errCleanupTimeout ends a task that runs after a cancel or a timeout (its condition asked
+	// for it) once the agent's cleanup time is over.
+	errCleanupTimeout = errors.New("cleanup time exceeded")
 )
+
+// defaultCleanupTime bounds each task that runs after its job was canceled or timed out.
+const defaultCleanupTime = time.Minute
 
 // canceledError is the cause of a job canceled by the server.
 type canceledError struct{ reason string }
@@ -46,7 +54,11 @@ type executor struct {
 	log        *slog.Logger
 	lookPath   func(string) (string, error)
 	batchEvery time.Duration
+	// cleanup bounds each task that runs after its job was stopped (0: defaultCleanupTime).
+	cleanup time.Duration
 }
+
+func (x *executor) cleanupTime() time.Duration { return cmp.Or(x.cleanup, defaultCleanupTime) }
 
 // jobRun is one job being executed.
 type jobRun struct {
@@ -59,6 +71,12 @@ type jobRun struct {
 	// dropped explains the names environment did not export, for each task's log.
 	dropped []string
 	batch   *batcher
+	// setVars are the variables tasks set (##vso[task.setvariable]) by environment name, in
+	// setOrder, exported to later tasks; readOnly are those set with isReadOnly.
+	setVars     map[string]jobVariable
+	setOrder    []string
+	readOnly    map[string]bool
+	attachments int
 	// freeSlot, when set, is called once the job's processes are gone and before its
 	// JobFinished is reported: the server may offer the next job as soon as it reads the result,
 	// and the agent must not refuse it as busy.
@@ -69,7 +87,8 @@ type jobRun struct {
 // at any time.
 func (x *executor) newJobRun(parent context.Context, asg agentproto.JobAssignment) *jobRun {
 	ctx, cancel := context.WithCancelCause(parent)
-	j := &jobRun{x: x, asg: asg, ctx: ctx, cancel: cancel, dir: filepath.Join(x.workDir, fileName(asg.JobID))}
+	j := &jobRun{x: x, asg: asg, ctx: ctx, cancel: cancel, dir: filepath.Join(x.workDir, fileName(asg.JobID)),
+		setVars: map[string]jobVariable{}, readOnly: map[string]bool{}}
 	for _, v := range asg.Variables {
 		if v.Secret {
 			j.secrets = append(j.secrets, v.Value)
@@ -147,9 +166,20 @@ func (j *jobRun) report(msg any, finished bool) {
 
 // stepWriter returns the masking writer of a step's log.
 func (j *jobRun) stepWriter(step int) *maskWriter {
-	return newMaskWriter(j.secrets, agentproto.MaxLineBytes, func(text string) {
-		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: text})
-	})
+	w := newMaskWriter(j.secrets, agentproto.MaxLineBytes, nil)
+	w.emitKind = func(text, kind string) {
+		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: text, Kind: kind})
+	}
+	return w
+}
+
+// taskWriter returns the masking writer of a task's log, which also runs the logging commands
+// the task prints and collects what they report.
+func (j *jobRun) taskWriter(step int, name, dir string) (*maskWriter, *stepReport) {
+	w := j.stepWriter(step)
+	r := &stepReport{j: j, step: step, taskName: name, dir: dir, w: w}
+	w.command, w.tooLong, w.formatted = r.commandLine, r.tooLong, r.formatted
+	return w, r
 }
 
 func (j *jobRun) stepStarted(step int, name string) time.Time {
@@ -159,11 +189,20 @@ func (j *jobRun) stepStarted(step int, name string) time.Time {
 }
 
 func (j *jobRun) stepFinished(step int, name, status string, exitCode int, started time.Time, reason string) {
+	j.finishStep(step, name, status, exitCode, started, reason, nil)
+}
+
+// finishStep reports a step's end with what its logging commands said (r may be nil).
+func (j *jobRun) finishStep(step int, name, status string, exitCode int, started time.Time, reason string, r *stepReport) {
 	j.batch.Flush() // the step's lines precede its end
-	j.report(agentproto.StepFinished{
+	m := agentproto.StepFinished{
 		Type: agentproto.TypeStepFinished, JobID: j.asg.JobID, Step: step, Name: name, Status: status,
 		ExitCode: exitCode, StartedAt: started, FinishedAt: time.Now().UTC(), Reason: reason,
-	}, false)
+	}
+	if r != nil {
+		r.finish(&m)
+	}
+	j.report(m, false)
 }
 
 // stopStatus maps the job context's cancellation cause to a job status and reason.
@@ -241,6 +280,7 @@ func (j *jobRun) run() (string, string) {
 		return agentproto.JobFailed, err.Error()
 	}
 
+	var downloadErr error
 	if j.asg.SkipArtifactDownload || len(j.asg.Artifacts) == 0 {
 		j.stepFinished(0, downloadStep, agentproto.StepSkipped, -1, time.Time{}, "")
 	} else {
@@ -252,57 +292,114 @@ func (j *jobRun) run() (string, string) {
 			fmt.Fprintf(w, "Downloading artifact %s (%s %s)\n", a.Alias, a.Type, a.BuildNumber)
 			if err = d.download(j.ctx, a, filepath.Join(artDir, a.Alias)); err != nil {
 				err = fmt.Errorf("artifact %s: %w", a.Alias, err)
-				fmt.Fprintf(w, "##[error] %v\n", err)
+				w.emitOwn(fmt.Sprintf("##[error] %v", err), agentproto.LineError)
 				break
 			}
 		}
 		w.Close()
-		if err != nil {
-			if j.ctx.Err() != nil {
-				status, reason := j.stopStatus()
-				j.stepFinished(0, downloadStep, agentproto.StepCanceled, -1, t0, reason)
-				skipAll(0)
-				return status, reason
-			}
+		switch {
+		case err != nil && j.ctx.Err() != nil:
+			_, reason := j.stopStatus()
+			j.stepFinished(0, downloadStep, agentproto.StepCanceled, -1, t0, reason)
+		case err != nil:
+			// The tasks that run after a failure (condition ALWAYS, FAILED) still run.
+			downloadErr = err
 			j.stepFinished(0, downloadStep, agentproto.StepFailed, -1, t0, err.Error())
-			skipAll(0)
-			return agentproto.JobFailed, "downloading artifacts: " + err.Error()
+		default:
+			j.stepFinished(0, downloadStep, agentproto.StepSucceeded, 0, t0, "")
 		}
-		j.stepFinished(0, downloadStep, agentproto.StepSucceeded, 0, t0, "")
 	}
 
 	env := append(j.environment(srcDir, artDir), secureEnv...)
-	partial := false
+	failure := ""
+	if downloadErr != nil {
+		failure = "downloading artifacts: " + downloadErr.Error()
+	}
+	partial, issues := false, false
 	for i, t := range j.asg.Tasks {
-		if j.ctx.Err() != nil {
-			status, reason := j.stopStatus()
-			skipAll(i)
-			return status, reason
+		step := i + 1
+		stopped := j.ctx.Err() != nil
+		if stopped && errors.Is(context.Cause(j.ctx), errShutdown) {
+			skipAll(i) // no cleanup on agent shutdown
+			break
 		}
-		status, reason := j.runTask(i, t, env, srcDir, tmpDir)
+		cond, err := condition.Parse(t.Condition)
+		if err != nil {
+			reason := fmt.Sprintf("invalid condition: %v", err)
+			j.stepFinished(step, t.Name, agentproto.StepFailed, -1, time.Time{}, reason)
+			if failure == "" && !t.ContinueOnError {
+				failure = fmt.Sprintf("task %d (%s) failed: %s", step, t.Name, reason)
+			}
+			continue
+		}
+		st := condition.State{Failed: failure != "", Canceled: stopped, Variable: j.variableLookup(env)}
+		if !cond.Eval(st) {
+			reason := ""
+			if strings.TrimSpace(t.Condition) != "" {
+				reason = "condition not met: " + strings.TrimSpace(t.Condition)
+			}
+			j.stepFinished(step, t.Name, agentproto.StepSkipped, -1, time.Time{}, reason)
+			continue
+		}
+		base := j.ctx
+		if stopped { // a cleanup task after a cancel or a timeout: bounded
+			var stop context.CancelFunc
+			base, stop = context.WithTimeoutCause(context.WithoutCancel(j.ctx), j.x.cleanupTime(), errCleanupTimeout)
+			defer stop()
+		}
+		status, reason, withIssues := j.runTask(base, stopped, i, t, env, srcDir, tmpDir)
 		switch {
 		case status == agentproto.StepSucceeded:
+			issues = issues || withIssues
 		case status == agentproto.StepCanceled:
-			skipAll(i + 1)
-			return j.stopStatus()
 		case t.ContinueOnError:
 			partial = true
-		default:
-			skipAll(i + 1)
-			if j.ctx.Err() != nil { // the job's own timeout
-				return j.stopStatus()
-			}
-			return agentproto.JobFailed, fmt.Sprintf("task %d (%s) failed: %s", i+1, t.Name, reason)
+		case failure == "":
+			failure = fmt.Sprintf("task %d (%s) failed: %s", step, t.Name, reason)
 		}
+	}
+	if j.ctx.Err() != nil {
+		return j.stopStatus()
+	}
+	if failure != "" {
+		return agentproto.JobFailed, failure
 	}
 	if partial {
 		return agentproto.JobPartiallySucceeded, "a task that continues on error failed"
 	}
+	if issues {
+		return agentproto.JobPartiallySucceeded, "a task succeeded with issues"
+	}
 	return agentproto.JobSucceeded, ""
 }
 
-// runTask runs task i (step i+1), reports it, and returns its step status and reason.
-func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir string) (string, string) {
+// variableLookup returns the job's variables as conditions and $(VAR) references see them: by
+// name, through its environment form (RELEASE_ENVIRONMENTNAME for Release.EnvironmentName), the
+// variables earlier tasks set winning; env is the job's environment (j.environment, and what
+// follows it), of which the agent's own process environment is not part.
+func (j *jobRun) variableLookup(env []string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		key := legacyEnvName(name)
+		if v, ok := j.setVars[key]; ok {
+			return v.value, true
+		}
+		// The agent's own environment (its first entries) holds no job variable: $(PWD) or
+		// variables['HOME'] must not read the agent's process.
+		for i := len(env) - 1; i >= len(j.x.environ); i-- {
+			if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}
+
+// runTask runs task i (step i+1), reports it, and returns its step status and reason, and
+// whether it succeeded with issues (##vso[task.complete result=SucceededWithIssues]).
+//
+// base is the job's context, or for a cleanup task (one that runs after a cancel or a timeout)
+// a context bounded by the agent's cleanup time.
+func (j *jobRun) runTask(base context.Context, cleanup bool, i int, t agentproto.Task, env []string, srcDir, tmpDir string) (string, string, bool) {
 	step := i + 1
 	// The step starts when its process does (so its start time is the process's); a task that
 	// cannot start still reports a start, then its failure.
@@ -312,24 +409,24 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 			t0 = j.stepStarted(step, t.Name)
 		}
 	}
-	w := j.stepWriter(step)
-	fail := func(reason string) (string, string) {
-		begin()
-		fmt.Fprintf(w, "##[error] %s\n", reason)
-		w.Close()
-		j.stepFinished(step, t.Name, agentproto.StepFailed, -1, t0, reason)
-		return agentproto.StepFailed, reason
-	}
-	prog, args, err := j.x.shellCommand(t.Shell)
-	if err != nil {
-		return fail(err.Error())
-	}
 	dir := srcDir
 	if t.WorkingDirectory != "" {
 		dir = t.WorkingDirectory
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(srcDir, dir)
 		}
+	}
+	w, rep := j.taskWriter(step, t.Name, dir)
+	fail := func(reason string) (string, string, bool) {
+		begin()
+		w.emitOwn("##[error] "+reason, agentproto.LineError)
+		w.Close()
+		j.finishStep(step, t.Name, agentproto.StepFailed, -1, t0, reason, rep)
+		return agentproto.StepFailed, reason, false
+	}
+	prog, args, err := j.x.shellCommand(t.Shell)
+	if err != nil {
+		return fail(err.Error())
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fail(fmt.Sprintf("working directory %s does not exist", dir))
@@ -345,6 +442,13 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 	defer os.Remove(script)
 
 	taskEnv := slices.Clip(env)
+	for _, k := range j.setOrder { // variables earlier tasks set
+		if why := refusedUserEnv(k); why != "" {
+			fmt.Fprintf(w, "##[warning] the variable %s set by an earlier task is not exported: %s\n", k, why)
+			continue
+		}
+		taskEnv = append(taskEnv, k+"="+j.setVars[k].value)
+	}
 	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
 		if why := refusedUserEnv(k); why != "" {
 			fmt.Fprintf(w, "##[warning] the task's env entry %s is not exported: %s\n", k, why)
@@ -355,7 +459,21 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 	for _, d := range j.dropped {
 		fmt.Fprintf(w, "##[warning] %s\n", d)
 	}
-	ctx := j.ctx
+	if len(t.Inputs) > 0 { // a template's inputs, $(VAR) expanded now
+		lookup := j.variableLookup(taskEnv)
+		expanded := make(map[string]string, len(t.Inputs))
+		for _, k := range slices.Sorted(maps.Keys(t.Inputs)) {
+			expanded[k] = tasklib.Expand(t.Inputs[k], lookup)
+			taskEnv = append(taskEnv, k+"="+expanded[k])
+		}
+		for _, k := range t.SecretInputs {
+			if v := expanded[k]; v != "" {
+				j.secrets = append(j.secrets, v)
+				w.addSecret(v)
+			}
+		}
+	}
+	ctx := base
 	if t.TimeoutSeconds > 0 {
 		var stop context.CancelFunc
 		ctx, stop = context.WithTimeoutCause(ctx, time.Duration(t.TimeoutSeconds)*time.Second, errTaskTimout)
@@ -367,7 +485,9 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 	w.Close()
 	status, reason := agentproto.StepSucceeded, ""
 	switch {
-	case j.ctx.Err() != nil:
+	case cleanup && base.Err() != nil:
+		status, reason = agentproto.StepFailed, fmt.Sprintf("cleanup time of %s exceeded (the job was stopped)", j.x.cleanupTime())
+	case !cleanup && j.ctx.Err() != nil:
 		_, reason = j.stopStatus()
 		status = agentproto.StepCanceled
 		if errors.Is(context.Cause(j.ctx), errJobTimeout) {
@@ -379,12 +499,14 @@ func (j *jobRun) runTask(i int, t agentproto.Task, env []string, srcDir, tmpDir 
 		status, reason = agentproto.StepFailed, err.Error()
 	case code != 0:
 		status, reason = agentproto.StepFailed, fmt.Sprintf("exit code %d", code)
+	case rep.result == "failed":
+		status, reason = agentproto.StepFailed, cmp.Or(rep.resultMessage, "the task reported result Failed")
 	}
 	if status != agentproto.StepSucceeded {
-		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: "##[error] " + reason})
+		j.batch.Add(agentproto.LogLine{Step: step, Time: time.Now().UTC(), Text: "##[error] " + reason, Kind: agentproto.LineError})
 	}
-	j.stepFinished(step, t.Name, status, code, t0, reason)
-	return status, reason
+	j.finishStep(step, t.Name, status, code, t0, reason, rep)
+	return status, reason, status == agentproto.StepSucceeded && rep.result == "succeededwithissues"
 }
 
 // environment returns the base environment of the job's tasks: the agent's environment, the

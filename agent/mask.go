@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cairnhq/cairn/agentproto"
 )
 
 // maskedText replaces every secret with this text.
@@ -23,6 +25,19 @@ type maskWriter struct {
 	limit     int
 	buf       []byte
 	emit      func(text string)
+
+	// The members below serve logging commands (commands.go); all are optional.
+	// emitKind, when set, receives every line with its kind (agentproto.Line*) instead of emit.
+	emitKind func(text, kind string)
+	// command, when set, receives each complete logging command line, raw (unmasked: it may set
+	// a secret), instead of the line being printed; tooLong is called, and the line dropped
+	// unprinted, when one exceeds agentproto.MaxCommandBytes.
+	command func(raw []byte)
+	tooLong func()
+	// formatted is told of every "##[error]" and "##[warning]" output line (masked).
+	formatted func(text, kind string)
+	dropping  bool // discarding an over-long command line up to its end
+	midLine   bool // pieces of the pending unterminated line were emitted already
 }
 
 // newMaskWriter returns a maskWriter that masks the given secret values (see expandSecrets for
@@ -65,6 +80,15 @@ func expandSecrets(values []string) []string {
 
 // Write buffers p and emits every complete line in it.
 func (w *maskWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if w.dropping {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			return n, nil
+		}
+		w.dropping = false
+		p = p[i+1:]
+	}
 	w.buf = append(w.buf, p...)
 	start := 0
 	for {
@@ -74,37 +98,99 @@ func (w *maskWriter) Write(p []byte) (int, error) {
 		}
 		line := w.buf[start : start+i]
 		start += i + 1
-		w.emitLine(bytes.TrimSuffix(line, []byte("\r")))
+		w.line(bytes.TrimSuffix(line, []byte("\r")))
 	}
 	rest := w.buf[start:]
+	if w.command != nil && !w.midLine && mayBecomeCommand(rest) {
+		// A command line is read whole (it may set a secret: no piece of it is printed), up to
+		// its limit; a longer one is dropped.
+		if len(rest) > agentproto.MaxCommandBytes {
+			w.dropping = true
+			rest = rest[:0]
+			if w.tooLong != nil {
+				w.tooLong()
+			}
+		}
+		w.buf = append(w.buf[:0], rest...)
+		return n, nil
+	}
 	// An unterminated line is emitted in pieces once it is long enough that no secret can
 	// straddle the cut and the end of the buffer at once.
 	for len(rest) >= w.limit+w.maxSecret {
 		cut := w.cutPoint(rest)
-		w.emit(w.mask(rest[:cut]))
+		w.out(w.mask(rest[:cut]), !w.midLine)
+		w.midLine = true
 		rest = rest[cut:]
 	}
 	w.buf = append(w.buf[:0], rest...)
-	return len(p), nil
+	return n, nil
+}
+
+// line handles one complete line: a logging command goes to command, anything else is emitted.
+func (w *maskWriter) line(l []byte) {
+	if w.command != nil && !w.midLine && isCommandLine(l) {
+		w.command(l)
+		return
+	}
+	w.emitLine(l)
+}
+
+// addSecret masks v (and its forms, see expandSecrets) in every line emitted from now on.
+func (w *maskWriter) addSecret(v string) {
+	w.secrets = expandSecrets(append(slices.Clone(w.secrets), v))
+	for _, s := range w.secrets {
+		w.maxSecret = max(w.maxSecret, len(s))
+	}
+}
+
+// emitOwn emits a line of the agent's own, masked, with its kind.
+func (w *maskWriter) emitOwn(text, kind string) {
+	text = w.mask([]byte(text))
+	if w.emitKind != nil {
+		w.emitKind(text, kind)
+		return
+	}
+	w.emit(text)
+}
+
+// out emits one masked piece of output; first says it starts a line (where a formatting
+// prefix may be).
+func (w *maskWriter) out(text string, first bool) {
+	if w.emitKind == nil {
+		w.emit(text)
+		return
+	}
+	kind := ""
+	if first {
+		kind = lineKind(text)
+	}
+	w.emitKind(text, kind)
+	if w.formatted != nil && (kind == agentproto.LineError || kind == agentproto.LineWarning) {
+		w.formatted(text, kind)
+	}
 }
 
 // Close emits the pending unterminated line, if any.
 func (w *maskWriter) Close() error {
 	if len(w.buf) > 0 {
-		w.emitLine(bytes.TrimSuffix(w.buf, []byte("\r")))
+		w.line(bytes.TrimSuffix(w.buf, []byte("\r")))
 		w.buf = w.buf[:0]
 	}
+	w.dropping = false
 	return nil
 }
 
 // emitLine emits one complete line, in pieces if it is longer than the limit.
 func (w *maskWriter) emitLine(line []byte) {
+	first := !w.midLine
+	w.midLine = false
 	for len(line) > w.limit {
 		cut := w.cutPoint(line)
-		w.emit(w.mask(line[:cut]))
+		w.out(w.mask(line[:cut]), first)
+		first = false
 		line = line[cut:]
 	}
-	w.emit(w.mask(line))
+	w.out(w.mask(line), first)
 }
 
 // cutPoint returns where to cut a piece off line (len(line) > limit): at most limit, at the start

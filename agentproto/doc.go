@@ -185,6 +185,52 @@
 // [CloseProtocolError]; the agent then reconnects and resends (so a server must not close on a
 // message it will reject again forever: it answers [Error] and moves on instead).
 //
+// # Logging commands
+//
+// A task talks back the way Azure Pipelines tasks do, by printing lines. The agent parses them
+// (the server never reads free text) and reports what they said in typed members and messages;
+// all of them are optional additions to v1, ignored by a server that predates them.
+//
+//   - "##[group]", "##[endgroup]", "##[section]", "##[warning]", "##[error]", "##[command]",
+//     "##[debug]" at the start of a line: the line is sent as printed, with LogLine.Kind set.
+//     "##[warning]" and "##[error]" lines are also counted as issues of the step.
+//   - "##vso[area.event key=value;…]data": a logging command. The line itself is not sent (its
+//     data may be a secret); a line of kind "command" says what the agent did instead. Property
+//     values and data are unescaped as Azure's agent does (%3B ";", %5D "]", %0D, %0A, %AZP25 "%").
+//     Supported: task.setvariable (variable=NAME; isSecret, isOutput, isReadOnly: the variable is
+//     exported under its environment name to the job's later tasks; a secret is masked in every
+//     later line from the moment the command is read; isOutput also reports it in
+//     StepFinished.OutputVariables), task.logissue (type=error|warning; sourcepath, linenumber:
+//     counted and listed in StepFinished.Issues), task.complete (result=Succeeded|
+//     SucceededWithIssues|Failed: Failed fails the step when its process ends, whatever its exit
+//     code; SucceededWithIssues makes the job PARTIALLY_SUCCEEDED at best; it never turns a
+//     failing exit code into success), task.setprogress (value=0..100: a [StepProgress]),
+//     task.uploadfile (data is a path, relative to the task's working directory: an
+//     [Attachment]). An unknown command, a malformed one, a value over its limit, or a variable
+//     the task may not set (the names the agent exports itself: RELEASE_*, SYSTEM_*, AGENT_*,
+//     and loader hooks such as BASH_ENV, LD_PRELOAD) is not run: the step gets a warning issue
+//     saying why, and the job goes on. A command line longer than [MaxCommandBytes] is dropped
+//     whole, unprinted.
+//
+// Output variables reach the later jobs of the same release (later phases of the deployment and
+// deployments of later environments) under the name "<task name>.<NAME>", exported as that name's
+// environment form (upper case, every character but [A-Z0-9_] as "_"): a task "Deploy web" that
+// sets url=… with isOutput=true gives DEPLOY_WEB_URL to every job the server assigns after it.
+// The server sends them as ordinary [Variable] entries of the [JobAssignment].
+//
+// # Task conditions
+//
+// Before each task the agent evaluates its Condition (Azure's expression subset, see package
+// internal/condition) against how the job went so far: failed (a task that does not continue on
+// error failed, or the artifact download failed), canceled (a [Cancel] arrived or the job timed
+// out), and the job's variables (release, user and those set by earlier tasks, looked up by
+// their environment form: variables['Release.EnvironmentName'] reads RELEASE_ENVIRONMENTNAME).
+// A task whose condition is false is SKIPPED (Reason "condition not met: …" for a non-default
+// condition). After a cancel or a job timeout, the tasks whose condition holds (ALWAYS,
+// CANCELED, always(), canceled()) still run, each for at most the agent's cleanup time (one
+// minute by default; a task's own smaller timeout applies), and the job ends CANCELED (FAILED for
+// a timeout) all the same. Agent shutdown runs no cleanup: the remaining tasks are SKIPPED.
+//
 // # Cancellation, timeouts, shutdown
 //
 // The agent has one cancellation source per job (context.WithCancelCause): a server [Cancel], the

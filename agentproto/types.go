@@ -60,6 +60,10 @@ const (
 	TypeStepFinished MessageType = "stepFinished"
 	TypeLogBatch     MessageType = "logBatch"
 	TypeJobFinished  MessageType = "jobFinished"
+	// TypeStepProgress and TypeAttachment came with logging commands (##vso[…]); a server that
+	// predates them ignores them (unknown types are ignored), so v1 stays compatible.
+	TypeStepProgress MessageType = "stepProgress"
+	TypeAttachment   MessageType = "attachment"
 )
 
 // Server → agent messages.
@@ -219,7 +223,24 @@ type Task struct {
 	// TimeoutSeconds bounds this task (0: no limit but the job's).
 	TimeoutSeconds  int  `json:"timeoutSeconds,omitempty"`
 	ContinueOnError bool `json:"continueOnError,omitempty"`
+	// Condition says when the task runs (see "Task conditions" in the package documentation);
+	// empty is SUCCEEDED.
+	Condition string `json:"condition,omitempty"`
+	// Inputs are a task template's inputs (INPUT_<NAME> → value): the agent expands $(NAME)
+	// references in each value against the job's variables when the task starts (names looked
+	// up through their environment form, so $(System.ArtifactsDirectory) is
+	// SYSTEM_ARTIFACTSDIRECTORY; unknown references stay as written) and exports the results
+	// to this task only, after Env. SecretInputs names those whose expanded values are masked
+	// in every later line of the job.
+	Inputs       map[string]string `json:"inputs,omitempty"`
+	SecretInputs []string          `json:"secretInputs,omitempty"`
 }
+
+// CapabilityTasks is the system capability ("1") of agents that evaluate Task.Condition (and
+// run cleanup tasks on cancel) and export Task.Inputs. The server adds it to the demands of a
+// job that uses either, since an older agent would ignore them: run the task as SUCCEEDED, or
+// without its inputs.
+const CapabilityTasks = "agent.tasks"
 
 // ArtifactType is the kind of CI server an artifact comes from.
 type ArtifactType string
@@ -333,6 +354,87 @@ type StepFinished struct {
 	FinishedAt time.Time `json:"finishedAt"`
 	// Reason explains a non-SUCCEEDED status in words, e.g. "timed out after 30s".
 	Reason string `json:"reason,omitempty"`
+
+	// The members below report what the task said through logging commands (see
+	// "Logging commands" in the package documentation). All are optional: an agent that
+	// predates them sends none, and a server that predates them ignores them.
+
+	// Issues are the step's first MaxIssuesPerStep issues (##vso[task.logissue], ##[error],
+	// ##[warning] and the agent's own refusals of bad commands); ErrorCount and WarningCount
+	// count all of them.
+	Issues       []Issue `json:"issues,omitempty"`
+	ErrorCount   int     `json:"errorCount,omitempty"`
+	WarningCount int     `json:"warningCount,omitempty"`
+	// SucceededWithIssues: the task ended with ##vso[task.complete result=SucceededWithIssues]
+	// (Status is SUCCEEDED); the job is then PARTIALLY_SUCCEEDED at best.
+	SucceededWithIssues bool `json:"succeededWithIssues,omitempty"`
+	// Progress is the last ##vso[task.setprogress value=N] of the step (0-100), -1 or absent
+	// when it set none.
+	Progress *int `json:"progress,omitempty"`
+	// OutputVariables are the variables the step set with isOutput=true, Name as the task
+	// wrote it. The server names them for later jobs of the release (see Logging commands).
+	// Secret ones carry Secret: the server seals them at rest like secret variables.
+	OutputVariables []Variable `json:"outputVariables,omitempty"`
+}
+
+// Issue types.
+const (
+	IssueError   = "error"
+	IssueWarning = "warning"
+)
+
+// Issue is one error or warning a step reported.
+type Issue struct {
+	Type    string `json:"type"` // IssueError or IssueWarning
+	Message string `json:"message"`
+	// SourcePath and LineNumber locate it when the task said where (logissue sourcepath, linenumber).
+	SourcePath string `json:"sourcePath,omitempty"`
+	LineNumber int    `json:"lineNumber,omitempty"`
+}
+
+// Limits on what a step may report through logging commands.
+const (
+	// MaxIssuesPerStep is how many issues StepFinished carries; the counts go on.
+	MaxIssuesPerStep = 100
+	// MaxIssueBytes caps an issue's message (longer ones are cut, at a UTF-8 boundary).
+	MaxIssueBytes = 4 << 10
+	// MaxCommandBytes is the longest logging command line the agent reads; a longer one is
+	// ignored (its value is never printed: it may be a secret) and the step gets a warning.
+	MaxCommandBytes = 64 << 10
+	// MaxOutputVariables is how many variables one job may set (##vso[task.setvariable]).
+	MaxOutputVariables = 100
+	// MaxAttachmentBytes is the largest file ##vso[task.uploadfile] sends; a larger one is
+	// refused with a step warning.
+	MaxAttachmentBytes = 1 << 20
+	// MaxAttachmentsPerJob is how many files a job may upload.
+	MaxAttachmentsPerJob = 20
+)
+
+// StepProgress, agent → server: the running step reported its progress
+// (##vso[task.setprogress value=N]text). Informational: resent with the other reports after a
+// reconnect, idempotent, the last one received wins; StepFinished carries the final value.
+type StepProgress struct {
+	Type  MessageType `json:"type"` // "stepProgress"
+	JobID string      `json:"jobId"`
+	Step  int         `json:"step"`
+	// Percent is 0-100.
+	Percent int    `json:"percent"`
+	Text    string `json:"text,omitempty"`
+}
+
+// Attachment, agent → server: a file the step uploaded (##vso[task.uploadfile]path), stored with
+// the deployment. Sent after the step's StepStarted and before its StepFinished; at most
+// MaxAttachmentsPerJob per job and MaxAttachmentBytes each. Idempotent by (jobId, step, name): a
+// resent copy is the same file and the server keeps one. A second upload of the same name in a
+// step is renamed by the agent ("name (2)").
+type Attachment struct {
+	Type  MessageType `json:"type"` // "attachment"
+	JobID string      `json:"jobId"`
+	Step  int         `json:"step"`
+	// Name is the file's base name.
+	Name string `json:"name"`
+	// Data is the file's content (base64 in JSON).
+	Data []byte `json:"data"`
 }
 
 // LogLine is one line of a job's output. Secrets are already masked.
@@ -344,7 +446,23 @@ type LogLine struct {
 	// Text is the line without its line terminator (nor a trailing "\r"), valid UTF-8 (invalid
 	// bytes become U+FFFD), cut into pieces of at most MaxLineBytes bytes of the original output.
 	Text string `json:"text"`
+	// Kind is what the line is, from its formatting command ("##[group]…"): one of the Line*
+	// constants; empty for plain output. Text keeps the prefix, so a reader that ignores
+	// Kind shows what the task printed. Absent from agents that predate it.
+	Kind string `json:"kind,omitempty"`
 }
+
+// Values of LogLine.Kind: Azure Pipelines' formatting commands, which a task prints at the start
+// of a line ("##[section]Deploying"), and the agent's own account of a logging command.
+const (
+	LineGroup    = "group"    // ##[group]title: starts a collapsible group
+	LineEndGroup = "endgroup" // ##[endgroup]
+	LineSection  = "section"  // ##[section]title
+	LineWarning  = "warning"  // ##[warning]text, or a task.logissue type=warning
+	LineError    = "error"    // ##[error]text, a task.logissue type=error, or the agent's own failure notices
+	LineCommand  = "command"  // ##[command]text, or the agent's account of a ##vso command it ran
+	LineDebug    = "debug"    // ##[debug]text
+)
 
 // LogBatch, agent → server: consecutive lines of one job, ascending Seq.
 type LogBatch struct {

@@ -1,0 +1,315 @@
+package tasklib
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Builtins returns the catalogue shipped in the binary, sorted by name then version. Each call
+// returns fresh values (callers may keep and change them).
+func Builtins() []Template {
+	out := []Template{
+		{
+			Name: "Bash", Version: "3.0", Category: "Utility", Shell: "bash",
+			Description: "Run a Bash script, inline or from a file (for example one of the release's artifacts).",
+			Inputs: []Input{
+				{Name: "targetType", Type: InputPicklist, Options: []string{"inline", "filePath"}, Default: "inline", Help: "inline: run `script`; filePath: run the file at `filePath`."},
+				{Name: "script", Type: InputMultiline, Help: "The script, for targetType inline."},
+				{Name: "filePath", Type: InputFilePath, Help: "The script file, for targetType filePath, e.g. `$(System.ArtifactsDirectory)/app/deploy.sh`."},
+				{Name: "arguments", Type: InputString, Help: "Arguments passed to the script file (shell words)."},
+				{Name: "workingDirectory", Type: InputFilePath, Help: "Where the script runs (default: the job's working directory)."},
+			},
+			Script: bashScript, Builtin: true,
+		},
+		{
+			Name: "CmdLine", Version: "2.0", Category: "Utility", Shell: "sh",
+			Description: "Run a command line script: `sh` on Linux and macOS (Azure's CmdLine task runs `cmd` on Windows; Cairn agents run `sh`).",
+			Inputs: []Input{
+				{Name: "script", Type: InputMultiline, Required: true, Help: "The commands, run by `sh -e`."},
+				{Name: "workingDirectory", Type: InputFilePath, Help: "Where the script runs (default: the job's working directory)."},
+			},
+			Script: cmdLineScript, Builtin: true,
+		},
+		{
+			Name: "PowerShell", Version: "2.0", Category: "Utility", Shell: "pwsh", Demands: []string{"pwsh"},
+			Description: "Run a PowerShell (pwsh) script, inline or from a file.",
+			Inputs: []Input{
+				{Name: "targetType", Type: InputPicklist, Options: []string{"inline", "filePath"}, Default: "inline", Help: "inline: run `script`; filePath: run the file at `filePath`."},
+				{Name: "script", Type: InputMultiline, Help: "The script, for targetType inline."},
+				{Name: "filePath", Type: InputFilePath, Help: "The .ps1 file, for targetType filePath."},
+				{Name: "workingDirectory", Type: InputFilePath, Help: "Where the script runs (default: the job's working directory)."},
+			},
+			Script: powerShellScript, Builtin: true,
+		},
+		{
+			Name: "ShellScript", Version: "2.0", Category: "Utility", Shell: "bash",
+			Description: "Run a shell script file, typically one of the release's artifacts.",
+			Inputs: []Input{
+				{Name: "scriptPath", Type: InputFilePath, Required: true, Help: "The script file, e.g. `$(System.ArtifactsDirectory)/app/deploy.sh` (relative paths start in the job's working directory)."},
+				{Name: "args", Type: InputString, Help: "Arguments (shell words)."},
+				{Name: "cwd", Type: InputFilePath, Help: "Where the script runs (default: the job's working directory)."},
+			},
+			Script: shellScriptScript, Builtin: true,
+		},
+		{
+			Name: "CopyFiles", Version: "2.0", Category: "Utility", Shell: "bash",
+			Description: "Copy the files that match glob patterns from a source folder to a target folder.",
+			Inputs: []Input{
+				{Name: "SourceFolder", Type: InputFilePath, Help: "The folder the patterns are relative to (default: the job's working directory)."},
+				{Name: "Contents", Type: InputMultiline, Default: "**", Help: "Glob patterns, one a line (`**` any depth, `*`, `?`, `[…]`)."},
+				{Name: "TargetFolder", Type: InputFilePath, Required: true, Help: "Where the files go (created if needed)."},
+				{Name: "CleanTargetFolder", Type: InputBoolean, Default: "false", Help: "Empty the target folder first."},
+				{Name: "OverWrite", Type: InputBoolean, Default: "false", Help: "Replace files that exist in the target (else they are kept and reported)."},
+				{Name: "flattenFolders", Type: InputBoolean, Default: "false", Help: "Copy every file into the target folder itself, without its subfolders."},
+			},
+			Script: copyFilesScript, Builtin: true,
+		},
+		{
+			Name: "ExtractFiles", Version: "1.0", Category: "Utility", Shell: "bash",
+			Description: "Extract .zip, .tar.gz/.tgz and .tar archives that match glob patterns.",
+			Inputs: []Input{
+				{Name: "archiveFilePatterns", Type: InputMultiline, Default: "**/*.zip", Help: "Glob patterns of the archives, one a line."},
+				{Name: "destinationFolder", Type: InputFilePath, Required: true, Help: "Where the archives are extracted."},
+				{Name: "cleanDestinationFolder", Type: InputBoolean, Default: "true", Help: "Empty the destination first."},
+				{Name: "overwriteExistingFiles", Type: InputBoolean, Default: "false", Help: "Replace files that exist in the destination (zip); else an existing file fails the task."},
+			},
+			Script: extractFilesScript, Builtin: true,
+		},
+		{
+			Name: "ReplaceTokens", Version: "1.0", Category: "Utility", Shell: "bash", Demands: []string{"perl"},
+			Description: "Replace `#{NAME}#` tokens in files with the values of release variables (NAME in any case; `.` and other characters match `_`, as in the variable's environment name).",
+			Inputs: []Input{
+				{Name: "rootDirectory", Type: InputFilePath, Help: "The folder the patterns are relative to (default: the job's working directory)."},
+				{Name: "targetFiles", Type: InputMultiline, Default: "**/*.config", Help: "Glob patterns of the files, one a line."},
+				{Name: "tokenPrefix", Type: InputString, Default: "#{", Help: "What starts a token."},
+				{Name: "tokenSuffix", Type: InputString, Default: "}#", Help: "What ends a token."},
+				{Name: "missingVariable", Type: InputPicklist, Options: []string{"warn", "fail", "keep"}, Default: "warn", Help: "What a token without a variable does: warn (kept, with a warning), fail the task, or keep silently."},
+			},
+			Script: replaceTokensScript, Builtin: true,
+		},
+	}
+	slices.SortFunc(out, func(a, b Template) int { return strings.Compare(a.Name+"@"+a.Version, b.Name+"@"+b.Version) })
+	return out
+}
+
+// Implementations. They read their inputs from INPUT_* variables only (see the package doc).
+
+const bashScript = `set -e
+if [ -n "$INPUT_WORKINGDIRECTORY" ]; then cd "$INPUT_WORKINGDIRECTORY"; fi
+if [ "$INPUT_TARGETTYPE" = "filePath" ]; then
+  if [ ! -f "$INPUT_FILEPATH" ]; then
+    echo "##vso[task.logissue type=error]script file '$INPUT_FILEPATH' not found"
+    exit 1
+  fi
+  eval "set -- $INPUT_ARGUMENTS"
+  exec bash "$INPUT_FILEPATH" "$@"
+fi
+f="$(mktemp)"
+trap 'rm -f "$f"' EXIT
+printf '%s\n' "$INPUT_SCRIPT" > "$f"
+set +e
+bash "$f"
+exit $?
+`
+
+const cmdLineScript = `set -e
+if [ -n "$INPUT_WORKINGDIRECTORY" ]; then cd "$INPUT_WORKINGDIRECTORY"; fi
+f="$(mktemp)"
+trap 'rm -f "$f"' EXIT
+printf '%s\n' "$INPUT_SCRIPT" > "$f"
+set +e
+sh -e "$f"
+exit $?
+`
+
+const powerShellScript = `$ErrorActionPreference = 'Stop'
+if ($env:INPUT_WORKINGDIRECTORY) { Set-Location -LiteralPath $env:INPUT_WORKINGDIRECTORY }
+if ($env:INPUT_TARGETTYPE -eq 'filePath') {
+  & $env:INPUT_FILEPATH
+  exit $LASTEXITCODE
+}
+$f = Join-Path ([System.IO.Path]::GetTempPath()) ("cairn-" + [guid]::NewGuid() + ".ps1")
+Set-Content -LiteralPath $f -Value $env:INPUT_SCRIPT
+try { & $f } finally { Remove-Item -LiteralPath $f -ErrorAction SilentlyContinue }
+exit $LASTEXITCODE
+`
+
+const shellScriptScript = `set -e
+script="$INPUT_SCRIPTPATH"
+case "$script" in /*) ;; *) script="$PWD/$script" ;; esac
+if [ ! -f "$script" ]; then
+  echo "##vso[task.logissue type=error]script file '$INPUT_SCRIPTPATH' not found"
+  exit 1
+fi
+if [ -n "$INPUT_CWD" ]; then cd "$INPUT_CWD"; fi
+eval "set -- $INPUT_ARGS"
+exec bash "$script" "$@"
+`
+
+// globLoop is shared by the file tasks: it runs "each" for every regular file that a line of
+// $patterns matches under the current directory (bash globbing: ** at any depth, dot files
+// included; patterns are not split on blanks).
+const globLoop = `shopt -s globstar nullglob dotglob
+each_match() {
+  local patterns="$1" fn="$2" line f
+  while IFS= read -r line || [ -n "$line" ]; do
+    line="${line#"${line%%[![:space:]]*}"}"
+    line="${line%"${line##*[![:space:]]}"}"
+    [ -z "$line" ] && continue
+    local IFS=
+    for f in $line; do
+      [ -f "$f" ] && "$fn" "${f#./}"
+    done
+    unset IFS
+  done <<< "$patterns"
+}
+is_true() { case "${1,,}" in true|yes|1) return 0 ;; esac; return 1; }
+`
+
+const copyFilesScript = `set -eu
+` + globLoop + `
+src="${INPUT_SOURCEFOLDER:-.}"
+dst="$INPUT_TARGETFOLDER"
+if [ ! -d "$src" ]; then
+  echo "##vso[task.logissue type=error]source folder '$src' does not exist"
+  exit 1
+fi
+mkdir -p "$dst"
+dst="$(cd "$dst" && pwd)"
+if is_true "$INPUT_CLEANTARGETFOLDER"; then
+  echo "Cleaning $dst"
+  find "$dst" -mindepth 1 -delete
+fi
+cd "$src"
+copied=0 skipped=0
+declare -A seen=()
+copy_one() {
+  local rel="$1"
+  if is_true "$INPUT_FLATTENFOLDERS"; then rel="$(basename "$1")"; fi
+  [ -n "${seen[$rel]:-}" ] && return 0
+  seen[$rel]=1
+  local target="$dst/$rel"
+  if [ -e "$target" ] && ! is_true "$INPUT_OVERWRITE"; then
+    echo "Skipped $rel: it exists in the target (OverWrite is false)"
+    skipped=$((skipped+1))
+    return 0
+  fi
+  mkdir -p "$(dirname "$target")"
+  cp -p "$1" "$target"
+  echo "Copied $1 to $target"
+  copied=$((copied+1))
+}
+each_match "${INPUT_CONTENTS:-**}" copy_one
+echo "Copied $copied file(s), skipped $skipped"
+`
+
+const extractFilesScript = `set -eu
+` + globLoop + `
+dst="$INPUT_DESTINATIONFOLDER"
+mkdir -p "$dst"
+dst="$(cd "$dst" && pwd)"
+if is_true "$INPUT_CLEANDESTINATIONFOLDER"; then
+  echo "Cleaning $dst"
+  find "$dst" -mindepth 1 -delete
+fi
+n=0
+extract_one() {
+  case "$1" in
+    *.zip)
+      if command -v unzip >/dev/null; then
+        if is_true "$INPUT_OVERWRITEEXISTINGFILES"; then unzip -o -q "$1" -d "$dst"; else unzip -n -q "$1" -d "$dst"; fi
+      else
+        python3 -m zipfile -e "$1" "$dst"
+      fi ;;
+    *.tar.gz|*.tgz) tar -xzf "$1" -C "$dst" ;;
+    *.tar) tar -xf "$1" -C "$dst" ;;
+    *) echo "##vso[task.logissue type=warning]$1 is not a .zip, .tar.gz, .tgz or .tar archive"; return 0 ;;
+  esac
+  echo "Extracted $1 to $dst"
+  n=$((n+1))
+}
+each_match "${INPUT_ARCHIVEFILEPATTERNS:-**/*.zip}" extract_one
+if [ "$n" -eq 0 ]; then
+  echo "##vso[task.logissue type=error]no archive matched the patterns"
+  exit 1
+fi
+`
+
+const replaceTokensScript = `set -eu
+` + globLoop + `
+cd "${INPUT_ROOTDIRECTORY:-.}"
+prefix='#{' suffix='}#'
+export CAIRN_TOKEN_PREFIX="${INPUT_TOKENPREFIX:-$prefix}" CAIRN_TOKEN_SUFFIX="${INPUT_TOKENSUFFIX:-$suffix}" CAIRN_MISSING="${INPUT_MISSINGVARIABLE:-warn}"
+missing=0
+replace_one() {
+  echo "Replacing tokens in $1"
+  perl -pi -e '
+    s{\Q$ENV{CAIRN_TOKEN_PREFIX}\E\s*([A-Za-z0-9_.\-]+)\s*\Q$ENV{CAIRN_TOKEN_SUFFIX}\E}{
+      my $n = uc $1; $n =~ s/[^A-Z0-9_]/_/g;
+      if (exists $ENV{$n}) { $ENV{$n} }
+      else {
+        print STDOUT "##vso[task.logissue type=warning]token $1 in $ARGV has no variable\n" if $ENV{CAIRN_MISSING} ne "keep";
+        $main::missing++; $&
+      }
+    }ge;
+    END { $? = 3 if $main::missing && $ENV{CAIRN_MISSING} eq "fail" }
+  ' "$1" || { echo "##vso[task.logissue type=error]$1 has tokens without a variable"; missing=1; }
+}
+each_match "${INPUT_TARGETFILES:-**/*.config}" replace_one
+exit "$missing"
+`
+
+// Markdown documents templates, one section each: what docs/tasks.md holds for the built-ins.
+func Markdown(ts []Template) string {
+	var b strings.Builder
+	b.WriteString("# Task catalogue\n\n")
+	b.WriteString("Generated from the built-in task templates (`internal/tasklib`); do not edit by hand: " +
+		"`go test ./internal/tasklib -update` rewrites it, and a test fails when it is stale.\n\n")
+	b.WriteString("A definition's task uses a template as `uses: \"Name@major\"` with `inputs`; the release freezes the newest " +
+		"minor version of that major. Input values may hold `$(VARIABLE)` references, expanded on the agent when the task " +
+		"runs; the implementation reads each input as the environment variable `INPUT_<NAME>`.\n\n")
+	for _, t := range ts {
+		b.WriteString(Doc(&t))
+	}
+	return b.String()
+}
+
+// Doc documents one template.
+func Doc(t *Template) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s@%d (%s)\n\n%s\n\n", t.Name, t.Major(), t.Version, t.Description)
+	if t.IsGroup() {
+		b.WriteString("A task group of:\n\n")
+		for _, s := range t.Steps {
+			fmt.Fprintf(&b, "- %s (`%s`)\n", s.Name, s.Uses)
+		}
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "Runs with `%s`.", t.Shell)
+		if len(t.Demands) > 0 {
+			fmt.Fprintf(&b, " Demands: `%s`.", strings.Join(t.Demands, "`, `"))
+		}
+		b.WriteString("\n\n")
+	}
+	if len(t.Inputs) > 0 {
+		b.WriteString("| input | type | required | default | help |\n| --- | --- | --- | --- | --- |\n")
+		for _, in := range t.Inputs {
+			typ := string(in.Type)
+			if in.Type == InputPicklist {
+				typ += " (" + strings.Join(in.Options, ", ") + ")"
+			}
+			req := ""
+			if in.Required {
+				req = "yes"
+			}
+			def := ""
+			if in.Default != "" {
+				def = "`" + strings.ReplaceAll(in.Default, "|", `\|`) + "`"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", in.Name, typ, req, def, strings.ReplaceAll(in.Help, "|", `\|`))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
