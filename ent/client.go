@@ -21,6 +21,7 @@ import (
 	"github.com/cairnhq/cairn/ent/apitoken"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/artifactsource"
+	"github.com/cairnhq/cairn/ent/auditcheckpoint"
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -72,6 +73,8 @@ type Client struct {
 	Approval *ApprovalClient
 	// ArtifactSource is the client for interacting with the ArtifactSource builders.
 	ArtifactSource *ArtifactSourceClient
+	// AuditCheckpoint is the client for interacting with the AuditCheckpoint builders.
+	AuditCheckpoint *AuditCheckpointClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
 	// DefinitionRevision is the client for interacting with the DefinitionRevision builders.
@@ -151,6 +154,7 @@ func (c *Client) init() {
 	c.ApiToken = NewApiTokenClient(c.config)
 	c.Approval = NewApprovalClient(c.config)
 	c.ArtifactSource = NewArtifactSourceClient(c.config)
+	c.AuditCheckpoint = NewAuditCheckpointClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.DefinitionRevision = NewDefinitionRevisionClient(c.config)
 	c.Deployment = NewDeploymentClient(c.config)
@@ -279,6 +283,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ApiToken:              NewApiTokenClient(cfg),
 		Approval:              NewApprovalClient(cfg),
 		ArtifactSource:        NewArtifactSourceClient(cfg),
+		AuditCheckpoint:       NewAuditCheckpointClient(cfg),
 		AuditEvent:            NewAuditEventClient(cfg),
 		DefinitionRevision:    NewDefinitionRevisionClient(cfg),
 		Deployment:            NewDeploymentClient(cfg),
@@ -334,6 +339,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ApiToken:              NewApiTokenClient(cfg),
 		Approval:              NewApprovalClient(cfg),
 		ArtifactSource:        NewArtifactSourceClient(cfg),
+		AuditCheckpoint:       NewAuditCheckpointClient(cfg),
 		AuditEvent:            NewAuditEventClient(cfg),
 		DefinitionRevision:    NewDefinitionRevisionClient(cfg),
 		Deployment:            NewDeploymentClient(cfg),
@@ -394,12 +400,12 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
-		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
-		c.Job, c.JobStep, c.LogChunk, c.ManualIntervention, c.Notification,
-		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
-		c.ReleaseEnvironment, c.SecureFile, c.ServiceConnection, c.Session,
-		c.SourceCommit, c.StreamCursor, c.Timer, c.User, c.VariableGroup,
+		c.ArtifactSource, c.AuditCheckpoint, c.AuditEvent, c.DefinitionRevision,
+		c.Deployment, c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group,
+		c.HookDelivery, c.Job, c.JobStep, c.LogChunk, c.ManualIntervention,
+		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
+		c.ReleaseDefinition, c.ReleaseEnvironment, c.SecureFile, c.ServiceConnection,
+		c.Session, c.SourceCommit, c.StreamCursor, c.Timer, c.User, c.VariableGroup,
 		c.VariableGroupRevision, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Use(hooks...)
@@ -411,12 +417,12 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
-		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
-		c.Job, c.JobStep, c.LogChunk, c.ManualIntervention, c.Notification,
-		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
-		c.ReleaseEnvironment, c.SecureFile, c.ServiceConnection, c.Session,
-		c.SourceCommit, c.StreamCursor, c.Timer, c.User, c.VariableGroup,
+		c.ArtifactSource, c.AuditCheckpoint, c.AuditEvent, c.DefinitionRevision,
+		c.Deployment, c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group,
+		c.HookDelivery, c.Job, c.JobStep, c.LogChunk, c.ManualIntervention,
+		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
+		c.ReleaseDefinition, c.ReleaseEnvironment, c.SecureFile, c.ServiceConnection,
+		c.Session, c.SourceCommit, c.StreamCursor, c.Timer, c.User, c.VariableGroup,
 		c.VariableGroupRevision, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Intercept(interceptors...)
@@ -438,6 +444,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Approval.mutate(ctx, m)
 	case *ArtifactSourceMutation:
 		return c.ArtifactSource.mutate(ctx, m)
+	case *AuditCheckpointMutation:
+		return c.AuditCheckpoint.mutate(ctx, m)
 	case *AuditEventMutation:
 		return c.AuditEvent.mutate(ctx, m)
 	case *DefinitionRevisionMutation:
@@ -1410,6 +1418,139 @@ func (c *ArtifactSourceClient) mutate(ctx context.Context, m *ArtifactSourceMuta
 		return (&ArtifactSourceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ArtifactSource mutation op: %q", m.Op())
+	}
+}
+
+// AuditCheckpointClient is a client for the AuditCheckpoint schema.
+type AuditCheckpointClient struct {
+	config
+}
+
+// NewAuditCheckpointClient returns a client for the AuditCheckpoint from the given config.
+func NewAuditCheckpointClient(c config) *AuditCheckpointClient {
+	return &AuditCheckpointClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `auditcheckpoint.Hooks(f(g(h())))`.
+func (c *AuditCheckpointClient) Use(hooks ...Hook) {
+	c.hooks.AuditCheckpoint = append(c.hooks.AuditCheckpoint, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `auditcheckpoint.Intercept(f(g(h())))`.
+func (c *AuditCheckpointClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuditCheckpoint = append(c.inters.AuditCheckpoint, interceptors...)
+}
+
+// Create returns a builder for creating a AuditCheckpoint entity.
+func (c *AuditCheckpointClient) Create() *AuditCheckpointCreate {
+	mutation := newAuditCheckpointMutation(c.config, OpCreate)
+	return &AuditCheckpointCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuditCheckpoint entities.
+func (c *AuditCheckpointClient) CreateBulk(builders ...*AuditCheckpointCreate) *AuditCheckpointCreateBulk {
+	return &AuditCheckpointCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuditCheckpointClient) MapCreateBulk(slice any, setFunc func(*AuditCheckpointCreate, int)) *AuditCheckpointCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuditCheckpointCreateBulk{err: fmt.Errorf("calling to AuditCheckpointClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuditCheckpointCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuditCheckpointCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuditCheckpoint.
+func (c *AuditCheckpointClient) Update() *AuditCheckpointUpdate {
+	mutation := newAuditCheckpointMutation(c.config, OpUpdate)
+	return &AuditCheckpointUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuditCheckpointClient) UpdateOne(ac *AuditCheckpoint) *AuditCheckpointUpdateOne {
+	mutation := newAuditCheckpointMutation(c.config, OpUpdateOne, withAuditCheckpoint(ac))
+	return &AuditCheckpointUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuditCheckpointClient) UpdateOneID(id int) *AuditCheckpointUpdateOne {
+	mutation := newAuditCheckpointMutation(c.config, OpUpdateOne, withAuditCheckpointID(id))
+	return &AuditCheckpointUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuditCheckpoint.
+func (c *AuditCheckpointClient) Delete() *AuditCheckpointDelete {
+	mutation := newAuditCheckpointMutation(c.config, OpDelete)
+	return &AuditCheckpointDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuditCheckpointClient) DeleteOne(ac *AuditCheckpoint) *AuditCheckpointDeleteOne {
+	return c.DeleteOneID(ac.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuditCheckpointClient) DeleteOneID(id int) *AuditCheckpointDeleteOne {
+	builder := c.Delete().Where(auditcheckpoint.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuditCheckpointDeleteOne{builder}
+}
+
+// Query returns a query builder for AuditCheckpoint.
+func (c *AuditCheckpointClient) Query() *AuditCheckpointQuery {
+	return &AuditCheckpointQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuditCheckpoint},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuditCheckpoint entity by its id.
+func (c *AuditCheckpointClient) Get(ctx context.Context, id int) (*AuditCheckpoint, error) {
+	return c.Query().Where(auditcheckpoint.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuditCheckpointClient) GetX(ctx context.Context, id int) *AuditCheckpoint {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AuditCheckpointClient) Hooks() []Hook {
+	return c.hooks.AuditCheckpoint
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuditCheckpointClient) Interceptors() []Interceptor {
+	return c.inters.AuditCheckpoint
+}
+
+func (c *AuditCheckpointClient) mutate(ctx context.Context, m *AuditCheckpointMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuditCheckpointCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuditCheckpointUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuditCheckpointUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuditCheckpointDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuditCheckpoint mutation op: %q", m.Op())
 	}
 }
 
@@ -6095,20 +6236,20 @@ func (c *WorkItemClient) mutate(ctx context.Context, m *WorkItemMutation) (Value
 type (
 	hooks struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
-		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, ManualIntervention,
-		Notification, OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition,
-		ReleaseEnvironment, SecureFile, ServiceConnection, Session, SourceCommit,
-		StreamCursor, Timer, User, VariableGroup, VariableGroupRevision,
+		AuditCheckpoint, AuditEvent, DefinitionRevision, Deployment, Environment,
+		Event, FreezeWindow, GateSample, Group, HookDelivery, Job, JobStep, LogChunk,
+		ManualIntervention, Notification, OutgoingHook, Release, ReleaseArtifact,
+		ReleaseDefinition, ReleaseEnvironment, SecureFile, ServiceConnection, Session,
+		SourceCommit, StreamCursor, Timer, User, VariableGroup, VariableGroupRevision,
 		WebhookDelivery, WorkItem []ent.Hook
 	}
 	inters struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
-		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, ManualIntervention,
-		Notification, OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition,
-		ReleaseEnvironment, SecureFile, ServiceConnection, Session, SourceCommit,
-		StreamCursor, Timer, User, VariableGroup, VariableGroupRevision,
+		AuditCheckpoint, AuditEvent, DefinitionRevision, Deployment, Environment,
+		Event, FreezeWindow, GateSample, Group, HookDelivery, Job, JobStep, LogChunk,
+		ManualIntervention, Notification, OutgoingHook, Release, ReleaseArtifact,
+		ReleaseDefinition, ReleaseEnvironment, SecureFile, ServiceConnection, Session,
+		SourceCommit, StreamCursor, Timer, User, VariableGroup, VariableGroupRevision,
 		WebhookDelivery, WorkItem []ent.Interceptor
 	}
 )

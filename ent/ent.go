@@ -18,6 +18,7 @@ import (
 	"github.com/cairnhq/cairn/ent/apitoken"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/artifactsource"
+	"github.com/cairnhq/cairn/ent/auditcheckpoint"
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -114,6 +115,7 @@ func checkColumn(table, column string) error {
 			apitoken.Table:              apitoken.ValidColumn,
 			approval.Table:              approval.ValidColumn,
 			artifactsource.Table:        artifactsource.ValidColumn,
+			auditcheckpoint.Table:       auditcheckpoint.ValidColumn,
 			auditevent.Table:            auditevent.ValidColumn,
 			definitionrevision.Table:    definitionrevision.ValidColumn,
 			deployment.Table:            deployment.ValidColumn,

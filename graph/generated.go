@@ -298,10 +298,12 @@ type ComplexityRoot struct {
 	}
 
 	AuditChainReport struct {
-		BrokenAt func(childComplexity int) int
-		Checked  func(childComplexity int) int
-		Ok       func(childComplexity int) int
-		Problem  func(childComplexity int) int
+		BrokenAt     func(childComplexity int) int
+		Checked      func(childComplexity int) int
+		HeadSequence func(childComplexity int) int
+		LegacyUntil  func(childComplexity int) int
+		Ok           func(childComplexity int) int
+		Problem      func(childComplexity int) int
 	}
 
 	AuditEvent struct {
@@ -378,6 +380,7 @@ type ComplexityRoot struct {
 		EditDefinition         func(childComplexity int) int
 		ManageApprovals        func(childComplexity int) int
 		ManageDeployments      func(childComplexity int) int
+		ManagePermissions      func(childComplexity int) int
 		OverrideArtifactChecks func(childComplexity int) int
 	}
 
@@ -423,6 +426,7 @@ type ComplexityRoot struct {
 		EditDefinition         func(childComplexity int) int
 		ManageApprovals        func(childComplexity int) int
 		ManageDeployments      func(childComplexity int) int
+		ManagePermissions      func(childComplexity int) int
 		OverrideArtifactChecks func(childComplexity int) int
 	}
 
@@ -1100,6 +1104,7 @@ type ComplexityRoot struct {
 		Status             func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
 		VariableGroups     func(childComplexity int) int
+		VariableOverrides  func(childComplexity int) int
 		WorkItems          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WorkItemOrder, where *ent.WorkItemWhereInput) int
 	}
 
@@ -1215,6 +1220,12 @@ type ComplexityRoot struct {
 		Variables   func(childComplexity int) int
 	}
 
+	ReleaseVariableOverride struct {
+		Name   func(childComplexity int) int
+		Secret func(childComplexity int) int
+		Value  func(childComplexity int) int
+	}
+
 	Schedule struct {
 		Cron                    func(childComplexity int) int
 		ScheduleOnlyWithChanges func(childComplexity int) int
@@ -1323,9 +1334,10 @@ type ComplexityRoot struct {
 	}
 
 	Variable struct {
-		Name   func(childComplexity int) int
-		Secret func(childComplexity int) int
-		Value  func(childComplexity int) int
+		Name                  func(childComplexity int) int
+		Secret                func(childComplexity int) int
+		SettableAtReleaseTime func(childComplexity int) int
+		Value                 func(childComplexity int) int
 	}
 
 	VariableGroup struct {
@@ -1574,6 +1586,7 @@ type QueryResolver interface {
 }
 type ReleaseResolver interface {
 	VariableGroups(ctx context.Context, obj *ent.Release) ([]*delivery.ReleaseVariableGroup, error)
+	VariableOverrides(ctx context.Context, obj *ent.Release) ([]*model.ReleaseVariableOverride, error)
 }
 type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
@@ -2669,6 +2682,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditChainReport.Checked(childComplexity), true
+	case "AuditChainReport.headSequence":
+		if e.ComplexityRoot.AuditChainReport.HeadSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainReport.HeadSequence(childComplexity), true
+	case "AuditChainReport.legacyUntil":
+		if e.ComplexityRoot.AuditChainReport.LegacyUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainReport.LegacyUntil(childComplexity), true
 	case "AuditChainReport.ok":
 		if e.ComplexityRoot.AuditChainReport.Ok == nil {
 			break
@@ -2967,6 +2992,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionPermissions.ManageDeployments(childComplexity), true
+	case "DefinitionPermissions.managePermissions":
+		if e.ComplexityRoot.DefinitionPermissions.ManagePermissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionPermissions.ManagePermissions(childComplexity), true
 	case "DefinitionPermissions.overrideArtifactChecks":
 		if e.ComplexityRoot.DefinitionPermissions.OverrideArtifactChecks == nil {
 			break
@@ -3152,6 +3183,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionViewerCan.ManageDeployments(childComplexity), true
+	case "DefinitionViewerCan.managePermissions":
+		if e.ComplexityRoot.DefinitionViewerCan.ManagePermissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionViewerCan.ManagePermissions(childComplexity), true
 	case "DefinitionViewerCan.overrideArtifactChecks":
 		if e.ComplexityRoot.DefinitionViewerCan.OverrideArtifactChecks == nil {
 			break
@@ -6567,6 +6604,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Release.VariableGroups(childComplexity), true
+	case "Release.variableOverrides":
+		if e.ComplexityRoot.Release.VariableOverrides == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Release.VariableOverrides(childComplexity), true
 	case "Release.workItems":
 		if e.ComplexityRoot.Release.WorkItems == nil {
 			break
@@ -7074,6 +7117,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReleaseVariableGroup.Variables(childComplexity), true
 
+	case "ReleaseVariableOverride.name":
+		if e.ComplexityRoot.ReleaseVariableOverride.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseVariableOverride.Name(childComplexity), true
+	case "ReleaseVariableOverride.secret":
+		if e.ComplexityRoot.ReleaseVariableOverride.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseVariableOverride.Secret(childComplexity), true
+	case "ReleaseVariableOverride.value":
+		if e.ComplexityRoot.ReleaseVariableOverride.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseVariableOverride.Value(childComplexity), true
+
 	case "Schedule.cron":
 		if e.ComplexityRoot.Schedule.Cron == nil {
 			break
@@ -7532,6 +7594,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Variable.Secret(childComplexity), true
+	case "Variable.settableAtReleaseTime":
+		if e.ComplexityRoot.Variable.SettableAtReleaseTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Variable.SettableAtReleaseTime(childComplexity), true
 	case "Variable.value":
 		if e.ComplexityRoot.Variable.Value == nil {
 			break
@@ -8301,6 +8369,8 @@ type Variable {
   name: String!
   value: String
   secret: Boolean!
+  """Whether a release's variableOverrides may replace it (Azure's "Settable at release time")."""
+  settableAtReleaseTime: Boolean!
 }
 
 type Approver {
@@ -8368,6 +8438,12 @@ input VariableInput {
   """
   value: String
   secret: Boolean
+  """
+  Whether createRelease's variableOverrides may replace this variable
+  (default false). An override must name a variable that says so wherever it
+  is declared (the definition and each environment). Ignored on an override.
+  """
+  settableAtReleaseTime: Boolean
 }
 
 input ApproverInput {
@@ -15216,6 +15292,10 @@ func (ec *executionContext) childFields_AuditChainReport(ctx context.Context, fi
 		return ec.fieldContext_AuditChainReport_brokenAt(ctx, field)
 	case "problem":
 		return ec.fieldContext_AuditChainReport_problem(ctx, field)
+	case "headSequence":
+		return ec.fieldContext_AuditChainReport_headSequence(ctx, field)
+	case "legacyUntil":
+		return ec.fieldContext_AuditChainReport_legacyUntil(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditChainReport", field.Name)
 }
@@ -15370,6 +15450,8 @@ func (ec *executionContext) childFields_DefinitionPermissions(ctx context.Contex
 		return ec.fieldContext_DefinitionPermissions_manageApprovals(ctx, field)
 	case "overrideArtifactChecks":
 		return ec.fieldContext_DefinitionPermissions_overrideArtifactChecks(ctx, field)
+	case "managePermissions":
+		return ec.fieldContext_DefinitionPermissions_managePermissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionPermissions", field.Name)
 }
@@ -15460,6 +15542,8 @@ func (ec *executionContext) childFields_DefinitionViewerCan(ctx context.Context,
 		return ec.fieldContext_DefinitionViewerCan_manageApprovals(ctx, field)
 	case "overrideArtifactChecks":
 		return ec.fieldContext_DefinitionViewerCan_overrideArtifactChecks(ctx, field)
+	case "managePermissions":
+		return ec.fieldContext_DefinitionViewerCan_managePermissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DefinitionViewerCan", field.Name)
 }
@@ -16328,6 +16412,8 @@ func (ec *executionContext) childFields_Release(ctx context.Context, field graph
 		return ec.fieldContext_Release_workItems(ctx, field)
 	case "variableGroups":
 		return ec.fieldContext_Release_variableGroups(ctx, field)
+	case "variableOverrides":
+		return ec.fieldContext_Release_variableOverrides(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Release", field.Name)
 }
@@ -16512,6 +16598,18 @@ func (ec *executionContext) childFields_ReleaseVariableGroup(ctx context.Context
 		return ec.fieldContext_ReleaseVariableGroup_variables(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseVariableGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_ReleaseVariableOverride(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ReleaseVariableOverride_name(ctx, field)
+	case "value":
+		return ec.fieldContext_ReleaseVariableOverride_value(ctx, field)
+	case "secret":
+		return ec.fieldContext_ReleaseVariableOverride_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseVariableOverride", field.Name)
 }
 
 func (ec *executionContext) childFields_Schedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -16708,6 +16806,8 @@ func (ec *executionContext) childFields_Variable(ctx context.Context, field grap
 		return ec.fieldContext_Variable_value(ctx, field)
 	case "secret":
 		return ec.fieldContext_Variable_secret(ctx, field)
+	case "settableAtReleaseTime":
+		return ec.fieldContext_Variable_settableAtReleaseTime(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Variable", field.Name)
 }
@@ -23595,6 +23695,52 @@ func (ec *executionContext) fieldContext_AuditChainReport_problem(_ context.Cont
 	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _AuditChainReport_headSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainReport_headSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeadSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainReport_headSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _AuditChainReport_legacyUntil(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainReport_legacyUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LegacyUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainReport_legacyUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainReport", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
 func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24802,6 +24948,38 @@ func (ec *executionContext) fieldContext_DefinitionPermissions_overrideArtifactC
 	return fc, nil
 }
 
+func (ec *executionContext) _DefinitionPermissions_managePermissions(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionPermissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionPermissions_managePermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManagePermissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionPermissions_managePermissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DefinitionPermissions",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DefinitionRevision_id(ctx context.Context, field graphql.CollectedField, obj *ent.DefinitionRevision) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25579,6 +25757,29 @@ func (ec *executionContext) _DefinitionViewerCan_overrideArtifactChecks(ctx cont
 	)
 }
 func (ec *executionContext) fieldContext_DefinitionViewerCan_overrideArtifactChecks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionViewerCan_managePermissions(ctx context.Context, field graphql.CollectedField, obj *delivery.ViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionViewerCan_managePermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManagePermissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionViewerCan_managePermissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DefinitionViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
@@ -39606,6 +39807,38 @@ func (ec *executionContext) fieldContext_Release_variableGroups(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Release_variableOverrides(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Release_variableOverrides(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Release().VariableOverrides(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReleaseVariableOverride) graphql.Marshaler {
+			return ec.marshalNReleaseVariableOverride2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverrideᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Release_variableOverrides(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Release",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseVariableOverride(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReleaseAbandonedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -41672,6 +41905,75 @@ func (ec *executionContext) fieldContext_ReleaseVariableGroup_variables(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _ReleaseVariableOverride_name(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseVariableOverride) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseVariableOverride_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseVariableOverride_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseVariableOverride_value(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseVariableOverride) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseVariableOverride_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseVariableOverride_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseVariableOverride_secret(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseVariableOverride) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseVariableOverride_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseVariableOverride_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _Schedule_cron(ctx context.Context, field graphql.CollectedField, obj *spec.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -43524,6 +43826,29 @@ func (ec *executionContext) _Variable_secret(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Variable_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Variable", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Variable_settableAtReleaseTime(ctx context.Context, field graphql.CollectedField, obj *spec.Variable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Variable_settableAtReleaseTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SettableAtReleaseTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Variable_settableAtReleaseTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Variable", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
@@ -52994,7 +53319,7 @@ func (ec *executionContext) unmarshalInputDefinitionPermissionsInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"editDefinition", "createReleases", "manageDeployments", "manageApprovals", "overrideArtifactChecks"}
+	fieldsInOrder := [...]string{"editDefinition", "createReleases", "manageDeployments", "manageApprovals", "overrideArtifactChecks", "managePermissions"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -53036,6 +53361,13 @@ func (ec *executionContext) unmarshalInputDefinitionPermissionsInput(ctx context
 				return it, err
 			}
 			it.OverrideArtifactChecks = data
+		case "managePermissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("managePermissions"))
+			data, err := ec.unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManagePermissions = data
 		}
 	}
 	return it, nil
@@ -70053,7 +70385,7 @@ func (ec *executionContext) unmarshalInputVariableInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "value", "secret"}
+	fieldsInOrder := [...]string{"name", "value", "secret", "settableAtReleaseTime"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -70081,6 +70413,13 @@ func (ec *executionContext) unmarshalInputVariableInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Secret = data
+		case "settableAtReleaseTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("settableAtReleaseTime"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SettableAtReleaseTime = data
 		}
 	}
 	return it, nil
@@ -74534,6 +74873,16 @@ func (ec *executionContext) _AuditChainReport(ctx context.Context, sel ast.Selec
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "headSequence":
+			out.Values[i] = ec._AuditChainReport_headSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "legacyUntil":
+			out.Values[i] = ec._AuditChainReport_legacyUntil(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -75132,6 +75481,11 @@ func (ec *executionContext) _DefinitionPermissions(ctx context.Context, sel ast.
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "managePermissions":
+			out.Values[i] = ec._DefinitionPermissions_managePermissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -75477,6 +75831,11 @@ func (ec *executionContext) _DefinitionViewerCan(ctx context.Context, sel ast.Se
 			}
 		case "overrideArtifactChecks":
 			out.Values[i] = ec._DefinitionViewerCan_overrideArtifactChecks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "managePermissions":
+			out.Values[i] = ec._DefinitionViewerCan_managePermissions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -82090,6 +82449,44 @@ func (ec *executionContext) _Release(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "variableOverrides":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Release_variableOverrides(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -83199,6 +83596,54 @@ func (ec *executionContext) _ReleaseVariableGroup(ctx context.Context, sel ast.S
 	return out
 }
 
+var releaseVariableOverrideImplementors = []string{"ReleaseVariableOverride"}
+
+func (ec *executionContext) _ReleaseVariableOverride(ctx context.Context, sel ast.SelectionSet, obj *model.ReleaseVariableOverride) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseVariableOverrideImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseVariableOverride")
+		case "name":
+			out.Values[i] = ec._ReleaseVariableOverride_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._ReleaseVariableOverride_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._ReleaseVariableOverride_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var scheduleImplementors = []string{"Schedule"}
 
 func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet, obj *spec.Schedule) graphql.Marshaler {
@@ -84259,6 +84704,11 @@ func (ec *executionContext) _Variable(ctx context.Context, sel ast.SelectionSet,
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "secret":
 			out.Values[i] = ec._Variable_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "settableAtReleaseTime":
+			out.Values[i] = ec._Variable_settableAtReleaseTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -87758,6 +88208,32 @@ func (ec *executionContext) marshalNReleaseVariableGroup2ᚖgithubᚗcomᚋcairn
 		return graphql.Null
 	}
 	return ec._ReleaseVariableGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReleaseVariableOverride2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverrideᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReleaseVariableOverride) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReleaseVariableOverride2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverride(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReleaseVariableOverride2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐReleaseVariableOverride(ctx context.Context, sel ast.SelectionSet, v *model.ReleaseVariableOverride) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReleaseVariableOverride(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNReleaseWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseWhereInput(ctx context.Context, v any) (*ent.ReleaseWhereInput, error) {
