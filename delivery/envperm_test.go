@@ -252,7 +252,7 @@ func TestEnvironmentChangesNeedEditEnvironment(t *testing.T) {
 			t.Errorf("ed deletes the definition: %v", err)
 		}
 		f.wantUnchanged(before, "deleting the definition")
-				// Adding an environment is definition-wide: pe, prod's editor who
+		// Adding an environment is definition-wide: pe, prod's editor who
 		// holds editDefinition, may; its lists start empty and so inherit
 		// the definition's.
 		rev, doc := f.current()
