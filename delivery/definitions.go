@@ -168,7 +168,7 @@ func (e *Engine) DeleteDefinition(ctx context.Context, actor Actor, id, expected
 		if err != nil {
 			return err
 		}
-		if err := t.authorize(actor, id, "", PermEditDefinition, fmt.Sprintf("deleting definition %s", cur.Name), NotFound("definition", id)); err != nil {
+		if err := t.authorizeDefinitionDelete(actor, id, NotFound("definition", id)); err != nil {
 			return err
 		}
 		if len(comment) > maxComment {

@@ -244,6 +244,14 @@ func TestEnvironmentChangesNeedEditEnvironment(t *testing.T) {
 		f.refused("emptying prod's lists", f.ed, func(doc *spec.DefinitionSnapshot) {
 			prodOf(t, doc).Permissions = spec.EnvironmentPermissions{}
 		}, mention)
+		// Deleting the definition removes prod too.
+		before := f.rowCounts()
+		rev0 := f.c.ReleaseDefinition.GetX(f.ctx, f.def).Revision
+		err := f.e.DeleteDefinition(f.ctx, f.ed, f.def, rev0, "")
+		if delivery.CodeOf(err) != delivery.CodeForbidden || !strings.Contains(err.Error(), mention) {
+			t.Errorf("ed deletes the definition: %v", err)
+		}
+		f.wantUnchanged(before, "deleting the definition")
 		// Adding an environment is definition-wide: pe, prod's editor who
 		// holds editDefinition, may; its lists start empty and so inherit
 		// the definition's.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cairnhq/cairn/ent"
@@ -501,6 +503,48 @@ func (t *txn) authorizeDefinitionChange(actor Actor, defID int, prev, next *spec
 	for _, a := range grants {
 		if a.verdict == overridden {
 			return t.auditOverride(a) // one override event per update
+		}
+	}
+	return nil
+}
+
+// authorizeDefinitionDelete judges the deletion of a definition, which
+// removes every environment: it needs editDefinition on the definition and
+// editEnvironment on each environment as stored. One override event at most.
+func (t *txn) authorizeDefinitionDelete(actor Actor, defID int, hidden error) error {
+	if actor.System {
+		return nil
+	}
+	c := t.Client()
+	g, err := readDefinitionGuard(t.ctx, c, defID)
+	if err != nil {
+		if CodeOf(err) == CodeNotFound {
+			return hidden
+		}
+		return err
+	}
+	p, err := principalOf(t.ctx, c, actor)
+	if err != nil {
+		return err
+	}
+	if !p.reads(g.readers) {
+		return hidden
+	}
+	a, err := g.check(p, PermEditDefinition, "", fmt.Sprintf("deleting definition %s", g.name))
+	if err != nil {
+		return err
+	}
+	grants := []*access{a}
+	for _, env := range slices.Sorted(maps.Keys(g.envs)) {
+		a, err := g.check(p, PermEditDefinition, env, fmt.Sprintf("deleting definition %s, which removes environment %s", g.name, env))
+		if err != nil {
+			return err
+		}
+		grants = append(grants, a)
+	}
+	for _, a := range grants {
+		if a.verdict == overridden {
+			return t.auditOverride(a)
 		}
 	}
 	return nil
