@@ -39,9 +39,9 @@ const (
 // the engine's clock, and the events to publish once it commits.
 type txn struct {
 	*ent.Tx
-	e       *Engine
-	ctx     context.Context
-	now     time.Time
+	e   *Engine
+	ctx context.Context
+	now time.Time
 	// events are the transient events to publish after commit; persisted ones are
 	// published by the sealer once they have their sequence.
 	events []Event
