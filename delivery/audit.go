@@ -214,3 +214,10 @@ func auditedTransition(actor Actor, target, ev string) bool {
 	}
 	return false
 }
+
+// auditedDeploymentTransition is auditedTransition for deployments, plus gates passing (by a
+// sample or a person's override), the automated counterpart of an approval: rare, and what
+// an auditor asks about.
+func auditedDeploymentTransition(actor Actor, ev DeploymentEvent) bool {
+	return ev == DeploymentPassGates || auditedTransition(actor, auditTargetDeployment, string(ev))
+}

@@ -279,7 +279,7 @@ func (t *txn) moveDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, sta
 	if statusReason != "" {
 		after["statusReason"] = statusReason
 	}
-	if auditedTransition(actor, auditTargetDeployment, string(ev)) {
+	if auditedDeploymentTransition(actor, ev) {
 		if err := t.audit(actor, "deployment."+string(ev), auditTargetDeployment, d.ID, before, after); err != nil {
 			return err
 		}

@@ -88,6 +88,8 @@ type Engine struct {
 	gates GateCaller
 	// auditKey keys the audit chain (Options.AuditKey).
 	auditKey []byte
+	// sqliteWriter admits one write transaction of this engine at a time on SQLite.
+	sqliteWriter chan struct{}
 	sealState
 }
 
@@ -117,6 +119,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		e.auditKey = defaultAuditKey[:]
 	}
 	e.sealCond = sync.NewCond(&e.sealMu)
+	e.sqliteWriter = make(chan struct{}, 1)
 	if e.keepAge <= 0 {
 		e.keepAge = EventRetentionAge
 	}

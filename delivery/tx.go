@@ -39,9 +39,9 @@ const (
 // the engine's clock, and the events to publish once it commits.
 type txn struct {
 	*ent.Tx
-	e       *Engine
-	ctx     context.Context
-	now     time.Time
+	e   *Engine
+	ctx context.Context
+	now time.Time
 	// events are the transient events to publish after commit; persisted ones are
 	// published by the sealer once they have their sequence.
 	events []Event
@@ -80,6 +80,16 @@ func (e *Engine) inTxConcurrent(ctx context.Context, fn func(t *txn) error) erro
 }
 
 func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) (err error) {
+	if e.dialect != Postgres {
+		// SQLite has one writer: writers of this engine queue here, in order, instead of in
+		// SQLite's busy handler, which sleeps (up to 100 ms a try) while another holds the lock.
+		select {
+		case e.sqliteWriter <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the database writer: %w", ctx.Err())
+		}
+		defer func() { <-e.sqliteWriter }()
+	}
 	tx, err := e.client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
