@@ -130,7 +130,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusInternalServerError, string(delivery.CodeInternal), "internal error")
 		return
 	}
-	s.logins.Succeed(key)
+	s.logins.Succeed(key, addr)
 	auth.SetSessionCookies(w, secret, sess.ExpiresAt, s.secureCookies(r))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
