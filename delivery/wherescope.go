@@ -40,7 +40,7 @@ func readableWhere(hidden []int) map[reflect.Type]any {
 	readableRelease := release.DefinitionIDNotIn(hidden...)
 	readableJob := job.HasDeploymentWith(readableDeployment)
 	return map[reflect.Type]any{
-		reflect.TypeFor[ent.ReleaseDefinitionWhereInput](): predicate.ReleaseDefinition(releasedefinition.IDNotIn(hidden...)),
+		reflect.TypeFor[ent.ReleaseDefinitionWhereInput]():  predicate.ReleaseDefinition(releasedefinition.IDNotIn(hidden...)),
 		reflect.TypeFor[ent.DefinitionRevisionWhereInput](): predicate.DefinitionRevision(definitionrevision.DefinitionIDNotIn(hidden...)),
 		reflect.TypeFor[ent.ArtifactSourceWhereInput]():     predicate.ArtifactSource(artifactsource.DefinitionIDNotIn(hidden...)),
 		reflect.TypeFor[ent.EnvironmentWhereInput]():        predicate.Environment(environment.DefinitionIDNotIn(hidden...)),
