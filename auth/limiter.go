@@ -5,17 +5,27 @@ import (
 	"time"
 )
 
-// LoginLimiter counts failed sign-ins per key (a username, a client
-// address) in fixed windows and refuses further attempts on a key past its
-// limit until the window ends. It is per process: with several replicas an
-// attacker gets each replica's allowance, which still bounds guessing to a
-// few dozen passwords per window. Unknown usernames are counted like known
-// ones, so the limiter tells nothing about which exist.
+// LoginLimiter slows password guessing without locking the right password
+// out. Failures are counted per account and client address together: past
+// PerUser free failures, each further one doubles the wait before that
+// address may try that account again (Base, 2·Base, 4·Base … at most
+// Window). Another address (the account's owner at their desk) is not
+// slowed by an attacker's failures, and a success from an address forgets
+// that pair. A second, fixed-window count per address (PerAddr per Window,
+// all usernames together) bounds spraying many accounts from one address.
+// Unknown usernames are counted like known ones, so the limiter tells
+// nothing about which exist. It is per process: with several replicas an
+// attacker gets each replica's allowance.
 type LoginLimiter struct {
-	// Window is the counting period (default 15 minutes).
+	// Window is the per-address counting period and the longest delay
+	// (default 15 minutes). A pair's failures are forgotten two Windows
+	// after its last one.
 	Window time.Duration
-	// PerUser and PerAddr are the failures allowed per window for one
-	// username and for one client address (defaults 10 and 50).
+	// Base is the first delay past the free failures (default 1 second).
+	Base time.Duration
+	// PerUser is the failures an address may make on one account before
+	// delays start (default 5); PerAddr the failures per Window of one
+	// address over all accounts (default 50).
 	PerUser, PerAddr int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -25,56 +35,80 @@ type LoginLimiter struct {
 }
 
 type window struct {
-	start time.Time
+	start time.Time // first failure of the window (address) / last failure (pair)
 	fails int
 }
 
 // maxLimiterEntries bounds the memory a flood of random usernames can take.
 const maxLimiterEntries = 100_000
 
-func (l *LoginLimiter) defaults() (time.Duration, int, int, time.Time) {
-	w, u, a := l.Window, l.PerUser, l.PerAddr
+// pairMemory is how many Windows after its last failure a pair is
+// forgotten: longer than the longest delay, so that waiting the delay out
+// does not start the free failures again.
+const pairMemory = 2
+
+// maxShift caps the doubling so that the delay cannot overflow.
+const maxShift = 30
+
+func (l *LoginLimiter) defaults() (w, base time.Duration, perUser, perAddr int, now time.Time) {
+	w, base, perUser, perAddr = l.Window, l.Base, l.PerUser, l.PerAddr
 	if w <= 0 {
 		w = 15 * time.Minute
 	}
-	if u <= 0 {
-		u = 10
+	if base <= 0 {
+		base = time.Second
 	}
-	if a <= 0 {
-		a = 50
+	if perUser <= 0 {
+		perUser = 5
 	}
-	now := time.Now()
+	if perAddr <= 0 {
+		perAddr = 50
+	}
+	now = time.Now()
 	if l.Now != nil {
 		now = l.Now()
 	}
-	return w, u, a, now
+	return w, base, perUser, perAddr, now
+}
+
+func pairKey(username, addr string) string { return "p:" + addr + "\x00" + username }
+
+// delay is how long after its last failure a pair with fails failures waits.
+func delay(fails, perUser int, base, max time.Duration) time.Duration {
+	if fails < perUser {
+		return 0
+	}
+	shift := min(fails-perUser, maxShift)
+	d := base << shift
+	if d > max || d <= 0 {
+		d = max
+	}
+	return d
 }
 
 // Allow reports whether a sign-in for username from addr may be tried now,
 // and if not, how long until it may.
 func (l *LoginLimiter) Allow(username, addr string) (bool, time.Duration) {
-	w, perUser, perAddr, now := l.defaults()
+	w, base, perUser, perAddr, now := l.defaults()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var wait time.Duration
-	for _, k := range []struct {
-		key   string
-		limit int
-	}{{"u:" + username, perUser}, {"a:" + addr, perAddr}} {
-		e := l.entries[k.key]
-		if e == nil || now.Sub(e.start) >= w || e.fails < k.limit {
-			continue
+	if e := l.entries[pairKey(username, addr)]; e != nil && now.Sub(e.start) < pairMemory*w {
+		if d := e.start.Add(delay(e.fails, perUser, base, w)).Sub(now); d > wait {
+			wait = d
 		}
+	}
+	if e := l.entries["a:"+addr]; e != nil && now.Sub(e.start) < w && e.fails >= perAddr {
 		if d := e.start.Add(w).Sub(now); d > wait {
 			wait = d
 		}
 	}
-	return wait == 0, wait
+	return wait <= 0, max(wait, 0)
 }
 
 // Fail records a failed sign-in for username from addr.
 func (l *LoginLimiter) Fail(username, addr string) {
-	w, _, _, now := l.defaults()
+	w, _, _, _, now := l.defaults()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.entries == nil {
@@ -82,27 +116,37 @@ func (l *LoginLimiter) Fail(username, addr string) {
 	}
 	if len(l.entries) >= maxLimiterEntries {
 		for k, e := range l.entries {
-			if now.Sub(e.start) >= w {
+			if now.Sub(e.start) >= pairMemory*w {
 				delete(l.entries, k)
 			}
 		}
 	}
-	for _, key := range []string{"u:" + username, "a:" + addr} {
+	add := func(key string, restart bool) {
 		e := l.entries[key]
-		if e == nil || now.Sub(e.start) >= w {
+		expiry := w
+		if restart {
+			expiry = pairMemory * w
+		}
+		if e == nil || now.Sub(e.start) >= expiry {
 			if e == nil && len(l.entries) >= maxLimiterEntries {
-				continue // full of live windows: keep counting the ones we have
+				return // full of live windows: keep counting the ones we have
 			}
 			e = &window{start: now}
 			l.entries[key] = e
 		}
 		e.fails++
+		if restart {
+			e.start = now // a pair's delay runs from its last failure
+		}
 	}
+	add(pairKey(username, addr), true)
+	add("a:"+addr, false)
 }
 
-// Succeed forgets the failures of username (not of the address).
-func (l *LoginLimiter) Succeed(username string) {
+// Succeed forgets the failures of username from addr (not the address's
+// count over all accounts).
+func (l *LoginLimiter) Succeed(username, addr string) {
 	l.mu.Lock()
-	delete(l.entries, "u:"+username)
+	delete(l.entries, pairKey(username, addr))
 	l.mu.Unlock()
 }

@@ -11,29 +11,45 @@ type fakeNow struct{ t time.Time }
 
 func (f *fakeNow) now() time.Time { return f.t }
 
-func TestLoginLimiterPerUsername(t *testing.T) {
+// TestLoginLimiterSlowsGuessingPerAddress: past the free failures, each
+// failure of one address on one account doubles its wait; the same account
+// from another address (its owner) is not slowed, and nothing locks for
+// good: after the wait the next try is allowed.
+func TestLoginLimiterSlowsGuessingPerAddress(t *testing.T) {
 	clk := &fakeNow{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := &auth.LoginLimiter{Window: 15 * time.Minute, PerUser: 3, PerAddr: 100, Now: clk.now}
+	l := &auth.LoginLimiter{Window: 15 * time.Minute, Base: time.Second, PerUser: 3, PerAddr: 1000, Now: clk.now}
 	for i := range 3 {
-		if ok, _ := l.Allow("pam", "10.0.0.1"); !ok {
-			t.Fatalf("attempt %d refused", i+1)
+		if ok, _ := l.Allow("admin", "10.0.0.66"); !ok {
+			t.Fatalf("free attempt %d refused", i+1)
 		}
-		l.Fail("pam", "10.0.0.1")
+		l.Fail("admin", "10.0.0.66")
 	}
-	ok, wait := l.Allow("pam", "10.0.0.2")
-	if ok || wait != 15*time.Minute {
-		t.Fatalf("after 3 failures: Allow = %v, %s; want refused for 15m (from any address)", ok, wait)
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		ok, wait := l.Allow("admin", "10.0.0.66")
+		if ok || wait != want {
+			t.Fatalf("after %d failures: Allow = %v, %s; want refused for %s", 3+i, ok, wait, want)
+		}
+		// The owner, from another address, is never slowed by it.
+		if ok, _ := l.Allow("admin", "10.0.0.1"); !ok {
+			t.Fatal("the account is locked for every address")
+		}
+		clk.t = clk.t.Add(want)
+		if ok, _ := l.Allow("admin", "10.0.0.66"); !ok {
+			t.Fatalf("still refused after waiting %s", want)
+		}
+		l.Fail("admin", "10.0.0.66")
 	}
-	if ok, _ := l.Allow("sam", "10.0.0.1"); !ok {
-		t.Error("another username is refused")
+	// The delay is capped at the window; a hundred more failures wait no longer.
+	for range 100 {
+		clk.t = clk.t.Add(15 * time.Minute)
+		l.Fail("admin", "10.0.0.66")
 	}
-	clk.t = clk.t.Add(10 * time.Minute)
-	if _, wait := l.Allow("pam", "10.0.0.1"); wait != 5*time.Minute {
-		t.Errorf("retry after %s, want 5m", wait)
+	if _, wait := l.Allow("admin", "10.0.0.66"); wait != 15*time.Minute {
+		t.Fatalf("wait %s, want the 15m cap", wait)
 	}
-	clk.t = clk.t.Add(5 * time.Minute)
-	if ok, _ := l.Allow("pam", "10.0.0.1"); !ok {
-		t.Error("still refused after the window")
+	clk.t = clk.t.Add(15 * time.Minute)
+	if ok, _ := l.Allow("admin", "10.0.0.66"); !ok {
+		t.Fatal("locked out for good")
 	}
 }
 
@@ -51,9 +67,10 @@ func TestLoginLimiterPerAddressAndSuccess(t *testing.T) {
 	if ok, _ := l.Allow("e", "10.0.0.10"); !ok {
 		t.Error("another address is refused")
 	}
-	// A success forgets the username's failures.
+	// A success forgets the pair's failures.
 	l.Fail("pam", "10.0.0.1")
-	l.Succeed("pam")
+	l.Fail("pam", "10.0.0.1")
+	l.Succeed("pam", "10.0.0.1")
 	l.Fail("pam", "10.0.0.1")
 	if ok, _ := l.Allow("pam", "10.0.0.1"); !ok {
 		t.Error("failures before a success still count")

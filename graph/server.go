@@ -102,6 +102,7 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv.Use(depthLimit(opts.DepthLimit))
 	srv.AroundOperations(limitSubscriptions(opts.MaxSubscriptions))
 	srv.AroundOperations(r.scopeReads)
+	srv.AroundFields(scopeWhere)
 	srv.AroundOperations(r.Loaders)
 	srv.AroundRootFields(authorizeRootFields)
 	srv.SetErrorPresenter(presentError(log))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -69,14 +70,71 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 	return false
 }
 
-// clientAddr is the address failures are counted against: the peer's IP
-// (proxies' forwarding headers are not trusted).
-func clientAddr(r *http.Request) string {
+// clientAddr is the address failures are counted against and sessions
+// record: the peer's IP, or, when the peer is a trusted proxy
+// (Config.TrustedProxies), the client its forwarding header names.
+func (s *Server) clientAddr(r *http.Request) string {
+	return ClientAddr(r, s.cfg.TrustedProxies)
+}
+
+// ClientAddr returns the client address of r. The peer address is taken
+// unless it lies in trusted; then X-Forwarded-For is read from the right
+// (each proxy appends the address it received from), skipping trusted
+// proxies, and the first other address is the client; without that header,
+// the last for= of Forwarded (RFC 7239) is read the same way. A header from
+// an untrusted peer is ignored: anyone can send one.
+func ClientAddr(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return host
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for _, h := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(h))
+		}
+	}
+	if len(hops) == 0 {
+		for _, v := range r.Header.Values("Forwarded") {
+			for _, elem := range strings.Split(v, ",") {
+				for _, pair := range strings.Split(elem, ";") {
+					k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+					if ok && strings.EqualFold(k, "for") {
+						val = strings.Trim(val, `"`)
+						if h, _, err := net.SplitHostPort(val); err == nil {
+							val = h
+						}
+						hops = append(hops, strings.Trim(val, "[]"))
+					}
+				}
+			}
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			return host // garbage from a trusted proxy's client: count it against the proxy
+		}
+		a = a.Unmap()
+		if !isTrusted(a, trusted) {
+			return a.String()
+		}
 	}
 	return host
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +166,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if len(key) > 100 {
 		key = key[:100]
 	}
-	addr := clientAddr(r)
+	addr := s.clientAddr(r)
 	if ok, wait := s.logins.Allow(key, addr); !ok {
 		secs := int(wait.Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -130,7 +188,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusInternalServerError, string(delivery.CodeInternal), "internal error")
 		return
 	}
-	s.logins.Succeed(key)
+	s.logins.Succeed(key, addr)
 	auth.SetSessionCookies(w, secret, sess.ExpiresAt, s.secureCookies(r))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -58,6 +59,12 @@ type Config struct {
 	BodyReadTimeout time.Duration
 	// AllowedOrigins are extra websocket Origin patterns.
 	AllowedOrigins []string
+	// TrustedProxies are the reverse proxies (CIDRs) whose forwarding header
+	// names the client: for a request whose peer is one of them, the client
+	// address (sign-in limiting, session records) is the right-most address
+	// of X-Forwarded-For (else Forwarded's for=) that is not itself a
+	// trusted proxy. Empty: the peer address, and the headers are ignored.
+	TrustedProxies []netip.Prefix
 	// ShutdownTimeout bounds graceful shutdown (default 20 s).
 	ShutdownTimeout time.Duration
 	// SMTP settings for approval notifications; no SMTPAddr disables email.

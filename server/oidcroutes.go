@@ -67,14 +67,14 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := s.oidc.Finish(r.Context(), st, r.URL.Query())
 	if err != nil {
-		s.log.InfoContext(r.Context(), "OIDC sign-in refused", "err", err, "addr", clientAddr(r))
+		s.log.InfoContext(r.Context(), "OIDC sign-in refused", "err", err, "addr", s.clientAddr(r))
 		signinFailed(w, r, "single sign-on failed: "+err.Error())
 		return
 	}
 	sess, secret, err := s.Engine.LoginExternal(r.Context(), delivery.ExternalLogin{
 		Identity: oidcIdentityPrefix + id.Subject, Method: "oidc " + s.oidc.Issuer(),
 		Username: id.Username, DisplayName: id.Name, Email: id.Email, Create: s.cfg.OIDCCreateUsers,
-	}, delivery.SessionMeta{Lifetime: s.cfg.SessionLifetime, UserAgent: r.UserAgent(), RemoteAddr: clientAddr(r)})
+	}, delivery.SessionMeta{Lifetime: s.cfg.SessionLifetime, UserAgent: r.UserAgent(), RemoteAddr: s.clientAddr(r)})
 	if err != nil {
 		switch delivery.CodeOf(err) {
 		case delivery.CodeUnauthenticated, delivery.CodeInvalidInput:

@@ -100,6 +100,20 @@ func TestRestrictedDefinitionReachedAround(t *testing.T) {
 		if got := toJSON(h.do(vic, agentJobs, map[string]any{"a": strconv.Itoa(a.ID)}).Data); strings.Contains(got, `"`+vaultRel+`"`) {
 			t.Errorf("vic reached the vault job through the agent: %s", got)
 		}
+		// A yes/no question through where-edge predicates about a hidden definition's name
+		// answers as if it did not exist.
+		for _, q := range []string{
+			`{ agents(where: {hasJobsWith: {hasDeploymentWith: {hasReleaseWith: {hasDefinitionWith: {name: "vault"}}}}}) { totalCount } }`,
+			`{ agents(where: {hasJobsWith: {hasDeploymentWith: {hasReleaseWith: {hasDefinitionWith: {nameHasPrefix: "va"}}}}}) { totalCount } }`,
+			`{ release(id: "` + openRel + `") { workItems(where: {hasReleasesWith: {hasDefinitionWith: {name: "vault"}}}) { totalCount } } }`,
+		} {
+			if got := toJSON(h.ok(h.admin, q, nil)); !strings.Contains(got, `"totalCount":1`) {
+				t.Fatalf("admin: %s → %s", q, got)
+			}
+			if got := toJSON(h.ok(vic, q, nil)); !strings.Contains(got, `"totalCount":0`) {
+				t.Errorf("vic learned about the vault through %s: %s", q, got)
+			}
+		}
 		av := `query($d: ID!) { artifactVersions(definitionId: $d, alias: "web") { buildNumber } }`
 		if r := h.do(vic, av, map[string]any{"d": vault}); r.code() != "NOT_FOUND" {
 			t.Errorf("vic listed the vault's artifact versions: %s", r.Raw)

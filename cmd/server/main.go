@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -44,7 +45,7 @@ func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var cfg server.Config
-	var origins, jiraKeys, logLevel, logFormat string
+	var origins, jiraKeys, logLevel, logFormat, trustedProxies string
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./cairn-data", "data directory (SQLite database, keys)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// DSN; empty selects SQLite in the data dir")
@@ -57,6 +58,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "external URL for links (default http://<addr>)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", 1<<20, "request body limit in bytes")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra websocket Origin patterns")
+	fs.StringVar(&trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded header gives the client address (sign-in limiting, sessions); empty: the peer address")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "graceful shutdown limit")
 	fs.DurationVar(&cfg.BodyReadTimeout, "body-read-timeout", 30*time.Second, "how long a request body may take to arrive (websockets and SSE streams are not limited)")
 	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", "", "SMTP server host:port for approval email (empty: no email)")
@@ -87,6 +89,21 @@ func run(args []string, out io.Writer) error {
 	}
 	if origins != "" {
 		cfg.AllowedOrigins = strings.Split(origins, ",")
+	}
+	for _, p := range strings.Split(trustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(p); aerr == nil {
+				prefix, err = a.Prefix(a.BitLen())
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("--trusted-proxies: %q is not a CIDR (10.0.0.0/8) or an address", p)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix.Masked())
 	}
 	for _, k := range strings.Split(jiraKeys, ",") {
 		if k = strings.TrimSpace(k); k != "" {

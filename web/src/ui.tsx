@@ -9,6 +9,26 @@ const statusClass: Record<string, string> = {
   SKIPPED: 'muted', REASSIGNED: 'muted', OFFLINE: 'muted', ACTIVE: 'run',
 };
 
+// safeHref returns url when it is an absolute http(s) URL, else null: links that come from
+// outside (build pages, commits, work items) are never followed as javascript:, data: or
+// any other scheme.
+export function safeHref(url?: string | null): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+// ExternalLink renders a link from outside as a link only when it is http(s); otherwise its
+// text alone, inert.
+export function ExternalLink({ url, children }: { url?: string | null; children: ReactNode }) {
+  const href = safeHref(url);
+  return href ? <a href={href} rel="noopener noreferrer nofollow">{children}</a> : <>{children}</>;
+}
+
 export function human(s: string): string {
   return s.charAt(0) + s.slice(1).toLowerCase().replace(/_/g, ' ');
 }

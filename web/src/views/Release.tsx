@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { useLive } from '../hooks';
 import { mutate, type APIError } from '../api';
-import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
+import { Ago, ErrorNote, ExternalLink, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
 import type { Can, DefinitionCan, EnvironmentCan, Scope } from '../permissions';
 import { ApprovalActions } from './ApprovalActions';
@@ -83,7 +83,7 @@ export function Release({ id, can }: { id: string; can: (pending: Set<string>, s
         <ul className="plain">
           {(rel.artifacts ?? []).map((a) => (
             <li key={a.id}>
-              <strong>{a.alias}</strong>{a.primary && ' (primary)'}: build {a.buildURL ? <a href={a.buildURL}>{a.buildNumber || '?'}</a> : a.buildNumber}
+              <strong>{a.alias}</strong>{a.primary && ' (primary)'}: build {a.buildURL ? <ExternalLink url={a.buildURL}>{a.buildNumber || '?'}</ExternalLink> : a.buildNumber}
               {a.branch && <> on <code>{a.branch}</code></>}{a.commit && <> at <code>{a.commit.slice(0, 10)}</code></>}
             </li>
           ))}
@@ -93,7 +93,7 @@ export function Release({ id, can }: { id: string; can: (pending: Set<string>, s
       {commits.length === 0 ? <p className="muted">None recorded.</p> : (
         <ul className="plain">
           {commits.map((c) => (
-            <li key={c.id}><code>{c.url ? <a href={c.url}>{c.sha.slice(0, 10)}</a> : c.sha.slice(0, 10)}</code> {c.message.split('\n')[0]} <span className="small">— {c.author}</span></li>
+            <li key={c.id}><code><ExternalLink url={c.url}>{c.sha.slice(0, 10)}</ExternalLink></code> {c.message.split('\n')[0]} <span className="small">— {c.author}</span></li>
           ))}
         </ul>
       )}

@@ -1,5 +1,5 @@
 import { useLive } from '../hooks';
-import { Ago, ErrorNote, Loading, Page, Status } from '../ui';
+import { Ago, ErrorNote, ExternalLink, Loading, Page, Status } from '../ui';
 import { Link } from '../router';
 
 const wiQuery = `query WorkItem($system: String!, $id: String!) {
@@ -16,7 +16,7 @@ export function WorkItem({ system, externalId }: { system: string; externalId: s
   if (!w) return <Page title={`Work item ${externalId}`}>{q.loading ? <Loading what="the work item" /> : <ErrorNote error={q.error ?? new Error('No such work item.')} />}</Page>;
   return (
     <Page title={`${w.workItem.externalID}: ${w.workItem.title || '(no title)'}`}>
-      <p className="small">{w.workItem.system} {w.workItem.type} {w.workItem.state && `· ${w.workItem.state}`} {w.workItem.url && <a href={w.workItem.url}>open</a>}</p>
+      <p className="small">{w.workItem.system} {w.workItem.type} {w.workItem.state && `· ${w.workItem.state}`} {w.workItem.url && <ExternalLink url={w.workItem.url}>open</ExternalLink>}</p>
       <h2>Deployed to</h2>
       {w.deployedTo.length === 0 ? <p className="muted">Nowhere yet.</p> : (
         <ul className="plain">
