@@ -215,7 +215,7 @@ var groupsSetCommand = &command{
 
 var groupsUnsetCommand = &command{
 	name: "groups unset", synopsis: "GROUP NAME [--comment TEXT]",
-	help: "remove one variable of a group",
+	help:  "remove one variable of a group",
 	flags: func(fs *flag.FlagSet) { fs.String("comment", "", "why (kept in the group's revision)") },
 	run: func(c *cmd) error {
 		if err := c.wantArgs(2, "GROUP NAME"); err != nil {
@@ -246,7 +246,7 @@ var groupsUnsetCommand = &command{
 
 var groupsDeleteCommand = &command{
 	name: "groups delete", synopsis: "GROUP [--comment TEXT]",
-	help: "delete a variable group (refused while definitions link it)",
+	help:  "delete a variable group (refused while definitions link it)",
 	flags: func(fs *flag.FlagSet) { fs.String("comment", "", "why") },
 	run: func(c *cmd) error {
 		if err := c.wantArgs(1, "GROUP"); err != nil {
