@@ -71,7 +71,7 @@ func secureFileUploadHandler(e *delivery.Engine, log *slog.Logger) http.Handler 
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"id": f.ID, "name": f.Name, "description": f.Description, "size": f.Size, "sha256": f.Sha256,
+			"id": strconv.Itoa(f.ID), "name": f.Name, "description": f.Description, "size": f.Size, "sha256": f.Sha256,
 		})
 	})
 }

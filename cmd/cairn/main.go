@@ -103,6 +103,8 @@ func init() {
 		approvalsListCommand, approveCommand, rejectCommand,
 		interventionsListCommand, resumeCommand, stopCommand,
 		logsCommand, statusCommand, agentsListCommand,
+		groupsListCommand, groupsShowCommand, groupsSetCommand, groupsUnsetCommand, groupsDeleteCommand,
+		filesListCommand, filesUploadCommand, filesDeleteCommand,
 	}
 }
 
