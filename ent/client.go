@@ -43,7 +43,9 @@ import (
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 	"github.com/cairnhq/cairn/ent/streamcursor"
+	"github.com/cairnhq/cairn/ent/tasktemplate"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
@@ -113,8 +115,12 @@ type Client struct {
 	Session *SessionClient
 	// SourceCommit is the client for interacting with the SourceCommit builders.
 	SourceCommit *SourceCommitClient
+	// StepAttachment is the client for interacting with the StepAttachment builders.
+	StepAttachment *StepAttachmentClient
 	// StreamCursor is the client for interacting with the StreamCursor builders.
 	StreamCursor *StreamCursorClient
+	// TaskTemplate is the client for interacting with the TaskTemplate builders.
+	TaskTemplate *TaskTemplateClient
 	// Timer is the client for interacting with the Timer builders.
 	Timer *TimerClient
 	// User is the client for interacting with the User builders.
@@ -164,7 +170,9 @@ func (c *Client) init() {
 	c.ServiceConnection = NewServiceConnectionClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SourceCommit = NewSourceCommitClient(c.config)
+	c.StepAttachment = NewStepAttachmentClient(c.config)
 	c.StreamCursor = NewStreamCursorClient(c.config)
+	c.TaskTemplate = NewTaskTemplateClient(c.config)
 	c.Timer = NewTimerClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
@@ -289,7 +297,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ServiceConnection:  NewServiceConnectionClient(cfg),
 		Session:            NewSessionClient(cfg),
 		SourceCommit:       NewSourceCommitClient(cfg),
+		StepAttachment:     NewStepAttachmentClient(cfg),
 		StreamCursor:       NewStreamCursorClient(cfg),
+		TaskTemplate:       NewTaskTemplateClient(cfg),
 		Timer:              NewTimerClient(cfg),
 		User:               NewUserClient(cfg),
 		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
@@ -341,7 +351,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ServiceConnection:  NewServiceConnectionClient(cfg),
 		Session:            NewSessionClient(cfg),
 		SourceCommit:       NewSourceCommitClient(cfg),
+		StepAttachment:     NewStepAttachmentClient(cfg),
 		StreamCursor:       NewStreamCursorClient(cfg),
+		TaskTemplate:       NewTaskTemplateClient(cfg),
 		Timer:              NewTimerClient(cfg),
 		User:               NewUserClient(cfg),
 		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
@@ -381,7 +393,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Job, c.JobStep, c.LogChunk, c.ManualIntervention, c.Notification,
 		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
 		c.ReleaseEnvironment, c.ServiceConnection, c.Session, c.SourceCommit,
-		c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
+		c.StepAttachment, c.StreamCursor, c.TaskTemplate, c.Timer, c.User,
+		c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Use(hooks...)
 	}
@@ -397,7 +410,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Job, c.JobStep, c.LogChunk, c.ManualIntervention, c.Notification,
 		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
 		c.ReleaseEnvironment, c.ServiceConnection, c.Session, c.SourceCommit,
-		c.StreamCursor, c.Timer, c.User, c.WebhookDelivery, c.WorkItem,
+		c.StepAttachment, c.StreamCursor, c.TaskTemplate, c.Timer, c.User,
+		c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -462,8 +476,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Session.mutate(ctx, m)
 	case *SourceCommitMutation:
 		return c.SourceCommit.mutate(ctx, m)
+	case *StepAttachmentMutation:
+		return c.StepAttachment.mutate(ctx, m)
 	case *StreamCursorMutation:
 		return c.StreamCursor.mutate(ctx, m)
+	case *TaskTemplateMutation:
+		return c.TaskTemplate.mutate(ctx, m)
 	case *TimerMutation:
 		return c.Timer.mutate(ctx, m)
 	case *UserMutation:
@@ -3081,6 +3099,22 @@ func (c *JobStepClient) QueryJob(js *JobStep) *JobQuery {
 	return query
 }
 
+// QueryAttachments queries the attachments edge of a JobStep.
+func (c *JobStepClient) QueryAttachments(js *JobStep) *StepAttachmentQuery {
+	query := (&StepAttachmentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := js.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(jobstep.Table, jobstep.FieldID, id),
+			sqlgraph.To(stepattachment.Table, stepattachment.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, jobstep.AttachmentsTable, jobstep.AttachmentsColumn),
+		)
+		fromV = sqlgraph.Neighbors(js.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *JobStepClient) Hooks() []Hook {
 	return c.hooks.JobStep
@@ -4905,6 +4939,155 @@ func (c *SourceCommitClient) mutate(ctx context.Context, m *SourceCommitMutation
 	}
 }
 
+// StepAttachmentClient is a client for the StepAttachment schema.
+type StepAttachmentClient struct {
+	config
+}
+
+// NewStepAttachmentClient returns a client for the StepAttachment from the given config.
+func NewStepAttachmentClient(c config) *StepAttachmentClient {
+	return &StepAttachmentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `stepattachment.Hooks(f(g(h())))`.
+func (c *StepAttachmentClient) Use(hooks ...Hook) {
+	c.hooks.StepAttachment = append(c.hooks.StepAttachment, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `stepattachment.Intercept(f(g(h())))`.
+func (c *StepAttachmentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StepAttachment = append(c.inters.StepAttachment, interceptors...)
+}
+
+// Create returns a builder for creating a StepAttachment entity.
+func (c *StepAttachmentClient) Create() *StepAttachmentCreate {
+	mutation := newStepAttachmentMutation(c.config, OpCreate)
+	return &StepAttachmentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StepAttachment entities.
+func (c *StepAttachmentClient) CreateBulk(builders ...*StepAttachmentCreate) *StepAttachmentCreateBulk {
+	return &StepAttachmentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StepAttachmentClient) MapCreateBulk(slice any, setFunc func(*StepAttachmentCreate, int)) *StepAttachmentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StepAttachmentCreateBulk{err: fmt.Errorf("calling to StepAttachmentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StepAttachmentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StepAttachmentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StepAttachment.
+func (c *StepAttachmentClient) Update() *StepAttachmentUpdate {
+	mutation := newStepAttachmentMutation(c.config, OpUpdate)
+	return &StepAttachmentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StepAttachmentClient) UpdateOne(sa *StepAttachment) *StepAttachmentUpdateOne {
+	mutation := newStepAttachmentMutation(c.config, OpUpdateOne, withStepAttachment(sa))
+	return &StepAttachmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StepAttachmentClient) UpdateOneID(id int) *StepAttachmentUpdateOne {
+	mutation := newStepAttachmentMutation(c.config, OpUpdateOne, withStepAttachmentID(id))
+	return &StepAttachmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StepAttachment.
+func (c *StepAttachmentClient) Delete() *StepAttachmentDelete {
+	mutation := newStepAttachmentMutation(c.config, OpDelete)
+	return &StepAttachmentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StepAttachmentClient) DeleteOne(sa *StepAttachment) *StepAttachmentDeleteOne {
+	return c.DeleteOneID(sa.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StepAttachmentClient) DeleteOneID(id int) *StepAttachmentDeleteOne {
+	builder := c.Delete().Where(stepattachment.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StepAttachmentDeleteOne{builder}
+}
+
+// Query returns a query builder for StepAttachment.
+func (c *StepAttachmentClient) Query() *StepAttachmentQuery {
+	return &StepAttachmentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStepAttachment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StepAttachment entity by its id.
+func (c *StepAttachmentClient) Get(ctx context.Context, id int) (*StepAttachment, error) {
+	return c.Query().Where(stepattachment.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StepAttachmentClient) GetX(ctx context.Context, id int) *StepAttachment {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryStep queries the step edge of a StepAttachment.
+func (c *StepAttachmentClient) QueryStep(sa *StepAttachment) *JobStepQuery {
+	query := (&JobStepClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := sa.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(stepattachment.Table, stepattachment.FieldID, id),
+			sqlgraph.To(jobstep.Table, jobstep.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, stepattachment.StepTable, stepattachment.StepColumn),
+		)
+		fromV = sqlgraph.Neighbors(sa.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *StepAttachmentClient) Hooks() []Hook {
+	return c.hooks.StepAttachment
+}
+
+// Interceptors returns the client interceptors.
+func (c *StepAttachmentClient) Interceptors() []Interceptor {
+	return c.inters.StepAttachment
+}
+
+func (c *StepAttachmentClient) mutate(ctx context.Context, m *StepAttachmentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StepAttachmentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StepAttachmentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StepAttachmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StepAttachmentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StepAttachment mutation op: %q", m.Op())
+	}
+}
+
 // StreamCursorClient is a client for the StreamCursor schema.
 type StreamCursorClient struct {
 	config
@@ -5035,6 +5218,139 @@ func (c *StreamCursorClient) mutate(ctx context.Context, m *StreamCursorMutation
 		return (&StreamCursorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown StreamCursor mutation op: %q", m.Op())
+	}
+}
+
+// TaskTemplateClient is a client for the TaskTemplate schema.
+type TaskTemplateClient struct {
+	config
+}
+
+// NewTaskTemplateClient returns a client for the TaskTemplate from the given config.
+func NewTaskTemplateClient(c config) *TaskTemplateClient {
+	return &TaskTemplateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `tasktemplate.Hooks(f(g(h())))`.
+func (c *TaskTemplateClient) Use(hooks ...Hook) {
+	c.hooks.TaskTemplate = append(c.hooks.TaskTemplate, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `tasktemplate.Intercept(f(g(h())))`.
+func (c *TaskTemplateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TaskTemplate = append(c.inters.TaskTemplate, interceptors...)
+}
+
+// Create returns a builder for creating a TaskTemplate entity.
+func (c *TaskTemplateClient) Create() *TaskTemplateCreate {
+	mutation := newTaskTemplateMutation(c.config, OpCreate)
+	return &TaskTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TaskTemplate entities.
+func (c *TaskTemplateClient) CreateBulk(builders ...*TaskTemplateCreate) *TaskTemplateCreateBulk {
+	return &TaskTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TaskTemplateClient) MapCreateBulk(slice any, setFunc func(*TaskTemplateCreate, int)) *TaskTemplateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TaskTemplateCreateBulk{err: fmt.Errorf("calling to TaskTemplateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TaskTemplateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TaskTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TaskTemplate.
+func (c *TaskTemplateClient) Update() *TaskTemplateUpdate {
+	mutation := newTaskTemplateMutation(c.config, OpUpdate)
+	return &TaskTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TaskTemplateClient) UpdateOne(tt *TaskTemplate) *TaskTemplateUpdateOne {
+	mutation := newTaskTemplateMutation(c.config, OpUpdateOne, withTaskTemplate(tt))
+	return &TaskTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TaskTemplateClient) UpdateOneID(id int) *TaskTemplateUpdateOne {
+	mutation := newTaskTemplateMutation(c.config, OpUpdateOne, withTaskTemplateID(id))
+	return &TaskTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TaskTemplate.
+func (c *TaskTemplateClient) Delete() *TaskTemplateDelete {
+	mutation := newTaskTemplateMutation(c.config, OpDelete)
+	return &TaskTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TaskTemplateClient) DeleteOne(tt *TaskTemplate) *TaskTemplateDeleteOne {
+	return c.DeleteOneID(tt.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TaskTemplateClient) DeleteOneID(id int) *TaskTemplateDeleteOne {
+	builder := c.Delete().Where(tasktemplate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TaskTemplateDeleteOne{builder}
+}
+
+// Query returns a query builder for TaskTemplate.
+func (c *TaskTemplateClient) Query() *TaskTemplateQuery {
+	return &TaskTemplateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTaskTemplate},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TaskTemplate entity by its id.
+func (c *TaskTemplateClient) Get(ctx context.Context, id int) (*TaskTemplate, error) {
+	return c.Query().Where(tasktemplate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TaskTemplateClient) GetX(ctx context.Context, id int) *TaskTemplate {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *TaskTemplateClient) Hooks() []Hook {
+	return c.hooks.TaskTemplate
+}
+
+// Interceptors returns the client interceptors.
+func (c *TaskTemplateClient) Interceptors() []Interceptor {
+	return c.inters.TaskTemplate
+}
+
+func (c *TaskTemplateClient) mutate(ctx context.Context, m *TaskTemplateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TaskTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TaskTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TaskTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TaskTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TaskTemplate mutation op: %q", m.Op())
 	}
 }
 
@@ -5673,16 +5989,17 @@ type (
 		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
 		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, ManualIntervention,
 		Notification, OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition,
-		ReleaseEnvironment, ServiceConnection, Session, SourceCommit, StreamCursor,
-		Timer, User, WebhookDelivery, WorkItem []ent.Hook
+		ReleaseEnvironment, ServiceConnection, Session, SourceCommit, StepAttachment,
+		StreamCursor, TaskTemplate, Timer, User, WebhookDelivery, WorkItem []ent.Hook
 	}
 	inters struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
 		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
 		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, ManualIntervention,
 		Notification, OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition,
-		ReleaseEnvironment, ServiceConnection, Session, SourceCommit, StreamCursor,
-		Timer, User, WebhookDelivery, WorkItem []ent.Interceptor
+		ReleaseEnvironment, ServiceConnection, Session, SourceCommit, StepAttachment,
+		StreamCursor, TaskTemplate, Timer, User, WebhookDelivery,
+		WorkItem []ent.Interceptor
 	}
 )
 

@@ -40,7 +40,9 @@ import (
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 	"github.com/cairnhq/cairn/ent/streamcursor"
+	"github.com/cairnhq/cairn/ent/tasktemplate"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
@@ -133,7 +135,9 @@ func checkColumn(table, column string) error {
 			serviceconnection.Table:  serviceconnection.ValidColumn,
 			session.Table:            session.ValidColumn,
 			sourcecommit.Table:       sourcecommit.ValidColumn,
+			stepattachment.Table:     stepattachment.ValidColumn,
 			streamcursor.Table:       streamcursor.ValidColumn,
+			tasktemplate.Table:       tasktemplate.ValidColumn,
 			timer.Table:              timer.ValidColumn,
 			user.Table:               user.ValidColumn,
 			webhookdelivery.Table:    webhookdelivery.ValidColumn,

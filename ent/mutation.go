@@ -41,11 +41,14 @@ import (
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 	"github.com/cairnhq/cairn/ent/streamcursor"
+	"github.com/cairnhq/cairn/ent/tasktemplate"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/ent/workitem"
+	"github.com/cairnhq/cairn/internal/tasklib"
 )
 
 const (
@@ -85,7 +88,9 @@ const (
 	TypeServiceConnection  = "ServiceConnection"
 	TypeSession            = "Session"
 	TypeSourceCommit       = "SourceCommit"
+	TypeStepAttachment     = "StepAttachment"
 	TypeStreamCursor       = "StreamCursor"
+	TypeTaskTemplate       = "TaskTemplate"
 	TypeTimer              = "Timer"
 	TypeUser               = "User"
 	TypeWebhookDelivery    = "WebhookDelivery"
@@ -14929,48 +14934,50 @@ func (m *HookDeliveryMutation) ResetEdge(name string) error {
 // JobMutation represents an operation that mutates the Job nodes in the graph.
 type JobMutation struct {
 	config
-	op                Op
-	typ               string
-	id                *int
-	created_at        *time.Time
-	updated_at        *time.Time
-	demands           *[]string
-	appenddemands     []string
-	spec              *spec.JobSpec
-	status            *job.Status
-	waiting_reason    *string
-	result_reason     *string
-	queued_at         *time.Time
-	assigned_at       *time.Time
-	started_at        *time.Time
-	finished_at       *time.Time
-	timeout_at        *time.Time
-	cancel_requested  *bool
-	log_seq           *int64
-	addlog_seq        *int64
-	log_bytes         *int64
-	addlog_bytes      *int64
-	log_truncated     *bool
-	version           *int
-	addversion        *int
-	phase             *int
-	addphase          *int
-	log_base          *int64
-	addlog_base       *int64
-	clearedFields     map[string]struct{}
-	deployment        *int
-	cleareddeployment bool
-	agent             *int
-	clearedagent      bool
-	steps             map[int]struct{}
-	removedsteps      map[int]struct{}
-	clearedsteps      bool
-	log_chunks        map[int]struct{}
-	removedlog_chunks map[int]struct{}
-	clearedlog_chunks bool
-	done              bool
-	oldValue          func(context.Context) (*Job, error)
-	predicates        []predicate.Job
+	op                     Op
+	typ                    string
+	id                     *int
+	created_at             *time.Time
+	updated_at             *time.Time
+	demands                *[]string
+	appenddemands          []string
+	spec                   *spec.JobSpec
+	status                 *job.Status
+	waiting_reason         *string
+	result_reason          *string
+	queued_at              *time.Time
+	assigned_at            *time.Time
+	started_at             *time.Time
+	finished_at            *time.Time
+	timeout_at             *time.Time
+	cancel_requested       *bool
+	log_seq                *int64
+	addlog_seq             *int64
+	log_bytes              *int64
+	addlog_bytes           *int64
+	log_truncated          *bool
+	version                *int
+	addversion             *int
+	phase                  *int
+	addphase               *int
+	log_base               *int64
+	addlog_base            *int64
+	output_variables       *[]spec.Variable
+	appendoutput_variables []spec.Variable
+	clearedFields          map[string]struct{}
+	deployment             *int
+	cleareddeployment      bool
+	agent                  *int
+	clearedagent           bool
+	steps                  map[int]struct{}
+	removedsteps           map[int]struct{}
+	clearedsteps           bool
+	log_chunks             map[int]struct{}
+	removedlog_chunks      map[int]struct{}
+	clearedlog_chunks      bool
+	done                   bool
+	oldValue               func(context.Context) (*Job, error)
+	predicates             []predicate.Job
 }
 
 var _ ent.Mutation = (*JobMutation)(nil)
@@ -16021,6 +16028,71 @@ func (m *JobMutation) ResetAgentID() {
 	delete(m.clearedFields, job.FieldAgentID)
 }
 
+// SetOutputVariables sets the "output_variables" field.
+func (m *JobMutation) SetOutputVariables(s []spec.Variable) {
+	m.output_variables = &s
+	m.appendoutput_variables = nil
+}
+
+// OutputVariables returns the value of the "output_variables" field in the mutation.
+func (m *JobMutation) OutputVariables() (r []spec.Variable, exists bool) {
+	v := m.output_variables
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutputVariables returns the old "output_variables" field's value of the Job entity.
+// If the Job object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobMutation) OldOutputVariables(ctx context.Context) (v []spec.Variable, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutputVariables is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutputVariables requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutputVariables: %w", err)
+	}
+	return oldValue.OutputVariables, nil
+}
+
+// AppendOutputVariables adds s to the "output_variables" field.
+func (m *JobMutation) AppendOutputVariables(s []spec.Variable) {
+	m.appendoutput_variables = append(m.appendoutput_variables, s...)
+}
+
+// AppendedOutputVariables returns the list of values that were appended to the "output_variables" field in this mutation.
+func (m *JobMutation) AppendedOutputVariables() ([]spec.Variable, bool) {
+	if len(m.appendoutput_variables) == 0 {
+		return nil, false
+	}
+	return m.appendoutput_variables, true
+}
+
+// ClearOutputVariables clears the value of the "output_variables" field.
+func (m *JobMutation) ClearOutputVariables() {
+	m.output_variables = nil
+	m.appendoutput_variables = nil
+	m.clearedFields[job.FieldOutputVariables] = struct{}{}
+}
+
+// OutputVariablesCleared returns if the "output_variables" field was cleared in this mutation.
+func (m *JobMutation) OutputVariablesCleared() bool {
+	_, ok := m.clearedFields[job.FieldOutputVariables]
+	return ok
+}
+
+// ResetOutputVariables resets all changes to the "output_variables" field.
+func (m *JobMutation) ResetOutputVariables() {
+	m.output_variables = nil
+	m.appendoutput_variables = nil
+	delete(m.clearedFields, job.FieldOutputVariables)
+}
+
 // ClearDeployment clears the "deployment" edge to the Deployment entity.
 func (m *JobMutation) ClearDeployment() {
 	m.cleareddeployment = true
@@ -16217,7 +16289,7 @@ func (m *JobMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *JobMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, job.FieldCreatedAt)
 	}
@@ -16281,6 +16353,9 @@ func (m *JobMutation) Fields() []string {
 	if m.agent != nil {
 		fields = append(fields, job.FieldAgentID)
 	}
+	if m.output_variables != nil {
+		fields = append(fields, job.FieldOutputVariables)
+	}
 	return fields
 }
 
@@ -16331,6 +16406,8 @@ func (m *JobMutation) Field(name string) (ent.Value, bool) {
 		return m.DeploymentID()
 	case job.FieldAgentID:
 		return m.AgentID()
+	case job.FieldOutputVariables:
+		return m.OutputVariables()
 	}
 	return nil, false
 }
@@ -16382,6 +16459,8 @@ func (m *JobMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldDeploymentID(ctx)
 	case job.FieldAgentID:
 		return m.OldAgentID(ctx)
+	case job.FieldOutputVariables:
+		return m.OldOutputVariables(ctx)
 	}
 	return nil, fmt.Errorf("unknown Job field %s", name)
 }
@@ -16538,6 +16617,13 @@ func (m *JobMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAgentID(v)
 		return nil
+	case job.FieldOutputVariables:
+		v, ok := value.([]spec.Variable)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutputVariables(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Job field %s", name)
 }
@@ -16649,6 +16735,9 @@ func (m *JobMutation) ClearedFields() []string {
 	if m.FieldCleared(job.FieldAgentID) {
 		fields = append(fields, job.FieldAgentID)
 	}
+	if m.FieldCleared(job.FieldOutputVariables) {
+		fields = append(fields, job.FieldOutputVariables)
+	}
 	return fields
 }
 
@@ -16680,6 +16769,9 @@ func (m *JobMutation) ClearField(name string) error {
 		return nil
 	case job.FieldAgentID:
 		m.ClearAgentID()
+		return nil
+	case job.FieldOutputVariables:
+		m.ClearOutputVariables()
 		return nil
 	}
 	return fmt.Errorf("unknown Job nullable field %s", name)
@@ -16751,6 +16843,9 @@ func (m *JobMutation) ResetField(name string) error {
 		return nil
 	case job.FieldAgentID:
 		m.ResetAgentID()
+		return nil
+	case job.FieldOutputVariables:
+		m.ResetOutputVariables()
 		return nil
 	}
 	return fmt.Errorf("unknown Job field %s", name)
@@ -16905,24 +17000,38 @@ func (m *JobMutation) ResetEdge(name string) error {
 // JobStepMutation represents an operation that mutates the JobStep nodes in the graph.
 type JobStepMutation struct {
 	config
-	op                Op
-	typ               string
-	id                *int
-	position          *int
-	addposition       *int
-	name              *string
-	status            *jobstep.Status
-	exit_code         *int
-	addexit_code      *int
-	continue_on_error *bool
-	started_at        *time.Time
-	finished_at       *time.Time
-	clearedFields     map[string]struct{}
-	job               *int
-	clearedjob        bool
-	done              bool
-	oldValue          func(context.Context) (*JobStep, error)
-	predicates        []predicate.JobStep
+	op                    Op
+	typ                   string
+	id                    *int
+	position              *int
+	addposition           *int
+	name                  *string
+	status                *jobstep.Status
+	exit_code             *int
+	addexit_code          *int
+	continue_on_error     *bool
+	started_at            *time.Time
+	finished_at           *time.Time
+	error_count           *int
+	adderror_count        *int
+	warning_count         *int
+	addwarning_count      *int
+	issues                *[]spec.StepIssue
+	appendissues          []spec.StepIssue
+	succeeded_with_issues *bool
+	progress              *int
+	addprogress           *int
+	progress_text         *string
+	reason                *string
+	clearedFields         map[string]struct{}
+	job                   *int
+	clearedjob            bool
+	attachments           map[int]struct{}
+	removedattachments    map[int]struct{}
+	clearedattachments    bool
+	done                  bool
+	oldValue              func(context.Context) (*JobStep, error)
+	predicates            []predicate.JobStep
 }
 
 var _ ent.Mutation = (*JobStepMutation)(nil)
@@ -17391,6 +17500,361 @@ func (m *JobStepMutation) ResetJobID() {
 	m.job = nil
 }
 
+// SetErrorCount sets the "error_count" field.
+func (m *JobStepMutation) SetErrorCount(i int) {
+	m.error_count = &i
+	m.adderror_count = nil
+}
+
+// ErrorCount returns the value of the "error_count" field in the mutation.
+func (m *JobStepMutation) ErrorCount() (r int, exists bool) {
+	v := m.error_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldErrorCount returns the old "error_count" field's value of the JobStep entity.
+// If the JobStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobStepMutation) OldErrorCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldErrorCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldErrorCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldErrorCount: %w", err)
+	}
+	return oldValue.ErrorCount, nil
+}
+
+// AddErrorCount adds i to the "error_count" field.
+func (m *JobStepMutation) AddErrorCount(i int) {
+	if m.adderror_count != nil {
+		*m.adderror_count += i
+	} else {
+		m.adderror_count = &i
+	}
+}
+
+// AddedErrorCount returns the value that was added to the "error_count" field in this mutation.
+func (m *JobStepMutation) AddedErrorCount() (r int, exists bool) {
+	v := m.adderror_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetErrorCount resets all changes to the "error_count" field.
+func (m *JobStepMutation) ResetErrorCount() {
+	m.error_count = nil
+	m.adderror_count = nil
+}
+
+// SetWarningCount sets the "warning_count" field.
+func (m *JobStepMutation) SetWarningCount(i int) {
+	m.warning_count = &i
+	m.addwarning_count = nil
+}
+
+// WarningCount returns the value of the "warning_count" field in the mutation.
+func (m *JobStepMutation) WarningCount() (r int, exists bool) {
+	v := m.warning_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWarningCount returns the old "warning_count" field's value of the JobStep entity.
+// If the JobStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobStepMutation) OldWarningCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWarningCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWarningCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWarningCount: %w", err)
+	}
+	return oldValue.WarningCount, nil
+}
+
+// AddWarningCount adds i to the "warning_count" field.
+func (m *JobStepMutation) AddWarningCount(i int) {
+	if m.addwarning_count != nil {
+		*m.addwarning_count += i
+	} else {
+		m.addwarning_count = &i
+	}
+}
+
+// AddedWarningCount returns the value that was added to the "warning_count" field in this mutation.
+func (m *JobStepMutation) AddedWarningCount() (r int, exists bool) {
+	v := m.addwarning_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetWarningCount resets all changes to the "warning_count" field.
+func (m *JobStepMutation) ResetWarningCount() {
+	m.warning_count = nil
+	m.addwarning_count = nil
+}
+
+// SetIssues sets the "issues" field.
+func (m *JobStepMutation) SetIssues(si []spec.StepIssue) {
+	m.issues = &si
+	m.appendissues = nil
+}
+
+// Issues returns the value of the "issues" field in the mutation.
+func (m *JobStepMutation) Issues() (r []spec.StepIssue, exists bool) {
+	v := m.issues
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIssues returns the old "issues" field's value of the JobStep entity.
+// If the JobStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobStepMutation) OldIssues(ctx context.Context) (v []spec.StepIssue, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIssues is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIssues requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIssues: %w", err)
+	}
+	return oldValue.Issues, nil
+}
+
+// AppendIssues adds si to the "issues" field.
+func (m *JobStepMutation) AppendIssues(si []spec.StepIssue) {
+	m.appendissues = append(m.appendissues, si...)
+}
+
+// AppendedIssues returns the list of values that were appended to the "issues" field in this mutation.
+func (m *JobStepMutation) AppendedIssues() ([]spec.StepIssue, bool) {
+	if len(m.appendissues) == 0 {
+		return nil, false
+	}
+	return m.appendissues, true
+}
+
+// ClearIssues clears the value of the "issues" field.
+func (m *JobStepMutation) ClearIssues() {
+	m.issues = nil
+	m.appendissues = nil
+	m.clearedFields[jobstep.FieldIssues] = struct{}{}
+}
+
+// IssuesCleared returns if the "issues" field was cleared in this mutation.
+func (m *JobStepMutation) IssuesCleared() bool {
+	_, ok := m.clearedFields[jobstep.FieldIssues]
+	return ok
+}
+
+// ResetIssues resets all changes to the "issues" field.
+func (m *JobStepMutation) ResetIssues() {
+	m.issues = nil
+	m.appendissues = nil
+	delete(m.clearedFields, jobstep.FieldIssues)
+}
+
+// SetSucceededWithIssues sets the "succeeded_with_issues" field.
+func (m *JobStepMutation) SetSucceededWithIssues(b bool) {
+	m.succeeded_with_issues = &b
+}
+
+// SucceededWithIssues returns the value of the "succeeded_with_issues" field in the mutation.
+func (m *JobStepMutation) SucceededWithIssues() (r bool, exists bool) {
+	v := m.succeeded_with_issues
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSucceededWithIssues returns the old "succeeded_with_issues" field's value of the JobStep entity.
+// If the JobStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobStepMutation) OldSucceededWithIssues(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSucceededWithIssues is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSucceededWithIssues requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSucceededWithIssues: %w", err)
+	}
+	return oldValue.SucceededWithIssues, nil
+}
+
+// ResetSucceededWithIssues resets all changes to the "succeeded_with_issues" field.
+func (m *JobStepMutation) ResetSucceededWithIssues() {
+	m.succeeded_with_issues = nil
+}
+
+// SetProgress sets the "progress" field.
+func (m *JobStepMutation) SetProgress(i int) {
+	m.progress = &i
+	m.addprogress = nil
+}
+
+// Progress returns the value of the "progress" field in the mutation.
+func (m *JobStepMutation) Progress() (r int, exists bool) {
+	v := m.progress
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProgress returns the old "progress" field's value of the JobStep entity.
+// If the JobStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobStepMutation) OldProgress(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProgress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProgress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProgress: %w", err)
+	}
+	return oldValue.Progress, nil
+}
+
+// AddProgress adds i to the "progress" field.
+func (m *JobStepMutation) AddProgress(i int) {
+	if m.addprogress != nil {
+		*m.addprogress += i
+	} else {
+		m.addprogress = &i
+	}
+}
+
+// AddedProgress returns the value that was added to the "progress" field in this mutation.
+func (m *JobStepMutation) AddedProgress() (r int, exists bool) {
+	v := m.addprogress
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (m *JobStepMutation) ClearProgress() {
+	m.progress = nil
+	m.addprogress = nil
+	m.clearedFields[jobstep.FieldProgress] = struct{}{}
+}
+
+// ProgressCleared returns if the "progress" field was cleared in this mutation.
+func (m *JobStepMutation) ProgressCleared() bool {
+	_, ok := m.clearedFields[jobstep.FieldProgress]
+	return ok
+}
+
+// ResetProgress resets all changes to the "progress" field.
+func (m *JobStepMutation) ResetProgress() {
+	m.progress = nil
+	m.addprogress = nil
+	delete(m.clearedFields, jobstep.FieldProgress)
+}
+
+// SetProgressText sets the "progress_text" field.
+func (m *JobStepMutation) SetProgressText(s string) {
+	m.progress_text = &s
+}
+
+// ProgressText returns the value of the "progress_text" field in the mutation.
+func (m *JobStepMutation) ProgressText() (r string, exists bool) {
+	v := m.progress_text
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProgressText returns the old "progress_text" field's value of the JobStep entity.
+// If the JobStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobStepMutation) OldProgressText(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProgressText is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProgressText requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProgressText: %w", err)
+	}
+	return oldValue.ProgressText, nil
+}
+
+// ResetProgressText resets all changes to the "progress_text" field.
+func (m *JobStepMutation) ResetProgressText() {
+	m.progress_text = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *JobStepMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *JobStepMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the JobStep entity.
+// If the JobStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobStepMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *JobStepMutation) ResetReason() {
+	m.reason = nil
+}
+
 // ClearJob clears the "job" edge to the Job entity.
 func (m *JobStepMutation) ClearJob() {
 	m.clearedjob = true
@@ -17416,6 +17880,60 @@ func (m *JobStepMutation) JobIDs() (ids []int) {
 func (m *JobStepMutation) ResetJob() {
 	m.job = nil
 	m.clearedjob = false
+}
+
+// AddAttachmentIDs adds the "attachments" edge to the StepAttachment entity by ids.
+func (m *JobStepMutation) AddAttachmentIDs(ids ...int) {
+	if m.attachments == nil {
+		m.attachments = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.attachments[ids[i]] = struct{}{}
+	}
+}
+
+// ClearAttachments clears the "attachments" edge to the StepAttachment entity.
+func (m *JobStepMutation) ClearAttachments() {
+	m.clearedattachments = true
+}
+
+// AttachmentsCleared reports if the "attachments" edge to the StepAttachment entity was cleared.
+func (m *JobStepMutation) AttachmentsCleared() bool {
+	return m.clearedattachments
+}
+
+// RemoveAttachmentIDs removes the "attachments" edge to the StepAttachment entity by IDs.
+func (m *JobStepMutation) RemoveAttachmentIDs(ids ...int) {
+	if m.removedattachments == nil {
+		m.removedattachments = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.attachments, ids[i])
+		m.removedattachments[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedAttachments returns the removed IDs of the "attachments" edge to the StepAttachment entity.
+func (m *JobStepMutation) RemovedAttachmentsIDs() (ids []int) {
+	for id := range m.removedattachments {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// AttachmentsIDs returns the "attachments" edge IDs in the mutation.
+func (m *JobStepMutation) AttachmentsIDs() (ids []int) {
+	for id := range m.attachments {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetAttachments resets all changes to the "attachments" edge.
+func (m *JobStepMutation) ResetAttachments() {
+	m.attachments = nil
+	m.clearedattachments = false
+	m.removedattachments = nil
 }
 
 // Where appends a list predicates to the JobStepMutation builder.
@@ -17452,7 +17970,7 @@ func (m *JobStepMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *JobStepMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 15)
 	if m.position != nil {
 		fields = append(fields, jobstep.FieldPosition)
 	}
@@ -17476,6 +17994,27 @@ func (m *JobStepMutation) Fields() []string {
 	}
 	if m.job != nil {
 		fields = append(fields, jobstep.FieldJobID)
+	}
+	if m.error_count != nil {
+		fields = append(fields, jobstep.FieldErrorCount)
+	}
+	if m.warning_count != nil {
+		fields = append(fields, jobstep.FieldWarningCount)
+	}
+	if m.issues != nil {
+		fields = append(fields, jobstep.FieldIssues)
+	}
+	if m.succeeded_with_issues != nil {
+		fields = append(fields, jobstep.FieldSucceededWithIssues)
+	}
+	if m.progress != nil {
+		fields = append(fields, jobstep.FieldProgress)
+	}
+	if m.progress_text != nil {
+		fields = append(fields, jobstep.FieldProgressText)
+	}
+	if m.reason != nil {
+		fields = append(fields, jobstep.FieldReason)
 	}
 	return fields
 }
@@ -17501,6 +18040,20 @@ func (m *JobStepMutation) Field(name string) (ent.Value, bool) {
 		return m.FinishedAt()
 	case jobstep.FieldJobID:
 		return m.JobID()
+	case jobstep.FieldErrorCount:
+		return m.ErrorCount()
+	case jobstep.FieldWarningCount:
+		return m.WarningCount()
+	case jobstep.FieldIssues:
+		return m.Issues()
+	case jobstep.FieldSucceededWithIssues:
+		return m.SucceededWithIssues()
+	case jobstep.FieldProgress:
+		return m.Progress()
+	case jobstep.FieldProgressText:
+		return m.ProgressText()
+	case jobstep.FieldReason:
+		return m.Reason()
 	}
 	return nil, false
 }
@@ -17526,6 +18079,20 @@ func (m *JobStepMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldFinishedAt(ctx)
 	case jobstep.FieldJobID:
 		return m.OldJobID(ctx)
+	case jobstep.FieldErrorCount:
+		return m.OldErrorCount(ctx)
+	case jobstep.FieldWarningCount:
+		return m.OldWarningCount(ctx)
+	case jobstep.FieldIssues:
+		return m.OldIssues(ctx)
+	case jobstep.FieldSucceededWithIssues:
+		return m.OldSucceededWithIssues(ctx)
+	case jobstep.FieldProgress:
+		return m.OldProgress(ctx)
+	case jobstep.FieldProgressText:
+		return m.OldProgressText(ctx)
+	case jobstep.FieldReason:
+		return m.OldReason(ctx)
 	}
 	return nil, fmt.Errorf("unknown JobStep field %s", name)
 }
@@ -17591,6 +18158,55 @@ func (m *JobStepMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetJobID(v)
 		return nil
+	case jobstep.FieldErrorCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetErrorCount(v)
+		return nil
+	case jobstep.FieldWarningCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWarningCount(v)
+		return nil
+	case jobstep.FieldIssues:
+		v, ok := value.([]spec.StepIssue)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIssues(v)
+		return nil
+	case jobstep.FieldSucceededWithIssues:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSucceededWithIssues(v)
+		return nil
+	case jobstep.FieldProgress:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProgress(v)
+		return nil
+	case jobstep.FieldProgressText:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProgressText(v)
+		return nil
+	case jobstep.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
 	}
 	return fmt.Errorf("unknown JobStep field %s", name)
 }
@@ -17605,6 +18221,15 @@ func (m *JobStepMutation) AddedFields() []string {
 	if m.addexit_code != nil {
 		fields = append(fields, jobstep.FieldExitCode)
 	}
+	if m.adderror_count != nil {
+		fields = append(fields, jobstep.FieldErrorCount)
+	}
+	if m.addwarning_count != nil {
+		fields = append(fields, jobstep.FieldWarningCount)
+	}
+	if m.addprogress != nil {
+		fields = append(fields, jobstep.FieldProgress)
+	}
 	return fields
 }
 
@@ -17617,6 +18242,12 @@ func (m *JobStepMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedPosition()
 	case jobstep.FieldExitCode:
 		return m.AddedExitCode()
+	case jobstep.FieldErrorCount:
+		return m.AddedErrorCount()
+	case jobstep.FieldWarningCount:
+		return m.AddedWarningCount()
+	case jobstep.FieldProgress:
+		return m.AddedProgress()
 	}
 	return nil, false
 }
@@ -17640,6 +18271,27 @@ func (m *JobStepMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddExitCode(v)
 		return nil
+	case jobstep.FieldErrorCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddErrorCount(v)
+		return nil
+	case jobstep.FieldWarningCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWarningCount(v)
+		return nil
+	case jobstep.FieldProgress:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProgress(v)
+		return nil
 	}
 	return fmt.Errorf("unknown JobStep numeric field %s", name)
 }
@@ -17656,6 +18308,12 @@ func (m *JobStepMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(jobstep.FieldFinishedAt) {
 		fields = append(fields, jobstep.FieldFinishedAt)
+	}
+	if m.FieldCleared(jobstep.FieldIssues) {
+		fields = append(fields, jobstep.FieldIssues)
+	}
+	if m.FieldCleared(jobstep.FieldProgress) {
+		fields = append(fields, jobstep.FieldProgress)
 	}
 	return fields
 }
@@ -17679,6 +18337,12 @@ func (m *JobStepMutation) ClearField(name string) error {
 		return nil
 	case jobstep.FieldFinishedAt:
 		m.ClearFinishedAt()
+		return nil
+	case jobstep.FieldIssues:
+		m.ClearIssues()
+		return nil
+	case jobstep.FieldProgress:
+		m.ClearProgress()
 		return nil
 	}
 	return fmt.Errorf("unknown JobStep nullable field %s", name)
@@ -17712,15 +18376,39 @@ func (m *JobStepMutation) ResetField(name string) error {
 	case jobstep.FieldJobID:
 		m.ResetJobID()
 		return nil
+	case jobstep.FieldErrorCount:
+		m.ResetErrorCount()
+		return nil
+	case jobstep.FieldWarningCount:
+		m.ResetWarningCount()
+		return nil
+	case jobstep.FieldIssues:
+		m.ResetIssues()
+		return nil
+	case jobstep.FieldSucceededWithIssues:
+		m.ResetSucceededWithIssues()
+		return nil
+	case jobstep.FieldProgress:
+		m.ResetProgress()
+		return nil
+	case jobstep.FieldProgressText:
+		m.ResetProgressText()
+		return nil
+	case jobstep.FieldReason:
+		m.ResetReason()
+		return nil
 	}
 	return fmt.Errorf("unknown JobStep field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *JobStepMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.job != nil {
 		edges = append(edges, jobstep.EdgeJob)
+	}
+	if m.attachments != nil {
+		edges = append(edges, jobstep.EdgeAttachments)
 	}
 	return edges
 }
@@ -17733,27 +18421,47 @@ func (m *JobStepMutation) AddedIDs(name string) []ent.Value {
 		if id := m.job; id != nil {
 			return []ent.Value{*id}
 		}
+	case jobstep.EdgeAttachments:
+		ids := make([]ent.Value, 0, len(m.attachments))
+		for id := range m.attachments {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *JobStepMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
+	if m.removedattachments != nil {
+		edges = append(edges, jobstep.EdgeAttachments)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *JobStepMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case jobstep.EdgeAttachments:
+		ids := make([]ent.Value, 0, len(m.removedattachments))
+		for id := range m.removedattachments {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *JobStepMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.clearedjob {
 		edges = append(edges, jobstep.EdgeJob)
+	}
+	if m.clearedattachments {
+		edges = append(edges, jobstep.EdgeAttachments)
 	}
 	return edges
 }
@@ -17764,6 +18472,8 @@ func (m *JobStepMutation) EdgeCleared(name string) bool {
 	switch name {
 	case jobstep.EdgeJob:
 		return m.clearedjob
+	case jobstep.EdgeAttachments:
+		return m.clearedattachments
 	}
 	return false
 }
@@ -17785,6 +18495,9 @@ func (m *JobStepMutation) ResetEdge(name string) error {
 	switch name {
 	case jobstep.EdgeJob:
 		m.ResetJob()
+		return nil
+	case jobstep.EdgeAttachments:
+		m.ResetAttachments()
 		return nil
 	}
 	return fmt.Errorf("unknown JobStep edge %s", name)
@@ -30082,6 +30795,705 @@ func (m *SourceCommitMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown SourceCommit edge %s", name)
 }
 
+// StepAttachmentMutation represents an operation that mutates the StepAttachment nodes in the graph.
+type StepAttachmentMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	name          *string
+	size          *int
+	addsize       *int
+	content       *[]byte
+	clearedFields map[string]struct{}
+	step          *int
+	clearedstep   bool
+	done          bool
+	oldValue      func(context.Context) (*StepAttachment, error)
+	predicates    []predicate.StepAttachment
+}
+
+var _ ent.Mutation = (*StepAttachmentMutation)(nil)
+
+// stepattachmentOption allows management of the mutation configuration using functional options.
+type stepattachmentOption func(*StepAttachmentMutation)
+
+// newStepAttachmentMutation creates new mutation for the StepAttachment entity.
+func newStepAttachmentMutation(c config, op Op, opts ...stepattachmentOption) *StepAttachmentMutation {
+	m := &StepAttachmentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStepAttachment,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStepAttachmentID sets the ID field of the mutation.
+func withStepAttachmentID(id int) stepattachmentOption {
+	return func(m *StepAttachmentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StepAttachment
+		)
+		m.oldValue = func(ctx context.Context) (*StepAttachment, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StepAttachment.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStepAttachment sets the old StepAttachment of the mutation.
+func withStepAttachment(node *StepAttachment) stepattachmentOption {
+	return func(m *StepAttachmentMutation) {
+		m.oldValue = func(context.Context) (*StepAttachment, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StepAttachmentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StepAttachmentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StepAttachmentMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StepAttachmentMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StepAttachment.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *StepAttachmentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *StepAttachmentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the StepAttachment entity.
+// If the StepAttachment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StepAttachmentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *StepAttachmentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *StepAttachmentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *StepAttachmentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the StepAttachment entity.
+// If the StepAttachment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StepAttachmentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *StepAttachmentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *StepAttachmentMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *StepAttachmentMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the StepAttachment entity.
+// If the StepAttachment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StepAttachmentMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *StepAttachmentMutation) ResetName() {
+	m.name = nil
+}
+
+// SetSize sets the "size" field.
+func (m *StepAttachmentMutation) SetSize(i int) {
+	m.size = &i
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *StepAttachmentMutation) Size() (r int, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the StepAttachment entity.
+// If the StepAttachment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StepAttachmentMutation) OldSize(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds i to the "size" field.
+func (m *StepAttachmentMutation) AddSize(i int) {
+	if m.addsize != nil {
+		*m.addsize += i
+	} else {
+		m.addsize = &i
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *StepAttachmentMutation) AddedSize() (r int, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *StepAttachmentMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
+// SetContent sets the "content" field.
+func (m *StepAttachmentMutation) SetContent(b []byte) {
+	m.content = &b
+}
+
+// Content returns the value of the "content" field in the mutation.
+func (m *StepAttachmentMutation) Content() (r []byte, exists bool) {
+	v := m.content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContent returns the old "content" field's value of the StepAttachment entity.
+// If the StepAttachment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StepAttachmentMutation) OldContent(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContent: %w", err)
+	}
+	return oldValue.Content, nil
+}
+
+// ResetContent resets all changes to the "content" field.
+func (m *StepAttachmentMutation) ResetContent() {
+	m.content = nil
+}
+
+// SetJobStepID sets the "job_step_id" field.
+func (m *StepAttachmentMutation) SetJobStepID(i int) {
+	m.step = &i
+}
+
+// JobStepID returns the value of the "job_step_id" field in the mutation.
+func (m *StepAttachmentMutation) JobStepID() (r int, exists bool) {
+	v := m.step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJobStepID returns the old "job_step_id" field's value of the StepAttachment entity.
+// If the StepAttachment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StepAttachmentMutation) OldJobStepID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJobStepID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJobStepID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJobStepID: %w", err)
+	}
+	return oldValue.JobStepID, nil
+}
+
+// ResetJobStepID resets all changes to the "job_step_id" field.
+func (m *StepAttachmentMutation) ResetJobStepID() {
+	m.step = nil
+}
+
+// SetStepID sets the "step" edge to the JobStep entity by id.
+func (m *StepAttachmentMutation) SetStepID(id int) {
+	m.step = &id
+}
+
+// ClearStep clears the "step" edge to the JobStep entity.
+func (m *StepAttachmentMutation) ClearStep() {
+	m.clearedstep = true
+	m.clearedFields[stepattachment.FieldJobStepID] = struct{}{}
+}
+
+// StepCleared reports if the "step" edge to the JobStep entity was cleared.
+func (m *StepAttachmentMutation) StepCleared() bool {
+	return m.clearedstep
+}
+
+// StepID returns the "step" edge ID in the mutation.
+func (m *StepAttachmentMutation) StepID() (id int, exists bool) {
+	if m.step != nil {
+		return *m.step, true
+	}
+	return
+}
+
+// StepIDs returns the "step" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StepID instead. It exists only for internal usage by the builders.
+func (m *StepAttachmentMutation) StepIDs() (ids []int) {
+	if id := m.step; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStep resets all changes to the "step" edge.
+func (m *StepAttachmentMutation) ResetStep() {
+	m.step = nil
+	m.clearedstep = false
+}
+
+// Where appends a list predicates to the StepAttachmentMutation builder.
+func (m *StepAttachmentMutation) Where(ps ...predicate.StepAttachment) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StepAttachmentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StepAttachmentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StepAttachment, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StepAttachmentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StepAttachmentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StepAttachment).
+func (m *StepAttachmentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StepAttachmentMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, stepattachment.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, stepattachment.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, stepattachment.FieldName)
+	}
+	if m.size != nil {
+		fields = append(fields, stepattachment.FieldSize)
+	}
+	if m.content != nil {
+		fields = append(fields, stepattachment.FieldContent)
+	}
+	if m.step != nil {
+		fields = append(fields, stepattachment.FieldJobStepID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StepAttachmentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case stepattachment.FieldCreatedAt:
+		return m.CreatedAt()
+	case stepattachment.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case stepattachment.FieldName:
+		return m.Name()
+	case stepattachment.FieldSize:
+		return m.Size()
+	case stepattachment.FieldContent:
+		return m.Content()
+	case stepattachment.FieldJobStepID:
+		return m.JobStepID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StepAttachmentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case stepattachment.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case stepattachment.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case stepattachment.FieldName:
+		return m.OldName(ctx)
+	case stepattachment.FieldSize:
+		return m.OldSize(ctx)
+	case stepattachment.FieldContent:
+		return m.OldContent(ctx)
+	case stepattachment.FieldJobStepID:
+		return m.OldJobStepID(ctx)
+	}
+	return nil, fmt.Errorf("unknown StepAttachment field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StepAttachmentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case stepattachment.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case stepattachment.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case stepattachment.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case stepattachment.FieldSize:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
+	case stepattachment.FieldContent:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContent(v)
+		return nil
+	case stepattachment.FieldJobStepID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJobStepID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StepAttachment field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StepAttachmentMutation) AddedFields() []string {
+	var fields []string
+	if m.addsize != nil {
+		fields = append(fields, stepattachment.FieldSize)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StepAttachmentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case stepattachment.FieldSize:
+		return m.AddedSize()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StepAttachmentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case stepattachment.FieldSize:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StepAttachment numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StepAttachmentMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StepAttachmentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StepAttachmentMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown StepAttachment nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StepAttachmentMutation) ResetField(name string) error {
+	switch name {
+	case stepattachment.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case stepattachment.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case stepattachment.FieldName:
+		m.ResetName()
+		return nil
+	case stepattachment.FieldSize:
+		m.ResetSize()
+		return nil
+	case stepattachment.FieldContent:
+		m.ResetContent()
+		return nil
+	case stepattachment.FieldJobStepID:
+		m.ResetJobStepID()
+		return nil
+	}
+	return fmt.Errorf("unknown StepAttachment field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StepAttachmentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.step != nil {
+		edges = append(edges, stepattachment.EdgeStep)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StepAttachmentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case stepattachment.EdgeStep:
+		if id := m.step; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StepAttachmentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StepAttachmentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StepAttachmentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedstep {
+		edges = append(edges, stepattachment.EdgeStep)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StepAttachmentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case stepattachment.EdgeStep:
+		return m.clearedstep
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StepAttachmentMutation) ClearEdge(name string) error {
+	switch name {
+	case stepattachment.EdgeStep:
+		m.ClearStep()
+		return nil
+	}
+	return fmt.Errorf("unknown StepAttachment unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StepAttachmentMutation) ResetEdge(name string) error {
+	switch name {
+	case stepattachment.EdgeStep:
+		m.ResetStep()
+		return nil
+	}
+	return fmt.Errorf("unknown StepAttachment edge %s", name)
+}
+
 // StreamCursorMutation represents an operation that mutates the StreamCursor nodes in the graph.
 type StreamCursorMutation struct {
 	config
@@ -30550,6 +31962,725 @@ func (m *StreamCursorMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *StreamCursorMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown StreamCursor edge %s", name)
+}
+
+// TaskTemplateMutation represents an operation that mutates the TaskTemplate nodes in the graph.
+type TaskTemplateMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	name          *string
+	major         *int
+	addmajor      *int
+	minor         *int
+	addminor      *int
+	spec          *tasklib.Template
+	created_by    *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*TaskTemplate, error)
+	predicates    []predicate.TaskTemplate
+}
+
+var _ ent.Mutation = (*TaskTemplateMutation)(nil)
+
+// tasktemplateOption allows management of the mutation configuration using functional options.
+type tasktemplateOption func(*TaskTemplateMutation)
+
+// newTaskTemplateMutation creates new mutation for the TaskTemplate entity.
+func newTaskTemplateMutation(c config, op Op, opts ...tasktemplateOption) *TaskTemplateMutation {
+	m := &TaskTemplateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTaskTemplate,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTaskTemplateID sets the ID field of the mutation.
+func withTaskTemplateID(id int) tasktemplateOption {
+	return func(m *TaskTemplateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TaskTemplate
+		)
+		m.oldValue = func(ctx context.Context) (*TaskTemplate, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TaskTemplate.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTaskTemplate sets the old TaskTemplate of the mutation.
+func withTaskTemplate(node *TaskTemplate) tasktemplateOption {
+	return func(m *TaskTemplateMutation) {
+		m.oldValue = func(context.Context) (*TaskTemplate, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TaskTemplateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TaskTemplateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TaskTemplateMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TaskTemplateMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TaskTemplate.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TaskTemplateMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TaskTemplateMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TaskTemplate entity.
+// If the TaskTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskTemplateMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TaskTemplateMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *TaskTemplateMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *TaskTemplateMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the TaskTemplate entity.
+// If the TaskTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskTemplateMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *TaskTemplateMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *TaskTemplateMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *TaskTemplateMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the TaskTemplate entity.
+// If the TaskTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskTemplateMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *TaskTemplateMutation) ResetName() {
+	m.name = nil
+}
+
+// SetMajor sets the "major" field.
+func (m *TaskTemplateMutation) SetMajor(i int) {
+	m.major = &i
+	m.addmajor = nil
+}
+
+// Major returns the value of the "major" field in the mutation.
+func (m *TaskTemplateMutation) Major() (r int, exists bool) {
+	v := m.major
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMajor returns the old "major" field's value of the TaskTemplate entity.
+// If the TaskTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskTemplateMutation) OldMajor(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMajor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMajor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMajor: %w", err)
+	}
+	return oldValue.Major, nil
+}
+
+// AddMajor adds i to the "major" field.
+func (m *TaskTemplateMutation) AddMajor(i int) {
+	if m.addmajor != nil {
+		*m.addmajor += i
+	} else {
+		m.addmajor = &i
+	}
+}
+
+// AddedMajor returns the value that was added to the "major" field in this mutation.
+func (m *TaskTemplateMutation) AddedMajor() (r int, exists bool) {
+	v := m.addmajor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMajor resets all changes to the "major" field.
+func (m *TaskTemplateMutation) ResetMajor() {
+	m.major = nil
+	m.addmajor = nil
+}
+
+// SetMinor sets the "minor" field.
+func (m *TaskTemplateMutation) SetMinor(i int) {
+	m.minor = &i
+	m.addminor = nil
+}
+
+// Minor returns the value of the "minor" field in the mutation.
+func (m *TaskTemplateMutation) Minor() (r int, exists bool) {
+	v := m.minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinor returns the old "minor" field's value of the TaskTemplate entity.
+// If the TaskTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskTemplateMutation) OldMinor(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinor: %w", err)
+	}
+	return oldValue.Minor, nil
+}
+
+// AddMinor adds i to the "minor" field.
+func (m *TaskTemplateMutation) AddMinor(i int) {
+	if m.addminor != nil {
+		*m.addminor += i
+	} else {
+		m.addminor = &i
+	}
+}
+
+// AddedMinor returns the value that was added to the "minor" field in this mutation.
+func (m *TaskTemplateMutation) AddedMinor() (r int, exists bool) {
+	v := m.addminor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMinor resets all changes to the "minor" field.
+func (m *TaskTemplateMutation) ResetMinor() {
+	m.minor = nil
+	m.addminor = nil
+}
+
+// SetSpec sets the "spec" field.
+func (m *TaskTemplateMutation) SetSpec(t tasklib.Template) {
+	m.spec = &t
+}
+
+// Spec returns the value of the "spec" field in the mutation.
+func (m *TaskTemplateMutation) Spec() (r tasklib.Template, exists bool) {
+	v := m.spec
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSpec returns the old "spec" field's value of the TaskTemplate entity.
+// If the TaskTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskTemplateMutation) OldSpec(ctx context.Context) (v tasklib.Template, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSpec is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSpec requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSpec: %w", err)
+	}
+	return oldValue.Spec, nil
+}
+
+// ResetSpec resets all changes to the "spec" field.
+func (m *TaskTemplateMutation) ResetSpec() {
+	m.spec = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *TaskTemplateMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *TaskTemplateMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the TaskTemplate entity.
+// If the TaskTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskTemplateMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *TaskTemplateMutation) ResetCreatedBy() {
+	m.created_by = nil
+}
+
+// Where appends a list predicates to the TaskTemplateMutation builder.
+func (m *TaskTemplateMutation) Where(ps ...predicate.TaskTemplate) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TaskTemplateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TaskTemplateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TaskTemplate, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TaskTemplateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TaskTemplateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TaskTemplate).
+func (m *TaskTemplateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TaskTemplateMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.created_at != nil {
+		fields = append(fields, tasktemplate.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, tasktemplate.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, tasktemplate.FieldName)
+	}
+	if m.major != nil {
+		fields = append(fields, tasktemplate.FieldMajor)
+	}
+	if m.minor != nil {
+		fields = append(fields, tasktemplate.FieldMinor)
+	}
+	if m.spec != nil {
+		fields = append(fields, tasktemplate.FieldSpec)
+	}
+	if m.created_by != nil {
+		fields = append(fields, tasktemplate.FieldCreatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TaskTemplateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case tasktemplate.FieldCreatedAt:
+		return m.CreatedAt()
+	case tasktemplate.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case tasktemplate.FieldName:
+		return m.Name()
+	case tasktemplate.FieldMajor:
+		return m.Major()
+	case tasktemplate.FieldMinor:
+		return m.Minor()
+	case tasktemplate.FieldSpec:
+		return m.Spec()
+	case tasktemplate.FieldCreatedBy:
+		return m.CreatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TaskTemplateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case tasktemplate.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case tasktemplate.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case tasktemplate.FieldName:
+		return m.OldName(ctx)
+	case tasktemplate.FieldMajor:
+		return m.OldMajor(ctx)
+	case tasktemplate.FieldMinor:
+		return m.OldMinor(ctx)
+	case tasktemplate.FieldSpec:
+		return m.OldSpec(ctx)
+	case tasktemplate.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown TaskTemplate field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskTemplateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case tasktemplate.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case tasktemplate.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case tasktemplate.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case tasktemplate.FieldMajor:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMajor(v)
+		return nil
+	case tasktemplate.FieldMinor:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinor(v)
+		return nil
+	case tasktemplate.FieldSpec:
+		v, ok := value.(tasklib.Template)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSpec(v)
+		return nil
+	case tasktemplate.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TaskTemplate field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TaskTemplateMutation) AddedFields() []string {
+	var fields []string
+	if m.addmajor != nil {
+		fields = append(fields, tasktemplate.FieldMajor)
+	}
+	if m.addminor != nil {
+		fields = append(fields, tasktemplate.FieldMinor)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TaskTemplateMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case tasktemplate.FieldMajor:
+		return m.AddedMajor()
+	case tasktemplate.FieldMinor:
+		return m.AddedMinor()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskTemplateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case tasktemplate.FieldMajor:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMajor(v)
+		return nil
+	case tasktemplate.FieldMinor:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinor(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TaskTemplate numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TaskTemplateMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TaskTemplateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TaskTemplateMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown TaskTemplate nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TaskTemplateMutation) ResetField(name string) error {
+	switch name {
+	case tasktemplate.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case tasktemplate.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case tasktemplate.FieldName:
+		m.ResetName()
+		return nil
+	case tasktemplate.FieldMajor:
+		m.ResetMajor()
+		return nil
+	case tasktemplate.FieldMinor:
+		m.ResetMinor()
+		return nil
+	case tasktemplate.FieldSpec:
+		m.ResetSpec()
+		return nil
+	case tasktemplate.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskTemplate field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TaskTemplateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TaskTemplateMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TaskTemplateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TaskTemplateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TaskTemplateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TaskTemplateMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TaskTemplateMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown TaskTemplate unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TaskTemplateMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown TaskTemplate edge %s", name)
 }
 
 // TimerMutation represents an operation that mutates the Timer nodes in the graph.

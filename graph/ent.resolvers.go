@@ -109,6 +109,9 @@ func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 	return &serviceConnectionResolver{r}
 }
 
+// StepAttachment returns StepAttachmentResolver implementation.
+func (r *Resolver) StepAttachment() StepAttachmentResolver { return &stepAttachmentResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
@@ -122,5 +125,6 @@ type (
 	queryResolver             struct{ *Resolver }
 	releaseDefinitionResolver struct{ *Resolver }
 	serviceConnectionResolver struct{ *Resolver }
+	stepAttachmentResolver    struct{ *Resolver }
 	userResolver              struct{ *Resolver }
 )

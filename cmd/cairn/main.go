@@ -103,6 +103,7 @@ func init() {
 		approvalsListCommand, approveCommand, rejectCommand,
 		interventionsListCommand, resumeCommand, stopCommand,
 		logsCommand, statusCommand, agentsListCommand,
+		tasksListCommand, tasksShowCommand,
 	}
 }
 
