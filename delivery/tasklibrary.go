@@ -285,7 +285,7 @@ func (e *Engine) SaveTaskTemplate(ctx context.Context, actor Actor, in tasklib.T
 		if create {
 			action = "task_template.create"
 		}
-		return t.audit(actor, action, "task_template", in.Name+"@"+in.Version, before, in)
+		return t.audit(actor, action, auditTargetTaskTemplate, in.Name+"@"+in.Version, before, in)
 	})
 	if err != nil {
 		return nil, err
@@ -329,7 +329,7 @@ func (e *Engine) DeleteTaskTemplate(ctx context.Context, actor Actor, name, vers
 		if err := t.TaskTemplate.DeleteOne(row).Exec(t.ctx); err != nil {
 			return fmt.Errorf("deleting task template %s: %w", name, err)
 		}
-		return t.audit(actor, "task_template.delete", "task_template", row.Name+"@"+row.Spec.Version, row.Spec, nil)
+		return t.audit(actor, "task_template.delete", auditTargetTaskTemplate, row.Name+"@"+row.Spec.Version, row.Spec, nil)
 	})
 }
 
