@@ -39,7 +39,7 @@ var importRules = []importRule{
 			"net/http", "github.com/99designs/gqlgen", "github.com/go-playground/webhooks", "github.com/coder/websocket",
 			"github.com/golang-jwt/jwt"}},
 	{dir: "graph", subpackages: true,
-		may:   []string{"delivery", "ent/...", "auth", "graph/..."},
+		may:   []string{"delivery", "ent/...", "auth", "graph/...", "internal/tasklib"},
 		never: []string{"integrations/...", "agentproto", "server/...", "storage/..."}},
 	{dir: "integrations", subpackages: true,
 		may:   []string{"delivery", "integrations/...", "internal/origin", "github.com/go-playground/webhooks/v6"},

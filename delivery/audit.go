@@ -36,6 +36,7 @@ const (
 	auditTargetWebhookDelivery    = "webhookDelivery"
 	auditTargetFreezeWindow       = "freezeWindow"
 	auditTargetIntervention       = "manualIntervention"
+	auditTargetTaskTemplate       = "taskTemplate"
 )
 
 // genesisHash is the prev_hash of the first audit event.

@@ -3,6 +3,7 @@ package delivery
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"sort"
@@ -17,6 +18,8 @@ import (
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/internal/condition"
+	"github.com/cairnhq/cairn/internal/tasklib"
 )
 
 // Defaults applied to a definition document before it is validated.
@@ -156,8 +159,26 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 				if task.OnTimeout == "" {
 					task.OnTimeout = spec.InterventionReject
 				}
-			} else if task.Shell == "" {
+			} else if task.Shell == "" && strings.TrimSpace(task.Uses) == "" {
 				task.Shell = DefaultShell
+			}
+			task.Uses = strings.TrimSpace(task.Uses)
+			task.Template = nil // a definition names templates; releases freeze them
+			if len(task.Inputs) == 0 {
+				task.Inputs = nil
+			} else {
+				task.Inputs = maps.Clone(task.Inputs)
+			}
+			task.Condition = strings.TrimSpace(task.Condition)
+			if task.AlwaysRun && (task.Condition == "" || strings.EqualFold(task.Condition, "ALWAYS")) {
+				// Azure's classic flag, stored as the condition it means.
+				task.Condition, task.AlwaysRun = "ALWAYS", false
+			}
+			if k := strings.ToUpper(task.Condition); k == "SUCCEEDED" || k == "ALWAYS" || k == "FAILED" || k == "CANCELED" {
+				task.Condition = k
+				if k == "SUCCEEDED" {
+					task.Condition = "" // the default, stored as before conditions existed
+				}
 			}
 			if task.Env != nil {
 				m := make(map[string]string, len(task.Env))
@@ -247,6 +268,8 @@ type references struct {
 	connIDs     map[string]int
 	users       map[string]bool
 	groups      map[string]bool
+	// templates are the task templates the tasks use, by lower-case Name@major (nil: none).
+	templates map[string]*tasklib.Template
 }
 
 // loadReferences reads the connections, users and groups that doc names.
@@ -273,6 +296,20 @@ func (t *txn) loadReferences(doc *spec.DefinitionSnapshot) (*references, error) 
 	}
 	for _, l := range definitionPermissionLists(&doc.Permissions) {
 		users, groups = appendPrincipals(users, groups, l.list)
+	}
+	if err := t.loadTemplates(doc, refs); err != nil {
+		return nil, err
+	}
+	for _, env := range doc.Environments { // connections named by SERVICE_CONNECTION inputs
+		for _, task := range env.Job.Tasks {
+			if tpl := refs.templates[strings.ToLower(task.Uses)]; tpl != nil {
+				for _, in := range tpl.Inputs {
+					if v, ok := task.Inputs[in.Name]; ok && in.Type == tasklib.InputServiceConnection {
+						conns = append(conns, v)
+					}
+				}
+			}
+		}
 	}
 	if len(conns) > 0 {
 		rows, err := t.ServiceConnection.Query().Where(serviceconnection.NameIn(conns...)).All(t.ctx)
@@ -710,14 +747,27 @@ func validateJob(p *problems, f string, job spec.JobSpec, refs *references) {
 		if task.Instructions != "" || len(task.Approvers) > 0 || task.OnTimeout != "" {
 			p.add(ff+".kind", "instructions, approvers and onTimeout belong to a MANUAL_INTERVENTION task, and this one is a SCRIPT")
 		}
-		if strings.TrimSpace(task.Script) == "" {
-			p.add(ff+".script", "a task needs a script")
-		}
-		if !validShells[task.Shell] {
-			p.add(ff+".shell", "unknown shell %q; use bash, sh or pwsh", task.Shell)
+		if task.Uses != "" {
+			validateTemplateTask(p, ff, task, refs)
+		} else {
+			if strings.TrimSpace(task.Script) == "" {
+				p.add(ff+".script", "a task needs a script")
+			}
+			if !validShells[task.Shell] {
+				p.add(ff+".shell", "unknown shell %q; use bash, sh or pwsh", task.Shell)
+			}
+			if len(task.Inputs) > 0 {
+				p.add(ff+".inputs", "inputs belong to a task that uses a template")
+			}
 		}
 		if task.TimeoutMinutes < 0 {
 			p.add(ff+".timeoutMinutes", "may not be negative (0 means the job's timeout)")
+		}
+		if task.AlwaysRun {
+			p.add(ff+".alwaysRun", "alwaysRun means condition ALWAYS, and this task's condition is %q: set one of them", task.Condition)
+		}
+		if err := condition.Validate(task.Condition); err != nil {
+			p.add(ff+".condition", "%v", err)
 		}
 		for _, k := range sortedKeys(task.Env) {
 			if !envKeyRe.MatchString(k) {
@@ -741,6 +791,9 @@ func validateIntervention(p *problems, f string, task spec.Task, refs *reference
 	}
 	if task.ContinueOnError {
 		p.add(f+".continueOnError", "a MANUAL_INTERVENTION task cannot continue on error: a rejection ends the deployment")
+	}
+	if task.Condition != "" || task.AlwaysRun {
+		p.add(f+".condition", "a MANUAL_INTERVENTION task always runs when the deployment reaches it; conditions belong to script tasks")
 	}
 	if n := utf8.RuneCountInString(task.Instructions); n > maxInstructions {
 		p.add(f+".instructions", "is %d characters long; at most %d are allowed", n, maxInstructions)

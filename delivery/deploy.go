@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -456,6 +457,32 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 	return nil
 }
 
+// tasksCapability is the capability of agents that evaluate task conditions
+// (agentproto.CapabilityTasks): a job with a non-default condition or a template task demands
+// it, so that an older agent, which would run the task as SUCCEEDED or without its inputs,
+// never gets it.
+const tasksCapability = "agent.tasks"
+
+// jobDemands returns the demands of a job: the environment's, tasksCapability when a task has
+// a condition other than the default or uses a template, and the templates' own demands.
+func jobDemands(js spec.JobSpec) []string {
+	out := slices.Clone(js.Demands)
+	add := func(d string) {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	for _, t := range js.Tasks {
+		if !t.Disabled && (t.Uses != "" || t.Condition != "" && !strings.EqualFold(t.Condition, "SUCCEEDED")) {
+			add(tasksCapability)
+		}
+	}
+	for _, d := range templateDemands(js.Tasks) {
+		add(d)
+	}
+	return out
+}
+
 // createJob creates the job of agent phase k of a deployment, with the
 // environment's demands and the phase's tasks, for the dispatcher to assign;
 // its log continues the deployment's from logBase.
@@ -468,7 +495,7 @@ func (t *txn) createJob(actor Actor, dc *deployCtx, k int, js spec.JobSpec, logB
 	queuedAt := t.e.clock.Now()
 	j, err := t.Job.Create().
 		SetDeploymentID(dc.d.ID).SetPhase(k).SetLogBase(logBase).SetLogSeq(logBase).
-		SetDemands(js.Demands).SetSpec(js).
+		SetDemands(jobDemands(js)).SetSpec(js).
 		SetStatus(job.StatusQUEUED).SetQueuedAt(queuedAt).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 	if err != nil {
 		return fmt.Errorf("storing job: %w", err)

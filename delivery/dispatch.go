@@ -11,10 +11,12 @@ import (
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agent"
+	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/internal/origin"
+	"github.com/cairnhq/cairn/internal/tasklib"
 )
 
 // jobFinal reports whether a job status is final.
@@ -552,6 +554,12 @@ type AssignmentTask struct {
 	Env                                   map[string]string
 	TimeoutSeconds                        int
 	ContinueOnError                       bool
+	// Condition says when the task runs (spec.Task.Condition); empty: SUCCEEDED.
+	Condition string
+	// Inputs are a template's inputs as INPUT_<NAME> → value, $(VAR) references left for the
+	// agent to expand; SecretInputs names those it masks.
+	Inputs       map[string]string
+	SecretInputs []string
 }
 
 // AssignmentArtifact is one artifact download of the release.
@@ -662,14 +670,37 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 			return fail(err)
 		}
 	}
-	for _, t := range j.Spec.Tasks {
-		if t.Disabled {
-			continue
+	// Output variables of the release's earlier jobs (##vso[task.setvariable isOutput=true]),
+	// "<task name>.<name>", in the order the jobs finished: a later one wins.
+	earlier, err := e.client.Job.Query().
+		Where(job.IDNEQ(j.ID), job.HasDeploymentWith(deployment.ReleaseID(rel.ID)),
+			job.StatusIn(job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED)).
+		Order(ent.Asc(job.FieldFinishedAt), ent.Asc(job.FieldID)).All(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	outputs := map[string]int{}
+	for _, ej := range earlier {
+		for _, v := range ej.OutputVariables {
+			val, err := e.SecretValue(v)
+			if err != nil {
+				return unusable("output variable %s: %v", v.Name, err)
+			}
+			av := AssignmentVariable{Name: v.Name, EnvName: envName(v.Name), Value: val, Secret: v.Secret}
+			if i, ok := outputs[av.EnvName]; ok {
+				out.Variables[i] = av
+				continue
+			}
+			outputs[av.EnvName] = len(out.Variables)
+			out.Variables = append(out.Variables, av)
 		}
-		out.Tasks = append(out.Tasks, AssignmentTask{
-			Name: t.Name, Shell: t.Shell, Script: t.Script, WorkingDirectory: t.WorkingDirectory,
-			Env: maps.Clone(t.Env), TimeoutSeconds: t.TimeoutMinutes * 60, ContinueOnError: t.ContinueOnError,
-		})
+	}
+	for _, f := range flattenTasks(j.Spec.Tasks) {
+		task := f.AssignmentTask
+		if f.template != nil {
+			task.Inputs, task.SecretInputs = tasklib.InputEnv(f.template, f.inputs, func(string) (string, bool) { return "", false })
+		}
+		out.Tasks = append(out.Tasks, task)
 	}
 	conns := map[string]*ent.ServiceConnection{}
 	for _, a := range arts {

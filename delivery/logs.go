@@ -2,9 +2,11 @@ package delivery
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 )
 
 // DefaultMaxJobLogBytes is the default cap of a job's stored log text.
@@ -36,6 +40,9 @@ type LogLine struct {
 	// agent was cut off for longer than the grace period, kept the line and sent it when it came
 	// back. Such a line may have been printed before the loss; the server only knows it late.
 	AfterLoss bool `json:"afterLoss,omitempty"`
+	// Kind is what the line is, from its formatting command (agentproto.LogLine.Kind: group,
+	// endgroup, section, warning, error, command, debug), empty for plain output.
+	Kind string `json:"kind,omitempty"`
 }
 
 // AppendLogs stores the lines of a job sent by its agent and returns the highest sequence number
@@ -86,6 +93,9 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 			}
 			l.Time = l.Time.UTC()
 			l.AfterLoss = j.Status == job.StatusLOST
+			if !knownLineKinds[l.Kind] {
+				l.Kind = "" // not a kind agents send
+			}
 			if bytes+int64(len(l.Text)) > e.maxLog {
 				truncated = true
 				l.Text = fmt.Sprintf("log truncated: limit of %d bytes reached", e.maxLog)
@@ -512,7 +522,41 @@ type StepReport struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	Reason     string
+	// What the task said through logging commands (final reports only; see agentproto's
+	// "Logging commands"). Issues beyond maxStepIssues are dropped, the counts kept.
+	Issues              []StepIssue
+	ErrorCount          int
+	WarningCount        int
+	SucceededWithIssues bool
+	Progress            *int
+	// OutputVariables are the variables the task set with isOutput, named as the task wrote
+	// them; they are stored as "<step name>.<name>" for the release's later jobs.
+	OutputVariables []OutputVariable
 }
+
+// StepIssue is an error or warning a step reported.
+type StepIssue = spec.StepIssue
+
+// OutputVariable is a variable a step set with isOutput (##vso[task.setvariable]); Value is
+// plaintext, sealed by the engine when Secret.
+type OutputVariable struct {
+	Name, Value string
+	Secret      bool
+}
+
+// knownLineKinds are the LogLine.Kind values agents send.
+var knownLineKinds = map[string]bool{"": true, "group": true, "endgroup": true, "section": true,
+	"warning": true, "error": true, "command": true, "debug": true}
+
+// Limits on what a step's logging commands may store.
+const (
+	maxStepIssues       = 100
+	maxIssueBytes       = 4 << 10
+	maxOutputVariables  = 100
+	maxOutputValueBytes = 32 << 10
+	maxAttachmentBytes  = 1 << 20
+	maxJobAttachments   = 20
+)
 
 // StepFinished records how a step of the agent's job ended. Idempotent by (job, step): the first
 // final report stands.
@@ -552,21 +596,28 @@ func (e *Engine) reportStep(ctx context.Context, jobID, agentID int, r StepRepor
 			return nil
 		}
 		continueOnError := false
-		if r.Step > 0 {
-			enabled := 0
-			for _, task := range j.Spec.Tasks {
-				if task.Disabled {
-					continue
-				}
-				if enabled++; enabled == r.Step {
-					continueOnError = task.ContinueOnError
-				}
-			}
+		if flat := flattenTasks(j.Spec.Tasks); r.Step > 0 && r.Step <= len(flat) {
+			continueOnError = flat[r.Step-1].ContinueOnError
 		}
 		status := jobstep.Status(r.Status)
+		final := r.Status != "RUNNING"
+		if final {
+			if err := t.recordOutputs(j, name, r.OutputVariables); err != nil {
+				return err
+			}
+		}
+		issues := stepIssues(r.Issues)
+		reason := truncateUTF8(strings.ToValidUTF8(r.Reason, "\uFFFD"), 2000)
 		if s == nil {
 			c := t.JobStep.Create().SetJobID(jobID).SetPosition(r.Step).SetName(name).SetStatus(status).
 				SetContinueOnError(continueOnError)
+			if final {
+				c.SetIssues(issues).SetErrorCount(max(r.ErrorCount, 0)).SetWarningCount(max(r.WarningCount, 0)).
+					SetSucceededWithIssues(r.SucceededWithIssues).SetReason(reason)
+				if r.Progress != nil {
+					c.SetProgress(min(max(*r.Progress, 0), 100))
+				}
+			}
 			if !r.StartedAt.IsZero() {
 				c.SetStartedAt(r.StartedAt.UTC())
 			}
@@ -585,6 +636,13 @@ func (e *Engine) reportStep(ctx context.Context, jobID, agentID int, r StepRepor
 		if !r.StartedAt.IsZero() && s.StartedAt == nil {
 			u.SetStartedAt(r.StartedAt.UTC())
 		}
+		if final {
+			u.SetIssues(issues).SetErrorCount(max(r.ErrorCount, 0)).SetWarningCount(max(r.WarningCount, 0)).
+				SetSucceededWithIssues(r.SucceededWithIssues).SetReason(reason)
+			if r.Progress != nil {
+				u.SetProgress(min(max(*r.Progress, 0), 100))
+			}
+		}
 		if r.Status != "RUNNING" {
 			u.SetFinishedAt(orNow(r.FinishedAt, t.now))
 			if r.Status != "SKIPPED" {
@@ -593,6 +651,130 @@ func (e *Engine) reportStep(ctx context.Context, jobID, agentID int, r StepRepor
 		}
 		if err := u.Exec(t.ctx); err != nil {
 			return fmt.Errorf("recording step %d of job %d: %w", r.Step, jobID, err)
+		}
+		return nil
+	})
+}
+
+// stepIssues bounds and cleans the issues an agent reported.
+func stepIssues(in []spec.StepIssue) []spec.StepIssue {
+	out := make([]spec.StepIssue, 0, min(len(in), maxStepIssues))
+	for _, is := range in {
+		if len(out) == maxStepIssues {
+			break
+		}
+		if is.Type != "error" && is.Type != "warning" {
+			continue
+		}
+		is.Message = truncateUTF8(strings.ToValidUTF8(is.Message, "\uFFFD"), maxIssueBytes)
+		is.SourcePath = truncateUTF8(strings.ToValidUTF8(is.SourcePath, "\uFFFD"), 1024)
+		is.LineNumber = max(is.LineNumber, 0)
+		out = append(out, is)
+	}
+	return out
+}
+
+// truncateUTF8 cuts s to at most n bytes at a UTF-8 boundary.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// recordOutputs adds a finished step's output variables to its job, as "<step name>.<name>",
+// sealing secret values; a later value of the same name replaces the earlier one.
+func (t *txn) recordOutputs(j *ent.Job, stepName string, vars []OutputVariable) error {
+	if len(vars) == 0 {
+		return nil
+	}
+	out := slices.Clone(j.OutputVariables)
+	for _, v := range vars {
+		name := stepName + "." + strings.TrimSpace(v.Name)
+		if strings.TrimSpace(v.Name) == "" || len(name) > 512 || len(v.Value) > maxOutputValueBytes {
+			continue // the agent enforces these; a hostile one gets nothing stored
+		}
+		v := spec.Variable{Name: name, Value: strings.ToValidUTF8(v.Value, "\uFFFD"), Secret: v.Secret}
+		if v.Secret {
+			if t.e.secrets == nil {
+				return fmt.Errorf("sealing output variable %q: no secret key is configured on the server", name)
+			}
+			v.Value = sealedPrefix + base64.StdEncoding.EncodeToString(t.e.secrets.Seal([]byte(v.Value)))
+		}
+		out = slices.DeleteFunc(out, func(o spec.Variable) bool { return strings.EqualFold(o.Name, name) })
+		if len(out) >= maxOutputVariables {
+			continue
+		}
+		out = append(out, v)
+	}
+	if err := t.Job.UpdateOneID(j.ID).SetOutputVariables(out).Exec(t.ctx); err != nil {
+		return fmt.Errorf("recording output variables of job %d: %w", j.ID, err)
+	}
+	j.OutputVariables = out
+	return nil
+}
+
+// StepProgress records the progress a running step reported (##vso[task.setprogress]). It is
+// informational: a report for a step that is not running is ignored.
+func (e *Engine) StepProgress(ctx context.Context, jobID, agentID, step, percent int, text string) error {
+	if percent < 0 || percent > 100 {
+		return Invalid("percent", "progress %d is not between 0 and 100", percent)
+	}
+	return e.inTxConcurrent(ctx, func(t *txn) error {
+		if _, err := t.agentJob(jobID, agentID); err != nil {
+			return err
+		}
+		_, err := t.JobStep.Update().Where(jobstep.JobID(jobID), jobstep.Position(step), jobstep.StatusEQ(jobstep.StatusRUNNING)).
+			SetProgress(percent).SetProgressText(truncateUTF8(strings.ToValidUTF8(text, "\uFFFD"), 256)).Save(t.ctx)
+		if err != nil {
+			return fmt.Errorf("recording progress of step %d of job %d: %w", step, jobID, err)
+		}
+		return nil
+	})
+}
+
+// AddAttachment stores a file a step uploaded (##vso[task.uploadfile]) with its job.
+// Idempotent by (job, step, name): a resent copy is ignored. At most maxJobAttachments files of
+// maxAttachmentBytes each per job; more is INVALID_INPUT.
+func (e *Engine) AddAttachment(ctx context.Context, jobID, agentID, step int, name string, data []byte) error {
+	name = truncateUTF8(strings.ToValidUTF8(strings.TrimSpace(name), "\uFFFD"), 255)
+	if name == "" || strings.ContainsAny(name, "/\\\x00") {
+		return Invalid("name", "attachment name %q is not a file name", name)
+	}
+	if len(data) > maxAttachmentBytes {
+		return Invalid("data", "attachment %s is larger than %d bytes", name, maxAttachmentBytes)
+	}
+	return e.inTxConcurrent(ctx, func(t *txn) error {
+		if _, err := t.agentJob(jobID, agentID); err != nil {
+			return err
+		}
+		s, err := t.JobStep.Query().Where(jobstep.JobID(jobID), jobstep.Position(step)).Only(t.ctx)
+		if ent.IsNotFound(err) {
+			return Invalid("step", "step %d of job %d has not started", step, jobID)
+		}
+		if err != nil {
+			return fmt.Errorf("reading step %d of job %d: %w", step, jobID, err)
+		}
+		dup, err := s.QueryAttachments().Where(stepattachment.Name(name)).Exist(t.ctx)
+		if err != nil {
+			return fmt.Errorf("reading attachments of job %d: %w", jobID, err)
+		}
+		if dup {
+			return nil
+		}
+		n, err := t.StepAttachment.Query().Where(stepattachment.HasStepWith(jobstep.JobID(jobID))).Count(t.ctx)
+		if err != nil {
+			return fmt.Errorf("counting attachments of job %d: %w", jobID, err)
+		}
+		if n >= maxJobAttachments {
+			return Invalid("attachment", "job %d already has %d attachments", jobID, maxJobAttachments)
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		if err := t.StepAttachment.Create().SetJobStepID(s.ID).SetName(name).SetSize(len(data)).SetContent(data).
+			SetCreatedAt(t.now).SetUpdatedAt(t.now).Exec(t.ctx); err != nil {
+			return fmt.Errorf("storing attachment %s of job %d: %w", name, jobID, err)
 		}
 		return nil
 	})

@@ -55,6 +55,8 @@ type rawLine struct {
 	text []byte
 	// afterLoss: the line reached the server after the job was LOST (LogLine.AfterLoss).
 	afterLoss bool
+	// kind is LogLine.Kind.
+	kind string
 }
 
 // logLine converts l to a LogLine (parsing its time).
@@ -63,7 +65,7 @@ func (l *rawLine) logLine() (LogLine, error) {
 	if err != nil {
 		return LogLine{}, fmt.Errorf("decoding time of log line %d: %w", l.seq, err)
 	}
-	return LogLine{Seq: l.seq, Step: l.step, Time: t, Text: string(l.text), AfterLoss: l.afterLoss}, nil
+	return LogLine{Seq: l.seq, Step: l.step, Time: t, Text: string(l.text), AfterLoss: l.afterLoss, Kind: l.kind}, nil
 }
 
 // decodeChunk decodes a stored chunk (a JSON array of LogLine, as AppendLogs writes it with
@@ -82,7 +84,7 @@ func decodeChunk(data []byte, dst []rawLine) ([]rawLine, error) {
 	dst = dst[:0]
 	for _, l := range lines {
 		dst = append(dst, rawLine{seq: l.Seq, step: l.Step,
-			time: l.Time.AppendFormat(nil, time.RFC3339Nano), text: []byte(l.Text), afterLoss: l.AfterLoss})
+			time: l.Time.AppendFormat(nil, time.RFC3339Nano), text: []byte(l.Text), afterLoss: l.AfterLoss, kind: l.Kind})
 	}
 	return dst, nil
 }
@@ -116,6 +118,13 @@ func decodeChunkFast(data []byte, dst []rawLine) ([]rawLine, bool) {
 			return nil, false
 		}
 		l.afterLoss = p.lit(`,"afterLoss":true`)
+		if p.lit(`,"kind":`) {
+			k, ok := p.str()
+			if !ok {
+				return nil, false
+			}
+			l.kind = lineKind(k)
+		}
 		if !p.lit("}") {
 			return nil, false
 		}
@@ -127,6 +136,17 @@ func decodeChunkFast(data []byte, dst []rawLine) ([]rawLine, bool) {
 			return nil, false
 		}
 	}
+}
+
+// lineKind returns the interned kind of a stored line (the few values agents send share one
+// string each instead of an allocation per line).
+func lineKind(b []byte) string {
+	for _, k := range [...]string{"group", "endgroup", "section", "warning", "error", "command", "debug"} {
+		if string(b) == k {
+			return k
+		}
+	}
+	return string(b)
 }
 
 // lineParser reads the JSON of a chunk from position i.

@@ -172,6 +172,9 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	if err != nil {
 		return nil, err
 	}
+	if err := t.freezeTemplates(snap); err != nil {
+		return nil, err
+	}
 	artifacts, err := t.resolveArtifacts(def, snap, in.Artifacts)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ import (
 	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/variablegroup"
 	"github.com/cairnhq/cairn/ent/variablegrouprevision"
@@ -2435,6 +2436,19 @@ func (js *JobStepQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, jobstep.FieldJobID)
 				fieldSeen[jobstep.FieldJobID] = struct{}{}
 			}
+
+		case "attachments":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StepAttachmentClient{config: js.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, stepattachmentImplementors)...); err != nil {
+				return err
+			}
+			js.WithNamedAttachments(alias, func(wq *StepAttachmentQuery) {
+				*wq = *query
+			})
 		case "position":
 			if _, ok := fieldSeen[jobstep.FieldPosition]; !ok {
 				selectedFields = append(selectedFields, jobstep.FieldPosition)
@@ -2474,6 +2488,41 @@ func (js *JobStepQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[jobstep.FieldJobID]; !ok {
 				selectedFields = append(selectedFields, jobstep.FieldJobID)
 				fieldSeen[jobstep.FieldJobID] = struct{}{}
+			}
+		case "errorCount":
+			if _, ok := fieldSeen[jobstep.FieldErrorCount]; !ok {
+				selectedFields = append(selectedFields, jobstep.FieldErrorCount)
+				fieldSeen[jobstep.FieldErrorCount] = struct{}{}
+			}
+		case "warningCount":
+			if _, ok := fieldSeen[jobstep.FieldWarningCount]; !ok {
+				selectedFields = append(selectedFields, jobstep.FieldWarningCount)
+				fieldSeen[jobstep.FieldWarningCount] = struct{}{}
+			}
+		case "issues":
+			if _, ok := fieldSeen[jobstep.FieldIssues]; !ok {
+				selectedFields = append(selectedFields, jobstep.FieldIssues)
+				fieldSeen[jobstep.FieldIssues] = struct{}{}
+			}
+		case "succeededWithIssues":
+			if _, ok := fieldSeen[jobstep.FieldSucceededWithIssues]; !ok {
+				selectedFields = append(selectedFields, jobstep.FieldSucceededWithIssues)
+				fieldSeen[jobstep.FieldSucceededWithIssues] = struct{}{}
+			}
+		case "progress":
+			if _, ok := fieldSeen[jobstep.FieldProgress]; !ok {
+				selectedFields = append(selectedFields, jobstep.FieldProgress)
+				fieldSeen[jobstep.FieldProgress] = struct{}{}
+			}
+		case "progressText":
+			if _, ok := fieldSeen[jobstep.FieldProgressText]; !ok {
+				selectedFields = append(selectedFields, jobstep.FieldProgressText)
+				fieldSeen[jobstep.FieldProgressText] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[jobstep.FieldReason]; !ok {
+				selectedFields = append(selectedFields, jobstep.FieldReason)
+				fieldSeen[jobstep.FieldReason] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -4412,6 +4461,130 @@ func newCommitPaginateArgs(rv map[string]any) *commitPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*CommitWhereInput); ok {
 		args.opts = append(args.opts, WithCommitFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (sa *StepAttachmentQuery) CollectFields(ctx context.Context, satisfies ...string) (*StepAttachmentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return sa, nil
+	}
+	if err := sa.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return sa, nil
+}
+
+func (sa *StepAttachmentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(stepattachment.Columns))
+		selectedFields = []string{stepattachment.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "step":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&JobStepClient{config: sa.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, jobstepImplementors)...); err != nil {
+				return err
+			}
+			sa.withStep = query
+			if _, ok := fieldSeen[stepattachment.FieldJobStepID]; !ok {
+				selectedFields = append(selectedFields, stepattachment.FieldJobStepID)
+				fieldSeen[stepattachment.FieldJobStepID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[stepattachment.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, stepattachment.FieldCreatedAt)
+				fieldSeen[stepattachment.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[stepattachment.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, stepattachment.FieldUpdatedAt)
+				fieldSeen[stepattachment.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[stepattachment.FieldName]; !ok {
+				selectedFields = append(selectedFields, stepattachment.FieldName)
+				fieldSeen[stepattachment.FieldName] = struct{}{}
+			}
+		case "size":
+			if _, ok := fieldSeen[stepattachment.FieldSize]; !ok {
+				selectedFields = append(selectedFields, stepattachment.FieldSize)
+				fieldSeen[stepattachment.FieldSize] = struct{}{}
+			}
+		case "jobStepID":
+			if _, ok := fieldSeen[stepattachment.FieldJobStepID]; !ok {
+				selectedFields = append(selectedFields, stepattachment.FieldJobStepID)
+				fieldSeen[stepattachment.FieldJobStepID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		sa.Select(selectedFields...)
+	}
+	return nil
+}
+
+type stepattachmentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []StepAttachmentPaginateOption
+}
+
+func newStepAttachmentPaginateArgs(rv map[string]any) *stepattachmentPaginateArgs {
+	args := &stepattachmentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &StepAttachmentOrder{Field: &StepAttachmentOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithStepAttachmentOrder(order))
+			}
+		case *StepAttachmentOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithStepAttachmentOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*StepAttachmentWhereInput); ok {
+		args.opts = append(args.opts, WithStepAttachmentFilter(v.Filter))
 	}
 	return args
 }

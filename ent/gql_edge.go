@@ -225,6 +225,18 @@ func (js *JobStep) Job(ctx context.Context) (*Job, error) {
 	return result, err
 }
 
+func (js *JobStep) Attachments(ctx context.Context) (result []*StepAttachment, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = js.NamedAttachments(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = js.Edges.AttachmentsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = js.QueryAttachments().All(ctx)
+	}
+	return result, err
+}
+
 func (mi *ManualIntervention) Deployment(ctx context.Context) (*Deployment, error) {
 	result, err := mi.Edges.DeploymentOrErr()
 	if IsNotLoaded(err) {
@@ -425,6 +437,14 @@ func (sc *SourceCommit) Release(ctx context.Context) (*Release, error) {
 	result, err := sc.Edges.ReleaseOrErr()
 	if IsNotLoaded(err) {
 		result, err = sc.QueryRelease().Only(ctx)
+	}
+	return result, err
+}
+
+func (sa *StepAttachment) Step(ctx context.Context) (*JobStep, error) {
+	result, err := sa.Edges.StepOrErr()
+	if IsNotLoaded(err) {
+		result, err = sa.QueryStep().Only(ctx)
 	}
 	return result, err
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/variablegroup"
 	"github.com/cairnhq/cairn/ent/variablegrouprevision"
@@ -182,6 +183,11 @@ var sourcecommitImplementors = []string{"Commit", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*SourceCommit) IsNode() {}
+
+var stepattachmentImplementors = []string{"StepAttachment", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*StepAttachment) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -496,6 +502,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(sourcecommit.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, sourcecommitImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case stepattachment.Table:
+		query := c.StepAttachment.Query().
+			Where(stepattachment.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, stepattachmentImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -1022,6 +1037,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.SourceCommit.Query().
 			Where(sourcecommit.IDIn(ids...))
 		query, err := query.CollectFields(ctx, sourcecommitImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case stepattachment.Table:
+		query := c.StepAttachment.Query().
+			Where(stepattachment.IDIn(ids...))
+		query, err := query.CollectFields(ctx, stepattachmentImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -40,6 +40,7 @@ import (
 	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/variablegroup"
 	"github.com/cairnhq/cairn/ent/variablegrouprevision"
@@ -8183,6 +8184,320 @@ func (sc *Commit) ToEdge(order *CommitOrder) *CommitEdge {
 	return &CommitEdge{
 		Node:   sc,
 		Cursor: order.Field.toCursor(sc),
+	}
+}
+
+// StepAttachmentEdge is the edge representation of StepAttachment.
+type StepAttachmentEdge struct {
+	Node   *StepAttachment `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// StepAttachmentConnection is the connection containing edges to StepAttachment.
+type StepAttachmentConnection struct {
+	Edges      []*StepAttachmentEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *StepAttachmentConnection) build(nodes []*StepAttachment, pager *stepattachmentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *StepAttachment
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *StepAttachment {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *StepAttachment {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*StepAttachmentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &StepAttachmentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// StepAttachmentPaginateOption enables pagination customization.
+type StepAttachmentPaginateOption func(*stepattachmentPager) error
+
+// WithStepAttachmentOrder configures pagination ordering.
+func WithStepAttachmentOrder(order *StepAttachmentOrder) StepAttachmentPaginateOption {
+	if order == nil {
+		order = DefaultStepAttachmentOrder
+	}
+	o := *order
+	return func(pager *stepattachmentPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultStepAttachmentOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithStepAttachmentFilter configures pagination filter.
+func WithStepAttachmentFilter(filter func(*StepAttachmentQuery) (*StepAttachmentQuery, error)) StepAttachmentPaginateOption {
+	return func(pager *stepattachmentPager) error {
+		if filter == nil {
+			return errors.New("StepAttachmentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type stepattachmentPager struct {
+	reverse bool
+	order   *StepAttachmentOrder
+	filter  func(*StepAttachmentQuery) (*StepAttachmentQuery, error)
+}
+
+func newStepAttachmentPager(opts []StepAttachmentPaginateOption, reverse bool) (*stepattachmentPager, error) {
+	pager := &stepattachmentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultStepAttachmentOrder
+	}
+	return pager, nil
+}
+
+func (p *stepattachmentPager) applyFilter(query *StepAttachmentQuery) (*StepAttachmentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *stepattachmentPager) toCursor(sa *StepAttachment) Cursor {
+	return p.order.Field.toCursor(sa)
+}
+
+func (p *stepattachmentPager) applyCursors(query *StepAttachmentQuery, after, before *Cursor) (*StepAttachmentQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultStepAttachmentOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *stepattachmentPager) applyOrder(query *StepAttachmentQuery) *StepAttachmentQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultStepAttachmentOrder.Field {
+		query = query.Order(DefaultStepAttachmentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *stepattachmentPager) orderExpr(query *StepAttachmentQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultStepAttachmentOrder.Field {
+			b.Comma().Ident(DefaultStepAttachmentOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to StepAttachment.
+func (sa *StepAttachmentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...StepAttachmentPaginateOption,
+) (*StepAttachmentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newStepAttachmentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if sa, err = pager.applyFilter(sa); err != nil {
+		return nil, err
+	}
+	conn := &StepAttachmentConnection{Edges: []*StepAttachmentEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := sa.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if sa, err = pager.applyCursors(sa, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		sa.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := sa.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	sa = pager.applyOrder(sa)
+	nodes, err := sa.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// StepAttachmentOrderFieldCreatedAt orders StepAttachment by created_at.
+	StepAttachmentOrderFieldCreatedAt = &StepAttachmentOrderField{
+		Value: func(sa *StepAttachment) (ent.Value, error) {
+			return sa.CreatedAt, nil
+		},
+		column: stepattachment.FieldCreatedAt,
+		toTerm: stepattachment.ByCreatedAt,
+		toCursor: func(sa *StepAttachment) Cursor {
+			return Cursor{
+				ID:    sa.ID,
+				Value: sa.CreatedAt,
+			}
+		},
+	}
+	// StepAttachmentOrderFieldUpdatedAt orders StepAttachment by updated_at.
+	StepAttachmentOrderFieldUpdatedAt = &StepAttachmentOrderField{
+		Value: func(sa *StepAttachment) (ent.Value, error) {
+			return sa.UpdatedAt, nil
+		},
+		column: stepattachment.FieldUpdatedAt,
+		toTerm: stepattachment.ByUpdatedAt,
+		toCursor: func(sa *StepAttachment) Cursor {
+			return Cursor{
+				ID:    sa.ID,
+				Value: sa.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f StepAttachmentOrderField) String() string {
+	var str string
+	switch f.column {
+	case StepAttachmentOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case StepAttachmentOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f StepAttachmentOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *StepAttachmentOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("StepAttachmentOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *StepAttachmentOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *StepAttachmentOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid StepAttachmentOrderField", str)
+	}
+	return nil
+}
+
+// StepAttachmentOrderField defines the ordering field of StepAttachment.
+type StepAttachmentOrderField struct {
+	// Value extracts the ordering value from the given StepAttachment.
+	Value    func(*StepAttachment) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) stepattachment.OrderOption
+	toCursor func(*StepAttachment) Cursor
+}
+
+// StepAttachmentOrder defines the ordering of StepAttachment.
+type StepAttachmentOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *StepAttachmentOrderField `json:"field"`
+}
+
+// DefaultStepAttachmentOrder is the default ordering of StepAttachment.
+var DefaultStepAttachmentOrder = &StepAttachmentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &StepAttachmentOrderField{
+		Value: func(sa *StepAttachment) (ent.Value, error) {
+			return sa.ID, nil
+		},
+		column: stepattachment.FieldID,
+		toTerm: stepattachment.ByID,
+		toCursor: func(sa *StepAttachment) Cursor {
+			return Cursor{ID: sa.ID}
+		},
+	},
+}
+
+// ToEdge converts StepAttachment into StepAttachmentEdge.
+func (sa *StepAttachment) ToEdge(order *StepAttachmentOrder) *StepAttachmentEdge {
+	if order == nil {
+		order = DefaultStepAttachmentOrder
+	}
+	return &StepAttachmentEdge{
+		Node:   sa,
+		Cursor: order.Field.toCursor(sa),
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/variablegroup"
 	"github.com/cairnhq/cairn/ent/variablegrouprevision"
@@ -7825,9 +7826,79 @@ type JobStepWhereInput struct {
 	JobIDIn    []int `json:"jobIDIn,omitempty"`
 	JobIDNotIn []int `json:"jobIDNotIn,omitempty"`
 
+	// "error_count" field predicates.
+	ErrorCount      *int  `json:"errorCount,omitempty"`
+	ErrorCountNEQ   *int  `json:"errorCountNEQ,omitempty"`
+	ErrorCountIn    []int `json:"errorCountIn,omitempty"`
+	ErrorCountNotIn []int `json:"errorCountNotIn,omitempty"`
+	ErrorCountGT    *int  `json:"errorCountGT,omitempty"`
+	ErrorCountGTE   *int  `json:"errorCountGTE,omitempty"`
+	ErrorCountLT    *int  `json:"errorCountLT,omitempty"`
+	ErrorCountLTE   *int  `json:"errorCountLTE,omitempty"`
+
+	// "warning_count" field predicates.
+	WarningCount      *int  `json:"warningCount,omitempty"`
+	WarningCountNEQ   *int  `json:"warningCountNEQ,omitempty"`
+	WarningCountIn    []int `json:"warningCountIn,omitempty"`
+	WarningCountNotIn []int `json:"warningCountNotIn,omitempty"`
+	WarningCountGT    *int  `json:"warningCountGT,omitempty"`
+	WarningCountGTE   *int  `json:"warningCountGTE,omitempty"`
+	WarningCountLT    *int  `json:"warningCountLT,omitempty"`
+	WarningCountLTE   *int  `json:"warningCountLTE,omitempty"`
+
+	// "succeeded_with_issues" field predicates.
+	SucceededWithIssues    *bool `json:"succeededWithIssues,omitempty"`
+	SucceededWithIssuesNEQ *bool `json:"succeededWithIssuesNEQ,omitempty"`
+
+	// "progress" field predicates.
+	Progress       *int  `json:"progress,omitempty"`
+	ProgressNEQ    *int  `json:"progressNEQ,omitempty"`
+	ProgressIn     []int `json:"progressIn,omitempty"`
+	ProgressNotIn  []int `json:"progressNotIn,omitempty"`
+	ProgressGT     *int  `json:"progressGT,omitempty"`
+	ProgressGTE    *int  `json:"progressGTE,omitempty"`
+	ProgressLT     *int  `json:"progressLT,omitempty"`
+	ProgressLTE    *int  `json:"progressLTE,omitempty"`
+	ProgressIsNil  bool  `json:"progressIsNil,omitempty"`
+	ProgressNotNil bool  `json:"progressNotNil,omitempty"`
+
+	// "progress_text" field predicates.
+	ProgressText             *string  `json:"progressText,omitempty"`
+	ProgressTextNEQ          *string  `json:"progressTextNEQ,omitempty"`
+	ProgressTextIn           []string `json:"progressTextIn,omitempty"`
+	ProgressTextNotIn        []string `json:"progressTextNotIn,omitempty"`
+	ProgressTextGT           *string  `json:"progressTextGT,omitempty"`
+	ProgressTextGTE          *string  `json:"progressTextGTE,omitempty"`
+	ProgressTextLT           *string  `json:"progressTextLT,omitempty"`
+	ProgressTextLTE          *string  `json:"progressTextLTE,omitempty"`
+	ProgressTextContains     *string  `json:"progressTextContains,omitempty"`
+	ProgressTextHasPrefix    *string  `json:"progressTextHasPrefix,omitempty"`
+	ProgressTextHasSuffix    *string  `json:"progressTextHasSuffix,omitempty"`
+	ProgressTextEqualFold    *string  `json:"progressTextEqualFold,omitempty"`
+	ProgressTextContainsFold *string  `json:"progressTextContainsFold,omitempty"`
+
+	// "reason" field predicates.
+	Reason             *string  `json:"reason,omitempty"`
+	ReasonNEQ          *string  `json:"reasonNEQ,omitempty"`
+	ReasonIn           []string `json:"reasonIn,omitempty"`
+	ReasonNotIn        []string `json:"reasonNotIn,omitempty"`
+	ReasonGT           *string  `json:"reasonGT,omitempty"`
+	ReasonGTE          *string  `json:"reasonGTE,omitempty"`
+	ReasonLT           *string  `json:"reasonLT,omitempty"`
+	ReasonLTE          *string  `json:"reasonLTE,omitempty"`
+	ReasonContains     *string  `json:"reasonContains,omitempty"`
+	ReasonHasPrefix    *string  `json:"reasonHasPrefix,omitempty"`
+	ReasonHasSuffix    *string  `json:"reasonHasSuffix,omitempty"`
+	ReasonEqualFold    *string  `json:"reasonEqualFold,omitempty"`
+	ReasonContainsFold *string  `json:"reasonContainsFold,omitempty"`
+
 	// "job" edge predicates.
 	HasJob     *bool            `json:"hasJob,omitempty"`
 	HasJobWith []*JobWhereInput `json:"hasJobWith,omitempty"`
+
+	// "attachments" edge predicates.
+	HasAttachments     *bool                       `json:"hasAttachments,omitempty"`
+	HasAttachmentsWith []*StepAttachmentWhereInput `json:"hasAttachmentsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -8108,6 +8179,168 @@ func (i *JobStepWhereInput) P() (predicate.JobStep, error) {
 	if len(i.JobIDNotIn) > 0 {
 		predicates = append(predicates, jobstep.JobIDNotIn(i.JobIDNotIn...))
 	}
+	if i.ErrorCount != nil {
+		predicates = append(predicates, jobstep.ErrorCountEQ(*i.ErrorCount))
+	}
+	if i.ErrorCountNEQ != nil {
+		predicates = append(predicates, jobstep.ErrorCountNEQ(*i.ErrorCountNEQ))
+	}
+	if len(i.ErrorCountIn) > 0 {
+		predicates = append(predicates, jobstep.ErrorCountIn(i.ErrorCountIn...))
+	}
+	if len(i.ErrorCountNotIn) > 0 {
+		predicates = append(predicates, jobstep.ErrorCountNotIn(i.ErrorCountNotIn...))
+	}
+	if i.ErrorCountGT != nil {
+		predicates = append(predicates, jobstep.ErrorCountGT(*i.ErrorCountGT))
+	}
+	if i.ErrorCountGTE != nil {
+		predicates = append(predicates, jobstep.ErrorCountGTE(*i.ErrorCountGTE))
+	}
+	if i.ErrorCountLT != nil {
+		predicates = append(predicates, jobstep.ErrorCountLT(*i.ErrorCountLT))
+	}
+	if i.ErrorCountLTE != nil {
+		predicates = append(predicates, jobstep.ErrorCountLTE(*i.ErrorCountLTE))
+	}
+	if i.WarningCount != nil {
+		predicates = append(predicates, jobstep.WarningCountEQ(*i.WarningCount))
+	}
+	if i.WarningCountNEQ != nil {
+		predicates = append(predicates, jobstep.WarningCountNEQ(*i.WarningCountNEQ))
+	}
+	if len(i.WarningCountIn) > 0 {
+		predicates = append(predicates, jobstep.WarningCountIn(i.WarningCountIn...))
+	}
+	if len(i.WarningCountNotIn) > 0 {
+		predicates = append(predicates, jobstep.WarningCountNotIn(i.WarningCountNotIn...))
+	}
+	if i.WarningCountGT != nil {
+		predicates = append(predicates, jobstep.WarningCountGT(*i.WarningCountGT))
+	}
+	if i.WarningCountGTE != nil {
+		predicates = append(predicates, jobstep.WarningCountGTE(*i.WarningCountGTE))
+	}
+	if i.WarningCountLT != nil {
+		predicates = append(predicates, jobstep.WarningCountLT(*i.WarningCountLT))
+	}
+	if i.WarningCountLTE != nil {
+		predicates = append(predicates, jobstep.WarningCountLTE(*i.WarningCountLTE))
+	}
+	if i.SucceededWithIssues != nil {
+		predicates = append(predicates, jobstep.SucceededWithIssuesEQ(*i.SucceededWithIssues))
+	}
+	if i.SucceededWithIssuesNEQ != nil {
+		predicates = append(predicates, jobstep.SucceededWithIssuesNEQ(*i.SucceededWithIssuesNEQ))
+	}
+	if i.Progress != nil {
+		predicates = append(predicates, jobstep.ProgressEQ(*i.Progress))
+	}
+	if i.ProgressNEQ != nil {
+		predicates = append(predicates, jobstep.ProgressNEQ(*i.ProgressNEQ))
+	}
+	if len(i.ProgressIn) > 0 {
+		predicates = append(predicates, jobstep.ProgressIn(i.ProgressIn...))
+	}
+	if len(i.ProgressNotIn) > 0 {
+		predicates = append(predicates, jobstep.ProgressNotIn(i.ProgressNotIn...))
+	}
+	if i.ProgressGT != nil {
+		predicates = append(predicates, jobstep.ProgressGT(*i.ProgressGT))
+	}
+	if i.ProgressGTE != nil {
+		predicates = append(predicates, jobstep.ProgressGTE(*i.ProgressGTE))
+	}
+	if i.ProgressLT != nil {
+		predicates = append(predicates, jobstep.ProgressLT(*i.ProgressLT))
+	}
+	if i.ProgressLTE != nil {
+		predicates = append(predicates, jobstep.ProgressLTE(*i.ProgressLTE))
+	}
+	if i.ProgressIsNil {
+		predicates = append(predicates, jobstep.ProgressIsNil())
+	}
+	if i.ProgressNotNil {
+		predicates = append(predicates, jobstep.ProgressNotNil())
+	}
+	if i.ProgressText != nil {
+		predicates = append(predicates, jobstep.ProgressTextEQ(*i.ProgressText))
+	}
+	if i.ProgressTextNEQ != nil {
+		predicates = append(predicates, jobstep.ProgressTextNEQ(*i.ProgressTextNEQ))
+	}
+	if len(i.ProgressTextIn) > 0 {
+		predicates = append(predicates, jobstep.ProgressTextIn(i.ProgressTextIn...))
+	}
+	if len(i.ProgressTextNotIn) > 0 {
+		predicates = append(predicates, jobstep.ProgressTextNotIn(i.ProgressTextNotIn...))
+	}
+	if i.ProgressTextGT != nil {
+		predicates = append(predicates, jobstep.ProgressTextGT(*i.ProgressTextGT))
+	}
+	if i.ProgressTextGTE != nil {
+		predicates = append(predicates, jobstep.ProgressTextGTE(*i.ProgressTextGTE))
+	}
+	if i.ProgressTextLT != nil {
+		predicates = append(predicates, jobstep.ProgressTextLT(*i.ProgressTextLT))
+	}
+	if i.ProgressTextLTE != nil {
+		predicates = append(predicates, jobstep.ProgressTextLTE(*i.ProgressTextLTE))
+	}
+	if i.ProgressTextContains != nil {
+		predicates = append(predicates, jobstep.ProgressTextContains(*i.ProgressTextContains))
+	}
+	if i.ProgressTextHasPrefix != nil {
+		predicates = append(predicates, jobstep.ProgressTextHasPrefix(*i.ProgressTextHasPrefix))
+	}
+	if i.ProgressTextHasSuffix != nil {
+		predicates = append(predicates, jobstep.ProgressTextHasSuffix(*i.ProgressTextHasSuffix))
+	}
+	if i.ProgressTextEqualFold != nil {
+		predicates = append(predicates, jobstep.ProgressTextEqualFold(*i.ProgressTextEqualFold))
+	}
+	if i.ProgressTextContainsFold != nil {
+		predicates = append(predicates, jobstep.ProgressTextContainsFold(*i.ProgressTextContainsFold))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, jobstep.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, jobstep.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, jobstep.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, jobstep.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.ReasonGT != nil {
+		predicates = append(predicates, jobstep.ReasonGT(*i.ReasonGT))
+	}
+	if i.ReasonGTE != nil {
+		predicates = append(predicates, jobstep.ReasonGTE(*i.ReasonGTE))
+	}
+	if i.ReasonLT != nil {
+		predicates = append(predicates, jobstep.ReasonLT(*i.ReasonLT))
+	}
+	if i.ReasonLTE != nil {
+		predicates = append(predicates, jobstep.ReasonLTE(*i.ReasonLTE))
+	}
+	if i.ReasonContains != nil {
+		predicates = append(predicates, jobstep.ReasonContains(*i.ReasonContains))
+	}
+	if i.ReasonHasPrefix != nil {
+		predicates = append(predicates, jobstep.ReasonHasPrefix(*i.ReasonHasPrefix))
+	}
+	if i.ReasonHasSuffix != nil {
+		predicates = append(predicates, jobstep.ReasonHasSuffix(*i.ReasonHasSuffix))
+	}
+	if i.ReasonEqualFold != nil {
+		predicates = append(predicates, jobstep.ReasonEqualFold(*i.ReasonEqualFold))
+	}
+	if i.ReasonContainsFold != nil {
+		predicates = append(predicates, jobstep.ReasonContainsFold(*i.ReasonContainsFold))
+	}
 
 	if i.HasJob != nil {
 		p := jobstep.HasJob()
@@ -8126,6 +8359,24 @@ func (i *JobStepWhereInput) P() (predicate.JobStep, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, jobstep.HasJobWith(with...))
+	}
+	if i.HasAttachments != nil {
+		p := jobstep.HasAttachments()
+		if !*i.HasAttachments {
+			p = jobstep.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasAttachmentsWith) > 0 {
+		with := make([]predicate.StepAttachment, 0, len(i.HasAttachmentsWith))
+		for _, w := range i.HasAttachmentsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasAttachmentsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, jobstep.HasAttachmentsWith(with...))
 	}
 	switch len(predicates) {
 	case 0:
@@ -13496,6 +13747,326 @@ func (i *CommitWhereInput) P() (predicate.SourceCommit, error) {
 		return predicates[0], nil
 	default:
 		return sourcecommit.And(predicates...), nil
+	}
+}
+
+// StepAttachmentWhereInput represents a where input for filtering StepAttachment queries.
+type StepAttachmentWhereInput struct {
+	Predicates []predicate.StepAttachment  `json:"-"`
+	Not        *StepAttachmentWhereInput   `json:"not,omitempty"`
+	Or         []*StepAttachmentWhereInput `json:"or,omitempty"`
+	And        []*StepAttachmentWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "size" field predicates.
+	Size      *int  `json:"size,omitempty"`
+	SizeNEQ   *int  `json:"sizeNEQ,omitempty"`
+	SizeIn    []int `json:"sizeIn,omitempty"`
+	SizeNotIn []int `json:"sizeNotIn,omitempty"`
+	SizeGT    *int  `json:"sizeGT,omitempty"`
+	SizeGTE   *int  `json:"sizeGTE,omitempty"`
+	SizeLT    *int  `json:"sizeLT,omitempty"`
+	SizeLTE   *int  `json:"sizeLTE,omitempty"`
+
+	// "job_step_id" field predicates.
+	JobStepID      *int  `json:"jobStepID,omitempty"`
+	JobStepIDNEQ   *int  `json:"jobStepIDNEQ,omitempty"`
+	JobStepIDIn    []int `json:"jobStepIDIn,omitempty"`
+	JobStepIDNotIn []int `json:"jobStepIDNotIn,omitempty"`
+
+	// "step" edge predicates.
+	HasStep     *bool                `json:"hasStep,omitempty"`
+	HasStepWith []*JobStepWhereInput `json:"hasStepWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *StepAttachmentWhereInput) AddPredicates(predicates ...predicate.StepAttachment) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the StepAttachmentWhereInput filter on the StepAttachmentQuery builder.
+func (i *StepAttachmentWhereInput) Filter(q *StepAttachmentQuery) (*StepAttachmentQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyStepAttachmentWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyStepAttachmentWhereInput is returned in case the StepAttachmentWhereInput is empty.
+var ErrEmptyStepAttachmentWhereInput = errors.New("ent: empty predicate StepAttachmentWhereInput")
+
+// P returns a predicate for filtering stepattachments.
+// An error is returned if the input is empty or invalid.
+func (i *StepAttachmentWhereInput) P() (predicate.StepAttachment, error) {
+	var predicates []predicate.StepAttachment
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, stepattachment.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.StepAttachment, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, stepattachment.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.StepAttachment, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, stepattachment.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, stepattachment.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, stepattachment.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, stepattachment.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, stepattachment.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, stepattachment.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, stepattachment.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, stepattachment.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, stepattachment.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, stepattachment.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, stepattachment.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, stepattachment.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, stepattachment.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, stepattachment.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, stepattachment.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, stepattachment.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, stepattachment.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, stepattachment.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, stepattachment.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, stepattachment.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, stepattachment.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, stepattachment.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, stepattachment.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, stepattachment.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, stepattachment.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, stepattachment.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, stepattachment.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, stepattachment.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, stepattachment.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, stepattachment.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, stepattachment.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, stepattachment.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, stepattachment.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, stepattachment.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, stepattachment.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, stepattachment.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, stepattachment.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, stepattachment.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Size != nil {
+		predicates = append(predicates, stepattachment.SizeEQ(*i.Size))
+	}
+	if i.SizeNEQ != nil {
+		predicates = append(predicates, stepattachment.SizeNEQ(*i.SizeNEQ))
+	}
+	if len(i.SizeIn) > 0 {
+		predicates = append(predicates, stepattachment.SizeIn(i.SizeIn...))
+	}
+	if len(i.SizeNotIn) > 0 {
+		predicates = append(predicates, stepattachment.SizeNotIn(i.SizeNotIn...))
+	}
+	if i.SizeGT != nil {
+		predicates = append(predicates, stepattachment.SizeGT(*i.SizeGT))
+	}
+	if i.SizeGTE != nil {
+		predicates = append(predicates, stepattachment.SizeGTE(*i.SizeGTE))
+	}
+	if i.SizeLT != nil {
+		predicates = append(predicates, stepattachment.SizeLT(*i.SizeLT))
+	}
+	if i.SizeLTE != nil {
+		predicates = append(predicates, stepattachment.SizeLTE(*i.SizeLTE))
+	}
+	if i.JobStepID != nil {
+		predicates = append(predicates, stepattachment.JobStepIDEQ(*i.JobStepID))
+	}
+	if i.JobStepIDNEQ != nil {
+		predicates = append(predicates, stepattachment.JobStepIDNEQ(*i.JobStepIDNEQ))
+	}
+	if len(i.JobStepIDIn) > 0 {
+		predicates = append(predicates, stepattachment.JobStepIDIn(i.JobStepIDIn...))
+	}
+	if len(i.JobStepIDNotIn) > 0 {
+		predicates = append(predicates, stepattachment.JobStepIDNotIn(i.JobStepIDNotIn...))
+	}
+
+	if i.HasStep != nil {
+		p := stepattachment.HasStep()
+		if !*i.HasStep {
+			p = stepattachment.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStepWith) > 0 {
+		with := make([]predicate.JobStep, 0, len(i.HasStepWith))
+		for _, w := range i.HasStepWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStepWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, stepattachment.HasStepWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyStepAttachmentWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return stepattachment.And(predicates...), nil
 	}
 }
 

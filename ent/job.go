@@ -63,6 +63,8 @@ type Job struct {
 	DeploymentID int `json:"deployment_id,omitempty"`
 	// AgentID holds the value of the "agent_id" field.
 	AgentID *int `json:"agent_id,omitempty"`
+	// OutputVariables holds the value of the "output_variables" field.
+	OutputVariables []spec.Variable `json:"output_variables,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the JobQuery when eager-loading is set.
 	Edges        JobEdges `json:"edges"`
@@ -134,7 +136,7 @@ func (*Job) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case job.FieldDemands, job.FieldSpec:
+		case job.FieldDemands, job.FieldSpec, job.FieldOutputVariables:
 			values[i] = new([]byte)
 		case job.FieldCancelRequested, job.FieldLogTruncated:
 			values[i] = new(sql.NullBool)
@@ -300,6 +302,14 @@ func (j *Job) assignValues(columns []string, values []any) error {
 				j.AgentID = new(int)
 				*j.AgentID = int(value.Int64)
 			}
+		case job.FieldOutputVariables:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field output_variables", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &j.OutputVariables); err != nil {
+					return fmt.Errorf("unmarshal field output_variables: %w", err)
+				}
+			}
 		default:
 			j.selectValues.Set(columns[i], values[i])
 		}
@@ -428,6 +438,9 @@ func (j *Job) String() string {
 		builder.WriteString("agent_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("output_variables=")
+	builder.WriteString(fmt.Sprintf("%v", j.OutputVariables))
 	builder.WriteByte(')')
 	return builder.String()
 }

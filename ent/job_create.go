@@ -289,6 +289,12 @@ func (jc *JobCreate) SetNillableAgentID(i *int) *JobCreate {
 	return jc
 }
 
+// SetOutputVariables sets the "output_variables" field.
+func (jc *JobCreate) SetOutputVariables(s []spec.Variable) *JobCreate {
+	jc.mutation.SetOutputVariables(s)
+	return jc
+}
+
 // SetDeployment sets the "deployment" edge to the Deployment entity.
 func (jc *JobCreate) SetDeployment(d *Deployment) *JobCreate {
 	return jc.SetDeploymentID(d.ID)
@@ -571,6 +577,10 @@ func (jc *JobCreate) createSpec() (*Job, *sqlgraph.CreateSpec) {
 	if value, ok := jc.mutation.LogBase(); ok {
 		_spec.SetField(job.FieldLogBase, field.TypeInt64, value)
 		_node.LogBase = value
+	}
+	if value, ok := jc.mutation.OutputVariables(); ok {
+		_spec.SetField(job.FieldOutputVariables, field.TypeJSON, value)
+		_node.OutputVariables = value
 	}
 	if nodes := jc.mutation.DeploymentIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -996,6 +1006,24 @@ func (u *JobUpsert) ClearAgentID() *JobUpsert {
 	return u
 }
 
+// SetOutputVariables sets the "output_variables" field.
+func (u *JobUpsert) SetOutputVariables(v []spec.Variable) *JobUpsert {
+	u.Set(job.FieldOutputVariables, v)
+	return u
+}
+
+// UpdateOutputVariables sets the "output_variables" field to the value that was provided on create.
+func (u *JobUpsert) UpdateOutputVariables() *JobUpsert {
+	u.SetExcluded(job.FieldOutputVariables)
+	return u
+}
+
+// ClearOutputVariables clears the value of the "output_variables" field.
+func (u *JobUpsert) ClearOutputVariables() *JobUpsert {
+	u.SetNull(job.FieldOutputVariables)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1395,6 +1423,27 @@ func (u *JobUpsertOne) UpdateAgentID() *JobUpsertOne {
 func (u *JobUpsertOne) ClearAgentID() *JobUpsertOne {
 	return u.Update(func(s *JobUpsert) {
 		s.ClearAgentID()
+	})
+}
+
+// SetOutputVariables sets the "output_variables" field.
+func (u *JobUpsertOne) SetOutputVariables(v []spec.Variable) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.SetOutputVariables(v)
+	})
+}
+
+// UpdateOutputVariables sets the "output_variables" field to the value that was provided on create.
+func (u *JobUpsertOne) UpdateOutputVariables() *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateOutputVariables()
+	})
+}
+
+// ClearOutputVariables clears the value of the "output_variables" field.
+func (u *JobUpsertOne) ClearOutputVariables() *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.ClearOutputVariables()
 	})
 }
 
@@ -1963,6 +2012,27 @@ func (u *JobUpsertBulk) UpdateAgentID() *JobUpsertBulk {
 func (u *JobUpsertBulk) ClearAgentID() *JobUpsertBulk {
 	return u.Update(func(s *JobUpsert) {
 		s.ClearAgentID()
+	})
+}
+
+// SetOutputVariables sets the "output_variables" field.
+func (u *JobUpsertBulk) SetOutputVariables(v []spec.Variable) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.SetOutputVariables(v)
+	})
+}
+
+// UpdateOutputVariables sets the "output_variables" field to the value that was provided on create.
+func (u *JobUpsertBulk) UpdateOutputVariables() *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateOutputVariables()
+	})
+}
+
+// ClearOutputVariables clears the value of the "output_variables" field.
+func (u *JobUpsertBulk) ClearOutputVariables() *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.ClearOutputVariables()
 	})
 }
 

@@ -376,6 +376,24 @@ func (ju *JobUpdate) ClearAgentID() *JobUpdate {
 	return ju
 }
 
+// SetOutputVariables sets the "output_variables" field.
+func (ju *JobUpdate) SetOutputVariables(s []spec.Variable) *JobUpdate {
+	ju.mutation.SetOutputVariables(s)
+	return ju
+}
+
+// AppendOutputVariables appends s to the "output_variables" field.
+func (ju *JobUpdate) AppendOutputVariables(s []spec.Variable) *JobUpdate {
+	ju.mutation.AppendOutputVariables(s)
+	return ju
+}
+
+// ClearOutputVariables clears the value of the "output_variables" field.
+func (ju *JobUpdate) ClearOutputVariables() *JobUpdate {
+	ju.mutation.ClearOutputVariables()
+	return ju
+}
+
 // SetDeployment sets the "deployment" edge to the Deployment entity.
 func (ju *JobUpdate) SetDeployment(d *Deployment) *JobUpdate {
 	return ju.SetDeploymentID(d.ID)
@@ -630,6 +648,17 @@ func (ju *JobUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if value, ok := ju.mutation.AddedLogBase(); ok {
 		_spec.AddField(job.FieldLogBase, field.TypeInt64, value)
+	}
+	if value, ok := ju.mutation.OutputVariables(); ok {
+		_spec.SetField(job.FieldOutputVariables, field.TypeJSON, value)
+	}
+	if value, ok := ju.mutation.AppendedOutputVariables(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, job.FieldOutputVariables, value)
+		})
+	}
+	if ju.mutation.OutputVariablesCleared() {
+		_spec.ClearField(job.FieldOutputVariables, field.TypeJSON)
 	}
 	if ju.mutation.DeploymentCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1142,6 +1171,24 @@ func (juo *JobUpdateOne) ClearAgentID() *JobUpdateOne {
 	return juo
 }
 
+// SetOutputVariables sets the "output_variables" field.
+func (juo *JobUpdateOne) SetOutputVariables(s []spec.Variable) *JobUpdateOne {
+	juo.mutation.SetOutputVariables(s)
+	return juo
+}
+
+// AppendOutputVariables appends s to the "output_variables" field.
+func (juo *JobUpdateOne) AppendOutputVariables(s []spec.Variable) *JobUpdateOne {
+	juo.mutation.AppendOutputVariables(s)
+	return juo
+}
+
+// ClearOutputVariables clears the value of the "output_variables" field.
+func (juo *JobUpdateOne) ClearOutputVariables() *JobUpdateOne {
+	juo.mutation.ClearOutputVariables()
+	return juo
+}
+
 // SetDeployment sets the "deployment" edge to the Deployment entity.
 func (juo *JobUpdateOne) SetDeployment(d *Deployment) *JobUpdateOne {
 	return juo.SetDeploymentID(d.ID)
@@ -1426,6 +1473,17 @@ func (juo *JobUpdateOne) sqlSave(ctx context.Context) (_node *Job, err error) {
 	}
 	if value, ok := juo.mutation.AddedLogBase(); ok {
 		_spec.AddField(job.FieldLogBase, field.TypeInt64, value)
+	}
+	if value, ok := juo.mutation.OutputVariables(); ok {
+		_spec.SetField(job.FieldOutputVariables, field.TypeJSON, value)
+	}
+	if value, ok := juo.mutation.AppendedOutputVariables(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, job.FieldOutputVariables, value)
+		})
+	}
+	if juo.mutation.OutputVariablesCleared() {
+		_spec.ClearField(job.FieldOutputVariables, field.TypeJSON)
 	}
 	if juo.mutation.DeploymentCleared() {
 		edge := &sqlgraph.EdgeSpec{

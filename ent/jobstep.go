@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
 // JobStep is the model entity for the JobStep schema.
@@ -34,6 +36,20 @@ type JobStep struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// JobID holds the value of the "job_id" field.
 	JobID int `json:"job_id,omitempty"`
+	// ErrorCount holds the value of the "error_count" field.
+	ErrorCount int `json:"error_count,omitempty"`
+	// WarningCount holds the value of the "warning_count" field.
+	WarningCount int `json:"warning_count,omitempty"`
+	// Issues holds the value of the "issues" field.
+	Issues []spec.StepIssue `json:"issues,omitempty"`
+	// SucceededWithIssues holds the value of the "succeeded_with_issues" field.
+	SucceededWithIssues bool `json:"succeeded_with_issues,omitempty"`
+	// Progress holds the value of the "progress" field.
+	Progress *int `json:"progress,omitempty"`
+	// ProgressText holds the value of the "progress_text" field.
+	ProgressText string `json:"progress_text,omitempty"`
+	// Reason holds the value of the "reason" field.
+	Reason string `json:"reason,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the JobStepQuery when eager-loading is set.
 	Edges        JobStepEdges `json:"edges"`
@@ -44,11 +60,15 @@ type JobStep struct {
 type JobStepEdges struct {
 	// Job holds the value of the job edge.
 	Job *Job `json:"job,omitempty"`
+	// Attachments holds the value of the attachments edge.
+	Attachments []*StepAttachment `json:"attachments,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
-	totalCount [1]map[string]int
+	totalCount [2]map[string]int
+
+	namedAttachments map[string][]*StepAttachment
 }
 
 // JobOrErr returns the Job value or an error if the edge
@@ -62,16 +82,27 @@ func (e JobStepEdges) JobOrErr() (*Job, error) {
 	return nil, &NotLoadedError{edge: "job"}
 }
 
+// AttachmentsOrErr returns the Attachments value or an error if the edge
+// was not loaded in eager-loading.
+func (e JobStepEdges) AttachmentsOrErr() ([]*StepAttachment, error) {
+	if e.loadedTypes[1] {
+		return e.Attachments, nil
+	}
+	return nil, &NotLoadedError{edge: "attachments"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*JobStep) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case jobstep.FieldContinueOnError:
+		case jobstep.FieldIssues:
+			values[i] = new([]byte)
+		case jobstep.FieldContinueOnError, jobstep.FieldSucceededWithIssues:
 			values[i] = new(sql.NullBool)
-		case jobstep.FieldID, jobstep.FieldPosition, jobstep.FieldExitCode, jobstep.FieldJobID:
+		case jobstep.FieldID, jobstep.FieldPosition, jobstep.FieldExitCode, jobstep.FieldJobID, jobstep.FieldErrorCount, jobstep.FieldWarningCount, jobstep.FieldProgress:
 			values[i] = new(sql.NullInt64)
-		case jobstep.FieldName, jobstep.FieldStatus:
+		case jobstep.FieldName, jobstep.FieldStatus, jobstep.FieldProgressText, jobstep.FieldReason:
 			values[i] = new(sql.NullString)
 		case jobstep.FieldStartedAt, jobstep.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -147,6 +178,51 @@ func (js *JobStep) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				js.JobID = int(value.Int64)
 			}
+		case jobstep.FieldErrorCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field error_count", values[i])
+			} else if value.Valid {
+				js.ErrorCount = int(value.Int64)
+			}
+		case jobstep.FieldWarningCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field warning_count", values[i])
+			} else if value.Valid {
+				js.WarningCount = int(value.Int64)
+			}
+		case jobstep.FieldIssues:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field issues", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &js.Issues); err != nil {
+					return fmt.Errorf("unmarshal field issues: %w", err)
+				}
+			}
+		case jobstep.FieldSucceededWithIssues:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field succeeded_with_issues", values[i])
+			} else if value.Valid {
+				js.SucceededWithIssues = value.Bool
+			}
+		case jobstep.FieldProgress:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field progress", values[i])
+			} else if value.Valid {
+				js.Progress = new(int)
+				*js.Progress = int(value.Int64)
+			}
+		case jobstep.FieldProgressText:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field progress_text", values[i])
+			} else if value.Valid {
+				js.ProgressText = value.String
+			}
+		case jobstep.FieldReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field reason", values[i])
+			} else if value.Valid {
+				js.Reason = value.String
+			}
 		default:
 			js.selectValues.Set(columns[i], values[i])
 		}
@@ -163,6 +239,11 @@ func (js *JobStep) Value(name string) (ent.Value, error) {
 // QueryJob queries the "job" edge of the JobStep entity.
 func (js *JobStep) QueryJob() *JobQuery {
 	return NewJobStepClient(js.config).QueryJob(js)
+}
+
+// QueryAttachments queries the "attachments" edge of the JobStep entity.
+func (js *JobStep) QueryAttachments() *StepAttachmentQuery {
+	return NewJobStepClient(js.config).QueryAttachments(js)
 }
 
 // Update returns a builder for updating this JobStep.
@@ -217,8 +298,55 @@ func (js *JobStep) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("job_id=")
 	builder.WriteString(fmt.Sprintf("%v", js.JobID))
+	builder.WriteString(", ")
+	builder.WriteString("error_count=")
+	builder.WriteString(fmt.Sprintf("%v", js.ErrorCount))
+	builder.WriteString(", ")
+	builder.WriteString("warning_count=")
+	builder.WriteString(fmt.Sprintf("%v", js.WarningCount))
+	builder.WriteString(", ")
+	builder.WriteString("issues=")
+	builder.WriteString(fmt.Sprintf("%v", js.Issues))
+	builder.WriteString(", ")
+	builder.WriteString("succeeded_with_issues=")
+	builder.WriteString(fmt.Sprintf("%v", js.SucceededWithIssues))
+	builder.WriteString(", ")
+	if v := js.Progress; v != nil {
+		builder.WriteString("progress=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("progress_text=")
+	builder.WriteString(js.ProgressText)
+	builder.WriteString(", ")
+	builder.WriteString("reason=")
+	builder.WriteString(js.Reason)
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedAttachments returns the Attachments named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (js *JobStep) NamedAttachments(name string) ([]*StepAttachment, error) {
+	if js.Edges.namedAttachments == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := js.Edges.namedAttachments[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (js *JobStep) appendNamedAttachments(name string, edges ...*StepAttachment) {
+	if js.Edges.namedAttachments == nil {
+		js.Edges.namedAttachments = make(map[string][]*StepAttachment)
+	}
+	if len(edges) == 0 {
+		js.Edges.namedAttachments[name] = []*StepAttachment{}
+	} else {
+		js.Edges.namedAttachments[name] = append(js.Edges.namedAttachments[name], edges...)
+	}
 }
 
 // JobSteps is a parsable slice of JobStep.

@@ -13,6 +13,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 )
 
 // JobStepCreate is the builder for creating a JobStep entity.
@@ -111,9 +113,114 @@ func (jsc *JobStepCreate) SetJobID(i int) *JobStepCreate {
 	return jsc
 }
 
+// SetErrorCount sets the "error_count" field.
+func (jsc *JobStepCreate) SetErrorCount(i int) *JobStepCreate {
+	jsc.mutation.SetErrorCount(i)
+	return jsc
+}
+
+// SetNillableErrorCount sets the "error_count" field if the given value is not nil.
+func (jsc *JobStepCreate) SetNillableErrorCount(i *int) *JobStepCreate {
+	if i != nil {
+		jsc.SetErrorCount(*i)
+	}
+	return jsc
+}
+
+// SetWarningCount sets the "warning_count" field.
+func (jsc *JobStepCreate) SetWarningCount(i int) *JobStepCreate {
+	jsc.mutation.SetWarningCount(i)
+	return jsc
+}
+
+// SetNillableWarningCount sets the "warning_count" field if the given value is not nil.
+func (jsc *JobStepCreate) SetNillableWarningCount(i *int) *JobStepCreate {
+	if i != nil {
+		jsc.SetWarningCount(*i)
+	}
+	return jsc
+}
+
+// SetIssues sets the "issues" field.
+func (jsc *JobStepCreate) SetIssues(si []spec.StepIssue) *JobStepCreate {
+	jsc.mutation.SetIssues(si)
+	return jsc
+}
+
+// SetSucceededWithIssues sets the "succeeded_with_issues" field.
+func (jsc *JobStepCreate) SetSucceededWithIssues(b bool) *JobStepCreate {
+	jsc.mutation.SetSucceededWithIssues(b)
+	return jsc
+}
+
+// SetNillableSucceededWithIssues sets the "succeeded_with_issues" field if the given value is not nil.
+func (jsc *JobStepCreate) SetNillableSucceededWithIssues(b *bool) *JobStepCreate {
+	if b != nil {
+		jsc.SetSucceededWithIssues(*b)
+	}
+	return jsc
+}
+
+// SetProgress sets the "progress" field.
+func (jsc *JobStepCreate) SetProgress(i int) *JobStepCreate {
+	jsc.mutation.SetProgress(i)
+	return jsc
+}
+
+// SetNillableProgress sets the "progress" field if the given value is not nil.
+func (jsc *JobStepCreate) SetNillableProgress(i *int) *JobStepCreate {
+	if i != nil {
+		jsc.SetProgress(*i)
+	}
+	return jsc
+}
+
+// SetProgressText sets the "progress_text" field.
+func (jsc *JobStepCreate) SetProgressText(s string) *JobStepCreate {
+	jsc.mutation.SetProgressText(s)
+	return jsc
+}
+
+// SetNillableProgressText sets the "progress_text" field if the given value is not nil.
+func (jsc *JobStepCreate) SetNillableProgressText(s *string) *JobStepCreate {
+	if s != nil {
+		jsc.SetProgressText(*s)
+	}
+	return jsc
+}
+
+// SetReason sets the "reason" field.
+func (jsc *JobStepCreate) SetReason(s string) *JobStepCreate {
+	jsc.mutation.SetReason(s)
+	return jsc
+}
+
+// SetNillableReason sets the "reason" field if the given value is not nil.
+func (jsc *JobStepCreate) SetNillableReason(s *string) *JobStepCreate {
+	if s != nil {
+		jsc.SetReason(*s)
+	}
+	return jsc
+}
+
 // SetJob sets the "job" edge to the Job entity.
 func (jsc *JobStepCreate) SetJob(j *Job) *JobStepCreate {
 	return jsc.SetJobID(j.ID)
+}
+
+// AddAttachmentIDs adds the "attachments" edge to the StepAttachment entity by IDs.
+func (jsc *JobStepCreate) AddAttachmentIDs(ids ...int) *JobStepCreate {
+	jsc.mutation.AddAttachmentIDs(ids...)
+	return jsc
+}
+
+// AddAttachments adds the "attachments" edges to the StepAttachment entity.
+func (jsc *JobStepCreate) AddAttachments(s ...*StepAttachment) *JobStepCreate {
+	ids := make([]int, len(s))
+	for i := range s {
+		ids[i] = s[i].ID
+	}
+	return jsc.AddAttachmentIDs(ids...)
 }
 
 // Mutation returns the JobStepMutation object of the builder.
@@ -159,6 +266,26 @@ func (jsc *JobStepCreate) defaults() {
 		v := jobstep.DefaultContinueOnError
 		jsc.mutation.SetContinueOnError(v)
 	}
+	if _, ok := jsc.mutation.ErrorCount(); !ok {
+		v := jobstep.DefaultErrorCount
+		jsc.mutation.SetErrorCount(v)
+	}
+	if _, ok := jsc.mutation.WarningCount(); !ok {
+		v := jobstep.DefaultWarningCount
+		jsc.mutation.SetWarningCount(v)
+	}
+	if _, ok := jsc.mutation.SucceededWithIssues(); !ok {
+		v := jobstep.DefaultSucceededWithIssues
+		jsc.mutation.SetSucceededWithIssues(v)
+	}
+	if _, ok := jsc.mutation.ProgressText(); !ok {
+		v := jobstep.DefaultProgressText
+		jsc.mutation.SetProgressText(v)
+	}
+	if _, ok := jsc.mutation.Reason(); !ok {
+		v := jobstep.DefaultReason
+		jsc.mutation.SetReason(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -182,6 +309,21 @@ func (jsc *JobStepCreate) check() error {
 	}
 	if _, ok := jsc.mutation.JobID(); !ok {
 		return &ValidationError{Name: "job_id", err: errors.New(`ent: missing required field "JobStep.job_id"`)}
+	}
+	if _, ok := jsc.mutation.ErrorCount(); !ok {
+		return &ValidationError{Name: "error_count", err: errors.New(`ent: missing required field "JobStep.error_count"`)}
+	}
+	if _, ok := jsc.mutation.WarningCount(); !ok {
+		return &ValidationError{Name: "warning_count", err: errors.New(`ent: missing required field "JobStep.warning_count"`)}
+	}
+	if _, ok := jsc.mutation.SucceededWithIssues(); !ok {
+		return &ValidationError{Name: "succeeded_with_issues", err: errors.New(`ent: missing required field "JobStep.succeeded_with_issues"`)}
+	}
+	if _, ok := jsc.mutation.ProgressText(); !ok {
+		return &ValidationError{Name: "progress_text", err: errors.New(`ent: missing required field "JobStep.progress_text"`)}
+	}
+	if _, ok := jsc.mutation.Reason(); !ok {
+		return &ValidationError{Name: "reason", err: errors.New(`ent: missing required field "JobStep.reason"`)}
 	}
 	if len(jsc.mutation.JobIDs()) == 0 {
 		return &ValidationError{Name: "job", err: errors.New(`ent: missing required edge "JobStep.job"`)}
@@ -241,6 +383,34 @@ func (jsc *JobStepCreate) createSpec() (*JobStep, *sqlgraph.CreateSpec) {
 		_spec.SetField(jobstep.FieldFinishedAt, field.TypeTime, value)
 		_node.FinishedAt = &value
 	}
+	if value, ok := jsc.mutation.ErrorCount(); ok {
+		_spec.SetField(jobstep.FieldErrorCount, field.TypeInt, value)
+		_node.ErrorCount = value
+	}
+	if value, ok := jsc.mutation.WarningCount(); ok {
+		_spec.SetField(jobstep.FieldWarningCount, field.TypeInt, value)
+		_node.WarningCount = value
+	}
+	if value, ok := jsc.mutation.Issues(); ok {
+		_spec.SetField(jobstep.FieldIssues, field.TypeJSON, value)
+		_node.Issues = value
+	}
+	if value, ok := jsc.mutation.SucceededWithIssues(); ok {
+		_spec.SetField(jobstep.FieldSucceededWithIssues, field.TypeBool, value)
+		_node.SucceededWithIssues = value
+	}
+	if value, ok := jsc.mutation.Progress(); ok {
+		_spec.SetField(jobstep.FieldProgress, field.TypeInt, value)
+		_node.Progress = &value
+	}
+	if value, ok := jsc.mutation.ProgressText(); ok {
+		_spec.SetField(jobstep.FieldProgressText, field.TypeString, value)
+		_node.ProgressText = value
+	}
+	if value, ok := jsc.mutation.Reason(); ok {
+		_spec.SetField(jobstep.FieldReason, field.TypeString, value)
+		_node.Reason = value
+	}
 	if nodes := jsc.mutation.JobIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -256,6 +426,22 @@ func (jsc *JobStepCreate) createSpec() (*JobStep, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.JobID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := jsc.mutation.AttachmentsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   jobstep.AttachmentsTable,
+			Columns: []string{jobstep.AttachmentsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(stepattachment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -433,6 +619,120 @@ func (u *JobStepUpsert) SetJobID(v int) *JobStepUpsert {
 // UpdateJobID sets the "job_id" field to the value that was provided on create.
 func (u *JobStepUpsert) UpdateJobID() *JobStepUpsert {
 	u.SetExcluded(jobstep.FieldJobID)
+	return u
+}
+
+// SetErrorCount sets the "error_count" field.
+func (u *JobStepUpsert) SetErrorCount(v int) *JobStepUpsert {
+	u.Set(jobstep.FieldErrorCount, v)
+	return u
+}
+
+// UpdateErrorCount sets the "error_count" field to the value that was provided on create.
+func (u *JobStepUpsert) UpdateErrorCount() *JobStepUpsert {
+	u.SetExcluded(jobstep.FieldErrorCount)
+	return u
+}
+
+// AddErrorCount adds v to the "error_count" field.
+func (u *JobStepUpsert) AddErrorCount(v int) *JobStepUpsert {
+	u.Add(jobstep.FieldErrorCount, v)
+	return u
+}
+
+// SetWarningCount sets the "warning_count" field.
+func (u *JobStepUpsert) SetWarningCount(v int) *JobStepUpsert {
+	u.Set(jobstep.FieldWarningCount, v)
+	return u
+}
+
+// UpdateWarningCount sets the "warning_count" field to the value that was provided on create.
+func (u *JobStepUpsert) UpdateWarningCount() *JobStepUpsert {
+	u.SetExcluded(jobstep.FieldWarningCount)
+	return u
+}
+
+// AddWarningCount adds v to the "warning_count" field.
+func (u *JobStepUpsert) AddWarningCount(v int) *JobStepUpsert {
+	u.Add(jobstep.FieldWarningCount, v)
+	return u
+}
+
+// SetIssues sets the "issues" field.
+func (u *JobStepUpsert) SetIssues(v []spec.StepIssue) *JobStepUpsert {
+	u.Set(jobstep.FieldIssues, v)
+	return u
+}
+
+// UpdateIssues sets the "issues" field to the value that was provided on create.
+func (u *JobStepUpsert) UpdateIssues() *JobStepUpsert {
+	u.SetExcluded(jobstep.FieldIssues)
+	return u
+}
+
+// ClearIssues clears the value of the "issues" field.
+func (u *JobStepUpsert) ClearIssues() *JobStepUpsert {
+	u.SetNull(jobstep.FieldIssues)
+	return u
+}
+
+// SetSucceededWithIssues sets the "succeeded_with_issues" field.
+func (u *JobStepUpsert) SetSucceededWithIssues(v bool) *JobStepUpsert {
+	u.Set(jobstep.FieldSucceededWithIssues, v)
+	return u
+}
+
+// UpdateSucceededWithIssues sets the "succeeded_with_issues" field to the value that was provided on create.
+func (u *JobStepUpsert) UpdateSucceededWithIssues() *JobStepUpsert {
+	u.SetExcluded(jobstep.FieldSucceededWithIssues)
+	return u
+}
+
+// SetProgress sets the "progress" field.
+func (u *JobStepUpsert) SetProgress(v int) *JobStepUpsert {
+	u.Set(jobstep.FieldProgress, v)
+	return u
+}
+
+// UpdateProgress sets the "progress" field to the value that was provided on create.
+func (u *JobStepUpsert) UpdateProgress() *JobStepUpsert {
+	u.SetExcluded(jobstep.FieldProgress)
+	return u
+}
+
+// AddProgress adds v to the "progress" field.
+func (u *JobStepUpsert) AddProgress(v int) *JobStepUpsert {
+	u.Add(jobstep.FieldProgress, v)
+	return u
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (u *JobStepUpsert) ClearProgress() *JobStepUpsert {
+	u.SetNull(jobstep.FieldProgress)
+	return u
+}
+
+// SetProgressText sets the "progress_text" field.
+func (u *JobStepUpsert) SetProgressText(v string) *JobStepUpsert {
+	u.Set(jobstep.FieldProgressText, v)
+	return u
+}
+
+// UpdateProgressText sets the "progress_text" field to the value that was provided on create.
+func (u *JobStepUpsert) UpdateProgressText() *JobStepUpsert {
+	u.SetExcluded(jobstep.FieldProgressText)
+	return u
+}
+
+// SetReason sets the "reason" field.
+func (u *JobStepUpsert) SetReason(v string) *JobStepUpsert {
+	u.Set(jobstep.FieldReason, v)
+	return u
+}
+
+// UpdateReason sets the "reason" field to the value that was provided on create.
+func (u *JobStepUpsert) UpdateReason() *JobStepUpsert {
+	u.SetExcluded(jobstep.FieldReason)
 	return u
 }
 
@@ -620,6 +920,139 @@ func (u *JobStepUpsertOne) SetJobID(v int) *JobStepUpsertOne {
 func (u *JobStepUpsertOne) UpdateJobID() *JobStepUpsertOne {
 	return u.Update(func(s *JobStepUpsert) {
 		s.UpdateJobID()
+	})
+}
+
+// SetErrorCount sets the "error_count" field.
+func (u *JobStepUpsertOne) SetErrorCount(v int) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetErrorCount(v)
+	})
+}
+
+// AddErrorCount adds v to the "error_count" field.
+func (u *JobStepUpsertOne) AddErrorCount(v int) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.AddErrorCount(v)
+	})
+}
+
+// UpdateErrorCount sets the "error_count" field to the value that was provided on create.
+func (u *JobStepUpsertOne) UpdateErrorCount() *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateErrorCount()
+	})
+}
+
+// SetWarningCount sets the "warning_count" field.
+func (u *JobStepUpsertOne) SetWarningCount(v int) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetWarningCount(v)
+	})
+}
+
+// AddWarningCount adds v to the "warning_count" field.
+func (u *JobStepUpsertOne) AddWarningCount(v int) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.AddWarningCount(v)
+	})
+}
+
+// UpdateWarningCount sets the "warning_count" field to the value that was provided on create.
+func (u *JobStepUpsertOne) UpdateWarningCount() *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateWarningCount()
+	})
+}
+
+// SetIssues sets the "issues" field.
+func (u *JobStepUpsertOne) SetIssues(v []spec.StepIssue) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetIssues(v)
+	})
+}
+
+// UpdateIssues sets the "issues" field to the value that was provided on create.
+func (u *JobStepUpsertOne) UpdateIssues() *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateIssues()
+	})
+}
+
+// ClearIssues clears the value of the "issues" field.
+func (u *JobStepUpsertOne) ClearIssues() *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.ClearIssues()
+	})
+}
+
+// SetSucceededWithIssues sets the "succeeded_with_issues" field.
+func (u *JobStepUpsertOne) SetSucceededWithIssues(v bool) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetSucceededWithIssues(v)
+	})
+}
+
+// UpdateSucceededWithIssues sets the "succeeded_with_issues" field to the value that was provided on create.
+func (u *JobStepUpsertOne) UpdateSucceededWithIssues() *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateSucceededWithIssues()
+	})
+}
+
+// SetProgress sets the "progress" field.
+func (u *JobStepUpsertOne) SetProgress(v int) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetProgress(v)
+	})
+}
+
+// AddProgress adds v to the "progress" field.
+func (u *JobStepUpsertOne) AddProgress(v int) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.AddProgress(v)
+	})
+}
+
+// UpdateProgress sets the "progress" field to the value that was provided on create.
+func (u *JobStepUpsertOne) UpdateProgress() *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateProgress()
+	})
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (u *JobStepUpsertOne) ClearProgress() *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.ClearProgress()
+	})
+}
+
+// SetProgressText sets the "progress_text" field.
+func (u *JobStepUpsertOne) SetProgressText(v string) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetProgressText(v)
+	})
+}
+
+// UpdateProgressText sets the "progress_text" field to the value that was provided on create.
+func (u *JobStepUpsertOne) UpdateProgressText() *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateProgressText()
+	})
+}
+
+// SetReason sets the "reason" field.
+func (u *JobStepUpsertOne) SetReason(v string) *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetReason(v)
+	})
+}
+
+// UpdateReason sets the "reason" field to the value that was provided on create.
+func (u *JobStepUpsertOne) UpdateReason() *JobStepUpsertOne {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateReason()
 	})
 }
 
@@ -971,6 +1404,139 @@ func (u *JobStepUpsertBulk) SetJobID(v int) *JobStepUpsertBulk {
 func (u *JobStepUpsertBulk) UpdateJobID() *JobStepUpsertBulk {
 	return u.Update(func(s *JobStepUpsert) {
 		s.UpdateJobID()
+	})
+}
+
+// SetErrorCount sets the "error_count" field.
+func (u *JobStepUpsertBulk) SetErrorCount(v int) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetErrorCount(v)
+	})
+}
+
+// AddErrorCount adds v to the "error_count" field.
+func (u *JobStepUpsertBulk) AddErrorCount(v int) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.AddErrorCount(v)
+	})
+}
+
+// UpdateErrorCount sets the "error_count" field to the value that was provided on create.
+func (u *JobStepUpsertBulk) UpdateErrorCount() *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateErrorCount()
+	})
+}
+
+// SetWarningCount sets the "warning_count" field.
+func (u *JobStepUpsertBulk) SetWarningCount(v int) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetWarningCount(v)
+	})
+}
+
+// AddWarningCount adds v to the "warning_count" field.
+func (u *JobStepUpsertBulk) AddWarningCount(v int) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.AddWarningCount(v)
+	})
+}
+
+// UpdateWarningCount sets the "warning_count" field to the value that was provided on create.
+func (u *JobStepUpsertBulk) UpdateWarningCount() *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateWarningCount()
+	})
+}
+
+// SetIssues sets the "issues" field.
+func (u *JobStepUpsertBulk) SetIssues(v []spec.StepIssue) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetIssues(v)
+	})
+}
+
+// UpdateIssues sets the "issues" field to the value that was provided on create.
+func (u *JobStepUpsertBulk) UpdateIssues() *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateIssues()
+	})
+}
+
+// ClearIssues clears the value of the "issues" field.
+func (u *JobStepUpsertBulk) ClearIssues() *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.ClearIssues()
+	})
+}
+
+// SetSucceededWithIssues sets the "succeeded_with_issues" field.
+func (u *JobStepUpsertBulk) SetSucceededWithIssues(v bool) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetSucceededWithIssues(v)
+	})
+}
+
+// UpdateSucceededWithIssues sets the "succeeded_with_issues" field to the value that was provided on create.
+func (u *JobStepUpsertBulk) UpdateSucceededWithIssues() *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateSucceededWithIssues()
+	})
+}
+
+// SetProgress sets the "progress" field.
+func (u *JobStepUpsertBulk) SetProgress(v int) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetProgress(v)
+	})
+}
+
+// AddProgress adds v to the "progress" field.
+func (u *JobStepUpsertBulk) AddProgress(v int) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.AddProgress(v)
+	})
+}
+
+// UpdateProgress sets the "progress" field to the value that was provided on create.
+func (u *JobStepUpsertBulk) UpdateProgress() *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateProgress()
+	})
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (u *JobStepUpsertBulk) ClearProgress() *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.ClearProgress()
+	})
+}
+
+// SetProgressText sets the "progress_text" field.
+func (u *JobStepUpsertBulk) SetProgressText(v string) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetProgressText(v)
+	})
+}
+
+// UpdateProgressText sets the "progress_text" field to the value that was provided on create.
+func (u *JobStepUpsertBulk) UpdateProgressText() *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateProgressText()
+	})
+}
+
+// SetReason sets the "reason" field.
+func (u *JobStepUpsertBulk) SetReason(v string) *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.SetReason(v)
+	})
+}
+
+// UpdateReason sets the "reason" field to the value that was provided on create.
+func (u *JobStepUpsertBulk) UpdateReason() *JobStepUpsertBulk {
+	return u.Update(func(s *JobStepUpsert) {
+		s.UpdateReason()
 	})
 }
 

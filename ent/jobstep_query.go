@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -15,18 +16,21 @@ import (
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/predicate"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 )
 
 // JobStepQuery is the builder for querying JobStep entities.
 type JobStepQuery struct {
 	config
-	ctx        *QueryContext
-	order      []jobstep.OrderOption
-	inters     []Interceptor
-	predicates []predicate.JobStep
-	withJob    *JobQuery
-	loadTotal  []func(context.Context, []*JobStep) error
-	modifiers  []func(*sql.Selector)
+	ctx                  *QueryContext
+	order                []jobstep.OrderOption
+	inters               []Interceptor
+	predicates           []predicate.JobStep
+	withJob              *JobQuery
+	withAttachments      *StepAttachmentQuery
+	loadTotal            []func(context.Context, []*JobStep) error
+	modifiers            []func(*sql.Selector)
+	withNamedAttachments map[string]*StepAttachmentQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -78,6 +82,28 @@ func (jsq *JobStepQuery) QueryJob() *JobQuery {
 			sqlgraph.From(jobstep.Table, jobstep.FieldID, selector),
 			sqlgraph.To(job.Table, job.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, jobstep.JobTable, jobstep.JobColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(jsq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAttachments chains the current query on the "attachments" edge.
+func (jsq *JobStepQuery) QueryAttachments() *StepAttachmentQuery {
+	query := (&StepAttachmentClient{config: jsq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := jsq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := jsq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(jobstep.Table, jobstep.FieldID, selector),
+			sqlgraph.To(stepattachment.Table, stepattachment.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, jobstep.AttachmentsTable, jobstep.AttachmentsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(jsq.driver.Dialect(), step)
 		return fromU, nil
@@ -272,12 +298,13 @@ func (jsq *JobStepQuery) Clone() *JobStepQuery {
 		return nil
 	}
 	return &JobStepQuery{
-		config:     jsq.config,
-		ctx:        jsq.ctx.Clone(),
-		order:      append([]jobstep.OrderOption{}, jsq.order...),
-		inters:     append([]Interceptor{}, jsq.inters...),
-		predicates: append([]predicate.JobStep{}, jsq.predicates...),
-		withJob:    jsq.withJob.Clone(),
+		config:          jsq.config,
+		ctx:             jsq.ctx.Clone(),
+		order:           append([]jobstep.OrderOption{}, jsq.order...),
+		inters:          append([]Interceptor{}, jsq.inters...),
+		predicates:      append([]predicate.JobStep{}, jsq.predicates...),
+		withJob:         jsq.withJob.Clone(),
+		withAttachments: jsq.withAttachments.Clone(),
 		// clone intermediate query.
 		sql:       jsq.sql.Clone(),
 		path:      jsq.path,
@@ -293,6 +320,17 @@ func (jsq *JobStepQuery) WithJob(opts ...func(*JobQuery)) *JobStepQuery {
 		opt(query)
 	}
 	jsq.withJob = query
+	return jsq
+}
+
+// WithAttachments tells the query-builder to eager-load the nodes that are connected to
+// the "attachments" edge. The optional arguments are used to configure the query builder of the edge.
+func (jsq *JobStepQuery) WithAttachments(opts ...func(*StepAttachmentQuery)) *JobStepQuery {
+	query := (&StepAttachmentClient{config: jsq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	jsq.withAttachments = query
 	return jsq
 }
 
@@ -374,8 +412,9 @@ func (jsq *JobStepQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Job
 	var (
 		nodes       = []*JobStep{}
 		_spec       = jsq.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			jsq.withJob != nil,
+			jsq.withAttachments != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -402,6 +441,20 @@ func (jsq *JobStepQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Job
 	if query := jsq.withJob; query != nil {
 		if err := jsq.loadJob(ctx, query, nodes, nil,
 			func(n *JobStep, e *Job) { n.Edges.Job = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := jsq.withAttachments; query != nil {
+		if err := jsq.loadAttachments(ctx, query, nodes,
+			func(n *JobStep) { n.Edges.Attachments = []*StepAttachment{} },
+			func(n *JobStep, e *StepAttachment) { n.Edges.Attachments = append(n.Edges.Attachments, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range jsq.withNamedAttachments {
+		if err := jsq.loadAttachments(ctx, query, nodes,
+			func(n *JobStep) { n.appendNamedAttachments(name) },
+			func(n *JobStep, e *StepAttachment) { n.appendNamedAttachments(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -439,6 +492,36 @@ func (jsq *JobStepQuery) loadJob(ctx context.Context, query *JobQuery, nodes []*
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (jsq *JobStepQuery) loadAttachments(ctx context.Context, query *StepAttachmentQuery, nodes []*JobStep, init func(*JobStep), assign func(*JobStep, *StepAttachment)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*JobStep)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(stepattachment.FieldJobStepID)
+	}
+	query.Where(predicate.StepAttachment(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(jobstep.AttachmentsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.JobStepID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "job_step_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -563,6 +646,20 @@ func (jsq *JobStepQuery) ForShare(opts ...sql.LockOption) *JobStepQuery {
 func (jsq *JobStepQuery) Modify(modifiers ...func(s *sql.Selector)) *JobStepSelect {
 	jsq.modifiers = append(jsq.modifiers, modifiers...)
 	return jsq.Select()
+}
+
+// WithNamedAttachments tells the query-builder to eager-load the nodes that are connected to the "attachments"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (jsq *JobStepQuery) WithNamedAttachments(name string, opts ...func(*StepAttachmentQuery)) *JobStepQuery {
+	query := (&StepAttachmentClient{config: jsq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if jsq.withNamedAttachments == nil {
+		jsq.withNamedAttachments = make(map[string]*StepAttachmentQuery)
+	}
+	jsq.withNamedAttachments[name] = query
+	return jsq
 }
 
 // JobStepGroupBy is the group-by builder for JobStep entities.

@@ -10,10 +10,13 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/predicate"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 )
 
 // JobStepUpdate is the builder for updating JobStep entities.
@@ -174,9 +177,153 @@ func (jsu *JobStepUpdate) SetNillableJobID(i *int) *JobStepUpdate {
 	return jsu
 }
 
+// SetErrorCount sets the "error_count" field.
+func (jsu *JobStepUpdate) SetErrorCount(i int) *JobStepUpdate {
+	jsu.mutation.ResetErrorCount()
+	jsu.mutation.SetErrorCount(i)
+	return jsu
+}
+
+// SetNillableErrorCount sets the "error_count" field if the given value is not nil.
+func (jsu *JobStepUpdate) SetNillableErrorCount(i *int) *JobStepUpdate {
+	if i != nil {
+		jsu.SetErrorCount(*i)
+	}
+	return jsu
+}
+
+// AddErrorCount adds i to the "error_count" field.
+func (jsu *JobStepUpdate) AddErrorCount(i int) *JobStepUpdate {
+	jsu.mutation.AddErrorCount(i)
+	return jsu
+}
+
+// SetWarningCount sets the "warning_count" field.
+func (jsu *JobStepUpdate) SetWarningCount(i int) *JobStepUpdate {
+	jsu.mutation.ResetWarningCount()
+	jsu.mutation.SetWarningCount(i)
+	return jsu
+}
+
+// SetNillableWarningCount sets the "warning_count" field if the given value is not nil.
+func (jsu *JobStepUpdate) SetNillableWarningCount(i *int) *JobStepUpdate {
+	if i != nil {
+		jsu.SetWarningCount(*i)
+	}
+	return jsu
+}
+
+// AddWarningCount adds i to the "warning_count" field.
+func (jsu *JobStepUpdate) AddWarningCount(i int) *JobStepUpdate {
+	jsu.mutation.AddWarningCount(i)
+	return jsu
+}
+
+// SetIssues sets the "issues" field.
+func (jsu *JobStepUpdate) SetIssues(si []spec.StepIssue) *JobStepUpdate {
+	jsu.mutation.SetIssues(si)
+	return jsu
+}
+
+// AppendIssues appends si to the "issues" field.
+func (jsu *JobStepUpdate) AppendIssues(si []spec.StepIssue) *JobStepUpdate {
+	jsu.mutation.AppendIssues(si)
+	return jsu
+}
+
+// ClearIssues clears the value of the "issues" field.
+func (jsu *JobStepUpdate) ClearIssues() *JobStepUpdate {
+	jsu.mutation.ClearIssues()
+	return jsu
+}
+
+// SetSucceededWithIssues sets the "succeeded_with_issues" field.
+func (jsu *JobStepUpdate) SetSucceededWithIssues(b bool) *JobStepUpdate {
+	jsu.mutation.SetSucceededWithIssues(b)
+	return jsu
+}
+
+// SetNillableSucceededWithIssues sets the "succeeded_with_issues" field if the given value is not nil.
+func (jsu *JobStepUpdate) SetNillableSucceededWithIssues(b *bool) *JobStepUpdate {
+	if b != nil {
+		jsu.SetSucceededWithIssues(*b)
+	}
+	return jsu
+}
+
+// SetProgress sets the "progress" field.
+func (jsu *JobStepUpdate) SetProgress(i int) *JobStepUpdate {
+	jsu.mutation.ResetProgress()
+	jsu.mutation.SetProgress(i)
+	return jsu
+}
+
+// SetNillableProgress sets the "progress" field if the given value is not nil.
+func (jsu *JobStepUpdate) SetNillableProgress(i *int) *JobStepUpdate {
+	if i != nil {
+		jsu.SetProgress(*i)
+	}
+	return jsu
+}
+
+// AddProgress adds i to the "progress" field.
+func (jsu *JobStepUpdate) AddProgress(i int) *JobStepUpdate {
+	jsu.mutation.AddProgress(i)
+	return jsu
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (jsu *JobStepUpdate) ClearProgress() *JobStepUpdate {
+	jsu.mutation.ClearProgress()
+	return jsu
+}
+
+// SetProgressText sets the "progress_text" field.
+func (jsu *JobStepUpdate) SetProgressText(s string) *JobStepUpdate {
+	jsu.mutation.SetProgressText(s)
+	return jsu
+}
+
+// SetNillableProgressText sets the "progress_text" field if the given value is not nil.
+func (jsu *JobStepUpdate) SetNillableProgressText(s *string) *JobStepUpdate {
+	if s != nil {
+		jsu.SetProgressText(*s)
+	}
+	return jsu
+}
+
+// SetReason sets the "reason" field.
+func (jsu *JobStepUpdate) SetReason(s string) *JobStepUpdate {
+	jsu.mutation.SetReason(s)
+	return jsu
+}
+
+// SetNillableReason sets the "reason" field if the given value is not nil.
+func (jsu *JobStepUpdate) SetNillableReason(s *string) *JobStepUpdate {
+	if s != nil {
+		jsu.SetReason(*s)
+	}
+	return jsu
+}
+
 // SetJob sets the "job" edge to the Job entity.
 func (jsu *JobStepUpdate) SetJob(j *Job) *JobStepUpdate {
 	return jsu.SetJobID(j.ID)
+}
+
+// AddAttachmentIDs adds the "attachments" edge to the StepAttachment entity by IDs.
+func (jsu *JobStepUpdate) AddAttachmentIDs(ids ...int) *JobStepUpdate {
+	jsu.mutation.AddAttachmentIDs(ids...)
+	return jsu
+}
+
+// AddAttachments adds the "attachments" edges to the StepAttachment entity.
+func (jsu *JobStepUpdate) AddAttachments(s ...*StepAttachment) *JobStepUpdate {
+	ids := make([]int, len(s))
+	for i := range s {
+		ids[i] = s[i].ID
+	}
+	return jsu.AddAttachmentIDs(ids...)
 }
 
 // Mutation returns the JobStepMutation object of the builder.
@@ -188,6 +335,27 @@ func (jsu *JobStepUpdate) Mutation() *JobStepMutation {
 func (jsu *JobStepUpdate) ClearJob() *JobStepUpdate {
 	jsu.mutation.ClearJob()
 	return jsu
+}
+
+// ClearAttachments clears all "attachments" edges to the StepAttachment entity.
+func (jsu *JobStepUpdate) ClearAttachments() *JobStepUpdate {
+	jsu.mutation.ClearAttachments()
+	return jsu
+}
+
+// RemoveAttachmentIDs removes the "attachments" edge to StepAttachment entities by IDs.
+func (jsu *JobStepUpdate) RemoveAttachmentIDs(ids ...int) *JobStepUpdate {
+	jsu.mutation.RemoveAttachmentIDs(ids...)
+	return jsu
+}
+
+// RemoveAttachments removes "attachments" edges to StepAttachment entities.
+func (jsu *JobStepUpdate) RemoveAttachments(s ...*StepAttachment) *JobStepUpdate {
+	ids := make([]int, len(s))
+	for i := range s {
+		ids[i] = s[i].ID
+	}
+	return jsu.RemoveAttachmentIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -284,6 +452,47 @@ func (jsu *JobStepUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	if jsu.mutation.FinishedAtCleared() {
 		_spec.ClearField(jobstep.FieldFinishedAt, field.TypeTime)
 	}
+	if value, ok := jsu.mutation.ErrorCount(); ok {
+		_spec.SetField(jobstep.FieldErrorCount, field.TypeInt, value)
+	}
+	if value, ok := jsu.mutation.AddedErrorCount(); ok {
+		_spec.AddField(jobstep.FieldErrorCount, field.TypeInt, value)
+	}
+	if value, ok := jsu.mutation.WarningCount(); ok {
+		_spec.SetField(jobstep.FieldWarningCount, field.TypeInt, value)
+	}
+	if value, ok := jsu.mutation.AddedWarningCount(); ok {
+		_spec.AddField(jobstep.FieldWarningCount, field.TypeInt, value)
+	}
+	if value, ok := jsu.mutation.Issues(); ok {
+		_spec.SetField(jobstep.FieldIssues, field.TypeJSON, value)
+	}
+	if value, ok := jsu.mutation.AppendedIssues(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, jobstep.FieldIssues, value)
+		})
+	}
+	if jsu.mutation.IssuesCleared() {
+		_spec.ClearField(jobstep.FieldIssues, field.TypeJSON)
+	}
+	if value, ok := jsu.mutation.SucceededWithIssues(); ok {
+		_spec.SetField(jobstep.FieldSucceededWithIssues, field.TypeBool, value)
+	}
+	if value, ok := jsu.mutation.Progress(); ok {
+		_spec.SetField(jobstep.FieldProgress, field.TypeInt, value)
+	}
+	if value, ok := jsu.mutation.AddedProgress(); ok {
+		_spec.AddField(jobstep.FieldProgress, field.TypeInt, value)
+	}
+	if jsu.mutation.ProgressCleared() {
+		_spec.ClearField(jobstep.FieldProgress, field.TypeInt)
+	}
+	if value, ok := jsu.mutation.ProgressText(); ok {
+		_spec.SetField(jobstep.FieldProgressText, field.TypeString, value)
+	}
+	if value, ok := jsu.mutation.Reason(); ok {
+		_spec.SetField(jobstep.FieldReason, field.TypeString, value)
+	}
 	if jsu.mutation.JobCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -306,6 +515,51 @@ func (jsu *JobStepUpdate) sqlSave(ctx context.Context) (n int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if jsu.mutation.AttachmentsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   jobstep.AttachmentsTable,
+			Columns: []string{jobstep.AttachmentsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(stepattachment.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := jsu.mutation.RemovedAttachmentsIDs(); len(nodes) > 0 && !jsu.mutation.AttachmentsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   jobstep.AttachmentsTable,
+			Columns: []string{jobstep.AttachmentsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(stepattachment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := jsu.mutation.AttachmentsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   jobstep.AttachmentsTable,
+			Columns: []string{jobstep.AttachmentsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(stepattachment.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -479,9 +733,153 @@ func (jsuo *JobStepUpdateOne) SetNillableJobID(i *int) *JobStepUpdateOne {
 	return jsuo
 }
 
+// SetErrorCount sets the "error_count" field.
+func (jsuo *JobStepUpdateOne) SetErrorCount(i int) *JobStepUpdateOne {
+	jsuo.mutation.ResetErrorCount()
+	jsuo.mutation.SetErrorCount(i)
+	return jsuo
+}
+
+// SetNillableErrorCount sets the "error_count" field if the given value is not nil.
+func (jsuo *JobStepUpdateOne) SetNillableErrorCount(i *int) *JobStepUpdateOne {
+	if i != nil {
+		jsuo.SetErrorCount(*i)
+	}
+	return jsuo
+}
+
+// AddErrorCount adds i to the "error_count" field.
+func (jsuo *JobStepUpdateOne) AddErrorCount(i int) *JobStepUpdateOne {
+	jsuo.mutation.AddErrorCount(i)
+	return jsuo
+}
+
+// SetWarningCount sets the "warning_count" field.
+func (jsuo *JobStepUpdateOne) SetWarningCount(i int) *JobStepUpdateOne {
+	jsuo.mutation.ResetWarningCount()
+	jsuo.mutation.SetWarningCount(i)
+	return jsuo
+}
+
+// SetNillableWarningCount sets the "warning_count" field if the given value is not nil.
+func (jsuo *JobStepUpdateOne) SetNillableWarningCount(i *int) *JobStepUpdateOne {
+	if i != nil {
+		jsuo.SetWarningCount(*i)
+	}
+	return jsuo
+}
+
+// AddWarningCount adds i to the "warning_count" field.
+func (jsuo *JobStepUpdateOne) AddWarningCount(i int) *JobStepUpdateOne {
+	jsuo.mutation.AddWarningCount(i)
+	return jsuo
+}
+
+// SetIssues sets the "issues" field.
+func (jsuo *JobStepUpdateOne) SetIssues(si []spec.StepIssue) *JobStepUpdateOne {
+	jsuo.mutation.SetIssues(si)
+	return jsuo
+}
+
+// AppendIssues appends si to the "issues" field.
+func (jsuo *JobStepUpdateOne) AppendIssues(si []spec.StepIssue) *JobStepUpdateOne {
+	jsuo.mutation.AppendIssues(si)
+	return jsuo
+}
+
+// ClearIssues clears the value of the "issues" field.
+func (jsuo *JobStepUpdateOne) ClearIssues() *JobStepUpdateOne {
+	jsuo.mutation.ClearIssues()
+	return jsuo
+}
+
+// SetSucceededWithIssues sets the "succeeded_with_issues" field.
+func (jsuo *JobStepUpdateOne) SetSucceededWithIssues(b bool) *JobStepUpdateOne {
+	jsuo.mutation.SetSucceededWithIssues(b)
+	return jsuo
+}
+
+// SetNillableSucceededWithIssues sets the "succeeded_with_issues" field if the given value is not nil.
+func (jsuo *JobStepUpdateOne) SetNillableSucceededWithIssues(b *bool) *JobStepUpdateOne {
+	if b != nil {
+		jsuo.SetSucceededWithIssues(*b)
+	}
+	return jsuo
+}
+
+// SetProgress sets the "progress" field.
+func (jsuo *JobStepUpdateOne) SetProgress(i int) *JobStepUpdateOne {
+	jsuo.mutation.ResetProgress()
+	jsuo.mutation.SetProgress(i)
+	return jsuo
+}
+
+// SetNillableProgress sets the "progress" field if the given value is not nil.
+func (jsuo *JobStepUpdateOne) SetNillableProgress(i *int) *JobStepUpdateOne {
+	if i != nil {
+		jsuo.SetProgress(*i)
+	}
+	return jsuo
+}
+
+// AddProgress adds i to the "progress" field.
+func (jsuo *JobStepUpdateOne) AddProgress(i int) *JobStepUpdateOne {
+	jsuo.mutation.AddProgress(i)
+	return jsuo
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (jsuo *JobStepUpdateOne) ClearProgress() *JobStepUpdateOne {
+	jsuo.mutation.ClearProgress()
+	return jsuo
+}
+
+// SetProgressText sets the "progress_text" field.
+func (jsuo *JobStepUpdateOne) SetProgressText(s string) *JobStepUpdateOne {
+	jsuo.mutation.SetProgressText(s)
+	return jsuo
+}
+
+// SetNillableProgressText sets the "progress_text" field if the given value is not nil.
+func (jsuo *JobStepUpdateOne) SetNillableProgressText(s *string) *JobStepUpdateOne {
+	if s != nil {
+		jsuo.SetProgressText(*s)
+	}
+	return jsuo
+}
+
+// SetReason sets the "reason" field.
+func (jsuo *JobStepUpdateOne) SetReason(s string) *JobStepUpdateOne {
+	jsuo.mutation.SetReason(s)
+	return jsuo
+}
+
+// SetNillableReason sets the "reason" field if the given value is not nil.
+func (jsuo *JobStepUpdateOne) SetNillableReason(s *string) *JobStepUpdateOne {
+	if s != nil {
+		jsuo.SetReason(*s)
+	}
+	return jsuo
+}
+
 // SetJob sets the "job" edge to the Job entity.
 func (jsuo *JobStepUpdateOne) SetJob(j *Job) *JobStepUpdateOne {
 	return jsuo.SetJobID(j.ID)
+}
+
+// AddAttachmentIDs adds the "attachments" edge to the StepAttachment entity by IDs.
+func (jsuo *JobStepUpdateOne) AddAttachmentIDs(ids ...int) *JobStepUpdateOne {
+	jsuo.mutation.AddAttachmentIDs(ids...)
+	return jsuo
+}
+
+// AddAttachments adds the "attachments" edges to the StepAttachment entity.
+func (jsuo *JobStepUpdateOne) AddAttachments(s ...*StepAttachment) *JobStepUpdateOne {
+	ids := make([]int, len(s))
+	for i := range s {
+		ids[i] = s[i].ID
+	}
+	return jsuo.AddAttachmentIDs(ids...)
 }
 
 // Mutation returns the JobStepMutation object of the builder.
@@ -493,6 +891,27 @@ func (jsuo *JobStepUpdateOne) Mutation() *JobStepMutation {
 func (jsuo *JobStepUpdateOne) ClearJob() *JobStepUpdateOne {
 	jsuo.mutation.ClearJob()
 	return jsuo
+}
+
+// ClearAttachments clears all "attachments" edges to the StepAttachment entity.
+func (jsuo *JobStepUpdateOne) ClearAttachments() *JobStepUpdateOne {
+	jsuo.mutation.ClearAttachments()
+	return jsuo
+}
+
+// RemoveAttachmentIDs removes the "attachments" edge to StepAttachment entities by IDs.
+func (jsuo *JobStepUpdateOne) RemoveAttachmentIDs(ids ...int) *JobStepUpdateOne {
+	jsuo.mutation.RemoveAttachmentIDs(ids...)
+	return jsuo
+}
+
+// RemoveAttachments removes "attachments" edges to StepAttachment entities.
+func (jsuo *JobStepUpdateOne) RemoveAttachments(s ...*StepAttachment) *JobStepUpdateOne {
+	ids := make([]int, len(s))
+	for i := range s {
+		ids[i] = s[i].ID
+	}
+	return jsuo.RemoveAttachmentIDs(ids...)
 }
 
 // Where appends a list predicates to the JobStepUpdate builder.
@@ -619,6 +1038,47 @@ func (jsuo *JobStepUpdateOne) sqlSave(ctx context.Context) (_node *JobStep, err 
 	if jsuo.mutation.FinishedAtCleared() {
 		_spec.ClearField(jobstep.FieldFinishedAt, field.TypeTime)
 	}
+	if value, ok := jsuo.mutation.ErrorCount(); ok {
+		_spec.SetField(jobstep.FieldErrorCount, field.TypeInt, value)
+	}
+	if value, ok := jsuo.mutation.AddedErrorCount(); ok {
+		_spec.AddField(jobstep.FieldErrorCount, field.TypeInt, value)
+	}
+	if value, ok := jsuo.mutation.WarningCount(); ok {
+		_spec.SetField(jobstep.FieldWarningCount, field.TypeInt, value)
+	}
+	if value, ok := jsuo.mutation.AddedWarningCount(); ok {
+		_spec.AddField(jobstep.FieldWarningCount, field.TypeInt, value)
+	}
+	if value, ok := jsuo.mutation.Issues(); ok {
+		_spec.SetField(jobstep.FieldIssues, field.TypeJSON, value)
+	}
+	if value, ok := jsuo.mutation.AppendedIssues(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, jobstep.FieldIssues, value)
+		})
+	}
+	if jsuo.mutation.IssuesCleared() {
+		_spec.ClearField(jobstep.FieldIssues, field.TypeJSON)
+	}
+	if value, ok := jsuo.mutation.SucceededWithIssues(); ok {
+		_spec.SetField(jobstep.FieldSucceededWithIssues, field.TypeBool, value)
+	}
+	if value, ok := jsuo.mutation.Progress(); ok {
+		_spec.SetField(jobstep.FieldProgress, field.TypeInt, value)
+	}
+	if value, ok := jsuo.mutation.AddedProgress(); ok {
+		_spec.AddField(jobstep.FieldProgress, field.TypeInt, value)
+	}
+	if jsuo.mutation.ProgressCleared() {
+		_spec.ClearField(jobstep.FieldProgress, field.TypeInt)
+	}
+	if value, ok := jsuo.mutation.ProgressText(); ok {
+		_spec.SetField(jobstep.FieldProgressText, field.TypeString, value)
+	}
+	if value, ok := jsuo.mutation.Reason(); ok {
+		_spec.SetField(jobstep.FieldReason, field.TypeString, value)
+	}
 	if jsuo.mutation.JobCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -641,6 +1101,51 @@ func (jsuo *JobStepUpdateOne) sqlSave(ctx context.Context) (_node *JobStep, err 
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(job.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if jsuo.mutation.AttachmentsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   jobstep.AttachmentsTable,
+			Columns: []string{jobstep.AttachmentsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(stepattachment.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := jsuo.mutation.RemovedAttachmentsIDs(); len(nodes) > 0 && !jsuo.mutation.AttachmentsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   jobstep.AttachmentsTable,
+			Columns: []string{jobstep.AttachmentsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(stepattachment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := jsuo.mutation.AttachmentsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   jobstep.AttachmentsTable,
+			Columns: []string{jobstep.AttachmentsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(stepattachment.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

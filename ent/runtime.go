@@ -34,7 +34,9 @@ import (
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 	"github.com/cairnhq/cairn/ent/streamcursor"
+	"github.com/cairnhq/cairn/ent/tasktemplate"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/variablegroup"
@@ -552,6 +554,26 @@ func init() {
 	jobstepDescContinueOnError := jobstepFields[4].Descriptor()
 	// jobstep.DefaultContinueOnError holds the default value on creation for the continue_on_error field.
 	jobstep.DefaultContinueOnError = jobstepDescContinueOnError.Default.(bool)
+	// jobstepDescErrorCount is the schema descriptor for error_count field.
+	jobstepDescErrorCount := jobstepFields[8].Descriptor()
+	// jobstep.DefaultErrorCount holds the default value on creation for the error_count field.
+	jobstep.DefaultErrorCount = jobstepDescErrorCount.Default.(int)
+	// jobstepDescWarningCount is the schema descriptor for warning_count field.
+	jobstepDescWarningCount := jobstepFields[9].Descriptor()
+	// jobstep.DefaultWarningCount holds the default value on creation for the warning_count field.
+	jobstep.DefaultWarningCount = jobstepDescWarningCount.Default.(int)
+	// jobstepDescSucceededWithIssues is the schema descriptor for succeeded_with_issues field.
+	jobstepDescSucceededWithIssues := jobstepFields[11].Descriptor()
+	// jobstep.DefaultSucceededWithIssues holds the default value on creation for the succeeded_with_issues field.
+	jobstep.DefaultSucceededWithIssues = jobstepDescSucceededWithIssues.Default.(bool)
+	// jobstepDescProgressText is the schema descriptor for progress_text field.
+	jobstepDescProgressText := jobstepFields[13].Descriptor()
+	// jobstep.DefaultProgressText holds the default value on creation for the progress_text field.
+	jobstep.DefaultProgressText = jobstepDescProgressText.Default.(string)
+	// jobstepDescReason is the schema descriptor for reason field.
+	jobstepDescReason := jobstepFields[14].Descriptor()
+	// jobstep.DefaultReason holds the default value on creation for the reason field.
+	jobstep.DefaultReason = jobstepDescReason.Default.(string)
 	manualinterventionMixin := schema.ManualIntervention{}.Mixin()
 	manualinterventionMixinFields0 := manualinterventionMixin[0].Fields()
 	_ = manualinterventionMixinFields0
@@ -973,6 +995,43 @@ func init() {
 	sourcecommitDescURL := sourcecommitFields[5].Descriptor()
 	// sourcecommit.DefaultURL holds the default value on creation for the url field.
 	sourcecommit.DefaultURL = sourcecommitDescURL.Default.(string)
+	stepattachmentMixin := schema.StepAttachment{}.Mixin()
+	stepattachmentMixinFields0 := stepattachmentMixin[0].Fields()
+	_ = stepattachmentMixinFields0
+	stepattachmentFields := schema.StepAttachment{}.Fields()
+	_ = stepattachmentFields
+	// stepattachmentDescCreatedAt is the schema descriptor for created_at field.
+	stepattachmentDescCreatedAt := stepattachmentMixinFields0[0].Descriptor()
+	// stepattachment.DefaultCreatedAt holds the default value on creation for the created_at field.
+	stepattachment.DefaultCreatedAt = stepattachmentDescCreatedAt.Default.(func() time.Time)
+	// stepattachmentDescUpdatedAt is the schema descriptor for updated_at field.
+	stepattachmentDescUpdatedAt := stepattachmentMixinFields0[1].Descriptor()
+	// stepattachment.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	stepattachment.DefaultUpdatedAt = stepattachmentDescUpdatedAt.Default.(func() time.Time)
+	// stepattachment.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	stepattachment.UpdateDefaultUpdatedAt = stepattachmentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// stepattachmentDescName is the schema descriptor for name field.
+	stepattachmentDescName := stepattachmentFields[0].Descriptor()
+	// stepattachment.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	stepattachment.NameValidator = func() func(string) error {
+		validators := stepattachmentDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// stepattachmentDescContent is the schema descriptor for content field.
+	stepattachmentDescContent := stepattachmentFields[2].Descriptor()
+	// stepattachment.ContentValidator is a validator for the "content" field. It is called by the builders before save.
+	stepattachment.ContentValidator = stepattachmentDescContent.Validators[0].(func([]byte) error)
 	streamcursorFields := schema.StreamCursor{}.Fields()
 	_ = streamcursorFields
 	// streamcursorDescSequence is the schema descriptor for sequence field.
@@ -983,6 +1042,43 @@ func init() {
 	streamcursorDescUpdatedAt := streamcursorFields[2].Descriptor()
 	// streamcursor.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	streamcursor.DefaultUpdatedAt = streamcursorDescUpdatedAt.Default.(func() time.Time)
+	tasktemplateMixin := schema.TaskTemplate{}.Mixin()
+	tasktemplateMixinFields0 := tasktemplateMixin[0].Fields()
+	_ = tasktemplateMixinFields0
+	tasktemplateFields := schema.TaskTemplate{}.Fields()
+	_ = tasktemplateFields
+	// tasktemplateDescCreatedAt is the schema descriptor for created_at field.
+	tasktemplateDescCreatedAt := tasktemplateMixinFields0[0].Descriptor()
+	// tasktemplate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	tasktemplate.DefaultCreatedAt = tasktemplateDescCreatedAt.Default.(func() time.Time)
+	// tasktemplateDescUpdatedAt is the schema descriptor for updated_at field.
+	tasktemplateDescUpdatedAt := tasktemplateMixinFields0[1].Descriptor()
+	// tasktemplate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	tasktemplate.DefaultUpdatedAt = tasktemplateDescUpdatedAt.Default.(func() time.Time)
+	// tasktemplate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	tasktemplate.UpdateDefaultUpdatedAt = tasktemplateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// tasktemplateDescName is the schema descriptor for name field.
+	tasktemplateDescName := tasktemplateFields[0].Descriptor()
+	// tasktemplate.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	tasktemplate.NameValidator = func() func(string) error {
+		validators := tasktemplateDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// tasktemplateDescCreatedBy is the schema descriptor for created_by field.
+	tasktemplateDescCreatedBy := tasktemplateFields[4].Descriptor()
+	// tasktemplate.DefaultCreatedBy holds the default value on creation for the created_by field.
+	tasktemplate.DefaultCreatedBy = tasktemplateDescCreatedBy.Default.(string)
 	timerMixin := schema.Timer{}.Mixin()
 	timerMixinFields0 := timerMixin[0].Fields()
 	_ = timerMixinFields0

@@ -74,8 +74,12 @@ type Tx struct {
 	Session *SessionClient
 	// SourceCommit is the client for interacting with the SourceCommit builders.
 	SourceCommit *SourceCommitClient
+	// StepAttachment is the client for interacting with the StepAttachment builders.
+	StepAttachment *StepAttachmentClient
 	// StreamCursor is the client for interacting with the StreamCursor builders.
 	StreamCursor *StreamCursorClient
+	// TaskTemplate is the client for interacting with the TaskTemplate builders.
+	TaskTemplate *TaskTemplateClient
 	// Timer is the client for interacting with the Timer builders.
 	Timer *TimerClient
 	// User is the client for interacting with the User builders.
@@ -249,7 +253,9 @@ func (tx *Tx) init() {
 	tx.ServiceConnection = NewServiceConnectionClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SourceCommit = NewSourceCommitClient(tx.config)
+	tx.StepAttachment = NewStepAttachmentClient(tx.config)
 	tx.StreamCursor = NewStreamCursorClient(tx.config)
+	tx.TaskTemplate = NewTaskTemplateClient(tx.config)
 	tx.Timer = NewTimerClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.VariableGroup = NewVariableGroupClient(tx.config)

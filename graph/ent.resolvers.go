@@ -115,6 +115,9 @@ func (r *Resolver) ServiceConnection() ServiceConnectionResolver {
 	return &serviceConnectionResolver{r}
 }
 
+// StepAttachment returns StepAttachmentResolver implementation.
+func (r *Resolver) StepAttachment() StepAttachmentResolver { return &stepAttachmentResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
@@ -127,18 +130,19 @@ func (r *Resolver) VariableGroupRevision() VariableGroupRevisionResolver {
 }
 
 type (
-	agentResolver                 struct{ *Resolver }
-	approvalResolver              struct{ *Resolver }
-	deploymentResolver            struct{ *Resolver }
-	environmentResolver           struct{ *Resolver }
-	freezeWindowResolver          struct{ *Resolver }
-	outgoingHookResolver          struct{ *Resolver }
-	queryResolver                 struct{ *Resolver }
-	releaseResolver               struct{ *Resolver }
-	releaseDefinitionResolver     struct{ *Resolver }
-	secureFileResolver            struct{ *Resolver }
-	serviceConnectionResolver     struct{ *Resolver }
-	userResolver                  struct{ *Resolver }
-	variableGroupResolver         struct{ *Resolver }
+	agentResolver struct{ *Resolver }
+	approvalResolver struct{ *Resolver }
+	deploymentResolver struct{ *Resolver }
+	environmentResolver struct{ *Resolver }
+	freezeWindowResolver struct{ *Resolver }
+	outgoingHookResolver struct{ *Resolver }
+	queryResolver struct{ *Resolver }
+	releaseDefinitionResolver struct{ *Resolver }
+	releaseResolver struct{ *Resolver }
+	secureFileResolver struct{ *Resolver }
+	serviceConnectionResolver struct{ *Resolver }
+	stepAttachmentResolver struct{ *Resolver }
+	userResolver struct{ *Resolver }
+	variableGroupResolver struct{ *Resolver }
 	variableGroupRevisionResolver struct{ *Resolver }
 )

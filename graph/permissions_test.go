@@ -28,6 +28,9 @@ import (
 // until it is put in one list or the other.
 var notDefinitionOwned = map[string]string{
 	"ping":                    "no arguments",
+	"createTaskTemplate":      "the task library (ADMIN only)",
+	"updateTaskTemplate":      "the task library (ADMIN only)",
+	"deleteTaskTemplate":      "the task library (ADMIN only)",
 	"createDefinition":        "creates a new definition",
 	"createOutgoingHook":      "ADMIN only (ADMINs read every definition)",
 	"updateOutgoingHook":      "ADMIN only",

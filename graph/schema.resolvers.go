@@ -47,6 +47,19 @@ func (r *taskResolver) OnTimeout(ctx context.Context, obj *spec.Task) (spec.Inte
 	return obj.OnTimeoutOrDefault(), nil
 }
 
+// Inputs is the resolver for the inputs field.
+func (r *taskResolver) Inputs(ctx context.Context, obj *spec.Task) (map[string]any, error) {
+	return stringMapOut(obj.Inputs), nil
+}
+
+// ResolvedVersion is the resolver for the resolvedVersion field.
+func (r *taskResolver) ResolvedVersion(ctx context.Context, obj *spec.Task) (*string, error) {
+	if obj.Template == nil {
+		return nil, nil
+	}
+	return &obj.Template.Version, nil
+}
+
 // Value is the resolver for the value field.
 func (r *variableResolver) Value(ctx context.Context, obj *spec.Variable) (*string, error) {
 	return variableValue(obj), nil
@@ -56,6 +69,13 @@ func (r *variableResolver) Value(ctx context.Context, obj *spec.Variable) (*stri
 func (r *taskInputResolver) Env(ctx context.Context, obj *spec.Task, data map[string]any) error {
 	env, err := stringMapIn(data)
 	obj.Env = env
+	return err
+}
+
+// Inputs is the resolver for the inputs field.
+func (r *taskInputResolver) Inputs(ctx context.Context, obj *spec.Task, data map[string]any) error {
+	in, err := stringMapIn(data)
+	obj.Inputs = in
 	return err
 }
 

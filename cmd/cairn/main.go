@@ -105,6 +105,7 @@ func init() {
 		logsCommand, statusCommand, agentsListCommand,
 		groupsListCommand, groupsShowCommand, groupsSetCommand, groupsUnsetCommand, groupsDeleteCommand,
 		filesListCommand, filesUploadCommand, filesDeleteCommand,
+		tasksListCommand, tasksShowCommand,
 	}
 }
 

@@ -509,3 +509,19 @@ func TestCLIRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestCLITasks: the task library is listed and a template's documentation shown.
+func TestCLITasks(t *testing.T) {
+	ts := startServer(t)
+	c := newCLI(t)
+	c.env["CAIRN_SERVER"], c.env["CAIRN_TOKEN"] = ts.url, ts.admin
+	if out := c.ok("tasks", "list"); !strings.Contains(out, "CopyFiles@2") || !strings.Contains(out, "built-in") {
+		t.Errorf("tasks list:\n%s", out)
+	}
+	if out := c.ok("tasks", "show", "CopyFiles@2"); !strings.Contains(out, "## CopyFiles@2 (2.0)") || !strings.Contains(out, "| `TargetFolder` | FILE_PATH | yes |") {
+		t.Errorf("tasks show:\n%s", out)
+	}
+	if _, err := c.run("", "tasks", "show", "Nope@1"); err == nil || !strings.Contains(err.Error(), "no task template Nope version 1") {
+		t.Errorf("unknown template: %v", err)
+	}
+}

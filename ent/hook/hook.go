@@ -369,6 +369,18 @@ func (f SourceCommitFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SourceCommitMutation", m)
 }
 
+// The StepAttachmentFunc type is an adapter to allow the use of ordinary
+// function as StepAttachment mutator.
+type StepAttachmentFunc func(context.Context, *ent.StepAttachmentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StepAttachmentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StepAttachmentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StepAttachmentMutation", m)
+}
+
 // The StreamCursorFunc type is an adapter to allow the use of ordinary
 // function as StreamCursor mutator.
 type StreamCursorFunc func(context.Context, *ent.StreamCursorMutation) (ent.Value, error)
@@ -379,6 +391,18 @@ func (f StreamCursorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StreamCursorMutation", m)
+}
+
+// The TaskTemplateFunc type is an adapter to allow the use of ordinary
+// function as TaskTemplate mutator.
+type TaskTemplateFunc func(context.Context, *ent.TaskTemplateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TaskTemplateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TaskTemplateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TaskTemplateMutation", m)
 }
 
 // The TimerFunc type is an adapter to allow the use of ordinary

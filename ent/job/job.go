@@ -59,6 +59,8 @@ const (
 	FieldDeploymentID = "deployment_id"
 	// FieldAgentID holds the string denoting the agent_id field in the database.
 	FieldAgentID = "agent_id"
+	// FieldOutputVariables holds the string denoting the output_variables field in the database.
+	FieldOutputVariables = "output_variables"
 	// EdgeDeployment holds the string denoting the deployment edge name in mutations.
 	EdgeDeployment = "deployment"
 	// EdgeAgent holds the string denoting the agent edge name in mutations.
@@ -123,6 +125,7 @@ var Columns = []string{
 	FieldLogBase,
 	FieldDeploymentID,
 	FieldAgentID,
+	FieldOutputVariables,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

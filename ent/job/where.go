@@ -895,6 +895,16 @@ func AgentIDNotNil() predicate.Job {
 	return predicate.Job(sql.FieldNotNull(FieldAgentID))
 }
 
+// OutputVariablesIsNil applies the IsNil predicate on the "output_variables" field.
+func OutputVariablesIsNil() predicate.Job {
+	return predicate.Job(sql.FieldIsNull(FieldOutputVariables))
+}
+
+// OutputVariablesNotNil applies the NotNil predicate on the "output_variables" field.
+func OutputVariablesNotNil() predicate.Job {
+	return predicate.Job(sql.FieldNotNull(FieldOutputVariables))
+}
+
 // HasDeployment applies the HasEdge predicate on the "deployment" edge.
 func HasDeployment() predicate.Job {
 	return predicate.Job(func(s *sql.Selector) {

@@ -32,8 +32,24 @@ const (
 	FieldFinishedAt = "finished_at"
 	// FieldJobID holds the string denoting the job_id field in the database.
 	FieldJobID = "job_id"
+	// FieldErrorCount holds the string denoting the error_count field in the database.
+	FieldErrorCount = "error_count"
+	// FieldWarningCount holds the string denoting the warning_count field in the database.
+	FieldWarningCount = "warning_count"
+	// FieldIssues holds the string denoting the issues field in the database.
+	FieldIssues = "issues"
+	// FieldSucceededWithIssues holds the string denoting the succeeded_with_issues field in the database.
+	FieldSucceededWithIssues = "succeeded_with_issues"
+	// FieldProgress holds the string denoting the progress field in the database.
+	FieldProgress = "progress"
+	// FieldProgressText holds the string denoting the progress_text field in the database.
+	FieldProgressText = "progress_text"
+	// FieldReason holds the string denoting the reason field in the database.
+	FieldReason = "reason"
 	// EdgeJob holds the string denoting the job edge name in mutations.
 	EdgeJob = "job"
+	// EdgeAttachments holds the string denoting the attachments edge name in mutations.
+	EdgeAttachments = "attachments"
 	// Table holds the table name of the jobstep in the database.
 	Table = "job_steps"
 	// JobTable is the table that holds the job relation/edge.
@@ -43,6 +59,13 @@ const (
 	JobInverseTable = "jobs"
 	// JobColumn is the table column denoting the job relation/edge.
 	JobColumn = "job_id"
+	// AttachmentsTable is the table that holds the attachments relation/edge.
+	AttachmentsTable = "step_attachments"
+	// AttachmentsInverseTable is the table name for the StepAttachment entity.
+	// It exists in this package in order to avoid circular dependency with the "stepattachment" package.
+	AttachmentsInverseTable = "step_attachments"
+	// AttachmentsColumn is the table column denoting the attachments relation/edge.
+	AttachmentsColumn = "job_step_id"
 )
 
 // Columns holds all SQL columns for jobstep fields.
@@ -56,6 +79,13 @@ var Columns = []string{
 	FieldStartedAt,
 	FieldFinishedAt,
 	FieldJobID,
+	FieldErrorCount,
+	FieldWarningCount,
+	FieldIssues,
+	FieldSucceededWithIssues,
+	FieldProgress,
+	FieldProgressText,
+	FieldReason,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -71,6 +101,16 @@ func ValidColumn(column string) bool {
 var (
 	// DefaultContinueOnError holds the default value on creation for the "continue_on_error" field.
 	DefaultContinueOnError bool
+	// DefaultErrorCount holds the default value on creation for the "error_count" field.
+	DefaultErrorCount int
+	// DefaultWarningCount holds the default value on creation for the "warning_count" field.
+	DefaultWarningCount int
+	// DefaultSucceededWithIssues holds the default value on creation for the "succeeded_with_issues" field.
+	DefaultSucceededWithIssues bool
+	// DefaultProgressText holds the default value on creation for the "progress_text" field.
+	DefaultProgressText string
+	// DefaultReason holds the default value on creation for the "reason" field.
+	DefaultReason string
 )
 
 // Status defines the type for the "status" enum field.
@@ -151,10 +191,54 @@ func ByJobID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJobID, opts...).ToFunc()
 }
 
+// ByErrorCount orders the results by the error_count field.
+func ByErrorCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldErrorCount, opts...).ToFunc()
+}
+
+// ByWarningCount orders the results by the warning_count field.
+func ByWarningCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWarningCount, opts...).ToFunc()
+}
+
+// BySucceededWithIssues orders the results by the succeeded_with_issues field.
+func BySucceededWithIssues(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSucceededWithIssues, opts...).ToFunc()
+}
+
+// ByProgress orders the results by the progress field.
+func ByProgress(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldProgress, opts...).ToFunc()
+}
+
+// ByProgressText orders the results by the progress_text field.
+func ByProgressText(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldProgressText, opts...).ToFunc()
+}
+
+// ByReason orders the results by the reason field.
+func ByReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReason, opts...).ToFunc()
+}
+
 // ByJobField orders the results by job field.
 func ByJobField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newJobStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByAttachmentsCount orders the results by attachments count.
+func ByAttachmentsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newAttachmentsStep(), opts...)
+	}
+}
+
+// ByAttachments orders the results by attachments terms.
+func ByAttachments(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newAttachmentsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 func newJobStep() *sqlgraph.Step {
@@ -162,6 +246,13 @@ func newJobStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(JobInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, JobTable, JobColumn),
+	)
+}
+func newAttachmentsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(AttachmentsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, AttachmentsTable, AttachmentsColumn),
 	)
 }
 

@@ -90,6 +90,36 @@ func JobID(v int) predicate.JobStep {
 	return predicate.JobStep(sql.FieldEQ(FieldJobID, v))
 }
 
+// ErrorCount applies equality check predicate on the "error_count" field. It's identical to ErrorCountEQ.
+func ErrorCount(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldErrorCount, v))
+}
+
+// WarningCount applies equality check predicate on the "warning_count" field. It's identical to WarningCountEQ.
+func WarningCount(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldWarningCount, v))
+}
+
+// SucceededWithIssues applies equality check predicate on the "succeeded_with_issues" field. It's identical to SucceededWithIssuesEQ.
+func SucceededWithIssues(v bool) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldSucceededWithIssues, v))
+}
+
+// Progress applies equality check predicate on the "progress" field. It's identical to ProgressEQ.
+func Progress(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldProgress, v))
+}
+
+// ProgressText applies equality check predicate on the "progress_text" field. It's identical to ProgressTextEQ.
+func ProgressText(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldProgressText, v))
+}
+
+// Reason applies equality check predicate on the "reason" field. It's identical to ReasonEQ.
+func Reason(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldReason, v))
+}
+
 // PositionEQ applies the EQ predicate on the "position" field.
 func PositionEQ(v int) predicate.JobStep {
 	return predicate.JobStep(sql.FieldEQ(FieldPosition, v))
@@ -395,6 +425,286 @@ func JobIDNotIn(vs ...int) predicate.JobStep {
 	return predicate.JobStep(sql.FieldNotIn(FieldJobID, vs...))
 }
 
+// ErrorCountEQ applies the EQ predicate on the "error_count" field.
+func ErrorCountEQ(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldErrorCount, v))
+}
+
+// ErrorCountNEQ applies the NEQ predicate on the "error_count" field.
+func ErrorCountNEQ(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNEQ(FieldErrorCount, v))
+}
+
+// ErrorCountIn applies the In predicate on the "error_count" field.
+func ErrorCountIn(vs ...int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldIn(FieldErrorCount, vs...))
+}
+
+// ErrorCountNotIn applies the NotIn predicate on the "error_count" field.
+func ErrorCountNotIn(vs ...int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNotIn(FieldErrorCount, vs...))
+}
+
+// ErrorCountGT applies the GT predicate on the "error_count" field.
+func ErrorCountGT(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGT(FieldErrorCount, v))
+}
+
+// ErrorCountGTE applies the GTE predicate on the "error_count" field.
+func ErrorCountGTE(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGTE(FieldErrorCount, v))
+}
+
+// ErrorCountLT applies the LT predicate on the "error_count" field.
+func ErrorCountLT(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLT(FieldErrorCount, v))
+}
+
+// ErrorCountLTE applies the LTE predicate on the "error_count" field.
+func ErrorCountLTE(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLTE(FieldErrorCount, v))
+}
+
+// WarningCountEQ applies the EQ predicate on the "warning_count" field.
+func WarningCountEQ(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldWarningCount, v))
+}
+
+// WarningCountNEQ applies the NEQ predicate on the "warning_count" field.
+func WarningCountNEQ(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNEQ(FieldWarningCount, v))
+}
+
+// WarningCountIn applies the In predicate on the "warning_count" field.
+func WarningCountIn(vs ...int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldIn(FieldWarningCount, vs...))
+}
+
+// WarningCountNotIn applies the NotIn predicate on the "warning_count" field.
+func WarningCountNotIn(vs ...int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNotIn(FieldWarningCount, vs...))
+}
+
+// WarningCountGT applies the GT predicate on the "warning_count" field.
+func WarningCountGT(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGT(FieldWarningCount, v))
+}
+
+// WarningCountGTE applies the GTE predicate on the "warning_count" field.
+func WarningCountGTE(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGTE(FieldWarningCount, v))
+}
+
+// WarningCountLT applies the LT predicate on the "warning_count" field.
+func WarningCountLT(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLT(FieldWarningCount, v))
+}
+
+// WarningCountLTE applies the LTE predicate on the "warning_count" field.
+func WarningCountLTE(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLTE(FieldWarningCount, v))
+}
+
+// IssuesIsNil applies the IsNil predicate on the "issues" field.
+func IssuesIsNil() predicate.JobStep {
+	return predicate.JobStep(sql.FieldIsNull(FieldIssues))
+}
+
+// IssuesNotNil applies the NotNil predicate on the "issues" field.
+func IssuesNotNil() predicate.JobStep {
+	return predicate.JobStep(sql.FieldNotNull(FieldIssues))
+}
+
+// SucceededWithIssuesEQ applies the EQ predicate on the "succeeded_with_issues" field.
+func SucceededWithIssuesEQ(v bool) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldSucceededWithIssues, v))
+}
+
+// SucceededWithIssuesNEQ applies the NEQ predicate on the "succeeded_with_issues" field.
+func SucceededWithIssuesNEQ(v bool) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNEQ(FieldSucceededWithIssues, v))
+}
+
+// ProgressEQ applies the EQ predicate on the "progress" field.
+func ProgressEQ(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldProgress, v))
+}
+
+// ProgressNEQ applies the NEQ predicate on the "progress" field.
+func ProgressNEQ(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNEQ(FieldProgress, v))
+}
+
+// ProgressIn applies the In predicate on the "progress" field.
+func ProgressIn(vs ...int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldIn(FieldProgress, vs...))
+}
+
+// ProgressNotIn applies the NotIn predicate on the "progress" field.
+func ProgressNotIn(vs ...int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNotIn(FieldProgress, vs...))
+}
+
+// ProgressGT applies the GT predicate on the "progress" field.
+func ProgressGT(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGT(FieldProgress, v))
+}
+
+// ProgressGTE applies the GTE predicate on the "progress" field.
+func ProgressGTE(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGTE(FieldProgress, v))
+}
+
+// ProgressLT applies the LT predicate on the "progress" field.
+func ProgressLT(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLT(FieldProgress, v))
+}
+
+// ProgressLTE applies the LTE predicate on the "progress" field.
+func ProgressLTE(v int) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLTE(FieldProgress, v))
+}
+
+// ProgressIsNil applies the IsNil predicate on the "progress" field.
+func ProgressIsNil() predicate.JobStep {
+	return predicate.JobStep(sql.FieldIsNull(FieldProgress))
+}
+
+// ProgressNotNil applies the NotNil predicate on the "progress" field.
+func ProgressNotNil() predicate.JobStep {
+	return predicate.JobStep(sql.FieldNotNull(FieldProgress))
+}
+
+// ProgressTextEQ applies the EQ predicate on the "progress_text" field.
+func ProgressTextEQ(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldProgressText, v))
+}
+
+// ProgressTextNEQ applies the NEQ predicate on the "progress_text" field.
+func ProgressTextNEQ(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNEQ(FieldProgressText, v))
+}
+
+// ProgressTextIn applies the In predicate on the "progress_text" field.
+func ProgressTextIn(vs ...string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldIn(FieldProgressText, vs...))
+}
+
+// ProgressTextNotIn applies the NotIn predicate on the "progress_text" field.
+func ProgressTextNotIn(vs ...string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNotIn(FieldProgressText, vs...))
+}
+
+// ProgressTextGT applies the GT predicate on the "progress_text" field.
+func ProgressTextGT(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGT(FieldProgressText, v))
+}
+
+// ProgressTextGTE applies the GTE predicate on the "progress_text" field.
+func ProgressTextGTE(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGTE(FieldProgressText, v))
+}
+
+// ProgressTextLT applies the LT predicate on the "progress_text" field.
+func ProgressTextLT(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLT(FieldProgressText, v))
+}
+
+// ProgressTextLTE applies the LTE predicate on the "progress_text" field.
+func ProgressTextLTE(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLTE(FieldProgressText, v))
+}
+
+// ProgressTextContains applies the Contains predicate on the "progress_text" field.
+func ProgressTextContains(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldContains(FieldProgressText, v))
+}
+
+// ProgressTextHasPrefix applies the HasPrefix predicate on the "progress_text" field.
+func ProgressTextHasPrefix(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldHasPrefix(FieldProgressText, v))
+}
+
+// ProgressTextHasSuffix applies the HasSuffix predicate on the "progress_text" field.
+func ProgressTextHasSuffix(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldHasSuffix(FieldProgressText, v))
+}
+
+// ProgressTextEqualFold applies the EqualFold predicate on the "progress_text" field.
+func ProgressTextEqualFold(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEqualFold(FieldProgressText, v))
+}
+
+// ProgressTextContainsFold applies the ContainsFold predicate on the "progress_text" field.
+func ProgressTextContainsFold(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldContainsFold(FieldProgressText, v))
+}
+
+// ReasonEQ applies the EQ predicate on the "reason" field.
+func ReasonEQ(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEQ(FieldReason, v))
+}
+
+// ReasonNEQ applies the NEQ predicate on the "reason" field.
+func ReasonNEQ(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNEQ(FieldReason, v))
+}
+
+// ReasonIn applies the In predicate on the "reason" field.
+func ReasonIn(vs ...string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldIn(FieldReason, vs...))
+}
+
+// ReasonNotIn applies the NotIn predicate on the "reason" field.
+func ReasonNotIn(vs ...string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldNotIn(FieldReason, vs...))
+}
+
+// ReasonGT applies the GT predicate on the "reason" field.
+func ReasonGT(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGT(FieldReason, v))
+}
+
+// ReasonGTE applies the GTE predicate on the "reason" field.
+func ReasonGTE(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldGTE(FieldReason, v))
+}
+
+// ReasonLT applies the LT predicate on the "reason" field.
+func ReasonLT(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLT(FieldReason, v))
+}
+
+// ReasonLTE applies the LTE predicate on the "reason" field.
+func ReasonLTE(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldLTE(FieldReason, v))
+}
+
+// ReasonContains applies the Contains predicate on the "reason" field.
+func ReasonContains(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldContains(FieldReason, v))
+}
+
+// ReasonHasPrefix applies the HasPrefix predicate on the "reason" field.
+func ReasonHasPrefix(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldHasPrefix(FieldReason, v))
+}
+
+// ReasonHasSuffix applies the HasSuffix predicate on the "reason" field.
+func ReasonHasSuffix(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldHasSuffix(FieldReason, v))
+}
+
+// ReasonEqualFold applies the EqualFold predicate on the "reason" field.
+func ReasonEqualFold(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldEqualFold(FieldReason, v))
+}
+
+// ReasonContainsFold applies the ContainsFold predicate on the "reason" field.
+func ReasonContainsFold(v string) predicate.JobStep {
+	return predicate.JobStep(sql.FieldContainsFold(FieldReason, v))
+}
+
 // HasJob applies the HasEdge predicate on the "job" edge.
 func HasJob() predicate.JobStep {
 	return predicate.JobStep(func(s *sql.Selector) {
@@ -410,6 +720,29 @@ func HasJob() predicate.JobStep {
 func HasJobWith(preds ...predicate.Job) predicate.JobStep {
 	return predicate.JobStep(func(s *sql.Selector) {
 		step := newJobStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasAttachments applies the HasEdge predicate on the "attachments" edge.
+func HasAttachments() predicate.JobStep {
+	return predicate.JobStep(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, AttachmentsTable, AttachmentsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasAttachmentsWith applies the HasEdge predicate on the "attachments" edge with a given conditions (other predicates).
+func HasAttachmentsWith(preds ...predicate.StepAttachment) predicate.JobStep {
+	return predicate.JobStep(func(s *sql.Selector) {
+		step := newAttachmentsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

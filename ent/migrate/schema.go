@@ -558,6 +558,7 @@ var (
 		{Name: "version", Type: field.TypeInt, Default: 0},
 		{Name: "phase", Type: field.TypeInt, Default: 0},
 		{Name: "log_base", Type: field.TypeInt64, Default: 0},
+		{Name: "output_variables", Type: field.TypeJSON, Nullable: true},
 		{Name: "agent_id", Type: field.TypeInt, Nullable: true},
 		{Name: "deployment_id", Type: field.TypeInt},
 	}
@@ -569,13 +570,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "jobs_agents_jobs",
-				Columns:    []*schema.Column{JobsColumns[20]},
+				Columns:    []*schema.Column{JobsColumns[21]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "jobs_deployments_jobs",
-				Columns:    []*schema.Column{JobsColumns[21]},
+				Columns:    []*schema.Column{JobsColumns[22]},
 				RefColumns: []*schema.Column{DeploymentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -589,12 +590,12 @@ var (
 			{
 				Name:    "job_agent_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{JobsColumns[20], JobsColumns[5]},
+				Columns: []*schema.Column{JobsColumns[21], JobsColumns[5]},
 			},
 			{
 				Name:    "job_deployment_id_phase",
 				Unique:  true,
-				Columns: []*schema.Column{JobsColumns[21], JobsColumns[18]},
+				Columns: []*schema.Column{JobsColumns[22], JobsColumns[18]},
 			},
 		},
 	}
@@ -608,6 +609,13 @@ var (
 		{Name: "continue_on_error", Type: field.TypeBool, Default: false},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "error_count", Type: field.TypeInt, Default: 0},
+		{Name: "warning_count", Type: field.TypeInt, Default: 0},
+		{Name: "issues", Type: field.TypeJSON, Nullable: true},
+		{Name: "succeeded_with_issues", Type: field.TypeBool, Default: false},
+		{Name: "progress", Type: field.TypeInt, Nullable: true},
+		{Name: "progress_text", Type: field.TypeString, Default: ""},
+		{Name: "reason", Type: field.TypeString, Default: ""},
 		{Name: "job_id", Type: field.TypeInt},
 	}
 	// JobStepsTable holds the schema information for the "job_steps" table.
@@ -618,7 +626,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "job_steps_jobs_steps",
-				Columns:    []*schema.Column{JobStepsColumns[8]},
+				Columns:    []*schema.Column{JobStepsColumns[15]},
 				RefColumns: []*schema.Column{JobsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -627,7 +635,7 @@ var (
 			{
 				Name:    "jobstep_job_id_position",
 				Unique:  true,
-				Columns: []*schema.Column{JobStepsColumns[8], JobStepsColumns[1]},
+				Columns: []*schema.Column{JobStepsColumns[15], JobStepsColumns[1]},
 			},
 		},
 	}
@@ -1027,6 +1035,37 @@ var (
 			},
 		},
 	}
+	// StepAttachmentsColumns holds the columns for the "step_attachments" table.
+	StepAttachmentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 255},
+		{Name: "size", Type: field.TypeInt},
+		{Name: "content", Type: field.TypeBytes, Size: 1048576},
+		{Name: "job_step_id", Type: field.TypeInt},
+	}
+	// StepAttachmentsTable holds the schema information for the "step_attachments" table.
+	StepAttachmentsTable = &schema.Table{
+		Name:       "step_attachments",
+		Columns:    StepAttachmentsColumns,
+		PrimaryKey: []*schema.Column{StepAttachmentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "step_attachments_job_steps_attachments",
+				Columns:    []*schema.Column{StepAttachmentsColumns[6]},
+				RefColumns: []*schema.Column{JobStepsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "stepattachment_job_step_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{StepAttachmentsColumns[6], StepAttachmentsColumns[3]},
+			},
+		},
+	}
 	// StreamCursorsColumns holds the columns for the "stream_cursors" table.
 	StreamCursorsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1039,6 +1078,30 @@ var (
 		Name:       "stream_cursors",
 		Columns:    StreamCursorsColumns,
 		PrimaryKey: []*schema.Column{StreamCursorsColumns[0]},
+	}
+	// TaskTemplatesColumns holds the columns for the "task_templates" table.
+	TaskTemplatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "major", Type: field.TypeInt},
+		{Name: "minor", Type: field.TypeInt},
+		{Name: "spec", Type: field.TypeJSON},
+		{Name: "created_by", Type: field.TypeString, Default: ""},
+	}
+	// TaskTemplatesTable holds the schema information for the "task_templates" table.
+	TaskTemplatesTable = &schema.Table{
+		Name:       "task_templates",
+		Columns:    TaskTemplatesColumns,
+		PrimaryKey: []*schema.Column{TaskTemplatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "tasktemplate_name_major_minor",
+				Unique:  true,
+				Columns: []*schema.Column{TaskTemplatesColumns[3], TaskTemplatesColumns[4], TaskTemplatesColumns[5]},
+			},
+		},
 	}
 	// TimersColumns holds the columns for the "timers" table.
 	TimersColumns = []*schema.Column{
@@ -1292,7 +1355,9 @@ var (
 		ServiceConnectionsTable,
 		SessionsTable,
 		SourceCommitsTable,
+		StepAttachmentsTable,
 		StreamCursorsTable,
+		TaskTemplatesTable,
 		TimersTable,
 		UsersTable,
 		VariableGroupsTable,
@@ -1327,6 +1392,7 @@ func init() {
 	ReleaseEnvironmentsTable.ForeignKeys[0].RefTable = ReleasesTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	SourceCommitsTable.ForeignKeys[0].RefTable = ReleasesTable
+	StepAttachmentsTable.ForeignKeys[0].RefTable = JobStepsTable
 	WebhookDeliveriesTable.ForeignKeys[0].RefTable = ServiceConnectionsTable
 	GroupMembersTable.ForeignKeys[0].RefTable = GroupsTable
 	GroupMembersTable.ForeignKeys[1].RefTable = UsersTable

@@ -96,8 +96,14 @@ type Session func(*sql.Selector)
 // SourceCommit is the predicate function for sourcecommit builders.
 type SourceCommit func(*sql.Selector)
 
+// StepAttachment is the predicate function for stepattachment builders.
+type StepAttachment func(*sql.Selector)
+
 // StreamCursor is the predicate function for streamcursor builders.
 type StreamCursor func(*sql.Selector)
+
+// TaskTemplate is the predicate function for tasktemplate builders.
+type TaskTemplate func(*sql.Selector)
 
 // Timer is the predicate function for timer builders.
 type Timer func(*sql.Selector)

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/internal/tasklib"
 )
 
 // Job is the agent work of a deployment.
@@ -50,6 +51,10 @@ func (Job) Fields() []ent.Field {
 		field.Int64("log_base").Default(0),
 		field.Int("deployment_id"),
 		field.Int("agent_id").Optional().Nillable(),
+		// OutputVariables are the variables the job's tasks set with isOutput
+		// (##vso[task.setvariable]), named "<task name>.<name>", secret values
+		// sealed; later jobs of the release get them.
+		field.JSON("output_variables", []spec.Variable{}).Optional().Annotations(entgql.Skip()),
 	}
 }
 
@@ -91,6 +96,17 @@ func (JobStep) Fields() []ent.Field {
 		field.Time("started_at").Optional().Nillable(),
 		field.Time("finished_at").Optional().Nillable(),
 		field.Int("job_id"),
+		// What the task reported through logging commands: its errors and
+		// warnings (the first 100 listed, all counted), a SucceededWithIssues
+		// result, and its last progress.
+		field.Int("error_count").Default(0),
+		field.Int("warning_count").Default(0),
+		field.JSON("issues", []spec.StepIssue{}).Optional(),
+		field.Bool("succeeded_with_issues").Default(false),
+		field.Int("progress").Optional().Nillable(),
+		field.String("progress_text").Default(""),
+		// Reason says why a step did not succeed, or was skipped by its condition.
+		field.String("reason").Default(""),
 	}
 }
 
@@ -98,7 +114,37 @@ func (JobStep) Fields() []ent.Field {
 func (JobStep) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("job", Job.Type).Ref("steps").Field("job_id").Unique().Required(),
+		edge.To("attachments", StepAttachment.Type),
 	}
+}
+
+// StepAttachment is a file a task uploaded (##vso[task.uploadfile]), kept
+// with its deployment.
+type StepAttachment struct{ ent.Schema }
+
+// Mixin of the StepAttachment.
+func (StepAttachment) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the StepAttachment.
+func (StepAttachment) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(255),
+		field.Int("size"),
+		field.Bytes("content").MaxLen(1 << 20).Annotations(entgql.Skip()),
+		field.Int("job_step_id"),
+	}
+}
+
+// Edges of the StepAttachment.
+func (StepAttachment) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("step", JobStep.Type).Ref("attachments").Field("job_step_id").Unique().Required(),
+	}
+}
+
+// Indexes of the StepAttachment.
+func (StepAttachment) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("job_step_id", "name").Unique()}
 }
 
 // Indexes of the JobStep.
@@ -210,4 +256,33 @@ func (AgentRegistration) Fields() []ent.Field {
 		field.String("created_by"),
 		field.Time("revoked_at").Optional().Nillable(),
 	}
+}
+
+// TaskTemplate is a custom task template or task group of the task library
+// (the built-ins ship in the binary, internal/tasklib). One row per version.
+type TaskTemplate struct{ ent.Schema }
+
+// Mixin of the TaskTemplate.
+func (TaskTemplate) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the TaskTemplate.
+func (TaskTemplate) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(100),
+		field.Int("major"),
+		field.Int("minor"),
+		// Spec is the whole template (tasklib.Template), as a release freezes it.
+		field.JSON("spec", tasklib.Template{}),
+		field.String("created_by").Default(""),
+	}
+}
+
+// Indexes of the TaskTemplate.
+func (TaskTemplate) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("name", "major", "minor").Unique()}
+}
+
+// Annotations of the TaskTemplate.
+func (TaskTemplate) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
 }

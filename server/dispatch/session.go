@@ -287,10 +287,21 @@ func (s *session) handle(data []byte) {
 		var m agentproto.StepFinished
 		if decode(&m) {
 			s.onJob(m.JobID, func(id int) error {
-				return s.hub.e.StepFinished(s.ctx, id, s.agentID, delivery.StepReport{
-					Step: m.Step, Name: m.Name, Status: m.Status, ExitCode: m.ExitCode,
-					StartedAt: m.StartedAt, FinishedAt: m.FinishedAt, Reason: m.Reason,
-				})
+				return s.hub.e.StepFinished(s.ctx, id, s.agentID, stepReport(m))
+			})
+		}
+	case agentproto.TypeStepProgress:
+		var m agentproto.StepProgress
+		if decode(&m) {
+			s.onJob(m.JobID, func(id int) error {
+				return s.hub.e.StepProgress(s.ctx, id, s.agentID, m.Step, m.Percent, m.Text)
+			})
+		}
+	case agentproto.TypeAttachment:
+		var m agentproto.Attachment
+		if decode(&m) {
+			s.onJob(m.JobID, func(id int) error {
+				return s.hub.e.AddAttachment(s.ctx, id, s.agentID, m.Step, m.Name, m.Data)
 			})
 		}
 	case agentproto.TypeLogBatch:
@@ -311,6 +322,24 @@ func (s *session) handle(data []byte) {
 	default:
 		s.log.Debug("ignoring message of unknown type", "type", h.Type)
 	}
+}
+
+// stepReport maps a StepFinished to the engine's report, with what the task said through
+// logging commands.
+func stepReport(m agentproto.StepFinished) delivery.StepReport {
+	r := delivery.StepReport{
+		Step: m.Step, Name: m.Name, Status: m.Status, ExitCode: m.ExitCode,
+		StartedAt: m.StartedAt, FinishedAt: m.FinishedAt, Reason: m.Reason,
+		ErrorCount: m.ErrorCount, WarningCount: m.WarningCount, SucceededWithIssues: m.SucceededWithIssues,
+		Progress: m.Progress,
+	}
+	for _, is := range m.Issues {
+		r.Issues = append(r.Issues, delivery.StepIssue{Type: is.Type, Message: is.Message, SourcePath: is.SourcePath, LineNumber: is.LineNumber})
+	}
+	for _, v := range m.OutputVariables {
+		r.OutputVariables = append(r.OutputVariables, delivery.OutputVariable{Name: v.Name, Value: v.Value, Secret: v.Secret})
+	}
+	return r
 }
 
 // onJob parses the job id and runs fn, answering an Error frame when it fails.
@@ -340,7 +369,7 @@ func (s *session) onJob(raw string, fn func(id int) error) {
 func (s *session) logs(jobID int, m agentproto.LogBatch) error {
 	lines := make([]delivery.LogLine, len(m.Lines))
 	for i, l := range m.Lines {
-		lines[i] = delivery.LogLine{Seq: l.Seq, Step: l.Step, Time: l.Time, Text: l.Text}
+		lines[i] = delivery.LogLine{Seq: l.Seq, Step: l.Step, Time: l.Time, Text: l.Text, Kind: l.Kind}
 	}
 	acked, err := s.hub.e.AppendLogs(s.ctx, jobID, s.agentID, lines)
 	if err != nil {

@@ -5,6 +5,8 @@
 // beyond small helpers.
 package spec
 
+import "github.com/cairnhq/cairn/internal/tasklib"
+
 // Variable is a name/value pair exported to deployment tasks. A secret
 // variable's Value is ciphertext at rest (see delivery's secret box) and is
 // never returned by the API.
@@ -136,6 +138,32 @@ type Task struct {
 	Approvers []Approver `json:"approvers,omitempty"`
 	// OnTimeout (manual intervention) is REJECT (default) or RESUME.
 	OnTimeout InterventionTimeoutAction `json:"onTimeout,omitempty"`
+	// Condition (script task) says when it runs, given how the job went so far: SUCCEEDED
+	// (the default: every earlier task succeeded), ALWAYS (also after a failure and on cancel),
+	// FAILED (only after a failure), CANCELED (only when the job was canceled), or an Azure
+	// expression such as "and(succeeded(), eq(variables['target'], 'prod'))" (see package
+	// condition). A task that runs after a cancel has a bounded time.
+	Condition string `json:"condition,omitempty"`
+	// AlwaysRun is Azure's classic flag, accepted on input and stored as Condition ALWAYS.
+	AlwaysRun bool `json:"alwaysRun,omitempty"`
+	// Uses names a task template, "Name@major" (e.g. "CopyFiles@2"): the task runs the
+	// template's implementation (or, for a task group, its steps) instead of Script, with
+	// Inputs. A SECRET input takes a $(variable) reference to a secret variable.
+	Uses   string            `json:"uses,omitempty"`
+	Inputs map[string]string `json:"inputs,omitempty"`
+	// Template is the template Uses resolved to (the newest minor of its major, task group
+	// steps resolved too), frozen when a release is created; nil in a definition.
+	Template *tasklib.Template `json:"template,omitempty"`
+}
+
+// StepIssue is an error or warning a task reported (a logging command, or an
+// error/warning line), stored with its step.
+type StepIssue struct {
+	// Type is "error" or "warning".
+	Type       string `json:"type"`
+	Message    string `json:"message"`
+	SourcePath string `json:"sourcePath,omitempty"`
+	LineNumber int    `json:"lineNumber,omitempty"`
 }
 
 // DefaultInterventionTimeoutMinutes is how long a manual intervention waits
