@@ -52,6 +52,9 @@ type Options struct {
 	// Gates makes the HTTP calls of deployment gates. Nil fails every HTTP
 	// gate's sample with a clear detail; the server always sets it.
 	Gates GateCaller
+	// Webhooks reads stored webhook bodies again for RedeliverWebhookDelivery;
+	// nil refuses redeliveries. The server always sets it.
+	Webhooks WebhookParser
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -82,6 +85,8 @@ type Engine struct {
 	ci CIServer
 	// gates makes HTTP gate calls (Options.Gates); may be nil.
 	gates GateCaller
+	// webhooks parses stored webhook bodies (Options.Webhooks); may be nil.
+	webhooks WebhookParser
 }
 
 // New returns an engine over client.
@@ -103,6 +108,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		keepCount:  opts.EventRetentionCount,
 		ci:         opts.CI,
 		gates:      opts.Gates,
+		webhooks:   opts.Webhooks,
 	}
 	e.passwords = opts.Passwords
 	if e.keepAge <= 0 {

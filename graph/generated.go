@@ -928,6 +928,7 @@ type ComplexityRoot struct {
 		IgnoreGates              func(childComplexity int, deploymentID int, comment *string) int
 		Ping                     func(childComplexity int) int
 		ReassignApproval         func(childComplexity int, approvalID int, toUsername string, comment *string) int
+		RedeliverWebhookDelivery func(childComplexity int, id int) int
 		Reject                   func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
 		RejectManualIntervention func(childComplexity int, id int, comment *string, onBehalfOf *string) int
 		RemoveGroupMember        func(childComplexity int, groupID int, userID int) int
@@ -1266,18 +1267,21 @@ type ComplexityRoot struct {
 	}
 
 	WebhookDelivery struct {
-		BuildKey     func(childComplexity int) int
-		Connection   func(childComplexity int) int
-		ConnectionID func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Event        func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Key          func(childComplexity int) int
-		Reason       func(childComplexity int) int
-		Releases     func(childComplexity int) int
-		Result       func(childComplexity int) int
-		Source       func(childComplexity int) int
-		StatusCode   func(childComplexity int) int
+		BuildKey       func(childComplexity int) int
+		Connection     func(childComplexity int) int
+		ConnectionID   func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Event          func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Key            func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		Redeliveries   func(childComplexity int) int
+		RedeliveryOf   func(childComplexity int) int
+		RedeliveryOfID func(childComplexity int) int
+		Releases       func(childComplexity int) int
+		Result         func(childComplexity int) int
+		Source         func(childComplexity int) int
+		StatusCode     func(childComplexity int) int
 	}
 
 	WebhookDeliveryConnection struct {
@@ -1410,6 +1414,7 @@ type MutationResolver interface {
 	ReassignApproval(ctx context.Context, approvalID int, toUsername string, comment *string) (*ent.Approval, error)
 	CancelDeployment(ctx context.Context, deploymentID int, comment *string) (*ent.Deployment, error)
 	AbandonRelease(ctx context.Context, releaseID int, comment *string) (*ent.Release, error)
+	RedeliverWebhookDelivery(ctx context.Context, id int) (*ent.WebhookDelivery, error)
 }
 type OutgoingHookResolver interface {
 	HasSecret(ctx context.Context, obj *ent.OutgoingHook) (bool, error)
@@ -5411,6 +5416,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReassignApproval(childComplexity, args["approvalId"].(int), args["toUsername"].(string), args["comment"].(*string)), true
+	case "Mutation.redeliverWebhookDelivery":
+		if e.ComplexityRoot.Mutation.RedeliverWebhookDelivery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliverWebhookDelivery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeliverWebhookDelivery(childComplexity, args["id"].(int)), true
 	case "Mutation.reject":
 		if e.ComplexityRoot.Mutation.Reject == nil {
 			break
@@ -7162,6 +7178,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookDelivery.Reason(childComplexity), true
+	case "WebhookDelivery.redeliveries":
+		if e.ComplexityRoot.WebhookDelivery.Redeliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Redeliveries(childComplexity), true
+	case "WebhookDelivery.redeliveryOf":
+		if e.ComplexityRoot.WebhookDelivery.RedeliveryOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.RedeliveryOf(childComplexity), true
+	case "WebhookDelivery.redeliveryOfID":
+		if e.ComplexityRoot.WebhookDelivery.RedeliveryOfID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.RedeliveryOfID(childComplexity), true
 	case "WebhookDelivery.releases":
 		if e.ComplexityRoot.WebhookDelivery.Releases == nil {
 			break
@@ -13380,8 +13414,11 @@ type WebhookDelivery implements Node {
   reason: String!
   statusCode: Int!
   connectionID: ID
+  redeliveryOfID: ID
   connection: ServiceConnection
   releases: [Release!]
+  redeliveryOf: WebhookDelivery
+  redeliveries: [WebhookDelivery!]
 }
 """
 A connection to a list of items.
@@ -13579,6 +13616,15 @@ input WebhookDeliveryWhereInput {
   connectionIDIsNil: Boolean
   connectionIDNotNil: Boolean
   """
+  redelivery_of_id field predicates
+  """
+  redeliveryOfID: ID
+  redeliveryOfIDNEQ: ID
+  redeliveryOfIDIn: [ID!]
+  redeliveryOfIDNotIn: [ID!]
+  redeliveryOfIDIsNil: Boolean
+  redeliveryOfIDNotNil: Boolean
+  """
   connection edge predicates
   """
   hasConnection: Boolean
@@ -13588,6 +13634,16 @@ input WebhookDeliveryWhereInput {
   """
   hasReleases: Boolean
   hasReleasesWith: [ReleaseWhereInput!]
+  """
+  redelivery_of edge predicates
+  """
+  hasRedeliveryOf: Boolean
+  hasRedeliveryOfWith: [WebhookDeliveryWhereInput!]
+  """
+  redeliveries edge predicates
+  """
+  hasRedeliveries: Boolean
+  hasRedeliveriesWith: [WebhookDeliveryWhereInput!]
 }
 type WorkItem implements Node {
   id: ID!
@@ -15525,10 +15581,16 @@ func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, fie
 		return ec.fieldContext_WebhookDelivery_statusCode(ctx, field)
 	case "connectionID":
 		return ec.fieldContext_WebhookDelivery_connectionID(ctx, field)
+	case "redeliveryOfID":
+		return ec.fieldContext_WebhookDelivery_redeliveryOfID(ctx, field)
 	case "connection":
 		return ec.fieldContext_WebhookDelivery_connection(ctx, field)
 	case "releases":
 		return ec.fieldContext_WebhookDelivery_releases(ctx, field)
+	case "redeliveryOf":
+		return ec.fieldContext_WebhookDelivery_redeliveryOf(ctx, field)
+	case "redeliveries":
+		return ec.fieldContext_WebhookDelivery_redeliveries(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookDelivery", field.Name)
 }
@@ -16282,6 +16344,20 @@ func (ec *executionContext) field_Mutation_reassignApproval_args(ctx context.Con
 		return nil, err
 	}
 	args["comment"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redeliverWebhookDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -34438,6 +34514,50 @@ func (ec *executionContext) fieldContext_Mutation_abandonRelease(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_redeliverWebhookDelivery(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeliverWebhookDelivery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeliverWebhookDelivery(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalNWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeliverWebhookDelivery(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDelivery(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeliverWebhookDelivery_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -41105,6 +41225,29 @@ func (ec *executionContext) fieldContext_WebhookDelivery_connectionID(_ context.
 	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
+func (ec *executionContext) _WebhookDelivery_redeliveryOfID(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_redeliveryOfID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedeliveryOfID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_redeliveryOfID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _WebhookDelivery_connection(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -41164,6 +41307,70 @@ func (ec *executionContext) fieldContext_WebhookDelivery_releases(_ context.Cont
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookDelivery_redeliveryOf(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_redeliveryOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedeliveryOf(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalOWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_redeliveryOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDelivery(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookDelivery_redeliveries(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_redeliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redeliveries(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalOWebhookDelivery2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_redeliveries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDelivery(ctx, field)
 		},
 	}
 	return fc, nil
@@ -64733,7 +64940,7 @@ func (ec *executionContext) unmarshalInputWebhookDeliveryWhereInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "key", "keyNEQ", "keyIn", "keyNotIn", "keyGT", "keyGTE", "keyLT", "keyLTE", "keyContains", "keyHasPrefix", "keyHasSuffix", "keyIsNil", "keyNotNil", "keyEqualFold", "keyContainsFold", "buildKey", "buildKeyNEQ", "buildKeyIn", "buildKeyNotIn", "buildKeyGT", "buildKeyGTE", "buildKeyLT", "buildKeyLTE", "buildKeyContains", "buildKeyHasPrefix", "buildKeyHasSuffix", "buildKeyEqualFold", "buildKeyContainsFold", "event", "eventNEQ", "eventIn", "eventNotIn", "eventGT", "eventGTE", "eventLT", "eventLTE", "eventContains", "eventHasPrefix", "eventHasSuffix", "eventEqualFold", "eventContainsFold", "result", "resultNEQ", "resultIn", "resultNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusCode", "statusCodeNEQ", "statusCodeIn", "statusCodeNotIn", "statusCodeGT", "statusCodeGTE", "statusCodeLT", "statusCodeLTE", "connectionID", "connectionIDNEQ", "connectionIDIn", "connectionIDNotIn", "connectionIDIsNil", "connectionIDNotNil", "hasConnection", "hasConnectionWith", "hasReleases", "hasReleasesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "key", "keyNEQ", "keyIn", "keyNotIn", "keyGT", "keyGTE", "keyLT", "keyLTE", "keyContains", "keyHasPrefix", "keyHasSuffix", "keyIsNil", "keyNotNil", "keyEqualFold", "keyContainsFold", "buildKey", "buildKeyNEQ", "buildKeyIn", "buildKeyNotIn", "buildKeyGT", "buildKeyGTE", "buildKeyLT", "buildKeyLTE", "buildKeyContains", "buildKeyHasPrefix", "buildKeyHasSuffix", "buildKeyEqualFold", "buildKeyContainsFold", "event", "eventNEQ", "eventIn", "eventNotIn", "eventGT", "eventGTE", "eventLT", "eventLTE", "eventContains", "eventHasPrefix", "eventHasSuffix", "eventEqualFold", "eventContainsFold", "result", "resultNEQ", "resultIn", "resultNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusCode", "statusCodeNEQ", "statusCodeIn", "statusCodeNotIn", "statusCodeGT", "statusCodeGTE", "statusCodeLT", "statusCodeLTE", "connectionID", "connectionIDNEQ", "connectionIDIn", "connectionIDNotIn", "connectionIDIsNil", "connectionIDNotNil", "redeliveryOfID", "redeliveryOfIDNEQ", "redeliveryOfIDIn", "redeliveryOfIDNotIn", "redeliveryOfIDIsNil", "redeliveryOfIDNotNil", "hasConnection", "hasConnectionWith", "hasReleases", "hasReleasesWith", "hasRedeliveryOf", "hasRedeliveryOfWith", "hasRedeliveries", "hasRedeliveriesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -65405,6 +65612,48 @@ func (ec *executionContext) unmarshalInputWebhookDeliveryWhereInput(ctx context.
 				return it, err
 			}
 			it.ConnectionIDNotNil = data
+		case "redeliveryOfID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfID = data
+		case "redeliveryOfIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNEQ = data
+		case "redeliveryOfIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDIn = data
+		case "redeliveryOfIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNotIn = data
+		case "redeliveryOfIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDIsNil = data
+		case "redeliveryOfIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNotNil = data
 		case "hasConnection":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConnection"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -65433,6 +65682,34 @@ func (ec *executionContext) unmarshalInputWebhookDeliveryWhereInput(ctx context.
 				return it, err
 			}
 			it.HasReleasesWith = data
+		case "hasRedeliveryOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveryOf"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveryOf = data
+		case "hasRedeliveryOfWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveryOfWith"))
+			data, err := ec.unmarshalOWebhookDeliveryWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveryOfWith = data
+		case "hasRedeliveries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveries"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveries = data
+		case "hasRedeliveriesWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveriesWith"))
+			data, err := ec.unmarshalOWebhookDeliveryWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveriesWith = data
 		}
 	}
 	return it, nil
@@ -74763,6 +75040,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "redeliverWebhookDelivery":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeliverWebhookDelivery(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -78381,6 +78665,11 @@ func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "redeliveryOfID":
+			out.Values[i] = ec._WebhookDelivery_redeliveryOfID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "connection":
 			field := field
 
@@ -78429,6 +78718,82 @@ func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.Select
 					}
 				}()
 				res = ec._WebhookDelivery_releases(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "redeliveryOf":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._WebhookDelivery_redeliveryOf(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "redeliveries":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._WebhookDelivery_redeliveries(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -81548,6 +81913,16 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋg
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WebhookDelivery(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWebhookDeliveryConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDeliveryConnection) graphql.Marshaler {
@@ -85268,6 +85643,25 @@ func (ec *executionContext) unmarshalOVariableInput2ᚕgithubᚗcomᚋcairnhqᚋ
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOWebhookDelivery2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.WebhookDelivery) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {

@@ -106,3 +106,12 @@ func (a adapter) revisions(ctx context.Context, conn hook.Conn, job string, numb
 	}
 	return out, nil
 }
+
+// NewAdapter returns the Notification plugin's adapter (hc as for NewHandler), for
+// redeliveries of stored bodies (hook.Parsers).
+func NewAdapter(hc *http.Client) hook.Adapter {
+	if hc == nil {
+		hc = &http.Client{Timeout: branchLookupTimeout}
+	}
+	return adapter{http: hc}
+}

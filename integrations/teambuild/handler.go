@@ -44,3 +44,7 @@ func (adapter) Receipt(_ context.Context, body []byte, conn hook.Conn, _ hook.En
 		Branch: b.Branch, Commit: b.Commit, Result: string(b.Result), BuildURL: b.URL,
 	}, nil
 }
+
+// NewAdapter returns the service hook's adapter, for redeliveries of stored bodies
+// (hook.Parsers).
+func NewAdapter() hook.Adapter { return adapter{} }
