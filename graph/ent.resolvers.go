@@ -73,6 +73,12 @@ func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[in
 }
 
 // Environments is the resolver for the environments field.
+func (r *releaseResolver) Environments(ctx context.Context, obj *ent.Release) ([]*ent.ReleaseEnvironment, error) {
+	envs, err := obj.Environments(ctx)
+	return releaseEnvsByRank(envs), err
+}
+
+// Environments is the resolver for the environments field.
 func (r *releaseDefinitionResolver) Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error) {
 	envs, err := obj.Environments(ctx)
 	return byRank(envs), err
@@ -99,6 +105,9 @@ func (r *Resolver) OutgoingHook() OutgoingHookResolver { return &outgoingHookRes
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Release returns ReleaseResolver implementation.
+func (r *Resolver) Release() ReleaseResolver { return &releaseResolver{r} }
+
 // ReleaseDefinition returns ReleaseDefinitionResolver implementation.
 func (r *Resolver) ReleaseDefinition() ReleaseDefinitionResolver {
 	return &releaseDefinitionResolver{r}
@@ -120,6 +129,7 @@ type (
 	freezeWindowResolver      struct{ *Resolver }
 	outgoingHookResolver      struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
+	releaseResolver           struct{ *Resolver }
 	releaseDefinitionResolver struct{ *Resolver }
 	serviceConnectionResolver struct{ *Resolver }
 	userResolver              struct{ *Resolver }

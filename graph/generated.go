@@ -59,6 +59,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	OutgoingHook() OutgoingHookResolver
 	Query() QueryResolver
+	Release() ReleaseResolver
 	ReleaseDefinition() ReleaseDefinitionResolver
 	ServiceConnection() ServiceConnectionResolver
 	Subscription() SubscriptionResolver
@@ -1451,6 +1452,9 @@ type QueryResolver interface {
 	ChangesSince(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error)
 	WorkItem(ctx context.Context, system string, externalID string) (*delivery.WorkItemDeployments, error)
 	WebhookDeliveries(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) (*ent.WebhookDeliveryConnection, error)
+}
+type ReleaseResolver interface {
+	Environments(ctx context.Context, obj *ent.Release) ([]*ent.ReleaseEnvironment, error)
 }
 type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
@@ -37332,7 +37336,7 @@ func (ec *executionContext) _Release_environments(ctx context.Context, field gra
 			return ec.fieldContext_Release_environments(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Environments(ctx)
+			return ec.Resolvers.Release().Environments(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ReleaseEnvironment) graphql.Marshaler {
@@ -37347,7 +37351,7 @@ func (ec *executionContext) fieldContext_Release_environments(_ context.Context,
 		Object:     "Release",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ReleaseEnvironment(ctx, field)
 		},
