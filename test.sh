@@ -15,4 +15,9 @@ if [ "${1:-}" = "-fuzz-smoke" ]; then
   done < <(go list -f '{{.ImportPath}} {{.Dir}}' ./...)
   exit $status
 fi
+if [ -z "${CAIRN_TEST_DATABASE_URL:-}" ]; then
+  # go test shows a skipped test's message only with -v: say it here, once.
+  echo "CAIRN_TEST_DATABASE_URL is not set: the storage tests run on SQLite only and their PostgreSQL cases skip" >&2
+  echo "(set it to a PostgreSQL DSN, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run them)" >&2
+fi
 go test -count=1 -timeout 20m "$@" ./...

@@ -56,6 +56,9 @@ type Options struct {
 	// database and replicas share it (the server derives it from its secret key unless
 	// given one: DeriveAuditKey). Nil uses a fixed key, for tests and tools only.
 	AuditKey []byte
+	// Webhooks reads stored webhook bodies again for RedeliverWebhookDelivery;
+	// nil refuses redeliveries. The server always sets it.
+	Webhooks WebhookParser
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -91,6 +94,8 @@ type Engine struct {
 	// sqliteWriter admits one write transaction of this engine at a time on SQLite.
 	sqliteWriter chan struct{}
 	sealState
+	// webhooks parses stored webhook bodies (Options.Webhooks); may be nil.
+	webhooks WebhookParser
 }
 
 // New returns an engine over client.
@@ -112,6 +117,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		keepCount:  opts.EventRetentionCount,
 		ci:         opts.CI,
 		gates:      opts.Gates,
+		webhooks:   opts.Webhooks,
 	}
 	e.passwords = opts.Passwords
 	e.auditKey = opts.AuditKey

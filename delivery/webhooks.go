@@ -89,6 +89,9 @@ type BuildReceipt struct {
 	BuildURL string
 	// Files are the artifacts the notification lists (download URLs).
 	Files []string
+	// Payload is the body as received, stored with the delivery so that it
+	// can be redelivered (RedeliverWebhookDelivery); empty stores none.
+	Payload []byte
 }
 
 // ReceiptResult is what became of a delivery.
@@ -117,6 +120,9 @@ type DeliveryRecord struct {
 	Reason   string
 	// StatusCode is what the caller answered the sender, as it chose it.
 	StatusCode int
+	// Payload is the body as received (authenticated senders only), for a
+	// redelivery once the cause is fixed.
+	Payload []byte
 }
 
 // ConnectionInfo is the public part of a service connection, as a webhook
@@ -271,7 +277,7 @@ func (e *Engine) ReceiveBuild(ctx context.Context, r BuildReceipt, answer Answer
 	var res ReceiptResult
 	err := e.inTx(ctx, func(t *txn) error {
 		var err error
-		res, err = t.receiveBuild(r, answer)
+		res, err = t.receiveBuild(r, answer, nil)
 		return err
 	})
 	if err != nil {
@@ -280,7 +286,9 @@ func (e *Engine) ReceiveBuild(ctx context.Context, r BuildReceipt, answer Answer
 	return res, nil
 }
 
-func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc) (ReceiptResult, error) {
+// receiveBuild records and acts on a receipt; re, for a redelivery, takes the build's key over
+// from the delivery that holds it and skips the definitions that already released the build.
+func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc, re *redelivery) (ReceiptResult, error) {
 	conn, err := t.ServiceConnection.Get(t.ctx, r.ConnectionID)
 	if ent.IsNotFound(err) {
 		return ReceiptResult{}, NotFound("service connection", r.ConnectionID)
@@ -288,9 +296,23 @@ func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc) (ReceiptResult, er
 	if err != nil {
 		return ReceiptResult{}, fmt.Errorf("reading service connection: %w", err)
 	}
+	done := map[int]bool{} // one release per definition
+	if re != nil {
+		if done, err = t.releasedDefinitions(r.Key); err != nil {
+			return ReceiptResult{}, err
+		}
+		if err := t.WebhookDelivery.Update().Where(webhookdelivery.Key(r.Key)).ClearKey().Exec(t.ctx); err != nil {
+			return ReceiptResult{}, fmt.Errorf("releasing key %s for the redelivery: %w", r.Key, err)
+		}
+	}
 	id, claimed, err := t.claimDelivery(r)
 	if err != nil {
 		return ReceiptResult{}, err
+	}
+	if claimed && len(r.Payload) > 0 {
+		if err := t.WebhookDelivery.UpdateOneID(id).SetPayload(r.Payload).Exec(t.ctx); err != nil {
+			return ReceiptResult{}, fmt.Errorf("storing the payload of delivery %d: %w", id, err)
+		}
 	}
 	if !claimed {
 		owner, err := t.WebhookDelivery.Query().Where(webhookdelivery.Key(r.Key)).Only(t.ctx)
@@ -302,7 +324,7 @@ func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc) (ReceiptResult, er
 		d, err := t.WebhookDelivery.Create().SetSource(webhookdelivery.Source(r.Source)).
 			SetConnectionID(r.ConnectionID).SetBuildKey(r.Key).SetEvent(r.Event).
 			SetResult(webhookdelivery.ResultIGNORED).SetReason(res.Reason).SetStatusCode(res.StatusCode).
-			SetCreatedAt(t.now).Save(t.ctx)
+			SetPayload(r.Payload).SetCreatedAt(t.now).Save(t.ctx)
 		if err != nil {
 			return ReceiptResult{}, fmt.Errorf("recording duplicate delivery: %w", err)
 		}
@@ -317,7 +339,6 @@ func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc) (ReceiptResult, er
 	ci := SystemActor("ci:" + conn.Name)
 	var refusals []string
 	var releaseIDs []int
-	done := map[int]bool{} // one release per definition
 	for _, s := range sources {
 		if done[s.DefinitionID] {
 			continue
@@ -363,6 +384,9 @@ func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc) (ReceiptResult, er
 			res.Reason += "; not released: " + strings.Join(refusals, "; ")
 		}
 		upd.AddReleaseIDs(releaseIDs...)
+	case re != nil && len(refusals) == 0 && len(sources) > 0:
+		res.Result = DeliveryIgnored
+		res.Reason = "every definition that follows the build released it already"
 	case len(sources) == 0:
 		res.Result = DeliveryIgnored
 		res.Reason = fmt.Sprintf("no definition follows %s %q on connection %s with continuous deployment", jobWord(r.Source), r.Job, conn.Name)
@@ -372,9 +396,15 @@ func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc) (ReceiptResult, er
 	}
 	res.Reason = truncateText(res.Reason, 4000)
 	res.StatusCode = answer(res.Result)
+	if re != nil {
+		upd.SetRedeliveryOfID(re.of)
+	}
 	err = upd.SetResult(webhookdelivery.Result(res.Result)).SetReason(res.Reason).SetStatusCode(res.StatusCode).Exec(t.ctx)
 	if err != nil {
 		return ReceiptResult{}, fmt.Errorf("recording delivery %d: %w", id, err)
+	}
+	if re != nil {
+		return res, t.auditRedelivery(re, id, res)
 	}
 	if len(releaseIDs) > 0 {
 		after := map[string]any{"key": r.Key, "event": r.Event, "job": r.Job, "build": displayNumber(r), "releases": releaseIDs}
@@ -503,7 +533,7 @@ func (e *Engine) RecordDelivery(ctx context.Context, d DeliveryRecord) (int, err
 	c := e.client.WebhookDelivery.Create().SetSource(webhookdelivery.Source(d.Source)).
 		SetBuildKey(truncateText(d.BuildKey, 1000)).SetEvent(truncateText(d.Event, 200)).
 		SetResult(webhookdelivery.Result(d.Result)).SetReason(truncateText(d.Reason, 4000)).
-		SetStatusCode(d.StatusCode).SetCreatedAt(e.clock.Now())
+		SetStatusCode(d.StatusCode).SetPayload(d.Payload).SetCreatedAt(e.clock.Now())
 	if d.ConnectionID > 0 {
 		c.SetConnectionID(d.ConnectionID)
 	}

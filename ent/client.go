@@ -5808,6 +5808,38 @@ func (c *WebhookDeliveryClient) QueryReleases(wd *WebhookDelivery) *ReleaseQuery
 	return query
 }
 
+// QueryRedeliveryOf queries the redelivery_of edge of a WebhookDelivery.
+func (c *WebhookDeliveryClient) QueryRedeliveryOf(wd *WebhookDelivery) *WebhookDeliveryQuery {
+	query := (&WebhookDeliveryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := wd.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(webhookdelivery.Table, webhookdelivery.FieldID, id),
+			sqlgraph.To(webhookdelivery.Table, webhookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, webhookdelivery.RedeliveryOfTable, webhookdelivery.RedeliveryOfColumn),
+		)
+		fromV = sqlgraph.Neighbors(wd.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRedeliveries queries the redeliveries edge of a WebhookDelivery.
+func (c *WebhookDeliveryClient) QueryRedeliveries(wd *WebhookDelivery) *WebhookDeliveryQuery {
+	query := (&WebhookDeliveryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := wd.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(webhookdelivery.Table, webhookdelivery.FieldID, id),
+			sqlgraph.To(webhookdelivery.Table, webhookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, webhookdelivery.RedeliveriesTable, webhookdelivery.RedeliveriesColumn),
+		)
+		fromV = sqlgraph.Neighbors(wd.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *WebhookDeliveryClient) Hooks() []Hook {
 	return c.hooks.WebhookDelivery

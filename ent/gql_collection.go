@@ -5003,6 +5003,34 @@ func (wd *WebhookDeliveryQuery) collectField(ctx context.Context, oneNode bool, 
 			wd.WithNamedReleases(alias, func(wq *ReleaseQuery) {
 				*wq = *query
 			})
+
+		case "redeliveryOf":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&WebhookDeliveryClient{config: wd.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, webhookdeliveryImplementors)...); err != nil {
+				return err
+			}
+			wd.withRedeliveryOf = query
+			if _, ok := fieldSeen[webhookdelivery.FieldRedeliveryOfID]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldRedeliveryOfID)
+				fieldSeen[webhookdelivery.FieldRedeliveryOfID] = struct{}{}
+			}
+
+		case "redeliveries":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&WebhookDeliveryClient{config: wd.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, webhookdeliveryImplementors)...); err != nil {
+				return err
+			}
+			wd.WithNamedRedeliveries(alias, func(wq *WebhookDeliveryQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[webhookdelivery.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, webhookdelivery.FieldCreatedAt)
@@ -5047,6 +5075,11 @@ func (wd *WebhookDeliveryQuery) collectField(ctx context.Context, oneNode bool, 
 			if _, ok := fieldSeen[webhookdelivery.FieldConnectionID]; !ok {
 				selectedFields = append(selectedFields, webhookdelivery.FieldConnectionID)
 				fieldSeen[webhookdelivery.FieldConnectionID] = struct{}{}
+			}
+		case "redeliveryOfID":
+			if _, ok := fieldSeen[webhookdelivery.FieldRedeliveryOfID]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldRedeliveryOfID)
+				fieldSeen[webhookdelivery.FieldRedeliveryOfID] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -481,6 +481,26 @@ func (wd *WebhookDelivery) Releases(ctx context.Context) (result []*Release, err
 	return result, err
 }
 
+func (wd *WebhookDelivery) RedeliveryOf(ctx context.Context) (*WebhookDelivery, error) {
+	result, err := wd.Edges.RedeliveryOfOrErr()
+	if IsNotLoaded(err) {
+		result, err = wd.QueryRedeliveryOf().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (wd *WebhookDelivery) Redeliveries(ctx context.Context) (result []*WebhookDelivery, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = wd.NamedRedeliveries(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = wd.Edges.RedeliveriesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = wd.QueryRedeliveries().All(ctx)
+	}
+	return result, err
+}
+
 func (wi *WorkItem) Releases(ctx context.Context) (result []*Release, err error) {
 	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
 		result, err = wi.NamedReleases(graphql.GetFieldContext(ctx).Field.Alias)

@@ -15333,6 +15333,14 @@ type WebhookDeliveryWhereInput struct {
 	ConnectionIDIsNil  bool  `json:"connectionIDIsNil,omitempty"`
 	ConnectionIDNotNil bool  `json:"connectionIDNotNil,omitempty"`
 
+	// "redelivery_of_id" field predicates.
+	RedeliveryOfID       *int  `json:"redeliveryOfID,omitempty"`
+	RedeliveryOfIDNEQ    *int  `json:"redeliveryOfIDNEQ,omitempty"`
+	RedeliveryOfIDIn     []int `json:"redeliveryOfIDIn,omitempty"`
+	RedeliveryOfIDNotIn  []int `json:"redeliveryOfIDNotIn,omitempty"`
+	RedeliveryOfIDIsNil  bool  `json:"redeliveryOfIDIsNil,omitempty"`
+	RedeliveryOfIDNotNil bool  `json:"redeliveryOfIDNotNil,omitempty"`
+
 	// "connection" edge predicates.
 	HasConnection     *bool                          `json:"hasConnection,omitempty"`
 	HasConnectionWith []*ServiceConnectionWhereInput `json:"hasConnectionWith,omitempty"`
@@ -15340,6 +15348,14 @@ type WebhookDeliveryWhereInput struct {
 	// "releases" edge predicates.
 	HasReleases     *bool                `json:"hasReleases,omitempty"`
 	HasReleasesWith []*ReleaseWhereInput `json:"hasReleasesWith,omitempty"`
+
+	// "redelivery_of" edge predicates.
+	HasRedeliveryOf     *bool                        `json:"hasRedeliveryOf,omitempty"`
+	HasRedeliveryOfWith []*WebhookDeliveryWhereInput `json:"hasRedeliveryOfWith,omitempty"`
+
+	// "redeliveries" edge predicates.
+	HasRedeliveries     *bool                        `json:"hasRedeliveries,omitempty"`
+	HasRedeliveriesWith []*WebhookDeliveryWhereInput `json:"hasRedeliveriesWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -15689,6 +15705,24 @@ func (i *WebhookDeliveryWhereInput) P() (predicate.WebhookDelivery, error) {
 	if i.ConnectionIDNotNil {
 		predicates = append(predicates, webhookdelivery.ConnectionIDNotNil())
 	}
+	if i.RedeliveryOfID != nil {
+		predicates = append(predicates, webhookdelivery.RedeliveryOfIDEQ(*i.RedeliveryOfID))
+	}
+	if i.RedeliveryOfIDNEQ != nil {
+		predicates = append(predicates, webhookdelivery.RedeliveryOfIDNEQ(*i.RedeliveryOfIDNEQ))
+	}
+	if len(i.RedeliveryOfIDIn) > 0 {
+		predicates = append(predicates, webhookdelivery.RedeliveryOfIDIn(i.RedeliveryOfIDIn...))
+	}
+	if len(i.RedeliveryOfIDNotIn) > 0 {
+		predicates = append(predicates, webhookdelivery.RedeliveryOfIDNotIn(i.RedeliveryOfIDNotIn...))
+	}
+	if i.RedeliveryOfIDIsNil {
+		predicates = append(predicates, webhookdelivery.RedeliveryOfIDIsNil())
+	}
+	if i.RedeliveryOfIDNotNil {
+		predicates = append(predicates, webhookdelivery.RedeliveryOfIDNotNil())
+	}
 
 	if i.HasConnection != nil {
 		p := webhookdelivery.HasConnection()
@@ -15725,6 +15759,42 @@ func (i *WebhookDeliveryWhereInput) P() (predicate.WebhookDelivery, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, webhookdelivery.HasReleasesWith(with...))
+	}
+	if i.HasRedeliveryOf != nil {
+		p := webhookdelivery.HasRedeliveryOf()
+		if !*i.HasRedeliveryOf {
+			p = webhookdelivery.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRedeliveryOfWith) > 0 {
+		with := make([]predicate.WebhookDelivery, 0, len(i.HasRedeliveryOfWith))
+		for _, w := range i.HasRedeliveryOfWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRedeliveryOfWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, webhookdelivery.HasRedeliveryOfWith(with...))
+	}
+	if i.HasRedeliveries != nil {
+		p := webhookdelivery.HasRedeliveries()
+		if !*i.HasRedeliveries {
+			p = webhookdelivery.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRedeliveriesWith) > 0 {
+		with := make([]predicate.WebhookDelivery, 0, len(i.HasRedeliveriesWith))
+		for _, w := range i.HasRedeliveriesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRedeliveriesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, webhookdelivery.HasRedeliveriesWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

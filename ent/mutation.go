@@ -34610,27 +34610,33 @@ func (m *UserMutation) ResetEdge(name string) error {
 // WebhookDeliveryMutation represents an operation that mutates the WebhookDelivery nodes in the graph.
 type WebhookDeliveryMutation struct {
 	config
-	op                Op
-	typ               string
-	id                *int
-	created_at        *time.Time
-	source            *webhookdelivery.Source
-	key               *string
-	build_key         *string
-	event             *string
-	result            *webhookdelivery.Result
-	reason            *string
-	status_code       *int
-	addstatus_code    *int
-	clearedFields     map[string]struct{}
-	connection        *int
-	clearedconnection bool
-	releases          map[int]struct{}
-	removedreleases   map[int]struct{}
-	clearedreleases   bool
-	done              bool
-	oldValue          func(context.Context) (*WebhookDelivery, error)
-	predicates        []predicate.WebhookDelivery
+	op                   Op
+	typ                  string
+	id                   *int
+	created_at           *time.Time
+	source               *webhookdelivery.Source
+	key                  *string
+	build_key            *string
+	event                *string
+	result               *webhookdelivery.Result
+	reason               *string
+	status_code          *int
+	addstatus_code       *int
+	payload              *[]byte
+	clearedFields        map[string]struct{}
+	connection           *int
+	clearedconnection    bool
+	releases             map[int]struct{}
+	removedreleases      map[int]struct{}
+	clearedreleases      bool
+	redelivery_of        *int
+	clearedredelivery_of bool
+	redeliveries         map[int]struct{}
+	removedredeliveries  map[int]struct{}
+	clearedredeliveries  bool
+	done                 bool
+	oldValue             func(context.Context) (*WebhookDelivery, error)
+	predicates           []predicate.WebhookDelivery
 }
 
 var _ ent.Mutation = (*WebhookDeliveryMutation)(nil)
@@ -35101,6 +35107,104 @@ func (m *WebhookDeliveryMutation) ResetConnectionID() {
 	delete(m.clearedFields, webhookdelivery.FieldConnectionID)
 }
 
+// SetPayload sets the "payload" field.
+func (m *WebhookDeliveryMutation) SetPayload(b []byte) {
+	m.payload = &b
+}
+
+// Payload returns the value of the "payload" field in the mutation.
+func (m *WebhookDeliveryMutation) Payload() (r []byte, exists bool) {
+	v := m.payload
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayload returns the old "payload" field's value of the WebhookDelivery entity.
+// If the WebhookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookDeliveryMutation) OldPayload(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayload is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayload requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayload: %w", err)
+	}
+	return oldValue.Payload, nil
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (m *WebhookDeliveryMutation) ClearPayload() {
+	m.payload = nil
+	m.clearedFields[webhookdelivery.FieldPayload] = struct{}{}
+}
+
+// PayloadCleared returns if the "payload" field was cleared in this mutation.
+func (m *WebhookDeliveryMutation) PayloadCleared() bool {
+	_, ok := m.clearedFields[webhookdelivery.FieldPayload]
+	return ok
+}
+
+// ResetPayload resets all changes to the "payload" field.
+func (m *WebhookDeliveryMutation) ResetPayload() {
+	m.payload = nil
+	delete(m.clearedFields, webhookdelivery.FieldPayload)
+}
+
+// SetRedeliveryOfID sets the "redelivery_of_id" field.
+func (m *WebhookDeliveryMutation) SetRedeliveryOfID(i int) {
+	m.redelivery_of = &i
+}
+
+// RedeliveryOfID returns the value of the "redelivery_of_id" field in the mutation.
+func (m *WebhookDeliveryMutation) RedeliveryOfID() (r int, exists bool) {
+	v := m.redelivery_of
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedeliveryOfID returns the old "redelivery_of_id" field's value of the WebhookDelivery entity.
+// If the WebhookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookDeliveryMutation) OldRedeliveryOfID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedeliveryOfID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedeliveryOfID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedeliveryOfID: %w", err)
+	}
+	return oldValue.RedeliveryOfID, nil
+}
+
+// ClearRedeliveryOfID clears the value of the "redelivery_of_id" field.
+func (m *WebhookDeliveryMutation) ClearRedeliveryOfID() {
+	m.redelivery_of = nil
+	m.clearedFields[webhookdelivery.FieldRedeliveryOfID] = struct{}{}
+}
+
+// RedeliveryOfIDCleared returns if the "redelivery_of_id" field was cleared in this mutation.
+func (m *WebhookDeliveryMutation) RedeliveryOfIDCleared() bool {
+	_, ok := m.clearedFields[webhookdelivery.FieldRedeliveryOfID]
+	return ok
+}
+
+// ResetRedeliveryOfID resets all changes to the "redelivery_of_id" field.
+func (m *WebhookDeliveryMutation) ResetRedeliveryOfID() {
+	m.redelivery_of = nil
+	delete(m.clearedFields, webhookdelivery.FieldRedeliveryOfID)
+}
+
 // ClearConnection clears the "connection" edge to the ServiceConnection entity.
 func (m *WebhookDeliveryMutation) ClearConnection() {
 	m.clearedconnection = true
@@ -35182,6 +35286,87 @@ func (m *WebhookDeliveryMutation) ResetReleases() {
 	m.removedreleases = nil
 }
 
+// ClearRedeliveryOf clears the "redelivery_of" edge to the WebhookDelivery entity.
+func (m *WebhookDeliveryMutation) ClearRedeliveryOf() {
+	m.clearedredelivery_of = true
+	m.clearedFields[webhookdelivery.FieldRedeliveryOfID] = struct{}{}
+}
+
+// RedeliveryOfCleared reports if the "redelivery_of" edge to the WebhookDelivery entity was cleared.
+func (m *WebhookDeliveryMutation) RedeliveryOfCleared() bool {
+	return m.RedeliveryOfIDCleared() || m.clearedredelivery_of
+}
+
+// RedeliveryOfIDs returns the "redelivery_of" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RedeliveryOfID instead. It exists only for internal usage by the builders.
+func (m *WebhookDeliveryMutation) RedeliveryOfIDs() (ids []int) {
+	if id := m.redelivery_of; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRedeliveryOf resets all changes to the "redelivery_of" edge.
+func (m *WebhookDeliveryMutation) ResetRedeliveryOf() {
+	m.redelivery_of = nil
+	m.clearedredelivery_of = false
+}
+
+// AddRedeliveryIDs adds the "redeliveries" edge to the WebhookDelivery entity by ids.
+func (m *WebhookDeliveryMutation) AddRedeliveryIDs(ids ...int) {
+	if m.redeliveries == nil {
+		m.redeliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.redeliveries[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRedeliveries clears the "redeliveries" edge to the WebhookDelivery entity.
+func (m *WebhookDeliveryMutation) ClearRedeliveries() {
+	m.clearedredeliveries = true
+}
+
+// RedeliveriesCleared reports if the "redeliveries" edge to the WebhookDelivery entity was cleared.
+func (m *WebhookDeliveryMutation) RedeliveriesCleared() bool {
+	return m.clearedredeliveries
+}
+
+// RemoveRedeliveryIDs removes the "redeliveries" edge to the WebhookDelivery entity by IDs.
+func (m *WebhookDeliveryMutation) RemoveRedeliveryIDs(ids ...int) {
+	if m.removedredeliveries == nil {
+		m.removedredeliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.redeliveries, ids[i])
+		m.removedredeliveries[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRedeliveries returns the removed IDs of the "redeliveries" edge to the WebhookDelivery entity.
+func (m *WebhookDeliveryMutation) RemovedRedeliveriesIDs() (ids []int) {
+	for id := range m.removedredeliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RedeliveriesIDs returns the "redeliveries" edge IDs in the mutation.
+func (m *WebhookDeliveryMutation) RedeliveriesIDs() (ids []int) {
+	for id := range m.redeliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRedeliveries resets all changes to the "redeliveries" edge.
+func (m *WebhookDeliveryMutation) ResetRedeliveries() {
+	m.redeliveries = nil
+	m.clearedredeliveries = false
+	m.removedredeliveries = nil
+}
+
 // Where appends a list predicates to the WebhookDeliveryMutation builder.
 func (m *WebhookDeliveryMutation) Where(ps ...predicate.WebhookDelivery) {
 	m.predicates = append(m.predicates, ps...)
@@ -35216,7 +35401,7 @@ func (m *WebhookDeliveryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WebhookDeliveryMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, webhookdelivery.FieldCreatedAt)
 	}
@@ -35244,6 +35429,12 @@ func (m *WebhookDeliveryMutation) Fields() []string {
 	if m.connection != nil {
 		fields = append(fields, webhookdelivery.FieldConnectionID)
 	}
+	if m.payload != nil {
+		fields = append(fields, webhookdelivery.FieldPayload)
+	}
+	if m.redelivery_of != nil {
+		fields = append(fields, webhookdelivery.FieldRedeliveryOfID)
+	}
 	return fields
 }
 
@@ -35270,6 +35461,10 @@ func (m *WebhookDeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.StatusCode()
 	case webhookdelivery.FieldConnectionID:
 		return m.ConnectionID()
+	case webhookdelivery.FieldPayload:
+		return m.Payload()
+	case webhookdelivery.FieldRedeliveryOfID:
+		return m.RedeliveryOfID()
 	}
 	return nil, false
 }
@@ -35297,6 +35492,10 @@ func (m *WebhookDeliveryMutation) OldField(ctx context.Context, name string) (en
 		return m.OldStatusCode(ctx)
 	case webhookdelivery.FieldConnectionID:
 		return m.OldConnectionID(ctx)
+	case webhookdelivery.FieldPayload:
+		return m.OldPayload(ctx)
+	case webhookdelivery.FieldRedeliveryOfID:
+		return m.OldRedeliveryOfID(ctx)
 	}
 	return nil, fmt.Errorf("unknown WebhookDelivery field %s", name)
 }
@@ -35369,6 +35568,20 @@ func (m *WebhookDeliveryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetConnectionID(v)
 		return nil
+	case webhookdelivery.FieldPayload:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayload(v)
+		return nil
+	case webhookdelivery.FieldRedeliveryOfID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedeliveryOfID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WebhookDelivery field %s", name)
 }
@@ -35420,6 +35633,12 @@ func (m *WebhookDeliveryMutation) ClearedFields() []string {
 	if m.FieldCleared(webhookdelivery.FieldConnectionID) {
 		fields = append(fields, webhookdelivery.FieldConnectionID)
 	}
+	if m.FieldCleared(webhookdelivery.FieldPayload) {
+		fields = append(fields, webhookdelivery.FieldPayload)
+	}
+	if m.FieldCleared(webhookdelivery.FieldRedeliveryOfID) {
+		fields = append(fields, webhookdelivery.FieldRedeliveryOfID)
+	}
 	return fields
 }
 
@@ -35439,6 +35658,12 @@ func (m *WebhookDeliveryMutation) ClearField(name string) error {
 		return nil
 	case webhookdelivery.FieldConnectionID:
 		m.ClearConnectionID()
+		return nil
+	case webhookdelivery.FieldPayload:
+		m.ClearPayload()
+		return nil
+	case webhookdelivery.FieldRedeliveryOfID:
+		m.ClearRedeliveryOfID()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookDelivery nullable field %s", name)
@@ -35475,18 +35700,30 @@ func (m *WebhookDeliveryMutation) ResetField(name string) error {
 	case webhookdelivery.FieldConnectionID:
 		m.ResetConnectionID()
 		return nil
+	case webhookdelivery.FieldPayload:
+		m.ResetPayload()
+		return nil
+	case webhookdelivery.FieldRedeliveryOfID:
+		m.ResetRedeliveryOfID()
+		return nil
 	}
 	return fmt.Errorf("unknown WebhookDelivery field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *WebhookDeliveryMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 4)
 	if m.connection != nil {
 		edges = append(edges, webhookdelivery.EdgeConnection)
 	}
 	if m.releases != nil {
 		edges = append(edges, webhookdelivery.EdgeReleases)
+	}
+	if m.redelivery_of != nil {
+		edges = append(edges, webhookdelivery.EdgeRedeliveryOf)
+	}
+	if m.redeliveries != nil {
+		edges = append(edges, webhookdelivery.EdgeRedeliveries)
 	}
 	return edges
 }
@@ -35505,15 +35742,28 @@ func (m *WebhookDeliveryMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case webhookdelivery.EdgeRedeliveryOf:
+		if id := m.redelivery_of; id != nil {
+			return []ent.Value{*id}
+		}
+	case webhookdelivery.EdgeRedeliveries:
+		ids := make([]ent.Value, 0, len(m.redeliveries))
+		for id := range m.redeliveries {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *WebhookDeliveryMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 4)
 	if m.removedreleases != nil {
 		edges = append(edges, webhookdelivery.EdgeReleases)
+	}
+	if m.removedredeliveries != nil {
+		edges = append(edges, webhookdelivery.EdgeRedeliveries)
 	}
 	return edges
 }
@@ -35528,18 +35778,30 @@ func (m *WebhookDeliveryMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case webhookdelivery.EdgeRedeliveries:
+		ids := make([]ent.Value, 0, len(m.removedredeliveries))
+		for id := range m.removedredeliveries {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *WebhookDeliveryMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 4)
 	if m.clearedconnection {
 		edges = append(edges, webhookdelivery.EdgeConnection)
 	}
 	if m.clearedreleases {
 		edges = append(edges, webhookdelivery.EdgeReleases)
+	}
+	if m.clearedredelivery_of {
+		edges = append(edges, webhookdelivery.EdgeRedeliveryOf)
+	}
+	if m.clearedredeliveries {
+		edges = append(edges, webhookdelivery.EdgeRedeliveries)
 	}
 	return edges
 }
@@ -35552,6 +35814,10 @@ func (m *WebhookDeliveryMutation) EdgeCleared(name string) bool {
 		return m.clearedconnection
 	case webhookdelivery.EdgeReleases:
 		return m.clearedreleases
+	case webhookdelivery.EdgeRedeliveryOf:
+		return m.clearedredelivery_of
+	case webhookdelivery.EdgeRedeliveries:
+		return m.clearedredeliveries
 	}
 	return false
 }
@@ -35562,6 +35828,9 @@ func (m *WebhookDeliveryMutation) ClearEdge(name string) error {
 	switch name {
 	case webhookdelivery.EdgeConnection:
 		m.ClearConnection()
+		return nil
+	case webhookdelivery.EdgeRedeliveryOf:
+		m.ClearRedeliveryOf()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookDelivery unique edge %s", name)
@@ -35576,6 +35845,12 @@ func (m *WebhookDeliveryMutation) ResetEdge(name string) error {
 		return nil
 	case webhookdelivery.EdgeReleases:
 		m.ResetReleases()
+		return nil
+	case webhookdelivery.EdgeRedeliveryOf:
+		m.ResetRedeliveryOf()
+		return nil
+	case webhookdelivery.EdgeRedeliveries:
+		m.ResetRedeliveries()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookDelivery edge %s", name)

@@ -36,6 +36,10 @@ type WebhookDelivery struct {
 	StatusCode int `json:"status_code,omitempty"`
 	// ConnectionID holds the value of the "connection_id" field.
 	ConnectionID *int `json:"connection_id,omitempty"`
+	// Payload holds the value of the "payload" field.
+	Payload []byte `json:"payload,omitempty"`
+	// RedeliveryOfID holds the value of the "redelivery_of_id" field.
+	RedeliveryOfID *int `json:"redelivery_of_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the WebhookDeliveryQuery when eager-loading is set.
 	Edges        WebhookDeliveryEdges `json:"edges"`
@@ -48,13 +52,18 @@ type WebhookDeliveryEdges struct {
 	Connection *ServiceConnection `json:"connection,omitempty"`
 	// Releases holds the value of the releases edge.
 	Releases []*Release `json:"releases,omitempty"`
+	// RedeliveryOf holds the value of the redelivery_of edge.
+	RedeliveryOf *WebhookDelivery `json:"redelivery_of,omitempty"`
+	// Redeliveries holds the value of the redeliveries edge.
+	Redeliveries []*WebhookDelivery `json:"redeliveries,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [4]map[string]int
 
-	namedReleases map[string][]*Release
+	namedReleases     map[string][]*Release
+	namedRedeliveries map[string][]*WebhookDelivery
 }
 
 // ConnectionOrErr returns the Connection value or an error if the edge
@@ -77,12 +86,34 @@ func (e WebhookDeliveryEdges) ReleasesOrErr() ([]*Release, error) {
 	return nil, &NotLoadedError{edge: "releases"}
 }
 
+// RedeliveryOfOrErr returns the RedeliveryOf value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e WebhookDeliveryEdges) RedeliveryOfOrErr() (*WebhookDelivery, error) {
+	if e.RedeliveryOf != nil {
+		return e.RedeliveryOf, nil
+	} else if e.loadedTypes[2] {
+		return nil, &NotFoundError{label: webhookdelivery.Label}
+	}
+	return nil, &NotLoadedError{edge: "redelivery_of"}
+}
+
+// RedeliveriesOrErr returns the Redeliveries value or an error if the edge
+// was not loaded in eager-loading.
+func (e WebhookDeliveryEdges) RedeliveriesOrErr() ([]*WebhookDelivery, error) {
+	if e.loadedTypes[3] {
+		return e.Redeliveries, nil
+	}
+	return nil, &NotLoadedError{edge: "redeliveries"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*WebhookDelivery) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case webhookdelivery.FieldID, webhookdelivery.FieldStatusCode, webhookdelivery.FieldConnectionID:
+		case webhookdelivery.FieldPayload:
+			values[i] = new([]byte)
+		case webhookdelivery.FieldID, webhookdelivery.FieldStatusCode, webhookdelivery.FieldConnectionID, webhookdelivery.FieldRedeliveryOfID:
 			values[i] = new(sql.NullInt64)
 		case webhookdelivery.FieldSource, webhookdelivery.FieldKey, webhookdelivery.FieldBuildKey, webhookdelivery.FieldEvent, webhookdelivery.FieldResult, webhookdelivery.FieldReason:
 			values[i] = new(sql.NullString)
@@ -165,6 +196,19 @@ func (wd *WebhookDelivery) assignValues(columns []string, values []any) error {
 				wd.ConnectionID = new(int)
 				*wd.ConnectionID = int(value.Int64)
 			}
+		case webhookdelivery.FieldPayload:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field payload", values[i])
+			} else if value != nil {
+				wd.Payload = *value
+			}
+		case webhookdelivery.FieldRedeliveryOfID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field redelivery_of_id", values[i])
+			} else if value.Valid {
+				wd.RedeliveryOfID = new(int)
+				*wd.RedeliveryOfID = int(value.Int64)
+			}
 		default:
 			wd.selectValues.Set(columns[i], values[i])
 		}
@@ -186,6 +230,16 @@ func (wd *WebhookDelivery) QueryConnection() *ServiceConnectionQuery {
 // QueryReleases queries the "releases" edge of the WebhookDelivery entity.
 func (wd *WebhookDelivery) QueryReleases() *ReleaseQuery {
 	return NewWebhookDeliveryClient(wd.config).QueryReleases(wd)
+}
+
+// QueryRedeliveryOf queries the "redelivery_of" edge of the WebhookDelivery entity.
+func (wd *WebhookDelivery) QueryRedeliveryOf() *WebhookDeliveryQuery {
+	return NewWebhookDeliveryClient(wd.config).QueryRedeliveryOf(wd)
+}
+
+// QueryRedeliveries queries the "redeliveries" edge of the WebhookDelivery entity.
+func (wd *WebhookDelivery) QueryRedeliveries() *WebhookDeliveryQuery {
+	return NewWebhookDeliveryClient(wd.config).QueryRedeliveries(wd)
 }
 
 // Update returns a builder for updating this WebhookDelivery.
@@ -241,6 +295,14 @@ func (wd *WebhookDelivery) String() string {
 		builder.WriteString("connection_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("payload=")
+	builder.WriteString(fmt.Sprintf("%v", wd.Payload))
+	builder.WriteString(", ")
+	if v := wd.RedeliveryOfID; v != nil {
+		builder.WriteString("redelivery_of_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -266,6 +328,30 @@ func (wd *WebhookDelivery) appendNamedReleases(name string, edges ...*Release) {
 		wd.Edges.namedReleases[name] = []*Release{}
 	} else {
 		wd.Edges.namedReleases[name] = append(wd.Edges.namedReleases[name], edges...)
+	}
+}
+
+// NamedRedeliveries returns the Redeliveries named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (wd *WebhookDelivery) NamedRedeliveries(name string) ([]*WebhookDelivery, error) {
+	if wd.Edges.namedRedeliveries == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := wd.Edges.namedRedeliveries[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (wd *WebhookDelivery) appendNamedRedeliveries(name string, edges ...*WebhookDelivery) {
+	if wd.Edges.namedRedeliveries == nil {
+		wd.Edges.namedRedeliveries = make(map[string][]*WebhookDelivery)
+	}
+	if len(edges) == 0 {
+		wd.Edges.namedRedeliveries[name] = []*WebhookDelivery{}
+	} else {
+		wd.Edges.namedRedeliveries[name] = append(wd.Edges.namedRedeliveries[name], edges...)
 	}
 }
 

@@ -134,6 +134,26 @@ func (wdc *WebhookDeliveryCreate) SetNillableConnectionID(i *int) *WebhookDelive
 	return wdc
 }
 
+// SetPayload sets the "payload" field.
+func (wdc *WebhookDeliveryCreate) SetPayload(b []byte) *WebhookDeliveryCreate {
+	wdc.mutation.SetPayload(b)
+	return wdc
+}
+
+// SetRedeliveryOfID sets the "redelivery_of_id" field.
+func (wdc *WebhookDeliveryCreate) SetRedeliveryOfID(i int) *WebhookDeliveryCreate {
+	wdc.mutation.SetRedeliveryOfID(i)
+	return wdc
+}
+
+// SetNillableRedeliveryOfID sets the "redelivery_of_id" field if the given value is not nil.
+func (wdc *WebhookDeliveryCreate) SetNillableRedeliveryOfID(i *int) *WebhookDeliveryCreate {
+	if i != nil {
+		wdc.SetRedeliveryOfID(*i)
+	}
+	return wdc
+}
+
 // SetConnection sets the "connection" edge to the ServiceConnection entity.
 func (wdc *WebhookDeliveryCreate) SetConnection(s *ServiceConnection) *WebhookDeliveryCreate {
 	return wdc.SetConnectionID(s.ID)
@@ -152,6 +172,26 @@ func (wdc *WebhookDeliveryCreate) AddReleases(r ...*Release) *WebhookDeliveryCre
 		ids[i] = r[i].ID
 	}
 	return wdc.AddReleaseIDs(ids...)
+}
+
+// SetRedeliveryOf sets the "redelivery_of" edge to the WebhookDelivery entity.
+func (wdc *WebhookDeliveryCreate) SetRedeliveryOf(w *WebhookDelivery) *WebhookDeliveryCreate {
+	return wdc.SetRedeliveryOfID(w.ID)
+}
+
+// AddRedeliveryIDs adds the "redeliveries" edge to the WebhookDelivery entity by IDs.
+func (wdc *WebhookDeliveryCreate) AddRedeliveryIDs(ids ...int) *WebhookDeliveryCreate {
+	wdc.mutation.AddRedeliveryIDs(ids...)
+	return wdc
+}
+
+// AddRedeliveries adds the "redeliveries" edges to the WebhookDelivery entity.
+func (wdc *WebhookDeliveryCreate) AddRedeliveries(w ...*WebhookDelivery) *WebhookDeliveryCreate {
+	ids := make([]int, len(w))
+	for i := range w {
+		ids[i] = w[i].ID
+	}
+	return wdc.AddRedeliveryIDs(ids...)
 }
 
 // Mutation returns the WebhookDeliveryMutation object of the builder.
@@ -303,6 +343,10 @@ func (wdc *WebhookDeliveryCreate) createSpec() (*WebhookDelivery, *sqlgraph.Crea
 		_spec.SetField(webhookdelivery.FieldStatusCode, field.TypeInt, value)
 		_node.StatusCode = value
 	}
+	if value, ok := wdc.mutation.Payload(); ok {
+		_spec.SetField(webhookdelivery.FieldPayload, field.TypeBytes, value)
+		_node.Payload = value
+	}
 	if nodes := wdc.mutation.ConnectionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -329,6 +373,39 @@ func (wdc *WebhookDeliveryCreate) createSpec() (*WebhookDelivery, *sqlgraph.Crea
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(release.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := wdc.mutation.RedeliveryOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   webhookdelivery.RedeliveryOfTable,
+			Columns: []string{webhookdelivery.RedeliveryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RedeliveryOfID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := wdc.mutation.RedeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   webhookdelivery.RedeliveriesTable,
+			Columns: []string{webhookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -499,6 +576,42 @@ func (u *WebhookDeliveryUpsert) UpdateConnectionID() *WebhookDeliveryUpsert {
 // ClearConnectionID clears the value of the "connection_id" field.
 func (u *WebhookDeliveryUpsert) ClearConnectionID() *WebhookDeliveryUpsert {
 	u.SetNull(webhookdelivery.FieldConnectionID)
+	return u
+}
+
+// SetPayload sets the "payload" field.
+func (u *WebhookDeliveryUpsert) SetPayload(v []byte) *WebhookDeliveryUpsert {
+	u.Set(webhookdelivery.FieldPayload, v)
+	return u
+}
+
+// UpdatePayload sets the "payload" field to the value that was provided on create.
+func (u *WebhookDeliveryUpsert) UpdatePayload() *WebhookDeliveryUpsert {
+	u.SetExcluded(webhookdelivery.FieldPayload)
+	return u
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (u *WebhookDeliveryUpsert) ClearPayload() *WebhookDeliveryUpsert {
+	u.SetNull(webhookdelivery.FieldPayload)
+	return u
+}
+
+// SetRedeliveryOfID sets the "redelivery_of_id" field.
+func (u *WebhookDeliveryUpsert) SetRedeliveryOfID(v int) *WebhookDeliveryUpsert {
+	u.Set(webhookdelivery.FieldRedeliveryOfID, v)
+	return u
+}
+
+// UpdateRedeliveryOfID sets the "redelivery_of_id" field to the value that was provided on create.
+func (u *WebhookDeliveryUpsert) UpdateRedeliveryOfID() *WebhookDeliveryUpsert {
+	u.SetExcluded(webhookdelivery.FieldRedeliveryOfID)
+	return u
+}
+
+// ClearRedeliveryOfID clears the value of the "redelivery_of_id" field.
+func (u *WebhookDeliveryUpsert) ClearRedeliveryOfID() *WebhookDeliveryUpsert {
+	u.SetNull(webhookdelivery.FieldRedeliveryOfID)
 	return u
 }
 
@@ -677,6 +790,48 @@ func (u *WebhookDeliveryUpsertOne) UpdateConnectionID() *WebhookDeliveryUpsertOn
 func (u *WebhookDeliveryUpsertOne) ClearConnectionID() *WebhookDeliveryUpsertOne {
 	return u.Update(func(s *WebhookDeliveryUpsert) {
 		s.ClearConnectionID()
+	})
+}
+
+// SetPayload sets the "payload" field.
+func (u *WebhookDeliveryUpsertOne) SetPayload(v []byte) *WebhookDeliveryUpsertOne {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.SetPayload(v)
+	})
+}
+
+// UpdatePayload sets the "payload" field to the value that was provided on create.
+func (u *WebhookDeliveryUpsertOne) UpdatePayload() *WebhookDeliveryUpsertOne {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.UpdatePayload()
+	})
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (u *WebhookDeliveryUpsertOne) ClearPayload() *WebhookDeliveryUpsertOne {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.ClearPayload()
+	})
+}
+
+// SetRedeliveryOfID sets the "redelivery_of_id" field.
+func (u *WebhookDeliveryUpsertOne) SetRedeliveryOfID(v int) *WebhookDeliveryUpsertOne {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.SetRedeliveryOfID(v)
+	})
+}
+
+// UpdateRedeliveryOfID sets the "redelivery_of_id" field to the value that was provided on create.
+func (u *WebhookDeliveryUpsertOne) UpdateRedeliveryOfID() *WebhookDeliveryUpsertOne {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.UpdateRedeliveryOfID()
+	})
+}
+
+// ClearRedeliveryOfID clears the value of the "redelivery_of_id" field.
+func (u *WebhookDeliveryUpsertOne) ClearRedeliveryOfID() *WebhookDeliveryUpsertOne {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.ClearRedeliveryOfID()
 	})
 }
 
@@ -1021,6 +1176,48 @@ func (u *WebhookDeliveryUpsertBulk) UpdateConnectionID() *WebhookDeliveryUpsertB
 func (u *WebhookDeliveryUpsertBulk) ClearConnectionID() *WebhookDeliveryUpsertBulk {
 	return u.Update(func(s *WebhookDeliveryUpsert) {
 		s.ClearConnectionID()
+	})
+}
+
+// SetPayload sets the "payload" field.
+func (u *WebhookDeliveryUpsertBulk) SetPayload(v []byte) *WebhookDeliveryUpsertBulk {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.SetPayload(v)
+	})
+}
+
+// UpdatePayload sets the "payload" field to the value that was provided on create.
+func (u *WebhookDeliveryUpsertBulk) UpdatePayload() *WebhookDeliveryUpsertBulk {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.UpdatePayload()
+	})
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (u *WebhookDeliveryUpsertBulk) ClearPayload() *WebhookDeliveryUpsertBulk {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.ClearPayload()
+	})
+}
+
+// SetRedeliveryOfID sets the "redelivery_of_id" field.
+func (u *WebhookDeliveryUpsertBulk) SetRedeliveryOfID(v int) *WebhookDeliveryUpsertBulk {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.SetRedeliveryOfID(v)
+	})
+}
+
+// UpdateRedeliveryOfID sets the "redelivery_of_id" field to the value that was provided on create.
+func (u *WebhookDeliveryUpsertBulk) UpdateRedeliveryOfID() *WebhookDeliveryUpsertBulk {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.UpdateRedeliveryOfID()
+	})
+}
+
+// ClearRedeliveryOfID clears the value of the "redelivery_of_id" field.
+func (u *WebhookDeliveryUpsertBulk) ClearRedeliveryOfID() *WebhookDeliveryUpsertBulk {
+	return u.Update(func(s *WebhookDeliveryUpsert) {
+		s.ClearRedeliveryOfID()
 	})
 }
 

@@ -22,15 +22,18 @@ import (
 // WebhookDeliveryQuery is the builder for querying WebhookDelivery entities.
 type WebhookDeliveryQuery struct {
 	config
-	ctx               *QueryContext
-	order             []webhookdelivery.OrderOption
-	inters            []Interceptor
-	predicates        []predicate.WebhookDelivery
-	withConnection    *ServiceConnectionQuery
-	withReleases      *ReleaseQuery
-	loadTotal         []func(context.Context, []*WebhookDelivery) error
-	modifiers         []func(*sql.Selector)
-	withNamedReleases map[string]*ReleaseQuery
+	ctx                   *QueryContext
+	order                 []webhookdelivery.OrderOption
+	inters                []Interceptor
+	predicates            []predicate.WebhookDelivery
+	withConnection        *ServiceConnectionQuery
+	withReleases          *ReleaseQuery
+	withRedeliveryOf      *WebhookDeliveryQuery
+	withRedeliveries      *WebhookDeliveryQuery
+	loadTotal             []func(context.Context, []*WebhookDelivery) error
+	modifiers             []func(*sql.Selector)
+	withNamedReleases     map[string]*ReleaseQuery
+	withNamedRedeliveries map[string]*WebhookDeliveryQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -104,6 +107,50 @@ func (wdq *WebhookDeliveryQuery) QueryReleases() *ReleaseQuery {
 			sqlgraph.From(webhookdelivery.Table, webhookdelivery.FieldID, selector),
 			sqlgraph.To(release.Table, release.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, false, webhookdelivery.ReleasesTable, webhookdelivery.ReleasesPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(wdq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRedeliveryOf chains the current query on the "redelivery_of" edge.
+func (wdq *WebhookDeliveryQuery) QueryRedeliveryOf() *WebhookDeliveryQuery {
+	query := (&WebhookDeliveryClient{config: wdq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := wdq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := wdq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(webhookdelivery.Table, webhookdelivery.FieldID, selector),
+			sqlgraph.To(webhookdelivery.Table, webhookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, webhookdelivery.RedeliveryOfTable, webhookdelivery.RedeliveryOfColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(wdq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRedeliveries chains the current query on the "redeliveries" edge.
+func (wdq *WebhookDeliveryQuery) QueryRedeliveries() *WebhookDeliveryQuery {
+	query := (&WebhookDeliveryClient{config: wdq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := wdq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := wdq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(webhookdelivery.Table, webhookdelivery.FieldID, selector),
+			sqlgraph.To(webhookdelivery.Table, webhookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, webhookdelivery.RedeliveriesTable, webhookdelivery.RedeliveriesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(wdq.driver.Dialect(), step)
 		return fromU, nil
@@ -298,13 +345,15 @@ func (wdq *WebhookDeliveryQuery) Clone() *WebhookDeliveryQuery {
 		return nil
 	}
 	return &WebhookDeliveryQuery{
-		config:         wdq.config,
-		ctx:            wdq.ctx.Clone(),
-		order:          append([]webhookdelivery.OrderOption{}, wdq.order...),
-		inters:         append([]Interceptor{}, wdq.inters...),
-		predicates:     append([]predicate.WebhookDelivery{}, wdq.predicates...),
-		withConnection: wdq.withConnection.Clone(),
-		withReleases:   wdq.withReleases.Clone(),
+		config:           wdq.config,
+		ctx:              wdq.ctx.Clone(),
+		order:            append([]webhookdelivery.OrderOption{}, wdq.order...),
+		inters:           append([]Interceptor{}, wdq.inters...),
+		predicates:       append([]predicate.WebhookDelivery{}, wdq.predicates...),
+		withConnection:   wdq.withConnection.Clone(),
+		withReleases:     wdq.withReleases.Clone(),
+		withRedeliveryOf: wdq.withRedeliveryOf.Clone(),
+		withRedeliveries: wdq.withRedeliveries.Clone(),
 		// clone intermediate query.
 		sql:       wdq.sql.Clone(),
 		path:      wdq.path,
@@ -331,6 +380,28 @@ func (wdq *WebhookDeliveryQuery) WithReleases(opts ...func(*ReleaseQuery)) *Webh
 		opt(query)
 	}
 	wdq.withReleases = query
+	return wdq
+}
+
+// WithRedeliveryOf tells the query-builder to eager-load the nodes that are connected to
+// the "redelivery_of" edge. The optional arguments are used to configure the query builder of the edge.
+func (wdq *WebhookDeliveryQuery) WithRedeliveryOf(opts ...func(*WebhookDeliveryQuery)) *WebhookDeliveryQuery {
+	query := (&WebhookDeliveryClient{config: wdq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	wdq.withRedeliveryOf = query
+	return wdq
+}
+
+// WithRedeliveries tells the query-builder to eager-load the nodes that are connected to
+// the "redeliveries" edge. The optional arguments are used to configure the query builder of the edge.
+func (wdq *WebhookDeliveryQuery) WithRedeliveries(opts ...func(*WebhookDeliveryQuery)) *WebhookDeliveryQuery {
+	query := (&WebhookDeliveryClient{config: wdq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	wdq.withRedeliveries = query
 	return wdq
 }
 
@@ -412,9 +483,11 @@ func (wdq *WebhookDeliveryQuery) sqlAll(ctx context.Context, hooks ...queryHook)
 	var (
 		nodes       = []*WebhookDelivery{}
 		_spec       = wdq.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [4]bool{
 			wdq.withConnection != nil,
 			wdq.withReleases != nil,
+			wdq.withRedeliveryOf != nil,
+			wdq.withRedeliveries != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -451,10 +524,30 @@ func (wdq *WebhookDeliveryQuery) sqlAll(ctx context.Context, hooks ...queryHook)
 			return nil, err
 		}
 	}
+	if query := wdq.withRedeliveryOf; query != nil {
+		if err := wdq.loadRedeliveryOf(ctx, query, nodes, nil,
+			func(n *WebhookDelivery, e *WebhookDelivery) { n.Edges.RedeliveryOf = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := wdq.withRedeliveries; query != nil {
+		if err := wdq.loadRedeliveries(ctx, query, nodes,
+			func(n *WebhookDelivery) { n.Edges.Redeliveries = []*WebhookDelivery{} },
+			func(n *WebhookDelivery, e *WebhookDelivery) { n.Edges.Redeliveries = append(n.Edges.Redeliveries, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range wdq.withNamedReleases {
 		if err := wdq.loadReleases(ctx, query, nodes,
 			func(n *WebhookDelivery) { n.appendNamedReleases(name) },
 			func(n *WebhookDelivery, e *Release) { n.appendNamedReleases(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range wdq.withNamedRedeliveries {
+		if err := wdq.loadRedeliveries(ctx, query, nodes,
+			func(n *WebhookDelivery) { n.appendNamedRedeliveries(name) },
+			func(n *WebhookDelivery, e *WebhookDelivery) { n.appendNamedRedeliveries(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -559,6 +652,71 @@ func (wdq *WebhookDeliveryQuery) loadReleases(ctx context.Context, query *Releas
 	}
 	return nil
 }
+func (wdq *WebhookDeliveryQuery) loadRedeliveryOf(ctx context.Context, query *WebhookDeliveryQuery, nodes []*WebhookDelivery, init func(*WebhookDelivery), assign func(*WebhookDelivery, *WebhookDelivery)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*WebhookDelivery)
+	for i := range nodes {
+		if nodes[i].RedeliveryOfID == nil {
+			continue
+		}
+		fk := *nodes[i].RedeliveryOfID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(webhookdelivery.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "redelivery_of_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (wdq *WebhookDeliveryQuery) loadRedeliveries(ctx context.Context, query *WebhookDeliveryQuery, nodes []*WebhookDelivery, init func(*WebhookDelivery), assign func(*WebhookDelivery, *WebhookDelivery)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*WebhookDelivery)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(webhookdelivery.FieldRedeliveryOfID)
+	}
+	query.Where(predicate.WebhookDelivery(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(webhookdelivery.RedeliveriesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.RedeliveryOfID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "redelivery_of_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "redelivery_of_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (wdq *WebhookDeliveryQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := wdq.querySpec()
@@ -590,6 +748,9 @@ func (wdq *WebhookDeliveryQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if wdq.withConnection != nil {
 			_spec.Node.AddColumnOnce(webhookdelivery.FieldConnectionID)
+		}
+		if wdq.withRedeliveryOf != nil {
+			_spec.Node.AddColumnOnce(webhookdelivery.FieldRedeliveryOfID)
 		}
 	}
 	if ps := wdq.predicates; len(ps) > 0 {
@@ -693,6 +854,20 @@ func (wdq *WebhookDeliveryQuery) WithNamedReleases(name string, opts ...func(*Re
 		wdq.withNamedReleases = make(map[string]*ReleaseQuery)
 	}
 	wdq.withNamedReleases[name] = query
+	return wdq
+}
+
+// WithNamedRedeliveries tells the query-builder to eager-load the nodes that are connected to the "redeliveries"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (wdq *WebhookDeliveryQuery) WithNamedRedeliveries(name string, opts ...func(*WebhookDeliveryQuery)) *WebhookDeliveryQuery {
+	query := (&WebhookDeliveryClient{config: wdq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if wdq.withNamedRedeliveries == nil {
+		wdq.withNamedRedeliveries = make(map[string]*WebhookDeliveryQuery)
+	}
+	wdq.withNamedRedeliveries[name] = query
 	return wdq
 }
 

@@ -161,6 +161,38 @@ func (wdu *WebhookDeliveryUpdate) ClearConnectionID() *WebhookDeliveryUpdate {
 	return wdu
 }
 
+// SetPayload sets the "payload" field.
+func (wdu *WebhookDeliveryUpdate) SetPayload(b []byte) *WebhookDeliveryUpdate {
+	wdu.mutation.SetPayload(b)
+	return wdu
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (wdu *WebhookDeliveryUpdate) ClearPayload() *WebhookDeliveryUpdate {
+	wdu.mutation.ClearPayload()
+	return wdu
+}
+
+// SetRedeliveryOfID sets the "redelivery_of_id" field.
+func (wdu *WebhookDeliveryUpdate) SetRedeliveryOfID(i int) *WebhookDeliveryUpdate {
+	wdu.mutation.SetRedeliveryOfID(i)
+	return wdu
+}
+
+// SetNillableRedeliveryOfID sets the "redelivery_of_id" field if the given value is not nil.
+func (wdu *WebhookDeliveryUpdate) SetNillableRedeliveryOfID(i *int) *WebhookDeliveryUpdate {
+	if i != nil {
+		wdu.SetRedeliveryOfID(*i)
+	}
+	return wdu
+}
+
+// ClearRedeliveryOfID clears the value of the "redelivery_of_id" field.
+func (wdu *WebhookDeliveryUpdate) ClearRedeliveryOfID() *WebhookDeliveryUpdate {
+	wdu.mutation.ClearRedeliveryOfID()
+	return wdu
+}
+
 // SetConnection sets the "connection" edge to the ServiceConnection entity.
 func (wdu *WebhookDeliveryUpdate) SetConnection(s *ServiceConnection) *WebhookDeliveryUpdate {
 	return wdu.SetConnectionID(s.ID)
@@ -179,6 +211,26 @@ func (wdu *WebhookDeliveryUpdate) AddReleases(r ...*Release) *WebhookDeliveryUpd
 		ids[i] = r[i].ID
 	}
 	return wdu.AddReleaseIDs(ids...)
+}
+
+// SetRedeliveryOf sets the "redelivery_of" edge to the WebhookDelivery entity.
+func (wdu *WebhookDeliveryUpdate) SetRedeliveryOf(w *WebhookDelivery) *WebhookDeliveryUpdate {
+	return wdu.SetRedeliveryOfID(w.ID)
+}
+
+// AddRedeliveryIDs adds the "redeliveries" edge to the WebhookDelivery entity by IDs.
+func (wdu *WebhookDeliveryUpdate) AddRedeliveryIDs(ids ...int) *WebhookDeliveryUpdate {
+	wdu.mutation.AddRedeliveryIDs(ids...)
+	return wdu
+}
+
+// AddRedeliveries adds the "redeliveries" edges to the WebhookDelivery entity.
+func (wdu *WebhookDeliveryUpdate) AddRedeliveries(w ...*WebhookDelivery) *WebhookDeliveryUpdate {
+	ids := make([]int, len(w))
+	for i := range w {
+		ids[i] = w[i].ID
+	}
+	return wdu.AddRedeliveryIDs(ids...)
 }
 
 // Mutation returns the WebhookDeliveryMutation object of the builder.
@@ -211,6 +263,33 @@ func (wdu *WebhookDeliveryUpdate) RemoveReleases(r ...*Release) *WebhookDelivery
 		ids[i] = r[i].ID
 	}
 	return wdu.RemoveReleaseIDs(ids...)
+}
+
+// ClearRedeliveryOf clears the "redelivery_of" edge to the WebhookDelivery entity.
+func (wdu *WebhookDeliveryUpdate) ClearRedeliveryOf() *WebhookDeliveryUpdate {
+	wdu.mutation.ClearRedeliveryOf()
+	return wdu
+}
+
+// ClearRedeliveries clears all "redeliveries" edges to the WebhookDelivery entity.
+func (wdu *WebhookDeliveryUpdate) ClearRedeliveries() *WebhookDeliveryUpdate {
+	wdu.mutation.ClearRedeliveries()
+	return wdu
+}
+
+// RemoveRedeliveryIDs removes the "redeliveries" edge to WebhookDelivery entities by IDs.
+func (wdu *WebhookDeliveryUpdate) RemoveRedeliveryIDs(ids ...int) *WebhookDeliveryUpdate {
+	wdu.mutation.RemoveRedeliveryIDs(ids...)
+	return wdu
+}
+
+// RemoveRedeliveries removes "redeliveries" edges to WebhookDelivery entities.
+func (wdu *WebhookDeliveryUpdate) RemoveRedeliveries(w ...*WebhookDelivery) *WebhookDeliveryUpdate {
+	ids := make([]int, len(w))
+	for i := range w {
+		ids[i] = w[i].ID
+	}
+	return wdu.RemoveRedeliveryIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -300,6 +379,12 @@ func (wdu *WebhookDeliveryUpdate) sqlSave(ctx context.Context) (n int, err error
 	if value, ok := wdu.mutation.AddedStatusCode(); ok {
 		_spec.AddField(webhookdelivery.FieldStatusCode, field.TypeInt, value)
 	}
+	if value, ok := wdu.mutation.Payload(); ok {
+		_spec.SetField(webhookdelivery.FieldPayload, field.TypeBytes, value)
+	}
+	if wdu.mutation.PayloadCleared() {
+		_spec.ClearField(webhookdelivery.FieldPayload, field.TypeBytes)
+	}
 	if wdu.mutation.ConnectionCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -367,6 +452,80 @@ func (wdu *WebhookDeliveryUpdate) sqlSave(ctx context.Context) (n int, err error
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(release.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if wdu.mutation.RedeliveryOfCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   webhookdelivery.RedeliveryOfTable,
+			Columns: []string{webhookdelivery.RedeliveryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := wdu.mutation.RedeliveryOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   webhookdelivery.RedeliveryOfTable,
+			Columns: []string{webhookdelivery.RedeliveryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if wdu.mutation.RedeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   webhookdelivery.RedeliveriesTable,
+			Columns: []string{webhookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := wdu.mutation.RemovedRedeliveriesIDs(); len(nodes) > 0 && !wdu.mutation.RedeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   webhookdelivery.RedeliveriesTable,
+			Columns: []string{webhookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := wdu.mutation.RedeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   webhookdelivery.RedeliveriesTable,
+			Columns: []string{webhookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -527,6 +686,38 @@ func (wduo *WebhookDeliveryUpdateOne) ClearConnectionID() *WebhookDeliveryUpdate
 	return wduo
 }
 
+// SetPayload sets the "payload" field.
+func (wduo *WebhookDeliveryUpdateOne) SetPayload(b []byte) *WebhookDeliveryUpdateOne {
+	wduo.mutation.SetPayload(b)
+	return wduo
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (wduo *WebhookDeliveryUpdateOne) ClearPayload() *WebhookDeliveryUpdateOne {
+	wduo.mutation.ClearPayload()
+	return wduo
+}
+
+// SetRedeliveryOfID sets the "redelivery_of_id" field.
+func (wduo *WebhookDeliveryUpdateOne) SetRedeliveryOfID(i int) *WebhookDeliveryUpdateOne {
+	wduo.mutation.SetRedeliveryOfID(i)
+	return wduo
+}
+
+// SetNillableRedeliveryOfID sets the "redelivery_of_id" field if the given value is not nil.
+func (wduo *WebhookDeliveryUpdateOne) SetNillableRedeliveryOfID(i *int) *WebhookDeliveryUpdateOne {
+	if i != nil {
+		wduo.SetRedeliveryOfID(*i)
+	}
+	return wduo
+}
+
+// ClearRedeliveryOfID clears the value of the "redelivery_of_id" field.
+func (wduo *WebhookDeliveryUpdateOne) ClearRedeliveryOfID() *WebhookDeliveryUpdateOne {
+	wduo.mutation.ClearRedeliveryOfID()
+	return wduo
+}
+
 // SetConnection sets the "connection" edge to the ServiceConnection entity.
 func (wduo *WebhookDeliveryUpdateOne) SetConnection(s *ServiceConnection) *WebhookDeliveryUpdateOne {
 	return wduo.SetConnectionID(s.ID)
@@ -545,6 +736,26 @@ func (wduo *WebhookDeliveryUpdateOne) AddReleases(r ...*Release) *WebhookDeliver
 		ids[i] = r[i].ID
 	}
 	return wduo.AddReleaseIDs(ids...)
+}
+
+// SetRedeliveryOf sets the "redelivery_of" edge to the WebhookDelivery entity.
+func (wduo *WebhookDeliveryUpdateOne) SetRedeliveryOf(w *WebhookDelivery) *WebhookDeliveryUpdateOne {
+	return wduo.SetRedeliveryOfID(w.ID)
+}
+
+// AddRedeliveryIDs adds the "redeliveries" edge to the WebhookDelivery entity by IDs.
+func (wduo *WebhookDeliveryUpdateOne) AddRedeliveryIDs(ids ...int) *WebhookDeliveryUpdateOne {
+	wduo.mutation.AddRedeliveryIDs(ids...)
+	return wduo
+}
+
+// AddRedeliveries adds the "redeliveries" edges to the WebhookDelivery entity.
+func (wduo *WebhookDeliveryUpdateOne) AddRedeliveries(w ...*WebhookDelivery) *WebhookDeliveryUpdateOne {
+	ids := make([]int, len(w))
+	for i := range w {
+		ids[i] = w[i].ID
+	}
+	return wduo.AddRedeliveryIDs(ids...)
 }
 
 // Mutation returns the WebhookDeliveryMutation object of the builder.
@@ -577,6 +788,33 @@ func (wduo *WebhookDeliveryUpdateOne) RemoveReleases(r ...*Release) *WebhookDeli
 		ids[i] = r[i].ID
 	}
 	return wduo.RemoveReleaseIDs(ids...)
+}
+
+// ClearRedeliveryOf clears the "redelivery_of" edge to the WebhookDelivery entity.
+func (wduo *WebhookDeliveryUpdateOne) ClearRedeliveryOf() *WebhookDeliveryUpdateOne {
+	wduo.mutation.ClearRedeliveryOf()
+	return wduo
+}
+
+// ClearRedeliveries clears all "redeliveries" edges to the WebhookDelivery entity.
+func (wduo *WebhookDeliveryUpdateOne) ClearRedeliveries() *WebhookDeliveryUpdateOne {
+	wduo.mutation.ClearRedeliveries()
+	return wduo
+}
+
+// RemoveRedeliveryIDs removes the "redeliveries" edge to WebhookDelivery entities by IDs.
+func (wduo *WebhookDeliveryUpdateOne) RemoveRedeliveryIDs(ids ...int) *WebhookDeliveryUpdateOne {
+	wduo.mutation.RemoveRedeliveryIDs(ids...)
+	return wduo
+}
+
+// RemoveRedeliveries removes "redeliveries" edges to WebhookDelivery entities.
+func (wduo *WebhookDeliveryUpdateOne) RemoveRedeliveries(w ...*WebhookDelivery) *WebhookDeliveryUpdateOne {
+	ids := make([]int, len(w))
+	for i := range w {
+		ids[i] = w[i].ID
+	}
+	return wduo.RemoveRedeliveryIDs(ids...)
 }
 
 // Where appends a list predicates to the WebhookDeliveryUpdate builder.
@@ -696,6 +934,12 @@ func (wduo *WebhookDeliveryUpdateOne) sqlSave(ctx context.Context) (_node *Webho
 	if value, ok := wduo.mutation.AddedStatusCode(); ok {
 		_spec.AddField(webhookdelivery.FieldStatusCode, field.TypeInt, value)
 	}
+	if value, ok := wduo.mutation.Payload(); ok {
+		_spec.SetField(webhookdelivery.FieldPayload, field.TypeBytes, value)
+	}
+	if wduo.mutation.PayloadCleared() {
+		_spec.ClearField(webhookdelivery.FieldPayload, field.TypeBytes)
+	}
 	if wduo.mutation.ConnectionCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -763,6 +1007,80 @@ func (wduo *WebhookDeliveryUpdateOne) sqlSave(ctx context.Context) (_node *Webho
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(release.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if wduo.mutation.RedeliveryOfCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   webhookdelivery.RedeliveryOfTable,
+			Columns: []string{webhookdelivery.RedeliveryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := wduo.mutation.RedeliveryOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   webhookdelivery.RedeliveryOfTable,
+			Columns: []string{webhookdelivery.RedeliveryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if wduo.mutation.RedeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   webhookdelivery.RedeliveriesTable,
+			Columns: []string{webhookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := wduo.mutation.RemovedRedeliveriesIDs(); len(nodes) > 0 && !wduo.mutation.RedeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   webhookdelivery.RedeliveriesTable,
+			Columns: []string{webhookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := wduo.mutation.RedeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   webhookdelivery.RedeliveriesTable,
+			Columns: []string{webhookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

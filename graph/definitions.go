@@ -29,6 +29,18 @@ func byRank(envs []*ent.Environment) []*ent.Environment {
 	return out
 }
 
+// releaseEnvsByRank orders a release's environments as its definition triggers them (rank),
+// not as the database returns them. The field collection of a list loads only the fields a
+// query asks for, so rank may be unloaded (0); ids order them the same way, as createRelease
+// creates a release's environments in rank order, in one transaction, and never adds any.
+func releaseEnvsByRank(envs []*ent.ReleaseEnvironment) []*ent.ReleaseEnvironment {
+	out := slices.Clone(envs)
+	slices.SortFunc(out, func(a, b *ent.ReleaseEnvironment) int {
+		return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
 // variableValue is what the API shows of a variable: its value, or null for a
 // secret, whose stored value is ciphertext and whose plaintext never leaves
 // the server.

@@ -73,6 +73,12 @@ func (r *queryResolver) Definitions(ctx context.Context, after *entgql.Cursor[in
 }
 
 // Environments is the resolver for the environments field.
+func (r *releaseResolver) Environments(ctx context.Context, obj *ent.Release) ([]*ent.ReleaseEnvironment, error) {
+	envs, err := obj.Environments(ctx)
+	return releaseEnvsByRank(envs), err
+}
+
+// Environments is the resolver for the environments field.
 func (r *releaseDefinitionResolver) Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error) {
 	envs, err := obj.Environments(ctx)
 	return byRank(envs), err
@@ -130,19 +136,19 @@ func (r *Resolver) VariableGroupRevision() VariableGroupRevisionResolver {
 }
 
 type (
-	agentResolver struct{ *Resolver }
-	approvalResolver struct{ *Resolver }
-	deploymentResolver struct{ *Resolver }
-	environmentResolver struct{ *Resolver }
-	freezeWindowResolver struct{ *Resolver }
-	outgoingHookResolver struct{ *Resolver }
-	queryResolver struct{ *Resolver }
-	releaseDefinitionResolver struct{ *Resolver }
-	releaseResolver struct{ *Resolver }
-	secureFileResolver struct{ *Resolver }
-	serviceConnectionResolver struct{ *Resolver }
-	stepAttachmentResolver struct{ *Resolver }
-	userResolver struct{ *Resolver }
-	variableGroupResolver struct{ *Resolver }
+	agentResolver                 struct{ *Resolver }
+	approvalResolver              struct{ *Resolver }
+	deploymentResolver            struct{ *Resolver }
+	environmentResolver           struct{ *Resolver }
+	freezeWindowResolver          struct{ *Resolver }
+	outgoingHookResolver          struct{ *Resolver }
+	queryResolver                 struct{ *Resolver }
+	releaseResolver               struct{ *Resolver }
+	releaseDefinitionResolver     struct{ *Resolver }
+	secureFileResolver            struct{ *Resolver }
+	serviceConnectionResolver     struct{ *Resolver }
+	stepAttachmentResolver        struct{ *Resolver }
+	userResolver                  struct{ *Resolver }
+	variableGroupResolver         struct{ *Resolver }
 	variableGroupRevisionResolver struct{ *Resolver }
 )

@@ -37,7 +37,6 @@ import (
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/graph/model"
-	"github.com/cairnhq/cairn/internal/tasklib"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -60,19 +59,14 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	OutgoingHook() OutgoingHookResolver
 	Query() QueryResolver
+	Release() ReleaseResolver
 	ReleaseDefinition() ReleaseDefinitionResolver
 	ServiceConnection() ServiceConnectionResolver
-	StepAttachment() StepAttachmentResolver
 	Subscription() SubscriptionResolver
 	Task() TaskResolver
-	TaskGroupStep() TaskGroupStepResolver
-	TaskTemplate() TaskTemplateResolver
-	TemplateInput() TemplateInputResolver
 	User() UserResolver
 	Variable() VariableResolver
-	TaskGroupStepInput() TaskGroupStepInputResolver
 	TaskInput() TaskInputResolver
-	TemplateInputInput() TemplateInputInputResolver
 }
 
 type DirectiveRoot struct {
@@ -809,24 +803,16 @@ type ComplexityRoot struct {
 	}
 
 	JobStep struct {
-		Attachments         func(childComplexity int) int
-		ContinueOnError     func(childComplexity int) int
-		ErrorCount          func(childComplexity int) int
-		ExitCode            func(childComplexity int) int
-		FinishedAt          func(childComplexity int) int
-		ID                  func(childComplexity int) int
-		Issues              func(childComplexity int) int
-		Job                 func(childComplexity int) int
-		JobID               func(childComplexity int) int
-		Name                func(childComplexity int) int
-		Position            func(childComplexity int) int
-		Progress            func(childComplexity int) int
-		ProgressText        func(childComplexity int) int
-		Reason              func(childComplexity int) int
-		StartedAt           func(childComplexity int) int
-		Status              func(childComplexity int) int
-		SucceededWithIssues func(childComplexity int) int
-		WarningCount        func(childComplexity int) int
+		ContinueOnError func(childComplexity int) int
+		ExitCode        func(childComplexity int) int
+		FinishedAt      func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Job             func(childComplexity int) int
+		JobID           func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Position        func(childComplexity int) int
+		StartedAt       func(childComplexity int) int
+		Status          func(childComplexity int) int
 	}
 
 	LogBatch struct {
@@ -841,7 +827,6 @@ type ComplexityRoot struct {
 
 	LogLine struct {
 		AfterLoss func(childComplexity int) int
-		Kind      func(childComplexity int) int
 		Seq       func(childComplexity int) int
 		Step      func(childComplexity int) int
 		Text      func(childComplexity int) int
@@ -932,7 +917,6 @@ type ComplexityRoot struct {
 		CreateOutgoingHook       func(childComplexity int, input model.NewOutgoingHookInput) int
 		CreateRelease            func(childComplexity int, input delivery.CreateReleaseInput) int
 		CreateServiceConnection  func(childComplexity int, input model.NewServiceConnectionInput) int
-		CreateTaskTemplate       func(childComplexity int, input tasklib.Template) int
 		CreateUser               func(childComplexity int, input model.NewUserInput) int
 		DeleteAgent              func(childComplexity int, id int) int
 		DeleteDefinition         func(childComplexity int, id int, expectedRevision int, comment *string) int
@@ -940,12 +924,12 @@ type ComplexityRoot struct {
 		DeleteGroup              func(childComplexity int, id int) int
 		DeleteOutgoingHook       func(childComplexity int, id int) int
 		DeleteServiceConnection  func(childComplexity int, id int) int
-		DeleteTaskTemplate       func(childComplexity int, name string, version string) int
 		DeployEnvironment        func(childComplexity int, input delivery.DeployInput, onBehalfOf *string) int
 		DisableUser              func(childComplexity int, id int) int
 		IgnoreGates              func(childComplexity int, deploymentID int, comment *string) int
 		Ping                     func(childComplexity int) int
 		ReassignApproval         func(childComplexity int, approvalID int, toUsername string, comment *string) int
+		RedeliverWebhookDelivery func(childComplexity int, id int) int
 		Reject                   func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
 		RejectManualIntervention func(childComplexity int, id int, comment *string, onBehalfOf *string) int
 		RemoveGroupMember        func(childComplexity int, groupID int, userID int) int
@@ -957,7 +941,6 @@ type ComplexityRoot struct {
 		UpdateGroup              func(childComplexity int, id int, input model.GroupPatchInput) int
 		UpdateOutgoingHook       func(childComplexity int, id int, input model.OutgoingHookPatchInput) int
 		UpdateServiceConnection  func(childComplexity int, id int, input model.ServiceConnectionPatchInput) int
-		UpdateTaskTemplate       func(childComplexity int, input tasklib.Template) int
 		UpdateUser               func(childComplexity int, id int, input model.UserPatchInput) int
 	}
 
@@ -1048,8 +1031,6 @@ type ComplexityRoot struct {
 		Release                    func(childComplexity int, id int) int
 		Releases                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
 		ServiceConnections         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) int
-		TaskTemplate               func(childComplexity int, name string, version string) int
-		TaskTemplates              func(childComplexity int) int
 		User                       func(childComplexity int, id int) int
 		UserAPITokens              func(childComplexity int, userID int) int
 		Users                      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
@@ -1220,24 +1201,6 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
-	StepAttachment struct {
-		ContentBase64 func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		JobStepID     func(childComplexity int) int
-		Name          func(childComplexity int) int
-		Size          func(childComplexity int) int
-		Step          func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
-	}
-
-	StepIssue struct {
-		LineNumber func(childComplexity int) int
-		Message    func(childComplexity int) int
-		SourcePath func(childComplexity int) int
-		Type       func(childComplexity int) int
-	}
-
 	Subscription struct {
 		AgentEvents          func(childComplexity int, afterSequence *int64) int
 		ApprovalEvents       func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
@@ -1248,54 +1211,17 @@ type ComplexityRoot struct {
 
 	Task struct {
 		Approvers        func(childComplexity int) int
-		Condition        func(childComplexity int) int
 		ContinueOnError  func(childComplexity int) int
 		Disabled         func(childComplexity int) int
 		Env              func(childComplexity int) int
-		Inputs           func(childComplexity int) int
 		Instructions     func(childComplexity int) int
 		Kind             func(childComplexity int) int
 		Name             func(childComplexity int) int
 		OnTimeout        func(childComplexity int) int
-		ResolvedVersion  func(childComplexity int) int
 		Script           func(childComplexity int) int
 		Shell            func(childComplexity int) int
 		TimeoutMinutes   func(childComplexity int) int
-		Uses             func(childComplexity int) int
 		WorkingDirectory func(childComplexity int) int
-	}
-
-	TaskGroupStep struct {
-		Condition       func(childComplexity int) int
-		ContinueOnError func(childComplexity int) int
-		Inputs          func(childComplexity int) int
-		Name            func(childComplexity int) int
-		Uses            func(childComplexity int) int
-	}
-
-	TaskTemplate struct {
-		Builtin     func(childComplexity int) int
-		Category    func(childComplexity int) int
-		Demands     func(childComplexity int) int
-		Description func(childComplexity int) int
-		Docs        func(childComplexity int) int
-		Inputs      func(childComplexity int) int
-		Major       func(childComplexity int) int
-		Name        func(childComplexity int) int
-		Script      func(childComplexity int) int
-		Shell       func(childComplexity int) int
-		Steps       func(childComplexity int) int
-		UsedBy      func(childComplexity int) int
-		Version     func(childComplexity int) int
-	}
-
-	TemplateInput struct {
-		Default  func(childComplexity int) int
-		Help     func(childComplexity int) int
-		Name     func(childComplexity int) int
-		Options  func(childComplexity int) int
-		Required func(childComplexity int) int
-		Type     func(childComplexity int) int
 	}
 
 	Trigger struct {
@@ -1342,18 +1268,21 @@ type ComplexityRoot struct {
 	}
 
 	WebhookDelivery struct {
-		BuildKey     func(childComplexity int) int
-		Connection   func(childComplexity int) int
-		ConnectionID func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Event        func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Key          func(childComplexity int) int
-		Reason       func(childComplexity int) int
-		Releases     func(childComplexity int) int
-		Result       func(childComplexity int) int
-		Source       func(childComplexity int) int
-		StatusCode   func(childComplexity int) int
+		BuildKey       func(childComplexity int) int
+		Connection     func(childComplexity int) int
+		ConnectionID   func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Event          func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Key            func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		Redeliveries   func(childComplexity int) int
+		RedeliveryOf   func(childComplexity int) int
+		RedeliveryOfID func(childComplexity int) int
+		Releases       func(childComplexity int) int
+		Result         func(childComplexity int) int
+		Source         func(childComplexity int) int
+		StatusCode     func(childComplexity int) int
 	}
 
 	WebhookDeliveryConnection struct {
@@ -1486,9 +1415,7 @@ type MutationResolver interface {
 	ReassignApproval(ctx context.Context, approvalID int, toUsername string, comment *string) (*ent.Approval, error)
 	CancelDeployment(ctx context.Context, deploymentID int, comment *string) (*ent.Deployment, error)
 	AbandonRelease(ctx context.Context, releaseID int, comment *string) (*ent.Release, error)
-	CreateTaskTemplate(ctx context.Context, input tasklib.Template) (*tasklib.Template, error)
-	UpdateTaskTemplate(ctx context.Context, input tasklib.Template) (*tasklib.Template, error)
-	DeleteTaskTemplate(ctx context.Context, name string, version string) (bool, error)
+	RedeliverWebhookDelivery(ctx context.Context, id int) (*ent.WebhookDelivery, error)
 }
 type OutgoingHookResolver interface {
 	HasSecret(ctx context.Context, obj *ent.OutgoingHook) (bool, error)
@@ -1521,12 +1448,13 @@ type QueryResolver interface {
 	Release(ctx context.Context, id int) (*ent.Release, error)
 	PendingApprovals(ctx context.Context) ([]*ent.Approval, error)
 	CurrentDeployments(ctx context.Context, definitionID int) ([]*delivery.EnvironmentDeploymentState, error)
-	TaskTemplates(ctx context.Context) ([]*tasklib.Template, error)
-	TaskTemplate(ctx context.Context, name string, version string) (*tasklib.Template, error)
 	ArtifactVersions(ctx context.Context, definitionID int, alias string, first *int) ([]*delivery.BuildVersion, error)
 	ChangesSince(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error)
 	WorkItem(ctx context.Context, system string, externalID string) (*delivery.WorkItemDeployments, error)
 	WebhookDeliveries(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) (*ent.WebhookDeliveryConnection, error)
+}
+type ReleaseResolver interface {
+	Environments(ctx context.Context, obj *ent.Release) ([]*ent.ReleaseEnvironment, error)
 }
 type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
@@ -1536,9 +1464,6 @@ type ReleaseDefinitionResolver interface {
 type ServiceConnectionResolver interface {
 	HasSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
 	HasWebhookSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
-}
-type StepAttachmentResolver interface {
-	ContentBase64(ctx context.Context, obj *ent.StepAttachment) (string, error)
 }
 type SubscriptionResolver interface {
 	DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64) (<-chan *delivery.LogLine, error)
@@ -1553,21 +1478,6 @@ type TaskResolver interface {
 	Env(ctx context.Context, obj *spec.Task) (map[string]any, error)
 
 	OnTimeout(ctx context.Context, obj *spec.Task) (spec.InterventionTimeoutAction, error)
-
-	Inputs(ctx context.Context, obj *spec.Task) (map[string]any, error)
-	ResolvedVersion(ctx context.Context, obj *spec.Task) (*string, error)
-}
-type TaskGroupStepResolver interface {
-	Inputs(ctx context.Context, obj *tasklib.Step) (map[string]any, error)
-}
-type TaskTemplateResolver interface {
-	Major(ctx context.Context, obj *tasklib.Template) (int, error)
-
-	Docs(ctx context.Context, obj *tasklib.Template) (string, error)
-	UsedBy(ctx context.Context, obj *tasklib.Template) ([]string, error)
-}
-type TemplateInputResolver interface {
-	Type(ctx context.Context, obj *tasklib.Input) (string, error)
 }
 type UserResolver interface {
 	HasPassword(ctx context.Context, obj *ent.User) (bool, error)
@@ -1576,16 +1486,8 @@ type VariableResolver interface {
 	Value(ctx context.Context, obj *spec.Variable) (*string, error)
 }
 
-type TaskGroupStepInputResolver interface {
-	Inputs(ctx context.Context, obj *tasklib.Step, data map[string]any) error
-}
 type TaskInputResolver interface {
 	Env(ctx context.Context, obj *spec.Task, data map[string]any) error
-
-	Inputs(ctx context.Context, obj *spec.Task, data map[string]any) error
-}
-type TemplateInputInputResolver interface {
-	Type(ctx context.Context, obj *tasklib.Input, data string) error
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -4778,24 +4680,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobSpec.TimeoutMinutes(childComplexity), true
 
-	case "JobStep.attachments":
-		if e.ComplexityRoot.JobStep.Attachments == nil {
-			break
-		}
-
-		return e.ComplexityRoot.JobStep.Attachments(childComplexity), true
 	case "JobStep.continueOnError":
 		if e.ComplexityRoot.JobStep.ContinueOnError == nil {
 			break
 		}
 
 		return e.ComplexityRoot.JobStep.ContinueOnError(childComplexity), true
-	case "JobStep.errorCount":
-		if e.ComplexityRoot.JobStep.ErrorCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.JobStep.ErrorCount(childComplexity), true
 	case "JobStep.exitCode":
 		if e.ComplexityRoot.JobStep.ExitCode == nil {
 			break
@@ -4814,12 +4704,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobStep.ID(childComplexity), true
-	case "JobStep.issues":
-		if e.ComplexityRoot.JobStep.Issues == nil {
-			break
-		}
-
-		return e.ComplexityRoot.JobStep.Issues(childComplexity), true
 	case "JobStep.job":
 		if e.ComplexityRoot.JobStep.Job == nil {
 			break
@@ -4844,24 +4728,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobStep.Position(childComplexity), true
-	case "JobStep.progress":
-		if e.ComplexityRoot.JobStep.Progress == nil {
-			break
-		}
-
-		return e.ComplexityRoot.JobStep.Progress(childComplexity), true
-	case "JobStep.progressText":
-		if e.ComplexityRoot.JobStep.ProgressText == nil {
-			break
-		}
-
-		return e.ComplexityRoot.JobStep.ProgressText(childComplexity), true
-	case "JobStep.reason":
-		if e.ComplexityRoot.JobStep.Reason == nil {
-			break
-		}
-
-		return e.ComplexityRoot.JobStep.Reason(childComplexity), true
 	case "JobStep.startedAt":
 		if e.ComplexityRoot.JobStep.StartedAt == nil {
 			break
@@ -4874,18 +4740,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobStep.Status(childComplexity), true
-	case "JobStep.succeededWithIssues":
-		if e.ComplexityRoot.JobStep.SucceededWithIssues == nil {
-			break
-		}
-
-		return e.ComplexityRoot.JobStep.SucceededWithIssues(childComplexity), true
-	case "JobStep.warningCount":
-		if e.ComplexityRoot.JobStep.WarningCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.JobStep.WarningCount(childComplexity), true
 
 	case "LogBatch.fromSeq":
 		if e.ComplexityRoot.LogBatch.FromSeq == nil {
@@ -4936,12 +4790,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LogLine.AfterLoss(childComplexity), true
-	case "LogLine.kind":
-		if e.ComplexityRoot.LogLine.Kind == nil {
-			break
-		}
-
-		return e.ComplexityRoot.LogLine.Kind(childComplexity), true
 	case "LogLine.seq":
 		if e.ComplexityRoot.LogLine.Seq == nil {
 			break
@@ -5445,17 +5293,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateServiceConnection(childComplexity, args["input"].(model.NewServiceConnectionInput)), true
-	case "Mutation.createTaskTemplate":
-		if e.ComplexityRoot.Mutation.CreateTaskTemplate == nil {
-			break
-		}
-
-		args, err := ec.field_Mutation_createTaskTemplate_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Mutation.CreateTaskTemplate(childComplexity, args["input"].(tasklib.Template)), true
 	case "Mutation.createUser":
 		if e.ComplexityRoot.Mutation.CreateUser == nil {
 			break
@@ -5533,17 +5370,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteServiceConnection(childComplexity, args["id"].(int)), true
-	case "Mutation.deleteTaskTemplate":
-		if e.ComplexityRoot.Mutation.DeleteTaskTemplate == nil {
-			break
-		}
-
-		args, err := ec.field_Mutation_deleteTaskTemplate_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Mutation.DeleteTaskTemplate(childComplexity, args["name"].(string), args["version"].(string)), true
 	case "Mutation.deployEnvironment":
 		if e.ComplexityRoot.Mutation.DeployEnvironment == nil {
 			break
@@ -5594,6 +5420,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReassignApproval(childComplexity, args["approvalId"].(int), args["toUsername"].(string), args["comment"].(*string)), true
+	case "Mutation.redeliverWebhookDelivery":
+		if e.ComplexityRoot.Mutation.RedeliverWebhookDelivery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliverWebhookDelivery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeliverWebhookDelivery(childComplexity, args["id"].(int)), true
 	case "Mutation.reject":
 		if e.ComplexityRoot.Mutation.Reject == nil {
 			break
@@ -5715,17 +5552,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateServiceConnection(childComplexity, args["id"].(int), args["input"].(model.ServiceConnectionPatchInput)), true
-	case "Mutation.updateTaskTemplate":
-		if e.ComplexityRoot.Mutation.UpdateTaskTemplate == nil {
-			break
-		}
-
-		args, err := ec.field_Mutation_updateTaskTemplate_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Mutation.UpdateTaskTemplate(childComplexity, args["input"].(tasklib.Template)), true
 	case "Mutation.updateUser":
 		if e.ComplexityRoot.Mutation.UpdateUser == nil {
 			break
@@ -6236,23 +6062,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ServiceConnections(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ServiceConnectionOrder), args["where"].(*ent.ServiceConnectionWhereInput)), true
-	case "Query.taskTemplate":
-		if e.ComplexityRoot.Query.TaskTemplate == nil {
-			break
-		}
-
-		args, err := ec.field_Query_taskTemplate_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Query.TaskTemplate(childComplexity, args["name"].(string), args["version"].(string)), true
-	case "Query.taskTemplates":
-		if e.ComplexityRoot.Query.TaskTemplates == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Query.TaskTemplates(childComplexity), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -7040,80 +6849,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ServiceConnectionEdge.Node(childComplexity), true
 
-	case "StepAttachment.contentBase64":
-		if e.ComplexityRoot.StepAttachment.ContentBase64 == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepAttachment.ContentBase64(childComplexity), true
-	case "StepAttachment.createdAt":
-		if e.ComplexityRoot.StepAttachment.CreatedAt == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepAttachment.CreatedAt(childComplexity), true
-	case "StepAttachment.id":
-		if e.ComplexityRoot.StepAttachment.ID == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepAttachment.ID(childComplexity), true
-	case "StepAttachment.jobStepID":
-		if e.ComplexityRoot.StepAttachment.JobStepID == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepAttachment.JobStepID(childComplexity), true
-	case "StepAttachment.name":
-		if e.ComplexityRoot.StepAttachment.Name == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepAttachment.Name(childComplexity), true
-	case "StepAttachment.size":
-		if e.ComplexityRoot.StepAttachment.Size == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepAttachment.Size(childComplexity), true
-	case "StepAttachment.step":
-		if e.ComplexityRoot.StepAttachment.Step == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepAttachment.Step(childComplexity), true
-	case "StepAttachment.updatedAt":
-		if e.ComplexityRoot.StepAttachment.UpdatedAt == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepAttachment.UpdatedAt(childComplexity), true
-
-	case "StepIssue.lineNumber":
-		if e.ComplexityRoot.StepIssue.LineNumber == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepIssue.LineNumber(childComplexity), true
-	case "StepIssue.message":
-		if e.ComplexityRoot.StepIssue.Message == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepIssue.Message(childComplexity), true
-	case "StepIssue.sourcePath":
-		if e.ComplexityRoot.StepIssue.SourcePath == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepIssue.SourcePath(childComplexity), true
-	case "StepIssue.type":
-		if e.ComplexityRoot.StepIssue.Type == nil {
-			break
-		}
-
-		return e.ComplexityRoot.StepIssue.Type(childComplexity), true
-
 	case "Subscription.agentEvents":
 		if e.ComplexityRoot.Subscription.AgentEvents == nil {
 			break
@@ -7176,12 +6911,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.Approvers(childComplexity), true
-	case "Task.condition":
-		if e.ComplexityRoot.Task.Condition == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Task.Condition(childComplexity), true
 	case "Task.continueOnError":
 		if e.ComplexityRoot.Task.ContinueOnError == nil {
 			break
@@ -7200,12 +6929,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.Env(childComplexity), true
-	case "Task.inputs":
-		if e.ComplexityRoot.Task.Inputs == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Task.Inputs(childComplexity), true
 	case "Task.instructions":
 		if e.ComplexityRoot.Task.Instructions == nil {
 			break
@@ -7230,12 +6953,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.OnTimeout(childComplexity), true
-	case "Task.resolvedVersion":
-		if e.ComplexityRoot.Task.ResolvedVersion == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Task.ResolvedVersion(childComplexity), true
 	case "Task.script":
 		if e.ComplexityRoot.Task.Script == nil {
 			break
@@ -7254,165 +6971,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.TimeoutMinutes(childComplexity), true
-	case "Task.uses":
-		if e.ComplexityRoot.Task.Uses == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Task.Uses(childComplexity), true
 	case "Task.workingDirectory":
 		if e.ComplexityRoot.Task.WorkingDirectory == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Task.WorkingDirectory(childComplexity), true
-
-	case "TaskGroupStep.condition":
-		if e.ComplexityRoot.TaskGroupStep.Condition == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskGroupStep.Condition(childComplexity), true
-	case "TaskGroupStep.continueOnError":
-		if e.ComplexityRoot.TaskGroupStep.ContinueOnError == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskGroupStep.ContinueOnError(childComplexity), true
-	case "TaskGroupStep.inputs":
-		if e.ComplexityRoot.TaskGroupStep.Inputs == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskGroupStep.Inputs(childComplexity), true
-	case "TaskGroupStep.name":
-		if e.ComplexityRoot.TaskGroupStep.Name == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskGroupStep.Name(childComplexity), true
-	case "TaskGroupStep.uses":
-		if e.ComplexityRoot.TaskGroupStep.Uses == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskGroupStep.Uses(childComplexity), true
-
-	case "TaskTemplate.builtin":
-		if e.ComplexityRoot.TaskTemplate.Builtin == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Builtin(childComplexity), true
-	case "TaskTemplate.category":
-		if e.ComplexityRoot.TaskTemplate.Category == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Category(childComplexity), true
-	case "TaskTemplate.demands":
-		if e.ComplexityRoot.TaskTemplate.Demands == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Demands(childComplexity), true
-	case "TaskTemplate.description":
-		if e.ComplexityRoot.TaskTemplate.Description == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Description(childComplexity), true
-	case "TaskTemplate.docs":
-		if e.ComplexityRoot.TaskTemplate.Docs == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Docs(childComplexity), true
-	case "TaskTemplate.inputs":
-		if e.ComplexityRoot.TaskTemplate.Inputs == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Inputs(childComplexity), true
-	case "TaskTemplate.major":
-		if e.ComplexityRoot.TaskTemplate.Major == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Major(childComplexity), true
-	case "TaskTemplate.name":
-		if e.ComplexityRoot.TaskTemplate.Name == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Name(childComplexity), true
-	case "TaskTemplate.script":
-		if e.ComplexityRoot.TaskTemplate.Script == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Script(childComplexity), true
-	case "TaskTemplate.shell":
-		if e.ComplexityRoot.TaskTemplate.Shell == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Shell(childComplexity), true
-	case "TaskTemplate.steps":
-		if e.ComplexityRoot.TaskTemplate.Steps == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Steps(childComplexity), true
-	case "TaskTemplate.usedBy":
-		if e.ComplexityRoot.TaskTemplate.UsedBy == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.UsedBy(childComplexity), true
-	case "TaskTemplate.version":
-		if e.ComplexityRoot.TaskTemplate.Version == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TaskTemplate.Version(childComplexity), true
-
-	case "TemplateInput.default":
-		if e.ComplexityRoot.TemplateInput.Default == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TemplateInput.Default(childComplexity), true
-	case "TemplateInput.help":
-		if e.ComplexityRoot.TemplateInput.Help == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TemplateInput.Help(childComplexity), true
-	case "TemplateInput.name":
-		if e.ComplexityRoot.TemplateInput.Name == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TemplateInput.Name(childComplexity), true
-	case "TemplateInput.options":
-		if e.ComplexityRoot.TemplateInput.Options == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TemplateInput.Options(childComplexity), true
-	case "TemplateInput.required":
-		if e.ComplexityRoot.TemplateInput.Required == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TemplateInput.Required(childComplexity), true
-	case "TemplateInput.type":
-		if e.ComplexityRoot.TemplateInput.Type == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TemplateInput.Type(childComplexity), true
 
 	case "Trigger.allowPartiallySucceeded":
 		if e.ComplexityRoot.Trigger.AllowPartiallySucceeded == nil {
@@ -7618,6 +7182,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookDelivery.Reason(childComplexity), true
+	case "WebhookDelivery.redeliveries":
+		if e.ComplexityRoot.WebhookDelivery.Redeliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Redeliveries(childComplexity), true
+	case "WebhookDelivery.redeliveryOf":
+		if e.ComplexityRoot.WebhookDelivery.RedeliveryOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.RedeliveryOf(childComplexity), true
+	case "WebhookDelivery.redeliveryOfID":
+		if e.ComplexityRoot.WebhookDelivery.RedeliveryOfID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.RedeliveryOfID(childComplexity), true
 	case "WebhookDelivery.releases":
 		if e.ComplexityRoot.WebhookDelivery.Releases == nil {
 			break
@@ -7972,12 +7554,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputServiceConnectionOrder,
 		ec.unmarshalInputServiceConnectionPatchInput,
 		ec.unmarshalInputServiceConnectionWhereInput,
-		ec.unmarshalInputStepAttachmentOrder,
-		ec.unmarshalInputStepAttachmentWhereInput,
-		ec.unmarshalInputTaskGroupStepInput,
 		ec.unmarshalInputTaskInput,
-		ec.unmarshalInputTaskTemplateInput,
-		ec.unmarshalInputTemplateInputInput,
 		ec.unmarshalInputTriggerInput,
 		ec.unmarshalInputUserOrder,
 		ec.unmarshalInputUserPatchInput,
@@ -8079,7 +7656,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/interventions.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/interventions.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -8173,18 +7750,6 @@ type Task {
   approvers: [Approver!]!
   """Manual intervention: REJECT (default) or RESUME when nobody acted within timeoutMinutes (default 1440)."""
   onTimeout: InterventionTimeoutAction!
-  """
-  When the task runs: SUCCEEDED (default), ALWAYS (after a failure and on cancel too), FAILED,
-  CANCELED, or an expression over variables in Azure's syntax, e.g.
-  "and(succeeded(), eq(variables['target'], 'prod'))". Empty means SUCCEEDED.
-  """
-  condition: String!
-  """A task template this task runs, Name@major (e.g. CopyFiles@2); empty for an inline script."""
-  uses: String!
-  """The template's inputs by name; $(VARIABLE) references expand on the agent at run time."""
-  inputs: Map
-  """The template version a release froze for this task (in a release's snapshot), else null."""
-  resolvedVersion: String
 }
 
 type JobSpec {
@@ -8250,13 +7815,6 @@ input TaskInput {
   instructions: String
   approvers: [ApproverInput!]
   onTimeout: InterventionTimeoutAction
-  """SUCCEEDED (default), ALWAYS, FAILED, CANCELED or an expression; see Task.condition."""
-  condition: String
-  """Azure's classic flag: the same as condition ALWAYS."""
-  alwaysRun: Boolean
-  """A task template, Name@major (see taskTemplates); the task then has inputs instead of a script."""
-  uses: String
-  inputs: Map
 }
 
 input JobSpecInput {
@@ -11252,15 +10810,7 @@ type JobStep implements Node {
   startedAt: Time
   finishedAt: Time
   jobID: ID!
-  errorCount: Int!
-  warningCount: Int!
-  issues: [StepIssue!]
-  succeededWithIssues: Boolean!
-  progress: Int
-  progressText: String!
-  reason: String!
   job: Job!
-  attachments: [StepAttachment!]
 }
 """
 JobStepStatus is enum for the field status
@@ -11378,87 +10928,10 @@ input JobStepWhereInput {
   jobIDIn: [ID!]
   jobIDNotIn: [ID!]
   """
-  error_count field predicates
-  """
-  errorCount: Int
-  errorCountNEQ: Int
-  errorCountIn: [Int!]
-  errorCountNotIn: [Int!]
-  errorCountGT: Int
-  errorCountGTE: Int
-  errorCountLT: Int
-  errorCountLTE: Int
-  """
-  warning_count field predicates
-  """
-  warningCount: Int
-  warningCountNEQ: Int
-  warningCountIn: [Int!]
-  warningCountNotIn: [Int!]
-  warningCountGT: Int
-  warningCountGTE: Int
-  warningCountLT: Int
-  warningCountLTE: Int
-  """
-  succeeded_with_issues field predicates
-  """
-  succeededWithIssues: Boolean
-  succeededWithIssuesNEQ: Boolean
-  """
-  progress field predicates
-  """
-  progress: Int
-  progressNEQ: Int
-  progressIn: [Int!]
-  progressNotIn: [Int!]
-  progressGT: Int
-  progressGTE: Int
-  progressLT: Int
-  progressLTE: Int
-  progressIsNil: Boolean
-  progressNotNil: Boolean
-  """
-  progress_text field predicates
-  """
-  progressText: String
-  progressTextNEQ: String
-  progressTextIn: [String!]
-  progressTextNotIn: [String!]
-  progressTextGT: String
-  progressTextGTE: String
-  progressTextLT: String
-  progressTextLTE: String
-  progressTextContains: String
-  progressTextHasPrefix: String
-  progressTextHasSuffix: String
-  progressTextEqualFold: String
-  progressTextContainsFold: String
-  """
-  reason field predicates
-  """
-  reason: String
-  reasonNEQ: String
-  reasonIn: [String!]
-  reasonNotIn: [String!]
-  reasonGT: String
-  reasonGTE: String
-  reasonLT: String
-  reasonLTE: String
-  reasonContains: String
-  reasonHasPrefix: String
-  reasonHasSuffix: String
-  reasonEqualFold: String
-  reasonContainsFold: String
-  """
   job edge predicates
   """
   hasJob: Boolean
   hasJobWith: [JobWhereInput!]
-  """
-  attachments edge predicates
-  """
-  hasAttachments: Boolean
-  hasAttachmentsWith: [StepAttachmentWhereInput!]
 }
 """
 JobWhereInput is used for filtering Job objects.
@@ -13752,116 +13225,6 @@ input ServiceConnectionWhereInput {
   usernameEqualFold: String
   usernameContainsFold: String
 }
-type StepAttachment implements Node {
-  id: ID!
-  createdAt: Time!
-  updatedAt: Time!
-  name: String!
-  size: Int!
-  jobStepID: ID!
-  step: JobStep!
-}
-"""
-Ordering options for StepAttachment connections
-"""
-input StepAttachmentOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order StepAttachments.
-  """
-  field: StepAttachmentOrderField!
-}
-"""
-Properties by which StepAttachment connections can be ordered.
-"""
-enum StepAttachmentOrderField {
-  CREATED_AT
-  UPDATED_AT
-}
-"""
-StepAttachmentWhereInput is used for filtering StepAttachment objects.
-Input was generated by ent.
-"""
-input StepAttachmentWhereInput {
-  not: StepAttachmentWhereInput
-  and: [StepAttachmentWhereInput!]
-  or: [StepAttachmentWhereInput!]
-  """
-  id field predicates
-  """
-  id: ID
-  idNEQ: ID
-  idIn: [ID!]
-  idNotIn: [ID!]
-  idGT: ID
-  idGTE: ID
-  idLT: ID
-  idLTE: ID
-  """
-  created_at field predicates
-  """
-  createdAt: Time
-  createdAtNEQ: Time
-  createdAtIn: [Time!]
-  createdAtNotIn: [Time!]
-  createdAtGT: Time
-  createdAtGTE: Time
-  createdAtLT: Time
-  createdAtLTE: Time
-  """
-  updated_at field predicates
-  """
-  updatedAt: Time
-  updatedAtNEQ: Time
-  updatedAtIn: [Time!]
-  updatedAtNotIn: [Time!]
-  updatedAtGT: Time
-  updatedAtGTE: Time
-  updatedAtLT: Time
-  updatedAtLTE: Time
-  """
-  name field predicates
-  """
-  name: String
-  nameNEQ: String
-  nameIn: [String!]
-  nameNotIn: [String!]
-  nameGT: String
-  nameGTE: String
-  nameLT: String
-  nameLTE: String
-  nameContains: String
-  nameHasPrefix: String
-  nameHasSuffix: String
-  nameEqualFold: String
-  nameContainsFold: String
-  """
-  size field predicates
-  """
-  size: Int
-  sizeNEQ: Int
-  sizeIn: [Int!]
-  sizeNotIn: [Int!]
-  sizeGT: Int
-  sizeGTE: Int
-  sizeLT: Int
-  sizeLTE: Int
-  """
-  job_step_id field predicates
-  """
-  jobStepID: ID
-  jobStepIDNEQ: ID
-  jobStepIDIn: [ID!]
-  jobStepIDNotIn: [ID!]
-  """
-  step edge predicates
-  """
-  hasStep: Boolean
-  hasStepWith: [JobStepWhereInput!]
-}
 """
 The builtin Time type
 """
@@ -14055,8 +13418,11 @@ type WebhookDelivery implements Node {
   reason: String!
   statusCode: Int!
   connectionID: ID
+  redeliveryOfID: ID
   connection: ServiceConnection
   releases: [Release!]
+  redeliveryOf: WebhookDelivery
+  redeliveries: [WebhookDelivery!]
 }
 """
 A connection to a list of items.
@@ -14254,6 +13620,15 @@ input WebhookDeliveryWhereInput {
   connectionIDIsNil: Boolean
   connectionIDNotNil: Boolean
   """
+  redelivery_of_id field predicates
+  """
+  redeliveryOfID: ID
+  redeliveryOfIDNEQ: ID
+  redeliveryOfIDIn: [ID!]
+  redeliveryOfIDNotIn: [ID!]
+  redeliveryOfIDIsNil: Boolean
+  redeliveryOfIDNotNil: Boolean
+  """
   connection edge predicates
   """
   hasConnection: Boolean
@@ -14263,6 +13638,16 @@ input WebhookDeliveryWhereInput {
   """
   hasReleases: Boolean
   hasReleasesWith: [ReleaseWhereInput!]
+  """
+  redelivery_of edge predicates
+  """
+  hasRedeliveryOf: Boolean
+  hasRedeliveryOfWith: [WebhookDeliveryWhereInput!]
+  """
+  redeliveries edge predicates
+  """
+  hasRedeliveries: Boolean
+  hasRedeliveriesWith: [WebhookDeliveryWhereInput!]
 }
 type WorkItem implements Node {
   id: ID!
@@ -14482,7 +13867,6 @@ input WorkItemWhereInput {
 	{Name: "schema/interventions.graphql", Input: sourceData("schema/interventions.graphql"), BuiltIn: false},
 	{Name: "schema/notifications.graphql", Input: sourceData("schema/notifications.graphql"), BuiltIn: false},
 	{Name: "schema/releases.graphql", Input: sourceData("schema/releases.graphql"), BuiltIn: false},
-	{Name: "schema/tasks.graphql", Input: sourceData("schema/tasks.graphql"), BuiltIn: false},
 	{Name: "schema/workitems.graphql", Input: sourceData("schema/workitems.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -15567,24 +14951,8 @@ func (ec *executionContext) childFields_JobStep(ctx context.Context, field graph
 		return ec.fieldContext_JobStep_finishedAt(ctx, field)
 	case "jobID":
 		return ec.fieldContext_JobStep_jobID(ctx, field)
-	case "errorCount":
-		return ec.fieldContext_JobStep_errorCount(ctx, field)
-	case "warningCount":
-		return ec.fieldContext_JobStep_warningCount(ctx, field)
-	case "issues":
-		return ec.fieldContext_JobStep_issues(ctx, field)
-	case "succeededWithIssues":
-		return ec.fieldContext_JobStep_succeededWithIssues(ctx, field)
-	case "progress":
-		return ec.fieldContext_JobStep_progress(ctx, field)
-	case "progressText":
-		return ec.fieldContext_JobStep_progressText(ctx, field)
-	case "reason":
-		return ec.fieldContext_JobStep_reason(ctx, field)
 	case "job":
 		return ec.fieldContext_JobStep_job(ctx, field)
-	case "attachments":
-		return ec.fieldContext_JobStep_attachments(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JobStep", field.Name)
 }
@@ -15621,8 +14989,6 @@ func (ec *executionContext) childFields_LogLine(ctx context.Context, field graph
 		return ec.fieldContext_LogLine_text(ctx, field)
 	case "afterLoss":
 		return ec.fieldContext_LogLine_afterLoss(ctx, field)
-	case "kind":
-		return ec.fieldContext_LogLine_kind(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LogLine", field.Name)
 }
@@ -16081,42 +15447,6 @@ func (ec *executionContext) childFields_ServiceConnectionEdge(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type ServiceConnectionEdge", field.Name)
 }
 
-func (ec *executionContext) childFields_StepAttachment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "id":
-		return ec.fieldContext_StepAttachment_id(ctx, field)
-	case "createdAt":
-		return ec.fieldContext_StepAttachment_createdAt(ctx, field)
-	case "updatedAt":
-		return ec.fieldContext_StepAttachment_updatedAt(ctx, field)
-	case "name":
-		return ec.fieldContext_StepAttachment_name(ctx, field)
-	case "size":
-		return ec.fieldContext_StepAttachment_size(ctx, field)
-	case "jobStepID":
-		return ec.fieldContext_StepAttachment_jobStepID(ctx, field)
-	case "step":
-		return ec.fieldContext_StepAttachment_step(ctx, field)
-	case "contentBase64":
-		return ec.fieldContext_StepAttachment_contentBase64(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type StepAttachment", field.Name)
-}
-
-func (ec *executionContext) childFields_StepIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "type":
-		return ec.fieldContext_StepIssue_type(ctx, field)
-	case "message":
-		return ec.fieldContext_StepIssue_message(ctx, field)
-	case "sourcePath":
-		return ec.fieldContext_StepIssue_sourcePath(ctx, field)
-	case "lineNumber":
-		return ec.fieldContext_StepIssue_lineNumber(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type StepIssue", field.Name)
-}
-
 func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -16143,82 +15473,8 @@ func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.
 		return ec.fieldContext_Task_approvers(ctx, field)
 	case "onTimeout":
 		return ec.fieldContext_Task_onTimeout(ctx, field)
-	case "condition":
-		return ec.fieldContext_Task_condition(ctx, field)
-	case "uses":
-		return ec.fieldContext_Task_uses(ctx, field)
-	case "inputs":
-		return ec.fieldContext_Task_inputs(ctx, field)
-	case "resolvedVersion":
-		return ec.fieldContext_Task_resolvedVersion(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Task", field.Name)
-}
-
-func (ec *executionContext) childFields_TaskGroupStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "name":
-		return ec.fieldContext_TaskGroupStep_name(ctx, field)
-	case "uses":
-		return ec.fieldContext_TaskGroupStep_uses(ctx, field)
-	case "inputs":
-		return ec.fieldContext_TaskGroupStep_inputs(ctx, field)
-	case "condition":
-		return ec.fieldContext_TaskGroupStep_condition(ctx, field)
-	case "continueOnError":
-		return ec.fieldContext_TaskGroupStep_continueOnError(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type TaskGroupStep", field.Name)
-}
-
-func (ec *executionContext) childFields_TaskTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "name":
-		return ec.fieldContext_TaskTemplate_name(ctx, field)
-	case "version":
-		return ec.fieldContext_TaskTemplate_version(ctx, field)
-	case "major":
-		return ec.fieldContext_TaskTemplate_major(ctx, field)
-	case "description":
-		return ec.fieldContext_TaskTemplate_description(ctx, field)
-	case "category":
-		return ec.fieldContext_TaskTemplate_category(ctx, field)
-	case "inputs":
-		return ec.fieldContext_TaskTemplate_inputs(ctx, field)
-	case "shell":
-		return ec.fieldContext_TaskTemplate_shell(ctx, field)
-	case "script":
-		return ec.fieldContext_TaskTemplate_script(ctx, field)
-	case "demands":
-		return ec.fieldContext_TaskTemplate_demands(ctx, field)
-	case "steps":
-		return ec.fieldContext_TaskTemplate_steps(ctx, field)
-	case "builtin":
-		return ec.fieldContext_TaskTemplate_builtin(ctx, field)
-	case "docs":
-		return ec.fieldContext_TaskTemplate_docs(ctx, field)
-	case "usedBy":
-		return ec.fieldContext_TaskTemplate_usedBy(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type TaskTemplate", field.Name)
-}
-
-func (ec *executionContext) childFields_TemplateInput(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "name":
-		return ec.fieldContext_TemplateInput_name(ctx, field)
-	case "type":
-		return ec.fieldContext_TemplateInput_type(ctx, field)
-	case "required":
-		return ec.fieldContext_TemplateInput_required(ctx, field)
-	case "default":
-		return ec.fieldContext_TemplateInput_default(ctx, field)
-	case "options":
-		return ec.fieldContext_TemplateInput_options(ctx, field)
-	case "help":
-		return ec.fieldContext_TemplateInput_help(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type TemplateInput", field.Name)
 }
 
 func (ec *executionContext) childFields_Trigger(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -16329,10 +15585,16 @@ func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, fie
 		return ec.fieldContext_WebhookDelivery_statusCode(ctx, field)
 	case "connectionID":
 		return ec.fieldContext_WebhookDelivery_connectionID(ctx, field)
+	case "redeliveryOfID":
+		return ec.fieldContext_WebhookDelivery_redeliveryOfID(ctx, field)
 	case "connection":
 		return ec.fieldContext_WebhookDelivery_connection(ctx, field)
 	case "releases":
 		return ec.fieldContext_WebhookDelivery_releases(ctx, field)
+	case "redeliveryOf":
+		return ec.fieldContext_WebhookDelivery_redeliveryOf(ctx, field)
+	case "redeliveries":
+		return ec.fieldContext_WebhookDelivery_redeliveries(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookDelivery", field.Name)
 }
@@ -16887,20 +16149,6 @@ func (ec *executionContext) field_Mutation_createServiceConnection_args(ctx cont
 	return args, nil
 }
 
-func (ec *executionContext) field_Mutation_createTaskTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (tasklib.Template, error) {
-			return ec.unmarshalNTaskTemplateInput2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplate(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["input"] = arg0
-	return args, nil
-}
-
 func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -17015,28 +16263,6 @@ func (ec *executionContext) field_Mutation_deleteServiceConnection_args(ctx cont
 	return args, nil
 }
 
-func (ec *executionContext) field_Mutation_deleteTaskTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["name"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["version"] = arg1
-	return args, nil
-}
-
 func (ec *executionContext) field_Mutation_deployEnvironment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -17122,6 +16348,20 @@ func (ec *executionContext) field_Mutation_reassignApproval_args(ctx context.Con
 		return nil, err
 	}
 	args["comment"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redeliverWebhookDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -17388,20 +16628,6 @@ func (ec *executionContext) field_Mutation_updateServiceConnection_args(ctx cont
 		return nil, err
 	}
 	args["input"] = arg1
-	return args, nil
-}
-
-func (ec *executionContext) field_Mutation_updateTaskTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (tasklib.Template, error) {
-			return ec.unmarshalNTaskTemplateInput2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplate(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["input"] = arg0
 	return args, nil
 }
 
@@ -18182,28 +17408,6 @@ func (ec *executionContext) field_Query_serviceConnections_args(ctx context.Cont
 		return nil, err
 	}
 	args["where"] = arg5
-	return args, nil
-}
-
-func (ec *executionContext) field_Query_taskTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["name"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["version"] = arg1
 	return args, nil
 }
 
@@ -32026,176 +31230,6 @@ func (ec *executionContext) fieldContext_JobStep_jobID(_ context.Context, field 
 	return graphql.NewScalarFieldContext("JobStep", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _JobStep_errorCount(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_JobStep_errorCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ErrorCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_JobStep_errorCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("JobStep", field, false, false, errors.New("field of type Int does not have child fields"))
-}
-
-func (ec *executionContext) _JobStep_warningCount(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_JobStep_warningCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.WarningCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_JobStep_warningCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("JobStep", field, false, false, errors.New("field of type Int does not have child fields"))
-}
-
-func (ec *executionContext) _JobStep_issues(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_JobStep_issues(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Issues, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []spec.StepIssue) graphql.Marshaler {
-			return ec.marshalOStepIssue2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐStepIssueᚄ(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_JobStep_issues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "JobStep",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StepIssue(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _JobStep_succeededWithIssues(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_JobStep_succeededWithIssues(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.SucceededWithIssues, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_JobStep_succeededWithIssues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("JobStep", field, false, false, errors.New("field of type Boolean does not have child fields"))
-}
-
-func (ec *executionContext) _JobStep_progress(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_JobStep_progress(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Progress, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
-			return ec.marshalOInt2ᚖint(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_JobStep_progress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("JobStep", field, false, false, errors.New("field of type Int does not have child fields"))
-}
-
-func (ec *executionContext) _JobStep_progressText(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_JobStep_progressText(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ProgressText, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_JobStep_progressText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("JobStep", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _JobStep_reason(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_JobStep_reason(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Reason, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_JobStep_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("JobStep", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
 func (ec *executionContext) _JobStep_job(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -32223,38 +31257,6 @@ func (ec *executionContext) fieldContext_JobStep_job(_ context.Context, field gr
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Job(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _JobStep_attachments(ctx context.Context, field graphql.CollectedField, obj *ent.JobStep) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_JobStep_attachments(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Attachments(ctx)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.StepAttachment) graphql.Marshaler {
-			return ec.marshalOStepAttachment2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentᚄ(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_JobStep_attachments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "JobStep",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StepAttachment(ctx, field)
 		},
 	}
 	return fc, nil
@@ -32543,29 +31545,6 @@ func (ec *executionContext) _LogLine_afterLoss(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_LogLine_afterLoss(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LogLine", field, false, false, errors.New("field of type Boolean does not have child fields"))
-}
-
-func (ec *executionContext) _LogLine_kind(ctx context.Context, field graphql.CollectedField, obj *delivery.LogLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_LogLine_kind(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_LogLine_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LogLine", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ManualIntervention_id(ctx context.Context, field graphql.CollectedField, obj *ent.ManualIntervention) (ret graphql.Marshaler) {
@@ -35539,34 +34518,34 @@ func (ec *executionContext) fieldContext_Mutation_abandonRelease(ctx context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _Mutation_createTaskTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+func (ec *executionContext) _Mutation_redeliverWebhookDelivery(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_createTaskTemplate(ctx, field)
+			return ec.fieldContext_Mutation_redeliverWebhookDelivery(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateTaskTemplate(ctx, fc.Args["input"].(tasklib.Template))
+			return ec.Resolvers.Mutation().RedeliverWebhookDelivery(ctx, fc.Args["id"].(int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *tasklib.Template) graphql.Marshaler {
-			return ec.marshalNTaskTemplate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalNWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_createTaskTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Mutation_redeliverWebhookDelivery(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TaskTemplate(ctx, field)
+			return ec.childFields_WebhookDelivery(ctx, field)
 		},
 	}
 	defer func() {
@@ -35576,95 +34555,7 @@ func (ec *executionContext) fieldContext_Mutation_createTaskTemplate(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createTaskTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_updateTaskTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_updateTaskTemplate(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateTaskTemplate(ctx, fc.Args["input"].(tasklib.Template))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *tasklib.Template) graphql.Marshaler {
-			return ec.marshalNTaskTemplate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplate(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_updateTaskTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TaskTemplate(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateTaskTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_deleteTaskTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_deleteTaskTemplate(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeleteTaskTemplate(ctx, fc.Args["name"].(string), fc.Args["version"].(string))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_deleteTaskTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return nil, errors.New("field of type Boolean does not have child fields")
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteTaskTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.field_Mutation_redeliverWebhookDelivery_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -37775,82 +36666,6 @@ func (ec *executionContext) fieldContext_Query_currentDeployments(ctx context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _Query_taskTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_taskTemplates(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().TaskTemplates(ctx)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*tasklib.Template) graphql.Marshaler {
-			return ec.marshalNTaskTemplate2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplateᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Query_taskTemplates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Query",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TaskTemplate(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Query_taskTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_taskTemplate(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().TaskTemplate(ctx, fc.Args["name"].(string), fc.Args["version"].(string))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *tasklib.Template) graphql.Marshaler {
-			return ec.marshalOTaskTemplate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplate(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Query_taskTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Query",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TaskTemplate(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_taskTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _Query_artifactVersions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -38521,7 +37336,7 @@ func (ec *executionContext) _Release_environments(ctx context.Context, field gra
 			return ec.fieldContext_Release_environments(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Environments(ctx)
+			return ec.Resolvers.Release().Environments(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ReleaseEnvironment) graphql.Marshaler {
@@ -38536,7 +37351,7 @@ func (ec *executionContext) fieldContext_Release_environments(_ context.Context,
 		Object:     "Release",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ReleaseEnvironment(ctx, field)
 		},
@@ -41059,291 +39874,6 @@ func (ec *executionContext) fieldContext_ServiceConnectionEdge_cursor(_ context.
 	return graphql.NewScalarFieldContext("ServiceConnectionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
-func (ec *executionContext) _StepAttachment_id(ctx context.Context, field graphql.CollectedField, obj *ent.StepAttachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepAttachment_id(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNID2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepAttachment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepAttachment", field, false, false, errors.New("field of type ID does not have child fields"))
-}
-
-func (ec *executionContext) _StepAttachment_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.StepAttachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepAttachment_createdAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepAttachment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepAttachment", field, false, false, errors.New("field of type Time does not have child fields"))
-}
-
-func (ec *executionContext) _StepAttachment_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.StepAttachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepAttachment_updatedAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepAttachment_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepAttachment", field, false, false, errors.New("field of type Time does not have child fields"))
-}
-
-func (ec *executionContext) _StepAttachment_name(ctx context.Context, field graphql.CollectedField, obj *ent.StepAttachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepAttachment_name(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepAttachment_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepAttachment", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _StepAttachment_size(ctx context.Context, field graphql.CollectedField, obj *ent.StepAttachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepAttachment_size(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Size, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepAttachment_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepAttachment", field, false, false, errors.New("field of type Int does not have child fields"))
-}
-
-func (ec *executionContext) _StepAttachment_jobStepID(ctx context.Context, field graphql.CollectedField, obj *ent.StepAttachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepAttachment_jobStepID(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.JobStepID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNID2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepAttachment_jobStepID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepAttachment", field, false, false, errors.New("field of type ID does not have child fields"))
-}
-
-func (ec *executionContext) _StepAttachment_step(ctx context.Context, field graphql.CollectedField, obj *ent.StepAttachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepAttachment_step(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Step(ctx)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.JobStep) graphql.Marshaler {
-			return ec.marshalNJobStep2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobStep(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepAttachment_step(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "StepAttachment",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_JobStep(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _StepAttachment_contentBase64(ctx context.Context, field graphql.CollectedField, obj *ent.StepAttachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepAttachment_contentBase64(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.StepAttachment().ContentBase64(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepAttachment_contentBase64(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepAttachment", field, true, true, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _StepIssue_type(ctx context.Context, field graphql.CollectedField, obj *spec.StepIssue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepIssue_type(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepIssue_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepIssue", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _StepIssue_message(ctx context.Context, field graphql.CollectedField, obj *spec.StepIssue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepIssue_message(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Message, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepIssue_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepIssue", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _StepIssue_sourcePath(ctx context.Context, field graphql.CollectedField, obj *spec.StepIssue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepIssue_sourcePath(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.SourcePath, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepIssue_sourcePath(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepIssue", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _StepIssue_lineNumber(ctx context.Context, field graphql.CollectedField, obj *spec.StepIssue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_StepIssue_lineNumber(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.LineNumber, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_StepIssue_lineNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StepIssue", field, false, false, errors.New("field of type Int does not have child fields"))
-}
-
 func (ec *executionContext) _Subscription_deploymentLog(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -41847,668 +40377,6 @@ func (ec *executionContext) _Task_onTimeout(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Task_onTimeout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type InterventionTimeoutAction does not have child fields"))
-}
-
-func (ec *executionContext) _Task_condition(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Task_condition(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Condition, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Task_condition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Task", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _Task_uses(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Task_uses(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Uses, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Task_uses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Task", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _Task_inputs(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Task_inputs(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Task().Inputs(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalOMap2map(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Task_inputs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type Map does not have child fields"))
-}
-
-func (ec *executionContext) _Task_resolvedVersion(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Task_resolvedVersion(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Task().ResolvedVersion(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Task_resolvedVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskGroupStep_name(ctx context.Context, field graphql.CollectedField, obj *tasklib.Step) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskGroupStep_name(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskGroupStep_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskGroupStep", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskGroupStep_uses(ctx context.Context, field graphql.CollectedField, obj *tasklib.Step) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskGroupStep_uses(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Uses, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskGroupStep_uses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskGroupStep", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskGroupStep_inputs(ctx context.Context, field graphql.CollectedField, obj *tasklib.Step) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskGroupStep_inputs(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TaskGroupStep().Inputs(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalOMap2map(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_TaskGroupStep_inputs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskGroupStep", field, true, true, errors.New("field of type Map does not have child fields"))
-}
-
-func (ec *executionContext) _TaskGroupStep_condition(ctx context.Context, field graphql.CollectedField, obj *tasklib.Step) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskGroupStep_condition(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Condition, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskGroupStep_condition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskGroupStep", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskGroupStep_continueOnError(ctx context.Context, field graphql.CollectedField, obj *tasklib.Step) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskGroupStep_continueOnError(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ContinueOnError, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskGroupStep_continueOnError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskGroupStep", field, false, false, errors.New("field of type Boolean does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_name(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_name(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_version(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_version(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Version, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_major(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_major(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TaskTemplate().Major(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_major(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, true, true, errors.New("field of type Int does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_description(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_description(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Description, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_category(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_category(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Category, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_inputs(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_inputs(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Inputs, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []tasklib.Input) graphql.Marshaler {
-			return ec.marshalNTemplateInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐInputᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_inputs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "TaskTemplate",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TemplateInput(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _TaskTemplate_shell(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_shell(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Shell, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_shell(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_script(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_script(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Script, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_script(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_demands(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_demands(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Demands, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_demands(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_steps(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_steps(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Steps, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []tasklib.Step) graphql.Marshaler {
-			return ec.marshalNTaskGroupStep2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStepᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "TaskTemplate",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TaskGroupStep(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _TaskTemplate_builtin(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_builtin(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Builtin, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_builtin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type Boolean does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_docs(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_docs(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TaskTemplate().Docs(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_docs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, true, true, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TaskTemplate_usedBy(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskTemplate_usedBy(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TaskTemplate().UsedBy(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TaskTemplate_usedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskTemplate", field, true, true, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TemplateInput_name(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TemplateInput_name(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TemplateInput_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TemplateInput_type(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TemplateInput_type(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TemplateInput().Type(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TemplateInput_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TemplateInput", field, true, true, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TemplateInput_required(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TemplateInput_required(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Required, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TemplateInput_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type Boolean does not have child fields"))
-}
-
-func (ec *executionContext) _TemplateInput_default(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TemplateInput_default(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Default, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TemplateInput_default(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TemplateInput_options(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TemplateInput_options(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Options, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TemplateInput_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _TemplateInput_help(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TemplateInput_help(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Help, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_TemplateInput_help(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Trigger_kind(ctx context.Context, field graphql.CollectedField, obj *spec.Trigger) (ret graphql.Marshaler) {
@@ -43361,6 +41229,29 @@ func (ec *executionContext) fieldContext_WebhookDelivery_connectionID(_ context.
 	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
+func (ec *executionContext) _WebhookDelivery_redeliveryOfID(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_redeliveryOfID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedeliveryOfID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_redeliveryOfID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _WebhookDelivery_connection(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -43420,6 +41311,70 @@ func (ec *executionContext) fieldContext_WebhookDelivery_releases(_ context.Cont
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookDelivery_redeliveryOf(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_redeliveryOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedeliveryOf(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalOWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_redeliveryOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDelivery(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookDelivery_redeliveries(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_redeliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redeliveries(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalOWebhookDelivery2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_redeliveries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDelivery(ctx, field)
 		},
 	}
 	return fc, nil
@@ -57359,7 +55314,7 @@ func (ec *executionContext) unmarshalInputJobStepWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "continueOnError", "continueOnErrorNEQ", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "jobID", "jobIDNEQ", "jobIDIn", "jobIDNotIn", "errorCount", "errorCountNEQ", "errorCountIn", "errorCountNotIn", "errorCountGT", "errorCountGTE", "errorCountLT", "errorCountLTE", "warningCount", "warningCountNEQ", "warningCountIn", "warningCountNotIn", "warningCountGT", "warningCountGTE", "warningCountLT", "warningCountLTE", "succeededWithIssues", "succeededWithIssuesNEQ", "progress", "progressNEQ", "progressIn", "progressNotIn", "progressGT", "progressGTE", "progressLT", "progressLTE", "progressIsNil", "progressNotNil", "progressText", "progressTextNEQ", "progressTextIn", "progressTextNotIn", "progressTextGT", "progressTextGTE", "progressTextLT", "progressTextLTE", "progressTextContains", "progressTextHasPrefix", "progressTextHasSuffix", "progressTextEqualFold", "progressTextContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "hasJob", "hasJobWith", "hasAttachments", "hasAttachmentsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "continueOnError", "continueOnErrorNEQ", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "jobID", "jobIDNEQ", "jobIDIn", "jobIDNotIn", "hasJob", "hasJobWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -57870,384 +55825,6 @@ func (ec *executionContext) unmarshalInputJobStepWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.JobIDNotIn = data
-		case "errorCount":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorCount"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ErrorCount = data
-		case "errorCountNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorCountNEQ"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ErrorCountNEQ = data
-		case "errorCountIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorCountIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ErrorCountIn = data
-		case "errorCountNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorCountNotIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ErrorCountNotIn = data
-		case "errorCountGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorCountGT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ErrorCountGT = data
-		case "errorCountGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorCountGTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ErrorCountGTE = data
-		case "errorCountLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorCountLT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ErrorCountLT = data
-		case "errorCountLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorCountLTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ErrorCountLTE = data
-		case "warningCount":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warningCount"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WarningCount = data
-		case "warningCountNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warningCountNEQ"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WarningCountNEQ = data
-		case "warningCountIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warningCountIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WarningCountIn = data
-		case "warningCountNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warningCountNotIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WarningCountNotIn = data
-		case "warningCountGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warningCountGT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WarningCountGT = data
-		case "warningCountGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warningCountGTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WarningCountGTE = data
-		case "warningCountLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warningCountLT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WarningCountLT = data
-		case "warningCountLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warningCountLTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WarningCountLTE = data
-		case "succeededWithIssues":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("succeededWithIssues"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SucceededWithIssues = data
-		case "succeededWithIssuesNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("succeededWithIssuesNEQ"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SucceededWithIssuesNEQ = data
-		case "progress":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progress"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Progress = data
-		case "progressNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressNEQ"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressNEQ = data
-		case "progressIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressIn = data
-		case "progressNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressNotIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressNotIn = data
-		case "progressGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressGT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressGT = data
-		case "progressGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressGTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressGTE = data
-		case "progressLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressLT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressLT = data
-		case "progressLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressLTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressLTE = data
-		case "progressIsNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressIsNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressIsNil = data
-		case "progressNotNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressNotNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressNotNil = data
-		case "progressText":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressText"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressText = data
-		case "progressTextNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextNEQ = data
-		case "progressTextIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextIn = data
-		case "progressTextNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextNotIn = data
-		case "progressTextGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextGT = data
-		case "progressTextGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextGTE = data
-		case "progressTextLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextLT = data
-		case "progressTextLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextLTE = data
-		case "progressTextContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextContains = data
-		case "progressTextHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextHasPrefix = data
-		case "progressTextHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextHasSuffix = data
-		case "progressTextEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextEqualFold = data
-		case "progressTextContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("progressTextContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProgressTextContainsFold = data
-		case "reason":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Reason = data
-		case "reasonNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonNEQ = data
-		case "reasonIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonIn = data
-		case "reasonNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonNotIn = data
-		case "reasonGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonGT = data
-		case "reasonGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonGTE = data
-		case "reasonLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonLT = data
-		case "reasonLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonLTE = data
-		case "reasonContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonContains = data
-		case "reasonHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonHasPrefix = data
-		case "reasonHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonHasSuffix = data
-		case "reasonEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonEqualFold = data
-		case "reasonContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReasonContainsFold = data
 		case "hasJob":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasJob"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -58262,20 +55839,6 @@ func (ec *executionContext) unmarshalInputJobStepWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.HasJobWith = data
-		case "hasAttachments":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAttachments"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasAttachments = data
-		case "hasAttachmentsWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAttachmentsWith"))
-			data, err := ec.unmarshalOStepAttachmentWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasAttachmentsWith = data
 		}
 	}
 	return it, nil
@@ -66492,508 +64055,6 @@ func (ec *executionContext) unmarshalInputServiceConnectionWhereInput(ctx contex
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputStepAttachmentOrder(ctx context.Context, obj any) (ent.StepAttachmentOrder, error) {
-	var it ent.StepAttachmentOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNStepAttachmentOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputStepAttachmentWhereInput(ctx context.Context, obj any) (ent.StepAttachmentWhereInput, error) {
-	var it ent.StepAttachmentWhereInput
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "jobStepID", "jobStepIDNEQ", "jobStepIDIn", "jobStepIDNotIn", "hasStep", "hasStepWith"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "not":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
-			data, err := ec.unmarshalOStepAttachmentWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentWhereInput(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Not = data
-		case "and":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
-			data, err := ec.unmarshalOStepAttachmentWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.And = data
-		case "or":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
-			data, err := ec.unmarshalOStepAttachmentWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Or = data
-		case "id":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ID = data
-		case "idNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDNEQ = data
-		case "idIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
-			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDIn = data
-		case "idNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
-			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDNotIn = data
-		case "idGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDGT = data
-		case "idGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDGTE = data
-		case "idLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDLT = data
-		case "idLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDLTE = data
-		case "createdAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAt = data
-		case "createdAtNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtNEQ = data
-		case "createdAtIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtIn = data
-		case "createdAtNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtNotIn = data
-		case "createdAtGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtGT = data
-		case "createdAtGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtGTE = data
-		case "createdAtLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtLT = data
-		case "createdAtLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtLTE = data
-		case "updatedAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAt = data
-		case "updatedAtNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtNEQ = data
-		case "updatedAtIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtIn = data
-		case "updatedAtNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtNotIn = data
-		case "updatedAtGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtGT = data
-		case "updatedAtGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtGTE = data
-		case "updatedAtLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtLT = data
-		case "updatedAtLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtLTE = data
-		case "name":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Name = data
-		case "nameNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameNEQ = data
-		case "nameIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameIn = data
-		case "nameNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameNotIn = data
-		case "nameGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameGT = data
-		case "nameGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameGTE = data
-		case "nameLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameLT = data
-		case "nameLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameLTE = data
-		case "nameContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameContains = data
-		case "nameHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameHasPrefix = data
-		case "nameHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameHasSuffix = data
-		case "nameEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameEqualFold = data
-		case "nameContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.NameContainsFold = data
-		case "size":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("size"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Size = data
-		case "sizeNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeNEQ"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SizeNEQ = data
-		case "sizeIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SizeIn = data
-		case "sizeNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeNotIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SizeNotIn = data
-		case "sizeGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeGT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SizeGT = data
-		case "sizeGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeGTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SizeGTE = data
-		case "sizeLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeLT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SizeLT = data
-		case "sizeLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeLTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.SizeLTE = data
-		case "jobStepID":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobStepID"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.JobStepID = data
-		case "jobStepIDNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobStepIDNEQ"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.JobStepIDNEQ = data
-		case "jobStepIDIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobStepIDIn"))
-			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.JobStepIDIn = data
-		case "jobStepIDNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobStepIDNotIn"))
-			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.JobStepIDNotIn = data
-		case "hasStep":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStep"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasStep = data
-		case "hasStepWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStepWith"))
-			data, err := ec.unmarshalOJobStepWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobStepWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasStepWith = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputTaskGroupStepInput(ctx context.Context, obj any) (tasklib.Step, error) {
-	var it tasklib.Step
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	fieldsInOrder := [...]string{"name", "uses", "inputs", "condition", "continueOnError"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "name":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Name = data
-		case "uses":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uses"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Uses = data
-		case "inputs":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inputs"))
-			data, err := ec.unmarshalOMap2map(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			if err = ec.Resolvers.TaskGroupStepInput().Inputs(ctx, &it, data); err != nil {
-				return it, err
-			}
-		case "condition":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
-			data, err := ec.unmarshalOString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Condition = data
-		case "continueOnError":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("continueOnError"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ContinueOnError = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any) (spec.Task, error) {
 	var it spec.Task
 	if obj == nil {
@@ -67005,7 +64066,7 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "kind", "shell", "script", "workingDirectory", "env", "timeoutMinutes", "continueOnError", "disabled", "instructions", "approvers", "onTimeout", "condition", "alwaysRun", "uses", "inputs"}
+	fieldsInOrder := [...]string{"name", "kind", "shell", "script", "workingDirectory", "env", "timeoutMinutes", "continueOnError", "disabled", "instructions", "approvers", "onTimeout"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -67098,189 +64159,6 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 				return it, err
 			}
 			it.OnTimeout = data
-		case "condition":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
-			data, err := ec.unmarshalOString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Condition = data
-		case "alwaysRun":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("alwaysRun"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AlwaysRun = data
-		case "uses":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uses"))
-			data, err := ec.unmarshalOString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Uses = data
-		case "inputs":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inputs"))
-			data, err := ec.unmarshalOMap2map(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			if err = ec.Resolvers.TaskInput().Inputs(ctx, &it, data); err != nil {
-				return it, err
-			}
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputTaskTemplateInput(ctx context.Context, obj any) (tasklib.Template, error) {
-	var it tasklib.Template
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	fieldsInOrder := [...]string{"name", "version", "description", "category", "inputs", "shell", "script", "demands", "steps"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "name":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Name = data
-		case "version":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Version = data
-		case "description":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Description = data
-		case "category":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
-			data, err := ec.unmarshalOString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Category = data
-		case "inputs":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inputs"))
-			data, err := ec.unmarshalOTemplateInputInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Inputs = data
-		case "shell":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shell"))
-			data, err := ec.unmarshalOString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Shell = data
-		case "script":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("script"))
-			data, err := ec.unmarshalOString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Script = data
-		case "demands":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("demands"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Demands = data
-		case "steps":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("steps"))
-			data, err := ec.unmarshalOTaskGroupStepInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStepᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Steps = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputTemplateInputInput(ctx context.Context, obj any) (tasklib.Input, error) {
-	var it tasklib.Input
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	fieldsInOrder := [...]string{"name", "type", "required", "default", "options", "help"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "name":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Name = data
-		case "type":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			if err = ec.Resolvers.TemplateInputInput().Type(ctx, &it, data); err != nil {
-				return it, err
-			}
-		case "required":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("required"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Required = data
-		case "default":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("default"))
-			data, err := ec.unmarshalOString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Default = data
-		case "options":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("options"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Options = data
-		case "help":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("help"))
-			data, err := ec.unmarshalOString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Help = data
 		}
 	}
 	return it, nil
@@ -68066,7 +64944,7 @@ func (ec *executionContext) unmarshalInputWebhookDeliveryWhereInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "key", "keyNEQ", "keyIn", "keyNotIn", "keyGT", "keyGTE", "keyLT", "keyLTE", "keyContains", "keyHasPrefix", "keyHasSuffix", "keyIsNil", "keyNotNil", "keyEqualFold", "keyContainsFold", "buildKey", "buildKeyNEQ", "buildKeyIn", "buildKeyNotIn", "buildKeyGT", "buildKeyGTE", "buildKeyLT", "buildKeyLTE", "buildKeyContains", "buildKeyHasPrefix", "buildKeyHasSuffix", "buildKeyEqualFold", "buildKeyContainsFold", "event", "eventNEQ", "eventIn", "eventNotIn", "eventGT", "eventGTE", "eventLT", "eventLTE", "eventContains", "eventHasPrefix", "eventHasSuffix", "eventEqualFold", "eventContainsFold", "result", "resultNEQ", "resultIn", "resultNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusCode", "statusCodeNEQ", "statusCodeIn", "statusCodeNotIn", "statusCodeGT", "statusCodeGTE", "statusCodeLT", "statusCodeLTE", "connectionID", "connectionIDNEQ", "connectionIDIn", "connectionIDNotIn", "connectionIDIsNil", "connectionIDNotNil", "hasConnection", "hasConnectionWith", "hasReleases", "hasReleasesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "key", "keyNEQ", "keyIn", "keyNotIn", "keyGT", "keyGTE", "keyLT", "keyLTE", "keyContains", "keyHasPrefix", "keyHasSuffix", "keyIsNil", "keyNotNil", "keyEqualFold", "keyContainsFold", "buildKey", "buildKeyNEQ", "buildKeyIn", "buildKeyNotIn", "buildKeyGT", "buildKeyGTE", "buildKeyLT", "buildKeyLTE", "buildKeyContains", "buildKeyHasPrefix", "buildKeyHasSuffix", "buildKeyEqualFold", "buildKeyContainsFold", "event", "eventNEQ", "eventIn", "eventNotIn", "eventGT", "eventGTE", "eventLT", "eventLTE", "eventContains", "eventHasPrefix", "eventHasSuffix", "eventEqualFold", "eventContainsFold", "result", "resultNEQ", "resultIn", "resultNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusCode", "statusCodeNEQ", "statusCodeIn", "statusCodeNotIn", "statusCodeGT", "statusCodeGTE", "statusCodeLT", "statusCodeLTE", "connectionID", "connectionIDNEQ", "connectionIDIn", "connectionIDNotIn", "connectionIDIsNil", "connectionIDNotNil", "redeliveryOfID", "redeliveryOfIDNEQ", "redeliveryOfIDIn", "redeliveryOfIDNotIn", "redeliveryOfIDIsNil", "redeliveryOfIDNotNil", "hasConnection", "hasConnectionWith", "hasReleases", "hasReleasesWith", "hasRedeliveryOf", "hasRedeliveryOfWith", "hasRedeliveries", "hasRedeliveriesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -68738,6 +65616,48 @@ func (ec *executionContext) unmarshalInputWebhookDeliveryWhereInput(ctx context.
 				return it, err
 			}
 			it.ConnectionIDNotNil = data
+		case "redeliveryOfID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfID = data
+		case "redeliveryOfIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNEQ = data
+		case "redeliveryOfIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDIn = data
+		case "redeliveryOfIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNotIn = data
+		case "redeliveryOfIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDIsNil = data
+		case "redeliveryOfIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNotNil = data
 		case "hasConnection":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConnection"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -68766,6 +65686,34 @@ func (ec *executionContext) unmarshalInputWebhookDeliveryWhereInput(ctx context.
 				return it, err
 			}
 			it.HasReleasesWith = data
+		case "hasRedeliveryOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveryOf"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveryOf = data
+		case "hasRedeliveryOfWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveryOfWith"))
+			data, err := ec.unmarshalOWebhookDeliveryWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveryOfWith = data
+		case "hasRedeliveries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveries"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveries = data
+		case "hasRedeliveriesWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveriesWith"))
+			data, err := ec.unmarshalOWebhookDeliveryWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveriesWith = data
 		}
 	}
 	return it, nil
@@ -69844,11 +66792,6 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
-	case *ent.StepAttachment:
-		if obj == nil {
-			return graphql.Null
-		}
-		return ec._StepAttachment(ctx, sel, obj)
 	case *ent.ServiceConnection:
 		if obj == nil {
 			return graphql.Null
@@ -76966,41 +73909,6 @@ func (ec *executionContext) _JobStep(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "errorCount":
-			out.Values[i] = ec._JobStep_errorCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "warningCount":
-			out.Values[i] = ec._JobStep_warningCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "issues":
-			out.Values[i] = ec._JobStep_issues(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "succeededWithIssues":
-			out.Values[i] = ec._JobStep_succeededWithIssues(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "progress":
-			out.Values[i] = ec._JobStep_progress(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "progressText":
-			out.Values[i] = ec._JobStep_progressText(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "reason":
-			out.Values[i] = ec._JobStep_reason(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "job":
 			field := field
 
@@ -77012,44 +73920,6 @@ func (ec *executionContext) _JobStep(ctx context.Context, sel ast.SelectionSet, 
 				}()
 				res = ec._JobStep_job(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "attachments":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._JobStep_attachments(ctx, field, obj)
-				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -77200,11 +74070,6 @@ func (ec *executionContext) _LogLine(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "afterLoss":
 			out.Values[i] = ec._LogLine_afterLoss(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "kind":
-			out.Values[i] = ec._LogLine_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -78179,23 +75044,9 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "createTaskTemplate":
+		case "redeliverWebhookDelivery":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_createTaskTemplate(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "updateTaskTemplate":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_updateTaskTemplate(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "deleteTaskTemplate":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_deleteTaskTemplate(ctx, field)
+				return ec._Mutation_redeliverWebhookDelivery(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -79293,50 +76144,6 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_currentDeployments(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
-		case "taskTemplates":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_taskTemplates(ctx, field)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			rrm := func(ctx context.Context) graphql.Marshaler {
-				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
-		case "taskTemplate":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Query_taskTemplate(ctx, field)
-				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -81158,198 +77965,6 @@ func (ec *executionContext) _ServiceConnectionEdge(ctx context.Context, sel ast.
 	return out
 }
 
-var stepAttachmentImplementors = []string{"StepAttachment", "Node"}
-
-func (ec *executionContext) _StepAttachment(ctx context.Context, sel ast.SelectionSet, obj *ent.StepAttachment) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, stepAttachmentImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("StepAttachment")
-		case "id":
-			out.Values[i] = ec._StepAttachment_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "createdAt":
-			out.Values[i] = ec._StepAttachment_createdAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "updatedAt":
-			out.Values[i] = ec._StepAttachment_updatedAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "name":
-			out.Values[i] = ec._StepAttachment_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "size":
-			out.Values[i] = ec._StepAttachment_size(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "jobStepID":
-			out.Values[i] = ec._StepAttachment_jobStepID(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "step":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._StepAttachment_step(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "contentBase64":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._StepAttachment_contentBase64(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
-
-	return out
-}
-
-var stepIssueImplementors = []string{"StepIssue"}
-
-func (ec *executionContext) _StepIssue(ctx context.Context, sel ast.SelectionSet, obj *spec.StepIssue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, stepIssueImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("StepIssue")
-		case "type":
-			out.Values[i] = ec._StepIssue_type(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "message":
-			out.Values[i] = ec._StepIssue_message(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "sourcePath":
-			out.Values[i] = ec._StepIssue_sourcePath(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "lineNumber":
-			out.Values[i] = ec._StepIssue_lineNumber(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
-
-	return out
-}
-
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -81549,476 +78164,6 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "condition":
-			out.Values[i] = ec._Task_condition(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "uses":
-			out.Values[i] = ec._Task_uses(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "inputs":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Task_inputs(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "resolvedVersion":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Task_resolvedVersion(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
-
-	return out
-}
-
-var taskGroupStepImplementors = []string{"TaskGroupStep"}
-
-func (ec *executionContext) _TaskGroupStep(ctx context.Context, sel ast.SelectionSet, obj *tasklib.Step) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, taskGroupStepImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("TaskGroupStep")
-		case "name":
-			out.Values[i] = ec._TaskGroupStep_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "uses":
-			out.Values[i] = ec._TaskGroupStep_uses(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "inputs":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._TaskGroupStep_inputs(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "condition":
-			out.Values[i] = ec._TaskGroupStep_condition(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "continueOnError":
-			out.Values[i] = ec._TaskGroupStep_continueOnError(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
-
-	return out
-}
-
-var taskTemplateImplementors = []string{"TaskTemplate"}
-
-func (ec *executionContext) _TaskTemplate(ctx context.Context, sel ast.SelectionSet, obj *tasklib.Template) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, taskTemplateImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("TaskTemplate")
-		case "name":
-			out.Values[i] = ec._TaskTemplate_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "version":
-			out.Values[i] = ec._TaskTemplate_version(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "major":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._TaskTemplate_major(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "description":
-			out.Values[i] = ec._TaskTemplate_description(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "category":
-			out.Values[i] = ec._TaskTemplate_category(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "inputs":
-			out.Values[i] = ec._TaskTemplate_inputs(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "shell":
-			out.Values[i] = ec._TaskTemplate_shell(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "script":
-			out.Values[i] = ec._TaskTemplate_script(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "demands":
-			out.Values[i] = ec._TaskTemplate_demands(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "steps":
-			out.Values[i] = ec._TaskTemplate_steps(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "builtin":
-			out.Values[i] = ec._TaskTemplate_builtin(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "docs":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._TaskTemplate_docs(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "usedBy":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._TaskTemplate_usedBy(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
-
-	return out
-}
-
-var templateInputImplementors = []string{"TemplateInput"}
-
-func (ec *executionContext) _TemplateInput(ctx context.Context, sel ast.SelectionSet, obj *tasklib.Input) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, templateInputImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("TemplateInput")
-		case "name":
-			out.Values[i] = ec._TemplateInput_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "type":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._TemplateInput_type(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "required":
-			out.Values[i] = ec._TemplateInput_required(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "default":
-			out.Values[i] = ec._TemplateInput_default(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "options":
-			out.Values[i] = ec._TemplateInput_options(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "help":
-			out.Values[i] = ec._TemplateInput_help(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -82524,6 +78669,11 @@ func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "redeliveryOfID":
+			out.Values[i] = ec._WebhookDelivery_redeliveryOfID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "connection":
 			field := field
 
@@ -82572,6 +78722,82 @@ func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.Select
 					}
 				}()
 				res = ec._WebhookDelivery_releases(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "redeliveryOf":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._WebhookDelivery_redeliveryOf(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "redeliveries":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._WebhookDelivery_redeliveries(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -85449,41 +81675,6 @@ func (ec *executionContext) unmarshalNServiceConnectionWhereInput2ᚖgithubᚗco
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNStepAttachment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachment(ctx context.Context, sel ast.SelectionSet, v *ent.StepAttachment) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return ec._StepAttachment(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNStepAttachmentOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentOrderField(ctx context.Context, v any) (*ent.StepAttachmentOrderField, error) {
-	var res = new(ent.StepAttachmentOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNStepAttachmentOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.StepAttachmentOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
-}
-
-func (ec *executionContext) unmarshalNStepAttachmentWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentWhereInput(ctx context.Context, v any) (*ent.StepAttachmentWhereInput, error) {
-	res, err := ec.unmarshalInputStepAttachmentWhereInput(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNStepIssue2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐStepIssue(ctx context.Context, sel ast.SelectionSet, v spec.StepIssue) graphql.Marshaler {
-	return ec._StepIssue(ctx, sel, &v)
-}
-
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -85549,31 +81740,6 @@ func (ec *executionContext) marshalNTask2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋent
 	return ret
 }
 
-func (ec *executionContext) marshalNTaskGroupStep2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStep(ctx context.Context, sel ast.SelectionSet, v tasklib.Step) graphql.Marshaler {
-	return ec._TaskGroupStep(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNTaskGroupStep2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStepᚄ(ctx context.Context, sel ast.SelectionSet, v []tasklib.Step) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNTaskGroupStep2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStep(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
-func (ec *executionContext) unmarshalNTaskGroupStepInput2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStep(ctx context.Context, v any) (tasklib.Step, error) {
-	res, err := ec.unmarshalInputTaskGroupStepInput(ctx, v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
 func (ec *executionContext) unmarshalNTaskInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTask(ctx context.Context, v any) (spec.Task, error) {
 	res, err := ec.unmarshalInputTaskInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -85594,62 +81760,6 @@ func (ec *executionContext) marshalNTaskKind2githubᚗcomᚋcairnhqᚋcairnᚋen
 		}
 	}
 	return res
-}
-
-func (ec *executionContext) marshalNTaskTemplate2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*tasklib.Template) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNTaskTemplate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplate(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
-func (ec *executionContext) marshalNTaskTemplate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *tasklib.Template) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return ec._TaskTemplate(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNTaskTemplateInput2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplate(ctx context.Context, v any) (tasklib.Template, error) {
-	res, err := ec.unmarshalInputTaskTemplateInput(ctx, v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNTemplateInput2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐInput(ctx context.Context, sel ast.SelectionSet, v tasklib.Input) graphql.Marshaler {
-	return ec._TemplateInput(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNTemplateInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐInputᚄ(ctx context.Context, sel ast.SelectionSet, v []tasklib.Input) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNTemplateInput2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐInput(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
-func (ec *executionContext) unmarshalNTemplateInputInput2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐInput(ctx context.Context, v any) (tasklib.Input, error) {
-	res, err := ec.unmarshalInputTemplateInputInput(ctx, v)
-	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -85807,6 +81917,16 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋg
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WebhookDelivery(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWebhookDeliveryConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDeliveryConnection) graphql.Marshaler {
@@ -89228,69 +85348,6 @@ func (ec *executionContext) unmarshalOServiceConnectionWhereInput2ᚖgithubᚗco
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOStepAttachment2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.StepAttachment) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNStepAttachment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachment(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
-func (ec *executionContext) unmarshalOStepAttachmentWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentWhereInputᚄ(ctx context.Context, v any) ([]*ent.StepAttachmentWhereInput, error) {
-	if v == nil {
-		return nil, nil
-	}
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]*ent.StepAttachmentWhereInput, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNStepAttachmentWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentWhereInput(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-func (ec *executionContext) unmarshalOStepAttachmentWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐStepAttachmentWhereInput(ctx context.Context, v any) (*ent.StepAttachmentWhereInput, error) {
-	if v == nil {
-		return nil, nil
-	}
-	res, err := ec.unmarshalInputStepAttachmentWhereInput(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOStepIssue2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐStepIssueᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.StepIssue) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNStepIssue2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐStepIssue(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -89356,23 +85413,6 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) unmarshalOTaskGroupStepInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStepᚄ(ctx context.Context, v any) ([]tasklib.Step, error) {
-	if v == nil {
-		return nil, nil
-	}
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]tasklib.Step, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNTaskGroupStepInput2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStep(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
 func (ec *executionContext) unmarshalOTaskInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTaskᚄ(ctx context.Context, v any) ([]spec.Task, error) {
 	if v == nil {
 		return nil, nil
@@ -89401,30 +85441,6 @@ func (ec *executionContext) marshalOTaskKind2githubᚗcomᚋcairnhqᚋcairnᚋen
 	_ = ctx
 	res := graphql.MarshalString(string(v))
 	return res
-}
-
-func (ec *executionContext) marshalOTaskTemplate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *tasklib.Template) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._TaskTemplate(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalOTemplateInputInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐInputᚄ(ctx context.Context, v any) ([]tasklib.Input, error) {
-	if v == nil {
-		return nil, nil
-	}
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]tasklib.Input, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNTemplateInputInput2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐInput(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
 }
 
 func (ec *executionContext) unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx context.Context, v any) ([]time.Time, error) {
@@ -89631,6 +85647,25 @@ func (ec *executionContext) unmarshalOVariableInput2ᚕgithubᚗcomᚋcairnhqᚋ
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOWebhookDelivery2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.WebhookDelivery) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOWebhookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWebhookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {

@@ -58,6 +58,7 @@ var notDefinitionOwned = map[string]string{
 	"deleteVariableGroup":     "library: the group's own permissions (TestLibraryMutationsAsOutsider)",
 	"updateSecureFile":        "library: the file's own permissions (TestLibraryMutationsAsOutsider)",
 	"deleteSecureFile":        "library: the file's own permissions (TestLibraryMutationsAsOutsider)",
+	"redeliverWebhookDelivery": "webhook deliveries (ADMIN only; the releases it creates are the CI path's)",
 }
 
 type walkResponse struct {

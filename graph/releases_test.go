@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -123,6 +124,58 @@ func TestReleaseAPI(t *testing.T) {
 			&abandoned, client.Var("id", created.CreateRelease.ID))
 		if abandoned.AbandonRelease.Status != "ABANDONED" {
 			t.Fatalf("abandon %+v", abandoned)
+		}
+	})
+}
+
+// TestReleaseEnvironmentsInRankOrder: a release's environments come in their definition's
+// trigger order (dev, qa, prod), not in name order, whether read alone or in a list.
+func TestReleaseEnvironmentsInRankOrder(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := t.Context()
+		e := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: delivery.NewManualClock(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))})
+		alice := delivery.Actor{UserID: db.Client.User.Create().SetUsername("alice").SetRole("EDITOR").SaveX(ctx).ID, Username: "alice", Role: delivery.RoleEditor}
+		if _, err := e.CreateConnection(ctx, delivery.SystemActor("test"), delivery.ConnectionInput{Name: "jenkins", Kind: "JENKINS", URL: "https://ci"}); err != nil {
+			t.Fatal(err)
+		}
+		var envs []spec.EnvironmentSpec
+		for _, name := range []string{"dev", "qa", "prod"} {
+			envs = append(envs, spec.EnvironmentSpec{Name: name})
+		}
+		def, err := e.CreateDefinition(ctx, alice, spec.DefinitionSnapshot{Name: "web", Environments: envs,
+			ArtifactSources: []spec.ArtifactSourceSpec{{Alias: "app", Type: "JENKINS", Connection: "jenkins", Job: "app", Primary: true}}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := e.CreateRelease(ctx, alice, delivery.CreateReleaseInput{DefinitionID: def.ID,
+			Artifacts: []delivery.ArtifactVersion{{Alias: "app", BuildNumber: "42"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Engine: e}}))
+		srv.AddTransport(transport.POST{})
+		c := client.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv.ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), alice)))
+		}))
+		var one struct {
+			Release struct{ Environments []struct{ Name string } }
+		}
+		c.MustPost(`query($id: ID!) { release(id: $id) { environments { name } } }`, &one, client.Var("id", rel.ID))
+		var list struct {
+			Releases struct {
+				Edges []struct {
+					Node struct{ Environments []struct{ Name string } }
+				}
+			}
+		}
+		c.MustPost(`{ releases(first: 5) { edges { node { environments { name } } } } }`, &list)
+		if len(list.Releases.Edges) != 1 {
+			t.Fatalf("releases %+v", list)
+		}
+		for _, got := range [][]struct{ Name string }{one.Release.Environments, list.Releases.Edges[0].Node.Environments} {
+			if fmt.Sprint(got) != "[{dev} {qa} {prod}]" {
+				t.Errorf("environments %v, want dev, qa, prod", got)
+			}
 		}
 	})
 }

@@ -13,6 +13,15 @@ import (
 	"github.com/cairnhq/cairn/ent"
 )
 
+// RedeliverWebhookDelivery is the resolver for the redeliverWebhookDelivery field.
+func (r *mutationResolver) RedeliverWebhookDelivery(ctx context.Context, id int) (*ent.WebhookDelivery, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.RedeliverWebhookDelivery(ctx, a, id)
+}
+
 // ArtifactVersions is the resolver for the artifactVersions field.
 func (r *queryResolver) ArtifactVersions(ctx context.Context, definitionID int, alias string, first *int) ([]*delivery.BuildVersion, error) {
 	a, err := actor(ctx)

@@ -21,6 +21,7 @@ import (
 	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/integrations/enrich"
 	"github.com/cairnhq/cairn/integrations/gates"
+	"github.com/cairnhq/cairn/integrations/hook"
 	"github.com/cairnhq/cairn/integrations/jenkins"
 	"github.com/cairnhq/cairn/integrations/teambuild"
 	"github.com/cairnhq/cairn/server/dispatch"
@@ -138,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Passwords: cfg.Passwords,
 		Gates:     gates.New(gates.Guarded(denied)),
 		AuditKey:  auditKey,
+		Webhooks:  hook.Parsers{hook.SourceJenkins: jenkins.NewAdapter(nil), hook.SourceTeamBuild: teambuild.NewAdapter()},
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub

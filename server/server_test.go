@@ -218,6 +218,21 @@ func TestDashboardPages(t *testing.T) {
 			t.Errorf("GET %s: %d, want 404", p, resp.StatusCode)
 		}
 	}
+	// A browser on an unknown page gets the dashboard (it shows "Not found") with a 404; under
+	// the server's own paths it gets a plain 404 like programs do.
+	for p, page := range map[string]bool{"/nope": true, "/releases": true, "/metrics": false, "/logs/x": false, "/graphql/x": false, "/assets/x.js": false} {
+		req, _ := http.NewRequest(http.MethodGet, h.http.URL+p, nil)
+		req.Header.Set("Accept", "text/html,application/xhtml+xml")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || contains(string(b), `<div id="root">`) != page {
+			t.Errorf("browser GET %s: %d, dashboard page %v, want 404 and %v", p, resp.StatusCode, contains(string(b), `<div id="root">`), page)
+		}
+	}
 	resp, err := http.Get(h.http.URL + "/assets/../../go.mod")
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,10 @@ func securityHeaders(h http.Header) {
 // ServePage writes one of the bundle's HTML pages (index.html,
 // graphiql.html); pages are never cached, so a new server's bundle loads.
 func ServePage(w http.ResponseWriter, r *http.Request, name string) {
+	servePage(w, r, name, http.StatusOK)
+}
+
+func servePage(w http.ResponseWriter, r *http.Request, name string, status int) {
 	b, err := fs.ReadFile(files, name)
 	if err != nil {
 		http.Error(w, "page not in the bundle: run npm run build in web/", http.StatusNotFound)
@@ -46,6 +50,7 @@ func ServePage(w http.ResponseWriter, r *http.Request, name string) {
 	securityHeaders(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(b)
 	}
@@ -69,11 +74,25 @@ func isRoute(p string) bool {
 	return false
 }
 
+// serverPaths are the prefixes of the server's paths that are not the dashboard's (API,
+// webhooks, agents, sign-in, metrics, probes): unknown ones keep a plain 404.
+var serverPaths = []string{"/graphql", "/webhooks", "/logs", "/agent", "/auth", "/metrics", "/healthz", "/readyz", "/assets"}
+
+func isServerPath(p string) bool {
+	for _, sp := range serverPaths {
+		if p == sp || strings.HasPrefix(p, sp+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // Handler serves the dashboard: files under /assets/ (content-hashed names,
 // cached for a year), and index.html for the dashboard's own routes
 // (/releases/12), so that a link into the dashboard loads it and it shows the
-// view. Any other path is a 404, so that paths the server does not serve
-// (such as /metrics when metrics are off) do not answer a page.
+// view. Any other path is a 404: with the dashboard's "Not found" page for a browser (Accept:
+// text/html), plain for programs and under the server's own paths (such as /metrics when
+// metrics are off), which never answer a page.
 func Handler() http.Handler {
 	static := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +115,12 @@ func Handler() http.Handler {
 			return
 		}
 		if !isRoute(p) {
+			// A person who follows a stale link gets the dashboard's "Not found" page
+			// (status 404); programs, and the server's own non-page paths, a plain 404.
+			if strings.Contains(r.Header.Get("Accept"), "text/html") && !isServerPath(p) {
+				servePage(w, r, "index.html", http.StatusNotFound)
+				return
+			}
 			http.NotFound(w, r)
 			return
 		}

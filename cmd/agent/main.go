@@ -78,21 +78,28 @@ func run(args []string, getenv func(string) string, stderr *os.File) error {
 	return agent.Run(ctx, cfg)
 }
 
-// envNames are the agent's variables that do not follow envflag's rule (kept from before the
-// rule was shared): the token and name are the agent's own. --capability repeats and has none.
-var envNames = envflag.Names{"token": "CAIRN_AGENT_TOKEN", "name": "CAIRN_AGENT_NAME", "capability": ""}
+// envNames are the agent's exceptions to envflag's rule: --capability repeats and has no
+// variable. Every other flag follows the rule (--token → CAIRN_TOKEN, --name → CAIRN_NAME).
+var envNames = envflag.Names{"capability": ""}
+
+// legacyEnv are the variables the token and name had before they followed the rule; they are
+// still read, after the rule's, so that existing agent.env files keep working.
+var legacyEnv = map[string]string{"token": "CAIRN_AGENT_TOKEN", "name": "CAIRN_AGENT_NAME"}
 
 // parseConfig turns flags and environment variables into an agent.Config. Flags win over the
 // environment.
 func parseConfig(args []string, getenv func(string) string) (agent.Config, error) {
-	fs := flag.NewFlagSet("cairn-agent", flag.ContinueOnError)
-	host, _ := os.Hostname()
+	return parseConfigFS(flag.NewFlagSet("cairn-agent", flag.ContinueOnError), args, getenv)
+}
+
+// parseConfigFS is parseConfig on a given flag set (tests read its help).
+func parseConfigFS(fs *flag.FlagSet, args []string, getenv func(string) string) (agent.Config, error) {
 	caps := capabilityFlags{}
 	maxJobs := 1
 	cfg := agent.Config{}
 	fs.StringVar(&cfg.Server, "server", "", "Cairn server URL")
 	fs.StringVar(&cfg.Token, "token", "", "registration token, used once")
-	fs.StringVar(&cfg.Name, "name", host, "agent name (default: the host name)")
+	fs.StringVar(&cfg.Name, "name", "", "agent name (default: the host name)")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "./cairn-agent", "work directory: credential, results, job directories")
 	fs.StringVar(&cfg.Pool, "pool", "", "agent pool (default: the server's default pool)")
 	fs.Var(caps, "capability", "user capability key=value (repeatable)")
@@ -104,6 +111,16 @@ func parseConfig(args []string, getenv func(string) string) (agent.Config, error
 	lookup := func(k string) (string, bool) { v := getenv(k); return v, v != "" }
 	if err := envflag.Apply(fs, lookup, envNames); err != nil {
 		return agent.Config{}, err
+	}
+	for name, env := range legacyEnv {
+		if f := fs.Lookup(name); f.Value.String() == "" {
+			if v := getenv(env); v != "" {
+				_ = f.Value.Set(v) // string flags take any value
+			}
+		}
+	}
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
 	}
 	if fs.NArg() > 0 {
 		return agent.Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())

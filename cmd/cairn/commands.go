@@ -564,15 +564,16 @@ var logsCommand = &command{
 		}
 		var dep struct {
 			Node *struct {
+				ID  string `json:"id"`
 				Job *struct {
 					ID string `json:"id"`
 				} `json:"job"`
 			} `json:"node"`
 		}
-		if err := c.call(cl, `query($d: ID!) { node(id: $d) { ... on Deployment { job { id } } } }`, map[string]any{"d": c.args[0]}, &dep); err != nil {
+		if err := c.call(cl, `query($d: ID!) { node(id: $d) { ... on Deployment { id job { id } } } }`, map[string]any{"d": c.args[0]}, &dep); err != nil {
 			return err
 		}
-		if dep.Node == nil {
+		if dep.Node == nil || dep.Node.ID == "" { // nothing, or something that is not a deployment
 			return fmt.Errorf("no deployment %s", c.args[0])
 		}
 		if dep.Node.Job == nil {
@@ -765,6 +766,47 @@ var agentsListCommand = &command{
 			rows = append(rows, []string{a.ID, a.Name, state, a.Version, pool, strconv.Itoa(a.MaxJobs), seen, strings.Join(caps, " ")})
 		}
 		c.table(rows)
+		return nil
+	},
+}
+
+var webhooksRedeliverCommand = &command{
+	name: "webhooks redeliver", synopsis: "DELIVERY-ID",
+	help: "process a webhook delivery's body again under the current definitions (ADMIN)",
+	run: func(c *cmd) error {
+		if err := c.wantArgs(1, "DELIVERY-ID"); err != nil {
+			return err
+		}
+		cl, err := c.client()
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Redeliver struct {
+				ID           string `json:"id"`
+				Result       string `json:"result"`
+				Reason       string `json:"reason"`
+				RedeliveryOf struct {
+					ID string `json:"id"`
+				} `json:"redeliveryOf"`
+				Releases []struct {
+					ID   string `json:"id"`
+					Name string `json:"name"`
+				} `json:"releases"`
+			} `json:"redeliverWebhookDelivery"`
+		}
+		if err := c.call(cl, `mutation($id: ID!) { redeliverWebhookDelivery(id: $id) { id result reason redeliveryOf { id } releases { id name } } }`,
+			map[string]any{"id": c.args[0]}, &res); err != nil {
+			return err
+		}
+		d := res.Redeliver
+		if c.g.output == "json" {
+			return c.printJSON(d)
+		}
+		fmt.Fprintf(c.stdout, "Delivery %s (redelivery of %s): %s: %s\n", d.ID, d.RedeliveryOf.ID, d.Result, d.Reason)
+		for _, r := range d.Releases {
+			fmt.Fprintf(c.stdout, "  release %s %s\n", r.ID, r.Name)
+		}
 		return nil
 	},
 }

@@ -14,6 +14,7 @@
 //	cairn logs -f 31
 //	cairn status web
 //	cairn agents list -o json
+//	cairn webhooks redeliver 133143986177
 //
 // Flags fall back to environment variables by the rule of every Cairn command (internal/envflag):
 // --server → CAIRN_SERVER, --token → CAIRN_TOKEN, --config → CAIRN_CONFIG. A flag or variable
@@ -102,7 +103,7 @@ func init() {
 		releasesListCommand, releaseCreateCommand, deployCommand,
 		approvalsListCommand, approveCommand, rejectCommand,
 		interventionsListCommand, resumeCommand, stopCommand,
-		logsCommand, statusCommand, agentsListCommand,
+		logsCommand, statusCommand, agentsListCommand, webhooksRedeliverCommand,
 		groupsListCommand, groupsShowCommand, groupsSetCommand, groupsUnsetCommand, groupsDeleteCommand,
 		filesListCommand, filesUploadCommand, filesDeleteCommand,
 		tasksListCommand, tasksShowCommand,

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -507,6 +509,51 @@ func TestCLIRefusals(t *testing.T) {
 		if _, err := c.run("", args...); err == nil || errors.As(err, new(usageError)) {
 			t.Errorf("cairn %q: %v, want a server error", args, err)
 		}
+	}
+	// The id of something that is not a deployment (a user) is no deployment either.
+	userID := ts.srv.Engine.Client().User.Query().FirstIDX(context.Background())
+	if out, err := c.run("", "logs", fmt.Sprint(userID)); err == nil || !strings.Contains(err.Error(), "no deployment") {
+		t.Errorf("cairn logs <a user's id>: %q, %v", out, err)
+	}
+	usage("webhooks", "redeliver")
+	if _, err := c.run("", "webhooks", "redeliver", "999999"); err == nil || !strings.Contains(err.Error(), "NOT_FOUND") && !strings.Contains(err.Error(), "not found") {
+		t.Errorf("redelivering an unknown delivery: %v", err)
+	}
+}
+
+// TestCLIRedeliver: a webhook delivery is redelivered by its id; the answer names the new
+// delivery, the first, and the result.
+func TestCLIRedeliver(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	secret := "hook-secret"
+	if _, err := ts.srv.Engine.CreateConnection(ctx, delivery.SystemActor("test"), delivery.ConnectionInput{Name: "jenkins",
+		Kind: "JENKINS", URL: "https://jenkins.invalid", WebhookSecret: &secret}); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"name":"main","url":"job/web/job/main/","build":{"number":43,"phase":"COMPLETED","status":"SUCCESS","url":"job/web/job/main/43/","scm":{"branch":"origin/main"}}}`
+	resp, err := http.Post(ts.url+"/webhooks/jenkins/jenkins?token="+secret, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first struct {
+		Delivery int `json:"delivery"`
+	}
+	json.NewDecoder(resp.Body).Decode(&first)
+	resp.Body.Close()
+	if resp.StatusCode != 202 || first.Delivery == 0 {
+		t.Fatalf("webhook: %d %+v", resp.StatusCode, first)
+	}
+	c := newCLI(t)
+	c.ok("login", "--server", ts.url, "--token", ts.admin)
+	out := c.ok("webhooks", "redeliver", fmt.Sprint(first.Delivery))
+	if !strings.Contains(out, fmt.Sprintf("(redelivery of %d): IGNORED: no definition follows", first.Delivery)) {
+		t.Fatalf("redeliver: %q", out)
+	}
+	editor := newCLI(t)
+	editor.ok("login", "--server", ts.url, "--token", ts.token(t, "eve", delivery.RoleEditor))
+	if _, err := editor.run("", "webhooks", "redeliver", fmt.Sprint(first.Delivery)); err == nil || !strings.Contains(err.Error(), "FORBIDDEN") && !strings.Contains(strings.ToLower(err.Error()), "requires role") {
+		t.Fatalf("an EDITOR redelivering: %v", err)
 	}
 }
 

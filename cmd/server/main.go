@@ -80,7 +80,9 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "serve /metrics on --addr to requests with Authorization: Bearer <this token>")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "text or json")
-	envflag.SetUsage(fs, "server [flags]", nil)
+	envflag.SetUsage(fs, "server [flags]\n       server admin token --username NAME [--name TEXT] [--expires 24h]\n"+
+		"           prints a new API token for NAME (an ADMIN if new), on the database directly:\n"+
+		"           the way back in when no admin can sign in (server admin token --help)", nil)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -17,7 +19,7 @@ func TestHelpShowsVariables(t *testing.T) {
 	}
 	for _, want := range []string{"CAIRN_ + the flag name", "--data-dir string   (CAIRN_DATA_DIR)",
 		"--metrics-addr string   (CAIRN_METRICS_ADDR)", "--metrics-token string   (CAIRN_METRICS_TOKEN)",
-		"--log-format string   (CAIRN_LOG_FORMAT)", "--dev   (CAIRN_DEV)"} {
+		"--log-format string   (CAIRN_LOG_FORMAT)", "--dev   (CAIRN_DEV)", "server admin token --username NAME"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}
@@ -35,5 +37,52 @@ func TestBadVariable(t *testing.T) {
 	t.Setenv("CAIRN_LOG_FORMAT", "xml")
 	if err := run([]string{"--data-dir", t.TempDir()}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--log-format") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestReadmeConfigurationTable: the README's configuration table lists exactly the flags that
+// --help lists, each with the variable of the rule, so that neither drifts from the other.
+func TestReadmeConfigurationTable(t *testing.T) {
+	var help bytes.Buffer
+	if err := run([]string{"--help"}, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	flags := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  --([a-z0-9-]+)`).FindAllStringSubmatch(help.String(), -1) {
+		flags[m[1]] = true
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := readmeSection(t, string(readme), "Configuration")
+	table := map[string]bool{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`--") {
+			continue
+		}
+		names := regexp.MustCompile("`--([a-z0-9-]+)`").FindAllStringSubmatch(cells[1], -1)
+		envs := regexp.MustCompile("`(CAIRN_[A-Z0-9_]+)`").FindAllStringSubmatch(cells[2], -1)
+		if len(names) != len(envs) {
+			t.Errorf("README row %q: %d flags, %d variables", line, len(names), len(envs))
+			continue
+		}
+		for i, n := range names {
+			table[n[1]] = true
+			if want := "CAIRN_" + strings.ToUpper(strings.ReplaceAll(n[1], "-", "_")); envs[i][1] != want {
+				t.Errorf("README: --%s has variable %s, want %s", n[1], envs[i][1], want)
+			}
+		}
+	}
+	for f := range flags {
+		if !table[f] {
+			t.Errorf("--%s is a flag (server --help) but not in the README's configuration table", f)
+		}
+	}
+	for f := range table {
+		if !flags[f] {
+			t.Errorf("the README's configuration table lists --%s, which the server does not have", f)
+		}
 	}
 }

@@ -247,3 +247,28 @@ func TestReadme(t *testing.T) {
 		}
 	})
 }
+
+// TestTestShSaysPostgresSkips: ./test.sh tells, without -v, that the PostgreSQL cases skip when
+// CAIRN_TEST_DATABASE_URL is unset, and says nothing when it is set. A stand-in `go` on PATH
+// records the call instead of running the tests.
+func TestTestShSaysPostgresSkips(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte("#!/bin/sh\necho \"go $*\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dsn := range []string{"", "postgres://postgres@127.0.0.1:5432/test"} {
+		cmd := exec.Command("bash", "../../test.sh", "-race")
+		cmd.Env = []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "CAIRN_TEST_DATABASE_URL=" + dsn}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("test.sh: %v\n%s", err, out)
+		}
+		said := strings.Contains(string(out), "CAIRN_TEST_DATABASE_URL is not set: the storage tests run on SQLite only")
+		if said != (dsn == "") || !strings.Contains(string(out), "go test -count=1 -timeout 20m -race ./...") {
+			t.Errorf("with CAIRN_TEST_DATABASE_URL=%q test.sh said:\n%s", dsn, out)
+		}
+	}
+}

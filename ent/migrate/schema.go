@@ -1206,7 +1206,9 @@ var (
 		{Name: "result", Type: field.TypeEnum, Enums: []string{"ACCEPTED", "IGNORED", "REJECTED"}},
 		{Name: "reason", Type: field.TypeString, Default: ""},
 		{Name: "status_code", Type: field.TypeInt, Default: 0},
+		{Name: "payload", Type: field.TypeBytes, Nullable: true},
 		{Name: "connection_id", Type: field.TypeInt, Nullable: true},
+		{Name: "redelivery_of_id", Type: field.TypeInt, Nullable: true},
 	}
 	// WebhookDeliveriesTable holds the schema information for the "webhook_deliveries" table.
 	WebhookDeliveriesTable = &schema.Table{
@@ -1216,8 +1218,14 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "webhook_deliveries_service_connections_webhook_deliveries",
-				Columns:    []*schema.Column{WebhookDeliveriesColumns[9]},
+				Columns:    []*schema.Column{WebhookDeliveriesColumns[10]},
 				RefColumns: []*schema.Column{ServiceConnectionsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "webhook_deliveries_webhook_deliveries_redeliveries",
+				Columns:    []*schema.Column{WebhookDeliveriesColumns[11]},
+				RefColumns: []*schema.Column{WebhookDeliveriesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -1394,6 +1402,7 @@ func init() {
 	SourceCommitsTable.ForeignKeys[0].RefTable = ReleasesTable
 	StepAttachmentsTable.ForeignKeys[0].RefTable = JobStepsTable
 	WebhookDeliveriesTable.ForeignKeys[0].RefTable = ServiceConnectionsTable
+	WebhookDeliveriesTable.ForeignKeys[1].RefTable = WebhookDeliveriesTable
 	GroupMembersTable.ForeignKeys[0].RefTable = GroupsTable
 	GroupMembersTable.ForeignKeys[1].RefTable = UsersTable
 	ReleaseWorkItemsTable.ForeignKeys[0].RefTable = ReleasesTable

@@ -31,6 +31,12 @@ func (WebhookDelivery) Fields() []ent.Field {
 		field.String("reason").Default(""),
 		field.Int("status_code").Default(0),
 		field.Int("connection_id").Optional().Nillable(),
+		// Payload is the body as received from an authenticated sender, kept so
+		// that an administrator can redeliver it under the current definitions.
+		field.Bytes("payload").Optional().Annotations(entgql.Skip()),
+		// RedeliveryOfID links a redelivery to the delivery whose payload it
+		// processed again.
+		field.Int("redelivery_of_id").Optional().Nillable(),
 	}
 }
 
@@ -40,6 +46,8 @@ func (WebhookDelivery) Edges() []ent.Edge {
 		edge.From("connection", ServiceConnection.Type).Ref("webhook_deliveries").
 			Field("connection_id").Unique(),
 		edge.To("releases", Release.Type),
+		edge.To("redeliveries", WebhookDelivery.Type).
+			From("redelivery_of").Field("redelivery_of_id").Unique(),
 	}
 }
 

@@ -35,10 +35,18 @@ const (
 	FieldStatusCode = "status_code"
 	// FieldConnectionID holds the string denoting the connection_id field in the database.
 	FieldConnectionID = "connection_id"
+	// FieldPayload holds the string denoting the payload field in the database.
+	FieldPayload = "payload"
+	// FieldRedeliveryOfID holds the string denoting the redelivery_of_id field in the database.
+	FieldRedeliveryOfID = "redelivery_of_id"
 	// EdgeConnection holds the string denoting the connection edge name in mutations.
 	EdgeConnection = "connection"
 	// EdgeReleases holds the string denoting the releases edge name in mutations.
 	EdgeReleases = "releases"
+	// EdgeRedeliveryOf holds the string denoting the redelivery_of edge name in mutations.
+	EdgeRedeliveryOf = "redelivery_of"
+	// EdgeRedeliveries holds the string denoting the redeliveries edge name in mutations.
+	EdgeRedeliveries = "redeliveries"
 	// Table holds the table name of the webhookdelivery in the database.
 	Table = "webhook_deliveries"
 	// ConnectionTable is the table that holds the connection relation/edge.
@@ -53,6 +61,14 @@ const (
 	// ReleasesInverseTable is the table name for the Release entity.
 	// It exists in this package in order to avoid circular dependency with the "release" package.
 	ReleasesInverseTable = "releases"
+	// RedeliveryOfTable is the table that holds the redelivery_of relation/edge.
+	RedeliveryOfTable = "webhook_deliveries"
+	// RedeliveryOfColumn is the table column denoting the redelivery_of relation/edge.
+	RedeliveryOfColumn = "redelivery_of_id"
+	// RedeliveriesTable is the table that holds the redeliveries relation/edge.
+	RedeliveriesTable = "webhook_deliveries"
+	// RedeliveriesColumn is the table column denoting the redeliveries relation/edge.
+	RedeliveriesColumn = "redelivery_of_id"
 )
 
 // Columns holds all SQL columns for webhookdelivery fields.
@@ -67,6 +83,8 @@ var Columns = []string{
 	FieldReason,
 	FieldStatusCode,
 	FieldConnectionID,
+	FieldPayload,
+	FieldRedeliveryOfID,
 }
 
 var (
@@ -198,6 +216,11 @@ func ByConnectionID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldConnectionID, opts...).ToFunc()
 }
 
+// ByRedeliveryOfID orders the results by the redelivery_of_id field.
+func ByRedeliveryOfID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRedeliveryOfID, opts...).ToFunc()
+}
+
 // ByConnectionField orders the results by connection field.
 func ByConnectionField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -218,6 +241,27 @@ func ByReleases(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newReleasesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByRedeliveryOfField orders the results by redelivery_of field.
+func ByRedeliveryOfField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRedeliveryOfStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRedeliveriesCount orders the results by redeliveries count.
+func ByRedeliveriesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newRedeliveriesStep(), opts...)
+	}
+}
+
+// ByRedeliveries orders the results by redeliveries terms.
+func ByRedeliveries(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRedeliveriesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newConnectionStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -230,6 +274,20 @@ func newReleasesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ReleasesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, false, ReleasesTable, ReleasesPrimaryKey...),
+	)
+}
+func newRedeliveryOfStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, RedeliveryOfTable, RedeliveryOfColumn),
+	)
+}
+func newRedeliveriesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, RedeliveriesTable, RedeliveriesColumn),
 	)
 }
 

@@ -90,6 +90,16 @@ func ConnectionID(v int) predicate.WebhookDelivery {
 	return predicate.WebhookDelivery(sql.FieldEQ(FieldConnectionID, v))
 }
 
+// Payload applies equality check predicate on the "payload" field. It's identical to PayloadEQ.
+func Payload(v []byte) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldEQ(FieldPayload, v))
+}
+
+// RedeliveryOfID applies equality check predicate on the "redelivery_of_id" field. It's identical to RedeliveryOfIDEQ.
+func RedeliveryOfID(v int) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldEQ(FieldRedeliveryOfID, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.WebhookDelivery {
 	return predicate.WebhookDelivery(sql.FieldEQ(FieldCreatedAt, v))
@@ -510,6 +520,86 @@ func ConnectionIDNotNil() predicate.WebhookDelivery {
 	return predicate.WebhookDelivery(sql.FieldNotNull(FieldConnectionID))
 }
 
+// PayloadEQ applies the EQ predicate on the "payload" field.
+func PayloadEQ(v []byte) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldEQ(FieldPayload, v))
+}
+
+// PayloadNEQ applies the NEQ predicate on the "payload" field.
+func PayloadNEQ(v []byte) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldNEQ(FieldPayload, v))
+}
+
+// PayloadIn applies the In predicate on the "payload" field.
+func PayloadIn(vs ...[]byte) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldIn(FieldPayload, vs...))
+}
+
+// PayloadNotIn applies the NotIn predicate on the "payload" field.
+func PayloadNotIn(vs ...[]byte) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldNotIn(FieldPayload, vs...))
+}
+
+// PayloadGT applies the GT predicate on the "payload" field.
+func PayloadGT(v []byte) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldGT(FieldPayload, v))
+}
+
+// PayloadGTE applies the GTE predicate on the "payload" field.
+func PayloadGTE(v []byte) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldGTE(FieldPayload, v))
+}
+
+// PayloadLT applies the LT predicate on the "payload" field.
+func PayloadLT(v []byte) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldLT(FieldPayload, v))
+}
+
+// PayloadLTE applies the LTE predicate on the "payload" field.
+func PayloadLTE(v []byte) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldLTE(FieldPayload, v))
+}
+
+// PayloadIsNil applies the IsNil predicate on the "payload" field.
+func PayloadIsNil() predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldIsNull(FieldPayload))
+}
+
+// PayloadNotNil applies the NotNil predicate on the "payload" field.
+func PayloadNotNil() predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldNotNull(FieldPayload))
+}
+
+// RedeliveryOfIDEQ applies the EQ predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDEQ(v int) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldEQ(FieldRedeliveryOfID, v))
+}
+
+// RedeliveryOfIDNEQ applies the NEQ predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDNEQ(v int) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldNEQ(FieldRedeliveryOfID, v))
+}
+
+// RedeliveryOfIDIn applies the In predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDIn(vs ...int) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldIn(FieldRedeliveryOfID, vs...))
+}
+
+// RedeliveryOfIDNotIn applies the NotIn predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDNotIn(vs ...int) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldNotIn(FieldRedeliveryOfID, vs...))
+}
+
+// RedeliveryOfIDIsNil applies the IsNil predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDIsNil() predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldIsNull(FieldRedeliveryOfID))
+}
+
+// RedeliveryOfIDNotNil applies the NotNil predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDNotNil() predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldNotNull(FieldRedeliveryOfID))
+}
+
 // HasConnection applies the HasEdge predicate on the "connection" edge.
 func HasConnection() predicate.WebhookDelivery {
 	return predicate.WebhookDelivery(func(s *sql.Selector) {
@@ -548,6 +638,52 @@ func HasReleases() predicate.WebhookDelivery {
 func HasReleasesWith(preds ...predicate.Release) predicate.WebhookDelivery {
 	return predicate.WebhookDelivery(func(s *sql.Selector) {
 		step := newReleasesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRedeliveryOf applies the HasEdge predicate on the "redelivery_of" edge.
+func HasRedeliveryOf() predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, RedeliveryOfTable, RedeliveryOfColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRedeliveryOfWith applies the HasEdge predicate on the "redelivery_of" edge with a given conditions (other predicates).
+func HasRedeliveryOfWith(preds ...predicate.WebhookDelivery) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(func(s *sql.Selector) {
+		step := newRedeliveryOfStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRedeliveries applies the HasEdge predicate on the "redeliveries" edge.
+func HasRedeliveries() predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, RedeliveriesTable, RedeliveriesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRedeliveriesWith applies the HasEdge predicate on the "redeliveries" edge with a given conditions (other predicates).
+func HasRedeliveriesWith(preds ...predicate.WebhookDelivery) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(func(s *sql.Selector) {
+		step := newRedeliveriesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

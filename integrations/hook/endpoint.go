@@ -117,7 +117,7 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ep.reject(ctx, w, rec, err, err.Error())
 		return
 	}
-	rec.BuildKey = BodyKey(body)
+	rec.BuildKey, rec.Payload = BodyKey(body), body
 	receipt, err := ep.Adapter.Receipt(ctx, body, Conn{ConnectionInfo: conn, Secret: secret}, ep.Engine)
 	var ign *IgnoredError
 	switch {
@@ -132,6 +132,7 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ep.fail(ctx, w, rec, err)
 		return
 	}
+	receipt.Payload = body
 	res, err := ep.Engine.ReceiveBuild(ctx, *receipt, ResultStatus)
 	if err != nil {
 		rec.BuildKey, rec.Event = receipt.Key, receipt.Event

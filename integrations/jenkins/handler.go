@@ -126,3 +126,12 @@ func revisions(details *BuildDetails, sources []delivery.FollowingSource) map[st
 	}
 	return out
 }
+
+// NewAdapter returns the Notification plugin's adapter (hc as for NewHandler), for
+// redeliveries of stored bodies (hook.Parsers).
+func NewAdapter(hc *http.Client) hook.Adapter {
+	if hc == nil {
+		hc = &http.Client{Timeout: branchLookupTimeout}
+	}
+	return adapter{http: hc}
+}

@@ -125,3 +125,7 @@ func apiResult(s string) (hook.Result, bool) {
 	}
 	return "", false
 }
+
+// NewAdapter returns the service hook's adapter, for redeliveries of stored bodies
+// (hook.Parsers).
+func NewAdapter() hook.Adapter { return adapter{} }

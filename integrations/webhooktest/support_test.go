@@ -24,6 +24,7 @@ import (
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/integrations/enrich"
+	"github.com/cairnhq/cairn/integrations/hook"
 	"github.com/cairnhq/cairn/integrations/jenkins"
 	"github.com/cairnhq/cairn/integrations/teambuild"
 	"github.com/cairnhq/cairn/storage"
@@ -157,7 +158,8 @@ func newEnv(t *testing.T, db *storage.DB) *env {
 	}
 	ev := &env{t: t, ctx: context.Background(), db: db, c: db.Client, clk: delivery.NewManualClock(t0), events: &published{}}
 	ev.e = delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: ev.clk, Secrets: box, Bus: ev.events,
-		CI: &enrich.Fetcher{HTTP: &http.Client{Timeout: 5 * time.Second}}})
+		CI:       &enrich.Fetcher{HTTP: &http.Client{Timeout: 5 * time.Second}},
+		Webhooks: hook.Parsers{hook.SourceJenkins: jenkins.NewAdapter(nil), hook.SourceTeamBuild: teambuild.NewAdapter()}})
 	ev.ci = newFakeCI(t)
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/jenkins/{connection}", jenkins.NewHandler(ev.e, nil, nil))
