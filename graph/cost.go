@@ -65,7 +65,7 @@ func (b fieldBudget) MutateOperationParameters(_ context.Context, p *graphql.Raw
 	for _, op := range doc.Operations {
 		if err := w.walk(op.SelectionSet, map[string]int{}); err != nil {
 			e := gqlerror.Errorf("%v", err)
-			e.Extensions = map[string]any{"code": string(delivery.CodeInvalidInput)}
+			e.Extensions = map[string]any{"code": string(delivery.CodeInvalidInput), "reason": "COMPLEXITY_LIMIT_EXCEEDED"}
 			return e
 		}
 	}
@@ -92,7 +92,7 @@ func (w *budgetWalker) walk(set ast.SelectionSet, names map[string]int) error {
 		case *ast.Field:
 			w.fields++
 			if w.fields > w.max {
-				return fmt.Errorf("the operation selects more than %d fields (aliases, fragments and introspection included)", w.max)
+				return fmt.Errorf("operation exceeds the complexity budget: it selects more than %d fields (aliases, fragments and introspection included)", w.max)
 			}
 			name := s.Alias
 			if name == "" {
@@ -100,7 +100,7 @@ func (w *budgetWalker) walk(set ast.SelectionSet, names map[string]int) error {
 			}
 			names[name]++
 			if names[name] > maxSameResponseName {
-				return fmt.Errorf("%q is selected more than %d times in one selection set", name, maxSameResponseName)
+				return fmt.Errorf("operation exceeds the complexity budget: %q is selected more than %d times in one selection set", name, maxSameResponseName)
 			}
 			if len(s.SelectionSet) > 0 {
 				if err := w.walk(s.SelectionSet, map[string]int{}); err != nil {
