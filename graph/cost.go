@@ -27,7 +27,7 @@ const (
 	// the document; real queries repeat a name a handful of times at most.
 	maxSameResponseName = 64
 	// parserTokenLimit caps the tokens of a query document.
-	parserTokenLimit = 15000
+	parserTokenLimit = 50000
 	// schemaIntrospectionCost is the complexity of one __schema selection:
 	// it answers with every type of the schema, so it costs like a large
 	// page: a client's usual introspection query fits the default limit of
