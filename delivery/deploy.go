@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -392,67 +394,107 @@ func (t *txn) queuePolicy(definitionID int, envName string, fallback *ent.Releas
 // their job's creation until they are final, post-deployment approval
 // included). An automatic deployment that would step backwards is
 // superseded rather than given a job (forwardOnly).
+//
+// Its cost does not grow with the number of waiting deployments: it reads
+// the newest waiting one, then only as many as there are free slots (in
+// pages of pumpPage), and no release snapshot.
 func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
-	waiting, err := t.Deployment.Query().
-		Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
-			deployment.StatusEQ(deployment.StatusQUEUED), deployment.Not(holdsSlot())).
-		WithRelease().All(t.ctx)
+	waiting := func() *ent.DeploymentQuery {
+		return t.Deployment.Query().
+			Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
+				deployment.StatusEQ(deployment.StatusQUEUED), deployment.Not(holdsSlot()))
+	}
+	newest, err := waiting().
+		Order(deployment.ByReleaseField(release.FieldNumber, sql.OrderDesc()), deployment.ByID(sql.OrderDesc())).
+		Select(deployment.FieldID, deployment.FieldReleaseID).First(t.ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("reading waiting deployments: %w", err)
 	}
-	if len(waiting) == 0 {
-		return nil
-	}
-	slices.SortFunc(waiting, func(a, b *ent.Deployment) int {
-		if n := a.Edges.Release.Number - b.Edges.Release.Number; n != 0 {
-			return n
-		}
-		return a.ID - b.ID
-	})
-	newest := waiting[len(waiting)-1].Edges.Release
-	policy := t.queuePolicy(definitionID, envName, newest)
-	if policy.Mode == spec.QueueLatestOnly && len(waiting) > 1 {
-		for _, d := range waiting[:len(waiting)-1] {
-			dc, err := t.loadDeployment(d.ID)
-			if err != nil {
-				return err
-			}
-			if err := t.finishDeployment(actor, dc, DeploymentSupersede, "canceled: superseded by release "+newest.Name); err != nil {
-				return err
-			}
-		}
-		waiting = waiting[len(waiting)-1:]
-	}
-	if waiting, err = t.holdFrozen(definitionID, envName, waiting); err != nil {
+	policy, err := t.queuePolicyFor(definitionID, envName, newest.ReleaseID)
+	if err != nil {
 		return err
 	}
-	free := len(waiting)
+	if policy.Mode == spec.QueueLatestOnly {
+		// At most one deployment waits under LATEST_ONLY, so this list is short.
+		older, err := waiting().Where(deployment.IDNEQ(newest.ID)).Order(deployment.ByID()).IDs(t.ctx)
+		if err != nil {
+			return fmt.Errorf("reading waiting deployments: %w", err)
+		}
+		if len(older) > 0 {
+			rel, err := t.Release.Query().Where(release.ID(newest.ReleaseID)).Select(release.FieldID, release.FieldName).Only(t.ctx)
+			if err != nil {
+				return fmt.Errorf("reading release %d: %w", newest.ReleaseID, err)
+			}
+			for _, id := range older {
+				dc, err := t.loadDeployment(id)
+				if err != nil {
+					return err
+				}
+				if err := t.finishDeployment(actor, dc, DeploymentSupersede, "canceled: superseded by release "+rel.Name); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	candidates := waiting()
+	if f, err := frozenAt(t.ctx, t.Client(), definitionID, envName, t.now); err != nil {
+		return err
+	} else if f != nil {
+		candidates = candidates.Where(deployment.FreezeOverride(true))
+	}
+	free := -1 // no limit
 	if policy.MaxParallel > 0 {
 		busy, err := t.busySlots(definitionID, envName)
 		if err != nil {
 			return err
 		}
-		free = min(free, policy.MaxParallel-busy)
+		if free = policy.MaxParallel - busy; free <= 0 {
+			return nil
+		}
 	}
-	for _, d := range waiting {
-		if free <= 0 {
-			break
+	seen := map[int]bool{}
+	for free != 0 {
+		page := pumpPage
+		if free > 0 {
+			page = min(page, free)
 		}
-		dc, err := t.loadDeployment(d.ID)
+		ids, err := candidates.Clone().
+			Order(deployment.ByReleaseField(release.FieldNumber), deployment.ByID()).Limit(page).IDs(t.ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("reading waiting deployments: %w", err)
 		}
-		ok, err := t.forwardOnly(actor, dc)
-		if err != nil {
-			return err
+		if len(ids) == 0 {
+			return nil
 		}
-		if !ok {
-			continue
+		for _, id := range ids {
+			if seen[id] {
+				return nil // it neither started nor left the queue: nothing more to do
+			}
+			seen[id] = true
+			dc, err := t.loadDeployment(id)
+			if err != nil {
+				return err
+			}
+			ok, err := t.forwardOnly(actor, dc)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if err := t.startPhase(actor, dc, 0); err != nil {
+				return err
+			}
+			if free > 0 {
+				free--
+				if free == 0 {
+					break
+				}
+			}
 		}
-		if err := t.startPhase(actor, dc, 0); err != nil {
-			return err
-		}
-		free--
 	}
 	return nil
 }
@@ -481,6 +523,28 @@ func jobDemands(js spec.JobSpec) []string {
 		add(d)
 	}
 	return out
+}
+
+// pumpPage is how many waiting deployments pumpQueue reads at once.
+const pumpPage = 20
+
+// queuePolicyFor is queuePolicy when only the fallback release's id is at
+// hand: that release (and its snapshot) is read only if the definition's
+// current snapshot does not name the environment.
+func (t *txn) queuePolicyFor(definitionID int, envName string, releaseID int) (spec.QueuePolicy, error) {
+	if _, snap, err := t.definitionSnapshot(definitionID); err == nil {
+		if env, ok := snap.Environment(envName); ok {
+			return env.Queue, nil
+		}
+	}
+	rel, err := t.Release.Get(t.ctx, releaseID)
+	if err != nil {
+		return spec.QueuePolicy{}, fmt.Errorf("reading release %d: %w", releaseID, err)
+	}
+	if env, ok := rel.Snapshot.Environment(envName); ok {
+		return env.Queue, nil
+	}
+	return spec.QueuePolicy{}, nil
 }
 
 // createJob creates the job of agent phase k of a deployment, with the

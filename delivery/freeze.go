@@ -214,16 +214,6 @@ func (t *txn) freezeCheck(actor Actor, definitionID int, env string, override, a
 	return false, "", fmt.Errorf("%w: %w", ErrFrozen, &Error{Code: CodeConflict, Field: "frozen", Message: msg})
 }
 
-// holdFrozen removes from waiting the deployments a freeze holds (all but
-// those deployed through it by an override).
-func (t *txn) holdFrozen(definitionID int, env string, waiting []*ent.Deployment) ([]*ent.Deployment, error) {
-	f, err := frozenAt(t.ctx, t.Client(), definitionID, env, t.now)
-	if err != nil || f == nil {
-		return waiting, err
-	}
-	return slices.DeleteFunc(waiting, func(d *ent.Deployment) bool { return !d.FreezeOverride }), nil
-}
-
 // CreateFreezeWindow stores a freeze window. A global one needs an ADMIN;
 // one of a definition needs editDefinition on it, of an environment
 // editEnvironment there. Audited freeze.create; when it is active at once,

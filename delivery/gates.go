@@ -305,7 +305,7 @@ func (e *Engine) sampleGates(ctx context.Context, deploymentID int, stage approv
 			case g.Kind == spec.GateHTTP && verr != nil:
 				r = spec.GateResult{Detail: verr.Error()}
 			case g.Kind == spec.GateHTTP && g.HTTP != nil:
-				r = e.checkHTTPGate(ctx, *g.HTTP, vars)
+				r = e.checkHTTPGate(ctx, *g.HTTP, vars, secrets)
 			case g.Kind == spec.GateWorkItems && g.WorkItems != nil:
 				r = e.checkWorkItemGate(ctx, rel.ID, *g.WorkItems)
 			default:
@@ -413,8 +413,26 @@ func compileCriteria(src string) (*vm.Program, error) {
 	return expr.Compile(src, expr.Env(gateEnv{}), expr.AsBool(), expr.MaxNodes(500))
 }
 
-// checkHTTPGate calls an HTTP gate and judges its answer.
-func (e *Engine) checkHTTPGate(ctx context.Context, g spec.HTTPGate, vars map[string]string) spec.GateResult {
+// maxGateBodyPrefix is how much of a failing gate's answer its detail shows.
+const maxGateBodyPrefix = 200
+
+// gateBodyPrefix is the start of a gate's answer as its detail shows it: the
+// definition's secrets masked first (so a secret cut at the end cannot show
+// its beginning), then at most maxGateBodyPrefix bytes, quoted so that
+// control characters stay inert. Everyone who may read the definition reads
+// the detail, so it never carries more of an internal answer than this.
+func gateBodyPrefix(body []byte, secrets []string) string {
+	if len(body) == 0 {
+		return ""
+	}
+	masked := maskSecrets(string(body), secrets)
+	return fmt.Sprintf("; the answer begins %q", truncateText(masked, maxGateBodyPrefix))
+}
+
+// checkHTTPGate calls an HTTP gate and judges its answer. Its detail is the
+// status, a fixed verdict and at most a short masked prefix of the body:
+// never an evaluation error's text, which may quote the whole body.
+func (e *Engine) checkHTTPGate(ctx context.Context, g spec.HTTPGate, vars map[string]string, secrets []string) spec.GateResult {
 	fail := func(format string, args ...any) spec.GateResult {
 		return spec.GateResult{Detail: fmt.Sprintf(format, args...)}
 	}
@@ -465,14 +483,12 @@ func (e *Engine) checkHTTPGate(ctx context.Context, g spec.HTTPGate, vars map[st
 	}
 	out, err := expr.Run(prog, env)
 	if err != nil {
-		return fail("status %d; successCriteria failed to evaluate: %v", resp.Status, err)
+		return fail("status %d; successCriteria could not be evaluated on this answer%s", resp.Status, gateBodyPrefix(resp.Body, secrets))
 	}
-	ok, _ := out.(bool)
-	verdict := "met"
-	if !ok {
-		verdict = "not met"
+	if ok, _ := out.(bool); ok {
+		return spec.GateResult{Passed: true, Detail: fmt.Sprintf("status %d; successCriteria met", resp.Status)}
 	}
-	return spec.GateResult{Passed: ok, Detail: fmt.Sprintf("status %d; successCriteria %s", resp.Status, verdict)}
+	return fail("status %d; successCriteria not met%s", resp.Status, gateBodyPrefix(resp.Body, secrets))
 }
 
 // criteriaOf is a gate's success criteria: any 2xx status by default.

@@ -521,3 +521,45 @@ func TestWorkItemGateTags(t *testing.T) {
 		f.wantState(rel.ID, "prod", "SUCCEEDED/SUCCEEDED")
 	})
 }
+
+// TestGateDetailIsBounded: a gate's detail, which everyone who may read the
+// definition reads, carries the status, a fixed verdict and at most a short
+// prefix of the answer with the definition's secrets masked, also when the
+// success criteria fail on the body (an evaluation error would quote it
+// whole).
+func TestGateDetailIsBounded(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := gateFixture(t, db)
+		body := "internal s3cr3t-token " + strings.Repeat("y", 250) + " TAILMARK"
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(body))
+		}))
+		t.Cleanup(srv.Close)
+		gate := func(name, criteria string) spec.Gate {
+			g := httpGate(name, srv.URL)
+			g.HTTP.SuccessCriteria = criteria
+			return g
+		}
+		alice := f.user("alice", "EDITOR")
+		def := f.gateDefinition(environment("prod", afterRelease, preGates(spec.GatePolicy{
+			Gates:           []spec.Gate{gate("parse", "int(text) > 0"), gate("status", "status == 201")},
+			IntervalMinutes: 5, TimeoutMinutes: 30,
+		})))
+		rel := f.release(alice, def, "1")
+		d := f.deployment(rel.ID, "prod")
+		f.runTimers()
+		s := f.samples(d.ID)
+		if len(s) != 1 || len(s[0].Results) != 2 {
+			t.Fatalf("samples: %+v", s)
+		}
+		for i, want := range []string{"status 200; successCriteria could not be evaluated on this answer", "status 200; successCriteria not met"} {
+			r := s[0].Results[i]
+			if r.Passed || !strings.HasPrefix(r.Detail, want) || !strings.Contains(r.Detail, `the answer begins "internal *** yyy`) {
+				t.Errorf("%s: detail %q", r.Gate, r.Detail)
+			}
+			if strings.Contains(r.Detail, "TAILMARK") || strings.Contains(r.Detail, "s3cr3t") || len(r.Detail) > len(want)+240 {
+				t.Errorf("%s: the detail shows more than a masked prefix: %q", r.Gate, r.Detail)
+			}
+		}
+	})
+}

@@ -34,6 +34,9 @@ type Options struct {
 	ComplexityLimit int
 	// DepthLimit caps selection nesting (default 15).
 	DepthLimit int
+	// MaxFields caps the fields one operation selects, fragments expanded
+	// (default DefaultMaxFields).
+	MaxFields int
 	// OriginPatterns are the websocket Origins accepted besides the server's
 	// own host (coder/websocket patterns, e.g. "dashboard.example.com").
 	OriginPatterns []string
@@ -59,6 +62,9 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	}
 	if opts.DepthLimit == 0 {
 		opts.DepthLimit = 15
+	}
+	if opts.MaxFields == 0 {
+		opts.MaxFields = DefaultMaxFields
 	}
 	if opts.KeepAlive == 0 {
 		opts.KeepAlive = 15 * time.Second
@@ -96,10 +102,13 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv.AddTransport(transport.POST{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	srv.Use(fieldBudget{maxFields: opts.MaxFields}) // after APQ, which fills in the query
+	srv.Use(&complexityLimit{limit: opts.ComplexityLimit})
 	srv.Use(depthLimit(opts.DepthLimit))
+	srv.AroundFields(stopWhenGone)
 	srv.AroundOperations(limitSubscriptions(opts.MaxSubscriptions))
 	srv.AroundOperations(r.scopeReads)
 	srv.AroundFields(scopeWhere)

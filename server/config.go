@@ -82,10 +82,21 @@ type Config struct {
 	// "Authorization: Bearer <MetricsToken>". Without it (and without MetricsAddr) no metrics
 	// are served.
 	MetricsToken string
-	// GateDeniedNetworks are the comma-separated CIDR prefixes HTTP gates
-	// may not call (checked on the dialled address); "" is
-	// gates.DefaultDeniedNetworks (link-local and metadata services),
-	// "none" allows every address.
+	// OutboundDeniedNetworks are the comma-separated CIDR prefixes that HTTP
+	// gates and outgoing hooks may not call (checked on the dialled address,
+	// after DNS, by one guard: internal/netguard); "" is netguard.DefaultDenied
+	// (loopback, link-local and metadata services, multicast), "none" denies
+	// no network. The server's own listen addresses are refused whatever this
+	// and OutboundAllowedNetworks say.
+	OutboundDeniedNetworks string
+	// OutboundAllowedNetworks are prefixes reached even though they are in a
+	// denied network, e.g. "127.0.0.0/8,::1" for a gate or hook on the same
+	// host in development and tests.
+	OutboundAllowedNetworks string
+	// GateDeniedNetworks is the former name of OutboundDeniedNetworks, used
+	// when that is empty.
+	//
+	// Deprecated: use OutboundDeniedNetworks.
 	GateDeniedNetworks string
 	// CIHTTPClient calls Jenkins and Azure DevOps back (enrichment, build
 	// lists); nil means a client with a 60 s timeout.

@@ -24,6 +24,7 @@ import (
 	"github.com/cairnhq/cairn/integrations/hook"
 	"github.com/cairnhq/cairn/integrations/jenkins"
 	"github.com/cairnhq/cairn/integrations/teambuild"
+	"github.com/cairnhq/cairn/internal/netguard"
 	"github.com/cairnhq/cairn/server/dispatch"
 	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/server/hooks"
@@ -52,6 +53,8 @@ type Server struct {
 	// ci reads builds from Jenkins and Azure DevOps: enrichment and the
 	// build lists of manual releases.
 	ci *enrich.Fetcher
+	// outbound guards the addresses gates and hooks may call.
+	outbound *netguard.Guard
 	// logins counts failed sign-ins.
 	logins *auth.LoginLimiter
 	// oidc is the OpenID Connect provider, if configured.
@@ -127,17 +130,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		publisher = pgBus
 	}
 	ci := &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys}
-	denied := gates.DefaultDeniedNetworks
-	if cfg.GateDeniedNetworks != "" {
-		if denied, err = gates.ParseNetworks(cfg.GateDeniedNetworks); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("gate-denied-networks: %w", err)
-		}
+	outbound, err := outboundGuard(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	engine := delivery.New(db.Client, delivery.Options{
 		Dialect: db.Dialect, Logger: log, Secrets: box, BaseURL: cfg.BaseURL, Bus: publisher, Reads: db.ReadOnly, CI: ci,
 		Passwords: cfg.Passwords,
-		Gates:     gates.New(gates.Guarded(denied)),
+		Gates:     gates.New(gates.Guarded(outbound)),
 		AuditKey:  auditKey,
 		Webhooks:  hook.Parsers{hook.SourceJenkins: jenkins.NewAdapter(nil), hook.SourceTeamBuild: teambuild.NewAdapter()},
 	})
@@ -165,6 +166,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		hub:        hub,
 		metrics:    m,
 		ci:         ci,
+		outbound:   outbound,
 	}
 	if cfg.OIDCIssuer != "" {
 		s.oidc, err = auth.NewOIDC(ctx, auth.OIDCConfig{
@@ -180,6 +182,32 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.routes()
 	return s, nil
 }
+
+// outboundGuard is the one address guard of gates and hooks, from cfg.
+func outboundGuard(cfg Config) (*netguard.Guard, error) {
+	denied, flag := netguard.DefaultDenied, "outbound-denied-networks"
+	spec := cfg.OutboundDeniedNetworks
+	if spec == "" && cfg.GateDeniedNetworks != "" {
+		spec, flag = cfg.GateDeniedNetworks, "gate-denied-networks"
+	}
+	if spec != "" {
+		var err error
+		if denied, err = netguard.ParseNetworks(spec); err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+	}
+	allowed, err := netguard.ParseNetworks(cfg.OutboundAllowedNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("outbound-allowed-networks: %w", err)
+	}
+	return netguard.New(denied, allowed), nil
+}
+
+// RefuseOutbound records addr as one of this server's own listen addresses:
+// no HTTP gate or outgoing hook may call it, whatever networks are allowed.
+// Run does it for its listeners; a caller that serves Handler on a listener
+// of its own calls it with that listener's address.
+func (s *Server) RefuseOutbound(addr net.Addr) { s.outbound.AddSelf(addr) }
 
 // principals resolves token ids with the engine, at the engine's time.
 type principals struct{ e *delivery.Engine }
@@ -313,7 +341,7 @@ func (s *Server) Start() {
 		// Every persisted event may match a hook; RunHookLoop logs its own
 		// errors and returns when ctx ends.
 		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool { return ev.Sequence > 0 })
-		_ = s.Engine.RunHookLoop(ctx, hooks.NewPoster(0), wake)
+		_ = s.Engine.RunHookLoop(ctx, hooks.NewGuardedPoster(0, s.outbound), wake)
 	})
 	s.goLoop(func(ctx context.Context) {
 		s.Engine.RunEnrichmentLoop(ctx, s.ci, eventbus.Wake(ctx, s.bus, remoteOf(delivery.EventEnrichmentQueued)))
@@ -373,6 +401,7 @@ func Run(ctx context.Context, cfg Config) error {
 		s.Close()
 		return fmt.Errorf("listening on %s: %w", s.cfg.Addr, err)
 	}
+	s.RefuseOutbound(ln.Addr())
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -388,6 +417,7 @@ func Run(ctx context.Context, cfg Config) error {
 			s.Close()
 			return fmt.Errorf("listening on %s (--metrics-addr): %w", s.cfg.MetricsAddr, err)
 		}
+		s.RefuseOutbound(mln.Addr())
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.MetricsHandler())
 		ms = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,

@@ -9,14 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/internal/netguard"
 )
 
 // Caller is a delivery.GateCaller over an http.Client. It does not follow
@@ -29,70 +27,15 @@ type Caller struct {
 	UserAgent string
 }
 
-// DefaultDeniedNetworks are the addresses a gate may not call unless the
-// server is configured otherwise: link-local (the cloud metadata services
-// at 169.254.169.254 and fd00:ec2::254 hand out credentials), "this
-// network" and multicast. Loopback and private networks stay allowed: a
-// gate's usual target is an internal health or monitoring endpoint.
-var DefaultDeniedNetworks = []netip.Prefix{
-	netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("fe80::/10"),
-	netip.MustParsePrefix("fd00:ec2::254/128"), netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("224.0.0.0/4"), netip.MustParsePrefix("ff00::/8"),
-}
+// ErrDeniedAddress is what a call to a refused address fails with.
+var ErrDeniedAddress = netguard.ErrDenied
 
-// ErrDeniedAddress is what a call to a denied network fails with.
-var ErrDeniedAddress = errors.New("gates may not call this address (see --gate-denied-networks)")
-
-// Guarded returns a transport that refuses to connect to an address in
-// denied, checked on the address actually dialled (after DNS, so a name
-// that resolves into a denied network is refused too, whatever it resolved
-// to when the gate was saved). Proxies from the environment are not used:
-// they would hide the target's address.
-func Guarded(denied []netip.Prefix) http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.Proxy = nil
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
-		Control: func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: %s", ErrDeniedAddress, address)
-			}
-			ip := ap.Addr().Unmap()
-			for _, p := range denied {
-				if p.Contains(ip) {
-					return fmt.Errorf("%w: %s is in %s", ErrDeniedAddress, ip, p)
-				}
-			}
-			return nil
-		}}
-	t.DialContext = d.DialContext
-	return t
-}
-
-// ParseNetworks parses a comma-separated list of CIDR prefixes (or single
-// addresses); "none" or "" is no prefix.
-func ParseNetworks(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" || f == "none" {
-			continue
-		}
-		if !strings.Contains(f, "/") {
-			a, err := netip.ParseAddr(f)
-			if err != nil {
-				return nil, fmt.Errorf("%q is not an address or CIDR prefix", f)
-			}
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an address or CIDR prefix", f)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
+// Guarded returns a transport that dials through g (see netguard.Guard):
+// the address actually dialled is checked, after DNS, so a name that
+// resolves into a denied network is refused whatever it resolved to when
+// the gate was saved. A nil g refuses nothing.
+func Guarded(g *netguard.Guard) http.RoundTripper {
+	return g.Transport(30 * time.Second)
 }
 
 // New returns a Caller over transport (nil: http.DefaultTransport).

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/internal/netguard"
 )
 
 // Defaults of a Poster.
@@ -45,14 +46,28 @@ type Poster struct {
 }
 
 // NewPoster returns a Poster whose requests time out after timeout
-// (DefaultTimeout if zero or negative).
+// (DefaultTimeout if zero or negative), with no address guard: the server
+// uses NewGuardedPoster.
 func NewPoster(timeout time.Duration) *Poster {
+	return NewGuardedPoster(timeout, nil)
+}
+
+// NewGuardedPoster is NewPoster whose connections go through g (the same
+// guard as HTTP gates): a hook may not reach the networks g refuses nor the
+// server's own listen addresses. With a guard, proxies from the environment
+// are not used, since they would hide the target's address from it.
+func NewGuardedPoster(timeout time.Duration, g *netguard.Guard) *Poster {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	proxy := http.ProxyFromEnvironment
+	if g != nil {
+		dialer = g.Dialer(5 * time.Second)
+		proxy = nil
+	}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		Proxy:                 proxy,
 		DialContext:           dialer.DialContext,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: timeout,

@@ -2,6 +2,7 @@ package hooks_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/internal/netguard"
 	"github.com/cairnhq/cairn/server/hooks"
 )
 
@@ -155,5 +157,34 @@ func TestSendSignsAndShapes(t *testing.T) {
 	r = <-reqs
 	if string(r.body) != `{"text":"Release-7 created"}` || r.header.Get("X-Cairn-Signature-256") != "" {
 		t.Errorf("chat request %v %s", r.header, r.body)
+	}
+}
+
+// TestGuardedPoster: a guarded poster refuses loopback by default (the
+// receiver never sees the request), reaches it when loopback is allowed
+// explicitly, and never reaches the server's own listen address.
+func TestGuardedPoster(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	ctx := t.Context()
+	if _, err := hooks.NewGuardedPoster(0, netguard.New(netguard.DefaultDenied, nil)).Post(ctx, srv.URL, nil, nil); !errors.Is(err, netguard.ErrDenied) {
+		t.Errorf("loopback by default: %v", err)
+	}
+	loopback, _ := netguard.ParseNetworks("127.0.0.0/8,::1")
+	g := netguard.New(netguard.DefaultDenied, loopback)
+	if status, err := hooks.NewGuardedPoster(0, g).Post(ctx, srv.URL, nil, nil); err != nil || status != http.StatusNoContent {
+		t.Errorf("loopback allowed: %d %v", status, err)
+	}
+	g.AddSelf(srv.Listener.Addr())
+	if _, err := hooks.NewGuardedPoster(0, g).Post(ctx, srv.URL, nil, nil); !errors.Is(err, netguard.ErrDenied) {
+		t.Errorf("the server's own address: %v", err)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the receiver saw %d requests, want 1", n)
 	}
 }

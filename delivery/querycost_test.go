@@ -1,0 +1,178 @@
+package delivery_test
+
+import (
+	"context"
+	stdsql "database/sql"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/job"
+	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/releaseenvironment"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/storage"
+	"github.com/cairnhq/cairn/storage/storagetest"
+)
+
+// sqlCost counts the statements a client sends, in transactions too, and
+// the values bound to them (an IN list of every queued deployment's release
+// grows the second even when the first stays put).
+type sqlCost struct{ stmts, args atomic.Int64 }
+
+func (c *sqlCost) count(args any) {
+	c.stmts.Add(1)
+	if a, ok := args.([]any); ok {
+		c.args.Add(int64(len(a)))
+	}
+}
+
+type costDriver struct {
+	dialect.Driver
+	c *sqlCost
+}
+
+func (d costDriver) Query(ctx context.Context, q string, args, v any) error {
+	d.c.count(args)
+	return d.Driver.Query(ctx, q, args, v)
+}
+
+func (d costDriver) Exec(ctx context.Context, q string, args, v any) error {
+	d.c.count(args)
+	return d.Driver.Exec(ctx, q, args, v)
+}
+
+func (d costDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	tx, err := d.Driver.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return costTx{Tx: tx, c: d.c}, nil
+}
+
+type costTx struct {
+	dialect.Tx
+	c *sqlCost
+}
+
+func (t costTx) Query(ctx context.Context, q string, args, v any) error {
+	t.c.count(args)
+	return t.Tx.Query(ctx, q, args, v)
+}
+
+func (t costTx) Exec(ctx context.Context, q string, args, v any) error {
+	t.c.count(args)
+	return t.Tx.Exec(ctx, q, args, v)
+}
+
+// ExecContext serves the engine's PostgreSQL advisory lock.
+func (t costTx) ExecContext(ctx context.Context, q string, args ...any) (stdsql.Result, error) {
+	t.c.count(args)
+	ex, ok := t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("the transaction has no ExecContext")
+	}
+	return ex.ExecContext(ctx, q, args...)
+}
+
+// TestCreateReleaseCostIgnoresBacklog: creating a release whose environments
+// have 0, 100 and 1,000 deployments queued before it (in flight with a job
+// in "dev", which deploys in parallel; waiting for the one slot of "qa")
+// sends the same statements with the same number of bound values: deciding
+// "forward only" and pumping the queue read neither every queued deployment
+// nor their releases.
+func TestCreateReleaseCostIgnoresBacklog(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		cost := &sqlCost{}
+		counted := delivery.New(ent.NewClient(ent.Driver(costDriver{Driver: entsql.OpenDB(string(db.Dialect), db.SQL), c: cost})),
+			delivery.Options{Dialect: db.Dialect, Clock: f.clk, Bus: f.bus})
+		alice := f.user("alice", "EDITOR")
+		def := f.definition(snapshot("web",
+			environment("dev", afterRelease),
+			environment("qa", afterRelease, queue(spec.QueuePolicy{MaxParallel: 1}))))
+		first := f.release(alice, def, "1") // qa's one slot is its
+		if f.job(f.deployment(first.ID, "qa").ID) == nil {
+			t.Fatal("the first release's qa deployment has no job")
+		}
+		queued := 0
+		backlog := func(n int) {
+			t.Helper()
+			ctx := f.ctx
+			for start := queued; start < n; start += 200 {
+				end := min(n, start+200)
+				rels := make([]*ent.ReleaseCreate, 0, end-start)
+				for i := start; i < end; i++ {
+					rels = append(rels, f.c.Release.Create().SetName(fmt.Sprintf("backlog-%d", i)).SetNumber(-1-i).
+						SetDefinitionRevision(first.DefinitionRevision).SetSnapshot(first.Snapshot).
+						SetReason(release.ReasonCONTINUOUS_INTEGRATION).SetCreatedBy("ci:jenkins").SetDefinitionID(def))
+				}
+				rs, err := f.c.Release.CreateBulk(rels...).Save(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var envs []*ent.ReleaseEnvironmentCreate
+				for _, r := range rs {
+					for rank, name := range []string{"dev", "qa"} {
+						envs = append(envs, f.c.ReleaseEnvironment.Create().SetReleaseID(r.ID).SetDefinitionID(def).
+							SetName(name).SetRank(rank+1).SetStatus(releaseenvironment.StatusQUEUED))
+					}
+				}
+				res, err := f.c.ReleaseEnvironment.CreateBulk(envs...).Save(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var deps []*ent.DeploymentCreate
+				for _, re := range res {
+					deps = append(deps, f.c.Deployment.Create().SetAttempt(1).SetOperation(deployment.OperationDEPLOY).
+						SetStatus(deployment.StatusQUEUED).SetRequestedBy("system").SetAutomatic(true).
+						SetEnvironmentName(re.Name).SetReleaseID(re.ReleaseID).SetReleaseEnvironmentID(re.ID).
+						SetDefinitionID(def).SetQueuedAt(f.clk.Now()))
+				}
+				ds, err := f.c.Deployment.CreateBulk(deps...).Save(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var jobs []*ent.JobCreate
+				for _, d := range ds {
+					if d.EnvironmentName == "dev" { // in flight; qa's wait for the slot
+						jobs = append(jobs, f.c.Job.Create().SetDeploymentID(d.ID).SetStatus(job.StatusQUEUED).
+							SetSpec(spec.JobSpec{Tasks: []spec.Task{{Name: "deploy", Script: "true"}}}).SetQueuedAt(f.clk.Now()))
+					}
+				}
+				if err := f.c.Job.CreateBulk(jobs...).Exec(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			queued = n
+		}
+		var stmts, args []int64
+		for _, n := range []int{0, 100, 1000} {
+			backlog(n)
+			cost.stmts.Store(0)
+			cost.args.Store(0)
+			rel, err := counted.CreateRelease(f.ctx, alice, delivery.CreateReleaseInput{
+				DefinitionID: def, Artifacts: []delivery.ArtifactVersion{{Alias: "app", BuildNumber: fmt.Sprint(n + 2), BuildID: fmt.Sprint(n + 2)}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmts, args = append(stmts, cost.stmts.Load()), append(args, cost.args.Load())
+			if f.job(f.deployment(rel.ID, "dev").ID) == nil || f.job(f.deployment(rel.ID, "qa").ID) != nil || f.state(rel.ID, "qa") != "QUEUED/QUEUED" {
+				t.Fatalf("with %d queued: dev has no job or qa is %s", n, f.state(rel.ID, "qa"))
+			}
+		}
+		t.Logf("createRelease with 0, 100, 1000 queued: %v statements, %v bound values", stmts, args)
+		if stmts[1] != stmts[0] || stmts[2] != stmts[0] || args[1] != args[0] || args[2] != args[0] {
+			t.Fatalf("createRelease grows with the backlog: %v statements, %v bound values for 0, 100, 1000 queued", stmts, args)
+		}
+	})
+}
