@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/job"
@@ -284,6 +286,20 @@ func (e *Engine) claim(ctx context.Context, agentID, jobID int) (claimed *ent.Jo
 		to, err := jobMachine.apply(jobID, job.StatusQUEUED, JobAssign)
 		if err != nil {
 			return err
+		}
+		if t.postgres() {
+			// Lock the job if it is still queued and no other claimer holds it: a job another
+			// dispatcher (replica) is claiming is skipped, not waited for, so claimers never
+			// queue behind each other's transactions (the update below alone would block on
+			// the row until the other commits, then match nothing). SQLite has one writer.
+			ids, err := t.Job.Query().Where(job.ID(jobID), job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false)).
+				ForUpdate(entsql.WithLockAction(entsql.SkipLocked)).IDs(t.ctx)
+			if err != nil {
+				return fmt.Errorf("locking job %d: %w", jobID, err)
+			}
+			if len(ids) == 0 {
+				return nil
+			}
 		}
 		n, err := t.Job.Update().Where(job.ID(jobID), job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false)).
 			SetStatus(to).SetAgentID(agentID).SetAssignedAt(t.now).SetWaitingReason("").

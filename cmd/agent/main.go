@@ -90,7 +90,7 @@ func parseConfig(args []string, getenv func(string) string) (agent.Config, error
 	caps := capabilityFlags{}
 	maxJobs := 1
 	cfg := agent.Config{}
-	fs.StringVar(&cfg.Server, "server", "", "Cairn server URL")
+	fs.StringVar(&cfg.Server, "server", "", "Cairn server URL, or several comma-separated (replicas): the agent moves to the next when one fails")
 	fs.StringVar(&cfg.Token, "token", "", "registration token, used once")
 	fs.StringVar(&cfg.Name, "name", host, "agent name (default: the host name)")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "./cairn-agent", "work directory: credential, results, job directories")
