@@ -26,6 +26,7 @@ import (
 	"github.com/cairnhq/cairn/delivery"
 	entagent "github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/server"
+	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
 // The fault tests break a real database under a running job (issue 23): a PostgreSQL cluster
@@ -417,4 +418,50 @@ func get(t *testing.T, url string) (*http.Response, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// TestAgentMovesToTheNextServer gives an agent several server URLs (--server a,b): it
+// registers and connects through the second when the first does not answer, and moves to
+// another replica when its own stops.
+func TestAgentMovesToTheNextServer(t *testing.T) {
+	openGate := func(t *testing.T) string {
+		gate := filepath.Join(t.TempDir(), "gate")
+		if err := os.WriteFile(gate, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return gate
+	}
+	t.Run("first does not answer", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, "sqlite")
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := "http://" + ln.Addr().String()
+		ln.Close()
+		startWatchedAgent(t, h, "second-url", dead+" , "+h.http.URL+"/")
+		def := faultDefinition(t, h, openGate(t))
+		dev := h.waitEnv(t, h.createRelease(t, def, nil), "dev", "SUCCEEDED")
+		if dev.Agent != "second-url" {
+			t.Fatalf("job ran on %q", dev.Agent)
+		}
+	})
+	t.Run("replica stops", func(t *testing.T) {
+		t.Parallel()
+		if os.Getenv(storagetest.EnvPostgres) == "" {
+			t.Skipf("replicas need PostgreSQL: set %s", storagetest.EnvPostgres)
+		}
+		h := newHarness(t, "postgres")
+		r := h.replica(t)
+		watch := startWatchedAgent(t, h, "moves", h.http.URL+","+r.http.URL)
+		moved := watch.seen("connected")
+		h.stop()
+		waitChan(t, moved, "the agent to connect to the other replica")
+		def := faultDefinition(t, r, openGate(t))
+		dev := r.waitEnv(t, r.createRelease(t, def, nil), "dev", "SUCCEEDED")
+		if dev.Agent != "moves" {
+			t.Fatalf("job ran on %q", dev.Agent)
+		}
+	})
 }
