@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 )
@@ -149,8 +150,9 @@ func Unavailable(err error) *Error {
 // they are SafeToRetry; network errors and lost connections count too. A canceled request is
 // not a failure of the database.
 func unavailableReason(err error) string {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return ""
+	var call *url.Error
+	if err == nil || errors.Is(err, context.Canceled) || errors.As(err, &call) {
+		return "" // a canceled request, or an HTTP call (CI server, gate): not the database
 	}
 	var pg interface{ SQLState() string }
 	if errors.As(err, &pg) {
