@@ -33,7 +33,7 @@ func TestStorageFailuresAreUnavailable(t *testing.T) {
 	}{
 		{fmt.Errorf("committing: %w", sqliteErr(13)), delivery.CodeUnavailable, "disk is full"},
 		{fmt.Errorf("x: %w", sqliteErr(5|2<<8)), delivery.CodeUnavailable, "busy"}, // SQLITE_BUSY_SNAPSHOT
-		{sqliteErr(19), delivery.CodeInternal, ""},                                // CONSTRAINT
+		{sqliteErr(19), delivery.CodeInternal, ""},                                 // CONSTRAINT
 		{fmt.Errorf("x: %w", sqlStateErr("57P01")), delivery.CodeUnavailable, "restarting or unreachable"},
 		{sqlStateErr("53100"), delivery.CodeUnavailable, "disk is full"},
 		{sqlStateErr("55P03"), delivery.CodeUnavailable, "busy"},
