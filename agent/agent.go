@@ -23,10 +23,13 @@ import (
 
 // runner is one running agent: the state Run shares between the connection and the jobs.
 type runner struct {
-	cfg     Config
-	log     *slog.Logger
-	baseURL string
-	spool   *spool
+	cfg   Config
+	log   *slog.Logger
+	spool *spool
+	// servers are the server URLs (Config.Server); current indexes the one in use. Only the
+	// connection loop (or registration, before it) moves it.
+	servers []string
+	current atomic.Int32
 	exec    *executor
 	sysCaps map[string]string
 
@@ -76,7 +79,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Logger.With("component", "agent")
 	r := &runner{
-		cfg: cfg, log: log, baseURL: cfg.Server,
+		cfg: cfg, log: log, servers: cfg.servers(),
 		spool:   newSpool(filepath.Join(workDir, "results"), cfg.MaxSpoolBytes),
 		sysCaps: systemCapabilities(defaultLookPath),
 		running: map[string]*jobRun{},
@@ -152,7 +155,8 @@ func (r *runner) registerWithRetry(ctx context.Context) (savedCredential, error)
 		if err == nil || !errors.As(err, &noAnswer) || ctx.Err() != nil {
 			return c, err
 		}
-		r.log.Warn("registration failed, retrying", "err", err)
+		r.log.Warn("registration failed, retrying", "server", r.baseURL(), "err", err)
+		r.nextServer()
 		if !b.wait(ctx) {
 			return c, ctx.Err()
 		}
@@ -204,7 +208,8 @@ func (r *runner) connectLoop(ctx context.Context, cred savedCredential) error {
 		if welcomed {
 			b.reset()
 		}
-		r.log.Warn("disconnected from server", "err", err)
+		r.log.Warn("disconnected from server", "server", r.baseURL(), "err", err)
+		r.nextServer()
 		b.min, b.max = r.reconnectBounds()
 		if !b.wait(ctx) {
 			return nil
@@ -212,9 +217,19 @@ func (r *runner) connectLoop(ctx context.Context, cred savedCredential) error {
 	}
 }
 
+// baseURL returns the server URL in use.
+func (r *runner) baseURL() string { return r.servers[r.current.Load()] }
+
+// nextServer moves to the next server URL, after a failure of the current one (a no-op with one).
+func (r *runner) nextServer() {
+	if len(r.servers) > 1 {
+		r.current.Store((r.current.Load() + 1) % int32(len(r.servers)))
+	}
+}
+
 // wsURL returns the websocket URL of the connect endpoint.
 func (r *runner) wsURL() string {
-	u := r.baseURL + agentproto.ConnectPath
+	u := r.baseURL() + agentproto.ConnectPath
 	if rest, ok := strings.CutPrefix(u, "https://"); ok {
 		return "wss://" + rest
 	}
@@ -290,7 +305,7 @@ func (r *runner) session(ctx context.Context, cred savedCredential) (welcomed bo
 	if welcome.GraceMillis > 0 { // at most a year: a larger value would overflow, and caps nothing
 		r.grace.Store(int64(time.Duration(min(welcome.GraceMillis, maxGraceMillis)) * time.Millisecond))
 	}
-	r.log.Info("connected", "server", r.baseURL)
+	r.log.Info("connected", "server", r.baseURL())
 	r.spool.resend("")
 
 	ctx, cancel := context.WithCancelCause(ctx)

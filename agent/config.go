@@ -15,8 +15,11 @@ import (
 // Config is everything Run needs. Nothing in this package reads the environment or flags:
 // cmd/agent fills Config.
 type Config struct {
-	// Server is the Cairn server's base URL (http or https), e.g. https://cairn.example.com.
-	// The websocket URL is derived from it (ws or wss).
+	// Server is the Cairn server's base URL (http or https), e.g. https://cairn.example.com,
+	// or several separated by commas: the replicas of one installation (one database, one
+	// signing key). The agent uses the first; whenever a connection attempt fails or a
+	// connection drops it moves to the next one (round robin), with the reconnect backoff
+	// between attempts. The websocket URL is derived from each (ws or wss).
 	Server string
 	// Token is the registration token. It is used only when WorkDir holds no credential.json.
 	Token string
@@ -64,12 +67,20 @@ type Config struct {
 	MaxSpoolBytes int
 }
 
+// servers returns the server URLs of a validated Config (withDefaults), in order.
+func (c Config) servers() []string { return strings.Split(c.Server, ",") }
+
 // withDefaults validates c and returns it with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
-	u, err := url.Parse(c.Server)
-	if c.Server == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("server URL %q must be an http or https URL", c.Server))
+	servers := strings.Split(c.Server, ",")
+	for i, s := range servers {
+		s = strings.TrimRight(strings.TrimSpace(s), "/")
+		u, err := url.Parse(s)
+		if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("server URL %q must be an http or https URL", s))
+		}
+		servers[i] = s
 	}
 	if strings.TrimSpace(c.Name) == "" {
 		errs = append(errs, errors.New("name is required"))
@@ -83,7 +94,7 @@ func (c Config) withDefaults() (Config, error) {
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
-	c.Server = strings.TrimRight(c.Server, "/")
+	c.Server = strings.Join(servers, ",")
 	if c.MaxJobs == 0 {
 		c.MaxJobs = 1
 	}

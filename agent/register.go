@@ -73,7 +73,7 @@ func (r *runner) register(ctx context.Context) (savedCredential, error) {
 	if err != nil {
 		return savedCredential{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.baseURL+agentproto.RegisterPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.baseURL()+agentproto.RegisterPath, bytes.NewReader(body))
 	if err != nil {
 		return savedCredential{}, err
 	}
@@ -103,7 +103,7 @@ func (r *runner) register(ctx context.Context) (savedCredential, error) {
 	if err := json.Unmarshal(data, &rr); err != nil || rr.Credential == "" {
 		return savedCredential{}, fmt.Errorf("registering: invalid answer %q", data)
 	}
-	c := savedCredential{Server: r.baseURL, AgentID: rr.AgentID, Name: r.cfg.Name, Credential: rr.Credential}
+	c := savedCredential{Server: r.baseURL(), AgentID: rr.AgentID, Name: r.cfg.Name, Credential: rr.Credential}
 	data, err = json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return savedCredential{}, err

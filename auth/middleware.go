@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/cairnhq/cairn/delivery"
@@ -32,7 +33,7 @@ type Authenticator struct {
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (delivery.Actor, error) {
 	if secret, ok := sessionFromCredential(header); ok && a.Sessions != nil {
 		actor, err := a.Sessions.PrincipalForSession(ctx, secret)
-		if err != nil && delivery.CodeOf(err) != delivery.CodeInternal {
+		if err != nil && !delivery.ServerFault(err) {
 			err = &delivery.Error{Code: delivery.CodeUnauthenticated, Message: err.Error()}
 		}
 		return actor, err
@@ -48,7 +49,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (delive
 	}
 	actor, err := a.Principals.PrincipalForToken(ctx, claims.ID)
 	if err != nil {
-		if delivery.CodeOf(err) == delivery.CodeInternal {
+		if delivery.ServerFault(err) {
 			return delivery.Actor{}, err
 		}
 		return delivery.Actor{}, &delivery.Error{Code: delivery.CodeUnauthenticated, Message: err.Error()}
@@ -102,9 +103,15 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		actor, err := a.Authenticate(r.Context(), creds)
 		if err != nil {
 			status, msg := http.StatusUnauthorized, err.Error()
-			if delivery.CodeOf(err) == delivery.CodeInternal {
+			switch delivery.CodeOf(err) {
+			case delivery.CodeInternal:
 				a.Log.ErrorContext(r.Context(), "authenticating request", "err", err)
 				status, msg = http.StatusInternalServerError, "internal error"
+			case delivery.CodeUnavailable:
+				// The credential could not be checked: not the caller's fault, and worth a retry.
+				a.Log.WarnContext(r.Context(), "authenticating request", "err", err)
+				WriteUnavailable(w, delivery.Unavailable(err).Message)
+				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cairn"`)
 			WriteError(w, status, string(delivery.CodeOf(err)), msg)
@@ -116,6 +123,17 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 
 func isWebsocketUpgrade(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// RetryAfterSeconds is the Retry-After of every 503 answer: how long a client should wait before
+// retrying a request the server could not serve for want of its database.
+const RetryAfterSeconds = 5
+
+// WriteUnavailable answers 503 with Retry-After and an UNAVAILABLE error body: the edges' one
+// answer to a storage or availability failure (delivery.CodeUnavailable).
+func WriteUnavailable(w http.ResponseWriter, message string) {
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	WriteError(w, http.StatusServiceUnavailable, string(delivery.CodeUnavailable), message)
 }
 
 // WriteError writes a JSON error body {"error": {"code", "message"}}.

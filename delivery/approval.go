@@ -606,7 +606,7 @@ func (e *Engine) PendingApprovalsFor(ctx context.Context, actor Actor) ([]*ent.A
 		switch {
 		case err == nil:
 			out = append(out, a)
-		case CodeOf(err) == CodeInternal:
+		case ServerFault(err):
 			return nil, fmt.Errorf("listing pending approvals of %s: %w", actor.Username, err)
 		}
 	}

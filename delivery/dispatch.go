@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -228,27 +230,44 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 			}
 			maps.Copy(free, slots)
 		}
-		for i, j := range page {
-			for _, id := range matches[i] {
-				if free[id] == 0 {
+		// A job whose row another transaction holds is skipped at first (PostgreSQL), then tried
+		// again, waiting for it, once the free ones are claimed: the holder may be a claimer on
+		// another replica (the job is gone then) or a short write such as a waiting reason (the
+		// job is still to be claimed, and no event would bring it back to this round).
+		var skipped []int
+		for pass := 0; pass < 2; pass++ {
+			for i, j := range page {
+				if pass == 1 && !slices.Contains(skipped, i) {
 					continue
 				}
-				got, full, err := e.claim(ctx, id, j.ID)
-				if err != nil {
-					return claimed, err
-				}
-				if full {
-					free[id] = 0 // another dispatcher filled it meanwhile: try the next agent
-					continue
-				}
-				if got != nil {
-					free[id]--
-					claimed = append(claimed, got)
-					if limit > 0 && len(claimed) >= limit {
-						return claimed, nil
+				for _, id := range matches[i] {
+					if free[id] == 0 {
+						continue
 					}
+					got, full, locked, err := e.claim(ctx, id, j.ID, pass == 0)
+					if err != nil {
+						return claimed, err
+					}
+					if locked {
+						skipped = append(skipped, i)
+						break
+					}
+					if full {
+						free[id] = 0 // another dispatcher filled it meanwhile: try the next agent
+						continue
+					}
+					if got != nil {
+						free[id]--
+						claimed = append(claimed, got)
+						if limit > 0 && len(claimed) >= limit {
+							return claimed, nil
+						}
+					}
+					break // claimed, or another dispatcher took the job: next job
 				}
-				break // claimed, or another dispatcher took the job: next job
+			}
+			if len(skipped) == 0 {
+				break
 			}
 		}
 		if len(page) < claimPage {
@@ -261,7 +280,9 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 }
 
 // claim tries to assign job jobID to the agent. full is set when the agent has no free slot.
-func (e *Engine) claim(ctx context.Context, agentID, jobID int) (claimed *ent.Job, full bool, err error) {
+// With skipLocked (PostgreSQL), a job row another transaction holds is not waited for: locked
+// is set instead.
+func (e *Engine) claim(ctx context.Context, agentID, jobID int, skipLocked bool) (claimed *ent.Job, full, locked bool, err error) {
 	err = e.inTxConcurrent(ctx, func(t *txn) error {
 		// Lock the agent row so that two claims for one agent cannot both see a free slot.
 		aq := t.Agent.Query().Where(agent.ID(agentID))
@@ -288,6 +309,21 @@ func (e *Engine) claim(ctx context.Context, agentID, jobID int) (claimed *ent.Jo
 		if err != nil {
 			return err
 		}
+		if skipLocked && t.postgres() {
+			// Lock the job unless another transaction holds it: a job another dispatcher
+			// (replica) is claiming is skipped, not waited for, so claimers do not queue behind
+			// each other's transactions (the update below alone blocks on the row until the
+			// other commits, then matches nothing). SQLite has one writer.
+			ids, err := t.Job.Query().Where(job.ID(jobID)).
+				ForUpdate(entsql.WithLockAction(entsql.SkipLocked)).IDs(t.ctx)
+			if err != nil {
+				return fmt.Errorf("locking job %d: %w", jobID, err)
+			}
+			if len(ids) == 0 {
+				locked = true
+				return nil
+			}
+		}
 		n, err := t.Job.Update().Where(job.ID(jobID), job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false)).
 			SetStatus(to).SetAgentID(agentID).SetAssignedAt(t.now).SetWaitingReason("").
 			AddVersion(1).Save(t.ctx)
@@ -306,7 +342,7 @@ func (e *Engine) claim(ctx context.Context, agentID, jobID int) (claimed *ent.Jo
 	if claimed != nil {
 		claimed = claimed.Unwrap()
 	}
-	return claimed, full, err
+	return claimed, full, locked, err
 }
 
 // agentPool is what waiting reasons are explained from: the enabled agents, the online ones with

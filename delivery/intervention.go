@@ -433,7 +433,7 @@ func (e *Engine) PendingInterventionsFor(ctx context.Context, actor Actor) ([]*e
 		may, seen := manages[k]
 		if !seen {
 			_, err := checkAccess(ctx, e.client, actor, k.def, k.env, PermManageDeployments, "", NotFound("definition", k.def))
-			if err != nil && CodeOf(err) == CodeInternal {
+			if err != nil && ServerFault(err) {
 				return nil, err
 			}
 			may = err == nil

@@ -138,7 +138,7 @@ func (e *Engine) runTimer(ctx context.Context, tm *ent.Timer) error {
 	switch {
 	case err == nil, errors.Is(err, errTimerDone):
 		return nil
-	case CodeOf(err) == CodeInternal:
+	case ServerFault(err):
 		if uerr := e.client.Timer.UpdateOneID(tm.ID).SetLastError(err.Error()).Exec(context.WithoutCancel(ctx)); uerr != nil {
 			return fmt.Errorf("%w (recording it: %v)", err, uerr)
 		}

@@ -360,7 +360,7 @@ func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc, re *redelivery) (R
 			}},
 		}
 		rel, err := t.createRelease(ci, in)
-		if err != nil && CodeOf(err) != CodeInternal {
+		if err != nil && !ServerFault(err) {
 			// createRelease validates everything before its first write,
 			// so a domain refusal (another source with no known build, say)
 			// leaves the transaction clean: the other definitions go on.

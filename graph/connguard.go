@@ -217,7 +217,7 @@ func (g *guard) websocketInit(ctx context.Context, payload transport.InitPayload
 		}
 		actor, err := g.authn.Authenticate(ctx, creds)
 		if err != nil {
-			if delivery.CodeOf(err) == delivery.CodeInternal {
+			if delivery.ServerFault(err) {
 				// The credential could not be checked (the database failed): not a
 				// refusal, which clients take as final; they reconnect after this.
 				return unavailable(ctx, err)

@@ -32,14 +32,18 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		pres := graphql.DefaultErrorPresenter(ctx, err)
 		code := delivery.CodeOf(err)
-		if code == delivery.CodeInternal {
-			if isInputCoercion(err) {
-				code = delivery.CodeInvalidInput
-			} else {
-				log.ErrorContext(ctx, "internal error", "path", pres.Path.String(), "err", err)
-				pres.Message = "internal error"
-			}
-		} else {
+		switch {
+		case code == delivery.CodeUnavailable:
+			// The storage failed: nobody's input is at fault, and the request may be retried.
+			log.WarnContext(ctx, "storage unavailable", "path", pres.Path.String(), "err", err)
+			pres.Message = delivery.Unavailable(err).Message
+			markUnavailable(ctx)
+		case code == delivery.CodeInternal && isInputCoercion(err):
+			code = delivery.CodeInvalidInput
+		case code == delivery.CodeInternal:
+			log.ErrorContext(ctx, "internal error", "path", pres.Path.String(), "err", err)
+			pres.Message = "internal error"
+		default:
 			pres.Message = domainMessage(err)
 		}
 		if pres.Extensions == nil {
@@ -72,9 +76,13 @@ func domainMessage(err error) string {
 // (bad enum value, wrong scalar), which are the client's fault. A scalar's own
 // unmarshal error (a cursor, a time or an Int64 that does not parse) reaches the
 // presenter as the *gqlerror.Error that graphql.ErrorOnPath made, with the
-// path of the argument; resolvers return plain errors, which gqlgen passes on
-// unwrapped.
+// path of the argument; gqlgen wraps resolver errors the same way (with their
+// locations), so those are marked by markResolverErrors first.
 func isInputCoercion(err error) bool {
+	var re *resolverError
+	if errors.As(err, &re) {
+		return false // a resolver's own failure (markResolverErrors)
+	}
 	if gqlErr, ok := err.(*gqlerror.Error); ok && gqlErr.Err != nil && len(gqlErr.Path) > 0 {
 		return true
 	}

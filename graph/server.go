@@ -114,9 +114,10 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv.AroundFields(scopeWhere)
 	srv.AroundOperations(r.Loaders)
 	srv.AroundRootFields(authorizeRootFields)
+	srv.AroundFields(markResolverErrors)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(recoverPanic(log))
-	return g.middleware(srv)
+	return retryLaterStatus(g.middleware(srv))
 }
 
 // depthLimiter refuses operations nested deeper than a limit.

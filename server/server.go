@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -239,7 +240,20 @@ func (s *Server) routes() {
 		defer cancel()
 		if err := s.db.Ping(ctx); err != nil {
 			s.log.WarnContext(ctx, "readiness check failed", "err", err)
+			w.Header().Set("Retry-After", strconv.Itoa(auth.RetryAfterSeconds))
 			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		// A database that answers may still refuse every write (a full disk, a read-only
+		// standby): a replica that cannot write is not ready.
+		if err := s.db.ProbeWrite(ctx); err != nil {
+			s.log.WarnContext(ctx, "readiness check failed", "err", err)
+			msg := "database cannot write"
+			if u := delivery.Unavailable(err); u != nil {
+				msg += ": " + strings.TrimPrefix(u.Message, "storage unavailable: ")
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(auth.RetryAfterSeconds))
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")

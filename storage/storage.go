@@ -47,6 +47,24 @@ func (d *DB) Close() error { return d.Client.Close() }
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 
+// ProbeWrite writes one row (an upsert into writeProbeTable, which Migrate creates), so that a
+// readiness check notices a database that answers but cannot write: a full disk, a read-only
+// standby, a lock that never comes free.
+func (d *DB) ProbeWrite(ctx context.Context) error {
+	q := "INSERT INTO " + writeProbeTable + " (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+	if d.Dialect == delivery.Postgres {
+		q = strings.Replace(q, "?", "$1", 1)
+	}
+	if _, err := d.SQL.ExecContext(ctx, q, time.Now().UnixNano()); err != nil {
+		return fmt.Errorf("probing a write: %w", err)
+	}
+	return nil
+}
+
+// writeProbeTable is the one-row table ProbeWrite writes; it is not part of the ent schema
+// (nothing reads it).
+const writeProbeTable = "cairn_write_probe"
+
 // IsPostgres reports whether url selects PostgreSQL.
 func IsPostgres(url string) bool {
 	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
@@ -238,6 +256,9 @@ func (d *DB) Migrate(ctx context.Context) error {
 				return fmt.Errorf("dropping superseded constraint %s: %w", c.name, err)
 			}
 		}
+	}
+	if _, err := d.SQL.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+writeProbeTable+" (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)"); err != nil {
+		return fmt.Errorf("creating %s: %w", writeProbeTable, err)
 	}
 	for _, name := range supersededIndexes {
 		if _, err := d.SQL.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {

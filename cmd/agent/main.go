@@ -97,7 +97,7 @@ func parseConfigFS(fs *flag.FlagSet, args []string, getenv func(string) string) 
 	caps := capabilityFlags{}
 	maxJobs := 1
 	cfg := agent.Config{}
-	fs.StringVar(&cfg.Server, "server", "", "Cairn server URL")
+	fs.StringVar(&cfg.Server, "server", "", "Cairn server URL, or several comma-separated (replicas): the agent moves to the next when one fails")
 	fs.StringVar(&cfg.Token, "token", "", "registration token, used once")
 	fs.StringVar(&cfg.Name, "name", "", "agent name (default: the host name)")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "./cairn-agent", "work directory: credential, results, job directories")

@@ -88,13 +88,13 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		ep.log().ErrorContext(ctx, "webhook failed before authentication", "source", src, "err", err)
-		ep.refuse(w, err, "internal error; the build can be delivered again")
+		ep.refuse(w, err, failureReason(err))
 		return
 	}
 	_, secret, webhookSecret, err := ep.Engine.ConnectionSecrets(ctx, conn.ID)
 	if err != nil {
 		ep.log().ErrorContext(ctx, "webhook failed before authentication", "source", src, "connection", conn.ID, "err", err)
-		ep.refuse(w, err, "internal error; the build can be delivered again")
+		ep.refuse(w, err, failureReason(err))
 		return
 	}
 	if !ep.Adapter.Authenticate(r, conn.Username, webhookSecret) {
@@ -179,12 +179,25 @@ func (ep *Endpoint) reject(ctx context.Context, w http.ResponseWriter, rec deliv
 // not taken for a duplicate.
 func (ep *Endpoint) fail(ctx context.Context, w http.ResponseWriter, rec delivery.DeliveryRecord, err error) {
 	ep.log().ErrorContext(ctx, "webhook failed", "source", rec.Source, "connection", rec.ConnectionID, "err", err)
-	rec.Result, rec.Reason, rec.StatusCode = delivery.DeliveryRejected, "internal error; the build can be delivered again", http.StatusInternalServerError
+	status := http.StatusInternalServerError
+	if delivery.CodeOf(err) == delivery.CodeUnavailable {
+		status = http.StatusServiceUnavailable
+	}
+	rec.Result, rec.Reason, rec.StatusCode = delivery.DeliveryRejected, failureReason(err), status
 	id, rerr := ep.Engine.RecordDelivery(context.WithoutCancel(ctx), rec)
 	if rerr != nil {
 		ep.log().ErrorContext(ctx, "recording webhook delivery", "source", rec.Source, "err", rerr)
 	}
-	writeJSON(w, http.StatusInternalServerError, Response{Result: rec.Result, Reason: rec.Reason, Delivery: id, Releases: []int{}})
+	writeJSON(w, status, Response{Result: rec.Result, Reason: rec.Reason, Delivery: id, Releases: []int{}})
+}
+
+// failureReason is what the sender is told of a failure that is not its payload's: the storage
+// failure in words (delivery.Unavailable), or "internal error" without detail.
+func failureReason(err error) string {
+	if u := delivery.Unavailable(err); u != nil {
+		return u.Message + "; the build can be delivered again"
+	}
+	return "internal error; the build can be delivered again"
 }
 
 func (ep *Endpoint) log() *slog.Logger {
@@ -194,7 +207,13 @@ func (ep *Endpoint) log() *slog.Logger {
 	return ep.Log
 }
 
+// retryAfterSeconds is the Retry-After of a 503: when the sender may deliver again.
+const retryAfterSeconds = "5"
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

@@ -64,7 +64,8 @@ func Ignored(format string, args ...any) error {
 
 // StatusCode maps an error of the integrations to the HTTP status a webhook
 // answers with. Ignored payloads get 202 so that CI servers do not retry
-// them; errors of no known kind are 500.
+// them; storage failures (delivery.CodeUnavailable) are 503, with Retry-After;
+// errors of no known kind are 500.
 func StatusCode(err error) int {
 	switch {
 	case err == nil:
@@ -85,6 +86,8 @@ func StatusCode(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrInvalid):
 		return http.StatusBadRequest
+	case delivery.CodeOf(err) == delivery.CodeUnavailable:
+		return http.StatusServiceUnavailable // the database failed: the sender should retry
 	default:
 		return http.StatusInternalServerError
 	}

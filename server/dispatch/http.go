@@ -54,8 +54,17 @@ func httpStatus(err error) (int, agentproto.ErrorCode) {
 		return http.StatusBadRequest, agentproto.ErrBadMessage
 	case delivery.CodeNotFound:
 		return http.StatusNotFound, agentproto.ErrBadMessage
+	case delivery.CodeUnavailable:
+		return http.StatusServiceUnavailable, agentproto.ErrInternal
 	}
 	return http.StatusInternalServerError, agentproto.ErrInternal
+}
+
+// retryLater prepares a 503 answer (Retry-After) to a storage failure and returns its message
+// for people (delivery.Unavailable).
+func retryLater(w http.ResponseWriter, err error) string {
+	w.Header().Set("Retry-After", strconv.Itoa(auth.RetryAfterSeconds))
+	return delivery.Unavailable(err).Message
 }
 
 // RegisterHandler serves POST /agent/register: a registration token for a credential.
@@ -83,6 +92,9 @@ func (h *Hub) RegisterHandler() http.Handler {
 		if err != nil {
 			status, code := httpStatus(err)
 			msg := err.Error()
+			if status == http.StatusServiceUnavailable {
+				msg = retryLater(w, err)
+			}
 			if status == http.StatusInternalServerError {
 				h.log.ErrorContext(r.Context(), "registering an agent", "err", err)
 				msg = "internal error"
@@ -147,6 +159,9 @@ func (h *Hub) ConnectHandler() http.Handler {
 		if _, err := h.e.AgentForCredential(r.Context(), agentID, claims.ID); err != nil {
 			status, code := httpStatus(err)
 			msg := err.Error()
+			if status == http.StatusServiceUnavailable {
+				msg = retryLater(w, err)
+			}
 			if status == http.StatusInternalServerError {
 				h.log.ErrorContext(r.Context(), "checking an agent credential", "err", err)
 				msg = "internal error"
@@ -288,6 +303,9 @@ func LogsHandler(e *delivery.Engine, log *slog.Logger) http.Handler {
 		if !opened {
 			status, _ := httpStatus(err)
 			msg := err.Error()
+			if status == http.StatusServiceUnavailable {
+				msg = retryLater(w, err)
+			}
 			if status == http.StatusInternalServerError {
 				log.ErrorContext(r.Context(), "reading deployment log", "deployment", id, "err", err)
 				msg = "reading the log failed"

@@ -344,22 +344,37 @@ func (h *Hub) resendCancels() {
 	}
 }
 
-// dispatchLoop runs a dispatch round per kick.
+// Retries of a failed claim round: the first after roundRetryMin, doubling up to roundRetryMax.
+const (
+	roundRetryMin = 100 * time.Millisecond
+	roundRetryMax = 5 * time.Second
+)
+
+// dispatchLoop runs a dispatch round per kick. A round that failed (the database restarting,
+// say) is run again after a backoff, so that jobs queued meanwhile do not wait for the next
+// event to be offered.
 func (h *Hub) dispatchLoop() {
+	var retry time.Duration
 	for {
 		select {
 		case <-h.ctx.Done():
 			return
 		case <-h.kickc:
 		}
-		h.dispatchRound()
+		if h.dispatchRound() {
+			retry = 0
+			continue
+		}
+		retry = min(max(retry*2, roundRetryMin), roundRetryMax)
+		time.AfterFunc(retry, h.kick)
 	}
 }
 
 // dispatchRound offers queued jobs to the connected agents with a free slot (one claim round in
 // the engine, whatever the number of agents), then asks waitingLoop to record why the others
-// wait.
-func (h *Hub) dispatchRound() {
+// wait. It reports false when the claims failed.
+func (h *Hub) dispatchRound() (ok bool) {
+	ok = true
 	sessions := h.snapshot()
 	free := make([]delivery.AgentOffer, 0, len(sessions))
 	for _, s := range sessions {
@@ -371,6 +386,7 @@ func (h *Hub) dispatchRound() {
 		jobs, err := h.e.ClaimJobs(h.ctx, free)
 		if err != nil && h.ctx.Err() == nil {
 			h.log.Error("claiming jobs", "agents", len(free), "err", err)
+			ok = false
 		}
 		for _, j := range jobs { // claimed before any error: they are this round's to deliver
 			if j.AssignedAt != nil {
@@ -387,6 +403,7 @@ func (h *Hub) dispatchRound() {
 	case h.waitc <- struct{}{}:
 	default:
 	}
+	return ok
 }
 
 // waitingEvery is the shortest time between two refreshes of the waiting reasons.
@@ -436,10 +453,13 @@ func (h *Hub) assign(s *session, jobID int) {
 	if h.ctx.Err() != nil {
 		return
 	}
-	if delivery.CodeOf(err) == delivery.CodeInternal {
+	if delivery.ServerFault(err) {
 		h.log.Error("preparing a job assignment; re-queueing it", "job", jobID, "err", err)
 		if err := h.e.RequeueJob(h.ctx, jobID, s.agentID, "re-queued after an internal error while preparing it"); err != nil {
-			h.log.Error("re-queueing a job", "job", jobID, "err", err)
+			// The job stays ASSIGNED to an agent that never got it: the reconnect's hello
+			// reconciles it (sent again, or queued), so make the agent reconnect.
+			h.log.Error("re-queueing a job; closing the agent's connection so that its hello reconciles it", "job", jobID, "err", err)
+			s.close(websocket.StatusTryAgainLater, "could not send a job; reconnect")
 		}
 		return
 	}

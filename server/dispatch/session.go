@@ -355,6 +355,10 @@ func (s *session) onJob(raw string, fn func(id int) error) {
 		}
 		code := wireError(err)
 		msg := err.Error()
+		if delivery.ServerFault(err) {
+			s.retryLater(raw, id, err)
+			return
+		}
 		if code == agentproto.ErrInternal {
 			s.log.Error("handling an agent message", "job", id, "err", err)
 			msg = "internal error; retry later"
@@ -363,6 +367,28 @@ func (s *session) onJob(raw string, fn func(id int) error) {
 		}
 		s.reply(code, raw, msg)
 	}
+}
+
+// retryLater handles a message the server failed to process for a reason of its own (the
+// database restarting or unreachable, a full disk, a lock timeout, a bug): the agent is told
+// why, then the connection is closed with StatusTryAgainLater. The agent reconnects with backoff
+// and resends everything not acknowledged (lines after the last LogAck, step reports, results);
+// the engine deduplicates all of it. Answering an Error and reading on would leave the message
+// unstored for good: the agent never resends on the same connection, and a result that follows
+// unstored lines is refused, so the job would wait for a reconnect that nothing causes. Every
+// message after the failed one is dropped (the session's context is canceled first), so that no
+// later line or result is stored past the hole.
+func (s *session) retryLater(raw string, jobID int, err error) {
+	msg := "internal error; reconnect and resend"
+	if u := delivery.Unavailable(err); u != nil {
+		msg = u.Message + "; reconnect and resend"
+		s.log.Warn("could not store an agent message; closing the connection so that the agent resends", "job", jobID, "err", err)
+	} else {
+		s.log.Error("handling an agent message; closing the connection so that the agent resends", "job", jobID, "err", err)
+	}
+	s.cancel(errors.New("retry later: " + msg)) // before anything else is handled
+	s.sendNow(agentproto.Error{Type: agentproto.TypeError, Code: agentproto.ErrInternal, Message: msg, JobID: raw})
+	s.close(websocket.StatusTryAgainLater, "could not store a message; reconnect and resend")
 }
 
 // logs stores a batch and acknowledges what is stored.
