@@ -21,6 +21,7 @@ import (
 	"github.com/cairnhq/cairn/ent/apitoken"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/artifactsource"
+	"github.com/cairnhq/cairn/ent/auditcheckpoint"
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -40,6 +41,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
+	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
@@ -48,6 +50,8 @@ import (
 	"github.com/cairnhq/cairn/ent/tasktemplate"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/ent/variablegroup"
+	"github.com/cairnhq/cairn/ent/variablegrouprevision"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/ent/workitem"
 
@@ -71,6 +75,8 @@ type Client struct {
 	Approval *ApprovalClient
 	// ArtifactSource is the client for interacting with the ArtifactSource builders.
 	ArtifactSource *ArtifactSourceClient
+	// AuditCheckpoint is the client for interacting with the AuditCheckpoint builders.
+	AuditCheckpoint *AuditCheckpointClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
 	// DefinitionRevision is the client for interacting with the DefinitionRevision builders.
@@ -109,6 +115,8 @@ type Client struct {
 	ReleaseDefinition *ReleaseDefinitionClient
 	// ReleaseEnvironment is the client for interacting with the ReleaseEnvironment builders.
 	ReleaseEnvironment *ReleaseEnvironmentClient
+	// SecureFile is the client for interacting with the SecureFile builders.
+	SecureFile *SecureFileClient
 	// ServiceConnection is the client for interacting with the ServiceConnection builders.
 	ServiceConnection *ServiceConnectionClient
 	// Session is the client for interacting with the Session builders.
@@ -125,6 +133,10 @@ type Client struct {
 	Timer *TimerClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// VariableGroup is the client for interacting with the VariableGroup builders.
+	VariableGroup *VariableGroupClient
+	// VariableGroupRevision is the client for interacting with the VariableGroupRevision builders.
+	VariableGroupRevision *VariableGroupRevisionClient
 	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
 	WebhookDelivery *WebhookDeliveryClient
 	// WorkItem is the client for interacting with the WorkItem builders.
@@ -148,6 +160,7 @@ func (c *Client) init() {
 	c.ApiToken = NewApiTokenClient(c.config)
 	c.Approval = NewApprovalClient(c.config)
 	c.ArtifactSource = NewArtifactSourceClient(c.config)
+	c.AuditCheckpoint = NewAuditCheckpointClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.DefinitionRevision = NewDefinitionRevisionClient(c.config)
 	c.Deployment = NewDeploymentClient(c.config)
@@ -167,6 +180,7 @@ func (c *Client) init() {
 	c.ReleaseArtifact = NewReleaseArtifactClient(c.config)
 	c.ReleaseDefinition = NewReleaseDefinitionClient(c.config)
 	c.ReleaseEnvironment = NewReleaseEnvironmentClient(c.config)
+	c.SecureFile = NewSecureFileClient(c.config)
 	c.ServiceConnection = NewServiceConnectionClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SourceCommit = NewSourceCommitClient(c.config)
@@ -175,6 +189,8 @@ func (c *Client) init() {
 	c.TaskTemplate = NewTaskTemplateClient(c.config)
 	c.Timer = NewTimerClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.VariableGroup = NewVariableGroupClient(c.config)
+	c.VariableGroupRevision = NewVariableGroupRevisionClient(c.config)
 	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
 	c.WorkItem = NewWorkItemClient(c.config)
 }
@@ -267,43 +283,47 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:                ctx,
-		config:             cfg,
-		Agent:              NewAgentClient(cfg),
-		AgentPool:          NewAgentPoolClient(cfg),
-		AgentRegistration:  NewAgentRegistrationClient(cfg),
-		ApiToken:           NewApiTokenClient(cfg),
-		Approval:           NewApprovalClient(cfg),
-		ArtifactSource:     NewArtifactSourceClient(cfg),
-		AuditEvent:         NewAuditEventClient(cfg),
-		DefinitionRevision: NewDefinitionRevisionClient(cfg),
-		Deployment:         NewDeploymentClient(cfg),
-		Environment:        NewEnvironmentClient(cfg),
-		Event:              NewEventClient(cfg),
-		FreezeWindow:       NewFreezeWindowClient(cfg),
-		GateSample:         NewGateSampleClient(cfg),
-		Group:              NewGroupClient(cfg),
-		HookDelivery:       NewHookDeliveryClient(cfg),
-		Job:                NewJobClient(cfg),
-		JobStep:            NewJobStepClient(cfg),
-		LogChunk:           NewLogChunkClient(cfg),
-		ManualIntervention: NewManualInterventionClient(cfg),
-		Notification:       NewNotificationClient(cfg),
-		OutgoingHook:       NewOutgoingHookClient(cfg),
-		Release:            NewReleaseClient(cfg),
-		ReleaseArtifact:    NewReleaseArtifactClient(cfg),
-		ReleaseDefinition:  NewReleaseDefinitionClient(cfg),
-		ReleaseEnvironment: NewReleaseEnvironmentClient(cfg),
-		ServiceConnection:  NewServiceConnectionClient(cfg),
-		Session:            NewSessionClient(cfg),
-		SourceCommit:       NewSourceCommitClient(cfg),
-		StepAttachment:     NewStepAttachmentClient(cfg),
-		StreamCursor:       NewStreamCursorClient(cfg),
-		TaskTemplate:       NewTaskTemplateClient(cfg),
-		Timer:              NewTimerClient(cfg),
-		User:               NewUserClient(cfg),
-		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
-		WorkItem:           NewWorkItemClient(cfg),
+		ctx:                   ctx,
+		config:                cfg,
+		Agent:                 NewAgentClient(cfg),
+		AgentPool:             NewAgentPoolClient(cfg),
+		AgentRegistration:     NewAgentRegistrationClient(cfg),
+		ApiToken:              NewApiTokenClient(cfg),
+		Approval:              NewApprovalClient(cfg),
+		ArtifactSource:        NewArtifactSourceClient(cfg),
+		AuditCheckpoint:       NewAuditCheckpointClient(cfg),
+		AuditEvent:            NewAuditEventClient(cfg),
+		DefinitionRevision:    NewDefinitionRevisionClient(cfg),
+		Deployment:            NewDeploymentClient(cfg),
+		Environment:           NewEnvironmentClient(cfg),
+		Event:                 NewEventClient(cfg),
+		FreezeWindow:          NewFreezeWindowClient(cfg),
+		GateSample:            NewGateSampleClient(cfg),
+		Group:                 NewGroupClient(cfg),
+		HookDelivery:          NewHookDeliveryClient(cfg),
+		Job:                   NewJobClient(cfg),
+		JobStep:               NewJobStepClient(cfg),
+		LogChunk:              NewLogChunkClient(cfg),
+		ManualIntervention:    NewManualInterventionClient(cfg),
+		Notification:          NewNotificationClient(cfg),
+		OutgoingHook:          NewOutgoingHookClient(cfg),
+		Release:               NewReleaseClient(cfg),
+		ReleaseArtifact:       NewReleaseArtifactClient(cfg),
+		ReleaseDefinition:     NewReleaseDefinitionClient(cfg),
+		ReleaseEnvironment:    NewReleaseEnvironmentClient(cfg),
+		SecureFile:            NewSecureFileClient(cfg),
+		ServiceConnection:     NewServiceConnectionClient(cfg),
+		Session:               NewSessionClient(cfg),
+		SourceCommit:          NewSourceCommitClient(cfg),
+		StepAttachment:        NewStepAttachmentClient(cfg),
+		StreamCursor:          NewStreamCursorClient(cfg),
+		TaskTemplate:          NewTaskTemplateClient(cfg),
+		Timer:                 NewTimerClient(cfg),
+		User:                  NewUserClient(cfg),
+		VariableGroup:         NewVariableGroupClient(cfg),
+		VariableGroupRevision: NewVariableGroupRevisionClient(cfg),
+		WebhookDelivery:       NewWebhookDeliveryClient(cfg),
+		WorkItem:              NewWorkItemClient(cfg),
 	}, nil
 }
 
@@ -321,43 +341,47 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:                ctx,
-		config:             cfg,
-		Agent:              NewAgentClient(cfg),
-		AgentPool:          NewAgentPoolClient(cfg),
-		AgentRegistration:  NewAgentRegistrationClient(cfg),
-		ApiToken:           NewApiTokenClient(cfg),
-		Approval:           NewApprovalClient(cfg),
-		ArtifactSource:     NewArtifactSourceClient(cfg),
-		AuditEvent:         NewAuditEventClient(cfg),
-		DefinitionRevision: NewDefinitionRevisionClient(cfg),
-		Deployment:         NewDeploymentClient(cfg),
-		Environment:        NewEnvironmentClient(cfg),
-		Event:              NewEventClient(cfg),
-		FreezeWindow:       NewFreezeWindowClient(cfg),
-		GateSample:         NewGateSampleClient(cfg),
-		Group:              NewGroupClient(cfg),
-		HookDelivery:       NewHookDeliveryClient(cfg),
-		Job:                NewJobClient(cfg),
-		JobStep:            NewJobStepClient(cfg),
-		LogChunk:           NewLogChunkClient(cfg),
-		ManualIntervention: NewManualInterventionClient(cfg),
-		Notification:       NewNotificationClient(cfg),
-		OutgoingHook:       NewOutgoingHookClient(cfg),
-		Release:            NewReleaseClient(cfg),
-		ReleaseArtifact:    NewReleaseArtifactClient(cfg),
-		ReleaseDefinition:  NewReleaseDefinitionClient(cfg),
-		ReleaseEnvironment: NewReleaseEnvironmentClient(cfg),
-		ServiceConnection:  NewServiceConnectionClient(cfg),
-		Session:            NewSessionClient(cfg),
-		SourceCommit:       NewSourceCommitClient(cfg),
-		StepAttachment:     NewStepAttachmentClient(cfg),
-		StreamCursor:       NewStreamCursorClient(cfg),
-		TaskTemplate:       NewTaskTemplateClient(cfg),
-		Timer:              NewTimerClient(cfg),
-		User:               NewUserClient(cfg),
-		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
-		WorkItem:           NewWorkItemClient(cfg),
+		ctx:                   ctx,
+		config:                cfg,
+		Agent:                 NewAgentClient(cfg),
+		AgentPool:             NewAgentPoolClient(cfg),
+		AgentRegistration:     NewAgentRegistrationClient(cfg),
+		ApiToken:              NewApiTokenClient(cfg),
+		Approval:              NewApprovalClient(cfg),
+		ArtifactSource:        NewArtifactSourceClient(cfg),
+		AuditCheckpoint:       NewAuditCheckpointClient(cfg),
+		AuditEvent:            NewAuditEventClient(cfg),
+		DefinitionRevision:    NewDefinitionRevisionClient(cfg),
+		Deployment:            NewDeploymentClient(cfg),
+		Environment:           NewEnvironmentClient(cfg),
+		Event:                 NewEventClient(cfg),
+		FreezeWindow:          NewFreezeWindowClient(cfg),
+		GateSample:            NewGateSampleClient(cfg),
+		Group:                 NewGroupClient(cfg),
+		HookDelivery:          NewHookDeliveryClient(cfg),
+		Job:                   NewJobClient(cfg),
+		JobStep:               NewJobStepClient(cfg),
+		LogChunk:              NewLogChunkClient(cfg),
+		ManualIntervention:    NewManualInterventionClient(cfg),
+		Notification:          NewNotificationClient(cfg),
+		OutgoingHook:          NewOutgoingHookClient(cfg),
+		Release:               NewReleaseClient(cfg),
+		ReleaseArtifact:       NewReleaseArtifactClient(cfg),
+		ReleaseDefinition:     NewReleaseDefinitionClient(cfg),
+		ReleaseEnvironment:    NewReleaseEnvironmentClient(cfg),
+		SecureFile:            NewSecureFileClient(cfg),
+		ServiceConnection:     NewServiceConnectionClient(cfg),
+		Session:               NewSessionClient(cfg),
+		SourceCommit:          NewSourceCommitClient(cfg),
+		StepAttachment:        NewStepAttachmentClient(cfg),
+		StreamCursor:          NewStreamCursorClient(cfg),
+		TaskTemplate:          NewTaskTemplateClient(cfg),
+		Timer:                 NewTimerClient(cfg),
+		User:                  NewUserClient(cfg),
+		VariableGroup:         NewVariableGroupClient(cfg),
+		VariableGroupRevision: NewVariableGroupRevisionClient(cfg),
+		WebhookDelivery:       NewWebhookDeliveryClient(cfg),
+		WorkItem:              NewWorkItemClient(cfg),
 	}, nil
 }
 
@@ -388,13 +412,14 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
-		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
-		c.Job, c.JobStep, c.LogChunk, c.ManualIntervention, c.Notification,
-		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
-		c.ReleaseEnvironment, c.ServiceConnection, c.Session, c.SourceCommit,
-		c.StepAttachment, c.StreamCursor, c.TaskTemplate, c.Timer, c.User,
-		c.WebhookDelivery, c.WorkItem,
+		c.ArtifactSource, c.AuditCheckpoint, c.AuditEvent, c.DefinitionRevision,
+		c.Deployment, c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group,
+		c.HookDelivery, c.Job, c.JobStep, c.LogChunk, c.ManualIntervention,
+		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
+		c.ReleaseDefinition, c.ReleaseEnvironment, c.SecureFile, c.ServiceConnection,
+		c.Session, c.SourceCommit, c.StepAttachment, c.StreamCursor, c.TaskTemplate,
+		c.Timer, c.User, c.VariableGroup, c.VariableGroupRevision, c.WebhookDelivery,
+		c.WorkItem,
 	} {
 		n.Use(hooks...)
 	}
@@ -405,13 +430,14 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
-		c.ArtifactSource, c.AuditEvent, c.DefinitionRevision, c.Deployment,
-		c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group, c.HookDelivery,
-		c.Job, c.JobStep, c.LogChunk, c.ManualIntervention, c.Notification,
-		c.OutgoingHook, c.Release, c.ReleaseArtifact, c.ReleaseDefinition,
-		c.ReleaseEnvironment, c.ServiceConnection, c.Session, c.SourceCommit,
-		c.StepAttachment, c.StreamCursor, c.TaskTemplate, c.Timer, c.User,
-		c.WebhookDelivery, c.WorkItem,
+		c.ArtifactSource, c.AuditCheckpoint, c.AuditEvent, c.DefinitionRevision,
+		c.Deployment, c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group,
+		c.HookDelivery, c.Job, c.JobStep, c.LogChunk, c.ManualIntervention,
+		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
+		c.ReleaseDefinition, c.ReleaseEnvironment, c.SecureFile, c.ServiceConnection,
+		c.Session, c.SourceCommit, c.StepAttachment, c.StreamCursor, c.TaskTemplate,
+		c.Timer, c.User, c.VariableGroup, c.VariableGroupRevision, c.WebhookDelivery,
+		c.WorkItem,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -432,6 +458,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Approval.mutate(ctx, m)
 	case *ArtifactSourceMutation:
 		return c.ArtifactSource.mutate(ctx, m)
+	case *AuditCheckpointMutation:
+		return c.AuditCheckpoint.mutate(ctx, m)
 	case *AuditEventMutation:
 		return c.AuditEvent.mutate(ctx, m)
 	case *DefinitionRevisionMutation:
@@ -470,6 +498,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ReleaseDefinition.mutate(ctx, m)
 	case *ReleaseEnvironmentMutation:
 		return c.ReleaseEnvironment.mutate(ctx, m)
+	case *SecureFileMutation:
+		return c.SecureFile.mutate(ctx, m)
 	case *ServiceConnectionMutation:
 		return c.ServiceConnection.mutate(ctx, m)
 	case *SessionMutation:
@@ -486,6 +516,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Timer.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *VariableGroupMutation:
+		return c.VariableGroup.mutate(ctx, m)
+	case *VariableGroupRevisionMutation:
+		return c.VariableGroupRevision.mutate(ctx, m)
 	case *WebhookDeliveryMutation:
 		return c.WebhookDelivery.mutate(ctx, m)
 	case *WorkItemMutation:
@@ -1402,6 +1436,139 @@ func (c *ArtifactSourceClient) mutate(ctx context.Context, m *ArtifactSourceMuta
 		return (&ArtifactSourceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ArtifactSource mutation op: %q", m.Op())
+	}
+}
+
+// AuditCheckpointClient is a client for the AuditCheckpoint schema.
+type AuditCheckpointClient struct {
+	config
+}
+
+// NewAuditCheckpointClient returns a client for the AuditCheckpoint from the given config.
+func NewAuditCheckpointClient(c config) *AuditCheckpointClient {
+	return &AuditCheckpointClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `auditcheckpoint.Hooks(f(g(h())))`.
+func (c *AuditCheckpointClient) Use(hooks ...Hook) {
+	c.hooks.AuditCheckpoint = append(c.hooks.AuditCheckpoint, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `auditcheckpoint.Intercept(f(g(h())))`.
+func (c *AuditCheckpointClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuditCheckpoint = append(c.inters.AuditCheckpoint, interceptors...)
+}
+
+// Create returns a builder for creating a AuditCheckpoint entity.
+func (c *AuditCheckpointClient) Create() *AuditCheckpointCreate {
+	mutation := newAuditCheckpointMutation(c.config, OpCreate)
+	return &AuditCheckpointCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuditCheckpoint entities.
+func (c *AuditCheckpointClient) CreateBulk(builders ...*AuditCheckpointCreate) *AuditCheckpointCreateBulk {
+	return &AuditCheckpointCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuditCheckpointClient) MapCreateBulk(slice any, setFunc func(*AuditCheckpointCreate, int)) *AuditCheckpointCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuditCheckpointCreateBulk{err: fmt.Errorf("calling to AuditCheckpointClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuditCheckpointCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuditCheckpointCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuditCheckpoint.
+func (c *AuditCheckpointClient) Update() *AuditCheckpointUpdate {
+	mutation := newAuditCheckpointMutation(c.config, OpUpdate)
+	return &AuditCheckpointUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuditCheckpointClient) UpdateOne(ac *AuditCheckpoint) *AuditCheckpointUpdateOne {
+	mutation := newAuditCheckpointMutation(c.config, OpUpdateOne, withAuditCheckpoint(ac))
+	return &AuditCheckpointUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuditCheckpointClient) UpdateOneID(id int) *AuditCheckpointUpdateOne {
+	mutation := newAuditCheckpointMutation(c.config, OpUpdateOne, withAuditCheckpointID(id))
+	return &AuditCheckpointUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuditCheckpoint.
+func (c *AuditCheckpointClient) Delete() *AuditCheckpointDelete {
+	mutation := newAuditCheckpointMutation(c.config, OpDelete)
+	return &AuditCheckpointDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuditCheckpointClient) DeleteOne(ac *AuditCheckpoint) *AuditCheckpointDeleteOne {
+	return c.DeleteOneID(ac.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuditCheckpointClient) DeleteOneID(id int) *AuditCheckpointDeleteOne {
+	builder := c.Delete().Where(auditcheckpoint.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuditCheckpointDeleteOne{builder}
+}
+
+// Query returns a query builder for AuditCheckpoint.
+func (c *AuditCheckpointClient) Query() *AuditCheckpointQuery {
+	return &AuditCheckpointQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuditCheckpoint},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuditCheckpoint entity by its id.
+func (c *AuditCheckpointClient) Get(ctx context.Context, id int) (*AuditCheckpoint, error) {
+	return c.Query().Where(auditcheckpoint.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuditCheckpointClient) GetX(ctx context.Context, id int) *AuditCheckpoint {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AuditCheckpointClient) Hooks() []Hook {
+	return c.hooks.AuditCheckpoint
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuditCheckpointClient) Interceptors() []Interceptor {
+	return c.inters.AuditCheckpoint
+}
+
+func (c *AuditCheckpointClient) mutate(ctx context.Context, m *AuditCheckpointMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuditCheckpointCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuditCheckpointUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuditCheckpointUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuditCheckpointDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuditCheckpoint mutation op: %q", m.Op())
 	}
 }
 
@@ -4476,6 +4643,139 @@ func (c *ReleaseEnvironmentClient) mutate(ctx context.Context, m *ReleaseEnviron
 	}
 }
 
+// SecureFileClient is a client for the SecureFile schema.
+type SecureFileClient struct {
+	config
+}
+
+// NewSecureFileClient returns a client for the SecureFile from the given config.
+func NewSecureFileClient(c config) *SecureFileClient {
+	return &SecureFileClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `securefile.Hooks(f(g(h())))`.
+func (c *SecureFileClient) Use(hooks ...Hook) {
+	c.hooks.SecureFile = append(c.hooks.SecureFile, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `securefile.Intercept(f(g(h())))`.
+func (c *SecureFileClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SecureFile = append(c.inters.SecureFile, interceptors...)
+}
+
+// Create returns a builder for creating a SecureFile entity.
+func (c *SecureFileClient) Create() *SecureFileCreate {
+	mutation := newSecureFileMutation(c.config, OpCreate)
+	return &SecureFileCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SecureFile entities.
+func (c *SecureFileClient) CreateBulk(builders ...*SecureFileCreate) *SecureFileCreateBulk {
+	return &SecureFileCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SecureFileClient) MapCreateBulk(slice any, setFunc func(*SecureFileCreate, int)) *SecureFileCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SecureFileCreateBulk{err: fmt.Errorf("calling to SecureFileClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SecureFileCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SecureFileCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SecureFile.
+func (c *SecureFileClient) Update() *SecureFileUpdate {
+	mutation := newSecureFileMutation(c.config, OpUpdate)
+	return &SecureFileUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SecureFileClient) UpdateOne(sf *SecureFile) *SecureFileUpdateOne {
+	mutation := newSecureFileMutation(c.config, OpUpdateOne, withSecureFile(sf))
+	return &SecureFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SecureFileClient) UpdateOneID(id int) *SecureFileUpdateOne {
+	mutation := newSecureFileMutation(c.config, OpUpdateOne, withSecureFileID(id))
+	return &SecureFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SecureFile.
+func (c *SecureFileClient) Delete() *SecureFileDelete {
+	mutation := newSecureFileMutation(c.config, OpDelete)
+	return &SecureFileDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SecureFileClient) DeleteOne(sf *SecureFile) *SecureFileDeleteOne {
+	return c.DeleteOneID(sf.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SecureFileClient) DeleteOneID(id int) *SecureFileDeleteOne {
+	builder := c.Delete().Where(securefile.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SecureFileDeleteOne{builder}
+}
+
+// Query returns a query builder for SecureFile.
+func (c *SecureFileClient) Query() *SecureFileQuery {
+	return &SecureFileQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSecureFile},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SecureFile entity by its id.
+func (c *SecureFileClient) Get(ctx context.Context, id int) (*SecureFile, error) {
+	return c.Query().Where(securefile.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SecureFileClient) GetX(ctx context.Context, id int) *SecureFile {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SecureFileClient) Hooks() []Hook {
+	return c.hooks.SecureFile
+}
+
+// Interceptors returns the client interceptors.
+func (c *SecureFileClient) Interceptors() []Interceptor {
+	return c.inters.SecureFile
+}
+
+func (c *SecureFileClient) mutate(ctx context.Context, m *SecureFileMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SecureFileCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SecureFileUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SecureFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SecureFileDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SecureFile mutation op: %q", m.Op())
+	}
+}
+
 // ServiceConnectionClient is a client for the ServiceConnection schema.
 type ServiceConnectionClient struct {
 	config
@@ -5668,6 +5968,272 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// VariableGroupClient is a client for the VariableGroup schema.
+type VariableGroupClient struct {
+	config
+}
+
+// NewVariableGroupClient returns a client for the VariableGroup from the given config.
+func NewVariableGroupClient(c config) *VariableGroupClient {
+	return &VariableGroupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `variablegroup.Hooks(f(g(h())))`.
+func (c *VariableGroupClient) Use(hooks ...Hook) {
+	c.hooks.VariableGroup = append(c.hooks.VariableGroup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `variablegroup.Intercept(f(g(h())))`.
+func (c *VariableGroupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.VariableGroup = append(c.inters.VariableGroup, interceptors...)
+}
+
+// Create returns a builder for creating a VariableGroup entity.
+func (c *VariableGroupClient) Create() *VariableGroupCreate {
+	mutation := newVariableGroupMutation(c.config, OpCreate)
+	return &VariableGroupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of VariableGroup entities.
+func (c *VariableGroupClient) CreateBulk(builders ...*VariableGroupCreate) *VariableGroupCreateBulk {
+	return &VariableGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *VariableGroupClient) MapCreateBulk(slice any, setFunc func(*VariableGroupCreate, int)) *VariableGroupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &VariableGroupCreateBulk{err: fmt.Errorf("calling to VariableGroupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*VariableGroupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &VariableGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for VariableGroup.
+func (c *VariableGroupClient) Update() *VariableGroupUpdate {
+	mutation := newVariableGroupMutation(c.config, OpUpdate)
+	return &VariableGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *VariableGroupClient) UpdateOne(vg *VariableGroup) *VariableGroupUpdateOne {
+	mutation := newVariableGroupMutation(c.config, OpUpdateOne, withVariableGroup(vg))
+	return &VariableGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *VariableGroupClient) UpdateOneID(id int) *VariableGroupUpdateOne {
+	mutation := newVariableGroupMutation(c.config, OpUpdateOne, withVariableGroupID(id))
+	return &VariableGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for VariableGroup.
+func (c *VariableGroupClient) Delete() *VariableGroupDelete {
+	mutation := newVariableGroupMutation(c.config, OpDelete)
+	return &VariableGroupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *VariableGroupClient) DeleteOne(vg *VariableGroup) *VariableGroupDeleteOne {
+	return c.DeleteOneID(vg.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *VariableGroupClient) DeleteOneID(id int) *VariableGroupDeleteOne {
+	builder := c.Delete().Where(variablegroup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &VariableGroupDeleteOne{builder}
+}
+
+// Query returns a query builder for VariableGroup.
+func (c *VariableGroupClient) Query() *VariableGroupQuery {
+	return &VariableGroupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeVariableGroup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a VariableGroup entity by its id.
+func (c *VariableGroupClient) Get(ctx context.Context, id int) (*VariableGroup, error) {
+	return c.Query().Where(variablegroup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *VariableGroupClient) GetX(ctx context.Context, id int) *VariableGroup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *VariableGroupClient) Hooks() []Hook {
+	return c.hooks.VariableGroup
+}
+
+// Interceptors returns the client interceptors.
+func (c *VariableGroupClient) Interceptors() []Interceptor {
+	return c.inters.VariableGroup
+}
+
+func (c *VariableGroupClient) mutate(ctx context.Context, m *VariableGroupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&VariableGroupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&VariableGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&VariableGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&VariableGroupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown VariableGroup mutation op: %q", m.Op())
+	}
+}
+
+// VariableGroupRevisionClient is a client for the VariableGroupRevision schema.
+type VariableGroupRevisionClient struct {
+	config
+}
+
+// NewVariableGroupRevisionClient returns a client for the VariableGroupRevision from the given config.
+func NewVariableGroupRevisionClient(c config) *VariableGroupRevisionClient {
+	return &VariableGroupRevisionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `variablegrouprevision.Hooks(f(g(h())))`.
+func (c *VariableGroupRevisionClient) Use(hooks ...Hook) {
+	c.hooks.VariableGroupRevision = append(c.hooks.VariableGroupRevision, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `variablegrouprevision.Intercept(f(g(h())))`.
+func (c *VariableGroupRevisionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.VariableGroupRevision = append(c.inters.VariableGroupRevision, interceptors...)
+}
+
+// Create returns a builder for creating a VariableGroupRevision entity.
+func (c *VariableGroupRevisionClient) Create() *VariableGroupRevisionCreate {
+	mutation := newVariableGroupRevisionMutation(c.config, OpCreate)
+	return &VariableGroupRevisionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of VariableGroupRevision entities.
+func (c *VariableGroupRevisionClient) CreateBulk(builders ...*VariableGroupRevisionCreate) *VariableGroupRevisionCreateBulk {
+	return &VariableGroupRevisionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *VariableGroupRevisionClient) MapCreateBulk(slice any, setFunc func(*VariableGroupRevisionCreate, int)) *VariableGroupRevisionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &VariableGroupRevisionCreateBulk{err: fmt.Errorf("calling to VariableGroupRevisionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*VariableGroupRevisionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &VariableGroupRevisionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for VariableGroupRevision.
+func (c *VariableGroupRevisionClient) Update() *VariableGroupRevisionUpdate {
+	mutation := newVariableGroupRevisionMutation(c.config, OpUpdate)
+	return &VariableGroupRevisionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *VariableGroupRevisionClient) UpdateOne(vgr *VariableGroupRevision) *VariableGroupRevisionUpdateOne {
+	mutation := newVariableGroupRevisionMutation(c.config, OpUpdateOne, withVariableGroupRevision(vgr))
+	return &VariableGroupRevisionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *VariableGroupRevisionClient) UpdateOneID(id int) *VariableGroupRevisionUpdateOne {
+	mutation := newVariableGroupRevisionMutation(c.config, OpUpdateOne, withVariableGroupRevisionID(id))
+	return &VariableGroupRevisionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for VariableGroupRevision.
+func (c *VariableGroupRevisionClient) Delete() *VariableGroupRevisionDelete {
+	mutation := newVariableGroupRevisionMutation(c.config, OpDelete)
+	return &VariableGroupRevisionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *VariableGroupRevisionClient) DeleteOne(vgr *VariableGroupRevision) *VariableGroupRevisionDeleteOne {
+	return c.DeleteOneID(vgr.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *VariableGroupRevisionClient) DeleteOneID(id int) *VariableGroupRevisionDeleteOne {
+	builder := c.Delete().Where(variablegrouprevision.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &VariableGroupRevisionDeleteOne{builder}
+}
+
+// Query returns a query builder for VariableGroupRevision.
+func (c *VariableGroupRevisionClient) Query() *VariableGroupRevisionQuery {
+	return &VariableGroupRevisionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeVariableGroupRevision},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a VariableGroupRevision entity by its id.
+func (c *VariableGroupRevisionClient) Get(ctx context.Context, id int) (*VariableGroupRevision, error) {
+	return c.Query().Where(variablegrouprevision.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *VariableGroupRevisionClient) GetX(ctx context.Context, id int) *VariableGroupRevision {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *VariableGroupRevisionClient) Hooks() []Hook {
+	return c.hooks.VariableGroupRevision
+}
+
+// Interceptors returns the client interceptors.
+func (c *VariableGroupRevisionClient) Interceptors() []Interceptor {
+	return c.inters.VariableGroupRevision
+}
+
+func (c *VariableGroupRevisionClient) mutate(ctx context.Context, m *VariableGroupRevisionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&VariableGroupRevisionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&VariableGroupRevisionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&VariableGroupRevisionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&VariableGroupRevisionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown VariableGroupRevision mutation op: %q", m.Op())
+	}
+}
+
 // WebhookDeliveryClient is a client for the WebhookDelivery schema.
 type WebhookDeliveryClient struct {
 	config
@@ -6018,19 +6584,21 @@ func (c *WorkItemClient) mutate(ctx context.Context, m *WorkItemMutation) (Value
 type (
 	hooks struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
-		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, ManualIntervention,
-		Notification, OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition,
-		ReleaseEnvironment, ServiceConnection, Session, SourceCommit, StepAttachment,
-		StreamCursor, TaskTemplate, Timer, User, WebhookDelivery, WorkItem []ent.Hook
+		AuditCheckpoint, AuditEvent, DefinitionRevision, Deployment, Environment,
+		Event, FreezeWindow, GateSample, Group, HookDelivery, Job, JobStep, LogChunk,
+		ManualIntervention, Notification, OutgoingHook, Release, ReleaseArtifact,
+		ReleaseDefinition, ReleaseEnvironment, SecureFile, ServiceConnection, Session,
+		SourceCommit, StepAttachment, StreamCursor, TaskTemplate, Timer, User,
+		VariableGroup, VariableGroupRevision, WebhookDelivery, WorkItem []ent.Hook
 	}
 	inters struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditEvent, DefinitionRevision, Deployment, Environment, Event, FreezeWindow,
-		GateSample, Group, HookDelivery, Job, JobStep, LogChunk, ManualIntervention,
-		Notification, OutgoingHook, Release, ReleaseArtifact, ReleaseDefinition,
-		ReleaseEnvironment, ServiceConnection, Session, SourceCommit, StepAttachment,
-		StreamCursor, TaskTemplate, Timer, User, WebhookDelivery,
+		AuditCheckpoint, AuditEvent, DefinitionRevision, Deployment, Environment,
+		Event, FreezeWindow, GateSample, Group, HookDelivery, Job, JobStep, LogChunk,
+		ManualIntervention, Notification, OutgoingHook, Release, ReleaseArtifact,
+		ReleaseDefinition, ReleaseEnvironment, SecureFile, ServiceConnection, Session,
+		SourceCommit, StepAttachment, StreamCursor, TaskTemplate, Timer, User,
+		VariableGroup, VariableGroupRevision, WebhookDelivery,
 		WorkItem []ent.Interceptor
 	}
 )

@@ -18,6 +18,7 @@ import (
 	"github.com/cairnhq/cairn/ent/apitoken"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/artifactsource"
+	"github.com/cairnhq/cairn/ent/auditcheckpoint"
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -37,6 +38,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
+	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
@@ -45,6 +47,8 @@ import (
 	"github.com/cairnhq/cairn/ent/tasktemplate"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/ent/variablegroup"
+	"github.com/cairnhq/cairn/ent/variablegrouprevision"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/ent/workitem"
 )
@@ -107,41 +111,45 @@ var (
 func checkColumn(table, column string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			agent.Table:              agent.ValidColumn,
-			agentpool.Table:          agentpool.ValidColumn,
-			agentregistration.Table:  agentregistration.ValidColumn,
-			apitoken.Table:           apitoken.ValidColumn,
-			approval.Table:           approval.ValidColumn,
-			artifactsource.Table:     artifactsource.ValidColumn,
-			auditevent.Table:         auditevent.ValidColumn,
-			definitionrevision.Table: definitionrevision.ValidColumn,
-			deployment.Table:         deployment.ValidColumn,
-			environment.Table:        environment.ValidColumn,
-			event.Table:              event.ValidColumn,
-			freezewindow.Table:       freezewindow.ValidColumn,
-			gatesample.Table:         gatesample.ValidColumn,
-			group.Table:              group.ValidColumn,
-			hookdelivery.Table:       hookdelivery.ValidColumn,
-			job.Table:                job.ValidColumn,
-			jobstep.Table:            jobstep.ValidColumn,
-			logchunk.Table:           logchunk.ValidColumn,
-			manualintervention.Table: manualintervention.ValidColumn,
-			notification.Table:       notification.ValidColumn,
-			outgoinghook.Table:       outgoinghook.ValidColumn,
-			release.Table:            release.ValidColumn,
-			releaseartifact.Table:    releaseartifact.ValidColumn,
-			releasedefinition.Table:  releasedefinition.ValidColumn,
-			releaseenvironment.Table: releaseenvironment.ValidColumn,
-			serviceconnection.Table:  serviceconnection.ValidColumn,
-			session.Table:            session.ValidColumn,
-			sourcecommit.Table:       sourcecommit.ValidColumn,
-			stepattachment.Table:     stepattachment.ValidColumn,
-			streamcursor.Table:       streamcursor.ValidColumn,
-			tasktemplate.Table:       tasktemplate.ValidColumn,
-			timer.Table:              timer.ValidColumn,
-			user.Table:               user.ValidColumn,
-			webhookdelivery.Table:    webhookdelivery.ValidColumn,
-			workitem.Table:           workitem.ValidColumn,
+			agent.Table:                 agent.ValidColumn,
+			agentpool.Table:             agentpool.ValidColumn,
+			agentregistration.Table:     agentregistration.ValidColumn,
+			apitoken.Table:              apitoken.ValidColumn,
+			approval.Table:              approval.ValidColumn,
+			artifactsource.Table:        artifactsource.ValidColumn,
+			auditcheckpoint.Table:       auditcheckpoint.ValidColumn,
+			auditevent.Table:            auditevent.ValidColumn,
+			definitionrevision.Table:    definitionrevision.ValidColumn,
+			deployment.Table:            deployment.ValidColumn,
+			environment.Table:           environment.ValidColumn,
+			event.Table:                 event.ValidColumn,
+			freezewindow.Table:          freezewindow.ValidColumn,
+			gatesample.Table:            gatesample.ValidColumn,
+			group.Table:                 group.ValidColumn,
+			hookdelivery.Table:          hookdelivery.ValidColumn,
+			job.Table:                   job.ValidColumn,
+			jobstep.Table:               jobstep.ValidColumn,
+			logchunk.Table:              logchunk.ValidColumn,
+			manualintervention.Table:    manualintervention.ValidColumn,
+			notification.Table:          notification.ValidColumn,
+			outgoinghook.Table:          outgoinghook.ValidColumn,
+			release.Table:               release.ValidColumn,
+			releaseartifact.Table:       releaseartifact.ValidColumn,
+			releasedefinition.Table:     releasedefinition.ValidColumn,
+			releaseenvironment.Table:    releaseenvironment.ValidColumn,
+			securefile.Table:            securefile.ValidColumn,
+			serviceconnection.Table:     serviceconnection.ValidColumn,
+			session.Table:               session.ValidColumn,
+			sourcecommit.Table:          sourcecommit.ValidColumn,
+			stepattachment.Table:        stepattachment.ValidColumn,
+			streamcursor.Table:          streamcursor.ValidColumn,
+			tasktemplate.Table:          tasktemplate.ValidColumn,
+			timer.Table:                 timer.ValidColumn,
+			user.Table:                  user.ValidColumn,
+			variablegroup.Table:         variablegroup.ValidColumn,
+			variablegrouprevision.Table: variablegrouprevision.ValidColumn,
+			webhookdelivery.Table:       webhookdelivery.ValidColumn,
+			workitem.Table:              workitem.ValidColumn,
 		})
 	})
 	return columnCheck(table, column)

@@ -17,6 +17,7 @@ import (
 	"github.com/cairnhq/cairn/ent/apitoken"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/artifactsource"
+	"github.com/cairnhq/cairn/ent/auditcheckpoint"
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -38,6 +39,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/securefile"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/session"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
@@ -46,6 +48,8 @@ import (
 	"github.com/cairnhq/cairn/ent/tasktemplate"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/ent/user"
+	"github.com/cairnhq/cairn/ent/variablegroup"
+	"github.com/cairnhq/cairn/ent/variablegrouprevision"
 	"github.com/cairnhq/cairn/ent/webhookdelivery"
 	"github.com/cairnhq/cairn/ent/workitem"
 	"github.com/cairnhq/cairn/internal/tasklib"
@@ -60,41 +64,45 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAgent              = "Agent"
-	TypeAgentPool          = "AgentPool"
-	TypeAgentRegistration  = "AgentRegistration"
-	TypeApiToken           = "ApiToken"
-	TypeApproval           = "Approval"
-	TypeArtifactSource     = "ArtifactSource"
-	TypeAuditEvent         = "AuditEvent"
-	TypeDefinitionRevision = "DefinitionRevision"
-	TypeDeployment         = "Deployment"
-	TypeEnvironment        = "Environment"
-	TypeEvent              = "Event"
-	TypeFreezeWindow       = "FreezeWindow"
-	TypeGateSample         = "GateSample"
-	TypeGroup              = "Group"
-	TypeHookDelivery       = "HookDelivery"
-	TypeJob                = "Job"
-	TypeJobStep            = "JobStep"
-	TypeLogChunk           = "LogChunk"
-	TypeManualIntervention = "ManualIntervention"
-	TypeNotification       = "Notification"
-	TypeOutgoingHook       = "OutgoingHook"
-	TypeRelease            = "Release"
-	TypeReleaseArtifact    = "ReleaseArtifact"
-	TypeReleaseDefinition  = "ReleaseDefinition"
-	TypeReleaseEnvironment = "ReleaseEnvironment"
-	TypeServiceConnection  = "ServiceConnection"
-	TypeSession            = "Session"
-	TypeSourceCommit       = "SourceCommit"
-	TypeStepAttachment     = "StepAttachment"
-	TypeStreamCursor       = "StreamCursor"
-	TypeTaskTemplate       = "TaskTemplate"
-	TypeTimer              = "Timer"
-	TypeUser               = "User"
-	TypeWebhookDelivery    = "WebhookDelivery"
-	TypeWorkItem           = "WorkItem"
+	TypeAgent                 = "Agent"
+	TypeAgentPool             = "AgentPool"
+	TypeAgentRegistration     = "AgentRegistration"
+	TypeApiToken              = "ApiToken"
+	TypeApproval              = "Approval"
+	TypeArtifactSource        = "ArtifactSource"
+	TypeAuditCheckpoint       = "AuditCheckpoint"
+	TypeAuditEvent            = "AuditEvent"
+	TypeDefinitionRevision    = "DefinitionRevision"
+	TypeDeployment            = "Deployment"
+	TypeEnvironment           = "Environment"
+	TypeEvent                 = "Event"
+	TypeFreezeWindow          = "FreezeWindow"
+	TypeGateSample            = "GateSample"
+	TypeGroup                 = "Group"
+	TypeHookDelivery          = "HookDelivery"
+	TypeJob                   = "Job"
+	TypeJobStep               = "JobStep"
+	TypeLogChunk              = "LogChunk"
+	TypeManualIntervention    = "ManualIntervention"
+	TypeNotification          = "Notification"
+	TypeOutgoingHook          = "OutgoingHook"
+	TypeRelease               = "Release"
+	TypeReleaseArtifact       = "ReleaseArtifact"
+	TypeReleaseDefinition     = "ReleaseDefinition"
+	TypeReleaseEnvironment    = "ReleaseEnvironment"
+	TypeSecureFile            = "SecureFile"
+	TypeServiceConnection     = "ServiceConnection"
+	TypeSession               = "Session"
+	TypeSourceCommit          = "SourceCommit"
+	TypeStepAttachment        = "StepAttachment"
+	TypeStreamCursor          = "StreamCursor"
+	TypeTaskTemplate          = "TaskTemplate"
+	TypeTimer                 = "Timer"
+	TypeUser                  = "User"
+	TypeVariableGroup         = "VariableGroup"
+	TypeVariableGroupRevision = "VariableGroupRevision"
+	TypeWebhookDelivery       = "WebhookDelivery"
+	TypeWorkItem              = "WorkItem"
 )
 
 // AgentMutation represents an operation that mutates the Agent nodes in the graph.
@@ -6007,6 +6015,617 @@ func (m *ArtifactSourceMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ArtifactSource edge %s", name)
+}
+
+// AuditCheckpointMutation represents an operation that mutates the AuditCheckpoint nodes in the graph.
+type AuditCheckpointMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	sequence        *int64
+	addsequence     *int64
+	hash            *string
+	legacy_until    *int64
+	addlegacy_until *int64
+	mac             *string
+	updated_at      *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*AuditCheckpoint, error)
+	predicates      []predicate.AuditCheckpoint
+}
+
+var _ ent.Mutation = (*AuditCheckpointMutation)(nil)
+
+// auditcheckpointOption allows management of the mutation configuration using functional options.
+type auditcheckpointOption func(*AuditCheckpointMutation)
+
+// newAuditCheckpointMutation creates new mutation for the AuditCheckpoint entity.
+func newAuditCheckpointMutation(c config, op Op, opts ...auditcheckpointOption) *AuditCheckpointMutation {
+	m := &AuditCheckpointMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAuditCheckpoint,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAuditCheckpointID sets the ID field of the mutation.
+func withAuditCheckpointID(id int) auditcheckpointOption {
+	return func(m *AuditCheckpointMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AuditCheckpoint
+		)
+		m.oldValue = func(ctx context.Context) (*AuditCheckpoint, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AuditCheckpoint.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAuditCheckpoint sets the old AuditCheckpoint of the mutation.
+func withAuditCheckpoint(node *AuditCheckpoint) auditcheckpointOption {
+	return func(m *AuditCheckpointMutation) {
+		m.oldValue = func(context.Context) (*AuditCheckpoint, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AuditCheckpointMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AuditCheckpointMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AuditCheckpointMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AuditCheckpointMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AuditCheckpoint.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSequence sets the "sequence" field.
+func (m *AuditCheckpointMutation) SetSequence(i int64) {
+	m.sequence = &i
+	m.addsequence = nil
+}
+
+// Sequence returns the value of the "sequence" field in the mutation.
+func (m *AuditCheckpointMutation) Sequence() (r int64, exists bool) {
+	v := m.sequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSequence returns the old "sequence" field's value of the AuditCheckpoint entity.
+// If the AuditCheckpoint object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditCheckpointMutation) OldSequence(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSequence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSequence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSequence: %w", err)
+	}
+	return oldValue.Sequence, nil
+}
+
+// AddSequence adds i to the "sequence" field.
+func (m *AuditCheckpointMutation) AddSequence(i int64) {
+	if m.addsequence != nil {
+		*m.addsequence += i
+	} else {
+		m.addsequence = &i
+	}
+}
+
+// AddedSequence returns the value that was added to the "sequence" field in this mutation.
+func (m *AuditCheckpointMutation) AddedSequence() (r int64, exists bool) {
+	v := m.addsequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSequence resets all changes to the "sequence" field.
+func (m *AuditCheckpointMutation) ResetSequence() {
+	m.sequence = nil
+	m.addsequence = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *AuditCheckpointMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *AuditCheckpointMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the AuditCheckpoint entity.
+// If the AuditCheckpoint object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditCheckpointMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *AuditCheckpointMutation) ResetHash() {
+	m.hash = nil
+}
+
+// SetLegacyUntil sets the "legacy_until" field.
+func (m *AuditCheckpointMutation) SetLegacyUntil(i int64) {
+	m.legacy_until = &i
+	m.addlegacy_until = nil
+}
+
+// LegacyUntil returns the value of the "legacy_until" field in the mutation.
+func (m *AuditCheckpointMutation) LegacyUntil() (r int64, exists bool) {
+	v := m.legacy_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLegacyUntil returns the old "legacy_until" field's value of the AuditCheckpoint entity.
+// If the AuditCheckpoint object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditCheckpointMutation) OldLegacyUntil(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLegacyUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLegacyUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLegacyUntil: %w", err)
+	}
+	return oldValue.LegacyUntil, nil
+}
+
+// AddLegacyUntil adds i to the "legacy_until" field.
+func (m *AuditCheckpointMutation) AddLegacyUntil(i int64) {
+	if m.addlegacy_until != nil {
+		*m.addlegacy_until += i
+	} else {
+		m.addlegacy_until = &i
+	}
+}
+
+// AddedLegacyUntil returns the value that was added to the "legacy_until" field in this mutation.
+func (m *AuditCheckpointMutation) AddedLegacyUntil() (r int64, exists bool) {
+	v := m.addlegacy_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLegacyUntil resets all changes to the "legacy_until" field.
+func (m *AuditCheckpointMutation) ResetLegacyUntil() {
+	m.legacy_until = nil
+	m.addlegacy_until = nil
+}
+
+// SetMAC sets the "mac" field.
+func (m *AuditCheckpointMutation) SetMAC(s string) {
+	m.mac = &s
+}
+
+// MAC returns the value of the "mac" field in the mutation.
+func (m *AuditCheckpointMutation) MAC() (r string, exists bool) {
+	v := m.mac
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMAC returns the old "mac" field's value of the AuditCheckpoint entity.
+// If the AuditCheckpoint object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditCheckpointMutation) OldMAC(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMAC is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMAC requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMAC: %w", err)
+	}
+	return oldValue.MAC, nil
+}
+
+// ResetMAC resets all changes to the "mac" field.
+func (m *AuditCheckpointMutation) ResetMAC() {
+	m.mac = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AuditCheckpointMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AuditCheckpointMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the AuditCheckpoint entity.
+// If the AuditCheckpoint object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditCheckpointMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AuditCheckpointMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the AuditCheckpointMutation builder.
+func (m *AuditCheckpointMutation) Where(ps ...predicate.AuditCheckpoint) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AuditCheckpointMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AuditCheckpointMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AuditCheckpoint, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AuditCheckpointMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AuditCheckpointMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AuditCheckpoint).
+func (m *AuditCheckpointMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AuditCheckpointMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.sequence != nil {
+		fields = append(fields, auditcheckpoint.FieldSequence)
+	}
+	if m.hash != nil {
+		fields = append(fields, auditcheckpoint.FieldHash)
+	}
+	if m.legacy_until != nil {
+		fields = append(fields, auditcheckpoint.FieldLegacyUntil)
+	}
+	if m.mac != nil {
+		fields = append(fields, auditcheckpoint.FieldMAC)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, auditcheckpoint.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AuditCheckpointMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case auditcheckpoint.FieldSequence:
+		return m.Sequence()
+	case auditcheckpoint.FieldHash:
+		return m.Hash()
+	case auditcheckpoint.FieldLegacyUntil:
+		return m.LegacyUntil()
+	case auditcheckpoint.FieldMAC:
+		return m.MAC()
+	case auditcheckpoint.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AuditCheckpointMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case auditcheckpoint.FieldSequence:
+		return m.OldSequence(ctx)
+	case auditcheckpoint.FieldHash:
+		return m.OldHash(ctx)
+	case auditcheckpoint.FieldLegacyUntil:
+		return m.OldLegacyUntil(ctx)
+	case auditcheckpoint.FieldMAC:
+		return m.OldMAC(ctx)
+	case auditcheckpoint.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AuditCheckpoint field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditCheckpointMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case auditcheckpoint.FieldSequence:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSequence(v)
+		return nil
+	case auditcheckpoint.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
+	case auditcheckpoint.FieldLegacyUntil:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLegacyUntil(v)
+		return nil
+	case auditcheckpoint.FieldMAC:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMAC(v)
+		return nil
+	case auditcheckpoint.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuditCheckpoint field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AuditCheckpointMutation) AddedFields() []string {
+	var fields []string
+	if m.addsequence != nil {
+		fields = append(fields, auditcheckpoint.FieldSequence)
+	}
+	if m.addlegacy_until != nil {
+		fields = append(fields, auditcheckpoint.FieldLegacyUntil)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AuditCheckpointMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case auditcheckpoint.FieldSequence:
+		return m.AddedSequence()
+	case auditcheckpoint.FieldLegacyUntil:
+		return m.AddedLegacyUntil()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditCheckpointMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case auditcheckpoint.FieldSequence:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSequence(v)
+		return nil
+	case auditcheckpoint.FieldLegacyUntil:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLegacyUntil(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuditCheckpoint numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AuditCheckpointMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AuditCheckpointMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AuditCheckpointMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AuditCheckpoint nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AuditCheckpointMutation) ResetField(name string) error {
+	switch name {
+	case auditcheckpoint.FieldSequence:
+		m.ResetSequence()
+		return nil
+	case auditcheckpoint.FieldHash:
+		m.ResetHash()
+		return nil
+	case auditcheckpoint.FieldLegacyUntil:
+		m.ResetLegacyUntil()
+		return nil
+	case auditcheckpoint.FieldMAC:
+		m.ResetMAC()
+		return nil
+	case auditcheckpoint.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AuditCheckpoint field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AuditCheckpointMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AuditCheckpointMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AuditCheckpointMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AuditCheckpointMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AuditCheckpointMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AuditCheckpointMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AuditCheckpointMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AuditCheckpoint unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AuditCheckpointMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AuditCheckpoint edge %s", name)
 }
 
 // AuditEventMutation represents an operation that mutates the AuditEvent nodes in the graph.
@@ -22980,6 +23599,8 @@ type ReleaseMutation struct {
 	created_by                *string
 	variable_overrides        *[]spec.Variable
 	appendvariable_overrides  []spec.Variable
+	variable_groups           *[]spec.FrozenGroup
+	appendvariable_groups     []spec.FrozenGroup
 	manual_environments       *[]string
 	appendmanual_environments []string
 	partial                   *bool
@@ -23572,6 +24193,71 @@ func (m *ReleaseMutation) ResetVariableOverrides() {
 	delete(m.clearedFields, release.FieldVariableOverrides)
 }
 
+// SetVariableGroups sets the "variable_groups" field.
+func (m *ReleaseMutation) SetVariableGroups(sg []spec.FrozenGroup) {
+	m.variable_groups = &sg
+	m.appendvariable_groups = nil
+}
+
+// VariableGroups returns the value of the "variable_groups" field in the mutation.
+func (m *ReleaseMutation) VariableGroups() (r []spec.FrozenGroup, exists bool) {
+	v := m.variable_groups
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVariableGroups returns the old "variable_groups" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldVariableGroups(ctx context.Context) (v []spec.FrozenGroup, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVariableGroups is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVariableGroups requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVariableGroups: %w", err)
+	}
+	return oldValue.VariableGroups, nil
+}
+
+// AppendVariableGroups adds sg to the "variable_groups" field.
+func (m *ReleaseMutation) AppendVariableGroups(sg []spec.FrozenGroup) {
+	m.appendvariable_groups = append(m.appendvariable_groups, sg...)
+}
+
+// AppendedVariableGroups returns the list of values that were appended to the "variable_groups" field in this mutation.
+func (m *ReleaseMutation) AppendedVariableGroups() ([]spec.FrozenGroup, bool) {
+	if len(m.appendvariable_groups) == 0 {
+		return nil, false
+	}
+	return m.appendvariable_groups, true
+}
+
+// ClearVariableGroups clears the value of the "variable_groups" field.
+func (m *ReleaseMutation) ClearVariableGroups() {
+	m.variable_groups = nil
+	m.appendvariable_groups = nil
+	m.clearedFields[release.FieldVariableGroups] = struct{}{}
+}
+
+// VariableGroupsCleared returns if the "variable_groups" field was cleared in this mutation.
+func (m *ReleaseMutation) VariableGroupsCleared() bool {
+	_, ok := m.clearedFields[release.FieldVariableGroups]
+	return ok
+}
+
+// ResetVariableGroups resets all changes to the "variable_groups" field.
+func (m *ReleaseMutation) ResetVariableGroups() {
+	m.variable_groups = nil
+	m.appendvariable_groups = nil
+	delete(m.clearedFields, release.FieldVariableGroups)
+}
+
 // SetManualEnvironments sets the "manual_environments" field.
 func (m *ReleaseMutation) SetManualEnvironments(s []string) {
 	m.manual_environments = &s
@@ -24094,7 +24780,7 @@ func (m *ReleaseMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReleaseMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 15)
 	if m.created_at != nil {
 		fields = append(fields, release.FieldCreatedAt)
 	}
@@ -24127,6 +24813,9 @@ func (m *ReleaseMutation) Fields() []string {
 	}
 	if m.variable_overrides != nil {
 		fields = append(fields, release.FieldVariableOverrides)
+	}
+	if m.variable_groups != nil {
+		fields = append(fields, release.FieldVariableGroups)
 	}
 	if m.manual_environments != nil {
 		fields = append(fields, release.FieldManualEnvironments)
@@ -24167,6 +24856,8 @@ func (m *ReleaseMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedBy()
 	case release.FieldVariableOverrides:
 		return m.VariableOverrides()
+	case release.FieldVariableGroups:
+		return m.VariableGroups()
 	case release.FieldManualEnvironments:
 		return m.ManualEnvironments()
 	case release.FieldPartial:
@@ -24204,6 +24895,8 @@ func (m *ReleaseMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCreatedBy(ctx)
 	case release.FieldVariableOverrides:
 		return m.OldVariableOverrides(ctx)
+	case release.FieldVariableGroups:
+		return m.OldVariableGroups(ctx)
 	case release.FieldManualEnvironments:
 		return m.OldManualEnvironments(ctx)
 	case release.FieldPartial:
@@ -24296,6 +24989,13 @@ func (m *ReleaseMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetVariableOverrides(v)
 		return nil
+	case release.FieldVariableGroups:
+		v, ok := value.([]spec.FrozenGroup)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVariableGroups(v)
+		return nil
 	case release.FieldManualEnvironments:
 		v, ok := value.([]string)
 		if !ok {
@@ -24377,6 +25077,9 @@ func (m *ReleaseMutation) ClearedFields() []string {
 	if m.FieldCleared(release.FieldVariableOverrides) {
 		fields = append(fields, release.FieldVariableOverrides)
 	}
+	if m.FieldCleared(release.FieldVariableGroups) {
+		fields = append(fields, release.FieldVariableGroups)
+	}
 	if m.FieldCleared(release.FieldManualEnvironments) {
 		fields = append(fields, release.FieldManualEnvironments)
 	}
@@ -24396,6 +25099,9 @@ func (m *ReleaseMutation) ClearField(name string) error {
 	switch name {
 	case release.FieldVariableOverrides:
 		m.ClearVariableOverrides()
+		return nil
+	case release.FieldVariableGroups:
+		m.ClearVariableGroups()
 		return nil
 	case release.FieldManualEnvironments:
 		m.ClearManualEnvironments()
@@ -24440,6 +25146,9 @@ func (m *ReleaseMutation) ResetField(name string) error {
 		return nil
 	case release.FieldVariableOverrides:
 		m.ResetVariableOverrides()
+		return nil
+	case release.FieldVariableGroups:
+		m.ResetVariableGroups()
 		return nil
 	case release.FieldManualEnvironments:
 		m.ResetManualEnvironments()
@@ -28287,6 +28996,822 @@ func (m *ReleaseEnvironmentMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseEnvironment edge %s", name)
+}
+
+// SecureFileMutation represents an operation that mutates the SecureFile nodes in the graph.
+type SecureFileMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	name          *string
+	description   *string
+	size          *int64
+	addsize       *int64
+	sha256        *string
+	content       *[]byte
+	permissions   *spec.LibraryPermissions
+	created_by    *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*SecureFile, error)
+	predicates    []predicate.SecureFile
+}
+
+var _ ent.Mutation = (*SecureFileMutation)(nil)
+
+// securefileOption allows management of the mutation configuration using functional options.
+type securefileOption func(*SecureFileMutation)
+
+// newSecureFileMutation creates new mutation for the SecureFile entity.
+func newSecureFileMutation(c config, op Op, opts ...securefileOption) *SecureFileMutation {
+	m := &SecureFileMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSecureFile,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSecureFileID sets the ID field of the mutation.
+func withSecureFileID(id int) securefileOption {
+	return func(m *SecureFileMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SecureFile
+		)
+		m.oldValue = func(ctx context.Context) (*SecureFile, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SecureFile.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSecureFile sets the old SecureFile of the mutation.
+func withSecureFile(node *SecureFile) securefileOption {
+	return func(m *SecureFileMutation) {
+		m.oldValue = func(context.Context) (*SecureFile, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SecureFileMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SecureFileMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SecureFileMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SecureFileMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SecureFile.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SecureFileMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SecureFileMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SecureFile entity.
+// If the SecureFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecureFileMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SecureFileMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SecureFileMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SecureFileMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SecureFile entity.
+// If the SecureFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecureFileMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SecureFileMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *SecureFileMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *SecureFileMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the SecureFile entity.
+// If the SecureFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecureFileMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *SecureFileMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *SecureFileMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *SecureFileMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the SecureFile entity.
+// If the SecureFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecureFileMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *SecureFileMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetSize sets the "size" field.
+func (m *SecureFileMutation) SetSize(i int64) {
+	m.size = &i
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *SecureFileMutation) Size() (r int64, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the SecureFile entity.
+// If the SecureFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecureFileMutation) OldSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds i to the "size" field.
+func (m *SecureFileMutation) AddSize(i int64) {
+	if m.addsize != nil {
+		*m.addsize += i
+	} else {
+		m.addsize = &i
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *SecureFileMutation) AddedSize() (r int64, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *SecureFileMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
+// SetSha256 sets the "sha256" field.
+func (m *SecureFileMutation) SetSha256(s string) {
+	m.sha256 = &s
+}
+
+// Sha256 returns the value of the "sha256" field in the mutation.
+func (m *SecureFileMutation) Sha256() (r string, exists bool) {
+	v := m.sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSha256 returns the old "sha256" field's value of the SecureFile entity.
+// If the SecureFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecureFileMutation) OldSha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSha256: %w", err)
+	}
+	return oldValue.Sha256, nil
+}
+
+// ResetSha256 resets all changes to the "sha256" field.
+func (m *SecureFileMutation) ResetSha256() {
+	m.sha256 = nil
+}
+
+// SetContent sets the "content" field.
+func (m *SecureFileMutation) SetContent(b []byte) {
+	m.content = &b
+}
+
+// Content returns the value of the "content" field in the mutation.
+func (m *SecureFileMutation) Content() (r []byte, exists bool) {
+	v := m.content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContent returns the old "content" field's value of the SecureFile entity.
+// If the SecureFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecureFileMutation) OldContent(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContent: %w", err)
+	}
+	return oldValue.Content, nil
+}
+
+// ResetContent resets all changes to the "content" field.
+func (m *SecureFileMutation) ResetContent() {
+	m.content = nil
+}
+
+// SetPermissions sets the "permissions" field.
+func (m *SecureFileMutation) SetPermissions(sp spec.LibraryPermissions) {
+	m.permissions = &sp
+}
+
+// Permissions returns the value of the "permissions" field in the mutation.
+func (m *SecureFileMutation) Permissions() (r spec.LibraryPermissions, exists bool) {
+	v := m.permissions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPermissions returns the old "permissions" field's value of the SecureFile entity.
+// If the SecureFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecureFileMutation) OldPermissions(ctx context.Context) (v spec.LibraryPermissions, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPermissions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPermissions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPermissions: %w", err)
+	}
+	return oldValue.Permissions, nil
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (m *SecureFileMutation) ClearPermissions() {
+	m.permissions = nil
+	m.clearedFields[securefile.FieldPermissions] = struct{}{}
+}
+
+// PermissionsCleared returns if the "permissions" field was cleared in this mutation.
+func (m *SecureFileMutation) PermissionsCleared() bool {
+	_, ok := m.clearedFields[securefile.FieldPermissions]
+	return ok
+}
+
+// ResetPermissions resets all changes to the "permissions" field.
+func (m *SecureFileMutation) ResetPermissions() {
+	m.permissions = nil
+	delete(m.clearedFields, securefile.FieldPermissions)
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *SecureFileMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *SecureFileMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the SecureFile entity.
+// If the SecureFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecureFileMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *SecureFileMutation) ResetCreatedBy() {
+	m.created_by = nil
+}
+
+// Where appends a list predicates to the SecureFileMutation builder.
+func (m *SecureFileMutation) Where(ps ...predicate.SecureFile) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SecureFileMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SecureFileMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SecureFile, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SecureFileMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SecureFileMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SecureFile).
+func (m *SecureFileMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SecureFileMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, securefile.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, securefile.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, securefile.FieldName)
+	}
+	if m.description != nil {
+		fields = append(fields, securefile.FieldDescription)
+	}
+	if m.size != nil {
+		fields = append(fields, securefile.FieldSize)
+	}
+	if m.sha256 != nil {
+		fields = append(fields, securefile.FieldSha256)
+	}
+	if m.content != nil {
+		fields = append(fields, securefile.FieldContent)
+	}
+	if m.permissions != nil {
+		fields = append(fields, securefile.FieldPermissions)
+	}
+	if m.created_by != nil {
+		fields = append(fields, securefile.FieldCreatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SecureFileMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case securefile.FieldCreatedAt:
+		return m.CreatedAt()
+	case securefile.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case securefile.FieldName:
+		return m.Name()
+	case securefile.FieldDescription:
+		return m.Description()
+	case securefile.FieldSize:
+		return m.Size()
+	case securefile.FieldSha256:
+		return m.Sha256()
+	case securefile.FieldContent:
+		return m.Content()
+	case securefile.FieldPermissions:
+		return m.Permissions()
+	case securefile.FieldCreatedBy:
+		return m.CreatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SecureFileMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case securefile.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case securefile.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case securefile.FieldName:
+		return m.OldName(ctx)
+	case securefile.FieldDescription:
+		return m.OldDescription(ctx)
+	case securefile.FieldSize:
+		return m.OldSize(ctx)
+	case securefile.FieldSha256:
+		return m.OldSha256(ctx)
+	case securefile.FieldContent:
+		return m.OldContent(ctx)
+	case securefile.FieldPermissions:
+		return m.OldPermissions(ctx)
+	case securefile.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown SecureFile field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SecureFileMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case securefile.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case securefile.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case securefile.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case securefile.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case securefile.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
+	case securefile.FieldSha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSha256(v)
+		return nil
+	case securefile.FieldContent:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContent(v)
+		return nil
+	case securefile.FieldPermissions:
+		v, ok := value.(spec.LibraryPermissions)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPermissions(v)
+		return nil
+	case securefile.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SecureFile field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SecureFileMutation) AddedFields() []string {
+	var fields []string
+	if m.addsize != nil {
+		fields = append(fields, securefile.FieldSize)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SecureFileMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case securefile.FieldSize:
+		return m.AddedSize()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SecureFileMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case securefile.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SecureFile numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SecureFileMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(securefile.FieldPermissions) {
+		fields = append(fields, securefile.FieldPermissions)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SecureFileMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SecureFileMutation) ClearField(name string) error {
+	switch name {
+	case securefile.FieldPermissions:
+		m.ClearPermissions()
+		return nil
+	}
+	return fmt.Errorf("unknown SecureFile nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SecureFileMutation) ResetField(name string) error {
+	switch name {
+	case securefile.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case securefile.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case securefile.FieldName:
+		m.ResetName()
+		return nil
+	case securefile.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case securefile.FieldSize:
+		m.ResetSize()
+		return nil
+	case securefile.FieldSha256:
+		m.ResetSha256()
+		return nil
+	case securefile.FieldContent:
+		m.ResetContent()
+		return nil
+	case securefile.FieldPermissions:
+		m.ResetPermissions()
+		return nil
+	case securefile.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown SecureFile field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SecureFileMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SecureFileMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SecureFileMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SecureFileMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SecureFileMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SecureFileMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SecureFileMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SecureFile unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SecureFileMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SecureFile edge %s", name)
 }
 
 // ServiceConnectionMutation represents an operation that mutates the ServiceConnection nodes in the graph.
@@ -34605,6 +36130,1562 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)
+}
+
+// VariableGroupMutation represents an operation that mutates the VariableGroup nodes in the graph.
+type VariableGroupMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	created_at      *time.Time
+	updated_at      *time.Time
+	name            *string
+	description     *string
+	variables       *[]spec.GroupVariable
+	appendvariables []spec.GroupVariable
+	permissions     *spec.LibraryPermissions
+	revision        *int
+	addrevision     *int
+	created_by      *string
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*VariableGroup, error)
+	predicates      []predicate.VariableGroup
+}
+
+var _ ent.Mutation = (*VariableGroupMutation)(nil)
+
+// variablegroupOption allows management of the mutation configuration using functional options.
+type variablegroupOption func(*VariableGroupMutation)
+
+// newVariableGroupMutation creates new mutation for the VariableGroup entity.
+func newVariableGroupMutation(c config, op Op, opts ...variablegroupOption) *VariableGroupMutation {
+	m := &VariableGroupMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeVariableGroup,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withVariableGroupID sets the ID field of the mutation.
+func withVariableGroupID(id int) variablegroupOption {
+	return func(m *VariableGroupMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *VariableGroup
+		)
+		m.oldValue = func(ctx context.Context) (*VariableGroup, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().VariableGroup.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withVariableGroup sets the old VariableGroup of the mutation.
+func withVariableGroup(node *VariableGroup) variablegroupOption {
+	return func(m *VariableGroupMutation) {
+		m.oldValue = func(context.Context) (*VariableGroup, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m VariableGroupMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m VariableGroupMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *VariableGroupMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *VariableGroupMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().VariableGroup.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *VariableGroupMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *VariableGroupMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the VariableGroup entity.
+// If the VariableGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *VariableGroupMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *VariableGroupMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *VariableGroupMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the VariableGroup entity.
+// If the VariableGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *VariableGroupMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *VariableGroupMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *VariableGroupMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the VariableGroup entity.
+// If the VariableGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *VariableGroupMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *VariableGroupMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *VariableGroupMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the VariableGroup entity.
+// If the VariableGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *VariableGroupMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetVariables sets the "variables" field.
+func (m *VariableGroupMutation) SetVariables(sv []spec.GroupVariable) {
+	m.variables = &sv
+	m.appendvariables = nil
+}
+
+// Variables returns the value of the "variables" field in the mutation.
+func (m *VariableGroupMutation) Variables() (r []spec.GroupVariable, exists bool) {
+	v := m.variables
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVariables returns the old "variables" field's value of the VariableGroup entity.
+// If the VariableGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupMutation) OldVariables(ctx context.Context) (v []spec.GroupVariable, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVariables is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVariables requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVariables: %w", err)
+	}
+	return oldValue.Variables, nil
+}
+
+// AppendVariables adds sv to the "variables" field.
+func (m *VariableGroupMutation) AppendVariables(sv []spec.GroupVariable) {
+	m.appendvariables = append(m.appendvariables, sv...)
+}
+
+// AppendedVariables returns the list of values that were appended to the "variables" field in this mutation.
+func (m *VariableGroupMutation) AppendedVariables() ([]spec.GroupVariable, bool) {
+	if len(m.appendvariables) == 0 {
+		return nil, false
+	}
+	return m.appendvariables, true
+}
+
+// ClearVariables clears the value of the "variables" field.
+func (m *VariableGroupMutation) ClearVariables() {
+	m.variables = nil
+	m.appendvariables = nil
+	m.clearedFields[variablegroup.FieldVariables] = struct{}{}
+}
+
+// VariablesCleared returns if the "variables" field was cleared in this mutation.
+func (m *VariableGroupMutation) VariablesCleared() bool {
+	_, ok := m.clearedFields[variablegroup.FieldVariables]
+	return ok
+}
+
+// ResetVariables resets all changes to the "variables" field.
+func (m *VariableGroupMutation) ResetVariables() {
+	m.variables = nil
+	m.appendvariables = nil
+	delete(m.clearedFields, variablegroup.FieldVariables)
+}
+
+// SetPermissions sets the "permissions" field.
+func (m *VariableGroupMutation) SetPermissions(sp spec.LibraryPermissions) {
+	m.permissions = &sp
+}
+
+// Permissions returns the value of the "permissions" field in the mutation.
+func (m *VariableGroupMutation) Permissions() (r spec.LibraryPermissions, exists bool) {
+	v := m.permissions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPermissions returns the old "permissions" field's value of the VariableGroup entity.
+// If the VariableGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupMutation) OldPermissions(ctx context.Context) (v spec.LibraryPermissions, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPermissions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPermissions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPermissions: %w", err)
+	}
+	return oldValue.Permissions, nil
+}
+
+// ClearPermissions clears the value of the "permissions" field.
+func (m *VariableGroupMutation) ClearPermissions() {
+	m.permissions = nil
+	m.clearedFields[variablegroup.FieldPermissions] = struct{}{}
+}
+
+// PermissionsCleared returns if the "permissions" field was cleared in this mutation.
+func (m *VariableGroupMutation) PermissionsCleared() bool {
+	_, ok := m.clearedFields[variablegroup.FieldPermissions]
+	return ok
+}
+
+// ResetPermissions resets all changes to the "permissions" field.
+func (m *VariableGroupMutation) ResetPermissions() {
+	m.permissions = nil
+	delete(m.clearedFields, variablegroup.FieldPermissions)
+}
+
+// SetRevision sets the "revision" field.
+func (m *VariableGroupMutation) SetRevision(i int) {
+	m.revision = &i
+	m.addrevision = nil
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *VariableGroupMutation) Revision() (r int, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the VariableGroup entity.
+// If the VariableGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupMutation) OldRevision(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// AddRevision adds i to the "revision" field.
+func (m *VariableGroupMutation) AddRevision(i int) {
+	if m.addrevision != nil {
+		*m.addrevision += i
+	} else {
+		m.addrevision = &i
+	}
+}
+
+// AddedRevision returns the value that was added to the "revision" field in this mutation.
+func (m *VariableGroupMutation) AddedRevision() (r int, exists bool) {
+	v := m.addrevision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *VariableGroupMutation) ResetRevision() {
+	m.revision = nil
+	m.addrevision = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *VariableGroupMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *VariableGroupMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the VariableGroup entity.
+// If the VariableGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *VariableGroupMutation) ResetCreatedBy() {
+	m.created_by = nil
+}
+
+// Where appends a list predicates to the VariableGroupMutation builder.
+func (m *VariableGroupMutation) Where(ps ...predicate.VariableGroup) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the VariableGroupMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *VariableGroupMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.VariableGroup, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *VariableGroupMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *VariableGroupMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (VariableGroup).
+func (m *VariableGroupMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *VariableGroupMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.created_at != nil {
+		fields = append(fields, variablegroup.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, variablegroup.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, variablegroup.FieldName)
+	}
+	if m.description != nil {
+		fields = append(fields, variablegroup.FieldDescription)
+	}
+	if m.variables != nil {
+		fields = append(fields, variablegroup.FieldVariables)
+	}
+	if m.permissions != nil {
+		fields = append(fields, variablegroup.FieldPermissions)
+	}
+	if m.revision != nil {
+		fields = append(fields, variablegroup.FieldRevision)
+	}
+	if m.created_by != nil {
+		fields = append(fields, variablegroup.FieldCreatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *VariableGroupMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case variablegroup.FieldCreatedAt:
+		return m.CreatedAt()
+	case variablegroup.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case variablegroup.FieldName:
+		return m.Name()
+	case variablegroup.FieldDescription:
+		return m.Description()
+	case variablegroup.FieldVariables:
+		return m.Variables()
+	case variablegroup.FieldPermissions:
+		return m.Permissions()
+	case variablegroup.FieldRevision:
+		return m.Revision()
+	case variablegroup.FieldCreatedBy:
+		return m.CreatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *VariableGroupMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case variablegroup.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case variablegroup.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case variablegroup.FieldName:
+		return m.OldName(ctx)
+	case variablegroup.FieldDescription:
+		return m.OldDescription(ctx)
+	case variablegroup.FieldVariables:
+		return m.OldVariables(ctx)
+	case variablegroup.FieldPermissions:
+		return m.OldPermissions(ctx)
+	case variablegroup.FieldRevision:
+		return m.OldRevision(ctx)
+	case variablegroup.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown VariableGroup field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VariableGroupMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case variablegroup.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case variablegroup.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case variablegroup.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case variablegroup.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case variablegroup.FieldVariables:
+		v, ok := value.([]spec.GroupVariable)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVariables(v)
+		return nil
+	case variablegroup.FieldPermissions:
+		v, ok := value.(spec.LibraryPermissions)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPermissions(v)
+		return nil
+	case variablegroup.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
+		return nil
+	case variablegroup.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VariableGroup field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *VariableGroupMutation) AddedFields() []string {
+	var fields []string
+	if m.addrevision != nil {
+		fields = append(fields, variablegroup.FieldRevision)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *VariableGroupMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case variablegroup.FieldRevision:
+		return m.AddedRevision()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VariableGroupMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case variablegroup.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevision(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VariableGroup numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *VariableGroupMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(variablegroup.FieldVariables) {
+		fields = append(fields, variablegroup.FieldVariables)
+	}
+	if m.FieldCleared(variablegroup.FieldPermissions) {
+		fields = append(fields, variablegroup.FieldPermissions)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *VariableGroupMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *VariableGroupMutation) ClearField(name string) error {
+	switch name {
+	case variablegroup.FieldVariables:
+		m.ClearVariables()
+		return nil
+	case variablegroup.FieldPermissions:
+		m.ClearPermissions()
+		return nil
+	}
+	return fmt.Errorf("unknown VariableGroup nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *VariableGroupMutation) ResetField(name string) error {
+	switch name {
+	case variablegroup.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case variablegroup.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case variablegroup.FieldName:
+		m.ResetName()
+		return nil
+	case variablegroup.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case variablegroup.FieldVariables:
+		m.ResetVariables()
+		return nil
+	case variablegroup.FieldPermissions:
+		m.ResetPermissions()
+		return nil
+	case variablegroup.FieldRevision:
+		m.ResetRevision()
+		return nil
+	case variablegroup.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown VariableGroup field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *VariableGroupMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *VariableGroupMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *VariableGroupMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *VariableGroupMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *VariableGroupMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *VariableGroupMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *VariableGroupMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown VariableGroup unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *VariableGroupMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown VariableGroup edge %s", name)
+}
+
+// VariableGroupRevisionMutation represents an operation that mutates the VariableGroupRevision nodes in the graph.
+type VariableGroupRevisionMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	group_id      *int
+	addgroup_id   *int
+	revision      *int
+	addrevision   *int
+	change_type   *variablegrouprevision.ChangeType
+	author        *string
+	comment       *string
+	changes       *[]spec.LibraryChange
+	appendchanges []spec.LibraryChange
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*VariableGroupRevision, error)
+	predicates    []predicate.VariableGroupRevision
+}
+
+var _ ent.Mutation = (*VariableGroupRevisionMutation)(nil)
+
+// variablegrouprevisionOption allows management of the mutation configuration using functional options.
+type variablegrouprevisionOption func(*VariableGroupRevisionMutation)
+
+// newVariableGroupRevisionMutation creates new mutation for the VariableGroupRevision entity.
+func newVariableGroupRevisionMutation(c config, op Op, opts ...variablegrouprevisionOption) *VariableGroupRevisionMutation {
+	m := &VariableGroupRevisionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeVariableGroupRevision,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withVariableGroupRevisionID sets the ID field of the mutation.
+func withVariableGroupRevisionID(id int) variablegrouprevisionOption {
+	return func(m *VariableGroupRevisionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *VariableGroupRevision
+		)
+		m.oldValue = func(ctx context.Context) (*VariableGroupRevision, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().VariableGroupRevision.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withVariableGroupRevision sets the old VariableGroupRevision of the mutation.
+func withVariableGroupRevision(node *VariableGroupRevision) variablegrouprevisionOption {
+	return func(m *VariableGroupRevisionMutation) {
+		m.oldValue = func(context.Context) (*VariableGroupRevision, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m VariableGroupRevisionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m VariableGroupRevisionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *VariableGroupRevisionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *VariableGroupRevisionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().VariableGroupRevision.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *VariableGroupRevisionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *VariableGroupRevisionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the VariableGroupRevision entity.
+// If the VariableGroupRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupRevisionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *VariableGroupRevisionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetGroupID sets the "group_id" field.
+func (m *VariableGroupRevisionMutation) SetGroupID(i int) {
+	m.group_id = &i
+	m.addgroup_id = nil
+}
+
+// GroupID returns the value of the "group_id" field in the mutation.
+func (m *VariableGroupRevisionMutation) GroupID() (r int, exists bool) {
+	v := m.group_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGroupID returns the old "group_id" field's value of the VariableGroupRevision entity.
+// If the VariableGroupRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupRevisionMutation) OldGroupID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGroupID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGroupID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGroupID: %w", err)
+	}
+	return oldValue.GroupID, nil
+}
+
+// AddGroupID adds i to the "group_id" field.
+func (m *VariableGroupRevisionMutation) AddGroupID(i int) {
+	if m.addgroup_id != nil {
+		*m.addgroup_id += i
+	} else {
+		m.addgroup_id = &i
+	}
+}
+
+// AddedGroupID returns the value that was added to the "group_id" field in this mutation.
+func (m *VariableGroupRevisionMutation) AddedGroupID() (r int, exists bool) {
+	v := m.addgroup_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGroupID resets all changes to the "group_id" field.
+func (m *VariableGroupRevisionMutation) ResetGroupID() {
+	m.group_id = nil
+	m.addgroup_id = nil
+}
+
+// SetRevision sets the "revision" field.
+func (m *VariableGroupRevisionMutation) SetRevision(i int) {
+	m.revision = &i
+	m.addrevision = nil
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *VariableGroupRevisionMutation) Revision() (r int, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the VariableGroupRevision entity.
+// If the VariableGroupRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupRevisionMutation) OldRevision(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// AddRevision adds i to the "revision" field.
+func (m *VariableGroupRevisionMutation) AddRevision(i int) {
+	if m.addrevision != nil {
+		*m.addrevision += i
+	} else {
+		m.addrevision = &i
+	}
+}
+
+// AddedRevision returns the value that was added to the "revision" field in this mutation.
+func (m *VariableGroupRevisionMutation) AddedRevision() (r int, exists bool) {
+	v := m.addrevision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *VariableGroupRevisionMutation) ResetRevision() {
+	m.revision = nil
+	m.addrevision = nil
+}
+
+// SetChangeType sets the "change_type" field.
+func (m *VariableGroupRevisionMutation) SetChangeType(vt variablegrouprevision.ChangeType) {
+	m.change_type = &vt
+}
+
+// ChangeType returns the value of the "change_type" field in the mutation.
+func (m *VariableGroupRevisionMutation) ChangeType() (r variablegrouprevision.ChangeType, exists bool) {
+	v := m.change_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChangeType returns the old "change_type" field's value of the VariableGroupRevision entity.
+// If the VariableGroupRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupRevisionMutation) OldChangeType(ctx context.Context) (v variablegrouprevision.ChangeType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChangeType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChangeType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChangeType: %w", err)
+	}
+	return oldValue.ChangeType, nil
+}
+
+// ResetChangeType resets all changes to the "change_type" field.
+func (m *VariableGroupRevisionMutation) ResetChangeType() {
+	m.change_type = nil
+}
+
+// SetAuthor sets the "author" field.
+func (m *VariableGroupRevisionMutation) SetAuthor(s string) {
+	m.author = &s
+}
+
+// Author returns the value of the "author" field in the mutation.
+func (m *VariableGroupRevisionMutation) Author() (r string, exists bool) {
+	v := m.author
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthor returns the old "author" field's value of the VariableGroupRevision entity.
+// If the VariableGroupRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupRevisionMutation) OldAuthor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthor: %w", err)
+	}
+	return oldValue.Author, nil
+}
+
+// ResetAuthor resets all changes to the "author" field.
+func (m *VariableGroupRevisionMutation) ResetAuthor() {
+	m.author = nil
+}
+
+// SetComment sets the "comment" field.
+func (m *VariableGroupRevisionMutation) SetComment(s string) {
+	m.comment = &s
+}
+
+// Comment returns the value of the "comment" field in the mutation.
+func (m *VariableGroupRevisionMutation) Comment() (r string, exists bool) {
+	v := m.comment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComment returns the old "comment" field's value of the VariableGroupRevision entity.
+// If the VariableGroupRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupRevisionMutation) OldComment(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComment: %w", err)
+	}
+	return oldValue.Comment, nil
+}
+
+// ResetComment resets all changes to the "comment" field.
+func (m *VariableGroupRevisionMutation) ResetComment() {
+	m.comment = nil
+}
+
+// SetChanges sets the "changes" field.
+func (m *VariableGroupRevisionMutation) SetChanges(sc []spec.LibraryChange) {
+	m.changes = &sc
+	m.appendchanges = nil
+}
+
+// Changes returns the value of the "changes" field in the mutation.
+func (m *VariableGroupRevisionMutation) Changes() (r []spec.LibraryChange, exists bool) {
+	v := m.changes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChanges returns the old "changes" field's value of the VariableGroupRevision entity.
+// If the VariableGroupRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VariableGroupRevisionMutation) OldChanges(ctx context.Context) (v []spec.LibraryChange, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChanges is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChanges requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChanges: %w", err)
+	}
+	return oldValue.Changes, nil
+}
+
+// AppendChanges adds sc to the "changes" field.
+func (m *VariableGroupRevisionMutation) AppendChanges(sc []spec.LibraryChange) {
+	m.appendchanges = append(m.appendchanges, sc...)
+}
+
+// AppendedChanges returns the list of values that were appended to the "changes" field in this mutation.
+func (m *VariableGroupRevisionMutation) AppendedChanges() ([]spec.LibraryChange, bool) {
+	if len(m.appendchanges) == 0 {
+		return nil, false
+	}
+	return m.appendchanges, true
+}
+
+// ClearChanges clears the value of the "changes" field.
+func (m *VariableGroupRevisionMutation) ClearChanges() {
+	m.changes = nil
+	m.appendchanges = nil
+	m.clearedFields[variablegrouprevision.FieldChanges] = struct{}{}
+}
+
+// ChangesCleared returns if the "changes" field was cleared in this mutation.
+func (m *VariableGroupRevisionMutation) ChangesCleared() bool {
+	_, ok := m.clearedFields[variablegrouprevision.FieldChanges]
+	return ok
+}
+
+// ResetChanges resets all changes to the "changes" field.
+func (m *VariableGroupRevisionMutation) ResetChanges() {
+	m.changes = nil
+	m.appendchanges = nil
+	delete(m.clearedFields, variablegrouprevision.FieldChanges)
+}
+
+// Where appends a list predicates to the VariableGroupRevisionMutation builder.
+func (m *VariableGroupRevisionMutation) Where(ps ...predicate.VariableGroupRevision) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the VariableGroupRevisionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *VariableGroupRevisionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.VariableGroupRevision, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *VariableGroupRevisionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *VariableGroupRevisionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (VariableGroupRevision).
+func (m *VariableGroupRevisionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *VariableGroupRevisionMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.created_at != nil {
+		fields = append(fields, variablegrouprevision.FieldCreatedAt)
+	}
+	if m.group_id != nil {
+		fields = append(fields, variablegrouprevision.FieldGroupID)
+	}
+	if m.revision != nil {
+		fields = append(fields, variablegrouprevision.FieldRevision)
+	}
+	if m.change_type != nil {
+		fields = append(fields, variablegrouprevision.FieldChangeType)
+	}
+	if m.author != nil {
+		fields = append(fields, variablegrouprevision.FieldAuthor)
+	}
+	if m.comment != nil {
+		fields = append(fields, variablegrouprevision.FieldComment)
+	}
+	if m.changes != nil {
+		fields = append(fields, variablegrouprevision.FieldChanges)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *VariableGroupRevisionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case variablegrouprevision.FieldCreatedAt:
+		return m.CreatedAt()
+	case variablegrouprevision.FieldGroupID:
+		return m.GroupID()
+	case variablegrouprevision.FieldRevision:
+		return m.Revision()
+	case variablegrouprevision.FieldChangeType:
+		return m.ChangeType()
+	case variablegrouprevision.FieldAuthor:
+		return m.Author()
+	case variablegrouprevision.FieldComment:
+		return m.Comment()
+	case variablegrouprevision.FieldChanges:
+		return m.Changes()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *VariableGroupRevisionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case variablegrouprevision.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case variablegrouprevision.FieldGroupID:
+		return m.OldGroupID(ctx)
+	case variablegrouprevision.FieldRevision:
+		return m.OldRevision(ctx)
+	case variablegrouprevision.FieldChangeType:
+		return m.OldChangeType(ctx)
+	case variablegrouprevision.FieldAuthor:
+		return m.OldAuthor(ctx)
+	case variablegrouprevision.FieldComment:
+		return m.OldComment(ctx)
+	case variablegrouprevision.FieldChanges:
+		return m.OldChanges(ctx)
+	}
+	return nil, fmt.Errorf("unknown VariableGroupRevision field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VariableGroupRevisionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case variablegrouprevision.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case variablegrouprevision.FieldGroupID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGroupID(v)
+		return nil
+	case variablegrouprevision.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
+		return nil
+	case variablegrouprevision.FieldChangeType:
+		v, ok := value.(variablegrouprevision.ChangeType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChangeType(v)
+		return nil
+	case variablegrouprevision.FieldAuthor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthor(v)
+		return nil
+	case variablegrouprevision.FieldComment:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComment(v)
+		return nil
+	case variablegrouprevision.FieldChanges:
+		v, ok := value.([]spec.LibraryChange)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChanges(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VariableGroupRevision field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *VariableGroupRevisionMutation) AddedFields() []string {
+	var fields []string
+	if m.addgroup_id != nil {
+		fields = append(fields, variablegrouprevision.FieldGroupID)
+	}
+	if m.addrevision != nil {
+		fields = append(fields, variablegrouprevision.FieldRevision)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *VariableGroupRevisionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case variablegrouprevision.FieldGroupID:
+		return m.AddedGroupID()
+	case variablegrouprevision.FieldRevision:
+		return m.AddedRevision()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VariableGroupRevisionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case variablegrouprevision.FieldGroupID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGroupID(v)
+		return nil
+	case variablegrouprevision.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevision(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VariableGroupRevision numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *VariableGroupRevisionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(variablegrouprevision.FieldChanges) {
+		fields = append(fields, variablegrouprevision.FieldChanges)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *VariableGroupRevisionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *VariableGroupRevisionMutation) ClearField(name string) error {
+	switch name {
+	case variablegrouprevision.FieldChanges:
+		m.ClearChanges()
+		return nil
+	}
+	return fmt.Errorf("unknown VariableGroupRevision nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *VariableGroupRevisionMutation) ResetField(name string) error {
+	switch name {
+	case variablegrouprevision.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case variablegrouprevision.FieldGroupID:
+		m.ResetGroupID()
+		return nil
+	case variablegrouprevision.FieldRevision:
+		m.ResetRevision()
+		return nil
+	case variablegrouprevision.FieldChangeType:
+		m.ResetChangeType()
+		return nil
+	case variablegrouprevision.FieldAuthor:
+		m.ResetAuthor()
+		return nil
+	case variablegrouprevision.FieldComment:
+		m.ResetComment()
+		return nil
+	case variablegrouprevision.FieldChanges:
+		m.ResetChanges()
+		return nil
+	}
+	return fmt.Errorf("unknown VariableGroupRevision field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *VariableGroupRevisionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *VariableGroupRevisionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *VariableGroupRevisionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *VariableGroupRevisionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *VariableGroupRevisionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *VariableGroupRevisionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *VariableGroupRevisionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown VariableGroupRevision unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *VariableGroupRevisionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown VariableGroupRevision edge %s", name)
 }
 
 // WebhookDeliveryMutation represents an operation that mutates the WebhookDelivery nodes in the graph.
