@@ -42,7 +42,7 @@ var importRules = []importRule{
 		may:   []string{"delivery", "ent/...", "auth", "graph/...", "internal/tasklib"},
 		never: []string{"integrations/...", "agentproto", "server/...", "storage/..."}},
 	{dir: "integrations", subpackages: true,
-		may:   []string{"delivery", "integrations/...", "internal/origin", "github.com/go-playground/webhooks/v6"},
+		may:   []string{"delivery", "integrations/...", "internal/origin", "internal/netguard", "github.com/go-playground/webhooks/v6"},
 		never: []string{"graph/...", "ent/...", "server/...", "agentproto", "storage/..."}, noThirdParty: true},
 	{dir: "agentproto", noThirdParty: true, never: []string{"..."}},
 	{dir: "agent", noThirdParty: true,

@@ -37,6 +37,8 @@ const (
 	auditTargetFreezeWindow       = "freezeWindow"
 	auditTargetIntervention       = "manualIntervention"
 	auditTargetTaskTemplate       = "taskTemplate"
+	auditTargetVariableGroup      = "variableGroup"
+	auditTargetSecureFile         = "secureFile"
 )
 
 // genesisHash is the prev_hash of the first audit event.

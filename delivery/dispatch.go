@@ -785,14 +785,15 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		foreign := func(u string) bool { return base.HasCredentials && !origin.Same(u, base.Origin) }
 		switch a.Type {
 		case releaseartifact.TypeJENKINS:
-			if foreign(a.BuildURL) {
-				return unusable("artifact %s: build URL %q is not on service connection %q (%s); its credentials are only sent there", a.Alias, a.BuildURL, a.Connection, base.Origin)
-			}
 			base.BuildURL = a.BuildURL
 			if base.BuildURL == "" && conns[a.Connection] != nil {
 				// A version created unchecked (overrideArtifactChecks) with only a build
 				// number has no URL from Jenkins: it is the job's URL plus the number.
 				base.BuildURL = jenkinsBuildURL(conns[a.Connection].URL, a.Job, a.BuildID)
+			}
+			// No URL at all sends nothing anywhere (the agent names the missing URL).
+			if base.BuildURL != "" && foreign(base.BuildURL) {
+				return unusable("artifact %s: build URL %q is not on service connection %q (%s); its credentials are only sent there", a.Alias, base.BuildURL, a.Connection, base.Origin)
 			}
 			base.RelativePaths = slices.Clone(a.Files)
 			base.WholeArchive = len(a.Files) == 0

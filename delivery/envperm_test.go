@@ -16,15 +16,26 @@ import (
 // are followed, slice elements read "[]", pointers are followed. It is the
 // list of what a client can write through the GraphQL input bound to t
 // (EnvironmentInput is bound to spec.EnvironmentSpec in gqlgen.yml).
+// A struct type met again below itself (a task group's steps are tasks) is
+// walked once: its leaves are already listed at the outer level.
 func leafPaths(t reflect.Type, prefix string) []string {
+	return leafPathsIn(t, prefix, map[reflect.Type]bool{})
+}
+
+func leafPathsIn(t reflect.Type, prefix string, onPath map[reflect.Type]bool) []string {
 	switch t.Kind() {
 	case reflect.Pointer:
-		return leafPaths(t.Elem(), prefix)
+		return leafPathsIn(t.Elem(), prefix, onPath)
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Struct {
-			return leafPaths(t.Elem(), prefix+"[]")
+			return leafPathsIn(t.Elem(), prefix+"[]", onPath)
 		}
 	case reflect.Struct:
+		if onPath[t] {
+			return nil
+		}
+		onPath[t] = true
+		defer delete(onPath, t)
 		var out []string
 		for i := range t.NumField() {
 			f := t.Field(i)
@@ -39,7 +50,7 @@ func leafPaths(t reflect.Type, prefix string) []string {
 			if prefix != "" {
 				p = prefix + "." + name
 			}
-			out = append(out, leafPaths(f.Type, p)...)
+			out = append(out, leafPathsIn(f.Type, p, onPath)...)
 		}
 		return out
 	}

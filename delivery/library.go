@@ -28,12 +28,6 @@ import (
 // name, description, variable names, who holds which permission); values are
 // shown only to its readers, secret values and file contents to nobody.
 
-// Audit targets and actions of the library.
-const (
-	auditTargetVariableGroup = "variableGroup"
-	auditTargetSecureFile    = "secureFile"
-)
-
 // Library limits.
 const (
 	maxLibraryName     = 200
@@ -115,7 +109,7 @@ func (t *txn) checkLibrary(p *Principal, item libraryItem, perm LibraryPermissio
 		return libraryDenied(p.actor, item, perm, doing)
 	}
 	if v == overridden {
-		return t.audit(p.actor, auditPermissionOverride, item.target, item.id, nil,
+		return t.auditLibrary(p.actor, auditPermissionOverride, item.target, item.id,
 			map[string]any{"permission": string(perm), "doing": doing, "name": item.name})
 	}
 	return nil
@@ -830,7 +824,7 @@ func (t *txn) auditLibraryLinks(actor Actor, defID int, defName string, links []
 		if l.id != 0 {
 			target = l.id
 		}
-		if err := t.audit(actor, action, l.target, target, nil, data); err != nil {
+		if err := t.auditLibrary(actor, action, l.target, target, data); err != nil {
 			return err
 		}
 	}
@@ -1014,4 +1008,17 @@ func (e *Engine) ReleaseVariableGroups(ctx context.Context, actor Actor, rel *en
 		return nil, err
 	}
 	return p.ShowReleaseGroups(rel, live), nil
+}
+
+// auditLibrary audits action on a variable group or secure file (target is
+// auditTargetVariableGroup or auditTargetSecureFile), naming the target by
+// audit.go's constants like every other audit row.
+func (t *txn) auditLibrary(actor Actor, action, target string, id any, after map[string]any) error {
+	switch target {
+	case auditTargetVariableGroup:
+		return t.audit(actor, action, auditTargetVariableGroup, id, nil, after)
+	case auditTargetSecureFile:
+		return t.audit(actor, action, auditTargetSecureFile, id, nil, after)
+	}
+	return fmt.Errorf("auditing %s: unknown library target %q", action, target)
 }

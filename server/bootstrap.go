@@ -78,6 +78,10 @@ type AdminTokenRequest struct {
 	// DataDir, DatabaseURL and SigningKey are the server's (Config); the signing key is read
 	// from DataDir/signing.key when not given, and never created.
 	DataDir, DatabaseURL, SigningKey string
+	// SecretKey and AuditKey are the server's (Config): the command's audit row joins the
+	// server's keyed chain, so it needs the same audit key (derived from the secret key, read
+	// from DataDir/secret.key when neither is given).
+	SecretKey, AuditKey string
 	// Username is the user to issue the token for; a name no user has creates an ADMIN.
 	Username string
 	// Name is the token's name (default "recovery token").
@@ -134,7 +138,11 @@ func IssueAdminToken(ctx context.Context, req AdminTokenRequest) (AdminTokenResu
 	if err := db.Migrate(ctx); err != nil {
 		return AdminTokenResult{}, err
 	}
-	engine := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect})
+	auditKey, err := adminAuditKey(req)
+	if err != nil {
+		return AdminTokenResult{}, err
+	}
+	engine := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, AuditKey: auditKey})
 	actor := delivery.SystemActor("server admin token")
 	if req.Operator != "" {
 		actor = delivery.SystemActor(fmt.Sprintf("server admin token (run by %s)", req.Operator))
@@ -149,4 +157,29 @@ func IssueAdminToken(ctx context.Context, req AdminTokenRequest) (AdminTokenResu
 	}
 	return AdminTokenResult{Token: tok, Username: got.User.Username, Role: string(got.User.Role),
 		Created: got.Created, ExpiresAt: got.Token.ExpiresAt}, nil
+}
+
+// adminAuditKey is the audit key the server uses (server.New): --audit-key, else derived from
+// the secret key given or stored in the data directory. It is never created here.
+func adminAuditKey(req AdminTokenRequest) ([]byte, error) {
+	if req.AuditKey != "" {
+		k, err := auth.ParseKey(req.AuditKey)
+		if err != nil {
+			return nil, fmt.Errorf("loading audit key: %w", err)
+		}
+		return k, nil
+	}
+	hexKey := req.SecretKey
+	if hexKey == "" {
+		b, err := os.ReadFile(filepath.Join(req.DataDir, "secret.key"))
+		if err != nil {
+			return nil, fmt.Errorf("no secret key to derive the audit key from: give the server's --secret-key (CAIRN_SECRET_KEY), --audit-key or its --data-dir: %w", err)
+		}
+		hexKey = string(b)
+	}
+	k, err := auth.ParseKey(hexKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading secret key: %w", err)
+	}
+	return delivery.DeriveAuditKey(k), nil
 }

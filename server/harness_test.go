@@ -39,7 +39,10 @@ func newHarness(t *testing.T, dialect string) *harness {
 	t.Helper()
 	smtp := mailtest.Start(t, mailtest.Options{})
 	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t),
-		SMTPAddr: smtp.Addr, SMTPFrom: "cairn@example.com", SMTPTLS: "none"}
+		SMTPAddr: smtp.Addr, SMTPFrom: "cairn@example.com", SMTPTLS: "none",
+		// The tests' gate and hook receivers are httptest servers on loopback, which the
+		// outbound guard refuses by default.
+		OutboundAllowedNetworks: "127.0.0.0/8,::1"}
 	if dialect == "postgres" {
 		db := storagetest.Open(t, "postgres") // creates and migrates a fresh schema
 		cfg.DatabaseURL = db.URL

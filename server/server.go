@@ -83,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	for _, p := range db.Tightened {
-		log.Warn("data directory was readable by others: restricted to its owner", "path", p)
+		log.Info("data directory was readable by others: restricted to its owner", "path", p)
 	}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()

@@ -39,6 +39,8 @@ func runAdmin(args []string, stdout io.Writer) error {
 	fs.StringVar(&req.DataDir, "data-dir", "./cairn-data", "the server's data directory (SQLite database, signing key)")
 	fs.StringVar(&req.DatabaseURL, "database-url", "", "the server's postgres:// DSN; empty selects SQLite in the data dir")
 	fs.StringVar(&req.SigningKey, "signing-key", "", "the server's hex Ed25519 seed (default: <data-dir>/signing.key)")
+	fs.StringVar(&req.SecretKey, "secret-key", "", "the server's hex secret key, from which the audit key derives (default: <data-dir>/secret.key)")
+	fs.StringVar(&req.AuditKey, "audit-key", "", "the server's hex audit key (default: derived from the secret key)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

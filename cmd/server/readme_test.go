@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,7 +221,13 @@ func TestReadme(t *testing.T) {
 		if len(ci) != 3 {
 			t.Fatalf("CI set-up has %d shell blocks, want 3 (connections, definition, webhooks)", len(ci))
 		}
-		out := s.run(t, helpers+"\n"+strings.Join(ci, "\n"))
+		// Cairn confirms each webhook's build with the CI server before it releases it: the
+		// README's example servers are replaced by fakes that answer as Jenkins and Azure DevOps
+		// document (the only other change to the commands, besides the port).
+		fake := fakeCIServers(t)
+		script := strings.NewReplacer("https://jenkins.example.com", fake, "https://dev.azure.com", fake).
+			Replace(helpers + "\n" + strings.Join(ci, "\n"))
+		out := s.run(t, script)
 		expect(t, "CI set-up", out, `"createDefinition":{"id":`)
 		// Each webhook created a release (201), and both deliveries are listed as ACCEPTED.
 		if n := strings.Count(out, "\n 201\n"); n != 2 {
@@ -271,4 +280,49 @@ func TestTestShSaysPostgresSkips(t *testing.T) {
 			t.Errorf("with CAIRN_TEST_DATABASE_URL=%q test.sh said:\n%s", dsn, out)
 		}
 	}
+}
+
+// fakeCIServers serves, in Jenkins' and Azure DevOps' documented shapes, the two builds the
+// README's CI set-up sends webhooks for (Jenkins web/main #43; Azure DevOps build 1021 of
+// shop-api-CI in project Shop of organization myorg), and returns its base URL.
+func fakeCIServers(t *testing.T) string {
+	t.Helper()
+	azure, err := os.ReadFile("../../integrations/teambuild/testdata/api_build.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var build map[string]any
+	if err := json.Unmarshal(azure, &build); err != nil {
+		t.Fatal(err)
+	}
+	build["id"], build["buildNumber"], build["result"], build["status"] = 1021, "20250105.3", "succeeded", "completed"
+	build["sourceBranch"], build["sourceVersion"] = "refs/heads/main", "4a5b6c7d8e9f"
+	if d, ok := build["definition"].(map[string]any); ok {
+		d["id"], d["name"] = 12, "shop-api-CI"
+	}
+	azure, err = json.Marshal(build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jenkins, err := json.Marshal(map[string]any{
+		"_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun", "number": 43, "displayName": "#43",
+		"url": "https://jenkins.example.com/job/web/job/main/43/", "result": "SUCCESS", "building": false,
+		"timestamp": 1736073001234, "duration": 61000, "artifacts": []any{}, "changeSets": []any{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/job/web/job/main/43/api/json":
+			w.Write(jenkins)
+		case "/myorg/Shop/_apis/build/builds/1021":
+			w.Write(azure)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

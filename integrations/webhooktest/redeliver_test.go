@@ -21,6 +21,7 @@ func TestRedeliver(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ev := newEnv(t, db)
 		root := ev.person("root", user.RoleADMIN)
+		ev.confirmJenkins("acme/app", 42, "SUCCESS")
 		body := fixture(t, "jenkins", "notification_completed.json")
 		first := ev.postJenkins(body)
 		if first.Status != 202 || !strings.Contains(first.Body.Reason, "no definition follows") {
