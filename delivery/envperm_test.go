@@ -46,6 +46,12 @@ func leafPathsIn(t reflect.Type, prefix string, onPath map[reflect.Type]bool) []
 			if name == "" {
 				name = f.Name
 			}
+			if name == "template" && t == reflect.TypeFor[spec.Task]() {
+				// Server-managed: a definition's tasks carry no resolved template (the
+				// save clears it; a release freezes it), so nothing a client sends there
+				// is kept.
+				continue
+			}
 			p := name
 			if prefix != "" {
 				p = prefix + "." + name

@@ -26,7 +26,7 @@ func libraryDef(defGroups, prodGroups []string, files ...string) spec.Definition
 		Environments: []spec.EnvironmentSpec{
 			{Name: "dev", Job: job},
 			{Name: "prod", Job: job, VariableGroups: prodGroups,
-				Variables: []spec.Variable{{Name: "ENV_VAR", Value: "environment"}, {Name: "FROM_ENV_GROUP", Value: "environment"}}},
+				Variables: []spec.Variable{{Name: "ENV_VAR", Value: "environment", SettableAtReleaseTime: true}, {Name: "FROM_ENV_GROUP", Value: "environment"}}},
 		},
 	}
 }
@@ -78,7 +78,7 @@ func TestVariableGroupPrecedenceFreezeRefresh(t *testing.T) {
 		ed := f.user("eddie", "EDITOR")
 		g1, err := f.e.CreateVariableGroup(f.ctx, ed, delivery.VariableGroupInput{Name: "shared", Variables: []spec.GroupVariable{
 			{Name: "G1_ONLY", Value: "g1"}, {Name: "LINK_ORDER", Value: "g1"}, {Name: "FROM_DEF_GROUP", Value: "g1"},
-			{Name: "DB_PASSWORD", Value: "hunter2", Secret: true}, {Name: "RELEASE_RELEASENAME", Value: "group"},
+			{Name: "DB_PASSWORD", Value: "hunter2", Secret: true},
 		}}, "first")
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +112,6 @@ func TestVariableGroupPrecedenceFreezeRefresh(t *testing.T) {
 		want := map[string]string{
 			"G1_ONLY": "g1", "LINK_ORDER": "g2", "FROM_DEF_GROUP": "definition", "DEF_VAR": "envgroup",
 			"FROM_ENV_GROUP": "environment", "ENV_VAR": "override", "ENV_GROUP_ONLY": "x", "DB_PASSWORD": "hunter2",
-			"RELEASE_RELEASENAME": "group",
 		}
 		for k, v := range want {
 			if vars[k].Value != v {
@@ -131,7 +130,7 @@ func TestVariableGroupPrecedenceFreezeRefresh(t *testing.T) {
 		// Rotating the secret is one change; the existing release keeps its frozen values.
 		_, err = f.e.UpdateVariableGroup(f.ctx, ed, g1.ID, 1, delivery.VariableGroupInput{Name: "shared", Variables: []spec.GroupVariable{
 			{Name: "G1_ONLY", Value: "g1-new"}, {Name: "LINK_ORDER", Value: "g1"}, {Name: "FROM_DEF_GROUP", Value: "g1"},
-			{Name: "DB_PASSWORD", Value: "rotated", Secret: true}, {Name: "RELEASE_RELEASENAME", Value: "group"},
+			{Name: "DB_PASSWORD", Value: "rotated", Secret: true},
 		}}, "rotate")
 		if err != nil {
 			t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
+	"github.com/cairnhq/cairn/ent/stepattachment"
 )
 
 // HiddenInScope returns the definitions ctx's read scope (static or live)
@@ -52,6 +53,7 @@ func readableWhere(hidden []int) map[reflect.Type]any {
 		reflect.TypeFor[ent.ApprovalWhereInput]():           predicate.Approval(approval.HasDeploymentWith(readableDeployment)),
 		reflect.TypeFor[ent.JobWhereInput]():                readableJob,
 		reflect.TypeFor[ent.JobStepWhereInput]():            predicate.JobStep(jobstep.HasJobWith(readableJob)),
+		reflect.TypeFor[ent.StepAttachmentWhereInput]():     predicate.StepAttachment(stepattachment.HasStepWith(jobstep.HasJobWith(readableJob))),
 		reflect.TypeFor[ent.GateSampleWhereInput]():         predicate.GateSample(gatesample.HasDeploymentWith(readableDeployment)),
 		reflect.TypeFor[ent.ManualInterventionWhereInput](): predicate.ManualIntervention(manualintervention.HasDeploymentWith(readableDeployment)),
 		reflect.TypeFor[ent.FreezeWindowWhereInput](): predicate.FreezeWindow(freezewindow.Or(freezewindow.DefinitionIDIsNil(),

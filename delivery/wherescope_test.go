@@ -24,7 +24,8 @@ var whereInputs = []reflect.Type{
 	reflect.TypeFor[ent.OutgoingHookWhereInput](), reflect.TypeFor[ent.ReleaseWhereInput](), reflect.TypeFor[ent.ReleaseArtifactWhereInput](),
 	reflect.TypeFor[ent.ReleaseDefinitionWhereInput](), reflect.TypeFor[ent.ReleaseEnvironmentWhereInput](), reflect.TypeFor[ent.ServiceConnectionWhereInput](),
 	reflect.TypeFor[ent.CommitWhereInput](), reflect.TypeFor[ent.UserWhereInput](), reflect.TypeFor[ent.WebhookDeliveryWhereInput](),
-	reflect.TypeFor[ent.WorkItemWhereInput](),
+	reflect.TypeFor[ent.WorkItemWhereInput](), reflect.TypeFor[ent.StepAttachmentWhereInput](), reflect.TypeFor[ent.VariableGroupWhereInput](),
+	reflect.TypeFor[ent.VariableGroupRevisionWhereInput](), reflect.TypeFor[ent.SecureFileWhereInput](),
 }
 
 // notDefinitionOwned are the where-input types whose records no definition
@@ -34,6 +35,8 @@ var notDefinitionOwned = map[string]bool{
 	"AuditEventWhereInput": true, "GroupWhereInput": true, "HookDeliveryWhereInput": true, "NotificationWhereInput": true,
 	"OutgoingHookWhereInput": true, "ServiceConnectionWhereInput": true, "UserWhereInput": true, "WebhookDeliveryWhereInput": true,
 	"WorkItemWhereInput": true,
+	// The library belongs to no definition: its own permissions guard it (library.go).
+	"VariableGroupWhereInput": true, "VariableGroupRevisionWhereInput": true, "SecureFileWhereInput": true,
 }
 
 // TestWhereScopeCoversEveryWhereInput walks the where-input types of the
