@@ -14002,10 +14002,13 @@ ReleaseEnvironmentStatus is enum for the field status
 """
 enum ReleaseEnvironmentStatus @goModel(model: "github.com/cairnhq/cairn/ent/releaseenvironment.Status") {
   NOT_STARTED
+  PENDING_APPROVAL
+  EVALUATING_GATES
   SCHEDULED
   QUEUED
-  EVALUATING_GATES
   IN_PROGRESS
+  PENDING_POST_APPROVAL
+  EVALUATING_POST_GATES
   SUCCEEDED
   PARTIALLY_SUCCEEDED
   REJECTED

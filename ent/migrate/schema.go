@@ -900,7 +900,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString},
 		{Name: "rank", Type: field.TypeInt},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"NOT_STARTED", "SCHEDULED", "QUEUED", "EVALUATING_GATES", "IN_PROGRESS", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "REJECTED", "CANCELED", "FAILED"}, Default: "NOT_STARTED"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"NOT_STARTED", "PENDING_APPROVAL", "EVALUATING_GATES", "SCHEDULED", "QUEUED", "IN_PROGRESS", "PENDING_POST_APPROVAL", "EVALUATING_POST_GATES", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "REJECTED", "CANCELED", "FAILED"}, Default: "NOT_STARTED"},
 		{Name: "manual", Type: field.TypeBool, Default: false},
 		{Name: "version", Type: field.TypeInt, Default: 0},
 		{Name: "definition_id", Type: field.TypeInt},
