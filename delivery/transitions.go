@@ -238,9 +238,9 @@ var environmentMachine = transitions[releaseenvironment.Status, EnvironmentEvent
 		releaseenvironment.StatusIN_PROGRESS: {
 			EnvironmentAwaitIntervention: releaseenvironment.StatusWAITING_FOR_INTERVENTION,
 			EnvironmentCompleteJob:       releaseenvironment.StatusPENDING_POST_APPROVAL,
-			EnvironmentFail:        releaseenvironment.StatusFAILED,
-			EnvironmentReject:      releaseenvironment.StatusREJECTED, // at a manual intervention
-			EnvironmentCancel:      releaseenvironment.StatusCANCELED,
+			EnvironmentFail:              releaseenvironment.StatusFAILED,
+			EnvironmentReject:            releaseenvironment.StatusREJECTED, // at a manual intervention
+			EnvironmentCancel:            releaseenvironment.StatusCANCELED,
 			// earlier databases: IN_PROGRESS through the post-deployment stage.
 			EnvironmentEvaluateGates:    releaseenvironment.StatusEVALUATING_POST_GATES,
 			EnvironmentSucceed:          releaseenvironment.StatusSUCCEEDED,
