@@ -164,6 +164,11 @@ const (
 	// EnvironmentCompleteJob: the deployment's phases completed; its
 	// post-deployment stage begins.
 	EnvironmentCompleteJob EnvironmentEvent = "completeJob"
+	// EnvironmentAwaitIntervention: the deployment reached a manual
+	// intervention and waits for a person (the deployment stays IN_PROGRESS
+	// and keeps its slot); EnvironmentResumeIntervention: it was resumed.
+	EnvironmentAwaitIntervention  EnvironmentEvent = "awaitIntervention"
+	EnvironmentResumeIntervention EnvironmentEvent = "resumeIntervention"
 	// EnvironmentSucceed, EnvironmentSucceedPartially, EnvironmentFail,
 	// EnvironmentReject and EnvironmentCancel mirror the deployment's end.
 	EnvironmentSucceed          EnvironmentEvent = "succeed"
@@ -184,6 +189,8 @@ const (
 // environmentMachine is the release environment state machine. Its states
 // are its latest deployment's: PENDING_APPROVAL, EVALUATING_GATES, SCHEDULED,
 // QUEUED (for a slot or an agent), IN_PROGRESS, PENDING_POST_APPROVAL,
+// WAITING_FOR_INTERVENTION (the deployment is IN_PROGRESS, held at a manual
+// intervention: the one state an environment adds to its deployment's),
 // EVALUATING_POST_GATES, then the deployment's end. A new deployment may
 // begin only from NOT_STARTED or a final state, which is what makes two
 // concurrent deploy requests conflict.
@@ -229,14 +236,21 @@ var environmentMachine = transitions[releaseenvironment.Status, EnvironmentEvent
 			EnvironmentReject:        releaseenvironment.StatusREJECTED,
 		},
 		releaseenvironment.StatusIN_PROGRESS: {
-			EnvironmentCompleteJob: releaseenvironment.StatusPENDING_POST_APPROVAL,
-			EnvironmentFail:        releaseenvironment.StatusFAILED,
-			EnvironmentReject:      releaseenvironment.StatusREJECTED, // at a manual intervention
-			EnvironmentCancel:      releaseenvironment.StatusCANCELED,
+			EnvironmentAwaitIntervention: releaseenvironment.StatusWAITING_FOR_INTERVENTION,
+			EnvironmentCompleteJob:       releaseenvironment.StatusPENDING_POST_APPROVAL,
+			EnvironmentFail:              releaseenvironment.StatusFAILED,
+			EnvironmentReject:            releaseenvironment.StatusREJECTED, // at a manual intervention
+			EnvironmentCancel:            releaseenvironment.StatusCANCELED,
 			// earlier databases: IN_PROGRESS through the post-deployment stage.
 			EnvironmentEvaluateGates:    releaseenvironment.StatusEVALUATING_POST_GATES,
 			EnvironmentSucceed:          releaseenvironment.StatusSUCCEEDED,
 			EnvironmentSucceedPartially: releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		},
+		releaseenvironment.StatusWAITING_FOR_INTERVENTION: {
+			EnvironmentResumeIntervention: releaseenvironment.StatusIN_PROGRESS,
+			EnvironmentReject:             releaseenvironment.StatusREJECTED,
+			EnvironmentFail:               releaseenvironment.StatusFAILED,
+			EnvironmentCancel:             releaseenvironment.StatusCANCELED,
 		},
 		releaseenvironment.StatusPENDING_POST_APPROVAL: {
 			EnvironmentEvaluateGates:    releaseenvironment.StatusEVALUATING_POST_GATES,

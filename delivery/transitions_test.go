@@ -132,55 +132,62 @@ func TestEnvironmentTransitions(t *testing.T) {
 	states := []releaseenvironment.Status{
 		releaseenvironment.StatusNOT_STARTED, releaseenvironment.StatusPENDING_APPROVAL, releaseenvironment.StatusEVALUATING_GATES,
 		releaseenvironment.StatusSCHEDULED, releaseenvironment.StatusQUEUED, releaseenvironment.StatusIN_PROGRESS,
+		releaseenvironment.StatusWAITING_FOR_INTERVENTION,
 		releaseenvironment.StatusPENDING_POST_APPROVAL, releaseenvironment.StatusEVALUATING_POST_GATES,
 		releaseenvironment.StatusSUCCEEDED, releaseenvironment.StatusPARTIALLY_SUCCEEDED,
 		releaseenvironment.StatusREJECTED, releaseenvironment.StatusCANCELED, releaseenvironment.StatusFAILED,
 	}
 	events := []EnvironmentEvent{
 		EnvironmentDeploy, EnvironmentSchedule, EnvironmentQueue, EnvironmentStart, EnvironmentCompleteJob, EnvironmentSucceed,
+		EnvironmentAwaitIntervention, EnvironmentResumeIntervention,
 		EnvironmentSucceedPartially, EnvironmentFail, EnvironmentReject, EnvironmentCancel,
 		EnvironmentEvaluateGates, EnvironmentPassGates, EnvironmentPassPostGates,
 	}
 	checkMachine(t, environmentMachine, states, events, map[string]releaseenvironment.Status{
-		"NOT_STARTED deploy":                     releaseenvironment.StatusPENDING_APPROVAL,
-		"SUCCEEDED deploy":                       releaseenvironment.StatusPENDING_APPROVAL,
-		"PARTIALLY_SUCCEEDED deploy":             releaseenvironment.StatusPENDING_APPROVAL,
-		"REJECTED deploy":                        releaseenvironment.StatusPENDING_APPROVAL,
-		"CANCELED deploy":                        releaseenvironment.StatusPENDING_APPROVAL,
-		"FAILED deploy":                          releaseenvironment.StatusPENDING_APPROVAL,
-		"PENDING_APPROVAL evaluateGates":         releaseenvironment.StatusEVALUATING_GATES,
-		"PENDING_APPROVAL schedule":              releaseenvironment.StatusSCHEDULED,
-		"PENDING_APPROVAL queue":                 releaseenvironment.StatusQUEUED,
-		"PENDING_APPROVAL reject":                releaseenvironment.StatusREJECTED,
-		"PENDING_APPROVAL cancel":                releaseenvironment.StatusCANCELED,
-		"EVALUATING_GATES passGates":             releaseenvironment.StatusPENDING_APPROVAL,
-		"EVALUATING_GATES passPostGates":         releaseenvironment.StatusPENDING_POST_APPROVAL,
-		"EVALUATING_GATES reject":                releaseenvironment.StatusREJECTED,
-		"EVALUATING_GATES cancel":                releaseenvironment.StatusCANCELED,
-		"SCHEDULED queue":                        releaseenvironment.StatusQUEUED,
-		"SCHEDULED cancel":                       releaseenvironment.StatusCANCELED,
-		"QUEUED start":                           releaseenvironment.StatusIN_PROGRESS,
-		"QUEUED fail":                            releaseenvironment.StatusFAILED,
-		"QUEUED cancel":                          releaseenvironment.StatusCANCELED,
-		"QUEUED queue":                           releaseenvironment.StatusQUEUED,
-		"QUEUED evaluateGates":                   releaseenvironment.StatusEVALUATING_GATES,
-		"QUEUED schedule":                        releaseenvironment.StatusSCHEDULED,
-		"QUEUED reject":                          releaseenvironment.StatusREJECTED,
-		"IN_PROGRESS completeJob":                releaseenvironment.StatusPENDING_POST_APPROVAL,
-		"IN_PROGRESS fail":                       releaseenvironment.StatusFAILED,
-		"IN_PROGRESS reject":                     releaseenvironment.StatusREJECTED,
-		"IN_PROGRESS cancel":                     releaseenvironment.StatusCANCELED,
-		"IN_PROGRESS evaluateGates":              releaseenvironment.StatusEVALUATING_POST_GATES,
-		"IN_PROGRESS succeed":                    releaseenvironment.StatusSUCCEEDED,
-		"IN_PROGRESS succeedPartially":           releaseenvironment.StatusPARTIALLY_SUCCEEDED,
-		"PENDING_POST_APPROVAL evaluateGates":    releaseenvironment.StatusEVALUATING_POST_GATES,
-		"PENDING_POST_APPROVAL succeed":          releaseenvironment.StatusSUCCEEDED,
-		"PENDING_POST_APPROVAL succeedPartially": releaseenvironment.StatusPARTIALLY_SUCCEEDED,
-		"PENDING_POST_APPROVAL reject":           releaseenvironment.StatusREJECTED,
-		"PENDING_POST_APPROVAL cancel":           releaseenvironment.StatusCANCELED,
-		"EVALUATING_POST_GATES passPostGates":    releaseenvironment.StatusPENDING_POST_APPROVAL,
-		"EVALUATING_POST_GATES reject":           releaseenvironment.StatusREJECTED,
-		"EVALUATING_POST_GATES cancel":           releaseenvironment.StatusCANCELED,
+		"NOT_STARTED deploy":                          releaseenvironment.StatusPENDING_APPROVAL,
+		"SUCCEEDED deploy":                            releaseenvironment.StatusPENDING_APPROVAL,
+		"PARTIALLY_SUCCEEDED deploy":                  releaseenvironment.StatusPENDING_APPROVAL,
+		"REJECTED deploy":                             releaseenvironment.StatusPENDING_APPROVAL,
+		"CANCELED deploy":                             releaseenvironment.StatusPENDING_APPROVAL,
+		"FAILED deploy":                               releaseenvironment.StatusPENDING_APPROVAL,
+		"PENDING_APPROVAL evaluateGates":              releaseenvironment.StatusEVALUATING_GATES,
+		"PENDING_APPROVAL schedule":                   releaseenvironment.StatusSCHEDULED,
+		"PENDING_APPROVAL queue":                      releaseenvironment.StatusQUEUED,
+		"PENDING_APPROVAL reject":                     releaseenvironment.StatusREJECTED,
+		"PENDING_APPROVAL cancel":                     releaseenvironment.StatusCANCELED,
+		"EVALUATING_GATES passGates":                  releaseenvironment.StatusPENDING_APPROVAL,
+		"EVALUATING_GATES passPostGates":              releaseenvironment.StatusPENDING_POST_APPROVAL,
+		"EVALUATING_GATES reject":                     releaseenvironment.StatusREJECTED,
+		"EVALUATING_GATES cancel":                     releaseenvironment.StatusCANCELED,
+		"SCHEDULED queue":                             releaseenvironment.StatusQUEUED,
+		"SCHEDULED cancel":                            releaseenvironment.StatusCANCELED,
+		"QUEUED start":                                releaseenvironment.StatusIN_PROGRESS,
+		"QUEUED fail":                                 releaseenvironment.StatusFAILED,
+		"QUEUED cancel":                               releaseenvironment.StatusCANCELED,
+		"QUEUED queue":                                releaseenvironment.StatusQUEUED,
+		"QUEUED evaluateGates":                        releaseenvironment.StatusEVALUATING_GATES,
+		"QUEUED schedule":                             releaseenvironment.StatusSCHEDULED,
+		"QUEUED reject":                               releaseenvironment.StatusREJECTED,
+		"IN_PROGRESS completeJob":                     releaseenvironment.StatusPENDING_POST_APPROVAL,
+		"IN_PROGRESS awaitIntervention":               releaseenvironment.StatusWAITING_FOR_INTERVENTION,
+		"WAITING_FOR_INTERVENTION resumeIntervention": releaseenvironment.StatusIN_PROGRESS,
+		"WAITING_FOR_INTERVENTION reject":             releaseenvironment.StatusREJECTED,
+		"WAITING_FOR_INTERVENTION fail":               releaseenvironment.StatusFAILED,
+		"WAITING_FOR_INTERVENTION cancel":             releaseenvironment.StatusCANCELED,
+		"IN_PROGRESS fail":                            releaseenvironment.StatusFAILED,
+		"IN_PROGRESS reject":                          releaseenvironment.StatusREJECTED,
+		"IN_PROGRESS cancel":                          releaseenvironment.StatusCANCELED,
+		"IN_PROGRESS evaluateGates":                   releaseenvironment.StatusEVALUATING_POST_GATES,
+		"IN_PROGRESS succeed":                         releaseenvironment.StatusSUCCEEDED,
+		"IN_PROGRESS succeedPartially":                releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		"PENDING_POST_APPROVAL evaluateGates":         releaseenvironment.StatusEVALUATING_POST_GATES,
+		"PENDING_POST_APPROVAL succeed":               releaseenvironment.StatusSUCCEEDED,
+		"PENDING_POST_APPROVAL succeedPartially":      releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		"PENDING_POST_APPROVAL reject":                releaseenvironment.StatusREJECTED,
+		"PENDING_POST_APPROVAL cancel":                releaseenvironment.StatusCANCELED,
+		"EVALUATING_POST_GATES passPostGates":         releaseenvironment.StatusPENDING_POST_APPROVAL,
+		"EVALUATING_POST_GATES reject":                releaseenvironment.StatusREJECTED,
+		"EVALUATING_POST_GATES cancel":                releaseenvironment.StatusCANCELED,
 	})
 }
 
@@ -209,9 +216,17 @@ func TestEnvironmentSpeaksItsDeploymentsWords(t *testing.T) {
 			if ev == DeploymentPassGates && from == deployment.StatusEVALUATING_POST_GATES {
 				envEv = EnvironmentPassPostGates
 			}
-			got, err := environmentMachine.apply(1, releaseenvironment.Status(from), envEv)
-			if err != nil || string(got) != string(to) {
-				t.Errorf("deployment %s --%s--> %s, environment %s --%s--> %s (%v)", from, ev, to, from, envEv, got, err)
+			envFrom := []releaseenvironment.Status{releaseenvironment.Status(from)}
+			if from == deployment.StatusIN_PROGRESS && ev != DeploymentStart && ev != DeploymentCompleteJob {
+				// Held at a manual intervention, the deployment is IN_PROGRESS
+				// and may end from there too.
+				envFrom = append(envFrom, releaseenvironment.StatusWAITING_FOR_INTERVENTION)
+			}
+			for _, ef := range envFrom {
+				got, err := environmentMachine.apply(1, ef, envEv)
+				if err != nil || string(got) != string(to) {
+					t.Errorf("deployment %s --%s--> %s, environment %s --%s--> %s (%v)", from, ev, to, ef, envEv, got, err)
+				}
 			}
 		}
 	}

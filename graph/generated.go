@@ -10768,6 +10768,7 @@ enum DeploymentStatus @goModel(model: "github.com/cairnhq/cairn/ent/deployment.S
   SCHEDULED
   QUEUED
   IN_PROGRESS
+  WAITING_FOR_INTERVENTION
   PENDING_POST_APPROVAL
   EVALUATING_POST_GATES
   SUCCEEDED
@@ -14007,6 +14008,7 @@ enum ReleaseEnvironmentStatus @goModel(model: "github.com/cairnhq/cairn/ent/rele
   SCHEDULED
   QUEUED
   IN_PROGRESS
+  WAITING_FOR_INTERVENTION
   PENDING_POST_APPROVAL
   EVALUATING_POST_GATES
   SUCCEEDED
