@@ -111,9 +111,18 @@ type envState struct {
 // releaseEnvs returns the environments of a release by name, with their latest deployment.
 func (h *harness) releaseEnvs(t *testing.T, relID string) map[string]envState {
 	t.Helper()
-	d := h.ok(h.admin, `query($r: ID!) { release(id: $r) { environments { name status
+	r := h.do(h.admin, `query($r: ID!) { release(id: $r) { environments { name status
 	    deployments { id status job { id status waitingReason agent { name } } } } } }`, map[string]any{"r": relID})
 	out := map[string]envState{}
+	if r.Status == http.StatusServiceUnavailable {
+		// UNAVAILABLE is retryable (a database restart leaves stale pooled connections that
+		// fail once): a polling client reads again, as the waits here do.
+		return out
+	}
+	if r.Status != 200 || len(r.Errors) > 0 {
+		t.Fatalf("request failed (%d): %s", r.Status, r.Raw)
+	}
+	d := r.Data
 	for _, e := range dig(d, "release", "environments").([]any) {
 		m := e.(map[string]any)
 		st := envState{Status: m["status"].(string)}
