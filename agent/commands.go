@@ -160,6 +160,8 @@ func protectedVariable(env string) string {
 // jobVariable is a variable set by a task of the job, exported to the job's later tasks.
 type jobVariable struct {
 	envName, value string
+	// name is the variable's name as the task wrote it (FileTransform matches keys with it).
+	name string
 }
 
 // stepReport collects what a running step said through logging commands; runTask turns it into
@@ -299,7 +301,7 @@ func (r *stepReport) setVariable(c command, say func(string, ...any)) {
 	if parseBool(c.props["isreadonly"]) {
 		j.readOnly[env] = true
 	}
-	j.setVars[env] = jobVariable{envName: env, value: c.data}
+	j.setVars[env] = jobVariable{envName: env, name: name, value: c.data}
 	j.setOrder = append(slices.DeleteFunc(j.setOrder, func(s string) bool { return s == env }), env)
 	kind := "variable"
 	if secret {
@@ -312,7 +314,7 @@ func (r *stepReport) setVariable(c command, say func(string, ...any)) {
 		// The job's later tasks also see it under its qualified name, as later jobs will.
 		q := legacyEnvName(r.taskName + "." + name)
 		if protectedVariable(q) == "" {
-			j.setVars[q] = jobVariable{envName: q, value: c.data}
+			j.setVars[q] = jobVariable{envName: q, name: r.taskName + "." + name, value: c.data}
 			j.setOrder = append(slices.DeleteFunc(j.setOrder, func(s string) bool { return s == q }), q)
 		}
 	}

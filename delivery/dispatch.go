@@ -596,6 +596,9 @@ type AssignmentTask struct {
 	// agent to expand; SecretInputs names those it masks.
 	Inputs       map[string]string
 	SecretInputs []string
+	// Runner names an implementation built into the agent (tasklib.Runners) that runs the task
+	// instead of Shell and Script.
+	Runner string
 }
 
 // AssignmentArtifact is one artifact download of the release.

@@ -214,6 +214,9 @@ func normalizeTemplate(in tasklib.Template) (tasklib.Template, error) {
 	in.Version = strings.TrimSpace(in.Version)
 	in.Shell = strings.TrimSpace(in.Shell)
 	in.Builtin = false
+	if in.Runner != "" {
+		return in, Invalid("runner", "only built-in templates have a runner; give a script")
+	}
 	in.Demands = trimAll(in.Demands)
 	for i := range in.Inputs {
 		in.Inputs[i].Name = strings.TrimSpace(in.Inputs[i].Name)
@@ -453,7 +456,7 @@ func flattenTasks(tasks []spec.Task) []flatTask {
 
 func appendTemplate(out []flatTask, base AssignmentTask, tpl *tasklib.Template, inputs map[string]string) []flatTask {
 	if !tpl.IsGroup() {
-		base.Shell, base.Script = tpl.Shell, tpl.Script
+		base.Shell, base.Script, base.Runner = tpl.Shell, tpl.Script, tpl.Runner
 		return append(out, flatTask{AssignmentTask: base, template: tpl, inputs: inputs})
 	}
 	// A step's $(name) references to the group's inputs take the values the group got (or
@@ -500,6 +503,12 @@ func templateDemands(tasks []spec.Task) []string {
 	for _, f := range flattenTasks(tasks) {
 		if f.template != nil {
 			out = append(out, f.template.Demands...)
+			if f.template.Runner != "" {
+				out = append(out, tasklib.RunnerCapability(f.template.Runner))
+			}
+		}
+		if f.Shell == "cmd" {
+			out = append(out, tasklib.WindowsDemand)
 		}
 	}
 	return out

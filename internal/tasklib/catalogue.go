@@ -88,9 +88,57 @@ func Builtins() []Template {
 			},
 			Script: replaceTokensScript, Builtin: true,
 		},
+		{
+			Name: "SSH", Version: "0.1", Category: "Deploy", Runner: RunnerSSH,
+			Description: "Run commands, a script file from the agent, or an inline script on a remote host over SSH (Azure's SSH@0). " + sshNote,
+			Inputs: append(sshInputs(),
+				Input{Name: "runOptions", Type: InputPicklist, Options: []string{"commands", "script", "inline"}, Default: "commands", Help: "commands: run each line of `commands` in turn (the first that fails stops); script: send the agent's file `scriptPath` to `interpreter -s`; inline: the same with `inline`."},
+				Input{Name: "commands", Type: InputMultiline, Help: "One command a line, for runOptions commands."},
+				Input{Name: "scriptPath", Type: InputFilePath, Help: "A script file on the agent, for runOptions script."},
+				Input{Name: "inline", Type: InputMultiline, Help: "The script, for runOptions inline."},
+				Input{Name: "interpreter", Type: InputString, Default: "sh", Help: "The remote program that reads the script on its standard input (`sh`, `bash`…)."},
+				Input{Name: "args", Type: InputString, Help: "Arguments of the script (remote shell words)."},
+				Input{Name: "failOnStdErr", Type: InputBoolean, Default: "true", Help: "Fail when a command writes to stderr."},
+			),
+			Builtin: true,
+		},
+		{
+			Name: "CopyFilesOverSSH", Version: "0.1", Category: "Deploy", Runner: RunnerCopyFilesOverSSH,
+			Description: "Copy the files that match glob patterns to a folder on a remote host over SSH (Azure's CopyFilesOverSSH@0; files are written through the remote shell, so the host needs `sh`, `mkdir`, `cat`, `mv`). " + sshNote,
+			Inputs: append(sshInputs(),
+				Input{Name: "sourceFolder", Type: InputFilePath, Help: "The folder the patterns are relative to (default: the job's working directory)."},
+				Input{Name: "contents", Type: InputMultiline, Default: "**", Help: "Glob patterns, one a line (`**` any depth; a line starting with `!` excludes)."},
+				Input{Name: "targetFolder", Type: InputString, Required: true, Help: "The folder on the host (`~/` is the user's home)."},
+				Input{Name: "cleanTargetFolder", Type: InputBoolean, Default: "false", Help: "Empty the target folder first."},
+				Input{Name: "overwrite", Type: InputBoolean, Default: "true", Help: "Replace files that exist on the host (else they are kept and reported)."},
+				Input{Name: "flattenFolders", Type: InputBoolean, Default: "false", Help: "Copy every file into the target folder itself."},
+				Input{Name: "failOnEmptySource", Type: InputBoolean, Default: "false", Help: "Fail when no file matches (else a warning)."},
+			),
+			Builtin: true,
+		},
 	}
 	slices.SortFunc(out, func(a, b Template) int { return strings.Compare(a.Name+"@"+a.Version, b.Name+"@"+b.Version) })
 	return out
+}
+
+// sshNote says how the SSH tasks connect.
+const sshNote = "The host key must be pinned (`hostKey`) unless `trustOnFirstUse` is set, in which case the agent records the key it first sees in its own known_hosts file (beside its job directories) and refuses a different key later; an unknown key is refused with its fingerprint. Runs in the agent (no shell or ssh client needed)."
+
+// sshInputs are the connection inputs of the SSH tasks. Cairn has no SSH service connection
+// kind yet: the private key comes from a secret variable or a secure file's path.
+func sshInputs() []Input {
+	return []Input{
+		{Name: "host", Type: InputString, Required: true, Help: "The host name or address."},
+		{Name: "port", Type: InputString, Default: "22", Help: "The SSH port."},
+		{Name: "username", Type: InputString, Required: true, Help: "The user to log in as."},
+		{Name: "privateKey", Type: InputSecret, Help: "A private key (OpenSSH or PEM), as a `$(secret variable)` reference."},
+		{Name: "privateKeyFile", Type: InputFilePath, Help: "A private key file on the agent, e.g. a secure file: `$(SECUREFILE_DEPLOY_KEY_PATH)`."},
+		{Name: "passphrase", Type: InputSecret, Help: "The private key's passphrase, as a `$(secret variable)` reference."},
+		{Name: "password", Type: InputSecret, Help: "A password (password or keyboard-interactive authentication), as a `$(secret variable)` reference."},
+		{Name: "hostKey", Type: InputMultiline, Help: "The host keys to accept, one a line: `ssh-ed25519 AAAA…`, a known_hosts line, or a `SHA256:…` fingerprint."},
+		{Name: "trustOnFirstUse", Type: InputBoolean, Default: "false", Help: "Without hostKey: accept and record the host's key on first contact, refuse a changed key afterwards."},
+		{Name: "readyTimeout", Type: InputString, Default: "20", Help: "Seconds to wait for the connection."},
+	}
 }
 
 // Implementations. They read their inputs from INPUT_* variables only (see the package doc).
@@ -286,9 +334,15 @@ func Doc(t *Template) string {
 		}
 		b.WriteString("\n")
 	} else {
-		fmt.Fprintf(&b, "Runs with `%s`.", t.Shell)
-		if len(t.Demands) > 0 {
-			fmt.Fprintf(&b, " Demands: `%s`.", strings.Join(t.Demands, "`, `"))
+		demands := slices.Clone(t.Demands)
+		if t.Runner != "" {
+			fmt.Fprintf(&b, "Runs in the agent (runner `%s`).", t.Runner)
+			demands = append(demands, RunnerCapability(t.Runner))
+		} else {
+			fmt.Fprintf(&b, "Runs with `%s`.", t.Shell)
+		}
+		if len(demands) > 0 {
+			fmt.Fprintf(&b, " Demands: `%s`.", strings.Join(demands, "`, `"))
 		}
 		b.WriteString("\n\n")
 	}
