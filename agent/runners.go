@@ -205,6 +205,3 @@ func (j *jobRun) setJobVariable(name, value string) {
 	j.setVars[env] = jobVariable{envName: env, name: name, value: value}
 	j.setOrder = append(slices.DeleteFunc(j.setOrder, func(s string) bool { return s == env }), env)
 }
-
-func runFileTransform(ctx context.Context, rc *runContext) error { return fmt.Errorf("not yet") }
-func runInvokeHTTP(ctx context.Context, rc *runContext) error    { return fmt.Errorf("not yet") }
