@@ -51,19 +51,19 @@ type Template struct {
 	Name string `json:"name"`
 	// Version is "major.minor"; a definition pins the major ("CopyFiles@2") and a release freezes
 	// the newest minor at its creation.
-	Version     string   `json:"version"`
-	Description string   `json:"description,omitempty"`
-	Category    string   `json:"category,omitempty"`
-	Inputs      []Input  `json:"inputs,omitempty"`
-	Shell       string   `json:"shell,omitempty"` // bash, sh, pwsh or cmd (Windows agents)
-	Script      string   `json:"script,omitempty"`
+	Version     string  `json:"version"`
+	Description string  `json:"description,omitempty"`
+	Category    string  `json:"category,omitempty"`
+	Inputs      []Input `json:"inputs,omitempty"`
+	Shell       string  `json:"shell,omitempty"` // bash, sh, pwsh or cmd (Windows agents)
+	Script      string  `json:"script,omitempty"`
 	// Runner names an implementation built into the agent (Runners) instead of a script: the
 	// agent runs it in Go with the same INPUT_<NAME> values. Only built-ins have one (a custom
 	// template cannot name one); its template demands the agent capability RunnerCapability.
-	Runner string `json:"runner,omitempty"`
-	Demands     []string `json:"demands,omitempty"`
-	Steps       []Step   `json:"steps,omitempty"`
-	Builtin     bool     `json:"builtin,omitempty"`
+	Runner  string   `json:"runner,omitempty"`
+	Demands []string `json:"demands,omitempty"`
+	Steps   []Step   `json:"steps,omitempty"`
+	Builtin bool     `json:"builtin,omitempty"`
 }
 
 // Step is one task of a task group.
