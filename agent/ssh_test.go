@@ -9,22 +9,28 @@ import (
 	"testing"
 
 	"github.com/cairnhq/cairn/agentproto"
+	"github.com/cairnhq/cairn/internal/sshdtest"
 	"golang.org/x/crypto/ssh"
 )
 
+// testSSHD is a real sshd with the SSH tasks' inputs and variables to reach it.
+type testSSHD struct{ *sshdtest.Server }
+
+func startSSHD(t *testing.T) testSSHD { return testSSHD{sshdtest.Start(t)} }
+
 // inputs returns the connection inputs of s, the key from the secret variable deploy.key.
-func (s *testSSHD) inputs(extra map[string]string) map[string]string {
-	in := map[string]string{"host": "127.0.0.1", "port": strconv.Itoa(s.port), "username": s.user,
-		"privateKey": "$(deploy.key)", "hostKey": s.hostKeyLine()}
+func (s testSSHD) inputs(extra map[string]string) map[string]string {
+	in := map[string]string{"host": "127.0.0.1", "port": strconv.Itoa(s.Port), "username": s.User,
+		"privateKey": "$(deploy.key)", "hostKey": s.HostKeyLine()}
 	for k, v := range extra {
 		in[k] = v
 	}
 	return in
 }
 
-func (s *testSSHD) variables() []agentproto.Variable {
+func (s testSSHD) variables() []agentproto.Variable {
 	return []agentproto.Variable{
-		{Name: "deploy.key", EnvName: "DEPLOY_KEY", Value: s.clientKey, Secret: true},
+		{Name: "deploy.key", EnvName: "DEPLOY_KEY", Value: s.ClientKey, Secret: true},
 		{Name: "db.password", EnvName: "DB_PASSWORD", Value: "s3cr3t-Pa55", Secret: true},
 	}
 }
@@ -47,7 +53,7 @@ func TestBuiltinSSH(t *testing.T) {
 			builtinTask(t, "SSH", s.inputs(map[string]string{"commands": "echo oops >&2"})),
 		}})
 	all := strings.Join(o.text(1), "\n")
-	if !strings.Contains(all, "first") || !strings.Contains(all, "pw is ***") || !strings.Contains(all, s.user) {
+	if !strings.Contains(all, "first") || !strings.Contains(all, "pw is ***") || !strings.Contains(all, s.User) {
 		t.Errorf("step 1 log %q (%+v)", all, o.steps[1])
 	}
 	for step := 1; step <= 6; step++ {
@@ -100,7 +106,7 @@ func TestBuiltinSSHHostKeys(t *testing.T) {
 	t.Parallel()
 	s := startSSHD(t)
 	x := newTestExecutor(t)
-	fp := ssh.FingerprintSHA256(s.hostKey)
+	fp := ssh.FingerprintSHA256(s.HostKey)
 
 	run := func(id string, in map[string]string) jobOutcome {
 		return runJob(t, x, agentproto.JobAssignment{JobID: id, SkipArtifactDownload: true, Variables: s.variables(),
@@ -118,7 +124,7 @@ func TestBuiltinSSHHostKeys(t *testing.T) {
 	if st := o.steps[1]; st.Status != agentproto.StepFailed || !strings.Contains(st.Reason, "input hostKey") {
 		t.Errorf("malformed pin: %+v", st)
 	}
-	o = run("fingerprint", s.inputs(map[string]string{"hostKey": fp, "privateKey": "", "privateKeyFile": s.clientFile, "commands": "echo by fingerprint"}))
+	o = run("fingerprint", s.inputs(map[string]string{"hostKey": fp, "privateKey": "", "privateKeyFile": s.ClientFile, "commands": "echo by fingerprint"}))
 	if st := o.steps[1]; st.Status != agentproto.StepSucceeded || !slices.Contains(o.text(1), "by fingerprint") {
 		t.Errorf("fingerprint pin with a key file: %+v %q", st, o.text(1))
 	}
@@ -127,7 +133,7 @@ func TestBuiltinSSHHostKeys(t *testing.T) {
 		t.Fatalf("first use: %+v %q", st, o.text(1))
 	}
 	known, err := os.ReadFile(x.knownHostsPath())
-	if err != nil || !strings.Contains(string(known), "[127.0.0.1]:"+strconv.Itoa(s.port)+" "+s.hostKeyLine()) {
+	if err != nil || !strings.Contains(string(known), "[127.0.0.1]:"+strconv.Itoa(s.Port)+" "+s.HostKeyLine()) {
 		t.Fatalf("known_hosts %q (%v)", known, err)
 	}
 	o = run("tofu-2", s.inputs(map[string]string{"hostKey": "", "trustOnFirstUse": "true", "commands": "echo again"}))
@@ -135,7 +141,7 @@ func TestBuiltinSSHHostKeys(t *testing.T) {
 		t.Errorf("second use: %+v", st)
 	}
 	// The host "was rebuilt": the recorded key is another one.
-	changed := strings.Replace(string(known), strings.Fields(s.hostKeyLine())[1], "AAAAC3NzaC1lZDI1NTE5AAAAIGVpO7pKzV5v3bYqVwhzZ5KQW7eFQv3l3kH1oJ4Bq7y7", 1)
+	changed := strings.Replace(string(known), strings.Fields(s.HostKeyLine())[1], "AAAAC3NzaC1lZDI1NTE5AAAAIGVpO7pKzV5v3bYqVwhzZ5KQW7eFQv3l3kH1oJ4Bq7y7", 1)
 	if err := os.WriteFile(x.knownHostsPath(), []byte(changed), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package agent
+// Package sshdtest starts a real OpenSSH server (Debian's openssh-server) for tests: on a
+// loopback port, with its own sshd_config, host key and authorized_keys in a temporary
+// directory, stopped when the test ends. A test skips, saying so, where sshd is not installed.
+package sshdtest
 
 import (
 	"bufio"
@@ -19,20 +22,20 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// testSSHD is a real OpenSSH server (Debian's openssh-server) on a loopback port, with its own
+// Server is a real OpenSSH server (Debian's openssh-server) on a loopback port, with its own
 // configuration, host key and authorized_keys in a temporary directory.
-type testSSHD struct {
-	port       int
-	user       string
-	hostKey    ssh.PublicKey
-	clientKey  string // the authorized client's private key, OpenSSH PEM
-	clientFile string // the same in a file
-	dir        string
+type Server struct {
+	Port       int
+	User       string
+	HostKey    ssh.PublicKey
+	ClientKey  string // the authorized client's private key, OpenSSH PEM
+	ClientFile string // the same in a file
+	Dir        string
 }
 
-// hostKeyLine is the server's public host key as an authorized_keys line.
-func (s *testSSHD) hostKeyLine() string {
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.hostKey)))
+// HostKeyLine is the server's public host key as an authorized_keys line.
+func (s *Server) HostKeyLine() string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.HostKey)))
 }
 
 func writePrivateKey(t *testing.T, path string, key ed25519.PrivateKey) string {
@@ -48,9 +51,9 @@ func writePrivateKey(t *testing.T, path string, key ed25519.PrivateKey) string {
 	return string(data)
 }
 
-// startSSHD starts sshd, or skips the test when it is not installed. It is stopped when the
+// Start starts sshd, or skips the test when it is not installed. It is stopped when the
 // test ends.
-func startSSHD(t *testing.T) *testSSHD {
+func Start(t *testing.T) *Server {
 	t.Helper()
 	const sshd = "/usr/sbin/sshd"
 	if _, err := os.Stat(sshd); err != nil {
@@ -67,15 +70,15 @@ func startSSHD(t *testing.T) *testSSHD {
 		}
 	}
 	dir := t.TempDir()
-	s := &testSSHD{user: u.Username, dir: dir}
+	s := &Server{User: u.Username, Dir: dir}
 	hostPub, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
 	writePrivateKey(t, filepath.Join(dir, "host_ed25519"), hostPriv)
-	if s.hostKey, err = ssh.NewPublicKey(hostPub); err != nil {
+	if s.HostKey, err = ssh.NewPublicKey(hostPub); err != nil {
 		t.Fatal(err)
 	}
 	clientPub, clientPriv, _ := ed25519.GenerateKey(rand.Reader)
-	s.clientFile = filepath.Join(dir, "client_ed25519")
-	s.clientKey = writePrivateKey(t, s.clientFile, clientPriv)
+	s.ClientFile = filepath.Join(dir, "client_ed25519")
+	s.ClientKey = writePrivateKey(t, s.ClientFile, clientPriv)
 	cp, _ := ssh.NewPublicKey(clientPub)
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(cp), 0o600); err != nil {
 		t.Fatal(err)
@@ -84,7 +87,7 @@ func startSSHD(t *testing.T) *testSSHD {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.port = l.Addr().(*net.TCPAddr).Port
+	s.Port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cfg := filepath.Join(dir, "sshd_config")
 	conf := fmt.Sprintf(`Port %d
@@ -99,7 +102,7 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 AllowUsers %s
 LogLevel INFO
-`, s.port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), s.user)
+`, s.Port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), s.User)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
