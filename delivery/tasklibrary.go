@@ -354,6 +354,9 @@ func validateTemplateTask(p *problems, f string, task spec.Task, refs *reference
 	for _, pr := range tasklib.ValidateInputs(tpl, task.Inputs, func(name string) bool { _, ok := refs.connections[name]; return ok }) {
 		p.add(f+"."+pr.Field, "task %s: %s", task.Name, pr.Message)
 	}
+	if k, v, ok := downloadSecureFileInput(task); ok && hasVariableReference(v) {
+		p.add(f+".inputs."+k, "task %s: input secureFile names a secure file of the library, not a $(variable) reference: the server sends the file with the job", task.Name)
+	}
 	for _, in := range tpl.Inputs {
 		if in.Type != tasklib.InputSecret {
 			continue
@@ -509,6 +512,37 @@ func templateDemands(tasks []spec.Task) []string {
 		}
 		if f.Shell == "cmd" {
 			out = append(out, tasklib.WindowsDemand)
+		}
+	}
+	return out
+}
+
+// downloadSecureFileInput returns the secureFile input (its key as written, and value) of a
+// task that uses the DownloadSecureFile built-in.
+func downloadSecureFileInput(task spec.Task) (key, value string, ok bool) {
+	name, _, err := tasklib.ParseRef(task.Uses)
+	if err != nil || !strings.EqualFold(name, "DownloadSecureFile") {
+		return "", "", false
+	}
+	for k, v := range task.Inputs {
+		if strings.EqualFold(k, "secureFile") {
+			return k, strings.TrimSpace(v), true
+		}
+	}
+	return "", "", true
+}
+
+// hasVariableReference reports whether v holds a $(VAR) reference.
+func hasVariableReference(v string) bool { return strings.Contains(v, "$(") }
+
+// jobSecureFileNames are the secure files a job names: job.secureFiles, then those of its
+// DownloadSecureFile tasks, each once. They are sent with the job, linked (use permission,
+// audited) and listed as users of the file like job.secureFiles.
+func jobSecureFileNames(js spec.JobSpec) []string {
+	out := slices.Clone(js.SecureFiles)
+	for _, t := range js.Tasks {
+		if _, v, ok := downloadSecureFileInput(t); ok && v != "" && !hasVariableReference(v) && !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	return out
