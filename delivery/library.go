@@ -861,7 +861,7 @@ func (t *txn) freezeGroups(snap *spec.DefinitionSnapshot) ([]spec.FrozenGroup, e
 		}
 		vars := make([]spec.Variable, len(g.Variables))
 		for i, v := range g.Variables {
-			vars[i] = spec.Variable{Name: v.Name, Value: v.Value, Secret: v.Secret}
+			vars[i] = spec.Variable{Name: v.Name, Value: v.Value, Secret: v.Secret, SettableAtReleaseTime: v.SettableAtReleaseTime}
 		}
 		out = append(out, spec.FrozenGroup{GroupID: g.ID, Name: g.Name, Revision: g.Revision, Environment: env, Variables: vars})
 		return nil

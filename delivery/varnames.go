@@ -80,12 +80,15 @@ func storedRefusal(what, where, why, advice string) error {
 }
 
 // checkOverrides judges release-time variable overrides against the
-// definition's declarations: an override must name a variable that the
-// definition or one of its environments declares, and every declaration of
-// that name must be settable at release time (so that a definition-wide
-// declaration cannot open an environment's own variable). An override of a
-// secret variable is kept secret. It returns the overrides to store.
-func checkOverrides(doc *spec.DefinitionSnapshot, vars []spec.Variable) ([]spec.Variable, error) {
+// definition's declarations and its linked variable groups' (groups, as the
+// release freezes them): an override must name a variable that the
+// definition, one of its environments or a linked group declares, and every
+// declaration of that name must be settable at release time (so that a
+// definition-wide declaration cannot open an environment's own variable, nor
+// a definition's declaration a group's variable that its administrators keep
+// fixed). An override of a secret variable is kept secret. It returns the
+// overrides to store.
+func checkOverrides(doc *spec.DefinitionSnapshot, groups []spec.FrozenGroup, vars []spec.Variable) ([]spec.Variable, error) {
 	type decl struct {
 		where    []string
 		settable bool
@@ -109,6 +112,13 @@ func checkOverrides(doc *spec.DefinitionSnapshot, vars []spec.Variable) ([]spec.
 	for _, e := range doc.Environments {
 		add("environment "+e.Name, e.Variables)
 	}
+	for _, g := range groups {
+		scope := "variable group " + g.Name
+		if g.Environment != "" {
+			scope += " (linked to environment " + g.Environment + ")"
+		}
+		add(scope, g.Variables)
+	}
 	out := make([]spec.Variable, len(vars))
 	for i, v := range vars {
 		field := fmt.Sprintf("variableOverrides[%d]", i)
@@ -123,9 +133,9 @@ func checkOverrides(doc *spec.DefinitionSnapshot, vars []spec.Variable) ([]spec.
 		d, ok := decls[strings.ToLower(v.Name)]
 		switch {
 		case !ok:
-			return nil, Invalid(field+".name", "variable %q is not declared by definition %q; only variables declared settable at release time may be overridden", v.Name, doc.Name)
+			return nil, Invalid(field+".name", "variable %q is not declared by definition %q nor by a variable group it links; only variables declared settable at release time may be overridden", v.Name, doc.Name)
 		case !d.settable:
-			return nil, Invalid(field+".name", "variable %q is not settable at release time (declared in %s); ask an editor of the definition to mark it settableAtReleaseTime", v.Name, strings.Join(d.where, ", "))
+			return nil, Invalid(field+".name", "variable %q is not settable at release time (declared in %s); ask an editor of the definition, or an administrator of the variable group, to mark it settableAtReleaseTime", v.Name, strings.Join(d.where, ", "))
 		}
 		v.SettableAtReleaseTime = false
 		v.Secret = v.Secret || d.secret
