@@ -165,10 +165,16 @@ func (e *Engine) TaskTemplate(ctx context.Context, name, version string) (*taskl
 
 // TaskTemplateUsers names the definitions (by name) and custom task groups (Name@version)
 // whose tasks use name@major.
+// It sees every definition: the engine's own checks (a delete refused while in use) need them
+// all. What a person is shown goes through TaskTemplateUsersFor.
 func (e *Engine) TaskTemplateUsers(ctx context.Context, name string, major int) ([]string, error) {
+	return e.taskTemplateUsers(WithoutReadScope(ctx), name, major, nil)
+}
+
+func (e *Engine) taskTemplateUsers(ctx context.Context, name string, major int, hidden []int) ([]string, error) {
 	ref := strings.ToLower(fmt.Sprintf("%s@%d", name, major))
 	var out []string
-	defs, err := e.client.ReleaseDefinition.Query().Where(releasedefinition.DeletedAtIsNil()).WithEnvironments().All(ctx)
+	defs, err := e.client.ReleaseDefinition.Query().Where(releasedefinition.DeletedAtIsNil(), releasedefinition.IDNotIn(hidden...)).WithEnvironments().All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading definitions: %w", err)
 	}
@@ -190,6 +196,17 @@ func (e *Engine) TaskTemplateUsers(ctx context.Context, name string, major int) 
 		}
 	}
 	return out, nil
+}
+
+// TaskTemplateUsersFor is TaskTemplateUsers as actor may see it: the definitions actor may not
+// read are left out, whatever read scope ctx carries (task groups are the library's, visible
+// to every VIEWER).
+func (e *Engine) TaskTemplateUsersFor(ctx context.Context, actor Actor, name string, major int) ([]string, error) {
+	hidden, err := e.HiddenDefinitions(WithoutReadScope(ctx), actor)
+	if err != nil {
+		return nil, err
+	}
+	return e.taskTemplateUsers(WithoutReadScope(ctx), name, major, hidden)
 }
 
 // txReader reads custom templates inside a transaction, seeing pending as the stored version
