@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairnhq/cairn/agentproto"
 	"github.com/cairnhq/cairn/internal/condition"
+	"github.com/cairnhq/cairn/internal/envnames"
 	"github.com/cairnhq/cairn/internal/netguard"
 	"github.com/cairnhq/cairn/internal/tasklib"
 )
@@ -597,42 +598,28 @@ func (j *jobRun) environment(srcDir, artDir string) []string {
 	)
 }
 
-// The names that change how a process starts (a copy of the server's list in delivery/varnames.go,
-// kept here so that an agent never exports them whatever a server sends): a shell reads BASH_ENV
-// or ENV before the script, PATH picks programs, LD_* and DYLD_* libraries, the others change
-// bash. User variables and task env entries may not set Cairn's own names (RELEASE_*, AGENT_*,
-// SYSTEM_*) either; the release variables the server computes are RELEASE_* by design.
-var (
-	startEnvNames    = map[string]bool{"BASH_ENV": true, "ENV": true, "PATH": true, "IFS": true, "PS4": true, "SHELLOPTS": true, "BASHOPTS": true}
-	startEnvPrefixes = []string{"LD_", "DYLD_", "BASH_FUNC_"}
-	ownEnvPrefixes   = []string{"RELEASE_", "AGENT_", "SYSTEM_"}
-)
-
-// refusedStartEnv says why name (compared without case) may not be exported by any source.
+// refusedStartEnv says why name (compared without case) may not be exported by any source:
+// it changes how a task's process starts (internal/envnames, the server's list too, applied
+// here again so that an agent never exports such a name whatever a server sends).
 func refusedStartEnv(name string) string {
-	n := strings.ToUpper(name)
-	if startEnvNames[n] {
-		return "it changes how a task's process starts"
-	}
-	for _, p := range startEnvPrefixes {
-		if strings.HasPrefix(n, p) {
-			return "names starting with " + p + " change how a task's process starts"
+	if ok, prefix := envnames.ChangesStartOnly(name); ok {
+		if prefix != "" {
+			return "names starting with " + prefix + " change how a task's process starts"
 		}
+		return "it changes how a task's process starts"
 	}
 	return ""
 }
 
 // refusedUserEnv is refusedStartEnv for user variables and task env entries, which may not set
-// Cairn's own names either.
+// Cairn's own names (RELEASE_*, AGENT_*, SYSTEM_*) either; the release variables the server
+// computes are RELEASE_* by design.
 func refusedUserEnv(name string) string {
 	if why := refusedStartEnv(name); why != "" {
 		return why
 	}
-	n := strings.ToUpper(name)
-	for _, p := range ownEnvPrefixes {
-		if strings.HasPrefix(n, p) {
-			return "names starting with " + p + " are Cairn's own"
-		}
+	if kind, prefix := envnames.Check(name); kind == envnames.Own {
+		return "names starting with " + prefix + " are Cairn's own"
 	}
 	return ""
 }

@@ -6,39 +6,24 @@ import (
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/schema/spec"
-)
-
-// The environment variable names that no variable, task env entry or
-// release-time override may set: the ones that change how a process starts
-// (a shell reads BASH_ENV or ENV before the script, PATH picks the programs,
-// LD_* and DYLD_* the libraries, IFS, PS4, SHELLOPTS and BASHOPTS change what
-// bash does, BASH_FUNC_* define functions) and the names Cairn itself sets
-// (RELEASE_*, AGENT_*, SYSTEM_*). This is the one list; names are compared
-// after envName's transformation (deploy.target → DEPLOY_TARGET), so case and
-// "." make no difference. The agent keeps a defensive copy (agent/job.go).
-var (
-	refusedEnvNames = map[string]bool{
-		"BASH_ENV": true, "ENV": true, "PATH": true, "IFS": true, "PS4": true,
-		"SHELLOPTS": true, "BASHOPTS": true,
-	}
-	refusedEnvPrefixes = []string{"LD_", "DYLD_", "BASH_FUNC_", "RELEASE_", "AGENT_", "SYSTEM_"}
+	"github.com/cairnhq/cairn/internal/envnames"
 )
 
 // refusedVariableName says why name may not be set by a user (empty: it may):
 // the environment variable it becomes changes how task processes start, or
-// is Cairn's own.
+// is Cairn's own. The list is internal/envnames, shared with the agent, which
+// refuses the same names whatever a server sends; names are compared after
+// envName's transformation (deploy.target → DEPLOY_TARGET), so case and "."
+// make no difference.
 func refusedVariableName(name string) string {
 	n := envName(name)
-	if refusedEnvNames[n] {
+	switch kind, prefix := envnames.Check(n); {
+	case kind == envnames.ChangesStart && prefix == "":
 		return fmt.Sprintf("%q becomes the environment variable %s, which changes how a task's process starts; Cairn refuses it from every source", name, n)
-	}
-	for _, p := range refusedEnvPrefixes {
-		if strings.HasPrefix(n, p) {
-			if p == "RELEASE_" || p == "AGENT_" || p == "SYSTEM_" {
-				return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s are Cairn's own; choose another name", name, n, p)
-			}
-			return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s change how a task's process starts; Cairn refuses them from every source", name, n, p)
-		}
+	case kind == envnames.ChangesStart:
+		return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s change how a task's process starts; Cairn refuses them from every source", name, n, prefix)
+	case kind == envnames.Own:
+		return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s are Cairn's own; choose another name", name, n, prefix)
 	}
 	return ""
 }
