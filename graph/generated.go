@@ -1380,6 +1380,7 @@ type ComplexityRoot struct {
 		Inputs      func(childComplexity int) int
 		Major       func(childComplexity int) int
 		Name        func(childComplexity int) int
+		Runner      func(childComplexity int) int
 		Script      func(childComplexity int) int
 		Shell       func(childComplexity int) int
 		Steps       func(childComplexity int) int
@@ -7972,6 +7973,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskTemplate.Name(childComplexity), true
+	case "TaskTemplate.runner":
+		if e.ComplexityRoot.TaskTemplate.Runner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskTemplate.Runner(childComplexity), true
 	case "TaskTemplate.script":
 		if e.ComplexityRoot.TaskTemplate.Script == nil {
 			break
@@ -17668,6 +17675,8 @@ func (ec *executionContext) childFields_TaskTemplate(ctx context.Context, field 
 		return ec.fieldContext_TaskTemplate_shell(ctx, field)
 	case "script":
 		return ec.fieldContext_TaskTemplate_script(ctx, field)
+	case "runner":
+		return ec.fieldContext_TaskTemplate_runner(ctx, field)
 	case "demands":
 		return ec.fieldContext_TaskTemplate_demands(ctx, field)
 	case "steps":
@@ -45833,6 +45842,29 @@ func (ec *executionContext) _TaskTemplate_script(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_TaskTemplate_script(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskTemplate_runner(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskTemplate_runner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Runner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskTemplate_runner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -89155,6 +89187,11 @@ func (ec *executionContext) _TaskTemplate(ctx context.Context, sel ast.Selection
 			}
 		case "script":
 			out.Values[i] = ec._TaskTemplate_script(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "runner":
+			out.Values[i] = ec._TaskTemplate_runner(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
