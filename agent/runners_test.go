@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -331,4 +334,38 @@ func TestCmdShellOnLinux(t *testing.T) {
 	if err := x.validateAssignment(agentproto.JobAssignment{JobID: "r", Tasks: []agentproto.Task{{Name: "r", Runner: "teleport"}}}); err == nil || !strings.Contains(err.Error(), "no runner") {
 		t.Errorf("unknown runner: %v", err)
 	}
+}
+
+// FuzzTransformJSON: any input either fails with an error or yields valid JSON; never a panic.
+func FuzzTransformJSON(f *testing.F) {
+	f.Add([]byte(`{"a":{"b":1,"c.d":[true,null,"x"]}}`), "a.b", "2")
+	f.Add([]byte(`[1,2,{"x":"y"}]`), "2.x", `{"z":1}`)
+	f.Fuzz(func(t *testing.T, data []byte, name, value string) {
+		out, _, err := transformJSON(data, []transformVariable{{name, value}})
+		if err == nil && !json.Valid(out) {
+			t.Fatalf("invalid JSON out of %q: %q", data, out)
+		}
+	})
+}
+
+// FuzzTransformXML: any input either fails with an error or changes only attribute values.
+func FuzzTransformXML(f *testing.F) {
+	f.Add([]byte(`<configuration><appSettings><add key="a" value="1"/></appSettings></configuration>`), "a", `x"<&'y`)
+	f.Add([]byte(`<c><connectionStrings><add name='n'/></connectionStrings></c>`), "n", "s")
+	f.Fuzz(func(t *testing.T, data []byte, name, value string) {
+		out, changed, err := transformXML(data, []transformVariable{{name, value}})
+		if err != nil || len(changed) == 0 {
+			return
+		}
+		dec := xml.NewDecoder(bytes.NewReader(out))
+		for {
+			_, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("output does not parse: %v\nin  %q\nout %q", err, data, out)
+			}
+		}
+	})
 }
