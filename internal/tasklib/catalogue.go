@@ -493,6 +493,10 @@ func Markdown(ts []Template) string {
 	b.WriteString("A definition's task uses a template as `uses: \"Name@major\"` with `inputs`; the release freezes the newest " +
 		"minor version of that major. Input values may hold `$(VARIABLE)` references, expanded on the agent when the task " +
 		"runs; the implementation reads each input as the environment variable `INPUT_<NAME>`.\n\n")
+	b.WriteString("Every built-in is run for real by the agent's tests. The SSH tasks are tested against a real OpenSSH server " +
+		"(Debian's openssh-server on loopback); Docker, Kubernetes and HelmDeploy only against stand-in executables that record " +
+		"the exact argv they receive, since the real CLIs need a daemon, a cluster or a registry that the test machines do not have; " +
+		"`cmd` (Windows agents) is not run on the Linux test machines.\n\n")
 	for _, t := range ts {
 		b.WriteString(Doc(&t))
 	}
