@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -202,5 +203,45 @@ func TestBuiltinCopyFilesOverSSH(t *testing.T) {
 	}
 	if st := o.steps[4]; st.Status != agentproto.StepFailed || !strings.Contains(st.Reason, "no file under") {
 		t.Errorf("empty source: %+v", st)
+	}
+}
+
+// TestSSHInputsRefused: hostile or malformed inputs fail the task before any connection, with
+// the input named.
+func TestSSHInputsRefused(t *testing.T) {
+	t.Parallel()
+	x := newTestExecutor(t)
+	base := map[string]string{"host": "127.0.0.1", "port": "1", "username": "u", "password": "$(pw)", "hostKey": "SHA256:x"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	for i, tt := range []struct {
+		task string
+		in   map[string]string
+		want string
+	}{
+		{"SSH", with(map[string]string{"runOptions": "inline", "inline": "echo", "interpreter": "sh; touch /tmp/x"}), "input interpreter"},
+		{"SSH", with(map[string]string{"runOptions": "teleport"}), "input runOptions"},
+		{"SSH", with(map[string]string{"commands": " \n "}), "input commands is empty"},
+		{"SSH", with(map[string]string{"commands": "true", "readyTimeout": "-3"}), "input readyTimeout"},
+		{"SSH", with(map[string]string{"commands": "true", "host": ""}), "input host is required"},
+		{"SSH", with(map[string]string{"commands": "true", "password": ""}), "give privateKey, privateKeyFile or password"},
+		{"SSH", with(map[string]string{"runOptions": "script", "scriptPath": "/nonexistent/x.sh"}), "input scriptPath"},
+		{"CopyFilesOverSSH", with(map[string]string{"sourceFolder": "/nonexistent", "targetFolder": "/tmp"}), "does not exist"},
+		{"CopyFilesOverSSH", with(map[string]string{"sourceFolder": t.TempDir(), "targetFolder": "/tmp", "contents": "[abc"}), "input contents"},
+	} {
+		id := fmt.Sprintf("ssh-refused-%d", i)
+		o := runJob(t, x, agentproto.JobAssignment{JobID: id, SkipArtifactDownload: true, Tasks: []agentproto.Task{builtinTask(t, tt.task, tt.in)},
+			Variables: []agentproto.Variable{{Name: "pw", EnvName: "PW", Value: "pw-s3cret", Secret: true}}})
+		if st := o.steps[1]; st.Status != agentproto.StepFailed || !strings.Contains(st.Reason, tt.want) || strings.Contains(st.Reason, "pw-s3cret") {
+			t.Errorf("%s %v: %+v", tt.task, tt.in, st)
+		}
 	}
 }
