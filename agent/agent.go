@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cairnhq/cairn/agentproto"
+	"github.com/cairnhq/cairn/internal/netguard"
 )
 
 // runner is one running agent: the state Run shares between the connection and the jobs.
@@ -90,6 +91,11 @@ func Run(ctx context.Context, cfg Config) error {
 		killGrace: cfg.KillGrace, spool: r.spool, log: log, lookPath: defaultLookPath,
 		batchEvery: agentproto.LogBatchInterval,
 	}
+	denied := cfg.OutboundDeniedNetworks
+	if denied == nil {
+		denied = netguard.DefaultDenied
+	}
+	r.exec.guard = netguard.New(denied, cfg.OutboundAllowedNetworks)
 	// No job survives an agent restart: directories left by a crash are garbage.
 	if err := os.RemoveAll(r.exec.workDir); err != nil {
 		log.Warn("removing old job directories", "err", err)

@@ -21,7 +21,7 @@ func builtinTask(t *testing.T, name string, inputs map[string]string) agentproto
 	for _, tpl := range tasklib.Builtins() {
 		if tpl.Name == name {
 			env, secret := tasklib.InputEnv(&tpl, inputs, func(string) (string, bool) { return "", false })
-			return agentproto.Task{Name: name, Shell: tpl.Shell, Script: tpl.Script, Inputs: env, SecretInputs: secret}
+			return agentproto.Task{Name: name, Shell: tpl.Shell, Script: tpl.Script, Runner: tpl.Runner, Inputs: env, SecretInputs: secret}
 		}
 	}
 	t.Fatalf("no built-in %s", name)

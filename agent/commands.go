@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cairnhq/cairn/agentproto"
+	"github.com/cairnhq/cairn/internal/envnames"
 )
 
 // Logging commands: what a task prints to talk back (Azure Pipelines' "##vso[…]" commands and
@@ -139,20 +140,18 @@ const (
 var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
 
 // protectedVariable reports why a task may not set the variable with this environment name
-// through task.setvariable, or "": the names the agent exports itself, and loader hooks that would
-// run code in every later task.
+// through task.setvariable, or "": the names internal/envnames refuses (those the agent and the
+// server export themselves, and those that would change how every later task starts), and
+// BUILD_* (Azure's build variables, which a release task must not fake).
 func protectedVariable(env string) string {
-	for _, p := range []string{"RELEASE_", "SYSTEM_", "AGENT_", "BUILD_"} {
-		if strings.HasPrefix(env, p) {
-			return "the " + p + "* variables are set by the server and the agent"
-		}
-	}
-	switch env {
-	case "BASH_ENV", "ENV", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PROMPT_COMMAND", "SHELLOPTS", "BASHOPTS", "IFS", "PS4":
+	switch kind, prefix := envnames.Check(env); {
+	case kind == envnames.Own:
+		return "the " + prefix + "* variables are set by the server and the agent"
+	case kind == envnames.ChangesStart:
 		return env + " would change how every later task starts"
 	}
-	if strings.HasPrefix(env, "DYLD_") || strings.HasPrefix(env, "BASH_FUNC_") {
-		return env + " would change how every later task starts"
+	if strings.HasPrefix(strings.ToUpper(env), "BUILD_") {
+		return "the BUILD_* variables are set by the server and the agent"
 	}
 	return ""
 }
@@ -160,6 +159,8 @@ func protectedVariable(env string) string {
 // jobVariable is a variable set by a task of the job, exported to the job's later tasks.
 type jobVariable struct {
 	envName, value string
+	// name is the variable's name as the task wrote it (FileTransform matches keys with it).
+	name string
 }
 
 // stepReport collects what a running step said through logging commands; runTask turns it into
@@ -299,7 +300,7 @@ func (r *stepReport) setVariable(c command, say func(string, ...any)) {
 	if parseBool(c.props["isreadonly"]) {
 		j.readOnly[env] = true
 	}
-	j.setVars[env] = jobVariable{envName: env, value: c.data}
+	j.setVars[env] = jobVariable{envName: env, name: name, value: c.data}
 	j.setOrder = append(slices.DeleteFunc(j.setOrder, func(s string) bool { return s == env }), env)
 	kind := "variable"
 	if secret {
@@ -312,7 +313,7 @@ func (r *stepReport) setVariable(c command, say func(string, ...any)) {
 		// The job's later tasks also see it under its qualified name, as later jobs will.
 		q := legacyEnvName(r.taskName + "." + name)
 		if protectedVariable(q) == "" {
-			j.setVars[q] = jobVariable{envName: q, value: c.data}
+			j.setVars[q] = jobVariable{envName: q, name: r.taskName + "." + name, value: c.data}
 			j.setOrder = append(slices.DeleteFunc(j.setOrder, func(s string) bool { return s == q }), q)
 		}
 	}

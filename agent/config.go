@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -65,6 +66,10 @@ type Config struct {
 	// MaxSpoolBytes caps each job's unacknowledged log text held in memory; when full, the job's
 	// output is not read until the server acknowledges. 0 means 32 MiB.
 	MaxSpoolBytes int
+	// OutboundDeniedNetworks are the networks the InvokeHttp task may not call; nil means
+	// netguard.DefaultDenied (loopback, link-local, "this network", multicast), empty non-nil
+	// means none. OutboundAllowedNetworks are let through even if denied.
+	OutboundDeniedNetworks, OutboundAllowedNetworks []netip.Prefix
 }
 
 // servers returns the server URLs of a validated Config (withDefaults), in order.

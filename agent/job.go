@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/cairnhq/cairn/agentproto"
 	"github.com/cairnhq/cairn/internal/condition"
+	"github.com/cairnhq/cairn/internal/envnames"
+	"github.com/cairnhq/cairn/internal/netguard"
 	"github.com/cairnhq/cairn/internal/tasklib"
 )
 
@@ -56,7 +59,16 @@ type executor struct {
 	batchEvery time.Duration
 	// cleanup bounds each task that runs after its job was stopped (0: defaultCleanupTime).
 	cleanup time.Duration
+	// osName is the operating system tasks run on ("": runtime.GOOS; tests set it).
+	osName string
+	// guard checks the addresses the InvokeHttp runner calls (nil: netguard's defaults).
+	guard *netguard.Guard
+	// knownHosts is the agent's own known_hosts file, where the SSH runners record host keys
+	// trusted on first use ("": <work dir>/known_hosts).
+	knownHosts string
 }
+
+func (x *executor) goos() string { return cmp.Or(x.osName, runtime.GOOS) }
 
 func (x *executor) cleanupTime() time.Duration { return cmp.Or(x.cleanup, defaultCleanupTime) }
 
@@ -112,6 +124,12 @@ func (x *executor) validateAssignment(a agentproto.JobAssignment) error {
 		return errors.New("empty job id")
 	}
 	for i, t := range a.Tasks {
+		if t.Runner != "" {
+			if _, ok := runners[t.Runner]; !ok {
+				return fmt.Errorf("task %d (%s): this agent has no runner %q", i+1, t.Name, t.Runner)
+			}
+			continue
+		}
 		if _, _, err := x.shellCommand(t.Shell); err != nil {
 			return fmt.Errorf("task %d (%s): %w", i+1, t.Name, err)
 		}
@@ -146,6 +164,11 @@ func (x *executor) shellCommand(shell string) (string, []string, error) {
 		name, args = shell, []string{"-e"}
 	case agentproto.ShellPwsh:
 		name, args = "pwsh", []string{"-NoLogo", "-NoProfile", "-NonInteractive", "-File"}
+	case agentproto.ShellCmd:
+		if x.goos() != "windows" {
+			return "", nil, fmt.Errorf("shell cmd runs only on Windows agents, and this agent runs %s (the job demands Agent.OS Windows_NT: pick a Windows pool, or use sh or bash)", x.goos())
+		}
+		name, args = "cmd.exe", []string{"/D", "/E:ON", "/V:OFF", "/S", "/C"}
 	default:
 		return "", nil, fmt.Errorf("unknown shell %q", shell)
 	}
@@ -424,22 +447,34 @@ func (j *jobRun) runTask(base context.Context, cleanup bool, i int, t agentproto
 		j.finishStep(step, t.Name, agentproto.StepFailed, -1, t0, reason, rep)
 		return agentproto.StepFailed, reason, false
 	}
-	prog, args, err := j.x.shellCommand(t.Shell)
-	if err != nil {
-		return fail(err.Error())
+	var prog string
+	var args []string
+	if t.Runner == "" {
+		var err error
+		if prog, args, err = j.x.shellCommand(t.Shell); err != nil {
+			return fail(err.Error())
+		}
+	} else if _, ok := runners[t.Runner]; !ok {
+		return fail(fmt.Sprintf("this agent has no runner %q", t.Runner))
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fail(fmt.Sprintf("working directory %s does not exist", dir))
 	}
-	ext := ".sh"
-	if t.Shell == agentproto.ShellPwsh {
-		ext = ".ps1"
+	script := ""
+	if t.Runner == "" {
+		ext := ".sh"
+		switch t.Shell {
+		case agentproto.ShellPwsh:
+			ext = ".ps1"
+		case agentproto.ShellCmd:
+			ext = ".cmd"
+		}
+		script = filepath.Join(tmpDir, fmt.Sprintf("task%d%s", step, ext))
+		if err := os.WriteFile(script, []byte(t.Script), 0o700); err != nil {
+			return fail(fmt.Sprintf("writing script: %v", err))
+		}
+		defer os.Remove(script)
 	}
-	script := filepath.Join(tmpDir, fmt.Sprintf("task%d%s", step, ext))
-	if err := os.WriteFile(script, []byte(t.Script), 0o700); err != nil {
-		return fail(fmt.Sprintf("writing script: %v", err))
-	}
-	defer os.Remove(script)
 
 	taskEnv := slices.Clip(env)
 	for _, k := range j.setOrder { // variables earlier tasks set
@@ -459,9 +494,9 @@ func (j *jobRun) runTask(base context.Context, cleanup bool, i int, t agentproto
 	for _, d := range j.dropped {
 		fmt.Fprintf(w, "##[warning] %s\n", d)
 	}
+	expanded := map[string]string{}
 	if len(t.Inputs) > 0 { // a template's inputs, $(VAR) expanded now
 		lookup := j.variableLookup(taskEnv)
-		expanded := make(map[string]string, len(t.Inputs))
 		for _, k := range slices.Sorted(maps.Keys(t.Inputs)) {
 			expanded[k] = tasklib.Expand(t.Inputs[k], lookup)
 			taskEnv = append(taskEnv, k+"="+expanded[k])
@@ -479,8 +514,21 @@ func (j *jobRun) runTask(base context.Context, cleanup bool, i int, t agentproto
 		ctx, stop = context.WithTimeoutCause(ctx, time.Duration(t.TimeoutSeconds)*time.Second, errTaskTimout)
 		defer stop()
 	}
-	p := process{path: prog, args: append(args, script), dir: dir, env: taskEnv, out: w, grace: j.x.killGrace, started: begin}
-	code, err := p.run(ctx)
+	var code int
+	var err error
+	if t.Runner != "" {
+		begin()
+		rc := &runContext{j: j, step: step, task: t, inputs: expanded, dir: dir, env: taskEnv, w: w, rep: rep}
+		if err = runners[t.Runner](ctx, rc); err != nil {
+			code = 1
+			if ctx.Err() == nil {
+				err = errors.New(rc.w.mask([]byte(err.Error())))
+			}
+		}
+	} else {
+		p := process{path: prog, args: append(args, script), dir: dir, env: taskEnv, out: w, grace: j.x.killGrace, started: begin}
+		code, err = p.run(ctx)
+	}
 	begin()
 	w.Close()
 	status, reason := agentproto.StepSucceeded, ""
@@ -550,42 +598,28 @@ func (j *jobRun) environment(srcDir, artDir string) []string {
 	)
 }
 
-// The names that change how a process starts (a copy of the server's list in delivery/varnames.go,
-// kept here so that an agent never exports them whatever a server sends): a shell reads BASH_ENV
-// or ENV before the script, PATH picks programs, LD_* and DYLD_* libraries, the others change
-// bash. User variables and task env entries may not set Cairn's own names (RELEASE_*, AGENT_*,
-// SYSTEM_*) either; the release variables the server computes are RELEASE_* by design.
-var (
-	startEnvNames    = map[string]bool{"BASH_ENV": true, "ENV": true, "PATH": true, "IFS": true, "PS4": true, "SHELLOPTS": true, "BASHOPTS": true}
-	startEnvPrefixes = []string{"LD_", "DYLD_", "BASH_FUNC_"}
-	ownEnvPrefixes   = []string{"RELEASE_", "AGENT_", "SYSTEM_"}
-)
-
-// refusedStartEnv says why name (compared without case) may not be exported by any source.
+// refusedStartEnv says why name (compared without case) may not be exported by any source:
+// it changes how a task's process starts (internal/envnames, the server's list too, applied
+// here again so that an agent never exports such a name whatever a server sends).
 func refusedStartEnv(name string) string {
-	n := strings.ToUpper(name)
-	if startEnvNames[n] {
-		return "it changes how a task's process starts"
-	}
-	for _, p := range startEnvPrefixes {
-		if strings.HasPrefix(n, p) {
-			return "names starting with " + p + " change how a task's process starts"
+	if ok, prefix := envnames.ChangesStartOnly(name); ok {
+		if prefix != "" {
+			return "names starting with " + prefix + " change how a task's process starts"
 		}
+		return "it changes how a task's process starts"
 	}
 	return ""
 }
 
 // refusedUserEnv is refusedStartEnv for user variables and task env entries, which may not set
-// Cairn's own names either.
+// Cairn's own names (RELEASE_*, AGENT_*, SYSTEM_*) either; the release variables the server
+// computes are RELEASE_* by design.
 func refusedUserEnv(name string) string {
 	if why := refusedStartEnv(name); why != "" {
 		return why
 	}
-	n := strings.ToUpper(name)
-	for _, p := range ownEnvPrefixes {
-		if strings.HasPrefix(n, p) {
-			return "names starting with " + p + " are Cairn's own"
-		}
+	if kind, prefix := envnames.Check(name); kind == envnames.Own {
+		return "names starting with " + prefix + " are Cairn's own"
 	}
 	return ""
 }

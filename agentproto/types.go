@@ -208,6 +208,9 @@ const (
 	ShellBash = "bash" // bash -e <script file>
 	ShellSh   = "sh"   // sh -e <script file>
 	ShellPwsh = "pwsh" // pwsh -NoLogo -NoProfile -NonInteractive -File <script file>.ps1
+	// ShellCmd runs on Windows agents only: cmd.exe /D /E:ON /V:OFF /S /C "<script file>.cmd".
+	// Other agents refuse the job (RejectInvalid); the server demands Agent.OS Windows_NT.
+	ShellCmd = "cmd"
 )
 
 // Task is one script of a job. Task i (0-based in JobAssignment.Tasks) is step i+1.
@@ -234,6 +237,13 @@ type Task struct {
 	// in every later line of the job.
 	Inputs       map[string]string `json:"inputs,omitempty"`
 	SecretInputs []string          `json:"secretInputs,omitempty"`
+	// Runner, when set, names an implementation built into the agent that runs the task
+	// instead of a script (Shell and Script are then empty): "ssh", "copyFilesOverSSH",
+	// "fileTransform", "invokeHttp", "downloadSecureFile". It reads the task's Inputs, expanded
+	// as for a script. An agent that has runner R reports the system capability
+	// "agent.runner.<r>" (lower case); the server demands it, and an agent that does not know a
+	// runner refuses the job (RejectInvalid).
+	Runner string `json:"runner,omitempty"`
 }
 
 // CapabilityTasks is the system capability ("1") of agents that evaluate Task.Condition (and

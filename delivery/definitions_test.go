@@ -426,7 +426,7 @@ func TestDefinitionValidation(t *testing.T) {
 		{"branch filter bad pattern", func(d *spec.DefinitionSnapshot) { d.ArtifactSources[0].BranchFilters = []string{"release/[1-"} },
 			"artifactSources[0].branchFilters[0]", "not a valid pattern"},
 		{"empty script", func(d *spec.DefinitionSnapshot) { env(d, 0).Job.Tasks[0].Script = " \n " }, "environments[0].job.tasks[0].script", "needs a script"},
-		{"unknown shell", func(d *spec.DefinitionSnapshot) { env(d, 0).Job.Tasks[0].Shell = "cmd" }, "environments[0].job.tasks[0].shell", `unknown shell "cmd"`},
+		{"unknown shell", func(d *spec.DefinitionSnapshot) { env(d, 0).Job.Tasks[0].Shell = "zsh" }, "environments[0].job.tasks[0].shell", `unknown shell "zsh"`},
 		{"negative task timeout", func(d *spec.DefinitionSnapshot) { env(d, 0).Job.Tasks[0].TimeoutMinutes = -1 }, "environments[0].job.tasks[0].timeoutMinutes", "negative"},
 		{"negative job timeout", func(d *spec.DefinitionSnapshot) { env(d, 0).Job.TimeoutMinutes = -5 }, "environments[0].job.timeoutMinutes", "negative"},
 		{"negative approval timeout", func(d *spec.DefinitionSnapshot) { env(d, 1).PreApproval.TimeoutMinutes = -1 }, "environments[1].preApproval.timeoutMinutes", "negative"},

@@ -56,7 +56,7 @@ var (
 	demandRe = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.\-]*(?:\s+-equals\s+\S.*)?$`)
 )
 
-var validShells = map[string]bool{"bash": true, "sh": true, "pwsh": true}
+var validShells = map[string]bool{"bash": true, "sh": true, "pwsh": true, "cmd": true}
 
 // ValidationError lists every problem found in a definition document, so that
 // a person fixes them in one round trip. It has the code INVALID_INPUT:
@@ -754,7 +754,7 @@ func validateJob(p *problems, f string, job spec.JobSpec, refs *references) {
 				p.add(ff+".script", "a task needs a script")
 			}
 			if !validShells[task.Shell] {
-				p.add(ff+".shell", "unknown shell %q; use bash, sh or pwsh", task.Shell)
+				p.add(ff+".shell", "unknown shell %q; use bash, sh, pwsh or cmd (Windows agents)", task.Shell)
 			}
 			if len(task.Inputs) > 0 {
 				p.add(ff+".inputs", "inputs belong to a task that uses a template")

@@ -596,6 +596,9 @@ type AssignmentTask struct {
 	// agent to expand; SecretInputs names those it masks.
 	Inputs       map[string]string
 	SecretInputs []string
+	// Runner names an implementation built into the agent (tasklib.Runners) that runs the task
+	// instead of Shell and Script.
+	Runner string
 }
 
 // AssignmentArtifact is one artifact download of the release.
@@ -701,8 +704,8 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		}
 		out.Variables = append(out.Variables, AssignmentVariable{Name: v.Name, EnvName: envName(v.Name), Value: val, Secret: v.Secret})
 	}
-	if len(j.Spec.SecureFiles) > 0 {
-		if out.SecureFiles, err = e.secureFilesOf(ctx, j.Spec.SecureFiles); err != nil {
+	if files := jobSecureFileNames(j.Spec); len(files) > 0 {
+		if out.SecureFiles, err = e.secureFilesOf(ctx, files); err != nil {
 			return fail(err)
 		}
 	}

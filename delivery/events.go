@@ -24,8 +24,11 @@ const (
 	EventJobCancelRequested       = "job.cancelRequested"
 	EventJobFinished              = "job.finished"
 	EventJobLost                  = "job.lost"
-	EventLogAppended              = "log.appended"
-	EventAgentChanged             = "agent.changed"
+	// EventStepProgress: a running step reported its progress (##vso[task.setprogress]);
+	// Data: step (its position), name, percent, text.
+	EventStepProgress = "step.progress"
+	EventLogAppended  = "log.appended"
+	EventAgentChanged = "agent.changed"
 	// EventCredentialRevoked (transient): an API token was revoked (Data:
 	// jti, userId) or a user disabled (Data: userId). Connections
 	// authenticated with it re-check their credential at once.

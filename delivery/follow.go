@@ -27,6 +27,7 @@ var (
 		EventDeploymentStarted, EventDeploymentFinished, EventApprovalPending, EventApprovalDecided,
 		EventApprovalTimedOut, EventApprovalReassigned, EventJobLost, EventGateSampleFailed,
 		EventFreezeStarted, EventFreezeEnded, EventInterventionPending, EventInterventionDecided,
+		EventStepProgress,
 	}
 	// ApprovalEventTypes: approvals created (pending), decided (approved,
 	// rejected, canceled, skipped), timed out and reassigned.

@@ -609,7 +609,7 @@ func (t *txn) libraryUsers(groupName, fileName string) ([]string, error) {
 		whole := groupName != "" && slices.Contains(snap.VariableGroups, groupName)
 		for _, env := range snap.Environments {
 			if (groupName != "" && slices.Contains(env.VariableGroups, groupName)) ||
-				(fileName != "" && slices.Contains(env.Job.SecureFiles, fileName)) {
+				(fileName != "" && slices.Contains(jobSecureFileNames(env.Job), fileName)) {
 				where = append(where, env.Name)
 			}
 		}
@@ -716,6 +716,22 @@ func (t *txn) resolveLibraryLinks(actor Actor, doc, prev *spec.DefinitionSnapsho
 		if env.Job.SecureFiles, err = resolve(fmt.Sprintf("environments[%d].job.secureFiles", i), env.Job.SecureFiles, true); err != nil {
 			return nil, err
 		}
+		// DownloadSecureFile tasks name a file as well: it must exist and be usable, and an
+		// id given is stored as the name, like job.secureFiles.
+		for ti := range env.Job.Tasks {
+			task := &env.Job.Tasks[ti]
+			k, v, ok := downloadSecureFileInput(*task)
+			if !ok || strings.TrimSpace(v) == "" || hasVariableReference(v) {
+				continue // validation names what is wrong
+			}
+			names, err := resolve(fmt.Sprintf("environments[%d].job.tasks[%d].inputs.secureFile", i, ti), []string{v}, true)
+			if err != nil {
+				return nil, err
+			}
+			if len(names) == 1 {
+				task.Inputs[k] = names[0]
+			}
+		}
 	}
 	if err := p.err(); err != nil {
 		return nil, err
@@ -733,7 +749,7 @@ func (t *txn) resolveLibraryLinks(actor Actor, doc, prev *spec.DefinitionSnapsho
 		}
 		m[""] = place{groups: s.VariableGroups}
 		for _, env := range s.Environments {
-			m["env:"+env.Name] = place{env: env.Name, groups: env.VariableGroups, files: env.Job.SecureFiles}
+			m["env:"+env.Name] = place{env: env.Name, groups: env.VariableGroups, files: jobSecureFileNames(env.Job)}
 		}
 		return m
 	}
@@ -845,7 +861,7 @@ func (t *txn) freezeGroups(snap *spec.DefinitionSnapshot) ([]spec.FrozenGroup, e
 		}
 		vars := make([]spec.Variable, len(g.Variables))
 		for i, v := range g.Variables {
-			vars[i] = spec.Variable{Name: v.Name, Value: v.Value, Secret: v.Secret}
+			vars[i] = spec.Variable{Name: v.Name, Value: v.Value, Secret: v.Secret, SettableAtReleaseTime: v.SettableAtReleaseTime}
 		}
 		out = append(out, spec.FrozenGroup{GroupID: g.ID, Name: g.Name, Revision: g.Revision, Environment: env, Variables: vars})
 		return nil

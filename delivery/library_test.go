@@ -357,3 +357,59 @@ func TestSecureFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupVariablesSettableAtReleaseTime: a release may override a linked group's variable only
+// when the group declares it settable at release time (and every other declaration of the
+// name is settable too, as for definition variables); a group secret stays secret.
+func TestGroupVariablesSettableAtReleaseTime(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ed := f.user("eddie", "EDITOR")
+		if _, err := f.e.CreateVariableGroup(f.ctx, ed, delivery.VariableGroupInput{Name: "shared", Variables: []spec.GroupVariable{
+			{Name: "FLAG", Value: "off", SettableAtReleaseTime: true}, {Name: "FIXED", Value: "1"},
+			{Name: "TOKEN", Value: "t0", Secret: true, SettableAtReleaseTime: true},
+			{Name: "ENV_VAR", Value: "group"},
+		}}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.e.CreateVariableGroup(f.ctx, ed, delivery.VariableGroupInput{Name: "prod-only", Variables: []spec.GroupVariable{
+			{Name: "REPLICAS", Value: "2", SettableAtReleaseTime: true},
+		}}, ""); err != nil {
+			t.Fatal(err)
+		}
+		def, err := f.e.CreateDefinition(f.ctx, ed, libraryDef([]string{"shared"}, []string{"prod-only"}), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases := f.c.Release.Query().CountX(f.ctx)
+		for _, tt := range []struct{ name, want string }{
+			{"FIXED", "variable group shared"},
+			// ENV_VAR is settable in environment prod, not in the group: refused.
+			{"ENV_VAR", "environment prod, variable group shared"},
+			{"UNDECLARED", "nor by a variable group it links"},
+		} {
+			_, err := f.e.CreateRelease(f.ctx, ed, delivery.CreateReleaseInput{DefinitionID: def.ID,
+				VariableOverrides: []spec.Variable{{Name: tt.name, Value: "x"}}})
+			if delivery.CodeOf(err) != delivery.CodeInvalidInput || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "variableOverrides[0].name") {
+				t.Errorf("override of %s: %v", tt.name, err)
+			}
+		}
+		if n := f.c.Release.Query().CountX(f.ctx); n != releases {
+			t.Fatalf("a refused release was stored (%d releases, %d before)", n, releases)
+		}
+		rel, err := f.e.CreateRelease(f.ctx, ed, delivery.CreateReleaseInput{DefinitionID: def.ID,
+			VariableOverrides: []spec.Variable{{Name: "flag", Value: "on"}, {Name: "TOKEN", Value: "t1"}, {Name: "REPLICAS", Value: "5"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range rel.VariableOverrides {
+			if o.Name == "TOKEN" && (!o.Secret || strings.Contains(o.Value, "t1")) {
+				t.Errorf("an override of a group secret must be sealed: %+v", o)
+			}
+		}
+		vars, _ := f.assignmentOf(ed, rel.ID, "prod")
+		if vars["flag"].Value != "on" || vars["TOKEN"].Value != "t1" || !vars["TOKEN"].Secret || vars["REPLICAS"].Value != "5" || vars["FIXED"].Value != "1" {
+			t.Errorf("prod variables %+v", vars)
+		}
+	})
+}

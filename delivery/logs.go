@@ -753,16 +753,34 @@ func (e *Engine) StepProgress(ctx context.Context, jobID, agentID, step, percent
 	if percent < 0 || percent > 100 {
 		return Invalid("percent", "progress %d is not between 0 and 100", percent)
 	}
+	text = truncateUTF8(strings.ToValidUTF8(text, "\uFFFD"), 256)
 	return e.inTxConcurrent(ctx, func(t *txn) error {
-		if _, err := t.agentJob(jobID, agentID); err != nil {
+		j, err := t.agentJob(jobID, agentID)
+		if err != nil {
 			return err
 		}
-		_, err := t.JobStep.Update().Where(jobstep.JobID(jobID), jobstep.Position(step), jobstep.StatusEQ(jobstep.StatusRUNNING)).
-			SetProgress(percent).SetProgressText(truncateUTF8(strings.ToValidUTF8(text, "\uFFFD"), 256)).Save(t.ctx)
+		s, err := t.JobStep.Query().Where(jobstep.JobID(jobID), jobstep.Position(step), jobstep.StatusEQ(jobstep.StatusRUNNING)).Only(t.ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
 		if err != nil {
+			return fmt.Errorf("reading step %d of job %d: %w", step, jobID, err)
+		}
+		if s.Progress != nil && *s.Progress == percent && s.ProgressText == text {
+			return nil // a resent report: nothing new to store or tell
+		}
+		if err := t.JobStep.UpdateOne(s).SetProgress(percent).SetProgressText(text).Exec(t.ctx); err != nil {
 			return fmt.Errorf("recording progress of step %d of job %d: %w", step, jobID, err)
 		}
-		return nil
+		d, err := t.Deployment.Get(t.ctx, j.DeploymentID)
+		if err != nil {
+			return fmt.Errorf("reading deployment of job %d: %w", jobID, err)
+		}
+		// Persisted like the other release events, so that a dashboard that reconnects
+		// catches up; one per change of a step's progress (a resent report adds none).
+		return t.emit(Event{Type: EventStepProgress, DefinitionID: d.DefinitionID, ReleaseID: d.ReleaseID,
+			Environment: d.EnvironmentName, DeploymentID: d.ID, JobID: jobID, AgentID: agentID,
+			Data: map[string]any{"step": step, "name": s.Name, "percent": percent, "text": text}})
 	})
 }
 

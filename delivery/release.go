@@ -164,7 +164,13 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		return nil, storedRefusal(fmt.Sprintf("definition %q (revision %d)", def.Name, def.Revision), where, why,
 			"remove it from the definition to create releases")
 	}
-	overrides, err := checkOverrides(snap, in.VariableOverrides)
+	// The groups are frozen first: an override may name a group's variable that the group
+	// declares settable at release time.
+	groups, err := t.freezeGroups(snap)
+	if err != nil {
+		return nil, err
+	}
+	overrides, err := checkOverrides(snap, groups, in.VariableOverrides)
 	if err != nil {
 		return nil, err
 	}
@@ -176,10 +182,6 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		return nil, err
 	}
 	artifacts, err := t.resolveArtifacts(def, snap, in.Artifacts)
-	if err != nil {
-		return nil, err
-	}
-	groups, err := t.freezeGroups(snap)
 	if err != nil {
 		return nil, err
 	}

@@ -165,10 +165,16 @@ func (e *Engine) TaskTemplate(ctx context.Context, name, version string) (*taskl
 
 // TaskTemplateUsers names the definitions (by name) and custom task groups (Name@version)
 // whose tasks use name@major.
+// It sees every definition: the engine's own checks (a delete refused while in use) need them
+// all. What a person is shown goes through TaskTemplateUsersFor.
 func (e *Engine) TaskTemplateUsers(ctx context.Context, name string, major int) ([]string, error) {
+	return e.taskTemplateUsers(WithoutReadScope(ctx), name, major, nil)
+}
+
+func (e *Engine) taskTemplateUsers(ctx context.Context, name string, major int, hidden []int) ([]string, error) {
 	ref := strings.ToLower(fmt.Sprintf("%s@%d", name, major))
 	var out []string
-	defs, err := e.client.ReleaseDefinition.Query().Where(releasedefinition.DeletedAtIsNil()).WithEnvironments().All(ctx)
+	defs, err := e.client.ReleaseDefinition.Query().Where(releasedefinition.DeletedAtIsNil(), releasedefinition.IDNotIn(hidden...)).WithEnvironments().All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading definitions: %w", err)
 	}
@@ -190,6 +196,17 @@ func (e *Engine) TaskTemplateUsers(ctx context.Context, name string, major int) 
 		}
 	}
 	return out, nil
+}
+
+// TaskTemplateUsersFor is TaskTemplateUsers as actor may see it: the definitions actor may not
+// read are left out, whatever read scope ctx carries (task groups are the library's, visible
+// to every VIEWER).
+func (e *Engine) TaskTemplateUsersFor(ctx context.Context, actor Actor, name string, major int) ([]string, error) {
+	hidden, err := e.HiddenDefinitions(WithoutReadScope(ctx), actor)
+	if err != nil {
+		return nil, err
+	}
+	return e.taskTemplateUsers(WithoutReadScope(ctx), name, major, hidden)
 }
 
 // txReader reads custom templates inside a transaction, seeing pending as the stored version
@@ -214,6 +231,9 @@ func normalizeTemplate(in tasklib.Template) (tasklib.Template, error) {
 	in.Version = strings.TrimSpace(in.Version)
 	in.Shell = strings.TrimSpace(in.Shell)
 	in.Builtin = false
+	if in.Runner != "" {
+		return in, Invalid("runner", "only built-in templates have a runner; give a script")
+	}
 	in.Demands = trimAll(in.Demands)
 	for i := range in.Inputs {
 		in.Inputs[i].Name = strings.TrimSpace(in.Inputs[i].Name)
@@ -351,6 +371,9 @@ func validateTemplateTask(p *problems, f string, task spec.Task, refs *reference
 	for _, pr := range tasklib.ValidateInputs(tpl, task.Inputs, func(name string) bool { _, ok := refs.connections[name]; return ok }) {
 		p.add(f+"."+pr.Field, "task %s: %s", task.Name, pr.Message)
 	}
+	if k, v, ok := downloadSecureFileInput(task); ok && hasVariableReference(v) {
+		p.add(f+".inputs."+k, "task %s: input secureFile names a secure file of the library, not a $(variable) reference: the server sends the file with the job", task.Name)
+	}
 	for _, in := range tpl.Inputs {
 		if in.Type != tasklib.InputSecret {
 			continue
@@ -453,7 +476,7 @@ func flattenTasks(tasks []spec.Task) []flatTask {
 
 func appendTemplate(out []flatTask, base AssignmentTask, tpl *tasklib.Template, inputs map[string]string) []flatTask {
 	if !tpl.IsGroup() {
-		base.Shell, base.Script = tpl.Shell, tpl.Script
+		base.Shell, base.Script, base.Runner = tpl.Shell, tpl.Script, tpl.Runner
 		return append(out, flatTask{AssignmentTask: base, template: tpl, inputs: inputs})
 	}
 	// A step's $(name) references to the group's inputs take the values the group got (or
@@ -500,6 +523,43 @@ func templateDemands(tasks []spec.Task) []string {
 	for _, f := range flattenTasks(tasks) {
 		if f.template != nil {
 			out = append(out, f.template.Demands...)
+			if f.template.Runner != "" {
+				out = append(out, tasklib.RunnerCapability(f.template.Runner))
+			}
+		}
+		if f.Shell == "cmd" {
+			out = append(out, tasklib.WindowsDemand)
+		}
+	}
+	return out
+}
+
+// downloadSecureFileInput returns the secureFile input (its key as written, and value) of a
+// task that uses the DownloadSecureFile built-in.
+func downloadSecureFileInput(task spec.Task) (key, value string, ok bool) {
+	name, _, err := tasklib.ParseRef(task.Uses)
+	if err != nil || !strings.EqualFold(name, "DownloadSecureFile") {
+		return "", "", false
+	}
+	for k, v := range task.Inputs {
+		if strings.EqualFold(k, "secureFile") {
+			return k, strings.TrimSpace(v), true
+		}
+	}
+	return "", "", true
+}
+
+// hasVariableReference reports whether v holds a $(VAR) reference.
+func hasVariableReference(v string) bool { return strings.Contains(v, "$(") }
+
+// jobSecureFileNames are the secure files a job names: job.secureFiles, then those of its
+// DownloadSecureFile tasks, each once. They are sent with the job, linked (use permission,
+// audited) and listed as users of the file like job.secureFiles.
+func jobSecureFileNames(js spec.JobSpec) []string {
+	out := slices.Clone(js.SecureFiles)
+	for _, t := range js.Tasks {
+		if _, v, ok := downloadSecureFileInput(t); ok && v != "" && !hasVariableReference(v) && !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	return out

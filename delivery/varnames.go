@@ -6,39 +6,24 @@ import (
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/schema/spec"
-)
-
-// The environment variable names that no variable, task env entry or
-// release-time override may set: the ones that change how a process starts
-// (a shell reads BASH_ENV or ENV before the script, PATH picks the programs,
-// LD_* and DYLD_* the libraries, IFS, PS4, SHELLOPTS and BASHOPTS change what
-// bash does, BASH_FUNC_* define functions) and the names Cairn itself sets
-// (RELEASE_*, AGENT_*, SYSTEM_*). This is the one list; names are compared
-// after envName's transformation (deploy.target → DEPLOY_TARGET), so case and
-// "." make no difference. The agent keeps a defensive copy (agent/job.go).
-var (
-	refusedEnvNames = map[string]bool{
-		"BASH_ENV": true, "ENV": true, "PATH": true, "IFS": true, "PS4": true,
-		"SHELLOPTS": true, "BASHOPTS": true,
-	}
-	refusedEnvPrefixes = []string{"LD_", "DYLD_", "BASH_FUNC_", "RELEASE_", "AGENT_", "SYSTEM_"}
+	"github.com/cairnhq/cairn/internal/envnames"
 )
 
 // refusedVariableName says why name may not be set by a user (empty: it may):
 // the environment variable it becomes changes how task processes start, or
-// is Cairn's own.
+// is Cairn's own. The list is internal/envnames, shared with the agent, which
+// refuses the same names whatever a server sends; names are compared after
+// envName's transformation (deploy.target → DEPLOY_TARGET), so case and "."
+// make no difference.
 func refusedVariableName(name string) string {
 	n := envName(name)
-	if refusedEnvNames[n] {
+	switch kind, prefix := envnames.Check(n); {
+	case kind == envnames.ChangesStart && prefix == "":
 		return fmt.Sprintf("%q becomes the environment variable %s, which changes how a task's process starts; Cairn refuses it from every source", name, n)
-	}
-	for _, p := range refusedEnvPrefixes {
-		if strings.HasPrefix(n, p) {
-			if p == "RELEASE_" || p == "AGENT_" || p == "SYSTEM_" {
-				return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s are Cairn's own; choose another name", name, n, p)
-			}
-			return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s change how a task's process starts; Cairn refuses them from every source", name, n, p)
-		}
+	case kind == envnames.ChangesStart:
+		return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s change how a task's process starts; Cairn refuses them from every source", name, n, prefix)
+	case kind == envnames.Own:
+		return fmt.Sprintf("%q becomes the environment variable %s, and names starting with %s are Cairn's own; choose another name", name, n, prefix)
 	}
 	return ""
 }
@@ -80,12 +65,15 @@ func storedRefusal(what, where, why, advice string) error {
 }
 
 // checkOverrides judges release-time variable overrides against the
-// definition's declarations: an override must name a variable that the
-// definition or one of its environments declares, and every declaration of
-// that name must be settable at release time (so that a definition-wide
-// declaration cannot open an environment's own variable). An override of a
-// secret variable is kept secret. It returns the overrides to store.
-func checkOverrides(doc *spec.DefinitionSnapshot, vars []spec.Variable) ([]spec.Variable, error) {
+// definition's declarations and its linked variable groups' (groups, as the
+// release freezes them): an override must name a variable that the
+// definition, one of its environments or a linked group declares, and every
+// declaration of that name must be settable at release time (so that a
+// definition-wide declaration cannot open an environment's own variable, nor
+// a definition's declaration a group's variable that its administrators keep
+// fixed). An override of a secret variable is kept secret. It returns the
+// overrides to store.
+func checkOverrides(doc *spec.DefinitionSnapshot, groups []spec.FrozenGroup, vars []spec.Variable) ([]spec.Variable, error) {
 	type decl struct {
 		where    []string
 		settable bool
@@ -109,6 +97,13 @@ func checkOverrides(doc *spec.DefinitionSnapshot, vars []spec.Variable) ([]spec.
 	for _, e := range doc.Environments {
 		add("environment "+e.Name, e.Variables)
 	}
+	for _, g := range groups {
+		scope := "variable group " + g.Name
+		if g.Environment != "" {
+			scope += " (linked to environment " + g.Environment + ")"
+		}
+		add(scope, g.Variables)
+	}
 	out := make([]spec.Variable, len(vars))
 	for i, v := range vars {
 		field := fmt.Sprintf("variableOverrides[%d]", i)
@@ -123,9 +118,9 @@ func checkOverrides(doc *spec.DefinitionSnapshot, vars []spec.Variable) ([]spec.
 		d, ok := decls[strings.ToLower(v.Name)]
 		switch {
 		case !ok:
-			return nil, Invalid(field+".name", "variable %q is not declared by definition %q; only variables declared settable at release time may be overridden", v.Name, doc.Name)
+			return nil, Invalid(field+".name", "variable %q is not declared by definition %q nor by a variable group it links; only variables declared settable at release time may be overridden", v.Name, doc.Name)
 		case !d.settable:
-			return nil, Invalid(field+".name", "variable %q is not settable at release time (declared in %s); ask an editor of the definition to mark it settableAtReleaseTime", v.Name, strings.Join(d.where, ", "))
+			return nil, Invalid(field+".name", "variable %q is not settable at release time (declared in %s); ask an editor of the definition, or an administrator of the variable group, to mark it settableAtReleaseTime", v.Name, strings.Join(d.where, ", "))
 		}
 		v.SettableAtReleaseTime = false
 		v.Secret = v.Secret || d.secret

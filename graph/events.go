@@ -82,6 +82,8 @@ func typedEvent(ev delivery.Event, l model.EventLoader) any {
 		return &model.ApprovalReassignedEvent{EventBase: b}
 	case delivery.EventJobLost:
 		return &model.JobLostEvent{EventBase: b}
+	case delivery.EventStepProgress:
+		return &model.StepProgressEvent{EventBase: b}
 	case delivery.EventGateSampleFailed:
 		return &model.GateSampleFailedEvent{EventBase: b}
 	case delivery.EventInterventionPending:

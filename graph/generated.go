@@ -1319,6 +1319,23 @@ type ComplexityRoot struct {
 		Type       func(childComplexity int) int
 	}
 
+	StepProgressEvent struct {
+		Actor        func(childComplexity int) int
+		DefinitionID func(childComplexity int) int
+		Deployment   func(childComplexity int) int
+		DeploymentID func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		JobID        func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Percent      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Sequence     func(childComplexity int) int
+		Step         func(childComplexity int) int
+		Text         func(childComplexity int) int
+		Time         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
 	Subscription struct {
 		AgentEvents          func(childComplexity int, afterSequence *int64) int
 		ApprovalEvents       func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
@@ -1363,6 +1380,7 @@ type ComplexityRoot struct {
 		Inputs      func(childComplexity int) int
 		Major       func(childComplexity int) int
 		Name        func(childComplexity int) int
+		Runner      func(childComplexity int) int
 		Script      func(childComplexity int) int
 		Shell       func(childComplexity int) int
 		Steps       func(childComplexity int) int
@@ -7638,6 +7656,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StepIssue.Type(childComplexity), true
 
+	case "StepProgressEvent.actor":
+		if e.ComplexityRoot.StepProgressEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Actor(childComplexity), true
+	case "StepProgressEvent.definitionId":
+		if e.ComplexityRoot.StepProgressEvent.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.DefinitionID(childComplexity), true
+	case "StepProgressEvent.deployment":
+		if e.ComplexityRoot.StepProgressEvent.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Deployment(childComplexity), true
+	case "StepProgressEvent.deploymentId":
+		if e.ComplexityRoot.StepProgressEvent.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.DeploymentID(childComplexity), true
+	case "StepProgressEvent.environment":
+		if e.ComplexityRoot.StepProgressEvent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Environment(childComplexity), true
+	case "StepProgressEvent.jobId":
+		if e.ComplexityRoot.StepProgressEvent.JobID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.JobID(childComplexity), true
+	case "StepProgressEvent.name":
+		if e.ComplexityRoot.StepProgressEvent.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Name(childComplexity), true
+	case "StepProgressEvent.percent":
+		if e.ComplexityRoot.StepProgressEvent.Percent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Percent(childComplexity), true
+	case "StepProgressEvent.releaseId":
+		if e.ComplexityRoot.StepProgressEvent.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.ReleaseID(childComplexity), true
+	case "StepProgressEvent.sequence":
+		if e.ComplexityRoot.StepProgressEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Sequence(childComplexity), true
+	case "StepProgressEvent.step":
+		if e.ComplexityRoot.StepProgressEvent.Step == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Step(childComplexity), true
+	case "StepProgressEvent.text":
+		if e.ComplexityRoot.StepProgressEvent.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Text(childComplexity), true
+	case "StepProgressEvent.time":
+		if e.ComplexityRoot.StepProgressEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Time(childComplexity), true
+	case "StepProgressEvent.type":
+		if e.ComplexityRoot.StepProgressEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgressEvent.Type(childComplexity), true
+
 	case "Subscription.agentEvents":
 		if e.ComplexityRoot.Subscription.AgentEvents == nil {
 			break
@@ -7870,6 +7973,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskTemplate.Name(childComplexity), true
+	case "TaskTemplate.runner":
+		if e.ComplexityRoot.TaskTemplate.Runner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskTemplate.Runner(childComplexity), true
 	case "TaskTemplate.script":
 		if e.ComplexityRoot.TaskTemplate.Script == nil {
 			break
@@ -17571,6 +17680,8 @@ func (ec *executionContext) childFields_TaskTemplate(ctx context.Context, field 
 		return ec.fieldContext_TaskTemplate_shell(ctx, field)
 	case "script":
 		return ec.fieldContext_TaskTemplate_script(ctx, field)
+	case "runner":
+		return ec.fieldContext_TaskTemplate_runner(ctx, field)
 	case "demands":
 		return ec.fieldContext_TaskTemplate_demands(ctx, field)
 	case "steps":
@@ -44503,6 +44614,337 @@ func (ec *executionContext) fieldContext_StepIssue_lineNumber(_ context.Context,
 	return graphql.NewScalarFieldContext("StepIssue", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _StepProgressEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_time(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_definitionId(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_releaseId(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_environment(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_deploymentId(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_jobId(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_jobId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JobID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_jobId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_step(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_step(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Step(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_step(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_name(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_percent(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_percent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Percent(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_percent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_text(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgressEvent", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _StepProgressEvent_deployment(ctx context.Context, field graphql.CollectedField, obj *model.StepProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgressEvent_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgressEvent_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StepProgressEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_deploymentLog(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -45405,6 +45847,29 @@ func (ec *executionContext) _TaskTemplate_script(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_TaskTemplate_script(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskTemplate_runner(ctx context.Context, field graphql.CollectedField, obj *tasklib.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskTemplate_runner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Runner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskTemplate_runner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TaskTemplate", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -75732,6 +76197,13 @@ func (ec *executionContext) _CairnEvent(ctx context.Context, sel ast.SelectionSe
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case model.StepProgressEvent:
+		return ec._StepProgressEvent(ctx, sel, &obj)
+	case *model.StepProgressEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._StepProgressEvent(ctx, sel, obj)
 	case model.ReleaseCreatedEvent:
 		return ec._ReleaseCreatedEvent(ctx, sel, &obj)
 	case *model.ReleaseCreatedEvent:
@@ -76030,6 +76502,13 @@ func (ec *executionContext) _ReleaseEvent(ctx context.Context, sel ast.Selection
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case model.StepProgressEvent:
+		return ec._StepProgressEvent(ctx, sel, &obj)
+	case *model.StepProgressEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._StepProgressEvent(ctx, sel, obj)
 	case model.ReleaseCreatedEvent:
 		return ec._ReleaseCreatedEvent(ctx, sel, &obj)
 	case *model.ReleaseCreatedEvent:
@@ -88098,6 +88577,142 @@ func (ec *executionContext) _StepIssue(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var stepProgressEventImplementors = []string{"StepProgressEvent", "CairnEvent", "ReleaseEvent"}
+
+func (ec *executionContext) _StepProgressEvent(ctx context.Context, sel ast.SelectionSet, obj *model.StepProgressEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stepProgressEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StepProgressEvent")
+		case "sequence":
+			out.Values[i] = ec._StepProgressEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._StepProgressEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._StepProgressEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._StepProgressEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definitionId":
+			out.Values[i] = ec._StepProgressEvent_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "releaseId":
+			out.Values[i] = ec._StepProgressEvent_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "environment":
+			out.Values[i] = ec._StepProgressEvent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._StepProgressEvent_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "jobId":
+			out.Values[i] = ec._StepProgressEvent_jobId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "step":
+			out.Values[i] = ec._StepProgressEvent_step(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._StepProgressEvent_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "percent":
+			out.Values[i] = ec._StepProgressEvent_percent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "text":
+			out.Values[i] = ec._StepProgressEvent_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._StepProgressEvent_deployment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -88577,6 +89192,11 @@ func (ec *executionContext) _TaskTemplate(ctx context.Context, sel ast.Selection
 			}
 		case "script":
 			out.Values[i] = ec._TaskTemplate_script(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "runner":
+			out.Values[i] = ec._TaskTemplate_runner(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -73,7 +73,11 @@ func (r *taskTemplateResolver) Docs(ctx context.Context, obj *tasklib.Template) 
 
 // UsedBy is the resolver for the usedBy field.
 func (r *taskTemplateResolver) UsedBy(ctx context.Context, obj *tasklib.Template) ([]string, error) {
-	return r.Engine.TaskTemplateUsers(ctx, obj.Name, obj.Major())
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.TaskTemplateUsersFor(ctx, a, obj.Name, obj.Major())
 }
 
 // Type is the resolver for the type field.

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
@@ -87,6 +89,52 @@ func TestTaskLibraryAPI(t *testing.T) {
 		as("root").MustPost(`mutation { deleteTaskTemplate(name: "Smoke", version: "1.0") }`, &del)
 		if !del.DeleteTaskTemplate || db.Client.TaskTemplate.Query().CountX(ctx) != 0 {
 			t.Errorf("delete: %+v", del)
+		}
+	})
+}
+
+// TestTaskTemplateUsedByReadScope: a template's usedBy names only the definitions the viewer
+// may read, through the real handler (read scope) and through the engine called directly with
+// the viewer.
+func TestTaskTemplateUsedByReadScope(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := t.Context()
+		e := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect})
+		mk := func(name, role string) delivery.Actor {
+			u := db.Client.User.Create().SetUsername(name).SetRole("VIEWER").SaveX(ctx)
+			return delivery.Actor{UserID: u.ID, Username: name, Role: delivery.Role(role)}
+		}
+		member, outsider := mk("mia", "EDITOR"), mk("otto", "EDITOR")
+		db.Client.Group.Create().SetName("ops").AddMemberIDs(member.UserID).ExecX(ctx)
+		for _, d := range []spec.DefinitionSnapshot{
+			{Name: "secret", Readers: []string{"ops"}, Environments: []spec.EnvironmentSpec{{Name: "prod", Job: spec.JobSpec{Tasks: []spec.Task{
+				{Name: "b", Uses: "Bash@3", Inputs: map[string]string{"script": "true"}}}}}}},
+			{Name: "open", Environments: []spec.EnvironmentSpec{{Name: "prod", Job: spec.JobSpec{Tasks: []spec.Task{
+				{Name: "b", Uses: "Bash@3", Inputs: map[string]string{"script": "true"}}}}}}},
+		} {
+			if _, err := e.CreateDefinition(ctx, member, d, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		usedBy := func(a delivery.Actor) []string {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				graph.NewHandler(&graph.Resolver{Engine: e}, graph.Options{}).
+					ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), a)))
+			}))
+			defer ts.Close()
+			var out struct{ TaskTemplate struct{ UsedBy []string } }
+			client.New(ts.Config.Handler).MustPost(`{ taskTemplate(name: "Bash", version: "3") { usedBy } }`, &out)
+			return out.TaskTemplate.UsedBy
+		}
+		if got := usedBy(member); strings.Join(got, ",") != "definition open,definition secret" && strings.Join(got, ",") != "definition secret,definition open" {
+			t.Errorf("member sees %q", got)
+		}
+		if got := usedBy(outsider); strings.Join(got, ",") != "definition open" {
+			t.Errorf("outsider sees %q", got)
+		}
+		got, err := e.TaskTemplateUsersFor(ctx, outsider, "Bash", 3)
+		if err != nil || strings.Join(got, ",") != "definition open" {
+			t.Errorf("engine for the outsider: %q %v", got, err)
 		}
 	})
 }

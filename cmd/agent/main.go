@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/cairnhq/cairn/agent"
 	"github.com/cairnhq/cairn/internal/envflag"
+	"github.com/cairnhq/cairn/internal/netguard"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -104,6 +106,9 @@ func parseConfigFS(fs *flag.FlagSet, args []string, getenv func(string) string) 
 	fs.StringVar(&cfg.Pool, "pool", "", "agent pool (default: the server's default pool)")
 	fs.Var(caps, "capability", "user capability key=value (repeatable)")
 	fs.IntVar(&maxJobs, "max-jobs", maxJobs, "jobs run at once")
+	denied, allowed := "default", ""
+	fs.StringVar(&denied, "outbound-denied-networks", denied, "networks the InvokeHttp task may not call: comma-separated CIDR prefixes, \"none\", or \"default\" (loopback, link-local, 0.0.0.0/8, multicast)")
+	fs.StringVar(&allowed, "outbound-allowed-networks", allowed, "networks the InvokeHttp task may call even if denied, e.g. 127.0.0.0/8,::1")
 	envflag.SetUsage(fs, "agent --server URL [--token REGISTRATION-TOKEN] [flags]", envNames)
 	if err := fs.Parse(args); err != nil {
 		return agent.Config{}, err
@@ -130,5 +135,17 @@ func parseConfigFS(fs *flag.FlagSet, args []string, getenv func(string) string) 
 	}
 	cfg.MaxJobs = maxJobs
 	cfg.Capabilities = caps
+	if denied != "default" {
+		d, err := netguard.ParseNetworks(denied)
+		if err != nil {
+			return agent.Config{}, fmt.Errorf("--outbound-denied-networks: %w", err)
+		}
+		cfg.OutboundDeniedNetworks = append([]netip.Prefix{}, d...)
+	}
+	a, err := netguard.ParseNetworks(allowed)
+	if err != nil {
+		return agent.Config{}, fmt.Errorf("--outbound-allowed-networks: %w", err)
+	}
+	cfg.OutboundAllowedNetworks = a
 	return cfg, nil
 }

@@ -203,6 +203,24 @@ type JobLostEvent struct{ EventBase }
 // IsReleaseEvent marks the ReleaseEvent union.
 func (JobLostEvent) IsReleaseEvent() {}
 
+// StepProgressEvent: a running step reported its progress.
+type StepProgressEvent struct{ EventBase }
+
+// IsReleaseEvent marks the ReleaseEvent union.
+func (StepProgressEvent) IsReleaseEvent() {}
+
+// Step is the step's position in its job.
+func (e StepProgressEvent) Step() int { return dataInt(e.Data, "step") }
+
+// Name is the step's name.
+func (e StepProgressEvent) Name() string { return dataString(e.Data, "name") }
+
+// Percent is the progress, 0-100.
+func (e StepProgressEvent) Percent() int { return dataInt(e.Data, "percent") }
+
+// Text is what the task said with it.
+func (e StepProgressEvent) Text() string { return dataString(e.Data, "text") }
+
 // GateSampleFailedEvent: a sample of a deployment's gates did not pass.
 type GateSampleFailedEvent struct{ EventBase }
 

@@ -24,7 +24,7 @@ func Builtins() []Template {
 		},
 		{
 			Name: "CmdLine", Version: "2.0", Category: "Utility", Shell: "sh",
-			Description: "Run a command line script: `sh` on Linux and macOS (Azure's CmdLine task runs `cmd` on Windows; Cairn agents run `sh`).",
+			Description: "Run a command line script with `sh` (Azure's CmdLine runs `cmd` on Windows: for that, give an inline task `shell: cmd`, which demands a Windows agent).",
 			Inputs: []Input{
 				{Name: "script", Type: InputMultiline, Required: true, Help: "The commands, run by `sh -e`."},
 				{Name: "workingDirectory", Type: InputFilePath, Help: "Where the script runs (default: the job's working directory)."},
@@ -88,9 +88,137 @@ func Builtins() []Template {
 			},
 			Script: replaceTokensScript, Builtin: true,
 		},
+		{
+			Name: "SSH", Version: "0.1", Category: "Deploy", Runner: RunnerSSH,
+			Description: "Run commands, a script file from the agent, or an inline script on a remote host over SSH (Azure's SSH@0). " + sshNote,
+			Inputs: append(sshInputs(),
+				Input{Name: "runOptions", Type: InputPicklist, Options: []string{"commands", "script", "inline"}, Default: "commands", Help: "commands: run each line of `commands` in turn (the first that fails stops); script: send the agent's file `scriptPath` to `interpreter -s`; inline: the same with `inline`."},
+				Input{Name: "commands", Type: InputMultiline, Help: "One command a line, for runOptions commands."},
+				Input{Name: "scriptPath", Type: InputFilePath, Help: "A script file on the agent, for runOptions script."},
+				Input{Name: "inline", Type: InputMultiline, Help: "The script, for runOptions inline."},
+				Input{Name: "interpreter", Type: InputString, Default: "sh", Help: "The remote program that reads the script on its standard input (`sh`, `bash`…)."},
+				Input{Name: "args", Type: InputString, Help: "Arguments of the script (remote shell words)."},
+				Input{Name: "failOnStdErr", Type: InputBoolean, Default: "true", Help: "Fail when a command writes to stderr."},
+			),
+			Builtin: true,
+		},
+		{
+			Name: "CopyFilesOverSSH", Version: "0.1", Category: "Deploy", Runner: RunnerCopyFilesOverSSH,
+			Description: "Copy the files that match glob patterns to a folder on a remote host over SSH (Azure's CopyFilesOverSSH@0; files are written through the remote shell, so the host needs `sh`, `mkdir`, `cat`, `mv`). " + sshNote,
+			Inputs: append(sshInputs(),
+				Input{Name: "sourceFolder", Type: InputFilePath, Help: "The folder the patterns are relative to (default: the job's working directory)."},
+				Input{Name: "contents", Type: InputMultiline, Default: "**", Help: "Glob patterns, one a line (`**` any depth; a line starting with `!` excludes)."},
+				Input{Name: "targetFolder", Type: InputString, Required: true, Help: "The folder on the host (`~/` is the user's home)."},
+				Input{Name: "cleanTargetFolder", Type: InputBoolean, Default: "false", Help: "Empty the target folder first."},
+				Input{Name: "overwrite", Type: InputBoolean, Default: "true", Help: "Replace files that exist on the host (else they are kept and reported)."},
+				Input{Name: "flattenFolders", Type: InputBoolean, Default: "false", Help: "Copy every file into the target folder itself."},
+				Input{Name: "failOnEmptySource", Type: InputBoolean, Default: "false", Help: "Fail when no file matches (else a warning)."},
+			),
+			Builtin: true,
+		},
+		{
+			Name: "FileTransform", Version: "1.0", Category: "Utility", Runner: RunnerFileTransform,
+			Description: "Substitute release variables into JSON or XML configuration files (Azure's FileTransform@1 variable substitution). JSON: a variable named by a dotted path of keys (`ConnectionStrings.Default`, `servers.0.host`) replaces the value there when the path exists (keys without case); numbers, booleans and null keep their type when the value reads as one; key order is kept and the file is rewritten indented by two spaces. XML: `<appSettings><add key=\"K\" value=…/>` takes variable K and `<connectionStrings><add name=\"N\" connectionString=…/>` variable N, the rest of the file unchanged byte for byte (applicationSettings and XDT transforms are not supported). Variables are the job's, including those earlier tasks set; secrets are substituted like the others.",
+			Inputs: []Input{
+				{Name: "folderPath", Type: InputFilePath, Help: "The folder the patterns are relative to (default: the job's working directory)."},
+				{Name: "fileType", Type: InputPicklist, Options: []string{"json", "xml"}, Required: true, Help: "The files' format."},
+				{Name: "targetFiles", Type: InputMultiline, Help: "Glob patterns, one a line (default `**/*.json` or `**/*.config`); no match fails the task."},
+			},
+			Builtin: true,
+		},
+		{
+			Name: "InvokeHttp", Version: "1.0", Category: "Utility", Runner: RunnerInvokeHTTP,
+			Description: "Call an HTTP endpoint from the agent and check the answer (Azure's InvokeRESTAPI inputs). The call goes through the same outbound address guard as the server's gates and hooks: loopback, link-local (cloud metadata), 0.0.0.0/8 and multicast are refused unless the agent's `--outbound-allowed-networks` lets them through. The answer passes when its status is 2xx and `successCriteria`, if given, holds. At most 1 MiB is read; 4 KiB of it is logged, secrets masked.",
+			Inputs: []Input{
+				{Name: "url", Type: InputString, Required: true, Help: "The http or https URL."},
+				{Name: "method", Type: InputPicklist, Options: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}, Default: "GET", Help: "The method."},
+				{Name: "headers", Type: InputMultiline, Help: "`Name: value` lines, or a JSON object of strings. A secret header value: a `$(secret variable)` reference."},
+				{Name: "body", Type: InputMultiline, Help: "The request body (Content-Type application/json unless a header says otherwise)."},
+				{Name: "successCriteria", Type: InputString, Help: "A condition over `variables['status']`, `variables['body']` and `variables['json.a.b']` (a path into a JSON answer), e.g. `eq(variables['json.status'], 'healthy')`; Azure's `root['status']` reads as `variables['json.status']`."},
+				{Name: "timeout", Type: InputString, Default: "30", Help: "Seconds the call may take."},
+			},
+			Builtin: true,
+		},
+		{
+			Name: "DownloadSecureFile", Version: "1.0", Category: "Utility", Runner: RunnerDownloadSecureFile,
+			Description: "Place a library secure file on the agent for the job and set the variable `secureFilePath` (and `<task name>.secureFilePath`) to its path for the later tasks. The server sends the file with the job (it must exist, and the definition's editor may use it, checked on save); it is written with mode 0600 under the job's directory and removed when the job ends, also on failure, cancel and timeout.",
+			Inputs: []Input{
+				{Name: "secureFile", Type: InputString, Required: true, Help: "The secure file's name in the library."},
+			},
+			Builtin: true,
+		},
+		{
+			Name: "Docker", Version: "2.0", Category: "Deploy", Shell: "bash", Demands: []string{"docker"},
+			Description: "Run the docker CLI: login, build, push, buildAndPush, run or logout, with the inputs mapped to its arguments (the password goes on standard input).",
+			Inputs: []Input{
+				{Name: "command", Type: InputPicklist, Options: []string{"buildAndPush", "build", "push", "login", "logout", "run"}, Default: "buildAndPush", Help: "What to do."},
+				{Name: "registry", Type: InputString, Help: "The registry host (e.g. registry.example.com); empty: Docker Hub. Prefixes `repository`."},
+				{Name: "username", Type: InputString, Help: "For login (and before buildAndPush/push when given)."},
+				{Name: "password", Type: InputSecret, Help: "For login, as a `$(secret variable)` reference."},
+				{Name: "repository", Type: InputString, Help: "The image repository, e.g. team/web."},
+				{Name: "tags", Type: InputMultiline, Default: "latest", Help: "Tags, one a line."},
+				{Name: "Dockerfile", Type: InputFilePath, Default: "Dockerfile", Help: "The Dockerfile (relative to the working directory)."},
+				{Name: "buildContext", Type: InputFilePath, Help: "The build context (default: the Dockerfile's folder)."},
+				{Name: "arguments", Type: InputString, Help: "More arguments for build or run (shell words; quotes are honoured, nothing is expanded)."},
+				{Name: "workingDirectory", Type: InputFilePath, Help: "Where docker runs (default: the job's working directory)."},
+			},
+			Script: dockerScript, Builtin: true,
+		},
+		{
+			Name: "Kubernetes", Version: "1.0", Category: "Deploy", Shell: "bash", Demands: []string{"kubectl"},
+			Description: "Run kubectl (apply, delete, get, rollout, scale, set, create…) with a kubeconfig, for example a secure file's path.",
+			Inputs: []Input{
+				{Name: "command", Type: InputString, Default: "apply", Help: "The kubectl command (one word)."},
+				{Name: "kubeconfig", Type: InputFilePath, Help: "A kubeconfig file, e.g. `$(SECUREFILE_KUBECONFIG_PATH)`; empty: kubectl's default."},
+				{Name: "namespace", Type: InputString, Help: "`--namespace`."},
+				{Name: "useConfigurationFile", Type: InputBoolean, Default: "false", Help: "Pass `--filename configuration`."},
+				{Name: "configuration", Type: InputFilePath, Help: "The manifest file or folder, with useConfigurationFile."},
+				{Name: "arguments", Type: InputString, Help: "More arguments (shell words; quotes are honoured, nothing is expanded)."},
+				{Name: "workingDirectory", Type: InputFilePath, Help: "Where kubectl runs (default: the job's working directory)."},
+			},
+			Script: kubectlScript, Builtin: true,
+		},
+		{
+			Name: "HelmDeploy", Version: "0.1", Category: "Deploy", Shell: "bash", Demands: []string{"helm"},
+			Description: "Run helm upgrade (or install, rollback, uninstall, another command) with a kubeconfig, for example a secure file's path.",
+			Inputs: []Input{
+				{Name: "command", Type: InputString, Default: "upgrade", Help: "The helm command (one word)."},
+				{Name: "kubeconfig", Type: InputFilePath, Help: "A kubeconfig file; empty: helm's default."},
+				{Name: "namespace", Type: InputString, Help: "`--namespace`."},
+				{Name: "releaseName", Type: InputString, Help: "The release (upgrade, install, rollback, uninstall)."},
+				{Name: "chart", Type: InputString, Help: "The chart: a path or repo/name (upgrade, install)."},
+				{Name: "chartVersion", Type: InputString, Help: "`--version`."},
+				{Name: "valueFile", Type: InputFilePath, Help: "`--values` file."},
+				{Name: "overrideValues", Type: InputMultiline, Help: "`--set` values, `name=value` one a line."},
+				{Name: "install", Type: InputBoolean, Default: "true", Help: "`--install` for upgrade."},
+				{Name: "waitForExecution", Type: InputBoolean, Default: "true", Help: "`--wait`."},
+				{Name: "arguments", Type: InputString, Help: "More arguments (shell words; quotes are honoured, nothing is expanded)."},
+			},
+			Script: helmScript, Builtin: true,
+		},
 	}
 	slices.SortFunc(out, func(a, b Template) int { return strings.Compare(a.Name+"@"+a.Version, b.Name+"@"+b.Version) })
 	return out
+}
+
+// sshNote says how the SSH tasks connect.
+const sshNote = "The host key must be pinned (`hostKey`) unless `trustOnFirstUse` is set, in which case the agent records the key it first sees in its own known_hosts file (beside its job directories) and refuses a different key later; an unknown key is refused with its fingerprint. Runs in the agent (no shell or ssh client needed)."
+
+// sshInputs are the connection inputs of the SSH tasks. Cairn has no SSH service connection
+// kind yet: the private key comes from a secret variable or a secure file's path.
+func sshInputs() []Input {
+	return []Input{
+		{Name: "host", Type: InputString, Required: true, Help: "The host name or address."},
+		{Name: "port", Type: InputString, Default: "22", Help: "The SSH port."},
+		{Name: "username", Type: InputString, Required: true, Help: "The user to log in as."},
+		{Name: "privateKey", Type: InputSecret, Help: "A private key (OpenSSH or PEM), as a `$(secret variable)` reference."},
+		{Name: "privateKeyFile", Type: InputFilePath, Help: "A private key file on the agent, e.g. a secure file: `$(SECUREFILE_DEPLOY_KEY_PATH)`."},
+		{Name: "passphrase", Type: InputSecret, Help: "The private key's passphrase, as a `$(secret variable)` reference."},
+		{Name: "password", Type: InputSecret, Help: "A password (password or keyboard-interactive authentication), as a `$(secret variable)` reference."},
+		{Name: "hostKey", Type: InputMultiline, Help: "The host keys to accept, one a line: `ssh-ed25519 AAAA…`, a known_hosts line, or a `SHA256:…` fingerprint."},
+		{Name: "trustOnFirstUse", Type: InputBoolean, Default: "false", Help: "Without hostKey: accept and record the host's key on first contact, refuse a changed key afterwards."},
+		{Name: "readyTimeout", Type: InputString, Default: "20", Help: "Seconds to wait for the connection."},
+	}
 }
 
 // Implementations. They read their inputs from INPUT_* variables only (see the package doc).
@@ -260,6 +388,102 @@ each_match "${INPUT_TARGETFILES:-**/*.config}" replace_one
 exit "$missing"
 `
 
+// words reads $INPUT_ARGUMENTS into the array extra with xargs's quoting rules: quotes and
+// backslashes are honoured, nothing is expanded or run (unlike eval).
+const words = `extra=()
+if [ -n "${INPUT_ARGUMENTS:-}" ]; then
+  words_file="$(mktemp)"
+  if ! printf '%s' "$INPUT_ARGUMENTS" | xargs -r printf '%s\0' > "$words_file"; then
+    rm -f "$words_file"
+    echo "##vso[task.logissue type=error]input arguments: unbalanced quotes"
+    exit 1
+  fi
+  mapfile -d '' extra < "$words_file"
+  rm -f "$words_file"
+fi
+run() { printf '##[command]'; printf '%q ' "$@"; echo; "$@"; }
+is_true() { case "${1,,}" in true|yes|1) return 0 ;; esac; return 1; }
+`
+
+const dockerScript = `set -euo pipefail
+` + words + `
+if [ -n "${INPUT_WORKINGDIRECTORY:-}" ]; then cd "$INPUT_WORKINGDIRECTORY"; fi
+image="$INPUT_REPOSITORY"
+if [ -n "${INPUT_REGISTRY:-}" ] && [ -n "$image" ]; then image="$INPUT_REGISTRY/$image"; fi
+tags=()
+while IFS= read -r t || [ -n "$t" ]; do
+  t="${t//[[:space:]]/}"; [ -n "$t" ] && tags+=("$t")
+done <<< "${INPUT_TAGS:-latest}"
+[ ${#tags[@]} -eq 0 ] && tags=(latest)
+need_repo() { if [ -z "$image" ]; then echo "##vso[task.logissue type=error]input repository is required for $INPUT_COMMAND"; exit 1; fi; }
+login() {
+  if [ -z "${INPUT_USERNAME:-}" ]; then return 0; fi
+  printf '##[command]docker login --username %q --password-stdin %q\n' "$INPUT_USERNAME" "${INPUT_REGISTRY:-}"
+  printf '%s' "${INPUT_PASSWORD:-}" | docker login --username "$INPUT_USERNAME" --password-stdin ${INPUT_REGISTRY:+"$INPUT_REGISTRY"}
+}
+build() {
+  need_repo
+  local args=(build -f "$INPUT_DOCKERFILE")
+  for t in "${tags[@]}"; do args+=(-t "$image:$t"); done
+  run docker "${args[@]}" "${extra[@]}" "${INPUT_BUILDCONTEXT:-$(dirname "$INPUT_DOCKERFILE")}"
+}
+push() { need_repo; for t in "${tags[@]}"; do run docker push "$image:$t"; done; }
+case "$INPUT_COMMAND" in
+  login) if [ -z "${INPUT_USERNAME:-}" ]; then echo "##vso[task.logissue type=error]input username is required for login"; exit 1; fi; login ;;
+  logout) run docker logout ${INPUT_REGISTRY:+"$INPUT_REGISTRY"} ;;
+  build) build ;;
+  push) login; push ;;
+  buildAndPush) build; login; push ;;
+  run) need_repo; run docker run "${extra[@]}" "$image:${tags[0]}" ;;
+  *) echo "##vso[task.logissue type=error]unknown command $INPUT_COMMAND"; exit 1 ;;
+esac
+`
+
+const kubectlScript = `set -euo pipefail
+` + words + `
+if [ -n "${INPUT_WORKINGDIRECTORY:-}" ]; then cd "$INPUT_WORKINGDIRECTORY"; fi
+case "$INPUT_COMMAND" in
+  ""|*[!a-z-]*) echo "##vso[task.logissue type=error]command '$INPUT_COMMAND' is not a kubectl command word"; exit 1 ;;
+esac
+args=()
+[ -n "${INPUT_KUBECONFIG:-}" ] && args+=(--kubeconfig "$INPUT_KUBECONFIG")
+[ -n "${INPUT_NAMESPACE:-}" ] && args+=(--namespace "$INPUT_NAMESPACE")
+args+=("$INPUT_COMMAND")
+if is_true "${INPUT_USECONFIGURATIONFILE:-false}"; then
+  if [ -z "${INPUT_CONFIGURATION:-}" ]; then echo "##vso[task.logissue type=error]input configuration is required with useConfigurationFile"; exit 1; fi
+  args+=(--filename "$INPUT_CONFIGURATION")
+fi
+run kubectl "${args[@]}" "${extra[@]}"
+`
+
+const helmScript = `set -euo pipefail
+` + words + `
+case "$INPUT_COMMAND" in
+  ""|*[!a-z-]*) echo "##vso[task.logissue type=error]command '$INPUT_COMMAND' is not a helm command word"; exit 1 ;;
+esac
+args=("$INPUT_COMMAND")
+[ -n "${INPUT_KUBECONFIG:-}" ] && args+=(--kubeconfig "$INPUT_KUBECONFIG")
+[ -n "${INPUT_NAMESPACE:-}" ] && args+=(--namespace "$INPUT_NAMESPACE")
+case "$INPUT_COMMAND" in
+  upgrade|install)
+    if [ -z "${INPUT_RELEASENAME:-}" ] || [ -z "${INPUT_CHART:-}" ]; then echo "##vso[task.logissue type=error]inputs releaseName and chart are required for $INPUT_COMMAND"; exit 1; fi
+    [ "$INPUT_COMMAND" = upgrade ] && is_true "${INPUT_INSTALL:-true}" && args+=(--install)
+    is_true "${INPUT_WAITFOREXECUTION:-true}" && args+=(--wait)
+    [ -n "${INPUT_CHARTVERSION:-}" ] && args+=(--version "$INPUT_CHARTVERSION")
+    [ -n "${INPUT_VALUEFILE:-}" ] && args+=(--values "$INPUT_VALUEFILE")
+    while IFS= read -r kv || [ -n "$kv" ]; do
+      kv="${kv#"${kv%%[![:space:]]*}"}"; kv="${kv%"${kv##*[![:space:]]}"}"
+      [ -n "$kv" ] && args+=(--set "$kv")
+    done <<< "${INPUT_OVERRIDEVALUES:-}"
+    args+=("$INPUT_RELEASENAME" "$INPUT_CHART") ;;
+  rollback|uninstall)
+    if [ -z "${INPUT_RELEASENAME:-}" ]; then echo "##vso[task.logissue type=error]input releaseName is required for $INPUT_COMMAND"; exit 1; fi
+    is_true "${INPUT_WAITFOREXECUTION:-true}" && args+=(--wait)
+    args+=("$INPUT_RELEASENAME") ;;
+esac
+run helm "${args[@]}" "${extra[@]}"
+`
+
 // Markdown documents templates, one section each: what docs/tasks.md holds for the built-ins.
 func Markdown(ts []Template) string {
 	var b strings.Builder
@@ -269,6 +493,10 @@ func Markdown(ts []Template) string {
 	b.WriteString("A definition's task uses a template as `uses: \"Name@major\"` with `inputs`; the release freezes the newest " +
 		"minor version of that major. Input values may hold `$(VARIABLE)` references, expanded on the agent when the task " +
 		"runs; the implementation reads each input as the environment variable `INPUT_<NAME>`.\n\n")
+	b.WriteString("Every built-in is run for real by the agent's tests. The SSH tasks are tested against a real OpenSSH server " +
+		"(Debian's openssh-server on loopback); Docker, Kubernetes and HelmDeploy only against stand-in executables that record " +
+		"the exact argv they receive, since the real CLIs need a daemon, a cluster or a registry that the test machines do not have; " +
+		"`cmd` (Windows agents) is not run on the Linux test machines.\n\n")
 	for _, t := range ts {
 		b.WriteString(Doc(&t))
 	}
@@ -286,9 +514,15 @@ func Doc(t *Template) string {
 		}
 		b.WriteString("\n")
 	} else {
-		fmt.Fprintf(&b, "Runs with `%s`.", t.Shell)
-		if len(t.Demands) > 0 {
-			fmt.Fprintf(&b, " Demands: `%s`.", strings.Join(t.Demands, "`, `"))
+		demands := slices.Clone(t.Demands)
+		if t.Runner != "" {
+			fmt.Fprintf(&b, "Runs in the agent (runner `%s`).", t.Runner)
+			demands = append(demands, RunnerCapability(t.Runner))
+		} else {
+			fmt.Fprintf(&b, "Runs with `%s`.", t.Shell)
+		}
+		if len(demands) > 0 {
+			fmt.Fprintf(&b, " Demands: `%s`.", strings.Join(demands, "`, `"))
 		}
 		b.WriteString("\n\n")
 	}

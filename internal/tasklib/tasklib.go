@@ -51,15 +51,19 @@ type Template struct {
 	Name string `json:"name"`
 	// Version is "major.minor"; a definition pins the major ("CopyFiles@2") and a release freezes
 	// the newest minor at its creation.
-	Version     string   `json:"version"`
-	Description string   `json:"description,omitempty"`
-	Category    string   `json:"category,omitempty"`
-	Inputs      []Input  `json:"inputs,omitempty"`
-	Shell       string   `json:"shell,omitempty"` // bash, sh or pwsh
-	Script      string   `json:"script,omitempty"`
-	Demands     []string `json:"demands,omitempty"`
-	Steps       []Step   `json:"steps,omitempty"`
-	Builtin     bool     `json:"builtin,omitempty"`
+	Version     string  `json:"version"`
+	Description string  `json:"description,omitempty"`
+	Category    string  `json:"category,omitempty"`
+	Inputs      []Input `json:"inputs,omitempty"`
+	Shell       string  `json:"shell,omitempty"` // bash, sh, pwsh or cmd (Windows agents)
+	Script      string  `json:"script,omitempty"`
+	// Runner names an implementation built into the agent (Runners) instead of a script: the
+	// agent runs it in Go with the same INPUT_<NAME> values. Only built-ins have one (a custom
+	// template cannot name one); its template demands the agent capability RunnerCapability.
+	Runner  string   `json:"runner,omitempty"`
+	Demands []string `json:"demands,omitempty"`
+	Steps   []Step   `json:"steps,omitempty"`
+	Builtin bool     `json:"builtin,omitempty"`
 }
 
 // Step is one task of a task group.
@@ -72,6 +76,27 @@ type Step struct {
 	// Template is the resolved template Uses names, frozen with the release (nil before).
 	Template *Template `json:"template,omitempty"`
 }
+
+// The runners: implementations built into the agent (Template.Runner, and the task's runner in
+// the assignment). An agent reports RunnerCapability(name) for each one it has.
+const (
+	RunnerSSH                = "ssh"
+	RunnerCopyFilesOverSSH   = "copyFilesOverSSH"
+	RunnerFileTransform      = "fileTransform"
+	RunnerInvokeHTTP         = "invokeHttp"
+	RunnerDownloadSecureFile = "downloadSecureFile"
+)
+
+// Runners lists every runner.
+var Runners = []string{RunnerSSH, RunnerCopyFilesOverSSH, RunnerFileTransform, RunnerInvokeHTTP, RunnerDownloadSecureFile}
+
+// RunnerCapability is the agent capability of a runner ("agent.runner.ssh"): a template with a
+// runner demands it, so that an agent without the runner never gets the task.
+func RunnerCapability(runner string) string { return "agent.runner." + strings.ToLower(runner) }
+
+// WindowsDemand is the demand of a task that runs with the cmd shell: Azure's capability
+// name and value, which Cairn agents report as well.
+const WindowsDemand = "Agent.OS -equals Windows_NT"
 
 // IsGroup reports whether the template is a task group.
 func (t *Template) IsGroup() bool { return len(t.Steps) > 0 }
@@ -166,14 +191,23 @@ func Validate(t *Template) []Problem {
 	switch {
 	case t.IsGroup() && strings.TrimSpace(t.Script) != "":
 		add("script", "a task group has steps and no script of its own")
+	case t.IsGroup() && t.Runner != "":
+		add("runner", "a task group has steps and no runner of its own")
+	case !t.IsGroup() && t.Runner != "":
+		if !slices.Contains(Runners, t.Runner) {
+			add("runner", "unknown runner %q", t.Runner)
+		}
+		if t.Script != "" || t.Shell != "" {
+			add("script", "a template with a runner has no script or shell")
+		}
 	case !t.IsGroup():
 		if strings.TrimSpace(t.Script) == "" {
 			add("script", "a template needs a script (or steps, for a task group)")
 		}
 		switch t.Shell {
-		case "bash", "sh", "pwsh":
+		case "bash", "sh", "pwsh", "cmd":
 		default:
-			add("shell", "unknown shell %q; use bash, sh or pwsh", t.Shell)
+			add("shell", "unknown shell %q; use bash, sh, pwsh or cmd", t.Shell)
 		}
 	}
 	for i, s := range t.Steps {

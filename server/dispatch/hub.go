@@ -510,7 +510,7 @@ func toWire(d delivery.AssignmentData) agentproto.JobAssignment {
 	for _, t := range d.Tasks {
 		m.Tasks = append(m.Tasks, agentproto.Task{Name: t.Name, Shell: t.Shell, Script: t.Script,
 			WorkingDirectory: t.WorkingDirectory, Env: t.Env, TimeoutSeconds: t.TimeoutSeconds, ContinueOnError: t.ContinueOnError,
-			Condition: t.Condition, Inputs: t.Inputs, SecretInputs: t.SecretInputs})
+			Condition: t.Condition, Inputs: t.Inputs, SecretInputs: t.SecretInputs, Runner: t.Runner})
 	}
 	for _, a := range d.Artifacts {
 		w := agentproto.Artifact{Alias: a.Alias, PathVariable: a.PathVariable, Type: agentproto.ArtifactType(a.Type), BuildNumber: a.BuildNumber}

@@ -2,14 +2,23 @@ package dispatch
 
 import (
 	"context"
+	"encoding/base64"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/internal/sshdtest"
+	"github.com/cairnhq/cairn/internal/tasklib"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
@@ -77,6 +86,86 @@ exit 2`},
 			if l.Text == "k3y-value" || slices.Contains([]string{"##vso[task.setvariable variable=key;isOutput=true;isSecret=true]k3y-value"}, l.Text) {
 				t.Errorf("secret in the log: %q", l.Text)
 			}
+		}
+	})
+}
+
+// builtin returns the built-in template name, as a release freezes it.
+func builtin(t *testing.T, name string) *tasklib.Template {
+	t.Helper()
+	for _, tpl := range tasklib.Builtins() {
+		if tpl.Name == name {
+			return &tpl
+		}
+	}
+	t.Fatalf("no built-in %s", name)
+	return nil
+}
+
+// sealed seals a secret variable's value with the harness's key.
+func sealed(t *testing.T, v string) string {
+	t.Helper()
+	box, err := delivery.NewSecretBox([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "sealed:" + base64.StdEncoding.EncodeToString(box.Seal([]byte(v)))
+}
+
+// TestSSHDeploymentOnARealAgent: a deployment whose job copies the release's files to a host
+// and runs commands there over SSH (a real sshd on loopback), on a real agent connected over
+// the websocket; the private key and a password come from secret variables and are masked in
+// the stored log.
+func TestSSHDeploymentOnARealAgent(t *testing.T) {
+	sshd := sshdtest.Start(t)
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		h := newHarness(t, db, harnessOpts{})
+		remote := t.TempDir()
+		conn := map[string]string{"host": "127.0.0.1", "port": strconv.Itoa(sshd.Port), "username": sshd.User,
+			"privateKey": "$(deploy.key)", "hostKey": sshd.HostKeyLine()}
+		with := func(extra map[string]string) map[string]string {
+			m := maps.Clone(conn)
+			maps.Copy(m, extra)
+			return m
+		}
+		seeded := h.queue(t, deliverytest.JobOptions{
+			Variables: []spec.Variable{
+				{Name: "deploy.key", Value: sealed(t, sshd.ClientKey), Secret: true},
+				{Name: "db.password", Value: sealed(t, "pa55-W0rd"), Secret: true},
+				{Name: "remote.dir", Value: remote + "/app"},
+			},
+			Tasks: []spec.Task{
+				{Name: "build", Shell: "bash", Script: "mkdir -p out/conf && echo v1 > out/version.txt && echo 'db=x' > out/conf/app.conf"},
+				{Name: "copy", Uses: "CopyFilesOverSSH@0", Template: builtin(t, "CopyFilesOverSSH"),
+					Inputs: with(map[string]string{"sourceFolder": "out", "targetFolder": "$(remote.dir)", "cleanTargetFolder": "true"})},
+				{Name: "restart", Uses: "SSH@0", Template: builtin(t, "SSH"),
+					Inputs: with(map[string]string{"commands": "cat $(remote.dir)/version.txt\necho \"using password $(db.password)\"\ntouch $(remote.dir)/restarted"})},
+			}})
+		h.startAgent(t, "deployer", nil)
+		j := h.waitJob(t, seeded.Job.ID, job.StatusSUCCEEDED, job.StatusFAILED)
+		lines, err := h.e.ReadLogs(ctx, j.ID, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text []string
+		for _, l := range lines {
+			text = append(text, l.Text)
+		}
+		if j.Status != job.StatusSUCCEEDED {
+			t.Fatalf("job %s (%s), log:\n%s", j.Status, j.ResultReason, strings.Join(text, "\n"))
+		}
+		for _, f := range []string{"version.txt", "conf/app.conf", "restarted"} {
+			if _, err := os.Stat(filepath.Join(remote, "app", f)); err != nil {
+				t.Errorf("%s on the host: %v", f, err)
+			}
+		}
+		all := strings.Join(text, "\n")
+		if !strings.Contains(all, "using password ***") || !strings.Contains(all, "Copied 2 file(s)") || !slices.Contains(text, "v1") {
+			t.Errorf("log:\n%s", all)
+		}
+		if strings.Contains(all, "pa55-W0rd") || strings.Contains(all, "PRIVATE KEY") {
+			t.Errorf("a secret reached the log:\n%s", all)
 		}
 	})
 }
