@@ -207,11 +207,11 @@ type azApproval struct {
 }
 
 type azApprovalOptions struct {
-	RequiredApproverCount                                   *flexInt   `json:"requiredApproverCount"`
-	ReleaseCreatorCanBeApprover                             *flexBool  `json:"releaseCreatorCanBeApprover"`
-	AutoTriggeredAndPreviousEnvironmentApprovedCanBeSkipped flexBool   `json:"autoTriggeredAndPreviousEnvironmentApprovedCanBeSkipped"`
-	EnforceIdentityRevalidation                             flexBool   `json:"enforceIdentityRevalidation"`
-	TimeoutInMinutes                                        *flexInt   `json:"timeoutInMinutes"`
+	RequiredApproverCount                                   *flexInt  `json:"requiredApproverCount"`
+	ReleaseCreatorCanBeApprover                             *flexBool `json:"releaseCreatorCanBeApprover"`
+	AutoTriggeredAndPreviousEnvironmentApprovedCanBeSkipped flexBool  `json:"autoTriggeredAndPreviousEnvironmentApprovedCanBeSkipped"`
+	EnforceIdentityRevalidation                             flexBool  `json:"enforceIdentityRevalidation"`
+	TimeoutInMinutes                                        *flexInt  `json:"timeoutInMinutes"`
 	// TimeoutInMintues is how Azure spelled the field before api-version 5.0 (and
 	// still does in its own 5.0 examples).
 	TimeoutInMintues *flexInt   `json:"timeoutInMintues"`
