@@ -122,11 +122,20 @@ func (e *Engine) ImportDefinitions(ctx context.Context, actor Actor, in ImportIn
 		}
 		plans := make([]importPlan, len(results))
 		valid := true
+		names, keys := map[string]int{}, map[string]int{}
 		for i := range results {
 			p, err := t.planImport(actor, &results[i], in.Comment)
 			if err != nil {
 				return err
 			}
+			// Two documents of one import may not make the same definition.
+			name := strings.ToLower(strings.TrimSpace(p.doc.Name))
+			if j, dup := names[name]; dup {
+				p.invalid("name", fmt.Sprintf("documents[%d] already imports a definition named %q", plans[j].report.Document, p.doc.Name))
+			} else if j, dup := keys[p.key]; dup {
+				p.invalid("id", fmt.Sprintf("documents[%d] already imports Azure definition %d", plans[j].report.Document, p.report.SourceID))
+			}
+			names[name], keys[p.key] = i, i
 			plans[i] = p
 			valid = valid && p.report.Valid
 		}
@@ -165,6 +174,12 @@ type importPlan struct {
 	doc      spec.DefinitionSnapshot
 	key      string
 	existing *ent.ReleaseDefinition
+}
+
+// invalid adds an INVALID finding and marks the plan invalid.
+func (p *importPlan) invalid(path, msg string) {
+	p.report.Findings = append(p.report.Findings, azureclassic.Finding{Path: path, Status: azureclassic.Invalid, Message: msg})
+	p.report.Valid = false
 }
 
 // importCatalog reads what the mapper needs to know of this server.
