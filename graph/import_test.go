@@ -168,7 +168,10 @@ func TestImportDefinitionsReimportIsANewRevision(t *testing.T) {
 			t.Fatalf("re-import %+v", p)
 		}
 		var diff struct {
-			DefinitionDiff []struct{ Path, Kind string; Before, After *string }
+			DefinitionDiff []struct {
+				Path, Kind    string
+				Before, After *string
+			}
 		}
 		c.ok(`query($id: ID!) { definitionDiff(id: $id, from: 1, to: 2) { path kind before after } }`, map[string]any{"id": def.ID}, &diff)
 		found := false
