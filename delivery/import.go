@@ -246,6 +246,16 @@ func (t *txn) planImport(actor Actor, r *azureclassic.Result, comment string) (i
 			return p, err
 		}
 	}
+	// A release name format with tokens Cairn does not have would block the import for
+	// something only cosmetic: releases are named by the default format instead.
+	if f := strings.TrimSpace(p.doc.ReleaseNameFormat); f != "" {
+		pn := &problems{}
+		if validateNameFormat(pn, f); len(pn.list) > 0 {
+			p.report.Findings = append(p.report.Findings, azureclassic.Finding{Path: "releaseNameFormat", Status: azureclassic.Approximated,
+				Message: fmt.Sprintf("%q: %s; releases are named %s instead", f, pn.list[0].Message, DefaultReleaseNameFormat)})
+			p.doc.ReleaseNameFormat = DefaultReleaseNameFormat
+		}
+	}
 	if input, err := json.Marshal(MaskSecrets(p.doc)); err == nil {
 		p.report.Input = string(input)
 	} else {

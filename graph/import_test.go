@@ -73,7 +73,8 @@ func TestImportDefinitionsDryRunCreatesNothing(t *testing.T) {
 		ctx := context.Background()
 		c := seedImport(t, db)
 		var out importPayload
-		c.ok(importMutation, map[string]any{"docs": []any{legacyDoc(t)}, "mapping": legacyMapping}, &out)
+		doc := strings.Replace(legacyDoc(t), `"Release-$(rev:r)"`, `"$(Release.DefinitionName)-$(Build.Nonsense)"`, 1)
+		c.ok(importMutation, map[string]any{"docs": []any{doc}, "mapping": legacyMapping}, &out)
 		p := out.ImportDefinitions
 		if !p.DryRun || p.Applied || len(p.Definitions) != 1 {
 			t.Fatalf("payload %+v", p)
@@ -87,8 +88,15 @@ func TestImportDefinitionsDryRunCreatesNothing(t *testing.T) {
 		if err := json.Unmarshal([]byte(d.Input), &input); err != nil || input["name"] != "Legacy" {
 			t.Errorf("input %s (%v)", d.Input, err)
 		}
-		if len(d.Findings) == 0 {
-			t.Error("no findings")
+		if input["releaseNameFormat"] != "Release-$(rev:r)" {
+			t.Errorf("release name format %v, want the default for a format with unknown tokens", input["releaseNameFormat"])
+		}
+		approximated := false
+		for _, f := range d.Findings {
+			approximated = approximated || (f.Path == "releaseNameFormat" && f.Status == "APPROXIMATED" && strings.Contains(f.Message, "Build.Nonsense"))
+		}
+		if !approximated {
+			t.Errorf("no finding about the release name format: %+v", d.Findings)
 		}
 		if n := db.Client.ReleaseDefinition.Query().CountX(ctx); n != 0 {
 			t.Errorf("a dry run created %d definitions", n)
