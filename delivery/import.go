@@ -241,7 +241,7 @@ func (t *txn) planImport(actor Actor, r *azureclassic.Result, comment string) (i
 			return p, err
 		}
 		prev = &rev.Snapshot
-		p.report.Findings = keptSecrets(p.report.Findings, &p.doc, prev)
+		p.report.Findings = keptSecrets(p.report.Findings, r.Secrets, prev)
 		if err := t.requireReadable(actor, p.existing.ID, NotFound("definition", p.existing.ID)); err != nil {
 			return p, err
 		}
@@ -304,32 +304,23 @@ func (t *txn) planImport(actor Actor, r *azureclassic.Result, comment string) (i
 // keptSecrets turns the NEEDS_INPUT finding of a secret variable given without a value
 // into MAPPED when the definition being updated already has that secret: the ordinary
 // update path keeps the stored value.
-func keptSecrets(findings []azureclassic.Finding, doc, prev *spec.DefinitionSnapshot) []azureclassic.Finding {
-	has := func(vars []spec.Variable, name string) bool {
+func keptSecrets(findings []azureclassic.Finding, secrets []azureclassic.SecretRef, prev *spec.DefinitionSnapshot) []azureclassic.Finding {
+	stored := func(vars []spec.Variable, name string) bool {
 		return slices.ContainsFunc(vars, func(v spec.Variable) bool { return v.Secret && v.Name == name })
 	}
-	stored := map[string]bool{}
-	for _, v := range doc.Variables {
-		if v.Secret && v.Value == "" && has(prev.Variables, v.Name) {
-			stored[azureclassic.SecretPath("", v.Name)] = true
-		}
-	}
-	for _, env := range doc.Environments {
-		pe, ok := prev.Environment(env.Name)
-		if !ok {
-			continue
-		}
-		for _, v := range env.Variables {
-			if v.Secret && v.Value == "" && has(pe.Variables, v.Name) {
-				stored[azureclassic.SecretPath(env.Name, v.Name)] = true
-			}
-		}
-	}
 	out := slices.Clone(findings)
-	for i, f := range out {
-		if f.Status == azureclassic.NeedsInput && stored[f.Path] {
-			out[i] = azureclassic.Finding{Path: f.Path, Status: azureclassic.Mapped,
-				Message: "secret variable: keeps the value stored in the definition imported earlier"}
+	for _, s := range secrets {
+		vars := prev.Variables
+		if s.Environment != "" {
+			pe, ok := prev.Environment(s.Environment)
+			if !ok {
+				continue
+			}
+			vars = pe.Variables
+		}
+		if s.Finding < len(out) && out[s.Finding].Status == azureclassic.NeedsInput && stored(vars, s.Variable) {
+			out[s.Finding].Status = azureclassic.Mapped
+			out[s.Finding].Message = "secret variable: keeps the value stored in the definition imported earlier"
 		}
 	}
 	return out

@@ -157,16 +157,25 @@ func TestImportDefinitionsReimportIsANewRevision(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		c := seedImport(t, db)
 		var out importPayload
-		c.ok(importMutation, map[string]any{"docs": []any{legacyDoc(t)}, "dry": false, "mapping": legacyMapping}, &out)
+		// A secret variable: its value comes from the mapping the first time, and is kept
+		// by a re-import that does not give it.
+		doc := strings.Replace(legacyDoc(t), `"variables": {"Region": {"value": "north"}},`,
+			`"variables": {"Region": {"value": "north"}, "Token": {"value": null, "isSecret": true}},`, 1)
+		withSecret := map[string]any{"serviceConnections": legacyMapping["serviceConnections"], "identities": legacyMapping["identities"],
+			"secretValues": []any{map[string]any{"variable": "Token", "value": "tok-1"}}}
+		c.ok(importMutation, map[string]any{"docs": []any{doc}, "dry": false, "mapping": withSecret}, &out)
 		p := out.ImportDefinitions
 		if !p.Applied || p.Definitions[0].Definition == nil {
 			t.Fatalf("first import %+v", p)
+		}
+		if strings.Contains(p.Definitions[0].Input, "tok-1") {
+			t.Errorf("the report shows a secret value: %s", p.Definitions[0].Input)
 		}
 		def := p.Definitions[0].Definition
 		if def.Revision != 1 || def.ImportedFrom == nil || !strings.Contains(*def.ImportedFrom, "/_apis/Release/definitions/7") {
 			t.Errorf("created %+v", def)
 		}
-		changed := strings.Replace(legacyDoc(t), `"Region": {"value": "north"}`, `"Region": {"value": "south"}`, 1)
+		changed := strings.Replace(doc, `"Region": {"value": "north"}`, `"Region": {"value": "south"}`, 1)
 		changed = strings.Replace(changed, `"revision": 12`, `"revision": 13`, 1)
 		c.ok(importMutation, map[string]any{"docs": []any{changed}, "dry": false, "mapping": legacyMapping}, &out)
 		p = out.ImportDefinitions
