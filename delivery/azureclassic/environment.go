@@ -470,12 +470,12 @@ func criteriaOperand(s string) (string, bool) {
 			if !strings.HasPrefix(rest, "['") {
 				return "", false
 			}
-			end := strings.Index(rest, "']")
+			end := strings.Index(rest[2:], "']")
 			if end < 0 {
 				return "", false
 			}
-			out += "[" + strconv.Quote(rest[2:end]) + "]"
-			rest = rest[end+2:]
+			out += "[" + strconv.Quote(rest[2:2+end]) + "]"
+			rest = rest[2+end+2:]
 		}
 		return out, true
 	case len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'':

@@ -512,3 +512,21 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
+
+func TestTranslateCriteria(t *testing.T) {
+	for in, want := range map[string]string{
+		"eq(root['status'], 'green')":                           `body["status"] == "green"`,
+		"and(eq(root['a']['b'], 1), ne(root['c'], 'it''s'))":    `(body["a"]["b"] == 1) && (body["c"] != "it's")`,
+		"or(eq(root['ok'], true), eq(root['state'], 'passed'))": `(body["ok"] == true) || (body["state"] == "passed")`,
+		"eq(root[']x'], 1)":                                     `body["]x"] == 1`,
+		"eq(root[']'], 1)":                                      `body["]"] == 1`,
+		"eq(root['a\"b'], 'x')":                                 `body["a\"b"] == "x"`,
+		"contains(root['a'], 'x')":                              "",
+		"eq(root['a'], 1":                                       "",
+	} {
+		got, ok := translateCriteria(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("translateCriteria(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
