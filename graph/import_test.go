@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -206,6 +207,50 @@ func TestImportDefinitionsReimportIsANewRevision(t *testing.T) {
 			t.Errorf("dry re-import %+v", d)
 		}
 	})
+}
+
+// TestImportDefinitionsReimportNeedsEditPermission: a re-import is an update with the
+// caller's permissions; a definition whose editors do not include the caller is not
+// changed.
+func TestImportDefinitionsReimportNeedsEditPermission(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		c := seedImport(t, db)
+		root := db.Client.User.Create().SetUsername("root").SetRole(user.RoleADMIN).SaveX(ctx)
+		admin := newGQL(t, db, delivery.Actor{UserID: root.ID, Username: "root", Role: delivery.RoleAdmin})
+		var out importPayload
+		c.ok(importMutation, map[string]any{"docs": []any{legacyDoc(t)}, "dry": false, "mapping": legacyMapping}, &out)
+		def := out.ImportDefinitions.Definitions[0].Definition
+		if def == nil {
+			t.Fatalf("import %+v", out.ImportDefinitions)
+		}
+		input := out.ImportDefinitions.Definitions[0].Input
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(input), &doc); err != nil {
+			t.Fatal(err)
+		}
+		// The import's own input, with editors narrowed to root.
+		doc["permissions"] = map[string]any{"editDefinition": []any{map[string]any{"kind": "USER", "name": "root"}}}
+		delete(doc, "variableGroups")
+		admin.ok(`mutation($id: ID!, $in: DefinitionInput!) { updateDefinition(id: $id, expectedRevision: 1, input: $in) { revision } }`,
+			map[string]any{"id": def.ID, "in": doc}, nil)
+		r := c.do(importMutation, map[string]any{"docs": []any{legacyDoc(t)}, "dry": false, "mapping": legacyMapping})
+		if len(r.Errors) == 0 {
+			t.Fatalf("re-import by a user who may not edit the definition: %s", r.raw)
+		}
+		if rev := db.Client.ReleaseDefinition.GetX(ctx, mustAtoi(t, def.ID)).Revision; rev != 2 {
+			t.Errorf("revision %d after a refused re-import, want 2", rev)
+		}
+	})
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestImportDefinitionsPermissionsAndBadInput(t *testing.T) {

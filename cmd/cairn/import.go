@@ -63,7 +63,7 @@ type importPayload struct {
 
 var importAzureCommand = &command{
 	name:     "definitions import azure",
-	synopsis: "FILE... | --org URL --project P [--definition ID]... --token-file F  [--mapping FILE] [--apply] [--all]",
+	synopsis: "FILE... | --org URL --project P [--definition ID]... --token-file F  [--mapping FILE] [--apply] [--all] [--json]",
 	help:     "import Azure DevOps classic release definitions: a report of what maps; --apply creates them",
 	flags: func(fs *flag.FlagSet) {
 		fs.String("org", "", "Azure DevOps organization or collection URL (https://dev.azure.com/contoso, https://tfs.example.org/tfs/DefaultCollection)")
@@ -74,9 +74,13 @@ var importAzureCommand = &command{
 		fs.String("mapping", "", "a JSON file in the shape of ImportMappingInput: identities, serviceConnections, variableGroups, taskGroups, secretValues, workItemQueries")
 		fs.Bool("apply", false, "create the definitions (all or none) instead of only reporting")
 		fs.Bool("all", false, "list MAPPED findings too")
+		fs.Bool("json", false, "print the report as JSON (the same as -o json)")
 		fs.String("comment", "", "the revision comment of the created definitions")
 	},
 	run: func(c *cmd) error {
+		if flagBool(c, "json") {
+			c.g.output = "json"
+		}
 		org := flagString(c, "org")
 		if (org == "") == (len(c.args) == 0) {
 			return usagef("give FILE arguments or --org (with --project and --token-file), not both")

@@ -194,7 +194,10 @@ func TestCLIImportAzureEndToEnd(t *testing.T) {
 	changed := strings.Replace(fmt.Sprintf(helloDefinition, az.URL+"/contoso/Shop"), "hi there", "hello again", 1)
 	file := writeTemp(t, "hello.json", changed)
 	var p importPayload
-	c.json(&p, "definitions", "import", "azure", file, "--mapping", mapping, "--apply")
+	raw := c.ok("definitions", "import", "azure", file, "--mapping", mapping, "--apply", "--json")
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, raw)
+	}
 	if !p.Applied || len(p.Definitions) != 1 || p.Definitions[0].Action != "UPDATE" || p.Definitions[0].Definition == nil ||
 		p.Definitions[0].Definition.Revision != 2 {
 		raw, _ := json.Marshal(p)

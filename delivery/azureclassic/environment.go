@@ -48,7 +48,7 @@ func (c *mapper) environment(p string, e *azEnvironment, names map[string]bool) 
 			c.note(p+".owner", Dropped, fmt.Sprintf("owner %s is not mapped to a Cairn user (mapping.identities); the environment has no owner", identityName(e.Owner)))
 		}
 	}
-	env.Variables = c.envVariables(p, env.Name, e.Variables)
+	env.Variables = c.variables(p, env.Name, e.Variables)
 	env.VariableGroups = c.variableGroupNames(p+".variableGroups", e.VariableGroups)
 	env.Trigger = c.trigger(p, e, names)
 	env.PreApproval = c.approvals(p+".preDeployApprovals", e.PreDeployApprovals, true)
@@ -66,11 +66,6 @@ func (c *mapper) environment(p string, e *azEnvironment, names map[string]bool) 
 		c.note(p+".environmentTriggers", Dropped, "environment triggers (deployment group redeploy, rollback redeploy): Cairn has none")
 	}
 	return env
-}
-
-// envVariables maps an environment's variables.
-func (c *mapper) envVariables(p, envName string, vars map[string]configVar) []spec.Variable {
-	return c.variables(p, envName, vars)
 }
 
 // trigger maps an environment's conditions.
@@ -182,9 +177,6 @@ func (c *mapper) approvals(p string, a *azApprovals, pre bool) spec.ApprovalPoli
 	}
 	o := a.ApprovalOptions
 	if manual == 0 {
-		if o != nil && o.ExecutionOrder != "" {
-			// Nothing to order: automated approval.
-		}
 		c.note(p, Mapped, "automated (no approvers)")
 		return pol
 	}
