@@ -256,6 +256,25 @@ func (t *txn) planImport(actor Actor, r *azureclassic.Result, comment string) (i
 			p.doc.ReleaseNameFormat = DefaultReleaseNameFormat
 		}
 	}
+	// Variables whose names Cairn refuses (Azure's system.debug becomes SYSTEM_DEBUG, which
+	// is Cairn's own) are left out rather than block the import.
+	drop := func(field string, vars []spec.Variable) []spec.Variable {
+		var kept []spec.Variable
+		for _, v := range vars {
+			if why := refusedVariableName(strings.TrimSpace(v.Name)); why != "" {
+				p.report.Findings = append(p.report.Findings, azureclassic.Finding{Path: "cairn:" + field + "." + v.Name,
+					Status: azureclassic.Dropped, Message: "variable left out: " + why})
+				continue
+			}
+			kept = append(kept, v)
+		}
+		return kept
+	}
+	p.doc.Variables = drop("variables", p.doc.Variables)
+	p.doc.Environments = slices.Clone(p.doc.Environments)
+	for i := range p.doc.Environments {
+		p.doc.Environments[i].Variables = drop(fmt.Sprintf("environments[%d].variables", i), p.doc.Environments[i].Variables)
+	}
 	if input, err := json.Marshal(MaskSecrets(p.doc)); err == nil {
 		p.report.Input = string(input)
 	} else {

@@ -75,6 +75,7 @@ func TestImportDefinitionsDryRunCreatesNothing(t *testing.T) {
 		c := seedImport(t, db)
 		var out importPayload
 		doc := strings.Replace(legacyDoc(t), `"Release-$(rev:r)"`, `"$(Release.DefinitionName)-$(Build.Nonsense)"`, 1)
+		doc = strings.Replace(doc, `"variables": {"Region": {"value": "north"}},`, `"variables": {"Region": {"value": "north"}, "system.debug": {"value": "true"}},`, 1)
 		c.ok(importMutation, map[string]any{"docs": []any{doc}, "mapping": legacyMapping}, &out)
 		p := out.ImportDefinitions
 		if !p.DryRun || p.Applied || len(p.Definitions) != 1 {
@@ -98,6 +99,13 @@ func TestImportDefinitionsDryRunCreatesNothing(t *testing.T) {
 		}
 		if !approximated {
 			t.Errorf("no finding about the release name format: %+v", d.Findings)
+		}
+		dropped := false
+		for _, f := range d.Findings {
+			dropped = dropped || (f.Path == "cairn:variables.system.debug" && f.Status == "DROPPED")
+		}
+		if !dropped || strings.Contains(d.Input, "system.debug") || !d.Valid {
+			t.Errorf("system.debug: dropped %v, valid %v, input %s", dropped, d.Valid, d.Input)
 		}
 		if n := db.Client.ReleaseDefinition.Query().CountX(ctx); n != 0 {
 			t.Errorf("a dry run created %d definitions", n)
