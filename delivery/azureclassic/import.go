@@ -1,11 +1,9 @@
 package azureclassic
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -185,30 +183,34 @@ func kindOf(raw json.RawMessage) (docKind, error) {
 	return 0, errors.New("is neither a release definition (no \"environments\"), a task group (\"tasks\") nor a variable group (\"variables\")")
 }
 
-// checkDepth refuses JSON nested deeper than MaxDepth without decoding it.
+// checkDepth refuses JSON nested deeper than MaxDepth before anything decodes it: one
+// pass over the bytes, skipping strings (the decoders check the syntax afterwards).
 func checkDepth(d []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(d))
 	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("is not JSON: %v", err)
-		}
-		if delim, ok := tok.(json.Delim); ok {
-			switch delim {
-			case '{', '[':
-				depth++
-				if depth > MaxDepth {
-					return fmt.Errorf("is nested more than %d levels deep", MaxDepth)
-				}
-			default:
-				depth--
+	inString, escaped := false, false
+	for _, ch := range d {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case ch == '\\':
+				escaped = true
+			case ch == '"':
+				inString = false
 			}
+		case ch == '"':
+			inString = true
+		case ch == '{' || ch == '[':
+			depth++
+			if depth > MaxDepth {
+				return fmt.Errorf("is nested more than %d levels deep", MaxDepth)
+			}
+		case ch == '}' || ch == ']':
+			depth--
 		}
 	}
+	return nil
 }
 
 // typeError names the field whose JSON type is wrong.
