@@ -242,6 +242,14 @@ func (t *txn) planImport(actor Actor, r *azureclassic.Result, comment string) (i
 		}
 		prev = &rev.Snapshot
 		p.report.Findings = keptSecrets(p.report.Findings, r.Secrets, prev)
+		// Readers and permission lists exist only in Cairn: a re-import keeps them.
+		p.doc.Readers, p.doc.Permissions = prev.Readers, prev.Permissions
+		p.doc.Environments = slices.Clone(p.doc.Environments)
+		for i := range p.doc.Environments {
+			if pe, ok := prev.Environment(p.doc.Environments[i].Name); ok {
+				p.doc.Environments[i].Permissions = pe.Permissions
+			}
+		}
 		if err := t.requireReadable(actor, p.existing.ID, NotFound("definition", p.existing.ID)); err != nil {
 			return p, err
 		}

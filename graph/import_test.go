@@ -249,6 +249,12 @@ func TestImportDefinitionsReimportNeedsEditPermission(t *testing.T) {
 		if rev := db.Client.ReleaseDefinition.GetX(ctx, mustAtoi(t, def.ID)).Revision; rev != 2 {
 			t.Errorf("revision %d after a refused re-import, want 2", rev)
 		}
+		// root may: the re-import keeps the permission lists, which exist only in Cairn.
+		admin.ok(importMutation, map[string]any{"docs": []any{legacyDoc(t)}, "dry": false, "mapping": legacyMapping}, &out)
+		got := db.Client.ReleaseDefinition.GetX(ctx, mustAtoi(t, def.ID))
+		if !out.ImportDefinitions.Applied || got.Revision != 3 || len(got.Permissions.EditDefinition) != 1 || got.Permissions.EditDefinition[0].Name != "root" {
+			t.Errorf("re-import by root: applied %v, revision %d, permissions %+v", out.ImportDefinitions.Applied, got.Revision, got.Permissions)
+		}
 	})
 }
 
