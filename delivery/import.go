@@ -14,8 +14,10 @@ import (
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/securefile"
+	"github.com/cairnhq/cairn/ent/tasktemplate"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/ent/variablegroup"
+	"github.com/cairnhq/cairn/internal/tasklib"
 )
 
 // ImportFormat names a format importDefinitions reads.
@@ -185,11 +187,14 @@ func (p *importPlan) invalid(path, msg string) {
 // importCatalog reads what the mapper needs to know of this server.
 func (t *txn) importCatalog() (azureclassic.Catalog, error) {
 	var cat azureclassic.Catalog
-	templates, err := t.e.TaskTemplates(t.ctx)
+	cat.Templates = tasklib.Builtins()
+	rows, err := t.TaskTemplate.Query().Order(ent.Asc(tasktemplate.FieldName), ent.Asc(tasktemplate.FieldMajor), ent.Asc(tasktemplate.FieldMinor)).All(t.ctx)
 	if err != nil {
-		return cat, err
+		return cat, fmt.Errorf("reading task templates: %w", err)
 	}
-	cat.Templates = templates
+	for _, r := range rows {
+		cat.Templates = append(cat.Templates, r.Spec)
+	}
 	if cat.VariableGroups, err = t.VariableGroup.Query().Select(variablegroup.FieldName).Strings(t.ctx); err != nil {
 		return cat, fmt.Errorf("reading variable groups: %w", err)
 	}
