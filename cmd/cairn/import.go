@@ -134,6 +134,13 @@ var importAzureCommand = &command{
 			ImportDefinitions importPayload `json:"importDefinitions"`
 		}
 		if err := c.call(cl, importDefinitionsMutation, vars, &out); err != nil {
+			size := 0
+			for _, d := range docs {
+				size += len(d)
+			}
+			if size > 1<<20 {
+				fmt.Fprintf(c.stderr, "cairn: the %d documents are %d bytes together; the server's --max-body (1 MiB by default) may refuse them: import fewer at once\n", len(docs), size)
+			}
 			return err
 		}
 		p := out.ImportDefinitions

@@ -159,6 +159,12 @@ func TestCLIImportAzureEndToEnd(t *testing.T) {
 		}
 	}
 
+	// One definition by id: no list is read.
+	out = c.ok(append(args, "--definition", "43", "--all")...)
+	if !strings.Contains(out, "Shop tools") || strings.Contains(out, "Hello import") || !strings.Contains(out, "MAPPED") {
+		t.Errorf("--definition 43:\n%s", out)
+	}
+
 	// A bad PAT is refused by Azure DevOps; the command says so.
 	bad := writeTemp(t, "bad", "nope")
 	if _, err := c.run("", "definitions", "import", "azure", "--org", org, "--project", "Shop", "--token-file", bad); err == nil ||
