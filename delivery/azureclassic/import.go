@@ -258,7 +258,7 @@ func (c *mapper) definition(def *azDefinition) spec.DefinitionSnapshot {
 	}
 	snap.Variables = c.variables("", "", def.Variables)
 	snap.VariableGroups = c.variableGroupNames("variableGroups", def.VariableGroups)
-	c.retention("retentionPolicy", def.RetentionPolicy)
+	c.options("", def.RetentionPolicy, nil, nil)
 	snap.ArtifactSources = c.artifacts(def)
 	snap.Schedules = c.triggers(def, snap.ArtifactSources)
 

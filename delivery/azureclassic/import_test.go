@@ -367,6 +367,8 @@ func TestImportLegacyShapes(t *testing.T) {
 		t.Errorf("stage with an artifact condition: %+v, want MANUAL", stage.Trigger)
 	}
 	wantFinding(t, r, "environments[1].conditions[1]", Approximated, "deployed by hand")
+	wantFinding(t, r, "retentionPolicy", Dropped, "60 days")
+	wantFinding(t, r, "environments[0].environmentOptions.emailNotificationType", Approximated, "OnlyOnFailure")
 }
 
 func TestImportNeedsInputWithoutMapping(t *testing.T) {
