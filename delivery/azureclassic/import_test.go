@@ -263,6 +263,10 @@ func TestImportTasksAndPhases(t *testing.T) {
 		bash.TimeoutMinutes != 5 || bash.Disabled || bash.Condition != "" || len(bash.Inputs) != 2 {
 		t.Errorf("bash task %+v", bash)
 	}
+	if len(bash.Env) != 1 || bash.Env["SHOP_MODE"] != "fast" {
+		t.Errorf("task environment %v", bash.Env)
+	}
+	wantFinding(t, r, "environments[0].deployPhases[0].workflowTasks[0].environment.bad-name", Dropped, "not a name")
 	copyTask := taskNamed(t, dev, "Copy site")
 	if copyTask.Uses != "CopyFiles@2" || !copyTask.ContinueOnError || !copyTask.AlwaysRun || copyTask.Inputs["TargetFolder"] != "/srv/shop" || copyTask.Inputs["OverWrite"] != "true" {
 		t.Errorf("copy task %+v", copyTask)

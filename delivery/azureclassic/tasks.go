@@ -382,6 +382,7 @@ func (c *mapper) mapTask(t *azTask, tc taskCtx) {
 	if len(inputs) == 0 {
 		task.Inputs = nil
 	}
+	task.Env = c.taskEnv(t, tc.path)
 	c.taskOptions(&task, t, tc.path)
 	c.addTask(tc, task, t)
 	msg := fmt.Sprintf("Azure's %s → %s", rule.azure, tpl.Ref())
@@ -389,6 +390,28 @@ func (c *mapper) mapTask(t *azTask, tc taskCtx) {
 		msg += ": " + strings.Join(notes, "; ")
 	}
 	c.note(tc.path, worst, msg)
+}
+
+var envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// taskEnv maps a task's environment variables (Azure's "Environment Variables" section).
+func (c *mapper) taskEnv(t *azTask, p string) map[string]string {
+	if len(t.Environment) == 0 {
+		return nil
+	}
+	env := map[string]string{}
+	for _, k := range sortedKeys(t.Environment) {
+		if !envKeyRe.MatchString(k) {
+			c.note(p+".environment."+k, Dropped, fmt.Sprintf("environment variable %q: not a name a process environment takes (letters, digits, _)", k))
+			continue
+		}
+		env[k] = string(t.Environment[k])
+	}
+	if len(env) == 0 {
+		return nil
+	}
+	c.note(p+".environment", Mapped, fmt.Sprintf("%d environment variable(s)", len(env)))
+	return env
 }
 
 // taskOptions carries enabled, alwaysRun and the condition over; a condition Cairn
@@ -507,6 +530,7 @@ func (c *mapper) mapTaskGroup(t *azTask, name string, tc taskCtx) {
 			if len(task.Inputs) == 0 {
 				task.Inputs = nil
 			}
+			task.Env = c.taskEnv(t, tc.path)
 			c.taskOptions(&task, t, tc.path)
 			c.addTask(tc, task, t)
 			c.note(tc.path, Mapped, fmt.Sprintf("task group → Cairn task group %s", tpl.Ref()))
