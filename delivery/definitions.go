@@ -41,38 +41,47 @@ func (e *Engine) CreateDefinition(ctx context.Context, actor Actor, in spec.Defi
 		return nil, err
 	}
 	var def *ent.ReleaseDefinition
-	err := e.inTx(ctx, func(t *txn) error {
-		doc, refs, err := t.prepareDefinition(in, nil, comment, nil)
-		if err != nil {
-			return err
-		}
-		if err := t.requireNameFree(doc.Name, 0); err != nil {
-			return err
-		}
-		links, err := t.resolveLibraryLinks(actor, &doc, nil)
-		if err != nil {
-			return err
-		}
-		def, err = t.ReleaseDefinition.Create().
-			SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
-			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(1).
-			SetCreatedAt(t.now).SetUpdatedAt(t.now).
-			Save(t.ctx)
-		if err != nil {
-			return nameConflict(doc.Name, fmt.Errorf("storing definition: %w", err))
-		}
-		if err := t.writeDefinitionRows(def.ID, &doc, refs); err != nil {
-			return err
-		}
-		if err := t.auditLibraryLinks(actor, def.ID, doc.Name, links); err != nil {
-			return err
-		}
-		return t.recordDefinitionChange(actor, def.ID, 1, definitionrevision.ChangeTypeCREATE, comment, nil, &doc)
+	err := e.inTx(ctx, func(t *txn) (err error) {
+		def, err = t.createDefinition(actor, in, comment)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating definition %q: %w", in.Name, err)
 	}
 	return def.Unwrap(), nil
+}
+
+// createDefinition is the create path of CreateDefinition within t (also the import's).
+func (t *txn) createDefinition(actor Actor, in spec.DefinitionSnapshot, comment string) (*ent.ReleaseDefinition, error) {
+	doc, refs, err := t.prepareDefinition(in, nil, comment, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.requireNameFree(doc.Name, 0); err != nil {
+		return nil, err
+	}
+	links, err := t.resolveLibraryLinks(actor, &doc, nil)
+	if err != nil {
+		return nil, err
+	}
+	def, err := t.ReleaseDefinition.Create().
+		SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
+		SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(1).
+		SetCreatedAt(t.now).SetUpdatedAt(t.now).
+		Save(t.ctx)
+	if err != nil {
+		return nil, nameConflict(doc.Name, fmt.Errorf("storing definition: %w", err))
+	}
+	if err := t.writeDefinitionRows(def.ID, &doc, refs); err != nil {
+		return nil, err
+	}
+	if err := t.auditLibraryLinks(actor, def.ID, doc.Name, links); err != nil {
+		return nil, err
+	}
+	if err := t.recordDefinitionChange(actor, def.ID, 1, definitionrevision.ChangeTypeCREATE, comment, nil, &doc); err != nil {
+		return nil, err
+	}
+	return def, nil
 }
 
 // UpdateDefinition replaces the whole document of definition id (like a PUT)
@@ -87,71 +96,77 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 		return nil, err
 	}
 	var def *ent.ReleaseDefinition
-	err := e.inTx(ctx, func(t *txn) error {
-		cur, err := t.liveDefinition(id)
-		if err != nil {
-			return err
-		}
-		if err := t.requireReadable(actor, id, NotFound("definition", id)); err != nil {
-			return err
-		}
-		if cur.Revision != expectedRevision {
-			return t.staleRevision(cur)
-		}
-		prev, err := t.latestRevision(id)
-		if err != nil {
-			return err
-		}
-		// Judged before the document's problems are reported: who may not
-		// make a change learns nothing about its validity.
-		doc, refs, err := t.prepareDefinition(in, &prev.Snapshot, comment, func(doc *spec.DefinitionSnapshot) error {
-			return t.authorizeDefinitionChange(actor, id, &prev.Snapshot, doc, NotFound("definition", id))
-		})
-		if err != nil {
-			return err
-		}
-		links, err := t.resolveLibraryLinks(actor, &doc, &prev.Snapshot)
-		if err != nil {
-			return err
-		}
-		if doc.Name != cur.Name {
-			if err := t.requireNameFree(doc.Name, id); err != nil {
-				return err
-			}
-		}
-		// Conditional on the revision read above: correct even where rows
-		// are not locked (PostgreSQL READ COMMITTED).
-		next := expectedRevision + 1
-		n, err := t.ReleaseDefinition.Update().
-			Where(releasedefinition.ID(id), releasedefinition.Revision(expectedRevision), releasedefinition.DeletedAtIsNil()).
-			SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
-			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(next).SetUpdatedAt(t.now).
-			Save(t.ctx)
-		if err != nil {
-			return nameConflict(doc.Name, fmt.Errorf("storing definition: %w", err))
-		}
-		if n == 0 {
-			return t.staleAfterWrite(id)
-		}
-		if err := t.writeDefinitionRows(id, &doc, refs); err != nil {
-			return err
-		}
-		if err := t.auditLibraryLinks(actor, id, doc.Name, links); err != nil {
-			return err
-		}
-		if err := t.recordDefinitionChange(actor, id, next, definitionrevision.ChangeTypeUPDATE, comment, &prev.Snapshot, &doc); err != nil {
-			return err
-		}
-		def, err = t.ReleaseDefinition.Get(t.ctx, id)
-		if err != nil {
-			return fmt.Errorf("reading definition back: %w", err)
-		}
-		return nil
+	err := e.inTx(ctx, func(t *txn) (err error) {
+		def, err = t.updateDefinition(actor, id, expectedRevision, in, comment)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("updating definition %d: %w", id, err)
 	}
 	return def.Unwrap(), nil
+}
+
+// updateDefinition is the update path of UpdateDefinition within t (also the import's).
+func (t *txn) updateDefinition(actor Actor, id, expectedRevision int, in spec.DefinitionSnapshot, comment string) (*ent.ReleaseDefinition, error) {
+	cur, err := t.liveDefinition(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.requireReadable(actor, id, NotFound("definition", id)); err != nil {
+		return nil, err
+	}
+	if cur.Revision != expectedRevision {
+		return nil, t.staleRevision(cur)
+	}
+	prev, err := t.latestRevision(id)
+	if err != nil {
+		return nil, err
+	}
+	// Judged before the document's problems are reported: who may not
+	// make a change learns nothing about its validity.
+	doc, refs, err := t.prepareDefinition(in, &prev.Snapshot, comment, func(doc *spec.DefinitionSnapshot) error {
+		return t.authorizeDefinitionChange(actor, id, &prev.Snapshot, doc, NotFound("definition", id))
+	})
+	if err != nil {
+		return nil, err
+	}
+	links, err := t.resolveLibraryLinks(actor, &doc, &prev.Snapshot)
+	if err != nil {
+		return nil, err
+	}
+	if doc.Name != cur.Name {
+		if err := t.requireNameFree(doc.Name, id); err != nil {
+			return nil, err
+		}
+	}
+	// Conditional on the revision read above: correct even where rows
+	// are not locked (PostgreSQL READ COMMITTED).
+	next := expectedRevision + 1
+	n, err := t.ReleaseDefinition.Update().
+		Where(releasedefinition.ID(id), releasedefinition.Revision(expectedRevision), releasedefinition.DeletedAtIsNil()).
+		SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
+		SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(next).SetUpdatedAt(t.now).
+		Save(t.ctx)
+	if err != nil {
+		return nil, nameConflict(doc.Name, fmt.Errorf("storing definition: %w", err))
+	}
+	if n == 0 {
+		return nil, t.staleAfterWrite(id)
+	}
+	if err := t.writeDefinitionRows(id, &doc, refs); err != nil {
+		return nil, err
+	}
+	if err := t.auditLibraryLinks(actor, id, doc.Name, links); err != nil {
+		return nil, err
+	}
+	if err := t.recordDefinitionChange(actor, id, next, definitionrevision.ChangeTypeUPDATE, comment, &prev.Snapshot, &doc); err != nil {
+		return nil, err
+	}
+	def, err := t.ReleaseDefinition.Get(t.ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading definition back: %w", err)
+	}
+	return def, nil
 }
 
 // DeleteDefinition soft-deletes definition id when its current revision is

@@ -26542,6 +26542,7 @@ type ReleaseDefinitionMutation struct {
 	readers                 *[]string
 	appendreaders           []string
 	permissions             *spec.DefinitionPermissions
+	import_source           *string
 	clearedFields           map[string]struct{}
 	artifact_sources        map[int]struct{}
 	removedartifact_sources map[int]struct{}
@@ -27243,6 +27244,42 @@ func (m *ReleaseDefinitionMutation) ResetPermissions() {
 	delete(m.clearedFields, releasedefinition.FieldPermissions)
 }
 
+// SetImportSource sets the "import_source" field.
+func (m *ReleaseDefinitionMutation) SetImportSource(s string) {
+	m.import_source = &s
+}
+
+// ImportSource returns the value of the "import_source" field in the mutation.
+func (m *ReleaseDefinitionMutation) ImportSource() (r string, exists bool) {
+	v := m.import_source
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldImportSource returns the old "import_source" field's value of the ReleaseDefinition entity.
+// If the ReleaseDefinition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseDefinitionMutation) OldImportSource(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldImportSource is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldImportSource requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldImportSource: %w", err)
+	}
+	return oldValue.ImportSource, nil
+}
+
+// ResetImportSource resets all changes to the "import_source" field.
+func (m *ReleaseDefinitionMutation) ResetImportSource() {
+	m.import_source = nil
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by ids.
 func (m *ReleaseDefinitionMutation) AddArtifactSourceIDs(ids ...int) {
 	if m.artifact_sources == nil {
@@ -27493,7 +27530,7 @@ func (m *ReleaseDefinitionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReleaseDefinitionMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, releasedefinition.FieldCreatedAt)
 	}
@@ -27530,6 +27567,9 @@ func (m *ReleaseDefinitionMutation) Fields() []string {
 	if m.permissions != nil {
 		fields = append(fields, releasedefinition.FieldPermissions)
 	}
+	if m.import_source != nil {
+		fields = append(fields, releasedefinition.FieldImportSource)
+	}
 	return fields
 }
 
@@ -27562,6 +27602,8 @@ func (m *ReleaseDefinitionMutation) Field(name string) (ent.Value, bool) {
 		return m.Readers()
 	case releasedefinition.FieldPermissions:
 		return m.Permissions()
+	case releasedefinition.FieldImportSource:
+		return m.ImportSource()
 	}
 	return nil, false
 }
@@ -27595,6 +27637,8 @@ func (m *ReleaseDefinitionMutation) OldField(ctx context.Context, name string) (
 		return m.OldReaders(ctx)
 	case releasedefinition.FieldPermissions:
 		return m.OldPermissions(ctx)
+	case releasedefinition.FieldImportSource:
+		return m.OldImportSource(ctx)
 	}
 	return nil, fmt.Errorf("unknown ReleaseDefinition field %s", name)
 }
@@ -27687,6 +27731,13 @@ func (m *ReleaseDefinitionMutation) SetField(name string, value ent.Value) error
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPermissions(v)
+		return nil
+	case releasedefinition.FieldImportSource:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetImportSource(v)
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)
@@ -27832,6 +27883,9 @@ func (m *ReleaseDefinitionMutation) ResetField(name string) error {
 		return nil
 	case releasedefinition.FieldPermissions:
 		m.ResetPermissions()
+		return nil
+	case releasedefinition.FieldImportSource:
+		m.ResetImportSource()
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)

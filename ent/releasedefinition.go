@@ -43,6 +43,8 @@ type ReleaseDefinition struct {
 	Readers []string `json:"readers,omitempty"`
 	// Permissions holds the value of the "permissions" field.
 	Permissions spec.DefinitionPermissions `json:"permissions,omitempty"`
+	// ImportSource holds the value of the "import_source" field.
+	ImportSource string `json:"import_source,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ReleaseDefinitionQuery when eager-loading is set.
 	Edges        ReleaseDefinitionEdges `json:"edges"`
@@ -116,7 +118,7 @@ func (*ReleaseDefinition) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case releasedefinition.FieldID, releasedefinition.FieldRevision, releasedefinition.FieldReleaseCounter:
 			values[i] = new(sql.NullInt64)
-		case releasedefinition.FieldName, releasedefinition.FieldDescription, releasedefinition.FieldReleaseNameFormat:
+		case releasedefinition.FieldName, releasedefinition.FieldDescription, releasedefinition.FieldReleaseNameFormat, releasedefinition.FieldImportSource:
 			values[i] = new(sql.NullString)
 		case releasedefinition.FieldCreatedAt, releasedefinition.FieldUpdatedAt, releasedefinition.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
@@ -222,6 +224,12 @@ func (rd *ReleaseDefinition) assignValues(columns []string, values []any) error 
 					return fmt.Errorf("unmarshal field permissions: %w", err)
 				}
 			}
+		case releasedefinition.FieldImportSource:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field import_source", values[i])
+			} else if value.Valid {
+				rd.ImportSource = value.String
+			}
 		default:
 			rd.selectValues.Set(columns[i], values[i])
 		}
@@ -315,6 +323,9 @@ func (rd *ReleaseDefinition) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("permissions=")
 	builder.WriteString(fmt.Sprintf("%v", rd.Permissions))
+	builder.WriteString(", ")
+	builder.WriteString("import_source=")
+	builder.WriteString(rd.ImportSource)
 	builder.WriteByte(')')
 	return builder.String()
 }

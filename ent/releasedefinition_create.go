@@ -163,6 +163,20 @@ func (rdc *ReleaseDefinitionCreate) SetNillablePermissions(sp *spec.DefinitionPe
 	return rdc
 }
 
+// SetImportSource sets the "import_source" field.
+func (rdc *ReleaseDefinitionCreate) SetImportSource(s string) *ReleaseDefinitionCreate {
+	rdc.mutation.SetImportSource(s)
+	return rdc
+}
+
+// SetNillableImportSource sets the "import_source" field if the given value is not nil.
+func (rdc *ReleaseDefinitionCreate) SetNillableImportSource(s *string) *ReleaseDefinitionCreate {
+	if s != nil {
+		rdc.SetImportSource(*s)
+	}
+	return rdc
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rdc *ReleaseDefinitionCreate) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionCreate {
 	rdc.mutation.AddArtifactSourceIDs(ids...)
@@ -282,6 +296,10 @@ func (rdc *ReleaseDefinitionCreate) defaults() {
 		v := releasedefinition.DefaultReleaseCounter
 		rdc.mutation.SetReleaseCounter(v)
 	}
+	if _, ok := rdc.mutation.ImportSource(); !ok {
+		v := releasedefinition.DefaultImportSource
+		rdc.mutation.SetImportSource(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -321,6 +339,14 @@ func (rdc *ReleaseDefinitionCreate) check() error {
 	}
 	if _, ok := rdc.mutation.ReleaseCounter(); !ok {
 		return &ValidationError{Name: "release_counter", err: errors.New(`ent: missing required field "ReleaseDefinition.release_counter"`)}
+	}
+	if _, ok := rdc.mutation.ImportSource(); !ok {
+		return &ValidationError{Name: "import_source", err: errors.New(`ent: missing required field "ReleaseDefinition.import_source"`)}
+	}
+	if v, ok := rdc.mutation.ImportSource(); ok {
+		if err := releasedefinition.ImportSourceValidator(v); err != nil {
+			return &ValidationError{Name: "import_source", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.import_source": %w`, err)}
+		}
 	}
 	return nil
 }
@@ -396,6 +422,10 @@ func (rdc *ReleaseDefinitionCreate) createSpec() (*ReleaseDefinition, *sqlgraph.
 	if value, ok := rdc.mutation.Permissions(); ok {
 		_spec.SetField(releasedefinition.FieldPermissions, field.TypeJSON, value)
 		_node.Permissions = value
+	}
+	if value, ok := rdc.mutation.ImportSource(); ok {
+		_spec.SetField(releasedefinition.FieldImportSource, field.TypeString, value)
+		_node.ImportSource = value
 	}
 	if nodes := rdc.mutation.ArtifactSourcesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -687,6 +717,18 @@ func (u *ReleaseDefinitionUpsert) ClearPermissions() *ReleaseDefinitionUpsert {
 	return u
 }
 
+// SetImportSource sets the "import_source" field.
+func (u *ReleaseDefinitionUpsert) SetImportSource(v string) *ReleaseDefinitionUpsert {
+	u.Set(releasedefinition.FieldImportSource, v)
+	return u
+}
+
+// UpdateImportSource sets the "import_source" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsert) UpdateImportSource() *ReleaseDefinitionUpsert {
+	u.SetExcluded(releasedefinition.FieldImportSource)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -932,6 +974,20 @@ func (u *ReleaseDefinitionUpsertOne) UpdatePermissions() *ReleaseDefinitionUpser
 func (u *ReleaseDefinitionUpsertOne) ClearPermissions() *ReleaseDefinitionUpsertOne {
 	return u.Update(func(s *ReleaseDefinitionUpsert) {
 		s.ClearPermissions()
+	})
+}
+
+// SetImportSource sets the "import_source" field.
+func (u *ReleaseDefinitionUpsertOne) SetImportSource(v string) *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetImportSource(v)
+	})
+}
+
+// UpdateImportSource sets the "import_source" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertOne) UpdateImportSource() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateImportSource()
 	})
 }
 
@@ -1346,6 +1402,20 @@ func (u *ReleaseDefinitionUpsertBulk) UpdatePermissions() *ReleaseDefinitionUpse
 func (u *ReleaseDefinitionUpsertBulk) ClearPermissions() *ReleaseDefinitionUpsertBulk {
 	return u.Update(func(s *ReleaseDefinitionUpsert) {
 		s.ClearPermissions()
+	})
+}
+
+// SetImportSource sets the "import_source" field.
+func (u *ReleaseDefinitionUpsertBulk) SetImportSource(v string) *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetImportSource(v)
+	})
+}
+
+// UpdateImportSource sets the "import_source" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertBulk) UpdateImportSource() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateImportSource()
 	})
 }
 

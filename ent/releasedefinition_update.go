@@ -219,6 +219,20 @@ func (rdu *ReleaseDefinitionUpdate) ClearPermissions() *ReleaseDefinitionUpdate 
 	return rdu
 }
 
+// SetImportSource sets the "import_source" field.
+func (rdu *ReleaseDefinitionUpdate) SetImportSource(s string) *ReleaseDefinitionUpdate {
+	rdu.mutation.SetImportSource(s)
+	return rdu
+}
+
+// SetNillableImportSource sets the "import_source" field if the given value is not nil.
+func (rdu *ReleaseDefinitionUpdate) SetNillableImportSource(s *string) *ReleaseDefinitionUpdate {
+	if s != nil {
+		rdu.SetImportSource(*s)
+	}
+	return rdu
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rdu *ReleaseDefinitionUpdate) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionUpdate {
 	rdu.mutation.AddArtifactSourceIDs(ids...)
@@ -421,6 +435,11 @@ func (rdu *ReleaseDefinitionUpdate) check() error {
 			return &ValidationError{Name: "release_name_format", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.release_name_format": %w`, err)}
 		}
 	}
+	if v, ok := rdu.mutation.ImportSource(); ok {
+		if err := releasedefinition.ImportSourceValidator(v); err != nil {
+			return &ValidationError{Name: "import_source", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.import_source": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -510,6 +529,9 @@ func (rdu *ReleaseDefinitionUpdate) sqlSave(ctx context.Context) (n int, err err
 	}
 	if rdu.mutation.PermissionsCleared() {
 		_spec.ClearField(releasedefinition.FieldPermissions, field.TypeJSON)
+	}
+	if value, ok := rdu.mutation.ImportSource(); ok {
+		_spec.SetField(releasedefinition.FieldImportSource, field.TypeString, value)
 	}
 	if rdu.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -897,6 +919,20 @@ func (rduo *ReleaseDefinitionUpdateOne) ClearPermissions() *ReleaseDefinitionUpd
 	return rduo
 }
 
+// SetImportSource sets the "import_source" field.
+func (rduo *ReleaseDefinitionUpdateOne) SetImportSource(s string) *ReleaseDefinitionUpdateOne {
+	rduo.mutation.SetImportSource(s)
+	return rduo
+}
+
+// SetNillableImportSource sets the "import_source" field if the given value is not nil.
+func (rduo *ReleaseDefinitionUpdateOne) SetNillableImportSource(s *string) *ReleaseDefinitionUpdateOne {
+	if s != nil {
+		rduo.SetImportSource(*s)
+	}
+	return rduo
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rduo *ReleaseDefinitionUpdateOne) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionUpdateOne {
 	rduo.mutation.AddArtifactSourceIDs(ids...)
@@ -1112,6 +1148,11 @@ func (rduo *ReleaseDefinitionUpdateOne) check() error {
 			return &ValidationError{Name: "release_name_format", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.release_name_format": %w`, err)}
 		}
 	}
+	if v, ok := rduo.mutation.ImportSource(); ok {
+		if err := releasedefinition.ImportSourceValidator(v); err != nil {
+			return &ValidationError{Name: "import_source", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.import_source": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1218,6 +1259,9 @@ func (rduo *ReleaseDefinitionUpdateOne) sqlSave(ctx context.Context) (_node *Rel
 	}
 	if rduo.mutation.PermissionsCleared() {
 		_spec.ClearField(releasedefinition.FieldPermissions, field.TypeJSON)
+	}
+	if value, ok := rduo.mutation.ImportSource(); ok {
+		_spec.SetField(releasedefinition.FieldImportSource, field.TypeString, value)
 	}
 	if rduo.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -815,6 +815,12 @@ func init() {
 	releasedefinitionDescReleaseCounter := releasedefinitionFields[6].Descriptor()
 	// releasedefinition.DefaultReleaseCounter holds the default value on creation for the release_counter field.
 	releasedefinition.DefaultReleaseCounter = releasedefinitionDescReleaseCounter.Default.(int)
+	// releasedefinitionDescImportSource is the schema descriptor for import_source field.
+	releasedefinitionDescImportSource := releasedefinitionFields[10].Descriptor()
+	// releasedefinition.DefaultImportSource holds the default value on creation for the import_source field.
+	releasedefinition.DefaultImportSource = releasedefinitionDescImportSource.Default.(string)
+	// releasedefinition.ImportSourceValidator is a validator for the "import_source" field. It is called by the builders before save.
+	releasedefinition.ImportSourceValidator = releasedefinitionDescImportSource.Validators[0].(func(string) error)
 	releaseenvironmentMixin := schema.ReleaseEnvironment{}.Mixin()
 	releaseenvironmentMixinFields0 := releaseenvironmentMixin[0].Fields()
 	_ = releaseenvironmentMixinFields0

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/delivery/azureclassic"
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/artifactsource"
@@ -58,6 +59,7 @@ type ResolverRoot interface {
 	Deployment() DeploymentResolver
 	Environment() EnvironmentResolver
 	FreezeWindow() FreezeWindowResolver
+	ImportedDefinitionReport() ImportedDefinitionReportResolver
 	Mutation() MutationResolver
 	OutgoingHook() OutgoingHookResolver
 	Query() QueryResolver
@@ -768,6 +770,32 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ImportDefinitionsPayload struct {
+		Applied     func(childComplexity int) int
+		Definitions func(childComplexity int) int
+		DryRun      func(childComplexity int) int
+	}
+
+	ImportFinding struct {
+		Message func(childComplexity int) int
+		Path    func(childComplexity int) int
+		Status  func(childComplexity int) int
+	}
+
+	ImportedDefinitionReport struct {
+		Action               func(childComplexity int) int
+		Definition           func(childComplexity int) int
+		Document             func(childComplexity int) int
+		ExistingDefinitionID func(childComplexity int) int
+		Findings             func(childComplexity int) int
+		Input                func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		SourceID             func(childComplexity int) int
+		SourceRevision       func(childComplexity int) int
+		SourceURL            func(childComplexity int) int
+		Valid                func(childComplexity int) int
+	}
+
 	Job struct {
 		Agent           func(childComplexity int) int
 		AgentID         func(childComplexity int) int
@@ -978,6 +1006,7 @@ type ComplexityRoot struct {
 		DeployEnvironment        func(childComplexity int, input delivery.DeployInput, onBehalfOf *string) int
 		DisableUser              func(childComplexity int, id int) int
 		IgnoreGates              func(childComplexity int, deploymentID int, comment *string) int
+		ImportDefinitions        func(childComplexity int, format delivery.ImportFormat, documents []string, dryRun *bool, mapping *azureclassic.Mapping, comment *string) int
 		Ping                     func(childComplexity int) int
 		ReassignApproval         func(childComplexity int, approvalID int, toUsername string, comment *string) int
 		RedeliverWebhookDelivery func(childComplexity int, id int) int
@@ -1192,6 +1221,7 @@ type ComplexityRoot struct {
 		Description       func(childComplexity int) int
 		Environments      func(childComplexity int) int
 		ID                func(childComplexity int) int
+		ImportedFrom      func(childComplexity int) int
 		Name              func(childComplexity int) int
 		Permissions       func(childComplexity int) int
 		Readers           func(childComplexity int) int
@@ -1597,6 +1627,9 @@ type FreezeWindowResolver interface {
 	ActiveUntil(ctx context.Context, obj *ent.FreezeWindow) (*time.Time, error)
 	NextStartsAt(ctx context.Context, obj *ent.FreezeWindow) (*time.Time, error)
 }
+type ImportedDefinitionReportResolver interface {
+	ExistingDefinitionID(ctx context.Context, obj *delivery.ImportReport) (*int, error)
+}
 type MutationResolver interface {
 	Ping(ctx context.Context) (string, error)
 	CreateAgentRegistration(ctx context.Context, pool *string, maxUses *int, expiresInHours *int) (*model.CreatedAgentRegistration, error)
@@ -1626,6 +1659,7 @@ type MutationResolver interface {
 	DeleteServiceConnection(ctx context.Context, id int) (int, error)
 	SetUserPassword(ctx context.Context, id int, password string) (*ent.User, error)
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
+	ImportDefinitions(ctx context.Context, format delivery.ImportFormat, documents []string, dryRun *bool, mapping *azureclassic.Mapping, comment *string) (*delivery.ImportResult, error)
 	ResumeManualIntervention(ctx context.Context, id int, comment *string, onBehalfOf *string) (*ent.ManualIntervention, error)
 	RejectManualIntervention(ctx context.Context, id int, comment *string, onBehalfOf *string) (*ent.ManualIntervention, error)
 	CreateVariableGroup(ctx context.Context, input delivery.VariableGroupInput, comment *string) (*ent.VariableGroup, error)
@@ -1698,6 +1732,7 @@ type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
 
 	ViewerCan(ctx context.Context, obj *ent.ReleaseDefinition) (*delivery.ViewerCan, error)
+	ImportedFrom(ctx context.Context, obj *ent.ReleaseDefinition) (*string, error)
 }
 type SecureFileResolver interface {
 	ViewerCan(ctx context.Context, obj *ent.SecureFile) (*delivery.LibraryViewerCan, error)
@@ -4753,6 +4788,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HookDeliveryEdge.Node(childComplexity), true
 
+	case "ImportDefinitionsPayload.applied":
+		if e.ComplexityRoot.ImportDefinitionsPayload.Applied == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportDefinitionsPayload.Applied(childComplexity), true
+	case "ImportDefinitionsPayload.definitions":
+		if e.ComplexityRoot.ImportDefinitionsPayload.Definitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportDefinitionsPayload.Definitions(childComplexity), true
+	case "ImportDefinitionsPayload.dryRun":
+		if e.ComplexityRoot.ImportDefinitionsPayload.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportDefinitionsPayload.DryRun(childComplexity), true
+
+	case "ImportFinding.message":
+		if e.ComplexityRoot.ImportFinding.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFinding.Message(childComplexity), true
+	case "ImportFinding.path":
+		if e.ComplexityRoot.ImportFinding.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFinding.Path(childComplexity), true
+	case "ImportFinding.status":
+		if e.ComplexityRoot.ImportFinding.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFinding.Status(childComplexity), true
+
+	case "ImportedDefinitionReport.action":
+		if e.ComplexityRoot.ImportedDefinitionReport.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.Action(childComplexity), true
+	case "ImportedDefinitionReport.definition":
+		if e.ComplexityRoot.ImportedDefinitionReport.Definition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.Definition(childComplexity), true
+	case "ImportedDefinitionReport.document":
+		if e.ComplexityRoot.ImportedDefinitionReport.Document == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.Document(childComplexity), true
+	case "ImportedDefinitionReport.existingDefinitionId":
+		if e.ComplexityRoot.ImportedDefinitionReport.ExistingDefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.ExistingDefinitionID(childComplexity), true
+	case "ImportedDefinitionReport.findings":
+		if e.ComplexityRoot.ImportedDefinitionReport.Findings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.Findings(childComplexity), true
+	case "ImportedDefinitionReport.input":
+		if e.ComplexityRoot.ImportedDefinitionReport.Input == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.Input(childComplexity), true
+	case "ImportedDefinitionReport.name":
+		if e.ComplexityRoot.ImportedDefinitionReport.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.Name(childComplexity), true
+	case "ImportedDefinitionReport.sourceId":
+		if e.ComplexityRoot.ImportedDefinitionReport.SourceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.SourceID(childComplexity), true
+	case "ImportedDefinitionReport.sourceRevision":
+		if e.ComplexityRoot.ImportedDefinitionReport.SourceRevision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.SourceRevision(childComplexity), true
+	case "ImportedDefinitionReport.sourceUrl":
+		if e.ComplexityRoot.ImportedDefinitionReport.SourceURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.SourceURL(childComplexity), true
+	case "ImportedDefinitionReport.valid":
+		if e.ComplexityRoot.ImportedDefinitionReport.Valid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedDefinitionReport.Valid(childComplexity), true
+
 	case "Job.agent":
 		if e.ComplexityRoot.Job.Agent == nil {
 			break
@@ -5892,6 +6032,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.IgnoreGates(childComplexity, args["deploymentId"].(int), args["comment"].(*string)), true
+	case "Mutation.importDefinitions":
+		if e.ComplexityRoot.Mutation.ImportDefinitions == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importDefinitions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportDefinitions(childComplexity, args["format"].(delivery.ImportFormat), args["documents"].([]string), args["dryRun"].(*bool), args["mapping"].(*azureclassic.Mapping), args["comment"].(*string)), true
 	case "Mutation.ping":
 		if e.ComplexityRoot.Mutation.Ping == nil {
 			break
@@ -7150,6 +7301,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.ID(childComplexity), true
+	case "ReleaseDefinition.importedFrom":
+		if e.ComplexityRoot.ReleaseDefinition.ImportedFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.ImportedFrom(childComplexity), true
 	case "ReleaseDefinition.name":
 		if e.ComplexityRoot.ReleaseDefinition.Name == nil {
 			break
@@ -8775,6 +8932,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputHeaderInput,
 		ec.unmarshalInputHookDeliveryOrder,
 		ec.unmarshalInputHookDeliveryWhereInput,
+		ec.unmarshalInputIdentityMappingInput,
+		ec.unmarshalInputImportMappingInput,
 		ec.unmarshalInputJobOrder,
 		ec.unmarshalInputJobSpecInput,
 		ec.unmarshalInputJobStepWhereInput,
@@ -8802,13 +8961,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputReleaseOrder,
 		ec.unmarshalInputReleaseWhereInput,
 		ec.unmarshalInputScheduleInput,
+		ec.unmarshalInputSecretValueInput,
 		ec.unmarshalInputSecureFileOrder,
 		ec.unmarshalInputSecureFileWhereInput,
+		ec.unmarshalInputServiceConnectionMappingInput,
 		ec.unmarshalInputServiceConnectionOrder,
 		ec.unmarshalInputServiceConnectionPatchInput,
 		ec.unmarshalInputServiceConnectionWhereInput,
 		ec.unmarshalInputStepAttachmentOrder,
 		ec.unmarshalInputStepAttachmentWhereInput,
+		ec.unmarshalInputTaskGroupMappingInput,
 		ec.unmarshalInputTaskGroupStepInput,
 		ec.unmarshalInputTaskInput,
 		ec.unmarshalInputTaskTemplateInput,
@@ -8818,6 +8980,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUserPatchInput,
 		ec.unmarshalInputUserWhereInput,
 		ec.unmarshalInputVariableGroupInput,
+		ec.unmarshalInputVariableGroupMappingInput,
 		ec.unmarshalInputVariableGroupOrder,
 		ec.unmarshalInputVariableGroupRevisionOrder,
 		ec.unmarshalInputVariableGroupRevisionWhereInput,
@@ -8827,6 +8990,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputWebhookDeliveryWhereInput,
 		ec.unmarshalInputWorkItemGateInput,
 		ec.unmarshalInputWorkItemOrder,
+		ec.unmarshalInputWorkItemQueryMappingInput,
 		ec.unmarshalInputWorkItemWhereInput,
 	)
 	first := true
@@ -8919,7 +9083,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -15851,6 +16015,7 @@ input WorkItemWhereInput {
 	{Name: "schema/gates.graphql", Input: sourceData("schema/gates.graphql"), BuiltIn: false},
 	{Name: "schema/hooks.graphql", Input: sourceData("schema/hooks.graphql"), BuiltIn: false},
 	{Name: "schema/identity.graphql", Input: sourceData("schema/identity.graphql"), BuiltIn: false},
+	{Name: "schema/import.graphql", Input: sourceData("schema/import.graphql"), BuiltIn: false},
 	{Name: "schema/interventions.graphql", Input: sourceData("schema/interventions.graphql"), BuiltIn: false},
 	{Name: "schema/library.graphql", Input: sourceData("schema/library.graphql"), BuiltIn: false},
 	{Name: "schema/notifications.graphql", Input: sourceData("schema/notifications.graphql"), BuiltIn: false},
@@ -16858,6 +17023,58 @@ func (ec *executionContext) childFields_HookDeliveryEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type HookDeliveryEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportDefinitionsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "dryRun":
+		return ec.fieldContext_ImportDefinitionsPayload_dryRun(ctx, field)
+	case "applied":
+		return ec.fieldContext_ImportDefinitionsPayload_applied(ctx, field)
+	case "definitions":
+		return ec.fieldContext_ImportDefinitionsPayload_definitions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportDefinitionsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportFinding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_ImportFinding_path(ctx, field)
+	case "status":
+		return ec.fieldContext_ImportFinding_status(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportFinding_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportFinding", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportedDefinitionReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "document":
+		return ec.fieldContext_ImportedDefinitionReport_document(ctx, field)
+	case "sourceId":
+		return ec.fieldContext_ImportedDefinitionReport_sourceId(ctx, field)
+	case "sourceRevision":
+		return ec.fieldContext_ImportedDefinitionReport_sourceRevision(ctx, field)
+	case "sourceUrl":
+		return ec.fieldContext_ImportedDefinitionReport_sourceUrl(ctx, field)
+	case "name":
+		return ec.fieldContext_ImportedDefinitionReport_name(ctx, field)
+	case "action":
+		return ec.fieldContext_ImportedDefinitionReport_action(ctx, field)
+	case "input":
+		return ec.fieldContext_ImportedDefinitionReport_input(ctx, field)
+	case "valid":
+		return ec.fieldContext_ImportedDefinitionReport_valid(ctx, field)
+	case "definition":
+		return ec.fieldContext_ImportedDefinitionReport_definition(ctx, field)
+	case "existingDefinitionId":
+		return ec.fieldContext_ImportedDefinitionReport_existingDefinitionId(ctx, field)
+	case "findings":
+		return ec.fieldContext_ImportedDefinitionReport_findings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportedDefinitionReport", field.Name)
+}
+
 func (ec *executionContext) childFields_Job(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -17388,6 +17605,8 @@ func (ec *executionContext) childFields_ReleaseDefinition(ctx context.Context, f
 		return ec.fieldContext_ReleaseDefinition_variables(ctx, field)
 	case "viewerCan":
 		return ec.fieldContext_ReleaseDefinition_viewerCan(ctx, field)
+	case "importedFrom":
+		return ec.fieldContext_ReleaseDefinition_importedFrom(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseDefinition", field.Name)
 }
@@ -18719,6 +18938,52 @@ func (ec *executionContext) field_Mutation_ignoreGates_args(ctx context.Context,
 		return nil, err
 	}
 	args["comment"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importDefinitions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "format",
+		func(ctx context.Context, v any) (delivery.ImportFormat, error) {
+			return ec.unmarshalNImportFormat2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportFormat(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["format"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "documents",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["documents"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "dryRun",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dryRun"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "mapping",
+		func(ctx context.Context, v any) (*azureclassic.Mapping, error) {
+			return ec.unmarshalOImportMappingInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐMapping(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mapping"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg4
 	return args, nil
 }
 
@@ -32756,6 +33021,424 @@ func (ec *executionContext) fieldContext_HookDeliveryEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("HookDeliveryEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _ImportDefinitionsPayload_dryRun(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportDefinitionsPayload_dryRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportDefinitionsPayload_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportDefinitionsPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ImportDefinitionsPayload_applied(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportDefinitionsPayload_applied(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Applied, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportDefinitionsPayload_applied(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportDefinitionsPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ImportDefinitionsPayload_definitions(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportDefinitionsPayload_definitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Definitions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []delivery.ImportReport) graphql.Marshaler {
+			return ec.marshalNImportedDefinitionReport2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportReportᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportDefinitionsPayload_definitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportDefinitionsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportedDefinitionReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportFinding_path(ctx context.Context, field graphql.CollectedField, obj *azureclassic.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFinding_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFinding_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFinding", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportFinding_status(ctx context.Context, field graphql.CollectedField, obj *azureclassic.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFinding_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v azureclassic.Status) graphql.Marshaler {
+			return ec.marshalNImportFindingStatus2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFinding_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFinding", field, false, false, errors.New("field of type ImportFindingStatus does not have child fields"))
+}
+
+func (ec *executionContext) _ImportFinding_message(ctx context.Context, field graphql.CollectedField, obj *azureclassic.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFinding_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFinding_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFinding", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_document(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_document(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Document, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_document(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedDefinitionReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_sourceId(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_sourceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_sourceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedDefinitionReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_sourceRevision(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_sourceRevision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceRevision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_sourceRevision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedDefinitionReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_sourceUrl(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_sourceUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_sourceUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedDefinitionReport", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_name(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedDefinitionReport", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_action(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v delivery.ImportAction) graphql.Marshaler {
+			return ec.marshalNImportAction2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedDefinitionReport", field, false, false, errors.New("field of type ImportAction does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_input(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_input(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Input, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_input(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedDefinitionReport", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_valid(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_valid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Valid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_valid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedDefinitionReport", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_definition(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_definition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Definition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReleaseDefinition) graphql.Marshaler {
+			return ec.marshalOReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_definition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportedDefinitionReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseDefinition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_existingDefinitionId(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_existingDefinitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportedDefinitionReport().ExistingDefinitionID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_existingDefinitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedDefinitionReport", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ImportedDefinitionReport_findings(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedDefinitionReport_findings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Findings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []azureclassic.Finding) graphql.Marshaler {
+			return ec.marshalNImportFinding2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐFindingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedDefinitionReport_findings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportedDefinitionReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportFinding(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Job_id(ctx context.Context, field graphql.CollectedField, obj *ent.Job) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -37323,6 +38006,50 @@ func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_changePassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importDefinitions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importDefinitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportDefinitions(ctx, fc.Args["format"].(delivery.ImportFormat), fc.Args["documents"].([]string), fc.Args["dryRun"].(*bool), fc.Args["mapping"].(*azureclassic.Mapping), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ImportResult) graphql.Marshaler {
+			return ec.marshalNImportDefinitionsPayload2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importDefinitions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportDefinitionsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importDefinitions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -42881,6 +43608,29 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_viewerCan(_ context.C
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseDefinition_importedFrom(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_importedFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReleaseDefinition().ImportedFrom(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_importedFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseDefinition", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ReleaseDefinitionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinitionConnection) (ret graphql.Marshaler) {
@@ -61796,6 +62546,115 @@ func (ec *executionContext) unmarshalInputHookDeliveryWhereInput(ctx context.Con
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputIdentityMappingInput(ctx context.Context, obj any) (azureclassic.Identity, error) {
+	var it azureclassic.Identity
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"azure", "kind", "name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "azure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("azure"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Azure = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNApproverKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputImportMappingInput(ctx context.Context, obj any) (azureclassic.Mapping, error) {
+	var it azureclassic.Mapping
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"identities", "serviceConnections", "variableGroups", "taskGroups", "secretValues", "workItemQueries"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "identities":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identities"))
+			data, err := ec.unmarshalOIdentityMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐIdentityᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identities = data
+		case "serviceConnections":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serviceConnections"))
+			data, err := ec.unmarshalOServiceConnectionMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐServiceConnectionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ServiceConnections = data
+		case "variableGroups":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variableGroups"))
+			data, err := ec.unmarshalOVariableGroupMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐVariableGroupᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariableGroups = data
+		case "taskGroups":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskGroups"))
+			data, err := ec.unmarshalOTaskGroupMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐTaskGroupᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskGroups = data
+		case "secretValues":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secretValues"))
+			data, err := ec.unmarshalOSecretValueInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐSecretValueᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SecretValues = data
+		case "workItemQueries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workItemQueries"))
+			data, err := ec.unmarshalOWorkItemQueryMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐWorkItemQueryᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkItemQueries = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputJobOrder(ctx context.Context, obj any) (ent.JobOrder, error) {
 	var it ent.JobOrder
 	if obj == nil {
@@ -70471,6 +71330,50 @@ func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSecretValueInput(ctx context.Context, obj any) (azureclassic.SecretValue, error) {
+	var it azureclassic.SecretValue
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"variable", "environment", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "variable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variable"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variable = data
+		case "environment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environment"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Environment = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputSecureFileOrder(ctx context.Context, obj any) (ent.SecureFileOrder, error) {
 	var it ent.SecureFileOrder
 	if obj == nil {
@@ -71139,6 +72042,50 @@ func (ec *executionContext) unmarshalInputSecureFileWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.CreatedByContainsFold = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputServiceConnectionMappingInput(ctx context.Context, obj any) (azureclassic.ServiceConnection, error) {
+	var it azureclassic.ServiceConnection
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"azure", "connection", "url"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "azure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("azure"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Azure = data
+		case "connection":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connection"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Connection = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
 		}
 	}
 	return it, nil
@@ -72193,6 +73140,43 @@ func (ec *executionContext) unmarshalInputStepAttachmentWhereInput(ctx context.C
 				return it, err
 			}
 			it.HasStepWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputTaskGroupMappingInput(ctx context.Context, obj any) (azureclassic.TaskGroup, error) {
+	var it azureclassic.TaskGroup
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"azure", "uses"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "azure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("azure"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Azure = data
+		case "uses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uses"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Uses = data
 		}
 	}
 	return it, nil
@@ -73280,6 +74264,43 @@ func (ec *executionContext) unmarshalInputVariableGroupInput(ctx context.Context
 				return it, err
 			}
 			it.Permissions = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputVariableGroupMappingInput(ctx context.Context, obj any) (azureclassic.VariableGroup, error) {
+	var it azureclassic.VariableGroup
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"azure", "name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "azure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("azure"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Azure = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
 		}
 	}
 	return it, nil
@@ -75351,6 +76372,57 @@ func (ec *executionContext) unmarshalInputWorkItemOrder(ctx context.Context, obj
 				return it, err
 			}
 			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputWorkItemQueryMappingInput(ctx context.Context, obj any) (azureclassic.WorkItemQuery, error) {
+	var it azureclassic.WorkItemQuery
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"queryId", "types", "states", "tags"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "queryId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queryId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QueryID = data
+		case "types":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("types"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Types = data
+		case "states":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("states"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.States = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
 		}
 	}
 	return it, nil
@@ -83002,6 +84074,223 @@ func (ec *executionContext) _HookDeliveryEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var importDefinitionsPayloadImplementors = []string{"ImportDefinitionsPayload"}
+
+func (ec *executionContext) _ImportDefinitionsPayload(ctx context.Context, sel ast.SelectionSet, obj *delivery.ImportResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importDefinitionsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportDefinitionsPayload")
+		case "dryRun":
+			out.Values[i] = ec._ImportDefinitionsPayload_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applied":
+			out.Values[i] = ec._ImportDefinitionsPayload_applied(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "definitions":
+			out.Values[i] = ec._ImportDefinitionsPayload_definitions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var importFindingImplementors = []string{"ImportFinding"}
+
+func (ec *executionContext) _ImportFinding(ctx context.Context, sel ast.SelectionSet, obj *azureclassic.Finding) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importFindingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportFinding")
+		case "path":
+			out.Values[i] = ec._ImportFinding_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ImportFinding_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ImportFinding_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var importedDefinitionReportImplementors = []string{"ImportedDefinitionReport"}
+
+func (ec *executionContext) _ImportedDefinitionReport(ctx context.Context, sel ast.SelectionSet, obj *delivery.ImportReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importedDefinitionReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportedDefinitionReport")
+		case "document":
+			out.Values[i] = ec._ImportedDefinitionReport_document(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sourceId":
+			out.Values[i] = ec._ImportedDefinitionReport_sourceId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sourceRevision":
+			out.Values[i] = ec._ImportedDefinitionReport_sourceRevision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sourceUrl":
+			out.Values[i] = ec._ImportedDefinitionReport_sourceUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._ImportedDefinitionReport_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "action":
+			out.Values[i] = ec._ImportedDefinitionReport_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "input":
+			out.Values[i] = ec._ImportedDefinitionReport_input(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "valid":
+			out.Values[i] = ec._ImportedDefinitionReport_valid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definition":
+			out.Values[i] = ec._ImportedDefinitionReport_definition(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "existingDefinitionId":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ImportedDefinitionReport_existingDefinitionId(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "findings":
+			out.Values[i] = ec._ImportedDefinitionReport_findings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var jobImplementors = []string{"Job", "Node"}
 
 func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj *ent.Job) graphql.Marshaler {
@@ -84818,6 +86107,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "changePassword":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_changePassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importDefinitions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importDefinitions(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -87458,6 +88754,44 @@ func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.Sele
 				}()
 				res = ec._ReleaseDefinition_viewerCan(ctx, field, obj)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "importedFrom":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReleaseDefinition_importedFrom(ctx, field, obj)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -92618,6 +93952,112 @@ func (ec *executionContext) marshalNID2ᚕintᚄ(ctx context.Context, sel ast.Se
 	return ret
 }
 
+func (ec *executionContext) unmarshalNIdentityMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐIdentity(ctx context.Context, v any) (azureclassic.Identity, error) {
+	res, err := ec.unmarshalInputIdentityMappingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNImportAction2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportAction(ctx context.Context, v any) (delivery.ImportAction, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := delivery.ImportAction(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportAction2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportAction(ctx context.Context, sel ast.SelectionSet, v delivery.ImportAction) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNImportDefinitionsPayload2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportResult(ctx context.Context, sel ast.SelectionSet, v *delivery.ImportResult) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ImportDefinitionsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportFinding2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐFinding(ctx context.Context, sel ast.SelectionSet, v azureclassic.Finding) graphql.Marshaler {
+	return ec._ImportFinding(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportFinding2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐFindingᚄ(ctx context.Context, sel ast.SelectionSet, v []azureclassic.Finding) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportFinding2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐFinding(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNImportFindingStatus2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐStatus(ctx context.Context, v any) (azureclassic.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := azureclassic.Status(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportFindingStatus2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐStatus(ctx context.Context, sel ast.SelectionSet, v azureclassic.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNImportFormat2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportFormat(ctx context.Context, v any) (delivery.ImportFormat, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := delivery.ImportFormat(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportFormat2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportFormat(ctx context.Context, sel ast.SelectionSet, v delivery.ImportFormat) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNImportedDefinitionReport2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportReport(ctx context.Context, sel ast.SelectionSet, v delivery.ImportReport) graphql.Marshaler {
+	return ec._ImportedDefinitionReport(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportedDefinitionReport2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportReportᚄ(ctx context.Context, sel ast.SelectionSet, v []delivery.ImportReport) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportedDefinitionReport2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐImportReport(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -93401,6 +94841,11 @@ func (ec *executionContext) unmarshalNScheduleInput2githubᚗcomᚋcairnhqᚋcai
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNSecretValueInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐSecretValue(ctx context.Context, v any) (azureclassic.SecretValue, error) {
+	res, err := ec.unmarshalInputSecretValueInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNSecureFile2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.SecureFile) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -93476,6 +94921,11 @@ func (ec *executionContext) unmarshalNServiceConnectionKind2githubᚗcomᚋcairn
 
 func (ec *executionContext) marshalNServiceConnectionKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋserviceconnectionᚐKind(ctx context.Context, sel ast.SelectionSet, v serviceconnection.Kind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNServiceConnectionMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐServiceConnection(ctx context.Context, v any) (azureclassic.ServiceConnection, error) {
+	res, err := ec.unmarshalInputServiceConnectionMappingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNServiceConnectionOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐServiceConnectionOrderField(ctx context.Context, v any) (*ent.ServiceConnectionOrderField, error) {
@@ -93602,6 +95052,11 @@ func (ec *executionContext) marshalNTask2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋent
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNTaskGroupMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐTaskGroup(ctx context.Context, v any) (azureclassic.TaskGroup, error) {
+	res, err := ec.unmarshalInputTaskGroupMappingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTaskGroupStep2githubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStep(ctx context.Context, sel ast.SelectionSet, v tasklib.Step) graphql.Marshaler {
@@ -93880,6 +95335,11 @@ func (ec *executionContext) unmarshalNVariableGroupInput2githubᚗcomᚋcairnhq�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNVariableGroupMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐVariableGroup(ctx context.Context, v any) (azureclassic.VariableGroup, error) {
+	res, err := ec.unmarshalInputVariableGroupMappingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNVariableGroupOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupOrderField(ctx context.Context, v any) (*ent.VariableGroupOrderField, error) {
 	var res = new(ent.VariableGroupOrderField)
 	err := res.UnmarshalGQL(v)
@@ -94136,6 +95596,11 @@ func (ec *executionContext) marshalNWorkItemPending2ᚖgithubᚗcomᚋcairnhqᚋ
 		return graphql.Null
 	}
 	return ec._WorkItemPending(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWorkItemQueryMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐWorkItemQuery(ctx context.Context, v any) (azureclassic.WorkItemQuery, error) {
+	res, err := ec.unmarshalInputWorkItemQueryMappingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNWorkItemWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemWhereInput(ctx context.Context, v any) (*ent.WorkItemWhereInput, error) {
@@ -95954,6 +97419,31 @@ func (ec *executionContext) marshalOID2ᚖint(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalOIdentityMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐIdentityᚄ(ctx context.Context, v any) ([]azureclassic.Identity, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]azureclassic.Identity, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNIdentityMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐIdentity(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOImportMappingInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐMapping(ctx context.Context, v any) (*azureclassic.Mapping, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputImportMappingInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -97320,6 +98810,23 @@ func (ec *executionContext) unmarshalOScheduleInput2ᚕgithubᚗcomᚋcairnhqᚋ
 	return res, nil
 }
 
+func (ec *executionContext) unmarshalOSecretValueInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐSecretValueᚄ(ctx context.Context, v any) ([]azureclassic.SecretValue, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]azureclassic.SecretValue, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSecretValueInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐSecretValue(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOSecureFile2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSecureFile(ctx context.Context, sel ast.SelectionSet, v *ent.SecureFile) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -97449,6 +98956,23 @@ func (ec *executionContext) marshalOServiceConnectionKind2ᚖgithubᚗcomᚋcair
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOServiceConnectionMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐServiceConnectionᚄ(ctx context.Context, v any) ([]azureclassic.ServiceConnection, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]azureclassic.ServiceConnection, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNServiceConnectionMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐServiceConnection(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOServiceConnectionOrder2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐServiceConnectionOrder(ctx context.Context, v any) (*ent.ServiceConnectionOrder, error) {
@@ -97610,6 +99134,23 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOTaskGroupMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐTaskGroupᚄ(ctx context.Context, v any) ([]azureclassic.TaskGroup, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]azureclassic.TaskGroup, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTaskGroupMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐTaskGroup(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOTaskGroupStepInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋinternalᚋtasklibᚐStepᚄ(ctx context.Context, v any) ([]tasklib.Step, error) {
@@ -97897,6 +99438,23 @@ func (ec *executionContext) marshalOVariableGroupEdge2ᚖgithubᚗcomᚋcairnhq�
 		return graphql.Null
 	}
 	return ec._VariableGroupEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOVariableGroupMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐVariableGroupᚄ(ctx context.Context, v any) ([]azureclassic.VariableGroup, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]azureclassic.VariableGroup, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNVariableGroupMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐVariableGroup(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOVariableGroupRevision2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐVariableGroupRevision(ctx context.Context, sel ast.SelectionSet, v *ent.VariableGroupRevision) graphql.Marshaler {
@@ -98283,6 +99841,23 @@ func (ec *executionContext) unmarshalOWorkItemOrder2ᚖgithubᚗcomᚋcairnhqᚋ
 	}
 	res, err := ec.unmarshalInputWorkItemOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOWorkItemQueryMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐWorkItemQueryᚄ(ctx context.Context, v any) ([]azureclassic.WorkItemQuery, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]azureclassic.WorkItemQuery, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWorkItemQueryMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐWorkItemQuery(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOWorkItemWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemWhereInputᚄ(ctx context.Context, v any) ([]*ent.WorkItemWhereInput, error) {

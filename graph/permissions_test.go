@@ -125,7 +125,9 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 				ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), outsider)))
 		}))
 		t.Cleanup(ts.Close)
-		vars := map[string]any{"def": def.ID, "rev": def.Revision, "rel": rel.ID, "dep": dep.ID, "ap": ap.ID, "fw": fw.ID, "mi": mi.ID}
+		db.Client.ReleaseDefinition.UpdateOneID(def.ID).SetImportSource("azure-classic https://azure.example/_apis/Release/definitions/1").ExecX(ctx)
+		imp := `{"id": 1, "name": "secret", "url": "https://azure.example/_apis/Release/definitions/1", "environments": [{"name": "dev", "rank": 1}]}`
+		vars := map[string]any{"def": def.ID, "rev": def.Revision, "rel": rel.ID, "dep": dep.ID, "ap": ap.ID, "fw": fw.ID, "mi": mi.ID, "imp": imp}
 		walked := map[string]string{
 			"updateDefinition":  `mutation($def: ID!, $rev: Int!) { updateDefinition(id: $def, expectedRevision: $rev, input: {name: "secret", environments: [{name: "dev", job: {tasks: [{name: "x", script: "echo $API_KEY | base64"}]}}]}) { id name readers } }`,
 			"deleteDefinition":  `mutation($def: ID!, $rev: Int!) { deleteDefinition(id: $def, expectedRevision: $rev) }`,
@@ -143,6 +145,8 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			"resumeManualIntervention": `mutation($mi: ID!) { resumeManualIntervention(id: $mi) { id status } }`,
 			"rejectManualIntervention": `mutation($mi: ID!) { rejectManualIntervention(id: $mi, comment: "no") { id status } }`,
 			"refreshVariables":         `mutation($rel: ID!) { refreshVariables(releaseId: $rel, comment: "x") { id name } }`,
+			// A re-import of the definition's Azure source is an update of it.
+			"importDefinitions": `mutation($imp: String!) { importDefinitions(format: AZURE_CLASSIC, documents: [$imp], dryRun: false) { applied definitions { name } } }`,
 		}
 		mutations := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema().Mutation.Fields
 		var unclassified []string

@@ -15,6 +15,7 @@
 //	cairn status web
 //	cairn agents list -o json
 //	cairn webhooks redeliver 133143986177
+//	cairn definitions import azure shop.json --mapping mapping.json --apply
 //
 // Flags fall back to environment variables by the rule of every Cairn command (internal/envflag):
 // --server → CAIRN_SERVER, --token → CAIRN_TOKEN, --config → CAIRN_CONFIG. A flag or variable
@@ -107,6 +108,7 @@ func init() {
 		groupsListCommand, groupsShowCommand, groupsSetCommand, groupsUnsetCommand, groupsDeleteCommand,
 		filesListCommand, filesUploadCommand, filesDeleteCommand,
 		tasksListCommand, tasksShowCommand,
+		importAzureCommand,
 	}
 }
 

@@ -876,6 +876,7 @@ var (
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "readers", Type: field.TypeJSON, Nullable: true},
 		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
+		{Name: "import_source", Type: field.TypeString, Size: 2200, Default: ""},
 	}
 	// ReleaseDefinitionsTable holds the schema information for the "release_definitions" table.
 	ReleaseDefinitionsTable = &schema.Table{
@@ -890,6 +891,11 @@ var (
 				Annotation: &entsql.IndexAnnotation{
 					Where: "deleted_at IS NULL",
 				},
+			},
+			{
+				Name:    "releasedefinition_import_source",
+				Unique:  false,
+				Columns: []*schema.Column{ReleaseDefinitionsColumns[13]},
 			},
 		},
 	}

@@ -38,6 +38,8 @@ const (
 	FieldReaders = "readers"
 	// FieldPermissions holds the string denoting the permissions field in the database.
 	FieldPermissions = "permissions"
+	// FieldImportSource holds the string denoting the import_source field in the database.
+	FieldImportSource = "import_source"
 	// EdgeArtifactSources holds the string denoting the artifact_sources edge name in mutations.
 	EdgeArtifactSources = "artifact_sources"
 	// EdgeEnvironments holds the string denoting the environments edge name in mutations.
@@ -93,6 +95,7 @@ var Columns = []string{
 	FieldDeletedAt,
 	FieldReaders,
 	FieldPermissions,
+	FieldImportSource,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -126,6 +129,10 @@ var (
 	DefaultRevision int
 	// DefaultReleaseCounter holds the default value on creation for the "release_counter" field.
 	DefaultReleaseCounter int
+	// DefaultImportSource holds the default value on creation for the "import_source" field.
+	DefaultImportSource string
+	// ImportSourceValidator is a validator for the "import_source" field. It is called by the builders before save.
+	ImportSourceValidator func(string) error
 )
 
 // OrderOption defines the ordering options for the ReleaseDefinition queries.
@@ -174,6 +181,11 @@ func ByReleaseCounter(opts ...sql.OrderTermOption) OrderOption {
 // ByDeletedAt orders the results by the deleted_at field.
 func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
+}
+
+// ByImportSource orders the results by the import_source field.
+func ByImportSource(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldImportSource, opts...).ToFunc()
 }
 
 // ByArtifactSourcesCount orders the results by artifact_sources count.

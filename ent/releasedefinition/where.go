@@ -95,6 +95,11 @@ func DeletedAt(v time.Time) predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(sql.FieldEQ(FieldDeletedAt, v))
 }
 
+// ImportSource applies equality check predicate on the "import_source" field. It's identical to ImportSourceEQ.
+func ImportSource(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEQ(FieldImportSource, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(sql.FieldEQ(FieldCreatedAt, v))
@@ -538,6 +543,71 @@ func PermissionsIsNil() predicate.ReleaseDefinition {
 // PermissionsNotNil applies the NotNil predicate on the "permissions" field.
 func PermissionsNotNil() predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(sql.FieldNotNull(FieldPermissions))
+}
+
+// ImportSourceEQ applies the EQ predicate on the "import_source" field.
+func ImportSourceEQ(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEQ(FieldImportSource, v))
+}
+
+// ImportSourceNEQ applies the NEQ predicate on the "import_source" field.
+func ImportSourceNEQ(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNEQ(FieldImportSource, v))
+}
+
+// ImportSourceIn applies the In predicate on the "import_source" field.
+func ImportSourceIn(vs ...string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldIn(FieldImportSource, vs...))
+}
+
+// ImportSourceNotIn applies the NotIn predicate on the "import_source" field.
+func ImportSourceNotIn(vs ...string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNotIn(FieldImportSource, vs...))
+}
+
+// ImportSourceGT applies the GT predicate on the "import_source" field.
+func ImportSourceGT(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldGT(FieldImportSource, v))
+}
+
+// ImportSourceGTE applies the GTE predicate on the "import_source" field.
+func ImportSourceGTE(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldGTE(FieldImportSource, v))
+}
+
+// ImportSourceLT applies the LT predicate on the "import_source" field.
+func ImportSourceLT(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldLT(FieldImportSource, v))
+}
+
+// ImportSourceLTE applies the LTE predicate on the "import_source" field.
+func ImportSourceLTE(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldLTE(FieldImportSource, v))
+}
+
+// ImportSourceContains applies the Contains predicate on the "import_source" field.
+func ImportSourceContains(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldContains(FieldImportSource, v))
+}
+
+// ImportSourceHasPrefix applies the HasPrefix predicate on the "import_source" field.
+func ImportSourceHasPrefix(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldHasPrefix(FieldImportSource, v))
+}
+
+// ImportSourceHasSuffix applies the HasSuffix predicate on the "import_source" field.
+func ImportSourceHasSuffix(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldHasSuffix(FieldImportSource, v))
+}
+
+// ImportSourceEqualFold applies the EqualFold predicate on the "import_source" field.
+func ImportSourceEqualFold(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEqualFold(FieldImportSource, v))
+}
+
+// ImportSourceContainsFold applies the ContainsFold predicate on the "import_source" field.
+func ImportSourceContainsFold(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldContainsFold(FieldImportSource, v))
 }
 
 // HasArtifactSources applies the HasEdge predicate on the "artifact_sources" edge.

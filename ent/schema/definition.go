@@ -42,6 +42,12 @@ func (ReleaseDefinition) Fields() []ent.Field {
 		// engine's authorization reads them here, not from the revision).
 		field.JSON("permissions", spec.DefinitionPermissions{}).Optional().
 			Annotations(entgql.Type("DefinitionPermissions")),
+		// ImportSource says where an imported definition came from
+		// ("azure-classic <definition url>", see delivery's import), so that
+		// importing the same definition again updates it as a new revision;
+		// empty for a definition written in Cairn. Only the import sets it.
+		field.String("import_source").Default("").MaxLen(2200).
+			Annotations(entgql.Skip()),
 	}
 }
 
@@ -60,6 +66,8 @@ func (ReleaseDefinition) Indexes() []ent.Index {
 	return []ent.Index{
 		// Names are unique among live definitions.
 		index.Fields("name").Unique().Annotations(entsql.IndexWhere("deleted_at IS NULL")),
+		// Re-import finds the definition it updates by its source.
+		index.Fields("import_source"),
 	}
 }
 
