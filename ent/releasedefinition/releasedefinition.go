@@ -38,6 +38,14 @@ const (
 	FieldReaders = "readers"
 	// FieldPermissions holds the string denoting the permissions field in the database.
 	FieldPermissions = "permissions"
+	// FieldPath holds the string denoting the path field in the database.
+	FieldPath = "path"
+	// FieldTags holds the string denoting the tags field in the database.
+	FieldTags = "tags"
+	// FieldTagIndex holds the string denoting the tag_index field in the database.
+	FieldTagIndex = "tag_index"
+	// FieldDisabled holds the string denoting the disabled field in the database.
+	FieldDisabled = "disabled"
 	// EdgeArtifactSources holds the string denoting the artifact_sources edge name in mutations.
 	EdgeArtifactSources = "artifact_sources"
 	// EdgeEnvironments holds the string denoting the environments edge name in mutations.
@@ -93,6 +101,10 @@ var Columns = []string{
 	FieldDeletedAt,
 	FieldReaders,
 	FieldPermissions,
+	FieldPath,
+	FieldTags,
+	FieldTagIndex,
+	FieldDisabled,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -126,6 +138,14 @@ var (
 	DefaultRevision int
 	// DefaultReleaseCounter holds the default value on creation for the "release_counter" field.
 	DefaultReleaseCounter int
+	// DefaultPath holds the default value on creation for the "path" field.
+	DefaultPath string
+	// PathValidator is a validator for the "path" field. It is called by the builders before save.
+	PathValidator func(string) error
+	// DefaultTagIndex holds the default value on creation for the "tag_index" field.
+	DefaultTagIndex string
+	// DefaultDisabled holds the default value on creation for the "disabled" field.
+	DefaultDisabled bool
 )
 
 // OrderOption defines the ordering options for the ReleaseDefinition queries.
@@ -174,6 +194,21 @@ func ByReleaseCounter(opts ...sql.OrderTermOption) OrderOption {
 // ByDeletedAt orders the results by the deleted_at field.
 func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
+}
+
+// ByPath orders the results by the path field.
+func ByPath(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPath, opts...).ToFunc()
+}
+
+// ByTagIndex orders the results by the tag_index field.
+func ByTagIndex(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTagIndex, opts...).ToFunc()
+}
+
+// ByDisabled orders the results by the disabled field.
+func ByDisabled(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDisabled, opts...).ToFunc()
 }
 
 // ByArtifactSourcesCount orders the results by artifact_sources count.

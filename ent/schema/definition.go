@@ -42,6 +42,15 @@ func (ReleaseDefinition) Fields() []ent.Field {
 		// engine's authorization reads them here, not from the revision).
 		field.JSON("permissions", spec.DefinitionPermissions{}).Optional().
 			Annotations(entgql.Type("DefinitionPermissions")),
+		// Path is the definition's folder ("/" or "/team/web"); the document
+		// holds it too.
+		field.String("path").Default("/").MaxLen(400).Annotations(entgql.OrderField("PATH")),
+		field.Strings("tags").Optional(),
+		// TagIndex is the tags lowercased and joined as "|a|b|", for the
+		// hasTag filter of the definitions list on both databases.
+		field.String("tag_index").Default("").Annotations(entgql.Skip()),
+		// Disabled refuses new releases (the document holds it too).
+		field.Bool("disabled").Default(false),
 	}
 }
 
@@ -152,7 +161,7 @@ func (DefinitionRevision) Mixin() []ent.Mixin { return []ent.Mixin{CreatedMixin{
 func (DefinitionRevision) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("revision").Immutable().Annotations(entgql.OrderField("REVISION")),
-		field.Enum("change_type").Values("CREATE", "UPDATE", "DELETE").Immutable(),
+		field.Enum("change_type").Values("CREATE", "UPDATE", "DELETE", "UNDELETE", "REVERT").Immutable(),
 		field.String("comment").Default("").MaxLen(2000).Immutable(),
 		field.String("author").Immutable(),
 		field.JSON("snapshot", spec.DefinitionSnapshot{}).Immutable().Annotations(entgql.Skip()),
