@@ -152,25 +152,27 @@ func (e *Engine) pruneDefinition(ctx context.Context, d *ent.ReleaseDefinition, 
 	if d.DeletedAt != nil && !e.clock.Now().Before(d.DeletedAt.AddDate(0, 0, e.retention.DeletedDefinitionDays)) {
 		return e.purgeDefinition(ctx, d, run, pause)
 	}
-	for range 3 {
+	// Evaluate again when the deployments moved under us (another replica deleting, a
+	// deployment finishing); give up for this run after a few evaluations without progress.
+	for idle := 0; idle < 3; {
 		facts, err := readRetentionFacts(ctx, e.client, d.ID)
 		if err != nil {
 			return err
 		}
-		moved := false
+		w := facts.watermark
+		moved, progress := false, false
 		for _, v := range e.retention.evaluate(facts, e.clock.Now()) {
+			var ok bool
 			var err error
 			switch {
 			case v.Verdict == RetentionDue:
-				var ok bool
-				ok, err = e.deleteDueRelease(ctx, d.ID, v, facts.watermark)
+				ok, w, err = e.deleteDueRelease(ctx, d.ID, v, w)
 				if ok {
 					run.ReleasesDeleted = append(run.ReleasesDeleted, d.Name+"/"+v.Name)
 					run.deletedIDs = append(run.deletedIDs, v.ReleaseID)
 				}
 			case v.logsDue:
-				var ok bool
-				ok, err = e.pruneReleaseLogs(ctx, d.ID, v, facts.watermark)
+				ok, err = e.pruneReleaseLogs(ctx, d.ID, v, w)
 				if ok {
 					run.LogsPruned++
 					run.logIDs = append(run.logIDs, v.ReleaseID)
@@ -178,6 +180,7 @@ func (e *Engine) pruneDefinition(ctx context.Context, d *ent.ReleaseDefinition, 
 			default:
 				continue
 			}
+			progress = progress || ok
 			if errors.Is(err, errWatermarkMoved) {
 				moved = true
 				break
@@ -191,6 +194,9 @@ func (e *Engine) pruneDefinition(ctx context.Context, d *ent.ReleaseDefinition, 
 		}
 		if !moved {
 			return nil
+		}
+		if !progress {
+			idle++
 		}
 	}
 	return nil // busy: the next run tries again
@@ -230,9 +236,12 @@ func (t *txn) lockForRetention(defID int, v ReleaseRetention, w retentionWaterma
 }
 
 // deleteDueRelease deletes one due release and every row that hangs from it, in one
-// transaction, if nothing its verdict rested on changed.
-func (e *Engine) deleteDueRelease(ctx context.Context, defID int, v ReleaseRetention, w retentionWatermark) (bool, error) {
+// transaction, if nothing its verdict rested on changed. It returns the definition's
+// watermark after its own deletion, so that the next deletion of the same pass compares with
+// it.
+func (e *Engine) deleteDueRelease(ctx context.Context, defID int, v ReleaseRetention, w retentionWatermark) (bool, retentionWatermark, error) {
 	deleted := false
+	after := w
 	err := e.inTxDefinition(ctx, defID, func(t *txn) error {
 		ok, err := t.lockForRetention(defID, v, w)
 		if err != nil || !ok {
@@ -241,13 +250,16 @@ func (e *Engine) deleteDueRelease(ctx context.Context, defID int, v ReleaseReten
 		if err := t.deleteReleaseRows(v.ReleaseID); err != nil {
 			return err
 		}
+		if after, err = readWatermark(t.ctx, t.Client(), defID); err != nil {
+			return err
+		}
 		deleted = true
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("deleting release %d: %w", v.ReleaseID, err)
+		return false, w, fmt.Errorf("deleting release %d: %w", v.ReleaseID, err)
 	}
-	return deleted, nil
+	return deleted, after, nil
 }
 
 // pruneReleaseLogs removes the job logs, step attachments and gate samples of a release that
@@ -422,7 +434,8 @@ func (e *Engine) purgeDefinition(ctx context.Context, d *ent.ReleaseDefinition, 
 		if r.KeepForever {
 			return nil
 		}
-		ok, err := e.deleteDueRelease(ctx, d.ID, ReleaseRetention{ReleaseID: r.ID, Name: r.Name, updatedAt: r.UpdatedAt}, w)
+		var ok bool
+		ok, w, err = e.deleteDueRelease(ctx, d.ID, ReleaseRetention{ReleaseID: r.ID, Name: r.Name, updatedAt: r.UpdatedAt}, w)
 		if err != nil {
 			if errors.Is(err, errWatermarkMoved) {
 				return nil

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairnhq/cairn/delivery"
@@ -47,6 +48,16 @@ func (r *mutationResolver) DeleteDefinition(ctx context.Context, id int, expecte
 		return false, err
 	}
 	return true, nil
+}
+
+// UndeleteDefinition is the resolver for the undeleteDefinition field.
+func (r *mutationResolver) UndeleteDefinition(ctx context.Context, id int, comment *string) (*ent.ReleaseDefinition, error) {
+	panic(fmt.Errorf("not implemented: UndeleteDefinition - undeleteDefinition"))
+}
+
+// RevertDefinition is the resolver for the revertDefinition field.
+func (r *mutationResolver) RevertDefinition(ctx context.Context, id int, toRevision int, comment *string, keepCurrentSecrets *bool) (*ent.ReleaseDefinition, error) {
+	panic(fmt.Errorf("not implemented: RevertDefinition - revertDefinition"))
 }
 
 // Definition is the resolver for the definition field.
