@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairnhq/cairn/delivery"
@@ -52,12 +51,21 @@ func (r *mutationResolver) DeleteDefinition(ctx context.Context, id int, expecte
 
 // UndeleteDefinition is the resolver for the undeleteDefinition field.
 func (r *mutationResolver) UndeleteDefinition(ctx context.Context, id int, comment *string) (*ent.ReleaseDefinition, error) {
-	panic(fmt.Errorf("not implemented: UndeleteDefinition - undeleteDefinition"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.UndeleteDefinition(ctx, a, id, deref(comment))
 }
 
 // RevertDefinition is the resolver for the revertDefinition field.
 func (r *mutationResolver) RevertDefinition(ctx context.Context, id int, toRevision int, comment *string, keepCurrentSecrets *bool) (*ent.ReleaseDefinition, error) {
-	panic(fmt.Errorf("not implemented: RevertDefinition - revertDefinition"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keep := keepCurrentSecrets == nil || *keepCurrentSecrets
+	return r.Engine.RevertDefinition(ctx, a, id, toRevision, deref(comment), keep)
 }
 
 // Definition is the resolver for the definition field.

@@ -7,46 +7,74 @@ package graph
 
 import (
 	"context"
-	"fmt"
+	"strings"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/graph/model"
 )
 
 // UpdateRelease is the resolver for the updateRelease field.
 func (r *mutationResolver) UpdateRelease(ctx context.Context, id int, input delivery.UpdateReleaseInput) (*ent.Release, error) {
-	panic(fmt.Errorf("not implemented: UpdateRelease - updateRelease"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.UpdateRelease(ctx, a, id, input)
 }
 
 // StartRelease is the resolver for the startRelease field.
 func (r *mutationResolver) StartRelease(ctx context.Context, id int) (*ent.Release, error) {
-	panic(fmt.Errorf("not implemented: StartRelease - startRelease"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.StartRelease(ctx, a, id)
 }
 
 // DeleteDraftRelease is the resolver for the deleteDraftRelease field.
 func (r *mutationResolver) DeleteDraftRelease(ctx context.Context, id int) (bool, error) {
-	panic(fmt.Errorf("not implemented: DeleteDraftRelease - deleteDraftRelease"))
+	a, err := actor(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Engine.DeleteDraftRelease(ctx, a, id); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // RunRetention is the resolver for the runRetention field.
 func (r *mutationResolver) RunRetention(ctx context.Context) (*delivery.RetentionRun, error) {
-	panic(fmt.Errorf("not implemented: RunRetention - runRetention"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.RunRetention(ctx, a)
 }
 
 // RetentionPreview is the resolver for the retentionPreview field.
 func (r *queryResolver) RetentionPreview(ctx context.Context, definitionID int) (*delivery.RetentionPreview, error) {
-	panic(fmt.Errorf("not implemented: RetentionPreview - retentionPreview"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.RetentionPreview(ctx, a, definitionID)
 }
 
 // Verdict is the resolver for the verdict field.
 func (r *releaseRetentionResolver) Verdict(ctx context.Context, obj *delivery.ReleaseRetention) (model.RetentionVerdict, error) {
-	panic(fmt.Errorf("not implemented: Verdict - verdict"))
+	return model.RetentionVerdict(obj.Verdict), nil
 }
 
 // HasTag is the resolver for the hasTag field.
 func (r *releaseDefinitionWhereInputResolver) HasTag(ctx context.Context, obj *ent.ReleaseDefinitionWhereInput, data *string) error {
-	panic(fmt.Errorf("not implemented: HasTag - hasTag"))
+	if data == nil || strings.TrimSpace(*data) == "" {
+		return nil
+	}
+	obj.AddPredicates(releasedefinition.TagIndexContains(delivery.TagIndexNeedle(*data)))
+	return nil
 }
 
 // ReleaseRetention returns ReleaseRetentionResolver implementation.
