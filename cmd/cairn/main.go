@@ -107,6 +107,7 @@ func init() {
 		groupsListCommand, groupsShowCommand, groupsSetCommand, groupsUnsetCommand, groupsDeleteCommand,
 		filesListCommand, filesUploadCommand, filesDeleteCommand,
 		tasksListCommand, tasksShowCommand,
+		retentionPreviewCommand,
 	}
 }
 
