@@ -600,3 +600,39 @@ func TestReleaseHousekeeping(t *testing.T) {
 		f.verifyChain()
 	})
 }
+
+// TestDisabledDefinitionRefusesCDAndSchedules: a disabled definition's continuous deployment
+// webhook and cron schedule create no release, and both say why.
+func TestDisabledDefinitionRefusesCDAndSchedules(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		f.definition(snapshot("seed", environment("dev", manualOnly))) // the jenkins connection
+		doc := snapshot("cd", environment("dev", afterRelease))
+		doc.ArtifactSources[0].ContinuousDeployment = true
+		doc.ArtifactSources[0].Job = "cd/main"
+		doc.Schedules = []spec.Schedule{{Cron: "0 3 * * *", TimeZone: "UTC"}}
+		doc.Disabled = true
+		d, err := f.e.CreateDefinition(f.ctx, alice, doc, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.e.ReceiveBuild(f.ctx, delivery.BuildReceipt{Source: "JENKINS", ConnectionID: f.conn,
+			Key: "JENKINS/jenkins/cd/main/7", Job: "cd/main", BuildID: "7", BuildNumber: "7", Result: "SUCCEEDED"}, nil)
+		if err != nil || res.Result == "ACCEPTED" || !strings.Contains(res.Reason, "is disabled") {
+			t.Fatalf("webhook for a disabled definition: %+v %v", res, err)
+		}
+		f.clk.Advance(25 * time.Hour)
+		f.runTimers()
+		if n, _ := f.c.Release.Query().Where(release.DefinitionID(d.ID)).Count(f.ctx); n != 0 {
+			t.Fatalf("%d releases of a disabled definition", n)
+		}
+		tms, err := f.c.Timer.Query().All(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(tms, func(tm *ent.Timer) bool { return strings.Contains(tm.LastError, "is disabled") }) {
+			t.Fatal("the schedule's timer does not say the definition is disabled")
+		}
+	})
+}
