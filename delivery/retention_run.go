@@ -207,15 +207,16 @@ func (e *Engine) pruneDefinition(ctx context.Context, d *ent.ReleaseDefinition, 
 // when it is gone, kept forever or changed since the verdict, or when the definition's
 // deployments moved (errWatermarkMoved).
 func (t *txn) lockForRetention(defID int, v ReleaseRetention, w retentionWatermark) (bool, error) {
-	q := t.Release.Query().Where(release.ID(v.ReleaseID), release.KeepForever(false), release.UpdatedAt(v.updatedAt))
+	q := t.Release.Query().Where(release.ID(v.ReleaseID), release.KeepForever(false))
 	if t.postgres() {
 		q = q.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
 	}
-	ids, err := q.IDs(t.ctx)
+	rows, err := q.All(t.ctx)
 	if err != nil {
 		return false, fmt.Errorf("locking release %d: %w", v.ReleaseID, err)
 	}
-	if len(ids) == 0 {
+	// Compared here, not in SQL: a time's stored text need not match its bound parameter's.
+	if len(rows) == 0 || !rows[0].UpdatedAt.Equal(v.updatedAt) {
 		return false, nil
 	}
 	now, err := readWatermark(t.ctx, t.Client(), defID)
