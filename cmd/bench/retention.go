@@ -97,9 +97,9 @@ loop:
 	r.add(row{metric: "retention: database size before → after the run (" + before.how + ")",
 		value: before.String() + " → " + after.String()})
 	r.add(row{metric: fmt.Sprintf("retention: dispatch queued → claimed during the run, p50 / p95 (%d jobs)", len(during)),
-		value: ms(during.pct(.5)) + " / " + ms(during.pct(.95)),
-		floor: fmt.Sprintf("without pruning p50 / p95 %s / %s (%d jobs)", ms(base.claimed.pct(.5)), ms(base.claimed.pct(.95)), len(base.claimed)),
-		ratio: ratio(float64(during.pct(.5)), float64(base.claimed.pct(.5))) + " / " + ratio(float64(during.pct(.95)), float64(base.claimed.pct(.95))),
+		value:  ms(during.pct(.5)) + " / " + ms(during.pct(.95)),
+		floor:  fmt.Sprintf("without pruning p50 / p95 %s / %s (%d jobs)", ms(base.claimed.pct(.5)), ms(base.claimed.pct(.95)), len(base.claimed)),
+		ratio:  ratio(float64(during.pct(.5)), float64(base.claimed.pct(.5))) + " / " + ratio(float64(during.pct(.95)), float64(base.claimed.pct(.95))),
 		target: "p50 within 3× of without", verdict: verdict(during.pct(.5) <= 3*base.claimed.pct(.5))})
 	r.note("Retention: the releases are written directly (%d per transaction), 60 days old, each deployed to dev once; the run is `RunRetention` (what the hourly loop runs) in this process beside the server; dispatch during the run is releases of one-environment definitions, 5 at a time, until the run ends. Database size: %s.", fillBatch, before.note)
 	return nil
