@@ -207,9 +207,13 @@ type retentionFacts struct {
 	watermark                              retentionWatermark
 }
 
-// retentionWatermark changes whenever something the rule reads of a definition's
-// deployments changes: a new deployment, one that entered the queue, one that ended.
-type retentionWatermark struct{ maxID, queued, final int }
+// retentionWatermark is the newest deployment of a definition. What turns a due release into
+// a kept one is a change of its own row (checked apart), a deployment of its own still open
+// (checked apart), or a new deployment (of it: a redeploy or rollback, or an approval it waits
+// for); deployments ending, and due releases being deleted, only ever make more releases due
+// (a due release is in no environment's newest, current or previous). So a deletion needs only
+// this to be unchanged since the verdict: one indexed read, whatever the definition's size.
+type retentionWatermark struct{ maxID int }
 
 func readWatermark(ctx context.Context, c *ent.Client, defID int) (retentionWatermark, error) {
 	var w retentionWatermark
@@ -222,12 +226,6 @@ func readWatermark(ctx context.Context, c *ent.Client, defID int) (retentionWate
 		return w, fmt.Errorf("reading deployments: %w", err)
 	}
 	w.maxID = last.ID
-	if w.queued, err = c.Deployment.Query().Where(deployment.DefinitionID(defID), deployment.QueuedAtNotNil()).Count(ctx); err != nil {
-		return w, fmt.Errorf("counting deployments: %w", err)
-	}
-	if w.final, err = c.Deployment.Query().Where(deployment.DefinitionID(defID), deployment.StatusIn(finalDeploymentStatuses...)).Count(ctx); err != nil {
-		return w, fmt.Errorf("counting deployments: %w", err)
-	}
 	return w, nil
 }
 

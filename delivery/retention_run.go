@@ -125,7 +125,7 @@ func (e *Engine) runRetention(ctx context.Context, actor Actor) (*RetentionRun, 
 			"webhookDeliveries": run.WebhookDeliveriesPruned, "hookDeliveries": run.HookDeliveriesPruned,
 			"notifications": run.NotificationsPruned, "sessions": run.SessionsPruned,
 		}
-		err := e.inTxConcurrent(ctx, func(t *txn) error {
+		err := e.inTx(context.WithoutCancel(ctx), func(t *txn) error {
 			return t.audit(actor, auditRetentionPrune, auditTargetRetentionRun, t.now.UTC().Format(time.RFC3339), nil, after)
 		})
 		if err != nil {

@@ -316,6 +316,20 @@ func TestRetentionPrunesRecordsAndDeletedDefinitions(t *testing.T) {
 		if err := f.c.WebhookDelivery.Create().SetSource("JENKINS").SetResult("IGNORED").SetCreatedAt(old).Exec(f.ctx); err != nil {
 			t.Fatal(err)
 		}
+		if err := f.c.Notification.Create().SetChannel("EMAIL").SetRecipient("a@example.com").SetStatus("SENT").
+			SetCreatedAt(old).SetUpdatedAt(old).Exec(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.Notification.Create().SetChannel("EMAIL").SetRecipient("b@example.com").SetStatus("PENDING").
+			SetCreatedAt(old).SetUpdatedAt(old).Exec(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.Session.Create().SetSecretHash("h1").SetUserID(alice.UserID).SetExpiresAt(old).SetCreatedAt(old).Exec(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.Session.Create().SetSecretHash("h2").SetUserID(alice.UserID).SetExpiresAt(f.clk.Now().Add(time.Hour)).Exec(f.ctx); err != nil {
+			t.Fatal(err)
+		}
 		if err := f.e.DeleteDefinition(f.ctx, alice, d.ID, 1, "bye"); err != nil {
 			t.Fatal(err)
 		}
@@ -323,7 +337,7 @@ func TestRetentionPrunesRecordsAndDeletedDefinitions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if run.WebhookDeliveriesPruned != 1 || run.DefinitionsPurged != 0 {
+		if run.WebhookDeliveriesPruned != 1 || run.NotificationsPruned != 1 || run.SessionsPruned != 1 || run.DefinitionsPurged != 0 {
 			t.Fatalf("run %+v", run)
 		}
 		if _, err := f.e.UndeleteDefinition(f.ctx, alice, d.ID, ""); err != nil {
@@ -633,6 +647,30 @@ func TestDisabledDefinitionRefusesCDAndSchedules(t *testing.T) {
 		}
 		if !slices.ContainsFunc(tms, func(tm *ent.Timer) bool { return strings.Contains(tm.LastError, "is disabled") }) {
 			t.Fatal("the schedule's timer does not say the definition is disabled")
+		}
+	})
+}
+
+// TestRetentionScheduleIsPersisted: the loop's schedule is a row: a run makes the next one due
+// an interval later, a restarted engine keeps it, and it runs again once due.
+func TestRetentionScheduleIsPersisted(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		f.withRetention(delivery.RetentionConfig{Interval: time.Hour})
+		ran, next, err := f.e.RunRetentionIfDue(f.ctx)
+		if err != nil || !ran || !next.Equal(f.clk.Now().Add(time.Hour)) {
+			t.Fatalf("first run: %v %v %v", ran, next, err)
+		}
+		f.withRetention(delivery.RetentionConfig{Interval: time.Hour}) // a restart
+		if ran, _, err := f.e.RunRetentionIfDue(f.ctx); ran || err != nil {
+			t.Fatalf("ran before due after a restart: %v %v", ran, err)
+		}
+		f.clk.Advance(61 * time.Minute)
+		if ran, _, err := f.e.RunRetentionIfDue(f.ctx); !ran || err != nil {
+			t.Fatalf("not run once due: %v %v", ran, err)
+		}
+		if n := f.runTimers(); n != 0 {
+			t.Fatalf("the timer loop ran %d timers; the retention schedule is the retention loop's", n)
 		}
 	})
 }
