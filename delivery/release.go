@@ -206,16 +206,15 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		return nil, err
 	}
 	createdBy := actor.Username
-	status := release.StatusACTIVE
+	create := t.Release.Create()
 	if in.Draft {
-		status = release.StatusDRAFT
+		create = t.Release.Create().SetStatus(release.StatusDRAFT)
 	}
-	rel, err := t.Release.Create().SetStatus(status).
-		SetName(name).SetNumber(number).SetDefinitionRevision(def.Revision).SetSnapshot(*snap).
+	create.SetName(name).SetNumber(number).SetDefinitionRevision(def.Revision).SetSnapshot(*snap).
 		SetReason(reason).SetDescription(in.Description).SetCreatedBy(createdBy).
 		SetVariableOverrides(overrides).SetVariableGroups(groups).SetManualEnvironments(in.ManualEnvironments).
-		SetPartial(in.Partial).SetDefinitionID(def.ID).SetCreatedAt(t.now).SetUpdatedAt(t.now).
-		Save(t.ctx)
+		SetPartial(in.Partial).SetDefinitionID(def.ID).SetCreatedAt(t.now).SetUpdatedAt(t.now)
+	rel, err := create.Save(t.ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storing release: %w", err)
 	}

@@ -16,7 +16,7 @@ var governedStatus = map[string]map[string]bool{
 	"releaseenvironment": {},
 	"approval":           {"StatusAPPROVED": true}, // an automated approval of a stage without approvers
 	"job":                {"StatusQUEUED": true},
-	"release":            {},
+	"release":            {"StatusDRAFT": true}, // createRelease(draft: true)
 }
 
 // TestStatusWritesGoThroughTables: outside the tables there is no status
