@@ -351,6 +351,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{DeploymentsColumns[5]},
 			},
+			{
+				Name:    "deployment_release_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeploymentsColumns[18]},
+			},
 		},
 	}
 	// EnvironmentsColumns holds the columns for the "environments" table.

@@ -297,6 +297,9 @@ func (Deployment) Indexes() []ent.Index {
 		index.Fields("release_environment_id", "attempt").Unique(),
 		index.Fields("definition_id", "environment_name", "status"),
 		index.Fields("status"),
+		// A release's deployments (retention deletes them, and SQLite checks the foreign key
+		// of each deleted release against this column).
+		index.Fields("release_id"),
 	}
 }
 
