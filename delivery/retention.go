@@ -48,7 +48,7 @@ var DefaultRetention = RetentionConfig{
 	DefaultDays: 30, DefaultReleases: 3, MaxDays: 365, MaxReleases: 25,
 	LogDays: -1, DeletedDefinitionDays: 30,
 	WebhookDeliveryDays: 30, HookDeliveryDays: 30, NotificationDays: 30, SessionDays: 7,
-	Interval: time.Hour, BatchSize: 50, BatchPause: 20 * time.Millisecond,
+	Interval: time.Hour, BatchSize: 20, BatchPause: 20 * time.Millisecond,
 }
 
 // withDefaults fills zero fields from DefaultRetention.

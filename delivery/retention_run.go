@@ -79,18 +79,24 @@ var errWatermarkMoved = errors.New("the definition's deployments changed")
 func (e *Engine) runRetention(ctx context.Context, actor Actor) (*RetentionRun, error) {
 	started := time.Now()
 	run := &RetentionRun{}
+	// After each batch the run pauses BatchPause, or as long as the batch took if that is
+	// longer: it holds the database's writer (SQLite's single one, a definition's lock on
+	// PostgreSQL) at most about half of the time, so that deployments go on beside it.
 	batch := 0
+	batchStart := time.Now()
 	pause := func() error {
 		batch++
 		if batch%e.retention.BatchSize != 0 || e.retention.BatchPause <= 0 {
 			return ctx.Err()
 		}
+		wait := max(e.retention.BatchPause, time.Since(batchStart))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(e.retention.BatchPause):
-			return nil
+		case <-time.After(wait):
 		}
+		batchStart = time.Now()
+		return nil
 	}
 	var errs []error
 	after := 0

@@ -92,7 +92,7 @@ loop:
 	rate := float64(deleted) / res.d.Seconds()
 	r.add(row{metric: fmt.Sprintf("retention: %d releases (each a deployment, a job, a %d-line log) under 3 releases / 30 days: deleted, kept", n, logLines),
 		value: fmt.Sprintf("%d deleted, %d kept", deleted, left), target: "all but the 3 newest deleted", verdict: verdict(left == 3 && deleted == n-3)})
-	r.add(row{metric: "retention: run time and deletion rate (one transaction per release, batches of 50, 20 ms pauses)",
+	r.add(row{metric: "retention: run time and deletion rate (one transaction per release; after each batch of 20 a pause as long as the batch)",
 		value: fmt.Sprintf("%.1f s, %.0f releases/s", res.d.Seconds(), rate)})
 	r.add(row{metric: "retention: database size before → after the run (" + before.how + ")",
 		value: before.String() + " → " + after.String()})
@@ -101,7 +101,7 @@ loop:
 		floor:  fmt.Sprintf("without pruning p50 / p95 %s / %s (%d jobs)", ms(base.claimed.pct(.5)), ms(base.claimed.pct(.95)), len(base.claimed)),
 		ratio:  ratio(float64(during.pct(.5)), float64(base.claimed.pct(.5))) + " / " + ratio(float64(during.pct(.95)), float64(base.claimed.pct(.95))),
 		target: "p50 within 3× of without", verdict: verdict(during.pct(.5) <= 3*base.claimed.pct(.5))})
-	r.note("Retention: the releases are written directly (%d per transaction), 60 days old, each deployed to dev once; the run is `RunRetention` (what the hourly loop runs) in this process beside the server; dispatch during the run is releases of one-environment definitions, 5 at a time, until the run ends. Database size: %s.", fillBatch, before.note)
+	r.note("Retention: the releases are written directly (%d per transaction), 60 days old, each deployed to dev once; the run is `RunRetention` (what the hourly loop runs) in this process beside the server; dispatch during the run is releases of one-environment definitions, 5 at a time, until the run ends. Database size: %s. Dispatch without pruning: %d jobs after %d warm-up, on the same database before the run.", fillBatch, before.note, jobs, warmup)
 	return nil
 }
 
@@ -232,7 +232,7 @@ func dbSize(ctx context.Context, e *env) (size, error) {
 		return size{used: (pages - free) * pageSize, file: file, how: "SQLite pages in use; file and WAL",
 			note: "SQLite: pages in use (page_count − freelist_count) × page_size after a WAL checkpoint; the file keeps its freed pages for reuse until VACUUM"}, nil
 	}
-	if _, err := db.ExecContext(ctx, "VACUUM"); err != nil {
+	if _, err := db.ExecContext(ctx, "VACUUM FULL"); err != nil {
 		return size{}, err
 	}
 	var used, file int64
@@ -244,6 +244,6 @@ func dbSize(ctx context.Context, e *env) (size, error) {
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(n_live_tup), 0)::bigint FROM pg_stat_user_tables WHERE schemaname = current_schema()`).Scan(&dead); err != nil {
 		return size{}, err
 	}
-	return size{used: used, file: file, how: "PostgreSQL tables after VACUUM; database",
-		note: fmt.Sprintf("PostgreSQL: the schema's tables with indexes and TOAST after a plain VACUUM (freed space stays in the files for reuse; VACUUM FULL would return it), and pg_database_size; %s live rows at the end", strings.TrimSpace(strconv.FormatInt(dead, 10)))}, nil
+	return size{used: used, file: file, how: "PostgreSQL tables after VACUUM FULL; database",
+		note: fmt.Sprintf("PostgreSQL: the schema's tables with indexes and TOAST after VACUUM FULL (a plain VACUUM keeps freed space in the files for reuse), and pg_database_size; %s live rows at the end", strings.TrimSpace(strconv.FormatInt(dead, 10)))}, nil
 }

@@ -95,7 +95,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&r.SessionDays, "retention-session-days", d.SessionDays, "days expired or revoked sign-in sessions are kept")
 	fs.DurationVar(&r.Interval, "retention-interval", d.Interval, "how often retention runs (one replica per run)")
 	fs.IntVar(&r.BatchSize, "retention-batch-size", d.BatchSize, "releases deleted between pauses of a retention run")
-	fs.DurationVar(&r.BatchPause, "retention-batch-pause", d.BatchPause, "pause between batches of a retention run, so deployments keep the database")
+	fs.DurationVar(&r.BatchPause, "retention-batch-pause", d.BatchPause, "pause between batches of a retention run (at least as long as the batch took), so deployments keep the database")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "text or json")
 	envflag.SetUsage(fs, "server [flags]\n       server admin token --username NAME [--name TEXT] [--expires 24h]\n"+
