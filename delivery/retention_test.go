@@ -13,6 +13,7 @@ import (
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/hookdelivery"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/logchunk"
 	"github.com/cairnhq/cairn/ent/release"
@@ -330,6 +331,16 @@ func TestRetentionPrunesRecordsAndDeletedDefinitions(t *testing.T) {
 		if err := f.c.Session.Create().SetSecretHash("h2").SetUserID(alice.UserID).SetExpiresAt(f.clk.Now().Add(time.Hour)).Exec(f.ctx); err != nil {
 			t.Fatal(err)
 		}
+		hook, err := f.c.OutgoingHook.Create().SetName("chat").SetURL("https://chat.example.com/hook").Save(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, status := range []string{"SUCCEEDED", "PENDING"} {
+			if err := f.c.HookDelivery.Create().SetHookID(hook.ID).SetEventSequence(int64(i + 1)).SetEventType("release.created").
+				SetDeliveryID(fmt.Sprint("d", i)).SetStatus(hookdelivery.Status(status)).SetCreatedAt(old).SetUpdatedAt(old).Exec(f.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := f.e.DeleteDefinition(f.ctx, alice, d.ID, 1, "bye"); err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +348,8 @@ func TestRetentionPrunesRecordsAndDeletedDefinitions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if run.WebhookDeliveriesPruned != 1 || run.NotificationsPruned != 1 || run.SessionsPruned != 1 || run.DefinitionsPurged != 0 {
+		if run.WebhookDeliveriesPruned != 1 || run.NotificationsPruned != 1 || run.SessionsPruned != 1 ||
+			run.HookDeliveriesPruned != 1 || run.DefinitionsPurged != 0 {
 			t.Fatalf("run %+v", run)
 		}
 		if _, err := f.e.UndeleteDefinition(f.ctx, alice, d.ID, ""); err != nil {
