@@ -686,3 +686,49 @@ func TestRetentionScheduleIsPersisted(t *testing.T) {
 		}
 	})
 }
+
+// TestRevertDefinitionSecrets: a revert keeps the current value of a secret by default, and
+// brings back the old revision's value when told to; secrets are never sealed twice.
+func TestRevertDefinitionSecrets(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		f.definition(snapshot("seed", environment("dev", manualOnly)))
+		doc := snapshot("sec", environment("dev", manualOnly))
+		doc.Description = "one"
+		doc.Variables = []spec.Variable{{Name: "TOKEN", Value: "old-secret", Secret: true}}
+		d, err := f.e.CreateDefinition(f.ctx, alice, doc, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc.Description = "two"
+		doc.Variables = []spec.Variable{{Name: "TOKEN", Value: "new-secret", Secret: true}}
+		if d, err = f.e.UpdateDefinition(f.ctx, alice, d.ID, 1, doc, ""); err != nil {
+			t.Fatal(err)
+		}
+		token := func(d *ent.ReleaseDefinition) string {
+			t.Helper()
+			for _, v := range d.Variables {
+				if v.Name == "TOKEN" {
+					pt, err := f.e.SecretValue(v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return pt
+				}
+			}
+			t.Fatal("no TOKEN")
+			return ""
+		}
+		d, err = f.e.RevertDefinition(f.ctx, alice, d.ID, 1, "", true)
+		if err != nil || d.Description != "one" || token(d) != "new-secret" {
+			t.Fatalf("revert keeping secrets: %+v %v", d, err)
+		}
+		d, err = f.e.RevertDefinition(f.ctx, alice, d.ID, 1, "", false)
+		if err != nil || token(d) != "old-secret" {
+			t.Fatalf("revert with the old secrets: %v", err)
+		}
+		_, err = f.e.RevertDefinition(f.ctx, alice, d.ID, 0, "", true)
+		wantCode(t, err, delivery.CodeInvalidInput)
+	})
+}
