@@ -523,3 +523,30 @@ func secretsFrom(old, cur spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 	}
 	return out
 }
+
+// DeletedDefinitions lists the deleted definitions actor may read that undeleteDefinition can
+// still bring back (deleted within the retention of deleted definitions), most recently
+// deleted first.
+func (e *Engine) DeletedDefinitions(ctx context.Context, actor Actor) ([]*ent.ReleaseDefinition, error) {
+	if err := actor.Require(RoleViewer, "listing deleted definitions"); err != nil {
+		return nil, err
+	}
+	since := e.clock.Now().AddDate(0, 0, -e.retention.DeletedDefinitionDays)
+	defs, err := e.client.ReleaseDefinition.Query().
+		Where(releasedefinition.DeletedAtNotNil(), releasedefinition.DeletedAtGT(since)).
+		Order(ent.Desc(releasedefinition.FieldDeletedAt), ent.Desc(releasedefinition.FieldID)).Limit(1000).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing deleted definitions: %w", err)
+	}
+	access, err := e.readAccessFor(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	out := defs[:0]
+	for _, d := range defs {
+		if len(d.Readers) == 0 || access.allows(d.Readers) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}

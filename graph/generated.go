@@ -1083,6 +1083,7 @@ type ComplexityRoot struct {
 		DefinitionDiff             func(childComplexity int, id int, from int, to int) int
 		DefinitionRevisions        func(childComplexity int, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) int
 		Definitions                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
+		DeletedDefinitions         func(childComplexity int) int
 		FreezeWindows              func(childComplexity int, definitionID *int) int
 		Groups                     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
 		HookDeliveries             func(childComplexity int, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) int
@@ -1721,6 +1722,7 @@ type QueryResolver interface {
 	PendingApprovals(ctx context.Context) ([]*ent.Approval, error)
 	CurrentDeployments(ctx context.Context, definitionID int) ([]*delivery.EnvironmentDeploymentState, error)
 	RetentionPreview(ctx context.Context, definitionID int) (*delivery.RetentionPreview, error)
+	DeletedDefinitions(ctx context.Context) ([]*ent.ReleaseDefinition, error)
 	TaskTemplates(ctx context.Context) ([]*tasklib.Template, error)
 	TaskTemplate(ctx context.Context, name string, version string) (*tasklib.Template, error)
 	ArtifactVersions(ctx context.Context, definitionID int, alias string, first *int) ([]*delivery.BuildVersion, error)
@@ -6580,6 +6582,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Definitions(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ReleaseDefinitionOrder), args["where"].(*ent.ReleaseDefinitionWhereInput)), true
+	case "Query.deletedDefinitions":
+		if e.ComplexityRoot.Query.DeletedDefinitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DeletedDefinitions(childComplexity), true
 	case "Query.freezeWindows":
 		if e.ComplexityRoot.Query.FreezeWindows == nil {
 			break
@@ -41295,6 +41303,38 @@ func (ec *executionContext) fieldContext_Query_retentionPreview(ctx context.Cont
 	if fc.Args, err = ec.field_Query_retentionPreview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deletedDefinitions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deletedDefinitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DeletedDefinitions(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ReleaseDefinition) graphql.Marshaler {
+			return ec.marshalNReleaseDefinition2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinitionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deletedDefinitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseDefinition(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -87774,6 +87814,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "deletedDefinitions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_deletedDefinitions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "taskTemplates":
 			field := field
 
@@ -94970,6 +95032,22 @@ func (ec *executionContext) marshalNReleaseConnection2ᚖgithubᚗcomᚋcairnhq�
 		return graphql.Null
 	}
 	return ec._ReleaseConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReleaseDefinition2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinitionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ReleaseDefinition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx context.Context, sel ast.SelectionSet, v *ent.ReleaseDefinition) graphql.Marshaler {

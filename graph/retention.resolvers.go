@@ -63,6 +63,15 @@ func (r *queryResolver) RetentionPreview(ctx context.Context, definitionID int) 
 	return r.Engine.RetentionPreview(ctx, a, definitionID)
 }
 
+// DeletedDefinitions is the resolver for the deletedDefinitions field.
+func (r *queryResolver) DeletedDefinitions(ctx context.Context) ([]*ent.ReleaseDefinition, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.DeletedDefinitions(ctx, a)
+}
+
 // Verdict is the resolver for the verdict field.
 func (r *releaseRetentionResolver) Verdict(ctx context.Context, obj *delivery.ReleaseRetention) (model.RetentionVerdict, error) {
 	return model.RetentionVerdict(obj.Verdict), nil

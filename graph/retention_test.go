@@ -65,7 +65,8 @@ func TestRetentionAPI(t *testing.T) {
 		if len(list.Definitions.Edges) != 1 || list.Definitions.Edges[0].Node.Name != "web" {
 			t.Fatalf("pathHasPrefix: %+v", list)
 		}
-		err := c.Post(create, &other, client.Var("name", "bad"), client.Var("tags", []string{"x"}), client.Var("path", "/"), client.Var("days", -3))
+		var bad struct{ CreateDefinition *struct{ ID string } }
+		err := c.Post(create, &bad, client.Var("name", "bad"), client.Var("tags", []string{"x"}), client.Var("path", "/"), client.Var("days", -3))
 		if err == nil || !strings.Contains(err.Error(), "environments[0].retention.daysToKeep") {
 			t.Fatalf("negative days: %v", err)
 		}
@@ -107,6 +108,25 @@ func TestRetentionAPI(t *testing.T) {
 		if len(p) != 1 || p[0].Verdict != "KEPT" || !strings.Contains(strings.Join(p[0].Reasons, "; "), "keep forever by alice") ||
 			!strings.Contains(strings.Join(p[0].Reasons, "; "), "deployment to dev is QUEUED") {
 			t.Fatalf("preview: %+v", p)
+		}
+		// Deleted definitions can be listed and brought back.
+		var del struct{ DeleteDefinition bool }
+		c.MustPost(`mutation($id: ID!) { deleteDefinition(id: $id, expectedRevision: 1) }`, &del, client.Var("id", other.CreateDefinition.ID))
+		var deleted struct {
+			DeletedDefinitions []struct {
+				ID, Name  string
+				DeletedAt *string
+			}
+		}
+		c.MustPost(`{ deletedDefinitions { id name deletedAt } }`, &deleted)
+		if len(deleted.DeletedDefinitions) != 1 || deleted.DeletedDefinitions[0].Name != "other" || deleted.DeletedDefinitions[0].DeletedAt == nil {
+			t.Fatalf("deletedDefinitions: %+v", deleted)
+		}
+		var undel struct{ UndeleteDefinition struct{ Name string } }
+		c.MustPost(`mutation($id: ID!) { undeleteDefinition(id: $id) { name } }`, &undel, client.Var("id", other.CreateDefinition.ID))
+		c.MustPost(`{ deletedDefinitions { id name deletedAt } }`, &deleted)
+		if undel.UndeleteDefinition.Name != "other" || len(deleted.DeletedDefinitions) != 0 {
+			t.Fatalf("undelete: %+v %+v", undel, deleted)
 		}
 		err = c.Post(`mutation { runRetention { releasesDeleted } }`, &struct{}{})
 		if err == nil || !strings.Contains(err.Error(), "ADMIN") {
