@@ -39,6 +39,7 @@ const (
 	auditTargetTaskTemplate       = "taskTemplate"
 	auditTargetVariableGroup      = "variableGroup"
 	auditTargetSecureFile         = "secureFile"
+	auditTargetRetentionRun       = "retentionRun"
 )
 
 // genesisHash is the prev_hash of the first audit event.

@@ -26,9 +26,11 @@ const maskedValue = "***"
 
 // Audit actions of definitions.
 const (
-	auditDefinitionCreate = "definition.create"
-	auditDefinitionUpdate = "definition.update"
-	auditDefinitionDelete = "definition.delete"
+	auditDefinitionCreate   = "definition.create"
+	auditDefinitionUpdate   = "definition.update"
+	auditDefinitionDelete   = "definition.delete"
+	auditDefinitionUndelete = "definition.undelete"
+	auditDefinitionRevert   = "definition.revert"
 )
 
 // CreateDefinition stores a new release definition from a full document: the
@@ -67,6 +69,7 @@ func (t *txn) createDefinition(actor Actor, in spec.DefinitionSnapshot, comment 
 	def, err := t.ReleaseDefinition.Create().
 		SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
 		SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(1).
+		SetPath(doc.Path).SetTags(doc.Tags).SetTagIndex(tagIndex(doc.Tags)).SetDisabled(doc.Disabled).
 		SetCreatedAt(t.now).SetUpdatedAt(t.now).
 		Save(t.ctx)
 	if err != nil {
@@ -146,6 +149,7 @@ func (t *txn) updateDefinition(actor Actor, id, expectedRevision int, in spec.De
 		Where(releasedefinition.ID(id), releasedefinition.Revision(expectedRevision), releasedefinition.DeletedAtIsNil()).
 		SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
 		SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(next).SetUpdatedAt(t.now).
+		SetPath(doc.Path).SetTags(doc.Tags).SetTagIndex(tagIndex(doc.Tags)).SetDisabled(doc.Disabled).
 		Save(t.ctx)
 	if err != nil {
 		return nil, nameConflict(doc.Name, fmt.Errorf("storing definition: %w", err))
@@ -292,6 +296,7 @@ func (t *txn) prepareDefinition(in spec.DefinitionSnapshot, prev *spec.Definitio
 		return doc, nil, err
 	}
 	p := validateDefinition(&doc, refs)
+	t.e.retention.validate(p, &doc)
 	if len(comment) > maxComment {
 		p.add("comment", "is %d bytes long; at most %d are allowed", len(comment), maxComment)
 	}
@@ -532,6 +537,10 @@ func (t *txn) recordDefinitionChange(actor Actor, defID, revision int, kind defi
 		action, auditBefore, auditAfter = auditDefinitionUpdate, MaskSecrets(*before), MaskSecrets(*after)
 	case definitionrevision.ChangeTypeDELETE:
 		action, auditBefore = auditDefinitionDelete, MaskSecrets(*before)
+	case definitionrevision.ChangeTypeUNDELETE:
+		action, auditAfter = auditDefinitionUndelete, MaskSecrets(*after)
+	case definitionrevision.ChangeTypeREVERT:
+		action, auditBefore, auditAfter = auditDefinitionRevert, MaskSecrets(*before), MaskSecrets(*after)
 	}
 	if err := t.audit(actor, action, auditTargetDefinition, defID, auditBefore, auditAfter); err != nil {
 		return err

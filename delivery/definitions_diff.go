@@ -174,6 +174,9 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 	f.add("name", doc.Name)
 	f.add("description", doc.Description)
 	f.add("releaseNameFormat", doc.ReleaseNameFormat)
+	f.add("path", doc.Path)
+	f.add("tags", strings.Join(doc.Tags, ", "))
+	f.add("disabled", strconv.FormatBool(doc.Disabled))
 	f.add("readers", strings.Join(doc.Readers, ", "))
 	f.permissions("permissions", definitionPermissionLists(&doc.Permissions))
 	f.variables("variables", doc.Variables)
@@ -199,6 +202,11 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 		f.enter(p, masked)
 		f.add(p+".rank", strconv.Itoa(rank))
 		f.add(p+".owner", env.Owner)
+		if r := env.Retention; r != nil {
+			f.add(p+".retention", fmt.Sprintf("%d days, %d releases, retainBuild %v", r.DaysToKeep, r.ReleasesToKeep, r.RetainBuild))
+		} else {
+			f.add(p+".retention", "server default")
+		}
 		f.add(p+".trigger.kind", string(env.Trigger.Kind))
 		f.add(p+".trigger.environments", strings.Join(env.Trigger.Environments, ", "))
 		f.add(p+".trigger.allowPartiallySucceeded", strconv.FormatBool(env.Trigger.AllowPartiallySucceeded))

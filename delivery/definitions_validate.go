@@ -115,6 +115,9 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 		VariableGroups:    append([]string(nil), in.VariableGroups...),
 		Readers:           normalizeReaders(in.Readers),
 		Permissions:       normalizeDefinitionPermissions(in.Permissions),
+		Path:              normalizePath(in.Path),
+		Tags:              normalizeTags(in.Tags),
+		Disabled:          in.Disabled,
 	}
 	if out.ReleaseNameFormat == "" {
 		out.ReleaseNameFormat = DefaultReleaseNameFormat
@@ -198,6 +201,10 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 		}
 		env.Variables = normalizeVariables(env.Variables)
 		env.Permissions = normalizeEnvironmentPermissions(env.Permissions)
+		if env.Retention != nil {
+			r := *env.Retention
+			env.Retention = &r
+		}
 		out.Environments = append(out.Environments, env)
 	}
 	for _, s := range in.Schedules {
@@ -361,6 +368,8 @@ func validateDefinition(doc *spec.DefinitionSnapshot, refs *references) *problem
 	validateSources(p, doc.ArtifactSources, refs)
 	validateEnvironments(p, doc.Environments, refs)
 	validateReaders(p, doc.Readers, refs)
+	validatePath(p, "path", doc.Path)
+	validateTags(p, "tags", doc.Tags)
 	for _, l := range definitionPermissionLists(&doc.Permissions) {
 		validatePrincipalList(p, "permissions."+l.field, l.list, refs)
 	}

@@ -59,6 +59,8 @@ type Options struct {
 	// Webhooks reads stored webhook bodies again for RedeliverWebhookDelivery;
 	// nil refuses redeliveries. The server always sets it.
 	Webhooks WebhookParser
+	// Retention configures release, log and record retention (zero fields: DefaultRetention).
+	Retention RetentionConfig
 }
 
 // Engine is the release engine. It is safe for concurrent use; several
@@ -96,6 +98,9 @@ type Engine struct {
 	sealState
 	// webhooks parses stored webhook bodies (Options.Webhooks); may be nil.
 	webhooks WebhookParser
+	// retention is Options.Retention with defaults; retStats count its runs.
+	retention RetentionConfig
+	retStats  retentionStats
 }
 
 // New returns an engine over client.
@@ -118,6 +123,7 @@ func New(client *ent.Client, opts Options) *Engine {
 		ci:         opts.CI,
 		gates:      opts.Gates,
 		webhooks:   opts.Webhooks,
+		retention:  opts.Retention.withDefaults(),
 	}
 	e.passwords = opts.Passwords
 	e.auditKey = opts.AuditKey

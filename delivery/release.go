@@ -56,6 +56,8 @@ type CreateReleaseInput struct {
 	// holds the definition's overrideArtifactChecks permission may set it,
 	// and its use is audited.
 	OverrideArtifactChecks bool
+	// Draft creates the release as a DRAFT: it deploys nothing until StartRelease.
+	Draft bool
 	// checkedRevision is the definition revision whose sources
 	// governArtifacts checked the artifact versions against (0: none).
 	checkedRevision int
@@ -146,6 +148,10 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	if err != nil {
 		return nil, err
 	}
+	if def.Disabled {
+		return nil, Conflict("definition %q is disabled: it creates no releases (by hand, continuous deployment or schedule) until it is enabled again; its existing releases go on",
+			def.Name)
+	}
 	if in.checkedRevision != 0 && in.checkedRevision != def.Revision {
 		return nil, Conflict("definition %q changed (revision %d, now %d) while its artifact versions were checked; create the release again",
 			def.Name, in.checkedRevision, def.Revision)
@@ -202,12 +208,15 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		return nil, err
 	}
 	createdBy := actor.Username
-	rel, err := t.Release.Create().
-		SetName(name).SetNumber(number).SetDefinitionRevision(def.Revision).SetSnapshot(*snap).
+	create := t.Release.Create()
+	if in.Draft {
+		create = t.Release.Create().SetStatus(release.StatusDRAFT)
+	}
+	create.SetName(name).SetNumber(number).SetDefinitionRevision(def.Revision).SetSnapshot(*snap).
 		SetReason(reason).SetDescription(in.Description).SetCreatedBy(createdBy).
 		SetVariableOverrides(overrides).SetVariableGroups(groups).SetManualEnvironments(in.ManualEnvironments).
-		SetPartial(in.Partial).SetDefinitionID(def.ID).SetCreatedAt(t.now).SetUpdatedAt(t.now).
-		Save(t.ctx)
+		SetPartial(in.Partial).SetDefinitionID(def.ID).SetCreatedAt(t.now).SetUpdatedAt(t.now)
+	rel, err := create.Save(t.ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storing release: %w", err)
 	}
@@ -241,6 +250,9 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		"artifacts": artifactSummary(artifacts), "manualEnvironments": in.ManualEnvironments,
 		"overrides": variableNames(overrides),
 	}
+	if in.Draft {
+		after["draft"] = true
+	}
 	if err := t.audit(actor, "release.create", auditTargetRelease, rel.ID, nil, after); err != nil {
 		return nil, err
 	}
@@ -256,15 +268,28 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		Actor: actor.String(), Data: map[string]any{"name": name}}); err != nil {
 		return nil, err
 	}
-	for i, env := range snap.Environments {
-		if env.Trigger.Kind != spec.TriggerAfterRelease || manual[env.Name] {
-			continue
-		}
-		if _, err := t.beginDeployment(actor, rel, envs[i], createdBy, "triggered by the creation of the release", true, false); err != nil {
-			return nil, fmt.Errorf("triggering %s: %w", env.Name, err)
-		}
+	if in.Draft {
+		return rel, nil
+	}
+	if err := t.triggerAfterRelease(actor, rel, envs, "triggered by the creation of the release"); err != nil {
+		return nil, err
 	}
 	return rel, nil
+}
+
+// triggerAfterRelease starts the deployments of the release's environments whose trigger is
+// "after release" and that the release does not leave manual.
+func (t *txn) triggerAfterRelease(actor Actor, rel *ent.Release, envs []*ent.ReleaseEnvironment, reason string) error {
+	for _, re := range envs {
+		env, ok := rel.Snapshot.Environment(re.Name)
+		if !ok || env.Trigger.Kind != spec.TriggerAfterRelease || re.Manual {
+			continue
+		}
+		if _, err := t.beginDeployment(actor, rel, re, rel.CreatedBy, reason, true, false); err != nil {
+			return fmt.Errorf("triggering %s: %w", re.Name, err)
+		}
+	}
+	return nil
 }
 
 // resolvedArtifact is an artifact version with its source's details.

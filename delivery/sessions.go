@@ -366,13 +366,10 @@ type sessionState struct {
 	dummy     string
 }
 
-// sessionKeep is how long ended sessions stay for the record.
-const sessionKeep = 7 * 24 * time.Hour
-
-// PruneSessions deletes sessions that expired or were revoked more than a
-// week ago, and returns how many. RunEventPruneLoop calls it.
+// PruneSessions deletes sessions that expired or were revoked more than the
+// session retention ago (a week by default), and returns how many. RunEventPruneLoop calls it.
 func (e *Engine) PruneSessions(ctx context.Context) (int, error) {
-	cutoff := e.clock.Now().Add(-sessionKeep)
+	cutoff := e.clock.Now().AddDate(0, 0, -e.retention.SessionDays)
 	var n int
 	err := e.inTxConcurrent(ctx, func(t *txn) error {
 		var err error

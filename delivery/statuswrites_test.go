@@ -16,8 +16,8 @@ var governedStatus = map[string]map[string]bool{
 	"releaseenvironment": {},
 	"approval":           {"StatusAPPROVED": true}, // an automated approval of a stage without approvers
 	"job":                {"StatusQUEUED": true},
-	"release":            {},
-	"manualintervention": {}, // created PENDING by the schema's default
+	"release":            {"StatusDRAFT": true}, // createRelease(draft: true)
+	"manualintervention": {},                    // created PENDING by the schema's default
 }
 
 // TestStatusWritesGoThroughTables: outside the tables there is no status

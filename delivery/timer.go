@@ -76,7 +76,7 @@ func (e *Engine) RunDueTimers(ctx context.Context) (int, error) {
 	for {
 		now := e.clock.Now()
 		due, err := e.client.Timer.Query().
-			Where(timer.KindNEQ(timerEnrich), timer.DoneAtIsNil(), timer.DueAtLTE(now),
+			Where(timer.KindNotIn(timerEnrich, timerRetention), timer.DoneAtIsNil(), timer.DueAtLTE(now),
 				timer.Or(timer.ClaimedUntilIsNil(), timer.ClaimedUntilLTE(now))).
 			Order(ent.Asc(timer.FieldDueAt), ent.Asc(timer.FieldID)).Limit(100).All(ctx)
 		if err != nil {
@@ -250,7 +250,7 @@ func (e *Engine) NextTimerDue(ctx context.Context) (time.Time, bool, error) {
 	now := e.clock.Now()
 	var next time.Time
 	free, err := e.client.Timer.Query().
-		Where(timer.KindNEQ(timerEnrich), timer.DoneAtIsNil(), timer.Or(timer.ClaimedUntilIsNil(), timer.ClaimedUntilLTE(now))).
+		Where(timer.KindNotIn(timerEnrich, timerRetention), timer.DoneAtIsNil(), timer.Or(timer.ClaimedUntilIsNil(), timer.ClaimedUntilLTE(now))).
 		Order(ent.Asc(timer.FieldDueAt)).First(ctx)
 	switch {
 	case ent.IsNotFound(err):
@@ -260,7 +260,7 @@ func (e *Engine) NextTimerDue(ctx context.Context) (time.Time, bool, error) {
 		next = free.DueAt
 	}
 	leased, err := e.client.Timer.Query().
-		Where(timer.KindNEQ(timerEnrich), timer.DoneAtIsNil(), timer.ClaimedUntilGT(now)).
+		Where(timer.KindNotIn(timerEnrich, timerRetention), timer.DoneAtIsNil(), timer.ClaimedUntilGT(now)).
 		Order(ent.Asc(timer.FieldClaimedUntil)).First(ctx)
 	switch {
 	case ent.IsNotFound(err):

@@ -377,8 +377,12 @@ var interventionMachine = transitions[manualintervention.Status, InterventionEve
 // ReleaseEvent is something that happens to a release as a whole.
 type ReleaseEvent string
 
-// ReleaseAbandon ends a release: nothing more deploys from it.
-const ReleaseAbandon ReleaseEvent = "abandon"
+// Release events: abandon ends a release (nothing more deploys from it); start makes a draft
+// active (its triggers run as at creation).
+const (
+	ReleaseAbandon ReleaseEvent = "abandon"
+	ReleaseStart   ReleaseEvent = "start"
+)
 
 // environmentEventFor is what a deployment's final event does to its release
 // environment (finishDeployment applies both).
@@ -401,10 +405,11 @@ var jobEventFor = map[string]JobEvent{
 	string(job.StatusLOST):                JobLose,
 }
 
-// releaseMachine is the release state machine: ACTIVE until abandoned.
+// releaseMachine is the release state machine: a DRAFT until started, then ACTIVE until abandoned.
 var releaseMachine = transitions[release.Status, ReleaseEvent]{
 	entity: "release",
 	next: map[release.Status]map[ReleaseEvent]release.Status{
+		release.StatusDRAFT:  {ReleaseStart: release.StatusACTIVE},
 		release.StatusACTIVE: {ReleaseAbandon: release.StatusABANDONED},
 	},
 }

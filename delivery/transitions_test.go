@@ -291,8 +291,9 @@ func TestJobTransitions(t *testing.T) {
 }
 
 func TestReleaseTransitions(t *testing.T) {
-	checkMachine(t, releaseMachine, []release.Status{release.StatusACTIVE, release.StatusABANDONED},
-		[]ReleaseEvent{ReleaseAbandon}, map[string]release.Status{"ACTIVE abandon": release.StatusABANDONED})
+	checkMachine(t, releaseMachine, []release.Status{release.StatusDRAFT, release.StatusACTIVE, release.StatusABANDONED},
+		[]ReleaseEvent{ReleaseAbandon, ReleaseStart}, map[string]release.Status{
+			"ACTIVE abandon": release.StatusABANDONED, "DRAFT start": release.StatusACTIVE})
 }
 
 func TestTransitionErrorMessage(t *testing.T) {

@@ -3420,6 +3420,26 @@ func (r *ReleaseQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, release.FieldDefinitionID)
 				fieldSeen[release.FieldDefinitionID] = struct{}{}
 			}
+		case "tags":
+			if _, ok := fieldSeen[release.FieldTags]; !ok {
+				selectedFields = append(selectedFields, release.FieldTags)
+				fieldSeen[release.FieldTags] = struct{}{}
+			}
+		case "keepForever":
+			if _, ok := fieldSeen[release.FieldKeepForever]; !ok {
+				selectedFields = append(selectedFields, release.FieldKeepForever)
+				fieldSeen[release.FieldKeepForever] = struct{}{}
+			}
+		case "keepForeverBy":
+			if _, ok := fieldSeen[release.FieldKeepForeverBy]; !ok {
+				selectedFields = append(selectedFields, release.FieldKeepForeverBy)
+				fieldSeen[release.FieldKeepForeverBy] = struct{}{}
+			}
+		case "logsPrunedAt":
+			if _, ok := fieldSeen[release.FieldLogsPrunedAt]; !ok {
+				selectedFields = append(selectedFields, release.FieldLogsPrunedAt)
+				fieldSeen[release.FieldLogsPrunedAt] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -3904,6 +3924,21 @@ func (rd *ReleaseDefinitionQuery) collectField(ctx context.Context, oneNode bool
 			if _, ok := fieldSeen[releasedefinition.FieldPermissions]; !ok {
 				selectedFields = append(selectedFields, releasedefinition.FieldPermissions)
 				fieldSeen[releasedefinition.FieldPermissions] = struct{}{}
+			}
+		case "path":
+			if _, ok := fieldSeen[releasedefinition.FieldPath]; !ok {
+				selectedFields = append(selectedFields, releasedefinition.FieldPath)
+				fieldSeen[releasedefinition.FieldPath] = struct{}{}
+			}
+		case "tags":
+			if _, ok := fieldSeen[releasedefinition.FieldTags]; !ok {
+				selectedFields = append(selectedFields, releasedefinition.FieldTags)
+				fieldSeen[releasedefinition.FieldTags] = struct{}{}
+			}
+		case "disabled":
+			if _, ok := fieldSeen[releasedefinition.FieldDisabled]; !ok {
+				selectedFields = append(selectedFields, releasedefinition.FieldDisabled)
+				fieldSeen[releasedefinition.FieldDisabled] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -6854,6 +6854,20 @@ var (
 			}
 		},
 	}
+	// ReleaseDefinitionOrderFieldPath orders ReleaseDefinition by path.
+	ReleaseDefinitionOrderFieldPath = &ReleaseDefinitionOrderField{
+		Value: func(rd *ReleaseDefinition) (ent.Value, error) {
+			return rd.Path, nil
+		},
+		column: releasedefinition.FieldPath,
+		toTerm: releasedefinition.ByPath,
+		toCursor: func(rd *ReleaseDefinition) Cursor {
+			return Cursor{
+				ID:    rd.ID,
+				Value: rd.Path,
+			}
+		},
+	}
 )
 
 // String implement fmt.Stringer interface.
@@ -6868,6 +6882,8 @@ func (f ReleaseDefinitionOrderField) String() string {
 		str = "NAME"
 	case ReleaseDefinitionOrderFieldRevision.column:
 		str = "REVISION"
+	case ReleaseDefinitionOrderFieldPath.column:
+		str = "PATH"
 	}
 	return str
 }
@@ -6892,6 +6908,8 @@ func (f *ReleaseDefinitionOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *ReleaseDefinitionOrderFieldName
 	case "REVISION":
 		*f = *ReleaseDefinitionOrderFieldRevision
+	case "PATH":
+		*f = *ReleaseDefinitionOrderFieldPath
 	default:
 		return fmt.Errorf("%s is not a valid ReleaseDefinitionOrderField", str)
 	}

@@ -10348,6 +10348,37 @@ type ReleaseWhereInput struct {
 	DefinitionIDIn    []int `json:"definitionIDIn,omitempty"`
 	DefinitionIDNotIn []int `json:"definitionIDNotIn,omitempty"`
 
+	// "keep_forever" field predicates.
+	KeepForever    *bool `json:"keepForever,omitempty"`
+	KeepForeverNEQ *bool `json:"keepForeverNEQ,omitempty"`
+
+	// "keep_forever_by" field predicates.
+	KeepForeverBy             *string  `json:"keepForeverBy,omitempty"`
+	KeepForeverByNEQ          *string  `json:"keepForeverByNEQ,omitempty"`
+	KeepForeverByIn           []string `json:"keepForeverByIn,omitempty"`
+	KeepForeverByNotIn        []string `json:"keepForeverByNotIn,omitempty"`
+	KeepForeverByGT           *string  `json:"keepForeverByGT,omitempty"`
+	KeepForeverByGTE          *string  `json:"keepForeverByGTE,omitempty"`
+	KeepForeverByLT           *string  `json:"keepForeverByLT,omitempty"`
+	KeepForeverByLTE          *string  `json:"keepForeverByLTE,omitempty"`
+	KeepForeverByContains     *string  `json:"keepForeverByContains,omitempty"`
+	KeepForeverByHasPrefix    *string  `json:"keepForeverByHasPrefix,omitempty"`
+	KeepForeverByHasSuffix    *string  `json:"keepForeverByHasSuffix,omitempty"`
+	KeepForeverByEqualFold    *string  `json:"keepForeverByEqualFold,omitempty"`
+	KeepForeverByContainsFold *string  `json:"keepForeverByContainsFold,omitempty"`
+
+	// "logs_pruned_at" field predicates.
+	LogsPrunedAt       *time.Time  `json:"logsPrunedAt,omitempty"`
+	LogsPrunedAtNEQ    *time.Time  `json:"logsPrunedAtNEQ,omitempty"`
+	LogsPrunedAtIn     []time.Time `json:"logsPrunedAtIn,omitempty"`
+	LogsPrunedAtNotIn  []time.Time `json:"logsPrunedAtNotIn,omitempty"`
+	LogsPrunedAtGT     *time.Time  `json:"logsPrunedAtGT,omitempty"`
+	LogsPrunedAtGTE    *time.Time  `json:"logsPrunedAtGTE,omitempty"`
+	LogsPrunedAtLT     *time.Time  `json:"logsPrunedAtLT,omitempty"`
+	LogsPrunedAtLTE    *time.Time  `json:"logsPrunedAtLTE,omitempty"`
+	LogsPrunedAtIsNil  bool        `json:"logsPrunedAtIsNil,omitempty"`
+	LogsPrunedAtNotNil bool        `json:"logsPrunedAtNotNil,omitempty"`
+
 	// "definition" edge predicates.
 	HasDefinition     *bool                          `json:"hasDefinition,omitempty"`
 	HasDefinitionWith []*ReleaseDefinitionWhereInput `json:"hasDefinitionWith,omitempty"`
@@ -10722,6 +10753,81 @@ func (i *ReleaseWhereInput) P() (predicate.Release, error) {
 	}
 	if len(i.DefinitionIDNotIn) > 0 {
 		predicates = append(predicates, release.DefinitionIDNotIn(i.DefinitionIDNotIn...))
+	}
+	if i.KeepForever != nil {
+		predicates = append(predicates, release.KeepForeverEQ(*i.KeepForever))
+	}
+	if i.KeepForeverNEQ != nil {
+		predicates = append(predicates, release.KeepForeverNEQ(*i.KeepForeverNEQ))
+	}
+	if i.KeepForeverBy != nil {
+		predicates = append(predicates, release.KeepForeverByEQ(*i.KeepForeverBy))
+	}
+	if i.KeepForeverByNEQ != nil {
+		predicates = append(predicates, release.KeepForeverByNEQ(*i.KeepForeverByNEQ))
+	}
+	if len(i.KeepForeverByIn) > 0 {
+		predicates = append(predicates, release.KeepForeverByIn(i.KeepForeverByIn...))
+	}
+	if len(i.KeepForeverByNotIn) > 0 {
+		predicates = append(predicates, release.KeepForeverByNotIn(i.KeepForeverByNotIn...))
+	}
+	if i.KeepForeverByGT != nil {
+		predicates = append(predicates, release.KeepForeverByGT(*i.KeepForeverByGT))
+	}
+	if i.KeepForeverByGTE != nil {
+		predicates = append(predicates, release.KeepForeverByGTE(*i.KeepForeverByGTE))
+	}
+	if i.KeepForeverByLT != nil {
+		predicates = append(predicates, release.KeepForeverByLT(*i.KeepForeverByLT))
+	}
+	if i.KeepForeverByLTE != nil {
+		predicates = append(predicates, release.KeepForeverByLTE(*i.KeepForeverByLTE))
+	}
+	if i.KeepForeverByContains != nil {
+		predicates = append(predicates, release.KeepForeverByContains(*i.KeepForeverByContains))
+	}
+	if i.KeepForeverByHasPrefix != nil {
+		predicates = append(predicates, release.KeepForeverByHasPrefix(*i.KeepForeverByHasPrefix))
+	}
+	if i.KeepForeverByHasSuffix != nil {
+		predicates = append(predicates, release.KeepForeverByHasSuffix(*i.KeepForeverByHasSuffix))
+	}
+	if i.KeepForeverByEqualFold != nil {
+		predicates = append(predicates, release.KeepForeverByEqualFold(*i.KeepForeverByEqualFold))
+	}
+	if i.KeepForeverByContainsFold != nil {
+		predicates = append(predicates, release.KeepForeverByContainsFold(*i.KeepForeverByContainsFold))
+	}
+	if i.LogsPrunedAt != nil {
+		predicates = append(predicates, release.LogsPrunedAtEQ(*i.LogsPrunedAt))
+	}
+	if i.LogsPrunedAtNEQ != nil {
+		predicates = append(predicates, release.LogsPrunedAtNEQ(*i.LogsPrunedAtNEQ))
+	}
+	if len(i.LogsPrunedAtIn) > 0 {
+		predicates = append(predicates, release.LogsPrunedAtIn(i.LogsPrunedAtIn...))
+	}
+	if len(i.LogsPrunedAtNotIn) > 0 {
+		predicates = append(predicates, release.LogsPrunedAtNotIn(i.LogsPrunedAtNotIn...))
+	}
+	if i.LogsPrunedAtGT != nil {
+		predicates = append(predicates, release.LogsPrunedAtGT(*i.LogsPrunedAtGT))
+	}
+	if i.LogsPrunedAtGTE != nil {
+		predicates = append(predicates, release.LogsPrunedAtGTE(*i.LogsPrunedAtGTE))
+	}
+	if i.LogsPrunedAtLT != nil {
+		predicates = append(predicates, release.LogsPrunedAtLT(*i.LogsPrunedAtLT))
+	}
+	if i.LogsPrunedAtLTE != nil {
+		predicates = append(predicates, release.LogsPrunedAtLTE(*i.LogsPrunedAtLTE))
+	}
+	if i.LogsPrunedAtIsNil {
+		predicates = append(predicates, release.LogsPrunedAtIsNil())
+	}
+	if i.LogsPrunedAtNotNil {
+		predicates = append(predicates, release.LogsPrunedAtNotNil())
 	}
 
 	if i.HasDefinition != nil {
@@ -11642,6 +11748,25 @@ type ReleaseDefinitionWhereInput struct {
 	DeletedAtIsNil  bool        `json:"deletedAtIsNil,omitempty"`
 	DeletedAtNotNil bool        `json:"deletedAtNotNil,omitempty"`
 
+	// "path" field predicates.
+	Path             *string  `json:"path,omitempty"`
+	PathNEQ          *string  `json:"pathNEQ,omitempty"`
+	PathIn           []string `json:"pathIn,omitempty"`
+	PathNotIn        []string `json:"pathNotIn,omitempty"`
+	PathGT           *string  `json:"pathGT,omitempty"`
+	PathGTE          *string  `json:"pathGTE,omitempty"`
+	PathLT           *string  `json:"pathLT,omitempty"`
+	PathLTE          *string  `json:"pathLTE,omitempty"`
+	PathContains     *string  `json:"pathContains,omitempty"`
+	PathHasPrefix    *string  `json:"pathHasPrefix,omitempty"`
+	PathHasSuffix    *string  `json:"pathHasSuffix,omitempty"`
+	PathEqualFold    *string  `json:"pathEqualFold,omitempty"`
+	PathContainsFold *string  `json:"pathContainsFold,omitempty"`
+
+	// "disabled" field predicates.
+	Disabled    *bool `json:"disabled,omitempty"`
+	DisabledNEQ *bool `json:"disabledNEQ,omitempty"`
+
 	// "artifact_sources" edge predicates.
 	HasArtifactSources     *bool                       `json:"hasArtifactSources,omitempty"`
 	HasArtifactSourcesWith []*ArtifactSourceWhereInput `json:"hasArtifactSourcesWith,omitempty"`
@@ -11972,6 +12097,51 @@ func (i *ReleaseDefinitionWhereInput) P() (predicate.ReleaseDefinition, error) {
 	}
 	if i.DeletedAtNotNil {
 		predicates = append(predicates, releasedefinition.DeletedAtNotNil())
+	}
+	if i.Path != nil {
+		predicates = append(predicates, releasedefinition.PathEQ(*i.Path))
+	}
+	if i.PathNEQ != nil {
+		predicates = append(predicates, releasedefinition.PathNEQ(*i.PathNEQ))
+	}
+	if len(i.PathIn) > 0 {
+		predicates = append(predicates, releasedefinition.PathIn(i.PathIn...))
+	}
+	if len(i.PathNotIn) > 0 {
+		predicates = append(predicates, releasedefinition.PathNotIn(i.PathNotIn...))
+	}
+	if i.PathGT != nil {
+		predicates = append(predicates, releasedefinition.PathGT(*i.PathGT))
+	}
+	if i.PathGTE != nil {
+		predicates = append(predicates, releasedefinition.PathGTE(*i.PathGTE))
+	}
+	if i.PathLT != nil {
+		predicates = append(predicates, releasedefinition.PathLT(*i.PathLT))
+	}
+	if i.PathLTE != nil {
+		predicates = append(predicates, releasedefinition.PathLTE(*i.PathLTE))
+	}
+	if i.PathContains != nil {
+		predicates = append(predicates, releasedefinition.PathContains(*i.PathContains))
+	}
+	if i.PathHasPrefix != nil {
+		predicates = append(predicates, releasedefinition.PathHasPrefix(*i.PathHasPrefix))
+	}
+	if i.PathHasSuffix != nil {
+		predicates = append(predicates, releasedefinition.PathHasSuffix(*i.PathHasSuffix))
+	}
+	if i.PathEqualFold != nil {
+		predicates = append(predicates, releasedefinition.PathEqualFold(*i.PathEqualFold))
+	}
+	if i.PathContainsFold != nil {
+		predicates = append(predicates, releasedefinition.PathContainsFold(*i.PathContainsFold))
+	}
+	if i.Disabled != nil {
+		predicates = append(predicates, releasedefinition.DisabledEQ(*i.Disabled))
+	}
+	if i.DisabledNEQ != nil {
+		predicates = append(predicates, releasedefinition.DisabledNEQ(*i.DisabledNEQ))
 	}
 
 	if i.HasArtifactSources != nil {

@@ -23604,6 +23604,11 @@ type ReleaseMutation struct {
 	manual_environments       *[]string
 	appendmanual_environments []string
 	partial                   *bool
+	tags                      *[]string
+	appendtags                []string
+	keep_forever              *bool
+	keep_forever_by           *string
+	logs_pruned_at            *time.Time
 	clearedFields             map[string]struct{}
 	definition                *int
 	cleareddefinition         bool
@@ -24395,6 +24400,192 @@ func (m *ReleaseMutation) ResetDefinitionID() {
 	m.definition = nil
 }
 
+// SetTags sets the "tags" field.
+func (m *ReleaseMutation) SetTags(s []string) {
+	m.tags = &s
+	m.appendtags = nil
+}
+
+// Tags returns the value of the "tags" field in the mutation.
+func (m *ReleaseMutation) Tags() (r []string, exists bool) {
+	v := m.tags
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTags returns the old "tags" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldTags(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTags is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTags requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTags: %w", err)
+	}
+	return oldValue.Tags, nil
+}
+
+// AppendTags adds s to the "tags" field.
+func (m *ReleaseMutation) AppendTags(s []string) {
+	m.appendtags = append(m.appendtags, s...)
+}
+
+// AppendedTags returns the list of values that were appended to the "tags" field in this mutation.
+func (m *ReleaseMutation) AppendedTags() ([]string, bool) {
+	if len(m.appendtags) == 0 {
+		return nil, false
+	}
+	return m.appendtags, true
+}
+
+// ClearTags clears the value of the "tags" field.
+func (m *ReleaseMutation) ClearTags() {
+	m.tags = nil
+	m.appendtags = nil
+	m.clearedFields[release.FieldTags] = struct{}{}
+}
+
+// TagsCleared returns if the "tags" field was cleared in this mutation.
+func (m *ReleaseMutation) TagsCleared() bool {
+	_, ok := m.clearedFields[release.FieldTags]
+	return ok
+}
+
+// ResetTags resets all changes to the "tags" field.
+func (m *ReleaseMutation) ResetTags() {
+	m.tags = nil
+	m.appendtags = nil
+	delete(m.clearedFields, release.FieldTags)
+}
+
+// SetKeepForever sets the "keep_forever" field.
+func (m *ReleaseMutation) SetKeepForever(b bool) {
+	m.keep_forever = &b
+}
+
+// KeepForever returns the value of the "keep_forever" field in the mutation.
+func (m *ReleaseMutation) KeepForever() (r bool, exists bool) {
+	v := m.keep_forever
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeepForever returns the old "keep_forever" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldKeepForever(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeepForever is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeepForever requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeepForever: %w", err)
+	}
+	return oldValue.KeepForever, nil
+}
+
+// ResetKeepForever resets all changes to the "keep_forever" field.
+func (m *ReleaseMutation) ResetKeepForever() {
+	m.keep_forever = nil
+}
+
+// SetKeepForeverBy sets the "keep_forever_by" field.
+func (m *ReleaseMutation) SetKeepForeverBy(s string) {
+	m.keep_forever_by = &s
+}
+
+// KeepForeverBy returns the value of the "keep_forever_by" field in the mutation.
+func (m *ReleaseMutation) KeepForeverBy() (r string, exists bool) {
+	v := m.keep_forever_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeepForeverBy returns the old "keep_forever_by" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldKeepForeverBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeepForeverBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeepForeverBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeepForeverBy: %w", err)
+	}
+	return oldValue.KeepForeverBy, nil
+}
+
+// ResetKeepForeverBy resets all changes to the "keep_forever_by" field.
+func (m *ReleaseMutation) ResetKeepForeverBy() {
+	m.keep_forever_by = nil
+}
+
+// SetLogsPrunedAt sets the "logs_pruned_at" field.
+func (m *ReleaseMutation) SetLogsPrunedAt(t time.Time) {
+	m.logs_pruned_at = &t
+}
+
+// LogsPrunedAt returns the value of the "logs_pruned_at" field in the mutation.
+func (m *ReleaseMutation) LogsPrunedAt() (r time.Time, exists bool) {
+	v := m.logs_pruned_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLogsPrunedAt returns the old "logs_pruned_at" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldLogsPrunedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLogsPrunedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLogsPrunedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLogsPrunedAt: %w", err)
+	}
+	return oldValue.LogsPrunedAt, nil
+}
+
+// ClearLogsPrunedAt clears the value of the "logs_pruned_at" field.
+func (m *ReleaseMutation) ClearLogsPrunedAt() {
+	m.logs_pruned_at = nil
+	m.clearedFields[release.FieldLogsPrunedAt] = struct{}{}
+}
+
+// LogsPrunedAtCleared returns if the "logs_pruned_at" field was cleared in this mutation.
+func (m *ReleaseMutation) LogsPrunedAtCleared() bool {
+	_, ok := m.clearedFields[release.FieldLogsPrunedAt]
+	return ok
+}
+
+// ResetLogsPrunedAt resets all changes to the "logs_pruned_at" field.
+func (m *ReleaseMutation) ResetLogsPrunedAt() {
+	m.logs_pruned_at = nil
+	delete(m.clearedFields, release.FieldLogsPrunedAt)
+}
+
 // ClearDefinition clears the "definition" edge to the ReleaseDefinition entity.
 func (m *ReleaseMutation) ClearDefinition() {
 	m.cleareddefinition = true
@@ -24780,7 +24971,7 @@ func (m *ReleaseMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReleaseMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, release.FieldCreatedAt)
 	}
@@ -24826,6 +25017,18 @@ func (m *ReleaseMutation) Fields() []string {
 	if m.definition != nil {
 		fields = append(fields, release.FieldDefinitionID)
 	}
+	if m.tags != nil {
+		fields = append(fields, release.FieldTags)
+	}
+	if m.keep_forever != nil {
+		fields = append(fields, release.FieldKeepForever)
+	}
+	if m.keep_forever_by != nil {
+		fields = append(fields, release.FieldKeepForeverBy)
+	}
+	if m.logs_pruned_at != nil {
+		fields = append(fields, release.FieldLogsPrunedAt)
+	}
 	return fields
 }
 
@@ -24864,6 +25067,14 @@ func (m *ReleaseMutation) Field(name string) (ent.Value, bool) {
 		return m.Partial()
 	case release.FieldDefinitionID:
 		return m.DefinitionID()
+	case release.FieldTags:
+		return m.Tags()
+	case release.FieldKeepForever:
+		return m.KeepForever()
+	case release.FieldKeepForeverBy:
+		return m.KeepForeverBy()
+	case release.FieldLogsPrunedAt:
+		return m.LogsPrunedAt()
 	}
 	return nil, false
 }
@@ -24903,6 +25114,14 @@ func (m *ReleaseMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldPartial(ctx)
 	case release.FieldDefinitionID:
 		return m.OldDefinitionID(ctx)
+	case release.FieldTags:
+		return m.OldTags(ctx)
+	case release.FieldKeepForever:
+		return m.OldKeepForever(ctx)
+	case release.FieldKeepForeverBy:
+		return m.OldKeepForeverBy(ctx)
+	case release.FieldLogsPrunedAt:
+		return m.OldLogsPrunedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Release field %s", name)
 }
@@ -25017,6 +25236,34 @@ func (m *ReleaseMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDefinitionID(v)
 		return nil
+	case release.FieldTags:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTags(v)
+		return nil
+	case release.FieldKeepForever:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeepForever(v)
+		return nil
+	case release.FieldKeepForeverBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeepForeverBy(v)
+		return nil
+	case release.FieldLogsPrunedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLogsPrunedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Release field %s", name)
 }
@@ -25083,6 +25330,12 @@ func (m *ReleaseMutation) ClearedFields() []string {
 	if m.FieldCleared(release.FieldManualEnvironments) {
 		fields = append(fields, release.FieldManualEnvironments)
 	}
+	if m.FieldCleared(release.FieldTags) {
+		fields = append(fields, release.FieldTags)
+	}
+	if m.FieldCleared(release.FieldLogsPrunedAt) {
+		fields = append(fields, release.FieldLogsPrunedAt)
+	}
 	return fields
 }
 
@@ -25105,6 +25358,12 @@ func (m *ReleaseMutation) ClearField(name string) error {
 		return nil
 	case release.FieldManualEnvironments:
 		m.ClearManualEnvironments()
+		return nil
+	case release.FieldTags:
+		m.ClearTags()
+		return nil
+	case release.FieldLogsPrunedAt:
+		m.ClearLogsPrunedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Release nullable field %s", name)
@@ -25158,6 +25417,18 @@ func (m *ReleaseMutation) ResetField(name string) error {
 		return nil
 	case release.FieldDefinitionID:
 		m.ResetDefinitionID()
+		return nil
+	case release.FieldTags:
+		m.ResetTags()
+		return nil
+	case release.FieldKeepForever:
+		m.ResetKeepForever()
+		return nil
+	case release.FieldKeepForeverBy:
+		m.ResetKeepForeverBy()
+		return nil
+	case release.FieldLogsPrunedAt:
+		m.ResetLogsPrunedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Release field %s", name)
@@ -26543,6 +26814,11 @@ type ReleaseDefinitionMutation struct {
 	appendreaders           []string
 	permissions             *spec.DefinitionPermissions
 	import_source           *string
+	_path                   *string
+	tags                    *[]string
+	appendtags              []string
+	tag_index               *string
+	disabled                *bool
 	clearedFields           map[string]struct{}
 	artifact_sources        map[int]struct{}
 	removedartifact_sources map[int]struct{}
@@ -27280,6 +27556,179 @@ func (m *ReleaseDefinitionMutation) ResetImportSource() {
 	m.import_source = nil
 }
 
+// SetPath sets the "path" field.
+func (m *ReleaseDefinitionMutation) SetPath(s string) {
+	m._path = &s
+}
+
+// Path returns the value of the "path" field in the mutation.
+func (m *ReleaseDefinitionMutation) Path() (r string, exists bool) {
+	v := m._path
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPath returns the old "path" field's value of the ReleaseDefinition entity.
+// If the ReleaseDefinition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseDefinitionMutation) OldPath(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPath is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPath requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPath: %w", err)
+	}
+	return oldValue.Path, nil
+}
+
+// ResetPath resets all changes to the "path" field.
+func (m *ReleaseDefinitionMutation) ResetPath() {
+	m._path = nil
+}
+
+// SetTags sets the "tags" field.
+func (m *ReleaseDefinitionMutation) SetTags(s []string) {
+	m.tags = &s
+	m.appendtags = nil
+}
+
+// Tags returns the value of the "tags" field in the mutation.
+func (m *ReleaseDefinitionMutation) Tags() (r []string, exists bool) {
+	v := m.tags
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTags returns the old "tags" field's value of the ReleaseDefinition entity.
+// If the ReleaseDefinition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseDefinitionMutation) OldTags(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTags is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTags requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTags: %w", err)
+	}
+	return oldValue.Tags, nil
+}
+
+// AppendTags adds s to the "tags" field.
+func (m *ReleaseDefinitionMutation) AppendTags(s []string) {
+	m.appendtags = append(m.appendtags, s...)
+}
+
+// AppendedTags returns the list of values that were appended to the "tags" field in this mutation.
+func (m *ReleaseDefinitionMutation) AppendedTags() ([]string, bool) {
+	if len(m.appendtags) == 0 {
+		return nil, false
+	}
+	return m.appendtags, true
+}
+
+// ClearTags clears the value of the "tags" field.
+func (m *ReleaseDefinitionMutation) ClearTags() {
+	m.tags = nil
+	m.appendtags = nil
+	m.clearedFields[releasedefinition.FieldTags] = struct{}{}
+}
+
+// TagsCleared returns if the "tags" field was cleared in this mutation.
+func (m *ReleaseDefinitionMutation) TagsCleared() bool {
+	_, ok := m.clearedFields[releasedefinition.FieldTags]
+	return ok
+}
+
+// ResetTags resets all changes to the "tags" field.
+func (m *ReleaseDefinitionMutation) ResetTags() {
+	m.tags = nil
+	m.appendtags = nil
+	delete(m.clearedFields, releasedefinition.FieldTags)
+}
+
+// SetTagIndex sets the "tag_index" field.
+func (m *ReleaseDefinitionMutation) SetTagIndex(s string) {
+	m.tag_index = &s
+}
+
+// TagIndex returns the value of the "tag_index" field in the mutation.
+func (m *ReleaseDefinitionMutation) TagIndex() (r string, exists bool) {
+	v := m.tag_index
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTagIndex returns the old "tag_index" field's value of the ReleaseDefinition entity.
+// If the ReleaseDefinition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseDefinitionMutation) OldTagIndex(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTagIndex is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTagIndex requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTagIndex: %w", err)
+	}
+	return oldValue.TagIndex, nil
+}
+
+// ResetTagIndex resets all changes to the "tag_index" field.
+func (m *ReleaseDefinitionMutation) ResetTagIndex() {
+	m.tag_index = nil
+}
+
+// SetDisabled sets the "disabled" field.
+func (m *ReleaseDefinitionMutation) SetDisabled(b bool) {
+	m.disabled = &b
+}
+
+// Disabled returns the value of the "disabled" field in the mutation.
+func (m *ReleaseDefinitionMutation) Disabled() (r bool, exists bool) {
+	v := m.disabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisabled returns the old "disabled" field's value of the ReleaseDefinition entity.
+// If the ReleaseDefinition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseDefinitionMutation) OldDisabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisabled: %w", err)
+	}
+	return oldValue.Disabled, nil
+}
+
+// ResetDisabled resets all changes to the "disabled" field.
+func (m *ReleaseDefinitionMutation) ResetDisabled() {
+	m.disabled = nil
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by ids.
 func (m *ReleaseDefinitionMutation) AddArtifactSourceIDs(ids ...int) {
 	if m.artifact_sources == nil {
@@ -27530,7 +27979,7 @@ func (m *ReleaseDefinitionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReleaseDefinitionMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, releasedefinition.FieldCreatedAt)
 	}
@@ -27570,6 +28019,18 @@ func (m *ReleaseDefinitionMutation) Fields() []string {
 	if m.import_source != nil {
 		fields = append(fields, releasedefinition.FieldImportSource)
 	}
+	if m._path != nil {
+		fields = append(fields, releasedefinition.FieldPath)
+	}
+	if m.tags != nil {
+		fields = append(fields, releasedefinition.FieldTags)
+	}
+	if m.tag_index != nil {
+		fields = append(fields, releasedefinition.FieldTagIndex)
+	}
+	if m.disabled != nil {
+		fields = append(fields, releasedefinition.FieldDisabled)
+	}
 	return fields
 }
 
@@ -27604,6 +28065,14 @@ func (m *ReleaseDefinitionMutation) Field(name string) (ent.Value, bool) {
 		return m.Permissions()
 	case releasedefinition.FieldImportSource:
 		return m.ImportSource()
+	case releasedefinition.FieldPath:
+		return m.Path()
+	case releasedefinition.FieldTags:
+		return m.Tags()
+	case releasedefinition.FieldTagIndex:
+		return m.TagIndex()
+	case releasedefinition.FieldDisabled:
+		return m.Disabled()
 	}
 	return nil, false
 }
@@ -27639,6 +28108,14 @@ func (m *ReleaseDefinitionMutation) OldField(ctx context.Context, name string) (
 		return m.OldPermissions(ctx)
 	case releasedefinition.FieldImportSource:
 		return m.OldImportSource(ctx)
+	case releasedefinition.FieldPath:
+		return m.OldPath(ctx)
+	case releasedefinition.FieldTags:
+		return m.OldTags(ctx)
+	case releasedefinition.FieldTagIndex:
+		return m.OldTagIndex(ctx)
+	case releasedefinition.FieldDisabled:
+		return m.OldDisabled(ctx)
 	}
 	return nil, fmt.Errorf("unknown ReleaseDefinition field %s", name)
 }
@@ -27739,6 +28216,34 @@ func (m *ReleaseDefinitionMutation) SetField(name string, value ent.Value) error
 		}
 		m.SetImportSource(v)
 		return nil
+	case releasedefinition.FieldPath:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPath(v)
+		return nil
+	case releasedefinition.FieldTags:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTags(v)
+		return nil
+	case releasedefinition.FieldTagIndex:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTagIndex(v)
+		return nil
+	case releasedefinition.FieldDisabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisabled(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)
 }
@@ -27811,6 +28316,9 @@ func (m *ReleaseDefinitionMutation) ClearedFields() []string {
 	if m.FieldCleared(releasedefinition.FieldPermissions) {
 		fields = append(fields, releasedefinition.FieldPermissions)
 	}
+	if m.FieldCleared(releasedefinition.FieldTags) {
+		fields = append(fields, releasedefinition.FieldTags)
+	}
 	return fields
 }
 
@@ -27839,6 +28347,9 @@ func (m *ReleaseDefinitionMutation) ClearField(name string) error {
 		return nil
 	case releasedefinition.FieldPermissions:
 		m.ClearPermissions()
+		return nil
+	case releasedefinition.FieldTags:
+		m.ClearTags()
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition nullable field %s", name)
@@ -27886,6 +28397,18 @@ func (m *ReleaseDefinitionMutation) ResetField(name string) error {
 		return nil
 	case releasedefinition.FieldImportSource:
 		m.ResetImportSource()
+		return nil
+	case releasedefinition.FieldPath:
+		m.ResetPath()
+		return nil
+	case releasedefinition.FieldTags:
+		m.ResetTags()
+		return nil
+	case releasedefinition.FieldTagIndex:
+		m.ResetTagIndex()
+		return nil
+	case releasedefinition.FieldDisabled:
+		m.ResetDisabled()
 		return nil
 	}
 	return fmt.Errorf("unknown ReleaseDefinition field %s", name)

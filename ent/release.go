@@ -50,6 +50,14 @@ type Release struct {
 	Partial bool `json:"partial,omitempty"`
 	// DefinitionID holds the value of the "definition_id" field.
 	DefinitionID int `json:"definition_id,omitempty"`
+	// Tags holds the value of the "tags" field.
+	Tags []string `json:"tags,omitempty"`
+	// KeepForever holds the value of the "keep_forever" field.
+	KeepForever bool `json:"keep_forever,omitempty"`
+	// KeepForeverBy holds the value of the "keep_forever_by" field.
+	KeepForeverBy string `json:"keep_forever_by,omitempty"`
+	// LogsPrunedAt holds the value of the "logs_pruned_at" field.
+	LogsPrunedAt *time.Time `json:"logs_pruned_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ReleaseQuery when eager-loading is set.
 	Edges        ReleaseEdges `json:"edges"`
@@ -156,15 +164,15 @@ func (*Release) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case release.FieldSnapshot, release.FieldVariableOverrides, release.FieldVariableGroups, release.FieldManualEnvironments:
+		case release.FieldSnapshot, release.FieldVariableOverrides, release.FieldVariableGroups, release.FieldManualEnvironments, release.FieldTags:
 			values[i] = new([]byte)
-		case release.FieldPartial:
+		case release.FieldPartial, release.FieldKeepForever:
 			values[i] = new(sql.NullBool)
 		case release.FieldID, release.FieldNumber, release.FieldDefinitionRevision, release.FieldDefinitionID:
 			values[i] = new(sql.NullInt64)
-		case release.FieldName, release.FieldReason, release.FieldStatus, release.FieldDescription, release.FieldCreatedBy:
+		case release.FieldName, release.FieldReason, release.FieldStatus, release.FieldDescription, release.FieldCreatedBy, release.FieldKeepForeverBy:
 			values[i] = new(sql.NullString)
-		case release.FieldCreatedAt, release.FieldUpdatedAt:
+		case release.FieldCreatedAt, release.FieldUpdatedAt, release.FieldLogsPrunedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -285,6 +293,33 @@ func (r *Release) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				r.DefinitionID = int(value.Int64)
 			}
+		case release.FieldTags:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field tags", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &r.Tags); err != nil {
+					return fmt.Errorf("unmarshal field tags: %w", err)
+				}
+			}
+		case release.FieldKeepForever:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field keep_forever", values[i])
+			} else if value.Valid {
+				r.KeepForever = value.Bool
+			}
+		case release.FieldKeepForeverBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field keep_forever_by", values[i])
+			} else if value.Valid {
+				r.KeepForeverBy = value.String
+			}
+		case release.FieldLogsPrunedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field logs_pruned_at", values[i])
+			} else if value.Valid {
+				r.LogsPrunedAt = new(time.Time)
+				*r.LogsPrunedAt = value.Time
+			}
 		default:
 			r.selectValues.Set(columns[i], values[i])
 		}
@@ -400,6 +435,20 @@ func (r *Release) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("definition_id=")
 	builder.WriteString(fmt.Sprintf("%v", r.DefinitionID))
+	builder.WriteString(", ")
+	builder.WriteString("tags=")
+	builder.WriteString(fmt.Sprintf("%v", r.Tags))
+	builder.WriteString(", ")
+	builder.WriteString("keep_forever=")
+	builder.WriteString(fmt.Sprintf("%v", r.KeepForever))
+	builder.WriteString(", ")
+	builder.WriteString("keep_forever_by=")
+	builder.WriteString(r.KeepForeverBy)
+	builder.WriteString(", ")
+	if v := r.LogsPrunedAt; v != nil {
+		builder.WriteString("logs_pruned_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -160,6 +160,54 @@ func (rc *ReleaseCreate) SetDefinitionID(i int) *ReleaseCreate {
 	return rc
 }
 
+// SetTags sets the "tags" field.
+func (rc *ReleaseCreate) SetTags(s []string) *ReleaseCreate {
+	rc.mutation.SetTags(s)
+	return rc
+}
+
+// SetKeepForever sets the "keep_forever" field.
+func (rc *ReleaseCreate) SetKeepForever(b bool) *ReleaseCreate {
+	rc.mutation.SetKeepForever(b)
+	return rc
+}
+
+// SetNillableKeepForever sets the "keep_forever" field if the given value is not nil.
+func (rc *ReleaseCreate) SetNillableKeepForever(b *bool) *ReleaseCreate {
+	if b != nil {
+		rc.SetKeepForever(*b)
+	}
+	return rc
+}
+
+// SetKeepForeverBy sets the "keep_forever_by" field.
+func (rc *ReleaseCreate) SetKeepForeverBy(s string) *ReleaseCreate {
+	rc.mutation.SetKeepForeverBy(s)
+	return rc
+}
+
+// SetNillableKeepForeverBy sets the "keep_forever_by" field if the given value is not nil.
+func (rc *ReleaseCreate) SetNillableKeepForeverBy(s *string) *ReleaseCreate {
+	if s != nil {
+		rc.SetKeepForeverBy(*s)
+	}
+	return rc
+}
+
+// SetLogsPrunedAt sets the "logs_pruned_at" field.
+func (rc *ReleaseCreate) SetLogsPrunedAt(t time.Time) *ReleaseCreate {
+	rc.mutation.SetLogsPrunedAt(t)
+	return rc
+}
+
+// SetNillableLogsPrunedAt sets the "logs_pruned_at" field if the given value is not nil.
+func (rc *ReleaseCreate) SetNillableLogsPrunedAt(t *time.Time) *ReleaseCreate {
+	if t != nil {
+		rc.SetLogsPrunedAt(*t)
+	}
+	return rc
+}
+
 // SetDefinition sets the "definition" edge to the ReleaseDefinition entity.
 func (rc *ReleaseCreate) SetDefinition(r *ReleaseDefinition) *ReleaseCreate {
 	return rc.SetDefinitionID(r.ID)
@@ -310,6 +358,14 @@ func (rc *ReleaseCreate) defaults() {
 		v := release.DefaultPartial
 		rc.mutation.SetPartial(v)
 	}
+	if _, ok := rc.mutation.KeepForever(); !ok {
+		v := release.DefaultKeepForever
+		rc.mutation.SetKeepForever(v)
+	}
+	if _, ok := rc.mutation.KeepForeverBy(); !ok {
+		v := release.DefaultKeepForeverBy
+		rc.mutation.SetKeepForeverBy(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -369,6 +425,12 @@ func (rc *ReleaseCreate) check() error {
 	}
 	if _, ok := rc.mutation.DefinitionID(); !ok {
 		return &ValidationError{Name: "definition_id", err: errors.New(`ent: missing required field "Release.definition_id"`)}
+	}
+	if _, ok := rc.mutation.KeepForever(); !ok {
+		return &ValidationError{Name: "keep_forever", err: errors.New(`ent: missing required field "Release.keep_forever"`)}
+	}
+	if _, ok := rc.mutation.KeepForeverBy(); !ok {
+		return &ValidationError{Name: "keep_forever_by", err: errors.New(`ent: missing required field "Release.keep_forever_by"`)}
 	}
 	if len(rc.mutation.DefinitionIDs()) == 0 {
 		return &ValidationError{Name: "definition", err: errors.New(`ent: missing required edge "Release.definition"`)}
@@ -455,6 +517,22 @@ func (rc *ReleaseCreate) createSpec() (*Release, *sqlgraph.CreateSpec) {
 	if value, ok := rc.mutation.Partial(); ok {
 		_spec.SetField(release.FieldPartial, field.TypeBool, value)
 		_node.Partial = value
+	}
+	if value, ok := rc.mutation.Tags(); ok {
+		_spec.SetField(release.FieldTags, field.TypeJSON, value)
+		_node.Tags = value
+	}
+	if value, ok := rc.mutation.KeepForever(); ok {
+		_spec.SetField(release.FieldKeepForever, field.TypeBool, value)
+		_node.KeepForever = value
+	}
+	if value, ok := rc.mutation.KeepForeverBy(); ok {
+		_spec.SetField(release.FieldKeepForeverBy, field.TypeString, value)
+		_node.KeepForeverBy = value
+	}
+	if value, ok := rc.mutation.LogsPrunedAt(); ok {
+		_spec.SetField(release.FieldLogsPrunedAt, field.TypeTime, value)
+		_node.LogsPrunedAt = &value
 	}
 	if nodes := rc.mutation.DefinitionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -735,6 +813,66 @@ func (u *ReleaseUpsert) UpdatePartial() *ReleaseUpsert {
 	return u
 }
 
+// SetTags sets the "tags" field.
+func (u *ReleaseUpsert) SetTags(v []string) *ReleaseUpsert {
+	u.Set(release.FieldTags, v)
+	return u
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *ReleaseUpsert) UpdateTags() *ReleaseUpsert {
+	u.SetExcluded(release.FieldTags)
+	return u
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *ReleaseUpsert) ClearTags() *ReleaseUpsert {
+	u.SetNull(release.FieldTags)
+	return u
+}
+
+// SetKeepForever sets the "keep_forever" field.
+func (u *ReleaseUpsert) SetKeepForever(v bool) *ReleaseUpsert {
+	u.Set(release.FieldKeepForever, v)
+	return u
+}
+
+// UpdateKeepForever sets the "keep_forever" field to the value that was provided on create.
+func (u *ReleaseUpsert) UpdateKeepForever() *ReleaseUpsert {
+	u.SetExcluded(release.FieldKeepForever)
+	return u
+}
+
+// SetKeepForeverBy sets the "keep_forever_by" field.
+func (u *ReleaseUpsert) SetKeepForeverBy(v string) *ReleaseUpsert {
+	u.Set(release.FieldKeepForeverBy, v)
+	return u
+}
+
+// UpdateKeepForeverBy sets the "keep_forever_by" field to the value that was provided on create.
+func (u *ReleaseUpsert) UpdateKeepForeverBy() *ReleaseUpsert {
+	u.SetExcluded(release.FieldKeepForeverBy)
+	return u
+}
+
+// SetLogsPrunedAt sets the "logs_pruned_at" field.
+func (u *ReleaseUpsert) SetLogsPrunedAt(v time.Time) *ReleaseUpsert {
+	u.Set(release.FieldLogsPrunedAt, v)
+	return u
+}
+
+// UpdateLogsPrunedAt sets the "logs_pruned_at" field to the value that was provided on create.
+func (u *ReleaseUpsert) UpdateLogsPrunedAt() *ReleaseUpsert {
+	u.SetExcluded(release.FieldLogsPrunedAt)
+	return u
+}
+
+// ClearLogsPrunedAt clears the value of the "logs_pruned_at" field.
+func (u *ReleaseUpsert) ClearLogsPrunedAt() *ReleaseUpsert {
+	u.SetNull(release.FieldLogsPrunedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -928,6 +1066,76 @@ func (u *ReleaseUpsertOne) SetPartial(v bool) *ReleaseUpsertOne {
 func (u *ReleaseUpsertOne) UpdatePartial() *ReleaseUpsertOne {
 	return u.Update(func(s *ReleaseUpsert) {
 		s.UpdatePartial()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *ReleaseUpsertOne) SetTags(v []string) *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *ReleaseUpsertOne) UpdateTags() *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *ReleaseUpsertOne) ClearTags() *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.ClearTags()
+	})
+}
+
+// SetKeepForever sets the "keep_forever" field.
+func (u *ReleaseUpsertOne) SetKeepForever(v bool) *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetKeepForever(v)
+	})
+}
+
+// UpdateKeepForever sets the "keep_forever" field to the value that was provided on create.
+func (u *ReleaseUpsertOne) UpdateKeepForever() *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateKeepForever()
+	})
+}
+
+// SetKeepForeverBy sets the "keep_forever_by" field.
+func (u *ReleaseUpsertOne) SetKeepForeverBy(v string) *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetKeepForeverBy(v)
+	})
+}
+
+// UpdateKeepForeverBy sets the "keep_forever_by" field to the value that was provided on create.
+func (u *ReleaseUpsertOne) UpdateKeepForeverBy() *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateKeepForeverBy()
+	})
+}
+
+// SetLogsPrunedAt sets the "logs_pruned_at" field.
+func (u *ReleaseUpsertOne) SetLogsPrunedAt(v time.Time) *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetLogsPrunedAt(v)
+	})
+}
+
+// UpdateLogsPrunedAt sets the "logs_pruned_at" field to the value that was provided on create.
+func (u *ReleaseUpsertOne) UpdateLogsPrunedAt() *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateLogsPrunedAt()
+	})
+}
+
+// ClearLogsPrunedAt clears the value of the "logs_pruned_at" field.
+func (u *ReleaseUpsertOne) ClearLogsPrunedAt() *ReleaseUpsertOne {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.ClearLogsPrunedAt()
 	})
 }
 
@@ -1290,6 +1498,76 @@ func (u *ReleaseUpsertBulk) SetPartial(v bool) *ReleaseUpsertBulk {
 func (u *ReleaseUpsertBulk) UpdatePartial() *ReleaseUpsertBulk {
 	return u.Update(func(s *ReleaseUpsert) {
 		s.UpdatePartial()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *ReleaseUpsertBulk) SetTags(v []string) *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *ReleaseUpsertBulk) UpdateTags() *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *ReleaseUpsertBulk) ClearTags() *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.ClearTags()
+	})
+}
+
+// SetKeepForever sets the "keep_forever" field.
+func (u *ReleaseUpsertBulk) SetKeepForever(v bool) *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetKeepForever(v)
+	})
+}
+
+// UpdateKeepForever sets the "keep_forever" field to the value that was provided on create.
+func (u *ReleaseUpsertBulk) UpdateKeepForever() *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateKeepForever()
+	})
+}
+
+// SetKeepForeverBy sets the "keep_forever_by" field.
+func (u *ReleaseUpsertBulk) SetKeepForeverBy(v string) *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetKeepForeverBy(v)
+	})
+}
+
+// UpdateKeepForeverBy sets the "keep_forever_by" field to the value that was provided on create.
+func (u *ReleaseUpsertBulk) UpdateKeepForeverBy() *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateKeepForeverBy()
+	})
+}
+
+// SetLogsPrunedAt sets the "logs_pruned_at" field.
+func (u *ReleaseUpsertBulk) SetLogsPrunedAt(v time.Time) *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.SetLogsPrunedAt(v)
+	})
+}
+
+// UpdateLogsPrunedAt sets the "logs_pruned_at" field to the value that was provided on create.
+func (u *ReleaseUpsertBulk) UpdateLogsPrunedAt() *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.UpdateLogsPrunedAt()
+	})
+}
+
+// ClearLogsPrunedAt clears the value of the "logs_pruned_at" field.
+func (u *ReleaseUpsertBulk) ClearLogsPrunedAt() *ReleaseUpsertBulk {
+	return u.Update(func(s *ReleaseUpsert) {
+		s.ClearLogsPrunedAt()
 	})
 }
 

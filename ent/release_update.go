@@ -153,6 +153,72 @@ func (ru *ReleaseUpdate) SetNillablePartial(b *bool) *ReleaseUpdate {
 	return ru
 }
 
+// SetTags sets the "tags" field.
+func (ru *ReleaseUpdate) SetTags(s []string) *ReleaseUpdate {
+	ru.mutation.SetTags(s)
+	return ru
+}
+
+// AppendTags appends s to the "tags" field.
+func (ru *ReleaseUpdate) AppendTags(s []string) *ReleaseUpdate {
+	ru.mutation.AppendTags(s)
+	return ru
+}
+
+// ClearTags clears the value of the "tags" field.
+func (ru *ReleaseUpdate) ClearTags() *ReleaseUpdate {
+	ru.mutation.ClearTags()
+	return ru
+}
+
+// SetKeepForever sets the "keep_forever" field.
+func (ru *ReleaseUpdate) SetKeepForever(b bool) *ReleaseUpdate {
+	ru.mutation.SetKeepForever(b)
+	return ru
+}
+
+// SetNillableKeepForever sets the "keep_forever" field if the given value is not nil.
+func (ru *ReleaseUpdate) SetNillableKeepForever(b *bool) *ReleaseUpdate {
+	if b != nil {
+		ru.SetKeepForever(*b)
+	}
+	return ru
+}
+
+// SetKeepForeverBy sets the "keep_forever_by" field.
+func (ru *ReleaseUpdate) SetKeepForeverBy(s string) *ReleaseUpdate {
+	ru.mutation.SetKeepForeverBy(s)
+	return ru
+}
+
+// SetNillableKeepForeverBy sets the "keep_forever_by" field if the given value is not nil.
+func (ru *ReleaseUpdate) SetNillableKeepForeverBy(s *string) *ReleaseUpdate {
+	if s != nil {
+		ru.SetKeepForeverBy(*s)
+	}
+	return ru
+}
+
+// SetLogsPrunedAt sets the "logs_pruned_at" field.
+func (ru *ReleaseUpdate) SetLogsPrunedAt(t time.Time) *ReleaseUpdate {
+	ru.mutation.SetLogsPrunedAt(t)
+	return ru
+}
+
+// SetNillableLogsPrunedAt sets the "logs_pruned_at" field if the given value is not nil.
+func (ru *ReleaseUpdate) SetNillableLogsPrunedAt(t *time.Time) *ReleaseUpdate {
+	if t != nil {
+		ru.SetLogsPrunedAt(*t)
+	}
+	return ru
+}
+
+// ClearLogsPrunedAt clears the value of the "logs_pruned_at" field.
+func (ru *ReleaseUpdate) ClearLogsPrunedAt() *ReleaseUpdate {
+	ru.mutation.ClearLogsPrunedAt()
+	return ru
+}
+
 // AddArtifactIDs adds the "artifacts" edge to the ReleaseArtifact entity by IDs.
 func (ru *ReleaseUpdate) AddArtifactIDs(ids ...int) *ReleaseUpdate {
 	ru.mutation.AddArtifactIDs(ids...)
@@ -498,6 +564,29 @@ func (ru *ReleaseUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if value, ok := ru.mutation.Partial(); ok {
 		_spec.SetField(release.FieldPartial, field.TypeBool, value)
+	}
+	if value, ok := ru.mutation.Tags(); ok {
+		_spec.SetField(release.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := ru.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, release.FieldTags, value)
+		})
+	}
+	if ru.mutation.TagsCleared() {
+		_spec.ClearField(release.FieldTags, field.TypeJSON)
+	}
+	if value, ok := ru.mutation.KeepForever(); ok {
+		_spec.SetField(release.FieldKeepForever, field.TypeBool, value)
+	}
+	if value, ok := ru.mutation.KeepForeverBy(); ok {
+		_spec.SetField(release.FieldKeepForeverBy, field.TypeString, value)
+	}
+	if value, ok := ru.mutation.LogsPrunedAt(); ok {
+		_spec.SetField(release.FieldLogsPrunedAt, field.TypeTime, value)
+	}
+	if ru.mutation.LogsPrunedAtCleared() {
+		_spec.ClearField(release.FieldLogsPrunedAt, field.TypeTime)
 	}
 	if ru.mutation.ArtifactsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -907,6 +996,72 @@ func (ruo *ReleaseUpdateOne) SetNillablePartial(b *bool) *ReleaseUpdateOne {
 	return ruo
 }
 
+// SetTags sets the "tags" field.
+func (ruo *ReleaseUpdateOne) SetTags(s []string) *ReleaseUpdateOne {
+	ruo.mutation.SetTags(s)
+	return ruo
+}
+
+// AppendTags appends s to the "tags" field.
+func (ruo *ReleaseUpdateOne) AppendTags(s []string) *ReleaseUpdateOne {
+	ruo.mutation.AppendTags(s)
+	return ruo
+}
+
+// ClearTags clears the value of the "tags" field.
+func (ruo *ReleaseUpdateOne) ClearTags() *ReleaseUpdateOne {
+	ruo.mutation.ClearTags()
+	return ruo
+}
+
+// SetKeepForever sets the "keep_forever" field.
+func (ruo *ReleaseUpdateOne) SetKeepForever(b bool) *ReleaseUpdateOne {
+	ruo.mutation.SetKeepForever(b)
+	return ruo
+}
+
+// SetNillableKeepForever sets the "keep_forever" field if the given value is not nil.
+func (ruo *ReleaseUpdateOne) SetNillableKeepForever(b *bool) *ReleaseUpdateOne {
+	if b != nil {
+		ruo.SetKeepForever(*b)
+	}
+	return ruo
+}
+
+// SetKeepForeverBy sets the "keep_forever_by" field.
+func (ruo *ReleaseUpdateOne) SetKeepForeverBy(s string) *ReleaseUpdateOne {
+	ruo.mutation.SetKeepForeverBy(s)
+	return ruo
+}
+
+// SetNillableKeepForeverBy sets the "keep_forever_by" field if the given value is not nil.
+func (ruo *ReleaseUpdateOne) SetNillableKeepForeverBy(s *string) *ReleaseUpdateOne {
+	if s != nil {
+		ruo.SetKeepForeverBy(*s)
+	}
+	return ruo
+}
+
+// SetLogsPrunedAt sets the "logs_pruned_at" field.
+func (ruo *ReleaseUpdateOne) SetLogsPrunedAt(t time.Time) *ReleaseUpdateOne {
+	ruo.mutation.SetLogsPrunedAt(t)
+	return ruo
+}
+
+// SetNillableLogsPrunedAt sets the "logs_pruned_at" field if the given value is not nil.
+func (ruo *ReleaseUpdateOne) SetNillableLogsPrunedAt(t *time.Time) *ReleaseUpdateOne {
+	if t != nil {
+		ruo.SetLogsPrunedAt(*t)
+	}
+	return ruo
+}
+
+// ClearLogsPrunedAt clears the value of the "logs_pruned_at" field.
+func (ruo *ReleaseUpdateOne) ClearLogsPrunedAt() *ReleaseUpdateOne {
+	ruo.mutation.ClearLogsPrunedAt()
+	return ruo
+}
+
 // AddArtifactIDs adds the "artifacts" edge to the ReleaseArtifact entity by IDs.
 func (ruo *ReleaseUpdateOne) AddArtifactIDs(ids ...int) *ReleaseUpdateOne {
 	ruo.mutation.AddArtifactIDs(ids...)
@@ -1282,6 +1437,29 @@ func (ruo *ReleaseUpdateOne) sqlSave(ctx context.Context) (_node *Release, err e
 	}
 	if value, ok := ruo.mutation.Partial(); ok {
 		_spec.SetField(release.FieldPartial, field.TypeBool, value)
+	}
+	if value, ok := ruo.mutation.Tags(); ok {
+		_spec.SetField(release.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := ruo.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, release.FieldTags, value)
+		})
+	}
+	if ruo.mutation.TagsCleared() {
+		_spec.ClearField(release.FieldTags, field.TypeJSON)
+	}
+	if value, ok := ruo.mutation.KeepForever(); ok {
+		_spec.SetField(release.FieldKeepForever, field.TypeBool, value)
+	}
+	if value, ok := ruo.mutation.KeepForeverBy(); ok {
+		_spec.SetField(release.FieldKeepForeverBy, field.TypeString, value)
+	}
+	if value, ok := ruo.mutation.LogsPrunedAt(); ok {
+		_spec.SetField(release.FieldLogsPrunedAt, field.TypeTime, value)
+	}
+	if ruo.mutation.LogsPrunedAtCleared() {
+		_spec.ClearField(release.FieldLogsPrunedAt, field.TypeTime)
 	}
 	if ruo.mutation.ArtifactsCleared() {
 		edge := &sqlgraph.EdgeSpec{

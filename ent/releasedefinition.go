@@ -45,6 +45,14 @@ type ReleaseDefinition struct {
 	Permissions spec.DefinitionPermissions `json:"permissions,omitempty"`
 	// ImportSource holds the value of the "import_source" field.
 	ImportSource string `json:"import_source,omitempty"`
+	// Path holds the value of the "path" field.
+	Path string `json:"path,omitempty"`
+	// Tags holds the value of the "tags" field.
+	Tags []string `json:"tags,omitempty"`
+	// TagIndex holds the value of the "tag_index" field.
+	TagIndex string `json:"tag_index,omitempty"`
+	// Disabled holds the value of the "disabled" field.
+	Disabled bool `json:"disabled,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ReleaseDefinitionQuery when eager-loading is set.
 	Edges        ReleaseDefinitionEdges `json:"edges"`
@@ -114,11 +122,13 @@ func (*ReleaseDefinition) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case releasedefinition.FieldVariables, releasedefinition.FieldSchedules, releasedefinition.FieldReaders, releasedefinition.FieldPermissions:
+		case releasedefinition.FieldVariables, releasedefinition.FieldSchedules, releasedefinition.FieldReaders, releasedefinition.FieldPermissions, releasedefinition.FieldTags:
 			values[i] = new([]byte)
+		case releasedefinition.FieldDisabled:
+			values[i] = new(sql.NullBool)
 		case releasedefinition.FieldID, releasedefinition.FieldRevision, releasedefinition.FieldReleaseCounter:
 			values[i] = new(sql.NullInt64)
-		case releasedefinition.FieldName, releasedefinition.FieldDescription, releasedefinition.FieldReleaseNameFormat, releasedefinition.FieldImportSource:
+		case releasedefinition.FieldName, releasedefinition.FieldDescription, releasedefinition.FieldReleaseNameFormat, releasedefinition.FieldImportSource, releasedefinition.FieldPath, releasedefinition.FieldTagIndex:
 			values[i] = new(sql.NullString)
 		case releasedefinition.FieldCreatedAt, releasedefinition.FieldUpdatedAt, releasedefinition.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
@@ -230,6 +240,32 @@ func (rd *ReleaseDefinition) assignValues(columns []string, values []any) error 
 			} else if value.Valid {
 				rd.ImportSource = value.String
 			}
+		case releasedefinition.FieldPath:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field path", values[i])
+			} else if value.Valid {
+				rd.Path = value.String
+			}
+		case releasedefinition.FieldTags:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field tags", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &rd.Tags); err != nil {
+					return fmt.Errorf("unmarshal field tags: %w", err)
+				}
+			}
+		case releasedefinition.FieldTagIndex:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field tag_index", values[i])
+			} else if value.Valid {
+				rd.TagIndex = value.String
+			}
+		case releasedefinition.FieldDisabled:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field disabled", values[i])
+			} else if value.Valid {
+				rd.Disabled = value.Bool
+			}
 		default:
 			rd.selectValues.Set(columns[i], values[i])
 		}
@@ -326,6 +362,18 @@ func (rd *ReleaseDefinition) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("import_source=")
 	builder.WriteString(rd.ImportSource)
+	builder.WriteString(", ")
+	builder.WriteString("path=")
+	builder.WriteString(rd.Path)
+	builder.WriteString(", ")
+	builder.WriteString("tags=")
+	builder.WriteString(fmt.Sprintf("%v", rd.Tags))
+	builder.WriteString(", ")
+	builder.WriteString("tag_index=")
+	builder.WriteString(rd.TagIndex)
+	builder.WriteString(", ")
+	builder.WriteString("disabled=")
+	builder.WriteString(fmt.Sprintf("%v", rd.Disabled))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -177,6 +177,54 @@ func (rdc *ReleaseDefinitionCreate) SetNillableImportSource(s *string) *ReleaseD
 	return rdc
 }
 
+// SetPath sets the "path" field.
+func (rdc *ReleaseDefinitionCreate) SetPath(s string) *ReleaseDefinitionCreate {
+	rdc.mutation.SetPath(s)
+	return rdc
+}
+
+// SetNillablePath sets the "path" field if the given value is not nil.
+func (rdc *ReleaseDefinitionCreate) SetNillablePath(s *string) *ReleaseDefinitionCreate {
+	if s != nil {
+		rdc.SetPath(*s)
+	}
+	return rdc
+}
+
+// SetTags sets the "tags" field.
+func (rdc *ReleaseDefinitionCreate) SetTags(s []string) *ReleaseDefinitionCreate {
+	rdc.mutation.SetTags(s)
+	return rdc
+}
+
+// SetTagIndex sets the "tag_index" field.
+func (rdc *ReleaseDefinitionCreate) SetTagIndex(s string) *ReleaseDefinitionCreate {
+	rdc.mutation.SetTagIndex(s)
+	return rdc
+}
+
+// SetNillableTagIndex sets the "tag_index" field if the given value is not nil.
+func (rdc *ReleaseDefinitionCreate) SetNillableTagIndex(s *string) *ReleaseDefinitionCreate {
+	if s != nil {
+		rdc.SetTagIndex(*s)
+	}
+	return rdc
+}
+
+// SetDisabled sets the "disabled" field.
+func (rdc *ReleaseDefinitionCreate) SetDisabled(b bool) *ReleaseDefinitionCreate {
+	rdc.mutation.SetDisabled(b)
+	return rdc
+}
+
+// SetNillableDisabled sets the "disabled" field if the given value is not nil.
+func (rdc *ReleaseDefinitionCreate) SetNillableDisabled(b *bool) *ReleaseDefinitionCreate {
+	if b != nil {
+		rdc.SetDisabled(*b)
+	}
+	return rdc
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rdc *ReleaseDefinitionCreate) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionCreate {
 	rdc.mutation.AddArtifactSourceIDs(ids...)
@@ -300,6 +348,18 @@ func (rdc *ReleaseDefinitionCreate) defaults() {
 		v := releasedefinition.DefaultImportSource
 		rdc.mutation.SetImportSource(v)
 	}
+	if _, ok := rdc.mutation.Path(); !ok {
+		v := releasedefinition.DefaultPath
+		rdc.mutation.SetPath(v)
+	}
+	if _, ok := rdc.mutation.TagIndex(); !ok {
+		v := releasedefinition.DefaultTagIndex
+		rdc.mutation.SetTagIndex(v)
+	}
+	if _, ok := rdc.mutation.Disabled(); !ok {
+		v := releasedefinition.DefaultDisabled
+		rdc.mutation.SetDisabled(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -347,6 +407,20 @@ func (rdc *ReleaseDefinitionCreate) check() error {
 		if err := releasedefinition.ImportSourceValidator(v); err != nil {
 			return &ValidationError{Name: "import_source", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.import_source": %w`, err)}
 		}
+	}
+	if _, ok := rdc.mutation.Path(); !ok {
+		return &ValidationError{Name: "path", err: errors.New(`ent: missing required field "ReleaseDefinition.path"`)}
+	}
+	if v, ok := rdc.mutation.Path(); ok {
+		if err := releasedefinition.PathValidator(v); err != nil {
+			return &ValidationError{Name: "path", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.path": %w`, err)}
+		}
+	}
+	if _, ok := rdc.mutation.TagIndex(); !ok {
+		return &ValidationError{Name: "tag_index", err: errors.New(`ent: missing required field "ReleaseDefinition.tag_index"`)}
+	}
+	if _, ok := rdc.mutation.Disabled(); !ok {
+		return &ValidationError{Name: "disabled", err: errors.New(`ent: missing required field "ReleaseDefinition.disabled"`)}
 	}
 	return nil
 }
@@ -426,6 +500,22 @@ func (rdc *ReleaseDefinitionCreate) createSpec() (*ReleaseDefinition, *sqlgraph.
 	if value, ok := rdc.mutation.ImportSource(); ok {
 		_spec.SetField(releasedefinition.FieldImportSource, field.TypeString, value)
 		_node.ImportSource = value
+	}
+	if value, ok := rdc.mutation.Path(); ok {
+		_spec.SetField(releasedefinition.FieldPath, field.TypeString, value)
+		_node.Path = value
+	}
+	if value, ok := rdc.mutation.Tags(); ok {
+		_spec.SetField(releasedefinition.FieldTags, field.TypeJSON, value)
+		_node.Tags = value
+	}
+	if value, ok := rdc.mutation.TagIndex(); ok {
+		_spec.SetField(releasedefinition.FieldTagIndex, field.TypeString, value)
+		_node.TagIndex = value
+	}
+	if value, ok := rdc.mutation.Disabled(); ok {
+		_spec.SetField(releasedefinition.FieldDisabled, field.TypeBool, value)
+		_node.Disabled = value
 	}
 	if nodes := rdc.mutation.ArtifactSourcesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -729,6 +819,60 @@ func (u *ReleaseDefinitionUpsert) UpdateImportSource() *ReleaseDefinitionUpsert 
 	return u
 }
 
+// SetPath sets the "path" field.
+func (u *ReleaseDefinitionUpsert) SetPath(v string) *ReleaseDefinitionUpsert {
+	u.Set(releasedefinition.FieldPath, v)
+	return u
+}
+
+// UpdatePath sets the "path" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsert) UpdatePath() *ReleaseDefinitionUpsert {
+	u.SetExcluded(releasedefinition.FieldPath)
+	return u
+}
+
+// SetTags sets the "tags" field.
+func (u *ReleaseDefinitionUpsert) SetTags(v []string) *ReleaseDefinitionUpsert {
+	u.Set(releasedefinition.FieldTags, v)
+	return u
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsert) UpdateTags() *ReleaseDefinitionUpsert {
+	u.SetExcluded(releasedefinition.FieldTags)
+	return u
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *ReleaseDefinitionUpsert) ClearTags() *ReleaseDefinitionUpsert {
+	u.SetNull(releasedefinition.FieldTags)
+	return u
+}
+
+// SetTagIndex sets the "tag_index" field.
+func (u *ReleaseDefinitionUpsert) SetTagIndex(v string) *ReleaseDefinitionUpsert {
+	u.Set(releasedefinition.FieldTagIndex, v)
+	return u
+}
+
+// UpdateTagIndex sets the "tag_index" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsert) UpdateTagIndex() *ReleaseDefinitionUpsert {
+	u.SetExcluded(releasedefinition.FieldTagIndex)
+	return u
+}
+
+// SetDisabled sets the "disabled" field.
+func (u *ReleaseDefinitionUpsert) SetDisabled(v bool) *ReleaseDefinitionUpsert {
+	u.Set(releasedefinition.FieldDisabled, v)
+	return u
+}
+
+// UpdateDisabled sets the "disabled" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsert) UpdateDisabled() *ReleaseDefinitionUpsert {
+	u.SetExcluded(releasedefinition.FieldDisabled)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -988,6 +1132,69 @@ func (u *ReleaseDefinitionUpsertOne) SetImportSource(v string) *ReleaseDefinitio
 func (u *ReleaseDefinitionUpsertOne) UpdateImportSource() *ReleaseDefinitionUpsertOne {
 	return u.Update(func(s *ReleaseDefinitionUpsert) {
 		s.UpdateImportSource()
+	})
+}
+
+// SetPath sets the "path" field.
+func (u *ReleaseDefinitionUpsertOne) SetPath(v string) *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetPath(v)
+	})
+}
+
+// UpdatePath sets the "path" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertOne) UpdatePath() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdatePath()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *ReleaseDefinitionUpsertOne) SetTags(v []string) *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertOne) UpdateTags() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *ReleaseDefinitionUpsertOne) ClearTags() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.ClearTags()
+	})
+}
+
+// SetTagIndex sets the "tag_index" field.
+func (u *ReleaseDefinitionUpsertOne) SetTagIndex(v string) *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetTagIndex(v)
+	})
+}
+
+// UpdateTagIndex sets the "tag_index" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertOne) UpdateTagIndex() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateTagIndex()
+	})
+}
+
+// SetDisabled sets the "disabled" field.
+func (u *ReleaseDefinitionUpsertOne) SetDisabled(v bool) *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetDisabled(v)
+	})
+}
+
+// UpdateDisabled sets the "disabled" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertOne) UpdateDisabled() *ReleaseDefinitionUpsertOne {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateDisabled()
 	})
 }
 
@@ -1416,6 +1623,69 @@ func (u *ReleaseDefinitionUpsertBulk) SetImportSource(v string) *ReleaseDefiniti
 func (u *ReleaseDefinitionUpsertBulk) UpdateImportSource() *ReleaseDefinitionUpsertBulk {
 	return u.Update(func(s *ReleaseDefinitionUpsert) {
 		s.UpdateImportSource()
+	})
+}
+
+// SetPath sets the "path" field.
+func (u *ReleaseDefinitionUpsertBulk) SetPath(v string) *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetPath(v)
+	})
+}
+
+// UpdatePath sets the "path" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertBulk) UpdatePath() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdatePath()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *ReleaseDefinitionUpsertBulk) SetTags(v []string) *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertBulk) UpdateTags() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *ReleaseDefinitionUpsertBulk) ClearTags() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.ClearTags()
+	})
+}
+
+// SetTagIndex sets the "tag_index" field.
+func (u *ReleaseDefinitionUpsertBulk) SetTagIndex(v string) *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetTagIndex(v)
+	})
+}
+
+// UpdateTagIndex sets the "tag_index" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertBulk) UpdateTagIndex() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateTagIndex()
+	})
+}
+
+// SetDisabled sets the "disabled" field.
+func (u *ReleaseDefinitionUpsertBulk) SetDisabled(v bool) *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.SetDisabled(v)
+	})
+}
+
+// UpdateDisabled sets the "disabled" field to the value that was provided on create.
+func (u *ReleaseDefinitionUpsertBulk) UpdateDisabled() *ReleaseDefinitionUpsertBulk {
+	return u.Update(func(s *ReleaseDefinitionUpsert) {
+		s.UpdateDisabled()
 	})
 }
 

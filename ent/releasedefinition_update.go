@@ -233,6 +233,66 @@ func (rdu *ReleaseDefinitionUpdate) SetNillableImportSource(s *string) *ReleaseD
 	return rdu
 }
 
+// SetPath sets the "path" field.
+func (rdu *ReleaseDefinitionUpdate) SetPath(s string) *ReleaseDefinitionUpdate {
+	rdu.mutation.SetPath(s)
+	return rdu
+}
+
+// SetNillablePath sets the "path" field if the given value is not nil.
+func (rdu *ReleaseDefinitionUpdate) SetNillablePath(s *string) *ReleaseDefinitionUpdate {
+	if s != nil {
+		rdu.SetPath(*s)
+	}
+	return rdu
+}
+
+// SetTags sets the "tags" field.
+func (rdu *ReleaseDefinitionUpdate) SetTags(s []string) *ReleaseDefinitionUpdate {
+	rdu.mutation.SetTags(s)
+	return rdu
+}
+
+// AppendTags appends s to the "tags" field.
+func (rdu *ReleaseDefinitionUpdate) AppendTags(s []string) *ReleaseDefinitionUpdate {
+	rdu.mutation.AppendTags(s)
+	return rdu
+}
+
+// ClearTags clears the value of the "tags" field.
+func (rdu *ReleaseDefinitionUpdate) ClearTags() *ReleaseDefinitionUpdate {
+	rdu.mutation.ClearTags()
+	return rdu
+}
+
+// SetTagIndex sets the "tag_index" field.
+func (rdu *ReleaseDefinitionUpdate) SetTagIndex(s string) *ReleaseDefinitionUpdate {
+	rdu.mutation.SetTagIndex(s)
+	return rdu
+}
+
+// SetNillableTagIndex sets the "tag_index" field if the given value is not nil.
+func (rdu *ReleaseDefinitionUpdate) SetNillableTagIndex(s *string) *ReleaseDefinitionUpdate {
+	if s != nil {
+		rdu.SetTagIndex(*s)
+	}
+	return rdu
+}
+
+// SetDisabled sets the "disabled" field.
+func (rdu *ReleaseDefinitionUpdate) SetDisabled(b bool) *ReleaseDefinitionUpdate {
+	rdu.mutation.SetDisabled(b)
+	return rdu
+}
+
+// SetNillableDisabled sets the "disabled" field if the given value is not nil.
+func (rdu *ReleaseDefinitionUpdate) SetNillableDisabled(b *bool) *ReleaseDefinitionUpdate {
+	if b != nil {
+		rdu.SetDisabled(*b)
+	}
+	return rdu
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rdu *ReleaseDefinitionUpdate) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionUpdate {
 	rdu.mutation.AddArtifactSourceIDs(ids...)
@@ -440,6 +500,11 @@ func (rdu *ReleaseDefinitionUpdate) check() error {
 			return &ValidationError{Name: "import_source", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.import_source": %w`, err)}
 		}
 	}
+	if v, ok := rdu.mutation.Path(); ok {
+		if err := releasedefinition.PathValidator(v); err != nil {
+			return &ValidationError{Name: "path", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.path": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -532,6 +597,26 @@ func (rdu *ReleaseDefinitionUpdate) sqlSave(ctx context.Context) (n int, err err
 	}
 	if value, ok := rdu.mutation.ImportSource(); ok {
 		_spec.SetField(releasedefinition.FieldImportSource, field.TypeString, value)
+	}
+	if value, ok := rdu.mutation.Path(); ok {
+		_spec.SetField(releasedefinition.FieldPath, field.TypeString, value)
+	}
+	if value, ok := rdu.mutation.Tags(); ok {
+		_spec.SetField(releasedefinition.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := rdu.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, releasedefinition.FieldTags, value)
+		})
+	}
+	if rdu.mutation.TagsCleared() {
+		_spec.ClearField(releasedefinition.FieldTags, field.TypeJSON)
+	}
+	if value, ok := rdu.mutation.TagIndex(); ok {
+		_spec.SetField(releasedefinition.FieldTagIndex, field.TypeString, value)
+	}
+	if value, ok := rdu.mutation.Disabled(); ok {
+		_spec.SetField(releasedefinition.FieldDisabled, field.TypeBool, value)
 	}
 	if rdu.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -933,6 +1018,66 @@ func (rduo *ReleaseDefinitionUpdateOne) SetNillableImportSource(s *string) *Rele
 	return rduo
 }
 
+// SetPath sets the "path" field.
+func (rduo *ReleaseDefinitionUpdateOne) SetPath(s string) *ReleaseDefinitionUpdateOne {
+	rduo.mutation.SetPath(s)
+	return rduo
+}
+
+// SetNillablePath sets the "path" field if the given value is not nil.
+func (rduo *ReleaseDefinitionUpdateOne) SetNillablePath(s *string) *ReleaseDefinitionUpdateOne {
+	if s != nil {
+		rduo.SetPath(*s)
+	}
+	return rduo
+}
+
+// SetTags sets the "tags" field.
+func (rduo *ReleaseDefinitionUpdateOne) SetTags(s []string) *ReleaseDefinitionUpdateOne {
+	rduo.mutation.SetTags(s)
+	return rduo
+}
+
+// AppendTags appends s to the "tags" field.
+func (rduo *ReleaseDefinitionUpdateOne) AppendTags(s []string) *ReleaseDefinitionUpdateOne {
+	rduo.mutation.AppendTags(s)
+	return rduo
+}
+
+// ClearTags clears the value of the "tags" field.
+func (rduo *ReleaseDefinitionUpdateOne) ClearTags() *ReleaseDefinitionUpdateOne {
+	rduo.mutation.ClearTags()
+	return rduo
+}
+
+// SetTagIndex sets the "tag_index" field.
+func (rduo *ReleaseDefinitionUpdateOne) SetTagIndex(s string) *ReleaseDefinitionUpdateOne {
+	rduo.mutation.SetTagIndex(s)
+	return rduo
+}
+
+// SetNillableTagIndex sets the "tag_index" field if the given value is not nil.
+func (rduo *ReleaseDefinitionUpdateOne) SetNillableTagIndex(s *string) *ReleaseDefinitionUpdateOne {
+	if s != nil {
+		rduo.SetTagIndex(*s)
+	}
+	return rduo
+}
+
+// SetDisabled sets the "disabled" field.
+func (rduo *ReleaseDefinitionUpdateOne) SetDisabled(b bool) *ReleaseDefinitionUpdateOne {
+	rduo.mutation.SetDisabled(b)
+	return rduo
+}
+
+// SetNillableDisabled sets the "disabled" field if the given value is not nil.
+func (rduo *ReleaseDefinitionUpdateOne) SetNillableDisabled(b *bool) *ReleaseDefinitionUpdateOne {
+	if b != nil {
+		rduo.SetDisabled(*b)
+	}
+	return rduo
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (rduo *ReleaseDefinitionUpdateOne) AddArtifactSourceIDs(ids ...int) *ReleaseDefinitionUpdateOne {
 	rduo.mutation.AddArtifactSourceIDs(ids...)
@@ -1153,6 +1298,11 @@ func (rduo *ReleaseDefinitionUpdateOne) check() error {
 			return &ValidationError{Name: "import_source", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.import_source": %w`, err)}
 		}
 	}
+	if v, ok := rduo.mutation.Path(); ok {
+		if err := releasedefinition.PathValidator(v); err != nil {
+			return &ValidationError{Name: "path", err: fmt.Errorf(`ent: validator failed for field "ReleaseDefinition.path": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1262,6 +1412,26 @@ func (rduo *ReleaseDefinitionUpdateOne) sqlSave(ctx context.Context) (_node *Rel
 	}
 	if value, ok := rduo.mutation.ImportSource(); ok {
 		_spec.SetField(releasedefinition.FieldImportSource, field.TypeString, value)
+	}
+	if value, ok := rduo.mutation.Path(); ok {
+		_spec.SetField(releasedefinition.FieldPath, field.TypeString, value)
+	}
+	if value, ok := rduo.mutation.Tags(); ok {
+		_spec.SetField(releasedefinition.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := rduo.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, releasedefinition.FieldTags, value)
+		})
+	}
+	if rduo.mutation.TagsCleared() {
+		_spec.ClearField(releasedefinition.FieldTags, field.TypeJSON)
+	}
+	if value, ok := rduo.mutation.TagIndex(); ok {
+		_spec.SetField(releasedefinition.FieldTagIndex, field.TypeString, value)
+	}
+	if value, ok := rduo.mutation.Disabled(); ok {
+		_spec.SetField(releasedefinition.FieldDisabled, field.TypeBool, value)
 	}
 	if rduo.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -720,6 +720,14 @@ func init() {
 	releaseDescPartial := releaseFields[11].Descriptor()
 	// release.DefaultPartial holds the default value on creation for the partial field.
 	release.DefaultPartial = releaseDescPartial.Default.(bool)
+	// releaseDescKeepForever is the schema descriptor for keep_forever field.
+	releaseDescKeepForever := releaseFields[14].Descriptor()
+	// release.DefaultKeepForever holds the default value on creation for the keep_forever field.
+	release.DefaultKeepForever = releaseDescKeepForever.Default.(bool)
+	// releaseDescKeepForeverBy is the schema descriptor for keep_forever_by field.
+	releaseDescKeepForeverBy := releaseFields[15].Descriptor()
+	// release.DefaultKeepForeverBy holds the default value on creation for the keep_forever_by field.
+	release.DefaultKeepForeverBy = releaseDescKeepForeverBy.Default.(string)
 	releaseartifactFields := schema.ReleaseArtifact{}.Fields()
 	_ = releaseartifactFields
 	// releaseartifactDescAlias is the schema descriptor for alias field.
@@ -821,6 +829,20 @@ func init() {
 	releasedefinition.DefaultImportSource = releasedefinitionDescImportSource.Default.(string)
 	// releasedefinition.ImportSourceValidator is a validator for the "import_source" field. It is called by the builders before save.
 	releasedefinition.ImportSourceValidator = releasedefinitionDescImportSource.Validators[0].(func(string) error)
+	// releasedefinitionDescPath is the schema descriptor for path field.
+	releasedefinitionDescPath := releasedefinitionFields[11].Descriptor()
+	// releasedefinition.DefaultPath holds the default value on creation for the path field.
+	releasedefinition.DefaultPath = releasedefinitionDescPath.Default.(string)
+	// releasedefinition.PathValidator is a validator for the "path" field. It is called by the builders before save.
+	releasedefinition.PathValidator = releasedefinitionDescPath.Validators[0].(func(string) error)
+	// releasedefinitionDescTagIndex is the schema descriptor for tag_index field.
+	releasedefinitionDescTagIndex := releasedefinitionFields[13].Descriptor()
+	// releasedefinition.DefaultTagIndex holds the default value on creation for the tag_index field.
+	releasedefinition.DefaultTagIndex = releasedefinitionDescTagIndex.Default.(string)
+	// releasedefinitionDescDisabled is the schema descriptor for disabled field.
+	releasedefinitionDescDisabled := releasedefinitionFields[14].Descriptor()
+	// releasedefinition.DefaultDisabled holds the default value on creation for the disabled field.
+	releasedefinition.DefaultDisabled = releasedefinitionDescDisabled.Default.(bool)
 	releaseenvironmentMixin := schema.ReleaseEnvironment{}.Mixin()
 	releaseenvironmentMixinFields0 := releaseenvironmentMixin[0].Fields()
 	_ = releaseenvironmentMixinFields0

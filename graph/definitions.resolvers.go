@@ -49,6 +49,25 @@ func (r *mutationResolver) DeleteDefinition(ctx context.Context, id int, expecte
 	return true, nil
 }
 
+// UndeleteDefinition is the resolver for the undeleteDefinition field.
+func (r *mutationResolver) UndeleteDefinition(ctx context.Context, id int, comment *string) (*ent.ReleaseDefinition, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.UndeleteDefinition(ctx, a, id, deref(comment))
+}
+
+// RevertDefinition is the resolver for the revertDefinition field.
+func (r *mutationResolver) RevertDefinition(ctx context.Context, id int, toRevision int, comment *string, keepCurrentSecrets *bool) (*ent.ReleaseDefinition, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keep := keepCurrentSecrets == nil || *keepCurrentSecrets
+	return r.Engine.RevertDefinition(ctx, a, id, toRevision, deref(comment), keep)
+}
+
 // Definition is the resolver for the definition field.
 func (r *queryResolver) Definition(ctx context.Context, id int) (*ent.ReleaseDefinition, error) {
 	a, err := actor(ctx)

@@ -135,20 +135,26 @@ func (r *Resolver) VariableGroupRevision() VariableGroupRevisionResolver {
 	return &variableGroupRevisionResolver{r}
 }
 
+// ReleaseDefinitionWhereInput returns ReleaseDefinitionWhereInputResolver implementation.
+func (r *Resolver) ReleaseDefinitionWhereInput() ReleaseDefinitionWhereInputResolver {
+	return &releaseDefinitionWhereInputResolver{r}
+}
+
 type (
-	agentResolver                 struct{ *Resolver }
-	approvalResolver              struct{ *Resolver }
-	deploymentResolver            struct{ *Resolver }
-	environmentResolver           struct{ *Resolver }
-	freezeWindowResolver          struct{ *Resolver }
-	outgoingHookResolver          struct{ *Resolver }
-	queryResolver                 struct{ *Resolver }
-	releaseResolver               struct{ *Resolver }
-	releaseDefinitionResolver     struct{ *Resolver }
-	secureFileResolver            struct{ *Resolver }
-	serviceConnectionResolver     struct{ *Resolver }
-	stepAttachmentResolver        struct{ *Resolver }
-	userResolver                  struct{ *Resolver }
-	variableGroupResolver         struct{ *Resolver }
-	variableGroupRevisionResolver struct{ *Resolver }
+	agentResolver                       struct{ *Resolver }
+	approvalResolver                    struct{ *Resolver }
+	deploymentResolver                  struct{ *Resolver }
+	environmentResolver                 struct{ *Resolver }
+	freezeWindowResolver                struct{ *Resolver }
+	outgoingHookResolver                struct{ *Resolver }
+	queryResolver                       struct{ *Resolver }
+	releaseResolver                     struct{ *Resolver }
+	releaseDefinitionResolver           struct{ *Resolver }
+	secureFileResolver                  struct{ *Resolver }
+	serviceConnectionResolver           struct{ *Resolver }
+	stepAttachmentResolver              struct{ *Resolver }
+	userResolver                        struct{ *Resolver }
+	variableGroupResolver               struct{ *Resolver }
+	variableGroupRevisionResolver       struct{ *Resolver }
+	releaseDefinitionWhereInputResolver struct{ *Resolver }
 )

@@ -65,6 +65,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Release() ReleaseResolver
 	ReleaseDefinition() ReleaseDefinitionResolver
+	ReleaseRetention() ReleaseRetentionResolver
 	SecureFile() SecureFileResolver
 	ServiceConnection() ServiceConnectionResolver
 	StepAttachment() StepAttachmentResolver
@@ -77,6 +78,7 @@ type ResolverRoot interface {
 	Variable() VariableResolver
 	VariableGroup() VariableGroupResolver
 	VariableGroupRevision() VariableGroupRevisionResolver
+	ReleaseDefinitionWhereInput() ReleaseDefinitionWhereInputResolver
 	TaskGroupStepInput() TaskGroupStepInputResolver
 	TaskInput() TaskInputResolver
 	TemplateInputInput() TemplateInputInputResolver
@@ -419,12 +421,15 @@ type ComplexityRoot struct {
 	DefinitionSnapshot struct {
 		ArtifactSources   func(childComplexity int) int
 		Description       func(childComplexity int) int
+		Disabled          func(childComplexity int) int
 		Environments      func(childComplexity int) int
 		Name              func(childComplexity int) int
+		Path              func(childComplexity int) int
 		Permissions       func(childComplexity int) int
 		Readers           func(childComplexity int) int
 		ReleaseNameFormat func(childComplexity int) int
 		Schedules         func(childComplexity int) int
+		Tags              func(childComplexity int) int
 		VariableGroups    func(childComplexity int) int
 		Variables         func(childComplexity int) int
 	}
@@ -551,6 +556,7 @@ type ComplexityRoot struct {
 		PreApproval    func(childComplexity int) int
 		PreGates       func(childComplexity int) int
 		Queue          func(childComplexity int) int
+		Retention      func(childComplexity int) int
 		Trigger        func(childComplexity int) int
 		VariableGroups func(childComplexity int) int
 		Variables      func(childComplexity int) int
@@ -996,6 +1002,7 @@ type ComplexityRoot struct {
 		CreateVariableGroup      func(childComplexity int, input delivery.VariableGroupInput, comment *string) int
 		DeleteAgent              func(childComplexity int, id int) int
 		DeleteDefinition         func(childComplexity int, id int, expectedRevision int, comment *string) int
+		DeleteDraftRelease       func(childComplexity int, id int) int
 		DeleteFreezeWindow       func(childComplexity int, id int) int
 		DeleteGroup              func(childComplexity int, id int) int
 		DeleteOutgoingHook       func(childComplexity int, id int) int
@@ -1015,12 +1022,17 @@ type ComplexityRoot struct {
 		RejectManualIntervention func(childComplexity int, id int, comment *string, onBehalfOf *string) int
 		RemoveGroupMember        func(childComplexity int, groupID int, userID int) int
 		ResumeManualIntervention func(childComplexity int, id int, comment *string, onBehalfOf *string) int
+		RevertDefinition         func(childComplexity int, id int, toRevision int, comment *string, keepCurrentSecrets *bool) int
 		RevokeAPIToken           func(childComplexity int, id int) int
+		RunRetention             func(childComplexity int) int
 		SetAgentEnabled          func(childComplexity int, id int, enabled bool) int
 		SetUserPassword          func(childComplexity int, id int, password string) int
+		StartRelease             func(childComplexity int, id int) int
+		UndeleteDefinition       func(childComplexity int, id int, comment *string) int
 		UpdateDefinition         func(childComplexity int, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) int
 		UpdateGroup              func(childComplexity int, id int, input model.GroupPatchInput) int
 		UpdateOutgoingHook       func(childComplexity int, id int, input model.OutgoingHookPatchInput) int
+		UpdateRelease            func(childComplexity int, id int, input delivery.UpdateReleaseInput) int
 		UpdateSecureFile         func(childComplexity int, id int, description *string, permissions *spec.LibraryPermissions) int
 		UpdateServiceConnection  func(childComplexity int, id int, input model.ServiceConnectionPatchInput) int
 		UpdateTaskTemplate       func(childComplexity int, input tasklib.Template) int
@@ -1100,6 +1112,7 @@ type ComplexityRoot struct {
 		DefinitionDiff             func(childComplexity int, id int, from int, to int) int
 		DefinitionRevisions        func(childComplexity int, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) int
 		Definitions                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
+		DeletedDefinitions         func(childComplexity int) int
 		FreezeWindows              func(childComplexity int, definitionID *int) int
 		Groups                     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
 		HookDeliveries             func(childComplexity int, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) int
@@ -1114,6 +1127,7 @@ type ComplexityRoot struct {
 		PendingManualInterventions func(childComplexity int) int
 		Release                    func(childComplexity int, id int) int
 		Releases                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
+		RetentionPreview           func(childComplexity int, definitionID int) int
 		SecureFiles                func(childComplexity int) int
 		ServiceConnections         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) int
 		TaskTemplate               func(childComplexity int, name string, version string) int
@@ -1147,12 +1161,16 @@ type ComplexityRoot struct {
 		Description        func(childComplexity int) int
 		Environments       func(childComplexity int) int
 		ID                 func(childComplexity int) int
+		KeepForever        func(childComplexity int) int
+		KeepForeverBy      func(childComplexity int) int
+		LogsPrunedAt       func(childComplexity int) int
 		ManualEnvironments func(childComplexity int) int
 		Name               func(childComplexity int) int
 		Number             func(childComplexity int) int
 		Partial            func(childComplexity int) int
 		Reason             func(childComplexity int) int
 		Status             func(childComplexity int) int
+		Tags               func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
 		VariableGroups     func(childComplexity int) int
 		VariableOverrides  func(childComplexity int) int
@@ -1219,10 +1237,12 @@ type ComplexityRoot struct {
 		CreatedAt         func(childComplexity int) int
 		DeletedAt         func(childComplexity int) int
 		Description       func(childComplexity int) int
+		Disabled          func(childComplexity int) int
 		Environments      func(childComplexity int) int
 		ID                func(childComplexity int) int
 		ImportedFrom      func(childComplexity int) int
 		Name              func(childComplexity int) int
+		Path              func(childComplexity int) int
 		Permissions       func(childComplexity int) int
 		Readers           func(childComplexity int) int
 		ReleaseNameFormat func(childComplexity int) int
@@ -1230,6 +1250,7 @@ type ComplexityRoot struct {
 		Revision          func(childComplexity int) int
 		Revisions         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder, where *ent.DefinitionRevisionWhereInput) int
 		Schedules         func(childComplexity int) int
+		Tags              func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		Variables         func(childComplexity int) int
 		ViewerCan         func(childComplexity int) int
@@ -1265,6 +1286,15 @@ type ComplexityRoot struct {
 		UpdatedAt    func(childComplexity int) int
 	}
 
+	ReleaseRetention struct {
+		DueAt        func(childComplexity int) int
+		LogsPrunedAt func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Reasons      func(childComplexity int) int
+		ReleaseID    func(childComplexity int) int
+		Verdict      func(childComplexity int) int
+	}
+
 	ReleaseVariableGroup struct {
 		Environment func(childComplexity int) int
 		Name        func(childComplexity int) int
@@ -1276,6 +1306,28 @@ type ComplexityRoot struct {
 		Name   func(childComplexity int) int
 		Secret func(childComplexity int) int
 		Value  func(childComplexity int) int
+	}
+
+	RetentionPolicy struct {
+		DaysToKeep     func(childComplexity int) int
+		ReleasesToKeep func(childComplexity int) int
+		RetainBuild    func(childComplexity int) int
+	}
+
+	RetentionPreview struct {
+		DefinitionID func(childComplexity int) int
+		EvaluatedAt  func(childComplexity int) int
+		Releases     func(childComplexity int) int
+	}
+
+	RetentionRun struct {
+		DefinitionsPurged       func(childComplexity int) int
+		HookDeliveriesPruned    func(childComplexity int) int
+		LogsPruned              func(childComplexity int) int
+		NotificationsPruned     func(childComplexity int) int
+		ReleasesDeleted         func(childComplexity int) int
+		SessionsPruned          func(childComplexity int) int
+		WebhookDeliveriesPruned func(childComplexity int) int
 	}
 
 	Schedule struct {
@@ -1638,6 +1690,8 @@ type MutationResolver interface {
 	CreateDefinition(ctx context.Context, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	UpdateDefinition(ctx context.Context, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	DeleteDefinition(ctx context.Context, id int, expectedRevision int, comment *string) (bool, error)
+	UndeleteDefinition(ctx context.Context, id int, comment *string) (*ent.ReleaseDefinition, error)
+	RevertDefinition(ctx context.Context, id int, toRevision int, comment *string, keepCurrentSecrets *bool) (*ent.ReleaseDefinition, error)
 	CreateFreezeWindow(ctx context.Context, input delivery.FreezeWindowInput) (*ent.FreezeWindow, error)
 	DeleteFreezeWindow(ctx context.Context, id int) (bool, error)
 	IgnoreGates(ctx context.Context, deploymentID int, comment *string) (*ent.Deployment, error)
@@ -1675,6 +1729,10 @@ type MutationResolver interface {
 	ReassignApproval(ctx context.Context, approvalID int, toUsername string, comment *string) (*ent.Approval, error)
 	CancelDeployment(ctx context.Context, deploymentID int, comment *string) (*ent.Deployment, error)
 	AbandonRelease(ctx context.Context, releaseID int, comment *string) (*ent.Release, error)
+	UpdateRelease(ctx context.Context, id int, input delivery.UpdateReleaseInput) (*ent.Release, error)
+	StartRelease(ctx context.Context, id int) (*ent.Release, error)
+	DeleteDraftRelease(ctx context.Context, id int) (bool, error)
+	RunRetention(ctx context.Context) (*delivery.RetentionRun, error)
 	CreateTaskTemplate(ctx context.Context, input tasklib.Template) (*tasklib.Template, error)
 	UpdateTaskTemplate(ctx context.Context, input tasklib.Template) (*tasklib.Template, error)
 	DeleteTaskTemplate(ctx context.Context, name string, version string) (bool, error)
@@ -1715,6 +1773,8 @@ type QueryResolver interface {
 	Release(ctx context.Context, id int) (*ent.Release, error)
 	PendingApprovals(ctx context.Context) ([]*ent.Approval, error)
 	CurrentDeployments(ctx context.Context, definitionID int) ([]*delivery.EnvironmentDeploymentState, error)
+	RetentionPreview(ctx context.Context, definitionID int) (*delivery.RetentionPreview, error)
+	DeletedDefinitions(ctx context.Context) ([]*ent.ReleaseDefinition, error)
 	TaskTemplates(ctx context.Context) ([]*tasklib.Template, error)
 	TaskTemplate(ctx context.Context, name string, version string) (*tasklib.Template, error)
 	ArtifactVersions(ctx context.Context, definitionID int, alias string, first *int) ([]*delivery.BuildVersion, error)
@@ -1733,6 +1793,9 @@ type ReleaseDefinitionResolver interface {
 
 	ViewerCan(ctx context.Context, obj *ent.ReleaseDefinition) (*delivery.ViewerCan, error)
 	ImportedFrom(ctx context.Context, obj *ent.ReleaseDefinition) (*string, error)
+}
+type ReleaseRetentionResolver interface {
+	Verdict(ctx context.Context, obj *delivery.ReleaseRetention) (model.RetentionVerdict, error)
 }
 type SecureFileResolver interface {
 	ViewerCan(ctx context.Context, obj *ent.SecureFile) (*delivery.LibraryViewerCan, error)
@@ -1788,6 +1851,9 @@ type VariableGroupRevisionResolver interface {
 	Changes(ctx context.Context, obj *ent.VariableGroupRevision) ([]*delivery.FieldChange, error)
 }
 
+type ReleaseDefinitionWhereInputResolver interface {
+	HasTag(ctx context.Context, obj *ent.ReleaseDefinitionWhereInput, data *string) error
+}
 type TaskGroupStepInputResolver interface {
 	Inputs(ctx context.Context, obj *tasklib.Step, data map[string]any) error
 }
@@ -3271,6 +3337,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionSnapshot.Description(childComplexity), true
+	case "DefinitionSnapshot.disabled":
+		if e.ComplexityRoot.DefinitionSnapshot.Disabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Disabled(childComplexity), true
 	case "DefinitionSnapshot.environments":
 		if e.ComplexityRoot.DefinitionSnapshot.Environments == nil {
 			break
@@ -3283,6 +3355,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionSnapshot.Name(childComplexity), true
+	case "DefinitionSnapshot.path":
+		if e.ComplexityRoot.DefinitionSnapshot.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Path(childComplexity), true
 	case "DefinitionSnapshot.permissions":
 		if e.ComplexityRoot.DefinitionSnapshot.Permissions == nil {
 			break
@@ -3307,6 +3385,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DefinitionSnapshot.Schedules(childComplexity), true
+	case "DefinitionSnapshot.tags":
+		if e.ComplexityRoot.DefinitionSnapshot.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DefinitionSnapshot.Tags(childComplexity), true
 	case "DefinitionSnapshot.variableGroups":
 		if e.ComplexityRoot.DefinitionSnapshot.VariableGroups == nil {
 			break
@@ -3893,6 +3977,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentSpec.Queue(childComplexity), true
+	case "EnvironmentSpec.retention":
+		if e.ComplexityRoot.EnvironmentSpec.Retention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Retention(childComplexity), true
 	case "EnvironmentSpec.trigger":
 		if e.ComplexityRoot.EnvironmentSpec.Trigger == nil {
 			break
@@ -5922,6 +6012,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteDefinition(childComplexity, args["id"].(int), args["expectedRevision"].(int), args["comment"].(*string)), true
+	case "Mutation.deleteDraftRelease":
+		if e.ComplexityRoot.Mutation.DeleteDraftRelease == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteDraftRelease_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteDraftRelease(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteFreezeWindow":
 		if e.ComplexityRoot.Mutation.DeleteFreezeWindow == nil {
 			break
@@ -6126,6 +6227,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumeManualIntervention(childComplexity, args["id"].(int), args["comment"].(*string), args["onBehalfOf"].(*string)), true
+	case "Mutation.revertDefinition":
+		if e.ComplexityRoot.Mutation.RevertDefinition == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revertDefinition_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevertDefinition(childComplexity, args["id"].(int), args["toRevision"].(int), args["comment"].(*string), args["keepCurrentSecrets"].(*bool)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -6137,6 +6249,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(int)), true
+	case "Mutation.runRetention":
+		if e.ComplexityRoot.Mutation.RunRetention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RunRetention(childComplexity), true
 	case "Mutation.setAgentEnabled":
 		if e.ComplexityRoot.Mutation.SetAgentEnabled == nil {
 			break
@@ -6159,6 +6277,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetUserPassword(childComplexity, args["id"].(int), args["password"].(string)), true
+	case "Mutation.startRelease":
+		if e.ComplexityRoot.Mutation.StartRelease == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startRelease_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartRelease(childComplexity, args["id"].(int)), true
+	case "Mutation.undeleteDefinition":
+		if e.ComplexityRoot.Mutation.UndeleteDefinition == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_undeleteDefinition_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UndeleteDefinition(childComplexity, args["id"].(int), args["comment"].(*string)), true
 	case "Mutation.updateDefinition":
 		if e.ComplexityRoot.Mutation.UpdateDefinition == nil {
 			break
@@ -6192,6 +6332,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateOutgoingHook(childComplexity, args["id"].(int), args["input"].(model.OutgoingHookPatchInput)), true
+	case "Mutation.updateRelease":
+		if e.ComplexityRoot.Mutation.UpdateRelease == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateRelease_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateRelease(childComplexity, args["id"].(int), args["input"].(delivery.UpdateReleaseInput)), true
 	case "Mutation.updateSecureFile":
 		if e.ComplexityRoot.Mutation.UpdateSecureFile == nil {
 			break
@@ -6600,6 +6751,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Definitions(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ReleaseDefinitionOrder), args["where"].(*ent.ReleaseDefinitionWhereInput)), true
+	case "Query.deletedDefinitions":
+		if e.ComplexityRoot.Query.DeletedDefinitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DeletedDefinitions(childComplexity), true
 	case "Query.freezeWindows":
 		if e.ComplexityRoot.Query.FreezeWindows == nil {
 			break
@@ -6735,6 +6892,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Releases(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ReleaseOrder), args["where"].(*ent.ReleaseWhereInput)), true
+	case "Query.retentionPreview":
+		if e.ComplexityRoot.Query.RetentionPreview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_retentionPreview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RetentionPreview(childComplexity, args["definitionId"].(int)), true
 	case "Query.secureFiles":
 		if e.ComplexityRoot.Query.SecureFiles == nil {
 			break
@@ -6954,6 +7122,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Release.ID(childComplexity), true
+	case "Release.keepForever":
+		if e.ComplexityRoot.Release.KeepForever == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Release.KeepForever(childComplexity), true
+	case "Release.keepForeverBy":
+		if e.ComplexityRoot.Release.KeepForeverBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Release.KeepForeverBy(childComplexity), true
+	case "Release.logsPrunedAt":
+		if e.ComplexityRoot.Release.LogsPrunedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Release.LogsPrunedAt(childComplexity), true
 	case "Release.manualEnvironments":
 		if e.ComplexityRoot.Release.ManualEnvironments == nil {
 			break
@@ -6990,6 +7176,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Release.Status(childComplexity), true
+	case "Release.tags":
+		if e.ComplexityRoot.Release.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Release.Tags(childComplexity), true
 	case "Release.updatedAt":
 		if e.ComplexityRoot.Release.UpdatedAt == nil {
 			break
@@ -7289,6 +7481,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.Description(childComplexity), true
+	case "ReleaseDefinition.disabled":
+		if e.ComplexityRoot.ReleaseDefinition.Disabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.Disabled(childComplexity), true
 	case "ReleaseDefinition.environments":
 		if e.ComplexityRoot.ReleaseDefinition.Environments == nil {
 			break
@@ -7313,6 +7511,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.Name(childComplexity), true
+	case "ReleaseDefinition.path":
+		if e.ComplexityRoot.ReleaseDefinition.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.Path(childComplexity), true
 	case "ReleaseDefinition.permissions":
 		if e.ComplexityRoot.ReleaseDefinition.Permissions == nil {
 			break
@@ -7365,6 +7569,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.Schedules(childComplexity), true
+	case "ReleaseDefinition.tags":
+		if e.ComplexityRoot.ReleaseDefinition.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.Tags(childComplexity), true
 	case "ReleaseDefinition.updatedAt":
 		if e.ComplexityRoot.ReleaseDefinition.UpdatedAt == nil {
 			break
@@ -7496,6 +7706,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReleaseEnvironment.UpdatedAt(childComplexity), true
 
+	case "ReleaseRetention.dueAt":
+		if e.ComplexityRoot.ReleaseRetention.DueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseRetention.DueAt(childComplexity), true
+	case "ReleaseRetention.logsPrunedAt":
+		if e.ComplexityRoot.ReleaseRetention.LogsPrunedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseRetention.LogsPrunedAt(childComplexity), true
+	case "ReleaseRetention.name":
+		if e.ComplexityRoot.ReleaseRetention.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseRetention.Name(childComplexity), true
+	case "ReleaseRetention.reasons":
+		if e.ComplexityRoot.ReleaseRetention.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseRetention.Reasons(childComplexity), true
+	case "ReleaseRetention.releaseId":
+		if e.ComplexityRoot.ReleaseRetention.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseRetention.ReleaseID(childComplexity), true
+	case "ReleaseRetention.verdict":
+		if e.ComplexityRoot.ReleaseRetention.Verdict == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseRetention.Verdict(childComplexity), true
+
 	case "ReleaseVariableGroup.environment":
 		if e.ComplexityRoot.ReleaseVariableGroup.Environment == nil {
 			break
@@ -7539,6 +7786,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseVariableOverride.Value(childComplexity), true
+
+	case "RetentionPolicy.daysToKeep":
+		if e.ComplexityRoot.RetentionPolicy.DaysToKeep == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPolicy.DaysToKeep(childComplexity), true
+	case "RetentionPolicy.releasesToKeep":
+		if e.ComplexityRoot.RetentionPolicy.ReleasesToKeep == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPolicy.ReleasesToKeep(childComplexity), true
+	case "RetentionPolicy.retainBuild":
+		if e.ComplexityRoot.RetentionPolicy.RetainBuild == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPolicy.RetainBuild(childComplexity), true
+
+	case "RetentionPreview.definitionId":
+		if e.ComplexityRoot.RetentionPreview.DefinitionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPreview.DefinitionID(childComplexity), true
+	case "RetentionPreview.evaluatedAt":
+		if e.ComplexityRoot.RetentionPreview.EvaluatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPreview.EvaluatedAt(childComplexity), true
+	case "RetentionPreview.releases":
+		if e.ComplexityRoot.RetentionPreview.Releases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPreview.Releases(childComplexity), true
+
+	case "RetentionRun.definitionsPurged":
+		if e.ComplexityRoot.RetentionRun.DefinitionsPurged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionRun.DefinitionsPurged(childComplexity), true
+	case "RetentionRun.hookDeliveriesPruned":
+		if e.ComplexityRoot.RetentionRun.HookDeliveriesPruned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionRun.HookDeliveriesPruned(childComplexity), true
+	case "RetentionRun.logsPruned":
+		if e.ComplexityRoot.RetentionRun.LogsPruned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionRun.LogsPruned(childComplexity), true
+	case "RetentionRun.notificationsPruned":
+		if e.ComplexityRoot.RetentionRun.NotificationsPruned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionRun.NotificationsPruned(childComplexity), true
+	case "RetentionRun.releasesDeleted":
+		if e.ComplexityRoot.RetentionRun.ReleasesDeleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionRun.ReleasesDeleted(childComplexity), true
+	case "RetentionRun.sessionsPruned":
+		if e.ComplexityRoot.RetentionRun.SessionsPruned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionRun.SessionsPruned(childComplexity), true
+	case "RetentionRun.webhookDeliveriesPruned":
+		if e.ComplexityRoot.RetentionRun.WebhookDeliveriesPruned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionRun.WebhookDeliveriesPruned(childComplexity), true
 
 	case "Schedule.cron":
 		if e.ComplexityRoot.Schedule.Cron == nil {
@@ -8960,6 +9288,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputReleaseEnvironmentWhereInput,
 		ec.unmarshalInputReleaseOrder,
 		ec.unmarshalInputReleaseWhereInput,
+		ec.unmarshalInputRetentionPolicyInput,
 		ec.unmarshalInputScheduleInput,
 		ec.unmarshalInputSecretValueInput,
 		ec.unmarshalInputSecureFileOrder,
@@ -8976,6 +9305,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputTaskTemplateInput,
 		ec.unmarshalInputTemplateInputInput,
 		ec.unmarshalInputTriggerInput,
+		ec.unmarshalInputUpdateReleaseInput,
 		ec.unmarshalInputUserOrder,
 		ec.unmarshalInputUserPatchInput,
 		ec.unmarshalInputUserWhereInput,
@@ -9083,7 +9413,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -10802,6 +11132,8 @@ enum DefinitionRevisionChangeType @goModel(model: "github.com/cairnhq/cairn/ent/
   CREATE
   UPDATE
   DELETE
+  UNDELETE
+  REVERT
 }
 """
 A connection to a list of items.
@@ -13623,6 +13955,10 @@ type Release implements Node {
   manualEnvironments: [String!]
   partial: Boolean!
   definitionID: ID!
+  tags: [String!]
+  keepForever: Boolean!
+  keepForeverBy: String!
+  logsPrunedAt: Time
   definition: ReleaseDefinition!
   artifacts: [ReleaseArtifact!]
   environments: [ReleaseEnvironment!]
@@ -13973,6 +14309,9 @@ type ReleaseDefinition implements Node {
   deletedAt: Time
   readers: [String!]
   permissions: DefinitionPermissions
+  path: String!
+  tags: [String!]
+  disabled: Boolean!
   artifactSources: [ArtifactSource!]
   environments: [Environment!]
   revisions(
@@ -14089,6 +14428,7 @@ enum ReleaseDefinitionOrderField {
   UPDATED_AT
   NAME
   REVISION
+  PATH
 }
 """
 ReleaseDefinitionWhereInput is used for filtering ReleaseDefinition objects.
@@ -14203,6 +14543,27 @@ input ReleaseDefinitionWhereInput {
   deletedAtLTE: Time
   deletedAtIsNil: Boolean
   deletedAtNotNil: Boolean
+  """
+  path field predicates
+  """
+  path: String
+  pathNEQ: String
+  pathIn: [String!]
+  pathNotIn: [String!]
+  pathGT: String
+  pathGTE: String
+  pathLT: String
+  pathLTE: String
+  pathContains: String
+  pathHasPrefix: String
+  pathHasSuffix: String
+  pathEqualFold: String
+  pathContainsFold: String
+  """
+  disabled field predicates
+  """
+  disabled: Boolean
+  disabledNEQ: Boolean
   """
   artifact_sources edge predicates
   """
@@ -14434,6 +14795,7 @@ enum ReleaseReason @goModel(model: "github.com/cairnhq/cairn/ent/release.Reason"
 ReleaseStatus is enum for the field status
 """
 enum ReleaseStatus @goModel(model: "github.com/cairnhq/cairn/ent/release.Status") {
+  DRAFT
   ACTIVE
   ABANDONED
 }
@@ -14574,6 +14936,40 @@ input ReleaseWhereInput {
   definitionIDNEQ: ID
   definitionIDIn: [ID!]
   definitionIDNotIn: [ID!]
+  """
+  keep_forever field predicates
+  """
+  keepForever: Boolean
+  keepForeverNEQ: Boolean
+  """
+  keep_forever_by field predicates
+  """
+  keepForeverBy: String
+  keepForeverByNEQ: String
+  keepForeverByIn: [String!]
+  keepForeverByNotIn: [String!]
+  keepForeverByGT: String
+  keepForeverByGTE: String
+  keepForeverByLT: String
+  keepForeverByLTE: String
+  keepForeverByContains: String
+  keepForeverByHasPrefix: String
+  keepForeverByHasSuffix: String
+  keepForeverByEqualFold: String
+  keepForeverByContainsFold: String
+  """
+  logs_pruned_at field predicates
+  """
+  logsPrunedAt: Time
+  logsPrunedAtNEQ: Time
+  logsPrunedAtIn: [Time!]
+  logsPrunedAtNotIn: [Time!]
+  logsPrunedAtGT: Time
+  logsPrunedAtGTE: Time
+  logsPrunedAtLT: Time
+  logsPrunedAtLTE: Time
+  logsPrunedAtIsNil: Boolean
+  logsPrunedAtNotNil: Boolean
   """
   definition edge predicates
   """
@@ -16020,6 +16416,7 @@ input WorkItemWhereInput {
 	{Name: "schema/library.graphql", Input: sourceData("schema/library.graphql"), BuiltIn: false},
 	{Name: "schema/notifications.graphql", Input: sourceData("schema/notifications.graphql"), BuiltIn: false},
 	{Name: "schema/releases.graphql", Input: sourceData("schema/releases.graphql"), BuiltIn: false},
+	{Name: "schema/retention.graphql", Input: sourceData("schema/retention.graphql"), BuiltIn: false},
 	{Name: "schema/tasks.graphql", Input: sourceData("schema/tasks.graphql"), BuiltIn: false},
 	{Name: "schema/workitems.graphql", Input: sourceData("schema/workitems.graphql"), BuiltIn: false},
 }
@@ -16535,6 +16932,12 @@ func (ec *executionContext) childFields_DefinitionSnapshot(ctx context.Context, 
 		return ec.fieldContext_DefinitionSnapshot_readers(ctx, field)
 	case "permissions":
 		return ec.fieldContext_DefinitionSnapshot_permissions(ctx, field)
+	case "path":
+		return ec.fieldContext_DefinitionSnapshot_path(ctx, field)
+	case "tags":
+		return ec.fieldContext_DefinitionSnapshot_tags(ctx, field)
+	case "disabled":
+		return ec.fieldContext_DefinitionSnapshot_disabled(ctx, field)
 	case "variableGroups":
 		return ec.fieldContext_DefinitionSnapshot_variableGroups(ctx, field)
 	}
@@ -16723,6 +17126,8 @@ func (ec *executionContext) childFields_EnvironmentSpec(ctx context.Context, fie
 		return ec.fieldContext_EnvironmentSpec_variables(ctx, field)
 	case "permissions":
 		return ec.fieldContext_EnvironmentSpec_permissions(ctx, field)
+	case "retention":
+		return ec.fieldContext_EnvironmentSpec_retention(ctx, field)
 	case "preGates":
 		return ec.fieldContext_EnvironmentSpec_preGates(ctx, field)
 	case "postGates":
@@ -17481,6 +17886,14 @@ func (ec *executionContext) childFields_Release(ctx context.Context, field graph
 		return ec.fieldContext_Release_partial(ctx, field)
 	case "definitionID":
 		return ec.fieldContext_Release_definitionID(ctx, field)
+	case "tags":
+		return ec.fieldContext_Release_tags(ctx, field)
+	case "keepForever":
+		return ec.fieldContext_Release_keepForever(ctx, field)
+	case "keepForeverBy":
+		return ec.fieldContext_Release_keepForeverBy(ctx, field)
+	case "logsPrunedAt":
+		return ec.fieldContext_Release_logsPrunedAt(ctx, field)
 	case "definition":
 		return ec.fieldContext_Release_definition(ctx, field)
 	case "artifacts":
@@ -17593,6 +18006,12 @@ func (ec *executionContext) childFields_ReleaseDefinition(ctx context.Context, f
 		return ec.fieldContext_ReleaseDefinition_readers(ctx, field)
 	case "permissions":
 		return ec.fieldContext_ReleaseDefinition_permissions(ctx, field)
+	case "path":
+		return ec.fieldContext_ReleaseDefinition_path(ctx, field)
+	case "tags":
+		return ec.fieldContext_ReleaseDefinition_tags(ctx, field)
+	case "disabled":
+		return ec.fieldContext_ReleaseDefinition_disabled(ctx, field)
 	case "artifactSources":
 		return ec.fieldContext_ReleaseDefinition_artifactSources(ctx, field)
 	case "environments":
@@ -17671,6 +18090,24 @@ func (ec *executionContext) childFields_ReleaseEnvironment(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseEnvironment", field.Name)
 }
 
+func (ec *executionContext) childFields_ReleaseRetention(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "releaseId":
+		return ec.fieldContext_ReleaseRetention_releaseId(ctx, field)
+	case "name":
+		return ec.fieldContext_ReleaseRetention_name(ctx, field)
+	case "verdict":
+		return ec.fieldContext_ReleaseRetention_verdict(ctx, field)
+	case "dueAt":
+		return ec.fieldContext_ReleaseRetention_dueAt(ctx, field)
+	case "reasons":
+		return ec.fieldContext_ReleaseRetention_reasons(ctx, field)
+	case "logsPrunedAt":
+		return ec.fieldContext_ReleaseRetention_logsPrunedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseRetention", field.Name)
+}
+
 func (ec *executionContext) childFields_ReleaseVariableGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -17695,6 +18132,50 @@ func (ec *executionContext) childFields_ReleaseVariableOverride(ctx context.Cont
 		return ec.fieldContext_ReleaseVariableOverride_secret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseVariableOverride", field.Name)
+}
+
+func (ec *executionContext) childFields_RetentionPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "daysToKeep":
+		return ec.fieldContext_RetentionPolicy_daysToKeep(ctx, field)
+	case "releasesToKeep":
+		return ec.fieldContext_RetentionPolicy_releasesToKeep(ctx, field)
+	case "retainBuild":
+		return ec.fieldContext_RetentionPolicy_retainBuild(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetentionPolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_RetentionPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "definitionId":
+		return ec.fieldContext_RetentionPreview_definitionId(ctx, field)
+	case "evaluatedAt":
+		return ec.fieldContext_RetentionPreview_evaluatedAt(ctx, field)
+	case "releases":
+		return ec.fieldContext_RetentionPreview_releases(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetentionPreview", field.Name)
+}
+
+func (ec *executionContext) childFields_RetentionRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "releasesDeleted":
+		return ec.fieldContext_RetentionRun_releasesDeleted(ctx, field)
+	case "logsPruned":
+		return ec.fieldContext_RetentionRun_logsPruned(ctx, field)
+	case "webhookDeliveriesPruned":
+		return ec.fieldContext_RetentionRun_webhookDeliveriesPruned(ctx, field)
+	case "hookDeliveriesPruned":
+		return ec.fieldContext_RetentionRun_hookDeliveriesPruned(ctx, field)
+	case "notificationsPruned":
+		return ec.fieldContext_RetentionRun_notificationsPruned(ctx, field)
+	case "sessionsPruned":
+		return ec.fieldContext_RetentionRun_sessionsPruned(ctx, field)
+	case "definitionsPurged":
+		return ec.fieldContext_RetentionRun_definitionsPurged(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetentionRun", field.Name)
 }
 
 func (ec *executionContext) childFields_Schedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -18769,6 +19250,20 @@ func (ec *executionContext) field_Mutation_deleteDefinition_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteDraftRelease_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteFreezeWindow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -19157,6 +19652,44 @@ func (ec *executionContext) field_Mutation_resumeManualIntervention_args(ctx con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_revertDefinition_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "toRevision",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["toRevision"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "keepCurrentSecrets",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["keepCurrentSecrets"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -19212,6 +19745,42 @@ func (ec *executionContext) field_Mutation_setUserPassword_args(ctx context.Cont
 		return nil, err
 	}
 	args["password"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startRelease_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_undeleteDefinition_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg1
 	return args, nil
 }
 
@@ -19289,6 +19858,28 @@ func (ec *executionContext) field_Mutation_updateOutgoingHook_args(ctx context.C
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.OutgoingHookPatchInput, error) {
 			return ec.unmarshalNOutgoingHookPatchInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐOutgoingHookPatchInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateRelease_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (delivery.UpdateReleaseInput, error) {
+			return ec.unmarshalNUpdateReleaseInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐUpdateReleaseInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -20124,6 +20715,20 @@ func (ec *executionContext) field_Query_releases_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_retentionPreview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "definitionId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["definitionId"] = arg0
 	return args, nil
 }
 
@@ -26934,6 +27539,75 @@ func (ec *executionContext) fieldContext_DefinitionSnapshot_permissions(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _DefinitionSnapshot_path(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionSnapshot_tags(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DefinitionSnapshot_disabled(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DefinitionSnapshot_disabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DefinitionSnapshot_disabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DefinitionSnapshot", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _DefinitionSnapshot_variableGroups(ctx context.Context, field graphql.CollectedField, obj *spec.DefinitionSnapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -29438,6 +30112,38 @@ func (ec *executionContext) fieldContext_EnvironmentSpec_permissions(_ context.C
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_EnvironmentPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_retention(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_retention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Retention, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *spec.RetentionPolicy) graphql.Marshaler {
+			return ec.marshalORetentionPolicy2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐRetentionPolicy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_retention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionPolicy(ctx, field)
 		},
 	}
 	return fc, nil
@@ -37088,6 +37794,94 @@ func (ec *executionContext) fieldContext_Mutation_deleteDefinition(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_undeleteDefinition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_undeleteDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UndeleteDefinition(ctx, fc.Args["id"].(int), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReleaseDefinition) graphql.Marshaler {
+			return ec.marshalNReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_undeleteDefinition(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseDefinition(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_undeleteDefinition_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revertDefinition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revertDefinition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevertDefinition(ctx, fc.Args["id"].(int), fc.Args["toRevision"].(int), fc.Args["comment"].(*string), fc.Args["keepCurrentSecrets"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReleaseDefinition) graphql.Marshaler {
+			return ec.marshalNReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revertDefinition(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseDefinition(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revertDefinition_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createFreezeWindow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -38712,6 +39506,170 @@ func (ec *executionContext) fieldContext_Mutation_abandonRelease(ctx context.Con
 	if fc.Args, err = ec.field_Mutation_abandonRelease_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateRelease(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateRelease(ctx, fc.Args["id"].(int), fc.Args["input"].(delivery.UpdateReleaseInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalNRelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateRelease(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateRelease_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startRelease(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartRelease(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Release) graphql.Marshaler {
+			return ec.marshalNRelease2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐRelease(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startRelease(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startRelease_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteDraftRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteDraftRelease(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteDraftRelease(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteDraftRelease(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteDraftRelease_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runRetention(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runRetention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RunRetention(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.RetentionRun) graphql.Marshaler {
+			return ec.marshalNRetentionRun2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐRetentionRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runRetention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionRun(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -41148,6 +42106,82 @@ func (ec *executionContext) fieldContext_Query_currentDeployments(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_retentionPreview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_retentionPreview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RetentionPreview(ctx, fc.Args["definitionId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.RetentionPreview) graphql.Marshaler {
+			return ec.marshalNRetentionPreview2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐRetentionPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_retentionPreview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionPreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_retentionPreview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deletedDefinitions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deletedDefinitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DeletedDefinitions(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ReleaseDefinition) graphql.Marshaler {
+			return ec.marshalNReleaseDefinition2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinitionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deletedDefinitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseDefinition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_taskTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -41819,6 +42853,98 @@ func (ec *executionContext) _Release_definitionID(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Release_definitionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Release", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Release_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Release_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Release_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Release", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Release_keepForever(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Release_keepForever(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KeepForever, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Release_keepForever(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Release", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Release_keepForeverBy(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Release_keepForeverBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KeepForeverBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Release_keepForeverBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Release", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Release_logsPrunedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Release_logsPrunedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LogsPrunedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Release_logsPrunedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Release", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _Release_definition(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
@@ -43394,6 +44520,75 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_permissions(_ context
 	return fc, nil
 }
 
+func (ec *executionContext) _ReleaseDefinition_path(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseDefinition", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseDefinition_tags(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseDefinition", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseDefinition_disabled(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_disabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_disabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseDefinition", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _ReleaseDefinition_artifactSources(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -44101,6 +45296,144 @@ func (ec *executionContext) fieldContext_ReleaseEnvironment_deployments(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _ReleaseRetention_releaseId(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRetention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseRetention_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseRetention_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseRetention", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseRetention_name(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRetention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseRetention_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseRetention_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseRetention", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseRetention_verdict(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRetention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseRetention_verdict(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReleaseRetention().Verdict(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RetentionVerdict) graphql.Marshaler {
+			return ec.marshalNRetentionVerdict2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐRetentionVerdict(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseRetention_verdict(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseRetention", field, true, true, errors.New("field of type RetentionVerdict does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseRetention_dueAt(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRetention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseRetention_dueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseRetention_dueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseRetention", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseRetention_reasons(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRetention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseRetention_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseRetention_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseRetention", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseRetention_logsPrunedAt(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRetention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseRetention_logsPrunedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LogsPrunedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseRetention_logsPrunedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseRetention", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _ReleaseVariableGroup_name(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseVariableGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -44269,6 +45602,314 @@ func (ec *executionContext) _ReleaseVariableOverride_secret(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_ReleaseVariableOverride_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionPolicy_daysToKeep(ctx context.Context, field graphql.CollectedField, obj *spec.RetentionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPolicy_daysToKeep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DaysToKeep, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPolicy_daysToKeep(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionPolicy_releasesToKeep(ctx context.Context, field graphql.CollectedField, obj *spec.RetentionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPolicy_releasesToKeep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleasesToKeep, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPolicy_releasesToKeep(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionPolicy_retainBuild(ctx context.Context, field graphql.CollectedField, obj *spec.RetentionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPolicy_retainBuild(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetainBuild, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPolicy_retainBuild(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionPolicy", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionPreview_definitionId(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPreview_definitionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPreview_definitionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionPreview", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionPreview_evaluatedAt(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPreview_evaluatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EvaluatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPreview_evaluatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionPreview", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionPreview_releases(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPreview_releases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Releases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []delivery.ReleaseRetention) graphql.Marshaler {
+			return ec.marshalNReleaseRetention2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseRetentionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPreview_releases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RetentionPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseRetention(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RetentionRun_releasesDeleted(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionRun_releasesDeleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleasesDeleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionRun_releasesDeleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionRun", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionRun_logsPruned(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionRun_logsPruned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LogsPruned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionRun_logsPruned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionRun", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionRun_webhookDeliveriesPruned(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionRun_webhookDeliveriesPruned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookDeliveriesPruned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionRun_webhookDeliveriesPruned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionRun", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionRun_hookDeliveriesPruned(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionRun_hookDeliveriesPruned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HookDeliveriesPruned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionRun_hookDeliveriesPruned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionRun", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionRun_notificationsPruned(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionRun_notificationsPruned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotificationsPruned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionRun_notificationsPruned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionRun", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionRun_sessionsPruned(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionRun_sessionsPruned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionsPruned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionRun_sessionsPruned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionRun", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RetentionRun_definitionsPurged(ctx context.Context, field graphql.CollectedField, obj *delivery.RetentionRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionRun_definitionsPurged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinitionsPurged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionRun_definitionsPurged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionRun", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Schedule_cron(ctx context.Context, field graphql.CollectedField, obj *spec.Schedule) (ret graphql.Marshaler) {
@@ -56911,7 +58552,7 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules", "readers", "permissions", "variableGroups"}
+	fieldsInOrder := [...]string{"name", "description", "releaseNameFormat", "variables", "artifactSources", "environments", "schedules", "readers", "permissions", "path", "tags", "disabled", "variableGroups"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -56981,6 +58622,27 @@ func (ec *executionContext) unmarshalInputDefinitionInput(ctx context.Context, o
 				return it, err
 			}
 			it.Permissions = data
+		case "path":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("path"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Path = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
+		case "disabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("disabled"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Disabled = data
 		case "variableGroups":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variableGroups"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
@@ -58858,7 +60520,7 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions", "preGates", "postGates", "variableGroups"}
+	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions", "retention", "preGates", "postGates", "variableGroups"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -58928,6 +60590,13 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 				return it, err
 			}
 			it.Permissions = data
+		case "retention":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retention"))
+			data, err := ec.unmarshalORetentionPolicyInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐRetentionPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Retention = data
 		case "preGates":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preGates"))
 			data, err := ec.unmarshalOGatePolicyInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐGatePolicy(ctx, v)
@@ -66107,7 +67776,7 @@ func (ec *executionContext) unmarshalInputNewReleaseInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"definitionId", "artifacts", "reason", "description", "variableOverrides", "manualEnvironments", "partial", "overrideArtifactChecks"}
+	fieldsInOrder := [...]string{"definitionId", "artifacts", "reason", "description", "variableOverrides", "manualEnvironments", "partial", "overrideArtifactChecks", "draft"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -66170,6 +67839,13 @@ func (ec *executionContext) unmarshalInputNewReleaseInput(ctx context.Context, o
 				return it, err
 			}
 			it.OverrideArtifactChecks = data
+		case "draft":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("draft"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Draft = data
 		}
 	}
 	return it, nil
@@ -69256,7 +70932,7 @@ func (ec *executionContext) unmarshalInputReleaseDefinitionWhereInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "releaseNameFormat", "releaseNameFormatNEQ", "releaseNameFormatIn", "releaseNameFormatNotIn", "releaseNameFormatGT", "releaseNameFormatGTE", "releaseNameFormatLT", "releaseNameFormatLTE", "releaseNameFormatContains", "releaseNameFormatHasPrefix", "releaseNameFormatHasSuffix", "releaseNameFormatEqualFold", "releaseNameFormatContainsFold", "revision", "revisionNEQ", "revisionIn", "revisionNotIn", "revisionGT", "revisionGTE", "revisionLT", "revisionLTE", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "hasArtifactSources", "hasArtifactSourcesWith", "hasEnvironments", "hasEnvironmentsWith", "hasRevisions", "hasRevisionsWith", "hasReleases", "hasReleasesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "releaseNameFormat", "releaseNameFormatNEQ", "releaseNameFormatIn", "releaseNameFormatNotIn", "releaseNameFormatGT", "releaseNameFormatGTE", "releaseNameFormatLT", "releaseNameFormatLTE", "releaseNameFormatContains", "releaseNameFormatHasPrefix", "releaseNameFormatHasSuffix", "releaseNameFormatEqualFold", "releaseNameFormatContainsFold", "revision", "revisionNEQ", "revisionIn", "revisionNotIn", "revisionGT", "revisionGTE", "revisionLT", "revisionLTE", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "path", "pathNEQ", "pathIn", "pathNotIn", "pathGT", "pathGTE", "pathLT", "pathLTE", "pathContains", "pathHasPrefix", "pathHasSuffix", "pathEqualFold", "pathContainsFold", "disabled", "disabledNEQ", "hasArtifactSources", "hasArtifactSourcesWith", "hasEnvironments", "hasEnvironmentsWith", "hasRevisions", "hasRevisionsWith", "hasReleases", "hasReleasesWith", "hasTag"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -69851,6 +71527,111 @@ func (ec *executionContext) unmarshalInputReleaseDefinitionWhereInput(ctx contex
 				return it, err
 			}
 			it.DeletedAtNotNil = data
+		case "path":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("path"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Path = data
+		case "pathNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathNEQ = data
+		case "pathIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathIn = data
+		case "pathNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathNotIn = data
+		case "pathGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathGT = data
+		case "pathGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathGTE = data
+		case "pathLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathLT = data
+		case "pathLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathLTE = data
+		case "pathContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathContains = data
+		case "pathHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathHasPrefix = data
+		case "pathHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathHasSuffix = data
+		case "pathEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathEqualFold = data
+		case "pathContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathContainsFold = data
+		case "disabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("disabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Disabled = data
+		case "disabledNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("disabledNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisabledNEQ = data
 		case "hasArtifactSources":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasArtifactSources"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -69907,6 +71688,15 @@ func (ec *executionContext) unmarshalInputReleaseDefinitionWhereInput(ctx contex
 				return it, err
 			}
 			it.HasReleasesWith = data
+		case "hasTag":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTag"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.ReleaseDefinitionWhereInput().HasTag(ctx, &it, data); err != nil {
+				return it, err
+			}
 		}
 	}
 	return it, nil
@@ -70518,7 +72308,7 @@ func (ec *executionContext) unmarshalInputReleaseWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "definitionRevision", "definitionRevisionNEQ", "definitionRevisionIn", "definitionRevisionNotIn", "definitionRevisionGT", "definitionRevisionGTE", "definitionRevisionLT", "definitionRevisionLTE", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "createdBy", "createdByNEQ", "createdByIn", "createdByNotIn", "createdByGT", "createdByGTE", "createdByLT", "createdByLTE", "createdByContains", "createdByHasPrefix", "createdByHasSuffix", "createdByEqualFold", "createdByContainsFold", "partial", "partialNEQ", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "hasDefinition", "hasDefinitionWith", "hasArtifacts", "hasArtifactsWith", "hasEnvironments", "hasEnvironmentsWith", "hasDeployments", "hasDeploymentsWith", "hasCommits", "hasCommitsWith", "hasWorkItems", "hasWorkItemsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "definitionRevision", "definitionRevisionNEQ", "definitionRevisionIn", "definitionRevisionNotIn", "definitionRevisionGT", "definitionRevisionGTE", "definitionRevisionLT", "definitionRevisionLTE", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "createdBy", "createdByNEQ", "createdByIn", "createdByNotIn", "createdByGT", "createdByGTE", "createdByLT", "createdByLTE", "createdByContains", "createdByHasPrefix", "createdByHasSuffix", "createdByEqualFold", "createdByContainsFold", "partial", "partialNEQ", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "keepForever", "keepForeverNEQ", "keepForeverBy", "keepForeverByNEQ", "keepForeverByIn", "keepForeverByNotIn", "keepForeverByGT", "keepForeverByGTE", "keepForeverByLT", "keepForeverByLTE", "keepForeverByContains", "keepForeverByHasPrefix", "keepForeverByHasSuffix", "keepForeverByEqualFold", "keepForeverByContainsFold", "logsPrunedAt", "logsPrunedAtNEQ", "logsPrunedAtIn", "logsPrunedAtNotIn", "logsPrunedAtGT", "logsPrunedAtGTE", "logsPrunedAtLT", "logsPrunedAtLTE", "logsPrunedAtIsNil", "logsPrunedAtNotNil", "hasDefinition", "hasDefinitionWith", "hasArtifacts", "hasArtifactsWith", "hasEnvironments", "hasEnvironmentsWith", "hasDeployments", "hasDeploymentsWith", "hasCommits", "hasCommitsWith", "hasWorkItems", "hasWorkItemsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -71197,6 +72987,181 @@ func (ec *executionContext) unmarshalInputReleaseWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.DefinitionIDNotIn = data
+		case "keepForever":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForever"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForever = data
+		case "keepForeverNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverNEQ = data
+		case "keepForeverBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverBy = data
+		case "keepForeverByNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByNEQ = data
+		case "keepForeverByIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByIn = data
+		case "keepForeverByNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByNotIn = data
+		case "keepForeverByGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByGT = data
+		case "keepForeverByGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByGTE = data
+		case "keepForeverByLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByLT = data
+		case "keepForeverByLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByLTE = data
+		case "keepForeverByContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByContains = data
+		case "keepForeverByHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByHasPrefix = data
+		case "keepForeverByHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByHasSuffix = data
+		case "keepForeverByEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByEqualFold = data
+		case "keepForeverByContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForeverByContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForeverByContainsFold = data
+		case "logsPrunedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAt = data
+		case "logsPrunedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAtNEQ = data
+		case "logsPrunedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAtIn = data
+		case "logsPrunedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAtNotIn = data
+		case "logsPrunedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAtGT = data
+		case "logsPrunedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAtGTE = data
+		case "logsPrunedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAtLT = data
+		case "logsPrunedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAtLTE = data
+		case "logsPrunedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAtIsNil = data
+		case "logsPrunedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logsPrunedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogsPrunedAtNotNil = data
 		case "hasDefinition":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDefinition"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -71281,6 +73246,50 @@ func (ec *executionContext) unmarshalInputReleaseWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.HasWorkItemsWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputRetentionPolicyInput(ctx context.Context, obj any) (spec.RetentionPolicy, error) {
+	var it spec.RetentionPolicy
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"daysToKeep", "releasesToKeep", "retainBuild"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "daysToKeep":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("daysToKeep"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DaysToKeep = data
+		case "releasesToKeep":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releasesToKeep"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleasesToKeep = data
+		case "retainBuild":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retainBuild"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetainBuild = data
 		}
 	}
 	return it, nil
@@ -73573,6 +75582,64 @@ func (ec *executionContext) unmarshalInputTriggerInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.AllowPartiallySucceeded = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputUpdateReleaseInput(ctx context.Context, obj any) (delivery.UpdateReleaseInput, error) {
+	var it delivery.UpdateReleaseInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "tags", "keepForever", "manualEnvironments"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
+		case "keepForever":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepForever"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepForever = data
+		case "manualEnvironments":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("manualEnvironments"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManualEnvironments = data
 		}
 	}
 	return it, nil
@@ -80939,6 +83006,21 @@ func (ec *executionContext) _DefinitionSnapshot(ctx context.Context, sel ast.Sel
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "path":
+			out.Values[i] = ec._DefinitionSnapshot_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tags":
+			out.Values[i] = ec._DefinitionSnapshot_tags(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disabled":
+			out.Values[i] = ec._DefinitionSnapshot_disabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "variableGroups":
 			out.Values[i] = ec._DefinitionSnapshot_variableGroups(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -82204,6 +84286,11 @@ func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.Select
 		case "permissions":
 			out.Values[i] = ec._EnvironmentSpec_permissions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retention":
+			out.Values[i] = ec._EnvironmentSpec_retention(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "preGates":
@@ -85964,6 +88051,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "undeleteDefinition":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_undeleteDefinition(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revertDefinition":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revertDefinition(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createFreezeWindow":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createFreezeWindow(ctx, field)
@@ -86219,6 +88320,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "abandonRelease":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_abandonRelease(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateRelease":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateRelease(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startRelease":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startRelease(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDraftRelease":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteDraftRelease(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runRetention":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runRetention(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -87443,6 +89572,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "retentionPreview":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_retentionPreview(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "deletedDefinitions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_deletedDefinitions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "taskTemplates":
 			field := field
 
@@ -87728,6 +89901,26 @@ func (ec *executionContext) _Release(ctx context.Context, sel ast.SelectionSet, 
 		case "definitionID":
 			out.Values[i] = ec._Release_definitionID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tags":
+			out.Values[i] = ec._Release_tags(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "keepForever":
+			out.Values[i] = ec._Release_keepForever(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "keepForeverBy":
+			out.Values[i] = ec._Release_keepForeverBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "logsPrunedAt":
+			out.Values[i] = ec._Release_logsPrunedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "definition":
@@ -88586,6 +90779,21 @@ func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "path":
+			out.Values[i] = ec._ReleaseDefinition_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tags":
+			out.Values[i] = ec._ReleaseDefinition_tags(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "disabled":
+			out.Values[i] = ec._ReleaseDefinition_disabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "artifactSources":
 			field := field
 
@@ -89128,6 +91336,102 @@ func (ec *executionContext) _ReleaseEnvironment(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var releaseRetentionImplementors = []string{"ReleaseRetention"}
+
+func (ec *executionContext) _ReleaseRetention(ctx context.Context, sel ast.SelectionSet, obj *delivery.ReleaseRetention) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseRetentionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseRetention")
+		case "releaseId":
+			out.Values[i] = ec._ReleaseRetention_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._ReleaseRetention_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "verdict":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReleaseRetention_verdict(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "dueAt":
+			out.Values[i] = ec._ReleaseRetention_dueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reasons":
+			out.Values[i] = ec._ReleaseRetention_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "logsPrunedAt":
+			out.Values[i] = ec._ReleaseRetention_logsPrunedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var releaseVariableGroupImplementors = []string{"ReleaseVariableGroup"}
 
 func (ec *executionContext) _ReleaseVariableGroup(ctx context.Context, sel ast.SelectionSet, obj *delivery.ReleaseVariableGroup) graphql.Marshaler {
@@ -89205,6 +91509,170 @@ func (ec *executionContext) _ReleaseVariableOverride(ctx context.Context, sel as
 			}
 		case "secret":
 			out.Values[i] = ec._ReleaseVariableOverride_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var retentionPolicyImplementors = []string{"RetentionPolicy"}
+
+func (ec *executionContext) _RetentionPolicy(ctx context.Context, sel ast.SelectionSet, obj *spec.RetentionPolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retentionPolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetentionPolicy")
+		case "daysToKeep":
+			out.Values[i] = ec._RetentionPolicy_daysToKeep(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "releasesToKeep":
+			out.Values[i] = ec._RetentionPolicy_releasesToKeep(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retainBuild":
+			out.Values[i] = ec._RetentionPolicy_retainBuild(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var retentionPreviewImplementors = []string{"RetentionPreview"}
+
+func (ec *executionContext) _RetentionPreview(ctx context.Context, sel ast.SelectionSet, obj *delivery.RetentionPreview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retentionPreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetentionPreview")
+		case "definitionId":
+			out.Values[i] = ec._RetentionPreview_definitionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "evaluatedAt":
+			out.Values[i] = ec._RetentionPreview_evaluatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "releases":
+			out.Values[i] = ec._RetentionPreview_releases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var retentionRunImplementors = []string{"RetentionRun"}
+
+func (ec *executionContext) _RetentionRun(ctx context.Context, sel ast.SelectionSet, obj *delivery.RetentionRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retentionRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetentionRun")
+		case "releasesDeleted":
+			out.Values[i] = ec._RetentionRun_releasesDeleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "logsPruned":
+			out.Values[i] = ec._RetentionRun_logsPruned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "webhookDeliveriesPruned":
+			out.Values[i] = ec._RetentionRun_webhookDeliveriesPruned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hookDeliveriesPruned":
+			out.Values[i] = ec._RetentionRun_hookDeliveriesPruned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notificationsPruned":
+			out.Values[i] = ec._RetentionRun_notificationsPruned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sessionsPruned":
+			out.Values[i] = ec._RetentionRun_sessionsPruned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "definitionsPurged":
+			out.Values[i] = ec._RetentionRun_definitionsPurged(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -94631,6 +97099,22 @@ func (ec *executionContext) marshalNReleaseConnection2ᚖgithubᚗcomᚋcairnhq�
 	return ec._ReleaseConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNReleaseDefinition2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinitionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ReleaseDefinition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNReleaseDefinition2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseDefinition(ctx context.Context, sel ast.SelectionSet, v *ent.ReleaseDefinition) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -94749,6 +97233,26 @@ func (ec *executionContext) marshalNReleaseReason2githubᚗcomᚋcairnhqᚋcairn
 	return v
 }
 
+func (ec *executionContext) marshalNReleaseRetention2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseRetention(ctx context.Context, sel ast.SelectionSet, v delivery.ReleaseRetention) graphql.Marshaler {
+	return ec._ReleaseRetention(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReleaseRetention2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseRetentionᚄ(ctx context.Context, sel ast.SelectionSet, v []delivery.ReleaseRetention) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReleaseRetention2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseRetention(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNReleaseStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋreleaseᚐStatus(ctx context.Context, v any) (release.Status, error) {
 	var res release.Status
 	err := res.UnmarshalGQL(v)
@@ -94814,6 +97318,36 @@ func (ec *executionContext) marshalNReleaseVariableOverride2ᚖgithubᚗcomᚋca
 func (ec *executionContext) unmarshalNReleaseWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseWhereInput(ctx context.Context, v any) (*ent.ReleaseWhereInput, error) {
 	res, err := ec.unmarshalInputReleaseWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRetentionPreview2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐRetentionPreview(ctx context.Context, sel ast.SelectionSet, v *delivery.RetentionPreview) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RetentionPreview(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRetentionRun2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐRetentionRun(ctx context.Context, sel ast.SelectionSet, v *delivery.RetentionRun) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RetentionRun(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRetentionVerdict2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐRetentionVerdict(ctx context.Context, v any) (model.RetentionVerdict, error) {
+	var res model.RetentionVerdict
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRetentionVerdict2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐRetentionVerdict(ctx context.Context, sel ast.SelectionSet, v model.RetentionVerdict) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNSchedule2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐSchedule(ctx context.Context, sel ast.SelectionSet, v spec.Schedule) graphql.Marshaler {
@@ -95226,6 +97760,11 @@ func (ec *executionContext) marshalNTriggerKind2githubᚗcomᚋcairnhqᚋcairn�
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateReleaseInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐUpdateReleaseInput(ctx context.Context, v any) (delivery.UpdateReleaseInput, error) {
+	res, err := ec.unmarshalInputUpdateReleaseInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -98771,6 +101310,21 @@ func (ec *executionContext) unmarshalOReleaseWhereInput2ᚖgithubᚗcomᚋcairnh
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputReleaseWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORetentionPolicy2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐRetentionPolicy(ctx context.Context, sel ast.SelectionSet, v *spec.RetentionPolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RetentionPolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORetentionPolicyInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐRetentionPolicy(ctx context.Context, v any) (*spec.RetentionPolicy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRetentionPolicyInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -59,6 +59,7 @@ var notDefinitionOwned = map[string]string{
 	"updateSecureFile":         "library: the file's own permissions (TestLibraryMutationsAsOutsider)",
 	"deleteSecureFile":         "library: the file's own permissions (TestLibraryMutationsAsOutsider)",
 	"redeliverWebhookDelivery": "webhook deliveries (ADMIN only; the releases it creates are the CI path's)",
+	"runRetention":             "retention of the whole server (ADMIN only)",
 }
 
 type walkResponse struct {
@@ -147,6 +148,12 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			"refreshVariables":         `mutation($rel: ID!) { refreshVariables(releaseId: $rel, comment: "x") { id name } }`,
 			// A re-import of the definition's Azure source is an update of it.
 			"importDefinitions": `mutation($imp: String!) { importDefinitions(format: AZURE_CLASSIC, documents: [$imp], dryRun: false) { applied definitions { name } } }`,
+
+			"updateRelease":      `mutation($rel: ID!) { updateRelease(id: $rel, input: {name: "x", keepForever: true}) { id name } }`,
+			"startRelease":       `mutation($rel: ID!) { startRelease(id: $rel) { id status } }`,
+			"deleteDraftRelease": `mutation($rel: ID!) { deleteDraftRelease(id: $rel) }`,
+			"undeleteDefinition": `mutation($def: ID!) { undeleteDefinition(id: $def) { id name } }`,
+			"revertDefinition":   `mutation($def: ID!) { revertDefinition(id: $def, toRevision: 1) { id name } }`,
 		}
 		mutations := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema().Mutation.Fields
 		var unclassified []string

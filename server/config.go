@@ -128,6 +128,9 @@ type Config struct {
 	// LogFormat is the format of Logger's output, "text" (default) or "json". In json, the --dev
 	// banner is one log record (without the token: its file is named) instead of prose.
 	LogFormat string
+	// Retention configures release, log and record retention and the pruning loop (zero
+	// fields: delivery.DefaultRetention).
+	Retention delivery.RetentionConfig
 	// DevOut receives the --dev banner in text format (nil: standard error). The banner names the
 	// admin token's file, never the token.
 	DevOut io.Writer

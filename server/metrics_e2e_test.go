@@ -73,7 +73,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	for _, s := range []string{"go_goroutines", "cairn_state_read_success", "cairn_queue_depth", "cairn_manual_interventions_pending", `cairn_agents{state="online"}`,
 		"cairn_event_subscribers", `cairn_outbox_messages{outbox="hook",status="FAILED"}`, "cairn_log_lines_ingested_total",
-		"cairn_dispatch_latency_seconds_count", "cairn_event_subscribers_lagged_total"} {
+		"cairn_dispatch_latency_seconds_count", "cairn_event_subscribers_lagged_total",
+		"cairn_retention_runs_total", "cairn_retention_releases_deleted_total", "cairn_retention_last_run_seconds"} {
 		if _, ok := m[s]; !ok {
 			t.Errorf("no series %s", s)
 		}

@@ -130,6 +130,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pgBus = eventbus.NewPG(bus, db.SQL, db.URL, eventbus.PGOptions{Logger: log})
 		publisher = pgBus
 	}
+	if err := cfg.Retention.Validate(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	ci := &enrich.Fetcher{HTTP: cfg.CIHTTPClient, JiraKeys: cfg.JiraKeys}
 	outbound, err := outboundGuard(cfg)
 	if err != nil {
@@ -142,6 +146,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Gates:     gates.New(gates.Guarded(outbound)),
 		AuditKey:  auditKey,
 		Webhooks:  hook.Parsers{hook.SourceJenkins: jenkins.NewAdapter(nil), hook.SourceTeamBuild: teambuild.NewAdapter()},
+		Retention: cfg.Retention,
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub
@@ -150,6 +155,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Subscribers:       bus.Subscribers,
 		LaggedSubscribers: bus.Lagged,
 		AgentConnections:  func() int { return hub.Connected() },
+		Retention:         engine.RetentionStats,
 		Logger:            log.With("component", "metrics"),
 	})
 	hub = dispatch.NewHub(dispatch.Options{
@@ -366,6 +372,8 @@ func (s *Server) Start() {
 	// Writers seal their own audit rows and events after commit; the loop seals what a
 	// replica that stopped in between left.
 	s.goLoop(func(ctx context.Context) { s.Engine.RunSealLoop(ctx, 0) })
+	// Release, log and record retention on its persisted schedule (one replica per run).
+	s.goLoop(func(ctx context.Context) { s.Engine.RunRetentionLoop(ctx) })
 }
 
 // remoteOf selects the events of type typ that another replica committed.

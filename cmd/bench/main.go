@@ -9,6 +9,7 @@
 //	go run ./cmd/bench -database-url postgres://…  # on an empty PostgreSQL database
 //	go run ./cmd/bench -only scale           # 50,000 releases and a 1,000,000-line log
 //	go run ./cmd/bench -only write -database-url postgres://…  # createRelease/s: SQLite, PostgreSQL ×1, ×3
+//	go run ./cmd/bench -only retention       # 10,000 old releases pruned, dispatch beside it
 //
 // The server, its agent and the subscribers run in this process, as `cairn --dev` runs them;
 // the idle-agent measurement runs the server in a child process so that getrusage counts the
@@ -44,6 +45,8 @@ type options struct {
 	only        map[string]bool
 	// scale: releases filled (a small stage, then the large one) and the long log's lines.
 	scaleSmall, scaleReleases, scaleLines int
+	// retentionReleases and retentionLines size the retention run.
+	retentionReleases, retentionLines int
 	// writeDuration is the length of each createRelease/s measurement of the write run.
 	writeDuration time.Duration
 }
@@ -66,8 +69,10 @@ func main() {
 	flag.IntVar(&o.scaleSmall, "scale-small", 300, "releases of the scale run's first stage")
 	flag.IntVar(&o.scaleReleases, "scale-releases", 50000, "releases of the scale run's second stage")
 	flag.IntVar(&o.scaleLines, "scale-lines", 1000000, "lines of the scale run's long log")
+	flag.IntVar(&o.retentionReleases, "retention-releases", 10000, "old releases of the retention run")
+	flag.IntVar(&o.retentionLines, "retention-lines", 50, "log lines of each release of the retention run")
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
-	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale, write (scale and write run only when named)")
+	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale, write, retention (scale, write and retention run only when named)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -115,7 +120,7 @@ func run(ctx context.Context, o options) error {
 	}
 	r.floors = append(r.floors, echo)
 
-	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] {
+	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] || o.only["retention"] {
 		e, err := startEnv(ctx, o.databaseURL)
 		if err != nil {
 			return err
@@ -154,6 +159,11 @@ func run(ctx context.Context, o options) error {
 		if o.only["scale"] {
 			if err := benchScale(ctx, e, o, r); err != nil {
 				return fmt.Errorf("scale: %w", err)
+			}
+		}
+		if o.only["retention"] {
+			if err := benchRetention(ctx, e, o.retentionReleases, o.retentionLines, r); err != nil {
+				return fmt.Errorf("retention: %w", err)
 			}
 		}
 		e.close()

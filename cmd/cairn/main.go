@@ -109,6 +109,8 @@ func init() {
 		filesListCommand, filesUploadCommand, filesDeleteCommand,
 		tasksListCommand, tasksShowCommand,
 		importAzureCommand,
+
+		retentionPreviewCommand,
 	}
 }
 

@@ -572,3 +572,40 @@ func TestCLITasks(t *testing.T) {
 		t.Errorf("unknown template: %v", err)
 	}
 }
+
+// TestCLIRetentionPreview: cairn retention preview DEF (by name or id) prints each release's
+// verdict and reasons, in a table and as JSON.
+func TestCLIRetentionPreview(t *testing.T) {
+	ts := startServer(t)
+	c := newCLI(t)
+	c.env["CAIRN_SERVER"], c.env["CAIRN_TOKEN"] = ts.url, ts.admin
+	cl := &client{server: ts.url, token: ts.admin, http: &httpClient}
+	var def struct {
+		CreateDefinition struct {
+			ID string `json:"id"`
+		} `json:"createDefinition"`
+	}
+	if err := cl.do(context.Background(), `mutation { createDefinition(input: {name: "kept", environments: [
+	    {name: "qa", retention: {daysToKeep: 3, releasesToKeep: 2}}]}) { id } }`, nil, &def); err != nil {
+		t.Fatal(err)
+	}
+	var rel release
+	c.json(&rel, "release", "create", "kept")
+	if err := cl.do(context.Background(), `mutation($id: ID!) { updateRelease(id: $id, input: {keepForever: true}) { id } }`,
+		map[string]any{"id": rel.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := c.ok("retention", "preview", "kept")
+	if !strings.Contains(out, "VERDICT") || !strings.Contains(out, "KEPT") || !strings.Contains(out, "keep forever by admin") ||
+		!strings.Contains(out, "the definition's newest release") {
+		t.Errorf("retention preview:\n%s", out)
+	}
+	var p retentionPreview
+	c.json(&p, "retention", "preview", def.CreateDefinition.ID)
+	if len(p.Releases) != 1 || p.Releases[0].Verdict != "KEPT" || p.Releases[0].Name != rel.Name {
+		t.Errorf("retention preview -o json: %+v", p)
+	}
+	if _, err := c.run("", "retention", "preview", "nope"); err == nil || !strings.Contains(err.Error(), `no definition named "nope"`) {
+		t.Errorf("unknown definition: %v", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/internal/envflag"
 	"github.com/cairnhq/cairn/server"
 	"github.com/cairnhq/cairn/storage"
@@ -80,6 +81,21 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&jiraKeys, "jira-keys", "", "comma-separated Jira project keys whose mentions (KEY-123) in commit messages are work items")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address, without a token (bind it where only Prometheus reaches)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "serve /metrics on --addr to requests with Authorization: Bearer <this token>")
+	r := &cfg.Retention
+	d := delivery.DefaultRetention
+	fs.IntVar(&r.DefaultDays, "retention-default-days", d.DefaultDays, "release retention of an environment without a policy: days since its last deployment there")
+	fs.IntVar(&r.DefaultReleases, "retention-default-releases", d.DefaultReleases, "release retention of an environment without a policy: newest releases deployed there that are kept")
+	fs.IntVar(&r.MaxDays, "retention-max-days", d.MaxDays, "the most daysToKeep a definition may ask for")
+	fs.IntVar(&r.MaxReleases, "retention-max-releases", d.MaxReleases, "the most releasesToKeep a definition may ask for")
+	fs.IntVar(&r.LogDays, "retention-log-days", d.LogDays, "prune a kept release's job logs and gate samples after this many quiet days (-1: logs go with their release)")
+	fs.IntVar(&r.DeletedDefinitionDays, "retention-deleted-definition-days", d.DeletedDefinitionDays, "days a deleted definition can be undeleted before it and its releases are purged")
+	fs.IntVar(&r.WebhookDeliveryDays, "retention-webhook-delivery-days", d.WebhookDeliveryDays, "days received CI webhook deliveries (and finished timers) are kept")
+	fs.IntVar(&r.HookDeliveryDays, "retention-hook-delivery-days", d.HookDeliveryDays, "days finished outgoing hook deliveries are kept")
+	fs.IntVar(&r.NotificationDays, "retention-notification-days", d.NotificationDays, "days sent or failed notifications are kept")
+	fs.IntVar(&r.SessionDays, "retention-session-days", d.SessionDays, "days expired or revoked sign-in sessions are kept")
+	fs.DurationVar(&r.Interval, "retention-interval", d.Interval, "how often retention runs (one replica per run)")
+	fs.IntVar(&r.BatchSize, "retention-batch-size", d.BatchSize, "releases deleted between pauses of a retention run")
+	fs.DurationVar(&r.BatchPause, "retention-batch-pause", d.BatchPause, "pause between batches of a retention run (at least as long as the batch took), so deployments keep the database")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "text or json")
 	envflag.SetUsage(fs, "server [flags]\n       server admin token --username NAME [--name TEXT] [--expires 24h]\n"+

@@ -80,9 +80,11 @@ type ChangeType string
 
 // ChangeType values.
 const (
-	ChangeTypeCREATE ChangeType = "CREATE"
-	ChangeTypeUPDATE ChangeType = "UPDATE"
-	ChangeTypeDELETE ChangeType = "DELETE"
+	ChangeTypeCREATE   ChangeType = "CREATE"
+	ChangeTypeUPDATE   ChangeType = "UPDATE"
+	ChangeTypeDELETE   ChangeType = "DELETE"
+	ChangeTypeUNDELETE ChangeType = "UNDELETE"
+	ChangeTypeREVERT   ChangeType = "REVERT"
 )
 
 func (ct ChangeType) String() string {
@@ -92,7 +94,7 @@ func (ct ChangeType) String() string {
 // ChangeTypeValidator is a validator for the "change_type" field enum values. It is called by the builders before save.
 func ChangeTypeValidator(ct ChangeType) error {
 	switch ct {
-	case ChangeTypeCREATE, ChangeTypeUPDATE, ChangeTypeDELETE:
+	case ChangeTypeCREATE, ChangeTypeUPDATE, ChangeTypeDELETE, ChangeTypeUNDELETE, ChangeTypeREVERT:
 		return nil
 	default:
 		return fmt.Errorf("definitionrevision: invalid enum value for change_type field: %q", ct)

@@ -266,7 +266,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "revision", Type: field.TypeInt},
-		{Name: "change_type", Type: field.TypeEnum, Enums: []string{"CREATE", "UPDATE", "DELETE"}},
+		{Name: "change_type", Type: field.TypeEnum, Enums: []string{"CREATE", "UPDATE", "DELETE", "UNDELETE", "REVERT"}},
 		{Name: "comment", Type: field.TypeString, Size: 2000, Default: ""},
 		{Name: "author", Type: field.TypeString},
 		{Name: "snapshot", Type: field.TypeJSON},
@@ -350,6 +350,11 @@ var (
 				Name:    "deployment_status",
 				Unique:  false,
 				Columns: []*schema.Column{DeploymentsColumns[5]},
+			},
+			{
+				Name:    "deployment_release_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeploymentsColumns[18]},
 			},
 		},
 	}
@@ -782,13 +787,17 @@ var (
 		{Name: "definition_revision", Type: field.TypeInt},
 		{Name: "snapshot", Type: field.TypeJSON},
 		{Name: "reason", Type: field.TypeEnum, Enums: []string{"MANUAL", "CONTINUOUS_INTEGRATION", "SCHEDULE"}},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "ABANDONED"}, Default: "ACTIVE"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "ACTIVE", "ABANDONED"}, Default: "ACTIVE"},
 		{Name: "description", Type: field.TypeString, Size: 4000, Default: ""},
 		{Name: "created_by", Type: field.TypeString},
 		{Name: "variable_overrides", Type: field.TypeJSON, Nullable: true},
 		{Name: "variable_groups", Type: field.TypeJSON, Nullable: true},
 		{Name: "manual_environments", Type: field.TypeJSON, Nullable: true},
 		{Name: "partial", Type: field.TypeBool, Default: false},
+		{Name: "tags", Type: field.TypeJSON, Nullable: true},
+		{Name: "keep_forever", Type: field.TypeBool, Default: false},
+		{Name: "keep_forever_by", Type: field.TypeString, Default: ""},
+		{Name: "logs_pruned_at", Type: field.TypeTime, Nullable: true},
 		{Name: "definition_id", Type: field.TypeInt},
 	}
 	// ReleasesTable holds the schema information for the "releases" table.
@@ -799,7 +808,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "releases_release_definitions_releases",
-				Columns:    []*schema.Column{ReleasesColumns[15]},
+				Columns:    []*schema.Column{ReleasesColumns[19]},
 				RefColumns: []*schema.Column{ReleaseDefinitionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -808,17 +817,22 @@ var (
 			{
 				Name:    "release_definition_id_name",
 				Unique:  true,
-				Columns: []*schema.Column{ReleasesColumns[15], ReleasesColumns[3]},
+				Columns: []*schema.Column{ReleasesColumns[19], ReleasesColumns[3]},
 			},
 			{
 				Name:    "release_definition_id_number",
 				Unique:  true,
-				Columns: []*schema.Column{ReleasesColumns[15], ReleasesColumns[4]},
+				Columns: []*schema.Column{ReleasesColumns[19], ReleasesColumns[4]},
 			},
 			{
 				Name:    "release_status",
 				Unique:  false,
 				Columns: []*schema.Column{ReleasesColumns[8]},
+			},
+			{
+				Name:    "release_definition_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ReleasesColumns[19], ReleasesColumns[1]},
 			},
 		},
 	}
@@ -877,6 +891,10 @@ var (
 		{Name: "readers", Type: field.TypeJSON, Nullable: true},
 		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
 		{Name: "import_source", Type: field.TypeString, Size: 2200, Default: ""},
+		{Name: "path", Type: field.TypeString, Size: 400, Default: "/"},
+		{Name: "tags", Type: field.TypeJSON, Nullable: true},
+		{Name: "tag_index", Type: field.TypeString, Default: ""},
+		{Name: "disabled", Type: field.TypeBool, Default: false},
 	}
 	// ReleaseDefinitionsTable holds the schema information for the "release_definitions" table.
 	ReleaseDefinitionsTable = &schema.Table{

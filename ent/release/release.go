@@ -47,6 +47,14 @@ const (
 	FieldPartial = "partial"
 	// FieldDefinitionID holds the string denoting the definition_id field in the database.
 	FieldDefinitionID = "definition_id"
+	// FieldTags holds the string denoting the tags field in the database.
+	FieldTags = "tags"
+	// FieldKeepForever holds the string denoting the keep_forever field in the database.
+	FieldKeepForever = "keep_forever"
+	// FieldKeepForeverBy holds the string denoting the keep_forever_by field in the database.
+	FieldKeepForeverBy = "keep_forever_by"
+	// FieldLogsPrunedAt holds the string denoting the logs_pruned_at field in the database.
+	FieldLogsPrunedAt = "logs_pruned_at"
 	// EdgeDefinition holds the string denoting the definition edge name in mutations.
 	EdgeDefinition = "definition"
 	// EdgeArtifacts holds the string denoting the artifacts edge name in mutations.
@@ -128,6 +136,10 @@ var Columns = []string{
 	FieldManualEnvironments,
 	FieldPartial,
 	FieldDefinitionID,
+	FieldTags,
+	FieldKeepForever,
+	FieldKeepForeverBy,
+	FieldLogsPrunedAt,
 }
 
 var (
@@ -164,6 +176,10 @@ var (
 	DescriptionValidator func(string) error
 	// DefaultPartial holds the default value on creation for the "partial" field.
 	DefaultPartial bool
+	// DefaultKeepForever holds the default value on creation for the "keep_forever" field.
+	DefaultKeepForever bool
+	// DefaultKeepForeverBy holds the default value on creation for the "keep_forever_by" field.
+	DefaultKeepForeverBy string
 )
 
 // Reason defines the type for the "reason" enum field.
@@ -198,6 +214,7 @@ const DefaultStatus = StatusACTIVE
 
 // Status values.
 const (
+	StatusDRAFT     Status = "DRAFT"
 	StatusACTIVE    Status = "ACTIVE"
 	StatusABANDONED Status = "ABANDONED"
 )
@@ -209,7 +226,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusACTIVE, StatusABANDONED:
+	case StatusDRAFT, StatusACTIVE, StatusABANDONED:
 		return nil
 	default:
 		return fmt.Errorf("release: invalid enum value for status field: %q", s)
@@ -277,6 +294,21 @@ func ByPartial(opts ...sql.OrderTermOption) OrderOption {
 // ByDefinitionID orders the results by the definition_id field.
 func ByDefinitionID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDefinitionID, opts...).ToFunc()
+}
+
+// ByKeepForever orders the results by the keep_forever field.
+func ByKeepForever(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldKeepForever, opts...).ToFunc()
+}
+
+// ByKeepForeverBy orders the results by the keep_forever_by field.
+func ByKeepForeverBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldKeepForeverBy, opts...).ToFunc()
+}
+
+// ByLogsPrunedAt orders the results by the logs_pruned_at field.
+func ByLogsPrunedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLogsPrunedAt, opts...).ToFunc()
 }
 
 // ByDefinitionField orders the results by definition field.

@@ -100,6 +100,21 @@ func DefinitionID(v int) predicate.Release {
 	return predicate.Release(sql.FieldEQ(FieldDefinitionID, v))
 }
 
+// KeepForever applies equality check predicate on the "keep_forever" field. It's identical to KeepForeverEQ.
+func KeepForever(v bool) predicate.Release {
+	return predicate.Release(sql.FieldEQ(FieldKeepForever, v))
+}
+
+// KeepForeverBy applies equality check predicate on the "keep_forever_by" field. It's identical to KeepForeverByEQ.
+func KeepForeverBy(v string) predicate.Release {
+	return predicate.Release(sql.FieldEQ(FieldKeepForeverBy, v))
+}
+
+// LogsPrunedAt applies equality check predicate on the "logs_pruned_at" field. It's identical to LogsPrunedAtEQ.
+func LogsPrunedAt(v time.Time) predicate.Release {
+	return predicate.Release(sql.FieldEQ(FieldLogsPrunedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Release {
 	return predicate.Release(sql.FieldEQ(FieldCreatedAt, v))
@@ -553,6 +568,141 @@ func DefinitionIDIn(vs ...int) predicate.Release {
 // DefinitionIDNotIn applies the NotIn predicate on the "definition_id" field.
 func DefinitionIDNotIn(vs ...int) predicate.Release {
 	return predicate.Release(sql.FieldNotIn(FieldDefinitionID, vs...))
+}
+
+// TagsIsNil applies the IsNil predicate on the "tags" field.
+func TagsIsNil() predicate.Release {
+	return predicate.Release(sql.FieldIsNull(FieldTags))
+}
+
+// TagsNotNil applies the NotNil predicate on the "tags" field.
+func TagsNotNil() predicate.Release {
+	return predicate.Release(sql.FieldNotNull(FieldTags))
+}
+
+// KeepForeverEQ applies the EQ predicate on the "keep_forever" field.
+func KeepForeverEQ(v bool) predicate.Release {
+	return predicate.Release(sql.FieldEQ(FieldKeepForever, v))
+}
+
+// KeepForeverNEQ applies the NEQ predicate on the "keep_forever" field.
+func KeepForeverNEQ(v bool) predicate.Release {
+	return predicate.Release(sql.FieldNEQ(FieldKeepForever, v))
+}
+
+// KeepForeverByEQ applies the EQ predicate on the "keep_forever_by" field.
+func KeepForeverByEQ(v string) predicate.Release {
+	return predicate.Release(sql.FieldEQ(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByNEQ applies the NEQ predicate on the "keep_forever_by" field.
+func KeepForeverByNEQ(v string) predicate.Release {
+	return predicate.Release(sql.FieldNEQ(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByIn applies the In predicate on the "keep_forever_by" field.
+func KeepForeverByIn(vs ...string) predicate.Release {
+	return predicate.Release(sql.FieldIn(FieldKeepForeverBy, vs...))
+}
+
+// KeepForeverByNotIn applies the NotIn predicate on the "keep_forever_by" field.
+func KeepForeverByNotIn(vs ...string) predicate.Release {
+	return predicate.Release(sql.FieldNotIn(FieldKeepForeverBy, vs...))
+}
+
+// KeepForeverByGT applies the GT predicate on the "keep_forever_by" field.
+func KeepForeverByGT(v string) predicate.Release {
+	return predicate.Release(sql.FieldGT(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByGTE applies the GTE predicate on the "keep_forever_by" field.
+func KeepForeverByGTE(v string) predicate.Release {
+	return predicate.Release(sql.FieldGTE(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByLT applies the LT predicate on the "keep_forever_by" field.
+func KeepForeverByLT(v string) predicate.Release {
+	return predicate.Release(sql.FieldLT(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByLTE applies the LTE predicate on the "keep_forever_by" field.
+func KeepForeverByLTE(v string) predicate.Release {
+	return predicate.Release(sql.FieldLTE(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByContains applies the Contains predicate on the "keep_forever_by" field.
+func KeepForeverByContains(v string) predicate.Release {
+	return predicate.Release(sql.FieldContains(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByHasPrefix applies the HasPrefix predicate on the "keep_forever_by" field.
+func KeepForeverByHasPrefix(v string) predicate.Release {
+	return predicate.Release(sql.FieldHasPrefix(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByHasSuffix applies the HasSuffix predicate on the "keep_forever_by" field.
+func KeepForeverByHasSuffix(v string) predicate.Release {
+	return predicate.Release(sql.FieldHasSuffix(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByEqualFold applies the EqualFold predicate on the "keep_forever_by" field.
+func KeepForeverByEqualFold(v string) predicate.Release {
+	return predicate.Release(sql.FieldEqualFold(FieldKeepForeverBy, v))
+}
+
+// KeepForeverByContainsFold applies the ContainsFold predicate on the "keep_forever_by" field.
+func KeepForeverByContainsFold(v string) predicate.Release {
+	return predicate.Release(sql.FieldContainsFold(FieldKeepForeverBy, v))
+}
+
+// LogsPrunedAtEQ applies the EQ predicate on the "logs_pruned_at" field.
+func LogsPrunedAtEQ(v time.Time) predicate.Release {
+	return predicate.Release(sql.FieldEQ(FieldLogsPrunedAt, v))
+}
+
+// LogsPrunedAtNEQ applies the NEQ predicate on the "logs_pruned_at" field.
+func LogsPrunedAtNEQ(v time.Time) predicate.Release {
+	return predicate.Release(sql.FieldNEQ(FieldLogsPrunedAt, v))
+}
+
+// LogsPrunedAtIn applies the In predicate on the "logs_pruned_at" field.
+func LogsPrunedAtIn(vs ...time.Time) predicate.Release {
+	return predicate.Release(sql.FieldIn(FieldLogsPrunedAt, vs...))
+}
+
+// LogsPrunedAtNotIn applies the NotIn predicate on the "logs_pruned_at" field.
+func LogsPrunedAtNotIn(vs ...time.Time) predicate.Release {
+	return predicate.Release(sql.FieldNotIn(FieldLogsPrunedAt, vs...))
+}
+
+// LogsPrunedAtGT applies the GT predicate on the "logs_pruned_at" field.
+func LogsPrunedAtGT(v time.Time) predicate.Release {
+	return predicate.Release(sql.FieldGT(FieldLogsPrunedAt, v))
+}
+
+// LogsPrunedAtGTE applies the GTE predicate on the "logs_pruned_at" field.
+func LogsPrunedAtGTE(v time.Time) predicate.Release {
+	return predicate.Release(sql.FieldGTE(FieldLogsPrunedAt, v))
+}
+
+// LogsPrunedAtLT applies the LT predicate on the "logs_pruned_at" field.
+func LogsPrunedAtLT(v time.Time) predicate.Release {
+	return predicate.Release(sql.FieldLT(FieldLogsPrunedAt, v))
+}
+
+// LogsPrunedAtLTE applies the LTE predicate on the "logs_pruned_at" field.
+func LogsPrunedAtLTE(v time.Time) predicate.Release {
+	return predicate.Release(sql.FieldLTE(FieldLogsPrunedAt, v))
+}
+
+// LogsPrunedAtIsNil applies the IsNil predicate on the "logs_pruned_at" field.
+func LogsPrunedAtIsNil() predicate.Release {
+	return predicate.Release(sql.FieldIsNull(FieldLogsPrunedAt))
+}
+
+// LogsPrunedAtNotNil applies the NotNil predicate on the "logs_pruned_at" field.
+func LogsPrunedAtNotNil() predicate.Release {
+	return predicate.Release(sql.FieldNotNull(FieldLogsPrunedAt))
 }
 
 // HasDefinition applies the HasEdge predicate on the "definition" edge.

@@ -40,6 +40,14 @@ const (
 	FieldPermissions = "permissions"
 	// FieldImportSource holds the string denoting the import_source field in the database.
 	FieldImportSource = "import_source"
+	// FieldPath holds the string denoting the path field in the database.
+	FieldPath = "path"
+	// FieldTags holds the string denoting the tags field in the database.
+	FieldTags = "tags"
+	// FieldTagIndex holds the string denoting the tag_index field in the database.
+	FieldTagIndex = "tag_index"
+	// FieldDisabled holds the string denoting the disabled field in the database.
+	FieldDisabled = "disabled"
 	// EdgeArtifactSources holds the string denoting the artifact_sources edge name in mutations.
 	EdgeArtifactSources = "artifact_sources"
 	// EdgeEnvironments holds the string denoting the environments edge name in mutations.
@@ -96,6 +104,10 @@ var Columns = []string{
 	FieldReaders,
 	FieldPermissions,
 	FieldImportSource,
+	FieldPath,
+	FieldTags,
+	FieldTagIndex,
+	FieldDisabled,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -133,6 +145,14 @@ var (
 	DefaultImportSource string
 	// ImportSourceValidator is a validator for the "import_source" field. It is called by the builders before save.
 	ImportSourceValidator func(string) error
+	// DefaultPath holds the default value on creation for the "path" field.
+	DefaultPath string
+	// PathValidator is a validator for the "path" field. It is called by the builders before save.
+	PathValidator func(string) error
+	// DefaultTagIndex holds the default value on creation for the "tag_index" field.
+	DefaultTagIndex string
+	// DefaultDisabled holds the default value on creation for the "disabled" field.
+	DefaultDisabled bool
 )
 
 // OrderOption defines the ordering options for the ReleaseDefinition queries.
@@ -186,6 +206,21 @@ func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByImportSource orders the results by the import_source field.
 func ByImportSource(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldImportSource, opts...).ToFunc()
+}
+
+// ByPath orders the results by the path field.
+func ByPath(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPath, opts...).ToFunc()
+}
+
+// ByTagIndex orders the results by the tag_index field.
+func ByTagIndex(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTagIndex, opts...).ToFunc()
+}
+
+// ByDisabled orders the results by the disabled field.
+func ByDisabled(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDisabled, opts...).ToFunc()
 }
 
 // ByArtifactSourcesCount orders the results by artifact_sources count.

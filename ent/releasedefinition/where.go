@@ -100,6 +100,21 @@ func ImportSource(v string) predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(sql.FieldEQ(FieldImportSource, v))
 }
 
+// Path applies equality check predicate on the "path" field. It's identical to PathEQ.
+func Path(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEQ(FieldPath, v))
+}
+
+// TagIndex applies equality check predicate on the "tag_index" field. It's identical to TagIndexEQ.
+func TagIndex(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEQ(FieldTagIndex, v))
+}
+
+// Disabled applies equality check predicate on the "disabled" field. It's identical to DisabledEQ.
+func Disabled(v bool) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEQ(FieldDisabled, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(sql.FieldEQ(FieldCreatedAt, v))
@@ -608,6 +623,156 @@ func ImportSourceEqualFold(v string) predicate.ReleaseDefinition {
 // ImportSourceContainsFold applies the ContainsFold predicate on the "import_source" field.
 func ImportSourceContainsFold(v string) predicate.ReleaseDefinition {
 	return predicate.ReleaseDefinition(sql.FieldContainsFold(FieldImportSource, v))
+}
+
+// PathEQ applies the EQ predicate on the "path" field.
+func PathEQ(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEQ(FieldPath, v))
+}
+
+// PathNEQ applies the NEQ predicate on the "path" field.
+func PathNEQ(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNEQ(FieldPath, v))
+}
+
+// PathIn applies the In predicate on the "path" field.
+func PathIn(vs ...string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldIn(FieldPath, vs...))
+}
+
+// PathNotIn applies the NotIn predicate on the "path" field.
+func PathNotIn(vs ...string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNotIn(FieldPath, vs...))
+}
+
+// PathGT applies the GT predicate on the "path" field.
+func PathGT(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldGT(FieldPath, v))
+}
+
+// PathGTE applies the GTE predicate on the "path" field.
+func PathGTE(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldGTE(FieldPath, v))
+}
+
+// PathLT applies the LT predicate on the "path" field.
+func PathLT(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldLT(FieldPath, v))
+}
+
+// PathLTE applies the LTE predicate on the "path" field.
+func PathLTE(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldLTE(FieldPath, v))
+}
+
+// PathContains applies the Contains predicate on the "path" field.
+func PathContains(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldContains(FieldPath, v))
+}
+
+// PathHasPrefix applies the HasPrefix predicate on the "path" field.
+func PathHasPrefix(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldHasPrefix(FieldPath, v))
+}
+
+// PathHasSuffix applies the HasSuffix predicate on the "path" field.
+func PathHasSuffix(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldHasSuffix(FieldPath, v))
+}
+
+// PathEqualFold applies the EqualFold predicate on the "path" field.
+func PathEqualFold(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEqualFold(FieldPath, v))
+}
+
+// PathContainsFold applies the ContainsFold predicate on the "path" field.
+func PathContainsFold(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldContainsFold(FieldPath, v))
+}
+
+// TagsIsNil applies the IsNil predicate on the "tags" field.
+func TagsIsNil() predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldIsNull(FieldTags))
+}
+
+// TagsNotNil applies the NotNil predicate on the "tags" field.
+func TagsNotNil() predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNotNull(FieldTags))
+}
+
+// TagIndexEQ applies the EQ predicate on the "tag_index" field.
+func TagIndexEQ(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEQ(FieldTagIndex, v))
+}
+
+// TagIndexNEQ applies the NEQ predicate on the "tag_index" field.
+func TagIndexNEQ(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNEQ(FieldTagIndex, v))
+}
+
+// TagIndexIn applies the In predicate on the "tag_index" field.
+func TagIndexIn(vs ...string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldIn(FieldTagIndex, vs...))
+}
+
+// TagIndexNotIn applies the NotIn predicate on the "tag_index" field.
+func TagIndexNotIn(vs ...string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNotIn(FieldTagIndex, vs...))
+}
+
+// TagIndexGT applies the GT predicate on the "tag_index" field.
+func TagIndexGT(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldGT(FieldTagIndex, v))
+}
+
+// TagIndexGTE applies the GTE predicate on the "tag_index" field.
+func TagIndexGTE(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldGTE(FieldTagIndex, v))
+}
+
+// TagIndexLT applies the LT predicate on the "tag_index" field.
+func TagIndexLT(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldLT(FieldTagIndex, v))
+}
+
+// TagIndexLTE applies the LTE predicate on the "tag_index" field.
+func TagIndexLTE(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldLTE(FieldTagIndex, v))
+}
+
+// TagIndexContains applies the Contains predicate on the "tag_index" field.
+func TagIndexContains(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldContains(FieldTagIndex, v))
+}
+
+// TagIndexHasPrefix applies the HasPrefix predicate on the "tag_index" field.
+func TagIndexHasPrefix(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldHasPrefix(FieldTagIndex, v))
+}
+
+// TagIndexHasSuffix applies the HasSuffix predicate on the "tag_index" field.
+func TagIndexHasSuffix(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldHasSuffix(FieldTagIndex, v))
+}
+
+// TagIndexEqualFold applies the EqualFold predicate on the "tag_index" field.
+func TagIndexEqualFold(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEqualFold(FieldTagIndex, v))
+}
+
+// TagIndexContainsFold applies the ContainsFold predicate on the "tag_index" field.
+func TagIndexContainsFold(v string) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldContainsFold(FieldTagIndex, v))
+}
+
+// DisabledEQ applies the EQ predicate on the "disabled" field.
+func DisabledEQ(v bool) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldEQ(FieldDisabled, v))
+}
+
+// DisabledNEQ applies the NEQ predicate on the "disabled" field.
+func DisabledNEQ(v bool) predicate.ReleaseDefinition {
+	return predicate.ReleaseDefinition(sql.FieldNEQ(FieldDisabled, v))
 }
 
 // HasArtifactSources applies the HasEdge predicate on the "artifact_sources" edge.

@@ -48,6 +48,16 @@ func (ReleaseDefinition) Fields() []ent.Field {
 		// empty for a definition written in Cairn. Only the import sets it.
 		field.String("import_source").Default("").MaxLen(2200).
 			Annotations(entgql.Skip()),
+
+		// Path is the definition's folder ("/" or "/team/web"); the document
+		// holds it too.
+		field.String("path").Default("/").MaxLen(400).Annotations(entgql.OrderField("PATH")),
+		field.Strings("tags").Optional(),
+		// TagIndex is the tags lowercased and joined as "|a|b|", for the
+		// hasTag filter of the definitions list on both databases.
+		field.String("tag_index").Default("").Annotations(entgql.Skip()),
+		// Disabled refuses new releases (the document holds it too).
+		field.Bool("disabled").Default(false),
 	}
 }
 
@@ -160,7 +170,7 @@ func (DefinitionRevision) Mixin() []ent.Mixin { return []ent.Mixin{CreatedMixin{
 func (DefinitionRevision) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("revision").Immutable().Annotations(entgql.OrderField("REVISION")),
-		field.Enum("change_type").Values("CREATE", "UPDATE", "DELETE").Immutable(),
+		field.Enum("change_type").Values("CREATE", "UPDATE", "DELETE", "UNDELETE", "REVERT").Immutable(),
 		field.String("comment").Default("").MaxLen(2000).Immutable(),
 		field.String("author").Immutable(),
 		field.JSON("snapshot", spec.DefinitionSnapshot{}).Immutable().Annotations(entgql.Skip()),

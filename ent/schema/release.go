@@ -27,7 +27,8 @@ func (Release) Fields() []ent.Field {
 		field.Int("definition_revision").Immutable(),
 		field.JSON("snapshot", spec.DefinitionSnapshot{}).Immutable().Annotations(entgql.Skip()),
 		field.Enum("reason").Values("MANUAL", "CONTINUOUS_INTEGRATION", "SCHEDULE").Immutable(),
-		field.Enum("status").Values("ACTIVE", "ABANDONED").Default("ACTIVE").
+		// DRAFT releases deploy nothing until startRelease makes them ACTIVE.
+		field.Enum("status").Values("DRAFT", "ACTIVE", "ABANDONED").Default("ACTIVE").
 			Annotations(entgql.OrderField("STATUS")),
 		field.String("description").Default("").MaxLen(4000),
 		// CreatedBy is the username of the creator, or "ci:<connection>" /
@@ -44,6 +45,15 @@ func (Release) Fields() []ent.Field {
 		// Team Build partiallySucceeded) triggered the release.
 		field.Bool("partial").Default(false),
 		field.Int("definition_id").Immutable(),
+		// Tags label the release (updateRelease).
+		field.Strings("tags").Optional(),
+		// KeepForever exempts the release from retention; KeepForeverBy
+		// names who set it.
+		field.Bool("keep_forever").Default(false),
+		field.String("keep_forever_by").Default(""),
+		// LogsPrunedAt is when log retention removed the release's job logs
+		// and gate samples (the release itself stays).
+		field.Time("logs_pruned_at").Optional().Nillable(),
 	}
 }
 
@@ -67,6 +77,7 @@ func (Release) Indexes() []ent.Index {
 		index.Fields("definition_id", "name").Unique(),
 		index.Fields("definition_id", "number").Unique(),
 		index.Fields("status"),
+		index.Fields("definition_id", "created_at"),
 	}
 }
 
@@ -287,6 +298,9 @@ func (Deployment) Indexes() []ent.Index {
 		index.Fields("release_environment_id", "attempt").Unique(),
 		index.Fields("definition_id", "environment_name", "status"),
 		index.Fields("status"),
+		// A release's deployments (retention deletes them, and SQLite checks the foreign key
+		// of each deleted release against this column).
+		index.Fields("release_id"),
 	}
 }
 

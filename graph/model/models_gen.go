@@ -3,6 +3,11 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
@@ -167,4 +172,61 @@ type Viewer struct {
 	Role user.Role `json:"role"`
 	// Scopes of the token in use, e.g. act-as.
 	Scopes []string `json:"scopes"`
+}
+
+type RetentionVerdict string
+
+const (
+	// Some rule keeps the release; reasons say which.
+	RetentionVerdictKept RetentionVerdict = "KEPT"
+	// No rule keeps it: the next retention run deletes it.
+	RetentionVerdictDue RetentionVerdict = "DUE"
+)
+
+var AllRetentionVerdict = []RetentionVerdict{
+	RetentionVerdictKept,
+	RetentionVerdictDue,
+}
+
+func (e RetentionVerdict) IsValid() bool {
+	switch e {
+	case RetentionVerdictKept, RetentionVerdictDue:
+		return true
+	}
+	return false
+}
+
+func (e RetentionVerdict) String() string {
+	return string(e)
+}
+
+func (e *RetentionVerdict) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RetentionVerdict(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RetentionVerdict", str)
+	}
+	return nil
+}
+
+func (e RetentionVerdict) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RetentionVerdict) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RetentionVerdict) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -35,6 +35,8 @@ type Sources struct {
 	LaggedSubscribers func() uint64
 	// AgentConnections is the number of agents connected to this replica.
 	AgentConnections func() int
+	// Retention reads this replica's retention counters (delivery.Engine.RetentionStats).
+	Retention func() delivery.RetentionStats
 	// Logger receives scrape errors (default: discarded).
 	Logger *slog.Logger
 }
@@ -75,6 +77,26 @@ func New(src Sources) *Metrics {
 			Name: "cairn_event_subscribers_lagged_total",
 			Help: "Event-bus subscriptions dropped because they fell a full buffer behind (they re-read the database).",
 		}, func() float64 { return float64(src.LaggedSubscribers()) }))
+	}
+	if src.Retention != nil {
+		counter := func(name, help string, v func(delivery.RetentionStats) float64) {
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+				func() float64 { return v(src.Retention()) }))
+		}
+		counter("cairn_retention_runs_total", "Retention runs this replica made (the schedule gives each run to one replica).",
+			func(s delivery.RetentionStats) float64 { return float64(s.Runs) })
+		counter("cairn_retention_releases_deleted_total", "Releases deleted by retention on this replica.",
+			func(s delivery.RetentionStats) float64 { return float64(s.ReleasesDeleted) })
+		counter("cairn_retention_logs_pruned_total", "Releases whose logs and gate samples log retention removed on this replica.",
+			func(s delivery.RetentionStats) float64 { return float64(s.LogsPruned) })
+		counter("cairn_retention_records_pruned_total", "Webhook deliveries, hook deliveries, notifications and sessions pruned on this replica.",
+			func(s delivery.RetentionStats) float64 { return float64(s.RecordsPruned) })
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cairn_retention_last_run_seconds",
+			Help: "How long this replica's last retention run took."},
+			func() float64 { return src.Retention().LastRunSeconds }))
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cairn_retention_last_run_timestamp_seconds",
+			Help: "When this replica's last retention run ended (Unix time; 0: none yet)."},
+			func() float64 { return float64(src.Retention().LastRunUnix) }))
 	}
 	m.reg.MustRegister(m.dispatchWait, m.logLines, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -277,6 +277,21 @@ type EnvironmentSpec struct {
 	// configuration, deploy to it and manage its approvals; a list left
 	// empty inherits the definition's.
 	Permissions EnvironmentPermissions `json:"permissions,omitzero"`
+	// Retention says how long releases deployed here are kept (Azure's
+	// per-stage retentionPolicy); nil: the server's default policy.
+	Retention *RetentionPolicy `json:"retention,omitempty"`
+}
+
+// RetentionPolicy is an environment's release retention, with the field
+// names of Azure classic's retentionPolicy. A release deployed to the
+// environment is kept while it was deployed there (or changed) within the
+// last DaysToKeep days, or while it is among the ReleasesToKeep releases most
+// recently deployed there; see docs/decisions.md for the whole rule.
+type RetentionPolicy struct {
+	DaysToKeep     int `json:"daysToKeep"`
+	ReleasesToKeep int `json:"releasesToKeep"`
+	// RetainBuild is informational: Cairn deletes nothing on the CI server.
+	RetainBuild bool `json:"retainBuild,omitempty"`
 }
 
 // DefinitionSnapshot is the whole of a release definition at one revision: what
@@ -298,6 +313,14 @@ type DefinitionSnapshot struct {
 	// Permissions narrow who, among those with the role, may change the
 	// definition, create its releases and act on its deployments.
 	Permissions DefinitionPermissions `json:"permissions,omitzero"`
+	// Path is the folder of the definition ("/", "/team/web"), as Azure's
+	// definition path.
+	Path string `json:"path,omitempty"`
+	// Tags label the definition for lists and filters.
+	Tags []string `json:"tags,omitempty"`
+	// Disabled refuses new releases (continuous deployment, schedules and
+	// manual ones) with a clear reason; existing releases go on.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // DefinitionPermissions are the scoped permissions of a definition, modelled
