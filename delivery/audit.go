@@ -39,6 +39,8 @@ const (
 	auditTargetTaskTemplate       = "taskTemplate"
 	auditTargetVariableGroup      = "variableGroup"
 	auditTargetSecureFile         = "secureFile"
+	auditTargetAgentPool          = "agentPool"
+	auditTargetDeploymentGroup    = "deploymentGroup"
 )
 
 // genesisHash is the prev_hash of the first audit event.

@@ -53,6 +53,9 @@ func (e *Engine) CreateDefinition(ctx context.Context, actor Actor, in spec.Defi
 		if err != nil {
 			return err
 		}
+		if err := t.checkPhaseResources(actor, &doc, nil); err != nil {
+			return err
+		}
 		def, err = t.ReleaseDefinition.Create().
 			SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
 			SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(1).
@@ -112,6 +115,9 @@ func (e *Engine) UpdateDefinition(ctx context.Context, actor Actor, id, expected
 		}
 		links, err := t.resolveLibraryLinks(actor, &doc, &prev.Snapshot)
 		if err != nil {
+			return err
+		}
+		if err := t.checkPhaseResources(actor, &doc, &prev.Snapshot); err != nil {
 			return err
 		}
 		if doc.Name != cur.Name {

@@ -175,7 +175,7 @@ func readLines(limit int, scan func(fn func([]rawLine) error) error) ([]LogLine,
 // (none yet: an empty list); NOT_FOUND for an unknown deployment. The jobs are read first, so
 // that the deployment is at least as recent as the last of them.
 func (e *Engine) deploymentJobs(ctx context.Context, deploymentID int) (*ent.Deployment, []*ent.Job, error) {
-	jobs, err := e.client.Job.Query().Where(job.DeploymentID(deploymentID)).Order(ent.Asc(job.FieldPhase)).All(ctx)
+	jobs, err := e.client.Job.Query().Where(job.DeploymentID(deploymentID), job.Target("")).Order(ent.Asc(job.FieldPhase)).All(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading jobs of deployment %d: %w", deploymentID, err)
 	}
@@ -223,6 +223,16 @@ func (e *Engine) WriteDeploymentLog(ctx context.Context, actor Actor, deployment
 	_, jobs, err := e.deploymentJobs(ctx, deploymentID)
 	if err != nil {
 		return err
+	}
+	if r.Target != "" {
+		// One target's log: its jobs (one per deployment-group phase it ran in).
+		if jobs, err = e.client.Job.Query().Where(job.DeploymentID(deploymentID), job.Target(r.Target)).
+			Order(ent.Asc(job.FieldPhase)).All(ctx); err != nil {
+			return fmt.Errorf("reading the jobs of target %s: %w", r.Target, err)
+		}
+		if len(jobs) == 0 {
+			return Invalid("target", "deployment %d has no target named %q", deploymentID, r.Target)
+		}
 	}
 	w, err := open()
 	if err != nil || len(jobs) == 0 {

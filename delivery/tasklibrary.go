@@ -373,8 +373,8 @@ func isSingleReference(v string) bool {
 // loadTemplates resolves the templates the definition's tasks use into refs.
 func (t *txn) loadTemplates(doc *spec.DefinitionSnapshot, refs *references) error {
 	refs.templates = map[string]*tasklib.Template{}
-	for _, env := range doc.Environments {
-		for _, task := range env.Job.Tasks {
+	for ei := range doc.Environments {
+		for _, task := range allTasks(&doc.Environments[ei]) {
 			key := strings.ToLower(strings.TrimSpace(task.Uses))
 			if key == "" {
 				continue
@@ -400,23 +400,25 @@ func (t *txn) loadTemplates(doc *spec.DefinitionSnapshot, refs *references) erro
 // (task group steps included): what a release keeps.
 func (t *txn) freezeTemplates(snap *spec.DefinitionSnapshot) error {
 	for ei := range snap.Environments {
-		tasks := snap.Environments[ei].Job.Tasks
-		for ti := range tasks {
-			task := &tasks[ti]
-			if task.Uses == "" || task.Disabled {
-				continue
+		for _, list := range snap.Environments[ei].TaskLists() {
+			tasks := *list
+			for ti := range tasks {
+				task := &tasks[ti]
+				if task.Uses == "" || task.Disabled {
+					continue
+				}
+				tpl, err := resolveTemplate(t.ctx, clientReader{t.TaskTemplate}, task.Uses)
+				if err != nil {
+					return err
+				}
+				if tpl == nil {
+					return Conflict("environment %s, task %s: task template %s no longer exists", snap.Environments[ei].Name, task.Name, task.Uses)
+				}
+				if err := resolveDeep(t.ctx, clientReader{t.TaskTemplate}, tpl, nil); err != nil {
+					return err
+				}
+				task.Template = tpl
 			}
-			tpl, err := resolveTemplate(t.ctx, clientReader{t.TaskTemplate}, task.Uses)
-			if err != nil {
-				return err
-			}
-			if tpl == nil {
-				return Conflict("environment %s, task %s: task template %s no longer exists", snap.Environments[ei].Name, task.Name, task.Uses)
-			}
-			if err := resolveDeep(t.ctx, clientReader{t.TaskTemplate}, tpl, nil); err != nil {
-				return err
-			}
-			task.Template = tpl
 		}
 	}
 	return nil
@@ -501,6 +503,15 @@ func templateDemands(tasks []spec.Task) []string {
 		if f.template != nil {
 			out = append(out, f.template.Demands...)
 		}
+	}
+	return out
+}
+
+// allTasks lists every task of an environment: its job's and its phases'.
+func allTasks(env *spec.EnvironmentSpec) []spec.Task {
+	var out []spec.Task
+	for _, l := range env.TaskLists() {
+		out = append(out, *l...)
 	}
 	return out
 }

@@ -7,7 +7,7 @@ package graph
 
 import (
 	"context"
-	"fmt"
+	"time"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
@@ -17,67 +17,101 @@ import (
 
 // LastDeployment is the resolver for the lastDeployment field.
 func (r *agentResolver) LastDeployment(ctx context.Context, obj *ent.Agent) (*ent.Deployment, error) {
-	panic(fmt.Errorf("not implemented: LastDeployment - lastDeployment"))
+	m, err := r.Engine.LastTargetDeployments(ctx, []int{obj.ID})
+	if err != nil {
+		return nil, err
+	}
+	return m[obj.ID], nil
 }
 
 // Targets is the resolver for the targets field.
 func (r *deploymentResolver) Targets(ctx context.Context, obj *ent.Deployment) ([]*ent.Job, error) {
-	panic(fmt.Errorf("not implemented: Targets - targets"))
+	return r.Engine.TargetJobs(ctx, obj.ID)
 }
 
 // SaveAgentPool is the resolver for the saveAgentPool field.
 func (r *mutationResolver) SaveAgentPool(ctx context.Context, input model.AgentPoolInput) (*ent.AgentPool, error) {
-	panic(fmt.Errorf("not implemented: SaveAgentPool - saveAgentPool"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.SaveAgentPool(ctx, a, input.Name, derefOr(input.Description, ""), values(input.MayUse))
 }
 
 // MoveAgent is the resolver for the moveAgent field.
 func (r *mutationResolver) MoveAgent(ctx context.Context, agentID int, pool string) (*ent.Agent, error) {
-	panic(fmt.Errorf("not implemented: MoveAgent - moveAgent"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.MoveAgent(ctx, a, agentID, pool)
 }
 
 // SaveDeploymentGroup is the resolver for the saveDeploymentGroup field.
 func (r *mutationResolver) SaveDeploymentGroup(ctx context.Context, input model.DeploymentGroupInput) (*ent.DeploymentGroup, error) {
-	panic(fmt.Errorf("not implemented: SaveDeploymentGroup - saveDeploymentGroup"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.SaveDeploymentGroup(ctx, a, input.Name, derefOr(input.Description, ""), values(input.MayUse))
 }
 
 // DeleteDeploymentGroup is the resolver for the deleteDeploymentGroup field.
 func (r *mutationResolver) DeleteDeploymentGroup(ctx context.Context, name string) (int, error) {
-	panic(fmt.Errorf("not implemented: DeleteDeploymentGroup - deleteDeploymentGroup"))
+	a, err := actor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return r.Engine.DeleteDeploymentGroup(ctx, a, name)
 }
 
 // SetTargetTags is the resolver for the setTargetTags field.
 func (r *mutationResolver) SetTargetTags(ctx context.Context, agentID int, tags []string) (*ent.Agent, error) {
-	panic(fmt.Errorf("not implemented: SetTargetTags - setTargetTags"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.SetTargetTags(ctx, a, agentID, tags)
 }
 
 // CreateTargetRegistration is the resolver for the createTargetRegistration field.
 func (r *mutationResolver) CreateTargetRegistration(ctx context.Context, deploymentGroup string, maxUses *int, expiresInHours *int) (*model.CreatedAgentRegistration, error) {
-	panic(fmt.Errorf("not implemented: CreateTargetRegistration - createTargetRegistration"))
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	token, row, err := r.Engine.CreateTargetRegistration(ctx, a, deploymentGroup, derefOr(maxUses, 1),
+		time.Duration(derefOr(expiresInHours, 0))*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreatedAgentRegistration{Token: token, Registration: row}, nil
 }
 
 // Kind is the resolver for the kind field.
 func (r *phaseSpecResolver) Kind(ctx context.Context, obj *spec.PhaseSpec) (spec.PhaseKind, error) {
-	panic(fmt.Errorf("not implemented: Kind - kind"))
+	return obj.KindOrDefault(), nil
 }
 
 // Condition is the resolver for the condition field.
 func (r *phaseSpecResolver) Condition(ctx context.Context, obj *spec.PhaseSpec) (string, error) {
-	panic(fmt.Errorf("not implemented: Condition - condition"))
+	return obj.ConditionOrDefault(), nil
 }
 
 // AgentPools is the resolver for the agentPools field.
 func (r *queryResolver) AgentPools(ctx context.Context) ([]*ent.AgentPool, error) {
-	panic(fmt.Errorf("not implemented: AgentPools - agentPools"))
+	return r.Engine.AgentPools(ctx)
 }
 
 // DeploymentGroups is the resolver for the deploymentGroups field.
 func (r *queryResolver) DeploymentGroups(ctx context.Context) ([]*ent.DeploymentGroup, error) {
-	panic(fmt.Errorf("not implemented: DeploymentGroups - deploymentGroups"))
+	return r.Engine.DeploymentGroups(ctx)
 }
 
 // FailedTargetsOnly is the resolver for the failedTargetsOnly field.
 func (r *deployEnvironmentInputResolver) FailedTargetsOnly(ctx context.Context, obj *delivery.DeployInput, data *bool) error {
-	panic(fmt.Errorf("not implemented: FailedTargetsOnly - failedTargetsOnly"))
+	obj.FailedTargetsOnly = derefOr(data, false)
+	return nil
 }
 
 // PhaseSpec returns PhaseSpecResolver implementation.

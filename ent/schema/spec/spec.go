@@ -491,3 +491,13 @@ func (e *EnvironmentSpec) DeployPhases() []PhaseSpec {
 	}
 	return out
 }
+
+// TaskLists returns the environment's task lists: its job's, then each phase's, for code that
+// treats every task alike (normalising, templates, secure files).
+func (e *EnvironmentSpec) TaskLists() []*[]Task {
+	out := []*[]Task{&e.Job.Tasks}
+	for i := range e.Phases {
+		out = append(out, &e.Phases[i].Tasks)
+	}
+	return out
+}
