@@ -166,7 +166,11 @@ func routes(j *ent.Job, agentID int, r AgentRoute) bool {
 	if j.TargetAgentID != nil {
 		return *j.TargetAgentID == agentID
 	}
-	return r.Group == "" && strings.EqualFold(r.Pool, jobPool(j))
+	pool := r.Pool
+	if pool == "" {
+		pool = DefaultPool // an offer that names no route: the default pool's agent
+	}
+	return r.Group == "" && strings.EqualFold(pool, jobPool(j))
 }
 
 // ClaimJobs assigns QUEUED jobs, oldest first, to the offered agents (the dispatcher's connected
@@ -788,6 +792,14 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 			"RELEASE_REQUESTEDFOR":       d.RequestedBy,
 			"RELEASE_JOBID":              strconv.Itoa(j.ID),
 		},
+	}
+	// AGENT_NAME (Azure's Agent.Name): the agent the job was given to, a target's name.
+	if j.AgentID != nil {
+		if a, err := e.client.Agent.Get(ctx, *j.AgentID); err == nil {
+			out.ReleaseVariables["AGENT_NAME"] = a.Name
+		} else if !ent.IsNotFound(err) {
+			return fail(err)
+		}
 	}
 	// Variables, lowest precedence first (mergedVariables): definition-scoped groups, definition,
 	// environment-scoped groups, environment, release overrides; names case-insensitive.
