@@ -232,15 +232,16 @@ func (t *txn) startTargets(actor Actor, dc *deployCtx, k int, p phase) error {
 	queuedAt := t.e.clock.Now()
 	demands := jobDemands(p.job)
 	for _, a := range targets {
-		c := t.Job.Create().SetDeploymentID(dc.d.ID).SetPhase(k).SetTarget(a.Name).SetTargetAgentID(a.ID).
-			SetDemands(demands).SetSpec(p.job).SetQueuedAt(queuedAt).SetCreatedAt(t.now).SetUpdatedAt(t.now)
-		if !a.Online && p.spec.OfflineTargets != spec.OfflineWait {
-			c.SetStatus(job.StatusSKIPPED).SetResultReason("skipped: the target was offline when the phase started").SetFinishedAt(t.now)
-		} else {
-			c.SetStatus(job.StatusQUEUED).SetHeld(true)
-		}
-		if _, err := c.Save(t.ctx); err != nil {
+		j, err := t.Job.Create().SetDeploymentID(dc.d.ID).SetPhase(k).SetTarget(a.Name).SetTargetAgentID(a.ID).
+			SetDemands(demands).SetSpec(p.job).SetQueuedAt(queuedAt).SetCreatedAt(t.now).SetUpdatedAt(t.now).
+			SetStatus(job.StatusQUEUED).SetHeld(true).Save(t.ctx)
+		if err != nil {
 			return fmt.Errorf("storing the job of target %s: %w", a.Name, err)
+		}
+		if !a.Online && p.spec.OfflineTargets != spec.OfflineWait {
+			if _, err := t.moveJob(actor, dc, j, JobSkip, "skipped: the target was offline when the phase started", nil); err != nil {
+				return err
+			}
 		}
 	}
 	if dc.d.QueuedAt == nil {

@@ -461,8 +461,11 @@ func (t *txn) checkPhaseResources(actor Actor, doc, prev *spec.DefinitionSnapsho
 				doing, field, describePrincipals(mayUse), actor.Username)
 		case overridden:
 			overrides = append(overrides, func() error {
-				return t.audit(actor, auditPermissionOverride, target, id,
-					nil, map[string]any{"permission": "use", "doing": doing, "name": name})
+				data := map[string]any{"permission": "use", "doing": doing, "name": name}
+				if target == auditTargetAgentPool {
+					return t.audit(actor, auditPermissionOverride, auditTargetAgentPool, id, nil, data)
+				}
+				return t.audit(actor, auditPermissionOverride, auditTargetDeploymentGroup, id, nil, data)
 			})
 		}
 		return nil
