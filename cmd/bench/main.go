@@ -37,6 +37,7 @@ type options struct {
 	pacedLines  int
 	idleAgents  int
 	crowd       int
+	fanout      int
 	backlog     int
 	idleWindow  time.Duration
 	idleRepeats int
@@ -58,6 +59,7 @@ func main() {
 	flag.IntVar(&o.lines, "lines", 200000, "lines of the log-throughput job")
 	flag.IntVar(&o.pacedLines, "paced-lines", 10000, "lines of the paced log-latency job (about 2,000 lines/s)")
 	flag.IntVar(&o.idleAgents, "idle-agents", 1000, "idle agents connected for the CPU measurement")
+	flag.IntVar(&o.fanout, "fanout-targets", 50, "targets of the fan-out run (one deployment to every target)")
 	flag.IntVar(&o.crowd, "dispatch-crowd", 500, "other agents connected (none matching) in the second dispatch run; 0 skips it")
 	flag.IntVar(&o.backlog, "dispatch-backlog", 50, "jobs no agent meets, waiting in the queue during the second dispatch run")
 	flag.DurationVar(&o.idleWindow, "idle-window", 20*time.Second, "one window of the idle CPU measurement (with and without agents)")
@@ -67,7 +69,7 @@ func main() {
 	flag.IntVar(&o.scaleReleases, "scale-releases", 50000, "releases of the scale run's second stage")
 	flag.IntVar(&o.scaleLines, "scale-lines", 1000000, "lines of the scale run's long log")
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
-	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale, write (scale and write run only when named)")
+	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle,fanout", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, fanout, scale, write (scale and write run only when named)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -115,7 +117,7 @@ func run(ctx context.Context, o options) error {
 	}
 	r.floors = append(r.floors, echo)
 
-	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] {
+	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] || o.only["fanout"] {
 		e, err := startEnv(ctx, o.databaseURL)
 		if err != nil {
 			return err
@@ -149,6 +151,12 @@ func run(ctx context.Context, o options) error {
 			progress("log throughput and latency")
 			if err := benchLogs(ctx, e, o.lines, o.pacedLines, r); err != nil {
 				return fmt.Errorf("logs: %w", err)
+			}
+		}
+		if o.only["fanout"] {
+			progress("fan-out to deployment-group targets")
+			if err := benchFanOut(ctx, e, o.fanout, 3, r); err != nil {
+				return fmt.Errorf("fan-out: %w", err)
 			}
 		}
 		if o.only["scale"] {
