@@ -953,9 +953,6 @@ func validatePhases(p *problems, f string, env spec.EnvironmentSpec, refs *refer
 				}
 			}
 		}
-		if len(ph.SecureFiles) > 0 {
-			p.add(ff+".secureFiles", "secure files are not supported in phases yet; use an environment job")
-		}
 		validateJob(p, ff, spec.JobSpec{Demands: ph.Demands, Tasks: ph.Tasks}, refs)
 	}
 }

@@ -609,7 +609,7 @@ func (t *txn) libraryUsers(groupName, fileName string) ([]string, error) {
 		whole := groupName != "" && slices.Contains(snap.VariableGroups, groupName)
 		for _, env := range snap.Environments {
 			if (groupName != "" && slices.Contains(env.VariableGroups, groupName)) ||
-				(fileName != "" && slices.Contains(env.Job.SecureFiles, fileName)) {
+				(fileName != "" && slices.Contains(envSecureFiles(&env), fileName)) {
 				where = append(where, env.Name)
 			}
 		}
@@ -716,6 +716,12 @@ func (t *txn) resolveLibraryLinks(actor Actor, doc, prev *spec.DefinitionSnapsho
 		if env.Job.SecureFiles, err = resolve(fmt.Sprintf("environments[%d].job.secureFiles", i), env.Job.SecureFiles, true); err != nil {
 			return nil, err
 		}
+		for j := range env.Phases {
+			ph := &env.Phases[j]
+			if ph.SecureFiles, err = resolve(fmt.Sprintf("environments[%d].phases[%d].secureFiles", i, j), ph.SecureFiles, true); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := p.err(); err != nil {
 		return nil, err
@@ -733,7 +739,7 @@ func (t *txn) resolveLibraryLinks(actor Actor, doc, prev *spec.DefinitionSnapsho
 		}
 		m[""] = place{groups: s.VariableGroups}
 		for _, env := range s.Environments {
-			m["env:"+env.Name] = place{env: env.Name, groups: env.VariableGroups, files: env.Job.SecureFiles}
+			m["env:"+env.Name] = place{env: env.Name, groups: env.VariableGroups, files: envSecureFiles(&env)}
 		}
 		return m
 	}
@@ -1021,4 +1027,18 @@ func (t *txn) auditLibrary(actor Actor, action, target string, id any, after map
 		return t.audit(actor, action, auditTargetSecureFile, id, nil, after)
 	}
 	return fmt.Errorf("auditing %s: unknown library target %q", action, target)
+}
+
+// envSecureFiles names the secure files an environment's jobs use: its job's and its phases',
+// each once.
+func envSecureFiles(env *spec.EnvironmentSpec) []string {
+	out := slices.Clone(env.Job.SecureFiles)
+	for _, ph := range env.Phases {
+		for _, f := range ph.SecureFiles {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }

@@ -158,3 +158,23 @@ func TestJobReadsAsPhases(t *testing.T) {
 		}
 	}
 }
+
+func TestPhaseSecureFilesNeedUse(t *testing.T) {
+	db := storagetest.Open(t, "sqlite")
+	f := newFixture(t, db)
+	ed := f.user("ed", "EDITOR")
+	f.user("olga", "EDITOR")
+	if _, err := f.e.UploadSecureFile(f.ctx, f.admin, delivery.SecureFileInput{Name: "key.pem",
+		Permissions: spec.LibraryPermissions{Use: []spec.Approver{{Kind: spec.ApproverUser, Name: "olga"}}}}, strings.NewReader("secret")); err != nil {
+		t.Fatal(err)
+	}
+	ph := spec.PhaseSpec{Kind: spec.PhaseAgent, SecureFiles: []string{"key.pem"}, Tasks: []spec.Task{{Name: "x", Script: "true"}}}
+	if _, err := f.e.CreateDefinition(f.ctx, ed, phaseDef("a", ph), ""); delivery.CodeOf(err) != delivery.CodeForbidden {
+		t.Fatalf("ed naming key.pem in a phase: %v", err)
+	}
+	ph.SecureFiles = []string{"nope.pem"}
+	if _, err := f.e.CreateDefinition(f.ctx, ed, phaseDef("b", ph), ""); delivery.CodeOf(err) != delivery.CodeInvalidInput ||
+		!strings.Contains(err.Error(), "environments[0].phases[0].secureFiles[0]") {
+		t.Fatalf("unknown file in a phase: %v", err)
+	}
+}
