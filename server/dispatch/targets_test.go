@@ -347,3 +347,38 @@ func TestPhaseConditionAlwaysRunsAfterFailure(t *testing.T) {
 		t.Fatalf("log %q", texts)
 	}
 }
+
+func TestDeploymentGroupLostTarget(t *testing.T) {
+	db := storagetest.Open(t, "sqlite")
+	ctx := context.Background()
+	clk := delivery.NewManualClock(time.Now())
+	h := newHarness(t, db, harnessOpts{clock: clk})
+	if _, err := h.e.SaveDeploymentGroup(ctx, admin, "farm", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	h.startTarget(t, "farm", "steady")
+	gone := h.startTarget(t, "farm", "vanishing")
+	d := h.deployPhases(t, admin, []spec.PhaseSpec{{Kind: spec.PhaseDeploymentGroup, DeploymentGroup: "farm",
+		MaxParallel: "2", FailureThreshold: "50%", SkipArtifactDownload: true,
+		Tasks: script("work", `echo started; if [ "$AGENT_NAME" = vanishing ]; then sleep 600; fi`)}})
+	h.waitFor(t, "steady done, vanishing running", func() bool {
+		ts := h.targets(t, d.ID)
+		return ts["steady"].Status == entjob.StatusSUCCEEDED && ts["vanishing"].LogSeq >= 1
+	})
+	id := gone.id()
+	h.gateClosed.Store(true)
+	h.hub.session(id).conn.CloseNow()
+	h.waitFor(t, "vanishing offline", func() bool { return h.hub.session(id) == nil })
+	clk.Advance(h.hub.opts.Grace + h.hub.seenEveryFor() + time.Second)
+	h.hub.Sweep(ctx)
+	d = h.waitDeployment(t, d.ID, deployment.StatusPARTIALLY_SUCCEEDED, deployment.StatusFAILED)
+	ts := h.targets(t, d.ID)
+	if ts["vanishing"].Status != entjob.StatusLOST || !strings.HasPrefix(ts["vanishing"].ResultReason, delivery.LostReason) {
+		t.Fatalf("vanishing %s %q", ts["vanishing"].Status, ts["vanishing"].ResultReason)
+	}
+	// One failure of two targets is within 50%: the deployment partially succeeded.
+	if d.Status != deployment.StatusPARTIALLY_SUCCEEDED {
+		t.Fatalf("deployment %s %q", d.Status, d.StatusReason)
+	}
+	_ = gone.stop()
+}
