@@ -369,8 +369,13 @@ func TestDeploymentGroupLostTarget(t *testing.T) {
 	h.gateClosed.Store(true)
 	h.hub.session(id).conn.CloseNow()
 	h.waitFor(t, "vanishing offline", func() bool { return h.hub.session(id) == nil })
-	clk.Advance(h.hub.opts.Grace + h.hub.seenEveryFor() + time.Second)
-	h.hub.Sweep(ctx)
+	// A sign of life batched before the close may still be written after a first advance:
+	// advance and sweep until the silence counts.
+	h.waitFor(t, "vanishing lost", func() bool {
+		clk.Advance(h.hub.opts.Grace + h.hub.seenEveryFor() + time.Second)
+		h.hub.Sweep(ctx)
+		return h.targets(t, d.ID)["vanishing"].Status == entjob.StatusLOST
+	})
 	d = h.waitDeployment(t, d.ID, deployment.StatusPARTIALLY_SUCCEEDED, deployment.StatusFAILED)
 	ts := h.targets(t, d.ID)
 	if ts["vanishing"].Status != entjob.StatusLOST || !strings.HasPrefix(ts["vanishing"].ResultReason, delivery.LostReason) {
