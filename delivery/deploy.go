@@ -497,6 +497,9 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 			if err := t.startPhase(actor, dc, 0); err != nil {
 				return err
 			}
+			if deploymentFinal(dc.d.Status) {
+				continue // ended at once (no target to deploy to): it holds no slot
+			}
 			if free > 0 {
 				free--
 				if free == 0 {

@@ -387,3 +387,83 @@ func TestDeploymentGroupLostTarget(t *testing.T) {
 	}
 	_ = gone.stop()
 }
+
+// TestDeploymentGroupAfterInterventionAndQueue: a server phase (manual intervention) before a
+// deployment-group phase holds the rollout until resumed, and the environment's queue
+// (maxParallel 1) keeps a second release's deployment waiting until the first one's targets are
+// done.
+func TestDeploymentGroupAfterInterventionAndQueue(t *testing.T) {
+	db := storagetest.Open(t, "sqlite")
+	ctx := context.Background()
+	h := newHarness(t, db, harnessOpts{})
+	if _, err := h.e.SaveDeploymentGroup(ctx, admin, "farm", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	h.startTarget(t, "farm", "q-1")
+	h.startTarget(t, "farm", "q-2")
+	def, err := h.e.CreateDefinition(ctx, admin, spec.DefinitionSnapshot{Name: "queued", ReleaseNameFormat: "Release-$(rev:r)",
+		Environments: []spec.EnvironmentSpec{{Name: "prod", Trigger: spec.Trigger{Kind: spec.TriggerManual},
+			Queue: spec.QueuePolicy{MaxParallel: 1},
+			Phases: []spec.PhaseSpec{
+				{Kind: spec.PhaseServer, Tasks: []spec.Task{{Name: "go?", Kind: spec.TaskManualIntervention, Instructions: "check"}}},
+				{Kind: spec.PhaseDeploymentGroup, DeploymentGroup: "farm", MaxParallel: "100%", SkipArtifactDownload: true,
+					Tasks: script("x", "true")},
+			}}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deps []*ent.Deployment
+	for range 2 {
+		rel, err := h.e.CreateRelease(ctx, admin, delivery.CreateReleaseInput{DefinitionID: def.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := h.e.DeployEnvironment(ctx, admin, delivery.DeployInput{ReleaseID: rel.ID, Environment: "prod"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps = append(deps, d)
+	}
+	first := h.waitDeployment(t, deps[0].ID, deployment.StatusIN_PROGRESS)
+	if n := len(h.targets(t, first.ID)); n != 0 {
+		t.Fatalf("%d target jobs before the intervention was resumed", n)
+	}
+	if d := h.c.Deployment.GetX(ctx, deps[1].ID); d.Status != deployment.StatusQUEUED {
+		t.Fatalf("second deployment %s while the first holds the slot", d.Status)
+	}
+	mis, err := h.e.PendingInterventionsFor(ctx, admin)
+	if err != nil || len(mis) != 1 || mis[0].DeploymentID != first.ID {
+		t.Fatalf("pending interventions %v %v", mis, err)
+	}
+	if _, err := h.e.ResumeManualIntervention(ctx, admin, mis[0].ID, "go"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitDeployment(t, first.ID, deployment.StatusSUCCEEDED)
+	for name, j := range h.targets(t, first.ID) {
+		if j.Status != entjob.StatusSUCCEEDED || j.Phase != 1 {
+			t.Fatalf("%s: %s in phase %d", name, j.Status, j.Phase)
+		}
+	}
+	// The slot passed on: the second deployment waits at its own intervention now.
+	h.waitFor(t, "the second deployment's intervention", func() bool {
+		mis, _ := h.e.PendingInterventionsFor(ctx, admin)
+		return len(mis) == 1 && mis[0].DeploymentID == deps[1].ID
+	})
+}
+
+// TestDeploymentGroupWithoutTargetsFreesTheQueue: a deployment-group phase that matches no
+// target fails at once, saying so, and the next waiting deployment gets the slot.
+func TestDeploymentGroupWithoutTargetsFreesTheQueue(t *testing.T) {
+	db := storagetest.Open(t, "sqlite")
+	ctx := context.Background()
+	h := newHarness(t, db, harnessOpts{})
+	if _, err := h.e.SaveDeploymentGroup(ctx, admin, "empty", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	d := h.deployPhases(t, admin, []spec.PhaseSpec{{Kind: spec.PhaseDeploymentGroup, DeploymentGroup: "empty",
+		Tags: []string{"web"}, Tasks: script("x", "true")}})
+	d = h.waitDeployment(t, d.ID, deployment.StatusFAILED)
+	if d.StatusReason != "deployment group empty has no enabled target tagged web" {
+		t.Fatalf("reason %q", d.StatusReason)
+	}
+}
