@@ -151,6 +151,13 @@ func TestDeploymentGroupStopsAfterFailure(t *testing.T) {
 		}); err != nil || !strings.Contains(sb.String(), "deploying on web-2") || strings.Contains(sb.String(), "web-1") {
 			t.Fatalf("web-2 download %q, %v", sb.String(), err)
 		}
+		// The whole download: each target's lines after its name.
+		sb.Reset()
+		if err := h.e.WriteDeploymentLog(ctx, admin, d.ID, delivery.LogRange{}, func() (io.Writer, error) { return &sb, nil }); err != nil ||
+			!strings.Contains(sb.String(), "[web-1] deploying on web-1\n") || !strings.Contains(sb.String(), "[web-2] deploying on web-2\n") ||
+			strings.Contains(sb.String(), "[web-3]") {
+			t.Fatalf("whole download %q, %v", sb.String(), err)
+		}
 
 		// Redeploy to the failed targets only: web-2 and web-3, nothing else.
 		re, err := h.e.DeployEnvironment(ctx, admin, delivery.DeployInput{ReleaseID: d.ReleaseID, Environment: "prod", FailedTargetsOnly: true})
