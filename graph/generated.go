@@ -76,7 +76,6 @@ type ResolverRoot interface {
 	Variable() VariableResolver
 	VariableGroup() VariableGroupResolver
 	VariableGroupRevision() VariableGroupRevisionResolver
-	DeployEnvironmentInput() DeployEnvironmentInputResolver
 	TaskGroupStepInput() TaskGroupStepInputResolver
 	TaskInput() TaskInputResolver
 	TemplateInputInput() TemplateInputInputResolver
@@ -1801,9 +1800,6 @@ type VariableGroupRevisionResolver interface {
 	Changes(ctx context.Context, obj *ent.VariableGroupRevision) ([]*delivery.FieldChange, error)
 }
 
-type DeployEnvironmentInputResolver interface {
-	FailedTargetsOnly(ctx context.Context, obj *delivery.DeployInput, data *bool) error
-}
 type TaskGroupStepInputResolver interface {
 	Inputs(ctx context.Context, obj *tasklib.Step, data map[string]any) error
 }
@@ -58560,13 +58556,11 @@ func (ec *executionContext) unmarshalInputDeployEnvironmentInput(ctx context.Con
 			it.OverrideFreeze = data
 		case "failedTargetsOnly":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedTargetsOnly"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			if err = ec.Resolvers.DeployEnvironmentInput().FailedTargetsOnly(ctx, &it, data); err != nil {
-				return it, err
-			}
+			it.FailedTargetsOnly = data
 		}
 	}
 	return it, nil

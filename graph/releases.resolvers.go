@@ -115,10 +115,3 @@ func (r *releaseResolver) VariableOverrides(ctx context.Context, obj *ent.Releas
 	}
 	return out, nil
 }
-
-// DeployEnvironmentInput returns DeployEnvironmentInputResolver implementation.
-func (r *Resolver) DeployEnvironmentInput() DeployEnvironmentInputResolver {
-	return &deployEnvironmentInputResolver{r}
-}
-
-type deployEnvironmentInputResolver struct{ *Resolver }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/graph/model"
@@ -106,12 +105,6 @@ func (r *queryResolver) AgentPools(ctx context.Context) ([]*ent.AgentPool, error
 // DeploymentGroups is the resolver for the deploymentGroups field.
 func (r *queryResolver) DeploymentGroups(ctx context.Context) ([]*ent.DeploymentGroup, error) {
 	return r.Engine.DeploymentGroups(ctx)
-}
-
-// FailedTargetsOnly is the resolver for the failedTargetsOnly field.
-func (r *deployEnvironmentInputResolver) FailedTargetsOnly(ctx context.Context, obj *delivery.DeployInput, data *bool) error {
-	obj.FailedTargetsOnly = derefOr(data, false)
-	return nil
 }
 
 // PhaseSpec returns PhaseSpecResolver implementation.
