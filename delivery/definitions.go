@@ -488,13 +488,13 @@ func (t *txn) writeDefinitionRows(defID int, doc *spec.DefinitionSnapshot, refs 
 	for rank, env := range doc.Environments {
 		if row, ok := keepEnv[env.Name]; ok {
 			err = row.Update().SetRank(rank).SetOwner(env.Owner).SetTrigger(env.Trigger).
-				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).
+				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).SetPhases(env.Phases).
 				SetQueue(env.Queue).SetVariables(env.Variables).SetPermissions(env.Permissions).
 				Exec(t.ctx)
 		} else {
 			err = t.Environment.Create().SetDefinitionID(defID).SetName(env.Name).SetRank(rank).
 				SetOwner(env.Owner).SetTrigger(env.Trigger).
-				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).
+				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).SetPhases(env.Phases).
 				SetQueue(env.Queue).SetVariables(env.Variables).SetPermissions(env.Permissions).
 				Exec(t.ctx)
 		}

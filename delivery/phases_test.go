@@ -178,3 +178,17 @@ func TestPhaseSecureFilesNeedUse(t *testing.T) {
 		t.Fatalf("unknown file in a phase: %v", err)
 	}
 }
+
+func TestTemplateUsedByPhases(t *testing.T) {
+	db := storagetest.Open(t, "sqlite")
+	f := newFixture(t, db)
+	ph := spec.PhaseSpec{Kind: spec.PhaseAgent, Tasks: []spec.Task{{Name: "copy", Uses: "CopyFiles@2",
+		Inputs: map[string]string{"SourceFolder": "a", "Contents": "**", "TargetFolder": "b"}}}}
+	if _, err := f.e.CreateDefinition(f.ctx, f.admin, phaseDef("uses", ph), ""); err != nil {
+		t.Fatal(err)
+	}
+	used, err := f.e.TaskTemplateUsers(f.ctx, "CopyFiles", 2)
+	if err != nil || len(used) != 1 || used[0] != "definition uses" {
+		t.Fatalf("used by %v, %v", used, err)
+	}
+}

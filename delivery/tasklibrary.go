@@ -174,7 +174,8 @@ func (e *Engine) TaskTemplateUsers(ctx context.Context, name string, major int) 
 	}
 	for _, d := range defs {
 		for _, env := range d.Edges.Environments {
-			if slices.ContainsFunc(env.Job.Tasks, func(t spec.Task) bool { return strings.ToLower(strings.TrimSpace(t.Uses)) == ref }) {
+			tasks := allTasks(&spec.EnvironmentSpec{Job: env.Job, Phases: env.Phases})
+			if slices.ContainsFunc(tasks, func(t spec.Task) bool { return strings.ToLower(strings.TrimSpace(t.Uses)) == ref }) {
 				out = append(out, "definition "+d.Name)
 				break
 			}

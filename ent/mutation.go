@@ -11319,6 +11319,8 @@ type EnvironmentMutation struct {
 	pre_approval      *spec.ApprovalPolicy
 	post_approval     *spec.ApprovalPolicy
 	job               *spec.JobSpec
+	phases            *[]spec.PhaseSpec
+	appendphases      []spec.PhaseSpec
 	queue             *spec.QueuePolicy
 	variables         *[]spec.Variable
 	appendvariables   []spec.Variable
@@ -11701,6 +11703,71 @@ func (m *EnvironmentMutation) ResetJob() {
 	m.job = nil
 }
 
+// SetPhases sets the "phases" field.
+func (m *EnvironmentMutation) SetPhases(ss []spec.PhaseSpec) {
+	m.phases = &ss
+	m.appendphases = nil
+}
+
+// Phases returns the value of the "phases" field in the mutation.
+func (m *EnvironmentMutation) Phases() (r []spec.PhaseSpec, exists bool) {
+	v := m.phases
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhases returns the old "phases" field's value of the Environment entity.
+// If the Environment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnvironmentMutation) OldPhases(ctx context.Context) (v []spec.PhaseSpec, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhases is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhases requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhases: %w", err)
+	}
+	return oldValue.Phases, nil
+}
+
+// AppendPhases adds ss to the "phases" field.
+func (m *EnvironmentMutation) AppendPhases(ss []spec.PhaseSpec) {
+	m.appendphases = append(m.appendphases, ss...)
+}
+
+// AppendedPhases returns the list of values that were appended to the "phases" field in this mutation.
+func (m *EnvironmentMutation) AppendedPhases() ([]spec.PhaseSpec, bool) {
+	if len(m.appendphases) == 0 {
+		return nil, false
+	}
+	return m.appendphases, true
+}
+
+// ClearPhases clears the value of the "phases" field.
+func (m *EnvironmentMutation) ClearPhases() {
+	m.phases = nil
+	m.appendphases = nil
+	m.clearedFields[environment.FieldPhases] = struct{}{}
+}
+
+// PhasesCleared returns if the "phases" field was cleared in this mutation.
+func (m *EnvironmentMutation) PhasesCleared() bool {
+	_, ok := m.clearedFields[environment.FieldPhases]
+	return ok
+}
+
+// ResetPhases resets all changes to the "phases" field.
+func (m *EnvironmentMutation) ResetPhases() {
+	m.phases = nil
+	m.appendphases = nil
+	delete(m.clearedFields, environment.FieldPhases)
+}
+
 // SetQueue sets the "queue" field.
 func (m *EnvironmentMutation) SetQueue(sp spec.QueuePolicy) {
 	m.queue = &sp
@@ -11948,7 +12015,7 @@ func (m *EnvironmentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EnvironmentMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.name != nil {
 		fields = append(fields, environment.FieldName)
 	}
@@ -11969,6 +12036,9 @@ func (m *EnvironmentMutation) Fields() []string {
 	}
 	if m.job != nil {
 		fields = append(fields, environment.FieldJob)
+	}
+	if m.phases != nil {
+		fields = append(fields, environment.FieldPhases)
 	}
 	if m.queue != nil {
 		fields = append(fields, environment.FieldQueue)
@@ -12004,6 +12074,8 @@ func (m *EnvironmentMutation) Field(name string) (ent.Value, bool) {
 		return m.PostApproval()
 	case environment.FieldJob:
 		return m.Job()
+	case environment.FieldPhases:
+		return m.Phases()
 	case environment.FieldQueue:
 		return m.Queue()
 	case environment.FieldVariables:
@@ -12035,6 +12107,8 @@ func (m *EnvironmentMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldPostApproval(ctx)
 	case environment.FieldJob:
 		return m.OldJob(ctx)
+	case environment.FieldPhases:
+		return m.OldPhases(ctx)
 	case environment.FieldQueue:
 		return m.OldQueue(ctx)
 	case environment.FieldVariables:
@@ -12100,6 +12174,13 @@ func (m *EnvironmentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetJob(v)
+		return nil
+	case environment.FieldPhases:
+		v, ok := value.([]spec.PhaseSpec)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhases(v)
 		return nil
 	case environment.FieldQueue:
 		v, ok := value.(spec.QueuePolicy)
@@ -12174,6 +12255,9 @@ func (m *EnvironmentMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *EnvironmentMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(environment.FieldPhases) {
+		fields = append(fields, environment.FieldPhases)
+	}
 	if m.FieldCleared(environment.FieldVariables) {
 		fields = append(fields, environment.FieldVariables)
 	}
@@ -12194,6 +12278,9 @@ func (m *EnvironmentMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *EnvironmentMutation) ClearField(name string) error {
 	switch name {
+	case environment.FieldPhases:
+		m.ClearPhases()
+		return nil
 	case environment.FieldVariables:
 		m.ClearVariables()
 		return nil
@@ -12228,6 +12315,9 @@ func (m *EnvironmentMutation) ResetField(name string) error {
 		return nil
 	case environment.FieldJob:
 		m.ResetJob()
+		return nil
+	case environment.FieldPhases:
+		m.ResetPhases()
 		return nil
 	case environment.FieldQueue:
 		m.ResetQueue()

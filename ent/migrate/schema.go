@@ -389,6 +389,7 @@ var (
 		{Name: "pre_approval", Type: field.TypeJSON},
 		{Name: "post_approval", Type: field.TypeJSON},
 		{Name: "job", Type: field.TypeJSON},
+		{Name: "phases", Type: field.TypeJSON, Nullable: true},
 		{Name: "queue", Type: field.TypeJSON},
 		{Name: "variables", Type: field.TypeJSON, Nullable: true},
 		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
@@ -402,7 +403,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "environments_release_definitions_environments",
-				Columns:    []*schema.Column{EnvironmentsColumns[11]},
+				Columns:    []*schema.Column{EnvironmentsColumns[12]},
 				RefColumns: []*schema.Column{ReleaseDefinitionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -411,7 +412,7 @@ var (
 			{
 				Name:    "environment_definition_id_name",
 				Unique:  true,
-				Columns: []*schema.Column{EnvironmentsColumns[11], EnvironmentsColumns[1]},
+				Columns: []*schema.Column{EnvironmentsColumns[12], EnvironmentsColumns[1]},
 			},
 		},
 	}
