@@ -35,7 +35,7 @@ func TestApprovalPolicies(t *testing.T) {
 			name:   "any one",
 			policy: spec.ApprovalPolicy{Approvers: users("bob", "carol"), Mode: spec.ApprovalAnyOne},
 			steps: []step{
-				{actor: "dave", approver: "bob", code: delivery.CodeForbidden, state: "PENDING_APPROVAL/QUEUED"},
+				{actor: "dave", approver: "bob", code: delivery.CodeForbidden, state: "PENDING_APPROVAL/PENDING_APPROVAL"},
 				{actor: "carol", approver: "carol", state: "QUEUED/QUEUED"},
 				{actor: "bob", approver: "bob", code: delivery.CodeConflict, state: "QUEUED/QUEUED"},
 			},
@@ -45,9 +45,9 @@ func TestApprovalPolicies(t *testing.T) {
 			name:   "any one, two required",
 			policy: spec.ApprovalPolicy{Approvers: append(users("bob", "carol"), spec.Approver{Kind: spec.ApproverGroup, Name: "ops"}), Mode: spec.ApprovalAnyOne, RequiredCount: 2},
 			steps: []step{
-				{actor: "bob", approver: "bob", state: "PENDING_APPROVAL/QUEUED"},
+				{actor: "bob", approver: "bob", state: "PENDING_APPROVAL/PENDING_APPROVAL"},
 				// bob is in ops too, but counts once.
-				{actor: "bob", approver: "ops", code: delivery.CodeConflict, state: "PENDING_APPROVAL/QUEUED"},
+				{actor: "bob", approver: "ops", code: delivery.CodeConflict, state: "PENDING_APPROVAL/PENDING_APPROVAL"},
 				{actor: "erin", approver: "ops", state: "QUEUED/QUEUED"},
 			},
 			approvals: "APPROVED,SKIPPED,APPROVED",
@@ -56,8 +56,8 @@ func TestApprovalPolicies(t *testing.T) {
 			name:   "all, any order",
 			policy: spec.ApprovalPolicy{Approvers: users("bob", "carol"), Mode: spec.ApprovalAll},
 			steps: []step{
-				{actor: "carol", approver: "carol", state: "PENDING_APPROVAL/QUEUED"},
-				{actor: "carol", approver: "carol", code: delivery.CodeConflict, state: "PENDING_APPROVAL/QUEUED"},
+				{actor: "carol", approver: "carol", state: "PENDING_APPROVAL/PENDING_APPROVAL"},
+				{actor: "carol", approver: "carol", code: delivery.CodeConflict, state: "PENDING_APPROVAL/PENDING_APPROVAL"},
 				{actor: "bob", approver: "bob", state: "QUEUED/QUEUED"},
 			},
 			approvals: "APPROVED,APPROVED",
@@ -66,8 +66,8 @@ func TestApprovalPolicies(t *testing.T) {
 			name:   "sequential",
 			policy: spec.ApprovalPolicy{Approvers: users("bob", "carol"), Mode: spec.ApprovalSequential},
 			steps: []step{
-				{actor: "carol", approver: "carol", code: delivery.CodeConflict, state: "PENDING_APPROVAL/QUEUED"},
-				{actor: "bob", approver: "bob", state: "PENDING_APPROVAL/QUEUED"},
+				{actor: "carol", approver: "carol", code: delivery.CodeConflict, state: "PENDING_APPROVAL/PENDING_APPROVAL"},
+				{actor: "bob", approver: "bob", state: "PENDING_APPROVAL/PENDING_APPROVAL"},
 				{actor: "carol", approver: "carol", state: "QUEUED/QUEUED"},
 			},
 			approvals: "APPROVED,APPROVED",
@@ -76,7 +76,7 @@ func TestApprovalPolicies(t *testing.T) {
 			name:   "group: any member decides",
 			policy: spec.ApprovalPolicy{Approvers: []spec.Approver{{Kind: spec.ApproverGroup, Name: "ops"}}},
 			steps: []step{
-				{actor: "carol", approver: "ops", code: delivery.CodeForbidden, state: "PENDING_APPROVAL/QUEUED"},
+				{actor: "carol", approver: "ops", code: delivery.CodeForbidden, state: "PENDING_APPROVAL/PENDING_APPROVAL"},
 				{actor: "erin", approver: "ops", state: "QUEUED/QUEUED"},
 			},
 			approvals: "APPROVED",
@@ -85,7 +85,7 @@ func TestApprovalPolicies(t *testing.T) {
 			name:   "requester cannot approve",
 			policy: spec.ApprovalPolicy{Approvers: users("alice", "bob"), Mode: spec.ApprovalAnyOne, RequesterCannotApprove: true},
 			steps: []step{
-				{actor: "alice", approver: "alice", code: delivery.CodeForbidden, state: "PENDING_APPROVAL/QUEUED"},
+				{actor: "alice", approver: "alice", code: delivery.CodeForbidden, state: "PENDING_APPROVAL/PENDING_APPROVAL"},
 				{actor: "bob", approver: "bob", state: "QUEUED/QUEUED"},
 			},
 			approvals: "SKIPPED,APPROVED",
@@ -102,7 +102,7 @@ func TestApprovalPolicies(t *testing.T) {
 			name:   "reject",
 			policy: spec.ApprovalPolicy{Approvers: users("bob", "carol"), Mode: spec.ApprovalAll},
 			steps: []step{
-				{actor: "bob", approver: "bob", state: "PENDING_APPROVAL/QUEUED"},
+				{actor: "bob", approver: "bob", state: "PENDING_APPROVAL/PENDING_APPROVAL"},
 				{actor: "carol", approver: "carol", reject: true, state: "REJECTED/REJECTED"},
 			},
 			approvals: "APPROVED,REJECTED",
@@ -132,7 +132,7 @@ func TestApprovalPolicies(t *testing.T) {
 				def := f.definition(snapshot("svc", environment("prod", afterRelease, pre(tc.policy))))
 				rel := f.release(actors["alice"], def, "1")
 				dep := f.deployment(rel.ID, "prod")
-				f.wantState(rel.ID, "prod", "PENDING_APPROVAL/QUEUED")
+				f.wantState(rel.ID, "prod", "PENDING_APPROVAL/PENDING_APPROVAL")
 				if f.job(dep.ID) != nil {
 					t.Fatal("a job before approval")
 				}
@@ -249,7 +249,7 @@ func TestRequesterViaAndPendingList(t *testing.T) {
 		wantCode(t, err, delivery.CodeInvalidInput)
 		_, err = f.e.Reject(f.ctx, bob, delivery.ApprovalDecision{ApprovalID: bobDR, DeferUntil: &t0})
 		wantCode(t, err, delivery.CodeInvalidInput)
-		f.wantState(rel.ID, "dr", "PENDING_APPROVAL/QUEUED")
+		f.wantState(rel.ID, "dr", "PENDING_APPROVAL/PENDING_APPROVAL")
 	})
 }
 
@@ -387,6 +387,6 @@ func TestSkipIfApprovedInPreviousEnvironment(t *testing.T) {
 		}
 		f.run(rel.ID, "prod", "SUCCEEDED")
 		// dr's approvers differ from those who approved prod (nobody did): asked.
-		f.wantState(rel.ID, "dr", "PENDING_APPROVAL/QUEUED")
+		f.wantState(rel.ID, "dr", "PENDING_APPROVAL/PENDING_APPROVAL")
 	})
 }

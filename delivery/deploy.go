@@ -366,14 +366,11 @@ func (t *txn) enqueue(actor Actor, dc *deployCtx) error {
 	if ok, err := t.forwardOnly(actor, dc); err != nil || !ok {
 		return err
 	}
-	wasScheduled := dc.d.Status == deployment.StatusSCHEDULED
 	if err := t.moveDeployment(actor, dc, DeploymentQueue, "", nil); err != nil {
 		return err
 	}
-	if wasScheduled {
-		if err := t.moveEnvironment(actor, dc, EnvironmentQueue); err != nil {
-			return err
-		}
+	if err := t.moveEnvironment(actor, dc, EnvironmentQueue); err != nil {
+		return err
 	}
 	return t.pumpQueue(actor, dc.d.DefinitionID, dc.d.EnvironmentName)
 }

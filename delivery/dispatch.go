@@ -816,17 +816,26 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		}
 	}
 	// Output variables of the release's earlier jobs (##vso[task.setvariable isOutput=true]),
-	// "<task name>.<name>", in the order the jobs finished: a later one wins.
+	// "<task name>.<name>", in the order the jobs finished: a later one wins. A secret one stays
+	// in the environment whose job set it: it was made under that environment's control, and
+	// another environment's tasks are written by people that control need not trust.
 	earlier, err := e.client.Job.Query().
 		Where(job.IDNEQ(j.ID), job.HasDeploymentWith(deployment.ReleaseID(rel.ID)),
 			job.StatusIn(job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED)).
+		WithDeployment(func(q *ent.DeploymentQuery) {
+			q.Select(deployment.FieldID, deployment.FieldEnvironmentName)
+		}).
 		Order(ent.Asc(job.FieldFinishedAt), ent.Asc(job.FieldID)).All(ctx)
 	if err != nil {
 		return fail(err)
 	}
 	outputs := map[string]int{}
 	for _, ej := range earlier {
+		sameEnvironment := ej.Edges.Deployment != nil && ej.Edges.Deployment.EnvironmentName == d.EnvironmentName
 		for _, v := range ej.OutputVariables {
+			if v.Secret && !sameEnvironment {
+				continue
+			}
 			val, err := e.SecretValue(v)
 			if err != nil {
 				return unusable("output variable %s: %v", v.Name, err)

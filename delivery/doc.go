@@ -98,14 +98,18 @@ package delivery
 // is the latest release's. Every artifact of every release (manual,
 // scheduled, CI) is queued for enrichment (commits, work items, files).
 //
-// ReleaseEnvironment (QUEUED covers pre-approval, waiting and queued;
-// IN_PROGRESS covers the running job and the post-deployment approval):
+// ReleaseEnvironment: its status is its latest deployment's, in the same
+// words (NOT_STARTED before the first one):
 //
-//	NOT_STARTED, or any final status ──deploy──► QUEUED ──schedule──► SCHEDULED ──queue──► QUEUED
-//	QUEUED ──start──► IN_PROGRESS ──succeed / succeedPartially──► SUCCEEDED / PARTIALLY_SUCCEEDED
-//	QUEUED, IN_PROGRESS ──fail / reject / cancel──► FAILED / REJECTED / CANCELED;  SCHEDULED ──cancel──► CANCELED
-//	QUEUED, IN_PROGRESS ──evaluateGates──► EVALUATING_GATES ──passGates──► QUEUED;  ──passPostGates──► IN_PROGRESS
-//	EVALUATING_GATES ──reject / cancel──► REJECTED / CANCELED
+//	NOT_STARTED, or any final status ──deploy──► PENDING_APPROVAL ──queue──► QUEUED ──start──► IN_PROGRESS
+//	PENDING_APPROVAL ──evaluateGates──► EVALUATING_GATES ──passGates──► PENDING_APPROVAL
+//	PENDING_APPROVAL ──schedule──► SCHEDULED ──queue──► QUEUED
+//	IN_PROGRESS ──completeJob──► PENDING_POST_APPROVAL ──succeed / succeedPartially──► SUCCEEDED / PARTIALLY_SUCCEEDED
+//	PENDING_POST_APPROVAL ──evaluateGates──► EVALUATING_POST_GATES ──passPostGates──► PENDING_POST_APPROVAL
+//	QUEUED, IN_PROGRESS ──fail──► FAILED;  every waiting or running status ──reject / cancel──► REJECTED / CANCELED
+//
+// (Databases from before the split hold QUEUED and IN_PROGRESS for the
+// approval stages; transitions.go keeps the edges that move such rows on.)
 //
 // Only "deploy" leaves a final status, and only from one: so at most one
 // deployment of a release to an environment is open, and of two concurrent

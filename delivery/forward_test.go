@@ -45,7 +45,7 @@ func TestLatestOnlySupersedesPendingApprovals(t *testing.T) {
 		r3 := f.release(alice, def, "3")
 		f.wantState(r1.ID, "prod", "CANCELED/CANCELED")
 		f.wantState(r2.ID, "prod", "CANCELED/CANCELED")
-		f.wantState(r3.ID, "prod", "PENDING_APPROVAL/QUEUED")
+		f.wantState(r3.ID, "prod", "PENDING_APPROVAL/PENDING_APPROVAL")
 		for _, c := range []struct {
 			rel   int
 			newer string
@@ -225,7 +225,7 @@ func TestMaxParallelCountsPostApproval(t *testing.T) {
 			post(spec.ApprovalPolicy{Approvers: users("bob")}), queue(spec.QueuePolicy{MaxParallel: 1, Mode: spec.QueueAllInOrder}))))
 		r1 := f.release(alice, def, "1")
 		f.run(r1.ID, "prod", "SUCCEEDED")
-		f.wantState(r1.ID, "prod", "PENDING_POST_APPROVAL/IN_PROGRESS")
+		f.wantState(r1.ID, "prod", "PENDING_POST_APPROVAL/PENDING_POST_APPROVAL")
 		r2 := f.release(alice, def, "2")
 		r3 := f.release(alice, def, "3")
 		if f.job(f.deployment(r2.ID, "prod").ID) != nil {

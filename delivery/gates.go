@@ -485,7 +485,11 @@ func (e *Engine) checkHTTPGate(ctx context.Context, g spec.HTTPGate, vars map[st
 	if err != nil {
 		return fail("status %d; successCriteria could not be evaluated on this answer%s", resp.Status, gateBodyPrefix(resp.Body, secrets))
 	}
-	if ok, _ := out.(bool); ok {
+	met, isBool := out.(bool)
+	if !isBool {
+		return fail("status %d; successCriteria gave %T, not true or false", resp.Status, out)
+	}
+	if met {
 		return spec.GateResult{Passed: true, Detail: fmt.Sprintf("status %d; successCriteria met", resp.Status)}
 	}
 	return fail("status %d; successCriteria not met%s", resp.Status, gateBodyPrefix(resp.Body, secrets))

@@ -239,7 +239,7 @@ func TestPostGatesWorkItemsBeforeApprovals(t *testing.T) {
 		f.c.Release.UpdateOneID(rel.ID).AddWorkItemIDs(bug.ID).ExecX(f.ctx)
 		f.run(rel.ID, "prod", "SUCCEEDED")
 		d := f.deployment(rel.ID, "prod")
-		f.wantState(rel.ID, "prod", "EVALUATING_POST_GATES/EVALUATING_GATES")
+		f.wantState(rel.ID, "prod", "EVALUATING_POST_GATES/EVALUATING_POST_GATES")
 		rel2 := f.release(alice, def, "2")
 		f.runTimers()
 		s := f.samples(d.ID)
@@ -255,7 +255,7 @@ func TestPostGatesWorkItemsBeforeApprovals(t *testing.T) {
 		f.c.WorkItem.UpdateOne(bug).SetState("Closed").ExecX(f.ctx)
 		f.clk.Advance(5 * time.Minute)
 		f.runTimers()
-		f.wantState(rel.ID, "prod", "PENDING_POST_APPROVAL/IN_PROGRESS")
+		f.wantState(rel.ID, "prod", "PENDING_POST_APPROVAL/PENDING_POST_APPROVAL")
 		f.approve(bob, f.pendingFor(d.ID, approval.StagePOST, "bob"))
 		f.wantState(rel.ID, "prod", "SUCCEEDED/SUCCEEDED")
 		if f.job(f.deployment(rel2.ID, "prod").ID) == nil {
@@ -278,7 +278,7 @@ func TestGatesAfterApprovals(t *testing.T) {
 			preGates(spec.GatePolicy{Gates: []spec.Gate{httpGate("health", h.srv.URL)}})))
 		rel := f.release(alice, def, "1")
 		d := f.deployment(rel.ID, "prod")
-		f.wantState(rel.ID, "prod", "PENDING_APPROVAL/QUEUED")
+		f.wantState(rel.ID, "prod", "PENDING_APPROVAL/PENDING_APPROVAL")
 		f.runTimers()
 		if h.calls.Load() != 0 {
 			t.Fatal("gates evaluated before the approvals")

@@ -117,6 +117,9 @@ func (t *txn) openIntervention(actor Actor, dc *deployCtx, k int, task spec.Task
 	if err := t.queueInterventionNotifications(dc, mi); err != nil {
 		return err
 	}
+	if err := t.moveEnvironment(interventionActor, dc, EnvironmentAwaitIntervention); err != nil {
+		return err
+	}
 	ev := dc.event(EventInterventionPending, actor)
 	ev.Data = map[string]any{
 		"interventionId": mi.ID, "task": mi.TaskName, "instructions": mi.Instructions,
@@ -166,6 +169,9 @@ func (t *txn) moveIntervention(actor Actor, dc *deployCtx, mi *ent.ManualInterve
 // next phase after a resume, the deployment's end after a reject.
 func (t *txn) continueAfter(actor Actor, dc *deployCtx, mi *ent.ManualIntervention, why string, timedOut bool) error {
 	if mi.Status == manualintervention.StatusRESUMED {
+		if err := t.moveEnvironment(interventionActor, dc, EnvironmentResumeIntervention); err != nil {
+			return err
+		}
 		return t.startPhase(interventionActor, dc, mi.Phase+1)
 	}
 	ev := DeploymentReject

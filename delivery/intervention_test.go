@@ -155,7 +155,7 @@ func TestManualInterventionResume(t *testing.T) {
 		dep := f.deployment(rel.ID, "prod")
 		agentID := f.agent()
 		first := f.runJob(dep.ID, agentID, 2, "SUCCEEDED")
-		f.wantState(rel.ID, "prod", "IN_PROGRESS/IN_PROGRESS")
+		f.wantState(rel.ID, "prod", "IN_PROGRESS/WAITING_FOR_INTERVENTION")
 		mi := f.pending(dep.ID)
 		if want := "Check https://shop.example.com/health for " + rel.Name + " with ***; $(nope) stays"; mi.Instructions != want {
 			t.Errorf("instructions %q, want %q", mi.Instructions, want)
@@ -430,7 +430,7 @@ func TestManualInterventionFirstAndAlone(t *testing.T) {
 		def := f.definition(snap)
 		rel := f.release(f.admin, def, "7")
 		qa := f.deployment(rel.ID, "qa")
-		f.wantState(rel.ID, "qa", "IN_PROGRESS/IN_PROGRESS")
+		f.wantState(rel.ID, "qa", "IN_PROGRESS/WAITING_FOR_INTERVENTION")
 		if j := f.job(qa.ID); j != nil {
 			t.Fatalf("qa has job %d before its first intervention was resumed", j.ID)
 		}

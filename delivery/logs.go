@@ -400,13 +400,15 @@ func (e *Engine) followLog(ctx context.Context, actor Actor, bus Subscriber, dep
 	if err := e.RequireReadableDeployment(ctx, actor, deploymentID); err != nil {
 		return nil, err
 	}
-	if _, _, err := e.deploymentJobs(ctx, deploymentID); err != nil {
+	d, _, err := e.deploymentJobs(ctx, deploymentID)
+	if err != nil {
 		return nil, err
 	}
 	out := make(chan *LogBatch)
 	go func() {
 		defer close(out)
-		f := &logFollower{e: e, out: out, deploymentID: deploymentID, next: fromSeq, maxLines: maxLines}
+		f := &logFollower{e: e, out: out, deploymentID: deploymentID, definitionID: d.DefinitionID,
+			readers: &definitionReaders{e: e, actor: actor}, next: fromSeq, maxLines: maxLines}
 		for {
 			events, unsubscribe := bus.Subscribe()
 			done, err := f.follow(ctx, events)
@@ -427,6 +429,12 @@ type logFollower struct {
 	e            *Engine
 	out          chan<- *LogBatch
 	deploymentID int
+	definitionID int
+	// readers answers whether the follower's actor may still read the
+	// definition: an open stream ends when the definition's readers or the
+	// actor's groups stop admitting it (on definition.changed at once, else
+	// within readersTTL), like the event streams.
+	readers      *definitionReaders
 	jobID        int
 	next         int64 // the next sequence number to send
 	maxLines     int
@@ -467,6 +475,9 @@ func (f *logFollower) flush(ctx context.Context) bool {
 
 // catchUp sends the stored lines from f.next on; done reports that the log is complete.
 func (f *logFollower) catchUp(ctx context.Context) (done bool, err error) {
+	if ok, err := f.readable(ctx); !ok || err != nil {
+		return !ok, err
+	}
 	d, jobs, err := f.e.deploymentJobs(ctx, f.deploymentID)
 	if err != nil {
 		return false, err
@@ -501,6 +512,18 @@ func (f *logFollower) catchUp(ctx context.Context) (done bool, err error) {
 	return final, nil
 }
 
+// readable reports whether the follower's actor may still read the
+// deployment's definition; a stream that may not ends (the caller treats
+// false as done), with a notice in the server's log.
+func (f *logFollower) readable(ctx context.Context) (bool, error) {
+	ok, err := f.readers.readable(ctx, f.definitionID)
+	if err == nil && !ok {
+		f.e.log.InfoContext(ctx, "log stream ended: its reader may no longer read the definition",
+			"deployment", f.deploymentID, "user", f.readers.actor.Username)
+	}
+	return ok, err
+}
+
 // follow runs on one subscription until the log is complete (done), the subscription closes
 // (false, nil: resubscribe) or ctx ends.
 func (f *logFollower) follow(ctx context.Context, events <-chan Event) (bool, error) {
@@ -516,8 +539,18 @@ func (f *logFollower) follow(ctx context.Context, events <-chan Event) (bool, er
 			if !ok {
 				return false, nil
 			}
+			if ev.Type == EventDefinitionChanged && ev.DefinitionID == f.definitionID {
+				f.readers.forget(f.definitionID)
+				if ok, err := f.readable(ctx); !ok || err != nil {
+					return !ok, err
+				}
+				continue
+			}
 			if ev.DeploymentID != f.deploymentID && (f.jobID == 0 || ev.JobID != f.jobID) {
 				continue
+			}
+			if ok, err := f.readable(ctx); !ok || err != nil {
+				return !ok, err
 			}
 			if ev.Type == EventLogAppended {
 				if lines := ev.Lines; len(lines) > 0 && lines[0].Seq <= f.next {

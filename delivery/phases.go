@@ -99,6 +99,9 @@ func (t *txn) startPhase(actor Actor, dc *deployCtx, k int) error {
 		if err := t.moveDeployment(actor, dc, DeploymentCompleteJob, "", nil); err != nil {
 			return err
 		}
+		if err := t.moveEnvironment(actor, dc, EnvironmentCompleteJob); err != nil {
+			return err
+		}
 		return t.openPostStage(actor, dc)
 	}
 	p := ps[k]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/schema/spec"
@@ -138,4 +139,61 @@ type nopSubscriber struct{}
 
 func (nopSubscriber) Subscribe() (<-chan delivery.Event, func()) {
 	return make(chan delivery.Event), func() {}
+}
+
+// chanBus is a bus whose one subscription the test feeds by hand.
+type chanBus chan delivery.Event
+
+func (b chanBus) Subscribe() (<-chan delivery.Event, func()) { return b, func() {} }
+
+// TestLogStreamEndsWhenReaderRemoved: an open log stream re-checks its
+// reader: once the definition's readers stop naming the follower's group,
+// the stream ends with no further line, as a new one would be refused.
+func TestLogStreamEndsWhenReaderRemoved(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		member := f.user("mia", "VIEWER")
+		f.group("ops", member)
+		f.group("others")
+		def := f.definition(snapshot("secret", environment("dev", afterRelease)))
+		f.c.ReleaseDefinition.UpdateOneID(def).SetReaders([]string{"ops"}).ExecX(f.ctx)
+		rel := f.release(f.admin, def, "1")
+		dep := f.deployment(rel.ID, "dev")
+		j := f.job(dep.ID)
+		agentID := f.agent()
+		if err := f.e.StartJob(f.ctx, j.ID, agentID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.e.AppendLogs(f.ctx, j.ID, agentID, []delivery.LogLine{{Seq: 1, Text: "one"}}); err != nil {
+			t.Fatal(err)
+		}
+		bus := make(chanBus, 4)
+		lines, err := f.e.FollowDeploymentLog(f.ctx, member, bus, dep.ID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := func() (*delivery.LogLine, bool) {
+			t.Helper()
+			select {
+			case l, ok := <-lines:
+				return l, ok
+			case <-time.After(10 * time.Second):
+				t.Fatal("no line and no end within 10 s")
+				return nil, false
+			}
+		}
+		if l, ok := next(); !ok || l.Text != "one" {
+			t.Fatalf("first line: %+v %v", l, ok)
+		}
+		f.c.ReleaseDefinition.UpdateOneID(def).SetReaders([]string{"others"}).ExecX(f.ctx)
+		if _, err := f.e.AppendLogs(f.ctx, j.ID, agentID, []delivery.LogLine{{Seq: 2, Text: "two"}}); err != nil {
+			t.Fatal(err)
+		}
+		bus <- delivery.Event{Type: delivery.EventDefinitionChanged, DefinitionID: def}
+		bus <- delivery.Event{Type: delivery.EventLogAppended, DeploymentID: dep.ID, JobID: j.ID,
+			Lines: []delivery.LogLine{{Seq: 2, Text: "two"}}}
+		if l, ok := next(); ok {
+			t.Fatalf("stream went on after the reader was removed: %+v", l)
+		}
+	})
 }

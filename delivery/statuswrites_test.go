@@ -17,11 +17,12 @@ var governedStatus = map[string]map[string]bool{
 	"approval":           {"StatusAPPROVED": true}, // an automated approval of a stage without approvers
 	"job":                {"StatusQUEUED": true},
 	"release":            {},
+	"manualintervention": {}, // created PENDING by the schema's default
 }
 
 // TestStatusWritesGoThroughTables: outside the tables there is no status
 // write. Every SetStatus of a deployment, release environment, approval,
-// job or release either creates a row in its initial state, or sets a state
+// job, manual intervention or release either creates a row in its initial state, or sets a state
 // that the same function got from a table's apply. The pair-by-pair table
 // tests then cover every change the engine can make.
 func TestStatusWritesGoThroughTables(t *testing.T) {

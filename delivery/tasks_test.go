@@ -20,7 +20,8 @@ import (
 
 // TestStepReportsAndOutputVariables: what a step said through logging commands is stored with
 // it (issues, counts, progress, attachments, once), and its output variables reach the
-// release's later environments under "<task name>.<name>", secrets sealed at rest.
+// release's later environments under "<task name>.<name>" (secret ones only in their own
+// environment), secrets sealed at rest.
 func TestStepReportsAndOutputVariables(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db)
@@ -101,8 +102,9 @@ func TestStepReportsAndOutputVariables(t *testing.T) {
 		if v := got["DEPLOY_WEB_URL"]; v.Value != "https://web.example/" || v.Name != "Deploy web.url" || v.Secret {
 			t.Errorf("url output variable %+v", v)
 		}
-		if v := got["DEPLOY_WEB_TOKEN"]; v.Value != "tok-s3cret" || !v.Secret {
-			t.Errorf("token output variable %+v", v)
+		// A secret output stays in the environment that set it.
+		if v, ok := got["DEPLOY_WEB_TOKEN"]; ok {
+			t.Errorf("qa's secret output variable reached prod: %+v", v)
 		}
 		qaAsg, err := f.e.BuildAssignment(f.ctx, qa.ID)
 		if err != nil {
@@ -273,6 +275,46 @@ func TestTemplateTasks(t *testing.T) {
 		}
 		if got, _ := f.eng.TaskTemplate(f.ctx, "CopyFiles", "2.7"); got != nil {
 			t.Errorf("CopyFiles 2.7: %+v", got)
+		}
+	})
+}
+
+// TestSecretOutputStaysInItsEnvironment: a secret output variable of an environment's first
+// phase reaches its later phase (after a manual intervention), unlike other environments.
+func TestSecretOutputStaysInItsEnvironment(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newMIFixture(t, db)
+		rel := f.newRelease("41")
+		dep := f.deployment(rel.ID, "prod")
+		agentID := f.agent()
+		first := f.job(dep.ID)
+		if err := f.e.StartJob(f.ctx, first.ID, agentID); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.e.StepFinished(f.ctx, first.ID, agentID, delivery.StepReport{Step: 1, Name: "build", Status: "SUCCEEDED",
+			FinishedAt: t0, OutputVariables: []delivery.OutputVariable{{Name: "key", Value: "k3y", Secret: true}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.e.FinishJob(f.ctx, first.ID, delivery.JobResult{Status: "SUCCEEDED"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.e.ResumeManualIntervention(f.ctx, f.alice, f.pending(dep.ID).ID, "ok"); err != nil {
+			t.Fatal(err)
+		}
+		second := f.job(dep.ID)
+		if second.ID == first.ID {
+			t.Fatal("no second phase")
+		}
+		a, err := f.e.BuildAssignment(f.ctx, second.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, v := range a.Variables {
+			found = found || (v.EnvName == "BUILD_KEY" && v.Value == "k3y" && v.Secret)
+		}
+		if !found {
+			t.Errorf("the later phase lacks the secret output BUILD_KEY: %+v", a.Variables)
 		}
 	})
 }

@@ -145,7 +145,9 @@ var deploymentMachine = transitions[deployment.Status, DeploymentEvent]{
 }
 
 // EnvironmentEvent is something that happens to a release's environment.
-// Its status follows the environment's latest deployment.
+// Its status follows the environment's latest deployment, in the same words:
+// an environment whose deployment waits for approval is PENDING_APPROVAL, not
+// QUEUED (one status vocabulary for people, bots and the dashboard).
 type EnvironmentEvent string
 
 // The release environment events.
@@ -154,10 +156,19 @@ const (
 	EnvironmentDeploy EnvironmentEvent = "deploy"
 	// EnvironmentSchedule: the deployment was deferred.
 	EnvironmentSchedule EnvironmentEvent = "schedule"
-	// EnvironmentQueue: the deferral came due.
+	// EnvironmentQueue: the pre-deployment stage completed, or the deferral
+	// came due; the deployment joined the environment's queue.
 	EnvironmentQueue EnvironmentEvent = "queue"
 	// EnvironmentStart: an agent started the deployment's job.
 	EnvironmentStart EnvironmentEvent = "start"
+	// EnvironmentCompleteJob: the deployment's phases completed; its
+	// post-deployment stage begins.
+	EnvironmentCompleteJob EnvironmentEvent = "completeJob"
+	// EnvironmentAwaitIntervention: the deployment reached a manual
+	// intervention and waits for a person (the deployment stays IN_PROGRESS
+	// and keeps its slot); EnvironmentResumeIntervention: it was resumed.
+	EnvironmentAwaitIntervention  EnvironmentEvent = "awaitIntervention"
+	EnvironmentResumeIntervention EnvironmentEvent = "resumeIntervention"
 	// EnvironmentSucceed, EnvironmentSucceedPartially, EnvironmentFail,
 	// EnvironmentReject and EnvironmentCancel mirror the deployment's end.
 	EnvironmentSucceed          EnvironmentEvent = "succeed"
@@ -166,54 +177,92 @@ const (
 	EnvironmentReject           EnvironmentEvent = "reject"
 	EnvironmentCancel           EnvironmentEvent = "cancel"
 	// EnvironmentEvaluateGates: the deployment's pre- or post-deployment
-	// gates are being sampled.
+	// gates began to be sampled.
 	EnvironmentEvaluateGates EnvironmentEvent = "evaluateGates"
 	// EnvironmentPassGates: the pre-deployment gates passed (back to
-	// QUEUED); EnvironmentPassPostGates: the post-deployment gates passed
-	// (back to IN_PROGRESS).
+	// PENDING_APPROVAL); EnvironmentPassPostGates: the post-deployment gates
+	// passed (back to PENDING_POST_APPROVAL).
 	EnvironmentPassGates     EnvironmentEvent = "passGates"
 	EnvironmentPassPostGates EnvironmentEvent = "passPostGates"
 )
 
-// environmentMachine is the release environment state machine. QUEUED covers
-// a deployment waiting for pre-deployment approval, for a queue slot or for
-// an agent; IN_PROGRESS covers the running job and the post-deployment
-// approval; EVALUATING_GATES either stage's gates. A new deployment may begin only from NOT_STARTED or a final
-// state, which is what makes two concurrent deploy requests conflict.
+// environmentMachine is the release environment state machine. Its states
+// are its latest deployment's: PENDING_APPROVAL, EVALUATING_GATES, SCHEDULED,
+// QUEUED (for a slot or an agent), IN_PROGRESS, PENDING_POST_APPROVAL,
+// WAITING_FOR_INTERVENTION (the deployment is IN_PROGRESS, held at a manual
+// intervention: the one state an environment adds to its deployment's),
+// EVALUATING_POST_GATES, then the deployment's end. A new deployment may
+// begin only from NOT_STARTED or a final state, which is what makes two
+// concurrent deploy requests conflict.
+//
+// Databases written before the states were split hold QUEUED for a
+// deployment waiting for approval and IN_PROGRESS for one in its
+// post-deployment stage; the edges marked "earlier databases" let such rows
+// move on.
 var environmentMachine = transitions[releaseenvironment.Status, EnvironmentEvent]{
 	entity: "release environment",
 	next: map[releaseenvironment.Status]map[EnvironmentEvent]releaseenvironment.Status{
-		releaseenvironment.StatusNOT_STARTED:         {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
-		releaseenvironment.StatusSUCCEEDED:           {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
-		releaseenvironment.StatusPARTIALLY_SUCCEEDED: {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
-		releaseenvironment.StatusREJECTED:            {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
-		releaseenvironment.StatusCANCELED:            {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
-		releaseenvironment.StatusFAILED:              {EnvironmentDeploy: releaseenvironment.StatusQUEUED},
-		releaseenvironment.StatusQUEUED: {
+		releaseenvironment.StatusNOT_STARTED:         {EnvironmentDeploy: releaseenvironment.StatusPENDING_APPROVAL},
+		releaseenvironment.StatusSUCCEEDED:           {EnvironmentDeploy: releaseenvironment.StatusPENDING_APPROVAL},
+		releaseenvironment.StatusPARTIALLY_SUCCEEDED: {EnvironmentDeploy: releaseenvironment.StatusPENDING_APPROVAL},
+		releaseenvironment.StatusREJECTED:            {EnvironmentDeploy: releaseenvironment.StatusPENDING_APPROVAL},
+		releaseenvironment.StatusCANCELED:            {EnvironmentDeploy: releaseenvironment.StatusPENDING_APPROVAL},
+		releaseenvironment.StatusFAILED:              {EnvironmentDeploy: releaseenvironment.StatusPENDING_APPROVAL},
+		releaseenvironment.StatusPENDING_APPROVAL: {
 			EnvironmentEvaluateGates: releaseenvironment.StatusEVALUATING_GATES,
 			EnvironmentSchedule:      releaseenvironment.StatusSCHEDULED,
-			EnvironmentStart:         releaseenvironment.StatusIN_PROGRESS,
-			EnvironmentFail:          releaseenvironment.StatusFAILED,
+			EnvironmentQueue:         releaseenvironment.StatusQUEUED,
 			EnvironmentReject:        releaseenvironment.StatusREJECTED,
 			EnvironmentCancel:        releaseenvironment.StatusCANCELED,
 		},
 		releaseenvironment.StatusEVALUATING_GATES: {
-			EnvironmentPassGates:     releaseenvironment.StatusQUEUED,
-			EnvironmentPassPostGates: releaseenvironment.StatusIN_PROGRESS,
+			EnvironmentPassGates:     releaseenvironment.StatusPENDING_APPROVAL,
 			EnvironmentReject:        releaseenvironment.StatusREJECTED,
 			EnvironmentCancel:        releaseenvironment.StatusCANCELED,
+			EnvironmentPassPostGates: releaseenvironment.StatusPENDING_POST_APPROVAL, // earlier databases
 		},
 		releaseenvironment.StatusSCHEDULED: {
 			EnvironmentQueue:  releaseenvironment.StatusQUEUED,
 			EnvironmentCancel: releaseenvironment.StatusCANCELED,
 		},
+		releaseenvironment.StatusQUEUED: {
+			EnvironmentStart:  releaseenvironment.StatusIN_PROGRESS,
+			EnvironmentFail:   releaseenvironment.StatusFAILED,
+			EnvironmentCancel: releaseenvironment.StatusCANCELED,
+			// earlier databases: QUEUED while waiting for approval.
+			EnvironmentQueue:         releaseenvironment.StatusQUEUED,
+			EnvironmentEvaluateGates: releaseenvironment.StatusEVALUATING_GATES,
+			EnvironmentSchedule:      releaseenvironment.StatusSCHEDULED,
+			EnvironmentReject:        releaseenvironment.StatusREJECTED,
+		},
 		releaseenvironment.StatusIN_PROGRESS: {
-			EnvironmentEvaluateGates:    releaseenvironment.StatusEVALUATING_GATES,
+			EnvironmentAwaitIntervention: releaseenvironment.StatusWAITING_FOR_INTERVENTION,
+			EnvironmentCompleteJob:       releaseenvironment.StatusPENDING_POST_APPROVAL,
+			EnvironmentFail:              releaseenvironment.StatusFAILED,
+			EnvironmentReject:            releaseenvironment.StatusREJECTED, // at a manual intervention
+			EnvironmentCancel:            releaseenvironment.StatusCANCELED,
+			// earlier databases: IN_PROGRESS through the post-deployment stage.
+			EnvironmentEvaluateGates:    releaseenvironment.StatusEVALUATING_POST_GATES,
 			EnvironmentSucceed:          releaseenvironment.StatusSUCCEEDED,
 			EnvironmentSucceedPartially: releaseenvironment.StatusPARTIALLY_SUCCEEDED,
-			EnvironmentFail:             releaseenvironment.StatusFAILED,
+		},
+		releaseenvironment.StatusWAITING_FOR_INTERVENTION: {
+			EnvironmentResumeIntervention: releaseenvironment.StatusIN_PROGRESS,
+			EnvironmentReject:             releaseenvironment.StatusREJECTED,
+			EnvironmentFail:               releaseenvironment.StatusFAILED,
+			EnvironmentCancel:             releaseenvironment.StatusCANCELED,
+		},
+		releaseenvironment.StatusPENDING_POST_APPROVAL: {
+			EnvironmentEvaluateGates:    releaseenvironment.StatusEVALUATING_POST_GATES,
+			EnvironmentSucceed:          releaseenvironment.StatusSUCCEEDED,
+			EnvironmentSucceedPartially: releaseenvironment.StatusPARTIALLY_SUCCEEDED,
 			EnvironmentReject:           releaseenvironment.StatusREJECTED,
 			EnvironmentCancel:           releaseenvironment.StatusCANCELED,
+		},
+		releaseenvironment.StatusEVALUATING_POST_GATES: {
+			EnvironmentPassPostGates: releaseenvironment.StatusPENDING_POST_APPROVAL,
+			EnvironmentReject:        releaseenvironment.StatusREJECTED,
+			EnvironmentCancel:        releaseenvironment.StatusCANCELED,
 		},
 	},
 }

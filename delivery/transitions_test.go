@@ -130,41 +130,106 @@ func TestDeploymentTransitions(t *testing.T) {
 
 func TestEnvironmentTransitions(t *testing.T) {
 	states := []releaseenvironment.Status{
-		releaseenvironment.StatusNOT_STARTED, releaseenvironment.StatusSCHEDULED, releaseenvironment.StatusQUEUED,
-		releaseenvironment.StatusEVALUATING_GATES, releaseenvironment.StatusIN_PROGRESS, releaseenvironment.StatusSUCCEEDED, releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		releaseenvironment.StatusNOT_STARTED, releaseenvironment.StatusPENDING_APPROVAL, releaseenvironment.StatusEVALUATING_GATES,
+		releaseenvironment.StatusSCHEDULED, releaseenvironment.StatusQUEUED, releaseenvironment.StatusIN_PROGRESS,
+		releaseenvironment.StatusWAITING_FOR_INTERVENTION,
+		releaseenvironment.StatusPENDING_POST_APPROVAL, releaseenvironment.StatusEVALUATING_POST_GATES,
+		releaseenvironment.StatusSUCCEEDED, releaseenvironment.StatusPARTIALLY_SUCCEEDED,
 		releaseenvironment.StatusREJECTED, releaseenvironment.StatusCANCELED, releaseenvironment.StatusFAILED,
 	}
 	events := []EnvironmentEvent{
-		EnvironmentDeploy, EnvironmentSchedule, EnvironmentQueue, EnvironmentStart, EnvironmentSucceed,
+		EnvironmentDeploy, EnvironmentSchedule, EnvironmentQueue, EnvironmentStart, EnvironmentCompleteJob, EnvironmentSucceed,
+		EnvironmentAwaitIntervention, EnvironmentResumeIntervention,
 		EnvironmentSucceedPartially, EnvironmentFail, EnvironmentReject, EnvironmentCancel,
 		EnvironmentEvaluateGates, EnvironmentPassGates, EnvironmentPassPostGates,
 	}
 	checkMachine(t, environmentMachine, states, events, map[string]releaseenvironment.Status{
-		"NOT_STARTED deploy":             releaseenvironment.StatusQUEUED,
-		"SUCCEEDED deploy":               releaseenvironment.StatusQUEUED,
-		"PARTIALLY_SUCCEEDED deploy":     releaseenvironment.StatusQUEUED,
-		"REJECTED deploy":                releaseenvironment.StatusQUEUED,
-		"CANCELED deploy":                releaseenvironment.StatusQUEUED,
-		"FAILED deploy":                  releaseenvironment.StatusQUEUED,
-		"QUEUED schedule":                releaseenvironment.StatusSCHEDULED,
-		"QUEUED start":                   releaseenvironment.StatusIN_PROGRESS,
-		"QUEUED fail":                    releaseenvironment.StatusFAILED,
-		"QUEUED reject":                  releaseenvironment.StatusREJECTED,
-		"QUEUED cancel":                  releaseenvironment.StatusCANCELED,
-		"SCHEDULED queue":                releaseenvironment.StatusQUEUED,
-		"SCHEDULED cancel":               releaseenvironment.StatusCANCELED,
-		"IN_PROGRESS succeed":            releaseenvironment.StatusSUCCEEDED,
-		"IN_PROGRESS succeedPartially":   releaseenvironment.StatusPARTIALLY_SUCCEEDED,
-		"IN_PROGRESS fail":               releaseenvironment.StatusFAILED,
-		"IN_PROGRESS reject":             releaseenvironment.StatusREJECTED,
-		"IN_PROGRESS cancel":             releaseenvironment.StatusCANCELED,
-		"QUEUED evaluateGates":           releaseenvironment.StatusEVALUATING_GATES,
-		"IN_PROGRESS evaluateGates":      releaseenvironment.StatusEVALUATING_GATES,
-		"EVALUATING_GATES passGates":     releaseenvironment.StatusQUEUED,
-		"EVALUATING_GATES passPostGates": releaseenvironment.StatusIN_PROGRESS,
-		"EVALUATING_GATES reject":        releaseenvironment.StatusREJECTED,
-		"EVALUATING_GATES cancel":        releaseenvironment.StatusCANCELED,
+		"NOT_STARTED deploy":                          releaseenvironment.StatusPENDING_APPROVAL,
+		"SUCCEEDED deploy":                            releaseenvironment.StatusPENDING_APPROVAL,
+		"PARTIALLY_SUCCEEDED deploy":                  releaseenvironment.StatusPENDING_APPROVAL,
+		"REJECTED deploy":                             releaseenvironment.StatusPENDING_APPROVAL,
+		"CANCELED deploy":                             releaseenvironment.StatusPENDING_APPROVAL,
+		"FAILED deploy":                               releaseenvironment.StatusPENDING_APPROVAL,
+		"PENDING_APPROVAL evaluateGates":              releaseenvironment.StatusEVALUATING_GATES,
+		"PENDING_APPROVAL schedule":                   releaseenvironment.StatusSCHEDULED,
+		"PENDING_APPROVAL queue":                      releaseenvironment.StatusQUEUED,
+		"PENDING_APPROVAL reject":                     releaseenvironment.StatusREJECTED,
+		"PENDING_APPROVAL cancel":                     releaseenvironment.StatusCANCELED,
+		"EVALUATING_GATES passGates":                  releaseenvironment.StatusPENDING_APPROVAL,
+		"EVALUATING_GATES passPostGates":              releaseenvironment.StatusPENDING_POST_APPROVAL,
+		"EVALUATING_GATES reject":                     releaseenvironment.StatusREJECTED,
+		"EVALUATING_GATES cancel":                     releaseenvironment.StatusCANCELED,
+		"SCHEDULED queue":                             releaseenvironment.StatusQUEUED,
+		"SCHEDULED cancel":                            releaseenvironment.StatusCANCELED,
+		"QUEUED start":                                releaseenvironment.StatusIN_PROGRESS,
+		"QUEUED fail":                                 releaseenvironment.StatusFAILED,
+		"QUEUED cancel":                               releaseenvironment.StatusCANCELED,
+		"QUEUED queue":                                releaseenvironment.StatusQUEUED,
+		"QUEUED evaluateGates":                        releaseenvironment.StatusEVALUATING_GATES,
+		"QUEUED schedule":                             releaseenvironment.StatusSCHEDULED,
+		"QUEUED reject":                               releaseenvironment.StatusREJECTED,
+		"IN_PROGRESS completeJob":                     releaseenvironment.StatusPENDING_POST_APPROVAL,
+		"IN_PROGRESS awaitIntervention":               releaseenvironment.StatusWAITING_FOR_INTERVENTION,
+		"WAITING_FOR_INTERVENTION resumeIntervention": releaseenvironment.StatusIN_PROGRESS,
+		"WAITING_FOR_INTERVENTION reject":             releaseenvironment.StatusREJECTED,
+		"WAITING_FOR_INTERVENTION fail":               releaseenvironment.StatusFAILED,
+		"WAITING_FOR_INTERVENTION cancel":             releaseenvironment.StatusCANCELED,
+		"IN_PROGRESS fail":                            releaseenvironment.StatusFAILED,
+		"IN_PROGRESS reject":                          releaseenvironment.StatusREJECTED,
+		"IN_PROGRESS cancel":                          releaseenvironment.StatusCANCELED,
+		"IN_PROGRESS evaluateGates":                   releaseenvironment.StatusEVALUATING_POST_GATES,
+		"IN_PROGRESS succeed":                         releaseenvironment.StatusSUCCEEDED,
+		"IN_PROGRESS succeedPartially":                releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		"PENDING_POST_APPROVAL evaluateGates":         releaseenvironment.StatusEVALUATING_POST_GATES,
+		"PENDING_POST_APPROVAL succeed":               releaseenvironment.StatusSUCCEEDED,
+		"PENDING_POST_APPROVAL succeedPartially":      releaseenvironment.StatusPARTIALLY_SUCCEEDED,
+		"PENDING_POST_APPROVAL reject":                releaseenvironment.StatusREJECTED,
+		"PENDING_POST_APPROVAL cancel":                releaseenvironment.StatusCANCELED,
+		"EVALUATING_POST_GATES passPostGates":         releaseenvironment.StatusPENDING_POST_APPROVAL,
+		"EVALUATING_POST_GATES reject":                releaseenvironment.StatusREJECTED,
+		"EVALUATING_POST_GATES cancel":                releaseenvironment.StatusCANCELED,
 	})
+}
+
+// TestEnvironmentSpeaksItsDeploymentsWords: for every deployment edge, the
+// environment event the engine applies with it leads the environment to the
+// deployment's new status, by name: one status vocabulary.
+func TestEnvironmentSpeaksItsDeploymentsWords(t *testing.T) {
+	mirror := map[DeploymentEvent]EnvironmentEvent{
+		DeploymentDefer: EnvironmentSchedule, DeploymentQueue: EnvironmentQueue, DeploymentStart: EnvironmentStart,
+		DeploymentCompleteJob: EnvironmentCompleteJob, DeploymentSucceed: EnvironmentSucceed,
+		DeploymentSucceedPartially: EnvironmentSucceedPartially, DeploymentFail: EnvironmentFail,
+		DeploymentReject: EnvironmentReject, DeploymentTimeOut: EnvironmentReject, DeploymentCancel: EnvironmentCancel,
+		DeploymentSupersede: EnvironmentCancel, DeploymentEvaluateGates: EnvironmentEvaluateGates,
+		DeploymentPassGates: EnvironmentPassGates,
+	}
+	for from, edges := range deploymentMachine.next {
+		for ev, to := range edges {
+			if ev == DeploymentRequestCancel {
+				continue // the state stays until the agent reports
+			}
+			envEv, ok := mirror[ev]
+			if !ok {
+				t.Errorf("deployment event %s has no environment event", ev)
+				continue
+			}
+			if ev == DeploymentPassGates && from == deployment.StatusEVALUATING_POST_GATES {
+				envEv = EnvironmentPassPostGates
+			}
+			envFrom := []releaseenvironment.Status{releaseenvironment.Status(from)}
+			if from == deployment.StatusIN_PROGRESS && ev != DeploymentStart && ev != DeploymentCompleteJob {
+				// Held at a manual intervention, the deployment is IN_PROGRESS
+				// and may end from there too.
+				envFrom = append(envFrom, releaseenvironment.StatusWAITING_FOR_INTERVENTION)
+			}
+			for _, ef := range envFrom {
+				got, err := environmentMachine.apply(1, ef, envEv)
+				if err != nil || string(got) != string(to) {
+					t.Errorf("deployment %s --%s--> %s, environment %s --%s--> %s (%v)", from, ev, to, ef, envEv, got, err)
+				}
+			}
+		}
+	}
 }
 
 func TestApprovalTransitions(t *testing.T) {

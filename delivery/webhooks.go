@@ -543,3 +543,9 @@ func (e *Engine) RecordDelivery(ctx context.Context, d DeliveryRecord) (int, err
 	}
 	return row.ID, nil
 }
+
+// NormalizeBranch returns the short name of a branch as CI servers report it
+// ("origin/main", "refs/remotes/origin/main" and "refs/heads/main" are all
+// "main"), the form branch filters compare; integrations use it to compare a
+// payload's branch with the CI server's answer.
+func NormalizeBranch(s string) string { return spec.NormalizeBranch(s) }

@@ -11258,6 +11258,7 @@ enum DeploymentStatus @goModel(model: "github.com/cairnhq/cairn/ent/deployment.S
   SCHEDULED
   QUEUED
   IN_PROGRESS
+  WAITING_FOR_INTERVENTION
   PENDING_POST_APPROVAL
   EVALUATING_POST_GATES
   SUCCEEDED
@@ -14563,10 +14564,14 @@ ReleaseEnvironmentStatus is enum for the field status
 """
 enum ReleaseEnvironmentStatus @goModel(model: "github.com/cairnhq/cairn/ent/releaseenvironment.Status") {
   NOT_STARTED
+  PENDING_APPROVAL
+  EVALUATING_GATES
   SCHEDULED
   QUEUED
-  EVALUATING_GATES
   IN_PROGRESS
+  WAITING_FOR_INTERVENTION
+  PENDING_POST_APPROVAL
+  EVALUATING_POST_GATES
   SUCCEEDED
   PARTIALLY_SUCCEEDED
   REJECTED

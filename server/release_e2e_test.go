@@ -71,7 +71,7 @@ func TestReleaseEndToEnd(t *testing.T) {
 
 		runQueued("dev")
 		runQueued("qa")
-		if s := envStatus(); s["dev"] != "SUCCEEDED" || s["qa"] != "SUCCEEDED" || s["prod"] != "QUEUED" {
+		if s := envStatus(); s["dev"] != "SUCCEEDED" || s["qa"] != "SUCCEEDED" || s["prod"] != "PENDING_APPROVAL" {
 			t.Fatalf("before approvals: %v", s)
 		}
 		// prod waits for pam and pat; an editor who is not an approver may not decide.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -64,5 +66,63 @@ func TestAgentEnvFollowsTheRule(t *testing.T) {
 	}
 	if strings.Contains(out, "CAIRN_AGENT_") {
 		t.Errorf("help names the old variables:\n%s", out)
+	}
+}
+
+// TestConfigurationReferenceAgentTable: the agent flag table of docs/reference/configuration.md
+// lists exactly the flags that --help lists, each with the variable --help shows for it (none for
+// a flag that has none), so that neither drifts from the other.
+func TestConfigurationReferenceAgentTable(t *testing.T) {
+	t.Parallel()
+	var help bytes.Buffer
+	fs := flag.NewFlagSet("cairn-agent", flag.ContinueOnError)
+	fs.SetOutput(&help)
+	if _, err := parseConfigFS(fs, []string{"--help"}, func(string) string { return "" }); !errors.Is(err, flag.ErrHelp) {
+		t.Fatal(err)
+	}
+	flags := map[string]string{} // flag name → its variable ("" when it has none)
+	for _, m := range regexp.MustCompile(`(?m)^  --([a-z0-9-]+)[^\n(]*(?:\((CAIRN_[A-Z0-9_]+)\))?`).FindAllStringSubmatch(help.String(), -1) {
+		flags[m[1]] = m[2]
+	}
+	if len(flags) == 0 {
+		t.Fatalf("no flags in the help:\n%s", help.String())
+	}
+	const doc = "docs/reference/configuration.md"
+	b, err := os.ReadFile("../../" + doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	start := strings.Index(text, "\n## Agent flags\n")
+	if start < 0 {
+		t.Fatalf("%s has no section \"Agent flags\"", doc)
+	}
+	section := text[start+len("\n## Agent flags\n"):]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	table := map[string]bool{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`--") {
+			continue
+		}
+		name := regexp.MustCompile("`--([a-z0-9-]+)").FindStringSubmatch(cells[1])[1]
+		table[name] = true
+		env := ""
+		if m := regexp.MustCompile("`(CAIRN_[A-Z0-9_]+)`").FindStringSubmatch(cells[2]); m != nil {
+			env = m[1]
+		}
+		want, ok := flags[name]
+		if !ok {
+			t.Errorf("%s lists --%s, which the agent does not have", doc, name)
+		} else if env != want {
+			t.Errorf("%s: --%s has variable %q, --help says %q", doc, name, env, want)
+		}
+	}
+	for f := range flags {
+		if !table[f] {
+			t.Errorf("--%s is an agent flag (--help) but not in the agent flag table of %s", f, doc)
+		}
 	}
 }

@@ -15,8 +15,8 @@ import (
 	"strings"
 )
 
-// The library: variable groups and secure files (README "Library: variable groups and secure
-// files").
+// The library: variable groups and secure files (docs/reference/definitions.md, "Library:
+// variable groups and secure files").
 
 type groupVariable struct {
 	Name                  string  `json:"name"`

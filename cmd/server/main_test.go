@@ -40,8 +40,9 @@ func TestBadVariable(t *testing.T) {
 	}
 }
 
-// TestReadmeConfigurationTable: the README's configuration table lists exactly the flags that
-// --help lists, each with the variable of the rule, so that neither drifts from the other.
+// TestReadmeConfigurationTable: the server flag table of docs/reference/configuration.md lists
+// exactly the flags that --help lists, each with the variable of the rule, so that neither drifts
+// from the other.
 func TestReadmeConfigurationTable(t *testing.T) {
 	var help bytes.Buffer
 	if err := run([]string{"--help"}, &help); !errors.Is(err, flag.ErrHelp) {
@@ -51,11 +52,12 @@ func TestReadmeConfigurationTable(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^  --([a-z0-9-]+)`).FindAllStringSubmatch(help.String(), -1) {
 		flags[m[1]] = true
 	}
-	readme, err := os.ReadFile("../../README.md")
+	const doc = "docs/reference/configuration.md"
+	reference, err := os.ReadFile("../../" + doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	section := readmeSection(t, string(readme), "Configuration")
+	section := markdownSection(t, doc, string(reference), "Server flags")
 	table := map[string]bool{}
 	for _, line := range strings.Split(section, "\n") {
 		cells := strings.Split(line, "|")
@@ -65,24 +67,24 @@ func TestReadmeConfigurationTable(t *testing.T) {
 		names := regexp.MustCompile("`--([a-z0-9-]+)`").FindAllStringSubmatch(cells[1], -1)
 		envs := regexp.MustCompile("`(CAIRN_[A-Z0-9_]+)`").FindAllStringSubmatch(cells[2], -1)
 		if len(names) != len(envs) {
-			t.Errorf("README row %q: %d flags, %d variables", line, len(names), len(envs))
+			t.Errorf(doc+" row %q: %d flags, %d variables", line, len(names), len(envs))
 			continue
 		}
 		for i, n := range names {
 			table[n[1]] = true
 			if want := "CAIRN_" + strings.ToUpper(strings.ReplaceAll(n[1], "-", "_")); envs[i][1] != want {
-				t.Errorf("README: --%s has variable %s, want %s", n[1], envs[i][1], want)
+				t.Errorf(doc+": --%s has variable %s, want %s", n[1], envs[i][1], want)
 			}
 		}
 	}
 	for f := range flags {
 		if !table[f] {
-			t.Errorf("--%s is a flag (server --help) but not in the README's configuration table", f)
+			t.Errorf("--%s is a flag (server --help) but not in the server flag table of %s", f, doc)
 		}
 	}
 	for f := range table {
 		if !flags[f] {
-			t.Errorf("the README's configuration table lists --%s, which the server does not have", f)
+			t.Errorf("%s lists --%s, which the server does not have", doc, f)
 		}
 	}
 }

@@ -28,11 +28,18 @@ import (
 // next "## " heading.
 func readmeSection(t *testing.T, readme, title string) string {
 	t.Helper()
-	start := strings.Index(readme, "\n## "+title+"\n")
+	return markdownSection(t, "README.md", readme, title)
+}
+
+// markdownSection returns the text of the section of the Markdown file name (its content text)
+// with the heading "## "+title, up to the next "## " heading.
+func markdownSection(t *testing.T, name, text, title string) string {
+	t.Helper()
+	start := strings.Index(text, "\n## "+title+"\n")
 	if start < 0 {
-		t.Fatalf("README.md has no section %q", title)
+		t.Fatalf("%s has no section %q", name, title)
 	}
-	rest := readme[start+len(title)+5:]
+	rest := text[start+len(title)+5:]
 	if end := strings.Index(rest, "\n## "); end >= 0 {
 		rest = rest[:end]
 	}

@@ -206,18 +206,19 @@ const DefaultStatus = StatusPENDING_APPROVAL
 
 // Status values.
 const (
-	StatusPENDING_APPROVAL      Status = "PENDING_APPROVAL"
-	StatusEVALUATING_GATES      Status = "EVALUATING_GATES"
-	StatusSCHEDULED             Status = "SCHEDULED"
-	StatusQUEUED                Status = "QUEUED"
-	StatusIN_PROGRESS           Status = "IN_PROGRESS"
-	StatusPENDING_POST_APPROVAL Status = "PENDING_POST_APPROVAL"
-	StatusEVALUATING_POST_GATES Status = "EVALUATING_POST_GATES"
-	StatusSUCCEEDED             Status = "SUCCEEDED"
-	StatusPARTIALLY_SUCCEEDED   Status = "PARTIALLY_SUCCEEDED"
-	StatusFAILED                Status = "FAILED"
-	StatusREJECTED              Status = "REJECTED"
-	StatusCANCELED              Status = "CANCELED"
+	StatusPENDING_APPROVAL         Status = "PENDING_APPROVAL"
+	StatusEVALUATING_GATES         Status = "EVALUATING_GATES"
+	StatusSCHEDULED                Status = "SCHEDULED"
+	StatusQUEUED                   Status = "QUEUED"
+	StatusIN_PROGRESS              Status = "IN_PROGRESS"
+	StatusWAITING_FOR_INTERVENTION Status = "WAITING_FOR_INTERVENTION"
+	StatusPENDING_POST_APPROVAL    Status = "PENDING_POST_APPROVAL"
+	StatusEVALUATING_POST_GATES    Status = "EVALUATING_POST_GATES"
+	StatusSUCCEEDED                Status = "SUCCEEDED"
+	StatusPARTIALLY_SUCCEEDED      Status = "PARTIALLY_SUCCEEDED"
+	StatusFAILED                   Status = "FAILED"
+	StatusREJECTED                 Status = "REJECTED"
+	StatusCANCELED                 Status = "CANCELED"
 )
 
 func (s Status) String() string {
@@ -227,7 +228,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING_APPROVAL, StatusEVALUATING_GATES, StatusSCHEDULED, StatusQUEUED, StatusIN_PROGRESS, StatusPENDING_POST_APPROVAL, StatusEVALUATING_POST_GATES, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusFAILED, StatusREJECTED, StatusCANCELED:
+	case StatusPENDING_APPROVAL, StatusEVALUATING_GATES, StatusSCHEDULED, StatusQUEUED, StatusIN_PROGRESS, StatusWAITING_FOR_INTERVENTION, StatusPENDING_POST_APPROVAL, StatusEVALUATING_POST_GATES, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusFAILED, StatusREJECTED, StatusCANCELED:
 		return nil
 	default:
 		return fmt.Errorf("deployment: invalid enum value for status field: %q", s)

@@ -104,16 +104,20 @@ const DefaultStatus = StatusNOT_STARTED
 
 // Status values.
 const (
-	StatusNOT_STARTED         Status = "NOT_STARTED"
-	StatusSCHEDULED           Status = "SCHEDULED"
-	StatusQUEUED              Status = "QUEUED"
-	StatusEVALUATING_GATES    Status = "EVALUATING_GATES"
-	StatusIN_PROGRESS         Status = "IN_PROGRESS"
-	StatusSUCCEEDED           Status = "SUCCEEDED"
-	StatusPARTIALLY_SUCCEEDED Status = "PARTIALLY_SUCCEEDED"
-	StatusREJECTED            Status = "REJECTED"
-	StatusCANCELED            Status = "CANCELED"
-	StatusFAILED              Status = "FAILED"
+	StatusNOT_STARTED              Status = "NOT_STARTED"
+	StatusPENDING_APPROVAL         Status = "PENDING_APPROVAL"
+	StatusEVALUATING_GATES         Status = "EVALUATING_GATES"
+	StatusSCHEDULED                Status = "SCHEDULED"
+	StatusQUEUED                   Status = "QUEUED"
+	StatusIN_PROGRESS              Status = "IN_PROGRESS"
+	StatusWAITING_FOR_INTERVENTION Status = "WAITING_FOR_INTERVENTION"
+	StatusPENDING_POST_APPROVAL    Status = "PENDING_POST_APPROVAL"
+	StatusEVALUATING_POST_GATES    Status = "EVALUATING_POST_GATES"
+	StatusSUCCEEDED                Status = "SUCCEEDED"
+	StatusPARTIALLY_SUCCEEDED      Status = "PARTIALLY_SUCCEEDED"
+	StatusREJECTED                 Status = "REJECTED"
+	StatusCANCELED                 Status = "CANCELED"
+	StatusFAILED                   Status = "FAILED"
 )
 
 func (s Status) String() string {
@@ -123,7 +127,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusNOT_STARTED, StatusSCHEDULED, StatusQUEUED, StatusEVALUATING_GATES, StatusIN_PROGRESS, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusREJECTED, StatusCANCELED, StatusFAILED:
+	case StatusNOT_STARTED, StatusPENDING_APPROVAL, StatusEVALUATING_GATES, StatusSCHEDULED, StatusQUEUED, StatusIN_PROGRESS, StatusWAITING_FOR_INTERVENTION, StatusPENDING_POST_APPROVAL, StatusEVALUATING_POST_GATES, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusREJECTED, StatusCANCELED, StatusFAILED:
 		return nil
 	default:
 		return fmt.Errorf("releaseenvironment: invalid enum value for status field: %q", s)

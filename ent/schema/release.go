@@ -197,7 +197,8 @@ func (ReleaseEnvironment) Fields() []ent.Field {
 		field.String("name").NotEmpty(),
 		field.Int("rank"),
 		field.Enum("status").Values(
-			"NOT_STARTED", "SCHEDULED", "QUEUED", "EVALUATING_GATES", "IN_PROGRESS", "SUCCEEDED",
+			"NOT_STARTED", "PENDING_APPROVAL", "EVALUATING_GATES", "SCHEDULED", "QUEUED", "IN_PROGRESS",
+			"WAITING_FOR_INTERVENTION", "PENDING_POST_APPROVAL", "EVALUATING_POST_GATES", "SUCCEEDED",
 			"PARTIALLY_SUCCEEDED", "REJECTED", "CANCELED", "FAILED",
 		).Default("NOT_STARTED").Annotations(entgql.OrderField("STATUS")),
 		// Manual is set when the release leaves this environment to a person.
@@ -238,7 +239,7 @@ func (Deployment) Fields() []ent.Field {
 		field.Enum("operation").Values("DEPLOY", "REDEPLOY", "ROLLBACK"),
 		field.Enum("status").Values(
 			"PENDING_APPROVAL", "EVALUATING_GATES", "SCHEDULED", "QUEUED", "IN_PROGRESS",
-			"PENDING_POST_APPROVAL", "EVALUATING_POST_GATES", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "REJECTED", "CANCELED",
+			"WAITING_FOR_INTERVENTION", "PENDING_POST_APPROVAL", "EVALUATING_POST_GATES", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "REJECTED", "CANCELED",
 		).Default("PENDING_APPROVAL").Annotations(entgql.OrderField("STATUS")),
 		// RequestedBy is the username of the person (or "system") that asked.
 		field.String("requested_by"),

@@ -101,17 +101,39 @@ func (a adapter) Receipt(ctx context.Context, body []byte, conn hook.Conn, engin
 			r.Files = append(r.Files, art.RelativePath)
 		}
 	}
-	if r.Branch != "" {
-		return r, nil
-	}
 	filtered := false
 	for _, s := range sources {
 		filtered = filtered || len(s.BranchFilters) > 0
 	}
-	if filtered {
+	if !filtered {
+		return r, nil
+	}
+	// Branch filters decide whether a release is made, so the branch must be
+	// Jenkins' answer too: the payload's scm.branch counts only when the
+	// build's git data names it; otherwise Jenkins' own revisions decide
+	// (and a build whose branch Jenkins does not report is left unreleased
+	// by the filters, with the reason recorded).
+	if r.Branch != "" && !branchConfirmed(details.GitBuildData(), r.Branch) {
+		r.Branch, r.Commit = "", ""
+	}
+	if r.Branch == "" {
 		r.Revisions = revisions(details, sources)
 	}
 	return r, nil
+}
+
+// branchConfirmed reports whether the git data of a build names branch
+// (compared by short name: "origin/main" and "refs/heads/main" are "main").
+func branchConfirmed(data []BuildData, branch string) bool {
+	want := delivery.NormalizeBranch(branch)
+	for _, d := range data {
+		for _, b := range d.Branches {
+			if delivery.NormalizeBranch(b) == want {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // revisions picks, for each source's repository URL, the branch and commit

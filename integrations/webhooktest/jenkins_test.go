@@ -97,10 +97,11 @@ func TestJenkinsResultsAndFilters(t *testing.T) {
 		ev.define("nightly", spec.ArtifactSourceSpec{Alias: "n", Type: "JENKINS", Connection: jenkinsConnStr,
 			Job: "nightly-report", ContinuousDeployment: true})
 		ev.define("no-cd", spec.ArtifactSourceSpec{Alias: "app", Type: "JENKINS", Connection: jenkinsConnStr, Job: "acme/app"})
-		ev.confirmJenkins("shop/feature%2Flogin", 3, "UNSTABLE")
+		ev.confirmJenkinsOn("feature/login", "shop/feature%2Flogin", 3, "UNSTABLE")
 		ev.confirmJenkins("acme/app", 51, "UNSTABLE")
-		ev.confirmJenkins("acme/app", 53, "SUCCESS")
+		ev.confirmJenkinsOn("refs/remotes/origin/feature/x", "acme/app", 53, "SUCCESS")
 		ev.confirmJenkins("acme/app", 54, "SUCCESS")
+		ev.confirmJenkinsOn("refs/remotes/origin/feature/evil", "acme/app", 55, "SUCCESS")
 
 		// UNSTABLE multibranch build: only the source that allows partial builds releases it.
 		r := ev.postJenkins(fixture(t, "jenkins", "notification_multibranch_unstable.json"))
@@ -133,6 +134,8 @@ func TestJenkinsResultsAndFilters(t *testing.T) {
 			{"unstable, not allowed", "does not allow partial", variant(51, func(b, _ map[string]any) { b["status"] = "UNSTABLE" })},
 			{"not built", "NOT_BUILT", variant(52, func(b, _ map[string]any) { b["status"] = "NOT_BUILT" })},
 			{"filtered branch", "branch feature/x is not admitted", variant(53, func(_, s map[string]any) { s["branch"] = "origin/feature/x" })},
+			// The payload's scm.branch is not trusted: Jenkins' own git data decides.
+			{"payload branch Jenkins does not confirm", "branch feature/evil is not admitted", variant(55, func(_, s map[string]any) { s["branch"] = "origin/main" })},
 			{"unknown job", "no definition follows", mutate(t, completed, func(m map[string]any) {
 				b := obj(m, "build")
 				b["full_url"], b["url"] = "https://ci.example.com/jenkins/job/acme/job/unknown/42/", "job/acme/job/unknown/42/"

@@ -301,6 +301,13 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 // shape.
 func (ev *env) confirmJenkins(job string, number int, result string, files ...string) {
 	ev.t.Helper()
+	ev.confirmJenkinsOn("refs/remotes/origin/main", job, number, result, files...)
+}
+
+// confirmJenkinsOn is confirmJenkins for a build whose git data (the git
+// plugin's BuildData action, as a real Jenkins reports it) names branch.
+func (ev *env) confirmJenkinsOn(branch, job string, number int, result string, files ...string) {
+	ev.t.Helper()
 	arts := []map[string]any{}
 	for _, f := range files {
 		arts = append(arts, map[string]any{"displayPath": path.Base(f), "fileName": path.Base(f), "relativePath": f})
@@ -309,7 +316,12 @@ func (ev *env) confirmJenkins(job string, number int, result string, files ...st
 		"_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun", "number": number, "displayName": fmt.Sprintf("#%d", number),
 		"url":    fmt.Sprintf("https://ci.example.com/jenkins/%s%d/", jenkinsJobPath(job), number),
 		"result": result, "building": false, "timestamp": 1736073001234, "duration": 61000,
-		"artifacts": arts, "actions": []any{map[string]any{"_class": "hudson.model.CauseAction"}}, "changeSets": []any{},
+		"artifacts": arts, "changeSets": []any{},
+		"actions": []any{map[string]any{"_class": "hudson.model.CauseAction"}, map[string]any{
+			"_class": "hudson.plugins.git.util.BuildData", "remoteUrls": []string{"https://github.com/acme/app.git"},
+			"lastBuiltRevision": map[string]any{"SHA1": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+				"branch": []any{map[string]any{"SHA1": "9fceb02d0ae598e95dc970b74767f19372d61af8", "name": branch}}},
+		}},
 	})
 	if err != nil {
 		ev.t.Fatal(err)

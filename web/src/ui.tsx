@@ -6,6 +6,7 @@ const statusClass: Record<string, string> = {
   FAILED: 'bad', REJECTED: 'bad', CANCELED: 'muted', TIMED_OUT: 'bad', LOST: 'bad', ABANDONED: 'muted',
   IN_PROGRESS: 'run', RUNNING: 'run', QUEUED: 'wait', ASSIGNED: 'run', SCHEDULED: 'wait',
   PENDING_APPROVAL: 'wait', PENDING_POST_APPROVAL: 'wait', PENDING: 'wait', NOT_STARTED: 'muted',
+  EVALUATING_GATES: 'wait', EVALUATING_POST_GATES: 'wait', WAITING_FOR_INTERVENTION: 'wait',
   SKIPPED: 'muted', REASSIGNED: 'muted', OFFLINE: 'muted', ACTIVE: 'run',
 };
 

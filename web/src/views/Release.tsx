@@ -133,7 +133,7 @@ function EnvCard({ env, release, trigger, can, actionable }: { env: EnvT; releas
   const deps = [...(env.deployments ?? [])].sort((a, b) => b.attempt - a.attempt);
   const latest = deps[0];
   const [error, setError] = useState<APIError | null>(null);
-  const active = latest && ['PENDING_APPROVAL', 'SCHEDULED', 'QUEUED', 'IN_PROGRESS', 'PENDING_POST_APPROVAL'].includes(latest.status);
+  const active = latest && ['PENDING_APPROVAL', 'EVALUATING_GATES', 'SCHEDULED', 'QUEUED', 'IN_PROGRESS', 'PENDING_POST_APPROVAL', 'EVALUATING_POST_GATES'].includes(latest.status);
   async function run(doc: string, vars: Record<string, unknown>) {
     setError(null);
     try {
