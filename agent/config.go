@@ -31,6 +31,10 @@ type Config struct {
 	WorkDir string
 	// Pool is the agent pool to register in; empty means the server's default pool.
 	Pool string
+	// DeploymentGroup registers the agent as a target of that deployment group (instead of
+	// a pool), with Tags (e.g. web, eu).
+	DeploymentGroup string
+	Tags            []string
 	// Capabilities are user-defined capabilities (--capability key=value), reported apart from the
 	// detected system capabilities.
 	Capabilities map[string]string

@@ -68,6 +68,7 @@ func (r *runner) register(ctx context.Context) (savedCredential, error) {
 	}
 	body, err := json.Marshal(agentproto.RegisterRequest{
 		Token: r.cfg.Token, Name: r.cfg.Name, Pool: r.cfg.Pool, Capabilities: r.cfg.Capabilities,
+		DeploymentGroup: r.cfg.DeploymentGroup, Tags: r.cfg.Tags,
 		Version: r.cfg.Version, OS: runtime.GOOS, Arch: runtime.GOARCH,
 	})
 	if err != nil {

@@ -88,13 +88,16 @@ type Header struct {
 type RegisterRequest struct {
 	// Token is the registration token an administrator created. The server decides whether it is
 	// single use or reusable; it must compare it in constant time.
-	Token        string            `json:"token"`
-	Name         string            `json:"name"`
-	Pool         string            `json:"pool,omitempty"`
-	Capabilities map[string]string `json:"capabilities,omitempty"`
-	Version      string            `json:"version"`
-	OS           string            `json:"os"`
-	Arch         string            `json:"arch"`
+	Token string `json:"token"`
+	Name  string `json:"name"`
+	Pool  string `json:"pool,omitempty"`
+	// DeploymentGroup registers the agent as a target of that deployment group, with Tags.
+	DeploymentGroup string            `json:"deploymentGroup,omitempty"`
+	Tags            []string          `json:"tags,omitempty"`
+	Capabilities    map[string]string `json:"capabilities,omitempty"`
+	Version         string            `json:"version"`
+	OS              string            `json:"os"`
+	Arch            string            `json:"arch"`
 }
 
 // RegisterResponse is the 200/201 answer of POST /agent/register.

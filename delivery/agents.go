@@ -15,6 +15,7 @@ import (
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/agentpool"
 	"github.com/cairnhq/cairn/ent/agentregistration"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/predicate"
 )
@@ -54,6 +55,11 @@ func randomID(n int) string {
 // only its SHA-256 is stored. pool is the pool the agents join (empty: the one they ask for, else
 // the default pool).
 func (e *Engine) CreateAgentRegistration(ctx context.Context, actor Actor, pool string, maxUses int, expiresIn time.Duration) (string, *ent.AgentRegistration, error) {
+	return e.createRegistration(ctx, actor, pool, "", maxUses, expiresIn)
+}
+
+// createRegistration is CreateAgentRegistration into a pool, or (group set) a deployment group.
+func (e *Engine) createRegistration(ctx context.Context, actor Actor, pool, group string, maxUses int, expiresIn time.Duration) (string, *ent.AgentRegistration, error) {
 	if err := actor.Require(RoleAdmin, "creating an agent registration token"); err != nil {
 		return "", nil, err
 	}
@@ -73,14 +79,14 @@ func (e *Engine) CreateAgentRegistration(ctx context.Context, actor Actor, pool 
 	var row *ent.AgentRegistration
 	err := e.inTx(ctx, func(t *txn) error {
 		var err error
-		row, err = t.AgentRegistration.Create().SetTokenHash(hashRegistrationToken(token)).SetPool(pool).
+		row, err = t.AgentRegistration.Create().SetTokenHash(hashRegistrationToken(token)).SetPool(pool).SetDeploymentGroup(group).
 			SetMaxUses(maxUses).SetExpiresAt(t.now.Add(expiresIn)).SetCreatedBy(actor.String()).
 			SetCreatedAt(t.now).Save(t.ctx)
 		if err != nil {
 			return fmt.Errorf("creating agent registration: %w", err)
 		}
 		return t.audit(actor, "agentRegistration.create", auditTargetAgentRegistration, row.ID, nil,
-			map[string]any{"pool": pool, "maxUses": maxUses, "expiresAt": row.ExpiresAt})
+			map[string]any{"pool": pool, "deploymentGroup": group, "maxUses": maxUses, "expiresAt": row.ExpiresAt})
 	})
 	if err != nil {
 		return "", nil, err
@@ -90,12 +96,16 @@ func (e *Engine) CreateAgentRegistration(ctx context.Context, actor Actor, pool 
 
 // RegisterAgentInput is what an agent sends when it registers.
 type RegisterAgentInput struct {
-	Name         string
-	Pool         string
-	Version      string
-	OS           string
-	Arch         string
-	Capabilities map[string]string
+	Name string
+	Pool string
+	// DeploymentGroup registers the agent as a target of that group (which must exist), with
+	// Tags; a token made for a group registers into it whatever the agent asks.
+	DeploymentGroup string
+	Tags            []string
+	Version         string
+	OS              string
+	Arch            string
+	Capabilities    map[string]string
 }
 
 var errBadRegistration = &Error{Code: CodeUnauthenticated,
@@ -116,10 +126,16 @@ func (e *Engine) RegisterAgent(ctx context.Context, token string, in RegisterAge
 		return nil, "", Invalid("name", "agent names are at most 200 characters")
 	case len(in.Capabilities) > 500:
 		return nil, "", Invalid("capabilities", "at most 500 capabilities")
+	case len(in.DeploymentGroup) > maxPoolName:
+		return nil, "", Invalid("deploymentGroup", "is longer than %d characters", maxPoolName)
+	}
+	tags, err := normalizeTags("tags", in.Tags)
+	if err != nil {
+		return nil, "", err
 	}
 	jti := randomID(18)
 	var a *ent.Agent
-	err := e.inTx(ctx, func(t *txn) error {
+	err = e.inTx(ctx, func(t *txn) error {
 		reg, err := t.AgentRegistration.Query().
 			Where(agentregistration.TokenHash(hashRegistrationToken(token))).Only(t.ctx)
 		if ent.IsNotFound(err) {
@@ -139,18 +155,47 @@ func (e *Engine) RegisterAgent(ctx context.Context, token string, in RegisterAge
 		if n != 1 {
 			return errBadRegistration
 		}
-		pool := reg.Pool
-		if pool == "" {
-			pool = strings.TrimSpace(in.Pool)
-		} else if in.Pool != "" && !strings.EqualFold(in.Pool, pool) {
-			return Invalid("pool", "this registration token is for pool %q, not %q", pool, in.Pool)
+		group := reg.DeploymentGroup
+		if group == "" {
+			group = strings.TrimSpace(in.DeploymentGroup)
+		} else if in.DeploymentGroup != "" && !strings.EqualFold(in.DeploymentGroup, group) {
+			return Invalid("deploymentGroup", "this registration token is for deployment group %q, not %q", group, in.DeploymentGroup)
 		}
-		if pool == "" {
-			pool = DefaultPool
-		}
-		poolID, err := t.ensurePool(pool)
-		if err != nil {
-			return err
+		var poolID, groupID *int
+		pool := ""
+		if group != "" {
+			if reg.Pool != "" || in.Pool != "" {
+				return Invalid("pool", "a target of deployment group %q joins no pool", group)
+			}
+			g, err := t.DeploymentGroup.Query().Where(deploymentgroup.Name(group)).Only(t.ctx)
+			if ent.IsNotFound(err) {
+				return Invalid("deploymentGroup", "no deployment group named %q; an administrator creates it first", group)
+			}
+			if err != nil {
+				return fmt.Errorf("registering agent: %w", err)
+			}
+			groupID = &g.ID
+		} else {
+			if len(tags) > 0 {
+				return Invalid("tags", "only targets of a deployment group have tags")
+			}
+			pool = reg.Pool
+			if pool == "" {
+				pool = strings.TrimSpace(in.Pool)
+			} else if in.Pool != "" && !strings.EqualFold(in.Pool, pool) {
+				return Invalid("pool", "this registration token is for pool %q, not %q", pool, in.Pool)
+			}
+			if pool == "" {
+				pool = DefaultPool
+			}
+			if err := checkName("pool", pool); err != nil {
+				return err
+			}
+			id, err := t.ensurePool(pool)
+			if err != nil {
+				return err
+			}
+			poolID = &id
 		}
 		if taken, err := t.Agent.Query().Where(agent.Name(in.Name)).Exist(t.ctx); err != nil {
 			return fmt.Errorf("registering agent: %w", err)
@@ -164,7 +209,8 @@ func (e *Engine) RegisterAgent(ctx context.Context, token string, in RegisterAge
 		if in.Arch != "" {
 			sys["arch"] = in.Arch
 		}
-		a, err = t.Agent.Create().SetName(in.Name).SetVersion(in.Version).SetPoolID(poolID).
+		a, err = t.Agent.Create().SetName(in.Name).SetVersion(in.Version).SetNillablePoolID(poolID).
+			SetNillableDeploymentGroupID(groupID).SetTags(tags).
 			SetCredentialID(jti).SetSystemCapabilities(sys).SetUserCapabilities(nonNil(in.Capabilities)).
 			SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 		if ent.IsConstraintError(err) {
@@ -175,7 +221,7 @@ func (e *Engine) RegisterAgent(ctx context.Context, token string, in RegisterAge
 		}
 		regActor := SystemActor(fmt.Sprintf("agent-registration:%d", reg.ID))
 		if err := t.audit(regActor, "agent.register", auditTargetAgent, a.ID, nil,
-			map[string]any{"name": a.Name, "pool": pool, "version": in.Version, "registration": reg.ID}); err != nil {
+			map[string]any{"name": a.Name, "pool": pool, "deploymentGroup": group, "tags": tags, "version": in.Version, "registration": reg.ID}); err != nil {
 			return err
 		}
 		return t.emit(Event{Type: EventAgentChanged, AgentID: a.ID, Status: "REGISTERED", Actor: regActor.Username})
@@ -417,6 +463,9 @@ type Reconciliation struct {
 	// them (Capabilities): only a hello changes them, so the dispatcher may keep them for the
 	// connection's life (AgentOffer).
 	Capabilities map[string]string
+	// Route is where the agent takes jobs from (AgentOffer.Route); a move changes it
+	// (EventAgentChanged MOVED).
+	Route AgentRoute
 }
 
 // maxAgentJobs bounds an agent's reported concurrency.
@@ -452,6 +501,9 @@ func (e *Engine) AgentConnected(ctx context.Context, agentID int, h HelloInfo) (
 			SetSystemCapabilities(sys).SetUserCapabilities(nonNil(h.UserCapabilities)).
 			SetMaxJobs(maxJobs).SetUpdatedAt(t.now)
 		rec.Capabilities = Capabilities(&ent.Agent{SystemCapabilities: sys, UserCapabilities: nonNil(h.UserCapabilities)})
+		if rec.Route, err = agentRouteOf(t.ctx, t.Client(), a); err != nil {
+			return err
+		}
 		if name := strings.TrimSpace(h.Name); name != "" && name != a.Name && len(name) <= 200 {
 			taken, err := t.Agent.Query().Where(agent.Name(name)).Exist(t.ctx)
 			if err != nil {

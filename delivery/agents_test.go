@@ -334,7 +334,7 @@ func TestClaimRoutesAndRespectsMaxJobs(t *testing.T) {
 			t.Fatalf("reason %q", r)
 		}
 		both := deliverytest.Job(t, v.c, deliverytest.JobOptions{Demands: []string{"docker", "zone -equals a"}})
-		if r, _ := v.e.ExplainWaiting(ctx, both.Job.ID); !strings.HasPrefix(r, "no online agent meets all demands together") {
+		if r, _ := v.e.ExplainWaiting(ctx, both.Job.ID); !strings.HasPrefix(r, "no online agent in pool default matches demands") {
 			t.Fatalf("reason %q", r)
 		}
 		// Rejected (busy) jobs go back to the queue.

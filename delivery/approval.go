@@ -475,11 +475,13 @@ func (t *txn) afterPostApproval(actor Actor, dc *deployCtx) error {
 }
 
 // postStageDone ends a deployment whose post-deployment stage completed:
-// PARTIALLY_SUCCEEDED when one of its jobs partially succeeded, else
-// SUCCEEDED.
+// PARTIALLY_SUCCEEDED when one of its jobs partially succeeded or a target
+// failed (within its phase's threshold) or was skipped, else SUCCEEDED.
 func (t *txn) postStageDone(actor Actor, dc *deployCtx) error {
 	partial, err := t.Job.Query().
-		Where(job.DeploymentID(dc.d.ID), job.StatusEQ(job.StatusPARTIALLY_SUCCEEDED)).Exist(t.ctx)
+		Where(job.DeploymentID(dc.d.ID), job.Or(job.StatusEQ(job.StatusPARTIALLY_SUCCEEDED),
+			// Targets that failed within the phase's threshold, or were skipped.
+			job.And(job.TargetNEQ(""), job.StatusIn(job.StatusFAILED, job.StatusLOST, job.StatusCANCELED, job.StatusSKIPPED)))).Exist(t.ctx)
 	if err != nil {
 		return fmt.Errorf("reading jobs of deployment %d: %w", dc.d.ID, err)
 	}

@@ -40,6 +40,8 @@ const (
 	auditTargetVariableGroup      = "variableGroup"
 	auditTargetSecureFile         = "secureFile"
 	auditTargetRetentionRun       = "retentionRun"
+	auditTargetAgentPool          = "agentPool"
+	auditTargetDeploymentGroup    = "deploymentGroup"
 )
 
 // genesisHash is the prev_hash of the first audit event.

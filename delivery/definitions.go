@@ -66,6 +66,9 @@ func (t *txn) createDefinition(actor Actor, in spec.DefinitionSnapshot, comment 
 	if err != nil {
 		return nil, err
 	}
+	if err := t.checkPhaseResources(actor, &doc, nil); err != nil {
+		return nil, err
+	}
 	def, err := t.ReleaseDefinition.Create().
 		SetName(doc.Name).SetDescription(doc.Description).SetReleaseNameFormat(doc.ReleaseNameFormat).
 		SetVariables(doc.Variables).SetSchedules(doc.Schedules).SetReaders(doc.Readers).SetPermissions(doc.Permissions).SetRevision(1).
@@ -135,6 +138,9 @@ func (t *txn) updateDefinition(actor Actor, id, expectedRevision int, in spec.De
 	}
 	links, err := t.resolveLibraryLinks(actor, &doc, &prev.Snapshot)
 	if err != nil {
+		return nil, err
+	}
+	if err := t.checkPhaseResources(actor, &doc, &prev.Snapshot); err != nil {
 		return nil, err
 	}
 	if doc.Name != cur.Name {
@@ -502,13 +508,13 @@ func (t *txn) writeDefinitionRows(defID int, doc *spec.DefinitionSnapshot, refs 
 	for rank, env := range doc.Environments {
 		if row, ok := keepEnv[env.Name]; ok {
 			err = row.Update().SetRank(rank).SetOwner(env.Owner).SetTrigger(env.Trigger).
-				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).
+				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).SetPhases(env.Phases).
 				SetQueue(env.Queue).SetVariables(env.Variables).SetPermissions(env.Permissions).
 				Exec(t.ctx)
 		} else {
 			err = t.Environment.Create().SetDefinitionID(defID).SetName(env.Name).SetRank(rank).
 				SetOwner(env.Owner).SetTrigger(env.Trigger).
-				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).
+				SetPreApproval(env.PreApproval).SetPostApproval(env.PostApproval).SetJob(env.Job).SetPhases(env.Phases).
 				SetQueue(env.Queue).SetVariables(env.Variables).SetPermissions(env.Permissions).
 				Exec(t.ctx)
 		}

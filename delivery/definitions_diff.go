@@ -218,21 +218,24 @@ func flatten(doc *spec.DefinitionSnapshot) []leaf {
 		f.add(p+".job.timeoutMinutes", strconv.Itoa(env.Job.TimeoutMinutes))
 		f.add(p+".job.skipArtifactDownload", strconv.FormatBool(env.Job.SkipArtifactDownload))
 		f.add(p+".job.secureFiles", strings.Join(env.Job.SecureFiles, ", "))
-		for i, task := range env.Job.Tasks {
-			tp := fmt.Sprintf("%s.job.tasks[%d]", p, i)
-			f.enter(tp, task)
-			f.add(tp+".name", task.Name)
-			f.add(tp+".shell", task.Shell)
-			f.add(tp+".script", task.Script)
-			f.add(tp+".workingDirectory", task.WorkingDirectory)
-			envs := make([]string, 0, len(task.Env))
-			for _, k := range sortedKeys(task.Env) {
-				envs = append(envs, k+"="+task.Env[k])
-			}
-			f.add(tp+".env", strings.Join(envs, ", "))
-			f.add(tp+".timeoutMinutes", strconv.Itoa(task.TimeoutMinutes))
-			f.add(tp+".continueOnError", strconv.FormatBool(task.ContinueOnError))
-			f.add(tp+".disabled", strconv.FormatBool(task.Disabled))
+		f.tasks(p+".job.tasks", env.Job.Tasks)
+		for i, ph := range env.Phases {
+			pp := fmt.Sprintf("%s.phases[%d]", p, i)
+			f.enter(pp, ph)
+			f.add(pp+".kind", string(ph.Kind))
+			f.add(pp+".name", ph.Name)
+			f.add(pp+".condition", ph.ConditionOrDefault())
+			f.add(pp+".timeoutMinutes", strconv.Itoa(ph.TimeoutMinutes))
+			f.add(pp+".pool", ph.Pool)
+			f.add(pp+".demands", strings.Join(ph.Demands, ", "))
+			f.add(pp+".skipArtifactDownload", strconv.FormatBool(ph.SkipArtifactDownload))
+			f.add(pp+".secureFiles", strings.Join(ph.SecureFiles, ", "))
+			f.add(pp+".deploymentGroup", ph.DeploymentGroup)
+			f.add(pp+".tags", strings.Join(ph.Tags, ", "))
+			f.add(pp+".maxParallel", ph.MaxParallel)
+			f.add(pp+".failureThreshold", ph.FailureThreshold)
+			f.add(pp+".offlineTargets", string(ph.OfflineTargets))
+			f.tasks(pp+".tasks", ph.Tasks)
 			f.leave()
 		}
 		f.add(p+".queue.maxParallel", strconv.Itoa(env.Queue.MaxParallel))
@@ -305,3 +308,24 @@ func index(ls []leaf) map[string]int {
 }
 
 func ptr(s string) *string { return &s }
+
+// tasks flattens a list of tasks (a job's or a phase's) under prefix.
+func (f *flattener) tasks(prefix string, tasks []spec.Task) {
+	for i, task := range tasks {
+		tp := fmt.Sprintf("%s[%d]", prefix, i)
+		f.enter(tp, task)
+		f.add(tp+".name", task.Name)
+		f.add(tp+".shell", task.Shell)
+		f.add(tp+".script", task.Script)
+		f.add(tp+".workingDirectory", task.WorkingDirectory)
+		envs := make([]string, 0, len(task.Env))
+		for _, k := range sortedKeys(task.Env) {
+			envs = append(envs, k+"="+task.Env[k])
+		}
+		f.add(tp+".env", strings.Join(envs, ", "))
+		f.add(tp+".timeoutMinutes", strconv.Itoa(task.TimeoutMinutes))
+		f.add(tp+".continueOnError", strconv.FormatBool(task.ContinueOnError))
+		f.add(tp+".disabled", strconv.FormatBool(task.Disabled))
+		f.leave()
+	}
+}

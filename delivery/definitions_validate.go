@@ -116,7 +116,7 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 		Readers:           normalizeReaders(in.Readers),
 		Permissions:       normalizeDefinitionPermissions(in.Permissions),
 		Path:              normalizePath(in.Path),
-		Tags:              normalizeTags(in.Tags),
+		Tags:              normalizeLabelTags(in.Tags),
 		Disabled:          in.Disabled,
 	}
 	if out.ReleaseNameFormat == "" {
@@ -149,53 +149,30 @@ func normalizeDefinition(in spec.DefinitionSnapshot) spec.DefinitionSnapshot {
 		env.PreGates = normalizeGates(env.PreGates)
 		env.PostGates = normalizeGates(env.PostGates)
 		env.Job.Demands = trimAll(env.Job.Demands)
-		tasks := make([]spec.Task, 0, len(env.Job.Tasks))
-		for _, task := range env.Job.Tasks {
-			task.Name = strings.TrimSpace(task.Name)
-			task.Kind = spec.TaskKind(strings.TrimSpace(string(task.Kind)))
-			if task.Kind == spec.TaskScript {
-				task.Kind = "" // the default, stored as before kinds existed
-			}
-			task.Shell = strings.TrimSpace(task.Shell)
-			if task.IsManualIntervention() {
-				task.Approvers = normalizePrincipals(task.Approvers)
-				if task.OnTimeout == "" {
-					task.OnTimeout = spec.InterventionReject
-				}
-			} else if task.Shell == "" && strings.TrimSpace(task.Uses) == "" {
-				task.Shell = DefaultShell
-			}
-			task.Uses = strings.TrimSpace(task.Uses)
-			task.Template = nil // a definition names templates; releases freeze them
-			if len(task.Inputs) == 0 {
-				task.Inputs = nil
-			} else {
-				task.Inputs = maps.Clone(task.Inputs)
-			}
-			task.Condition = strings.TrimSpace(task.Condition)
-			if task.AlwaysRun && (task.Condition == "" || strings.EqualFold(task.Condition, "ALWAYS")) {
-				// Azure's classic flag, stored as the condition it means.
-				task.Condition, task.AlwaysRun = "ALWAYS", false
-			}
-			if k := strings.ToUpper(task.Condition); k == "SUCCEEDED" || k == "ALWAYS" || k == "FAILED" || k == "CANCELED" {
-				task.Condition = k
-				if k == "SUCCEEDED" {
-					task.Condition = "" // the default, stored as before conditions existed
-				}
-			}
-			if task.Env != nil {
-				m := make(map[string]string, len(task.Env))
-				for k, v := range task.Env {
-					m[k] = v
-				}
-				task.Env = m
-			}
-			tasks = append(tasks, task)
+		env.Job.Tasks = normalizeTasks(env.Job.Tasks)
+		if len(env.Phases) == 0 {
+			env.Phases = nil
 		}
-		if len(tasks) == 0 {
-			tasks = nil
+		for j := range env.Phases {
+			ph := &env.Phases[j]
+			ph.Kind = spec.PhaseKind(strings.ToUpper(strings.TrimSpace(string(ph.Kind))))
+			ph.Name = strings.TrimSpace(ph.Name)
+			ph.Condition = strings.ToUpper(strings.TrimSpace(ph.Condition))
+			if ph.Condition == spec.PhaseRunSucceeded {
+				ph.Condition = ""
+			}
+			ph.Pool = strings.TrimSpace(ph.Pool)
+			ph.Demands = trimAll(ph.Demands)
+			ph.DeploymentGroup = strings.TrimSpace(ph.DeploymentGroup)
+			ph.Tags = trimAll(ph.Tags)
+			for t := range ph.Tags {
+				ph.Tags[t] = strings.ToLower(ph.Tags[t])
+			}
+			ph.MaxParallel = strings.TrimSpace(ph.MaxParallel)
+			ph.FailureThreshold = strings.TrimSpace(ph.FailureThreshold)
+			ph.OfflineTargets = spec.OfflineTargets(strings.ToUpper(strings.TrimSpace(string(ph.OfflineTargets))))
+			ph.Tasks = normalizeTasks(ph.Tasks)
 		}
-		env.Job.Tasks = tasks
 		if env.Queue.Mode == "" {
 			env.Queue.Mode = spec.QueueAllInOrder
 		}
@@ -579,6 +556,7 @@ func validateEnvironments(p *problems, envs []spec.EnvironmentSpec, refs *refere
 		validateGates(p, f+".preGates", env.PreGates)
 		validateGates(p, f+".postGates", env.PostGates)
 		validateJob(p, f+".job", env.Job, refs)
+		validatePhases(p, f, env, refs)
 		if env.Queue.MaxParallel < 0 {
 			p.add(f+".queue.maxParallel", "may not be negative (0 means unlimited)")
 		}
@@ -826,4 +804,164 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// normalizeTasks normalises a list of tasks (a job's or a phase's).
+func normalizeTasks(in []spec.Task) []spec.Task {
+	tasks := make([]spec.Task, 0, len(in))
+	for _, task := range in {
+		task.Name = strings.TrimSpace(task.Name)
+		task.Kind = spec.TaskKind(strings.TrimSpace(string(task.Kind)))
+		if task.Kind == spec.TaskScript {
+			task.Kind = "" // the default, stored as before kinds existed
+		}
+		task.Shell = strings.TrimSpace(task.Shell)
+		if task.IsManualIntervention() {
+			task.Approvers = normalizePrincipals(task.Approvers)
+			if task.OnTimeout == "" {
+				task.OnTimeout = spec.InterventionReject
+			}
+		} else if task.Shell == "" && strings.TrimSpace(task.Uses) == "" {
+			task.Shell = DefaultShell
+		}
+		task.Uses = strings.TrimSpace(task.Uses)
+		task.Template = nil // a definition names templates; releases freeze them
+		if len(task.Inputs) == 0 {
+			task.Inputs = nil
+		} else {
+			task.Inputs = maps.Clone(task.Inputs)
+		}
+		task.Condition = strings.TrimSpace(task.Condition)
+		if task.AlwaysRun && (task.Condition == "" || strings.EqualFold(task.Condition, "ALWAYS")) {
+			// Azure's classic flag, stored as the condition it means.
+			task.Condition, task.AlwaysRun = "ALWAYS", false
+		}
+		if k := strings.ToUpper(task.Condition); k == "SUCCEEDED" || k == "ALWAYS" || k == "FAILED" || k == "CANCELED" {
+			task.Condition = k
+			if k == "SUCCEEDED" {
+				task.Condition = "" // the default, stored as before conditions existed
+			}
+		}
+		if task.Env != nil {
+			m := make(map[string]string, len(task.Env))
+			for k, v := range task.Env {
+				m[k] = v
+			}
+			task.Env = m
+		}
+		tasks = append(tasks, task)
+	}
+	if len(tasks) == 0 {
+		tasks = nil
+	}
+	return tasks
+}
+
+// Limits of phases.
+const (
+	maxPhases           = 20
+	maxPhaseName        = 200
+	maxPhaseTimeoutMins = 30 * 24 * 60
+)
+
+// validatePhases checks an environment's phases (environments[i].phases[j].…).
+func validatePhases(p *problems, f string, env spec.EnvironmentSpec, refs *references) {
+	if len(env.Phases) == 0 {
+		return
+	}
+	js := env.Job
+	if len(js.Tasks) > 0 || len(js.Demands) > 0 || js.TimeoutMinutes != 0 || js.SkipArtifactDownload || len(js.SecureFiles) > 0 {
+		p.add(f+".job", "an environment with phases has no job: give each phase its tasks and settings")
+	}
+	if len(env.Phases) > maxPhases {
+		p.add(f+".phases", "at most %d phases", maxPhases)
+		return
+	}
+	for j, ph := range env.Phases {
+		ff := fmt.Sprintf("%s.phases[%d]", f, j)
+		switch {
+		case len(ph.Name) > maxPhaseName:
+			p.add(ff+".name", "is %d bytes long; at most %d are allowed", len(ph.Name), maxPhaseName)
+		case hasControl(ph.Name):
+			p.add(ff+".name", "must not contain control characters")
+		}
+		switch ph.Condition {
+		case "", spec.PhaseRunAlways, spec.PhaseRunFailed:
+		default:
+			p.add(ff+".condition", "unknown condition %q; use SUCCEEDED, ALWAYS or FAILED", truncateText(ph.Condition, 40))
+		}
+		if ph.TimeoutMinutes < 0 || ph.TimeoutMinutes > maxPhaseTimeoutMins {
+			p.add(ff+".timeoutMinutes", "must be between 0 (the server default) and %d", maxPhaseTimeoutMins)
+		}
+		agentOnly := ph.Pool != ""
+		groupOnly := ph.DeploymentGroup != "" || len(ph.Tags) > 0 || ph.MaxParallel != "" || ph.FailureThreshold != "" || ph.OfflineTargets != ""
+		onAgents := len(ph.Demands) > 0 || ph.SkipArtifactDownload || len(ph.SecureFiles) > 0
+		switch ph.Kind {
+		case spec.PhaseAgent:
+			if groupOnly {
+				p.add(ff+".kind", "deploymentGroup, tags, maxParallel, failureThreshold and offlineTargets belong to a DEPLOYMENT_GROUP phase")
+			}
+			if len(ph.Pool) > maxPoolName || hasControl(ph.Pool) {
+				p.add(ff+".pool", "is not a pool name (at most %d characters, no control characters)", maxPoolName)
+			}
+		case spec.PhaseDeploymentGroup:
+			if agentOnly {
+				p.add(ff+".pool", "a DEPLOYMENT_GROUP phase runs on its group's targets, not on a pool")
+			}
+			switch {
+			case ph.DeploymentGroup == "":
+				p.add(ff+".deploymentGroup", "a DEPLOYMENT_GROUP phase names its deployment group")
+			case len(ph.DeploymentGroup) > maxPoolName || hasControl(ph.DeploymentGroup):
+				p.add(ff+".deploymentGroup", "is not a group name (at most %d characters, no control characters)", maxPoolName)
+			}
+			if _, err := normalizeTags("tags", ph.Tags); err != nil {
+				p.add(ff+".tags", "%s", strings.TrimPrefix(err.Error(), "tags: "))
+			}
+			if ph.MaxParallel != "" {
+				n, _, err := ParseShare(ph.MaxParallel)
+				switch {
+				case err != nil:
+					p.add(ff+".maxParallel", "%v", err)
+				case n < 1:
+					p.add(ff+".maxParallel", "must let at least one target run (1 or more, or 1%% to 100%%)")
+				}
+			}
+			if ph.FailureThreshold != "" {
+				if _, _, err := ParseShare(ph.FailureThreshold); err != nil {
+					p.add(ff+".failureThreshold", "%v", err)
+				}
+			}
+			switch ph.OfflineTargets {
+			case "", spec.OfflineSkip, spec.OfflineWait:
+			default:
+				p.add(ff+".offlineTargets", "unknown policy %q; use SKIP or WAIT", truncateText(string(ph.OfflineTargets), 40))
+			}
+		case spec.PhaseServer:
+			if agentOnly || groupOnly || onAgents {
+				p.add(ff+".kind", "a SERVER phase runs on no agent: pool, demands, skipArtifactDownload, secureFiles and the deployment group settings do not apply")
+			}
+			if len(ph.Tasks) == 0 {
+				p.add(ff+".tasks", "a SERVER phase needs at least one MANUAL_INTERVENTION task")
+			}
+			for t, task := range ph.Tasks {
+				if !task.IsManualIntervention() {
+					p.add(fmt.Sprintf("%s.tasks[%d].kind", ff, t), "a SERVER phase runs only MANUAL_INTERVENTION tasks")
+				}
+			}
+		case "":
+			p.add(ff+".kind", "a phase needs a kind: AGENT, DEPLOYMENT_GROUP or SERVER")
+			continue
+		default:
+			p.add(ff+".kind", "unknown phase kind %q; use AGENT, DEPLOYMENT_GROUP or SERVER", truncateText(string(ph.Kind), 40))
+			continue
+		}
+		if ph.Kind != spec.PhaseServer {
+			for t, task := range ph.Tasks {
+				if task.IsManualIntervention() {
+					p.add(fmt.Sprintf("%s.tasks[%d].kind", ff, t), "a manual intervention runs in a SERVER phase of its own")
+				}
+			}
+		}
+		validateJob(p, ff, spec.JobSpec{Demands: ph.Demands, Tasks: ph.Tasks}, refs)
+	}
 }

@@ -27,6 +27,9 @@ type DeployInput struct {
 	// OverrideFreeze deploys through the freeze windows active on the
 	// environment (ADMIN only; audited as freeze.override).
 	OverrideFreeze bool
+	// FailedTargetsOnly redeploys only to the deployment-group targets that did not
+	// succeed in the release's last deployment to the environment.
+	FailedTargetsOnly bool
 }
 
 // deployCtx is a deployment with what deciding about it needs: its release
@@ -93,6 +96,12 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 		reason := "deployed by " + actor.String()
 		if in.Comment != "" {
 			reason += ": " + in.Comment
+		}
+		if in.FailedTargetsOnly {
+			if t.onlyTargets, err = t.failedTargets(rel, re); err != nil {
+				return err
+			}
+			reason += " (failed targets only: " + strings.Join(t.onlyTargets, ", ") + ")"
 		}
 		d, err = t.beginDeployment(actor, rel, re, actor.Username, reason, false, in.OverrideFreeze)
 		return err
@@ -185,7 +194,7 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	d, err := t.Deployment.Create().
 		SetAttempt(attempts + 1).SetOperation(op).SetStatus(deployment.StatusPENDING_APPROVAL).
 		SetRequestedBy(requestedBy).SetReason(reason).SetAutomatic(automatic).SetEnvironmentName(re.Name).
-		SetFreezeOverride(throughFreeze).
+		SetFreezeOverride(throughFreeze).SetOnlyTargets(t.onlyTargets).
 		SetReleaseID(rel.ID).SetReleaseEnvironmentID(re.ID).SetDefinitionID(rel.DefinitionID).
 		SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 	if err != nil {
@@ -485,6 +494,9 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 			if err := t.startPhase(actor, dc, 0); err != nil {
 				return err
 			}
+			if deploymentFinal(dc.d.Status) {
+				continue // ended at once (no target to deploy to): it holds no slot
+			}
 			if free > 0 {
 				free--
 				if free == 0 {
@@ -552,16 +564,21 @@ func (t *txn) queuePolicyFor(definitionID int, envName string, releaseID int) (s
 // release's transaction freezes the definition and creates its environments first, which is
 // not time spent in the queue. What remains of the transaction after this (the deployment's
 // update, audit, event, commit) is counted as queue time.
-func (t *txn) createJob(actor Actor, dc *deployCtx, k int, js spec.JobSpec, logBase int64) error {
+func (t *txn) createJob(actor Actor, dc *deployCtx, k int, p phase, logBase int64) error {
 	queuedAt := t.e.clock.Now()
+	js := p.job
+	pool := strings.TrimSpace(p.spec.Pool)
+	if pool == "" {
+		pool = DefaultPool
+	}
 	j, err := t.Job.Create().
-		SetDeploymentID(dc.d.ID).SetPhase(k).SetLogBase(logBase).SetLogSeq(logBase).
+		SetDeploymentID(dc.d.ID).SetPhase(k).SetLogBase(logBase).SetLogSeq(logBase).SetPool(pool).
 		SetDemands(jobDemands(js)).SetSpec(js).
 		SetStatus(job.StatusQUEUED).SetQueuedAt(queuedAt).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 	if err != nil {
 		return fmt.Errorf("storing job: %w", err)
 	}
-	if k == 0 {
+	if k == 0 || dc.d.QueuedAt == nil {
 		d, err := t.Deployment.UpdateOne(dc.d).SetQueuedAt(queuedAt).AddVersion(1).Save(t.ctx)
 		if err != nil {
 			return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
@@ -751,23 +768,42 @@ func (t *txn) cancelDeployment(actor Actor, dc *deployCtx, reason string) error 
 		_, err := deploymentMachine.apply(dc.d.ID, dc.d.Status, DeploymentCancel)
 		return err
 	}
-	j, err := t.currentJob(dc.d.ID)
+	// Every job not final: an agent phase's one, or the targets' of a deployment-group phase.
+	open, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID), job.StatusIn(job.StatusQUEUED, job.StatusASSIGNED, job.StatusRUNNING)).
+		Order(ent.Asc(job.FieldID)).All(t.ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the jobs of deployment %d: %w", dc.d.ID, err)
 	}
-	if j != nil && (j.Status == job.StatusASSIGNED || j.Status == job.StatusRUNNING) {
-		if j.CancelRequested {
-			return Conflict("deployment %d: cancel already requested; waiting for the agent to report", dc.d.ID)
+	var held []*ent.Job // by agents
+	requested := true
+	for _, j := range open {
+		if j.Status != job.StatusQUEUED {
+			held = append(held, j)
+			requested = requested && j.CancelRequested
 		}
+	}
+	if len(held) > 0 && requested {
+		return Conflict("deployment %d: cancel already requested; waiting for the agent to report", dc.d.ID)
+	}
+	if len(held) > 0 {
 		if err := t.moveDeployment(actor, dc, DeploymentRequestCancel, reason, nil); err != nil {
 			return err
 		}
-		return t.requestJobCancel(actor, dc, j, reason)
 	}
-	if j != nil && j.Status == job.StatusQUEUED {
-		if _, err := t.moveJob(actor, dc, j, JobCancel, reason, nil); err != nil {
-			return err
+	for _, j := range open {
+		switch {
+		case j.Status == job.StatusQUEUED:
+			if _, err := t.moveJob(actor, dc, j, JobCancel, reason, nil); err != nil {
+				return err
+			}
+		case !j.CancelRequested:
+			if err := t.requestJobCancel(actor, dc, j, reason); err != nil {
+				return err
+			}
 		}
+	}
+	if len(held) > 0 {
+		return nil // the deployment ends when the last agent reports
 	}
 	return t.finishDeployment(actor, dc, DeploymentCancel, reason)
 }
@@ -890,4 +926,37 @@ func (e *Engine) CurrentDeployments(ctx context.Context, actor Actor, definition
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// failedTargets names the deployment-group targets of the last deployment of rel to re that
+// did not succeed (failed, lost, canceled, skipped or never started); none is INVALID_INPUT.
+func (t *txn) failedTargets(rel *ent.Release, re *ent.ReleaseEnvironment) ([]string, error) {
+	last, err := t.Deployment.Query().Where(deployment.ReleaseEnvironmentID(re.ID)).Order(ent.Desc(deployment.FieldAttempt)).First(t.ctx)
+	if ent.IsNotFound(err) {
+		return nil, Invalid("failedTargetsOnly", "release %s was never deployed to %s", rel.Name, re.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the last deployment: %w", err)
+	}
+	jobs, err := t.Job.Query().Where(job.DeploymentID(last.ID), job.TargetNEQ("")).All(t.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the targets of deployment %d: %w", last.ID, err)
+	}
+	ok := map[string]bool{}
+	var names []string
+	for _, j := range jobs {
+		if j.Status == job.StatusSUCCEEDED || j.Status == job.StatusPARTIALLY_SUCCEEDED {
+			ok[j.Target] = true
+		}
+	}
+	for _, j := range jobs {
+		if !ok[j.Target] && !slices.Contains(names, j.Target) {
+			names = append(names, j.Target)
+		}
+	}
+	if len(names) == 0 {
+		return nil, Invalid("failedTargetsOnly", "the last deployment of %s to %s (attempt %d) has no target that failed", rel.Name, re.Name, last.Attempt)
+	}
+	slices.Sort(names)
+	return names, nil
 }

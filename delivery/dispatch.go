@@ -24,7 +24,7 @@ import (
 // jobFinal reports whether a job status is final.
 func jobFinal(s job.Status) bool {
 	switch s {
-	case job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED, job.StatusCANCELED, job.StatusLOST:
+	case job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED, job.StatusCANCELED, job.StatusLOST, job.StatusSKIPPED:
 		return true
 	}
 	return false
@@ -123,7 +123,11 @@ func (e *Engine) ClaimJobFor(ctx context.Context, agentID int) (*ent.Job, error)
 	if err != nil {
 		return nil, fmt.Errorf("claiming a job for agent %d: %w", agentID, err)
 	}
-	jobs, err := e.claimJobs(ctx, []AgentOffer{{AgentID: a.ID, Capabilities: Capabilities(a)}}, 1)
+	route, err := agentRouteOf(ctx, e.client, a)
+	if err != nil {
+		return nil, fmt.Errorf("claiming a job for agent %d: %w", agentID, err)
+	}
+	jobs, err := e.claimJobs(ctx, []AgentOffer{{AgentID: a.ID, Capabilities: Capabilities(a), Route: route}}, 1)
 	if err != nil || len(jobs) == 0 {
 		return nil, err
 	}
@@ -135,6 +139,38 @@ func (e *Engine) ClaimJobFor(ctx context.Context, agentID int) (*ent.Job, error)
 type AgentOffer struct {
 	AgentID      int
 	Capabilities map[string]string
+	// Route says which jobs the agent may take: those of its pool, or, for a deployment-group
+	// target, only those addressed to it (Reconciliation.Route, refreshed on EventAgentChanged
+	// MOVED; the claim checks the stored one again).
+	Route AgentRoute
+}
+
+// AgentRoute is where an agent takes jobs from: the jobs of agent phases naming Pool, or, for a
+// target of a deployment group (Group set), only the jobs addressed to it.
+type AgentRoute struct {
+	Pool  string
+	Group string
+}
+
+// jobPool is the pool of a job: its own, "default" for jobs stored before pools routed.
+func jobPool(j *ent.Job) string {
+	if j.Pool == "" {
+		return DefaultPool
+	}
+	return j.Pool
+}
+
+// routes reports whether a job may go to the agent with that id and route (demands aside): a
+// target's job only to its target, any other job only to a pool agent of its pool.
+func routes(j *ent.Job, agentID int, r AgentRoute) bool {
+	if j.TargetAgentID != nil {
+		return *j.TargetAgentID == agentID
+	}
+	pool := r.Pool
+	if pool == "" {
+		pool = DefaultPool // an offer that names no route: the default pool's agent
+	}
+	return r.Group == "" && strings.EqualFold(pool, jobPool(j))
 }
 
 // ClaimJobs assigns QUEUED jobs, oldest first, to the offered agents (the dispatcher's connected
@@ -188,7 +224,7 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 	var claimed []*ent.Job
 	var after *ent.Job
 	for len(offers) > 0 {
-		q := e.client.Job.Query().Where(job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false))
+		q := e.client.Job.Query().Where(job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false), job.Held(false))
 		if after != nil {
 			q = q.Where(job.Or(job.QueuedAtGT(after.QueuedAt), job.And(job.QueuedAt(after.QueuedAt), job.IDGT(after.ID))))
 		}
@@ -202,7 +238,10 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 		var unread []int
 		toRead := map[int]bool{}
 		for i, j := range page {
-			key := strings.Join(j.Demands, "\x00")
+			key := jobPool(j) + "\x00" + strings.Join(j.Demands, "\x00")
+			if j.TargetAgentID != nil {
+				key = fmt.Sprintf("target:%d\x00%s", *j.TargetAgentID, key)
+			}
 			if m, ok := byDemands[key]; ok {
 				matches[i] = m
 				continue
@@ -213,7 +252,7 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 				continue // waits with the parse error as its reason
 			}
 			for _, o := range offers {
-				if meetsAll(ds, o.Capabilities) {
+				if routes(j, o.AgentID, o.Route) && meetsAll(ds, o.Capabilities) {
 					matches[i] = append(matches[i], o.AgentID)
 					if _, read := free[o.AgentID]; !read && !toRead[o.AgentID] {
 						toRead[o.AgentID] = true
@@ -244,7 +283,7 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 					if free[id] == 0 {
 						continue
 					}
-					got, full, locked, err := e.claim(ctx, id, j.ID, pass == 0)
+					got, full, locked, err := e.claim(ctx, id, j, pass == 0)
 					if err != nil {
 						return claimed, err
 					}
@@ -282,7 +321,8 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 // claim tries to assign job jobID to the agent. full is set when the agent has no free slot.
 // With skipLocked (PostgreSQL), a job row another transaction holds is not waited for: locked
 // is set instead.
-func (e *Engine) claim(ctx context.Context, agentID, jobID int, skipLocked bool) (claimed *ent.Job, full, locked bool, err error) {
+func (e *Engine) claim(ctx context.Context, agentID int, j *ent.Job, skipLocked bool) (claimed *ent.Job, full, locked bool, err error) {
+	jobID := j.ID
 	err = e.inTxConcurrent(ctx, func(t *txn) error {
 		// Lock the agent row so that two claims for one agent cannot both see a free slot.
 		aq := t.Agent.Query().Where(agent.ID(agentID))
@@ -294,6 +334,16 @@ func (e *Engine) claim(ctx context.Context, agentID, jobID int, skipLocked bool)
 			return fmt.Errorf("locking agent %d: %w", agentID, err)
 		}
 		if !a.Enabled {
+			full = true
+			return nil
+		}
+		// The route as stored now: an agent moved to another pool since the dispatcher read
+		// its route takes nothing of the old pool's.
+		route, err := agentRouteOf(t.ctx, t.Client(), a)
+		if err != nil {
+			return err
+		}
+		if !routes(j, a.ID, route) {
 			full = true
 			return nil
 		}
@@ -324,7 +374,7 @@ func (e *Engine) claim(ctx context.Context, agentID, jobID int, skipLocked bool)
 				return nil
 			}
 		}
-		n, err := t.Job.Update().Where(job.ID(jobID), job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false)).
+		n, err := t.Job.Update().Where(job.ID(jobID), job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false), job.Held(false)).
 			SetStatus(to).SetAgentID(agentID).SetAssignedAt(t.now).SetWaitingReason("").
 			AddVersion(1).Save(t.ctx)
 		if err != nil {
@@ -350,24 +400,60 @@ func (e *Engine) claim(ctx context.Context, agentID, jobID int, skipLocked bool)
 type agentPool struct {
 	enabled int
 	online  []pooledAgent
+	// all are the enabled agents by id, online or not, with their routes.
+	all map[int]pooledAgent
 }
 
 type pooledAgent struct {
-	caps map[string]string
-	busy bool // runs its max jobs
+	id     int
+	name   string
+	online bool
+	route  AgentRoute
+	caps   map[string]string
+	busy   bool // runs its max jobs
 }
 
-// waitingReason explains why a job with demands raw is not assigned, given the agent pool.
-func waitingReason(raw []string, pool *agentPool) string {
-	ds, err := parseDemands(raw)
+// waitingReason explains why job j is not assigned, given the agents.
+func waitingReason(j *ent.Job, agents *agentPool) string {
+	if j.Held {
+		return "waiting for its turn: the phase runs at most maxParallel targets at once"
+	}
+	ds, err := parseDemands(j.Demands)
 	if err != nil {
 		return err.Error()
 	}
+	if j.TargetAgentID != nil {
+		a, ok := agents.all[*j.TargetAgentID]
+		switch {
+		case !ok:
+			return fmt.Sprintf("target %s is disabled or no longer registered", j.Target)
+		case !a.online:
+			return fmt.Sprintf("waiting for target %s to come online", j.Target)
+		case !meetsAll(ds, a.caps):
+			return fmt.Sprintf("target %s does not meet the demands %s", j.Target, quoteDemands(ds))
+		case a.busy:
+			return fmt.Sprintf("waiting for target %s: it runs its max jobs", j.Target)
+		}
+		return "waiting for dispatch"
+	}
+	// Only the pool's agents count.
+	name := jobPool(j)
+	pool := &agentPool{}
+	for _, a := range agents.all {
+		if routes(j, a.id, a.route) {
+			pool.enabled++
+		}
+	}
+	for _, a := range agents.online {
+		if routes(j, a.id, a.route) {
+			pool.online = append(pool.online, a)
+		}
+	}
 	if len(pool.online) == 0 {
 		if pool.enabled == 0 {
-			return "no enabled agent is registered"
+			return fmt.Sprintf("no enabled agent is registered in pool %s", name)
 		}
-		return "no agent is online"
+		return fmt.Sprintf("no agent in pool %s is online", name)
 	}
 	var unmet []string
 	for _, d := range ds {
@@ -376,9 +462,9 @@ func waitingReason(raw []string, pool *agentPool) string {
 			continue
 		}
 		if d.Equals {
-			unmet = append(unmet, fmt.Sprintf("no online agent meets demand %q", d.String()))
+			unmet = append(unmet, fmt.Sprintf("no online agent%s meets demand %q", inPool(name), d.String()))
 		} else {
-			unmet = append(unmet, fmt.Sprintf("no online agent has capability %q", d.Name))
+			unmet = append(unmet, fmt.Sprintf("no online agent%s has capability %q", inPool(name), d.Name))
 		}
 	}
 	if len(unmet) > 0 {
@@ -395,20 +481,32 @@ func waitingReason(raw []string, pool *agentPool) string {
 	}
 	switch {
 	case matching == 0:
-		quoted := make([]string, len(ds))
-		for i, d := range ds {
-			quoted[i] = strconv.Quote(d.String())
-		}
-		return "no online agent meets all demands together: " + strings.Join(quoted, ", ")
+		return fmt.Sprintf("no online agent in pool %s matches demands %s together", name, quoteDemands(ds))
 	case busy == matching:
 		return fmt.Sprintf("waiting for a free agent: all %d matching agents are busy", matching)
 	}
 	return "waiting for dispatch"
 }
 
+// inPool names a pool in a waiting reason, except the default one (as before pools routed).
+func inPool(name string) string {
+	if strings.EqualFold(name, DefaultPool) {
+		return ""
+	}
+	return " in pool " + name
+}
+
+func quoteDemands(ds []Demand) string {
+	quoted := make([]string, len(ds))
+	for i, d := range ds {
+		quoted[i] = strconv.Quote(d.String())
+	}
+	return strings.Join(quoted, ", ")
+}
+
 // waitingInputs reads what waitingReason needs: the enabled agents and their active job counts.
 func (e *Engine) waitingInputs(ctx context.Context) (*agentPool, error) {
-	agents, err := e.client.Agent.Query().Where(agent.Enabled(true)).All(ctx)
+	agents, err := e.client.Agent.Query().Where(agent.Enabled(true)).WithPool().WithDeploymentGroup().All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading agents: %w", err)
 	}
@@ -420,10 +518,13 @@ func (e *Engine) waitingInputs(ctx context.Context) (*agentPool, error) {
 	for _, j := range busy {
 		active[*j.AgentID]++
 	}
-	pool := &agentPool{enabled: len(agents)}
+	pool := &agentPool{enabled: len(agents), all: make(map[int]pooledAgent, len(agents))}
 	for _, a := range agents {
+		pa := pooledAgent{id: a.ID, name: a.Name, online: a.Online, route: routeOfLoaded(a),
+			caps: Capabilities(a), busy: active[a.ID] >= a.MaxJobs}
+		pool.all[a.ID] = pa
 		if a.Online {
-			pool.online = append(pool.online, pooledAgent{caps: Capabilities(a), busy: active[a.ID] >= a.MaxJobs})
+			pool.online = append(pool.online, pa)
 		}
 	}
 	return pool, nil
@@ -447,7 +548,7 @@ func (e *Engine) ExplainWaiting(ctx context.Context, jobID int) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	reason := waitingReason(j.Demands, pool)
+	reason := waitingReason(j, pool)
 	return reason, e.setWaitingReason(ctx, j, reason)
 }
 
@@ -464,7 +565,7 @@ func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
 		return err
 	}
 	for _, j := range jobs {
-		if err := e.setWaitingReason(ctx, j, waitingReason(j.Demands, pool)); err != nil {
+		if err := e.setWaitingReason(ctx, j, waitingReason(j, pool)); err != nil {
 			return err
 		}
 	}
@@ -694,6 +795,14 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 			"RELEASE_REQUESTEDFOR":       d.RequestedBy,
 			"RELEASE_JOBID":              strconv.Itoa(j.ID),
 		},
+	}
+	// AGENT_NAME (Azure's Agent.Name): the agent the job was given to, a target's name.
+	if j.AgentID != nil {
+		if a, err := e.client.Agent.Get(ctx, *j.AgentID); err == nil {
+			out.ReleaseVariables["AGENT_NAME"] = a.Name
+		} else if !ent.IsNotFound(err) {
+			return fail(err)
+		}
 	}
 	// Variables, lowest precedence first (mergedVariables): definition-scoped groups, definition,
 	// environment-scoped groups, environment, release overrides; names case-insensitive.

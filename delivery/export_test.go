@@ -47,3 +47,6 @@ func PhaseKinds(js spec.JobSpec) []string {
 	}
 	return out
 }
+
+// ShareOf exposes shareOf.
+func ShareOf(s string, n int, up bool, def int) int { return shareOf(s, n, up, def) }

@@ -131,14 +131,16 @@ func (t *txn) forwardOnly(actor Actor, dc *deployCtx) (bool, error) {
 // approval.decided event with status CANCELED and the reason) and retires its
 // deferral, so a deferral that comes due does nothing.
 func (t *txn) supersede(actor Actor, dc *deployCtx, why string) error {
-	j, err := t.currentJob(dc.d.ID)
-	switch {
-	case err != nil:
-		return err
-	case j == nil:
-	case j.Status != job.StatusQUEUED:
-		return Conflict("deployment %d: its job is %s and cannot be superseded", dc.d.ID, j.Status)
-	default:
+	open, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID), job.StatusIn(job.StatusQUEUED, job.StatusASSIGNED, job.StatusRUNNING)).All(t.ctx)
+	if err != nil {
+		return fmt.Errorf("reading the jobs of deployment %d: %w", dc.d.ID, err)
+	}
+	for _, j := range open {
+		if j.Status != job.StatusQUEUED {
+			return Conflict("deployment %d: its job is %s and cannot be superseded", dc.d.ID, j.Status)
+		}
+	}
+	for _, j := range open {
 		if _, err := t.moveJob(actor, dc, j, JobCancel, why, nil); err != nil {
 			return err
 		}

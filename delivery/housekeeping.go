@@ -50,9 +50,9 @@ func validatePath(p *problems, field, path string) {
 	}
 }
 
-// normalizeTags trims tags and drops empty ones and case-insensitive duplicates, keeping the
+// normalizeLabelTags trims tags and drops empty ones and case-insensitive duplicates, keeping the
 // first spelling.
-func normalizeTags(tags []string) []string {
+func normalizeLabelTags(tags []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, tag := range tags {
@@ -173,7 +173,7 @@ func (e *Engine) UpdateRelease(ctx context.Context, actor Actor, id int, in Upda
 			u.SetDescription(*in.Description)
 		}
 		if in.Tags != nil {
-			tags := normalizeTags(in.Tags)
+			tags := normalizeLabelTags(in.Tags)
 			p := &problems{}
 			validateTags(p, "tags", tags)
 			if err := p.err(); err != nil {

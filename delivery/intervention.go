@@ -42,73 +42,6 @@ const NotificationKindInterventionPending = "intervention.pending"
 // the phases after them.
 var interventionActor = SystemActor("server")
 
-// phase is one part of a deployment's tasks.
-type phase struct {
-	// intervention is the manual intervention of a server phase; nil for an
-	// agent phase.
-	intervention *spec.Task
-	// job is an agent phase's work: the environment's job spec with the
-	// phase's tasks.
-	job spec.JobSpec
-}
-
-// phasesOf splits a job spec's tasks at their enabled manual interventions.
-// Consecutive scripts make one agent phase; a run of scripts that are all
-// disabled makes none. Without interventions there is one agent phase, even
-// without tasks (the job downloads the artifacts), as before phases existed.
-func phasesOf(js spec.JobSpec) []phase {
-	var out []phase
-	cur := js
-	cur.Tasks = nil
-	enabled := false
-	for _, t := range js.Tasks {
-		if !t.IsManualIntervention() {
-			cur.Tasks = append(cur.Tasks, t)
-			enabled = enabled || !t.Disabled
-			continue
-		}
-		if t.Disabled {
-			continue
-		}
-		if enabled {
-			out = append(out, phase{job: cur})
-		}
-		mi := t
-		out = append(out, phase{intervention: &mi})
-		cur.Tasks, enabled = nil, false
-	}
-	if enabled || len(out) == 0 {
-		out = append(out, phase{job: cur})
-	}
-	return out
-}
-
-// startPhase starts phase k of a deployment's tasks: its job, or its manual
-// intervention. Past the last phase every phase succeeded: the deployment
-// goes on to its post-deployment stage. The first phase starts when the
-// queue gives the deployment its slot (pumpQueue); each later one when the
-// one before it succeeded (FinishJob, a resumed intervention).
-func (t *txn) startPhase(actor Actor, dc *deployCtx, k int) error {
-	ps := phasesOf(dc.env.Job)
-	if k >= len(ps) {
-		if err := t.moveDeployment(actor, dc, DeploymentCompleteJob, "", nil); err != nil {
-			return err
-		}
-		if err := t.moveEnvironment(actor, dc, EnvironmentCompleteJob); err != nil {
-			return err
-		}
-		return t.openPostStage(actor, dc)
-	}
-	if ps[k].intervention == nil {
-		base, err := t.logHighWater(dc.d.ID)
-		if err != nil {
-			return err
-		}
-		return t.createJob(actor, dc, k, ps[k].job, base)
-	}
-	return t.openIntervention(actor, dc, k, *ps[k].intervention)
-}
-
 // logHighWater is the last sequence number of a deployment's log so far:
 // that of its latest job (a job's lines are all stored when it finishes).
 func (t *txn) logHighWater(deploymentID int) (int64, error) {
@@ -120,9 +53,9 @@ func (t *txn) logHighWater(deploymentID int) (int64, error) {
 }
 
 // currentJob is the job of a deployment's latest agent phase, nil when it
-// has none yet.
+// has none yet. The jobs of deployment-group targets are not agent phases'.
 func (t *txn) currentJob(deploymentID int) (*ent.Job, error) {
-	j, err := t.Job.Query().Where(job.DeploymentID(deploymentID)).Order(ent.Desc(job.FieldPhase)).First(t.ctx)
+	j, err := t.Job.Query().Where(job.DeploymentID(deploymentID), job.Target("")).Order(ent.Desc(job.FieldPhase)).First(t.ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
@@ -148,15 +81,7 @@ func interventionTimeout(task spec.Task) time.Duration {
 func (t *txn) openIntervention(actor Actor, dc *deployCtx, k int, task spec.Task) error {
 	if dc.d.Status == deployment.StatusQUEUED {
 		// The intervention comes first: the deployment starts without an agent.
-		if err := t.moveDeployment(interventionActor, dc, DeploymentStart, "", func(u *ent.DeploymentUpdateOne) {
-			u.SetStartedAt(t.now)
-			if dc.d.QueuedAt == nil {
-				u.SetQueuedAt(t.now)
-			}
-		}); err != nil {
-			return err
-		}
-		if err := t.moveEnvironment(interventionActor, dc, EnvironmentStart); err != nil {
+		if err := t.startWithoutAgent(dc); err != nil {
 			return err
 		}
 	}
@@ -461,7 +386,7 @@ func (e *Engine) PendingInterventionsFor(ctx context.Context, actor Actor) ([]*e
 func (e *Engine) CurrentJobs(ctx context.Context, deploymentIDs []int) (map[int]*ent.Job, error) {
 	out := make(map[int]*ent.Job, len(deploymentIDs))
 	for chunk := range slices.Chunk(deploymentIDs, idChunk) {
-		jobs, err := e.client.Job.Query().Where(job.DeploymentIDIn(chunk...)).Order(ent.Asc(job.FieldPhase)).All(ctx)
+		jobs, err := e.client.Job.Query().Where(job.DeploymentIDIn(chunk...), job.Target("")).Order(ent.Asc(job.FieldPhase)).All(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("reading the jobs of deployments: %w", err)
 		}

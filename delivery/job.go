@@ -126,8 +126,15 @@ func (e *Engine) FinishJob(ctx context.Context, jobID int, res JobResult) error 
 	return nil
 }
 
-// finishJobDeployment moves the deployment of a finished job on.
+// finishJobDeployment moves the deployment of a finished job on: a target's job to its
+// deployment-group step (targetJobEnded); an agent phase's success to the next step, its
+// failure to the steps that run after a failure (phaseFailed).
 func (t *txn) finishJobDeployment(actor Actor, dc *deployCtx, j *ent.Job, canceled bool, reason string) error {
+	if j.Target != "" {
+		// A person's cancel requested it (the deployment's status reason says so); a job
+		// timeout also requests a cancel, which fails only that target.
+		return t.targetJobEnded(actor, dc, j, canceled && dc.d.StatusReason != "" && !deploymentFinal(dc.d.Status))
+	}
 	if canceled {
 		why := dc.d.StatusReason
 		if why == "" {
@@ -146,9 +153,9 @@ func (t *txn) finishJobDeployment(actor Actor, dc *deployCtx, j *ent.Job, cancel
 	case job.StatusCANCELED:
 		return t.finishDeployment(actor, dc, DeploymentCancel, prefixed("canceled", reason))
 	case job.StatusLOST:
-		return t.finishDeployment(actor, dc, DeploymentFail, prefixed("agent lost", reason))
+		return t.phaseFailed(actor, dc, j.Phase, prefixed("agent lost", reason))
 	default:
-		return t.finishDeployment(actor, dc, DeploymentFail, prefixed("failed", reason))
+		return t.phaseFailed(actor, dc, j.Phase, prefixed("failed", reason))
 	}
 }
 

@@ -609,7 +609,7 @@ func (t *txn) libraryUsers(groupName, fileName string) ([]string, error) {
 		whole := groupName != "" && slices.Contains(snap.VariableGroups, groupName)
 		for _, env := range snap.Environments {
 			if (groupName != "" && slices.Contains(env.VariableGroups, groupName)) ||
-				(fileName != "" && slices.Contains(jobSecureFileNames(env.Job), fileName)) {
+				(fileName != "" && slices.Contains(envSecureFiles(&env), fileName)) {
 				where = append(where, env.Name)
 			}
 		}
@@ -732,6 +732,26 @@ func (t *txn) resolveLibraryLinks(actor Actor, doc, prev *spec.DefinitionSnapsho
 				task.Inputs[k] = names[0]
 			}
 		}
+		for j := range env.Phases {
+			ph := &env.Phases[j]
+			if ph.SecureFiles, err = resolve(fmt.Sprintf("environments[%d].phases[%d].secureFiles", i, j), ph.SecureFiles, true); err != nil {
+				return nil, err
+			}
+			for ti := range ph.Tasks {
+				task := &ph.Tasks[ti]
+				k, v, ok := downloadSecureFileInput(*task)
+				if !ok || strings.TrimSpace(v) == "" || hasVariableReference(v) {
+					continue
+				}
+				names, err := resolve(fmt.Sprintf("environments[%d].phases[%d].tasks[%d].inputs.secureFile", i, j, ti), []string{v}, true)
+				if err != nil {
+					return nil, err
+				}
+				if len(names) == 1 {
+					task.Inputs[k] = names[0]
+				}
+			}
+		}
 	}
 	if err := p.err(); err != nil {
 		return nil, err
@@ -749,7 +769,7 @@ func (t *txn) resolveLibraryLinks(actor Actor, doc, prev *spec.DefinitionSnapsho
 		}
 		m[""] = place{groups: s.VariableGroups}
 		for _, env := range s.Environments {
-			m["env:"+env.Name] = place{env: env.Name, groups: env.VariableGroups, files: jobSecureFileNames(env.Job)}
+			m["env:"+env.Name] = place{env: env.Name, groups: env.VariableGroups, files: envSecureFiles(&env)}
 		}
 		return m
 	}
@@ -1037,4 +1057,18 @@ func (t *txn) auditLibrary(actor Actor, action, target string, id any, after map
 		return t.audit(actor, action, auditTargetSecureFile, id, nil, after)
 	}
 	return fmt.Errorf("auditing %s: unknown library target %q", action, target)
+}
+
+// envSecureFiles names the secure files an environment's jobs use: its job's and its phases',
+// each once.
+func envSecureFiles(env *spec.EnvironmentSpec) []string {
+	out := jobSecureFileNames(env.Job)
+	for _, ph := range env.Phases {
+		for _, f := range jobSecureFileNames(spec.JobSpec{SecureFiles: ph.SecureFiles, Tasks: ph.Tasks}) {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }

@@ -175,7 +175,7 @@ func readLines(limit int, scan func(fn func([]rawLine) error) error) ([]LogLine,
 // (none yet: an empty list); NOT_FOUND for an unknown deployment. The jobs are read first, so
 // that the deployment is at least as recent as the last of them.
 func (e *Engine) deploymentJobs(ctx context.Context, deploymentID int) (*ent.Deployment, []*ent.Job, error) {
-	jobs, err := e.client.Job.Query().Where(job.DeploymentID(deploymentID)).Order(ent.Asc(job.FieldPhase)).All(ctx)
+	jobs, err := e.client.Job.Query().Where(job.DeploymentID(deploymentID), job.Target("")).Order(ent.Asc(job.FieldPhase)).All(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading jobs of deployment %d: %w", deploymentID, err)
 	}
@@ -224,27 +224,61 @@ func (e *Engine) WriteDeploymentLog(ctx context.Context, actor Actor, deployment
 	if err != nil {
 		return err
 	}
+	if r.Target != "" {
+		// One target's log: its jobs (one per deployment-group phase it ran in).
+		if jobs, err = e.client.Job.Query().Where(job.DeploymentID(deploymentID), job.Target(r.Target)).
+			Order(ent.Asc(job.FieldPhase)).All(ctx); err != nil {
+			return fmt.Errorf("reading the jobs of target %s: %w", r.Target, err)
+		}
+		if len(jobs) == 0 {
+			return Invalid("target", "deployment %d has no target named %q", deploymentID, r.Target)
+		}
+	}
+	// The whole log of a deployment with deployment-group phases goes on with each target's
+	// lines, "[target] " before each (a range or a step selects the agent phases' lines only).
+	var targets []*ent.Job
+	if r.Target == "" && r.FromSeq <= 1 && r.ToSeq == 0 && r.Step == nil {
+		if targets, err = e.client.Job.Query().Where(job.DeploymentID(deploymentID), job.TargetNEQ("")).
+			Order(ent.Asc(job.FieldPhase), ent.Asc(job.FieldTarget)).All(ctx); err != nil {
+			return fmt.Errorf("reading the targets of deployment %d: %w", deploymentID, err)
+		}
+	}
 	w, err := open()
-	if err != nil || len(jobs) == 0 {
+	if err != nil || len(jobs)+len(targets) == 0 {
 		return err
 	}
 	var buf []byte
 	marked := false
-	return e.scanDeploymentLogs(ctx, jobs, r, logChunkPage, func(lines []rawLine) error {
-		buf = buf[:0]
-		for i := range lines {
-			if lines[i].afterLoss && !marked {
-				buf = append(buf, AfterLossMarker+"\n"...)
-				marked = true
+	write := func(prefix string) func(lines []rawLine) error {
+		return func(lines []rawLine) error {
+			buf = buf[:0]
+			for i := range lines {
+				if lines[i].afterLoss && !marked {
+					buf = append(buf, AfterLossMarker+"\n"...)
+					marked = true
+				}
+				buf = append(buf, prefix...)
+				buf = append(buf, lines[i].text...)
+				buf = append(buf, '\n')
 			}
-			buf = append(buf, lines[i].text...)
-			buf = append(buf, '\n')
+			if _, err := w.Write(buf); err != nil {
+				return fmt.Errorf("writing log of deployment %d: %w", deploymentID, err)
+			}
+			return ctx.Err()
 		}
-		if _, err := w.Write(buf); err != nil {
-			return fmt.Errorf("writing log of deployment %d: %w", deploymentID, err)
+	}
+	if len(jobs) > 0 {
+		if err := e.scanDeploymentLogs(ctx, jobs, r, logChunkPage, write("")); err != nil {
+			return err
 		}
-		return ctx.Err()
-	})
+	}
+	for _, j := range targets {
+		marked = false
+		if err := e.scanLogs(ctx, j.ID, LogRange{FromSeq: 1}, logChunkPage, write("["+j.Target+"] ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Subscriber hands out subscriptions to the event bus. The channel is closed when the

@@ -23,6 +23,9 @@ const maxLogStep = 10000
 type LogRange struct {
 	FromSeq, ToSeq int64
 	Step           *int
+	// Target selects the log of one deployment-group target (its own sequence) instead of
+	// the deployment's.
+	Target string
 }
 
 // check returns INVALID_INPUT for a range that selects nothing by construction or is out of
@@ -37,6 +40,8 @@ func (r LogRange) check() error {
 		return Invalid("toSeq", "%d is before fromSeq (%d)", r.ToSeq, r.FromSeq)
 	case r.Step != nil && (*r.Step < 0 || *r.Step > maxLogStep):
 		return Invalid("step", "must be between 0 and %d, not %d", maxLogStep, *r.Step)
+	case len(r.Target) > 200:
+		return Invalid("target", "is longer than 200 bytes")
 	}
 	return nil
 }

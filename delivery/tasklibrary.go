@@ -180,7 +180,8 @@ func (e *Engine) taskTemplateUsers(ctx context.Context, name string, major int, 
 	}
 	for _, d := range defs {
 		for _, env := range d.Edges.Environments {
-			if slices.ContainsFunc(env.Job.Tasks, func(t spec.Task) bool { return strings.ToLower(strings.TrimSpace(t.Uses)) == ref }) {
+			tasks := allTasks(&spec.EnvironmentSpec{Job: env.Job, Phases: env.Phases})
+			if slices.ContainsFunc(tasks, func(t spec.Task) bool { return strings.ToLower(strings.TrimSpace(t.Uses)) == ref }) {
 				out = append(out, "definition "+d.Name)
 				break
 			}
@@ -396,8 +397,8 @@ func isSingleReference(v string) bool {
 // loadTemplates resolves the templates the definition's tasks use into refs.
 func (t *txn) loadTemplates(doc *spec.DefinitionSnapshot, refs *references) error {
 	refs.templates = map[string]*tasklib.Template{}
-	for _, env := range doc.Environments {
-		for _, task := range env.Job.Tasks {
+	for ei := range doc.Environments {
+		for _, task := range allTasks(&doc.Environments[ei]) {
 			key := strings.ToLower(strings.TrimSpace(task.Uses))
 			if key == "" {
 				continue
@@ -423,23 +424,25 @@ func (t *txn) loadTemplates(doc *spec.DefinitionSnapshot, refs *references) erro
 // (task group steps included): what a release keeps.
 func (t *txn) freezeTemplates(snap *spec.DefinitionSnapshot) error {
 	for ei := range snap.Environments {
-		tasks := snap.Environments[ei].Job.Tasks
-		for ti := range tasks {
-			task := &tasks[ti]
-			if task.Uses == "" || task.Disabled {
-				continue
+		for _, list := range snap.Environments[ei].TaskLists() {
+			tasks := *list
+			for ti := range tasks {
+				task := &tasks[ti]
+				if task.Uses == "" || task.Disabled {
+					continue
+				}
+				tpl, err := resolveTemplate(t.ctx, clientReader{t.TaskTemplate}, task.Uses)
+				if err != nil {
+					return err
+				}
+				if tpl == nil {
+					return Conflict("environment %s, task %s: task template %s no longer exists", snap.Environments[ei].Name, task.Name, task.Uses)
+				}
+				if err := resolveDeep(t.ctx, clientReader{t.TaskTemplate}, tpl, nil); err != nil {
+					return err
+				}
+				task.Template = tpl
 			}
-			tpl, err := resolveTemplate(t.ctx, clientReader{t.TaskTemplate}, task.Uses)
-			if err != nil {
-				return err
-			}
-			if tpl == nil {
-				return Conflict("environment %s, task %s: task template %s no longer exists", snap.Environments[ei].Name, task.Name, task.Uses)
-			}
-			if err := resolveDeep(t.ctx, clientReader{t.TaskTemplate}, tpl, nil); err != nil {
-				return err
-			}
-			task.Template = tpl
 		}
 	}
 	return nil
@@ -561,6 +564,15 @@ func jobSecureFileNames(js spec.JobSpec) []string {
 		if _, v, ok := downloadSecureFileInput(t); ok && v != "" && !hasVariableReference(v) && !slices.Contains(out, v) {
 			out = append(out, v)
 		}
+	}
+	return out
+}
+
+// allTasks lists every task of an environment: its job's and its phases'.
+func allTasks(env *spec.EnvironmentSpec) []spec.Task {
+	var out []spec.Task
+	for _, l := range env.TaskLists() {
+		out = append(out, *l...)
 	}
 	return out
 }

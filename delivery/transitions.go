@@ -316,6 +316,9 @@ const (
 	JobCancel           JobEvent = "cancel"
 	// JobLose: its agent went silent for longer than the grace period.
 	JobLose JobEvent = "lose"
+	// JobSkip: a deployment-group target's job never started (the phase's failure threshold
+	// was exceeded first).
+	JobSkip JobEvent = "skip"
 	// JobRequeue: the agent declined the assigned job (busy, shutting down) or was deleted
 	// before it started it; nothing ran, so the job waits for another agent.
 	JobRequeue JobEvent = "requeue"
@@ -329,6 +332,7 @@ var jobMachine = transitions[job.Status, JobEvent]{
 			JobAssign: job.StatusASSIGNED,
 			JobStart:  job.StatusRUNNING,
 			JobCancel: job.StatusCANCELED,
+			JobSkip:   job.StatusSKIPPED,
 		},
 		job.StatusASSIGNED: {
 			JobStart:   job.StatusRUNNING,

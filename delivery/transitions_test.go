@@ -264,11 +264,12 @@ func TestInterventionTransitions(t *testing.T) {
 func TestJobTransitions(t *testing.T) {
 	states := []job.Status{
 		job.StatusQUEUED, job.StatusASSIGNED, job.StatusRUNNING, job.StatusSUCCEEDED,
-		job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED, job.StatusCANCELED, job.StatusLOST,
+		job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED, job.StatusCANCELED, job.StatusLOST, job.StatusSKIPPED,
 	}
-	events := []JobEvent{JobAssign, JobStart, JobSucceed, JobSucceedPartially, JobFail, JobCancel, JobLose, JobRequeue}
+	events := []JobEvent{JobAssign, JobStart, JobSucceed, JobSucceedPartially, JobFail, JobCancel, JobLose, JobRequeue, JobSkip}
 	checkMachine(t, jobMachine, states, events, map[string]job.Status{
 		"QUEUED assign":            job.StatusASSIGNED,
+		"QUEUED skip":              job.StatusSKIPPED,
 		"QUEUED start":             job.StatusRUNNING,
 		"QUEUED cancel":            job.StatusCANCELED,
 		"ASSIGNED start":           job.StatusRUNNING,

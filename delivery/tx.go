@@ -45,6 +45,9 @@ type txn struct {
 	// events are the transient events to publish after commit; persisted ones are
 	// published by the sealer once they have their sequence.
 	events []Event
+	// onlyTargets, when set, limits the deployment beginDeployment creates to these
+	// deployment-group targets (a failedTargetsOnly redeploy).
+	onlyTargets []string
 	// unsealed is set when the transaction stored audit rows or events for the sealer.
 	unsealed bool
 	// timersChanged is set when the transaction created a timer, so that

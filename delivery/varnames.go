@@ -54,6 +54,15 @@ func refusedInSnapshot(doc *spec.DefinitionSnapshot, env string) (where, why str
 				}
 			}
 		}
+		for j, ph := range e.Phases {
+			for i, task := range ph.Tasks {
+				for _, k := range sortedKeys(task.Env) {
+					if why := refusedVariableName(k); why != "" {
+						return fmt.Sprintf("environments[%s].phases[%d].tasks[%d].env[%s]", e.Name, j, i, k), why
+					}
+				}
+			}
+		}
 	}
 	return "", ""
 }

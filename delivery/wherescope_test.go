@@ -26,6 +26,7 @@ var whereInputs = []reflect.Type{
 	reflect.TypeFor[ent.CommitWhereInput](), reflect.TypeFor[ent.UserWhereInput](), reflect.TypeFor[ent.WebhookDeliveryWhereInput](),
 	reflect.TypeFor[ent.WorkItemWhereInput](), reflect.TypeFor[ent.StepAttachmentWhereInput](), reflect.TypeFor[ent.VariableGroupWhereInput](),
 	reflect.TypeFor[ent.VariableGroupRevisionWhereInput](), reflect.TypeFor[ent.SecureFileWhereInput](),
+	reflect.TypeFor[ent.DeploymentGroupWhereInput](),
 }
 
 // notDefinitionOwned are the where-input types whose records no definition
@@ -34,7 +35,7 @@ var notDefinitionOwned = map[string]bool{
 	"AgentWhereInput": true, "AgentPoolWhereInput": true, "AgentRegistrationWhereInput": true, "ApiTokenWhereInput": true,
 	"AuditEventWhereInput": true, "GroupWhereInput": true, "HookDeliveryWhereInput": true, "NotificationWhereInput": true,
 	"OutgoingHookWhereInput": true, "ServiceConnectionWhereInput": true, "UserWhereInput": true, "WebhookDeliveryWhereInput": true,
-	"WorkItemWhereInput": true,
+	"WorkItemWhereInput": true, "DeploymentGroupWhereInput": true,
 	// The library belongs to no definition: its own permissions guard it (library.go).
 	"VariableGroupWhereInput": true, "VariableGroupRevisionWhereInput": true, "SecureFileWhereInput": true,
 }

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/agentpool"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 )
 
 // Agent is the model entity for the Agent schema.
@@ -43,6 +44,10 @@ type Agent struct {
 	CredentialID string `json:"credential_id,omitempty"`
 	// PoolID holds the value of the "pool_id" field.
 	PoolID *int `json:"pool_id,omitempty"`
+	// DeploymentGroupID holds the value of the "deployment_group_id" field.
+	DeploymentGroupID *int `json:"deployment_group_id,omitempty"`
+	// Tags holds the value of the "tags" field.
+	Tags []string `json:"tags,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AgentQuery when eager-loading is set.
 	Edges        AgentEdges `json:"edges"`
@@ -53,13 +58,15 @@ type Agent struct {
 type AgentEdges struct {
 	// Pool holds the value of the pool edge.
 	Pool *AgentPool `json:"pool,omitempty"`
+	// DeploymentGroup holds the value of the deployment_group edge.
+	DeploymentGroup *DeploymentGroup `json:"deployment_group,omitempty"`
 	// Jobs holds the value of the jobs edge.
 	Jobs []*Job `json:"jobs,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [3]map[string]int
 
 	namedJobs map[string][]*Job
 }
@@ -75,10 +82,21 @@ func (e AgentEdges) PoolOrErr() (*AgentPool, error) {
 	return nil, &NotLoadedError{edge: "pool"}
 }
 
+// DeploymentGroupOrErr returns the DeploymentGroup value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e AgentEdges) DeploymentGroupOrErr() (*DeploymentGroup, error) {
+	if e.DeploymentGroup != nil {
+		return e.DeploymentGroup, nil
+	} else if e.loadedTypes[1] {
+		return nil, &NotFoundError{label: deploymentgroup.Label}
+	}
+	return nil, &NotLoadedError{edge: "deployment_group"}
+}
+
 // JobsOrErr returns the Jobs value or an error if the edge
 // was not loaded in eager-loading.
 func (e AgentEdges) JobsOrErr() ([]*Job, error) {
-	if e.loadedTypes[1] {
+	if e.loadedTypes[2] {
 		return e.Jobs, nil
 	}
 	return nil, &NotLoadedError{edge: "jobs"}
@@ -89,11 +107,11 @@ func (*Agent) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case agent.FieldSystemCapabilities, agent.FieldUserCapabilities:
+		case agent.FieldSystemCapabilities, agent.FieldUserCapabilities, agent.FieldTags:
 			values[i] = new([]byte)
 		case agent.FieldEnabled, agent.FieldOnline:
 			values[i] = new(sql.NullBool)
-		case agent.FieldID, agent.FieldMaxJobs, agent.FieldPoolID:
+		case agent.FieldID, agent.FieldMaxJobs, agent.FieldPoolID, agent.FieldDeploymentGroupID:
 			values[i] = new(sql.NullInt64)
 		case agent.FieldName, agent.FieldVersion, agent.FieldCredentialID:
 			values[i] = new(sql.NullString)
@@ -198,6 +216,21 @@ func (a *Agent) assignValues(columns []string, values []any) error {
 				a.PoolID = new(int)
 				*a.PoolID = int(value.Int64)
 			}
+		case agent.FieldDeploymentGroupID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field deployment_group_id", values[i])
+			} else if value.Valid {
+				a.DeploymentGroupID = new(int)
+				*a.DeploymentGroupID = int(value.Int64)
+			}
+		case agent.FieldTags:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field tags", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &a.Tags); err != nil {
+					return fmt.Errorf("unmarshal field tags: %w", err)
+				}
+			}
 		default:
 			a.selectValues.Set(columns[i], values[i])
 		}
@@ -214,6 +247,11 @@ func (a *Agent) Value(name string) (ent.Value, error) {
 // QueryPool queries the "pool" edge of the Agent entity.
 func (a *Agent) QueryPool() *AgentPoolQuery {
 	return NewAgentClient(a.config).QueryPool(a)
+}
+
+// QueryDeploymentGroup queries the "deployment_group" edge of the Agent entity.
+func (a *Agent) QueryDeploymentGroup() *DeploymentGroupQuery {
+	return NewAgentClient(a.config).QueryDeploymentGroup(a)
 }
 
 // QueryJobs queries the "jobs" edge of the Agent entity.
@@ -283,6 +321,14 @@ func (a *Agent) String() string {
 		builder.WriteString("pool_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	if v := a.DeploymentGroupID; v != nil {
+		builder.WriteString("deployment_group_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("tags=")
+	builder.WriteString(fmt.Sprintf("%v", a.Tags))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/agentpool"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/job"
 )
 
@@ -168,9 +169,34 @@ func (ac *AgentCreate) SetNillablePoolID(i *int) *AgentCreate {
 	return ac
 }
 
+// SetDeploymentGroupID sets the "deployment_group_id" field.
+func (ac *AgentCreate) SetDeploymentGroupID(i int) *AgentCreate {
+	ac.mutation.SetDeploymentGroupID(i)
+	return ac
+}
+
+// SetNillableDeploymentGroupID sets the "deployment_group_id" field if the given value is not nil.
+func (ac *AgentCreate) SetNillableDeploymentGroupID(i *int) *AgentCreate {
+	if i != nil {
+		ac.SetDeploymentGroupID(*i)
+	}
+	return ac
+}
+
+// SetTags sets the "tags" field.
+func (ac *AgentCreate) SetTags(s []string) *AgentCreate {
+	ac.mutation.SetTags(s)
+	return ac
+}
+
 // SetPool sets the "pool" edge to the AgentPool entity.
 func (ac *AgentCreate) SetPool(a *AgentPool) *AgentCreate {
 	return ac.SetPoolID(a.ID)
+}
+
+// SetDeploymentGroup sets the "deployment_group" edge to the DeploymentGroup entity.
+func (ac *AgentCreate) SetDeploymentGroup(d *DeploymentGroup) *AgentCreate {
+	return ac.SetDeploymentGroupID(d.ID)
 }
 
 // AddJobIDs adds the "jobs" edge to the Job entity by IDs.
@@ -355,6 +381,10 @@ func (ac *AgentCreate) createSpec() (*Agent, *sqlgraph.CreateSpec) {
 		_spec.SetField(agent.FieldCredentialID, field.TypeString, value)
 		_node.CredentialID = value
 	}
+	if value, ok := ac.mutation.Tags(); ok {
+		_spec.SetField(agent.FieldTags, field.TypeJSON, value)
+		_node.Tags = value
+	}
 	if nodes := ac.mutation.PoolIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -370,6 +400,23 @@ func (ac *AgentCreate) createSpec() (*Agent, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.PoolID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := ac.mutation.DeploymentGroupIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   agent.DeploymentGroupTable,
+			Columns: []string{agent.DeploymentGroupColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deploymentgroup.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.DeploymentGroupID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := ac.mutation.JobsIDs(); len(nodes) > 0 {
@@ -599,6 +646,42 @@ func (u *AgentUpsert) UpdatePoolID() *AgentUpsert {
 // ClearPoolID clears the value of the "pool_id" field.
 func (u *AgentUpsert) ClearPoolID() *AgentUpsert {
 	u.SetNull(agent.FieldPoolID)
+	return u
+}
+
+// SetDeploymentGroupID sets the "deployment_group_id" field.
+func (u *AgentUpsert) SetDeploymentGroupID(v int) *AgentUpsert {
+	u.Set(agent.FieldDeploymentGroupID, v)
+	return u
+}
+
+// UpdateDeploymentGroupID sets the "deployment_group_id" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateDeploymentGroupID() *AgentUpsert {
+	u.SetExcluded(agent.FieldDeploymentGroupID)
+	return u
+}
+
+// ClearDeploymentGroupID clears the value of the "deployment_group_id" field.
+func (u *AgentUpsert) ClearDeploymentGroupID() *AgentUpsert {
+	u.SetNull(agent.FieldDeploymentGroupID)
+	return u
+}
+
+// SetTags sets the "tags" field.
+func (u *AgentUpsert) SetTags(v []string) *AgentUpsert {
+	u.Set(agent.FieldTags, v)
+	return u
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateTags() *AgentUpsert {
+	u.SetExcluded(agent.FieldTags)
+	return u
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *AgentUpsert) ClearTags() *AgentUpsert {
+	u.SetNull(agent.FieldTags)
 	return u
 }
 
@@ -833,6 +916,48 @@ func (u *AgentUpsertOne) UpdatePoolID() *AgentUpsertOne {
 func (u *AgentUpsertOne) ClearPoolID() *AgentUpsertOne {
 	return u.Update(func(s *AgentUpsert) {
 		s.ClearPoolID()
+	})
+}
+
+// SetDeploymentGroupID sets the "deployment_group_id" field.
+func (u *AgentUpsertOne) SetDeploymentGroupID(v int) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetDeploymentGroupID(v)
+	})
+}
+
+// UpdateDeploymentGroupID sets the "deployment_group_id" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateDeploymentGroupID() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateDeploymentGroupID()
+	})
+}
+
+// ClearDeploymentGroupID clears the value of the "deployment_group_id" field.
+func (u *AgentUpsertOne) ClearDeploymentGroupID() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.ClearDeploymentGroupID()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *AgentUpsertOne) SetTags(v []string) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateTags() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *AgentUpsertOne) ClearTags() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.ClearTags()
 	})
 }
 
@@ -1233,6 +1358,48 @@ func (u *AgentUpsertBulk) UpdatePoolID() *AgentUpsertBulk {
 func (u *AgentUpsertBulk) ClearPoolID() *AgentUpsertBulk {
 	return u.Update(func(s *AgentUpsert) {
 		s.ClearPoolID()
+	})
+}
+
+// SetDeploymentGroupID sets the "deployment_group_id" field.
+func (u *AgentUpsertBulk) SetDeploymentGroupID(v int) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetDeploymentGroupID(v)
+	})
+}
+
+// UpdateDeploymentGroupID sets the "deployment_group_id" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateDeploymentGroupID() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateDeploymentGroupID()
+	})
+}
+
+// ClearDeploymentGroupID clears the value of the "deployment_group_id" field.
+func (u *AgentUpsertBulk) ClearDeploymentGroupID() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.ClearDeploymentGroupID()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *AgentUpsertBulk) SetTags(v []string) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateTags() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// ClearTags clears the value of the "tags" field.
+func (u *AgentUpsertBulk) ClearTags() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.ClearTags()
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/agentpool"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/predicate"
 )
@@ -22,15 +23,16 @@ import (
 // AgentQuery is the builder for querying Agent entities.
 type AgentQuery struct {
 	config
-	ctx           *QueryContext
-	order         []agent.OrderOption
-	inters        []Interceptor
-	predicates    []predicate.Agent
-	withPool      *AgentPoolQuery
-	withJobs      *JobQuery
-	loadTotal     []func(context.Context, []*Agent) error
-	modifiers     []func(*sql.Selector)
-	withNamedJobs map[string]*JobQuery
+	ctx                 *QueryContext
+	order               []agent.OrderOption
+	inters              []Interceptor
+	predicates          []predicate.Agent
+	withPool            *AgentPoolQuery
+	withDeploymentGroup *DeploymentGroupQuery
+	withJobs            *JobQuery
+	loadTotal           []func(context.Context, []*Agent) error
+	modifiers           []func(*sql.Selector)
+	withNamedJobs       map[string]*JobQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -82,6 +84,28 @@ func (aq *AgentQuery) QueryPool() *AgentPoolQuery {
 			sqlgraph.From(agent.Table, agent.FieldID, selector),
 			sqlgraph.To(agentpool.Table, agentpool.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, agent.PoolTable, agent.PoolColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(aq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDeploymentGroup chains the current query on the "deployment_group" edge.
+func (aq *AgentQuery) QueryDeploymentGroup() *DeploymentGroupQuery {
+	query := (&DeploymentGroupClient{config: aq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := aq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := aq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(agent.Table, agent.FieldID, selector),
+			sqlgraph.To(deploymentgroup.Table, deploymentgroup.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, agent.DeploymentGroupTable, agent.DeploymentGroupColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(aq.driver.Dialect(), step)
 		return fromU, nil
@@ -298,13 +322,14 @@ func (aq *AgentQuery) Clone() *AgentQuery {
 		return nil
 	}
 	return &AgentQuery{
-		config:     aq.config,
-		ctx:        aq.ctx.Clone(),
-		order:      append([]agent.OrderOption{}, aq.order...),
-		inters:     append([]Interceptor{}, aq.inters...),
-		predicates: append([]predicate.Agent{}, aq.predicates...),
-		withPool:   aq.withPool.Clone(),
-		withJobs:   aq.withJobs.Clone(),
+		config:              aq.config,
+		ctx:                 aq.ctx.Clone(),
+		order:               append([]agent.OrderOption{}, aq.order...),
+		inters:              append([]Interceptor{}, aq.inters...),
+		predicates:          append([]predicate.Agent{}, aq.predicates...),
+		withPool:            aq.withPool.Clone(),
+		withDeploymentGroup: aq.withDeploymentGroup.Clone(),
+		withJobs:            aq.withJobs.Clone(),
 		// clone intermediate query.
 		sql:       aq.sql.Clone(),
 		path:      aq.path,
@@ -320,6 +345,17 @@ func (aq *AgentQuery) WithPool(opts ...func(*AgentPoolQuery)) *AgentQuery {
 		opt(query)
 	}
 	aq.withPool = query
+	return aq
+}
+
+// WithDeploymentGroup tells the query-builder to eager-load the nodes that are connected to
+// the "deployment_group" edge. The optional arguments are used to configure the query builder of the edge.
+func (aq *AgentQuery) WithDeploymentGroup(opts ...func(*DeploymentGroupQuery)) *AgentQuery {
+	query := (&DeploymentGroupClient{config: aq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	aq.withDeploymentGroup = query
 	return aq
 }
 
@@ -412,8 +448,9 @@ func (aq *AgentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Agent,
 	var (
 		nodes       = []*Agent{}
 		_spec       = aq.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			aq.withPool != nil,
+			aq.withDeploymentGroup != nil,
 			aq.withJobs != nil,
 		}
 	)
@@ -441,6 +478,12 @@ func (aq *AgentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Agent,
 	if query := aq.withPool; query != nil {
 		if err := aq.loadPool(ctx, query, nodes, nil,
 			func(n *Agent, e *AgentPool) { n.Edges.Pool = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := aq.withDeploymentGroup; query != nil {
+		if err := aq.loadDeploymentGroup(ctx, query, nodes, nil,
+			func(n *Agent, e *DeploymentGroup) { n.Edges.DeploymentGroup = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -491,6 +534,38 @@ func (aq *AgentQuery) loadPool(ctx context.Context, query *AgentPoolQuery, nodes
 		nodes, ok := nodeids[n.ID]
 		if !ok {
 			return fmt.Errorf(`unexpected foreign-key "pool_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (aq *AgentQuery) loadDeploymentGroup(ctx context.Context, query *DeploymentGroupQuery, nodes []*Agent, init func(*Agent), assign func(*Agent, *DeploymentGroup)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Agent)
+	for i := range nodes {
+		if nodes[i].DeploymentGroupID == nil {
+			continue
+		}
+		fk := *nodes[i].DeploymentGroupID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(deploymentgroup.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "deployment_group_id" returned %v`, n.ID)
 		}
 		for i := range nodes {
 			assign(nodes[i], n)
@@ -562,6 +637,9 @@ func (aq *AgentQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if aq.withPool != nil {
 			_spec.Node.AddColumnOnce(agent.FieldPoolID)
+		}
+		if aq.withDeploymentGroup != nil {
+			_spec.Node.AddColumnOnce(agent.FieldDeploymentGroupID)
 		}
 	}
 	if ps := aq.predicates; len(ps) > 0 {

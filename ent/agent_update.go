@@ -10,9 +10,11 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/agentpool"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/predicate"
 )
@@ -192,9 +194,52 @@ func (au *AgentUpdate) ClearPoolID() *AgentUpdate {
 	return au
 }
 
+// SetDeploymentGroupID sets the "deployment_group_id" field.
+func (au *AgentUpdate) SetDeploymentGroupID(i int) *AgentUpdate {
+	au.mutation.SetDeploymentGroupID(i)
+	return au
+}
+
+// SetNillableDeploymentGroupID sets the "deployment_group_id" field if the given value is not nil.
+func (au *AgentUpdate) SetNillableDeploymentGroupID(i *int) *AgentUpdate {
+	if i != nil {
+		au.SetDeploymentGroupID(*i)
+	}
+	return au
+}
+
+// ClearDeploymentGroupID clears the value of the "deployment_group_id" field.
+func (au *AgentUpdate) ClearDeploymentGroupID() *AgentUpdate {
+	au.mutation.ClearDeploymentGroupID()
+	return au
+}
+
+// SetTags sets the "tags" field.
+func (au *AgentUpdate) SetTags(s []string) *AgentUpdate {
+	au.mutation.SetTags(s)
+	return au
+}
+
+// AppendTags appends s to the "tags" field.
+func (au *AgentUpdate) AppendTags(s []string) *AgentUpdate {
+	au.mutation.AppendTags(s)
+	return au
+}
+
+// ClearTags clears the value of the "tags" field.
+func (au *AgentUpdate) ClearTags() *AgentUpdate {
+	au.mutation.ClearTags()
+	return au
+}
+
 // SetPool sets the "pool" edge to the AgentPool entity.
 func (au *AgentUpdate) SetPool(a *AgentPool) *AgentUpdate {
 	return au.SetPoolID(a.ID)
+}
+
+// SetDeploymentGroup sets the "deployment_group" edge to the DeploymentGroup entity.
+func (au *AgentUpdate) SetDeploymentGroup(d *DeploymentGroup) *AgentUpdate {
+	return au.SetDeploymentGroupID(d.ID)
 }
 
 // AddJobIDs adds the "jobs" edge to the Job entity by IDs.
@@ -220,6 +265,12 @@ func (au *AgentUpdate) Mutation() *AgentMutation {
 // ClearPool clears the "pool" edge to the AgentPool entity.
 func (au *AgentUpdate) ClearPool() *AgentUpdate {
 	au.mutation.ClearPool()
+	return au
+}
+
+// ClearDeploymentGroup clears the "deployment_group" edge to the DeploymentGroup entity.
+func (au *AgentUpdate) ClearDeploymentGroup() *AgentUpdate {
+	au.mutation.ClearDeploymentGroup()
 	return au
 }
 
@@ -350,6 +401,17 @@ func (au *AgentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	if value, ok := au.mutation.CredentialID(); ok {
 		_spec.SetField(agent.FieldCredentialID, field.TypeString, value)
 	}
+	if value, ok := au.mutation.Tags(); ok {
+		_spec.SetField(agent.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := au.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agent.FieldTags, value)
+		})
+	}
+	if au.mutation.TagsCleared() {
+		_spec.ClearField(agent.FieldTags, field.TypeJSON)
+	}
 	if au.mutation.PoolCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -372,6 +434,35 @@ func (au *AgentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(agentpool.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if au.mutation.DeploymentGroupCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   agent.DeploymentGroupTable,
+			Columns: []string{agent.DeploymentGroupColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deploymentgroup.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := au.mutation.DeploymentGroupIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   agent.DeploymentGroupTable,
+			Columns: []string{agent.DeploymentGroupColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deploymentgroup.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -607,9 +698,52 @@ func (auo *AgentUpdateOne) ClearPoolID() *AgentUpdateOne {
 	return auo
 }
 
+// SetDeploymentGroupID sets the "deployment_group_id" field.
+func (auo *AgentUpdateOne) SetDeploymentGroupID(i int) *AgentUpdateOne {
+	auo.mutation.SetDeploymentGroupID(i)
+	return auo
+}
+
+// SetNillableDeploymentGroupID sets the "deployment_group_id" field if the given value is not nil.
+func (auo *AgentUpdateOne) SetNillableDeploymentGroupID(i *int) *AgentUpdateOne {
+	if i != nil {
+		auo.SetDeploymentGroupID(*i)
+	}
+	return auo
+}
+
+// ClearDeploymentGroupID clears the value of the "deployment_group_id" field.
+func (auo *AgentUpdateOne) ClearDeploymentGroupID() *AgentUpdateOne {
+	auo.mutation.ClearDeploymentGroupID()
+	return auo
+}
+
+// SetTags sets the "tags" field.
+func (auo *AgentUpdateOne) SetTags(s []string) *AgentUpdateOne {
+	auo.mutation.SetTags(s)
+	return auo
+}
+
+// AppendTags appends s to the "tags" field.
+func (auo *AgentUpdateOne) AppendTags(s []string) *AgentUpdateOne {
+	auo.mutation.AppendTags(s)
+	return auo
+}
+
+// ClearTags clears the value of the "tags" field.
+func (auo *AgentUpdateOne) ClearTags() *AgentUpdateOne {
+	auo.mutation.ClearTags()
+	return auo
+}
+
 // SetPool sets the "pool" edge to the AgentPool entity.
 func (auo *AgentUpdateOne) SetPool(a *AgentPool) *AgentUpdateOne {
 	return auo.SetPoolID(a.ID)
+}
+
+// SetDeploymentGroup sets the "deployment_group" edge to the DeploymentGroup entity.
+func (auo *AgentUpdateOne) SetDeploymentGroup(d *DeploymentGroup) *AgentUpdateOne {
+	return auo.SetDeploymentGroupID(d.ID)
 }
 
 // AddJobIDs adds the "jobs" edge to the Job entity by IDs.
@@ -635,6 +769,12 @@ func (auo *AgentUpdateOne) Mutation() *AgentMutation {
 // ClearPool clears the "pool" edge to the AgentPool entity.
 func (auo *AgentUpdateOne) ClearPool() *AgentUpdateOne {
 	auo.mutation.ClearPool()
+	return auo
+}
+
+// ClearDeploymentGroup clears the "deployment_group" edge to the DeploymentGroup entity.
+func (auo *AgentUpdateOne) ClearDeploymentGroup() *AgentUpdateOne {
+	auo.mutation.ClearDeploymentGroup()
 	return auo
 }
 
@@ -795,6 +935,17 @@ func (auo *AgentUpdateOne) sqlSave(ctx context.Context) (_node *Agent, err error
 	if value, ok := auo.mutation.CredentialID(); ok {
 		_spec.SetField(agent.FieldCredentialID, field.TypeString, value)
 	}
+	if value, ok := auo.mutation.Tags(); ok {
+		_spec.SetField(agent.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := auo.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agent.FieldTags, value)
+		})
+	}
+	if auo.mutation.TagsCleared() {
+		_spec.ClearField(agent.FieldTags, field.TypeJSON)
+	}
 	if auo.mutation.PoolCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -817,6 +968,35 @@ func (auo *AgentUpdateOne) sqlSave(ctx context.Context) (_node *Agent, err error
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(agentpool.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if auo.mutation.DeploymentGroupCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   agent.DeploymentGroupTable,
+			Columns: []string{agent.DeploymentGroupColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deploymentgroup.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := auo.mutation.DeploymentGroupIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   agent.DeploymentGroupTable,
+			Columns: []string{agent.DeploymentGroupColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deploymentgroup.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/cairnhq/cairn/ent/agentpool"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
 // AgentPool is the model entity for the AgentPool schema.
@@ -23,6 +25,8 @@ type AgentPool struct {
 	Name string `json:"name,omitempty"`
 	// Description holds the value of the "description" field.
 	Description string `json:"description,omitempty"`
+	// MayUse holds the value of the "may_use" field.
+	MayUse []spec.Approver `json:"may_use,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AgentPoolQuery when eager-loading is set.
 	Edges        AgentPoolEdges `json:"edges"`
@@ -56,6 +60,8 @@ func (*AgentPool) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case agentpool.FieldMayUse:
+			values[i] = new([]byte)
 		case agentpool.FieldID:
 			values[i] = new(sql.NullInt64)
 		case agentpool.FieldName, agentpool.FieldDescription:
@@ -100,6 +106,14 @@ func (ap *AgentPool) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field description", values[i])
 			} else if value.Valid {
 				ap.Description = value.String
+			}
+		case agentpool.FieldMayUse:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field may_use", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &ap.MayUse); err != nil {
+					return fmt.Errorf("unmarshal field may_use: %w", err)
+				}
 			}
 		default:
 			ap.selectValues.Set(columns[i], values[i])
@@ -150,6 +164,9 @@ func (ap *AgentPool) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("description=")
 	builder.WriteString(ap.Description)
+	builder.WriteString(", ")
+	builder.WriteString("may_use=")
+	builder.WriteString(fmt.Sprintf("%v", ap.MayUse))
 	builder.WriteByte(')')
 	return builder.String()
 }

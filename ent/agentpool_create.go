@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/agentpool"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
 // AgentPoolCreate is the builder for creating a AgentPool entity.
@@ -54,6 +55,12 @@ func (apc *AgentPoolCreate) SetNillableDescription(s *string) *AgentPoolCreate {
 	if s != nil {
 		apc.SetDescription(*s)
 	}
+	return apc
+}
+
+// SetMayUse sets the "may_use" field.
+func (apc *AgentPoolCreate) SetMayUse(s []spec.Approver) *AgentPoolCreate {
+	apc.mutation.SetMayUse(s)
 	return apc
 }
 
@@ -172,6 +179,10 @@ func (apc *AgentPoolCreate) createSpec() (*AgentPool, *sqlgraph.CreateSpec) {
 		_spec.SetField(agentpool.FieldDescription, field.TypeString, value)
 		_node.Description = value
 	}
+	if value, ok := apc.mutation.MayUse(); ok {
+		_spec.SetField(agentpool.FieldMayUse, field.TypeJSON, value)
+		_node.MayUse = value
+	}
 	if nodes := apc.mutation.AgentsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -264,6 +275,24 @@ func (u *AgentPoolUpsert) UpdateDescription() *AgentPoolUpsert {
 	return u
 }
 
+// SetMayUse sets the "may_use" field.
+func (u *AgentPoolUpsert) SetMayUse(v []spec.Approver) *AgentPoolUpsert {
+	u.Set(agentpool.FieldMayUse, v)
+	return u
+}
+
+// UpdateMayUse sets the "may_use" field to the value that was provided on create.
+func (u *AgentPoolUpsert) UpdateMayUse() *AgentPoolUpsert {
+	u.SetExcluded(agentpool.FieldMayUse)
+	return u
+}
+
+// ClearMayUse clears the value of the "may_use" field.
+func (u *AgentPoolUpsert) ClearMayUse() *AgentPoolUpsert {
+	u.SetNull(agentpool.FieldMayUse)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -334,6 +363,27 @@ func (u *AgentPoolUpsertOne) SetDescription(v string) *AgentPoolUpsertOne {
 func (u *AgentPoolUpsertOne) UpdateDescription() *AgentPoolUpsertOne {
 	return u.Update(func(s *AgentPoolUpsert) {
 		s.UpdateDescription()
+	})
+}
+
+// SetMayUse sets the "may_use" field.
+func (u *AgentPoolUpsertOne) SetMayUse(v []spec.Approver) *AgentPoolUpsertOne {
+	return u.Update(func(s *AgentPoolUpsert) {
+		s.SetMayUse(v)
+	})
+}
+
+// UpdateMayUse sets the "may_use" field to the value that was provided on create.
+func (u *AgentPoolUpsertOne) UpdateMayUse() *AgentPoolUpsertOne {
+	return u.Update(func(s *AgentPoolUpsert) {
+		s.UpdateMayUse()
+	})
+}
+
+// ClearMayUse clears the value of the "may_use" field.
+func (u *AgentPoolUpsertOne) ClearMayUse() *AgentPoolUpsertOne {
+	return u.Update(func(s *AgentPoolUpsert) {
+		s.ClearMayUse()
 	})
 }
 
@@ -573,6 +623,27 @@ func (u *AgentPoolUpsertBulk) SetDescription(v string) *AgentPoolUpsertBulk {
 func (u *AgentPoolUpsertBulk) UpdateDescription() *AgentPoolUpsertBulk {
 	return u.Update(func(s *AgentPoolUpsert) {
 		s.UpdateDescription()
+	})
+}
+
+// SetMayUse sets the "may_use" field.
+func (u *AgentPoolUpsertBulk) SetMayUse(v []spec.Approver) *AgentPoolUpsertBulk {
+	return u.Update(func(s *AgentPoolUpsert) {
+		s.SetMayUse(v)
+	})
+}
+
+// UpdateMayUse sets the "may_use" field to the value that was provided on create.
+func (u *AgentPoolUpsertBulk) UpdateMayUse() *AgentPoolUpsertBulk {
+	return u.Update(func(s *AgentPoolUpsert) {
+		s.UpdateMayUse()
+	})
+}
+
+// ClearMayUse clears the value of the "may_use" field.
+func (u *AgentPoolUpsertBulk) ClearMayUse() *AgentPoolUpsertBulk {
+	return u.Update(func(s *AgentPoolUpsert) {
+		s.ClearMayUse()
 	})
 }
 

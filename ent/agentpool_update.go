@@ -9,10 +9,12 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/agentpool"
 	"github.com/cairnhq/cairn/ent/predicate"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
 // AgentPoolUpdate is the builder for updating AgentPool entities.
@@ -54,6 +56,24 @@ func (apu *AgentPoolUpdate) SetNillableDescription(s *string) *AgentPoolUpdate {
 	if s != nil {
 		apu.SetDescription(*s)
 	}
+	return apu
+}
+
+// SetMayUse sets the "may_use" field.
+func (apu *AgentPoolUpdate) SetMayUse(s []spec.Approver) *AgentPoolUpdate {
+	apu.mutation.SetMayUse(s)
+	return apu
+}
+
+// AppendMayUse appends s to the "may_use" field.
+func (apu *AgentPoolUpdate) AppendMayUse(s []spec.Approver) *AgentPoolUpdate {
+	apu.mutation.AppendMayUse(s)
+	return apu
+}
+
+// ClearMayUse clears the value of the "may_use" field.
+func (apu *AgentPoolUpdate) ClearMayUse() *AgentPoolUpdate {
+	apu.mutation.ClearMayUse()
 	return apu
 }
 
@@ -159,6 +179,17 @@ func (apu *AgentPoolUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	if value, ok := apu.mutation.Description(); ok {
 		_spec.SetField(agentpool.FieldDescription, field.TypeString, value)
 	}
+	if value, ok := apu.mutation.MayUse(); ok {
+		_spec.SetField(agentpool.FieldMayUse, field.TypeJSON, value)
+	}
+	if value, ok := apu.mutation.AppendedMayUse(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agentpool.FieldMayUse, value)
+		})
+	}
+	if apu.mutation.MayUseCleared() {
+		_spec.ClearField(agentpool.FieldMayUse, field.TypeJSON)
+	}
 	if apu.mutation.AgentsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -251,6 +282,24 @@ func (apuo *AgentPoolUpdateOne) SetNillableDescription(s *string) *AgentPoolUpda
 	if s != nil {
 		apuo.SetDescription(*s)
 	}
+	return apuo
+}
+
+// SetMayUse sets the "may_use" field.
+func (apuo *AgentPoolUpdateOne) SetMayUse(s []spec.Approver) *AgentPoolUpdateOne {
+	apuo.mutation.SetMayUse(s)
+	return apuo
+}
+
+// AppendMayUse appends s to the "may_use" field.
+func (apuo *AgentPoolUpdateOne) AppendMayUse(s []spec.Approver) *AgentPoolUpdateOne {
+	apuo.mutation.AppendMayUse(s)
+	return apuo
+}
+
+// ClearMayUse clears the value of the "may_use" field.
+func (apuo *AgentPoolUpdateOne) ClearMayUse() *AgentPoolUpdateOne {
+	apuo.mutation.ClearMayUse()
 	return apuo
 }
 
@@ -385,6 +434,17 @@ func (apuo *AgentPoolUpdateOne) sqlSave(ctx context.Context) (_node *AgentPool, 
 	}
 	if value, ok := apuo.mutation.Description(); ok {
 		_spec.SetField(agentpool.FieldDescription, field.TypeString, value)
+	}
+	if value, ok := apuo.mutation.MayUse(); ok {
+		_spec.SetField(agentpool.FieldMayUse, field.TypeJSON, value)
+	}
+	if value, ok := apuo.mutation.AppendedMayUse(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agentpool.FieldMayUse, value)
+		})
+	}
+	if apuo.mutation.MayUseCleared() {
+		_spec.ClearField(agentpool.FieldMayUse, field.TypeJSON)
 	}
 	if apuo.mutation.AgentsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -23,6 +23,8 @@ type AgentRegistration struct {
 	TokenHash string `json:"-"`
 	// Pool holds the value of the "pool" field.
 	Pool string `json:"pool,omitempty"`
+	// DeploymentGroup holds the value of the "deployment_group" field.
+	DeploymentGroup string `json:"deployment_group,omitempty"`
 	// MaxUses holds the value of the "max_uses" field.
 	MaxUses int `json:"max_uses,omitempty"`
 	// Uses holds the value of the "uses" field.
@@ -43,7 +45,7 @@ func (*AgentRegistration) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case agentregistration.FieldID, agentregistration.FieldMaxUses, agentregistration.FieldUses:
 			values[i] = new(sql.NullInt64)
-		case agentregistration.FieldTokenHash, agentregistration.FieldPool, agentregistration.FieldCreatedBy:
+		case agentregistration.FieldTokenHash, agentregistration.FieldPool, agentregistration.FieldDeploymentGroup, agentregistration.FieldCreatedBy:
 			values[i] = new(sql.NullString)
 		case agentregistration.FieldCreatedAt, agentregistration.FieldExpiresAt, agentregistration.FieldRevokedAt:
 			values[i] = new(sql.NullTime)
@@ -85,6 +87,12 @@ func (ar *AgentRegistration) assignValues(columns []string, values []any) error 
 				return fmt.Errorf("unexpected type %T for field pool", values[i])
 			} else if value.Valid {
 				ar.Pool = value.String
+			}
+		case agentregistration.FieldDeploymentGroup:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field deployment_group", values[i])
+			} else if value.Valid {
+				ar.DeploymentGroup = value.String
 			}
 		case agentregistration.FieldMaxUses:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -160,6 +168,9 @@ func (ar *AgentRegistration) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("pool=")
 	builder.WriteString(ar.Pool)
+	builder.WriteString(", ")
+	builder.WriteString("deployment_group=")
+	builder.WriteString(ar.DeploymentGroup)
 	builder.WriteString(", ")
 	builder.WriteString("max_uses=")
 	builder.WriteString(fmt.Sprintf("%v", ar.MaxUses))

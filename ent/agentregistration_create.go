@@ -56,6 +56,20 @@ func (arc *AgentRegistrationCreate) SetNillablePool(s *string) *AgentRegistratio
 	return arc
 }
 
+// SetDeploymentGroup sets the "deployment_group" field.
+func (arc *AgentRegistrationCreate) SetDeploymentGroup(s string) *AgentRegistrationCreate {
+	arc.mutation.SetDeploymentGroup(s)
+	return arc
+}
+
+// SetNillableDeploymentGroup sets the "deployment_group" field if the given value is not nil.
+func (arc *AgentRegistrationCreate) SetNillableDeploymentGroup(s *string) *AgentRegistrationCreate {
+	if s != nil {
+		arc.SetDeploymentGroup(*s)
+	}
+	return arc
+}
+
 // SetMaxUses sets the "max_uses" field.
 func (arc *AgentRegistrationCreate) SetMaxUses(i int) *AgentRegistrationCreate {
 	arc.mutation.SetMaxUses(i)
@@ -153,6 +167,10 @@ func (arc *AgentRegistrationCreate) defaults() {
 		v := agentregistration.DefaultPool
 		arc.mutation.SetPool(v)
 	}
+	if _, ok := arc.mutation.DeploymentGroup(); !ok {
+		v := agentregistration.DefaultDeploymentGroup
+		arc.mutation.SetDeploymentGroup(v)
+	}
 	if _, ok := arc.mutation.MaxUses(); !ok {
 		v := agentregistration.DefaultMaxUses
 		arc.mutation.SetMaxUses(v)
@@ -173,6 +191,9 @@ func (arc *AgentRegistrationCreate) check() error {
 	}
 	if _, ok := arc.mutation.Pool(); !ok {
 		return &ValidationError{Name: "pool", err: errors.New(`ent: missing required field "AgentRegistration.pool"`)}
+	}
+	if _, ok := arc.mutation.DeploymentGroup(); !ok {
+		return &ValidationError{Name: "deployment_group", err: errors.New(`ent: missing required field "AgentRegistration.deployment_group"`)}
 	}
 	if _, ok := arc.mutation.MaxUses(); !ok {
 		return &ValidationError{Name: "max_uses", err: errors.New(`ent: missing required field "AgentRegistration.max_uses"`)}
@@ -224,6 +245,10 @@ func (arc *AgentRegistrationCreate) createSpec() (*AgentRegistration, *sqlgraph.
 	if value, ok := arc.mutation.Pool(); ok {
 		_spec.SetField(agentregistration.FieldPool, field.TypeString, value)
 		_node.Pool = value
+	}
+	if value, ok := arc.mutation.DeploymentGroup(); ok {
+		_spec.SetField(agentregistration.FieldDeploymentGroup, field.TypeString, value)
+		_node.DeploymentGroup = value
 	}
 	if value, ok := arc.mutation.MaxUses(); ok {
 		_spec.SetField(agentregistration.FieldMaxUses, field.TypeInt, value)
@@ -318,6 +343,18 @@ func (u *AgentRegistrationUpsert) SetPool(v string) *AgentRegistrationUpsert {
 // UpdatePool sets the "pool" field to the value that was provided on create.
 func (u *AgentRegistrationUpsert) UpdatePool() *AgentRegistrationUpsert {
 	u.SetExcluded(agentregistration.FieldPool)
+	return u
+}
+
+// SetDeploymentGroup sets the "deployment_group" field.
+func (u *AgentRegistrationUpsert) SetDeploymentGroup(v string) *AgentRegistrationUpsert {
+	u.Set(agentregistration.FieldDeploymentGroup, v)
+	return u
+}
+
+// UpdateDeploymentGroup sets the "deployment_group" field to the value that was provided on create.
+func (u *AgentRegistrationUpsert) UpdateDeploymentGroup() *AgentRegistrationUpsert {
+	u.SetExcluded(agentregistration.FieldDeploymentGroup)
 	return u
 }
 
@@ -469,6 +506,20 @@ func (u *AgentRegistrationUpsertOne) SetPool(v string) *AgentRegistrationUpsertO
 func (u *AgentRegistrationUpsertOne) UpdatePool() *AgentRegistrationUpsertOne {
 	return u.Update(func(s *AgentRegistrationUpsert) {
 		s.UpdatePool()
+	})
+}
+
+// SetDeploymentGroup sets the "deployment_group" field.
+func (u *AgentRegistrationUpsertOne) SetDeploymentGroup(v string) *AgentRegistrationUpsertOne {
+	return u.Update(func(s *AgentRegistrationUpsert) {
+		s.SetDeploymentGroup(v)
+	})
+}
+
+// UpdateDeploymentGroup sets the "deployment_group" field to the value that was provided on create.
+func (u *AgentRegistrationUpsertOne) UpdateDeploymentGroup() *AgentRegistrationUpsertOne {
+	return u.Update(func(s *AgentRegistrationUpsert) {
+		s.UpdateDeploymentGroup()
 	})
 }
 
@@ -799,6 +850,20 @@ func (u *AgentRegistrationUpsertBulk) SetPool(v string) *AgentRegistrationUpsert
 func (u *AgentRegistrationUpsertBulk) UpdatePool() *AgentRegistrationUpsertBulk {
 	return u.Update(func(s *AgentRegistrationUpsert) {
 		s.UpdatePool()
+	})
+}
+
+// SetDeploymentGroup sets the "deployment_group" field.
+func (u *AgentRegistrationUpsertBulk) SetDeploymentGroup(v string) *AgentRegistrationUpsertBulk {
+	return u.Update(func(s *AgentRegistrationUpsert) {
+		s.SetDeploymentGroup(v)
+	})
+}
+
+// UpdateDeploymentGroup sets the "deployment_group" field to the value that was provided on create.
+func (u *AgentRegistrationUpsertBulk) UpdateDeploymentGroup() *AgentRegistrationUpsertBulk {
+	return u.Update(func(s *AgentRegistrationUpsert) {
+		s.UpdateDeploymentGroup()
 	})
 }
 

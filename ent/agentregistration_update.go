@@ -57,6 +57,20 @@ func (aru *AgentRegistrationUpdate) SetNillablePool(s *string) *AgentRegistratio
 	return aru
 }
 
+// SetDeploymentGroup sets the "deployment_group" field.
+func (aru *AgentRegistrationUpdate) SetDeploymentGroup(s string) *AgentRegistrationUpdate {
+	aru.mutation.SetDeploymentGroup(s)
+	return aru
+}
+
+// SetNillableDeploymentGroup sets the "deployment_group" field if the given value is not nil.
+func (aru *AgentRegistrationUpdate) SetNillableDeploymentGroup(s *string) *AgentRegistrationUpdate {
+	if s != nil {
+		aru.SetDeploymentGroup(*s)
+	}
+	return aru
+}
+
 // SetMaxUses sets the "max_uses" field.
 func (aru *AgentRegistrationUpdate) SetMaxUses(i int) *AgentRegistrationUpdate {
 	aru.mutation.ResetMaxUses()
@@ -200,6 +214,9 @@ func (aru *AgentRegistrationUpdate) sqlSave(ctx context.Context) (n int, err err
 	if value, ok := aru.mutation.Pool(); ok {
 		_spec.SetField(agentregistration.FieldPool, field.TypeString, value)
 	}
+	if value, ok := aru.mutation.DeploymentGroup(); ok {
+		_spec.SetField(agentregistration.FieldDeploymentGroup, field.TypeString, value)
+	}
 	if value, ok := aru.mutation.MaxUses(); ok {
 		_spec.SetField(agentregistration.FieldMaxUses, field.TypeInt, value)
 	}
@@ -270,6 +287,20 @@ func (aruo *AgentRegistrationUpdateOne) SetPool(s string) *AgentRegistrationUpda
 func (aruo *AgentRegistrationUpdateOne) SetNillablePool(s *string) *AgentRegistrationUpdateOne {
 	if s != nil {
 		aruo.SetPool(*s)
+	}
+	return aruo
+}
+
+// SetDeploymentGroup sets the "deployment_group" field.
+func (aruo *AgentRegistrationUpdateOne) SetDeploymentGroup(s string) *AgentRegistrationUpdateOne {
+	aruo.mutation.SetDeploymentGroup(s)
+	return aruo
+}
+
+// SetNillableDeploymentGroup sets the "deployment_group" field if the given value is not nil.
+func (aruo *AgentRegistrationUpdateOne) SetNillableDeploymentGroup(s *string) *AgentRegistrationUpdateOne {
+	if s != nil {
+		aruo.SetDeploymentGroup(*s)
 	}
 	return aruo
 }
@@ -446,6 +477,9 @@ func (aruo *AgentRegistrationUpdateOne) sqlSave(ctx context.Context) (_node *Age
 	}
 	if value, ok := aruo.mutation.Pool(); ok {
 		_spec.SetField(agentregistration.FieldPool, field.TypeString, value)
+	}
+	if value, ok := aruo.mutation.DeploymentGroup(); ok {
+		_spec.SetField(agentregistration.FieldDeploymentGroup, field.TypeString, value)
 	}
 	if value, ok := aruo.mutation.MaxUses(); ok {
 		_spec.SetField(agentregistration.FieldMaxUses, field.TypeInt, value)

@@ -25,6 +25,7 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/freezewindow"
@@ -83,6 +84,8 @@ type Client struct {
 	DefinitionRevision *DefinitionRevisionClient
 	// Deployment is the client for interacting with the Deployment builders.
 	Deployment *DeploymentClient
+	// DeploymentGroup is the client for interacting with the DeploymentGroup builders.
+	DeploymentGroup *DeploymentGroupClient
 	// Environment is the client for interacting with the Environment builders.
 	Environment *EnvironmentClient
 	// Event is the client for interacting with the Event builders.
@@ -164,6 +167,7 @@ func (c *Client) init() {
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.DefinitionRevision = NewDefinitionRevisionClient(c.config)
 	c.Deployment = NewDeploymentClient(c.config)
+	c.DeploymentGroup = NewDeploymentGroupClient(c.config)
 	c.Environment = NewEnvironmentClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.FreezeWindow = NewFreezeWindowClient(c.config)
@@ -295,6 +299,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AuditEvent:            NewAuditEventClient(cfg),
 		DefinitionRevision:    NewDefinitionRevisionClient(cfg),
 		Deployment:            NewDeploymentClient(cfg),
+		DeploymentGroup:       NewDeploymentGroupClient(cfg),
 		Environment:           NewEnvironmentClient(cfg),
 		Event:                 NewEventClient(cfg),
 		FreezeWindow:          NewFreezeWindowClient(cfg),
@@ -353,6 +358,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AuditEvent:            NewAuditEventClient(cfg),
 		DefinitionRevision:    NewDefinitionRevisionClient(cfg),
 		Deployment:            NewDeploymentClient(cfg),
+		DeploymentGroup:       NewDeploymentGroupClient(cfg),
 		Environment:           NewEnvironmentClient(cfg),
 		Event:                 NewEventClient(cfg),
 		FreezeWindow:          NewFreezeWindowClient(cfg),
@@ -413,13 +419,13 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditCheckpoint, c.AuditEvent, c.DefinitionRevision,
-		c.Deployment, c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group,
-		c.HookDelivery, c.Job, c.JobStep, c.LogChunk, c.ManualIntervention,
-		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
-		c.ReleaseDefinition, c.ReleaseEnvironment, c.SecureFile, c.ServiceConnection,
-		c.Session, c.SourceCommit, c.StepAttachment, c.StreamCursor, c.TaskTemplate,
-		c.Timer, c.User, c.VariableGroup, c.VariableGroupRevision, c.WebhookDelivery,
-		c.WorkItem,
+		c.Deployment, c.DeploymentGroup, c.Environment, c.Event, c.FreezeWindow,
+		c.GateSample, c.Group, c.HookDelivery, c.Job, c.JobStep, c.LogChunk,
+		c.ManualIntervention, c.Notification, c.OutgoingHook, c.Release,
+		c.ReleaseArtifact, c.ReleaseDefinition, c.ReleaseEnvironment, c.SecureFile,
+		c.ServiceConnection, c.Session, c.SourceCommit, c.StepAttachment,
+		c.StreamCursor, c.TaskTemplate, c.Timer, c.User, c.VariableGroup,
+		c.VariableGroupRevision, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Use(hooks...)
 	}
@@ -431,13 +437,13 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Agent, c.AgentPool, c.AgentRegistration, c.ApiToken, c.Approval,
 		c.ArtifactSource, c.AuditCheckpoint, c.AuditEvent, c.DefinitionRevision,
-		c.Deployment, c.Environment, c.Event, c.FreezeWindow, c.GateSample, c.Group,
-		c.HookDelivery, c.Job, c.JobStep, c.LogChunk, c.ManualIntervention,
-		c.Notification, c.OutgoingHook, c.Release, c.ReleaseArtifact,
-		c.ReleaseDefinition, c.ReleaseEnvironment, c.SecureFile, c.ServiceConnection,
-		c.Session, c.SourceCommit, c.StepAttachment, c.StreamCursor, c.TaskTemplate,
-		c.Timer, c.User, c.VariableGroup, c.VariableGroupRevision, c.WebhookDelivery,
-		c.WorkItem,
+		c.Deployment, c.DeploymentGroup, c.Environment, c.Event, c.FreezeWindow,
+		c.GateSample, c.Group, c.HookDelivery, c.Job, c.JobStep, c.LogChunk,
+		c.ManualIntervention, c.Notification, c.OutgoingHook, c.Release,
+		c.ReleaseArtifact, c.ReleaseDefinition, c.ReleaseEnvironment, c.SecureFile,
+		c.ServiceConnection, c.Session, c.SourceCommit, c.StepAttachment,
+		c.StreamCursor, c.TaskTemplate, c.Timer, c.User, c.VariableGroup,
+		c.VariableGroupRevision, c.WebhookDelivery, c.WorkItem,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -466,6 +472,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.DefinitionRevision.mutate(ctx, m)
 	case *DeploymentMutation:
 		return c.Deployment.mutate(ctx, m)
+	case *DeploymentGroupMutation:
+		return c.DeploymentGroup.mutate(ctx, m)
 	case *EnvironmentMutation:
 		return c.Environment.mutate(ctx, m)
 	case *EventMutation:
@@ -646,6 +654,22 @@ func (c *AgentClient) QueryPool(a *Agent) *AgentPoolQuery {
 			sqlgraph.From(agent.Table, agent.FieldID, id),
 			sqlgraph.To(agentpool.Table, agentpool.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, agent.PoolTable, agent.PoolColumn),
+		)
+		fromV = sqlgraph.Neighbors(a.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDeploymentGroup queries the deployment_group edge of a Agent.
+func (c *AgentClient) QueryDeploymentGroup(a *Agent) *DeploymentGroupQuery {
+	query := (&DeploymentGroupClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := a.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(agent.Table, agent.FieldID, id),
+			sqlgraph.To(deploymentgroup.Table, deploymentgroup.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, agent.DeploymentGroupTable, agent.DeploymentGroupColumn),
 		)
 		fromV = sqlgraph.Neighbors(a.driver.Dialect(), step)
 		return fromV, nil
@@ -2080,6 +2104,155 @@ func (c *DeploymentClient) mutate(ctx context.Context, m *DeploymentMutation) (V
 		return (&DeploymentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Deployment mutation op: %q", m.Op())
+	}
+}
+
+// DeploymentGroupClient is a client for the DeploymentGroup schema.
+type DeploymentGroupClient struct {
+	config
+}
+
+// NewDeploymentGroupClient returns a client for the DeploymentGroup from the given config.
+func NewDeploymentGroupClient(c config) *DeploymentGroupClient {
+	return &DeploymentGroupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `deploymentgroup.Hooks(f(g(h())))`.
+func (c *DeploymentGroupClient) Use(hooks ...Hook) {
+	c.hooks.DeploymentGroup = append(c.hooks.DeploymentGroup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `deploymentgroup.Intercept(f(g(h())))`.
+func (c *DeploymentGroupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DeploymentGroup = append(c.inters.DeploymentGroup, interceptors...)
+}
+
+// Create returns a builder for creating a DeploymentGroup entity.
+func (c *DeploymentGroupClient) Create() *DeploymentGroupCreate {
+	mutation := newDeploymentGroupMutation(c.config, OpCreate)
+	return &DeploymentGroupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DeploymentGroup entities.
+func (c *DeploymentGroupClient) CreateBulk(builders ...*DeploymentGroupCreate) *DeploymentGroupCreateBulk {
+	return &DeploymentGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DeploymentGroupClient) MapCreateBulk(slice any, setFunc func(*DeploymentGroupCreate, int)) *DeploymentGroupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DeploymentGroupCreateBulk{err: fmt.Errorf("calling to DeploymentGroupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DeploymentGroupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DeploymentGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DeploymentGroup.
+func (c *DeploymentGroupClient) Update() *DeploymentGroupUpdate {
+	mutation := newDeploymentGroupMutation(c.config, OpUpdate)
+	return &DeploymentGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DeploymentGroupClient) UpdateOne(dg *DeploymentGroup) *DeploymentGroupUpdateOne {
+	mutation := newDeploymentGroupMutation(c.config, OpUpdateOne, withDeploymentGroup(dg))
+	return &DeploymentGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DeploymentGroupClient) UpdateOneID(id int) *DeploymentGroupUpdateOne {
+	mutation := newDeploymentGroupMutation(c.config, OpUpdateOne, withDeploymentGroupID(id))
+	return &DeploymentGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DeploymentGroup.
+func (c *DeploymentGroupClient) Delete() *DeploymentGroupDelete {
+	mutation := newDeploymentGroupMutation(c.config, OpDelete)
+	return &DeploymentGroupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DeploymentGroupClient) DeleteOne(dg *DeploymentGroup) *DeploymentGroupDeleteOne {
+	return c.DeleteOneID(dg.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DeploymentGroupClient) DeleteOneID(id int) *DeploymentGroupDeleteOne {
+	builder := c.Delete().Where(deploymentgroup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DeploymentGroupDeleteOne{builder}
+}
+
+// Query returns a query builder for DeploymentGroup.
+func (c *DeploymentGroupClient) Query() *DeploymentGroupQuery {
+	return &DeploymentGroupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDeploymentGroup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DeploymentGroup entity by its id.
+func (c *DeploymentGroupClient) Get(ctx context.Context, id int) (*DeploymentGroup, error) {
+	return c.Query().Where(deploymentgroup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DeploymentGroupClient) GetX(ctx context.Context, id int) *DeploymentGroup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTargets queries the targets edge of a DeploymentGroup.
+func (c *DeploymentGroupClient) QueryTargets(dg *DeploymentGroup) *AgentQuery {
+	query := (&AgentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := dg.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(deploymentgroup.Table, deploymentgroup.FieldID, id),
+			sqlgraph.To(agent.Table, agent.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, deploymentgroup.TargetsTable, deploymentgroup.TargetsColumn),
+		)
+		fromV = sqlgraph.Neighbors(dg.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DeploymentGroupClient) Hooks() []Hook {
+	return c.hooks.DeploymentGroup
+}
+
+// Interceptors returns the client interceptors.
+func (c *DeploymentGroupClient) Interceptors() []Interceptor {
+	return c.inters.DeploymentGroup
+}
+
+func (c *DeploymentGroupClient) mutate(ctx context.Context, m *DeploymentGroupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DeploymentGroupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DeploymentGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DeploymentGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DeploymentGroupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DeploymentGroup mutation op: %q", m.Op())
 	}
 }
 
@@ -6584,22 +6757,23 @@ func (c *WorkItemClient) mutate(ctx context.Context, m *WorkItemMutation) (Value
 type (
 	hooks struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditCheckpoint, AuditEvent, DefinitionRevision, Deployment, Environment,
-		Event, FreezeWindow, GateSample, Group, HookDelivery, Job, JobStep, LogChunk,
-		ManualIntervention, Notification, OutgoingHook, Release, ReleaseArtifact,
-		ReleaseDefinition, ReleaseEnvironment, SecureFile, ServiceConnection, Session,
-		SourceCommit, StepAttachment, StreamCursor, TaskTemplate, Timer, User,
-		VariableGroup, VariableGroupRevision, WebhookDelivery, WorkItem []ent.Hook
+		AuditCheckpoint, AuditEvent, DefinitionRevision, Deployment, DeploymentGroup,
+		Environment, Event, FreezeWindow, GateSample, Group, HookDelivery, Job,
+		JobStep, LogChunk, ManualIntervention, Notification, OutgoingHook, Release,
+		ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment, SecureFile,
+		ServiceConnection, Session, SourceCommit, StepAttachment, StreamCursor,
+		TaskTemplate, Timer, User, VariableGroup, VariableGroupRevision,
+		WebhookDelivery, WorkItem []ent.Hook
 	}
 	inters struct {
 		Agent, AgentPool, AgentRegistration, ApiToken, Approval, ArtifactSource,
-		AuditCheckpoint, AuditEvent, DefinitionRevision, Deployment, Environment,
-		Event, FreezeWindow, GateSample, Group, HookDelivery, Job, JobStep, LogChunk,
-		ManualIntervention, Notification, OutgoingHook, Release, ReleaseArtifact,
-		ReleaseDefinition, ReleaseEnvironment, SecureFile, ServiceConnection, Session,
-		SourceCommit, StepAttachment, StreamCursor, TaskTemplate, Timer, User,
-		VariableGroup, VariableGroupRevision, WebhookDelivery,
-		WorkItem []ent.Interceptor
+		AuditCheckpoint, AuditEvent, DefinitionRevision, Deployment, DeploymentGroup,
+		Environment, Event, FreezeWindow, GateSample, Group, HookDelivery, Job,
+		JobStep, LogChunk, ManualIntervention, Notification, OutgoingHook, Release,
+		ReleaseArtifact, ReleaseDefinition, ReleaseEnvironment, SecureFile,
+		ServiceConnection, Session, SourceCommit, StepAttachment, StreamCursor,
+		TaskTemplate, Timer, User, VariableGroup, VariableGroupRevision,
+		WebhookDelivery, WorkItem []ent.Interceptor
 	}
 )
 

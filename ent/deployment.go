@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -39,6 +40,10 @@ type Deployment struct {
 	Automatic bool `json:"automatic,omitempty"`
 	// FreezeOverride holds the value of the "freeze_override" field.
 	FreezeOverride bool `json:"freeze_override,omitempty"`
+	// PhaseFailure holds the value of the "phase_failure" field.
+	PhaseFailure string `json:"phase_failure,omitempty"`
+	// OnlyTargets holds the value of the "only_targets" field.
+	OnlyTargets []string `json:"only_targets,omitempty"`
 	// DeferredUntil holds the value of the "deferred_until" field.
 	DeferredUntil *time.Time `json:"deferred_until,omitempty"`
 	// QueuedAt holds the value of the "queued_at" field.
@@ -152,11 +157,13 @@ func (*Deployment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case deployment.FieldOnlyTargets:
+			values[i] = new([]byte)
 		case deployment.FieldAutomatic, deployment.FieldFreezeOverride:
 			values[i] = new(sql.NullBool)
 		case deployment.FieldID, deployment.FieldAttempt, deployment.FieldVersion, deployment.FieldReleaseID, deployment.FieldReleaseEnvironmentID, deployment.FieldDefinitionID:
 			values[i] = new(sql.NullInt64)
-		case deployment.FieldOperation, deployment.FieldStatus, deployment.FieldRequestedBy, deployment.FieldReason, deployment.FieldStatusReason, deployment.FieldEnvironmentName:
+		case deployment.FieldOperation, deployment.FieldStatus, deployment.FieldRequestedBy, deployment.FieldReason, deployment.FieldStatusReason, deployment.FieldPhaseFailure, deployment.FieldEnvironmentName:
 			values[i] = new(sql.NullString)
 		case deployment.FieldCreatedAt, deployment.FieldUpdatedAt, deployment.FieldDeferredUntil, deployment.FieldQueuedAt, deployment.FieldStartedAt, deployment.FieldCompletedAt:
 			values[i] = new(sql.NullTime)
@@ -240,6 +247,20 @@ func (d *Deployment) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field freeze_override", values[i])
 			} else if value.Valid {
 				d.FreezeOverride = value.Bool
+			}
+		case deployment.FieldPhaseFailure:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field phase_failure", values[i])
+			} else if value.Valid {
+				d.PhaseFailure = value.String
+			}
+		case deployment.FieldOnlyTargets:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field only_targets", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &d.OnlyTargets); err != nil {
+					return fmt.Errorf("unmarshal field only_targets: %w", err)
+				}
 			}
 		case deployment.FieldDeferredUntil:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -394,6 +415,12 @@ func (d *Deployment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("freeze_override=")
 	builder.WriteString(fmt.Sprintf("%v", d.FreezeOverride))
+	builder.WriteString(", ")
+	builder.WriteString("phase_failure=")
+	builder.WriteString(d.PhaseFailure)
+	builder.WriteString(", ")
+	builder.WriteString("only_targets=")
+	builder.WriteString(fmt.Sprintf("%v", d.OnlyTargets))
 	builder.WriteString(", ")
 	if v := d.DeferredUntil; v != nil {
 		builder.WriteString("deferred_until=")

@@ -144,6 +144,26 @@ func (dc *DeploymentCreate) SetNillableFreezeOverride(b *bool) *DeploymentCreate
 	return dc
 }
 
+// SetPhaseFailure sets the "phase_failure" field.
+func (dc *DeploymentCreate) SetPhaseFailure(s string) *DeploymentCreate {
+	dc.mutation.SetPhaseFailure(s)
+	return dc
+}
+
+// SetNillablePhaseFailure sets the "phase_failure" field if the given value is not nil.
+func (dc *DeploymentCreate) SetNillablePhaseFailure(s *string) *DeploymentCreate {
+	if s != nil {
+		dc.SetPhaseFailure(*s)
+	}
+	return dc
+}
+
+// SetOnlyTargets sets the "only_targets" field.
+func (dc *DeploymentCreate) SetOnlyTargets(s []string) *DeploymentCreate {
+	dc.mutation.SetOnlyTargets(s)
+	return dc
+}
+
 // SetDeferredUntil sets the "deferred_until" field.
 func (dc *DeploymentCreate) SetDeferredUntil(t time.Time) *DeploymentCreate {
 	dc.mutation.SetDeferredUntil(t)
@@ -371,6 +391,10 @@ func (dc *DeploymentCreate) defaults() {
 		v := deployment.DefaultFreezeOverride
 		dc.mutation.SetFreezeOverride(v)
 	}
+	if _, ok := dc.mutation.PhaseFailure(); !ok {
+		v := deployment.DefaultPhaseFailure
+		dc.mutation.SetPhaseFailure(v)
+	}
 	if _, ok := dc.mutation.Version(); !ok {
 		v := deployment.DefaultVersion
 		dc.mutation.SetVersion(v)
@@ -418,6 +442,9 @@ func (dc *DeploymentCreate) check() error {
 	}
 	if _, ok := dc.mutation.FreezeOverride(); !ok {
 		return &ValidationError{Name: "freeze_override", err: errors.New(`ent: missing required field "Deployment.freeze_override"`)}
+	}
+	if _, ok := dc.mutation.PhaseFailure(); !ok {
+		return &ValidationError{Name: "phase_failure", err: errors.New(`ent: missing required field "Deployment.phase_failure"`)}
 	}
 	if _, ok := dc.mutation.Version(); !ok {
 		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Deployment.version"`)}
@@ -506,6 +533,14 @@ func (dc *DeploymentCreate) createSpec() (*Deployment, *sqlgraph.CreateSpec) {
 	if value, ok := dc.mutation.FreezeOverride(); ok {
 		_spec.SetField(deployment.FieldFreezeOverride, field.TypeBool, value)
 		_node.FreezeOverride = value
+	}
+	if value, ok := dc.mutation.PhaseFailure(); ok {
+		_spec.SetField(deployment.FieldPhaseFailure, field.TypeString, value)
+		_node.PhaseFailure = value
+	}
+	if value, ok := dc.mutation.OnlyTargets(); ok {
+		_spec.SetField(deployment.FieldOnlyTargets, field.TypeJSON, value)
+		_node.OnlyTargets = value
 	}
 	if value, ok := dc.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)
@@ -796,6 +831,36 @@ func (u *DeploymentUpsert) SetFreezeOverride(v bool) *DeploymentUpsert {
 // UpdateFreezeOverride sets the "freeze_override" field to the value that was provided on create.
 func (u *DeploymentUpsert) UpdateFreezeOverride() *DeploymentUpsert {
 	u.SetExcluded(deployment.FieldFreezeOverride)
+	return u
+}
+
+// SetPhaseFailure sets the "phase_failure" field.
+func (u *DeploymentUpsert) SetPhaseFailure(v string) *DeploymentUpsert {
+	u.Set(deployment.FieldPhaseFailure, v)
+	return u
+}
+
+// UpdatePhaseFailure sets the "phase_failure" field to the value that was provided on create.
+func (u *DeploymentUpsert) UpdatePhaseFailure() *DeploymentUpsert {
+	u.SetExcluded(deployment.FieldPhaseFailure)
+	return u
+}
+
+// SetOnlyTargets sets the "only_targets" field.
+func (u *DeploymentUpsert) SetOnlyTargets(v []string) *DeploymentUpsert {
+	u.Set(deployment.FieldOnlyTargets, v)
+	return u
+}
+
+// UpdateOnlyTargets sets the "only_targets" field to the value that was provided on create.
+func (u *DeploymentUpsert) UpdateOnlyTargets() *DeploymentUpsert {
+	u.SetExcluded(deployment.FieldOnlyTargets)
+	return u
+}
+
+// ClearOnlyTargets clears the value of the "only_targets" field.
+func (u *DeploymentUpsert) ClearOnlyTargets() *DeploymentUpsert {
+	u.SetNull(deployment.FieldOnlyTargets)
 	return u
 }
 
@@ -1118,6 +1183,41 @@ func (u *DeploymentUpsertOne) SetFreezeOverride(v bool) *DeploymentUpsertOne {
 func (u *DeploymentUpsertOne) UpdateFreezeOverride() *DeploymentUpsertOne {
 	return u.Update(func(s *DeploymentUpsert) {
 		s.UpdateFreezeOverride()
+	})
+}
+
+// SetPhaseFailure sets the "phase_failure" field.
+func (u *DeploymentUpsertOne) SetPhaseFailure(v string) *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetPhaseFailure(v)
+	})
+}
+
+// UpdatePhaseFailure sets the "phase_failure" field to the value that was provided on create.
+func (u *DeploymentUpsertOne) UpdatePhaseFailure() *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdatePhaseFailure()
+	})
+}
+
+// SetOnlyTargets sets the "only_targets" field.
+func (u *DeploymentUpsertOne) SetOnlyTargets(v []string) *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetOnlyTargets(v)
+	})
+}
+
+// UpdateOnlyTargets sets the "only_targets" field to the value that was provided on create.
+func (u *DeploymentUpsertOne) UpdateOnlyTargets() *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdateOnlyTargets()
+	})
+}
+
+// ClearOnlyTargets clears the value of the "only_targets" field.
+func (u *DeploymentUpsertOne) ClearOnlyTargets() *DeploymentUpsertOne {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.ClearOnlyTargets()
 	})
 }
 
@@ -1630,6 +1730,41 @@ func (u *DeploymentUpsertBulk) SetFreezeOverride(v bool) *DeploymentUpsertBulk {
 func (u *DeploymentUpsertBulk) UpdateFreezeOverride() *DeploymentUpsertBulk {
 	return u.Update(func(s *DeploymentUpsert) {
 		s.UpdateFreezeOverride()
+	})
+}
+
+// SetPhaseFailure sets the "phase_failure" field.
+func (u *DeploymentUpsertBulk) SetPhaseFailure(v string) *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetPhaseFailure(v)
+	})
+}
+
+// UpdatePhaseFailure sets the "phase_failure" field to the value that was provided on create.
+func (u *DeploymentUpsertBulk) UpdatePhaseFailure() *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdatePhaseFailure()
+	})
+}
+
+// SetOnlyTargets sets the "only_targets" field.
+func (u *DeploymentUpsertBulk) SetOnlyTargets(v []string) *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.SetOnlyTargets(v)
+	})
+}
+
+// UpdateOnlyTargets sets the "only_targets" field to the value that was provided on create.
+func (u *DeploymentUpsertBulk) UpdateOnlyTargets() *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.UpdateOnlyTargets()
+	})
+}
+
+// ClearOnlyTargets clears the value of the "only_targets" field.
+func (u *DeploymentUpsertBulk) ClearOnlyTargets() *DeploymentUpsertBulk {
+	return u.Update(func(s *DeploymentUpsert) {
+		s.ClearOnlyTargets()
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -157,6 +158,38 @@ func (du *DeploymentUpdate) SetNillableFreezeOverride(b *bool) *DeploymentUpdate
 	if b != nil {
 		du.SetFreezeOverride(*b)
 	}
+	return du
+}
+
+// SetPhaseFailure sets the "phase_failure" field.
+func (du *DeploymentUpdate) SetPhaseFailure(s string) *DeploymentUpdate {
+	du.mutation.SetPhaseFailure(s)
+	return du
+}
+
+// SetNillablePhaseFailure sets the "phase_failure" field if the given value is not nil.
+func (du *DeploymentUpdate) SetNillablePhaseFailure(s *string) *DeploymentUpdate {
+	if s != nil {
+		du.SetPhaseFailure(*s)
+	}
+	return du
+}
+
+// SetOnlyTargets sets the "only_targets" field.
+func (du *DeploymentUpdate) SetOnlyTargets(s []string) *DeploymentUpdate {
+	du.mutation.SetOnlyTargets(s)
+	return du
+}
+
+// AppendOnlyTargets appends s to the "only_targets" field.
+func (du *DeploymentUpdate) AppendOnlyTargets(s []string) *DeploymentUpdate {
+	du.mutation.AppendOnlyTargets(s)
+	return du
+}
+
+// ClearOnlyTargets clears the value of the "only_targets" field.
+func (du *DeploymentUpdate) ClearOnlyTargets() *DeploymentUpdate {
+	du.mutation.ClearOnlyTargets()
 	return du
 }
 
@@ -600,6 +633,20 @@ func (du *DeploymentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	if value, ok := du.mutation.FreezeOverride(); ok {
 		_spec.SetField(deployment.FieldFreezeOverride, field.TypeBool, value)
 	}
+	if value, ok := du.mutation.PhaseFailure(); ok {
+		_spec.SetField(deployment.FieldPhaseFailure, field.TypeString, value)
+	}
+	if value, ok := du.mutation.OnlyTargets(); ok {
+		_spec.SetField(deployment.FieldOnlyTargets, field.TypeJSON, value)
+	}
+	if value, ok := du.mutation.AppendedOnlyTargets(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, deployment.FieldOnlyTargets, value)
+		})
+	}
+	if du.mutation.OnlyTargetsCleared() {
+		_spec.ClearField(deployment.FieldOnlyTargets, field.TypeJSON)
+	}
 	if value, ok := du.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)
 	}
@@ -1021,6 +1068,38 @@ func (duo *DeploymentUpdateOne) SetNillableFreezeOverride(b *bool) *DeploymentUp
 	if b != nil {
 		duo.SetFreezeOverride(*b)
 	}
+	return duo
+}
+
+// SetPhaseFailure sets the "phase_failure" field.
+func (duo *DeploymentUpdateOne) SetPhaseFailure(s string) *DeploymentUpdateOne {
+	duo.mutation.SetPhaseFailure(s)
+	return duo
+}
+
+// SetNillablePhaseFailure sets the "phase_failure" field if the given value is not nil.
+func (duo *DeploymentUpdateOne) SetNillablePhaseFailure(s *string) *DeploymentUpdateOne {
+	if s != nil {
+		duo.SetPhaseFailure(*s)
+	}
+	return duo
+}
+
+// SetOnlyTargets sets the "only_targets" field.
+func (duo *DeploymentUpdateOne) SetOnlyTargets(s []string) *DeploymentUpdateOne {
+	duo.mutation.SetOnlyTargets(s)
+	return duo
+}
+
+// AppendOnlyTargets appends s to the "only_targets" field.
+func (duo *DeploymentUpdateOne) AppendOnlyTargets(s []string) *DeploymentUpdateOne {
+	duo.mutation.AppendOnlyTargets(s)
+	return duo
+}
+
+// ClearOnlyTargets clears the value of the "only_targets" field.
+func (duo *DeploymentUpdateOne) ClearOnlyTargets() *DeploymentUpdateOne {
+	duo.mutation.ClearOnlyTargets()
 	return duo
 }
 
@@ -1493,6 +1572,20 @@ func (duo *DeploymentUpdateOne) sqlSave(ctx context.Context) (_node *Deployment,
 	}
 	if value, ok := duo.mutation.FreezeOverride(); ok {
 		_spec.SetField(deployment.FieldFreezeOverride, field.TypeBool, value)
+	}
+	if value, ok := duo.mutation.PhaseFailure(); ok {
+		_spec.SetField(deployment.FieldPhaseFailure, field.TypeString, value)
+	}
+	if value, ok := duo.mutation.OnlyTargets(); ok {
+		_spec.SetField(deployment.FieldOnlyTargets, field.TypeJSON, value)
+	}
+	if value, ok := duo.mutation.AppendedOnlyTargets(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, deployment.FieldOnlyTargets, value)
+		})
+	}
+	if duo.mutation.OnlyTargetsCleared() {
+		_spec.ClearField(deployment.FieldOnlyTargets, field.TypeJSON)
 	}
 	if value, ok := duo.mutation.DeferredUntil(); ok {
 		_spec.SetField(deployment.FieldDeferredUntil, field.TypeTime, value)

@@ -22,6 +22,7 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/freezewindow"
@@ -121,6 +122,7 @@ func checkColumn(table, column string) error {
 			auditevent.Table:            auditevent.ValidColumn,
 			definitionrevision.Table:    definitionrevision.ValidColumn,
 			deployment.Table:            deployment.ValidColumn,
+			deploymentgroup.Table:       deploymentgroup.ValidColumn,
 			environment.Table:           environment.ValidColumn,
 			event.Table:                 event.ValidColumn,
 			freezewindow.Table:          freezewindow.ValidColumn,

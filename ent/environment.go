@@ -33,6 +33,8 @@ type Environment struct {
 	PostApproval spec.ApprovalPolicy `json:"post_approval,omitempty"`
 	// Job holds the value of the "job" field.
 	Job spec.JobSpec `json:"job,omitempty"`
+	// Phases holds the value of the "phases" field.
+	Phases []spec.PhaseSpec `json:"phases,omitempty"`
 	// Queue holds the value of the "queue" field.
 	Queue spec.QueuePolicy `json:"queue,omitempty"`
 	// Variables holds the value of the "variables" field.
@@ -74,7 +76,7 @@ func (*Environment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case environment.FieldTrigger, environment.FieldPreApproval, environment.FieldPostApproval, environment.FieldJob, environment.FieldQueue, environment.FieldVariables, environment.FieldPermissions:
+		case environment.FieldTrigger, environment.FieldPreApproval, environment.FieldPostApproval, environment.FieldJob, environment.FieldPhases, environment.FieldQueue, environment.FieldVariables, environment.FieldPermissions:
 			values[i] = new([]byte)
 		case environment.FieldID, environment.FieldRank, environment.FieldDefinitionID:
 			values[i] = new(sql.NullInt64)
@@ -149,6 +151,14 @@ func (e *Environment) assignValues(columns []string, values []any) error {
 			} else if value != nil && len(*value) > 0 {
 				if err := json.Unmarshal(*value, &e.Job); err != nil {
 					return fmt.Errorf("unmarshal field job: %w", err)
+				}
+			}
+		case environment.FieldPhases:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field phases", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &e.Phases); err != nil {
+					return fmt.Errorf("unmarshal field phases: %w", err)
 				}
 			}
 		case environment.FieldQueue:
@@ -242,6 +252,9 @@ func (e *Environment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("job=")
 	builder.WriteString(fmt.Sprintf("%v", e.Job))
+	builder.WriteString(", ")
+	builder.WriteString("phases=")
+	builder.WriteString(fmt.Sprintf("%v", e.Phases))
 	builder.WriteString(", ")
 	builder.WriteString("queue=")
 	builder.WriteString(fmt.Sprintf("%v", e.Queue))

@@ -73,6 +73,12 @@ func (ec *EnvironmentCreate) SetJob(ss spec.JobSpec) *EnvironmentCreate {
 	return ec
 }
 
+// SetPhases sets the "phases" field.
+func (ec *EnvironmentCreate) SetPhases(ss []spec.PhaseSpec) *EnvironmentCreate {
+	ec.mutation.SetPhases(ss)
+	return ec
+}
+
 // SetQueue sets the "queue" field.
 func (ec *EnvironmentCreate) SetQueue(sp spec.QueuePolicy) *EnvironmentCreate {
 	ec.mutation.SetQueue(sp)
@@ -243,6 +249,10 @@ func (ec *EnvironmentCreate) createSpec() (*Environment, *sqlgraph.CreateSpec) {
 		_spec.SetField(environment.FieldJob, field.TypeJSON, value)
 		_node.Job = value
 	}
+	if value, ok := ec.mutation.Phases(); ok {
+		_spec.SetField(environment.FieldPhases, field.TypeJSON, value)
+		_node.Phases = value
+	}
 	if value, ok := ec.mutation.Queue(); ok {
 		_spec.SetField(environment.FieldQueue, field.TypeJSON, value)
 		_node.Queue = value
@@ -411,6 +421,24 @@ func (u *EnvironmentUpsert) SetJob(v spec.JobSpec) *EnvironmentUpsert {
 // UpdateJob sets the "job" field to the value that was provided on create.
 func (u *EnvironmentUpsert) UpdateJob() *EnvironmentUpsert {
 	u.SetExcluded(environment.FieldJob)
+	return u
+}
+
+// SetPhases sets the "phases" field.
+func (u *EnvironmentUpsert) SetPhases(v []spec.PhaseSpec) *EnvironmentUpsert {
+	u.Set(environment.FieldPhases, v)
+	return u
+}
+
+// UpdatePhases sets the "phases" field to the value that was provided on create.
+func (u *EnvironmentUpsert) UpdatePhases() *EnvironmentUpsert {
+	u.SetExcluded(environment.FieldPhases)
+	return u
+}
+
+// ClearPhases clears the value of the "phases" field.
+func (u *EnvironmentUpsert) ClearPhases() *EnvironmentUpsert {
+	u.SetNull(environment.FieldPhases)
 	return u
 }
 
@@ -616,6 +644,27 @@ func (u *EnvironmentUpsertOne) SetJob(v spec.JobSpec) *EnvironmentUpsertOne {
 func (u *EnvironmentUpsertOne) UpdateJob() *EnvironmentUpsertOne {
 	return u.Update(func(s *EnvironmentUpsert) {
 		s.UpdateJob()
+	})
+}
+
+// SetPhases sets the "phases" field.
+func (u *EnvironmentUpsertOne) SetPhases(v []spec.PhaseSpec) *EnvironmentUpsertOne {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.SetPhases(v)
+	})
+}
+
+// UpdatePhases sets the "phases" field to the value that was provided on create.
+func (u *EnvironmentUpsertOne) UpdatePhases() *EnvironmentUpsertOne {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.UpdatePhases()
+	})
+}
+
+// ClearPhases clears the value of the "phases" field.
+func (u *EnvironmentUpsertOne) ClearPhases() *EnvironmentUpsertOne {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.ClearPhases()
 	})
 }
 
@@ -995,6 +1044,27 @@ func (u *EnvironmentUpsertBulk) SetJob(v spec.JobSpec) *EnvironmentUpsertBulk {
 func (u *EnvironmentUpsertBulk) UpdateJob() *EnvironmentUpsertBulk {
 	return u.Update(func(s *EnvironmentUpsert) {
 		s.UpdateJob()
+	})
+}
+
+// SetPhases sets the "phases" field.
+func (u *EnvironmentUpsertBulk) SetPhases(v []spec.PhaseSpec) *EnvironmentUpsertBulk {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.SetPhases(v)
+	})
+}
+
+// UpdatePhases sets the "phases" field to the value that was provided on create.
+func (u *EnvironmentUpsertBulk) UpdatePhases() *EnvironmentUpsertBulk {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.UpdatePhases()
+	})
+}
+
+// ClearPhases clears the value of the "phases" field.
+func (u *EnvironmentUpsertBulk) ClearPhases() *EnvironmentUpsertBulk {
+	return u.Update(func(s *EnvironmentUpsert) {
+		s.ClearPhases()
 	})
 }
 

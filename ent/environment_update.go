@@ -136,6 +136,24 @@ func (eu *EnvironmentUpdate) SetNillableJob(ss *spec.JobSpec) *EnvironmentUpdate
 	return eu
 }
 
+// SetPhases sets the "phases" field.
+func (eu *EnvironmentUpdate) SetPhases(ss []spec.PhaseSpec) *EnvironmentUpdate {
+	eu.mutation.SetPhases(ss)
+	return eu
+}
+
+// AppendPhases appends ss to the "phases" field.
+func (eu *EnvironmentUpdate) AppendPhases(ss []spec.PhaseSpec) *EnvironmentUpdate {
+	eu.mutation.AppendPhases(ss)
+	return eu
+}
+
+// ClearPhases clears the value of the "phases" field.
+func (eu *EnvironmentUpdate) ClearPhases() *EnvironmentUpdate {
+	eu.mutation.ClearPhases()
+	return eu
+}
+
 // SetQueue sets the "queue" field.
 func (eu *EnvironmentUpdate) SetQueue(sp spec.QueuePolicy) *EnvironmentUpdate {
 	eu.mutation.SetQueue(sp)
@@ -299,6 +317,17 @@ func (eu *EnvironmentUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if value, ok := eu.mutation.Job(); ok {
 		_spec.SetField(environment.FieldJob, field.TypeJSON, value)
+	}
+	if value, ok := eu.mutation.Phases(); ok {
+		_spec.SetField(environment.FieldPhases, field.TypeJSON, value)
+	}
+	if value, ok := eu.mutation.AppendedPhases(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, environment.FieldPhases, value)
+		})
+	}
+	if eu.mutation.PhasesCleared() {
+		_spec.ClearField(environment.FieldPhases, field.TypeJSON)
 	}
 	if value, ok := eu.mutation.Queue(); ok {
 		_spec.SetField(environment.FieldQueue, field.TypeJSON, value)
@@ -473,6 +502,24 @@ func (euo *EnvironmentUpdateOne) SetNillableJob(ss *spec.JobSpec) *EnvironmentUp
 	if ss != nil {
 		euo.SetJob(*ss)
 	}
+	return euo
+}
+
+// SetPhases sets the "phases" field.
+func (euo *EnvironmentUpdateOne) SetPhases(ss []spec.PhaseSpec) *EnvironmentUpdateOne {
+	euo.mutation.SetPhases(ss)
+	return euo
+}
+
+// AppendPhases appends ss to the "phases" field.
+func (euo *EnvironmentUpdateOne) AppendPhases(ss []spec.PhaseSpec) *EnvironmentUpdateOne {
+	euo.mutation.AppendPhases(ss)
+	return euo
+}
+
+// ClearPhases clears the value of the "phases" field.
+func (euo *EnvironmentUpdateOne) ClearPhases() *EnvironmentUpdateOne {
+	euo.mutation.ClearPhases()
 	return euo
 }
 
@@ -669,6 +716,17 @@ func (euo *EnvironmentUpdateOne) sqlSave(ctx context.Context) (_node *Environmen
 	}
 	if value, ok := euo.mutation.Job(); ok {
 		_spec.SetField(environment.FieldJob, field.TypeJSON, value)
+	}
+	if value, ok := euo.mutation.Phases(); ok {
+		_spec.SetField(environment.FieldPhases, field.TypeJSON, value)
+	}
+	if value, ok := euo.mutation.AppendedPhases(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, environment.FieldPhases, value)
+		})
+	}
+	if euo.mutation.PhasesCleared() {
+		_spec.ClearField(environment.FieldPhases, field.TypeJSON)
 	}
 	if value, ok := euo.mutation.Queue(); ok {
 		_spec.SetField(environment.FieldQueue, field.TypeJSON, value)

@@ -19,6 +19,7 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/freezewindow"
 	"github.com/cairnhq/cairn/ent/gatesample"
@@ -81,6 +82,21 @@ func (a *AgentQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				fieldSeen[agent.FieldPoolID] = struct{}{}
 			}
 
+		case "deploymentGroup":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeploymentGroupClient{config: a.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deploymentgroupImplementors)...); err != nil {
+				return err
+			}
+			a.withDeploymentGroup = query
+			if _, ok := fieldSeen[agent.FieldDeploymentGroupID]; !ok {
+				selectedFields = append(selectedFields, agent.FieldDeploymentGroupID)
+				fieldSeen[agent.FieldDeploymentGroupID] = struct{}{}
+			}
+
 		case "jobs":
 			var (
 				alias = field.Alias
@@ -124,10 +140,10 @@ func (a *AgentQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						}
 						for i := range nodes {
 							n := m[nodes[i].ID]
-							if nodes[i].Edges.totalCount[1] == nil {
-								nodes[i].Edges.totalCount[1] = make(map[string]int)
+							if nodes[i].Edges.totalCount[2] == nil {
+								nodes[i].Edges.totalCount[2] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[1][alias] = n
+							nodes[i].Edges.totalCount[2][alias] = n
 						}
 						return nil
 					})
@@ -135,10 +151,10 @@ func (a *AgentQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 					a.loadTotal = append(a.loadTotal, func(_ context.Context, nodes []*Agent) error {
 						for i := range nodes {
 							n := len(nodes[i].Edges.Jobs)
-							if nodes[i].Edges.totalCount[1] == nil {
-								nodes[i].Edges.totalCount[1] = make(map[string]int)
+							if nodes[i].Edges.totalCount[2] == nil {
+								nodes[i].Edges.totalCount[2] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[1][alias] = n
+							nodes[i].Edges.totalCount[2][alias] = n
 						}
 						return nil
 					})
@@ -213,6 +229,16 @@ func (a *AgentQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[agent.FieldPoolID]; !ok {
 				selectedFields = append(selectedFields, agent.FieldPoolID)
 				fieldSeen[agent.FieldPoolID] = struct{}{}
+			}
+		case "deploymentGroupID":
+			if _, ok := fieldSeen[agent.FieldDeploymentGroupID]; !ok {
+				selectedFields = append(selectedFields, agent.FieldDeploymentGroupID)
+				fieldSeen[agent.FieldDeploymentGroupID] = struct{}{}
+			}
+		case "tags":
+			if _, ok := fieldSeen[agent.FieldTags]; !ok {
+				selectedFields = append(selectedFields, agent.FieldTags)
+				fieldSeen[agent.FieldTags] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -419,6 +445,11 @@ func (ar *AgentRegistrationQuery) collectField(ctx context.Context, oneNode bool
 			if _, ok := fieldSeen[agentregistration.FieldPool]; !ok {
 				selectedFields = append(selectedFields, agentregistration.FieldPool)
 				fieldSeen[agentregistration.FieldPool] = struct{}{}
+			}
+		case "deploymentGroup":
+			if _, ok := fieldSeen[agentregistration.FieldDeploymentGroup]; !ok {
+				selectedFields = append(selectedFields, agentregistration.FieldDeploymentGroup)
+				fieldSeen[agentregistration.FieldDeploymentGroup] = struct{}{}
 			}
 		case "maxUses":
 			if _, ok := fieldSeen[agentregistration.FieldMaxUses]; !ok {
@@ -1399,6 +1430,16 @@ func (d *DeploymentQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, deployment.FieldFreezeOverride)
 				fieldSeen[deployment.FieldFreezeOverride] = struct{}{}
 			}
+		case "phaseFailure":
+			if _, ok := fieldSeen[deployment.FieldPhaseFailure]; !ok {
+				selectedFields = append(selectedFields, deployment.FieldPhaseFailure)
+				fieldSeen[deployment.FieldPhaseFailure] = struct{}{}
+			}
+		case "onlyTargets":
+			if _, ok := fieldSeen[deployment.FieldOnlyTargets]; !ok {
+				selectedFields = append(selectedFields, deployment.FieldOnlyTargets)
+				fieldSeen[deployment.FieldOnlyTargets] = struct{}{}
+			}
 		case "deferredUntil":
 			if _, ok := fieldSeen[deployment.FieldDeferredUntil]; !ok {
 				selectedFields = append(selectedFields, deployment.FieldDeferredUntil)
@@ -1498,6 +1539,118 @@ func newDeploymentPaginateArgs(rv map[string]any) *deploymentPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*DeploymentWhereInput); ok {
 		args.opts = append(args.opts, WithDeploymentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (dg *DeploymentGroupQuery) CollectFields(ctx context.Context, satisfies ...string) (*DeploymentGroupQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return dg, nil
+	}
+	if err := dg.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return dg, nil
+}
+
+func (dg *DeploymentGroupQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(deploymentgroup.Columns))
+		selectedFields = []string{deploymentgroup.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "targets":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AgentClient{config: dg.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, agentImplementors)...); err != nil {
+				return err
+			}
+			dg.WithNamedTargets(alias, func(wq *AgentQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[deploymentgroup.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, deploymentgroup.FieldCreatedAt)
+				fieldSeen[deploymentgroup.FieldCreatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[deploymentgroup.FieldName]; !ok {
+				selectedFields = append(selectedFields, deploymentgroup.FieldName)
+				fieldSeen[deploymentgroup.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[deploymentgroup.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, deploymentgroup.FieldDescription)
+				fieldSeen[deploymentgroup.FieldDescription] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		dg.Select(selectedFields...)
+	}
+	return nil
+}
+
+type deploymentgroupPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DeploymentGroupPaginateOption
+}
+
+func newDeploymentGroupPaginateArgs(rv map[string]any) *deploymentgroupPaginateArgs {
+	args := &deploymentgroupPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DeploymentGroupOrder{Field: &DeploymentGroupOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDeploymentGroupOrder(order))
+			}
+		case *DeploymentGroupOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDeploymentGroupOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*DeploymentGroupWhereInput); ok {
+		args.opts = append(args.opts, WithDeploymentGroupFilter(v.Filter))
 	}
 	return args
 }
@@ -2326,6 +2479,26 @@ func (j *JobQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphq
 			if _, ok := fieldSeen[job.FieldLogBase]; !ok {
 				selectedFields = append(selectedFields, job.FieldLogBase)
 				fieldSeen[job.FieldLogBase] = struct{}{}
+			}
+		case "pool":
+			if _, ok := fieldSeen[job.FieldPool]; !ok {
+				selectedFields = append(selectedFields, job.FieldPool)
+				fieldSeen[job.FieldPool] = struct{}{}
+			}
+		case "target":
+			if _, ok := fieldSeen[job.FieldTarget]; !ok {
+				selectedFields = append(selectedFields, job.FieldTarget)
+				fieldSeen[job.FieldTarget] = struct{}{}
+			}
+		case "targetAgentID":
+			if _, ok := fieldSeen[job.FieldTargetAgentID]; !ok {
+				selectedFields = append(selectedFields, job.FieldTargetAgentID)
+				fieldSeen[job.FieldTargetAgentID] = struct{}{}
+			}
+		case "held":
+			if _, ok := fieldSeen[job.FieldHeld]; !ok {
+				selectedFields = append(selectedFields, job.FieldHeld)
+				fieldSeen[job.FieldHeld] = struct{}{}
 			}
 		case "deploymentID":
 			if _, ok := fieldSeen[job.FieldDeploymentID]; !ok {

@@ -16,6 +16,14 @@ func (a *Agent) Pool(ctx context.Context) (*AgentPool, error) {
 	return result, MaskNotFound(err)
 }
 
+func (a *Agent) DeploymentGroup(ctx context.Context) (*DeploymentGroup, error) {
+	result, err := a.Edges.DeploymentGroupOrErr()
+	if IsNotLoaded(err) {
+		result, err = a.QueryDeploymentGroup().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (a *Agent) Jobs(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *JobOrder, where *JobWhereInput,
 ) (*JobConnection, error) {
@@ -24,7 +32,7 @@ func (a *Agent) Jobs(
 		WithJobFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := a.Edges.totalCount[1][alias]
+	totalCount, hasTotalCount := a.Edges.totalCount[2][alias]
 	if nodes, err := a.NamedJobs(alias); err == nil || hasTotalCount {
 		pager, err := newJobPager(opts, last != nil)
 		if err != nil {
@@ -149,6 +157,18 @@ func (d *Deployment) ManualInterventions(ctx context.Context) (result []*ManualI
 	}
 	if IsNotLoaded(err) {
 		result, err = d.QueryManualInterventions().All(ctx)
+	}
+	return result, err
+}
+
+func (dg *DeploymentGroup) Targets(ctx context.Context) (result []*Agent, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = dg.NamedTargets(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = dg.Edges.TargetsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = dg.QueryTargets().All(ctx)
 	}
 	return result, err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/freezewindow"
 	"github.com/cairnhq/cairn/ent/gatesample"
@@ -98,6 +99,11 @@ var deploymentImplementors = []string{"Deployment", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Deployment) IsNode() {}
+
+var deploymentgroupImplementors = []string{"DeploymentGroup", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*DeploymentGroup) IsNode() {}
 
 var environmentImplementors = []string{"Environment", "Node"}
 
@@ -349,6 +355,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(deployment.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, deploymentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case deploymentgroup.Table:
+		query := c.DeploymentGroup.Query().
+			Where(deploymentgroup.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, deploymentgroupImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -765,6 +780,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Deployment.Query().
 			Where(deployment.IDIn(ids...))
 		query, err := query.CollectFields(ctx, deploymentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case deploymentgroup.Table:
+		query := c.DeploymentGroup.Query().
+			Where(deploymentgroup.IDIn(ids...))
+		query, err := query.CollectFields(ctx, deploymentgroupImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/freezewindow"
 	"github.com/cairnhq/cairn/ent/gatesample"
@@ -2887,6 +2888,302 @@ func (d *Deployment) ToEdge(order *DeploymentOrder) *DeploymentEdge {
 	return &DeploymentEdge{
 		Node:   d,
 		Cursor: order.Field.toCursor(d),
+	}
+}
+
+// DeploymentGroupEdge is the edge representation of DeploymentGroup.
+type DeploymentGroupEdge struct {
+	Node   *DeploymentGroup `json:"node"`
+	Cursor Cursor           `json:"cursor"`
+}
+
+// DeploymentGroupConnection is the connection containing edges to DeploymentGroup.
+type DeploymentGroupConnection struct {
+	Edges      []*DeploymentGroupEdge `json:"edges"`
+	PageInfo   PageInfo               `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+func (c *DeploymentGroupConnection) build(nodes []*DeploymentGroup, pager *deploymentgroupPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *DeploymentGroup
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *DeploymentGroup {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *DeploymentGroup {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DeploymentGroupEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DeploymentGroupEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DeploymentGroupPaginateOption enables pagination customization.
+type DeploymentGroupPaginateOption func(*deploymentgroupPager) error
+
+// WithDeploymentGroupOrder configures pagination ordering.
+func WithDeploymentGroupOrder(order *DeploymentGroupOrder) DeploymentGroupPaginateOption {
+	if order == nil {
+		order = DefaultDeploymentGroupOrder
+	}
+	o := *order
+	return func(pager *deploymentgroupPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDeploymentGroupOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDeploymentGroupFilter configures pagination filter.
+func WithDeploymentGroupFilter(filter func(*DeploymentGroupQuery) (*DeploymentGroupQuery, error)) DeploymentGroupPaginateOption {
+	return func(pager *deploymentgroupPager) error {
+		if filter == nil {
+			return errors.New("DeploymentGroupQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type deploymentgroupPager struct {
+	reverse bool
+	order   *DeploymentGroupOrder
+	filter  func(*DeploymentGroupQuery) (*DeploymentGroupQuery, error)
+}
+
+func newDeploymentGroupPager(opts []DeploymentGroupPaginateOption, reverse bool) (*deploymentgroupPager, error) {
+	pager := &deploymentgroupPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDeploymentGroupOrder
+	}
+	return pager, nil
+}
+
+func (p *deploymentgroupPager) applyFilter(query *DeploymentGroupQuery) (*DeploymentGroupQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *deploymentgroupPager) toCursor(dg *DeploymentGroup) Cursor {
+	return p.order.Field.toCursor(dg)
+}
+
+func (p *deploymentgroupPager) applyCursors(query *DeploymentGroupQuery, after, before *Cursor) (*DeploymentGroupQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDeploymentGroupOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *deploymentgroupPager) applyOrder(query *DeploymentGroupQuery) *DeploymentGroupQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDeploymentGroupOrder.Field {
+		query = query.Order(DefaultDeploymentGroupOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *deploymentgroupPager) orderExpr(query *DeploymentGroupQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDeploymentGroupOrder.Field {
+			b.Comma().Ident(DefaultDeploymentGroupOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to DeploymentGroup.
+func (dg *DeploymentGroupQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DeploymentGroupPaginateOption,
+) (*DeploymentGroupConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDeploymentGroupPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if dg, err = pager.applyFilter(dg); err != nil {
+		return nil, err
+	}
+	conn := &DeploymentGroupConnection{Edges: []*DeploymentGroupEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := dg.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if dg, err = pager.applyCursors(dg, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		dg.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := dg.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	dg = pager.applyOrder(dg)
+	nodes, err := dg.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// DeploymentGroupOrderFieldCreatedAt orders DeploymentGroup by created_at.
+	DeploymentGroupOrderFieldCreatedAt = &DeploymentGroupOrderField{
+		Value: func(dg *DeploymentGroup) (ent.Value, error) {
+			return dg.CreatedAt, nil
+		},
+		column: deploymentgroup.FieldCreatedAt,
+		toTerm: deploymentgroup.ByCreatedAt,
+		toCursor: func(dg *DeploymentGroup) Cursor {
+			return Cursor{
+				ID:    dg.ID,
+				Value: dg.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DeploymentGroupOrderField) String() string {
+	var str string
+	switch f.column {
+	case DeploymentGroupOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DeploymentGroupOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DeploymentGroupOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DeploymentGroupOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DeploymentGroupOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid DeploymentGroupOrderField", str)
+	}
+	return nil
+}
+
+// DeploymentGroupOrderField defines the ordering field of DeploymentGroup.
+type DeploymentGroupOrderField struct {
+	// Value extracts the ordering value from the given DeploymentGroup.
+	Value    func(*DeploymentGroup) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) deploymentgroup.OrderOption
+	toCursor func(*DeploymentGroup) Cursor
+}
+
+// DeploymentGroupOrder defines the ordering of DeploymentGroup.
+type DeploymentGroupOrder struct {
+	Direction OrderDirection             `json:"direction"`
+	Field     *DeploymentGroupOrderField `json:"field"`
+}
+
+// DefaultDeploymentGroupOrder is the default ordering of DeploymentGroup.
+var DefaultDeploymentGroupOrder = &DeploymentGroupOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DeploymentGroupOrderField{
+		Value: func(dg *DeploymentGroup) (ent.Value, error) {
+			return dg.ID, nil
+		},
+		column: deploymentgroup.FieldID,
+		toTerm: deploymentgroup.ByID,
+		toCursor: func(dg *DeploymentGroup) Cursor {
+			return Cursor{ID: dg.ID}
+		},
+	},
+}
+
+// ToEdge converts DeploymentGroup into DeploymentGroupEdge.
+func (dg *DeploymentGroup) ToEdge(order *DeploymentGroupOrder) *DeploymentGroupEdge {
+	if order == nil {
+		order = DefaultDeploymentGroupOrder
+	}
+	return &DeploymentGroupEdge{
+		Node:   dg,
+		Cursor: order.Field.toCursor(dg),
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/freezewindow"
 	"github.com/cairnhq/cairn/ent/gatesample"
@@ -147,9 +148,21 @@ type AgentWhereInput struct {
 	PoolIDIsNil  bool  `json:"poolIDIsNil,omitempty"`
 	PoolIDNotNil bool  `json:"poolIDNotNil,omitempty"`
 
+	// "deployment_group_id" field predicates.
+	DeploymentGroupID       *int  `json:"deploymentGroupID,omitempty"`
+	DeploymentGroupIDNEQ    *int  `json:"deploymentGroupIDNEQ,omitempty"`
+	DeploymentGroupIDIn     []int `json:"deploymentGroupIDIn,omitempty"`
+	DeploymentGroupIDNotIn  []int `json:"deploymentGroupIDNotIn,omitempty"`
+	DeploymentGroupIDIsNil  bool  `json:"deploymentGroupIDIsNil,omitempty"`
+	DeploymentGroupIDNotNil bool  `json:"deploymentGroupIDNotNil,omitempty"`
+
 	// "pool" edge predicates.
 	HasPool     *bool                  `json:"hasPool,omitempty"`
 	HasPoolWith []*AgentPoolWhereInput `json:"hasPoolWith,omitempty"`
+
+	// "deployment_group" edge predicates.
+	HasDeploymentGroup     *bool                        `json:"hasDeploymentGroup,omitempty"`
+	HasDeploymentGroupWith []*DeploymentGroupWhereInput `json:"hasDeploymentGroupWith,omitempty"`
 
 	// "jobs" edge predicates.
 	HasJobs     *bool            `json:"hasJobs,omitempty"`
@@ -461,6 +474,24 @@ func (i *AgentWhereInput) P() (predicate.Agent, error) {
 	if i.PoolIDNotNil {
 		predicates = append(predicates, agent.PoolIDNotNil())
 	}
+	if i.DeploymentGroupID != nil {
+		predicates = append(predicates, agent.DeploymentGroupIDEQ(*i.DeploymentGroupID))
+	}
+	if i.DeploymentGroupIDNEQ != nil {
+		predicates = append(predicates, agent.DeploymentGroupIDNEQ(*i.DeploymentGroupIDNEQ))
+	}
+	if len(i.DeploymentGroupIDIn) > 0 {
+		predicates = append(predicates, agent.DeploymentGroupIDIn(i.DeploymentGroupIDIn...))
+	}
+	if len(i.DeploymentGroupIDNotIn) > 0 {
+		predicates = append(predicates, agent.DeploymentGroupIDNotIn(i.DeploymentGroupIDNotIn...))
+	}
+	if i.DeploymentGroupIDIsNil {
+		predicates = append(predicates, agent.DeploymentGroupIDIsNil())
+	}
+	if i.DeploymentGroupIDNotNil {
+		predicates = append(predicates, agent.DeploymentGroupIDNotNil())
+	}
 
 	if i.HasPool != nil {
 		p := agent.HasPool()
@@ -479,6 +510,24 @@ func (i *AgentWhereInput) P() (predicate.Agent, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, agent.HasPoolWith(with...))
+	}
+	if i.HasDeploymentGroup != nil {
+		p := agent.HasDeploymentGroup()
+		if !*i.HasDeploymentGroup {
+			p = agent.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDeploymentGroupWith) > 0 {
+		with := make([]predicate.DeploymentGroup, 0, len(i.HasDeploymentGroupWith))
+		for _, w := range i.HasDeploymentGroupWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDeploymentGroupWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, agent.HasDeploymentGroupWith(with...))
 	}
 	if i.HasJobs != nil {
 		p := agent.HasJobs()
@@ -838,6 +887,21 @@ type AgentRegistrationWhereInput struct {
 	PoolEqualFold    *string  `json:"poolEqualFold,omitempty"`
 	PoolContainsFold *string  `json:"poolContainsFold,omitempty"`
 
+	// "deployment_group" field predicates.
+	DeploymentGroup             *string  `json:"deploymentGroup,omitempty"`
+	DeploymentGroupNEQ          *string  `json:"deploymentGroupNEQ,omitempty"`
+	DeploymentGroupIn           []string `json:"deploymentGroupIn,omitempty"`
+	DeploymentGroupNotIn        []string `json:"deploymentGroupNotIn,omitempty"`
+	DeploymentGroupGT           *string  `json:"deploymentGroupGT,omitempty"`
+	DeploymentGroupGTE          *string  `json:"deploymentGroupGTE,omitempty"`
+	DeploymentGroupLT           *string  `json:"deploymentGroupLT,omitempty"`
+	DeploymentGroupLTE          *string  `json:"deploymentGroupLTE,omitempty"`
+	DeploymentGroupContains     *string  `json:"deploymentGroupContains,omitempty"`
+	DeploymentGroupHasPrefix    *string  `json:"deploymentGroupHasPrefix,omitempty"`
+	DeploymentGroupHasSuffix    *string  `json:"deploymentGroupHasSuffix,omitempty"`
+	DeploymentGroupEqualFold    *string  `json:"deploymentGroupEqualFold,omitempty"`
+	DeploymentGroupContainsFold *string  `json:"deploymentGroupContainsFold,omitempty"`
+
 	// "max_uses" field predicates.
 	MaxUses      *int  `json:"maxUses,omitempty"`
 	MaxUsesNEQ   *int  `json:"maxUsesNEQ,omitempty"`
@@ -1053,6 +1117,45 @@ func (i *AgentRegistrationWhereInput) P() (predicate.AgentRegistration, error) {
 	}
 	if i.PoolContainsFold != nil {
 		predicates = append(predicates, agentregistration.PoolContainsFold(*i.PoolContainsFold))
+	}
+	if i.DeploymentGroup != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupEQ(*i.DeploymentGroup))
+	}
+	if i.DeploymentGroupNEQ != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupNEQ(*i.DeploymentGroupNEQ))
+	}
+	if len(i.DeploymentGroupIn) > 0 {
+		predicates = append(predicates, agentregistration.DeploymentGroupIn(i.DeploymentGroupIn...))
+	}
+	if len(i.DeploymentGroupNotIn) > 0 {
+		predicates = append(predicates, agentregistration.DeploymentGroupNotIn(i.DeploymentGroupNotIn...))
+	}
+	if i.DeploymentGroupGT != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupGT(*i.DeploymentGroupGT))
+	}
+	if i.DeploymentGroupGTE != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupGTE(*i.DeploymentGroupGTE))
+	}
+	if i.DeploymentGroupLT != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupLT(*i.DeploymentGroupLT))
+	}
+	if i.DeploymentGroupLTE != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupLTE(*i.DeploymentGroupLTE))
+	}
+	if i.DeploymentGroupContains != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupContains(*i.DeploymentGroupContains))
+	}
+	if i.DeploymentGroupHasPrefix != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupHasPrefix(*i.DeploymentGroupHasPrefix))
+	}
+	if i.DeploymentGroupHasSuffix != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupHasSuffix(*i.DeploymentGroupHasSuffix))
+	}
+	if i.DeploymentGroupEqualFold != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupEqualFold(*i.DeploymentGroupEqualFold))
+	}
+	if i.DeploymentGroupContainsFold != nil {
+		predicates = append(predicates, agentregistration.DeploymentGroupContainsFold(*i.DeploymentGroupContainsFold))
 	}
 	if i.MaxUses != nil {
 		predicates = append(predicates, agentregistration.MaxUsesEQ(*i.MaxUses))
@@ -4018,6 +4121,21 @@ type DeploymentWhereInput struct {
 	FreezeOverride    *bool `json:"freezeOverride,omitempty"`
 	FreezeOverrideNEQ *bool `json:"freezeOverrideNEQ,omitempty"`
 
+	// "phase_failure" field predicates.
+	PhaseFailure             *string  `json:"phaseFailure,omitempty"`
+	PhaseFailureNEQ          *string  `json:"phaseFailureNEQ,omitempty"`
+	PhaseFailureIn           []string `json:"phaseFailureIn,omitempty"`
+	PhaseFailureNotIn        []string `json:"phaseFailureNotIn,omitempty"`
+	PhaseFailureGT           *string  `json:"phaseFailureGT,omitempty"`
+	PhaseFailureGTE          *string  `json:"phaseFailureGTE,omitempty"`
+	PhaseFailureLT           *string  `json:"phaseFailureLT,omitempty"`
+	PhaseFailureLTE          *string  `json:"phaseFailureLTE,omitempty"`
+	PhaseFailureContains     *string  `json:"phaseFailureContains,omitempty"`
+	PhaseFailureHasPrefix    *string  `json:"phaseFailureHasPrefix,omitempty"`
+	PhaseFailureHasSuffix    *string  `json:"phaseFailureHasSuffix,omitempty"`
+	PhaseFailureEqualFold    *string  `json:"phaseFailureEqualFold,omitempty"`
+	PhaseFailureContainsFold *string  `json:"phaseFailureContainsFold,omitempty"`
+
 	// "deferred_until" field predicates.
 	DeferredUntil       *time.Time  `json:"deferredUntil,omitempty"`
 	DeferredUntilNEQ    *time.Time  `json:"deferredUntilNEQ,omitempty"`
@@ -4448,6 +4566,45 @@ func (i *DeploymentWhereInput) P() (predicate.Deployment, error) {
 	if i.FreezeOverrideNEQ != nil {
 		predicates = append(predicates, deployment.FreezeOverrideNEQ(*i.FreezeOverrideNEQ))
 	}
+	if i.PhaseFailure != nil {
+		predicates = append(predicates, deployment.PhaseFailureEQ(*i.PhaseFailure))
+	}
+	if i.PhaseFailureNEQ != nil {
+		predicates = append(predicates, deployment.PhaseFailureNEQ(*i.PhaseFailureNEQ))
+	}
+	if len(i.PhaseFailureIn) > 0 {
+		predicates = append(predicates, deployment.PhaseFailureIn(i.PhaseFailureIn...))
+	}
+	if len(i.PhaseFailureNotIn) > 0 {
+		predicates = append(predicates, deployment.PhaseFailureNotIn(i.PhaseFailureNotIn...))
+	}
+	if i.PhaseFailureGT != nil {
+		predicates = append(predicates, deployment.PhaseFailureGT(*i.PhaseFailureGT))
+	}
+	if i.PhaseFailureGTE != nil {
+		predicates = append(predicates, deployment.PhaseFailureGTE(*i.PhaseFailureGTE))
+	}
+	if i.PhaseFailureLT != nil {
+		predicates = append(predicates, deployment.PhaseFailureLT(*i.PhaseFailureLT))
+	}
+	if i.PhaseFailureLTE != nil {
+		predicates = append(predicates, deployment.PhaseFailureLTE(*i.PhaseFailureLTE))
+	}
+	if i.PhaseFailureContains != nil {
+		predicates = append(predicates, deployment.PhaseFailureContains(*i.PhaseFailureContains))
+	}
+	if i.PhaseFailureHasPrefix != nil {
+		predicates = append(predicates, deployment.PhaseFailureHasPrefix(*i.PhaseFailureHasPrefix))
+	}
+	if i.PhaseFailureHasSuffix != nil {
+		predicates = append(predicates, deployment.PhaseFailureHasSuffix(*i.PhaseFailureHasSuffix))
+	}
+	if i.PhaseFailureEqualFold != nil {
+		predicates = append(predicates, deployment.PhaseFailureEqualFold(*i.PhaseFailureEqualFold))
+	}
+	if i.PhaseFailureContainsFold != nil {
+		predicates = append(predicates, deployment.PhaseFailureContainsFold(*i.PhaseFailureContainsFold))
+	}
 	if i.DeferredUntil != nil {
 		predicates = append(predicates, deployment.DeferredUntilEQ(*i.DeferredUntil))
 	}
@@ -4771,6 +4928,294 @@ func (i *DeploymentWhereInput) P() (predicate.Deployment, error) {
 		return predicates[0], nil
 	default:
 		return deployment.And(predicates...), nil
+	}
+}
+
+// DeploymentGroupWhereInput represents a where input for filtering DeploymentGroup queries.
+type DeploymentGroupWhereInput struct {
+	Predicates []predicate.DeploymentGroup  `json:"-"`
+	Not        *DeploymentGroupWhereInput   `json:"not,omitempty"`
+	Or         []*DeploymentGroupWhereInput `json:"or,omitempty"`
+	And        []*DeploymentGroupWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "description" field predicates.
+	Description             *string  `json:"description,omitempty"`
+	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
+	DescriptionIn           []string `json:"descriptionIn,omitempty"`
+	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
+	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
+	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
+	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
+	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
+	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
+	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
+	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
+	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
+	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
+
+	// "targets" edge predicates.
+	HasTargets     *bool              `json:"hasTargets,omitempty"`
+	HasTargetsWith []*AgentWhereInput `json:"hasTargetsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *DeploymentGroupWhereInput) AddPredicates(predicates ...predicate.DeploymentGroup) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the DeploymentGroupWhereInput filter on the DeploymentGroupQuery builder.
+func (i *DeploymentGroupWhereInput) Filter(q *DeploymentGroupQuery) (*DeploymentGroupQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyDeploymentGroupWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyDeploymentGroupWhereInput is returned in case the DeploymentGroupWhereInput is empty.
+var ErrEmptyDeploymentGroupWhereInput = errors.New("ent: empty predicate DeploymentGroupWhereInput")
+
+// P returns a predicate for filtering deploymentgroups.
+// An error is returned if the input is empty or invalid.
+func (i *DeploymentGroupWhereInput) P() (predicate.DeploymentGroup, error) {
+	var predicates []predicate.DeploymentGroup
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, deploymentgroup.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.DeploymentGroup, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, deploymentgroup.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.DeploymentGroup, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, deploymentgroup.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, deploymentgroup.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, deploymentgroup.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, deploymentgroup.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, deploymentgroup.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, deploymentgroup.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, deploymentgroup.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, deploymentgroup.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, deploymentgroup.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, deploymentgroup.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, deploymentgroup.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, deploymentgroup.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, deploymentgroup.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, deploymentgroup.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, deploymentgroup.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, deploymentgroup.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, deploymentgroup.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, deploymentgroup.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, deploymentgroup.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, deploymentgroup.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, deploymentgroup.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, deploymentgroup.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, deploymentgroup.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, deploymentgroup.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, deploymentgroup.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, deploymentgroup.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, deploymentgroup.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, deploymentgroup.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, deploymentgroup.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, deploymentgroup.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Description != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionEQ(*i.Description))
+	}
+	if i.DescriptionNEQ != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionNEQ(*i.DescriptionNEQ))
+	}
+	if len(i.DescriptionIn) > 0 {
+		predicates = append(predicates, deploymentgroup.DescriptionIn(i.DescriptionIn...))
+	}
+	if len(i.DescriptionNotIn) > 0 {
+		predicates = append(predicates, deploymentgroup.DescriptionNotIn(i.DescriptionNotIn...))
+	}
+	if i.DescriptionGT != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionGT(*i.DescriptionGT))
+	}
+	if i.DescriptionGTE != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionGTE(*i.DescriptionGTE))
+	}
+	if i.DescriptionLT != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionLT(*i.DescriptionLT))
+	}
+	if i.DescriptionLTE != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionLTE(*i.DescriptionLTE))
+	}
+	if i.DescriptionContains != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionContains(*i.DescriptionContains))
+	}
+	if i.DescriptionHasPrefix != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionHasPrefix(*i.DescriptionHasPrefix))
+	}
+	if i.DescriptionHasSuffix != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionHasSuffix(*i.DescriptionHasSuffix))
+	}
+	if i.DescriptionEqualFold != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionEqualFold(*i.DescriptionEqualFold))
+	}
+	if i.DescriptionContainsFold != nil {
+		predicates = append(predicates, deploymentgroup.DescriptionContainsFold(*i.DescriptionContainsFold))
+	}
+
+	if i.HasTargets != nil {
+		p := deploymentgroup.HasTargets()
+		if !*i.HasTargets {
+			p = deploymentgroup.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTargetsWith) > 0 {
+		with := make([]predicate.Agent, 0, len(i.HasTargetsWith))
+		for _, w := range i.HasTargetsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTargetsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, deploymentgroup.HasTargetsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyDeploymentGroupWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return deploymentgroup.And(predicates...), nil
 	}
 }
 
@@ -7125,6 +7570,52 @@ type JobWhereInput struct {
 	LogBaseLT    *int64  `json:"logBaseLT,omitempty"`
 	LogBaseLTE   *int64  `json:"logBaseLTE,omitempty"`
 
+	// "pool" field predicates.
+	Pool             *string  `json:"pool,omitempty"`
+	PoolNEQ          *string  `json:"poolNEQ,omitempty"`
+	PoolIn           []string `json:"poolIn,omitempty"`
+	PoolNotIn        []string `json:"poolNotIn,omitempty"`
+	PoolGT           *string  `json:"poolGT,omitempty"`
+	PoolGTE          *string  `json:"poolGTE,omitempty"`
+	PoolLT           *string  `json:"poolLT,omitempty"`
+	PoolLTE          *string  `json:"poolLTE,omitempty"`
+	PoolContains     *string  `json:"poolContains,omitempty"`
+	PoolHasPrefix    *string  `json:"poolHasPrefix,omitempty"`
+	PoolHasSuffix    *string  `json:"poolHasSuffix,omitempty"`
+	PoolEqualFold    *string  `json:"poolEqualFold,omitempty"`
+	PoolContainsFold *string  `json:"poolContainsFold,omitempty"`
+
+	// "target" field predicates.
+	Target             *string  `json:"target,omitempty"`
+	TargetNEQ          *string  `json:"targetNEQ,omitempty"`
+	TargetIn           []string `json:"targetIn,omitempty"`
+	TargetNotIn        []string `json:"targetNotIn,omitempty"`
+	TargetGT           *string  `json:"targetGT,omitempty"`
+	TargetGTE          *string  `json:"targetGTE,omitempty"`
+	TargetLT           *string  `json:"targetLT,omitempty"`
+	TargetLTE          *string  `json:"targetLTE,omitempty"`
+	TargetContains     *string  `json:"targetContains,omitempty"`
+	TargetHasPrefix    *string  `json:"targetHasPrefix,omitempty"`
+	TargetHasSuffix    *string  `json:"targetHasSuffix,omitempty"`
+	TargetEqualFold    *string  `json:"targetEqualFold,omitempty"`
+	TargetContainsFold *string  `json:"targetContainsFold,omitempty"`
+
+	// "target_agent_id" field predicates.
+	TargetAgentID       *int  `json:"targetAgentID,omitempty"`
+	TargetAgentIDNEQ    *int  `json:"targetAgentIDNEQ,omitempty"`
+	TargetAgentIDIn     []int `json:"targetAgentIDIn,omitempty"`
+	TargetAgentIDNotIn  []int `json:"targetAgentIDNotIn,omitempty"`
+	TargetAgentIDGT     *int  `json:"targetAgentIDGT,omitempty"`
+	TargetAgentIDGTE    *int  `json:"targetAgentIDGTE,omitempty"`
+	TargetAgentIDLT     *int  `json:"targetAgentIDLT,omitempty"`
+	TargetAgentIDLTE    *int  `json:"targetAgentIDLTE,omitempty"`
+	TargetAgentIDIsNil  bool  `json:"targetAgentIDIsNil,omitempty"`
+	TargetAgentIDNotNil bool  `json:"targetAgentIDNotNil,omitempty"`
+
+	// "held" field predicates.
+	Held    *bool `json:"held,omitempty"`
+	HeldNEQ *bool `json:"heldNEQ,omitempty"`
+
 	// "deployment_id" field predicates.
 	DeploymentID      *int  `json:"deploymentID,omitempty"`
 	DeploymentIDNEQ   *int  `json:"deploymentIDNEQ,omitempty"`
@@ -7636,6 +8127,120 @@ func (i *JobWhereInput) P() (predicate.Job, error) {
 	}
 	if i.LogBaseLTE != nil {
 		predicates = append(predicates, job.LogBaseLTE(*i.LogBaseLTE))
+	}
+	if i.Pool != nil {
+		predicates = append(predicates, job.PoolEQ(*i.Pool))
+	}
+	if i.PoolNEQ != nil {
+		predicates = append(predicates, job.PoolNEQ(*i.PoolNEQ))
+	}
+	if len(i.PoolIn) > 0 {
+		predicates = append(predicates, job.PoolIn(i.PoolIn...))
+	}
+	if len(i.PoolNotIn) > 0 {
+		predicates = append(predicates, job.PoolNotIn(i.PoolNotIn...))
+	}
+	if i.PoolGT != nil {
+		predicates = append(predicates, job.PoolGT(*i.PoolGT))
+	}
+	if i.PoolGTE != nil {
+		predicates = append(predicates, job.PoolGTE(*i.PoolGTE))
+	}
+	if i.PoolLT != nil {
+		predicates = append(predicates, job.PoolLT(*i.PoolLT))
+	}
+	if i.PoolLTE != nil {
+		predicates = append(predicates, job.PoolLTE(*i.PoolLTE))
+	}
+	if i.PoolContains != nil {
+		predicates = append(predicates, job.PoolContains(*i.PoolContains))
+	}
+	if i.PoolHasPrefix != nil {
+		predicates = append(predicates, job.PoolHasPrefix(*i.PoolHasPrefix))
+	}
+	if i.PoolHasSuffix != nil {
+		predicates = append(predicates, job.PoolHasSuffix(*i.PoolHasSuffix))
+	}
+	if i.PoolEqualFold != nil {
+		predicates = append(predicates, job.PoolEqualFold(*i.PoolEqualFold))
+	}
+	if i.PoolContainsFold != nil {
+		predicates = append(predicates, job.PoolContainsFold(*i.PoolContainsFold))
+	}
+	if i.Target != nil {
+		predicates = append(predicates, job.TargetEQ(*i.Target))
+	}
+	if i.TargetNEQ != nil {
+		predicates = append(predicates, job.TargetNEQ(*i.TargetNEQ))
+	}
+	if len(i.TargetIn) > 0 {
+		predicates = append(predicates, job.TargetIn(i.TargetIn...))
+	}
+	if len(i.TargetNotIn) > 0 {
+		predicates = append(predicates, job.TargetNotIn(i.TargetNotIn...))
+	}
+	if i.TargetGT != nil {
+		predicates = append(predicates, job.TargetGT(*i.TargetGT))
+	}
+	if i.TargetGTE != nil {
+		predicates = append(predicates, job.TargetGTE(*i.TargetGTE))
+	}
+	if i.TargetLT != nil {
+		predicates = append(predicates, job.TargetLT(*i.TargetLT))
+	}
+	if i.TargetLTE != nil {
+		predicates = append(predicates, job.TargetLTE(*i.TargetLTE))
+	}
+	if i.TargetContains != nil {
+		predicates = append(predicates, job.TargetContains(*i.TargetContains))
+	}
+	if i.TargetHasPrefix != nil {
+		predicates = append(predicates, job.TargetHasPrefix(*i.TargetHasPrefix))
+	}
+	if i.TargetHasSuffix != nil {
+		predicates = append(predicates, job.TargetHasSuffix(*i.TargetHasSuffix))
+	}
+	if i.TargetEqualFold != nil {
+		predicates = append(predicates, job.TargetEqualFold(*i.TargetEqualFold))
+	}
+	if i.TargetContainsFold != nil {
+		predicates = append(predicates, job.TargetContainsFold(*i.TargetContainsFold))
+	}
+	if i.TargetAgentID != nil {
+		predicates = append(predicates, job.TargetAgentIDEQ(*i.TargetAgentID))
+	}
+	if i.TargetAgentIDNEQ != nil {
+		predicates = append(predicates, job.TargetAgentIDNEQ(*i.TargetAgentIDNEQ))
+	}
+	if len(i.TargetAgentIDIn) > 0 {
+		predicates = append(predicates, job.TargetAgentIDIn(i.TargetAgentIDIn...))
+	}
+	if len(i.TargetAgentIDNotIn) > 0 {
+		predicates = append(predicates, job.TargetAgentIDNotIn(i.TargetAgentIDNotIn...))
+	}
+	if i.TargetAgentIDGT != nil {
+		predicates = append(predicates, job.TargetAgentIDGT(*i.TargetAgentIDGT))
+	}
+	if i.TargetAgentIDGTE != nil {
+		predicates = append(predicates, job.TargetAgentIDGTE(*i.TargetAgentIDGTE))
+	}
+	if i.TargetAgentIDLT != nil {
+		predicates = append(predicates, job.TargetAgentIDLT(*i.TargetAgentIDLT))
+	}
+	if i.TargetAgentIDLTE != nil {
+		predicates = append(predicates, job.TargetAgentIDLTE(*i.TargetAgentIDLTE))
+	}
+	if i.TargetAgentIDIsNil {
+		predicates = append(predicates, job.TargetAgentIDIsNil())
+	}
+	if i.TargetAgentIDNotNil {
+		predicates = append(predicates, job.TargetAgentIDNotNil())
+	}
+	if i.Held != nil {
+		predicates = append(predicates, job.HeldEQ(*i.Held))
+	}
+	if i.HeldNEQ != nil {
+		predicates = append(predicates, job.HeldNEQ(*i.HeldNEQ))
 	}
 	if i.DeploymentID != nil {
 		predicates = append(predicates, job.DeploymentIDEQ(*i.DeploymentID))

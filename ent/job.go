@@ -59,6 +59,14 @@ type Job struct {
 	Phase int `json:"phase,omitempty"`
 	// LogBase holds the value of the "log_base" field.
 	LogBase int64 `json:"log_base,omitempty"`
+	// Pool holds the value of the "pool" field.
+	Pool string `json:"pool,omitempty"`
+	// Target holds the value of the "target" field.
+	Target string `json:"target,omitempty"`
+	// TargetAgentID holds the value of the "target_agent_id" field.
+	TargetAgentID *int `json:"target_agent_id,omitempty"`
+	// Held holds the value of the "held" field.
+	Held bool `json:"held,omitempty"`
 	// DeploymentID holds the value of the "deployment_id" field.
 	DeploymentID int `json:"deployment_id,omitempty"`
 	// AgentID holds the value of the "agent_id" field.
@@ -138,11 +146,11 @@ func (*Job) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case job.FieldDemands, job.FieldSpec, job.FieldOutputVariables:
 			values[i] = new([]byte)
-		case job.FieldCancelRequested, job.FieldLogTruncated:
+		case job.FieldCancelRequested, job.FieldLogTruncated, job.FieldHeld:
 			values[i] = new(sql.NullBool)
-		case job.FieldID, job.FieldLogSeq, job.FieldLogBytes, job.FieldVersion, job.FieldPhase, job.FieldLogBase, job.FieldDeploymentID, job.FieldAgentID:
+		case job.FieldID, job.FieldLogSeq, job.FieldLogBytes, job.FieldVersion, job.FieldPhase, job.FieldLogBase, job.FieldTargetAgentID, job.FieldDeploymentID, job.FieldAgentID:
 			values[i] = new(sql.NullInt64)
-		case job.FieldStatus, job.FieldWaitingReason, job.FieldResultReason:
+		case job.FieldStatus, job.FieldWaitingReason, job.FieldResultReason, job.FieldPool, job.FieldTarget:
 			values[i] = new(sql.NullString)
 		case job.FieldCreatedAt, job.FieldUpdatedAt, job.FieldQueuedAt, job.FieldAssignedAt, job.FieldStartedAt, job.FieldFinishedAt, job.FieldTimeoutAt:
 			values[i] = new(sql.NullTime)
@@ -289,6 +297,31 @@ func (j *Job) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				j.LogBase = value.Int64
 			}
+		case job.FieldPool:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field pool", values[i])
+			} else if value.Valid {
+				j.Pool = value.String
+			}
+		case job.FieldTarget:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field target", values[i])
+			} else if value.Valid {
+				j.Target = value.String
+			}
+		case job.FieldTargetAgentID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field target_agent_id", values[i])
+			} else if value.Valid {
+				j.TargetAgentID = new(int)
+				*j.TargetAgentID = int(value.Int64)
+			}
+		case job.FieldHeld:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field held", values[i])
+			} else if value.Valid {
+				j.Held = value.Bool
+			}
 		case job.FieldDeploymentID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field deployment_id", values[i])
@@ -430,6 +463,20 @@ func (j *Job) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("log_base=")
 	builder.WriteString(fmt.Sprintf("%v", j.LogBase))
+	builder.WriteString(", ")
+	builder.WriteString("pool=")
+	builder.WriteString(j.Pool)
+	builder.WriteString(", ")
+	builder.WriteString("target=")
+	builder.WriteString(j.Target)
+	builder.WriteString(", ")
+	if v := j.TargetAgentID; v != nil {
+		builder.WriteString("target_agent_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("held=")
+	builder.WriteString(fmt.Sprintf("%v", j.Held))
 	builder.WriteString(", ")
 	builder.WriteString("deployment_id=")
 	builder.WriteString(fmt.Sprintf("%v", j.DeploymentID))

@@ -269,6 +269,62 @@ func (jc *JobCreate) SetNillableLogBase(i *int64) *JobCreate {
 	return jc
 }
 
+// SetPool sets the "pool" field.
+func (jc *JobCreate) SetPool(s string) *JobCreate {
+	jc.mutation.SetPool(s)
+	return jc
+}
+
+// SetNillablePool sets the "pool" field if the given value is not nil.
+func (jc *JobCreate) SetNillablePool(s *string) *JobCreate {
+	if s != nil {
+		jc.SetPool(*s)
+	}
+	return jc
+}
+
+// SetTarget sets the "target" field.
+func (jc *JobCreate) SetTarget(s string) *JobCreate {
+	jc.mutation.SetTarget(s)
+	return jc
+}
+
+// SetNillableTarget sets the "target" field if the given value is not nil.
+func (jc *JobCreate) SetNillableTarget(s *string) *JobCreate {
+	if s != nil {
+		jc.SetTarget(*s)
+	}
+	return jc
+}
+
+// SetTargetAgentID sets the "target_agent_id" field.
+func (jc *JobCreate) SetTargetAgentID(i int) *JobCreate {
+	jc.mutation.SetTargetAgentID(i)
+	return jc
+}
+
+// SetNillableTargetAgentID sets the "target_agent_id" field if the given value is not nil.
+func (jc *JobCreate) SetNillableTargetAgentID(i *int) *JobCreate {
+	if i != nil {
+		jc.SetTargetAgentID(*i)
+	}
+	return jc
+}
+
+// SetHeld sets the "held" field.
+func (jc *JobCreate) SetHeld(b bool) *JobCreate {
+	jc.mutation.SetHeld(b)
+	return jc
+}
+
+// SetNillableHeld sets the "held" field if the given value is not nil.
+func (jc *JobCreate) SetNillableHeld(b *bool) *JobCreate {
+	if b != nil {
+		jc.SetHeld(*b)
+	}
+	return jc
+}
+
 // SetDeploymentID sets the "deployment_id" field.
 func (jc *JobCreate) SetDeploymentID(i int) *JobCreate {
 	jc.mutation.SetDeploymentID(i)
@@ -418,6 +474,18 @@ func (jc *JobCreate) defaults() {
 		v := job.DefaultLogBase
 		jc.mutation.SetLogBase(v)
 	}
+	if _, ok := jc.mutation.Pool(); !ok {
+		v := job.DefaultPool
+		jc.mutation.SetPool(v)
+	}
+	if _, ok := jc.mutation.Target(); !ok {
+		v := job.DefaultTarget
+		jc.mutation.SetTarget(v)
+	}
+	if _, ok := jc.mutation.Held(); !ok {
+		v := job.DefaultHeld
+		jc.mutation.SetHeld(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -468,6 +536,15 @@ func (jc *JobCreate) check() error {
 	}
 	if _, ok := jc.mutation.LogBase(); !ok {
 		return &ValidationError{Name: "log_base", err: errors.New(`ent: missing required field "Job.log_base"`)}
+	}
+	if _, ok := jc.mutation.Pool(); !ok {
+		return &ValidationError{Name: "pool", err: errors.New(`ent: missing required field "Job.pool"`)}
+	}
+	if _, ok := jc.mutation.Target(); !ok {
+		return &ValidationError{Name: "target", err: errors.New(`ent: missing required field "Job.target"`)}
+	}
+	if _, ok := jc.mutation.Held(); !ok {
+		return &ValidationError{Name: "held", err: errors.New(`ent: missing required field "Job.held"`)}
 	}
 	if _, ok := jc.mutation.DeploymentID(); !ok {
 		return &ValidationError{Name: "deployment_id", err: errors.New(`ent: missing required field "Job.deployment_id"`)}
@@ -577,6 +654,22 @@ func (jc *JobCreate) createSpec() (*Job, *sqlgraph.CreateSpec) {
 	if value, ok := jc.mutation.LogBase(); ok {
 		_spec.SetField(job.FieldLogBase, field.TypeInt64, value)
 		_node.LogBase = value
+	}
+	if value, ok := jc.mutation.Pool(); ok {
+		_spec.SetField(job.FieldPool, field.TypeString, value)
+		_node.Pool = value
+	}
+	if value, ok := jc.mutation.Target(); ok {
+		_spec.SetField(job.FieldTarget, field.TypeString, value)
+		_node.Target = value
+	}
+	if value, ok := jc.mutation.TargetAgentID(); ok {
+		_spec.SetField(job.FieldTargetAgentID, field.TypeInt, value)
+		_node.TargetAgentID = &value
+	}
+	if value, ok := jc.mutation.Held(); ok {
+		_spec.SetField(job.FieldHeld, field.TypeBool, value)
+		_node.Held = value
 	}
 	if value, ok := jc.mutation.OutputVariables(); ok {
 		_spec.SetField(job.FieldOutputVariables, field.TypeJSON, value)
@@ -973,6 +1066,66 @@ func (u *JobUpsert) UpdateLogBase() *JobUpsert {
 // AddLogBase adds v to the "log_base" field.
 func (u *JobUpsert) AddLogBase(v int64) *JobUpsert {
 	u.Add(job.FieldLogBase, v)
+	return u
+}
+
+// SetPool sets the "pool" field.
+func (u *JobUpsert) SetPool(v string) *JobUpsert {
+	u.Set(job.FieldPool, v)
+	return u
+}
+
+// UpdatePool sets the "pool" field to the value that was provided on create.
+func (u *JobUpsert) UpdatePool() *JobUpsert {
+	u.SetExcluded(job.FieldPool)
+	return u
+}
+
+// SetTarget sets the "target" field.
+func (u *JobUpsert) SetTarget(v string) *JobUpsert {
+	u.Set(job.FieldTarget, v)
+	return u
+}
+
+// UpdateTarget sets the "target" field to the value that was provided on create.
+func (u *JobUpsert) UpdateTarget() *JobUpsert {
+	u.SetExcluded(job.FieldTarget)
+	return u
+}
+
+// SetTargetAgentID sets the "target_agent_id" field.
+func (u *JobUpsert) SetTargetAgentID(v int) *JobUpsert {
+	u.Set(job.FieldTargetAgentID, v)
+	return u
+}
+
+// UpdateTargetAgentID sets the "target_agent_id" field to the value that was provided on create.
+func (u *JobUpsert) UpdateTargetAgentID() *JobUpsert {
+	u.SetExcluded(job.FieldTargetAgentID)
+	return u
+}
+
+// AddTargetAgentID adds v to the "target_agent_id" field.
+func (u *JobUpsert) AddTargetAgentID(v int) *JobUpsert {
+	u.Add(job.FieldTargetAgentID, v)
+	return u
+}
+
+// ClearTargetAgentID clears the value of the "target_agent_id" field.
+func (u *JobUpsert) ClearTargetAgentID() *JobUpsert {
+	u.SetNull(job.FieldTargetAgentID)
+	return u
+}
+
+// SetHeld sets the "held" field.
+func (u *JobUpsert) SetHeld(v bool) *JobUpsert {
+	u.Set(job.FieldHeld, v)
+	return u
+}
+
+// UpdateHeld sets the "held" field to the value that was provided on create.
+func (u *JobUpsert) UpdateHeld() *JobUpsert {
+	u.SetExcluded(job.FieldHeld)
 	return u
 }
 
@@ -1388,6 +1541,76 @@ func (u *JobUpsertOne) AddLogBase(v int64) *JobUpsertOne {
 func (u *JobUpsertOne) UpdateLogBase() *JobUpsertOne {
 	return u.Update(func(s *JobUpsert) {
 		s.UpdateLogBase()
+	})
+}
+
+// SetPool sets the "pool" field.
+func (u *JobUpsertOne) SetPool(v string) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.SetPool(v)
+	})
+}
+
+// UpdatePool sets the "pool" field to the value that was provided on create.
+func (u *JobUpsertOne) UpdatePool() *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdatePool()
+	})
+}
+
+// SetTarget sets the "target" field.
+func (u *JobUpsertOne) SetTarget(v string) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.SetTarget(v)
+	})
+}
+
+// UpdateTarget sets the "target" field to the value that was provided on create.
+func (u *JobUpsertOne) UpdateTarget() *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateTarget()
+	})
+}
+
+// SetTargetAgentID sets the "target_agent_id" field.
+func (u *JobUpsertOne) SetTargetAgentID(v int) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.SetTargetAgentID(v)
+	})
+}
+
+// AddTargetAgentID adds v to the "target_agent_id" field.
+func (u *JobUpsertOne) AddTargetAgentID(v int) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.AddTargetAgentID(v)
+	})
+}
+
+// UpdateTargetAgentID sets the "target_agent_id" field to the value that was provided on create.
+func (u *JobUpsertOne) UpdateTargetAgentID() *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateTargetAgentID()
+	})
+}
+
+// ClearTargetAgentID clears the value of the "target_agent_id" field.
+func (u *JobUpsertOne) ClearTargetAgentID() *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.ClearTargetAgentID()
+	})
+}
+
+// SetHeld sets the "held" field.
+func (u *JobUpsertOne) SetHeld(v bool) *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.SetHeld(v)
+	})
+}
+
+// UpdateHeld sets the "held" field to the value that was provided on create.
+func (u *JobUpsertOne) UpdateHeld() *JobUpsertOne {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateHeld()
 	})
 }
 
@@ -1977,6 +2200,76 @@ func (u *JobUpsertBulk) AddLogBase(v int64) *JobUpsertBulk {
 func (u *JobUpsertBulk) UpdateLogBase() *JobUpsertBulk {
 	return u.Update(func(s *JobUpsert) {
 		s.UpdateLogBase()
+	})
+}
+
+// SetPool sets the "pool" field.
+func (u *JobUpsertBulk) SetPool(v string) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.SetPool(v)
+	})
+}
+
+// UpdatePool sets the "pool" field to the value that was provided on create.
+func (u *JobUpsertBulk) UpdatePool() *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdatePool()
+	})
+}
+
+// SetTarget sets the "target" field.
+func (u *JobUpsertBulk) SetTarget(v string) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.SetTarget(v)
+	})
+}
+
+// UpdateTarget sets the "target" field to the value that was provided on create.
+func (u *JobUpsertBulk) UpdateTarget() *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateTarget()
+	})
+}
+
+// SetTargetAgentID sets the "target_agent_id" field.
+func (u *JobUpsertBulk) SetTargetAgentID(v int) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.SetTargetAgentID(v)
+	})
+}
+
+// AddTargetAgentID adds v to the "target_agent_id" field.
+func (u *JobUpsertBulk) AddTargetAgentID(v int) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.AddTargetAgentID(v)
+	})
+}
+
+// UpdateTargetAgentID sets the "target_agent_id" field to the value that was provided on create.
+func (u *JobUpsertBulk) UpdateTargetAgentID() *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateTargetAgentID()
+	})
+}
+
+// ClearTargetAgentID clears the value of the "target_agent_id" field.
+func (u *JobUpsertBulk) ClearTargetAgentID() *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.ClearTargetAgentID()
+	})
+}
+
+// SetHeld sets the "held" field.
+func (u *JobUpsertBulk) SetHeld(v bool) *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.SetHeld(v)
+	})
+}
+
+// UpdateHeld sets the "held" field to the value that was provided on create.
+func (u *JobUpsertBulk) UpdateHeld() *JobUpsertBulk {
+	return u.Update(func(s *JobUpsert) {
+		s.UpdateHeld()
 	})
 }
 

@@ -342,6 +342,75 @@ func (ju *JobUpdate) AddLogBase(i int64) *JobUpdate {
 	return ju
 }
 
+// SetPool sets the "pool" field.
+func (ju *JobUpdate) SetPool(s string) *JobUpdate {
+	ju.mutation.SetPool(s)
+	return ju
+}
+
+// SetNillablePool sets the "pool" field if the given value is not nil.
+func (ju *JobUpdate) SetNillablePool(s *string) *JobUpdate {
+	if s != nil {
+		ju.SetPool(*s)
+	}
+	return ju
+}
+
+// SetTarget sets the "target" field.
+func (ju *JobUpdate) SetTarget(s string) *JobUpdate {
+	ju.mutation.SetTarget(s)
+	return ju
+}
+
+// SetNillableTarget sets the "target" field if the given value is not nil.
+func (ju *JobUpdate) SetNillableTarget(s *string) *JobUpdate {
+	if s != nil {
+		ju.SetTarget(*s)
+	}
+	return ju
+}
+
+// SetTargetAgentID sets the "target_agent_id" field.
+func (ju *JobUpdate) SetTargetAgentID(i int) *JobUpdate {
+	ju.mutation.ResetTargetAgentID()
+	ju.mutation.SetTargetAgentID(i)
+	return ju
+}
+
+// SetNillableTargetAgentID sets the "target_agent_id" field if the given value is not nil.
+func (ju *JobUpdate) SetNillableTargetAgentID(i *int) *JobUpdate {
+	if i != nil {
+		ju.SetTargetAgentID(*i)
+	}
+	return ju
+}
+
+// AddTargetAgentID adds i to the "target_agent_id" field.
+func (ju *JobUpdate) AddTargetAgentID(i int) *JobUpdate {
+	ju.mutation.AddTargetAgentID(i)
+	return ju
+}
+
+// ClearTargetAgentID clears the value of the "target_agent_id" field.
+func (ju *JobUpdate) ClearTargetAgentID() *JobUpdate {
+	ju.mutation.ClearTargetAgentID()
+	return ju
+}
+
+// SetHeld sets the "held" field.
+func (ju *JobUpdate) SetHeld(b bool) *JobUpdate {
+	ju.mutation.SetHeld(b)
+	return ju
+}
+
+// SetNillableHeld sets the "held" field if the given value is not nil.
+func (ju *JobUpdate) SetNillableHeld(b *bool) *JobUpdate {
+	if b != nil {
+		ju.SetHeld(*b)
+	}
+	return ju
+}
+
 // SetDeploymentID sets the "deployment_id" field.
 func (ju *JobUpdate) SetDeploymentID(i int) *JobUpdate {
 	ju.mutation.SetDeploymentID(i)
@@ -648,6 +717,24 @@ func (ju *JobUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if value, ok := ju.mutation.AddedLogBase(); ok {
 		_spec.AddField(job.FieldLogBase, field.TypeInt64, value)
+	}
+	if value, ok := ju.mutation.Pool(); ok {
+		_spec.SetField(job.FieldPool, field.TypeString, value)
+	}
+	if value, ok := ju.mutation.Target(); ok {
+		_spec.SetField(job.FieldTarget, field.TypeString, value)
+	}
+	if value, ok := ju.mutation.TargetAgentID(); ok {
+		_spec.SetField(job.FieldTargetAgentID, field.TypeInt, value)
+	}
+	if value, ok := ju.mutation.AddedTargetAgentID(); ok {
+		_spec.AddField(job.FieldTargetAgentID, field.TypeInt, value)
+	}
+	if ju.mutation.TargetAgentIDCleared() {
+		_spec.ClearField(job.FieldTargetAgentID, field.TypeInt)
+	}
+	if value, ok := ju.mutation.Held(); ok {
+		_spec.SetField(job.FieldHeld, field.TypeBool, value)
 	}
 	if value, ok := ju.mutation.OutputVariables(); ok {
 		_spec.SetField(job.FieldOutputVariables, field.TypeJSON, value)
@@ -1137,6 +1224,75 @@ func (juo *JobUpdateOne) AddLogBase(i int64) *JobUpdateOne {
 	return juo
 }
 
+// SetPool sets the "pool" field.
+func (juo *JobUpdateOne) SetPool(s string) *JobUpdateOne {
+	juo.mutation.SetPool(s)
+	return juo
+}
+
+// SetNillablePool sets the "pool" field if the given value is not nil.
+func (juo *JobUpdateOne) SetNillablePool(s *string) *JobUpdateOne {
+	if s != nil {
+		juo.SetPool(*s)
+	}
+	return juo
+}
+
+// SetTarget sets the "target" field.
+func (juo *JobUpdateOne) SetTarget(s string) *JobUpdateOne {
+	juo.mutation.SetTarget(s)
+	return juo
+}
+
+// SetNillableTarget sets the "target" field if the given value is not nil.
+func (juo *JobUpdateOne) SetNillableTarget(s *string) *JobUpdateOne {
+	if s != nil {
+		juo.SetTarget(*s)
+	}
+	return juo
+}
+
+// SetTargetAgentID sets the "target_agent_id" field.
+func (juo *JobUpdateOne) SetTargetAgentID(i int) *JobUpdateOne {
+	juo.mutation.ResetTargetAgentID()
+	juo.mutation.SetTargetAgentID(i)
+	return juo
+}
+
+// SetNillableTargetAgentID sets the "target_agent_id" field if the given value is not nil.
+func (juo *JobUpdateOne) SetNillableTargetAgentID(i *int) *JobUpdateOne {
+	if i != nil {
+		juo.SetTargetAgentID(*i)
+	}
+	return juo
+}
+
+// AddTargetAgentID adds i to the "target_agent_id" field.
+func (juo *JobUpdateOne) AddTargetAgentID(i int) *JobUpdateOne {
+	juo.mutation.AddTargetAgentID(i)
+	return juo
+}
+
+// ClearTargetAgentID clears the value of the "target_agent_id" field.
+func (juo *JobUpdateOne) ClearTargetAgentID() *JobUpdateOne {
+	juo.mutation.ClearTargetAgentID()
+	return juo
+}
+
+// SetHeld sets the "held" field.
+func (juo *JobUpdateOne) SetHeld(b bool) *JobUpdateOne {
+	juo.mutation.SetHeld(b)
+	return juo
+}
+
+// SetNillableHeld sets the "held" field if the given value is not nil.
+func (juo *JobUpdateOne) SetNillableHeld(b *bool) *JobUpdateOne {
+	if b != nil {
+		juo.SetHeld(*b)
+	}
+	return juo
+}
+
 // SetDeploymentID sets the "deployment_id" field.
 func (juo *JobUpdateOne) SetDeploymentID(i int) *JobUpdateOne {
 	juo.mutation.SetDeploymentID(i)
@@ -1473,6 +1629,24 @@ func (juo *JobUpdateOne) sqlSave(ctx context.Context) (_node *Job, err error) {
 	}
 	if value, ok := juo.mutation.AddedLogBase(); ok {
 		_spec.AddField(job.FieldLogBase, field.TypeInt64, value)
+	}
+	if value, ok := juo.mutation.Pool(); ok {
+		_spec.SetField(job.FieldPool, field.TypeString, value)
+	}
+	if value, ok := juo.mutation.Target(); ok {
+		_spec.SetField(job.FieldTarget, field.TypeString, value)
+	}
+	if value, ok := juo.mutation.TargetAgentID(); ok {
+		_spec.SetField(job.FieldTargetAgentID, field.TypeInt, value)
+	}
+	if value, ok := juo.mutation.AddedTargetAgentID(); ok {
+		_spec.AddField(job.FieldTargetAgentID, field.TypeInt, value)
+	}
+	if juo.mutation.TargetAgentIDCleared() {
+		_spec.ClearField(job.FieldTargetAgentID, field.TypeInt)
+	}
+	if value, ok := juo.mutation.Held(); ok {
+		_spec.SetField(job.FieldHeld, field.TypeBool, value)
 	}
 	if value, ok := juo.mutation.OutputVariables(); ok {
 		_spec.SetField(job.FieldOutputVariables, field.TypeJSON, value)

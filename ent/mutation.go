@@ -21,6 +21,7 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/freezewindow"
@@ -74,6 +75,7 @@ const (
 	TypeAuditEvent            = "AuditEvent"
 	TypeDefinitionRevision    = "DefinitionRevision"
 	TypeDeployment            = "Deployment"
+	TypeDeploymentGroup       = "DeploymentGroup"
 	TypeEnvironment           = "Environment"
 	TypeEvent                 = "Event"
 	TypeFreezeWindow          = "FreezeWindow"
@@ -108,30 +110,34 @@ const (
 // AgentMutation represents an operation that mutates the Agent nodes in the graph.
 type AgentMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *int
-	created_at          *time.Time
-	updated_at          *time.Time
-	name                *string
-	system_capabilities *map[string]string
-	user_capabilities   *map[string]string
-	version             *string
-	enabled             *bool
-	online              *bool
-	last_seen_at        *time.Time
-	max_jobs            *int
-	addmax_jobs         *int
-	credential_id       *string
-	clearedFields       map[string]struct{}
-	pool                *int
-	clearedpool         bool
-	jobs                map[int]struct{}
-	removedjobs         map[int]struct{}
-	clearedjobs         bool
-	done                bool
-	oldValue            func(context.Context) (*Agent, error)
-	predicates          []predicate.Agent
+	op                      Op
+	typ                     string
+	id                      *int
+	created_at              *time.Time
+	updated_at              *time.Time
+	name                    *string
+	system_capabilities     *map[string]string
+	user_capabilities       *map[string]string
+	version                 *string
+	enabled                 *bool
+	online                  *bool
+	last_seen_at            *time.Time
+	max_jobs                *int
+	addmax_jobs             *int
+	credential_id           *string
+	tags                    *[]string
+	appendtags              []string
+	clearedFields           map[string]struct{}
+	pool                    *int
+	clearedpool             bool
+	deployment_group        *int
+	cleareddeployment_group bool
+	jobs                    map[int]struct{}
+	removedjobs             map[int]struct{}
+	clearedjobs             bool
+	done                    bool
+	oldValue                func(context.Context) (*Agent, error)
+	predicates              []predicate.Agent
 }
 
 var _ ent.Mutation = (*AgentMutation)(nil)
@@ -736,6 +742,120 @@ func (m *AgentMutation) ResetPoolID() {
 	delete(m.clearedFields, agent.FieldPoolID)
 }
 
+// SetDeploymentGroupID sets the "deployment_group_id" field.
+func (m *AgentMutation) SetDeploymentGroupID(i int) {
+	m.deployment_group = &i
+}
+
+// DeploymentGroupID returns the value of the "deployment_group_id" field in the mutation.
+func (m *AgentMutation) DeploymentGroupID() (r int, exists bool) {
+	v := m.deployment_group
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeploymentGroupID returns the old "deployment_group_id" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldDeploymentGroupID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeploymentGroupID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeploymentGroupID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeploymentGroupID: %w", err)
+	}
+	return oldValue.DeploymentGroupID, nil
+}
+
+// ClearDeploymentGroupID clears the value of the "deployment_group_id" field.
+func (m *AgentMutation) ClearDeploymentGroupID() {
+	m.deployment_group = nil
+	m.clearedFields[agent.FieldDeploymentGroupID] = struct{}{}
+}
+
+// DeploymentGroupIDCleared returns if the "deployment_group_id" field was cleared in this mutation.
+func (m *AgentMutation) DeploymentGroupIDCleared() bool {
+	_, ok := m.clearedFields[agent.FieldDeploymentGroupID]
+	return ok
+}
+
+// ResetDeploymentGroupID resets all changes to the "deployment_group_id" field.
+func (m *AgentMutation) ResetDeploymentGroupID() {
+	m.deployment_group = nil
+	delete(m.clearedFields, agent.FieldDeploymentGroupID)
+}
+
+// SetTags sets the "tags" field.
+func (m *AgentMutation) SetTags(s []string) {
+	m.tags = &s
+	m.appendtags = nil
+}
+
+// Tags returns the value of the "tags" field in the mutation.
+func (m *AgentMutation) Tags() (r []string, exists bool) {
+	v := m.tags
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTags returns the old "tags" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldTags(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTags is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTags requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTags: %w", err)
+	}
+	return oldValue.Tags, nil
+}
+
+// AppendTags adds s to the "tags" field.
+func (m *AgentMutation) AppendTags(s []string) {
+	m.appendtags = append(m.appendtags, s...)
+}
+
+// AppendedTags returns the list of values that were appended to the "tags" field in this mutation.
+func (m *AgentMutation) AppendedTags() ([]string, bool) {
+	if len(m.appendtags) == 0 {
+		return nil, false
+	}
+	return m.appendtags, true
+}
+
+// ClearTags clears the value of the "tags" field.
+func (m *AgentMutation) ClearTags() {
+	m.tags = nil
+	m.appendtags = nil
+	m.clearedFields[agent.FieldTags] = struct{}{}
+}
+
+// TagsCleared returns if the "tags" field was cleared in this mutation.
+func (m *AgentMutation) TagsCleared() bool {
+	_, ok := m.clearedFields[agent.FieldTags]
+	return ok
+}
+
+// ResetTags resets all changes to the "tags" field.
+func (m *AgentMutation) ResetTags() {
+	m.tags = nil
+	m.appendtags = nil
+	delete(m.clearedFields, agent.FieldTags)
+}
+
 // ClearPool clears the "pool" edge to the AgentPool entity.
 func (m *AgentMutation) ClearPool() {
 	m.clearedpool = true
@@ -761,6 +881,33 @@ func (m *AgentMutation) PoolIDs() (ids []int) {
 func (m *AgentMutation) ResetPool() {
 	m.pool = nil
 	m.clearedpool = false
+}
+
+// ClearDeploymentGroup clears the "deployment_group" edge to the DeploymentGroup entity.
+func (m *AgentMutation) ClearDeploymentGroup() {
+	m.cleareddeployment_group = true
+	m.clearedFields[agent.FieldDeploymentGroupID] = struct{}{}
+}
+
+// DeploymentGroupCleared reports if the "deployment_group" edge to the DeploymentGroup entity was cleared.
+func (m *AgentMutation) DeploymentGroupCleared() bool {
+	return m.DeploymentGroupIDCleared() || m.cleareddeployment_group
+}
+
+// DeploymentGroupIDs returns the "deployment_group" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeploymentGroupID instead. It exists only for internal usage by the builders.
+func (m *AgentMutation) DeploymentGroupIDs() (ids []int) {
+	if id := m.deployment_group; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDeploymentGroup resets all changes to the "deployment_group" edge.
+func (m *AgentMutation) ResetDeploymentGroup() {
+	m.deployment_group = nil
+	m.cleareddeployment_group = false
 }
 
 // AddJobIDs adds the "jobs" edge to the Job entity by ids.
@@ -851,7 +998,7 @@ func (m *AgentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 14)
 	if m.created_at != nil {
 		fields = append(fields, agent.FieldCreatedAt)
 	}
@@ -888,6 +1035,12 @@ func (m *AgentMutation) Fields() []string {
 	if m.pool != nil {
 		fields = append(fields, agent.FieldPoolID)
 	}
+	if m.deployment_group != nil {
+		fields = append(fields, agent.FieldDeploymentGroupID)
+	}
+	if m.tags != nil {
+		fields = append(fields, agent.FieldTags)
+	}
 	return fields
 }
 
@@ -920,6 +1073,10 @@ func (m *AgentMutation) Field(name string) (ent.Value, bool) {
 		return m.CredentialID()
 	case agent.FieldPoolID:
 		return m.PoolID()
+	case agent.FieldDeploymentGroupID:
+		return m.DeploymentGroupID()
+	case agent.FieldTags:
+		return m.Tags()
 	}
 	return nil, false
 }
@@ -953,6 +1110,10 @@ func (m *AgentMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldCredentialID(ctx)
 	case agent.FieldPoolID:
 		return m.OldPoolID(ctx)
+	case agent.FieldDeploymentGroupID:
+		return m.OldDeploymentGroupID(ctx)
+	case agent.FieldTags:
+		return m.OldTags(ctx)
 	}
 	return nil, fmt.Errorf("unknown Agent field %s", name)
 }
@@ -1046,6 +1207,20 @@ func (m *AgentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPoolID(v)
 		return nil
+	case agent.FieldDeploymentGroupID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeploymentGroupID(v)
+		return nil
+	case agent.FieldTags:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTags(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Agent field %s", name)
 }
@@ -1103,6 +1278,12 @@ func (m *AgentMutation) ClearedFields() []string {
 	if m.FieldCleared(agent.FieldPoolID) {
 		fields = append(fields, agent.FieldPoolID)
 	}
+	if m.FieldCleared(agent.FieldDeploymentGroupID) {
+		fields = append(fields, agent.FieldDeploymentGroupID)
+	}
+	if m.FieldCleared(agent.FieldTags) {
+		fields = append(fields, agent.FieldTags)
+	}
 	return fields
 }
 
@@ -1128,6 +1309,12 @@ func (m *AgentMutation) ClearField(name string) error {
 		return nil
 	case agent.FieldPoolID:
 		m.ClearPoolID()
+		return nil
+	case agent.FieldDeploymentGroupID:
+		m.ClearDeploymentGroupID()
+		return nil
+	case agent.FieldTags:
+		m.ClearTags()
 		return nil
 	}
 	return fmt.Errorf("unknown Agent nullable field %s", name)
@@ -1173,15 +1360,24 @@ func (m *AgentMutation) ResetField(name string) error {
 	case agent.FieldPoolID:
 		m.ResetPoolID()
 		return nil
+	case agent.FieldDeploymentGroupID:
+		m.ResetDeploymentGroupID()
+		return nil
+	case agent.FieldTags:
+		m.ResetTags()
+		return nil
 	}
 	return fmt.Errorf("unknown Agent field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AgentMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.pool != nil {
 		edges = append(edges, agent.EdgePool)
+	}
+	if m.deployment_group != nil {
+		edges = append(edges, agent.EdgeDeploymentGroup)
 	}
 	if m.jobs != nil {
 		edges = append(edges, agent.EdgeJobs)
@@ -1197,6 +1393,10 @@ func (m *AgentMutation) AddedIDs(name string) []ent.Value {
 		if id := m.pool; id != nil {
 			return []ent.Value{*id}
 		}
+	case agent.EdgeDeploymentGroup:
+		if id := m.deployment_group; id != nil {
+			return []ent.Value{*id}
+		}
 	case agent.EdgeJobs:
 		ids := make([]ent.Value, 0, len(m.jobs))
 		for id := range m.jobs {
@@ -1209,7 +1409,7 @@ func (m *AgentMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AgentMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedjobs != nil {
 		edges = append(edges, agent.EdgeJobs)
 	}
@@ -1232,9 +1432,12 @@ func (m *AgentMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AgentMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedpool {
 		edges = append(edges, agent.EdgePool)
+	}
+	if m.cleareddeployment_group {
+		edges = append(edges, agent.EdgeDeploymentGroup)
 	}
 	if m.clearedjobs {
 		edges = append(edges, agent.EdgeJobs)
@@ -1248,6 +1451,8 @@ func (m *AgentMutation) EdgeCleared(name string) bool {
 	switch name {
 	case agent.EdgePool:
 		return m.clearedpool
+	case agent.EdgeDeploymentGroup:
+		return m.cleareddeployment_group
 	case agent.EdgeJobs:
 		return m.clearedjobs
 	}
@@ -1261,6 +1466,9 @@ func (m *AgentMutation) ClearEdge(name string) error {
 	case agent.EdgePool:
 		m.ClearPool()
 		return nil
+	case agent.EdgeDeploymentGroup:
+		m.ClearDeploymentGroup()
+		return nil
 	}
 	return fmt.Errorf("unknown Agent unique edge %s", name)
 }
@@ -1271,6 +1479,9 @@ func (m *AgentMutation) ResetEdge(name string) error {
 	switch name {
 	case agent.EdgePool:
 		m.ResetPool()
+		return nil
+	case agent.EdgeDeploymentGroup:
+		m.ResetDeploymentGroup()
 		return nil
 	case agent.EdgeJobs:
 		m.ResetJobs()
@@ -1288,6 +1499,8 @@ type AgentPoolMutation struct {
 	created_at    *time.Time
 	name          *string
 	description   *string
+	may_use       *[]spec.Approver
+	appendmay_use []spec.Approver
 	clearedFields map[string]struct{}
 	agents        map[int]struct{}
 	removedagents map[int]struct{}
@@ -1503,6 +1716,71 @@ func (m *AgentPoolMutation) ResetDescription() {
 	m.description = nil
 }
 
+// SetMayUse sets the "may_use" field.
+func (m *AgentPoolMutation) SetMayUse(s []spec.Approver) {
+	m.may_use = &s
+	m.appendmay_use = nil
+}
+
+// MayUse returns the value of the "may_use" field in the mutation.
+func (m *AgentPoolMutation) MayUse() (r []spec.Approver, exists bool) {
+	v := m.may_use
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMayUse returns the old "may_use" field's value of the AgentPool entity.
+// If the AgentPool object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentPoolMutation) OldMayUse(ctx context.Context) (v []spec.Approver, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMayUse is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMayUse requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMayUse: %w", err)
+	}
+	return oldValue.MayUse, nil
+}
+
+// AppendMayUse adds s to the "may_use" field.
+func (m *AgentPoolMutation) AppendMayUse(s []spec.Approver) {
+	m.appendmay_use = append(m.appendmay_use, s...)
+}
+
+// AppendedMayUse returns the list of values that were appended to the "may_use" field in this mutation.
+func (m *AgentPoolMutation) AppendedMayUse() ([]spec.Approver, bool) {
+	if len(m.appendmay_use) == 0 {
+		return nil, false
+	}
+	return m.appendmay_use, true
+}
+
+// ClearMayUse clears the value of the "may_use" field.
+func (m *AgentPoolMutation) ClearMayUse() {
+	m.may_use = nil
+	m.appendmay_use = nil
+	m.clearedFields[agentpool.FieldMayUse] = struct{}{}
+}
+
+// MayUseCleared returns if the "may_use" field was cleared in this mutation.
+func (m *AgentPoolMutation) MayUseCleared() bool {
+	_, ok := m.clearedFields[agentpool.FieldMayUse]
+	return ok
+}
+
+// ResetMayUse resets all changes to the "may_use" field.
+func (m *AgentPoolMutation) ResetMayUse() {
+	m.may_use = nil
+	m.appendmay_use = nil
+	delete(m.clearedFields, agentpool.FieldMayUse)
+}
+
 // AddAgentIDs adds the "agents" edge to the Agent entity by ids.
 func (m *AgentPoolMutation) AddAgentIDs(ids ...int) {
 	if m.agents == nil {
@@ -1591,7 +1869,7 @@ func (m *AgentPoolMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentPoolMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 4)
 	if m.created_at != nil {
 		fields = append(fields, agentpool.FieldCreatedAt)
 	}
@@ -1600,6 +1878,9 @@ func (m *AgentPoolMutation) Fields() []string {
 	}
 	if m.description != nil {
 		fields = append(fields, agentpool.FieldDescription)
+	}
+	if m.may_use != nil {
+		fields = append(fields, agentpool.FieldMayUse)
 	}
 	return fields
 }
@@ -1615,6 +1896,8 @@ func (m *AgentPoolMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case agentpool.FieldDescription:
 		return m.Description()
+	case agentpool.FieldMayUse:
+		return m.MayUse()
 	}
 	return nil, false
 }
@@ -1630,6 +1913,8 @@ func (m *AgentPoolMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldName(ctx)
 	case agentpool.FieldDescription:
 		return m.OldDescription(ctx)
+	case agentpool.FieldMayUse:
+		return m.OldMayUse(ctx)
 	}
 	return nil, fmt.Errorf("unknown AgentPool field %s", name)
 }
@@ -1660,6 +1945,13 @@ func (m *AgentPoolMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDescription(v)
 		return nil
+	case agentpool.FieldMayUse:
+		v, ok := value.([]spec.Approver)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMayUse(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AgentPool field %s", name)
 }
@@ -1689,7 +1981,11 @@ func (m *AgentPoolMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *AgentPoolMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(agentpool.FieldMayUse) {
+		fields = append(fields, agentpool.FieldMayUse)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -1702,6 +1998,11 @@ func (m *AgentPoolMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *AgentPoolMutation) ClearField(name string) error {
+	switch name {
+	case agentpool.FieldMayUse:
+		m.ClearMayUse()
+		return nil
+	}
 	return fmt.Errorf("unknown AgentPool nullable field %s", name)
 }
 
@@ -1717,6 +2018,9 @@ func (m *AgentPoolMutation) ResetField(name string) error {
 		return nil
 	case agentpool.FieldDescription:
 		m.ResetDescription()
+		return nil
+	case agentpool.FieldMayUse:
+		m.ResetMayUse()
 		return nil
 	}
 	return fmt.Errorf("unknown AgentPool field %s", name)
@@ -1809,23 +2113,24 @@ func (m *AgentPoolMutation) ResetEdge(name string) error {
 // AgentRegistrationMutation represents an operation that mutates the AgentRegistration nodes in the graph.
 type AgentRegistrationMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	created_at    *time.Time
-	token_hash    *string
-	pool          *string
-	max_uses      *int
-	addmax_uses   *int
-	uses          *int
-	adduses       *int
-	expires_at    *time.Time
-	created_by    *string
-	revoked_at    *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*AgentRegistration, error)
-	predicates    []predicate.AgentRegistration
+	op               Op
+	typ              string
+	id               *int
+	created_at       *time.Time
+	token_hash       *string
+	pool             *string
+	deployment_group *string
+	max_uses         *int
+	addmax_uses      *int
+	uses             *int
+	adduses          *int
+	expires_at       *time.Time
+	created_by       *string
+	revoked_at       *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*AgentRegistration, error)
+	predicates       []predicate.AgentRegistration
 }
 
 var _ ent.Mutation = (*AgentRegistrationMutation)(nil)
@@ -2032,6 +2337,42 @@ func (m *AgentRegistrationMutation) OldPool(ctx context.Context) (v string, err 
 // ResetPool resets all changes to the "pool" field.
 func (m *AgentRegistrationMutation) ResetPool() {
 	m.pool = nil
+}
+
+// SetDeploymentGroup sets the "deployment_group" field.
+func (m *AgentRegistrationMutation) SetDeploymentGroup(s string) {
+	m.deployment_group = &s
+}
+
+// DeploymentGroup returns the value of the "deployment_group" field in the mutation.
+func (m *AgentRegistrationMutation) DeploymentGroup() (r string, exists bool) {
+	v := m.deployment_group
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeploymentGroup returns the old "deployment_group" field's value of the AgentRegistration entity.
+// If the AgentRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRegistrationMutation) OldDeploymentGroup(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeploymentGroup is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeploymentGroup requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeploymentGroup: %w", err)
+	}
+	return oldValue.DeploymentGroup, nil
+}
+
+// ResetDeploymentGroup resets all changes to the "deployment_group" field.
+func (m *AgentRegistrationMutation) ResetDeploymentGroup() {
+	m.deployment_group = nil
 }
 
 // SetMaxUses sets the "max_uses" field.
@@ -2301,7 +2642,7 @@ func (m *AgentRegistrationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentRegistrationMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, agentregistration.FieldCreatedAt)
 	}
@@ -2310,6 +2651,9 @@ func (m *AgentRegistrationMutation) Fields() []string {
 	}
 	if m.pool != nil {
 		fields = append(fields, agentregistration.FieldPool)
+	}
+	if m.deployment_group != nil {
+		fields = append(fields, agentregistration.FieldDeploymentGroup)
 	}
 	if m.max_uses != nil {
 		fields = append(fields, agentregistration.FieldMaxUses)
@@ -2340,6 +2684,8 @@ func (m *AgentRegistrationMutation) Field(name string) (ent.Value, bool) {
 		return m.TokenHash()
 	case agentregistration.FieldPool:
 		return m.Pool()
+	case agentregistration.FieldDeploymentGroup:
+		return m.DeploymentGroup()
 	case agentregistration.FieldMaxUses:
 		return m.MaxUses()
 	case agentregistration.FieldUses:
@@ -2365,6 +2711,8 @@ func (m *AgentRegistrationMutation) OldField(ctx context.Context, name string) (
 		return m.OldTokenHash(ctx)
 	case agentregistration.FieldPool:
 		return m.OldPool(ctx)
+	case agentregistration.FieldDeploymentGroup:
+		return m.OldDeploymentGroup(ctx)
 	case agentregistration.FieldMaxUses:
 		return m.OldMaxUses(ctx)
 	case agentregistration.FieldUses:
@@ -2404,6 +2752,13 @@ func (m *AgentRegistrationMutation) SetField(name string, value ent.Value) error
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPool(v)
+		return nil
+	case agentregistration.FieldDeploymentGroup:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeploymentGroup(v)
 		return nil
 	case agentregistration.FieldMaxUses:
 		v, ok := value.(int)
@@ -2533,6 +2888,9 @@ func (m *AgentRegistrationMutation) ResetField(name string) error {
 		return nil
 	case agentregistration.FieldPool:
 		m.ResetPool()
+		return nil
+	case agentregistration.FieldDeploymentGroup:
+		m.ResetDeploymentGroup()
 		return nil
 	case agentregistration.FieldMaxUses:
 		m.ResetMaxUses()
@@ -8287,6 +8645,9 @@ type DeploymentMutation struct {
 	status_reason               *string
 	automatic                   *bool
 	freeze_override             *bool
+	phase_failure               *string
+	only_targets                *[]string
+	appendonly_targets          []string
 	deferred_until              *time.Time
 	queued_at                   *time.Time
 	started_at                  *time.Time
@@ -8794,6 +9155,107 @@ func (m *DeploymentMutation) OldFreezeOverride(ctx context.Context) (v bool, err
 // ResetFreezeOverride resets all changes to the "freeze_override" field.
 func (m *DeploymentMutation) ResetFreezeOverride() {
 	m.freeze_override = nil
+}
+
+// SetPhaseFailure sets the "phase_failure" field.
+func (m *DeploymentMutation) SetPhaseFailure(s string) {
+	m.phase_failure = &s
+}
+
+// PhaseFailure returns the value of the "phase_failure" field in the mutation.
+func (m *DeploymentMutation) PhaseFailure() (r string, exists bool) {
+	v := m.phase_failure
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhaseFailure returns the old "phase_failure" field's value of the Deployment entity.
+// If the Deployment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentMutation) OldPhaseFailure(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhaseFailure is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhaseFailure requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhaseFailure: %w", err)
+	}
+	return oldValue.PhaseFailure, nil
+}
+
+// ResetPhaseFailure resets all changes to the "phase_failure" field.
+func (m *DeploymentMutation) ResetPhaseFailure() {
+	m.phase_failure = nil
+}
+
+// SetOnlyTargets sets the "only_targets" field.
+func (m *DeploymentMutation) SetOnlyTargets(s []string) {
+	m.only_targets = &s
+	m.appendonly_targets = nil
+}
+
+// OnlyTargets returns the value of the "only_targets" field in the mutation.
+func (m *DeploymentMutation) OnlyTargets() (r []string, exists bool) {
+	v := m.only_targets
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOnlyTargets returns the old "only_targets" field's value of the Deployment entity.
+// If the Deployment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentMutation) OldOnlyTargets(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOnlyTargets is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOnlyTargets requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOnlyTargets: %w", err)
+	}
+	return oldValue.OnlyTargets, nil
+}
+
+// AppendOnlyTargets adds s to the "only_targets" field.
+func (m *DeploymentMutation) AppendOnlyTargets(s []string) {
+	m.appendonly_targets = append(m.appendonly_targets, s...)
+}
+
+// AppendedOnlyTargets returns the list of values that were appended to the "only_targets" field in this mutation.
+func (m *DeploymentMutation) AppendedOnlyTargets() ([]string, bool) {
+	if len(m.appendonly_targets) == 0 {
+		return nil, false
+	}
+	return m.appendonly_targets, true
+}
+
+// ClearOnlyTargets clears the value of the "only_targets" field.
+func (m *DeploymentMutation) ClearOnlyTargets() {
+	m.only_targets = nil
+	m.appendonly_targets = nil
+	m.clearedFields[deployment.FieldOnlyTargets] = struct{}{}
+}
+
+// OnlyTargetsCleared returns if the "only_targets" field was cleared in this mutation.
+func (m *DeploymentMutation) OnlyTargetsCleared() bool {
+	_, ok := m.clearedFields[deployment.FieldOnlyTargets]
+	return ok
+}
+
+// ResetOnlyTargets resets all changes to the "only_targets" field.
+func (m *DeploymentMutation) ResetOnlyTargets() {
+	m.only_targets = nil
+	m.appendonly_targets = nil
+	delete(m.clearedFields, deployment.FieldOnlyTargets)
 }
 
 // SetDeferredUntil sets the "deferred_until" field.
@@ -9516,7 +9978,7 @@ func (m *DeploymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeploymentMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, deployment.FieldCreatedAt)
 	}
@@ -9546,6 +10008,12 @@ func (m *DeploymentMutation) Fields() []string {
 	}
 	if m.freeze_override != nil {
 		fields = append(fields, deployment.FieldFreezeOverride)
+	}
+	if m.phase_failure != nil {
+		fields = append(fields, deployment.FieldPhaseFailure)
+	}
+	if m.only_targets != nil {
+		fields = append(fields, deployment.FieldOnlyTargets)
 	}
 	if m.deferred_until != nil {
 		fields = append(fields, deployment.FieldDeferredUntil)
@@ -9602,6 +10070,10 @@ func (m *DeploymentMutation) Field(name string) (ent.Value, bool) {
 		return m.Automatic()
 	case deployment.FieldFreezeOverride:
 		return m.FreezeOverride()
+	case deployment.FieldPhaseFailure:
+		return m.PhaseFailure()
+	case deployment.FieldOnlyTargets:
+		return m.OnlyTargets()
 	case deployment.FieldDeferredUntil:
 		return m.DeferredUntil()
 	case deployment.FieldQueuedAt:
@@ -9649,6 +10121,10 @@ func (m *DeploymentMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldAutomatic(ctx)
 	case deployment.FieldFreezeOverride:
 		return m.OldFreezeOverride(ctx)
+	case deployment.FieldPhaseFailure:
+		return m.OldPhaseFailure(ctx)
+	case deployment.FieldOnlyTargets:
+		return m.OldOnlyTargets(ctx)
 	case deployment.FieldDeferredUntil:
 		return m.OldDeferredUntil(ctx)
 	case deployment.FieldQueuedAt:
@@ -9745,6 +10221,20 @@ func (m *DeploymentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetFreezeOverride(v)
+		return nil
+	case deployment.FieldPhaseFailure:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhaseFailure(v)
+		return nil
+	case deployment.FieldOnlyTargets:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOnlyTargets(v)
 		return nil
 	case deployment.FieldDeferredUntil:
 		v, ok := value.(time.Time)
@@ -9878,6 +10368,9 @@ func (m *DeploymentMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *DeploymentMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(deployment.FieldOnlyTargets) {
+		fields = append(fields, deployment.FieldOnlyTargets)
+	}
 	if m.FieldCleared(deployment.FieldDeferredUntil) {
 		fields = append(fields, deployment.FieldDeferredUntil)
 	}
@@ -9904,6 +10397,9 @@ func (m *DeploymentMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *DeploymentMutation) ClearField(name string) error {
 	switch name {
+	case deployment.FieldOnlyTargets:
+		m.ClearOnlyTargets()
+		return nil
 	case deployment.FieldDeferredUntil:
 		m.ClearDeferredUntil()
 		return nil
@@ -9953,6 +10449,12 @@ func (m *DeploymentMutation) ResetField(name string) error {
 		return nil
 	case deployment.FieldFreezeOverride:
 		m.ResetFreezeOverride()
+		return nil
+	case deployment.FieldPhaseFailure:
+		m.ResetPhaseFailure()
+		return nil
+	case deployment.FieldOnlyTargets:
+		m.ResetOnlyTargets()
 		return nil
 	case deployment.FieldDeferredUntil:
 		m.ResetDeferredUntil()
@@ -10183,6 +10685,626 @@ func (m *DeploymentMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Deployment edge %s", name)
 }
 
+// DeploymentGroupMutation represents an operation that mutates the DeploymentGroup nodes in the graph.
+type DeploymentGroupMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	created_at     *time.Time
+	name           *string
+	description    *string
+	may_use        *[]spec.Approver
+	appendmay_use  []spec.Approver
+	clearedFields  map[string]struct{}
+	targets        map[int]struct{}
+	removedtargets map[int]struct{}
+	clearedtargets bool
+	done           bool
+	oldValue       func(context.Context) (*DeploymentGroup, error)
+	predicates     []predicate.DeploymentGroup
+}
+
+var _ ent.Mutation = (*DeploymentGroupMutation)(nil)
+
+// deploymentgroupOption allows management of the mutation configuration using functional options.
+type deploymentgroupOption func(*DeploymentGroupMutation)
+
+// newDeploymentGroupMutation creates new mutation for the DeploymentGroup entity.
+func newDeploymentGroupMutation(c config, op Op, opts ...deploymentgroupOption) *DeploymentGroupMutation {
+	m := &DeploymentGroupMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDeploymentGroup,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDeploymentGroupID sets the ID field of the mutation.
+func withDeploymentGroupID(id int) deploymentgroupOption {
+	return func(m *DeploymentGroupMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DeploymentGroup
+		)
+		m.oldValue = func(ctx context.Context) (*DeploymentGroup, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DeploymentGroup.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDeploymentGroup sets the old DeploymentGroup of the mutation.
+func withDeploymentGroup(node *DeploymentGroup) deploymentgroupOption {
+	return func(m *DeploymentGroupMutation) {
+		m.oldValue = func(context.Context) (*DeploymentGroup, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DeploymentGroupMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DeploymentGroupMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DeploymentGroupMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DeploymentGroupMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DeploymentGroup.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DeploymentGroupMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DeploymentGroupMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the DeploymentGroup entity.
+// If the DeploymentGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentGroupMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DeploymentGroupMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *DeploymentGroupMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *DeploymentGroupMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the DeploymentGroup entity.
+// If the DeploymentGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentGroupMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *DeploymentGroupMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *DeploymentGroupMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *DeploymentGroupMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the DeploymentGroup entity.
+// If the DeploymentGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentGroupMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *DeploymentGroupMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetMayUse sets the "may_use" field.
+func (m *DeploymentGroupMutation) SetMayUse(s []spec.Approver) {
+	m.may_use = &s
+	m.appendmay_use = nil
+}
+
+// MayUse returns the value of the "may_use" field in the mutation.
+func (m *DeploymentGroupMutation) MayUse() (r []spec.Approver, exists bool) {
+	v := m.may_use
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMayUse returns the old "may_use" field's value of the DeploymentGroup entity.
+// If the DeploymentGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeploymentGroupMutation) OldMayUse(ctx context.Context) (v []spec.Approver, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMayUse is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMayUse requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMayUse: %w", err)
+	}
+	return oldValue.MayUse, nil
+}
+
+// AppendMayUse adds s to the "may_use" field.
+func (m *DeploymentGroupMutation) AppendMayUse(s []spec.Approver) {
+	m.appendmay_use = append(m.appendmay_use, s...)
+}
+
+// AppendedMayUse returns the list of values that were appended to the "may_use" field in this mutation.
+func (m *DeploymentGroupMutation) AppendedMayUse() ([]spec.Approver, bool) {
+	if len(m.appendmay_use) == 0 {
+		return nil, false
+	}
+	return m.appendmay_use, true
+}
+
+// ClearMayUse clears the value of the "may_use" field.
+func (m *DeploymentGroupMutation) ClearMayUse() {
+	m.may_use = nil
+	m.appendmay_use = nil
+	m.clearedFields[deploymentgroup.FieldMayUse] = struct{}{}
+}
+
+// MayUseCleared returns if the "may_use" field was cleared in this mutation.
+func (m *DeploymentGroupMutation) MayUseCleared() bool {
+	_, ok := m.clearedFields[deploymentgroup.FieldMayUse]
+	return ok
+}
+
+// ResetMayUse resets all changes to the "may_use" field.
+func (m *DeploymentGroupMutation) ResetMayUse() {
+	m.may_use = nil
+	m.appendmay_use = nil
+	delete(m.clearedFields, deploymentgroup.FieldMayUse)
+}
+
+// AddTargetIDs adds the "targets" edge to the Agent entity by ids.
+func (m *DeploymentGroupMutation) AddTargetIDs(ids ...int) {
+	if m.targets == nil {
+		m.targets = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.targets[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTargets clears the "targets" edge to the Agent entity.
+func (m *DeploymentGroupMutation) ClearTargets() {
+	m.clearedtargets = true
+}
+
+// TargetsCleared reports if the "targets" edge to the Agent entity was cleared.
+func (m *DeploymentGroupMutation) TargetsCleared() bool {
+	return m.clearedtargets
+}
+
+// RemoveTargetIDs removes the "targets" edge to the Agent entity by IDs.
+func (m *DeploymentGroupMutation) RemoveTargetIDs(ids ...int) {
+	if m.removedtargets == nil {
+		m.removedtargets = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.targets, ids[i])
+		m.removedtargets[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTargets returns the removed IDs of the "targets" edge to the Agent entity.
+func (m *DeploymentGroupMutation) RemovedTargetsIDs() (ids []int) {
+	for id := range m.removedtargets {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TargetsIDs returns the "targets" edge IDs in the mutation.
+func (m *DeploymentGroupMutation) TargetsIDs() (ids []int) {
+	for id := range m.targets {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTargets resets all changes to the "targets" edge.
+func (m *DeploymentGroupMutation) ResetTargets() {
+	m.targets = nil
+	m.clearedtargets = false
+	m.removedtargets = nil
+}
+
+// Where appends a list predicates to the DeploymentGroupMutation builder.
+func (m *DeploymentGroupMutation) Where(ps ...predicate.DeploymentGroup) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DeploymentGroupMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DeploymentGroupMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DeploymentGroup, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DeploymentGroupMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DeploymentGroupMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DeploymentGroup).
+func (m *DeploymentGroupMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DeploymentGroupMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.created_at != nil {
+		fields = append(fields, deploymentgroup.FieldCreatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, deploymentgroup.FieldName)
+	}
+	if m.description != nil {
+		fields = append(fields, deploymentgroup.FieldDescription)
+	}
+	if m.may_use != nil {
+		fields = append(fields, deploymentgroup.FieldMayUse)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DeploymentGroupMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case deploymentgroup.FieldCreatedAt:
+		return m.CreatedAt()
+	case deploymentgroup.FieldName:
+		return m.Name()
+	case deploymentgroup.FieldDescription:
+		return m.Description()
+	case deploymentgroup.FieldMayUse:
+		return m.MayUse()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DeploymentGroupMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case deploymentgroup.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case deploymentgroup.FieldName:
+		return m.OldName(ctx)
+	case deploymentgroup.FieldDescription:
+		return m.OldDescription(ctx)
+	case deploymentgroup.FieldMayUse:
+		return m.OldMayUse(ctx)
+	}
+	return nil, fmt.Errorf("unknown DeploymentGroup field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeploymentGroupMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case deploymentgroup.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case deploymentgroup.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case deploymentgroup.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case deploymentgroup.FieldMayUse:
+		v, ok := value.([]spec.Approver)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMayUse(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DeploymentGroup field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DeploymentGroupMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DeploymentGroupMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeploymentGroupMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown DeploymentGroup numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DeploymentGroupMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(deploymentgroup.FieldMayUse) {
+		fields = append(fields, deploymentgroup.FieldMayUse)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DeploymentGroupMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DeploymentGroupMutation) ClearField(name string) error {
+	switch name {
+	case deploymentgroup.FieldMayUse:
+		m.ClearMayUse()
+		return nil
+	}
+	return fmt.Errorf("unknown DeploymentGroup nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DeploymentGroupMutation) ResetField(name string) error {
+	switch name {
+	case deploymentgroup.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case deploymentgroup.FieldName:
+		m.ResetName()
+		return nil
+	case deploymentgroup.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case deploymentgroup.FieldMayUse:
+		m.ResetMayUse()
+		return nil
+	}
+	return fmt.Errorf("unknown DeploymentGroup field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DeploymentGroupMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.targets != nil {
+		edges = append(edges, deploymentgroup.EdgeTargets)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DeploymentGroupMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case deploymentgroup.EdgeTargets:
+		ids := make([]ent.Value, 0, len(m.targets))
+		for id := range m.targets {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DeploymentGroupMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedtargets != nil {
+		edges = append(edges, deploymentgroup.EdgeTargets)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DeploymentGroupMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case deploymentgroup.EdgeTargets:
+		ids := make([]ent.Value, 0, len(m.removedtargets))
+		for id := range m.removedtargets {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DeploymentGroupMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtargets {
+		edges = append(edges, deploymentgroup.EdgeTargets)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DeploymentGroupMutation) EdgeCleared(name string) bool {
+	switch name {
+	case deploymentgroup.EdgeTargets:
+		return m.clearedtargets
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DeploymentGroupMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown DeploymentGroup unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DeploymentGroupMutation) ResetEdge(name string) error {
+	switch name {
+	case deploymentgroup.EdgeTargets:
+		m.ResetTargets()
+		return nil
+	}
+	return fmt.Errorf("unknown DeploymentGroup edge %s", name)
+}
+
 // EnvironmentMutation represents an operation that mutates the Environment nodes in the graph.
 type EnvironmentMutation struct {
 	config
@@ -10197,6 +11319,8 @@ type EnvironmentMutation struct {
 	pre_approval      *spec.ApprovalPolicy
 	post_approval     *spec.ApprovalPolicy
 	job               *spec.JobSpec
+	phases            *[]spec.PhaseSpec
+	appendphases      []spec.PhaseSpec
 	queue             *spec.QueuePolicy
 	variables         *[]spec.Variable
 	appendvariables   []spec.Variable
@@ -10579,6 +11703,71 @@ func (m *EnvironmentMutation) ResetJob() {
 	m.job = nil
 }
 
+// SetPhases sets the "phases" field.
+func (m *EnvironmentMutation) SetPhases(ss []spec.PhaseSpec) {
+	m.phases = &ss
+	m.appendphases = nil
+}
+
+// Phases returns the value of the "phases" field in the mutation.
+func (m *EnvironmentMutation) Phases() (r []spec.PhaseSpec, exists bool) {
+	v := m.phases
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhases returns the old "phases" field's value of the Environment entity.
+// If the Environment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnvironmentMutation) OldPhases(ctx context.Context) (v []spec.PhaseSpec, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhases is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhases requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhases: %w", err)
+	}
+	return oldValue.Phases, nil
+}
+
+// AppendPhases adds ss to the "phases" field.
+func (m *EnvironmentMutation) AppendPhases(ss []spec.PhaseSpec) {
+	m.appendphases = append(m.appendphases, ss...)
+}
+
+// AppendedPhases returns the list of values that were appended to the "phases" field in this mutation.
+func (m *EnvironmentMutation) AppendedPhases() ([]spec.PhaseSpec, bool) {
+	if len(m.appendphases) == 0 {
+		return nil, false
+	}
+	return m.appendphases, true
+}
+
+// ClearPhases clears the value of the "phases" field.
+func (m *EnvironmentMutation) ClearPhases() {
+	m.phases = nil
+	m.appendphases = nil
+	m.clearedFields[environment.FieldPhases] = struct{}{}
+}
+
+// PhasesCleared returns if the "phases" field was cleared in this mutation.
+func (m *EnvironmentMutation) PhasesCleared() bool {
+	_, ok := m.clearedFields[environment.FieldPhases]
+	return ok
+}
+
+// ResetPhases resets all changes to the "phases" field.
+func (m *EnvironmentMutation) ResetPhases() {
+	m.phases = nil
+	m.appendphases = nil
+	delete(m.clearedFields, environment.FieldPhases)
+}
+
 // SetQueue sets the "queue" field.
 func (m *EnvironmentMutation) SetQueue(sp spec.QueuePolicy) {
 	m.queue = &sp
@@ -10826,7 +12015,7 @@ func (m *EnvironmentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EnvironmentMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.name != nil {
 		fields = append(fields, environment.FieldName)
 	}
@@ -10847,6 +12036,9 @@ func (m *EnvironmentMutation) Fields() []string {
 	}
 	if m.job != nil {
 		fields = append(fields, environment.FieldJob)
+	}
+	if m.phases != nil {
+		fields = append(fields, environment.FieldPhases)
 	}
 	if m.queue != nil {
 		fields = append(fields, environment.FieldQueue)
@@ -10882,6 +12074,8 @@ func (m *EnvironmentMutation) Field(name string) (ent.Value, bool) {
 		return m.PostApproval()
 	case environment.FieldJob:
 		return m.Job()
+	case environment.FieldPhases:
+		return m.Phases()
 	case environment.FieldQueue:
 		return m.Queue()
 	case environment.FieldVariables:
@@ -10913,6 +12107,8 @@ func (m *EnvironmentMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldPostApproval(ctx)
 	case environment.FieldJob:
 		return m.OldJob(ctx)
+	case environment.FieldPhases:
+		return m.OldPhases(ctx)
 	case environment.FieldQueue:
 		return m.OldQueue(ctx)
 	case environment.FieldVariables:
@@ -10978,6 +12174,13 @@ func (m *EnvironmentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetJob(v)
+		return nil
+	case environment.FieldPhases:
+		v, ok := value.([]spec.PhaseSpec)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhases(v)
 		return nil
 	case environment.FieldQueue:
 		v, ok := value.(spec.QueuePolicy)
@@ -11052,6 +12255,9 @@ func (m *EnvironmentMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *EnvironmentMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(environment.FieldPhases) {
+		fields = append(fields, environment.FieldPhases)
+	}
 	if m.FieldCleared(environment.FieldVariables) {
 		fields = append(fields, environment.FieldVariables)
 	}
@@ -11072,6 +12278,9 @@ func (m *EnvironmentMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *EnvironmentMutation) ClearField(name string) error {
 	switch name {
+	case environment.FieldPhases:
+		m.ClearPhases()
+		return nil
 	case environment.FieldVariables:
 		m.ClearVariables()
 		return nil
@@ -11106,6 +12315,9 @@ func (m *EnvironmentMutation) ResetField(name string) error {
 		return nil
 	case environment.FieldJob:
 		m.ResetJob()
+		return nil
+	case environment.FieldPhases:
+		m.ResetPhases()
 		return nil
 	case environment.FieldQueue:
 		m.ResetQueue()
@@ -15581,6 +16793,11 @@ type JobMutation struct {
 	addphase               *int
 	log_base               *int64
 	addlog_base            *int64
+	pool                   *string
+	target                 *string
+	target_agent_id        *int
+	addtarget_agent_id     *int
+	held                   *bool
 	output_variables       *[]spec.Variable
 	appendoutput_variables []spec.Variable
 	clearedFields          map[string]struct{}
@@ -16562,6 +17779,184 @@ func (m *JobMutation) ResetLogBase() {
 	m.addlog_base = nil
 }
 
+// SetPool sets the "pool" field.
+func (m *JobMutation) SetPool(s string) {
+	m.pool = &s
+}
+
+// Pool returns the value of the "pool" field in the mutation.
+func (m *JobMutation) Pool() (r string, exists bool) {
+	v := m.pool
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPool returns the old "pool" field's value of the Job entity.
+// If the Job object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobMutation) OldPool(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPool is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPool requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPool: %w", err)
+	}
+	return oldValue.Pool, nil
+}
+
+// ResetPool resets all changes to the "pool" field.
+func (m *JobMutation) ResetPool() {
+	m.pool = nil
+}
+
+// SetTarget sets the "target" field.
+func (m *JobMutation) SetTarget(s string) {
+	m.target = &s
+}
+
+// Target returns the value of the "target" field in the mutation.
+func (m *JobMutation) Target() (r string, exists bool) {
+	v := m.target
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTarget returns the old "target" field's value of the Job entity.
+// If the Job object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobMutation) OldTarget(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTarget is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTarget requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTarget: %w", err)
+	}
+	return oldValue.Target, nil
+}
+
+// ResetTarget resets all changes to the "target" field.
+func (m *JobMutation) ResetTarget() {
+	m.target = nil
+}
+
+// SetTargetAgentID sets the "target_agent_id" field.
+func (m *JobMutation) SetTargetAgentID(i int) {
+	m.target_agent_id = &i
+	m.addtarget_agent_id = nil
+}
+
+// TargetAgentID returns the value of the "target_agent_id" field in the mutation.
+func (m *JobMutation) TargetAgentID() (r int, exists bool) {
+	v := m.target_agent_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetAgentID returns the old "target_agent_id" field's value of the Job entity.
+// If the Job object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobMutation) OldTargetAgentID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetAgentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetAgentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetAgentID: %w", err)
+	}
+	return oldValue.TargetAgentID, nil
+}
+
+// AddTargetAgentID adds i to the "target_agent_id" field.
+func (m *JobMutation) AddTargetAgentID(i int) {
+	if m.addtarget_agent_id != nil {
+		*m.addtarget_agent_id += i
+	} else {
+		m.addtarget_agent_id = &i
+	}
+}
+
+// AddedTargetAgentID returns the value that was added to the "target_agent_id" field in this mutation.
+func (m *JobMutation) AddedTargetAgentID() (r int, exists bool) {
+	v := m.addtarget_agent_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTargetAgentID clears the value of the "target_agent_id" field.
+func (m *JobMutation) ClearTargetAgentID() {
+	m.target_agent_id = nil
+	m.addtarget_agent_id = nil
+	m.clearedFields[job.FieldTargetAgentID] = struct{}{}
+}
+
+// TargetAgentIDCleared returns if the "target_agent_id" field was cleared in this mutation.
+func (m *JobMutation) TargetAgentIDCleared() bool {
+	_, ok := m.clearedFields[job.FieldTargetAgentID]
+	return ok
+}
+
+// ResetTargetAgentID resets all changes to the "target_agent_id" field.
+func (m *JobMutation) ResetTargetAgentID() {
+	m.target_agent_id = nil
+	m.addtarget_agent_id = nil
+	delete(m.clearedFields, job.FieldTargetAgentID)
+}
+
+// SetHeld sets the "held" field.
+func (m *JobMutation) SetHeld(b bool) {
+	m.held = &b
+}
+
+// Held returns the value of the "held" field in the mutation.
+func (m *JobMutation) Held() (r bool, exists bool) {
+	v := m.held
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeld returns the old "held" field's value of the Job entity.
+// If the Job object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JobMutation) OldHeld(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeld is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeld requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeld: %w", err)
+	}
+	return oldValue.Held, nil
+}
+
+// ResetHeld resets all changes to the "held" field.
+func (m *JobMutation) ResetHeld() {
+	m.held = nil
+}
+
 // SetDeploymentID sets the "deployment_id" field.
 func (m *JobMutation) SetDeploymentID(i int) {
 	m.deployment = &i
@@ -16908,7 +18303,7 @@ func (m *JobMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *JobMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 26)
 	if m.created_at != nil {
 		fields = append(fields, job.FieldCreatedAt)
 	}
@@ -16966,6 +18361,18 @@ func (m *JobMutation) Fields() []string {
 	if m.log_base != nil {
 		fields = append(fields, job.FieldLogBase)
 	}
+	if m.pool != nil {
+		fields = append(fields, job.FieldPool)
+	}
+	if m.target != nil {
+		fields = append(fields, job.FieldTarget)
+	}
+	if m.target_agent_id != nil {
+		fields = append(fields, job.FieldTargetAgentID)
+	}
+	if m.held != nil {
+		fields = append(fields, job.FieldHeld)
+	}
 	if m.deployment != nil {
 		fields = append(fields, job.FieldDeploymentID)
 	}
@@ -17021,6 +18428,14 @@ func (m *JobMutation) Field(name string) (ent.Value, bool) {
 		return m.Phase()
 	case job.FieldLogBase:
 		return m.LogBase()
+	case job.FieldPool:
+		return m.Pool()
+	case job.FieldTarget:
+		return m.Target()
+	case job.FieldTargetAgentID:
+		return m.TargetAgentID()
+	case job.FieldHeld:
+		return m.Held()
 	case job.FieldDeploymentID:
 		return m.DeploymentID()
 	case job.FieldAgentID:
@@ -17074,6 +18489,14 @@ func (m *JobMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldPhase(ctx)
 	case job.FieldLogBase:
 		return m.OldLogBase(ctx)
+	case job.FieldPool:
+		return m.OldPool(ctx)
+	case job.FieldTarget:
+		return m.OldTarget(ctx)
+	case job.FieldTargetAgentID:
+		return m.OldTargetAgentID(ctx)
+	case job.FieldHeld:
+		return m.OldHeld(ctx)
 	case job.FieldDeploymentID:
 		return m.OldDeploymentID(ctx)
 	case job.FieldAgentID:
@@ -17222,6 +18645,34 @@ func (m *JobMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLogBase(v)
 		return nil
+	case job.FieldPool:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPool(v)
+		return nil
+	case job.FieldTarget:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTarget(v)
+		return nil
+	case job.FieldTargetAgentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetAgentID(v)
+		return nil
+	case job.FieldHeld:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeld(v)
+		return nil
 	case job.FieldDeploymentID:
 		v, ok := value.(int)
 		if !ok {
@@ -17266,6 +18717,9 @@ func (m *JobMutation) AddedFields() []string {
 	if m.addlog_base != nil {
 		fields = append(fields, job.FieldLogBase)
 	}
+	if m.addtarget_agent_id != nil {
+		fields = append(fields, job.FieldTargetAgentID)
+	}
 	return fields
 }
 
@@ -17284,6 +18738,8 @@ func (m *JobMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedPhase()
 	case job.FieldLogBase:
 		return m.AddedLogBase()
+	case job.FieldTargetAgentID:
+		return m.AddedTargetAgentID()
 	}
 	return nil, false
 }
@@ -17328,6 +18784,13 @@ func (m *JobMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddLogBase(v)
 		return nil
+	case job.FieldTargetAgentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTargetAgentID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Job numeric field %s", name)
 }
@@ -17350,6 +18813,9 @@ func (m *JobMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(job.FieldTimeoutAt) {
 		fields = append(fields, job.FieldTimeoutAt)
+	}
+	if m.FieldCleared(job.FieldTargetAgentID) {
+		fields = append(fields, job.FieldTargetAgentID)
 	}
 	if m.FieldCleared(job.FieldAgentID) {
 		fields = append(fields, job.FieldAgentID)
@@ -17385,6 +18851,9 @@ func (m *JobMutation) ClearField(name string) error {
 		return nil
 	case job.FieldTimeoutAt:
 		m.ClearTimeoutAt()
+		return nil
+	case job.FieldTargetAgentID:
+		m.ClearTargetAgentID()
 		return nil
 	case job.FieldAgentID:
 		m.ClearAgentID()
@@ -17456,6 +18925,18 @@ func (m *JobMutation) ResetField(name string) error {
 		return nil
 	case job.FieldLogBase:
 		m.ResetLogBase()
+		return nil
+	case job.FieldPool:
+		m.ResetPool()
+		return nil
+	case job.FieldTarget:
+		m.ResetTarget()
+		return nil
+	case job.FieldTargetAgentID:
+		m.ResetTargetAgentID()
+		return nil
+	case job.FieldHeld:
+		m.ResetHeld()
 		return nil
 	case job.FieldDeploymentID:
 		m.ResetDeploymentID()

@@ -15,6 +15,7 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/definitionrevision"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/environment"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/freezewindow"
@@ -146,12 +147,16 @@ func init() {
 	agentregistrationDescPool := agentregistrationFields[1].Descriptor()
 	// agentregistration.DefaultPool holds the default value on creation for the pool field.
 	agentregistration.DefaultPool = agentregistrationDescPool.Default.(string)
+	// agentregistrationDescDeploymentGroup is the schema descriptor for deployment_group field.
+	agentregistrationDescDeploymentGroup := agentregistrationFields[2].Descriptor()
+	// agentregistration.DefaultDeploymentGroup holds the default value on creation for the deployment_group field.
+	agentregistration.DefaultDeploymentGroup = agentregistrationDescDeploymentGroup.Default.(string)
 	// agentregistrationDescMaxUses is the schema descriptor for max_uses field.
-	agentregistrationDescMaxUses := agentregistrationFields[2].Descriptor()
+	agentregistrationDescMaxUses := agentregistrationFields[3].Descriptor()
 	// agentregistration.DefaultMaxUses holds the default value on creation for the max_uses field.
 	agentregistration.DefaultMaxUses = agentregistrationDescMaxUses.Default.(int)
 	// agentregistrationDescUses is the schema descriptor for uses field.
-	agentregistrationDescUses := agentregistrationFields[3].Descriptor()
+	agentregistrationDescUses := agentregistrationFields[4].Descriptor()
 	// agentregistration.DefaultUses holds the default value on creation for the uses field.
 	agentregistration.DefaultUses = agentregistrationDescUses.Default.(int)
 	apitokenMixin := schema.ApiToken{}.Mixin()
@@ -350,10 +355,45 @@ func init() {
 	deploymentDescFreezeOverride := deploymentFields[7].Descriptor()
 	// deployment.DefaultFreezeOverride holds the default value on creation for the freeze_override field.
 	deployment.DefaultFreezeOverride = deploymentDescFreezeOverride.Default.(bool)
+	// deploymentDescPhaseFailure is the schema descriptor for phase_failure field.
+	deploymentDescPhaseFailure := deploymentFields[8].Descriptor()
+	// deployment.DefaultPhaseFailure holds the default value on creation for the phase_failure field.
+	deployment.DefaultPhaseFailure = deploymentDescPhaseFailure.Default.(string)
 	// deploymentDescVersion is the schema descriptor for version field.
-	deploymentDescVersion := deploymentFields[12].Descriptor()
+	deploymentDescVersion := deploymentFields[14].Descriptor()
 	// deployment.DefaultVersion holds the default value on creation for the version field.
 	deployment.DefaultVersion = deploymentDescVersion.Default.(int)
+	deploymentgroupMixin := schema.DeploymentGroup{}.Mixin()
+	deploymentgroupMixinFields0 := deploymentgroupMixin[0].Fields()
+	_ = deploymentgroupMixinFields0
+	deploymentgroupFields := schema.DeploymentGroup{}.Fields()
+	_ = deploymentgroupFields
+	// deploymentgroupDescCreatedAt is the schema descriptor for created_at field.
+	deploymentgroupDescCreatedAt := deploymentgroupMixinFields0[0].Descriptor()
+	// deploymentgroup.DefaultCreatedAt holds the default value on creation for the created_at field.
+	deploymentgroup.DefaultCreatedAt = deploymentgroupDescCreatedAt.Default.(func() time.Time)
+	// deploymentgroupDescName is the schema descriptor for name field.
+	deploymentgroupDescName := deploymentgroupFields[0].Descriptor()
+	// deploymentgroup.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	deploymentgroup.NameValidator = func() func(string) error {
+		validators := deploymentgroupDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// deploymentgroupDescDescription is the schema descriptor for description field.
+	deploymentgroupDescDescription := deploymentgroupFields[1].Descriptor()
+	// deploymentgroup.DefaultDescription holds the default value on creation for the description field.
+	deploymentgroup.DefaultDescription = deploymentgroupDescDescription.Default.(string)
 	environmentFields := schema.Environment{}.Fields()
 	_ = environmentFields
 	// environmentDescName is the schema descriptor for name field.
@@ -548,6 +588,18 @@ func init() {
 	jobDescLogBase := jobFields[16].Descriptor()
 	// job.DefaultLogBase holds the default value on creation for the log_base field.
 	job.DefaultLogBase = jobDescLogBase.Default.(int64)
+	// jobDescPool is the schema descriptor for pool field.
+	jobDescPool := jobFields[17].Descriptor()
+	// job.DefaultPool holds the default value on creation for the pool field.
+	job.DefaultPool = jobDescPool.Default.(string)
+	// jobDescTarget is the schema descriptor for target field.
+	jobDescTarget := jobFields[18].Descriptor()
+	// job.DefaultTarget holds the default value on creation for the target field.
+	job.DefaultTarget = jobDescTarget.Default.(string)
+	// jobDescHeld is the schema descriptor for held field.
+	jobDescHeld := jobFields[20].Descriptor()
+	// job.DefaultHeld holds the default value on creation for the held field.
+	job.DefaultHeld = jobDescHeld.Default.(bool)
 	jobstepFields := schema.JobStep{}.Fields()
 	_ = jobstepFields
 	// jobstepDescContinueOnError is the schema descriptor for continue_on_error field.

@@ -34,6 +34,8 @@ type Tx struct {
 	DefinitionRevision *DefinitionRevisionClient
 	// Deployment is the client for interacting with the Deployment builders.
 	Deployment *DeploymentClient
+	// DeploymentGroup is the client for interacting with the DeploymentGroup builders.
+	DeploymentGroup *DeploymentGroupClient
 	// Environment is the client for interacting with the Environment builders.
 	Environment *EnvironmentClient
 	// Event is the client for interacting with the Event builders.
@@ -233,6 +235,7 @@ func (tx *Tx) init() {
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.DefinitionRevision = NewDefinitionRevisionClient(tx.config)
 	tx.Deployment = NewDeploymentClient(tx.config)
+	tx.DeploymentGroup = NewDeploymentGroupClient(tx.config)
 	tx.Environment = NewEnvironmentClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.FreezeWindow = NewFreezeWindowClient(tx.config)

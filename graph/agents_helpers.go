@@ -7,3 +7,14 @@ func derefOr[T any](p *T, def T) T {
 	}
 	return *p
 }
+
+// values dereferences a list of pointers (gqlgen's input lists).
+func values[T any](ps []*T) []T {
+	out := make([]T, 0, len(ps))
+	for _, p := range ps {
+		if p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out
+}

@@ -62,6 +62,7 @@ type ResolverRoot interface {
 	ImportedDefinitionReport() ImportedDefinitionReportResolver
 	Mutation() MutationResolver
 	OutgoingHook() OutgoingHookResolver
+	PhaseSpec() PhaseSpecResolver
 	Query() QueryResolver
 	Release() ReleaseResolver
 	ReleaseDefinition() ReleaseDefinitionResolver
@@ -91,9 +92,12 @@ type ComplexityRoot struct {
 	Agent struct {
 		Capabilities       func(childComplexity int) int
 		CreatedAt          func(childComplexity int) int
+		DeploymentGroup    func(childComplexity int) int
+		DeploymentGroupID  func(childComplexity int) int
 		Enabled            func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		Jobs               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.JobOrder, where *ent.JobWhereInput) int
+		LastDeployment     func(childComplexity int) int
 		LastSeenAt         func(childComplexity int) int
 		MaxJobs            func(childComplexity int) int
 		Name               func(childComplexity int) int
@@ -101,6 +105,7 @@ type ComplexityRoot struct {
 		Pool               func(childComplexity int) int
 		PoolID             func(childComplexity int) int
 		SystemCapabilities func(childComplexity int) int
+		Tags               func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
 		UserCapabilities   func(childComplexity int) int
 		Version            func(childComplexity int) int
@@ -122,18 +127,20 @@ type ComplexityRoot struct {
 		CreatedAt   func(childComplexity int) int
 		Description func(childComplexity int) int
 		ID          func(childComplexity int) int
+		MayUse      func(childComplexity int) int
 		Name        func(childComplexity int) int
 	}
 
 	AgentRegistration struct {
-		CreatedAt func(childComplexity int) int
-		CreatedBy func(childComplexity int) int
-		ExpiresAt func(childComplexity int) int
-		ID        func(childComplexity int) int
-		MaxUses   func(childComplexity int) int
-		Pool      func(childComplexity int) int
-		RevokedAt func(childComplexity int) int
-		Uses      func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
+		DeploymentGroup func(childComplexity int) int
+		ExpiresAt       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		MaxUses         func(childComplexity int) int
+		Pool            func(childComplexity int) int
+		RevokedAt       func(childComplexity int) int
+		Uses            func(childComplexity int) int
 	}
 
 	AgentStatusEvent struct {
@@ -459,7 +466,9 @@ type ComplexityRoot struct {
 		Job                  func(childComplexity int) int
 		Jobs                 func(childComplexity int) int
 		ManualInterventions  func(childComplexity int) int
+		OnlyTargets          func(childComplexity int) int
 		Operation            func(childComplexity int) int
+		PhaseFailure         func(childComplexity int) int
 		QueuedAt             func(childComplexity int) int
 		Reason               func(childComplexity int) int
 		Release              func(childComplexity int) int
@@ -470,6 +479,7 @@ type ComplexityRoot struct {
 		StartedAt            func(childComplexity int) int
 		Status               func(childComplexity int) int
 		StatusReason         func(childComplexity int) int
+		Targets              func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
 	}
 
@@ -497,6 +507,15 @@ type ComplexityRoot struct {
 		StatusReason func(childComplexity int) int
 		Time         func(childComplexity int) int
 		Type         func(childComplexity int) int
+	}
+
+	DeploymentGroup struct {
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		MayUse      func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Targets     func(childComplexity int) int
 	}
 
 	DeploymentStartedEvent struct {
@@ -547,10 +566,12 @@ type ComplexityRoot struct {
 	}
 
 	EnvironmentSpec struct {
+		DeployPhases   func(childComplexity int) int
 		Job            func(childComplexity int) int
 		Name           func(childComplexity int) int
 		Owner          func(childComplexity int) int
 		Permissions    func(childComplexity int) int
+		Phases         func(childComplexity int) int
 		PostApproval   func(childComplexity int) int
 		PostGates      func(childComplexity int) int
 		PreApproval    func(childComplexity int) int
@@ -812,17 +833,21 @@ type ComplexityRoot struct {
 		Deployment      func(childComplexity int) int
 		DeploymentID    func(childComplexity int) int
 		FinishedAt      func(childComplexity int) int
+		Held            func(childComplexity int) int
 		ID              func(childComplexity int) int
 		LogBase         func(childComplexity int) int
 		LogBytes        func(childComplexity int) int
 		LogSeq          func(childComplexity int) int
 		LogTruncated    func(childComplexity int) int
 		Phase           func(childComplexity int) int
+		Pool            func(childComplexity int) int
 		QueuedAt        func(childComplexity int) int
 		ResultReason    func(childComplexity int) int
 		StartedAt       func(childComplexity int) int
 		Status          func(childComplexity int) int
 		Steps           func(childComplexity int) int
+		Target          func(childComplexity int) int
+		TargetAgentID   func(childComplexity int) int
 		TimeoutAt       func(childComplexity int) int
 		UpdatedAt       func(childComplexity int) int
 		WaitingReason   func(childComplexity int) int
@@ -997,11 +1022,13 @@ type ComplexityRoot struct {
 		CreateOutgoingHook       func(childComplexity int, input model.NewOutgoingHookInput) int
 		CreateRelease            func(childComplexity int, input delivery.CreateReleaseInput) int
 		CreateServiceConnection  func(childComplexity int, input model.NewServiceConnectionInput) int
+		CreateTargetRegistration func(childComplexity int, deploymentGroup string, maxUses *int, expiresInHours *int) int
 		CreateTaskTemplate       func(childComplexity int, input tasklib.Template) int
 		CreateUser               func(childComplexity int, input model.NewUserInput) int
 		CreateVariableGroup      func(childComplexity int, input delivery.VariableGroupInput, comment *string) int
 		DeleteAgent              func(childComplexity int, id int) int
 		DeleteDefinition         func(childComplexity int, id int, expectedRevision int, comment *string) int
+		DeleteDeploymentGroup    func(childComplexity int, name string) int
 		DeleteDraftRelease       func(childComplexity int, id int) int
 		DeleteFreezeWindow       func(childComplexity int, id int) int
 		DeleteGroup              func(childComplexity int, id int) int
@@ -1014,6 +1041,7 @@ type ComplexityRoot struct {
 		DisableUser              func(childComplexity int, id int) int
 		IgnoreGates              func(childComplexity int, deploymentID int, comment *string) int
 		ImportDefinitions        func(childComplexity int, format delivery.ImportFormat, documents []string, dryRun *bool, mapping *azureclassic.Mapping, comment *string) int
+		MoveAgent                func(childComplexity int, agentID int, pool string) int
 		Ping                     func(childComplexity int) int
 		ReassignApproval         func(childComplexity int, approvalID int, toUsername string, comment *string) int
 		RedeliverWebhookDelivery func(childComplexity int, id int) int
@@ -1025,7 +1053,10 @@ type ComplexityRoot struct {
 		RevertDefinition         func(childComplexity int, id int, toRevision int, comment *string, keepCurrentSecrets *bool) int
 		RevokeAPIToken           func(childComplexity int, id int) int
 		RunRetention             func(childComplexity int) int
+		SaveAgentPool            func(childComplexity int, input model.AgentPoolInput) int
+		SaveDeploymentGroup      func(childComplexity int, input model.DeploymentGroupInput) int
 		SetAgentEnabled          func(childComplexity int, id int, enabled bool) int
+		SetTargetTags            func(childComplexity int, agentID int, tags []string) int
 		SetUserPassword          func(childComplexity int, id int, password string) int
 		StartRelease             func(childComplexity int, id int) int
 		UndeleteDefinition       func(childComplexity int, id int, comment *string) int
@@ -1102,7 +1133,25 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	PhaseSpec struct {
+		Condition            func(childComplexity int) int
+		Demands              func(childComplexity int) int
+		DeploymentGroup      func(childComplexity int) int
+		FailureThreshold     func(childComplexity int) int
+		Kind                 func(childComplexity int) int
+		MaxParallel          func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		OfflineTargets       func(childComplexity int) int
+		Pool                 func(childComplexity int) int
+		SecureFiles          func(childComplexity int) int
+		SkipArtifactDownload func(childComplexity int) int
+		Tags                 func(childComplexity int) int
+		Tasks                func(childComplexity int) int
+		TimeoutMinutes       func(childComplexity int) int
+	}
+
 	Query struct {
+		AgentPools                 func(childComplexity int) int
 		Agents                     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AgentOrder, where *ent.AgentWhereInput) int
 		ArtifactVersions           func(childComplexity int, definitionID int, alias string, first *int) int
 		AuditEvents                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
@@ -1113,6 +1162,7 @@ type ComplexityRoot struct {
 		DefinitionRevisions        func(childComplexity int, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) int
 		Definitions                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
 		DeletedDefinitions         func(childComplexity int) int
+		DeploymentGroups           func(childComplexity int) int
 		FreezeWindows              func(childComplexity int, definitionID *int) int
 		Groups                     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
 		HookDeliveries             func(childComplexity int, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) int
@@ -1663,12 +1713,14 @@ type AgentResolver interface {
 	Capabilities(ctx context.Context, obj *ent.Agent) (map[string]any, error)
 	SystemCapabilities(ctx context.Context, obj *ent.Agent) (map[string]any, error)
 	UserCapabilities(ctx context.Context, obj *ent.Agent) (map[string]any, error)
+	LastDeployment(ctx context.Context, obj *ent.Agent) (*ent.Deployment, error)
 }
 type ApprovalResolver interface {
 	Notifications(ctx context.Context, obj *ent.Approval) ([]*ent.Notification, error)
 }
 type DeploymentResolver interface {
 	Job(ctx context.Context, obj *ent.Deployment) (*ent.Job, error)
+	Targets(ctx context.Context, obj *ent.Deployment) ([]*ent.Job, error)
 }
 type EnvironmentResolver interface {
 	ViewerCan(ctx context.Context, obj *ent.Environment) (*delivery.ViewerCan, error)
@@ -1733,6 +1785,12 @@ type MutationResolver interface {
 	StartRelease(ctx context.Context, id int) (*ent.Release, error)
 	DeleteDraftRelease(ctx context.Context, id int) (bool, error)
 	RunRetention(ctx context.Context) (*delivery.RetentionRun, error)
+	SaveAgentPool(ctx context.Context, input model.AgentPoolInput) (*ent.AgentPool, error)
+	MoveAgent(ctx context.Context, agentID int, pool string) (*ent.Agent, error)
+	SaveDeploymentGroup(ctx context.Context, input model.DeploymentGroupInput) (*ent.DeploymentGroup, error)
+	DeleteDeploymentGroup(ctx context.Context, name string) (int, error)
+	SetTargetTags(ctx context.Context, agentID int, tags []string) (*ent.Agent, error)
+	CreateTargetRegistration(ctx context.Context, deploymentGroup string, maxUses *int, expiresInHours *int) (*model.CreatedAgentRegistration, error)
 	CreateTaskTemplate(ctx context.Context, input tasklib.Template) (*tasklib.Template, error)
 	UpdateTaskTemplate(ctx context.Context, input tasklib.Template) (*tasklib.Template, error)
 	DeleteTaskTemplate(ctx context.Context, name string, version string) (bool, error)
@@ -1740,6 +1798,11 @@ type MutationResolver interface {
 }
 type OutgoingHookResolver interface {
 	HasSecret(ctx context.Context, obj *ent.OutgoingHook) (bool, error)
+}
+type PhaseSpecResolver interface {
+	Kind(ctx context.Context, obj *spec.PhaseSpec) (spec.PhaseKind, error)
+
+	Condition(ctx context.Context, obj *spec.PhaseSpec) (string, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -1775,6 +1838,8 @@ type QueryResolver interface {
 	CurrentDeployments(ctx context.Context, definitionID int) ([]*delivery.EnvironmentDeploymentState, error)
 	RetentionPreview(ctx context.Context, definitionID int) (*delivery.RetentionPreview, error)
 	DeletedDefinitions(ctx context.Context) ([]*ent.ReleaseDefinition, error)
+	AgentPools(ctx context.Context) ([]*ent.AgentPool, error)
+	DeploymentGroups(ctx context.Context) ([]*ent.DeploymentGroup, error)
 	TaskTemplates(ctx context.Context) ([]*tasklib.Template, error)
 	TaskTemplate(ctx context.Context, name string, version string) (*tasklib.Template, error)
 	ArtifactVersions(ctx context.Context, definitionID int, alias string, first *int) ([]*delivery.BuildVersion, error)
@@ -1896,6 +1961,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.CreatedAt(childComplexity), true
+	case "Agent.deploymentGroup":
+		if e.ComplexityRoot.Agent.DeploymentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.DeploymentGroup(childComplexity), true
+	case "Agent.deploymentGroupID":
+		if e.ComplexityRoot.Agent.DeploymentGroupID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.DeploymentGroupID(childComplexity), true
 	case "Agent.enabled":
 		if e.ComplexityRoot.Agent.Enabled == nil {
 			break
@@ -1919,6 +1996,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.Jobs(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.JobOrder), args["where"].(*ent.JobWhereInput)), true
+	case "Agent.lastDeployment":
+		if e.ComplexityRoot.Agent.LastDeployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.LastDeployment(childComplexity), true
 	case "Agent.lastSeenAt":
 		if e.ComplexityRoot.Agent.LastSeenAt == nil {
 			break
@@ -1961,6 +2044,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.SystemCapabilities(childComplexity), true
+	case "Agent.tags":
+		if e.ComplexityRoot.Agent.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Tags(childComplexity), true
 	case "Agent.updatedAt":
 		if e.ComplexityRoot.Agent.UpdatedAt == nil {
 			break
@@ -2036,6 +2125,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentPool.ID(childComplexity), true
+	case "AgentPool.mayUse":
+		if e.ComplexityRoot.AgentPool.MayUse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentPool.MayUse(childComplexity), true
 	case "AgentPool.name":
 		if e.ComplexityRoot.AgentPool.Name == nil {
 			break
@@ -2055,6 +2150,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentRegistration.CreatedBy(childComplexity), true
+	case "AgentRegistration.deploymentGroup":
+		if e.ComplexityRoot.AgentRegistration.DeploymentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRegistration.DeploymentGroup(childComplexity), true
 	case "AgentRegistration.expiresAt":
 		if e.ComplexityRoot.AgentRegistration.ExpiresAt == nil {
 			break
@@ -3531,12 +3632,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Deployment.ManualInterventions(childComplexity), true
+	case "Deployment.onlyTargets":
+		if e.ComplexityRoot.Deployment.OnlyTargets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.OnlyTargets(childComplexity), true
 	case "Deployment.operation":
 		if e.ComplexityRoot.Deployment.Operation == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Deployment.Operation(childComplexity), true
+	case "Deployment.phaseFailure":
+		if e.ComplexityRoot.Deployment.PhaseFailure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.PhaseFailure(childComplexity), true
 	case "Deployment.queuedAt":
 		if e.ComplexityRoot.Deployment.QueuedAt == nil {
 			break
@@ -3597,6 +3710,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Deployment.StatusReason(childComplexity), true
+	case "Deployment.targets":
+		if e.ComplexityRoot.Deployment.Targets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Targets(childComplexity), true
 	case "Deployment.updatedAt":
 		if e.ComplexityRoot.Deployment.UpdatedAt == nil {
 			break
@@ -3708,6 +3827,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeploymentFinishedEvent.Type(childComplexity), true
+
+	case "DeploymentGroup.createdAt":
+		if e.ComplexityRoot.DeploymentGroup.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentGroup.CreatedAt(childComplexity), true
+	case "DeploymentGroup.description":
+		if e.ComplexityRoot.DeploymentGroup.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentGroup.Description(childComplexity), true
+	case "DeploymentGroup.id":
+		if e.ComplexityRoot.DeploymentGroup.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentGroup.ID(childComplexity), true
+	case "DeploymentGroup.mayUse":
+		if e.ComplexityRoot.DeploymentGroup.MayUse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentGroup.MayUse(childComplexity), true
+	case "DeploymentGroup.name":
+		if e.ComplexityRoot.DeploymentGroup.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentGroup.Name(childComplexity), true
+	case "DeploymentGroup.targets":
+		if e.ComplexityRoot.DeploymentGroup.Targets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentGroup.Targets(childComplexity), true
 
 	case "DeploymentStartedEvent.actor":
 		if e.ComplexityRoot.DeploymentStartedEvent.Actor == nil {
@@ -3923,6 +4079,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnvironmentPermissions.ManageDeployments(childComplexity), true
 
+	case "EnvironmentSpec.deployPhases":
+		if e.ComplexityRoot.EnvironmentSpec.DeployPhases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.DeployPhases(childComplexity), true
 	case "EnvironmentSpec.job":
 		if e.ComplexityRoot.EnvironmentSpec.Job == nil {
 			break
@@ -3947,6 +4109,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnvironmentSpec.Permissions(childComplexity), true
+	case "EnvironmentSpec.phases":
+		if e.ComplexityRoot.EnvironmentSpec.Phases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentSpec.Phases(childComplexity), true
 	case "EnvironmentSpec.postApproval":
 		if e.ComplexityRoot.EnvironmentSpec.PostApproval == nil {
 			break
@@ -5037,6 +5205,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Job.FinishedAt(childComplexity), true
+	case "Job.held":
+		if e.ComplexityRoot.Job.Held == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Held(childComplexity), true
 	case "Job.id":
 		if e.ComplexityRoot.Job.ID == nil {
 			break
@@ -5073,6 +5247,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Job.Phase(childComplexity), true
+	case "Job.pool":
+		if e.ComplexityRoot.Job.Pool == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Pool(childComplexity), true
 	case "Job.queuedAt":
 		if e.ComplexityRoot.Job.QueuedAt == nil {
 			break
@@ -5103,6 +5283,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Job.Steps(childComplexity), true
+	case "Job.target":
+		if e.ComplexityRoot.Job.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Target(childComplexity), true
+	case "Job.targetAgentID":
+		if e.ComplexityRoot.Job.TargetAgentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.TargetAgentID(childComplexity), true
 	case "Job.timeoutAt":
 		if e.ComplexityRoot.Job.TimeoutAt == nil {
 			break
@@ -5957,6 +6149,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateServiceConnection(childComplexity, args["input"].(model.NewServiceConnectionInput)), true
+	case "Mutation.createTargetRegistration":
+		if e.ComplexityRoot.Mutation.CreateTargetRegistration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createTargetRegistration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateTargetRegistration(childComplexity, args["deploymentGroup"].(string), args["maxUses"].(*int), args["expiresInHours"].(*int)), true
 	case "Mutation.createTaskTemplate":
 		if e.ComplexityRoot.Mutation.CreateTaskTemplate == nil {
 			break
@@ -6012,6 +6215,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteDefinition(childComplexity, args["id"].(int), args["expectedRevision"].(int), args["comment"].(*string)), true
+	case "Mutation.deleteDeploymentGroup":
+		if e.ComplexityRoot.Mutation.DeleteDeploymentGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteDeploymentGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteDeploymentGroup(childComplexity, args["name"].(string)), true
 	case "Mutation.deleteDraftRelease":
 		if e.ComplexityRoot.Mutation.DeleteDraftRelease == nil {
 			break
@@ -6144,6 +6358,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportDefinitions(childComplexity, args["format"].(delivery.ImportFormat), args["documents"].([]string), args["dryRun"].(*bool), args["mapping"].(*azureclassic.Mapping), args["comment"].(*string)), true
+	case "Mutation.moveAgent":
+		if e.ComplexityRoot.Mutation.MoveAgent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moveAgent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MoveAgent(childComplexity, args["agentId"].(int), args["pool"].(string)), true
 	case "Mutation.ping":
 		if e.ComplexityRoot.Mutation.Ping == nil {
 			break
@@ -6255,6 +6480,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunRetention(childComplexity), true
+	case "Mutation.saveAgentPool":
+		if e.ComplexityRoot.Mutation.SaveAgentPool == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_saveAgentPool_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SaveAgentPool(childComplexity, args["input"].(model.AgentPoolInput)), true
+	case "Mutation.saveDeploymentGroup":
+		if e.ComplexityRoot.Mutation.SaveDeploymentGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_saveDeploymentGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SaveDeploymentGroup(childComplexity, args["input"].(model.DeploymentGroupInput)), true
 	case "Mutation.setAgentEnabled":
 		if e.ComplexityRoot.Mutation.SetAgentEnabled == nil {
 			break
@@ -6266,6 +6513,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetAgentEnabled(childComplexity, args["id"].(int), args["enabled"].(bool)), true
+	case "Mutation.setTargetTags":
+		if e.ComplexityRoot.Mutation.SetTargetTags == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setTargetTags_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetTargetTags(childComplexity, args["agentId"].(int), args["tags"].([]string)), true
 	case "Mutation.setUserPassword":
 		if e.ComplexityRoot.Mutation.SetUserPassword == nil {
 			break
@@ -6652,6 +6910,97 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "PhaseSpec.condition":
+		if e.ComplexityRoot.PhaseSpec.Condition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.Condition(childComplexity), true
+	case "PhaseSpec.demands":
+		if e.ComplexityRoot.PhaseSpec.Demands == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.Demands(childComplexity), true
+	case "PhaseSpec.deploymentGroup":
+		if e.ComplexityRoot.PhaseSpec.DeploymentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.DeploymentGroup(childComplexity), true
+	case "PhaseSpec.failureThreshold":
+		if e.ComplexityRoot.PhaseSpec.FailureThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.FailureThreshold(childComplexity), true
+	case "PhaseSpec.kind":
+		if e.ComplexityRoot.PhaseSpec.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.Kind(childComplexity), true
+	case "PhaseSpec.maxParallel":
+		if e.ComplexityRoot.PhaseSpec.MaxParallel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.MaxParallel(childComplexity), true
+	case "PhaseSpec.name":
+		if e.ComplexityRoot.PhaseSpec.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.Name(childComplexity), true
+	case "PhaseSpec.offlineTargets":
+		if e.ComplexityRoot.PhaseSpec.OfflineTargets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.OfflineTargets(childComplexity), true
+	case "PhaseSpec.pool":
+		if e.ComplexityRoot.PhaseSpec.Pool == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.Pool(childComplexity), true
+	case "PhaseSpec.secureFiles":
+		if e.ComplexityRoot.PhaseSpec.SecureFiles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.SecureFiles(childComplexity), true
+	case "PhaseSpec.skipArtifactDownload":
+		if e.ComplexityRoot.PhaseSpec.SkipArtifactDownload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.SkipArtifactDownload(childComplexity), true
+	case "PhaseSpec.tags":
+		if e.ComplexityRoot.PhaseSpec.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.Tags(childComplexity), true
+	case "PhaseSpec.tasks":
+		if e.ComplexityRoot.PhaseSpec.Tasks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.Tasks(childComplexity), true
+	case "PhaseSpec.timeoutMinutes":
+		if e.ComplexityRoot.PhaseSpec.TimeoutMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhaseSpec.TimeoutMinutes(childComplexity), true
+
+	case "Query.agentPools":
+		if e.ComplexityRoot.Query.AgentPools == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AgentPools(childComplexity), true
 	case "Query.agents":
 		if e.ComplexityRoot.Query.Agents == nil {
 			break
@@ -6757,6 +7106,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DeletedDefinitions(childComplexity), true
+	case "Query.deploymentGroups":
+		if e.ComplexityRoot.Query.DeploymentGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DeploymentGroups(childComplexity), true
 	case "Query.freezeWindows":
 		if e.ComplexityRoot.Query.FreezeWindows == nil {
 			break
@@ -9217,6 +9572,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAgentOrder,
+		ec.unmarshalInputAgentPoolInput,
 		ec.unmarshalInputAgentPoolOrder,
 		ec.unmarshalInputAgentPoolWhereInput,
 		ec.unmarshalInputAgentRegistrationOrder,
@@ -9240,6 +9596,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputDefinitionRevisionOrder,
 		ec.unmarshalInputDefinitionRevisionWhereInput,
 		ec.unmarshalInputDeployEnvironmentInput,
+		ec.unmarshalInputDeploymentGroupInput,
+		ec.unmarshalInputDeploymentGroupOrder,
+		ec.unmarshalInputDeploymentGroupWhereInput,
 		ec.unmarshalInputDeploymentOrder,
 		ec.unmarshalInputDeploymentWhereInput,
 		ec.unmarshalInputEnvironmentInput,
@@ -9280,6 +9639,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputOutgoingHookOrder,
 		ec.unmarshalInputOutgoingHookPatchInput,
 		ec.unmarshalInputOutgoingHookWhereInput,
+		ec.unmarshalInputPhaseSpecInput,
 		ec.unmarshalInputQueuePolicyInput,
 		ec.unmarshalInputReleaseArtifactWhereInput,
 		ec.unmarshalInputReleaseDefinitionOrder,
@@ -9413,7 +9773,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/targets.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -9633,7 +9993,10 @@ type Agent implements Node {
   lastSeenAt: Time
   maxJobs: Int!
   poolID: ID
+  deploymentGroupID: ID
+  tags: [String!]
   pool: AgentPool
+  deploymentGroup: DeploymentGroup
   jobs(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -9815,6 +10178,7 @@ type AgentRegistration implements Node {
   id: ID!
   createdAt: Time!
   pool: String!
+  deploymentGroup: String!
   maxUses: Int!
   uses: Int!
   expiresAt: Time!
@@ -9886,6 +10250,22 @@ input AgentRegistrationWhereInput {
   poolHasSuffix: String
   poolEqualFold: String
   poolContainsFold: String
+  """
+  deployment_group field predicates
+  """
+  deploymentGroup: String
+  deploymentGroupNEQ: String
+  deploymentGroupIn: [String!]
+  deploymentGroupNotIn: [String!]
+  deploymentGroupGT: String
+  deploymentGroupGTE: String
+  deploymentGroupLT: String
+  deploymentGroupLTE: String
+  deploymentGroupContains: String
+  deploymentGroupHasPrefix: String
+  deploymentGroupHasSuffix: String
+  deploymentGroupEqualFold: String
+  deploymentGroupContainsFold: String
   """
   max_uses field predicates
   """
@@ -10066,10 +10446,24 @@ input AgentWhereInput {
   poolIDIsNil: Boolean
   poolIDNotNil: Boolean
   """
+  deployment_group_id field predicates
+  """
+  deploymentGroupID: ID
+  deploymentGroupIDNEQ: ID
+  deploymentGroupIDIn: [ID!]
+  deploymentGroupIDNotIn: [ID!]
+  deploymentGroupIDIsNil: Boolean
+  deploymentGroupIDNotNil: Boolean
+  """
   pool edge predicates
   """
   hasPool: Boolean
   hasPoolWith: [AgentPoolWhereInput!]
+  """
+  deployment_group edge predicates
+  """
+  hasDeploymentGroup: Boolean
+  hasDeploymentGroupWith: [DeploymentGroupWhereInput!]
   """
   jobs edge predicates
   """
@@ -11290,6 +11684,8 @@ type Deployment implements Node {
   statusReason: String!
   automatic: Boolean!
   freezeOverride: Boolean!
+  phaseFailure: String!
+  onlyTargets: [String!]
   deferredUntil: Time
   queuedAt: Time
   startedAt: Time
@@ -11334,6 +11730,100 @@ type DeploymentEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
+}
+type DeploymentGroup implements Node {
+  id: ID!
+  createdAt: Time!
+  name: String!
+  description: String!
+  targets: [Agent!]
+}
+"""
+Ordering options for DeploymentGroup connections
+"""
+input DeploymentGroupOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order DeploymentGroups.
+  """
+  field: DeploymentGroupOrderField!
+}
+"""
+Properties by which DeploymentGroup connections can be ordered.
+"""
+enum DeploymentGroupOrderField {
+  CREATED_AT
+}
+"""
+DeploymentGroupWhereInput is used for filtering DeploymentGroup objects.
+Input was generated by ent.
+"""
+input DeploymentGroupWhereInput {
+  not: DeploymentGroupWhereInput
+  and: [DeploymentGroupWhereInput!]
+  or: [DeploymentGroupWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  description field predicates
+  """
+  description: String
+  descriptionNEQ: String
+  descriptionIn: [String!]
+  descriptionNotIn: [String!]
+  descriptionGT: String
+  descriptionGTE: String
+  descriptionLT: String
+  descriptionLTE: String
+  descriptionContains: String
+  descriptionHasPrefix: String
+  descriptionHasSuffix: String
+  descriptionEqualFold: String
+  descriptionContainsFold: String
+  """
+  targets edge predicates
+  """
+  hasTargets: Boolean
+  hasTargetsWith: [AgentWhereInput!]
 }
 """
 DeploymentOperation is enum for the field operation
@@ -11506,6 +11996,22 @@ input DeploymentWhereInput {
   """
   freezeOverride: Boolean
   freezeOverrideNEQ: Boolean
+  """
+  phase_failure field predicates
+  """
+  phaseFailure: String
+  phaseFailureNEQ: String
+  phaseFailureIn: [String!]
+  phaseFailureNotIn: [String!]
+  phaseFailureGT: String
+  phaseFailureGTE: String
+  phaseFailureLT: String
+  phaseFailureLTE: String
+  phaseFailureContains: String
+  phaseFailureHasPrefix: String
+  phaseFailureHasSuffix: String
+  phaseFailureEqualFold: String
+  phaseFailureContainsFold: String
   """
   deferred_until field predicates
   """
@@ -12517,6 +13023,10 @@ type Job implements Node {
   logTruncated: Boolean!
   phase: Int!
   logBase: Int!
+  pool: String!
+  target: String!
+  targetAgentID: Int
+  held: Boolean!
   deploymentID: ID!
   agentID: ID
   deployment: Deployment!
@@ -12586,6 +13096,7 @@ enum JobStatus @goModel(model: "github.com/cairnhq/cairn/ent/job.Status") {
   FAILED
   CANCELED
   LOST
+  SKIPPED
 }
 type JobStep implements Node {
   id: ID!
@@ -13002,6 +13513,56 @@ input JobWhereInput {
   logBaseGTE: Int
   logBaseLT: Int
   logBaseLTE: Int
+  """
+  pool field predicates
+  """
+  pool: String
+  poolNEQ: String
+  poolIn: [String!]
+  poolNotIn: [String!]
+  poolGT: String
+  poolGTE: String
+  poolLT: String
+  poolLTE: String
+  poolContains: String
+  poolHasPrefix: String
+  poolHasSuffix: String
+  poolEqualFold: String
+  poolContainsFold: String
+  """
+  target field predicates
+  """
+  target: String
+  targetNEQ: String
+  targetIn: [String!]
+  targetNotIn: [String!]
+  targetGT: String
+  targetGTE: String
+  targetLT: String
+  targetLTE: String
+  targetContains: String
+  targetHasPrefix: String
+  targetHasSuffix: String
+  targetEqualFold: String
+  targetContainsFold: String
+  """
+  target_agent_id field predicates
+  """
+  targetAgentID: Int
+  targetAgentIDNEQ: Int
+  targetAgentIDIn: [Int!]
+  targetAgentIDNotIn: [Int!]
+  targetAgentIDGT: Int
+  targetAgentIDGTE: Int
+  targetAgentIDLT: Int
+  targetAgentIDLTE: Int
+  targetAgentIDIsNil: Boolean
+  targetAgentIDNotNil: Boolean
+  """
+  held field predicates
+  """
+  held: Boolean
+  heldNEQ: Boolean
   """
   deployment_id field predicates
   """
@@ -16417,6 +16978,7 @@ input WorkItemWhereInput {
 	{Name: "schema/notifications.graphql", Input: sourceData("schema/notifications.graphql"), BuiltIn: false},
 	{Name: "schema/releases.graphql", Input: sourceData("schema/releases.graphql"), BuiltIn: false},
 	{Name: "schema/retention.graphql", Input: sourceData("schema/retention.graphql"), BuiltIn: false},
+	{Name: "schema/targets.graphql", Input: sourceData("schema/targets.graphql"), BuiltIn: false},
 	{Name: "schema/tasks.graphql", Input: sourceData("schema/tasks.graphql"), BuiltIn: false},
 	{Name: "schema/workitems.graphql", Input: sourceData("schema/workitems.graphql"), BuiltIn: false},
 }
@@ -16448,8 +17010,14 @@ func (ec *executionContext) childFields_Agent(ctx context.Context, field graphql
 		return ec.fieldContext_Agent_maxJobs(ctx, field)
 	case "poolID":
 		return ec.fieldContext_Agent_poolID(ctx, field)
+	case "deploymentGroupID":
+		return ec.fieldContext_Agent_deploymentGroupID(ctx, field)
+	case "tags":
+		return ec.fieldContext_Agent_tags(ctx, field)
 	case "pool":
 		return ec.fieldContext_Agent_pool(ctx, field)
+	case "deploymentGroup":
+		return ec.fieldContext_Agent_deploymentGroup(ctx, field)
 	case "jobs":
 		return ec.fieldContext_Agent_jobs(ctx, field)
 	case "capabilities":
@@ -16458,6 +17026,8 @@ func (ec *executionContext) childFields_Agent(ctx context.Context, field graphql
 		return ec.fieldContext_Agent_systemCapabilities(ctx, field)
 	case "userCapabilities":
 		return ec.fieldContext_Agent_userCapabilities(ctx, field)
+	case "lastDeployment":
+		return ec.fieldContext_Agent_lastDeployment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Agent", field.Name)
 }
@@ -16496,6 +17066,8 @@ func (ec *executionContext) childFields_AgentPool(ctx context.Context, field gra
 		return ec.fieldContext_AgentPool_description(ctx, field)
 	case "agents":
 		return ec.fieldContext_AgentPool_agents(ctx, field)
+	case "mayUse":
+		return ec.fieldContext_AgentPool_mayUse(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AgentPool", field.Name)
 }
@@ -16508,6 +17080,8 @@ func (ec *executionContext) childFields_AgentRegistration(ctx context.Context, f
 		return ec.fieldContext_AgentRegistration_createdAt(ctx, field)
 	case "pool":
 		return ec.fieldContext_AgentRegistration_pool(ctx, field)
+	case "deploymentGroup":
+		return ec.fieldContext_AgentRegistration_deploymentGroup(ctx, field)
 	case "maxUses":
 		return ec.fieldContext_AgentRegistration_maxUses(ctx, field)
 	case "uses":
@@ -16988,6 +17562,10 @@ func (ec *executionContext) childFields_Deployment(ctx context.Context, field gr
 		return ec.fieldContext_Deployment_automatic(ctx, field)
 	case "freezeOverride":
 		return ec.fieldContext_Deployment_freezeOverride(ctx, field)
+	case "phaseFailure":
+		return ec.fieldContext_Deployment_phaseFailure(ctx, field)
+	case "onlyTargets":
+		return ec.fieldContext_Deployment_onlyTargets(ctx, field)
 	case "deferredUntil":
 		return ec.fieldContext_Deployment_deferredUntil(ctx, field)
 	case "queuedAt":
@@ -17018,6 +17596,8 @@ func (ec *executionContext) childFields_Deployment(ctx context.Context, field gr
 		return ec.fieldContext_Deployment_manualInterventions(ctx, field)
 	case "job":
 		return ec.fieldContext_Deployment_job(ctx, field)
+	case "targets":
+		return ec.fieldContext_Deployment_targets(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Deployment", field.Name)
 }
@@ -17042,6 +17622,24 @@ func (ec *executionContext) childFields_DeploymentEdge(ctx context.Context, fiel
 		return ec.fieldContext_DeploymentEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeploymentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DeploymentGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DeploymentGroup_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DeploymentGroup_createdAt(ctx, field)
+	case "name":
+		return ec.fieldContext_DeploymentGroup_name(ctx, field)
+	case "description":
+		return ec.fieldContext_DeploymentGroup_description(ctx, field)
+	case "targets":
+		return ec.fieldContext_DeploymentGroup_targets(ctx, field)
+	case "mayUse":
+		return ec.fieldContext_DeploymentGroup_mayUse(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeploymentGroup", field.Name)
 }
 
 func (ec *executionContext) childFields_Environment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -17134,6 +17732,10 @@ func (ec *executionContext) childFields_EnvironmentSpec(ctx context.Context, fie
 		return ec.fieldContext_EnvironmentSpec_postGates(ctx, field)
 	case "variableGroups":
 		return ec.fieldContext_EnvironmentSpec_variableGroups(ctx, field)
+	case "phases":
+		return ec.fieldContext_EnvironmentSpec_phases(ctx, field)
+	case "deployPhases":
+		return ec.fieldContext_EnvironmentSpec_deployPhases(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnvironmentSpec", field.Name)
 }
@@ -17518,6 +18120,14 @@ func (ec *executionContext) childFields_Job(ctx context.Context, field graphql.C
 		return ec.fieldContext_Job_phase(ctx, field)
 	case "logBase":
 		return ec.fieldContext_Job_logBase(ctx, field)
+	case "pool":
+		return ec.fieldContext_Job_pool(ctx, field)
+	case "target":
+		return ec.fieldContext_Job_target(ctx, field)
+	case "targetAgentID":
+		return ec.fieldContext_Job_targetAgentID(ctx, field)
+	case "held":
+		return ec.fieldContext_Job_held(ctx, field)
 	case "deploymentID":
 		return ec.fieldContext_Job_deploymentID(ctx, field)
 	case "agentID":
@@ -17846,6 +18456,40 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PhaseSpec(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_PhaseSpec_kind(ctx, field)
+	case "name":
+		return ec.fieldContext_PhaseSpec_name(ctx, field)
+	case "tasks":
+		return ec.fieldContext_PhaseSpec_tasks(ctx, field)
+	case "condition":
+		return ec.fieldContext_PhaseSpec_condition(ctx, field)
+	case "timeoutMinutes":
+		return ec.fieldContext_PhaseSpec_timeoutMinutes(ctx, field)
+	case "pool":
+		return ec.fieldContext_PhaseSpec_pool(ctx, field)
+	case "demands":
+		return ec.fieldContext_PhaseSpec_demands(ctx, field)
+	case "skipArtifactDownload":
+		return ec.fieldContext_PhaseSpec_skipArtifactDownload(ctx, field)
+	case "secureFiles":
+		return ec.fieldContext_PhaseSpec_secureFiles(ctx, field)
+	case "deploymentGroup":
+		return ec.fieldContext_PhaseSpec_deploymentGroup(ctx, field)
+	case "tags":
+		return ec.fieldContext_PhaseSpec_tags(ctx, field)
+	case "maxParallel":
+		return ec.fieldContext_PhaseSpec_maxParallel(ctx, field)
+	case "failureThreshold":
+		return ec.fieldContext_PhaseSpec_failureThreshold(ctx, field)
+	case "offlineTargets":
+		return ec.fieldContext_PhaseSpec_offlineTargets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PhaseSpec", field.Name)
 }
 
 func (ec *executionContext) childFields_QueuePolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -19156,6 +19800,36 @@ func (ec *executionContext) field_Mutation_createServiceConnection_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createTargetRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deploymentGroup",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deploymentGroup"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "maxUses",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxUses"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expiresInHours",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expiresInHours"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createTaskTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -19247,6 +19921,20 @@ func (ec *executionContext) field_Mutation_deleteDefinition_args(ctx context.Con
 		return nil, err
 	}
 	args["comment"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteDeploymentGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
 	return args, nil
 }
 
@@ -19482,6 +20170,28 @@ func (ec *executionContext) field_Mutation_importDefinitions_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_moveAgent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "agentId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "pool",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["pool"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reassignApproval_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -19704,6 +20414,34 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_saveAgentPool_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AgentPoolInput, error) {
+			return ec.unmarshalNAgentPoolInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐAgentPoolInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_saveDeploymentGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeploymentGroupInput, error) {
+			return ec.unmarshalNDeploymentGroupInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐDeploymentGroupInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setAgentEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -19723,6 +20461,28 @@ func (ec *executionContext) field_Mutation_setAgentEnabled_args(ctx context.Cont
 		return nil, err
 	}
 	args["enabled"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setTargetTags_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "agentId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "tags",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tags"] = arg1
 	return args, nil
 }
 
@@ -21664,6 +22424,52 @@ func (ec *executionContext) fieldContext_Agent_poolID(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Agent", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
+func (ec *executionContext) _Agent_deploymentGroupID(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agent_deploymentGroupID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentGroupID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Agent_deploymentGroupID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Agent_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agent_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Agent_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Agent_pool(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21691,6 +22497,38 @@ func (ec *executionContext) fieldContext_Agent_pool(_ context.Context, field gra
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AgentPool(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Agent_deploymentGroup(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agent_deploymentGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentGroup(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DeploymentGroup) graphql.Marshaler {
+			return ec.marshalODeploymentGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroup(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Agent_deploymentGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Agent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeploymentGroup(ctx, field)
 		},
 	}
 	return fc, nil
@@ -21807,6 +22645,38 @@ func (ec *executionContext) _Agent_userCapabilities(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Agent_userCapabilities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Agent", field, true, true, errors.New("field of type Map does not have child fields"))
+}
+
+func (ec *executionContext) _Agent_lastDeployment(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agent_lastDeployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Agent().LastDeployment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Agent_lastDeployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Agent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AgentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AgentConnection) (ret graphql.Marshaler) {
@@ -22075,6 +22945,38 @@ func (ec *executionContext) fieldContext_AgentPool_agents(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _AgentPool_mayUse(ctx context.Context, field graphql.CollectedField, obj *ent.AgentPool) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentPool_mayUse(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MayUse, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentPool_mayUse(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentPool",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AgentRegistration_id(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRegistration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22141,6 +23043,29 @@ func (ec *executionContext) _AgentRegistration_pool(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AgentRegistration_pool(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRegistration", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AgentRegistration_deploymentGroup(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRegistration_deploymentGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentGroup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRegistration_deploymentGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AgentRegistration", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -28045,6 +28970,52 @@ func (ec *executionContext) fieldContext_Deployment_freezeOverride(_ context.Con
 	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _Deployment_phaseFailure(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_phaseFailure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PhaseFailure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_phaseFailure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_onlyTargets(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_onlyTargets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnlyTargets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_onlyTargets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Deployment_deferredUntil(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28441,6 +29412,38 @@ func (ec *executionContext) _Deployment_job(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Deployment_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Deployment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Deployment_targets(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_targets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Deployment().Targets(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Job) graphql.Marshaler {
+			return ec.marshalNJob2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_targets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Deployment",
 		Field:      field,
@@ -28884,6 +29887,162 @@ func (ec *executionContext) fieldContext_DeploymentFinishedEvent_deployment(_ co
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeploymentGroup_id(ctx context.Context, field graphql.CollectedField, obj *ent.DeploymentGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentGroup_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentGroup_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentGroup", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentGroup_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.DeploymentGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentGroup_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentGroup_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentGroup", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentGroup_name(ctx context.Context, field graphql.CollectedField, obj *ent.DeploymentGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentGroup_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentGroup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentGroup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentGroup_description(ctx context.Context, field graphql.CollectedField, obj *ent.DeploymentGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentGroup_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentGroup_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentGroup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentGroup_targets(ctx context.Context, field graphql.CollectedField, obj *ent.DeploymentGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentGroup_targets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Targets(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Agent) graphql.Marshaler {
+			return ec.marshalOAgent2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentGroup_targets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeploymentGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeploymentGroup_mayUse(ctx context.Context, field graphql.CollectedField, obj *ent.DeploymentGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentGroup_mayUse(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MayUse, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Approver) graphql.Marshaler {
+			return ec.marshalNApprover2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentGroup_mayUse(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeploymentGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approver(ctx, field)
 		},
 	}
 	return fc, nil
@@ -30234,6 +31393,70 @@ func (ec *executionContext) _EnvironmentSpec_variableGroups(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_EnvironmentSpec_variableGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EnvironmentSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentSpec_phases(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_phases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.PhaseSpec) graphql.Marshaler {
+			return ec.marshalNPhaseSpec2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpecᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_phases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PhaseSpec(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnvironmentSpec_deployPhases(ctx context.Context, field graphql.CollectedField, obj *spec.EnvironmentSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentSpec_deployPhases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeployPhases(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.PhaseSpec) graphql.Marshaler {
+			return ec.marshalNPhaseSpec2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpecᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentSpec_deployPhases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentSpec",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PhaseSpec(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _EnvironmentStatusChangedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.EnvironmentStatusChangedEvent) (ret graphql.Marshaler) {
@@ -34557,6 +35780,98 @@ func (ec *executionContext) _Job_logBase(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_Job_logBase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Job_pool(ctx context.Context, field graphql.CollectedField, obj *ent.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_pool(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pool, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_pool(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Job_target(ctx context.Context, field graphql.CollectedField, obj *ent.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Job_targetAgentID(ctx context.Context, field graphql.CollectedField, obj *ent.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_targetAgentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetAgentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Job_targetAgentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Job_held(ctx context.Context, field graphql.CollectedField, obj *ent.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_held(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Held, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Job_deploymentID(ctx context.Context, field graphql.CollectedField, obj *ent.Job) (ret graphql.Marshaler) {
@@ -39674,6 +40989,270 @@ func (ec *executionContext) fieldContext_Mutation_runRetention(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_saveAgentPool(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_saveAgentPool(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SaveAgentPool(ctx, fc.Args["input"].(model.AgentPoolInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentPool) graphql.Marshaler {
+			return ec.marshalNAgentPool2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentPool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_saveAgentPool(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentPool(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_saveAgentPool_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_moveAgent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_moveAgent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MoveAgent(ctx, fc.Args["agentId"].(int), fc.Args["pool"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agent) graphql.Marshaler {
+			return ec.marshalNAgent2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_moveAgent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_moveAgent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_saveDeploymentGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_saveDeploymentGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SaveDeploymentGroup(ctx, fc.Args["input"].(model.DeploymentGroupInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DeploymentGroup) graphql.Marshaler {
+			return ec.marshalNDeploymentGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_saveDeploymentGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeploymentGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_saveDeploymentGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteDeploymentGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteDeploymentGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteDeploymentGroup(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteDeploymentGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteDeploymentGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setTargetTags(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setTargetTags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetTargetTags(ctx, fc.Args["agentId"].(int), fc.Args["tags"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agent) graphql.Marshaler {
+			return ec.marshalNAgent2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setTargetTags(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setTargetTags_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createTargetRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createTargetRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateTargetRegistration(ctx, fc.Args["deploymentGroup"].(string), fc.Args["maxUses"].(*int), fc.Args["expiresInHours"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreatedAgentRegistration) graphql.Marshaler {
+			return ec.marshalNCreatedAgentRegistration2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐCreatedAgentRegistration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createTargetRegistration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreatedAgentRegistration(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createTargetRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createTaskTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -40845,6 +42424,337 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_kind(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PhaseSpec().Kind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.PhaseKind) graphql.Marshaler {
+			return ec.marshalNPhaseKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, true, true, errors.New("field of type PhaseKind does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_name(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_tasks(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_tasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tasks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []spec.Task) graphql.Marshaler {
+			return ec.marshalNTask2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTaskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_tasks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PhaseSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PhaseSpec_condition(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_condition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PhaseSpec().Condition(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_condition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_timeoutMinutes(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_timeoutMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeoutMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_timeoutMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_pool(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_pool(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pool, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_pool(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_demands(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_demands(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Demands, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_demands(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_skipArtifactDownload(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_skipArtifactDownload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkipArtifactDownload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_skipArtifactDownload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_secureFiles(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_secureFiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecureFiles, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_secureFiles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_deploymentGroup(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_deploymentGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentGroup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_deploymentGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_tags(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_maxParallel(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_maxParallel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxParallel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_maxParallel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_failureThreshold(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_failureThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureThreshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_failureThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhaseSpec_offlineTargets(ctx context.Context, field graphql.CollectedField, obj *spec.PhaseSpec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhaseSpec_offlineTargets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OfflineTargets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.OfflineTargets) graphql.Marshaler {
+			return ec.marshalOOfflineTargets2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐOfflineTargets(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PhaseSpec_offlineTargets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type OfflineTargets does not have child fields"))
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -42177,6 +44087,70 @@ func (ec *executionContext) fieldContext_Query_deletedDefinitions(_ context.Cont
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ReleaseDefinition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_agentPools(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_agentPools(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AgentPools(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AgentPool) graphql.Marshaler {
+			return ec.marshalNAgentPool2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentPoolᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_agentPools(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentPool(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deploymentGroups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deploymentGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DeploymentGroups(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.DeploymentGroup) graphql.Marshaler {
+			return ec.marshalNDeploymentGroup2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deploymentGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeploymentGroup(ctx, field)
 		},
 	}
 	return fc, nil
@@ -52430,6 +54404,50 @@ func (ec *executionContext) unmarshalInputAgentOrder(ctx context.Context, obj an
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAgentPoolInput(ctx context.Context, obj any) (model.AgentPoolInput, error) {
+	var it model.AgentPoolInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "mayUse"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "mayUse":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mayUse"))
+			data, err := ec.unmarshalOApproverInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MayUse = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputAgentPoolOrder(ctx context.Context, obj any) (ent.AgentPoolOrder, error) {
 	var it ent.AgentPoolOrder
 	if obj == nil {
@@ -52875,7 +54893,7 @@ func (ec *executionContext) unmarshalInputAgentRegistrationWhereInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "pool", "poolNEQ", "poolIn", "poolNotIn", "poolGT", "poolGTE", "poolLT", "poolLTE", "poolContains", "poolHasPrefix", "poolHasSuffix", "poolEqualFold", "poolContainsFold", "maxUses", "maxUsesNEQ", "maxUsesIn", "maxUsesNotIn", "maxUsesGT", "maxUsesGTE", "maxUsesLT", "maxUsesLTE", "uses", "usesNEQ", "usesIn", "usesNotIn", "usesGT", "usesGTE", "usesLT", "usesLTE", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "createdBy", "createdByNEQ", "createdByIn", "createdByNotIn", "createdByGT", "createdByGTE", "createdByLT", "createdByLTE", "createdByContains", "createdByHasPrefix", "createdByHasSuffix", "createdByEqualFold", "createdByContainsFold", "revokedAt", "revokedAtNEQ", "revokedAtIn", "revokedAtNotIn", "revokedAtGT", "revokedAtGTE", "revokedAtLT", "revokedAtLTE", "revokedAtIsNil", "revokedAtNotNil"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "pool", "poolNEQ", "poolIn", "poolNotIn", "poolGT", "poolGTE", "poolLT", "poolLTE", "poolContains", "poolHasPrefix", "poolHasSuffix", "poolEqualFold", "poolContainsFold", "deploymentGroup", "deploymentGroupNEQ", "deploymentGroupIn", "deploymentGroupNotIn", "deploymentGroupGT", "deploymentGroupGTE", "deploymentGroupLT", "deploymentGroupLTE", "deploymentGroupContains", "deploymentGroupHasPrefix", "deploymentGroupHasSuffix", "deploymentGroupEqualFold", "deploymentGroupContainsFold", "maxUses", "maxUsesNEQ", "maxUsesIn", "maxUsesNotIn", "maxUsesGT", "maxUsesGTE", "maxUsesLT", "maxUsesLTE", "uses", "usesNEQ", "usesIn", "usesNotIn", "usesGT", "usesGTE", "usesLT", "usesLTE", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "createdBy", "createdByNEQ", "createdByIn", "createdByNotIn", "createdByGT", "createdByGTE", "createdByLT", "createdByLTE", "createdByContains", "createdByHasPrefix", "createdByHasSuffix", "createdByEqualFold", "createdByContainsFold", "revokedAt", "revokedAtNEQ", "revokedAtIn", "revokedAtNotIn", "revokedAtGT", "revokedAtGTE", "revokedAtLT", "revokedAtLTE", "revokedAtIsNil", "revokedAtNotNil"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -53106,6 +55124,97 @@ func (ec *executionContext) unmarshalInputAgentRegistrationWhereInput(ctx contex
 				return it, err
 			}
 			it.PoolContainsFold = data
+		case "deploymentGroup":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroup"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroup = data
+		case "deploymentGroupNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupNEQ = data
+		case "deploymentGroupIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupIn = data
+		case "deploymentGroupNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupNotIn = data
+		case "deploymentGroupGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupGT = data
+		case "deploymentGroupGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupGTE = data
+		case "deploymentGroupLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupLT = data
+		case "deploymentGroupLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupLTE = data
+		case "deploymentGroupContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupContains = data
+		case "deploymentGroupHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupHasPrefix = data
+		case "deploymentGroupHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupHasSuffix = data
+		case "deploymentGroupEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupEqualFold = data
+		case "deploymentGroupContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupContainsFold = data
 		case "maxUses":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxUses"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -53451,7 +55560,7 @@ func (ec *executionContext) unmarshalInputAgentWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "versionContains", "versionHasPrefix", "versionHasSuffix", "versionEqualFold", "versionContainsFold", "enabled", "enabledNEQ", "online", "onlineNEQ", "lastSeenAt", "lastSeenAtNEQ", "lastSeenAtIn", "lastSeenAtNotIn", "lastSeenAtGT", "lastSeenAtGTE", "lastSeenAtLT", "lastSeenAtLTE", "lastSeenAtIsNil", "lastSeenAtNotNil", "maxJobs", "maxJobsNEQ", "maxJobsIn", "maxJobsNotIn", "maxJobsGT", "maxJobsGTE", "maxJobsLT", "maxJobsLTE", "poolID", "poolIDNEQ", "poolIDIn", "poolIDNotIn", "poolIDIsNil", "poolIDNotNil", "hasPool", "hasPoolWith", "hasJobs", "hasJobsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "versionContains", "versionHasPrefix", "versionHasSuffix", "versionEqualFold", "versionContainsFold", "enabled", "enabledNEQ", "online", "onlineNEQ", "lastSeenAt", "lastSeenAtNEQ", "lastSeenAtIn", "lastSeenAtNotIn", "lastSeenAtGT", "lastSeenAtGTE", "lastSeenAtLT", "lastSeenAtLTE", "lastSeenAtIsNil", "lastSeenAtNotNil", "maxJobs", "maxJobsNEQ", "maxJobsIn", "maxJobsNotIn", "maxJobsGT", "maxJobsGTE", "maxJobsLT", "maxJobsLTE", "poolID", "poolIDNEQ", "poolIDIn", "poolIDNotIn", "poolIDIsNil", "poolIDNotNil", "deploymentGroupID", "deploymentGroupIDNEQ", "deploymentGroupIDIn", "deploymentGroupIDNotIn", "deploymentGroupIDIsNil", "deploymentGroupIDNotNil", "hasPool", "hasPoolWith", "hasDeploymentGroup", "hasDeploymentGroupWith", "hasJobs", "hasJobsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -54025,6 +56134,48 @@ func (ec *executionContext) unmarshalInputAgentWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.PoolIDNotNil = data
+		case "deploymentGroupID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupID = data
+		case "deploymentGroupIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupIDNEQ = data
+		case "deploymentGroupIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupIDIn = data
+		case "deploymentGroupIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupIDNotIn = data
+		case "deploymentGroupIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupIDIsNil = data
+		case "deploymentGroupIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroupIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroupIDNotNil = data
 		case "hasPool":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPool"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -54039,6 +56190,20 @@ func (ec *executionContext) unmarshalInputAgentWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.HasPoolWith = data
+		case "hasDeploymentGroup":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDeploymentGroup"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDeploymentGroup = data
+		case "hasDeploymentGroupWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDeploymentGroupWith"))
+			data, err := ec.unmarshalODeploymentGroupWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDeploymentGroupWith = data
 		case "hasJobs":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasJobs"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -59236,7 +61401,7 @@ func (ec *executionContext) unmarshalInputDeployEnvironmentInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"releaseId", "environment", "comment", "overrideFreeze"}
+	fieldsInOrder := [...]string{"releaseId", "environment", "comment", "overrideFreeze", "failedTargetsOnly"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -59271,6 +61436,450 @@ func (ec *executionContext) unmarshalInputDeployEnvironmentInput(ctx context.Con
 				return it, err
 			}
 			it.OverrideFreeze = data
+		case "failedTargetsOnly":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedTargetsOnly"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailedTargetsOnly = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDeploymentGroupInput(ctx context.Context, obj any) (model.DeploymentGroupInput, error) {
+	var it model.DeploymentGroupInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "mayUse"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "mayUse":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mayUse"))
+			data, err := ec.unmarshalOApproverInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MayUse = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDeploymentGroupOrder(ctx context.Context, obj any) (ent.DeploymentGroupOrder, error) {
+	var it ent.DeploymentGroupOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNDeploymentGroupOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDeploymentGroupWhereInput(ctx context.Context, obj any) (ent.DeploymentGroupWhereInput, error) {
+	var it ent.DeploymentGroupWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "hasTargets", "hasTargetsWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalODeploymentGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalODeploymentGroupWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalODeploymentGroupWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "descriptionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNEQ = data
+		case "descriptionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionIn = data
+		case "descriptionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNotIn = data
+		case "descriptionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGT = data
+		case "descriptionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGTE = data
+		case "descriptionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLT = data
+		case "descriptionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLTE = data
+		case "descriptionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContains = data
+		case "descriptionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasPrefix = data
+		case "descriptionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasSuffix = data
+		case "descriptionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionEqualFold = data
+		case "descriptionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContainsFold = data
+		case "hasTargets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTargets"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTargets = data
+		case "hasTargetsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTargetsWith"))
+			data, err := ec.unmarshalOAgentWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTargetsWith = data
 		}
 	}
 	return it, nil
@@ -59328,7 +61937,7 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "automatic", "automaticNEQ", "freezeOverride", "freezeOverrideNEQ", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJobs", "hasJobsWith", "hasGateSamples", "hasGateSamplesWith", "hasManualInterventions", "hasManualInterventionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "operation", "operationNEQ", "operationIn", "operationNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonEqualFold", "statusReasonContainsFold", "automatic", "automaticNEQ", "freezeOverride", "freezeOverrideNEQ", "phaseFailure", "phaseFailureNEQ", "phaseFailureIn", "phaseFailureNotIn", "phaseFailureGT", "phaseFailureGTE", "phaseFailureLT", "phaseFailureLTE", "phaseFailureContains", "phaseFailureHasPrefix", "phaseFailureHasSuffix", "phaseFailureEqualFold", "phaseFailureContainsFold", "deferredUntil", "deferredUntilNEQ", "deferredUntilIn", "deferredUntilNotIn", "deferredUntilGT", "deferredUntilGTE", "deferredUntilLT", "deferredUntilLTE", "deferredUntilIsNil", "deferredUntilNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "environmentName", "environmentNameNEQ", "environmentNameIn", "environmentNameNotIn", "environmentNameGT", "environmentNameGTE", "environmentNameLT", "environmentNameLTE", "environmentNameContains", "environmentNameHasPrefix", "environmentNameHasSuffix", "environmentNameEqualFold", "environmentNameContainsFold", "releaseID", "releaseIDNEQ", "releaseIDIn", "releaseIDNotIn", "releaseEnvironmentID", "releaseEnvironmentIDNEQ", "releaseEnvironmentIDIn", "releaseEnvironmentIDNotIn", "definitionID", "definitionIDNEQ", "definitionIDIn", "definitionIDNotIn", "definitionIDGT", "definitionIDGTE", "definitionIDLT", "definitionIDLTE", "hasRelease", "hasReleaseWith", "hasReleaseEnvironment", "hasReleaseEnvironmentWith", "hasApprovals", "hasApprovalsWith", "hasJobs", "hasJobsWith", "hasGateSamples", "hasGateSamplesWith", "hasManualInterventions", "hasManualInterventionsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -59937,6 +62546,97 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.FreezeOverrideNEQ = data
+		case "phaseFailure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailure"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailure = data
+		case "phaseFailureNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureNEQ = data
+		case "phaseFailureIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureIn = data
+		case "phaseFailureNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureNotIn = data
+		case "phaseFailureGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureGT = data
+		case "phaseFailureGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureGTE = data
+		case "phaseFailureLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureLT = data
+		case "phaseFailureLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureLTE = data
+		case "phaseFailureContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureContains = data
+		case "phaseFailureHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureHasPrefix = data
+		case "phaseFailureHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureHasSuffix = data
+		case "phaseFailureEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureEqualFold = data
+		case "phaseFailureContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phaseFailureContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhaseFailureContainsFold = data
 		case "deferredUntil":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deferredUntil"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -60520,7 +63220,7 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions", "retention", "preGates", "postGates", "variableGroups"}
+	fieldsInOrder := [...]string{"name", "owner", "trigger", "preApproval", "postApproval", "job", "queue", "variables", "permissions", "retention", "preGates", "postGates", "variableGroups", "phases"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -60618,6 +63318,13 @@ func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, 
 				return it, err
 			}
 			it.VariableGroups = data
+		case "phases":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phases"))
+			data, err := ec.unmarshalOPhaseSpecInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpecᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phases = data
 		}
 	}
 	return it, nil
@@ -65367,7 +68074,7 @@ func (ec *executionContext) unmarshalInputJobWhereInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "waitingReason", "waitingReasonNEQ", "waitingReasonIn", "waitingReasonNotIn", "waitingReasonGT", "waitingReasonGTE", "waitingReasonLT", "waitingReasonLTE", "waitingReasonContains", "waitingReasonHasPrefix", "waitingReasonHasSuffix", "waitingReasonEqualFold", "waitingReasonContainsFold", "resultReason", "resultReasonNEQ", "resultReasonIn", "resultReasonNotIn", "resultReasonGT", "resultReasonGTE", "resultReasonLT", "resultReasonLTE", "resultReasonContains", "resultReasonHasPrefix", "resultReasonHasSuffix", "resultReasonEqualFold", "resultReasonContainsFold", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "assignedAt", "assignedAtNEQ", "assignedAtIn", "assignedAtNotIn", "assignedAtGT", "assignedAtGTE", "assignedAtLT", "assignedAtLTE", "assignedAtIsNil", "assignedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutAt", "timeoutAtNEQ", "timeoutAtIn", "timeoutAtNotIn", "timeoutAtGT", "timeoutAtGTE", "timeoutAtLT", "timeoutAtLTE", "timeoutAtIsNil", "timeoutAtNotNil", "cancelRequested", "cancelRequestedNEQ", "logSeq", "logSeqNEQ", "logSeqIn", "logSeqNotIn", "logSeqGT", "logSeqGTE", "logSeqLT", "logSeqLTE", "logBytes", "logBytesNEQ", "logBytesIn", "logBytesNotIn", "logBytesGT", "logBytesGTE", "logBytesLT", "logBytesLTE", "logTruncated", "logTruncatedNEQ", "phase", "phaseNEQ", "phaseIn", "phaseNotIn", "phaseGT", "phaseGTE", "phaseLT", "phaseLTE", "logBase", "logBaseNEQ", "logBaseIn", "logBaseNotIn", "logBaseGT", "logBaseGTE", "logBaseLT", "logBaseLTE", "deploymentID", "deploymentIDNEQ", "deploymentIDIn", "deploymentIDNotIn", "agentID", "agentIDNEQ", "agentIDIn", "agentIDNotIn", "agentIDIsNil", "agentIDNotNil", "hasDeployment", "hasDeploymentWith", "hasAgent", "hasAgentWith", "hasSteps", "hasStepsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "waitingReason", "waitingReasonNEQ", "waitingReasonIn", "waitingReasonNotIn", "waitingReasonGT", "waitingReasonGTE", "waitingReasonLT", "waitingReasonLTE", "waitingReasonContains", "waitingReasonHasPrefix", "waitingReasonHasSuffix", "waitingReasonEqualFold", "waitingReasonContainsFold", "resultReason", "resultReasonNEQ", "resultReasonIn", "resultReasonNotIn", "resultReasonGT", "resultReasonGTE", "resultReasonLT", "resultReasonLTE", "resultReasonContains", "resultReasonHasPrefix", "resultReasonHasSuffix", "resultReasonEqualFold", "resultReasonContainsFold", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "assignedAt", "assignedAtNEQ", "assignedAtIn", "assignedAtNotIn", "assignedAtGT", "assignedAtGTE", "assignedAtLT", "assignedAtLTE", "assignedAtIsNil", "assignedAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutAt", "timeoutAtNEQ", "timeoutAtIn", "timeoutAtNotIn", "timeoutAtGT", "timeoutAtGTE", "timeoutAtLT", "timeoutAtLTE", "timeoutAtIsNil", "timeoutAtNotNil", "cancelRequested", "cancelRequestedNEQ", "logSeq", "logSeqNEQ", "logSeqIn", "logSeqNotIn", "logSeqGT", "logSeqGTE", "logSeqLT", "logSeqLTE", "logBytes", "logBytesNEQ", "logBytesIn", "logBytesNotIn", "logBytesGT", "logBytesGTE", "logBytesLT", "logBytesLTE", "logTruncated", "logTruncatedNEQ", "phase", "phaseNEQ", "phaseIn", "phaseNotIn", "phaseGT", "phaseGTE", "phaseLT", "phaseLTE", "logBase", "logBaseNEQ", "logBaseIn", "logBaseNotIn", "logBaseGT", "logBaseGTE", "logBaseLT", "logBaseLTE", "pool", "poolNEQ", "poolIn", "poolNotIn", "poolGT", "poolGTE", "poolLT", "poolLTE", "poolContains", "poolHasPrefix", "poolHasSuffix", "poolEqualFold", "poolContainsFold", "target", "targetNEQ", "targetIn", "targetNotIn", "targetGT", "targetGTE", "targetLT", "targetLTE", "targetContains", "targetHasPrefix", "targetHasSuffix", "targetEqualFold", "targetContainsFold", "targetAgentID", "targetAgentIDNEQ", "targetAgentIDIn", "targetAgentIDNotIn", "targetAgentIDGT", "targetAgentIDGTE", "targetAgentIDLT", "targetAgentIDLTE", "targetAgentIDIsNil", "targetAgentIDNotNil", "held", "heldNEQ", "deploymentID", "deploymentIDNEQ", "deploymentIDIn", "deploymentIDNotIn", "agentID", "agentIDNEQ", "agentIDIn", "agentIDNotIn", "agentIDIsNil", "agentIDNotNil", "hasDeployment", "hasDeploymentWith", "hasAgent", "hasAgentWith", "hasSteps", "hasStepsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -66361,6 +69068,272 @@ func (ec *executionContext) unmarshalInputJobWhereInput(ctx context.Context, obj
 				return it, err
 			}
 			it.LogBaseLTE = data
+		case "pool":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pool"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Pool = data
+		case "poolNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolNEQ = data
+		case "poolIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolIn = data
+		case "poolNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolNotIn = data
+		case "poolGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolGT = data
+		case "poolGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolGTE = data
+		case "poolLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolLT = data
+		case "poolLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolLTE = data
+		case "poolContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolContains = data
+		case "poolHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolHasPrefix = data
+		case "poolHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolHasSuffix = data
+		case "poolEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolEqualFold = data
+		case "poolContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("poolContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PoolContainsFold = data
+		case "target":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("target"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Target = data
+		case "targetNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetNEQ = data
+		case "targetIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetIn = data
+		case "targetNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetNotIn = data
+		case "targetGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetGT = data
+		case "targetGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetGTE = data
+		case "targetLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetLT = data
+		case "targetLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetLTE = data
+		case "targetContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetContains = data
+		case "targetHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHasPrefix = data
+		case "targetHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHasSuffix = data
+		case "targetEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetEqualFold = data
+		case "targetContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetContainsFold = data
+		case "targetAgentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentID"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentID = data
+		case "targetAgentIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentIDNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentIDNEQ = data
+		case "targetAgentIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentIDIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentIDIn = data
+		case "targetAgentIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentIDNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentIDNotIn = data
+		case "targetAgentIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentIDGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentIDGT = data
+		case "targetAgentIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentIDGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentIDGTE = data
+		case "targetAgentIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentIDLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentIDLT = data
+		case "targetAgentIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentIDLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentIDLTE = data
+		case "targetAgentIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentIDIsNil = data
+		case "targetAgentIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetAgentIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetAgentIDNotNil = data
+		case "held":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("held"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Held = data
+		case "heldNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("heldNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HeldNEQ = data
 		case "deploymentID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentID"))
 			data, err := ec.unmarshalOID2ᚖint(ctx, v)
@@ -69807,6 +72780,127 @@ func (ec *executionContext) unmarshalInputOutgoingHookWhereInput(ctx context.Con
 				return it, err
 			}
 			it.EnabledNEQ = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPhaseSpecInput(ctx context.Context, obj any) (spec.PhaseSpec, error) {
+	var it spec.PhaseSpec
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "name", "tasks", "condition", "timeoutMinutes", "pool", "demands", "skipArtifactDownload", "secureFiles", "deploymentGroup", "tags", "maxParallel", "failureThreshold", "offlineTargets"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNPhaseKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "tasks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tasks"))
+			data, err := ec.unmarshalOTaskInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐTaskᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tasks = data
+		case "condition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Condition = data
+		case "timeoutMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutMinutes"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutMinutes = data
+		case "pool":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pool"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Pool = data
+		case "demands":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("demands"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Demands = data
+		case "skipArtifactDownload":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipArtifactDownload"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipArtifactDownload = data
+		case "secureFiles":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secureFiles"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SecureFiles = data
+		case "deploymentGroup":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroup"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroup = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
+		case "maxParallel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxParallel"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxParallel = data
+		case "failureThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureThreshold"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureThreshold = data
+		case "offlineTargets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offlineTargets"))
+			data, err := ec.unmarshalOOfflineTargets2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐOfflineTargets(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfflineTargets = data
 		}
 	}
 	return it, nil
@@ -79578,6 +82672,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Environment(ctx, sel, obj)
+	case *ent.DeploymentGroup:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DeploymentGroup(ctx, sel, obj)
 	case *ent.Deployment:
 		if obj == nil {
 			return graphql.Null
@@ -79828,6 +82927,16 @@ func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "deploymentGroupID":
+			out.Values[i] = ec._Agent_deploymentGroupID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tags":
+			out.Values[i] = ec._Agent_tags(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "pool":
 			field := field
 
@@ -79838,6 +82947,44 @@ func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, ob
 					}
 				}()
 				res = ec._Agent_pool(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deploymentGroup":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Agent_deploymentGroup(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -79990,6 +83137,44 @@ func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, ob
 					}
 				}()
 				res = ec._Agent_userCapabilities(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "lastDeployment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Agent_lastDeployment(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -80200,6 +83385,11 @@ func (ec *executionContext) _AgentPool(ctx context.Context, sel ast.SelectionSet
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "mayUse":
+			out.Values[i] = ec._AgentPool_mayUse(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -80245,6 +83435,11 @@ func (ec *executionContext) _AgentRegistration(ctx context.Context, sel ast.Sele
 			}
 		case "pool":
 			out.Values[i] = ec._AgentRegistration_pool(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deploymentGroup":
+			out.Values[i] = ec._AgentRegistration_deploymentGroup(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -83182,6 +86377,16 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "phaseFailure":
+			out.Values[i] = ec._Deployment_phaseFailure(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "onlyTargets":
+			out.Values[i] = ec._Deployment_onlyTargets(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "deferredUntil":
 			out.Values[i] = ec._Deployment_deferredUntil(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -83488,6 +86693,44 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "targets":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Deployment_targets(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -83738,6 +86981,102 @@ func (ec *executionContext) _DeploymentFinishedEvent(ctx context.Context, sel as
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var deploymentGroupImplementors = []string{"DeploymentGroup", "Node"}
+
+func (ec *executionContext) _DeploymentGroup(ctx context.Context, sel ast.SelectionSet, obj *ent.DeploymentGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeploymentGroup")
+		case "id":
+			out.Values[i] = ec._DeploymentGroup_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DeploymentGroup_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._DeploymentGroup_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._DeploymentGroup_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targets":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DeploymentGroup_targets(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "mayUse":
+			out.Values[i] = ec._DeploymentGroup_mayUse(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -84305,6 +87644,16 @@ func (ec *executionContext) _EnvironmentSpec(ctx context.Context, sel ast.Select
 			}
 		case "variableGroups":
 			out.Values[i] = ec._EnvironmentSpec_variableGroups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "phases":
+			out.Values[i] = ec._EnvironmentSpec_phases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deployPhases":
+			out.Values[i] = ec._EnvironmentSpec_deployPhases(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -86480,6 +89829,26 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "pool":
+			out.Values[i] = ec._Job_pool(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "target":
+			out.Values[i] = ec._Job_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetAgentID":
+			out.Values[i] = ec._Job_targetAgentID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "held":
+			out.Values[i] = ec._Job_held(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "deploymentID":
 			out.Values[i] = ec._Job_deploymentID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -88352,6 +91721,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "saveAgentPool":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_saveAgentPool(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "moveAgent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_moveAgent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "saveDeploymentGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_saveDeploymentGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDeploymentGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteDeploymentGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setTargetTags":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setTargetTags(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createTargetRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createTargetRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createTaskTemplate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createTaskTemplate(ctx, field)
@@ -88848,6 +92259,175 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var phaseSpecImplementors = []string{"PhaseSpec"}
+
+func (ec *executionContext) _PhaseSpec(ctx context.Context, sel ast.SelectionSet, obj *spec.PhaseSpec) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, phaseSpecImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PhaseSpec")
+		case "kind":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PhaseSpec_kind(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "name":
+			out.Values[i] = ec._PhaseSpec_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tasks":
+			out.Values[i] = ec._PhaseSpec_tasks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "condition":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PhaseSpec_condition(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "timeoutMinutes":
+			out.Values[i] = ec._PhaseSpec_timeoutMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pool":
+			out.Values[i] = ec._PhaseSpec_pool(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "demands":
+			out.Values[i] = ec._PhaseSpec_demands(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "skipArtifactDownload":
+			out.Values[i] = ec._PhaseSpec_skipArtifactDownload(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "secureFiles":
+			out.Values[i] = ec._PhaseSpec_secureFiles(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentGroup":
+			out.Values[i] = ec._PhaseSpec_deploymentGroup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tags":
+			out.Values[i] = ec._PhaseSpec_tags(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxParallel":
+			out.Values[i] = ec._PhaseSpec_maxParallel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "failureThreshold":
+			out.Values[i] = ec._PhaseSpec_failureThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "offlineTargets":
+			out.Values[i] = ec._PhaseSpec_offlineTargets(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -89604,6 +93184,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_deletedDefinitions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "agentPools":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_agentPools(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "deploymentGroups":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_deploymentGroups(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -95282,6 +98906,37 @@ func (ec *executionContext) marshalNAgentOrderField2ᚖgithubᚗcomᚋcairnhqᚋ
 	return v
 }
 
+func (ec *executionContext) marshalNAgentPool2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentPoolᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AgentPool) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAgentPool2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentPool(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAgentPool2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentPool(ctx context.Context, sel ast.SelectionSet, v *ent.AgentPool) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AgentPool(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAgentPoolInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐAgentPoolInput(ctx context.Context, v any) (model.AgentPoolInput, error) {
+	res, err := ec.unmarshalInputAgentPoolInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNAgentPoolOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentPoolOrderField(ctx context.Context, v any) (*ent.AgentPoolOrderField, error) {
 	var res = new(ent.AgentPoolOrderField)
 	err := res.UnmarshalGQL(v)
@@ -95531,6 +99186,11 @@ func (ec *executionContext) marshalNApprover2ᚖgithubᚗcomᚋcairnhqᚋcairn�
 func (ec *executionContext) unmarshalNApproverInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx context.Context, v any) (spec.Approver, error) {
 	res, err := ec.unmarshalInputApproverInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNApproverInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx context.Context, v any) (*spec.Approver, error) {
+	res, err := ec.unmarshalInputApproverInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNApproverKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverKind(ctx context.Context, v any) (spec.ApproverKind, error) {
@@ -95846,6 +99506,58 @@ func (ec *executionContext) marshalNDeploymentConnection2ᚖgithubᚗcomᚋcairn
 		return graphql.Null
 	}
 	return ec._DeploymentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeploymentGroup2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.DeploymentGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeploymentGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeploymentGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroup(ctx context.Context, sel ast.SelectionSet, v *ent.DeploymentGroup) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DeploymentGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeploymentGroupInput2githubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐDeploymentGroupInput(ctx context.Context, v any) (model.DeploymentGroupInput, error) {
+	res, err := ec.unmarshalInputDeploymentGroupInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDeploymentGroupOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupOrderField(ctx context.Context, v any) (*ent.DeploymentGroupOrderField, error) {
+	var res = new(ent.DeploymentGroupOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeploymentGroupOrderField2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.DeploymentGroupOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNDeploymentGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupWhereInput(ctx context.Context, v any) (*ent.DeploymentGroupWhereInput, error) {
+	res, err := ec.unmarshalInputDeploymentGroupWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNDeploymentOperation2githubᚗcomᚋcairnhqᚋcairnᚋentᚋdeploymentᚐOperation(ctx context.Context, v any) (deployment.Operation, error) {
@@ -96620,6 +100332,22 @@ func (ec *executionContext) marshalNInterventionTimeoutAction2githubᚗcomᚋcai
 	return res
 }
 
+func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJobᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Job) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJob2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJob(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJob(ctx context.Context, sel ast.SelectionSet, v *ent.Job) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -97012,6 +100740,48 @@ func (ec *executionContext) unmarshalNOutgoingHookWhereInput2ᚖgithubᚗcomᚋc
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNPhaseKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseKind(ctx context.Context, v any) (spec.PhaseKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.PhaseKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPhaseKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseKind(ctx context.Context, sel ast.SelectionSet, v spec.PhaseKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNPhaseSpec2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpec(ctx context.Context, sel ast.SelectionSet, v spec.PhaseSpec) graphql.Marshaler {
+	return ec._PhaseSpec(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPhaseSpec2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpecᚄ(ctx context.Context, sel ast.SelectionSet, v []spec.PhaseSpec) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPhaseSpec2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpec(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPhaseSpecInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpec(ctx context.Context, v any) (spec.PhaseSpec, error) {
+	res, err := ec.unmarshalInputPhaseSpecInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNQueuePolicy2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐQueuePolicy(ctx context.Context, sel ast.SelectionSet, v spec.QueuePolicy) graphql.Marshaler {
@@ -98736,6 +102506,23 @@ func (ec *executionContext) unmarshalOApproverInput2ᚕgithubᚗcomᚋcairnhqᚋ
 	return res, nil
 }
 
+func (ec *executionContext) unmarshalOApproverInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverᚄ(ctx context.Context, v any) ([]*spec.Approver, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*spec.Approver, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNApproverInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApprover(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOArtifactSource2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐArtifactSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ArtifactSource) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -99189,6 +102976,38 @@ func (ec *executionContext) marshalODeploymentEdge2ᚖgithubᚗcomᚋcairnhqᚋc
 		return graphql.Null
 	}
 	return ec._DeploymentEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODeploymentGroup2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroup(ctx context.Context, sel ast.SelectionSet, v *ent.DeploymentGroup) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeploymentGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODeploymentGroupWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupWhereInputᚄ(ctx context.Context, v any) ([]*ent.DeploymentGroupWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.DeploymentGroupWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDeploymentGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalODeploymentGroupWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentGroupWhereInput(ctx context.Context, v any) (*ent.DeploymentGroupWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDeploymentGroupWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalODeploymentOperation2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋdeploymentᚐOperationᚄ(ctx context.Context, v any) ([]deployment.Operation, error) {
@@ -100741,6 +104560,19 @@ func (ec *executionContext) unmarshalONotificationWhereInput2ᚖgithubᚗcomᚋc
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOOfflineTargets2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐOfflineTargets(ctx context.Context, v any) (spec.OfflineTargets, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.OfflineTargets(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOfflineTargets2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐOfflineTargets(ctx context.Context, sel ast.SelectionSet, v spec.OfflineTargets) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(v))
+	return res
+}
+
 func (ec *executionContext) marshalOOutgoingHook2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐOutgoingHook(ctx context.Context, sel ast.SelectionSet, v *ent.OutgoingHook) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -100799,6 +104631,23 @@ func (ec *executionContext) unmarshalOOutgoingHookWhereInput2ᚖgithubᚗcomᚋc
 	}
 	res, err := ec.unmarshalInputOutgoingHookWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOPhaseSpecInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpecᚄ(ctx context.Context, v any) ([]spec.PhaseSpec, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]spec.PhaseSpec, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPhaseSpecInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpec(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOQueueMode2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐQueueMode(ctx context.Context, v any) (spec.QueueMode, error) {

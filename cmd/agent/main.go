@@ -104,6 +104,9 @@ func parseConfigFS(fs *flag.FlagSet, args []string, getenv func(string) string) 
 	fs.StringVar(&cfg.Name, "name", "", "agent name (default: the host name)")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "./cairn-agent", "work directory: credential, results, job directories")
 	fs.StringVar(&cfg.Pool, "pool", "", "agent pool (default: the server's default pool)")
+	fs.StringVar(&cfg.DeploymentGroup, "deployment-group", "", "register as a target of this deployment group (instead of a pool)")
+	tags := ""
+	fs.StringVar(&tags, "tags", "", "a target's tags, comma-separated (e.g. web,eu)")
 	fs.Var(caps, "capability", "user capability key=value (repeatable)")
 	fs.IntVar(&maxJobs, "max-jobs", maxJobs, "jobs run at once")
 	denied, allowed := "default", ""
@@ -116,6 +119,11 @@ func parseConfigFS(fs *flag.FlagSet, args []string, getenv func(string) string) 
 	lookup := func(k string) (string, bool) { v := getenv(k); return v, v != "" }
 	if err := envflag.Apply(fs, lookup, envNames); err != nil {
 		return agent.Config{}, err
+	}
+	for _, t := range strings.Split(tags, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			cfg.Tags = append(cfg.Tags, t)
+		}
 	}
 	for name, env := range legacyEnv {
 		if f := fs.Lookup(name); f.Value.String() == "" {

@@ -38,6 +38,7 @@ type options struct {
 	pacedLines  int
 	idleAgents  int
 	crowd       int
+	fanout      int
 	backlog     int
 	idleWindow  time.Duration
 	idleRepeats int
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&o.lines, "lines", 200000, "lines of the log-throughput job")
 	flag.IntVar(&o.pacedLines, "paced-lines", 10000, "lines of the paced log-latency job (about 2,000 lines/s)")
 	flag.IntVar(&o.idleAgents, "idle-agents", 1000, "idle agents connected for the CPU measurement")
+	flag.IntVar(&o.fanout, "fanout-targets", 50, "targets of the fan-out run (one deployment to every target)")
 	flag.IntVar(&o.crowd, "dispatch-crowd", 500, "other agents connected (none matching) in the second dispatch run; 0 skips it")
 	flag.IntVar(&o.backlog, "dispatch-backlog", 50, "jobs no agent meets, waiting in the queue during the second dispatch run")
 	flag.DurationVar(&o.idleWindow, "idle-window", 20*time.Second, "one window of the idle CPU measurement (with and without agents)")
@@ -72,7 +74,7 @@ func main() {
 	flag.IntVar(&o.retentionReleases, "retention-releases", 10000, "old releases of the retention run")
 	flag.IntVar(&o.retentionLines, "retention-lines", 50, "log lines of each release of the retention run")
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
-	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale, write, retention (scale, write and retention run only when named)")
+	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle,fanout", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, fanout, scale, write, retention (scale, write and retention run only when named)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -120,7 +122,7 @@ func run(ctx context.Context, o options) error {
 	}
 	r.floors = append(r.floors, echo)
 
-	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] || o.only["retention"] {
+	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] || o.only["retention"] || o.only["fanout"] {
 		e, err := startEnv(ctx, o.databaseURL)
 		if err != nil {
 			return err
@@ -154,6 +156,12 @@ func run(ctx context.Context, o options) error {
 			progress("log throughput and latency")
 			if err := benchLogs(ctx, e, o.lines, o.pacedLines, r); err != nil {
 				return fmt.Errorf("logs: %w", err)
+			}
+		}
+		if o.only["fanout"] {
+			progress("fan-out to deployment-group targets")
+			if err := benchFanOut(ctx, e, o.fanout, 3, r); err != nil {
+				return fmt.Errorf("fan-out: %w", err)
 			}
 		}
 		if o.only["scale"] {

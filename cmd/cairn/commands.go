@@ -711,6 +711,14 @@ var agentsListCommand = &command{
 			Pool       *struct {
 				Name string `json:"name"`
 			} `json:"pool"`
+			DeploymentGroup *struct {
+				Name string `json:"name"`
+			} `json:"deploymentGroup"`
+			Tags           []string `json:"tags"`
+			LastDeployment *struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"lastDeployment"`
 			Capabilities map[string]any `json:"capabilities"`
 		}
 		var list []agent
@@ -728,7 +736,8 @@ var agentsListCommand = &command{
 				} `json:"agents"`
 			}
 			if err := c.call(cl, `query($a: Cursor) { agents(first: 100, after: $a) { edges { node {
-			    id name version enabled online lastSeenAt maxJobs pool { name } capabilities } } pageInfo { hasNextPage endCursor } } }`,
+			    id name version enabled online lastSeenAt maxJobs pool { name } deploymentGroup { name } tags
+			    lastDeployment { id status } capabilities } } pageInfo { hasNextPage endCursor } } }`,
 				map[string]any{"a": after}, &res); err != nil {
 				return err
 			}
@@ -743,7 +752,7 @@ var agentsListCommand = &command{
 		if c.g.output == "json" {
 			return c.printJSON(list)
 		}
-		rows := [][]string{{"ID", "NAME", "STATE", "VERSION", "POOL", "MAX JOBS", "LAST SEEN", "CAPABILITIES"}}
+		rows := [][]string{{"ID", "NAME", "STATE", "VERSION", "POOL / GROUP", "TAGS", "LAST DEPLOYMENT", "MAX JOBS", "LAST SEEN", "CAPABILITIES"}}
 		for _, a := range list {
 			state := "offline"
 			switch {
@@ -756,6 +765,13 @@ var agentsListCommand = &command{
 			if a.Pool != nil {
 				pool = a.Pool.Name
 			}
+			if a.DeploymentGroup != nil {
+				pool = "group " + a.DeploymentGroup.Name
+			}
+			last := ""
+			if a.LastDeployment != nil {
+				last = a.LastDeployment.ID + " " + a.LastDeployment.Status
+			}
 			if a.LastSeenAt != nil {
 				seen = shortTime(*a.LastSeenAt)
 			}
@@ -763,7 +779,8 @@ var agentsListCommand = &command{
 			for _, k := range sortedKeys(a.Capabilities) {
 				caps = append(caps, fmt.Sprintf("%s=%v", k, a.Capabilities[k]))
 			}
-			rows = append(rows, []string{a.ID, a.Name, state, a.Version, pool, strconv.Itoa(a.MaxJobs), seen, strings.Join(caps, " ")})
+			rows = append(rows, []string{a.ID, a.Name, state, a.Version, pool, strings.Join(a.Tags, ","), last,
+				strconv.Itoa(a.MaxJobs), seen, strings.Join(caps, " ")})
 		}
 		c.table(rows)
 		return nil

@@ -38,8 +38,14 @@ const (
 	FieldCredentialID = "credential_id"
 	// FieldPoolID holds the string denoting the pool_id field in the database.
 	FieldPoolID = "pool_id"
+	// FieldDeploymentGroupID holds the string denoting the deployment_group_id field in the database.
+	FieldDeploymentGroupID = "deployment_group_id"
+	// FieldTags holds the string denoting the tags field in the database.
+	FieldTags = "tags"
 	// EdgePool holds the string denoting the pool edge name in mutations.
 	EdgePool = "pool"
+	// EdgeDeploymentGroup holds the string denoting the deployment_group edge name in mutations.
+	EdgeDeploymentGroup = "deployment_group"
 	// EdgeJobs holds the string denoting the jobs edge name in mutations.
 	EdgeJobs = "jobs"
 	// Table holds the table name of the agent in the database.
@@ -51,6 +57,13 @@ const (
 	PoolInverseTable = "agent_pools"
 	// PoolColumn is the table column denoting the pool relation/edge.
 	PoolColumn = "pool_id"
+	// DeploymentGroupTable is the table that holds the deployment_group relation/edge.
+	DeploymentGroupTable = "agents"
+	// DeploymentGroupInverseTable is the table name for the DeploymentGroup entity.
+	// It exists in this package in order to avoid circular dependency with the "deploymentgroup" package.
+	DeploymentGroupInverseTable = "deployment_groups"
+	// DeploymentGroupColumn is the table column denoting the deployment_group relation/edge.
+	DeploymentGroupColumn = "deployment_group_id"
 	// JobsTable is the table that holds the jobs relation/edge.
 	JobsTable = "jobs"
 	// JobsInverseTable is the table name for the Job entity.
@@ -75,6 +88,8 @@ var Columns = []string{
 	FieldMaxJobs,
 	FieldCredentialID,
 	FieldPoolID,
+	FieldDeploymentGroupID,
+	FieldTags,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -166,10 +181,22 @@ func ByPoolID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPoolID, opts...).ToFunc()
 }
 
+// ByDeploymentGroupID orders the results by the deployment_group_id field.
+func ByDeploymentGroupID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeploymentGroupID, opts...).ToFunc()
+}
+
 // ByPoolField orders the results by pool field.
 func ByPoolField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newPoolStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByDeploymentGroupField orders the results by deployment_group field.
+func ByDeploymentGroupField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDeploymentGroupStep(), sql.OrderByField(field, opts...))
 	}
 }
 
@@ -191,6 +218,13 @@ func newPoolStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PoolInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, PoolTable, PoolColumn),
+	)
+}
+func newDeploymentGroupStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DeploymentGroupInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, DeploymentGroupTable, DeploymentGroupColumn),
 	)
 }
 func newJobsStep() *sqlgraph.Step {

@@ -105,6 +105,11 @@ func PoolID(v int) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldPoolID, v))
 }
 
+// DeploymentGroupID applies equality check predicate on the "deployment_group_id" field. It's identical to DeploymentGroupIDEQ.
+func DeploymentGroupID(v int) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldDeploymentGroupID, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldCreatedAt, v))
@@ -540,6 +545,46 @@ func PoolIDNotNil() predicate.Agent {
 	return predicate.Agent(sql.FieldNotNull(FieldPoolID))
 }
 
+// DeploymentGroupIDEQ applies the EQ predicate on the "deployment_group_id" field.
+func DeploymentGroupIDEQ(v int) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldDeploymentGroupID, v))
+}
+
+// DeploymentGroupIDNEQ applies the NEQ predicate on the "deployment_group_id" field.
+func DeploymentGroupIDNEQ(v int) predicate.Agent {
+	return predicate.Agent(sql.FieldNEQ(FieldDeploymentGroupID, v))
+}
+
+// DeploymentGroupIDIn applies the In predicate on the "deployment_group_id" field.
+func DeploymentGroupIDIn(vs ...int) predicate.Agent {
+	return predicate.Agent(sql.FieldIn(FieldDeploymentGroupID, vs...))
+}
+
+// DeploymentGroupIDNotIn applies the NotIn predicate on the "deployment_group_id" field.
+func DeploymentGroupIDNotIn(vs ...int) predicate.Agent {
+	return predicate.Agent(sql.FieldNotIn(FieldDeploymentGroupID, vs...))
+}
+
+// DeploymentGroupIDIsNil applies the IsNil predicate on the "deployment_group_id" field.
+func DeploymentGroupIDIsNil() predicate.Agent {
+	return predicate.Agent(sql.FieldIsNull(FieldDeploymentGroupID))
+}
+
+// DeploymentGroupIDNotNil applies the NotNil predicate on the "deployment_group_id" field.
+func DeploymentGroupIDNotNil() predicate.Agent {
+	return predicate.Agent(sql.FieldNotNull(FieldDeploymentGroupID))
+}
+
+// TagsIsNil applies the IsNil predicate on the "tags" field.
+func TagsIsNil() predicate.Agent {
+	return predicate.Agent(sql.FieldIsNull(FieldTags))
+}
+
+// TagsNotNil applies the NotNil predicate on the "tags" field.
+func TagsNotNil() predicate.Agent {
+	return predicate.Agent(sql.FieldNotNull(FieldTags))
+}
+
 // HasPool applies the HasEdge predicate on the "pool" edge.
 func HasPool() predicate.Agent {
 	return predicate.Agent(func(s *sql.Selector) {
@@ -555,6 +600,29 @@ func HasPool() predicate.Agent {
 func HasPoolWith(preds ...predicate.AgentPool) predicate.Agent {
 	return predicate.Agent(func(s *sql.Selector) {
 		step := newPoolStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasDeploymentGroup applies the HasEdge predicate on the "deployment_group" edge.
+func HasDeploymentGroup() predicate.Agent {
+	return predicate.Agent(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, DeploymentGroupTable, DeploymentGroupColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDeploymentGroupWith applies the HasEdge predicate on the "deployment_group" edge with a given conditions (other predicates).
+func HasDeploymentGroupWith(preds ...predicate.DeploymentGroup) predicate.Agent {
+	return predicate.Agent(func(s *sql.Selector) {
+		step := newDeploymentGroupStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -20,6 +20,8 @@ const (
 	FieldName = "name"
 	// FieldDescription holds the string denoting the description field in the database.
 	FieldDescription = "description"
+	// FieldMayUse holds the string denoting the may_use field in the database.
+	FieldMayUse = "may_use"
 	// EdgeAgents holds the string denoting the agents edge name in mutations.
 	EdgeAgents = "agents"
 	// Table holds the table name of the agentpool in the database.
@@ -39,6 +41,7 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldName,
 	FieldDescription,
+	FieldMayUse,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

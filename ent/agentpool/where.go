@@ -240,6 +240,16 @@ func DescriptionContainsFold(v string) predicate.AgentPool {
 	return predicate.AgentPool(sql.FieldContainsFold(FieldDescription, v))
 }
 
+// MayUseIsNil applies the IsNil predicate on the "may_use" field.
+func MayUseIsNil() predicate.AgentPool {
+	return predicate.AgentPool(sql.FieldIsNull(FieldMayUse))
+}
+
+// MayUseNotNil applies the NotNil predicate on the "may_use" field.
+func MayUseNotNil() predicate.AgentPool {
+	return predicate.AgentPool(sql.FieldNotNull(FieldMayUse))
+}
+
 // HasAgents applies the HasEdge predicate on the "agents" edge.
 func HasAgents() predicate.AgentPool {
 	return predicate.AgentPool(func(s *sql.Selector) {

@@ -19,6 +19,8 @@ const (
 	FieldTokenHash = "token_hash"
 	// FieldPool holds the string denoting the pool field in the database.
 	FieldPool = "pool"
+	// FieldDeploymentGroup holds the string denoting the deployment_group field in the database.
+	FieldDeploymentGroup = "deployment_group"
 	// FieldMaxUses holds the string denoting the max_uses field in the database.
 	FieldMaxUses = "max_uses"
 	// FieldUses holds the string denoting the uses field in the database.
@@ -39,6 +41,7 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldTokenHash,
 	FieldPool,
+	FieldDeploymentGroup,
 	FieldMaxUses,
 	FieldUses,
 	FieldExpiresAt,
@@ -61,6 +64,8 @@ var (
 	DefaultCreatedAt func() time.Time
 	// DefaultPool holds the default value on creation for the "pool" field.
 	DefaultPool string
+	// DefaultDeploymentGroup holds the default value on creation for the "deployment_group" field.
+	DefaultDeploymentGroup string
 	// DefaultMaxUses holds the default value on creation for the "max_uses" field.
 	DefaultMaxUses int
 	// DefaultUses holds the default value on creation for the "uses" field.
@@ -88,6 +93,11 @@ func ByTokenHash(opts ...sql.OrderTermOption) OrderOption {
 // ByPool orders the results by the pool field.
 func ByPool(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPool, opts...).ToFunc()
+}
+
+// ByDeploymentGroup orders the results by the deployment_group field.
+func ByDeploymentGroup(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeploymentGroup, opts...).ToFunc()
 }
 
 // ByMaxUses orders the results by the max_uses field.

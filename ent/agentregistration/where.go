@@ -69,6 +69,11 @@ func Pool(v string) predicate.AgentRegistration {
 	return predicate.AgentRegistration(sql.FieldEQ(FieldPool, v))
 }
 
+// DeploymentGroup applies equality check predicate on the "deployment_group" field. It's identical to DeploymentGroupEQ.
+func DeploymentGroup(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldEQ(FieldDeploymentGroup, v))
+}
+
 // MaxUses applies equality check predicate on the "max_uses" field. It's identical to MaxUsesEQ.
 func MaxUses(v int) predicate.AgentRegistration {
 	return predicate.AgentRegistration(sql.FieldEQ(FieldMaxUses, v))
@@ -262,6 +267,71 @@ func PoolEqualFold(v string) predicate.AgentRegistration {
 // PoolContainsFold applies the ContainsFold predicate on the "pool" field.
 func PoolContainsFold(v string) predicate.AgentRegistration {
 	return predicate.AgentRegistration(sql.FieldContainsFold(FieldPool, v))
+}
+
+// DeploymentGroupEQ applies the EQ predicate on the "deployment_group" field.
+func DeploymentGroupEQ(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldEQ(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupNEQ applies the NEQ predicate on the "deployment_group" field.
+func DeploymentGroupNEQ(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldNEQ(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupIn applies the In predicate on the "deployment_group" field.
+func DeploymentGroupIn(vs ...string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldIn(FieldDeploymentGroup, vs...))
+}
+
+// DeploymentGroupNotIn applies the NotIn predicate on the "deployment_group" field.
+func DeploymentGroupNotIn(vs ...string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldNotIn(FieldDeploymentGroup, vs...))
+}
+
+// DeploymentGroupGT applies the GT predicate on the "deployment_group" field.
+func DeploymentGroupGT(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldGT(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupGTE applies the GTE predicate on the "deployment_group" field.
+func DeploymentGroupGTE(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldGTE(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupLT applies the LT predicate on the "deployment_group" field.
+func DeploymentGroupLT(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldLT(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupLTE applies the LTE predicate on the "deployment_group" field.
+func DeploymentGroupLTE(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldLTE(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupContains applies the Contains predicate on the "deployment_group" field.
+func DeploymentGroupContains(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldContains(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupHasPrefix applies the HasPrefix predicate on the "deployment_group" field.
+func DeploymentGroupHasPrefix(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldHasPrefix(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupHasSuffix applies the HasSuffix predicate on the "deployment_group" field.
+func DeploymentGroupHasSuffix(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldHasSuffix(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupEqualFold applies the EqualFold predicate on the "deployment_group" field.
+func DeploymentGroupEqualFold(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldEqualFold(FieldDeploymentGroup, v))
+}
+
+// DeploymentGroupContainsFold applies the ContainsFold predicate on the "deployment_group" field.
+func DeploymentGroupContainsFold(v string) predicate.AgentRegistration {
+	return predicate.AgentRegistration(sql.FieldContainsFold(FieldDeploymentGroup, v))
 }
 
 // MaxUsesEQ applies the EQ predicate on the "max_uses" field.

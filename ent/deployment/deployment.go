@@ -37,6 +37,10 @@ const (
 	FieldAutomatic = "automatic"
 	// FieldFreezeOverride holds the string denoting the freeze_override field in the database.
 	FieldFreezeOverride = "freeze_override"
+	// FieldPhaseFailure holds the string denoting the phase_failure field in the database.
+	FieldPhaseFailure = "phase_failure"
+	// FieldOnlyTargets holds the string denoting the only_targets field in the database.
+	FieldOnlyTargets = "only_targets"
 	// FieldDeferredUntil holds the string denoting the deferred_until field in the database.
 	FieldDeferredUntil = "deferred_until"
 	// FieldQueuedAt holds the string denoting the queued_at field in the database.
@@ -126,6 +130,8 @@ var Columns = []string{
 	FieldStatusReason,
 	FieldAutomatic,
 	FieldFreezeOverride,
+	FieldPhaseFailure,
+	FieldOnlyTargets,
 	FieldDeferredUntil,
 	FieldQueuedAt,
 	FieldStartedAt,
@@ -162,6 +168,8 @@ var (
 	DefaultAutomatic bool
 	// DefaultFreezeOverride holds the default value on creation for the "freeze_override" field.
 	DefaultFreezeOverride bool
+	// DefaultPhaseFailure holds the default value on creation for the "phase_failure" field.
+	DefaultPhaseFailure string
 	// DefaultVersion holds the default value on creation for the "version" field.
 	DefaultVersion int
 )
@@ -283,6 +291,11 @@ func ByAutomatic(opts ...sql.OrderTermOption) OrderOption {
 // ByFreezeOverride orders the results by the freeze_override field.
 func ByFreezeOverride(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFreezeOverride, opts...).ToFunc()
+}
+
+// ByPhaseFailure orders the results by the phase_failure field.
+func ByPhaseFailure(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhaseFailure, opts...).ToFunc()
 }
 
 // ByDeferredUntil orders the results by the deferred_until field.

@@ -95,6 +95,11 @@ func FreezeOverride(v bool) predicate.Deployment {
 	return predicate.Deployment(sql.FieldEQ(FieldFreezeOverride, v))
 }
 
+// PhaseFailure applies equality check predicate on the "phase_failure" field. It's identical to PhaseFailureEQ.
+func PhaseFailure(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldEQ(FieldPhaseFailure, v))
+}
+
 // DeferredUntil applies equality check predicate on the "deferred_until" field. It's identical to DeferredUntilEQ.
 func DeferredUntil(v time.Time) predicate.Deployment {
 	return predicate.Deployment(sql.FieldEQ(FieldDeferredUntil, v))
@@ -513,6 +518,81 @@ func FreezeOverrideEQ(v bool) predicate.Deployment {
 // FreezeOverrideNEQ applies the NEQ predicate on the "freeze_override" field.
 func FreezeOverrideNEQ(v bool) predicate.Deployment {
 	return predicate.Deployment(sql.FieldNEQ(FieldFreezeOverride, v))
+}
+
+// PhaseFailureEQ applies the EQ predicate on the "phase_failure" field.
+func PhaseFailureEQ(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldEQ(FieldPhaseFailure, v))
+}
+
+// PhaseFailureNEQ applies the NEQ predicate on the "phase_failure" field.
+func PhaseFailureNEQ(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldNEQ(FieldPhaseFailure, v))
+}
+
+// PhaseFailureIn applies the In predicate on the "phase_failure" field.
+func PhaseFailureIn(vs ...string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldIn(FieldPhaseFailure, vs...))
+}
+
+// PhaseFailureNotIn applies the NotIn predicate on the "phase_failure" field.
+func PhaseFailureNotIn(vs ...string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldNotIn(FieldPhaseFailure, vs...))
+}
+
+// PhaseFailureGT applies the GT predicate on the "phase_failure" field.
+func PhaseFailureGT(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldGT(FieldPhaseFailure, v))
+}
+
+// PhaseFailureGTE applies the GTE predicate on the "phase_failure" field.
+func PhaseFailureGTE(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldGTE(FieldPhaseFailure, v))
+}
+
+// PhaseFailureLT applies the LT predicate on the "phase_failure" field.
+func PhaseFailureLT(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldLT(FieldPhaseFailure, v))
+}
+
+// PhaseFailureLTE applies the LTE predicate on the "phase_failure" field.
+func PhaseFailureLTE(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldLTE(FieldPhaseFailure, v))
+}
+
+// PhaseFailureContains applies the Contains predicate on the "phase_failure" field.
+func PhaseFailureContains(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldContains(FieldPhaseFailure, v))
+}
+
+// PhaseFailureHasPrefix applies the HasPrefix predicate on the "phase_failure" field.
+func PhaseFailureHasPrefix(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldHasPrefix(FieldPhaseFailure, v))
+}
+
+// PhaseFailureHasSuffix applies the HasSuffix predicate on the "phase_failure" field.
+func PhaseFailureHasSuffix(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldHasSuffix(FieldPhaseFailure, v))
+}
+
+// PhaseFailureEqualFold applies the EqualFold predicate on the "phase_failure" field.
+func PhaseFailureEqualFold(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldEqualFold(FieldPhaseFailure, v))
+}
+
+// PhaseFailureContainsFold applies the ContainsFold predicate on the "phase_failure" field.
+func PhaseFailureContainsFold(v string) predicate.Deployment {
+	return predicate.Deployment(sql.FieldContainsFold(FieldPhaseFailure, v))
+}
+
+// OnlyTargetsIsNil applies the IsNil predicate on the "only_targets" field.
+func OnlyTargetsIsNil() predicate.Deployment {
+	return predicate.Deployment(sql.FieldIsNull(FieldOnlyTargets))
+}
+
+// OnlyTargetsNotNil applies the NotNil predicate on the "only_targets" field.
+func OnlyTargetsNotNil() predicate.Deployment {
+	return predicate.Deployment(sql.FieldNotNull(FieldOnlyTargets))
 }
 
 // DeferredUntilEQ applies the EQ predicate on the "deferred_until" field.

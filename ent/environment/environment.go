@@ -26,6 +26,8 @@ const (
 	FieldPostApproval = "post_approval"
 	// FieldJob holds the string denoting the job field in the database.
 	FieldJob = "job"
+	// FieldPhases holds the string denoting the phases field in the database.
+	FieldPhases = "phases"
 	// FieldQueue holds the string denoting the queue field in the database.
 	FieldQueue = "queue"
 	// FieldVariables holds the string denoting the variables field in the database.
@@ -57,6 +59,7 @@ var Columns = []string{
 	FieldPreApproval,
 	FieldPostApproval,
 	FieldJob,
+	FieldPhases,
 	FieldQueue,
 	FieldVariables,
 	FieldPermissions,

@@ -243,6 +243,16 @@ func OwnerContainsFold(v string) predicate.Environment {
 	return predicate.Environment(sql.FieldContainsFold(FieldOwner, v))
 }
 
+// PhasesIsNil applies the IsNil predicate on the "phases" field.
+func PhasesIsNil() predicate.Environment {
+	return predicate.Environment(sql.FieldIsNull(FieldPhases))
+}
+
+// PhasesNotNil applies the NotNil predicate on the "phases" field.
+func PhasesNotNil() predicate.Environment {
+	return predicate.Environment(sql.FieldNotNull(FieldPhases))
+}
+
 // VariablesIsNil applies the IsNil predicate on the "variables" field.
 func VariablesIsNil() predicate.Environment {
 	return predicate.Environment(sql.FieldIsNull(FieldVariables))

@@ -55,6 +55,14 @@ const (
 	FieldPhase = "phase"
 	// FieldLogBase holds the string denoting the log_base field in the database.
 	FieldLogBase = "log_base"
+	// FieldPool holds the string denoting the pool field in the database.
+	FieldPool = "pool"
+	// FieldTarget holds the string denoting the target field in the database.
+	FieldTarget = "target"
+	// FieldTargetAgentID holds the string denoting the target_agent_id field in the database.
+	FieldTargetAgentID = "target_agent_id"
+	// FieldHeld holds the string denoting the held field in the database.
+	FieldHeld = "held"
 	// FieldDeploymentID holds the string denoting the deployment_id field in the database.
 	FieldDeploymentID = "deployment_id"
 	// FieldAgentID holds the string denoting the agent_id field in the database.
@@ -123,6 +131,10 @@ var Columns = []string{
 	FieldVersion,
 	FieldPhase,
 	FieldLogBase,
+	FieldPool,
+	FieldTarget,
+	FieldTargetAgentID,
+	FieldHeld,
 	FieldDeploymentID,
 	FieldAgentID,
 	FieldOutputVariables,
@@ -163,6 +175,12 @@ var (
 	DefaultPhase int
 	// DefaultLogBase holds the default value on creation for the "log_base" field.
 	DefaultLogBase int64
+	// DefaultPool holds the default value on creation for the "pool" field.
+	DefaultPool string
+	// DefaultTarget holds the default value on creation for the "target" field.
+	DefaultTarget string
+	// DefaultHeld holds the default value on creation for the "held" field.
+	DefaultHeld bool
 )
 
 // Status defines the type for the "status" enum field.
@@ -181,6 +199,7 @@ const (
 	StatusFAILED              Status = "FAILED"
 	StatusCANCELED            Status = "CANCELED"
 	StatusLOST                Status = "LOST"
+	StatusSKIPPED             Status = "SKIPPED"
 )
 
 func (s Status) String() string {
@@ -190,7 +209,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusQUEUED, StatusASSIGNED, StatusRUNNING, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusFAILED, StatusCANCELED, StatusLOST:
+	case StatusQUEUED, StatusASSIGNED, StatusRUNNING, StatusSUCCEEDED, StatusPARTIALLY_SUCCEEDED, StatusFAILED, StatusCANCELED, StatusLOST, StatusSKIPPED:
 		return nil
 	default:
 		return fmt.Errorf("job: invalid enum value for status field: %q", s)
@@ -288,6 +307,26 @@ func ByPhase(opts ...sql.OrderTermOption) OrderOption {
 // ByLogBase orders the results by the log_base field.
 func ByLogBase(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLogBase, opts...).ToFunc()
+}
+
+// ByPool orders the results by the pool field.
+func ByPool(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPool, opts...).ToFunc()
+}
+
+// ByTarget orders the results by the target field.
+func ByTarget(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTarget, opts...).ToFunc()
+}
+
+// ByTargetAgentID orders the results by the target_agent_id field.
+func ByTargetAgentID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTargetAgentID, opts...).ToFunc()
+}
+
+// ByHeld orders the results by the held field.
+func ByHeld(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHeld, opts...).ToFunc()
 }
 
 // ByDeploymentID orders the results by the deployment_id field.

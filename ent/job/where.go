@@ -135,6 +135,26 @@ func LogBase(v int64) predicate.Job {
 	return predicate.Job(sql.FieldEQ(FieldLogBase, v))
 }
 
+// Pool applies equality check predicate on the "pool" field. It's identical to PoolEQ.
+func Pool(v string) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldPool, v))
+}
+
+// Target applies equality check predicate on the "target" field. It's identical to TargetEQ.
+func Target(v string) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldTarget, v))
+}
+
+// TargetAgentID applies equality check predicate on the "target_agent_id" field. It's identical to TargetAgentIDEQ.
+func TargetAgentID(v int) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldTargetAgentID, v))
+}
+
+// Held applies equality check predicate on the "held" field. It's identical to HeldEQ.
+func Held(v bool) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldHeld, v))
+}
+
 // DeploymentID applies equality check predicate on the "deployment_id" field. It's identical to DeploymentIDEQ.
 func DeploymentID(v int) predicate.Job {
 	return predicate.Job(sql.FieldEQ(FieldDeploymentID, v))
@@ -843,6 +863,196 @@ func LogBaseLT(v int64) predicate.Job {
 // LogBaseLTE applies the LTE predicate on the "log_base" field.
 func LogBaseLTE(v int64) predicate.Job {
 	return predicate.Job(sql.FieldLTE(FieldLogBase, v))
+}
+
+// PoolEQ applies the EQ predicate on the "pool" field.
+func PoolEQ(v string) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldPool, v))
+}
+
+// PoolNEQ applies the NEQ predicate on the "pool" field.
+func PoolNEQ(v string) predicate.Job {
+	return predicate.Job(sql.FieldNEQ(FieldPool, v))
+}
+
+// PoolIn applies the In predicate on the "pool" field.
+func PoolIn(vs ...string) predicate.Job {
+	return predicate.Job(sql.FieldIn(FieldPool, vs...))
+}
+
+// PoolNotIn applies the NotIn predicate on the "pool" field.
+func PoolNotIn(vs ...string) predicate.Job {
+	return predicate.Job(sql.FieldNotIn(FieldPool, vs...))
+}
+
+// PoolGT applies the GT predicate on the "pool" field.
+func PoolGT(v string) predicate.Job {
+	return predicate.Job(sql.FieldGT(FieldPool, v))
+}
+
+// PoolGTE applies the GTE predicate on the "pool" field.
+func PoolGTE(v string) predicate.Job {
+	return predicate.Job(sql.FieldGTE(FieldPool, v))
+}
+
+// PoolLT applies the LT predicate on the "pool" field.
+func PoolLT(v string) predicate.Job {
+	return predicate.Job(sql.FieldLT(FieldPool, v))
+}
+
+// PoolLTE applies the LTE predicate on the "pool" field.
+func PoolLTE(v string) predicate.Job {
+	return predicate.Job(sql.FieldLTE(FieldPool, v))
+}
+
+// PoolContains applies the Contains predicate on the "pool" field.
+func PoolContains(v string) predicate.Job {
+	return predicate.Job(sql.FieldContains(FieldPool, v))
+}
+
+// PoolHasPrefix applies the HasPrefix predicate on the "pool" field.
+func PoolHasPrefix(v string) predicate.Job {
+	return predicate.Job(sql.FieldHasPrefix(FieldPool, v))
+}
+
+// PoolHasSuffix applies the HasSuffix predicate on the "pool" field.
+func PoolHasSuffix(v string) predicate.Job {
+	return predicate.Job(sql.FieldHasSuffix(FieldPool, v))
+}
+
+// PoolEqualFold applies the EqualFold predicate on the "pool" field.
+func PoolEqualFold(v string) predicate.Job {
+	return predicate.Job(sql.FieldEqualFold(FieldPool, v))
+}
+
+// PoolContainsFold applies the ContainsFold predicate on the "pool" field.
+func PoolContainsFold(v string) predicate.Job {
+	return predicate.Job(sql.FieldContainsFold(FieldPool, v))
+}
+
+// TargetEQ applies the EQ predicate on the "target" field.
+func TargetEQ(v string) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldTarget, v))
+}
+
+// TargetNEQ applies the NEQ predicate on the "target" field.
+func TargetNEQ(v string) predicate.Job {
+	return predicate.Job(sql.FieldNEQ(FieldTarget, v))
+}
+
+// TargetIn applies the In predicate on the "target" field.
+func TargetIn(vs ...string) predicate.Job {
+	return predicate.Job(sql.FieldIn(FieldTarget, vs...))
+}
+
+// TargetNotIn applies the NotIn predicate on the "target" field.
+func TargetNotIn(vs ...string) predicate.Job {
+	return predicate.Job(sql.FieldNotIn(FieldTarget, vs...))
+}
+
+// TargetGT applies the GT predicate on the "target" field.
+func TargetGT(v string) predicate.Job {
+	return predicate.Job(sql.FieldGT(FieldTarget, v))
+}
+
+// TargetGTE applies the GTE predicate on the "target" field.
+func TargetGTE(v string) predicate.Job {
+	return predicate.Job(sql.FieldGTE(FieldTarget, v))
+}
+
+// TargetLT applies the LT predicate on the "target" field.
+func TargetLT(v string) predicate.Job {
+	return predicate.Job(sql.FieldLT(FieldTarget, v))
+}
+
+// TargetLTE applies the LTE predicate on the "target" field.
+func TargetLTE(v string) predicate.Job {
+	return predicate.Job(sql.FieldLTE(FieldTarget, v))
+}
+
+// TargetContains applies the Contains predicate on the "target" field.
+func TargetContains(v string) predicate.Job {
+	return predicate.Job(sql.FieldContains(FieldTarget, v))
+}
+
+// TargetHasPrefix applies the HasPrefix predicate on the "target" field.
+func TargetHasPrefix(v string) predicate.Job {
+	return predicate.Job(sql.FieldHasPrefix(FieldTarget, v))
+}
+
+// TargetHasSuffix applies the HasSuffix predicate on the "target" field.
+func TargetHasSuffix(v string) predicate.Job {
+	return predicate.Job(sql.FieldHasSuffix(FieldTarget, v))
+}
+
+// TargetEqualFold applies the EqualFold predicate on the "target" field.
+func TargetEqualFold(v string) predicate.Job {
+	return predicate.Job(sql.FieldEqualFold(FieldTarget, v))
+}
+
+// TargetContainsFold applies the ContainsFold predicate on the "target" field.
+func TargetContainsFold(v string) predicate.Job {
+	return predicate.Job(sql.FieldContainsFold(FieldTarget, v))
+}
+
+// TargetAgentIDEQ applies the EQ predicate on the "target_agent_id" field.
+func TargetAgentIDEQ(v int) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldTargetAgentID, v))
+}
+
+// TargetAgentIDNEQ applies the NEQ predicate on the "target_agent_id" field.
+func TargetAgentIDNEQ(v int) predicate.Job {
+	return predicate.Job(sql.FieldNEQ(FieldTargetAgentID, v))
+}
+
+// TargetAgentIDIn applies the In predicate on the "target_agent_id" field.
+func TargetAgentIDIn(vs ...int) predicate.Job {
+	return predicate.Job(sql.FieldIn(FieldTargetAgentID, vs...))
+}
+
+// TargetAgentIDNotIn applies the NotIn predicate on the "target_agent_id" field.
+func TargetAgentIDNotIn(vs ...int) predicate.Job {
+	return predicate.Job(sql.FieldNotIn(FieldTargetAgentID, vs...))
+}
+
+// TargetAgentIDGT applies the GT predicate on the "target_agent_id" field.
+func TargetAgentIDGT(v int) predicate.Job {
+	return predicate.Job(sql.FieldGT(FieldTargetAgentID, v))
+}
+
+// TargetAgentIDGTE applies the GTE predicate on the "target_agent_id" field.
+func TargetAgentIDGTE(v int) predicate.Job {
+	return predicate.Job(sql.FieldGTE(FieldTargetAgentID, v))
+}
+
+// TargetAgentIDLT applies the LT predicate on the "target_agent_id" field.
+func TargetAgentIDLT(v int) predicate.Job {
+	return predicate.Job(sql.FieldLT(FieldTargetAgentID, v))
+}
+
+// TargetAgentIDLTE applies the LTE predicate on the "target_agent_id" field.
+func TargetAgentIDLTE(v int) predicate.Job {
+	return predicate.Job(sql.FieldLTE(FieldTargetAgentID, v))
+}
+
+// TargetAgentIDIsNil applies the IsNil predicate on the "target_agent_id" field.
+func TargetAgentIDIsNil() predicate.Job {
+	return predicate.Job(sql.FieldIsNull(FieldTargetAgentID))
+}
+
+// TargetAgentIDNotNil applies the NotNil predicate on the "target_agent_id" field.
+func TargetAgentIDNotNil() predicate.Job {
+	return predicate.Job(sql.FieldNotNull(FieldTargetAgentID))
+}
+
+// HeldEQ applies the EQ predicate on the "held" field.
+func HeldEQ(v bool) predicate.Job {
+	return predicate.Job(sql.FieldEQ(FieldHeld, v))
+}
+
+// HeldNEQ applies the NEQ predicate on the "held" field.
+func HeldNEQ(v bool) predicate.Job {
+	return predicate.Job(sql.FieldNEQ(FieldHeld, v))
 }
 
 // DeploymentIDEQ applies the EQ predicate on the "deployment_id" field.

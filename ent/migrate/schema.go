@@ -23,7 +23,9 @@ var (
 		{Name: "last_seen_at", Type: field.TypeTime, Nullable: true},
 		{Name: "max_jobs", Type: field.TypeInt, Default: 1},
 		{Name: "credential_id", Type: field.TypeString, Default: ""},
+		{Name: "tags", Type: field.TypeJSON, Nullable: true},
 		{Name: "pool_id", Type: field.TypeInt, Nullable: true},
+		{Name: "deployment_group_id", Type: field.TypeInt, Nullable: true},
 	}
 	// AgentsTable holds the schema information for the "agents" table.
 	AgentsTable = &schema.Table{
@@ -33,8 +35,14 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "agents_agent_pools_agents",
-				Columns:    []*schema.Column{AgentsColumns[12]},
+				Columns:    []*schema.Column{AgentsColumns[13]},
 				RefColumns: []*schema.Column{AgentPoolsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "agents_deployment_groups_targets",
+				Columns:    []*schema.Column{AgentsColumns[14]},
+				RefColumns: []*schema.Column{DeploymentGroupsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -45,6 +53,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Unique: true, Size: 100},
 		{Name: "description", Type: field.TypeString, Default: ""},
+		{Name: "may_use", Type: field.TypeJSON, Nullable: true},
 	}
 	// AgentPoolsTable holds the schema information for the "agent_pools" table.
 	AgentPoolsTable = &schema.Table{
@@ -58,6 +67,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "token_hash", Type: field.TypeString, Unique: true},
 		{Name: "pool", Type: field.TypeString, Default: ""},
+		{Name: "deployment_group", Type: field.TypeString, Default: ""},
 		{Name: "max_uses", Type: field.TypeInt, Default: 1},
 		{Name: "uses", Type: field.TypeInt, Default: 0},
 		{Name: "expires_at", Type: field.TypeTime},
@@ -306,6 +316,8 @@ var (
 		{Name: "status_reason", Type: field.TypeString, Default: ""},
 		{Name: "automatic", Type: field.TypeBool, Default: false},
 		{Name: "freeze_override", Type: field.TypeBool, Default: false},
+		{Name: "phase_failure", Type: field.TypeString, Default: ""},
+		{Name: "only_targets", Type: field.TypeJSON, Nullable: true},
 		{Name: "deferred_until", Type: field.TypeTime, Nullable: true},
 		{Name: "queued_at", Type: field.TypeTime, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
@@ -324,13 +336,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deployments_releases_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[18]},
+				Columns:    []*schema.Column{DeploymentsColumns[20]},
 				RefColumns: []*schema.Column{ReleasesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deployments_release_environments_deployments",
-				Columns:    []*schema.Column{DeploymentsColumns[19]},
+				Columns:    []*schema.Column{DeploymentsColumns[21]},
 				RefColumns: []*schema.Column{ReleaseEnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -339,12 +351,12 @@ var (
 			{
 				Name:    "deployment_release_environment_id_attempt",
 				Unique:  true,
-				Columns: []*schema.Column{DeploymentsColumns[19], DeploymentsColumns[3]},
+				Columns: []*schema.Column{DeploymentsColumns[21], DeploymentsColumns[3]},
 			},
 			{
 				Name:    "deployment_definition_id_environment_name_status",
 				Unique:  false,
-				Columns: []*schema.Column{DeploymentsColumns[17], DeploymentsColumns[16], DeploymentsColumns[5]},
+				Columns: []*schema.Column{DeploymentsColumns[19], DeploymentsColumns[18], DeploymentsColumns[5]},
 			},
 			{
 				Name:    "deployment_status",
@@ -354,9 +366,23 @@ var (
 			{
 				Name:    "deployment_release_id",
 				Unique:  false,
-				Columns: []*schema.Column{DeploymentsColumns[18]},
+				Columns: []*schema.Column{DeploymentsColumns[20]},
 			},
 		},
+	}
+	// DeploymentGroupsColumns holds the columns for the "deployment_groups" table.
+	DeploymentGroupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "description", Type: field.TypeString, Default: ""},
+		{Name: "may_use", Type: field.TypeJSON, Nullable: true},
+	}
+	// DeploymentGroupsTable holds the schema information for the "deployment_groups" table.
+	DeploymentGroupsTable = &schema.Table{
+		Name:       "deployment_groups",
+		Columns:    DeploymentGroupsColumns,
+		PrimaryKey: []*schema.Column{DeploymentGroupsColumns[0]},
 	}
 	// EnvironmentsColumns holds the columns for the "environments" table.
 	EnvironmentsColumns = []*schema.Column{
@@ -368,6 +394,7 @@ var (
 		{Name: "pre_approval", Type: field.TypeJSON},
 		{Name: "post_approval", Type: field.TypeJSON},
 		{Name: "job", Type: field.TypeJSON},
+		{Name: "phases", Type: field.TypeJSON, Nullable: true},
 		{Name: "queue", Type: field.TypeJSON},
 		{Name: "variables", Type: field.TypeJSON, Nullable: true},
 		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
@@ -381,7 +408,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "environments_release_definitions_environments",
-				Columns:    []*schema.Column{EnvironmentsColumns[11]},
+				Columns:    []*schema.Column{EnvironmentsColumns[12]},
 				RefColumns: []*schema.Column{ReleaseDefinitionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -390,7 +417,7 @@ var (
 			{
 				Name:    "environment_definition_id_name",
 				Unique:  true,
-				Columns: []*schema.Column{EnvironmentsColumns[11], EnvironmentsColumns[1]},
+				Columns: []*schema.Column{EnvironmentsColumns[12], EnvironmentsColumns[1]},
 			},
 		},
 	}
@@ -548,7 +575,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "demands", Type: field.TypeJSON, Nullable: true},
 		{Name: "spec", Type: field.TypeJSON},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "CANCELED", "LOST"}, Default: "QUEUED"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "CANCELED", "LOST", "SKIPPED"}, Default: "QUEUED"},
 		{Name: "waiting_reason", Type: field.TypeString, Default: ""},
 		{Name: "result_reason", Type: field.TypeString, Default: ""},
 		{Name: "queued_at", Type: field.TypeTime},
@@ -563,6 +590,10 @@ var (
 		{Name: "version", Type: field.TypeInt, Default: 0},
 		{Name: "phase", Type: field.TypeInt, Default: 0},
 		{Name: "log_base", Type: field.TypeInt64, Default: 0},
+		{Name: "pool", Type: field.TypeString, Default: ""},
+		{Name: "target", Type: field.TypeString, Default: ""},
+		{Name: "target_agent_id", Type: field.TypeInt, Nullable: true},
+		{Name: "held", Type: field.TypeBool, Default: false},
 		{Name: "output_variables", Type: field.TypeJSON, Nullable: true},
 		{Name: "agent_id", Type: field.TypeInt, Nullable: true},
 		{Name: "deployment_id", Type: field.TypeInt},
@@ -575,13 +606,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "jobs_agents_jobs",
-				Columns:    []*schema.Column{JobsColumns[21]},
+				Columns:    []*schema.Column{JobsColumns[25]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "jobs_deployments_jobs",
-				Columns:    []*schema.Column{JobsColumns[22]},
+				Columns:    []*schema.Column{JobsColumns[26]},
 				RefColumns: []*schema.Column{DeploymentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -595,12 +626,17 @@ var (
 			{
 				Name:    "job_agent_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{JobsColumns[21], JobsColumns[5]},
+				Columns: []*schema.Column{JobsColumns[25], JobsColumns[5]},
 			},
 			{
-				Name:    "job_deployment_id_phase",
+				Name:    "job_deployment_id_phase_target",
 				Unique:  true,
-				Columns: []*schema.Column{JobsColumns[22], JobsColumns[18]},
+				Columns: []*schema.Column{JobsColumns[26], JobsColumns[18], JobsColumns[21]},
+			},
+			{
+				Name:    "job_target_agent_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{JobsColumns[22], JobsColumns[5]},
 			},
 		},
 	}
@@ -1367,6 +1403,7 @@ var (
 		AuditEventsTable,
 		DefinitionRevisionsTable,
 		DeploymentsTable,
+		DeploymentGroupsTable,
 		EnvironmentsTable,
 		EventsTable,
 		FreezeWindowsTable,
@@ -1404,6 +1441,7 @@ var (
 
 func init() {
 	AgentsTable.ForeignKeys[0].RefTable = AgentPoolsTable
+	AgentsTable.ForeignKeys[1].RefTable = DeploymentGroupsTable
 	APITokensTable.ForeignKeys[0].RefTable = UsersTable
 	ApprovalsTable.ForeignKeys[0].RefTable = DeploymentsTable
 	ArtifactSourcesTable.ForeignKeys[0].RefTable = ReleaseDefinitionsTable

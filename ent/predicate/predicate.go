@@ -36,6 +36,9 @@ type DefinitionRevision func(*sql.Selector)
 // Deployment is the predicate function for deployment builders.
 type Deployment func(*sql.Selector)
 
+// DeploymentGroup is the predicate function for deploymentgroup builders.
+type DeploymentGroup func(*sql.Selector)
+
 // Environment is the predicate function for environment builders.
 type Environment func(*sql.Selector)
 

@@ -138,6 +138,8 @@ func (Environment) Fields() []ent.Field {
 		field.JSON("pre_approval", spec.ApprovalPolicy{}),
 		field.JSON("post_approval", spec.ApprovalPolicy{}),
 		field.JSON("job", spec.JobSpec{}),
+		// Phases are the environment's phases when it lists them (spec.EnvironmentSpec.Phases).
+		field.JSON("phases", []spec.PhaseSpec{}).Optional().Annotations(entgql.Skip()),
 		field.JSON("queue", spec.QueuePolicy{}),
 		field.JSON("variables", []spec.Variable{}).Optional().Annotations(entgql.Skip()),
 		// Permissions are the environment's own lists (empty: inherited).

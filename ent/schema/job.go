@@ -24,7 +24,7 @@ func (Job) Fields() []ent.Field {
 		field.Strings("demands").Optional(),
 		field.JSON("spec", spec.JobSpec{}).Annotations(entgql.Skip()),
 		field.Enum("status").Values(
-			"QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "CANCELED", "LOST",
+			"QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "CANCELED", "LOST", "SKIPPED",
 		).Default("QUEUED").Annotations(entgql.OrderField("STATUS")),
 		// WaitingReason says why a queued job has not been assigned (unmet demands).
 		field.String("waiting_reason").Default(""),
@@ -49,6 +49,16 @@ func (Job) Fields() []ent.Field {
 		// job: its lines are stored as LogBase + the agent's per-job number,
 		// so that the phases of a deployment make one log.
 		field.Int64("log_base").Default(0),
+		// Pool is the agent pool whose agents may take the job (an agent phase's; "" reads as
+		// "default"); a target's job has none.
+		field.String("pool").Default(""),
+		// Target is the name of the deployment-group target the job is for ("" for an agent
+		// phase's job); TargetAgentID its agent, the only one that may take the job.
+		field.String("target").Default(""),
+		field.Int("target_agent_id").Optional().Nillable(),
+		// Held is a target's job created with its phase but not yet released to its target
+		// (the phase's maxParallel): the dispatcher does not offer it.
+		field.Bool("held").Default(false),
 		field.Int("deployment_id"),
 		field.Int("agent_id").Optional().Nillable(),
 		// OutputVariables are the variables the job's tasks set with isOutput
@@ -72,7 +82,8 @@ func (Job) Edges() []ent.Edge {
 func (Job) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("status", "queued_at"), index.Fields("agent_id", "status"),
-		index.Fields("deployment_id", "phase").Unique(),
+		index.Fields("deployment_id", "phase", "target").Unique(),
+		index.Fields("target_agent_id", "status"),
 	}
 }
 
@@ -203,6 +214,11 @@ func (Agent) Fields() []ent.Field {
 		// CredentialID is the jti of the agent's current credential.
 		field.String("credential_id").Default("").Annotations(entgql.Skip()),
 		field.Int("pool_id").Optional().Nillable(),
+		// DeploymentGroupID makes the agent a target of that deployment group: it takes only
+		// the jobs of deployment-group phases addressed to it, none of a pool's.
+		field.Int("deployment_group_id").Optional().Nillable(),
+		// Tags of a target (lower case), which deployment-group phases select by.
+		field.Strings("tags").Optional(),
 	}
 }
 
@@ -210,6 +226,7 @@ func (Agent) Fields() []ent.Field {
 func (Agent) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("pool", AgentPool.Type).Ref("agents").Field("pool_id").Unique(),
+		edge.From("deployment_group", DeploymentGroup.Type).Ref("targets").Field("deployment_group_id").Unique(),
 		edge.To("jobs", Job.Type).Annotations(entgql.RelayConnection()),
 	}
 }
@@ -230,12 +247,38 @@ func (AgentPool) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(100).Unique(),
 		field.String("description").Default(""),
+		// MayUse are the users and groups who may name the pool in a definition; empty:
+		// every EDITOR. ADMINs may without being listed (audited).
+		field.JSON("may_use", []spec.Approver{}).Optional().Annotations(entgql.Skip()),
 	}
 }
 
 // Edges of the AgentPool.
 func (AgentPool) Edges() []ent.Edge {
 	return []ent.Edge{edge.To("agents", Agent.Type)}
+}
+
+// DeploymentGroup is a set of targets: agents registered into it with tags, which
+// deployment-group phases deploy to one by one.
+type DeploymentGroup struct{ ent.Schema }
+
+// Mixin of the DeploymentGroup.
+func (DeploymentGroup) Mixin() []ent.Mixin { return []ent.Mixin{CreatedMixin{}} }
+
+// Fields of the DeploymentGroup.
+func (DeploymentGroup) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(100).Unique(),
+		field.String("description").Default(""),
+		// MayUse are the users and groups who may name the group in a definition; empty:
+		// every EDITOR. ADMINs may without being listed (audited).
+		field.JSON("may_use", []spec.Approver{}).Optional().Annotations(entgql.Skip()),
+	}
+}
+
+// Edges of the DeploymentGroup.
+func (DeploymentGroup) Edges() []ent.Edge {
+	return []ent.Edge{edge.To("targets", Agent.Type)}
 }
 
 // AgentRegistration is a token that agents exchange for their credential.
@@ -250,6 +293,8 @@ func (AgentRegistration) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("token_hash").Unique().Sensitive().Annotations(entgql.Skip()),
 		field.String("pool").Default(""),
+		// DeploymentGroup, when set, registers the agents as targets of that group.
+		field.String("deployment_group").Default(""),
 		field.Int("max_uses").Default(1),
 		field.Int("uses").Default(0),
 		field.Time("expires_at"),

@@ -265,6 +265,12 @@ func (Deployment) Fields() []ent.Field {
 		// FreezeOverride is set when an ADMIN deployed through a freeze
 		// window on purpose (audited as freeze.override).
 		field.Bool("freeze_override").Default(false),
+		// PhaseFailure is why the first failed phase failed, kept while phases with condition
+		// ALWAYS or FAILED run after it: the deployment fails with it when they are done.
+		field.String("phase_failure").Default(""),
+		// OnlyTargets, when set, limits the deployment-group phases to these targets (a
+		// redeploy to the targets that failed: failedTargetsOnly).
+		field.Strings("only_targets").Optional(),
 		field.Time("deferred_until").Optional().Nillable(),
 		field.Time("queued_at").Optional().Nillable(),
 		field.Time("started_at").Optional().Nillable(),

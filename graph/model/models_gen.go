@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
 )
@@ -28,6 +29,12 @@ type CairnEvent interface {
 
 type ReleaseEvent interface {
 	IsReleaseEvent()
+}
+
+type AgentPoolInput struct {
+	Name        string           `json:"name"`
+	Description *string          `json:"description,omitempty"`
+	MayUse      []*spec.Approver `json:"mayUse,omitempty"`
 }
 
 // The result of walking the audit hash chain.
@@ -58,6 +65,12 @@ type CreatedAgentRegistration struct {
 type CreatedAPIToken struct {
 	Token    string        `json:"token"`
 	APIToken *ent.ApiToken `json:"apiToken"`
+}
+
+type DeploymentGroupInput struct {
+	Name        string           `json:"name"`
+	Description *string          `json:"description,omitempty"`
+	MayUse      []*spec.Approver `json:"mayUse,omitempty"`
 }
 
 // Omitted fields are kept.

@@ -88,6 +88,7 @@ func (h *Hub) RegisterHandler() http.Handler {
 		}
 		a, jti, err := h.e.RegisterAgent(r.Context(), req.Token, delivery.RegisterAgentInput{
 			Name: req.Name, Pool: req.Pool, Version: req.Version, OS: req.OS, Arch: req.Arch, Capabilities: req.Capabilities,
+			DeploymentGroup: req.DeploymentGroup, Tags: req.Tags,
 		})
 		if err != nil {
 			status, code := httpStatus(err)
@@ -323,13 +324,13 @@ func LogsHandler(e *delivery.Engine, log *slog.Logger) http.Handler {
 }
 
 // logQuery reads the download's query parameters: format (text or zip), fromSeq, toSeq and step
-// (whole numbers; delivery checks their ranges). A parameter given twice is refused.
+// (whole numbers; delivery checks their ranges), target (one deployment-group target's log). A parameter given twice is refused.
 func logQuery(q url.Values) (delivery.LogRange, string, error) {
 	var rng delivery.LogRange
 	for k, v := range q {
 		if len(v) > 1 {
 			switch k {
-			case "format", "fromSeq", "toSeq", "step":
+			case "format", "fromSeq", "toSeq", "step", "target":
 				return rng, "", fmt.Errorf("%s is given %d times", k, len(v))
 			}
 		}
@@ -367,6 +368,7 @@ func logQuery(q url.Values) (delivery.LogRange, string, error) {
 		s := int(step)
 		rng.Step = &s
 	}
+	rng.Target = q.Get("target")
 	return rng, format, nil
 }
 

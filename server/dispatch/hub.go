@@ -282,6 +282,15 @@ func (h *Hub) consume(events <-chan delivery.Event) {
 						s.close(agentproto.CloseUnauthorized, "agent deleted")
 					}
 				}
+				if ev.Status == "MOVED" {
+					if s := h.session(ev.AgentID); s != nil {
+						if r, err := h.e.AgentRoute(h.ctx, ev.AgentID); err == nil {
+							s.setRoute(r)
+						} else if h.ctx.Err() == nil {
+							h.log.Error("reading the route of a moved agent", "agent", ev.AgentID, "err", err)
+						}
+					}
+				}
 				h.kick()
 			case delivery.EventJobCancelRequested:
 				h.forwardCancel(ev)
@@ -379,7 +388,7 @@ func (h *Hub) dispatchRound() (ok bool) {
 	free := make([]delivery.AgentOffer, 0, len(sessions))
 	for _, s := range sessions {
 		if s.canTake() { // welcomed: caps are set
-			free = append(free, delivery.AgentOffer{AgentID: s.agentID, Capabilities: s.caps})
+			free = append(free, delivery.AgentOffer{AgentID: s.agentID, Capabilities: s.caps, Route: s.getRoute()})
 		}
 	}
 	if len(free) > 0 {

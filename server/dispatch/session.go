@@ -50,6 +50,9 @@ type session struct {
 
 	// caps are the agent's capabilities as its hello recorded them (set before welcomed).
 	caps map[string]string
+	// route is where the agent takes jobs from (set before welcomed, refreshed on a move;
+	// guarded by mu).
+	route delivery.AgentRoute
 
 	mu      sync.Mutex
 	busy    bool // the agent refused a job as busy: no more until one of its jobs ends
@@ -148,6 +151,7 @@ func (s *session) welcome(hello agentproto.Hello) bool {
 		return false
 	}
 	s.caps = rec.Capabilities
+	s.setRoute(rec.Route)
 	s.send(agentproto.Welcome{Type: agentproto.TypeWelcome, AgentID: strconv.Itoa(s.agentID), ServerTime: s.hub.e.Clock().Now(),
 		GraceMillis: s.hub.opts.Grace.Milliseconds()})
 	s.welcomed.Store(true)
@@ -503,4 +507,16 @@ func logEnd(log *slog.Logger, err error) {
 		return
 	}
 	log.Warn("agent connection lost", "err", err)
+}
+
+func (s *session) setRoute(r delivery.AgentRoute) {
+	s.mu.Lock()
+	s.route = r
+	s.mu.Unlock()
+}
+
+func (s *session) getRoute() delivery.AgentRoute {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.route
 }

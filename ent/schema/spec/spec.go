@@ -265,9 +265,12 @@ type EnvironmentSpec struct {
 	PostApproval ApprovalPolicy `json:"postApproval"`
 	// PreGates and PostGates are checked before the job runs and after it
 	// succeeded; see GatePolicy.
-	PreGates  GatePolicy  `json:"preGates,omitzero"`
-	PostGates GatePolicy  `json:"postGates,omitzero"`
-	Job       JobSpec     `json:"job"`
+	PreGates  GatePolicy `json:"preGates,omitzero"`
+	PostGates GatePolicy `json:"postGates,omitzero"`
+	Job       JobSpec    `json:"job"`
+	// Phases, when set, are the environment's deployment (see DeployPhases); Job is then
+	// unused. An environment without phases deploys its Job, read as phases.
+	Phases    []PhaseSpec `json:"phases,omitempty"`
 	Queue     QueuePolicy `json:"queue"`
 	Variables []Variable  `json:"variables,omitempty"`
 	// VariableGroups link library variable groups (by name) to this
@@ -374,4 +377,150 @@ func (s *DefinitionSnapshot) Environment(name string) (*EnvironmentSpec, bool) {
 		}
 	}
 	return nil, false
+}
+
+// PhaseKind says where a phase of an environment's deployment runs (Azure's deployPhases
+// phaseType: agentBasedDeployment, machineGroupBasedDeployment, runOnServer).
+type PhaseKind string
+
+// The phase kinds.
+const (
+	// PhaseAgent runs the phase's tasks as one job on one agent of a pool that meets the
+	// demands (Azure: agentBasedDeployment).
+	PhaseAgent PhaseKind = "AGENT"
+	// PhaseDeploymentGroup runs the phase's tasks as one job on every target of a deployment
+	// group whose tags match, a few at a time (Azure: machineGroupBasedDeployment).
+	PhaseDeploymentGroup PhaseKind = "DEPLOYMENT_GROUP"
+	// PhaseServer runs agentless tasks on the server: manual interventions (Azure: runOnServer).
+	PhaseServer PhaseKind = "SERVER"
+)
+
+// The phase conditions: when a phase runs, given how the phases before it went.
+const (
+	// PhaseRunSucceeded (the default): every phase before it succeeded (Azure: succeeded()).
+	PhaseRunSucceeded = "SUCCEEDED"
+	// PhaseRunAlways: whatever happened before, but not after a cancel (Azure: always()).
+	PhaseRunAlways = "ALWAYS"
+	// PhaseRunFailed: only when a phase before it failed (Azure: failed()).
+	PhaseRunFailed = "FAILED"
+)
+
+// OfflineTargets says what a deployment-group phase does with a matching target that is
+// offline when the phase starts.
+type OfflineTargets string
+
+// The offline target policies.
+const (
+	// OfflineSkip (the default) leaves the target out; the deployment reports it SKIPPED.
+	OfflineSkip OfflineTargets = "SKIP"
+	// OfflineWait gives the target its job anyway: it waits for the target to come online.
+	OfflineWait OfflineTargets = "WAIT"
+)
+
+// PhaseSpec is one phase of an environment's deployment (Azure's deployPhases item). Kind
+// decides which of the groups of fields below apply; the others must be empty.
+type PhaseSpec struct {
+	// Kind is AGENT, DEPLOYMENT_GROUP or SERVER (Azure phaseType).
+	Kind PhaseKind `json:"kind"`
+	// Name is shown on the deployment (Azure name).
+	Name string `json:"name,omitempty"`
+	// Tasks run in order (Azure workflowTasks): scripts and templates for agent and
+	// deployment-group phases, MANUAL_INTERVENTION tasks for a server phase.
+	Tasks []Task `json:"tasks,omitempty"`
+	// Condition is SUCCEEDED (default), ALWAYS or FAILED (Azure deploymentInput.condition:
+	// succeeded(), always(), failed()).
+	Condition string `json:"condition,omitempty"`
+	// TimeoutMinutes bounds each job of the phase (Azure deploymentInput.timeoutInMinutes).
+	TimeoutMinutes int `json:"timeoutMinutes,omitempty"`
+
+	// Agent phase (also the demands of deployment-group targets).
+	// Pool names the agent pool (Azure deploymentInput.queueId); empty: "default".
+	Pool string `json:"pool,omitempty"`
+	// Demands are capability requirements (Azure deploymentInput.demands).
+	Demands []string `json:"demands,omitempty"`
+	// SkipArtifactDownload (Azure deploymentInput.skipArtifactsDownload).
+	SkipArtifactDownload bool `json:"skipArtifactDownload,omitempty"`
+	// SecureFiles name library secure files written for the job (see JobSpec).
+	SecureFiles []string `json:"secureFiles,omitempty"`
+
+	// Deployment-group phase.
+	// DeploymentGroup names the group (Azure deploymentInput.queueId of a deployment group).
+	DeploymentGroup string `json:"deploymentGroup,omitempty"`
+	// Tags select the targets that have every one of them (Azure deploymentInput.tags).
+	Tags []string `json:"tags,omitempty"`
+	// MaxParallel is how many targets run at once: a count ("1") or a percentage of the
+	// matching targets ("50%"); empty: 1 (Azure deploymentHealthOption OneTargetAtATime).
+	MaxParallel string `json:"maxParallel,omitempty"`
+	// FailureThreshold is how many targets may fail before no new target starts: a count
+	// ("0") or a percentage of the matching targets ("25%"); empty: 0 (Azure healthPercent
+	// is 100 minus this percentage).
+	FailureThreshold string `json:"failureThreshold,omitempty"`
+	// OfflineTargets is SKIP (default) or WAIT.
+	OfflineTargets OfflineTargets `json:"offlineTargets,omitempty"`
+}
+
+// KindOrDefault is the phase's kind, AGENT when it has none.
+func (p PhaseSpec) KindOrDefault() PhaseKind {
+	if p.Kind == "" {
+		return PhaseAgent
+	}
+	return p.Kind
+}
+
+// ConditionOrDefault is the phase's condition, SUCCEEDED when it has none.
+func (p PhaseSpec) ConditionOrDefault() string {
+	if p.Condition == "" {
+		return PhaseRunSucceeded
+	}
+	return p.Condition
+}
+
+// DeployPhases is the environment's deployment as an ordered list of phases: Phases when
+// the environment lists them, else its Job read as phases (the one place that reads an
+// environment written before phases existed): the job's tasks split at their enabled manual
+// interventions into agent phases (the job's demands, timeout and settings) and server
+// phases (one manual intervention each). Consecutive scripts make one agent phase; a run of
+// scripts that are all disabled makes none; without interventions there is one agent phase,
+// even without tasks (the job downloads the artifacts).
+func (e *EnvironmentSpec) DeployPhases() []PhaseSpec {
+	if len(e.Phases) > 0 {
+		return e.Phases
+	}
+	js := e.Job
+	agentPhase := func(tasks []Task) PhaseSpec {
+		return PhaseSpec{Kind: PhaseAgent, Tasks: tasks, TimeoutMinutes: js.TimeoutMinutes,
+			Demands: js.Demands, SkipArtifactDownload: js.SkipArtifactDownload, SecureFiles: js.SecureFiles}
+	}
+	var out []PhaseSpec
+	var cur []Task
+	enabled := false
+	for _, t := range js.Tasks {
+		if !t.IsManualIntervention() {
+			cur = append(cur, t)
+			enabled = enabled || !t.Disabled
+			continue
+		}
+		if t.Disabled {
+			continue
+		}
+		if enabled {
+			out = append(out, agentPhase(cur))
+		}
+		out = append(out, PhaseSpec{Kind: PhaseServer, Tasks: []Task{t}})
+		cur, enabled = nil, false
+	}
+	if enabled || len(out) == 0 {
+		out = append(out, agentPhase(cur))
+	}
+	return out
+}
+
+// TaskLists returns the environment's task lists: its job's, then each phase's, for code that
+// treats every task alike (normalising, templates, secure files).
+func (e *EnvironmentSpec) TaskLists() []*[]Task {
+	out := []*[]Task{&e.Job.Tasks}
+	for i := range e.Phases {
+		out = append(out, &e.Phases[i].Tasks)
+	}
+	return out
 }

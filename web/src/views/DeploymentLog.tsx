@@ -8,7 +8,8 @@ import { ErrorNote, Loading, Page, Status } from '../ui';
 import { Link } from '../router';
 
 const depQuery = `query Deployment($id: ID!) {
-  node(id: $id) { ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } } } }
+  node(id: $id) { ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }
+    targets { id target status resultReason waitingReason startedAt finishedAt } } }
 }`;
 const logSub = `subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }`;
 
@@ -93,6 +94,32 @@ export function DeploymentLog({ id }: { id: string }) {
         }}>
         {shown.map((l) => <div key={l.seq} className="line"><span className="seq" aria-hidden="true">{l.seq}</span>{l.text}{'\n'}</div>)}
       </pre>
+      {dep?.targets?.length > 0 && <Targets id={id} targets={dep.targets} />}
     </Page>
+  );
+}
+
+// Targets lists the deployment-group targets of the deployment: each one's job status, times,
+// why it did not run or failed, and its own log to download.
+function Targets({ id, targets }: { id: string; targets: any[] }) {
+  return (
+    <section aria-label="Targets">
+      <h2>Targets</h2>
+      <table>
+        <thead><tr><th>Target</th><th>Status</th><th>Started</th><th>Finished</th><th>Reason</th><th>Log</th></tr></thead>
+        <tbody>
+          {targets.map((t) => (
+            <tr key={t.id}>
+              <td>{t.target}</td>
+              <td><Status status={t.status} /></td>
+              <td>{t.startedAt ? new Date(t.startedAt).toLocaleTimeString() : ''}</td>
+              <td>{t.finishedAt ? new Date(t.finishedAt).toLocaleTimeString() : ''}</td>
+              <td>{t.resultReason || (t.status === 'QUEUED' ? t.waitingReason : '')}</td>
+              <td><a href={`/logs/deployments/${id}?target=${encodeURIComponent(t.target)}`} download={`deployment-${id}-${t.target}.log`}>Download</a></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }
