@@ -8,6 +8,7 @@
 //	go run ./cmd/bench -only dispatch,logs   # some of it
 //	go run ./cmd/bench -database-url postgres://…  # on an empty PostgreSQL database
 //	go run ./cmd/bench -only scale           # 50,000 releases and a 1,000,000-line log
+//	go run ./cmd/bench -only subscriptions   # 10,000 idle GraphQL subscriptions: memory and CPU
 //	go run ./cmd/bench -only write -database-url postgres://…  # createRelease/s: SQLite, PostgreSQL ×1, ×3
 //
 // The server, its agent and the subscribers run in this process, as `cairn --dev` runs them;
@@ -46,12 +47,18 @@ type options struct {
 	scaleSmall, scaleReleases, scaleLines int
 	// writeDuration is the length of each createRelease/s measurement of the write run.
 	writeDuration time.Duration
+	// subscriptions: idle subscriptions opened, and where to write the server's heap profile.
+	subscriptions  int
+	subHeapProfile string
 }
 
 func main() {
 	var o options
 	var only string
 	serveIdle := flag.Bool("serve-idle", false, "internal: run the server for the idle-agent measurement")
+	serveSubs := flag.Bool("serve-subscriptions", false, "internal: run the server for the subscriptions measurement")
+	flag.IntVar(&o.subscriptions, "subscriptions", 10000, "idle GraphQL subscriptions (one per websocket) of the subscriptions run")
+	flag.StringVar(&o.subHeapProfile, "subscriptions-heapprofile", "", "write the server's heap profile, with the subscriptions open, to this file")
 	flag.IntVar(&o.jobs, "jobs", 200, "jobs of the dispatch-latency run")
 	flag.IntVar(&o.releases, "releases", 20, "releases of the three-environment run")
 	flag.IntVar(&o.cancels, "cancels", 30, "deployments canceled in the cancel-latency run")
@@ -67,7 +74,7 @@ func main() {
 	flag.IntVar(&o.scaleReleases, "scale-releases", 50000, "releases of the scale run's second stage")
 	flag.IntVar(&o.scaleLines, "scale-lines", 1000000, "lines of the scale run's long log")
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
-	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale, write (scale and write run only when named)")
+	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale, write, subscriptions (scale, write and subscriptions run only when named)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -83,9 +90,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if *serveIdle {
+	switch {
+	case *serveIdle:
 		err = runIdleServer(ctx, o)
-	} else {
+	case *serveSubs:
+		err = runSubscriptionServer(ctx, o)
+	default:
 		err = run(ctx, o)
 	}
 	if err != nil {
@@ -161,6 +171,12 @@ func run(ctx context.Context, o options) error {
 	if o.only["write"] {
 		if err := benchWrite(ctx, o, r); err != nil {
 			return fmt.Errorf("write: %w", err)
+		}
+	}
+	if o.only["subscriptions"] {
+		progress("idle subscriptions")
+		if err := benchSubscriptions(ctx, o, r); err != nil {
+			return fmt.Errorf("subscriptions: %w", err)
 		}
 	}
 	if o.only["idle"] {
