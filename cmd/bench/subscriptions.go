@@ -79,7 +79,7 @@ func runSubscriptionServer(ctx context.Context, o options) error {
 			runtime.GC()
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
-			fmt.Printf("%d %d %d %d %d\n", cpuNanos(), vmRSS(), m.HeapInuse, runtime.NumGoroutine(), s.Events().Subscribers())
+			fmt.Printf("%d %d %d %d %d %d\n", cpuNanos(), vmRSS(), m.HeapInuse, runtime.NumGoroutine(), s.Events().Subscribers(), m.StackInuse)
 		case "heap":
 			f, err := os.Create(arg)
 			if err != nil {
@@ -90,6 +90,11 @@ func runSubscriptionServer(ctx context.Context, o options) error {
 			f.Close()
 			if err != nil {
 				return err
+			}
+			// Beside it, what the goroutines are doing (debug=1: grouped by stack).
+			if g, err := os.Create(arg + ".goroutines.txt"); err == nil {
+				pprof.Lookup("goroutine").WriteTo(g, 1)
+				g.Close()
 			}
 			fmt.Println("ok")
 		case "quit":
@@ -133,7 +138,7 @@ type subServer struct {
 
 type subStats struct {
 	cpu                   time.Duration
-	rssKiB, heap          int64
+	rssKiB, heap, stacks  int64
 	goroutines, listeners int
 }
 
@@ -186,7 +191,7 @@ func (s *subServer) stats() (subStats, error) {
 	}
 	var st subStats
 	var ns int64
-	_, err = fmt.Sscanf(a, "%d %d %d %d %d", &ns, &st.rssKiB, &st.heap, &st.goroutines, &st.listeners)
+	_, err = fmt.Sscanf(a, "%d %d %d %d %d %d", &ns, &st.rssKiB, &st.heap, &st.goroutines, &st.listeners, &st.stacks)
 	st.cpu = time.Duration(ns)
 	return st, err
 }
@@ -303,11 +308,12 @@ func benchSubscriptions(ctx context.Context, o options, r *report) error {
 		value: fmt.Sprintf("%d MiB (%.1f KiB per subscription)", rss>>20, float64(rss)/float64(n)/1024),
 		floor: fmt.Sprintf("no subscription: %d MiB", base.rssKiB/1024), ratio: ratio(float64(with.rssKiB), float64(base.rssKiB)),
 		target: "10k < 400 MB", verdict: verdict(float64(rss)*10000/float64(n) < 400e6)})
-	r.add(row{metric: "the same: live heap growth (after a GC)",
+	r.add(row{metric: "the same: heap in use growth (after a GC; goroutine stacks not included)",
 		value: fmt.Sprintf("%d MiB (%.1f KiB per subscription)", heap>>20, float64(heap)/float64(n)/1024),
 		floor: fmt.Sprintf("no subscription: %d MiB", base.heap>>20), ratio: ratio(float64(with.heap), float64(base.heap)), target: "–", verdict: "–"})
 	r.add(row{metric: "the same: server goroutines per subscription",
-		value: fmt.Sprintf("%.1f (%d in all)", float64(with.goroutines-base.goroutines)/float64(n), with.goroutines),
+		value: fmt.Sprintf("%.1f (%d in all; their stacks %d MiB, %.1f KiB per subscription)", float64(with.goroutines-base.goroutines)/float64(n), with.goroutines,
+			with.stacks>>20, float64(with.stacks-base.stacks)/float64(n)/1024),
 		floor: fmt.Sprintf("no subscription: %d", base.goroutines), target: "–", verdict: "–"})
 	r.add(row{metric: fmt.Sprintf("the same: server CPU while idle over %s (keep-alive pings every 15 s included)", o.idleWindow),
 		value: fmt.Sprintf("%.2f%% of a core", busy),
