@@ -9,6 +9,7 @@
 //	go run ./cmd/bench -database-url postgres://…  # on an empty PostgreSQL database
 //	go run ./cmd/bench -only scale           # 50,000 releases and a 1,000,000-line log
 //	go run ./cmd/bench -only subscriptions   # 10,000 idle GraphQL subscriptions: memory and CPU
+//	go run ./cmd/bench -only webhooks        # Jenkins notifications at 50/s for 30 s beside a bare handler
 //	go run ./cmd/bench -only write -database-url postgres://…  # createRelease/s: SQLite, PostgreSQL ×1, ×3
 //
 // The server, its agent and the subscribers run in this process, as `cairn --dev` runs them;
@@ -48,8 +49,11 @@ type options struct {
 	// writeDuration is the length of each createRelease/s measurement of the write run.
 	writeDuration time.Duration
 	// subscriptions: idle subscriptions opened, and where to write the server's heap profile.
-	subscriptions  int
-	subHeapProfile string
+	subscriptions int
+	// webhooks: notifications per second and for how long.
+	webhookRate     int
+	webhookDuration time.Duration
+	subHeapProfile  string
 }
 
 func main() {
@@ -57,6 +61,8 @@ func main() {
 	var only string
 	serveIdle := flag.Bool("serve-idle", false, "internal: run the server for the idle-agent measurement")
 	serveSubs := flag.Bool("serve-subscriptions", false, "internal: run the server for the subscriptions measurement")
+	flag.IntVar(&o.webhookRate, "webhook-rate", 50, "Jenkins notifications per second of the webhooks run")
+	flag.DurationVar(&o.webhookDuration, "webhook-duration", 30*time.Second, "length of the webhooks run")
 	flag.IntVar(&o.subscriptions, "subscriptions", 10000, "idle GraphQL subscriptions (one per websocket) of the subscriptions run")
 	flag.StringVar(&o.subHeapProfile, "subscriptions-heapprofile", "", "write the server's heap profile, with the subscriptions open, to this file")
 	flag.IntVar(&o.jobs, "jobs", 200, "jobs of the dispatch-latency run")
@@ -74,7 +80,7 @@ func main() {
 	flag.IntVar(&o.scaleReleases, "scale-releases", 50000, "releases of the scale run's second stage")
 	flag.IntVar(&o.scaleLines, "scale-lines", 1000000, "lines of the scale run's long log")
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
-	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale, write, subscriptions (scale, write and subscriptions run only when named)")
+	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, scale, write, subscriptions, webhooks (scale, write, subscriptions and webhooks run only when named)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -125,7 +131,7 @@ func run(ctx context.Context, o options) error {
 	}
 	r.floors = append(r.floors, echo)
 
-	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] {
+	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] || o.only["webhooks"] {
 		e, err := startEnv(ctx, o.databaseURL)
 		if err != nil {
 			return err
@@ -159,6 +165,11 @@ func run(ctx context.Context, o options) error {
 			progress("log throughput and latency")
 			if err := benchLogs(ctx, e, o.lines, o.pacedLines, r); err != nil {
 				return fmt.Errorf("logs: %w", err)
+			}
+		}
+		if o.only["webhooks"] {
+			if err := benchWebhooks(ctx, e, o.webhookRate, o.webhookDuration, r); err != nil {
+				return fmt.Errorf("webhooks: %w", err)
 			}
 		}
 		if o.only["scale"] {
