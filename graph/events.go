@@ -23,8 +23,6 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 	if err != nil {
 		return nil, err
 	}
-	// The stream filters events by readers itself and must see every
-	// sequence number; the fields of what it sends are read scoped.
 	loader := eventLoader{r.Engine}
 	scope := delivery.LiveReadScopeFrom(ctx)
 	out := make(chan T)
