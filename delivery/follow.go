@@ -80,35 +80,36 @@ type EventFilter struct {
 // must reload its state and follow FromNow). The channel closes when ctx
 // ends or the database fails (logged here); every send waits on ctx.
 func (e *Engine) FollowEvents(ctx context.Context, bus Subscriber, actor Actor, f EventFilter, afterSeq int64) (<-chan Event, error) {
-	if err := actor.Require(RoleViewer, "following events"); err != nil {
+	out := make(chan Event)
+	send := func(ctx context.Context, ev Event) error {
+		select {
+		case out <- ev:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := e.FollowEventsEach(ctx, bus, actor, f, afterSeq, send, func() { close(out) }); err != nil {
 		return nil, err
 	}
-	if afterSeq < FromNow {
-		return nil, Invalid("afterSequence", "must be 0 or more (the last sequence number received)")
+	return out, nil
+}
+
+// FollowEventsEach is FollowEvents without the channel: one goroutine calls
+// emit for each event of the stream, in order, until ctx ends, the database
+// fails or emit returns an error, then calls done. A consumer that turns
+// events into something else saves a goroutine per stream this way (an idle
+// GraphQL subscription holds one goroutine here, not two). The checks of
+// FollowEvents fail before the goroutine starts (done is then not called).
+func (e *Engine) FollowEventsEach(ctx context.Context, bus Subscriber, actor Actor, f EventFilter, afterSeq int64,
+	emit func(context.Context, Event) error, done func()) error {
+	if err := e.startFollowing(ctx, actor, f, &afterSeq); err != nil {
+		return err
 	}
-	if f.DefinitionID != 0 {
-		if err := e.RequireReadableDefinition(ctx, actor, f.DefinitionID); err != nil {
-			return nil, err
-		}
-	}
-	if afterSeq > 0 {
-		if err := e.requireKept(ctx, afterSeq); err != nil {
-			return nil, err
-		}
-	}
-	if afterSeq == FromNow {
-		// Read before subscribing: what commits in between is caught up.
-		last, err := e.lastSequence(ctx)
-		if err != nil {
-			return nil, err
-		}
-		afterSeq = last
-	}
-	out := make(chan Event)
 	go func() {
-		defer close(out)
+		defer done()
 		fl := &eventFollower{
-			e: e, out: out, actor: actor, f: f, last: afterSeq,
+			e: e, emit: emit, actor: actor, f: f, last: afterSeq,
 			readers: &definitionReaders{e: e, actor: actor},
 		}
 		for {
@@ -123,7 +124,39 @@ func (e *Engine) FollowEvents(ctx context.Context, bus Subscriber, actor Actor, 
 			}
 		}
 	}()
-	return out, nil
+	return nil
+}
+
+// startFollowing checks a FollowEvents request and resolves FromNow to the
+// last sequence number.
+func (e *Engine) startFollowing(ctx context.Context, actor Actor, f EventFilter, after *int64) error {
+	afterSeq := *after
+	if err := actor.Require(RoleViewer, "following events"); err != nil {
+		return err
+	}
+	if afterSeq < FromNow {
+		return Invalid("afterSequence", "must be 0 or more (the last sequence number received)")
+	}
+	if f.DefinitionID != 0 {
+		if err := e.RequireReadableDefinition(ctx, actor, f.DefinitionID); err != nil {
+			return err
+		}
+	}
+	if afterSeq > 0 {
+		if err := e.requireKept(ctx, afterSeq); err != nil {
+			return err
+		}
+	}
+	if afterSeq == FromNow {
+		// Read before subscribing: what commits in between is caught up.
+		last, err := e.lastSequence(ctx)
+		if err != nil {
+			return err
+		}
+		afterSeq = last
+	}
+	*after = afterSeq
+	return nil
 }
 
 // requireKept returns CONFLICT when events right after afterSeq were pruned.
@@ -145,7 +178,7 @@ func (e *Engine) requireKept(ctx context.Context, afterSeq int64) error {
 // eventFollower is the state of one FollowEvents stream.
 type eventFollower struct {
 	e       *Engine
-	out     chan<- Event
+	emit    func(context.Context, Event) error
 	actor   Actor
 	f       EventFilter
 	last    int64 // the highest sequence handled (sent or filtered out)
@@ -217,10 +250,8 @@ func (fl *eventFollower) handle(ctx context.Context, ev Event) error {
 		return err
 	}
 	if ok {
-		select {
-		case fl.out <- ev:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := fl.emit(ctx, ev); err != nil {
+			return err
 		}
 	}
 	fl.last = ev.Sequence

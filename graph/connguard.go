@@ -114,12 +114,31 @@ func (g guardedWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts tr
 	return c, err
 }
 
-// guard re-checks the credentials of open connections.
+// guard re-checks the credentials of open connections. One loop serves every
+// connection: one ticker, one bus subscription filtered to credential
+// notices, and each distinct credential checked once per pass, so that an
+// idle connection costs an entry in a map, not a goroutine, a timer and a
+// bus subscription of its own. The loop runs while a connection is watched.
 type guard struct {
 	authn    *auth.Authenticator
 	events   delivery.Subscriber
 	interval time.Duration
+
+	mu      sync.Mutex
+	watched map[*watched]struct{}
+	running bool
+	idle    chan struct{} // signalled when the last watched connection goes
 }
+
+// watched is one connection under the guard.
+type watched struct {
+	ctx    context.Context
+	creds  string
+	refuse func(reason string)
+}
+
+// checkTimeout bounds one credential check of the guard's loop.
+const checkTimeout = 10 * time.Second
 
 func isCredentialNotice(ev delivery.Event) bool { return ev.Type == delivery.EventCredentialRevoked }
 
@@ -138,35 +157,108 @@ func (g *guard) subscribe() (<-chan delivery.Event, func()) {
 
 // watch re-checks creds until ctx ends, and calls refuse once with the
 // reason when the credential is no longer valid. A database failure keeps
-// the connection (the next check decides).
+// the connection (the next check decides). It returns at once.
 func (g *guard) watch(ctx context.Context, creds string, refuse func(reason string)) {
+	w := &watched{ctx: ctx, creds: creds, refuse: refuse}
+	g.mu.Lock()
+	if g.watched == nil {
+		g.watched, g.idle = map[*watched]struct{}{}, make(chan struct{}, 1)
+	}
+	g.watched[w] = struct{}{}
+	start := !g.running
+	g.running = true
+	g.mu.Unlock()
+	context.AfterFunc(ctx, func() { g.forget(w) })
+	if start {
+		go g.loop()
+	}
+}
+
+func (g *guard) forget(w *watched) {
+	g.mu.Lock()
+	delete(g.watched, w)
+	if len(g.watched) == 0 {
+		select {
+		case g.idle <- struct{}{}:
+		default:
+		}
+	}
+	g.mu.Unlock()
+}
+
+// stopIfIdle ends the loop (true) when nothing is watched.
+func (g *guard) stopIfIdle() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.watched) == 0 {
+		g.running = false
+		return true
+	}
+	return false
+}
+
+// loop checks the watched credentials every interval and at each credential
+// notice, until nothing is watched.
+func (g *guard) loop() {
 	tick := time.NewTicker(g.interval)
 	defer tick.Stop()
 	notices, unsubscribe := g.subscribe()
 	defer func() { unsubscribe() }()
 	for {
 		select {
-		case <-ctx.Done():
-			return
+		case <-g.idle:
+			if g.stopIfIdle() {
+				return
+			}
+			continue
 		case <-tick.C:
 		case ev, ok := <-notices:
-			if !ok {
+			if !ok { // lagged: a notice may be lost, so check now
 				unsubscribe()
 				notices, unsubscribe = g.subscribe()
 			} else if !isCredentialNotice(ev) {
 				continue
 			}
 		}
-		if _, err := g.authn.Authenticate(ctx, creds); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if delivery.CodeOf(err) == delivery.CodeUnauthenticated {
-				refuse(err.Error())
-				return
+		if !g.check() {
+			return
+		}
+	}
+}
+
+// check re-checks every watched credential once and refuses the connections
+// of those no longer valid. false when nothing is watched (the loop ends; a
+// new watch starts another).
+func (g *guard) check() bool {
+	if g.stopIfIdle() {
+		return false
+	}
+	g.mu.Lock()
+	byCreds := map[string][]*watched{}
+	for w := range g.watched {
+		if w.ctx.Err() == nil {
+			byCreds[w.creds] = append(byCreds[w.creds], w)
+		}
+	}
+	g.mu.Unlock()
+	for creds, ws := range byCreds {
+		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		_, err := g.authn.Authenticate(ctx, creds)
+		cancel()
+		if err == nil || delivery.CodeOf(err) != delivery.CodeUnauthenticated {
+			continue
+		}
+		for _, w := range ws {
+			g.mu.Lock()
+			_, still := g.watched[w]
+			g.mu.Unlock()
+			g.forget(w)
+			if still && w.ctx.Err() == nil {
+				w.refuse(err.Error())
 			}
 		}
 	}
+	return true
 }
 
 // middleware prepares long-lived requests for the guard: a connState in
@@ -183,7 +275,7 @@ func (g *guard) middleware(next http.Handler) http.Handler {
 			strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
 			ctx, cancel := context.WithCancel(r.Context())
 			defer cancel()
-			go g.watch(ctx, credentials(r), func(string) { cancel() })
+			g.watch(ctx, credentials(r), func(string) { cancel() })
 			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
@@ -227,7 +319,7 @@ func (g *guard) websocketInit(ctx context.Context, payload transport.InitPayload
 		ctx = auth.WithActor(ctx, actor)
 	}
 	if g.authn != nil && st != nil && creds != "" {
-		go g.watch(ctx, creds, st.closeForbidden)
+		g.watch(ctx, creds, st.closeForbidden)
 	}
 	return ctx, nil, nil
 }

@@ -23,37 +23,37 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 	if err != nil {
 		return nil, err
 	}
+	loader := eventLoader{r.Engine}
+	scope := delivery.LiveReadScopeFrom(ctx)
+	out := make(chan T)
+	// The engine's goroutine turns each event into T and sends it: one
+	// goroutine per subscription, not a second one relaying a channel.
+	emit := func(fctx context.Context, ev delivery.Event) error {
+		v, ok := typedEvent(ev, loader).(T)
+		if !ok {
+			return nil
+		}
+		// What the event's fields reach is read in the viewer's read scope
+		// as it is now (see scopeReads).
+		if scope != nil {
+			if err := scope.Refresh(ctx); err != nil {
+				return err // the client resubscribes; nothing unscoped goes out
+			}
+		}
+		select {
+		case out <- v:
+			return nil
+		case <-fctx.Done():
+			return fctx.Err()
+		}
+	}
 	// The stream filters events by readers itself and must see every
 	// sequence number; the fields of what it sends are read scoped.
-	in, err := r.Engine.FollowEvents(delivery.WithoutReadScope(ctx), r.Events, a, f, derefOr(afterSequence, delivery.FromNow))
+	err = r.Engine.FollowEventsEach(delivery.WithoutReadScope(ctx), r.Events, a, f, derefOr(afterSequence, delivery.FromNow),
+		emit, func() { close(out) })
 	if err != nil {
 		return nil, err
 	}
-	loader := eventLoader{r.Engine}
-	out := make(chan T)
-	go func() {
-		defer close(out)
-		// in closes when ctx ends, so ranging over it cannot leak.
-		scope := delivery.LiveReadScopeFrom(ctx)
-		for ev := range in {
-			v, ok := typedEvent(ev, loader).(T)
-			if !ok {
-				continue
-			}
-			// What the event's fields reach is read in the viewer's
-			// read scope as it is now (see scopeReads).
-			if scope != nil {
-				if err := scope.Refresh(ctx); err != nil {
-					return // the client resubscribes; nothing unscoped goes out
-				}
-			}
-			select {
-			case out <- v:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	return out, nil
 }
 

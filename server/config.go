@@ -59,6 +59,13 @@ type Config struct {
 	BodyReadTimeout time.Duration
 	// AllowedOrigins are extra websocket Origin patterns.
 	AllowedOrigins []string
+	// WebhookMaxInFlight bounds the CI webhook requests (Jenkins, Azure DevOps) worked on at
+	// once (default 32); one beyond it waits WebhookWait for a slot, then is answered 503
+	// with Retry-After and nothing recorded (the CI servers retry).
+	WebhookMaxInFlight int
+	// WebhookWait is how long a webhook request waits for a slot (default 1 s; negative: not
+	// at all).
+	WebhookWait time.Duration
 	// TrustedProxies are the reverse proxies (CIDRs) whose forwarding header
 	// names the client: for a request whose peer is one of them, the client
 	// address (sign-in limiting, session records) is the right-most address
@@ -152,6 +159,12 @@ func (c *Config) setDefaults() {
 	if c.BodyReadTimeout == 0 {
 		c.BodyReadTimeout = 30 * time.Second
 	}
+	if c.WebhookMaxInFlight == 0 {
+		c.WebhookMaxInFlight = 32
+	}
+	if c.WebhookWait == 0 {
+		c.WebhookWait = time.Second
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 20 * time.Second
 	}
@@ -180,6 +193,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("--base-url %q is not an absolute URL", c.BaseURL))
+	}
+	if c.WebhookMaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("--webhook-max-inflight %d: at least 1", c.WebhookMaxInFlight))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--max-body %d is too small (at least 1024)", c.MaxBodyBytes))

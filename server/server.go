@@ -271,10 +271,13 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/securefiles", s.authn.Middleware(secureFileUploadHandler(s.Engine, s.log.With("component", "securefiles"))))
 	// CI webhooks authenticate with their connection's webhook secret, not
 	// with API tokens, so they sit outside the API middleware.
+	// One bound on the requests in flight for both: a burst beyond it is shed
+	// with 503 + Retry-After (hook.Limiter).
+	shed := hook.NewLimiter(s.cfg.WebhookMaxInFlight, s.cfg.WebhookWait)
 	s.mux.Handle("POST /webhooks/jenkins/{connection}",
-		s.metrics.Webhook("jenkins", jenkins.NewHandler(s.Engine, s.log.With("component", "webhook.jenkins"), nil)))
+		s.metrics.Webhook("jenkins", shed.Wrap(jenkins.NewHandler(s.Engine, s.log.With("component", "webhook.jenkins"), nil))))
 	s.mux.Handle("POST /webhooks/teambuild/{connection}",
-		s.metrics.Webhook("teambuild", teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild"), nil)))
+		s.metrics.Webhook("teambuild", shed.Wrap(teambuild.NewHandler(s.Engine, s.log.With("component", "webhook.teambuild"), nil))))
 	if s.cfg.MetricsToken != "" {
 		s.mux.Handle("GET /metrics", s.metrics.TokenHandler(s.cfg.MetricsToken))
 	}

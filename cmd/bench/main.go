@@ -8,6 +8,8 @@
 //	go run ./cmd/bench -only dispatch,logs   # some of it
 //	go run ./cmd/bench -database-url postgres://…  # on an empty PostgreSQL database
 //	go run ./cmd/bench -only scale           # 50,000 releases and a 1,000,000-line log
+//	go run ./cmd/bench -only subscriptions   # 10,000 idle GraphQL subscriptions: memory and CPU
+//	go run ./cmd/bench -only webhooks        # Jenkins notifications at 50/s for 30 s beside a bare handler
 //	go run ./cmd/bench -only write -database-url postgres://…  # createRelease/s: SQLite, PostgreSQL ×1, ×3
 //	go run ./cmd/bench -only retention       # 10,000 old releases pruned, dispatch beside it
 //
@@ -50,12 +52,23 @@ type options struct {
 	retentionReleases, retentionLines int
 	// writeDuration is the length of each createRelease/s measurement of the write run.
 	writeDuration time.Duration
+	// subscriptions: idle subscriptions opened, and where to write the server's heap profile.
+	subscriptions int
+	// webhooks: notifications per second and for how long.
+	webhookRate     int
+	webhookDuration time.Duration
+	subHeapProfile  string
 }
 
 func main() {
 	var o options
 	var only string
 	serveIdle := flag.Bool("serve-idle", false, "internal: run the server for the idle-agent measurement")
+	serveSubs := flag.Bool("serve-subscriptions", false, "internal: run the server for the subscriptions measurement")
+	flag.IntVar(&o.webhookRate, "webhook-rate", 50, "Jenkins notifications per second of the webhooks run")
+	flag.DurationVar(&o.webhookDuration, "webhook-duration", 30*time.Second, "length of the webhooks run")
+	flag.IntVar(&o.subscriptions, "subscriptions", 10000, "idle GraphQL subscriptions (one per websocket) of the subscriptions run")
+	flag.StringVar(&o.subHeapProfile, "subscriptions-heapprofile", "", "write the server's heap profile, with the subscriptions open, to this file")
 	flag.IntVar(&o.jobs, "jobs", 200, "jobs of the dispatch-latency run")
 	flag.IntVar(&o.releases, "releases", 20, "releases of the three-environment run")
 	flag.IntVar(&o.cancels, "cancels", 30, "deployments canceled in the cancel-latency run")
@@ -74,7 +87,7 @@ func main() {
 	flag.IntVar(&o.retentionReleases, "retention-releases", 10000, "old releases of the retention run")
 	flag.IntVar(&o.retentionLines, "retention-lines", 50, "log lines of each release of the retention run")
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
-	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle,fanout", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, fanout, scale, write, retention (scale, write and retention run only when named)")
+	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle,fanout", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, fanout, scale, write, retention, subscriptions, webhooks (scale, write, retention, subscriptions and webhooks run only when named)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -90,9 +103,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if *serveIdle {
+	switch {
+	case *serveIdle:
 		err = runIdleServer(ctx, o)
-	} else {
+	case *serveSubs:
+		err = runSubscriptionServer(ctx, o)
+	default:
 		err = run(ctx, o)
 	}
 	if err != nil {
@@ -122,7 +138,7 @@ func run(ctx context.Context, o options) error {
 	}
 	r.floors = append(r.floors, echo)
 
-	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] || o.only["retention"] || o.only["fanout"] {
+	if o.only["dispatch"] || o.only["pipeline"] || o.only["cancel"] || o.only["logs"] || o.only["scale"] || o.only["retention"] || o.only["fanout"] || o.only["webhooks"] {
 		e, err := startEnv(ctx, o.databaseURL)
 		if err != nil {
 			return err
@@ -164,6 +180,11 @@ func run(ctx context.Context, o options) error {
 				return fmt.Errorf("fan-out: %w", err)
 			}
 		}
+		if o.only["webhooks"] {
+			if err := benchWebhooks(ctx, e, o.webhookRate, o.webhookDuration, r); err != nil {
+				return fmt.Errorf("webhooks: %w", err)
+			}
+		}
 		if o.only["scale"] {
 			if err := benchScale(ctx, e, o, r); err != nil {
 				return fmt.Errorf("scale: %w", err)
@@ -179,6 +200,12 @@ func run(ctx context.Context, o options) error {
 	if o.only["write"] {
 		if err := benchWrite(ctx, o, r); err != nil {
 			return fmt.Errorf("write: %w", err)
+		}
+	}
+	if o.only["subscriptions"] {
+		progress("idle subscriptions")
+		if err := benchSubscriptions(ctx, o, r); err != nil {
+			return fmt.Errorf("subscriptions: %w", err)
 		}
 	}
 	if o.only["idle"] {

@@ -58,6 +58,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&cfg.AuditKey, "audit-key", "", "hex key of the audit chain's HMACs (default: derived from the secret key; replicas must share it)")
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "external URL for links (default http://<addr>)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", 1<<20, "request body limit in bytes")
+	fs.IntVar(&cfg.WebhookMaxInFlight, "webhook-max-inflight", 32, "CI webhook requests worked on at once; more wait up to 1 s, then get 503 with Retry-After")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra websocket Origin patterns")
 	fs.StringVar(&trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded header gives the client address (sign-in limiting, sessions); empty: the peer address")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "graceful shutdown limit")

@@ -43,6 +43,13 @@ func New(buffer int) *Bus {
 	return &Bus{buffer: buffer, subs: map[*Subscription]struct{}{}}
 }
 
+// chanBuffer is the capacity of a subscriber's channel. An idle subscriber
+// holds no more than that: what does not fit waits in a queue that grows on
+// demand (up to the bus's buffer, the lag bound) and is freed once drained,
+// so that ten thousand idle subscriptions cost kilobytes each, not a
+// DefaultBuffer-sized channel each.
+const chanBuffer = 4
+
 // Subscription receives the events that its filter accepts, in publication
 // order, on C. C is closed by Close, or by the bus when the subscriber fell a
 // full buffer behind; Lagged then reports true and the subscriber must
@@ -55,7 +62,19 @@ type Subscription struct {
 	bus    *Bus
 	filter func(delivery.Event) bool
 	lagged atomic.Bool
-	closed bool // guarded by bus.mu
+	closed bool // guarded by bus.mu: unregistered, accepts no more events
+
+	// mu guards the overflow: events that did not fit in c, oldest first,
+	// which a pump goroutine (running while the queue is not empty) moves
+	// into c. The head stays queued until it is sent, so that Publish, which
+	// sends directly only when the queue is empty, never overtakes it.
+	mu      sync.Mutex
+	queue   []delivery.Event
+	pumping bool
+	ended   bool          // no more events will be queued: the pump closes c once the queue is sent
+	stop    chan struct{} // closed by Close: the pump drops the queue (made with the pump)
+	pumped  chan struct{} // closed when the pump has returned (made with the pump)
+	stopped bool          // stop is closed
 }
 
 var _ delivery.Subscriber = (*Bus)(nil)
@@ -71,7 +90,7 @@ func (b *Bus) Subscribe() (<-chan delivery.Event, func()) {
 // called for every published event while the bus is locked: it must be quick
 // and must not call the bus.
 func (b *Bus) SubscribeFunc(filter func(delivery.Event) bool) *Subscription {
-	c := make(chan delivery.Event, b.buffer)
+	c := make(chan delivery.Event, min(chanBuffer, b.buffer))
 	s := &Subscription{C: c, c: c, bus: b, filter: filter}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
@@ -93,18 +112,79 @@ func (b *Bus) Publish(_ context.Context, events []delivery.Event) {
 			if s.filter != nil && !s.filter(ev) {
 				continue
 			}
-			select {
-			case s.c <- ev:
-			default:
+			if !s.offer(ev) {
 				s.lagged.Store(true)
 				b.lagged.Add(1)
 				b.remove(s)
-			}
-			if s.closed {
 				break
 			}
 		}
 	}
+}
+
+// offer buffers ev for s: in c when nothing is queued and c has room, else
+// at the end of the queue, whose pump it starts. false when s already holds
+// the bus's buffer of unread events (it lags). b.mu is held.
+func (s *Subscription) offer(ev delivery.Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		select {
+		case s.c <- ev:
+			return true
+		default:
+		}
+	}
+	if len(s.queue) >= s.bus.buffer-cap(s.c) {
+		return false
+	}
+	s.queue = append(s.queue, ev)
+	if !s.pumping {
+		s.pumping = true
+		if s.stop == nil {
+			s.stop = make(chan struct{})
+		}
+		s.pumped = make(chan struct{})
+		go s.pump(s.pumped)
+	}
+	return true
+}
+
+// pump moves the queue into c, in order, until the queue is empty (it then
+// frees the queue and returns) or Close stops it. It closes c when the
+// subscription ended and nothing more is to be sent.
+func (s *Subscription) pump(done chan struct{}) {
+	defer close(done)
+	s.mu.Lock()
+	for len(s.queue) > 0 && !s.stopped {
+		ev, stop := s.queue[0], s.stop
+		s.mu.Unlock()
+		select {
+		case s.c <- ev:
+		case <-stop:
+		}
+		s.mu.Lock()
+		if !s.stopped {
+			s.queue[0] = delivery.Event{} // let the sent event's data go
+			s.queue = s.queue[1:]
+		}
+	}
+	// The queue is freed (an idle subscriber holds only c), and c closed in
+	// the same step as the last send, so that Buffered() == 0 of an ended
+	// subscription means C is closed.
+	s.queue = nil
+	s.pumping = false
+	if s.ended {
+		close(s.c)
+	}
+	s.mu.Unlock()
+}
+
+// Buffered returns how many events s holds unread: in C and queued behind it.
+func (s *Subscription) Buffered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.c) + len(s.queue)
 }
 
 // Subscribers returns the number of live subscriptions.
@@ -129,35 +209,62 @@ func (b *Bus) dropAll() {
 	}
 }
 
-// remove unregisters s and closes its channel; b.mu must be held.
+// remove unregisters s; b.mu must be held. C is closed once what s has
+// buffered is read (at once when nothing is queued beyond C).
 func (b *Bus) remove(s *Subscription) {
 	if s.closed {
 		return
 	}
 	s.closed = true
 	delete(b.subs, s)
-	close(s.c)
+	s.mu.Lock()
+	s.ended = true
+	if !s.pumping {
+		close(s.c)
+	}
+	s.mu.Unlock()
 }
 
 // Lagged reports whether the bus dropped this subscriber because its buffer
 // was full. Events buffered before that can still be read from C.
 func (s *Subscription) Lagged() bool { return s.lagged.Load() }
 
-// Close unregisters the subscriber and closes C. It is idempotent and may be
-// called concurrently with Publish.
+// Close unregisters the subscriber and closes C (events already in C can
+// still be read; queued ones beyond it are dropped). It is idempotent and
+// may be called concurrently with Publish.
 func (s *Subscription) Close() {
 	s.bus.mu.Lock()
 	s.bus.remove(s)
 	s.bus.mu.Unlock()
+	s.halt()
+}
+
+// halt stops the pump, if one runs, and waits until it has closed C.
+func (s *Subscription) halt() {
+	s.mu.Lock()
+	pumped := s.pumped
+	if s.pumping && !s.stopped {
+		s.stopped = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	if pumped != nil {
+		<-pumped
+	}
 }
 
 // Close ends every subscription (at shutdown). Subscribers see their channel
 // closed.
 func (b *Bus) Close() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	subs := make([]*Subscription, 0, len(b.subs))
 	for s := range b.subs {
 		b.remove(s)
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+	for _, s := range subs {
+		s.halt()
 	}
 }
 

@@ -19,7 +19,8 @@ func events(from, to int64, typ string) []delivery.Event {
 	return out
 }
 
-// drain reads what is buffered on s without waiting.
+// drain reads what is buffered on s (in C and queued behind it) without
+// waiting for more.
 func drain(s *eventbus.Subscription) (got []int64, open bool) {
 	for {
 		select {
@@ -29,7 +30,21 @@ func drain(s *eventbus.Subscription) (got []int64, open bool) {
 			}
 			got = append(got, ev.Sequence)
 		default:
-			return got, true
+			if s.Buffered() > 0 {
+				runtime.Gosched() // the queue's pump is moving events into C
+				continue
+			}
+			// C of an ended subscription is closed in the step that emptied
+			// its queue.
+			select {
+			case ev, ok := <-s.C:
+				if !ok {
+					return got, false
+				}
+				got = append(got, ev.Sequence)
+			default:
+				return got, true
+			}
 		}
 	}
 }
@@ -281,5 +296,165 @@ func TestWakeCoalescesAndEndsWithContext(t *testing.T) {
 			t.Fatalf("goroutines: %d before, %d after", before, runtime.NumGoroutine())
 		}
 		runtime.Gosched()
+	}
+}
+
+// read reads n events from s, waiting for each (a deadline fails the test).
+func read(t *testing.T, s *eventbus.Subscription, n int) []int64 {
+	t.Helper()
+	var got []int64
+	timeout := time.After(10 * time.Second)
+	for len(got) < n {
+		select {
+		case ev, ok := <-s.C:
+			if !ok {
+				return got
+			}
+			got = append(got, ev.Sequence)
+		case <-timeout:
+			t.Fatalf("after %d of %d events: nothing more arrived", len(got), n)
+		}
+	}
+	return got
+}
+
+func seq(from, to int64) []int64 {
+	var out []int64
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// waitGoroutines waits until no more goroutines run than before (the pumps
+// have returned).
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestBurstBeyondTheChannelIsQueuedInOrder: a subscriber's channel is small,
+// but it may fall up to the bus's buffer behind: the rest is queued, in
+// order, interleaved with new publications, and the queue's pump goes away
+// once it is drained.
+func TestBurstBeyondTheChannelIsQueuedInOrder(t *testing.T) {
+	before := runtime.NumGoroutine()
+	b := eventbus.New(64)
+	s := b.SubscribeFunc(nil)
+	defer s.Close()
+	if cap(s.C) >= 64 {
+		t.Fatalf("the channel has room for %d events up front", cap(s.C))
+	}
+	publish(t, b, events(1, 40, "x"))
+	if n := s.Buffered(); n != 40 {
+		t.Fatalf("Buffered() = %d after 40 events, want 40", n)
+	}
+	got := read(t, s, 10)
+	publish(t, b, events(41, 60, "x")) // 50 unread: within the bound
+	got = append(got, read(t, s, 50)...)
+	if !equal(got, seq(1, 60)) || s.Lagged() {
+		t.Fatalf("got %v (lagged %v), want 1…60 in order", got, s.Lagged())
+	}
+	waitGoroutines(t, before)
+	// Idle again, and it can take another burst.
+	publish(t, b, events(61, 100, "x"))
+	if got := read(t, s, 40); !equal(got, seq(61, 100)) {
+		t.Fatalf("second burst: got %v", got)
+	}
+	// The pump takes the last event off its queue just after handing it over.
+	for deadline := time.Now().Add(5 * time.Second); s.Buffered() != 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("Buffered() = %d after reading everything", s.Buffered())
+		}
+	}
+}
+
+// TestLagBoundCountsTheQueue: the bound is the bus's buffer, channel and
+// queue together; beyond it the subscriber is dropped, and what it held is
+// still delivered before C closes.
+func TestLagBoundCountsTheQueue(t *testing.T) {
+	before := runtime.NumGoroutine()
+	b := eventbus.New(16)
+	s := b.SubscribeFunc(nil)
+	publish(t, b, events(1, 16, "x"))
+	if s.Lagged() {
+		t.Fatal("lagged at exactly the buffer")
+	}
+	publish(t, b, events(17, 17, "x"))
+	if !s.Lagged() || b.Lagged() != 1 || b.Subscribers() != 0 {
+		t.Fatalf("17 unread of a 16-event buffer: lagged %v, bus count %d, subscribers %d", s.Lagged(), b.Lagged(), b.Subscribers())
+	}
+	publish(t, b, events(18, 18, "x")) // a dropped subscriber receives nothing more
+	got := read(t, s, 100)             // returns when C closes
+	if !equal(got, seq(1, 16)) {
+		t.Fatalf("got %v, want 1…16 then C closed", got)
+	}
+	waitGoroutines(t, before)
+}
+
+// TestCloseStopsAPumpNobodyReads: a subscriber that stops reading and closes
+// its subscription leaves no goroutine behind, and C is closed when Close
+// returns.
+func TestCloseStopsAPumpNobodyReads(t *testing.T) {
+	before := runtime.NumGoroutine()
+	b := eventbus.New(64)
+	s := b.SubscribeFunc(nil)
+	publish(t, b, events(1, 30, "x"))
+	s.Close()
+	s.Close()
+	n := 0
+	for range s.C { // what C held is readable, then it is closed
+		n++
+	}
+	if n > cap(s.C) || s.Lagged() {
+		t.Fatalf("read %d events after Close (channel capacity %d), lagged %v", n, cap(s.C), s.Lagged())
+	}
+	waitGoroutines(t, before)
+
+	// Bus.Close at shutdown does the same for every subscriber.
+	s1, s2 := b.SubscribeFunc(nil), b.SubscribeFunc(nil)
+	publish(t, b, events(31, 60, "x"))
+	b.Close()
+	for range s1.C {
+	}
+	for range s2.C {
+	}
+	waitGoroutines(t, before)
+}
+
+// TestIdleSubscriptionsAreSmall: two thousand idle subscriptions on a bus
+// with the default buffer hold a few hundred bytes each, not a
+// DefaultBuffer-event channel each (about 190 KB).
+func TestIdleSubscriptionsAreSmall(t *testing.T) {
+	b := eventbus.New(eventbus.DefaultBuffer)
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	subs := make([]*eventbus.Subscription, 2000)
+	for i := range subs {
+		subs[i] = b.SubscribeFunc(nil)
+	}
+	// Each took a burst once, read it, and is idle again.
+	publish(t, b, events(1, 100, "x"))
+	for _, s := range subs {
+		if got := read(t, s, 100); len(got) != 100 {
+			t.Fatalf("read %d of 100", len(got))
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	per := (int64(m1.HeapAlloc) - int64(m0.HeapAlloc)) / int64(len(subs))
+	if per > 2048 {
+		t.Fatalf("%d bytes per idle subscription, want < 2 KiB", per)
+	}
+	for _, s := range subs {
+		s.Close()
 	}
 }
