@@ -194,7 +194,7 @@ func TestRetentionKeepsForeverPendingAndDays(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.deploy(pam, r2.ID, "qa")
-		f.wantState(r2.ID, "qa", "PENDING_APPROVAL/QUEUED")
+		f.wantState(r2.ID, "qa", "PENDING_APPROVAL/PENDING_APPROVAL")
 		f.deploy(pam, r3.ID, "qa")
 		f.approve(f.actor("bob"), f.pendingFor(f.deployment(r3.ID, "qa").ID, approval.StagePRE, "bob"))
 		f.run(r3.ID, "qa", "FAILED")
