@@ -23,12 +23,12 @@ func readTestdata(t testing.TB, name string) []byte {
 
 func testCatalog() Catalog {
 	return Catalog{
-		Templates:      tasklib.Builtins(),
-		VariableGroups: []string{"shared-config", "qa-settings"},
-		SecureFiles:    []string{"shop-cert.pfx"},
-		Users:          []string{"ana@example.org", "admin"},
-		Groups:         []string{"Release Managers"},
-		Connections:    map[string]string{"tfs": "AZURE_DEVOPS", "jenkins": "JENKINS"},
+		Templates:        tasklib.Builtins(),
+		VariableGroups:   []string{"shared-config", "qa-settings"},
+		SecureFiles:      []string{"shop-cert.pfx"},
+		Users:            []string{"ana@example.org", "admin"},
+		Groups:           []string{"Release Managers"},
+		Connections:      map[string]string{"tfs": "AZURE_DEVOPS", "jenkins": "JENKINS"},
 		Pools:            []string{"default", "Linux"},
 		DeploymentGroups: []string{"web-servers"},
 	}
@@ -42,9 +42,9 @@ func testMapping() Mapping {
 			{Azure: "Contoso Jenkins", Connection: "jenkins"},
 			{Azure: "c0ffee00-1111-4222-8333-444444444444", URL: "https://status.example.org"},
 		},
-		VariableGroups:  []VariableGroup{{Azure: 12, Name: "qa-settings"}},
-		SecretValues:    []SecretValue{{Variable: "DbPassword", Value: "s3cret"}},
-		WorkItemQueries: []WorkItemQuery{{QueryID: "8a4e7c3d-aaaa-4bbb-8ccc-123456789abc", Types: []string{"Bug"}, States: []string{"Active"}}},
+		VariableGroups:   []VariableGroup{{Azure: 12, Name: "qa-settings"}},
+		SecretValues:     []SecretValue{{Variable: "DbPassword", Value: "s3cret"}},
+		WorkItemQueries:  []WorkItemQuery{{QueryID: "8a4e7c3d-aaaa-4bbb-8ccc-123456789abc", Types: []string{"Bug"}, States: []string{"Active"}}},
 		AgentPools:       []Queue{{Azure: 9, Name: "linux"}},
 		DeploymentGroups: []Queue{{Azure: 240, Name: "web-servers"}},
 	}
