@@ -270,7 +270,7 @@ type taskCtx struct {
 	params map[string]string
 }
 
-// mapTasks maps a list of Azure tasks into the job.
+// mapTasks maps a list of Azure tasks into the phase.
 func (c *mapper) mapTasks(tasks []azTask, base string, tc taskCtx) {
 	for i := range tasks {
 		tc.path = fmt.Sprintf("%s[%d]", base, i)
@@ -556,7 +556,7 @@ func (c *mapper) mapTaskGroup(t *azTask, name string, tc taskCtx) {
 		c.note(tc.path, Dropped, fmt.Sprintf("task groups nested more than %d deep; kept as a disabled placeholder", maxTaskGroupDepth))
 		return
 	}
-	c.note(tc.path, Approximated, fmt.Sprintf("task group %q is not in Cairn's library: its %d tasks are copied into the job from its export (create a Cairn task group to share them)", exp.Name, len(exp.Tasks)))
+	c.note(tc.path, Approximated, fmt.Sprintf("task group %q is not in Cairn's library: its %d tasks are copied into the phase from its export (create a Cairn task group to share them)", exp.Name, len(exp.Tasks)))
 	inner := tc
 	inner.stack = append(append([]string(nil), tc.stack...), id)
 	inner.params = taskInputs(t)
