@@ -358,7 +358,7 @@ func TestImportTasksAndPhases(t *testing.T) {
 	if stop.Uses != "Bash@3" || stop.Inputs["script"] != "echo stopping shop" {
 		t.Errorf("inlined task group step %+v", stop)
 	}
-	wantFinding(t, r, "environments[2].deployPhases[0].workflowTasks[0]", Approximated, "copied into the job")
+	wantFinding(t, r, "environments[2].deployPhases[0].workflowTasks[0]", Approximated, "copied into the phase")
 	wantFinding(t, r, "environments[2].deployPhases[0].workflowTasks[2]", NeedsInput, "77777777-0000-4000-8000-000000000eee")
 }
 
