@@ -10,6 +10,8 @@ import (
 
 	"github.com/cairnhq/cairn/delivery/azureclassic"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/agentpool"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/group"
 	"github.com/cairnhq/cairn/ent/releasedefinition"
 	"github.com/cairnhq/cairn/ent/schema/spec"
@@ -206,6 +208,12 @@ func (t *txn) importCatalog() (azureclassic.Catalog, error) {
 	}
 	if cat.Groups, err = t.Group.Query().Select(group.FieldName).Strings(t.ctx); err != nil {
 		return cat, fmt.Errorf("reading groups: %w", err)
+	}
+	if cat.Pools, err = t.AgentPool.Query().Select(agentpool.FieldName).Strings(t.ctx); err != nil {
+		return cat, fmt.Errorf("reading agent pools: %w", err)
+	}
+	if cat.DeploymentGroups, err = t.DeploymentGroup.Query().Select(deploymentgroup.FieldName).Strings(t.ctx); err != nil {
+		return cat, fmt.Errorf("reading deployment groups: %w", err)
 	}
 	conns, err := t.ServiceConnection.Query().All(t.ctx)
 	if err != nil {

@@ -9640,6 +9640,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputOutgoingHookPatchInput,
 		ec.unmarshalInputOutgoingHookWhereInput,
 		ec.unmarshalInputPhaseSpecInput,
+		ec.unmarshalInputQueueMappingInput,
 		ec.unmarshalInputQueuePolicyInput,
 		ec.unmarshalInputReleaseArtifactWhereInput,
 		ec.unmarshalInputReleaseDefinitionOrder,
@@ -66977,7 +66978,7 @@ func (ec *executionContext) unmarshalInputImportMappingInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"identities", "serviceConnections", "variableGroups", "taskGroups", "secretValues", "workItemQueries"}
+	fieldsInOrder := [...]string{"identities", "serviceConnections", "variableGroups", "taskGroups", "secretValues", "workItemQueries", "agentPools", "deploymentGroups"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -67026,6 +67027,20 @@ func (ec *executionContext) unmarshalInputImportMappingInput(ctx context.Context
 				return it, err
 			}
 			it.WorkItemQueries = data
+		case "agentPools":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agentPools"))
+			data, err := ec.unmarshalOQueueMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐQueueᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AgentPools = data
+		case "deploymentGroups":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deploymentGroups"))
+			data, err := ec.unmarshalOQueueMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐQueueᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeploymentGroups = data
 		}
 	}
 	return it, nil
@@ -72901,6 +72916,43 @@ func (ec *executionContext) unmarshalInputPhaseSpecInput(ctx context.Context, ob
 				return it, err
 			}
 			it.OfflineTargets = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputQueueMappingInput(ctx context.Context, obj any) (azureclassic.Queue, error) {
+	var it azureclassic.Queue
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"azure", "name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "azure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("azure"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Azure = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
 		}
 	}
 	return it, nil
@@ -100784,6 +100836,11 @@ func (ec *executionContext) unmarshalNPhaseSpecInput2githubᚗcomᚋcairnhqᚋca
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNQueueMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐQueue(ctx context.Context, v any) (azureclassic.Queue, error) {
+	res, err := ec.unmarshalInputQueueMappingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNQueuePolicy2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐQueuePolicy(ctx context.Context, sel ast.SelectionSet, v spec.QueuePolicy) graphql.Marshaler {
 	return ec._QueuePolicy(ctx, sel, &v)
 }
@@ -104643,6 +104700,23 @@ func (ec *executionContext) unmarshalOPhaseSpecInput2ᚕgithubᚗcomᚋcairnhq�
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNPhaseSpecInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐPhaseSpec(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOQueueMappingInput2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐQueueᚄ(ctx context.Context, v any) ([]azureclassic.Queue, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]azureclassic.Queue, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNQueueMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐQueue(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
@@ -54,11 +55,12 @@ func legacyDoc(t *testing.T) string {
 	return string(b)
 }
 
-// legacyMapping is what the legacy definition needs: its Build artifact's connection and
-// its approver.
+// legacyMapping is what the legacy definition needs: its Build artifact's connection, its
+// approver and the deployment group of its group phase.
 var legacyMapping = map[string]any{
 	"serviceConnections": []any{map[string]any{"azure": "Legacy", "connection": "tfs"}},
 	"identities":         []any{map[string]any{"azure": "bo@example.org", "kind": "USER", "name": "alice"}},
+	"deploymentGroups":   []any{map[string]any{"azure": 4, "name": "db-servers"}},
 }
 
 func seedImport(t *testing.T, db *storage.DB) *gqlClient {
@@ -66,6 +68,7 @@ func seedImport(t *testing.T, db *storage.DB) *gqlClient {
 	ctx := context.Background()
 	alice := db.Client.User.Create().SetUsername("alice").SetRole(user.RoleEDITOR).SaveX(ctx)
 	db.Client.ServiceConnection.Create().SetName("tfs").SetKind(serviceconnection.KindAZURE_DEVOPS).SetURL("https://tfs.example.org/tfs/DefaultCollection").SaveX(ctx)
+	db.Client.DeploymentGroup.Create().SetName("db-servers").SetDescription("").SetCreatedAt(time.Now()).SaveX(ctx)
 	return newGQL(t, db, delivery.Actor{UserID: alice.ID, Username: "alice", Role: delivery.RoleEditor})
 }
 
@@ -89,6 +92,20 @@ func TestImportDefinitionsDryRunCreatesNothing(t *testing.T) {
 		var input map[string]any
 		if err := json.Unmarshal([]byte(d.Input), &input); err != nil || input["name"] != "Legacy" {
 			t.Errorf("input %s (%v)", d.Input, err)
+		}
+		// The legacy stage's phases: agent, server (its manual intervention), deployment group.
+		var typed struct {
+			Environments []struct {
+				Job    map[string]any
+				Phases []struct{ Kind, Name, DeploymentGroup string }
+			}
+		}
+		if err := json.Unmarshal([]byte(d.Input), &typed); err != nil || len(typed.Environments) != 2 {
+			t.Fatalf("input environments %s (%v)", d.Input, err)
+		}
+		ph := typed.Environments[1].Phases
+		if len(ph) != 3 || ph[0].Kind != "AGENT" || ph[1].Kind != "SERVER" || ph[2].Kind != "DEPLOYMENT_GROUP" || ph[2].DeploymentGroup != "db-servers" || ph[2].Name != "Group phase" {
+			t.Errorf("stage phases %+v", ph)
 		}
 		if input["releaseNameFormat"] != "Release-$(rev:r)" {
 			t.Errorf("release name format %v, want the default for a format with unknown tokens", input["releaseNameFormat"])
@@ -145,7 +162,7 @@ func TestImportDefinitionsAllOrNothing(t *testing.T) {
 			t.Errorf("the same definition twice: %+v", out.ImportDefinitions)
 		}
 		// Cairn's own validation counts too: an approver mapped to a user that does not exist.
-		bad := map[string]any{"serviceConnections": legacyMapping["serviceConnections"],
+		bad := map[string]any{"serviceConnections": legacyMapping["serviceConnections"], "deploymentGroups": legacyMapping["deploymentGroups"],
 			"identities": []any{map[string]any{"azure": "bo@example.org", "kind": "USER", "name": "ghost"}}}
 		c.ok(importMutation, map[string]any{"docs": []any{legacyDoc(t)}, "dry": false, "mapping": bad}, &out)
 		d := out.ImportDefinitions.Definitions[0]
@@ -171,7 +188,8 @@ func TestImportDefinitionsReimportIsANewRevision(t *testing.T) {
 		doc := strings.Replace(legacyDoc(t), `"variables": {"Region": {"value": "north"}},`,
 			`"variables": {"Region": {"value": "north"}, "Token": {"value": null, "isSecret": true}},`, 1)
 		withSecret := map[string]any{"serviceConnections": legacyMapping["serviceConnections"], "identities": legacyMapping["identities"],
-			"secretValues": []any{map[string]any{"variable": "Token", "value": "tok-1"}}}
+			"deploymentGroups": legacyMapping["deploymentGroups"],
+			"secretValues":     []any{map[string]any{"variable": "Token", "value": "tok-1"}}}
 		c.ok(importMutation, map[string]any{"docs": []any{doc}, "dry": false, "mapping": withSecret}, &out)
 		p := out.ImportDefinitions
 		if !p.Applied || p.Definitions[0].Definition == nil {

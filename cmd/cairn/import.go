@@ -71,7 +71,7 @@ var importAzureCommand = &command{
 		fs.Var(&stringList{}, "definition", "a release definition id to import (with --org; repeatable; default: every definition of the project)")
 		fs.String("token-file", "", "a file holding an Azure DevOps personal access token (Release: read; Task groups and Variable groups: read)")
 		fs.String("api-version", "7.1", "the REST api-version (5.0 for Azure DevOps Server 2019)")
-		fs.String("mapping", "", "a JSON file in the shape of ImportMappingInput: identities, serviceConnections, variableGroups, taskGroups, secretValues, workItemQueries")
+		fs.String("mapping", "", "a JSON file in the shape of ImportMappingInput: identities, serviceConnections, variableGroups, taskGroups, secretValues, workItemQueries, agentPools, deploymentGroups")
 		fs.Bool("apply", false, "create the definitions (all or none) instead of only reporting")
 		fs.Bool("all", false, "list MAPPED findings too")
 		fs.Bool("json", false, "print the report as JSON (the same as -o json)")

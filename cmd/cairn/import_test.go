@@ -140,7 +140,7 @@ func TestCLIImportAzureEndToEnd(t *testing.T) {
 	// A dry run: the report, nothing written.
 	out := c.ok(args...)
 	for _, want := range []string{"Hello import", "Shop tools", "CREATE", "dry run: nothing was written",
-		"APPROXIMATED  environments[0].environmentOptions.emailNotificationType", "copied into the job"} {
+		"APPROXIMATED  environments[0].environmentOptions.emailNotificationType", "copied into the phase"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out)
 		}

@@ -20,6 +20,6 @@
 //
 // The places that will change as Cairn grows are each in one spot: tasks.go holds the
 // task table (Azure task GUID and major version → Cairn task), phases.go the mapping of
-// deploy phases onto the environment's job, options.go the report of retention, email
+// deploy phases onto the environment's phases, options.go the report of retention, email
 // and badge options.
 package azureclassic

@@ -23,12 +23,14 @@ func readTestdata(t testing.TB, name string) []byte {
 
 func testCatalog() Catalog {
 	return Catalog{
-		Templates:      tasklib.Builtins(),
-		VariableGroups: []string{"shared-config", "qa-settings"},
-		SecureFiles:    []string{"shop-cert.pfx"},
-		Users:          []string{"ana@example.org", "admin"},
-		Groups:         []string{"Release Managers"},
-		Connections:    map[string]string{"tfs": "AZURE_DEVOPS", "jenkins": "JENKINS"},
+		Templates:        tasklib.Builtins(),
+		VariableGroups:   []string{"shared-config", "qa-settings"},
+		SecureFiles:      []string{"shop-cert.pfx"},
+		Users:            []string{"ana@example.org", "admin"},
+		Groups:           []string{"Release Managers"},
+		Connections:      map[string]string{"tfs": "AZURE_DEVOPS", "jenkins": "JENKINS"},
+		Pools:            []string{"default", "Linux"},
+		DeploymentGroups: []string{"web-servers"},
 	}
 }
 
@@ -40,9 +42,11 @@ func testMapping() Mapping {
 			{Azure: "Contoso Jenkins", Connection: "jenkins"},
 			{Azure: "c0ffee00-1111-4222-8333-444444444444", URL: "https://status.example.org"},
 		},
-		VariableGroups:  []VariableGroup{{Azure: 12, Name: "qa-settings"}},
-		SecretValues:    []SecretValue{{Variable: "DbPassword", Value: "s3cret"}},
-		WorkItemQueries: []WorkItemQuery{{QueryID: "8a4e7c3d-aaaa-4bbb-8ccc-123456789abc", Types: []string{"Bug"}, States: []string{"Active"}}},
+		VariableGroups:   []VariableGroup{{Azure: 12, Name: "qa-settings"}},
+		SecretValues:     []SecretValue{{Variable: "DbPassword", Value: "s3cret"}},
+		WorkItemQueries:  []WorkItemQuery{{QueryID: "8a4e7c3d-aaaa-4bbb-8ccc-123456789abc", Types: []string{"Bug"}, States: []string{"Active"}}},
+		AgentPools:       []Queue{{Azure: 9, Name: "linux"}},
+		DeploymentGroups: []Queue{{Azure: 240, Name: "web-servers"}},
 	}
 }
 
@@ -91,15 +95,28 @@ func importOne(t *testing.T, m Mapping, docs ...[]byte) Result {
 	return rs[0]
 }
 
-func taskNamed(t *testing.T, job spec.JobSpec, name string) spec.Task {
+func taskNamed(t *testing.T, ph spec.PhaseSpec, name string) spec.Task {
 	t.Helper()
-	for _, task := range job.Tasks {
+	for _, task := range ph.Tasks {
 		if task.Name == name {
 			return task
 		}
 	}
-	t.Fatalf("no task %q in %+v", name, job.Tasks)
+	t.Fatalf("no task %q in %+v", name, ph.Tasks)
 	return spec.Task{}
+}
+
+// phaseShape is a phase's kind, name and task names, for comparing phase lists.
+func phaseShape(phs []spec.PhaseSpec) []string {
+	var out []string
+	for _, ph := range phs {
+		s := string(ph.Kind) + " " + ph.Name + ":"
+		for _, task := range ph.Tasks {
+			s += " " + task.Name
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func TestImportDefinitionLevel(t *testing.T) {
@@ -253,11 +270,21 @@ func TestImportEnvironments(t *testing.T) {
 func TestImportTasksAndPhases(t *testing.T) {
 	r := importOne(t, testMapping(), readTestdata(t, "definition-7.1.json"), readTestdata(t, "taskgroup.json"), readTestdata(t, "variablegroup.json"))
 	envs := r.Definition.Environments
-	dev, qa, prod := envs[0].Job, envs[1].Job, envs[2].Job
-
-	if !slices.Equal(dev.Demands, []string{"java", "Agent.OS -equals Linux"}) || dev.TimeoutMinutes != 30 || dev.SkipArtifactDownload {
-		t.Errorf("dev job %+v", dev)
+	for i, env := range envs {
+		if len(env.Phases) == 0 || len(env.Job.Tasks) > 0 {
+			t.Errorf("environment %d: job %+v, phases %+v; want phases only", i, env.Job, env.Phases)
+		}
 	}
+	if len(envs[0].Phases) != 1 || len(envs[1].Phases) != 3 || len(envs[2].Phases) != 1 {
+		t.Fatalf("phases: %v / %v / %v", phaseShape(envs[0].Phases), phaseShape(envs[1].Phases), phaseShape(envs[2].Phases))
+	}
+	dev, prod := envs[0].Phases[0], envs[2].Phases[0]
+
+	if dev.Kind != spec.PhaseAgent || dev.Name != "Agent job" || dev.Pool != "Linux" || !slices.Equal(dev.Demands, []string{"java", "Agent.OS -equals Linux"}) ||
+		dev.TimeoutMinutes != 30 || dev.SkipArtifactDownload || dev.Condition != "" {
+		t.Errorf("dev phase %+v", dev)
+	}
+	wantFinding(t, r, "environments[0].deployPhases[0].deploymentInput.queueId", Mapped, `agent queue 9 → pool "Linux"`)
 	bash := taskNamed(t, dev, "Say hello")
 	if bash.Uses != "Bash@3" || bash.Inputs["targetType"] != "inline" || bash.Inputs["script"] != "echo hello from $(Release.EnvironmentName)" ||
 		bash.TimeoutMinutes != 5 || bash.Disabled || bash.Condition != "" || len(bash.Inputs) != 2 {
@@ -289,40 +316,49 @@ func TestImportTasksAndPhases(t *testing.T) {
 	}
 	wantFinding(t, r, "environments[0].deployPhases[0].workflowTasks[5].condition", Dropped, "imported disabled")
 
-	// QA: agent phase, server phase (manual intervention), agent phase: one job.
-	names := []string{}
-	for _, task := range qa.Tasks {
-		names = append(names, task.Name)
+	// QA: agent phase, server phase (manual intervention), agent phase: three phases.
+	want := []string{"AGENT Prepare: Smoke", "SERVER Agentless job: Check the canary", "AGENT Finish: Finish"}
+	if got := phaseShape(envs[1].Phases); !slices.Equal(got, want) {
+		t.Errorf("qa phases %q, want %q", got, want)
 	}
-	if !slices.Equal(names, []string{"Smoke", "Check the canary", "Notify", "Finish"}) {
-		t.Errorf("qa tasks %v", names)
-	}
-	smoke := taskNamed(t, qa, "Smoke")
+	prepare, server, finish := envs[1].Phases[0], envs[1].Phases[1], envs[1].Phases[2]
+	smoke := taskNamed(t, prepare, "Smoke")
 	if smoke.Uses != "PowerShell@2" || smoke.Inputs["targetType"] != "inline" || !strings.Contains(smoke.Inputs["script"], "smoke.ps1' -Env qa") {
 		t.Errorf("powershell with arguments %+v", smoke)
 	}
-	mi := taskNamed(t, qa, "Check the canary")
+	mi := taskNamed(t, server, "Check the canary")
 	if mi.Kind != spec.TaskManualIntervention || mi.Instructions != "Look at the dashboards" || mi.OnTimeout != spec.InterventionResume || mi.TimeoutMinutes != 120 {
 		t.Errorf("manual intervention %+v", mi)
 	}
-	if notify := taskNamed(t, qa, "Notify"); !notify.Disabled {
-		t.Errorf("server-side REST call %+v, want a disabled placeholder", notify)
+	if server.Kind != spec.PhaseServer || server.Pool != "" || len(server.Demands) > 0 {
+		t.Errorf("server phase %+v", server)
 	}
-	if !slices.Equal(qa.Demands, []string{"docker"}) || qa.TimeoutMinutes != 45 || qa.SkipArtifactDownload {
-		t.Errorf("qa job %+v (timeout: the longest phase; download as the first phase says)", qa)
+	wantFinding(t, r, "environments[1].deployPhases[1].workflowTasks[1]", Dropped, "manual interventions only")
+	if prepare.TimeoutMinutes != 20 || prepare.SkipArtifactDownload || len(prepare.Demands) != 0 || prepare.Pool != "Linux" {
+		t.Errorf("qa prepare phase %+v", prepare)
 	}
-	wantFinding(t, r, "environments[1].deployPhases[2]", Approximated, "appended to the same job")
+	if !slices.Equal(finish.Demands, []string{"docker"}) || finish.TimeoutMinutes != 45 || !finish.SkipArtifactDownload || finish.Pool != "Linux" {
+		t.Errorf("qa finish phase %+v (each phase keeps its own settings)", finish)
+	}
+	wantFinding(t, r, "environments[1].deployPhases[2]", Mapped, `agent phase "Finish" → AGENT phase`)
 
 	// Prod: deployment group phase, task group inlined from its export, secure file, unknown group.
-	if !slices.Equal(prod.Demands, []string{"web", "eu"}) || !slices.Equal(prod.SecureFiles, []string{"shop-cert.pfx"}) {
-		t.Errorf("prod job %+v", prod)
+	if prod.Kind != spec.PhaseDeploymentGroup || prod.Name != "Deploy web servers" || prod.DeploymentGroup != "web-servers" || prod.Pool != "" ||
+		!slices.Equal(prod.Tags, []string{"web", "eu"}) || len(prod.Demands) != 0 || !slices.Equal(prod.SecureFiles, []string{"shop-cert.pfx"}) {
+		t.Errorf("prod phase %+v", prod)
 	}
-	wantFinding(t, r, "environments[2].deployPhases[0]", Approximated, "deployment group phase")
+	// healthPercent 50 (Custom): at most half the targets at once, at most half may fail.
+	if prod.MaxParallel != "50%" || prod.FailureThreshold != "50%" {
+		t.Errorf("prod maxParallel %q failureThreshold %q, want 50%% and 50%%", prod.MaxParallel, prod.FailureThreshold)
+	}
+	wantFinding(t, r, "environments[2].deployPhases[0]", Mapped, "DEPLOYMENT_GROUP phase")
+	wantFinding(t, r, "environments[2].deployPhases[0].deploymentInput.queueId", Mapped, `deployment group 240 → deployment group "web-servers"`)
+	wantFinding(t, r, "environments[2].deployPhases[0].deploymentInput.healthPercent", Approximated, "at least 50% of the targets healthy")
 	stop := taskNamed(t, prod, "Stop $(SiteName)")
 	if stop.Uses != "Bash@3" || stop.Inputs["script"] != "echo stopping shop" {
 		t.Errorf("inlined task group step %+v", stop)
 	}
-	wantFinding(t, r, "environments[2].deployPhases[0].workflowTasks[0]", Approximated, "copied into the job")
+	wantFinding(t, r, "environments[2].deployPhases[0].workflowTasks[0]", Approximated, "copied into the phase")
 	wantFinding(t, r, "environments[2].deployPhases[0].workflowTasks[2]", NeedsInput, "77777777-0000-4000-8000-000000000eee")
 }
 
@@ -344,27 +380,33 @@ func TestImportLegacyShapes(t *testing.T) {
 	if p := test.PreApproval; p.TimeoutMinutes != 4320 || p.RequesterCannotApprove || len(p.Approvers) != 1 || p.Approvers[0].Name != "admin" {
 		t.Errorf("approval with timeoutInMintues and string booleans: %+v", p)
 	}
-	if !slices.Equal(test.Job.Demands, []string{"msbuild", "DotNetFramework"}) || !test.Job.SkipArtifactDownload || test.Job.TimeoutMinutes != 60 {
-		t.Errorf("environment demands and options: %+v", test.Job)
+	if len(test.Phases) != 1 {
+		t.Fatalf("test phases %v", phaseShape(test.Phases))
 	}
-	ps := taskNamed(t, test.Job, "Run deploy.ps1")
+	tp := test.Phases[0]
+	if tp.Kind != spec.PhaseAgent || !slices.Equal(tp.Demands, []string{"msbuild", "DotNetFramework"}) || !tp.SkipArtifactDownload || tp.TimeoutMinutes != 60 {
+		t.Errorf("environment demands and options: %+v", tp)
+	}
+	ps := taskNamed(t, tp, "Run deploy.ps1")
 	if ps.Uses != "PowerShell@2" || ps.Inputs["targetType"] != "inline" || !strings.Contains(ps.Inputs["script"], "deploy.ps1' -Verbose") {
 		t.Errorf("PowerShell@1 of deployStep.tasks: %+v", ps)
 	}
 	wantFinding(t, r, "environments[0].deployStep.tasks[0]", Approximated, "PowerShell@1 runs as Cairn's PowerShell@2")
-	sh := taskNamed(t, test.Job, "Run shell script")
+	sh := taskNamed(t, tp, "Run shell script")
 	if sh.Uses != "ShellScript@2" || sh.Inputs["cwd"] != "Legacy.Build/tools" || sh.Inputs["args"] != "--quick" {
 		t.Errorf("ShellScript@2 (the Bash GUID, major 2): %+v", sh)
 	}
 	// Numeric phase types: 1 agent, 2 server, 4 deployment group, 16 unknown.
-	var names []string
-	for _, task := range stage.Job.Tasks {
-		names = append(names, task.Name)
+	want := []string{"AGENT Agent phase: Echo", "SERVER Server phase: Approve stage", "DEPLOYMENT_GROUP Group phase: Migrate"}
+	if got := phaseShape(stage.Phases); !slices.Equal(got, want) || stage.Phases[1].Tasks[0].Kind != spec.TaskManualIntervention {
+		t.Errorf("stage phases %q, want %q", got, want)
 	}
-	if !slices.Equal(names, []string{"Echo", "Approve stage", "Migrate"}) || stage.Job.Tasks[1].Kind != spec.TaskManualIntervention {
-		t.Errorf("stage tasks %v", names)
+	// Queue 2 is not mapped: the default pool. Group 4 is not mapped: NEEDS_INPUT.
+	if g := stage.Phases[2]; stage.Phases[0].Pool != "" || g.DeploymentGroup != "" || !slices.Equal(g.Tags, []string{"db"}) || g.MaxParallel != "1" || g.FailureThreshold != "" {
+		t.Errorf("stage agent phase %+v, group phase %+v", stage.Phases[0], g)
 	}
-	wantFinding(t, r, "environments[1].deployPhases[2]", Approximated, "deployment group phase")
+	wantFinding(t, r, "environments[1].deployPhases[0].deploymentInput.queueId", Approximated, "default pool")
+	wantFinding(t, r, "environments[1].deployPhases[2].deploymentInput.queueId", NeedsInput, "mapping.deploymentGroups")
 	wantFinding(t, r, "environments[1].deployPhases[3]", Dropped, `unknown phase type "16"`)
 	// An artifact condition makes the environment manual.
 	if stage.Trigger.Kind != spec.TriggerManual {
@@ -386,6 +428,7 @@ func TestImportNeedsInputWithoutMapping(t *testing.T) {
 		"environments[1].preDeploymentGates.gates[0].tasks[0]",
 		"environments[1].preDeploymentGates.gates[0].tasks[1]",
 		"environments[2].deployPhases[0].workflowTasks[0]",
+		"environments[2].deployPhases[0].deploymentInput.queueId",
 	} {
 		if f := finding(t, r, path); f.Status != NeedsInput {
 			t.Errorf("%s: %s %s, want NEEDS_INPUT", path, f.Status, f.Message)
@@ -409,7 +452,7 @@ func TestImportTaskGroupMappedAndCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rs[0]
-	job := r.Definition.Environments[0].Job
+	job := r.Definition.Environments[0].Phases[0]
 	if job.Tasks[0].Uses != "InstallSite@1" || job.Tasks[0].Inputs["SiteName"] != "shop" {
 		t.Errorf("mapped task group %+v", job.Tasks[0])
 	}

@@ -259,18 +259,18 @@ func (c *mapper) template(uses string) *tasklib.Template {
 	return best
 }
 
-// taskCtx is where a task is mapped: its path and the job it joins.
+// taskCtx is where a task is mapped: its path and the phase it joins.
 type taskCtx struct {
-	path string
-	env  string
-	job  *spec.JobSpec
+	path  string
+	env   string
+	phase *spec.PhaseSpec
 	// stack holds the task groups being expanded (cycle detection).
 	stack []string
 	// params are the inputs of the task group being expanded, for $(name) references.
 	params map[string]string
 }
 
-// mapTasks maps a list of Azure tasks into the job.
+// mapTasks maps a list of Azure tasks into the phase.
 func (c *mapper) mapTasks(tasks []azTask, base string, tc taskCtx) {
 	for i := range tasks {
 		tc.path = fmt.Sprintf("%s[%d]", base, i)
@@ -434,12 +434,12 @@ func (c *mapper) taskOptions(task *spec.Task, t *azTask, p string) {
 	}
 }
 
-// addTask appends a task to the job (task group expansion included).
+// addTask appends a task to the phase (task group expansion included).
 func (c *mapper) addTask(tc taskCtx, task spec.Task, t *azTask) {
 	if t != nil && !t.enabled() {
 		task.Disabled = true
 	}
-	tc.job.Tasks = append(tc.job.Tasks, task)
+	tc.phase.Tasks = append(tc.phase.Tasks, task)
 }
 
 // mapIntervention maps Azure's Manual Intervention task.
@@ -501,10 +501,10 @@ func (c *mapper) mapSecureFile(t *azTask, name string, tc taskCtx) {
 	case !t.enabled():
 		c.note(tc.path, Dropped, fmt.Sprintf("download secure file %q is disabled", file))
 	default:
-		if !contains(tc.job.SecureFiles, file) {
-			tc.job.SecureFiles = append(tc.job.SecureFiles, file)
+		if !contains(tc.phase.SecureFiles, file) {
+			tc.phase.SecureFiles = append(tc.phase.SecureFiles, file)
 		}
-		c.note(tc.path, Approximated, fmt.Sprintf("secure file %q is written for the whole job before its first task; its path is in SECUREFILE_<NAME>_PATH, not the task's secureFilePath output variable", file))
+		c.note(tc.path, Approximated, fmt.Sprintf("secure file %q is written for the whole phase (each of its jobs) before its first task; its path is in SECUREFILE_<NAME>_PATH, not the task's secureFilePath output variable", file))
 	}
 }
 
@@ -556,7 +556,7 @@ func (c *mapper) mapTaskGroup(t *azTask, name string, tc taskCtx) {
 		c.note(tc.path, Dropped, fmt.Sprintf("task groups nested more than %d deep; kept as a disabled placeholder", maxTaskGroupDepth))
 		return
 	}
-	c.note(tc.path, Approximated, fmt.Sprintf("task group %q is not in Cairn's library: its %d tasks are copied into the job from its export (create a Cairn task group to share them)", exp.Name, len(exp.Tasks)))
+	c.note(tc.path, Approximated, fmt.Sprintf("task group %q is not in Cairn's library: its %d tasks are copied into the phase from its export (create a Cairn task group to share them)", exp.Name, len(exp.Tasks)))
 	inner := tc
 	inner.stack = append(append([]string(nil), tc.stack...), id)
 	inner.params = taskInputs(t)

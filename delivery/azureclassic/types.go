@@ -61,6 +61,13 @@ type VariableGroup struct {
 	Name  string `json:"name"`
 }
 
+// Queue maps an Azure queue id (a phase's deploymentInput.queueId) to a Cairn agent pool
+// (agent phases) or deployment group (deployment group phases), by name.
+type Queue struct {
+	Azure int    `json:"azure"`
+	Name  string `json:"name"`
+}
+
 // TaskGroup maps an Azure task group id to a Cairn task template, "Name@major".
 type TaskGroup struct {
 	Azure string `json:"azure"`
@@ -92,6 +99,8 @@ type Mapping struct {
 	TaskGroups         []TaskGroup         `json:"taskGroups,omitempty"`
 	SecretValues       []SecretValue       `json:"secretValues,omitempty"`
 	WorkItemQueries    []WorkItemQuery     `json:"workItemQueries,omitempty"`
+	AgentPools         []Queue             `json:"agentPools,omitempty"`
+	DeploymentGroups   []Queue             `json:"deploymentGroups,omitempty"`
 }
 
 // Catalog is what the import knows of the Cairn side, read by the engine.
@@ -105,6 +114,9 @@ type Catalog struct {
 	// uniqueName is a username (or a group name) maps without being listed.
 	Users  []string
 	Groups []string
+	// Pools and DeploymentGroups name the agent pools and deployment groups.
+	Pools            []string
+	DeploymentGroups []string
 	// Connections are the service connections: name → kind (JENKINS, AZURE_DEVOPS).
 	Connections map[string]string
 }
