@@ -148,6 +148,19 @@ func Builtins() []Template {
 			Builtin: true,
 		},
 		{
+			Name: "DownloadFile", Version: "1.0", Category: "Utility", Runner: RunnerDownloadFile,
+			Description: "Download a file over HTTP(S) into the job's directory (the custom-artifact route: a package from a repository or CI server Cairn does not integrate with) and set the variable `downloadedFilePath` (and `<task name>.downloadedFilePath`) to its path. The request goes through the agent's outbound address guard, as InvokeHttp's. With `serviceConnection`, the connection's user name and secret go with the request as Basic auth, only to its own origin: the definition is refused on save, and the job when it is assigned, unless the URL's scheme, host and port equal the connection URL's (they may not hold `$(variable)` references then), and the agent checks the expanded URL and every redirect again (a redirect elsewhere is followed without the credentials). At most " + DownloadFileMaxSize + " is written; a larger file fails the task and nothing is left behind. The file is written under a temporary name and renamed when complete (and its sha256 checked, if given).",
+			Inputs: []Input{
+				{Name: "url", Type: InputString, Required: true, Help: "The http or https URL."},
+				{Name: "targetPath", Type: InputFilePath, Required: true, Help: "Where the file goes, inside the job's directory: relative to the task's working directory (default: the job's working directory), or absolute within the job's directory."},
+				{Name: "serviceConnection", Type: InputServiceConnection, Help: "A service connection whose credentials authenticate the download (Basic auth); the URL must be on its scheme, host and port."},
+				{Name: "sha256", Type: InputString, Help: "The file's expected SHA-256 (64 hex digits); a mismatch fails the task and removes the file."},
+				{Name: "overwrite", Type: InputBoolean, Default: "false", Help: "Replace an existing file (else an existing file fails the task)."},
+				{Name: "timeout", Type: InputString, Default: "600", Help: "Seconds the download may take."},
+			},
+			Builtin: true,
+		},
+		{
 			Name: "Docker", Version: "2.0", Category: "Deploy", Shell: "bash", Demands: []string{"docker"},
 			Description: "Run the docker CLI: login, build, push, buildAndPush, run or logout, with the inputs mapped to its arguments (the password goes on standard input).",
 			Inputs: []Input{
@@ -213,6 +226,13 @@ func Builtins() []Template {
 	slices.SortFunc(out, func(a, b Template) int { return strings.Compare(a.Name+"@"+a.Version, b.Name+"@"+b.Version) })
 	return out
 }
+
+// DownloadFileMaxSize is the largest file DownloadFile@1 writes, as its documentation says it
+// (the agent's limit is DownloadFileMaxBytes).
+const DownloadFileMaxSize = "2 GiB"
+
+// DownloadFileMaxBytes is the largest file DownloadFile@1 writes.
+const DownloadFileMaxBytes int64 = 2 << 30
 
 // sshNote says how the SSH tasks connect.
 const sshNote = "The host key must be pinned (`hostKey`) unless `trustOnFirstUse` is set, in which case the agent records the key it first sees in its own known_hosts file (beside its job directories) and refuses a different key later; an unknown key is refused with its fingerprint. Runs in the agent (no shell or ssh client needed)."
