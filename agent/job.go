@@ -111,6 +111,11 @@ func (x *executor) newJobRun(parent context.Context, asg agentproto.JobAssignmen
 			j.secrets = append(j.secrets, a.Credentials.Password)
 		}
 	}
+	for _, t := range asg.Tasks {
+		if t.Credentials != nil && t.Credentials.Password != "" {
+			j.secrets = append(j.secrets, t.Credentials.Password)
+		}
+	}
 	j.batch = newBatcher(x.batchEvery, agentproto.LogBatchBytes, func(lines []agentproto.LogLine) {
 		// The job's context ends on cancel; lines printed while dying are still kept.
 		x.spool.appendLines(context.WithoutCancel(ctx), asg.JobID, lines)

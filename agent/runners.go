@@ -77,6 +77,7 @@ var runners = map[string]func(context.Context, *runContext) error{
 	tasklib.RunnerFileTransform:      runFileTransform,
 	tasklib.RunnerInvokeHTTP:         runInvokeHTTP,
 	tasklib.RunnerDownloadSecureFile: runDownloadSecureFile,
+	tasklib.RunnerDownloadFile:       runDownloadFile,
 }
 
 // globPatterns compiles the lines of a MULTILINE glob input: "**" any depth, "*" and "?"

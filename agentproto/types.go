@@ -242,11 +242,18 @@ type Task struct {
 	SecretInputs []string          `json:"secretInputs,omitempty"`
 	// Runner, when set, names an implementation built into the agent that runs the task
 	// instead of a script (Shell and Script are then empty): "ssh", "copyFilesOverSSH",
-	// "fileTransform", "invokeHttp", "downloadSecureFile". It reads the task's Inputs, expanded
+	// "fileTransform", "invokeHttp", "downloadSecureFile", "downloadFile". It reads the task's Inputs, expanded
 	// as for a script. An agent that has runner R reports the system capability
 	// "agent.runner.<r>" (lower case); the server demands it, and an agent that does not know a
 	// runner refuses the job (RejectInvalid).
 	Runner string `json:"runner,omitempty"`
+	// Credentials authenticate a runner's HTTP requests (HTTP basic auth): the service
+	// connection a DownloadFile task names. The server sends them only when the task's URL is
+	// on Origin, the connection's URL (same scheme, host and port, internal/origin); the agent
+	// checks the expanded URL and every redirect against Origin again before attaching them,
+	// never stores them and masks the password. Nil: anonymous.
+	Credentials *Credentials `json:"credentials,omitempty"`
+	Origin      string       `json:"origin,omitempty"`
 }
 
 // CapabilityTasks is the system capability ("1") of agents that evaluate Task.Condition (and

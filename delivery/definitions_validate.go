@@ -250,6 +250,7 @@ func trimAll(ss []string) []string {
 type references struct {
 	connections map[string]serviceconnection.Kind
 	connIDs     map[string]int
+	connURLs    map[string]string
 	users       map[string]bool
 	groups      map[string]bool
 	// templates are the task templates the tasks use, by lower-case Name@major (nil: none).
@@ -259,7 +260,7 @@ type references struct {
 // loadReferences reads the connections, users and groups that doc names.
 func (t *txn) loadReferences(doc *spec.DefinitionSnapshot) (*references, error) {
 	refs := &references{
-		connections: map[string]serviceconnection.Kind{}, connIDs: map[string]int{},
+		connections: map[string]serviceconnection.Kind{}, connIDs: map[string]int{}, connURLs: map[string]string{},
 		users: map[string]bool{}, groups: map[string]bool{},
 	}
 	var conns, users []string
@@ -285,11 +286,11 @@ func (t *txn) loadReferences(doc *spec.DefinitionSnapshot) (*references, error) 
 		return nil, err
 	}
 	for _, env := range doc.Environments { // connections named by SERVICE_CONNECTION inputs
-		for _, task := range env.Job.Tasks {
-			if tpl := refs.templates[strings.ToLower(task.Uses)]; tpl != nil {
+		for _, task := range allTasks(&env) {
+			if tpl := refs.templates[strings.ToLower(strings.TrimSpace(task.Uses))]; tpl != nil {
 				for _, in := range tpl.Inputs {
-					if v, ok := task.Inputs[in.Name]; ok && in.Type == tasklib.InputServiceConnection {
-						conns = append(conns, v)
+					if v, ok := lookupInput(task.Inputs, in.Name); ok && in.Type == tasklib.InputServiceConnection {
+						conns = append(conns, strings.TrimSpace(v))
 					}
 				}
 			}
@@ -301,7 +302,7 @@ func (t *txn) loadReferences(doc *spec.DefinitionSnapshot) (*references, error) 
 			return nil, fmt.Errorf("reading service connections: %w", err)
 		}
 		for _, c := range rows {
-			refs.connections[c.Name], refs.connIDs[c.Name] = c.Kind, c.ID
+			refs.connections[c.Name], refs.connIDs[c.Name], refs.connURLs[c.Name] = c.Kind, c.ID, c.URL
 		}
 	}
 	if len(users) > 0 {

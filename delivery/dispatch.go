@@ -700,6 +700,11 @@ type AssignmentTask struct {
 	// Runner names an implementation built into the agent (tasklib.Runners) that runs the task
 	// instead of Shell and Script.
 	Runner string
+	// HasCredentials says Username/Password (decrypted) are the service connection's a
+	// DownloadFile task names, for its URL, which is on Origin (the connection's URL).
+	HasCredentials     bool
+	Username, Password string
+	Origin             string
 }
 
 // AssignmentArtifact is one artifact download of the release.
@@ -856,6 +861,9 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		task := f.AssignmentTask
 		if f.template != nil {
 			task.Inputs, task.SecretInputs = tasklib.InputEnv(f.template, f.inputs, func(string) (string, bool) { return "", false })
+			if err := e.taskCredentials(ctx, f, &task); err != nil {
+				return AssignmentData{}, err
+			}
 		}
 		out.Tasks = append(out.Tasks, task)
 	}

@@ -372,6 +372,7 @@ func validateTemplateTask(p *problems, f string, task spec.Task, refs *reference
 	for _, pr := range tasklib.ValidateInputs(tpl, task.Inputs, func(name string) bool { _, ok := refs.connections[name]; return ok }) {
 		p.add(f+"."+pr.Field, "task %s: %s", task.Name, pr.Message)
 	}
+	validateDownloadFile(p, f, task, tpl, refs)
 	if k, v, ok := downloadSecureFileInput(task); ok && hasVariableReference(v) {
 		p.add(f+".inputs."+k, "task %s: input secureFile names a secure file of the library, not a $(variable) reference: the server sends the file with the job", task.Name)
 	}
@@ -550,6 +551,19 @@ func downloadSecureFileInput(task spec.Task) (key, value string, ok bool) {
 		}
 	}
 	return "", "", true
+}
+
+// lookupInput finds a task's input value by name, ignoring case.
+func lookupInput(inputs map[string]string, name string) (string, bool) {
+	if v, ok := inputs[name]; ok {
+		return v, true
+	}
+	for k, v := range inputs {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // hasVariableReference reports whether v holds a $(VAR) reference.

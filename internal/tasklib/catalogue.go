@@ -148,6 +148,19 @@ func Builtins() []Template {
 			Builtin: true,
 		},
 		{
+			Name: "DownloadFile", Version: "1.0", Category: "Utility", Runner: RunnerDownloadFile,
+			Description: "Download a file over HTTP(S) into the job's directory (the custom-artifact route: a package from a repository or CI server Cairn does not integrate with) and set the variable `downloadedFilePath` (and `<task name>.downloadedFilePath`) to its path. The request goes through the agent's outbound address guard, as InvokeHttp's. With `serviceConnection`, the connection's user name and secret go with the request as Basic auth, only to its own origin: the definition is refused on save, and the job when it is assigned, unless the URL's scheme, host and port equal the connection URL's (they may not hold `$(variable)` references then), and the agent checks the expanded URL and every redirect again (a redirect elsewhere is followed without the credentials). At most " + DownloadFileMaxSize + " is written; a larger file fails the task and nothing is left behind. The file is written under a temporary name and renamed when complete (and its sha256 checked, if given).",
+			Inputs: []Input{
+				{Name: "url", Type: InputString, Required: true, Help: "The http or https URL."},
+				{Name: "targetPath", Type: InputFilePath, Required: true, Help: "Where the file goes, inside the job's directory: relative to the task's working directory (default: the job's working directory), or absolute within the job's directory."},
+				{Name: "serviceConnection", Type: InputServiceConnection, Help: "A service connection whose credentials authenticate the download (Basic auth); the URL must be on its scheme, host and port."},
+				{Name: "sha256", Type: InputString, Help: "The file's expected SHA-256 (64 hex digits); a mismatch fails the task and removes the file."},
+				{Name: "overwrite", Type: InputBoolean, Default: "false", Help: "Replace an existing file (else an existing file fails the task)."},
+				{Name: "timeout", Type: InputString, Default: "600", Help: "Seconds the download may take."},
+			},
+			Builtin: true,
+		},
+		{
 			Name: "Docker", Version: "2.0", Category: "Deploy", Shell: "bash", Demands: []string{"docker"},
 			Description: "Run the docker CLI: login, build, push, buildAndPush, run or logout, with the inputs mapped to its arguments (the password goes on standard input).",
 			Inputs: []Input{
@@ -196,10 +209,30 @@ func Builtins() []Template {
 			},
 			Script: helmScript, Builtin: true,
 		},
+		{
+			Name: "Chef", Version: "1.0", Category: "Deploy", Shell: "bash", Demands: []string{"chef-client"},
+			Description: "Run chef-client on the agent's machine: converge it to a run list in a Chef environment, against a Chef server (the client's configuration) or in local mode (`--local-mode`, a chef-zero in memory for cookbooks on disk).",
+			Inputs: []Input{
+				{Name: "runList", Type: InputString, Help: "`--runlist`, e.g. `recipe[web::deploy],role[base]` (replaces the node's run list); empty: the node's own."},
+				{Name: "environment", Type: InputString, Help: "`--environment`: the Chef environment (letters, digits, `_` and `-`)."},
+				{Name: "configFile", Type: InputFilePath, Help: "`--config`: the client.rb to use; empty: chef-client's default."},
+				{Name: "localMode", Type: InputBoolean, Default: "false", Help: "`--local-mode`: run against cookbooks on disk, without a Chef server."},
+				{Name: "arguments", Type: InputString, Help: "More arguments (shell words; quotes are honoured, nothing is expanded)."},
+				{Name: "workingDirectory", Type: InputFilePath, Help: "Where chef-client runs (default: the job's working directory)."},
+			},
+			Script: chefScript, Builtin: true,
+		},
 	}
 	slices.SortFunc(out, func(a, b Template) int { return strings.Compare(a.Name+"@"+a.Version, b.Name+"@"+b.Version) })
 	return out
 }
+
+// DownloadFileMaxSize is the largest file DownloadFile@1 writes, as its documentation says it
+// (the agent's limit is DownloadFileMaxBytes).
+const DownloadFileMaxSize = "2 GiB"
+
+// DownloadFileMaxBytes is the largest file DownloadFile@1 writes.
+const DownloadFileMaxBytes int64 = 2 << 30
 
 // sshNote says how the SSH tasks connect.
 const sshNote = "The host key must be pinned (`hostKey`) unless `trustOnFirstUse` is set, in which case the agent records the key it first sees in its own known_hosts file (beside its job directories) and refuses a different key later; an unknown key is refused with its fingerprint. Runs in the agent (no shell or ssh client needed)."
@@ -484,6 +517,27 @@ esac
 run helm "${args[@]}" "${extra[@]}"
 `
 
+const chefScript = `set -euo pipefail
+` + words + `
+if [ -n "${INPUT_WORKINGDIRECTORY:-}" ]; then cd "$INPUT_WORKINGDIRECTORY"; fi
+args=()
+is_true "${INPUT_LOCALMODE:-false}" && args+=(--local-mode)
+[ -n "${INPUT_CONFIGFILE:-}" ] && args+=(--config "$INPUT_CONFIGFILE")
+if [ -n "${INPUT_ENVIRONMENT:-}" ]; then
+  case "$INPUT_ENVIRONMENT" in
+    *[!A-Za-z0-9_-]*) echo "##vso[task.logissue type=error]input environment: '$INPUT_ENVIRONMENT' is not a Chef environment name (letters, digits, _ and -)"; exit 1 ;;
+  esac
+  args+=(--environment "$INPUT_ENVIRONMENT")
+fi
+if [ -n "${INPUT_RUNLIST:-}" ]; then
+  case "$INPUT_RUNLIST" in
+    -*|*[[:space:]]*) echo "##vso[task.logissue type=error]input runList: '$INPUT_RUNLIST' is not a run list (items such as recipe[x] or role[y], comma-separated, no blanks)"; exit 1 ;;
+  esac
+  args+=(--runlist "$INPUT_RUNLIST")
+fi
+run chef-client "${args[@]}" "${extra[@]}"
+`
+
 // Markdown documents templates, one section each: what docs/tasks.md holds for the built-ins.
 func Markdown(ts []Template) string {
 	var b strings.Builder
@@ -494,8 +548,8 @@ func Markdown(ts []Template) string {
 		"minor version of that major. Input values may hold `$(VARIABLE)` references, expanded on the agent when the task " +
 		"runs; the implementation reads each input as the environment variable `INPUT_<NAME>`.\n\n")
 	b.WriteString("Every built-in is run for real by the agent's tests. The SSH tasks are tested against a real OpenSSH server " +
-		"(Debian's openssh-server on loopback); Docker, Kubernetes and HelmDeploy only against stand-in executables that record " +
-		"the exact argv they receive, since the real CLIs need a daemon, a cluster or a registry that the test machines do not have; " +
+		"(Debian's openssh-server on loopback); Docker, Kubernetes, HelmDeploy and Chef only against stand-in executables that record " +
+		"the exact argv they receive, since the real CLIs need a daemon, a cluster, a registry or a Chef installation that the test machines do not have; " +
 		"`cmd` (Windows agents) is not run on the Linux test machines.\n\n")
 	for _, t := range ts {
 		b.WriteString(Doc(&t))

@@ -85,10 +85,11 @@ const (
 	RunnerFileTransform      = "fileTransform"
 	RunnerInvokeHTTP         = "invokeHttp"
 	RunnerDownloadSecureFile = "downloadSecureFile"
+	RunnerDownloadFile       = "downloadFile"
 )
 
 // Runners lists every runner.
-var Runners = []string{RunnerSSH, RunnerCopyFilesOverSSH, RunnerFileTransform, RunnerInvokeHTTP, RunnerDownloadSecureFile}
+var Runners = []string{RunnerSSH, RunnerCopyFilesOverSSH, RunnerFileTransform, RunnerInvokeHTTP, RunnerDownloadSecureFile, RunnerDownloadFile}
 
 // RunnerCapability is the agent capability of a runner ("agent.runner.ssh"): a template with a
 // runner demands it, so that an agent without the runner never gets the task.

@@ -520,6 +520,11 @@ func toWire(d delivery.AssignmentData) agentproto.JobAssignment {
 		m.Tasks = append(m.Tasks, agentproto.Task{Name: t.Name, Shell: t.Shell, Script: t.Script,
 			WorkingDirectory: t.WorkingDirectory, Env: t.Env, TimeoutSeconds: t.TimeoutSeconds, ContinueOnError: t.ContinueOnError,
 			Condition: t.Condition, Inputs: t.Inputs, SecretInputs: t.SecretInputs, Runner: t.Runner})
+		if t.HasCredentials {
+			w := &m.Tasks[len(m.Tasks)-1]
+			w.Credentials = &agentproto.Credentials{Username: t.Username, Password: t.Password}
+			w.Origin = t.Origin
+		}
 	}
 	for _, a := range d.Artifacts {
 		w := agentproto.Artifact{Alias: a.Alias, PathVariable: a.PathVariable, Type: agentproto.ArtifactType(a.Type), BuildNumber: a.BuildNumber}
