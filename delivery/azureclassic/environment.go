@@ -57,7 +57,7 @@ func (c *mapper) environment(p string, e *azEnvironment, names map[string]bool) 
 	env.PostGates = c.gates(p+".postDeploymentGates", e.PostDeploymentGates, e.PostDeployApprovals, false)
 	env.Queue = c.queue(p+".executionPolicy", e.ExecutionPolicy)
 	env.Phases = c.phases(p, env.Name, e)
-	c.options(p, nil, e.RetentionPolicy, e.EnvironmentOptions)
+	env.Retention = c.options(p, nil, e.RetentionPolicy, e.EnvironmentOptions)
 	if len(e.Schedules) > 0 {
 		c.note(p+".schedules", Dropped, "scheduled deployment of this environment: Cairn schedules releases (definition triggers), not the deployment of one environment; deploy it by hand or with a release schedule")
 	}

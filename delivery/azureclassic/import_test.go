@@ -263,7 +263,10 @@ func TestImportEnvironments(t *testing.T) {
 	// Options, retention, schedules: reported.
 	wantFinding(t, r, "environments[0].environmentOptions.emailNotificationType", Approximated, "OnlyOnFailure")
 	wantFinding(t, r, "environments[0].environmentOptions.badgeEnabled", Dropped, "badge")
-	wantFinding(t, r, "environments[0].retentionPolicy", Dropped, "30 days")
+	wantFinding(t, r, "environments[0].retentionPolicy", Mapped, "30 days")
+	if rp := dev.Retention; rp == nil || rp.DaysToKeep != 30 {
+		t.Errorf("dev's retention %+v, want Azure's 30 days", rp)
+	}
 	wantFinding(t, r, "environments[2].schedules", Dropped, "")
 }
 
@@ -578,4 +581,18 @@ func TestTranslateCriteria(t *testing.T) {
 			t.Errorf("translateCriteria(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
+}
+
+// TestImportRetentionHeldToAzuresLimits: a retention policy beyond what Azure allows (365 days,
+// 25 releases) or negative is held to the limits and reported APPROXIMATED, never refused.
+func TestImportRetentionHeldToAzuresLimits(t *testing.T) {
+	doc := []byte(`{"id": 7, "name": "kept", "environments": [{"id": 1, "name": "prod", "rank": 1,
+		"retentionPolicy": {"daysToKeep": 1000, "releasesToKeep": -2, "retainBuild": "true"},
+		"deployPhases": [{"phaseType": "agentBasedDeployment", "name": "Agent job", "rank": 1, "workflowTasks": []}]}]}`)
+	r := importOne(t, testMapping(), doc)
+	rp := r.Definition.Environments[0].Retention
+	if rp == nil || rp.DaysToKeep != 365 || rp.ReleasesToKeep != 0 || !rp.RetainBuild {
+		t.Fatalf("retention %+v, want 365 days, 0 releases, retainBuild", rp)
+	}
+	wantFinding(t, r, "environments[0].retentionPolicy", Approximated, "Azure said 1000 days and -2 releases")
 }
