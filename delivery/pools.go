@@ -122,18 +122,12 @@ func (t *txn) checkUseList(field string, list []spec.Approver) error {
 // SaveAgentPool creates the agent pool named in.Name, or updates its description and use list.
 // ADMIN only; audited.
 func (e *Engine) SaveAgentPool(ctx context.Context, actor Actor, name, description string, mayUse []spec.Approver) (*ent.AgentPool, error) {
-	if err := actor.Require(RoleAdmin, "saving an agent pool"); err != nil {
+	name, err := checkSaveInput(actor, "saving an agent pool", name, description)
+	if err != nil {
 		return nil, err
-	}
-	name = strings.TrimSpace(name)
-	if err := checkName("name", name); err != nil {
-		return nil, err
-	}
-	if utf8.RuneCountInString(description) > maxDescription {
-		return nil, Invalid("description", "is longer than %d characters", maxDescription)
 	}
 	var out *ent.AgentPool
-	err := e.inTx(ctx, func(t *txn) error {
+	err = e.inTx(ctx, func(t *txn) error {
 		if err := t.checkUseList("mayUse", mayUse); err != nil {
 			return err
 		}
@@ -159,6 +153,22 @@ func (e *Engine) SaveAgentPool(ctx context.Context, actor Actor, name, descripti
 		return nil, fmt.Errorf("saving agent pool %q: %w", name, err)
 	}
 	return out.Unwrap(), nil
+}
+
+// checkSaveInput is what saving a pool or a deployment group checks before its transaction:
+// an ADMIN, a valid name (returned trimmed) and a description within bounds.
+func checkSaveInput(actor Actor, what, name, description string) (string, error) {
+	if err := actor.Require(RoleAdmin, what); err != nil {
+		return "", err
+	}
+	name = strings.TrimSpace(name)
+	if err := checkName("name", name); err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(description) > maxDescription {
+		return "", Invalid("description", "is longer than %d characters", maxDescription)
+	}
+	return name, nil
 }
 
 func nonNilApprovers(l []spec.Approver) []spec.Approver {
@@ -227,18 +237,12 @@ func (e *Engine) MoveAgent(ctx context.Context, actor Actor, id int, pool string
 // SaveDeploymentGroup creates the deployment group named name, or updates its description and
 // use list. ADMIN only; audited.
 func (e *Engine) SaveDeploymentGroup(ctx context.Context, actor Actor, name, description string, mayUse []spec.Approver) (*ent.DeploymentGroup, error) {
-	if err := actor.Require(RoleAdmin, "saving a deployment group"); err != nil {
+	name, err := checkSaveInput(actor, "saving a deployment group", name, description)
+	if err != nil {
 		return nil, err
-	}
-	name = strings.TrimSpace(name)
-	if err := checkName("name", name); err != nil {
-		return nil, err
-	}
-	if utf8.RuneCountInString(description) > maxDescription {
-		return nil, Invalid("description", "is longer than %d characters", maxDescription)
 	}
 	var out *ent.DeploymentGroup
-	err := e.inTx(ctx, func(t *txn) error {
+	err = e.inTx(ctx, func(t *txn) error {
 		if err := t.checkUseList("mayUse", mayUse); err != nil {
 			return err
 		}
