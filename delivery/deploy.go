@@ -17,6 +17,7 @@ import (
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/internal/condition"
 )
 
 // DeployInput asks to deploy a release to one of its environments.
@@ -524,7 +525,7 @@ func jobDemands(js spec.JobSpec) []string {
 		}
 	}
 	for _, t := range js.Tasks {
-		if !t.Disabled && (t.Uses != "" || t.Condition != "" && !strings.EqualFold(t.Condition, "SUCCEEDED")) {
+		if !t.Disabled && (t.Uses != "" || t.Condition != "" && !strings.EqualFold(t.Condition, condition.Succeeded)) {
 			add(tasksCapability)
 		}
 	}

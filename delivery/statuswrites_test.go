@@ -256,3 +256,81 @@ func TestAuditTargetsAreNamedOnce(t *testing.T) {
 		t.Fatalf("only %d audit calls found", calls)
 	}
 }
+
+// statusValues returns every value of every status enum in ent/schema.
+func statusValues(t *testing.T) map[string]bool {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "ent", "schema", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no ent schema files: %v", err)
+	}
+	fset := token.NewFileSet()
+	out := map[string]bool{}
+	for _, file := range files {
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Values" {
+				return true
+			}
+			enum, ok := sel.X.(*ast.CallExpr)
+			if !ok || len(enum.Args) != 1 {
+				return true
+			}
+			if lit, ok := enum.Args[0].(*ast.BasicLit); !ok || lit.Value != `"status"` {
+				return true
+			}
+			for _, a := range call.Args {
+				if lit, ok := a.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					out[strings.Trim(lit.Value, `"`)] = true
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// TestNoStatusLiterals: the engine names states by their constants (ent's Status values,
+// results.go, internal/condition), never by a bare string such as "FAILED", so a renamed or
+// removed state is a compile error rather than a silent mismatch. A constant declaration may
+// spell a value (that is where the name comes from).
+func TestNoStatusLiterals(t *testing.T) {
+	values := statusValues(t)
+	if !values["PENDING_APPROVAL"] || !values["SUCCEEDED"] {
+		t.Fatalf("status values not read from ent/schema: %v", values)
+	}
+	eachEngineFile(t, func(fset *token.FileSet, f *ast.File) {
+		var consts []ast.Node
+		for _, decl := range f.Decls {
+			if g, ok := decl.(*ast.GenDecl); ok && g.Tok == token.CONST {
+				consts = append(consts, g)
+			}
+		}
+		inConst := func(p token.Pos) bool {
+			for _, c := range consts {
+				if c.Pos() <= p && p < c.End() {
+					return true
+				}
+			}
+			return false
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING || inConst(lit.Pos()) {
+				return true
+			}
+			if v := strings.Trim(lit.Value, "`\""); values[v] {
+				t.Errorf("%s: status literal %s: use the named constant", fset.Position(lit.Pos()), lit.Value)
+			}
+			return true
+		})
+	})
+}
