@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
@@ -359,8 +358,8 @@ func (e *Engine) Reject(ctx context.Context, actor Actor, dec ApprovalDecision) 
 }
 
 func (e *Engine) decide(ctx context.Context, actor Actor, dec ApprovalDecision, ev ApprovalEvent, doing string) (*ent.Approval, error) {
-	if utf8.RuneCountInString(dec.Comment) > maxActionComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
+	if err := checkActionComment("comment", dec.Comment); err != nil {
+		return nil, err
 	}
 	if dec.DeferUntil != nil && ev != ApprovalApprove {
 		return nil, Invalid("deferUntil", "only an approval can defer a deployment")
@@ -395,10 +394,7 @@ func (e *Engine) decide(ctx context.Context, actor Actor, dec ApprovalDecision, 
 			return err
 		}
 		if ev == ApprovalReject {
-			reason := "rejected by " + actor.String()
-			if dec.Comment != "" {
-				reason += ": " + dec.Comment
-			}
+			reason := actionReason("rejected", actor, dec.Comment)
 			return t.finishDeployment(actor, dc, DeploymentReject, reason)
 		}
 		return t.advanceStage(actor, dc, a.Stage)
@@ -496,8 +492,8 @@ func (t *txn) postStageDone(actor Actor, dc *deployCtx) error {
 // due time) waits for toUsername. Only someone who may decide the approval
 // may reassign it.
 func (e *Engine) Reassign(ctx context.Context, actor Actor, approvalID int, toUsername, comment string) (*ent.Approval, error) {
-	if utf8.RuneCountInString(comment) > maxActionComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
+	if err := checkActionComment("comment", comment); err != nil {
+		return nil, err
 	}
 	var out *ent.Approval
 	err := e.inTx(ctx, func(t *txn) error {
