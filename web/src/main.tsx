@@ -17,14 +17,16 @@ import { WorkItem } from './views/WorkItem';
 import { Agents } from './views/Agents';
 import { Audit } from './views/Audit';
 import { Page } from './ui';
+import { graphql } from './gql';
 
-const viewerQuery = `query Viewer { viewer { role user { username displayName } } }`;
+const viewerQuery = graphql(`query Viewer { viewer { role user { username displayName } } }`);
+const pendingCountQuery = graphql(`query PendingCount { pendingApprovals { id } }`);
 
 function App() {
   const [viewer, setViewer] = useState<Viewer | null | undefined>(undefined);
 
   useEffect(() => {
-    query<{ viewer: { role: Viewer['role']; user: { username: string } } }>(viewerQuery).then(
+    query(viewerQuery).then(
       (d) => setViewer({ username: d.viewer.user.username, role: d.viewer.role }),
       () => setViewer(null),
     );
@@ -45,7 +47,7 @@ function App() {
 function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void }) {
   const loc = useLocation();
   const path = loc.pathname;
-  const pending = useLive<{ pendingApprovals: { id: string }[] }>(`query PendingCount { pendingApprovals { id } }`, {}, isApprovalEvent);
+  const pending = useLive(pendingCountQuery, {}, isApprovalEvent);
   const count = pending.data?.pendingApprovals.length ?? 0;
   const can = (decidable: Set<string>, scope?: Scope) => permissions(viewer, decidable, scope);
 

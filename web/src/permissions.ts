@@ -6,11 +6,13 @@
 //   and environment's scoped permissions, ADMIN included.
 // The role is the fallback when a view has not read viewerCan.
 
-export type Viewer = { username: string; role: 'ADMIN' | 'EDITOR' | 'VIEWER' };
+import type { UserRole } from './gql/graphql';
 
-const rank = { VIEWER: 1, EDITOR: 2, ADMIN: 3 } as const;
+export type Viewer = { username: string; role: UserRole };
 
-export function atLeast(v: Viewer, role: keyof typeof rank): boolean {
+const rank: Record<UserRole, number> = { VIEWER: 1, EDITOR: 2, ADMIN: 3 };
+
+export function atLeast(v: Viewer, role: UserRole): boolean {
   return rank[v.role] >= rank[role];
 }
 

@@ -2,10 +2,11 @@
 // viewer may decide it (permissions.ts).
 import { useState } from 'react';
 import { mutate, type APIError } from '../api';
+import { graphql } from '../gql';
 
-const approveM = `mutation Approve($input: ApprovalDecisionInput!) { approve(input: $input) { id status } }`;
-const rejectM = `mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }`;
-const reassignM = `mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }`;
+const approveM = graphql(`mutation Approve($input: ApprovalDecisionInput!) { approve(input: $input) { id status } }`);
+const rejectM = graphql(`mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }`);
+const reassignM = graphql(`mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }`);
 
 export function ApprovalActions({ approvalId, stage, label, decide = true, reassign = true }: { approvalId: string; stage: string; label: string; decide?: boolean; reassign?: boolean }) {
   const [comment, setComment] = useState('');
@@ -15,11 +16,11 @@ export function ApprovalActions({ approvalId, stage, label, decide = true, reass
   const [error, setError] = useState('');
   const id = `ap-${approvalId}`;
 
-  async function run(doc: string, vars: Record<string, unknown>) {
+  async function run(act: () => Promise<unknown>) {
     setBusy(true);
     setError('');
     try {
-      await mutate(doc, vars);
+      await act();
     } catch (e) {
       setError((e as APIError).message);
     } finally {
@@ -42,16 +43,16 @@ export function ApprovalActions({ approvalId, stage, label, decide = true, reass
         </>
       )}
       {decide && <div className="buttons">
-        <button type="button" className="primary" disabled={busy} onClick={() => run(approveM, { input: input() })}>
+        <button type="button" className="primary" disabled={busy} onClick={() => run(() => mutate(approveM, { input: input() }))}>
           {deferUntil ? 'Approve and defer' : 'Approve'}
         </button>
-        <button type="button" className="danger" disabled={busy} onClick={() => run(rejectM, { input: { approvalId, comment: comment || undefined } })}>Reject</button>
+        <button type="button" className="danger" disabled={busy} onClick={() => run(() => mutate(rejectM, { input: { approvalId, comment: comment || undefined } }))}>Reject</button>
       </div>}
       {reassign && <details>
         <summary>Reassign</summary>
         <label htmlFor={`${id}-to`}>Username</label>
         <input id={`${id}-to`} value={to} onChange={(e) => setTo(e.target.value)} />
-        <button type="button" disabled={busy || !to} onClick={() => run(reassignM, { id: approvalId, to, comment: comment || undefined })}>Reassign</button>
+        <button type="button" disabled={busy || !to} onClick={() => run(() => mutate(reassignM, { id: approvalId, to, comment: comment || undefined }))}>Reassign</button>
       </details>}
       {error && <p role="alert" className="error">{error}</p>}
     </form>
