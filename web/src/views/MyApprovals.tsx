@@ -6,7 +6,7 @@ import { graphql } from '../gql';
 
 export const pendingQuery = graphql(`query MyApprovals {
   pendingApprovals {
-    id stage approver approverKind createdAt dueAt
+    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }
     deployment { id environmentName requestedBy release { id name definition { id name } } }
   }
 }`);
@@ -34,7 +34,7 @@ export function MyApprovals() {
                   {a.approverKind === 'GROUP' && <> · for group {a.approver}</>}
                   {a.dueAt && <> · times out {new Date(a.dueAt).toLocaleString()}</>}
                 </p>
-                <ApprovalActions approvalId={a.id} stage={a.stage} label={label} />
+                <ApprovalActions approvalId={a.id} stage={a.stage} label={label} can={a.viewerCan} />
               </li>
             );
           })}

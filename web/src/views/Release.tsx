@@ -1,11 +1,12 @@
 // A release: its environments as cards in trigger order, each with its
-// deployments and approvals; then artifacts, commits and work items.
+// deployments and approvals; then artifacts, commits and work items. Every
+// button comes from viewerCan (the server's own check of the mutation: the
+// viewer's permissions and the state), never from a list of states here.
 import { useState } from 'react';
 import { useLive } from '../hooks';
 import { mutate, type APIError } from '../api';
 import { Ago, ErrorNote, ExternalLink, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
-import type { Can, Scope } from '../permissions';
 import { ApprovalActions } from './ApprovalActions';
 import { graphql } from '../gql';
 import type { ReleaseQuery } from '../gql/graphql';
@@ -13,16 +14,18 @@ import type { ReleaseQuery } from '../gql/graphql';
 const releaseQuery = graphql(`query Release($id: ID!) {
   release(id: $id) {
     id name status description createdBy createdAt reason
+    viewerCan { abandon }
     definition {
-      id name viewerCan { manageDeployments manageApprovals }
-      environments { name rank trigger { kind environments } viewerCan { manageDeployments manageApprovals } }
+      id name
+      environments { name rank trigger { kind environments } }
     }
     artifacts { id alias type buildNumber branch commit buildURL primary }
     environments {
       id name rank status
+      viewerCan { deploy redeploy rollback cancel }
       deployments {
         id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil
-        approvals { id stage status approver approverKind decidedBy comment decidedAt rank }
+        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }
         job { id status waitingReason agent { name } }
         manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }
       }
@@ -30,7 +33,6 @@ const releaseQuery = graphql(`query Release($id: ID!) {
     commits(first: 50) { edges { node { id alias sha message author url } } }
     workItems(first: 50) { edges { node { id system externalID title type state url } } }
   }
-  pendingApprovals { id }
   pendingManualInterventions { id }
 }`);
 const abandonM = graphql(`mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }`);
@@ -46,21 +48,17 @@ type ApprovalT = NonNullable<DeploymentT['approvals']>[number];
 type InterventionT = NonNullable<DeploymentT['manualInterventions']>[number];
 type TriggerT = NonNullable<ReleaseT['definition']['environments']>[number]['trigger'];
 
-export function Release({ id, can }: { id: string; can: (pending: Set<string>, scope?: Scope) => Can }) {
+export function Release({ id }: { id: string }) {
   const r = useLive(releaseQuery, { id }, (ev) => ev.releaseId === id);
   const rel = r.data?.release;
   if (!rel) return <Page title="Release">{r.loading ? <Loading what="the release" /> : <ErrorNote error={r.error ?? new Error('No such release.')} />}</Page>;
-  const perms = can(new Set((r.data?.pendingApprovals ?? []).map((a) => a.id)), {
-    definition: rel.definition.viewerCan,
-    environments: new Map((rel.definition.environments ?? []).map((e) => [e.name, e.viewerCan])),
-  });
   const triggers = new Map((rel.definition.environments ?? []).map((e) => [e.name, e.trigger]));
   const actionable = new Set((r.data?.pendingManualInterventions ?? []).map((m) => m.id));
   const envs = [...(rel.environments ?? [])].sort((a, b) => a.rank - b.rank);
   const commits = edges(rel.commits);
   const items = edges(rel.workItems);
   return (
-    <Page title={rel.name} actions={<><Status status={rel.status} />{perms.abandonRelease && rel.status === 'ACTIVE' && <Abandon id={rel.id} />}</>}>
+    <Page title={rel.name} actions={<><Status status={rel.status} />{rel.viewerCan.abandon && <Abandon id={rel.id} />}</>}>
       <p className="small">
         <Link href={`/definitions/${rel.definition.id}`}>{rel.definition.name}</Link> · {rel.reason.toLowerCase().replace(/_/g, ' ')} by {rel.createdBy}{' '}
         <Ago time={rel.createdAt} />
@@ -69,7 +67,7 @@ export function Release({ id, can }: { id: string; can: (pending: Set<string>, s
       <ErrorNote error={r.error} />
       <h2>Environments</h2>
       <ol className="cards" aria-label="Environments in trigger order">
-        {envs.map((e) => <EnvCard key={e.id} env={e} release={rel} trigger={triggers.get(e.name)} can={perms} actionable={actionable} />)}
+        {envs.map((e) => <EnvCard key={e.id} env={e} release={rel} trigger={triggers.get(e.name)} actionable={actionable} />)}
       </ol>
       <h2>Artifacts</h2>
       {(rel.artifacts ?? []).length === 0 ? <p className="muted">None.</p> : (
@@ -122,11 +120,14 @@ function Abandon({ id }: { id: string }) {
   );
 }
 
-function EnvCard({ env, release, trigger, can, actionable }: { env: EnvT; release: ReleaseT; trigger?: TriggerT; can: Can; actionable: Set<string> }) {
+// EnvCard is one environment of the release: its latest deployment, its
+// approvals and interventions, and the actions viewerCan allows.
+function EnvCard({ env, release, trigger, actionable }: { env: EnvT; release: ReleaseT; trigger?: TriggerT; actionable: Set<string> }) {
   const deps = [...(env.deployments ?? [])].sort((a, b) => b.attempt - a.attempt);
   const latest = deps[0];
   const [error, setError] = useState<APIError | null>(null);
-  const active = latest && ['PENDING_APPROVAL', 'EVALUATING_GATES', 'SCHEDULED', 'QUEUED', 'IN_PROGRESS', 'PENDING_POST_APPROVAL', 'EVALUATING_POST_GATES'].includes(latest.status);
+  const can = env.viewerCan;
+  const deployLabel = can.rollback ? `Roll back ${env.name} to this release` : can.redeploy ? `Redeploy ${env.name}` : `Deploy ${env.name}`;
   async function run(act: () => Promise<unknown>) {
     setError(null);
     try {
@@ -152,17 +153,17 @@ function EnvCard({ env, release, trigger, can, actionable }: { env: EnvT; releas
           {latest.job?.status === 'QUEUED' && latest.job.waitingReason && <p className="small waiting">Waiting: {latest.job.waitingReason}</p>}
           {latest.job?.agent && <p className="small">Agent: {latest.job.agent.name}</p>}
           {latest.job && <p><Link href={`/deployments/${latest.id}`}>Log of attempt {latest.attempt}</Link></p>}
-          <Approvals list={latest.approvals ?? []} env={env.name} can={can} />
+          <Approvals list={latest.approvals ?? []} env={env.name} />
           <Interventions list={latest.manualInterventions ?? []} env={env.name} actionable={actionable} />
         </div>
       )}
       <div className="buttons">
-        {can.deploy(env.name) && release.status === 'ACTIVE' && !active && (
+        {(can.deploy || can.redeploy || can.rollback) && (
           <button type="button" onClick={() => run(() => mutate(deployM, { input: { releaseId: release.id, environment: env.name } }))}>
-            {latest ? 'Redeploy' : 'Deploy'} {env.name}
+            {deployLabel}
           </button>
         )}
-        {can.cancelDeployment(env.name) && active && (
+        {can.cancel && latest && (
           <button type="button" className="danger" onClick={() => run(() => mutate(cancelM, { id: latest!.id }))}>Cancel deployment</button>
         )}
       </div>
@@ -221,7 +222,7 @@ function InterventionActions({ id, label }: { id: string; label: string }) {
   );
 }
 
-function Approvals({ list, env, can }: { list: ApprovalT[]; env: string; can: Can }) {
+function Approvals({ list, env }: { list: ApprovalT[]; env: string }) {
   if (list.length === 0) return null;
   const sorted = [...list].sort((a, b) => (a.stage === b.stage ? a.rank - b.rank : a.stage === 'PRE' ? -1 : 1));
   return (
@@ -231,8 +232,8 @@ function Approvals({ list, env, can }: { list: ApprovalT[]; env: string; can: Ca
           <span className="small">{a.stage === 'PRE' ? 'Pre' : 'Post'}-deployment: {a.approverKind === 'GROUP' ? `group ${a.approver}` : a.approver || 'automatic'}</span>{' '}
           <Status status={a.status} />
           {a.decidedBy && <span className="small"> by {a.decidedBy}{a.comment && `: “${a.comment}”`}</span>}
-          {a.status === 'PENDING' && (can.decideApproval(a.id) || can.reassignApproval(a.id, env)) && (
-            <ApprovalActions approvalId={a.id} stage={a.stage} decide={can.decideApproval(a.id)} reassign={can.reassignApproval(a.id, env)}
+          {(a.viewerCan.approve || a.viewerCan.reject || a.viewerCan.reassign) && (
+            <ApprovalActions approvalId={a.id} stage={a.stage} can={a.viewerCan}
               label={`${a.stage === 'PRE' ? 'pre' : 'post'}-deployment approval of ${env}`} />
           )}
         </li>
