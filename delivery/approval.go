@@ -550,16 +550,27 @@ func (e *Engine) Reassign(ctx context.Context, actor Actor, approvalID int, toUs
 // and those holding manageApprovals on its environment (an ADMIN's override
 // is audited).
 func (t *txn) reassignGuard(actor Actor, dc *deployCtx, a *ent.Approval) error {
-	err := decideGuard(t.ctx, t.Client(), actor, dc, a, ApprovalReassign)
-	if CodeOf(err) != CodeForbidden {
+	acc, err := reassignCheck(t.ctx, t.Client(), actor, dc, a)
+	if err != nil {
 		return err
 	}
-	acc, aerr := checkAccess(t.ctx, t.Client(), actor, dc.d.DefinitionID, dc.re.Name, PermManageApprovals,
+	return t.auditOverride(acc)
+}
+
+// reassignCheck is reassignGuard without the audit of an override (the
+// check viewerCan makes): the access to audit when an ADMIN overrode
+// manageApprovals, else nil.
+func reassignCheck(ctx context.Context, c *ent.Client, actor Actor, dc *deployCtx, a *ent.Approval) (*access, error) {
+	err := decideGuard(ctx, c, actor, dc, a, ApprovalReassign)
+	if CodeOf(err) != CodeForbidden {
+		return nil, err
+	}
+	acc, aerr := checkAccess(ctx, c, actor, dc.d.DefinitionID, dc.re.Name, PermManageApprovals,
 		fmt.Sprintf("reassigning approval %d", a.ID), NotFound("approval", a.ID))
 	if aerr != nil {
-		return err // the approver rule's refusal says more than the permission's
+		return nil, err // the approver rule's refusal says more than the permission's
 	}
-	return t.auditOverride(acc)
+	return acc, nil
 }
 
 // PendingApprovalsFor lists the pending approvals that actor can decide now:

@@ -82,9 +82,6 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 		if _, ok := rel.Snapshot.Environment(in.Environment); !ok {
 			return Invalid("environment", "release %s has no environment %q (it has %s)", rel.Name, in.Environment, envNames(&rel.Snapshot))
 		}
-		if err := refusedInRelease(rel, in.Environment); err != nil {
-			return err
-		}
 		q := t.ReleaseEnvironment.Query().Where(releaseenvironment.ReleaseID(rel.ID), releaseenvironment.Name(in.Environment))
 		if t.postgres() {
 			q = q.ForUpdate()
@@ -92,6 +89,10 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 		re, err := q.Only(t.ctx)
 		if err != nil {
 			return fmt.Errorf("reading environment %s: %w", in.Environment, err)
+		}
+		// The check viewerCan makes (ReleaseEnvironmentViewerCan).
+		if err := deployRefusal(t.ctx, t.Client(), t.now, rel, re, in.OverrideFreeze); err != nil {
+			return err
 		}
 		reason := actionReason("deployed", actor, in.Comment)
 		if in.FailedTargetsOnly {
@@ -138,11 +139,16 @@ func (t *txn) loadDeployment(id int) (*deployCtx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading deployment %d: %w", id, err)
 	}
-	rel, err := t.Release.Get(t.ctx, d.ReleaseID)
+	return deployCtxOf(t.ctx, t.Client(), d)
+}
+
+// deployCtxOf reads the context of deployment d.
+func deployCtxOf(ctx context.Context, c *ent.Client, d *ent.Deployment) (*deployCtx, error) {
+	rel, err := c.Release.Get(ctx, d.ReleaseID)
 	if err != nil {
 		return nil, fmt.Errorf("reading release %d: %w", d.ReleaseID, err)
 	}
-	re, err := t.ReleaseEnvironment.Get(t.ctx, d.ReleaseEnvironmentID)
+	re, err := c.ReleaseEnvironment.Get(ctx, d.ReleaseEnvironmentID)
 	if err != nil {
 		return nil, fmt.Errorf("reading release environment %d: %w", d.ReleaseEnvironmentID, err)
 	}
@@ -166,8 +172,8 @@ func (t *txn) loadDeployment(id int) (*deployCtx, error) {
 // at once, with the reason; a WAIT window lets the deployment wait in the
 // queue until it ends; overrideFreeze (ADMIN) goes through.
 func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvironment, requestedBy, reason string, automatic, overrideFreeze bool) (*ent.Deployment, error) {
-	if rel.Status != release.StatusACTIVE {
-		return nil, Conflict("release %s is %s: nothing more deploys from it", rel.Name, rel.Status)
+	if err := releaseDeploys(rel); err != nil {
+		return nil, err
 	}
 	env, ok := rel.Snapshot.Environment(re.Name)
 	if !ok {
@@ -238,11 +244,15 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 // deployed to the environment is newer, REDEPLOY when this release was
 // deployed there before, else DEPLOY.
 func (t *txn) operationFor(rel *ent.Release, re *ent.ReleaseEnvironment, attempts int) (deployment.Operation, error) {
-	current, err := t.Deployment.Query().
+	return operationOf(t.ctx, t.Client(), rel, re, attempts)
+}
+
+func operationOf(ctx context.Context, c *ent.Client, rel *ent.Release, re *ent.ReleaseEnvironment, attempts int) (deployment.Operation, error) {
+	current, err := c.Deployment.Query().
 		Where(deployment.DefinitionID(rel.DefinitionID), deployment.EnvironmentName(re.Name),
 			deployment.StatusIn(deployment.StatusSUCCEEDED, deployment.StatusPARTIALLY_SUCCEEDED)).
 		Order(ent.Desc(deployment.FieldCompletedAt), ent.Desc(deployment.FieldID)).
-		WithRelease().First(t.ctx)
+		WithRelease().First(ctx)
 	switch {
 	case ent.IsNotFound(err):
 	case err != nil:
@@ -734,26 +744,11 @@ func (e *Engine) CancelDeployment(ctx context.Context, actor Actor, deploymentID
 // cancelDeployment cancels dc, or requests the cancel from the agent that
 // holds its job.
 func (t *txn) cancelDeployment(actor Actor, dc *deployCtx, reason string) error {
-	if deploymentFinal(dc.d.Status) {
-		_, err := deploymentMachine.apply(dc.d.ID, dc.d.Status, DeploymentCancel)
-		return err
-	}
-	// Every job not final: an agent phase's one, or the targets' of a deployment-group phase.
-	open, err := t.Job.Query().Where(job.DeploymentID(dc.d.ID), job.StatusIn(job.StatusQUEUED, job.StatusASSIGNED, job.StatusRUNNING)).
-		Order(ent.Asc(job.FieldID)).All(t.ctx)
+	// Every job not final (an agent phase's one, or the targets' of a deployment-group
+	// phase), and those agents hold; the check viewerCan makes (DeploymentViewerCan).
+	open, held, err := cancelPlan(t.ctx, t.Client(), dc.d)
 	if err != nil {
-		return fmt.Errorf("reading the jobs of deployment %d: %w", dc.d.ID, err)
-	}
-	var held []*ent.Job // by agents
-	requested := true
-	for _, j := range open {
-		if j.Status != job.StatusQUEUED {
-			held = append(held, j)
-			requested = requested && j.CancelRequested
-		}
-	}
-	if len(held) > 0 && requested {
-		return Conflict("deployment %d: cancel already requested; waiting for the agent to report", dc.d.ID)
+		return err
 	}
 	if len(held) > 0 {
 		if err := t.moveDeployment(actor, dc, DeploymentRequestCancel, reason, nil); err != nil {

@@ -204,14 +204,24 @@ func (t *txn) freezeCheck(actor Actor, definitionID int, env string, override, a
 	if f.refuse == nil {
 		return false, "", nil
 	}
+	if automatic {
+		return false, "canceled: " + freezeMessage(f, env), nil
+	}
+	return false, "", freezeRefusal(f, env)
+}
+
+// freezeMessage says which REFUSE window freezes env, until when and why.
+func freezeMessage(f *frozen, env string) string {
 	msg := fmt.Sprintf("environment %s is frozen by window %q until %s, which refuses new deployments", env, f.refuse.Name, f.until.UTC().Format(time.RFC3339))
 	if f.refuse.Reason != "" {
 		msg += " (" + f.refuse.Reason + ")"
 	}
-	if automatic {
-		return false, "canceled: " + msg, nil
-	}
-	return false, "", fmt.Errorf("%w: %w", ErrFrozen, &Error{Code: CodeConflict, Field: "frozen", Message: msg})
+	return msg
+}
+
+// freezeRefusal is a REFUSE window's answer to a person's request to deploy.
+func freezeRefusal(f *frozen, env string) error {
+	return fmt.Errorf("%w: %w", ErrFrozen, &Error{Code: CodeConflict, Field: "frozen", Message: freezeMessage(f, env)})
 }
 
 // CreateFreezeWindow stores a freeze window. A global one needs an ADMIN;

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/environment"
@@ -187,6 +188,9 @@ func appendPrincipals(users, groups []string, list []spec.Approver) ([]string, [
 type Principal struct {
 	actor  Actor
 	groups map[string]bool
+
+	mu     sync.Mutex
+	guards map[int]*definitionGuard // read by may, once per definition
 }
 
 // PrincipalOf reads the groups of actor (the system actor has none and needs

@@ -66,6 +66,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Release() ReleaseResolver
 	ReleaseDefinition() ReleaseDefinitionResolver
+	ReleaseEnvironment() ReleaseEnvironmentResolver
 	ReleaseRetention() ReleaseRetentionResolver
 	SecureFile() SecureFileResolver
 	ServiceConnection() ServiceConnectionResolver
@@ -187,6 +188,7 @@ type ComplexityRoot struct {
 		Stage            func(childComplexity int) int
 		Status           func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
+		ViewerCan        func(childComplexity int) int
 	}
 
 	ApprovalConnection struct {
@@ -278,6 +280,12 @@ type ComplexityRoot struct {
 		Status       func(childComplexity int) int
 		Time         func(childComplexity int) int
 		Type         func(childComplexity int) int
+	}
+
+	ApprovalViewerCan struct {
+		Approve  func(childComplexity int) int
+		Reassign func(childComplexity int) int
+		Reject   func(childComplexity int) int
 	}
 
 	Approver struct {
@@ -481,6 +489,7 @@ type ComplexityRoot struct {
 		StatusReason         func(childComplexity int) int
 		Targets              func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
+		ViewerCan            func(childComplexity int) int
 	}
 
 	DeploymentConnection struct {
@@ -532,6 +541,11 @@ type ComplexityRoot struct {
 		Status       func(childComplexity int) int
 		Time         func(childComplexity int) int
 		Type         func(childComplexity int) int
+	}
+
+	DeploymentViewerCan struct {
+		Approve func(childComplexity int) int
+		Cancel  func(childComplexity int) int
 	}
 
 	Environment struct {
@@ -1224,6 +1238,7 @@ type ComplexityRoot struct {
 		UpdatedAt          func(childComplexity int) int
 		VariableGroups     func(childComplexity int) int
 		VariableOverrides  func(childComplexity int) int
+		ViewerCan          func(childComplexity int) int
 		WorkItems          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WorkItemOrder, where *ent.WorkItemWhereInput) int
 	}
 
@@ -1334,6 +1349,15 @@ type ComplexityRoot struct {
 		ReleaseID    func(childComplexity int) int
 		Status       func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
+		ViewerCan    func(childComplexity int) int
+	}
+
+	ReleaseEnvironmentViewerCan struct {
+		Approve  func(childComplexity int) int
+		Cancel   func(childComplexity int) int
+		Deploy   func(childComplexity int) int
+		Redeploy func(childComplexity int) int
+		Rollback func(childComplexity int) int
 	}
 
 	ReleaseRetention struct {
@@ -1356,6 +1380,10 @@ type ComplexityRoot struct {
 		Name   func(childComplexity int) int
 		Secret func(childComplexity int) int
 		Value  func(childComplexity int) int
+	}
+
+	ReleaseViewerCan struct {
+		Abandon func(childComplexity int) int
 	}
 
 	RetentionPolicy struct {
@@ -1717,9 +1745,11 @@ type AgentResolver interface {
 }
 type ApprovalResolver interface {
 	Notifications(ctx context.Context, obj *ent.Approval) ([]*ent.Notification, error)
+	ViewerCan(ctx context.Context, obj *ent.Approval) (*delivery.ApprovalViewerCan, error)
 }
 type DeploymentResolver interface {
 	Job(ctx context.Context, obj *ent.Deployment) (*ent.Job, error)
+	ViewerCan(ctx context.Context, obj *ent.Deployment) (*delivery.DeploymentViewerCan, error)
 	Targets(ctx context.Context, obj *ent.Deployment) ([]*ent.Job, error)
 }
 type EnvironmentResolver interface {
@@ -1852,12 +1882,16 @@ type ReleaseResolver interface {
 
 	VariableGroups(ctx context.Context, obj *ent.Release) ([]*delivery.ReleaseVariableGroup, error)
 	VariableOverrides(ctx context.Context, obj *ent.Release) ([]*model.ReleaseVariableOverride, error)
+	ViewerCan(ctx context.Context, obj *ent.Release) (*delivery.ReleaseViewerCan, error)
 }
 type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
 
 	ViewerCan(ctx context.Context, obj *ent.ReleaseDefinition) (*delivery.ViewerCan, error)
 	ImportedFrom(ctx context.Context, obj *ent.ReleaseDefinition) (*string, error)
+}
+type ReleaseEnvironmentResolver interface {
+	ViewerCan(ctx context.Context, obj *ent.ReleaseEnvironment) (*delivery.ReleaseEnvironmentViewerCan, error)
 }
 type ReleaseRetentionResolver interface {
 	Verdict(ctx context.Context, obj *delivery.ReleaseRetention) (model.RetentionVerdict, error)
@@ -2417,6 +2451,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Approval.UpdatedAt(childComplexity), true
+	case "Approval.viewerCan":
+		if e.ComplexityRoot.Approval.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Approval.ViewerCan(childComplexity), true
 
 	case "ApprovalConnection.edges":
 		if e.ComplexityRoot.ApprovalConnection.Edges == nil {
@@ -2844,6 +2884,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApprovalTimedOutEvent.Type(childComplexity), true
+
+	case "ApprovalViewerCan.approve":
+		if e.ComplexityRoot.ApprovalViewerCan.Approve == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalViewerCan.Approve(childComplexity), true
+	case "ApprovalViewerCan.reassign":
+		if e.ComplexityRoot.ApprovalViewerCan.Reassign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalViewerCan.Reassign(childComplexity), true
+	case "ApprovalViewerCan.reject":
+		if e.ComplexityRoot.ApprovalViewerCan.Reject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalViewerCan.Reject(childComplexity), true
 
 	case "Approver.kind":
 		if e.ComplexityRoot.Approver.Kind == nil {
@@ -3722,6 +3781,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Deployment.UpdatedAt(childComplexity), true
+	case "Deployment.viewerCan":
+		if e.ComplexityRoot.Deployment.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.ViewerCan(childComplexity), true
 
 	case "DeploymentConnection.edges":
 		if e.ComplexityRoot.DeploymentConnection.Edges == nil {
@@ -3943,6 +4008,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeploymentStartedEvent.Type(childComplexity), true
+
+	case "DeploymentViewerCan.approve":
+		if e.ComplexityRoot.DeploymentViewerCan.Approve == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentViewerCan.Approve(childComplexity), true
+	case "DeploymentViewerCan.cancel":
+		if e.ComplexityRoot.DeploymentViewerCan.Cancel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentViewerCan.Cancel(childComplexity), true
 
 	case "Environment.definition":
 		if e.ComplexityRoot.Environment.Definition == nil {
@@ -7555,6 +7633,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Release.VariableOverrides(childComplexity), true
+	case "Release.viewerCan":
+		if e.ComplexityRoot.Release.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Release.ViewerCan(childComplexity), true
 	case "Release.workItems":
 		if e.ComplexityRoot.Release.WorkItems == nil {
 			break
@@ -8060,6 +8144,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseEnvironment.UpdatedAt(childComplexity), true
+	case "ReleaseEnvironment.viewerCan":
+		if e.ComplexityRoot.ReleaseEnvironment.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseEnvironment.ViewerCan(childComplexity), true
+
+	case "ReleaseEnvironmentViewerCan.approve":
+		if e.ComplexityRoot.ReleaseEnvironmentViewerCan.Approve == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseEnvironmentViewerCan.Approve(childComplexity), true
+	case "ReleaseEnvironmentViewerCan.cancel":
+		if e.ComplexityRoot.ReleaseEnvironmentViewerCan.Cancel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseEnvironmentViewerCan.Cancel(childComplexity), true
+	case "ReleaseEnvironmentViewerCan.deploy":
+		if e.ComplexityRoot.ReleaseEnvironmentViewerCan.Deploy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseEnvironmentViewerCan.Deploy(childComplexity), true
+	case "ReleaseEnvironmentViewerCan.redeploy":
+		if e.ComplexityRoot.ReleaseEnvironmentViewerCan.Redeploy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseEnvironmentViewerCan.Redeploy(childComplexity), true
+	case "ReleaseEnvironmentViewerCan.rollback":
+		if e.ComplexityRoot.ReleaseEnvironmentViewerCan.Rollback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseEnvironmentViewerCan.Rollback(childComplexity), true
 
 	case "ReleaseRetention.dueAt":
 		if e.ComplexityRoot.ReleaseRetention.DueAt == nil {
@@ -8141,6 +8262,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseVariableOverride.Value(childComplexity), true
+
+	case "ReleaseViewerCan.abandon":
+		if e.ComplexityRoot.ReleaseViewerCan.Abandon == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseViewerCan.Abandon(childComplexity), true
 
 	case "RetentionPolicy.daysToKeep":
 		if e.ComplexityRoot.RetentionPolicy.DaysToKeep == nil {
@@ -17165,6 +17293,8 @@ func (ec *executionContext) childFields_Approval(ctx context.Context, field grap
 		return ec.fieldContext_Approval_deployment(ctx, field)
 	case "notifications":
 		return ec.fieldContext_Approval_notifications(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_Approval_viewerCan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Approval", field.Name)
 }
@@ -17195,6 +17325,18 @@ func (ec *executionContext) childFields_ApprovalPolicy(ctx context.Context, fiel
 		return ec.fieldContext_ApprovalPolicy_skipIfApprovedInPreviousEnvironment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApprovalPolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_ApprovalViewerCan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "approve":
+		return ec.fieldContext_ApprovalViewerCan_approve(ctx, field)
+	case "reject":
+		return ec.fieldContext_ApprovalViewerCan_reject(ctx, field)
+	case "reassign":
+		return ec.fieldContext_ApprovalViewerCan_reassign(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApprovalViewerCan", field.Name)
 }
 
 func (ec *executionContext) childFields_Approver(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -17597,6 +17739,8 @@ func (ec *executionContext) childFields_Deployment(ctx context.Context, field gr
 		return ec.fieldContext_Deployment_manualInterventions(ctx, field)
 	case "job":
 		return ec.fieldContext_Deployment_job(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_Deployment_viewerCan(ctx, field)
 	case "targets":
 		return ec.fieldContext_Deployment_targets(ctx, field)
 	}
@@ -17641,6 +17785,16 @@ func (ec *executionContext) childFields_DeploymentGroup(ctx context.Context, fie
 		return ec.fieldContext_DeploymentGroup_mayUse(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeploymentGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_DeploymentViewerCan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cancel":
+		return ec.fieldContext_DeploymentViewerCan_cancel(ctx, field)
+	case "approve":
+		return ec.fieldContext_DeploymentViewerCan_approve(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeploymentViewerCan", field.Name)
 }
 
 func (ec *executionContext) childFields_Environment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -18555,6 +18709,8 @@ func (ec *executionContext) childFields_Release(ctx context.Context, field graph
 		return ec.fieldContext_Release_variableGroups(ctx, field)
 	case "variableOverrides":
 		return ec.fieldContext_Release_variableOverrides(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_Release_viewerCan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Release", field.Name)
 }
@@ -18731,8 +18887,26 @@ func (ec *executionContext) childFields_ReleaseEnvironment(ctx context.Context, 
 		return ec.fieldContext_ReleaseEnvironment_release(ctx, field)
 	case "deployments":
 		return ec.fieldContext_ReleaseEnvironment_deployments(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_ReleaseEnvironment_viewerCan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseEnvironment", field.Name)
+}
+
+func (ec *executionContext) childFields_ReleaseEnvironmentViewerCan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deploy":
+		return ec.fieldContext_ReleaseEnvironmentViewerCan_deploy(ctx, field)
+	case "redeploy":
+		return ec.fieldContext_ReleaseEnvironmentViewerCan_redeploy(ctx, field)
+	case "rollback":
+		return ec.fieldContext_ReleaseEnvironmentViewerCan_rollback(ctx, field)
+	case "cancel":
+		return ec.fieldContext_ReleaseEnvironmentViewerCan_cancel(ctx, field)
+	case "approve":
+		return ec.fieldContext_ReleaseEnvironmentViewerCan_approve(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseEnvironmentViewerCan", field.Name)
 }
 
 func (ec *executionContext) childFields_ReleaseRetention(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -18777,6 +18951,14 @@ func (ec *executionContext) childFields_ReleaseVariableOverride(ctx context.Cont
 		return ec.fieldContext_ReleaseVariableOverride_secret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseVariableOverride", field.Name)
+}
+
+func (ec *executionContext) childFields_ReleaseViewerCan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "abandon":
+		return ec.fieldContext_ReleaseViewerCan_abandon(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseViewerCan", field.Name)
 }
 
 func (ec *executionContext) childFields_RetentionPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -24072,6 +24254,38 @@ func (ec *executionContext) fieldContext_Approval_notifications(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Approval_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.Approval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Approval_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Approval().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ApprovalViewerCan) graphql.Marshaler {
+			return ec.marshalNApprovalViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐApprovalViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Approval_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Approval",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApprovalViewerCan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ApprovalConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ApprovalConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25851,6 +26065,75 @@ func (ec *executionContext) fieldContext_ApprovalTimedOutEvent_approval(_ contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalViewerCan_approve(ctx context.Context, field graphql.CollectedField, obj *delivery.ApprovalViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalViewerCan_approve(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approve, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalViewerCan_approve(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalViewerCan_reject(ctx context.Context, field graphql.CollectedField, obj *delivery.ApprovalViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalViewerCan_reject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalViewerCan_reject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ApprovalViewerCan_reassign(ctx context.Context, field graphql.CollectedField, obj *delivery.ApprovalViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalViewerCan_reassign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reassign, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalViewerCan_reassign(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Approver_kind(ctx context.Context, field graphql.CollectedField, obj *spec.Approver) (ret graphql.Marshaler) {
@@ -29425,6 +29708,38 @@ func (ec *executionContext) fieldContext_Deployment_job(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Deployment_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Deployment().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.DeploymentViewerCan) graphql.Marshaler {
+			return ec.marshalNDeploymentViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐDeploymentViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Deployment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeploymentViewerCan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Deployment_targets(ctx context.Context, field graphql.CollectedField, obj *ent.Deployment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -30364,6 +30679,52 @@ func (ec *executionContext) fieldContext_DeploymentStartedEvent_deployment(_ con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeploymentViewerCan_cancel(ctx context.Context, field graphql.CollectedField, obj *delivery.DeploymentViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentViewerCan_cancel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cancel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentViewerCan_cancel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DeploymentViewerCan_approve(ctx context.Context, field graphql.CollectedField, obj *delivery.DeploymentViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentViewerCan_approve(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approve, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentViewerCan_approve(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Environment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
@@ -45214,6 +45575,38 @@ func (ec *executionContext) fieldContext_Release_variableOverrides(_ context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Release_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Release_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Release().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ReleaseViewerCan) graphql.Marshaler {
+			return ec.marshalNReleaseViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Release_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Release",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseViewerCan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReleaseAbandonedEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseAbandonedEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -47271,6 +47664,153 @@ func (ec *executionContext) fieldContext_ReleaseEnvironment_deployments(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _ReleaseEnvironment_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseEnvironment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseEnvironment_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReleaseEnvironment().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ReleaseEnvironmentViewerCan) graphql.Marshaler {
+			return ec.marshalNReleaseEnvironmentViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseEnvironmentViewerCan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseEnvironment_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseEnvironment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseEnvironmentViewerCan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseEnvironmentViewerCan_deploy(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseEnvironmentViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseEnvironmentViewerCan_deploy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deploy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseEnvironmentViewerCan_deploy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseEnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseEnvironmentViewerCan_redeploy(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseEnvironmentViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseEnvironmentViewerCan_redeploy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redeploy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseEnvironmentViewerCan_redeploy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseEnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseEnvironmentViewerCan_rollback(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseEnvironmentViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseEnvironmentViewerCan_rollback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rollback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseEnvironmentViewerCan_rollback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseEnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseEnvironmentViewerCan_cancel(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseEnvironmentViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseEnvironmentViewerCan_cancel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cancel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseEnvironmentViewerCan_cancel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseEnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseEnvironmentViewerCan_approve(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseEnvironmentViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseEnvironmentViewerCan_approve(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approve, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseEnvironmentViewerCan_approve(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseEnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _ReleaseRetention_releaseId(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRetention) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -47577,6 +48117,29 @@ func (ec *executionContext) _ReleaseVariableOverride_secret(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_ReleaseVariableOverride_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReleaseVariableOverride", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseViewerCan_abandon(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseViewerCan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseViewerCan_abandon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Abandon, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseViewerCan_abandon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _RetentionPolicy_daysToKeep(ctx context.Context, field graphql.CollectedField, obj *spec.RetentionPolicy) (ret graphql.Marshaler) {
@@ -83936,6 +84499,44 @@ func (ec *executionContext) _Approval(ctx context.Context, sel ast.SelectionSet,
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Approval_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -85012,6 +85613,54 @@ func (ec *executionContext) _ApprovalTimedOutEvent(ctx context.Context, sel ast.
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var approvalViewerCanImplementors = []string{"ApprovalViewerCan"}
+
+func (ec *executionContext) _ApprovalViewerCan(ctx context.Context, sel ast.SelectionSet, obj *delivery.ApprovalViewerCan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, approvalViewerCanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApprovalViewerCan")
+		case "approve":
+			out.Values[i] = ec._ApprovalViewerCan_approve(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reject":
+			out.Values[i] = ec._ApprovalViewerCan_reject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reassign":
+			out.Values[i] = ec._ApprovalViewerCan_reassign(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -86745,6 +87394,44 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Deployment_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "targets":
 			field := field
 
@@ -87293,6 +87980,49 @@ func (ec *executionContext) _DeploymentStartedEvent(ctx context.Context, sel ast
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var deploymentViewerCanImplementors = []string{"DeploymentViewerCan"}
+
+func (ec *executionContext) _DeploymentViewerCan(ctx context.Context, sel ast.SelectionSet, obj *delivery.DeploymentViewerCan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentViewerCanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeploymentViewerCan")
+		case "cancel":
+			out.Values[i] = ec._DeploymentViewerCan_cancel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approve":
+			out.Values[i] = ec._DeploymentViewerCan_approve(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -93903,6 +94633,44 @@ func (ec *executionContext) _Release(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Release_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -94991,6 +95759,102 @@ func (ec *executionContext) _ReleaseEnvironment(ctx context.Context, sel ast.Sel
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "viewerCan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReleaseEnvironment_viewerCan(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var releaseEnvironmentViewerCanImplementors = []string{"ReleaseEnvironmentViewerCan"}
+
+func (ec *executionContext) _ReleaseEnvironmentViewerCan(ctx context.Context, sel ast.SelectionSet, obj *delivery.ReleaseEnvironmentViewerCan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseEnvironmentViewerCanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseEnvironmentViewerCan")
+		case "deploy":
+			out.Values[i] = ec._ReleaseEnvironmentViewerCan_deploy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeploy":
+			out.Values[i] = ec._ReleaseEnvironmentViewerCan_redeploy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rollback":
+			out.Values[i] = ec._ReleaseEnvironmentViewerCan_rollback(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancel":
+			out.Values[i] = ec._ReleaseEnvironmentViewerCan_cancel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approve":
+			out.Values[i] = ec._ReleaseEnvironmentViewerCan_approve(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -95185,6 +96049,44 @@ func (ec *executionContext) _ReleaseVariableOverride(ctx context.Context, sel as
 			}
 		case "secret":
 			out.Values[i] = ec._ReleaseVariableOverride_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var releaseViewerCanImplementors = []string{"ReleaseViewerCan"}
+
+func (ec *executionContext) _ReleaseViewerCan(ctx context.Context, sel ast.SelectionSet, obj *delivery.ReleaseViewerCan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseViewerCanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseViewerCan")
+		case "abandon":
+			out.Values[i] = ec._ReleaseViewerCan_abandon(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -99184,6 +100086,16 @@ func (ec *executionContext) marshalNApprovalStatus2githubᚗcomᚋcairnhqᚋcair
 	return v
 }
 
+func (ec *executionContext) marshalNApprovalViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐApprovalViewerCan(ctx context.Context, sel ast.SelectionSet, v *delivery.ApprovalViewerCan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ApprovalViewerCan(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNApprovalWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐApprovalWhereInput(ctx context.Context, v any) (*ent.ApprovalWhereInput, error) {
 	res, err := ec.unmarshalInputApprovalWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -99646,6 +100558,16 @@ func (ec *executionContext) unmarshalNDeploymentStatus2githubᚗcomᚋcairnhqᚋ
 
 func (ec *executionContext) marshalNDeploymentStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋdeploymentᚐStatus(ctx context.Context, sel ast.SelectionSet, v deployment.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDeploymentViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐDeploymentViewerCan(ctx context.Context, sel ast.SelectionSet, v *delivery.DeploymentViewerCan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DeploymentViewerCan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDeploymentWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentWhereInput(ctx context.Context, v any) (*ent.DeploymentWhereInput, error) {
@@ -101019,6 +101941,16 @@ func (ec *executionContext) marshalNReleaseEnvironmentStatus2githubᚗcomᚋcair
 	return v
 }
 
+func (ec *executionContext) marshalNReleaseEnvironmentViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseEnvironmentViewerCan(ctx context.Context, sel ast.SelectionSet, v *delivery.ReleaseEnvironmentViewerCan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReleaseEnvironmentViewerCan(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNReleaseEnvironmentWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseEnvironmentWhereInput(ctx context.Context, v any) (*ent.ReleaseEnvironmentWhereInput, error) {
 	res, err := ec.unmarshalInputReleaseEnvironmentWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -101140,6 +102072,16 @@ func (ec *executionContext) marshalNReleaseVariableOverride2ᚖgithubᚗcomᚋca
 		return graphql.Null
 	}
 	return ec._ReleaseVariableOverride(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReleaseViewerCan2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseViewerCan(ctx context.Context, sel ast.SelectionSet, v *delivery.ReleaseViewerCan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReleaseViewerCan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNReleaseWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseWhereInput(ctx context.Context, v any) (*ent.ReleaseWhereInput, error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -293,6 +294,99 @@ func TestViewerCan(t *testing.T) {
 			def, dev, prod := ask(tc.who)
 			if def != tc.def || dev != tc.dev || prod != tc.prod {
 				t.Errorf("%s: definition %+v dev %+v prod %+v; want %+v %+v %+v", tc.who.Username, def, dev, prod, tc.def, tc.dev, tc.prod)
+			}
+		}
+	})
+}
+
+// TestReleaseViewerCan: a release, its environments, deployments and
+// approvals say through GraphQL what the viewer may do now: an approver may
+// approve (not deploy), an EDITOR the production list leaves out may cancel
+// the waiting deployment in dev but not deploy production, a production
+// deployer may deploy it; abandon follows the definition's list. (Every state
+// against every mutation: delivery's TestViewerCanMatchesMutations.)
+func TestReleaseViewerCan(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := t.Context()
+		e := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect})
+		mk := func(name, role string) delivery.Actor {
+			u := db.Client.User.Create().SetUsername(name).SetRole("VIEWER").SaveX(ctx)
+			return delivery.Actor{UserID: u.ID, Username: name, Role: delivery.Role(role)}
+		}
+		pd, other, viewer := mk("pd", "EDITOR"), mk("eddie", "EDITOR"), mk("vic", "VIEWER")
+		db.Client.Group.Create().SetName("prod-deployers").AddMemberIDs(pd.UserID).ExecX(ctx)
+		job := spec.JobSpec{Tasks: []spec.Task{{Name: "t", Script: "true"}}}
+		def, err := e.CreateDefinition(ctx, other, spec.DefinitionSnapshot{Name: "web", Environments: []spec.EnvironmentSpec{
+			{Name: "dev", Trigger: spec.Trigger{Kind: spec.TriggerAfterRelease}, Job: job,
+				PreApproval: spec.ApprovalPolicy{Approvers: []spec.Approver{{Kind: spec.ApproverUser, Name: "vic"}}}},
+			{Name: "prod", Trigger: spec.Trigger{Kind: spec.TriggerManual}, Job: job, Permissions: spec.EnvironmentPermissions{
+				ManageDeployments: []spec.Approver{{Kind: spec.ApproverGroup, Name: "prod-deployers"}}}},
+		}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := e.CreateRelease(ctx, other, delivery.CreateReleaseInput{DefinitionID: def.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := fmt.Sprintf(`{ release(id: %d) { viewerCan { abandon } environments { name
+			viewerCan { deploy redeploy rollback cancel approve }
+			deployments { viewerCan { cancel approve } approvals { viewerCan { approve reject reassign } } } } } }`, rel.ID)
+		type can struct{ Abandon, Deploy, Redeploy, Rollback, Cancel, Approve, Reject, Reassign bool }
+		ask := func(a delivery.Actor) map[string]can {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				graph.NewHandler(&graph.Resolver{Engine: e}, graph.Options{}).ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), a)))
+			}))
+			defer ts.Close()
+			body, _ := json.Marshal(map[string]any{"query": q})
+			res, err := http.Post(ts.URL, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			var out struct {
+				Release struct {
+					ViewerCan    can
+					Environments []struct {
+						Name        string
+						ViewerCan   can
+						Deployments []struct {
+							ViewerCan can
+							Approvals []struct{ ViewerCan can }
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(raw, &struct{ Data any }{&out}); err != nil || len(out.Release.Environments) != 2 {
+				t.Fatalf("%s: %s", a.Username, raw)
+			}
+			got := map[string]can{"release": out.Release.ViewerCan}
+			for _, env := range out.Release.Environments {
+				got[env.Name] = env.ViewerCan
+				for _, d := range env.Deployments {
+					got[env.Name+" deployment"] = d.ViewerCan
+					for _, ap := range d.Approvals {
+						got[env.Name+" approval"] = ap.ViewerCan
+					}
+				}
+			}
+			return got
+		}
+		for _, tc := range []struct {
+			who  delivery.Actor
+			want map[string]can
+		}{
+			{viewer, map[string]can{"release": {}, "dev": {Approve: true}, "dev deployment": {Approve: true},
+				"dev approval": {Approve: true, Reject: true, Reassign: true}, "prod": {}}},
+			{other, map[string]can{"release": {Abandon: true}, "dev": {Cancel: true}, "dev deployment": {Cancel: true},
+				"dev approval": {}, "prod": {}}},
+			{pd, map[string]can{"release": {Abandon: true}, "dev": {Cancel: true}, "dev deployment": {Cancel: true},
+				"dev approval": {}, "prod": {Deploy: true}}},
+		} {
+			got := ask(tc.who)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s: %+v\nwant %+v", tc.who.Username, got, tc.want)
 			}
 		}
 	})

@@ -13,6 +13,16 @@ import (
 	"github.com/cairnhq/cairn/graph/model"
 )
 
+// ViewerCan is the resolver for the viewerCan field.
+func (r *approvalResolver) ViewerCan(ctx context.Context, obj *ent.Approval) (*delivery.ApprovalViewerCan, error) {
+	return viewerCanOf(ctx, r.Resolver, obj, r.Engine.ApprovalViewerCan)
+}
+
+// ViewerCan is the resolver for the viewerCan field.
+func (r *deploymentResolver) ViewerCan(ctx context.Context, obj *ent.Deployment) (*delivery.DeploymentViewerCan, error) {
+	return viewerCanOf(ctx, r.Resolver, obj, r.Engine.DeploymentViewerCan)
+}
+
 // CreateRelease is the resolver for the createRelease field.
 func (r *mutationResolver) CreateRelease(ctx context.Context, input delivery.CreateReleaseInput) (*ent.Release, error) {
 	a, err := actor(ctx)
@@ -114,4 +124,14 @@ func (r *releaseResolver) VariableOverrides(ctx context.Context, obj *ent.Releas
 		out = append(out, &model.ReleaseVariableOverride{Name: v.Name, Value: v.Value, Secret: v.Secret})
 	}
 	return out, nil
+}
+
+// ViewerCan is the resolver for the viewerCan field.
+func (r *releaseResolver) ViewerCan(ctx context.Context, obj *ent.Release) (*delivery.ReleaseViewerCan, error) {
+	return viewerCanOf(ctx, r.Resolver, obj, r.Engine.ReleaseViewerCan)
+}
+
+// ViewerCan is the resolver for the viewerCan field.
+func (r *releaseEnvironmentResolver) ViewerCan(ctx context.Context, obj *ent.ReleaseEnvironment) (*delivery.ReleaseEnvironmentViewerCan, error) {
+	return viewerCanOf(ctx, r.Resolver, obj, r.Engine.ReleaseEnvironmentViewerCan)
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +46,8 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// browser starts a headless Chromium and returns a tab's context, at 1280 × 900.
+// browser starts a headless Chromium and returns a tab's context, at 1280 × 900. An error the
+// page logs (console.error) or throws fails the test.
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -58,6 +60,13 @@ func browser(t *testing.T) context.Context {
 		chromedp.WindowSize(1280, 900),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	var mu sync.Mutex
+	var pageErrors []string
+	pageError := func(msg string) {
+		mu.Lock()
+		pageErrors = append(pageErrors, msg)
+		mu.Unlock()
+	}
 	// The page's console and uncaught exceptions go to the test log.
 	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf), chromedp.WithListener(func(ev any) {
 		switch ev := ev.(type) {
@@ -71,6 +80,9 @@ func browser(t *testing.T) context.Context {
 				}
 			}
 			t.Logf("console.%s: %s", ev.Type, strings.Join(args, " "))
+			if ev.Type == cdpruntime.ConsoleAPICalledTypeError {
+				pageError("console.error: " + strings.Join(args, " "))
+			}
 		case *cdpruntime.EventExceptionThrown:
 			d := ev.ExceptionDetails
 			msg := d.Text
@@ -78,11 +90,17 @@ func browser(t *testing.T) context.Context {
 				msg += " " + d.Exception.Description
 			}
 			t.Logf("page exception: %s (%s:%d)", msg, d.URL, d.LineNumber)
+			pageError(fmt.Sprintf("exception: %s (%s:%d)", msg, d.URL, d.LineNumber))
 		}
 	}))
 	t.Cleanup(func() {
 		cancelTab()
 		cancelAlloc()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range pageErrors {
+			t.Errorf("the page logged an error: %s", e)
+		}
 	})
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting chromium: %v", err)

@@ -1,11 +1,17 @@
 // The dashboard's one connection to Cairn: GraphQL over HTTP (urql) for
 // queries and mutations, graphql-ws for subscriptions. Both authenticate
 // with the session cookie; HTTP requests echo the CSRF token.
-import { Client, fetchExchange, type AnyVariables, type TypedDocumentNode } from '@urql/core';
+//
+// Every document is a typed one, from graphql() in ./gql (generated from the
+// server's schema by `npm run codegen`): its data and variables are checked
+// by the compiler, so no view keeps its own copy of the API's types.
+import { Client, fetchExchange, type AnyVariables } from '@urql/core';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
 import { createClient as createWSClient, type Client as WSClient } from 'graphql-ws';
 import { csrfToken, wsURL } from './csrf';
 
-export { gql } from '@urql/core';
+export type { TypedDocumentNode };
 
 let ws: WSClient | null = null;
 let client: Client | null = null;
@@ -70,8 +76,6 @@ export class APIError extends Error {
   }
 }
 
-type Doc<D, V extends AnyVariables> = TypedDocumentNode<D, V> | string;
-
 function toError(err: import('@urql/core').CombinedError): APIError {
   const status = (err.response as Response | undefined)?.status ?? 0;
   if (status === 401) return new APIError('Your session ended: sign in again.', 'UNAUTHENTICATED', 401);
@@ -86,8 +90,8 @@ export function onUnauthenticated(f: () => void): () => void {
   return () => unauthListeners.delete(f);
 }
 
-export async function query<D = any, V extends AnyVariables = AnyVariables>(doc: Doc<D, V>, vars?: V): Promise<D> {
-  const res = await api().query(doc as any, vars as any).toPromise();
+export async function query<D, V extends AnyVariables>(doc: TypedDocumentNode<D, V>, vars?: V): Promise<D> {
+  const res = await api().query(doc, vars as V).toPromise();
   if (res.error) {
     const e = toError(res.error);
     if (e.status === 401) unauthListeners.forEach((f) => f());
@@ -96,8 +100,8 @@ export async function query<D = any, V extends AnyVariables = AnyVariables>(doc:
   return res.data as D;
 }
 
-export async function mutate<D = any, V extends AnyVariables = AnyVariables>(doc: Doc<D, V>, vars?: V): Promise<D> {
-  const res = await api().mutation(doc as any, vars as any).toPromise();
+export async function mutate<D, V extends AnyVariables>(doc: TypedDocumentNode<D, V>, vars?: V): Promise<D> {
+  const res = await api().mutation(doc, vars as V).toPromise();
   if (res.error) {
     const e = toError(res.error);
     if (e.status === 401) unauthListeners.forEach((f) => f());
@@ -108,9 +112,9 @@ export async function mutate<D = any, V extends AnyVariables = AnyVariables>(doc
 
 // subscribe runs a subscription over graphql-ws until the returned function
 // is called; done is called when the server ends it (with the error, if any).
-export function subscribe<D = any>(doc: string, vars: Record<string, unknown>, next: (d: D) => void, done?: (err?: Error) => void): () => void {
+export function subscribe<D, V extends Record<string, unknown>>(doc: TypedDocumentNode<D, V>, vars: V, next: (d: D) => void, done?: (err?: Error) => void): () => void {
   api();
-  return ws!.subscribe<D>({ query: doc, variables: vars }, {
+  return ws!.subscribe<D>({ query: print(doc), variables: vars }, {
     next: (res) => {
       if (res.errors?.length) done?.(new APIError(res.errors[0].message, String(res.errors[0].extensions?.code ?? 'ERROR')));
       else if (res.data) next(res.data as D);

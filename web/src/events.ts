@@ -3,37 +3,42 @@
 // their data when a matching event arrives; a reconnect re-reads everything
 // (events may have been missed). No polling.
 import { onReconnect, subscribe } from './api';
+import { graphql } from './gql';
+import type { ReleaseEventsSubscription } from './gql/graphql';
 
+// CairnEvent is what views match on: any release or agent event, its fields
+// (from the generated types) optional, JobLostEvent's nullable ids under
+// their common names.
 export type CairnEvent = {
   __typename: string;
   sequence?: number;
   type?: string;
-  definitionId?: string;
-  releaseId?: string;
+  definitionId?: string | null;
+  releaseId?: string | null;
   environment?: string;
-  deploymentId?: string;
+  deploymentId?: string | null;
   approvalId?: string;
   agentId?: string;
   status?: string;
 };
 
-const common = 'sequence type';
-const releaseEvents = `subscription {
+// The documents are literal (no interpolation), so that codegen can read them.
+const releaseEvents = graphql(`subscription ReleaseEvents {
   releaseEvents {
     __typename
-    ... on ReleaseCreatedEvent { ${common} definitionId releaseId }
-    ... on ReleaseAbandonedEvent { ${common} definitionId releaseId }
-    ... on EnvironmentStatusChangedEvent { ${common} definitionId releaseId environment status deploymentId }
-    ... on DeploymentStartedEvent { ${common} definitionId releaseId environment deploymentId status }
-    ... on DeploymentFinishedEvent { ${common} definitionId releaseId environment deploymentId status }
-    ... on ApprovalPendingEvent { ${common} definitionId releaseId environment deploymentId approvalId }
-    ... on ApprovalDecidedEvent { ${common} definitionId releaseId environment deploymentId approvalId status }
-    ... on ApprovalTimedOutEvent { ${common} definitionId releaseId environment deploymentId approvalId status }
-    ... on ApprovalReassignedEvent { ${common} definitionId releaseId environment deploymentId approvalId status }
-    ... on JobLostEvent { ${common} lostDefinitionId: definitionId lostReleaseId: releaseId environment deploymentId }
+    ... on ReleaseCreatedEvent { sequence type definitionId releaseId }
+    ... on ReleaseAbandonedEvent { sequence type definitionId releaseId }
+    ... on EnvironmentStatusChangedEvent { sequence type definitionId releaseId environment status deploymentId }
+    ... on DeploymentStartedEvent { sequence type definitionId releaseId environment deploymentId status }
+    ... on DeploymentFinishedEvent { sequence type definitionId releaseId environment deploymentId status }
+    ... on ApprovalPendingEvent { sequence type definitionId releaseId environment deploymentId approvalId }
+    ... on ApprovalDecidedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }
+    ... on ApprovalTimedOutEvent { sequence type definitionId releaseId environment deploymentId approvalId status }
+    ... on ApprovalReassignedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }
+    ... on JobLostEvent { sequence type lostDefinitionId: definitionId lostReleaseId: releaseId environment deploymentId }
   }
-}`;
-const agentEvents = `subscription { agentEvents { __typename ... on AgentStatusEvent { ${common} agentId status } } }`;
+}`);
+const agentEvents = graphql(`subscription AgentEvents { agentEvents { __typename ... on AgentStatusEvent { sequence type agentId status } } }`);
 
 type Listener = (ev: CairnEvent) => void;
 const listeners = new Set<Listener>();
@@ -47,10 +52,10 @@ export function startEvents() {
   const emit = (ev: CairnEvent) => listeners.forEach((l) => l(ev));
   const failed = (what: string) => (err?: Error) => err && console.warn(`${what} subscription failed: ${err.message}`);
   // JobLostEvent's ids are nullable, so they come under other names (a GraphQL rule).
-  const normalise = (ev: CairnEvent & { lostDefinitionId?: string; lostReleaseId?: string }): CairnEvent =>
+  const normalise = (ev: ReleaseEventsSubscription['releaseEvents']): CairnEvent =>
     ev.__typename === 'JobLostEvent' ? { ...ev, definitionId: ev.lostDefinitionId, releaseId: ev.lostReleaseId } : ev;
-  const a = subscribe<{ releaseEvents: CairnEvent }>(releaseEvents, {}, (d) => emit(normalise(d.releaseEvents)), failed('release events'));
-  const b = subscribe<{ agentEvents: CairnEvent }>(agentEvents, {}, (d) => emit(d.agentEvents), failed('agent events'));
+  const a = subscribe(releaseEvents, {}, (d) => emit(normalise(d.releaseEvents)), failed('release events'));
+  const b = subscribe(agentEvents, {}, (d) => emit(d.agentEvents), failed('agent events'));
   const c = onReconnect(() => emit(RECONNECTED));
   stop = () => {
     a();

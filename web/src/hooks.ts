@@ -1,12 +1,13 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { query, APIError } from './api';
+import { query, APIError, type TypedDocumentNode } from './api';
 import { onEvent, RECONNECTED, type CairnEvent } from './events';
 
 export type Live<T> = { data?: T; error?: APIError; loading: boolean; reload: () => void };
 
 // useLive runs a query and runs it again whenever an event that `matches`
 // arrives (bursts coalesced), so the view follows the server without polling.
-export function useLive<T>(doc: string, vars: Record<string, unknown>, matches: (ev: CairnEvent) => boolean): Live<T> {
+// doc is a typed document (graphql() in ./gql), so the data is typed by the schema.
+export function useLive<T, V extends Record<string, unknown>>(doc: TypedDocumentNode<T, V>, vars: V, matches: (ev: CairnEvent) => boolean): Live<T> {
   const [state, setState] = useState<{ data?: T; error?: APIError; loading: boolean }>({ loading: true });
   const key = JSON.stringify(vars);
   const gen = useRef(0);
@@ -15,7 +16,7 @@ export function useLive<T>(doc: string, vars: Record<string, unknown>, matches: 
 
   const load = useCallback(() => {
     const g = ++gen.current;
-    query<T>(doc, JSON.parse(key)).then(
+    query(doc, JSON.parse(key) as V).then(
       (data) => g === gen.current && setState({ data, loading: false }),
       (error: APIError) => g === gen.current && setState((s) => ({ data: s.data, error, loading: false })),
     );

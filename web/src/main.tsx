@@ -4,7 +4,7 @@ import './style.css';
 import { logout, onUnauthenticated, query, type SignedIn } from './api';
 import { startEvents, stopEvents } from './events';
 import { useLive } from './hooks';
-import { permissions, type Scope, type Viewer } from './permissions';
+import type { Viewer } from './permissions';
 import { Link, match, useLocation } from './router';
 import { Login } from './views/Login';
 import { Overview } from './views/Overview';
@@ -17,14 +17,16 @@ import { WorkItem } from './views/WorkItem';
 import { Agents } from './views/Agents';
 import { Audit } from './views/Audit';
 import { Page } from './ui';
+import { graphql } from './gql';
 
-const viewerQuery = `query Viewer { viewer { role user { username displayName } } }`;
+const viewerQuery = graphql(`query Viewer { viewer { role user { username displayName } } }`);
+const pendingCountQuery = graphql(`query PendingCount { pendingApprovals { id } }`);
 
 function App() {
   const [viewer, setViewer] = useState<Viewer | null | undefined>(undefined);
 
   useEffect(() => {
-    query<{ viewer: { role: Viewer['role']; user: { username: string } } }>(viewerQuery).then(
+    query(viewerQuery).then(
       (d) => setViewer({ username: d.viewer.user.username, role: d.viewer.role }),
       () => setViewer(null),
     );
@@ -45,9 +47,8 @@ function App() {
 function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void }) {
   const loc = useLocation();
   const path = loc.pathname;
-  const pending = useLive<{ pendingApprovals: { id: string }[] }>(`query PendingCount { pendingApprovals { id } }`, {}, isApprovalEvent);
+  const pending = useLive(pendingCountQuery, {}, isApprovalEvent);
   const count = pending.data?.pendingApprovals.length ?? 0;
-  const can = (decidable: Set<string>, scope?: Scope) => permissions(viewer, decidable, scope);
 
   // Move focus to the new page's heading, so keyboard and screen reader users land on it.
   useEffect(() => {
@@ -57,7 +58,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   let view;
   let m: Record<string, string> | null;
   if (path === '/' || path === '') view = <Overview />;
-  else if ((m = match('/releases/:id', path))) view = <Release id={m.id} can={can} />;
+  else if ((m = match('/releases/:id', path))) view = <Release id={m.id} />;
   else if ((m = match('/deployments/:id', path))) view = <DeploymentLog id={m.id} />;
   else if (path === '/approvals') view = <MyApprovals />;
   else if ((m = match('/definitions/:id/revisions', path))) view = <Revisions id={m.id} />;

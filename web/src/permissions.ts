@@ -1,45 +1,8 @@
-// What the viewer may do, in one place, from what the API says:
-// - pendingApprovals: the approvals the viewer can decide now (approver or
-//   member of the approver group, and not the requester when the policy
-//   forbids it);
-// - viewerCan on the definition and on each environment: the definition's
-//   and environment's scoped permissions, ADMIN included.
-// The role is the fallback when a view has not read viewerCan.
+// The signed-in person. What they may do with a release, its environments,
+// deployments and approvals is never decided here: each view reads the
+// viewerCan fields of what it shows (the server's own checks of the mutations:
+// permissions and state), and shows only those actions. The role decides only
+// which pages the navigation offers.
+import type { UserRole } from './gql/graphql';
 
-export type Viewer = { username: string; role: 'ADMIN' | 'EDITOR' | 'VIEWER' };
-
-const rank = { VIEWER: 1, EDITOR: 2, ADMIN: 3 } as const;
-
-export function atLeast(v: Viewer, role: keyof typeof rank): boolean {
-  return rank[v.role] >= rank[role];
-}
-
-export type DefinitionCan = { manageDeployments: boolean; manageApprovals: boolean; createReleases?: boolean };
-export type EnvironmentCan = { manageDeployments: boolean; manageApprovals: boolean };
-
-export type Scope = {
-  definition?: DefinitionCan | null;
-  environments?: ReadonlyMap<string, EnvironmentCan | null | undefined>;
-};
-
-export type Can = {
-  decideApproval: (approvalId: string) => boolean;
-  reassignApproval: (approvalId: string, environment: string) => boolean;
-  deploy: (environment: string) => boolean;
-  cancelDeployment: (environment: string) => boolean;
-  abandonRelease: boolean;
-  readAudit: boolean;
-};
-
-export function permissions(v: Viewer, decidable: ReadonlySet<string>, scope: Scope = {}): Can {
-  const env = (name: string) => scope.environments?.get(name);
-  const manage = (name: string) => env(name)?.manageDeployments ?? scope.definition?.manageDeployments ?? atLeast(v, 'EDITOR');
-  return {
-    decideApproval: (id) => decidable.has(id),
-    reassignApproval: (id, name) => decidable.has(id) || (env(name)?.manageApprovals ?? scope.definition?.manageApprovals ?? v.role === 'ADMIN'),
-    deploy: manage,
-    cancelDeployment: manage,
-    abandonRelease: scope.definition?.manageDeployments ?? atLeast(v, 'EDITOR'),
-    readAudit: v.role === 'ADMIN',
-  };
-}
+export type Viewer = { username: string; role: UserRole };

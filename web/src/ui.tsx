@@ -1,7 +1,12 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import type { APIError } from './api';
+import type { ApprovalStatus, DeploymentStatus, JobStatus, ManualInterventionStatus, ReleaseEnvironmentStatus, ReleaseStatus } from './gql/graphql';
 
-const statusClass: Record<string, string> = {
+// The statuses the API has (generated from its schema), and an agent's state:
+// a status the schema no longer has is a compile error here.
+type AnyStatus = ApprovalStatus | DeploymentStatus | JobStatus | ManualInterventionStatus | ReleaseEnvironmentStatus | ReleaseStatus | 'ONLINE' | 'OFFLINE' | 'DISABLED';
+
+const statusClass: Partial<Record<AnyStatus, string>> = {
   SUCCEEDED: 'ok', PARTIALLY_SUCCEEDED: 'warn', APPROVED: 'ok', ONLINE: 'ok',
   FAILED: 'bad', REJECTED: 'bad', CANCELED: 'muted', TIMED_OUT: 'bad', LOST: 'bad', ABANDONED: 'muted',
   IN_PROGRESS: 'run', RUNNING: 'run', QUEUED: 'wait', ASSIGNED: 'run', SCHEDULED: 'wait',
@@ -36,7 +41,7 @@ export function human(s: string): string {
 
 // Status is a pill: colour and text (never colour alone).
 export function Status({ status }: { status: string }) {
-  return <span className={`pill ${statusClass[status] ?? 'muted'}`}>{human(status)}</span>;
+  return <span className={`pill ${statusClass[status as AnyStatus] ?? 'muted'}`}>{human(status)}</span>;
 }
 
 // useNow re-renders every 30 s so "3 min ago" stays true (a clock, not a poll).

@@ -1,21 +1,22 @@
 import { useLive } from '../hooks';
 import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
+import { graphql } from '../gql';
 
-const agentsQuery = `query Agents {
+const agentsQuery = graphql(`query Agents {
   agents(first: 200, orderBy: {field: NAME, direction: ASC}) {
     edges { node { id name version enabled online lastSeenAt maxJobs pool { name } capabilities } }
   }
   releases(first: 50, where: {hasEnvironmentsWith: {status: QUEUED}}) {
     edges { node { id name environments { name status deployments { id status job { status waitingReason demands queuedAt } } } } }
   }
-}`;
+}`);
 
 export function Agents() {
-  const q = useLive<{ agents: any; releases: any }>(agentsQuery, {}, (ev) => ev.__typename === 'AgentStatusEvent' || ev.__typename === 'EnvironmentStatusChangedEvent');
-  const agents = edges<any>(q.data?.agents);
-  const waiting = edges<any>(q.data?.releases).flatMap((r) =>
-    (r.environments ?? []).flatMap((e: any) => (e.deployments ?? []).filter((d: any) => d.job?.status === 'QUEUED').map((d: any) => ({ r, e, d }))));
+  const q = useLive(agentsQuery, {}, (ev) => ev.__typename === 'AgentStatusEvent' || ev.__typename === 'EnvironmentStatusChangedEvent');
+  const agents = edges(q.data?.agents);
+  const waiting = edges(q.data?.releases).flatMap((r) =>
+    (r.environments ?? []).flatMap((e) => (e.deployments ?? []).flatMap((d) => (d.job?.status === 'QUEUED' ? [{ r, e, d, job: d.job }] : []))));
   return (
     <Page title="Agents">
       <ErrorNote error={q.error} />
@@ -43,10 +44,10 @@ export function Agents() {
           <h2>Jobs waiting for an agent</h2>
           {waiting.length === 0 ? <p className="muted">None.</p> : (
             <ul className="plain">
-              {waiting.map(({ r, e, d }) => (
+              {waiting.map(({ r, e, d, job }) => (
                 <li key={d.id}>
-                  <Link href={`/releases/${r.id}`}>{r.name}</Link> → {e.name}: <span className="waiting">{d.job.waitingReason || 'waiting'}</span>
-                  {(d.job.demands ?? []).length > 0 && <span className="small"> (demands {d.job.demands.join(', ')})</span>}
+                  <Link href={`/releases/${r.id}`}>{r.name}</Link> → {e.name}: <span className="waiting">{job.waitingReason || 'waiting'}</span>
+                  {(job.demands ?? []).length > 0 && <span className="small"> (demands {(job.demands ?? []).join(', ')})</span>}
                 </li>
               ))}
             </ul>

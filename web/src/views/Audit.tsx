@@ -1,11 +1,12 @@
 import { useLive } from '../hooks';
 import { ErrorNote, Loading, Page, edges } from '../ui';
+import { graphql } from '../gql';
 
-const auditQuery = `query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }`;
+const auditQuery = graphql(`query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }`);
 
 export function Audit() {
-  const q = useLive<{ auditEvents: any }>(auditQuery, {}, () => true);
-  const list = edges<any>(q.data?.auditEvents);
+  const q = useLive(auditQuery, {}, () => true);
+  const list = edges(q.data?.auditEvents);
   return (
     <Page title="Audit log">
       <ErrorNote error={q.error} />

@@ -1,8 +1,9 @@
 import { useLive } from '../hooks';
 import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
+import { graphql } from '../gql';
 
-const defQuery = `query Definition($id: ID!) {
+const defQuery = graphql(`query Definition($id: ID!) {
   definition(id: $id) {
     id name description revision
     environments { name rank }
@@ -10,13 +11,13 @@ const defQuery = `query Definition($id: ID!) {
       edges { node { id name status createdAt createdBy environments { id name rank status } } }
     }
   }
-}`;
+}`);
 
 export function Definition({ id }: { id: string }) {
-  const q = useLive<{ definition: any }>(defQuery, { id }, (ev) => ev.definitionId === id);
+  const q = useLive(defQuery, { id }, (ev) => ev.definitionId === id);
   const d = q.data?.definition;
   if (!d) return <Page title="Definition">{q.loading ? <Loading what="the definition" /> : <ErrorNote error={q.error ?? new Error('No such definition.')} />}</Page>;
-  const releases = edges<any>(d.releases);
+  const releases = edges(d.releases);
   return (
     <Page title={d.name} actions={<Link href={`/definitions/${id}/revisions`}>Revision {d.revision}: history</Link>}>
       {d.description && <p>{d.description}</p>}
@@ -30,7 +31,7 @@ export function Definition({ id }: { id: string }) {
               {r.status !== 'ACTIVE' && <Status status={r.status} />}
               <span className="small"> by {r.createdBy} <Ago time={r.createdAt} /></span>
               <ul className="pills" aria-label={`Environments of ${r.name}`}>
-                {[...(r.environments ?? [])].sort((a: any, b: any) => a.rank - b.rank).map((e: any) => (
+                {[...(r.environments ?? [])].sort((a, b) => a.rank - b.rank).map((e) => (
                   <li key={e.id}><span className="env-name">{e.name}</span> <Status status={e.status} /></li>
                 ))}
               </ul>

@@ -6,17 +6,21 @@ import { subscribe } from '../api';
 import { useLive } from '../hooks';
 import { ErrorNote, Loading, Page, Status } from '../ui';
 import { Link } from '../router';
+import { graphql } from '../gql';
+import type { DeploymentQuery } from '../gql/graphql';
 
-const depQuery = `query Deployment($id: ID!) {
-  node(id: $id) { ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }
+type DeploymentTargets = NonNullable<Extract<DeploymentQuery['node'], { __typename: 'Deployment' }>['targets']>;
+
+const depQuery = graphql(`query Deployment($id: ID!) {
+  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }
     targets { id target status resultReason waitingReason startedAt finishedAt } } }
-}`;
-const logSub = `subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }`;
+}`);
+const logSub = graphql(`subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }`);
 
 type Line = { seq: number; step: number; text: string };
 
 export function DeploymentLog({ id }: { id: string }) {
-  const d = useLive<{ node: any }>(depQuery, { id }, (ev) => ev.deploymentId === id);
+  const d = useLive(depQuery, { id }, (ev) => ev.deploymentId === id);
   const [lines, setLines] = useState<Line[]>([]);
   const [ended, setEnded] = useState(false);
   const [error, setError] = useState<Error | null>(null);
@@ -38,7 +42,7 @@ export function DeploymentLog({ id }: { id: string }) {
     };
     let stop: () => void = () => {};
     const start = (from: number) => {
-      stop = subscribe<{ deploymentLog: Line }>(logSub, { id, from }, (data) => {
+      stop = subscribe(logSub, { id, from }, (data) => {
         const l = data.deploymentLog;
         if (l.seq <= last) return;
         last = l.seq;
@@ -67,7 +71,8 @@ export function DeploymentLog({ id }: { id: string }) {
     return lines.filter((l) => l.text.toLowerCase().includes(q));
   }, [lines, search]);
 
-  const dep = d.data?.node;
+  const node = d.data?.node;
+  const dep = node?.__typename === 'Deployment' ? node : undefined;
   return (
     <Page title={dep ? `${dep.release.name} → ${dep.environmentName}, attempt ${dep.attempt}` : 'Deployment log'} actions={dep && <Status status={dep.status} />}>
       {dep ? (
@@ -94,14 +99,14 @@ export function DeploymentLog({ id }: { id: string }) {
         }}>
         {shown.map((l) => <div key={l.seq} className="line"><span className="seq" aria-hidden="true">{l.seq}</span>{l.text}{'\n'}</div>)}
       </pre>
-      {dep?.targets?.length > 0 && <Targets id={id} targets={dep.targets} />}
+      {dep && (dep.targets ?? []).length > 0 && <Targets id={id} targets={dep.targets ?? []} />}
     </Page>
   );
 }
 
 // Targets lists the deployment-group targets of the deployment: each one's job status, times,
 // why it did not run or failed, and its own log to download.
-function Targets({ id, targets }: { id: string; targets: any[] }) {
+function Targets({ id, targets }: { id: string; targets: DeploymentTargets }) {
   return (
     <section aria-label="Targets">
       <h2>Targets</h2>

@@ -2,18 +2,19 @@ import { useLive } from '../hooks';
 import { Ago, ErrorNote, Loading, Page } from '../ui';
 import { Link } from '../router';
 import { ApprovalActions } from './ApprovalActions';
+import { graphql } from '../gql';
 
-export const pendingQuery = `query MyApprovals {
+export const pendingQuery = graphql(`query MyApprovals {
   pendingApprovals {
-    id stage approver approverKind createdAt dueAt
+    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }
     deployment { id environmentName requestedBy release { id name definition { id name } } }
   }
-}`;
+}`);
 
 export const isApprovalEvent = (ev: { __typename: string }) => ev.__typename.startsWith('Approval') || ev.__typename === 'DeploymentFinishedEvent';
 
 export function MyApprovals() {
-  const q = useLive<{ pendingApprovals: any[] }>(pendingQuery, {}, isApprovalEvent);
+  const q = useLive(pendingQuery, {}, isApprovalEvent);
   const list = q.data?.pendingApprovals ?? [];
   return (
     <Page title="My pending approvals">
@@ -33,7 +34,7 @@ export function MyApprovals() {
                   {a.approverKind === 'GROUP' && <> · for group {a.approver}</>}
                   {a.dueAt && <> · times out {new Date(a.dueAt).toLocaleString()}</>}
                 </p>
-                <ApprovalActions approvalId={a.id} stage={a.stage} label={label} />
+                <ApprovalActions approvalId={a.id} stage={a.stage} label={label} can={a.viewerCan} />
               </li>
             );
           })}

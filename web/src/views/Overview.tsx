@@ -5,14 +5,16 @@
 import { useLive } from '../hooks';
 import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
+import { graphql } from '../gql';
+import type { OverviewQuery, OverviewRowQuery } from '../gql/graphql';
 
-const definitionsQuery = `query Overview {
+const definitionsQuery = graphql(`query Overview {
   definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {
     edges { node { id name environments { name rank } } }
   }
-}`;
+}`);
 
-const rowQuery = `query OverviewRow($id: ID!) {
+const rowQuery = graphql(`query OverviewRow($id: ID!) {
   currentDeployments(definitionId: $id) {
     environment
     current { id name }
@@ -24,21 +26,10 @@ const rowQuery = `query OverviewRow($id: ID!) {
       manualInterventions { status taskName approvers { kind name } }
     }
   }
-}`;
+}`);
 
-type Def = { id: string; name: string; environments: { name: string; rank: number }[] | null };
-type Approval = { id: string; stage: string; status: string; approver: string; approverKind: string | null };
-export type EnvState = {
-  environment: string;
-  current: { id: string; name: string } | null;
-  latest: {
-    id: string; status: string; statusReason: string; updatedAt: string; createdAt: string;
-    release: { id: string; name: string };
-    approvals: Approval[] | null;
-    job: { status: string; waitingReason: string } | null;
-    manualInterventions?: { status: string; taskName: string; approvers: { kind: string; name: string }[] | null }[] | null;
-  } | null;
-};
+type Def = NonNullable<NonNullable<NonNullable<OverviewQuery['definitions']['edges']>[number]>['node']>;
+export type EnvState = OverviewRowQuery['currentDeployments'][number];
 
 // waitingOn says whom (or what) a deployment waits on, or null.
 export function waitingOn(latest: EnvState['latest']): string | null {
@@ -57,8 +48,8 @@ export function waitingOn(latest: EnvState['latest']): string | null {
 }
 
 export function Overview() {
-  const defs = useLive<{ definitions: unknown }>(definitionsQuery, {}, (ev) => ev.__typename === 'ReleaseCreatedEvent');
-  const list = edges<Def>(defs.data?.definitions as any);
+  const defs = useLive(definitionsQuery, {}, (ev) => ev.__typename === 'ReleaseCreatedEvent');
+  const list: Def[] = edges(defs.data?.definitions);
   const envNames = Array.from(new Set(list.flatMap((d) => [...(d.environments ?? [])].sort((a, b) => a.rank - b.rank).map((e) => e.name))));
   return (
     <Page title="Overview">
@@ -86,7 +77,7 @@ export function Overview() {
 }
 
 function Row({ def, envNames }: { def: Def; envNames: string[] }) {
-  const row = useLive<{ currentDeployments: EnvState[] }>(rowQuery, { id: def.id }, (ev) => ev.definitionId === def.id);
+  const row = useLive(rowQuery, { id: def.id }, (ev) => ev.definitionId === def.id);
   const byEnv = new Map((row.data?.currentDeployments ?? []).map((s) => [s.environment, s]));
   const has = new Set((def.environments ?? []).map((e) => e.name));
   return (

@@ -1,26 +1,31 @@
 // A release: its environments as cards in trigger order, each with its
-// deployments and approvals; then artifacts, commits and work items.
+// deployments and approvals; then artifacts, commits and work items. Every
+// button comes from viewerCan (the server's own check of the mutation: the
+// viewer's permissions and the state), never from a list of states here.
 import { useState } from 'react';
 import { useLive } from '../hooks';
 import { mutate, type APIError } from '../api';
 import { Ago, ErrorNote, ExternalLink, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
-import type { Can, DefinitionCan, EnvironmentCan, Scope } from '../permissions';
 import { ApprovalActions } from './ApprovalActions';
+import { graphql } from '../gql';
+import type { ReleaseQuery } from '../gql/graphql';
 
-const releaseQuery = `query Release($id: ID!) {
+const releaseQuery = graphql(`query Release($id: ID!) {
   release(id: $id) {
     id name status description createdBy createdAt reason
+    viewerCan { abandon }
     definition {
-      id name viewerCan { manageDeployments manageApprovals }
-      environments { name rank trigger { kind environments } viewerCan { manageDeployments manageApprovals } }
+      id name
+      environments { name rank trigger { kind environments } }
     }
     artifacts { id alias type buildNumber branch commit buildURL primary }
     environments {
       id name rank status
+      viewerCan { deploy redeploy rollback cancel }
       deployments {
         id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil
-        approvals { id stage status approver approverKind decidedBy comment decidedAt rank }
+        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }
         job { id status waitingReason agent { name } }
         manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }
       }
@@ -28,46 +33,32 @@ const releaseQuery = `query Release($id: ID!) {
     commits(first: 50) { edges { node { id alias sha message author url } } }
     workItems(first: 50) { edges { node { id system externalID title type state url } } }
   }
-  pendingApprovals { id }
   pendingManualInterventions { id }
-}`;
+}`);
+const abandonM = graphql(`mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }`);
+const deployM = graphql(`mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }`);
+const cancelM = graphql(`mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }`);
+const resumeM = graphql(`mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }`);
+const rejectInterventionM = graphql(`mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }`);
 
-type ApprovalT = { id: string; stage: string; status: string; approver: string; approverKind: string | null; decidedBy: string | null; comment: string; decidedAt: string | null; rank: number };
-type DeploymentT = {
-  id: string; attempt: number; status: string; statusReason: string; operation: string; requestedBy: string;
-  createdAt: string; updatedAt: string; deferredUntil: string | null;
-  approvals: ApprovalT[] | null;
-  job: { id: string; status: string; waitingReason: string; agent: { name: string } | null } | null;
-  manualInterventions: InterventionT[] | null;
-};
-type InterventionT = { id: string; taskName: string; instructions: string; status: string; decidedBy: string | null; comment: string; timeoutAt: string; onTimeout: string };
-type EnvT = { id: string; name: string; rank: number; status: string; deployments: DeploymentT[] | null };
-type ReleaseT = {
-  id: string; name: string; status: string; description: string; createdBy: string; createdAt: string; reason: string;
-  definition: {
-    id: string; name: string; viewerCan: DefinitionCan;
-    environments: { name: string; rank: number; trigger: { kind: string; environments: string[] }; viewerCan: EnvironmentCan }[] | null;
-  };
-  artifacts: { id: string; alias: string; type: string; buildNumber: string; branch: string; commit: string; buildURL: string; primary: boolean }[] | null;
-  environments: EnvT[] | null;
-  commits: unknown; workItems: unknown;
-};
+type ReleaseT = NonNullable<ReleaseQuery['release']>;
+type EnvT = NonNullable<ReleaseT['environments']>[number];
+type DeploymentT = NonNullable<EnvT['deployments']>[number];
+type ApprovalT = NonNullable<DeploymentT['approvals']>[number];
+type InterventionT = NonNullable<DeploymentT['manualInterventions']>[number];
+type TriggerT = NonNullable<ReleaseT['definition']['environments']>[number]['trigger'];
 
-export function Release({ id, can }: { id: string; can: (pending: Set<string>, scope?: Scope) => Can }) {
-  const r = useLive<{ release: ReleaseT | null; pendingApprovals: { id: string }[]; pendingManualInterventions: { id: string }[] }>(releaseQuery, { id }, (ev) => ev.releaseId === id);
+export function Release({ id }: { id: string }) {
+  const r = useLive(releaseQuery, { id }, (ev) => ev.releaseId === id);
   const rel = r.data?.release;
   if (!rel) return <Page title="Release">{r.loading ? <Loading what="the release" /> : <ErrorNote error={r.error ?? new Error('No such release.')} />}</Page>;
-  const perms = can(new Set((r.data?.pendingApprovals ?? []).map((a) => a.id)), {
-    definition: rel.definition.viewerCan,
-    environments: new Map((rel.definition.environments ?? []).map((e) => [e.name, e.viewerCan])),
-  });
   const triggers = new Map((rel.definition.environments ?? []).map((e) => [e.name, e.trigger]));
   const actionable = new Set((r.data?.pendingManualInterventions ?? []).map((m) => m.id));
   const envs = [...(rel.environments ?? [])].sort((a, b) => a.rank - b.rank);
-  const commits = edges<any>(rel.commits as any);
-  const items = edges<any>(rel.workItems as any);
+  const commits = edges(rel.commits);
+  const items = edges(rel.workItems);
   return (
-    <Page title={rel.name} actions={<><Status status={rel.status} />{perms.abandonRelease && rel.status === 'ACTIVE' && <Abandon id={rel.id} />}</>}>
+    <Page title={rel.name} actions={<><Status status={rel.status} />{rel.viewerCan.abandon && <Abandon id={rel.id} />}</>}>
       <p className="small">
         <Link href={`/definitions/${rel.definition.id}`}>{rel.definition.name}</Link> · {rel.reason.toLowerCase().replace(/_/g, ' ')} by {rel.createdBy}{' '}
         <Ago time={rel.createdAt} />
@@ -76,7 +67,7 @@ export function Release({ id, can }: { id: string; can: (pending: Set<string>, s
       <ErrorNote error={r.error} />
       <h2>Environments</h2>
       <ol className="cards" aria-label="Environments in trigger order">
-        {envs.map((e) => <EnvCard key={e.id} env={e} release={rel} trigger={triggers.get(e.name)} can={perms} actionable={actionable} />)}
+        {envs.map((e) => <EnvCard key={e.id} env={e} release={rel} trigger={triggers.get(e.name)} actionable={actionable} />)}
       </ol>
       <h2>Artifacts</h2>
       {(rel.artifacts ?? []).length === 0 ? <p className="muted">None.</p> : (
@@ -119,7 +110,7 @@ function Abandon({ id }: { id: string }) {
         if (!confirm('Abandon this release? Its pending approvals are canceled and nothing more deploys.')) return;
         setError(null);
         try {
-          await mutate(`mutation($id: ID!) { abandonRelease(releaseId: $id) { id } }`, { id });
+          await mutate(abandonM, { id });
         } catch (e) {
           setError(e as APIError);
         }
@@ -129,15 +120,18 @@ function Abandon({ id }: { id: string }) {
   );
 }
 
-function EnvCard({ env, release, trigger, can, actionable }: { env: EnvT; release: ReleaseT; trigger?: { kind: string; environments: string[] }; can: Can; actionable: Set<string> }) {
+// EnvCard is one environment of the release: its latest deployment, its
+// approvals and interventions, and the actions viewerCan allows.
+function EnvCard({ env, release, trigger, actionable }: { env: EnvT; release: ReleaseT; trigger?: TriggerT; actionable: Set<string> }) {
   const deps = [...(env.deployments ?? [])].sort((a, b) => b.attempt - a.attempt);
   const latest = deps[0];
   const [error, setError] = useState<APIError | null>(null);
-  const active = latest && ['PENDING_APPROVAL', 'EVALUATING_GATES', 'SCHEDULED', 'QUEUED', 'IN_PROGRESS', 'PENDING_POST_APPROVAL', 'EVALUATING_POST_GATES'].includes(latest.status);
-  async function run(doc: string, vars: Record<string, unknown>) {
+  const can = env.viewerCan;
+  const deployLabel = can.rollback ? `Roll back ${env.name} to this release` : can.redeploy ? `Redeploy ${env.name}` : `Deploy ${env.name}`;
+  async function run(act: () => Promise<unknown>) {
     setError(null);
     try {
-      await mutate(doc, vars);
+      await act();
     } catch (e) {
       setError(e as APIError);
     }
@@ -159,18 +153,18 @@ function EnvCard({ env, release, trigger, can, actionable }: { env: EnvT; releas
           {latest.job?.status === 'QUEUED' && latest.job.waitingReason && <p className="small waiting">Waiting: {latest.job.waitingReason}</p>}
           {latest.job?.agent && <p className="small">Agent: {latest.job.agent.name}</p>}
           {latest.job && <p><Link href={`/deployments/${latest.id}`}>Log of attempt {latest.attempt}</Link></p>}
-          <Approvals list={latest.approvals ?? []} env={env.name} can={can} />
+          <Approvals list={latest.approvals ?? []} env={env.name} />
           <Interventions list={latest.manualInterventions ?? []} env={env.name} actionable={actionable} />
         </div>
       )}
       <div className="buttons">
-        {can.deploy(env.name) && release.status === 'ACTIVE' && !active && (
-          <button type="button" onClick={() => run(`mutation($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }`, { input: { releaseId: release.id, environment: env.name } })}>
-            {latest ? 'Redeploy' : 'Deploy'} {env.name}
+        {(can.deploy || can.redeploy || can.rollback) && (
+          <button type="button" onClick={() => run(() => mutate(deployM, { input: { releaseId: release.id, environment: env.name } }))}>
+            {deployLabel}
           </button>
         )}
-        {can.cancelDeployment(env.name) && active && (
-          <button type="button" className="danger" onClick={() => run(`mutation($id: ID!) { cancelDeployment(deploymentId: $id) { id } }`, { id: latest!.id })}>Cancel deployment</button>
+        {can.cancel && latest && (
+          <button type="button" className="danger" onClick={() => run(() => mutate(cancelM, { id: latest!.id }))}>Cancel deployment</button>
         )}
       </div>
       <ErrorNote error={error} />
@@ -203,11 +197,12 @@ function InterventionActions({ id, label }: { id: string; label: string }) {
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  async function run(field: string) {
+  async function run(doc: typeof resumeM | typeof rejectInterventionM) {
     setBusy(true);
     setError('');
     try {
-      await mutate(`mutation($id: ID!, $c: String) { ${field}(id: $id, comment: $c) { id status } }`, { id, c: comment || undefined });
+      if (doc === resumeM) await mutate(resumeM, { id, c: comment || undefined });
+      else await mutate(rejectInterventionM, { id, c: comment || undefined });
     } catch (e) {
       setError((e as APIError).message);
     } finally {
@@ -219,15 +214,15 @@ function InterventionActions({ id, label }: { id: string; label: string }) {
       <label htmlFor={`mi-${id}-comment`}>Comment</label>
       <input id={`mi-${id}-comment`} value={comment} onChange={(e) => setComment(e.target.value)} placeholder="optional" />
       <div className="buttons">
-        <button type="button" className="primary" disabled={busy} onClick={() => run('resumeManualIntervention')}>Resume</button>
-        <button type="button" className="danger" disabled={busy} onClick={() => run('rejectManualIntervention')}>Reject</button>
+        <button type="button" className="primary" disabled={busy} onClick={() => run(resumeM)}>Resume</button>
+        <button type="button" className="danger" disabled={busy} onClick={() => run(rejectInterventionM)}>Reject</button>
       </div>
       {error && <p role="alert" className="error">{error}</p>}
     </form>
   );
 }
 
-function Approvals({ list, env, can }: { list: ApprovalT[]; env: string; can: Can }) {
+function Approvals({ list, env }: { list: ApprovalT[]; env: string }) {
   if (list.length === 0) return null;
   const sorted = [...list].sort((a, b) => (a.stage === b.stage ? a.rank - b.rank : a.stage === 'PRE' ? -1 : 1));
   return (
@@ -237,8 +232,8 @@ function Approvals({ list, env, can }: { list: ApprovalT[]; env: string; can: Ca
           <span className="small">{a.stage === 'PRE' ? 'Pre' : 'Post'}-deployment: {a.approverKind === 'GROUP' ? `group ${a.approver}` : a.approver || 'automatic'}</span>{' '}
           <Status status={a.status} />
           {a.decidedBy && <span className="small"> by {a.decidedBy}{a.comment && `: “${a.comment}”`}</span>}
-          {a.status === 'PENDING' && (can.decideApproval(a.id) || can.reassignApproval(a.id, env)) && (
-            <ApprovalActions approvalId={a.id} stage={a.stage} decide={can.decideApproval(a.id)} reassign={can.reassignApproval(a.id, env)}
+          {(a.viewerCan.approve || a.viewerCan.reject || a.viewerCan.reassign) && (
+            <ApprovalActions approvalId={a.id} stage={a.stage} can={a.viewerCan}
               label={`${a.stage === 'PRE' ? 'pre' : 'post'}-deployment approval of ${env}`} />
           )}
         </li>

@@ -3,25 +3,27 @@ import { useLive } from '../hooks';
 import { query, type APIError } from '../api';
 import { Ago, ErrorNote, Loading, Page, edges } from '../ui';
 import { Link } from '../router';
+import { graphql } from '../gql';
+import type { DiffQuery } from '../gql/graphql';
 
-const revQuery = `query Revisions($id: ID!) {
+const revQuery = graphql(`query Revisions($id: ID!) {
   definitionRevisions(definitionID: $id, first: 100, orderBy: {field: REVISION, direction: DESC}) {
     edges { node { id revision changeType author comment createdAt } }
   }
-}`;
-const diffQuery = `query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }`;
+}`);
+const diffQuery = graphql(`query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }`);
 
 export function Revisions({ id }: { id: string }) {
-  const q = useLive<{ definitionRevisions: any }>(revQuery, { id }, (ev) => ev.definitionId === id && ev.__typename === 'ReleaseCreatedEvent');
-  const revs = edges<any>(q.data?.definitionRevisions);
+  const q = useLive(revQuery, { id }, (ev) => ev.definitionId === id && ev.__typename === 'ReleaseCreatedEvent');
+  const revs = edges(q.data?.definitionRevisions);
   const [from, setFrom] = useState<number | ''>('');
   const [to, setTo] = useState<number | ''>('');
-  const [diff, setDiff] = useState<any[] | null>(null);
+  const [diff, setDiff] = useState<DiffQuery['definitionDiff'] | null>(null);
   const [error, setError] = useState<APIError | null>(null);
   async function show() {
     setError(null);
     try {
-      const d = await query<{ definitionDiff: any[] }>(diffQuery, { id, from: Number(from), to: Number(to) });
+      const d = await query(diffQuery, { id, from: Number(from), to: Number(to) });
       setDiff(d.definitionDiff);
     } catch (e) {
       setError(e as APIError);

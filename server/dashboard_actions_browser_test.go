@@ -1,0 +1,131 @@
+package server_test
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/cairnhq/cairn/auth"
+	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/server"
+)
+
+// buttonsIn is a JavaScript expression: the texts of the buttons in the element matching sel.
+func buttonsIn(sel string) string {
+	return `[...document.querySelectorAll(` + "`" + sel + " button`" + `)].map(b => b.innerText.trim())`
+}
+
+// TestDashboardReleaseActionsInBrowser: an editor opens a release whose production deployment
+// waits for its gates (EVALUATING_GATES: the first sample is an hour away). The page offers
+// "Cancel deployment" and no deploy button, as viewerCan says; after the cancel it offers
+// "Redeploy prod", which starts a new attempt that waits for its gates again, and Cancel
+// returns. A VIEWER sees the same page without any of these buttons. Screenshots at 1280 and
+// 390 px wide; the page logs no error.
+func TestDashboardReleaseActionsInBrowser(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the browser is Debian's")
+	}
+	ctx := browser(t)
+	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t),
+		Passwords: auth.Argon2id{MemoryKiB: 1024, Iterations: 1}}
+	h := serve(t, cfg, "")
+	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
+	e := h.srv.Engine
+	sys := delivery.SystemActor("test")
+	const password = "correct horse battery"
+	for _, u := range []struct {
+		name string
+		role delivery.Role
+	}{{"ed", delivery.RoleEditor}, {"vic", delivery.RoleViewer}} {
+		usr, err := e.CreateUser(context.Background(), sys, delivery.UserInput{Username: u.name, Role: u.role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.SetPassword(context.Background(), sys, usr.ID, password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	def := h.createDefinition(t, `{name: "gated", environments: [
+	    {name: "prod", trigger: {kind: AFTER_RELEASE},
+	     preGates: {gates: [{name: "health", kind: HTTP, http: {url: "https://health.invalid/ok", successCriteria: "status == 200"}}],
+	                delayMinutes: 60, intervalMinutes: 5, timeoutMinutes: 120},
+	     job: {skipArtifactDownload: true, tasks: [{name: "hi", script: "echo deployed"}]}}]}`)
+	rel := h.createRelease(t, def, nil)
+	if st := h.releaseEnvs(t, rel)["prod"]; st.Status != "EVALUATING_GATES" {
+		t.Fatalf("prod is %s, want EVALUATING_GATES", st.Status)
+	}
+	shot := newShots(t)
+	url := h.http.URL
+	signIn := func(user string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Navigate(url+"/releases/"+rel),
+			chromedp.WaitVisible(chromedp.CSS(`#username`)),
+			chromedp.SendKeys(chromedp.CSS(`#username`), user),
+			chromedp.SendKeys(chromedp.CSS(`#password`), password+kb.Enter),
+			until("the release page", textIn(`li[data-env="prod"]`, "Evaluating gates")),
+		)
+	}
+	var before, after []string
+	run(t, ctx, "cancel while the gates are evaluated",
+		signIn("ed"),
+		until("the cancel button", textIn(`li[data-env="prod"] .buttons`, "Cancel deployment")),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+			before, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"]`))(ctx, t)
+			return err
+		}),
+		shot.take("20-release-gates"),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		shot.take("21-release-gates-phone"),
+		chromedp.ResetViewport(),
+		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Cancel deployment"]`)),
+		until("the cancel", textIn(`li[data-env="prod"] header`, "Canceled")),
+		until("the redeploy button", textIn(`li[data-env="prod"] .buttons`, "Redeploy prod")),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+			after, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"]`))(ctx, t)
+			return err
+		}),
+		shot.take("22-release-canceled"),
+		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Redeploy prod"]`)),
+		until("attempt 2", textIn(`li[data-env="prod"]`, "Attempt 2")),
+		until("its gates", textIn(`li[data-env="prod"] header`, "Evaluating gates")),
+		until("cancel again", textIn(`li[data-env="prod"] .buttons`, "Cancel deployment")),
+	)
+	if want := []string{"Cancel deployment"}; !equalStrings(before, want) {
+		t.Errorf("while the gates are evaluated the buttons are %q, want %q", before, want)
+	}
+	if want := []string{"Redeploy prod"}; !equalStrings(after, want) {
+		t.Errorf("after the cancel the buttons are %q, want %q", after, want)
+	}
+	if st := h.releaseEnvs(t, rel)["prod"]; st.Status != "EVALUATING_GATES" {
+		t.Errorf("after the redeploy prod is %s, want EVALUATING_GATES", st.Status)
+	}
+
+	var viewerButtons []string
+	run(t, ctx, "a viewer sees no action",
+		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
+		signIn("vic"),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+			viewerButtons, err = chromedp.Evaluate[[]string](buttonsIn(`main`))(ctx, t)
+			return err
+		}),
+		shot.take("23-release-viewer"),
+	)
+	if len(viewerButtons) != 0 {
+		t.Errorf("a VIEWER sees the buttons %q", viewerButtons)
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,184 @@
+/* eslint-disable */
+import * as types from './graphql';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "subscription ReleaseEvents {\n  releaseEvents {\n    __typename\n    ... on ReleaseCreatedEvent { sequence type definitionId releaseId }\n    ... on ReleaseAbandonedEvent { sequence type definitionId releaseId }\n    ... on EnvironmentStatusChangedEvent { sequence type definitionId releaseId environment status deploymentId }\n    ... on DeploymentStartedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on DeploymentFinishedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on ApprovalPendingEvent { sequence type definitionId releaseId environment deploymentId approvalId }\n    ... on ApprovalDecidedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalTimedOutEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalReassignedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on JobLostEvent { sequence type lostDefinitionId: definitionId lostReleaseId: releaseId environment deploymentId }\n  }\n}": typeof types.ReleaseEventsDocument,
+    "subscription AgentEvents { agentEvents { __typename ... on AgentStatusEvent { sequence type agentId status } } }": typeof types.AgentEventsDocument,
+    "query Viewer { viewer { role user { username displayName } } }": typeof types.ViewerDocument,
+    "query PendingCount { pendingApprovals { id } }": typeof types.PendingCountDocument,
+    "query Agents {\n  agents(first: 200, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name version enabled online lastSeenAt maxJobs pool { name } capabilities } }\n  }\n  releases(first: 50, where: {hasEnvironmentsWith: {status: QUEUED}}) {\n    edges { node { id name environments { name status deployments { id status job { status waitingReason demands queuedAt } } } } }\n  }\n}": typeof types.AgentsDocument,
+    "mutation Approve($input: ApprovalDecisionInput!) { approve(input: $input) { id status } }": typeof types.ApproveDocument,
+    "mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }": typeof types.RejectDocument,
+    "mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }": typeof types.ReassignDocument,
+    "query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }": typeof types.AuditDocument,
+    "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": typeof types.DefinitionDocument,
+    "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": typeof types.DeploymentDocument,
+    "subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }": typeof types.LogDocument,
+    "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": typeof types.MyApprovalsDocument,
+    "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}": typeof types.OverviewDocument,
+    "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}": typeof types.OverviewRowDocument,
+    "query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}": typeof types.ReleaseDocument,
+    "mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }": typeof types.AbandonReleaseDocument,
+    "mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": typeof types.DeployEnvironmentDocument,
+    "mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": typeof types.CancelDeploymentDocument,
+    "mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }": typeof types.ResumeInterventionDocument,
+    "mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }": typeof types.RejectInterventionDocument,
+    "query Revisions($id: ID!) {\n  definitionRevisions(definitionID: $id, first: 100, orderBy: {field: REVISION, direction: DESC}) {\n    edges { node { id revision changeType author comment createdAt } }\n  }\n}": typeof types.RevisionsDocument,
+    "query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }": typeof types.DiffDocument,
+    "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}": typeof types.WorkItemDocument,
+};
+const documents: Documents = {
+    "subscription ReleaseEvents {\n  releaseEvents {\n    __typename\n    ... on ReleaseCreatedEvent { sequence type definitionId releaseId }\n    ... on ReleaseAbandonedEvent { sequence type definitionId releaseId }\n    ... on EnvironmentStatusChangedEvent { sequence type definitionId releaseId environment status deploymentId }\n    ... on DeploymentStartedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on DeploymentFinishedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on ApprovalPendingEvent { sequence type definitionId releaseId environment deploymentId approvalId }\n    ... on ApprovalDecidedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalTimedOutEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalReassignedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on JobLostEvent { sequence type lostDefinitionId: definitionId lostReleaseId: releaseId environment deploymentId }\n  }\n}": types.ReleaseEventsDocument,
+    "subscription AgentEvents { agentEvents { __typename ... on AgentStatusEvent { sequence type agentId status } } }": types.AgentEventsDocument,
+    "query Viewer { viewer { role user { username displayName } } }": types.ViewerDocument,
+    "query PendingCount { pendingApprovals { id } }": types.PendingCountDocument,
+    "query Agents {\n  agents(first: 200, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name version enabled online lastSeenAt maxJobs pool { name } capabilities } }\n  }\n  releases(first: 50, where: {hasEnvironmentsWith: {status: QUEUED}}) {\n    edges { node { id name environments { name status deployments { id status job { status waitingReason demands queuedAt } } } } }\n  }\n}": types.AgentsDocument,
+    "mutation Approve($input: ApprovalDecisionInput!) { approve(input: $input) { id status } }": types.ApproveDocument,
+    "mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }": types.RejectDocument,
+    "mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }": types.ReassignDocument,
+    "query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }": types.AuditDocument,
+    "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": types.DefinitionDocument,
+    "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": types.DeploymentDocument,
+    "subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }": types.LogDocument,
+    "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": types.MyApprovalsDocument,
+    "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}": types.OverviewDocument,
+    "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}": types.OverviewRowDocument,
+    "query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}": types.ReleaseDocument,
+    "mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }": types.AbandonReleaseDocument,
+    "mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": types.DeployEnvironmentDocument,
+    "mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": types.CancelDeploymentDocument,
+    "mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }": types.ResumeInterventionDocument,
+    "mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }": types.RejectInterventionDocument,
+    "query Revisions($id: ID!) {\n  definitionRevisions(definitionID: $id, first: 100, orderBy: {field: REVISION, direction: DESC}) {\n    edges { node { id revision changeType author comment createdAt } }\n  }\n}": types.RevisionsDocument,
+    "query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }": types.DiffDocument,
+    "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}": types.WorkItemDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "subscription ReleaseEvents {\n  releaseEvents {\n    __typename\n    ... on ReleaseCreatedEvent { sequence type definitionId releaseId }\n    ... on ReleaseAbandonedEvent { sequence type definitionId releaseId }\n    ... on EnvironmentStatusChangedEvent { sequence type definitionId releaseId environment status deploymentId }\n    ... on DeploymentStartedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on DeploymentFinishedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on ApprovalPendingEvent { sequence type definitionId releaseId environment deploymentId approvalId }\n    ... on ApprovalDecidedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalTimedOutEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalReassignedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on JobLostEvent { sequence type lostDefinitionId: definitionId lostReleaseId: releaseId environment deploymentId }\n  }\n}"): (typeof documents)["subscription ReleaseEvents {\n  releaseEvents {\n    __typename\n    ... on ReleaseCreatedEvent { sequence type definitionId releaseId }\n    ... on ReleaseAbandonedEvent { sequence type definitionId releaseId }\n    ... on EnvironmentStatusChangedEvent { sequence type definitionId releaseId environment status deploymentId }\n    ... on DeploymentStartedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on DeploymentFinishedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on ApprovalPendingEvent { sequence type definitionId releaseId environment deploymentId approvalId }\n    ... on ApprovalDecidedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalTimedOutEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalReassignedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on JobLostEvent { sequence type lostDefinitionId: definitionId lostReleaseId: releaseId environment deploymentId }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "subscription AgentEvents { agentEvents { __typename ... on AgentStatusEvent { sequence type agentId status } } }"): (typeof documents)["subscription AgentEvents { agentEvents { __typename ... on AgentStatusEvent { sequence type agentId status } } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Viewer { viewer { role user { username displayName } } }"): (typeof documents)["query Viewer { viewer { role user { username displayName } } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query PendingCount { pendingApprovals { id } }"): (typeof documents)["query PendingCount { pendingApprovals { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Agents {\n  agents(first: 200, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name version enabled online lastSeenAt maxJobs pool { name } capabilities } }\n  }\n  releases(first: 50, where: {hasEnvironmentsWith: {status: QUEUED}}) {\n    edges { node { id name environments { name status deployments { id status job { status waitingReason demands queuedAt } } } } }\n  }\n}"): (typeof documents)["query Agents {\n  agents(first: 200, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name version enabled online lastSeenAt maxJobs pool { name } capabilities } }\n  }\n  releases(first: 50, where: {hasEnvironmentsWith: {status: QUEUED}}) {\n    edges { node { id name environments { name status deployments { id status job { status waitingReason demands queuedAt } } } } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation Approve($input: ApprovalDecisionInput!) { approve(input: $input) { id status } }"): (typeof documents)["mutation Approve($input: ApprovalDecisionInput!) { approve(input: $input) { id status } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }"): (typeof documents)["mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }"): (typeof documents)["mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }"): (typeof documents)["query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}"): (typeof documents)["query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}"): (typeof documents)["query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }"): (typeof documents)["subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}"): (typeof documents)["query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}"): (typeof documents)["query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}"): (typeof documents)["query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}"): (typeof documents)["query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }"): (typeof documents)["mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }"): (typeof documents)["mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }"): (typeof documents)["mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }"): (typeof documents)["mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }"): (typeof documents)["mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Revisions($id: ID!) {\n  definitionRevisions(definitionID: $id, first: 100, orderBy: {field: REVISION, direction: DESC}) {\n    edges { node { id revision changeType author comment createdAt } }\n  }\n}"): (typeof documents)["query Revisions($id: ID!) {\n  definitionRevisions(definitionID: $id, first: 100, orderBy: {field: REVISION, direction: DESC}) {\n    edges { node { id revision changeType author comment createdAt } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }"): (typeof documents)["query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}"): (typeof documents)["query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;
