@@ -113,6 +113,11 @@ func (r *Resolver) ReleaseDefinition() ReleaseDefinitionResolver {
 	return &releaseDefinitionResolver{r}
 }
 
+// ReleaseEnvironment returns ReleaseEnvironmentResolver implementation.
+func (r *Resolver) ReleaseEnvironment() ReleaseEnvironmentResolver {
+	return &releaseEnvironmentResolver{r}
+}
+
 // SecureFile returns SecureFileResolver implementation.
 func (r *Resolver) SecureFile() SecureFileResolver { return &secureFileResolver{r} }
 
@@ -150,6 +155,7 @@ type (
 	queryResolver                       struct{ *Resolver }
 	releaseResolver                     struct{ *Resolver }
 	releaseDefinitionResolver           struct{ *Resolver }
+	releaseEnvironmentResolver          struct{ *Resolver }
 	secureFileResolver                  struct{ *Resolver }
 	serviceConnectionResolver           struct{ *Resolver }
 	stepAttachmentResolver              struct{ *Resolver }
