@@ -7,6 +7,7 @@ import { Ago, ErrorNote, ExternalLink, Loading, Page, Status, edges } from '../u
 import { Link } from '../router';
 import type { Can, DefinitionCan, EnvironmentCan, Scope } from '../permissions';
 import { ApprovalActions } from './ApprovalActions';
+import { Blockers } from './Blockers';
 
 const releaseQuery = `query Release($id: ID!) {
   release(id: $id) {
@@ -149,6 +150,7 @@ function EnvCard({ env, release, trigger, can, actionable }: { env: EnvT; releas
         <h3 id={`env-${env.id}`}>{env.name}</h3>
         <Status status={env.status} />
       </header>
+      <Blockers releaseId={release.id} environment={env.name} />
       <p className="small">Trigger: {triggerText}</p>
       {latest && (
         <div>
