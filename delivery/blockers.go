@@ -592,14 +592,17 @@ func (w *why) approvals(stage approval.Stage) (*Blocker, error) {
 	}
 	b.WhoCanAct = who
 	b.ViewerActions = append(b.ViewerActions, w.cancelAction(false)...)
-	need := "every approver"
-	switch mode(policy) {
-	case spec.ApprovalAnyOne:
-		need = fmt.Sprintf("%d of them", max(policy.RequiredCount, 1))
-	case spec.ApprovalSequential:
-		need = "each in turn"
+	b.Message = fmt.Sprintf("the %s approval of %s waits for %s", stageName(stage), w.re.Name, joinNames(who))
+	if len(who) > 1 {
+		switch mode(policy) {
+		case spec.ApprovalAnyOne:
+			b.Message += fmt.Sprintf(" (%d of them must approve)", min(max(policy.RequiredCount, 1), len(who)))
+		case spec.ApprovalSequential:
+			b.Message += " (each in turn)"
+		default:
+			b.Message += " (each must approve)"
+		}
 	}
-	b.Message = fmt.Sprintf("the %s approval of %s waits for %s (%s must approve)", stageName(stage), w.re.Name, joinNames(who), need)
 	if len(who) == 0 {
 		b.Message = fmt.Sprintf("the %s approval of %s is being decided", stageName(stage), w.re.Name)
 	}

@@ -2,8 +2,9 @@
 // (whyNotDeployed) in order, each with who may act and the actions the
 // viewer may take, which the server judges by the same checks as the
 // mutations. Nothing is shown once the environment is deployed; the panel
-// keeps no list of statuses of its own.
-import { useState } from 'react';
+// keeps no list of statuses of its own. Its buttons act at once, without a
+// comment ("Approve now"); the card's forms below take comments and dates.
+import { Fragment, useState } from 'react';
 import { useLive } from '../hooks';
 import { mutate, type APIError } from '../api';
 import { Ago, ErrorNote, human } from '../ui';
@@ -117,20 +118,20 @@ function BlockerItem({ b, releaseId, environment, reload }: { b: BlockerT; relea
           {can.has('DEPLOY') && <button type="button" className="primary" disabled={busy} onClick={() => deploy(false)}>Deploy to {environment}</button>}
           {can.has('DEPLOY_THROUGH_FREEZE') && <button type="button" className="danger" disabled={busy} onClick={() => deploy(true)}>Deploy through the freeze</button>}
           {b.approvals.filter((a) => a.viewerCanDecide).map((a) => (
-            <span key={a.approval.id} className="buttons">
+            <Fragment key={a.approval.id}>
               <button type="button" className="primary" disabled={busy} onClick={() => run(`mutation($input: ApprovalDecisionInput!) { approve(input: $input) { id } }`, { input: { approvalId: a.approval.id } })}>
-                Approve{b.approvals.length > 1 ? ` (${a.approval.approver})` : ''}
+                Approve now{b.approvals.length > 1 ? ` (${a.approval.approver})` : ''}
               </button>
               <button type="button" className="danger" disabled={busy} onClick={() => run(`mutation($input: ApprovalDecisionInput!) { reject(input: $input) { id } }`, { input: { approvalId: a.approval.id } })}>
-                Reject{b.approvals.length > 1 ? ` (${a.approval.approver})` : ''}
+                Reject now{b.approvals.length > 1 ? ` (${a.approval.approver})` : ''}
               </button>
-            </span>
+            </Fragment>
           ))}
           {can.has('IGNORE_GATES') && b.deployment && (
             <button type="button" disabled={busy} onClick={() => run(`mutation($id: ID!) { ignoreGates(deploymentId: $id) { id } }`, { id: b.deployment!.id })}>Ignore gates</button>
           )}
           {can.has('RESUME_INTERVENTION') && b.intervention && (
-            <button type="button" className="primary" disabled={busy} onClick={() => run(`mutation($id: ID!) { resumeManualIntervention(id: $id) { id } }`, { id: b.intervention!.id })}>Resume</button>
+            <button type="button" className="primary" disabled={busy} onClick={() => run(`mutation($id: ID!) { resumeManualIntervention(id: $id) { id } }`, { id: b.intervention!.id })}>Resume now</button>
           )}
           {can.has('REJECT_INTERVENTION') && b.intervention && (
             <button type="button" className="danger" disabled={busy} onClick={() => run(`mutation($id: ID!) { rejectManualIntervention(id: $id) { id } }`, { id: b.intervention!.id })}>Reject intervention</button>
