@@ -252,11 +252,13 @@ func (w *why) run(releaseID int, envName string) (*EnvironmentBlockers, error) {
 		return out, nil
 	}
 	if rel.Status != release.StatusACTIVE {
-		msg := fmt.Sprintf("release %s is abandoned: nothing more deploys from it", rel.Name)
+		b := &Blocker{Kind: BlockerReleaseInactive, WhoCanAct: []string{}, ViewerActions: []BlockerAction{},
+			Message: fmt.Sprintf("release %s is abandoned: nothing more deploys from it", rel.Name)}
 		if rel.Status == release.StatusDRAFT {
-			msg = fmt.Sprintf("release %s is a draft: it deploys nothing until it is started", rel.Name)
+			b.Message = fmt.Sprintf("release %s is a draft: it deploys nothing until it is started", rel.Name)
+			b.WhoCanAct = w.holders(PermCreateReleases, "")
 		}
-		out.Blockers = []*Blocker{{Kind: BlockerReleaseInactive, Message: msg, WhoCanAct: w.holders(PermCreateReleases, ""), ViewerActions: []BlockerAction{}}}
+		out.Blockers = []*Blocker{b}
 		return out, nil
 	}
 	d, err := w.c.Deployment.Query().Where(deployment.ReleaseEnvironmentID(w.re.ID)).
@@ -734,16 +736,20 @@ func (w *why) running() ([]*Blocker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading jobs: %w", err)
 	}
-	cancelPending := false
 	var held, queued []*ent.Job
 	for _, j := range jobs {
 		switch {
 		case j.Status != job.StatusQUEUED:
 			held = append(held, j)
-			cancelPending = j.CancelRequested
 		case !j.Held:
 			queued = append(queued, j)
 		}
+	}
+	// As cancelDeployment: a second cancel while every agent holding a job
+	// was already asked is a CONFLICT.
+	cancelPending := len(held) > 0
+	for _, j := range held {
+		cancelPending = cancelPending && j.CancelRequested
 	}
 	if mi != nil {
 		return []*Blocker{w.intervention(mi)}, nil

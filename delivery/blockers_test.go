@@ -137,6 +137,17 @@ func TestWhyTriggerAndUpstream(t *testing.T) {
 			t.Fatalf("qa deployed: %+v", b)
 		}
 
+		// A draft deploys nothing until it is started.
+		draft, err := f.e.CreateRelease(f.ctx, ed, delivery.CreateReleaseInput{DefinitionID: def, Draft: true,
+			Artifacts: []delivery.ArtifactVersion{{Alias: "app", BuildNumber: "2", BuildID: "2"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = f.why(ed, draft.ID, "dev")
+		wantKinds(t, b, "RELEASE_INACTIVE")
+		if !strings.Contains(b.Blockers[0].Message, "is a draft") {
+			t.Fatalf("draft: %q", b.Blockers[0].Message)
+		}
 		// An abandoned release: nothing more deploys.
 		if _, err := f.e.AbandonRelease(f.ctx, ed, rel.ID, ""); err != nil {
 			t.Fatal(err)
@@ -351,7 +362,21 @@ func TestWhyQueue(t *testing.T) {
 		if err := f.e.StartJob(f.ctx, j.ID, f.agent()); err != nil {
 			t.Fatal(err)
 		}
-		wantKinds(t, f.why(ed, r1.ID, "dev"), "RUNNING")
+		b = f.why(ed, r1.ID, "dev")
+		wantKinds(t, b, "RUNNING")
+		wantActions(t, "eddie", b.Blockers[0], "CANCEL_DEPLOYMENT")
+		// Once a cancel is asked of the agent, a second is refused: not offered.
+		if _, err := f.e.CancelDeployment(f.ctx, ed, b.Blockers[0].Deployment.ID, "wrong build"); err != nil {
+			t.Fatal(err)
+		}
+		b = f.why(ed, r1.ID, "dev")
+		wantKinds(t, b, "RUNNING")
+		wantActions(t, "eddie", b.Blockers[0], "")
+		if !strings.Contains(b.Blockers[0].Message, "a cancel was requested") {
+			t.Fatalf("message %q", b.Blockers[0].Message)
+		}
+		_, err = f.e.CancelDeployment(f.ctx, ed, b.Blockers[0].Deployment.ID, "again")
+		wantCode(t, err, delivery.CodeConflict)
 		if x := f.why(ed, r2.ID, "dev").Blockers[0]; *x.QueuePosition != 1 {
 			t.Fatalf("r2 after r1 started: %+v", x)
 		}
