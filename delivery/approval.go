@@ -257,14 +257,30 @@ func decideGuard(ctx context.Context, c *ent.Client, actor Actor, dc *deployCtx,
 	if _, err := approvalMachine.apply(a.ID, a.Status, ev); err != nil {
 		return err
 	}
-	if err := actor.Require(RoleViewer, "deciding an approval"); err != nil {
-		return err
-	}
 	ok, err := isApprover(ctx, c, actor.Username, a)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	stage, err := c.Approval.Query().
+		Where(approval.DeploymentID(a.DeploymentID), approval.StageEQ(a.Stage)).All(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the stage's approvals: %w", err)
+	}
+	return decideRules(actor, ok, dc, a, stage, ev)
+}
+
+// decideRules is decideGuard once its inputs are read: whether actor is
+// a's approver (or in its group) and the approvals of a's stage. It reads
+// nothing, so that a list of blockers can judge many approvals with the
+// rules the mutations apply.
+func decideRules(actor Actor, approver bool, dc *deployCtx, a *ent.Approval, stage []*ent.Approval, ev ApprovalEvent) error {
+	if _, err := approvalMachine.apply(a.ID, a.Status, ev); err != nil {
+		return err
+	}
+	if err := actor.Require(RoleViewer, "deciding an approval"); err != nil {
+		return err
+	}
+	if !approver {
 		return Forbidden("%s is not an approver of approval %d: it is assigned to %s %s",
 			actor.Username, a.ID, kindName(a), a.Approver)
 	}
@@ -278,11 +294,6 @@ func decideGuard(ctx context.Context, c *ent.Client, actor Actor, dc *deployCtx,
 			return Forbidden("%s requested deployment %d, and the policy of environment %s does not let the requester approve it: another approver must decide",
 				actor.Username, dc.d.ID, dc.re.Name)
 		}
-	}
-	stage, err := c.Approval.Query().
-		Where(approval.DeploymentID(a.DeploymentID), approval.StageEQ(a.Stage)).All(ctx)
-	if err != nil {
-		return fmt.Errorf("reading the stage's approvals: %w", err)
 	}
 	switch mode(policy) {
 	case spec.ApprovalSequential:
