@@ -295,7 +295,7 @@ type kubeconfig struct {
 		} `yaml:"cluster"`
 	} `yaml:"clusters"`
 	Contexts []kubeNamedContext `yaml:"contexts"`
-	Users []struct {
+	Users    []struct {
 		Name string         `yaml:"name"`
 		User map[string]any `yaml:"user"`
 	} `yaml:"users"`
