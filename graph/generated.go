@@ -1529,12 +1529,14 @@ type ComplexityRoot struct {
 	}
 
 	TemplateInput struct {
-		Default  func(childComplexity int) int
-		Help     func(childComplexity int) int
-		Name     func(childComplexity int) int
-		Options  func(childComplexity int) int
-		Required func(childComplexity int) int
-		Type     func(childComplexity int) int
+		ConnectionKind func(childComplexity int) int
+		Default        func(childComplexity int) int
+		Help           func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Options        func(childComplexity int) int
+		Replaces       func(childComplexity int) int
+		Required       func(childComplexity int) int
+		Type           func(childComplexity int) int
 	}
 
 	Trigger struct {
@@ -8908,6 +8910,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TaskTemplate.Version(childComplexity), true
 
+	case "TemplateInput.connectionKind":
+		if e.ComplexityRoot.TemplateInput.ConnectionKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateInput.ConnectionKind(childComplexity), true
 	case "TemplateInput.default":
 		if e.ComplexityRoot.TemplateInput.Default == nil {
 			break
@@ -8932,6 +8940,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TemplateInput.Options(childComplexity), true
+	case "TemplateInput.replaces":
+		if e.ComplexityRoot.TemplateInput.Replaces == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateInput.Replaces(childComplexity), true
 	case "TemplateInput.required":
 		if e.ComplexityRoot.TemplateInput.Required == nil {
 			break
@@ -19218,6 +19232,10 @@ func (ec *executionContext) childFields_TemplateInput(ctx context.Context, field
 		return ec.fieldContext_TemplateInput_options(ctx, field)
 	case "help":
 		return ec.fieldContext_TemplateInput_help(ctx, field)
+	case "connectionKind":
+		return ec.fieldContext_TemplateInput_connectionKind(ctx, field)
+	case "replaces":
+		return ec.fieldContext_TemplateInput_replaces(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TemplateInput", field.Name)
 }
@@ -50848,6 +50866,52 @@ func (ec *executionContext) fieldContext_TemplateInput_help(_ context.Context, f
 	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _TemplateInput_connectionKind(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateInput_connectionKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateInput_connectionKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TemplateInput_replaces(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateInput_replaces(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replaces, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateInput_replaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Trigger_kind(ctx context.Context, field graphql.CollectedField, obj *spec.Trigger) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -79526,7 +79590,7 @@ func (ec *executionContext) unmarshalInputTemplateInputInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "type", "required", "default", "options", "help"}
+	fieldsInOrder := [...]string{"name", "type", "required", "default", "options", "help", "connectionKind", "replaces"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -79577,6 +79641,20 @@ func (ec *executionContext) unmarshalInputTemplateInputInput(ctx context.Context
 				return it, err
 			}
 			it.Help = data
+		case "connectionKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectionKind"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConnectionKind = data
+		case "replaces":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replaces"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Replaces = data
 		}
 	}
 	return it, nil
@@ -97861,6 +97939,16 @@ func (ec *executionContext) _TemplateInput(ctx context.Context, sel ast.Selectio
 			}
 		case "help":
 			out.Values[i] = ec._TemplateInput_help(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connectionKind":
+			out.Values[i] = ec._TemplateInput_connectionKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "replaces":
+			out.Values[i] = ec._TemplateInput_replaces(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
