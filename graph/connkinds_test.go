@@ -177,7 +177,9 @@ func TestEndpointConnectionsAPI(t *testing.T) {
 			{name: "legacy", uses: "SSH@0", inputs: {host: "h", username: "u", password: "$(pw)", trustOnFirstUse: "true", commands: "uptime"}}]}}]}) { id } }`, nil, &ok)
 
 		var list struct {
-			ServiceConnections struct{ Edges []struct{ Node map[string]any } } `json:"serviceConnections"`
+			ServiceConnections struct {
+				Edges []struct{ Node map[string]any }
+			} `json:"serviceConnections"`
 		}
 		editor.do(`{ serviceConnections(first: 10) { edges { node { `+endpointFields+` } } } }`, nil, &list)
 		if len(list.ServiceConnections.Edges) != 4 {
