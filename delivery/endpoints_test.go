@@ -9,6 +9,7 @@ import (
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/internal/tasklib"
 	"github.com/cairnhq/cairn/storage"
@@ -77,4 +78,19 @@ func TestEndpointTasksInARelease(t *testing.T) {
 			t.Errorf("kubernetes endpoint %+v", k)
 		}
 	})
+}
+
+// TestConnectionKindsAgree: the task library's list of connection kinds is the schema's.
+func TestConnectionKindsAgree(t *testing.T) {
+	for _, k := range tasklib.ConnectionKinds {
+		if err := serviceconnection.KindValidator(serviceconnection.Kind(k)); err != nil {
+			t.Errorf("task library kind %s: %v", k, err)
+		}
+	}
+	for _, k := range []serviceconnection.Kind{serviceconnection.KindJENKINS, serviceconnection.KindAZURE_DEVOPS,
+		serviceconnection.KindSSH, serviceconnection.KindDOCKER_REGISTRY, serviceconnection.KindKUBERNETES} {
+		if !slices.Contains(tasklib.ConnectionKinds, string(k)) {
+			t.Errorf("schema kind %s is not in the task library's list", k)
+		}
+	}
 }
