@@ -37,6 +37,8 @@ func systemCapabilities(lookPath func(string) (string, error)) map[string]string
 		"cpus": strconv.Itoa(runtime.NumCPU()),
 		// This agent evaluates task conditions (agentproto.Task.Condition).
 		agentproto.CapabilityTasks: "1",
+		// This agent takes a task's service connection endpoint (agentproto.Task.Endpoint).
+		agentproto.CapabilityEndpoints: "1",
 		// Azure's name and values for the operating system, which imported demands use
 		// ("Agent.OS -equals Windows_NT"; the cmd shell demands it).
 		"Agent.OS": azureOS(runtime.GOOS),

@@ -115,6 +115,10 @@ func (x *executor) newJobRun(parent context.Context, asg agentproto.JobAssignmen
 		if t.Credentials != nil && t.Credentials.Password != "" {
 			j.secrets = append(j.secrets, t.Credentials.Password)
 		}
+		if ep := t.Endpoint; ep != nil {
+			j.secrets = append(j.secrets, ep.Password, ep.PrivateKey)
+			j.secrets = append(j.secrets, ep.Secrets...)
+		}
 	}
 	j.batch = newBatcher(x.batchEvery, agentproto.LogBatchBytes, func(lines []agentproto.LogLine) {
 		// The job's context ends on cancel; lines printed while dying are still kept.
@@ -512,6 +516,14 @@ func (j *jobRun) runTask(base context.Context, cleanup bool, i int, t agentproto
 				w.addSecret(v)
 			}
 		}
+	}
+	if t.Runner == "" && (len(t.Inputs) > 0 || t.Endpoint != nil) { // runners read t.Endpoint
+		epEnv, removeEndpoint, err := endpointEnv(t, tmpDir, step)
+		defer removeEndpoint()
+		if err != nil {
+			return fail(err.Error())
+		}
+		taskEnv = append(taskEnv, epEnv...)
 	}
 	ctx := base
 	if t.TimeoutSeconds > 0 {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cairnhq/cairn/agentproto"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -44,23 +46,65 @@ type sshTarget struct {
 	config     *ssh.ClientConfig
 }
 
-// sshConnect reads the connection inputs (host, port, username, password, privateKey,
-// privateKeyFile, passphrase, hostKey, trustOnFirstUse, readyTimeout) and connects.
+// sshParams are where and how an SSH task connects: its endpoint (an SSH service connection)
+// or its inline inputs.
+type sshParams struct {
+	host, port, user          string
+	key, passphrase, password string
+	hostKey                   string
+	trustOnFirstUse           bool
+	hostKeyFrom, keyFrom      string // for messages: "input hostKey", "service connection x"
+	connection                string // the service connection's name, "" for inline inputs
+}
+
+// sshParamsOf reads the task's endpoint, or its connection inputs (host, port, username,
+// password, privateKey, privateKeyFile, passphrase, hostKey, trustOnFirstUse).
+func sshParamsOf(rc *runContext) (sshParams, error) {
+	if ep := rc.task.Endpoint; ep != nil {
+		if ep.Kind != agentproto.EndpointSSH {
+			return sshParams{}, fmt.Errorf("service connection %s is %s, not SSH", ep.Name, ep.Kind)
+		}
+		if ep.Host == "" || ep.Username == "" {
+			return sshParams{}, fmt.Errorf("service connection %s has no host or user", ep.Name)
+		}
+		from := "service connection " + ep.Name
+		return sshParams{host: ep.Host, port: strconv.Itoa(cmp.Or(ep.Port, 22)), user: ep.Username,
+			key: ep.PrivateKey, password: ep.Password, hostKey: ep.HostKey, trustOnFirstUse: ep.TrustOnFirstUse,
+			hostKeyFrom: "the host keys of " + from, keyFrom: "the private key of " + from, connection: ep.Name}, nil
+	}
+	p := sshParams{host: rc.in("host"), port: rc.in("port"), user: rc.in("username"),
+		key: rc.raw("privateKey"), passphrase: rc.raw("passphrase"), password: rc.raw("password"),
+		hostKey: rc.raw("hostKey"), trustOnFirstUse: rc.bool("trustOnFirstUse", false),
+		hostKeyFrom: "input hostKey", keyFrom: "the private key"}
+	if p.host == "" {
+		return p, errors.New("input host is required (or give sshEndpoint, an SSH service connection)")
+	}
+	if p.port == "" {
+		p.port = "22"
+	}
+	if p.user == "" {
+		return p, errors.New("input username is required")
+	}
+	if f := rc.path("privateKeyFile"); f != "" && strings.TrimSpace(p.key) == "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return p, fmt.Errorf("input privateKeyFile: %w", err)
+		}
+		p.key = string(data)
+	}
+	return p, nil
+}
+
+// sshConnect connects with the task's endpoint or connection inputs (sshParamsOf) and its
+// readyTimeout.
 func sshConnect(ctx context.Context, rc *runContext) (*ssh.Client, error) {
-	host := rc.in("host")
-	if host == "" {
-		return nil, errors.New("input host is required")
+	p, err := sshParamsOf(rc)
+	if err != nil {
+		return nil, err
 	}
-	port := rc.in("port")
-	if port == "" {
-		port = "22"
-	}
+	host, port, user := p.host, p.port, p.user
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return nil, fmt.Errorf("input port: %q is not a port number", port)
-	}
-	user := rc.in("username")
-	if user == "" {
-		return nil, errors.New("input username is required")
 	}
 	timeout := 20 * time.Second
 	if v := rc.in("readyTimeout"); v != "" {
@@ -71,29 +115,21 @@ func sshConnect(ctx context.Context, rc *runContext) (*ssh.Client, error) {
 		timeout = time.Duration(n) * time.Second
 	}
 	var auth []ssh.AuthMethod
-	key := rc.raw("privateKey")
-	if f := rc.path("privateKeyFile"); f != "" && strings.TrimSpace(key) == "" {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("input privateKeyFile: %w", err)
-		}
-		key = string(data)
-	}
-	if strings.TrimSpace(key) != "" {
+	if key := p.key; strings.TrimSpace(key) != "" {
 		var signer ssh.Signer
 		var err error
-		if pp := rc.raw("passphrase"); pp != "" {
+		if pp := p.passphrase; pp != "" {
 			signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(key), []byte(pp))
 		} else {
 			signer, err = ssh.ParsePrivateKey([]byte(key))
 		}
 		if err != nil {
 			// The parser's message never holds key material.
-			return nil, fmt.Errorf("the private key cannot be read: %w", err)
+			return nil, fmt.Errorf("%s cannot be read: %w", p.keyFrom, err)
 		}
 		auth = append(auth, ssh.PublicKeys(signer))
 	}
-	if pw := rc.raw("password"); pw != "" {
+	if pw := p.password; pw != "" {
 		auth = append(auth, ssh.Password(pw), ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
 			answers := make([]string, len(qs))
 			for i := range answers {
@@ -103,9 +139,12 @@ func sshConnect(ctx context.Context, rc *runContext) (*ssh.Client, error) {
 		}))
 	}
 	if len(auth) == 0 {
+		if p.connection != "" {
+			return nil, fmt.Errorf("service connection %s has no private key or password", p.connection)
+		}
 		return nil, errors.New("give privateKey, privateKeyFile or password")
 	}
-	hostKeys, err := sshHostKeyCallback(rc)
+	hostKeys, err := sshHostKeyCallback(rc, p)
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +164,18 @@ func sshConnect(ctx context.Context, rc *runContext) (*ssh.Client, error) {
 	}
 	conn.SetDeadline(time.Time{})
 	client := ssh.NewClient(c, chans, reqs)
-	rc.logf("Connected to %s@%s", user, addr)
+	if p.connection != "" {
+		rc.logf("Connected to %s@%s (service connection %s)", user, addr, p.connection)
+	} else {
+		rc.logf("Connected to %s@%s", user, addr)
+	}
 	return client, nil
 }
 
-// sshHostKeyCallback checks the server's host key: against hostKey when given, else against the
-// agent's known_hosts with trustOnFirstUse, else it refuses.
-func sshHostKeyCallback(rc *runContext) (ssh.HostKeyCallback, error) {
-	pins := rc.raw("hostKey")
+// sshHostKeyCallback checks the server's host key: against the pinned keys when given, else
+// against the agent's known_hosts with trust on first use, else it refuses.
+func sshHostKeyCallback(rc *runContext, p sshParams) (ssh.HostKeyCallback, error) {
+	pins := p.hostKey
 	if strings.TrimSpace(pins) != "" {
 		var keys []ssh.PublicKey
 		var fingerprints []string
@@ -153,7 +196,7 @@ func sshHostKeyCallback(rc *runContext) (ssh.HostKeyCallback, error) {
 				keys = append(keys, k)
 				continue
 			}
-			return nil, fmt.Errorf("input hostKey: %q is not a known_hosts line, a public key or a SHA256: fingerprint", truncate(line, 60))
+			return nil, fmt.Errorf("%s: %q is not a known_hosts line, a public key or a SHA256: fingerprint", p.hostKeyFrom, truncate(line, 60))
 		}
 		return func(hostname string, _ net.Addr, key ssh.PublicKey) error {
 			for _, k := range keys {
@@ -167,11 +210,14 @@ func sshHostKeyCallback(rc *runContext) (ssh.HostKeyCallback, error) {
 					return nil
 				}
 			}
-			return fmt.Errorf("host key of %s (%s %s) is not one of the pinned keys (input hostKey): refusing to connect", hostname, key.Type(), fp)
+			return fmt.Errorf("host key of %s (%s %s) is not one of the pinned keys (%s): refusing to connect", hostname, key.Type(), fp, p.hostKeyFrom)
 		}, nil
 	}
-	if !rc.bool("trustOnFirstUse", false) {
+	if !p.trustOnFirstUse {
 		return func(hostname string, _ net.Addr, key ssh.PublicKey) error {
+			if p.connection != "" {
+				return fmt.Errorf("host key of %s (%s %s) is not pinned: add %q to the host keys of service connection %s, or set its trustOnFirstUse", hostname, key.Type(), ssh.FingerprintSHA256(key), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))), p.connection)
+			}
 			return fmt.Errorf("host key of %s (%s %s) is not pinned: set the input hostKey to it (or %q), or set trustOnFirstUse", hostname, key.Type(), ssh.FingerprintSHA256(key), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
 		}, nil
 	}

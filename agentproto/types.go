@@ -254,7 +254,63 @@ type Task struct {
 	// never stores them and masks the password. Nil: anonymous.
 	Credentials *Credentials `json:"credentials,omitempty"`
 	Origin      string       `json:"origin,omitempty"`
+	// Endpoint is the service connection the task deploys to (its template's SSH,
+	// DOCKER_REGISTRY or KUBERNETES input), resolved by the server when it sent the job. The
+	// agent never stores it and masks Password, PrivateKey and Secrets in every line of the
+	// job. See Endpoint for how the task gets it. Nil: none (a task may still carry the
+	// endpoint inline in its inputs).
+	Endpoint *Endpoint `json:"endpoint,omitempty"`
 }
+
+// Endpoint kinds (Endpoint.Kind).
+const (
+	EndpointSSH            = "SSH"
+	EndpointDockerRegistry = "DOCKER_REGISTRY"
+	EndpointKubernetes     = "KUBERNETES"
+)
+
+// Endpoint is a service connection that a task deploys to. Runners use it directly (the SSH
+// runners connect with it instead of their inline inputs). A script task gets it as
+// environment variables, set for every task with inputs (empty without an endpoint, so that a
+// job variable of the same name never stands in for one): ENDPOINT_KIND, ENDPOINT_NAME,
+// ENDPOINT_URL, ENDPOINT_REGISTRY, ENDPOINT_HOST, ENDPOINT_PORT, ENDPOINT_USERNAME,
+// ENDPOINT_PASSWORD, ENDPOINT_HOSTKEY, ENDPOINT_KUBECONTEXT, ENDPOINT_NAMESPACE; the
+// kubeconfig (KUBERNETES) and the private key (SSH) are written to files of mode 0600 under
+// the job's temporary directory, named by ENDPOINT_KUBECONFIG and ENDPOINT_PRIVATEKEYFILE, and
+// a DOCKER_REGISTRY endpoint sets DOCKER_CONFIG to an empty private directory, so that a
+// docker login stays within the task. The files and the directory are removed when the task
+// ends, whatever its result.
+type Endpoint struct {
+	// Input is the task input that named the connection; Name and Kind are the connection's.
+	Input string `json:"input"`
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	// URL: the registry (DOCKER_REGISTRY) or the cluster's API server (KUBERNETES);
+	// Registry: the registry's host[:port], what docker login takes and images are prefixed with.
+	URL      string `json:"url,omitempty"`
+	Registry string `json:"registry,omitempty"`
+	// SSH: Host and Port (never 0), the pinned host keys (authorized_keys or known_hosts
+	// lines, or SHA256: fingerprints, one a line) or TrustOnFirstUse.
+	Host            string `json:"host,omitempty"`
+	Port            int    `json:"port,omitempty"`
+	HostKey         string `json:"hostKey,omitempty"`
+	TrustOnFirstUse bool   `json:"trustOnFirstUse,omitempty"`
+	Username        string `json:"username,omitempty"`
+	// Password is the SSH password or the registry's password or token.
+	Password   string `json:"password,omitempty"`
+	PrivateKey string `json:"privateKey,omitempty"`
+	// KUBERNETES: the kubeconfig, the context to use (empty: its current-context) and the
+	// default namespace.
+	Kubeconfig  string `json:"kubeconfig,omitempty"`
+	KubeContext string `json:"kubeContext,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
+	// Secrets are further values to mask: the kubeconfig's tokens, passwords and keys.
+	Secrets []string `json:"secrets,omitempty"`
+}
+
+// CapabilityEndpoints is the system capability ("1") of agents that take Task.Endpoint. The
+// server demands it of a job whose tasks name an endpoint connection.
+const CapabilityEndpoints = "agent.endpoints"
 
 // CapabilityTasks is the system capability ("1") of agents that evaluate Task.Condition (and
 // run cleanup tasks on cancel) and export Task.Inputs. The server adds it to the demands of a

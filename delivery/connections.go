@@ -16,8 +16,8 @@ import (
 // shorter; the bound only stops abuse).
 const maxSecretLen = 4096
 
-// ConnectionInput describes a new service connection. Secret and
-// WebhookSecret are write-only: nil or empty means none.
+// ConnectionInput describes a new service connection. Secret, WebhookSecret, PrivateKey and
+// Kubeconfig are write-only: nil or empty means none. Which fields a kind takes: connkinds.go.
 type ConnectionInput struct {
 	Name          string
 	Kind          serviceconnection.Kind
@@ -25,17 +25,35 @@ type ConnectionInput struct {
 	Username      string
 	Secret        *string
 	WebhookSecret *string
+	// SSH.
+	Host            string
+	Port            int
+	HostKey         string
+	TrustOnFirstUse bool
+	PrivateKey      *string
+	// KUBERNETES.
+	Kubeconfig  *string
+	KubeContext string
+	Namespace   string
 }
 
 // ConnectionPatch changes some fields of a service connection. Nil fields are
-// kept; for Secret and WebhookSecret an empty string clears the secret. The
-// kind cannot change: artifact sources depend on it.
+// kept; for Secret, WebhookSecret, PrivateKey and Kubeconfig an empty string clears
+// it. The kind cannot change: artifact sources and tasks depend on it.
 type ConnectionPatch struct {
-	Name          *string
-	URL           *string
-	Username      *string
-	Secret        *string
-	WebhookSecret *string
+	Name            *string
+	URL             *string
+	Username        *string
+	Secret          *string
+	WebhookSecret   *string
+	Host            *string
+	Port            *int
+	HostKey         *string
+	TrustOnFirstUse *bool
+	PrivateKey      *string
+	Kubeconfig      *string
+	KubeContext     *string
+	Namespace       *string
 }
 
 // connectionAudit is the audited view of a connection: whether it has
@@ -47,17 +65,28 @@ type connectionAudit struct {
 	Username         string `json:"username"`
 	HasSecret        bool   `json:"hasSecret"`
 	HasWebhookSecret bool   `json:"hasWebhookSecret"`
+	Host             string `json:"host,omitempty"`
+	Port             int    `json:"port,omitempty"`
+	HostKey          string `json:"hostKey,omitempty"`
+	TrustOnFirstUse  bool   `json:"trustOnFirstUse,omitempty"`
+	HasPrivateKey    bool   `json:"hasPrivateKey,omitempty"`
+	HasKubeconfig    bool   `json:"hasKubeconfig,omitempty"`
+	KubeContext      string `json:"kubeContext,omitempty"`
+	Namespace        string `json:"namespace,omitempty"`
 }
 
 func auditConnection(c *ent.ServiceConnection) connectionAudit {
 	return connectionAudit{
 		Name: c.Name, Kind: string(c.Kind), URL: c.URL, Username: c.Username,
 		HasSecret: len(c.SecretEncrypted) > 0, HasWebhookSecret: len(c.WebhookSecretEncrypted) > 0,
+		Host: c.Host, Port: c.Port, HostKey: c.HostKey, TrustOnFirstUse: c.TrustOnFirstUse,
+		HasPrivateKey: len(c.PrivateKeyEncrypted) > 0, HasKubeconfig: len(c.KubeconfigEncrypted) > 0,
+		KubeContext: c.KubeContext, Namespace: c.Namespace,
 	}
 }
 
-// CreateConnection adds a Jenkins or Azure DevOps connection, sealing its
-// secrets. Only an ADMIN may.
+// CreateConnection adds a service connection, checked against its kind (connkinds.go), sealing
+// its secrets. Only an ADMIN may.
 func (e *Engine) CreateConnection(ctx context.Context, actor Actor, in ConnectionInput) (*ent.ServiceConnection, error) {
 	if err := actor.Require(RoleAdmin, "creating a service connection"); err != nil {
 		return nil, err
@@ -66,15 +95,15 @@ func (e *Engine) CreateConnection(ctx context.Context, actor Actor, in Connectio
 	if err != nil {
 		return nil, err
 	}
-	if err := serviceconnection.KindValidator(in.Kind); err != nil {
-		return nil, Invalid("kind", "%q is not a connection kind: use JENKINS or AZURE_DEVOPS", in.Kind)
+	f := connFields{
+		Kind: in.Kind, URL: in.URL, Username: in.Username,
+		HasSecret: deref(in.Secret) != "", HasWebhook: deref(in.WebhookSecret) != "",
+		Host: in.Host, Port: in.Port, HostKey: in.HostKey, TrustOnFirstUse: in.TrustOnFirstUse,
+		PrivateKey: deref(in.PrivateKey), HasPrivateKey: deref(in.PrivateKey) != "",
+		Kubeconfig: deref(in.Kubeconfig), KubeContext: in.KubeContext, Namespace: in.Namespace,
+		setURL: true, setHostKey: true, setKubeconfig: true, setPrvKey: true,
 	}
-	u, err := validateConnectionURL(in.URL)
-	if err != nil {
-		return nil, err
-	}
-	username, err := validateConnectionUsername(in.Username)
-	if err != nil {
+	if err := checkConnection(&f); err != nil {
 		return nil, err
 	}
 	secret, err := e.sealSecret("secret", in.Secret)
@@ -85,18 +114,34 @@ func (e *Engine) CreateConnection(ctx context.Context, actor Actor, in Connectio
 	if err != nil {
 		return nil, err
 	}
+	privateKey, err := e.sealField("privateKey", f.PrivateKey, maxPrivateKeyLen)
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := e.sealField("kubeconfig", f.Kubeconfig, maxKubeconfigLen)
+	if err != nil {
+		return nil, err
+	}
 	var c *ent.ServiceConnection
 	err = e.inTx(ctx, func(t *txn) error {
 		if err := t.requireConnectionNameFree(name, 0); err != nil {
 			return err
 		}
-		create := t.ServiceConnection.Create().SetName(name).SetKind(in.Kind).SetURL(u).
-			SetUsername(username).SetCreatedAt(t.now).SetUpdatedAt(t.now)
+		create := t.ServiceConnection.Create().SetName(name).SetKind(f.Kind).SetURL(f.URL).
+			SetUsername(f.Username).SetHost(f.Host).SetPort(f.Port).SetHostKey(f.HostKey).
+			SetTrustOnFirstUse(f.TrustOnFirstUse).SetKubeContext(f.KubeContext).SetNamespace(f.Namespace).
+			SetCreatedAt(t.now).SetUpdatedAt(t.now)
 		if secret != nil {
 			create.SetSecretEncrypted(secret)
 		}
 		if webhookSecret != nil {
 			create.SetWebhookSecretEncrypted(webhookSecret)
+		}
+		if privateKey != nil {
+			create.SetPrivateKeyEncrypted(privateKey)
+		}
+		if kubeconfig != nil {
+			create.SetKubeconfigEncrypted(kubeconfig)
 		}
 		if c, err = create.Save(ctx); err != nil {
 			return err
@@ -109,28 +154,26 @@ func (e *Engine) CreateConnection(ctx context.Context, actor Actor, in Connectio
 	return c, nil
 }
 
-// UpdateConnection changes a service connection. Only an ADMIN may.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// UpdateConnection changes a service connection; the result is checked against its kind as a
+// whole. Only an ADMIN may.
 func (e *Engine) UpdateConnection(ctx context.Context, actor Actor, id int, p ConnectionPatch) (*ent.ServiceConnection, error) {
 	if err := actor.Require(RoleAdmin, "updating a service connection"); err != nil {
 		return nil, err
 	}
 	var (
-		name, u, username     string
+		name                  string
 		secret, webhookSecret []byte
 		err                   error
 	)
 	if p.Name != nil {
 		if name, err = validateConnectionName(*p.Name); err != nil {
-			return nil, err
-		}
-	}
-	if p.URL != nil {
-		if u, err = validateConnectionURL(*p.URL); err != nil {
-			return nil, err
-		}
-	}
-	if p.Username != nil {
-		if username, err = validateConnectionUsername(*p.Username); err != nil {
 			return nil, err
 		}
 	}
@@ -149,18 +192,59 @@ func (e *Engine) UpdateConnection(ctx context.Context, actor Actor, id int, p Co
 		if err != nil {
 			return err
 		}
-		upd := old.Update().SetUpdatedAt(t.now)
+		f := fieldsOf(old)
+		if p.URL != nil {
+			f.URL, f.setURL = *p.URL, true
+		}
+		if p.Username != nil {
+			f.Username = *p.Username
+		}
+		if p.Secret != nil {
+			f.HasSecret = *p.Secret != ""
+		}
+		if p.WebhookSecret != nil {
+			f.HasWebhook = *p.WebhookSecret != ""
+		}
+		if p.Host != nil {
+			f.Host = *p.Host
+		}
+		if p.Port != nil {
+			f.Port = *p.Port
+		}
+		if p.HostKey != nil {
+			f.HostKey, f.setHostKey = *p.HostKey, true
+		}
+		if p.TrustOnFirstUse != nil {
+			f.TrustOnFirstUse = *p.TrustOnFirstUse
+		}
+		if p.PrivateKey != nil {
+			f.PrivateKey, f.HasPrivateKey, f.setPrvKey = *p.PrivateKey, *p.PrivateKey != "", true
+		}
+		if p.KubeContext != nil {
+			f.KubeContext = *p.KubeContext
+		}
+		if p.Namespace != nil {
+			f.Namespace = *p.Namespace
+		}
+		switch {
+		case p.Kubeconfig != nil:
+			f.Kubeconfig, f.setKubeconfig = *p.Kubeconfig, true
+		case len(old.KubeconfigEncrypted) > 0:
+			if f.Kubeconfig, err = e.openSecret(old.KubeconfigEncrypted); err != nil {
+				return fmt.Errorf("opening the kubeconfig of service connection %d: %w", id, err)
+			}
+		}
+		if err := checkConnection(&f); err != nil {
+			return err
+		}
+		upd := old.Update().SetUpdatedAt(t.now).SetURL(f.URL).SetUsername(f.Username).SetHost(f.Host).
+			SetPort(f.Port).SetHostKey(f.HostKey).SetTrustOnFirstUse(f.TrustOnFirstUse).
+			SetKubeContext(f.KubeContext).SetNamespace(f.Namespace)
 		if p.Name != nil {
 			if err := t.requireConnectionNameFree(name, id); err != nil {
 				return err
 			}
 			upd.SetName(name)
-		}
-		if p.URL != nil {
-			upd.SetURL(u)
-		}
-		if p.Username != nil {
-			upd.SetUsername(username)
 		}
 		switch {
 		case p.Secret == nil:
@@ -175,6 +259,28 @@ func (e *Engine) UpdateConnection(ctx context.Context, actor Actor, id int, p Co
 			upd.ClearWebhookSecretEncrypted()
 		default:
 			upd.SetWebhookSecretEncrypted(webhookSecret)
+		}
+		if p.PrivateKey != nil {
+			sealed, err := e.sealField("privateKey", f.PrivateKey, maxPrivateKeyLen)
+			if err != nil {
+				return err
+			}
+			if sealed == nil {
+				upd.ClearPrivateKeyEncrypted()
+			} else {
+				upd.SetPrivateKeyEncrypted(sealed)
+			}
+		}
+		if p.Kubeconfig != nil {
+			sealed, err := e.sealField("kubeconfig", f.Kubeconfig, maxKubeconfigLen)
+			if err != nil {
+				return err
+			}
+			if sealed == nil {
+				upd.ClearKubeconfigEncrypted()
+			} else {
+				upd.SetKubeconfigEncrypted(sealed)
+			}
 		}
 		if c, err = upd.Save(ctx); err != nil {
 			return err

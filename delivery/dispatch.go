@@ -705,6 +705,9 @@ type AssignmentTask struct {
 	HasCredentials     bool
 	Username, Password string
 	Origin             string
+	// Endpoint is the service connection the task deploys to (an SSH, DOCKER_REGISTRY or
+	// KUBERNETES input of its template), secrets decrypted; nil: none.
+	Endpoint *TaskEndpoint
 }
 
 // AssignmentArtifact is one artifact download of the release.
@@ -862,6 +865,9 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		if f.template != nil {
 			task.Inputs, task.SecretInputs = tasklib.InputEnv(f.template, f.inputs, func(string) (string, bool) { return "", false })
 			if err := e.taskCredentials(ctx, f, &task); err != nil {
+				return AssignmentData{}, err
+			}
+			if err := e.taskEndpoint(ctx, f, &task); err != nil {
 				return AssignmentData{}, err
 			}
 		}

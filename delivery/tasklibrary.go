@@ -369,10 +369,12 @@ func validateTemplateTask(p *problems, f string, task spec.Task, refs *reference
 		}
 		return
 	}
-	for _, pr := range tasklib.ValidateInputs(tpl, task.Inputs, func(name string) bool { _, ok := refs.connections[name]; return ok }) {
+	connections := func(name string) (string, bool) { k, ok := refs.connections[name]; return string(k), ok }
+	for _, pr := range tasklib.ValidateInputs(tpl, task.Inputs, connections) {
 		p.add(f+"."+pr.Field, "task %s: %s", task.Name, pr.Message)
 	}
 	validateDownloadFile(p, f, task, tpl, refs)
+	validateEndpointInput(p, f, task, tpl)
 	if k, v, ok := downloadSecureFileInput(task); ok && hasVariableReference(v) {
 		p.add(f+".inputs."+k, "task %s: input secureFile names a secure file of the library, not a $(variable) reference: the server sends the file with the job", task.Name)
 	}
@@ -529,6 +531,9 @@ func templateDemands(tasks []spec.Task) []string {
 			out = append(out, f.template.Demands...)
 			if f.template.Runner != "" {
 				out = append(out, tasklib.RunnerCapability(f.template.Runner))
+			}
+			if usesEndpoint(f) {
+				out = append(out, endpointsCapability)
 			}
 		}
 		if f.Shell == "cmd" {

@@ -4498,6 +4498,36 @@ func (sc *ServiceConnectionQuery) collectField(ctx context.Context, oneNode bool
 				selectedFields = append(selectedFields, serviceconnection.FieldUsername)
 				fieldSeen[serviceconnection.FieldUsername] = struct{}{}
 			}
+		case "host":
+			if _, ok := fieldSeen[serviceconnection.FieldHost]; !ok {
+				selectedFields = append(selectedFields, serviceconnection.FieldHost)
+				fieldSeen[serviceconnection.FieldHost] = struct{}{}
+			}
+		case "port":
+			if _, ok := fieldSeen[serviceconnection.FieldPort]; !ok {
+				selectedFields = append(selectedFields, serviceconnection.FieldPort)
+				fieldSeen[serviceconnection.FieldPort] = struct{}{}
+			}
+		case "hostKey":
+			if _, ok := fieldSeen[serviceconnection.FieldHostKey]; !ok {
+				selectedFields = append(selectedFields, serviceconnection.FieldHostKey)
+				fieldSeen[serviceconnection.FieldHostKey] = struct{}{}
+			}
+		case "trustOnFirstUse":
+			if _, ok := fieldSeen[serviceconnection.FieldTrustOnFirstUse]; !ok {
+				selectedFields = append(selectedFields, serviceconnection.FieldTrustOnFirstUse)
+				fieldSeen[serviceconnection.FieldTrustOnFirstUse] = struct{}{}
+			}
+		case "kubeContext":
+			if _, ok := fieldSeen[serviceconnection.FieldKubeContext]; !ok {
+				selectedFields = append(selectedFields, serviceconnection.FieldKubeContext)
+				fieldSeen[serviceconnection.FieldKubeContext] = struct{}{}
+			}
+		case "namespace":
+			if _, ok := fieldSeen[serviceconnection.FieldNamespace]; !ok {
+				selectedFields = append(selectedFields, serviceconnection.FieldNamespace)
+				fieldSeen[serviceconnection.FieldNamespace] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -13764,6 +13764,80 @@ type ServiceConnectionWhereInput struct {
 	UsernameHasSuffix    *string  `json:"usernameHasSuffix,omitempty"`
 	UsernameEqualFold    *string  `json:"usernameEqualFold,omitempty"`
 	UsernameContainsFold *string  `json:"usernameContainsFold,omitempty"`
+
+	// "host" field predicates.
+	Host             *string  `json:"host,omitempty"`
+	HostNEQ          *string  `json:"hostNEQ,omitempty"`
+	HostIn           []string `json:"hostIn,omitempty"`
+	HostNotIn        []string `json:"hostNotIn,omitempty"`
+	HostGT           *string  `json:"hostGT,omitempty"`
+	HostGTE          *string  `json:"hostGTE,omitempty"`
+	HostLT           *string  `json:"hostLT,omitempty"`
+	HostLTE          *string  `json:"hostLTE,omitempty"`
+	HostContains     *string  `json:"hostContains,omitempty"`
+	HostHasPrefix    *string  `json:"hostHasPrefix,omitempty"`
+	HostHasSuffix    *string  `json:"hostHasSuffix,omitempty"`
+	HostEqualFold    *string  `json:"hostEqualFold,omitempty"`
+	HostContainsFold *string  `json:"hostContainsFold,omitempty"`
+
+	// "port" field predicates.
+	Port      *int  `json:"port,omitempty"`
+	PortNEQ   *int  `json:"portNEQ,omitempty"`
+	PortIn    []int `json:"portIn,omitempty"`
+	PortNotIn []int `json:"portNotIn,omitempty"`
+	PortGT    *int  `json:"portGT,omitempty"`
+	PortGTE   *int  `json:"portGTE,omitempty"`
+	PortLT    *int  `json:"portLT,omitempty"`
+	PortLTE   *int  `json:"portLTE,omitempty"`
+
+	// "host_key" field predicates.
+	HostKey             *string  `json:"hostKey,omitempty"`
+	HostKeyNEQ          *string  `json:"hostKeyNEQ,omitempty"`
+	HostKeyIn           []string `json:"hostKeyIn,omitempty"`
+	HostKeyNotIn        []string `json:"hostKeyNotIn,omitempty"`
+	HostKeyGT           *string  `json:"hostKeyGT,omitempty"`
+	HostKeyGTE          *string  `json:"hostKeyGTE,omitempty"`
+	HostKeyLT           *string  `json:"hostKeyLT,omitempty"`
+	HostKeyLTE          *string  `json:"hostKeyLTE,omitempty"`
+	HostKeyContains     *string  `json:"hostKeyContains,omitempty"`
+	HostKeyHasPrefix    *string  `json:"hostKeyHasPrefix,omitempty"`
+	HostKeyHasSuffix    *string  `json:"hostKeyHasSuffix,omitempty"`
+	HostKeyEqualFold    *string  `json:"hostKeyEqualFold,omitempty"`
+	HostKeyContainsFold *string  `json:"hostKeyContainsFold,omitempty"`
+
+	// "trust_on_first_use" field predicates.
+	TrustOnFirstUse    *bool `json:"trustOnFirstUse,omitempty"`
+	TrustOnFirstUseNEQ *bool `json:"trustOnFirstUseNEQ,omitempty"`
+
+	// "kube_context" field predicates.
+	KubeContext             *string  `json:"kubeContext,omitempty"`
+	KubeContextNEQ          *string  `json:"kubeContextNEQ,omitempty"`
+	KubeContextIn           []string `json:"kubeContextIn,omitempty"`
+	KubeContextNotIn        []string `json:"kubeContextNotIn,omitempty"`
+	KubeContextGT           *string  `json:"kubeContextGT,omitempty"`
+	KubeContextGTE          *string  `json:"kubeContextGTE,omitempty"`
+	KubeContextLT           *string  `json:"kubeContextLT,omitempty"`
+	KubeContextLTE          *string  `json:"kubeContextLTE,omitempty"`
+	KubeContextContains     *string  `json:"kubeContextContains,omitempty"`
+	KubeContextHasPrefix    *string  `json:"kubeContextHasPrefix,omitempty"`
+	KubeContextHasSuffix    *string  `json:"kubeContextHasSuffix,omitempty"`
+	KubeContextEqualFold    *string  `json:"kubeContextEqualFold,omitempty"`
+	KubeContextContainsFold *string  `json:"kubeContextContainsFold,omitempty"`
+
+	// "namespace" field predicates.
+	Namespace             *string  `json:"namespace,omitempty"`
+	NamespaceNEQ          *string  `json:"namespaceNEQ,omitempty"`
+	NamespaceIn           []string `json:"namespaceIn,omitempty"`
+	NamespaceNotIn        []string `json:"namespaceNotIn,omitempty"`
+	NamespaceGT           *string  `json:"namespaceGT,omitempty"`
+	NamespaceGTE          *string  `json:"namespaceGTE,omitempty"`
+	NamespaceLT           *string  `json:"namespaceLT,omitempty"`
+	NamespaceLTE          *string  `json:"namespaceLTE,omitempty"`
+	NamespaceContains     *string  `json:"namespaceContains,omitempty"`
+	NamespaceHasPrefix    *string  `json:"namespaceHasPrefix,omitempty"`
+	NamespaceHasSuffix    *string  `json:"namespaceHasSuffix,omitempty"`
+	NamespaceEqualFold    *string  `json:"namespaceEqualFold,omitempty"`
+	NamespaceContainsFold *string  `json:"namespaceContainsFold,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -14037,6 +14111,192 @@ func (i *ServiceConnectionWhereInput) P() (predicate.ServiceConnection, error) {
 	}
 	if i.UsernameContainsFold != nil {
 		predicates = append(predicates, serviceconnection.UsernameContainsFold(*i.UsernameContainsFold))
+	}
+	if i.Host != nil {
+		predicates = append(predicates, serviceconnection.HostEQ(*i.Host))
+	}
+	if i.HostNEQ != nil {
+		predicates = append(predicates, serviceconnection.HostNEQ(*i.HostNEQ))
+	}
+	if len(i.HostIn) > 0 {
+		predicates = append(predicates, serviceconnection.HostIn(i.HostIn...))
+	}
+	if len(i.HostNotIn) > 0 {
+		predicates = append(predicates, serviceconnection.HostNotIn(i.HostNotIn...))
+	}
+	if i.HostGT != nil {
+		predicates = append(predicates, serviceconnection.HostGT(*i.HostGT))
+	}
+	if i.HostGTE != nil {
+		predicates = append(predicates, serviceconnection.HostGTE(*i.HostGTE))
+	}
+	if i.HostLT != nil {
+		predicates = append(predicates, serviceconnection.HostLT(*i.HostLT))
+	}
+	if i.HostLTE != nil {
+		predicates = append(predicates, serviceconnection.HostLTE(*i.HostLTE))
+	}
+	if i.HostContains != nil {
+		predicates = append(predicates, serviceconnection.HostContains(*i.HostContains))
+	}
+	if i.HostHasPrefix != nil {
+		predicates = append(predicates, serviceconnection.HostHasPrefix(*i.HostHasPrefix))
+	}
+	if i.HostHasSuffix != nil {
+		predicates = append(predicates, serviceconnection.HostHasSuffix(*i.HostHasSuffix))
+	}
+	if i.HostEqualFold != nil {
+		predicates = append(predicates, serviceconnection.HostEqualFold(*i.HostEqualFold))
+	}
+	if i.HostContainsFold != nil {
+		predicates = append(predicates, serviceconnection.HostContainsFold(*i.HostContainsFold))
+	}
+	if i.Port != nil {
+		predicates = append(predicates, serviceconnection.PortEQ(*i.Port))
+	}
+	if i.PortNEQ != nil {
+		predicates = append(predicates, serviceconnection.PortNEQ(*i.PortNEQ))
+	}
+	if len(i.PortIn) > 0 {
+		predicates = append(predicates, serviceconnection.PortIn(i.PortIn...))
+	}
+	if len(i.PortNotIn) > 0 {
+		predicates = append(predicates, serviceconnection.PortNotIn(i.PortNotIn...))
+	}
+	if i.PortGT != nil {
+		predicates = append(predicates, serviceconnection.PortGT(*i.PortGT))
+	}
+	if i.PortGTE != nil {
+		predicates = append(predicates, serviceconnection.PortGTE(*i.PortGTE))
+	}
+	if i.PortLT != nil {
+		predicates = append(predicates, serviceconnection.PortLT(*i.PortLT))
+	}
+	if i.PortLTE != nil {
+		predicates = append(predicates, serviceconnection.PortLTE(*i.PortLTE))
+	}
+	if i.HostKey != nil {
+		predicates = append(predicates, serviceconnection.HostKeyEQ(*i.HostKey))
+	}
+	if i.HostKeyNEQ != nil {
+		predicates = append(predicates, serviceconnection.HostKeyNEQ(*i.HostKeyNEQ))
+	}
+	if len(i.HostKeyIn) > 0 {
+		predicates = append(predicates, serviceconnection.HostKeyIn(i.HostKeyIn...))
+	}
+	if len(i.HostKeyNotIn) > 0 {
+		predicates = append(predicates, serviceconnection.HostKeyNotIn(i.HostKeyNotIn...))
+	}
+	if i.HostKeyGT != nil {
+		predicates = append(predicates, serviceconnection.HostKeyGT(*i.HostKeyGT))
+	}
+	if i.HostKeyGTE != nil {
+		predicates = append(predicates, serviceconnection.HostKeyGTE(*i.HostKeyGTE))
+	}
+	if i.HostKeyLT != nil {
+		predicates = append(predicates, serviceconnection.HostKeyLT(*i.HostKeyLT))
+	}
+	if i.HostKeyLTE != nil {
+		predicates = append(predicates, serviceconnection.HostKeyLTE(*i.HostKeyLTE))
+	}
+	if i.HostKeyContains != nil {
+		predicates = append(predicates, serviceconnection.HostKeyContains(*i.HostKeyContains))
+	}
+	if i.HostKeyHasPrefix != nil {
+		predicates = append(predicates, serviceconnection.HostKeyHasPrefix(*i.HostKeyHasPrefix))
+	}
+	if i.HostKeyHasSuffix != nil {
+		predicates = append(predicates, serviceconnection.HostKeyHasSuffix(*i.HostKeyHasSuffix))
+	}
+	if i.HostKeyEqualFold != nil {
+		predicates = append(predicates, serviceconnection.HostKeyEqualFold(*i.HostKeyEqualFold))
+	}
+	if i.HostKeyContainsFold != nil {
+		predicates = append(predicates, serviceconnection.HostKeyContainsFold(*i.HostKeyContainsFold))
+	}
+	if i.TrustOnFirstUse != nil {
+		predicates = append(predicates, serviceconnection.TrustOnFirstUseEQ(*i.TrustOnFirstUse))
+	}
+	if i.TrustOnFirstUseNEQ != nil {
+		predicates = append(predicates, serviceconnection.TrustOnFirstUseNEQ(*i.TrustOnFirstUseNEQ))
+	}
+	if i.KubeContext != nil {
+		predicates = append(predicates, serviceconnection.KubeContextEQ(*i.KubeContext))
+	}
+	if i.KubeContextNEQ != nil {
+		predicates = append(predicates, serviceconnection.KubeContextNEQ(*i.KubeContextNEQ))
+	}
+	if len(i.KubeContextIn) > 0 {
+		predicates = append(predicates, serviceconnection.KubeContextIn(i.KubeContextIn...))
+	}
+	if len(i.KubeContextNotIn) > 0 {
+		predicates = append(predicates, serviceconnection.KubeContextNotIn(i.KubeContextNotIn...))
+	}
+	if i.KubeContextGT != nil {
+		predicates = append(predicates, serviceconnection.KubeContextGT(*i.KubeContextGT))
+	}
+	if i.KubeContextGTE != nil {
+		predicates = append(predicates, serviceconnection.KubeContextGTE(*i.KubeContextGTE))
+	}
+	if i.KubeContextLT != nil {
+		predicates = append(predicates, serviceconnection.KubeContextLT(*i.KubeContextLT))
+	}
+	if i.KubeContextLTE != nil {
+		predicates = append(predicates, serviceconnection.KubeContextLTE(*i.KubeContextLTE))
+	}
+	if i.KubeContextContains != nil {
+		predicates = append(predicates, serviceconnection.KubeContextContains(*i.KubeContextContains))
+	}
+	if i.KubeContextHasPrefix != nil {
+		predicates = append(predicates, serviceconnection.KubeContextHasPrefix(*i.KubeContextHasPrefix))
+	}
+	if i.KubeContextHasSuffix != nil {
+		predicates = append(predicates, serviceconnection.KubeContextHasSuffix(*i.KubeContextHasSuffix))
+	}
+	if i.KubeContextEqualFold != nil {
+		predicates = append(predicates, serviceconnection.KubeContextEqualFold(*i.KubeContextEqualFold))
+	}
+	if i.KubeContextContainsFold != nil {
+		predicates = append(predicates, serviceconnection.KubeContextContainsFold(*i.KubeContextContainsFold))
+	}
+	if i.Namespace != nil {
+		predicates = append(predicates, serviceconnection.NamespaceEQ(*i.Namespace))
+	}
+	if i.NamespaceNEQ != nil {
+		predicates = append(predicates, serviceconnection.NamespaceNEQ(*i.NamespaceNEQ))
+	}
+	if len(i.NamespaceIn) > 0 {
+		predicates = append(predicates, serviceconnection.NamespaceIn(i.NamespaceIn...))
+	}
+	if len(i.NamespaceNotIn) > 0 {
+		predicates = append(predicates, serviceconnection.NamespaceNotIn(i.NamespaceNotIn...))
+	}
+	if i.NamespaceGT != nil {
+		predicates = append(predicates, serviceconnection.NamespaceGT(*i.NamespaceGT))
+	}
+	if i.NamespaceGTE != nil {
+		predicates = append(predicates, serviceconnection.NamespaceGTE(*i.NamespaceGTE))
+	}
+	if i.NamespaceLT != nil {
+		predicates = append(predicates, serviceconnection.NamespaceLT(*i.NamespaceLT))
+	}
+	if i.NamespaceLTE != nil {
+		predicates = append(predicates, serviceconnection.NamespaceLTE(*i.NamespaceLTE))
+	}
+	if i.NamespaceContains != nil {
+		predicates = append(predicates, serviceconnection.NamespaceContains(*i.NamespaceContains))
+	}
+	if i.NamespaceHasPrefix != nil {
+		predicates = append(predicates, serviceconnection.NamespaceHasPrefix(*i.NamespaceHasPrefix))
+	}
+	if i.NamespaceHasSuffix != nil {
+		predicates = append(predicates, serviceconnection.NamespaceHasSuffix(*i.NamespaceHasSuffix))
+	}
+	if i.NamespaceEqualFold != nil {
+		predicates = append(predicates, serviceconnection.NamespaceEqualFold(*i.NamespaceEqualFold))
+	}
+	if i.NamespaceContainsFold != nil {
+		predicates = append(predicates, serviceconnection.NamespaceContainsFold(*i.NamespaceContainsFold))
 	}
 
 	switch len(predicates) {

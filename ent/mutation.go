@@ -31886,6 +31886,15 @@ type ServiceConnectionMutation struct {
 	username                  *string
 	secret_encrypted          *[]byte
 	webhook_secret_encrypted  *[]byte
+	host                      *string
+	port                      *int
+	addport                   *int
+	host_key                  *string
+	trust_on_first_use        *bool
+	private_key_encrypted     *[]byte
+	kubeconfig_encrypted      *[]byte
+	kube_context              *string
+	namespace                 *string
 	clearedFields             map[string]struct{}
 	artifact_sources          map[int]struct{}
 	removedartifact_sources   map[int]struct{}
@@ -32310,6 +32319,340 @@ func (m *ServiceConnectionMutation) ResetWebhookSecretEncrypted() {
 	delete(m.clearedFields, serviceconnection.FieldWebhookSecretEncrypted)
 }
 
+// SetHost sets the "host" field.
+func (m *ServiceConnectionMutation) SetHost(s string) {
+	m.host = &s
+}
+
+// Host returns the value of the "host" field in the mutation.
+func (m *ServiceConnectionMutation) Host() (r string, exists bool) {
+	v := m.host
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHost returns the old "host" field's value of the ServiceConnection entity.
+// If the ServiceConnection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceConnectionMutation) OldHost(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHost: %w", err)
+	}
+	return oldValue.Host, nil
+}
+
+// ResetHost resets all changes to the "host" field.
+func (m *ServiceConnectionMutation) ResetHost() {
+	m.host = nil
+}
+
+// SetPort sets the "port" field.
+func (m *ServiceConnectionMutation) SetPort(i int) {
+	m.port = &i
+	m.addport = nil
+}
+
+// Port returns the value of the "port" field in the mutation.
+func (m *ServiceConnectionMutation) Port() (r int, exists bool) {
+	v := m.port
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPort returns the old "port" field's value of the ServiceConnection entity.
+// If the ServiceConnection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceConnectionMutation) OldPort(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPort is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPort requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPort: %w", err)
+	}
+	return oldValue.Port, nil
+}
+
+// AddPort adds i to the "port" field.
+func (m *ServiceConnectionMutation) AddPort(i int) {
+	if m.addport != nil {
+		*m.addport += i
+	} else {
+		m.addport = &i
+	}
+}
+
+// AddedPort returns the value that was added to the "port" field in this mutation.
+func (m *ServiceConnectionMutation) AddedPort() (r int, exists bool) {
+	v := m.addport
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPort resets all changes to the "port" field.
+func (m *ServiceConnectionMutation) ResetPort() {
+	m.port = nil
+	m.addport = nil
+}
+
+// SetHostKey sets the "host_key" field.
+func (m *ServiceConnectionMutation) SetHostKey(s string) {
+	m.host_key = &s
+}
+
+// HostKey returns the value of the "host_key" field in the mutation.
+func (m *ServiceConnectionMutation) HostKey() (r string, exists bool) {
+	v := m.host_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHostKey returns the old "host_key" field's value of the ServiceConnection entity.
+// If the ServiceConnection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceConnectionMutation) OldHostKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHostKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHostKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHostKey: %w", err)
+	}
+	return oldValue.HostKey, nil
+}
+
+// ResetHostKey resets all changes to the "host_key" field.
+func (m *ServiceConnectionMutation) ResetHostKey() {
+	m.host_key = nil
+}
+
+// SetTrustOnFirstUse sets the "trust_on_first_use" field.
+func (m *ServiceConnectionMutation) SetTrustOnFirstUse(b bool) {
+	m.trust_on_first_use = &b
+}
+
+// TrustOnFirstUse returns the value of the "trust_on_first_use" field in the mutation.
+func (m *ServiceConnectionMutation) TrustOnFirstUse() (r bool, exists bool) {
+	v := m.trust_on_first_use
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrustOnFirstUse returns the old "trust_on_first_use" field's value of the ServiceConnection entity.
+// If the ServiceConnection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceConnectionMutation) OldTrustOnFirstUse(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrustOnFirstUse is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrustOnFirstUse requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrustOnFirstUse: %w", err)
+	}
+	return oldValue.TrustOnFirstUse, nil
+}
+
+// ResetTrustOnFirstUse resets all changes to the "trust_on_first_use" field.
+func (m *ServiceConnectionMutation) ResetTrustOnFirstUse() {
+	m.trust_on_first_use = nil
+}
+
+// SetPrivateKeyEncrypted sets the "private_key_encrypted" field.
+func (m *ServiceConnectionMutation) SetPrivateKeyEncrypted(b []byte) {
+	m.private_key_encrypted = &b
+}
+
+// PrivateKeyEncrypted returns the value of the "private_key_encrypted" field in the mutation.
+func (m *ServiceConnectionMutation) PrivateKeyEncrypted() (r []byte, exists bool) {
+	v := m.private_key_encrypted
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrivateKeyEncrypted returns the old "private_key_encrypted" field's value of the ServiceConnection entity.
+// If the ServiceConnection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceConnectionMutation) OldPrivateKeyEncrypted(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrivateKeyEncrypted is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrivateKeyEncrypted requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrivateKeyEncrypted: %w", err)
+	}
+	return oldValue.PrivateKeyEncrypted, nil
+}
+
+// ClearPrivateKeyEncrypted clears the value of the "private_key_encrypted" field.
+func (m *ServiceConnectionMutation) ClearPrivateKeyEncrypted() {
+	m.private_key_encrypted = nil
+	m.clearedFields[serviceconnection.FieldPrivateKeyEncrypted] = struct{}{}
+}
+
+// PrivateKeyEncryptedCleared returns if the "private_key_encrypted" field was cleared in this mutation.
+func (m *ServiceConnectionMutation) PrivateKeyEncryptedCleared() bool {
+	_, ok := m.clearedFields[serviceconnection.FieldPrivateKeyEncrypted]
+	return ok
+}
+
+// ResetPrivateKeyEncrypted resets all changes to the "private_key_encrypted" field.
+func (m *ServiceConnectionMutation) ResetPrivateKeyEncrypted() {
+	m.private_key_encrypted = nil
+	delete(m.clearedFields, serviceconnection.FieldPrivateKeyEncrypted)
+}
+
+// SetKubeconfigEncrypted sets the "kubeconfig_encrypted" field.
+func (m *ServiceConnectionMutation) SetKubeconfigEncrypted(b []byte) {
+	m.kubeconfig_encrypted = &b
+}
+
+// KubeconfigEncrypted returns the value of the "kubeconfig_encrypted" field in the mutation.
+func (m *ServiceConnectionMutation) KubeconfigEncrypted() (r []byte, exists bool) {
+	v := m.kubeconfig_encrypted
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKubeconfigEncrypted returns the old "kubeconfig_encrypted" field's value of the ServiceConnection entity.
+// If the ServiceConnection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceConnectionMutation) OldKubeconfigEncrypted(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKubeconfigEncrypted is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKubeconfigEncrypted requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKubeconfigEncrypted: %w", err)
+	}
+	return oldValue.KubeconfigEncrypted, nil
+}
+
+// ClearKubeconfigEncrypted clears the value of the "kubeconfig_encrypted" field.
+func (m *ServiceConnectionMutation) ClearKubeconfigEncrypted() {
+	m.kubeconfig_encrypted = nil
+	m.clearedFields[serviceconnection.FieldKubeconfigEncrypted] = struct{}{}
+}
+
+// KubeconfigEncryptedCleared returns if the "kubeconfig_encrypted" field was cleared in this mutation.
+func (m *ServiceConnectionMutation) KubeconfigEncryptedCleared() bool {
+	_, ok := m.clearedFields[serviceconnection.FieldKubeconfigEncrypted]
+	return ok
+}
+
+// ResetKubeconfigEncrypted resets all changes to the "kubeconfig_encrypted" field.
+func (m *ServiceConnectionMutation) ResetKubeconfigEncrypted() {
+	m.kubeconfig_encrypted = nil
+	delete(m.clearedFields, serviceconnection.FieldKubeconfigEncrypted)
+}
+
+// SetKubeContext sets the "kube_context" field.
+func (m *ServiceConnectionMutation) SetKubeContext(s string) {
+	m.kube_context = &s
+}
+
+// KubeContext returns the value of the "kube_context" field in the mutation.
+func (m *ServiceConnectionMutation) KubeContext() (r string, exists bool) {
+	v := m.kube_context
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKubeContext returns the old "kube_context" field's value of the ServiceConnection entity.
+// If the ServiceConnection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceConnectionMutation) OldKubeContext(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKubeContext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKubeContext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKubeContext: %w", err)
+	}
+	return oldValue.KubeContext, nil
+}
+
+// ResetKubeContext resets all changes to the "kube_context" field.
+func (m *ServiceConnectionMutation) ResetKubeContext() {
+	m.kube_context = nil
+}
+
+// SetNamespace sets the "namespace" field.
+func (m *ServiceConnectionMutation) SetNamespace(s string) {
+	m.namespace = &s
+}
+
+// Namespace returns the value of the "namespace" field in the mutation.
+func (m *ServiceConnectionMutation) Namespace() (r string, exists bool) {
+	v := m.namespace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNamespace returns the old "namespace" field's value of the ServiceConnection entity.
+// If the ServiceConnection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceConnectionMutation) OldNamespace(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNamespace is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNamespace requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNamespace: %w", err)
+	}
+	return oldValue.Namespace, nil
+}
+
+// ResetNamespace resets all changes to the "namespace" field.
+func (m *ServiceConnectionMutation) ResetNamespace() {
+	m.namespace = nil
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by ids.
 func (m *ServiceConnectionMutation) AddArtifactSourceIDs(ids ...int) {
 	if m.artifact_sources == nil {
@@ -32452,7 +32795,7 @@ func (m *ServiceConnectionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ServiceConnectionMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 16)
 	if m.created_at != nil {
 		fields = append(fields, serviceconnection.FieldCreatedAt)
 	}
@@ -32476,6 +32819,30 @@ func (m *ServiceConnectionMutation) Fields() []string {
 	}
 	if m.webhook_secret_encrypted != nil {
 		fields = append(fields, serviceconnection.FieldWebhookSecretEncrypted)
+	}
+	if m.host != nil {
+		fields = append(fields, serviceconnection.FieldHost)
+	}
+	if m.port != nil {
+		fields = append(fields, serviceconnection.FieldPort)
+	}
+	if m.host_key != nil {
+		fields = append(fields, serviceconnection.FieldHostKey)
+	}
+	if m.trust_on_first_use != nil {
+		fields = append(fields, serviceconnection.FieldTrustOnFirstUse)
+	}
+	if m.private_key_encrypted != nil {
+		fields = append(fields, serviceconnection.FieldPrivateKeyEncrypted)
+	}
+	if m.kubeconfig_encrypted != nil {
+		fields = append(fields, serviceconnection.FieldKubeconfigEncrypted)
+	}
+	if m.kube_context != nil {
+		fields = append(fields, serviceconnection.FieldKubeContext)
+	}
+	if m.namespace != nil {
+		fields = append(fields, serviceconnection.FieldNamespace)
 	}
 	return fields
 }
@@ -32501,6 +32868,22 @@ func (m *ServiceConnectionMutation) Field(name string) (ent.Value, bool) {
 		return m.SecretEncrypted()
 	case serviceconnection.FieldWebhookSecretEncrypted:
 		return m.WebhookSecretEncrypted()
+	case serviceconnection.FieldHost:
+		return m.Host()
+	case serviceconnection.FieldPort:
+		return m.Port()
+	case serviceconnection.FieldHostKey:
+		return m.HostKey()
+	case serviceconnection.FieldTrustOnFirstUse:
+		return m.TrustOnFirstUse()
+	case serviceconnection.FieldPrivateKeyEncrypted:
+		return m.PrivateKeyEncrypted()
+	case serviceconnection.FieldKubeconfigEncrypted:
+		return m.KubeconfigEncrypted()
+	case serviceconnection.FieldKubeContext:
+		return m.KubeContext()
+	case serviceconnection.FieldNamespace:
+		return m.Namespace()
 	}
 	return nil, false
 }
@@ -32526,6 +32909,22 @@ func (m *ServiceConnectionMutation) OldField(ctx context.Context, name string) (
 		return m.OldSecretEncrypted(ctx)
 	case serviceconnection.FieldWebhookSecretEncrypted:
 		return m.OldWebhookSecretEncrypted(ctx)
+	case serviceconnection.FieldHost:
+		return m.OldHost(ctx)
+	case serviceconnection.FieldPort:
+		return m.OldPort(ctx)
+	case serviceconnection.FieldHostKey:
+		return m.OldHostKey(ctx)
+	case serviceconnection.FieldTrustOnFirstUse:
+		return m.OldTrustOnFirstUse(ctx)
+	case serviceconnection.FieldPrivateKeyEncrypted:
+		return m.OldPrivateKeyEncrypted(ctx)
+	case serviceconnection.FieldKubeconfigEncrypted:
+		return m.OldKubeconfigEncrypted(ctx)
+	case serviceconnection.FieldKubeContext:
+		return m.OldKubeContext(ctx)
+	case serviceconnection.FieldNamespace:
+		return m.OldNamespace(ctx)
 	}
 	return nil, fmt.Errorf("unknown ServiceConnection field %s", name)
 }
@@ -32591,6 +32990,62 @@ func (m *ServiceConnectionMutation) SetField(name string, value ent.Value) error
 		}
 		m.SetWebhookSecretEncrypted(v)
 		return nil
+	case serviceconnection.FieldHost:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHost(v)
+		return nil
+	case serviceconnection.FieldPort:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPort(v)
+		return nil
+	case serviceconnection.FieldHostKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHostKey(v)
+		return nil
+	case serviceconnection.FieldTrustOnFirstUse:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrustOnFirstUse(v)
+		return nil
+	case serviceconnection.FieldPrivateKeyEncrypted:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrivateKeyEncrypted(v)
+		return nil
+	case serviceconnection.FieldKubeconfigEncrypted:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKubeconfigEncrypted(v)
+		return nil
+	case serviceconnection.FieldKubeContext:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKubeContext(v)
+		return nil
+	case serviceconnection.FieldNamespace:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNamespace(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ServiceConnection field %s", name)
 }
@@ -32598,13 +33053,21 @@ func (m *ServiceConnectionMutation) SetField(name string, value ent.Value) error
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *ServiceConnectionMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addport != nil {
+		fields = append(fields, serviceconnection.FieldPort)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *ServiceConnectionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case serviceconnection.FieldPort:
+		return m.AddedPort()
+	}
 	return nil, false
 }
 
@@ -32613,6 +33076,13 @@ func (m *ServiceConnectionMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ServiceConnectionMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case serviceconnection.FieldPort:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPort(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ServiceConnection numeric field %s", name)
 }
@@ -32626,6 +33096,12 @@ func (m *ServiceConnectionMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(serviceconnection.FieldWebhookSecretEncrypted) {
 		fields = append(fields, serviceconnection.FieldWebhookSecretEncrypted)
+	}
+	if m.FieldCleared(serviceconnection.FieldPrivateKeyEncrypted) {
+		fields = append(fields, serviceconnection.FieldPrivateKeyEncrypted)
+	}
+	if m.FieldCleared(serviceconnection.FieldKubeconfigEncrypted) {
+		fields = append(fields, serviceconnection.FieldKubeconfigEncrypted)
 	}
 	return fields
 }
@@ -32646,6 +33122,12 @@ func (m *ServiceConnectionMutation) ClearField(name string) error {
 		return nil
 	case serviceconnection.FieldWebhookSecretEncrypted:
 		m.ClearWebhookSecretEncrypted()
+		return nil
+	case serviceconnection.FieldPrivateKeyEncrypted:
+		m.ClearPrivateKeyEncrypted()
+		return nil
+	case serviceconnection.FieldKubeconfigEncrypted:
+		m.ClearKubeconfigEncrypted()
 		return nil
 	}
 	return fmt.Errorf("unknown ServiceConnection nullable field %s", name)
@@ -32678,6 +33160,30 @@ func (m *ServiceConnectionMutation) ResetField(name string) error {
 		return nil
 	case serviceconnection.FieldWebhookSecretEncrypted:
 		m.ResetWebhookSecretEncrypted()
+		return nil
+	case serviceconnection.FieldHost:
+		m.ResetHost()
+		return nil
+	case serviceconnection.FieldPort:
+		m.ResetPort()
+		return nil
+	case serviceconnection.FieldHostKey:
+		m.ResetHostKey()
+		return nil
+	case serviceconnection.FieldTrustOnFirstUse:
+		m.ResetTrustOnFirstUse()
+		return nil
+	case serviceconnection.FieldPrivateKeyEncrypted:
+		m.ResetPrivateKeyEncrypted()
+		return nil
+	case serviceconnection.FieldKubeconfigEncrypted:
+		m.ResetKubeconfigEncrypted()
+		return nil
+	case serviceconnection.FieldKubeContext:
+		m.ResetKubeContext()
+		return nil
+	case serviceconnection.FieldNamespace:
+		m.ResetNamespace()
 		return nil
 	}
 	return fmt.Errorf("unknown ServiceConnection field %s", name)

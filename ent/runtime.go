@@ -1000,28 +1000,48 @@ func init() {
 	}()
 	// serviceconnectionDescURL is the schema descriptor for url field.
 	serviceconnectionDescURL := serviceconnectionFields[2].Descriptor()
+	// serviceconnection.DefaultURL holds the default value on creation for the url field.
+	serviceconnection.DefaultURL = serviceconnectionDescURL.Default.(string)
 	// serviceconnection.URLValidator is a validator for the "url" field. It is called by the builders before save.
-	serviceconnection.URLValidator = func() func(string) error {
-		validators := serviceconnectionDescURL.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
-		}
-		return func(url string) error {
-			for _, fn := range fns {
-				if err := fn(url); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
+	serviceconnection.URLValidator = serviceconnectionDescURL.Validators[0].(func(string) error)
 	// serviceconnectionDescUsername is the schema descriptor for username field.
 	serviceconnectionDescUsername := serviceconnectionFields[3].Descriptor()
 	// serviceconnection.DefaultUsername holds the default value on creation for the username field.
 	serviceconnection.DefaultUsername = serviceconnectionDescUsername.Default.(string)
 	// serviceconnection.UsernameValidator is a validator for the "username" field. It is called by the builders before save.
 	serviceconnection.UsernameValidator = serviceconnectionDescUsername.Validators[0].(func(string) error)
+	// serviceconnectionDescHost is the schema descriptor for host field.
+	serviceconnectionDescHost := serviceconnectionFields[6].Descriptor()
+	// serviceconnection.DefaultHost holds the default value on creation for the host field.
+	serviceconnection.DefaultHost = serviceconnectionDescHost.Default.(string)
+	// serviceconnection.HostValidator is a validator for the "host" field. It is called by the builders before save.
+	serviceconnection.HostValidator = serviceconnectionDescHost.Validators[0].(func(string) error)
+	// serviceconnectionDescPort is the schema descriptor for port field.
+	serviceconnectionDescPort := serviceconnectionFields[7].Descriptor()
+	// serviceconnection.DefaultPort holds the default value on creation for the port field.
+	serviceconnection.DefaultPort = serviceconnectionDescPort.Default.(int)
+	// serviceconnectionDescHostKey is the schema descriptor for host_key field.
+	serviceconnectionDescHostKey := serviceconnectionFields[8].Descriptor()
+	// serviceconnection.DefaultHostKey holds the default value on creation for the host_key field.
+	serviceconnection.DefaultHostKey = serviceconnectionDescHostKey.Default.(string)
+	// serviceconnection.HostKeyValidator is a validator for the "host_key" field. It is called by the builders before save.
+	serviceconnection.HostKeyValidator = serviceconnectionDescHostKey.Validators[0].(func(string) error)
+	// serviceconnectionDescTrustOnFirstUse is the schema descriptor for trust_on_first_use field.
+	serviceconnectionDescTrustOnFirstUse := serviceconnectionFields[9].Descriptor()
+	// serviceconnection.DefaultTrustOnFirstUse holds the default value on creation for the trust_on_first_use field.
+	serviceconnection.DefaultTrustOnFirstUse = serviceconnectionDescTrustOnFirstUse.Default.(bool)
+	// serviceconnectionDescKubeContext is the schema descriptor for kube_context field.
+	serviceconnectionDescKubeContext := serviceconnectionFields[12].Descriptor()
+	// serviceconnection.DefaultKubeContext holds the default value on creation for the kube_context field.
+	serviceconnection.DefaultKubeContext = serviceconnectionDescKubeContext.Default.(string)
+	// serviceconnection.KubeContextValidator is a validator for the "kube_context" field. It is called by the builders before save.
+	serviceconnection.KubeContextValidator = serviceconnectionDescKubeContext.Validators[0].(func(string) error)
+	// serviceconnectionDescNamespace is the schema descriptor for namespace field.
+	serviceconnectionDescNamespace := serviceconnectionFields[13].Descriptor()
+	// serviceconnection.DefaultNamespace holds the default value on creation for the namespace field.
+	serviceconnection.DefaultNamespace = serviceconnectionDescNamespace.Default.(string)
+	// serviceconnection.NamespaceValidator is a validator for the "namespace" field. It is called by the builders before save.
+	serviceconnection.NamespaceValidator = serviceconnectionDescNamespace.Validators[0].(func(string) error)
 	sessionMixin := schema.Session{}.Mixin()
 	sessionMixinFields0 := sessionMixin[0].Fields()
 	_ = sessionMixinFields0

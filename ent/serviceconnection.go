@@ -33,6 +33,22 @@ type ServiceConnection struct {
 	SecretEncrypted []byte `json:"-"`
 	// WebhookSecretEncrypted holds the value of the "webhook_secret_encrypted" field.
 	WebhookSecretEncrypted []byte `json:"-"`
+	// Host holds the value of the "host" field.
+	Host string `json:"host,omitempty"`
+	// Port holds the value of the "port" field.
+	Port int `json:"port,omitempty"`
+	// HostKey holds the value of the "host_key" field.
+	HostKey string `json:"host_key,omitempty"`
+	// TrustOnFirstUse holds the value of the "trust_on_first_use" field.
+	TrustOnFirstUse bool `json:"trust_on_first_use,omitempty"`
+	// PrivateKeyEncrypted holds the value of the "private_key_encrypted" field.
+	PrivateKeyEncrypted []byte `json:"-"`
+	// KubeconfigEncrypted holds the value of the "kubeconfig_encrypted" field.
+	KubeconfigEncrypted []byte `json:"-"`
+	// KubeContext holds the value of the "kube_context" field.
+	KubeContext string `json:"kube_context,omitempty"`
+	// Namespace holds the value of the "namespace" field.
+	Namespace string `json:"namespace,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ServiceConnectionQuery when eager-loading is set.
 	Edges        ServiceConnectionEdges `json:"edges"`
@@ -76,11 +92,13 @@ func (*ServiceConnection) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case serviceconnection.FieldSecretEncrypted, serviceconnection.FieldWebhookSecretEncrypted:
+		case serviceconnection.FieldSecretEncrypted, serviceconnection.FieldWebhookSecretEncrypted, serviceconnection.FieldPrivateKeyEncrypted, serviceconnection.FieldKubeconfigEncrypted:
 			values[i] = new([]byte)
-		case serviceconnection.FieldID:
+		case serviceconnection.FieldTrustOnFirstUse:
+			values[i] = new(sql.NullBool)
+		case serviceconnection.FieldID, serviceconnection.FieldPort:
 			values[i] = new(sql.NullInt64)
-		case serviceconnection.FieldName, serviceconnection.FieldKind, serviceconnection.FieldURL, serviceconnection.FieldUsername:
+		case serviceconnection.FieldName, serviceconnection.FieldKind, serviceconnection.FieldURL, serviceconnection.FieldUsername, serviceconnection.FieldHost, serviceconnection.FieldHostKey, serviceconnection.FieldKubeContext, serviceconnection.FieldNamespace:
 			values[i] = new(sql.NullString)
 		case serviceconnection.FieldCreatedAt, serviceconnection.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -153,6 +171,54 @@ func (sc *ServiceConnection) assignValues(columns []string, values []any) error 
 			} else if value != nil {
 				sc.WebhookSecretEncrypted = *value
 			}
+		case serviceconnection.FieldHost:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field host", values[i])
+			} else if value.Valid {
+				sc.Host = value.String
+			}
+		case serviceconnection.FieldPort:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field port", values[i])
+			} else if value.Valid {
+				sc.Port = int(value.Int64)
+			}
+		case serviceconnection.FieldHostKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field host_key", values[i])
+			} else if value.Valid {
+				sc.HostKey = value.String
+			}
+		case serviceconnection.FieldTrustOnFirstUse:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field trust_on_first_use", values[i])
+			} else if value.Valid {
+				sc.TrustOnFirstUse = value.Bool
+			}
+		case serviceconnection.FieldPrivateKeyEncrypted:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field private_key_encrypted", values[i])
+			} else if value != nil {
+				sc.PrivateKeyEncrypted = *value
+			}
+		case serviceconnection.FieldKubeconfigEncrypted:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field kubeconfig_encrypted", values[i])
+			} else if value != nil {
+				sc.KubeconfigEncrypted = *value
+			}
+		case serviceconnection.FieldKubeContext:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field kube_context", values[i])
+			} else if value.Valid {
+				sc.KubeContext = value.String
+			}
+		case serviceconnection.FieldNamespace:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field namespace", values[i])
+			} else if value.Valid {
+				sc.Namespace = value.String
+			}
 		default:
 			sc.selectValues.Set(columns[i], values[i])
 		}
@@ -220,6 +286,28 @@ func (sc *ServiceConnection) String() string {
 	builder.WriteString("secret_encrypted=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("webhook_secret_encrypted=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("host=")
+	builder.WriteString(sc.Host)
+	builder.WriteString(", ")
+	builder.WriteString("port=")
+	builder.WriteString(fmt.Sprintf("%v", sc.Port))
+	builder.WriteString(", ")
+	builder.WriteString("host_key=")
+	builder.WriteString(sc.HostKey)
+	builder.WriteString(", ")
+	builder.WriteString("trust_on_first_use=")
+	builder.WriteString(fmt.Sprintf("%v", sc.TrustOnFirstUse))
+	builder.WriteString(", ")
+	builder.WriteString("private_key_encrypted=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("kubeconfig_encrypted=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("kube_context=")
+	builder.WriteString(sc.KubeContext)
+	builder.WriteString(", ")
+	builder.WriteString("namespace=")
+	builder.WriteString(sc.Namespace)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -70,6 +70,14 @@ func (scc *ServiceConnectionCreate) SetURL(s string) *ServiceConnectionCreate {
 	return scc
 }
 
+// SetNillableURL sets the "url" field if the given value is not nil.
+func (scc *ServiceConnectionCreate) SetNillableURL(s *string) *ServiceConnectionCreate {
+	if s != nil {
+		scc.SetURL(*s)
+	}
+	return scc
+}
+
 // SetUsername sets the "username" field.
 func (scc *ServiceConnectionCreate) SetUsername(s string) *ServiceConnectionCreate {
 	scc.mutation.SetUsername(s)
@@ -93,6 +101,102 @@ func (scc *ServiceConnectionCreate) SetSecretEncrypted(b []byte) *ServiceConnect
 // SetWebhookSecretEncrypted sets the "webhook_secret_encrypted" field.
 func (scc *ServiceConnectionCreate) SetWebhookSecretEncrypted(b []byte) *ServiceConnectionCreate {
 	scc.mutation.SetWebhookSecretEncrypted(b)
+	return scc
+}
+
+// SetHost sets the "host" field.
+func (scc *ServiceConnectionCreate) SetHost(s string) *ServiceConnectionCreate {
+	scc.mutation.SetHost(s)
+	return scc
+}
+
+// SetNillableHost sets the "host" field if the given value is not nil.
+func (scc *ServiceConnectionCreate) SetNillableHost(s *string) *ServiceConnectionCreate {
+	if s != nil {
+		scc.SetHost(*s)
+	}
+	return scc
+}
+
+// SetPort sets the "port" field.
+func (scc *ServiceConnectionCreate) SetPort(i int) *ServiceConnectionCreate {
+	scc.mutation.SetPort(i)
+	return scc
+}
+
+// SetNillablePort sets the "port" field if the given value is not nil.
+func (scc *ServiceConnectionCreate) SetNillablePort(i *int) *ServiceConnectionCreate {
+	if i != nil {
+		scc.SetPort(*i)
+	}
+	return scc
+}
+
+// SetHostKey sets the "host_key" field.
+func (scc *ServiceConnectionCreate) SetHostKey(s string) *ServiceConnectionCreate {
+	scc.mutation.SetHostKey(s)
+	return scc
+}
+
+// SetNillableHostKey sets the "host_key" field if the given value is not nil.
+func (scc *ServiceConnectionCreate) SetNillableHostKey(s *string) *ServiceConnectionCreate {
+	if s != nil {
+		scc.SetHostKey(*s)
+	}
+	return scc
+}
+
+// SetTrustOnFirstUse sets the "trust_on_first_use" field.
+func (scc *ServiceConnectionCreate) SetTrustOnFirstUse(b bool) *ServiceConnectionCreate {
+	scc.mutation.SetTrustOnFirstUse(b)
+	return scc
+}
+
+// SetNillableTrustOnFirstUse sets the "trust_on_first_use" field if the given value is not nil.
+func (scc *ServiceConnectionCreate) SetNillableTrustOnFirstUse(b *bool) *ServiceConnectionCreate {
+	if b != nil {
+		scc.SetTrustOnFirstUse(*b)
+	}
+	return scc
+}
+
+// SetPrivateKeyEncrypted sets the "private_key_encrypted" field.
+func (scc *ServiceConnectionCreate) SetPrivateKeyEncrypted(b []byte) *ServiceConnectionCreate {
+	scc.mutation.SetPrivateKeyEncrypted(b)
+	return scc
+}
+
+// SetKubeconfigEncrypted sets the "kubeconfig_encrypted" field.
+func (scc *ServiceConnectionCreate) SetKubeconfigEncrypted(b []byte) *ServiceConnectionCreate {
+	scc.mutation.SetKubeconfigEncrypted(b)
+	return scc
+}
+
+// SetKubeContext sets the "kube_context" field.
+func (scc *ServiceConnectionCreate) SetKubeContext(s string) *ServiceConnectionCreate {
+	scc.mutation.SetKubeContext(s)
+	return scc
+}
+
+// SetNillableKubeContext sets the "kube_context" field if the given value is not nil.
+func (scc *ServiceConnectionCreate) SetNillableKubeContext(s *string) *ServiceConnectionCreate {
+	if s != nil {
+		scc.SetKubeContext(*s)
+	}
+	return scc
+}
+
+// SetNamespace sets the "namespace" field.
+func (scc *ServiceConnectionCreate) SetNamespace(s string) *ServiceConnectionCreate {
+	scc.mutation.SetNamespace(s)
+	return scc
+}
+
+// SetNillableNamespace sets the "namespace" field if the given value is not nil.
+func (scc *ServiceConnectionCreate) SetNillableNamespace(s *string) *ServiceConnectionCreate {
+	if s != nil {
+		scc.SetNamespace(*s)
+	}
 	return scc
 }
 
@@ -169,9 +273,37 @@ func (scc *ServiceConnectionCreate) defaults() {
 		v := serviceconnection.DefaultUpdatedAt()
 		scc.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := scc.mutation.URL(); !ok {
+		v := serviceconnection.DefaultURL
+		scc.mutation.SetURL(v)
+	}
 	if _, ok := scc.mutation.Username(); !ok {
 		v := serviceconnection.DefaultUsername
 		scc.mutation.SetUsername(v)
+	}
+	if _, ok := scc.mutation.Host(); !ok {
+		v := serviceconnection.DefaultHost
+		scc.mutation.SetHost(v)
+	}
+	if _, ok := scc.mutation.Port(); !ok {
+		v := serviceconnection.DefaultPort
+		scc.mutation.SetPort(v)
+	}
+	if _, ok := scc.mutation.HostKey(); !ok {
+		v := serviceconnection.DefaultHostKey
+		scc.mutation.SetHostKey(v)
+	}
+	if _, ok := scc.mutation.TrustOnFirstUse(); !ok {
+		v := serviceconnection.DefaultTrustOnFirstUse
+		scc.mutation.SetTrustOnFirstUse(v)
+	}
+	if _, ok := scc.mutation.KubeContext(); !ok {
+		v := serviceconnection.DefaultKubeContext
+		scc.mutation.SetKubeContext(v)
+	}
+	if _, ok := scc.mutation.Namespace(); !ok {
+		v := serviceconnection.DefaultNamespace
+		scc.mutation.SetNamespace(v)
 	}
 }
 
@@ -213,6 +345,44 @@ func (scc *ServiceConnectionCreate) check() error {
 	if v, ok := scc.mutation.Username(); ok {
 		if err := serviceconnection.UsernameValidator(v); err != nil {
 			return &ValidationError{Name: "username", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.username": %w`, err)}
+		}
+	}
+	if _, ok := scc.mutation.Host(); !ok {
+		return &ValidationError{Name: "host", err: errors.New(`ent: missing required field "ServiceConnection.host"`)}
+	}
+	if v, ok := scc.mutation.Host(); ok {
+		if err := serviceconnection.HostValidator(v); err != nil {
+			return &ValidationError{Name: "host", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.host": %w`, err)}
+		}
+	}
+	if _, ok := scc.mutation.Port(); !ok {
+		return &ValidationError{Name: "port", err: errors.New(`ent: missing required field "ServiceConnection.port"`)}
+	}
+	if _, ok := scc.mutation.HostKey(); !ok {
+		return &ValidationError{Name: "host_key", err: errors.New(`ent: missing required field "ServiceConnection.host_key"`)}
+	}
+	if v, ok := scc.mutation.HostKey(); ok {
+		if err := serviceconnection.HostKeyValidator(v); err != nil {
+			return &ValidationError{Name: "host_key", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.host_key": %w`, err)}
+		}
+	}
+	if _, ok := scc.mutation.TrustOnFirstUse(); !ok {
+		return &ValidationError{Name: "trust_on_first_use", err: errors.New(`ent: missing required field "ServiceConnection.trust_on_first_use"`)}
+	}
+	if _, ok := scc.mutation.KubeContext(); !ok {
+		return &ValidationError{Name: "kube_context", err: errors.New(`ent: missing required field "ServiceConnection.kube_context"`)}
+	}
+	if v, ok := scc.mutation.KubeContext(); ok {
+		if err := serviceconnection.KubeContextValidator(v); err != nil {
+			return &ValidationError{Name: "kube_context", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.kube_context": %w`, err)}
+		}
+	}
+	if _, ok := scc.mutation.Namespace(); !ok {
+		return &ValidationError{Name: "namespace", err: errors.New(`ent: missing required field "ServiceConnection.namespace"`)}
+	}
+	if v, ok := scc.mutation.Namespace(); ok {
+		if err := serviceconnection.NamespaceValidator(v); err != nil {
+			return &ValidationError{Name: "namespace", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.namespace": %w`, err)}
 		}
 	}
 	return nil
@@ -273,6 +443,38 @@ func (scc *ServiceConnectionCreate) createSpec() (*ServiceConnection, *sqlgraph.
 	if value, ok := scc.mutation.WebhookSecretEncrypted(); ok {
 		_spec.SetField(serviceconnection.FieldWebhookSecretEncrypted, field.TypeBytes, value)
 		_node.WebhookSecretEncrypted = value
+	}
+	if value, ok := scc.mutation.Host(); ok {
+		_spec.SetField(serviceconnection.FieldHost, field.TypeString, value)
+		_node.Host = value
+	}
+	if value, ok := scc.mutation.Port(); ok {
+		_spec.SetField(serviceconnection.FieldPort, field.TypeInt, value)
+		_node.Port = value
+	}
+	if value, ok := scc.mutation.HostKey(); ok {
+		_spec.SetField(serviceconnection.FieldHostKey, field.TypeString, value)
+		_node.HostKey = value
+	}
+	if value, ok := scc.mutation.TrustOnFirstUse(); ok {
+		_spec.SetField(serviceconnection.FieldTrustOnFirstUse, field.TypeBool, value)
+		_node.TrustOnFirstUse = value
+	}
+	if value, ok := scc.mutation.PrivateKeyEncrypted(); ok {
+		_spec.SetField(serviceconnection.FieldPrivateKeyEncrypted, field.TypeBytes, value)
+		_node.PrivateKeyEncrypted = value
+	}
+	if value, ok := scc.mutation.KubeconfigEncrypted(); ok {
+		_spec.SetField(serviceconnection.FieldKubeconfigEncrypted, field.TypeBytes, value)
+		_node.KubeconfigEncrypted = value
+	}
+	if value, ok := scc.mutation.KubeContext(); ok {
+		_spec.SetField(serviceconnection.FieldKubeContext, field.TypeString, value)
+		_node.KubeContext = value
+	}
+	if value, ok := scc.mutation.Namespace(); ok {
+		_spec.SetField(serviceconnection.FieldNamespace, field.TypeString, value)
+		_node.Namespace = value
 	}
 	if nodes := scc.mutation.ArtifactSourcesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -454,6 +656,120 @@ func (u *ServiceConnectionUpsert) ClearWebhookSecretEncrypted() *ServiceConnecti
 	return u
 }
 
+// SetHost sets the "host" field.
+func (u *ServiceConnectionUpsert) SetHost(v string) *ServiceConnectionUpsert {
+	u.Set(serviceconnection.FieldHost, v)
+	return u
+}
+
+// UpdateHost sets the "host" field to the value that was provided on create.
+func (u *ServiceConnectionUpsert) UpdateHost() *ServiceConnectionUpsert {
+	u.SetExcluded(serviceconnection.FieldHost)
+	return u
+}
+
+// SetPort sets the "port" field.
+func (u *ServiceConnectionUpsert) SetPort(v int) *ServiceConnectionUpsert {
+	u.Set(serviceconnection.FieldPort, v)
+	return u
+}
+
+// UpdatePort sets the "port" field to the value that was provided on create.
+func (u *ServiceConnectionUpsert) UpdatePort() *ServiceConnectionUpsert {
+	u.SetExcluded(serviceconnection.FieldPort)
+	return u
+}
+
+// AddPort adds v to the "port" field.
+func (u *ServiceConnectionUpsert) AddPort(v int) *ServiceConnectionUpsert {
+	u.Add(serviceconnection.FieldPort, v)
+	return u
+}
+
+// SetHostKey sets the "host_key" field.
+func (u *ServiceConnectionUpsert) SetHostKey(v string) *ServiceConnectionUpsert {
+	u.Set(serviceconnection.FieldHostKey, v)
+	return u
+}
+
+// UpdateHostKey sets the "host_key" field to the value that was provided on create.
+func (u *ServiceConnectionUpsert) UpdateHostKey() *ServiceConnectionUpsert {
+	u.SetExcluded(serviceconnection.FieldHostKey)
+	return u
+}
+
+// SetTrustOnFirstUse sets the "trust_on_first_use" field.
+func (u *ServiceConnectionUpsert) SetTrustOnFirstUse(v bool) *ServiceConnectionUpsert {
+	u.Set(serviceconnection.FieldTrustOnFirstUse, v)
+	return u
+}
+
+// UpdateTrustOnFirstUse sets the "trust_on_first_use" field to the value that was provided on create.
+func (u *ServiceConnectionUpsert) UpdateTrustOnFirstUse() *ServiceConnectionUpsert {
+	u.SetExcluded(serviceconnection.FieldTrustOnFirstUse)
+	return u
+}
+
+// SetPrivateKeyEncrypted sets the "private_key_encrypted" field.
+func (u *ServiceConnectionUpsert) SetPrivateKeyEncrypted(v []byte) *ServiceConnectionUpsert {
+	u.Set(serviceconnection.FieldPrivateKeyEncrypted, v)
+	return u
+}
+
+// UpdatePrivateKeyEncrypted sets the "private_key_encrypted" field to the value that was provided on create.
+func (u *ServiceConnectionUpsert) UpdatePrivateKeyEncrypted() *ServiceConnectionUpsert {
+	u.SetExcluded(serviceconnection.FieldPrivateKeyEncrypted)
+	return u
+}
+
+// ClearPrivateKeyEncrypted clears the value of the "private_key_encrypted" field.
+func (u *ServiceConnectionUpsert) ClearPrivateKeyEncrypted() *ServiceConnectionUpsert {
+	u.SetNull(serviceconnection.FieldPrivateKeyEncrypted)
+	return u
+}
+
+// SetKubeconfigEncrypted sets the "kubeconfig_encrypted" field.
+func (u *ServiceConnectionUpsert) SetKubeconfigEncrypted(v []byte) *ServiceConnectionUpsert {
+	u.Set(serviceconnection.FieldKubeconfigEncrypted, v)
+	return u
+}
+
+// UpdateKubeconfigEncrypted sets the "kubeconfig_encrypted" field to the value that was provided on create.
+func (u *ServiceConnectionUpsert) UpdateKubeconfigEncrypted() *ServiceConnectionUpsert {
+	u.SetExcluded(serviceconnection.FieldKubeconfigEncrypted)
+	return u
+}
+
+// ClearKubeconfigEncrypted clears the value of the "kubeconfig_encrypted" field.
+func (u *ServiceConnectionUpsert) ClearKubeconfigEncrypted() *ServiceConnectionUpsert {
+	u.SetNull(serviceconnection.FieldKubeconfigEncrypted)
+	return u
+}
+
+// SetKubeContext sets the "kube_context" field.
+func (u *ServiceConnectionUpsert) SetKubeContext(v string) *ServiceConnectionUpsert {
+	u.Set(serviceconnection.FieldKubeContext, v)
+	return u
+}
+
+// UpdateKubeContext sets the "kube_context" field to the value that was provided on create.
+func (u *ServiceConnectionUpsert) UpdateKubeContext() *ServiceConnectionUpsert {
+	u.SetExcluded(serviceconnection.FieldKubeContext)
+	return u
+}
+
+// SetNamespace sets the "namespace" field.
+func (u *ServiceConnectionUpsert) SetNamespace(v string) *ServiceConnectionUpsert {
+	u.Set(serviceconnection.FieldNamespace, v)
+	return u
+}
+
+// UpdateNamespace sets the "namespace" field to the value that was provided on create.
+func (u *ServiceConnectionUpsert) UpdateNamespace() *ServiceConnectionUpsert {
+	u.SetExcluded(serviceconnection.FieldNamespace)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -608,6 +924,139 @@ func (u *ServiceConnectionUpsertOne) UpdateWebhookSecretEncrypted() *ServiceConn
 func (u *ServiceConnectionUpsertOne) ClearWebhookSecretEncrypted() *ServiceConnectionUpsertOne {
 	return u.Update(func(s *ServiceConnectionUpsert) {
 		s.ClearWebhookSecretEncrypted()
+	})
+}
+
+// SetHost sets the "host" field.
+func (u *ServiceConnectionUpsertOne) SetHost(v string) *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetHost(v)
+	})
+}
+
+// UpdateHost sets the "host" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertOne) UpdateHost() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateHost()
+	})
+}
+
+// SetPort sets the "port" field.
+func (u *ServiceConnectionUpsertOne) SetPort(v int) *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetPort(v)
+	})
+}
+
+// AddPort adds v to the "port" field.
+func (u *ServiceConnectionUpsertOne) AddPort(v int) *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.AddPort(v)
+	})
+}
+
+// UpdatePort sets the "port" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertOne) UpdatePort() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdatePort()
+	})
+}
+
+// SetHostKey sets the "host_key" field.
+func (u *ServiceConnectionUpsertOne) SetHostKey(v string) *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetHostKey(v)
+	})
+}
+
+// UpdateHostKey sets the "host_key" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertOne) UpdateHostKey() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateHostKey()
+	})
+}
+
+// SetTrustOnFirstUse sets the "trust_on_first_use" field.
+func (u *ServiceConnectionUpsertOne) SetTrustOnFirstUse(v bool) *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetTrustOnFirstUse(v)
+	})
+}
+
+// UpdateTrustOnFirstUse sets the "trust_on_first_use" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertOne) UpdateTrustOnFirstUse() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateTrustOnFirstUse()
+	})
+}
+
+// SetPrivateKeyEncrypted sets the "private_key_encrypted" field.
+func (u *ServiceConnectionUpsertOne) SetPrivateKeyEncrypted(v []byte) *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetPrivateKeyEncrypted(v)
+	})
+}
+
+// UpdatePrivateKeyEncrypted sets the "private_key_encrypted" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertOne) UpdatePrivateKeyEncrypted() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdatePrivateKeyEncrypted()
+	})
+}
+
+// ClearPrivateKeyEncrypted clears the value of the "private_key_encrypted" field.
+func (u *ServiceConnectionUpsertOne) ClearPrivateKeyEncrypted() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.ClearPrivateKeyEncrypted()
+	})
+}
+
+// SetKubeconfigEncrypted sets the "kubeconfig_encrypted" field.
+func (u *ServiceConnectionUpsertOne) SetKubeconfigEncrypted(v []byte) *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetKubeconfigEncrypted(v)
+	})
+}
+
+// UpdateKubeconfigEncrypted sets the "kubeconfig_encrypted" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertOne) UpdateKubeconfigEncrypted() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateKubeconfigEncrypted()
+	})
+}
+
+// ClearKubeconfigEncrypted clears the value of the "kubeconfig_encrypted" field.
+func (u *ServiceConnectionUpsertOne) ClearKubeconfigEncrypted() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.ClearKubeconfigEncrypted()
+	})
+}
+
+// SetKubeContext sets the "kube_context" field.
+func (u *ServiceConnectionUpsertOne) SetKubeContext(v string) *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetKubeContext(v)
+	})
+}
+
+// UpdateKubeContext sets the "kube_context" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertOne) UpdateKubeContext() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateKubeContext()
+	})
+}
+
+// SetNamespace sets the "namespace" field.
+func (u *ServiceConnectionUpsertOne) SetNamespace(v string) *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetNamespace(v)
+	})
+}
+
+// UpdateNamespace sets the "namespace" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertOne) UpdateNamespace() *ServiceConnectionUpsertOne {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateNamespace()
 	})
 }
 
@@ -931,6 +1380,139 @@ func (u *ServiceConnectionUpsertBulk) UpdateWebhookSecretEncrypted() *ServiceCon
 func (u *ServiceConnectionUpsertBulk) ClearWebhookSecretEncrypted() *ServiceConnectionUpsertBulk {
 	return u.Update(func(s *ServiceConnectionUpsert) {
 		s.ClearWebhookSecretEncrypted()
+	})
+}
+
+// SetHost sets the "host" field.
+func (u *ServiceConnectionUpsertBulk) SetHost(v string) *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetHost(v)
+	})
+}
+
+// UpdateHost sets the "host" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertBulk) UpdateHost() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateHost()
+	})
+}
+
+// SetPort sets the "port" field.
+func (u *ServiceConnectionUpsertBulk) SetPort(v int) *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetPort(v)
+	})
+}
+
+// AddPort adds v to the "port" field.
+func (u *ServiceConnectionUpsertBulk) AddPort(v int) *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.AddPort(v)
+	})
+}
+
+// UpdatePort sets the "port" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertBulk) UpdatePort() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdatePort()
+	})
+}
+
+// SetHostKey sets the "host_key" field.
+func (u *ServiceConnectionUpsertBulk) SetHostKey(v string) *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetHostKey(v)
+	})
+}
+
+// UpdateHostKey sets the "host_key" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertBulk) UpdateHostKey() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateHostKey()
+	})
+}
+
+// SetTrustOnFirstUse sets the "trust_on_first_use" field.
+func (u *ServiceConnectionUpsertBulk) SetTrustOnFirstUse(v bool) *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetTrustOnFirstUse(v)
+	})
+}
+
+// UpdateTrustOnFirstUse sets the "trust_on_first_use" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertBulk) UpdateTrustOnFirstUse() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateTrustOnFirstUse()
+	})
+}
+
+// SetPrivateKeyEncrypted sets the "private_key_encrypted" field.
+func (u *ServiceConnectionUpsertBulk) SetPrivateKeyEncrypted(v []byte) *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetPrivateKeyEncrypted(v)
+	})
+}
+
+// UpdatePrivateKeyEncrypted sets the "private_key_encrypted" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertBulk) UpdatePrivateKeyEncrypted() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdatePrivateKeyEncrypted()
+	})
+}
+
+// ClearPrivateKeyEncrypted clears the value of the "private_key_encrypted" field.
+func (u *ServiceConnectionUpsertBulk) ClearPrivateKeyEncrypted() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.ClearPrivateKeyEncrypted()
+	})
+}
+
+// SetKubeconfigEncrypted sets the "kubeconfig_encrypted" field.
+func (u *ServiceConnectionUpsertBulk) SetKubeconfigEncrypted(v []byte) *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetKubeconfigEncrypted(v)
+	})
+}
+
+// UpdateKubeconfigEncrypted sets the "kubeconfig_encrypted" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertBulk) UpdateKubeconfigEncrypted() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateKubeconfigEncrypted()
+	})
+}
+
+// ClearKubeconfigEncrypted clears the value of the "kubeconfig_encrypted" field.
+func (u *ServiceConnectionUpsertBulk) ClearKubeconfigEncrypted() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.ClearKubeconfigEncrypted()
+	})
+}
+
+// SetKubeContext sets the "kube_context" field.
+func (u *ServiceConnectionUpsertBulk) SetKubeContext(v string) *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetKubeContext(v)
+	})
+}
+
+// UpdateKubeContext sets the "kube_context" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertBulk) UpdateKubeContext() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateKubeContext()
+	})
+}
+
+// SetNamespace sets the "namespace" field.
+func (u *ServiceConnectionUpsertBulk) SetNamespace(v string) *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.SetNamespace(v)
+	})
+}
+
+// UpdateNamespace sets the "namespace" field to the value that was provided on create.
+func (u *ServiceConnectionUpsertBulk) UpdateNamespace() *ServiceConnectionUpsertBulk {
+	return u.Update(func(s *ServiceConnectionUpsert) {
+		s.UpdateNamespace()
 	})
 }
 

@@ -117,6 +117,121 @@ func (scu *ServiceConnectionUpdate) ClearWebhookSecretEncrypted() *ServiceConnec
 	return scu
 }
 
+// SetHost sets the "host" field.
+func (scu *ServiceConnectionUpdate) SetHost(s string) *ServiceConnectionUpdate {
+	scu.mutation.SetHost(s)
+	return scu
+}
+
+// SetNillableHost sets the "host" field if the given value is not nil.
+func (scu *ServiceConnectionUpdate) SetNillableHost(s *string) *ServiceConnectionUpdate {
+	if s != nil {
+		scu.SetHost(*s)
+	}
+	return scu
+}
+
+// SetPort sets the "port" field.
+func (scu *ServiceConnectionUpdate) SetPort(i int) *ServiceConnectionUpdate {
+	scu.mutation.ResetPort()
+	scu.mutation.SetPort(i)
+	return scu
+}
+
+// SetNillablePort sets the "port" field if the given value is not nil.
+func (scu *ServiceConnectionUpdate) SetNillablePort(i *int) *ServiceConnectionUpdate {
+	if i != nil {
+		scu.SetPort(*i)
+	}
+	return scu
+}
+
+// AddPort adds i to the "port" field.
+func (scu *ServiceConnectionUpdate) AddPort(i int) *ServiceConnectionUpdate {
+	scu.mutation.AddPort(i)
+	return scu
+}
+
+// SetHostKey sets the "host_key" field.
+func (scu *ServiceConnectionUpdate) SetHostKey(s string) *ServiceConnectionUpdate {
+	scu.mutation.SetHostKey(s)
+	return scu
+}
+
+// SetNillableHostKey sets the "host_key" field if the given value is not nil.
+func (scu *ServiceConnectionUpdate) SetNillableHostKey(s *string) *ServiceConnectionUpdate {
+	if s != nil {
+		scu.SetHostKey(*s)
+	}
+	return scu
+}
+
+// SetTrustOnFirstUse sets the "trust_on_first_use" field.
+func (scu *ServiceConnectionUpdate) SetTrustOnFirstUse(b bool) *ServiceConnectionUpdate {
+	scu.mutation.SetTrustOnFirstUse(b)
+	return scu
+}
+
+// SetNillableTrustOnFirstUse sets the "trust_on_first_use" field if the given value is not nil.
+func (scu *ServiceConnectionUpdate) SetNillableTrustOnFirstUse(b *bool) *ServiceConnectionUpdate {
+	if b != nil {
+		scu.SetTrustOnFirstUse(*b)
+	}
+	return scu
+}
+
+// SetPrivateKeyEncrypted sets the "private_key_encrypted" field.
+func (scu *ServiceConnectionUpdate) SetPrivateKeyEncrypted(b []byte) *ServiceConnectionUpdate {
+	scu.mutation.SetPrivateKeyEncrypted(b)
+	return scu
+}
+
+// ClearPrivateKeyEncrypted clears the value of the "private_key_encrypted" field.
+func (scu *ServiceConnectionUpdate) ClearPrivateKeyEncrypted() *ServiceConnectionUpdate {
+	scu.mutation.ClearPrivateKeyEncrypted()
+	return scu
+}
+
+// SetKubeconfigEncrypted sets the "kubeconfig_encrypted" field.
+func (scu *ServiceConnectionUpdate) SetKubeconfigEncrypted(b []byte) *ServiceConnectionUpdate {
+	scu.mutation.SetKubeconfigEncrypted(b)
+	return scu
+}
+
+// ClearKubeconfigEncrypted clears the value of the "kubeconfig_encrypted" field.
+func (scu *ServiceConnectionUpdate) ClearKubeconfigEncrypted() *ServiceConnectionUpdate {
+	scu.mutation.ClearKubeconfigEncrypted()
+	return scu
+}
+
+// SetKubeContext sets the "kube_context" field.
+func (scu *ServiceConnectionUpdate) SetKubeContext(s string) *ServiceConnectionUpdate {
+	scu.mutation.SetKubeContext(s)
+	return scu
+}
+
+// SetNillableKubeContext sets the "kube_context" field if the given value is not nil.
+func (scu *ServiceConnectionUpdate) SetNillableKubeContext(s *string) *ServiceConnectionUpdate {
+	if s != nil {
+		scu.SetKubeContext(*s)
+	}
+	return scu
+}
+
+// SetNamespace sets the "namespace" field.
+func (scu *ServiceConnectionUpdate) SetNamespace(s string) *ServiceConnectionUpdate {
+	scu.mutation.SetNamespace(s)
+	return scu
+}
+
+// SetNillableNamespace sets the "namespace" field if the given value is not nil.
+func (scu *ServiceConnectionUpdate) SetNillableNamespace(s *string) *ServiceConnectionUpdate {
+	if s != nil {
+		scu.SetNamespace(*s)
+	}
+	return scu
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (scu *ServiceConnectionUpdate) AddArtifactSourceIDs(ids ...int) *ServiceConnectionUpdate {
 	scu.mutation.AddArtifactSourceIDs(ids...)
@@ -252,6 +367,26 @@ func (scu *ServiceConnectionUpdate) check() error {
 			return &ValidationError{Name: "username", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.username": %w`, err)}
 		}
 	}
+	if v, ok := scu.mutation.Host(); ok {
+		if err := serviceconnection.HostValidator(v); err != nil {
+			return &ValidationError{Name: "host", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.host": %w`, err)}
+		}
+	}
+	if v, ok := scu.mutation.HostKey(); ok {
+		if err := serviceconnection.HostKeyValidator(v); err != nil {
+			return &ValidationError{Name: "host_key", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.host_key": %w`, err)}
+		}
+	}
+	if v, ok := scu.mutation.KubeContext(); ok {
+		if err := serviceconnection.KubeContextValidator(v); err != nil {
+			return &ValidationError{Name: "kube_context", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.kube_context": %w`, err)}
+		}
+	}
+	if v, ok := scu.mutation.Namespace(); ok {
+		if err := serviceconnection.NamespaceValidator(v); err != nil {
+			return &ValidationError{Name: "namespace", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.namespace": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -299,6 +434,39 @@ func (scu *ServiceConnectionUpdate) sqlSave(ctx context.Context) (n int, err err
 	}
 	if scu.mutation.WebhookSecretEncryptedCleared() {
 		_spec.ClearField(serviceconnection.FieldWebhookSecretEncrypted, field.TypeBytes)
+	}
+	if value, ok := scu.mutation.Host(); ok {
+		_spec.SetField(serviceconnection.FieldHost, field.TypeString, value)
+	}
+	if value, ok := scu.mutation.Port(); ok {
+		_spec.SetField(serviceconnection.FieldPort, field.TypeInt, value)
+	}
+	if value, ok := scu.mutation.AddedPort(); ok {
+		_spec.AddField(serviceconnection.FieldPort, field.TypeInt, value)
+	}
+	if value, ok := scu.mutation.HostKey(); ok {
+		_spec.SetField(serviceconnection.FieldHostKey, field.TypeString, value)
+	}
+	if value, ok := scu.mutation.TrustOnFirstUse(); ok {
+		_spec.SetField(serviceconnection.FieldTrustOnFirstUse, field.TypeBool, value)
+	}
+	if value, ok := scu.mutation.PrivateKeyEncrypted(); ok {
+		_spec.SetField(serviceconnection.FieldPrivateKeyEncrypted, field.TypeBytes, value)
+	}
+	if scu.mutation.PrivateKeyEncryptedCleared() {
+		_spec.ClearField(serviceconnection.FieldPrivateKeyEncrypted, field.TypeBytes)
+	}
+	if value, ok := scu.mutation.KubeconfigEncrypted(); ok {
+		_spec.SetField(serviceconnection.FieldKubeconfigEncrypted, field.TypeBytes, value)
+	}
+	if scu.mutation.KubeconfigEncryptedCleared() {
+		_spec.ClearField(serviceconnection.FieldKubeconfigEncrypted, field.TypeBytes)
+	}
+	if value, ok := scu.mutation.KubeContext(); ok {
+		_spec.SetField(serviceconnection.FieldKubeContext, field.TypeString, value)
+	}
+	if value, ok := scu.mutation.Namespace(); ok {
+		_spec.SetField(serviceconnection.FieldNamespace, field.TypeString, value)
 	}
 	if scu.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -498,6 +666,121 @@ func (scuo *ServiceConnectionUpdateOne) ClearWebhookSecretEncrypted() *ServiceCo
 	return scuo
 }
 
+// SetHost sets the "host" field.
+func (scuo *ServiceConnectionUpdateOne) SetHost(s string) *ServiceConnectionUpdateOne {
+	scuo.mutation.SetHost(s)
+	return scuo
+}
+
+// SetNillableHost sets the "host" field if the given value is not nil.
+func (scuo *ServiceConnectionUpdateOne) SetNillableHost(s *string) *ServiceConnectionUpdateOne {
+	if s != nil {
+		scuo.SetHost(*s)
+	}
+	return scuo
+}
+
+// SetPort sets the "port" field.
+func (scuo *ServiceConnectionUpdateOne) SetPort(i int) *ServiceConnectionUpdateOne {
+	scuo.mutation.ResetPort()
+	scuo.mutation.SetPort(i)
+	return scuo
+}
+
+// SetNillablePort sets the "port" field if the given value is not nil.
+func (scuo *ServiceConnectionUpdateOne) SetNillablePort(i *int) *ServiceConnectionUpdateOne {
+	if i != nil {
+		scuo.SetPort(*i)
+	}
+	return scuo
+}
+
+// AddPort adds i to the "port" field.
+func (scuo *ServiceConnectionUpdateOne) AddPort(i int) *ServiceConnectionUpdateOne {
+	scuo.mutation.AddPort(i)
+	return scuo
+}
+
+// SetHostKey sets the "host_key" field.
+func (scuo *ServiceConnectionUpdateOne) SetHostKey(s string) *ServiceConnectionUpdateOne {
+	scuo.mutation.SetHostKey(s)
+	return scuo
+}
+
+// SetNillableHostKey sets the "host_key" field if the given value is not nil.
+func (scuo *ServiceConnectionUpdateOne) SetNillableHostKey(s *string) *ServiceConnectionUpdateOne {
+	if s != nil {
+		scuo.SetHostKey(*s)
+	}
+	return scuo
+}
+
+// SetTrustOnFirstUse sets the "trust_on_first_use" field.
+func (scuo *ServiceConnectionUpdateOne) SetTrustOnFirstUse(b bool) *ServiceConnectionUpdateOne {
+	scuo.mutation.SetTrustOnFirstUse(b)
+	return scuo
+}
+
+// SetNillableTrustOnFirstUse sets the "trust_on_first_use" field if the given value is not nil.
+func (scuo *ServiceConnectionUpdateOne) SetNillableTrustOnFirstUse(b *bool) *ServiceConnectionUpdateOne {
+	if b != nil {
+		scuo.SetTrustOnFirstUse(*b)
+	}
+	return scuo
+}
+
+// SetPrivateKeyEncrypted sets the "private_key_encrypted" field.
+func (scuo *ServiceConnectionUpdateOne) SetPrivateKeyEncrypted(b []byte) *ServiceConnectionUpdateOne {
+	scuo.mutation.SetPrivateKeyEncrypted(b)
+	return scuo
+}
+
+// ClearPrivateKeyEncrypted clears the value of the "private_key_encrypted" field.
+func (scuo *ServiceConnectionUpdateOne) ClearPrivateKeyEncrypted() *ServiceConnectionUpdateOne {
+	scuo.mutation.ClearPrivateKeyEncrypted()
+	return scuo
+}
+
+// SetKubeconfigEncrypted sets the "kubeconfig_encrypted" field.
+func (scuo *ServiceConnectionUpdateOne) SetKubeconfigEncrypted(b []byte) *ServiceConnectionUpdateOne {
+	scuo.mutation.SetKubeconfigEncrypted(b)
+	return scuo
+}
+
+// ClearKubeconfigEncrypted clears the value of the "kubeconfig_encrypted" field.
+func (scuo *ServiceConnectionUpdateOne) ClearKubeconfigEncrypted() *ServiceConnectionUpdateOne {
+	scuo.mutation.ClearKubeconfigEncrypted()
+	return scuo
+}
+
+// SetKubeContext sets the "kube_context" field.
+func (scuo *ServiceConnectionUpdateOne) SetKubeContext(s string) *ServiceConnectionUpdateOne {
+	scuo.mutation.SetKubeContext(s)
+	return scuo
+}
+
+// SetNillableKubeContext sets the "kube_context" field if the given value is not nil.
+func (scuo *ServiceConnectionUpdateOne) SetNillableKubeContext(s *string) *ServiceConnectionUpdateOne {
+	if s != nil {
+		scuo.SetKubeContext(*s)
+	}
+	return scuo
+}
+
+// SetNamespace sets the "namespace" field.
+func (scuo *ServiceConnectionUpdateOne) SetNamespace(s string) *ServiceConnectionUpdateOne {
+	scuo.mutation.SetNamespace(s)
+	return scuo
+}
+
+// SetNillableNamespace sets the "namespace" field if the given value is not nil.
+func (scuo *ServiceConnectionUpdateOne) SetNillableNamespace(s *string) *ServiceConnectionUpdateOne {
+	if s != nil {
+		scuo.SetNamespace(*s)
+	}
+	return scuo
+}
+
 // AddArtifactSourceIDs adds the "artifact_sources" edge to the ArtifactSource entity by IDs.
 func (scuo *ServiceConnectionUpdateOne) AddArtifactSourceIDs(ids ...int) *ServiceConnectionUpdateOne {
 	scuo.mutation.AddArtifactSourceIDs(ids...)
@@ -646,6 +929,26 @@ func (scuo *ServiceConnectionUpdateOne) check() error {
 			return &ValidationError{Name: "username", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.username": %w`, err)}
 		}
 	}
+	if v, ok := scuo.mutation.Host(); ok {
+		if err := serviceconnection.HostValidator(v); err != nil {
+			return &ValidationError{Name: "host", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.host": %w`, err)}
+		}
+	}
+	if v, ok := scuo.mutation.HostKey(); ok {
+		if err := serviceconnection.HostKeyValidator(v); err != nil {
+			return &ValidationError{Name: "host_key", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.host_key": %w`, err)}
+		}
+	}
+	if v, ok := scuo.mutation.KubeContext(); ok {
+		if err := serviceconnection.KubeContextValidator(v); err != nil {
+			return &ValidationError{Name: "kube_context", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.kube_context": %w`, err)}
+		}
+	}
+	if v, ok := scuo.mutation.Namespace(); ok {
+		if err := serviceconnection.NamespaceValidator(v); err != nil {
+			return &ValidationError{Name: "namespace", err: fmt.Errorf(`ent: validator failed for field "ServiceConnection.namespace": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -710,6 +1013,39 @@ func (scuo *ServiceConnectionUpdateOne) sqlSave(ctx context.Context) (_node *Ser
 	}
 	if scuo.mutation.WebhookSecretEncryptedCleared() {
 		_spec.ClearField(serviceconnection.FieldWebhookSecretEncrypted, field.TypeBytes)
+	}
+	if value, ok := scuo.mutation.Host(); ok {
+		_spec.SetField(serviceconnection.FieldHost, field.TypeString, value)
+	}
+	if value, ok := scuo.mutation.Port(); ok {
+		_spec.SetField(serviceconnection.FieldPort, field.TypeInt, value)
+	}
+	if value, ok := scuo.mutation.AddedPort(); ok {
+		_spec.AddField(serviceconnection.FieldPort, field.TypeInt, value)
+	}
+	if value, ok := scuo.mutation.HostKey(); ok {
+		_spec.SetField(serviceconnection.FieldHostKey, field.TypeString, value)
+	}
+	if value, ok := scuo.mutation.TrustOnFirstUse(); ok {
+		_spec.SetField(serviceconnection.FieldTrustOnFirstUse, field.TypeBool, value)
+	}
+	if value, ok := scuo.mutation.PrivateKeyEncrypted(); ok {
+		_spec.SetField(serviceconnection.FieldPrivateKeyEncrypted, field.TypeBytes, value)
+	}
+	if scuo.mutation.PrivateKeyEncryptedCleared() {
+		_spec.ClearField(serviceconnection.FieldPrivateKeyEncrypted, field.TypeBytes)
+	}
+	if value, ok := scuo.mutation.KubeconfigEncrypted(); ok {
+		_spec.SetField(serviceconnection.FieldKubeconfigEncrypted, field.TypeBytes, value)
+	}
+	if scuo.mutation.KubeconfigEncryptedCleared() {
+		_spec.ClearField(serviceconnection.FieldKubeconfigEncrypted, field.TypeBytes)
+	}
+	if value, ok := scuo.mutation.KubeContext(); ok {
+		_spec.SetField(serviceconnection.FieldKubeContext, field.TypeString, value)
+	}
+	if value, ok := scuo.mutation.Namespace(); ok {
+		_spec.SetField(serviceconnection.FieldNamespace, field.TypeString, value)
 	}
 	if scuo.mutation.ArtifactSourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{

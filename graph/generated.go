@@ -1493,11 +1493,19 @@ type ComplexityRoot struct {
 
 	ServiceConnection struct {
 		CreatedAt        func(childComplexity int) int
+		HasKubeconfig    func(childComplexity int) int
+		HasPrivateKey    func(childComplexity int) int
 		HasSecret        func(childComplexity int) int
 		HasWebhookSecret func(childComplexity int) int
+		Host             func(childComplexity int) int
+		HostKey          func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Kind             func(childComplexity int) int
+		KubeContext      func(childComplexity int) int
 		Name             func(childComplexity int) int
+		Namespace        func(childComplexity int) int
+		Port             func(childComplexity int) int
+		TrustOnFirstUse  func(childComplexity int) int
 		URL              func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
 		Username         func(childComplexity int) int
@@ -1602,12 +1610,14 @@ type ComplexityRoot struct {
 	}
 
 	TemplateInput struct {
-		Default  func(childComplexity int) int
-		Help     func(childComplexity int) int
-		Name     func(childComplexity int) int
-		Options  func(childComplexity int) int
-		Required func(childComplexity int) int
-		Type     func(childComplexity int) int
+		ConnectionKind func(childComplexity int) int
+		Default        func(childComplexity int) int
+		Help           func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Options        func(childComplexity int) int
+		Replaces       func(childComplexity int) int
+		Required       func(childComplexity int) int
+		Type           func(childComplexity int) int
 	}
 
 	Trigger struct {
@@ -1957,6 +1967,8 @@ type SecureFileResolver interface {
 type ServiceConnectionResolver interface {
 	HasSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
 	HasWebhookSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
+	HasPrivateKey(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
+	HasKubeconfig(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
 }
 type StepAttachmentResolver interface {
 	ContentBase64(ctx context.Context, obj *ent.StepAttachment) (string, error)
@@ -8762,6 +8774,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ServiceConnection.CreatedAt(childComplexity), true
+	case "ServiceConnection.hasKubeconfig":
+		if e.ComplexityRoot.ServiceConnection.HasKubeconfig == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.HasKubeconfig(childComplexity), true
+	case "ServiceConnection.hasPrivateKey":
+		if e.ComplexityRoot.ServiceConnection.HasPrivateKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.HasPrivateKey(childComplexity), true
 	case "ServiceConnection.hasSecret":
 		if e.ComplexityRoot.ServiceConnection.HasSecret == nil {
 			break
@@ -8774,6 +8798,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ServiceConnection.HasWebhookSecret(childComplexity), true
+	case "ServiceConnection.host":
+		if e.ComplexityRoot.ServiceConnection.Host == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.Host(childComplexity), true
+	case "ServiceConnection.hostKey":
+		if e.ComplexityRoot.ServiceConnection.HostKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.HostKey(childComplexity), true
 	case "ServiceConnection.id":
 		if e.ComplexityRoot.ServiceConnection.ID == nil {
 			break
@@ -8786,12 +8822,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ServiceConnection.Kind(childComplexity), true
+	case "ServiceConnection.kubeContext":
+		if e.ComplexityRoot.ServiceConnection.KubeContext == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.KubeContext(childComplexity), true
 	case "ServiceConnection.name":
 		if e.ComplexityRoot.ServiceConnection.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ServiceConnection.Name(childComplexity), true
+	case "ServiceConnection.namespace":
+		if e.ComplexityRoot.ServiceConnection.Namespace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.Namespace(childComplexity), true
+	case "ServiceConnection.port":
+		if e.ComplexityRoot.ServiceConnection.Port == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.Port(childComplexity), true
+	case "ServiceConnection.trustOnFirstUse":
+		if e.ComplexityRoot.ServiceConnection.TrustOnFirstUse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.TrustOnFirstUse(childComplexity), true
 	case "ServiceConnection.url":
 		if e.ComplexityRoot.ServiceConnection.URL == nil {
 			break
@@ -9271,6 +9331,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TaskTemplate.Version(childComplexity), true
 
+	case "TemplateInput.connectionKind":
+		if e.ComplexityRoot.TemplateInput.ConnectionKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateInput.ConnectionKind(childComplexity), true
 	case "TemplateInput.default":
 		if e.ComplexityRoot.TemplateInput.Default == nil {
 			break
@@ -9295,6 +9361,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TemplateInput.Options(childComplexity), true
+	case "TemplateInput.replaces":
+		if e.ComplexityRoot.TemplateInput.Replaces == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateInput.Replaces(childComplexity), true
 	case "TemplateInput.required":
 		if e.ComplexityRoot.TemplateInput.Required == nil {
 			break
@@ -16170,6 +16242,12 @@ type ServiceConnection implements Node {
   kind: ServiceConnectionKind!
   url: String!
   username: String!
+  host: String!
+  port: Int!
+  hostKey: String!
+  trustOnFirstUse: Boolean!
+  kubeContext: String!
+  namespace: String!
 }
 """
 A connection to a list of items.
@@ -16207,6 +16285,9 @@ ServiceConnectionKind is enum for the field kind
 enum ServiceConnectionKind @goModel(model: "github.com/cairnhq/cairn/ent/serviceconnection.Kind") {
   JENKINS
   AZURE_DEVOPS
+  SSH
+  DOCKER_REGISTRY
+  KUBERNETES
 }
 """
 Ordering options for ServiceConnection connections
@@ -16325,6 +16406,86 @@ input ServiceConnectionWhereInput {
   usernameHasSuffix: String
   usernameEqualFold: String
   usernameContainsFold: String
+  """
+  host field predicates
+  """
+  host: String
+  hostNEQ: String
+  hostIn: [String!]
+  hostNotIn: [String!]
+  hostGT: String
+  hostGTE: String
+  hostLT: String
+  hostLTE: String
+  hostContains: String
+  hostHasPrefix: String
+  hostHasSuffix: String
+  hostEqualFold: String
+  hostContainsFold: String
+  """
+  port field predicates
+  """
+  port: Int
+  portNEQ: Int
+  portIn: [Int!]
+  portNotIn: [Int!]
+  portGT: Int
+  portGTE: Int
+  portLT: Int
+  portLTE: Int
+  """
+  host_key field predicates
+  """
+  hostKey: String
+  hostKeyNEQ: String
+  hostKeyIn: [String!]
+  hostKeyNotIn: [String!]
+  hostKeyGT: String
+  hostKeyGTE: String
+  hostKeyLT: String
+  hostKeyLTE: String
+  hostKeyContains: String
+  hostKeyHasPrefix: String
+  hostKeyHasSuffix: String
+  hostKeyEqualFold: String
+  hostKeyContainsFold: String
+  """
+  trust_on_first_use field predicates
+  """
+  trustOnFirstUse: Boolean
+  trustOnFirstUseNEQ: Boolean
+  """
+  kube_context field predicates
+  """
+  kubeContext: String
+  kubeContextNEQ: String
+  kubeContextIn: [String!]
+  kubeContextNotIn: [String!]
+  kubeContextGT: String
+  kubeContextGTE: String
+  kubeContextLT: String
+  kubeContextLTE: String
+  kubeContextContains: String
+  kubeContextHasPrefix: String
+  kubeContextHasSuffix: String
+  kubeContextEqualFold: String
+  kubeContextContainsFold: String
+  """
+  namespace field predicates
+  """
+  namespace: String
+  namespaceNEQ: String
+  namespaceIn: [String!]
+  namespaceNotIn: [String!]
+  namespaceGT: String
+  namespaceGTE: String
+  namespaceLT: String
+  namespaceLTE: String
+  namespaceContains: String
+  namespaceHasPrefix: String
+  namespaceHasSuffix: String
+  namespaceEqualFold: String
+  namespaceContainsFold: String
 }
 type StepAttachment implements Node {
   id: ID!
@@ -19467,10 +19628,26 @@ func (ec *executionContext) childFields_ServiceConnection(ctx context.Context, f
 		return ec.fieldContext_ServiceConnection_url(ctx, field)
 	case "username":
 		return ec.fieldContext_ServiceConnection_username(ctx, field)
+	case "host":
+		return ec.fieldContext_ServiceConnection_host(ctx, field)
+	case "port":
+		return ec.fieldContext_ServiceConnection_port(ctx, field)
+	case "hostKey":
+		return ec.fieldContext_ServiceConnection_hostKey(ctx, field)
+	case "trustOnFirstUse":
+		return ec.fieldContext_ServiceConnection_trustOnFirstUse(ctx, field)
+	case "kubeContext":
+		return ec.fieldContext_ServiceConnection_kubeContext(ctx, field)
+	case "namespace":
+		return ec.fieldContext_ServiceConnection_namespace(ctx, field)
 	case "hasSecret":
 		return ec.fieldContext_ServiceConnection_hasSecret(ctx, field)
 	case "hasWebhookSecret":
 		return ec.fieldContext_ServiceConnection_hasWebhookSecret(ctx, field)
+	case "hasPrivateKey":
+		return ec.fieldContext_ServiceConnection_hasPrivateKey(ctx, field)
+	case "hasKubeconfig":
+		return ec.fieldContext_ServiceConnection_hasKubeconfig(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ServiceConnection", field.Name)
 }
@@ -19635,6 +19812,10 @@ func (ec *executionContext) childFields_TemplateInput(ctx context.Context, field
 		return ec.fieldContext_TemplateInput_options(ctx, field)
 	case "help":
 		return ec.fieldContext_TemplateInput_help(ctx, field)
+	case "connectionKind":
+		return ec.fieldContext_TemplateInput_connectionKind(ctx, field)
+	case "replaces":
+		return ec.fieldContext_TemplateInput_replaces(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TemplateInput", field.Name)
 }
@@ -50511,6 +50692,144 @@ func (ec *executionContext) fieldContext_ServiceConnection_username(_ context.Co
 	return graphql.NewScalarFieldContext("ServiceConnection", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _ServiceConnection_host(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_host(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Host, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_host(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceConnection_port(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_port(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Port, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_port(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceConnection_hostKey(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_hostKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HostKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_hostKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceConnection_trustOnFirstUse(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_trustOnFirstUse(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrustOnFirstUse, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_trustOnFirstUse(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceConnection_kubeContext(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_kubeContext(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KubeContext, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_kubeContext(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceConnection_namespace(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_namespace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Namespace, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_namespace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _ServiceConnection_hasSecret(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -50554,6 +50873,52 @@ func (ec *executionContext) _ServiceConnection_hasWebhookSecret(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_ServiceConnection_hasWebhookSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceConnection_hasPrivateKey(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_hasPrivateKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ServiceConnection().HasPrivateKey(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_hasPrivateKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceConnection_hasKubeconfig(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_hasKubeconfig(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ServiceConnection().HasKubeconfig(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_hasKubeconfig(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ServiceConnection", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
@@ -52502,6 +52867,52 @@ func (ec *executionContext) _TemplateInput_help(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_TemplateInput_help(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TemplateInput_connectionKind(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateInput_connectionKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateInput_connectionKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TemplateInput_replaces(ctx context.Context, field graphql.CollectedField, obj *tasklib.Input) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateInput_replaces(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replaces, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateInput_replaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TemplateInput", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -72854,7 +73265,7 @@ func (ec *executionContext) unmarshalInputNewServiceConnectionInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "kind", "url", "username", "secret", "webhookSecret"}
+	fieldsInOrder := [...]string{"name", "kind", "url", "username", "secret", "webhookSecret", "host", "port", "hostKey", "trustOnFirstUse", "privateKey", "kubeconfig", "kubeContext", "namespace"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -72877,7 +73288,7 @@ func (ec *executionContext) unmarshalInputNewServiceConnectionInput(ctx context.
 			it.Kind = data
 		case "url":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -72903,6 +73314,62 @@ func (ec *executionContext) unmarshalInputNewServiceConnectionInput(ctx context.
 				return it, err
 			}
 			it.WebhookSecret = data
+		case "host":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("host"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Host = data
+		case "port":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("port"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Port = data
+		case "hostKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKey = data
+		case "trustOnFirstUse":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustOnFirstUse"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustOnFirstUse = data
+		case "privateKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("privateKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrivateKey = data
+		case "kubeconfig":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeconfig"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kubeconfig = data
+		case "kubeContext":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContext"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContext = data
+		case "namespace":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespace"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Namespace = data
 		}
 	}
 	return it, nil
@@ -79302,7 +79769,7 @@ func (ec *executionContext) unmarshalInputServiceConnectionPatchInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "url", "username", "secret", "webhookSecret"}
+	fieldsInOrder := [...]string{"name", "url", "username", "secret", "webhookSecret", "host", "port", "hostKey", "trustOnFirstUse", "privateKey", "kubeconfig", "kubeContext", "namespace"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -79344,6 +79811,62 @@ func (ec *executionContext) unmarshalInputServiceConnectionPatchInput(ctx contex
 				return it, err
 			}
 			it.WebhookSecret = data
+		case "host":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("host"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Host = data
+		case "port":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("port"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Port = data
+		case "hostKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKey = data
+		case "trustOnFirstUse":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustOnFirstUse"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustOnFirstUse = data
+		case "privateKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("privateKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrivateKey = data
+		case "kubeconfig":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeconfig"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kubeconfig = data
+		case "kubeContext":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContext"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContext = data
+		case "namespace":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespace"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Namespace = data
 		}
 	}
 	return it, nil
@@ -79360,7 +79883,7 @@ func (ec *executionContext) unmarshalInputServiceConnectionWhereInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlEqualFold", "urlContainsFold", "username", "usernameNEQ", "usernameIn", "usernameNotIn", "usernameGT", "usernameGTE", "usernameLT", "usernameLTE", "usernameContains", "usernameHasPrefix", "usernameHasSuffix", "usernameEqualFold", "usernameContainsFold"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlEqualFold", "urlContainsFold", "username", "usernameNEQ", "usernameIn", "usernameNotIn", "usernameGT", "usernameGTE", "usernameLT", "usernameLTE", "usernameContains", "usernameHasPrefix", "usernameHasSuffix", "usernameEqualFold", "usernameContainsFold", "host", "hostNEQ", "hostIn", "hostNotIn", "hostGT", "hostGTE", "hostLT", "hostLTE", "hostContains", "hostHasPrefix", "hostHasSuffix", "hostEqualFold", "hostContainsFold", "port", "portNEQ", "portIn", "portNotIn", "portGT", "portGTE", "portLT", "portLTE", "hostKey", "hostKeyNEQ", "hostKeyIn", "hostKeyNotIn", "hostKeyGT", "hostKeyGTE", "hostKeyLT", "hostKeyLTE", "hostKeyContains", "hostKeyHasPrefix", "hostKeyHasSuffix", "hostKeyEqualFold", "hostKeyContainsFold", "trustOnFirstUse", "trustOnFirstUseNEQ", "kubeContext", "kubeContextNEQ", "kubeContextIn", "kubeContextNotIn", "kubeContextGT", "kubeContextGTE", "kubeContextLT", "kubeContextLTE", "kubeContextContains", "kubeContextHasPrefix", "kubeContextHasSuffix", "kubeContextEqualFold", "kubeContextContainsFold", "namespace", "namespaceNEQ", "namespaceIn", "namespaceNotIn", "namespaceGT", "namespaceGTE", "namespaceLT", "namespaceLTE", "namespaceContains", "namespaceHasPrefix", "namespaceHasSuffix", "namespaceEqualFold", "namespaceContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -79857,6 +80380,440 @@ func (ec *executionContext) unmarshalInputServiceConnectionWhereInput(ctx contex
 				return it, err
 			}
 			it.UsernameContainsFold = data
+		case "host":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("host"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Host = data
+		case "hostNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostNEQ = data
+		case "hostIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostIn = data
+		case "hostNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostNotIn = data
+		case "hostGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostGT = data
+		case "hostGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostGTE = data
+		case "hostLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostLT = data
+		case "hostLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostLTE = data
+		case "hostContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostContains = data
+		case "hostHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostHasPrefix = data
+		case "hostHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostHasSuffix = data
+		case "hostEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostEqualFold = data
+		case "hostContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostContainsFold = data
+		case "port":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("port"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Port = data
+		case "portNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("portNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PortNEQ = data
+		case "portIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("portIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PortIn = data
+		case "portNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("portNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PortNotIn = data
+		case "portGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("portGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PortGT = data
+		case "portGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("portGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PortGTE = data
+		case "portLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("portLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PortLT = data
+		case "portLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("portLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PortLTE = data
+		case "hostKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKey = data
+		case "hostKeyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyNEQ = data
+		case "hostKeyIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyIn = data
+		case "hostKeyNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyNotIn = data
+		case "hostKeyGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyGT = data
+		case "hostKeyGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyGTE = data
+		case "hostKeyLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyLT = data
+		case "hostKeyLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyLTE = data
+		case "hostKeyContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyContains = data
+		case "hostKeyHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyHasPrefix = data
+		case "hostKeyHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyHasSuffix = data
+		case "hostKeyEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyEqualFold = data
+		case "hostKeyContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostKeyContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostKeyContainsFold = data
+		case "trustOnFirstUse":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustOnFirstUse"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustOnFirstUse = data
+		case "trustOnFirstUseNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustOnFirstUseNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustOnFirstUseNEQ = data
+		case "kubeContext":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContext"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContext = data
+		case "kubeContextNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextNEQ = data
+		case "kubeContextIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextIn = data
+		case "kubeContextNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextNotIn = data
+		case "kubeContextGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextGT = data
+		case "kubeContextGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextGTE = data
+		case "kubeContextLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextLT = data
+		case "kubeContextLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextLTE = data
+		case "kubeContextContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextContains = data
+		case "kubeContextHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextHasPrefix = data
+		case "kubeContextHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextHasSuffix = data
+		case "kubeContextEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextEqualFold = data
+		case "kubeContextContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kubeContextContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KubeContextContainsFold = data
+		case "namespace":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespace"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Namespace = data
+		case "namespaceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceNEQ = data
+		case "namespaceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceIn = data
+		case "namespaceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceNotIn = data
+		case "namespaceGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceGT = data
+		case "namespaceGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceGTE = data
+		case "namespaceLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceLT = data
+		case "namespaceLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceLTE = data
+		case "namespaceContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceContains = data
+		case "namespaceHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceHasPrefix = data
+		case "namespaceHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceHasSuffix = data
+		case "namespaceEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceEqualFold = data
+		case "namespaceContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespaceContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NamespaceContainsFold = data
 		}
 	}
 	return it, nil
@@ -80637,7 +81594,7 @@ func (ec *executionContext) unmarshalInputTemplateInputInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "type", "required", "default", "options", "help"}
+	fieldsInOrder := [...]string{"name", "type", "required", "default", "options", "help", "connectionKind", "replaces"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -80688,6 +81645,20 @@ func (ec *executionContext) unmarshalInputTemplateInputInput(ctx context.Context
 				return it, err
 			}
 			it.Help = data
+		case "connectionKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectionKind"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConnectionKind = data
+		case "replaces":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replaces"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Replaces = data
 		}
 	}
 	return it, nil
@@ -98423,6 +99394,36 @@ func (ec *executionContext) _ServiceConnection(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "host":
+			out.Values[i] = ec._ServiceConnection_host(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "port":
+			out.Values[i] = ec._ServiceConnection_port(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hostKey":
+			out.Values[i] = ec._ServiceConnection_hostKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trustOnFirstUse":
+			out.Values[i] = ec._ServiceConnection_trustOnFirstUse(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kubeContext":
+			out.Values[i] = ec._ServiceConnection_kubeContext(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "namespace":
+			out.Values[i] = ec._ServiceConnection_namespace(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "hasSecret":
 			field := field
 
@@ -98471,6 +99472,82 @@ func (ec *executionContext) _ServiceConnection(ctx context.Context, sel ast.Sele
 					}
 				}()
 				res = ec._ServiceConnection_hasWebhookSecret(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "hasPrivateKey":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ServiceConnection_hasPrivateKey(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "hasKubeconfig":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ServiceConnection_hasKubeconfig(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -99610,6 +100687,16 @@ func (ec *executionContext) _TemplateInput(ctx context.Context, sel ast.Selectio
 			}
 		case "help":
 			out.Values[i] = ec._TemplateInput_help(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connectionKind":
+			out.Values[i] = ec._TemplateInput_connectionKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "replaces":
+			out.Values[i] = ec._TemplateInput_replaces(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

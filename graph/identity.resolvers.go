@@ -123,8 +123,11 @@ func (r *mutationResolver) CreateServiceConnection(ctx context.Context, input mo
 		return nil, err
 	}
 	return r.Engine.CreateConnection(ctx, a, delivery.ConnectionInput{
-		Name: input.Name, Kind: input.Kind, URL: input.URL, Username: deref(input.Username),
+		Name: input.Name, Kind: input.Kind, URL: deref(input.URL), Username: deref(input.Username),
 		Secret: input.Secret, WebhookSecret: input.WebhookSecret,
+		Host: deref(input.Host), Port: deref(input.Port), HostKey: deref(input.HostKey),
+		TrustOnFirstUse: deref(input.TrustOnFirstUse), PrivateKey: input.PrivateKey,
+		Kubeconfig: input.Kubeconfig, KubeContext: deref(input.KubeContext), Namespace: deref(input.Namespace),
 	})
 }
 
@@ -137,6 +140,8 @@ func (r *mutationResolver) UpdateServiceConnection(ctx context.Context, id int, 
 	return r.Engine.UpdateConnection(ctx, a, id, delivery.ConnectionPatch{
 		Name: input.Name, URL: input.URL, Username: input.Username,
 		Secret: input.Secret, WebhookSecret: input.WebhookSecret,
+		Host: input.Host, Port: input.Port, HostKey: input.HostKey, TrustOnFirstUse: input.TrustOnFirstUse,
+		PrivateKey: input.PrivateKey, Kubeconfig: input.Kubeconfig, KubeContext: input.KubeContext, Namespace: input.Namespace,
 	})
 }
 
@@ -219,6 +224,16 @@ func (r *serviceConnectionResolver) HasSecret(ctx context.Context, obj *ent.Serv
 // HasWebhookSecret is the resolver for the hasWebhookSecret field.
 func (r *serviceConnectionResolver) HasWebhookSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error) {
 	return len(obj.WebhookSecretEncrypted) > 0, nil
+}
+
+// HasPrivateKey is the resolver for the hasPrivateKey field.
+func (r *serviceConnectionResolver) HasPrivateKey(ctx context.Context, obj *ent.ServiceConnection) (bool, error) {
+	return len(obj.PrivateKeyEncrypted) > 0, nil
+}
+
+// HasKubeconfig is the resolver for the hasKubeconfig field.
+func (r *serviceConnectionResolver) HasKubeconfig(ctx context.Context, obj *ent.ServiceConnection) (bool, error) {
+	return len(obj.KubeconfigEncrypted) > 0, nil
 }
 
 // HasPassword is the resolver for the hasPassword field.

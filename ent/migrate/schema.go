@@ -1017,11 +1017,19 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Unique: true, Size: 100},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"JENKINS", "AZURE_DEVOPS"}},
-		{Name: "url", Type: field.TypeString, Size: 2000},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"JENKINS", "AZURE_DEVOPS", "SSH", "DOCKER_REGISTRY", "KUBERNETES"}},
+		{Name: "url", Type: field.TypeString, Size: 2000, Default: ""},
 		{Name: "username", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "secret_encrypted", Type: field.TypeBytes, Nullable: true},
 		{Name: "webhook_secret_encrypted", Type: field.TypeBytes, Nullable: true},
+		{Name: "host", Type: field.TypeString, Size: 253, Default: ""},
+		{Name: "port", Type: field.TypeInt, Default: 0},
+		{Name: "host_key", Type: field.TypeString, Size: 16384, Default: ""},
+		{Name: "trust_on_first_use", Type: field.TypeBool, Default: false},
+		{Name: "private_key_encrypted", Type: field.TypeBytes, Nullable: true},
+		{Name: "kubeconfig_encrypted", Type: field.TypeBytes, Nullable: true},
+		{Name: "kube_context", Type: field.TypeString, Size: 253, Default: ""},
+		{Name: "namespace", Type: field.TypeString, Size: 63, Default: ""},
 	}
 	// ServiceConnectionsTable holds the schema information for the "service_connections" table.
 	ServiceConnectionsTable = &schema.Table{

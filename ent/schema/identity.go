@@ -145,9 +145,12 @@ func (Session) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
 
-// ServiceConnection is a CI server (Jenkins or Azure DevOps/TFS) with its
-// credentials. Secrets are AES-GCM ciphertext and never leave the server
-// through the API.
+// ServiceConnection is an external system with its credentials: a CI server
+// (JENKINS, AZURE_DEVOPS) that artifacts come from, or an endpoint that tasks
+// deploy to (SSH host, DOCKER_REGISTRY, KUBERNETES cluster). Which fields a
+// kind uses is checked on save (delivery/connkinds.go). Secrets (password or
+// token, private key, kubeconfig, webhook secret) are AES-GCM ciphertext and
+// never leave the server through the API.
 type ServiceConnection struct{ ent.Schema }
 
 // Mixin of the ServiceConnection.
@@ -158,11 +161,26 @@ func (ServiceConnection) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(100).Unique().
 			Annotations(entgql.OrderField("NAME")),
-		field.Enum("kind").Values("JENKINS", "AZURE_DEVOPS"),
-		field.String("url").NotEmpty().MaxLen(2000),
+		field.Enum("kind").Values("JENKINS", "AZURE_DEVOPS", "SSH", "DOCKER_REGISTRY", "KUBERNETES"),
+		// url is the server's base URL (CI kinds), the registry (DOCKER_REGISTRY), or the
+		// cluster's API server read from the kubeconfig (KUBERNETES, for display); SSH has none.
+		field.String("url").Default("").MaxLen(2000),
 		field.String("username").Default("").MaxLen(200),
 		field.Bytes("secret_encrypted").Optional().Sensitive().Annotations(entgql.Skip()),
 		field.Bytes("webhook_secret_encrypted").Optional().Sensitive().Annotations(entgql.Skip()),
+		// SSH: the host, its port (0: 22), the pinned host keys (authorized_keys or
+		// known_hosts lines, public), or trust on first use; a private key and/or the
+		// password (secret_encrypted).
+		field.String("host").Default("").MaxLen(253),
+		field.Int("port").Default(0),
+		field.Text("host_key").Default("").MaxLen(16384),
+		field.Bool("trust_on_first_use").Default(false),
+		field.Bytes("private_key_encrypted").Optional().Sensitive().Annotations(entgql.Skip()),
+		// KUBERNETES: the kubeconfig (sealed whole: it holds tokens and keys), the context
+		// to use (empty: its current-context) and the default namespace.
+		field.Bytes("kubeconfig_encrypted").Optional().Sensitive().Annotations(entgql.Skip()),
+		field.String("kube_context").Default("").MaxLen(253),
+		field.String("namespace").Default("").MaxLen(63),
 	}
 }
 

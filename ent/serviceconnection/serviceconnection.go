@@ -33,6 +33,22 @@ const (
 	FieldSecretEncrypted = "secret_encrypted"
 	// FieldWebhookSecretEncrypted holds the string denoting the webhook_secret_encrypted field in the database.
 	FieldWebhookSecretEncrypted = "webhook_secret_encrypted"
+	// FieldHost holds the string denoting the host field in the database.
+	FieldHost = "host"
+	// FieldPort holds the string denoting the port field in the database.
+	FieldPort = "port"
+	// FieldHostKey holds the string denoting the host_key field in the database.
+	FieldHostKey = "host_key"
+	// FieldTrustOnFirstUse holds the string denoting the trust_on_first_use field in the database.
+	FieldTrustOnFirstUse = "trust_on_first_use"
+	// FieldPrivateKeyEncrypted holds the string denoting the private_key_encrypted field in the database.
+	FieldPrivateKeyEncrypted = "private_key_encrypted"
+	// FieldKubeconfigEncrypted holds the string denoting the kubeconfig_encrypted field in the database.
+	FieldKubeconfigEncrypted = "kubeconfig_encrypted"
+	// FieldKubeContext holds the string denoting the kube_context field in the database.
+	FieldKubeContext = "kube_context"
+	// FieldNamespace holds the string denoting the namespace field in the database.
+	FieldNamespace = "namespace"
 	// EdgeArtifactSources holds the string denoting the artifact_sources edge name in mutations.
 	EdgeArtifactSources = "artifact_sources"
 	// EdgeWebhookDeliveries holds the string denoting the webhook_deliveries edge name in mutations.
@@ -66,6 +82,14 @@ var Columns = []string{
 	FieldUsername,
 	FieldSecretEncrypted,
 	FieldWebhookSecretEncrypted,
+	FieldHost,
+	FieldPort,
+	FieldHostKey,
+	FieldTrustOnFirstUse,
+	FieldPrivateKeyEncrypted,
+	FieldKubeconfigEncrypted,
+	FieldKubeContext,
+	FieldNamespace,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -87,12 +111,34 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
+	// DefaultURL holds the default value on creation for the "url" field.
+	DefaultURL string
 	// URLValidator is a validator for the "url" field. It is called by the builders before save.
 	URLValidator func(string) error
 	// DefaultUsername holds the default value on creation for the "username" field.
 	DefaultUsername string
 	// UsernameValidator is a validator for the "username" field. It is called by the builders before save.
 	UsernameValidator func(string) error
+	// DefaultHost holds the default value on creation for the "host" field.
+	DefaultHost string
+	// HostValidator is a validator for the "host" field. It is called by the builders before save.
+	HostValidator func(string) error
+	// DefaultPort holds the default value on creation for the "port" field.
+	DefaultPort int
+	// DefaultHostKey holds the default value on creation for the "host_key" field.
+	DefaultHostKey string
+	// HostKeyValidator is a validator for the "host_key" field. It is called by the builders before save.
+	HostKeyValidator func(string) error
+	// DefaultTrustOnFirstUse holds the default value on creation for the "trust_on_first_use" field.
+	DefaultTrustOnFirstUse bool
+	// DefaultKubeContext holds the default value on creation for the "kube_context" field.
+	DefaultKubeContext string
+	// KubeContextValidator is a validator for the "kube_context" field. It is called by the builders before save.
+	KubeContextValidator func(string) error
+	// DefaultNamespace holds the default value on creation for the "namespace" field.
+	DefaultNamespace string
+	// NamespaceValidator is a validator for the "namespace" field. It is called by the builders before save.
+	NamespaceValidator func(string) error
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -100,8 +146,11 @@ type Kind string
 
 // Kind values.
 const (
-	KindJENKINS      Kind = "JENKINS"
-	KindAZURE_DEVOPS Kind = "AZURE_DEVOPS"
+	KindJENKINS         Kind = "JENKINS"
+	KindAZURE_DEVOPS    Kind = "AZURE_DEVOPS"
+	KindSSH             Kind = "SSH"
+	KindDOCKER_REGISTRY Kind = "DOCKER_REGISTRY"
+	KindKUBERNETES      Kind = "KUBERNETES"
 )
 
 func (k Kind) String() string {
@@ -111,7 +160,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindJENKINS, KindAZURE_DEVOPS:
+	case KindJENKINS, KindAZURE_DEVOPS, KindSSH, KindDOCKER_REGISTRY, KindKUBERNETES:
 		return nil
 	default:
 		return fmt.Errorf("serviceconnection: invalid enum value for kind field: %q", k)
@@ -154,6 +203,36 @@ func ByURL(opts ...sql.OrderTermOption) OrderOption {
 // ByUsername orders the results by the username field.
 func ByUsername(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUsername, opts...).ToFunc()
+}
+
+// ByHost orders the results by the host field.
+func ByHost(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHost, opts...).ToFunc()
+}
+
+// ByPort orders the results by the port field.
+func ByPort(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPort, opts...).ToFunc()
+}
+
+// ByHostKey orders the results by the host_key field.
+func ByHostKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHostKey, opts...).ToFunc()
+}
+
+// ByTrustOnFirstUse orders the results by the trust_on_first_use field.
+func ByTrustOnFirstUse(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTrustOnFirstUse, opts...).ToFunc()
+}
+
+// ByKubeContext orders the results by the kube_context field.
+func ByKubeContext(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldKubeContext, opts...).ToFunc()
+}
+
+// ByNamespace orders the results by the namespace field.
+func ByNamespace(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNamespace, opts...).ToFunc()
 }
 
 // ByArtifactSourcesCount orders the results by artifact_sources count.

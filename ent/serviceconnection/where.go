@@ -90,6 +90,46 @@ func WebhookSecretEncrypted(v []byte) predicate.ServiceConnection {
 	return predicate.ServiceConnection(sql.FieldEQ(FieldWebhookSecretEncrypted, v))
 }
 
+// Host applies equality check predicate on the "host" field. It's identical to HostEQ.
+func Host(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldHost, v))
+}
+
+// Port applies equality check predicate on the "port" field. It's identical to PortEQ.
+func Port(v int) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldPort, v))
+}
+
+// HostKey applies equality check predicate on the "host_key" field. It's identical to HostKeyEQ.
+func HostKey(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldHostKey, v))
+}
+
+// TrustOnFirstUse applies equality check predicate on the "trust_on_first_use" field. It's identical to TrustOnFirstUseEQ.
+func TrustOnFirstUse(v bool) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldTrustOnFirstUse, v))
+}
+
+// PrivateKeyEncrypted applies equality check predicate on the "private_key_encrypted" field. It's identical to PrivateKeyEncryptedEQ.
+func PrivateKeyEncrypted(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldPrivateKeyEncrypted, v))
+}
+
+// KubeconfigEncrypted applies equality check predicate on the "kubeconfig_encrypted" field. It's identical to KubeconfigEncryptedEQ.
+func KubeconfigEncrypted(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldKubeconfigEncrypted, v))
+}
+
+// KubeContext applies equality check predicate on the "kube_context" field. It's identical to KubeContextEQ.
+func KubeContext(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldKubeContext, v))
+}
+
+// Namespace applies equality check predicate on the "namespace" field. It's identical to NamespaceEQ.
+func Namespace(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldNamespace, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ServiceConnection {
 	return predicate.ServiceConnection(sql.FieldEQ(FieldCreatedAt, v))
@@ -483,6 +523,416 @@ func WebhookSecretEncryptedIsNil() predicate.ServiceConnection {
 // WebhookSecretEncryptedNotNil applies the NotNil predicate on the "webhook_secret_encrypted" field.
 func WebhookSecretEncryptedNotNil() predicate.ServiceConnection {
 	return predicate.ServiceConnection(sql.FieldNotNull(FieldWebhookSecretEncrypted))
+}
+
+// HostEQ applies the EQ predicate on the "host" field.
+func HostEQ(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldHost, v))
+}
+
+// HostNEQ applies the NEQ predicate on the "host" field.
+func HostNEQ(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNEQ(FieldHost, v))
+}
+
+// HostIn applies the In predicate on the "host" field.
+func HostIn(vs ...string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldIn(FieldHost, vs...))
+}
+
+// HostNotIn applies the NotIn predicate on the "host" field.
+func HostNotIn(vs ...string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNotIn(FieldHost, vs...))
+}
+
+// HostGT applies the GT predicate on the "host" field.
+func HostGT(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGT(FieldHost, v))
+}
+
+// HostGTE applies the GTE predicate on the "host" field.
+func HostGTE(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGTE(FieldHost, v))
+}
+
+// HostLT applies the LT predicate on the "host" field.
+func HostLT(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLT(FieldHost, v))
+}
+
+// HostLTE applies the LTE predicate on the "host" field.
+func HostLTE(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLTE(FieldHost, v))
+}
+
+// HostContains applies the Contains predicate on the "host" field.
+func HostContains(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldContains(FieldHost, v))
+}
+
+// HostHasPrefix applies the HasPrefix predicate on the "host" field.
+func HostHasPrefix(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldHasPrefix(FieldHost, v))
+}
+
+// HostHasSuffix applies the HasSuffix predicate on the "host" field.
+func HostHasSuffix(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldHasSuffix(FieldHost, v))
+}
+
+// HostEqualFold applies the EqualFold predicate on the "host" field.
+func HostEqualFold(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEqualFold(FieldHost, v))
+}
+
+// HostContainsFold applies the ContainsFold predicate on the "host" field.
+func HostContainsFold(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldContainsFold(FieldHost, v))
+}
+
+// PortEQ applies the EQ predicate on the "port" field.
+func PortEQ(v int) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldPort, v))
+}
+
+// PortNEQ applies the NEQ predicate on the "port" field.
+func PortNEQ(v int) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNEQ(FieldPort, v))
+}
+
+// PortIn applies the In predicate on the "port" field.
+func PortIn(vs ...int) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldIn(FieldPort, vs...))
+}
+
+// PortNotIn applies the NotIn predicate on the "port" field.
+func PortNotIn(vs ...int) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNotIn(FieldPort, vs...))
+}
+
+// PortGT applies the GT predicate on the "port" field.
+func PortGT(v int) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGT(FieldPort, v))
+}
+
+// PortGTE applies the GTE predicate on the "port" field.
+func PortGTE(v int) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGTE(FieldPort, v))
+}
+
+// PortLT applies the LT predicate on the "port" field.
+func PortLT(v int) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLT(FieldPort, v))
+}
+
+// PortLTE applies the LTE predicate on the "port" field.
+func PortLTE(v int) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLTE(FieldPort, v))
+}
+
+// HostKeyEQ applies the EQ predicate on the "host_key" field.
+func HostKeyEQ(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldHostKey, v))
+}
+
+// HostKeyNEQ applies the NEQ predicate on the "host_key" field.
+func HostKeyNEQ(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNEQ(FieldHostKey, v))
+}
+
+// HostKeyIn applies the In predicate on the "host_key" field.
+func HostKeyIn(vs ...string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldIn(FieldHostKey, vs...))
+}
+
+// HostKeyNotIn applies the NotIn predicate on the "host_key" field.
+func HostKeyNotIn(vs ...string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNotIn(FieldHostKey, vs...))
+}
+
+// HostKeyGT applies the GT predicate on the "host_key" field.
+func HostKeyGT(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGT(FieldHostKey, v))
+}
+
+// HostKeyGTE applies the GTE predicate on the "host_key" field.
+func HostKeyGTE(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGTE(FieldHostKey, v))
+}
+
+// HostKeyLT applies the LT predicate on the "host_key" field.
+func HostKeyLT(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLT(FieldHostKey, v))
+}
+
+// HostKeyLTE applies the LTE predicate on the "host_key" field.
+func HostKeyLTE(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLTE(FieldHostKey, v))
+}
+
+// HostKeyContains applies the Contains predicate on the "host_key" field.
+func HostKeyContains(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldContains(FieldHostKey, v))
+}
+
+// HostKeyHasPrefix applies the HasPrefix predicate on the "host_key" field.
+func HostKeyHasPrefix(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldHasPrefix(FieldHostKey, v))
+}
+
+// HostKeyHasSuffix applies the HasSuffix predicate on the "host_key" field.
+func HostKeyHasSuffix(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldHasSuffix(FieldHostKey, v))
+}
+
+// HostKeyEqualFold applies the EqualFold predicate on the "host_key" field.
+func HostKeyEqualFold(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEqualFold(FieldHostKey, v))
+}
+
+// HostKeyContainsFold applies the ContainsFold predicate on the "host_key" field.
+func HostKeyContainsFold(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldContainsFold(FieldHostKey, v))
+}
+
+// TrustOnFirstUseEQ applies the EQ predicate on the "trust_on_first_use" field.
+func TrustOnFirstUseEQ(v bool) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldTrustOnFirstUse, v))
+}
+
+// TrustOnFirstUseNEQ applies the NEQ predicate on the "trust_on_first_use" field.
+func TrustOnFirstUseNEQ(v bool) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNEQ(FieldTrustOnFirstUse, v))
+}
+
+// PrivateKeyEncryptedEQ applies the EQ predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedEQ(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldPrivateKeyEncrypted, v))
+}
+
+// PrivateKeyEncryptedNEQ applies the NEQ predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedNEQ(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNEQ(FieldPrivateKeyEncrypted, v))
+}
+
+// PrivateKeyEncryptedIn applies the In predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedIn(vs ...[]byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldIn(FieldPrivateKeyEncrypted, vs...))
+}
+
+// PrivateKeyEncryptedNotIn applies the NotIn predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedNotIn(vs ...[]byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNotIn(FieldPrivateKeyEncrypted, vs...))
+}
+
+// PrivateKeyEncryptedGT applies the GT predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedGT(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGT(FieldPrivateKeyEncrypted, v))
+}
+
+// PrivateKeyEncryptedGTE applies the GTE predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedGTE(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGTE(FieldPrivateKeyEncrypted, v))
+}
+
+// PrivateKeyEncryptedLT applies the LT predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedLT(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLT(FieldPrivateKeyEncrypted, v))
+}
+
+// PrivateKeyEncryptedLTE applies the LTE predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedLTE(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLTE(FieldPrivateKeyEncrypted, v))
+}
+
+// PrivateKeyEncryptedIsNil applies the IsNil predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedIsNil() predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldIsNull(FieldPrivateKeyEncrypted))
+}
+
+// PrivateKeyEncryptedNotNil applies the NotNil predicate on the "private_key_encrypted" field.
+func PrivateKeyEncryptedNotNil() predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNotNull(FieldPrivateKeyEncrypted))
+}
+
+// KubeconfigEncryptedEQ applies the EQ predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedEQ(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldKubeconfigEncrypted, v))
+}
+
+// KubeconfigEncryptedNEQ applies the NEQ predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedNEQ(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNEQ(FieldKubeconfigEncrypted, v))
+}
+
+// KubeconfigEncryptedIn applies the In predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedIn(vs ...[]byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldIn(FieldKubeconfigEncrypted, vs...))
+}
+
+// KubeconfigEncryptedNotIn applies the NotIn predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedNotIn(vs ...[]byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNotIn(FieldKubeconfigEncrypted, vs...))
+}
+
+// KubeconfigEncryptedGT applies the GT predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedGT(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGT(FieldKubeconfigEncrypted, v))
+}
+
+// KubeconfigEncryptedGTE applies the GTE predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedGTE(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGTE(FieldKubeconfigEncrypted, v))
+}
+
+// KubeconfigEncryptedLT applies the LT predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedLT(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLT(FieldKubeconfigEncrypted, v))
+}
+
+// KubeconfigEncryptedLTE applies the LTE predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedLTE(v []byte) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLTE(FieldKubeconfigEncrypted, v))
+}
+
+// KubeconfigEncryptedIsNil applies the IsNil predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedIsNil() predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldIsNull(FieldKubeconfigEncrypted))
+}
+
+// KubeconfigEncryptedNotNil applies the NotNil predicate on the "kubeconfig_encrypted" field.
+func KubeconfigEncryptedNotNil() predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNotNull(FieldKubeconfigEncrypted))
+}
+
+// KubeContextEQ applies the EQ predicate on the "kube_context" field.
+func KubeContextEQ(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldKubeContext, v))
+}
+
+// KubeContextNEQ applies the NEQ predicate on the "kube_context" field.
+func KubeContextNEQ(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNEQ(FieldKubeContext, v))
+}
+
+// KubeContextIn applies the In predicate on the "kube_context" field.
+func KubeContextIn(vs ...string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldIn(FieldKubeContext, vs...))
+}
+
+// KubeContextNotIn applies the NotIn predicate on the "kube_context" field.
+func KubeContextNotIn(vs ...string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNotIn(FieldKubeContext, vs...))
+}
+
+// KubeContextGT applies the GT predicate on the "kube_context" field.
+func KubeContextGT(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGT(FieldKubeContext, v))
+}
+
+// KubeContextGTE applies the GTE predicate on the "kube_context" field.
+func KubeContextGTE(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGTE(FieldKubeContext, v))
+}
+
+// KubeContextLT applies the LT predicate on the "kube_context" field.
+func KubeContextLT(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLT(FieldKubeContext, v))
+}
+
+// KubeContextLTE applies the LTE predicate on the "kube_context" field.
+func KubeContextLTE(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLTE(FieldKubeContext, v))
+}
+
+// KubeContextContains applies the Contains predicate on the "kube_context" field.
+func KubeContextContains(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldContains(FieldKubeContext, v))
+}
+
+// KubeContextHasPrefix applies the HasPrefix predicate on the "kube_context" field.
+func KubeContextHasPrefix(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldHasPrefix(FieldKubeContext, v))
+}
+
+// KubeContextHasSuffix applies the HasSuffix predicate on the "kube_context" field.
+func KubeContextHasSuffix(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldHasSuffix(FieldKubeContext, v))
+}
+
+// KubeContextEqualFold applies the EqualFold predicate on the "kube_context" field.
+func KubeContextEqualFold(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEqualFold(FieldKubeContext, v))
+}
+
+// KubeContextContainsFold applies the ContainsFold predicate on the "kube_context" field.
+func KubeContextContainsFold(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldContainsFold(FieldKubeContext, v))
+}
+
+// NamespaceEQ applies the EQ predicate on the "namespace" field.
+func NamespaceEQ(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEQ(FieldNamespace, v))
+}
+
+// NamespaceNEQ applies the NEQ predicate on the "namespace" field.
+func NamespaceNEQ(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNEQ(FieldNamespace, v))
+}
+
+// NamespaceIn applies the In predicate on the "namespace" field.
+func NamespaceIn(vs ...string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldIn(FieldNamespace, vs...))
+}
+
+// NamespaceNotIn applies the NotIn predicate on the "namespace" field.
+func NamespaceNotIn(vs ...string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldNotIn(FieldNamespace, vs...))
+}
+
+// NamespaceGT applies the GT predicate on the "namespace" field.
+func NamespaceGT(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGT(FieldNamespace, v))
+}
+
+// NamespaceGTE applies the GTE predicate on the "namespace" field.
+func NamespaceGTE(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldGTE(FieldNamespace, v))
+}
+
+// NamespaceLT applies the LT predicate on the "namespace" field.
+func NamespaceLT(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLT(FieldNamespace, v))
+}
+
+// NamespaceLTE applies the LTE predicate on the "namespace" field.
+func NamespaceLTE(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldLTE(FieldNamespace, v))
+}
+
+// NamespaceContains applies the Contains predicate on the "namespace" field.
+func NamespaceContains(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldContains(FieldNamespace, v))
+}
+
+// NamespaceHasPrefix applies the HasPrefix predicate on the "namespace" field.
+func NamespaceHasPrefix(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldHasPrefix(FieldNamespace, v))
+}
+
+// NamespaceHasSuffix applies the HasSuffix predicate on the "namespace" field.
+func NamespaceHasSuffix(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldHasSuffix(FieldNamespace, v))
+}
+
+// NamespaceEqualFold applies the EqualFold predicate on the "namespace" field.
+func NamespaceEqualFold(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldEqualFold(FieldNamespace, v))
+}
+
+// NamespaceContainsFold applies the ContainsFold predicate on the "namespace" field.
+func NamespaceContainsFold(v string) predicate.ServiceConnection {
+	return predicate.ServiceConnection(sql.FieldContainsFold(FieldNamespace, v))
 }
 
 // HasArtifactSources applies the HasEdge predicate on the "artifact_sources" edge.

@@ -110,16 +110,37 @@ type NewOutgoingHookInput struct {
 	Enabled bool `json:"enabled"`
 }
 
+// A service connection. Which fields a kind takes (others must be left out):
+// JENKINS and AZURE_DEVOPS: url, username, secret (API token or password), webhookSecret;
+// SSH: host, port, username, privateKey and/or secret (the password), hostKey or trustOnFirstUse;
+// DOCKER_REGISTRY: url (the registry, e.g. https://registry.example.com or registry.example.com:5000), username, secret;
+// KUBERNETES: kubeconfig, kubeContext, namespace.
 type NewServiceConnectionInput struct {
 	Name string                 `json:"name"`
 	Kind serviceconnection.Kind `json:"kind"`
-	// Base URL of the server, http:// or https://, without credentials.
-	URL      string  `json:"url"`
+	// Base URL of the server, http:// or https://, without credentials (CI kinds); the registry (DOCKER_REGISTRY).
+	URL      *string `json:"url,omitempty"`
 	Username *string `json:"username,omitempty"`
-	// Write-only.
+	// Write-only: API token or password.
 	Secret *string `json:"secret,omitempty"`
 	// Write-only.
 	WebhookSecret *string `json:"webhookSecret,omitempty"`
+	// SSH: the host name or address.
+	Host *string `json:"host,omitempty"`
+	// SSH: the port; omitted or 0: 22.
+	Port *int `json:"port,omitempty"`
+	// SSH: the host keys to accept, one a line: authorized_keys ("ssh-ed25519 AAAA…") or known_hosts lines.
+	HostKey *string `json:"hostKey,omitempty"`
+	// SSH: without hostKey, the agent accepts and records the key it first sees and refuses a different one later.
+	TrustOnFirstUse *bool `json:"trustOnFirstUse,omitempty"`
+	// SSH, write-only: an unencrypted private key (OpenSSH or PEM); it is sealed at rest.
+	PrivateKey *string `json:"privateKey,omitempty"`
+	// KUBERNETES, write-only: the kubeconfig (YAML or JSON); it is sealed at rest.
+	Kubeconfig *string `json:"kubeconfig,omitempty"`
+	// KUBERNETES: the kubeconfig context to use; omitted: its current-context.
+	KubeContext *string `json:"kubeContext,omitempty"`
+	// KUBERNETES: the namespace tasks use unless they name one.
+	Namespace *string `json:"namespace,omitempty"`
 }
 
 type NewUserInput struct {
@@ -155,7 +176,7 @@ type ReleaseVariableOverride struct {
 	Secret bool   `json:"secret"`
 }
 
-// Omitted fields are kept; an empty secret clears it. The kind cannot change.
+// Omitted fields are kept; an empty secret, private key or kubeconfig clears it. The kind cannot change.
 type ServiceConnectionPatchInput struct {
 	Name     *string `json:"name,omitempty"`
 	URL      *string `json:"url,omitempty"`
@@ -163,7 +184,17 @@ type ServiceConnectionPatchInput struct {
 	// Write-only.
 	Secret *string `json:"secret,omitempty"`
 	// Write-only.
-	WebhookSecret *string `json:"webhookSecret,omitempty"`
+	WebhookSecret   *string `json:"webhookSecret,omitempty"`
+	Host            *string `json:"host,omitempty"`
+	Port            *int    `json:"port,omitempty"`
+	HostKey         *string `json:"hostKey,omitempty"`
+	TrustOnFirstUse *bool   `json:"trustOnFirstUse,omitempty"`
+	// Write-only.
+	PrivateKey *string `json:"privateKey,omitempty"`
+	// Write-only.
+	Kubeconfig  *string `json:"kubeconfig,omitempty"`
+	KubeContext *string `json:"kubeContext,omitempty"`
+	Namespace   *string `json:"namespace,omitempty"`
 }
 
 type Subscription struct {

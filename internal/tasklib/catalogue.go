@@ -89,7 +89,7 @@ func Builtins() []Template {
 			Script: replaceTokensScript, Builtin: true,
 		},
 		{
-			Name: "SSH", Version: "0.1", Category: "Deploy", Runner: RunnerSSH,
+			Name: "SSH", Version: "0.2", Category: "Deploy", Runner: RunnerSSH,
 			Description: "Run commands, a script file from the agent, or an inline script on a remote host over SSH (Azure's SSH@0). " + sshNote,
 			Inputs: append(sshInputs(),
 				Input{Name: "runOptions", Type: InputPicklist, Options: []string{"commands", "script", "inline"}, Default: "commands", Help: "commands: run each line of `commands` in turn (the first that fails stops); script: send the agent's file `scriptPath` to `interpreter -s`; inline: the same with `inline`."},
@@ -103,7 +103,7 @@ func Builtins() []Template {
 			Builtin: true,
 		},
 		{
-			Name: "CopyFilesOverSSH", Version: "0.1", Category: "Deploy", Runner: RunnerCopyFilesOverSSH,
+			Name: "CopyFilesOverSSH", Version: "0.2", Category: "Deploy", Runner: RunnerCopyFilesOverSSH,
 			Description: "Copy the files that match glob patterns to a folder on a remote host over SSH (Azure's CopyFilesOverSSH@0; files are written through the remote shell, so the host needs `sh`, `mkdir`, `cat`, `mv`). " + sshNote,
 			Inputs: append(sshInputs(),
 				Input{Name: "sourceFolder", Type: InputFilePath, Help: "The folder the patterns are relative to (default: the job's working directory)."},
@@ -161,10 +161,12 @@ func Builtins() []Template {
 			Builtin: true,
 		},
 		{
-			Name: "Docker", Version: "2.0", Category: "Deploy", Shell: "bash", Demands: []string{"docker"},
-			Description: "Run the docker CLI: login, build, push, buildAndPush, run or logout, with the inputs mapped to its arguments (the password goes on standard input).",
+			Name: "Docker", Version: "2.1", Category: "Deploy", Shell: "bash", Demands: []string{"docker"},
+			Description: "Run the docker CLI: login, build, push, buildAndPush, run or logout, with the inputs mapped to its arguments (the password goes on standard input). " +
+				"With `containerRegistry` (a DOCKER_REGISTRY service connection) the task logs in to that registry before build, push and run, in a docker configuration of its own (`DOCKER_CONFIG`, a private directory the agent removes after the task), so that the credentials never stay on the agent; the registry's host prefixes `repository`.",
 			Inputs: []Input{
 				{Name: "command", Type: InputPicklist, Options: []string{"buildAndPush", "build", "push", "login", "logout", "run"}, Default: "buildAndPush", Help: "What to do."},
+				{Name: "containerRegistry", Type: InputServiceConnection, ConnectionKind: ConnectionDockerRegistry, Replaces: []string{"registry", "username", "password"}, Help: "A DOCKER_REGISTRY service connection: the registry and its credentials (instead of registry, username and password)."},
 				{Name: "registry", Type: InputString, Help: "The registry host (e.g. registry.example.com); empty: Docker Hub. Prefixes `repository`."},
 				{Name: "username", Type: InputString, Help: "For login (and before buildAndPush/push when given)."},
 				{Name: "password", Type: InputSecret, Help: "For login, as a `$(secret variable)` reference."},
@@ -178,12 +180,13 @@ func Builtins() []Template {
 			Script: dockerScript, Builtin: true,
 		},
 		{
-			Name: "Kubernetes", Version: "1.0", Category: "Deploy", Shell: "bash", Demands: []string{"kubectl"},
-			Description: "Run kubectl (apply, delete, get, rollout, scale, set, create…) with a kubeconfig, for example a secure file's path.",
+			Name: "Kubernetes", Version: "1.1", Category: "Deploy", Shell: "bash", Demands: []string{"kubectl"},
+			Description: "Run kubectl (apply, delete, get, rollout, scale, set, create…) with a KUBERNETES service connection, or a kubeconfig file such as a secure file's path. " + kubeNote,
 			Inputs: []Input{
 				{Name: "command", Type: InputString, Default: "apply", Help: "The kubectl command (one word)."},
+				{Name: "kubernetesServiceConnection", Type: InputServiceConnection, ConnectionKind: ConnectionKubernetes, Replaces: []string{"kubeconfig"}, Help: "A KUBERNETES service connection: its kubeconfig, context (`--context`) and default namespace."},
 				{Name: "kubeconfig", Type: InputFilePath, Help: "A kubeconfig file, e.g. `$(SECUREFILE_KUBECONFIG_PATH)`; empty: kubectl's default."},
-				{Name: "namespace", Type: InputString, Help: "`--namespace`."},
+				{Name: "namespace", Type: InputString, Help: "`--namespace` (default: the service connection's namespace, if any)."},
 				{Name: "useConfigurationFile", Type: InputBoolean, Default: "false", Help: "Pass `--filename configuration`."},
 				{Name: "configuration", Type: InputFilePath, Help: "The manifest file or folder, with useConfigurationFile."},
 				{Name: "arguments", Type: InputString, Help: "More arguments (shell words; quotes are honoured, nothing is expanded)."},
@@ -192,12 +195,13 @@ func Builtins() []Template {
 			Script: kubectlScript, Builtin: true,
 		},
 		{
-			Name: "HelmDeploy", Version: "0.1", Category: "Deploy", Shell: "bash", Demands: []string{"helm"},
-			Description: "Run helm upgrade (or install, rollback, uninstall, another command) with a kubeconfig, for example a secure file's path.",
+			Name: "HelmDeploy", Version: "0.2", Category: "Deploy", Shell: "bash", Demands: []string{"helm"},
+			Description: "Run helm upgrade (or install, rollback, uninstall, another command) with a KUBERNETES service connection, or a kubeconfig file such as a secure file's path. " + kubeNote,
 			Inputs: []Input{
 				{Name: "command", Type: InputString, Default: "upgrade", Help: "The helm command (one word)."},
+				{Name: "kubernetesServiceEndpoint", Type: InputServiceConnection, ConnectionKind: ConnectionKubernetes, Replaces: []string{"kubeconfig"}, Help: "A KUBERNETES service connection: its kubeconfig, context (`--kube-context`) and default namespace."},
 				{Name: "kubeconfig", Type: InputFilePath, Help: "A kubeconfig file; empty: helm's default."},
-				{Name: "namespace", Type: InputString, Help: "`--namespace`."},
+				{Name: "namespace", Type: InputString, Help: "`--namespace` (default: the service connection's namespace, if any)."},
 				{Name: "releaseName", Type: InputString, Help: "The release (upgrade, install, rollback, uninstall)."},
 				{Name: "chart", Type: InputString, Help: "The chart: a path or repo/name (upgrade, install)."},
 				{Name: "chartVersion", Type: InputString, Help: "`--version`."},
@@ -235,12 +239,20 @@ const DownloadFileMaxSize = "2 GiB"
 const DownloadFileMaxBytes int64 = 2 << 30
 
 // sshNote says how the SSH tasks connect.
-const sshNote = "The host key must be pinned (`hostKey`) unless `trustOnFirstUse` is set, in which case the agent records the key it first sees in its own known_hosts file (beside its job directories) and refuses a different key later; an unknown key is refused with its fingerprint. Runs in the agent (no shell or ssh client needed)."
+const sshNote = "The host, user, credentials and host keys come from `sshEndpoint`, an SSH service connection (the server sends it with the job; its private key and password never reach a script or the log), or from the inline inputs. " +
+	"The host key must be pinned (the connection's host keys, or `hostKey`) unless trust on first use is set, in which case the agent records the key it first sees in its own known_hosts file (beside its job directories) and refuses a different key later; an unknown key is refused with its fingerprint. Runs in the agent (no shell or ssh client needed)."
 
-// sshInputs are the connection inputs of the SSH tasks. Cairn has no SSH service connection
-// kind yet: the private key comes from a secret variable or a secure file's path.
+// kubeNote says how the Kubernetes tasks use a connection.
+const kubeNote = "With a service connection the agent writes its kubeconfig to a file of its own (mode 0600), passes it with `--kubeconfig` and removes it when the task ends, whatever its result; the kubeconfig's tokens, passwords and keys are masked in the log."
+
+// sshConnectionInputs are the inputs an SSH service connection replaces.
+var sshConnectionInputs = []string{"host", "port", "username", "privateKey", "privateKeyFile", "passphrase", "password", "hostKey", "trustOnFirstUse"}
+
+// sshInputs are the connection inputs of the SSH tasks: an SSH service connection, or inline
+// (the private key from a secret variable or a secure file's path).
 func sshInputs() []Input {
 	return []Input{
+		{Name: "sshEndpoint", Type: InputServiceConnection, ConnectionKind: ConnectionSSH, Replaces: sshConnectionInputs, Help: "An SSH service connection: host, port, user, private key or password, and host keys (instead of the inputs below it)."},
 		{Name: "host", Type: InputString, Required: true, Help: "The host name or address."},
 		{Name: "port", Type: InputString, Default: "22", Help: "The SSH port."},
 		{Name: "username", Type: InputString, Required: true, Help: "The user to log in as."},
@@ -441,8 +453,12 @@ is_true() { case "${1,,}" in true|yes|1) return 0 ;; esac; return 1; }
 const dockerScript = `set -euo pipefail
 ` + words + `
 if [ -n "${INPUT_WORKINGDIRECTORY:-}" ]; then cd "$INPUT_WORKINGDIRECTORY"; fi
+registry="${INPUT_REGISTRY:-}" user="${INPUT_USERNAME:-}" pass="${INPUT_PASSWORD:-}" connection=
+if [ -n "${ENDPOINT_REGISTRY:-}" ]; then
+  registry="$ENDPOINT_REGISTRY" user="${ENDPOINT_USERNAME:-}" pass="${ENDPOINT_PASSWORD:-}" connection=1
+fi
 image="$INPUT_REPOSITORY"
-if [ -n "${INPUT_REGISTRY:-}" ] && [ -n "$image" ]; then image="$INPUT_REGISTRY/$image"; fi
+if [ -n "$registry" ] && [ -n "$image" ]; then image="$registry/$image"; fi
 tags=()
 while IFS= read -r t || [ -n "$t" ]; do
   t="${t//[[:space:]]/}"; [ -n "$t" ] && tags+=("$t")
@@ -450,9 +466,9 @@ done <<< "${INPUT_TAGS:-latest}"
 [ ${#tags[@]} -eq 0 ] && tags=(latest)
 need_repo() { if [ -z "$image" ]; then echo "##vso[task.logissue type=error]input repository is required for $INPUT_COMMAND"; exit 1; fi; }
 login() {
-  if [ -z "${INPUT_USERNAME:-}" ]; then return 0; fi
-  printf '##[command]docker login --username %q --password-stdin %q\n' "$INPUT_USERNAME" "${INPUT_REGISTRY:-}"
-  printf '%s' "${INPUT_PASSWORD:-}" | docker login --username "$INPUT_USERNAME" --password-stdin ${INPUT_REGISTRY:+"$INPUT_REGISTRY"}
+  if [ -z "$user" ]; then return 0; fi
+  printf '##[command]docker login --username %q --password-stdin %q\n' "$user" "$registry"
+  printf '%s' "$pass" | docker login --username "$user" --password-stdin ${registry:+"$registry"}
 }
 build() {
   need_repo
@@ -462,12 +478,12 @@ build() {
 }
 push() { need_repo; for t in "${tags[@]}"; do run docker push "$image:$t"; done; }
 case "$INPUT_COMMAND" in
-  login) if [ -z "${INPUT_USERNAME:-}" ]; then echo "##vso[task.logissue type=error]input username is required for login"; exit 1; fi; login ;;
-  logout) run docker logout ${INPUT_REGISTRY:+"$INPUT_REGISTRY"} ;;
-  build) build ;;
+  login) if [ -z "$user" ]; then echo "##vso[task.logissue type=error]input username is required for login"; exit 1; fi; login ;;
+  logout) run docker logout ${registry:+"$registry"} ;;
+  build) if [ -n "$connection" ]; then login; fi; build ;;
   push) login; push ;;
-  buildAndPush) build; login; push ;;
-  run) need_repo; run docker run "${extra[@]}" "$image:${tags[0]}" ;;
+  buildAndPush) if [ -n "$connection" ]; then login; build; else build; login; fi; push ;;
+  run) need_repo; if [ -n "$connection" ]; then login; fi; run docker run "${extra[@]}" "$image:${tags[0]}" ;;
   *) echo "##vso[task.logissue type=error]unknown command $INPUT_COMMAND"; exit 1 ;;
 esac
 `
@@ -479,8 +495,10 @@ case "$INPUT_COMMAND" in
   ""|*[!a-z-]*) echo "##vso[task.logissue type=error]command '$INPUT_COMMAND' is not a kubectl command word"; exit 1 ;;
 esac
 args=()
-[ -n "${INPUT_KUBECONFIG:-}" ] && args+=(--kubeconfig "$INPUT_KUBECONFIG")
-[ -n "${INPUT_NAMESPACE:-}" ] && args+=(--namespace "$INPUT_NAMESPACE")
+kubeconfig="${ENDPOINT_KUBECONFIG:-${INPUT_KUBECONFIG:-}}" namespace="${INPUT_NAMESPACE:-${ENDPOINT_NAMESPACE:-}}"
+[ -n "$kubeconfig" ] && args+=(--kubeconfig "$kubeconfig")
+[ -n "${ENDPOINT_KUBECONTEXT:-}" ] && args+=(--context "$ENDPOINT_KUBECONTEXT")
+[ -n "$namespace" ] && args+=(--namespace "$namespace")
 args+=("$INPUT_COMMAND")
 if is_true "${INPUT_USECONFIGURATIONFILE:-false}"; then
   if [ -z "${INPUT_CONFIGURATION:-}" ]; then echo "##vso[task.logissue type=error]input configuration is required with useConfigurationFile"; exit 1; fi
@@ -495,8 +513,10 @@ case "$INPUT_COMMAND" in
   ""|*[!a-z-]*) echo "##vso[task.logissue type=error]command '$INPUT_COMMAND' is not a helm command word"; exit 1 ;;
 esac
 args=("$INPUT_COMMAND")
-[ -n "${INPUT_KUBECONFIG:-}" ] && args+=(--kubeconfig "$INPUT_KUBECONFIG")
-[ -n "${INPUT_NAMESPACE:-}" ] && args+=(--namespace "$INPUT_NAMESPACE")
+kubeconfig="${ENDPOINT_KUBECONFIG:-${INPUT_KUBECONFIG:-}}" namespace="${INPUT_NAMESPACE:-${ENDPOINT_NAMESPACE:-}}"
+[ -n "$kubeconfig" ] && args+=(--kubeconfig "$kubeconfig")
+[ -n "${ENDPOINT_KUBECONTEXT:-}" ] && args+=(--kube-context "$ENDPOINT_KUBECONTEXT")
+[ -n "$namespace" ] && args+=(--namespace "$namespace")
 case "$INPUT_COMMAND" in
   upgrade|install)
     if [ -z "${INPUT_RELEASENAME:-}" ] || [ -z "${INPUT_CHART:-}" ]; then echo "##vso[task.logissue type=error]inputs releaseName and chart are required for $INPUT_COMMAND"; exit 1; fi
@@ -547,6 +567,9 @@ func Markdown(ts []Template) string {
 	b.WriteString("A definition's task uses a template as `uses: \"Name@major\"` with `inputs`; the release freezes the newest " +
 		"minor version of that major. Input values may hold `$(VARIABLE)` references, expanded on the agent when the task " +
 		"runs; the implementation reads each input as the environment variable `INPUT_<NAME>`.\n\n")
+	b.WriteString("A SERVICE_CONNECTION input of kind SSH, DOCKER_REGISTRY or KUBERNETES names a service connection (docs/reference/integrations.md) " +
+		"that the task deploys to: the definition is refused on save unless the connection exists and is of that kind, the server sends it with the job, " +
+		"and its secrets are masked in the log. The inputs it replaces (its inline form) must then be left out.\n\n")
 	b.WriteString("Every built-in is run for real by the agent's tests. The SSH tasks are tested against a real OpenSSH server " +
 		"(Debian's openssh-server on loopback); Docker, Kubernetes, HelmDeploy and Chef only against stand-in executables that record " +
 		"the exact argv they receive, since the real CLIs need a daemon, a cluster, a registry or a Chef installation that the test machines do not have; " +
@@ -587,9 +610,15 @@ func Doc(t *Template) string {
 			if in.Type == InputPicklist {
 				typ += " (" + strings.Join(in.Options, ", ") + ")"
 			}
+			if in.ConnectionKind != "" {
+				typ += " (" + in.ConnectionKind + ")"
+			}
 			req := ""
 			if in.Required {
 				req = "yes"
+				if by := t.ReplacedBy(in.Name); by != "" {
+					req = "unless `" + by + "`"
+				}
 			}
 			def := ""
 			if in.Default != "" {

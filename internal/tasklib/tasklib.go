@@ -42,6 +42,40 @@ type Input struct {
 	// Options are the allowed values of a PICKLIST.
 	Options []string `json:"options,omitempty"`
 	Help    string   `json:"help,omitempty"`
+	// ConnectionKind, on a SERVICE_CONNECTION input, is the kind of connection it takes
+	// (ConnectionKinds); empty: any. A connection of an endpoint kind (EndpointKinds) is
+	// resolved by the server when it sends the job and given to the task as its endpoint.
+	ConnectionKind string `json:"connectionKind,omitempty"`
+	// Replaces, on a SERVICE_CONNECTION input, names the inputs the connection stands in for
+	// (the inline form of the same endpoint): with a connection given they must be left out,
+	// and those of them that are Required are required only without it.
+	Replaces []string `json:"replaces,omitempty"`
+}
+
+// The kinds of service connection (the server's ServiceConnection kinds).
+const (
+	ConnectionJenkins        = "JENKINS"
+	ConnectionAzureDevOps    = "AZURE_DEVOPS"
+	ConnectionSSH            = "SSH"
+	ConnectionDockerRegistry = "DOCKER_REGISTRY"
+	ConnectionKubernetes     = "KUBERNETES"
+)
+
+// ConnectionKinds lists every kind of service connection.
+var ConnectionKinds = []string{ConnectionJenkins, ConnectionAzureDevOps, ConnectionSSH, ConnectionDockerRegistry, ConnectionKubernetes}
+
+// EndpointKinds are the kinds a task deploys to: the server sends such a connection with the
+// task (agentproto.Endpoint). A template has at most one input of an endpoint kind.
+var EndpointKinds = []string{ConnectionSSH, ConnectionDockerRegistry, ConnectionKubernetes}
+
+// EndpointInput returns the template's input of an endpoint kind, if it has one.
+func (t *Template) EndpointInput() (Input, bool) {
+	for _, in := range t.Inputs {
+		if in.Type == InputServiceConnection && slices.Contains(EndpointKinds, in.ConnectionKind) {
+			return in, true
+		}
+	}
+	return Input{}, false
 }
 
 // Template is a task template: built in (Builtin) or created through the API. A template has an
@@ -158,6 +192,7 @@ func Validate(t *Template) []Problem {
 		add("version", "%v", err)
 	}
 	seen := map[string]bool{}
+	endpoints := 0
 	for i, in := range t.Inputs {
 		f := fmt.Sprintf("inputs[%d]", i)
 		if !inputRe.MatchString(in.Name) {
@@ -168,8 +203,18 @@ func Validate(t *Template) []Problem {
 			add(f+".name", "input %q is declared twice", in.Name)
 		}
 		seen[key] = true
+		if in.Type != InputServiceConnection && (in.ConnectionKind != "" || len(in.Replaces) > 0) {
+			add(f+".connectionKind", "only a SERVICE_CONNECTION input has a connection kind or replaces inputs")
+		}
 		switch in.Type {
-		case InputString, InputMultiline, InputFilePath, InputServiceConnection:
+		case InputString, InputMultiline, InputFilePath:
+		case InputServiceConnection:
+			if in.ConnectionKind != "" && !slices.Contains(ConnectionKinds, in.ConnectionKind) {
+				add(f+".connectionKind", "unknown connection kind %q; use %s", in.ConnectionKind, strings.Join(ConnectionKinds, ", "))
+			}
+			if slices.Contains(EndpointKinds, in.ConnectionKind) {
+				endpoints++
+			}
 		case InputSecret:
 			if in.Default != "" {
 				add(f+".default", "a SECRET input has no default")
@@ -187,6 +232,16 @@ func Validate(t *Template) []Problem {
 			}
 		default:
 			add(f+".type", "unknown input type %q; use STRING, MULTILINE, BOOLEAN, PICKLIST, SECRET, FILE_PATH or SERVICE_CONNECTION", in.Type)
+		}
+	}
+	if endpoints > 1 {
+		add("inputs", "a template has at most one input of an endpoint connection kind (%s): a task gets one endpoint", strings.Join(EndpointKinds, ", "))
+	}
+	for i, in := range t.Inputs {
+		for _, r := range in.Replaces {
+			if !seen[strings.ToLower(r)] || strings.EqualFold(r, in.Name) {
+				add(fmt.Sprintf("inputs[%d].replaces", i), "%q is not another input of the template", r)
+			}
 		}
 	}
 	switch {
@@ -237,9 +292,11 @@ var refRe = regexp.MustCompile(`\$\(([A-Za-z0-9_.\-]+)\)`)
 
 // ValidateInputs checks the inputs a task gives a template: every name is declared, every
 // required input has a value (or a default), booleans and picklists hold allowed values (unless
-// they are a $(VAR) reference, known only at run time). connections says whether a service
-// connection name exists (nil: not checked).
-func ValidateInputs(t *Template, inputs map[string]string, connections func(string) bool) []Problem {
+// they are a $(VAR) reference, known only at run time), a service connection input names a
+// connection of its kind, and the inputs a given connection replaces are left out.
+// connections returns the kind of a service connection by name, and whether it exists (nil:
+// not checked).
+func ValidateInputs(t *Template, inputs map[string]string, connections func(string) (kind string, ok bool)) []Problem {
 	var out []Problem
 	add := func(name, format string, args ...any) {
 		out = append(out, Problem{"inputs." + name, fmt.Sprintf(format, args...)})
@@ -253,14 +310,29 @@ func ValidateInputs(t *Template, inputs map[string]string, connections func(stri
 			add(k, "%s has no input %q (its inputs: %s)", t.Ref(), k, inputNames(t))
 		}
 	}
+	// replacedBy maps an input to the connection input that replaces it, when that one is given.
+	replacedBy := map[string]string{}
+	for _, in := range t.Inputs {
+		if v, _ := lookup(inputs, in.Name); strings.TrimSpace(v) != "" {
+			for _, r := range in.Replaces {
+				replacedBy[strings.ToLower(r)] = in.Name
+			}
+		}
+	}
 	for _, in := range t.Inputs {
 		v, given := lookup(inputs, in.Name)
+		if by, ok := replacedBy[strings.ToLower(in.Name)]; ok {
+			if given && strings.TrimSpace(v) != "" {
+				add(in.Name, "input %s of %s: the service connection in %s gives it; leave %s out", in.Name, t.Ref(), by, in.Name)
+			}
+			continue
+		}
 		if !given {
 			v = in.Default
 		}
 		if strings.TrimSpace(v) == "" {
 			if in.Required {
-				add(in.Name, "input %s of %s is required", in.Name, t.Ref())
+				add(in.Name, "input %s of %s is required%s", in.Name, t.Ref(), unlessReplaced(t, in.Name))
 			}
 			continue
 		}
@@ -277,12 +349,39 @@ func ValidateInputs(t *Template, inputs map[string]string, connections func(stri
 				add(in.Name, "input %s of %s is one of %s, not %q", in.Name, t.Ref(), strings.Join(in.Options, ", "), v)
 			}
 		case InputServiceConnection:
-			if connections != nil && !connections(v) {
+			if connections == nil {
+				break
+			}
+			kind, ok := connections(strings.TrimSpace(v))
+			switch {
+			case !ok:
 				add(in.Name, "input %s of %s: no service connection named %q", in.Name, t.Ref(), v)
+			case in.ConnectionKind != "" && kind != in.ConnectionKind:
+				add(in.Name, "input %s of %s takes a service connection of kind %s; %q is of kind %s", in.Name, t.Ref(), in.ConnectionKind, v, kind)
 			}
 		}
 	}
 	return out
+}
+
+// unlessReplaced says which connection input can stand in for a required input, or "".
+func unlessReplaced(t *Template, name string) string {
+	if by := t.ReplacedBy(name); by != "" {
+		return " (or give the service connection " + by + ")"
+	}
+	return ""
+}
+
+// ReplacedBy returns the name of the connection input that replaces input name, or "".
+func (t *Template) ReplacedBy(name string) string {
+	for _, in := range t.Inputs {
+		for _, r := range in.Replaces {
+			if strings.EqualFold(r, name) {
+				return in.Name
+			}
+		}
+	}
+	return ""
 }
 
 func inputNames(t *Template) string {

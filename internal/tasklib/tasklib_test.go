@@ -77,8 +77,63 @@ func TestValidateInputs(t *testing.T) {
 		t.Errorf("picklist: %v", p)
 	}
 	conn := Template{Name: "C", Version: "1.0", Shell: "bash", Script: "x", Inputs: []Input{{Name: "server", Type: InputServiceConnection}}}
-	if p := ValidateInputs(&conn, map[string]string{"server": "nope"}, func(string) bool { return false }); len(p) != 1 || !strings.Contains(p[0].Message, `no service connection named "nope"`) {
+	if p := ValidateInputs(&conn, map[string]string{"server": "nope"}, func(string) (string, bool) { return "", false }); len(p) != 1 || !strings.Contains(p[0].Message, `no service connection named "nope"`) {
 		t.Errorf("connection: %v", p)
+	}
+}
+
+// TestConnectionKindAndReplaces: a SERVICE_CONNECTION input with a kind refuses a connection of
+// another kind, naming both; the inputs a given connection replaces must be left out, and the
+// required ones among them are required only without it.
+func TestConnectionKindAndReplaces(t *testing.T) {
+	t.Parallel()
+	var ssh Template
+	for _, b := range Builtins() {
+		if b.Name == "SSH" {
+			ssh = b
+		}
+	}
+	kinds := map[string]string{"web-hosts": ConnectionSSH, "ci": ConnectionJenkins}
+	conns := func(n string) (string, bool) { k, ok := kinds[n]; return k, ok }
+	msgs := func(in map[string]string) string {
+		var out []string
+		for _, p := range ValidateInputs(&ssh, in, conns) {
+			out = append(out, p.Field+": "+p.Message)
+		}
+		return strings.Join(out, "; ")
+	}
+	if got := msgs(map[string]string{"sshEndpoint": "web-hosts", "commands": "uptime"}); got != "" {
+		t.Errorf("connection alone: %s", got)
+	}
+	if got := msgs(map[string]string{"host": "h", "username": "u", "commands": "uptime"}); got != "" {
+		t.Errorf("inline alone: %s", got)
+	}
+	if got, want := msgs(map[string]string{"sshEndpoint": "ci"}), `inputs.sshEndpoint: input sshEndpoint of SSH@0 takes a service connection of kind SSH; "ci" is of kind JENKINS`; got != want {
+		t.Errorf("wrong kind: %s, want %s", got, want)
+	}
+	if got := msgs(map[string]string{"sshEndpoint": "web-hosts", "host": "other", "password": "$(pw)"}); !strings.Contains(got, "inputs.host: input host of SSH@0: the service connection in sshEndpoint gives it; leave host out") || !strings.Contains(got, "inputs.password:") {
+		t.Errorf("both: %s", got)
+	}
+	if got := msgs(map[string]string{"commands": "uptime"}); !strings.Contains(got, "input host of SSH@0 is required (or give the service connection sshEndpoint)") {
+		t.Errorf("neither: %s", got)
+	}
+	bad := Template{Name: "T", Version: "1.0", Shell: "bash", Script: "x", Inputs: []Input{
+		{Name: "a", Type: InputServiceConnection, ConnectionKind: "FTP"},
+		{Name: "b", Type: InputString, ConnectionKind: ConnectionSSH},
+		{Name: "c", Type: InputServiceConnection, ConnectionKind: ConnectionSSH, Replaces: []string{"nope", "c"}},
+		{Name: "d", Type: InputServiceConnection, ConnectionKind: ConnectionKubernetes},
+	}}
+	var got []string
+	for _, p := range Validate(&bad) {
+		got = append(got, p.Field)
+	}
+	if want := "inputs[0].connectionKind,inputs[1].connectionKind,inputs,inputs[2].replaces,inputs[2].replaces"; strings.Join(got, ",") != want {
+		t.Errorf("template problems %v, want %s", got, want)
+	}
+	for _, b := range Builtins() {
+		if p := Validate(&b); len(p) > 0 {
+			t.Errorf("built-in %s: %v", b.Ref(), p)
+		}
 	}
 }
 

@@ -525,6 +525,14 @@ func toWire(d delivery.AssignmentData) agentproto.JobAssignment {
 			w.Credentials = &agentproto.Credentials{Username: t.Username, Password: t.Password}
 			w.Origin = t.Origin
 		}
+		if ep := t.Endpoint; ep != nil {
+			m.Tasks[len(m.Tasks)-1].Endpoint = &agentproto.Endpoint{
+				Input: ep.Input, Name: ep.Name, Kind: ep.Kind, URL: ep.URL, Registry: ep.Registry,
+				Host: ep.Host, Port: ep.Port, HostKey: ep.HostKey, TrustOnFirstUse: ep.TrustOnFirstUse,
+				Username: ep.Username, Password: ep.Password, PrivateKey: ep.PrivateKey,
+				Kubeconfig: ep.Kubeconfig, KubeContext: ep.KubeContext, Namespace: ep.Namespace, Secrets: ep.Secrets,
+			}
+		}
 	}
 	for _, a := range d.Artifacts {
 		w := agentproto.Artifact{Alias: a.Alias, PathVariable: a.PathVariable, Type: agentproto.ArtifactType(a.Type), BuildNumber: a.BuildNumber}
