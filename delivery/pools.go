@@ -427,13 +427,13 @@ func (e *Engine) TargetJobs(ctx context.Context, deploymentID int) ([]*ent.Job, 
 }
 
 // TargetJobsOf returns, by deployment, the jobs of the deployments' deployment-group phases, by
-// phase and target (one statement per idChunk deployments; a deployment without any has none
-// in the map).
+// phase and target, with their agents (two statements per idChunk deployments; a deployment
+// without any has none in the map).
 func (e *Engine) TargetJobsOf(ctx context.Context, deploymentIDs []int) (map[int][]*ent.Job, error) {
 	out := make(map[int][]*ent.Job, len(deploymentIDs))
 	for chunk := range slices.Chunk(deploymentIDs, idChunk) {
 		jobs, err := e.client.Job.Query().Where(job.DeploymentIDIn(chunk...), job.TargetNEQ("")).
-			Order(ent.Asc(job.FieldPhase), ent.Asc(job.FieldTarget)).All(ctx)
+			Order(ent.Asc(job.FieldPhase), ent.Asc(job.FieldTarget)).WithAgent().All(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("reading the targets of deployments: %w", err)
 		}
