@@ -104,7 +104,7 @@ func init() {
 		releasesListCommand, releaseCreateCommand, deployCommand,
 		approvalsListCommand, approveCommand, rejectCommand,
 		interventionsListCommand, resumeCommand, stopCommand,
-		logsCommand, statusCommand, agentsListCommand, webhooksRedeliverCommand,
+		logsCommand, statusCommand, agentsListCommand, targetsCommand, deploymentGroupsCommand, webhooksRedeliverCommand,
 		groupsListCommand, groupsShowCommand, groupsSetCommand, groupsUnsetCommand, groupsDeleteCommand,
 		filesListCommand, filesUploadCommand, filesDeleteCommand,
 		tasksListCommand, tasksShowCommand,
