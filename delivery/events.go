@@ -69,6 +69,9 @@ type Event struct {
 	// payload, so that it reads the same after the PostgreSQL bus's JSON
 	// (an oversized event arrives without them; followers re-read).
 	Lines []LogLine `json:"lines,omitempty"`
+	// Target names the deployment-group target of an EventLogAppended whose job is a target's
+	// ("" for an agent phase's job): its lines are numbered in the job's own sequence.
+	Target string `json:"target,omitempty"`
 	// Remote is set on an event another replica committed, as the
 	// PostgreSQL bus delivers it; never sent on the wire.
 	Remote bool `json:"-"`

@@ -43,6 +43,10 @@ type LogLine struct {
 	// Kind is what the line is, from its formatting command (agentproto.LogLine.Kind: group,
 	// endgroup, section, warning, error, command, debug), empty for plain output.
 	Kind string `json:"kind,omitempty"`
+	// Target is the deployment-group target whose job printed the line, set on the lines a log
+	// stream that includes targets sends (IncludeTargets); Seq is then that job's own sequence.
+	// It is never stored in a chunk (the job says whose lines they are).
+	Target string `json:"-"`
 }
 
 // AppendLogs stores the lines of a job sent by its agent and returns the highest sequence number
@@ -127,7 +131,7 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 		acked = next - 1 - j.LogBase
 		if len(stored) > 0 {
 			t.notify(Event{Type: EventLogAppended, JobID: jobID, DeploymentID: j.DeploymentID, AgentID: agentID,
-				Lines: stored})
+				Target: j.Target, Lines: stored})
 		}
 		return nil
 	})
@@ -302,6 +306,9 @@ const (
 // LogBatch is a run of consecutive lines of a log, in order (at least one).
 type LogBatch struct {
 	Lines []LogLine
+	// Target is the deployment-group target whose job printed the lines ("" for the agent
+	// phases' lines): a batch holds the lines of one of them.
+	Target string
 }
 
 // FromSeq is the sequence number of the batch's first line.
@@ -353,11 +360,24 @@ func (b *LogBatch) Text() string {
 	return s.String()
 }
 
+// LogOption changes what a deployment log stream carries.
+type LogOption func(*logFollower)
+
+// IncludeTargets makes a deployment log stream carry the lines of its deployment-group phases'
+// target jobs too, each with LogLine.Target (LogBatch.Target) naming its target and Seq in that
+// job's own sequence, in phase order between the agent phases' lines; live, each target's lines
+// come as its agent reports them. fromSeq still addresses the agent phases' sequence: the
+// target lines of the deployment-group phases after the line before fromSeq are sent from their
+// first line (a client resuming in the middle of such a phase gets its target lines again, and
+// skips those it has by target and seq). The stream then ends when every job, the targets'
+// included, is final and the deployment is past its phases.
+func IncludeTargets(f *logFollower) { f.targets = true }
+
 // FollowDeploymentLog streams a deployment's log from fromSeq, one line at a time: the stored
 // lines, then the live ones, with no gap and no duplicate. It is FollowDeploymentLogBatches with
 // the batches taken apart (fromSeq below 1 reads from the first line).
-func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64) (<-chan *LogLine, error) {
-	batches, err := e.followLog(ctx, actor, bus, deploymentID, max(fromSeq, 1), MaxLogBatchLines)
+func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64, opts ...LogOption) (<-chan *LogLine, error) {
+	batches, err := e.followLog(ctx, actor, bus, deploymentID, max(fromSeq, 1), MaxLogBatchLines, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -366,6 +386,7 @@ func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subsc
 		defer close(out)
 		for b := range batches {
 			for i := range b.Lines {
+				b.Lines[i].Target = b.Target
 				select {
 				case out <- &b.Lines[i]:
 				case <-ctx.Done():
@@ -386,17 +407,18 @@ func (e *Engine) FollowDeploymentLog(ctx context.Context, actor Actor, bus Subsc
 // re-reads from the last line sent. Only an actor who may read the deployment's definition may
 // follow it (NOT_FOUND otherwise). The stream ends (the channel closes) when the deployment's job
 // is final and its log read, when a deployment without a job is final, or when ctx ends.
-func (e *Engine) FollowDeploymentLogBatches(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64, maxLines int) (<-chan *LogBatch, error) {
+// IncludeTargets adds the deployment-group targets' lines.
+func (e *Engine) FollowDeploymentLogBatches(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64, maxLines int, opts ...LogOption) (<-chan *LogBatch, error) {
 	if err := (LogRange{FromSeq: fromSeq}).check(); err != nil {
 		return nil, err
 	}
 	if maxLines < 1 || maxLines > MaxLogBatchLines {
 		return nil, Invalid("maxLines", "must be between 1 and %d, not %d", MaxLogBatchLines, maxLines)
 	}
-	return e.followLog(ctx, actor, bus, deploymentID, max(fromSeq, 1), maxLines)
+	return e.followLog(ctx, actor, bus, deploymentID, max(fromSeq, 1), maxLines, opts)
 }
 
-func (e *Engine) followLog(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64, maxLines int) (<-chan *LogBatch, error) {
+func (e *Engine) followLog(ctx context.Context, actor Actor, bus Subscriber, deploymentID int, fromSeq int64, maxLines int, opts []LogOption) (<-chan *LogBatch, error) {
 	if err := e.RequireReadableDeployment(ctx, actor, deploymentID); err != nil {
 		return nil, err
 	}
@@ -405,10 +427,14 @@ func (e *Engine) followLog(ctx context.Context, actor Actor, bus Subscriber, dep
 		return nil, err
 	}
 	out := make(chan *LogBatch)
+	f := &logFollower{e: e, out: out, deploymentID: deploymentID, definitionID: d.DefinitionID,
+		readers: &definitionReaders{e: e, actor: actor}, next: fromSeq, maxLines: maxLines,
+		targetJobs: map[int]*targetLog{}, fromPhase: -1}
+	for _, o := range opts {
+		o(f)
+	}
 	go func() {
 		defer close(out)
-		f := &logFollower{e: e, out: out, deploymentID: deploymentID, definitionID: d.DefinitionID,
-			readers: &definitionReaders{e: e, actor: actor}, next: fromSeq, maxLines: maxLines}
 		for {
 			events, unsubscribe := bus.Subscribe()
 			done, err := f.follow(ctx, events)
@@ -434,28 +460,49 @@ type logFollower struct {
 	// definition: an open stream ends when the definition's readers or the
 	// actor's groups stop admitting it (on definition.changed at once, else
 	// within readersTTL), like the event streams.
-	readers      *definitionReaders
-	jobID        int
-	next         int64 // the next sequence number to send
-	maxLines     int
-	pending      []LogLine // the batch being filled: lines before next
+	readers  *definitionReaders
+	jobID    int
+	next     int64 // the next sequence number of the agent phases' log to send
+	maxLines int
+	// targets: the stream carries the target jobs' lines too (IncludeTargets). targetJobs holds
+	// each target job seen, by id; fromPhase is the first step whose target lines are sent (-1:
+	// not decided yet, on the first read).
+	targets    bool
+	targetJobs map[int]*targetLog
+	fromPhase  int
+	// The batch being filled: lines before next (or before its target job's next), all of
+	// pendingJob (0: the agent phases).
+	pending      []LogLine
 	pendingBytes int
+	pendingJob   int
+}
+
+// targetLog is where a stream stands in one target job's log.
+type targetLog struct {
+	name string
+	next int64 // the next sequence number to send
+	skip bool  // a phase before the stream's start: not sent
 }
 
 // add puts l in the batch unless it was sent already, sending the batch first when l does not
-// fit; false when ctx ended.
-func (f *logFollower) add(ctx context.Context, l LogLine) bool {
-	if l.Seq < f.next {
+// fit; false when ctx ended. tj is the target job the line is from (nil: the agent phases).
+func (f *logFollower) add(ctx context.Context, l LogLine, jobID int, tj *targetLog) bool {
+	next := &f.next
+	if tj != nil {
+		next = &tj.next
+	}
+	if l.Seq < *next {
 		return true
 	}
-	if len(f.pending) > 0 && (len(f.pending) == f.maxLines || f.pendingBytes+len(l.Text) > MaxLogBatchBytes) {
+	if len(f.pending) > 0 && (f.pendingJob != jobID || len(f.pending) == f.maxLines || f.pendingBytes+len(l.Text) > MaxLogBatchBytes) {
 		if !f.flush(ctx) {
 			return false
 		}
 	}
 	f.pending = append(f.pending, l)
 	f.pendingBytes += len(l.Text)
-	f.next = l.Seq + 1
+	f.pendingJob = jobID
+	*next = l.Seq + 1
 	return true
 }
 
@@ -464,8 +511,12 @@ func (f *logFollower) flush(ctx context.Context) bool {
 	if len(f.pending) == 0 {
 		return true
 	}
+	b := &LogBatch{Lines: f.pending}
+	if tj := f.targetJobs[f.pendingJob]; tj != nil {
+		b.Target = tj.name
+	}
 	select {
-	case f.out <- &LogBatch{Lines: f.pending}:
+	case f.out <- b:
 		f.pending, f.pendingBytes = nil, 0
 		return true
 	case <-ctx.Done():
@@ -473,43 +524,117 @@ func (f *logFollower) flush(ctx context.Context) bool {
 	}
 }
 
-// catchUp sends the stored lines from f.next on; done reports that the log is complete.
+// catchUp sends the stored lines from f.next on (and each target job's from its next); done
+// reports that the log is complete.
 func (f *logFollower) catchUp(ctx context.Context) (done bool, err error) {
 	if ok, err := f.readable(ctx); !ok || err != nil {
 		return !ok, err
+	}
+	var targets []*ent.Job
+	if f.targets {
+		// Read before the agent phases' jobs and the deployment, like those: a target job final
+		// here has all its lines stored.
+		if targets, err = f.e.client.Job.Query().Where(job.DeploymentID(f.deploymentID), job.TargetNEQ("")).
+			Order(ent.Asc(job.FieldPhase), ent.Asc(job.FieldTarget)).All(ctx); err != nil {
+			return false, fmt.Errorf("reading the targets of deployment %d: %w", f.deploymentID, err)
+		}
 	}
 	d, jobs, err := f.e.deploymentJobs(ctx, f.deploymentID)
 	if err != nil {
 		return false, err
 	}
-	if len(jobs) == 0 {
+	if len(jobs) == 0 && len(targets) == 0 {
 		return deploymentFinal(d.Status), nil
 	}
-	j := jobs[len(jobs)-1]
-	f.jobID = j.ID
+	if f.fromPhase < 0 {
+		f.fromPhase = resumePhase(jobs, f.next)
+	}
 	// A job final before the read has all its lines stored (the result follows its lines);
 	// the log is complete when the last phase's job is: the deployment is final or past its
 	// phases (its post-deployment stage), which its last job's end decides in one transaction.
-	final := jobFinal(j.Status) && (deploymentFinal(d.Status) || pastPhases(d.Status))
-	err = f.e.scanDeploymentLogs(ctx, jobs, LogRange{FromSeq: f.next}, logChunkPage, func(lines []rawLine) error {
-		for i := range lines {
-			l, err := lines[i].logLine()
-			if err != nil {
-				return err
-			}
-			if !f.add(ctx, l) {
-				return ctx.Err()
+	final := deploymentFinal(d.Status) || pastPhases(d.Status)
+	if len(jobs) > 0 {
+		j := jobs[len(jobs)-1]
+		f.jobID = j.ID
+		final = final && jobFinal(j.Status)
+	}
+	for _, t := range targets {
+		final = final && jobFinal(t.Status)
+	}
+	// The agent phases' jobs and the target jobs, in phase order.
+	ti := 0
+	for i, j := range jobs {
+		for ; ti < len(targets) && targets[ti].Phase < j.Phase; ti++ {
+			if err := f.catchUpTarget(ctx, targets[ti]); err != nil {
+				return false, err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return false, err
+		if i < len(jobs)-1 && j.LogSeq < f.next {
+			continue // a finished phase wholly sent
+		}
+		if err := f.e.scanLogs(ctx, j.ID, LogRange{FromSeq: f.next}, logChunkPage, func(lines []rawLine) error {
+			for i := range lines {
+				l, err := lines[i].logLine()
+				if err != nil {
+					return err
+				}
+				if !f.add(ctx, l, 0, nil) {
+					return ctx.Err()
+				}
+			}
+			return nil
+		}); err != nil {
+			return false, err
+		}
+	}
+	for ; ti < len(targets); ti++ {
+		if err := f.catchUpTarget(ctx, targets[ti]); err != nil {
+			return false, err
+		}
 	}
 	if !f.flush(ctx) {
 		return false, ctx.Err()
 	}
 	return final, nil
+}
+
+// resumePhase is the first step whose target lines a stream from line next sends: every one
+// from the first line, else those after the agent phase job that holds line next-1.
+func resumePhase(jobs []*ent.Job, next int64) int {
+	if next <= 1 {
+		return 0
+	}
+	from := 0
+	for _, j := range jobs {
+		if j.LogBase < next-1 {
+			from = j.Phase + 1
+		}
+	}
+	return from
+}
+
+// catchUpTarget sends the stored lines of target job j from where the stream stands in it.
+func (f *logFollower) catchUpTarget(ctx context.Context, j *ent.Job) error {
+	tj := f.targetJobs[j.ID]
+	if tj == nil {
+		tj = &targetLog{name: j.Target, next: 1, skip: j.Phase < f.fromPhase}
+		f.targetJobs[j.ID] = tj
+	}
+	if tj.skip || (jobFinal(j.Status) && j.LogSeq < tj.next) {
+		return nil
+	}
+	return f.e.scanLogs(ctx, j.ID, LogRange{FromSeq: tj.next}, logChunkPage, func(lines []rawLine) error {
+		for i := range lines {
+			l, err := lines[i].logLine()
+			if err != nil {
+				return err
+			}
+			if !f.add(ctx, l, j.ID, tj) {
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
 }
 
 // readable reports whether the follower's actor may still read the
@@ -549,13 +674,26 @@ func (f *logFollower) follow(ctx context.Context, events <-chan Event) (bool, er
 			if ev.DeploymentID != f.deploymentID && (f.jobID == 0 || ev.JobID != f.jobID) {
 				continue
 			}
+			if ev.Type == EventLogAppended && ev.Target != "" && !f.targets {
+				continue // a target's lines, in its own sequence: not this stream's
+			}
 			if ok, err := f.readable(ctx); !ok || err != nil {
 				return !ok, err
 			}
 			if ev.Type == EventLogAppended {
-				if lines := ev.Lines; len(lines) > 0 && lines[0].Seq <= f.next {
+				var tj *targetLog
+				next, jobID := f.next, 0
+				if ev.Target != "" {
+					if tj = f.targetJobs[ev.JobID]; tj != nil {
+						next, jobID = tj.next, ev.JobID
+					}
+				}
+				if tj != nil && tj.skip {
+					continue
+				}
+				if lines := ev.Lines; len(lines) > 0 && lines[0].Seq <= next && (ev.Target == "" || tj != nil) {
 					for _, l := range lines {
-						if !f.add(ctx, l) {
+						if !f.add(ctx, l, jobID, tj) {
 							return false, ctx.Err()
 						}
 					}
@@ -565,8 +703,8 @@ func (f *logFollower) follow(ctx context.Context, events <-chan Event) (bool, er
 					continue
 				}
 			}
-			// Anything else about this deployment (status, job finished, or lines we cannot use
-			// as they are): read the database.
+			// Anything else about this deployment (status, job finished, a target job not seen
+			// yet, or lines we cannot use as they are): read the database.
 			if done, err := f.catchUp(ctx); done || err != nil {
 				return done, err
 			}

@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/agentpool"
@@ -400,13 +402,19 @@ func (e *Engine) CreateTargetRegistration(ctx context.Context, actor Actor, grou
 func (e *Engine) LastTargetDeployments(ctx context.Context, agentIDs []int) (map[int]*ent.Deployment, error) {
 	out := map[int]*ent.Deployment{}
 	for chunk := range slices.Chunk(agentIDs, idChunk) {
-		jobs, err := e.client.Job.Query().Where(job.TargetAgentIDIn(chunk...), job.StartedAtNotNil()).
-			Order(ent.Asc(job.FieldStartedAt), ent.Asc(job.FieldID)).WithDeployment().All(ctx)
+		// Each target's job with its latest start (a correlated MAX, one statement), with its
+		// deployment (a second): one job per target is read, not its history.
+		jobs, err := e.client.Job.Query().Where(job.TargetAgentIDIn(chunk...), job.StartedAtNotNil(),
+			func(s *sql.Selector) {
+				other := sql.Table(job.Table).As("later")
+				s.Where(sql.In(s.C(job.FieldStartedAt), sql.Select(sql.Max(other.C(job.FieldStartedAt))).From(other).
+					Where(sql.ColumnsEQ(other.C(job.FieldTargetAgentID), s.C(job.FieldTargetAgentID)))))
+			}).Order(ent.Asc(job.FieldID)).WithDeployment().All(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("reading target jobs: %w", err)
 		}
 		for _, j := range jobs {
-			out[*j.TargetAgentID] = j.Edges.Deployment
+			out[*j.TargetAgentID] = j.Edges.Deployment // the same start twice: the later job
 		}
 	}
 	return out, nil
@@ -414,12 +422,26 @@ func (e *Engine) LastTargetDeployments(ctx context.Context, agentIDs []int) (map
 
 // TargetJobs returns the jobs of a deployment's deployment-group phases, by phase and target.
 func (e *Engine) TargetJobs(ctx context.Context, deploymentID int) ([]*ent.Job, error) {
-	jobs, err := e.client.Job.Query().Where(job.DeploymentID(deploymentID), job.TargetNEQ("")).
-		Order(ent.Asc(job.FieldPhase), ent.Asc(job.FieldTarget)).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading targets of deployment %d: %w", deploymentID, err)
+	m, err := e.TargetJobsOf(ctx, []int{deploymentID})
+	return m[deploymentID], err
+}
+
+// TargetJobsOf returns, by deployment, the jobs of the deployments' deployment-group phases, by
+// phase and target, with their agents (two statements per idChunk deployments; a deployment
+// without any has none in the map).
+func (e *Engine) TargetJobsOf(ctx context.Context, deploymentIDs []int) (map[int][]*ent.Job, error) {
+	out := make(map[int][]*ent.Job, len(deploymentIDs))
+	for chunk := range slices.Chunk(deploymentIDs, idChunk) {
+		jobs, err := e.client.Job.Query().Where(job.DeploymentIDIn(chunk...), job.TargetNEQ("")).
+			Order(ent.Asc(job.FieldPhase), ent.Asc(job.FieldTarget)).WithAgent().All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the targets of deployments: %w", err)
+		}
+		for _, j := range jobs {
+			out[j.DeploymentID] = append(out[j.DeploymentID], j)
+		}
 	}
-	return jobs, nil
+	return out, nil
 }
 
 // checkPhaseResources checks the pools and deployment groups the phases of doc name and prev

@@ -73,7 +73,7 @@ func (r *queryResolver) JobLogs(ctx context.Context, jobID int, fromSeq *int64, 
 }
 
 // DeploymentLog is the resolver for the deploymentLog field.
-func (r *subscriptionResolver) DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64) (<-chan *delivery.LogLine, error) {
+func (r *subscriptionResolver) DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64, targets *bool) (<-chan *delivery.LogLine, error) {
 	if r.Events == nil {
 		return nil, errors.New("subscriptions are not configured on this server (no event bus)")
 	}
@@ -81,11 +81,11 @@ func (r *subscriptionResolver) DeploymentLog(ctx context.Context, deploymentID i
 	if err != nil {
 		return nil, err
 	}
-	return r.Engine.FollowDeploymentLog(ctx, a, r.Events, deploymentID, derefOr(fromSeq, 1))
+	return r.Engine.FollowDeploymentLog(ctx, a, r.Events, deploymentID, derefOr(fromSeq, 1), logOptions(targets)...)
 }
 
 // DeploymentLogBatches is the resolver for the deploymentLogBatches field.
-func (r *subscriptionResolver) DeploymentLogBatches(ctx context.Context, deploymentID int, fromSeq *int64, maxLines *int) (<-chan *delivery.LogBatch, error) {
+func (r *subscriptionResolver) DeploymentLogBatches(ctx context.Context, deploymentID int, fromSeq *int64, maxLines *int, targets *bool) (<-chan *delivery.LogBatch, error) {
 	if r.Events == nil {
 		return nil, errors.New("subscriptions are not configured on this server (no event bus)")
 	}
@@ -93,7 +93,7 @@ func (r *subscriptionResolver) DeploymentLogBatches(ctx context.Context, deploym
 	if err != nil {
 		return nil, err
 	}
-	return r.Engine.FollowDeploymentLogBatches(ctx, a, r.Events, deploymentID, derefOr(fromSeq, 1), derefOr(maxLines, delivery.DefaultLogBatchLines))
+	return r.Engine.FollowDeploymentLogBatches(ctx, a, r.Events, deploymentID, derefOr(fromSeq, 1), derefOr(maxLines, delivery.DefaultLogBatchLines), logOptions(targets)...)
 }
 
 // Subscription returns SubscriptionResolver implementation.

@@ -1,5 +1,7 @@
 package graph
 
+import "github.com/cairnhq/cairn/delivery"
+
 // derefOr returns *p, or def when p is nil (optional GraphQL arguments).
 func derefOr[T any](p *T, def T) T {
 	if p == nil {
@@ -17,4 +19,12 @@ func values[T any](ps []*T) []T {
 		}
 	}
 	return out
+}
+
+// logOptions are the options of a deployment log stream asked for with targets.
+func logOptions(targets *bool) []delivery.LogOption {
+	if targets != nil && *targets {
+		return []delivery.LogOption{delivery.IncludeTargets}
+	}
+	return nil
 }

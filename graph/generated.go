@@ -977,6 +977,7 @@ type ComplexityRoot struct {
 		LastSeq func(childComplexity int) int
 		Lines   func(childComplexity int) int
 		Steps   func(childComplexity int) int
+		Target  func(childComplexity int) int
 		Text    func(childComplexity int) int
 		Texts   func(childComplexity int) int
 		Times   func(childComplexity int) int
@@ -987,6 +988,7 @@ type ComplexityRoot struct {
 		Kind      func(childComplexity int) int
 		Seq       func(childComplexity int) int
 		Step      func(childComplexity int) int
+		Target    func(childComplexity int) int
 		Text      func(childComplexity int) int
 		Time      func(childComplexity int) int
 	}
@@ -1560,8 +1562,8 @@ type ComplexityRoot struct {
 	Subscription struct {
 		AgentEvents          func(childComplexity int, afterSequence *int64) int
 		ApprovalEvents       func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
-		DeploymentLog        func(childComplexity int, deploymentID int, fromSeq *int64) int
-		DeploymentLogBatches func(childComplexity int, deploymentID int, fromSeq *int64, maxLines *int) int
+		DeploymentLog        func(childComplexity int, deploymentID int, fromSeq *int64, targets *bool) int
+		DeploymentLogBatches func(childComplexity int, deploymentID int, fromSeq *int64, maxLines *int, targets *bool) int
 		ReleaseEvents        func(childComplexity int, definitionID *int, environment *string, afterSequence *int64) int
 	}
 
@@ -1974,8 +1976,8 @@ type StepAttachmentResolver interface {
 	ContentBase64(ctx context.Context, obj *ent.StepAttachment) (string, error)
 }
 type SubscriptionResolver interface {
-	DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64) (<-chan *delivery.LogLine, error)
-	DeploymentLogBatches(ctx context.Context, deploymentID int, fromSeq *int64, maxLines *int) (<-chan *delivery.LogBatch, error)
+	DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64, targets *bool) (<-chan *delivery.LogLine, error)
+	DeploymentLogBatches(ctx context.Context, deploymentID int, fromSeq *int64, maxLines *int, targets *bool) (<-chan *delivery.LogBatch, error)
 	ReleaseEvents(ctx context.Context, definitionID *int, environment *string, afterSequence *int64) (<-chan model.ReleaseEvent, error)
 	ApprovalEvents(ctx context.Context, assignedToViewer *bool, afterSequence *int64) (<-chan model.ApprovalEvent, error)
 	AgentEvents(ctx context.Context, afterSequence *int64) (<-chan model.AgentEvent, error)
@@ -5943,6 +5945,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LogBatch.Steps(childComplexity), true
+	case "LogBatch.target":
+		if e.ComplexityRoot.LogBatch.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogBatch.Target(childComplexity), true
 	case "LogBatch.text":
 		if e.ComplexityRoot.LogBatch.Text == nil {
 			break
@@ -5986,6 +5994,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LogLine.Step(childComplexity), true
+	case "LogLine.target":
+		if e.ComplexityRoot.LogLine.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.Target(childComplexity), true
 	case "LogLine.text":
 		if e.ComplexityRoot.LogLine.Text == nil {
 			break
@@ -9094,7 +9108,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.DeploymentLog(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64)), true
+		return e.ComplexityRoot.Subscription.DeploymentLog(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64), args["targets"].(*bool)), true
 	case "Subscription.deploymentLogBatches":
 		if e.ComplexityRoot.Subscription.DeploymentLogBatches == nil {
 			break
@@ -9105,7 +9119,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.DeploymentLogBatches(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64), args["maxLines"].(*int)), true
+		return e.ComplexityRoot.Subscription.DeploymentLogBatches(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64), args["maxLines"].(*int), args["targets"].(*bool)), true
 	case "Subscription.releaseEvents":
 		if e.ComplexityRoot.Subscription.ReleaseEvents == nil {
 			break
@@ -18950,6 +18964,8 @@ func (ec *executionContext) childFields_LogBatch(ctx context.Context, field grap
 		return ec.fieldContext_LogBatch_times(ctx, field)
 	case "text":
 		return ec.fieldContext_LogBatch_text(ctx, field)
+	case "target":
+		return ec.fieldContext_LogBatch_target(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LogBatch", field.Name)
 }
@@ -18968,6 +18984,8 @@ func (ec *executionContext) childFields_LogLine(ctx context.Context, field graph
 		return ec.fieldContext_LogLine_afterLoss(ctx, field)
 	case "kind":
 		return ec.fieldContext_LogLine_kind(ctx, field)
+	case "target":
+		return ec.fieldContext_LogLine_target(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LogLine", field.Name)
 }
@@ -22863,6 +22881,14 @@ func (ec *executionContext) field_Subscription_deploymentLogBatches_args(ctx con
 		return nil, err
 	}
 	args["maxLines"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "targets",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["targets"] = arg3
 	return args, nil
 }
 
@@ -22885,6 +22911,14 @@ func (ec *executionContext) field_Subscription_deploymentLog_args(ctx context.Co
 		return nil, err
 	}
 	args["fromSeq"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "targets",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["targets"] = arg2
 	return args, nil
 }
 
@@ -39081,6 +39115,29 @@ func (ec *executionContext) fieldContext_LogBatch_text(_ context.Context, field 
 	return graphql.NewScalarFieldContext("LogBatch", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _LogBatch_target(ctx context.Context, field graphql.CollectedField, obj *delivery.LogBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogBatch_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogBatch_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogBatch", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _LogLine_seq(ctx context.Context, field graphql.CollectedField, obj *delivery.LogLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -39216,6 +39273,29 @@ func (ec *executionContext) _LogLine_kind(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_LogLine_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogLine", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LogLine_target(ctx context.Context, field graphql.CollectedField, obj *delivery.LogLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogLine_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogLine_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LogLine", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -51690,7 +51770,7 @@ func (ec *executionContext) _Subscription_deploymentLog(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().DeploymentLog(ctx, fc.Args["deploymentId"].(int), fc.Args["fromSeq"].(*int64))
+			return ec.Resolvers.Subscription().DeploymentLog(ctx, fc.Args["deploymentId"].(int), fc.Args["fromSeq"].(*int64), fc.Args["targets"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *delivery.LogLine) graphql.Marshaler {
@@ -51734,7 +51814,7 @@ func (ec *executionContext) _Subscription_deploymentLogBatches(ctx context.Conte
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().DeploymentLogBatches(ctx, fc.Args["deploymentId"].(int), fc.Args["fromSeq"].(*int64), fc.Args["maxLines"].(*int))
+			return ec.Resolvers.Subscription().DeploymentLogBatches(ctx, fc.Args["deploymentId"].(int), fc.Args["fromSeq"].(*int64), fc.Args["maxLines"].(*int), fc.Args["targets"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *delivery.LogBatch) graphql.Marshaler {
@@ -94039,6 +94119,11 @@ func (ec *executionContext) _LogBatch(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "target":
+			out.Values[i] = ec._LogBatch_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -94099,6 +94184,11 @@ func (ec *executionContext) _LogLine(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "kind":
 			out.Values[i] = ec._LogLine_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "target":
+			out.Values[i] = ec._LogLine_target(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -113,6 +113,8 @@ type loaders struct {
 	notifications *loader[int, []*ent.Notification]    // by approval id
 	currentJobs   *loader[int, *ent.Job]               // by deployment id: its latest phase's job
 	definitions   *loader[int, *ent.ReleaseDefinition] // by id (deleted too), for permissions
+	targetJobs    *loader[int, []*ent.Job]             // by deployment id: its targets' jobs
+	lastDeploys   *loader[int, *ent.Deployment]        // by agent id: its last deployment as a target
 	// builds lists each artifact source's CI builds once (artifactVersions).
 	builds *buildMemo
 
@@ -150,6 +152,8 @@ func (r *Resolver) newLoaders() *loaders {
 			return out, nil
 		}),
 		currentJobs: newLoader(r.Engine.CurrentJobs),
+		targetJobs:  newLoader(r.Engine.TargetJobsOf),
+		lastDeploys: newLoader(r.Engine.LastTargetDeployments),
 		notifications: newLoader(func(ctx context.Context, approvalIDs []int) (map[int][]*ent.Notification, error) {
 			rows, err := r.Engine.Client().Notification.Query().
 				Where(notification.ApprovalIDIn(approvalIDs...)).Order(ent.Asc(notification.FieldID)).All(ctx)

@@ -5,19 +5,26 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/graph"
+	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
@@ -87,4 +94,109 @@ func TestListQueriesDoNotGrowWithPageSize(t *testing.T) {
 		t.Fatalf("SQL queries grow with page size: %d for 2 releases, %d for 12", small, large)
 	}
 	t.Logf("%d SQL queries for a page of 2 and of 12", small)
+}
+
+// TestTargetQueriesDoNotGrowWithDeployments checks that the deployment-group fields cost a
+// constant number of SQL statements: Deployment.targets (with each target job's agent) over 2
+// and 12 releases' deployments, and the groups' targets with their lastDeployment over 2 and 12
+// targets, each with a history of jobs. Run on both databases (the last deployment is a
+// correlated MAX).
+func TestTargetQueriesDoNotGrowWithDeployments(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		client, n := storagetest.Counting(db)
+		box, _ := delivery.NewSecretBox(bytes.Repeat([]byte{7}, 32))
+		eng := delivery.New(client, delivery.Options{Dialect: db.Dialect, Secrets: box})
+		ed := client.User.Create().SetUsername("eddie").SetRole(user.RoleEDITOR).SaveX(ctx)
+		editor := delivery.Actor{UserID: ed.ID, Username: "eddie", Role: delivery.RoleEditor}
+		def, err := eng.CreateDefinition(ctx, editor, spec.DefinitionSnapshot{Name: "site",
+			Environments: []spec.EnvironmentSpec{{Name: "dev", Trigger: spec.Trigger{Kind: spec.TriggerAfterRelease},
+				Job: spec.JobSpec{Tasks: []spec.Task{{Name: "t", Script: "true"}}}}}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		group := client.DeploymentGroup.Create().SetName("farm").SaveX(ctx)
+		var agents []int
+		for i := range 12 {
+			a := client.Agent.Create().SetName(fmt.Sprintf("web-%02d", i)).SetDeploymentGroupID(group.ID).
+				SetTags([]string{"web"}).SaveX(ctx)
+			agents = append(agents, a.ID)
+		}
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := range 12 {
+			rel, err := eng.CreateRelease(ctx, editor, delivery.CreateReleaseInput{DefinitionID: def.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dep := client.Deployment.Query().Where(deployment.ReleaseID(rel.ID)).OnlyX(ctx)
+			// Every target ran in every deployment: a history of 12 jobs each.
+			for k, a := range agents {
+				client.Job.Create().SetDeploymentID(dep.ID).SetPhase(1).SetTarget(fmt.Sprintf("web-%02d", k)).
+					SetTargetAgentID(a).SetAgentID(a).SetStatus(job.StatusSUCCEEDED).SetSpec(spec.JobSpec{}).
+					SetQueuedAt(at).SetStartedAt(at.Add(time.Duration(i*100+k) * time.Second)).ExecX(ctx)
+			}
+		}
+		res := &graph.Resolver{Engine: eng}
+		h := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
+		h.AddTransport(transport.POST{})
+		h.AroundOperations(res.Loaders)
+		admin := delivery.Actor{UserID: ed.ID, Username: "eddie", Role: delivery.RoleAdmin}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), admin)))
+		}))
+		defer srv.Close()
+		count := func(q string) (int64, string) {
+			body, _ := json.Marshal(map[string]any{"query": q})
+			n.Store(0)
+			resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var out struct {
+				Errors []any `json:"errors"`
+			}
+			json.Unmarshal(raw, &out)
+			if len(out.Errors) > 0 {
+				t.Fatalf("errors: %v", out.Errors)
+			}
+			return n.Load(), string(raw)
+		}
+		deployments := func(first int) (int64, string) {
+			return count(fmt.Sprintf(`{ releases(first: %d) { edges { node { environments { deployments {
+				targets { target status startedAt agent { name } } } } } } } }`, first))
+		}
+		small, _ := deployments(2)
+		large, body := deployments(12)
+		if strings.Count(body, `"target":"web-`) != 12*12 {
+			t.Fatalf("want 144 target jobs, got %d", strings.Count(body, `"target":"web-`))
+		}
+		// The loader's time window may split a batch in two on a stalled machine: allow that.
+		if large > small+2 {
+			t.Fatalf("Deployment.targets: %d statements for 2 releases, %d for 12", small, large)
+		}
+		// lastDeployment: every target's is the last release's deployment.
+		lastDep := client.Deployment.Query().Order(ent.Desc(deployment.FieldID)).FirstX(ctx)
+		groups := func() (int64, string) {
+			return count(`{ deploymentGroups { name targets { name online tags lastDeployment { id status } } } }`)
+		}
+		few, _ := groups()
+		for _, a := range agents[2:] {
+			client.Agent.UpdateOneID(a).ClearDeploymentGroupID().ExecX(ctx)
+		}
+		twoStatements, _ := groups()
+		for _, a := range agents[2:] {
+			client.Agent.UpdateOneID(a).SetDeploymentGroupID(group.ID).ExecX(ctx)
+		}
+		many, body := groups()
+		if strings.Count(body, `"lastDeployment":{"id":"`) != 12 || strings.Count(body, fmt.Sprint(lastDep.ID)) < 12 {
+			t.Fatalf("last deployments: %s (want deployment %d)", body, lastDep.ID)
+		}
+		if many > twoStatements+2 {
+			t.Fatalf("Agent.lastDeployment: %d statements for 2 targets, %d for 12", twoStatements, many)
+		}
+		t.Logf("%d statements for the targets of 2 and %d of 12 releases; %d, %d and %d for groups of 12, 2 and 12 targets",
+			small, large, few, twoStatements, many)
+	})
 }

@@ -16,6 +16,9 @@ import (
 
 // LastDeployment is the resolver for the lastDeployment field.
 func (r *agentResolver) LastDeployment(ctx context.Context, obj *ent.Agent) (*ent.Deployment, error) {
+	if l := loadersFrom(ctx); l != nil {
+		return l.lastDeploys.load(ctx, obj.ID)
+	}
 	m, err := r.Engine.LastTargetDeployments(ctx, []int{obj.ID})
 	if err != nil {
 		return nil, err
@@ -25,6 +28,13 @@ func (r *agentResolver) LastDeployment(ctx context.Context, obj *ent.Agent) (*en
 
 // Targets is the resolver for the targets field.
 func (r *deploymentResolver) Targets(ctx context.Context, obj *ent.Deployment) ([]*ent.Job, error) {
+	if l := loadersFrom(ctx); l != nil {
+		jobs, err := l.targetJobs.load(ctx, obj.ID)
+		if jobs == nil {
+			jobs = []*ent.Job{}
+		}
+		return jobs, err
+	}
 	return r.Engine.TargetJobs(ctx, obj.ID)
 }
 

@@ -2,8 +2,12 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +118,219 @@ func TestDeploymentGroupThroughTheAPI(t *testing.T) {
 		viewer := h.tokenFor("vic", delivery.RoleViewer)
 		if r := h.do(viewer, `mutation { saveDeploymentGroup(input: {name: "x"}) { id } }`, nil); r.code() != "FORBIDDEN" {
 			t.Fatalf("viewer saving a group: %s", r.code())
+		}
+	})
+}
+
+// targetLine is a line of a deploymentLog stream with targets.
+type targetLine struct {
+	Seq    int    `json:"seq"`
+	Text   string `json:"text"`
+	Target string `json:"target"`
+}
+
+// nextLogLine reads the next line of log subscription id; ok is false when it completed.
+func (c *wsClient) nextLogLine(id string) (l targetLine, ok bool) {
+	c.t.Helper()
+	for {
+		m, open := c.next(waitLimit)
+		if !open {
+			c.t.Fatalf("connection closed: %v", <-c.closed)
+		}
+		if m.ID != id {
+			continue
+		}
+		switch m.Type {
+		case "next":
+			var p struct {
+				Data struct {
+					DeploymentLog targetLine `json:"deploymentLog"`
+				} `json:"data"`
+				Errors []gqlError `json:"errors"`
+			}
+			if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 {
+				c.t.Fatalf("bad message %s (%v)", m.Payload, err)
+			}
+			return p.Data.DeploymentLog, true
+		case "complete":
+			return targetLine{}, false
+		default:
+			c.t.Fatalf("unexpected %s message: %s", m.Type, m.Payload)
+		}
+	}
+}
+
+// TestDeploymentLogCarriesTargetsLive follows a deployment whose deployment-group phase runs on
+// two real targets at once: a deploymentLog subscriber with targets: true receives each
+// target's lines as the target prints them (one target's last line while the other still runs),
+// each labelled with its target and numbered in its own sequence, between the agent phases'
+// lines; a subscriber without targets gets the agent phases' lines only, in one sequence; the
+// batches carry the target too, and a resume after the agent phase before the group sends the
+// targets' lines again from their first.
+func TestDeploymentLogCarriesTargetsLive(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		h.ok(h.admin, `mutation { saveDeploymentGroup(input: {name: "farm"}) { id } }`, nil)
+		d := h.ok(h.admin, `mutation { createTargetRegistration(deploymentGroup: "farm", maxUses: 2) { token } }`, nil)
+		token := dig(d, "createTargetRegistration", "token").(string)
+		h.startTargetAgent(t, token, "web-a", "web")
+		h.startTargetAgent(t, token, "web-b", "web")
+		h.startAgent(t, "builder", nil)
+		gate := t.TempDir()
+		// Each target prints a line, waits for its file, prints another.
+		script := `echo "start on $AGENT_NAME"; for i in $(seq 1 2400); do [ -f '` + gate + `'/$AGENT_NAME ] && break; sleep 0.05; done; echo "done on $AGENT_NAME"`
+		def := h.createDefinition(t, `{name: "site", environments: [{name: "prod", phases: [
+		  {kind: AGENT, name: "build", skipArtifactDownload: true, tasks: [{name: "b", script: "echo built"}]},
+		  {kind: DEPLOYMENT_GROUP, name: "rollout", deploymentGroup: "farm", tags: ["web"], maxParallel: "2",
+		   skipArtifactDownload: true, tasks: [{name: "deploy", script: `+strconv.Quote(script)+`}]},
+		  {kind: AGENT, name: "smoke", skipArtifactDownload: true, tasks: [{name: "t", script: "echo smoke; echo smoke 2"}]}]}]}`)
+		rel := h.createRelease(t, def, nil)
+		h.ok(h.admin, `mutation($r: ID!) { deployEnvironment(input: {releaseId: $r, environment: "prod"}) { id } }`, map[string]any{"r": rel})
+		var depID string
+		h.waitFor(t, "the deployment", func() bool {
+			depID = h.releaseEnvs(t, rel)["prod"].DeploymentID
+			return depID != ""
+		})
+		ws := h.dialWS(h.admin, false)
+		ws.ack()
+		ws.subscribe("all", `subscription($d: ID!) { deploymentLog(deploymentId: $d, targets: true) { seq text target } }`, map[string]any{"d": depID})
+		plainWS := h.dialWS(h.admin, false) // a connection each: nextLogLine skips other operations
+		plainWS.ack()
+		plainWS.subscribe("agents", `subscription($d: ID!) { deploymentLog(deploymentId: $d) { seq text target } }`, map[string]any{"d": depID})
+		// Both targets' first lines, labelled, while both still run.
+		started := map[string]targetLine{}
+		var got []targetLine
+		for len(started) < 2 {
+			l, ok := ws.nextLogLine("all")
+			if !ok {
+				t.Fatalf("stream ended early after %v", got)
+			}
+			got = append(got, l)
+			if strings.HasPrefix(l.Text, "start on ") {
+				if want := strings.TrimPrefix(l.Text, "start on "); l.Target != want {
+					t.Fatalf("line %q labelled %q", l.Text, l.Target)
+				}
+				started[l.Target] = l
+			}
+		}
+		// web-a finishes while web-b still waits: its last line arrives live.
+		if err := os.WriteFile(filepath.Join(gate, "web-a"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			l, ok := ws.nextLogLine("all")
+			if !ok {
+				t.Fatalf("stream ended before web-a's last line: %v", got)
+			}
+			got = append(got, l)
+			if l.Text == "done on web-b" {
+				t.Fatalf("web-b finished before its file was written: %v", got)
+			}
+			if l.Text == "done on web-a" {
+				if l.Target != "web-a" || l.Seq <= started["web-a"].Seq {
+					t.Fatalf("web-a's last line %+v (first %+v)", l, started["web-a"])
+				}
+				break
+			}
+		}
+		st := h.releaseEnvs(t, rel)["prod"]
+		if st.Deployment != "IN_PROGRESS" {
+			t.Fatalf("deployment %s while web-b waits", st.Deployment)
+		}
+		if err := os.WriteFile(filepath.Join(gate, "web-b"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			l, ok := ws.nextLogLine("all")
+			if !ok {
+				break
+			}
+			got = append(got, l)
+		}
+		h.waitEnv(t, rel, "prod", "SUCCEEDED")
+		// Every line once, labelled; each target's in its own sequence from 1; the agent
+		// phases' lines in one sequence around them.
+		texts := map[string][]string{}
+		seqs := map[string][]int{}
+		for _, l := range got {
+			if strings.Contains(l.Text, "on web-") && !strings.HasSuffix(l.Text, l.Target) {
+				t.Fatalf("line %+v has the wrong target", l)
+			}
+			texts[l.Target] = append(texts[l.Target], l.Text)
+			seqs[l.Target] = append(seqs[l.Target], l.Seq)
+		}
+		for _, name := range []string{"web-a", "web-b", ""} {
+			for i, s := range seqs[name] {
+				if s != i+1 {
+					t.Fatalf("%q sequence %v", name, seqs[name])
+				}
+			}
+		}
+		for _, name := range []string{"web-a", "web-b"} {
+			if s := strings.Join(texts[name], "|"); !strings.Contains(s, "start on "+name+"|done on "+name) {
+				t.Fatalf("%s lines %q", name, texts[name])
+			}
+		}
+		agentLines := strings.Join(texts[""], "|")
+		if !strings.Contains(agentLines, "built") || !strings.HasSuffix(agentLines, "smoke|smoke 2") || strings.Contains(agentLines, "on web-") {
+			t.Fatalf("agent phases' lines %q", texts[""])
+		}
+		if got[len(got)-1].Text != "smoke 2" {
+			t.Fatalf("the smoke phase's line is not last: %+v", got[len(got)-1])
+		}
+		// Without targets: the agent phases' lines only, one sequence, no target.
+		var plain []targetLine
+		for {
+			l, ok := plainWS.nextLogLine("agents")
+			if !ok {
+				break
+			}
+			plain = append(plain, l)
+		}
+		for i, l := range plain {
+			if l.Seq != i+1 || l.Target != "" || strings.Contains(l.Text, "on web-") {
+				t.Fatalf("log without targets: %+v", plain)
+			}
+		}
+		if len(plain) != len(texts[""]) {
+			t.Fatalf("log without targets has %d lines, with targets %d agent lines", len(plain), len(texts[""]))
+		}
+		// Resuming after the build phase's lines sends the targets' lines again, then smoke;
+		// from past the smoke line's predecessor, smoke only. Batches carry the target.
+		lastBuild := 0 // the build phase's last line: the agent phases' last line before a target's
+		for _, l := range got {
+			if l.Target != "" {
+				break
+			}
+			lastBuild = l.Seq
+		}
+		sse := h.subscribeSSE(h.admin, `subscription($d: ID!, $f: Int64) { deploymentLogBatches(deploymentId: $d, fromSeq: $f, targets: true) { target fromSeq texts } }`,
+			map[string]any{"d": depID, "f": lastBuild + 1}, "deploymentLogBatches")
+		var batches []string
+		for {
+			b, ok := sse.next(eventWait)
+			if !ok {
+				break
+			}
+			batches = append(batches, toJSON(b))
+		}
+		all := strings.Join(batches, "\n")
+		if !strings.Contains(all, `"target":"web-a"`) || !strings.Contains(all, `"target":"web-b"`) ||
+			!strings.Contains(all, `"done on web-b"`) || !strings.Contains(all, `"smoke"`) || strings.Contains(all, `"built"`) {
+			t.Fatalf("batches from %d:\n%s", lastBuild+1, all)
+		}
+		// From the smoke phase's second line on: the group lies before the line before it.
+		sse = h.subscribeSSE(h.admin, `subscription($d: ID!, $f: Int64) { deploymentLogBatches(deploymentId: $d, fromSeq: $f, targets: true) { target texts } }`,
+			map[string]any{"d": depID, "f": lastBuild + 2}, "deploymentLogBatches")
+		batches = nil
+		for {
+			b, ok := sse.next(eventWait)
+			if !ok {
+				break
+			}
+			batches = append(batches, toJSON(b))
+		}
+		if all := strings.Join(batches, "\n"); strings.Contains(all, "web-") || strings.Contains(all, `"smoke"`) || !strings.Contains(all, `"smoke 2"`) {
+			t.Fatalf("batches from %d:\n%s\nlines %+v", lastBuild+2, all, got)
 		}
 	})
 }

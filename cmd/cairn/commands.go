@@ -522,13 +522,15 @@ type logLine struct {
 	Step int    `json:"step"`
 	Time string `json:"time"`
 	Text string `json:"text"`
+	// Target names the deployment-group target of a followed line (-f), as "[NAME] " in text.
+	Target string `json:"target,omitempty"`
 }
 
 var logsCommand = &command{
 	name: "logs", synopsis: "DEPLOYMENT-ID [-f] [--from SEQ]",
 	help: "a deployment's log; -f follows it live until the job ends",
 	flags: func(fs *flag.FlagSet) {
-		fs.Bool("f", false, "follow: stream new lines until the deployment's job ends")
+		fs.Bool("f", false, "follow: stream new lines until the deployment's job ends, with its deployment-group targets' lines as \"[NAME] line\"")
 		fs.Int64("from", 1, "first sequence number")
 	},
 	run: func(c *cmd) error {
@@ -549,11 +551,15 @@ var logsCommand = &command{
 				_, err := fmt.Fprintf(c.stdout, "%s\n", b)
 				return err
 			}
+			if l.Target != "" {
+				_, err := fmt.Fprintf(c.stdout, "[%s] %s\n", l.Target, l.Text)
+				return err
+			}
 			_, err := fmt.Fprintln(c.stdout, l.Text)
 			return err
 		}
 		if flagBool(c, "f") {
-			return cl.subscribe(c.ctx, `subscription($d: ID!, $f: Int64) { deploymentLog(deploymentId: $d, fromSeq: $f) { seq step time text } }`,
+			return cl.subscribe(c.ctx, `subscription($d: ID!, $f: Int64) { deploymentLog(deploymentId: $d, fromSeq: $f, targets: true) { seq step time text target } }`,
 				map[string]any{"d": c.args[0], "f": from}, "deploymentLog", func(raw json.RawMessage) error {
 					var l logLine
 					if err := json.Unmarshal(raw, &l); err != nil {

@@ -105,7 +105,7 @@ func init() {
 		releasesListCommand, releaseCreateCommand, deployCommand,
 		approvalsListCommand, approveCommand, rejectCommand,
 		interventionsListCommand, resumeCommand, stopCommand,
-		logsCommand, statusCommand, whyCommand, agentsListCommand, webhooksRedeliverCommand,
+		logsCommand, statusCommand, whyCommand, agentsListCommand, targetsCommand, deploymentGroupsCommand, webhooksRedeliverCommand,
 		groupsListCommand, groupsShowCommand, groupsSetCommand, groupsUnsetCommand, groupsDeleteCommand,
 		filesListCommand, filesUploadCommand, filesDeleteCommand,
 		tasksListCommand, tasksShowCommand,
