@@ -187,8 +187,11 @@ func (b *backoff) next() time.Duration {
 func (b *backoff) reset() { b.cur = 0 }
 
 // wait sleeps for the next delay; it returns false if ctx ended first.
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.next())
+func (b *backoff) wait(ctx context.Context) bool { return sleep(ctx, b.next()) }
+
+// sleep waits for d; it returns false if ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -214,10 +217,12 @@ func (r *runner) connectLoop(ctx context.Context, cred savedCredential) error {
 		if welcomed {
 			b.reset()
 		}
-		r.log.Warn("disconnected from server", "server", r.baseURL(), "err", err)
+		failed := r.baseURL()
 		r.nextServer()
 		b.min, b.max = r.reconnectBounds()
-		if !b.wait(ctx) {
+		delay := b.next()
+		r.log.Warn("disconnected from server", "server", failed, "err", err, "reconnectIn", delay, "next", r.baseURL())
+		if !sleep(ctx, delay) {
 			return nil
 		}
 	}
