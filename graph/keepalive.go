@@ -364,7 +364,9 @@ func (t detachedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graph
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	r = r.WithContext(context.WithValue(ctx, acceptedKey{}, c))
+	// The transport reads the request's context and headers, and keeps the
+	// request for the connection's life: give it those alone.
+	r = (&http.Request{Method: r.Method, Header: r.Header}).WithContext(context.WithValue(ctx, acceptedKey{}, c))
 	go func() {
 		defer cancel()
 		defer func() {
