@@ -68,15 +68,14 @@ var (
 type keepAlive struct {
 	interval time.Duration
 	epoch    time.Time
-	log      *slog.Logger
 
 	mu      sync.Mutex
 	conns   map[*wsConn]struct{}
 	running bool
 }
 
-func newKeepAlive(interval time.Duration, log *slog.Logger) *keepAlive {
-	return &keepAlive{interval: interval, epoch: time.Now(), log: log, conns: map[*wsConn]struct{}{}}
+func newKeepAlive(interval time.Duration) *keepAlive {
+	return &keepAlive{interval: interval, epoch: time.Now(), conns: map[*wsConn]struct{}{}}
 }
 
 // now is the monotonic time since the loop's epoch, never 0 (0 means "none"
@@ -108,7 +107,7 @@ func (k *keepAlive) open() int {
 }
 
 func (k *keepAlive) loop() {
-	tick := time.NewTicker(k.interval / sweepsPerInterval)
+	tick := time.NewTicker(max(k.interval/sweepsPerInterval, time.Millisecond))
 	defer tick.Stop()
 	for range tick.C {
 		if !k.sweep() {

@@ -51,8 +51,22 @@ func dialKA(t *testing.T, url, proto string, answer, read bool) *kaClient {
 		}
 	}
 	send(map[string]any{"type": "connection_init", "payload": map[string]any{}})
-	if _, b, err := conn.Read(ctx); err != nil || !strings.Contains(string(b), "connection_ack") {
-		t.Fatalf("connection_init: %s %v", b, err)
+	for {
+		// A keep-alive may come first (a slow handshake on a loaded machine).
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("connection_init: %v", err)
+		}
+		if strings.Contains(string(b), "connection_ack") {
+			break
+		}
+		if m := string(b); !strings.Contains(m, `"ping"`) && !strings.Contains(m, `"ka"`) {
+			t.Fatalf("connection_init: %s", m)
+		}
+		c.pings.Add(1)
+		if answer && strings.Contains(string(b), `"ping"`) {
+			send(map[string]any{"type": "pong"})
+		}
 	}
 	start := "subscribe"
 	if proto == "graphql-ws" {
@@ -138,7 +152,9 @@ func kaServer(t *testing.T, dialect string, interval time.Duration) (*httptest.S
 func TestKeepAliveFromOneLoop(t *testing.T) {
 	for _, d := range storagetest.Dialects() {
 		t.Run(d, func(t *testing.T) {
-			const interval = 50 * time.Millisecond
+			// Short, but not so short that a loaded machine's scheduling makes a
+			// live client look dead (3 intervals without a word).
+			const interval = 250 * time.Millisecond
 			ts, ka := kaServer(t, d, interval)
 			before := runtime.NumGoroutine()
 			const n = 20
@@ -152,9 +168,9 @@ func TestKeepAliveFromOneLoop(t *testing.T) {
 
 			// Every idle client is kept alive many times over, and stays open.
 			for i, c := range live {
-				eventually(t, fmt.Sprintf("client %d pinged 10 times", i), func() bool { return c.pings.Load() >= 10 })
+				eventually(t, fmt.Sprintf("client %d pinged 4 times", i), func() bool { return c.pings.Load() >= 4 })
 			}
-			eventually(t, "the graphql-ws client sent ka 10 times", func() bool { return legacy.pings.Load() >= 10 })
+			eventually(t, "the graphql-ws client sent ka 4 times", func() bool { return legacy.pings.Load() >= 4 })
 			// Those that never answer are closed; the others are not.
 			select {
 			case <-deaf.ended:
@@ -297,7 +313,7 @@ func maskedText(p []byte) []byte {
 // interval/5 finds a fifth of them due, whose keep-alives go out from the
 // batch goroutines).
 func BenchmarkKeepAliveSweep(b *testing.B) {
-	ka := newKeepAlive(time.Hour, nil)
+	ka := newKeepAlive(time.Hour)
 	ka.running = true // no loop: the benchmark sweeps
 	for range 10000 {
 		c := &wsConn{ka: ka}

@@ -93,7 +93,7 @@ func newHandler(r *Resolver, opts Options, onKeepAlive func(*keepAlive)) http.Ha
 	readLimit := int64(1 << 20)
 	// gqlgen's per-connection keep-alive goroutines are off: one loop keeps
 	// every websocket of the server alive (keepalive.go).
-	ka := newKeepAlive(opts.KeepAlive, log)
+	ka := newKeepAlive(opts.KeepAlive)
 	if onKeepAlive != nil {
 		onKeepAlive(ka)
 	}
