@@ -327,3 +327,50 @@ func BenchmarkKeepAliveSweep(b *testing.B) {
 		ka.sweep()
 	}
 }
+
+// TestKeepAliveDue: what the loop does with a connection, by its clock
+// (iv is the interval): nothing while it is not quiet, a keep-alive once it
+// is (one at a time), close a graphql-transport-ws client silent for 3
+// intervals since before a ping, never a graphql-ws client for silence
+// (its protocol has no answer), and close any whose write is stuck for 2.
+func TestKeepAliveDue(t *testing.T) {
+	const iv = 100
+	for _, c := range []struct {
+		name                          string
+		legacy                        bool
+		read, write, ka, writing, kaw int64
+		now                           int64
+		want                          keepAliveAction
+	}{
+		{name: "just active", read: 1000, write: 1000, now: 1050, want: nothingDue},
+		{name: "quiet for an interval", read: 1000, write: 1000, now: 1100, want: keepAliveDue},
+		{name: "pinged, not yet an interval ago", read: 1000, write: 1100, ka: 1100, now: 1150, want: nothingDue},
+		{name: "pinged, still silent: ping again", read: 1000, write: 1100, ka: 1100, now: 1200, want: keepAliveDue},
+		{name: "pinged, silent 3 intervals", read: 1000, write: 1200, ka: 1200, now: 1300, want: closeDue},
+		{name: "answered the ping", read: 1210, write: 1200, ka: 1200, now: 1300, want: nothingDue},
+		{name: "keep-alive write in progress", read: 1000, write: 1000, kaw: 1150, now: 1200, want: nothingDue},
+		{name: "keep-alive write stuck", read: 1000, write: 1000, kaw: 1100, now: 1300, want: closeDue},
+		{name: "write stuck", read: 1250, write: 1000, writing: 1100, now: 1300, want: closeDue},
+		{name: "write slow", read: 1250, write: 1000, writing: 1150, now: 1300, want: nothingDue},
+		{name: "graphql-ws: quiet writes get ka", legacy: true, read: 1, write: 1000, now: 1100, want: keepAliveDue},
+		{name: "graphql-ws: never closed for silence", legacy: true, read: 1, write: 1200, ka: 1200, now: 1300, want: keepAliveDue},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := &wsConn{legacy: c.legacy}
+			w.lastRead.Store(c.read)
+			w.lastWrite.Store(c.write)
+			w.lastKA.Store(c.ka)
+			w.writing.Store(c.writing)
+			w.kaWriting.Store(c.kaw)
+			if got := w.due(c.now, iv); got != c.want {
+				t.Fatalf("due = %d, want %d", got, c.want)
+			}
+			if c.want == keepAliveDue && (w.lastKA.Load() != c.now || w.kaWriting.Load() != c.now) {
+				t.Fatal("a keep-alive due is not marked sent and in progress")
+			}
+			if c.want == keepAliveDue && w.due(c.now, iv) != nothingDue {
+				t.Fatal("a second keep-alive while the first is in progress")
+			}
+		})
+	}
+}
