@@ -95,25 +95,6 @@ func (s *connState) closeForbidden(reason string) {
 	_ = c.WriteClose(CloseForbidden, reason)
 }
 
-// guardedWebsocket is the coder/websocket implementation that also hands the
-// accepted connection to the request's connState.
-type guardedWebsocket struct {
-	transport.CoderWebsocketImplementation
-}
-
-// Accept accepts the upgrade and records the connection.
-func (g guardedWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	c, err := g.CoderWebsocketImplementation.Accept(w, r, opts)
-	if err == nil {
-		if st := connStateFrom(r.Context()); st != nil {
-			st.mu.Lock()
-			st.conn = c
-			st.mu.Unlock()
-		}
-	}
-	return c, err
-}
-
 // guard re-checks the credentials of open connections. One loop serves every
 // connection: one ticker, one bus subscription filtered to credential
 // notices, and each distinct credential checked once per pass, so that an

@@ -41,8 +41,9 @@ type Options struct {
 	// own host (coder/websocket patterns, e.g. "dashboard.example.com").
 	OriginPatterns []string
 	// KeepAlive is the websocket keep-alive interval (default 15 s): a
-	// keep-alive message (graphql-ws) or a ping that must be answered within
-	// twice the interval (graphql-transport-ws).
+	// connection quiet for that long is sent a keep-alive message (graphql-ws)
+	// or a ping (graphql-transport-ws); one that leaves pings unanswered for
+	// three intervals, or whose write is stuck for two, is closed.
 	KeepAlive time.Duration
 	// RecheckInterval is how often an open websocket or SSE stream re-checks
 	// its credential (DefaultRecheckInterval when zero); revocations are
@@ -57,6 +58,11 @@ type Options struct {
 // limits, the error presenter and the role check of every root field; and
 // in front of it the guard of long-lived connections (connguard.go).
 func NewHandler(r *Resolver, opts Options) http.Handler {
+	return newHandler(r, opts, nil)
+}
+
+// newHandler is NewHandler; onKeepAlive (tests) is given its keep-alive loop.
+func newHandler(r *Resolver, opts Options, onKeepAlive func(*keepAlive)) http.Handler {
 	if opts.ComplexityLimit == 0 {
 		opts.ComplexityLimit = 5000
 	}
@@ -85,17 +91,22 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv := handler.New(NewExecutableSchema(cfg))
 
 	readLimit := int64(1 << 20)
-	srv.AddTransport(transport.Websocket{
+	// gqlgen's per-connection keep-alive goroutines are off: one loop keeps
+	// every websocket of the server alive (keepalive.go).
+	ka := newKeepAlive(opts.KeepAlive)
+	if onKeepAlive != nil {
+		onKeepAlive(ka)
+	}
+	kept := keptWebsocket{ka: ka, accept: websocket.AcceptOptions{
 		// Origin is checked on upgrade: the server's own host and OriginPatterns.
-		Implementation: guardedWebsocket{transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
-			OriginPatterns: opts.OriginPatterns,
-		}}},
-		KeepAlivePingInterval: opts.KeepAlive,
-		PingPongInterval:      opts.KeepAlive,
-		InitTimeout:           10 * time.Second,
-		PayloadReadLimit:      &readLimit,
-		InitFunc:              g.websocketInit,
-	})
+		OriginPatterns: opts.OriginPatterns,
+	}}
+	srv.AddTransport(detachedWebsocket{kept: kept, log: log, Websocket: transport.Websocket{
+		Implementation:   kept,
+		InitTimeout:      10 * time.Second,
+		PayloadReadLimit: &readLimit,
+		InitFunc:         g.websocketInit,
+	}})
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -34,7 +35,8 @@ import (
 // runSubscriptionServer is the child process of the subscriptions measurement: a server on a
 // loopback port that prints "READY <url> <API token>" and then answers, one line each:
 // "stats" with its CPU time (ns), VmRSS (KiB), heap in use after a GC (bytes), goroutines and bus
-// subscribers; "cpu" with its CPU time alone (no GC); "heap <file>" by writing a heap profile;
+// subscribers; "cpu" with its CPU time alone (no GC); "freeos" by collecting and returning free memory to
+// the OS (debug.FreeOSMemory); "heap <file>" by writing a heap profile;
 // "quit".
 func runSubscriptionServer(ctx context.Context, o options) error {
 	dir, err := os.MkdirTemp("", "cairn-bench-subs-")
@@ -75,6 +77,12 @@ func runSubscriptionServer(ctx context.Context, o options) error {
 		switch cmd {
 		case "cpu":
 			fmt.Printf("%d\n", cpuNanos())
+		case "freeos":
+			// A GC (goroutine stacks shrink at each) that also returns the freed
+			// memory to the OS at once, instead of the scavenger's pace.
+			runtime.GC()
+			debug.FreeOSMemory()
+			fmt.Println("ok")
 		case "stats":
 			runtime.GC()
 			var m runtime.MemStats
@@ -315,6 +323,19 @@ func benchSubscriptions(ctx context.Context, o options, r *report) error {
 		value: fmt.Sprintf("%.1f (%d in all; their stacks %d MiB, %.1f KiB per subscription)", float64(with.goroutines-base.goroutines)/float64(n), with.goroutines,
 			with.stacks>>20, float64(with.stacks-base.stacks)/float64(n)/1024),
 		floor: fmt.Sprintf("no subscription: %d", base.goroutines), target: "–", verdict: "–"})
+	if a, err := s.ask("freeos"); err != nil || a != "ok" {
+		return fmt.Errorf("freeos: %s %v", a, err)
+	}
+	freed, err := s.stats()
+	if err != nil {
+		return err
+	}
+	frss := (freed.rssKiB - base.rssKiB) * 1024
+	r.add(row{metric: "the same, measured again after a GC that returns free memory to the OS (debug.FreeOSMemory): server VmRSS growth",
+		value: fmt.Sprintf("%d MiB (%.1f KiB per subscription; heap in use %.1f KiB, stacks %.1f KiB)", frss>>20, float64(frss)/float64(n)/1024,
+			float64(freed.heap-base.heap)/float64(n)/1024, float64(freed.stacks-base.stacks)/float64(n)/1024),
+		floor: fmt.Sprintf("no subscription: %d MiB", base.rssKiB/1024), ratio: ratio(float64(freed.rssKiB), float64(base.rssKiB)),
+		target: "10k < 400 MB", verdict: verdict(float64(frss)*10000/float64(n) < 400e6)})
 	r.add(row{metric: fmt.Sprintf("the same: server CPU while idle over %s (keep-alive pings every 15 s included)", o.idleWindow),
 		value: fmt.Sprintf("%.2f%% of a core", busy),
 		floor: fmt.Sprintf("no subscription: %.2f%%", baseCPU), ratio: ratio(busy, baseCPU),
