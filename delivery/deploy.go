@@ -186,9 +186,11 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	if err != nil {
 		return nil, err
 	}
-	attempts, err := t.Deployment.Query().Where(deployment.ReleaseEnvironmentID(re.ID)).Count(t.ctx)
-	if err != nil {
-		return nil, fmt.Errorf("counting attempts: %w", err)
+	attempts := 0
+	if !t.freshEnvs[re.ID] {
+		if attempts, err = t.Deployment.Query().Where(deployment.ReleaseEnvironmentID(re.ID)).Count(t.ctx); err != nil {
+			return nil, fmt.Errorf("counting attempts: %w", err)
+		}
 	}
 	op, err := t.operationFor(rel, re, attempts)
 	if err != nil {
@@ -204,6 +206,10 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 		return nil, fmt.Errorf("storing deployment: %w", err)
 	}
 	dc := &deployCtx{d: d, rel: rel, re: re, env: env}
+	if t.fresh == nil {
+		t.fresh = map[int]*deployCtx{}
+	}
+	t.fresh[d.ID] = dc
 	if err := t.moveEnvironment(actor, dc, EnvironmentDeploy); err != nil {
 		return nil, err
 	}
@@ -274,25 +280,52 @@ func (t *txn) moveDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, sta
 	if err != nil {
 		return err
 	}
-	u := t.Deployment.UpdateOne(dc.d).Where(deployment.Version(dc.d.Version)).
-		SetStatus(to).AddVersion(1).SetUpdatedAt(t.now)
-	if statusReason != "" {
-		u.SetStatusReason(statusReason)
-	}
-	if deploymentFinal(to) {
-		u.SetCompletedAt(t.now)
-	}
+	var d *ent.Deployment
 	if set != nil {
+		u := t.Deployment.UpdateOne(dc.d).Where(deployment.Version(dc.d.Version)).
+			SetStatus(to).AddVersion(1).SetUpdatedAt(t.now)
+		if statusReason != "" {
+			u.SetStatusReason(statusReason)
+		}
+		if deploymentFinal(to) {
+			u.SetCompletedAt(t.now)
+		}
 		set(u)
-	}
-	d, err := u.Save(t.ctx)
-	if ent.IsNotFound(err) {
-		return Conflict("deployment %d changed concurrently; read it again", dc.d.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
+		d, err = u.Save(t.ctx)
+		if ent.IsNotFound(err) {
+			return Conflict("deployment %d changed concurrently; read it again", dc.d.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
+		}
+	} else {
+		// Without extra changes the new row is known: it is not read back.
+		u := t.Deployment.Update().Where(deployment.ID(dc.d.ID), deployment.Version(dc.d.Version)).
+			SetStatus(to).AddVersion(1).SetUpdatedAt(t.now)
+		next := *dc.d
+		next.Status, next.Version, next.UpdatedAt = to, dc.d.Version+1, t.now
+		if statusReason != "" {
+			u.SetStatusReason(statusReason)
+			next.StatusReason = statusReason
+		}
+		if deploymentFinal(to) {
+			u.SetCompletedAt(t.now)
+			now := t.now
+			next.CompletedAt = &now
+		}
+		n, err := u.Save(t.ctx)
+		if err == nil && n == 0 {
+			return Conflict("deployment %d changed concurrently; read it again", dc.d.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
+		}
+		d = &next
 	}
 	dc.d = d
+	if to == deployment.StatusSUCCEEDED || to == deployment.StatusPARTIALLY_SUCCEEDED {
+		t.landed++ // forwardOnly's answers may change
+	}
 	before := map[string]any{"status": from}
 	after := map[string]any{"status": to}
 	if statusReason != "" {
@@ -314,15 +347,17 @@ func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) e
 	if err != nil {
 		return err
 	}
-	re, err := t.ReleaseEnvironment.UpdateOne(dc.re).Where(releaseenvironment.Version(dc.re.Version)).
+	n, err := t.ReleaseEnvironment.Update().Where(releaseenvironment.ID(dc.re.ID), releaseenvironment.Version(dc.re.Version)).
 		SetStatus(to).AddVersion(1).SetUpdatedAt(t.now).Save(t.ctx)
-	if ent.IsNotFound(err) {
+	if err == nil && n == 0 {
 		return Conflict("environment %s of release %s changed concurrently; read it again", dc.re.Name, dc.rel.Name)
 	}
 	if err != nil {
 		return fmt.Errorf("updating environment %s: %w", dc.re.Name, err)
 	}
-	dc.re = re
+	re := *dc.re // the new row is known: it is not read back
+	re.Status, re.Version, re.UpdatedAt = to, dc.re.Version+1, t.now
+	dc.re = &re
 	// Not audited: an environment's status follows its deployments (auditedTransition).
 	ev2 := dc.event(EventEnvironmentStatusChanged, actor)
 	ev2.Status = string(to)
@@ -343,10 +378,14 @@ func (t *txn) afterPreApproval(actor Actor, dc *deployCtx) error {
 // gates) completed on: to SCHEDULED when an approver deferred it to a future
 // time, else into the environment's queue.
 func (t *txn) preStageDone(actor Actor, dc *deployCtx) error {
-	aps, err := t.Approval.Query().
-		Where(approval.DeploymentID(dc.d.ID), approval.StageEQ(approval.StagePRE), approval.DeferredUntilNotNil()).All(t.ctx)
-	if err != nil {
-		return fmt.Errorf("reading deferrals: %w", err)
+	var aps []*ent.Approval
+	if t.fresh[dc.d.ID] == nil { // a deployment created in this transaction: nobody deferred it
+		var err error
+		aps, err = t.Approval.Query().
+			Where(approval.DeploymentID(dc.d.ID), approval.StageEQ(approval.StagePRE), approval.DeferredUntilNotNil()).All(t.ctx)
+		if err != nil {
+			return fmt.Errorf("reading deferrals: %w", err)
+		}
 	}
 	var until time.Time
 	for _, a := range aps {
@@ -386,7 +425,7 @@ func (t *txn) enqueue(actor Actor, dc *deployCtx) error {
 // definition's current revision (so that a change applies to the releases
 // already waiting), or from the newest release that has it.
 func (t *txn) queuePolicy(definitionID int, envName string, fallback *ent.Release) spec.QueuePolicy {
-	if _, snap, err := t.definitionSnapshot(definitionID); err == nil {
+	if snap, err := t.currentSnapshot(definitionID); err == nil {
 		if env, ok := snap.Environment(envName); ok {
 			return env.Queue
 		}
@@ -397,6 +436,16 @@ func (t *txn) queuePolicy(definitionID int, envName string, fallback *ent.Releas
 		}
 	}
 	return spec.QueuePolicy{}
+}
+
+// currentSnapshot returns the snapshot of a definition's current revision: the one the
+// transaction creating a release read (it changes no definition), else read now.
+func (t *txn) currentSnapshot(definitionID int) (*spec.DefinitionSnapshot, error) {
+	if t.releaseSnap != nil && t.releaseSnapDef == definitionID {
+		return t.releaseSnap, nil
+	}
+	_, snap, err := t.definitionSnapshot(definitionID)
+	return snap, err
 }
 
 // pumpQueue applies an environment's queue policy across the definition's
@@ -417,18 +466,30 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 			Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
 				deployment.StatusEQ(deployment.StatusQUEUED), deployment.Not(holdsSlot()))
 	}
-	newest, err := waiting().
-		Order(deployment.ByReleaseField(release.FieldNumber, sql.OrderDesc()), deployment.ByID(sql.OrderDesc())).
-		Select(deployment.FieldID, deployment.FieldReleaseID).First(t.ctx)
-	if ent.IsNotFound(err) {
-		return nil
+	// A transaction creating a release has the definition's current snapshot at hand: unless
+	// its policy is LATEST_ONLY, the newest waiting deployment need not be read.
+	var policy spec.QueuePolicy
+	known := false
+	if t.releaseSnap != nil && t.releaseSnapDef == definitionID {
+		if env, ok := t.releaseSnap.Environment(envName); ok && env.Queue.Mode != spec.QueueLatestOnly {
+			policy, known = env.Queue, true
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("reading waiting deployments: %w", err)
-	}
-	policy, err := t.queuePolicyFor(definitionID, envName, newest.ReleaseID)
-	if err != nil {
-		return err
+	var newest *ent.Deployment
+	if !known {
+		var err error
+		newest, err = waiting().
+			Order(deployment.ByReleaseField(release.FieldNumber, sql.OrderDesc()), deployment.ByID(sql.OrderDesc())).
+			Select(deployment.FieldID, deployment.FieldReleaseID).First(t.ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading waiting deployments: %w", err)
+		}
+		if policy, err = t.queuePolicyFor(definitionID, envName, newest.ReleaseID); err != nil {
+			return err
+		}
 	}
 	if policy.Mode == spec.QueueLatestOnly {
 		// At most one deployment waits under LATEST_ONLY, so this list is short.
@@ -453,7 +514,7 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 		}
 	}
 	candidates := waiting()
-	if f, err := frozenAt(t.ctx, t.Client(), definitionID, envName, t.now); err != nil {
+	if f, err := t.frozenAt(definitionID, envName); err != nil {
 		return err
 	} else if f != nil {
 		candidates = candidates.Where(deployment.FreezeOverride(true))
@@ -487,9 +548,11 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 				return nil // it neither started nor left the queue: nothing more to do
 			}
 			seen[id] = true
-			dc, err := t.loadDeployment(id)
-			if err != nil {
-				return err
+			dc := t.fresh[id] // created in this transaction: its context is at hand
+			if dc == nil {
+				if dc, err = t.loadDeployment(id); err != nil {
+					return err
+				}
 			}
 			ok, err := t.forwardOnly(actor, dc)
 			if err != nil {
@@ -510,6 +573,9 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 					break
 				}
 			}
+		}
+		if len(ids) < page {
+			return nil // every waiting deployment was in this page
 		}
 	}
 	return nil
@@ -548,7 +614,7 @@ const pumpPage = 20
 // hand: that release (and its snapshot) is read only if the definition's
 // current snapshot does not name the environment.
 func (t *txn) queuePolicyFor(definitionID int, envName string, releaseID int) (spec.QueuePolicy, error) {
-	if _, snap, err := t.definitionSnapshot(definitionID); err == nil {
+	if snap, err := t.currentSnapshot(definitionID); err == nil {
 		if env, ok := snap.Environment(envName); ok {
 			return env.Queue, nil
 		}
@@ -586,11 +652,14 @@ func (t *txn) createJob(actor Actor, dc *deployCtx, k int, p phase, logBase int6
 		return fmt.Errorf("storing job: %w", err)
 	}
 	if k == 0 || dc.d.QueuedAt == nil {
-		d, err := t.Deployment.UpdateOne(dc.d).SetQueuedAt(queuedAt).AddVersion(1).Save(t.ctx)
+		err := t.Deployment.Update().Where(deployment.ID(dc.d.ID)).
+			SetQueuedAt(queuedAt).AddVersion(1).SetUpdatedAt(queuedAt).Exec(t.ctx)
 		if err != nil {
 			return fmt.Errorf("updating deployment %d: %w", dc.d.ID, err)
 		}
-		dc.d = d
+		d := *dc.d // the new row is known: it is not read back
+		d.QueuedAt, d.Version, d.UpdatedAt = &queuedAt, dc.d.Version+1, queuedAt
+		dc.d = &d
 	}
 	// Not audited: the job row (queued_at, demands) is its record (auditedTransition).
 	ev := dc.event(EventJobQueued, actor)

@@ -104,9 +104,19 @@ func newestLanded(ctx context.Context, c *ent.Client, defID int, env string, rel
 // deployment goes on as a ROLLBACK, recorded as such if it was not one
 // when requested. Only a person's explicit deployEnvironment goes back.
 func (t *txn) forwardOnly(actor Actor, dc *deployCtx) (bool, error) {
+	if gen, ok := t.forwardOK[dc.d.ID]; ok && gen == t.landed {
+		return true, nil // decided in this transaction, and nothing landed since
+	}
 	newer, err := t.newestLanded(dc)
-	if err != nil || newer == nil || newer.Number < dc.rel.Number {
-		return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	if newer == nil || newer.Number < dc.rel.Number {
+		if t.forwardOK == nil {
+			t.forwardOK = map[int]int{}
+		}
+		t.forwardOK[dc.d.ID] = t.landed
+		return true, nil
 	}
 	if dc.d.Automatic {
 		why := fmt.Sprintf("canceled: %s is older than release %s, which %s runs or is deploying; an automatic deployment never goes back (deploy the release explicitly to roll back)",

@@ -146,6 +146,35 @@ func frozenAt(ctx context.Context, c *ent.Client, definitionID int, env string, 
 	if err != nil {
 		return nil, err
 	}
+	return frozenBy(ws, t), nil
+}
+
+// frozenAt is frozenAt in the transaction. One that creates a release (it changes no freeze
+// window) reads the windows of its definition once, for all its environments.
+func (t *txn) frozenAt(definitionID int, env string) (*frozen, error) {
+	if t.releaseSnap == nil || t.releaseSnapDef != definitionID {
+		return frozenAt(t.ctx, t.Client(), definitionID, env, t.now)
+	}
+	if t.releaseFreezes == nil {
+		ws, err := t.FreezeWindow.Query().Where(freezewindow.Or(
+			freezewindow.DefinitionIDIsNil(), freezewindow.DefinitionID(definitionID))).
+			Order(ent.Asc(freezewindow.FieldID)).All(t.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading freeze windows: %w", err)
+		}
+		t.releaseFreezes = append(ws, nil)[:len(ws)] // not nil: read
+	}
+	var ws []*ent.FreezeWindow
+	for _, w := range t.releaseFreezes {
+		if w.DefinitionID == nil || w.Environment == "" || w.Environment == env {
+			ws = append(ws, w)
+		}
+	}
+	return frozenBy(ws, t.now), nil
+}
+
+// frozenBy is the freeze that windows ws make at t (nil: none).
+func frozenBy(ws []*ent.FreezeWindow, t time.Time) *frozen {
 	var f *frozen
 	for _, w := range ws {
 		st := windowState(w, t)
@@ -163,7 +192,7 @@ func frozenAt(ctx context.Context, c *ent.Client, definitionID int, env string, 
 			f.refuse = w
 		}
 	}
-	return f, nil
+	return f
 }
 
 // FrozenUntil returns when the freeze of a definition's environment ends,
@@ -183,7 +212,7 @@ func (e *Engine) FrozenUntil(ctx context.Context, definitionID int, env string) 
 // trigger's deployment (cancel=reason); a WAIT window lets it wait in the
 // queue.
 func (t *txn) freezeCheck(actor Actor, definitionID int, env string, override, automatic bool) (pass bool, cancel string, err error) {
-	f, err := frozenAt(t.ctx, t.Client(), definitionID, env, t.now)
+	f, err := t.frozenAt(definitionID, env)
 	if err != nil || f == nil {
 		return false, "", err
 	}

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +180,50 @@ func TestFreezeValidation(t *testing.T) {
 		if err := f.e.DeleteFreezeWindow(f.ctx, f.admin, 999); delivery.CodeOf(err) != delivery.CodeNotFound {
 			t.Fatalf("deleting a missing window: %v", err)
 		}
+	})
+}
+
+// TestFreezeOfEachDefinitionInOneWebhook: a build that two definitions follow releases both in
+// one transaction; a REFUSE window of the first definition's prod cancels its deployment only,
+// and one of the second's cancels only the second's (each release reads its own definition's
+// windows).
+func TestFreezeOfEachDefinitionInOneWebhook(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		f.definition(snapshot("seed", environment("dev", manualOnly))) // the jenkins connection
+		var defs []int
+		for _, name := range []string{"first", "second"} {
+			doc := snapshot(name, environment("dev", afterRelease), environment("prod", afterRelease))
+			doc.ArtifactSources[0].ContinuousDeployment = true
+			doc.ArtifactSources[0].Job = "shared/main"
+			d, err := f.e.CreateDefinition(f.ctx, alice, doc, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defs = append(defs, d.ID)
+		}
+		for i, env := range []string{"prod", "dev"} {
+			if _, err := f.e.CreateFreezeWindow(f.ctx, alice, delivery.FreezeWindowInput{Name: fmt.Sprintf("freeze-%d", i),
+				DefinitionID: &defs[i], Environment: env, Mode: "REFUSE", StartsAt: ptrTime(t0), EndsAt: ptrTime(t0.Add(24 * time.Hour))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := f.e.ReceiveBuild(f.ctx, delivery.BuildReceipt{Source: "JENKINS", ConnectionID: f.conn,
+			Key: "JENKINS/jenkins/shared/main/7", Job: "shared/main", BuildID: "7", BuildNumber: "7", Result: "SUCCEEDED"}, nil)
+		if err != nil || len(res.ReleaseIDs) != 2 {
+			t.Fatalf("webhook: %+v %v", res, err)
+		}
+		frozen := map[int]string{defs[0]: "prod", defs[1]: "dev"}
+		for _, id := range res.ReleaseIDs {
+			rel := f.c.Release.GetX(f.ctx, id)
+			for _, env := range []string{"dev", "prod"} {
+				d := f.deployment(id, env)
+				if want := env == frozen[rel.DefinitionID]; want != (d.Status == "CANCELED") {
+					t.Errorf("definition %d, %s: %s %q (frozen: %v)", rel.DefinitionID, env, d.Status, d.StatusReason, want)
+				}
+			}
+		}
+		f.verifyChain()
 	})
 }

@@ -105,15 +105,19 @@ func (t *txn) startPhase(actor Actor, dc *deployCtx, k int) error {
 		return t.openPostStage(actor, dc)
 	}
 	p := ps[k]
+	t.landed++ // the deployment takes (or keeps) a slot: forwardOnly's answers may change
 	switch {
 	case p.intervention != nil:
 		return t.openIntervention(actor, dc, k, *p.intervention)
 	case p.targets():
 		return t.startTargets(actor, dc, k, p)
 	}
-	base, err := t.logHighWater(dc.d.ID)
-	if err != nil {
-		return err
+	var base int64
+	if k > 0 || t.fresh[dc.d.ID] == nil { // a deployment created in this transaction has no job yet
+		var err error
+		if base, err = t.logHighWater(dc.d.ID); err != nil {
+			return err
+		}
 	}
 	return t.createJob(actor, dc, k, p, base)
 }

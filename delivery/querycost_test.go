@@ -4,6 +4,8 @@ import (
 	"context"
 	stdsql "database/sql"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -24,13 +26,38 @@ import (
 // sqlCost counts the statements a client sends, in transactions too, and
 // the values bound to them (an IN list of every queued deployment's release
 // grows the second even when the first stays put).
-type sqlCost struct{ stmts, args atomic.Int64 }
+// With keep set it also keeps each statement and its arguments.
+type sqlCost struct {
+	stmts, args atomic.Int64
+	keep        atomic.Bool
+	mu          sync.Mutex
+	log         []sentStmt
+}
 
-func (c *sqlCost) count(args any) {
+// sentStmt is one statement a client sent.
+type sentStmt struct {
+	q    string
+	args []any
+}
+
+func (c *sqlCost) count(q string, args any) {
 	c.stmts.Add(1)
-	if a, ok := args.([]any); ok {
-		c.args.Add(int64(len(a)))
+	a, _ := args.([]any)
+	c.args.Add(int64(len(a)))
+	if c.keep.Load() {
+		c.mu.Lock()
+		c.log = append(c.log, sentStmt{q, a})
+		c.mu.Unlock()
 	}
+}
+
+// reset zeroes the counts and the log.
+func (c *sqlCost) reset() {
+	c.stmts.Store(0)
+	c.args.Store(0)
+	c.mu.Lock()
+	c.log = nil
+	c.mu.Unlock()
 }
 
 type costDriver struct {
@@ -39,12 +66,12 @@ type costDriver struct {
 }
 
 func (d costDriver) Query(ctx context.Context, q string, args, v any) error {
-	d.c.count(args)
+	d.c.count(q, args)
 	return d.Driver.Query(ctx, q, args, v)
 }
 
 func (d costDriver) Exec(ctx context.Context, q string, args, v any) error {
-	d.c.count(args)
+	d.c.count(q, args)
 	return d.Driver.Exec(ctx, q, args, v)
 }
 
@@ -62,18 +89,18 @@ type costTx struct {
 }
 
 func (t costTx) Query(ctx context.Context, q string, args, v any) error {
-	t.c.count(args)
+	t.c.count(q, args)
 	return t.Tx.Query(ctx, q, args, v)
 }
 
 func (t costTx) Exec(ctx context.Context, q string, args, v any) error {
-	t.c.count(args)
+	t.c.count(q, args)
 	return t.Tx.Exec(ctx, q, args, v)
 }
 
 // ExecContext serves the engine's PostgreSQL advisory lock.
 func (t costTx) ExecContext(ctx context.Context, q string, args ...any) (stdsql.Result, error) {
-	t.c.count(args)
+	t.c.count(q, args)
 	ex, ok := t.Tx.(interface {
 		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
 	})
@@ -157,8 +184,7 @@ func TestCreateReleaseCostIgnoresBacklog(t *testing.T) {
 		var stmts, args []int64
 		for _, n := range []int{0, 100, 1000} {
 			backlog(n)
-			cost.stmts.Store(0)
-			cost.args.Store(0)
+			cost.reset()
 			rel, err := counted.CreateRelease(f.ctx, alice, delivery.CreateReleaseInput{
 				DefinitionID: def, Artifacts: []delivery.ArtifactVersion{{Alias: "app", BuildNumber: fmt.Sprint(n + 2), BuildID: fmt.Sprint(n + 2)}},
 			})
@@ -176,3 +202,93 @@ func TestCreateReleaseCostIgnoresBacklog(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateReleaseStatements pins what creating a release of three AFTER_RELEASE environments
+// (automated approvals, each deployment queued with a job that no agent takes, as in
+// `cmd/bench -only write`) sends: at most createReleaseStatements statements, transactions and
+// sealing included, and on SQLite no statement whose plan scans a table that grows with the
+// releases (every read is a search by an index).
+func TestCreateReleaseStatements(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		cost := &sqlCost{}
+		counted := delivery.New(ent.NewClient(ent.Driver(costDriver{Driver: entsql.OpenDB(string(db.Dialect), db.SQL), c: cost})),
+			delivery.Options{Dialect: db.Dialect, Clock: f.clk, Bus: f.bus})
+		alice := f.user("alice", "EDITOR")
+		def := f.definition(snapshot("web",
+			environment("dev", afterRelease), environment("qa", afterRelease), environment("prod", afterRelease)))
+		var last []sentStmt
+		for i := range 3 {
+			cost.reset()
+			cost.keep.Store(true)
+			rel, err := counted.CreateRelease(f.ctx, alice, delivery.CreateReleaseInput{
+				DefinitionID: def, Artifacts: []delivery.ArtifactVersion{{Alias: "app", BuildNumber: fmt.Sprint(i + 1), BuildID: fmt.Sprint(i + 1)}},
+			})
+			cost.keep.Store(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, env := range []string{"dev", "qa", "prod"} {
+				if f.job(f.deployment(rel.ID, env).ID) == nil {
+					t.Fatalf("release %d: %s has no job (%s)", i+1, env, f.state(rel.ID, env))
+				}
+			}
+			cost.mu.Lock()
+			last = cost.log
+			cost.mu.Unlock()
+		}
+		for i, s := range last {
+			t.Logf("%3d %s %v", i+1, s.q, s.args)
+		}
+		if n, most := len(last), createReleaseStatements[db.Dialect]; n > most {
+			t.Errorf("creating a release of three AFTER_RELEASE environments sent %d statements, more than %d", n, most)
+		}
+		f.verifyChain()
+		if db.Dialect != delivery.SQLite {
+			return
+		}
+		for _, s := range last {
+			verb := strings.ToUpper(strings.Fields(s.q)[0])
+			if verb != "SELECT" && verb != "UPDATE" && verb != "DELETE" {
+				continue
+			}
+			rows, err := db.SQL.QueryContext(f.ctx, "EXPLAIN QUERY PLAN "+s.q, s.args...)
+			if err != nil {
+				t.Fatalf("explaining %s: %v", s.q, err)
+			}
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			rows.Close()
+			for _, step := range plan {
+				if strings.Contains(step, "_unsealed") {
+					continue // the partial index of the sealer's rows: only they are read
+				}
+				for _, table := range growingTables {
+					if strings.HasPrefix(step, "SCAN "+table) && (len(step) == len("SCAN "+table) || step[len("SCAN "+table)] == ' ') {
+						t.Errorf("%s\nscans %s: %s", s.q, table, strings.Join(plan, "; "))
+					}
+				}
+			}
+		}
+	})
+}
+
+// createReleaseStatements is what TestCreateReleaseStatements allows: it was 157 on SQLite and
+// 101 on PostgreSQL (where the sealer's updates are one statement per table), before the
+// definition and its freeze windows were read once per release, forwardOnly decided once per
+// deployment, events inserted together, updates no longer read back, and a deployment created
+// in the transaction no longer read again, and the queue policy taken from the snapshot at
+// hand. On SQLite the transaction seals its own rows.
+var createReleaseStatements = map[delivery.Dialect]int{delivery.SQLite: 59, delivery.Postgres: 62}
+
+// growingTables grow with releases, deployments, audit rows and events: no statement of
+// createRelease may scan one.
+var growingTables = []string{"releases", "release_environments", "release_artifacts", "deployments", "jobs",
+	"approvals", "events", "audit_events", "timers", "notifications", "manual_interventions", "users", "group_members"}

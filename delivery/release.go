@@ -148,6 +148,10 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	if err != nil {
 		return nil, err
 	}
+	// Its queue policies are read again for each environment deployed (queuePolicy): the
+	// transaction changes no definition, so the snapshot read here serves them (and its freeze
+	// windows, read once: frozenAt). A webhook's transaction creates releases of several.
+	t.releaseSnap, t.releaseSnapDef, t.releaseFreezes = snap, def.ID, nil
 	if def.Disabled {
 		return nil, Conflict("definition %q is disabled: it creates no releases (by hand, continuous deployment or schedule) until it is enabled again; its existing releases go on",
 			def.Name)
@@ -236,14 +240,23 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 			return nil, err
 		}
 	}
-	envs := make([]*ent.ReleaseEnvironment, len(snap.Environments))
+	creates := make([]*ent.ReleaseEnvironmentCreate, len(snap.Environments))
 	for i, env := range snap.Environments {
-		envs[i], err = t.ReleaseEnvironment.Create().
+		creates[i] = t.ReleaseEnvironment.Create().
 			SetReleaseID(rel.ID).SetDefinitionID(def.ID).SetName(env.Name).SetRank(i + 1).
-			SetManual(manual[env.Name]).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
-		if err != nil {
-			return nil, fmt.Errorf("storing environment %s: %w", env.Name, err)
+			SetManual(manual[env.Name]).SetCreatedAt(t.now).SetUpdatedAt(t.now)
+	}
+	var envs []*ent.ReleaseEnvironment
+	if len(creates) > 0 {
+		if envs, err = t.ReleaseEnvironment.CreateBulk(creates...).Save(t.ctx); err != nil {
+			return nil, fmt.Errorf("storing environments: %w", err)
 		}
+	}
+	if t.freshEnvs == nil {
+		t.freshEnvs = map[int]bool{}
+	}
+	for _, re := range envs {
+		t.freshEnvs[re.ID] = true
 	}
 	after := map[string]any{
 		"name": name, "number": number, "revision": def.Revision, "reason": reason,

@@ -13,10 +13,13 @@ import (
 	"sync"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/auditcheckpoint"
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/event"
+	"github.com/cairnhq/cairn/ent/predicate"
 )
 
 // Sealing (docs/decisions.md, "Writes scale out: a sealer orders the audit chain and the
@@ -203,7 +206,7 @@ func (e *Engine) readCheckpoint(ctx context.Context, c *ent.Client) (checkpoint,
 // whether more wait.
 func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) {
 	c := tx.Client()
-	audits, err := c.AuditEvent.Query().Where(auditevent.SequenceLT(0)).
+	audits, err := c.AuditEvent.Query().Where(unsealed[predicate.AuditEvent]()).
 		Order(ent.Asc(auditevent.FieldID)).Limit(sealBatch).All(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading unsealed audit events: %w", err)
@@ -238,20 +241,16 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 		e.sawHead(head.sequence)
 	}
 
-	rows, err := c.Event.Query().Where(event.SequenceLT(0)).
+	rows, err := c.Event.Query().Where(unsealed[predicate.Event]()).
 		Order(ent.Asc(event.FieldID)).Limit(sealBatch).All(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading unsealed events: %w", err)
 	}
 	var out []Event
 	if len(rows) > 0 {
-		last, err := c.Event.Query().Where(event.SequenceGT(0)).Order(ent.Desc(event.FieldSequence)).First(ctx)
-		var seq int64
-		switch {
-		case err == nil:
-			seq = last.Sequence
-		case !ent.IsNotFound(err):
-			return nil, false, fmt.Errorf("reading event sequence: %w", err)
+		seq, err := lastEventSequence(ctx, c)
+		if err != nil {
+			return nil, false, err
 		}
 		ids, seqs := make([]int64, len(rows)), make([]int64, len(rows))
 		out = make([]Event, 0, len(rows))
@@ -270,6 +269,26 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 		}
 	}
 	return out, len(audits) == sealBatch || len(rows) == sealBatch, nil
+}
+
+// unsealed selects the rows waiting for the sealer with the literal condition `sequence < 0`,
+// which the partial indexes auditevent_unsealed and event_unsealed are made of: with a bound
+// parameter instead, the planners cannot use them and walk the table.
+func unsealed[P ~func(*entsql.Selector)]() P {
+	return func(s *entsql.Selector) { s.Where(entsql.ExprP(s.C("sequence") + " < 0")) }
+}
+
+// lastEventSequence returns the stream's last sequence (0 when it is empty).
+func lastEventSequence(ctx context.Context, c *ent.Client) (int64, error) {
+	last, err := c.Event.Query().Where(event.SequenceGT(0)).Order(ent.Desc(event.FieldSequence)).
+		Select(event.FieldSequence).First(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("reading event sequence: %w", err)
+	}
+	return last.Sequence, nil
 }
 
 // sawHead raises headSeen to seq.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
 // advisoryLockKey is, on PostgreSQL, the engine's coarse lock: inTx takes it exclusively, so
@@ -50,6 +52,24 @@ type txn struct {
 	onlyTargets []string
 	// unsealed is set when the transaction stored audit rows or events for the sealer.
 	unsealed bool
+	// emitted are the persisted events of the transaction, inserted together just before it
+	// commits (flushEvents): one statement instead of one per event.
+	emitted []*ent.EventCreate
+	// releaseSnap is, in a transaction that creates a release, the current snapshot of its
+	// definition (releaseSnapDef), which that transaction does not change (currentSnapshot).
+	releaseSnap    *spec.DefinitionSnapshot
+	releaseSnapDef int
+	// releaseFreezes are the freeze windows of that definition (frozenAt), once read.
+	releaseFreezes []*ent.FreezeWindow
+	// fresh are the deployments this transaction created (beginDeployment), with their
+	// context: nobody else has decided on them yet (no deferral, no job before its first).
+	fresh map[int]*deployCtx
+	// freshEnvs are the release environments this transaction created: no deployment yet.
+	freshEnvs map[int]bool
+	// forwardOK memoises forwardOnly's "goes on" per deployment, valid while landed (bumped
+	// whenever a deployment takes a slot or succeeds in the transaction) has not changed.
+	forwardOK map[int]int
+	landed    int
 	// timersChanged is set when the transaction created a timer, so that
 	// the timer loop recomputes its next wake-up after commit.
 	timersChanged bool
@@ -130,16 +150,14 @@ func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) 
 		t.notify(Event{Type: EventEnrichmentQueued})
 	}
 	// On SQLite the write transaction is the single writer: it seals its own rows before
-	// committing, in commit order by construction. On PostgreSQL the sealer runs after commit.
-	var sealed []Event
-	more := false
-	if t.unsealed && e.dialect != Postgres {
-		if sealed, more, err = e.sealIn(ctx, tx); err != nil {
-			if rerr := tx.Rollback(); rerr != nil {
-				return fmt.Errorf("%w (rollback: %v)", err, rerr)
-			}
-			return err
+	// committing, in commit order by construction (its events are stored sealed). On
+	// PostgreSQL the sealer runs after commit.
+	sealed, more, err := t.flushEvents()
+	if err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			return fmt.Errorf("%w (rollback: %v)", err, rerr)
 		}
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
@@ -171,8 +189,69 @@ func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) 
 // postgres reports whether row locks (FOR UPDATE) are available and needed.
 func (t *txn) postgres() bool { return t.e.dialect == Postgres }
 
+// emitBatch bounds the events of one insert statement (SQLite binds at most 32,766 values).
+const emitBatch = 500
+
+// flushEvents stores the transaction's events before it commits. On PostgreSQL they are stored
+// unsealed, for the sealer. On SQLite, the single writer, the transaction seals what waits (its
+// audit rows, and rows a stopped writer left) and stores its events with their sequences,
+// after them; it returns the events sealed and stored, to publish after commit, and whether
+// more unsealed rows wait than one pass takes.
+func (t *txn) flushEvents() ([]Event, bool, error) {
+	if !t.unsealed {
+		return nil, false, nil
+	}
+	e := t.e
+	if e.dialect == Postgres {
+		for batch := range slices.Chunk(t.emitted, emitBatch) {
+			if err := t.Event.CreateBulk(batch...).Exec(t.ctx); err != nil {
+				return nil, false, fmt.Errorf("storing events: %w", err)
+			}
+		}
+		return nil, false, nil
+	}
+	sealed, more, err := e.sealIn(t.ctx, t.Tx)
+	if err != nil || len(t.emitted) == 0 {
+		return sealed, more, err
+	}
+	if more {
+		// Older rows wait beyond one pass: the transaction's events are sealed after them.
+		for batch := range slices.Chunk(t.emitted, emitBatch) {
+			if err := t.Event.CreateBulk(batch...).Exec(t.ctx); err != nil {
+				return nil, false, fmt.Errorf("storing events: %w", err)
+			}
+		}
+		return sealed, more, nil
+	}
+	var seq int64
+	if len(sealed) > 0 {
+		seq = sealed[len(sealed)-1].Sequence
+	} else if seq, err = lastEventSequence(t.ctx, t.Client()); err != nil {
+		return nil, false, err
+	}
+	for _, c := range t.emitted {
+		seq++
+		c.SetSequence(seq)
+	}
+	for batch := range slices.Chunk(t.emitted, emitBatch) {
+		rows, err := t.Event.CreateBulk(batch...).Save(t.ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("storing events: %w", err)
+		}
+		for _, row := range rows {
+			ev, err := eventOf(row)
+			if err != nil {
+				return nil, false, err
+			}
+			sealed = append(sealed, ev)
+		}
+	}
+	return sealed, false, nil
+}
+
 // emit persists ev in the event stream, unsealed: the sealer gives it its sequence after
-// commit and publishes it (seal.go).
+// commit and publishes it (seal.go). The row is inserted with the transaction's other events
+// just before it commits (flushEvents).
 func (t *txn) emit(ev Event) error {
 	ev.Sequence = 0
 	if ev.Time.IsZero() {
@@ -190,9 +269,7 @@ func (t *txn) emit(ev Event) error {
 	if ev.ReleaseID != 0 {
 		c.SetReleaseID(ev.ReleaseID)
 	}
-	if err := c.Exec(t.ctx); err != nil {
-		return fmt.Errorf("storing event: %w", err)
-	}
+	t.emitted = append(t.emitted, c)
 	t.unsealed = true
 	return nil
 }

@@ -257,6 +257,11 @@ func (d *DB) Migrate(ctx context.Context) error {
 			}
 		}
 	}
+	// A join table's indexes are not ent's to declare: who is a member of which group is read
+	// by user (every permission check), which the (group_id, user_id) key does not serve.
+	if _, err := d.SQL.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS group_members_user_id ON group_members (user_id)"); err != nil {
+		return fmt.Errorf("creating index group_members_user_id: %w", err)
+	}
 	if _, err := d.SQL.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+writeProbeTable+" (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)"); err != nil {
 		return fmt.Errorf("creating %s: %w", writeProbeTable, err)
 	}

@@ -27,9 +27,18 @@ import (
 // concurrent clients, on SQLite, on PostgreSQL with one replica and with three replicas sharing
 // the database (clients spread over the replicas). Beside it, a floor: transactions of bare
 // inserts of as many rows as one AFTER_RELEASE release writes, on the same database.
+//
+// The MANUAL and AFTER_RELEASE series have every client create releases of one definition (the
+// hard case: a definition's releases are numbered one at a time, so its writers serialise); the
+// third series has each client create releases of its own AFTER_RELEASE definition, as the CI
+// servers of many applications do on a real server.
 
 // writeClients are the concurrent clients of each measurement.
 var writeClients = []int{1, 4, 16}
+
+// writeOwn names the series whose clients each create releases of their own AFTER_RELEASE
+// definition.
+const writeOwn = "AFTER_RELEASE, a definition per client"
 
 // writeSetup is one or more server replicas on one database.
 type writeSetup struct {
@@ -160,9 +169,9 @@ func writeDefinition(e *env, name, kind string) (string, error) {
 	return e.createDefinition(fmt.Sprintf(`{name: %q, environments: [%s]}`, name, strings.Join(envs, ", ")))
 }
 
-// measureCreates runs clients goroutines creating releases of def for d (spread over envs) and
-// returns releases per second.
-func measureCreates(ctx context.Context, envs []*env, def string, clients int, d time.Duration) (float64, error) {
+// measureCreates runs clients goroutines creating releases for d (spread over envs; client c
+// creates releases of defs[c % len(defs)]) and returns releases per second.
+func measureCreates(ctx context.Context, envs []*env, defs []string, clients int, d time.Duration) (float64, error) {
 	var done atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -172,7 +181,7 @@ func measureCreates(ctx context.Context, envs []*env, def string, clients int, d
 	var wg sync.WaitGroup
 	start := time.Now()
 	for c := range clients {
-		e := envs[c%len(envs)]
+		e, def := envs[c%len(envs)], defs[c%len(defs)]
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				if _, err := e.createRelease(def); err != nil {
@@ -307,18 +316,27 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 				return err
 			}
 			defer s.close()
-			defs := map[string]string{}
+			defs := map[string][]string{}
 			for _, kind := range []string{"MANUAL", "AFTER_RELEASE"} {
-				if defs[kind], err = writeDefinition(s.envs[0], "write-"+strings.ToLower(kind), kind); err != nil {
+				id, err := writeDefinition(s.envs[0], "write-"+strings.ToLower(kind), kind)
+				if err != nil {
 					return fmt.Errorf("creating the %s definition: %w", kind, err)
 				}
+				defs[kind] = []string{id}
+			}
+			for i := range writeClients[len(writeClients)-1] {
+				id, err := writeDefinition(s.envs[0], fmt.Sprintf("write-own-%d", i), "AFTER_RELEASE")
+				if err != nil {
+					return fmt.Errorf("creating definition %d: %w", i, err)
+				}
+				defs[writeOwn] = append(defs[writeOwn], id)
 			}
 			// Rows one AFTER_RELEASE release writes (for the floor), before the timed runs.
 			before, err := tableRows(ctx, s.db)
 			if err != nil {
 				return err
 			}
-			if _, err := s.envs[0].createRelease(defs["AFTER_RELEASE"]); err != nil {
+			if _, err := s.envs[0].createRelease(defs["AFTER_RELEASE"][0]); err != nil {
 				return err
 			}
 			after, err := tableRows(ctx, s.db)
@@ -338,7 +356,7 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 						st.name, rows, c), value: fmt.Sprintf("%.1f/s", rate)})
 				}
 			}
-			for _, kind := range []string{"MANUAL", "AFTER_RELEASE"} {
+			for _, kind := range []string{"MANUAL", "AFTER_RELEASE", writeOwn} {
 				for _, c := range writeClients {
 					rate, err := measureCreates(ctx, s.envs, defs[kind], c, o.writeDuration)
 					if err != nil {
@@ -347,7 +365,7 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 					x := row{metric: fmt.Sprintf("write: createRelease/s, %s, %s, %d clients", st.name, kind, c),
 						value: fmt.Sprintf("%.1f/s", rate), floor: fmt.Sprintf("%.1f/s", floors[c]),
 						ratio: fmt.Sprintf("%.2f", rate/floors[c])}
-					if kind == "AFTER_RELEASE" && c == 16 {
+					if kind == "AFTER_RELEASE" && c == writeClients[len(writeClients)-1] {
 						switch {
 						case st.target > 0:
 							x.target, x.verdict = fmt.Sprintf("≥ %.0f/s", st.target), verdict(rate >= st.target)

@@ -245,6 +245,14 @@ var (
 		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
 		Indexes: []*schema.Index{
 			{
+				Name:    "auditevent_unsealed",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "sequence < 0",
+				},
+			},
+			{
 				Name:    "auditevent_target_id_target_type_sequence",
 				Unique:  false,
 				Columns: []*schema.Column{AuditEventsColumns[7], AuditEventsColumns[6], AuditEventsColumns[1]},
@@ -447,6 +455,14 @@ var (
 				Name:    "event_definition_id_sequence",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[4], EventsColumns[1]},
+			},
+			{
+				Name:    "event_unsealed",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "sequence < 0",
+				},
 			},
 		},
 	}
