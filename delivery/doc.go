@@ -207,6 +207,19 @@ package delivery
 // (with until), at an end freeze.ended and every environment with waiting
 // deployments has its queue pumped; deleting an active window does the same.
 //
+// # Why a release is not deployed yet
+//
+// WhyNotDeployed (blockers.go) reads, without writing, what keeps a release
+// from an environment, in the order a deployment meets it: the release
+// (draft, abandoned), the trigger (manual, upstream environments waiting or
+// failed), pre-deployment gates and approvals, a deferral, forward-only and
+// freeze windows ahead of the queue, the queue's slots, the job's agent
+// (its waiting reason), a manual intervention, the agent at work,
+// post-deployment approvals and gates, or how the last attempt ended. Each
+// blocker's viewer actions are judged by the mutations' own rules
+// (definitionGuard.judge, decideRules, the intervention's approvers, the
+// environment machine), so what it offers the engine accepts.
+//
 // Timed work (approval timeouts, deferred deployments, job timeouts, cron
 // schedules) is a Timer row. RunDueTimers claims each due one with a
 // conditional update of claimed_until and marks it done in the transaction
