@@ -35,7 +35,7 @@ var importRules = []importRule{
 	{dir: "delivery", noThirdParty: true,
 		may: []string{"ent/...", "delivery/azureclassic", "internal/backoff", "internal/origin", "internal/condition", "internal/tasklib", "internal/envnames", "entgo.io/ent", "github.com/robfig/cron/v3",
 			"github.com/expr-lang/expr", "github.com/expr-lang/expr/vm",
-			// save-time checks of SSH keys and host keys, and of kubeconfigs (connkinds.go)
+			// Service connections' save-time checks: SSH keys and host keys, kubeconfigs (connkinds.go).
 			"golang.org/x/crypto/ssh", "go.yaml.in/yaml/v3"},
 		never: []string{"graph/...", "integrations/...", "agentproto", "server/...", "auth", "storage/...",
 			"net/http", "github.com/99designs/gqlgen", "github.com/go-playground/webhooks", "github.com/coder/websocket",

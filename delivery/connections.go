@@ -101,7 +101,7 @@ func (e *Engine) CreateConnection(ctx context.Context, actor Actor, in Connectio
 		Host: in.Host, Port: in.Port, HostKey: in.HostKey, TrustOnFirstUse: in.TrustOnFirstUse,
 		PrivateKey: deref(in.PrivateKey), HasPrivateKey: deref(in.PrivateKey) != "",
 		Kubeconfig: deref(in.Kubeconfig), KubeContext: in.KubeContext, Namespace: in.Namespace,
-		setURL: true, setHostKey: true, setKubeconfig: true, setPrvKey: true,
+		setURL: true, setPrvKey: true,
 	}
 	if err := checkConnection(&f); err != nil {
 		return nil, err
@@ -212,7 +212,7 @@ func (e *Engine) UpdateConnection(ctx context.Context, actor Actor, id int, p Co
 			f.Port = *p.Port
 		}
 		if p.HostKey != nil {
-			f.HostKey, f.setHostKey = *p.HostKey, true
+			f.HostKey = *p.HostKey
 		}
 		if p.TrustOnFirstUse != nil {
 			f.TrustOnFirstUse = *p.TrustOnFirstUse
@@ -228,7 +228,7 @@ func (e *Engine) UpdateConnection(ctx context.Context, actor Actor, id int, p Co
 		}
 		switch {
 		case p.Kubeconfig != nil:
-			f.Kubeconfig, f.setKubeconfig = *p.Kubeconfig, true
+			f.Kubeconfig = *p.Kubeconfig
 		case len(old.KubeconfigEncrypted) > 0:
 			if f.Kubeconfig, err = e.openSecret(old.KubeconfigEncrypted); err != nil {
 				return fmt.Errorf("opening the kubeconfig of service connection %d: %w", id, err)

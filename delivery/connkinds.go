@@ -39,19 +39,20 @@ const (
 // Kubeconfig are plaintext: given in the request, or (Kubeconfig, on update) the stored one
 // opened, since its contexts are checked against kubeContext.
 type connFields struct {
-	Kind                     serviceconnection.Kind
-	URL, Username            string
-	HasSecret, HasWebhook    bool
-	Host                     string
-	Port                     int
-	HostKey                  string
-	TrustOnFirstUse          bool
-	PrivateKey               string
-	HasPrivateKey            bool
-	Kubeconfig               string
-	KubeContext, Namespace   string
-	setURL, setHostKey       bool // given in this request (a CI kind's url is then checked)
-	setKubeconfig, setPrvKey bool
+	Kind                   serviceconnection.Kind
+	URL, Username          string
+	HasSecret, HasWebhook  bool
+	Host                   string
+	Port                   int
+	HostKey                string
+	TrustOnFirstUse        bool
+	PrivateKey             string
+	HasPrivateKey          bool
+	Kubeconfig             string
+	KubeContext, Namespace string
+	// setURL and setPrvKey: given in this request (a CI kind's url and a private key are
+	// checked only then: stored ones passed when they were given).
+	setURL, setPrvKey bool
 }
 
 // isCIKind reports whether kind is a CI server that artifacts come from.
