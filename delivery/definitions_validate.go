@@ -557,6 +557,11 @@ func validateEnvironments(p *problems, envs []spec.EnvironmentSpec, refs *refere
 		validateGates(p, f+".preGates", env.PreGates)
 		validateGates(p, f+".postGates", env.PostGates)
 		validateJob(p, f+".job", env.Job, refs)
+		for t, task := range env.Job.Tasks {
+			if task.Kind == spec.TaskInvokeRESTAPI {
+				p.add(fmt.Sprintf("%s.job.tasks[%d].kind", f, t), "an INVOKE_REST_API task runs in a SERVER phase: write the environment's deployment as phases")
+			}
+		}
 		validatePhases(p, f, env, refs)
 		if env.Queue.MaxParallel < 0 {
 			p.add(f+".queue.maxParallel", "may not be negative (0 means unlimited)")
@@ -728,9 +733,15 @@ func validateJob(p *problems, f string, job spec.JobSpec, refs *references) {
 		case spec.TaskManualIntervention:
 			validateIntervention(p, ff, task, refs)
 			continue
-		default:
-			p.add(ff+".kind", "unknown task kind %q; use SCRIPT or MANUAL_INTERVENTION", task.Kind)
+		case spec.TaskInvokeRESTAPI:
+			validateRESTCall(p, ff, task)
 			continue
+		default:
+			p.add(ff+".kind", "unknown task kind %q; use SCRIPT, MANUAL_INTERVENTION or INVOKE_REST_API", task.Kind)
+			continue
+		}
+		if task.HTTP != nil {
+			p.add(ff+".http", "http belongs to an INVOKE_REST_API task, and this one is a SCRIPT")
 		}
 		if task.Instructions != "" || len(task.Approvers) > 0 || task.OnTimeout != "" {
 			p.add(ff+".kind", "instructions, approvers and onTimeout belong to a MANUAL_INTERVENTION task, and this one is a SCRIPT")
@@ -798,6 +809,28 @@ func validateIntervention(p *problems, f string, task spec.Task, refs *reference
 	validatePrincipalList(p, f+".approvers", task.Approvers, refs)
 }
 
+// validateRESTCall checks an INVOKE_REST_API task: an HTTP call as an HTTP gate's, and nothing
+// that runs on an agent. Where it may stand (a SERVER phase) the phase checks.
+func validateRESTCall(p *problems, f string, task spec.Task) {
+	if task.Script != "" || task.Shell != "" || task.WorkingDirectory != "" || len(task.Env) > 0 || task.Uses != "" {
+		p.add(f+".script", "an INVOKE_REST_API task runs on the server and takes no script, shell, working directory, environment or template; describe the call in http")
+	}
+	if task.Instructions != "" || len(task.Approvers) > 0 || task.OnTimeout != "" {
+		p.add(f+".kind", "instructions, approvers and onTimeout belong to a MANUAL_INTERVENTION task, and this one is an INVOKE_REST_API")
+	}
+	if task.ContinueOnError {
+		p.add(f+".continueOnError", "an INVOKE_REST_API task cannot continue on error: its failure fails the phase")
+	}
+	if task.Condition != "" || task.AlwaysRun {
+		p.add(f+".condition", "an INVOKE_REST_API task runs when its phase does; give the phase a condition")
+	}
+	if task.HTTP == nil {
+		p.add(f+".http", "an INVOKE_REST_API task needs http: the url, method and success criteria of its call")
+		return
+	}
+	validateHTTPGate(p, f+".http", *task.HTTP)
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -821,6 +854,10 @@ func normalizeTasks(in []spec.Task) []spec.Task {
 			task.Approvers = normalizePrincipals(task.Approvers)
 			if task.OnTimeout == "" {
 				task.OnTimeout = spec.InterventionReject
+			}
+		} else if task.Kind == spec.TaskInvokeRESTAPI {
+			if task.HTTP != nil {
+				task.HTTP = normalizeGates(spec.GatePolicy{Gates: []spec.Gate{{HTTP: task.HTTP}}}).Gates[0].HTTP
 			}
 		} else if task.Shell == "" && strings.TrimSpace(task.Uses) == "" {
 			task.Shell = DefaultShell
@@ -942,11 +979,11 @@ func validatePhases(p *problems, f string, env spec.EnvironmentSpec, refs *refer
 				p.add(ff+".kind", "a SERVER phase runs on no agent: pool, demands, skipArtifactDownload, secureFiles and the deployment group settings do not apply")
 			}
 			if len(ph.Tasks) == 0 {
-				p.add(ff+".tasks", "a SERVER phase needs at least one MANUAL_INTERVENTION task")
+				p.add(ff+".tasks", "a SERVER phase needs at least one MANUAL_INTERVENTION or INVOKE_REST_API task")
 			}
 			for t, task := range ph.Tasks {
-				if !task.IsManualIntervention() {
-					p.add(fmt.Sprintf("%s.tasks[%d].kind", ff, t), "a SERVER phase runs only MANUAL_INTERVENTION tasks")
+				if !task.IsManualIntervention() && task.Kind != spec.TaskInvokeRESTAPI {
+					p.add(fmt.Sprintf("%s.tasks[%d].kind", ff, t), "a SERVER phase runs only MANUAL_INTERVENTION and INVOKE_REST_API tasks")
 				}
 			}
 		case "":
@@ -960,6 +997,9 @@ func validatePhases(p *problems, f string, env spec.EnvironmentSpec, refs *refer
 			for t, task := range ph.Tasks {
 				if task.IsManualIntervention() {
 					p.add(fmt.Sprintf("%s.tasks[%d].kind", ff, t), "a manual intervention runs in a SERVER phase of its own")
+				}
+				if task.Kind == spec.TaskInvokeRESTAPI {
+					p.add(fmt.Sprintf("%s.tasks[%d].kind", ff, t), "an INVOKE_REST_API task runs in a SERVER phase")
 				}
 			}
 		}

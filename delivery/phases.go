@@ -20,7 +20,7 @@ import (
 // phases (spec.EnvironmentSpec.DeployPhases: its phases, or its job read as phases) unfold into
 // steps, numbered by Job.phase and ManualIntervention.phase: an agent phase is one step (one
 // job), a deployment-group phase one step (a job per target), a server phase one step per
-// enabled manual intervention. Each step runs when its phase's condition holds given whether an
+// enabled manual intervention or INVOKE_REST_API task (servercall.go). Each step runs when its phase's condition holds given whether an
 // earlier step failed (Deployment.phase_failure); after the last, a deployment without a
 // failure goes on to its post-deployment stage and one with a failure fails with it.
 
@@ -29,6 +29,8 @@ type phase struct {
 	spec spec.PhaseSpec
 	// intervention is the manual intervention of a server phase's step; nil otherwise.
 	intervention *spec.Task
+	// call is the INVOKE_REST_API task of a server phase's step; nil otherwise.
+	call *spec.Task
 	// job is the work of an agent or deployment-group step: the phase's tasks and settings.
 	job spec.JobSpec
 }
@@ -42,9 +44,14 @@ func phasesOfEnv(env *spec.EnvironmentSpec) []phase {
 	for _, ps := range env.DeployPhases() {
 		if ps.KindOrDefault() == spec.PhaseServer {
 			for _, t := range ps.Tasks {
-				if t.IsManualIntervention() && !t.Disabled {
+				switch {
+				case t.Disabled:
+				case t.IsManualIntervention():
 					mi := t
 					out = append(out, phase{spec: ps, intervention: &mi})
+				case t.Kind == spec.TaskInvokeRESTAPI && t.HTTP != nil:
+					call := t
+					out = append(out, phase{spec: ps, call: &call})
 				}
 			}
 			continue
@@ -109,6 +116,8 @@ func (t *txn) startPhase(actor Actor, dc *deployCtx, k int) error {
 	switch {
 	case p.intervention != nil:
 		return t.openIntervention(actor, dc, k, *p.intervention)
+	case p.call != nil:
+		return t.startServerCall(dc, k)
 	case p.targets():
 		return t.startTargets(actor, dc, k, p)
 	}

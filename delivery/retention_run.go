@@ -375,7 +375,7 @@ func (t *txn) deleteReleaseRows(relID int) error {
 		ids   []int
 	}{
 		{[]string{timerApprovalTimeout}, approvals},
-		{[]string{timerDeferredDeployment, timerGates}, deps},
+		{[]string{timerDeferredDeployment, timerGates, timerServerCall}, deps},
 		{[]string{timerJobTimeout}, jobs},
 		{[]string{timerInterventionTimeout}, interventions},
 		{[]string{timerEnrich}, artifacts},

@@ -123,8 +123,10 @@ func (e *Engine) runTimer(ctx context.Context, tm *ent.Timer) error {
 	case timerGates:
 		// A gate sample's checks (HTTP calls) run before its transaction too.
 		err = e.runGatesTimer(ctx, tm)
+	case timerServerCall:
+		err = e.runServerCallTimer(ctx, tm) // the same: the call, then its transaction
 	}
-	if err == nil && tm.Kind != timerGates {
+	if err == nil && tm.Kind != timerGates && tm.Kind != timerServerCall {
 		err = e.inTx(ctx, func(t *txn) error {
 			if err := t.claimTimerRun(tm.ID); err != nil {
 				return err

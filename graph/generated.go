@@ -1573,6 +1573,7 @@ type ComplexityRoot struct {
 		ContinueOnError  func(childComplexity int) int
 		Disabled         func(childComplexity int) int
 		Env              func(childComplexity int) int
+		HTTP             func(childComplexity int) int
 		Inputs           func(childComplexity int) int
 		Instructions     func(childComplexity int) int
 		Kind             func(childComplexity int) int
@@ -9162,6 +9163,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.Env(childComplexity), true
+	case "Task.http":
+		if e.ComplexityRoot.Task.HTTP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.HTTP(childComplexity), true
 	case "Task.inputs":
 		if e.ComplexityRoot.Task.Inputs == nil {
 			break
@@ -19762,6 +19769,8 @@ func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.
 		return ec.fieldContext_Task_inputs(ctx, field)
 	case "resolvedVersion":
 		return ec.fieldContext_Task_resolvedVersion(ctx, field)
+	case "http":
+		return ec.fieldContext_Task_http(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Task", field.Name)
 }
@@ -52357,6 +52366,38 @@ func (ec *executionContext) fieldContext_Task_resolvedVersion(_ context.Context,
 	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Task_http(ctx context.Context, field graphql.CollectedField, obj *spec.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_http(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HTTP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *spec.HTTPGate) graphql.Marshaler {
+			return ec.marshalOHTTPGate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHTTPGate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Task_http(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Task",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HTTPGate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TaskGroupStep_name(ctx context.Context, field graphql.CollectedField, obj *tasklib.Step) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -81449,7 +81490,7 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "kind", "shell", "script", "workingDirectory", "env", "timeoutMinutes", "continueOnError", "disabled", "instructions", "approvers", "onTimeout", "condition", "alwaysRun", "uses", "inputs"}
+	fieldsInOrder := [...]string{"name", "kind", "shell", "script", "workingDirectory", "env", "timeoutMinutes", "continueOnError", "disabled", "instructions", "approvers", "onTimeout", "condition", "alwaysRun", "uses", "inputs", "http"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -81572,6 +81613,13 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 			if err = ec.Resolvers.TaskInput().Inputs(ctx, &it, data); err != nil {
 				return it, err
 			}
+		case "http":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("http"))
+			data, err := ec.unmarshalOHTTPGateInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHTTPGate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HTTP = data
 		}
 	}
 	return it, nil
@@ -100391,6 +100439,11 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "http":
+			out.Values[i] = ec._Task_http(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,6 +333,105 @@ func TestDeploymentLogCarriesTargetsLive(t *testing.T) {
 		}
 		if all := strings.Join(batches, "\n"); strings.Contains(all, "web-") || strings.Contains(all, `"smoke"`) || !strings.Contains(all, `"smoke 2"`) {
 			t.Fatalf("batches from %d:\n%s\nlines %+v", lastBuild+2, all, got)
+		}
+	})
+}
+
+// TestServerPhaseCallsHTTP runs SERVER phases with an INVOKE_REST_API task against an httptest
+// server: a call whose success criteria hold lets the next phase run (its request carried the
+// release's variables); one that does not fails the phase with the status and the answer's
+// start; a call to a refused address (the server itself) fails without reaching it; bad calls
+// are refused at save with their path.
+func TestServerPhaseCallsHTTP(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		h.srv.RefuseOutbound(h.http.Listener.Addr())
+		var mu sync.Mutex
+		var calls []string
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			calls = append(calls, r.Method+" "+r.URL.Path+" "+r.Header.Get("X-Release")+" "+string(body))
+			mu.Unlock()
+			if strings.HasSuffix(r.URL.Path, "/red") {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `{"state":"red"}`)
+				return
+			}
+			io.WriteString(w, `{"state":"green"}`)
+		}))
+		defer api.Close()
+		h.startAgent(t, "builder", nil)
+		define := func(name, url string) string {
+			return h.createDefinition(t, `{name: "`+name+`", environments: [{name: "prod", phases: [
+			  {kind: SERVER, name: "check", tasks: [{name: "health", kind: INVOKE_REST_API, http: {method: "POST", url: "`+url+`",
+			    headers: [{name: "X-Release", value: "$(Release.ReleaseName)"}], body: "{\"env\": \"$(Release.EnvironmentName)\"}",
+			    successCriteria: "status == 200 && body.state == \"green\""}}]},
+			  {kind: AGENT, name: "deploy", skipArtifactDownload: true, tasks: [{name: "t", script: "echo deployed"}]}]}]}`)
+		}
+		deploy := func(def string) (string, envState) {
+			rel := h.createRelease(t, def, nil)
+			h.ok(h.admin, `mutation($r: ID!) { deployEnvironment(input: {releaseId: $r, environment: "prod"}) { id } }`, map[string]any{"r": rel})
+			return rel, h.waitEnv(t, rel, "prod", "SUCCEEDED", "FAILED")
+		}
+		reasonOf := func(depID string) string {
+			d := h.ok(h.admin, `query($d: ID!) { node(id: $d) { ... on Deployment { statusReason } } }`, map[string]any{"d": depID})
+			return dig(d, "node", "statusReason").(string)
+		}
+
+		// Success: the call is made once, with the variables expanded, and the agent phase runs.
+		rel, st := deploy(define("green", api.URL+"/health/green"))
+		if st.Deployment != "SUCCEEDED" {
+			t.Fatalf("green call: %+v (%s)", st, reasonOf(st.DeploymentID))
+		}
+		if log := h.taskLog(t, st.JobID); len(log) != 1 || log[0] != "deployed" {
+			t.Fatalf("the agent phase after the call: %q", log)
+		}
+		relName := dig(h.ok(h.admin, `query($r: ID!) { release(id: $r) { name } }`, map[string]any{"r": rel}), "release", "name").(string)
+		mu.Lock()
+		if len(calls) != 1 || calls[0] != `POST /health/green `+relName+` {"env": "prod"}` {
+			t.Fatalf("calls %q", calls)
+		}
+		mu.Unlock()
+
+		// Failure: the phase fails with the status and the answer; the agent phase never runs.
+		_, st = deploy(define("red", api.URL+"/health/red"))
+		if st.Deployment != "FAILED" || st.JobID != "" {
+			t.Fatalf("red call: %+v", st)
+		}
+		if why := reasonOf(st.DeploymentID); !strings.Contains(why, "health: status 503; successCriteria not met") || !strings.Contains(why, `red`) {
+			t.Fatalf("red call's reason %q", why)
+		}
+
+		// A call to a refused address (the server's own listener) is never made.
+		_, st = deploy(define("self", h.http.URL+"/graphql"))
+		if why := reasonOf(st.DeploymentID); st.Deployment != "FAILED" || !strings.Contains(why, "health: calling POST "+h.http.URL) ||
+			!strings.Contains(why, "denied") {
+			t.Fatalf("call to the server itself: %+v %q", st, why)
+		}
+		mu.Lock()
+		if len(calls) != 2 {
+			t.Fatalf("calls %q", calls)
+		}
+		mu.Unlock()
+
+		// Refused at save, with the path: no http, a non-http URL, a bad criteria, the task in
+		// an agent phase or in a job, a script on it.
+		for _, tc := range []struct{ env, path string }{
+			{`phases: [{kind: SERVER, tasks: [{name: "x", kind: INVOKE_REST_API}]}]`, "environments[0].phases[0].tasks[0].http"},
+			{`phases: [{kind: SERVER, tasks: [{name: "x", kind: INVOKE_REST_API, http: {url: "file:///etc/passwd"}}]}]`, "environments[0].phases[0].tasks[0].http.url"},
+			{`phases: [{kind: SERVER, tasks: [{name: "x", kind: INVOKE_REST_API, http: {url: "http://x", successCriteria: "status +"}}]}]`, "environments[0].phases[0].tasks[0].http.successCriteria"},
+			{`phases: [{kind: AGENT, tasks: [{name: "x", kind: INVOKE_REST_API, http: {url: "http://x"}}]}]`, "environments[0].phases[0].tasks[0].kind"},
+			{`job: {tasks: [{name: "x", kind: INVOKE_REST_API, http: {url: "http://x"}}]}`, "environments[0].job.tasks[0].kind"},
+			{`phases: [{kind: SERVER, tasks: [{name: "x", kind: INVOKE_REST_API, script: "rm -rf /", http: {url: "http://x"}}]}]`, "environments[0].phases[0].tasks[0].script"},
+			{`phases: [{kind: AGENT, tasks: [{name: "x", script: "true", http: {url: "http://x"}}]}]`, "environments[0].phases[0].tasks[0].http"},
+		} {
+			r := h.do(h.admin, `mutation { createDefinition(input: {name: "bad", environments: [{name: "e", `+tc.env+`}]}) { id } }`, nil)
+			if r.code() != "INVALID_INPUT" || !strings.Contains(toJSON(r.Errors), tc.path) {
+				t.Errorf("%s: %s %s", tc.env, r.code(), toJSON(r.Errors))
+			}
+		}
+		if n, _ := h.srv.Engine.Client().ReleaseDefinition.Query().Count(context.Background()); n != 3 {
+			t.Fatalf("%d definitions stored, want 3", n)
 		}
 	})
 }

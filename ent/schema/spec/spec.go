@@ -100,6 +100,10 @@ const (
 	// person resumes or rejects it (Azure's Manual Intervention task): the
 	// tasks before it run on an agent as one job, those after it as another.
 	TaskManualIntervention TaskKind = "MANUAL_INTERVENTION"
+	// TaskInvokeRESTAPI is an HTTP call the server makes in a SERVER phase (Azure's
+	// InvokeRESTAPI task in an agentless phase), judged like an HTTP gate: the phase goes on
+	// when its success criteria hold, and fails with the reason otherwise.
+	TaskInvokeRESTAPI TaskKind = "INVOKE_REST_API"
 )
 
 // InterventionTimeoutAction is what a manual intervention does when nobody
@@ -154,6 +158,8 @@ type Task struct {
 	// Template is the template Uses resolved to (the newest minor of its major, task group
 	// steps resolved too), frozen when a release is created; nil in a definition.
 	Template *tasklib.Template `json:"template,omitempty"`
+	// HTTP (INVOKE_REST_API) is the call and its success criteria, as an HTTP gate's.
+	HTTP *HTTPGate `json:"http,omitempty"`
 }
 
 // StepIssue is an error or warning a task reported (a logging command, or an
