@@ -22,7 +22,7 @@ func buttonsIn(sel string) string {
 // waits for its gates (EVALUATING_GATES: the first sample is an hour away). The page offers
 // "Cancel deployment" and no deploy button, as viewerCan says; after the cancel it offers
 // "Redeploy prod", which starts a new attempt that waits for its gates again, and Cancel
-// returns. A VIEWER sees the same page without any of these buttons. Screenshots at 1280 and
+// returns; the deployment's page cancels it too. A VIEWER sees the same page without any of these buttons. Screenshots at 1280 and
 // 390 px wide; the page logs no error.
 func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	if runtime.GOOS != "linux" {
@@ -59,18 +59,18 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	}
 	shot := newShots(t)
 	url := h.http.URL
-	signIn := func(user string) chromedp.Action[chromedp.Void] {
+	signIn := func(user, prodStatus string) chromedp.Action[chromedp.Void] {
 		return chromedp.Steps(
 			chromedp.Navigate(url+"/releases/"+rel),
 			chromedp.WaitVisible(chromedp.CSS(`#username`)),
 			chromedp.SendKeys(chromedp.CSS(`#username`), user),
 			chromedp.SendKeys(chromedp.CSS(`#password`), password+kb.Enter),
-			until("the release page", textIn(`li[data-env="prod"]`, "Evaluating gates")),
+			until("the release page", textIn(`li[data-env="prod"] header`, prodStatus)),
 		)
 	}
 	var before, after []string
 	run(t, ctx, "cancel while the gates are evaluated",
-		signIn("ed"),
+		signIn("ed", "Evaluating gates"),
 		until("the cancel button", textIn(`li[data-env="prod"] .buttons`, "Cancel deployment")),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
 			before, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"]`))(ctx, t)
@@ -99,19 +99,30 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	if want := []string{"Redeploy prod"}; !equalStrings(after, want) {
 		t.Errorf("after the cancel the buttons are %q, want %q", after, want)
 	}
-	if st := h.releaseEnvs(t, rel)["prod"]; st.Status != "EVALUATING_GATES" {
-		t.Errorf("after the redeploy prod is %s, want EVALUATING_GATES", st.Status)
+	st := h.releaseEnvs(t, rel)["prod"]
+	if st.Status != "EVALUATING_GATES" {
+		t.Fatalf("after the redeploy prod is %s, want EVALUATING_GATES", st.Status)
 	}
+
+	// The deployment's own page offers the same cancel (its viewerCan), and then no longer.
+	run(t, ctx, "cancel from the deployment's page",
+		chromedp.Navigate(url+"/deployments/"+st.DeploymentID),
+		until("the cancel button", textIn(`main header`, "Cancel deployment")),
+		shot.take("23-deployment-gates"),
+		chromedp.Click(chromedp.Search(`//main//header//button[text()="Cancel deployment"]`)),
+		until("the cancel", textIn(`main header`, "Canceled")),
+		until("no cancel button", `!document.querySelector('main header button')`),
+	)
 
 	var viewerButtons []string
 	run(t, ctx, "a viewer sees no action",
 		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
-		signIn("vic"),
+		signIn("vic", "Canceled"),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
 			viewerButtons, err = chromedp.Evaluate[[]string](buttonsIn(`main`))(ctx, t)
 			return err
 		}),
-		shot.take("23-release-viewer"),
+		shot.take("24-release-viewer"),
 	)
 	if len(viewerButtons) != 0 {
 		t.Errorf("a VIEWER sees the buttons %q", viewerButtons)
