@@ -79,7 +79,7 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		shot.take("20-release-gates"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 		shot.take("21-release-gates-phone"),
-		chromedp.ResetViewport(),
+		chromedp.EmulateViewport(1280, 900), // ResetViewport leaves the page 390 px wide
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Cancel deployment"]`)),
 		until("the cancel", textIn(`li[data-env="prod"] header`, "Canceled")),
 		until("the redeploy button", textIn(`li[data-env="prod"] .buttons`, "Redeploy prod")),
