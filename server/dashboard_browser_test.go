@@ -180,7 +180,7 @@ func (s *shots) checkAxe(ctx context.Context, t *chromedp.Target, name string) e
 	if err != nil || graphiql {
 		return err
 	}
-	if _, err := chromedp.Evaluate[bool](`typeof axe !== 'undefined' || (() => { ` + s.axe + `; return true })()`)(ctx, t); err != nil {
+	if _, err := chromedp.Evaluate[bool](`typeof axe !== 'undefined' || (() => { `+s.axe+`; return true })()`)(ctx, t); err != nil {
 		return fmt.Errorf("%s: loading axe-core: %w", name, err)
 	}
 	out, err := chromedp.Evaluate[string](axeRun, chromedp.EvalAwaitPromise)(ctx, t)
