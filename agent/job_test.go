@@ -228,14 +228,12 @@ func TestJobStatuses(t *testing.T) {
 func TestTaskTimeout(t *testing.T) {
 	t.Parallel()
 	x := newTestExecutor(t)
-	start := time.Now()
+	// The task sleeps 600 s: the job ends in this test's lifetime only through its timeout,
+	// and the step's reason says so.
 	o := runJob(t, x, agentproto.JobAssignment{JobID: "timeout", Tasks: []agentproto.Task{
 		{Script: "echo start; sleep 600", TimeoutSeconds: 1},
 		{Script: "echo never"},
 	}})
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("timeout took %s", d)
-	}
 	if o.finished.Status != agentproto.JobFailed || o.steps[1].Status != agentproto.StepFailed || !strings.Contains(o.steps[1].Reason, "timed out") {
 		t.Errorf("job %s, step 1 %+v", o.finished.Status, o.steps[1])
 	}
@@ -300,15 +298,11 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	if processGone(child) {
 		t.Fatalf("child %d not running before cancel", child)
 	}
-	start := time.Now()
 	j.cancel(&canceledError{reason: "stop it"})
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("job still running 20s after cancel")
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("cancel took %s", d)
 	}
 	// The job ends only after its output pipe closed, which the child held: it has exited or
 	// is exiting. Give the kernel a bounded moment to finish tearing it down.

@@ -399,7 +399,7 @@ func derefInt(p *int) int {
 // markLost recorded.
 func (e *Engine) finishLost(ctx context.Context, ids []int) error {
 	for _, id := range ids {
-		if err := e.FinishJob(ctx, id, JobResult{Status: "LOST"}); err != nil {
+		if err := e.FinishJob(ctx, id, JobResult{Status: jobResultLost}); err != nil {
 			return fmt.Errorf("failing lost job %d: %w", id, err)
 		}
 	}
@@ -755,7 +755,7 @@ func (e *Engine) EnforceJobTimeouts(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, o := range out {
-		if err := e.FinishJob(ctx, o.id, JobResult{Status: "FAILED", Reason: o.reason}); err != nil && CodeOf(err) != CodeConflict {
+		if err := e.FinishJob(ctx, o.id, JobResult{Status: JobResultFailed, Reason: o.reason}); err != nil && CodeOf(err) != CodeConflict {
 			return len(out), fmt.Errorf("failing timed out job %d: %w", o.id, err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
@@ -258,14 +257,30 @@ func decideGuard(ctx context.Context, c *ent.Client, actor Actor, dc *deployCtx,
 	if _, err := approvalMachine.apply(a.ID, a.Status, ev); err != nil {
 		return err
 	}
-	if err := actor.Require(RoleViewer, "deciding an approval"); err != nil {
-		return err
-	}
 	ok, err := isApprover(ctx, c, actor.Username, a)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	stage, err := c.Approval.Query().
+		Where(approval.DeploymentID(a.DeploymentID), approval.StageEQ(a.Stage)).All(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the stage's approvals: %w", err)
+	}
+	return decideRules(actor, ok, dc, a, stage, ev)
+}
+
+// decideRules is decideGuard once its inputs are read: whether actor is
+// a's approver (or in its group) and the approvals of a's stage. It reads
+// nothing, so that a list of blockers can judge many approvals with the
+// rules the mutations apply.
+func decideRules(actor Actor, approver bool, dc *deployCtx, a *ent.Approval, stage []*ent.Approval, ev ApprovalEvent) error {
+	if _, err := approvalMachine.apply(a.ID, a.Status, ev); err != nil {
+		return err
+	}
+	if err := actor.Require(RoleViewer, "deciding an approval"); err != nil {
+		return err
+	}
+	if !approver {
 		return Forbidden("%s is not an approver of approval %d: it is assigned to %s %s",
 			actor.Username, a.ID, kindName(a), a.Approver)
 	}
@@ -279,11 +294,6 @@ func decideGuard(ctx context.Context, c *ent.Client, actor Actor, dc *deployCtx,
 			return Forbidden("%s requested deployment %d, and the policy of environment %s does not let the requester approve it: another approver must decide",
 				actor.Username, dc.d.ID, dc.re.Name)
 		}
-	}
-	stage, err := c.Approval.Query().
-		Where(approval.DeploymentID(a.DeploymentID), approval.StageEQ(a.Stage)).All(ctx)
-	if err != nil {
-		return fmt.Errorf("reading the stage's approvals: %w", err)
 	}
 	switch mode(policy) {
 	case spec.ApprovalSequential:
@@ -359,8 +369,8 @@ func (e *Engine) Reject(ctx context.Context, actor Actor, dec ApprovalDecision) 
 }
 
 func (e *Engine) decide(ctx context.Context, actor Actor, dec ApprovalDecision, ev ApprovalEvent, doing string) (*ent.Approval, error) {
-	if utf8.RuneCountInString(dec.Comment) > maxActionComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
+	if err := checkActionComment("comment", dec.Comment); err != nil {
+		return nil, err
 	}
 	if dec.DeferUntil != nil && ev != ApprovalApprove {
 		return nil, Invalid("deferUntil", "only an approval can defer a deployment")
@@ -395,10 +405,7 @@ func (e *Engine) decide(ctx context.Context, actor Actor, dec ApprovalDecision, 
 			return err
 		}
 		if ev == ApprovalReject {
-			reason := "rejected by " + actor.String()
-			if dec.Comment != "" {
-				reason += ": " + dec.Comment
-			}
+			reason := actionReason("rejected", actor, dec.Comment)
 			return t.finishDeployment(actor, dc, DeploymentReject, reason)
 		}
 		return t.advanceStage(actor, dc, a.Stage)
@@ -496,8 +503,8 @@ func (t *txn) postStageDone(actor Actor, dc *deployCtx) error {
 // due time) waits for toUsername. Only someone who may decide the approval
 // may reassign it.
 func (e *Engine) Reassign(ctx context.Context, actor Actor, approvalID int, toUsername, comment string) (*ent.Approval, error) {
-	if utf8.RuneCountInString(comment) > maxActionComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
+	if err := checkActionComment("comment", comment); err != nil {
+		return nil, err
 	}
 	var out *ent.Approval
 	err := e.inTx(ctx, func(t *txn) error {

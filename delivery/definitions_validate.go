@@ -833,13 +833,13 @@ func normalizeTasks(in []spec.Task) []spec.Task {
 			task.Inputs = maps.Clone(task.Inputs)
 		}
 		task.Condition = strings.TrimSpace(task.Condition)
-		if task.AlwaysRun && (task.Condition == "" || strings.EqualFold(task.Condition, "ALWAYS")) {
+		if task.AlwaysRun && (task.Condition == "" || strings.EqualFold(task.Condition, condition.Always)) {
 			// Azure's classic flag, stored as the condition it means.
-			task.Condition, task.AlwaysRun = "ALWAYS", false
+			task.Condition, task.AlwaysRun = condition.Always, false
 		}
-		if k := strings.ToUpper(task.Condition); k == "SUCCEEDED" || k == "ALWAYS" || k == "FAILED" || k == "CANCELED" {
+		if k := strings.ToUpper(task.Condition); condition.IsKeyword(k) {
 			task.Condition = k
-			if k == "SUCCEEDED" {
+			if k == condition.Succeeded {
 				task.Condition = "" // the default, stored as before conditions existed
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/internal/condition"
 )
 
 // DeployInput asks to deploy a release to one of its environments.
@@ -66,8 +66,8 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 	if err := actor.Require(RoleEditor, "deploying a release"); err != nil {
 		return nil, err
 	}
-	if utf8.RuneCountInString(in.Comment) > maxActionComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
+	if err := checkActionComment("comment", in.Comment); err != nil {
+		return nil, err
 	}
 	var d *ent.Deployment
 	err := e.inTx(ctx, func(t *txn) error {
@@ -94,10 +94,7 @@ func (e *Engine) DeployEnvironment(ctx context.Context, actor Actor, in DeployIn
 		if err := deployRefusal(t.ctx, t.Client(), t.now, rel, re, in.OverrideFreeze); err != nil {
 			return err
 		}
-		reason := "deployed by " + actor.String()
-		if in.Comment != "" {
-			reason += ": " + in.Comment
-		}
+		reason := actionReason("deployed", actor, in.Comment)
 		if in.FailedTargetsOnly {
 			if t.onlyTargets, err = t.failedTargets(rel, re); err != nil {
 				return err
@@ -534,7 +531,7 @@ func jobDemands(js spec.JobSpec) []string {
 		}
 	}
 	for _, t := range js.Tasks {
-		if !t.Disabled && (t.Uses != "" || t.Condition != "" && !strings.EqualFold(t.Condition, "SUCCEEDED")) {
+		if !t.Disabled && (t.Uses != "" || t.Condition != "" && !strings.EqualFold(t.Condition, condition.Succeeded)) {
 			add(tasksCapability)
 		}
 	}
@@ -739,36 +736,9 @@ func joinNames(names []string) string {
 // deployment, or a second cancel while the agent has not reported, is a
 // CONFLICT.
 func (e *Engine) CancelDeployment(ctx context.Context, actor Actor, deploymentID int, comment string) (*ent.Deployment, error) {
-	if err := actor.Require(RoleEditor, "canceling a deployment"); err != nil {
-		return nil, err
-	}
-	if utf8.RuneCountInString(comment) > maxActionComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
-	}
-	var d *ent.Deployment
-	err := e.inTx(ctx, func(t *txn) error {
-		dc, err := t.loadDeployment(deploymentID)
-		if err != nil {
-			return err
-		}
-		if err := t.authorize(actor, dc.d.DefinitionID, dc.re.Name, PermManageDeployments,
-			fmt.Sprintf("canceling the deployment of %s to %s", dc.rel.Name, dc.re.Name), NotFound("deployment", deploymentID)); err != nil {
-			return err
-		}
-		reason := "canceled by " + actor.String()
-		if comment != "" {
-			reason += ": " + comment
-		}
-		if err := t.cancelDeployment(actor, dc, reason); err != nil {
-			return err
-		}
-		d = dc.d
-		return nil
+	return e.deploymentAction(ctx, actor, deploymentID, comment, "canceling", func(t *txn, dc *deployCtx) error {
+		return t.cancelDeployment(actor, dc, actionReason("canceled", actor, comment))
 	})
-	if err != nil {
-		return nil, fmt.Errorf("canceling deployment %d: %w", deploymentID, err)
-	}
-	return d.Unwrap(), nil
 }
 
 // cancelDeployment cancels dc, or requests the cancel from the agent that
@@ -811,8 +781,8 @@ func (e *Engine) AbandonRelease(ctx context.Context, actor Actor, releaseID int,
 	if err := actor.Require(RoleEditor, "abandoning a release"); err != nil {
 		return nil, err
 	}
-	if utf8.RuneCountInString(comment) > maxActionComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
+	if err := checkActionComment("comment", comment); err != nil {
+		return nil, err
 	}
 	var rel *ent.Release
 	err := e.inTx(ctx, func(t *txn) error {

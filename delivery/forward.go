@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/cairnhq/cairn/ent"
@@ -57,29 +58,35 @@ func (t *txn) busySlots(definitionID int, envName string) (int, error) {
 // the definition's releases down the (definition_id, number) index until
 // one has a deployment in flight here, which in a burst is the first.
 func (t *txn) newestLanded(dc *deployCtx) (*ent.Release, error) {
+	return newestLanded(t.ctx, t.Client(), dc.d.DefinitionID, dc.d.EnvironmentName, dc.rel.ID, dc.d.ID)
+}
+
+// newestLanded is (*txn).newestLanded for any client: of environment env of
+// definition defID, leaving out release relID and deployment depID (0: none).
+func newestLanded(ctx context.Context, c *ent.Client, defID int, env string, relID, depID int) (*ent.Release, error) {
 	var newest *ent.Release
-	current, err := t.Deployment.Query().
-		Where(deployment.DefinitionID(dc.d.DefinitionID), deployment.EnvironmentName(dc.d.EnvironmentName),
+	current, err := c.Deployment.Query().
+		Where(deployment.DefinitionID(defID), deployment.EnvironmentName(env),
 			deployment.StatusIn(deployment.StatusSUCCEEDED, deployment.StatusPARTIALLY_SUCCEEDED)).
 		Order(ent.Desc(deployment.FieldCompletedAt), ent.Desc(deployment.FieldID)).
-		Select(deployment.FieldReleaseID).First(t.ctx)
+		Select(deployment.FieldReleaseID).First(ctx)
 	switch {
 	case ent.IsNotFound(err):
 	case err != nil:
 		return nil, fmt.Errorf("reading the current deployment: %w", err)
-	case current.ReleaseID != dc.rel.ID:
-		newest, err = t.Release.Query().Where(release.ID(current.ReleaseID)).
-			Select(release.FieldID, release.FieldNumber, release.FieldName).Only(t.ctx)
+	case current.ReleaseID != relID:
+		newest, err = c.Release.Query().Where(release.ID(current.ReleaseID)).
+			Select(release.FieldID, release.FieldNumber, release.FieldName).Only(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("reading the current release: %w", err)
 		}
 	}
-	inFlight, err := t.Release.Query().
-		Where(release.DefinitionID(dc.d.DefinitionID), release.IDNEQ(dc.rel.ID),
-			release.HasDeploymentsWith(deployment.EnvironmentName(dc.d.EnvironmentName),
-				deployment.StatusIn(busyStatuses...), holdsSlot(), deployment.IDNEQ(dc.d.ID))).
+	inFlight, err := c.Release.Query().
+		Where(release.DefinitionID(defID), release.IDNEQ(relID),
+			release.HasDeploymentsWith(deployment.EnvironmentName(env),
+				deployment.StatusIn(busyStatuses...), holdsSlot(), deployment.IDNEQ(depID))).
 		Order(ent.Desc(release.FieldNumber)).
-		Select(release.FieldID, release.FieldNumber, release.FieldName).First(t.ctx)
+		Select(release.FieldID, release.FieldNumber, release.FieldName).First(ctx)
 	switch {
 	case ent.IsNotFound(err):
 	case err != nil:

@@ -204,22 +204,7 @@ func (t *txn) passGates(actor Actor, dc *deployCtx, stage approval.Stage) error 
 // audited); the action is audited as gate.ignore with the comment. A
 // deployment that is not evaluating gates is a CONFLICT.
 func (e *Engine) IgnoreGates(ctx context.Context, actor Actor, deploymentID int, comment string) (*ent.Deployment, error) {
-	if err := actor.Require(RoleEditor, "ignoring gates"); err != nil {
-		return nil, err
-	}
-	if utf8.RuneCountInString(comment) > maxActionComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
-	}
-	var d *ent.Deployment
-	err := e.inTx(ctx, func(t *txn) error {
-		dc, err := t.loadDeployment(deploymentID)
-		if err != nil {
-			return err
-		}
-		if err := t.authorize(actor, dc.d.DefinitionID, dc.re.Name, PermManageDeployments,
-			fmt.Sprintf("ignoring the gates of %s in %s", dc.rel.Name, dc.re.Name), NotFound("deployment", deploymentID)); err != nil {
-			return err
-		}
+	return e.deploymentAction(ctx, actor, deploymentID, comment, "ignoring the gates of", func(t *txn, dc *deployCtx) error {
 		var stage approval.Stage
 		switch dc.d.Status {
 		case deployment.StatusEVALUATING_GATES:
@@ -234,16 +219,8 @@ func (e *Engine) IgnoreGates(ctx context.Context, actor Actor, deploymentID int,
 			map[string]any{"stage": stage, "comment": comment}); err != nil {
 			return err
 		}
-		if err := t.passGates(actor, dc, stage); err != nil {
-			return err
-		}
-		d = dc.d
-		return nil
+		return t.passGates(actor, dc, stage)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("ignoring the gates of deployment %d: %w", deploymentID, err)
-	}
-	return d.Unwrap(), nil
 }
 
 // runGatesTimer takes one sample of a deployment's gates: the checks run

@@ -111,8 +111,8 @@ func (e *Engine) checkArtifact(ctx context.Context, i int, s spec.ArtifactSource
 		return a, fmt.Errorf("checking build %s of %s with %s (an ADMIN may create the release with overrideArtifactChecks): %w", id, s.Job, creds.Name, err)
 	}
 	switch b.Result {
-	case "SUCCEEDED":
-	case "PARTIALLY_SUCCEEDED":
+	case BuildSucceeded:
+	case BuildPartiallySucceeded:
 		if !s.AllowPartial {
 			return a, Invalid(field+".buildId", "build %s of %s partially succeeded and the source does not allow partial builds", id, s.Job)
 		}
@@ -186,8 +186,8 @@ func (e *Engine) sourceRef(ctx context.Context, s spec.ArtifactSourceSpec) (Arti
 // branch passes the source's filters.
 func admittedBuild(s spec.ArtifactSourceSpec, b BuildVersion) bool {
 	switch b.Result {
-	case "SUCCEEDED":
-	case "PARTIALLY_SUCCEEDED":
+	case BuildSucceeded:
+	case BuildPartiallySucceeded:
 		if !s.AllowPartial {
 			return false
 		}

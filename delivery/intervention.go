@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -205,8 +204,8 @@ func (e *Engine) decideIntervention(ctx context.Context, actor Actor, id int, co
 	if err := actor.Require(RoleViewer, doing+" a manual intervention"); err != nil {
 		return nil, err
 	}
-	if utf8.RuneCountInString(comment) > maxActionComment {
-		return nil, Invalid("comment", "is longer than %d characters", maxActionComment)
+	if err := checkActionComment("comment", comment); err != nil {
+		return nil, err
 	}
 	var out *ent.ManualIntervention
 	err := e.inTx(ctx, func(t *txn) error {

@@ -92,7 +92,7 @@ func (e *Engine) FinishJob(ctx context.Context, jobID int, res JobResult) error 
 		if err != nil {
 			return err
 		}
-		if res.Status == "LOST" && res.Reason == "" {
+		if res.Status == jobResultLost && res.Reason == "" {
 			res.Reason = j.ResultReason // finishing a job markLost marked: its reason stands
 		}
 		if string(j.Status) == res.Status && j.ResultReason == res.Reason && j.FinishedAt != nil {

@@ -577,7 +577,7 @@ func (f *logFollower) follow(ctx context.Context, events <-chan Event) (bool, er
 // StepStarted records that a step of the agent's job began. Idempotent by (job, step): a repeat,
 // or a report on a step already finished, changes nothing.
 func (e *Engine) StepStarted(ctx context.Context, jobID, agentID, step int, name string, startedAt time.Time) error {
-	return e.reportStep(ctx, jobID, agentID, StepReport{Step: step, Name: name, Status: "RUNNING", StartedAt: startedAt})
+	return e.reportStep(ctx, jobID, agentID, StepReport{Step: step, Name: name, Status: stepRunning, StartedAt: startedAt})
 }
 
 // StepReport is an agent's report on one step: 0 is "Download artifacts", i+1 the task i.
@@ -629,7 +629,7 @@ const (
 // final report stands.
 func (e *Engine) StepFinished(ctx context.Context, jobID, agentID int, r StepReport) error {
 	switch r.Status {
-	case "SUCCEEDED", "FAILED", "CANCELED", "SKIPPED":
+	case stepSucceeded, stepFailed, stepCanceled, stepSkipped:
 	default:
 		return Invalid("status", "step status %q is not SUCCEEDED, FAILED, CANCELED or SKIPPED", r.Status)
 	}
@@ -659,7 +659,7 @@ func (e *Engine) reportStep(ctx context.Context, jobID, agentID int, r StepRepor
 		if s != nil && s.Status != jobstep.StatusPENDING && s.Status != jobstep.StatusRUNNING {
 			return nil // already final: the first report stands
 		}
-		if s != nil && r.Status == "RUNNING" && s.Status == jobstep.StatusRUNNING {
+		if s != nil && r.Status == stepRunning && s.Status == jobstep.StatusRUNNING {
 			return nil
 		}
 		continueOnError := false
@@ -667,7 +667,7 @@ func (e *Engine) reportStep(ctx context.Context, jobID, agentID int, r StepRepor
 			continueOnError = flat[r.Step-1].ContinueOnError
 		}
 		status := jobstep.Status(r.Status)
-		final := r.Status != "RUNNING"
+		final := r.Status != stepRunning
 		if final {
 			if err := t.recordOutputs(j, name, r.OutputVariables); err != nil {
 				return err
@@ -688,9 +688,9 @@ func (e *Engine) reportStep(ctx context.Context, jobID, agentID int, r StepRepor
 			if !r.StartedAt.IsZero() {
 				c.SetStartedAt(r.StartedAt.UTC())
 			}
-			if r.Status != "RUNNING" {
+			if r.Status != stepRunning {
 				c.SetFinishedAt(orNow(r.FinishedAt, t.now))
-				if r.Status != "SKIPPED" {
+				if r.Status != stepSkipped {
 					c.SetExitCode(r.ExitCode)
 				}
 			}
@@ -710,9 +710,9 @@ func (e *Engine) reportStep(ctx context.Context, jobID, agentID int, r StepRepor
 				u.SetProgress(min(max(*r.Progress, 0), 100))
 			}
 		}
-		if r.Status != "RUNNING" {
+		if r.Status != stepRunning {
 			u.SetFinishedAt(orNow(r.FinishedAt, t.now))
-			if r.Status != "SKIPPED" {
+			if r.Status != stepSkipped {
 				u.SetExitCode(r.ExitCode)
 			}
 		}

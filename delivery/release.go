@@ -317,8 +317,8 @@ func (t *txn) resolveArtifacts(def *ent.ReleaseDefinition, snap *spec.Definition
 		}
 		switch a.Result {
 		case "":
-			a.Result = "SUCCEEDED"
-		case "SUCCEEDED", "PARTIALLY_SUCCEEDED":
+			a.Result = BuildSucceeded
+		case BuildSucceeded, BuildPartiallySucceeded:
 		default:
 			return nil, Invalid(fmt.Sprintf("artifacts[%d].result", i), "unknown build result %q: use SUCCEEDED or PARTIALLY_SUCCEEDED", a.Result)
 		}

@@ -352,7 +352,7 @@ func (t *txn) receiveBuild(r BuildReceipt, answer AnswerFunc, re *redelivery) (R
 			DefinitionID: s.DefinitionID,
 			Reason:       string(release.ReasonCONTINUOUS_INTEGRATION),
 			Description:  fmt.Sprintf("%s build %s of %s", strings.ToLower(r.Source), displayNumber(r), r.Job),
-			Partial:      r.Result == "PARTIALLY_SUCCEEDED",
+			Partial:      r.Result == BuildPartiallySucceeded,
 			Artifacts: []ArtifactVersion{{
 				Alias: s.Alias, BuildID: r.BuildID, BuildNumber: displayNumber(r),
 				Branch: spec.NormalizeBranch(rev.Branch), Commit: rev.Commit, BuildURL: externalURL(r.BuildURL),
@@ -459,8 +459,8 @@ func admits(s *ent.ArtifactSource, r BuildReceipt) (string, Revision) {
 		}
 	}
 	switch r.Result {
-	case "SUCCEEDED":
-	case "PARTIALLY_SUCCEEDED":
+	case BuildSucceeded:
+	case BuildPartiallySucceeded:
 		if !s.AllowPartial {
 			return "the build partially succeeded and the source does not allow partial builds", rev
 		}

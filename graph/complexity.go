@@ -14,6 +14,11 @@ const ciCallCost = 250
 // deployment or approval.
 const viewerCanCost = 10
 
+// blockersCost is the complexity of the blockers of one environment
+// (whyNotDeployed, ReleaseEnvironment.blockers): a bounded read of about
+// twenty statements, so that a list of releases cannot ask for them all.
+const blockersCost = 20
+
 // setComplexity makes connection fields cost their selection times the page
 // size, so a query cannot ask for 1000 × 1000 rows within the limit.
 func setComplexity(c *ComplexityRoot) {
@@ -29,6 +34,8 @@ func setComplexity(c *ComplexityRoot) {
 	c.Query.ArtifactVersions = func(child int, _ int, _ string, first *int) int {
 		return ciCallCost + child*pageCost(first, nil)
 	}
+	c.Query.WhyNotDeployed = func(child int, _ int, _ string) int { return blockersCost + child }
+	c.ReleaseEnvironment.Blockers = func(child int) int { return blockersCost + child }
 	c.Query.Releases = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.ReleaseOrder, _ *ent.ReleaseWhereInput) int {
 		return 1 + child*pageCost(first, last)
 	}

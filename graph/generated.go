@@ -358,6 +358,36 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Blocker struct {
+		Approvals         func(childComplexity int) int
+		Deployment        func(childComplexity int) int
+		Environments      func(childComplexity int) int
+		FreezeWindows     func(childComplexity int) int
+		GateSampleCount   func(childComplexity int) int
+		Intervention      func(childComplexity int) int
+		Job               func(childComplexity int) int
+		Kind              func(childComplexity int) int
+		LastFailingSample func(childComplexity int) int
+		LastSample        func(childComplexity int) int
+		MaxParallel       func(childComplexity int) int
+		Message           func(childComplexity int) int
+		NewerRelease      func(childComplexity int) int
+		QueueAhead        func(childComplexity int) int
+		QueuePosition     func(childComplexity int) int
+		QueueRunning      func(childComplexity int) int
+		Since             func(childComplexity int) int
+		Stage             func(childComplexity int) int
+		Until             func(childComplexity int) int
+		ViewerActions     func(childComplexity int) int
+		WhoCanAct         func(childComplexity int) int
+	}
+
+	BlockerApproval struct {
+		Approval          func(childComplexity int) int
+		ViewerCanDecide   func(childComplexity int) int
+		ViewerCanReassign func(childComplexity int) int
+	}
+
 	BuildVersion struct {
 		Branch      func(childComplexity int) int
 		BuildID     func(childComplexity int) int
@@ -564,6 +594,15 @@ type ComplexityRoot struct {
 		Trigger      func(childComplexity int) int
 		Variables    func(childComplexity int) int
 		ViewerCan    func(childComplexity int) int
+	}
+
+	EnvironmentBlockers struct {
+		Blockers    func(childComplexity int) int
+		Deployed    func(childComplexity int) int
+		Environment func(childComplexity int) int
+		ReleaseID   func(childComplexity int) int
+		ReleaseName func(childComplexity int) int
+		Status      func(childComplexity int) int
 	}
 
 	EnvironmentDeploymentState struct {
@@ -1205,12 +1244,19 @@ type ComplexityRoot struct {
 		VerifyAuditChain           func(childComplexity int) int
 		Viewer                     func(childComplexity int) int
 		WebhookDeliveries          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) int
+		WhyNotDeployed             func(childComplexity int, releaseID int, environment string) int
 		WorkItem                   func(childComplexity int, system string, externalID string) int
 	}
 
 	QueuePolicy struct {
 		MaxParallel func(childComplexity int) int
 		Mode        func(childComplexity int) int
+	}
+
+	QueuedDeployment struct {
+		Deployment  func(childComplexity int) int
+		ReleaseID   func(childComplexity int) int
+		ReleaseName func(childComplexity int) int
 	}
 
 	Release struct {
@@ -1338,6 +1384,7 @@ type ComplexityRoot struct {
 	}
 
 	ReleaseEnvironment struct {
+		Blockers     func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
 		DefinitionID func(childComplexity int) int
 		Deployments  func(childComplexity int) int
@@ -1358,6 +1405,12 @@ type ComplexityRoot struct {
 		Deploy   func(childComplexity int) int
 		Redeploy func(childComplexity int) int
 		Rollback func(childComplexity int) int
+	}
+
+	ReleaseRef struct {
+		ID     func(childComplexity int) int
+		Name   func(childComplexity int) int
+		Number func(childComplexity int) int
 	}
 
 	ReleaseRetention struct {
@@ -1844,6 +1897,7 @@ type QueryResolver interface {
 	JobLogs(ctx context.Context, jobID int, fromSeq *int64, limit *int) ([]*delivery.LogLine, error)
 	AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
+	WhyNotDeployed(ctx context.Context, releaseID int, environment string) (*delivery.EnvironmentBlockers, error)
 	Definition(ctx context.Context, id int) (*ent.ReleaseDefinition, error)
 	DefinitionRevisions(ctx context.Context, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) (*ent.DefinitionRevisionConnection, error)
 	DefinitionDiff(ctx context.Context, id int, from int, to int) ([]*delivery.FieldChange, error)
@@ -1891,6 +1945,7 @@ type ReleaseDefinitionResolver interface {
 	ImportedFrom(ctx context.Context, obj *ent.ReleaseDefinition) (*string, error)
 }
 type ReleaseEnvironmentResolver interface {
+	Blockers(ctx context.Context, obj *ent.ReleaseEnvironment) ([]*delivery.Blocker, error)
 	ViewerCan(ctx context.Context, obj *ent.ReleaseEnvironment) (*delivery.ReleaseEnvironmentViewerCan, error)
 }
 type ReleaseRetentionResolver interface {
@@ -3205,6 +3260,152 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "Blocker.approvals":
+		if e.ComplexityRoot.Blocker.Approvals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Approvals(childComplexity), true
+	case "Blocker.deployment":
+		if e.ComplexityRoot.Blocker.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Deployment(childComplexity), true
+	case "Blocker.environments":
+		if e.ComplexityRoot.Blocker.Environments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Environments(childComplexity), true
+	case "Blocker.freezeWindows":
+		if e.ComplexityRoot.Blocker.FreezeWindows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.FreezeWindows(childComplexity), true
+	case "Blocker.gateSampleCount":
+		if e.ComplexityRoot.Blocker.GateSampleCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.GateSampleCount(childComplexity), true
+	case "Blocker.intervention":
+		if e.ComplexityRoot.Blocker.Intervention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Intervention(childComplexity), true
+	case "Blocker.job":
+		if e.ComplexityRoot.Blocker.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Job(childComplexity), true
+	case "Blocker.kind":
+		if e.ComplexityRoot.Blocker.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Kind(childComplexity), true
+	case "Blocker.lastFailingSample":
+		if e.ComplexityRoot.Blocker.LastFailingSample == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.LastFailingSample(childComplexity), true
+	case "Blocker.lastSample":
+		if e.ComplexityRoot.Blocker.LastSample == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.LastSample(childComplexity), true
+	case "Blocker.maxParallel":
+		if e.ComplexityRoot.Blocker.MaxParallel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.MaxParallel(childComplexity), true
+	case "Blocker.message":
+		if e.ComplexityRoot.Blocker.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Message(childComplexity), true
+	case "Blocker.newerRelease":
+		if e.ComplexityRoot.Blocker.NewerRelease == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.NewerRelease(childComplexity), true
+	case "Blocker.queueAhead":
+		if e.ComplexityRoot.Blocker.QueueAhead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.QueueAhead(childComplexity), true
+	case "Blocker.queuePosition":
+		if e.ComplexityRoot.Blocker.QueuePosition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.QueuePosition(childComplexity), true
+	case "Blocker.queueRunning":
+		if e.ComplexityRoot.Blocker.QueueRunning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.QueueRunning(childComplexity), true
+	case "Blocker.since":
+		if e.ComplexityRoot.Blocker.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Since(childComplexity), true
+	case "Blocker.stage":
+		if e.ComplexityRoot.Blocker.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Stage(childComplexity), true
+	case "Blocker.until":
+		if e.ComplexityRoot.Blocker.Until == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.Until(childComplexity), true
+	case "Blocker.viewerActions":
+		if e.ComplexityRoot.Blocker.ViewerActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.ViewerActions(childComplexity), true
+	case "Blocker.whoCanAct":
+		if e.ComplexityRoot.Blocker.WhoCanAct == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blocker.WhoCanAct(childComplexity), true
+
+	case "BlockerApproval.approval":
+		if e.ComplexityRoot.BlockerApproval.Approval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlockerApproval.Approval(childComplexity), true
+	case "BlockerApproval.viewerCanDecide":
+		if e.ComplexityRoot.BlockerApproval.ViewerCanDecide == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlockerApproval.ViewerCanDecide(childComplexity), true
+	case "BlockerApproval.viewerCanReassign":
+		if e.ComplexityRoot.BlockerApproval.ViewerCanReassign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlockerApproval.ViewerCanReassign(childComplexity), true
+
 	case "BuildVersion.branch":
 		if e.ComplexityRoot.BuildVersion.Branch == nil {
 			break
@@ -4112,6 +4313,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.ViewerCan(childComplexity), true
+
+	case "EnvironmentBlockers.blockers":
+		if e.ComplexityRoot.EnvironmentBlockers.Blockers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentBlockers.Blockers(childComplexity), true
+	case "EnvironmentBlockers.deployed":
+		if e.ComplexityRoot.EnvironmentBlockers.Deployed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentBlockers.Deployed(childComplexity), true
+	case "EnvironmentBlockers.environment":
+		if e.ComplexityRoot.EnvironmentBlockers.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentBlockers.Environment(childComplexity), true
+	case "EnvironmentBlockers.releaseId":
+		if e.ComplexityRoot.EnvironmentBlockers.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentBlockers.ReleaseID(childComplexity), true
+	case "EnvironmentBlockers.releaseName":
+		if e.ComplexityRoot.EnvironmentBlockers.ReleaseName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentBlockers.ReleaseName(childComplexity), true
+	case "EnvironmentBlockers.status":
+		if e.ComplexityRoot.EnvironmentBlockers.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnvironmentBlockers.Status(childComplexity), true
 
 	case "EnvironmentDeploymentState.current":
 		if e.ComplexityRoot.EnvironmentDeploymentState.Current == nil {
@@ -7454,6 +7692,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.WebhookDeliveryOrder), args["where"].(*ent.WebhookDeliveryWhereInput)), true
+	case "Query.whyNotDeployed":
+		if e.ComplexityRoot.Query.WhyNotDeployed == nil {
+			break
+		}
+
+		args, err := ec.field_Query_whyNotDeployed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WhyNotDeployed(childComplexity, args["releaseId"].(int), args["environment"].(string)), true
 	case "Query.workItem":
 		if e.ComplexityRoot.Query.WorkItem == nil {
 			break
@@ -7478,6 +7727,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.QueuePolicy.Mode(childComplexity), true
+
+	case "QueuedDeployment.deployment":
+		if e.ComplexityRoot.QueuedDeployment.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QueuedDeployment.Deployment(childComplexity), true
+	case "QueuedDeployment.releaseId":
+		if e.ComplexityRoot.QueuedDeployment.ReleaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QueuedDeployment.ReleaseID(childComplexity), true
+	case "QueuedDeployment.releaseName":
+		if e.ComplexityRoot.QueuedDeployment.ReleaseName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QueuedDeployment.ReleaseName(childComplexity), true
 
 	case "Release.artifacts":
 		if e.ComplexityRoot.Release.Artifacts == nil {
@@ -8078,6 +8346,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReleaseEdge.Node(childComplexity), true
 
+	case "ReleaseEnvironment.blockers":
+		if e.ComplexityRoot.ReleaseEnvironment.Blockers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseEnvironment.Blockers(childComplexity), true
 	case "ReleaseEnvironment.createdAt":
 		if e.ComplexityRoot.ReleaseEnvironment.CreatedAt == nil {
 			break
@@ -8181,6 +8455,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseEnvironmentViewerCan.Rollback(childComplexity), true
+
+	case "ReleaseRef.id":
+		if e.ComplexityRoot.ReleaseRef.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseRef.ID(childComplexity), true
+	case "ReleaseRef.name":
+		if e.ComplexityRoot.ReleaseRef.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseRef.Name(childComplexity), true
+	case "ReleaseRef.number":
+		if e.ComplexityRoot.ReleaseRef.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseRef.Number(childComplexity), true
 
 	case "ReleaseRetention.dueAt":
 		if e.ComplexityRoot.ReleaseRetention.DueAt == nil {
@@ -9902,7 +10195,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/targets.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/blockers.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/targets.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -17095,6 +17388,7 @@ input WorkItemWhereInput {
 `, BuiltIn: false},
 	{Name: "schema/agents.graphql", Input: sourceData("schema/agents.graphql"), BuiltIn: false},
 	{Name: "schema/audit.graphql", Input: sourceData("schema/audit.graphql"), BuiltIn: false},
+	{Name: "schema/blockers.graphql", Input: sourceData("schema/blockers.graphql"), BuiltIn: false},
 	{Name: "schema/definitions.graphql", Input: sourceData("schema/definitions.graphql"), BuiltIn: false},
 	{Name: "schema/events.graphql", Input: sourceData("schema/events.graphql"), BuiltIn: false},
 	{Name: "schema/freeze.graphql", Input: sourceData("schema/freeze.graphql"), BuiltIn: false},
@@ -17479,6 +17773,66 @@ func (ec *executionContext) childFields_AuditEventEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type AuditEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Blocker(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_Blocker_kind(ctx, field)
+	case "message":
+		return ec.fieldContext_Blocker_message(ctx, field)
+	case "since":
+		return ec.fieldContext_Blocker_since(ctx, field)
+	case "until":
+		return ec.fieldContext_Blocker_until(ctx, field)
+	case "stage":
+		return ec.fieldContext_Blocker_stage(ctx, field)
+	case "whoCanAct":
+		return ec.fieldContext_Blocker_whoCanAct(ctx, field)
+	case "viewerActions":
+		return ec.fieldContext_Blocker_viewerActions(ctx, field)
+	case "deployment":
+		return ec.fieldContext_Blocker_deployment(ctx, field)
+	case "approvals":
+		return ec.fieldContext_Blocker_approvals(ctx, field)
+	case "gateSampleCount":
+		return ec.fieldContext_Blocker_gateSampleCount(ctx, field)
+	case "lastSample":
+		return ec.fieldContext_Blocker_lastSample(ctx, field)
+	case "lastFailingSample":
+		return ec.fieldContext_Blocker_lastFailingSample(ctx, field)
+	case "freezeWindows":
+		return ec.fieldContext_Blocker_freezeWindows(ctx, field)
+	case "queuePosition":
+		return ec.fieldContext_Blocker_queuePosition(ctx, field)
+	case "queueAhead":
+		return ec.fieldContext_Blocker_queueAhead(ctx, field)
+	case "queueRunning":
+		return ec.fieldContext_Blocker_queueRunning(ctx, field)
+	case "maxParallel":
+		return ec.fieldContext_Blocker_maxParallel(ctx, field)
+	case "job":
+		return ec.fieldContext_Blocker_job(ctx, field)
+	case "intervention":
+		return ec.fieldContext_Blocker_intervention(ctx, field)
+	case "environments":
+		return ec.fieldContext_Blocker_environments(ctx, field)
+	case "newerRelease":
+		return ec.fieldContext_Blocker_newerRelease(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Blocker", field.Name)
+}
+
+func (ec *executionContext) childFields_BlockerApproval(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "approval":
+		return ec.fieldContext_BlockerApproval_approval(ctx, field)
+	case "viewerCanDecide":
+		return ec.fieldContext_BlockerApproval_viewerCanDecide(ctx, field)
+	case "viewerCanReassign":
+		return ec.fieldContext_BlockerApproval_viewerCanReassign(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BlockerApproval", field.Name)
+}
+
 func (ec *executionContext) childFields_BuildVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "buildId":
@@ -17831,6 +18185,24 @@ func (ec *executionContext) childFields_Environment(ctx context.Context, field g
 		return ec.fieldContext_Environment_frozenUntil(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Environment", field.Name)
+}
+
+func (ec *executionContext) childFields_EnvironmentBlockers(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "releaseId":
+		return ec.fieldContext_EnvironmentBlockers_releaseId(ctx, field)
+	case "releaseName":
+		return ec.fieldContext_EnvironmentBlockers_releaseName(ctx, field)
+	case "environment":
+		return ec.fieldContext_EnvironmentBlockers_environment(ctx, field)
+	case "status":
+		return ec.fieldContext_EnvironmentBlockers_status(ctx, field)
+	case "deployed":
+		return ec.fieldContext_EnvironmentBlockers_deployed(ctx, field)
+	case "blockers":
+		return ec.fieldContext_EnvironmentBlockers_blockers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnvironmentBlockers", field.Name)
 }
 
 func (ec *executionContext) childFields_EnvironmentDeploymentState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -18657,6 +19029,18 @@ func (ec *executionContext) childFields_QueuePolicy(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type QueuePolicy", field.Name)
 }
 
+func (ec *executionContext) childFields_QueuedDeployment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deployment":
+		return ec.fieldContext_QueuedDeployment_deployment(ctx, field)
+	case "releaseId":
+		return ec.fieldContext_QueuedDeployment_releaseId(ctx, field)
+	case "releaseName":
+		return ec.fieldContext_QueuedDeployment_releaseName(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QueuedDeployment", field.Name)
+}
+
 func (ec *executionContext) childFields_Release(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -18887,6 +19271,8 @@ func (ec *executionContext) childFields_ReleaseEnvironment(ctx context.Context, 
 		return ec.fieldContext_ReleaseEnvironment_release(ctx, field)
 	case "deployments":
 		return ec.fieldContext_ReleaseEnvironment_deployments(ctx, field)
+	case "blockers":
+		return ec.fieldContext_ReleaseEnvironment_blockers(ctx, field)
 	case "viewerCan":
 		return ec.fieldContext_ReleaseEnvironment_viewerCan(ctx, field)
 	}
@@ -18907,6 +19293,18 @@ func (ec *executionContext) childFields_ReleaseEnvironmentViewerCan(ctx context.
 		return ec.fieldContext_ReleaseEnvironmentViewerCan_approve(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseEnvironmentViewerCan", field.Name)
+}
+
+func (ec *executionContext) childFields_ReleaseRef(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReleaseRef_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ReleaseRef_name(ctx, field)
+	case "number":
+		return ec.fieldContext_ReleaseRef_number(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseRef", field.Name)
 }
 
 func (ec *executionContext) childFields_ReleaseRetention(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -21912,6 +22310,28 @@ func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Conte
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_whyNotDeployed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "releaseId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["releaseId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "environment",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environment"] = arg1
 	return args, nil
 }
 
@@ -27308,6 +27728,657 @@ func (ec *executionContext) fieldContext_AuditEventEdge_cursor(_ context.Context
 	return graphql.NewScalarFieldContext("AuditEventEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _Blocker_kind(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v delivery.BlockerKind) graphql.Marshaler {
+			return ec.marshalNBlockerKind2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type BlockerKind does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_message(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_since(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_until(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_until(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Until, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_until(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_stage(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *approval.Stage) graphql.Marshaler {
+			return ec.marshalOApprovalStage2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋapprovalᚐStage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type ApprovalStage does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_whoCanAct(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_whoCanAct(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WhoCanAct, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_whoCanAct(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_viewerActions(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_viewerActions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ViewerActions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []delivery.BlockerAction) graphql.Marshaler {
+			return ec.marshalNBlockerAction2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerActionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_viewerActions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type BlockerAction does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_deployment(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalODeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blocker_approvals(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_approvals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approvals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []delivery.BlockerApproval) graphql.Marshaler {
+			return ec.marshalNBlockerApproval2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerApprovalᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_approvals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BlockerApproval(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blocker_gateSampleCount(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_gateSampleCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GateSampleCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_gateSampleCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_lastSample(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_lastSample(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSample, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.GateSample) graphql.Marshaler {
+			return ec.marshalOGateSample2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSample(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_lastSample(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GateSample(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blocker_lastFailingSample(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_lastFailingSample(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastFailingSample, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.GateSample) graphql.Marshaler {
+			return ec.marshalOGateSample2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐGateSample(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_lastFailingSample(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GateSample(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blocker_freezeWindows(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_freezeWindows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FreezeWindows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.FreezeWindow) graphql.Marshaler {
+			return ec.marshalNFreezeWindow2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_freezeWindows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FreezeWindow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blocker_queuePosition(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_queuePosition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QueuePosition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_queuePosition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_queueAhead(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_queueAhead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QueueAhead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []delivery.QueuedDeployment) graphql.Marshaler {
+			return ec.marshalNQueuedDeployment2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐQueuedDeploymentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_queueAhead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueuedDeployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blocker_queueRunning(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_queueRunning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QueueRunning, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []delivery.QueuedDeployment) graphql.Marshaler {
+			return ec.marshalNQueuedDeployment2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐQueuedDeploymentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_queueRunning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueuedDeployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blocker_maxParallel(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_maxParallel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxParallel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_maxParallel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_job(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Job) graphql.Marshaler {
+			return ec.marshalOJob2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐJob(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blocker_intervention(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_intervention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Intervention, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ManualIntervention) graphql.Marshaler {
+			return ec.marshalOManualIntervention2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐManualIntervention(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_intervention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ManualIntervention(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blocker_environments(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_environments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_environments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blocker", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Blocker_newerRelease(ctx context.Context, field graphql.CollectedField, obj *delivery.Blocker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blocker_newerRelease(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewerRelease, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.ReleaseRef) graphql.Marshaler {
+			return ec.marshalOReleaseRef2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseRef(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blocker_newerRelease(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blocker",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BlockerApproval_approval(ctx context.Context, field graphql.CollectedField, obj *delivery.BlockerApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BlockerApproval_approval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approval, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Approval) graphql.Marshaler {
+			return ec.marshalNApproval2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐApproval(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BlockerApproval_approval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BlockerApproval",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Approval(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BlockerApproval_viewerCanDecide(ctx context.Context, field graphql.CollectedField, obj *delivery.BlockerApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BlockerApproval_viewerCanDecide(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ViewerCanDecide, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BlockerApproval_viewerCanDecide(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BlockerApproval", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _BlockerApproval_viewerCanReassign(ctx context.Context, field graphql.CollectedField, obj *delivery.BlockerApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BlockerApproval_viewerCanReassign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ViewerCanReassign, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BlockerApproval_viewerCanReassign(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BlockerApproval", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _BuildVersion_buildId(ctx context.Context, field graphql.CollectedField, obj *delivery.BuildVersion) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -31151,6 +32222,153 @@ func (ec *executionContext) _Environment_frozenUntil(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_Environment_frozenUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Environment", field, true, true, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentBlockers_releaseId(ctx context.Context, field graphql.CollectedField, obj *delivery.EnvironmentBlockers) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentBlockers_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentBlockers_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentBlockers", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentBlockers_releaseName(ctx context.Context, field graphql.CollectedField, obj *delivery.EnvironmentBlockers) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentBlockers_releaseName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentBlockers_releaseName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentBlockers", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentBlockers_environment(ctx context.Context, field graphql.CollectedField, obj *delivery.EnvironmentBlockers) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentBlockers_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Environment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentBlockers_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentBlockers", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentBlockers_status(ctx context.Context, field graphql.CollectedField, obj *delivery.EnvironmentBlockers) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentBlockers_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v releaseenvironment.Status) graphql.Marshaler {
+			return ec.marshalNReleaseEnvironmentStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋreleaseenvironmentᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentBlockers_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentBlockers", field, false, false, errors.New("field of type ReleaseEnvironmentStatus does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentBlockers_deployed(ctx context.Context, field graphql.CollectedField, obj *delivery.EnvironmentBlockers) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentBlockers_deployed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentBlockers_deployed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnvironmentBlockers", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _EnvironmentBlockers_blockers(ctx context.Context, field graphql.CollectedField, obj *delivery.EnvironmentBlockers) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnvironmentBlockers_blockers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blockers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.Blocker) graphql.Marshaler {
+			return ec.marshalNBlocker2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnvironmentBlockers_blockers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnvironmentBlockers",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blocker(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _EnvironmentDeploymentState_environment(ctx context.Context, field graphql.CollectedField, obj *delivery.EnvironmentDeploymentState) (ret graphql.Marshaler) {
@@ -43491,6 +44709,50 @@ func (ec *executionContext) fieldContext_Query_verifyAuditChain(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_whyNotDeployed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_whyNotDeployed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WhyNotDeployed(ctx, fc.Args["releaseId"].(int), fc.Args["environment"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.EnvironmentBlockers) graphql.Marshaler {
+			return ec.marshalNEnvironmentBlockers2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐEnvironmentBlockers(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_whyNotDeployed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnvironmentBlockers(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_whyNotDeployed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_definition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -44890,6 +46152,84 @@ func (ec *executionContext) _QueuePolicy_mode(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_QueuePolicy_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("QueuePolicy", field, false, false, errors.New("field of type QueueMode does not have child fields"))
+}
+
+func (ec *executionContext) _QueuedDeployment_deployment(ctx context.Context, field graphql.CollectedField, obj *delivery.QueuedDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QueuedDeployment_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Deployment) graphql.Marshaler {
+			return ec.marshalNDeployment2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeployment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QueuedDeployment_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QueuedDeployment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QueuedDeployment_releaseId(ctx context.Context, field graphql.CollectedField, obj *delivery.QueuedDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QueuedDeployment_releaseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QueuedDeployment_releaseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QueuedDeployment", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _QueuedDeployment_releaseName(ctx context.Context, field graphql.CollectedField, obj *delivery.QueuedDeployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QueuedDeployment_releaseName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReleaseName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QueuedDeployment_releaseName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QueuedDeployment", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Release_id(ctx context.Context, field graphql.CollectedField, obj *ent.Release) (ret graphql.Marshaler) {
@@ -47664,6 +49004,38 @@ func (ec *executionContext) fieldContext_ReleaseEnvironment_deployments(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _ReleaseEnvironment_blockers(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseEnvironment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseEnvironment_blockers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReleaseEnvironment().Blockers(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.Blocker) graphql.Marshaler {
+			return ec.marshalNBlocker2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseEnvironment_blockers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseEnvironment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blocker(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReleaseEnvironment_viewerCan(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseEnvironment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -47809,6 +49181,75 @@ func (ec *executionContext) _ReleaseEnvironmentViewerCan_approve(ctx context.Con
 }
 func (ec *executionContext) fieldContext_ReleaseEnvironmentViewerCan_approve(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReleaseEnvironmentViewerCan", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseRef_id(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseRef_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseRef_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseRef", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseRef_name(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseRef_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseRef_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseRef", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseRef_number(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseRef_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseRef_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseRef", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _ReleaseRetention_releaseId(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseRetention) (ret graphql.Marshaler) {
@@ -86224,6 +87665,192 @@ func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var blockerImplementors = []string{"Blocker"}
+
+func (ec *executionContext) _Blocker(ctx context.Context, sel ast.SelectionSet, obj *delivery.Blocker) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, blockerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Blocker")
+		case "kind":
+			out.Values[i] = ec._Blocker_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._Blocker_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._Blocker_since(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "until":
+			out.Values[i] = ec._Blocker_until(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "stage":
+			out.Values[i] = ec._Blocker_stage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "whoCanAct":
+			out.Values[i] = ec._Blocker_whoCanAct(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "viewerActions":
+			out.Values[i] = ec._Blocker_viewerActions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deployment":
+			out.Values[i] = ec._Blocker_deployment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "approvals":
+			out.Values[i] = ec._Blocker_approvals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gateSampleCount":
+			out.Values[i] = ec._Blocker_gateSampleCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSample":
+			out.Values[i] = ec._Blocker_lastSample(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastFailingSample":
+			out.Values[i] = ec._Blocker_lastFailingSample(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "freezeWindows":
+			out.Values[i] = ec._Blocker_freezeWindows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "queuePosition":
+			out.Values[i] = ec._Blocker_queuePosition(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "queueAhead":
+			out.Values[i] = ec._Blocker_queueAhead(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "queueRunning":
+			out.Values[i] = ec._Blocker_queueRunning(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxParallel":
+			out.Values[i] = ec._Blocker_maxParallel(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "job":
+			out.Values[i] = ec._Blocker_job(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "intervention":
+			out.Values[i] = ec._Blocker_intervention(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "environments":
+			out.Values[i] = ec._Blocker_environments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newerRelease":
+			out.Values[i] = ec._Blocker_newerRelease(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var blockerApprovalImplementors = []string{"BlockerApproval"}
+
+func (ec *executionContext) _BlockerApproval(ctx context.Context, sel ast.SelectionSet, obj *delivery.BlockerApproval) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, blockerApprovalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BlockerApproval")
+		case "approval":
+			out.Values[i] = ec._BlockerApproval_approval(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "viewerCanDecide":
+			out.Values[i] = ec._BlockerApproval_viewerCanDecide(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "viewerCanReassign":
+			out.Values[i] = ec._BlockerApproval_viewerCanReassign(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var buildVersionImplementors = []string{"BuildVersion"}
 
 func (ec *executionContext) _BuildVersion(ctx context.Context, sel ast.SelectionSet, obj *delivery.BuildVersion) graphql.Marshaler {
@@ -88230,6 +89857,69 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var environmentBlockersImplementors = []string{"EnvironmentBlockers"}
+
+func (ec *executionContext) _EnvironmentBlockers(ctx context.Context, sel ast.SelectionSet, obj *delivery.EnvironmentBlockers) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, environmentBlockersImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnvironmentBlockers")
+		case "releaseId":
+			out.Values[i] = ec._EnvironmentBlockers_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "releaseName":
+			out.Values[i] = ec._EnvironmentBlockers_releaseName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "environment":
+			out.Values[i] = ec._EnvironmentBlockers_environment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._EnvironmentBlockers_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deployed":
+			out.Values[i] = ec._EnvironmentBlockers_deployed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "blockers":
+			out.Values[i] = ec._EnvironmentBlockers_blockers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -93450,6 +95140,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "whyNotDeployed":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_whyNotDeployed(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "definition":
 			field := field
 
@@ -94209,6 +95921,54 @@ func (ec *executionContext) _QueuePolicy(ctx context.Context, sel ast.SelectionS
 		case "mode":
 			out.Values[i] = ec._QueuePolicy_mode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var queuedDeploymentImplementors = []string{"QueuedDeployment"}
+
+func (ec *executionContext) _QueuedDeployment(ctx context.Context, sel ast.SelectionSet, obj *delivery.QueuedDeployment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, queuedDeploymentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QueuedDeployment")
+		case "deployment":
+			out.Values[i] = ec._QueuedDeployment_deployment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "releaseId":
+			out.Values[i] = ec._QueuedDeployment_releaseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "releaseName":
+			out.Values[i] = ec._QueuedDeployment_releaseName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -95759,6 +97519,44 @@ func (ec *executionContext) _ReleaseEnvironment(ctx context.Context, sel ast.Sel
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "blockers":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReleaseEnvironment_blockers(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "viewerCan":
 			field := field
 
@@ -95852,6 +97650,54 @@ func (ec *executionContext) _ReleaseEnvironmentViewerCan(ctx context.Context, se
 			}
 		case "approve":
 			out.Values[i] = ec._ReleaseEnvironmentViewerCan_approve(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var releaseRefImplementors = []string{"ReleaseRef"}
+
+func (ec *executionContext) _ReleaseRef(ctx context.Context, sel ast.SelectionSet, obj *delivery.ReleaseRef) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseRefImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseRef")
+		case "id":
+			out.Values[i] = ec._ReleaseRef_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._ReleaseRef_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "number":
+			out.Values[i] = ec._ReleaseRef_number(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -100270,6 +102116,116 @@ func (ec *executionContext) unmarshalNAuditEventWhereInput2ᚖgithubᚗcomᚋcai
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNBlocker2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.Blocker) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBlocker2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlocker(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBlocker2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlocker(ctx context.Context, sel ast.SelectionSet, v *delivery.Blocker) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Blocker(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBlockerAction2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerAction(ctx context.Context, v any) (delivery.BlockerAction, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := delivery.BlockerAction(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBlockerAction2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerAction(ctx context.Context, sel ast.SelectionSet, v delivery.BlockerAction) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNBlockerAction2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerActionᚄ(ctx context.Context, v any) ([]delivery.BlockerAction, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]delivery.BlockerAction, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBlockerAction2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerAction(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNBlockerAction2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerActionᚄ(ctx context.Context, sel ast.SelectionSet, v []delivery.BlockerAction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBlockerAction2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerAction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBlockerApproval2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerApproval(ctx context.Context, sel ast.SelectionSet, v delivery.BlockerApproval) graphql.Marshaler {
+	return ec._BlockerApproval(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBlockerApproval2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerApprovalᚄ(ctx context.Context, sel ast.SelectionSet, v []delivery.BlockerApproval) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBlockerApproval2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerApproval(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNBlockerKind2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerKind(ctx context.Context, v any) (delivery.BlockerKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := delivery.BlockerKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBlockerKind2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBlockerKind(ctx context.Context, sel ast.SelectionSet, v delivery.BlockerKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -100583,6 +102539,16 @@ func (ec *executionContext) marshalNEnvironment2ᚖgithubᚗcomᚋcairnhqᚋcair
 		return graphql.Null
 	}
 	return ec._Environment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEnvironmentBlockers2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐEnvironmentBlockers(ctx context.Context, sel ast.SelectionSet, v *delivery.EnvironmentBlockers) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EnvironmentBlockers(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEnvironmentDeploymentState2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐEnvironmentDeploymentStateᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.EnvironmentDeploymentState) graphql.Marshaler {
@@ -101765,6 +103731,26 @@ func (ec *executionContext) unmarshalNQueueMappingInput2githubᚗcomᚋcairnhq�
 
 func (ec *executionContext) marshalNQueuePolicy2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐQueuePolicy(ctx context.Context, sel ast.SelectionSet, v spec.QueuePolicy) graphql.Marshaler {
 	return ec._QueuePolicy(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNQueuedDeployment2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐQueuedDeployment(ctx context.Context, sel ast.SelectionSet, v delivery.QueuedDeployment) graphql.Marshaler {
+	return ec._QueuedDeployment(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNQueuedDeployment2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐQueuedDeploymentᚄ(ctx context.Context, sel ast.SelectionSet, v []delivery.QueuedDeployment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNQueuedDeployment2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐQueuedDeployment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNRelease2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Release) graphql.Marshaler {
@@ -106099,6 +108085,13 @@ func (ec *executionContext) marshalOReleaseReason2ᚖgithubᚗcomᚋcairnhqᚋca
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOReleaseRef2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseRef(ctx context.Context, sel ast.SelectionSet, v *delivery.ReleaseRef) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ReleaseRef(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOReleaseStatus2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋreleaseᚐStatusᚄ(ctx context.Context, v any) ([]release.Status, error) {

@@ -97,13 +97,12 @@ func TestSendHonoursContext(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	m := &cmail.SMTP{Addr: l.Addr().String(), From: "cairn@example.com", TLS: cmail.TLSNone, Timeout: 30 * time.Second}
-	start := time.Now()
+	// The server never speaks and the send's own timeout is an hour: Send returns only
+	// because its context ended (if it ignored the context, the test would hang and fail
+	// at its deadline rather than pass late).
+	m := &cmail.SMTP{Addr: l.Addr().String(), From: "cairn@example.com", TLS: cmail.TLSNone, Timeout: time.Hour}
 	if err := m.Send(ctx, "bob@example.com", "s", "b"); err == nil {
 		t.Fatal("send to a silent server succeeded")
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("send took %v after its context ended", d)
 	}
 }
 

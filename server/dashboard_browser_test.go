@@ -280,11 +280,21 @@ func TestDashboardInBrowser(t *testing.T) {
 		shot.take("03-my-approvals"),
 		chromedp.Click(chromedp.Search(`//main//a[text()="Release-1"]`)),
 		until("the release page", textIn(`li[data-env="prod"]`, "Pending approval")),
+		// First on prod's card: why it is not there yet, and pam's quick actions.
+		until("prod's blockers", textIn(`li[data-env="prod"] [data-blockers="prod"]`, "Why Release-1 is not in prod yet")),
+		until("the approval blocker", `(() => { const b = document.querySelector('li[data-env="prod"] [data-blockers] li[data-kind="PENDING_APPROVAL"]');
+		  return !!b && b.innerText.includes('Who can act: user pam') && b.innerText.includes('waits for user pam') &&
+		    [...b.querySelectorAll('button')].map(x => x.innerText).join() === 'Approve now,Reject now' &&
+		    b.closest('li.card').querySelector('header').nextElementSibling === b.closest('[data-blockers]') })()`),
+		until("no blockers on a deployed environment", `!!document.querySelector('li[data-env="dev"]') && !document.querySelector('li[data-env="dev"] [data-blockers]')`),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
 			deployButtons, err = chromedp.Evaluate[int](`[...document.querySelectorAll('main button')].filter(b => /Deploy|Redeploy/.test(b.innerText)).length`)(ctx, t)
 			return err
 		}),
 		shot.take("04-release"),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		shot.take("04-release-phone"),
+		chromedp.ResetViewport(),
 		chromedp.SendKeys(chromedp.CSS(`li[data-env="prod"] input[id$="-comment"]`), "ship it"),
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Approve"]`)),
 		until("the approval recorded", textIn(`li[data-env="prod"]`, "by pam")),
@@ -314,10 +324,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		until("the overview names the intervention", textIn(`td[data-env="prod"]`, "waiting on manual intervention verify by pam")),
 		chromedp.Navigate(url+"/releases/"+rel),
 		until("the intervention", textIn(`li[data-env="prod"]`, "Check the shop's front page")),
+		until("the intervention blocker", `(() => { const b = document.querySelector('li[data-env="prod"] [data-blockers] li[data-kind="MANUAL_INTERVENTION"]');
+		  return !!b && b.innerText.includes('manual intervention verify for user pam') &&
+		    [...b.querySelectorAll('button')].map(x => x.innerText).join() === 'Resume now,Reject intervention' })()`),
 		shot.take("06-intervention"),
 		chromedp.SendKeys(chromedp.CSS(`li[data-env="prod"] input[id^="mi-"]`), "front page fine"),
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Resume"]`)),
 		until("the resume recorded", textIn(`li[data-env="prod"]`, "by pam: “front page fine”")),
+		until("prod's blockers follow", `!document.querySelector('li[data-env="prod"] [data-blockers] li[data-kind="MANUAL_INTERVENTION"]')`),
 		chromedp.Click(chromedp.CSS(`li[data-env="prod"] a[href^="/deployments/"]`)),
 	)
 	run(t, ctx, "the log completes",
@@ -331,6 +345,9 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// The other views.
 	run(t, ctx, "other views",
+		chromedp.Navigate(url+"/releases/"+rel),
+		until("prod deployed", textIn(`li[data-env="prod"] header`, "Succeeded")),
+		until("no blockers left", `!document.querySelector('[data-blockers]')`),
 		chromedp.Navigate(url+"/definitions/"+def),
 		until("the definition's releases", textIn(`main`, "Release-1")),
 		shot.take("08-definition"),

@@ -79,7 +79,6 @@ func TestJenkinsWebhookEndToEnd(t *testing.T) {
 		}
 		req, _ := http.NewRequest("POST", h.http.URL+"/webhooks/jenkins/ci", bytes.NewReader(body))
 		req.SetBasicAuth("cairn", "hook-secret")
-		start := time.Now()
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -92,9 +91,6 @@ func TestJenkinsWebhookEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusCreated || answer.Result != "ACCEPTED" || len(answer.Releases) != 1 {
 			t.Fatalf("webhook: %d %+v", resp.StatusCode, answer)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("webhook took %v", d)
 		}
 		relID := answer.Releases[0]
 

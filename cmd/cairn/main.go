@@ -13,6 +13,7 @@
 //	cairn resume 9 --comment "smoke checked"
 //	cairn logs -f 31
 //	cairn status web
+//	cairn why 12 prod
 //	cairn agents list -o json
 //	cairn webhooks redeliver 133143986177
 //	cairn definitions import azure shop.json --mapping mapping.json --apply
@@ -104,7 +105,7 @@ func init() {
 		releasesListCommand, releaseCreateCommand, deployCommand,
 		approvalsListCommand, approveCommand, rejectCommand,
 		interventionsListCommand, resumeCommand, stopCommand,
-		logsCommand, statusCommand, agentsListCommand, webhooksRedeliverCommand,
+		logsCommand, statusCommand, whyCommand, agentsListCommand, webhooksRedeliverCommand,
 		groupsListCommand, groupsShowCommand, groupsSetCommand, groupsUnsetCommand, groupsDeleteCommand,
 		filesListCommand, filesUploadCommand, filesDeleteCommand,
 		tasksListCommand, tasksShowCommand,

@@ -267,6 +267,33 @@ func TestCLIAgainstARealServer(t *testing.T) {
 
 	// prod waits for admin's approval: approve it with a comment.
 	approval := c.pendingApproval(ts, rel.Name)
+	// why says so, with the command that approves it.
+	if out := c.ok("why", rel.ID, "prod"); !strings.Contains(out, rel.Name+" is not in prod yet (PENDING_APPROVAL):") ||
+		!strings.Contains(out, "1. PENDING_APPROVAL (pre): the pre-deployment approval of prod waits for user admin") ||
+		!strings.Contains(out, "who can act: user admin") || !strings.Contains(out, "approve (cairn approve "+approval+")") {
+		t.Errorf("why:\n%s", out)
+	}
+	var why struct {
+		Deployed bool
+		Blockers []struct{ Kind string }
+	}
+	c.json(&why, "why", rel.ID, "dev")
+	if !why.Deployed || len(why.Blockers) != 0 {
+		t.Errorf("why of a deployed environment: %+v", why)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"why", rel.ID}, "want RELEASE-ID ENVIRONMENT"},
+		{[]string{"why", "Release-1", "prod"}, "want the release's number id"},
+		{[]string{"why", "987654321", "prod"}, "release 987654321 not found"},
+		{[]string{"why", rel.ID, "staging"}, `no environment "staging" (it has dev, prod)`},
+	} {
+		if _, err := c.run("", bad.args...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("cairn %s: %v, want %q", strings.Join(bad.args, " "), err, bad.want)
+		}
+	}
 	if out := c.ok("approve", approval, "--comment", "ship it"); !strings.Contains(out, "APPROVED") {
 		t.Errorf("approve: %q", out)
 	}
@@ -288,6 +315,9 @@ func TestCLIAgainstARealServer(t *testing.T) {
 		t.Errorf("resume: %q", out)
 	}
 	ts.waitFor(t, "prod deployed", func() bool { return ts.envStatus(t, rel.ID, "prod") == "SUCCEEDED" })
+	if out := c.ok("why", rel.ID, "prod"); out != rel.Name+" is in prod (SUCCEEDED): nothing blocks it.\n" {
+		t.Errorf("why once deployed: %q", out)
+	}
 
 	// A second release: reject prod.
 	var rel2 release // dev's task finds the gate open and ends at once

@@ -21,10 +21,7 @@ func TestCallGate(t *testing.T) {
 		case "/big":
 			w.Write([]byte(strings.Repeat("x", delivery.MaxGateResponseBytes+1)))
 		case "/slow":
-			select {
-			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
-			}
+			<-r.Context().Done() // only the call's own timeout ends this request
 		case "/echo":
 			w.Header().Set("X-Seen", r.Header.Get("X-Token")+"|"+r.Method)
 			b := make([]byte, 100)
@@ -49,12 +46,10 @@ func TestCallGate(t *testing.T) {
 	if _, err := c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: srv.URL + "/big"}); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("oversized body: %v", err)
 	}
-	start := time.Now()
+	// /slow never answers: the call returns only if its timeout is applied (a missing one hangs
+	// the test instead of passing late).
 	if _, err := c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: srv.URL + "/slow", Timeout: 100 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "no answer within") {
 		t.Fatalf("slow endpoint: %v", err)
-	}
-	if time.Since(start) > 3*time.Second {
-		t.Fatal("the call timeout was not applied")
 	}
 	for _, u := range []string{"file:///etc/passwd", "gopher://x", "http://[::1", "://nothing"} {
 		if _, err := c.CallGate(ctx, delivery.GateRequest{Method: "GET", URL: u}); err == nil {

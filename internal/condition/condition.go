@@ -61,6 +61,17 @@ type value struct {
 }
 
 // Keywords and the status functions they stand for.
+// The keyword conditions, as a definition stores them (Succeeded is stored as "", the default).
+const (
+	Succeeded = "SUCCEEDED"
+	Always    = "ALWAYS"
+	Failed    = "FAILED"
+	Canceled  = "CANCELED"
+)
+
+// IsKeyword reports whether k (upper case) is one of the keyword conditions.
+func IsKeyword(k string) bool { return k == Succeeded || k == Always || k == Failed || k == Canceled }
+
 var keywords = map[string]string{
 	"succeeded": "succeeded()", "always": "always()", "failed": "failed()", "canceled": "canceled()",
 	"cancelled": "canceled()",

@@ -200,7 +200,7 @@ func TestCancelReachesAgent(t *testing.T) {
 		h.bus.Publish(ctx, []delivery.Event{{Type: delivery.EventJobCancelRequested, JobID: s.Job.ID, AgentID: agentID,
 			Data: map[string]any{"reason": "canceled by alice"}}})
 		j := h.waitJob(t, s.Job.ID, job.StatusCANCELED, job.StatusFAILED, job.StatusSUCCEEDED)
-		if j.Status != job.StatusCANCELED || time.Since(start) > 10*time.Second {
+		if j.Status != job.StatusCANCELED {
 			t.Fatalf("job %s (%q) after %s", j.Status, j.ResultReason, time.Since(start))
 		}
 		steps := j.QuerySteps().AllX(ctx)

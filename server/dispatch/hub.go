@@ -476,7 +476,7 @@ func (h *Hub) assign(s *session, jobID int) {
 }
 
 func (h *Hub) failJob(jobID int, reason string) {
-	if err := h.e.FinishJob(h.ctx, jobID, delivery.JobResult{Status: "FAILED", Reason: reason}); err != nil {
+	if err := h.e.FinishJob(h.ctx, jobID, delivery.JobResult{Status: delivery.JobResultFailed, Reason: reason}); err != nil {
 		h.log.Error("failing a job that cannot run", "job", jobID, "err", err)
 	}
 }

@@ -471,7 +471,7 @@ func (s *session) rejected(jobID int, m agentproto.JobRejected) error {
 		return nil
 	default:
 		reason := "the agent cannot run the job: " + m.Message
-		err := s.hub.e.FinishJob(s.ctx, jobID, delivery.JobResult{Status: "FAILED", Reason: reason})
+		err := s.hub.e.FinishJob(s.ctx, jobID, delivery.JobResult{Status: delivery.JobResultFailed, Reason: reason})
 		if delivery.CodeOf(err) == delivery.CodeConflict {
 			return nil
 		}

@@ -23,6 +23,14 @@ type Documents = {
     "mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }": typeof types.RejectDocument,
     "mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }": typeof types.ReassignDocument,
     "query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }": typeof types.AuditDocument,
+    "query Why($rel: ID!, $env: String!) {\n  whyNotDeployed(releaseId: $rel, environment: $env) {\n    releaseName environment status deployed\n    blockers {\n      kind message since until stage whoCanAct viewerActions\n      deployment { id }\n      approvals { approval { id approver approverKind } viewerCanDecide viewerCanReassign }\n      gateSampleCount lastFailingSample { number takenAt results { gate passed detail } }\n      freezeWindows { id name }\n      queuePosition maxParallel queueAhead { releaseName } queueRunning { releaseName }\n      job { id demands waitingReason }\n      intervention { id taskName instructions }\n      environments newerRelease { id name }\n    }\n  }\n}": typeof types.WhyDocument,
+    "mutation BlockerDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": typeof types.BlockerDeployDocument,
+    "mutation BlockerApprove($input: ApprovalDecisionInput!) { approve(input: $input) { id } }": typeof types.BlockerApproveDocument,
+    "mutation BlockerReject($input: ApprovalDecisionInput!) { reject(input: $input) { id } }": typeof types.BlockerRejectDocument,
+    "mutation BlockerIgnoreGates($id: ID!) { ignoreGates(deploymentId: $id) { id } }": typeof types.BlockerIgnoreGatesDocument,
+    "mutation BlockerResume($id: ID!) { resumeManualIntervention(id: $id) { id } }": typeof types.BlockerResumeDocument,
+    "mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }": typeof types.BlockerRejectInterventionDocument,
+    "mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": typeof types.BlockerCancelDocument,
     "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": typeof types.DefinitionDocument,
     "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": typeof types.DeploymentDocument,
     "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }": typeof types.CancelFromLogDocument,
@@ -50,6 +58,14 @@ const documents: Documents = {
     "mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }": types.RejectDocument,
     "mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }": types.ReassignDocument,
     "query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }": types.AuditDocument,
+    "query Why($rel: ID!, $env: String!) {\n  whyNotDeployed(releaseId: $rel, environment: $env) {\n    releaseName environment status deployed\n    blockers {\n      kind message since until stage whoCanAct viewerActions\n      deployment { id }\n      approvals { approval { id approver approverKind } viewerCanDecide viewerCanReassign }\n      gateSampleCount lastFailingSample { number takenAt results { gate passed detail } }\n      freezeWindows { id name }\n      queuePosition maxParallel queueAhead { releaseName } queueRunning { releaseName }\n      job { id demands waitingReason }\n      intervention { id taskName instructions }\n      environments newerRelease { id name }\n    }\n  }\n}": types.WhyDocument,
+    "mutation BlockerDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": types.BlockerDeployDocument,
+    "mutation BlockerApprove($input: ApprovalDecisionInput!) { approve(input: $input) { id } }": types.BlockerApproveDocument,
+    "mutation BlockerReject($input: ApprovalDecisionInput!) { reject(input: $input) { id } }": types.BlockerRejectDocument,
+    "mutation BlockerIgnoreGates($id: ID!) { ignoreGates(deploymentId: $id) { id } }": types.BlockerIgnoreGatesDocument,
+    "mutation BlockerResume($id: ID!) { resumeManualIntervention(id: $id) { id } }": types.BlockerResumeDocument,
+    "mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }": types.BlockerRejectInterventionDocument,
+    "mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": types.BlockerCancelDocument,
     "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": types.DefinitionDocument,
     "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": types.DeploymentDocument,
     "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }": types.CancelFromLogDocument,
@@ -118,6 +134,38 @@ export function graphql(source: "mutation Reassign($id: ID!, $to: String!, $comm
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }"): (typeof documents)["query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Why($rel: ID!, $env: String!) {\n  whyNotDeployed(releaseId: $rel, environment: $env) {\n    releaseName environment status deployed\n    blockers {\n      kind message since until stage whoCanAct viewerActions\n      deployment { id }\n      approvals { approval { id approver approverKind } viewerCanDecide viewerCanReassign }\n      gateSampleCount lastFailingSample { number takenAt results { gate passed detail } }\n      freezeWindows { id name }\n      queuePosition maxParallel queueAhead { releaseName } queueRunning { releaseName }\n      job { id demands waitingReason }\n      intervention { id taskName instructions }\n      environments newerRelease { id name }\n    }\n  }\n}"): (typeof documents)["query Why($rel: ID!, $env: String!) {\n  whyNotDeployed(releaseId: $rel, environment: $env) {\n    releaseName environment status deployed\n    blockers {\n      kind message since until stage whoCanAct viewerActions\n      deployment { id }\n      approvals { approval { id approver approverKind } viewerCanDecide viewerCanReassign }\n      gateSampleCount lastFailingSample { number takenAt results { gate passed detail } }\n      freezeWindows { id name }\n      queuePosition maxParallel queueAhead { releaseName } queueRunning { releaseName }\n      job { id demands waitingReason }\n      intervention { id taskName instructions }\n      environments newerRelease { id name }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation BlockerDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }"): (typeof documents)["mutation BlockerDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation BlockerApprove($input: ApprovalDecisionInput!) { approve(input: $input) { id } }"): (typeof documents)["mutation BlockerApprove($input: ApprovalDecisionInput!) { approve(input: $input) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation BlockerReject($input: ApprovalDecisionInput!) { reject(input: $input) { id } }"): (typeof documents)["mutation BlockerReject($input: ApprovalDecisionInput!) { reject(input: $input) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation BlockerIgnoreGates($id: ID!) { ignoreGates(deploymentId: $id) { id } }"): (typeof documents)["mutation BlockerIgnoreGates($id: ID!) { ignoreGates(deploymentId: $id) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation BlockerResume($id: ID!) { resumeManualIntervention(id: $id) { id } }"): (typeof documents)["mutation BlockerResume($id: ID!) { resumeManualIntervention(id: $id) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }"): (typeof documents)["mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }"): (typeof documents)["mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -10,6 +10,7 @@ import { Link } from '../router';
 import { ApprovalActions } from './ApprovalActions';
 import { graphql } from '../gql';
 import type { ReleaseQuery } from '../gql/graphql';
+import { Blockers } from './Blockers';
 
 const releaseQuery = graphql(`query Release($id: ID!) {
   release(id: $id) {
@@ -143,6 +144,7 @@ function EnvCard({ env, release, trigger, actionable }: { env: EnvT; release: Re
         <h3 id={`env-${env.id}`}>{env.name}</h3>
         <Status status={env.status} />
       </header>
+      <Blockers releaseId={release.id} environment={env.name} />
       <p className="small">Trigger: {triggerText}</p>
       {latest && (
         <div>
