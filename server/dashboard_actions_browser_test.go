@@ -72,27 +72,27 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	var before, after []string
 	run(t, ctx, "cancel while the gates are evaluated",
 		signIn("ed", "Evaluating gates"),
-		until("the cancel button", textIn(`li[data-env="prod"] .buttons`, "Cancel deployment")),
+		until("the cancel button", textIn(`li[data-env="prod"] [data-actions=environment]`, "Cancel deployment")),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
-			before, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"]`))(ctx, t)
+			before, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"] [data-actions=environment]`))(ctx, t)
 			return err
 		}),
 		shot.take("20-release-gates"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 		shot.take("21-release-gates-phone"),
 		chromedp.EmulateViewport(1280, 900), // ResetViewport leaves the page 390 px wide
-		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Cancel deployment"]`)),
+		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Cancel deployment"]`)),
 		until("the cancel", textIn(`li[data-env="prod"] header`, "Canceled")),
-		until("the redeploy button", textIn(`li[data-env="prod"] .buttons`, "Redeploy prod")),
+		until("the redeploy button", textIn(`li[data-env="prod"] [data-actions=environment]`, "Redeploy prod")),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
-			after, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"]`))(ctx, t)
+			after, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"] [data-actions=environment]`))(ctx, t)
 			return err
 		}),
 		shot.take("22-release-canceled"),
-		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Redeploy prod"]`)),
+		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Redeploy prod"]`)),
 		until("attempt 2", textIn(`li[data-env="prod"]`, "Attempt 2")),
 		until("its gates", textIn(`li[data-env="prod"] header`, "Evaluating gates")),
-		until("cancel again", textIn(`li[data-env="prod"] .buttons`, "Cancel deployment")),
+		until("cancel again", textIn(`li[data-env="prod"] [data-actions=environment]`, "Cancel deployment")),
 	)
 	if want := []string{"Cancel deployment"}; !equalStrings(before, want) {
 		t.Errorf("while the gates are evaluated the buttons are %q, want %q", before, want)
