@@ -170,7 +170,9 @@ func TestReleaseViewerCanQueriesDoNotGrowWithHistory(t *testing.T) {
 		return n.Load()
 	}
 	small, large := count(few, true)-count(few, false), count(many, true)-count(many, false)
-	if large > small {
+	// As above: a batch loader's window may split a batch on a stalled machine; not one more
+	// query per attempt (9 attempts have 6 more deployments and approvals than 3).
+	if large > small+2 {
 		t.Fatalf("viewerCan's SQL queries grow with the history: %d for 3 attempts, %d for 9", small, large)
 	}
 	t.Logf("viewerCan adds %d SQL queries to the release page with 3 attempts, %d with 9", small, large)
