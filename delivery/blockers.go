@@ -322,35 +322,32 @@ func (w *why) holders(perm Permission, env string) []string {
 }
 
 // deployActions are what DeployEnvironment would let the viewer do now:
-// deploy (EDITOR, manageDeployments, an environment that may start a
-// deployment, a release that may deploy, no REFUSE window) and, for an
-// ADMIN under a freeze, deploy through it.
+// deploy (EDITOR, manageDeployments, and deployRefusal's checks, as
+// viewerCan makes them) and, for an ADMIN under a freeze, deploy through it.
 func (w *why) deployActions() []BlockerAction {
 	if !w.actor.Role.AtLeast(RoleEditor) || !w.may(PermManageDeployments) {
 		return nil
 	}
-	if _, err := environmentMachine.apply(w.re.ID, w.re.Status, EnvironmentDeploy); err != nil {
-		return nil
-	}
-	if refusedInRelease(w.rel, w.re.Name) != nil {
-		return nil
-	}
 	var out []BlockerAction
-	if w.fr == nil || w.fr.refuse == nil {
+	if deployRefusal(w.ctx, w.c, w.now, w.rel, w.re, false) == nil {
 		out = append(out, ActionDeploy)
 	}
-	if w.fr != nil && w.actor.Role == RoleAdmin {
+	if w.fr != nil && w.actor.Role == RoleAdmin && deployRefusal(w.ctx, w.c, w.now, w.rel, w.re, true) == nil {
 		out = append(out, ActionDeployThroughFreeze)
 	}
 	return out
 }
 
 // cancelAction is CANCEL_DEPLOYMENT when CancelDeployment would accept it
-// from the viewer (EDITOR, manageDeployments, a deployment not final).
-// cancelPending tells whether a cancel was already requested of its agents.
+// from the viewer (EDITOR, manageDeployments, and cancelPlan's checks, as
+// viewerCan makes them). cancelPending tells whether a cancel was already
+// requested of its agents (cancelPlan would refuse it too).
 func (w *why) cancelAction(cancelPending bool) []BlockerAction {
 	if w.d == nil || deploymentFinal(w.d.Status) || cancelPending ||
 		!w.actor.Role.AtLeast(RoleEditor) || !w.may(PermManageDeployments) {
+		return nil
+	}
+	if _, _, err := cancelPlan(w.ctx, w.c, w.d); err != nil {
 		return nil
 	}
 	return []BlockerAction{ActionCancelDeployment}

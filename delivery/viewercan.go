@@ -217,11 +217,7 @@ func (e *Engine) ReleaseEnvironmentViewerCan(ctx context.Context, p *Principal, 
 	if latest == nil {
 		return out, nil
 	}
-	dc, err := deployCtxOf(ctx, e.client, latest)
-	if err != nil {
-		return out, err
-	}
-	d, err := e.deploymentViewerCan(ctx, p, dc, manage)
+	d, err := e.deploymentViewerCan(ctx, p, latest, manage)
 	out.Cancel, out.Approve = d.Cancel, d.Approve
 	return out, err
 }
@@ -232,27 +228,33 @@ func (e *Engine) DeploymentViewerCan(ctx context.Context, p *Principal, d *ent.D
 	if err != nil {
 		return DeploymentViewerCan{}, err
 	}
-	dc, err := deployCtxOf(ctx, e.client, d)
-	if err != nil {
-		return DeploymentViewerCan{}, err
-	}
-	return e.deploymentViewerCan(ctx, p, dc, manage)
+	return e.deploymentViewerCan(ctx, p, d, manage)
 }
 
-func (e *Engine) deploymentViewerCan(ctx context.Context, p *Principal, dc *deployCtx, manage bool) (DeploymentViewerCan, error) {
+func (e *Engine) deploymentViewerCan(ctx context.Context, p *Principal, d *ent.Deployment, manage bool) (DeploymentViewerCan, error) {
 	var out DeploymentViewerCan
 	if manage {
-		_, _, err := cancelPlan(ctx, e.client, dc.d)
+		_, _, err := cancelPlan(ctx, e.client, d)
 		no, err := refused(err)
 		if err != nil {
 			return out, err
 		}
 		out.Cancel = !no
 	}
-	pending, err := e.client.Approval.Query().Where(approval.DeploymentID(dc.d.ID), approval.StatusEQ(approval.StatusPENDING)).
+	if deploymentFinal(d.Status) {
+		return out, nil // its approvals are decided or canceled
+	}
+	pending, err := e.client.Approval.Query().Where(approval.DeploymentID(d.ID), approval.StatusEQ(approval.StatusPENDING)).
 		Order(ent.Asc(approval.FieldID)).All(ctx)
+	if err != nil || len(pending) == 0 {
+		if err != nil {
+			err = fmt.Errorf("reading the approvals of deployment %d: %w", d.ID, err)
+		}
+		return out, err
+	}
+	dc, err := deployCtxOf(ctx, e.client, d)
 	if err != nil {
-		return out, fmt.Errorf("reading the approvals of deployment %d: %w", dc.d.ID, err)
+		return out, err
 	}
 	for _, a := range pending {
 		no, err := refused(e.decideCheck(ctx, p.actor, dc, a, ApprovalApprove))
@@ -270,6 +272,9 @@ func (e *Engine) deploymentViewerCan(ctx context.Context, p *Principal, dc *depl
 // ApprovalViewerCan answers what p may do with approval a now.
 func (e *Engine) ApprovalViewerCan(ctx context.Context, p *Principal, a *ent.Approval) (ApprovalViewerCan, error) {
 	var out ApprovalViewerCan
+	if len(approvalMachine.next[a.Status]) == 0 {
+		return out, nil // decided: decideGuard's first check refuses every action
+	}
 	d, err := e.client.Deployment.Get(ctx, a.DeploymentID)
 	if err != nil {
 		return out, fmt.Errorf("reading deployment %d: %w", a.DeploymentID, err)

@@ -10,6 +10,10 @@ import (
 // the default limit of 5000 a query holds at most about 15 of them.
 const ciCallCost = 250
 
+// viewerCanCost is the complexity of a viewerCan field of a release, release environment,
+// deployment or approval.
+const viewerCanCost = 10
+
 // blockersCost is the complexity of the blockers of one environment
 // (whyNotDeployed, ReleaseEnvironment.blockers): a bounded read of about
 // twenty statements, so that a list of releases cannot ask for them all.
@@ -18,6 +22,13 @@ const blockersCost = 20
 // setComplexity makes connection fields cost their selection times the page
 // size, so a query cannot ask for 1000 × 1000 rows within the limit.
 func setComplexity(c *ComplexityRoot) {
+	// viewerCan of a release's parts runs the mutations' checks (a handful of reads each): it
+	// costs like a small page, so that a list cannot ask it of thousands of rows.
+	viewerCan := func(child int) int { return viewerCanCost + child }
+	c.Release.ViewerCan = viewerCan
+	c.ReleaseEnvironment.ViewerCan = viewerCan
+	c.Deployment.ViewerCan = viewerCan
+	c.Approval.ViewerCan = viewerCan
 	// Each artifactVersions field may call a CI server: it costs a real call, not a field,
 	// so that a query with a thousand aliases of it is refused before any call is made.
 	c.Query.ArtifactVersions = func(child int, _ int, _ string, first *int) int {

@@ -200,3 +200,92 @@ func TestTargetQueriesDoNotGrowWithDeployments(t *testing.T) {
 			small, large, few, twoStatements, many)
 	})
 }
+
+// TestReleaseViewerCanQueriesDoNotGrowWithHistory: what the release page's viewerCan fields (the
+// mutations' checks) add to its SQL queries is the same for an environment with 2 finished
+// attempts as with 8: a finished deployment and a decided approval need no read.
+func TestReleaseViewerCanQueriesDoNotGrowWithHistory(t *testing.T) {
+	db := storagetest.Open(t, "sqlite")
+	ctx := context.Background()
+	client, n := storagetest.Counting(db)
+	eng := delivery.New(client, delivery.Options{Dialect: db.Dialect})
+	ed := client.User.Create().SetUsername("eddie").SetRole(user.RoleEDITOR).SaveX(ctx)
+	editor := delivery.Actor{UserID: ed.ID, Username: "eddie", Role: delivery.RoleEditor}
+	job := spec.JobSpec{Tasks: []spec.Task{{Name: "t", Script: "true"}}}
+	def, err := eng.CreateDefinition(ctx, editor, spec.DefinitionSnapshot{Name: "shop", Environments: []spec.EnvironmentSpec{
+		{Name: "prod", Trigger: spec.Trigger{Kind: spec.TriggerManual}, Job: job,
+			PreApproval: spec.ApprovalPolicy{Approvers: []spec.Approver{{Kind: spec.ApproverUser, Name: "eddie"}}}},
+	}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := func(attempts int) int {
+		rel, err := eng.CreateRelease(ctx, editor, delivery.CreateReleaseInput{DefinitionID: def.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range attempts {
+			d, err := eng.DeployEnvironment(ctx, editor, delivery.DeployInput{ReleaseID: rel.ID, Environment: "prod"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := eng.CancelDeployment(ctx, editor, d.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The latest attempt waits for its approval: the environment's own checks run.
+		if _, err := eng.DeployEnvironment(ctx, editor, delivery.DeployInput{ReleaseID: rel.ID, Environment: "prod"}); err != nil {
+			t.Fatal(err)
+		}
+		return rel.ID
+	}
+	few, many := release(2), release(8)
+	res := &graph.Resolver{Engine: eng}
+	h := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
+	h.AddTransport(transport.POST{})
+	h.AroundOperations(res.Loaders)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), editor)))
+	}))
+	defer srv.Close()
+	count := func(id int, can bool) int64 {
+		q := fmt.Sprintf(`{ release(id: %d) { viewerCan { abandon } environments { viewerCan { deploy redeploy rollback cancel approve }
+			deployments { status viewerCan { cancel approve } approvals { status viewerCan { approve reject reassign } } } } } }`, id)
+		if !can {
+			q = fmt.Sprintf(`{ release(id: %d) { environments { deployments { status approvals { status } } } } }`, id)
+		}
+		body, _ := json.Marshal(map[string]any{"query": q})
+		n.Store(0)
+		resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Errors []any `json:"errors"`
+			Data   struct {
+				Release struct {
+					Environments []struct {
+						ViewerCan   struct{ Cancel, Approve bool }
+						Deployments []any
+					}
+				}
+			}
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if len(out.Errors) > 0 {
+			t.Fatalf("errors: %v", out.Errors)
+		}
+		if envs := out.Data.Release.Environments; can && (len(envs) != 1 || !envs[0].ViewerCan.Cancel || !envs[0].ViewerCan.Approve) {
+			t.Fatalf("release %d: %+v", id, out.Data.Release)
+		}
+		return n.Load()
+	}
+	small, large := count(few, true)-count(few, false), count(many, true)-count(many, false)
+	// As above: a batch loader's window may split a batch on a stalled machine; not one more
+	// query per attempt (9 attempts have 6 more deployments and approvals than 3).
+	if large > small+2 {
+		t.Fatalf("viewerCan's SQL queries grow with the history: %d for 3 attempts, %d for 9", small, large)
+	}
+	t.Logf("viewerCan adds %d SQL queries to the release page with 3 attempts, %d with 9", small, large)
+}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -22,7 +23,7 @@ func buttonsIn(sel string) string {
 // waits for its gates (EVALUATING_GATES: the first sample is an hour away). The page offers
 // "Cancel deployment" and no deploy button, as viewerCan says; after the cancel it offers
 // "Redeploy prod", which starts a new attempt that waits for its gates again, and Cancel
-// returns. A VIEWER sees the same page without any of these buttons. Screenshots at 1280 and
+// returns; the deployment's page cancels it too. A VIEWER sees the same page without any of these buttons. Screenshots at 1280 and
 // 390 px wide; the page logs no error.
 func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	if runtime.GOOS != "linux" {
@@ -39,7 +40,7 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	for _, u := range []struct {
 		name string
 		role delivery.Role
-	}{{"ed", delivery.RoleEditor}, {"vic", delivery.RoleViewer}} {
+	}{{"ed", delivery.RoleEditor}, {"vic", delivery.RoleViewer}, {"root", delivery.RoleAdmin}} {
 		usr, err := e.CreateUser(context.Background(), sys, delivery.UserInput{Username: u.name, Role: u.role})
 		if err != nil {
 			t.Fatal(err)
@@ -59,39 +60,39 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	}
 	shot := newShots(t)
 	url := h.http.URL
-	signIn := func(user string) chromedp.Action[chromedp.Void] {
+	signIn := func(user, prodStatus string) chromedp.Action[chromedp.Void] {
 		return chromedp.Steps(
 			chromedp.Navigate(url+"/releases/"+rel),
 			chromedp.WaitVisible(chromedp.CSS(`#username`)),
 			chromedp.SendKeys(chromedp.CSS(`#username`), user),
 			chromedp.SendKeys(chromedp.CSS(`#password`), password+kb.Enter),
-			until("the release page", textIn(`li[data-env="prod"]`, "Evaluating gates")),
+			until("the release page", textIn(`li[data-env="prod"] header`, prodStatus)),
 		)
 	}
 	var before, after []string
 	run(t, ctx, "cancel while the gates are evaluated",
-		signIn("ed"),
-		until("the cancel button", textIn(`li[data-env="prod"] .buttons`, "Cancel deployment")),
+		signIn("ed", "Evaluating gates"),
+		until("the cancel button", textIn(`li[data-env="prod"] [data-actions=environment]`, "Cancel deployment")),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
-			before, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"]`))(ctx, t)
+			before, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"] [data-actions=environment]`))(ctx, t)
 			return err
 		}),
 		shot.take("20-release-gates"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 		shot.take("21-release-gates-phone"),
-		chromedp.ResetViewport(),
-		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Cancel deployment"]`)),
+		chromedp.EmulateViewport(1280, 900), // ResetViewport leaves the page 390 px wide
+		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Cancel deployment"]`)),
 		until("the cancel", textIn(`li[data-env="prod"] header`, "Canceled")),
-		until("the redeploy button", textIn(`li[data-env="prod"] .buttons`, "Redeploy prod")),
+		until("the redeploy button", textIn(`li[data-env="prod"] [data-actions=environment]`, "Redeploy prod")),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
-			after, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"]`))(ctx, t)
+			after, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"] [data-actions=environment]`))(ctx, t)
 			return err
 		}),
 		shot.take("22-release-canceled"),
-		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Redeploy prod"]`)),
+		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Redeploy prod"]`)),
 		until("attempt 2", textIn(`li[data-env="prod"]`, "Attempt 2")),
 		until("its gates", textIn(`li[data-env="prod"] header`, "Evaluating gates")),
-		until("cancel again", textIn(`li[data-env="prod"] .buttons`, "Cancel deployment")),
+		until("cancel again", textIn(`li[data-env="prod"] [data-actions=environment]`, "Cancel deployment")),
 	)
 	if want := []string{"Cancel deployment"}; !equalStrings(before, want) {
 		t.Errorf("while the gates are evaluated the buttons are %q, want %q", before, want)
@@ -99,23 +100,57 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	if want := []string{"Redeploy prod"}; !equalStrings(after, want) {
 		t.Errorf("after the cancel the buttons are %q, want %q", after, want)
 	}
-	if st := h.releaseEnvs(t, rel)["prod"]; st.Status != "EVALUATING_GATES" {
-		t.Errorf("after the redeploy prod is %s, want EVALUATING_GATES", st.Status)
+	st := h.releaseEnvs(t, rel)["prod"]
+	if st.Status != "EVALUATING_GATES" {
+		t.Fatalf("after the redeploy prod is %s, want EVALUATING_GATES", st.Status)
 	}
+
+	// The deployment's own page offers the same cancel (its viewerCan), and then no longer.
+	run(t, ctx, "cancel from the deployment's page",
+		chromedp.Navigate(url+"/deployments/"+st.DeploymentID),
+		until("the cancel button", textIn(`main header`, "Cancel deployment")),
+		shot.take("23-deployment-gates"),
+		chromedp.Click(chromedp.Search(`//main//header//button[text()="Cancel deployment"]`)),
+		until("the cancel", textIn(`main header`, "Canceled")),
+		until("no cancel button", `!document.querySelector('main header button')`),
+	)
 
 	var viewerButtons []string
 	run(t, ctx, "a viewer sees no action",
 		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
-		signIn("vic"),
+		signIn("vic", "Canceled"),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
 			viewerButtons, err = chromedp.Evaluate[[]string](buttonsIn(`main`))(ctx, t)
 			return err
 		}),
-		shot.take("23-release-viewer"),
+		shot.take("24-release-viewer"),
 	)
 	if len(viewerButtons) != 0 {
 		t.Errorf("a VIEWER sees the buttons %q", viewerButtons)
 	}
+
+	// The views the other browser test does not visit, for axe-core: the audit log (ADMINs), a
+	// work item, the empty approvals inbox.
+	relID, err := strconv.Atoi(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Seeding: the engine's client (Engine.Client is read-only).
+	h.srv.DB().Client.WorkItem.Create().SetSystem("JIRA").SetExternalID("SHOP-1").SetTitle("gate the release").SetType("Task").
+		SetState("Done").SetURL("https://jira.example.com/browse/SHOP-1").AddReleaseIDs(relID).SaveX(context.Background())
+	run(t, ctx, "an admin's views",
+		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
+		signIn("root", "Canceled"),
+		chromedp.Navigate(url+"/audit"),
+		until("the audit log", textIn(`main table`, "deployment.create")),
+		shot.take("25-audit"),
+		chromedp.Navigate(url+"/workitems/JIRA/SHOP-1"),
+		until("the work item", textIn(`main`, "gate the release")),
+		shot.take("26-work-item"),
+		chromedp.Navigate(url+"/approvals"),
+		until("the empty inbox", textIn(`main`, "Nothing waits on you")),
+		shot.take("27-my-approvals-empty"),
+	)
 }
 
 func equalStrings(a, b []string) bool {

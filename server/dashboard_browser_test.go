@@ -108,11 +108,16 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// shots saves screenshots under the artifacts directory.
+// shots saves screenshots under the artifacts directory, and checks each page it shoots with
+// axe-core.
 type shots struct {
 	t   *testing.T
 	dir string
+	axe string // axe-core's axe.min.js
 }
+
+// axePath is axe-core's script, installed by npm ci in web/ (a devDependency, pinned).
+var axePath = filepath.Join("..", "web", "node_modules", "axe-core", "axe.min.js")
 
 func newShots(t *testing.T) *shots {
 	dir := os.Getenv("CAIRN_SCREENSHOTS")
@@ -122,8 +127,21 @@ func newShots(t *testing.T) *shots {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &shots{t: t, dir: dir}
+	axe, err := os.ReadFile(axePath)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("axe-core: %v (run npm ci in web/)", err)
+		}
+		t.Logf("no axe-core (%v): run npm ci in web/ to check the pages' accessibility", err)
+	}
+	return &shots{t: t, dir: dir, axe: string(axe)}
 }
+
+// axeRun runs axe-core on the page (WCAG 2.1 A and AA and best practices) and answers the
+// serious and critical violations, as JSON.
+const axeRun = `axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(r.violations
+  .filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.html.slice(0, 100))}))))`
 
 // unlabeled lists the dashboard's form controls and buttons that have no accessible name
 // (GraphiQL's own page is not checked).
@@ -141,12 +159,38 @@ func (s *shots) take(name string) chromedp.Action[chromedp.Void] {
 		if len(bad) > 0 {
 			return fmt.Errorf("%s: controls without an accessible name: %q", name, bad)
 		}
+		if err := s.checkAxe(ctx, t, name); err != nil {
+			return err
+		}
 		buf, err := chromedp.FullScreenshot(100)(ctx, t)
 		if err != nil {
 			return err
 		}
 		return os.WriteFile(filepath.Join(s.dir, name+".png"), buf, 0o644)
 	})
+}
+
+// checkAxe fails on axe-core's serious and critical violations on the dashboard's pages
+// (GraphiQL's own page is not checked).
+func (s *shots) checkAxe(ctx context.Context, t *chromedp.Target, name string) error {
+	if s.axe == "" {
+		return nil
+	}
+	graphiql, err := chromedp.Evaluate[bool](`location.pathname === '/graphql'`)(ctx, t)
+	if err != nil || graphiql {
+		return err
+	}
+	if _, err := chromedp.Evaluate[bool](`typeof axe !== 'undefined' || (() => { `+s.axe+`; return true })()`)(ctx, t); err != nil {
+		return fmt.Errorf("%s: loading axe-core: %w", name, err)
+	}
+	out, err := chromedp.Evaluate[string](axeRun, chromedp.EvalAwaitPromise)(ctx, t)
+	if err != nil {
+		return fmt.Errorf("%s: running axe-core: %w", name, err)
+	}
+	if out != "[]" {
+		return fmt.Errorf("%s: axe-core finds serious or critical accessibility violations: %s", name, out)
+	}
+	return nil
 }
 
 // until waits (in the page, with a deadline) until the JavaScript expression is true.
@@ -320,7 +364,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		until("the overview", textIn(`td[data-env="prod"]`, "Succeeded")),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 		shot.take("12-overview-phone"),
-		chromedp.ResetViewport(),
+		chromedp.EmulateViewport(1280, 900), // ResetViewport leaves the page 390 px wide
 	)
 
 	// Sign out: the session ends on the server, not only in the page.

@@ -32,7 +32,8 @@ type Documents = {
     "mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }": typeof types.BlockerRejectInterventionDocument,
     "mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": typeof types.BlockerCancelDocument,
     "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": typeof types.DefinitionDocument,
-    "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": typeof types.DeploymentDocument,
+    "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": typeof types.DeploymentDocument,
+    "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }": typeof types.CancelFromLogDocument,
     "subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }": typeof types.LogDocument,
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": typeof types.MyApprovalsDocument,
     "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}": typeof types.OverviewDocument,
@@ -66,7 +67,8 @@ const documents: Documents = {
     "mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }": types.BlockerRejectInterventionDocument,
     "mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": types.BlockerCancelDocument,
     "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": types.DefinitionDocument,
-    "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": types.DeploymentDocument,
+    "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": types.DeploymentDocument,
+    "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }": types.CancelFromLogDocument,
     "subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }": types.LogDocument,
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": types.MyApprovalsDocument,
     "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}": types.OverviewDocument,
@@ -171,7 +173,11 @@ export function graphql(source: "query Definition($id: ID!) {\n  definition(id: 
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}"): (typeof documents)["query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}"];
+export function graphql(source: "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}"): (typeof documents)["query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName release { id name } job { status waitingReason agent { name } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }"): (typeof documents)["mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

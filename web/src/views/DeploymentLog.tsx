@@ -2,7 +2,7 @@
 // lines first, then live ones. Follow keeps the newest line in view; search
 // filters lines; download fetches the whole log as text.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { subscribe } from '../api';
+import { mutate, subscribe, type APIError } from '../api';
 import { useLive } from '../hooks';
 import { ErrorNote, Loading, Page, Status } from '../ui';
 import { Link } from '../router';
@@ -12,9 +12,10 @@ import type { DeploymentQuery } from '../gql/graphql';
 type DeploymentTargets = NonNullable<Extract<DeploymentQuery['node'], { __typename: 'Deployment' }>['targets']>;
 
 const depQuery = graphql(`query Deployment($id: ID!) {
-  node(id: $id) { __typename ... on Deployment { id attempt status statusReason environmentName release { id name } job { status waitingReason agent { name } }
+  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName release { id name } job { status waitingReason agent { name } }
     targets { id target status resultReason waitingReason startedAt finishedAt } } }
 }`);
+const cancelM = graphql(`mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }`);
 const logSub = graphql(`subscription Log($id: ID!, $from: Int64) { deploymentLog(deploymentId: $id, fromSeq: $from) { seq step text time } }`);
 
 type Line = { seq: number; step: number; text: string };
@@ -74,7 +75,7 @@ export function DeploymentLog({ id }: { id: string }) {
   const node = d.data?.node;
   const dep = node?.__typename === 'Deployment' ? node : undefined;
   return (
-    <Page title={dep ? `${dep.release.name} → ${dep.environmentName}, attempt ${dep.attempt}` : 'Deployment log'} actions={dep && <Status status={dep.status} />}>
+    <Page title={dep ? `${dep.release.name} → ${dep.environmentName}, attempt ${dep.attempt}` : 'Deployment log'} actions={dep && <><Status status={dep.status} />{dep.viewerCan.cancel && <CancelButton id={dep.id} />}</>}>
       {dep ? (
         <p className="small">
           <Link href={`/releases/${dep.release.id}`}>Back to {dep.release.name}</Link>
@@ -91,7 +92,7 @@ export function DeploymentLog({ id }: { id: string }) {
         <a href={`/logs/deployments/${id}`} download={`deployment-${id}.log`}>Download</a>
       </div>
       <ErrorNote error={error} />
-      <pre className="log" ref={box} tabIndex={0} aria-label="Log output" data-testid="log"
+      <pre className="log" ref={box} tabIndex={0} role="region" aria-label="Log output" data-testid="log"
         onScroll={(e) => {
           const el = e.currentTarget;
           const atEnd = el.scrollHeight - el.scrollTop - el.clientHeight < 4;
@@ -101,6 +102,28 @@ export function DeploymentLog({ id }: { id: string }) {
       </pre>
       {dep && (dep.targets ?? []).length > 0 && <Targets id={id} targets={dep.targets ?? []} />}
     </Page>
+  );
+}
+
+// CancelButton cancels the deployment (shown when its viewerCan allows it).
+function CancelButton({ id }: { id: string }) {
+  const [error, setError] = useState<APIError | null>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <>
+      <button type="button" className="danger" disabled={busy} onClick={async () => {
+        setBusy(true);
+        setError(null);
+        try {
+          await mutate(cancelM, { id });
+        } catch (e) {
+          setError(e as APIError);
+        } finally {
+          setBusy(false);
+        }
+      }}>Cancel deployment</button>
+      <ErrorNote error={error} />
+    </>
   );
 }
 

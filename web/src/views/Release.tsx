@@ -159,7 +159,7 @@ function EnvCard({ env, release, trigger, actionable }: { env: EnvT; release: Re
           <Interventions list={latest.manualInterventions ?? []} env={env.name} actionable={actionable} />
         </div>
       )}
-      <div className="buttons">
+      <div className="buttons" data-actions="environment">
         {(can.deploy || can.redeploy || can.rollback) && (
           <button type="button" onClick={() => run(() => mutate(deployM, { input: { releaseId: release.id, environment: env.name } }))}>
             {deployLabel}
