@@ -460,7 +460,7 @@ function TaskHeader({ block, collapsed, toggle }: { block: Block; collapsed: boo
       {s && <Status status={s.status} />}
       <span className="when">{timing(s?.startedAt, s?.finishedAt)}</span>
       <span className="counts">
-        {block.to - block.from + 1} lines
+        {block.to - block.from + 1} line{block.to === block.from ? '' : 's'}
         {block.errors > 0 && <> · <span className="k-error">{block.errors} error{block.errors === 1 ? '' : 's'}</span></>}
         {block.warnings > 0 && <> · <span className="k-warning">{block.warnings} warning{block.warnings === 1 ? '' : 's'}</span></>}
       </span>
