@@ -279,11 +279,14 @@ export function DeploymentLog({ id }: { id: string }) {
   const full = rows * ROW;
   const space = Math.min(full, MAX_PX);
   const scaled = full > space;
+  // Scaled, the rows that fit the box are drawn at the scroll position: the first is the
+  // scroll position's share of the rows that can come first, so the end shows the last row.
   const visible = Math.ceil(view.height / ROW) + 1;
+  const fit = Math.max(Math.floor(view.height / ROW), 1);
   const maxScroll = Math.max(space - view.height, 1);
-  const first = scaled ? Math.floor((Math.min(view.top, maxScroll) / maxScroll) * Math.max(rows - visible, 0)) : Math.floor(view.top / ROW);
+  const first = scaled ? Math.round((Math.min(view.top, maxScroll) / maxScroll) * Math.max(rows - fit, 0)) : Math.floor(view.top / ROW);
   const from = Math.max(0, first - (scaled ? 0 : OVERSCAN));
-  const to = Math.min(rows, first + visible + OVERSCAN);
+  const to = Math.min(rows, scaled ? first + fit : first + visible + OVERSCAN);
   const offset = scaled ? Math.min(view.top, maxScroll) : from * ROW;
 
   const scrollToRow = useCallback((r: number) => {
@@ -292,7 +295,8 @@ export function DeploymentLog({ id }: { id: string }) {
     const h = el.clientHeight;
     const f = rows * ROW;
     const sp = Math.min(f, MAX_PX);
-    const target = f > sp ? (r / Math.max(rows - Math.ceil(h / ROW), 1)) * Math.max(sp - h, 1) : r * ROW - h / 3;
+    const fits = Math.max(Math.floor(h / ROW), 1);
+    const target = f > sp ? (Math.max(r - Math.floor(fits / 3), 0) / Math.max(rows - fits, 1)) * Math.max(sp - h, 1) : r * ROW - h / 3;
     el.scrollTop = Math.max(0, target);
   }, [rows]);
 
