@@ -158,11 +158,12 @@ func TestDashboardBigLog(t *testing.T) {
 			  const t0 = performance.now();
 			  const text = await (await fetch('/logs/deployments/`+dep+`')).text();
 			  const download = performance.now() - t0;
-			  return { first: m('cairn-log-first-screen'), complete: m('cairn-log-complete'), download, bytes: text.length };
+			  return { first: m('cairn-log-first-screen'), complete: m('cairn-log-complete'), download, bytes: text.length,
+			    heap: (performance.memory?.usedJSHeapSize ?? 0) / 1048576, nodes: document.querySelectorAll('[data-testid=log] *').length };
 			})()`, chromedp.EvalAwaitPromise)(ctx, tg)
 			return err
 		}),
 	)
-	t.Logf("log view of %d lines: first screen %.0f ms after navigation, whole log %.0f ms; download of the same log (%.0f bytes) %.0f ms",
-		total, marks["first"], marks["complete"], marks["bytes"], marks["download"])
+	t.Logf("log view of %d lines: first screen %.0f ms after navigation, whole log %.0f ms (JS heap %.0f MiB, %.0f DOM nodes in the log); download of the same log (%.0f bytes) %.0f ms",
+		total, marks["first"], marks["complete"], marks["heap"], marks["nodes"], marks["bytes"], marks["download"])
 }
