@@ -253,10 +253,33 @@ func (e *Engine) WriteDeploymentLog(ctx context.Context, actor Actor, deployment
 	}
 	var buf []byte
 	marked := false
-	write := func(prefix string) func(lines []rawLine) error {
+	// With headers, the lines of each (job, step) follow a header line; which job a line of
+	// the agent phases belongs to is read from its sequence number (a job's lines follow its
+	// LogBase).
+	var steps map[int]map[int]*ent.JobStep
+	if r.Headers {
+		if steps, err = e.jobSteps(ctx, append(slices.Clone(jobs), targets...)); err != nil {
+			return err
+		}
+	}
+	var headed *ent.Job
+	headedStep := -1
+	write := func(prefix string, fixed *ent.Job) func(lines []rawLine) error {
 		return func(lines []rawLine) error {
 			buf = buf[:0]
 			for i := range lines {
+				if steps != nil {
+					j := fixed
+					if j == nil {
+						j = jobOfSeq(jobs, lines[i].seq)
+					}
+					if j != headed || lines[i].step != headedStep {
+						headed, headedStep = j, lines[i].step
+						buf = append(buf, prefix...)
+						buf = append(buf, StepHeader(j, steps[j.ID][lines[i].step], lines[i].step)...)
+						buf = append(buf, '\n')
+					}
+				}
 				if lines[i].afterLoss && !marked {
 					buf = append(buf, AfterLossMarker+"\n"...)
 					marked = true
@@ -272,17 +295,90 @@ func (e *Engine) WriteDeploymentLog(ctx context.Context, actor Actor, deployment
 		}
 	}
 	if len(jobs) > 0 {
-		if err := e.scanDeploymentLogs(ctx, jobs, r, logChunkPage, write("")); err != nil {
+		if err := e.scanDeploymentLogs(ctx, jobs, r, logChunkPage, write("", nil)); err != nil {
 			return err
 		}
 	}
 	for _, j := range targets {
 		marked = false
-		if err := e.scanLogs(ctx, j.ID, LogRange{FromSeq: 1}, logChunkPage, write("["+j.Target+"] ")); err != nil {
+		if err := e.scanLogs(ctx, j.ID, LogRange{FromSeq: 1}, logChunkPage, write("["+j.Target+"] ", j)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// jobSteps returns the recorded steps of the jobs, by job id and position.
+func (e *Engine) jobSteps(ctx context.Context, jobs []*ent.Job) (map[int]map[int]*ent.JobStep, error) {
+	ids := make([]int, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	out := make(map[int]map[int]*ent.JobStep, len(jobs))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	all, err := e.client.JobStep.Query().Where(jobstep.JobIDIn(ids...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the steps of the log's jobs: %w", err)
+	}
+	for _, s := range all {
+		if out[s.JobID] == nil {
+			out[s.JobID] = map[int]*ent.JobStep{}
+		}
+		out[s.JobID][s.Position] = s
+	}
+	return out, nil
+}
+
+// jobOfSeq returns the job of the agent phases (in phase order) whose lines hold seq: the last
+// one whose LogBase is below it.
+func jobOfSeq(jobs []*ent.Job, seq int64) *ent.Job {
+	j := jobs[0]
+	for _, x := range jobs[1:] {
+		if x.LogBase < seq {
+			j = x
+		}
+	}
+	return j
+}
+
+// StepHeader is the header line that precedes a task's lines in a downloaded log (with
+// ?headers=1), the text form of the dashboard's task headers:
+//
+//	===== Phase 1 · Task 2: deploy · SUCCEEDED · started 2026-12-06T19:20:01Z · 3.2s =====
+//
+// Step 0 is "Download artifacts"; s is the recorded step (nil when the agent has not reported
+// it: the name is then "step N" and status, time and duration are left out).
+func StepHeader(j *ent.Job, s *ent.JobStep, step int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "===== Phase %d · ", j.Phase+1)
+	name := ""
+	if s != nil {
+		name = s.Name
+	}
+	if step == 0 {
+		b.WriteString("Download artifacts")
+		if name != "" && name != "Download artifacts" {
+			b.WriteString(": " + name)
+		}
+	} else {
+		fmt.Fprintf(&b, "Task %d", step)
+		if name != "" {
+			b.WriteString(": " + name)
+		}
+	}
+	if s != nil {
+		b.WriteString(" · " + string(s.Status))
+		if s.StartedAt != nil {
+			b.WriteString(" · started " + s.StartedAt.UTC().Format(time.RFC3339))
+			if s.FinishedAt != nil {
+				b.WriteString(" · " + s.FinishedAt.Sub(*s.StartedAt).Round(time.Millisecond).String())
+			}
+		}
+	}
+	b.WriteString(" =====")
+	return b.String()
 }
 
 // Subscriber hands out subscriptions to the event bus. The channel is closed when the

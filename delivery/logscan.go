@@ -26,6 +26,9 @@ type LogRange struct {
 	// Target selects the log of one deployment-group target (its own sequence) instead of
 	// the deployment's.
 	Target string
+	// Headers asks WriteDeploymentLog for a header line before each task's lines (phase,
+	// target, step name, status, start time and duration; see StepHeader).
+	Headers bool
 }
 
 // check returns INVALID_INPUT for a range that selects nothing by construction or is out of

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -274,6 +275,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// Pending approvals, then the release: pam may approve, not deploy.
 	var deployButtons int
+	var download string
 	run(t, ctx, "approve production",
 		chromedp.Click(chromedp.Search(`//nav//a[contains(., "My approvals")]`)),
 		until("the approval card", textIn(`main`, "Release-1 → prod")),
@@ -308,6 +310,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	run(t, ctx, "follow the log",
 		chromedp.Click(chromedp.CSS(`li[data-env="prod"] a[href^="/deployments/"]`)),
 		until("the first line", textIn(`[data-testid=log]`, "prod starting")),
+		// Marks the first line's node: following live must keep it, not draw it again.
+		until("the first line marked", `(() => { const l = document.querySelector('[data-testid=log] [data-seq="1"]'); if (l) l.dataset.kept = 'yes'; return !!l })()`),
 		shot.take("05-log-live"),
 	)
 	if st := h.releaseEnvs(t, rel)["prod"]; st.Job != "RUNNING" {
@@ -320,6 +324,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// from the release page; the smoke job's lines continue the same log.
 	run(t, ctx, "resume the manual intervention",
 		until("the job's last line", textIn(`[data-testid=log]`, "prod finished")),
+		until("the first line's node kept while following", `document.querySelector('[data-testid=log] [data-seq="1"]')?.dataset.kept === 'yes'`),
 		chromedp.Navigate(url+"/"),
 		until("the overview names the intervention", textIn(`td[data-env="prod"]`, "waiting on manual intervention verify by pam")),
 		chromedp.Navigate(url+"/releases/"+rel),
@@ -338,10 +343,23 @@ func TestDashboardInBrowser(t *testing.T) {
 		until("the last line", textIn(`[data-testid=log]`, "smoke passed")),
 		until("the end of the log", textIn(`.log-tools`, "complete")),
 		until("the status", textIn(`main header`, "Succeeded")),
+		// Grouped by phase and task (the manual intervention is phase 2, on the server).
+		until("the phase and task headers", `(() => { const hs = [...document.querySelectorAll('[data-testid=log] .log-head')].map(h => h.innerText.replace(/\s+/g, ' '));
+		  return hs.length === 4 && hs[0].startsWith('▾ Phase 1 · agent deployer') && hs[1].startsWith('▾ roll Succeeded started') && hs[1].endsWith('2 lines') &&
+		    hs[2].startsWith('▾ Phase 3') && hs[3].startsWith('▾ smoke Succeeded') })()`),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			download, err = chromedp.Evaluate[string](`fetch(document.querySelector('.log-tools a[download]').href).then(r => r.text())`, chromedp.EvalAwaitPromise)(ctx, tg)
+			return err
+		}),
 		chromedp.SendKeys(chromedp.CSS(`#log-search`), "finished"),
 		until("the search", textIn(`.log-tools`, "1 of 3 lines")),
 		shot.take("07-log-done"),
 	)
+
+	// The dashboard's download has the same grouping: a header before each task's lines.
+	if ok, _ := regexp.MatchString(`^===== Phase 1 · Task 1: roll · SUCCEEDED · started \S+ · \S+ =====\nprod starting\nprod finished\n===== Phase 3 · Task 1: smoke · SUCCEEDED · started \S+ · \S+ =====\nsmoke passed\n$`, download); !ok {
+		t.Errorf("the dashboard's download:\n%s", download)
+	}
 
 	// The other views.
 	run(t, ctx, "other views",

@@ -3,11 +3,13 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +99,22 @@ func TestDeploymentGroupThroughTheAPI(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || !strings.Contains(string(body), "deployed to web-b") || strings.Contains(string(body), "web-a") {
 			t.Fatalf("target download %d: %s", resp.StatusCode, body)
+		}
+		// With headers, the whole download groups by phase, target and task.
+		req, _ = http.NewRequest("GET", h.http.URL+"/logs/deployments/"+st.DeploymentID+"?headers=1", nil)
+		req.Header.Set("Authorization", "Bearer "+h.admin)
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		task := func(prefix string, phase int, name string) string {
+			return regexp.QuoteMeta(fmt.Sprintf("%s===== Phase %d · Task 1: %s · SUCCEEDED · started ", prefix, phase, name)) + `\S+ · \S+ =====\n`
+		}
+		grouped := "^" + task("", 2, "t") + "smoke\n" + task("[web-a] ", 1, "deploy") + regexp.QuoteMeta("[web-a] deployed to web-a") + "\n" +
+			task("[web-b] ", 1, "deploy") + regexp.QuoteMeta("[web-b] deployed to web-b") + "\n$"
+		if ok, _ := regexp.Match(grouped, body); resp.StatusCode != 200 || !ok {
+			t.Fatalf("grouped download %d:\n%s", resp.StatusCode, body)
 		}
 		// The agent phase's log is the deployment's.
 		if log := h.taskLog(t, st.JobID); len(log) != 1 || log[0] != "smoke" {

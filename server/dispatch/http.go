@@ -239,7 +239,8 @@ func (h *Hub) serve(conn *websocket.Conn, agentID int, heard *agentproto.Heard) 
 // LogsHandler serves GET /logs/deployments/{id}: a deployment's stored log as plain text (gzip
 // when the client accepts it), or as a zip with ?format=zip. ?fromSeq=N and ?toSeq=M select
 // lines by sequence number (inclusive), ?step=K the lines of one step (0 is "Download
-// artifacts", i+1 the task i). The log is streamed as it is read (delivery.WriteDeploymentLog):
+// artifacts", i+1 the task i), ?headers=1 puts a header line before each task's lines
+// (delivery.StepHeader). The log is streamed as it is read (delivery.WriteDeploymentLog):
 // memory does not grow with it, and a failure after the first byte aborts the response instead
 // of ending it as if the log were complete. It requires an authenticated viewer (mount it behind
 // auth middleware); a deployment the viewer may not read is a 404, as for a missing one.
@@ -324,13 +325,14 @@ func LogsHandler(e *delivery.Engine, log *slog.Logger) http.Handler {
 }
 
 // logQuery reads the download's query parameters: format (text or zip), fromSeq, toSeq and step
-// (whole numbers; delivery checks their ranges), target (one deployment-group target's log). A parameter given twice is refused.
+// (whole numbers; delivery checks their ranges), target (one deployment-group target's log),
+// headers (1 or 0: task headers). A parameter given twice is refused.
 func logQuery(q url.Values) (delivery.LogRange, string, error) {
 	var rng delivery.LogRange
 	for k, v := range q {
 		if len(v) > 1 {
 			switch k {
-			case "format", "fromSeq", "toSeq", "step", "target":
+			case "format", "fromSeq", "toSeq", "step", "target", "headers":
 				return rng, "", fmt.Errorf("%s is given %d times", k, len(v))
 			}
 		}
@@ -369,6 +371,13 @@ func logQuery(q url.Values) (delivery.LogRange, string, error) {
 		rng.Step = &s
 	}
 	rng.Target = q.Get("target")
+	switch h := q.Get("headers"); h {
+	case "", "0", "false":
+	case "1", "true":
+		rng.Headers = true
+	default:
+		return rng, "", fmt.Errorf("headers must be 1 or 0, not %q", truncate(h, 40))
+	}
 	return rng, format, nil
 }
 

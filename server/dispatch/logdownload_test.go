@@ -228,3 +228,86 @@ func TestLogDownloadStreams(t *testing.T) {
 		}
 	})
 }
+
+// TestLogDownloadHeaders checks ?headers=1: a header line before each task's lines, with the
+// step's name, status, start time and duration when the agent reported them, and the plain
+// log without it; a bad value is a 400.
+func TestLogDownloadHeaders(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		h := newHarness(t, db, harnessOpts{})
+		agentID, _ := h.credentialFor(t, "writer")
+		if _, err := h.e.AgentConnected(ctx, agentID, delivery.HelloInfo{MaxJobs: 1}); err != nil {
+			t.Fatal(err)
+		}
+		s := deliverytest.Job(t, h.c, deliverytest.JobOptions{})
+		if j, err := h.e.ClaimJobFor(ctx, agentID); err != nil || j == nil {
+			t.Fatal(j, err)
+		}
+		start := time.Date(2026, 12, 6, 19, 20, 1, 0, time.UTC)
+		if err := h.e.StepFinished(ctx, s.Job.ID, agentID, delivery.StepReport{Step: 1, Name: "deploy web", Status: "FAILED",
+			ExitCode: 2, StartedAt: start, FinishedAt: start.Add(3200 * time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.e.StepStarted(ctx, s.Job.ID, agentID, 2, "smoke", start.Add(4*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		// Steps 0 (not reported), 1 (finished), 2 (running), 3 (not reported).
+		step := func(seq int) int { return min((seq-1)/5, 3) }
+		var lines []delivery.LogLine
+		for seq := 1; seq <= 20; seq++ {
+			lines = append(lines, delivery.LogLine{Seq: int64(seq), Step: step(seq), Time: time.Now(), Text: fmt.Sprintf("line %d", seq)})
+		}
+		if _, err := h.e.AppendLogs(ctx, s.Job.ID, agentID, lines); err != nil {
+			t.Fatal(err)
+		}
+		headers := []string{
+			"===== Phase 1 · Download artifacts =====",
+			"===== Phase 1 · Task 1: deploy web · FAILED · started 2026-12-06T19:20:01Z · 3.2s =====",
+			"===== Phase 1 · Task 2: smoke · RUNNING · started 2026-12-06T19:20:05Z =====",
+			"===== Phase 1 · Task 3 =====",
+		}
+		want := func(from int, withHeaders bool) string {
+			var b strings.Builder
+			last := -1
+			for seq := from; seq <= 20; seq++ {
+				if withHeaders && step(seq) != last {
+					last = step(seq)
+					b.WriteString(headers[last] + "\n")
+				}
+				fmt.Fprintf(&b, "line %d\n", seq)
+			}
+			return b.String()
+		}
+		base := fmt.Sprintf("/logs/deployments/%d", s.Deployment.ID)
+		get := func(path string) (int, string) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, h.srv.URL+path, nil)
+			req.Header.Set("X-Test-Role", "VIEWER")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		for _, tc := range []struct{ query, want string }{
+			{"?headers=1", want(1, true)},
+			{"?headers=true", want(1, true)},
+			{"", want(1, false)},
+			{"?headers=0", want(1, false)},
+			{"?headers=1&fromSeq=8", want(8, true)},
+			{"?headers=1&step=2", headers[2] + "\nline 11\nline 12\nline 13\nline 14\nline 15\n"},
+		} {
+			if st, body := get(base + tc.query); st != 200 || body != tc.want {
+				t.Errorf("%s: %d\n%s\nwant\n%s", tc.query, st, body, tc.want)
+			}
+		}
+		for _, q := range []string{"?headers=yes", "?headers=1&headers=0", "?headers=" + strings.Repeat("1", 5000)} {
+			if st, body := get(base + q); st != http.StatusBadRequest || !strings.Contains(body, "headers") || strings.Contains(body, "line 1") {
+				t.Errorf("%.40s: %d %.200s", q, st, body)
+			}
+		}
+	})
+}
