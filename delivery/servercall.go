@@ -68,7 +68,7 @@ func (e *Engine) runServerCallTimer(ctx context.Context, tm *ent.Timer) error {
 		if dc.d.Status != deployment.StatusIN_PROGRESS {
 			return nil
 		}
-		if err := t.audit(timerActor, "deployment.serverCall", "deployment", dc.d.ID, nil, map[string]any{
+		if err := t.audit(timerActor, "deployment.serverCall", auditTargetDeployment, dc.d.ID, nil, map[string]any{
 			"step": p.Step, "task": task.Name, "passed": result.Passed, "detail": result.Detail}); err != nil {
 			return err
 		}
