@@ -10,7 +10,6 @@ import (
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/group"
-	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/user"
@@ -469,33 +468,6 @@ func (t *txn) advanceStage(actor Actor, dc *deployCtx, stage approval.Stage) err
 		return t.afterPreApproval(actor, dc)
 	}
 	return t.afterPostApproval(actor, dc)
-}
-
-// afterPostApproval moves a deployment whose post-deployment approvals
-// completed on: to its post-deployment gates when they follow the
-// approvals, else to its end (postStageDone).
-func (t *txn) afterPostApproval(actor Actor, dc *deployCtx) error {
-	if gatesAfter(dc.env.PostGates, spec.GatesAfterApprovals) {
-		return t.startGates(actor, dc, approval.StagePOST)
-	}
-	return t.postStageDone(actor, dc)
-}
-
-// postStageDone ends a deployment whose post-deployment stage completed:
-// PARTIALLY_SUCCEEDED when one of its jobs partially succeeded or a target
-// failed (within its phase's threshold) or was skipped, else SUCCEEDED.
-func (t *txn) postStageDone(actor Actor, dc *deployCtx) error {
-	partial, err := t.Job.Query().
-		Where(job.DeploymentID(dc.d.ID), job.Or(job.StatusEQ(job.StatusPARTIALLY_SUCCEEDED),
-			// Targets that failed within the phase's threshold, or were skipped.
-			job.And(job.TargetNEQ(""), job.StatusIn(job.StatusFAILED, job.StatusLOST, job.StatusCANCELED, job.StatusSKIPPED)))).Exist(t.ctx)
-	if err != nil {
-		return fmt.Errorf("reading jobs of deployment %d: %w", dc.d.ID, err)
-	}
-	if partial {
-		return t.finishDeployment(actor, dc, DeploymentSucceedPartially, "")
-	}
-	return t.finishDeployment(actor, dc, DeploymentSucceed, "")
 }
 
 // Reassign hands an approval to another user: the approval becomes

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -159,93 +158,6 @@ func deployCtxOf(ctx context.Context, c *ent.Client, d *ent.Deployment) (*deploy
 	return &deployCtx{d: d, rel: rel, re: re, env: env}, nil
 }
 
-// beginDeployment starts a deployment of rel to re: the environment moves to
-// QUEUED (the guard against two deployments at once), the pre-deployment
-// approvals open, and when they need nobody the deployment goes on to the
-// queue at once. An automatic deployment (a trigger's, not a person's) of
-// a release older than the one the environment runs is recorded and
-// superseded at once; under LATEST_ONLY a new deployment supersedes the
-// older releases' deployments that have not started their jobs.
-//
-// Freeze windows active on the environment (freezeCheck): a REFUSE window
-// refuses a person's request (ErrFrozen) and cancels a trigger's deployment
-// at once, with the reason; a WAIT window lets the deployment wait in the
-// queue until it ends; overrideFreeze (ADMIN) goes through.
-func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvironment, requestedBy, reason string, automatic, overrideFreeze bool) (*ent.Deployment, error) {
-	if err := releaseDeploys(rel); err != nil {
-		return nil, err
-	}
-	env, ok := rel.Snapshot.Environment(re.Name)
-	if !ok {
-		return nil, fmt.Errorf("release %d has no environment %q in its snapshot", rel.ID, re.Name)
-	}
-	if _, err := environmentMachine.apply(re.ID, re.Status, EnvironmentDeploy); err != nil {
-		return nil, err
-	}
-	throughFreeze, frozenOut, err := t.freezeCheck(actor, rel.DefinitionID, re.Name, overrideFreeze, automatic)
-	if err != nil {
-		return nil, err
-	}
-	attempts := 0
-	if !t.freshEnvs[re.ID] {
-		if attempts, err = t.Deployment.Query().Where(deployment.ReleaseEnvironmentID(re.ID)).Count(t.ctx); err != nil {
-			return nil, fmt.Errorf("counting attempts: %w", err)
-		}
-	}
-	op, err := t.operationFor(rel, re, attempts)
-	if err != nil {
-		return nil, err
-	}
-	d, err := t.Deployment.Create().
-		SetAttempt(attempts + 1).SetOperation(op).SetStatus(deployment.StatusPENDING_APPROVAL).
-		SetRequestedBy(requestedBy).SetReason(reason).SetAutomatic(automatic).SetEnvironmentName(re.Name).
-		SetFreezeOverride(throughFreeze).SetOnlyTargets(t.onlyTargets).
-		SetReleaseID(rel.ID).SetReleaseEnvironmentID(re.ID).SetDefinitionID(rel.DefinitionID).
-		SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
-	if err != nil {
-		return nil, fmt.Errorf("storing deployment: %w", err)
-	}
-	dc := &deployCtx{d: d, rel: rel, re: re, env: env}
-	if t.fresh == nil {
-		t.fresh = map[int]*deployCtx{}
-	}
-	t.fresh[d.ID] = dc
-	if err := t.moveEnvironment(actor, dc, EnvironmentDeploy); err != nil {
-		return nil, err
-	}
-	after := map[string]any{
-		"release": rel.Name, "environment": re.Name, "attempt": d.Attempt, "operation": op,
-		"requestedBy": requestedBy, "reason": reason, "status": d.Status, "automatic": automatic,
-	}
-	// A person's request is audited; a trigger's deployment is not an audit row of its own:
-	// the deployment row (automatic, requestedBy, reason, times) is its record.
-	if !automatic {
-		if err := t.audit(actor, "deployment.create", auditTargetDeployment, d.ID, nil, after); err != nil {
-			return nil, err
-		}
-	}
-	ev := dc.event(EventDeploymentStarted, actor)
-	ev.Data = map[string]any{"operation": string(op), "attempt": d.Attempt}
-	if err := t.emit(ev); err != nil {
-		return nil, err
-	}
-	if frozenOut != "" {
-		return dc.d, t.finishDeployment(actor, dc, DeploymentCancel, frozenOut)
-	}
-	if automatic {
-		if ok, err := t.forwardOnly(actor, dc); err != nil || !ok {
-			return dc.d, err
-		}
-	}
-	if err := t.supersedeOlder(actor, dc); err != nil {
-		return nil, err
-	}
-	if err := t.openPreStage(actor, dc); err != nil {
-		return nil, err
-	}
-	return dc.d, nil
-}
-
 // operationFor names a new deployment: ROLLBACK when the release currently
 // deployed to the environment is newer, REDEPLOY when this release was
 // deployed there before, else DEPLOY.
@@ -362,63 +274,6 @@ func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) e
 	ev2 := dc.event(EventEnvironmentStatusChanged, actor)
 	ev2.Status = string(to)
 	return t.emit(ev2)
-}
-
-// afterPreApproval moves a deployment whose pre-deployment approvals
-// completed on: to its gates when they follow the approvals, else to what
-// follows the stage (preStageDone).
-func (t *txn) afterPreApproval(actor Actor, dc *deployCtx) error {
-	if gatesAfter(dc.env.PreGates, spec.GatesAfterApprovals) {
-		return t.startGates(actor, dc, approval.StagePRE)
-	}
-	return t.preStageDone(actor, dc)
-}
-
-// preStageDone moves a deployment whose pre-deployment stage (approvals and
-// gates) completed on: to SCHEDULED when an approver deferred it to a future
-// time, else into the environment's queue.
-func (t *txn) preStageDone(actor Actor, dc *deployCtx) error {
-	var aps []*ent.Approval
-	if t.fresh[dc.d.ID] == nil { // a deployment created in this transaction: nobody deferred it
-		var err error
-		aps, err = t.Approval.Query().
-			Where(approval.DeploymentID(dc.d.ID), approval.StageEQ(approval.StagePRE), approval.DeferredUntilNotNil()).All(t.ctx)
-		if err != nil {
-			return fmt.Errorf("reading deferrals: %w", err)
-		}
-	}
-	var until time.Time
-	for _, a := range aps {
-		if a.DeferredUntil.After(until) {
-			until = *a.DeferredUntil
-		}
-	}
-	if until.After(t.now) {
-		if err := t.moveDeployment(actor, dc, DeploymentDefer, "", func(u *ent.DeploymentUpdateOne) { u.SetDeferredUntil(until) }); err != nil {
-			return err
-		}
-		if err := t.moveEnvironment(actor, dc, EnvironmentSchedule); err != nil {
-			return err
-		}
-		return t.createTimer(timerDeferredDeployment, dc.d.ID, until, "")
-	}
-	return t.enqueue(actor, dc)
-}
-
-// enqueue puts an approved deployment into its environment's queue and lets
-// the queue policy decide whether its job is created now. An automatic
-// deployment that would step backwards is superseded instead.
-func (t *txn) enqueue(actor Actor, dc *deployCtx) error {
-	if ok, err := t.forwardOnly(actor, dc); err != nil || !ok {
-		return err
-	}
-	if err := t.moveDeployment(actor, dc, DeploymentQueue, "", nil); err != nil {
-		return err
-	}
-	if err := t.moveEnvironment(actor, dc, EnvironmentQueue); err != nil {
-		return err
-	}
-	return t.pumpQueue(actor, dc.d.DefinitionID, dc.d.EnvironmentName)
 }
 
 // queuePolicy returns the queue policy of an environment from the
@@ -666,113 +521,6 @@ func (t *txn) createJob(actor Actor, dc *deployCtx, k int, p phase, logBase int6
 	ev.JobID = j.ID
 	ev.Status = string(j.Status)
 	return t.emit(ev)
-}
-
-// finishDeployment ends a deployment with ev (succeed, succeedPartially,
-// fail, reject, timeOut, cancel, supersede): its release environment follows,
-// pending approvals are canceled (with the status reason), timers retired,
-// the queue slot it held (if it had a job) goes to the next waiting
-// deployment, and on success the environments waiting on this one are
-// triggered.
-func (t *txn) finishDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, statusReason string) error {
-	heldSlot, err := t.Deployment.Query().Where(deployment.ID(dc.d.ID), holdsSlot()).Exist(t.ctx)
-	if err != nil {
-		return fmt.Errorf("reading job of deployment %d: %w", dc.d.ID, err)
-	}
-	if err := t.moveDeployment(actor, dc, ev, statusReason, nil); err != nil {
-		return err
-	}
-	if err := t.moveEnvironment(actor, dc, environmentEventFor[ev]); err != nil {
-		return err
-	}
-	pending, err := t.Approval.Query().
-		Where(approval.DeploymentID(dc.d.ID), approval.StatusEQ(approval.StatusPENDING)).All(t.ctx)
-	if err != nil {
-		return fmt.Errorf("reading pending approvals: %w", err)
-	}
-	cancelNote := "canceled: deployment " + string(dc.d.Status)
-	if statusReason != "" {
-		cancelNote += " (" + statusReason + ")"
-	}
-	for _, a := range pending {
-		if _, err := t.moveApproval(actor, dc, a, ApprovalCancel, truncateText(cancelNote, maxActionComment), nil); err != nil {
-			return err
-		}
-	}
-	if err := t.retireTimers(timerDeferredDeployment, dc.d.ID); err != nil {
-		return err
-	}
-	if err := t.retireTimers(timerGates, dc.d.ID); err != nil {
-		return err
-	}
-	if err := t.cancelInterventions(actor, dc, cancelNote); err != nil {
-		return err
-	}
-	fin := dc.event(EventDeploymentFinished, actor)
-	fin.Data = map[string]any{"statusReason": statusReason}
-	if err := t.emit(fin); err != nil {
-		return err
-	}
-	if heldSlot {
-		if err := t.pumpQueue(actor, dc.d.DefinitionID, dc.d.EnvironmentName); err != nil {
-			return err
-		}
-	}
-	if dc.d.Status == deployment.StatusSUCCEEDED || dc.d.Status == deployment.StatusPARTIALLY_SUCCEEDED {
-		return t.triggerDownstream(actor, dc)
-	}
-	return nil
-}
-
-// triggerDownstream starts the environments of the release whose
-// AFTER_ENVIRONMENTS condition the finished deployment completed: every
-// listed environment SUCCEEDED (or PARTIALLY_SUCCEEDED when allowed), the
-// environment not manual for this release and never deployed for it before.
-func (t *txn) triggerDownstream(actor Actor, dc *deployCtx) error {
-	rel, err := t.Release.Get(t.ctx, dc.rel.ID)
-	if err != nil {
-		return fmt.Errorf("reading release %d: %w", dc.rel.ID, err)
-	}
-	if rel.Status != release.StatusACTIVE {
-		return nil
-	}
-	envs, err := t.ReleaseEnvironment.Query().Where(releaseenvironment.ReleaseID(rel.ID)).
-		Order(ent.Asc(releaseenvironment.FieldRank)).All(t.ctx)
-	if err != nil {
-		return fmt.Errorf("reading environments: %w", err)
-	}
-	status := map[string]releaseenvironment.Status{}
-	for _, re := range envs {
-		status[re.Name] = re.Status
-	}
-	for _, re := range envs {
-		env, ok := rel.Snapshot.Environment(re.Name)
-		if !ok || env.Trigger.Kind != spec.TriggerAfterEnvironments || re.Manual ||
-			!slices.Contains(env.Trigger.Environments, dc.re.Name) || len(env.Trigger.Environments) == 0 {
-			continue
-		}
-		met := true
-		for _, up := range env.Trigger.Environments {
-			s := status[up]
-			met = met && (s == releaseenvironment.StatusSUCCEEDED ||
-				(s == releaseenvironment.StatusPARTIALLY_SUCCEEDED && env.Trigger.AllowPartiallySucceeded))
-		}
-		if !met {
-			continue
-		}
-		deployed, err := t.Deployment.Query().Where(deployment.ReleaseEnvironmentID(re.ID)).Exist(t.ctx)
-		if err != nil {
-			return fmt.Errorf("reading deployments of %s: %w", re.Name, err)
-		}
-		if deployed {
-			continue
-		}
-		reason := fmt.Sprintf("triggered: %s %s", joinNames(env.Trigger.Environments), "succeeded")
-		if _, err := t.beginDeployment(actor, rel, re, rel.CreatedBy, reason, true, false); err != nil {
-			return fmt.Errorf("triggering %s: %w", re.Name, err)
-		}
-	}
-	return nil
 }
 
 func joinNames(names []string) string {

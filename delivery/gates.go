@@ -113,24 +113,6 @@ func evaluatingStatus(stage approval.Stage) deployment.Status {
 	return deployment.StatusEVALUATING_GATES
 }
 
-// openPreStage opens a new deployment's pre-deployment stage: its gates
-// first when they come before the approvals, else its approvals.
-func (t *txn) openPreStage(actor Actor, dc *deployCtx) error {
-	if gatesAfter(dc.env.PreGates, spec.GatesBeforeApprovals) {
-		return t.startGates(actor, dc, approval.StagePRE)
-	}
-	return t.openApprovals(actor, dc, approval.StagePRE)
-}
-
-// openPostStage opens the post-deployment stage of a deployment whose job
-// succeeded, in the same way.
-func (t *txn) openPostStage(actor Actor, dc *deployCtx) error {
-	if gatesAfter(dc.env.PostGates, spec.GatesBeforeApprovals) {
-		return t.startGates(actor, dc, approval.StagePOST)
-	}
-	return t.openApprovals(actor, dc, approval.StagePOST)
-}
-
 // openApprovals creates a stage's approvals and moves on at once when they
 // need nobody.
 func (t *txn) openApprovals(actor Actor, dc *deployCtx, stage approval.Stage) error {

@@ -126,39 +126,6 @@ func (e *Engine) FinishJob(ctx context.Context, jobID int, res JobResult) error 
 	return nil
 }
 
-// finishJobDeployment moves the deployment of a finished job on: a target's job to its
-// deployment-group step (targetJobEnded); an agent phase's success to the next step, its
-// failure to the steps that run after a failure (phaseFailed).
-func (t *txn) finishJobDeployment(actor Actor, dc *deployCtx, j *ent.Job, canceled bool, reason string) error {
-	if j.Target != "" {
-		// A person's cancel requested it (the deployment's status reason says so); a job
-		// timeout also requests a cancel, which fails only that target.
-		return t.targetJobEnded(actor, dc, j, canceled && dc.d.StatusReason != "" && !deploymentFinal(dc.d.Status))
-	}
-	if canceled {
-		why := dc.d.StatusReason
-		if why == "" {
-			why = "canceled"
-		}
-		if j.Status != job.StatusCANCELED {
-			why += fmt.Sprintf(" (the job had ended %s)", j.Status)
-		}
-		return t.finishDeployment(actor, dc, DeploymentCancel, why)
-	}
-	switch j.Status {
-	case job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED:
-		// The next phase (a manual intervention, or the job after one), or
-		// the post-deployment stage after the last.
-		return t.startPhase(actor, dc, j.Phase+1)
-	case job.StatusCANCELED:
-		return t.finishDeployment(actor, dc, DeploymentCancel, prefixed("canceled", reason))
-	case job.StatusLOST:
-		return t.phaseFailed(actor, dc, j.Phase, prefixed("agent lost", reason))
-	default:
-		return t.phaseFailed(actor, dc, j.Phase, prefixed("failed", reason))
-	}
-}
-
 func prefixed(what, reason string) string {
 	if reason == "" {
 		return what
