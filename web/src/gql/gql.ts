@@ -18,11 +18,12 @@ type Documents = {
     "subscription AgentEvents { agentEvents { __typename ... on AgentStatusEvent { sequence type agentId status } } }": typeof types.AgentEventsDocument,
     "query Viewer { viewer { role user { username displayName } } }": typeof types.ViewerDocument,
     "query PendingCount { pendingApprovals { id } }": typeof types.PendingCountDocument,
+    "query MayCall($fields: [String!]!) { viewer { mayCall(fields: $fields) } }": typeof types.MayCallDocument,
     "query Agents {\n  agents(first: 200, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name version enabled online lastSeenAt maxJobs pool { name } capabilities } }\n  }\n  releases(first: 50, where: {hasEnvironmentsWith: {status: QUEUED}}) {\n    edges { node { id name environments { name status deployments { id status job { status waitingReason demands queuedAt } } } } }\n  }\n}": typeof types.AgentsDocument,
     "mutation Approve($input: ApprovalDecisionInput!) { approve(input: $input) { id status } }": typeof types.ApproveDocument,
     "mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }": typeof types.RejectDocument,
     "mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }": typeof types.ReassignDocument,
-    "query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }": typeof types.AuditDocument,
+    "query AuditPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: AuditEventWhereInput, $orderBy: AuditEventOrder) {\n  auditEvents(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: $orderBy) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id sequence time actor onBehalfOf action targetType targetID } }\n  }\n}": typeof types.AuditPageDocument,
     "query Why($rel: ID!, $env: String!) {\n  whyNotDeployed(releaseId: $rel, environment: $env) {\n    releaseName environment status deployed\n    blockers {\n      kind message since until stage whoCanAct viewerActions\n      deployment { id }\n      approvals { approval { id approver approverKind } viewerCanDecide viewerCanReassign }\n      gateSampleCount lastFailingSample { number takenAt results { gate passed detail } }\n      freezeWindows { id name }\n      queuePosition maxParallel queueAhead { releaseName } queueRunning { releaseName }\n      job { id demands waitingReason }\n      intervention { id taskName instructions }\n      environments newerRelease { id name }\n    }\n  }\n}": typeof types.WhyDocument,
     "mutation BlockerDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": typeof types.BlockerDeployDocument,
     "mutation BlockerApprove($input: ApprovalDecisionInput!) { approve(input: $input) { id } }": typeof types.BlockerApproveDocument,
@@ -43,8 +44,11 @@ type Documents = {
     "mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": typeof types.CancelDeploymentDocument,
     "mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }": typeof types.ResumeInterventionDocument,
     "mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }": typeof types.RejectInterventionDocument,
+    "query ReleasesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ReleaseWhereInput) {\n  releases(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name status createdBy createdAt reason\n      definition { id name }\n      artifacts { alias branch buildNumber primary }\n      environments { id name status }\n    } }\n  }\n}": typeof types.ReleasesPageDocument,
     "query Revisions($id: ID!) {\n  definitionRevisions(definitionID: $id, first: 100, orderBy: {field: REVISION, direction: DESC}) {\n    edges { node { id revision changeType author comment createdAt } }\n  }\n}": typeof types.RevisionsDocument,
     "query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }": typeof types.DiffDocument,
+    "query WebhookDeliveriesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: WebhookDeliveryWhereInput) {\n  webhookDeliveries(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id createdAt source buildKey event result reason statusCode\n      connection { name }\n      releases { id name }\n      redeliveryOf { id }\n      redeliveries { id result }\n    } }\n  }\n}": typeof types.WebhookDeliveriesPageDocument,
+    "mutation RedeliverWebhookDelivery($id: ID!) {\n  redeliverWebhookDelivery(id: $id) { id result reason releases { id name } }\n}": typeof types.RedeliverWebhookDeliveryDocument,
     "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}": typeof types.WorkItemDocument,
 };
 const documents: Documents = {
@@ -52,11 +56,12 @@ const documents: Documents = {
     "subscription AgentEvents { agentEvents { __typename ... on AgentStatusEvent { sequence type agentId status } } }": types.AgentEventsDocument,
     "query Viewer { viewer { role user { username displayName } } }": types.ViewerDocument,
     "query PendingCount { pendingApprovals { id } }": types.PendingCountDocument,
+    "query MayCall($fields: [String!]!) { viewer { mayCall(fields: $fields) } }": types.MayCallDocument,
     "query Agents {\n  agents(first: 200, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name version enabled online lastSeenAt maxJobs pool { name } capabilities } }\n  }\n  releases(first: 50, where: {hasEnvironmentsWith: {status: QUEUED}}) {\n    edges { node { id name environments { name status deployments { id status job { status waitingReason demands queuedAt } } } } }\n  }\n}": types.AgentsDocument,
     "mutation Approve($input: ApprovalDecisionInput!) { approve(input: $input) { id status } }": types.ApproveDocument,
     "mutation Reject($input: ApprovalDecisionInput!) { reject(input: $input) { id status } }": types.RejectDocument,
     "mutation Reassign($id: ID!, $to: String!, $comment: String) { reassignApproval(approvalId: $id, toUsername: $to, comment: $comment) { id status } }": types.ReassignDocument,
-    "query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }": types.AuditDocument,
+    "query AuditPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: AuditEventWhereInput, $orderBy: AuditEventOrder) {\n  auditEvents(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: $orderBy) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id sequence time actor onBehalfOf action targetType targetID } }\n  }\n}": types.AuditPageDocument,
     "query Why($rel: ID!, $env: String!) {\n  whyNotDeployed(releaseId: $rel, environment: $env) {\n    releaseName environment status deployed\n    blockers {\n      kind message since until stage whoCanAct viewerActions\n      deployment { id }\n      approvals { approval { id approver approverKind } viewerCanDecide viewerCanReassign }\n      gateSampleCount lastFailingSample { number takenAt results { gate passed detail } }\n      freezeWindows { id name }\n      queuePosition maxParallel queueAhead { releaseName } queueRunning { releaseName }\n      job { id demands waitingReason }\n      intervention { id taskName instructions }\n      environments newerRelease { id name }\n    }\n  }\n}": types.WhyDocument,
     "mutation BlockerDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": types.BlockerDeployDocument,
     "mutation BlockerApprove($input: ApprovalDecisionInput!) { approve(input: $input) { id } }": types.BlockerApproveDocument,
@@ -77,8 +82,11 @@ const documents: Documents = {
     "mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": types.CancelDeploymentDocument,
     "mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }": types.ResumeInterventionDocument,
     "mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }": types.RejectInterventionDocument,
+    "query ReleasesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ReleaseWhereInput) {\n  releases(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name status createdBy createdAt reason\n      definition { id name }\n      artifacts { alias branch buildNumber primary }\n      environments { id name status }\n    } }\n  }\n}": types.ReleasesPageDocument,
     "query Revisions($id: ID!) {\n  definitionRevisions(definitionID: $id, first: 100, orderBy: {field: REVISION, direction: DESC}) {\n    edges { node { id revision changeType author comment createdAt } }\n  }\n}": types.RevisionsDocument,
     "query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }": types.DiffDocument,
+    "query WebhookDeliveriesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: WebhookDeliveryWhereInput) {\n  webhookDeliveries(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id createdAt source buildKey event result reason statusCode\n      connection { name }\n      releases { id name }\n      redeliveryOf { id }\n      redeliveries { id result }\n    } }\n  }\n}": types.WebhookDeliveriesPageDocument,
+    "mutation RedeliverWebhookDelivery($id: ID!) {\n  redeliverWebhookDelivery(id: $id) { id result reason releases { id name } }\n}": types.RedeliverWebhookDeliveryDocument,
     "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}": types.WorkItemDocument,
 };
 
@@ -115,6 +123,10 @@ export function graphql(source: "query PendingCount { pendingApprovals { id } }"
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "query MayCall($fields: [String!]!) { viewer { mayCall(fields: $fields) } }"): (typeof documents)["query MayCall($fields: [String!]!) { viewer { mayCall(fields: $fields) } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "query Agents {\n  agents(first: 200, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name version enabled online lastSeenAt maxJobs pool { name } capabilities } }\n  }\n  releases(first: 50, where: {hasEnvironmentsWith: {status: QUEUED}}) {\n    edges { node { id name environments { name status deployments { id status job { status waitingReason demands queuedAt } } } } }\n  }\n}"): (typeof documents)["query Agents {\n  agents(first: 200, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name version enabled online lastSeenAt maxJobs pool { name } capabilities } }\n  }\n  releases(first: 50, where: {hasEnvironmentsWith: {status: QUEUED}}) {\n    edges { node { id name environments { name status deployments { id status job { status waitingReason demands queuedAt } } } } }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -131,7 +143,7 @@ export function graphql(source: "mutation Reassign($id: ID!, $to: String!, $comm
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }"): (typeof documents)["query Audit { auditEvents(first: 100) { edges { node { id sequence time actor onBehalfOf action targetType targetID } } } }"];
+export function graphql(source: "query AuditPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: AuditEventWhereInput, $orderBy: AuditEventOrder) {\n  auditEvents(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: $orderBy) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id sequence time actor onBehalfOf action targetType targetID } }\n  }\n}"): (typeof documents)["query AuditPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: AuditEventWhereInput, $orderBy: AuditEventOrder) {\n  auditEvents(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: $orderBy) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id sequence time actor onBehalfOf action targetType targetID } }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -215,11 +227,23 @@ export function graphql(source: "mutation RejectIntervention($id: ID!, $c: Strin
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "query ReleasesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ReleaseWhereInput) {\n  releases(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name status createdBy createdAt reason\n      definition { id name }\n      artifacts { alias branch buildNumber primary }\n      environments { id name status }\n    } }\n  }\n}"): (typeof documents)["query ReleasesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ReleaseWhereInput) {\n  releases(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name status createdBy createdAt reason\n      definition { id name }\n      artifacts { alias branch buildNumber primary }\n      environments { id name status }\n    } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "query Revisions($id: ID!) {\n  definitionRevisions(definitionID: $id, first: 100, orderBy: {field: REVISION, direction: DESC}) {\n    edges { node { id revision changeType author comment createdAt } }\n  }\n}"): (typeof documents)["query Revisions($id: ID!) {\n  definitionRevisions(definitionID: $id, first: 100, orderBy: {field: REVISION, direction: DESC}) {\n    edges { node { id revision changeType author comment createdAt } }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }"): (typeof documents)["query Diff($id: ID!, $from: Int!, $to: Int!) { definitionDiff(id: $id, from: $from, to: $to) { path before after kind } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query WebhookDeliveriesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: WebhookDeliveryWhereInput) {\n  webhookDeliveries(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id createdAt source buildKey event result reason statusCode\n      connection { name }\n      releases { id name }\n      redeliveryOf { id }\n      redeliveries { id result }\n    } }\n  }\n}"): (typeof documents)["query WebhookDeliveriesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: WebhookDeliveryWhereInput) {\n  webhookDeliveries(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id createdAt source buildKey event result reason statusCode\n      connection { name }\n      releases { id name }\n      redeliveryOf { id }\n      redeliveries { id result }\n    } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation RedeliverWebhookDelivery($id: ID!) {\n  redeliverWebhookDelivery(id: $id) { id result reason releases { id name } }\n}"): (typeof documents)["mutation RedeliverWebhookDelivery($id: ID!) {\n  redeliverWebhookDelivery(id: $id) { id result reason releases { id name } }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
