@@ -16,6 +16,16 @@ import (
 	"github.com/cairnhq/cairn/server"
 )
 
+// typeInto replaces the value of the input sel as typing does (React hears the input event).
+func typeInto(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const el = document.querySelector(%q);
+		  Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(el, %q);
+		  el.dispatchEvent(new Event('input', {bubbles: true})); return true })()`, sel, value))(ctx, t)
+		return err
+	})
+}
+
 // shopDefinition is a definition following Jenkins job job through connection ci.
 func shopDefinition(job string) string {
 	return `{name: "shop", artifactSources: [{alias: "app", type: "JENKINS", connection: "ci", job: "` + job + `", primary: true, continuousDeployment: true}],
@@ -45,6 +55,12 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 	}
 	if _, err := e.SetPassword(context.Background(), sys, root.ID, password); err != nil {
 		t.Fatal(err)
+	}
+	// More audit events than a page holds: 30 users created.
+	for i := range 30 {
+		if _, err := e.CreateUser(context.Background(), sys, delivery.UserInput{Username: fmt.Sprintf("user-%02d", i), Role: delivery.RoleViewer}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "ci", kind: JENKINS, url: $u, username: "cairn", secret: "api-token", webhookSecret: "hook-secret"}) { id } }`,
 		map[string]any{"u": anyBuildJenkins(t)})
@@ -124,6 +140,10 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 	)
 
 	// The audit log, filtered by action from a link, then by actor with the form.
+	created := int(dig(h.ok(h.admin, `{ auditEvents(where: {action: "user.create"}) { totalCount } }`, nil), "auditEvents", "totalCount").(float64))
+	if created < 30 || created > 50 {
+		t.Fatalf("%d user.create events", created)
+	}
 	run(t, ctx, "audit log",
 		chromedp.Navigate(url+"/audit?action=webhook.redeliver"),
 		until("the audit log", textIn(`main h1`, "Audit log")),
@@ -131,6 +151,18 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 		chromedp.Reload(),
 		until("the filter kept", `document.querySelector('#audit-action')?.value === 'webhook.redeliver' && !!document.querySelector('tr[data-action="webhook.redeliver"]')`),
 		both("21-audit"),
+		// Paging: 25 of the user.create events, then the older ones, then back.
+		chromedp.Navigate(url+"/audit?action=user.create"),
+		until("the first page", textIn(`.pager`, fmt.Sprintf("25 shown of %d", created))),
+		chromedp.Click(chromedp.Search(`//nav[@aria-label="Audit log pages"]//a[contains(., "Older")]`)),
+		until("the older page", textIn(`.pager`, fmt.Sprintf("%d shown of %d", created-25, created))),
+		until("the cursor in the URL", `location.search.startsWith('?action=user.create&after=')`),
+		until("no older page", `![...document.querySelectorAll('.pager a')].some(a => a.innerText.includes('Older'))`),
+		chromedp.Reload(),
+		until("the older page after a reload", textIn(`.pager`, fmt.Sprintf("%d shown of %d", created-25, created))),
+		chromedp.Click(chromedp.Search(`//nav[@aria-label="Audit log pages"]//a[contains(., "Newer")]`)),
+		until("the newer page", textIn(`.pager`, fmt.Sprintf("25 shown of %d", created))),
+		until("the newest event first", `document.querySelector('table[data-testid=audit] tbody tr td').innerText === String(Math.max(...[...document.querySelectorAll('table[data-testid=audit] tbody tr td:first-child')].map(td => +td.innerText)))`),
 		chromedp.Navigate(url+"/audit"),
 		until("all events", `!!document.querySelector('tr[data-action="definition.update"]')`),
 		chromedp.SendKeys(chromedp.CSS(`#audit-actor`), "nobody"),
@@ -151,5 +183,30 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 		until("nothing on develop", textIn(`main`, "No releases match.")),
 		chromedp.Navigate(url+"/releases?creator=nobody"),
 		until("nothing by nobody", textIn(`main`, "No releases match.")),
+	)
+
+	// The profile: a wrong current password is named beside its field; a token is created
+	// (shown once), refused beyond 365 days beside the days field, and revoked.
+	run(t, ctx, "profile",
+		chromedp.Click(chromedp.CSS(`.me a[href="/profile"]`)),
+		until("the profile", textIn(`main h1`, "Your profile")),
+		until("the facts", textIn(`dl.facts`, "Admin")),
+		chromedp.SendKeys(chromedp.CSS(`#pw-current`), "not my password"),
+		chromedp.SendKeys(chromedp.CSS(`#pw-new`), "a brand new password"),
+		chromedp.SendKeys(chromedp.CSS(`#pw-confirm`), "a brand new password"),
+		chromedp.Click(chromedp.Search(`//button[text()="Change password"]`)),
+		until("the error beside the current password", textIn(`#pw-current-error`, "is not your current password")),
+		until("the field marked", `document.querySelector('#pw-current').getAttribute('aria-invalid') === 'true'`),
+		chromedp.SendKeys(chromedp.CSS(`#token-name`), "laptop"),
+		typeInto("#token-days", "400"),
+		chromedp.Click(chromedp.Search(`//button[text()="Create token"]`)),
+		until("the error beside the days", textIn(`#token-days-error`, "365")),
+		typeInto("#token-days", "30"),
+		chromedp.Click(chromedp.Search(`//button[text()="Create token"]`)),
+		until("the new token shown once", textIn(`[data-created-token]`, "laptop")),
+		until("the token listed", textIn(`tr[data-token="laptop"]`, "Active")),
+		both("23-profile"),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Revoke laptop"]`)),
+		until("the token revoked", textIn(`tr[data-token="laptop"]`, "Revoked")),
 	)
 }

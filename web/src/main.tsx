@@ -18,6 +18,7 @@ import { Agents } from './views/Agents';
 import { Audit } from './views/Audit';
 import { WebhookDeliveries } from './views/WebhookDeliveries';
 import { Releases } from './views/Releases';
+import { Profile } from './views/Profile';
 import { useMayCall } from './may';
 import { Page } from './ui';
 import { graphql } from './gql';
@@ -71,6 +72,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   else if ((m = match('/workitems/:system/:id', path))) view = <WorkItem system={m.system} externalId={m.id} />;
   else if (path === '/agents') view = <Agents />;
   else if (path === '/releases') view = <Releases />;
+  else if (path === '/profile') view = <Profile />;
   else if (path === '/audit' && may?.has('Query.auditEvents')) view = <Audit />;
   else if (path === '/webhook-deliveries' && may?.has('Query.webhookDeliveries')) view = <WebhookDeliveries />;
   else if ((path === '/audit' || path === '/webhook-deliveries') && !may) view = <Page title="Loading"><p role="status">Loading…</p></Page>;
@@ -96,7 +98,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
           </ul>
         </nav>
         <div className="me">
-          <span aria-label="Signed in as">{viewer.username}</span>
+          <Link href="/profile" aria-label={`Your profile (signed in as ${viewer.username})`} aria-current={path === '/profile' ? 'page' : undefined}>{viewer.username}</Link>
           <button type="button" onClick={onSignOut}>Sign out</button>
         </div>
       </header>

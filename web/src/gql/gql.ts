@@ -38,6 +38,10 @@ type Documents = {
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": typeof types.MyApprovalsDocument,
     "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}": typeof types.OverviewDocument,
     "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}": typeof types.OverviewRowDocument,
+    "query Profile {\n  viewer { role user { id username displayName email hasPassword groups { name } } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}": typeof types.ProfileDocument,
+    "mutation ChangeOwnPassword($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) }": typeof types.ChangeOwnPasswordDocument,
+    "mutation CreateOwnApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name } } }": typeof types.CreateOwnApiTokenDocument,
+    "mutation RevokeOwnApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }": typeof types.RevokeOwnApiTokenDocument,
     "query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}": typeof types.ReleaseDocument,
     "mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }": typeof types.AbandonReleaseDocument,
     "mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": typeof types.DeployEnvironmentDocument,
@@ -76,6 +80,10 @@ const documents: Documents = {
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": types.MyApprovalsDocument,
     "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}": types.OverviewDocument,
     "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}": types.OverviewRowDocument,
+    "query Profile {\n  viewer { role user { id username displayName email hasPassword groups { name } } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}": types.ProfileDocument,
+    "mutation ChangeOwnPassword($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) }": types.ChangeOwnPasswordDocument,
+    "mutation CreateOwnApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name } } }": types.CreateOwnApiTokenDocument,
+    "mutation RevokeOwnApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }": types.RevokeOwnApiTokenDocument,
     "query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}": types.ReleaseDocument,
     "mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }": types.AbandonReleaseDocument,
     "mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": types.DeployEnvironmentDocument,
@@ -200,6 +208,22 @@ export function graphql(source: "query Overview {\n  definitions(first: 100, ord
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}"): (typeof documents)["query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Profile {\n  viewer { role user { id username displayName email hasPassword groups { name } } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}"): (typeof documents)["query Profile {\n  viewer { role user { id username displayName email hasPassword groups { name } } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation ChangeOwnPassword($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) }"): (typeof documents)["mutation ChangeOwnPassword($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateOwnApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name } } }"): (typeof documents)["mutation CreateOwnApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name } } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation RevokeOwnApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }"): (typeof documents)["mutation RevokeOwnApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
