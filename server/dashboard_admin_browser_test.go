@@ -117,7 +117,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 	h.ok(h.admin, `mutation($id: ID!, $r: Int!) { updateDefinition(id: $id, expectedRevision: $r, comment: "follow the right job", input: `+shopDefinition("web/main")+`) { id } }`,
 		map[string]any{"id": def, "r": dig(d, "node", "revision")})
 	run(t, ctx, "redeliver",
-		both("20-webhook-deliveries"),
+		both("30-webhook-deliveries"),
 		chromedp.Click(chromedp.Search(`//tr[@data-result="IGNORED"]//button[text()="Redeliver"]`)),
 		until("the redelivery", textIn(`[data-redelivered]`, "accepted")),
 		until("its release", `!!document.querySelector('[data-redelivered] a[href^="/releases/"]')`),
@@ -150,7 +150,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 		until("the redelivery audited", `[...document.querySelectorAll('table[data-testid=audit] tbody tr')].every(r => r.dataset.action === 'webhook.redeliver') && !!document.querySelector('tr[data-action="webhook.redeliver"]')`),
 		chromedp.Reload(),
 		until("the filter kept", `document.querySelector('#audit-action')?.value === 'webhook.redeliver' && !!document.querySelector('tr[data-action="webhook.redeliver"]')`),
-		both("21-audit"),
+		both("31-audit"),
 		// Paging: 25 of the user.create events, then the older ones, then back.
 		chromedp.Navigate(url+"/audit?action=user.create"),
 		until("the first page", textIn(`.pager`, fmt.Sprintf("25 shown of %d", created))),
@@ -178,7 +178,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 		chromedp.Navigate(url+"/releases?branch=main&status=ACTIVE"),
 		until("the release on main", `!!document.querySelector('tr[data-release="Release-1"]')`),
 		until("the filters shown", `document.querySelector('#releases-branch')?.value === 'main' && document.querySelector('#releases-status')?.value === 'ACTIVE'`),
-		both("22-releases"),
+		both("32-releases"),
 		chromedp.Navigate(url+"/releases?branch=develop"),
 		until("nothing on develop", textIn(`main`, "No releases match.")),
 		chromedp.Navigate(url+"/releases?creator=nobody"),
@@ -205,7 +205,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//button[text()="Create token"]`)),
 		until("the new token shown once", textIn(`[data-created-token]`, "laptop")),
 		until("the token listed", textIn(`tr[data-token="laptop"]`, "Active")),
-		both("23-profile"),
+		both("33-profile"),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Revoke laptop"]`)),
 		until("the token revoked", textIn(`tr[data-token="laptop"]`, "Revoked")),
 	)
