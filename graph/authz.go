@@ -3,8 +3,10 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
@@ -71,4 +73,45 @@ func authorizeRootFields(ctx context.Context, next graphql.RootResolver) graphql
 		return graphql.Null
 	}
 	return next(ctx)
+}
+
+// maxMayCall bounds the names one viewer.mayCall asks about.
+const maxMayCall = 100
+
+// mayCall returns, in the order given, the root fields ("Query.auditEvents",
+// "Mutation.redeliverWebhookDelivery") of schema that a may call: the check
+// authorizeRootFields makes before running them. Unknown names and fields
+// that declare no role are left out.
+func mayCall(schema *ast.Schema, a delivery.Actor, fields []string) ([]string, error) {
+	if len(fields) > maxMayCall {
+		return nil, delivery.Invalid("fields", "at most %d names, got %d", maxMayCall, len(fields))
+	}
+	out := []string{}
+	for _, f := range fields {
+		object, name, ok := strings.Cut(f, ".")
+		if !ok || strings.HasPrefix(name, "__") {
+			continue
+		}
+		var root *ast.Definition
+		switch object {
+		case "Query":
+			root = schema.Query
+		case "Mutation":
+			root = schema.Mutation
+		case "Subscription":
+			root = schema.Subscription
+		}
+		if root == nil {
+			continue
+		}
+		def := root.Fields.ForName(name)
+		if def == nil {
+			continue
+		}
+		min, declared := rootRole(object, &graphql.FieldContext{Field: graphql.CollectedField{Field: &ast.Field{Name: name, Definition: def}}})
+		if declared && a.Require(min, f) == nil {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }

@@ -80,6 +80,7 @@ type ResolverRoot interface {
 	Variable() VariableResolver
 	VariableGroup() VariableGroupResolver
 	VariableGroupRevision() VariableGroupRevisionResolver
+	Viewer() ViewerResolver
 	ReleaseDefinitionWhereInput() ReleaseDefinitionWhereInputResolver
 	TaskGroupStepInput() TaskGroupStepInputResolver
 	TaskInput() TaskInputResolver
@@ -1708,9 +1709,10 @@ type ComplexityRoot struct {
 	}
 
 	Viewer struct {
-		Role   func(childComplexity int) int
-		Scopes func(childComplexity int) int
-		User   func(childComplexity int) int
+		MayCall func(childComplexity int, fields []string) int
+		Role    func(childComplexity int) int
+		Scopes  func(childComplexity int) int
+		User    func(childComplexity int) int
 	}
 
 	WebhookDelivery struct {
@@ -2018,6 +2020,9 @@ type VariableGroupResolver interface {
 }
 type VariableGroupRevisionResolver interface {
 	Changes(ctx context.Context, obj *ent.VariableGroupRevision) ([]*delivery.FieldChange, error)
+}
+type ViewerResolver interface {
+	MayCall(ctx context.Context, obj *model.Viewer, fields []string) ([]string, error)
 }
 
 type ReleaseDefinitionWhereInputResolver interface {
@@ -9718,6 +9723,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.VariableGroupRevisionEdge.Node(childComplexity), true
 
+	case "Viewer.mayCall":
+		if e.ComplexityRoot.Viewer.MayCall == nil {
+			break
+		}
+
+		args, err := ec.field_Viewer_mayCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Viewer.MayCall(childComplexity, args["fields"].([]string)), true
 	case "Viewer.role":
 		if e.ComplexityRoot.Viewer.Role == nil {
 			break
@@ -10320,6 +10336,13 @@ type Viewer {
   role: UserRole!
   """Scopes of the token in use, e.g. act-as."""
   scopes: [String!]!
+  """
+  Which of the named root fields ("Query.auditEvents", "Mutation.redeliverWebhookDelivery") the
+  viewer may call, in the order given: the role check the API makes before running them, so a
+  client shows a page or an action only when the server would allow it. Unknown names are left
+  out; at most 100 names.
+  """
+  mayCall(fields: [String!]!): [String!]!
 }
 
 extend type Query {
@@ -19999,6 +20022,8 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_role(ctx, field)
 	case "scopes":
 		return ec.fieldContext_Viewer_scopes(ctx, field)
+	case "mayCall":
+		return ec.fieldContext_Viewer_mayCall(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
@@ -22958,6 +22983,20 @@ func (ec *executionContext) field_Subscription_releaseEvents_args(ctx context.Co
 		return nil, err
 	}
 	args["afterSequence"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Viewer_mayCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "fields",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fields"] = arg0
 	return args, nil
 }
 
@@ -54412,6 +54451,50 @@ func (ec *executionContext) _Viewer_scopes(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Viewer_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Viewer", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Viewer_mayCall(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_mayCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Viewer().MayCall(ctx, obj, fc.Args["fields"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_mayCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Viewer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Viewer_mayCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _WebhookDelivery_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
@@ -101695,18 +101778,56 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		case "user":
 			out.Values[i] = ec._Viewer_user(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "role":
 			out.Values[i] = ec._Viewer_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "scopes":
 			out.Values[i] = ec._Viewer_scopes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "mayCall":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Viewer_mayCall(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

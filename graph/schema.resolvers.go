@@ -65,6 +65,15 @@ func (r *variableResolver) Value(ctx context.Context, obj *spec.Variable) (*stri
 	return variableValue(obj), nil
 }
 
+// MayCall is the resolver for the mayCall field.
+func (r *viewerResolver) MayCall(ctx context.Context, obj *model.Viewer, fields []string) ([]string, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return mayCall(parsedSchema, a, fields)
+}
+
 // Env is the resolver for the env field.
 func (r *taskInputResolver) Env(ctx context.Context, obj *spec.Task, data map[string]any) error {
 	env, err := stringMapIn(data)
@@ -88,6 +97,9 @@ func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
 // Variable returns VariableResolver implementation.
 func (r *Resolver) Variable() VariableResolver { return &variableResolver{r} }
 
+// Viewer returns ViewerResolver implementation.
+func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
+
 // TaskInput returns TaskInputResolver implementation.
 func (r *Resolver) TaskInput() TaskInputResolver { return &taskInputResolver{r} }
 
@@ -95,5 +107,6 @@ type (
 	mutationResolver  struct{ *Resolver }
 	taskResolver      struct{ *Resolver }
 	variableResolver  struct{ *Resolver }
+	viewerResolver    struct{ *Resolver }
 	taskInputResolver struct{ *Resolver }
 )

@@ -196,7 +196,7 @@ func assertOwnAssets(t *testing.T, h *harness, page string, hdr http.Header) {
 // view), with assets from this server only; an unknown asset is a 404, not the page.
 func TestDashboardPages(t *testing.T) {
 	h := newHarness(t, "sqlite")
-	for _, p := range []string{"/", "/releases/12", "/deployments/3?x=1"} {
+	for _, p := range []string{"/", "/releases/12", "/deployments/3?x=1", "/releases", "/releases/", "/webhook-deliveries?result=IGNORED", "/profile"} {
 		resp, err := http.Get(h.http.URL + p)
 		if err != nil {
 			t.Fatal(err)
@@ -208,7 +208,7 @@ func TestDashboardPages(t *testing.T) {
 		}
 		assertOwnAssets(t, h, string(b), resp.Header)
 	}
-	for _, p := range []string{"/assets/nope.js", "/assets/", "/assets", "/metrics", "/releases/", "/nope"} {
+	for _, p := range []string{"/assets/nope.js", "/assets/", "/assets", "/metrics", "/definitions/", "/nope"} {
 		resp, err := http.Get(h.http.URL + p)
 		if err != nil {
 			t.Fatal(err)
@@ -220,7 +220,7 @@ func TestDashboardPages(t *testing.T) {
 	}
 	// A browser on an unknown page gets the dashboard (it shows "Not found") with a 404; under
 	// the server's own paths it gets a plain 404 like programs do.
-	for p, page := range map[string]bool{"/nope": true, "/releases": true, "/metrics": false, "/logs/x": false, "/graphql/x": false, "/assets/x.js": false} {
+	for p, page := range map[string]bool{"/nope": true, "/release": true, "/metrics": false, "/logs/x": false, "/graphql/x": false, "/assets/x.js": false} {
 		req, _ := http.NewRequest(http.MethodGet, h.http.URL+p, nil)
 		req.Header.Set("Accept", "text/html,application/xhtml+xml")
 		resp, err := http.DefaultClient.Do(req)

@@ -63,7 +63,7 @@ var routes = []string{"/releases/", "/deployments/", "/definitions/", "/workitem
 // isRoute reports whether p (cleaned) is a dashboard path.
 func isRoute(p string) bool {
 	switch p {
-	case "/", "/approvals", "/agents", "/audit":
+	case "/", "/approvals", "/agents", "/audit", "/releases", "/webhook-deliveries", "/profile":
 		return true
 	}
 	for _, r := range routes {

@@ -216,6 +216,11 @@ type Viewer struct {
 	Role user.Role `json:"role"`
 	// Scopes of the token in use, e.g. act-as.
 	Scopes []string `json:"scopes"`
+	// Which of the named root fields ("Query.auditEvents", "Mutation.redeliverWebhookDelivery") the
+	// viewer may call, in the order given: the role check the API makes before running them, so a
+	// client shows a page or an action only when the server would allow it. Unknown names are left
+	// out; at most 100 names.
+	MayCall []string `json:"mayCall"`
 }
 
 type RetentionVerdict string

@@ -71,6 +71,8 @@ export class APIError extends Error {
     message: string,
     public code: string,
     public status = 0,
+    // The input field an INVALID_INPUT names (extensions.field), shown beside that field.
+    public field?: string,
   ) {
     super(message);
   }
@@ -80,7 +82,7 @@ function toError(err: import('@urql/core').CombinedError): APIError {
   const status = (err.response as Response | undefined)?.status ?? 0;
   if (status === 401) return new APIError('Your session ended: sign in again.', 'UNAUTHENTICATED', 401);
   const g = err.graphQLErrors[0];
-  if (g) return new APIError(g.message, String(g.extensions?.code ?? 'ERROR'), status);
+  if (g) return new APIError(g.message, String(g.extensions?.code ?? 'ERROR'), status, typeof g.extensions?.field === 'string' ? g.extensions.field : undefined);
   return new APIError(err.networkError?.message ?? err.message, 'NETWORK', status);
 }
 

@@ -16,6 +16,10 @@ import { Revisions } from './views/Revisions';
 import { WorkItem } from './views/WorkItem';
 import { Agents } from './views/Agents';
 import { Audit } from './views/Audit';
+import { WebhookDeliveries } from './views/WebhookDeliveries';
+import { Releases } from './views/Releases';
+import { Profile } from './views/Profile';
+import { useMayCall } from './may';
 import { Page } from './ui';
 import { graphql } from './gql';
 
@@ -49,6 +53,8 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   const path = loc.pathname;
   const pending = useLive(pendingCountQuery, {}, isApprovalEvent);
   const count = pending.data?.pendingApprovals.length ?? 0;
+  // Pages for some people only: offered when the server would answer their query.
+  const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries');
 
   // Move focus to the new page's heading, so keyboard and screen reader users land on it.
   useEffect(() => {
@@ -65,7 +71,11 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   else if ((m = match('/definitions/:id', path))) view = <Definition id={m.id} />;
   else if ((m = match('/workitems/:system/:id', path))) view = <WorkItem system={m.system} externalId={m.id} />;
   else if (path === '/agents') view = <Agents />;
-  else if (path === '/audit' && viewer.role === 'ADMIN') view = <Audit />;
+  else if (path === '/releases') view = <Releases />;
+  else if (path === '/profile') view = <Profile />;
+  else if (path === '/audit' && may?.has('Query.auditEvents')) view = <Audit />;
+  else if (path === '/webhook-deliveries' && may?.has('Query.webhookDeliveries')) view = <WebhookDeliveries />;
+  else if ((path === '/audit' || path === '/webhook-deliveries') && !may) view = <Page title="Loading"><p role="status">Loading…</p></Page>;
   else view = <Page title="Not found"><p>No such page. <Link href="/">Go to the overview</Link>.</p></Page>;
 
   const nav = (href: string, label: string, extra?: string) => (
@@ -81,12 +91,14 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
             {nav('/', 'Overview')}
             {nav('/approvals', 'My approvals', count ? ` (${count})` : '')}
             {nav('/agents', 'Agents')}
-            {viewer.role === 'ADMIN' && nav('/audit', 'Audit log')}
+            {nav('/releases', 'Releases')}
+            {may?.has('Query.webhookDeliveries') && nav('/webhook-deliveries', 'Webhooks')}
+            {may?.has('Query.auditEvents') && nav('/audit', 'Audit log')}
             <li><a href="/graphql">GraphiQL</a></li>
           </ul>
         </nav>
         <div className="me">
-          <span aria-label="Signed in as">{viewer.username}</span>
+          <Link href="/profile" aria-label={`Your profile (signed in as ${viewer.username})`} aria-current={path === '/profile' ? 'page' : undefined}>{viewer.username}</Link>
           <button type="button" onClick={onSignOut}>Sign out</button>
         </div>
       </header>
