@@ -54,12 +54,10 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 			case <-fctx.Done():
 				return fctx.Err()
 			}
-			select {
-			case <-it.handled:
-				return nil
-			case <-fctx.Done():
-				return fctx.Err()
-			}
+			// Taken: the handler always finishes it (and only then may done
+			// close out, which push sends on).
+			<-it.handled
+			return nil
 		}
 		select {
 		case out <- v:
