@@ -25,7 +25,11 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 	}
 	loader := eventLoader{r.Engine}
 	scope := delivery.LiveReadScopeFrom(ctx)
-	out := make(chan T)
+	// slot: the subscription's response handler looks each event up in the
+	// fan-out cache before gqlgen executes it (fanout.go); out then holds
+	// the one event handed over.
+	slot := fanoutSlotFrom(ctx)
+	out := make(chan T, 1)
 	// The engine's goroutine turns each event into T and sends it: one
 	// goroutine per subscription, not a second one relaying a channel.
 	emit := func(fctx context.Context, ev delivery.Event) error {
@@ -40,6 +44,21 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 				return err // the client resubscribes; nothing unscoped goes out
 			}
 		}
+		if slot != nil {
+			// The next event's Refresh waits until this one's payload is
+			// made: the payload is made in the scope its class names.
+			it := fanoutItem{seq: ev.Sequence, class: fanoutClass(a, delivery.HiddenInScope(ctx)),
+				push: func() { out <- v }, handled: make(chan struct{})}
+			select {
+			case slot.items <- it:
+			case <-fctx.Done():
+				return fctx.Err()
+			}
+			// Taken: the handler always finishes it (and only then may done
+			// close out, which push sends on).
+			<-it.handled
+			return nil
+		}
 		select {
 		case out <- v:
 			return nil
@@ -50,8 +69,16 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 	// The stream filters events by readers itself and must see every
 	// sequence number; the fields of what it sends are read scoped.
 	err = r.Engine.FollowEventsEach(delivery.WithoutReadScope(ctx), r.Events, a, f, derefOr(afterSequence, delivery.FromNow),
-		emit, func() { close(out) })
+		emit, func() {
+			close(out)
+			if slot != nil {
+				close(slot.items)
+			}
+		})
 	if err != nil {
+		if slot != nil {
+			slot.claimed = false
+		}
 		return nil, err
 	}
 	return out, nil

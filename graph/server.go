@@ -122,6 +122,7 @@ func newHandler(r *Resolver, opts Options, onKeepAlive func(*keepAlive)) http.Ha
 	srv.AroundFields(stopWhenGone)
 	srv.AroundOperations(limitSubscriptions(opts.MaxSubscriptions))
 	srv.AroundOperations(r.scopeReads)
+	srv.AroundOperations(fanoutOperations(newFanoutCache()))
 	srv.AroundFields(scopeWhere)
 	srv.AroundOperations(r.Loaders)
 	srv.AroundRootFields(authorizeRootFields)
