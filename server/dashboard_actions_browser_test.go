@@ -9,9 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
-	"github.com/cairnhq/cairn/server"
 )
 
 // buttonsIn is a JavaScript expression: the texts of the buttons in the element matching sel.
@@ -29,11 +27,7 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the browser is Debian's")
 	}
-	ctx := browser(t)
-	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t),
-		Passwords: auth.Argon2id{MemoryKiB: 1024, Iterations: 1}}
-	h := serve(t, cfg, "")
-	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
+	ctx, h := browserServer(t)
 	e := h.srv.Engine
 	sys := delivery.SystemActor("test")
 	const password = "correct horse battery"

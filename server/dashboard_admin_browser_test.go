@@ -11,9 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
-	"github.com/cairnhq/cairn/server"
 )
 
 // typeInto replaces the value of the input sel as typing does (React hears the input event).
@@ -41,11 +39,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the browser is Debian's")
 	}
-	ctx := browser(t)
-	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t),
-		Passwords: auth.Argon2id{MemoryKiB: 1024, Iterations: 1}}
-	h := serve(t, cfg, "")
-	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
+	ctx, h := browserServer(t)
 	e := h.srv.Engine
 	sys := delivery.SystemActor("test")
 	const password = "correct horse battery"

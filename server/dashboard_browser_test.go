@@ -210,6 +210,18 @@ func textIn(sel, text string) string {
 	return fmt.Sprintf(`(document.querySelector(%s)?.innerText ?? '').includes(%s)`, strconv.Quote(sel), strconv.Quote(text))
 }
 
+// browserServer starts the browser and a real server for a dashboard test, with an admin token
+// (h.admin) and cheap password hashes: the tests measure the dashboard, not argon2.
+func browserServer(t *testing.T) (context.Context, *harness) {
+	t.Helper()
+	ctx := browser(t)
+	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t),
+		Passwords: auth.Argon2id{MemoryKiB: 1024, Iterations: 1}}
+	h := serve(t, cfg, "")
+	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
+	return ctx, h
+}
+
 // TestDashboardInBrowser signs in as an approver, watches a release deploy live on the
 // overview, approves production from the release page, follows the production log while the
 // task still runs, visits the other views and signs out.
@@ -217,12 +229,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("tasks are POSIX shell scripts; the browser is Debian's")
 	}
-	ctx := browser(t)
-	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t),
-		// Cheap hashes: the test measures the dashboard, not argon2.
-		Passwords: auth.Argon2id{MemoryKiB: 1024, Iterations: 1}}
-	h := serve(t, cfg, "")
-	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
+	ctx, h := browserServer(t)
 	e := h.srv.Engine
 	sys := delivery.SystemActor("test")
 	pam, err := e.CreateUser(context.Background(), sys, delivery.UserInput{Username: "pam", Role: delivery.RoleViewer})

@@ -11,9 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
-	"github.com/cairnhq/cairn/server"
 )
 
 // TestDashboardBigLog opens a finished log of 200,000 lines (CAIRN_BROWSER_LOG_LINES to change
@@ -33,10 +31,7 @@ func TestDashboardBigLog(t *testing.T) {
 		}
 		lines = n
 	}
-	ctx := browser(t)
-	cfg := server.Config{DataDir: t.TempDir(), Logger: testLogger(t), Passwords: auth.Argon2id{MemoryKiB: 1024, Iterations: 1}}
-	h := serve(t, cfg, "")
-	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
+	ctx, h := browserServer(t)
 	e := h.srv.Engine
 	sys := delivery.SystemActor("test")
 	pam, err := e.CreateUser(context.Background(), sys, delivery.UserInput{Username: "pam", Role: delivery.RoleViewer})
