@@ -98,7 +98,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
           </ul>
         </nav>
         <div className="me">
-          <Link href="/profile" aria-label={`Your profile (signed in as ${viewer.username})`} aria-current={path === '/profile' ? 'page' : undefined}>{viewer.username}</Link>
+          <Link href="/profile" title="Your profile" aria-current={path === '/profile' ? 'page' : undefined}>{viewer.username}</Link>
           <button type="button" onClick={onSignOut}>Sign out</button>
         </div>
       </header>
