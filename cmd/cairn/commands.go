@@ -289,10 +289,7 @@ var deployCommand = &command{
 	help:  "deploy a release to an environment (manual, redeploy or rollback)",
 	flags: func(fs *flag.FlagSet) { fs.String("comment", "", "why (kept in the audit trail)") },
 	run: func(c *cmd) error {
-		if err := c.wantArgs(2, "RELEASE-ID ENVIRONMENT"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(2, "RELEASE-ID ENVIRONMENT")
 		if err != nil {
 			return err
 		}
@@ -316,10 +313,7 @@ var deployCommand = &command{
 var approvalsListCommand = &command{
 	name: "approvals list", help: "the approvals you can decide now",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(0, "no arguments"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(0, "no arguments")
 		if err != nil {
 			return err
 		}
@@ -421,10 +415,7 @@ var rejectCommand = &command{
 var interventionsListCommand = &command{
 	name: "interventions list", help: "the manual interventions you can resume or reject now",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(0, "no arguments"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(0, "no arguments")
 		if err != nil {
 			return err
 		}
@@ -478,10 +469,7 @@ func oneLine(s string, n int) string {
 // act is resume and stop (reject) of a manual intervention.
 func act(mutation string) func(c *cmd) error {
 	return func(c *cmd) error {
-		if err := c.wantArgs(1, "INTERVENTION-ID"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(1, "INTERVENTION-ID")
 		if err != nil {
 			return err
 		}
@@ -699,10 +687,7 @@ var statusCommand = &command{
 var agentsListCommand = &command{
 	name: "agents list", help: "the registered agents",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(0, "no arguments"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(0, "no arguments")
 		if err != nil {
 			return err
 		}
@@ -797,10 +782,7 @@ var webhooksRedeliverCommand = &command{
 	name: "webhooks redeliver", synopsis: "DELIVERY-ID",
 	help: "process a webhook delivery's body again under the current definitions (ADMIN)",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(1, "DELIVERY-ID"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(1, "DELIVERY-ID")
 		if err != nil {
 			return err
 		}

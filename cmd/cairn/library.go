@@ -77,10 +77,7 @@ func showValue(v groupVariable) string {
 var groupsListCommand = &command{
 	name: "groups list", help: "the variable groups of the library",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(0, "no arguments"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(0, "no arguments")
 		if err != nil {
 			return err
 		}
@@ -106,10 +103,7 @@ var groupsShowCommand = &command{
 	name: "groups show", synopsis: "GROUP",
 	help: "a variable group's variables (secrets as ***, values you may not read as (hidden))",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(1, "GROUP"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(1, "GROUP")
 		if err != nil {
 			return err
 		}
@@ -218,10 +212,7 @@ var groupsUnsetCommand = &command{
 	help:  "remove one variable of a group",
 	flags: func(fs *flag.FlagSet) { fs.String("comment", "", "why (kept in the group's revision)") },
 	run: func(c *cmd) error {
-		if err := c.wantArgs(2, "GROUP NAME"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(2, "GROUP NAME")
 		if err != nil {
 			return err
 		}
@@ -249,10 +240,7 @@ var groupsDeleteCommand = &command{
 	help:  "delete a variable group (refused while definitions link it)",
 	flags: func(fs *flag.FlagSet) { fs.String("comment", "", "why") },
 	run: func(c *cmd) error {
-		if err := c.wantArgs(1, "GROUP"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(1, "GROUP")
 		if err != nil {
 			return err
 		}
@@ -287,10 +275,7 @@ func (c *cmd) secureFiles(cl *client) ([]secureFile, error) {
 var filesListCommand = &command{
 	name: "files list", help: "the secure files of the library (never their contents)",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(0, "no arguments"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(0, "no arguments")
 		if err != nil {
 			return err
 		}
@@ -318,10 +303,7 @@ var filesUploadCommand = &command{
 		fs.Bool("replace", false, "replace the content of an existing file of that name")
 	},
 	run: func(c *cmd) error {
-		if err := c.wantArgs(2, "NAME FILE"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(2, "NAME FILE")
 		if err != nil {
 			return err
 		}
@@ -380,10 +362,7 @@ var filesDeleteCommand = &command{
 	name: "files delete", synopsis: "NAME",
 	help: "delete a secure file (refused while definitions' jobs name it)",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(1, "NAME"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(1, "NAME")
 		if err != nil {
 			return err
 		}

@@ -207,6 +207,15 @@ func (c *cmd) wantArgs(n int, names string) error {
 	return nil
 }
 
+// open is the opening of most commands: it checks the number of arguments, then returns a
+// client for the server and token (see client).
+func (c *cmd) open(n int, names string) (*client, error) {
+	if err := c.wantArgs(n, names); err != nil {
+		return nil, err
+	}
+	return c.client()
+}
+
 // client returns a client for the server and token of the flags, the environment or the
 // config file, in that order.
 func (c *cmd) client() (*client, error) {

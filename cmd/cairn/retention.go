@@ -22,10 +22,7 @@ var retentionPreviewCommand = &command{
 	name: "retention preview", synopsis: "DEFINITION",
 	help: "each release of a definition (name or id): kept or due for deletion, and why",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(1, "DEFINITION"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(1, "DEFINITION")
 		if err != nil {
 			return err
 		}

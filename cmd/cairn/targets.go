@@ -14,10 +14,7 @@ var targetsCommand = &command{
 	name: "targets", synopsis: "DEPLOYMENT-ID",
 	help: "the deployment-group targets of a deployment: status, times, agent, reason",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(1, "DEPLOYMENT-ID"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(1, "DEPLOYMENT-ID")
 		if err != nil {
 			return err
 		}
@@ -77,10 +74,7 @@ var targetsCommand = &command{
 var deploymentGroupsCommand = &command{
 	name: "deployment-groups", help: "the deployment groups and their targets: tags, online state, last deployment",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(0, "no arguments"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(0, "no arguments")
 		if err != nil {
 			return err
 		}

@@ -27,10 +27,7 @@ type taskTemplate struct {
 var tasksListCommand = &command{
 	name: "tasks list", help: "the task library: built-in and custom task templates and groups",
 	run: func(c *cmd) error {
-		if err := c.wantArgs(0, "no arguments"); err != nil {
-			return err
-		}
-		cl, err := c.client()
+		cl, err := c.open(0, "no arguments")
 		if err != nil {
 			return err
 		}
