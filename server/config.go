@@ -63,9 +63,13 @@ type Config struct {
 	// once (default 32); one beyond it waits WebhookWait for a slot, then is answered 503
 	// with Retry-After and nothing recorded (the CI servers retry).
 	WebhookMaxInFlight int
-	// WebhookWait is how long a webhook request waits for a slot (default 1 s; negative: not
+	// WebhookWait is how long a webhook request waits for a slot (default and negative: not
 	// at all).
 	WebhookWait time.Duration
+	// WebhookBudget is the time a CI webhook request should be answered in (default 250 ms;
+	// negative: no estimate, only WebhookMaxInFlight): one that the measured rate of
+	// completions says would not be is answered 503 with Retry-After at once (hook.Limiter).
+	WebhookBudget time.Duration
 	// TrustedProxies are the reverse proxies (CIDRs) whose forwarding header
 	// names the client: for a request whose peer is one of them, the client
 	// address (sign-in limiting, session records) is the right-most address
@@ -143,6 +147,10 @@ type Config struct {
 	DevOut io.Writer
 }
 
+// DefaultWebhookBudget is the time a CI webhook request should be answered in
+// unless configured (Config.WebhookBudget).
+const DefaultWebhookBudget = 250 * time.Millisecond
+
 func (c *Config) setDefaults() {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -162,8 +170,8 @@ func (c *Config) setDefaults() {
 	if c.WebhookMaxInFlight == 0 {
 		c.WebhookMaxInFlight = 32
 	}
-	if c.WebhookWait == 0 {
-		c.WebhookWait = time.Second
+	if c.WebhookBudget == 0 {
+		c.WebhookBudget = DefaultWebhookBudget
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 20 * time.Second
@@ -196,6 +204,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebhookMaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("--webhook-max-inflight %d: at least 1", c.WebhookMaxInFlight))
+	}
+	if c.WebhookBudget > 0 && c.WebhookBudget < time.Millisecond {
+		errs = append(errs, fmt.Errorf("--webhook-budget %s: at least 1ms (or negative: no estimate)", c.WebhookBudget))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--max-body %d is too small (at least 1024)", c.MaxBodyBytes))

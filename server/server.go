@@ -271,9 +271,11 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/securefiles", s.authn.Middleware(secureFileUploadHandler(s.Engine, s.log.With("component", "securefiles"))))
 	// CI webhooks authenticate with their connection's webhook secret, not
 	// with API tokens, so they sit outside the API middleware.
-	// One bound on the requests in flight for both: a burst beyond it is shed
-	// with 503 + Retry-After (hook.Limiter).
-	shed := hook.NewLimiter(s.cfg.WebhookMaxInFlight, s.cfg.WebhookWait)
+	// One admission control for both: a request that would not be answered
+	// within the budget, or beyond the bound in flight, is shed with 503 +
+	// Retry-After at once (hook.Limiter).
+	shed := hook.NewLimiter(hook.LimiterConfig{MaxInFlight: s.cfg.WebhookMaxInFlight,
+		Wait: s.cfg.WebhookWait, Budget: s.cfg.WebhookBudget})
 	s.mux.Handle("POST /webhooks/jenkins/{connection}",
 		s.metrics.Webhook("jenkins", shed.Wrap(jenkins.NewHandler(s.Engine, s.log.With("component", "webhook.jenkins"), nil))))
 	s.mux.Handle("POST /webhooks/teambuild/{connection}",

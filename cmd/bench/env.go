@@ -34,12 +34,21 @@ type env struct {
 }
 
 func startEnv(ctx context.Context, databaseURL string) (*env, error) {
+	return startEnvWith(ctx, databaseURL, nil)
+}
+
+// startEnvWith is startEnv with configure (when not nil) applied to the server's configuration.
+func startEnvWith(ctx context.Context, databaseURL string, configure func(*server.Config)) (*env, error) {
 	dir, err := os.MkdirTemp("", "cairn-bench-")
 	if err != nil {
 		return nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	s, err := server.New(ctx, server.Config{DataDir: dir, DatabaseURL: databaseURL, Logger: quiet})
+	cfg := server.Config{DataDir: dir, DatabaseURL: databaseURL, Logger: quiet}
+	if configure != nil {
+		configure(&cfg)
+	}
+	s, err := server.New(ctx, cfg)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
