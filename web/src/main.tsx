@@ -20,6 +20,8 @@ import { WebhookDeliveries } from './views/WebhookDeliveries';
 import { Releases } from './views/Releases';
 import { Profile } from './views/Profile';
 import { useMayCall } from './may';
+import { librarySections, libraryFields } from './views/library/librarySections';
+import { LibraryIndex } from './views/library/LibraryIndex';
 import { Page } from './ui';
 import { graphql } from './gql';
 
@@ -54,7 +56,9 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   const pending = useLive(pendingCountQuery, {}, isApprovalEvent);
   const count = pending.data?.pendingApprovals.length ?? 0;
   // Pages for some people only: offered when the server would answer their query.
-  const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries');
+  const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries', ...libraryFields);
+  const section = librarySections.find((s) => s.path === path.replace(/\/+$/, ''));
+  const library = librarySections.some((s) => may?.has(s.field));
 
   // Move focus to the new page's heading, so keyboard and screen reader users land on it.
   useEffect(() => {
@@ -75,7 +79,9 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   else if (path === '/profile') view = <Profile />;
   else if (path === '/audit' && may?.has('Query.auditEvents')) view = <Audit />;
   else if (path === '/webhook-deliveries' && may?.has('Query.webhookDeliveries')) view = <WebhookDeliveries />;
-  else if ((path === '/audit' || path === '/webhook-deliveries') && !may) view = <Page title="Loading"><p role="status">Loading…</p></Page>;
+  else if (section && may?.has(section.field)) view = <section.view />;
+  else if (path === '/library' && library) view = <LibraryIndex may={may!} />;
+  else if ((path === '/audit' || path === '/webhook-deliveries' || path === '/library' || section) && !may) view = <Page title="Loading"><p role="status">Loading…</p></Page>;
   else view = <Page title="Not found"><p>No such page. <Link href="/">Go to the overview</Link>.</p></Page>;
 
   const nav = (href: string, label: string, extra?: string) => (
@@ -94,6 +100,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
             {nav('/releases', 'Releases')}
             {may?.has('Query.webhookDeliveries') && nav('/webhook-deliveries', 'Webhooks')}
             {may?.has('Query.auditEvents') && nav('/audit', 'Audit log')}
+            {library && <li><Link href="/library" aria-current={path === '/library' || section ? 'page' : undefined}>Library</Link></li>}
             <li><a href="/graphql">GraphiQL</a></li>
           </ul>
         </nav>

@@ -55,6 +55,31 @@ type Documents = {
     "query WebhookDeliveriesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: WebhookDeliveryWhereInput) {\n  webhookDeliveries(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id createdAt source buildKey event result reason statusCode\n      connection { name }\n      releases { id name }\n      redeliveryOf { id }\n      redeliveries { id result }\n    } }\n  }\n}": typeof types.WebhookDeliveriesPageDocument,
     "mutation RedeliverWebhookDelivery($id: ID!) {\n  redeliverWebhookDelivery(id: $id) { id result reason releases { id name } }\n}": typeof types.RedeliverWebhookDeliveryDocument,
     "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}": typeof types.WorkItemDocument,
+    "query FreezeWindowsPage {\n  freezeWindows {\n    id name reason definitionID environment mode startsAt endsAt cron durationMinutes timeZone createdBy\n    active activeUntil nextStartsAt\n  }\n}": typeof types.FreezeWindowsPageDocument,
+    "mutation CreateFreezeWindowForm($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id name } }": typeof types.CreateFreezeWindowFormDocument,
+    "mutation DeleteFreezeWindowForm($id: ID!) { deleteFreezeWindow(id: $id) }": typeof types.DeleteFreezeWindowFormDocument,
+    "mutation ImportDefinitionsForm($documents: [String!]!, $dryRun: Boolean, $mapping: ImportMappingInput, $comment: String) {\n  importDefinitions(format: AZURE_CLASSIC, documents: $documents, dryRun: $dryRun, mapping: $mapping, comment: $comment) {\n    dryRun applied\n    definitions {\n      document sourceId sourceRevision sourceUrl name action input valid existingDefinitionId\n      definition { id name }\n      findings { path status message }\n    }\n  }\n}": typeof types.ImportDefinitionsFormDocument,
+    "query OutgoingHooksPage {\n  outgoingHooks(first: 100, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    edges { node { id name url eventTypes definitionID slack enabled hasSecret updatedAt } }\n  }\n  hookEventTypes\n}": typeof types.OutgoingHooksPageDocument,
+    "query HookDeliveriesPage($hookId: ID!, $first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: HookDeliveryWhereInput) {\n  hookDeliveries(hookId: $hookId, first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id createdAt eventSequence eventType deliveryID status attempts responseCode lastError nextAttemptAt deliveredAt } }\n  }\n}": typeof types.HookDeliveriesPageDocument,
+    "mutation CreateOutgoingHookForm($input: NewOutgoingHookInput!) { createOutgoingHook(input: $input) { id name } }": typeof types.CreateOutgoingHookFormDocument,
+    "mutation UpdateOutgoingHookForm($id: ID!, $input: OutgoingHookPatchInput!) { updateOutgoingHook(id: $id, input: $input) { id name } }": typeof types.UpdateOutgoingHookFormDocument,
+    "mutation DeleteOutgoingHookForm($id: ID!) { deleteOutgoingHook(id: $id) }": typeof types.DeleteOutgoingHookFormDocument,
+    "query SecureFilesPage {\n  secureFiles {\n    id name description size sha256 createdBy updatedAt\n    permissions { use { kind name } administer { kind name } read { kind name } }\n    viewerCan { use administer read }\n  }\n}": typeof types.SecureFilesPageDocument,
+    "mutation UpdateSecureFileForm($id: ID!, $description: String, $permissions: LibraryPermissionsInput) {\n  updateSecureFile(id: $id, description: $description, permissions: $permissions) { id name }\n}": typeof types.UpdateSecureFileFormDocument,
+    "mutation DeleteSecureFileForm($id: ID!) { deleteSecureFile(id: $id) }": typeof types.DeleteSecureFileFormDocument,
+    "query ServiceConnectionsPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ServiceConnectionWhereInput) {\n  serviceConnections(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name kind url username host port hostKey trustOnFirstUse kubeContext namespace updatedAt\n      hasSecret hasWebhookSecret hasPrivateKey hasKubeconfig\n    } }\n  }\n}": typeof types.ServiceConnectionsPageDocument,
+    "mutation CreateServiceConnectionForm($input: NewServiceConnectionInput!) {\n  createServiceConnection(input: $input) { id name }\n}": typeof types.CreateServiceConnectionFormDocument,
+    "mutation UpdateServiceConnectionForm($id: ID!, $input: ServiceConnectionPatchInput!) {\n  updateServiceConnection(id: $id, input: $input) { id name }\n}": typeof types.UpdateServiceConnectionFormDocument,
+    "mutation DeleteServiceConnectionForm($id: ID!) { deleteServiceConnection(id: $id) }": typeof types.DeleteServiceConnectionFormDocument,
+    "query TaskLibraryPage {\n  taskTemplates {\n    name version major description category shell script runner demands builtin usedBy\n    inputs { name type required default options help connectionKind replaces }\n    steps { name uses inputs condition continueOnError }\n  }\n}": typeof types.TaskLibraryPageDocument,
+    "mutation CreateTaskTemplateForm($input: TaskTemplateInput!) { createTaskTemplate(input: $input) { name version } }": typeof types.CreateTaskTemplateFormDocument,
+    "mutation UpdateTaskTemplateForm($input: TaskTemplateInput!) { updateTaskTemplate(input: $input) { name version } }": typeof types.UpdateTaskTemplateFormDocument,
+    "mutation DeleteTaskTemplateForm($name: String!, $version: String!) { deleteTaskTemplate(name: $name, version: $version) }": typeof types.DeleteTaskTemplateFormDocument,
+    "query VariableGroupsPage {\n  variableGroups {\n    id name description revision createdBy updatedAt\n    variables { name value secret settableAtReleaseTime }\n    permissions { use { kind name } administer { kind name } read { kind name } }\n    viewerCan { use administer read }\n  }\n}": typeof types.VariableGroupsPageDocument,
+    "mutation CreateVariableGroupForm($input: VariableGroupInput!, $comment: String) { createVariableGroup(input: $input, comment: $comment) { id name } }": typeof types.CreateVariableGroupFormDocument,
+    "mutation UpdateVariableGroupForm($id: ID!, $rev: Int!, $input: VariableGroupInput!, $comment: String) {\n  updateVariableGroup(id: $id, expectedRevision: $rev, input: $input, comment: $comment) { id name revision }\n}": typeof types.UpdateVariableGroupFormDocument,
+    "mutation DeleteVariableGroupForm($id: ID!) { deleteVariableGroup(id: $id) }": typeof types.DeleteVariableGroupFormDocument,
+    "query LibraryDefinitions {\n  definitions(first: 50, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    edges { node {\n      id name\n      environments { name rank job { secureFiles } }\n      revisions(first: 1, orderBy: {field: REVISION, direction: DESC}) { edges { node { snapshot { variableGroups environments { name variableGroups } } } } }\n    } }\n  }\n}": typeof types.LibraryDefinitionsDocument,
 };
 const documents: Documents = {
     "subscription ReleaseEvents {\n  releaseEvents {\n    __typename\n    ... on ReleaseCreatedEvent { sequence type definitionId releaseId }\n    ... on ReleaseAbandonedEvent { sequence type definitionId releaseId }\n    ... on EnvironmentStatusChangedEvent { sequence type definitionId releaseId environment status deploymentId }\n    ... on DeploymentStartedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on DeploymentFinishedEvent { sequence type definitionId releaseId environment deploymentId status }\n    ... on ApprovalPendingEvent { sequence type definitionId releaseId environment deploymentId approvalId }\n    ... on ApprovalDecidedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalTimedOutEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on ApprovalReassignedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }\n    ... on JobLostEvent { sequence type lostDefinitionId: definitionId lostReleaseId: releaseId environment deploymentId }\n  }\n}": types.ReleaseEventsDocument,
@@ -98,6 +123,31 @@ const documents: Documents = {
     "query WebhookDeliveriesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: WebhookDeliveryWhereInput) {\n  webhookDeliveries(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id createdAt source buildKey event result reason statusCode\n      connection { name }\n      releases { id name }\n      redeliveryOf { id }\n      redeliveries { id result }\n    } }\n  }\n}": types.WebhookDeliveriesPageDocument,
     "mutation RedeliverWebhookDelivery($id: ID!) {\n  redeliverWebhookDelivery(id: $id) { id result reason releases { id name } }\n}": types.RedeliverWebhookDeliveryDocument,
     "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}": types.WorkItemDocument,
+    "query FreezeWindowsPage {\n  freezeWindows {\n    id name reason definitionID environment mode startsAt endsAt cron durationMinutes timeZone createdBy\n    active activeUntil nextStartsAt\n  }\n}": types.FreezeWindowsPageDocument,
+    "mutation CreateFreezeWindowForm($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id name } }": types.CreateFreezeWindowFormDocument,
+    "mutation DeleteFreezeWindowForm($id: ID!) { deleteFreezeWindow(id: $id) }": types.DeleteFreezeWindowFormDocument,
+    "mutation ImportDefinitionsForm($documents: [String!]!, $dryRun: Boolean, $mapping: ImportMappingInput, $comment: String) {\n  importDefinitions(format: AZURE_CLASSIC, documents: $documents, dryRun: $dryRun, mapping: $mapping, comment: $comment) {\n    dryRun applied\n    definitions {\n      document sourceId sourceRevision sourceUrl name action input valid existingDefinitionId\n      definition { id name }\n      findings { path status message }\n    }\n  }\n}": types.ImportDefinitionsFormDocument,
+    "query OutgoingHooksPage {\n  outgoingHooks(first: 100, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    edges { node { id name url eventTypes definitionID slack enabled hasSecret updatedAt } }\n  }\n  hookEventTypes\n}": types.OutgoingHooksPageDocument,
+    "query HookDeliveriesPage($hookId: ID!, $first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: HookDeliveryWhereInput) {\n  hookDeliveries(hookId: $hookId, first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id createdAt eventSequence eventType deliveryID status attempts responseCode lastError nextAttemptAt deliveredAt } }\n  }\n}": types.HookDeliveriesPageDocument,
+    "mutation CreateOutgoingHookForm($input: NewOutgoingHookInput!) { createOutgoingHook(input: $input) { id name } }": types.CreateOutgoingHookFormDocument,
+    "mutation UpdateOutgoingHookForm($id: ID!, $input: OutgoingHookPatchInput!) { updateOutgoingHook(id: $id, input: $input) { id name } }": types.UpdateOutgoingHookFormDocument,
+    "mutation DeleteOutgoingHookForm($id: ID!) { deleteOutgoingHook(id: $id) }": types.DeleteOutgoingHookFormDocument,
+    "query SecureFilesPage {\n  secureFiles {\n    id name description size sha256 createdBy updatedAt\n    permissions { use { kind name } administer { kind name } read { kind name } }\n    viewerCan { use administer read }\n  }\n}": types.SecureFilesPageDocument,
+    "mutation UpdateSecureFileForm($id: ID!, $description: String, $permissions: LibraryPermissionsInput) {\n  updateSecureFile(id: $id, description: $description, permissions: $permissions) { id name }\n}": types.UpdateSecureFileFormDocument,
+    "mutation DeleteSecureFileForm($id: ID!) { deleteSecureFile(id: $id) }": types.DeleteSecureFileFormDocument,
+    "query ServiceConnectionsPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ServiceConnectionWhereInput) {\n  serviceConnections(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name kind url username host port hostKey trustOnFirstUse kubeContext namespace updatedAt\n      hasSecret hasWebhookSecret hasPrivateKey hasKubeconfig\n    } }\n  }\n}": types.ServiceConnectionsPageDocument,
+    "mutation CreateServiceConnectionForm($input: NewServiceConnectionInput!) {\n  createServiceConnection(input: $input) { id name }\n}": types.CreateServiceConnectionFormDocument,
+    "mutation UpdateServiceConnectionForm($id: ID!, $input: ServiceConnectionPatchInput!) {\n  updateServiceConnection(id: $id, input: $input) { id name }\n}": types.UpdateServiceConnectionFormDocument,
+    "mutation DeleteServiceConnectionForm($id: ID!) { deleteServiceConnection(id: $id) }": types.DeleteServiceConnectionFormDocument,
+    "query TaskLibraryPage {\n  taskTemplates {\n    name version major description category shell script runner demands builtin usedBy\n    inputs { name type required default options help connectionKind replaces }\n    steps { name uses inputs condition continueOnError }\n  }\n}": types.TaskLibraryPageDocument,
+    "mutation CreateTaskTemplateForm($input: TaskTemplateInput!) { createTaskTemplate(input: $input) { name version } }": types.CreateTaskTemplateFormDocument,
+    "mutation UpdateTaskTemplateForm($input: TaskTemplateInput!) { updateTaskTemplate(input: $input) { name version } }": types.UpdateTaskTemplateFormDocument,
+    "mutation DeleteTaskTemplateForm($name: String!, $version: String!) { deleteTaskTemplate(name: $name, version: $version) }": types.DeleteTaskTemplateFormDocument,
+    "query VariableGroupsPage {\n  variableGroups {\n    id name description revision createdBy updatedAt\n    variables { name value secret settableAtReleaseTime }\n    permissions { use { kind name } administer { kind name } read { kind name } }\n    viewerCan { use administer read }\n  }\n}": types.VariableGroupsPageDocument,
+    "mutation CreateVariableGroupForm($input: VariableGroupInput!, $comment: String) { createVariableGroup(input: $input, comment: $comment) { id name } }": types.CreateVariableGroupFormDocument,
+    "mutation UpdateVariableGroupForm($id: ID!, $rev: Int!, $input: VariableGroupInput!, $comment: String) {\n  updateVariableGroup(id: $id, expectedRevision: $rev, input: $input, comment: $comment) { id name revision }\n}": types.UpdateVariableGroupFormDocument,
+    "mutation DeleteVariableGroupForm($id: ID!) { deleteVariableGroup(id: $id) }": types.DeleteVariableGroupFormDocument,
+    "query LibraryDefinitions {\n  definitions(first: 50, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    edges { node {\n      id name\n      environments { name rank job { secureFiles } }\n      revisions(first: 1, orderBy: {field: REVISION, direction: DESC}) { edges { node { snapshot { variableGroups environments { name variableGroups } } } } }\n    } }\n  }\n}": types.LibraryDefinitionsDocument,
 };
 
 /**
@@ -278,6 +328,106 @@ export function graphql(source: "mutation RedeliverWebhookDelivery($id: ID!) {\n
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}"): (typeof documents)["query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query FreezeWindowsPage {\n  freezeWindows {\n    id name reason definitionID environment mode startsAt endsAt cron durationMinutes timeZone createdBy\n    active activeUntil nextStartsAt\n  }\n}"): (typeof documents)["query FreezeWindowsPage {\n  freezeWindows {\n    id name reason definitionID environment mode startsAt endsAt cron durationMinutes timeZone createdBy\n    active activeUntil nextStartsAt\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateFreezeWindowForm($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id name } }"): (typeof documents)["mutation CreateFreezeWindowForm($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id name } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation DeleteFreezeWindowForm($id: ID!) { deleteFreezeWindow(id: $id) }"): (typeof documents)["mutation DeleteFreezeWindowForm($id: ID!) { deleteFreezeWindow(id: $id) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation ImportDefinitionsForm($documents: [String!]!, $dryRun: Boolean, $mapping: ImportMappingInput, $comment: String) {\n  importDefinitions(format: AZURE_CLASSIC, documents: $documents, dryRun: $dryRun, mapping: $mapping, comment: $comment) {\n    dryRun applied\n    definitions {\n      document sourceId sourceRevision sourceUrl name action input valid existingDefinitionId\n      definition { id name }\n      findings { path status message }\n    }\n  }\n}"): (typeof documents)["mutation ImportDefinitionsForm($documents: [String!]!, $dryRun: Boolean, $mapping: ImportMappingInput, $comment: String) {\n  importDefinitions(format: AZURE_CLASSIC, documents: $documents, dryRun: $dryRun, mapping: $mapping, comment: $comment) {\n    dryRun applied\n    definitions {\n      document sourceId sourceRevision sourceUrl name action input valid existingDefinitionId\n      definition { id name }\n      findings { path status message }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query OutgoingHooksPage {\n  outgoingHooks(first: 100, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    edges { node { id name url eventTypes definitionID slack enabled hasSecret updatedAt } }\n  }\n  hookEventTypes\n}"): (typeof documents)["query OutgoingHooksPage {\n  outgoingHooks(first: 100, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    edges { node { id name url eventTypes definitionID slack enabled hasSecret updatedAt } }\n  }\n  hookEventTypes\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query HookDeliveriesPage($hookId: ID!, $first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: HookDeliveryWhereInput) {\n  hookDeliveries(hookId: $hookId, first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id createdAt eventSequence eventType deliveryID status attempts responseCode lastError nextAttemptAt deliveredAt } }\n  }\n}"): (typeof documents)["query HookDeliveriesPage($hookId: ID!, $first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: HookDeliveryWhereInput) {\n  hookDeliveries(hookId: $hookId, first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id createdAt eventSequence eventType deliveryID status attempts responseCode lastError nextAttemptAt deliveredAt } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateOutgoingHookForm($input: NewOutgoingHookInput!) { createOutgoingHook(input: $input) { id name } }"): (typeof documents)["mutation CreateOutgoingHookForm($input: NewOutgoingHookInput!) { createOutgoingHook(input: $input) { id name } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation UpdateOutgoingHookForm($id: ID!, $input: OutgoingHookPatchInput!) { updateOutgoingHook(id: $id, input: $input) { id name } }"): (typeof documents)["mutation UpdateOutgoingHookForm($id: ID!, $input: OutgoingHookPatchInput!) { updateOutgoingHook(id: $id, input: $input) { id name } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation DeleteOutgoingHookForm($id: ID!) { deleteOutgoingHook(id: $id) }"): (typeof documents)["mutation DeleteOutgoingHookForm($id: ID!) { deleteOutgoingHook(id: $id) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query SecureFilesPage {\n  secureFiles {\n    id name description size sha256 createdBy updatedAt\n    permissions { use { kind name } administer { kind name } read { kind name } }\n    viewerCan { use administer read }\n  }\n}"): (typeof documents)["query SecureFilesPage {\n  secureFiles {\n    id name description size sha256 createdBy updatedAt\n    permissions { use { kind name } administer { kind name } read { kind name } }\n    viewerCan { use administer read }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation UpdateSecureFileForm($id: ID!, $description: String, $permissions: LibraryPermissionsInput) {\n  updateSecureFile(id: $id, description: $description, permissions: $permissions) { id name }\n}"): (typeof documents)["mutation UpdateSecureFileForm($id: ID!, $description: String, $permissions: LibraryPermissionsInput) {\n  updateSecureFile(id: $id, description: $description, permissions: $permissions) { id name }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation DeleteSecureFileForm($id: ID!) { deleteSecureFile(id: $id) }"): (typeof documents)["mutation DeleteSecureFileForm($id: ID!) { deleteSecureFile(id: $id) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query ServiceConnectionsPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ServiceConnectionWhereInput) {\n  serviceConnections(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name kind url username host port hostKey trustOnFirstUse kubeContext namespace updatedAt\n      hasSecret hasWebhookSecret hasPrivateKey hasKubeconfig\n    } }\n  }\n}"): (typeof documents)["query ServiceConnectionsPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ServiceConnectionWhereInput) {\n  serviceConnections(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name kind url username host port hostKey trustOnFirstUse kubeContext namespace updatedAt\n      hasSecret hasWebhookSecret hasPrivateKey hasKubeconfig\n    } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateServiceConnectionForm($input: NewServiceConnectionInput!) {\n  createServiceConnection(input: $input) { id name }\n}"): (typeof documents)["mutation CreateServiceConnectionForm($input: NewServiceConnectionInput!) {\n  createServiceConnection(input: $input) { id name }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation UpdateServiceConnectionForm($id: ID!, $input: ServiceConnectionPatchInput!) {\n  updateServiceConnection(id: $id, input: $input) { id name }\n}"): (typeof documents)["mutation UpdateServiceConnectionForm($id: ID!, $input: ServiceConnectionPatchInput!) {\n  updateServiceConnection(id: $id, input: $input) { id name }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation DeleteServiceConnectionForm($id: ID!) { deleteServiceConnection(id: $id) }"): (typeof documents)["mutation DeleteServiceConnectionForm($id: ID!) { deleteServiceConnection(id: $id) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query TaskLibraryPage {\n  taskTemplates {\n    name version major description category shell script runner demands builtin usedBy\n    inputs { name type required default options help connectionKind replaces }\n    steps { name uses inputs condition continueOnError }\n  }\n}"): (typeof documents)["query TaskLibraryPage {\n  taskTemplates {\n    name version major description category shell script runner demands builtin usedBy\n    inputs { name type required default options help connectionKind replaces }\n    steps { name uses inputs condition continueOnError }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateTaskTemplateForm($input: TaskTemplateInput!) { createTaskTemplate(input: $input) { name version } }"): (typeof documents)["mutation CreateTaskTemplateForm($input: TaskTemplateInput!) { createTaskTemplate(input: $input) { name version } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation UpdateTaskTemplateForm($input: TaskTemplateInput!) { updateTaskTemplate(input: $input) { name version } }"): (typeof documents)["mutation UpdateTaskTemplateForm($input: TaskTemplateInput!) { updateTaskTemplate(input: $input) { name version } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation DeleteTaskTemplateForm($name: String!, $version: String!) { deleteTaskTemplate(name: $name, version: $version) }"): (typeof documents)["mutation DeleteTaskTemplateForm($name: String!, $version: String!) { deleteTaskTemplate(name: $name, version: $version) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query VariableGroupsPage {\n  variableGroups {\n    id name description revision createdBy updatedAt\n    variables { name value secret settableAtReleaseTime }\n    permissions { use { kind name } administer { kind name } read { kind name } }\n    viewerCan { use administer read }\n  }\n}"): (typeof documents)["query VariableGroupsPage {\n  variableGroups {\n    id name description revision createdBy updatedAt\n    variables { name value secret settableAtReleaseTime }\n    permissions { use { kind name } administer { kind name } read { kind name } }\n    viewerCan { use administer read }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateVariableGroupForm($input: VariableGroupInput!, $comment: String) { createVariableGroup(input: $input, comment: $comment) { id name } }"): (typeof documents)["mutation CreateVariableGroupForm($input: VariableGroupInput!, $comment: String) { createVariableGroup(input: $input, comment: $comment) { id name } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation UpdateVariableGroupForm($id: ID!, $rev: Int!, $input: VariableGroupInput!, $comment: String) {\n  updateVariableGroup(id: $id, expectedRevision: $rev, input: $input, comment: $comment) { id name revision }\n}"): (typeof documents)["mutation UpdateVariableGroupForm($id: ID!, $rev: Int!, $input: VariableGroupInput!, $comment: String) {\n  updateVariableGroup(id: $id, expectedRevision: $rev, input: $input, comment: $comment) { id name revision }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation DeleteVariableGroupForm($id: ID!) { deleteVariableGroup(id: $id) }"): (typeof documents)["mutation DeleteVariableGroupForm($id: ID!) { deleteVariableGroup(id: $id) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query LibraryDefinitions {\n  definitions(first: 50, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    edges { node {\n      id name\n      environments { name rank job { secureFiles } }\n      revisions(first: 1, orderBy: {field: REVISION, direction: DESC}) { edges { node { snapshot { variableGroups environments { name variableGroups } } } } }\n    } }\n  }\n}"): (typeof documents)["query LibraryDefinitions {\n  definitions(first: 50, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    edges { node {\n      id name\n      environments { name rank job { secureFiles } }\n      revisions(first: 1, orderBy: {field: REVISION, direction: DESC}) { edges { node { snapshot { variableGroups environments { name variableGroups } } } } }\n    } }\n  }\n}"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
