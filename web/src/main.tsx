@@ -19,6 +19,7 @@ import { Audit } from './views/Audit';
 import { WebhookDeliveries } from './views/WebhookDeliveries';
 import { Releases } from './views/Releases';
 import { Profile } from './views/Profile';
+import { Admin, adminNeeds, isAdminPath } from './views/admin/Admin';
 import { useMayCall } from './may';
 import { Page } from './ui';
 import { graphql } from './gql';
@@ -54,7 +55,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   const pending = useLive(pendingCountQuery, {}, isApprovalEvent);
   const count = pending.data?.pendingApprovals.length ?? 0;
   // Pages for some people only: offered when the server would answer their query.
-  const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries');
+  const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries', ...adminNeeds);
 
   // Move focus to the new page's heading, so keyboard and screen reader users land on it.
   useEffect(() => {
@@ -73,6 +74,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   else if (path === '/agents') view = <Agents />;
   else if (path === '/releases') view = <Releases />;
   else if (path === '/profile') view = <Profile />;
+  else if (isAdminPath(path)) view = <Admin path={path} may={may} />;
   else if (path === '/audit' && may?.has('Query.auditEvents')) view = <Audit />;
   else if (path === '/webhook-deliveries' && may?.has('Query.webhookDeliveries')) view = <WebhookDeliveries />;
   else if ((path === '/audit' || path === '/webhook-deliveries') && !may) view = <Page title="Loading"><p role="status">Loading…</p></Page>;
@@ -94,6 +96,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
             {nav('/releases', 'Releases')}
             {may?.has('Query.webhookDeliveries') && nav('/webhook-deliveries', 'Webhooks')}
             {may?.has('Query.auditEvents') && nav('/audit', 'Audit log')}
+            {adminNeeds.some((f) => may?.has(f)) && <li><Link href="/admin" aria-current={isAdminPath(path) ? 'page' : undefined}>Administration</Link></li>}
             <li><a href="/graphql">GraphiQL</a></li>
           </ul>
         </nav>
