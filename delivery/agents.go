@@ -94,6 +94,58 @@ func (e *Engine) createRegistration(ctx context.Context, actor Actor, pool, grou
 	return token, row.Unwrap(), nil
 }
 
+// maxRegistrationsListed bounds AgentRegistrations: the newest are the ones an administrator
+// reviews and revokes; older ones have expired or been used up long ago.
+const maxRegistrationsListed = 200
+
+// AgentRegistrations returns the newest registration tokens (at most 200), spent, expired and
+// revoked ones included, so an administrator sees what was handed out and revokes what is still
+// usable. The tokens themselves were never stored.
+func (e *Engine) AgentRegistrations(ctx context.Context, actor Actor) ([]*ent.AgentRegistration, error) {
+	if err := actor.Require(RoleAdmin, "listing agent registration tokens"); err != nil {
+		return nil, err
+	}
+	rows, err := e.client.AgentRegistration.Query().
+		Order(ent.Desc(agentregistration.FieldCreatedAt), ent.Desc(agentregistration.FieldID)).
+		Limit(maxRegistrationsListed).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing agent registrations: %w", err)
+	}
+	return rows, nil
+}
+
+// RevokeAgentRegistration revokes a registration token: no agent registers with it any more
+// (agents that registered with it keep their credentials). Revoking twice returns the token
+// unchanged.
+func (e *Engine) RevokeAgentRegistration(ctx context.Context, actor Actor, id int) (*ent.AgentRegistration, error) {
+	if err := actor.Require(RoleAdmin, "revoking an agent registration token"); err != nil {
+		return nil, err
+	}
+	var row *ent.AgentRegistration
+	err := e.inTx(ctx, func(t *txn) error {
+		r, err := t.AgentRegistration.Get(t.ctx, id)
+		if ent.IsNotFound(err) {
+			return NotFound("agent registration", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading agent registration %d: %w", id, err)
+		}
+		if r.RevokedAt != nil {
+			row = r
+			return nil
+		}
+		if row, err = t.AgentRegistration.UpdateOne(r).SetRevokedAt(t.now).Save(t.ctx); err != nil {
+			return fmt.Errorf("revoking agent registration %d: %w", id, err)
+		}
+		return t.audit(actor, "agentRegistration.revoke", auditTargetAgentRegistration, id, nil,
+			map[string]any{"pool": r.Pool, "deploymentGroup": r.DeploymentGroup, "uses": r.Uses})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return row.Unwrap(), nil
+}
+
 // RegisterAgentInput is what an agent sends when it registers.
 type RegisterAgentInput struct {
 	Name string

@@ -13,7 +13,9 @@ import (
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/agent"
 	"github.com/cairnhq/cairn/ent/agentregistration"
+	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/schema/spec"
@@ -709,6 +711,70 @@ func TestBuildAssignmentCredentialsGoHome(t *testing.T) {
 				len(got.Artifacts) != 0 {
 				t.Errorf("%s %s%s: %+v %v, want refused", tt.typ, tt.buildURL, tt.file, got.Artifacts, err)
 			}
+		}
+	})
+}
+
+// TestRevokeAgentRegistration: an admin lists the registration tokens and revokes one; it
+// registers no agent after that, revoking again changes nothing, and others may neither list
+// nor revoke.
+func TestRevokeAgentRegistration(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		v := newEnv(t, db)
+		tok, row, err := v.e.CreateAgentRegistration(ctx, admin, "linux", 3, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.clk.Advance(time.Second)
+		_, newer, err := v.e.CreateAgentRegistration(ctx, admin, "", 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.e.AgentRegistrations(ctx, editor)
+		ag_wantCode(t, err, delivery.CodeForbidden)
+		_, err = v.e.RevokeAgentRegistration(ctx, editor, row.ID)
+		ag_wantCode(t, err, delivery.CodeForbidden)
+		_, err = v.e.RevokeAgentRegistration(ctx, admin, newer.ID+1000)
+		ag_wantCode(t, err, delivery.CodeNotFound)
+
+		list, err := v.e.AgentRegistrations(ctx, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 2 || list[0].ID != newer.ID || list[1].ID != row.ID || list[1].Pool != "linux" {
+			t.Fatalf("registrations %+v, want the newer first", list)
+		}
+		if _, _, err := v.e.RegisterAgent(ctx, tok, delivery.RegisterAgentInput{Name: "before"}); err != nil {
+			t.Fatal(err)
+		}
+		v.clk.Advance(time.Minute)
+		revoked, err := v.e.RevokeAgentRegistration(ctx, admin, row.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if revoked.RevokedAt == nil || !revoked.RevokedAt.Equal(v.clk.Now()) {
+			t.Fatalf("revoked %+v", revoked)
+		}
+		_, _, err = v.e.RegisterAgent(ctx, tok, delivery.RegisterAgentInput{Name: "after"})
+		ag_wantCode(t, err, delivery.CodeUnauthenticated)
+
+		// Again: unchanged, and audited once.
+		v.clk.Advance(time.Minute)
+		again, err := v.e.RevokeAgentRegistration(ctx, admin, row.ID)
+		if err != nil || !again.RevokedAt.Equal(*revoked.RevokedAt) {
+			t.Fatalf("revoking again: %+v %v", again, err)
+		}
+		n, err := v.c.AuditEvent.Query().Where(auditevent.Action("agentRegistration.revoke")).Count(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("%d revocations audited (%v), want 1", n, err)
+		}
+		// The agent that registered before keeps working.
+		if _, err := v.c.Agent.Query().Where(agent.Name("before")).Only(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := v.e.VerifyAuditChain(ctx, admin); err != nil || !rep.OK {
+			t.Fatalf("audit chain: %+v %v", rep, err)
 		}
 	})
 }

@@ -62,6 +62,15 @@ func (r *mutationResolver) DeleteAgent(ctx context.Context, id int) (int, error)
 	return id, r.Engine.DeleteAgent(ctx, a, id)
 }
 
+// RevokeAgentRegistration is the resolver for the revokeAgentRegistration field.
+func (r *mutationResolver) RevokeAgentRegistration(ctx context.Context, id int) (*ent.AgentRegistration, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.RevokeAgentRegistration(ctx, a, id)
+}
+
 // JobLogs is the resolver for the jobLogs field.
 func (r *queryResolver) JobLogs(ctx context.Context, jobID int, fromSeq *int64, limit *int) ([]*delivery.LogLine, error) {
 	a, err := actor(ctx)
@@ -70,6 +79,15 @@ func (r *queryResolver) JobLogs(ctx context.Context, jobID int, fromSeq *int64, 
 	}
 	lines, err := r.Engine.JobLogs(ctx, a, jobID, derefOr(fromSeq, 1), derefOr(limit, 0))
 	return pointers(lines), err
+}
+
+// AgentRegistrations is the resolver for the agentRegistrations field.
+func (r *queryResolver) AgentRegistrations(ctx context.Context) ([]*ent.AgentRegistration, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.AgentRegistrations(ctx, a)
 }
 
 // DeploymentLog is the resolver for the deploymentLog field.

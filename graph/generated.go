@@ -1108,6 +1108,7 @@ type ComplexityRoot struct {
 		ResumeManualIntervention func(childComplexity int, id int, comment *string, onBehalfOf *string) int
 		RevertDefinition         func(childComplexity int, id int, toRevision int, comment *string, keepCurrentSecrets *bool) int
 		RevokeAPIToken           func(childComplexity int, id int) int
+		RevokeAgentRegistration  func(childComplexity int, id int) int
 		RunRetention             func(childComplexity int) int
 		SaveAgentPool            func(childComplexity int, input model.AgentPoolInput) int
 		SaveDeploymentGroup      func(childComplexity int, input model.DeploymentGroupInput) int
@@ -1208,6 +1209,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		AgentPools                 func(childComplexity int) int
+		AgentRegistrations         func(childComplexity int) int
 		Agents                     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AgentOrder, where *ent.AgentWhereInput) int
 		ArtifactVersions           func(childComplexity int, definitionID int, alias string, first *int) int
 		AuditEvents                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
@@ -1837,6 +1839,7 @@ type MutationResolver interface {
 	CreateAgentRegistration(ctx context.Context, pool *string, maxUses *int, expiresInHours *int) (*model.CreatedAgentRegistration, error)
 	SetAgentEnabled(ctx context.Context, id int, enabled bool) (*ent.Agent, error)
 	DeleteAgent(ctx context.Context, id int) (int, error)
+	RevokeAgentRegistration(ctx context.Context, id int) (*ent.AgentRegistration, error)
 	CreateDefinition(ctx context.Context, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	UpdateDefinition(ctx context.Context, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	DeleteDefinition(ctx context.Context, id int, expectedRevision int, comment *string) (bool, error)
@@ -1910,6 +1913,7 @@ type QueryResolver interface {
 	Definitions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) (*ent.ReleaseDefinitionConnection, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	JobLogs(ctx context.Context, jobID int, fromSeq *int64, limit *int) ([]*delivery.LogLine, error)
+	AgentRegistrations(ctx context.Context) ([]*ent.AgentRegistration, error)
 	AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
 	WhyNotDeployed(ctx context.Context, releaseID int, environment string) (*delivery.EnvironmentBlockers, error)
@@ -6822,6 +6826,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(int)), true
+	case "Mutation.revokeAgentRegistration":
+		if e.ComplexityRoot.Mutation.RevokeAgentRegistration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeAgentRegistration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAgentRegistration(childComplexity, args["id"].(int)), true
 	case "Mutation.runRetention":
 		if e.ComplexityRoot.Mutation.RunRetention == nil {
 			break
@@ -7349,6 +7364,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AgentPools(childComplexity), true
+	case "Query.agentRegistrations":
+		if e.ComplexityRoot.Query.AgentRegistrations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AgentRegistrations(childComplexity), true
 	case "Query.agents":
 		if e.ComplexityRoot.Query.Agents == nil {
 			break
@@ -21211,6 +21232,20 @@ func (ec *executionContext) field_Mutation_revertDefinition_args(ctx context.Con
 		return nil, err
 	}
 	args["keepCurrentSecrets"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeAgentRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -40866,6 +40901,50 @@ func (ec *executionContext) fieldContext_Mutation_deleteAgent(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_revokeAgentRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeAgentRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeAgentRegistration(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentRegistration) graphql.Marshaler {
+			return ec.marshalNAgentRegistration2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentRegistration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeAgentRegistration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentRegistration(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeAgentRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createDefinition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -44938,6 +45017,38 @@ func (ec *executionContext) fieldContext_Query_jobLogs(ctx context.Context, fiel
 	if fc.Args, err = ec.field_Query_jobLogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_agentRegistrations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_agentRegistrations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AgentRegistrations(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AgentRegistration) graphql.Marshaler {
+			return ec.marshalNAgentRegistration2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentRegistrationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_agentRegistrations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentRegistration(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -95063,6 +95174,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "revokeAgentRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeAgentRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createDefinition":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createDefinition(ctx, field)
@@ -96276,6 +96394,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_jobLogs(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "agentRegistrations":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_agentRegistrations(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -103107,6 +103247,22 @@ func (ec *executionContext) marshalNAgentPoolOrderField2ᚖgithubᚗcomᚋcairnh
 func (ec *executionContext) unmarshalNAgentPoolWhereInput2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentPoolWhereInput(ctx context.Context, v any) (*ent.AgentPoolWhereInput, error) {
 	res, err := ec.unmarshalInputAgentPoolWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgentRegistration2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentRegistrationᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AgentRegistration) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAgentRegistration2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentRegistration(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNAgentRegistration2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐAgentRegistration(ctx context.Context, sel ast.SelectionSet, v *ent.AgentRegistration) graphql.Marshaler {

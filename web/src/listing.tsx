@@ -32,8 +32,9 @@ export function withParams(p: URLSearchParams, change: Record<string, string | u
 
 type PageInfo = { hasNextPage: boolean; hasPreviousPage: boolean; startCursor?: string | null; endCursor?: string | null };
 
-// Pager links to the newer and older pages of a newest-first list.
-export function Pager({ info, total, shown, label }: { info?: PageInfo; total?: number; shown: number; label: string }) {
+// Pager links to the newer and older pages of a newest-first list (byName: the previous and
+// next pages of an alphabetical one).
+export function Pager({ info, total, shown, label, byName }: { info?: PageInfo; total?: number; shown: number; label: string; byName?: boolean }) {
   const p = useParams();
   if (!info) return null;
   const paged = p.has('after') || p.has('before');
@@ -42,9 +43,9 @@ export function Pager({ info, total, shown, label }: { info?: PageInfo; total?: 
   return (
     <nav className="pager" aria-label={`${label} pages`}>
       <span className="small" role="status">{shown} shown{total !== undefined ? ` of ${total}` : ''}</span>
-      {paged && <Link href={withParams(p, { after: undefined, before: undefined })}>Newest</Link>}
-      {newer && info.startCursor && <Link href={withParams(p, { after: undefined, before: info.startCursor })} rel="prev">← Newer</Link>}
-      {older && info.endCursor && <Link href={withParams(p, { before: undefined, after: info.endCursor })} rel="next">Older →</Link>}
+      {paged && <Link href={withParams(p, { after: undefined, before: undefined })}>{byName ? 'First' : 'Newest'}</Link>}
+      {newer && info.startCursor && <Link href={withParams(p, { after: undefined, before: info.startCursor })} rel="prev">{byName ? '← Previous' : '← Newer'}</Link>}
+      {older && info.endCursor && <Link href={withParams(p, { before: undefined, after: info.endCursor })} rel="next">{byName ? 'Next →' : 'Older →'}</Link>}
     </nav>
   );
 }

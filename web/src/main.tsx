@@ -19,6 +19,7 @@ import { Audit } from './views/Audit';
 import { WebhookDeliveries } from './views/WebhookDeliveries';
 import { Releases } from './views/Releases';
 import { Profile } from './views/Profile';
+import { Admin, adminNeeds, isAdminPath } from './views/admin/Admin';
 import { useMayCall } from './may';
 import { librarySections, libraryFields } from './views/library/librarySections';
 import { LibraryIndex } from './views/library/LibraryIndex';
@@ -56,7 +57,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   const pending = useLive(pendingCountQuery, {}, isApprovalEvent);
   const count = pending.data?.pendingApprovals.length ?? 0;
   // Pages for some people only: offered when the server would answer their query.
-  const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries', ...libraryFields);
+  const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries', ...libraryFields, ...adminNeeds);
   const section = librarySections.find((s) => s.path === path.replace(/\/+$/, ''));
   const library = librarySections.some((s) => may?.has(s.field));
 
@@ -77,6 +78,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   else if (path === '/agents') view = <Agents />;
   else if (path === '/releases') view = <Releases />;
   else if (path === '/profile') view = <Profile />;
+  else if (isAdminPath(path)) view = <Admin path={path} may={may} />;
   else if (path === '/audit' && may?.has('Query.auditEvents')) view = <Audit />;
   else if (path === '/webhook-deliveries' && may?.has('Query.webhookDeliveries')) view = <WebhookDeliveries />;
   else if (section && may?.has(section.field)) view = <section.view />;
@@ -101,6 +103,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
             {may?.has('Query.webhookDeliveries') && nav('/webhook-deliveries', 'Webhooks')}
             {may?.has('Query.auditEvents') && nav('/audit', 'Audit log')}
             {library && <li><Link href="/library" aria-current={path === '/library' || section ? 'page' : undefined}>Library</Link></li>}
+            {adminNeeds.some((f) => may?.has(f)) && <li><Link href="/admin" aria-current={isAdminPath(path) ? 'page' : undefined}>Administration</Link></li>}
             <li><a href="/graphql">GraphiQL</a></li>
           </ul>
         </nav>

@@ -55,6 +55,36 @@ type Documents = {
     "query WebhookDeliveriesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: WebhookDeliveryWhereInput) {\n  webhookDeliveries(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id createdAt source buildKey event result reason statusCode\n      connection { name }\n      releases { id name }\n      redeliveryOf { id }\n      redeliveries { id result }\n    } }\n  }\n}": typeof types.WebhookDeliveriesPageDocument,
     "mutation RedeliverWebhookDelivery($id: ID!) {\n  redeliverWebhookDelivery(id: $id) { id result reason releases { id name } }\n}": typeof types.RedeliverWebhookDeliveryDocument,
     "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}": typeof types.WorkItemDocument,
+    "query AdminAgents($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: AgentWhereInput) {\n  agents(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id name version enabled online lastSeenAt maxJobs tags pool { name } deploymentGroup { name } systemCapabilities userCapabilities } }\n  }\n  agentPools { id name }\n}": typeof types.AdminAgentsDocument,
+    "query AdminAgentRegistrations {\n  agentRegistrations { id createdAt pool deploymentGroup maxUses uses expiresAt createdBy revokedAt }\n}": typeof types.AdminAgentRegistrationsDocument,
+    "mutation AdminSetAgentEnabled($id: ID!, $enabled: Boolean!) { setAgentEnabled(id: $id, enabled: $enabled) { id enabled } }": typeof types.AdminSetAgentEnabledDocument,
+    "mutation AdminDeleteAgent($id: ID!) { deleteAgent(id: $id) }": typeof types.AdminDeleteAgentDocument,
+    "mutation AdminMoveAgent($id: ID!, $pool: String!) { moveAgent(agentId: $id, pool: $pool) { id pool { name } } }": typeof types.AdminMoveAgentDocument,
+    "mutation AdminCreateAgentRegistration($pool: String, $maxUses: Int, $hours: Int) {\n  createAgentRegistration(pool: $pool, maxUses: $maxUses, expiresInHours: $hours) { token registration { id pool } }\n}": typeof types.AdminCreateAgentRegistrationDocument,
+    "mutation AdminRevokeAgentRegistration($id: ID!) { revokeAgentRegistration(id: $id) { id revokedAt } }": typeof types.AdminRevokeAgentRegistrationDocument,
+    "query AdminDeploymentGroups {\n  deploymentGroups {\n    id name description mayUse { kind name }\n    targets { id name online enabled tags lastSeenAt lastDeployment { id } }\n  }\n  agentRegistrations { id createdAt pool deploymentGroup maxUses uses expiresAt createdBy revokedAt }\n}": typeof types.AdminDeploymentGroupsDocument,
+    "mutation AdminSaveDeploymentGroup($input: DeploymentGroupInput!) { saveDeploymentGroup(input: $input) { id name } }": typeof types.AdminSaveDeploymentGroupDocument,
+    "mutation AdminDeleteDeploymentGroup($name: String!) { deleteDeploymentGroup(name: $name) }": typeof types.AdminDeleteDeploymentGroupDocument,
+    "mutation AdminSetTargetTags($id: ID!, $tags: [String!]!) { setTargetTags(agentId: $id, tags: $tags) { id tags } }": typeof types.AdminSetTargetTagsDocument,
+    "mutation AdminCreateTargetRegistration($group: String!, $maxUses: Int, $hours: Int) {\n  createTargetRegistration(deploymentGroup: $group, maxUses: $maxUses, expiresInHours: $hours) { token registration { id deploymentGroup } }\n}": typeof types.AdminCreateTargetRegistrationDocument,
+    "mutation AdminRevokeTargetRegistration($id: ID!) { revokeAgentRegistration(id: $id) { id revokedAt } }": typeof types.AdminRevokeTargetRegistrationDocument,
+    "query AdminGroups($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: GroupWhereInput) {\n  groups(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id name description members { id username displayName disabled } } }\n  }\n  users(first: 500, orderBy: {field: USERNAME, direction: ASC}, where: {disabled: false}) { edges { node { id username } } }\n}": typeof types.AdminGroupsDocument,
+    "mutation AdminCreateGroup($input: NewGroupInput!) { createGroup(input: $input) { id name } }": typeof types.AdminCreateGroupDocument,
+    "mutation AdminUpdateGroup($id: ID!, $input: GroupPatchInput!) { updateGroup(id: $id, input: $input) { id name description } }": typeof types.AdminUpdateGroupDocument,
+    "mutation AdminDeleteGroup($id: ID!) { deleteGroup(id: $id) }": typeof types.AdminDeleteGroupDocument,
+    "mutation AdminAddGroupMember($group: ID!, $user: ID!) { addGroupMember(groupId: $group, userId: $user) { id members { id } } }": typeof types.AdminAddGroupMemberDocument,
+    "mutation AdminRemoveGroupMember($group: ID!, $user: ID!) { removeGroupMember(groupId: $group, userId: $user) { id members { id } } }": typeof types.AdminRemoveGroupMemberDocument,
+    "query AdminPools {\n  agentPools { id name description createdAt mayUse { kind name } agents { id name online enabled } }\n}": typeof types.AdminPoolsDocument,
+    "mutation AdminSaveAgentPool($input: AgentPoolInput!) { saveAgentPool(input: $input) { id name } }": typeof types.AdminSaveAgentPoolDocument,
+    "query AdminMyTokens {\n  viewer { user { id username } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n  users(first: 500, orderBy: {field: USERNAME, direction: ASC}) { edges { node { id username disabled } } }\n}": typeof types.AdminMyTokensDocument,
+    "query AdminUserTokens($id: ID!) {\n  userApiTokens(userId: $id) { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}": typeof types.AdminUserTokensDocument,
+    "mutation AdminCreateApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name owner { username } } } }": typeof types.AdminCreateApiTokenDocument,
+    "mutation AdminRevokeApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }": typeof types.AdminRevokeApiTokenDocument,
+    "query AdminUsers($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: UserWhereInput) {\n  users(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: USERNAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id username displayName email role disabled hasPassword createdAt groups { id name } } }\n  }\n}": typeof types.AdminUsersDocument,
+    "mutation AdminCreateUser($input: NewUserInput!) { createUser(input: $input) { id username } }": typeof types.AdminCreateUserDocument,
+    "mutation AdminUpdateUser($id: ID!, $input: UserPatchInput!) { updateUser(id: $id, input: $input) { id role disabled } }": typeof types.AdminUpdateUserDocument,
+    "mutation AdminDisableUser($id: ID!) { disableUser(id: $id) { id disabled } }": typeof types.AdminDisableUserDocument,
+    "mutation AdminSetUserPassword($id: ID!, $password: String!) { setUserPassword(id: $id, password: $password) { id hasPassword } }": typeof types.AdminSetUserPasswordDocument,
     "query FreezeWindowsPage {\n  freezeWindows {\n    id name reason definitionID environment mode startsAt endsAt cron durationMinutes timeZone createdBy\n    active activeUntil nextStartsAt\n  }\n}": typeof types.FreezeWindowsPageDocument,
     "mutation CreateFreezeWindowForm($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id name } }": typeof types.CreateFreezeWindowFormDocument,
     "mutation DeleteFreezeWindowForm($id: ID!) { deleteFreezeWindow(id: $id) }": typeof types.DeleteFreezeWindowFormDocument,
@@ -123,6 +153,36 @@ const documents: Documents = {
     "query WebhookDeliveriesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: WebhookDeliveryWhereInput) {\n  webhookDeliveries(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id createdAt source buildKey event result reason statusCode\n      connection { name }\n      releases { id name }\n      redeliveryOf { id }\n      redeliveries { id result }\n    } }\n  }\n}": types.WebhookDeliveriesPageDocument,
     "mutation RedeliverWebhookDelivery($id: ID!) {\n  redeliverWebhookDelivery(id: $id) { id result reason releases { id name } }\n}": types.RedeliverWebhookDeliveryDocument,
     "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}": types.WorkItemDocument,
+    "query AdminAgents($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: AgentWhereInput) {\n  agents(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id name version enabled online lastSeenAt maxJobs tags pool { name } deploymentGroup { name } systemCapabilities userCapabilities } }\n  }\n  agentPools { id name }\n}": types.AdminAgentsDocument,
+    "query AdminAgentRegistrations {\n  agentRegistrations { id createdAt pool deploymentGroup maxUses uses expiresAt createdBy revokedAt }\n}": types.AdminAgentRegistrationsDocument,
+    "mutation AdminSetAgentEnabled($id: ID!, $enabled: Boolean!) { setAgentEnabled(id: $id, enabled: $enabled) { id enabled } }": types.AdminSetAgentEnabledDocument,
+    "mutation AdminDeleteAgent($id: ID!) { deleteAgent(id: $id) }": types.AdminDeleteAgentDocument,
+    "mutation AdminMoveAgent($id: ID!, $pool: String!) { moveAgent(agentId: $id, pool: $pool) { id pool { name } } }": types.AdminMoveAgentDocument,
+    "mutation AdminCreateAgentRegistration($pool: String, $maxUses: Int, $hours: Int) {\n  createAgentRegistration(pool: $pool, maxUses: $maxUses, expiresInHours: $hours) { token registration { id pool } }\n}": types.AdminCreateAgentRegistrationDocument,
+    "mutation AdminRevokeAgentRegistration($id: ID!) { revokeAgentRegistration(id: $id) { id revokedAt } }": types.AdminRevokeAgentRegistrationDocument,
+    "query AdminDeploymentGroups {\n  deploymentGroups {\n    id name description mayUse { kind name }\n    targets { id name online enabled tags lastSeenAt lastDeployment { id } }\n  }\n  agentRegistrations { id createdAt pool deploymentGroup maxUses uses expiresAt createdBy revokedAt }\n}": types.AdminDeploymentGroupsDocument,
+    "mutation AdminSaveDeploymentGroup($input: DeploymentGroupInput!) { saveDeploymentGroup(input: $input) { id name } }": types.AdminSaveDeploymentGroupDocument,
+    "mutation AdminDeleteDeploymentGroup($name: String!) { deleteDeploymentGroup(name: $name) }": types.AdminDeleteDeploymentGroupDocument,
+    "mutation AdminSetTargetTags($id: ID!, $tags: [String!]!) { setTargetTags(agentId: $id, tags: $tags) { id tags } }": types.AdminSetTargetTagsDocument,
+    "mutation AdminCreateTargetRegistration($group: String!, $maxUses: Int, $hours: Int) {\n  createTargetRegistration(deploymentGroup: $group, maxUses: $maxUses, expiresInHours: $hours) { token registration { id deploymentGroup } }\n}": types.AdminCreateTargetRegistrationDocument,
+    "mutation AdminRevokeTargetRegistration($id: ID!) { revokeAgentRegistration(id: $id) { id revokedAt } }": types.AdminRevokeTargetRegistrationDocument,
+    "query AdminGroups($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: GroupWhereInput) {\n  groups(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id name description members { id username displayName disabled } } }\n  }\n  users(first: 500, orderBy: {field: USERNAME, direction: ASC}, where: {disabled: false}) { edges { node { id username } } }\n}": types.AdminGroupsDocument,
+    "mutation AdminCreateGroup($input: NewGroupInput!) { createGroup(input: $input) { id name } }": types.AdminCreateGroupDocument,
+    "mutation AdminUpdateGroup($id: ID!, $input: GroupPatchInput!) { updateGroup(id: $id, input: $input) { id name description } }": types.AdminUpdateGroupDocument,
+    "mutation AdminDeleteGroup($id: ID!) { deleteGroup(id: $id) }": types.AdminDeleteGroupDocument,
+    "mutation AdminAddGroupMember($group: ID!, $user: ID!) { addGroupMember(groupId: $group, userId: $user) { id members { id } } }": types.AdminAddGroupMemberDocument,
+    "mutation AdminRemoveGroupMember($group: ID!, $user: ID!) { removeGroupMember(groupId: $group, userId: $user) { id members { id } } }": types.AdminRemoveGroupMemberDocument,
+    "query AdminPools {\n  agentPools { id name description createdAt mayUse { kind name } agents { id name online enabled } }\n}": types.AdminPoolsDocument,
+    "mutation AdminSaveAgentPool($input: AgentPoolInput!) { saveAgentPool(input: $input) { id name } }": types.AdminSaveAgentPoolDocument,
+    "query AdminMyTokens {\n  viewer { user { id username } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n  users(first: 500, orderBy: {field: USERNAME, direction: ASC}) { edges { node { id username disabled } } }\n}": types.AdminMyTokensDocument,
+    "query AdminUserTokens($id: ID!) {\n  userApiTokens(userId: $id) { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}": types.AdminUserTokensDocument,
+    "mutation AdminCreateApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name owner { username } } } }": types.AdminCreateApiTokenDocument,
+    "mutation AdminRevokeApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }": types.AdminRevokeApiTokenDocument,
+    "query AdminUsers($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: UserWhereInput) {\n  users(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: USERNAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id username displayName email role disabled hasPassword createdAt groups { id name } } }\n  }\n}": types.AdminUsersDocument,
+    "mutation AdminCreateUser($input: NewUserInput!) { createUser(input: $input) { id username } }": types.AdminCreateUserDocument,
+    "mutation AdminUpdateUser($id: ID!, $input: UserPatchInput!) { updateUser(id: $id, input: $input) { id role disabled } }": types.AdminUpdateUserDocument,
+    "mutation AdminDisableUser($id: ID!) { disableUser(id: $id) { id disabled } }": types.AdminDisableUserDocument,
+    "mutation AdminSetUserPassword($id: ID!, $password: String!) { setUserPassword(id: $id, password: $password) { id hasPassword } }": types.AdminSetUserPasswordDocument,
     "query FreezeWindowsPage {\n  freezeWindows {\n    id name reason definitionID environment mode startsAt endsAt cron durationMinutes timeZone createdBy\n    active activeUntil nextStartsAt\n  }\n}": types.FreezeWindowsPageDocument,
     "mutation CreateFreezeWindowForm($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id name } }": types.CreateFreezeWindowFormDocument,
     "mutation DeleteFreezeWindowForm($id: ID!) { deleteFreezeWindow(id: $id) }": types.DeleteFreezeWindowFormDocument,
@@ -328,6 +388,126 @@ export function graphql(source: "mutation RedeliverWebhookDelivery($id: ID!) {\n
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}"): (typeof documents)["query WorkItem($system: String!, $id: String!) {\n  workItem(system: $system, externalId: $id) {\n    workItem { title state type url externalID system }\n    deployedTo { definitionId definitionName environment deployedAt status release { id name } introduced { id name } }\n    notDeployedTo { definitionId definitionName environment introduced { id name } current { id name } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query AdminAgents($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: AgentWhereInput) {\n  agents(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id name version enabled online lastSeenAt maxJobs tags pool { name } deploymentGroup { name } systemCapabilities userCapabilities } }\n  }\n  agentPools { id name }\n}"): (typeof documents)["query AdminAgents($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: AgentWhereInput) {\n  agents(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id name version enabled online lastSeenAt maxJobs tags pool { name } deploymentGroup { name } systemCapabilities userCapabilities } }\n  }\n  agentPools { id name }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query AdminAgentRegistrations {\n  agentRegistrations { id createdAt pool deploymentGroup maxUses uses expiresAt createdBy revokedAt }\n}"): (typeof documents)["query AdminAgentRegistrations {\n  agentRegistrations { id createdAt pool deploymentGroup maxUses uses expiresAt createdBy revokedAt }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminSetAgentEnabled($id: ID!, $enabled: Boolean!) { setAgentEnabled(id: $id, enabled: $enabled) { id enabled } }"): (typeof documents)["mutation AdminSetAgentEnabled($id: ID!, $enabled: Boolean!) { setAgentEnabled(id: $id, enabled: $enabled) { id enabled } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminDeleteAgent($id: ID!) { deleteAgent(id: $id) }"): (typeof documents)["mutation AdminDeleteAgent($id: ID!) { deleteAgent(id: $id) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminMoveAgent($id: ID!, $pool: String!) { moveAgent(agentId: $id, pool: $pool) { id pool { name } } }"): (typeof documents)["mutation AdminMoveAgent($id: ID!, $pool: String!) { moveAgent(agentId: $id, pool: $pool) { id pool { name } } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminCreateAgentRegistration($pool: String, $maxUses: Int, $hours: Int) {\n  createAgentRegistration(pool: $pool, maxUses: $maxUses, expiresInHours: $hours) { token registration { id pool } }\n}"): (typeof documents)["mutation AdminCreateAgentRegistration($pool: String, $maxUses: Int, $hours: Int) {\n  createAgentRegistration(pool: $pool, maxUses: $maxUses, expiresInHours: $hours) { token registration { id pool } }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminRevokeAgentRegistration($id: ID!) { revokeAgentRegistration(id: $id) { id revokedAt } }"): (typeof documents)["mutation AdminRevokeAgentRegistration($id: ID!) { revokeAgentRegistration(id: $id) { id revokedAt } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query AdminDeploymentGroups {\n  deploymentGroups {\n    id name description mayUse { kind name }\n    targets { id name online enabled tags lastSeenAt lastDeployment { id } }\n  }\n  agentRegistrations { id createdAt pool deploymentGroup maxUses uses expiresAt createdBy revokedAt }\n}"): (typeof documents)["query AdminDeploymentGroups {\n  deploymentGroups {\n    id name description mayUse { kind name }\n    targets { id name online enabled tags lastSeenAt lastDeployment { id } }\n  }\n  agentRegistrations { id createdAt pool deploymentGroup maxUses uses expiresAt createdBy revokedAt }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminSaveDeploymentGroup($input: DeploymentGroupInput!) { saveDeploymentGroup(input: $input) { id name } }"): (typeof documents)["mutation AdminSaveDeploymentGroup($input: DeploymentGroupInput!) { saveDeploymentGroup(input: $input) { id name } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminDeleteDeploymentGroup($name: String!) { deleteDeploymentGroup(name: $name) }"): (typeof documents)["mutation AdminDeleteDeploymentGroup($name: String!) { deleteDeploymentGroup(name: $name) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminSetTargetTags($id: ID!, $tags: [String!]!) { setTargetTags(agentId: $id, tags: $tags) { id tags } }"): (typeof documents)["mutation AdminSetTargetTags($id: ID!, $tags: [String!]!) { setTargetTags(agentId: $id, tags: $tags) { id tags } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminCreateTargetRegistration($group: String!, $maxUses: Int, $hours: Int) {\n  createTargetRegistration(deploymentGroup: $group, maxUses: $maxUses, expiresInHours: $hours) { token registration { id deploymentGroup } }\n}"): (typeof documents)["mutation AdminCreateTargetRegistration($group: String!, $maxUses: Int, $hours: Int) {\n  createTargetRegistration(deploymentGroup: $group, maxUses: $maxUses, expiresInHours: $hours) { token registration { id deploymentGroup } }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminRevokeTargetRegistration($id: ID!) { revokeAgentRegistration(id: $id) { id revokedAt } }"): (typeof documents)["mutation AdminRevokeTargetRegistration($id: ID!) { revokeAgentRegistration(id: $id) { id revokedAt } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query AdminGroups($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: GroupWhereInput) {\n  groups(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id name description members { id username displayName disabled } } }\n  }\n  users(first: 500, orderBy: {field: USERNAME, direction: ASC}, where: {disabled: false}) { edges { node { id username } } }\n}"): (typeof documents)["query AdminGroups($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: GroupWhereInput) {\n  groups(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: NAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id name description members { id username displayName disabled } } }\n  }\n  users(first: 500, orderBy: {field: USERNAME, direction: ASC}, where: {disabled: false}) { edges { node { id username } } }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminCreateGroup($input: NewGroupInput!) { createGroup(input: $input) { id name } }"): (typeof documents)["mutation AdminCreateGroup($input: NewGroupInput!) { createGroup(input: $input) { id name } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminUpdateGroup($id: ID!, $input: GroupPatchInput!) { updateGroup(id: $id, input: $input) { id name description } }"): (typeof documents)["mutation AdminUpdateGroup($id: ID!, $input: GroupPatchInput!) { updateGroup(id: $id, input: $input) { id name description } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminDeleteGroup($id: ID!) { deleteGroup(id: $id) }"): (typeof documents)["mutation AdminDeleteGroup($id: ID!) { deleteGroup(id: $id) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminAddGroupMember($group: ID!, $user: ID!) { addGroupMember(groupId: $group, userId: $user) { id members { id } } }"): (typeof documents)["mutation AdminAddGroupMember($group: ID!, $user: ID!) { addGroupMember(groupId: $group, userId: $user) { id members { id } } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminRemoveGroupMember($group: ID!, $user: ID!) { removeGroupMember(groupId: $group, userId: $user) { id members { id } } }"): (typeof documents)["mutation AdminRemoveGroupMember($group: ID!, $user: ID!) { removeGroupMember(groupId: $group, userId: $user) { id members { id } } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query AdminPools {\n  agentPools { id name description createdAt mayUse { kind name } agents { id name online enabled } }\n}"): (typeof documents)["query AdminPools {\n  agentPools { id name description createdAt mayUse { kind name } agents { id name online enabled } }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminSaveAgentPool($input: AgentPoolInput!) { saveAgentPool(input: $input) { id name } }"): (typeof documents)["mutation AdminSaveAgentPool($input: AgentPoolInput!) { saveAgentPool(input: $input) { id name } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query AdminMyTokens {\n  viewer { user { id username } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n  users(first: 500, orderBy: {field: USERNAME, direction: ASC}) { edges { node { id username disabled } } }\n}"): (typeof documents)["query AdminMyTokens {\n  viewer { user { id username } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n  users(first: 500, orderBy: {field: USERNAME, direction: ASC}) { edges { node { id username disabled } } }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query AdminUserTokens($id: ID!) {\n  userApiTokens(userId: $id) { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}"): (typeof documents)["query AdminUserTokens($id: ID!) {\n  userApiTokens(userId: $id) { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminCreateApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name owner { username } } } }"): (typeof documents)["mutation AdminCreateApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name owner { username } } } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminRevokeApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }"): (typeof documents)["mutation AdminRevokeApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query AdminUsers($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: UserWhereInput) {\n  users(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: USERNAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id username displayName email role disabled hasPassword createdAt groups { id name } } }\n  }\n}"): (typeof documents)["query AdminUsers($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: UserWhereInput) {\n  users(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: USERNAME, direction: ASC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node { id username displayName email role disabled hasPassword createdAt groups { id name } } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminCreateUser($input: NewUserInput!) { createUser(input: $input) { id username } }"): (typeof documents)["mutation AdminCreateUser($input: NewUserInput!) { createUser(input: $input) { id username } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminUpdateUser($id: ID!, $input: UserPatchInput!) { updateUser(id: $id, input: $input) { id role disabled } }"): (typeof documents)["mutation AdminUpdateUser($id: ID!, $input: UserPatchInput!) { updateUser(id: $id, input: $input) { id role disabled } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminDisableUser($id: ID!) { disableUser(id: $id) { id disabled } }"): (typeof documents)["mutation AdminDisableUser($id: ID!) { disableUser(id: $id) { id disabled } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AdminSetUserPassword($id: ID!, $password: String!) { setUserPassword(id: $id, password: $password) { id hasPassword } }"): (typeof documents)["mutation AdminSetUserPassword($id: ID!, $password: String!) { setUserPassword(id: $id, password: $password) { id hasPassword } }"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
