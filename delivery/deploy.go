@@ -38,6 +38,9 @@ type deployCtx struct {
 	rel *ent.Release
 	re  *ent.ReleaseEnvironment
 	env *spec.EnvironmentSpec
+	// reUnwritten is set while re's status was moved in memory only (moveEnvironmentLater):
+	// the next moveEnvironment, or writeEnvironment, stores it.
+	reUnwritten bool
 }
 
 // policy returns the approval policy of a stage.
@@ -162,7 +165,17 @@ func deployCtxOf(ctx context.Context, c *ent.Client, d *ent.Deployment) (*deploy
 // deployed to the environment is newer, REDEPLOY when this release was
 // deployed there before, else DEPLOY.
 func (t *txn) operationFor(rel *ent.Release, re *ent.ReleaseEnvironment, attempts int) (deployment.Operation, error) {
-	return operationOf(t.ctx, t.Client(), rel, re, attempts)
+	l, err := t.landedOf(rel.DefinitionID, re.Name, rel.ID)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case l.current != nil && l.current.Number > rel.Number:
+		return deployment.OperationROLLBACK, nil
+	case attempts > 0:
+		return deployment.OperationREDEPLOY, nil
+	}
+	return deployment.OperationDEPLOY, nil
 }
 
 func operationOf(ctx context.Context, c *ent.Client, rel *ent.Release, re *ent.ReleaseEnvironment, attempts int) (deployment.Operation, error) {
@@ -235,8 +248,8 @@ func (t *txn) moveDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, sta
 		d = &next
 	}
 	dc.d = d
-	if to == deployment.StatusSUCCEEDED || to == deployment.StatusPARTIALLY_SUCCEEDED {
-		t.landed++ // forwardOnly's answers may change
+	if deploymentFinal(to) {
+		t.landed++ // forwardOnly's answers may change (a success lands, a final one leaves the flight)
 	}
 	before := map[string]any{"status": from}
 	after := map[string]any{"status": to}
@@ -254,11 +267,46 @@ func (t *txn) moveDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, sta
 // moveEnvironment applies ev to the deployment's release environment, audits
 // it as "environment.<ev>" and emits EventEnvironmentStatusChanged.
 func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) error {
-	from := dc.re.Status
-	to, err := environmentMachine.apply(dc.re.ID, from, ev)
+	to, err := environmentMachine.apply(dc.re.ID, dc.re.Status, ev)
 	if err != nil {
 		return err
 	}
+	if err := t.storeEnvironment(dc, to); err != nil {
+		return err
+	}
+	// Not audited: an environment's status follows its deployments (auditedTransition).
+	ev2 := dc.event(EventEnvironmentStatusChanged, actor)
+	ev2.Status = string(to)
+	return t.emit(ev2)
+}
+
+// moveEnvironmentLater is moveEnvironment whose row is written by the next moveEnvironment of
+// dc, or by writeEnvironment: a new deployment's environment goes to PENDING_APPROVAL and, when
+// its approvals need nobody, on to QUEUED in the same transaction, one update instead of two.
+// Its event is emitted now, in order: subscribers see every status it passed through.
+func (t *txn) moveEnvironmentLater(actor Actor, dc *deployCtx, ev EnvironmentEvent) error {
+	to, err := environmentMachine.apply(dc.re.ID, dc.re.Status, ev)
+	if err != nil {
+		return err
+	}
+	re := *dc.re
+	re.Status, re.UpdatedAt = to, t.now
+	dc.re, dc.reUnwritten = &re, true
+	ev2 := dc.event(EventEnvironmentStatusChanged, actor)
+	ev2.Status = string(to)
+	return t.emit(ev2)
+}
+
+// writeEnvironment stores the status moveEnvironmentLater left in memory, if any.
+func (t *txn) writeEnvironment(dc *deployCtx) error {
+	if !dc.reUnwritten {
+		return nil
+	}
+	return t.storeEnvironment(dc, dc.re.Status)
+}
+
+// storeEnvironment writes status to of dc's release environment, checking its version.
+func (t *txn) storeEnvironment(dc *deployCtx, to releaseenvironment.Status) error {
 	n, err := t.ReleaseEnvironment.Update().Where(releaseenvironment.ID(dc.re.ID), releaseenvironment.Version(dc.re.Version)).
 		SetStatus(to).AddVersion(1).SetUpdatedAt(t.now).Save(t.ctx)
 	if err == nil && n == 0 {
@@ -269,11 +317,8 @@ func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) e
 	}
 	re := *dc.re // the new row is known: it is not read back
 	re.Status, re.Version, re.UpdatedAt = to, dc.re.Version+1, t.now
-	dc.re = &re
-	// Not audited: an environment's status follows its deployments (auditedTransition).
-	ev2 := dc.event(EventEnvironmentStatusChanged, actor)
-	ev2.Status = string(to)
-	return t.emit(ev2)
+	dc.re, dc.reUnwritten = &re, false
+	return nil
 }
 
 // queuePolicy returns the queue policy of an environment from the

@@ -555,8 +555,11 @@ func (e *Engine) ExplainWaiting(ctx context.Context, jobID int) (string, error) 
 // UpdateWaitingReasons refreshes the waiting reason of every queued job (the oldest 500), after a
 // dispatch round.
 func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
+	// Only what waitingReason reads: not the job's spec, which is most of a row.
 	jobs, err := e.client.Job.Query().Where(job.StatusEQ(job.StatusQUEUED)).
-		Order(ent.Asc(job.FieldQueuedAt), ent.Asc(job.FieldID)).Limit(500).All(ctx)
+		Order(ent.Asc(job.FieldQueuedAt), ent.Asc(job.FieldID)).Limit(500).
+		Select(job.FieldID, job.FieldHeld, job.FieldDemands, job.FieldTargetAgentID, job.FieldTarget,
+			job.FieldPool, job.FieldWaitingReason).All(ctx)
 	if err != nil || len(jobs) == 0 {
 		return err
 	}
@@ -564,10 +567,50 @@ func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The changed reasons are written in one transaction, one statement per distinct reason
+	// (new jobs of a burst share theirs), not one transaction per job.
+	changed := map[string][]int{}
+	var reasons []string
 	for _, j := range jobs {
-		if err := e.setWaitingReason(ctx, j, waitingReason(j, pool)); err != nil {
-			return err
+		reason := waitingReason(j, pool)
+		if reason == j.WaitingReason {
+			continue
 		}
+		if changed[reason] == nil {
+			reasons = append(reasons, reason)
+		}
+		changed[reason] = append(changed[reason], j.ID)
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	err = e.inTxConcurrent(ctx, func(t *txn) error {
+		for _, reason := range reasons {
+			ids := changed[reason]
+			if !t.postgres() {
+				if err := t.Job.Update().Where(job.IDIn(ids...), job.StatusEQ(job.StatusQUEUED)).
+					SetWaitingReason(reason).Exec(t.ctx); err != nil {
+					return err
+				}
+				continue
+			}
+			// Rows another transaction holds (claimed, canceled) are skipped, not waited for:
+			// a multi-row update must not wait on, or deadlock with, the writers that change
+			// jobs; a job skipped and still queued is explained by the next refresh.
+			ids64 := make([]int64, len(ids))
+			for i, id := range ids {
+				ids64[i] = int64(id)
+			}
+			if _, err := t.ExecContext(t.ctx, `UPDATE jobs SET waiting_reason = $1 WHERE id IN
+				(SELECT id FROM jobs WHERE id = ANY($2::bigint[]) AND status = 'QUEUED' FOR UPDATE SKIP LOCKED)`,
+				reason, ids64); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording the waiting reasons of %d jobs: %w", len(jobs), err)
 	}
 	return nil
 }

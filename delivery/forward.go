@@ -2,7 +2,9 @@ package delivery
 
 import (
 	"context"
+	stdsql "database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/deployment"
@@ -58,7 +60,104 @@ func (t *txn) busySlots(definitionID int, envName string) (int, error) {
 // the definition's releases down the (definition_id, number) index until
 // one has a deployment in flight here, which in a burst is the first.
 func (t *txn) newestLanded(dc *deployCtx) (*ent.Release, error) {
-	return newestLanded(t.ctx, t.Client(), dc.d.DefinitionID, dc.d.EnvironmentName, dc.rel.ID, dc.d.ID)
+	l, err := t.landedOf(dc.d.DefinitionID, dc.d.EnvironmentName, dc.rel.ID)
+	if err != nil {
+		return nil, err
+	}
+	newest := l.inFlight
+	if l.current != nil && l.current.ID != dc.rel.ID && (newest == nil || l.current.Number >= newest.Number) {
+		newest = l.current
+	}
+	return newest, nil
+}
+
+// landed is what an environment runs and deploys, as a transaction read it: the release of
+// its current deployment (the latest SUCCEEDED or PARTIALLY_SUCCEEDED) and the newest release,
+// other than the one being deployed, with a deployment in flight there (a job or a manual
+// intervention, not final). The releases hold their id, number and name only.
+type landed struct {
+	gen               int // t.landed when read
+	current, inFlight *ent.Release
+}
+
+// landedKey names what landedOf read: an environment of a definition, leaving out a release.
+type landedKey struct {
+	definition int
+	env        string
+	release    int
+}
+
+// landedOf reads an environment's landed releases (leaving out release relID) in one statement,
+// or returns what the transaction read since nothing landed (t.landed): a new deployment's
+// operation (operationFor) and its forward-only decisions (newestLanded) share one read, where
+// they were three statements. A deployment of relID is left out with its release, so that
+// the answer read before a deployment of relID is created holds after it.
+func (t *txn) landedOf(defID int, env string, relID int) (landed, error) {
+	key := landedKey{defID, env, relID}
+	if l, ok := t.landedMemo[key]; ok && l.gen == t.landed {
+		return l, nil
+	}
+	l, err := readLanded(t.ctx, t, t.postgres(), defID, env, relID)
+	if err != nil {
+		return landed{}, err
+	}
+	l.gen = t.landed
+	if t.landedMemo == nil {
+		t.landedMemo = map[landedKey]landed{}
+	}
+	t.landedMemo[key] = l
+	return l, nil
+}
+
+// landedQuery is readLanded's statement: two ordered reads, each by an index (deployments by
+// definition, environment and status; releases by definition and number), in one round trip.
+const landedQuery = `SELECT 0 AS kind, id, number, name FROM (
+	SELECT r.id, r.number, r.name FROM deployments AS d JOIN releases AS r ON r.id = d.release_id
+	WHERE d.definition_id = ?1 AND d.environment_name = ?2 AND d.status IN ('SUCCEEDED', 'PARTIALLY_SUCCEEDED')
+	ORDER BY d.completed_at DESC, d.id DESC LIMIT 1) AS cur
+UNION ALL
+SELECT 1 AS kind, id, number, name FROM (
+	SELECT r.id, r.number, r.name FROM releases AS r
+	WHERE r.definition_id = ?1 AND r.id <> ?3 AND EXISTS (
+		SELECT 1 FROM deployments AS d WHERE d.release_id = r.id AND d.environment_name = ?2
+		AND d.status IN ('QUEUED', 'IN_PROGRESS', 'PENDING_POST_APPROVAL', 'EVALUATING_POST_GATES')
+		AND (EXISTS (SELECT 1 FROM jobs AS j WHERE j.deployment_id = d.id)
+			OR EXISTS (SELECT 1 FROM manual_interventions AS m WHERE m.deployment_id = d.id)))
+	ORDER BY r.number DESC LIMIT 1) AS flight`
+
+// landedQueryPostgres is landedQuery with PostgreSQL's placeholders.
+var landedQueryPostgres = strings.NewReplacer("?1", "$1", "?2", "$2", "?3", "$3").Replace(landedQuery)
+
+// readLanded runs landedQuery.
+func readLanded(ctx context.Context, tx interface {
+	QueryContext(context.Context, string, ...any) (*stdsql.Rows, error)
+}, postgres bool, defID int, env string, relID int) (landed, error) {
+	q := landedQuery
+	if postgres {
+		q = landedQueryPostgres
+	}
+	rows, err := tx.QueryContext(ctx, q, defID, env, relID)
+	if err != nil {
+		return landed{}, fmt.Errorf("reading the releases %s runs and deploys: %w", env, err)
+	}
+	defer rows.Close()
+	var l landed
+	for rows.Next() {
+		var kind int
+		r := &ent.Release{}
+		if err := rows.Scan(&kind, &r.ID, &r.Number, &r.Name); err != nil {
+			return landed{}, fmt.Errorf("reading the releases %s runs and deploys: %w", env, err)
+		}
+		if kind == 0 {
+			l.current = r
+		} else {
+			l.inFlight = r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return landed{}, fmt.Errorf("reading the releases %s runs and deploys: %w", env, err)
+	}
+	return l, nil
 }
 
 // newestLanded is (*txn).newestLanded for any client: of environment env of

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -204,55 +205,81 @@ func (e *Engine) readCheckpoint(ctx context.Context, c *ent.Client) (checkpoint,
 // sealIn seals up to sealBatch audit rows and sealBatch events in tx (which holds the seal lock
 // on PostgreSQL, or is SQLite's single writer) and returns the sealed events in order, and
 // whether more wait.
+//
+// On PostgreSQL it costs three statements after the lock whatever it seals: the unsealed audit
+// rows come with the checkpoint, the unsealed events with the stream's last sequence, and one
+// statement numbers both and moves the checkpoint (seven before; each is a round trip, and a
+// writer's seal follows its commit). On SQLite the statements run in process.
 func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) {
 	c := tx.Client()
-	audits, err := c.AuditEvent.Query().Where(unsealed[predicate.AuditEvent]()).
-		Order(ent.Asc(auditevent.FieldID)).Limit(sealBatch).All(ctx)
+	pg := e.dialect == Postgres
+	aq := c.AuditEvent.Query().Where(unsealed[predicate.AuditEvent]()).
+		Order(ent.Asc(auditevent.FieldID)).Limit(sealBatch)
+	if pg {
+		aq.Modify(func(s *entsql.Selector) {
+			s.AppendSelectExprAs(entsql.Raw(`(SELECT row_to_json(c)::text FROM (SELECT sequence, hash, legacy_until, mac
+				FROM audit_checkpoints ORDER BY id LIMIT 1) AS c)`), sealCheckpointColumn)
+		})
+	}
+	audits, err := aq.All(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading unsealed audit events: %w", err)
 	}
+	var auditUpdate *rowsUpdate
+	var head checkpoint
 	if len(audits) > 0 {
-		head, err := e.readCheckpoint(ctx, c)
+		if pg {
+			head, err = e.checkpointOf(ctx, c, audits[0])
+		} else {
+			head, err = e.readCheckpoint(ctx, c)
+		}
 		if err != nil {
 			return nil, false, err
 		}
-		ids, seqs, prevs, hashes := make([]int64, len(audits)), make([]int64, len(audits)), make([]string, len(audits)), make([]string, len(audits))
+		u := &rowsUpdate{table: "audit_events", ids: make([]int64, len(audits)), seqs: make([]int64, len(audits)),
+			prevs: make([]string, len(audits)), hashes: make([]string, len(audits))}
 		for i, a := range audits {
 			rec := recordOf(a)
 			rec.Sequence, rec.PrevHash = head.sequence+1, head.hash
 			h := rec.mac(e.auditKey)
-			ids[i], seqs[i], prevs[i], hashes[i] = int64(a.ID), rec.Sequence, rec.PrevHash, h
+			u.ids[i], u.seqs[i], u.prevs[i], u.hashes[i] = int64(a.ID), rec.Sequence, rec.PrevHash, h
 			head.sequence, head.hash = rec.Sequence, h
 		}
-		if err := e.updateRows(ctx, tx, "audit_events", ids, seqs, prevs, hashes); err != nil {
-			return nil, false, fmt.Errorf("sealing audit events: %w", err)
+		auditUpdate = u
+		if !pg {
+			if err := e.updateRows(ctx, tx, u); err != nil {
+				return nil, false, fmt.Errorf("sealing audit events: %w", err)
+			}
+			if err := e.moveCheckpoint(ctx, c, head); err != nil {
+				return nil, false, err
+			}
 		}
-		mac := head.mac(e.auditKey)
-		if head.exists {
-			err = c.AuditCheckpoint.Update().SetSequence(head.sequence).SetHash(head.hash).
-				SetMAC(mac).SetUpdatedAt(e.clock.Now()).Exec(ctx)
-		} else {
-			err = c.AuditCheckpoint.Create().SetSequence(head.sequence).SetHash(head.hash).
-				SetLegacyUntil(head.legacyUntil).SetMAC(mac).SetUpdatedAt(e.clock.Now()).Exec(ctx)
-		}
-		if err != nil {
-			return nil, false, fmt.Errorf("moving the audit checkpoint: %w", err)
-		}
-		e.sawHead(head.sequence)
 	}
 
-	rows, err := c.Event.Query().Where(unsealed[predicate.Event]()).
-		Order(ent.Asc(event.FieldID)).Limit(sealBatch).All(ctx)
+	eq := c.Event.Query().Where(unsealed[predicate.Event]()).
+		Order(ent.Asc(event.FieldID)).Limit(sealBatch)
+	if pg {
+		eq.Modify(func(s *entsql.Selector) {
+			s.AppendSelectExprAs(entsql.Raw(`(SELECT COALESCE(max(sequence), 0) FROM events WHERE sequence > 0)`), sealLastSequenceColumn)
+		})
+	}
+	rows, err := eq.All(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading unsealed events: %w", err)
 	}
 	var out []Event
+	var eventUpdate *rowsUpdate
 	if len(rows) > 0 {
-		seq, err := lastEventSequence(ctx, c)
+		var seq int64
+		if pg {
+			seq, err = lastSequenceOf(rows[0])
+		} else {
+			seq, err = lastEventSequence(ctx, c)
+		}
 		if err != nil {
 			return nil, false, err
 		}
-		ids, seqs := make([]int64, len(rows)), make([]int64, len(rows))
+		u := &rowsUpdate{table: "events", ids: make([]int64, len(rows)), seqs: make([]int64, len(rows))}
 		out = make([]Event, 0, len(rows))
 		for i, row := range rows {
 			seq++
@@ -262,13 +289,145 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 				return nil, false, err
 			}
 			out = append(out, ev)
-			ids[i], seqs[i] = int64(row.ID), seq
+			u.ids[i], u.seqs[i] = int64(row.ID), seq
 		}
-		if err := e.updateRows(ctx, tx, "events", ids, seqs, nil, nil); err != nil {
-			return nil, false, fmt.Errorf("sealing events: %w", err)
+		eventUpdate = u
+		if !pg {
+			if err := e.updateRows(ctx, tx, u); err != nil {
+				return nil, false, fmt.Errorf("sealing events: %w", err)
+			}
 		}
 	}
+	if pg && (auditUpdate != nil || eventUpdate != nil) {
+		if err := e.sealPostgres(ctx, tx, c, auditUpdate, eventUpdate, head); err != nil {
+			return nil, false, err
+		}
+	}
+	if auditUpdate != nil {
+		e.sawHead(head.sequence)
+	}
 	return out, len(audits) == sealBatch || len(rows) == sealBatch, nil
+}
+
+// The columns the PostgreSQL sealer adds to its reads: the checkpoint (as JSON) beside the
+// unsealed audit rows, the stream's last sequence beside the unsealed events.
+const (
+	sealCheckpointColumn   = "cairn_checkpoint"
+	sealLastSequenceColumn = "cairn_last_sequence"
+)
+
+// checkpointOf is readCheckpoint from the checkpoint read beside an unsealed audit row (the
+// fallback for a database without one reads the chain's head).
+func (e *Engine) checkpointOf(ctx context.Context, c *ent.Client, a *ent.AuditEvent) (checkpoint, error) {
+	v, err := a.Value(sealCheckpointColumn)
+	if err != nil {
+		return checkpoint{}, fmt.Errorf("reading the audit checkpoint: %w", err)
+	}
+	var raw string
+	switch x := v.(type) {
+	case nil:
+		return e.readCheckpoint(ctx, c) // none yet: readCheckpoint finds the chain's head
+	case string:
+		raw = x
+	case []byte:
+		raw = string(x)
+	default:
+		return checkpoint{}, fmt.Errorf("reading the audit checkpoint: unexpected %T", v)
+	}
+	var row struct {
+		Sequence    int64  `json:"sequence"`
+		Hash        string `json:"hash"`
+		LegacyUntil int64  `json:"legacy_until"`
+		MAC         string `json:"mac"`
+	}
+	if err := json.Unmarshal([]byte(raw), &row); err != nil {
+		return checkpoint{}, fmt.Errorf("reading the audit checkpoint: %w", err)
+	}
+	cp := checkpoint{exists: true, sequence: row.Sequence, hash: row.Hash, legacyUntil: row.LegacyUntil}
+	if !hmac.Equal([]byte(cp.mac(e.auditKey)), []byte(row.MAC)) {
+		return cp, fmt.Errorf("the audit checkpoint (head %d) does not match its MAC: it was edited, or this server has another audit key", row.Sequence)
+	}
+	return cp, nil
+}
+
+// lastSequenceOf is lastEventSequence from the value read beside an unsealed event.
+func lastSequenceOf(row *ent.Event) (int64, error) {
+	v, err := row.Value(sealLastSequenceColumn)
+	if err != nil {
+		return 0, fmt.Errorf("reading event sequence: %w", err)
+	}
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case nil:
+		return 0, nil
+	default:
+		return 0, fmt.Errorf("reading event sequence: unexpected %T", v)
+	}
+}
+
+// moveCheckpoint stores the chain's new head and its MAC.
+func (e *Engine) moveCheckpoint(ctx context.Context, c *ent.Client, head checkpoint) error {
+	mac := head.mac(e.auditKey)
+	var err error
+	if head.exists {
+		err = c.AuditCheckpoint.Update().SetSequence(head.sequence).SetHash(head.hash).
+			SetMAC(mac).SetUpdatedAt(e.clock.Now()).Exec(ctx)
+	} else {
+		err = c.AuditCheckpoint.Create().SetSequence(head.sequence).SetHash(head.hash).
+			SetLegacyUntil(head.legacyUntil).SetMAC(mac).SetUpdatedAt(e.clock.Now()).Exec(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("moving the audit checkpoint: %w", err)
+	}
+	return nil
+}
+
+// rowsUpdate is what a seal sets on one table's rows: sequence, and for audit rows prev_hash
+// and hash, by id.
+type rowsUpdate struct {
+	table         string
+	ids, seqs     []int64
+	prevs, hashes []string
+}
+
+// sealPostgres numbers the audit rows and events and moves the checkpoint in one statement
+// (data-modifying WITH clauses); a first checkpoint is inserted by a second one.
+func (e *Engine) sealPostgres(ctx context.Context, tx *ent.Tx, c *ent.Client, audits, events *rowsUpdate, head checkpoint) error {
+	var with []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if audits != nil {
+		with = append(with, `a AS (UPDATE audit_events AS t SET sequence = v.seq, prev_hash = v.prev, hash = v.hash FROM
+			(SELECT unnest(`+arg(audits.ids)+`::bigint[]) AS id, unnest(`+arg(audits.seqs)+`::bigint[]) AS seq,
+			 unnest(`+arg(audits.prevs)+`::text[]) AS prev, unnest(`+arg(audits.hashes)+`::text[]) AS hash) AS v
+			WHERE t.id = v.id RETURNING 1)`)
+	}
+	if events != nil {
+		with = append(with, `e AS (UPDATE events AS t SET sequence = v.seq FROM
+			(SELECT unnest(`+arg(events.ids)+`::bigint[]) AS id, unnest(`+arg(events.seqs)+`::bigint[]) AS seq) AS v
+			WHERE t.id = v.id RETURNING 1)`)
+	}
+	var q string
+	if audits != nil && head.exists {
+		q = `WITH ` + strings.Join(with, ", ") + ` UPDATE audit_checkpoints SET sequence = ` + arg(head.sequence) +
+			`, hash = ` + arg(head.hash) + `, mac = ` + arg(head.mac(e.auditKey)) + `, updated_at = ` + arg(e.clock.Now())
+	} else {
+		q = `WITH ` + strings.Join(with, ", ") + ` SELECT (SELECT count(*) FROM ` + map[bool]string{true: "a", false: "e"}[audits != nil] + `)`
+		if audits != nil && events != nil {
+			q += `, (SELECT count(*) FROM e)`
+		}
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("sealing audit events and events: %w", err)
+	}
+	if audits != nil && !head.exists {
+		return e.moveCheckpoint(ctx, c, head)
+	}
+	return nil
 }
 
 // unsealed selects the rows waiting for the sealer with the literal condition `sequence < 0`,
@@ -298,30 +457,17 @@ func (e *Engine) sawHead(seq int64) {
 	e.sealMu.Unlock()
 }
 
-// updateRows sets sequence (and, with prevs and hashes, prev_hash and hash) of table's rows by
-// id: one statement on PostgreSQL, one per row on SQLite (in process, no round trip).
-func (e *Engine) updateRows(ctx context.Context, tx *ent.Tx, table string, ids, seqs []int64, prevs, hashes []string) error {
-	if e.dialect == Postgres {
-		q := `UPDATE ` + table + ` AS t SET sequence = v.seq FROM
-			(SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS seq) AS v WHERE t.id = v.id`
-		args := []any{ids, seqs}
-		if prevs != nil {
-			q = `UPDATE ` + table + ` AS t SET sequence = v.seq, prev_hash = v.prev, hash = v.hash FROM
-			(SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS seq, unnest($3::text[]) AS prev,
-			 unnest($4::text[]) AS hash) AS v WHERE t.id = v.id`
-			args = append(args, prevs, hashes)
-		}
-		_, err := tx.ExecContext(ctx, q, args...)
-		return err
+// updateRows sets sequence (and, for audit rows, prev_hash and hash) of u's rows by id, one
+// statement per row (SQLite: in process, no round trip).
+func (e *Engine) updateRows(ctx context.Context, tx *ent.Tx, u *rowsUpdate) error {
+	q := `UPDATE ` + u.table + ` SET sequence = ? WHERE id = ?`
+	if u.prevs != nil {
+		q = `UPDATE ` + u.table + ` SET sequence = ?, prev_hash = ?, hash = ? WHERE id = ?`
 	}
-	q := `UPDATE ` + table + ` SET sequence = ? WHERE id = ?`
-	if prevs != nil {
-		q = `UPDATE ` + table + ` SET sequence = ?, prev_hash = ?, hash = ? WHERE id = ?`
-	}
-	for i := range ids {
-		args := []any{seqs[i], ids[i]}
-		if prevs != nil {
-			args = []any{seqs[i], prevs[i], hashes[i], ids[i]}
+	for i := range u.ids {
+		args := []any{u.seqs[i], u.ids[i]}
+		if u.prevs != nil {
+			args = []any{u.seqs[i], u.prevs[i], u.hashes[i], u.ids[i]}
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err

@@ -45,7 +45,7 @@ import (
 // refuses a person's request (ErrFrozen) and cancels a trigger's deployment
 // at once, with the reason; a WAIT window lets the deployment wait in the
 // queue until it ends; overrideFreeze (ADMIN) goes through.
-func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvironment, requestedBy, reason string, automatic, overrideFreeze bool) (*ent.Deployment, error) {
+func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvironment, requestedBy, reason string, automatic, overrideFreeze bool) (_ *ent.Deployment, err error) {
 	if err := releaseDeploys(rel); err != nil {
 		return nil, err
 	}
@@ -84,9 +84,16 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 		t.fresh = map[int]*deployCtx{}
 	}
 	t.fresh[d.ID] = dc
-	if err := t.moveEnvironment(actor, dc, EnvironmentDeploy); err != nil {
+	// The environment's PENDING_APPROVAL is written when the deployment stops there (or goes
+	// on to another status: the queue, gates, its end) before this returns.
+	if err := t.moveEnvironmentLater(actor, dc, EnvironmentDeploy); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err == nil {
+			err = t.writeEnvironment(dc)
+		}
+	}()
 	after := map[string]any{
 		"release": rel.Name, "environment": re.Name, "attempt": d.Attempt, "operation": op,
 		"requestedBy": requestedBy, "reason": reason, "status": d.Status, "automatic": automatic,

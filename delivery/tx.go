@@ -70,6 +70,8 @@ type txn struct {
 	// whenever a deployment takes a slot or succeeds in the transaction) has not changed.
 	forwardOK map[int]int
 	landed    int
+	// landedMemo is what landedOf read, valid while landed has not changed.
+	landedMemo map[landedKey]landed
 	// timersChanged is set when the transaction created a timer, so that
 	// the timer loop recomputes its next wake-up after commit.
 	timersChanged bool
