@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -46,11 +47,26 @@ type fanoutCache struct {
 	entries map[fanoutKey]*fanoutEntry
 	order   []fanoutKey // insertion order, a ring of fanoutCacheSize
 	next    int
+	stats   *FanoutStats
 }
 
 func newFanoutCache() *fanoutCache {
-	return &fanoutCache{entries: map[fanoutKey]*fanoutEntry{}, order: make([]fanoutKey, 0, fanoutCacheSize)}
+	return &fanoutCache{entries: map[fanoutKey]*fanoutEntry{}, order: make([]fanoutKey, 0, fanoutCacheSize), stats: &FanoutStats{}}
 }
+
+// FanoutStats counts what the fan-out cache did for the events delivered
+// to GraphQL event subscriptions: payloads reused from it (hits) and
+// payloads executed by gqlgen (misses: the first subscription of a shape
+// and class, and a waiter whose owner gave up).
+type FanoutStats struct {
+	hits, misses atomic.Uint64
+}
+
+// Hits returns the payloads reused from the cache.
+func (s *FanoutStats) Hits() uint64 { return s.hits.Load() }
+
+// Misses returns the payloads executed.
+func (s *FanoutStats) Misses() uint64 { return s.misses.Load() }
 
 // claim returns k's entry and whether the caller owns it (must execute and
 // call fill).
@@ -178,11 +194,14 @@ func (cache *fanoutCache) operation(ctx context.Context, next graphql.OperationH
 				return h(ctx)
 			}
 			if e.data != nil {
+				cache.stats.hits.Add(1)
 				return &graphql.Response{Data: e.data}
 			}
+			cache.stats.misses.Add(1)
 			it.push()
 			return h(ctx)
 		}
+		cache.stats.misses.Add(1)
 		var data []byte
 		defer func() { cache.fill(k, e, data) }()
 		it.push()

@@ -52,6 +52,9 @@ type Options struct {
 	// MaxSubscriptions caps the open subscriptions of one websocket
 	// connection (DefaultMaxSubscriptions when zero).
 	MaxSubscriptions int
+	// Fanout counts the event payloads made and reused by the fan-out cache
+	// (fanout.go); nil: counted but not reported.
+	Fanout *FanoutStats
 }
 
 // NewHandler builds the GraphQL server explicitly: transports one by one,
@@ -122,7 +125,11 @@ func newHandler(r *Resolver, opts Options, onKeepAlive func(*keepAlive)) http.Ha
 	srv.AroundFields(stopWhenGone)
 	srv.AroundOperations(limitSubscriptions(opts.MaxSubscriptions))
 	srv.AroundOperations(r.scopeReads)
-	srv.AroundOperations(fanoutOperations(newFanoutCache()))
+	fanout := newFanoutCache()
+	if opts.Fanout != nil {
+		fanout.stats = opts.Fanout
+	}
+	srv.AroundOperations(fanoutOperations(fanout))
 	srv.AroundFields(scopeWhere)
 	srv.AroundOperations(r.Loaders)
 	srv.AroundRootFields(authorizeRootFields)

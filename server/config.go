@@ -60,8 +60,8 @@ type Config struct {
 	// AllowedOrigins are extra websocket Origin patterns.
 	AllowedOrigins []string
 	// WebhookMaxInFlight bounds the CI webhook requests (Jenkins, Azure DevOps) worked on at
-	// once (default 32); one beyond it waits WebhookWait for a slot, then is answered 503
-	// with Retry-After and nothing recorded (the CI servers retry).
+	// once whatever WebhookBudget says (default 32); one beyond it waits WebhookWait for a
+	// slot, then is answered 503 with Retry-After and nothing recorded (the CI servers retry).
 	WebhookMaxInFlight int
 	// WebhookWait is how long a webhook request waits for a slot (default and negative: not
 	// at all).

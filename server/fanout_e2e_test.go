@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/cairnhq/cairn/delivery"
@@ -13,7 +14,10 @@ import (
 // visibility class and reused by the other subscription). The viewer who
 // may not read the vault definition never receives its events, on either
 // websocket; the one who may receives them on both, in order; both receive
-// the open definition's event with the same payload.
+// the open definition's event with the same payload. The cache was used: the
+// metrics count a hit for each event the second websocket of a viewer got
+// (at least the open release's creation for each viewer and the vault's for
+// sam).
 func TestFanOutSharedShapeKeepsReadScope(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
@@ -85,6 +89,12 @@ func TestFanOutSharedShapeKeepsReadScope(t *testing.T) {
 			if p != openPayloads[0] {
 				t.Fatalf("the open release's creation differs between subscribers:\n%s\n%s", openPayloads[0], p)
 			}
+		}
+		metrics := httptest.NewServer(h.srv.MetricsHandler())
+		defer metrics.Close()
+		_, m := scrape(t, metrics.URL, "")
+		if hits, misses := m["cairn_event_payload_cache_hits_total"], m["cairn_event_payload_cache_misses_total"]; hits < 3 || misses < 3 {
+			t.Fatalf("fan-out cache: %v hits, %v misses; want at least 3 of each (one payload per event and viewer, reused by the viewer's other websocket)", hits, misses)
 		}
 	})
 }

@@ -51,6 +51,8 @@ type Server struct {
 	hub    *dispatch.Hub
 	// metrics is the Prometheus registry (/metrics; see Config.MetricsAddr).
 	metrics *metrics.Metrics
+	// fanout counts the GraphQL fan-out cache's hits and misses (reported by metrics).
+	fanout *graph.FanoutStats
 	// ci reads builds from Jenkins and Azure DevOps: enrichment and the
 	// build lists of manual releases.
 	ci *enrich.Fetcher
@@ -150,7 +152,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var hub *dispatch.Hub
+	fanout := &graph.FanoutStats{}
 	m := metrics.New(metrics.Sources{
+		FanoutHits:        fanout.Hits,
+		FanoutMisses:      fanout.Misses,
 		Gauges:            engine.ReadGauges,
 		Subscribers:       bus.Subscribers,
 		LaggedSubscribers: bus.Lagged,
@@ -168,6 +173,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		base:       base,
 		cancelBase: cancel,
 		bus:        bus,
+		fanout:     fanout,
 		pgBus:      pgBus,
 		mailer:     mailer,
 		hub:        hub,
@@ -286,6 +292,7 @@ func (s *Server) routes() {
 	gql := graph.NewHandler(&graph.Resolver{Engine: s.Engine, Tokens: s.Keys, Log: s.log, Events: s.bus, Builds: s.ci}, graph.Options{
 		Authenticator:  s.authn,
 		OriginPatterns: s.cfg.AllowedOrigins,
+		Fanout:         s.fanout,
 	})
 	api := s.authn.Middleware(graph.MaxBody(s.cfg.MaxBodyBytes, gql))
 	assets := web.Handler()

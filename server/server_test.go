@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/server"
@@ -256,6 +257,10 @@ func TestConfigValidation(t *testing.T) {
 	_, err = server.New(context.Background(), server.Config{DataDir: t.TempDir(), DBMaxConns: 2})
 	if err == nil || !contains(err.Error(), "--db-max-conns 2 is too small (at least 4)") {
 		t.Fatalf("a pool of 2 accepted: %v", err)
+	}
+	_, err = server.New(context.Background(), server.Config{DataDir: t.TempDir(), WebhookBudget: time.Microsecond})
+	if err == nil || !contains(err.Error(), "--webhook-budget 1µs: at least 1ms") {
+		t.Fatalf("a webhook budget of 1µs accepted: %v", err)
 	}
 }
 

@@ -83,7 +83,7 @@ func main() {
 	flag.StringVar(&o.databaseURL, "database-url", "", "an empty PostgreSQL database (default: SQLite in a temporary directory)")
 	flag.IntVar(&o.scaleSmall, "scale-small", 300, "releases of the scale run's first stage")
 	flag.IntVar(&o.scaleReleases, "scale-releases", 50000, "releases of the scale run's second stage")
-	flag.IntVar(&o.scaleLines, "scale-lines", 1000000, "lines of the scale run's long log")
+	flag.IntVar(&o.scaleLines, "scale-lines", 1000000, "lines of the scale run's long log (0: none)")
 	flag.IntVar(&o.retentionReleases, "retention-releases", 10000, "old releases of the retention run")
 	flag.IntVar(&o.retentionLines, "retention-lines", 50, "log lines of each release of the retention run")
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")

@@ -37,6 +37,9 @@ type Sources struct {
 	AgentConnections func() int
 	// Retention reads this replica's retention counters (delivery.Engine.RetentionStats).
 	Retention func() delivery.RetentionStats
+	// FanoutHits and FanoutMisses count the GraphQL event payloads reused from the fan-out
+	// cache and those executed (graph.FanoutStats).
+	FanoutHits, FanoutMisses func() uint64
 	// Logger receives scrape errors (default: discarded).
 	Logger *slog.Logger
 }
@@ -77,6 +80,16 @@ func New(src Sources) *Metrics {
 			Name: "cairn_event_subscribers_lagged_total",
 			Help: "Event-bus subscriptions dropped because they fell a full buffer behind (they re-read the database).",
 		}, func() float64 { return float64(src.LaggedSubscribers()) }))
+	}
+	if src.FanoutHits != nil && src.FanoutMisses != nil {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cairn_event_payload_cache_hits_total",
+			Help: "GraphQL event payloads reused from the fan-out cache (same event, subscription shape and visibility class).",
+		}, func() float64 { return float64(src.FanoutHits()) }))
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cairn_event_payload_cache_misses_total",
+			Help: "GraphQL event payloads executed for subscribers (the first of each shape and visibility class).",
+		}, func() float64 { return float64(src.FanoutMisses()) }))
 	}
 	if src.Retention != nil {
 		counter := func(name, help string, v func(delivery.RetentionStats) float64) {
