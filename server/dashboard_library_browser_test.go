@@ -119,7 +119,8 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 			return chromedp.Do(ctx, shot.take(name),
 				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 				shot.take(name+"-phone"),
-				chromedp.ResetViewport())
+				// Back to the desktop width (ResetViewport leaves the next shots at 390 px).
+				chromedp.EmulateViewport(1280, 900))
 		})
 	}
 	signIn := func(user string) chromedp.Action[chromedp.Void] {
@@ -219,9 +220,18 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		until("the new value", textIn(`[data-group="shared"] tr[data-variable="REGION"]`, "south")),
 	)
 
+	// The edit kept the secret: revision 2 changed REGION only.
+	groups := dig(h.ok(h.admin, `{ variableGroups { id name } }`, nil), "variableGroups").([]any)
+	revs := dig(h.ok(h.admin, `query($id: ID!) { variableGroupRevisions(id: $id) { revision changes { path after } } }`,
+		map[string]any{"id": groups[0].(map[string]any)["id"]}), "variableGroupRevisions").([]any)
+	if got := fmt.Sprint(revs[0].(map[string]any)["changes"]); len(revs) != 2 || !strings.Contains(got, "variables[REGION].value") || strings.Contains(got, "API_KEY") {
+		t.Fatalf("the edit's changes: %s", got)
+	}
+
 	run(t, ctx, "a secure file",
 		chromedp.Navigate(url+"/admin/secure-files"),
 		until("the page", textIn(`main h1`, "Secure files")),
+		until("the upload form", `!!document.querySelector('#sf-file')`),
 		script(`(() => { const dt = new DataTransfer(); dt.items.add(new File(['not really a certificate\n'], 'signing.pfx'));
 		  const el = document.querySelector('#sf-file'); el.files = dt.files; el.dispatchEvent(new Event('change', {bubbles: true})); return true })()`),
 		until("its name proposed", `document.querySelector('#sf-name').value === 'signing.pfx'`),
@@ -290,6 +300,11 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[aria-label="Delete release freeze"]`)),
 		click(`[role=group][aria-label="Confirm: Delete release freeze"]`, "Yes, delete"),
 		until("the window gone", `!document.querySelector('tr[data-window="release freeze"]')`),
+		// The definition change (linking the group and file) went to the hook: its log shows the attempt.
+		chromedp.Navigate(url+"/admin/hooks"),
+		until("the hook", `!!document.querySelector('a[aria-label="Deliveries of ops"]')`),
+		chromedp.Click(chromedp.CSS(`a[aria-label="Deliveries of ops"]`)),
+		until("a delivery", `!!document.querySelector('table[data-testid=hook-deliveries] tbody tr[data-status]')`),
 	)
 
 	run(t, ctx, "the task library",
