@@ -235,6 +235,11 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		script(`(() => { const dt = new DataTransfer(); dt.items.add(new File(['not really a certificate\n'], 'signing.pfx'));
 		  const el = document.querySelector('#sf-file'); el.files = dt.files; el.dispatchEvent(new Event('change', {bubbles: true})); return true })()`),
 		until("its name proposed", `document.querySelector('#sf-name').value === 'signing.pfx'`),
+		// A name of digits is refused, beside the name.
+		setField(`#sf-name`, "12345"),
+		click(`form[data-form=secure-file]`, "Upload"),
+		until("the name refused beside it", textIn(`#sf-name-error`, "would read as an id")),
+		setField(`#sf-name`, "signing.pfx"),
 		setField(`#sf-description`, "the code-signing certificate"),
 		click(`form[data-form=secure-file]`, "Upload"),
 		until("the file listed", textIn(`tr[data-file="signing.pfx"]`, "25 B")),

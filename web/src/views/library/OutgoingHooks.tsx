@@ -186,7 +186,7 @@ function HookForm({ existing, types, defs, onDone, onCancel }: { existing?: Hook
     <form className="edit" onSubmit={submit} aria-labelledby={`${prefix}-title`} data-form="hook">
       <h2 id={`${prefix}-title`}>{existing ? `Edit ${existing.name}` : 'New hook'}</h2>
       <Field id={`${prefix}-name`} label="Name" field="name" error={error}>
-        <input {...invalid(`${prefix}-name`, error, 'name')} value={name} required onChange={(e) => setName(e.target.value)} />
+        <input {...invalid(`${prefix}-name`, error, 'name')} autoFocus value={name} required onChange={(e) => setName(e.target.value)} />
       </Field>
       <Field id={`${prefix}-url`} label="URL" field="url" error={error} hint="http:// or https://, without credentials">
         <input {...invalid(`${prefix}-url`, error, 'url')} type="url" value={url} required onChange={(e) => setURL(e.target.value)} />
