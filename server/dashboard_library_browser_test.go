@@ -312,6 +312,15 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		until("the hook", `!!document.querySelector('a[aria-label="Deliveries of ops"]')`),
 		chromedp.Click(chromedp.CSS(`a[aria-label="Deliveries of ops"]`)),
 		until("a delivery", `!!document.querySelector('table[data-testid=hook-deliveries] tbody tr[data-status]')`),
+		// Disabled (the secret kept), then deleted with its log.
+		chromedp.Click(chromedp.CSS(`button[aria-label="Edit ops"]`)),
+		until("the hook's form", `!!document.querySelector('form[data-form=hook] [data-secret=secret] [data-stored=set]')`),
+		chromedp.Click(chromedp.CSS(`form[data-form=hook] input[id$="-enabled"]`)),
+		click(`form[data-form=hook]`, "Save"),
+		until("the hook disabled, its secret kept", textIn(`tr[data-hook="ops"]`, "Disabled")+` && `+textIn(`tr[data-hook="ops"]`, "secret: set")),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Delete ops"]`)),
+		click(`[role=group][aria-label="Confirm: Delete ops"]`, "Yes, delete"),
+		until("the hook gone", `!document.querySelector('tr[data-hook="ops"]')`),
 	)
 
 	run(t, ctx, "the task library",
