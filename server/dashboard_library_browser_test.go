@@ -320,7 +320,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		until("the hook disabled, its secret kept", textIn(`tr[data-hook="ops"]`, "Disabled")+` && `+textIn(`tr[data-hook="ops"]`, "secret: set")),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Delete ops"]`)),
 		click(`[role=group][aria-label="Confirm: Delete ops"]`, "Yes, delete"),
-		until("the hook gone", `!document.querySelector('tr[data-hook="ops"]')`),
+		until("the hook gone, and its log", `!document.querySelector('tr[data-hook="ops"]') && !document.querySelector('#deliveries-title') && location.search === ''`),
 	)
 
 	run(t, ctx, "the task library",

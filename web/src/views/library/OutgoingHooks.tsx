@@ -4,7 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { mutate, type APIError } from '../../api';
 import { useLive } from '../../hooks';
 import { useMayCall } from '../../may';
-import { Link } from '../../router';
+import { Link, navigate } from '../../router';
 import { Ago, ErrorNote, Loading, Page, edges } from '../../ui';
 import { graphql } from '../../gql';
 import type { HookDeliveryStatus, HookDeliveryWhereInput, OutgoingHooksPageQuery } from '../../gql/graphql';
@@ -60,6 +60,7 @@ export function OutgoingHooks() {
     setError(undefined);
     try {
       await mutate(deleteMutation, { id: h.id });
+      if (shown === h.id) navigate(withParams(p, { hook: undefined, after: undefined, before: undefined, status: undefined, event: undefined }));
       setNote(`Hook ${h.name} and its delivery log deleted.`);
       q.reload();
     } catch (e) {
