@@ -119,7 +119,8 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 			return chromedp.Do(ctx, shot.take(name),
 				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 				shot.take(name+"-phone"),
-				chromedp.ResetViewport())
+				// Back to the desktop width (ResetViewport leaves the next shots at 390 px).
+				chromedp.EmulateViewport(1280, 900))
 		})
 	}
 	signIn := func(user string) chromedp.Action[chromedp.Void] {
@@ -156,6 +157,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		click(`form[data-form=connection]`, "Create connection"),
 		until("the missing key named beside its field", textIn(`#conn-new-privateKey-error`, "private key or a password")),
 		until("the field marked", `document.querySelector('#conn-new-privateKey').getAttribute('aria-invalid') === 'true'`),
+		both("41-connection-form"),
 		setField(`#conn-new-privateKey`, key),
 		click(`form[data-form=connection]`, "Create connection"),
 		until("the connection listed", `!!document.querySelector('tr[data-connection="deploy-host"] [data-has=privateKey][data-stored=set]')`),
@@ -213,18 +215,33 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[aria-label="Edit shared"]`)),
 		until("the secret kept, not shown", `!!document.querySelector('form[data-form=variable-group] tr[data-row="API_KEY"] [data-stored=set]')`),
 		notShown("the secret value not in the form", secretValue),
+		both("44-variable-group-form"),
 		setField(`form[data-form=variable-group] tr[data-row="REGION"] input[id$="-value"]`, "south"),
 		click(`form[data-form=variable-group]`, "Save"),
 		until("revision 2", textIn(`[data-note]`, "revision 2")),
 		until("the new value", textIn(`[data-group="shared"] tr[data-variable="REGION"]`, "south")),
 	)
 
+	// The edit kept the secret: revision 2 changed REGION only.
+	groups := dig(h.ok(h.admin, `{ variableGroups { id name } }`, nil), "variableGroups").([]any)
+	revs := dig(h.ok(h.admin, `query($id: ID!) { variableGroupRevisions(id: $id) { revision changes { path after } } }`,
+		map[string]any{"id": groups[0].(map[string]any)["id"]}), "variableGroupRevisions").([]any)
+	if got := fmt.Sprint(revs[0].(map[string]any)["changes"]); len(revs) != 2 || !strings.Contains(got, "variables[REGION].value") || strings.Contains(got, "API_KEY") {
+		t.Fatalf("the edit's changes: %s", got)
+	}
+
 	run(t, ctx, "a secure file",
 		chromedp.Navigate(url+"/admin/secure-files"),
 		until("the page", textIn(`main h1`, "Secure files")),
+		until("the upload form", `!!document.querySelector('#sf-file')`),
 		script(`(() => { const dt = new DataTransfer(); dt.items.add(new File(['not really a certificate\n'], 'signing.pfx'));
 		  const el = document.querySelector('#sf-file'); el.files = dt.files; el.dispatchEvent(new Event('change', {bubbles: true})); return true })()`),
 		until("its name proposed", `document.querySelector('#sf-name').value === 'signing.pfx'`),
+		// A name of digits is refused, beside the name.
+		setField(`#sf-name`, "12345"),
+		click(`form[data-form=secure-file]`, "Upload"),
+		until("the name refused beside it", textIn(`#sf-name-error`, "would read as an id")),
+		setField(`#sf-name`, "signing.pfx"),
 		setField(`#sf-description`, "the code-signing certificate"),
 		click(`form[data-form=secure-file]`, "Upload"),
 		until("the file listed", textIn(`tr[data-file="signing.pfx"]`, "25 B")),
@@ -290,6 +307,20 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[aria-label="Delete release freeze"]`)),
 		click(`[role=group][aria-label="Confirm: Delete release freeze"]`, "Yes, delete"),
 		until("the window gone", `!document.querySelector('tr[data-window="release freeze"]')`),
+		// The definition change (linking the group and file) went to the hook: its log shows the attempt.
+		chromedp.Navigate(url+"/admin/hooks"),
+		until("the hook", `!!document.querySelector('a[aria-label="Deliveries of ops"]')`),
+		chromedp.Click(chromedp.CSS(`a[aria-label="Deliveries of ops"]`)),
+		until("a delivery", `!!document.querySelector('table[data-testid=hook-deliveries] tbody tr[data-status]')`),
+		// Disabled (the secret kept), then deleted with its log.
+		chromedp.Click(chromedp.CSS(`button[aria-label="Edit ops"]`)),
+		until("the hook's form", `!!document.querySelector('form[data-form=hook] [data-secret=secret] [data-stored=set]')`),
+		chromedp.Click(chromedp.CSS(`form[data-form=hook] input[id$="-enabled"]`)),
+		click(`form[data-form=hook]`, "Save"),
+		until("the hook disabled, its secret kept", textIn(`tr[data-hook="ops"]`, "Disabled")+` && `+textIn(`tr[data-hook="ops"]`, "secret: set")),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Delete ops"]`)),
+		click(`[role=group][aria-label="Confirm: Delete ops"]`, "Yes, delete"),
+		until("the hook gone, and its log", `!document.querySelector('tr[data-hook="ops"]') && !document.querySelector('#deliveries-title') && location.search === ''`),
 	)
 
 	run(t, ctx, "the task library",

@@ -14,7 +14,9 @@ import (
 // secureFileUploadHandler serves POST /api/securefiles?name=…[&description=…][&replace=true]:
 // the request body is the file's content, streamed into the engine (at most
 // delivery.MaxSecureFileBytes; larger is 413 and nothing is stored). The answer is the file's
-// metadata, never its content; no endpoint of the API returns the content.
+// metadata, never its content; no endpoint of the API returns the content. An error answers
+// {"error": {"code", "message", "field"}}, field naming the input at fault (name, description,
+// content) as GraphQL's extensions.field does, so that a form shows it beside that input.
 func secureFileUploadHandler(e *delivery.Engine, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := auth.ActorFrom(r.Context())
@@ -27,13 +29,13 @@ func secureFileUploadHandler(e *delivery.Engine, log *slog.Logger) http.Handler 
 		if v := q.Get("replace"); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				auth.WriteError(w, http.StatusBadRequest, string(delivery.CodeInvalidInput), "replace must be true or false")
+				writeUploadError(w, http.StatusBadRequest, string(delivery.CodeInvalidInput), "replace must be true or false", "replace")
 				return
 			}
 			replace = b
 		}
 		if r.ContentLength > delivery.MaxSecureFileBytes {
-			auth.WriteError(w, http.StatusRequestEntityTooLarge, string(delivery.CodeInvalidInput), delivery.ErrSecureFileTooLarge.Error())
+			writeUploadError(w, http.StatusRequestEntityTooLarge, string(delivery.CodeInvalidInput), delivery.ErrSecureFileTooLarge.Error(), "content")
 			return
 		}
 		body := http.MaxBytesReader(w, r.Body, delivery.MaxSecureFileBytes+1)
@@ -44,7 +46,7 @@ func secureFileUploadHandler(e *delivery.Engine, log *slog.Logger) http.Handler 
 			var tooBig *http.MaxBytesError
 			var de *delivery.Error
 			if errors.As(err, &tooBig) || (errors.As(err, &de) && de == delivery.ErrSecureFileTooLarge) {
-				auth.WriteError(w, http.StatusRequestEntityTooLarge, string(delivery.CodeInvalidInput), delivery.ErrSecureFileTooLarge.Error())
+				writeUploadError(w, http.StatusRequestEntityTooLarge, string(delivery.CodeInvalidInput), delivery.ErrSecureFileTooLarge.Error(), "content")
 				return
 			}
 			status := http.StatusInternalServerError
@@ -65,7 +67,11 @@ func secureFileUploadHandler(e *delivery.Engine, log *slog.Logger) http.Handler 
 				log.ErrorContext(r.Context(), "uploading a secure file", "err", err)
 				msg = "internal error"
 			}
-			auth.WriteError(w, status, string(delivery.CodeOf(err)), msg)
+			field := ""
+			if errors.As(err, &de) && status != http.StatusInternalServerError {
+				field = de.Field
+			}
+			writeUploadError(w, status, string(delivery.CodeOf(err)), msg, field)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -74,4 +80,15 @@ func secureFileUploadHandler(e *delivery.Engine, log *slog.Logger) http.Handler 
 			"id": strconv.Itoa(f.ID), "name": f.Name, "description": f.Description, "size": f.Size, "sha256": f.Sha256,
 		})
 	})
+}
+
+// writeUploadError is auth.WriteError with the input the error names, when it names one.
+func writeUploadError(w http.ResponseWriter, status int, code, message, field string) {
+	body := map[string]string{"code": code, "message": message}
+	if field != "" {
+		body["field"] = field
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
 }

@@ -123,7 +123,7 @@ function WindowForm({ defs, onDone, onCancel }: { defs: { id: string; name: stri
     <form className="edit" onSubmit={submit} aria-labelledby="freeze-new-title" data-form="freeze">
       <h2 id="freeze-new-title">New freeze window</h2>
       <Field id="freeze-name" label="Name" field="name" error={error}>
-        <input {...invalid('freeze-name', error, 'name')} value={name} required onChange={(e) => setName(e.target.value)} />
+        <input {...invalid('freeze-name', error, 'name')} autoFocus value={name} required onChange={(e) => setName(e.target.value)} />
       </Field>
       <Field id="freeze-reason" label="Reason" field="reason" error={error} hint="Shown to whoever’s deployment waits">
         <input {...invalid('freeze-reason', error, 'reason')} value={reason} onChange={(e) => setReason(e.target.value)} />

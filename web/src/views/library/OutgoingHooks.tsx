@@ -4,7 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { mutate, type APIError } from '../../api';
 import { useLive } from '../../hooks';
 import { useMayCall } from '../../may';
-import { Link } from '../../router';
+import { Link, navigate } from '../../router';
 import { Ago, ErrorNote, Loading, Page, edges } from '../../ui';
 import { graphql } from '../../gql';
 import type { HookDeliveryStatus, HookDeliveryWhereInput, OutgoingHooksPageQuery } from '../../gql/graphql';
@@ -60,6 +60,7 @@ export function OutgoingHooks() {
     setError(undefined);
     try {
       await mutate(deleteMutation, { id: h.id });
+      if (shown === h.id) navigate(withParams(p, { hook: undefined, after: undefined, before: undefined, status: undefined, event: undefined }));
       setNote(`Hook ${h.name} and its delivery log deleted.`);
       q.reload();
     } catch (e) {
@@ -186,7 +187,7 @@ function HookForm({ existing, types, defs, onDone, onCancel }: { existing?: Hook
     <form className="edit" onSubmit={submit} aria-labelledby={`${prefix}-title`} data-form="hook">
       <h2 id={`${prefix}-title`}>{existing ? `Edit ${existing.name}` : 'New hook'}</h2>
       <Field id={`${prefix}-name`} label="Name" field="name" error={error}>
-        <input {...invalid(`${prefix}-name`, error, 'name')} value={name} required onChange={(e) => setName(e.target.value)} />
+        <input {...invalid(`${prefix}-name`, error, 'name')} autoFocus value={name} required onChange={(e) => setName(e.target.value)} />
       </Field>
       <Field id={`${prefix}-url`} label="URL" field="url" error={error} hint="http:// or https://, without credentials">
         <input {...invalid(`${prefix}-url`, error, 'url')} type="url" value={url} required onChange={(e) => setURL(e.target.value)} />

@@ -44,8 +44,9 @@ async function upload(file: Blob, name: string, description: string, replace: bo
   if (!res.ok) {
     const code = body?.error?.code ?? 'ERROR';
     const msg: string = body?.error?.message ?? `upload failed (${res.status})`;
-    // The upload's errors are about the name or the content.
-    const field = res.status === 413 ? 'file' : /name/i.test(msg) ? 'name' : res.status === 409 ? 'name' : undefined;
+    // The error names the input at fault (name, description, content: the file).
+    const named: string | undefined = body?.error?.field;
+    const field = named === 'content' ? 'file' : named;
     throw new APIError(msg, code, res.status, field);
   }
   return body;
@@ -185,7 +186,7 @@ function FileForm({ existing, onDone, onCancel }: { existing: File; onDone: (m: 
       <h2 id={`${p}-title`}>Edit {existing.name}</h2>
       <p className="small">To change the content, upload the file again with “Replace”.</p>
       <Field id={`${p}-description`} label="Description" field="description" error={error}>
-        <input {...invalid(`${p}-description`, error, 'description')} value={description} onChange={(e) => setDescription(e.target.value)} />
+        <input {...invalid(`${p}-description`, error, 'description')} autoFocus value={description} onChange={(e) => setDescription(e.target.value)} />
       </Field>
       <Field id={`${p}-use`} label="May use (name it in a job)" field="permissions.use" error={error} hint="Users and groups, e.g. ann, group:ops; empty: every EDITOR">
         <input {...invalid(`${p}-use`, error, 'permissions.use')} value={use} onChange={(e) => setUse(e.target.value)} />

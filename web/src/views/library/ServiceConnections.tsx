@@ -209,7 +209,7 @@ function ConnectionForm({ existing, onDone, onCancel }: { existing?: Conn; onDon
         </select>
       </Field>
       <Field id={`${prefix}-name`} label="Name" field="name" error={error} hint="Definitions and tasks name the connection by it.">
-        <input {...invalid(`${prefix}-name`, error, 'name')} value={name} required onChange={(e) => setName(e.target.value)} />
+        <input {...invalid(`${prefix}-name`, error, 'name')} autoFocus value={name} required onChange={(e) => setName(e.target.value)} />
       </Field>
       {spec.plain.map((f) => (
         <Field key={f} id={`${prefix}-${f}`} label={plainLabels[f]} field={f} error={error} hint={f === 'url' ? spec.urlHint : plainHints[f]}>

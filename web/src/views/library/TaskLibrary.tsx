@@ -199,7 +199,7 @@ function TemplateEditor({ mode, doc, onDone, onCancel }: { mode: 'create' | 'upd
       <p className="small">The template as TaskTemplateInput (inputs: name, type STRING, MULTILINE, BOOLEAN, PICKLIST, SECRET, FILE_PATH or SERVICE_CONNECTION, required, default, options, help); a task group has steps instead of shell and script. Scripts read each input as INPUT_&lt;NAME&gt;.</p>
       <div className="field">
         <label htmlFor="template-doc">Document (JSON)</label>
-        <textarea id="template-doc" className="big" spellCheck={false} value={text} onChange={(e) => setText(e.target.value)}
+        <textarea id="template-doc" autoFocus className="big" spellCheck={false} value={text} onChange={(e) => setText(e.target.value)}
           aria-invalid={error?.field === 'document' || undefined} aria-describedby={error?.field === 'document' ? 'template-doc-error' : undefined} />
         {error?.field === 'document' && <span className="error small" role="alert" id="template-doc-error">{error.message}</span>}
       </div>

@@ -152,7 +152,7 @@ function GroupForm({ existing, onDone, onCancel }: { existing?: Group; onDone: (
     <form className="edit" onSubmit={submit} aria-labelledby={`${prefix}-title`} data-form="variable-group">
       <h2 id={`${prefix}-title`}>{existing ? `Edit ${existing.name}` : 'New variable group'}</h2>
       <Field id={`${prefix}-name`} label="Name" field="name" error={error} hint="Definitions link the group by it; not all digits">
-        <input {...invalid(`${prefix}-name`, error, 'name')} value={name} required onChange={(e) => setName(e.target.value)} />
+        <input {...invalid(`${prefix}-name`, error, 'name')} autoFocus value={name} required onChange={(e) => setName(e.target.value)} />
       </Field>
       <Field id={`${prefix}-description`} label="Description" field="description" error={error}>
         <input {...invalid(`${prefix}-description`, error, 'description')} value={description} onChange={(e) => setDescription(e.target.value)} />
