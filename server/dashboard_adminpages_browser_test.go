@@ -78,7 +78,8 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 			return chromedp.Do(ctx, shot.take(name),
 				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 				shot.take(name+"-phone"),
-				chromedp.ResetViewport())
+				// ResetViewport alone leaves the page laid out at 390 px.
+				chromedp.EmulateViewport(1280, 900), chromedp.ResetViewport())
 		})
 	}
 	signIn := func(user string) chromedp.Action[chromedp.Void] {

@@ -100,12 +100,12 @@ function AgentRow({ agent: a, reload }: { agent: AgentNode; reload: () => void }
       <td>{a.pool ? a.pool.name : a.deploymentGroup ? <>{a.deploymentGroup.name} <span className="small">(target{(a.tags ?? []).length ? `: ${(a.tags ?? []).join(', ')}` : ''})</span></> : '—'}</td>
       <td>{a.version}</td>
       <td><Ago time={a.lastSeenAt} /></td>
-      <td>
+      <td className="caps-cell">
         <details>
           <summary>{caps.length} capabilities</summary>
-          <dl className="caps">
-            {caps.map((c) => <div key={c.k}><dt>{c.k}{c.user && <span className="small"> (user)</span>}</dt><dd>{c.v}</dd></div>)}
-          </dl>
+          <ul className="caps">
+            {caps.map((c) => <li key={c.k}><code>{c.k}</code>{c.user && <span className="small"> (user)</span>} = {c.v}</li>)}
+          </ul>
           <p className="small">User capabilities are set on the agent (<code>agent --capability key=value</code>) and override detected ones.</p>
         </details>
       </td>
