@@ -121,7 +121,7 @@ func (e *Engine) CreateUser(ctx context.Context, actor Actor, in UserInput) (*en
 	if err != nil {
 		return nil, fmt.Errorf("creating user %q: %w", in.Username, err)
 	}
-	return u, nil
+	return u.Unwrap(), nil
 }
 
 // UpdateUser changes a user's display name, email, role, disabled flag or
@@ -213,7 +213,7 @@ func (e *Engine) UpdateUser(ctx context.Context, actor Actor, id int, p UserPatc
 	if err != nil {
 		return nil, fmt.Errorf("updating user %d: %w", id, err)
 	}
-	return u, nil
+	return u.Unwrap(), nil
 }
 
 // DisableUser disables a user: their tokens stop working at once (see
@@ -418,7 +418,7 @@ func (e *Engine) CreateGroup(ctx context.Context, actor Actor, in GroupInput) (*
 	if err != nil {
 		return nil, fmt.Errorf("creating group %q: %w", in.Name, err)
 	}
-	return g, nil
+	return g.Unwrap(), nil
 }
 
 // UpdateGroup renames a group or changes its description. A group named as an
@@ -474,7 +474,7 @@ func (e *Engine) UpdateGroup(ctx context.Context, actor Actor, id int, p GroupPa
 	if err != nil {
 		return nil, fmt.Errorf("updating group %d: %w", id, err)
 	}
-	return g, nil
+	return g.Unwrap(), nil
 }
 
 // DeleteGroup removes a group that no live definition or pending approval
@@ -594,7 +594,8 @@ func (e *Engine) changeMembership(ctx context.Context, actor Actor, groupID, use
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", doing, err)
 	}
-	return g, nil
+	// Unwrapped: the API reads the group's members after the transaction ended.
+	return g.Unwrap(), nil
 }
 
 func validateGroupName(s string) error {

@@ -78,7 +78,8 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 			return chromedp.Do(ctx, shot.take(name),
 				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 				shot.take(name+"-phone"),
-				chromedp.ResetViewport())
+				// ResetViewport alone leaves the page laid out at 390 px.
+				chromedp.EmulateViewport(1280, 900), chromedp.ResetViewport())
 		})
 	}
 	signIn := func(user string) chromedp.Action[chromedp.Void] {
@@ -132,7 +133,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		until("the token shown once", textIn(`[data-shown-once]`, "linux")),
 		until("listed", `!!document.querySelector('table[data-testid=registrations-pool] tr[data-state=Active]')`),
 	)
-	token := strings.TrimSpace(pageText(t, ctx, `[data-shown-once] code`))
+	token := strings.TrimSpace(pageText(t, ctx, `[data-shown-once] code.token`))
 	if !strings.HasPrefix(token, "cairnreg_") {
 		t.Fatalf("the token shown: %q", token)
 	}
@@ -183,9 +184,10 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//section[@data-group="web"]//button[text()="Create registration token"]`)),
 		until("the token shown once", textIn(`section[data-group="web"] [data-shown-once]`, "web")),
 	)
-	token = strings.TrimSpace(pageText(t, ctx, `section[data-group="web"] [data-shown-once] code`))
+	token = strings.TrimSpace(pageText(t, ctx, `section[data-group="web"] [data-shown-once] code.token`))
 	if _, _, err := e.RegisterAgent(bg, token, delivery.RegisterAgentInput{Name: "web-1", Tags: []string{"eu"}}); err != nil {
-		t.Fatalf("registering a target with the token from the page: %v", err)
+		t.Fatalf("registering a target with the token from the page (%q): %v; registrations %v", token, err,
+			h.ok(h.admin, `{ agentRegistrations { id pool deploymentGroup uses maxUses expiresAt revokedAt } }`, nil))
 	}
 	run(t, ctx, "targets",
 		until("the target, live", textIn(`tr[data-target="web-1"]`, "Offline")),
@@ -206,7 +208,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		confirm("Delete staging"),
 		until("deleted", `!document.querySelector('section[data-group="staging"]')`),
 	)
-	if tags := dig(h.ok(h.admin, `{ deploymentGroups { targets { tags } } }`, nil), "deploymentGroups"); fmt.Sprint(tags) != "[map[targets:[map[tags:[eu blue]]]]]" {
+	if tags := dig(h.ok(h.admin, `{ deploymentGroups { targets { tags } } }`, nil), "deploymentGroups"); fmt.Sprint(tags) != "[map[targets:[map[tags:[blue eu]]]]]" {
 		t.Fatalf("targets after the page: %v", tags)
 	}
 
@@ -327,4 +329,68 @@ func userID(t *testing.T, h *harness, name string) string {
 	t.Helper()
 	d := h.ok(h.admin, `query($n: String!) { users(where: {username: $n}) { edges { node { id } } } }`, map[string]any{"n": name})
 	return fmt.Sprint(dig(d, "users", "edges").([]any)[0].(map[string]any)["node"].(map[string]any)["id"])
+}
+
+// TestAgentRegistrationsAPI: agentRegistrations and revokeAgentRegistration over GraphQL are
+// for ADMINs; an id that is no id, or no registration's, is refused with nothing written.
+func TestAgentRegistrationsAPI(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		viewer := h.tokenFor("vera", delivery.RoleViewer)
+		created := h.ok(h.admin, `mutation { createAgentRegistration(pool: "linux", maxUses: 2) { registration { id } } }`, nil)
+		id := dig(created, "createAgentRegistration", "registration", "id")
+		audits := h.auditCount()
+		for _, tt := range []struct {
+			name, token, query, code string
+			vars                     map[string]any
+		}{
+			{"a viewer lists", viewer, `{ agentRegistrations { id } }`, "FORBIDDEN", nil},
+			{"a viewer revokes", viewer, `mutation($id: ID!) { revokeAgentRegistration(id: $id) { id } }`, "FORBIDDEN", map[string]any{"id": id}},
+			{"no id", h.admin, `mutation { revokeAgentRegistration(id: "1 OR 1=1") { id } }`, "INVALID_INPUT", nil},
+			{"another kind's id", h.admin, `mutation($id: ID!) { revokeAgentRegistration(id: $id) { id } }`, "NOT_FOUND", map[string]any{"id": userID(t, h, "vera")}},
+			{"unknown", h.admin, `mutation { revokeAgentRegistration(id: "987654321") { id } }`, "NOT_FOUND", nil},
+		} {
+			if r := h.do(tt.token, tt.query, tt.vars); r.code() != tt.code {
+				t.Errorf("%s: %s, want %s", tt.name, r.Raw, tt.code)
+			}
+		}
+		if n := h.auditCount(); n != audits {
+			t.Fatalf("%d audit events after refused requests, want %d", n, audits)
+		}
+		list := h.ok(h.admin, `{ agentRegistrations { id pool maxUses uses revokedAt } }`, nil)
+		if fmt.Sprint(list) != fmt.Sprintf("map[agentRegistrations:[map[id:%v maxUses:2 pool:linux revokedAt:<nil> uses:0]]]", id) {
+			t.Fatalf("registrations: %v", list)
+		}
+		r := h.ok(h.admin, `mutation($id: ID!) { revokeAgentRegistration(id: $id) { revokedAt } }`, map[string]any{"id": id})
+		if dig(r, "revokeAgentRegistration", "revokedAt") == nil {
+			t.Fatalf("revoked: %v", r)
+		}
+		if n := h.auditCount(); n != audits+1 {
+			t.Fatalf("%d audit events after the revocation, want %d", n, audits+1)
+		}
+	})
+}
+
+// TestIdentityMutationsAnswerEdges: the users and groups the identity mutations return can be
+// read further (their groups, members) after the mutation's transaction has ended, as the
+// dashboard's group page reads them.
+func TestIdentityMutationsAnswerEdges(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		u := h.ok(h.admin, `mutation { createUser(input: {username: "gina"}) { id groups { name } } }`, nil)
+		uid := dig(u, "createUser", "id")
+		g := h.ok(h.admin, `mutation { createGroup(input: {name: "ops"}) { id members { username } } }`, nil)
+		gid := dig(g, "createGroup", "id")
+		vars := map[string]any{"g": gid, "u": uid}
+		if r := h.ok(h.admin, `mutation($g: ID!, $u: ID!) { addGroupMember(groupId: $g, userId: $u) { members { username } } }`, vars); fmt.Sprint(r) != "map[addGroupMember:map[members:[map[username:gina]]]]" {
+			t.Fatalf("addGroupMember: %v", r)
+		}
+		if r := h.ok(h.admin, `mutation($u: ID!) { updateUser(id: $u, input: {role: EDITOR}) { role groups { name } } }`, vars); fmt.Sprint(r) != "map[updateUser:map[groups:[map[name:ops]] role:EDITOR]]" {
+			t.Fatalf("updateUser: %v", r)
+		}
+		if r := h.ok(h.admin, `mutation($g: ID!) { updateGroup(id: $g, input: {name: "operations"}) { name members { username } } }`, vars); fmt.Sprint(r) != "map[updateGroup:map[members:[map[username:gina]] name:operations]]" {
+			t.Fatalf("updateGroup: %v", r)
+		}
+		if r := h.ok(h.admin, `mutation($g: ID!, $u: ID!) { removeGroupMember(groupId: $g, userId: $u) { members { username } } }`, vars); fmt.Sprint(r) != "map[removeGroupMember:map[members:[]]]" {
+			t.Fatalf("removeGroupMember: %v", r)
+		}
+	})
 }

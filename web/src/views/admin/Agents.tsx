@@ -100,12 +100,12 @@ function AgentRow({ agent: a, reload }: { agent: AgentNode; reload: () => void }
       <td>{a.pool ? a.pool.name : a.deploymentGroup ? <>{a.deploymentGroup.name} <span className="small">(target{(a.tags ?? []).length ? `: ${(a.tags ?? []).join(', ')}` : ''})</span></> : '—'}</td>
       <td>{a.version}</td>
       <td><Ago time={a.lastSeenAt} /></td>
-      <td>
+      <td className="caps-cell">
         <details>
           <summary>{caps.length} capabilities</summary>
-          <dl className="caps">
-            {caps.map((c) => <div key={c.k}><dt>{c.k}{c.user && <span className="small"> (user)</span>}</dt><dd>{c.v}</dd></div>)}
-          </dl>
+          <ul className="caps">
+            {caps.map((c) => <li key={c.k}><code>{c.k}</code>{c.user && <span className="small"> (user)</span>} = {c.v}</li>)}
+          </ul>
           <p className="small">User capabilities are set on the agent (<code>agent --capability key=value</code>) and override detected ones.</p>
         </details>
       </td>
@@ -138,7 +138,7 @@ function registrationState(r: { maxUses: number; uses: number; expiresAt: string
 
 // Registrations: create a registration token (shown once) and revoke the ones still usable.
 function Registrations() {
-  const q = useLive(registrationsQuery, {}, () => false);
+  const q = useLive(registrationsQuery, {}, isAgentEvent); // a registration uses a token up
   const [pool, setPool] = useState('');
   const [uses, setUses] = useState('1');
   const [hours, setHours] = useState('24');
@@ -160,7 +160,7 @@ function Registrations() {
       <p className="small">An agent exchanges a registration token for its own credential: <code>agent --server URL --token TOKEN</code>. Only the token's hash is kept.</p>
       <form className="stack" onSubmit={create} aria-label="New registration token" data-form="registration">
         <Field id="reg-pool" label="Pool (empty: the one the agent asks for, else default)" field="pool" error={act.error} value={pool} onChange={(e) => setPool(e.target.value)} list="admin-pools" />
-        <Field id="reg-uses" label="Agents that may register with it" field="maxUses" error={act.error} type="number" inputMode="numeric" min={1} value={uses} onChange={(e) => setUses(e.target.value)} />
+        <Field id="reg-uses" label="Agents that may register with it" field="maxUses" error={act.error} type="number" inputMode="numeric" value={uses} onChange={(e) => setUses(e.target.value)} />
         <Field id="reg-hours" label="Valid for (hours)" field="expiresIn" error={act.error} type="number" inputMode="numeric" value={hours} onChange={(e) => setHours(e.target.value)} />
         <OtherError error={act.error} fields={['pool', 'maxUses', 'expiresIn']} />
         <div><button type="submit" disabled={act.busy}>Create registration token</button></div>

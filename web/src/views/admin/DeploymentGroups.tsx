@@ -132,7 +132,7 @@ function TargetRegistration({ group, reload }: { group: string; reload: () => vo
     <>
       <h3>Register targets</h3>
       <form className="inline" onSubmit={submit} aria-label={`New registration token for ${group}`} data-form={`target-registration-${group}`}>
-        <Field id={`${id}-uses`} label="Targets" field="maxUses" error={act.error} type="number" inputMode="numeric" min={1} value={uses} onChange={(e) => setUses(e.target.value)} size={5} />
+        <Field id={`${id}-uses`} label="Targets" field="maxUses" error={act.error} type="number" inputMode="numeric" value={uses} onChange={(e) => setUses(e.target.value)} size={5} />
         <Field id={`${id}-hours`} label="Valid for (hours)" field="expiresIn" error={act.error} type="number" inputMode="numeric" value={hours} onChange={(e) => setHours(e.target.value)} size={5} />
         <button type="submit" disabled={act.busy}>Create registration token</button>
         <OtherError error={act.error} fields={['maxUses', 'expiresIn']} />
