@@ -189,6 +189,20 @@ export type ApprovalDecisionInput = {
   deferUntil?: string | null | undefined;
 };
 
+export type ApprovalMode =
+  | 'ALL'
+  | 'ANY_ONE'
+  | 'SEQUENTIAL';
+
+export type ApprovalPolicyInput = {
+  approvers?: Array<ApproverInput> | null | undefined;
+  mode?: ApprovalMode | null | undefined;
+  requesterCannotApprove?: boolean | null | undefined;
+  requiredCount?: number | null | undefined;
+  skipIfApprovedInPreviousEnvironment?: boolean | null | undefined;
+  timeoutMinutes?: number | null | undefined;
+};
+
 /** ApprovalStage is enum for the field stage */
 export type ApprovalStage =
   | 'POST'
@@ -391,9 +405,35 @@ export type ApprovalWhereInput = {
   updatedAtNotIn?: Array<string> | null | undefined;
 };
 
+export type ApproverInput = {
+  kind: ApproverKind;
+  name: string;
+};
+
 export type ApproverKind =
   | 'GROUP'
   | 'USER';
+
+/**
+ * An artifact source as written in a definition. connection names a service
+ * connection; the first source is primary unless one says so.
+ */
+export type ArtifactSourceInput = {
+  alias: string;
+  allowPartial?: boolean | null | undefined;
+  /** Branch filters: "main", "release/*", "-release/old*" (exclusion). */
+  branchFilters?: Array<string> | null | undefined;
+  connection: string;
+  continuousDeployment?: boolean | null | undefined;
+  /** Jenkins job full name (folder/job) or Team Build definition (id or name). */
+  job: string;
+  primary?: boolean | null | undefined;
+  /** Azure DevOps project (TEAMBUILD only). */
+  project?: string | null | undefined;
+  repositoryUrl?: string | null | undefined;
+  /** JENKINS or TEAMBUILD. */
+  type: string;
+};
 
 /** ArtifactSourceType is enum for the field type */
 export type ArtifactSourceType =
@@ -838,6 +878,69 @@ export type CommitWhereInput = {
   urlNotIn?: Array<string> | null | undefined;
 };
 
+/**
+ * The whole document of a release definition. updateDefinition replaces the
+ * document: what is left out is removed.
+ */
+export type DefinitionInput = {
+  artifactSources?: Array<ArtifactSourceInput> | null | undefined;
+  description?: string | null | undefined;
+  /**
+   * A disabled definition refuses new releases (continuous deployment, schedules
+   * and manual ones) with a reason; its existing releases go on.
+   */
+  disabled?: boolean | null | undefined;
+  environments: Array<EnvironmentInput>;
+  name: string;
+  /** Folder of the definition: "/" (default) or "/team/web". */
+  path?: string | null | undefined;
+  /** Who may change the definition, create releases and act on deployments. */
+  permissions?: DefinitionPermissionsInput | null | undefined;
+  /**
+   * Groups whose members (and ADMINs) may read the definition, its releases and
+   * their events; empty or omitted: every VIEWER. The groups must exist.
+   */
+  readers?: Array<string> | null | undefined;
+  /** Defaults to Release-$(rev:r). */
+  releaseNameFormat?: string | null | undefined;
+  schedules?: Array<ScheduleInput> | null | undefined;
+  /** Labels for lists and filters (definitions(where: {hasTag: …})); at most 20 of 50 characters. */
+  tags?: Array<string> | null | undefined;
+  /** Variable groups (names or ids) linked to the whole definition, lowest precedence first. */
+  variableGroups?: Array<string> | null | undefined;
+  /** A secret given without a value keeps its stored value on update. */
+  variables?: Array<VariableInput> | null | undefined;
+};
+
+/**
+ * Scoped permissions of a definition (Azure release security). Each list names
+ * users and groups (kind USER or GROUP); a non-empty list narrows the permission
+ * to them, within their role (writes need EDITOR). Empty lists keep the default:
+ * every EDITOR for editDefinition, createReleases and manageDeployments; only the
+ * assigned approvers for manageApprovals; only ADMINs for overrideArtifactChecks
+ * and managePermissions. An ADMIN may act without being listed; the override is
+ * audited (permission.override). An update is judged by what it changes, with the
+ * lists as stored before it: see managePermissions, editDefinition and
+ * EnvironmentPermissionsInput.editEnvironment.
+ */
+export type DefinitionPermissionsInput = {
+  /** Create releases by hand. */
+  createReleases?: Array<ApproverInput> | null | undefined;
+  /** Change definition-wide parts (name, description, variables, sources, schedules, adding environments and their order; removing or renaming one also needs editEnvironment on it) and delete it; also each environment that lists no editors of its own. */
+  editDefinition?: Array<ApproverInput> | null | undefined;
+  /** Reassign pending approvals one is not assigned (environments without their own list). */
+  manageApprovals?: Array<ApproverInput> | null | undefined;
+  /** Deploy, redeploy, roll back and cancel (environments without their own list), abandon releases. */
+  manageDeployments?: Array<ApproverInput> | null | undefined;
+  /**
+   * Change the definition's readers and these lists, this one included (Azure's
+   * "Manage permissions"). Empty: only ADMINs.
+   */
+  managePermissions?: Array<ApproverInput> | null | undefined;
+  /** Create releases with artifact versions the CI server did not confirm. */
+  overrideArtifactChecks?: Array<ApproverInput> | null | undefined;
+};
+
 /** DefinitionRevisionChangeType is enum for the field change_type */
 export type DefinitionRevisionChangeType =
   | 'CREATE'
@@ -1228,6 +1331,47 @@ export type DeploymentWhereInput = {
   updatedAtNotIn?: Array<string> | null | undefined;
 };
 
+/** An environment as written in a definition; its rank is its position. */
+export type EnvironmentInput = {
+  job?: JobSpecInput | null | undefined;
+  name: string;
+  owner?: string | null | undefined;
+  /** This environment's own permission lists; an empty list inherits the definition's. */
+  permissions?: EnvironmentPermissionsInput | null | undefined;
+  /**
+   * The deployment as ordered phases. When given, job must be left out; without phases the
+   * environment deploys its job (its manual interventions split it into phases).
+   */
+  phases?: Array<PhaseSpecInput> | null | undefined;
+  postApproval?: ApprovalPolicyInput | null | undefined;
+  postGates?: GatePolicyInput | null | undefined;
+  preApproval?: ApprovalPolicyInput | null | undefined;
+  preGates?: GatePolicyInput | null | undefined;
+  queue?: QueuePolicyInput | null | undefined;
+  /** Release retention of this environment; omitted: the server's default policy. */
+  retention?: RetentionPolicyInput | null | undefined;
+  /** Defaults to MANUAL. */
+  trigger?: TriggerInput | null | undefined;
+  /** Variable groups (names or ids) linked to this environment, lowest precedence first. */
+  variableGroups?: Array<string> | null | undefined;
+  /** A secret given without a value keeps its stored value on update. */
+  variables?: Array<VariableInput> | null | undefined;
+};
+
+/** An environment's own permission lists; an empty list inherits the definition's. */
+export type EnvironmentPermissionsInput = {
+  /**
+   * Change anything of this environment as stored (trigger, approvals, gates, job
+   * and tasks, queue, variables, owner, these lists, its name) or remove it. A new
+   * environment's empty lists inherit the definition's.
+   */
+  editEnvironment?: Array<ApproverInput> | null | undefined;
+  /** Reassign this environment's pending approvals. */
+  manageApprovals?: Array<ApproverInput> | null | undefined;
+  /** Deploy, redeploy, roll back and cancel in this environment. */
+  manageDeployments?: Array<ApproverInput> | null | undefined;
+};
+
 /**
  * EnvironmentWhereInput is used for filtering Environment objects.
  * Input was generated by ent.
@@ -1297,6 +1441,58 @@ export type FieldChangeKind =
   | 'CHANGED'
   | 'REMOVED';
 
+/**
+ * A freeze window: global (no definitionId), for a definition, or for one of its
+ * environments; one span (startsAt, endsAt) or recurring (cron: five fields,
+ * durationMinutes, timeZone: IANA, default UTC). mode WAIT (default): new
+ * deployments wait in the queue until it ends. REFUSE: deployment requests are
+ * refused (CONFLICT, extensions.field "frozen") and triggered deployments are
+ * canceled with the reason. Deployments already running go on.
+ */
+export type FreezeWindowInput = {
+  cron?: string | null | undefined;
+  definitionId?: string | null | undefined;
+  durationMinutes?: number | null | undefined;
+  endsAt?: string | null | undefined;
+  environment?: string | null | undefined;
+  mode?: FreezeWindowMode | null | undefined;
+  name: string;
+  reason?: string | null | undefined;
+  startsAt?: string | null | undefined;
+  timeZone?: string | null | undefined;
+};
+
+/** FreezeWindowMode is enum for the field mode */
+export type FreezeWindowMode =
+  | 'REFUSE'
+  | 'WAIT';
+
+export type GateInput = {
+  http?: HttpGateInput | null | undefined;
+  kind: GateKind;
+  name: string;
+  workItems?: WorkItemGateInput | null | undefined;
+};
+
+/** What a gate checks: an HTTP endpoint, or the release's work items. */
+export type GateKind =
+  | 'HTTP'
+  | 'WORK_ITEMS';
+
+/** Where a stage's gates stand relative to its approvals. */
+export type GateOrder =
+  | 'AFTER_APPROVALS'
+  | 'BEFORE_APPROVALS';
+
+export type GatePolicyInput = {
+  delayMinutes?: number | null | undefined;
+  gates?: Array<GateInput> | null | undefined;
+  intervalMinutes?: number | null | undefined;
+  minimumSuccessMinutes?: number | null | undefined;
+  order?: GateOrder | null | undefined;
+  timeoutMinutes?: number | null | undefined;
+};
+
 /** GateSampleStage is enum for the field stage */
 export type GateSampleStage =
   | 'POST'
@@ -1353,6 +1549,38 @@ export type GateSampleWhereInput = {
   takenAtLTE?: string | null | undefined;
   takenAtNEQ?: string | null | undefined;
   takenAtNotIn?: Array<string> | null | undefined;
+};
+
+export type HttpGateInput = {
+  body?: string | null | undefined;
+  headers?: Array<HeaderInput> | null | undefined;
+  method?: string | null | undefined;
+  successCriteria?: string | null | undefined;
+  timeoutSeconds?: number | null | undefined;
+  url: string;
+};
+
+export type HeaderInput = {
+  name: string;
+  value: string;
+};
+
+/** What a manual intervention does when nobody acted before its timeout. */
+export type InterventionTimeoutAction =
+  | 'REJECT'
+  | 'RESUME';
+
+export type JobSpecInput = {
+  demands?: Array<string> | null | undefined;
+  /**
+   * Secure files (names or ids) the agent writes to the job's temporary directory
+   * before the first task, exported as SECUREFILE_<NAME>_PATH, and deletes when
+   * the job ends.
+   */
+  secureFiles?: Array<string> | null | undefined;
+  skipArtifactDownload?: boolean | null | undefined;
+  tasks?: Array<TaskInput> | null | undefined;
+  timeoutMinutes?: number | null | undefined;
 };
 
 /** JobStatus is enum for the field status */
@@ -1947,12 +2175,69 @@ export type NewApiTokenInput = {
   scopes?: Array<string> | null | undefined;
 };
 
+/** What a deployment-group phase does with a matching target that is offline when it starts. */
+export type OfflineTargets =
+  /** Leave it out; the deployment lists it SKIPPED (the default). */
+  | 'SKIP'
+  /** Give it its job anyway: the job waits for the target to come online. */
+  | 'WAIT';
+
 /** Possible directions in which to order a list of items when provided an `orderBy` argument. */
 export type OrderDirection =
   /** Specifies an ascending order for a given `orderBy` argument. */
   | 'ASC'
   /** Specifies a descending order for a given `orderBy` argument. */
   | 'DESC';
+
+/** Where a phase runs (Azure deployPhases phaseType in brackets). */
+export type PhaseKind =
+  /** One job on one agent of a pool that meets the demands (agentBasedDeployment). */
+  | 'AGENT'
+  /** One job per matching target of a deployment group (machineGroupBasedDeployment). */
+  | 'DEPLOYMENT_GROUP'
+  /** Agentless, on the server: manual interventions and INVOKE_REST_API calls (runOnServer). */
+  | 'SERVER';
+
+/**
+ * One phase of an environment's deployment. Fields of another kind must be left out.
+ * Azure names: name, workflowTasks (tasks), deploymentInput.condition (condition),
+ * timeoutInMinutes, queueId (pool / deploymentGroup), demands, skipArtifactsDownload, tags,
+ * deploymentHealthOption + healthPercent (maxParallel, failureThreshold).
+ */
+export type PhaseSpecInput = {
+  /** SUCCEEDED (default: every phase before succeeded), ALWAYS (not after a cancel) or FAILED (only after a failure). */
+  condition?: string | null | undefined;
+  /** AGENT and DEPLOYMENT_GROUP: capability demands, "name" or "name -equals value". */
+  demands?: Array<string> | null | undefined;
+  /** DEPLOYMENT_GROUP: the group; naming it needs its use permission. */
+  deploymentGroup?: string | null | undefined;
+  /** DEPLOYMENT_GROUP: failed targets allowed before no new one starts, a count ("0", the default) or a percentage ("25%"). */
+  failureThreshold?: string | null | undefined;
+  kind: PhaseKind;
+  /** DEPLOYMENT_GROUP: targets at once, a count ("1", the default) or a percentage of the matching targets ("50%"). */
+  maxParallel?: string | null | undefined;
+  name?: string | null | undefined;
+  /** DEPLOYMENT_GROUP: SKIP (default) or WAIT. */
+  offlineTargets?: OfflineTargets | null | undefined;
+  /** AGENT: the agent pool (default "default"); naming a pool needs its use permission. */
+  pool?: string | null | undefined;
+  secureFiles?: Array<string> | null | undefined;
+  skipArtifactDownload?: boolean | null | undefined;
+  /** DEPLOYMENT_GROUP: the targets that have every one of these tags. */
+  tags?: Array<string> | null | undefined;
+  tasks?: Array<TaskInput> | null | undefined;
+  /** Bounds each job of the phase. */
+  timeoutMinutes?: number | null | undefined;
+};
+
+export type QueueMode =
+  | 'ALL_IN_ORDER'
+  | 'LATEST_ONLY';
+
+export type QueuePolicyInput = {
+  maxParallel?: number | null | undefined;
+  mode?: QueueMode | null | undefined;
+};
 
 /** ReleaseArtifactEnrichment is enum for the field enrichment */
 export type ReleaseArtifactEnrichment =
@@ -2540,6 +2825,21 @@ export type ReleaseWhereInput = {
   updatedAtNotIn?: Array<string> | null | undefined;
 };
 
+export type RetentionPolicyInput = {
+  /** 0 to the server's maximum (--retention-max-days). */
+  daysToKeep: number;
+  /** 0 to the server's maximum (--retention-max-releases). */
+  releasesToKeep: number;
+  retainBuild?: boolean | null | undefined;
+};
+
+export type ScheduleInput = {
+  cron: string;
+  /** Skip an occurrence when no artifact source has a newer admitted build than the latest release. */
+  scheduleOnlyWithChanges?: boolean | null | undefined;
+  timeZone?: string | null | undefined;
+};
+
 /** ServiceConnectionKind is enum for the field kind */
 export type ServiceConnectionKind =
   | 'AZURE_DEVOPS'
@@ -2768,6 +3068,48 @@ export type StepAttachmentWhereInput = {
   updatedAtNotIn?: Array<string> | null | undefined;
 };
 
+export type TaskInput = {
+  /** Azure's classic flag: the same as condition ALWAYS. */
+  alwaysRun?: boolean | null | undefined;
+  approvers?: Array<ApproverInput> | null | undefined;
+  /** SUCCEEDED (default), ALWAYS, FAILED, CANCELED or an expression; see Task.condition. */
+  condition?: string | null | undefined;
+  continueOnError?: boolean | null | undefined;
+  disabled?: boolean | null | undefined;
+  env?: Record<string, unknown> | null | undefined;
+  /**
+   * INVOKE_REST_API (a SERVER phase's task, Azure's InvokeRESTAPI): the HTTP call the server
+   * makes, as an HTTP gate's (url and body may name $(variables); successCriteria over status,
+   * body, text and headers, default any 2xx; the outbound network rules of gates apply). The
+   * phase goes on when the criteria hold and fails with the call's detail otherwise.
+   */
+  http?: HttpGateInput | null | undefined;
+  inputs?: Record<string, unknown> | null | undefined;
+  instructions?: string | null | undefined;
+  /** SCRIPT (default) or MANUAL_INTERVENTION (no script; instructions, approvers, onTimeout). */
+  kind?: TaskKind | null | undefined;
+  name: string;
+  onTimeout?: InterventionTimeoutAction | null | undefined;
+  script?: string | null | undefined;
+  shell?: string | null | undefined;
+  timeoutMinutes?: number | null | undefined;
+  /** A task template, Name@major (see taskTemplates); the task then has inputs instead of a script. */
+  uses?: string | null | undefined;
+  workingDirectory?: string | null | undefined;
+};
+
+/** Where a task runs: SCRIPT on an agent; MANUAL_INTERVENTION (it waits for a person) and INVOKE_REST_API (an HTTP call) on the server, in a SERVER phase. */
+export type TaskKind =
+  | 'INVOKE_REST_API'
+  | 'MANUAL_INTERVENTION'
+  | 'SCRIPT';
+
+export type TriggerInput = {
+  allowPartiallySucceeded?: boolean | null | undefined;
+  environments?: Array<string> | null | undefined;
+  kind: TriggerKind;
+};
+
 export type TriggerKind =
   | 'AFTER_ENVIRONMENTS'
   | 'AFTER_RELEASE'
@@ -2778,6 +3120,22 @@ export type UserRole =
   | 'ADMIN'
   | 'EDITOR'
   | 'VIEWER';
+
+export type VariableInput = {
+  name: string;
+  secret?: boolean | null | undefined;
+  /**
+   * Whether createRelease's variableOverrides may replace this variable
+   * (default false). An override must name a variable that says so wherever it
+   * is declared (the definition and each environment). Ignored on an override.
+   */
+  settableAtReleaseTime?: boolean | null | undefined;
+  /**
+   * The value. For a secret on update, omit it (or send "") to keep the stored
+   * value: clients round-trip definitions without knowing their secrets.
+   */
+  value?: string | null | undefined;
+};
 
 /** WebhookDeliveryResult is enum for the field result */
 export type WebhookDeliveryResult =
@@ -2919,6 +3277,13 @@ export type WebhookDeliveryWhereInput = {
   statusCodeLTE?: number | null | undefined;
   statusCodeNEQ?: number | null | undefined;
   statusCodeNotIn?: Array<number> | null | undefined;
+};
+
+export type WorkItemGateInput = {
+  maxCount?: number | null | undefined;
+  states?: Array<string> | null | undefined;
+  tags?: Array<string> | null | undefined;
+  types?: Array<string> | null | undefined;
 };
 
 /**
@@ -3191,7 +3556,7 @@ export type DefinitionQueryVariables = Exact<{
 }>;
 
 
-export type DefinitionQuery = { definition: { id: string, name: string, description: string, revision: number, environments: Array<{ name: string, rank: number }> | null, releases: { edges: Array<{ node: { id: string, name: string, status: ReleaseStatus, createdAt: string, createdBy: string, environments: Array<{ id: string, name: string, rank: number, status: ReleaseEnvironmentStatus }> | null } | null } | null> | null } } | null };
+export type DefinitionQuery = { definition: { id: string, name: string, description: string, revision: number, viewerCan: { editDefinition: boolean }, environments: Array<{ name: string, rank: number }> | null, releases: { edges: Array<{ node: { id: string, name: string, status: ReleaseStatus, createdAt: string, createdBy: string, environments: Array<{ id: string, name: string, rank: number, status: ReleaseEnvironmentStatus }> | null } | null } | null> | null } } | null };
 
 export type DeploymentQueryVariables = Exact<{
   id: string;
@@ -3391,7 +3756,81 @@ export type WorkItemQueryVariables = Exact<{
 
 export type WorkItemQuery = { workItem: { workItem: { title: string, state: string, type: string, url: string, externalID: string, system: string }, deployedTo: Array<{ definitionId: string, definitionName: string, environment: string, deployedAt: string | null, status: string, release: { id: string, name: string }, introduced: { id: string, name: string } }>, notDeployedTo: Array<{ definitionId: string, definitionName: string, environment: string, introduced: { id: string, name: string }, current: { id: string, name: string } | null }> } | null };
 
+export type DesignerBuildsQueryVariables = Exact<{
+  source: ArtifactSourceInput;
+}>;
 
+
+export type DesignerBuildsQuery = { sourceBuilds: Array<{ buildId: string, buildNumber: string, branch: string, commit: string, buildUrl: string, result: string, finishedAt: string | null }> };
+
+export type DesignerSnapshotFragment = { name: string, description: string, releaseNameFormat: string, path: string, tags: Array<string>, disabled: boolean, readers: Array<string>, variableGroups: Array<string>, variables: Array<{ name: string, value: string | null, secret: boolean, settableAtReleaseTime: boolean }>, artifactSources: Array<{ alias: string, type: string, connection: string, job: string, project: string, repositoryUrl: string, primary: boolean, continuousDeployment: boolean, branchFilters: Array<string>, allowPartial: boolean }>, schedules: Array<{ cron: string, timeZone: string, scheduleOnlyWithChanges: boolean }>, permissions: { editDefinition: Array<{ kind: ApproverKind, name: string }>, createReleases: Array<{ kind: ApproverKind, name: string }>, manageDeployments: Array<{ kind: ApproverKind, name: string }>, manageApprovals: Array<{ kind: ApproverKind, name: string }>, overrideArtifactChecks: Array<{ kind: ApproverKind, name: string }>, managePermissions: Array<{ kind: ApproverKind, name: string }> }, environments: Array<{ name: string, owner: string, variableGroups: Array<string>, trigger: { kind: TriggerKind, environments: Array<string>, allowPartiallySucceeded: boolean }, preApproval: { mode: ApprovalMode | null, requiredCount: number, requesterCannotApprove: boolean, timeoutMinutes: number, skipIfApprovedInPreviousEnvironment: boolean, approvers: Array<{ kind: ApproverKind, name: string }> }, postApproval: { mode: ApprovalMode | null, requiredCount: number, requesterCannotApprove: boolean, timeoutMinutes: number, skipIfApprovedInPreviousEnvironment: boolean, approvers: Array<{ kind: ApproverKind, name: string }> }, preGates: { order: GateOrder, delayMinutes: number, intervalMinutes: number, timeoutMinutes: number, minimumSuccessMinutes: number, gates: Array<{ name: string, kind: GateKind, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null, workItems: { types: Array<string>, states: Array<string>, tags: Array<string>, maxCount: number } | null }> }, postGates: { order: GateOrder, delayMinutes: number, intervalMinutes: number, timeoutMinutes: number, minimumSuccessMinutes: number, gates: Array<{ name: string, kind: GateKind, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null, workItems: { types: Array<string>, states: Array<string>, tags: Array<string>, maxCount: number } | null }> }, job: { demands: Array<string>, timeoutMinutes: number, skipArtifactDownload: boolean, secureFiles: Array<string>, tasks: Array<{ name: string, kind: TaskKind, shell: string, script: string, workingDirectory: string, env: Record<string, unknown> | null, timeoutMinutes: number, continueOnError: boolean, disabled: boolean, instructions: string, onTimeout: InterventionTimeoutAction, condition: string, uses: string, inputs: Record<string, unknown> | null, approvers: Array<{ kind: ApproverKind, name: string }>, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null }> }, phases: Array<{ kind: PhaseKind, name: string, condition: string, timeoutMinutes: number, pool: string, demands: Array<string>, skipArtifactDownload: boolean, secureFiles: Array<string>, deploymentGroup: string, tags: Array<string>, maxParallel: string, failureThreshold: string, offlineTargets: OfflineTargets | null, tasks: Array<{ name: string, kind: TaskKind, shell: string, script: string, workingDirectory: string, env: Record<string, unknown> | null, timeoutMinutes: number, continueOnError: boolean, disabled: boolean, instructions: string, onTimeout: InterventionTimeoutAction, condition: string, uses: string, inputs: Record<string, unknown> | null, approvers: Array<{ kind: ApproverKind, name: string }>, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null }> }>, queue: { maxParallel: number, mode: QueueMode | null }, variables: Array<{ name: string, value: string | null, secret: boolean, settableAtReleaseTime: boolean }>, permissions: { editEnvironment: Array<{ kind: ApproverKind, name: string }>, manageDeployments: Array<{ kind: ApproverKind, name: string }>, manageApprovals: Array<{ kind: ApproverKind, name: string }> }, retention: { daysToKeep: number, releasesToKeep: number, retainBuild: boolean } | null }> };
+
+export type DesignerApprovalFragment = { mode: ApprovalMode | null, requiredCount: number, requesterCannotApprove: boolean, timeoutMinutes: number, skipIfApprovedInPreviousEnvironment: boolean, approvers: Array<{ kind: ApproverKind, name: string }> };
+
+export type DesignerGatesFragment = { order: GateOrder, delayMinutes: number, intervalMinutes: number, timeoutMinutes: number, minimumSuccessMinutes: number, gates: Array<{ name: string, kind: GateKind, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null, workItems: { types: Array<string>, states: Array<string>, tags: Array<string>, maxCount: number } | null }> };
+
+export type DesignerTaskFragment = { name: string, kind: TaskKind, shell: string, script: string, workingDirectory: string, env: Record<string, unknown> | null, timeoutMinutes: number, continueOnError: boolean, disabled: boolean, instructions: string, onTimeout: InterventionTimeoutAction, condition: string, uses: string, inputs: Record<string, unknown> | null, approvers: Array<{ kind: ApproverKind, name: string }>, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null };
+
+export type DesignerDefinitionQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DesignerDefinitionQuery = { definition: { id: string, name: string, revision: number, viewerCan: { editDefinition: boolean }, revisions: { edges: Array<{ node: { revision: number, author: string, comment: string, snapshot: { name: string, description: string, releaseNameFormat: string, path: string, tags: Array<string>, disabled: boolean, readers: Array<string>, variableGroups: Array<string>, variables: Array<{ name: string, value: string | null, secret: boolean, settableAtReleaseTime: boolean }>, artifactSources: Array<{ alias: string, type: string, connection: string, job: string, project: string, repositoryUrl: string, primary: boolean, continuousDeployment: boolean, branchFilters: Array<string>, allowPartial: boolean }>, schedules: Array<{ cron: string, timeZone: string, scheduleOnlyWithChanges: boolean }>, permissions: { editDefinition: Array<{ kind: ApproverKind, name: string }>, createReleases: Array<{ kind: ApproverKind, name: string }>, manageDeployments: Array<{ kind: ApproverKind, name: string }>, manageApprovals: Array<{ kind: ApproverKind, name: string }>, overrideArtifactChecks: Array<{ kind: ApproverKind, name: string }>, managePermissions: Array<{ kind: ApproverKind, name: string }> }, environments: Array<{ name: string, owner: string, variableGroups: Array<string>, trigger: { kind: TriggerKind, environments: Array<string>, allowPartiallySucceeded: boolean }, preApproval: { mode: ApprovalMode | null, requiredCount: number, requesterCannotApprove: boolean, timeoutMinutes: number, skipIfApprovedInPreviousEnvironment: boolean, approvers: Array<{ kind: ApproverKind, name: string }> }, postApproval: { mode: ApprovalMode | null, requiredCount: number, requesterCannotApprove: boolean, timeoutMinutes: number, skipIfApprovedInPreviousEnvironment: boolean, approvers: Array<{ kind: ApproverKind, name: string }> }, preGates: { order: GateOrder, delayMinutes: number, intervalMinutes: number, timeoutMinutes: number, minimumSuccessMinutes: number, gates: Array<{ name: string, kind: GateKind, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null, workItems: { types: Array<string>, states: Array<string>, tags: Array<string>, maxCount: number } | null }> }, postGates: { order: GateOrder, delayMinutes: number, intervalMinutes: number, timeoutMinutes: number, minimumSuccessMinutes: number, gates: Array<{ name: string, kind: GateKind, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null, workItems: { types: Array<string>, states: Array<string>, tags: Array<string>, maxCount: number } | null }> }, job: { demands: Array<string>, timeoutMinutes: number, skipArtifactDownload: boolean, secureFiles: Array<string>, tasks: Array<{ name: string, kind: TaskKind, shell: string, script: string, workingDirectory: string, env: Record<string, unknown> | null, timeoutMinutes: number, continueOnError: boolean, disabled: boolean, instructions: string, onTimeout: InterventionTimeoutAction, condition: string, uses: string, inputs: Record<string, unknown> | null, approvers: Array<{ kind: ApproverKind, name: string }>, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null }> }, phases: Array<{ kind: PhaseKind, name: string, condition: string, timeoutMinutes: number, pool: string, demands: Array<string>, skipArtifactDownload: boolean, secureFiles: Array<string>, deploymentGroup: string, tags: Array<string>, maxParallel: string, failureThreshold: string, offlineTargets: OfflineTargets | null, tasks: Array<{ name: string, kind: TaskKind, shell: string, script: string, workingDirectory: string, env: Record<string, unknown> | null, timeoutMinutes: number, continueOnError: boolean, disabled: boolean, instructions: string, onTimeout: InterventionTimeoutAction, condition: string, uses: string, inputs: Record<string, unknown> | null, approvers: Array<{ kind: ApproverKind, name: string }>, http: { method: string, url: string, body: string, successCriteria: string, timeoutSeconds: number, headers: Array<{ name: string, value: string }> } | null }> }>, queue: { maxParallel: number, mode: QueueMode | null }, variables: Array<{ name: string, value: string | null, secret: boolean, settableAtReleaseTime: boolean }>, permissions: { editEnvironment: Array<{ kind: ApproverKind, name: string }>, manageDeployments: Array<{ kind: ApproverKind, name: string }>, manageApprovals: Array<{ kind: ApproverKind, name: string }> }, retention: { daysToKeep: number, releasesToKeep: number, retainBuild: boolean } | null }> } } | null } | null> | null } } | null };
+
+export type DesignerCatalogueQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DesignerCatalogueQuery = { taskTemplates: Array<{ name: string, version: string, major: number, description: string, category: string, inputs: Array<{ name: string, type: string, required: boolean, default: string, options: Array<string>, help: string, connectionKind: string, replaces: Array<string> }> }>, variableGroups: Array<{ id: string, name: string }> };
+
+export type DesignerConnectionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DesignerConnectionsQuery = { serviceConnections: { edges: Array<{ node: { id: string, name: string, kind: ServiceConnectionKind } | null } | null> | null } };
+
+export type DesignerCreateMutationVariables = Exact<{
+  input: DefinitionInput;
+  comment?: string | null | undefined;
+}>;
+
+
+export type DesignerCreateMutation = { createDefinition: { id: string, revision: number } };
+
+export type DesignerUpdateMutationVariables = Exact<{
+  id: string;
+  rev: number;
+  input: DefinitionInput;
+  comment?: string | null | undefined;
+}>;
+
+
+export type DesignerUpdateMutation = { updateDefinition: { id: string, revision: number } };
+
+export type DesignerFreezeWindowsQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DesignerFreezeWindowsQuery = { freezeWindows: Array<{ id: string, name: string, reason: string, environment: string, mode: FreezeWindowMode, startsAt: string | null, endsAt: string | null, cron: string, durationMinutes: number, timeZone: string, active: boolean }> };
+
+export type DesignerCreateFreezeWindowMutationVariables = Exact<{
+  input: FreezeWindowInput;
+}>;
+
+
+export type DesignerCreateFreezeWindowMutation = { createFreezeWindow: { id: string } };
+
+export type DesignerDeleteFreezeWindowMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DesignerDeleteFreezeWindowMutation = { deleteFreezeWindow: boolean };
+
+export const DesignerApprovalFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerApproval"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ApprovalPolicy"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"approvers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"mode"}},{"kind":"Field","name":{"kind":"Name","value":"requiredCount"}},{"kind":"Field","name":{"kind":"Name","value":"requesterCannotApprove"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"skipIfApprovedInPreviousEnvironment"}}]}}]} as unknown as DocumentNode<DesignerApprovalFragment, unknown>;
+export const DesignerGatesFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerGates"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"GatePolicy"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"order"}},{"kind":"Field","name":{"kind":"Name","value":"delayMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"intervalMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"minimumSuccessMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"gates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"http"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"method"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"headers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}},{"kind":"Field","name":{"kind":"Name","value":"body"}},{"kind":"Field","name":{"kind":"Name","value":"successCriteria"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutSeconds"}}]}},{"kind":"Field","name":{"kind":"Name","value":"workItems"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"types"}},{"kind":"Field","name":{"kind":"Name","value":"states"}},{"kind":"Field","name":{"kind":"Name","value":"tags"}},{"kind":"Field","name":{"kind":"Name","value":"maxCount"}}]}}]}}]}}]} as unknown as DocumentNode<DesignerGatesFragment, unknown>;
+export const DesignerTaskFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerTask"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Task"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"shell"}},{"kind":"Field","name":{"kind":"Name","value":"script"}},{"kind":"Field","name":{"kind":"Name","value":"workingDirectory"}},{"kind":"Field","name":{"kind":"Name","value":"env"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"continueOnError"}},{"kind":"Field","name":{"kind":"Name","value":"disabled"}},{"kind":"Field","name":{"kind":"Name","value":"instructions"}},{"kind":"Field","name":{"kind":"Name","value":"approvers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"onTimeout"}},{"kind":"Field","name":{"kind":"Name","value":"condition"}},{"kind":"Field","name":{"kind":"Name","value":"uses"}},{"kind":"Field","name":{"kind":"Name","value":"inputs"}},{"kind":"Field","name":{"kind":"Name","value":"http"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"method"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"headers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}},{"kind":"Field","name":{"kind":"Name","value":"body"}},{"kind":"Field","name":{"kind":"Name","value":"successCriteria"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutSeconds"}}]}}]}}]} as unknown as DocumentNode<DesignerTaskFragment, unknown>;
+export const DesignerSnapshotFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerSnapshot"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"DefinitionSnapshot"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"releaseNameFormat"}},{"kind":"Field","name":{"kind":"Name","value":"path"}},{"kind":"Field","name":{"kind":"Name","value":"tags"}},{"kind":"Field","name":{"kind":"Name","value":"disabled"}},{"kind":"Field","name":{"kind":"Name","value":"readers"}},{"kind":"Field","name":{"kind":"Name","value":"variableGroups"}},{"kind":"Field","name":{"kind":"Name","value":"variables"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"secret"}},{"kind":"Field","name":{"kind":"Name","value":"settableAtReleaseTime"}}]}},{"kind":"Field","name":{"kind":"Name","value":"artifactSources"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"alias"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"connection"}},{"kind":"Field","name":{"kind":"Name","value":"job"}},{"kind":"Field","name":{"kind":"Name","value":"project"}},{"kind":"Field","name":{"kind":"Name","value":"repositoryUrl"}},{"kind":"Field","name":{"kind":"Name","value":"primary"}},{"kind":"Field","name":{"kind":"Name","value":"continuousDeployment"}},{"kind":"Field","name":{"kind":"Name","value":"branchFilters"}},{"kind":"Field","name":{"kind":"Name","value":"allowPartial"}}]}},{"kind":"Field","name":{"kind":"Name","value":"schedules"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cron"}},{"kind":"Field","name":{"kind":"Name","value":"timeZone"}},{"kind":"Field","name":{"kind":"Name","value":"scheduleOnlyWithChanges"}}]}},{"kind":"Field","name":{"kind":"Name","value":"permissions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"editDefinition"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"createReleases"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"manageDeployments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"manageApprovals"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"overrideArtifactChecks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"managePermissions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"environments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"owner"}},{"kind":"Field","name":{"kind":"Name","value":"variableGroups"}},{"kind":"Field","name":{"kind":"Name","value":"trigger"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"environments"}},{"kind":"Field","name":{"kind":"Name","value":"allowPartiallySucceeded"}}]}},{"kind":"Field","name":{"kind":"Name","value":"preApproval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerApproval"}}]}},{"kind":"Field","name":{"kind":"Name","value":"postApproval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerApproval"}}]}},{"kind":"Field","name":{"kind":"Name","value":"preGates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerGates"}}]}},{"kind":"Field","name":{"kind":"Name","value":"postGates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerGates"}}]}},{"kind":"Field","name":{"kind":"Name","value":"job"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"demands"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"skipArtifactDownload"}},{"kind":"Field","name":{"kind":"Name","value":"secureFiles"}},{"kind":"Field","name":{"kind":"Name","value":"tasks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerTask"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"phases"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"condition"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"pool"}},{"kind":"Field","name":{"kind":"Name","value":"demands"}},{"kind":"Field","name":{"kind":"Name","value":"skipArtifactDownload"}},{"kind":"Field","name":{"kind":"Name","value":"secureFiles"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentGroup"}},{"kind":"Field","name":{"kind":"Name","value":"tags"}},{"kind":"Field","name":{"kind":"Name","value":"maxParallel"}},{"kind":"Field","name":{"kind":"Name","value":"failureThreshold"}},{"kind":"Field","name":{"kind":"Name","value":"offlineTargets"}},{"kind":"Field","name":{"kind":"Name","value":"tasks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerTask"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"queue"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"maxParallel"}},{"kind":"Field","name":{"kind":"Name","value":"mode"}}]}},{"kind":"Field","name":{"kind":"Name","value":"variables"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"secret"}},{"kind":"Field","name":{"kind":"Name","value":"settableAtReleaseTime"}}]}},{"kind":"Field","name":{"kind":"Name","value":"permissions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"editEnvironment"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"manageDeployments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"manageApprovals"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"retention"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"daysToKeep"}},{"kind":"Field","name":{"kind":"Name","value":"releasesToKeep"}},{"kind":"Field","name":{"kind":"Name","value":"retainBuild"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerApproval"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ApprovalPolicy"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"approvers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"mode"}},{"kind":"Field","name":{"kind":"Name","value":"requiredCount"}},{"kind":"Field","name":{"kind":"Name","value":"requesterCannotApprove"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"skipIfApprovedInPreviousEnvironment"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerGates"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"GatePolicy"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"order"}},{"kind":"Field","name":{"kind":"Name","value":"delayMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"intervalMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"minimumSuccessMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"gates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"http"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"method"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"headers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}},{"kind":"Field","name":{"kind":"Name","value":"body"}},{"kind":"Field","name":{"kind":"Name","value":"successCriteria"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutSeconds"}}]}},{"kind":"Field","name":{"kind":"Name","value":"workItems"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"types"}},{"kind":"Field","name":{"kind":"Name","value":"states"}},{"kind":"Field","name":{"kind":"Name","value":"tags"}},{"kind":"Field","name":{"kind":"Name","value":"maxCount"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerTask"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Task"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"shell"}},{"kind":"Field","name":{"kind":"Name","value":"script"}},{"kind":"Field","name":{"kind":"Name","value":"workingDirectory"}},{"kind":"Field","name":{"kind":"Name","value":"env"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"continueOnError"}},{"kind":"Field","name":{"kind":"Name","value":"disabled"}},{"kind":"Field","name":{"kind":"Name","value":"instructions"}},{"kind":"Field","name":{"kind":"Name","value":"approvers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"onTimeout"}},{"kind":"Field","name":{"kind":"Name","value":"condition"}},{"kind":"Field","name":{"kind":"Name","value":"uses"}},{"kind":"Field","name":{"kind":"Name","value":"inputs"}},{"kind":"Field","name":{"kind":"Name","value":"http"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"method"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"headers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}},{"kind":"Field","name":{"kind":"Name","value":"body"}},{"kind":"Field","name":{"kind":"Name","value":"successCriteria"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutSeconds"}}]}}]}}]} as unknown as DocumentNode<DesignerSnapshotFragment, unknown>;
 export const ReleaseEventsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"ReleaseEvents"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"releaseEvents"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ReleaseCreatedEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"releaseId"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ReleaseAbandonedEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"releaseId"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EnvironmentStatusChangedEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"releaseId"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentId"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"DeploymentStartedEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"releaseId"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentId"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"DeploymentFinishedEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"releaseId"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentId"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ApprovalPendingEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"releaseId"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentId"}},{"kind":"Field","name":{"kind":"Name","value":"approvalId"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ApprovalDecidedEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"releaseId"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentId"}},{"kind":"Field","name":{"kind":"Name","value":"approvalId"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ApprovalTimedOutEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"releaseId"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentId"}},{"kind":"Field","name":{"kind":"Name","value":"approvalId"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ApprovalReassignedEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"releaseId"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentId"}},{"kind":"Field","name":{"kind":"Name","value":"approvalId"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"JobLostEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","alias":{"kind":"Name","value":"lostDefinitionId"},"name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","alias":{"kind":"Name","value":"lostReleaseId"},"name":{"kind":"Name","value":"releaseId"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentId"}}]}}]}}]}}]} as unknown as DocumentNode<ReleaseEventsSubscription, ReleaseEventsSubscriptionVariables>;
 export const AgentEventsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"AgentEvents"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"agentEvents"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"AgentStatusEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"agentId"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]}}]} as unknown as DocumentNode<AgentEventsSubscription, AgentEventsSubscriptionVariables>;
 export const ViewerDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"role"}},{"kind":"Field","name":{"kind":"Name","value":"user"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"username"}},{"kind":"Field","name":{"kind":"Name","value":"displayName"}}]}}]}}]}}]} as unknown as DocumentNode<ViewerQuery, ViewerQueryVariables>;
@@ -3410,7 +3849,7 @@ export const BlockerIgnoreGatesDocument = {"kind":"Document","definitions":[{"ki
 export const BlockerResumeDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"BlockerResume"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"resumeManualIntervention"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}}]}}]} as unknown as DocumentNode<BlockerResumeMutation, BlockerResumeMutationVariables>;
 export const BlockerRejectInterventionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"BlockerRejectIntervention"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"rejectManualIntervention"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}}]}}]} as unknown as DocumentNode<BlockerRejectInterventionMutation, BlockerRejectInterventionMutationVariables>;
 export const BlockerCancelDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"BlockerCancel"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cancelDeployment"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"deploymentId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}}]}}]} as unknown as DocumentNode<BlockerCancelMutation, BlockerCancelMutationVariables>;
-export const DefinitionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Definition"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"definition"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"revision"}},{"kind":"Field","name":{"kind":"Name","value":"environments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"rank"}}]}},{"kind":"Field","name":{"kind":"Name","value":"releases"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"IntValue","value":"30"}},{"kind":"Argument","name":{"kind":"Name","value":"orderBy"},"value":{"kind":"ObjectValue","fields":[{"kind":"ObjectField","name":{"kind":"Name","value":"field"},"value":{"kind":"EnumValue","value":"CREATED_AT"}},{"kind":"ObjectField","name":{"kind":"Name","value":"direction"},"value":{"kind":"EnumValue","value":"DESC"}}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"createdBy"}},{"kind":"Field","name":{"kind":"Name","value":"environments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"rank"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<DefinitionQuery, DefinitionQueryVariables>;
+export const DefinitionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Definition"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"definition"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"revision"}},{"kind":"Field","name":{"kind":"Name","value":"viewerCan"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"editDefinition"}}]}},{"kind":"Field","name":{"kind":"Name","value":"environments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"rank"}}]}},{"kind":"Field","name":{"kind":"Name","value":"releases"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"IntValue","value":"30"}},{"kind":"Argument","name":{"kind":"Name","value":"orderBy"},"value":{"kind":"ObjectValue","fields":[{"kind":"ObjectField","name":{"kind":"Name","value":"field"},"value":{"kind":"EnumValue","value":"CREATED_AT"}},{"kind":"ObjectField","name":{"kind":"Name","value":"direction"},"value":{"kind":"EnumValue","value":"DESC"}}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"createdBy"}},{"kind":"Field","name":{"kind":"Name","value":"environments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"rank"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<DefinitionQuery, DefinitionQueryVariables>;
 export const DeploymentDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Deployment"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Deployment"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"attempt"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"statusReason"}},{"kind":"Field","name":{"kind":"Name","value":"viewerCan"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cancel"}}]}},{"kind":"Field","name":{"kind":"Name","value":"environmentName"}},{"kind":"Field","name":{"kind":"Name","value":"completedAt"}},{"kind":"Field","name":{"kind":"Name","value":"release"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"job"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"waitingReason"}},{"kind":"Field","name":{"kind":"Name","value":"agent"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"jobs"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"phase"}},{"kind":"Field","name":{"kind":"Name","value":"target"}},{"kind":"Field","name":{"kind":"Name","value":"logBase"}},{"kind":"Field","name":{"kind":"Name","value":"logSeq"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"startedAt"}},{"kind":"Field","name":{"kind":"Name","value":"finishedAt"}},{"kind":"Field","name":{"kind":"Name","value":"agent"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"steps"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"position"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"startedAt"}},{"kind":"Field","name":{"kind":"Name","value":"finishedAt"}},{"kind":"Field","name":{"kind":"Name","value":"errorCount"}},{"kind":"Field","name":{"kind":"Name","value":"warningCount"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"targets"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"target"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"resultReason"}},{"kind":"Field","name":{"kind":"Name","value":"waitingReason"}},{"kind":"Field","name":{"kind":"Name","value":"startedAt"}},{"kind":"Field","name":{"kind":"Name","value":"finishedAt"}}]}}]}}]}}]}}]} as unknown as DocumentNode<DeploymentQuery, DeploymentQueryVariables>;
 export const CancelFromLogDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CancelFromLog"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cancelDeployment"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"deploymentId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]} as unknown as DocumentNode<CancelFromLogMutation, CancelFromLogMutationVariables>;
 export const LogBatchesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"LogBatches"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"from"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int64"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"max"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"deploymentLogBatches"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"deploymentId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}},{"kind":"Argument","name":{"kind":"Name","value":"fromSeq"},"value":{"kind":"Variable","name":{"kind":"Name","value":"from"}}},{"kind":"Argument","name":{"kind":"Name","value":"maxLines"},"value":{"kind":"Variable","name":{"kind":"Name","value":"max"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"fromSeq"}},{"kind":"Field","name":{"kind":"Name","value":"lastSeq"}},{"kind":"Field","name":{"kind":"Name","value":"texts"}},{"kind":"Field","name":{"kind":"Name","value":"steps"}}]}}]}}]} as unknown as DocumentNode<LogBatchesSubscription, LogBatchesSubscriptionVariables>;
@@ -3433,3 +3872,12 @@ export const DiffDocument = {"kind":"Document","definitions":[{"kind":"Operation
 export const WebhookDeliveriesPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"WebhookDeliveriesPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Cursor"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"last"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"before"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Cursor"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"where"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookDeliveryWhereInput"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"webhookDeliveries"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"last"},"value":{"kind":"Variable","name":{"kind":"Name","value":"last"}}},{"kind":"Argument","name":{"kind":"Name","value":"before"},"value":{"kind":"Variable","name":{"kind":"Name","value":"before"}}},{"kind":"Argument","name":{"kind":"Name","value":"where"},"value":{"kind":"Variable","name":{"kind":"Name","value":"where"}}},{"kind":"Argument","name":{"kind":"Name","value":"orderBy"},"value":{"kind":"ObjectValue","fields":[{"kind":"ObjectField","name":{"kind":"Name","value":"field"},"value":{"kind":"EnumValue","value":"CREATED_AT"}},{"kind":"ObjectField","name":{"kind":"Name","value":"direction"},"value":{"kind":"EnumValue","value":"DESC"}}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"totalCount"}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"hasPreviousPage"}},{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}},{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"buildKey"}},{"kind":"Field","name":{"kind":"Name","value":"event"}},{"kind":"Field","name":{"kind":"Name","value":"result"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"statusCode"}},{"kind":"Field","name":{"kind":"Name","value":"connection"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"releases"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"redeliveryOf"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"redeliveries"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"result"}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<WebhookDeliveriesPageQuery, WebhookDeliveriesPageQueryVariables>;
 export const RedeliverWebhookDeliveryDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RedeliverWebhookDelivery"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"redeliverWebhookDelivery"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"result"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"releases"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]} as unknown as DocumentNode<RedeliverWebhookDeliveryMutation, RedeliverWebhookDeliveryMutationVariables>;
 export const WorkItemDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"WorkItem"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"system"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"workItem"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"system"},"value":{"kind":"Variable","name":{"kind":"Name","value":"system"}}},{"kind":"Argument","name":{"kind":"Name","value":"externalId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"workItem"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"title"}},{"kind":"Field","name":{"kind":"Name","value":"state"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"externalID"}},{"kind":"Field","name":{"kind":"Name","value":"system"}}]}},{"kind":"Field","name":{"kind":"Name","value":"deployedTo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"definitionName"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"deployedAt"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"release"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"introduced"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"notDeployedTo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"definitionId"}},{"kind":"Field","name":{"kind":"Name","value":"definitionName"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"introduced"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"current"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]}}]} as unknown as DocumentNode<WorkItemQuery, WorkItemQueryVariables>;
+export const DesignerBuildsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DesignerBuilds"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"source"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ArtifactSourceInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sourceBuilds"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"source"},"value":{"kind":"Variable","name":{"kind":"Name","value":"source"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"IntValue","value":"10"}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"buildId"}},{"kind":"Field","name":{"kind":"Name","value":"buildNumber"}},{"kind":"Field","name":{"kind":"Name","value":"branch"}},{"kind":"Field","name":{"kind":"Name","value":"commit"}},{"kind":"Field","name":{"kind":"Name","value":"buildUrl"}},{"kind":"Field","name":{"kind":"Name","value":"result"}},{"kind":"Field","name":{"kind":"Name","value":"finishedAt"}}]}}]}}]} as unknown as DocumentNode<DesignerBuildsQuery, DesignerBuildsQueryVariables>;
+export const DesignerDefinitionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DesignerDefinition"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"definition"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"revision"}},{"kind":"Field","name":{"kind":"Name","value":"viewerCan"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"editDefinition"}}]}},{"kind":"Field","name":{"kind":"Name","value":"revisions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"IntValue","value":"1"}},{"kind":"Argument","name":{"kind":"Name","value":"orderBy"},"value":{"kind":"ObjectValue","fields":[{"kind":"ObjectField","name":{"kind":"Name","value":"field"},"value":{"kind":"EnumValue","value":"REVISION"}},{"kind":"ObjectField","name":{"kind":"Name","value":"direction"},"value":{"kind":"EnumValue","value":"DESC"}}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"revision"}},{"kind":"Field","name":{"kind":"Name","value":"author"}},{"kind":"Field","name":{"kind":"Name","value":"comment"}},{"kind":"Field","name":{"kind":"Name","value":"snapshot"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerSnapshot"}}]}}]}}]}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerApproval"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ApprovalPolicy"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"approvers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"mode"}},{"kind":"Field","name":{"kind":"Name","value":"requiredCount"}},{"kind":"Field","name":{"kind":"Name","value":"requesterCannotApprove"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"skipIfApprovedInPreviousEnvironment"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerGates"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"GatePolicy"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"order"}},{"kind":"Field","name":{"kind":"Name","value":"delayMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"intervalMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"minimumSuccessMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"gates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"http"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"method"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"headers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}},{"kind":"Field","name":{"kind":"Name","value":"body"}},{"kind":"Field","name":{"kind":"Name","value":"successCriteria"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutSeconds"}}]}},{"kind":"Field","name":{"kind":"Name","value":"workItems"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"types"}},{"kind":"Field","name":{"kind":"Name","value":"states"}},{"kind":"Field","name":{"kind":"Name","value":"tags"}},{"kind":"Field","name":{"kind":"Name","value":"maxCount"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerTask"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Task"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"shell"}},{"kind":"Field","name":{"kind":"Name","value":"script"}},{"kind":"Field","name":{"kind":"Name","value":"workingDirectory"}},{"kind":"Field","name":{"kind":"Name","value":"env"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"continueOnError"}},{"kind":"Field","name":{"kind":"Name","value":"disabled"}},{"kind":"Field","name":{"kind":"Name","value":"instructions"}},{"kind":"Field","name":{"kind":"Name","value":"approvers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"onTimeout"}},{"kind":"Field","name":{"kind":"Name","value":"condition"}},{"kind":"Field","name":{"kind":"Name","value":"uses"}},{"kind":"Field","name":{"kind":"Name","value":"inputs"}},{"kind":"Field","name":{"kind":"Name","value":"http"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"method"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"headers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}},{"kind":"Field","name":{"kind":"Name","value":"body"}},{"kind":"Field","name":{"kind":"Name","value":"successCriteria"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutSeconds"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DesignerSnapshot"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"DefinitionSnapshot"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"releaseNameFormat"}},{"kind":"Field","name":{"kind":"Name","value":"path"}},{"kind":"Field","name":{"kind":"Name","value":"tags"}},{"kind":"Field","name":{"kind":"Name","value":"disabled"}},{"kind":"Field","name":{"kind":"Name","value":"readers"}},{"kind":"Field","name":{"kind":"Name","value":"variableGroups"}},{"kind":"Field","name":{"kind":"Name","value":"variables"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"secret"}},{"kind":"Field","name":{"kind":"Name","value":"settableAtReleaseTime"}}]}},{"kind":"Field","name":{"kind":"Name","value":"artifactSources"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"alias"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"connection"}},{"kind":"Field","name":{"kind":"Name","value":"job"}},{"kind":"Field","name":{"kind":"Name","value":"project"}},{"kind":"Field","name":{"kind":"Name","value":"repositoryUrl"}},{"kind":"Field","name":{"kind":"Name","value":"primary"}},{"kind":"Field","name":{"kind":"Name","value":"continuousDeployment"}},{"kind":"Field","name":{"kind":"Name","value":"branchFilters"}},{"kind":"Field","name":{"kind":"Name","value":"allowPartial"}}]}},{"kind":"Field","name":{"kind":"Name","value":"schedules"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cron"}},{"kind":"Field","name":{"kind":"Name","value":"timeZone"}},{"kind":"Field","name":{"kind":"Name","value":"scheduleOnlyWithChanges"}}]}},{"kind":"Field","name":{"kind":"Name","value":"permissions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"editDefinition"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"createReleases"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"manageDeployments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"manageApprovals"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"overrideArtifactChecks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"managePermissions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"environments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"owner"}},{"kind":"Field","name":{"kind":"Name","value":"variableGroups"}},{"kind":"Field","name":{"kind":"Name","value":"trigger"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"environments"}},{"kind":"Field","name":{"kind":"Name","value":"allowPartiallySucceeded"}}]}},{"kind":"Field","name":{"kind":"Name","value":"preApproval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerApproval"}}]}},{"kind":"Field","name":{"kind":"Name","value":"postApproval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerApproval"}}]}},{"kind":"Field","name":{"kind":"Name","value":"preGates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerGates"}}]}},{"kind":"Field","name":{"kind":"Name","value":"postGates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerGates"}}]}},{"kind":"Field","name":{"kind":"Name","value":"job"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"demands"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"skipArtifactDownload"}},{"kind":"Field","name":{"kind":"Name","value":"secureFiles"}},{"kind":"Field","name":{"kind":"Name","value":"tasks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerTask"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"phases"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"condition"}},{"kind":"Field","name":{"kind":"Name","value":"timeoutMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"pool"}},{"kind":"Field","name":{"kind":"Name","value":"demands"}},{"kind":"Field","name":{"kind":"Name","value":"skipArtifactDownload"}},{"kind":"Field","name":{"kind":"Name","value":"secureFiles"}},{"kind":"Field","name":{"kind":"Name","value":"deploymentGroup"}},{"kind":"Field","name":{"kind":"Name","value":"tags"}},{"kind":"Field","name":{"kind":"Name","value":"maxParallel"}},{"kind":"Field","name":{"kind":"Name","value":"failureThreshold"}},{"kind":"Field","name":{"kind":"Name","value":"offlineTargets"}},{"kind":"Field","name":{"kind":"Name","value":"tasks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DesignerTask"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"queue"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"maxParallel"}},{"kind":"Field","name":{"kind":"Name","value":"mode"}}]}},{"kind":"Field","name":{"kind":"Name","value":"variables"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"secret"}},{"kind":"Field","name":{"kind":"Name","value":"settableAtReleaseTime"}}]}},{"kind":"Field","name":{"kind":"Name","value":"permissions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"editEnvironment"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"manageDeployments"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"manageApprovals"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"retention"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"daysToKeep"}},{"kind":"Field","name":{"kind":"Name","value":"releasesToKeep"}},{"kind":"Field","name":{"kind":"Name","value":"retainBuild"}}]}}]}}]}}]} as unknown as DocumentNode<DesignerDefinitionQuery, DesignerDefinitionQueryVariables>;
+export const DesignerCatalogueDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DesignerCatalogue"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"taskTemplates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"major"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"category"}},{"kind":"Field","name":{"kind":"Name","value":"inputs"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"required"}},{"kind":"Field","name":{"kind":"Name","value":"default"}},{"kind":"Field","name":{"kind":"Name","value":"options"}},{"kind":"Field","name":{"kind":"Name","value":"help"}},{"kind":"Field","name":{"kind":"Name","value":"connectionKind"}},{"kind":"Field","name":{"kind":"Name","value":"replaces"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"variableGroups"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]} as unknown as DocumentNode<DesignerCatalogueQuery, DesignerCatalogueQueryVariables>;
+export const DesignerConnectionsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DesignerConnections"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"serviceConnections"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"IntValue","value":"100"}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}}]}}]}}]}}]}}]} as unknown as DocumentNode<DesignerConnectionsQuery, DesignerConnectionsQueryVariables>;
+export const DesignerCreateDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"DesignerCreate"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"DefinitionInput"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"comment"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createDefinition"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}},{"kind":"Argument","name":{"kind":"Name","value":"comment"},"value":{"kind":"Variable","name":{"kind":"Name","value":"comment"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"revision"}}]}}]}}]} as unknown as DocumentNode<DesignerCreateMutation, DesignerCreateMutationVariables>;
+export const DesignerUpdateDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"DesignerUpdate"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"rev"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"DefinitionInput"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"comment"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"updateDefinition"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}},{"kind":"Argument","name":{"kind":"Name","value":"expectedRevision"},"value":{"kind":"Variable","name":{"kind":"Name","value":"rev"}}},{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}},{"kind":"Argument","name":{"kind":"Name","value":"comment"},"value":{"kind":"Variable","name":{"kind":"Name","value":"comment"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"revision"}}]}}]}}]} as unknown as DocumentNode<DesignerUpdateMutation, DesignerUpdateMutationVariables>;
+export const DesignerFreezeWindowsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DesignerFreezeWindows"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"freezeWindows"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"definitionId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"environment"}},{"kind":"Field","name":{"kind":"Name","value":"mode"}},{"kind":"Field","name":{"kind":"Name","value":"startsAt"}},{"kind":"Field","name":{"kind":"Name","value":"endsAt"}},{"kind":"Field","name":{"kind":"Name","value":"cron"}},{"kind":"Field","name":{"kind":"Name","value":"durationMinutes"}},{"kind":"Field","name":{"kind":"Name","value":"timeZone"}},{"kind":"Field","name":{"kind":"Name","value":"active"}}]}}]}}]} as unknown as DocumentNode<DesignerFreezeWindowsQuery, DesignerFreezeWindowsQueryVariables>;
+export const DesignerCreateFreezeWindowDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"DesignerCreateFreezeWindow"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"FreezeWindowInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createFreezeWindow"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}}]}}]} as unknown as DocumentNode<DesignerCreateFreezeWindowMutation, DesignerCreateFreezeWindowMutationVariables>;
+export const DesignerDeleteFreezeWindowDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"DesignerDeleteFreezeWindow"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"deleteFreezeWindow"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}]}]}}]} as unknown as DocumentNode<DesignerDeleteFreezeWindowMutation, DesignerDeleteFreezeWindowMutationVariables>;
