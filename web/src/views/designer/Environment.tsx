@@ -173,7 +173,7 @@ function Gates({ title, path, value, onChange }: { title: string; path: string; 
           </div>
         );
       })}
-      <button type="button" onClick={() => up({ gates: [...gates, { name: `gate ${gates.length + 1}`, kind: 'HTTP', http: { url: '' } }] })} aria-label={`Add a gate to ${title.toLowerCase()}`}>Add gate</button>
+      <button type="button" onClick={() => up({ gates: [...gates, { name: `gate ${gates.length + 1}`, kind: 'HTTP', http: { url: '' } }] })} aria-label={`Add gate to ${title.toLowerCase()}`}>Add gate</button>
       {gates.length > 0 && (
         <div className="row">
           <Select path={`${path}.order`} label="Order" value={value.order ?? 'AFTER_APPROVALS'} onChange={(v) => up({ order: v as GatePolicyInput['order'] })} options={[['AFTER_APPROVALS', 'After approvals'], ['BEFORE_APPROVALS', 'Before approvals']]} />
