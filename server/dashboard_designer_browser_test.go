@@ -36,7 +36,7 @@ func press(xpath string) chromedp.Action[chromedp.Void] {
 		if _, err := until(xpath, `!!`+find+` && !`+find+`.disabled`)(ctx, t); err != nil {
 			return err
 		}
-		_, err := chromedp.Evaluate[bool](`(` + find + `).click() ?? true`)(ctx, t)
+		_, err := chromedp.Evaluate[bool](`(`+find+`).click() ?? true`)(ctx, t)
 		return err
 	})
 }
