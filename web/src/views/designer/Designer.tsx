@@ -246,7 +246,7 @@ export function Designer({ id }: { id?: string }) {
             {base && <span className="small">Editing revision {base.revision}</span>}
             <button type="button" className="primary" onClick={openReview} disabled={busy || !!review || !!conflict}>Save…</button>
           </div>
-          <ErrorNote error={error} />
+          {problems.length === 0 && <ErrorNote error={error} />}
           {problems.length > 0 && <ProblemList problems={problems} envs={envs} onSelect={(i) => { setView('form'); setSelected(i); }} />}
           {conflict && base && <ConflictPanel base={base} mine={doc} theirs={conflict.theirs} onReapply={reapply} onDiscard={() => { setBase(conflict.theirs); setDoc(conflict.theirs.doc); setConflict(null); }} />}
           {review && (
