@@ -11,9 +11,10 @@ import { useMayCall } from '../../may';
 import { Link, navigate } from '../../router';
 import { ErrorNote, Loading, Page, edges } from '../../ui';
 import { Artifacts } from './Artifacts';
-import { EnvironmentEditor, Groups, Variables } from './Environment';
+import { Approvers, EnvironmentEditor, Groups, Variables } from './Environment';
 import { EnvironmentGraph } from './Graph';
-import { Check, List, Problems, Text, type Problem } from './fields';
+import { Check, Fieldset, List, Problems, Text, type Problem } from './fields';
+import type { DefinitionPermissionsInput, ScheduleInput } from '../../gql/graphql';
 import { blankDoc, blankEnvironment, clean, diff, fieldId, fromSnapshot, merge, type Change, type Doc, type Env } from './model';
 import { newest, type Connection } from './Tasks';
 import './designer.css';
@@ -278,6 +279,14 @@ export function Designer({ id }: { id?: string }) {
                 <Text path="description" label="Description" multiline value={doc.description} onChange={(v) => update((d) => { d.description = v; })} />
                 <Variables path="variables" value={doc.variables ?? []} onChange={(v) => update((d) => { d.variables = v; })} />
                 <Groups path="variableGroups" all={groups} value={doc.variableGroups ?? []} onChange={(v) => update((d) => { d.variableGroups = v; })} />
+                <Schedules value={doc.schedules ?? []} onChange={(v) => update((d) => { d.schedules = v; })} />
+                <Fieldset legend="Access">
+                  <List path="readers" label="Reader groups" hint="comma-separated; empty: every viewer" value={doc.readers} onChange={(v) => update((d) => { d.readers = v; })} />
+                  {permissionLists.map(([key, label]) => (
+                    <Approvers key={key} path={`permissions.${key}`} label={label} value={doc.permissions?.[key] ?? []}
+                      onChange={(v) => update((d) => { d.permissions = { ...d.permissions, [key]: v }; })} />
+                  ))}
+                </Fieldset>
               </section>
               <Artifacts sources={doc.artifactSources ?? []} connections={connections} onChange={(s) => update((d) => { d.artifactSources = s; })} />
               <section aria-labelledby="envs-title" className="designer-section">
@@ -299,6 +308,29 @@ export function Designer({ id }: { id?: string }) {
         </div>
       </Problems.Provider>
     </Page>
+  );
+}
+
+const permissionLists: [keyof DefinitionPermissionsInput, string][] = [
+  ['editDefinition', 'Edit the definition'], ['createReleases', 'Create releases'], ['manageDeployments', 'Deploy and cancel'],
+  ['manageApprovals', 'Reassign approvals'], ['overrideArtifactChecks', 'Override artifact checks'], ['managePermissions', 'Manage permissions'],
+];
+
+function Schedules({ value, onChange }: { value: ScheduleInput[]; onChange: (v: ScheduleInput[]) => void }) {
+  const set = (i: number, s: ScheduleInput) => onChange(value.map((x, j) => (j === i ? s : x)));
+  return (
+    <Fieldset legend="Schedules">
+      {value.length === 0 && <p className="small">No schedules.</p>}
+      {value.map((s, i) => (
+        <div className="row" key={i}>
+          <Text path={`schedules[${i}].cron`} label="Cron" placeholder="0 3 * * 1-5" value={s.cron} onChange={(v) => set(i, { ...s, cron: v })} />
+          <Text path={`schedules[${i}].timeZone`} label="Time zone" placeholder="UTC" value={s.timeZone} onChange={(v) => set(i, { ...s, timeZone: v })} />
+          <Check path={`schedules[${i}].scheduleOnlyWithChanges`} label="Only with newer builds" value={s.scheduleOnlyWithChanges} onChange={(v) => set(i, { ...s, scheduleOnlyWithChanges: v })} />
+          <button type="button" className="danger" onClick={() => onChange(value.filter((_, j) => j !== i))} aria-label={`Remove schedule ${s.cron}`}>Remove</button>
+        </div>
+      ))}
+      <button type="button" onClick={() => onChange([...value, { cron: '' }])}>Add schedule</button>
+    </Fieldset>
   );
 }
 

@@ -120,7 +120,7 @@ function Approval({ title, path, value, onChange }: { title: string; path: strin
   );
 }
 
-function Approvers({ path, label, value, onChange, empty }: { path: string; label: string; value: ApproverInput[]; onChange: (v: ApproverInput[]) => void; empty?: string }) {
+export function Approvers({ path, label, value, onChange, empty }: { path: string; label: string; value: ApproverInput[]; onChange: (v: ApproverInput[]) => void; empty?: string }) {
   return (
     <div className="approvers" role="group" aria-label={label}>
       <span className="label">{label}</span>
