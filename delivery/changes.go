@@ -10,6 +10,8 @@ import (
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/sourcecommit"
 	"github.com/cairnhq/cairn/ent/workitem"
 )
@@ -265,4 +267,70 @@ func (e *Engine) ArtifactVersions(ctx context.Context, actor Actor, l BuildListe
 		return out, nil
 	}
 	return nil, Invalid("alias", "definition %q has no artifact source %q (it has %s)", def.Name, alias, aliasNames(snap))
+}
+
+// SourceBuilds lists the n most recent builds (default 20, at most MaxArtifactVersions) of a
+// CI job through a service connection, newest first, for an artifact source that is not saved
+// yet: the definition designer shows them while a person picks the connection and the job. It
+// needs role EDITOR (who may write a definition naming any connection), and judges the source
+// as a definition's validation would (type, connection and its kind, job, project).
+func (e *Engine) SourceBuilds(ctx context.Context, actor Actor, l BuildLister, s spec.ArtifactSourceSpec, n int) ([]*BuildVersion, error) {
+	if err := actor.Require(RoleEditor, "listing the builds of a CI job"); err != nil {
+		return nil, err
+	}
+	switch {
+	case n <= 0:
+		n = 20
+	case n > MaxArtifactVersions:
+		return nil, Invalid("first", "at most %d builds can be listed, not %d", MaxArtifactVersions, n)
+	}
+	var want serviceconnection.Kind
+	switch s.Type {
+	case SourceJenkins:
+		want = serviceconnection.KindJENKINS
+	case SourceTeamBuild:
+		want = serviceconnection.KindAZURE_DEVOPS
+		if strings.TrimSpace(s.Project) == "" {
+			return nil, Invalid("project", "a TEAMBUILD source needs the Azure DevOps project")
+		}
+	default:
+		return nil, Invalid("type", "unknown artifact type %q; use JENKINS or TEAMBUILD", s.Type)
+	}
+	switch {
+	case strings.TrimSpace(s.Job) == "":
+		return nil, Invalid("job", "name the CI job (Jenkins job or Team Build definition)")
+	case len(s.Job) > maxJob:
+		return nil, Invalid("job", "is %d bytes long; at most %d are allowed", len(s.Job), maxJob)
+	case len(s.Project) > maxProject:
+		return nil, Invalid("project", "is %d bytes long; at most %d are allowed", len(s.Project), maxProject)
+	}
+	c, err := e.client.ServiceConnection.Query().Where(serviceconnection.Name(s.Connection)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, Invalid("connection", "unknown connection %q", s.Connection)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading service connection %s: %w", s.Connection, err)
+	}
+	if c.Kind != want {
+		return nil, Invalid("connection", "connection %q is a %s connection; a %s source needs a %s connection", c.Name, c.Kind, s.Type, want)
+	}
+	if l == nil {
+		return nil, fmt.Errorf("listing builds: no CI client is configured")
+	}
+	ref, creds, err := e.sourceRef(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	builds, err := l.RecentBuilds(ctx, ref, creds, n)
+	if err != nil {
+		return nil, fmt.Errorf("listing builds of %s from %s: %w", s.Job, creds.Name, err)
+	}
+	if len(builds) > n {
+		builds = builds[:n]
+	}
+	out := make([]*BuildVersion, len(builds))
+	for i := range builds {
+		out[i] = &builds[i]
+	}
+	return out, nil
 }

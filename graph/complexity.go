@@ -4,9 +4,10 @@ import (
 	"entgo.io/contrib/entgql"
 
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
-// ciCallCost is the complexity of a field that may call a CI server (artifactVersions): at
+// ciCallCost is the complexity of a field that may call a CI server (artifactVersions, sourceBuilds): at
 // the default limit of 5000 a query holds at most about 15 of them.
 const ciCallCost = 250
 
@@ -32,6 +33,9 @@ func setComplexity(c *ComplexityRoot) {
 	// Each artifactVersions field may call a CI server: it costs a real call, not a field,
 	// so that a query with a thousand aliases of it is refused before any call is made.
 	c.Query.ArtifactVersions = func(child int, _ int, _ string, first *int) int {
+		return ciCallCost + child*pageCost(first, nil)
+	}
+	c.Query.SourceBuilds = func(child int, _ spec.ArtifactSourceSpec, first *int) int {
 		return ciCallCost + child*pageCost(first, nil)
 	}
 	c.Query.WhyNotDeployed = func(child int, _ int, _ string) int { return blockersCost + child }

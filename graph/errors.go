@@ -54,6 +54,16 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &de) && de.Field != "" {
 			pres.Extensions["field"] = de.Field
 		}
+		// A definition's validation names every problem (delivery.ValidationError): each with
+		// its field, so that a client shows each beside the input it names.
+		var ve *delivery.ValidationError
+		if errors.As(err, &ve) && len(ve.Problems) > 0 {
+			list := make([]map[string]any, len(ve.Problems))
+			for i, p := range ve.Problems {
+				list[i] = map[string]any{"field": p.Field, "message": p.Message}
+			}
+			pres.Extensions["problems"] = list
+		}
 		return pres
 	}
 }

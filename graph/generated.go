@@ -1238,6 +1238,7 @@ type ComplexityRoot struct {
 		RetentionPreview           func(childComplexity int, definitionID int) int
 		SecureFiles                func(childComplexity int) int
 		ServiceConnections         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ServiceConnectionOrder, where *ent.ServiceConnectionWhereInput) int
+		SourceBuilds               func(childComplexity int, source spec.ArtifactSourceSpec, first *int) int
 		TaskTemplate               func(childComplexity int, name string, version string) int
 		TaskTemplates              func(childComplexity int) int
 		User                       func(childComplexity int, id int) int
@@ -1946,6 +1947,7 @@ type QueryResolver interface {
 	TaskTemplates(ctx context.Context) ([]*tasklib.Template, error)
 	TaskTemplate(ctx context.Context, name string, version string) (*tasklib.Template, error)
 	ArtifactVersions(ctx context.Context, definitionID int, alias string, first *int) ([]*delivery.BuildVersion, error)
+	SourceBuilds(ctx context.Context, source spec.ArtifactSourceSpec, first *int) ([]*delivery.BuildVersion, error)
 	ChangesSince(ctx context.Context, releaseID int, environment string) (*delivery.ReleaseChanges, error)
 	WorkItem(ctx context.Context, system string, externalID string) (*delivery.WorkItemDeployments, error)
 	WebhookDeliveries(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *ent.WebhookDeliveryWhereInput) (*ent.WebhookDeliveryConnection, error)
@@ -7644,6 +7646,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ServiceConnections(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ServiceConnectionOrder), args["where"].(*ent.ServiceConnectionWhereInput)), true
+	case "Query.sourceBuilds":
+		if e.ComplexityRoot.Query.SourceBuilds == nil {
+			break
+		}
+
+		args, err := ec.field_Query_sourceBuilds_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SourceBuilds(childComplexity, args["source"].(spec.ArtifactSourceSpec), args["first"].(*int)), true
 	case "Query.taskTemplate":
 		if e.ComplexityRoot.Query.TaskTemplate == nil {
 			break
@@ -22392,6 +22405,28 @@ func (ec *executionContext) field_Query_serviceConnections_args(ctx context.Cont
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_sourceBuilds_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "source",
+		func(ctx context.Context, v any) (spec.ArtifactSourceSpec, error) {
+			return ec.unmarshalNArtifactSourceInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐArtifactSourceSpec(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["source"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -46314,6 +46349,50 @@ func (ec *executionContext) fieldContext_Query_artifactVersions(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_artifactVersions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_sourceBuilds(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sourceBuilds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SourceBuilds(ctx, fc.Args["source"].(spec.ArtifactSourceSpec), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.BuildVersion) graphql.Marshaler {
+			return ec.marshalNBuildVersion2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐBuildVersionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_sourceBuilds(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BuildVersion(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_sourceBuilds_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -97120,6 +97199,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_artifactVersions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "sourceBuilds":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_sourceBuilds(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}

@@ -11,6 +11,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/schema/spec"
 )
 
 // RedeliverWebhookDelivery is the resolver for the redeliverWebhookDelivery field.
@@ -29,6 +30,15 @@ func (r *queryResolver) ArtifactVersions(ctx context.Context, definitionID int, 
 		return nil, err
 	}
 	return r.Engine.ArtifactVersions(ctx, a, r.buildLister(ctx), definitionID, alias, deref(first))
+}
+
+// SourceBuilds is the resolver for the sourceBuilds field.
+func (r *queryResolver) SourceBuilds(ctx context.Context, source spec.ArtifactSourceSpec, first *int) ([]*delivery.BuildVersion, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Engine.SourceBuilds(ctx, a, r.buildLister(ctx), source, deref(first))
 }
 
 // ChangesSince is the resolver for the changesSince field.

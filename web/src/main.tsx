@@ -20,6 +20,7 @@ import { WebhookDeliveries } from './views/WebhookDeliveries';
 import { Releases } from './views/Releases';
 import { Profile } from './views/Profile';
 import { Admin, adminNeeds, isAdminPath } from './views/admin/Admin';
+import { Designer } from './views/designer/Designer';
 import { useMayCall } from './may';
 import { librarySections, libraryFields } from './views/library/librarySections';
 import { LibraryIndex } from './views/library/LibraryIndex';
@@ -72,6 +73,8 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   else if ((m = match('/releases/:id', path))) view = <Release id={m.id} />;
   else if ((m = match('/deployments/:id', path))) view = <DeploymentLog id={m.id} />;
   else if (path === '/approvals') view = <MyApprovals />;
+  else if (path === '/definitions/new') view = <Designer key="new" />;
+  else if ((m = match('/definitions/:id/edit', path))) view = <Designer key={m.id} id={m.id} />;
   else if ((m = match('/definitions/:id/revisions', path))) view = <Revisions id={m.id} />;
   else if ((m = match('/definitions/:id', path))) view = <Definition id={m.id} />;
   else if ((m = match('/workitems/:system/:id', path))) view = <WorkItem system={m.system} externalId={m.id} />;

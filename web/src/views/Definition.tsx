@@ -5,7 +5,7 @@ import { graphql } from '../gql';
 
 const defQuery = graphql(`query Definition($id: ID!) {
   definition(id: $id) {
-    id name description revision
+    id name description revision viewerCan { editDefinition }
     environments { name rank }
     releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {
       edges { node { id name status createdAt createdBy environments { id name rank status } } }
@@ -19,7 +19,10 @@ export function Definition({ id }: { id: string }) {
   if (!d) return <Page title="Definition">{q.loading ? <Loading what="the definition" /> : <ErrorNote error={q.error ?? new Error('No such definition.')} />}</Page>;
   const releases = edges(d.releases);
   return (
-    <Page title={d.name} actions={<Link href={`/definitions/${id}/revisions`}>Revision {d.revision}: history</Link>}>
+    <Page title={d.name} actions={<>
+      <Link href={`/definitions/${id}/revisions`}>Revision {d.revision}: history</Link>
+      {d.viewerCan.editDefinition && <Link href={`/definitions/${id}/edit`} className="button-link">Edit</Link>}
+    </>}>
       {d.description && <p>{d.description}</p>}
       <ErrorNote error={q.error} />
       <h2>Releases</h2>

@@ -5,6 +5,7 @@
 import { useLive } from '../hooks';
 import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
+import { useMayCall } from '../may';
 import { graphql } from '../gql';
 import type { OverviewQuery, OverviewRowQuery } from '../gql/graphql';
 
@@ -51,11 +52,12 @@ export function Overview() {
   const defs = useLive(definitionsQuery, {}, (ev) => ev.__typename === 'ReleaseCreatedEvent');
   const list: Def[] = edges(defs.data?.definitions);
   const envNames = Array.from(new Set(list.flatMap((d) => [...(d.environments ?? [])].sort((a, b) => a.rank - b.rank).map((e) => e.name))));
+  const may = useMayCall('Mutation.createDefinition');
   return (
-    <Page title="Overview">
+    <Page title="Overview" actions={may?.has('Mutation.createDefinition') && <Link href="/definitions/new" className="button-link">New definition</Link>}>
       <ErrorNote error={defs.error} />
       {defs.loading && !defs.data ? <Loading what="definitions" /> : list.length === 0 ? (
-        <p>No release definitions yet. Create one with the createDefinition mutation (see GraphiQL).</p>
+        <p>No release definitions yet.{may?.has('Mutation.createDefinition') ? <> <Link href="/definitions/new">Create the first one</Link>.</> : ' An editor creates them.'}</p>
       ) : (
         <div className="scroll-x" role="region" aria-label="Definitions and environments" tabIndex={0}>
           <table className="matrix">
