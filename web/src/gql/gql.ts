@@ -32,12 +32,15 @@ type Documents = {
     "mutation BlockerResume($id: ID!) { resumeManualIntervention(id: $id) { id } }": typeof types.BlockerResumeDocument,
     "mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }": typeof types.BlockerRejectInterventionDocument,
     "mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": typeof types.BlockerCancelDocument,
-    "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": typeof types.DefinitionDocument,
+    "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}": typeof types.CreateReleaseInfoDocument,
+    "query ArtifactBuilds($id: ID!, $alias: String!) {\n  artifactVersions(definitionId: $id, alias: $alias, first: 20) { buildId buildNumber branch commit result finishedAt admitted }\n}": typeof types.ArtifactBuildsDocument,
+    "mutation CreateRelease($input: NewReleaseInput!) { createRelease(input: $input) { id name } }": typeof types.CreateReleaseDocument,
+    "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    viewerCan { createReleases }\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": typeof types.DefinitionDocument,
     "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName completedAt release { id name } job { status waitingReason agent { name } }\n    jobs { id phase target logBase logSeq status startedAt finishedAt agent { name }\n      steps { id position name status startedAt finishedAt errorCount warningCount } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": typeof types.DeploymentDocument,
     "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }": typeof types.CancelFromLogDocument,
     "subscription LogBatches($id: ID!, $from: Int64, $max: Int) {\n  deploymentLogBatches(deploymentId: $id, fromSeq: $from, maxLines: $max) { fromSeq lastSeq texts steps }\n}": typeof types.LogBatchesDocument,
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": typeof types.MyApprovalsDocument,
-    "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}": typeof types.OverviewDocument,
+    "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name viewerCan { createReleases } environments { name rank } } }\n  }\n}": typeof types.OverviewDocument,
     "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}": typeof types.OverviewRowDocument,
     "query Profile {\n  viewer { role user { id username displayName email hasPassword groups { name } } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}": typeof types.ProfileDocument,
     "mutation ChangeOwnPassword($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) }": typeof types.ChangeOwnPasswordDocument,
@@ -75,12 +78,15 @@ const documents: Documents = {
     "mutation BlockerResume($id: ID!) { resumeManualIntervention(id: $id) { id } }": types.BlockerResumeDocument,
     "mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }": types.BlockerRejectInterventionDocument,
     "mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": types.BlockerCancelDocument,
-    "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": types.DefinitionDocument,
+    "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}": types.CreateReleaseInfoDocument,
+    "query ArtifactBuilds($id: ID!, $alias: String!) {\n  artifactVersions(definitionId: $id, alias: $alias, first: 20) { buildId buildNumber branch commit result finishedAt admitted }\n}": types.ArtifactBuildsDocument,
+    "mutation CreateRelease($input: NewReleaseInput!) { createRelease(input: $input) { id name } }": types.CreateReleaseDocument,
+    "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    viewerCan { createReleases }\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": types.DefinitionDocument,
     "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName completedAt release { id name } job { status waitingReason agent { name } }\n    jobs { id phase target logBase logSeq status startedAt finishedAt agent { name }\n      steps { id position name status startedAt finishedAt errorCount warningCount } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": types.DeploymentDocument,
     "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }": types.CancelFromLogDocument,
     "subscription LogBatches($id: ID!, $from: Int64, $max: Int) {\n  deploymentLogBatches(deploymentId: $id, fromSeq: $from, maxLines: $max) { fromSeq lastSeq texts steps }\n}": types.LogBatchesDocument,
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": types.MyApprovalsDocument,
-    "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}": types.OverviewDocument,
+    "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name viewerCan { createReleases } environments { name rank } } }\n  }\n}": types.OverviewDocument,
     "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}": types.OverviewRowDocument,
     "query Profile {\n  viewer { role user { id username displayName email hasPassword groups { name } } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}": types.ProfileDocument,
     "mutation ChangeOwnPassword($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) }": types.ChangeOwnPasswordDocument,
@@ -189,7 +195,19 @@ export function graphql(source: "mutation BlockerCancel($id: ID!) { cancelDeploy
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}"): (typeof documents)["query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}"];
+export function graphql(source: "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}"): (typeof documents)["query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query ArtifactBuilds($id: ID!, $alias: String!) {\n  artifactVersions(definitionId: $id, alias: $alias, first: 20) { buildId buildNumber branch commit result finishedAt admitted }\n}"): (typeof documents)["query ArtifactBuilds($id: ID!, $alias: String!) {\n  artifactVersions(definitionId: $id, alias: $alias, first: 20) { buildId buildNumber branch commit result finishedAt admitted }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateRelease($input: NewReleaseInput!) { createRelease(input: $input) { id name } }"): (typeof documents)["mutation CreateRelease($input: NewReleaseInput!) { createRelease(input: $input) { id name } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    viewerCan { createReleases }\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}"): (typeof documents)["query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    viewerCan { createReleases }\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -209,7 +227,7 @@ export function graphql(source: "query MyApprovals {\n  pendingApprovals {\n    
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}"): (typeof documents)["query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name environments { name rank } } }\n  }\n}"];
+export function graphql(source: "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name viewerCan { createReleases } environments { name rank } } }\n  }\n}"): (typeof documents)["query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name viewerCan { createReleases } environments { name rank } } }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -2,10 +2,12 @@ import { useLive } from '../hooks';
 import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
 import { graphql } from '../gql';
+import { CreateReleaseButton } from './CreateRelease';
 
 const defQuery = graphql(`query Definition($id: ID!) {
   definition(id: $id) {
     id name description revision
+    viewerCan { createReleases }
     environments { name rank }
     releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {
       edges { node { id name status createdAt createdBy environments { id name rank status } } }
@@ -19,7 +21,7 @@ export function Definition({ id }: { id: string }) {
   if (!d) return <Page title="Definition">{q.loading ? <Loading what="the definition" /> : <ErrorNote error={q.error ?? new Error('No such definition.')} />}</Page>;
   const releases = edges(d.releases);
   return (
-    <Page title={d.name} actions={<Link href={`/definitions/${id}/revisions`}>Revision {d.revision}: history</Link>}>
+    <Page title={d.name} actions={<><Link href={`/definitions/${id}/revisions`}>Revision {d.revision}: history</Link><CreateReleaseButton definitionId={id} definitionName={d.name} can={d.viewerCan.createReleases} /></>}>
       {d.description && <p>{d.description}</p>}
       <ErrorNote error={q.error} />
       <h2>Releases</h2>
