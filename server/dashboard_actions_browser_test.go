@@ -76,6 +76,8 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		shot.take("21-release-gates-phone"),
 		chromedp.EmulateViewport(1280, 900), // ResetViewport leaves the page 390 px wide
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Cancel deployment"]`)),
+		until("the confirmation", `!!document.querySelector('dialog[open] button[type=submit]')`),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("the cancel", textIn(`li[data-env="prod"] header`, "Canceled")),
 		until("the redeploy button", textIn(`li[data-env="prod"] [data-actions=environment]`, "Redeploy prod")),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
@@ -84,6 +86,8 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		}),
 		shot.take("22-release-canceled"),
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Redeploy prod"]`)),
+		until("the confirmation", `!!document.querySelector('dialog[open] button[type=submit]')`),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("attempt 2", textIn(`li[data-env="prod"]`, "Attempt 2")),
 		until("its gates", textIn(`li[data-env="prod"] header`, "Evaluating gates")),
 		until("cancel again", textIn(`li[data-env="prod"] [data-actions=environment]`, "Cancel deployment")),
@@ -105,6 +109,8 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		until("the cancel button", textIn(`main header`, "Cancel deployment")),
 		shot.take("23-deployment-gates"),
 		chromedp.Click(chromedp.Search(`//main//header//button[text()="Cancel deployment"]`)),
+		until("the confirmation", `!!document.querySelector('dialog[open] button[type=submit]')`),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("the cancel", textIn(`main header`, "Canceled")),
 		until("no cancel button", `!document.querySelector('main header button')`),
 	)

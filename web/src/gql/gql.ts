@@ -32,12 +32,15 @@ type Documents = {
     "mutation BlockerResume($id: ID!) { resumeManualIntervention(id: $id) { id } }": typeof types.BlockerResumeDocument,
     "mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }": typeof types.BlockerRejectInterventionDocument,
     "mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": typeof types.BlockerCancelDocument,
+    "query Changes($rel: ID!, $env: String!) {\n  changesSince(releaseId: $rel, environment: $env) {\n    current { id name }\n    releases { id name }\n    commits { id sha message author url }\n    workItems { id system externalID title state }\n    removedReleases { id name }\n    removedCommits { id sha message author url }\n    removedWorkItems { id system externalID title state }\n  }\n}": typeof types.ChangesDocument,
+    "mutation ConfirmDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": typeof types.ConfirmDeployDocument,
+    "mutation ConfirmCancel($id: ID!, $c: String) { cancelDeployment(deploymentId: $id, comment: $c) { id } }": typeof types.ConfirmCancelDocument,
+    "mutation ConfirmAbandon($id: ID!, $c: String) { abandonRelease(releaseId: $id, comment: $c) { id } }": typeof types.ConfirmAbandonDocument,
     "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}": typeof types.CreateReleaseInfoDocument,
     "query ArtifactBuilds($id: ID!, $alias: String!) {\n  artifactVersions(definitionId: $id, alias: $alias, first: 20) { buildId buildNumber branch commit result finishedAt admitted }\n}": typeof types.ArtifactBuildsDocument,
     "mutation CreateRelease($input: NewReleaseInput!) { createRelease(input: $input) { id name } }": typeof types.CreateReleaseDocument,
     "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    viewerCan { createReleases }\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": typeof types.DefinitionDocument,
     "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName completedAt release { id name } job { status waitingReason agent { name } }\n    jobs { id phase target logBase logSeq status startedAt finishedAt agent { name }\n      steps { id position name status startedAt finishedAt errorCount warningCount } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": typeof types.DeploymentDocument,
-    "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }": typeof types.CancelFromLogDocument,
     "subscription LogBatches($id: ID!, $from: Int64, $max: Int) {\n  deploymentLogBatches(deploymentId: $id, fromSeq: $from, maxLines: $max) { fromSeq lastSeq texts steps }\n}": typeof types.LogBatchesDocument,
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": typeof types.MyApprovalsDocument,
     "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name viewerCan { createReleases } environments { name rank } } }\n  }\n}": typeof types.OverviewDocument,
@@ -47,9 +50,6 @@ type Documents = {
     "mutation CreateOwnApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name } } }": typeof types.CreateOwnApiTokenDocument,
     "mutation RevokeOwnApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }": typeof types.RevokeOwnApiTokenDocument,
     "query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}": typeof types.ReleaseDocument,
-    "mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }": typeof types.AbandonReleaseDocument,
-    "mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": typeof types.DeployEnvironmentDocument,
-    "mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": typeof types.CancelDeploymentDocument,
     "mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }": typeof types.ResumeInterventionDocument,
     "mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }": typeof types.RejectInterventionDocument,
     "query ReleasesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ReleaseWhereInput) {\n  releases(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name status createdBy createdAt reason\n      definition { id name }\n      artifacts { alias branch buildNumber primary }\n      environments { id name status }\n    } }\n  }\n}": typeof types.ReleasesPageDocument,
@@ -78,12 +78,15 @@ const documents: Documents = {
     "mutation BlockerResume($id: ID!) { resumeManualIntervention(id: $id) { id } }": types.BlockerResumeDocument,
     "mutation BlockerRejectIntervention($id: ID!) { rejectManualIntervention(id: $id) { id } }": types.BlockerRejectInterventionDocument,
     "mutation BlockerCancel($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": types.BlockerCancelDocument,
+    "query Changes($rel: ID!, $env: String!) {\n  changesSince(releaseId: $rel, environment: $env) {\n    current { id name }\n    releases { id name }\n    commits { id sha message author url }\n    workItems { id system externalID title state }\n    removedReleases { id name }\n    removedCommits { id sha message author url }\n    removedWorkItems { id system externalID title state }\n  }\n}": types.ChangesDocument,
+    "mutation ConfirmDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": types.ConfirmDeployDocument,
+    "mutation ConfirmCancel($id: ID!, $c: String) { cancelDeployment(deploymentId: $id, comment: $c) { id } }": types.ConfirmCancelDocument,
+    "mutation ConfirmAbandon($id: ID!, $c: String) { abandonRelease(releaseId: $id, comment: $c) { id } }": types.ConfirmAbandonDocument,
     "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}": types.CreateReleaseInfoDocument,
     "query ArtifactBuilds($id: ID!, $alias: String!) {\n  artifactVersions(definitionId: $id, alias: $alias, first: 20) { buildId buildNumber branch commit result finishedAt admitted }\n}": types.ArtifactBuildsDocument,
     "mutation CreateRelease($input: NewReleaseInput!) { createRelease(input: $input) { id name } }": types.CreateReleaseDocument,
     "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    viewerCan { createReleases }\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": types.DefinitionDocument,
     "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName completedAt release { id name } job { status waitingReason agent { name } }\n    jobs { id phase target logBase logSeq status startedAt finishedAt agent { name }\n      steps { id position name status startedAt finishedAt errorCount warningCount } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}": types.DeploymentDocument,
-    "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }": types.CancelFromLogDocument,
     "subscription LogBatches($id: ID!, $from: Int64, $max: Int) {\n  deploymentLogBatches(deploymentId: $id, fromSeq: $from, maxLines: $max) { fromSeq lastSeq texts steps }\n}": types.LogBatchesDocument,
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n}": types.MyApprovalsDocument,
     "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name viewerCan { createReleases } environments { name rank } } }\n  }\n}": types.OverviewDocument,
@@ -93,9 +96,6 @@ const documents: Documents = {
     "mutation CreateOwnApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name } } }": types.CreateOwnApiTokenDocument,
     "mutation RevokeOwnApiToken($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }": types.RevokeOwnApiTokenDocument,
     "query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}": types.ReleaseDocument,
-    "mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }": types.AbandonReleaseDocument,
-    "mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": types.DeployEnvironmentDocument,
-    "mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }": types.CancelDeploymentDocument,
     "mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }": types.ResumeInterventionDocument,
     "mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }": types.RejectInterventionDocument,
     "query ReleasesPage($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ReleaseWhereInput) {\n  releases(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {\n    totalCount\n    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    edges { node {\n      id name status createdBy createdAt reason\n      definition { id name }\n      artifacts { alias branch buildNumber primary }\n      environments { id name status }\n    } }\n  }\n}": types.ReleasesPageDocument,
@@ -195,6 +195,22 @@ export function graphql(source: "mutation BlockerCancel($id: ID!) { cancelDeploy
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "query Changes($rel: ID!, $env: String!) {\n  changesSince(releaseId: $rel, environment: $env) {\n    current { id name }\n    releases { id name }\n    commits { id sha message author url }\n    workItems { id system externalID title state }\n    removedReleases { id name }\n    removedCommits { id sha message author url }\n    removedWorkItems { id system externalID title state }\n  }\n}"): (typeof documents)["query Changes($rel: ID!, $env: String!) {\n  changesSince(releaseId: $rel, environment: $env) {\n    current { id name }\n    releases { id name }\n    commits { id sha message author url }\n    workItems { id system externalID title state }\n    removedReleases { id name }\n    removedCommits { id sha message author url }\n    removedWorkItems { id system externalID title state }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation ConfirmDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }"): (typeof documents)["mutation ConfirmDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation ConfirmCancel($id: ID!, $c: String) { cancelDeployment(deploymentId: $id, comment: $c) { id } }"): (typeof documents)["mutation ConfirmCancel($id: ID!, $c: String) { cancelDeployment(deploymentId: $id, comment: $c) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation ConfirmAbandon($id: ID!, $c: String) { abandonRelease(releaseId: $id, comment: $c) { id } }"): (typeof documents)["mutation ConfirmAbandon($id: ID!, $c: String) { abandonRelease(releaseId: $id, comment: $c) { id } }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}"): (typeof documents)["query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -212,10 +228,6 @@ export function graphql(source: "query Definition($id: ID!) {\n  definition(id: 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName completedAt release { id name } job { status waitingReason agent { name } }\n    jobs { id phase target logBase logSeq status startedAt finishedAt agent { name }\n      steps { id position name status startedAt finishedAt errorCount warningCount } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}"): (typeof documents)["query Deployment($id: ID!) {\n  node(id: $id) { __typename ... on Deployment { id attempt status statusReason viewerCan { cancel } environmentName completedAt release { id name } job { status waitingReason agent { name } }\n    jobs { id phase target logBase logSeq status startedAt finishedAt agent { name }\n      steps { id position name status startedAt finishedAt errorCount warningCount } }\n    targets { id target status resultReason waitingReason startedAt finishedAt } } }\n}"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }"): (typeof documents)["mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -252,18 +264,6 @@ export function graphql(source: "mutation RevokeOwnApiToken($id: ID!) { revokeAp
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}"): (typeof documents)["query Release($id: ID!) {\n  release(id: $id) {\n    id name status description createdBy createdAt reason\n    viewerCan { abandon }\n    definition {\n      id name\n      environments { name rank trigger { kind environments } }\n    }\n    artifacts { id alias type buildNumber branch commit buildURL primary }\n    environments {\n      id name rank status\n      viewerCan { deploy redeploy rollback cancel }\n      deployments {\n        id attempt status statusReason operation requestedBy createdAt updatedAt deferredUntil\n        approvals { id stage status approver approverKind decidedBy comment decidedAt rank viewerCan { approve reject reassign } }\n        job { id status waitingReason agent { name } }\n        manualInterventions { id taskName instructions status decidedBy comment timeoutAt onTimeout }\n      }\n    }\n    commits(first: 50) { edges { node { id alias sha message author url } } }\n    workItems(first: 50) { edges { node { id system externalID title type state url } } }\n  }\n  pendingManualInterventions { id }\n}"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }"): (typeof documents)["mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }"): (typeof documents)["mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }"): (typeof documents)["mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
