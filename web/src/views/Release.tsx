@@ -12,6 +12,7 @@ import { graphql } from '../gql';
 import type { ReleaseQuery } from '../gql/graphql';
 import { Blockers } from './Blockers';
 import { ConfirmButton } from './ConfirmAction';
+import { EnvActs } from './EnvActs';
 
 const releaseQuery = graphql(`query Release($id: ID!) {
   release(id: $id) {
@@ -124,6 +125,7 @@ function EnvCard({ env, release, trigger, actionable }: { env: EnvT; release: Re
         <Status status={env.status} />
       </header>
       <Blockers releaseId={release.id} environment={env.name} offered={offered} />
+      <EnvActs releaseId={release.id} definitionId={release.definition.id} environment={env.name} deploymentId={latest?.id} />
       <p className="small">Trigger: {triggerText}</p>
       {latest && (
         <div>
@@ -172,7 +174,7 @@ function Interventions({ list, env, actionable }: { list: InterventionT[]; env: 
   );
 }
 
-function InterventionActions({ id, label }: { id: string; label: string }) {
+export function InterventionActions({ id, label }: { id: string; label: string }) {
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
