@@ -30,6 +30,14 @@ type ReleaseChanges struct {
 	// Commits and WorkItems are those of Releases, each once.
 	Commits   []*ent.SourceCommit
 	WorkItems []*ent.WorkItem
+	// RemovedReleases are those after Release up to and including Current,
+	// by number, when Release is older than Current (what a rollback takes
+	// out); RemovedCommits and RemovedWorkItems are their commits and work
+	// items, each once, that neither Release nor an older release of the
+	// definition carries (a rebuilt commit stays).
+	RemovedReleases  []*ent.Release
+	RemovedCommits   []*ent.SourceCommit
+	RemovedWorkItems []*ent.WorkItem
 }
 
 // currentRelease returns the release of an environment's latest successful
@@ -53,7 +61,7 @@ func currentRelease(ctx context.Context, c *ent.Client, definitionID int, env st
 // the commits and work items of every release of its definition after the
 // one env runs now, up to and including this one ("changes since the last
 // deployment"). Releases are compared by number, so a rollback target older
-// than what runs brings nothing. A release of a definition the actor may not
+// than what runs brings nothing; what it takes out is in the Removed fields. A release of a definition the actor may not
 // read is NOT_FOUND.
 func (e *Engine) ChangesSince(ctx context.Context, actor Actor, releaseID int, env string) (*ReleaseChanges, error) {
 	rel, err := e.client.Release.Get(ctx, releaseID)
@@ -81,31 +89,96 @@ func (e *Engine) ChangesSince(ctx context.Context, actor Actor, releaseID int, e
 	if out.Releases, err = q.Order(ent.Asc(release.FieldNumber)).All(ctx); err != nil {
 		return nil, fmt.Errorf("reading releases since %s: %w", env, err)
 	}
-	if len(out.Releases) == 0 {
+	if out.Commits, out.WorkItems, err = e.changesOf(ctx, out.Releases); err != nil {
+		return nil, err
+	}
+	if cur == nil || cur.Number <= rel.Number {
 		return out, nil
 	}
-	ids := make([]int, len(out.Releases))
-	for i, r := range out.Releases {
-		ids[i] = r.ID
-	}
-	commits, err := e.client.SourceCommit.Query().Where(sourcecommit.ReleaseIDIn(ids...)).
-		Order(ent.Desc(sourcecommit.FieldReleaseID), ent.Asc(sourcecommit.FieldID)).All(ctx)
+	out.RemovedReleases, err = e.client.Release.Query().
+		Where(release.DefinitionID(rel.DefinitionID), release.NumberGT(rel.Number), release.NumberLTE(cur.Number)).
+		Order(ent.Asc(release.FieldNumber)).All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading commits: %w", err)
+		return nil, fmt.Errorf("reading releases a rollback of %s removes: %w", env, err)
 	}
-	seen := map[string]bool{}
-	for _, c := range commits {
-		if !seen[c.Sha] {
-			seen[c.Sha] = true
-			out.Commits = append(out.Commits, c)
+	commits, items, err := e.changesOf(ctx, out.RemovedReleases)
+	if err != nil {
+		return nil, err
+	}
+	if len(commits) > 0 {
+		shas := make([]string, len(commits))
+		for i, c := range commits {
+			shas[i] = c.Sha
+		}
+		kept, err := e.client.SourceCommit.Query().Where(sourcecommit.ShaIn(shas...),
+			sourcecommit.HasReleaseWith(release.DefinitionID(rel.DefinitionID), release.NumberLTE(rel.Number))).
+			Select(sourcecommit.FieldSha).Strings(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading commits a rollback keeps: %w", err)
+		}
+		keep := map[string]bool{}
+		for _, sha := range kept {
+			keep[sha] = true
+		}
+		for _, c := range commits {
+			if !keep[c.Sha] {
+				out.RemovedCommits = append(out.RemovedCommits, c)
+			}
 		}
 	}
-	out.WorkItems, err = e.client.WorkItem.Query().Where(workitem.HasReleasesWith(release.IDIn(ids...))).
-		Order(ent.Asc(workitem.FieldID)).All(ctx)
+	if len(items) == 0 {
+		return out, nil
+	}
+	ids := make([]int, len(items))
+	for i, w := range items {
+		ids[i] = w.ID
+	}
+	kept, err := e.client.WorkItem.Query().Where(workitem.IDIn(ids...),
+		workitem.HasReleasesWith(release.DefinitionID(rel.DefinitionID), release.NumberLTE(rel.Number))).IDs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading work items: %w", err)
+		return nil, fmt.Errorf("reading work items a rollback keeps: %w", err)
+	}
+	keep := map[int]bool{}
+	for _, id := range kept {
+		keep[id] = true
+	}
+	for _, w := range items {
+		if !keep[w.ID] {
+			out.RemovedWorkItems = append(out.RemovedWorkItems, w)
+		}
 	}
 	return out, nil
+}
+
+// changesOf returns the commits (each sha once, newest release first) and
+// the work items of releases.
+func (e *Engine) changesOf(ctx context.Context, releases []*ent.Release) ([]*ent.SourceCommit, []*ent.WorkItem, error) {
+	if len(releases) == 0 {
+		return nil, nil, nil
+	}
+	ids := make([]int, len(releases))
+	for i, r := range releases {
+		ids[i] = r.ID
+	}
+	all, err := e.client.SourceCommit.Query().Where(sourcecommit.ReleaseIDIn(ids...)).
+		Order(ent.Desc(sourcecommit.FieldReleaseID), ent.Asc(sourcecommit.FieldID)).All(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading commits: %w", err)
+	}
+	var commits []*ent.SourceCommit
+	seen := map[string]bool{}
+	for _, c := range all {
+		if !seen[c.Sha] {
+			seen[c.Sha] = true
+			commits = append(commits, c)
+		}
+	}
+	items, err := e.client.WorkItem.Query().Where(workitem.HasReleasesWith(release.IDIn(ids...))).
+		Order(ent.Asc(workitem.FieldID)).All(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading work items: %w", err)
+	}
+	return commits, items, nil
 }
 
 // WorkItemDeployments says where a work item is deployed.
@@ -213,6 +286,10 @@ type BuildVersion struct {
 	// while the build runs.
 	Result     string
 	FinishedAt *time.Time
+	// Admitted says whether the source would release the build by itself:
+	// it succeeded (or partially, where allowed) on a branch the source's
+	// filters admit. Set by ArtifactVersions.
+	Admitted bool
 }
 
 // BuildLister lists the recent builds of an artifact source from its CI
@@ -262,6 +339,7 @@ func (e *Engine) ArtifactVersions(ctx context.Context, actor Actor, l BuildListe
 		}
 		out := make([]*BuildVersion, len(builds))
 		for i := range builds {
+			builds[i].Admitted = admittedBuild(s, builds[i])
 			out[i] = &builds[i]
 		}
 		return out, nil

@@ -390,6 +390,7 @@ type ComplexityRoot struct {
 	}
 
 	BuildVersion struct {
+		Admitted    func(childComplexity int) int
 		Branch      func(childComplexity int) int
 		BuildID     func(childComplexity int) int
 		BuildNumber func(childComplexity int) int
@@ -1324,12 +1325,15 @@ type ComplexityRoot struct {
 	}
 
 	ReleaseChanges struct {
-		Commits     func(childComplexity int) int
-		Current     func(childComplexity int) int
-		Environment func(childComplexity int) int
-		Release     func(childComplexity int) int
-		Releases    func(childComplexity int) int
-		WorkItems   func(childComplexity int) int
+		Commits          func(childComplexity int) int
+		Current          func(childComplexity int) int
+		Environment      func(childComplexity int) int
+		Release          func(childComplexity int) int
+		Releases         func(childComplexity int) int
+		RemovedCommits   func(childComplexity int) int
+		RemovedReleases  func(childComplexity int) int
+		RemovedWorkItems func(childComplexity int) int
+		WorkItems        func(childComplexity int) int
 	}
 
 	ReleaseConnection struct {
@@ -3432,6 +3436,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BlockerApproval.ViewerCanReassign(childComplexity), true
 
+	case "BuildVersion.admitted":
+		if e.ComplexityRoot.BuildVersion.Admitted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildVersion.Admitted(childComplexity), true
 	case "BuildVersion.branch":
 		if e.ComplexityRoot.BuildVersion.Branch == nil {
 			break
@@ -8155,6 +8165,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseChanges.Releases(childComplexity), true
+	case "ReleaseChanges.removedCommits":
+		if e.ComplexityRoot.ReleaseChanges.RemovedCommits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseChanges.RemovedCommits(childComplexity), true
+	case "ReleaseChanges.removedReleases":
+		if e.ComplexityRoot.ReleaseChanges.RemovedReleases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseChanges.RemovedReleases(childComplexity), true
+	case "ReleaseChanges.removedWorkItems":
+		if e.ComplexityRoot.ReleaseChanges.RemovedWorkItems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseChanges.RemovedWorkItems(childComplexity), true
 	case "ReleaseChanges.workItems":
 		if e.ComplexityRoot.ReleaseChanges.WorkItems == nil {
 			break
@@ -18088,6 +18116,8 @@ func (ec *executionContext) childFields_BuildVersion(ctx context.Context, field 
 		return ec.fieldContext_BuildVersion_result(ctx, field)
 	case "finishedAt":
 		return ec.fieldContext_BuildVersion_finishedAt(ctx, field)
+	case "admitted":
+		return ec.fieldContext_BuildVersion_admitted(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BuildVersion", field.Name)
 }
@@ -19394,6 +19424,12 @@ func (ec *executionContext) childFields_ReleaseChanges(ctx context.Context, fiel
 		return ec.fieldContext_ReleaseChanges_commits(ctx, field)
 	case "workItems":
 		return ec.fieldContext_ReleaseChanges_workItems(ctx, field)
+	case "removedReleases":
+		return ec.fieldContext_ReleaseChanges_removedReleases(ctx, field)
+	case "removedCommits":
+		return ec.fieldContext_ReleaseChanges_removedCommits(ctx, field)
+	case "removedWorkItems":
+		return ec.fieldContext_ReleaseChanges_removedWorkItems(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseChanges", field.Name)
 }
@@ -28871,6 +28907,29 @@ func (ec *executionContext) _BuildVersion_finishedAt(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_BuildVersion_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BuildVersion", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _BuildVersion_admitted(ctx context.Context, field graphql.CollectedField, obj *delivery.BuildVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildVersion_admitted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Admitted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildVersion_admitted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildVersion", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Commit_id(ctx context.Context, field graphql.CollectedField, obj *ent.SourceCommit) (ret graphql.Marshaler) {
@@ -48164,6 +48223,102 @@ func (ec *executionContext) _ReleaseChanges_workItems(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_ReleaseChanges_workItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseChanges",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseChanges_removedReleases(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseChanges_removedReleases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedReleases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Release) graphql.Marshaler {
+			return ec.marshalNRelease2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐReleaseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseChanges_removedReleases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseChanges",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Release(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseChanges_removedCommits(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseChanges_removedCommits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedCommits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SourceCommit) graphql.Marshaler {
+			return ec.marshalNCommit2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐSourceCommitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseChanges_removedCommits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseChanges",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Commit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReleaseChanges_removedWorkItems(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseChanges_removedWorkItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedWorkItems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.WorkItem) graphql.Marshaler {
+			return ec.marshalNWorkItem2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐWorkItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseChanges_removedWorkItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ReleaseChanges",
 		Field:      field,
@@ -89270,6 +89425,11 @@ func (ec *executionContext) _BuildVersion(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "admitted":
+			out.Values[i] = ec._BuildVersion_admitted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -98171,6 +98331,21 @@ func (ec *executionContext) _ReleaseChanges(ctx context.Context, sel ast.Selecti
 			}
 		case "workItems":
 			out.Values[i] = ec._ReleaseChanges_workItems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removedReleases":
+			out.Values[i] = ec._ReleaseChanges_removedReleases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removedCommits":
+			out.Values[i] = ec._ReleaseChanges_removedCommits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removedWorkItems":
+			out.Values[i] = ec._ReleaseChanges_removedWorkItems(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

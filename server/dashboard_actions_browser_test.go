@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -18,7 +19,8 @@ func buttonsIn(sel string) string {
 }
 
 // TestDashboardReleaseActionsInBrowser: an editor opens a release whose production deployment
-// waits for its gates (EVALUATING_GATES: the first sample is an hour away). The page offers
+// waits for its gates (EVALUATING_GATES: the first sample fails, the next is an hour away), and
+// whose card names the failing gate and the freeze window to come. The page offers
 // "Cancel deployment" and no deploy button, as viewerCan says; after the cancel it offers
 // "Redeploy prod", which starts a new attempt that waits for its gates again, and Cancel
 // returns; the deployment's page cancels it too. A VIEWER sees the same page without any of these buttons. Screenshots at 1280 and
@@ -46,8 +48,12 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	def := h.createDefinition(t, `{name: "gated", environments: [
 	    {name: "prod", trigger: {kind: AFTER_RELEASE},
 	     preGates: {gates: [{name: "health", kind: HTTP, http: {url: "https://health.invalid/ok", successCriteria: "status == 200"}}],
-	                delayMinutes: 60, intervalMinutes: 5, timeoutMinutes: 120},
+	                delayMinutes: 0, intervalMinutes: 60, timeoutMinutes: 120},
 	     job: {skipArtifactDownload: true, tasks: [{name: "hi", script: "echo deployed"}]}}]}`)
+	// A freeze window of prod that starts tomorrow: the card names it.
+	h.ok(h.admin, `mutation($d: ID!, $s: Time!, $e: Time!) { createFreezeWindow(input: {name: "year end", reason: "stock count",
+	    definitionId: $d, environment: "prod", startsAt: $s, endsAt: $e}) { id } }`,
+		map[string]any{"d": def, "s": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339), "e": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)})
 	rel := h.createRelease(t, def, nil)
 	if st := h.releaseEnvs(t, rel)["prod"]; st.Status != "EVALUATING_GATES" {
 		t.Fatalf("prod is %s, want EVALUATING_GATES", st.Status)
@@ -67,6 +73,10 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	run(t, ctx, "cancel while the gates are evaluated",
 		signIn("ed", "Evaluating gates"),
 		until("the cancel button", textIn(`li[data-env="prod"] [data-actions=environment]`, "Cancel deployment")),
+		// The gates' first sample (due at once) fails: the card shows it, and the freeze to come.
+		until("the failing sample", textIn(`li[data-env="prod"] [data-gates=PRE]`, "Last failing sample: #1")),
+		until("the failing gate", textIn(`li[data-env="prod"] [data-gates=PRE] .gate-fail`, "health: failed")),
+		until("the freeze window", textIn(`li[data-env="prod"] [data-freeze=prod]`, "year end: next from")),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
 			before, err = chromedp.Evaluate[[]string](buttonsIn(`li[data-env="prod"] [data-actions=environment]`))(ctx, t)
 			return err
@@ -76,6 +86,8 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		shot.take("21-release-gates-phone"),
 		chromedp.EmulateViewport(1280, 900), // ResetViewport leaves the page 390 px wide
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Cancel deployment"]`)),
+		until("the confirmation", `!!document.querySelector('dialog[open] button[type=submit]')`),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("the cancel", textIn(`li[data-env="prod"] header`, "Canceled")),
 		until("the redeploy button", textIn(`li[data-env="prod"] [data-actions=environment]`, "Redeploy prod")),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
@@ -84,6 +96,8 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		}),
 		shot.take("22-release-canceled"),
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Redeploy prod"]`)),
+		until("the confirmation", `!!document.querySelector('dialog[open] button[type=submit]')`),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("attempt 2", textIn(`li[data-env="prod"]`, "Attempt 2")),
 		until("its gates", textIn(`li[data-env="prod"] header`, "Evaluating gates")),
 		until("cancel again", textIn(`li[data-env="prod"] [data-actions=environment]`, "Cancel deployment")),
@@ -105,6 +119,8 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		until("the cancel button", textIn(`main header`, "Cancel deployment")),
 		shot.take("23-deployment-gates"),
 		chromedp.Click(chromedp.Search(`//main//header//button[text()="Cancel deployment"]`)),
+		until("the confirmation", `!!document.querySelector('dialog[open] button[type=submit]')`),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("the cancel", textIn(`main header`, "Canceled")),
 		until("no cancel button", `!document.querySelector('main header button')`),
 	)

@@ -334,6 +334,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		until("the first line's node kept while following", `document.querySelector('[data-testid=log] [data-seq="1"]')?.dataset.kept === 'yes'`),
 		chromedp.Navigate(url+"/"),
 		until("the overview names the intervention", textIn(`td[data-env="prod"]`, "waiting on manual intervention verify by pam")),
+		// The inbox holds it too, and the badge counts it.
+		chromedp.Navigate(url+"/approvals"),
+		until("the intervention in the inbox", textIn(`[data-inbox=interventions]`, "Release-1 → prod: verify")),
+		until("the badge", `[...document.querySelectorAll('nav a')].some(a => a.innerText === 'My approvals (1)')`),
+		shot.take("06-inbox-intervention"),
 		chromedp.Navigate(url+"/releases/"+rel),
 		until("the intervention", textIn(`li[data-env="prod"]`, "Check the shop's front page")),
 		until("the intervention blocker", `(() => { const b = document.querySelector('li[data-env="prod"] [data-blockers] li[data-kind="MANUAL_INTERVENTION"]');

@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
+	"github.com/cairnhq/cairn/ent/workitem"
 )
 
 // fakeJenkins serves the build and job api/json of acme/app from the
@@ -68,8 +70,9 @@ func TestJenkinsWebhookEndToEnd(t *testing.T) {
 		defID := dig(def, "createDefinition", "id")
 
 		// Manual releases can pick from the builds Jenkins reports.
-		vers := h.ok(h.admin, `query($d: ID!) { artifactVersions(definitionId: $d, alias: "app", first: 2) { buildNumber result } }`, map[string]any{"d": defID})
-		if got := toJSON(dig(vers, "artifactVersions")); !contains(got, `"buildNumber":"43","result":""`) || !contains(got, `"buildNumber":"42","result":"SUCCEEDED"`) {
+		vers := h.ok(h.admin, `query($d: ID!) { artifactVersions(definitionId: $d, alias: "app", first: 2) { buildNumber result admitted } }`, map[string]any{"d": defID})
+		// Admitted: what the source would release by itself (43 still runs; 42 succeeded on main).
+		if got := toJSON(dig(vers, "artifactVersions")); !contains(got, `"admitted":false,"buildNumber":"43","result":""`) || !contains(got, `"admitted":true,"buildNumber":"42","result":"SUCCEEDED"`) {
 			t.Fatalf("artifact versions: %s", got)
 		}
 
@@ -148,6 +151,27 @@ func TestJenkinsWebhookEndToEnd(t *testing.T) {
 		ch = h.ok(viewer, `query($r: ID!) { changesSince(releaseId: $r, environment: "dev") { releases { id } commits { sha } } }`, map[string]any{"r": relID})
 		if len(dig(ch, "changesSince", "releases").([]any)) != 0 || len(dig(ch, "changesSince", "commits").([]any)) != 0 {
 			t.Fatalf("changes since dev (runs it already): %s", toJSON(ch))
+		}
+
+		// A rollback's changes: dev runs a second release (one more commit, one more work item,
+		// and again 1234); from there, the first release takes out the second's commit and its
+		// new work item, not 1234, which the first carries too.
+		rel2 := h.createRelease(t, defID.(string), []map[string]any{{"alias": "app", "buildNumber": "42"}})
+		rel2ID, _ := strconv.Atoi(rel2)
+		db := h.srv.DB().Client
+		db.SourceCommit.Create().SetReleaseID(rel2ID).SetAlias("app").SetSha("abc1234def").SetMessage("second change").SaveX(ctx)
+		db.WorkItem.Create().SetSystem("JIRA").SetExternalID("SHOP-9").SetTitle("second item").AddReleaseIDs(rel2ID).SaveX(ctx)
+		db.WorkItem.Update().Where(workitem.ExternalID("1234")).AddReleaseIDs(rel2ID).ExecX(ctx)
+		h.waitEnv(t, rel2, "dev", "SUCCEEDED")
+		const changesQ = `query($r: ID!) { changesSince(releaseId: $r, environment: "dev") { current { id } releases { id }
+			removedReleases { id } removedCommits { sha } removedWorkItems { externalID } } }`
+		ch = h.ok(viewer, changesQ, map[string]any{"r": relID})
+		if got := toJSON(dig(ch, "changesSince")); got != `{"current":{"id":"`+rel2+`"},"releases":[],"removedCommits":[{"sha":"abc1234def"}],"removedReleases":[{"id":"`+rel2+`"}],"removedWorkItems":[{"externalID":"SHOP-9"}]}` {
+			t.Fatalf("what a rollback of dev to the first release takes out: %s", got)
+		}
+		ch = h.ok(viewer, changesQ, map[string]any{"r": rel2})
+		if got := toJSON(dig(ch, "changesSince")); got != `{"current":{"id":"`+rel2+`"},"releases":[],"removedCommits":[],"removedReleases":[],"removedWorkItems":[]}` {
+			t.Fatalf("changes of the release dev runs: %s", got)
 		}
 
 		// Deliveries are for admins.

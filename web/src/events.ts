@@ -36,6 +36,11 @@ const releaseEvents = graphql(`subscription ReleaseEvents {
     ... on ApprovalTimedOutEvent { sequence type definitionId releaseId environment deploymentId approvalId status }
     ... on ApprovalReassignedEvent { sequence type definitionId releaseId environment deploymentId approvalId status }
     ... on JobLostEvent { sequence type lostDefinitionId: definitionId lostReleaseId: releaseId environment deploymentId }
+    ... on GateSampleFailedEvent { sequence type definitionId releaseId environment deploymentId }
+    ... on ManualInterventionPendingEvent { sequence type definitionId releaseId environment deploymentId }
+    ... on ManualInterventionDecidedEvent { sequence type definitionId releaseId environment deploymentId }
+    ... on FreezeStartedEvent { sequence type freezeDefinitionId: definitionId }
+    ... on FreezeEndedEvent { sequence type freezeDefinitionId: definitionId }
   }
 }`);
 const agentEvents = graphql(`subscription AgentEvents { agentEvents { __typename ... on AgentStatusEvent { sequence type agentId status } } }`);

@@ -28,7 +28,7 @@ import { Page } from './ui';
 import { graphql } from './gql';
 
 const viewerQuery = graphql(`query Viewer { viewer { role user { username displayName } } }`);
-const pendingCountQuery = graphql(`query PendingCount { pendingApprovals { id } }`);
+const pendingCountQuery = graphql(`query PendingCount { pendingApprovals { id } pendingManualInterventions { id } }`);
 
 function App() {
   const [viewer, setViewer] = useState<Viewer | null | undefined>(undefined);
@@ -56,7 +56,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   const loc = useLocation();
   const path = loc.pathname;
   const pending = useLive(pendingCountQuery, {}, isApprovalEvent);
-  const count = pending.data?.pendingApprovals.length ?? 0;
+  const count = (pending.data?.pendingApprovals.length ?? 0) + (pending.data?.pendingManualInterventions.length ?? 0);
   // Pages for some people only: offered when the server would answer their query.
   const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries', ...libraryFields, ...adminNeeds);
   const section = librarySections.find((s) => s.path === path.replace(/\/+$/, ''));

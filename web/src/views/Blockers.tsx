@@ -2,8 +2,11 @@
 // (whyNotDeployed) in order, each with who may act and the actions the
 // viewer may take, which the server judges by the same checks as the
 // mutations. Nothing is shown once the environment is deployed; the panel
-// keeps no list of statuses of its own. Its buttons act at once, without a
-// comment ("Approve now"); the card's forms below take comments and dates.
+// keeps no list of statuses of its own. Deploy and cancel are offered once:
+// when the release's environment card offers them (they ask for a comment
+// and say what changes) the panel points there instead of repeating them.
+// Its other buttons act at once, without a comment ("Approve now"); the
+// card's forms below take comments and dates.
 import { Fragment, useState } from 'react';
 import { useLive } from '../hooks';
 import { mutate, type APIError } from '../api';
@@ -57,7 +60,11 @@ const titles: Partial<Record<BlockerT['kind'], string>> = {
   DEPLOYMENT_ENDED: 'Last attempt ended',
 };
 
-export function Blockers({ releaseId, environment }: { releaseId: string; environment: string }) {
+// Offered is what the card around the panel offers itself.
+export type Offered = { deploy: boolean; cancel: boolean };
+const nothingOffered: Offered = { deploy: false, cancel: false };
+
+export function Blockers({ releaseId, environment, offered = nothingOffered }: { releaseId: string; environment: string; offered?: Offered }) {
   const r = useLive(whyQuery, { rel: releaseId, env: environment }, (ev) => ev.releaseId === releaseId || !!ev.type?.startsWith('freeze.'));
   const why = r.data?.whyNotDeployed;
   if (r.error && !why) return <ErrorNote error={r.error} />;
@@ -67,17 +74,25 @@ export function Blockers({ releaseId, environment }: { releaseId: string; enviro
     <section className="blockers" aria-labelledby={id} data-blockers={environment}>
       <h4 id={id}>Why {why.releaseName} is not in {why.environment} yet</h4>
       <ol>
-        {why.blockers.map((b, i) => <BlockerItem key={`${b.kind}-${i}`} b={b} releaseId={releaseId} environment={environment} reload={r.reload} />)}
+        {why.blockers.map((b, i) => <BlockerItem key={`${b.kind}-${i}`} b={b} releaseId={releaseId} environment={environment} reload={r.reload} offered={offered} />)}
       </ol>
       <ErrorNote error={r.error} />
     </section>
   );
 }
 
-function BlockerItem({ b, releaseId, environment, reload }: { b: BlockerT; releaseId: string; environment: string; reload: () => void }) {
+function BlockerItem({ b, releaseId, environment, reload, offered }: { b: BlockerT; releaseId: string; environment: string; reload: () => void; offered: Offered }) {
   const [error, setError] = useState<APIError | null>(null);
   const [busy, setBusy] = useState(false);
-  const can = new Set(b.viewerActions);
+  const all = new Set(b.viewerActions);
+  // The card's own buttons and forms stand for these.
+  const elsewhere: string[] = [];
+  const can = new Set<string>([...all].filter((a) => {
+    const onCard = (a === 'DEPLOY' && offered.deploy) || (a === 'CANCEL_DEPLOYMENT' && offered.cancel);
+    if (onCard) elsewhere.push(a);
+    return !onCard;
+  }));
+  const decide = b.approvals.filter((a) => a.viewerCanDecide);
   async function run<D, V extends Record<string, unknown>>(doc: TypedDocumentNode<D, V>, vars: V) {
     setBusy(true);
     setError(null);
@@ -111,11 +126,11 @@ function BlockerItem({ b, releaseId, environment, reload }: { b: BlockerT; relea
         </ul>
       )}
       {b.whoCanAct.length > 0 && <p className="small">Who can act: {b.whoCanAct.join(', ')}</p>}
-      {b.viewerActions.length > 0 && (
+      {(decide.length > 0 || ['DEPLOY', 'DEPLOY_THROUGH_FREEZE', 'IGNORE_GATES', 'RESUME_INTERVENTION', 'REJECT_INTERVENTION', 'CANCEL_DEPLOYMENT'].some((a) => can.has(a))) && (
         <div className="buttons" role="group" aria-label={`What you may do: ${titles[b.kind] ?? human(b.kind)}`}>
           {can.has('DEPLOY') && <button type="button" className="primary" disabled={busy} onClick={() => deploy(false)}>Deploy to {environment}</button>}
           {can.has('DEPLOY_THROUGH_FREEZE') && <button type="button" className="danger" disabled={busy} onClick={() => deploy(true)}>Deploy through the freeze</button>}
-          {b.approvals.filter((a) => a.viewerCanDecide).map((a) => (
+          {decide.map((a) => (
             <Fragment key={a.approval.id}>
               <button type="button" className="primary" disabled={busy} onClick={() => run(blockerApproveM, { input: { approvalId: a.approval.id } })}>
                 Approve now{b.approvals.length > 1 ? ` (${a.approval.approver})` : ''}
@@ -139,8 +154,16 @@ function BlockerItem({ b, releaseId, environment, reload }: { b: BlockerT; relea
           )}
         </div>
       )}
-      {can.has('REASSIGN') && !can.has('APPROVE') && <p className="small">You may reassign the approval (below).</p>}
+      {elsewhere.length > 0 && <p className="small" data-elsewhere={elsewhere.join(' ')}>You may {elsewhereText(elsewhere)} below, on this card.</p>}
+      {can.has('REASSIGN') && !all.has('APPROVE') && <p className="small">You may reassign the approval (below).</p>}
       <ErrorNote error={error} />
     </li>
   );
+}
+
+// elsewhereText names the actions the card offers instead of the panel.
+function elsewhereText(actions: string[]): string {
+  const names: Record<string, string> = { DEPLOY: 'deploy', CANCEL_DEPLOYMENT: 'cancel the deployment' };
+  const list = [...new Set(actions.map((a) => names[a] ?? a.toLowerCase()))];
+  return list.length === 1 ? list[0] : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`;
 }

@@ -2,10 +2,12 @@ import { useLive } from '../hooks';
 import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
 import { graphql } from '../gql';
+import { CreateReleaseButton } from './CreateRelease';
 
 const defQuery = graphql(`query Definition($id: ID!) {
   definition(id: $id) {
-    id name description revision viewerCan { editDefinition }
+    id name description revision
+    viewerCan { editDefinition createReleases }
     environments { name rank }
     releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {
       edges { node { id name status createdAt createdBy environments { id name rank status } } }
@@ -22,6 +24,7 @@ export function Definition({ id }: { id: string }) {
     <Page title={d.name} actions={<>
       <Link href={`/definitions/${id}/revisions`}>Revision {d.revision}: history</Link>
       {d.viewerCan.editDefinition && <Link href={`/definitions/${id}/edit`} className="button-link">Edit</Link>}
+      <CreateReleaseButton definitionId={id} definitionName={d.name} can={d.viewerCan.createReleases} />
     </>}>
       {d.description && <p>{d.description}</p>}
       <ErrorNote error={q.error} />

@@ -8,13 +8,14 @@
 // the rows already on screen (rows are memoised by sequence number); search lists the matching
 // lines; download fetches the whole log as text with the same task headers.
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import { mutate, subscribe, type APIError } from '../api';
+import { subscribe } from '../api';
 import { useLive } from '../hooks';
 import { ErrorNote, Loading, Page, Status } from '../ui';
 import { Link } from '../router';
 import { graphql } from '../gql';
 import type { DeploymentQuery } from '../gql/graphql';
 import { LogStore, lineKind, type LineKind } from '../logstore';
+import { ConfirmButton } from './ConfirmAction';
 
 type Dep = Extract<NonNullable<DeploymentQuery['node']>, { __typename: 'Deployment' }>;
 type DeploymentTargets = NonNullable<Dep['targets']>;
@@ -27,7 +28,6 @@ const depQuery = graphql(`query Deployment($id: ID!) {
       steps { id position name status startedAt finishedAt errorCount warningCount } }
     targets { id target status resultReason waitingReason startedAt finishedAt } } }
 }`);
-const cancelM = graphql(`mutation CancelFromLog($id: ID!) { cancelDeployment(deploymentId: $id) { id status } }`);
 const logSub = graphql(`subscription LogBatches($id: ID!, $from: Int64, $max: Int) {
   deploymentLogBatches(deploymentId: $id, fromSeq: $from, maxLines: $max) { fromSeq lastSeq texts steps }
 }`);
@@ -408,7 +408,8 @@ export function DeploymentLog({ id }: { id: string }) {
   const errors = store.errors.length;
   const warnings = store.warnings.length;
   return (
-    <Page title={dep ? `${dep.release.name} → ${dep.environmentName}, attempt ${dep.attempt}` : 'Deployment log'} actions={dep && <><Status status={dep.status} />{dep.viewerCan.cancel && <CancelButton id={dep.id} />}</>}>
+    <Page title={dep ? `${dep.release.name} → ${dep.environmentName}, attempt ${dep.attempt}` : 'Deployment log'} actions={dep && <><Status status={dep.status} />{dep.viewerCan.cancel && <ConfirmButton className="danger" label="Cancel deployment"
+      action={{ kind: 'cancel', deploymentId: dep.id, releaseId: dep.release.id, releaseName: dep.release.name, environment: dep.environmentName }} />}</>}>
       {dep ? (
         <p className="small">
           <Link href={`/releases/${dep.release.id}`}>Back to {dep.release.name}</Link>
@@ -495,27 +496,5 @@ function Targets({ id, targets }: { id: string; targets: DeploymentTargets }) {
         </tbody>
       </table>
     </section>
-  );
-}
-
-// CancelButton cancels the deployment (shown when its viewerCan allows it).
-function CancelButton({ id }: { id: string }) {
-  const [error, setError] = useState<APIError | null>(null);
-  const [busy, setBusy] = useState(false);
-  return (
-    <>
-      <button type="button" className="danger" disabled={busy} onClick={async () => {
-        setBusy(true);
-        setError(null);
-        try {
-          await mutate(cancelM, { id });
-        } catch (e) {
-          setError(e as APIError);
-        } finally {
-          setBusy(false);
-        }
-      }}>Cancel deployment</button>
-      <ErrorNote error={error} />
-    </>
   );
 }

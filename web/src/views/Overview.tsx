@@ -7,11 +7,12 @@ import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
 import { useMayCall } from '../may';
 import { graphql } from '../gql';
+import { CreateReleaseButton } from './CreateRelease';
 import type { OverviewQuery, OverviewRowQuery } from '../gql/graphql';
 
 const definitionsQuery = graphql(`query Overview {
   definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {
-    edges { node { id name environments { name rank } } }
+    edges { node { id name viewerCan { createReleases } environments { name rank } } }
   }
 }`);
 
@@ -84,7 +85,7 @@ function Row({ def, envNames }: { def: Def; envNames: string[] }) {
   const has = new Set((def.environments ?? []).map((e) => e.name));
   return (
     <tr>
-      <th scope="row"><Link href={`/definitions/${def.id}`}>{def.name}</Link></th>
+      <th scope="row"><Link href={`/definitions/${def.id}`}>{def.name}</Link> <CreateReleaseButton definitionId={def.id} definitionName={def.name} can={def.viewerCan.createReleases} compact /></th>
       {envNames.map((n) => (
         <td key={n} data-env={n}>
           {!has.has(n) ? <span className="muted" aria-label="no such environment">—</span> : <Cell s={byEnv.get(n)} />}

@@ -11,6 +11,8 @@ import { ApprovalActions } from './ApprovalActions';
 import { graphql } from '../gql';
 import type { ReleaseQuery } from '../gql/graphql';
 import { Blockers } from './Blockers';
+import { ConfirmButton } from './ConfirmAction';
+import { EnvActs } from './EnvActs';
 
 const releaseQuery = graphql(`query Release($id: ID!) {
   release(id: $id) {
@@ -36,9 +38,6 @@ const releaseQuery = graphql(`query Release($id: ID!) {
   }
   pendingManualInterventions { id }
 }`);
-const abandonM = graphql(`mutation AbandonRelease($id: ID!) { abandonRelease(releaseId: $id) { id } }`);
-const deployM = graphql(`mutation DeployEnvironment($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }`);
-const cancelM = graphql(`mutation CancelDeployment($id: ID!) { cancelDeployment(deploymentId: $id) { id } }`);
 const resumeM = graphql(`mutation ResumeIntervention($id: ID!, $c: String) { resumeManualIntervention(id: $id, comment: $c) { id status } }`);
 const rejectInterventionM = graphql(`mutation RejectIntervention($id: ID!, $c: String) { rejectManualIntervention(id: $id, comment: $c) { id status } }`);
 
@@ -59,7 +58,10 @@ export function Release({ id }: { id: string }) {
   const commits = edges(rel.commits);
   const items = edges(rel.workItems);
   return (
-    <Page title={rel.name} actions={<><Status status={rel.status} />{rel.viewerCan.abandon && <Abandon id={rel.id} />}</>}>
+    <Page title={rel.name} actions={<><Status status={rel.status} />{rel.viewerCan.abandon && (
+      <ConfirmButton className="danger" label="Abandon release" action={{ kind: 'abandon', releaseId: rel.id, releaseName: rel.name,
+        pending: envs.filter((e) => e.status !== 'SUCCEEDED' && e.status !== 'PARTIALLY_SUCCEEDED').map((e) => e.name) }} />
+    )}</>}>
       <p className="small">
         <Link href={`/definitions/${rel.definition.id}`}>{rel.definition.name}</Link> · {rel.reason.toLowerCase().replace(/_/g, ' ')} by {rel.createdBy}{' '}
         <Ago time={rel.createdAt} />
@@ -103,40 +105,18 @@ export function Release({ id }: { id: string }) {
   );
 }
 
-function Abandon({ id }: { id: string }) {
-  const [error, setError] = useState<APIError | null>(null);
-  return (
-    <>
-      <button type="button" className="danger" onClick={async () => {
-        if (!confirm('Abandon this release? Its pending approvals are canceled and nothing more deploys.')) return;
-        setError(null);
-        try {
-          await mutate(abandonM, { id });
-        } catch (e) {
-          setError(e as APIError);
-        }
-      }}>Abandon release</button>
-      <ErrorNote error={error} />
-    </>
-  );
-}
-
 // EnvCard is one environment of the release: its latest deployment, its
 // approvals and interventions, and the actions viewerCan allows.
 function EnvCard({ env, release, trigger, actionable }: { env: EnvT; release: ReleaseT; trigger?: TriggerT; actionable: Set<string> }) {
   const deps = [...(env.deployments ?? [])].sort((a, b) => b.attempt - a.attempt);
   const latest = deps[0];
-  const [error, setError] = useState<APIError | null>(null);
   const can = env.viewerCan;
   const deployLabel = can.rollback ? `Roll back ${env.name} to this release` : can.redeploy ? `Redeploy ${env.name}` : `Deploy ${env.name}`;
-  async function run(act: () => Promise<unknown>) {
-    setError(null);
-    try {
-      await act();
-    } catch (e) {
-      setError(e as APIError);
-    }
-  }
+  const deployKind = can.rollback ? 'rollback' : can.redeploy ? 'redeploy' : 'deploy';
+  const showDeploy = can.deploy || can.redeploy || can.rollback;
+  const showCancel = !!(can.cancel && latest);
+  // What this card offers itself, so that the Blockers panel above does not offer it again.
+  const offered = { deploy: showDeploy, cancel: showCancel };
   const triggerText = !trigger ? '' : trigger.kind === 'AFTER_RELEASE' ? 'after release' : trigger.kind === 'MANUAL' ? 'manual' : `after ${trigger.environments.join(', ')}`;
   return (
     <li className="card" aria-labelledby={`env-${env.id}`} data-env={env.name}>
@@ -144,7 +124,8 @@ function EnvCard({ env, release, trigger, actionable }: { env: EnvT; release: Re
         <h3 id={`env-${env.id}`}>{env.name}</h3>
         <Status status={env.status} />
       </header>
-      <Blockers releaseId={release.id} environment={env.name} />
+      <Blockers releaseId={release.id} environment={env.name} offered={offered} />
+      <EnvActs releaseId={release.id} definitionId={release.definition.id} environment={env.name} deploymentId={latest?.id} />
       <p className="small">Trigger: {triggerText}</p>
       {latest && (
         <div>
@@ -160,16 +141,14 @@ function EnvCard({ env, release, trigger, actionable }: { env: EnvT; release: Re
         </div>
       )}
       <div className="buttons" data-actions="environment">
-        {(can.deploy || can.redeploy || can.rollback) && (
-          <button type="button" onClick={() => run(() => mutate(deployM, { input: { releaseId: release.id, environment: env.name } }))}>
-            {deployLabel}
-          </button>
+        {showDeploy && (
+          <ConfirmButton label={deployLabel} action={{ kind: deployKind, releaseId: release.id, releaseName: release.name, environment: env.name }} />
         )}
-        {can.cancel && latest && (
-          <button type="button" className="danger" onClick={() => run(() => mutate(cancelM, { id: latest!.id }))}>Cancel deployment</button>
+        {showCancel && (
+          <ConfirmButton className="danger" label="Cancel deployment"
+            action={{ kind: 'cancel', deploymentId: latest!.id, releaseId: release.id, releaseName: release.name, environment: env.name }} />
         )}
       </div>
-      <ErrorNote error={error} />
     </li>
   );
 }
@@ -195,7 +174,7 @@ function Interventions({ list, env, actionable }: { list: InterventionT[]; env: 
   );
 }
 
-function InterventionActions({ id, label }: { id: string; label: string }) {
+export function InterventionActions({ id, label }: { id: string; label: string }) {
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
