@@ -155,7 +155,7 @@ func benchWebhooks(ctx context.Context, e *env, rate int, dur time.Duration, r *
 		}
 		var cs []string
 		for _, c := range slices.Sorted(maps.Keys(codes)) {
-			cs = append(cs, fmt.Sprintf("%s × %d (p99 %s)", c, codes[c], ms(byCode[c].pct(0.99))))
+			cs = append(cs, fmt.Sprintf("%s × %d (p50 %s, p99 %s)", c, codes[c], ms(byCode[c].pct(0.5)), ms(byCode[c].pct(0.99))))
 		}
 		p99 := lat.pct(0.99)
 		r.add(row{metric: fmt.Sprintf("%s: Jenkins notifications of new builds, %d/s for %s, three automatic environments queueing: latency p50 / p99 of every answer", s.name, rate, dur),
