@@ -61,6 +61,13 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 	if _, err := e.SetPassword(context.Background(), delivery.SystemActor("test"), root.ID, password); err != nil {
 		t.Fatal(err)
 	}
+	vic, err := e.CreateUser(context.Background(), delivery.SystemActor("test"), delivery.UserInput{Username: "vic", Role: delivery.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SetPassword(context.Background(), delivery.SystemActor("test"), vic.ID, password); err != nil {
+		t.Fatal(err)
+	}
 	jenkins := fakeJenkins(t)
 	h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "ci", kind: JENKINS, url: $u,
 		username: "cairn", secret: "api-token", webhookSecret: "hook-secret"}) { id } }`, map[string]any{"u": jenkins.URL + "/jenkins"})
@@ -182,6 +189,25 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 		until("only my change left to save", `!!document.querySelector('[data-review] tr[data-path="environments[prod].queue.maxParallel"]') && !document.querySelector('[data-review] tr[data-path="description"]')`),
 		press(`//button[text()="Save revision"]`),
 		saved("the re-applied save"),
+	)
+
+	// A viewer is offered neither entry point, and the designer's address tells them why.
+	run(t, ctx, "a viewer",
+		press(`//button[text()="Sign out"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "vic"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		until("signed in", textIn(`.me`, "vic")),
+		chromedp.Navigate(url+"/"),
+		until("the overview", textIn(`main h1`, "Overview")),
+		until("the definition listed", `!!document.querySelector('main a[href="/definitions/`+id+`"]')`),
+		until("no New definition", `!document.querySelector('a[href="/definitions/new"]')`),
+		press(`//main//a[text()="shop"]`),
+		until("the definition page", textIn(`main h1`, "shop")),
+		until("no Edit", `!document.querySelector('a[href$="/edit"]')`),
+		chromedp.Navigate(url+"/definitions/"+id+"/edit"),
+		until("the refusal", textIn(`main`, "You may not edit this definition.")),
 	)
 
 	got := h.ok(h.admin, `query($id: ID!) { definition(id: $id) { revision revisions(first: 1, orderBy: {field: REVISION, direction: DESC}) { edges { node { comment snapshot {
