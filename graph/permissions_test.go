@@ -60,6 +60,7 @@ var notDefinitionOwned = map[string]string{
 	"deleteDeploymentGroup":    "deployment groups (ADMIN only)",
 	"setAgentEnabled":          "agents (ADMIN only)",
 	"deleteAgent":              "agents (ADMIN only)",
+	"revokeAgentRegistration":  "agents (ADMIN only)",
 	"createVariableGroup":      "library: the group's own permissions (TestLibraryMutationsAsOutsider)",
 	"updateVariableGroup":      "library: the group's own permissions (TestLibraryMutationsAsOutsider)",
 	"deleteVariableGroup":      "library: the group's own permissions (TestLibraryMutationsAsOutsider)",

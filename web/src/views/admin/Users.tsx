@@ -78,7 +78,7 @@ function UserRow({ user: u, reload }: { user: User; reload: () => void }) {
       <th scope="row">{u.username}{u.displayName && <div className="small">{u.displayName}</div>}{u.email && <div className="small">{u.email}</div>}</th>
       <td>
         <form className="inline" onSubmit={changeRole} aria-label={`Role of ${u.username}`}>
-          <SelectField id={`role-${u.id}`} label="Role" field="role" error={act.error} value={role} onChange={setRole} options={roleOptions} />
+          <SelectField id={`role-${u.id}`} label={`Role of ${u.username}`} hideLabel field="role" error={act.error} value={role} onChange={setRole} options={roleOptions} />
           {role !== u.role && <button type="submit" disabled={act.busy} aria-label={`Change the role of ${u.username}`}>Change</button>}
         </form>
       </td>

@@ -27,11 +27,12 @@ export function Field({ id, label, field, error, hint, ...input }: { id: string;
 }
 
 // SelectField is Field for a choice.
-export function SelectField({ id, label, field, error, value, onChange, options }: { id: string; label: string; field: string; error?: APIError; value: string; onChange: (v: string) => void; options: { value: string; label: string }[] }) {
+// hideLabel keeps the label for screen readers only (in a table, whose column header says it).
+export function SelectField({ id, label, field, error, value, onChange, options, hideLabel }: { id: string; label: string; field: string; error?: APIError; value: string; onChange: (v: string) => void; options: { value: string; label: string }[]; hideLabel?: boolean }) {
   const bad = names(error, field);
   return (
     <label htmlFor={id}>
-      <span>{label}</span>
+      <span className={hideLabel ? 'sr-only' : undefined}>{label}</span>
       <select id={id} name={field} value={value} onChange={(e) => onChange(e.target.value)} aria-invalid={bad || undefined} aria-describedby={bad ? `${id}-error` : undefined}>
         {options.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
       </select>
