@@ -261,7 +261,7 @@ const writeTimeout = 30 * time.Second
 func (r *runner) session(ctx context.Context, cred savedCredential) (welcomed bool, err error) {
 	dialCtx, cancelDial := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancelDial()
-	var heard agentproto.Heard
+	heard := agentproto.NewHeard(r.cfg.HeartbeatClock)
 	conn, resp, err := websocket.Dial(dialCtx, r.wsURL(), &websocket.DialOptions{
 		HTTPClient:     r.cfg.HTTPClient,
 		HTTPHeader:     http.Header{"Authorization": {"Bearer " + cred.Credential}},
@@ -322,8 +322,8 @@ func (r *runner) session(ctx context.Context, cred savedCredential) (welcomed bo
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	heard.Mark()
-	go func() { cancel(r.readLoop(ctx, conn, &heard)) }()
-	go func() { cancel(agentproto.PingWhileSilent(ctx, conn, &heard, r.cfg.PingAfter)) }()
+	go func() { cancel(r.readLoop(ctx, conn, heard)) }()
+	go func() { cancel(agentproto.PingWhileSilent(ctx, conn, heard, r.cfg.PingAfter)) }()
 	err = r.writeLoop(ctx, conn)
 	cancel(err)
 	err = context.Cause(ctx)

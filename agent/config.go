@@ -60,6 +60,9 @@ type Config struct {
 	// agent then waits for the pong; 0 means agentproto.AgentPingAfter (the protocol's value:
 	// change it only in tests).
 	PingAfter time.Duration
+	// HeartbeatClock is the clock the heartbeat runs on; nil means agentproto.SystemClock (tests
+	// pass one that moves when told).
+	HeartbeatClock agentproto.Clock
 	// KillGrace is how long a canceled task's process group has between SIGTERM and SIGKILL;
 	// 0 means 5 s.
 	KillGrace time.Duration
@@ -125,6 +128,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.ReconnectMax = max(c.ReconnectMax, c.ReconnectMin)
 	if c.PingAfter <= 0 {
 		c.PingAfter = agentproto.AgentPingAfter
+	}
+	if c.HeartbeatClock == nil {
+		c.HeartbeatClock = agentproto.SystemClock{}
 	}
 	if c.KillGrace <= 0 {
 		c.KillGrace = 5 * time.Second

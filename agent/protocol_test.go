@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -582,33 +583,129 @@ func TestAgentTakesNextJobRightAfterResult(t *testing.T) {
 	}
 }
 
-// TestAgentPingsOnlyASilentServer: the agent pings after Config.PingAfter of silence from the
-// server, and not while the server talks to it.
+// heartbeatClock is a clock that moves only when told (Advance), and reports each timer the
+// heartbeat sets (its duration), so that a test knows where the heartbeat is: waiting for its
+// next check, or for a pong.
+type heartbeatClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	due    map[chan time.Time]time.Time
+	timers chan time.Duration
+}
+
+func newHeartbeatClock() *heartbeatClock {
+	return &heartbeatClock{now: time.Now(), due: map[chan time.Time]time.Time{}, timers: make(chan time.Duration, 16)}
+}
+
+func (c *heartbeatClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *heartbeatClock) After(d time.Duration) (<-chan time.Time, func()) {
+	ch := make(chan time.Time, 1)
+	c.mu.Lock()
+	c.due[ch] = c.now.Add(d)
+	c.mu.Unlock()
+	c.timers <- d
+	return ch, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.due, ch)
+	}
+}
+
+// Advance moves the clock by d and fires the timers due.
+func (c *heartbeatClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for ch, at := range c.due {
+		if !at.After(c.now) {
+			ch <- c.now
+			delete(c.due, ch)
+		}
+	}
+}
+
+// nextTimer returns the duration of the next timer the heartbeat sets.
+func (c *heartbeatClock) nextTimer(t *testing.T) time.Duration {
+	t.Helper()
+	select {
+	case d := <-c.timers:
+		return d
+	case <-time.After(waitLimit):
+		t.Fatal("the heartbeat set no timer")
+		return 0
+	}
+}
+
+// TestAgentPingsOnlyASilentServer: on its heartbeat's clock, the agent pings after Config.PingAfter
+// of silence from the server (and again after each further PingAfter), and not while the server
+// talks to it: a message or a ping from the server postpones the check to PingAfter after it.
 func TestAgentPingsOnlyASilentServer(t *testing.T) {
 	t.Parallel()
 	fs := newFakeServer(t)
 	cfg := testConfig(t, fs.srv.URL)
-	cfg.PingAfter = 200 * time.Millisecond
+	clk := newHeartbeatClock()
+	cfg.HeartbeatClock = clk
+	const after = 10 * time.Second
+	cfg.PingAfter = after
 	startAgent(t, cfg)
 	sc := fs.nextConn(t)
 
-	time.Sleep(time.Second) // silent server: about 5 pings
-	if n := fs.pings.Load(); n < 2 {
-		t.Fatalf("%d pings in 1 s of server silence at a 200 ms interval, want about 5", n)
+	// A silent server: a ping at each PingAfter of silence. After the check's timer fires, the
+	// heartbeat pings (a timer for the pong) and, once answered, waits PingAfter again.
+	if d := clk.nextTimer(t); d != after {
+		t.Fatalf("the heartbeat's first check is after %v, want %v", d, after)
 	}
-
-	// A talkative server: a message every 20 ms (an unknown type, which the agent ignores).
-	before := fs.pings.Load()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if err := writeMsg(ctx, sc.conn, map[string]string{"type": "x-test-noise"}); err != nil {
-			t.Fatal(err)
+	for i := int32(1); i <= 3; i++ {
+		clk.Advance(after)
+		if d := clk.nextTimer(t); d != after {
+			t.Fatalf("ping %d: the heartbeat waits %v for the pong, want %v", i, d, after)
+		}
+		if d := clk.nextTimer(t); d != after {
+			t.Fatalf("after ping %d: the next check is after %v, want %v", i, d, after)
+		}
+		if n := fs.pings.Load(); n != i {
+			t.Fatalf("%d pings after %d periods of server silence, want %d", n, i, i)
 		}
 	}
-	// One ping may already have been due when the noise started.
-	if n := fs.pings.Load() - before; n > 1 {
-		t.Fatalf("agent pinged %d times in 1.5 s while the server sent a message every 20 ms", n)
+
+	// A talkative server. A message the agent answers (a job it cannot decode: an error frame
+	// comes back) is read at 4 s; the check at 10 s finds 6 s of silence and waits 4 s more.
+	clk.Advance(4 * time.Second)
+	sc.send(t, map[string]any{"type": agentproto.TypeJob, "jobId": 5})
+	if m, ok := sc.next(t); !ok || m.typ != agentproto.TypeError {
+		t.Fatalf("the agent answered %q (open %v), want an error frame", m.typ, ok)
+	}
+	clk.Advance(6 * time.Second)
+	if d := clk.nextTimer(t); d != 4*time.Second {
+		t.Fatalf("after a message 6 s ago the heartbeat waits %v, want 4s (no ping)", d)
+	}
+	// A ping from the server counts as well: at 12 s, so the check at 14 s waits 8 s more.
+	clk.Advance(2 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := sc.conn.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second)
+	if d := clk.nextTimer(t); d != 8*time.Second {
+		t.Fatalf("after a server ping 2 s ago the heartbeat waits %v, want 8s (no ping)", d)
+	}
+	if n := fs.pings.Load(); n != 3 {
+		t.Fatalf("the agent pinged a server that talks to it: %d pings, want 3", n)
+	}
+	// Silent again: the ping comes PingAfter after the server's ping.
+	clk.Advance(8 * time.Second)
+	if d := clk.nextTimer(t); d != after {
+		t.Fatalf("the heartbeat waits %v for the pong, want %v", d, after)
+	}
+	clk.nextTimer(t)
+	if n := fs.pings.Load(); n != 4 {
+		t.Fatalf("%d pings after the server fell silent again, want 4", n)
 	}
 }
 
