@@ -16,18 +16,6 @@ import (
 	"github.com/cairnhq/cairn/delivery"
 )
 
-// setField sets the value of the input, textarea or select sel as a person does (React hears it).
-func setField(sel, value string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const el = document.querySelector(%q);
-		  if (!el) throw new Error('no ' + %q);
-		  const proto = el instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : el instanceof HTMLSelectElement ? HTMLSelectElement.prototype : HTMLInputElement.prototype;
-		  Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, %q);
-		  el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? 'change' : 'input', {bubbles: true})); return true })()`, sel, sel, value))(ctx, t)
-		return err
-	})
-}
-
 // script runs the JavaScript expression in the page.
 func script(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
