@@ -33,7 +33,8 @@ func setValue(sel, value string) chromedp.Action[chromedp.Void] {
 // with build 42, dev left to a person, a settable variable and a description. Deploying it asks
 // for a comment and says what dev gains; a second release deployed after it, rolling dev back
 // to the first says what it takes out (the second's commit and work item); abandoning the second
-// asks too. Screenshots at 1280 and 390 px; axe-core and no console error on each.
+// asks too. On a phone, the overview names the environment out of sight that waits for the
+// viewer and scrolls it into view, keeping the definition column. Screenshots at 1280 and 390 px; axe-core and no console error on each.
 func TestDashboardDialogsInBrowser(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the browser is Debian's")
@@ -59,6 +60,13 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 	    environments: [
 	      {name: "dev", trigger: {kind: AFTER_RELEASE}, job: {skipArtifactDownload: true, tasks: [{name: "hi", script: "echo $GREETING"}]}},
 	      {name: "prod", trigger: {kind: MANUAL}, job: {skipArtifactDownload: true, tasks: [{name: "hi", script: "echo prod"}]}}]}`)
+	// A wide definition whose last environment waits for the admin's approval: on a phone it is
+	// out of sight, and the overview says so.
+	job := `job: {skipArtifactDownload: true, tasks: [{name: "hi", script: "echo hi"}]}`
+	wide := h.createDefinition(t, `{name: "wide", environments: [
+	    {name: "qa", trigger: {kind: MANUAL}, `+job+`}, {name: "staging", trigger: {kind: MANUAL}, `+job+`},
+	    {name: "live", trigger: {kind: AFTER_RELEASE}, preApproval: {approvers: [{kind: USER, name: "admin"}]}, `+job+`}]}`)
+	h.createRelease(t, wide, nil)
 	shot := newShots(t)
 	url := h.http.URL
 	both := func(name string) chromedp.Action[chromedp.Void] {
@@ -76,6 +84,17 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		until("the overview", textIn(`main table`, "shop")),
+		until("live waits for the admin", textIn(`td[data-env="live"][data-waits-viewer]`, "waiting on approval by admin")),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		until("the hidden environment signalled", textIn(`[data-hidden-waiting]`, "live of wide waits for you")),
+		shot.take("45-overview-phone-hidden"),
+		chromedp.Click(chromedp.CSS(`[data-hidden-waiting] button`)),
+		until("live in sight", `!document.querySelector('[data-hidden-waiting]')`),
+		until("the definition column kept", `(() => { const th = document.querySelector('th[scope=row]'), box = document.querySelector('.scroll-x');
+		  return box.scrollLeft > 0 && Math.abs(th.getBoundingClientRect().left - box.getBoundingClientRect().left) < 2 })()`),
+		shot.take("46-overview-phone-scrolled"),
+		chromedp.EmulateViewport(1280, 900),
+		until("nothing hidden at 1280 px", `!document.querySelector('[data-hidden-waiting]')`),
 		chromedp.Click(chromedp.CSS(`button[data-action=create-release]`)),
 		until("the dialog", `!!document.querySelector('dialog[open] select#cr-art-app')`),
 		until("the newest admitted build", `document.querySelector('#cr-art-app').value === '42'`),
@@ -110,7 +129,7 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 	rels := h.ok(h.admin, `{ releases(first: 5) { totalCount edges { node { description
 	    artifacts { buildNumber branch } variableOverrides { name value } environments { name status } } } } }`, nil)
 	got := toJSON(rels)
-	for _, want := range []string{`"totalCount":1`, `"description":"hotfix for the basket"`, `"buildNumber":"42"`, `"branch":"main"`,
+	for _, want := range []string{`"totalCount":2`, `"description":"hotfix for the basket"`, `"buildNumber":"42"`, `"branch":"main"`,
 		`"name":"greeting","value":"bonjour"`, `"name":"dev","status":"NOT_STARTED"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the release lacks %s: %s", want, got)

@@ -46,6 +46,7 @@ type Documents = {
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n  pendingManualInterventions {\n    id taskName instructions createdAt timeoutAt onTimeout\n    deployment { id environmentName release { id name definition { id name } } }\n  }\n}": typeof types.MyApprovalsDocument,
     "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name viewerCan { createReleases } environments { name rank } } }\n  }\n}": typeof types.OverviewDocument,
     "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}": typeof types.OverviewRowDocument,
+    "query WaitingForViewer {\n  pendingApprovals { id deployment { id } }\n  pendingManualInterventions { id deployment { id } }\n}": typeof types.WaitingForViewerDocument,
     "query Profile {\n  viewer { role user { id username displayName email hasPassword groups { name } } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}": typeof types.ProfileDocument,
     "mutation ChangeOwnPassword($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) }": typeof types.ChangeOwnPasswordDocument,
     "mutation CreateOwnApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name } } }": typeof types.CreateOwnApiTokenDocument,
@@ -161,6 +162,7 @@ const documents: Documents = {
     "query MyApprovals {\n  pendingApprovals {\n    id stage approver approverKind createdAt dueAt viewerCan { approve reject reassign }\n    deployment { id environmentName requestedBy release { id name definition { id name } } }\n  }\n  pendingManualInterventions {\n    id taskName instructions createdAt timeoutAt onTimeout\n    deployment { id environmentName release { id name definition { id name } } }\n  }\n}": types.MyApprovalsDocument,
     "query Overview {\n  definitions(first: 100, orderBy: {field: NAME, direction: ASC}) {\n    edges { node { id name viewerCan { createReleases } environments { name rank } } }\n  }\n}": types.OverviewDocument,
     "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}": types.OverviewRowDocument,
+    "query WaitingForViewer {\n  pendingApprovals { id deployment { id } }\n  pendingManualInterventions { id deployment { id } }\n}": types.WaitingForViewerDocument,
     "query Profile {\n  viewer { role user { id username displayName email hasPassword groups { name } } }\n  myApiTokens { id name createdAt expiresAt revokedAt lastUsedAt scopes }\n}": types.ProfileDocument,
     "mutation ChangeOwnPassword($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) }": types.ChangeOwnPasswordDocument,
     "mutation CreateOwnApiToken($input: NewApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name } } }": types.CreateOwnApiTokenDocument,
@@ -386,6 +388,10 @@ export function graphql(source: "query Overview {\n  definitions(first: 100, ord
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}"): (typeof documents)["query OverviewRow($id: ID!) {\n  currentDeployments(definitionId: $id) {\n    environment\n    current { id name }\n    latest {\n      id status statusReason updatedAt createdAt\n      release { id name }\n      approvals { id stage status approver approverKind }\n      job { status waitingReason }\n      manualInterventions { status taskName approvers { kind name } }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query WaitingForViewer {\n  pendingApprovals { id deployment { id } }\n  pendingManualInterventions { id deployment { id } }\n}"): (typeof documents)["query WaitingForViewer {\n  pendingApprovals { id deployment { id } }\n  pendingManualInterventions { id deployment { id } }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

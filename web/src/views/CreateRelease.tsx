@@ -34,9 +34,8 @@ export function CreateReleaseButton({ definitionId, definitionName, can, compact
   if (!can) return null;
   return (
     <>
-      <button type="button" className={compact ? 'small-button' : 'primary'} data-action="create-release"
-        aria-label={compact ? `Create a release of ${definitionName}` : undefined} onClick={() => setOpen(true)}>
-        {compact ? 'New release' : 'Create release'}
+      <button type="button" className={compact ? 'small-button' : 'primary'} data-action="create-release" onClick={() => setOpen(true)}>
+        {compact ? <>New release<span className="sr-only"> of {definitionName}</span></> : 'Create release'}
       </button>
       {open && <CreateReleaseDialog definitionId={definitionId} onClose={() => setOpen(false)} />}
     </>

@@ -2,7 +2,9 @@
 // the environment runs, the status of its latest deployment, since when,
 // and whom it waits on (approvers, a manual intervention, or why no agent
 // takes its job).
+import { useRef } from 'react';
 import { useLive } from '../hooks';
+import { HiddenWaiting, useWaitingForViewer } from './OverviewHidden';
 import { Ago, ErrorNote, Loading, Page, Status, edges } from '../ui';
 import { Link } from '../router';
 import { useMayCall } from '../may';
@@ -52,6 +54,8 @@ export function waitingOn(latest: EnvState['latest']): string | null {
 export function Overview() {
   const defs = useLive(definitionsQuery, {}, (ev) => ev.__typename === 'ReleaseCreatedEvent');
   const list: Def[] = edges(defs.data?.definitions);
+  const box = useRef<HTMLDivElement>(null);
+  const waiting = useWaitingForViewer();
   const envNames = Array.from(new Set(list.flatMap((d) => [...(d.environments ?? [])].sort((a, b) => a.rank - b.rank).map((e) => e.name))));
   const may = useMayCall('Mutation.createDefinition');
   return (
@@ -60,7 +64,9 @@ export function Overview() {
       {defs.loading && !defs.data ? <Loading what="definitions" /> : list.length === 0 ? (
         <p>No release definitions yet.{may?.has('Mutation.createDefinition') ? <> <Link href="/definitions/new">Create the first one</Link>.</> : ' An editor creates them.'}</p>
       ) : (
-        <div className="scroll-x" role="region" aria-label="Definitions and environments" tabIndex={0}>
+        <>
+        <HiddenWaiting box={box} />
+        <div className="scroll-x" role="region" aria-label="Definitions and environments" tabIndex={0} ref={box}>
           <table className="matrix">
             <caption className="sr-only">What each environment of each definition runs</caption>
             <thead>
@@ -70,16 +76,17 @@ export function Overview() {
               </tr>
             </thead>
             <tbody>
-              {list.map((d) => <Row key={d.id} def={d} envNames={envNames} />)}
+              {list.map((d) => <Row key={d.id} def={d} envNames={envNames} waiting={waiting} />)}
             </tbody>
           </table>
         </div>
+        </>
       )}
     </Page>
   );
 }
 
-function Row({ def, envNames }: { def: Def; envNames: string[] }) {
+function Row({ def, envNames, waiting }: { def: Def; envNames: string[]; waiting: Set<string> }) {
   const row = useLive(rowQuery, { id: def.id }, (ev) => ev.definitionId === def.id);
   const byEnv = new Map((row.data?.currentDeployments ?? []).map((s) => [s.environment, s]));
   const has = new Set((def.environments ?? []).map((e) => e.name));
@@ -87,7 +94,8 @@ function Row({ def, envNames }: { def: Def; envNames: string[] }) {
     <tr>
       <th scope="row"><Link href={`/definitions/${def.id}`}>{def.name}</Link> <CreateReleaseButton definitionId={def.id} definitionName={def.name} can={def.viewerCan.createReleases} compact /></th>
       {envNames.map((n) => (
-        <td key={n} data-env={n}>
+        <td key={n} data-env={n} data-key={`${def.id}/${n}`}
+          data-waits-viewer={byEnv.get(n)?.latest && waiting.has(byEnv.get(n)!.latest!.id) ? `${n} of ${def.name}` : undefined}>
           {!has.has(n) ? <span className="muted" aria-label="no such environment">—</span> : <Cell s={byEnv.get(n)} />}
         </td>
       ))}
