@@ -79,7 +79,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 			return chromedp.Do(ctx, shot.take(name),
 				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 				shot.take(name+"-phone"),
-				chromedp.ResetViewport())
+				chromedp.EmulateViewport(1280, 900)) // ResetViewport leaves the page 390 px wide
 		})
 	}
 

@@ -303,7 +303,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		shot.take("04-release"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 		shot.take("04-release-phone"),
-		chromedp.ResetViewport(),
+		chromedp.EmulateViewport(1280, 900), // ResetViewport leaves the page 390 px wide
 		chromedp.SendKeys(chromedp.CSS(`li[data-env="prod"] input[id$="-comment"]`), "ship it"),
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//button[text()="Approve"]`)),
 		until("the approval recorded", textIn(`li[data-env="prod"]`, "by pam")),

@@ -123,7 +123,7 @@ func TestDashboardBigLog(t *testing.T) {
 		shot.take("14-big-log-error"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 		shot.take("14-big-log-error-phone"),
-		chromedp.ResetViewport(),
+		chromedp.EmulateViewport(1280, 900), // ResetViewport leaves the page 390 px wide
 	)
 
 	// A task collapses to its header; search lists the matching lines.
