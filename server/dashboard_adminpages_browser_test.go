@@ -79,7 +79,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 				shot.take(name+"-phone"),
 				// ResetViewport alone leaves the page laid out at 390 px.
-				chromedp.EmulateViewport(1280, 900), chromedp.ResetViewport())
+				chromedp.EmulateViewport(1280, 900))
 		})
 	}
 	signIn := func(user string) chromedp.Action[chromedp.Void] {

@@ -78,7 +78,7 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 			return chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), shot.take(name),
 				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 				shot.take(name+"-phone"), fitsWidth(name+"-phone"),
-				chromedp.ResetViewport())
+				chromedp.EmulateViewport(1280, 900)) // ResetViewport leaves the page 390 px wide
 		})
 	}
 	saved := func(what string) chromedp.Action[chromedp.Void] {
