@@ -26,7 +26,7 @@ func bareConfig(t *testing.T, dialect string, logs logRecorder) server.Config {
 		if os.Getenv(storagetest.EnvPostgres) == "" {
 			t.Skipf("PostgreSQL case skipped: set %s", storagetest.EnvPostgres)
 		}
-		cfg.DatabaseURL = storagetest.Open(t, "postgres").URL
+		cfg.DatabaseURL = storagetest.PostgresURL(t)
 	}
 	return cfg
 }

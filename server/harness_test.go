@@ -44,8 +44,7 @@ func newHarness(t *testing.T, dialect string) *harness {
 		// outbound guard refuses by default.
 		OutboundAllowedNetworks: "127.0.0.0/8,::1"}
 	if dialect == "postgres" {
-		db := storagetest.Open(t, "postgres") // creates and migrates a fresh schema
-		cfg.DatabaseURL = db.URL
+		cfg.DatabaseURL = storagetest.PostgresURL(t) // a fresh schema, which the server migrates
 	}
 	h := serve(t, cfg, "")
 	h.smtp = smtp

@@ -62,7 +62,7 @@ func eachWith(t *testing.T, mutate func(*server.Config), fn func(t *testing.T, h
 			logs := newLogRecorder()
 			cfg := server.Config{DataDir: t.TempDir(), Logger: slog.New(logs)}
 			if d == "postgres" {
-				cfg.DatabaseURL = storagetest.Open(t, "postgres").URL
+				cfg.DatabaseURL = storagetest.PostgresURL(t)
 			}
 			if mutate != nil {
 				mutate(&cfg)

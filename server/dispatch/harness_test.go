@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/agent"
+	"github.com/cairnhq/cairn/agentproto"
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/delivery/deliverytest"
@@ -59,9 +60,12 @@ type harness struct {
 
 type harnessOpts struct {
 	clock delivery.Clock
-	ping  time.Duration // Options.PingInterval
-	bus   *eventbus.Bus
-	keys  *auth.Keys
+	// hubClock runs the hub's liveness work (heartbeat, flushes, pauses) on clock as well, which
+	// must then be a *delivery.ManualClock; otherwise the hub runs on the system clock.
+	hubClock bool
+	ping     time.Duration // Options.PingInterval
+	bus      *eventbus.Bus
+	keys     *auth.Keys
 }
 
 func newHarness(t *testing.T, db *storage.DB, o harnessOpts) *harness {
@@ -83,7 +87,11 @@ func newHarness(t *testing.T, db *storage.DB, o harnessOpts) *harness {
 	}
 	h := &harness{db: db, c: db.Client, bus: o.bus, keys: o.keys}
 	h.e = delivery.New(db.Client, delivery.Options{Dialect: delivery.Dialect(db.Dialect), Clock: o.clock, Secrets: box, Bus: o.bus})
-	h.hub = NewHub(Options{Engine: h.e, Keys: o.keys, Events: o.bus, SweepInterval: -1, PingInterval: o.ping, Logger: testLogger(t)})
+	var hubClock agentproto.Clock
+	if o.hubClock {
+		hubClock = o.clock.(*delivery.ManualClock)
+	}
+	h.hub = NewHub(Options{Engine: h.e, Keys: o.keys, Events: o.bus, SweepInterval: -1, PingInterval: o.ping, Logger: testLogger(t), Clock: hubClock})
 	h.hub.Start()
 	mux := http.NewServeMux()
 	h.hub.Mount(mux)

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,15 +14,18 @@ import (
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
-// TestHeartbeatPingsOnlySilentAgents: the server never pings an agent that pings it, pings one
-// that stays silent (and keeps it while it answers), closes one that does not answer, and counts
-// an agent's pings as signs of life.
+// TestHeartbeatPingsOnlySilentAgents, on the hub's clock (moved by the test, never waited for):
+// the server never pings an agent that pings it, pings one that stays silent (and keeps it while
+// it answers), counts an agent's pings as signs of life, and closes one that does not answer.
 func TestHeartbeatPingsOnlySilentAgents(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		clk := delivery.NewManualClock(time.Now())
-		// Every 600 ms the server pings the agents silent for 300 ms.
-		h := newHarness(t, db, harnessOpts{clock: clk, ping: 600 * time.Millisecond})
+		t0 := clk.Now()
+		// Every 10 s the server pings the agents silent for 5 s; signs of life are written every
+		// 5 s (the default grace's quarter is longer).
+		const every = 10 * time.Second
+		h := newHarness(t, db, harnessOpts{clock: clk, hubClock: true, ping: every})
 
 		// counting dials a client that counts the server's pings and keeps a reader
 		// (coder/websocket answers pings and pongs only while reading).
@@ -46,53 +50,74 @@ func TestHeartbeatPingsOnlySilentAgents(t *testing.T) {
 			}
 			return id, c, &pings
 		}
-		pinger, pc, pingerPings := counting("pinger", true)
-		stop := make(chan struct{})
-		pingerDone := make(chan struct{})
-		go func() { // the pinger pings every 20 ms from its welcome on
-			defer close(pingerDone)
-			for {
-				pctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				pc.conn.Ping(pctx)
-				cancel()
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
+		ping := func(c *rawClient) {
+			t.Helper()
+			pctx, cancel := context.WithTimeout(ctx, waitLimit)
+			defer cancel()
+			if err := c.conn.Ping(pctx); err != nil {
+				t.Fatal(err)
 			}
-		}()
+		}
+		pinging := func(id int) bool { s := h.hub.session(id); return s != nil && s.pinging.Load() }
+		pinger, pc, pingerPings := counting("pinger", true)
 		silent, _, silentPings := counting("silent", true)
-		time.Sleep(2 * time.Second)
-		close(stop)
-		<-pingerDone
-		if n := pingerPings.Load(); n != 0 {
-			t.Errorf("the server pinged an agent that pings every 20 ms %d times", n)
-		}
-		if n := silentPings.Load(); n < 2 {
-			t.Errorf("the server pinged a silent agent %d times in 2 s (every 600 ms), want about 3", n)
-		}
-		if h.hub.session(silent) == nil || h.hub.session(pinger) == nil {
-			t.Fatal("an agent that answers pings was disconnected")
-		}
 
-		// Pings alone are signs of life: the flush records the pinger as seen now.
-		clk.Advance(time.Minute)
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		if err := pc.conn.Ping(pctx); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
+		// The hub's loops wake when the clock passes their due times; when exactly they run is the
+		// scheduler's business, so the test calls the heartbeat and the flush itself where it
+		// needs them at a known instant.
+		// 6 s: the pinger pinged just now, the silent agent has said nothing since its hello.
+		clk.Advance(6 * time.Second)
+		ping(pc)
 		h.hub.flushSeen(ctx)
-		if a := h.c.Agent.GetX(ctx, pinger); a.LastSeenAt == nil || clk.Now().Sub(*a.LastSeenAt).Abs() > time.Millisecond {
-			t.Errorf("after a ping and a flush: last seen %v, want %v", a.LastSeenAt, clk.Now())
+		if got := h.hub.heartbeat(); !slices.Equal(got, []int{silent}) {
+			t.Fatalf("6 s after the hellos the heartbeat pinged %v, want only the silent agent %d", got, silent)
+		}
+		h.waitFor(t, "the silent agent's pong", func() bool { return silentPings.Load() == 1 && !pinging(silent) })
+		// 9 s: the pinger pinged again, the silent agent answered 3 s ago.
+		clk.Advance(3 * time.Second)
+		ping(pc)
+		if got := h.hub.heartbeat(); len(got) != 0 {
+			t.Fatalf("9 s: the heartbeat pinged %v, want nobody (both heard from within 5 s)", got)
+		}
+		// 10 s: a flush (since the one at 6 s) writes the pinger as seen: its pings are its only
+		// frames since then.
+		clk.Advance(time.Second)
+		h.hub.flushSeen(ctx)
+		if a := h.c.Agent.GetX(ctx, pinger); a.LastSeenAt == nil || a.LastSeenAt.Sub(t0.Add(10*time.Second)).Abs() > time.Millisecond { // PostgreSQL keeps µs
+			t.Errorf("the pinger was last seen at %v, want 10 s after %v", a.LastSeenAt, t0)
+		}
+		if n := pingerPings.Load(); n != 0 {
+			t.Errorf("the server pinged an agent that pings it %d times", n)
 		}
 
-		// An agent that stops reading cannot answer: the server closes its connection.
+		// The heartbeat's own loop, on the hub's clock, pings the silent agent. The clock moves by
+		// half an interval at a time, and only while the agents that answer have no ping in
+		// flight, so that their pings (which time out after an interval) never do.
+		step := func() {
+			if !pinging(silent) && !pinging(pinger) {
+				clk.Advance(every / 2)
+			}
+		}
+		h.waitFor(t, "the heartbeat loop's ping answered", func() bool {
+			if silentPings.Load() >= 2 && !pinging(silent) {
+				return true
+			}
+			step()
+			return false
+		})
+
+		// An agent that stops reading cannot answer: the server closes its connection once its
+		// ping has gone unanswered for an interval.
 		mute, _, _ := counting("mute", false) // no reader: its pongs are never sent
-		h.waitFor(t, "the mute agent disconnected", func() bool { return h.hub.session(mute) == nil })
-		if h.hub.session(silent) == nil {
-			t.Error("the silent agent that answers pings was disconnected")
+		h.waitFor(t, "the mute agent disconnected", func() bool {
+			if h.hub.session(mute) == nil {
+				return true
+			}
+			step()
+			return false
+		})
+		if h.hub.session(silent) == nil || h.hub.session(pinger) == nil {
+			t.Error("an agent that answers pings was disconnected")
 		}
 	})
 }

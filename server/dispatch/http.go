@@ -179,7 +179,7 @@ func (h *Hub) ConnectHandler() http.Handler {
 			return
 		}
 		// Agents are not browsers: the credential authenticates, Origin does not apply.
-		heard := new(agentproto.Heard)
+		heard := agentproto.NewHeard(h.clock)
 		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 			Subprotocols: []string{agentproto.Subprotocol}, InsecureSkipVerify: true,
 			OnPingReceived: heard.OnPing, OnPongReceived: heard.OnPong,

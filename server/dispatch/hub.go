@@ -40,12 +40,19 @@ type Options struct {
 	CredentialTTL time.Duration
 	// Observer is told of assignments and log lines (metrics); nil tells no one.
 	Observer Observer
+	// Clock paces the hub's liveness work: the heartbeat, the flush of signs of life, the sweeper,
+	// the retry of a failed claim round and the pauses between waiting-reason refreshes and after
+	// a busy agent's refusal, and measures agents' silence. Nil means agentproto.SystemClock
+	// (monotonic); tests pass a manual clock (delivery.ManualClock) and move it. The times the
+	// engine stores (grace, signs of life, welcome) are the engine's clock's.
+	Clock agentproto.Clock
 }
 
 // Hub tracks the connected agents and pushes jobs to them.
 type Hub struct {
 	opts   Options
 	e      *delivery.Engine
+	clock  agentproto.Clock
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -93,9 +100,12 @@ func NewHub(opts Options) *Hub {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	if opts.Clock == nil {
+		opts.Clock = agentproto.SystemClock{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
-		opts: opts, e: opts.Engine, log: opts.Logger.With("component", "dispatch"),
+		opts: opts, e: opts.Engine, clock: opts.Clock, log: opts.Logger.With("component", "dispatch"),
 		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1), waitc: make(chan struct{}, 1), sessions: map[int]*session{},
 	}
 }
@@ -192,18 +202,33 @@ func (h *Hub) seenEveryFor() time.Duration {
 // seenLoop writes the agents' signs of life periodically, in one statement.
 func (h *Hub) seenLoop() { h.every(h.seenEveryFor(), func() { h.flushSeen(h.ctx) }) }
 
-// every runs fn every d until the hub closes.
+// every runs fn every d of the hub's clock (d after the previous run ended) until the hub closes.
 func (h *Hub) every(d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-t.C:
-		}
+	for h.pause(d) {
 		fn()
 	}
+}
+
+// pause waits d of the hub's clock; it reports false when the hub closed meanwhile.
+func (h *Hub) pause(d time.Duration) bool {
+	due, stop := h.clock.After(d)
+	defer stop()
+	select {
+	case <-h.ctx.Done():
+		return false
+	case <-due:
+		return true
+	}
+}
+
+// after runs fn once d of the hub's clock has passed, unless the hub closes first (then the
+// goroutine ends at once).
+func (h *Hub) after(d time.Duration, fn func()) {
+	go func() {
+		if h.pause(d) {
+			fn()
+		}
+	}()
 }
 
 // flushSeen records as seen, in one statement, the agents of every current session heard from
@@ -211,11 +236,12 @@ func (h *Hub) every(d time.Duration, fn func()) {
 func (h *Hub) flushSeen(ctx context.Context) {
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
-	since := time.Since(h.lastFlush)
-	h.lastFlush = time.Now()
+	now := h.clock.Now()
+	since := now.Sub(h.lastFlush)
+	h.lastFlush = now
 	var ids []int
 	for _, s := range h.snapshot() {
-		if s.heard.Silent() < since {
+		if s.heard.Silent() <= since { // heard at the previous flush's instant: it may have missed it
 			ids = append(ids, s.agentID)
 		}
 	}
@@ -231,14 +257,18 @@ func (h *Hub) flushSeen(ctx context.Context) {
 // interval. One loop and one timer serve every connection, and the burst matters: pings spread
 // over the interval (one timer per connection, or agents pinging on their own schedule) each wake
 // an idle server, which costs several times the CPU of the same pings sent together.
-func (h *Hub) heartbeatLoop() {
-	h.every(h.opts.PingInterval, func() {
-		for _, s := range h.snapshot() {
-			if s.welcomed.Load() && s.heard.Silent() >= h.opts.PingInterval/2 && s.pinging.CompareAndSwap(false, true) {
-				go s.ping()
-			}
+func (h *Hub) heartbeatLoop() { h.every(h.opts.PingInterval, func() { h.heartbeat() }) }
+
+// heartbeat pings the welcomed agents not heard from for half a ping interval (and not being
+// pinged already); it returns the ids of those it pinged.
+func (h *Hub) heartbeat() (pinged []int) {
+	for _, s := range h.snapshot() {
+		if s.welcomed.Load() && s.heard.Silent() >= h.opts.PingInterval/2 && s.pinging.CompareAndSwap(false, true) {
+			pinged = append(pinged, s.agentID)
+			go s.ping()
 		}
-	})
+	}
+	return pinged
 }
 
 // remove forgets s; it reports whether s was the agent's current session.
@@ -375,7 +405,7 @@ func (h *Hub) dispatchLoop() {
 			continue
 		}
 		retry = min(max(retry*2, roundRetryMin), roundRetryMax)
-		time.AfterFunc(retry, h.kick)
+		h.after(retry, h.kick)
 	}
 }
 
@@ -432,12 +462,8 @@ func (h *Hub) waitingLoop() {
 		if err := h.e.UpdateWaitingReasons(h.ctx); err != nil && h.ctx.Err() == nil {
 			h.log.Error("updating waiting reasons", "err", err)
 		}
-		pause := time.NewTimer(waitingEvery)
-		select {
-		case <-h.ctx.Done():
-			pause.Stop()
+		if !h.pause(waitingEvery) {
 			return
-		case <-pause.C:
 		}
 	}
 }

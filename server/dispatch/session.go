@@ -221,9 +221,7 @@ func (s *session) writeLoop() {
 // unanswered ping ends the connection.
 func (s *session) ping() {
 	defer s.pinging.Store(false)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.hub.opts.PingInterval) // as in writeLoop
-	err := s.conn.Ping(ctx)
-	cancel()
+	err := agentproto.PingWithin(context.WithoutCancel(s.ctx), s.conn, s.hub.clock, s.hub.opts.PingInterval) // as in writeLoop
 	if err != nil && s.ctx.Err() == nil {
 		s.log.Warn("agent did not answer a ping; closing", "err", err)
 		s.cancel(fmt.Errorf("ping: %w", err))
@@ -454,7 +452,7 @@ func (s *session) rejected(jobID int, m agentproto.JobRejected) error {
 			// The agent reports a result a moment before it frees the slot: offer it jobs again
 			// after a short pause, or as soon as one of its jobs ends.
 			s.busy = true
-			time.AfterFunc(busyPause, func() {
+			s.hub.after(busyPause, func() {
 				s.mu.Lock()
 				s.busy = false
 				s.mu.Unlock()

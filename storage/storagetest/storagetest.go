@@ -63,6 +63,28 @@ func Open(t testing.TB, dialect string) *storage.DB {
 }
 
 func openPostgresSchema(t testing.TB) (*storage.DB, error) {
+	u, err := postgresSchema(t)
+	if err != nil {
+		return nil, err
+	}
+	return storage.OpenPostgres(context.Background(), u, 0)
+}
+
+// PostgresURL returns the DSN of a fresh, empty PostgreSQL schema (not migrated: for a server
+// under test, which migrates at its start), dropped after the test; the test skips when
+// EnvPostgres is unset.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	u, err := postgresSchema(t)
+	if err != nil {
+		t.Fatalf("creating a postgres schema: %v", err)
+	}
+	return u
+}
+
+// postgresSchema creates a schema of its own in EnvPostgres's database, dropped after the
+// test, and returns a DSN whose search_path is that schema.
+func postgresSchema(t testing.TB) (string, error) {
 	base := os.Getenv(EnvPostgres)
 	if base == "" {
 		t.Skipf("PostgreSQL case skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", EnvPostgres)
@@ -72,11 +94,11 @@ func openPostgresSchema(t testing.TB) (*storage.DB, error) {
 	schema := "t_" + hex.EncodeToString(b[:])
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer admin.Close()
 	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		return nil, err
+		return "", err
 	}
 	t.Cleanup(func() {
 		a, err := sql.Open("pgx", base)
@@ -88,7 +110,7 @@ func openPostgresSchema(t testing.TB) (*storage.DB, error) {
 	})
 	u, err := url.Parse(base)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
@@ -96,5 +118,5 @@ func openPostgresSchema(t testing.TB) (*storage.DB, error) {
 	// the WAL flush spare each write a disk flush and change nothing a test observes.
 	q.Set("synchronous_commit", "off")
 	u.RawQuery = q.Encode()
-	return storage.OpenPostgres(context.Background(), u.String(), 0)
+	return u.String(), nil
 }
