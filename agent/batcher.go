@@ -17,11 +17,15 @@ type batcher struct {
 	maxBytes int
 	pending  []agentproto.LogLine
 	size     int
-	timer    *time.Timer
+	timer    interface{ Stop() bool }
+	// after starts the interval's timer: time.AfterFunc, or a test's hand-fired one.
+	after func(time.Duration, func()) interface{ Stop() bool }
 }
 
+func afterFunc(d time.Duration, f func()) interface{ Stop() bool } { return time.AfterFunc(d, f) }
+
 func newBatcher(interval time.Duration, maxBytes int, flush func([]agentproto.LogLine)) *batcher {
-	return &batcher{flushFn: flush, interval: interval, maxBytes: maxBytes}
+	return &batcher{flushFn: flush, interval: interval, maxBytes: maxBytes, after: afterFunc}
 }
 
 // Add queues one line.
@@ -34,7 +38,7 @@ func (b *batcher) Add(l agentproto.LogLine) {
 	case b.size >= b.maxBytes:
 		b.flushLocked()
 	case len(b.pending) == 1:
-		b.timer = time.AfterFunc(b.interval, b.Flush)
+		b.timer = b.after(b.interval, b.Flush)
 	}
 }
 

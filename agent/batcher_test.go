@@ -34,21 +34,37 @@ func TestBatcherFlushesByTime(t *testing.T) {
 	t.Parallel()
 	got := make(chan []agentproto.LogLine, 1)
 	b := newBatcher(20*time.Millisecond, 1<<20, func(l []agentproto.LogLine) { got <- l })
-	start := time.Now()
+	// The interval's timer is fired by hand: the test decides when the interval has passed.
+	var asked []time.Duration
+	var fire func()
+	b.after = func(d time.Duration, f func()) interface{ Stop() bool } {
+		asked, fire = append(asked, d), f
+		return stopper{}
+	}
 	b.Add(agentproto.LogLine{Text: "a"})
 	b.Add(agentproto.LogLine{Text: "b"})
+	select {
+	case l := <-got:
+		t.Fatalf("flushed before the interval: %+v", l)
+	default:
+	}
+	if len(asked) != 1 || asked[0] != 20*time.Millisecond {
+		t.Fatalf("timers asked for: %v; want one of 20ms (from the first pending line)", asked)
+	}
+	fire()
 	select {
 	case l := <-got:
 		if len(l) != 2 || l[0].Text != "a" || l[1].Text != "b" {
 			t.Fatalf("batch = %+v", l)
 		}
-		if time.Since(start) < 20*time.Millisecond {
-			t.Fatal("flushed before the interval")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no flush after the interval")
+	default:
+		t.Fatal("no flush when the interval passed")
 	}
 }
+
+type stopper struct{}
+
+func (stopper) Stop() bool { return true }
 
 func TestBatcherKeepsOrderUnderConcurrency(t *testing.T) {
 	t.Parallel()
