@@ -65,16 +65,19 @@ func (in *installation) dumpLogs() {
 // crash kills the server with SIGKILL, keeps it down for downtime, starts it again on the same
 // database and data directory (on another port: the agent's network, netProxy, takes it there)
 // and returns when it listens. The agent's network stays cut for cut after the start (negative:
-// until the caller restores it). It returns when the new process started listening.
-func (in *installation) crash(downtime, cut time.Duration) time.Time {
+// until the caller restores it). It returns when the new process started listening, with the
+// instant before the new process started (nothing it does can come earlier) and the instant it
+// answered.
+func (in *installation) crash(downtime, cut time.Duration) (starting, up time.Time) {
 	t := in.t
 	t.Helper()
 	in.net.point("")
 	in.srv.kill()
 	// The outage itself: the scenario's length, not a wait for something.
 	<-time.After(downtime)
+	starting = time.Now()
 	in.srv = startServer(t, in.opts)
-	up := time.Now()
+	up = time.Now()
 	in.api.url = in.srv.URL
 	switch {
 	case cut == 0:
@@ -83,7 +86,7 @@ func (in *installation) crash(downtime, cut time.Duration) time.Time {
 		url := in.srv.URL
 		time.AfterFunc(cut, func() { in.net.point(url) })
 	}
-	return up
+	return starting, up
 }
 
 // startAgent runs a real agent (agent.Run) in the test process, registered through the API. It
@@ -323,7 +326,7 @@ func survivesCrashes(t *testing.T, in *installation) {
 		{100 * time.Millisecond, 0},
 	} {
 		before := in.state(c).LogSeq
-		up := in.crash(cr.downtime, cr.cut)
+		_, up := in.crash(cr.downtime, cr.cut)
 		long := cr.downtime > testGrace
 		in.waitJob(c, fmt.Sprintf("crash %d: the job streaming to the new process", i+1), func(s jobState) bool {
 			if s.Job != "RUNNING" {
@@ -356,9 +359,12 @@ func survivesCrashes(t *testing.T, in *installation) {
 // start, then the agent's lines arrive, marked.
 func lostAfterGrace(t *testing.T, in *installation) {
 	c := in.startCounter("cut-off")
-	up := in.crash(500*time.Millisecond, -1)
+	// The grace counts from the new process's start, which is after starting: a loss seen
+	// sooner than the grace after starting was declared early (a lower bound, which a slow
+	// machine cannot break).
+	starting, _ := in.crash(500*time.Millisecond, -1)
 	s := in.waitJob(c, "the job lost", func(s jobState) bool { return s.Job != "RUNNING" && final[s.Deployment] })
-	lostAfter := time.Since(up)
+	lostAfter := time.Since(starting)
 	wantReason := fmt.Sprintf(`%s: agent %q did not reconnect within the grace period (%s) after the server started`,
 		delivery.LostReason, "survivor-"+in.dialect(), testGrace)
 	if s.Job != "LOST" || !strings.HasPrefix(s.JobReason, wantReason) || s.Deployment != "FAILED" || !strings.Contains(s.DeploymentReason, wantReason) {
