@@ -38,9 +38,11 @@ type deployCtx struct {
 	rel *ent.Release
 	re  *ent.ReleaseEnvironment
 	env *spec.EnvironmentSpec
-	// reUnwritten is set while re's status was moved in memory only (moveEnvironmentLater):
-	// the next moveEnvironment, or writeEnvironment, stores it.
-	reUnwritten bool
+	// rePending holds the events moveEnvironmentLater applied to re in memory only, and
+	// reStored the status its row still has: the next moveEnvironment stores the status they led
+	// to, or writeEnvironment replays them through the table from reStored.
+	rePending []EnvironmentEvent
+	reStored  releaseenvironment.Status
 }
 
 // policy returns the approval policy of a stage.
@@ -271,7 +273,7 @@ func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) e
 	if err != nil {
 		return err
 	}
-	if err := t.storeEnvironment(dc, to); err != nil {
+	if err := t.storeEnvironment(dc, to, t.environmentUpdate(dc).SetStatus(to)); err != nil {
 		return err
 	}
 	// Not audited: an environment's status follows its deployments (auditedTransition).
@@ -289,26 +291,42 @@ func (t *txn) moveEnvironmentLater(actor Actor, dc *deployCtx, ev EnvironmentEve
 	if err != nil {
 		return err
 	}
+	if len(dc.rePending) == 0 {
+		dc.reStored = dc.re.Status
+	}
 	re := *dc.re
 	re.Status, re.UpdatedAt = to, t.now
-	dc.re, dc.reUnwritten = &re, true
+	dc.re, dc.rePending = &re, append(dc.rePending, ev)
 	ev2 := dc.event(EventEnvironmentStatusChanged, actor)
 	ev2.Status = string(to)
 	return t.emit(ev2)
 }
 
-// writeEnvironment stores the status moveEnvironmentLater left in memory, if any.
+// writeEnvironment stores the status moveEnvironmentLater left in memory, if any: its events
+// applied again, through the table, from the status the row has.
 func (t *txn) writeEnvironment(dc *deployCtx) error {
-	if !dc.reUnwritten {
+	if len(dc.rePending) == 0 {
 		return nil
 	}
-	return t.storeEnvironment(dc, dc.re.Status)
+	to := dc.reStored
+	for _, ev := range dc.rePending {
+		var err error
+		if to, err = environmentMachine.apply(dc.re.ID, to, ev); err != nil {
+			return err
+		}
+	}
+	return t.storeEnvironment(dc, to, t.environmentUpdate(dc).SetStatus(to))
 }
 
-// storeEnvironment writes status to of dc's release environment, checking its version.
-func (t *txn) storeEnvironment(dc *deployCtx, to releaseenvironment.Status) error {
-	n, err := t.ReleaseEnvironment.Update().Where(releaseenvironment.ID(dc.re.ID), releaseenvironment.Version(dc.re.Version)).
-		SetStatus(to).AddVersion(1).SetUpdatedAt(t.now).Save(t.ctx)
+// environmentUpdate is the update of dc's release environment row at the version dc read.
+func (t *txn) environmentUpdate(dc *deployCtx) *ent.ReleaseEnvironmentUpdate {
+	return t.ReleaseEnvironment.Update().Where(releaseenvironment.ID(dc.re.ID), releaseenvironment.Version(dc.re.Version))
+}
+
+// storeEnvironment saves u, which sets the status to of dc's release environment (its callers
+// set it, with a status from the table), checking the version.
+func (t *txn) storeEnvironment(dc *deployCtx, to releaseenvironment.Status, u *ent.ReleaseEnvironmentUpdate) error {
+	n, err := u.AddVersion(1).SetUpdatedAt(t.now).Save(t.ctx)
 	if err == nil && n == 0 {
 		return Conflict("environment %s of release %s changed concurrently; read it again", dc.re.Name, dc.rel.Name)
 	}
@@ -317,7 +335,7 @@ func (t *txn) storeEnvironment(dc *deployCtx, to releaseenvironment.Status) erro
 	}
 	re := *dc.re // the new row is known: it is not read back
 	re.Status, re.Version, re.UpdatedAt = to, dc.re.Version+1, t.now
-	dc.re, dc.reUnwritten = &re, false
+	dc.re, dc.rePending = &re, nil
 	return nil
 }
 
