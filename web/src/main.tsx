@@ -81,10 +81,10 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   else if (path === '/agents') view = <Agents />;
   else if (path === '/releases') view = <Releases />;
   else if (path === '/profile') view = <Profile />;
-  else if (isAdminPath(path)) view = <Admin path={path} may={may} />;
+  else if (section && may?.has(section.field)) view = <section.view />;
+  else if (isAdminPath(path) && !section) view = <Admin path={path} may={may} />;
   else if (path === '/audit' && may?.has('Query.auditEvents')) view = <Audit />;
   else if (path === '/webhook-deliveries' && may?.has('Query.webhookDeliveries')) view = <WebhookDeliveries />;
-  else if (section && may?.has(section.field)) view = <section.view />;
   else if (path === '/library' && library) view = <LibraryIndex may={may!} />;
   else if ((path === '/audit' || path === '/webhook-deliveries' || path === '/library' || section) && !may) view = <Page title="Loading"><p role="status">Loading…</p></Page>;
   else view = <Page title="Not found"><p>No such page. <Link href="/">Go to the overview</Link>.</p></Page>;
