@@ -326,23 +326,7 @@ func (e *Engine) ArtifactVersions(ctx context.Context, actor Actor, l BuildListe
 		if s.Alias != alias {
 			continue
 		}
-		ref, creds, err := e.sourceRef(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		builds, err := l.RecentBuilds(ctx, ref, creds, n)
-		if err != nil {
-			return nil, fmt.Errorf("listing builds of %s from %s: %w", s.Job, creds.Name, err)
-		}
-		if len(builds) > n {
-			builds = builds[:n]
-		}
-		out := make([]*BuildVersion, len(builds))
-		for i := range builds {
-			builds[i].Admitted = admittedBuild(s, builds[i])
-			out[i] = &builds[i]
-		}
-		return out, nil
+		return e.recentBuilds(ctx, l, s, n)
 	}
 	return nil, Invalid("alias", "definition %q has no artifact source %q (it has %s)", def.Name, alias, aliasNames(snap))
 }
@@ -395,6 +379,12 @@ func (e *Engine) SourceBuilds(ctx context.Context, actor Actor, l BuildLister, s
 	if l == nil {
 		return nil, fmt.Errorf("listing builds: no CI client is configured")
 	}
+	return e.recentBuilds(ctx, l, s, n)
+}
+
+// recentBuilds asks the CI server of source s for its n most recent builds, newest first, each
+// marked with whether s would release it by itself.
+func (e *Engine) recentBuilds(ctx context.Context, l BuildLister, s spec.ArtifactSourceSpec, n int) ([]*BuildVersion, error) {
 	ref, creds, err := e.sourceRef(ctx, s)
 	if err != nil {
 		return nil, err
@@ -408,6 +398,7 @@ func (e *Engine) SourceBuilds(ctx context.Context, actor Actor, l BuildLister, s
 	}
 	out := make([]*BuildVersion, len(builds))
 	for i := range builds {
+		builds[i].Admitted = admittedBuild(s, builds[i])
 		out[i] = &builds[i]
 	}
 	return out, nil
