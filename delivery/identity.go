@@ -301,7 +301,9 @@ func (e *Engine) EnsureAdmin(ctx context.Context, username string) (*ent.User, e
 	if err != nil {
 		return nil, fmt.Errorf("ensuring admin %q: %w", username, err)
 	}
-	return u, nil
+	// The row was read or created in the finished transaction: unwrap it so
+	// that its edges are read through the engine's client, not the closed tx.
+	return u.Unwrap(), nil
 }
 
 func validateUsername(field, s string) error {

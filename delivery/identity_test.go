@@ -167,6 +167,29 @@ func TestUsers(t *testing.T) {
 	})
 }
 
+// EnsureAdmin's user, created or found, is not bound to the transaction
+// that read it: its edges can be queried afterwards (as the identity
+// mutations' answers do).
+func TestEnsureAdminUserOutlivesItsTransaction(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		e := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Clock: delivery.NewManualClock(idT0)})
+		for _, round := range []string{"created", "found"} {
+			u, err := e.EnsureAdmin(ctx, "root")
+			if err != nil {
+				t.Fatalf("EnsureAdmin (%s): %v", round, err)
+			}
+			groups, err := u.QueryGroups().All(ctx)
+			if err != nil {
+				t.Fatalf("querying the %s admin's groups: %v", round, err)
+			}
+			if len(groups) != 0 {
+				t.Errorf("%s admin has groups %v; want none", round, groups)
+			}
+		}
+	})
+}
+
 func TestLastAdmin(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
