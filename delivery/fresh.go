@@ -7,9 +7,10 @@ import (
 )
 
 // This file stores together the writes a release's transaction makes to rows that only it can
-// see: the statuses of its new release environments and the queued_at of its new deployments.
-// They were one update each (two per environment triggered); they are one statement on
-// PostgreSQL and two on SQLite, whatever the number of environments. No version check is
+// see: the statuses of its new release environments, the queued_at of its new deployments and
+// their automated approvals. They were one statement each (three per environment triggered);
+// they are two statements on PostgreSQL and three on SQLite, whatever the number of
+// environments. No version check is
 // needed (no other transaction sees the rows before commit); statuses are still the
 // transition table's (moveEnvironmentLater's events, replayed from the stored status).
 
@@ -23,8 +24,24 @@ func (t *txn) holdFresh(dc *deployCtx) {
 	t.freshEnvWrites = append(t.freshEnvWrites, dc)
 }
 
-// flushFresh stores what holdFresh and createJob held back (t.batchFresh).
+// flushFreshApprovals inserts the automated approvals openStage held back, in one statement.
+func (t *txn) flushFreshApprovals() error {
+	if len(t.freshApprovals) == 0 {
+		return nil
+	}
+	creates := t.freshApprovals
+	t.freshApprovals = nil
+	if err := t.Approval.CreateBulk(creates...).Exec(t.ctx); err != nil {
+		return fmt.Errorf("storing automated approvals: %w", err)
+	}
+	return nil
+}
+
+// flushFresh stores what holdFresh, createJob and openStage held back (t.batchFresh).
 func (t *txn) flushFresh() error {
+	if err := t.flushFreshApprovals(); err != nil {
+		return err
+	}
 	var envIDs []int64
 	var envStatuses []string
 	for _, dc := range t.freshEnvWrites {

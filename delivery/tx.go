@@ -88,6 +88,7 @@ type txn struct {
 	batchFresh     bool
 	freshEnvWrites []*deployCtx
 	freshQueuedAt  map[int]time.Time
+	freshApprovals []*ent.ApprovalCreate
 	// timersChanged is set when the transaction created a timer, so that
 	// the timer loop recomputes its next wake-up after commit.
 	timersChanged bool
