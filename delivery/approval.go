@@ -35,11 +35,17 @@ const systemApprover = "system"
 func (t *txn) openStage(actor Actor, dc *deployCtx, stage approval.Stage) (bool, error) {
 	policy := dc.policy(stage)
 	if len(policy.Approvers) == 0 {
-		err := t.Approval.Create().
+		c := t.Approval.Create().
 			SetDeploymentID(dc.d.ID).SetReleaseID(dc.rel.ID).SetStage(stage).SetRank(1).
 			SetStatus(approval.StatusAPPROVED).SetAutomated(true).SetDecidedBy(systemApprover).
-			SetDecidedAt(t.now).SetCreatedAt(t.now).SetUpdatedAt(t.now).Exec(t.ctx)
-		if err != nil {
+			SetDecidedAt(t.now).SetCreatedAt(t.now).SetUpdatedAt(t.now)
+		if t.batchFresh && t.fresh[dc.d.ID] != nil {
+			// Of a deployment of this transaction's new release: stored with its siblings'
+			// (flushFresh); nothing reads a decided automated approval back.
+			t.freshApprovals = append(t.freshApprovals, c)
+			return true, nil
+		}
+		if err := c.Exec(t.ctx); err != nil {
 			return false, fmt.Errorf("storing automated approval: %w", err)
 		}
 		// Not audited: an automated approval is the policy's, recorded on its row.
@@ -47,6 +53,9 @@ func (t *txn) openStage(actor Actor, dc *deployCtx, stage approval.Stage) (bool,
 	}
 	skip := ""
 	if stage == approval.StagePRE && policy.SkipIfApprovedInPreviousEnvironment {
+		if err := t.flushFreshApprovals(); err != nil { // the previous environment's, read now
+			return false, err
+		}
 		prev, err := t.approvedInPreviousEnvironment(dc, policy.Approvers)
 		if err != nil {
 			return false, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -269,6 +270,15 @@ func (t *txn) moveDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, sta
 // moveEnvironment applies ev to the deployment's release environment, audits
 // it as "environment.<ev>" and emits EventEnvironmentStatusChanged.
 func (t *txn) moveEnvironment(actor Actor, dc *deployCtx, ev EnvironmentEvent) error {
+	if t.batchFresh && t.freshEnvs[dc.re.ID] {
+		// A release environment of this transaction's release: nobody else sees it before
+		// commit, so its status is stored once, with its siblings' (flushFresh).
+		if err := t.moveEnvironmentLater(actor, dc, ev); err != nil {
+			return err
+		}
+		t.holdFresh(dc)
+		return nil
+	}
 	to, err := environmentMachine.apply(dc.re.ID, dc.re.Status, ev)
 	if err != nil {
 		return err
@@ -306,6 +316,10 @@ func (t *txn) moveEnvironmentLater(actor Actor, dc *deployCtx, ev EnvironmentEve
 // applied again, through the table, from the status the row has.
 func (t *txn) writeEnvironment(dc *deployCtx) error {
 	if len(dc.rePending) == 0 {
+		return nil
+	}
+	if t.batchFresh && t.freshEnvs[dc.re.ID] {
+		t.holdFresh(dc) // stored with its siblings (flushFresh)
 		return nil
 	}
 	to := dc.reStored
@@ -569,7 +583,17 @@ func (t *txn) createJob(actor Actor, dc *deployCtx, k int, p phase, logBase int6
 	if err != nil {
 		return fmt.Errorf("storing job: %w", err)
 	}
-	if k == 0 || dc.d.QueuedAt == nil {
+	if (k == 0 || dc.d.QueuedAt == nil) && t.batchFresh && t.fresh[dc.d.ID] != nil {
+		// A deployment of this transaction's new release: nobody else sees it before commit, so
+		// its queued_at is stored with the release's other new rows (flushFresh).
+		if t.freshQueuedAt == nil {
+			t.freshQueuedAt = map[int]time.Time{}
+		}
+		t.freshQueuedAt[dc.d.ID] = queuedAt
+		d := *dc.d
+		d.QueuedAt = &queuedAt
+		dc.d = &d
+	} else if k == 0 || dc.d.QueuedAt == nil {
 		err := t.Deployment.Update().Where(deployment.ID(dc.d.ID)).
 			SetQueuedAt(queuedAt).AddVersion(1).SetUpdatedAt(queuedAt).Exec(t.ctx)
 		if err != nil {

@@ -3,6 +3,7 @@ package delivery
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
@@ -95,6 +96,9 @@ type Engine struct {
 	auditKey []byte
 	// sqliteWriter admits one write transaction of this engine at a time on SQLite.
 	sqliteWriter chan struct{}
+	// definitionLockHeld and definitionLockTxs add up the time transactions held a
+	// definition's lock on PostgreSQL (DefinitionLockHeld).
+	definitionLockHeld, definitionLockTxs atomic.Int64
 	sealState
 	// webhooks parses stored webhook bodies (Options.Webhooks); may be nil.
 	webhooks WebhookParser

@@ -300,8 +300,10 @@ func (t *txn) unchangedSince(definitionID int, versions []ArtifactVersion) (stri
 // loses none; the enrichment loop is woken after commit. Every artifact of
 // every release is enriched: manual, scheduled and CI releases alike.
 func (t *txn) queueEnrichment(a *ent.ReleaseArtifact) error {
-	if err := a.Update().SetEnrichment(releaseartifact.EnrichmentPENDING).Exec(t.ctx); err != nil {
-		return fmt.Errorf("marking artifact %d for enrichment: %w", a.ID, err)
+	if a.Enrichment != releaseartifact.EnrichmentPENDING { // stored PENDING by createRelease
+		if err := a.Update().SetEnrichment(releaseartifact.EnrichmentPENDING).Exec(t.ctx); err != nil {
+			return fmt.Errorf("marking artifact %d for enrichment: %w", a.ID, err)
+		}
 	}
 	err := t.Timer.Create().SetKind(timerEnrich).SetTargetID(a.ID).SetDueAt(t.now).SetCreatedAt(t.now).Exec(t.ctx)
 	if err != nil {

@@ -92,7 +92,9 @@ func (e *Engine) CreateRelease(ctx context.Context, actor Actor, in CreateReleas
 		return nil, fmt.Errorf("creating a release of definition %d: %w", in.DefinitionID, err)
 	}
 	var rel *ent.Release
-	err = e.inTxDefinition(ctx, in.DefinitionID, func(t *txn) error {
+	// The definition's lock is taken when the release is numbered: its releases serialise from
+	// there to their commit, not through the authorization and reads before.
+	err = e.inTxDefinitionLate(ctx, in.DefinitionID, func(t *txn) error {
 		if err := t.authorize(actor, in.DefinitionID, "", PermCreateReleases, doing, hidden); err != nil {
 			return err
 		}
@@ -199,6 +201,13 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		return nil, err
 	}
 
+	// The freeze windows the new deployments are checked against are read before the release is
+	// numbered (and the definition's lock taken): nothing under the lock waits for them.
+	if !in.Draft && triggersAny(snap, manual) {
+		if _, err := t.frozenAt(def.ID, ""); err != nil {
+			return nil, err
+		}
+	}
 	number, err := t.nextReleaseNumber(def)
 	if err != nil {
 		return nil, err
@@ -227,11 +236,17 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		return nil, fmt.Errorf("storing release: %w", err)
 	}
 	for _, a := range artifacts {
+		// A version with a build id is enriched from the CI server (queueEnrichment): it is
+		// stored PENDING, not marked after.
+		enrichment := releaseartifact.EnrichmentNONE
+		if a.BuildID != "" {
+			enrichment = releaseartifact.EnrichmentPENDING
+		}
 		ra, err := t.ReleaseArtifact.Create().
 			SetReleaseID(rel.ID).SetAlias(a.Alias).SetType(releaseartifact.Type(a.typ)).
 			SetConnection(a.connection).SetJob(a.job).SetBuildID(a.BuildID).SetBuildNumber(a.BuildNumber).
 			SetBranch(a.Branch).SetCommit(a.Commit).SetBuildURL(a.BuildURL).SetPrimary(a.primary).
-			SetResult(a.Result).SetFiles(a.Files).Save(t.ctx)
+			SetResult(a.Result).SetFiles(a.Files).SetEnrichment(enrichment).Save(t.ctx)
 		if err != nil {
 			return nil, fmt.Errorf("storing artifact %s: %w", a.Alias, err)
 		}
@@ -292,9 +307,22 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	return rel, nil
 }
 
+// triggersAny reports whether a new release of snap deploys an environment by itself: one whose
+// trigger is "after release" and that the release does not leave manual.
+func triggersAny(snap *spec.DefinitionSnapshot, manual map[string]bool) bool {
+	for _, env := range snap.Environments {
+		if env.Trigger.Kind == spec.TriggerAfterRelease && !manual[env.Name] {
+			return true
+		}
+	}
+	return false
+}
+
 // triggerAfterRelease starts the deployments of the release's environments whose trigger is
 // "after release" and that the release does not leave manual.
 func (t *txn) triggerAfterRelease(actor Actor, rel *ent.Release, envs []*ent.ReleaseEnvironment, reason string) error {
+	t.batchFresh = true
+	defer func() { t.batchFresh = false }()
 	for _, re := range envs {
 		env, ok := rel.Snapshot.Environment(re.Name)
 		if !ok || env.Trigger.Kind != spec.TriggerAfterRelease || re.Manual {
@@ -304,7 +332,7 @@ func (t *txn) triggerAfterRelease(actor Actor, rel *ent.Release, envs []*ent.Rel
 			return fmt.Errorf("triggering %s: %w", re.Name, err)
 		}
 	}
-	return nil
+	return t.flushFresh()
 }
 
 // nextReleaseNumber moves the definition's release counter on and returns the new number, in one
@@ -312,10 +340,21 @@ func (t *txn) triggerAfterRelease(actor Actor, rel *ent.Release, envs []*ent.Rel
 // transaction read under the definition's lock).
 func (t *txn) nextReleaseNumber(def *ent.ReleaseDefinition) (int, error) {
 	q := `UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = ? WHERE id = ? RETURNING release_counter`
-	if t.postgres() {
+	args := []any{t.now, def.ID}
+	lockNow := t.postgres() && t.lateDefinition == def.ID && t.definitionLockedAt.IsZero()
+	switch {
+	case lockNow:
+		// The definition's lock, taken here (inTxDefinitionLate), before the row's: the same
+		// order as a transaction that takes it first.
+		q = `WITH l AS (SELECT pg_advisory_xact_lock($3)) UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 FROM l WHERE id = $2 RETURNING release_counter`
+		args = append(args, definitionLockKey(def.ID))
+	case t.postgres():
 		q = `UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 WHERE id = $2 RETURNING release_counter`
 	}
-	rows, err := t.QueryContext(t.ctx, q, t.now, def.ID)
+	rows, err := t.QueryContext(t.ctx, q, args...)
+	if lockNow && err == nil {
+		t.definitionLockedAt = time.Now()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("numbering the release: %w", err)
 	}

@@ -35,6 +35,11 @@ const (
 	lockNone = iota
 	lockEngine
 	lockDefinition
+	// lockDefinitionLate takes the engine lock shared at the start and the definition's lock
+	// when the transaction asks for it (lockDefinitionNow): creating a release reads and
+	// authorizes before it, so that a definition's releases serialise only from their numbering
+	// to their commit.
+	lockDefinitionLate
 )
 
 // txn is one engine transaction: the ent transaction, the time it started by
@@ -72,6 +77,18 @@ type txn struct {
 	landed    int
 	// landedMemo is what landedOf read, valid while landed has not changed.
 	landedMemo map[landedKey]landed
+	// lateDefinition is, in a lockDefinitionLate transaction, the definition whose lock it takes
+	// when it numbers a release; definitionLockedAt is when it took it (zero: not yet).
+	lateDefinition     int
+	definitionLockedAt time.Time
+	// batchFresh is set while a release's new environments are triggered (triggerAfterRelease):
+	// writes to rows only this transaction can see (its new release environments' statuses, its
+	// new deployments' queued_at) wait in freshEnvWrites and freshQueuedAt, and are stored
+	// together when the environments are triggered (flushFresh): one statement on PostgreSQL.
+	batchFresh     bool
+	freshEnvWrites []*deployCtx
+	freshQueuedAt  map[int]time.Time
+	freshApprovals []*ent.ApprovalCreate
 	// timersChanged is set when the transaction created a timer, so that
 	// the timer loop recomputes its next wake-up after commit.
 	timersChanged bool
@@ -95,6 +112,21 @@ func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 // exclusive transactions and for writers of the same definition, not for other definitions'.
 func (e *Engine) inTxDefinition(ctx context.Context, definitionID int, fn func(t *txn) error) error {
 	return e.runTx(ctx, txLock{kind: lockDefinition, definition: definitionID}, fn)
+}
+
+// inTxDefinitionLate is inTxDefinition whose definition lock is taken later, when fn numbers a
+// release (nextReleaseNumber): what fn reads and checks before (authorization, the definition,
+// its freeze windows) is guarded by the engine lock, held shared from the start, since every
+// change to them takes it exclusively.
+func (e *Engine) inTxDefinitionLate(ctx context.Context, definitionID int, fn func(t *txn) error) error {
+	return e.runTx(ctx, txLock{kind: lockDefinitionLate, definition: definitionID}, fn)
+}
+
+// DefinitionLockHeld reports how many transactions held a definition's advisory lock on
+// PostgreSQL (creating releases, retention) and for how long in all, from taking it to the end
+// of their commit: a definition's writers wait for each other that long.
+func (e *Engine) DefinitionLockHeld() (txs int64, held time.Duration) {
+	return e.definitionLockTxs.Load(), time.Duration(e.definitionLockHeld.Load())
 }
 
 // inTxConcurrent is inTx without the advisory lock, for high-rate writes that
@@ -126,13 +158,20 @@ func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) 
 			panic(r)
 		}
 	}()
+	if lock.kind == lockDefinitionLate {
+		t.lateDefinition = lock.definition
+	}
 	if e.dialect == Postgres && lock.kind != lockNone {
 		var err error
-		if lock.kind == lockEngine {
+		switch lock.kind {
+		case lockEngine:
 			_, err = tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryLockKey)
-		} else {
+		case lockDefinitionLate:
+			_, err = tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1)", advisoryLockKey)
+		default:
 			_, err = tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)",
 				advisoryLockKey, definitionLockKey(lock.definition))
+			t.definitionLockedAt = time.Now()
 		}
 		if err != nil {
 			_ = tx.Rollback()
@@ -163,6 +202,10 @@ func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) 
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
+	}
+	if !t.definitionLockedAt.IsZero() {
+		e.definitionLockHeld.Add(int64(time.Since(t.definitionLockedAt)))
+		e.definitionLockTxs.Add(1)
 	}
 	if len(t.events) > 0 {
 		e.bus.Publish(context.WithoutCancel(ctx), t.events)

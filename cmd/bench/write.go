@@ -356,11 +356,23 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 						st.name, rows, c), value: fmt.Sprintf("%.1f/s", rate)})
 				}
 			}
+			lockHeld := func() (n int64, held time.Duration) {
+				for _, rep := range s.replicas {
+					rn, rh := rep.Engine.DefinitionLockHeld()
+					n, held = n+rn, held+rh
+				}
+				return n, held
+			}
 			for _, kind := range []string{"MANUAL", "AFTER_RELEASE", writeOwn} {
 				for _, c := range writeClients {
+					n0, h0 := lockHeld()
 					rate, err := measureCreates(ctx, s.envs, defs[kind], c, o.writeDuration)
 					if err != nil {
 						return fmt.Errorf("%s, %d clients: %w", kind, c, err)
+					}
+					if n1, h1 := lockHeld(); n1 > n0 {
+						r.note("write, %s, %s, %d clients: the definition's lock held %.2f ms per release (%d releases).",
+							st.name, kind, c, float64(h1-h0)/float64(n1-n0)/1e6, n1-n0)
 					}
 					x := row{metric: fmt.Sprintf("write: createRelease/s, %s, %s, %d clients", st.name, kind, c),
 						value: fmt.Sprintf("%.1f/s", rate), floor: fmt.Sprintf("%.1f/s", floors[c]),
