@@ -1,18 +1,12 @@
 package graph_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/schema/spec"
-	"github.com/cairnhq/cairn/graph"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
@@ -48,25 +42,7 @@ func TestWhyNotDeployedAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		post := func(who delivery.Actor, q string, vars map[string]any) walkResponse {
-			t.Helper()
-			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				graph.NewHandler(&graph.Resolver{Engine: e}, graph.Options{}).ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), who)))
-			}))
-			defer ts.Close()
-			body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
-			res, err := http.Post(ts.URL, "application/json", bytes.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			var out walkResponse
-			if err := json.Unmarshal(raw, &out); err != nil {
-				t.Fatalf("%s", raw)
-			}
-			return out
-		}
+		post := poster(t, e)
 		const why = `query($rel: ID!, $env: String!) { whyNotDeployed(releaseId: $rel, environment: $env) {
 			releaseName environment status deployed
 			blockers { kind message since until stage whoCanAct viewerActions deployment { id status }

@@ -40,6 +40,12 @@ func setComplexity(c *ComplexityRoot) {
 	}
 	c.Query.WhyNotDeployed = func(child int, _ int, _ string) int { return blockersCost + child }
 	c.ReleaseEnvironment.Blockers = func(child int) int { return blockersCost + child }
+	// releaseTimeVariables reads the definition's revision and its linked groups (a handful of
+	// reads, like viewerCan); principalCandidates answers at most first rows.
+	c.ReleaseDefinition.ReleaseTimeVariables = viewerCan
+	c.Query.PrincipalCandidates = func(child int, _ string, _ *spec.ApproverKind, first *int) int {
+		return 1 + child*pageCost(first, nil)
+	}
 	c.Query.Releases = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.ReleaseOrder, _ *ent.ReleaseWhereInput) int {
 		return 1 + child*pageCost(first, last)
 	}

@@ -1208,6 +1208,12 @@ type ComplexityRoot struct {
 		TimeoutMinutes       func(childComplexity int) int
 	}
 
+	PrincipalCandidate struct {
+		Detail func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Name   func(childComplexity int) int
+	}
+
 	Query struct {
 		AgentPools                 func(childComplexity int) int
 		AgentRegistrations         func(childComplexity int) int
@@ -1234,6 +1240,7 @@ type ComplexityRoot struct {
 		OutgoingHooks              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OutgoingHookOrder, where *ent.OutgoingHookWhereInput) int
 		PendingApprovals           func(childComplexity int) int
 		PendingManualInterventions func(childComplexity int) int
+		PrincipalCandidates        func(childComplexity int, search string, kind *spec.ApproverKind, first *int) int
 		Release                    func(childComplexity int, id int) int
 		Releases                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
 		RetentionPreview           func(childComplexity int, definitionID int) int
@@ -1354,27 +1361,28 @@ type ComplexityRoot struct {
 	}
 
 	ReleaseDefinition struct {
-		ArtifactSources   func(childComplexity int) int
-		CreatedAt         func(childComplexity int) int
-		DeletedAt         func(childComplexity int) int
-		Description       func(childComplexity int) int
-		Disabled          func(childComplexity int) int
-		Environments      func(childComplexity int) int
-		ID                func(childComplexity int) int
-		ImportedFrom      func(childComplexity int) int
-		Name              func(childComplexity int) int
-		Path              func(childComplexity int) int
-		Permissions       func(childComplexity int) int
-		Readers           func(childComplexity int) int
-		ReleaseNameFormat func(childComplexity int) int
-		Releases          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
-		Revision          func(childComplexity int) int
-		Revisions         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder, where *ent.DefinitionRevisionWhereInput) int
-		Schedules         func(childComplexity int) int
-		Tags              func(childComplexity int) int
-		UpdatedAt         func(childComplexity int) int
-		Variables         func(childComplexity int) int
-		ViewerCan         func(childComplexity int) int
+		ArtifactSources      func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		DeletedAt            func(childComplexity int) int
+		Description          func(childComplexity int) int
+		Disabled             func(childComplexity int) int
+		Environments         func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		ImportedFrom         func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		Path                 func(childComplexity int) int
+		Permissions          func(childComplexity int) int
+		Readers              func(childComplexity int) int
+		ReleaseNameFormat    func(childComplexity int) int
+		ReleaseTimeVariables func(childComplexity int) int
+		Releases             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
+		Revision             func(childComplexity int) int
+		Revisions            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder, where *ent.DefinitionRevisionWhereInput) int
+		Schedules            func(childComplexity int) int
+		Tags                 func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+		Variables            func(childComplexity int) int
+		ViewerCan            func(childComplexity int) int
 	}
 
 	ReleaseDefinitionConnection struct {
@@ -1430,6 +1438,13 @@ type ComplexityRoot struct {
 		Reasons      func(childComplexity int) int
 		ReleaseID    func(childComplexity int) int
 		Verdict      func(childComplexity int) int
+	}
+
+	ReleaseTimeVariable struct {
+		DeclaredIn func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Secret     func(childComplexity int) int
+		Value      func(childComplexity int) int
 	}
 
 	ReleaseVariableGroup struct {
@@ -1925,6 +1940,7 @@ type QueryResolver interface {
 	Definition(ctx context.Context, id int) (*ent.ReleaseDefinition, error)
 	DefinitionRevisions(ctx context.Context, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) (*ent.DefinitionRevisionConnection, error)
 	DefinitionDiff(ctx context.Context, id int, from int, to int) ([]*delivery.FieldChange, error)
+	PrincipalCandidates(ctx context.Context, search string, kind *spec.ApproverKind, first *int) ([]*delivery.PrincipalCandidate, error)
 	FreezeWindows(ctx context.Context, definitionID *int) ([]*ent.FreezeWindow, error)
 	OutgoingHooks(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OutgoingHookOrder, where *ent.OutgoingHookWhereInput) (*ent.OutgoingHookConnection, error)
 	HookDeliveries(ctx context.Context, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) (*ent.HookDeliveryConnection, error)
@@ -1967,6 +1983,7 @@ type ReleaseDefinitionResolver interface {
 	Environments(ctx context.Context, obj *ent.ReleaseDefinition) ([]*ent.Environment, error)
 
 	ViewerCan(ctx context.Context, obj *ent.ReleaseDefinition) (*delivery.ViewerCan, error)
+	ReleaseTimeVariables(ctx context.Context, obj *ent.ReleaseDefinition) ([]*delivery.ReleaseTimeVariable, error)
 	ImportedFrom(ctx context.Context, obj *ent.ReleaseDefinition) (*string, error)
 }
 type ReleaseEnvironmentResolver interface {
@@ -7370,6 +7387,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PhaseSpec.TimeoutMinutes(childComplexity), true
 
+	case "PrincipalCandidate.detail":
+		if e.ComplexityRoot.PrincipalCandidate.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrincipalCandidate.Detail(childComplexity), true
+	case "PrincipalCandidate.kind":
+		if e.ComplexityRoot.PrincipalCandidate.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrincipalCandidate.Kind(childComplexity), true
+	case "PrincipalCandidate.name":
+		if e.ComplexityRoot.PrincipalCandidate.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrincipalCandidate.Name(childComplexity), true
+
 	case "Query.agentPools":
 		if e.ComplexityRoot.Query.AgentPools == nil {
 			break
@@ -7606,6 +7642,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PendingManualInterventions(childComplexity), true
+	case "Query.principalCandidates":
+		if e.ComplexityRoot.Query.PrincipalCandidates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_principalCandidates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PrincipalCandidates(childComplexity, args["search"].(string), args["kind"].(*spec.ApproverKind), args["first"].(*int)), true
 	case "Query.release":
 		if e.ComplexityRoot.Query.Release == nil {
 			break
@@ -8336,6 +8383,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseDefinition.ReleaseNameFormat(childComplexity), true
+	case "ReleaseDefinition.releaseTimeVariables":
+		if e.ComplexityRoot.ReleaseDefinition.ReleaseTimeVariables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseDefinition.ReleaseTimeVariables(childComplexity), true
 	case "ReleaseDefinition.releases":
 		if e.ComplexityRoot.ReleaseDefinition.Releases == nil {
 			break
@@ -8605,6 +8658,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleaseRetention.Verdict(childComplexity), true
+
+	case "ReleaseTimeVariable.declaredIn":
+		if e.ComplexityRoot.ReleaseTimeVariable.DeclaredIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseTimeVariable.DeclaredIn(childComplexity), true
+	case "ReleaseTimeVariable.name":
+		if e.ComplexityRoot.ReleaseTimeVariable.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseTimeVariable.Name(childComplexity), true
+	case "ReleaseTimeVariable.secret":
+		if e.ComplexityRoot.ReleaseTimeVariable.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseTimeVariable.Secret(childComplexity), true
+	case "ReleaseTimeVariable.value":
+		if e.ComplexityRoot.ReleaseTimeVariable.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseTimeVariable.Value(childComplexity), true
 
 	case "ReleaseVariableGroup.environment":
 		if e.ComplexityRoot.ReleaseVariableGroup.Environment == nil {
@@ -10366,7 +10444,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/blockers.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/targets.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/blockers.graphql" "schema/definitions.graphql" "schema/designer.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/targets.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -17657,6 +17735,7 @@ input WorkItemWhereInput {
 	{Name: "schema/audit.graphql", Input: sourceData("schema/audit.graphql"), BuiltIn: false},
 	{Name: "schema/blockers.graphql", Input: sourceData("schema/blockers.graphql"), BuiltIn: false},
 	{Name: "schema/definitions.graphql", Input: sourceData("schema/definitions.graphql"), BuiltIn: false},
+	{Name: "schema/designer.graphql", Input: sourceData("schema/designer.graphql"), BuiltIn: false},
 	{Name: "schema/events.graphql", Input: sourceData("schema/events.graphql"), BuiltIn: false},
 	{Name: "schema/freeze.graphql", Input: sourceData("schema/freeze.graphql"), BuiltIn: false},
 	{Name: "schema/gates.graphql", Input: sourceData("schema/gates.graphql"), BuiltIn: false},
@@ -19292,6 +19371,18 @@ func (ec *executionContext) childFields_PhaseSpec(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type PhaseSpec", field.Name)
 }
 
+func (ec *executionContext) childFields_PrincipalCandidate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_PrincipalCandidate_kind(ctx, field)
+	case "name":
+		return ec.fieldContext_PrincipalCandidate_name(ctx, field)
+	case "detail":
+		return ec.fieldContext_PrincipalCandidate_detail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrincipalCandidate", field.Name)
+}
+
 func (ec *executionContext) childFields_QueuePolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "maxParallel":
@@ -19488,6 +19579,8 @@ func (ec *executionContext) childFields_ReleaseDefinition(ctx context.Context, f
 		return ec.fieldContext_ReleaseDefinition_variables(ctx, field)
 	case "viewerCan":
 		return ec.fieldContext_ReleaseDefinition_viewerCan(ctx, field)
+	case "releaseTimeVariables":
+		return ec.fieldContext_ReleaseDefinition_releaseTimeVariables(ctx, field)
 	case "importedFrom":
 		return ec.fieldContext_ReleaseDefinition_importedFrom(ctx, field)
 	}
@@ -19602,6 +19695,20 @@ func (ec *executionContext) childFields_ReleaseRetention(ctx context.Context, fi
 		return ec.fieldContext_ReleaseRetention_logsPrunedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleaseRetention", field.Name)
+}
+
+func (ec *executionContext) childFields_ReleaseTimeVariable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ReleaseTimeVariable_name(ctx, field)
+	case "value":
+		return ec.fieldContext_ReleaseTimeVariable_value(ctx, field)
+	case "secret":
+		return ec.fieldContext_ReleaseTimeVariable_secret(ctx, field)
+	case "declaredIn":
+		return ec.fieldContext_ReleaseTimeVariable_declaredIn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseTimeVariable", field.Name)
 }
 
 func (ec *executionContext) childFields_ReleaseVariableGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -22305,6 +22412,36 @@ func (ec *executionContext) field_Query_outgoingHooks_args(ctx context.Context, 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_principalCandidates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*spec.ApproverKind, error) {
+			return ec.unmarshalOApproverKind2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -44819,6 +44956,75 @@ func (ec *executionContext) fieldContext_PhaseSpec_offlineTargets(_ context.Cont
 	return graphql.NewScalarFieldContext("PhaseSpec", field, false, false, errors.New("field of type OfflineTargets does not have child fields"))
 }
 
+func (ec *executionContext) _PrincipalCandidate_kind(ctx context.Context, field graphql.CollectedField, obj *delivery.PrincipalCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrincipalCandidate_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v spec.ApproverKind) graphql.Marshaler {
+			return ec.marshalNApproverKind2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrincipalCandidate_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrincipalCandidate", field, false, false, errors.New("field of type ApproverKind does not have child fields"))
+}
+
+func (ec *executionContext) _PrincipalCandidate_name(ctx context.Context, field graphql.CollectedField, obj *delivery.PrincipalCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrincipalCandidate_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrincipalCandidate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrincipalCandidate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PrincipalCandidate_detail(ctx context.Context, field graphql.CollectedField, obj *delivery.PrincipalCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrincipalCandidate_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrincipalCandidate_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrincipalCandidate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -45393,6 +45599,50 @@ func (ec *executionContext) fieldContext_Query_definitionDiff(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_definitionDiff_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_principalCandidates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_principalCandidates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PrincipalCandidates(ctx, fc.Args["search"].(string), fc.Args["kind"].(*spec.ApproverKind), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.PrincipalCandidate) graphql.Marshaler {
+			return ec.marshalNPrincipalCandidate2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐPrincipalCandidateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_principalCandidates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrincipalCandidate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_principalCandidates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -49167,6 +49417,38 @@ func (ec *executionContext) fieldContext_ReleaseDefinition_viewerCan(_ context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _ReleaseDefinition_releaseTimeVariables(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseDefinition_releaseTimeVariables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReleaseDefinition().ReleaseTimeVariables(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*delivery.ReleaseTimeVariable) graphql.Marshaler {
+			return ec.marshalNReleaseTimeVariable2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseTimeVariableᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseDefinition_releaseTimeVariables(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseDefinition",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseTimeVariable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReleaseDefinition_importedFrom(ctx context.Context, field graphql.CollectedField, obj *ent.ReleaseDefinition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -50042,6 +50324,98 @@ func (ec *executionContext) _ReleaseRetention_logsPrunedAt(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_ReleaseRetention_logsPrunedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReleaseRetention", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseTimeVariable_name(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseTimeVariable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseTimeVariable_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseTimeVariable_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseTimeVariable", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseTimeVariable_value(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseTimeVariable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseTimeVariable_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseTimeVariable_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseTimeVariable", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseTimeVariable_secret(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseTimeVariable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseTimeVariable_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseTimeVariable_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseTimeVariable", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReleaseTimeVariable_declaredIn(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseTimeVariable) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseTimeVariable_declaredIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeclaredIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseTimeVariable_declaredIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReleaseTimeVariable", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ReleaseVariableGroup_name(ctx context.Context, field graphql.CollectedField, obj *delivery.ReleaseVariableGroup) (ret graphql.Marshaler) {
@@ -96471,6 +96845,54 @@ func (ec *executionContext) _PhaseSpec(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var principalCandidateImplementors = []string{"PrincipalCandidate"}
+
+func (ec *executionContext) _PrincipalCandidate(ctx context.Context, sel ast.SelectionSet, obj *delivery.PrincipalCandidate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, principalCandidateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrincipalCandidate")
+		case "kind":
+			out.Values[i] = ec._PrincipalCandidate_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._PrincipalCandidate_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._PrincipalCandidate_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -96787,6 +97209,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_definitionDiff(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "principalCandidates":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_principalCandidates(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -98801,6 +99245,44 @@ func (ec *executionContext) _ReleaseDefinition(ctx context.Context, sel ast.Sele
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "releaseTimeVariables":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReleaseDefinition_releaseTimeVariables(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "importedFrom":
 			field := field
 
@@ -99404,6 +99886,59 @@ func (ec *executionContext) _ReleaseRetention(ctx context.Context, sel ast.Selec
 			out.Values[i] = ec._ReleaseRetention_logsPrunedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var releaseTimeVariableImplementors = []string{"ReleaseTimeVariable"}
+
+func (ec *executionContext) _ReleaseTimeVariable(ctx context.Context, sel ast.SelectionSet, obj *delivery.ReleaseTimeVariable) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseTimeVariableImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseTimeVariable")
+		case "name":
+			out.Values[i] = ec._ReleaseTimeVariable_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._ReleaseTimeVariable_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._ReleaseTimeVariable_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "declaredIn":
+			out.Values[i] = ec._ReleaseTimeVariable_declaredIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -105507,6 +106042,32 @@ func (ec *executionContext) unmarshalNPhaseSpecInput2githubᚗcomᚋcairnhqᚋca
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNPrincipalCandidate2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐPrincipalCandidateᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.PrincipalCandidate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPrincipalCandidate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐPrincipalCandidate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPrincipalCandidate2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐPrincipalCandidate(ctx context.Context, sel ast.SelectionSet, v *delivery.PrincipalCandidate) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PrincipalCandidate(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNQueueMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐQueue(ctx context.Context, v any) (azureclassic.Queue, error) {
 	res, err := ec.unmarshalInputQueueMappingInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -105789,6 +106350,32 @@ func (ec *executionContext) unmarshalNReleaseStatus2githubᚗcomᚋcairnhqᚋcai
 
 func (ec *executionContext) marshalNReleaseStatus2githubᚗcomᚋcairnhqᚋcairnᚋentᚋreleaseᚐStatus(ctx context.Context, sel ast.SelectionSet, v release.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNReleaseTimeVariable2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseTimeVariableᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.ReleaseTimeVariable) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReleaseTimeVariable2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseTimeVariable(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReleaseTimeVariable2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseTimeVariable(ctx context.Context, sel ast.SelectionSet, v *delivery.ReleaseTimeVariable) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReleaseTimeVariable(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNReleaseVariableGroup2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐReleaseVariableGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*delivery.ReleaseVariableGroup) graphql.Marshaler {
@@ -107289,6 +107876,25 @@ func (ec *executionContext) unmarshalOApproverInput2ᚕᚖgithubᚗcomᚋcairnhq
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) unmarshalOApproverKind2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverKind(ctx context.Context, v any) (*spec.ApproverKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := spec.ApproverKind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOApproverKind2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐApproverKind(ctx context.Context, sel ast.SelectionSet, v *spec.ApproverKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
 }
 
 func (ec *executionContext) marshalOArtifactSource2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐArtifactSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ArtifactSource) graphql.Marshaler {

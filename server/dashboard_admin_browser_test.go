@@ -43,13 +43,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 	e := h.srv.Engine
 	sys := delivery.SystemActor("test")
 	const password = "correct horse battery"
-	root, err := e.EnsureAdmin(context.Background(), "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SetPassword(context.Background(), sys, root.ID, password); err != nil {
-		t.Fatal(err)
-	}
+	personWithPassword(t, h, "admin", delivery.RoleAdmin, password)
 	// More audit events than a page holds: 30 users created.
 	for i := range 30 {
 		if _, err := e.CreateUser(context.Background(), sys, delivery.UserInput{Username: fmt.Sprintf("user-%02d", i), Role: delivery.RoleViewer}); err != nil {
@@ -74,22 +68,9 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 	}
 	shot := newShots(t)
 	url := h.http.URL
-	both := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			return chromedp.Do(ctx, shot.take(name),
-				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-				shot.take(name+"-phone"),
-				chromedp.EmulateViewport(1280, 900)) // ResetViewport leaves the page 390 px wide
-		})
-	}
 
 	run(t, ctx, "sign in",
-		chromedp.Navigate(url+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)),
-		chromedp.SendKeys(chromedp.CSS(`#username`), "admin"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-		until("the overview", textIn(`main h1`, "Overview")),
+		signIn(url, "admin", password),
 		// The server says an admin may read deliveries and the audit log: the navigation offers them.
 		until("the admin pages in the navigation", `['Webhooks', 'Audit log', 'Releases'].every(l => [...document.querySelectorAll('nav a')].some(a => a.innerText === l))`),
 	)
@@ -111,7 +92,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 	h.ok(h.admin, `mutation($id: ID!, $r: Int!) { updateDefinition(id: $id, expectedRevision: $r, comment: "follow the right job", input: `+shopDefinition("web/main")+`) { id } }`,
 		map[string]any{"id": def, "r": dig(d, "node", "revision")})
 	run(t, ctx, "redeliver",
-		both("30-webhook-deliveries"),
+		shot.both("30-webhook-deliveries"),
 		chromedp.Click(chromedp.Search(`//tr[@data-result="IGNORED"]//button[text()="Redeliver"]`)),
 		until("the redelivery", textIn(`[data-redelivered]`, "accepted")),
 		until("its release", `!!document.querySelector('[data-redelivered] a[href^="/releases/"]')`),
@@ -144,7 +125,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 		until("the redelivery audited", `[...document.querySelectorAll('table[data-testid=audit] tbody tr')].every(r => r.dataset.action === 'webhook.redeliver') && !!document.querySelector('tr[data-action="webhook.redeliver"]')`),
 		chromedp.Reload(),
 		until("the filter kept", `document.querySelector('#audit-action')?.value === 'webhook.redeliver' && !!document.querySelector('tr[data-action="webhook.redeliver"]')`),
-		both("31-audit"),
+		shot.both("31-audit"),
 		// Paging: 25 of the user.create events, then the older ones, then back.
 		chromedp.Navigate(url+"/audit?action=user.create"),
 		until("the first page", textIn(`.pager`, fmt.Sprintf("25 shown of %d", created))),
@@ -172,7 +153,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 		chromedp.Navigate(url+"/releases?branch=main&status=ACTIVE"),
 		until("the release on main", `!!document.querySelector('tr[data-release="Release-1"]')`),
 		until("the filters shown", `document.querySelector('#releases-branch')?.value === 'main' && document.querySelector('#releases-status')?.value === 'ACTIVE'`),
-		both("32-releases"),
+		shot.both("32-releases"),
 		chromedp.Navigate(url+"/releases?branch=develop"),
 		until("nothing on develop", textIn(`main`, "No releases match.")),
 		chromedp.Navigate(url+"/releases?creator=nobody"),
@@ -199,7 +180,7 @@ func TestDashboardAdminInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//button[text()="Create token"]`)),
 		until("the new token shown once", textIn(`[data-created-token]`, "laptop")),
 		until("the token listed", textIn(`tr[data-token="laptop"]`, "Active")),
-		both("33-profile"),
+		shot.both("33-profile"),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Revoke laptop"]`)),
 		until("the token revoked", textIn(`tr[data-token="laptop"]`, "Revoked")),
 	)

@@ -48,20 +48,8 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 	bg := context.Background()
 	sys := delivery.SystemActor("test")
 	const password = "correct horse battery"
-	root, err := e.EnsureAdmin(bg, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SetPassword(bg, sys, root.ID, password); err != nil {
-		t.Fatal(err)
-	}
-	vic, err := e.CreateUser(bg, sys, delivery.UserInput{Username: "vic", Role: delivery.RoleViewer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SetPassword(bg, sys, vic.ID, password); err != nil {
-		t.Fatal(err)
-	}
+	personWithPassword(t, h, "admin", delivery.RoleAdmin, password)
+	personWithPassword(t, h, "vic", delivery.RoleViewer, password)
 	// More users than a page holds.
 	for i := range 26 {
 		if _, err := e.CreateUser(bg, sys, delivery.UserInput{Username: fmt.Sprintf("user-%02d", i), Role: delivery.RoleViewer}); err != nil {
@@ -73,34 +61,13 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 
 	shot := newShots(t)
 	url := h.http.URL
-	both := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			return chromedp.Do(ctx, shot.take(name),
-				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-				shot.take(name+"-phone"),
-				// ResetViewport alone leaves the page laid out at 390 px.
-				chromedp.EmulateViewport(1280, 900))
-		})
-	}
-	signIn := func(user string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			return chromedp.Do(ctx,
-				chromedp.Navigate(url+"/"),
-				chromedp.WaitVisible(chromedp.CSS(`#username`)),
-				chromedp.SendKeys(chromedp.CSS(`#username`), user),
-				chromedp.SendKeys(chromedp.CSS(`#password`), password),
-				chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-				until("the overview", textIn(`main h1`, "Overview")))
-		})
-	}
-
 	run(t, ctx, "the Administration index",
-		signIn("admin"),
+		signIn(url, "admin", password),
 		until("Administration in the navigation", `[...document.querySelectorAll('nav[aria-label=Main] a')].some(a => a.innerText === 'Administration')`),
 		chromedp.Click(chromedp.Search(`//nav[@aria-label="Main"]//a[text()="Administration"]`)),
 		until("the index", textIn(`main h1`, "Administration")),
 		until("every section", `['Agents', 'Agent pools', 'Deployment groups', 'Users', 'Groups', 'API tokens'].every(l => [...document.querySelectorAll('main a')].some(a => a.innerText === l))`),
-		both("40-admin"),
+		shot.both("40-admin"),
 	)
 
 	// Agents: filters in the URL, capabilities, disable and enable, a registration token (a
@@ -111,7 +78,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		until("the sub-navigation", `document.querySelector('nav[aria-label=Administration] a[aria-current=page]')?.innerText === 'Agents'`),
 		chromedp.Click(chromedp.CSS(`tr[data-agent="build-1"] summary`)),
 		until("its capabilities", textIn(`tr[data-agent="build-1"] .caps`, "docker")),
-		both("41-admin-agents"),
+		shot.both("41-admin-agents"),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Disable build-1"]`)),
 		until("disabled", textIn(`tr[data-agent="build-1"]`, "Disabled")),
 		chromedp.Navigate(url+"/admin/agents?state=disabled"),
@@ -173,7 +140,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		typeInto(`tr[data-pool="linux"] input[name=description]`, "the Linux builders"),
 		chromedp.Click(chromedp.Search(`//tr[@data-pool="linux"]//button[text()="Save"]`)),
 		until("edited", textIn(`tr[data-pool="linux"]`, "the Linux builders")),
-		both("42-admin-pools"),
+		shot.both("42-admin-pools"),
 	)
 
 	// Deployment groups: a target registered with the page's token, its tags (a bad one
@@ -204,7 +171,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		typeInto("#new-group-description", "the staging machines"),
 		chromedp.Click(chromedp.Search(`//button[text()="Create deployment group"]`)),
 		until("created", textIn(`section[data-group="staging"]`, "the staging machines")),
-		both("43-admin-deployment-groups"),
+		shot.both("43-admin-deployment-groups"),
 		confirm("Delete staging"),
 		until("deleted", `!document.querySelector('section[data-group="staging"]')`),
 	)
@@ -241,7 +208,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		typeInto(`tr[data-user="newbie"] input[type=password]`, "a long enough password"),
 		chromedp.Click(chromedp.Search(`//tr[@data-user="newbie"]//button[text()="Save"]`)),
 		until("the password set", `!!document.querySelector('button[aria-label="Reset the password of newbie"]')`),
-		both("44-admin-users"),
+		shot.both("44-admin-users"),
 		confirm("Disable newbie"),
 		until("disabled", textIn(`tr[data-user="newbie"]`, "Disabled")),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Enable newbie"]`)),
@@ -269,7 +236,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`section[data-group="ops"] select`), userID(t, h, "vic")),
 		chromedp.Click(chromedp.Search(`//section[@data-group="ops"]//button[text()="Add"]`)),
 		until("two members", `document.querySelectorAll('section[data-group="ops"] li[data-member]').length === 2`),
-		both("45-admin-groups"),
+		shot.both("45-admin-groups"),
 		confirm("Remove newbie from ops"),
 		until("removed", `!document.querySelector('section[data-group="ops"] li[data-member="newbie"]') && !!document.querySelector('section[data-group="ops"] li[data-member="vic"]')`),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Edit ops"]`)),
@@ -300,7 +267,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		typeInto("#user-"+userID(t, h, "vic")+"-token-name", "vic's laptop"),
 		chromedp.Click(chromedp.Search(`//button[text()="Create token for vic"]`)),
 		until("vic's token", textIn(`tr[data-token="vic's laptop"]`, "Active")),
-		both("46-admin-tokens"),
+		shot.both("46-admin-tokens"),
 		confirm("Revoke vic's laptop"),
 		until("revoked", textIn(`tr[data-token="vic's laptop"]`, "Revoked")),
 	)
@@ -308,7 +275,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 	// A viewer is offered no Administration, and its pages are not found for them.
 	run(t, ctx, "a viewer",
 		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
-		signIn("vic"),
+		signIn(url, "vic", password),
 		until("the navigation", `[...document.querySelectorAll('nav[aria-label=Main] a')].some(a => a.innerText === 'Releases')`),
 		chromedp.Navigate(url+"/admin/users"),
 		until("not found", textIn(`main h1`, "Not found")),

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/server"
 )
 
@@ -169,6 +170,55 @@ func (s *shots) take(name string) chromedp.Action[chromedp.Void] {
 		}
 		return os.WriteFile(filepath.Join(s.dir, name+".png"), buf, 0o644)
 	})
+}
+
+// both shoots the page at 1280 px (name) and as a phone at 390 px (name-phone), each checked
+// like take, and lays it out at 1280 px again (ResetViewport alone leaves it at 390 px). fit
+// also fails when the phone page is wider than the screen (fitsWidth).
+func (s *shots) both(name string, fit ...bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		steps := []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(1280, 900), s.take(name),
+			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile), s.take(name + "-phone")}
+		if len(fit) > 0 && fit[0] {
+			steps = append(steps, fitsWidth(name+"-phone"))
+		}
+		return chromedp.Do(ctx, append(steps, chromedp.EmulateViewport(1280, 900))...)
+	})
+}
+
+// signIn signs user in with password on the sign-in page of the server at url and waits
+// for the overview.
+func signIn(url, user, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		return chromedp.Do(ctx,
+			chromedp.Navigate(url+"/"),
+			chromedp.WaitVisible(chromedp.CSS(`#username`)),
+			chromedp.SendKeys(chromedp.CSS(`#username`), user),
+			chromedp.SendKeys(chromedp.CSS(`#password`), password),
+			chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+			until("the overview", textIn(`main h1`, "Overview")))
+	})
+}
+
+// personWithPassword makes a user who signs in with password: the admin "admin" for role
+// ADMIN (EnsureAdmin), else a new user of the role.
+func personWithPassword(t *testing.T, h *harness, name string, role delivery.Role, password string) *ent.User {
+	t.Helper()
+	bg, sys := context.Background(), delivery.SystemActor("test")
+	var u *ent.User
+	var err error
+	if name == "admin" {
+		u, err = h.srv.Engine.EnsureAdmin(bg, name)
+	} else {
+		u, err = h.srv.Engine.CreateUser(bg, sys, delivery.UserInput{Username: name, Role: role})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.srv.Engine.SetPassword(bg, sys, u.ID, password); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // checkAxe fails on axe-core's serious and critical violations on the dashboard's pages

@@ -41,10 +41,27 @@ func press(xpath string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// pick types search into the user-and-group picker of the list at path and picks the
+// candidate "KIND:name" the server offers; the list then shows it.
+func pick(path, search, candidate string) chromedp.Action[chromedp.Void] {
+	box := fmt.Sprintf(`[data-approvers=%q]`, path)
+	option := strconv.Quote(box + fmt.Sprintf(` [data-candidate=%q]`, candidate))
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		return chromedp.Do(ctx,
+			setField(box+` input[role=combobox]`, search),
+			until("the candidate "+candidate, `!!document.querySelector(`+option+`)`),
+			script(`document.querySelector(`+option+`).click() ?? true`),
+			until(candidate+" listed", fmt.Sprintf(`!!document.querySelector(%s)`, strconv.Quote(box+fmt.Sprintf(` [data-approver=%q]`, candidate)))))
+	})
+}
+
 // TestDashboardDesignerInBrowser: an admin creates a definition from scratch in the designer (an
 // artifact with its CI's builds listed, two environments joined by a trigger arrow, an
-// approval, a catalogue task whose inputs are a generated form), saves it, edits it (the diff
-// and a comment), meets an INVALID_INPUT problem beside its field, and after another tab saved
+// approval whose user and group are picked from those the server knows, a catalogue task whose
+// inputs are a generated form with environment variables, an HTTP gate with a header and a body,
+// a retention policy, a server phase with a REST call and a manual intervention), saves it,
+// edits it (the diff and a comment), meets INVALID_INPUT problems beside their fields (a count,
+// an unknown approver, a malformed header), and after another tab saved
 // first re-applies the edit on the new revision. Shot at 1280 and 390 px with axe-core; the
 // page logs no error.
 func TestDashboardDesignerInBrowser(t *testing.T) {
@@ -52,46 +69,21 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 		t.Skip("the browser is Debian's")
 	}
 	ctx, h := browserServer(t)
-	e := h.srv.Engine
 	const password = "correct horse battery"
-	root, err := e.EnsureAdmin(context.Background(), "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SetPassword(context.Background(), delivery.SystemActor("test"), root.ID, password); err != nil {
-		t.Fatal(err)
-	}
-	vic, err := e.CreateUser(context.Background(), delivery.SystemActor("test"), delivery.UserInput{Username: "vic", Role: delivery.RoleViewer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SetPassword(context.Background(), delivery.SystemActor("test"), vic.ID, password); err != nil {
-		t.Fatal(err)
-	}
+	personWithPassword(t, h, "admin", delivery.RoleAdmin, password)
+	personWithPassword(t, h, "vic", delivery.RoleViewer, password)
 	jenkins := fakeJenkins(t)
 	h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "ci", kind: JENKINS, url: $u,
 		username: "cairn", secret: "api-token", webhookSecret: "hook-secret"}) { id } }`, map[string]any{"u": jenkins.URL + "/jenkins"})
+	h.ok(h.admin, `mutation { createGroup(input: {name: "release-managers", description: "who ships"}) { id } }`, nil)
 	shot := newShots(t)
 	url := h.http.URL
-	both := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			return chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), shot.take(name),
-				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-				shot.take(name+"-phone"), fitsWidth(name+"-phone"),
-				chromedp.EmulateViewport(1280, 900)) // ResetViewport leaves the page 390 px wide
-		})
-	}
 	saved := func(what string) chromedp.Action[chromedp.Void] {
 		return until(what, `/^\/definitions\/[^/]+$/.test(location.pathname) && document.querySelector('main h1')?.innerText === 'shop'`)
 	}
 
 	run(t, ctx, "sign in",
-		chromedp.Navigate(url+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)),
-		chromedp.SendKeys(chromedp.CSS(`#username`), "admin"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-		until("the overview", textIn(`main h1`, "Overview")),
+		signIn(url, "admin", password),
 		until("no GraphiQL hint", `!document.querySelector('main').innerText.includes('createDefinition mutation')`),
 	)
 
@@ -119,12 +111,42 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 		until("the new environment", `!!document.querySelector('button.node[data-env="environment-2"]')`),
 		setField(`#f-environments-1-name`, "prod"),
 		until("the trigger arrow", `!!document.querySelector('svg path[data-from="dev"][data-to="prod"]') && !!document.querySelector('svg path[data-from="(release)"][data-to="dev"]')`),
-		press(`//fieldset[legend[text()="Pre-deployment approval"]]//button[text()="Add"]`),
-		setField(`#f-environments-1-preApproval-approvers-0-name`, "admin"),
-		both("40-designer-new"),
+		// Approvers are picked from the users and groups the server knows.
+		pick(`environments[1].preApproval.approvers`, "adm", "USER:admin"),
+		pick(`environments[1].preApproval.approvers`, "rel", "GROUP:release-managers"),
+		shot.both("40-designer-new", true),
+		// A task's environment variables.
+		press(`//button[contains(@class, "node")][@data-env="dev"]`),
+		press(`//button[@aria-label="Add variable to environment variables"]`),
+		setField(`#f-environments-0-job-tasks-0-env-0-name`, "SHOP_MODE"),
+		setField(`#f-environments-0-job-tasks-0-env-0-value`, "blue"),
+		// prod: an HTTP gate with a header and a body, its own retention, and a server phase
+		// that calls a REST API and waits for a person.
+		press(`//button[contains(@class, "node")][@data-env="prod"]`),
+		press(`//button[@aria-label="Add gate to pre-deployment gates"]`),
+		setField(`#f-environments-1-preGates-gates-0-http-method`, "POST"),
+		setField(`#f-environments-1-preGates-gates-0-http-url`, "https://status.example.com/check"),
+		press(`//div[@data-editing="prod"]//button[@aria-label="Add header to headers"]`),
+		setField(`#f-environments-1-preGates-gates-0-http-headers-0-name`, "X-Check"),
+		setField(`#f-environments-1-preGates-gates-0-http-headers-0-value`, "$(Release.ReleaseName)"),
+		setField(`#f-environments-1-preGates-gates-0-http-body`, `{"release": "$(Release.ReleaseName)"}`),
+		setField(`#f-environments-1-preGates-gates-0-http-successCriteria`, `status == 200`),
+		press(`//div[@data-editing="prod"]//fieldset[contains(@class, "retention")]//input[@type="checkbox"]`),
+		setField(`#f-environments-1-retention-daysToKeep`, "10"),
+		setField(`#f-environments-1-retention-releasesToKeep`, "2"),
+		press(`//div[@data-editing="prod"]//button[text()="Deploy in phases"]`),
+		setField(`#f-environments-1-phases-0-kind`, "SERVER"),
+		setField(`#f-environments-1-phases-0-tasks-add`, ":rest"),
+		press(`//div[@data-editing="prod"]//button[text()="Add task"]`),
+		setField(`#f-environments-1-phases-0-tasks-0-http-url`, "https://deploy.example.com/hooks/prod"),
+		setField(`#f-environments-1-phases-0-tasks-0-http-method`, "POST"),
+		setField(`#f-environments-1-phases-0-tasks-add`, ":manual"),
+		press(`//div[@data-editing="prod"]//button[text()="Add task"]`),
+		pick(`environments[1].phases[0].tasks[1].approvers`, "admin", "USER:admin"),
+		shot.both("44-designer-rest-gate-retention", true),
 		// The JSON view is the same document.
 		press(`//button[@role="tab"][text()="JSON"]`),
-		until("the document", `['"name": "shop"', '"uses": "CopyFiles@2"', '"TargetFolder": "/srv/shop"', '"kind": "AFTER_ENVIRONMENTS"'].every(s => document.querySelector('#designer-json')?.value.includes(s))`),
+		until("the document", `['"name": "shop"', '"uses": "CopyFiles@2"', '"TargetFolder": "/srv/shop"', '"kind": "AFTER_ENVIRONMENTS"', '"SHOP_MODE": "blue"', '"X-Check"', '"daysToKeep": 10', '"kind": "INVOKE_REST_API"'].every(s => document.querySelector('#designer-json')?.value.includes(s))`),
 		press(`//button[@role="tab"][text()="Form"]`),
 		press(`//button[text()="Save…"]`),
 		until("what will be saved", `!!document.querySelector('[data-review] tr[data-path="environments[prod].trigger.environments"]') && !!document.querySelector('[data-review] tr[data-path="artifactSources[app].job"]')`),
@@ -139,21 +161,40 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 		until("the designer", textIn(`main h1`, "Edit shop")),
 		until("the document loaded", `document.querySelector('#f-name')?.value === 'shop'`),
 		press(`//button[contains(@class, "node")][@data-env="prod"]`),
-		setField(`#f-environments-1-preApproval-requiredCount`, "2"),
+		setField(`#f-environments-1-preApproval-requiredCount`, "3"),
 		press(`//button[text()="Save…"]`),
 		until("the change", `!!document.querySelector('[data-review] tr[data-path="environments[prod].preApproval.requiredCount"]')`),
 		press(`//button[text()="Save revision"]`),
-		until("the problem beside its field", textIn(`#f-environments-1-preApproval-requiredCount-error`, "only 1 approver")),
+		until("the problem beside its field", textIn(`#f-environments-1-preApproval-requiredCount-error`, "only 2 approver")),
 		until("the field marked", `document.querySelector('#f-environments-1-preApproval-requiredCount').getAttribute('aria-invalid') === 'true'`),
-		both("41-designer-problem"),
+		shot.both("41-designer-problem", true),
 		setField(`#f-environments-1-preApproval-requiredCount`, "1"),
+		// A name the server does not know (the JSON view takes any) and a header name that is
+		// not one: each problem beside its field.
+		press(`//button[@role="tab"][text()="JSON"]`),
+		until("the document", `!!document.querySelector('#designer-json')`),
+		script(`(() => { const el = document.querySelector('#designer-json'); const d = JSON.parse(el.value);
+		  d.environments[1].preApproval.approvers.push({kind: 'USER', name: 'nobody'});
+		  d.environments[1].preGates.gates[0].http.headers[0].name = 'bad header';
+		  Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set.call(el, JSON.stringify(d, null, 2));
+		  el.dispatchEvent(new Event('input', {bubbles: true})); return true })()`),
+		press(`//button[text()="Apply JSON"]`),
+		until("the form again", `!!document.querySelector('#f-name')`),
+		press(`//button[contains(@class, "node")][@data-env="prod"]`),
+		press(`//button[text()="Save…"]`),
+		press(`//button[text()="Save revision"]`),
+		until("the unknown approver's problem beside it", textIn(`#f-environments-1-preApproval-approvers-2-name-error`, `no user "nobody" exists`)),
+		until("the header's problem beside it", textIn(`#f-environments-1-preGates-gates-0-http-headers-0-name-error`, "not an HTTP header name")),
+		shot.both("45-designer-approver-problem", true),
+		press(`//button[@aria-label="Remove user nobody from Approvers"]`),
+		setField(`#f-environments-1-preGates-gates-0-http-headers-0-name`, "X-Check"),
 		setField(`#f-description`, "the shop"),
 		press(`//button[text()="Save…"]`),
 		until("the diff", `!!document.querySelector('[data-review] tr[data-path="description"]') && document.querySelector('[data-review] h2').innerText.includes('revision 1')`),
 		// Only what was edited: the revision read back and saved again differs in nothing else
 		// (the required count is back at its stored value, 1).
 		until("nothing else in the diff", `document.querySelectorAll('[data-review] tbody tr').length === 1`),
-		both("42-designer-review"),
+		shot.both("42-designer-review", true),
 		setField(`#save-comment`, "describe the shop"),
 		press(`//button[text()="Save revision"]`),
 		saved("the definition page again"),
@@ -184,7 +225,7 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 		press(`//button[text()="Save revision"]`),
 		until("the conflict", `!!document.querySelector('[data-conflict="3"]')`),
 		until("their change and mine", `!!document.querySelector('[data-conflict] tr[data-path="description"]') && !!document.querySelector('[data-conflict] tr[data-path="environments[prod].queue.maxParallel"]')`),
-		both("43-designer-conflict"),
+		shot.both("43-designer-conflict", true),
 		press(`//button[normalize-space(.)="Re-apply my changes on revision 3"]`),
 		until("only my change left to save", `!!document.querySelector('[data-review] tr[data-path="environments[prod].queue.maxParallel"]') && !document.querySelector('[data-review] tr[data-path="description"]')`),
 		press(`//button[text()="Save revision"]`),
@@ -213,11 +254,17 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 	got := h.ok(h.admin, `query($id: ID!) { definition(id: $id) { revision revisions(first: 1, orderBy: {field: REVISION, direction: DESC}) { edges { node { comment snapshot {
 		description artifactSources { alias connection job primary }
 		environments { name trigger { kind environments } preApproval { approvers { name } requiredCount } queue { maxParallel }
-		  job { tasks { uses inputs } } } } } } } } }`, map[string]any{"id": id})
+		  job { tasks { uses inputs env } } retention { daysToKeep releasesToKeep }
+		  preGates { gates { http { method url headers { name value } body successCriteria } } }
+		  phases { kind tasks { kind http { method url } approvers { kind name } } } } } } } } } }`, map[string]any{"id": id})
 	s := toJSON(got)
 	for _, want := range []string{`"revision":4`, `"comment":"one at a time"`, `"description":"set by someone else"`,
 		`{"alias":"app","connection":"ci","job":"acme/app","primary":true}`, `"trigger":{"environments":["dev"],"kind":"AFTER_ENVIRONMENTS"}`,
-		`"preApproval":{"approvers":[{"name":"admin"}],"requiredCount":1}`, `"queue":{"maxParallel":1}`, `"uses":"CopyFiles@2"`, `"TargetFolder":"/srv/shop"`, `"OverWrite":"true"`} {
+		`"preApproval":{"approvers":[{"name":"admin"},{"name":"release-managers"}],"requiredCount":1}`, `"queue":{"maxParallel":1}`, `"uses":"CopyFiles@2"`, `"TargetFolder":"/srv/shop"`, `"OverWrite":"true"`,
+		`"env":{"SHOP_MODE":"blue"}`, `"retention":{"daysToKeep":10,"releasesToKeep":2}`,
+		`"headers":[{"name":"X-Check","value":"$(Release.ReleaseName)"}]`, `"method":"POST"`, `"successCriteria":"status == 200"`, `"url":"https://status.example.com/check"`,
+		`"kind":"SERVER"`, `"http":{"method":"POST","url":"https://deploy.example.com/hooks/prod"},"kind":"INVOKE_REST_API"`,
+		`"approvers":[{"kind":"USER","name":"admin"}],"http":null,"kind":"MANUAL_INTERVENTION"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the saved definition lacks %s: %s", want, s)
 		}

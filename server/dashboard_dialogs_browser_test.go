@@ -30,7 +30,7 @@ func setValue(sel, value string) chromedp.Action[chromedp.Void] {
 // TestDashboardDialogsInBrowser: a release manager creates a release from the overview's
 // dialog: the builds come from the (fake) Jenkins, the newest admitted one is picked; a build
 // the CI server does not confirm is refused with the error beside its field; then a release
-// with build 42, dev left to a person, a settable variable and a description. Deploying it asks
+// with build 42, dev left to a person, a settable variable of the definition and one of its linked variable group, and a description. Deploying it asks
 // for a comment and says what dev gains; a second release deployed after it, rolling dev back
 // to the first says what it takes out (the second's commit and work item); abandoning the second
 // asks too. On a phone, the overview names the environment out of sight that waits for the
@@ -40,20 +40,17 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 		t.Skip("the browser is Debian's")
 	}
 	ctx, h := browserServer(t)
-	e := h.srv.Engine
-	sys := delivery.SystemActor("test")
 	const password = "correct horse battery"
-	root, err := e.EnsureAdmin(context.Background(), "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SetPassword(context.Background(), sys, root.ID, password); err != nil {
-		t.Fatal(err)
-	}
+	personWithPassword(t, h, "admin", delivery.RoleAdmin, password)
 	jenkins := fakeJenkins(t)
 	h.ok(h.admin, `mutation($u: String!) { createServiceConnection(input: {name: "ci", kind: JENKINS, url: $u,
 		username: "cairn", secret: "api-token", webhookSecret: "hook-secret"}) { id } }`, map[string]any{"u": jenkins.URL + "/jenkins"})
-	def := h.createDefinition(t, `{name: "shop",
+	// A linked variable group's settable variables are offered too (the server's
+	// releaseTimeVariables); its fixed one is not, nor a secret's value.
+	h.ok(h.admin, `mutation { createVariableGroup(input: {name: "shop-settings", variables: [
+	    {name: "REGION", value: "eu", settableAtReleaseTime: true}, {name: "API_KEY", value: "group-secret-marker", secret: true, settableAtReleaseTime: true},
+	    {name: "FIXED_IN_GROUP", value: "y"}]}) { id } }`, nil)
+	def := h.createDefinition(t, `{name: "shop", variableGroups: ["shop-settings"],
 	    artifactSources: [{alias: "app", type: "JENKINS", connection: "ci", job: "acme/app", primary: true,
 	      repositoryUrl: "https://github.com/acme/app", branchFilters: ["main"]}],
 	    variables: [{name: "greeting", value: "hello", settableAtReleaseTime: true}, {name: "fixed", value: "x"}],
@@ -69,12 +66,6 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 	h.createRelease(t, wide, nil)
 	shot := newShots(t)
 	url := h.http.URL
-	both := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Steps(shot.take(name),
-			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-			shot.take(name+"-phone"),
-			chromedp.EmulateViewport(1280, 900))
-	}
 
 	var options []string
 	run(t, ctx, "open the create release dialog",
@@ -102,7 +93,10 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 			options, err = chromedp.Evaluate[[]string](`[...document.querySelectorAll('#cr-art-app option')].map(o => o.innerText)`)(ctx, t)
 			return err
 		}),
-		both("40-create-release"),
+		until("the group's settable variable, with its value and where it is declared", `document.querySelector('#cr-var-REGION')?.value === 'eu' && document.querySelector('label[for="cr-var-REGION"]').innerText.includes('variable group shop-settings')`),
+		until("the group's secret, without its value", `document.querySelector('#cr-var-API_KEY')?.type === 'password' && document.querySelector('#cr-var-API_KEY').value === ''`),
+		until("no fixed variable offered", `!document.querySelector('#cr-var-FIXED_IN_GROUP') && !document.querySelector('#cr-var-fixed') && !document.querySelector('dialog[open]').innerHTML.includes('group-secret-marker')`),
+		shot.both("40-create-release"),
 	)
 	if len(options) != 5 || !strings.Contains(options[1], "#43") || !strings.Contains(options[1], "not admitted") ||
 		!strings.Contains(options[2], "#42") || strings.Contains(options[2], "not admitted") {
@@ -121,6 +115,7 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 		setValue(`#cr-art-app`, "42"),
 		chromedp.Click(chromedp.CSS(`#cr-env-dev`)),
 		setValue(`#cr-var-greeting`, "bonjour"),
+		setValue(`#cr-var-REGION`, "us"),
 		setValue(`#cr-description`, "hotfix for the basket"),
 		chromedp.Click(chromedp.Search(`//dialog//button[text()="Create release"]`)),
 		until("the release page", `location.pathname.startsWith('/releases/') && !document.querySelector('dialog[open]')`),
@@ -130,7 +125,7 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 	    artifacts { buildNumber branch } variableOverrides { name value } environments { name status } } } } }`, nil)
 	got := toJSON(rels)
 	for _, want := range []string{`"totalCount":2`, `"description":"hotfix for the basket"`, `"buildNumber":"42"`, `"branch":"main"`,
-		`"name":"greeting","value":"bonjour"`, `"name":"dev","status":"NOT_STARTED"`} {
+		`"name":"greeting","value":"bonjour"`, `"name":"REGION","value":"us"`, `"name":"dev","status":"NOT_STARTED"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the release lacks %s: %s", want, got)
 		}
@@ -150,7 +145,7 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//li[@data-env="dev"]//*[@data-actions="environment"]/button[text()="Deploy dev"]`)),
 		until("what changes", textIn(`dialog[open] [aria-label="What will change"]`, "dev runs nothing yet")),
 		until("what is added", `!!document.querySelector('dialog[open] [data-changes=added]')`),
-		both("42-confirm-deploy"),
+		shot.both("42-confirm-deploy"),
 		setValue(`#confirm-comment`, "first to dev"),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("the dialog closed", `!document.querySelector('dialog[open]')`),
@@ -169,7 +164,7 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//li[@data-env="dev"]//*[@data-actions="environment"]/button[text()="Roll back dev to this release"]`)),
 		until("what is taken out", textIn(`dialog[open] [data-changes=removed]`, "second change")),
 		until("the work item taken out", textIn(`dialog[open] [data-changes=removed]`, "SHOP-9")),
-		both("43-confirm-rollback"),
+		shot.both("43-confirm-rollback"),
 		setValue(`#confirm-comment`, "basket broken"),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("attempt 2", textIn(`li[data-env="dev"]`, "Attempt 2 (rollback)")),

@@ -56,24 +56,9 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		t.Skip("the browser is Debian's")
 	}
 	ctx, h := browserServer(t)
-	e := h.srv.Engine
-	bg := context.Background()
-	sys := delivery.SystemActor("test")
 	const password = "correct horse battery"
-	root, err := e.EnsureAdmin(bg, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SetPassword(bg, sys, root.ID, password); err != nil {
-		t.Fatal(err)
-	}
-	vera, err := e.CreateUser(bg, sys, delivery.UserInput{Username: "vera", Role: delivery.RoleViewer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SetPassword(bg, sys, vera.ID, password); err != nil {
-		t.Fatal(err)
-	}
+	personWithPassword(t, h, "admin", delivery.RoleAdmin, password)
+	personWithPassword(t, h, "vera", delivery.RoleViewer, password)
 	job := `{skipArtifactDownload: true, tasks: [{name: "hi", script: "echo hi"}]}`
 	def := h.createDefinition(t, `{name: "shop", environments: [{name: "dev", trigger: {kind: MANUAL}, job: `+job+`}, {name: "prod", trigger: {kind: MANUAL}, job: `+job+`}]}`)
 
@@ -102,33 +87,12 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 
 	shot := newShots(t)
 	url := h.http.URL
-	both := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			return chromedp.Do(ctx, shot.take(name),
-				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-				shot.take(name+"-phone"),
-				// Back to the desktop width (ResetViewport leaves the next shots at 390 px).
-				chromedp.EmulateViewport(1280, 900))
-		})
-	}
-	signIn := func(user string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			return chromedp.Do(ctx,
-				chromedp.Navigate(url+"/"),
-				chromedp.WaitVisible(chromedp.CSS(`#username`)),
-				chromedp.SendKeys(chromedp.CSS(`#username`), user),
-				chromedp.SendKeys(chromedp.CSS(`#password`), password),
-				chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-				until("the overview", textIn(`main h1`, "Overview")))
-		})
-	}
-
 	run(t, ctx, "the library's sections",
-		signIn("admin"),
+		signIn(url, "admin", password),
 		until("the library in the navigation", `[...document.querySelectorAll('nav a')].some(a => a.innerText === 'Library')`),
 		chromedp.Click(chromedp.Search(`//nav//a[text()="Library"]`)),
 		until("seven sections", `document.querySelectorAll('[data-section]').length === 7`),
-		both("40-library"),
+		shot.both("40-library"),
 	)
 
 	run(t, ctx, "an SSH connection",
@@ -145,13 +109,13 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		click(`form[data-form=connection]`, "Create connection"),
 		until("the missing key named beside its field", textIn(`#conn-new-privateKey-error`, "private key or a password")),
 		until("the field marked", `document.querySelector('#conn-new-privateKey').getAttribute('aria-invalid') === 'true'`),
-		both("41-connection-form"),
+		shot.both("41-connection-form"),
 		setField(`#conn-new-privateKey`, key),
 		click(`form[data-form=connection]`, "Create connection"),
 		until("the connection listed", `!!document.querySelector('tr[data-connection="deploy-host"] [data-has=privateKey][data-stored=set]')`),
 		until("its address", textIn(`tr[data-connection="deploy-host"]`, "deploy@10.0.0.5:22")),
 		notShown("the key not shown back", keyPart),
-		both("41-service-connections"),
+		shot.both("41-service-connections"),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Edit deploy-host"]`)),
 		until("the edit form", `!!document.querySelector('form[data-form=connection] [data-secret=privateKey] [data-stored=set]')`),
 		notShown("the key not in the edit form", keyPart),
@@ -181,7 +145,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`a[aria-label="Deliveries of ops"]`)),
 		until("its delivery log", textIn(`#deliveries-title`, "Deliveries of ops")),
 		until("the hook in the URL", `location.search.startsWith('?hook=')`),
-		both("42-hooks"),
+		shot.both("42-hooks"),
 	)
 
 	run(t, ctx, "a variable group with a secret",
@@ -203,7 +167,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[aria-label="Edit shared"]`)),
 		until("the secret kept, not shown", `!!document.querySelector('form[data-form=variable-group] tr[data-row="API_KEY"] [data-stored=set]')`),
 		notShown("the secret value not in the form", secretValue),
-		both("44-variable-group-form"),
+		shot.both("44-variable-group-form"),
 		setField(`form[data-form=variable-group] tr[data-row="REGION"] input[id$="-value"]`, "south"),
 		click(`form[data-form=variable-group]`, "Save"),
 		until("revision 2", textIn(`[data-note]`, "revision 2")),
@@ -244,13 +208,13 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 	run(t, ctx, "used by the definition",
 		chromedp.Reload(),
 		until("the file used by prod", textIn(`tr[data-file="signing.pfx"] [data-used-by]`, "shop (prod)")),
-		both("43-secure-files"),
+		shot.both("43-secure-files"),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Delete signing.pfx"]`)),
 		click(`[role=group][aria-label="Confirm: Delete signing.pfx"]`, "Yes, delete"),
 		until("the refusal names the definition", textIn(`tr[data-file="signing.pfx"] [role=alert]`, "shop")),
 		chromedp.Navigate(url+"/admin/variable-groups"),
 		until("the group used by shop", textIn(`[data-group="shared"] [data-used-by]`, "shop")),
-		both("44-variable-groups"),
+		shot.both("44-variable-groups"),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Delete shared"]`)),
 		click(`[role=group][aria-label="Confirm: Delete shared"]`, "Yes, delete"),
 		until("the refusal names the definition", textIn(`[data-group="shared"] [role=alert]`, "definition shop")),
@@ -285,7 +249,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		until("the window listed", `!!document.querySelector('tr[data-window="release freeze"][data-active="true"]')`),
 		until("what it holds", textIn(`tr[data-window="release freeze"]`, "shop · prod")),
 		until("until when", textIn(`tr[data-window="release freeze"]`, "Frozen until")),
-		both("45-freeze-windows"),
+		shot.both("45-freeze-windows"),
 	)
 	fw := dig(h.ok(h.admin, `{ freezeWindows { name environment mode active } }`, nil), "freezeWindows").([]any)
 	if len(fw) != 1 || fmt.Sprint(fw[0].(map[string]any)["environment"]) != "prod" || fw[0].(map[string]any)["mode"] != "REFUSE" {
@@ -317,7 +281,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		until("a built-in", `!!document.querySelector('tr[data-template^="Bash@3"]')`),
 		chromedp.Click(chromedp.CSS(`tr[data-template^="Bash@3"] th a`)),
 		until("its inputs", `!!document.querySelector('[data-details^="Bash@3"] tr[data-input]')`),
-		both("46-task-library"),
+		shot.both("46-task-library"),
 		click(`main .page-head`, "New template"),
 		until("the editor", `document.querySelector('#template-doc').value.includes('MyTask')`),
 		setField(`#template-doc`, `{"name": "MyTask", "version": "1.0", "inputs": [{"name": "message", "type": "NOPE"}], "shell": "bash", "script": "echo hi"}`),
@@ -340,7 +304,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		click(`form[data-form=import]`, "Dry run"),
 		until("the report", `!!document.querySelector('[data-report=dry-run] [data-imported="Imported shop"][data-valid=true]')`),
 		until("findings by source path", `[...document.querySelectorAll('[data-imported="Imported shop"] tr[data-finding]')].some(r => r.dataset.path.startsWith('environments[0]'))`),
-		both("47-import"),
+		shot.both("47-import"),
 		click(`form[data-form=import]`, "Import the definition"),
 		until("imported", `!!document.querySelector('[data-report=import][data-applied=true] [data-imported="Imported shop"] a[href^="/definitions/"]')`),
 	)
@@ -352,10 +316,10 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 	// A viewer: the read-only pages, without their actions; the admin pages are not offered.
 	run(t, ctx, "a viewer",
 		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
-		signIn("vera"),
+		signIn(url, "vera", password),
 		chromedp.Click(chromedp.Search(`//nav//a[text()="Library"]`)),
 		until("the sections a viewer may read", `[...document.querySelectorAll('[data-section]')].map(s => s.dataset.section).join() === '/admin/freeze-windows,/admin/task-library,/admin/variable-groups,/admin/secure-files'`),
-		both("48-library-viewer"),
+		shot.both("48-library-viewer"),
 		chromedp.Navigate(url+"/admin/variable-groups"),
 		until("the group", `!!document.querySelector('[data-group="shared"] tr[data-variable="API_KEY"]')`),
 		until("no actions", `!document.querySelector('button[aria-label="Edit shared"]') && ![...document.querySelectorAll('main button')].some(b => b.innerText === 'New variable group')`),

@@ -22,7 +22,7 @@ import { Profile } from './views/Profile';
 import { Admin, adminNeeds, isAdminPath } from './views/admin/Admin';
 import { Designer } from './views/designer/Designer';
 import { useMayCall } from './may';
-import { librarySections, libraryFields } from './views/library/librarySections';
+import { librarySections, libraryNeeds } from './views/sections';
 import { LibraryIndex } from './views/library/LibraryIndex';
 import { Page } from './ui';
 import { graphql } from './gql';
@@ -58,9 +58,9 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   const pending = useLive(pendingCountQuery, {}, isApprovalEvent);
   const count = (pending.data?.pendingApprovals.length ?? 0) + (pending.data?.pendingManualInterventions.length ?? 0);
   // Pages for some people only: offered when the server would answer their query.
-  const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries', ...libraryFields, ...adminNeeds);
+  const may = useMayCall('Query.auditEvents', 'Query.webhookDeliveries', ...libraryNeeds, ...adminNeeds);
   const section = librarySections.find((s) => s.path === path.replace(/\/+$/, ''));
-  const library = librarySections.some((s) => may?.has(s.field));
+  const library = librarySections.some((s) => may?.has(s.needs));
 
   // Move focus to the new page's heading, so keyboard and screen reader users land on it.
   useEffect(() => {
@@ -81,7 +81,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   else if (path === '/agents') view = <Agents />;
   else if (path === '/releases') view = <Releases />;
   else if (path === '/profile') view = <Profile />;
-  else if (section && may?.has(section.field)) view = <section.view />;
+  else if (section && may?.has(section.needs)) view = <section.view />;
   else if (isAdminPath(path) && !section) view = <Admin path={path} may={may} />;
   else if (path === '/audit' && may?.has('Query.auditEvents')) view = <Audit />;
   else if (path === '/webhook-deliveries' && may?.has('Query.webhookDeliveries')) view = <WebhookDeliveries />;

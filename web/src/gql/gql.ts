@@ -36,7 +36,7 @@ type Documents = {
     "mutation ConfirmDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": typeof types.ConfirmDeployDocument,
     "mutation ConfirmCancel($id: ID!, $c: String) { cancelDeployment(deploymentId: $id, comment: $c) { id } }": typeof types.ConfirmCancelDocument,
     "mutation ConfirmAbandon($id: ID!, $c: String) { abandonRelease(releaseId: $id, comment: $c) { id } }": typeof types.ConfirmAbandonDocument,
-    "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}": typeof types.CreateReleaseInfoDocument,
+    "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    releaseTimeVariables { name value secret declaredIn }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } }\n  }\n}": typeof types.CreateReleaseInfoDocument,
     "query ArtifactBuilds($id: ID!, $alias: String!) {\n  artifactVersions(definitionId: $id, alias: $alias, first: 20) { buildId buildNumber branch commit result finishedAt admitted }\n}": typeof types.ArtifactBuildsDocument,
     "mutation CreateRelease($input: NewReleaseInput!) { createRelease(input: $input) { id name } }": typeof types.CreateReleaseDocument,
     "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    viewerCan { editDefinition createReleases }\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": typeof types.DefinitionDocument,
@@ -103,6 +103,7 @@ type Documents = {
     "query DesignerFreezeWindows($id: ID!) {\n  freezeWindows(definitionId: $id) { id name reason environment mode startsAt endsAt cron durationMinutes timeZone active }\n}": typeof types.DesignerFreezeWindowsDocument,
     "mutation DesignerCreateFreezeWindow($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id } }": typeof types.DesignerCreateFreezeWindowDocument,
     "mutation DesignerDeleteFreezeWindow($id: ID!) { deleteFreezeWindow(id: $id) }": typeof types.DesignerDeleteFreezeWindowDocument,
+    "query PrincipalCandidates($search: String!) {\n  principalCandidates(search: $search, first: 8) { kind name detail }\n}": typeof types.PrincipalCandidatesDocument,
     "query FreezeWindowsPage {\n  freezeWindows {\n    id name reason definitionID environment mode startsAt endsAt cron durationMinutes timeZone createdBy\n    active activeUntil nextStartsAt\n  }\n}": typeof types.FreezeWindowsPageDocument,
     "mutation CreateFreezeWindowForm($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id name } }": typeof types.CreateFreezeWindowFormDocument,
     "mutation DeleteFreezeWindowForm($id: ID!) { deleteFreezeWindow(id: $id) }": typeof types.DeleteFreezeWindowFormDocument,
@@ -152,7 +153,7 @@ const documents: Documents = {
     "mutation ConfirmDeploy($input: DeployEnvironmentInput!) { deployEnvironment(input: $input) { id } }": types.ConfirmDeployDocument,
     "mutation ConfirmCancel($id: ID!, $c: String) { cancelDeployment(deploymentId: $id, comment: $c) { id } }": types.ConfirmCancelDocument,
     "mutation ConfirmAbandon($id: ID!, $c: String) { abandonRelease(releaseId: $id, comment: $c) { id } }": types.ConfirmAbandonDocument,
-    "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}": types.CreateReleaseInfoDocument,
+    "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    releaseTimeVariables { name value secret declaredIn }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } }\n  }\n}": types.CreateReleaseInfoDocument,
     "query ArtifactBuilds($id: ID!, $alias: String!) {\n  artifactVersions(definitionId: $id, alias: $alias, first: 20) { buildId buildNumber branch commit result finishedAt admitted }\n}": types.ArtifactBuildsDocument,
     "mutation CreateRelease($input: NewReleaseInput!) { createRelease(input: $input) { id name } }": types.CreateReleaseDocument,
     "query Definition($id: ID!) {\n  definition(id: $id) {\n    id name description revision\n    viewerCan { editDefinition createReleases }\n    environments { name rank }\n    releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) {\n      edges { node { id name status createdAt createdBy environments { id name rank status } } }\n    }\n  }\n}": types.DefinitionDocument,
@@ -219,6 +220,7 @@ const documents: Documents = {
     "query DesignerFreezeWindows($id: ID!) {\n  freezeWindows(definitionId: $id) { id name reason environment mode startsAt endsAt cron durationMinutes timeZone active }\n}": types.DesignerFreezeWindowsDocument,
     "mutation DesignerCreateFreezeWindow($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id } }": types.DesignerCreateFreezeWindowDocument,
     "mutation DesignerDeleteFreezeWindow($id: ID!) { deleteFreezeWindow(id: $id) }": types.DesignerDeleteFreezeWindowDocument,
+    "query PrincipalCandidates($search: String!) {\n  principalCandidates(search: $search, first: 8) { kind name detail }\n}": types.PrincipalCandidatesDocument,
     "query FreezeWindowsPage {\n  freezeWindows {\n    id name reason definitionID environment mode startsAt endsAt cron durationMinutes timeZone createdBy\n    active activeUntil nextStartsAt\n  }\n}": types.FreezeWindowsPageDocument,
     "mutation CreateFreezeWindowForm($input: FreezeWindowInput!) { createFreezeWindow(input: $input) { id name } }": types.CreateFreezeWindowFormDocument,
     "mutation DeleteFreezeWindowForm($id: ID!) { deleteFreezeWindow(id: $id) }": types.DeleteFreezeWindowFormDocument,
@@ -351,7 +353,7 @@ export function graphql(source: "mutation ConfirmAbandon($id: ID!, $c: String) {
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}"): (typeof documents)["query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    variables { name value secret settableAtReleaseTime }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }\n  }\n}"];
+export function graphql(source: "query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    releaseTimeVariables { name value secret declaredIn }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } }\n  }\n}"): (typeof documents)["query CreateReleaseInfo($id: ID!) {\n  definition(id: $id) {\n    id name\n    releaseTimeVariables { name value secret declaredIn }\n    artifactSources { alias type job primary branchFilters }\n    environments { name rank trigger { kind environments } }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -616,6 +618,10 @@ export function graphql(source: "mutation DesignerCreateFreezeWindow($input: Fre
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "mutation DesignerDeleteFreezeWindow($id: ID!) { deleteFreezeWindow(id: $id) }"): (typeof documents)["mutation DesignerDeleteFreezeWindow($id: ID!) { deleteFreezeWindow(id: $id) }"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query PrincipalCandidates($search: String!) {\n  principalCandidates(search: $search, first: 8) { kind name detail }\n}"): (typeof documents)["query PrincipalCandidates($search: String!) {\n  principalCandidates(search: $search, first: 8) { kind name detail }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

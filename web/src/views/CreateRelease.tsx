@@ -1,7 +1,8 @@
 // Create a release by hand: artifact versions picked from the builds the CI
 // server reports (the newest one the source admits by default), which
-// environments deploy by themselves, values for the variables the definition
-// declares settable at release time, and a description. The server checks
+// environments deploy by themselves, values for the variables a release may set
+// (the server's releaseTimeVariables: the definition's, its environments' and its
+// linked variable groups'), and a description. The server checks
 // everything again; its errors appear beside the field they name.
 import { useEffect, useState, type FormEvent } from 'react';
 import { mutate, query, type APIError } from '../api';
@@ -14,9 +15,9 @@ import type { ArtifactBuildsQuery, CreateReleaseInfoQuery, VariableInput } from 
 const infoQuery = graphql(`query CreateReleaseInfo($id: ID!) {
   definition(id: $id) {
     id name
-    variables { name value secret settableAtReleaseTime }
+    releaseTimeVariables { name value secret declaredIn }
     artifactSources { alias type job primary branchFilters }
-    environments { name rank trigger { kind environments } variables { name value secret settableAtReleaseTime } }
+    environments { name rank trigger { kind environments } }
   }
 }`);
 const buildsQuery = graphql(`query ArtifactBuilds($id: ID!, $alias: String!) {
@@ -45,24 +46,12 @@ export function CreateReleaseButton({ definitionId, definitionName, can, compact
 // A source's builds as the CI server lists them, or why they could not be read.
 type Builds = { list?: Build[]; error?: APIError };
 
-// A variable settable at release time: where it is declared and its value there.
-type Settable = { name: string; where: string[]; value: string; secret: boolean };
+// A variable settable at release time: where it is declared and its value there (null: a
+// secret, or a group's value the viewer may not read).
+type Settable = { name: string; where: string[]; value: string | null; secret: boolean };
 
 function settableVariables(def: Def): Settable[] {
-  const by = new Map<string, Settable>();
-  const add = (where: string, vs: { name: string; value?: string | null; secret: boolean; settableAtReleaseTime: boolean }[]) => {
-    for (const v of vs) {
-      if (!v.settableAtReleaseTime) continue;
-      const key = v.name.toLowerCase();
-      const s = by.get(key) ?? { name: v.name, where: [], value: v.value ?? '', secret: v.secret };
-      s.where.push(where);
-      s.secret = s.secret || v.secret;
-      by.set(key, s);
-    }
-  };
-  add('the definition', def.variables);
-  for (const e of [...(def.environments ?? [])].sort((a, b) => a.rank - b.rank)) add(e.name, e.variables);
-  return [...by.values()];
+  return def.releaseTimeVariables.map((v) => ({ name: v.name, where: v.declaredIn, value: v.value ?? null, secret: v.secret }));
 }
 
 export function CreateReleaseDialog({ definitionId, onClose }: { definitionId: string; onClose: () => void }) {
@@ -113,7 +102,7 @@ export function CreateReleaseDialog({ definitionId, onClose }: { definitionId: s
   const settable = settableVariables(def);
   // The order of the artifacts and overrides sent, so that an error's index names its field here.
   const sentSources = sources.filter((s) => picked[s.alias]);
-  const sentVars = settable.filter((v) => (values[v.name] ?? '') !== '' || (!v.secret && v.name in values && values[v.name] !== v.value));
+  const sentVars = settable.filter((v) => (values[v.name] ?? '') !== '' || (!v.secret && v.name in values && values[v.name] !== (v.value ?? '')));
   const manual = envs.filter((e) => e.trigger.kind !== 'MANUAL' && !auto[e.name]).map((e) => e.name);
 
   const submit = async (ev: FormEvent) => {
@@ -204,7 +193,7 @@ export function CreateReleaseDialog({ definitionId, onClose }: { definitionId: s
                 <div className="field" key={v.name}>
                   <label htmlFor={id}>{v.name} <span className="small">({v.where.join(', ')}{v.secret ? '; secret' : ''})</span></label>
                   <input id={id} type={v.secret ? 'password' : 'text'} autoComplete="off" disabled={busy}
-                    value={values[v.name] ?? (v.secret ? '' : v.value)} placeholder={v.secret ? 'leave empty to keep the secret' : undefined}
+                    value={values[v.name] ?? v.value ?? ''} placeholder={v.secret ? 'leave empty to keep the secret' : v.value === null ? 'leave empty to keep the group\u2019s value' : undefined}
                     onChange={(e) => setValues((m) => ({ ...m, [v.name]: e.target.value }))} {...invalid(error, field, `${id}-error`)} />
                   <FieldError id={`${id}-error`} error={error} field={field} />
                 </div>

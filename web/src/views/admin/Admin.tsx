@@ -1,11 +1,11 @@
 // The Administration area: an index of the sections the viewer may use, and each section's page
-// under a sub-navigation. Which sections exist is sections.ts.
+// under a sub-navigation. Which sections exist is ../sections.ts.
 import { Link } from '../../router';
 import { Loading, Page } from '../../ui';
-import { adminSections } from './sections';
+import { adminSections, adminNeeds } from '../sections';
 
 // adminNeeds is what the shell asks viewer.mayCall to decide whether to offer Administration.
-export const adminNeeds = adminSections.map((s) => s.needs);
+export { adminNeeds };
 
 export function isAdminPath(path: string): boolean {
   return path === '/admin' || path.startsWith('/admin/');
@@ -22,13 +22,13 @@ export function Admin({ path, may }: { path: string; may?: Set<string> }) {
       <Page title="Administration">
         <ul className="plain admin-index">
           {allowed.map((s) => (
-            <li key={s.path}><Link href={`/admin/${s.path}`}>{s.label}</Link> <span className="small">{s.about}</span></li>
+            <li key={s.path}><Link href={s.path}>{s.label}</Link> <span className="small">{s.about}</span></li>
           ))}
         </ul>
       </Page>
     );
   }
-  const section = allowed.find((s) => here === `/admin/${s.path}`);
+  const section = allowed.find((s) => here === s.path);
   if (!section) return <Page title="Not found"><p>No such page. <Link href="/">Go to the overview</Link>.</p></Page>;
   const View = section.view;
   return (
@@ -37,7 +37,7 @@ export function Admin({ path, may }: { path: string; may?: Set<string> }) {
         <ul>
           <li><Link href="/admin">Administration</Link></li>
           {allowed.map((s) => (
-            <li key={s.path}><Link href={`/admin/${s.path}`} aria-current={s === section ? 'page' : undefined}>{s.label}</Link></li>
+            <li key={s.path}><Link href={s.path} aria-current={s === section ? 'page' : undefined}>{s.label}</Link></li>
           ))}
         </ul>
       </nav>

@@ -1,11 +1,12 @@
 // One environment of the designer: trigger, approvals, gates, the deployment (a job, or
 // phases) with its tasks, queue, variables and variable groups, permissions and its freeze
 // windows.
-import type { ApprovalPolicyInput, ApproverInput, GatePolicyInput, VariableInput, GateInput } from '../../gql/graphql';
+import type { ApprovalPolicyInput, GatePolicyInput, VariableInput, GateInput } from '../../gql/graphql';
 import { Check, Fieldset, FieldProblems as FieldErrorsOf, List, Num, Select, Text } from './fields';
 import type { Env, Phase } from './model';
 import { TaskList, type Connection, type Template } from './Tasks';
 import { FreezeWindows } from './Freeze';
+import { Approvers, HttpCall, Retention } from './parts';
 
 type Props = {
   env: Env; index: number; names: string[]; catalogue: Map<string, Template>; connections: Connection[];
@@ -62,6 +63,7 @@ export function EnvironmentEditor({ env, index, names, catalogue, connections, g
               <List path={`${p}.job.demands`} label="Demands" value={env.job?.demands} onChange={(v) => up({ job: { ...env.job, demands: v } })} />
               <Num path={`${p}.job.timeoutMinutes`} label="Job timeout (min)" value={env.job?.timeoutMinutes} onChange={(v) => up({ job: { ...env.job, timeoutMinutes: v } })} />
               <Check path={`${p}.job.skipArtifactDownload`} label="Skip artifact download" value={env.job?.skipArtifactDownload} onChange={(v) => up({ job: { ...env.job, skipArtifactDownload: v } })} />
+              <List path={`${p}.job.secureFiles`} label="Secure files" hint="names or ids, comma-separated" value={env.job?.secureFiles} onChange={(v) => up({ job: { ...env.job, secureFiles: v } })} />
             </div>
             <TaskList label={`the job of ${env.name}`} tasks={env.job?.tasks ?? []} path={`${p}.job.tasks`} catalogue={catalogue} connections={connections} onChange={(t) => up({ job: { ...env.job, tasks: t } })} />
             <button type="button" onClick={() => up({ job: undefined, phases: [{ kind: 'AGENT', name: 'Agent phase', tasks: env.job?.tasks ?? [], demands: env.job?.demands, timeoutMinutes: env.job?.timeoutMinutes, skipArtifactDownload: env.job?.skipArtifactDownload }] })}>
@@ -95,6 +97,7 @@ export function EnvironmentEditor({ env, index, names, catalogue, connections, g
         <Approvers path={`${p}.permissions.manageDeployments`} label="Deploy, redeploy and cancel" value={env.permissions?.manageDeployments ?? []} onChange={(v) => up({ permissions: { ...env.permissions, manageDeployments: v } })} />
         <Approvers path={`${p}.permissions.manageApprovals`} label="Reassign approvals" value={env.permissions?.manageApprovals ?? []} onChange={(v) => up({ permissions: { ...env.permissions, manageApprovals: v } })} />
       </Fieldset>
+      <Retention path={`${p}.retention`} value={env.retention} onChange={(v) => up({ retention: v })} />
       <FreezeWindows definitionId={definitionId} environment={env.name} />
     </div>
   );
@@ -120,25 +123,6 @@ function Approval({ title, path, value, onChange }: { title: string; path: strin
   );
 }
 
-export function Approvers({ path, label, value, onChange, empty }: { path: string; label: string; value: ApproverInput[]; onChange: (v: ApproverInput[]) => void; empty?: string }) {
-  return (
-    <div className="approvers" role="group" aria-label={label}>
-      <span className="label">{label}</span>
-      {value.length === 0 && empty && <span className="small"> {empty}</span>}
-      <FieldErrorsOf path={path} />
-      {value.map((a, i) => (
-        <div className="row" key={i}>
-          <Select path={`${path}[${i}].kind`} label="Kind" value={a.kind} onChange={(v) => onChange(value.map((x, j) => (j === i ? { ...x, kind: v as ApproverInput['kind'] } : x)))} options={[['USER', 'User'], ['GROUP', 'Group']]} />
-          <Text path={`${path}[${i}].name`} label="Name" value={a.name} onChange={(v) => onChange(value.map((x, j) => (j === i ? { ...x, name: v } : x)))} />
-          <button type="button" className="danger" onClick={() => onChange(value.filter((_, j) => j !== i))} aria-label={`Remove ${a.name || 'approver'} from ${label}`}>Remove</button>
-          <FieldErrorsOf path={`${path}[${i}]`} />
-        </div>
-      ))}
-      <button type="button" onClick={() => onChange([...value, { kind: 'USER', name: '' }])} aria-label={`Add to ${label}`}>Add</button>
-    </div>
-  );
-}
-
 function Gates({ title, path, value, onChange }: { title: string; path: string; value: GatePolicyInput; onChange: (v: GatePolicyInput) => void }) {
   const gates = value.gates ?? [];
   const up = (patch: Partial<GatePolicyInput>) => onChange({ ...value, ...patch });
@@ -157,11 +141,7 @@ function Gates({ title, path, value, onChange }: { title: string; path: string; 
               <button type="button" className="danger" onClick={() => up({ gates: gates.filter((_, j) => j !== i) })} aria-label={`Remove gate ${g.name}`}>Remove</button>
             </div>
             {g.kind === 'HTTP' ? (
-              <div className="row">
-                <Select path={`${gp}.http.method`} label="Method" value={g.http?.method ?? 'GET'} onChange={(v) => setGate(i, { ...g, http: { ...g.http!, method: v } })} options={['GET', 'POST', 'PUT', 'HEAD']} />
-                <Text path={`${gp}.http.url`} label="URL" value={g.http?.url} onChange={(v) => setGate(i, { ...g, http: { ...g.http!, url: v } })} className="wide" />
-                <Text path={`${gp}.http.successCriteria`} label="Success criteria" placeholder="any 2xx" value={g.http?.successCriteria} onChange={(v) => setGate(i, { ...g, http: { ...g.http!, successCriteria: v } })} />
-              </div>
+              <HttpCall path={`${gp}.http`} value={g.http ?? { url: '' }} onChange={(h) => setGate(i, { ...g, http: h })} />
             ) : (
               <div className="row">
                 <List path={`${gp}.workItems.types`} label="Types" value={g.workItems?.types} onChange={(v) => setGate(i, { ...g, workItems: { ...g.workItems, types: v } })} />
@@ -203,10 +183,20 @@ function PhaseEditor({ phase, path, catalogue, connections, onChange, onRemove }
           <>
             <Text path={`${path}.deploymentGroup`} label="Deployment group" value={phase.deploymentGroup} onChange={(v) => up({ deploymentGroup: v })} />
             <List path={`${path}.tags`} label="Target tags" value={phase.tags} onChange={(v) => up({ tags: v })} />
-            <Text path={`${path}.maxParallel`} label="Targets at once" placeholder="1" value={phase.maxParallel} onChange={(v) => up({ maxParallel: v })} />
+            <Text path={`${path}.maxParallel`} label="Targets at once" placeholder="1" hint="a count or a percentage" value={phase.maxParallel} onChange={(v) => up({ maxParallel: v })} />
+            <Text path={`${path}.failureThreshold`} label="Failed targets allowed" placeholder="0" hint="a count or a percentage" value={phase.failureThreshold} onChange={(v) => up({ failureThreshold: v })} />
+            <Select path={`${path}.offlineTargets`} label="Offline targets" value={phase.offlineTargets ?? 'SKIP'} onChange={(v) => up({ offlineTargets: v as Phase['offlineTargets'] })}
+              options={[['SKIP', 'Skip them'], ['WAIT', 'Wait for them']]} />
           </>
         )}
-        {phase.kind !== 'SERVER' && <List path={`${path}.demands`} label="Demands" value={phase.demands} onChange={(v) => up({ demands: v })} />}
+        <Num path={`${path}.timeoutMinutes`} label="Job timeout (min)" value={phase.timeoutMinutes} onChange={(v) => up({ timeoutMinutes: v })} />
+        {phase.kind !== 'SERVER' && (
+          <>
+            <List path={`${path}.demands`} label="Demands" value={phase.demands} onChange={(v) => up({ demands: v })} />
+            <List path={`${path}.secureFiles`} label="Secure files" hint="names or ids, comma-separated" value={phase.secureFiles} onChange={(v) => up({ secureFiles: v })} />
+            <Check path={`${path}.skipArtifactDownload`} label="Skip artifact download" value={phase.skipArtifactDownload} onChange={(v) => up({ skipArtifactDownload: v })} />
+          </>
+        )}
         <button type="button" className="danger" onClick={onRemove} aria-label={`Remove phase ${phase.name ?? ''}`}>Remove phase</button>
       </div>
       <TaskList label={`phase ${phase.name ?? ''}`} tasks={phase.tasks ?? []} path={`${path}.tasks`} catalogue={catalogue} connections={connections} onChange={(t) => up({ tasks: t })} />

@@ -1,9 +1,11 @@
-// The tasks of a job or phase: inline scripts, manual interventions, and tasks of the task
-// library whose inputs are a form generated from the template's typed inputs.
+// The tasks of a job or phase: inline scripts, manual interventions, REST API calls (a server
+// phase's INVOKE_REST_API), and tasks of the task library whose inputs are a form generated
+// from the template's typed inputs.
 import { useState } from 'react';
 import type { DesignerCatalogueQuery } from '../../gql/graphql';
 import { Check, Fieldset, FieldProblems, Num, Select, Text } from './fields';
 import { fieldId, type Task } from './model';
+import { Approvers, EnvMap, HttpCall } from './parts';
 
 export type Template = DesignerCatalogueQuery['taskTemplates'][number];
 export type Connection = { name: string; kind: string };
@@ -37,6 +39,7 @@ export function TaskList({ tasks, path, catalogue, connections, onChange, label 
     let t: Task;
     if (adding === ':script') t = { name: 'script', script: '' };
     else if (adding === ':manual') t = { name: 'manual intervention', kind: 'MANUAL_INTERVENTION', instructions: '' };
+    else if (adding === ':rest') t = { name: 'invoke REST API', kind: 'INVOKE_REST_API', http: { method: 'GET', url: '' } };
     else {
       const tpl = catalogue.get(adding)!;
       const inputs: Record<string, unknown> = {};
@@ -70,6 +73,7 @@ export function TaskList({ tasks, path, catalogue, connections, onChange, label 
           <option value="">Choose…</option>
           <option value=":script">Inline script</option>
           <option value=":manual">Manual intervention</option>
+          <option value=":rest">Invoke REST API (server phase)</option>
           {[...byCategory].map(([cat, keys]) => (
             <optgroup key={cat} label={cat}>
               {keys.map((k) => <option key={k} value={k}>{k} — {catalogue.get(k)!.description.slice(0, 60)}</option>)}
@@ -110,6 +114,14 @@ function TaskEditor({ task, path, catalogue, connections, onChange }: {
           <Select path={`${path}.onTimeout`} label="On timeout" value={task.onTimeout ?? 'REJECT'} onChange={(v) => up({ onTimeout: v as Task['onTimeout'] })} options={['REJECT', 'RESUME']} />
         </div>
       )}
+      {kind === 'MANUAL_INTERVENTION' && (
+        <Approvers path={`${path}.approvers`} label={`Who may resume or reject ${task.name || 'the task'}`} value={task.approvers ?? []}
+          onChange={(v) => up({ approvers: v })} empty="Empty: any EDITOR." />
+      )}
+      {kind === 'INVOKE_REST_API' && (
+        <HttpCall path={`${path}.http`} value={task.http ?? { url: '' }} onChange={(h) => up({ http: h })} />
+      )}
+      {kind === 'SCRIPT' && <EnvMap path={`${path}.env`} value={task.env as Record<string, string> | undefined} onChange={(v) => up({ env: v })} />}
       {task.uses && !tpl && <p className="error small">The task library has no {task.uses}.</p>}
       {tpl && <TemplateInputs tpl={tpl} path={`${path}.inputs`} values={(task.inputs ?? {}) as Record<string, string>} connections={connections}
         onChange={(inputs) => up({ inputs })} />}
