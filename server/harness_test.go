@@ -44,7 +44,10 @@ func newHarness(t *testing.T, dialect string) *harness {
 		// outbound guard refuses by default.
 		OutboundAllowedNetworks: "127.0.0.0/8,::1"}
 	if dialect == "postgres" {
-		cfg.DatabaseURL = storagetest.PostgresURL(t) // a fresh schema, which the server migrates
+		// A copy of the process's migrated template database: the server's start-up migration
+		// finds it current (0.8 s against 2.4–3.3 s to migrate an empty schema, loaded machine).
+		// SQLite starts empty: ent's check of a current SQLite schema costs more than creating it.
+		cfg.DatabaseURL = storagetest.MigratedPostgresURL(t)
 	}
 	h := serve(t, cfg, "")
 	h.smtp = smtp
@@ -185,9 +188,14 @@ func (h *harness) ok(token, query string, vars map[string]any) map[string]any {
 
 func testLogger(t *testing.T) *slogLogger { return newTestLogger(t) }
 
+// each runs fn on a server over each database. It makes t parallel, so each must be the
+// test's first call: the test and its two cases run beside other tests (each case has its own
+// server and database, and much of a case is waiting on them).
 func each(t *testing.T, fn func(t *testing.T, h *harness)) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects() {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			if d == "postgres" && os.Getenv(storagetest.EnvPostgres) == "" {
 				t.Skipf("PostgreSQL case skipped: set %s", storagetest.EnvPostgres)
 			}
