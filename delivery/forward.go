@@ -93,6 +93,12 @@ type landedKey struct {
 // they were three statements. A deployment of relID is left out with its release, so that
 // the answer read before a deployment of relID is created holds after it.
 func (t *txn) landedOf(defID int, env string, relID int) (landed, error) {
+	if relID != 0 && relID == t.newestRelease {
+		// The release this transaction numbered, above every other of its definition, under the
+		// definition's lock: what any environment runs or deploys is older, which operationFor
+		// and forwardOnly decide on as on nothing (DEPLOY; goes on).
+		return landed{gen: t.landed}, nil
+	}
 	key := landedKey{defID, env, relID}
 	if l, ok := t.landedMemo[key]; ok && l.gen == t.landed {
 		return l, nil

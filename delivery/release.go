@@ -208,7 +208,7 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 			return nil, err
 		}
 	}
-	number, err := t.nextReleaseNumber(def)
+	number, newest, err := t.nextReleaseNumber(def)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +234,13 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	rel, err := create.Save(t.ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storing release: %w", err)
+	}
+	if newest {
+		// Numbered under the definition's lock above every other release of the definition:
+		// no release its environments run or deploy is newer (landedOf).
+		t.newestRelease = rel.ID
+	} else if t.newestRelease != 0 {
+		t.newestRelease = 0
 	}
 	for _, a := range artifacts {
 		// A version with a build id is enriched from the CI server (queueEnrichment): it is
@@ -338,43 +345,48 @@ func (t *txn) triggerAfterRelease(actor Actor, rel *ent.Release, envs []*ent.Rel
 // nextReleaseNumber moves the definition's release counter on and returns the new number, in one
 // statement (the definition is not read back: the rest of the row is def's, which the
 // transaction read under the definition's lock).
-func (t *txn) nextReleaseNumber(def *ent.ReleaseDefinition) (int, error) {
-	q := `UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = ? WHERE id = ? RETURNING release_counter`
+func (t *txn) nextReleaseNumber(def *ent.ReleaseDefinition) (number int, newest bool, err error) {
+	// It also reads the highest number a release of the definition has (by the index on
+	// definition and number), so that the transaction knows whether its release is the newest.
+	q := `UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = ? WHERE id = ? RETURNING release_counter, ` + newestNumber
 	args := []any{t.now, def.ID}
 	lockNow := t.postgres() && t.lateDefinition == def.ID && t.definitionLockedAt.IsZero()
 	switch {
 	case lockNow:
 		// The definition's lock, taken here (inTxDefinitionLate), before the row's: the same
 		// order as a transaction that takes it first.
-		q = `WITH l AS (SELECT pg_advisory_xact_lock($3)) UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 FROM l WHERE id = $2 RETURNING release_counter`
+		q = `WITH l AS (SELECT pg_advisory_xact_lock($3)) UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 FROM l WHERE id = $2 RETURNING release_counter, ` + newestNumber
 		args = append(args, definitionLockKey(def.ID))
 	case t.postgres():
-		q = `UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 WHERE id = $2 RETURNING release_counter`
+		q = `UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 WHERE id = $2 RETURNING release_counter, ` + newestNumber
 	}
 	rows, err := t.QueryContext(t.ctx, q, args...)
 	if lockNow && err == nil {
 		t.definitionLockedAt = time.Now()
 	}
 	if err != nil {
-		return 0, fmt.Errorf("numbering the release: %w", err)
+		return 0, false, fmt.Errorf("numbering the release: %w", err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return 0, fmt.Errorf("numbering the release: %w", err)
+			return 0, false, fmt.Errorf("numbering the release: %w", err)
 		}
-		return 0, NotFound("release definition", def.ID)
+		return 0, false, NotFound("release definition", def.ID)
 	}
-	var n int
-	if err := rows.Scan(&n); err != nil {
-		return 0, fmt.Errorf("numbering the release: %w", err)
+	var n, highest int
+	if err := rows.Scan(&n, &highest); err != nil {
+		return 0, false, fmt.Errorf("numbering the release: %w", err)
 	}
 	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("numbering the release: %w", err)
+		return 0, false, fmt.Errorf("numbering the release: %w", err)
 	}
 	def.ReleaseCounter, def.UpdatedAt = n, t.now
-	return n, nil
+	return n, highest < n, nil
 }
+
+// newestNumber is the highest release number of the definition being numbered (0: none).
+const newestNumber = `(SELECT COALESCE(MAX(number), 0) FROM releases WHERE releases.definition_id = release_definitions.id)`
 
 // resolvedArtifact is an artifact version with its source's details.
 type resolvedArtifact struct {

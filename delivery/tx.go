@@ -75,6 +75,9 @@ type txn struct {
 	// whenever a deployment takes a slot or succeeds in the transaction) has not changed.
 	forwardOK map[int]int
 	landed    int
+	// newestRelease is the release this transaction numbered last when it was numbered above
+	// every other release of its definition (0: none): for it, landedOf needs no read.
+	newestRelease int
 	// landedMemo is what landedOf read, valid while landed has not changed.
 	landedMemo map[landedKey]landed
 	// lateDefinition is, in a lockDefinitionLate transaction, the definition whose lock it takes
