@@ -52,7 +52,7 @@ type connState struct {
 	creds string
 
 	mu   sync.Mutex
-	conn transport.WebsocketConn
+	conn *wsConn
 	subs int
 }
 
@@ -80,8 +80,8 @@ func (s *connState) release() {
 	s.mu.Unlock()
 }
 
-// closeForbidden closes the websocket with CloseForbidden. gqlgen's own
-// close that follows finds the close handshake started and does nothing.
+// closeForbidden closes the websocket with CloseForbidden. The transport's
+// own close that follows finds the close handshake started and does nothing.
 func (s *connState) closeForbidden(reason string) {
 	s.mu.Lock()
 	c := s.conn
@@ -305,12 +305,21 @@ func (g *guard) websocketInit(ctx context.Context, payload transport.InitPayload
 	return ctx, nil, nil
 }
 
+// initRefusal is the error of a refused connection_init: the transport
+// closes the connection with code and reason.
+type initRefusal struct {
+	code   int
+	reason string
+	err    error
+}
+
+func (e *initRefusal) Error() string { return e.err.Error() }
+func (e *initRefusal) Unwrap() error { return e.err }
+
 // refused closes a connection whose connection_init was refused with
-// CloseForbidden and the reason.
+// CloseForbidden.
 func refused(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
-	ctx = transport.WithWebsocketCloseCode(ctx, CloseForbidden)
-	ctx = transport.AppendCloseReason(ctx, "Forbidden")
-	return ctx, nil, err
+	return ctx, nil, &initRefusal{code: CloseForbidden, reason: "Forbidden", err: err}
 }
 
 // CloseUnavailable is the websocket close code of a connection whose
@@ -321,9 +330,8 @@ const CloseUnavailable = 1011
 // unavailable closes a connection whose credential could not be checked with
 // CloseUnavailable; the error sent to the client says nothing of the cause.
 func unavailable(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
-	ctx = transport.WithWebsocketCloseCode(ctx, CloseUnavailable)
-	ctx = transport.AppendCloseReason(ctx, "credential check failed; reconnect")
-	return ctx, nil, fmt.Errorf("the credential could not be checked now; reconnect")
+	return ctx, nil, &initRefusal{code: CloseUnavailable, reason: "credential check failed; reconnect",
+		err: fmt.Errorf("the credential could not be checked now; reconnect")}
 }
 
 // limitSubscriptions refuses a websocket connection's subscription beyond

@@ -29,6 +29,13 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 	// fan-out cache before gqlgen executes it (fanout.go); out then holds
 	// the one event handed over.
 	slot := fanoutSlotFrom(ctx)
+	// push: the websocket operation this stream drives itself (wstransport.go):
+	// each event is executed and written on this stream's goroutine.
+	var push *wsSub
+	if slot != nil && slot.push != nil {
+		push = slot.push
+		push.claimPush(true)
+	}
 	out := make(chan T, 1)
 	// The engine's goroutine turns each event into T and sends it: one
 	// goroutine per subscription, not a second one relaying a channel.
@@ -43,6 +50,18 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 			if err := scope.Refresh(ctx); err != nil {
 				return err // the client resubscribes; nothing unscoped goes out
 			}
+		}
+		if push != nil {
+			it := fanoutItem{seq: ev.Sequence, class: fanoutClass(a, delivery.HiddenInScope(ctx)),
+				push: func() { out <- v }}
+			slot.current = &it
+			err := push.deliver()
+			slot.current = nil
+			select { // an event pushed but not read (the operation ended)
+			case <-out:
+			default:
+			}
+			return err
 		}
 		if slot != nil {
 			// The next event's Refresh waits until this one's payload is
@@ -71,13 +90,19 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 	err = r.Engine.FollowEventsEach(delivery.WithoutReadScope(ctx), r.Events, a, f, derefOr(afterSequence, delivery.FromNow),
 		emit, func() {
 			close(out)
-			if slot != nil {
+			switch {
+			case push != nil:
+				push.end()
+			case slot != nil:
 				close(slot.items)
 			}
 		})
 	if err != nil {
 		if slot != nil {
 			slot.claimed = false
+		}
+		if push != nil {
+			push.claimPush(false)
 		}
 		return nil, err
 	}

@@ -113,10 +113,31 @@ type fanoutItem struct {
 }
 
 // fanoutSlot links an event subscription's stream (followEvents) with its
-// response handler (fanoutOperations).
+// response handler (fanoutOperations). Pulled (SSE: a transport's loop
+// calls the handler), the stream hands each item over items; pushed (our
+// websocket transport), the stream sets current and calls the handler
+// itself (wsSub.deliver), on its own goroutine.
 type fanoutSlot struct {
 	claimed bool // a followEvents stream feeds items
 	items   chan fanoutItem
+	push    *wsSub      // the websocket operation, when pushed
+	current *fanoutItem // pushed: the item of the handler's call in progress
+}
+
+// take returns the slot's next item; false when the stream ended (or ctx).
+func (s *fanoutSlot) take(ctx context.Context) (fanoutItem, bool) {
+	if s.push != nil {
+		if s.current == nil {
+			return fanoutItem{}, false
+		}
+		return *s.current, true
+	}
+	select {
+	case v, ok := <-s.items:
+		return v, ok
+	case <-ctx.Done():
+		return fanoutItem{}, false
+	}
 }
 
 type fanoutSlotKey struct{}
@@ -167,23 +188,22 @@ func (cache *fanoutCache) operation(ctx context.Context, next graphql.OperationH
 	if !ok {
 		return next(ctx)
 	}
-	slot := &fanoutSlot{items: make(chan fanoutItem)}
+	slot := &fanoutSlot{push: pushSubFrom(ctx)}
+	if slot.push == nil {
+		slot.items = make(chan fanoutItem)
+	}
 	h := next(context.WithValue(ctx, fanoutSlotKey{}, slot))
 	if !slot.claimed { // not an event stream (or it failed to start)
 		return h
 	}
 	return func(ctx context.Context) *graphql.Response {
-		var it fanoutItem
-		select {
-		case v, ok := <-slot.items:
-			if !ok {
-				return h(ctx) // the stream ended: gqlgen completes
-			}
-			it = v
-		case <-ctx.Done():
-			return h(ctx)
+		it, ok := slot.take(ctx)
+		if !ok {
+			return h(ctx) // the stream ended (or ctx): gqlgen's end
 		}
-		defer close(it.handled)
+		if it.handled != nil {
+			defer close(it.handled)
+		}
 		k := fanoutKey{seq: it.seq, shape: shape, class: it.class}
 		e, owner := cache.claim(k)
 		if !owner {

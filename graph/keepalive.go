@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -15,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 )
@@ -33,9 +30,9 @@ import (
 //     graphql-ws "ka"), closes those that did not answer, and those whose
 //     write has been stuck, from a handful of short-lived goroutines;
 //   - the connection is accepted on the HTTP server's goroutine with small
-//     buffers of its own, and gqlgen's transport then runs it on a fresh
-//     goroutine, so that the HTTP server's goroutine, its stack and its
-//     buffers are released at once.
+//     buffers of its own, and the transport (wstransport.go) then reads it on
+//     a fresh goroutine, so that the HTTP server's goroutine, its stack and
+//     its buffers are released at once.
 
 const (
 	// sweepsPerInterval: how many times per keep-alive interval the loop looks
@@ -138,7 +135,7 @@ func (k *keepAlive) sweep() bool {
 	k.mu.Unlock()
 	for _, c := range kill {
 		k.remove(c)
-		go c.conn.CloseNow() // unblocks its reader and writers; gqlgen then ends the connection
+		go c.conn.CloseNow() // unblocks its reader and writers; the reader then ends the connection
 	}
 	for batch := range slices.Chunk(send, keepAliveBatch) {
 		go func() {
@@ -158,9 +155,8 @@ const (
 	closeDue
 )
 
-// wsConn is one accepted websocket as gqlgen's transport sees it
-// (transport.WebsocketConn over coder/websocket), with what the keep-alive
-// loop reads.
+// wsConn is one accepted websocket (coder/websocket), with what the
+// keep-alive loop reads.
 type wsConn struct {
 	conn   *websocket.Conn
 	legacy bool // graphql-ws: keep-alive "ka", which clients do not answer
@@ -169,17 +165,12 @@ type wsConn struct {
 	lastRead  atomic.Int64 // ka.now() of the last message read (or of the accept)
 	lastWrite atomic.Int64 // of the last message written
 	lastKA    atomic.Int64 // of the last keep-alive scheduled
-	writing   atomic.Int64 // since when gqlgen's write in progress started; 0: none
+	writing   atomic.Int64 // since when the transport's write in progress started; 0: none
 	kaWriting atomic.Int64 // since when the keep-alive write in progress started; 0: none
 
 	mu          sync.Mutex
 	closeHandsh chan struct{} // the close handshake started (WriteClose)
 }
-
-var (
-	_ transport.WebsocketConn        = (*wsConn)(nil)
-	_ transport.WebsocketReadLimiter = (*wsConn)(nil)
-)
 
 // due says what the loop does with c at now.
 func (c *wsConn) due(now, iv int64) keepAliveAction {
@@ -221,39 +212,29 @@ func (c *wsConn) sendKeepAlive() {
 	}
 }
 
-// NextReader reads the next message; a normal close is ErrWebsocketClosed,
-// as gqlgen expects.
-func (c *wsConn) NextReader() (int, io.Reader, error) {
+// read reads the next message.
+func (c *wsConn) read() (websocket.MessageType, []byte, error) {
 	typ, data, err := c.conn.Read(context.Background())
 	if err != nil {
 		c.ka.remove(c)
-		switch websocket.CloseStatus(err) {
-		case websocket.StatusNormalClosure, websocket.StatusNoStatusRcvd:
-			return int(typ), nil, transport.ErrWebsocketClosed
-		}
-		return int(typ), nil, err
+		return typ, nil, err
 	}
 	c.lastRead.Store(c.ka.now())
-	return int(typ), bytes.NewReader(data), nil
+	return typ, data, nil
 }
 
-// WriteJSON writes one message. A write that blocks (a client that stopped
+// writeFrame writes one message. A write that blocks (a client that stopped
 // reading) is ended by the keep-alive loop, which closes the connection.
-func (c *wsConn) WriteJSON(v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
+func (c *wsConn) writeFrame(data []byte) error {
 	c.writing.Store(c.ka.now())
-	err = c.conn.Write(context.Background(), websocket.MessageText, data)
+	err := c.conn.Write(context.Background(), websocket.MessageText, data)
 	c.writing.Store(0)
 	c.lastWrite.Store(c.ka.now())
 	return err
 }
 
 // WriteClose starts the close handshake in the background (coder/websocket
-// waits up to 5 s for the peer's close frame) and returns at once, as
-// gqlgen's own adapter does.
+// waits up to 5 s for the peer's close frame) and returns at once.
 func (c *wsConn) WriteClose(code int, reason string) error {
 	c.mu.Lock()
 	if c.closeHandsh != nil {
@@ -288,23 +269,11 @@ func (c *wsConn) Subprotocol() string { return c.conn.Subprotocol() }
 
 func (c *wsConn) SetReadLimit(n int64) { c.conn.SetReadLimit(n) }
 
-// keptWebsocket accepts websockets for gqlgen's transport: the keep-alive
-// loop's wsConn, recorded in the request's connState for the guard.
+// keptWebsocket accepts websockets for wsTransport: the keep-alive loop's
+// wsConn, recorded in the request's connState for the guard.
 type keptWebsocket struct {
 	accept websocket.AcceptOptions
 	ka     *keepAlive
-}
-
-// acceptedKey carries a connection accepted by detachedWebsocket.Do to
-// keptWebsocket.Accept.
-type acceptedKey struct{}
-
-// Accept returns the connection already accepted for r, else accepts it.
-func (k keptWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	if c, ok := r.Context().Value(acceptedKey{}).(*wsConn); ok {
-		return c, nil
-	}
-	return k.acceptConn(w, r, opts)
 }
 
 func (k keptWebsocket) acceptConn(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (*wsConn, error) {
@@ -337,55 +306,8 @@ func (k keptWebsocket) acceptConn(w http.ResponseWriter, r *http.Request, opts t
 	return c, nil
 }
 
-// gqlgen's subprotocols, in its order of preference.
+// The subprotocols of wsTransport, in order of preference (gqlgen's order).
 var gqlgenSubprotocols = []string{"graphql-ws", "graphql-transport-ws"}
-
-// detachedWebsocket is gqlgen's websocket transport run off the HTTP
-// server's goroutine: Do accepts the connection, hands it to the transport
-// on a goroutine of its own and returns, so that net/http releases the
-// request's goroutine and buffers (a hijacked connection is no longer its
-// concern). The connection's context keeps the request's values, not its
-// cancellation (net/http cancels it when Do returns); it ends with the
-// connection.
-type detachedWebsocket struct {
-	transport.Websocket
-	kept keptWebsocket
-	log  *slog.Logger
-}
-
-func (t detachedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	c, err := t.kept.acceptConn(w, r, transport.WebsocketAcceptOptions{
-		ResponseHeader: http.Header{}, Subprotocols: gqlgenSubprotocols,
-	})
-	if err != nil {
-		// coder/websocket has answered (400, 403 for a foreign Origin, …).
-		t.log.DebugContext(r.Context(), "websocket upgrade refused", "err", err)
-		return
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	// The transport reads the request's context and headers, and keeps the
-	// request for the connection's life: give it those alone.
-	r = (&http.Request{Method: r.Method, Header: r.Header}).WithContext(context.WithValue(ctx, acceptedKey{}, c))
-	go func() {
-		defer cancel()
-		defer func() {
-			if p := recover(); p != nil {
-				t.log.ErrorContext(ctx, "websocket connection panicked", "panic", p)
-				c.Close()
-			}
-		}()
-		t.Websocket.Do(detachedResponse{}, r, exec)
-	}()
-}
-
-// detachedResponse is the ResponseWriter of a connection already accepted:
-// gqlgen's transport writes to it only when the accept fails, which it
-// cannot.
-type detachedResponse struct{}
-
-func (detachedResponse) Header() http.Header         { return http.Header{} }
-func (detachedResponse) Write(b []byte) (int, error) { return 0, http.ErrHijacked }
-func (detachedResponse) WriteHeader(int)             {}
 
 // smallBuffers hijacks with buffers of wsReadBuffer and wsWriteBuffer
 // bytes instead of net/http's 4 KiB ones, which are released with the

@@ -201,9 +201,9 @@ func TestKeepAliveFromOneLoop(t *testing.T) {
 			}
 
 			// What each idle subscription costs in goroutines: no keep-alive or
-			// ping loop, not the HTTP server's goroutine. Per connection here:
-			// the connection's reader, gqlgen's close watcher and subscription
-			// loop, the engine's follower, and this test's client reader.
+			// ping loop, not the HTTP server's goroutine, no close watcher or
+			// subscription loop. Per connection here: the connection's reader,
+			// the engine's follower, and this test's client reader.
 			if g := goroutinesIn("transport.(*wsConnection).ping"); g != 0 {
 				t.Errorf("%d goroutines in gqlgen's ping loop, want 0", g)
 			}
@@ -213,8 +213,8 @@ func TestKeepAliveFromOneLoop(t *testing.T) {
 			if g := goroutinesIn("net/http.(*conn).serve"); g > 2 {
 				t.Errorf("%d HTTP server goroutines held by %d websockets, want none", g, n+1)
 			}
-			eventually(t, "5 goroutines per subscription, the client's included", func() bool {
-				return runtime.NumGoroutine()-before <= 5*(n+1)+2
+			eventually(t, "3 goroutines per subscription, the client's included", func() bool {
+				return runtime.NumGoroutine()-before <= 3*(n+1)+2
 			})
 		})
 	}

@@ -55,6 +55,10 @@ type Options struct {
 	// Fanout counts the event payloads made and reused by the fan-out cache
 	// (fanout.go); nil: counted but not reported.
 	Fanout *FanoutStats
+
+	// wsInitTimeout (tests): how long a websocket may wait before its
+	// connection_init (wsInitTimeout when zero).
+	wsInitTimeout time.Duration
 }
 
 // NewHandler builds the GraphQL server explicitly: transports one by one,
@@ -94,8 +98,7 @@ func newHandler(r *Resolver, opts Options, onKeepAlive func(*keepAlive)) http.Ha
 	srv := handler.New(NewExecutableSchema(cfg))
 
 	readLimit := int64(1 << 20)
-	// gqlgen's per-connection keep-alive goroutines are off: one loop keeps
-	// every websocket of the server alive (keepalive.go).
+	// One loop keeps every websocket of the server alive (keepalive.go).
 	ka := newKeepAlive(opts.KeepAlive)
 	if onKeepAlive != nil {
 		onKeepAlive(ka)
@@ -104,12 +107,9 @@ func newHandler(r *Resolver, opts Options, onKeepAlive func(*keepAlive)) http.Ha
 		// Origin is checked on upgrade: the server's own host and OriginPatterns.
 		OriginPatterns: opts.OriginPatterns,
 	}}
-	srv.AddTransport(detachedWebsocket{kept: kept, log: log, Websocket: transport.Websocket{
-		Implementation:   kept,
-		InitTimeout:      10 * time.Second,
-		PayloadReadLimit: &readLimit,
-		InitFunc:         g.websocketInit,
-	}})
+	// Our own websocket transport (wstransport.go): an idle event
+	// subscription holds the connection's reader and its stream's follower.
+	srv.AddTransport(wsTransport{kept: kept, log: log, init: g.websocketInit, readLimit: readLimit, initTimeout: opts.wsInitTimeout})
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
