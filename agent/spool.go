@@ -183,7 +183,10 @@ func (s *spool) ackLogs(jobID string, uptoSeq int64) {
 	for _, l := range j.lines[:n] {
 		j.bytes -= len(l.Text)
 	}
-	j.lines = append(j.lines[:0:0], j.lines[n:]...)
+	// Reslicing, not copying what is left (that cost grew with the backlog on every ack): the
+	// array is released when appending outgrows it.
+	clear(j.lines[:n])
+	j.lines = j.lines[n:]
 	j.ackedSeq = uptoSeq
 	j.sentSeq = max(j.sentSeq, uptoSeq)
 	s.signalLocked()
@@ -295,8 +298,8 @@ func appendBatches(out [][]byte, j *jobSpool, uptoSeq int64) [][]byte {
 			size += len(j.lines[last].Text)
 			last++
 		}
-		raw, err := json.Marshal(agentproto.LogBatch{Type: agentproto.TypeLogBatch, JobID: j.id, Lines: j.lines[first:last]})
-		if err != nil { // cannot happen: plain strings and numbers
+		raw, err := agentproto.AppendLogBatch(nil, j.id, j.lines[first:last])
+		if err != nil { // cannot happen: times are the agent's clock's
 			panic(err)
 		}
 		out = append(out, raw)

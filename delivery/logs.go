@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -111,7 +110,7 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 			return nil
 		}
 		if len(stored) > 0 {
-			data, err := json.Marshal(stored)
+			data, err := appendChunk(nil, stored)
 			if err != nil {
 				return fmt.Errorf("encoding log lines: %w", err)
 			}
