@@ -2,6 +2,7 @@ package agentproto
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -28,9 +29,19 @@ func AppendLogBatch(dst []byte, jobID string, lines []LogLine) ([]byte, error) {
 	dst = append(dst, logBatchPrefix...)
 	dst = appendJSONString(dst, jobID)
 	dst = append(dst, `,"lines":`...)
-	if lines == nil {
-		return append(dst, "null}"...), nil
+	dst, err := AppendLogLines(dst, lines)
+	if err != nil {
+		return nil, err
 	}
+	return append(dst, '}'), nil
+}
+
+// AppendLogLines appends to dst the JSON of lines: byte for byte what json.Marshal writes.
+func AppendLogLines(dst []byte, lines []LogLine) ([]byte, error) {
+	if lines == nil {
+		return append(dst, "null"...), nil
+	}
+	dst = slices.Grow(dst, len(lines)*64)
 	dst = append(dst, '[')
 	for i := range lines {
 		l := &lines[i]
@@ -56,7 +67,7 @@ func AppendLogBatch(dst []byte, jobID string, lines []LogLine) ([]byte, error) {
 		}
 		dst = append(dst, '}')
 	}
-	return append(dst, "]}"...), nil
+	return append(dst, ']'), nil
 }
 
 func timeError(t time.Time) error {
@@ -110,6 +121,7 @@ func decodeLogBatchFast(data []byte) (LogBatch, bool) {
 	if !p.lit("[") {
 		return m, false
 	}
+	m.Lines = make([]LogLine, 0, len(data)/64+1) // a line takes at least 60 bytes
 	if p.lit("]}") {
 		return LogBatch{Type: m.Type, JobID: m.JobID, Lines: []LogLine{}}, p.i == len(p.data)
 	}
