@@ -58,6 +58,7 @@ func (b *batcher) flushLocked() {
 		return
 	}
 	batch := b.pending
-	b.pending, b.size = nil, 0
+	// The next batch is likely as long as this one: room for it at once.
+	b.pending, b.size = make([]agentproto.LogLine, 0, len(batch)), 0
 	b.flushFn(batch)
 }

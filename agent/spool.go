@@ -27,6 +27,9 @@ type spool struct {
 	dir      string
 	maxBytes int
 
+	// persistMu serializes the writing of finished jobs' files (persist).
+	persistMu sync.Mutex
+
 	mu      sync.Mutex
 	jobs    map[string]*jobSpool
 	order   []string      // job ids, oldest first: sending order
@@ -103,27 +106,36 @@ func (s *spool) addJob(jobID string) {
 }
 
 // event appends a report of the job. finished marks the job's last report (jobFinished): the job
-// is then persisted.
+// is then persisted. The job's state is encoded under the lock and written after it, so that the
+// writer goes on sending the job's lines meanwhile (a job that printed fast finishes with most of
+// its lines unacknowledged; writing them while holding the lock stalled their sending).
 func (s *spool) event(jobID string, msg any, finished bool) error {
 	raw, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("encoding %T: %w", msg, err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	j := s.jobs[jobID]
 	if j == nil {
+		s.mu.Unlock()
 		return fmt.Errorf("job %s: not in spool", jobID)
 	}
 	j.events = append(j.events, spoolEvent{AfterSeq: j.lastSeq, Msg: raw})
+	var data []byte
 	if finished {
 		j.finished = true
-		if err := s.persistLocked(j); err != nil {
-			s.signalLocked()
-			return err
+		if s.dir != "" {
+			data, err = encodePersisted(j)
 		}
 	}
 	s.signalLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if data != nil {
+		return s.persist(jobID, data)
+	}
 	return nil
 }
 
@@ -183,7 +195,10 @@ func (s *spool) ackLogs(jobID string, uptoSeq int64) {
 	for _, l := range j.lines[:n] {
 		j.bytes -= len(l.Text)
 	}
-	j.lines = append(j.lines[:0:0], j.lines[n:]...)
+	// Reslicing, not copying what is left (that cost grew with the backlog on every ack): the
+	// array is released when appending outgrows it.
+	clear(j.lines[:n])
+	j.lines = j.lines[n:]
 	j.ackedSeq = uptoSeq
 	j.sentSeq = max(j.sentSeq, uptoSeq)
 	s.signalLocked()
@@ -295,8 +310,8 @@ func appendBatches(out [][]byte, j *jobSpool, uptoSeq int64) [][]byte {
 			size += len(j.lines[last].Text)
 			last++
 		}
-		raw, err := json.Marshal(agentproto.LogBatch{Type: agentproto.TypeLogBatch, JobID: j.id, Lines: j.lines[first:last]})
-		if err != nil { // cannot happen: plain strings and numbers
+		raw, err := agentproto.AppendLogBatch(nil, j.id, j.lines[first:last])
+		if err != nil { // cannot happen: times are the agent's clock's
 			panic(err)
 		}
 		out = append(out, raw)
@@ -321,17 +336,37 @@ func (s *spool) resultPath(jobID string) string {
 	return filepath.Join(s.dir, fileName(jobID)+".json")
 }
 
-// persistLocked writes a finished job's state to disk (0600: log lines may hold anything).
-func (s *spool) persistLocked(j *jobSpool) error {
-	if s.dir == "" {
-		return nil
-	}
-	data, err := json.Marshal(persistedJob{JobID: j.id, LastSeq: j.lastSeq, AckedSeq: j.ackedSeq, Lines: j.lines, Events: j.events})
+// encodePersisted encodes a finished job's state (the lines without reflection: they may be
+// hundreds of thousands).
+func encodePersisted(j *jobSpool) ([]byte, error) {
+	events, err := json.Marshal(j.events)
 	if err != nil {
-		return fmt.Errorf("encoding result of job %s: %w", j.id, err)
+		return nil, fmt.Errorf("encoding result of job %s: %w", j.id, err)
 	}
-	if err := writeFileAtomic(s.resultPath(j.id), data); err != nil {
-		return fmt.Errorf("persisting result of job %s: %w", j.id, err)
+	id, _ := json.Marshal(j.id)
+	data := fmt.Appendf(nil, `{"jobId":%s,"lastSeq":%d,"ackedSeq":%d,"lines":`, id, j.lastSeq, j.ackedSeq)
+	if data, err = agentproto.AppendLogLines(data, j.lines); err != nil {
+		return nil, fmt.Errorf("encoding result of job %s: %w", j.id, err)
+	}
+	data = append(data, `,"events":`...)
+	data = append(data, events...)
+	return append(data, '}'), nil
+}
+
+// persist writes a finished job's state (persistedJob, encodePersisted) to disk (0600: log lines
+// may hold anything), one job at a time. A job acknowledged while its file was being written has
+// its file removed again.
+func (s *spool) persist(jobID string, data []byte) error {
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+	if err := writeFileAtomic(s.resultPath(jobID), data); err != nil {
+		return fmt.Errorf("persisting result of job %s: %w", jobID, err)
+	}
+	s.mu.Lock()
+	gone := s.jobs[jobID] == nil
+	s.mu.Unlock()
+	if gone {
+		_ = os.Remove(s.resultPath(jobID))
 	}
 	return nil
 }

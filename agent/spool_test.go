@@ -135,3 +135,22 @@ func TestSpoolBackpressure(t *testing.T) {
 		t.Errorf("lastSeq %d", got)
 	}
 }
+
+// A finished job's file holds what json.Marshal writes for its persistedJob (load reads it).
+func TestSpoolPersistedEncoding(t *testing.T) {
+	j := &jobSpool{id: "job <7>", lastSeq: 3, ackedSeq: 1,
+		lines: []agentproto.LogLine{{Seq: 2, Step: 1, Time: time.Date(2026, 12, 7, 1, 2, 3, 4, time.UTC), Text: "a \"b\" <c>", Kind: agentproto.LineWarning},
+			{Seq: 3, Time: time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC), Text: "ü"}},
+		events: []spoolEvent{{AfterSeq: 3, Msg: json.RawMessage(`{"type":"jobFinished"}`)}}}
+	got, err := encodePersisted(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(persistedJob{JobID: j.id, LastSeq: j.lastSeq, AckedSeq: j.ackedSeq, Lines: j.lines, Events: j.events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("encodePersisted:\n got %s\nwant %s", got, want)
+	}
+}

@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -71,7 +70,7 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 		acked = j.LogSeq - j.LogBase
 		next := j.LogSeq + 1
 		bytes, truncated := j.LogBytes, j.LogTruncated
-		var stored []LogLine
+		stored := make([]LogLine, 0, len(lines))
 		for _, l := range lines {
 			if l.Seq < 1 {
 				continue // not a sequence number the agent hands out
@@ -111,7 +110,7 @@ func (e *Engine) AppendLogs(ctx context.Context, jobID, agentID int, lines []Log
 			return nil
 		}
 		if len(stored) > 0 {
-			data, err := json.Marshal(stored)
+			data, err := appendChunk(make([]byte, 0, int(bytes-j.LogBytes)+len(stored)*72), stored)
 			if err != nil {
 				return fmt.Errorf("encoding log lines: %w", err)
 			}

@@ -101,3 +101,28 @@ func FuzzDecodeChunk(f *testing.F) {
 		}
 	})
 }
+
+// appendChunk writes exactly what json.Marshal writes for the same lines (the stored format).
+func TestAppendChunkMatchesEncodingJSON(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 1, 0, 0, 120000000, time.UTC)
+	var lines []LogLine
+	for i, s := range []string{"", "plain", `quote " and \ backslash`, "tab\tnewline\n", "<html> & é ✓ 😀",
+		"\u2028\u2029", "\x00\x01\x7f", "bad \xff utf8", strings.Repeat("y", 70000)} {
+		lines = append(lines, LogLine{Seq: int64(i + 1), Step: i % 3, Time: t0.Add(time.Duration(i) * time.Microsecond), Text: s,
+			AfterLoss: i%4 == 3, Kind: []string{"", "warning", "", "x<y"}[i%4], Target: "not stored"})
+	}
+	lines[2].Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", -7200))
+	for _, ls := range [][]LogLine{nil, {}, lines[:1], lines} {
+		want, err := json.Marshal(ls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendChunk(nil, ls)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("appendChunk: %s, %v\njson.Marshal: %s", got, err, want)
+		}
+	}
+	if _, err := appendChunk(nil, []LogLine{{Time: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}}); err == nil {
+		t.Fatal("a time json.Marshal refuses was encoded")
+	}
+}

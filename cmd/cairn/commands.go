@@ -547,13 +547,29 @@ var logsCommand = &command{
 			return err
 		}
 		if flagBool(c, "f") {
-			return cl.subscribe(c.ctx, `subscription($d: ID!, $f: Int64) { deploymentLog(deploymentId: $d, fromSeq: $f, targets: true) { seq step time text target } }`,
-				map[string]any{"d": c.args[0], "f": from}, "deploymentLog", func(raw json.RawMessage) error {
-					var l logLine
-					if err := json.Unmarshal(raw, &l); err != nil {
-						return fmt.Errorf("decoding a log line: %w", err)
+			// Batches of lines, a message each: a message per line cost the server (and this
+			// client) most of the CPU of following a fast log.
+			return cl.subscribe(c.ctx, `subscription($d: ID!, $f: Int64) { deploymentLogBatches(deploymentId: $d, fromSeq: $f, targets: true) { fromSeq texts steps times target } }`,
+				map[string]any{"d": c.args[0], "f": from}, "deploymentLogBatches", func(raw json.RawMessage) error {
+					var b struct {
+						FromSeq int64    `json:"fromSeq"`
+						Texts   []string `json:"texts"`
+						Steps   []int    `json:"steps"`
+						Times   []string `json:"times"`
+						Target  string   `json:"target"`
 					}
-					return print(l)
+					if err := json.Unmarshal(raw, &b); err != nil {
+						return fmt.Errorf("decoding a log batch: %w", err)
+					}
+					if len(b.Steps) != len(b.Texts) || len(b.Times) != len(b.Texts) {
+						return fmt.Errorf("decoding a log batch: %d texts, %d steps, %d times", len(b.Texts), len(b.Steps), len(b.Times))
+					}
+					for i, text := range b.Texts {
+						if err := print(logLine{Seq: b.FromSeq + int64(i), Step: b.Steps[i], Time: b.Times[i], Text: text, Target: b.Target}); err != nil {
+							return err
+						}
+					}
+					return nil
 				})
 		}
 		var dep struct {

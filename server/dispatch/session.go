@@ -253,6 +253,15 @@ func (s *session) reply(code agentproto.ErrorCode, jobID, msg string) {
 
 // handle processes one agent message.
 func (s *session) handle(data []byte) {
+	if agentproto.IsLogBatch(data) { // most messages: decoded once, without reflection
+		m, err := agentproto.DecodeLogBatch(data)
+		if err != nil {
+			s.reply(agentproto.ErrBadMessage, "", fmt.Sprintf("decoding %s: %v", agentproto.TypeLogBatch, err))
+			return
+		}
+		s.onJob(m.JobID, func(id int) error { return s.logs(id, m) })
+		return
+	}
 	var h agentproto.Header
 	if err := json.Unmarshal(data, &h); err != nil {
 		s.reply(agentproto.ErrBadMessage, "", "message is not a JSON object with a type: "+err.Error())
