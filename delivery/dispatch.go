@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -106,9 +105,6 @@ func meetsAll(ds []Demand, caps map[string]string) bool {
 	}
 	return true
 }
-
-// claimPage is how many queued jobs ClaimJobFor examines per query.
-const claimPage = 100
 
 var activeJob = job.StatusIn(job.StatusASSIGNED, job.StatusRUNNING)
 
@@ -214,106 +210,94 @@ func (e *Engine) freeSlots(ctx context.Context, ids []int) (map[int]int, error) 
 	return free, nil
 }
 
-// claimJobs is ClaimJobs, stopping after limit claims (0: no limit).
+// ClaimQueued is ClaimJobs over a dispatcher's mirror of the queue (ClaimQueue): it reads only
+// the jobs noted as changed since the previous round (the whole queue after a resync), and
+// matches the mirrored jobs class by class, so that a round costs what changed, not the backlog.
+func (e *Engine) ClaimQueued(ctx context.Context, q *ClaimQueue, offers []AgentOffer) ([]*ent.Job, error) {
+	return e.claimFrom(ctx, q, offers, 0)
+}
+
+// claimJobs is ClaimJobs, stopping after limit claims (0: no limit): one round over a mirror
+// read once.
 func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) ([]*ent.Job, error) {
 	if len(offers) == 0 {
 		return nil, nil
 	}
-	offers = slices.Clone(offers)
-	free := map[int]int{} // of the offered agents read so far
-	var claimed []*ent.Job
-	var after *ent.Job
-	for len(offers) > 0 {
-		q := e.client.Job.Query().Where(job.StatusEQ(job.StatusQUEUED), job.CancelRequested(false), job.Held(false))
-		if after != nil {
-			q = q.Where(job.Or(job.QueuedAtGT(after.QueuedAt), job.And(job.QueuedAt(after.QueuedAt), job.IDGT(after.ID))))
-		}
-		page, err := q.Order(ent.Asc(job.FieldQueuedAt), ent.Asc(job.FieldID)).Limit(claimPage).All(ctx)
-		if err != nil {
-			return claimed, fmt.Errorf("claiming jobs: reading the queue: %w", err)
-		}
-		// Match in memory, then read the free slots of the agents that meet some job, once.
-		matches := make([][]int, len(page)) // per job, the offered agents meeting its demands
-		byDemands := map[string][]int{}     // jobs of one definition share their demands
-		var unread []int
-		toRead := map[int]bool{}
-		for i, j := range page {
-			key := jobPool(j) + "\x00" + strings.Join(j.Demands, "\x00")
-			if j.TargetAgentID != nil {
-				key = fmt.Sprintf("target:%d\x00%s", *j.TargetAgentID, key)
+	return e.claimFrom(ctx, NewClaimQueue(), offers, limit)
+}
+
+// claimFrom runs one claim round over the mirror q, stopping after limit claims (0: no limit).
+func (e *Engine) claimFrom(ctx context.Context, q *ClaimQueue, offers []AgentOffer, limit int) ([]*ent.Job, error) {
+	if err := e.refresh(ctx, q); err != nil {
+		return nil, fmt.Errorf("claiming jobs: %w", err)
+	}
+	if len(offers) == 0 {
+		return nil, nil
+	}
+	page, matches := q.candidates(offers)
+	if len(page) == 0 {
+		return nil, nil
+	}
+	// Read the free slots of the agents that meet some job, once.
+	var unread []int
+	toRead := map[int]bool{}
+	for _, m := range matches {
+		for _, id := range m {
+			if !toRead[id] {
+				toRead[id] = true
+				unread = append(unread, id)
 			}
-			if m, ok := byDemands[key]; ok {
-				matches[i] = m
+		}
+	}
+	free, err := e.freeSlots(ctx, unread)
+	if err != nil {
+		q.Resync()
+		return nil, fmt.Errorf("claiming jobs: %w", err)
+	}
+	var claimed []*ent.Job
+	// A job whose row another transaction holds is skipped at first (PostgreSQL), then tried
+	// again, waiting for it, once the free ones are claimed: the holder may be a claimer on
+	// another replica (the job is gone then) or a short write such as a waiting reason (the
+	// job is still to be claimed, and no event would bring it back to this round).
+	var skipped []int
+	for pass := 0; pass < 2; pass++ {
+		for i, j := range page {
+			if pass == 1 && !slices.Contains(skipped, i) {
 				continue
 			}
-			ds, err := parseDemands(j.Demands)
-			if err != nil {
-				byDemands[key] = nil
-				continue // waits with the parse error as its reason
-			}
-			for _, o := range offers {
-				if routes(j, o.AgentID, o.Route) && meetsAll(ds, o.Capabilities) {
-					matches[i] = append(matches[i], o.AgentID)
-					if _, read := free[o.AgentID]; !read && !toRead[o.AgentID] {
-						toRead[o.AgentID] = true
-						unread = append(unread, o.AgentID)
-					}
-				}
-			}
-			byDemands[key] = matches[i]
-		}
-		if len(unread) > 0 {
-			slots, err := e.freeSlots(ctx, unread)
-			if err != nil {
-				return claimed, fmt.Errorf("claiming jobs: %w", err)
-			}
-			maps.Copy(free, slots)
-		}
-		// A job whose row another transaction holds is skipped at first (PostgreSQL), then tried
-		// again, waiting for it, once the free ones are claimed: the holder may be a claimer on
-		// another replica (the job is gone then) or a short write such as a waiting reason (the
-		// job is still to be claimed, and no event would bring it back to this round).
-		var skipped []int
-		for pass := 0; pass < 2; pass++ {
-			for i, j := range page {
-				if pass == 1 && !slices.Contains(skipped, i) {
+			for _, id := range matches[j.class()] {
+				if free[id] == 0 {
 					continue
 				}
-				for _, id := range matches[i] {
-					if free[id] == 0 {
-						continue
-					}
-					got, full, locked, err := e.claim(ctx, id, j, pass == 0)
-					if err != nil {
-						return claimed, err
-					}
-					if locked {
-						skipped = append(skipped, i)
-						break
-					}
-					if full {
-						free[id] = 0 // another dispatcher filled it meanwhile: try the next agent
-						continue
-					}
-					if got != nil {
-						free[id]--
-						claimed = append(claimed, got)
-						if limit > 0 && len(claimed) >= limit {
-							return claimed, nil
-						}
-					}
-					break // claimed, or another dispatcher took the job: next job
+				got, full, locked, err := e.claim(ctx, id, j, pass == 0)
+				if err != nil {
+					q.Resync()
+					return claimed, err
 				}
-			}
-			if len(skipped) == 0 {
+				if locked {
+					skipped = append(skipped, i)
+					break
+				}
+				if full {
+					free[id] = 0 // another dispatcher filled it meanwhile: try the next agent
+					continue
+				}
+				// Claimed, or no longer claimable (another dispatcher took it, canceled): it
+				// leaves the mirror either way.
+				q.Forget(j.id)
+				if got != nil {
+					free[id]--
+					claimed = append(claimed, got)
+					if limit > 0 && len(claimed) >= limit {
+						return claimed, nil
+					}
+				}
 				break
 			}
 		}
-		if len(page) < claimPage {
+		if len(skipped) == 0 {
 			break
 		}
-		after = page[len(page)-1]
-		offers = slices.DeleteFunc(offers, func(o AgentOffer) bool { f, read := free[o.AgentID]; return read && f == 0 })
 	}
 	return claimed, nil
 }
@@ -321,8 +305,8 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 // claim tries to assign job jobID to the agent. full is set when the agent has no free slot.
 // With skipLocked (PostgreSQL), a job row another transaction holds is not waited for: locked
 // is set instead.
-func (e *Engine) claim(ctx context.Context, agentID int, j *ent.Job, skipLocked bool) (claimed *ent.Job, full, locked bool, err error) {
-	jobID := j.ID
+func (e *Engine) claim(ctx context.Context, agentID int, qj queuedJob, skipLocked bool) (claimed *ent.Job, full, locked bool, err error) {
+	jobID, j := qj.id, qj.job()
 	err = e.inTxConcurrent(ctx, func(t *txn) error {
 		// Lock the agent row so that two claims for one agent cannot both see a free slot.
 		aq := t.Agent.Query().Where(agent.ID(agentID))

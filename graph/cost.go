@@ -196,12 +196,17 @@ func introspectionCost(set ast.SelectionSet, frags ast.FragmentDefinitionList, d
 // done: the client disconnected (or the server is stopping).
 var errClientGone = errors.New("the request was canceled")
 
-// stopWhenGone is a field middleware that resolves nothing more once the
-// request's context is done, so an expensive answer stops being built when
-// its client disconnects (gqlgen itself checks no context between fields).
-func stopWhenGone(ctx context.Context, next graphql.Resolver) (any, error) {
+// fieldMiddleware is the server's one field middleware, run around every field: it applies the
+// read scope to a "where" argument (scopeWhere), resolves nothing more once the request's
+// context is done, so an expensive answer stops being built when its client disconnects (gqlgen
+// itself checks no context between fields), and marks the resolver's errors
+// (markResolverError). One function rather than three middlewares: gqlgen allocates a closure
+// per field and middleware.
+func fieldMiddleware(ctx context.Context, next graphql.Resolver) (any, error) {
 	if ctx.Err() != nil {
-		return nil, errClientGone
+		return nil, errClientGone // not a resolver's error: the presenter names it
 	}
-	return next(ctx)
+	scopeWhere(ctx)
+	res, err := next(ctx)
+	return res, markResolverError(err)
 }

@@ -87,11 +87,11 @@ func domainMessage(err error) string {
 // unmarshal error (a cursor, a time or an Int64 that does not parse) reaches the
 // presenter as the *gqlerror.Error that graphql.ErrorOnPath made, with the
 // path of the argument; gqlgen wraps resolver errors the same way (with their
-// locations), so those are marked by markResolverErrors first.
+// locations), so those are marked by markResolverError first.
 func isInputCoercion(err error) bool {
 	var re *resolverError
 	if errors.As(err, &re) {
-		return false // a resolver's own failure (markResolverErrors)
+		return false // a resolver's own failure (markResolverError)
 	}
 	if gqlErr, ok := err.(*gqlerror.Error); ok && gqlErr.Err != nil && len(gqlErr.Path) > 0 {
 		return true

@@ -58,18 +58,17 @@ func (r *Resolver) scopeReads(ctx context.Context, next graphql.OperationHandler
 }
 
 // scopeWhere applies the operation's read scope to a field's "where"
-// argument (delivery.ScopeWhere) before its resolver runs: entgql turns
-// hasXWith inputs into SQL sub-queries that the read-scope interceptor does
-// not see, so each nested input of a definition-owned type is given the
-// scope itself. Every field with a where argument, root or edge, passes
-// here.
-func scopeWhere(ctx context.Context, next graphql.Resolver) (any, error) {
+// argument (delivery.ScopeWhere) before its resolver runs (fieldMiddleware):
+// entgql turns hasXWith inputs into SQL sub-queries that the read-scope
+// interceptor does not see, so each nested input of a definition-owned type
+// is given the scope itself. Every field with a where argument, root or
+// edge, passes here.
+func scopeWhere(ctx context.Context) {
 	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Args != nil {
 		if w, ok := fc.Args["where"]; ok && w != nil {
 			delivery.ScopeWhere(w, delivery.HiddenInScope(ctx))
 		}
 	}
-	return next(ctx)
 }
 
 // hiddenDefinitions lists the definitions the viewer may not read, for list

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/99designs/gqlgen/graphql"
-
 	"github.com/cairnhq/cairn/auth"
 )
 
@@ -77,11 +75,10 @@ type resolverError struct{ err error }
 func (e *resolverError) Error() string { return e.err.Error() }
 func (e *resolverError) Unwrap() error { return e.err }
 
-// markResolverErrors is the field middleware that wraps resolver errors in resolverError.
-func markResolverErrors(ctx context.Context, next graphql.Resolver) (any, error) {
-	res, err := next(ctx)
+// markResolverError wraps a resolver's error in resolverError (fieldMiddleware).
+func markResolverError(err error) error {
 	if err != nil {
-		err = &resolverError{err: err}
+		return &resolverError{err: err}
 	}
-	return res, err
+	return nil
 }

@@ -57,6 +57,9 @@ type Hub struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	kickc  chan struct{}
+	// queue mirrors the claimable jobs for the dispatcher's rounds (delivery.ClaimQueue): fed by
+	// job events, read whole again after a lagging subscription and every resyncEvery.
+	queue *delivery.ClaimQueue
 	// waitc asks the waiting-reasons loop for an update; requests coalesce.
 	waitc chan struct{}
 	wg    sync.WaitGroup // background loops
@@ -106,7 +109,7 @@ func NewHub(opts Options) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
 		opts: opts, e: opts.Engine, clock: opts.Clock, log: opts.Logger.With("component", "dispatch"),
-		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1), waitc: make(chan struct{}, 1), sessions: map[int]*session{},
+		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1), queue: delivery.NewClaimQueue(), waitc: make(chan struct{}, 1), sessions: map[int]*session{},
 	}
 }
 
@@ -120,8 +123,9 @@ func (h *Hub) Start() {
 	}
 	h.started = true
 	h.upSince = h.e.Clock().Now()
-	h.wg.Add(5)
+	h.wg.Add(6)
 	go func() { defer h.wg.Done(); h.eventLoop() }()
+	go func() { defer h.wg.Done(); h.every(resyncEvery, h.resync) }()
 	go func() { defer h.wg.Done(); h.dispatchLoop() }()
 	go func() { defer h.wg.Done(); h.waitingLoop() }()
 	go func() { defer h.wg.Done(); h.seenLoop() }()
@@ -286,7 +290,9 @@ func (h *Hub) remove(s *session) bool {
 func (h *Hub) eventLoop() {
 	for h.ctx.Err() == nil {
 		events, unsubscribe := h.opts.Events.Subscribe()
-		// Whatever happened while not subscribed: a round and the pending cancels.
+		// Whatever happened while not subscribed: a round over the whole queue and the
+		// pending cancels.
+		h.queue.Resync()
 		h.kick()
 		h.resendCancels()
 		h.consume(events)
@@ -304,10 +310,19 @@ func (h *Hub) consume(events <-chan delivery.Event) {
 				return // lagged or bus closed: resubscribe and resync
 			}
 			switch ev.Type {
-			case delivery.EventJobQueued, delivery.EventJobFinished, delivery.EventJobLost:
+			case delivery.EventJobQueued:
+				if ev.JobID != 0 {
+					h.queue.Changed(ev.JobID)
+				} else {
+					h.queue.Resync()
+				}
+				h.kick()
+			case delivery.EventJobFinished, delivery.EventJobLost:
+				h.queue.Forget(ev.JobID)
 				h.kick()
 			case delivery.EventAgentChanged:
 				if ev.Status == "DELETED" {
+					h.queue.Resync() // its assigned jobs went back to the queue, without job events
 					if s := h.session(ev.AgentID); s != nil {
 						s.close(agentproto.CloseUnauthorized, "agent deleted")
 					}
@@ -422,7 +437,7 @@ func (h *Hub) dispatchRound() (ok bool) {
 		}
 	}
 	if len(free) > 0 {
-		jobs, err := h.e.ClaimJobs(h.ctx, free)
+		jobs, err := h.e.ClaimQueued(h.ctx, h.queue, free)
 		if err != nil && h.ctx.Err() == nil {
 			h.log.Error("claiming jobs", "agents", len(free), "err", err)
 			ok = false
@@ -444,6 +459,17 @@ func (h *Hub) dispatchRound() (ok bool) {
 	}
 	return ok
 }
+
+// resync makes the next round read the whole queue, and runs one.
+func (h *Hub) resync() {
+	h.queue.Resync()
+	h.kick()
+}
+
+// resyncEvery is how often the dispatcher's mirror of the queue is read whole again: a net under
+// the job events that feed it (a job queued by a path that published no event with its id waits
+// at most this long).
+const resyncEvery = 30 * time.Second
 
 // waitingEvery is the shortest time between two refreshes of the waiting reasons.
 const waitingEvery = 250 * time.Millisecond
