@@ -33,6 +33,7 @@ const (
 	auditTargetAPIToken           = "apiToken"
 	auditTargetConnection         = "serviceConnection"
 	auditTargetHook               = "outgoingHook"
+	auditTargetHookDelivery       = "hookDelivery"
 	auditTargetWebhookDelivery    = "webhookDelivery"
 	auditTargetFreezeWindow       = "freezeWindow"
 	auditTargetIntervention       = "manualIntervention"

@@ -825,20 +825,24 @@ type ComplexityRoot struct {
 	}
 
 	HookDelivery struct {
-		Attempts      func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		DeliveredAt   func(childComplexity int) int
-		DeliveryID    func(childComplexity int) int
-		EventSequence func(childComplexity int) int
-		EventType     func(childComplexity int) int
-		Hook          func(childComplexity int) int
-		HookID        func(childComplexity int) int
-		ID            func(childComplexity int) int
-		LastError     func(childComplexity int) int
-		NextAttemptAt func(childComplexity int) int
-		ResponseCode  func(childComplexity int) int
-		Status        func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
+		Attempts       func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		DeliveredAt    func(childComplexity int) int
+		DeliveryID     func(childComplexity int) int
+		EventSequence  func(childComplexity int) int
+		EventType      func(childComplexity int) int
+		Hook           func(childComplexity int) int
+		HookID         func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		NextAttemptAt  func(childComplexity int) int
+		Redeliveries   func(childComplexity int) int
+		Redelivery     func(childComplexity int) int
+		RedeliveryOf   func(childComplexity int) int
+		RedeliveryOfID func(childComplexity int) int
+		ResponseCode   func(childComplexity int) int
+		Status         func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
 	}
 
 	HookDeliveryConnection struct {
@@ -1101,6 +1105,7 @@ type ComplexityRoot struct {
 		MoveAgent                func(childComplexity int, agentID int, pool string) int
 		Ping                     func(childComplexity int) int
 		ReassignApproval         func(childComplexity int, approvalID int, toUsername string, comment *string) int
+		RedeliverHookDelivery    func(childComplexity int, id int) int
 		RedeliverWebhookDelivery func(childComplexity int, id int) int
 		RefreshVariables         func(childComplexity int, releaseID int, comment *string) int
 		Reject                   func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
@@ -1119,6 +1124,7 @@ type ComplexityRoot struct {
 		StartRelease             func(childComplexity int, id int) int
 		UndeleteDefinition       func(childComplexity int, id int, comment *string) int
 		UpdateDefinition         func(childComplexity int, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) int
+		UpdateFreezeWindow       func(childComplexity int, id int, input delivery.FreezeWindowInput) int
 		UpdateGroup              func(childComplexity int, id int, input model.GroupPatchInput) int
 		UpdateOutgoingHook       func(childComplexity int, id int, input model.OutgoingHookPatchInput) int
 		UpdateRelease            func(childComplexity int, id int, input delivery.UpdateReleaseInput) int
@@ -1222,6 +1228,7 @@ type ComplexityRoot struct {
 		Definitions                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
 		DeletedDefinitions         func(childComplexity int) int
 		DeploymentGroups           func(childComplexity int) int
+		Deployments                func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], filter *model.DeploymentsFilter) int
 		FreezeWindows              func(childComplexity int, definitionID *int) int
 		Groups                     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
 		HookDeliveries             func(childComplexity int, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) int
@@ -1487,6 +1494,7 @@ type ComplexityRoot struct {
 		Sha256      func(childComplexity int) int
 		Size        func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+		UsedBy      func(childComplexity int) int
 		ViewerCan   func(childComplexity int) int
 	}
 
@@ -1518,6 +1526,7 @@ type ComplexityRoot struct {
 		TrustOnFirstUse  func(childComplexity int) int
 		URL              func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
+		UsedBy           func(childComplexity int) int
 		Username         func(childComplexity int) int
 	}
 
@@ -1678,6 +1687,7 @@ type ComplexityRoot struct {
 		Permissions func(childComplexity int) int
 		Revision    func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+		UsedBy      func(childComplexity int) int
 		Variables   func(childComplexity int) int
 		ViewerCan   func(childComplexity int) int
 	}
@@ -1845,6 +1855,8 @@ type MutationResolver interface {
 	SetAgentEnabled(ctx context.Context, id int, enabled bool) (*ent.Agent, error)
 	DeleteAgent(ctx context.Context, id int) (int, error)
 	RevokeAgentRegistration(ctx context.Context, id int) (*ent.AgentRegistration, error)
+	UpdateFreezeWindow(ctx context.Context, id int, input delivery.FreezeWindowInput) (*ent.FreezeWindow, error)
+	RedeliverHookDelivery(ctx context.Context, id int) (*ent.HookDelivery, error)
 	CreateDefinition(ctx context.Context, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	UpdateDefinition(ctx context.Context, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	DeleteDefinition(ctx context.Context, id int, expectedRevision int, comment *string) (bool, error)
@@ -1922,6 +1934,7 @@ type QueryResolver interface {
 	AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
 	WhyNotDeployed(ctx context.Context, releaseID int, environment string) (*delivery.EnvironmentBlockers, error)
+	Deployments(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], filter *model.DeploymentsFilter) (*ent.DeploymentConnection, error)
 	Definition(ctx context.Context, id int) (*ent.ReleaseDefinition, error)
 	DefinitionRevisions(ctx context.Context, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) (*ent.DefinitionRevisionConnection, error)
 	DefinitionDiff(ctx context.Context, id int, from int, to int) ([]*delivery.FieldChange, error)
@@ -1977,9 +1990,12 @@ type ReleaseRetentionResolver interface {
 	Verdict(ctx context.Context, obj *delivery.ReleaseRetention) (model.RetentionVerdict, error)
 }
 type SecureFileResolver interface {
+	UsedBy(ctx context.Context, obj *ent.SecureFile) ([]string, error)
+
 	ViewerCan(ctx context.Context, obj *ent.SecureFile) (*delivery.LibraryViewerCan, error)
 }
 type ServiceConnectionResolver interface {
+	UsedBy(ctx context.Context, obj *ent.ServiceConnection) ([]string, error)
 	HasSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
 	HasWebhookSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
 	HasPrivateKey(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
@@ -2024,6 +2040,7 @@ type VariableResolver interface {
 	Value(ctx context.Context, obj *spec.Variable) (*string, error)
 }
 type VariableGroupResolver interface {
+	UsedBy(ctx context.Context, obj *ent.VariableGroup) ([]string, error)
 	Variables(ctx context.Context, obj *ent.VariableGroup) ([]*delivery.LibraryVariable, error)
 
 	ViewerCan(ctx context.Context, obj *ent.VariableGroup) (*delivery.LibraryViewerCan, error)
@@ -5347,6 +5364,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.HookDelivery.NextAttemptAt(childComplexity), true
+	case "HookDelivery.redeliveries":
+		if e.ComplexityRoot.HookDelivery.Redeliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HookDelivery.Redeliveries(childComplexity), true
+	case "HookDelivery.redelivery":
+		if e.ComplexityRoot.HookDelivery.Redelivery == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HookDelivery.Redelivery(childComplexity), true
+	case "HookDelivery.redeliveryOf":
+		if e.ComplexityRoot.HookDelivery.RedeliveryOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HookDelivery.RedeliveryOf(childComplexity), true
+	case "HookDelivery.redeliveryOfID":
+		if e.ComplexityRoot.HookDelivery.RedeliveryOfID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HookDelivery.RedeliveryOfID(childComplexity), true
 	case "HookDelivery.responseCode":
 		if e.ComplexityRoot.HookDelivery.ResponseCode == nil {
 			break
@@ -6750,6 +6791,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReassignApproval(childComplexity, args["approvalId"].(int), args["toUsername"].(string), args["comment"].(*string)), true
+	case "Mutation.redeliverHookDelivery":
+		if e.ComplexityRoot.Mutation.RedeliverHookDelivery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliverHookDelivery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeliverHookDelivery(childComplexity, args["id"].(int)), true
 	case "Mutation.redeliverWebhookDelivery":
 		if e.ComplexityRoot.Mutation.RedeliverWebhookDelivery == nil {
 			break
@@ -6943,6 +6995,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateDefinition(childComplexity, args["id"].(int), args["expectedRevision"].(int), args["input"].(spec.DefinitionSnapshot), args["comment"].(*string)), true
+	case "Mutation.updateFreezeWindow":
+		if e.ComplexityRoot.Mutation.UpdateFreezeWindow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateFreezeWindow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateFreezeWindow(childComplexity, args["id"].(int), args["input"].(delivery.FreezeWindowInput)), true
 	case "Mutation.updateGroup":
 		if e.ComplexityRoot.Mutation.UpdateGroup == nil {
 			break
@@ -7493,6 +7556,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DeploymentGroups(childComplexity), true
+	case "Query.deployments":
+		if e.ComplexityRoot.Query.Deployments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_deployments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Deployments(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int]), args["filter"].(*model.DeploymentsFilter)), true
 	case "Query.freezeWindows":
 		if e.ComplexityRoot.Query.FreezeWindows == nil {
 			break
@@ -8811,6 +8885,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SecureFile.UpdatedAt(childComplexity), true
+	case "SecureFile.usedBy":
+		if e.ComplexityRoot.SecureFile.UsedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.UsedBy(childComplexity), true
 	case "SecureFile.viewerCan":
 		if e.ComplexityRoot.SecureFile.ViewerCan == nil {
 			break
@@ -8946,6 +9026,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ServiceConnection.UpdatedAt(childComplexity), true
+	case "ServiceConnection.usedBy":
+		if e.ComplexityRoot.ServiceConnection.UsedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.UsedBy(childComplexity), true
 	case "ServiceConnection.username":
 		if e.ComplexityRoot.ServiceConnection.Username == nil {
 			break
@@ -9659,6 +9745,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VariableGroup.UpdatedAt(childComplexity), true
+	case "VariableGroup.usedBy":
+		if e.ComplexityRoot.VariableGroup.UsedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.UsedBy(childComplexity), true
 	case "VariableGroup.variables":
 		if e.ComplexityRoot.VariableGroup.Variables == nil {
 			break
@@ -10193,6 +10285,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputDeploymentGroupWhereInput,
 		ec.unmarshalInputDeploymentOrder,
 		ec.unmarshalInputDeploymentWhereInput,
+		ec.unmarshalInputDeploymentsFilter,
 		ec.unmarshalInputEnvironmentInput,
 		ec.unmarshalInputEnvironmentPermissionsInput,
 		ec.unmarshalInputEnvironmentWhereInput,
@@ -10366,7 +10459,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/blockers.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/targets.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/blockers.graphql" "schema/dashboard.graphql" "schema/definitions.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/targets.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -13376,7 +13469,11 @@ type HookDelivery implements Node {
   lastError: String!
   nextAttemptAt: Time!
   deliveredAt: Time
+  redelivery: Int!
+  redeliveryOfID: ID
   hook: OutgoingHook!
+  redeliveryOf: HookDelivery
+  redeliveries: [HookDelivery!]
 }
 """
 A connection to a list of items.
@@ -13599,10 +13696,40 @@ input HookDeliveryWhereInput {
   deliveredAtIsNil: Boolean
   deliveredAtNotNil: Boolean
   """
+  redelivery field predicates
+  """
+  redelivery: Int
+  redeliveryNEQ: Int
+  redeliveryIn: [Int!]
+  redeliveryNotIn: [Int!]
+  redeliveryGT: Int
+  redeliveryGTE: Int
+  redeliveryLT: Int
+  redeliveryLTE: Int
+  """
+  redelivery_of_id field predicates
+  """
+  redeliveryOfID: ID
+  redeliveryOfIDNEQ: ID
+  redeliveryOfIDIn: [ID!]
+  redeliveryOfIDNotIn: [ID!]
+  redeliveryOfIDIsNil: Boolean
+  redeliveryOfIDNotNil: Boolean
+  """
   hook edge predicates
   """
   hasHook: Boolean
   hasHookWith: [OutgoingHookWhereInput!]
+  """
+  redelivery_of edge predicates
+  """
+  hasRedeliveryOf: Boolean
+  hasRedeliveryOfWith: [HookDeliveryWhereInput!]
+  """
+  redeliveries edge predicates
+  """
+  hasRedeliveries: Boolean
+  hasRedeliveriesWith: [HookDeliveryWhereInput!]
 }
 type Job implements Node {
   id: ID!
@@ -17656,6 +17783,7 @@ input WorkItemWhereInput {
 	{Name: "schema/agents.graphql", Input: sourceData("schema/agents.graphql"), BuiltIn: false},
 	{Name: "schema/audit.graphql", Input: sourceData("schema/audit.graphql"), BuiltIn: false},
 	{Name: "schema/blockers.graphql", Input: sourceData("schema/blockers.graphql"), BuiltIn: false},
+	{Name: "schema/dashboard.graphql", Input: sourceData("schema/dashboard.graphql"), BuiltIn: false},
 	{Name: "schema/definitions.graphql", Input: sourceData("schema/definitions.graphql"), BuiltIn: false},
 	{Name: "schema/events.graphql", Input: sourceData("schema/events.graphql"), BuiltIn: false},
 	{Name: "schema/freeze.graphql", Input: sourceData("schema/freeze.graphql"), BuiltIn: false},
@@ -18798,8 +18926,16 @@ func (ec *executionContext) childFields_HookDelivery(ctx context.Context, field 
 		return ec.fieldContext_HookDelivery_nextAttemptAt(ctx, field)
 	case "deliveredAt":
 		return ec.fieldContext_HookDelivery_deliveredAt(ctx, field)
+	case "redelivery":
+		return ec.fieldContext_HookDelivery_redelivery(ctx, field)
+	case "redeliveryOfID":
+		return ec.fieldContext_HookDelivery_redeliveryOfID(ctx, field)
 	case "hook":
 		return ec.fieldContext_HookDelivery_hook(ctx, field)
+	case "redeliveryOf":
+		return ec.fieldContext_HookDelivery_redeliveryOf(ctx, field)
+	case "redeliveries":
+		return ec.fieldContext_HookDelivery_redeliveries(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HookDelivery", field.Name)
 }
@@ -19712,6 +19848,8 @@ func (ec *executionContext) childFields_SecureFile(ctx context.Context, field gr
 		return ec.fieldContext_SecureFile_sha256(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_SecureFile_createdBy(ctx, field)
+	case "usedBy":
+		return ec.fieldContext_SecureFile_usedBy(ctx, field)
 	case "permissions":
 		return ec.fieldContext_SecureFile_permissions(ctx, field)
 	case "viewerCan":
@@ -19758,6 +19896,8 @@ func (ec *executionContext) childFields_ServiceConnection(ctx context.Context, f
 		return ec.fieldContext_ServiceConnection_kubeContext(ctx, field)
 	case "namespace":
 		return ec.fieldContext_ServiceConnection_namespace(ctx, field)
+	case "usedBy":
+		return ec.fieldContext_ServiceConnection_usedBy(ctx, field)
 	case "hasSecret":
 		return ec.fieldContext_ServiceConnection_hasSecret(ctx, field)
 	case "hasWebhookSecret":
@@ -20032,6 +20172,8 @@ func (ec *executionContext) childFields_VariableGroup(ctx context.Context, field
 		return ec.fieldContext_VariableGroup_revision(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_VariableGroup_createdBy(ctx, field)
+	case "usedBy":
+		return ec.fieldContext_VariableGroup_usedBy(ctx, field)
 	case "variables":
 		return ec.fieldContext_VariableGroup_variables(ctx, field)
 	case "permissions":
@@ -21106,6 +21248,20 @@ func (ec *executionContext) field_Mutation_reassignApproval_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_redeliverHookDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_redeliverWebhookDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -21477,6 +21633,28 @@ func (ec *executionContext) field_Mutation_updateDefinition_args(ctx context.Con
 		return nil, err
 	}
 	args["comment"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateFreezeWindow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (delivery.FreezeWindowInput, error) {
+			return ec.unmarshalNFreezeWindowInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐFreezeWindowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -22009,6 +22187,52 @@ func (ec *executionContext) field_Query_definitions_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_deployments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.DeploymentsFilter, error) {
+			return ec.unmarshalODeploymentsFilter2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐDeploymentsFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg4
 	return args, nil
 }
 
@@ -36748,6 +36972,52 @@ func (ec *executionContext) fieldContext_HookDelivery_deliveredAt(_ context.Cont
 	return graphql.NewScalarFieldContext("HookDelivery", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _HookDelivery_redelivery(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HookDelivery_redelivery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redelivery, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HookDelivery_redelivery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HookDelivery", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _HookDelivery_redeliveryOfID(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HookDelivery_redeliveryOfID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedeliveryOfID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HookDelivery_redeliveryOfID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HookDelivery", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _HookDelivery_hook(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -36775,6 +37045,70 @@ func (ec *executionContext) fieldContext_HookDelivery_hook(_ context.Context, fi
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OutgoingHook(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HookDelivery_redeliveryOf(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HookDelivery_redeliveryOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedeliveryOf(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.HookDelivery) graphql.Marshaler {
+			return ec.marshalOHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HookDelivery_redeliveryOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HookDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HookDelivery(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HookDelivery_redeliveries(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HookDelivery_redeliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redeliveries(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.HookDelivery) graphql.Marshaler {
+			return ec.marshalOHookDelivery2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HookDelivery_redeliveries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HookDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HookDelivery(ctx, field)
 		},
 	}
 	return fc, nil
@@ -41039,6 +41373,94 @@ func (ec *executionContext) fieldContext_Mutation_revokeAgentRegistration(ctx co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateFreezeWindow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateFreezeWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateFreezeWindow(ctx, fc.Args["id"].(int), fc.Args["input"].(delivery.FreezeWindowInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FreezeWindow) graphql.Marshaler {
+			return ec.marshalNFreezeWindow2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateFreezeWindow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FreezeWindow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateFreezeWindow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redeliverHookDelivery(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeliverHookDelivery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeliverHookDelivery(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.HookDelivery) graphql.Marshaler {
+			return ec.marshalNHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeliverHookDelivery(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HookDelivery(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeliverHookDelivery_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createDefinition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -45261,6 +45683,50 @@ func (ec *executionContext) fieldContext_Query_whyNotDeployed(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_whyNotDeployed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deployments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Deployments(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["filter"].(*model.DeploymentsFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DeploymentConnection) graphql.Marshaler {
+			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deployments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeploymentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_deployments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -50798,6 +51264,29 @@ func (ec *executionContext) fieldContext_SecureFile_createdBy(_ context.Context,
 	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _SecureFile_usedBy(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_usedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SecureFile().UsedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_usedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _SecureFile_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -51301,6 +51790,29 @@ func (ec *executionContext) _ServiceConnection_namespace(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_ServiceConnection_namespace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ServiceConnection", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceConnection_usedBy(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_usedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ServiceConnection().UsedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_usedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ServiceConnection_hasSecret(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
@@ -54145,6 +54657,29 @@ func (ec *executionContext) _VariableGroup_createdBy(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_VariableGroup_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VariableGroup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroup_usedBy(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_usedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VariableGroup().UsedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_usedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroup", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _VariableGroup_variables(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
@@ -66174,6 +66709,78 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputDeploymentsFilter(ctx context.Context, obj any) (model.DeploymentsFilter, error) {
+	var it model.DeploymentsFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"definitionId", "environment", "status", "releaseId", "requestedBy", "since", "until"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "definitionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionID = data
+		case "environment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environment"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Environment = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalODeploymentStatus2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋdeploymentᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "releaseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseID = data
+		case "requestedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedBy = data
+		case "since":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("since"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Since = data
+		case "until":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("until"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Until = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, obj any) (spec.EnvironmentSpec, error) {
 	var it spec.EnvironmentSpec
 	if obj == nil {
@@ -69049,7 +69656,7 @@ func (ec *executionContext) unmarshalInputHookDeliveryWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "hookID", "hookIDNEQ", "hookIDIn", "hookIDNotIn", "eventSequence", "eventSequenceNEQ", "eventSequenceIn", "eventSequenceNotIn", "eventSequenceGT", "eventSequenceGTE", "eventSequenceLT", "eventSequenceLTE", "eventType", "eventTypeNEQ", "eventTypeIn", "eventTypeNotIn", "eventTypeGT", "eventTypeGTE", "eventTypeLT", "eventTypeLTE", "eventTypeContains", "eventTypeHasPrefix", "eventTypeHasSuffix", "eventTypeEqualFold", "eventTypeContainsFold", "deliveryID", "deliveryIDNEQ", "deliveryIDIn", "deliveryIDNotIn", "deliveryIDGT", "deliveryIDGTE", "deliveryIDLT", "deliveryIDLTE", "deliveryIDContains", "deliveryIDHasPrefix", "deliveryIDHasSuffix", "deliveryIDEqualFold", "deliveryIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "responseCode", "responseCodeNEQ", "responseCodeIn", "responseCodeNotIn", "responseCodeGT", "responseCodeGTE", "responseCodeLT", "responseCodeLTE", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "nextAttemptAt", "nextAttemptAtNEQ", "nextAttemptAtIn", "nextAttemptAtNotIn", "nextAttemptAtGT", "nextAttemptAtGTE", "nextAttemptAtLT", "nextAttemptAtLTE", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "hasHook", "hasHookWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "hookID", "hookIDNEQ", "hookIDIn", "hookIDNotIn", "eventSequence", "eventSequenceNEQ", "eventSequenceIn", "eventSequenceNotIn", "eventSequenceGT", "eventSequenceGTE", "eventSequenceLT", "eventSequenceLTE", "eventType", "eventTypeNEQ", "eventTypeIn", "eventTypeNotIn", "eventTypeGT", "eventTypeGTE", "eventTypeLT", "eventTypeLTE", "eventTypeContains", "eventTypeHasPrefix", "eventTypeHasSuffix", "eventTypeEqualFold", "eventTypeContainsFold", "deliveryID", "deliveryIDNEQ", "deliveryIDIn", "deliveryIDNotIn", "deliveryIDGT", "deliveryIDGTE", "deliveryIDLT", "deliveryIDLTE", "deliveryIDContains", "deliveryIDHasPrefix", "deliveryIDHasSuffix", "deliveryIDEqualFold", "deliveryIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "responseCode", "responseCodeNEQ", "responseCodeIn", "responseCodeNotIn", "responseCodeGT", "responseCodeGTE", "responseCodeLT", "responseCodeLTE", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "nextAttemptAt", "nextAttemptAtNEQ", "nextAttemptAtIn", "nextAttemptAtNotIn", "nextAttemptAtGT", "nextAttemptAtGTE", "nextAttemptAtLT", "nextAttemptAtLTE", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "redelivery", "redeliveryNEQ", "redeliveryIn", "redeliveryNotIn", "redeliveryGT", "redeliveryGTE", "redeliveryLT", "redeliveryLTE", "redeliveryOfID", "redeliveryOfIDNEQ", "redeliveryOfIDIn", "redeliveryOfIDNotIn", "redeliveryOfIDIsNil", "redeliveryOfIDNotNil", "hasHook", "hasHookWith", "hasRedeliveryOf", "hasRedeliveryOfWith", "hasRedeliveries", "hasRedeliveriesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -69868,6 +70475,104 @@ func (ec *executionContext) unmarshalInputHookDeliveryWhereInput(ctx context.Con
 				return it, err
 			}
 			it.DeliveredAtNotNil = data
+		case "redelivery":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redelivery"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Redelivery = data
+		case "redeliveryNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryNEQ = data
+		case "redeliveryIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryIn = data
+		case "redeliveryNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryNotIn = data
+		case "redeliveryGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryGT = data
+		case "redeliveryGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryGTE = data
+		case "redeliveryLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryLT = data
+		case "redeliveryLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryLTE = data
+		case "redeliveryOfID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfID = data
+		case "redeliveryOfIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNEQ = data
+		case "redeliveryOfIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDIn = data
+		case "redeliveryOfIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNotIn = data
+		case "redeliveryOfIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDIsNil = data
+		case "redeliveryOfIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNotNil = data
 		case "hasHook":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasHook"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -69882,6 +70587,34 @@ func (ec *executionContext) unmarshalInputHookDeliveryWhereInput(ctx context.Con
 				return it, err
 			}
 			it.HasHookWith = data
+		case "hasRedeliveryOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveryOf"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveryOf = data
+		case "hasRedeliveryOfWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveryOfWith"))
+			data, err := ec.unmarshalOHookDeliveryWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveryOfWith = data
+		case "hasRedeliveries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveries"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveries = data
+		case "hasRedeliveriesWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveriesWith"))
+			data, err := ec.unmarshalOHookDeliveryWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveriesWith = data
 		}
 	}
 	return it, nil
@@ -93364,6 +94097,16 @@ func (ec *executionContext) _HookDelivery(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "redelivery":
+			out.Values[i] = ec._HookDelivery_redelivery(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "redeliveryOfID":
+			out.Values[i] = ec._HookDelivery_redeliveryOfID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "hook":
 			field := field
 
@@ -93375,6 +94118,82 @@ func (ec *executionContext) _HookDelivery(ctx context.Context, sel ast.Selection
 				}()
 				res = ec._HookDelivery_hook(ctx, field, obj)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "redeliveryOf":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._HookDelivery_redeliveryOf(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "redeliveries":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._HookDelivery_redeliveries(ctx, field, obj)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -95420,6 +96239,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateFreezeWindow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateFreezeWindow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeliverHookDelivery":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeliverHookDelivery(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createDefinition":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createDefinition(ctx, field)
@@ -96721,6 +97554,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_whyNotDeployed(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "deployments":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_deployments(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -99829,6 +100684,44 @@ func (ec *executionContext) _SecureFile(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "usedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SecureFile_usedBy(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "permissions":
 			out.Values[i] = ec._SecureFile_permissions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -100061,6 +100954,44 @@ func (ec *executionContext) _ServiceConnection(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "usedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ServiceConnection_usedBy(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "hasSecret":
 			field := field
 
@@ -101789,6 +102720,44 @@ func (ec *executionContext) _VariableGroup(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "usedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._VariableGroup_usedBy(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "variables":
 			field := field
 
@@ -104767,6 +105736,16 @@ func (ec *executionContext) marshalNHeader2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋe
 func (ec *executionContext) unmarshalNHeaderInput2githubᚗcomᚋcairnhqᚋcairnᚋentᚋschemaᚋspecᚐHeader(ctx context.Context, v any) (spec.Header, error) {
 	res, err := ec.unmarshalInputHeaderInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.HookDelivery) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._HookDelivery(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNHookDeliveryConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.HookDeliveryConnection) graphql.Marshaler {
@@ -107915,6 +108894,14 @@ func (ec *executionContext) unmarshalODeploymentWhereInput2ᚖgithubᚗcomᚋcai
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalODeploymentsFilter2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐDeploymentsFilter(ctx context.Context, v any) (*model.DeploymentsFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDeploymentsFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOEnvironment2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐEnvironmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Environment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -108366,6 +109353,25 @@ func (ec *executionContext) unmarshalOHeaderInput2ᚕgithubᚗcomᚋcairnhqᚋca
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOHookDelivery2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.HookDelivery) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.HookDelivery) graphql.Marshaler {
