@@ -2,6 +2,9 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/graph/model"
 )
 
 // maxDeploymentsPage bounds one page of the deployments list.
@@ -131,4 +135,40 @@ func (r *Resolver) usedBy(ctx context.Context, pick func(*delivery.LibraryUsage)
 		return out, nil
 	}
 	return []string{}, nil
+}
+
+// identityEvents streams the changes of users and groups (transient EventIdentityChanged
+// events from the bus) until ctx ends; a subscriber that falls behind loses events, not the
+// stream (the page reads the list again on each).
+func (r *Resolver) identityEvents(ctx context.Context) (<-chan *model.IdentityChangedEvent, error) {
+	if r.Events == nil {
+		return nil, errors.New("subscriptions are not configured on this server (no event bus)")
+	}
+	events, unsubscribe := r.Events.Subscribe()
+	out := make(chan *model.IdentityChangedEvent, 16)
+	go func() {
+		defer unsubscribe()
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-events:
+				if !ok {
+					return
+				}
+				if ev.Type != delivery.EventIdentityChanged {
+					continue
+				}
+				id, _ := strconv.Atoi(fmt.Sprint(ev.Data["targetId"]))
+				v := &model.IdentityChangedEvent{TargetType: fmt.Sprint(ev.Data["targetType"]), TargetID: id, Action: fmt.Sprint(ev.Data["action"])}
+				select {
+				case out <- v:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
 }

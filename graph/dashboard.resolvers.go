@@ -52,6 +52,11 @@ func (r *serviceConnectionResolver) UsedBy(ctx context.Context, obj *ent.Service
 	return r.usedBy(ctx, func(u *delivery.LibraryUsage) map[string][]string { return u.Connections }, obj.Name)
 }
 
+// IdentityEvents is the resolver for the identityEvents field.
+func (r *subscriptionResolver) IdentityEvents(ctx context.Context) (<-chan *model.IdentityChangedEvent, error) {
+	return r.identityEvents(ctx)
+}
+
 // UsedBy is the resolver for the usedBy field.
 func (r *variableGroupResolver) UsedBy(ctx context.Context, obj *ent.VariableGroup) ([]string, error) {
 	return r.usedBy(ctx, func(u *delivery.LibraryUsage) map[string][]string { return u.VariableGroups }, obj.Name)

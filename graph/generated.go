@@ -856,6 +856,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	IdentityChangedEvent struct {
+		Action     func(childComplexity int) int
+		TargetID   func(childComplexity int) int
+		TargetType func(childComplexity int) int
+	}
+
 	ImportDefinitionsPayload struct {
 		Applied     func(childComplexity int) int
 		Definitions func(childComplexity int) int
@@ -1581,6 +1587,7 @@ type ComplexityRoot struct {
 		ApprovalEvents       func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
 		DeploymentLog        func(childComplexity int, deploymentID int, fromSeq *int64, targets *bool) int
 		DeploymentLogBatches func(childComplexity int, deploymentID int, fromSeq *int64, maxLines *int, targets *bool) int
+		IdentityEvents       func(childComplexity int) int
 		ReleaseEvents        func(childComplexity int, definitionID *int, environment *string, afterSequence *int64) int
 	}
 
@@ -2007,6 +2014,7 @@ type StepAttachmentResolver interface {
 type SubscriptionResolver interface {
 	DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64, targets *bool) (<-chan *delivery.LogLine, error)
 	DeploymentLogBatches(ctx context.Context, deploymentID int, fromSeq *int64, maxLines *int, targets *bool) (<-chan *delivery.LogBatch, error)
+	IdentityEvents(ctx context.Context) (<-chan *model.IdentityChangedEvent, error)
 	ReleaseEvents(ctx context.Context, definitionID *int, environment *string, afterSequence *int64) (<-chan model.ReleaseEvent, error)
 	ApprovalEvents(ctx context.Context, assignedToViewer *bool, afterSequence *int64) (<-chan model.ApprovalEvent, error)
 	AgentEvents(ctx context.Context, afterSequence *int64) (<-chan model.AgentEvent, error)
@@ -5438,6 +5446,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.HookDeliveryEdge.Node(childComplexity), true
+
+	case "IdentityChangedEvent.action":
+		if e.ComplexityRoot.IdentityChangedEvent.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityChangedEvent.Action(childComplexity), true
+	case "IdentityChangedEvent.targetId":
+		if e.ComplexityRoot.IdentityChangedEvent.TargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityChangedEvent.TargetID(childComplexity), true
+	case "IdentityChangedEvent.targetType":
+		if e.ComplexityRoot.IdentityChangedEvent.TargetType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityChangedEvent.TargetType(childComplexity), true
 
 	case "ImportDefinitionsPayload.applied":
 		if e.ComplexityRoot.ImportDefinitionsPayload.Applied == nil {
@@ -9274,6 +9301,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.DeploymentLogBatches(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64), args["maxLines"].(*int), args["targets"].(*bool)), true
+	case "Subscription.identityEvents":
+		if e.ComplexityRoot.Subscription.IdentityEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.IdentityEvents(childComplexity), true
 	case "Subscription.releaseEvents":
 		if e.ComplexityRoot.Subscription.ReleaseEvents == nil {
 			break
@@ -18960,6 +18993,18 @@ func (ec *executionContext) childFields_HookDeliveryEdge(ctx context.Context, fi
 		return ec.fieldContext_HookDeliveryEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HookDeliveryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IdentityChangedEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "targetType":
+		return ec.fieldContext_IdentityChangedEvent_targetType(ctx, field)
+	case "targetId":
+		return ec.fieldContext_IdentityChangedEvent_targetId(ctx, field)
+	case "action":
+		return ec.fieldContext_IdentityChangedEvent_action(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IdentityChangedEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportDefinitionsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -37256,6 +37301,75 @@ func (ec *executionContext) fieldContext_HookDeliveryEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("HookDeliveryEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _IdentityChangedEvent_targetType(ctx context.Context, field graphql.CollectedField, obj *model.IdentityChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentityChangedEvent_targetType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentityChangedEvent_targetType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentityChangedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _IdentityChangedEvent_targetId(ctx context.Context, field graphql.CollectedField, obj *model.IdentityChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentityChangedEvent_targetId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentityChangedEvent_targetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentityChangedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _IdentityChangedEvent_action(ctx context.Context, field graphql.CollectedField, obj *model.IdentityChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentityChangedEvent_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentityChangedEvent_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentityChangedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _ImportDefinitionsPayload_dryRun(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -52749,6 +52863,38 @@ func (ec *executionContext) fieldContext_Subscription_deploymentLogBatches(ctx c
 	if fc.Args, err = ec.field_Subscription_deploymentLogBatches_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_identityEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_identityEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().IdentityEvents(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IdentityChangedEvent) graphql.Marshaler {
+			return ec.marshalNIdentityChangedEvent2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐIdentityChangedEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_identityEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentityChangedEvent(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -94333,6 +94479,54 @@ func (ec *executionContext) _HookDeliveryEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var identityChangedEventImplementors = []string{"IdentityChangedEvent"}
+
+func (ec *executionContext) _IdentityChangedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.IdentityChangedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, identityChangedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IdentityChangedEvent")
+		case "targetType":
+			out.Values[i] = ec._IdentityChangedEvent_targetType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetId":
+			out.Values[i] = ec._IdentityChangedEvent_targetId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._IdentityChangedEvent_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var importDefinitionsPayloadImplementors = []string{"ImportDefinitionsPayload"}
 
 func (ec *executionContext) _ImportDefinitionsPayload(ctx context.Context, sel ast.SelectionSet, obj *delivery.ImportResult) graphql.Marshaler {
@@ -101601,6 +101795,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_deploymentLog(ctx, fields[0])
 	case "deploymentLogBatches":
 		return ec._Subscription_deploymentLogBatches(ctx, fields[0])
+	case "identityEvents":
+		return ec._Subscription_identityEvents(ctx, fields[0])
 	case "releaseEvents":
 		return ec._Subscription_releaseEvents(ctx, fields[0])
 	case "approvalEvents":
@@ -105832,6 +106028,16 @@ func (ec *executionContext) marshalNID2ᚕintᚄ(ctx context.Context, sel ast.Se
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNIdentityChangedEvent2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐIdentityChangedEvent(ctx context.Context, sel ast.SelectionSet, v *model.IdentityChangedEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._IdentityChangedEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNIdentityMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐIdentity(ctx context.Context, v any) (azureclassic.Identity, error) {

@@ -98,6 +98,15 @@ type GroupPatchInput struct {
 	Description *string `json:"description,omitempty"`
 }
 
+// A user or group changed: created, updated (role, name, disabled), deleted, a member added or removed, a password set, a sign-in.
+type IdentityChangedEvent struct {
+	// user or group
+	TargetType string `json:"targetType"`
+	TargetID   int    `json:"targetId"`
+	// The audit action, e.g. user.create, group.addMember.
+	Action string `json:"action"`
+}
+
 type NewAPITokenInput struct {
 	Name string `json:"name"`
 	// The owner; omitted: yourself. Only an ADMIN may name another user.
