@@ -33,6 +33,7 @@ const (
 	auditTargetAPIToken           = "apiToken"
 	auditTargetConnection         = "serviceConnection"
 	auditTargetHook               = "outgoingHook"
+	auditTargetHookDelivery       = "hookDelivery"
 	auditTargetWebhookDelivery    = "webhookDelivery"
 	auditTargetFreezeWindow       = "freezeWindow"
 	auditTargetIntervention       = "manualIntervention"
@@ -73,6 +74,11 @@ func (t *txn) audit(actor Actor, action, targetType string, targetID any, before
 		return fmt.Errorf("appending audit event: %w", err)
 	}
 	t.unsealed = true
+	if targetType == auditTargetUser || targetType == auditTargetGroup {
+		// Every change of a user or group is audited: the administration pages follow them.
+		t.notify(Event{Type: EventIdentityChanged, Data: map[string]any{
+			"targetType": targetType, "targetId": fmt.Sprint(targetID), "action": action}})
+	}
 	return nil
 }
 

@@ -46,6 +46,10 @@ const (
 	// release's artifacts from their CI server; other replicas' enrichment
 	// loops wake on it, as for EventTimersChanged.
 	EventEnrichmentQueued = "enrichment.queued"
+	// EventIdentityChanged (transient): a user or group was created, changed or deleted, or a
+	// member added or removed (Data: targetType "user" or "group", targetId, action: the audit
+	// action). The identityEvents subscription streams it to the administration pages.
+	EventIdentityChanged = "identity.changed"
 )
 
 // Event is a fact published after the transaction that caused it committed.

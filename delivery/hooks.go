@@ -82,7 +82,10 @@ type HookMessage struct {
 	URL string
 	// DeliveryID stays the same across retries, so receivers deduplicate.
 	DeliveryID string
-	Event      Event
+	// RedeliveryOf, on a redelivery (RedeliverHookDelivery), is the DeliveryID of the delivery
+	// the outbox enqueued for the event (sent as X-Cairn-Redelivery-Of).
+	RedeliveryOf string
+	Event        Event
 	// Chat marks a chat hook (Slack): it gets Summary, not the event.
 	Chat    bool
 	Summary string
@@ -767,6 +770,17 @@ func (e *Engine) prepareHookRequest(ctx context.Context, d *ent.HookDelivery) (h
 		return r, nil
 	}
 	r.msg = HookMessage{URL: h.URL, DeliveryID: d.DeliveryID, Event: payload, Chat: h.Slack, Secret: secret}
+	if d.RedeliveryOfID != nil {
+		first, err := e.client.HookDelivery.Query().Where(hookdelivery.ID(*d.RedeliveryOfID)).
+			Select(hookdelivery.FieldDeliveryID).Only(ctx)
+		switch {
+		case ent.IsNotFound(err): // pruned: the redelivery goes without the link
+		case err != nil:
+			return r, fmt.Errorf("reading hook delivery %d: %w", *d.RedeliveryOfID, err)
+		default:
+			r.msg.RedeliveryOf = first.DeliveryID
+		}
+	}
 	if h.Slack {
 		r.msg.Summary = e.hookSummary(ctx, payload)
 	}

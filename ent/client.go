@@ -3093,6 +3093,38 @@ func (c *HookDeliveryClient) QueryHook(hd *HookDelivery) *OutgoingHookQuery {
 	return query
 }
 
+// QueryRedeliveryOf queries the redelivery_of edge of a HookDelivery.
+func (c *HookDeliveryClient) QueryRedeliveryOf(hd *HookDelivery) *HookDeliveryQuery {
+	query := (&HookDeliveryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := hd.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(hookdelivery.Table, hookdelivery.FieldID, id),
+			sqlgraph.To(hookdelivery.Table, hookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, hookdelivery.RedeliveryOfTable, hookdelivery.RedeliveryOfColumn),
+		)
+		fromV = sqlgraph.Neighbors(hd.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRedeliveries queries the redeliveries edge of a HookDelivery.
+func (c *HookDeliveryClient) QueryRedeliveries(hd *HookDelivery) *HookDeliveryQuery {
+	query := (&HookDeliveryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := hd.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(hookdelivery.Table, hookdelivery.FieldID, id),
+			sqlgraph.To(hookdelivery.Table, hookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, hookdelivery.RedeliveriesTable, hookdelivery.RedeliveriesColumn),
+		)
+		fromV = sqlgraph.Neighbors(hd.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *HookDeliveryClient) Hooks() []Hook {
 	return c.hooks.HookDelivery

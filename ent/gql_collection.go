@@ -2208,6 +2208,34 @@ func (hd *HookDeliveryQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, hookdelivery.FieldHookID)
 				fieldSeen[hookdelivery.FieldHookID] = struct{}{}
 			}
+
+		case "redeliveryOf":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&HookDeliveryClient{config: hd.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, hookdeliveryImplementors)...); err != nil {
+				return err
+			}
+			hd.withRedeliveryOf = query
+			if _, ok := fieldSeen[hookdelivery.FieldRedeliveryOfID]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldRedeliveryOfID)
+				fieldSeen[hookdelivery.FieldRedeliveryOfID] = struct{}{}
+			}
+
+		case "redeliveries":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&HookDeliveryClient{config: hd.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, hookdeliveryImplementors)...); err != nil {
+				return err
+			}
+			hd.WithNamedRedeliveries(alias, func(wq *HookDeliveryQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[hookdelivery.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, hookdelivery.FieldCreatedAt)
@@ -2267,6 +2295,16 @@ func (hd *HookDeliveryQuery) collectField(ctx context.Context, oneNode bool, opC
 			if _, ok := fieldSeen[hookdelivery.FieldDeliveredAt]; !ok {
 				selectedFields = append(selectedFields, hookdelivery.FieldDeliveredAt)
 				fieldSeen[hookdelivery.FieldDeliveredAt] = struct{}{}
+			}
+		case "redelivery":
+			if _, ok := fieldSeen[hookdelivery.FieldRedelivery]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldRedelivery)
+				fieldSeen[hookdelivery.FieldRedelivery] = struct{}{}
+			}
+		case "redeliveryOfID":
+			if _, ok := fieldSeen[hookdelivery.FieldRedeliveryOfID]; !ok {
+				selectedFields = append(selectedFields, hookdelivery.FieldRedeliveryOfID)
+				fieldSeen[hookdelivery.FieldRedeliveryOfID] = struct{}{}
 			}
 		case "id":
 		case "__typename":

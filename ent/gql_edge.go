@@ -209,6 +209,26 @@ func (hd *HookDelivery) Hook(ctx context.Context) (*OutgoingHook, error) {
 	return result, err
 }
 
+func (hd *HookDelivery) RedeliveryOf(ctx context.Context) (*HookDelivery, error) {
+	result, err := hd.Edges.RedeliveryOfOrErr()
+	if IsNotLoaded(err) {
+		result, err = hd.QueryRedeliveryOf().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (hd *HookDelivery) Redeliveries(ctx context.Context) (result []*HookDelivery, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = hd.NamedRedeliveries(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = hd.Edges.RedeliveriesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = hd.QueryRedeliveries().All(ctx)
+	}
+	return result, err
+}
+
 func (j *Job) Deployment(ctx context.Context) (*Deployment, error) {
 	result, err := j.Edges.DeploymentOrErr()
 	if IsNotLoaded(err) {

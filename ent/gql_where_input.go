@@ -6947,9 +6947,35 @@ type HookDeliveryWhereInput struct {
 	DeliveredAtIsNil  bool        `json:"deliveredAtIsNil,omitempty"`
 	DeliveredAtNotNil bool        `json:"deliveredAtNotNil,omitempty"`
 
+	// "redelivery" field predicates.
+	Redelivery      *int  `json:"redelivery,omitempty"`
+	RedeliveryNEQ   *int  `json:"redeliveryNEQ,omitempty"`
+	RedeliveryIn    []int `json:"redeliveryIn,omitempty"`
+	RedeliveryNotIn []int `json:"redeliveryNotIn,omitempty"`
+	RedeliveryGT    *int  `json:"redeliveryGT,omitempty"`
+	RedeliveryGTE   *int  `json:"redeliveryGTE,omitempty"`
+	RedeliveryLT    *int  `json:"redeliveryLT,omitempty"`
+	RedeliveryLTE   *int  `json:"redeliveryLTE,omitempty"`
+
+	// "redelivery_of_id" field predicates.
+	RedeliveryOfID       *int  `json:"redeliveryOfID,omitempty"`
+	RedeliveryOfIDNEQ    *int  `json:"redeliveryOfIDNEQ,omitempty"`
+	RedeliveryOfIDIn     []int `json:"redeliveryOfIDIn,omitempty"`
+	RedeliveryOfIDNotIn  []int `json:"redeliveryOfIDNotIn,omitempty"`
+	RedeliveryOfIDIsNil  bool  `json:"redeliveryOfIDIsNil,omitempty"`
+	RedeliveryOfIDNotNil bool  `json:"redeliveryOfIDNotNil,omitempty"`
+
 	// "hook" edge predicates.
 	HasHook     *bool                     `json:"hasHook,omitempty"`
 	HasHookWith []*OutgoingHookWhereInput `json:"hasHookWith,omitempty"`
+
+	// "redelivery_of" edge predicates.
+	HasRedeliveryOf     *bool                     `json:"hasRedeliveryOf,omitempty"`
+	HasRedeliveryOfWith []*HookDeliveryWhereInput `json:"hasRedeliveryOfWith,omitempty"`
+
+	// "redeliveries" edge predicates.
+	HasRedeliveries     *bool                     `json:"hasRedeliveries,omitempty"`
+	HasRedeliveriesWith []*HookDeliveryWhereInput `json:"hasRedeliveriesWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -7362,6 +7388,48 @@ func (i *HookDeliveryWhereInput) P() (predicate.HookDelivery, error) {
 	if i.DeliveredAtNotNil {
 		predicates = append(predicates, hookdelivery.DeliveredAtNotNil())
 	}
+	if i.Redelivery != nil {
+		predicates = append(predicates, hookdelivery.RedeliveryEQ(*i.Redelivery))
+	}
+	if i.RedeliveryNEQ != nil {
+		predicates = append(predicates, hookdelivery.RedeliveryNEQ(*i.RedeliveryNEQ))
+	}
+	if len(i.RedeliveryIn) > 0 {
+		predicates = append(predicates, hookdelivery.RedeliveryIn(i.RedeliveryIn...))
+	}
+	if len(i.RedeliveryNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.RedeliveryNotIn(i.RedeliveryNotIn...))
+	}
+	if i.RedeliveryGT != nil {
+		predicates = append(predicates, hookdelivery.RedeliveryGT(*i.RedeliveryGT))
+	}
+	if i.RedeliveryGTE != nil {
+		predicates = append(predicates, hookdelivery.RedeliveryGTE(*i.RedeliveryGTE))
+	}
+	if i.RedeliveryLT != nil {
+		predicates = append(predicates, hookdelivery.RedeliveryLT(*i.RedeliveryLT))
+	}
+	if i.RedeliveryLTE != nil {
+		predicates = append(predicates, hookdelivery.RedeliveryLTE(*i.RedeliveryLTE))
+	}
+	if i.RedeliveryOfID != nil {
+		predicates = append(predicates, hookdelivery.RedeliveryOfIDEQ(*i.RedeliveryOfID))
+	}
+	if i.RedeliveryOfIDNEQ != nil {
+		predicates = append(predicates, hookdelivery.RedeliveryOfIDNEQ(*i.RedeliveryOfIDNEQ))
+	}
+	if len(i.RedeliveryOfIDIn) > 0 {
+		predicates = append(predicates, hookdelivery.RedeliveryOfIDIn(i.RedeliveryOfIDIn...))
+	}
+	if len(i.RedeliveryOfIDNotIn) > 0 {
+		predicates = append(predicates, hookdelivery.RedeliveryOfIDNotIn(i.RedeliveryOfIDNotIn...))
+	}
+	if i.RedeliveryOfIDIsNil {
+		predicates = append(predicates, hookdelivery.RedeliveryOfIDIsNil())
+	}
+	if i.RedeliveryOfIDNotNil {
+		predicates = append(predicates, hookdelivery.RedeliveryOfIDNotNil())
+	}
 
 	if i.HasHook != nil {
 		p := hookdelivery.HasHook()
@@ -7380,6 +7448,42 @@ func (i *HookDeliveryWhereInput) P() (predicate.HookDelivery, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, hookdelivery.HasHookWith(with...))
+	}
+	if i.HasRedeliveryOf != nil {
+		p := hookdelivery.HasRedeliveryOf()
+		if !*i.HasRedeliveryOf {
+			p = hookdelivery.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRedeliveryOfWith) > 0 {
+		with := make([]predicate.HookDelivery, 0, len(i.HasRedeliveryOfWith))
+		for _, w := range i.HasRedeliveryOfWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRedeliveryOfWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, hookdelivery.HasRedeliveryOfWith(with...))
+	}
+	if i.HasRedeliveries != nil {
+		p := hookdelivery.HasRedeliveries()
+		if !*i.HasRedeliveries {
+			p = hookdelivery.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRedeliveriesWith) > 0 {
+		with := make([]predicate.HookDelivery, 0, len(i.HasRedeliveriesWith))
+		for _, w := range i.HasRedeliveriesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRedeliveriesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, hookdelivery.HasRedeliveriesWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

@@ -44,6 +44,10 @@ type HookDelivery struct {
 	ClaimedUntil *time.Time `json:"claimed_until,omitempty"`
 	// DeliveredAt holds the value of the "delivered_at" field.
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	// Redelivery holds the value of the "redelivery" field.
+	Redelivery int `json:"redelivery,omitempty"`
+	// RedeliveryOfID holds the value of the "redelivery_of_id" field.
+	RedeliveryOfID *int `json:"redelivery_of_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the HookDeliveryQuery when eager-loading is set.
 	Edges        HookDeliveryEdges `json:"edges"`
@@ -54,11 +58,17 @@ type HookDelivery struct {
 type HookDeliveryEdges struct {
 	// Hook holds the value of the hook edge.
 	Hook *OutgoingHook `json:"hook,omitempty"`
+	// RedeliveryOf holds the value of the redelivery_of edge.
+	RedeliveryOf *HookDelivery `json:"redelivery_of,omitempty"`
+	// Redeliveries holds the value of the redeliveries edge.
+	Redeliveries []*HookDelivery `json:"redeliveries,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
-	totalCount [1]map[string]int
+	totalCount [3]map[string]int
+
+	namedRedeliveries map[string][]*HookDelivery
 }
 
 // HookOrErr returns the Hook value or an error if the edge
@@ -72,12 +82,32 @@ func (e HookDeliveryEdges) HookOrErr() (*OutgoingHook, error) {
 	return nil, &NotLoadedError{edge: "hook"}
 }
 
+// RedeliveryOfOrErr returns the RedeliveryOf value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e HookDeliveryEdges) RedeliveryOfOrErr() (*HookDelivery, error) {
+	if e.RedeliveryOf != nil {
+		return e.RedeliveryOf, nil
+	} else if e.loadedTypes[1] {
+		return nil, &NotFoundError{label: hookdelivery.Label}
+	}
+	return nil, &NotLoadedError{edge: "redelivery_of"}
+}
+
+// RedeliveriesOrErr returns the Redeliveries value or an error if the edge
+// was not loaded in eager-loading.
+func (e HookDeliveryEdges) RedeliveriesOrErr() ([]*HookDelivery, error) {
+	if e.loadedTypes[2] {
+		return e.Redeliveries, nil
+	}
+	return nil, &NotLoadedError{edge: "redeliveries"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*HookDelivery) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case hookdelivery.FieldID, hookdelivery.FieldHookID, hookdelivery.FieldEventSequence, hookdelivery.FieldAttempts, hookdelivery.FieldResponseCode:
+		case hookdelivery.FieldID, hookdelivery.FieldHookID, hookdelivery.FieldEventSequence, hookdelivery.FieldAttempts, hookdelivery.FieldResponseCode, hookdelivery.FieldRedelivery, hookdelivery.FieldRedeliveryOfID:
 			values[i] = new(sql.NullInt64)
 		case hookdelivery.FieldEventType, hookdelivery.FieldDeliveryID, hookdelivery.FieldStatus, hookdelivery.FieldLastError:
 			values[i] = new(sql.NullString)
@@ -184,6 +214,19 @@ func (hd *HookDelivery) assignValues(columns []string, values []any) error {
 				hd.DeliveredAt = new(time.Time)
 				*hd.DeliveredAt = value.Time
 			}
+		case hookdelivery.FieldRedelivery:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field redelivery", values[i])
+			} else if value.Valid {
+				hd.Redelivery = int(value.Int64)
+			}
+		case hookdelivery.FieldRedeliveryOfID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field redelivery_of_id", values[i])
+			} else if value.Valid {
+				hd.RedeliveryOfID = new(int)
+				*hd.RedeliveryOfID = int(value.Int64)
+			}
 		default:
 			hd.selectValues.Set(columns[i], values[i])
 		}
@@ -200,6 +243,16 @@ func (hd *HookDelivery) Value(name string) (ent.Value, error) {
 // QueryHook queries the "hook" edge of the HookDelivery entity.
 func (hd *HookDelivery) QueryHook() *OutgoingHookQuery {
 	return NewHookDeliveryClient(hd.config).QueryHook(hd)
+}
+
+// QueryRedeliveryOf queries the "redelivery_of" edge of the HookDelivery entity.
+func (hd *HookDelivery) QueryRedeliveryOf() *HookDeliveryQuery {
+	return NewHookDeliveryClient(hd.config).QueryRedeliveryOf(hd)
+}
+
+// QueryRedeliveries queries the "redeliveries" edge of the HookDelivery entity.
+func (hd *HookDelivery) QueryRedeliveries() *HookDeliveryQuery {
+	return NewHookDeliveryClient(hd.config).QueryRedeliveries(hd)
 }
 
 // Update returns a builder for updating this HookDelivery.
@@ -267,8 +320,40 @@ func (hd *HookDelivery) String() string {
 		builder.WriteString("delivered_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("redelivery=")
+	builder.WriteString(fmt.Sprintf("%v", hd.Redelivery))
+	builder.WriteString(", ")
+	if v := hd.RedeliveryOfID; v != nil {
+		builder.WriteString("redelivery_of_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedRedeliveries returns the Redeliveries named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (hd *HookDelivery) NamedRedeliveries(name string) ([]*HookDelivery, error) {
+	if hd.Edges.namedRedeliveries == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := hd.Edges.namedRedeliveries[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (hd *HookDelivery) appendNamedRedeliveries(name string, edges ...*HookDelivery) {
+	if hd.Edges.namedRedeliveries == nil {
+		hd.Edges.namedRedeliveries = make(map[string][]*HookDelivery)
+	}
+	if len(edges) == 0 {
+		hd.Edges.namedRedeliveries[name] = []*HookDelivery{}
+	} else {
+		hd.Edges.namedRedeliveries[name] = append(hd.Edges.namedRedeliveries[name], edges...)
+	}
 }
 
 // HookDeliveries is a parsable slice of HookDelivery.

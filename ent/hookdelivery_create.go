@@ -173,9 +173,57 @@ func (hdc *HookDeliveryCreate) SetNillableDeliveredAt(t *time.Time) *HookDeliver
 	return hdc
 }
 
+// SetRedelivery sets the "redelivery" field.
+func (hdc *HookDeliveryCreate) SetRedelivery(i int) *HookDeliveryCreate {
+	hdc.mutation.SetRedelivery(i)
+	return hdc
+}
+
+// SetNillableRedelivery sets the "redelivery" field if the given value is not nil.
+func (hdc *HookDeliveryCreate) SetNillableRedelivery(i *int) *HookDeliveryCreate {
+	if i != nil {
+		hdc.SetRedelivery(*i)
+	}
+	return hdc
+}
+
+// SetRedeliveryOfID sets the "redelivery_of_id" field.
+func (hdc *HookDeliveryCreate) SetRedeliveryOfID(i int) *HookDeliveryCreate {
+	hdc.mutation.SetRedeliveryOfID(i)
+	return hdc
+}
+
+// SetNillableRedeliveryOfID sets the "redelivery_of_id" field if the given value is not nil.
+func (hdc *HookDeliveryCreate) SetNillableRedeliveryOfID(i *int) *HookDeliveryCreate {
+	if i != nil {
+		hdc.SetRedeliveryOfID(*i)
+	}
+	return hdc
+}
+
 // SetHook sets the "hook" edge to the OutgoingHook entity.
 func (hdc *HookDeliveryCreate) SetHook(o *OutgoingHook) *HookDeliveryCreate {
 	return hdc.SetHookID(o.ID)
+}
+
+// SetRedeliveryOf sets the "redelivery_of" edge to the HookDelivery entity.
+func (hdc *HookDeliveryCreate) SetRedeliveryOf(h *HookDelivery) *HookDeliveryCreate {
+	return hdc.SetRedeliveryOfID(h.ID)
+}
+
+// AddRedeliveryIDs adds the "redeliveries" edge to the HookDelivery entity by IDs.
+func (hdc *HookDeliveryCreate) AddRedeliveryIDs(ids ...int) *HookDeliveryCreate {
+	hdc.mutation.AddRedeliveryIDs(ids...)
+	return hdc
+}
+
+// AddRedeliveries adds the "redeliveries" edges to the HookDelivery entity.
+func (hdc *HookDeliveryCreate) AddRedeliveries(h ...*HookDelivery) *HookDeliveryCreate {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return hdc.AddRedeliveryIDs(ids...)
 }
 
 // Mutation returns the HookDeliveryMutation object of the builder.
@@ -241,6 +289,10 @@ func (hdc *HookDeliveryCreate) defaults() {
 		v := hookdelivery.DefaultNextAttemptAt()
 		hdc.mutation.SetNextAttemptAt(v)
 	}
+	if _, ok := hdc.mutation.Redelivery(); !ok {
+		v := hookdelivery.DefaultRedelivery
+		hdc.mutation.SetRedelivery(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -282,6 +334,9 @@ func (hdc *HookDeliveryCreate) check() error {
 	}
 	if _, ok := hdc.mutation.NextAttemptAt(); !ok {
 		return &ValidationError{Name: "next_attempt_at", err: errors.New(`ent: missing required field "HookDelivery.next_attempt_at"`)}
+	}
+	if _, ok := hdc.mutation.Redelivery(); !ok {
+		return &ValidationError{Name: "redelivery", err: errors.New(`ent: missing required field "HookDelivery.redelivery"`)}
 	}
 	if len(hdc.mutation.HookIDs()) == 0 {
 		return &ValidationError{Name: "hook", err: errors.New(`ent: missing required edge "HookDelivery.hook"`)}
@@ -361,6 +416,10 @@ func (hdc *HookDeliveryCreate) createSpec() (*HookDelivery, *sqlgraph.CreateSpec
 		_spec.SetField(hookdelivery.FieldDeliveredAt, field.TypeTime, value)
 		_node.DeliveredAt = &value
 	}
+	if value, ok := hdc.mutation.Redelivery(); ok {
+		_spec.SetField(hookdelivery.FieldRedelivery, field.TypeInt, value)
+		_node.Redelivery = value
+	}
 	if nodes := hdc.mutation.HookIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -376,6 +435,39 @@ func (hdc *HookDeliveryCreate) createSpec() (*HookDelivery, *sqlgraph.CreateSpec
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.HookID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := hdc.mutation.RedeliveryOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   hookdelivery.RedeliveryOfTable,
+			Columns: []string{hookdelivery.RedeliveryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RedeliveryOfID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := hdc.mutation.RedeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   hookdelivery.RedeliveriesTable,
+			Columns: []string{hookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -575,6 +667,12 @@ func (u *HookDeliveryUpsertOne) UpdateNewValues() *HookDeliveryUpsertOne {
 		}
 		if _, exists := u.create.mutation.DeliveryID(); exists {
 			s.SetIgnore(hookdelivery.FieldDeliveryID)
+		}
+		if _, exists := u.create.mutation.Redelivery(); exists {
+			s.SetIgnore(hookdelivery.FieldRedelivery)
+		}
+		if _, exists := u.create.mutation.RedeliveryOfID(); exists {
+			s.SetIgnore(hookdelivery.FieldRedeliveryOfID)
 		}
 	}))
 	return u
@@ -937,6 +1035,12 @@ func (u *HookDeliveryUpsertBulk) UpdateNewValues() *HookDeliveryUpsertBulk {
 			}
 			if _, exists := b.mutation.DeliveryID(); exists {
 				s.SetIgnore(hookdelivery.FieldDeliveryID)
+			}
+			if _, exists := b.mutation.Redelivery(); exists {
+				s.SetIgnore(hookdelivery.FieldRedelivery)
+			}
+			if _, exists := b.mutation.RedeliveryOfID(); exists {
+				s.SetIgnore(hookdelivery.FieldRedeliveryOfID)
 			}
 		}
 	}))

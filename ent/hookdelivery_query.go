@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -20,13 +21,16 @@ import (
 // HookDeliveryQuery is the builder for querying HookDelivery entities.
 type HookDeliveryQuery struct {
 	config
-	ctx        *QueryContext
-	order      []hookdelivery.OrderOption
-	inters     []Interceptor
-	predicates []predicate.HookDelivery
-	withHook   *OutgoingHookQuery
-	loadTotal  []func(context.Context, []*HookDelivery) error
-	modifiers  []func(*sql.Selector)
+	ctx                   *QueryContext
+	order                 []hookdelivery.OrderOption
+	inters                []Interceptor
+	predicates            []predicate.HookDelivery
+	withHook              *OutgoingHookQuery
+	withRedeliveryOf      *HookDeliveryQuery
+	withRedeliveries      *HookDeliveryQuery
+	loadTotal             []func(context.Context, []*HookDelivery) error
+	modifiers             []func(*sql.Selector)
+	withNamedRedeliveries map[string]*HookDeliveryQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -78,6 +82,50 @@ func (hdq *HookDeliveryQuery) QueryHook() *OutgoingHookQuery {
 			sqlgraph.From(hookdelivery.Table, hookdelivery.FieldID, selector),
 			sqlgraph.To(outgoinghook.Table, outgoinghook.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, hookdelivery.HookTable, hookdelivery.HookColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(hdq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRedeliveryOf chains the current query on the "redelivery_of" edge.
+func (hdq *HookDeliveryQuery) QueryRedeliveryOf() *HookDeliveryQuery {
+	query := (&HookDeliveryClient{config: hdq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := hdq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := hdq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(hookdelivery.Table, hookdelivery.FieldID, selector),
+			sqlgraph.To(hookdelivery.Table, hookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, hookdelivery.RedeliveryOfTable, hookdelivery.RedeliveryOfColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(hdq.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRedeliveries chains the current query on the "redeliveries" edge.
+func (hdq *HookDeliveryQuery) QueryRedeliveries() *HookDeliveryQuery {
+	query := (&HookDeliveryClient{config: hdq.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := hdq.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := hdq.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(hookdelivery.Table, hookdelivery.FieldID, selector),
+			sqlgraph.To(hookdelivery.Table, hookdelivery.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, hookdelivery.RedeliveriesTable, hookdelivery.RedeliveriesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(hdq.driver.Dialect(), step)
 		return fromU, nil
@@ -272,12 +320,14 @@ func (hdq *HookDeliveryQuery) Clone() *HookDeliveryQuery {
 		return nil
 	}
 	return &HookDeliveryQuery{
-		config:     hdq.config,
-		ctx:        hdq.ctx.Clone(),
-		order:      append([]hookdelivery.OrderOption{}, hdq.order...),
-		inters:     append([]Interceptor{}, hdq.inters...),
-		predicates: append([]predicate.HookDelivery{}, hdq.predicates...),
-		withHook:   hdq.withHook.Clone(),
+		config:           hdq.config,
+		ctx:              hdq.ctx.Clone(),
+		order:            append([]hookdelivery.OrderOption{}, hdq.order...),
+		inters:           append([]Interceptor{}, hdq.inters...),
+		predicates:       append([]predicate.HookDelivery{}, hdq.predicates...),
+		withHook:         hdq.withHook.Clone(),
+		withRedeliveryOf: hdq.withRedeliveryOf.Clone(),
+		withRedeliveries: hdq.withRedeliveries.Clone(),
 		// clone intermediate query.
 		sql:       hdq.sql.Clone(),
 		path:      hdq.path,
@@ -293,6 +343,28 @@ func (hdq *HookDeliveryQuery) WithHook(opts ...func(*OutgoingHookQuery)) *HookDe
 		opt(query)
 	}
 	hdq.withHook = query
+	return hdq
+}
+
+// WithRedeliveryOf tells the query-builder to eager-load the nodes that are connected to
+// the "redelivery_of" edge. The optional arguments are used to configure the query builder of the edge.
+func (hdq *HookDeliveryQuery) WithRedeliveryOf(opts ...func(*HookDeliveryQuery)) *HookDeliveryQuery {
+	query := (&HookDeliveryClient{config: hdq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	hdq.withRedeliveryOf = query
+	return hdq
+}
+
+// WithRedeliveries tells the query-builder to eager-load the nodes that are connected to
+// the "redeliveries" edge. The optional arguments are used to configure the query builder of the edge.
+func (hdq *HookDeliveryQuery) WithRedeliveries(opts ...func(*HookDeliveryQuery)) *HookDeliveryQuery {
+	query := (&HookDeliveryClient{config: hdq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	hdq.withRedeliveries = query
 	return hdq
 }
 
@@ -374,8 +446,10 @@ func (hdq *HookDeliveryQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([
 	var (
 		nodes       = []*HookDelivery{}
 		_spec       = hdq.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [3]bool{
 			hdq.withHook != nil,
+			hdq.withRedeliveryOf != nil,
+			hdq.withRedeliveries != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -402,6 +476,26 @@ func (hdq *HookDeliveryQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([
 	if query := hdq.withHook; query != nil {
 		if err := hdq.loadHook(ctx, query, nodes, nil,
 			func(n *HookDelivery, e *OutgoingHook) { n.Edges.Hook = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := hdq.withRedeliveryOf; query != nil {
+		if err := hdq.loadRedeliveryOf(ctx, query, nodes, nil,
+			func(n *HookDelivery, e *HookDelivery) { n.Edges.RedeliveryOf = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := hdq.withRedeliveries; query != nil {
+		if err := hdq.loadRedeliveries(ctx, query, nodes,
+			func(n *HookDelivery) { n.Edges.Redeliveries = []*HookDelivery{} },
+			func(n *HookDelivery, e *HookDelivery) { n.Edges.Redeliveries = append(n.Edges.Redeliveries, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range hdq.withNamedRedeliveries {
+		if err := hdq.loadRedeliveries(ctx, query, nodes,
+			func(n *HookDelivery) { n.appendNamedRedeliveries(name) },
+			func(n *HookDelivery, e *HookDelivery) { n.appendNamedRedeliveries(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -442,6 +536,71 @@ func (hdq *HookDeliveryQuery) loadHook(ctx context.Context, query *OutgoingHookQ
 	}
 	return nil
 }
+func (hdq *HookDeliveryQuery) loadRedeliveryOf(ctx context.Context, query *HookDeliveryQuery, nodes []*HookDelivery, init func(*HookDelivery), assign func(*HookDelivery, *HookDelivery)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*HookDelivery)
+	for i := range nodes {
+		if nodes[i].RedeliveryOfID == nil {
+			continue
+		}
+		fk := *nodes[i].RedeliveryOfID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(hookdelivery.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "redelivery_of_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (hdq *HookDeliveryQuery) loadRedeliveries(ctx context.Context, query *HookDeliveryQuery, nodes []*HookDelivery, init func(*HookDelivery), assign func(*HookDelivery, *HookDelivery)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*HookDelivery)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(hookdelivery.FieldRedeliveryOfID)
+	}
+	query.Where(predicate.HookDelivery(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(hookdelivery.RedeliveriesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.RedeliveryOfID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "redelivery_of_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "redelivery_of_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (hdq *HookDeliveryQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := hdq.querySpec()
@@ -473,6 +632,9 @@ func (hdq *HookDeliveryQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if hdq.withHook != nil {
 			_spec.Node.AddColumnOnce(hookdelivery.FieldHookID)
+		}
+		if hdq.withRedeliveryOf != nil {
+			_spec.Node.AddColumnOnce(hookdelivery.FieldRedeliveryOfID)
 		}
 	}
 	if ps := hdq.predicates; len(ps) > 0 {
@@ -563,6 +725,20 @@ func (hdq *HookDeliveryQuery) ForShare(opts ...sql.LockOption) *HookDeliveryQuer
 func (hdq *HookDeliveryQuery) Modify(modifiers ...func(s *sql.Selector)) *HookDeliverySelect {
 	hdq.modifiers = append(hdq.modifiers, modifiers...)
 	return hdq.Select()
+}
+
+// WithNamedRedeliveries tells the query-builder to eager-load the nodes that are connected to the "redeliveries"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (hdq *HookDeliveryQuery) WithNamedRedeliveries(name string, opts ...func(*HookDeliveryQuery)) *HookDeliveryQuery {
+	query := (&HookDeliveryClient{config: hdq.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if hdq.withNamedRedeliveries == nil {
+		hdq.withNamedRedeliveries = make(map[string]*HookDeliveryQuery)
+	}
+	hdq.withNamedRedeliveries[name] = query
+	return hdq
 }
 
 // HookDeliveryGroupBy is the group-by builder for HookDelivery entities.

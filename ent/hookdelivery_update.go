@@ -159,9 +159,45 @@ func (hdu *HookDeliveryUpdate) ClearDeliveredAt() *HookDeliveryUpdate {
 	return hdu
 }
 
+// AddRedeliveryIDs adds the "redeliveries" edge to the HookDelivery entity by IDs.
+func (hdu *HookDeliveryUpdate) AddRedeliveryIDs(ids ...int) *HookDeliveryUpdate {
+	hdu.mutation.AddRedeliveryIDs(ids...)
+	return hdu
+}
+
+// AddRedeliveries adds the "redeliveries" edges to the HookDelivery entity.
+func (hdu *HookDeliveryUpdate) AddRedeliveries(h ...*HookDelivery) *HookDeliveryUpdate {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return hdu.AddRedeliveryIDs(ids...)
+}
+
 // Mutation returns the HookDeliveryMutation object of the builder.
 func (hdu *HookDeliveryUpdate) Mutation() *HookDeliveryMutation {
 	return hdu.mutation
+}
+
+// ClearRedeliveries clears all "redeliveries" edges to the HookDelivery entity.
+func (hdu *HookDeliveryUpdate) ClearRedeliveries() *HookDeliveryUpdate {
+	hdu.mutation.ClearRedeliveries()
+	return hdu
+}
+
+// RemoveRedeliveryIDs removes the "redeliveries" edge to HookDelivery entities by IDs.
+func (hdu *HookDeliveryUpdate) RemoveRedeliveryIDs(ids ...int) *HookDeliveryUpdate {
+	hdu.mutation.RemoveRedeliveryIDs(ids...)
+	return hdu
+}
+
+// RemoveRedeliveries removes "redeliveries" edges to HookDelivery entities.
+func (hdu *HookDeliveryUpdate) RemoveRedeliveries(h ...*HookDelivery) *HookDeliveryUpdate {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return hdu.RemoveRedeliveryIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -266,6 +302,51 @@ func (hdu *HookDeliveryUpdate) sqlSave(ctx context.Context) (n int, err error) {
 	}
 	if hdu.mutation.DeliveredAtCleared() {
 		_spec.ClearField(hookdelivery.FieldDeliveredAt, field.TypeTime)
+	}
+	if hdu.mutation.RedeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   hookdelivery.RedeliveriesTable,
+			Columns: []string{hookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := hdu.mutation.RemovedRedeliveriesIDs(); len(nodes) > 0 && !hdu.mutation.RedeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   hookdelivery.RedeliveriesTable,
+			Columns: []string{hookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := hdu.mutation.RedeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   hookdelivery.RedeliveriesTable,
+			Columns: []string{hookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(hdu.modifiers...)
 	if n, err = sqlgraph.UpdateNodes(ctx, hdu.driver, _spec); err != nil {
@@ -419,9 +500,45 @@ func (hduo *HookDeliveryUpdateOne) ClearDeliveredAt() *HookDeliveryUpdateOne {
 	return hduo
 }
 
+// AddRedeliveryIDs adds the "redeliveries" edge to the HookDelivery entity by IDs.
+func (hduo *HookDeliveryUpdateOne) AddRedeliveryIDs(ids ...int) *HookDeliveryUpdateOne {
+	hduo.mutation.AddRedeliveryIDs(ids...)
+	return hduo
+}
+
+// AddRedeliveries adds the "redeliveries" edges to the HookDelivery entity.
+func (hduo *HookDeliveryUpdateOne) AddRedeliveries(h ...*HookDelivery) *HookDeliveryUpdateOne {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return hduo.AddRedeliveryIDs(ids...)
+}
+
 // Mutation returns the HookDeliveryMutation object of the builder.
 func (hduo *HookDeliveryUpdateOne) Mutation() *HookDeliveryMutation {
 	return hduo.mutation
+}
+
+// ClearRedeliveries clears all "redeliveries" edges to the HookDelivery entity.
+func (hduo *HookDeliveryUpdateOne) ClearRedeliveries() *HookDeliveryUpdateOne {
+	hduo.mutation.ClearRedeliveries()
+	return hduo
+}
+
+// RemoveRedeliveryIDs removes the "redeliveries" edge to HookDelivery entities by IDs.
+func (hduo *HookDeliveryUpdateOne) RemoveRedeliveryIDs(ids ...int) *HookDeliveryUpdateOne {
+	hduo.mutation.RemoveRedeliveryIDs(ids...)
+	return hduo
+}
+
+// RemoveRedeliveries removes "redeliveries" edges to HookDelivery entities.
+func (hduo *HookDeliveryUpdateOne) RemoveRedeliveries(h ...*HookDelivery) *HookDeliveryUpdateOne {
+	ids := make([]int, len(h))
+	for i := range h {
+		ids[i] = h[i].ID
+	}
+	return hduo.RemoveRedeliveryIDs(ids...)
 }
 
 // Where appends a list predicates to the HookDeliveryUpdate builder.
@@ -556,6 +673,51 @@ func (hduo *HookDeliveryUpdateOne) sqlSave(ctx context.Context) (_node *HookDeli
 	}
 	if hduo.mutation.DeliveredAtCleared() {
 		_spec.ClearField(hookdelivery.FieldDeliveredAt, field.TypeTime)
+	}
+	if hduo.mutation.RedeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   hookdelivery.RedeliveriesTable,
+			Columns: []string{hookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := hduo.mutation.RemovedRedeliveriesIDs(); len(nodes) > 0 && !hduo.mutation.RedeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   hookdelivery.RedeliveriesTable,
+			Columns: []string{hookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := hduo.mutation.RedeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   hookdelivery.RedeliveriesTable,
+			Columns: []string{hookdelivery.RedeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(hookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(hduo.modifiers...)
 	_node = &HookDelivery{config: hduo.config}

@@ -15594,30 +15594,37 @@ func (m *GroupMutation) ResetEdge(name string) error {
 // HookDeliveryMutation represents an operation that mutates the HookDelivery nodes in the graph.
 type HookDeliveryMutation struct {
 	config
-	op                Op
-	typ               string
-	id                *int
-	created_at        *time.Time
-	updated_at        *time.Time
-	event_sequence    *int64
-	addevent_sequence *int64
-	event_type        *string
-	delivery_id       *string
-	status            *hookdelivery.Status
-	attempts          *int
-	addattempts       *int
-	response_code     *int
-	addresponse_code  *int
-	last_error        *string
-	next_attempt_at   *time.Time
-	claimed_until     *time.Time
-	delivered_at      *time.Time
-	clearedFields     map[string]struct{}
-	hook              *int
-	clearedhook       bool
-	done              bool
-	oldValue          func(context.Context) (*HookDelivery, error)
-	predicates        []predicate.HookDelivery
+	op                   Op
+	typ                  string
+	id                   *int
+	created_at           *time.Time
+	updated_at           *time.Time
+	event_sequence       *int64
+	addevent_sequence    *int64
+	event_type           *string
+	delivery_id          *string
+	status               *hookdelivery.Status
+	attempts             *int
+	addattempts          *int
+	response_code        *int
+	addresponse_code     *int
+	last_error           *string
+	next_attempt_at      *time.Time
+	claimed_until        *time.Time
+	delivered_at         *time.Time
+	redelivery           *int
+	addredelivery        *int
+	clearedFields        map[string]struct{}
+	hook                 *int
+	clearedhook          bool
+	redelivery_of        *int
+	clearedredelivery_of bool
+	redeliveries         map[int]struct{}
+	removedredeliveries  map[int]struct{}
+	clearedredeliveries  bool
+	done                 bool
+	oldValue             func(context.Context) (*HookDelivery, error)
+	predicates           []predicate.HookDelivery
 }
 
 var _ ent.Mutation = (*HookDeliveryMutation)(nil)
@@ -16272,6 +16279,111 @@ func (m *HookDeliveryMutation) ResetDeliveredAt() {
 	delete(m.clearedFields, hookdelivery.FieldDeliveredAt)
 }
 
+// SetRedelivery sets the "redelivery" field.
+func (m *HookDeliveryMutation) SetRedelivery(i int) {
+	m.redelivery = &i
+	m.addredelivery = nil
+}
+
+// Redelivery returns the value of the "redelivery" field in the mutation.
+func (m *HookDeliveryMutation) Redelivery() (r int, exists bool) {
+	v := m.redelivery
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedelivery returns the old "redelivery" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldRedelivery(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedelivery is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedelivery requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedelivery: %w", err)
+	}
+	return oldValue.Redelivery, nil
+}
+
+// AddRedelivery adds i to the "redelivery" field.
+func (m *HookDeliveryMutation) AddRedelivery(i int) {
+	if m.addredelivery != nil {
+		*m.addredelivery += i
+	} else {
+		m.addredelivery = &i
+	}
+}
+
+// AddedRedelivery returns the value that was added to the "redelivery" field in this mutation.
+func (m *HookDeliveryMutation) AddedRedelivery() (r int, exists bool) {
+	v := m.addredelivery
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRedelivery resets all changes to the "redelivery" field.
+func (m *HookDeliveryMutation) ResetRedelivery() {
+	m.redelivery = nil
+	m.addredelivery = nil
+}
+
+// SetRedeliveryOfID sets the "redelivery_of_id" field.
+func (m *HookDeliveryMutation) SetRedeliveryOfID(i int) {
+	m.redelivery_of = &i
+}
+
+// RedeliveryOfID returns the value of the "redelivery_of_id" field in the mutation.
+func (m *HookDeliveryMutation) RedeliveryOfID() (r int, exists bool) {
+	v := m.redelivery_of
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedeliveryOfID returns the old "redelivery_of_id" field's value of the HookDelivery entity.
+// If the HookDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HookDeliveryMutation) OldRedeliveryOfID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedeliveryOfID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedeliveryOfID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedeliveryOfID: %w", err)
+	}
+	return oldValue.RedeliveryOfID, nil
+}
+
+// ClearRedeliveryOfID clears the value of the "redelivery_of_id" field.
+func (m *HookDeliveryMutation) ClearRedeliveryOfID() {
+	m.redelivery_of = nil
+	m.clearedFields[hookdelivery.FieldRedeliveryOfID] = struct{}{}
+}
+
+// RedeliveryOfIDCleared returns if the "redelivery_of_id" field was cleared in this mutation.
+func (m *HookDeliveryMutation) RedeliveryOfIDCleared() bool {
+	_, ok := m.clearedFields[hookdelivery.FieldRedeliveryOfID]
+	return ok
+}
+
+// ResetRedeliveryOfID resets all changes to the "redelivery_of_id" field.
+func (m *HookDeliveryMutation) ResetRedeliveryOfID() {
+	m.redelivery_of = nil
+	delete(m.clearedFields, hookdelivery.FieldRedeliveryOfID)
+}
+
 // ClearHook clears the "hook" edge to the OutgoingHook entity.
 func (m *HookDeliveryMutation) ClearHook() {
 	m.clearedhook = true
@@ -16297,6 +16409,87 @@ func (m *HookDeliveryMutation) HookIDs() (ids []int) {
 func (m *HookDeliveryMutation) ResetHook() {
 	m.hook = nil
 	m.clearedhook = false
+}
+
+// ClearRedeliveryOf clears the "redelivery_of" edge to the HookDelivery entity.
+func (m *HookDeliveryMutation) ClearRedeliveryOf() {
+	m.clearedredelivery_of = true
+	m.clearedFields[hookdelivery.FieldRedeliveryOfID] = struct{}{}
+}
+
+// RedeliveryOfCleared reports if the "redelivery_of" edge to the HookDelivery entity was cleared.
+func (m *HookDeliveryMutation) RedeliveryOfCleared() bool {
+	return m.RedeliveryOfIDCleared() || m.clearedredelivery_of
+}
+
+// RedeliveryOfIDs returns the "redelivery_of" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RedeliveryOfID instead. It exists only for internal usage by the builders.
+func (m *HookDeliveryMutation) RedeliveryOfIDs() (ids []int) {
+	if id := m.redelivery_of; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRedeliveryOf resets all changes to the "redelivery_of" edge.
+func (m *HookDeliveryMutation) ResetRedeliveryOf() {
+	m.redelivery_of = nil
+	m.clearedredelivery_of = false
+}
+
+// AddRedeliveryIDs adds the "redeliveries" edge to the HookDelivery entity by ids.
+func (m *HookDeliveryMutation) AddRedeliveryIDs(ids ...int) {
+	if m.redeliveries == nil {
+		m.redeliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.redeliveries[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRedeliveries clears the "redeliveries" edge to the HookDelivery entity.
+func (m *HookDeliveryMutation) ClearRedeliveries() {
+	m.clearedredeliveries = true
+}
+
+// RedeliveriesCleared reports if the "redeliveries" edge to the HookDelivery entity was cleared.
+func (m *HookDeliveryMutation) RedeliveriesCleared() bool {
+	return m.clearedredeliveries
+}
+
+// RemoveRedeliveryIDs removes the "redeliveries" edge to the HookDelivery entity by IDs.
+func (m *HookDeliveryMutation) RemoveRedeliveryIDs(ids ...int) {
+	if m.removedredeliveries == nil {
+		m.removedredeliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.redeliveries, ids[i])
+		m.removedredeliveries[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRedeliveries returns the removed IDs of the "redeliveries" edge to the HookDelivery entity.
+func (m *HookDeliveryMutation) RemovedRedeliveriesIDs() (ids []int) {
+	for id := range m.removedredeliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RedeliveriesIDs returns the "redeliveries" edge IDs in the mutation.
+func (m *HookDeliveryMutation) RedeliveriesIDs() (ids []int) {
+	for id := range m.redeliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRedeliveries resets all changes to the "redeliveries" edge.
+func (m *HookDeliveryMutation) ResetRedeliveries() {
+	m.redeliveries = nil
+	m.clearedredeliveries = false
+	m.removedredeliveries = nil
 }
 
 // Where appends a list predicates to the HookDeliveryMutation builder.
@@ -16333,7 +16526,7 @@ func (m *HookDeliveryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *HookDeliveryMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.created_at != nil {
 		fields = append(fields, hookdelivery.FieldCreatedAt)
 	}
@@ -16373,6 +16566,12 @@ func (m *HookDeliveryMutation) Fields() []string {
 	if m.delivered_at != nil {
 		fields = append(fields, hookdelivery.FieldDeliveredAt)
 	}
+	if m.redelivery != nil {
+		fields = append(fields, hookdelivery.FieldRedelivery)
+	}
+	if m.redelivery_of != nil {
+		fields = append(fields, hookdelivery.FieldRedeliveryOfID)
+	}
 	return fields
 }
 
@@ -16407,6 +16606,10 @@ func (m *HookDeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.ClaimedUntil()
 	case hookdelivery.FieldDeliveredAt:
 		return m.DeliveredAt()
+	case hookdelivery.FieldRedelivery:
+		return m.Redelivery()
+	case hookdelivery.FieldRedeliveryOfID:
+		return m.RedeliveryOfID()
 	}
 	return nil, false
 }
@@ -16442,6 +16645,10 @@ func (m *HookDeliveryMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldClaimedUntil(ctx)
 	case hookdelivery.FieldDeliveredAt:
 		return m.OldDeliveredAt(ctx)
+	case hookdelivery.FieldRedelivery:
+		return m.OldRedelivery(ctx)
+	case hookdelivery.FieldRedeliveryOfID:
+		return m.OldRedeliveryOfID(ctx)
 	}
 	return nil, fmt.Errorf("unknown HookDelivery field %s", name)
 }
@@ -16542,6 +16749,20 @@ func (m *HookDeliveryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDeliveredAt(v)
 		return nil
+	case hookdelivery.FieldRedelivery:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedelivery(v)
+		return nil
+	case hookdelivery.FieldRedeliveryOfID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedeliveryOfID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown HookDelivery field %s", name)
 }
@@ -16559,6 +16780,9 @@ func (m *HookDeliveryMutation) AddedFields() []string {
 	if m.addresponse_code != nil {
 		fields = append(fields, hookdelivery.FieldResponseCode)
 	}
+	if m.addredelivery != nil {
+		fields = append(fields, hookdelivery.FieldRedelivery)
+	}
 	return fields
 }
 
@@ -16573,6 +16797,8 @@ func (m *HookDeliveryMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAttempts()
 	case hookdelivery.FieldResponseCode:
 		return m.AddedResponseCode()
+	case hookdelivery.FieldRedelivery:
+		return m.AddedRedelivery()
 	}
 	return nil, false
 }
@@ -16603,6 +16829,13 @@ func (m *HookDeliveryMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddResponseCode(v)
 		return nil
+	case hookdelivery.FieldRedelivery:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRedelivery(v)
+		return nil
 	}
 	return fmt.Errorf("unknown HookDelivery numeric field %s", name)
 }
@@ -16616,6 +16849,9 @@ func (m *HookDeliveryMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(hookdelivery.FieldDeliveredAt) {
 		fields = append(fields, hookdelivery.FieldDeliveredAt)
+	}
+	if m.FieldCleared(hookdelivery.FieldRedeliveryOfID) {
+		fields = append(fields, hookdelivery.FieldRedeliveryOfID)
 	}
 	return fields
 }
@@ -16636,6 +16872,9 @@ func (m *HookDeliveryMutation) ClearField(name string) error {
 		return nil
 	case hookdelivery.FieldDeliveredAt:
 		m.ClearDeliveredAt()
+		return nil
+	case hookdelivery.FieldRedeliveryOfID:
+		m.ClearRedeliveryOfID()
 		return nil
 	}
 	return fmt.Errorf("unknown HookDelivery nullable field %s", name)
@@ -16684,15 +16923,27 @@ func (m *HookDeliveryMutation) ResetField(name string) error {
 	case hookdelivery.FieldDeliveredAt:
 		m.ResetDeliveredAt()
 		return nil
+	case hookdelivery.FieldRedelivery:
+		m.ResetRedelivery()
+		return nil
+	case hookdelivery.FieldRedeliveryOfID:
+		m.ResetRedeliveryOfID()
+		return nil
 	}
 	return fmt.Errorf("unknown HookDelivery field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *HookDeliveryMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 3)
 	if m.hook != nil {
 		edges = append(edges, hookdelivery.EdgeHook)
+	}
+	if m.redelivery_of != nil {
+		edges = append(edges, hookdelivery.EdgeRedeliveryOf)
+	}
+	if m.redeliveries != nil {
+		edges = append(edges, hookdelivery.EdgeRedeliveries)
 	}
 	return edges
 }
@@ -16705,27 +16956,54 @@ func (m *HookDeliveryMutation) AddedIDs(name string) []ent.Value {
 		if id := m.hook; id != nil {
 			return []ent.Value{*id}
 		}
+	case hookdelivery.EdgeRedeliveryOf:
+		if id := m.redelivery_of; id != nil {
+			return []ent.Value{*id}
+		}
+	case hookdelivery.EdgeRedeliveries:
+		ids := make([]ent.Value, 0, len(m.redeliveries))
+		for id := range m.redeliveries {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *HookDeliveryMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 3)
+	if m.removedredeliveries != nil {
+		edges = append(edges, hookdelivery.EdgeRedeliveries)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *HookDeliveryMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case hookdelivery.EdgeRedeliveries:
+		ids := make([]ent.Value, 0, len(m.removedredeliveries))
+		for id := range m.removedredeliveries {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *HookDeliveryMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 3)
 	if m.clearedhook {
 		edges = append(edges, hookdelivery.EdgeHook)
+	}
+	if m.clearedredelivery_of {
+		edges = append(edges, hookdelivery.EdgeRedeliveryOf)
+	}
+	if m.clearedredeliveries {
+		edges = append(edges, hookdelivery.EdgeRedeliveries)
 	}
 	return edges
 }
@@ -16736,6 +17014,10 @@ func (m *HookDeliveryMutation) EdgeCleared(name string) bool {
 	switch name {
 	case hookdelivery.EdgeHook:
 		return m.clearedhook
+	case hookdelivery.EdgeRedeliveryOf:
+		return m.clearedredelivery_of
+	case hookdelivery.EdgeRedeliveries:
+		return m.clearedredeliveries
 	}
 	return false
 }
@@ -16747,6 +17029,9 @@ func (m *HookDeliveryMutation) ClearEdge(name string) error {
 	case hookdelivery.EdgeHook:
 		m.ClearHook()
 		return nil
+	case hookdelivery.EdgeRedeliveryOf:
+		m.ClearRedeliveryOf()
+		return nil
 	}
 	return fmt.Errorf("unknown HookDelivery unique edge %s", name)
 }
@@ -16757,6 +17042,12 @@ func (m *HookDeliveryMutation) ResetEdge(name string) error {
 	switch name {
 	case hookdelivery.EdgeHook:
 		m.ResetHook()
+		return nil
+	case hookdelivery.EdgeRedeliveryOf:
+		m.ResetRedeliveryOf()
+		return nil
+	case hookdelivery.EdgeRedeliveries:
+		m.ResetRedeliveries()
 		return nil
 	}
 	return fmt.Errorf("unknown HookDelivery edge %s", name)

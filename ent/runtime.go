@@ -537,6 +537,10 @@ func init() {
 	hookdeliveryDescNextAttemptAt := hookdeliveryFields[8].Descriptor()
 	// hookdelivery.DefaultNextAttemptAt holds the default value on creation for the next_attempt_at field.
 	hookdelivery.DefaultNextAttemptAt = hookdeliveryDescNextAttemptAt.Default.(func() time.Time)
+	// hookdeliveryDescRedelivery is the schema descriptor for redelivery field.
+	hookdeliveryDescRedelivery := hookdeliveryFields[11].Descriptor()
+	// hookdelivery.DefaultRedelivery holds the default value on creation for the redelivery field.
+	hookdelivery.DefaultRedelivery = hookdeliveryDescRedelivery.Default.(int)
 	jobMixin := schema.Job{}.Mixin()
 	jobMixinFields0 := jobMixin[0].Fields()
 	_ = jobMixinFields0

@@ -825,20 +825,24 @@ type ComplexityRoot struct {
 	}
 
 	HookDelivery struct {
-		Attempts      func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		DeliveredAt   func(childComplexity int) int
-		DeliveryID    func(childComplexity int) int
-		EventSequence func(childComplexity int) int
-		EventType     func(childComplexity int) int
-		Hook          func(childComplexity int) int
-		HookID        func(childComplexity int) int
-		ID            func(childComplexity int) int
-		LastError     func(childComplexity int) int
-		NextAttemptAt func(childComplexity int) int
-		ResponseCode  func(childComplexity int) int
-		Status        func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
+		Attempts       func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		DeliveredAt    func(childComplexity int) int
+		DeliveryID     func(childComplexity int) int
+		EventSequence  func(childComplexity int) int
+		EventType      func(childComplexity int) int
+		Hook           func(childComplexity int) int
+		HookID         func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		NextAttemptAt  func(childComplexity int) int
+		Redeliveries   func(childComplexity int) int
+		Redelivery     func(childComplexity int) int
+		RedeliveryOf   func(childComplexity int) int
+		RedeliveryOfID func(childComplexity int) int
+		ResponseCode   func(childComplexity int) int
+		Status         func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
 	}
 
 	HookDeliveryConnection struct {
@@ -850,6 +854,12 @@ type ComplexityRoot struct {
 	HookDeliveryEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	IdentityChangedEvent struct {
+		Action     func(childComplexity int) int
+		TargetID   func(childComplexity int) int
+		TargetType func(childComplexity int) int
 	}
 
 	ImportDefinitionsPayload struct {
@@ -1101,6 +1111,7 @@ type ComplexityRoot struct {
 		MoveAgent                func(childComplexity int, agentID int, pool string) int
 		Ping                     func(childComplexity int) int
 		ReassignApproval         func(childComplexity int, approvalID int, toUsername string, comment *string) int
+		RedeliverHookDelivery    func(childComplexity int, id int) int
 		RedeliverWebhookDelivery func(childComplexity int, id int) int
 		RefreshVariables         func(childComplexity int, releaseID int, comment *string) int
 		Reject                   func(childComplexity int, input delivery.ApprovalDecision, onBehalfOf *string) int
@@ -1119,6 +1130,7 @@ type ComplexityRoot struct {
 		StartRelease             func(childComplexity int, id int) int
 		UndeleteDefinition       func(childComplexity int, id int, comment *string) int
 		UpdateDefinition         func(childComplexity int, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) int
+		UpdateFreezeWindow       func(childComplexity int, id int, input delivery.FreezeWindowInput) int
 		UpdateGroup              func(childComplexity int, id int, input model.GroupPatchInput) int
 		UpdateOutgoingHook       func(childComplexity int, id int, input model.OutgoingHookPatchInput) int
 		UpdateRelease            func(childComplexity int, id int, input delivery.UpdateReleaseInput) int
@@ -1228,6 +1240,7 @@ type ComplexityRoot struct {
 		Definitions                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReleaseDefinitionOrder, where *ent.ReleaseDefinitionWhereInput) int
 		DeletedDefinitions         func(childComplexity int) int
 		DeploymentGroups           func(childComplexity int) int
+		Deployments                func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], filter *model.DeploymentsFilter) int
 		FreezeWindows              func(childComplexity int, definitionID *int) int
 		Groups                     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.GroupOrder, where *ent.GroupWhereInput) int
 		HookDeliveries             func(childComplexity int, hookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.HookDeliveryOrder, where *ent.HookDeliveryWhereInput) int
@@ -1502,6 +1515,7 @@ type ComplexityRoot struct {
 		Sha256      func(childComplexity int) int
 		Size        func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+		UsedBy      func(childComplexity int) int
 		ViewerCan   func(childComplexity int) int
 	}
 
@@ -1533,6 +1547,7 @@ type ComplexityRoot struct {
 		TrustOnFirstUse  func(childComplexity int) int
 		URL              func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
+		UsedBy           func(childComplexity int) int
 		Username         func(childComplexity int) int
 	}
 
@@ -1587,6 +1602,7 @@ type ComplexityRoot struct {
 		ApprovalEvents       func(childComplexity int, assignedToViewer *bool, afterSequence *int64) int
 		DeploymentLog        func(childComplexity int, deploymentID int, fromSeq *int64, targets *bool) int
 		DeploymentLogBatches func(childComplexity int, deploymentID int, fromSeq *int64, maxLines *int, targets *bool) int
+		IdentityEvents       func(childComplexity int) int
 		ReleaseEvents        func(childComplexity int, definitionID *int, environment *string, afterSequence *int64) int
 	}
 
@@ -1693,6 +1709,7 @@ type ComplexityRoot struct {
 		Permissions func(childComplexity int) int
 		Revision    func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+		UsedBy      func(childComplexity int) int
 		Variables   func(childComplexity int) int
 		ViewerCan   func(childComplexity int) int
 	}
@@ -1860,6 +1877,8 @@ type MutationResolver interface {
 	SetAgentEnabled(ctx context.Context, id int, enabled bool) (*ent.Agent, error)
 	DeleteAgent(ctx context.Context, id int) (int, error)
 	RevokeAgentRegistration(ctx context.Context, id int) (*ent.AgentRegistration, error)
+	UpdateFreezeWindow(ctx context.Context, id int, input delivery.FreezeWindowInput) (*ent.FreezeWindow, error)
+	RedeliverHookDelivery(ctx context.Context, id int) (*ent.HookDelivery, error)
 	CreateDefinition(ctx context.Context, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	UpdateDefinition(ctx context.Context, id int, expectedRevision int, input spec.DefinitionSnapshot, comment *string) (*ent.ReleaseDefinition, error)
 	DeleteDefinition(ctx context.Context, id int, expectedRevision int, comment *string) (bool, error)
@@ -1937,6 +1956,7 @@ type QueryResolver interface {
 	AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
 	WhyNotDeployed(ctx context.Context, releaseID int, environment string) (*delivery.EnvironmentBlockers, error)
+	Deployments(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], filter *model.DeploymentsFilter) (*ent.DeploymentConnection, error)
 	Definition(ctx context.Context, id int) (*ent.ReleaseDefinition, error)
 	DefinitionRevisions(ctx context.Context, definitionID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DefinitionRevisionOrder) (*ent.DefinitionRevisionConnection, error)
 	DefinitionDiff(ctx context.Context, id int, from int, to int) ([]*delivery.FieldChange, error)
@@ -1994,9 +2014,12 @@ type ReleaseRetentionResolver interface {
 	Verdict(ctx context.Context, obj *delivery.ReleaseRetention) (model.RetentionVerdict, error)
 }
 type SecureFileResolver interface {
+	UsedBy(ctx context.Context, obj *ent.SecureFile) ([]string, error)
+
 	ViewerCan(ctx context.Context, obj *ent.SecureFile) (*delivery.LibraryViewerCan, error)
 }
 type ServiceConnectionResolver interface {
+	UsedBy(ctx context.Context, obj *ent.ServiceConnection) ([]string, error)
 	HasSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
 	HasWebhookSecret(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
 	HasPrivateKey(ctx context.Context, obj *ent.ServiceConnection) (bool, error)
@@ -2008,6 +2031,7 @@ type StepAttachmentResolver interface {
 type SubscriptionResolver interface {
 	DeploymentLog(ctx context.Context, deploymentID int, fromSeq *int64, targets *bool) (<-chan *delivery.LogLine, error)
 	DeploymentLogBatches(ctx context.Context, deploymentID int, fromSeq *int64, maxLines *int, targets *bool) (<-chan *delivery.LogBatch, error)
+	IdentityEvents(ctx context.Context) (<-chan *model.IdentityChangedEvent, error)
 	ReleaseEvents(ctx context.Context, definitionID *int, environment *string, afterSequence *int64) (<-chan model.ReleaseEvent, error)
 	ApprovalEvents(ctx context.Context, assignedToViewer *bool, afterSequence *int64) (<-chan model.ApprovalEvent, error)
 	AgentEvents(ctx context.Context, afterSequence *int64) (<-chan model.AgentEvent, error)
@@ -2041,6 +2065,7 @@ type VariableResolver interface {
 	Value(ctx context.Context, obj *spec.Variable) (*string, error)
 }
 type VariableGroupResolver interface {
+	UsedBy(ctx context.Context, obj *ent.VariableGroup) ([]string, error)
 	Variables(ctx context.Context, obj *ent.VariableGroup) ([]*delivery.LibraryVariable, error)
 
 	ViewerCan(ctx context.Context, obj *ent.VariableGroup) (*delivery.LibraryViewerCan, error)
@@ -5364,6 +5389,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.HookDelivery.NextAttemptAt(childComplexity), true
+	case "HookDelivery.redeliveries":
+		if e.ComplexityRoot.HookDelivery.Redeliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HookDelivery.Redeliveries(childComplexity), true
+	case "HookDelivery.redelivery":
+		if e.ComplexityRoot.HookDelivery.Redelivery == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HookDelivery.Redelivery(childComplexity), true
+	case "HookDelivery.redeliveryOf":
+		if e.ComplexityRoot.HookDelivery.RedeliveryOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HookDelivery.RedeliveryOf(childComplexity), true
+	case "HookDelivery.redeliveryOfID":
+		if e.ComplexityRoot.HookDelivery.RedeliveryOfID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HookDelivery.RedeliveryOfID(childComplexity), true
 	case "HookDelivery.responseCode":
 		if e.ComplexityRoot.HookDelivery.ResponseCode == nil {
 			break
@@ -5414,6 +5463,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.HookDeliveryEdge.Node(childComplexity), true
+
+	case "IdentityChangedEvent.action":
+		if e.ComplexityRoot.IdentityChangedEvent.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityChangedEvent.Action(childComplexity), true
+	case "IdentityChangedEvent.targetId":
+		if e.ComplexityRoot.IdentityChangedEvent.TargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityChangedEvent.TargetID(childComplexity), true
+	case "IdentityChangedEvent.targetType":
+		if e.ComplexityRoot.IdentityChangedEvent.TargetType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityChangedEvent.TargetType(childComplexity), true
 
 	case "ImportDefinitionsPayload.applied":
 		if e.ComplexityRoot.ImportDefinitionsPayload.Applied == nil {
@@ -6767,6 +6835,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReassignApproval(childComplexity, args["approvalId"].(int), args["toUsername"].(string), args["comment"].(*string)), true
+	case "Mutation.redeliverHookDelivery":
+		if e.ComplexityRoot.Mutation.RedeliverHookDelivery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliverHookDelivery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeliverHookDelivery(childComplexity, args["id"].(int)), true
 	case "Mutation.redeliverWebhookDelivery":
 		if e.ComplexityRoot.Mutation.RedeliverWebhookDelivery == nil {
 			break
@@ -6960,6 +7039,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateDefinition(childComplexity, args["id"].(int), args["expectedRevision"].(int), args["input"].(spec.DefinitionSnapshot), args["comment"].(*string)), true
+	case "Mutation.updateFreezeWindow":
+		if e.ComplexityRoot.Mutation.UpdateFreezeWindow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateFreezeWindow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateFreezeWindow(childComplexity, args["id"].(int), args["input"].(delivery.FreezeWindowInput)), true
 	case "Mutation.updateGroup":
 		if e.ComplexityRoot.Mutation.UpdateGroup == nil {
 			break
@@ -7529,6 +7619,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DeploymentGroups(childComplexity), true
+	case "Query.deployments":
+		if e.ComplexityRoot.Query.Deployments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_deployments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Deployments(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int]), args["filter"].(*model.DeploymentsFilter)), true
 	case "Query.freezeWindows":
 		if e.ComplexityRoot.Query.FreezeWindows == nil {
 			break
@@ -8889,6 +8990,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SecureFile.UpdatedAt(childComplexity), true
+	case "SecureFile.usedBy":
+		if e.ComplexityRoot.SecureFile.UsedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecureFile.UsedBy(childComplexity), true
 	case "SecureFile.viewerCan":
 		if e.ComplexityRoot.SecureFile.ViewerCan == nil {
 			break
@@ -9024,6 +9131,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ServiceConnection.UpdatedAt(childComplexity), true
+	case "ServiceConnection.usedBy":
+		if e.ComplexityRoot.ServiceConnection.UsedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceConnection.UsedBy(childComplexity), true
 	case "ServiceConnection.username":
 		if e.ComplexityRoot.ServiceConnection.Username == nil {
 			break
@@ -9266,6 +9379,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.DeploymentLogBatches(childComplexity, args["deploymentId"].(int), args["fromSeq"].(*int64), args["maxLines"].(*int), args["targets"].(*bool)), true
+	case "Subscription.identityEvents":
+		if e.ComplexityRoot.Subscription.IdentityEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.IdentityEvents(childComplexity), true
 	case "Subscription.releaseEvents":
 		if e.ComplexityRoot.Subscription.ReleaseEvents == nil {
 			break
@@ -9737,6 +9856,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VariableGroup.UpdatedAt(childComplexity), true
+	case "VariableGroup.usedBy":
+		if e.ComplexityRoot.VariableGroup.UsedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VariableGroup.UsedBy(childComplexity), true
 	case "VariableGroup.variables":
 		if e.ComplexityRoot.VariableGroup.Variables == nil {
 			break
@@ -10271,6 +10396,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputDeploymentGroupWhereInput,
 		ec.unmarshalInputDeploymentOrder,
 		ec.unmarshalInputDeploymentWhereInput,
+		ec.unmarshalInputDeploymentsFilter,
 		ec.unmarshalInputEnvironmentInput,
 		ec.unmarshalInputEnvironmentPermissionsInput,
 		ec.unmarshalInputEnvironmentWhereInput,
@@ -10444,7 +10570,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/blockers.graphql" "schema/definitions.graphql" "schema/designer.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/targets.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
+//go:embed "schema/agents.graphql" "schema/audit.graphql" "schema/blockers.graphql" "schema/dashboard.graphql" "schema/definitions.graphql" "schema/designer.graphql" "schema/events.graphql" "schema/freeze.graphql" "schema/gates.graphql" "schema/hooks.graphql" "schema/identity.graphql" "schema/import.graphql" "schema/interventions.graphql" "schema/library.graphql" "schema/notifications.graphql" "schema/releases.graphql" "schema/retention.graphql" "schema/targets.graphql" "schema/tasks.graphql" "schema/workitems.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -13454,7 +13580,11 @@ type HookDelivery implements Node {
   lastError: String!
   nextAttemptAt: Time!
   deliveredAt: Time
+  redelivery: Int!
+  redeliveryOfID: ID
   hook: OutgoingHook!
+  redeliveryOf: HookDelivery
+  redeliveries: [HookDelivery!]
 }
 """
 A connection to a list of items.
@@ -13677,10 +13807,40 @@ input HookDeliveryWhereInput {
   deliveredAtIsNil: Boolean
   deliveredAtNotNil: Boolean
   """
+  redelivery field predicates
+  """
+  redelivery: Int
+  redeliveryNEQ: Int
+  redeliveryIn: [Int!]
+  redeliveryNotIn: [Int!]
+  redeliveryGT: Int
+  redeliveryGTE: Int
+  redeliveryLT: Int
+  redeliveryLTE: Int
+  """
+  redelivery_of_id field predicates
+  """
+  redeliveryOfID: ID
+  redeliveryOfIDNEQ: ID
+  redeliveryOfIDIn: [ID!]
+  redeliveryOfIDNotIn: [ID!]
+  redeliveryOfIDIsNil: Boolean
+  redeliveryOfIDNotNil: Boolean
+  """
   hook edge predicates
   """
   hasHook: Boolean
   hasHookWith: [OutgoingHookWhereInput!]
+  """
+  redelivery_of edge predicates
+  """
+  hasRedeliveryOf: Boolean
+  hasRedeliveryOfWith: [HookDeliveryWhereInput!]
+  """
+  redeliveries edge predicates
+  """
+  hasRedeliveries: Boolean
+  hasRedeliveriesWith: [HookDeliveryWhereInput!]
 }
 type Job implements Node {
   id: ID!
@@ -17734,6 +17894,7 @@ input WorkItemWhereInput {
 	{Name: "schema/agents.graphql", Input: sourceData("schema/agents.graphql"), BuiltIn: false},
 	{Name: "schema/audit.graphql", Input: sourceData("schema/audit.graphql"), BuiltIn: false},
 	{Name: "schema/blockers.graphql", Input: sourceData("schema/blockers.graphql"), BuiltIn: false},
+	{Name: "schema/dashboard.graphql", Input: sourceData("schema/dashboard.graphql"), BuiltIn: false},
 	{Name: "schema/definitions.graphql", Input: sourceData("schema/definitions.graphql"), BuiltIn: false},
 	{Name: "schema/designer.graphql", Input: sourceData("schema/designer.graphql"), BuiltIn: false},
 	{Name: "schema/events.graphql", Input: sourceData("schema/events.graphql"), BuiltIn: false},
@@ -18877,8 +19038,16 @@ func (ec *executionContext) childFields_HookDelivery(ctx context.Context, field 
 		return ec.fieldContext_HookDelivery_nextAttemptAt(ctx, field)
 	case "deliveredAt":
 		return ec.fieldContext_HookDelivery_deliveredAt(ctx, field)
+	case "redelivery":
+		return ec.fieldContext_HookDelivery_redelivery(ctx, field)
+	case "redeliveryOfID":
+		return ec.fieldContext_HookDelivery_redeliveryOfID(ctx, field)
 	case "hook":
 		return ec.fieldContext_HookDelivery_hook(ctx, field)
+	case "redeliveryOf":
+		return ec.fieldContext_HookDelivery_redeliveryOf(ctx, field)
+	case "redeliveries":
+		return ec.fieldContext_HookDelivery_redeliveries(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HookDelivery", field.Name)
 }
@@ -18903,6 +19072,18 @@ func (ec *executionContext) childFields_HookDeliveryEdge(ctx context.Context, fi
 		return ec.fieldContext_HookDeliveryEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HookDeliveryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IdentityChangedEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "targetType":
+		return ec.fieldContext_IdentityChangedEvent_targetType(ctx, field)
+	case "targetId":
+		return ec.fieldContext_IdentityChangedEvent_targetId(ctx, field)
+	case "action":
+		return ec.fieldContext_IdentityChangedEvent_action(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IdentityChangedEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportDefinitionsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -19819,6 +20000,8 @@ func (ec *executionContext) childFields_SecureFile(ctx context.Context, field gr
 		return ec.fieldContext_SecureFile_sha256(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_SecureFile_createdBy(ctx, field)
+	case "usedBy":
+		return ec.fieldContext_SecureFile_usedBy(ctx, field)
 	case "permissions":
 		return ec.fieldContext_SecureFile_permissions(ctx, field)
 	case "viewerCan":
@@ -19865,6 +20048,8 @@ func (ec *executionContext) childFields_ServiceConnection(ctx context.Context, f
 		return ec.fieldContext_ServiceConnection_kubeContext(ctx, field)
 	case "namespace":
 		return ec.fieldContext_ServiceConnection_namespace(ctx, field)
+	case "usedBy":
+		return ec.fieldContext_ServiceConnection_usedBy(ctx, field)
 	case "hasSecret":
 		return ec.fieldContext_ServiceConnection_hasSecret(ctx, field)
 	case "hasWebhookSecret":
@@ -20139,6 +20324,8 @@ func (ec *executionContext) childFields_VariableGroup(ctx context.Context, field
 		return ec.fieldContext_VariableGroup_revision(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_VariableGroup_createdBy(ctx, field)
+	case "usedBy":
+		return ec.fieldContext_VariableGroup_usedBy(ctx, field)
 	case "variables":
 		return ec.fieldContext_VariableGroup_variables(ctx, field)
 	case "permissions":
@@ -21213,6 +21400,20 @@ func (ec *executionContext) field_Mutation_reassignApproval_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_redeliverHookDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_redeliverWebhookDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -21584,6 +21785,28 @@ func (ec *executionContext) field_Mutation_updateDefinition_args(ctx context.Con
 		return nil, err
 	}
 	args["comment"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateFreezeWindow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (delivery.FreezeWindowInput, error) {
+			return ec.unmarshalNFreezeWindowInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚐFreezeWindowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -22116,6 +22339,52 @@ func (ec *executionContext) field_Query_definitions_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_deployments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.DeploymentsFilter, error) {
+			return ec.unmarshalODeploymentsFilter2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐDeploymentsFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg4
 	return args, nil
 }
 
@@ -36885,6 +37154,52 @@ func (ec *executionContext) fieldContext_HookDelivery_deliveredAt(_ context.Cont
 	return graphql.NewScalarFieldContext("HookDelivery", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _HookDelivery_redelivery(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HookDelivery_redelivery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redelivery, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HookDelivery_redelivery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HookDelivery", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _HookDelivery_redeliveryOfID(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HookDelivery_redeliveryOfID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedeliveryOfID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HookDelivery_redeliveryOfID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HookDelivery", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _HookDelivery_hook(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -36912,6 +37227,70 @@ func (ec *executionContext) fieldContext_HookDelivery_hook(_ context.Context, fi
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OutgoingHook(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HookDelivery_redeliveryOf(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HookDelivery_redeliveryOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedeliveryOf(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.HookDelivery) graphql.Marshaler {
+			return ec.marshalOHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HookDelivery_redeliveryOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HookDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HookDelivery(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HookDelivery_redeliveries(ctx context.Context, field graphql.CollectedField, obj *ent.HookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HookDelivery_redeliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redeliveries(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.HookDelivery) graphql.Marshaler {
+			return ec.marshalOHookDelivery2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HookDelivery_redeliveries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HookDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HookDelivery(ctx, field)
 		},
 	}
 	return fc, nil
@@ -37057,6 +37436,75 @@ func (ec *executionContext) _HookDeliveryEdge_cursor(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_HookDeliveryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("HookDeliveryEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _IdentityChangedEvent_targetType(ctx context.Context, field graphql.CollectedField, obj *model.IdentityChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentityChangedEvent_targetType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentityChangedEvent_targetType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentityChangedEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _IdentityChangedEvent_targetId(ctx context.Context, field graphql.CollectedField, obj *model.IdentityChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentityChangedEvent_targetId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentityChangedEvent_targetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentityChangedEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _IdentityChangedEvent_action(ctx context.Context, field graphql.CollectedField, obj *model.IdentityChangedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentityChangedEvent_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentityChangedEvent_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentityChangedEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ImportDefinitionsPayload_dryRun(ctx context.Context, field graphql.CollectedField, obj *delivery.ImportResult) (ret graphql.Marshaler) {
@@ -41170,6 +41618,94 @@ func (ec *executionContext) fieldContext_Mutation_revokeAgentRegistration(ctx co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeAgentRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateFreezeWindow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateFreezeWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateFreezeWindow(ctx, fc.Args["id"].(int), fc.Args["input"].(delivery.FreezeWindowInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FreezeWindow) graphql.Marshaler {
+			return ec.marshalNFreezeWindow2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐFreezeWindow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateFreezeWindow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FreezeWindow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateFreezeWindow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redeliverHookDelivery(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeliverHookDelivery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeliverHookDelivery(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.HookDelivery) graphql.Marshaler {
+			return ec.marshalNHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeliverHookDelivery(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HookDelivery(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeliverHookDelivery_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -45467,6 +46003,50 @@ func (ec *executionContext) fieldContext_Query_whyNotDeployed(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_whyNotDeployed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deployments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Deployments(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["filter"].(*model.DeploymentsFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DeploymentConnection) graphql.Marshaler {
+			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐDeploymentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deployments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeploymentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_deployments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -51172,6 +51752,29 @@ func (ec *executionContext) fieldContext_SecureFile_createdBy(_ context.Context,
 	return graphql.NewScalarFieldContext("SecureFile", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _SecureFile_usedBy(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecureFile_usedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SecureFile().UsedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecureFile_usedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecureFile", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _SecureFile_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.SecureFile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -51675,6 +52278,29 @@ func (ec *executionContext) _ServiceConnection_namespace(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_ServiceConnection_namespace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ServiceConnection", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceConnection_usedBy(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceConnection_usedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ServiceConnection().UsedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceConnection_usedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceConnection", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ServiceConnection_hasSecret(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
@@ -52611,6 +53237,38 @@ func (ec *executionContext) fieldContext_Subscription_deploymentLogBatches(ctx c
 	if fc.Args, err = ec.field_Subscription_deploymentLogBatches_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_identityEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_identityEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().IdentityEvents(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IdentityChangedEvent) graphql.Marshaler {
+			return ec.marshalNIdentityChangedEvent2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐIdentityChangedEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_identityEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentityChangedEvent(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -54519,6 +55177,29 @@ func (ec *executionContext) _VariableGroup_createdBy(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_VariableGroup_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VariableGroup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VariableGroup_usedBy(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VariableGroup_usedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VariableGroup().UsedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VariableGroup_usedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VariableGroup", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _VariableGroup_variables(ctx context.Context, field graphql.CollectedField, obj *ent.VariableGroup) (ret graphql.Marshaler) {
@@ -66548,6 +67229,78 @@ func (ec *executionContext) unmarshalInputDeploymentWhereInput(ctx context.Conte
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputDeploymentsFilter(ctx context.Context, obj any) (model.DeploymentsFilter, error) {
+	var it model.DeploymentsFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"definitionId", "environment", "status", "releaseId", "requestedBy", "since", "until"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "definitionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definitionId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefinitionID = data
+		case "environment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environment"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Environment = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalODeploymentStatus2ᚕgithubᚗcomᚋcairnhqᚋcairnᚋentᚋdeploymentᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "releaseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("releaseId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReleaseID = data
+		case "requestedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedBy = data
+		case "since":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("since"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Since = data
+		case "until":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("until"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Until = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputEnvironmentInput(ctx context.Context, obj any) (spec.EnvironmentSpec, error) {
 	var it spec.EnvironmentSpec
 	if obj == nil {
@@ -69423,7 +70176,7 @@ func (ec *executionContext) unmarshalInputHookDeliveryWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "hookID", "hookIDNEQ", "hookIDIn", "hookIDNotIn", "eventSequence", "eventSequenceNEQ", "eventSequenceIn", "eventSequenceNotIn", "eventSequenceGT", "eventSequenceGTE", "eventSequenceLT", "eventSequenceLTE", "eventType", "eventTypeNEQ", "eventTypeIn", "eventTypeNotIn", "eventTypeGT", "eventTypeGTE", "eventTypeLT", "eventTypeLTE", "eventTypeContains", "eventTypeHasPrefix", "eventTypeHasSuffix", "eventTypeEqualFold", "eventTypeContainsFold", "deliveryID", "deliveryIDNEQ", "deliveryIDIn", "deliveryIDNotIn", "deliveryIDGT", "deliveryIDGTE", "deliveryIDLT", "deliveryIDLTE", "deliveryIDContains", "deliveryIDHasPrefix", "deliveryIDHasSuffix", "deliveryIDEqualFold", "deliveryIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "responseCode", "responseCodeNEQ", "responseCodeIn", "responseCodeNotIn", "responseCodeGT", "responseCodeGTE", "responseCodeLT", "responseCodeLTE", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "nextAttemptAt", "nextAttemptAtNEQ", "nextAttemptAtIn", "nextAttemptAtNotIn", "nextAttemptAtGT", "nextAttemptAtGTE", "nextAttemptAtLT", "nextAttemptAtLTE", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "hasHook", "hasHookWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "hookID", "hookIDNEQ", "hookIDIn", "hookIDNotIn", "eventSequence", "eventSequenceNEQ", "eventSequenceIn", "eventSequenceNotIn", "eventSequenceGT", "eventSequenceGTE", "eventSequenceLT", "eventSequenceLTE", "eventType", "eventTypeNEQ", "eventTypeIn", "eventTypeNotIn", "eventTypeGT", "eventTypeGTE", "eventTypeLT", "eventTypeLTE", "eventTypeContains", "eventTypeHasPrefix", "eventTypeHasSuffix", "eventTypeEqualFold", "eventTypeContainsFold", "deliveryID", "deliveryIDNEQ", "deliveryIDIn", "deliveryIDNotIn", "deliveryIDGT", "deliveryIDGTE", "deliveryIDLT", "deliveryIDLTE", "deliveryIDContains", "deliveryIDHasPrefix", "deliveryIDHasSuffix", "deliveryIDEqualFold", "deliveryIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "responseCode", "responseCodeNEQ", "responseCodeIn", "responseCodeNotIn", "responseCodeGT", "responseCodeGTE", "responseCodeLT", "responseCodeLTE", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "nextAttemptAt", "nextAttemptAtNEQ", "nextAttemptAtIn", "nextAttemptAtNotIn", "nextAttemptAtGT", "nextAttemptAtGTE", "nextAttemptAtLT", "nextAttemptAtLTE", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "redelivery", "redeliveryNEQ", "redeliveryIn", "redeliveryNotIn", "redeliveryGT", "redeliveryGTE", "redeliveryLT", "redeliveryLTE", "redeliveryOfID", "redeliveryOfIDNEQ", "redeliveryOfIDIn", "redeliveryOfIDNotIn", "redeliveryOfIDIsNil", "redeliveryOfIDNotNil", "hasHook", "hasHookWith", "hasRedeliveryOf", "hasRedeliveryOfWith", "hasRedeliveries", "hasRedeliveriesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -70242,6 +70995,104 @@ func (ec *executionContext) unmarshalInputHookDeliveryWhereInput(ctx context.Con
 				return it, err
 			}
 			it.DeliveredAtNotNil = data
+		case "redelivery":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redelivery"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Redelivery = data
+		case "redeliveryNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryNEQ = data
+		case "redeliveryIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryIn = data
+		case "redeliveryNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryNotIn = data
+		case "redeliveryGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryGT = data
+		case "redeliveryGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryGTE = data
+		case "redeliveryLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryLT = data
+		case "redeliveryLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryLTE = data
+		case "redeliveryOfID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfID = data
+		case "redeliveryOfIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNEQ = data
+		case "redeliveryOfIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDIn = data
+		case "redeliveryOfIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNotIn = data
+		case "redeliveryOfIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDIsNil = data
+		case "redeliveryOfIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redeliveryOfIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedeliveryOfIDNotNil = data
 		case "hasHook":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasHook"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -70256,6 +71107,34 @@ func (ec *executionContext) unmarshalInputHookDeliveryWhereInput(ctx context.Con
 				return it, err
 			}
 			it.HasHookWith = data
+		case "hasRedeliveryOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveryOf"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveryOf = data
+		case "hasRedeliveryOfWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveryOfWith"))
+			data, err := ec.unmarshalOHookDeliveryWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveryOfWith = data
+		case "hasRedeliveries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveries"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveries = data
+		case "hasRedeliveriesWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedeliveriesWith"))
+			data, err := ec.unmarshalOHookDeliveryWhereInput2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedeliveriesWith = data
 		}
 	}
 	return it, nil
@@ -93738,6 +94617,16 @@ func (ec *executionContext) _HookDelivery(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "redelivery":
+			out.Values[i] = ec._HookDelivery_redelivery(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "redeliveryOfID":
+			out.Values[i] = ec._HookDelivery_redeliveryOfID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "hook":
 			field := field
 
@@ -93749,6 +94638,82 @@ func (ec *executionContext) _HookDelivery(ctx context.Context, sel ast.Selection
 				}()
 				res = ec._HookDelivery_hook(ctx, field, obj)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "redeliveryOf":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._HookDelivery_redeliveryOf(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "redeliveries":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._HookDelivery_redeliveries(ctx, field, obj)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -93864,6 +94829,54 @@ func (ec *executionContext) _HookDeliveryEdge(ctx context.Context, sel ast.Selec
 			}
 		case "cursor":
 			out.Values[i] = ec._HookDeliveryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var identityChangedEventImplementors = []string{"IdentityChangedEvent"}
+
+func (ec *executionContext) _IdentityChangedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.IdentityChangedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, identityChangedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IdentityChangedEvent")
+		case "targetType":
+			out.Values[i] = ec._IdentityChangedEvent_targetType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetId":
+			out.Values[i] = ec._IdentityChangedEvent_targetId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._IdentityChangedEvent_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -95794,6 +96807,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateFreezeWindow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateFreezeWindow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeliverHookDelivery":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeliverHookDelivery(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createDefinition":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createDefinition(ctx, field)
@@ -97143,6 +98170,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_whyNotDeployed(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "deployments":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_deployments(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -100364,6 +101413,44 @@ func (ec *executionContext) _SecureFile(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "usedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SecureFile_usedBy(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "permissions":
 			out.Values[i] = ec._SecureFile_permissions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -100596,6 +101683,44 @@ func (ec *executionContext) _ServiceConnection(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "usedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ServiceConnection_usedBy(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "hasSecret":
 			field := field
 
@@ -101205,6 +102330,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_deploymentLog(ctx, fields[0])
 	case "deploymentLogBatches":
 		return ec._Subscription_deploymentLogBatches(ctx, fields[0])
+	case "identityEvents":
+		return ec._Subscription_identityEvents(ctx, fields[0])
 	case "releaseEvents":
 		return ec._Subscription_releaseEvents(ctx, fields[0])
 	case "approvalEvents":
@@ -102324,6 +103451,44 @@ func (ec *executionContext) _VariableGroup(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "usedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._VariableGroup_usedBy(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "variables":
 			field := field
 
@@ -105304,6 +106469,16 @@ func (ec *executionContext) unmarshalNHeaderInput2githubᚗcomᚋcairnhqᚋcairn
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.HookDelivery) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._HookDelivery(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNHookDeliveryConnection2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.HookDeliveryConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -105388,6 +106563,16 @@ func (ec *executionContext) marshalNID2ᚕintᚄ(ctx context.Context, sel ast.Se
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNIdentityChangedEvent2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐIdentityChangedEvent(ctx context.Context, sel ast.SelectionSet, v *model.IdentityChangedEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._IdentityChangedEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNIdentityMappingInput2githubᚗcomᚋcairnhqᚋcairnᚋdeliveryᚋazureclassicᚐIdentity(ctx context.Context, v any) (azureclassic.Identity, error) {
@@ -108521,6 +109706,14 @@ func (ec *executionContext) unmarshalODeploymentWhereInput2ᚖgithubᚗcomᚋcai
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalODeploymentsFilter2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋgraphᚋmodelᚐDeploymentsFilter(ctx context.Context, v any) (*model.DeploymentsFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDeploymentsFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOEnvironment2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐEnvironmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Environment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -108972,6 +110165,25 @@ func (ec *executionContext) unmarshalOHeaderInput2ᚕgithubᚗcomᚋcairnhqᚋca
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOHookDelivery2ᚕᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.HookDelivery) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOHookDelivery2ᚖgithubᚗcomᚋcairnhqᚋcairnᚋentᚐHookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.HookDelivery) graphql.Marshaler {

@@ -117,6 +117,8 @@ type loaders struct {
 	lastDeploys   *loader[int, *ent.Deployment]        // by agent id: its last deployment as a target
 	// builds lists each artifact source's CI builds once (artifactVersions).
 	builds *buildMemo
+	// usage is where library items are used (usedBy), read once.
+	usage usageMemo
 
 	principalOnce sync.Once
 	principal     *delivery.Principal // the viewer's groups, for viewerCan

@@ -289,3 +289,98 @@ func TestReleaseViewerCanQueriesDoNotGrowWithHistory(t *testing.T) {
 	}
 	t.Logf("viewerCan adds %d SQL queries to the release page with 3 attempts, %d with 9", small, large)
 }
+
+// TestDashboardListsDoNotGrowWithPageSize checks the dashboard's lists that the server computes
+// for it: the deployments list (with each deployment's release and definition) and the usedBy
+// of variable groups, secure files and service connections cost the same number of SQL
+// statements for 2 items as for 12 (usedBy reads the definitions once per operation).
+func TestDashboardListsDoNotGrowWithPageSize(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		client, n := storagetest.Counting(db)
+		box, _ := delivery.NewSecretBox(bytes.Repeat([]byte{7}, 32))
+		eng := delivery.New(client, delivery.Options{Dialect: db.Dialect, Secrets: box})
+		ed := client.User.Create().SetUsername("eddie").SetRole(user.RoleEDITOR).SaveX(ctx)
+		editor := delivery.Actor{UserID: ed.ID, Username: "eddie", Role: delivery.RoleEditor}
+		admin := delivery.Actor{UserID: ed.ID, Username: "eddie", Role: delivery.RoleAdmin}
+		client.Group.Create().SetName("ops").ExecX(ctx)
+		var groups, conns []string
+		for i := range 12 {
+			name := fmt.Sprintf("group%02d", i)
+			if _, err := eng.CreateVariableGroup(ctx, admin, delivery.VariableGroupInput{Name: name,
+				Variables: []spec.GroupVariable{{Name: "A", Value: "1"}}}, ""); err != nil {
+				t.Fatal(err)
+			}
+			groups = append(groups, name)
+			c := fmt.Sprintf("ci%02d", i)
+			client.ServiceConnection.Create().SetName(c).SetKind(serviceconnection.KindJENKINS).SetURL("https://ci.example.com").ExecX(ctx)
+			conns = append(conns, c)
+		}
+		for i := range 3 {
+			snap := spec.DefinitionSnapshot{Name: fmt.Sprintf("def%d", i), VariableGroups: groups,
+				Environments: []spec.EnvironmentSpec{{Name: "dev", Trigger: spec.Trigger{Kind: spec.TriggerAfterRelease},
+					VariableGroups: groups[:3], Job: spec.JobSpec{Tasks: []spec.Task{{Name: "t", Script: "true"}}}}}}
+			if i == 2 {
+				snap.Readers = []string{"ops"} // hidden from eddie as an EDITOR
+			}
+			for k, c := range conns {
+				snap.ArtifactSources = append(snap.ArtifactSources, spec.ArtifactSourceSpec{Alias: fmt.Sprintf("a%02d", k), Type: "JENKINS", Connection: c, Job: "j"})
+			}
+			def, err := eng.CreateDefinition(ctx, admin, snap, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var arts []delivery.ArtifactVersion
+			for _, a := range snap.ArtifactSources {
+				arts = append(arts, delivery.ArtifactVersion{Alias: a.Alias, BuildNumber: "1"})
+			}
+			for range 6 {
+				if _, err := eng.CreateRelease(ctx, admin, delivery.CreateReleaseInput{DefinitionID: def.ID, Artifacts: arts}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		res := &graph.Resolver{Engine: eng}
+		h := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
+		h.AddTransport(transport.POST{})
+		h.AroundOperations(res.Loaders)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), editor)))
+		}))
+		defer srv.Close()
+		count := func(q string) (int64, string) {
+			body, _ := json.Marshal(map[string]any{"query": q})
+			n.Store(0)
+			resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(raw), `"errors"`) {
+				t.Fatalf("%s: %s", q, raw)
+			}
+			return n.Load(), string(raw)
+		}
+		for _, c := range []struct{ what, q string }{
+			{"deployments", `{ deployments(first: %d) { totalCount edges { node { id status environmentName release { name definition { name } } } } } }`},
+			{"connections", `{ serviceConnections(first: %d) { edges { node { name usedBy } } } }`},
+		} {
+			small, _ := count(fmt.Sprintf(c.q, 2))
+			large, raw := count(fmt.Sprintf(c.q, 12))
+			if large != small {
+				t.Errorf("%s: %d SQL statements for 2, %d for 12", c.what, small, large)
+			}
+			if c.what == "connections" && !strings.Contains(raw, `"usedBy":["def0 (a`) {
+				t.Errorf("connections: %s", raw)
+			}
+			t.Logf("%s: %d SQL statements for a page of 2 and of 12", c.what, small)
+		}
+		// variableGroups and secureFiles are whole lists: 2 and 12 usedBy fields cost the same.
+		one, _ := count(`{ variableGroups { name } }`)
+		all, raw := count(`{ variableGroups { name usedBy } secureFiles { name usedBy } }`)
+		if all > one+4 || !strings.Contains(raw, `"usedBy":["def0 (dev)","def1 (dev)"]`) && !strings.Contains(raw, `"usedBy":["def0","def1"]`) {
+			t.Errorf("usedBy of 12 groups: %d SQL statements (%d without it): %s", all, one, raw)
+		}
+	})
+}

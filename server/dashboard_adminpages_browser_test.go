@@ -35,7 +35,8 @@ func pageText(t *testing.T, ctx context.Context, sel string) string {
 // action: agents (filters, capabilities, disable/enable, move, a registration token that
 // registers an agent seen live, revoke, delete), pools and deployment groups (create, edit,
 // permissions, target tags, target registration, delete), users (paging, create, role, password,
-// disable/enable), groups (create, members, rename, delete) and API tokens (own with a scope,
+// disable/enable, another admin's new user shown live), groups (create, members, rename, delete,
+// one created elsewhere shown live) and API tokens (own with a scope,
 // another user's, revoke). Server errors appear beside their field; destructive actions ask
 // first. A viewer is offered none of it, and its URLs are not found for them. Each page is shot
 // at 1280 and 390 px and checked with axe-core.
@@ -213,6 +214,13 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		until("disabled", textIn(`tr[data-user="newbie"]`, "Disabled")),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Enable newbie"]`)),
 		until("enabled", textIn(`tr[data-user="newbie"]`, "Active")),
+		// Another admin's change shows without a reload.
+		chromedp.Navigate(url+"/admin/users?name=live-"),
+		until("no such user yet", textIn(`main`, "No users match.")),
+		appearsLive("a user created elsewhere", `tr[data-user^="live-"]`, func(ctx context.Context, i int) error {
+			_, err := e.CreateUser(ctx, sys, delivery.UserInput{Username: fmt.Sprintf("live-%d", i), Role: delivery.RoleViewer})
+			return err
+		}),
 	)
 	u := dig(h.ok(h.admin, `{ users(where: {username: "newbie"}) { edges { node { role disabled hasPassword email } } } }`, nil), "users", "edges")
 	if fmt.Sprint(u) != "[map[node:map[disabled:false email:newbie@example.com hasPassword:true role:EDITOR]]]" {
@@ -245,6 +253,10 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 		until("renamed", `!!document.querySelector('section[data-group="operations"]')`),
 		confirm("Delete operations"),
 		until("deleted", textIn(`main`, "No groups match.")),
+		appearsLive("a group created elsewhere", `section[data-group^="live-"]`, func(ctx context.Context, i int) error {
+			_, err := e.CreateGroup(ctx, sys, delivery.GroupInput{Name: fmt.Sprintf("live-%d", i)})
+			return err
+		}),
 	)
 
 	// API tokens: own with the act-as scope (an unknown scope refused beside the field), vic's

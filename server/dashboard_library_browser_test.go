@@ -48,8 +48,8 @@ const importDoc = `{"id": 41, "revision": 3, "name": "Imported shop",
 // TestDashboardLibraryInBrowser: an admin goes through the library pages: creates an SSH
 // connection (its key is never shown back, not even in the edit form), an outgoing hook (a
 // short secret refused beside its field), a variable group with a secret, uploads a secure
-// file, sees both used by a definition and their deletion refused, creates and deletes a freeze
-// window, adds and deletes a task template, and imports an Azure classic definition after a dry
+// file, sees both used by a definition and their deletion refused, creates, edits and deletes a
+// freeze window, redelivers a hook delivery, adds and deletes a task template, and imports an Azure classic definition after a dry
 // run. A viewer then sees the read-only pages only. Each page is shot at 1280 and 390 px.
 func TestDashboardLibraryInBrowser(t *testing.T) {
 	if runtime.GOOS != "linux" {
@@ -255,15 +255,56 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 	if len(fw) != 1 || fmt.Sprint(fw[0].(map[string]any)["environment"]) != "prod" || fw[0].(map[string]any)["mode"] != "REFUSE" {
 		t.Fatalf("freeze windows after the form: %v", fw)
 	}
+	// Edited: a bad span refused beside its field, then renamed, made a WAIT window of the whole
+	// definition (audited freeze.update).
+	run(t, ctx, "the freeze window edited",
+		chromedp.Click(chromedp.CSS(`button[aria-label="Edit release freeze"]`)),
+		until("the edit form, filled in", `document.querySelector('form[data-form=freeze] input[id$="-name"]')?.value === 'release freeze' && document.querySelector('form[data-form=freeze] select[id$="-env"]')?.value === 'prod'`),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			span, err := chromedp.Evaluate[[]string](`window.__span`)(ctx, t)
+			if err != nil {
+				return err
+			}
+			return chromedp.Do(ctx, setField(`form[data-form=freeze] input[id$="-ends"]`, span[0]), setField(`form[data-form=freeze] input[id$="-starts"]`, span[1]),
+				click(`form[data-form=freeze]`, "Save"),
+				until("the end named beside its field", `(document.querySelector('form[data-form=freeze] [id$="-ends-error"]')?.innerText ?? '').includes('after startsAt')`),
+				both("45-freeze-window-edit"),
+				setField(`form[data-form=freeze] input[id$="-starts"]`, span[0]), setField(`form[data-form=freeze] input[id$="-ends"]`, span[1]))
+		}),
+		setField(`form[data-form=freeze] input[id$="-name"]`, "quarter close"),
+		setField(`form[data-form=freeze] select[id$="-env"]`, ""),
+		setField(`form[data-form=freeze] select[id$="-mode"]`, "WAIT"),
+		click(`form[data-form=freeze]`, "Save"),
+		until("saved", textIn(`[data-note]`, "quarter close saved")),
+		until("the window renamed, holding the whole definition", textIn(`tr[data-window="quarter close"]`, "shop (every environment)")+` && `+textIn(`tr[data-window="quarter close"]`, "Wait")),
+	)
+	fw = dig(h.ok(h.admin, `{ freezeWindows { name environment mode } }`, nil), "freezeWindows").([]any)
+	if len(fw) != 1 || fw[0].(map[string]any)["name"] != "quarter close" || fw[0].(map[string]any)["environment"] != "" || fw[0].(map[string]any)["mode"] != "WAIT" {
+		t.Fatalf("freeze windows after the edit: %v", fw)
+	}
+	if n := dig(h.ok(h.admin, `{ auditEvents(where: {action: "freeze.update"}) { totalCount } }`, nil), "auditEvents", "totalCount"); fmt.Sprint(n) != "1" {
+		t.Fatalf("%v freeze.update audit events, want 1", n)
+	}
 	run(t, ctx, "the freeze window deleted",
-		chromedp.Click(chromedp.CSS(`button[aria-label="Delete release freeze"]`)),
-		click(`[role=group][aria-label="Confirm: Delete release freeze"]`, "Yes, delete"),
-		until("the window gone", `!document.querySelector('tr[data-window="release freeze"]')`),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Delete quarter close"]`)),
+		click(`[role=group][aria-label="Confirm: Delete quarter close"]`, "Yes, delete"),
+		until("the window gone", `!document.querySelector('tr[data-window="quarter close"]')`),
 		// The definition change (linking the group and file) went to the hook: its log shows the attempt.
 		chromedp.Navigate(url+"/admin/hooks"),
 		until("the hook", `!!document.querySelector('a[aria-label="Deliveries of ops"]')`),
 		chromedp.Click(chromedp.CSS(`a[aria-label="Deliveries of ops"]`)),
 		until("a delivery", `!!document.querySelector('table[data-testid=hook-deliveries] tbody tr[data-status]')`),
+		// Once its attempts are spent (here: marked failed), it can be sent again: a new
+		// delivery, linked to the first, listed above it.
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			return h.srv.DB().Client.HookDelivery.Update().SetStatus("FAILED").Exec(ctx)
+		}),
+		chromedp.Reload(),
+		until("the redeliver button", `!!document.querySelector('table[data-testid=hook-deliveries] tbody tr[data-status=FAILED] button[aria-label^="Redeliver"]')`),
+		script(`document.querySelector('table[data-testid=hook-deliveries] tbody tr[data-status=FAILED] button[aria-label^="Redeliver"]').click() || true`),
+		until("sent again", `!!document.querySelector('[data-redelivered]')`),
+		until("the redelivery listed, linked to the first", `!!document.querySelector('table[data-testid=hook-deliveries] tbody tr [data-redelivery-of]')`),
+		both("42-hook-redelivered"),
 		// Disabled (the secret kept), then deleted with its log.
 		chromedp.Click(chromedp.CSS(`button[aria-label="Edit ops"]`)),
 		until("the hook's form", `!!document.querySelector('form[data-form=hook] [data-secret=secret] [data-stored=set]')`),

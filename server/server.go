@@ -372,7 +372,9 @@ func (s *Server) Start() {
 	s.goLoop(func(ctx context.Context) {
 		// Every persisted event may match a hook; RunHookLoop logs its own
 		// errors and returns when ctx ends.
-		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool { return ev.Sequence > 0 })
+		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool {
+			return ev.Sequence > 0 || ev.Type == delivery.EventHookRedelivery
+		})
 		_ = s.Engine.RunHookLoop(ctx, hooks.NewGuardedPoster(0, s.outbound), wake)
 	})
 	s.goLoop(func(ctx context.Context) {

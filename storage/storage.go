@@ -279,6 +279,8 @@ var supersededIndexes = []string{
 	"auditevent_target_type_target_id", // by auditevent_target_id_target_type_sequence
 	"auditevent_actor",                 // by auditevent_actor_sequence
 	"jobs_deployment_id_key",           // one job per deployment, before phases: by job_deployment_id_phase
+	// one delivery per event and hook, before redeliveries: by hookdelivery_hook_id_event_sequence_redelivery
+	"hookdelivery_hook_id_event_sequence",
 }
 
 // supersededConstraints are unique constraints of earlier schemas on PostgreSQL (the column's

@@ -43,8 +43,16 @@ const (
 	FieldClaimedUntil = "claimed_until"
 	// FieldDeliveredAt holds the string denoting the delivered_at field in the database.
 	FieldDeliveredAt = "delivered_at"
+	// FieldRedelivery holds the string denoting the redelivery field in the database.
+	FieldRedelivery = "redelivery"
+	// FieldRedeliveryOfID holds the string denoting the redelivery_of_id field in the database.
+	FieldRedeliveryOfID = "redelivery_of_id"
 	// EdgeHook holds the string denoting the hook edge name in mutations.
 	EdgeHook = "hook"
+	// EdgeRedeliveryOf holds the string denoting the redelivery_of edge name in mutations.
+	EdgeRedeliveryOf = "redelivery_of"
+	// EdgeRedeliveries holds the string denoting the redeliveries edge name in mutations.
+	EdgeRedeliveries = "redeliveries"
 	// Table holds the table name of the hookdelivery in the database.
 	Table = "hook_deliveries"
 	// HookTable is the table that holds the hook relation/edge.
@@ -54,6 +62,14 @@ const (
 	HookInverseTable = "outgoing_hooks"
 	// HookColumn is the table column denoting the hook relation/edge.
 	HookColumn = "hook_id"
+	// RedeliveryOfTable is the table that holds the redelivery_of relation/edge.
+	RedeliveryOfTable = "hook_deliveries"
+	// RedeliveryOfColumn is the table column denoting the redelivery_of relation/edge.
+	RedeliveryOfColumn = "redelivery_of_id"
+	// RedeliveriesTable is the table that holds the redeliveries relation/edge.
+	RedeliveriesTable = "hook_deliveries"
+	// RedeliveriesColumn is the table column denoting the redeliveries relation/edge.
+	RedeliveriesColumn = "redelivery_of_id"
 )
 
 // Columns holds all SQL columns for hookdelivery fields.
@@ -72,6 +88,8 @@ var Columns = []string{
 	FieldNextAttemptAt,
 	FieldClaimedUntil,
 	FieldDeliveredAt,
+	FieldRedelivery,
+	FieldRedeliveryOfID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -99,6 +117,8 @@ var (
 	DefaultLastError string
 	// DefaultNextAttemptAt holds the default value on creation for the "next_attempt_at" field.
 	DefaultNextAttemptAt func() time.Time
+	// DefaultRedelivery holds the default value on creation for the "redelivery" field.
+	DefaultRedelivery int
 )
 
 // Status defines the type for the "status" enum field.
@@ -201,10 +221,41 @@ func ByDeliveredAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeliveredAt, opts...).ToFunc()
 }
 
+// ByRedelivery orders the results by the redelivery field.
+func ByRedelivery(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRedelivery, opts...).ToFunc()
+}
+
+// ByRedeliveryOfID orders the results by the redelivery_of_id field.
+func ByRedeliveryOfID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRedeliveryOfID, opts...).ToFunc()
+}
+
 // ByHookField orders the results by hook field.
 func ByHookField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newHookStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRedeliveryOfField orders the results by redelivery_of field.
+func ByRedeliveryOfField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRedeliveryOfStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRedeliveriesCount orders the results by redeliveries count.
+func ByRedeliveriesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newRedeliveriesStep(), opts...)
+	}
+}
+
+// ByRedeliveries orders the results by redeliveries terms.
+func ByRedeliveries(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRedeliveriesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 func newHookStep() *sqlgraph.Step {
@@ -212,6 +263,20 @@ func newHookStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(HookInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, HookTable, HookColumn),
+	)
+}
+func newRedeliveryOfStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, RedeliveryOfTable, RedeliveryOfColumn),
+	)
+}
+func newRedeliveriesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, RedeliveriesTable, RedeliveriesColumn),
 	)
 }
 

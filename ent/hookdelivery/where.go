@@ -115,6 +115,16 @@ func DeliveredAt(v time.Time) predicate.HookDelivery {
 	return predicate.HookDelivery(sql.FieldEQ(FieldDeliveredAt, v))
 }
 
+// Redelivery applies equality check predicate on the "redelivery" field. It's identical to RedeliveryEQ.
+func Redelivery(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldEQ(FieldRedelivery, v))
+}
+
+// RedeliveryOfID applies equality check predicate on the "redelivery_of_id" field. It's identical to RedeliveryOfIDEQ.
+func RedeliveryOfID(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldEQ(FieldRedeliveryOfID, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.HookDelivery {
 	return predicate.HookDelivery(sql.FieldEQ(FieldCreatedAt, v))
@@ -690,6 +700,76 @@ func DeliveredAtNotNil() predicate.HookDelivery {
 	return predicate.HookDelivery(sql.FieldNotNull(FieldDeliveredAt))
 }
 
+// RedeliveryEQ applies the EQ predicate on the "redelivery" field.
+func RedeliveryEQ(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldEQ(FieldRedelivery, v))
+}
+
+// RedeliveryNEQ applies the NEQ predicate on the "redelivery" field.
+func RedeliveryNEQ(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldNEQ(FieldRedelivery, v))
+}
+
+// RedeliveryIn applies the In predicate on the "redelivery" field.
+func RedeliveryIn(vs ...int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldIn(FieldRedelivery, vs...))
+}
+
+// RedeliveryNotIn applies the NotIn predicate on the "redelivery" field.
+func RedeliveryNotIn(vs ...int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldNotIn(FieldRedelivery, vs...))
+}
+
+// RedeliveryGT applies the GT predicate on the "redelivery" field.
+func RedeliveryGT(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldGT(FieldRedelivery, v))
+}
+
+// RedeliveryGTE applies the GTE predicate on the "redelivery" field.
+func RedeliveryGTE(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldGTE(FieldRedelivery, v))
+}
+
+// RedeliveryLT applies the LT predicate on the "redelivery" field.
+func RedeliveryLT(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldLT(FieldRedelivery, v))
+}
+
+// RedeliveryLTE applies the LTE predicate on the "redelivery" field.
+func RedeliveryLTE(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldLTE(FieldRedelivery, v))
+}
+
+// RedeliveryOfIDEQ applies the EQ predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDEQ(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldEQ(FieldRedeliveryOfID, v))
+}
+
+// RedeliveryOfIDNEQ applies the NEQ predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDNEQ(v int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldNEQ(FieldRedeliveryOfID, v))
+}
+
+// RedeliveryOfIDIn applies the In predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDIn(vs ...int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldIn(FieldRedeliveryOfID, vs...))
+}
+
+// RedeliveryOfIDNotIn applies the NotIn predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDNotIn(vs ...int) predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldNotIn(FieldRedeliveryOfID, vs...))
+}
+
+// RedeliveryOfIDIsNil applies the IsNil predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDIsNil() predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldIsNull(FieldRedeliveryOfID))
+}
+
+// RedeliveryOfIDNotNil applies the NotNil predicate on the "redelivery_of_id" field.
+func RedeliveryOfIDNotNil() predicate.HookDelivery {
+	return predicate.HookDelivery(sql.FieldNotNull(FieldRedeliveryOfID))
+}
+
 // HasHook applies the HasEdge predicate on the "hook" edge.
 func HasHook() predicate.HookDelivery {
 	return predicate.HookDelivery(func(s *sql.Selector) {
@@ -705,6 +785,52 @@ func HasHook() predicate.HookDelivery {
 func HasHookWith(preds ...predicate.OutgoingHook) predicate.HookDelivery {
 	return predicate.HookDelivery(func(s *sql.Selector) {
 		step := newHookStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRedeliveryOf applies the HasEdge predicate on the "redelivery_of" edge.
+func HasRedeliveryOf() predicate.HookDelivery {
+	return predicate.HookDelivery(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, RedeliveryOfTable, RedeliveryOfColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRedeliveryOfWith applies the HasEdge predicate on the "redelivery_of" edge with a given conditions (other predicates).
+func HasRedeliveryOfWith(preds ...predicate.HookDelivery) predicate.HookDelivery {
+	return predicate.HookDelivery(func(s *sql.Selector) {
+		step := newRedeliveryOfStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRedeliveries applies the HasEdge predicate on the "redeliveries" edge.
+func HasRedeliveries() predicate.HookDelivery {
+	return predicate.HookDelivery(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, RedeliveriesTable, RedeliveriesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRedeliveriesWith applies the HasEdge predicate on the "redeliveries" edge with a given conditions (other predicates).
+func HasRedeliveriesWith(preds ...predicate.HookDelivery) predicate.HookDelivery {
+	return predicate.HookDelivery(func(s *sql.Selector) {
+		step := newRedeliveriesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -556,6 +556,8 @@ var (
 		{Name: "next_attempt_at", Type: field.TypeTime},
 		{Name: "claimed_until", Type: field.TypeTime, Nullable: true},
 		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "redelivery", Type: field.TypeInt, Default: 0},
+		{Name: "redelivery_of_id", Type: field.TypeInt, Nullable: true},
 		{Name: "hook_id", Type: field.TypeInt},
 	}
 	// HookDeliveriesTable holds the schema information for the "hook_deliveries" table.
@@ -565,17 +567,23 @@ var (
 		PrimaryKey: []*schema.Column{HookDeliveriesColumns[0]},
 		ForeignKeys: []*schema.ForeignKey{
 			{
+				Symbol:     "hook_deliveries_hook_deliveries_redeliveries",
+				Columns:    []*schema.Column{HookDeliveriesColumns[14]},
+				RefColumns: []*schema.Column{HookDeliveriesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
 				Symbol:     "hook_deliveries_outgoing_hooks_deliveries",
-				Columns:    []*schema.Column{HookDeliveriesColumns[13]},
+				Columns:    []*schema.Column{HookDeliveriesColumns[15]},
 				RefColumns: []*schema.Column{OutgoingHooksColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "hookdelivery_hook_id_event_sequence",
+				Name:    "hookdelivery_hook_id_event_sequence_redelivery",
 				Unique:  true,
-				Columns: []*schema.Column{HookDeliveriesColumns[13], HookDeliveriesColumns[3]},
+				Columns: []*schema.Column{HookDeliveriesColumns[15], HookDeliveriesColumns[3], HookDeliveriesColumns[13]},
 			},
 			{
 				Name:    "hookdelivery_status_next_attempt_at",
@@ -1475,7 +1483,8 @@ func init() {
 	DeploymentsTable.ForeignKeys[1].RefTable = ReleaseEnvironmentsTable
 	EnvironmentsTable.ForeignKeys[0].RefTable = ReleaseDefinitionsTable
 	GateSamplesTable.ForeignKeys[0].RefTable = DeploymentsTable
-	HookDeliveriesTable.ForeignKeys[0].RefTable = OutgoingHooksTable
+	HookDeliveriesTable.ForeignKeys[0].RefTable = HookDeliveriesTable
+	HookDeliveriesTable.ForeignKeys[1].RefTable = OutgoingHooksTable
 	JobsTable.ForeignKeys[0].RefTable = AgentsTable
 	JobsTable.ForeignKeys[1].RefTable = DeploymentsTable
 	JobStepsTable.ForeignKeys[0].RefTable = JobsTable

@@ -42,6 +42,11 @@ func (HookDelivery) Fields() []ent.Field {
 		// ClaimedUntil leases the row to the replica that is POSTing it.
 		field.Time("claimed_until").Optional().Nillable().Annotations(entgql.Skip()),
 		field.Time("delivered_at").Optional().Nillable(),
+		// Redelivery numbers the deliveries of one event to one hook: 0 for the one the
+		// outbox enqueued, n for the nth that an ADMIN asked for (redeliverHookDelivery).
+		field.Int("redelivery").Default(0).Immutable(),
+		// RedeliveryOfID links a redelivery to the delivery the outbox enqueued.
+		field.Int("redelivery_of_id").Optional().Nillable().Immutable(),
 	}
 }
 
@@ -50,13 +55,16 @@ func (HookDelivery) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("hook", OutgoingHook.Type).Ref("deliveries").Field("hook_id").
 			Unique().Required().Immutable(),
+		edge.To("redeliveries", HookDelivery.Type).
+			From("redelivery_of").Field("redelivery_of_id").Unique().Immutable(),
 	}
 }
 
 // Indexes of the HookDelivery.
 func (HookDelivery) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("hook_id", "event_sequence").Unique(),
+		// One enqueued delivery per event and hook (redelivery 0), whichever replica enqueues.
+		index.Fields("hook_id", "event_sequence", "redelivery").Unique(),
 		index.Fields("status", "next_attempt_at"),
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/cairnhq/cairn/ent"
+	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
@@ -73,10 +75,36 @@ type DeploymentGroupInput struct {
 	MayUse      []*spec.Approver `json:"mayUse,omitempty"`
 }
 
+// Filters of the deployments list; every one given must hold. The equality filters and the time
+// range use indexes (definition, environment and status; release; creation time).
+type DeploymentsFilter struct {
+	DefinitionID *int `json:"definitionId,omitempty"`
+	// An environment's name (with or without definitionId).
+	Environment *string `json:"environment,omitempty"`
+	// Any of these statuses.
+	Status    []deployment.Status `json:"status,omitempty"`
+	ReleaseID *int                `json:"releaseId,omitempty"`
+	// Username of the person (or "system") who asked.
+	RequestedBy *string `json:"requestedBy,omitempty"`
+	// Requested at or after this instant.
+	Since *time.Time `json:"since,omitempty"`
+	// Requested before this instant.
+	Until *time.Time `json:"until,omitempty"`
+}
+
 // Omitted fields are kept.
 type GroupPatchInput struct {
 	Name        *string `json:"name,omitempty"`
 	Description *string `json:"description,omitempty"`
+}
+
+// A user or group changed: created, updated (role, name, disabled), deleted, a member added or removed, a password set, a sign-in.
+type IdentityChangedEvent struct {
+	// user or group
+	TargetType string `json:"targetType"`
+	TargetID   int    `json:"targetId"`
+	// The audit action, e.g. user.create, group.addMember.
+	Action string `json:"action"`
 }
 
 type NewAPITokenInput struct {

@@ -150,6 +150,9 @@ func (p *Poster) Send(ctx context.Context, m delivery.HookMessage) (bool, int, e
 		"X-Cairn-Event":    m.Event.Type,
 		"X-Cairn-Delivery": m.DeliveryID,
 	}
+	if m.RedeliveryOf != "" {
+		headers["X-Cairn-Redelivery-Of"] = m.RedeliveryOf
+	}
 	if m.Secret != "" {
 		headers["X-Cairn-Signature-256"] = Sign(m.Secret, b)
 	}

@@ -45,8 +45,13 @@ const releaseEvents = graphql(`subscription ReleaseEvents {
 }`);
 const agentEvents = graphql(`subscription AgentEvents { agentEvents { __typename ... on AgentStatusEvent { sequence type agentId status } } }`);
 
+// Users and groups changing: for the administration pages only (ADMINs), followed while one of
+// them is shown (followIdentity).
+const identityEvents = graphql(`subscription IdentityEvents { identityEvents { __typename targetType targetId action } }`);
+
 type Listener = (ev: CairnEvent) => void;
 const listeners = new Set<Listener>();
+const emitAll = (ev: CairnEvent) => listeners.forEach((l) => l(ev));
 let stop: (() => void) | null = null;
 
 // RECONNECTED matches every view's interest.
@@ -54,7 +59,7 @@ export const RECONNECTED: CairnEvent = { __typename: 'Reconnected' };
 
 export function startEvents() {
   if (stop) return;
-  const emit = (ev: CairnEvent) => listeners.forEach((l) => l(ev));
+  const emit = emitAll;
   const failed = (what: string) => (err?: Error) => err && console.warn(`${what} subscription failed: ${err.message}`);
   // JobLostEvent's ids are nullable, so they come under other names (a GraphQL rule).
   const normalise = (ev: ReleaseEventsSubscription['releaseEvents']): CairnEvent =>
@@ -77,4 +82,23 @@ export function stopEvents() {
 export function onEvent(l: Listener): () => void {
   listeners.add(l);
   return () => listeners.delete(l);
+}
+
+let identityStop: (() => void) | null = null;
+let identityFollowers = 0;
+
+// followIdentity follows the changes of users and groups (IdentityChangedEvent to onEvent's
+// listeners) until the returned function is called by every page that asked.
+export function followIdentity(): () => void {
+  identityFollowers++;
+  if (!identityStop) {
+    identityStop = subscribe(identityEvents, {}, (d) => emitAll(d.identityEvents),
+      (err) => err && console.warn(`identity events subscription failed: ${err.message}`));
+  }
+  return () => {
+    if (--identityFollowers === 0) {
+      identityStop?.();
+      identityStop = null;
+    }
+  };
 }

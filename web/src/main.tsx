@@ -18,6 +18,7 @@ import { Agents } from './views/Agents';
 import { Audit } from './views/Audit';
 import { WebhookDeliveries } from './views/WebhookDeliveries';
 import { Releases } from './views/Releases';
+import { Deployments } from './views/Deployments';
 import { Profile } from './views/Profile';
 import { Admin, adminNeeds, isAdminPath } from './views/admin/Admin';
 import { Designer } from './views/designer/Designer';
@@ -80,6 +81,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
   else if ((m = match('/workitems/:system/:id', path))) view = <WorkItem system={m.system} externalId={m.id} />;
   else if (path === '/agents') view = <Agents />;
   else if (path === '/releases') view = <Releases />;
+  else if (path === '/deployments') view = <Deployments />;
   else if (path === '/profile') view = <Profile />;
   else if (section && may?.has(section.needs)) view = <section.view />;
   else if (isAdminPath(path) && !section) view = <Admin path={path} may={may} />;
@@ -103,6 +105,7 @@ function Shell({ viewer, onSignOut }: { viewer: Viewer; onSignOut: () => void })
             {nav('/approvals', 'My approvals', count ? ` (${count})` : '')}
             {nav('/agents', 'Agents')}
             {nav('/releases', 'Releases')}
+            {nav('/deployments', 'Deployments')}
             {may?.has('Query.webhookDeliveries') && nav('/webhook-deliveries', 'Webhooks')}
             {may?.has('Query.auditEvents') && nav('/audit', 'Audit log')}
             {library && <li><Link href="/library" aria-current={path === '/library' || section ? 'page' : undefined}>Library</Link></li>}

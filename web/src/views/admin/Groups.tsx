@@ -1,6 +1,7 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { mutate } from '../../api';
 import { useLive } from '../../hooks';
+import { followIdentity } from '../../events';
 import { Filters, Pager, pageVars, useParams } from '../../listing';
 import { ErrorNote, Loading, Page, edges } from '../../ui';
 import { graphql } from '../../gql';
@@ -29,7 +30,9 @@ export function AdminGroups() {
   const p = useParams();
   const where: GroupWhereInput = {};
   if (p.get('name')) where.nameContainsFold = p.get('name')!;
-  const q = useLive(groupsQuery, { ...pageVars(p), where }, () => false);
+  // Another admin's change (or a sign-in) shows at once.
+  useEffect(followIdentity, []);
+  const q = useLive(groupsQuery, { ...pageVars(p), where }, (ev) => ev.__typename === 'IdentityChangedEvent');
   const groups = edges(q.data?.groups);
   const users = edges(q.data?.users);
   return (

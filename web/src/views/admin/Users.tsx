@@ -1,6 +1,7 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { mutate } from '../../api';
 import { useLive } from '../../hooks';
+import { followIdentity } from '../../events';
 import { Filters, Pager, pageVars, useParams, type FilterField } from '../../listing';
 import { Ago, ErrorNote, Loading, Page, edges, human } from '../../ui';
 import { graphql } from '../../gql';
@@ -36,7 +37,9 @@ export function AdminUsers() {
   if (role && roles.includes(role)) where.role = role;
   if (p.get('state') === 'active') where.disabled = false;
   if (p.get('state') === 'disabled') where.disabled = true;
-  const q = useLive(usersQuery, { ...pageVars(p), where }, () => false);
+  // Another admin's change (or a sign-in) shows at once.
+  useEffect(followIdentity, []);
+  const q = useLive(usersQuery, { ...pageVars(p), where }, (ev) => ev.__typename === 'IdentityChangedEvent');
   const users = edges(q.data?.users);
   const fields: FilterField[] = [
     { name: 'name', label: 'Name', placeholder: 'part of a name' },

@@ -1,6 +1,7 @@
 // Outgoing hooks: HTTP endpoints that receive Cairn's events, with each hook's delivery log
 // (attempts, last status and error, next retry). The signing secret is write-only.
 import { useState, type FormEvent } from 'react';
+import type { CairnEvent } from '../../events';
 import { mutate, type APIError } from '../../api';
 import { useLive } from '../../hooks';
 import { useMayCall } from '../../may';
@@ -24,9 +25,10 @@ const deliveriesQuery = graphql(`query HookDeliveriesPage($hookId: ID!, $first: 
   hookDeliveries(hookId: $hookId, first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: DESC}) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-    edges { node { id createdAt eventSequence eventType deliveryID status attempts responseCode lastError nextAttemptAt deliveredAt } }
+    edges { node { id createdAt eventSequence eventType deliveryID status attempts responseCode lastError nextAttemptAt deliveredAt redelivery redeliveryOf { id } } }
   }
 }`);
+const redeliverMutation = graphql(`mutation RedeliverHookDelivery($id: ID!) { redeliverHookDelivery(id: $id) { id redelivery } }`);
 
 const createMutation = graphql(`mutation CreateOutgoingHookForm($input: NewOutgoingHookInput!) { createOutgoingHook(input: $input) { id name } }`);
 const updateMutation = graphql(`mutation UpdateOutgoingHookForm($id: ID!, $input: OutgoingHookPatchInput!) { updateOutgoingHook(id: $id, input: $input) { id name } }`);
@@ -116,12 +118,32 @@ function Deliveries({ hookId, name }: { hookId: string; name: string }) {
   const status = p.get('status') as HookDeliveryStatus | null;
   if (status && statuses.includes(status)) where.status = status;
   if (p.get('event')) where.eventTypeContains = p.get('event')!;
-  const q = useLive(deliveriesQuery, { hookId, ...pageVars(p), where }, () => false);
+  const firstPage = !p.has('after') && !p.has('before');
+  // Every persisted event may be delivered to the hook: the first page follows them.
+  const q = useLive(deliveriesQuery, { hookId, ...pageVars(p), where }, (ev: CairnEvent) => firstPage && (ev.sequence ?? 0) > 0);
   const list = edges(q.data?.hookDeliveries);
+  const may = useMayCall('Mutation.redeliverHookDelivery');
+  const [busy, setBusy] = useState<string>();
+  const [errors, setErrors] = useState<Record<string, APIError | undefined>>({});
+  const [done, setDone] = useState<Record<string, string>>({});
+  const redeliver = async (id: string) => {
+    setBusy(id);
+    setErrors((s) => ({ ...s, [id]: undefined }));
+    try {
+      const d = await mutate(redeliverMutation, { id });
+      setDone((s) => ({ ...s, [id]: d.redeliverHookDelivery.id }));
+      q.reload();
+    } catch (e) {
+      setErrors((s) => ({ ...s, [id]: e as APIError }));
+    } finally {
+      setBusy(undefined);
+    }
+  };
+  const canRedeliver = !!may?.has('Mutation.redeliverHookDelivery');
   return (
     <section aria-labelledby="deliveries-title">
       <h2 id="deliveries-title">Deliveries of {name}</h2>
-      <p className="small">One delivery per event, newest first, with its attempts and the last answer.</p>
+      <p className="small">One delivery per event, newest first, with its attempts and the last answer. Redeliver sends a finished delivery’s event again as a new delivery (its own X-Cairn-Delivery id, the first one’s in X-Cairn-Redelivery-Of), after the receiver is fixed.</p>
       <Filters id="hook-deliveries" fields={deliveryFields} />
       <ErrorNote error={q.error} />
       {q.loading && !q.data ? <Loading what="deliveries" /> : (
@@ -129,16 +151,28 @@ function Deliveries({ hookId, name }: { hookId: string; name: string }) {
           {list.length === 0 ? <p>No deliveries match.</p> : (
             <div className="scroll-x" role="region" aria-label={`Deliveries of ${name}`} tabIndex={0}>
               <table data-testid="hook-deliveries">
-                <thead><tr><th scope="col">Event</th><th scope="col">Created</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Last answer</th><th scope="col">Next attempt</th></tr></thead>
+                <thead><tr><th scope="col">Event</th><th scope="col">Created</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Last answer</th><th scope="col">Next attempt</th>{canRedeliver && <th scope="col">Action</th>}</tr></thead>
                 <tbody>
                   {list.map((d) => (
-                    <tr key={d.id} data-status={d.status}>
-                      <td><code>{d.eventType}</code> <span className="small">#{d.eventSequence}</span></td>
+                    <tr key={d.id} data-status={d.status} data-delivery={d.id}>
+                      <td><code>{d.eventType}</code> <span className="small">#{d.eventSequence}</span>{d.redeliveryOf && <div className="small" data-redelivery-of={d.redeliveryOf.id}>redelivery {d.redelivery} of delivery {d.redeliveryOf.id}</div>}</td>
                       <td><Ago time={d.createdAt} /></td>
                       <td><span className={`pill ${statusClass[d.status]}`}>{d.status.charAt(0) + d.status.slice(1).toLowerCase()}</span>{d.deliveredAt && <div className="small">delivered <Ago time={d.deliveredAt} /></div>}</td>
                       <td>{d.attempts}</td>
                       <td>{d.responseCode ? `HTTP ${d.responseCode}` : '—'}{d.lastError && <div className="small delivery-reason">{d.lastError}</div>}</td>
                       <td>{d.status === 'PENDING' ? <time dateTime={d.nextAttemptAt}>{new Date(d.nextAttemptAt).toLocaleString()}</time> : '—'}</td>
+                      {canRedeliver && (
+                        <td>
+                          {d.status !== 'PENDING' && (
+                            <button type="button" onClick={() => redeliver(d.id)} disabled={busy === d.id} aria-label={`Redeliver delivery ${d.id}`}
+                              aria-describedby={errors[d.id] ? `hook-redeliver-error-${d.id}` : undefined}>
+                              {busy === d.id ? 'Redelivering…' : 'Redeliver'}
+                            </button>
+                          )}
+                          {done[d.id] && <p className="small" role="status" data-redelivered={done[d.id]}>Sent again as delivery {done[d.id]}.</p>}
+                          {errors[d.id] && <p className="error small" role="alert" id={`hook-redeliver-error-${d.id}`}>{errors[d.id]!.message}</p>}
+                        </td>
+                      )}
                     </tr>
                   ))}
                 </tbody>

@@ -9,11 +9,10 @@ import { Ago, ErrorNote, Loading, Page } from '../../ui';
 import { graphql } from '../../gql';
 import type { SecureFilesPageQuery } from '../../gql/graphql';
 import { ConfirmButton, Field, OtherError, approversText, invalid, parseApprovers } from './common';
-import { useDefinitions, usersOf } from './usage';
 
 const filesQuery = graphql(`query SecureFilesPage {
   secureFiles {
-    id name description size sha256 createdBy updatedAt
+    id name description size sha256 createdBy updatedAt usedBy
     permissions { use { kind name } administer { kind name } read { kind name } }
     viewerCan { use administer read }
   }
@@ -56,7 +55,6 @@ async function upload(file: Blob, name: string, description: string, replace: bo
 export function SecureFiles() {
   const q = useLive(filesQuery, {}, () => false);
   const may = useMayCall('Mutation.updateSecureFile', 'Mutation.deleteSecureFile', 'Mutation.createVariableGroup');
-  const { defs, total } = useDefinitions();
   const [editing, setEditing] = useState<string>();
   const [errors, setErrors] = useState<Record<string, APIError>>({});
   const [note, setNote] = useState<string>();
@@ -76,7 +74,7 @@ export function SecureFiles() {
   const mayUpload = may?.has('Mutation.updateSecureFile');
   return (
     <Page title="Secure files">
-      <p className="small">Files a job receives before its first task (exported as SECUREFILE_&lt;NAME&gt;_PATH) and deletes when it ends. Their contents are sealed at rest and never downloadable.{total > defs.length && ` “Used by” reads the first ${defs.length} of ${total} definitions.`}</p>
+      <p className="small">Files a job receives before its first task (exported as SECUREFILE_&lt;NAME&gt;_PATH) and deletes when it ends. Their contents are sealed at rest and never downloadable.</p>
       {mayUpload && <UploadForm onDone={(m) => { setNote(m); q.reload(); }} />}
       {edited && <FileForm key={edited.id} existing={edited} onCancel={() => setEditing(undefined)} onDone={(m) => { setEditing(undefined); setNote(m); q.reload(); }} />}
       {note && <p role="status" data-note>{note}</p>}
@@ -87,7 +85,7 @@ export function SecureFiles() {
             <thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">SHA-256</th><th scope="col">Used by</th><th scope="col">Uploaded</th><th scope="col">Actions</th></tr></thead>
             <tbody>
               {files.map((f) => {
-                const users = usersOf(defs, 'file', f.name);
+                const users = f.usedBy;
                 return (
                   <tr key={f.id} data-file={f.name}>
                     <th scope="row">{f.name}{f.description && <div className="small">{f.description}</div>}</th>

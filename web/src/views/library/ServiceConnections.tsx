@@ -17,7 +17,7 @@ const connectionsQuery = graphql(`query ServiceConnectionsPage($first: Int, $aft
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { node {
       id name kind url username host port hostKey trustOnFirstUse kubeContext namespace updatedAt
-      hasSecret hasWebhookSecret hasPrivateKey hasKubeconfig
+      hasSecret hasWebhookSecret hasPrivateKey hasKubeconfig usedBy
     } }
   }
 }`);
@@ -120,7 +120,7 @@ export function ServiceConnections() {
           {list.length === 0 ? <p>No connections match.</p> : (
             <div className="scroll-x" role="region" aria-label="Service connections" tabIndex={0}>
               <table data-testid="connections">
-                <thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Address</th><th scope="col">Secrets stored</th><th scope="col">Changed</th>{(may?.has('Mutation.updateServiceConnection') || may?.has('Mutation.deleteServiceConnection')) && <th scope="col">Actions</th>}</tr></thead>
+                <thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Address</th><th scope="col">Secrets stored</th><th scope="col">Used by</th><th scope="col">Changed</th>{(may?.has('Mutation.updateServiceConnection') || may?.has('Mutation.deleteServiceConnection')) && <th scope="col">Actions</th>}</tr></thead>
                 <tbody>
                   {list.map((c) => (
                     <tr key={c.id} data-connection={c.name}>
@@ -130,11 +130,12 @@ export function ServiceConnections() {
                       <td><div className="pills">{(kinds[c.kind]?.secrets ?? []).map((s) => (
                         <span key={s} className={`pill ${stored(c, s) ? 'ok' : 'muted'}`} data-has={s} data-stored={stored(c, s) ? 'set' : 'unset'}>{secretLabels[s]}: {stored(c, s) ? 'set' : 'not set'}</span>
                       ))}</div></td>
+                      <td data-used-by>{c.usedBy.length ? c.usedBy.join('; ') : '—'}</td>
                       <td><Ago time={c.updatedAt} /></td>
                       {(may?.has('Mutation.updateServiceConnection') || may?.has('Mutation.deleteServiceConnection')) && (
                         <td><div className="row-actions">
                           {may?.has('Mutation.updateServiceConnection') && <button type="button" aria-label={`Edit ${c.name}`} onClick={() => { setEditing(c.id); setCreating(false); setNote(undefined); }}>Edit</button>}
-                          {may?.has('Mutation.deleteServiceConnection') && <ConfirmButton label="Delete" what={c.name} question={<>Delete connection <strong>{c.name}</strong>? Definitions that name it stop working.</>} onConfirm={() => remove(c)} />}
+                          {may?.has('Mutation.deleteServiceConnection') && <ConfirmButton label="Delete" what={c.name} question={<>Delete connection <strong>{c.name}</strong>?{c.usedBy.length ? ` ${c.usedBy.join('; ')} name it and stop working.` : ''}</>} onConfirm={() => remove(c)} />}
                         </div></td>
                       )}
                     </tr>

@@ -8,11 +8,10 @@ import { Ago, ErrorNote, Loading, Page } from '../../ui';
 import { graphql } from '../../gql';
 import type { VariableGroupsPageQuery } from '../../gql/graphql';
 import { ConfirmButton, Field, OtherError, approversText, invalid, names, parseApprovers } from './common';
-import { useDefinitions, usersOf } from './usage';
 
 const groupsQuery = graphql(`query VariableGroupsPage {
   variableGroups {
-    id name description revision createdBy updatedAt
+    id name description revision createdBy updatedAt usedBy
     variables { name value secret settableAtReleaseTime }
     permissions { use { kind name } administer { kind name } read { kind name } }
     viewerCan { use administer read }
@@ -32,7 +31,6 @@ type Row = { key: number; name: string; value: string; secret: boolean; settable
 export function VariableGroups() {
   const q = useLive(groupsQuery, {}, () => false);
   const may = useMayCall('Mutation.createVariableGroup');
-  const { defs, total } = useDefinitions();
   const [editing, setEditing] = useState<string>();
   const [creating, setCreating] = useState(false);
   const [errors, setErrors] = useState<Record<string, APIError>>({});
@@ -58,13 +56,13 @@ export function VariableGroups() {
   return (
     <Page title="Variable groups" actions={may?.has('Mutation.createVariableGroup') && !creating
       ? <button type="button" className="primary" onClick={() => { setCreating(true); setEditing(undefined); setNote(undefined); }}>New variable group</button> : undefined}>
-      <p className="small">Variables that definitions and environments link by the group’s name; a release freezes their values when it is created. Secret values are never shown.{total > defs.length && ` “Used by” reads the first ${defs.length} of ${total} definitions.`}</p>
+      <p className="small">Variables that definitions and environments link by the group’s name; a release freezes their values when it is created. Secret values are never shown.</p>
       {creating && <GroupForm onDone={done} onCancel={() => setCreating(false)} />}
       {edited && <GroupForm key={edited.id} existing={edited} onDone={done} onCancel={() => setEditing(undefined)} />}
       {note && <p role="status" data-note>{note}</p>}
       <ErrorNote error={q.error} />
       {q.loading && !q.data ? <Loading what="variable groups" /> : groups.length === 0 ? <p>No variable groups.</p> : groups.map((g) => {
-        const users = usersOf(defs, 'group', g.name);
+        const users = g.usedBy;
         return (
           <article key={g.id} className="card" data-group={g.name} aria-labelledby={`group-${g.id}-title`}>
             <header>
