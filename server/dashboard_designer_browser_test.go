@@ -113,6 +113,11 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 		until("the trigger arrow", `!!document.querySelector('svg path[data-from="dev"][data-to="prod"]') && !!document.querySelector('svg path[data-from="(release)"][data-to="dev"]')`),
 		// Approvers are picked from the users and groups the server knows.
 		pick(`environments[1].preApproval.approvers`, "adm", "USER:admin"),
+		// The picker open: the server's suggestions as a list box under the box.
+		setField(`[data-approvers="environments[1].preApproval.approvers"] input[role=combobox]`, "a"),
+		until("the suggestions", `!!document.querySelector('[data-approvers="environments[1].preApproval.approvers"] [role=listbox]:not([hidden]) [data-candidate="GROUP:release-managers"]')`),
+		until("no listed one offered again", `!document.querySelector('[data-approvers="environments[1].preApproval.approvers"] [data-candidate="USER:admin"]')`),
+		shot.both("46-designer-picker", true),
 		pick(`environments[1].preApproval.approvers`, "rel", "GROUP:release-managers"),
 		shot.both("40-designer-new", true),
 		// A task's environment variables.
