@@ -268,7 +268,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 			return chromedp.Do(ctx, setField(`form[data-form=freeze] input[id$="-ends"]`, span[0]), setField(`form[data-form=freeze] input[id$="-starts"]`, span[1]),
 				click(`form[data-form=freeze]`, "Save"),
 				until("the end named beside its field", `(document.querySelector('form[data-form=freeze] [id$="-ends-error"]')?.innerText ?? '').includes('after startsAt')`),
-				both("45-freeze-window-edit"),
+				shot.both("45-freeze-window-edit"),
 				setField(`form[data-form=freeze] input[id$="-starts"]`, span[0]), setField(`form[data-form=freeze] input[id$="-ends"]`, span[1]))
 		}),
 		setField(`form[data-form=freeze] input[id$="-name"]`, "quarter close"),
@@ -304,7 +304,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 		script(`document.querySelector('table[data-testid=hook-deliveries] tbody tr[data-status=FAILED] button[aria-label^="Redeliver"]').click() || true`),
 		until("sent again", `!!document.querySelector('[data-redelivered]')`),
 		until("the redelivery listed, linked to the first", `!!document.querySelector('table[data-testid=hook-deliveries] tbody tr [data-redelivery-of]')`),
-		both("42-hook-redelivered"),
+		shot.both("42-hook-redelivered"),
 		// Disabled (the secret kept), then deleted with its log.
 		chromedp.Click(chromedp.CSS(`button[aria-label="Edit ops"]`)),
 		until("the hook's form", `!!document.querySelector('form[data-form=hook] [data-secret=secret] [data-stored=set]')`),

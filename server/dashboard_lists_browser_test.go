@@ -48,27 +48,14 @@ func TestDashboardDeploymentsInBrowser(t *testing.T) {
 
 	shot := newShots(t)
 	url := h.http.URL
-	both := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			return chromedp.Do(ctx, shot.take(name),
-				chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-				shot.take(name+"-phone"),
-				chromedp.EmulateViewport(1280, 900))
-		})
-	}
 	rows := `document.querySelectorAll('table[data-testid=deployments] tbody tr[data-deployment]').length`
 	run(t, ctx, "the deployments list",
-		chromedp.Navigate(url+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)),
-		chromedp.SendKeys(chromedp.CSS(`#username`), "vera"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-		until("the overview", textIn(`main h1`, "Overview")),
+		signIn(url, "vera", password),
 		chromedp.Click(chromedp.Search(`//nav[@aria-label="Main"]//a[text()="Deployments"]`)),
 		until("the page", textIn(`main h1`, "Deployments")),
 		until("a page of 25 of 27", rows+` === 25 && `+textIn(`nav.pager [role=status]`, "25 shown of 27")),
 		until("the newest first: prod", textIn(`table[data-testid=deployments] tbody tr:first-child`, "prod")),
-		both("60-deployments"),
+		shot.both("60-deployments"),
 		chromedp.Click(chromedp.CSS(`nav.pager a[rel=next]`)),
 		until("the older two", rows+` === 2 && location.search.startsWith('?after=')`),
 		chromedp.Click(chromedp.CSS(`nav.pager a[rel=prev]`)),
@@ -77,7 +64,7 @@ func TestDashboardDeploymentsInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//form[@data-filters="deployments"]//button[text()="Apply"]`)),
 		until("the filter in the URL", `new URLSearchParams(location.search).get('environment') === 'prod'`),
 		until("one deployment", rows+` === 1 && `+textIn(`table[data-testid=deployments] tbody`, "Release-1")),
-		both("61-deployments-filtered"),
+		shot.both("61-deployments-filtered"),
 		// The link, opened afresh, keeps the filter (status Queued: the same deployment).
 		chromedp.Navigate(url+"/deployments?environment=prod&status=QUEUED"),
 		until("the filter kept", `document.querySelector('#deployments-environment')?.value === 'prod' && document.querySelector('#deployments-status')?.value === 'QUEUED'`),
