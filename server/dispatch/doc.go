@@ -5,12 +5,14 @@
 // Dispatch is push, not polling: the Hub subscribes to the event bus and runs a dispatch round
 // when a job is queued, a job finishes or is lost, or an agent connects or changes. A round asks
 // the engine, in one call, to claim jobs for the connected agents with a free slot
-// (delivery.ClaimJobs: demands are matched in memory against the capabilities each agent's hello
-// recorded, only the agents that meet a queued job are read, and each claim is one conditional
-// update, so replicas sharing a database never assign a job twice), sends the assignments, and
-// refreshes the waiting reasons of the jobs left in the queue. The only
-// timed loop is the sweeper (at a quarter of the grace period) that marks silent agents' jobs
-// LOST and enforces job timeouts.
+// (delivery.ClaimQueued: the Hub's mirror of the claimable queue, delivery.ClaimQueue, is fed by
+// the job events and read whole again now and then, so a round reads what changed, not the
+// backlog; demands are matched in memory against the capabilities each agent's hello recorded,
+// only the agents that meet a queued job are read, and each claim is one conditional update, so
+// replicas sharing a database never assign a job twice), sends the assignments, and refreshes the
+// waiting reasons of the jobs left in the queue. The timed loops are the sweeper (at a quarter of
+// the grace period) that marks silent agents' jobs LOST and enforces job timeouts, the heartbeat,
+// the flush of signs of life and the mirror's resync (every 30 s).
 //
 // Everything a session decides goes through package delivery; this package maps wire messages to
 // engine calls and engine errors to wire errors (wireError), in one place each.
