@@ -79,18 +79,6 @@ func Open(t testing.TB, dialect string) *storage.DB {
 	return db
 }
 
-// SQLiteDataDir returns a fresh data directory holding a migrated SQLite database
-// (cairn.db, a copy of the process's template), for a server under test: its
-// start-up migration then finds the schema current.
-func SQLiteDataDir(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := copySQLiteTemplate(filepath.Join(dir, "cairn.db")); err != nil {
-		t.Fatalf("copying the sqlite template: %v", err)
-	}
-	return dir
-}
-
 var sqliteTemplate struct {
 	once  sync.Once
 	image []byte
