@@ -67,6 +67,7 @@ var notDefinitionOwned = map[string]string{
 	"updateSecureFile":         "library: the file's own permissions (TestLibraryMutationsAsOutsider)",
 	"deleteSecureFile":         "library: the file's own permissions (TestLibraryMutationsAsOutsider)",
 	"redeliverWebhookDelivery": "webhook deliveries (ADMIN only; the releases it creates are the CI path's)",
+	"redeliverHookDelivery":    "outgoing hook deliveries (ADMIN only; a hook is not a definition's)",
 	"runRetention":             "retention of the whole server (ADMIN only)",
 }
 
@@ -150,7 +151,9 @@ func TestEveryDefinitionWriteChecksReadScope(t *testing.T) {
 			"ignoreGates":       `mutation($dep: ID!) { ignoreGates(deploymentId: $dep) { id status } }`,
 			"createFreezeWindow": `mutation($def: ID!) { createFreezeWindow(input: {name: "x", definitionId: $def, environment: "dev",
 				cron: "0 1 * * *", durationMinutes: 60}) { id } }`,
-			"deleteFreezeWindow":       `mutation($fw: ID!) { deleteFreezeWindow(id: $fw) }`,
+			"deleteFreezeWindow": `mutation($fw: ID!) { deleteFreezeWindow(id: $fw) }`,
+			"updateFreezeWindow": `mutation($fw: ID!, $def: ID!) { updateFreezeWindow(id: $fw, input: {name: "x", definitionId: $def, environment: "dev",
+				cron: "0 1 * * *", durationMinutes: 60}) { id } }`,
 			"resumeManualIntervention": `mutation($mi: ID!) { resumeManualIntervention(id: $mi) { id status } }`,
 			"rejectManualIntervention": `mutation($mi: ID!) { rejectManualIntervention(id: $mi, comment: "no") { id status } }`,
 			"refreshVariables":         `mutation($rel: ID!) { refreshVariables(releaseId: $rel, comment: "x") { id name } }`,
