@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/cairnhq/cairn/internal/jsonlit"
 )
 
 // Log batches are most of what an agent sends, and encoding/json's reflection (above all
@@ -184,16 +182,35 @@ type jsonReader struct {
 
 // lit consumes s if the data continues with it.
 func (p *jsonReader) lit(s string) bool {
-	var ok bool
-	p.i, ok = jsonlit.Lit(p.data, p.i, s)
-	return ok
+	if len(p.data)-p.i < len(s) || string(p.data[p.i:p.i+len(s)]) != s {
+		return false
+	}
+	p.i += len(s)
+	return true
 }
 
-// int consumes a JSON integer (jsonlit.Int: anything it refuses is left to encoding/json).
+// int consumes a JSON integer of at most 18 digits (anything longer is left to encoding/json).
 func (p *jsonReader) int() (int64, bool) {
-	n, i, ok := jsonlit.Int(p.data, p.i)
-	p.i = i
-	return n, ok
+	neg := p.i < len(p.data) && p.data[p.i] == '-'
+	if neg {
+		p.i++
+	}
+	start := p.i
+	var n int64
+	for p.i < len(p.data) && p.data[p.i] >= '0' && p.data[p.i] <= '9' && p.i-start < 18 {
+		n = n*10 + int64(p.data[p.i]-'0')
+		p.i++
+	}
+	if p.i == start || (p.data[start] == '0' && p.i-start > 1) {
+		return 0, false
+	}
+	if p.i < len(p.data) && p.data[p.i] >= '0' && p.data[p.i] <= '9' {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // str consumes a JSON string and returns its value. A string of plain ASCII is copied as it is;

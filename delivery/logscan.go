@@ -12,8 +12,6 @@ import (
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/logchunk"
-
-	"github.com/cairnhq/cairn/internal/jsonlit"
 )
 
 // maxLogStep bounds the step of a LogRange (reportStep accepts steps 0..10000).
@@ -167,16 +165,35 @@ type lineParser struct {
 
 // lit consumes s if the data continues with it.
 func (p *lineParser) lit(s string) bool {
-	var ok bool
-	p.i, ok = jsonlit.Lit(p.data, p.i, s)
-	return ok
+	if len(p.data)-p.i < len(s) || string(p.data[p.i:p.i+len(s)]) != s {
+		return false
+	}
+	p.i += len(s)
+	return true
 }
 
-// int consumes a JSON integer (jsonlit.Int: anything it refuses is left to encoding/json).
+// int consumes a JSON integer (an optional minus and up to 18 digits).
 func (p *lineParser) int() (int64, bool) {
-	n, i, ok := jsonlit.Int(p.data, p.i)
-	p.i = i
-	return n, ok
+	neg := p.i < len(p.data) && p.data[p.i] == '-'
+	if neg {
+		p.i++
+	}
+	start := p.i
+	var n int64
+	for p.i < len(p.data) && p.data[p.i] >= '0' && p.data[p.i] <= '9' && p.i-start < 18 {
+		n = n*10 + int64(p.data[p.i]-'0')
+		p.i++
+	}
+	if p.i == start || (p.data[start] == '0' && p.i-start > 1) {
+		return 0, false
+	}
+	if p.i < len(p.data) && p.data[p.i] >= '0' && p.data[p.i] <= '9' {
+		return 0, false // 19 digits or more: let encoding/json decide
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // str consumes a JSON string and returns its value: a slice of the data when it has no escape,
