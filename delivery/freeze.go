@@ -257,10 +257,9 @@ func freezeRefusal(f *frozen, env string) error {
 // one of a definition needs editDefinition on it, of an environment
 // editEnvironment there. Audited freeze.create; when it is active at once,
 // freeze.started is emitted.
-func (e *Engine) CreateFreezeWindow(ctx context.Context, actor Actor, in FreezeWindowInput) (*ent.FreezeWindow, error) {
-	if err := actor.Require(RoleEditor, "creating a freeze window"); err != nil {
-		return nil, err
-	}
+// normalizeFreeze trims a freeze window's input, fills its defaults (WAIT, UTC) and validates
+// it: the same for a new window and an edited one.
+func normalizeFreeze(in FreezeWindowInput) (FreezeWindowInput, error) {
 	in.Name, in.Environment, in.Cron, in.TimeZone = strings.TrimSpace(in.Name), strings.TrimSpace(in.Environment), strings.TrimSpace(in.Cron), strings.TrimSpace(in.TimeZone)
 	if in.Mode == "" {
 		in.Mode = freezewindow.ModeWAIT
@@ -268,11 +267,19 @@ func (e *Engine) CreateFreezeWindow(ctx context.Context, actor Actor, in FreezeW
 	if in.TimeZone == "" {
 		in.TimeZone = "UTC"
 	}
-	if err := validateFreeze(in); err != nil {
+	return in, validateFreeze(in)
+}
+
+func (e *Engine) CreateFreezeWindow(ctx context.Context, actor Actor, in FreezeWindowInput) (*ent.FreezeWindow, error) {
+	if err := actor.Require(RoleEditor, "creating a freeze window"); err != nil {
+		return nil, err
+	}
+	in, err := normalizeFreeze(in)
+	if err != nil {
 		return nil, err
 	}
 	var w *ent.FreezeWindow
-	err := e.inTx(ctx, func(t *txn) error {
+	err = e.inTx(ctx, func(t *txn) error {
 		if in.DefinitionID == nil {
 			if err := actor.Require(RoleAdmin, "creating a global freeze window"); err != nil {
 				return err

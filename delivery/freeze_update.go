@@ -3,11 +3,9 @@ package delivery
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
-	"github.com/cairnhq/cairn/ent/freezewindow"
 )
 
 // freezeAudit is what the audit records of a freeze window.
@@ -41,18 +39,12 @@ func (e *Engine) UpdateFreezeWindow(ctx context.Context, actor Actor, id int, in
 	if err := actor.Require(RoleEditor, "updating a freeze window"); err != nil {
 		return fail(err)
 	}
-	in.Name, in.Environment, in.Cron, in.TimeZone = strings.TrimSpace(in.Name), strings.TrimSpace(in.Environment), strings.TrimSpace(in.Cron), strings.TrimSpace(in.TimeZone)
-	if in.Mode == "" {
-		in.Mode = freezewindow.ModeWAIT
-	}
-	if in.TimeZone == "" {
-		in.TimeZone = "UTC"
-	}
-	if err := validateFreeze(in); err != nil {
+	in, err := normalizeFreeze(in)
+	if err != nil {
 		return fail(err)
 	}
 	var w *ent.FreezeWindow
-	err := e.inTx(ctx, func(t *txn) error {
+	err = e.inTx(ctx, func(t *txn) error {
 		old, err := t.FreezeWindow.Get(t.ctx, id)
 		if ent.IsNotFound(err) {
 			return NotFound("freeze window", id)
