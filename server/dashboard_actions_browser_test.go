@@ -86,7 +86,7 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		shot.take("21-release-gates-phone"),
 		chromedp.EmulateViewport(1280, 900), // ResetViewport leaves the page 390 px wide
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Cancel deployment"]`)),
-		until("the confirmation", `!!document.querySelector('dialog[open] button[type=submit]')`),
+		until("the confirmation", confirmReady),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("the cancel", textIn(`li[data-env="prod"] header`, "Canceled")),
 		until("the redeploy button", textIn(`li[data-env="prod"] [data-actions=environment]`, "Redeploy prod")),
@@ -96,7 +96,7 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		}),
 		shot.take("22-release-canceled"),
 		chromedp.Click(chromedp.Search(`//li[@data-env="prod"]//*[@data-actions="environment"]/button[text()="Redeploy prod"]`)),
-		until("the confirmation", `!!document.querySelector('dialog[open] button[type=submit]')`),
+		until("the confirmation", confirmReady),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("attempt 2", textIn(`li[data-env="prod"]`, "Attempt 2")),
 		until("its gates", textIn(`li[data-env="prod"] header`, "Evaluating gates")),
@@ -119,7 +119,7 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		until("the cancel button", textIn(`main header`, "Cancel deployment")),
 		shot.take("23-deployment-gates"),
 		chromedp.Click(chromedp.Search(`//main//header//button[text()="Cancel deployment"]`)),
-		until("the confirmation", `!!document.querySelector('dialog[open] button[type=submit]')`),
+		until("the confirmation", confirmReady),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
 		until("the cancel", textIn(`main header`, "Canceled")),
 		until("no cancel button", `!document.querySelector('main header button')`),
@@ -174,3 +174,8 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// confirmReady: a confirmation dialog is open and has read what will change.
+// Clicking its button before then can miss: the answer grows the dialog and
+// moves the button between chromedp computing its position and clicking it.
+const confirmReady = `!!document.querySelector('dialog[open] button[type=submit]') && !document.querySelector('dialog[open] [role=status]')`
