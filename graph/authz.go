@@ -7,6 +7,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
@@ -114,4 +115,37 @@ func mayCall(schema *ast.Schema, a delivery.Actor, fields []string) ([]string, e
 		}
 	}
 	return out, nil
+}
+
+// authorizeSubscriptionFields is authorizeRootFields for subscriptions: gqlgen runs the root
+// field middleware around Query and Mutation fields only, so a subscription's root field would
+// otherwise start streaming for any authenticated caller whatever role it declares. The
+// stream is refused before it takes one of the connection's subscription slots.
+func authorizeSubscriptionFields(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+		return next(ctx)
+	}
+	refuse := func(err error) graphql.ResponseHandler {
+		g := gqlerror.Errorf("%s", err.Error())
+		g.Extensions = map[string]any{"code": string(delivery.CodeOf(err))}
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{g}})
+	}
+	a, ok := auth.ActorFrom(ctx)
+	if !ok {
+		return refuse(delivery.ErrUnauthenticated)
+	}
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Subscription"}) {
+		if strings.HasPrefix(f.Name, "__") {
+			continue
+		}
+		min, declared := rootRole("Subscription", &graphql.FieldContext{Field: f})
+		if !declared {
+			return refuse(delivery.Forbidden("field Subscription.%s declares no role; refused", f.Name))
+		}
+		if err := a.Require(min, "Subscription."+f.Name); err != nil {
+			return refuse(err)
+		}
+	}
+	return next(ctx)
 }

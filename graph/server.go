@@ -122,6 +122,7 @@ func newHandler(r *Resolver, opts Options, onKeepAlive func(*keepAlive)) http.Ha
 	srv.Use(fieldBudget{maxFields: opts.MaxFields}) // after APQ, which fills in the query
 	srv.Use(&complexityLimit{limit: opts.ComplexityLimit})
 	srv.Use(depthLimit(opts.DepthLimit))
+	srv.AroundOperations(authorizeSubscriptionFields) // before a refused stream takes a slot
 	srv.AroundOperations(limitSubscriptions(opts.MaxSubscriptions))
 	srv.AroundOperations(r.scopeReads)
 	fanout := newFanoutCache()

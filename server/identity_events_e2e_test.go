@@ -3,8 +3,11 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairnhq/cairn/delivery"
 )
 
 // TestIdentityEventsSubscription: an ADMIN's websocket follows the changes of users and groups
@@ -37,5 +40,40 @@ func TestIdentityEventsSubscription(t *testing.T) {
 			}
 		}
 		t.Fatal("no identity event after 50 groups")
+	})
+}
+
+// TestIdentityEventsRefuseNonAdmins: a VIEWER's or an EDITOR's identityEvents subscription is
+// refused (FORBIDDEN, on the subscription's own id) rather than left open: gqlgen runs the
+// root field middleware for queries and mutations only (authorizeSubscriptionFields).
+func TestIdentityEventsRefuseNonAdmins(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		for _, who := range []struct {
+			name string
+			role delivery.Role
+		}{{"viv", delivery.RoleViewer}, {"eddie", delivery.RoleEditor}} {
+			ws := h.dialWS(h.tokenFor(who.name, who.role), false)
+			ws.ack()
+			ws.subscribe("1", `subscription { identityEvents { targetType targetId action } }`, nil)
+			m := ws.until(func(m wsMsg) bool { return m.ID == "1" })
+			if m.Type != "next" && m.Type != "error" || !strings.Contains(string(m.Payload), "FORBIDDEN") || strings.Contains(string(m.Payload), `"identityEvents":{`) {
+				t.Fatalf("%s subscribing to identityEvents: %s %s", who.role, m.Type, m.Payload)
+			}
+			// Nothing of the refused stream reaches them when a group changes.
+			h.ok(h.admin, `mutation { createGroup(input: {name: "after-`+who.name+`"}) { id } }`, nil)
+			for quiet := time.After(300 * time.Millisecond); ; {
+				select {
+				case m, ok := <-ws.msgs:
+					if ok && m.ID == "1" && m.Type == "next" {
+						t.Fatalf("%s received an identity event after the refusal: %s", who.role, m.Payload)
+					}
+					if ok {
+						continue
+					}
+				case <-quiet:
+				}
+				break
+			}
+		}
 	})
 }
