@@ -208,19 +208,34 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 			return nil, err
 		}
 	}
-	number, newest, err := t.nextReleaseNumber(def)
-	if err != nil {
-		return nil, err
-	}
 	primaryBuild := ""
 	for _, a := range artifacts {
 		if a.primary {
 			primaryBuild = a.BuildNumber
 		}
 	}
-	name, err := t.uniqueReleaseName(def.ID, formatReleaseName(snap.ReleaseNameFormat, number, primaryBuild, def.Name, t.now))
-	if err != nil {
-		return nil, err
+	// On PostgreSQL, when the definition's lock is taken with the numbering (inTxDefinitionLate),
+	// the rows that do not depend on the number (the release's, under a placeholder number and
+	// name, its artifacts, their enrichment timers and its environments) are stored before it:
+	// the definition's releases wait for each other from the numbering to the commit, and these
+	// four statements are no longer part of that wait. The release is given its number and name
+	// by one update under the lock (numberRelease). Other transactions see none of these rows
+	// before commit.
+	early := t.postgres() && t.lateDefinition == def.ID && t.definitionLockedAt.IsZero()
+	var number int
+	var newest bool
+	var name string
+	if early {
+		number = int(unsealedSequence())
+		name = fmt.Sprintf("(numbering %d)", -number)
+	} else {
+		if number, newest, err = t.nextReleaseNumber(def); err != nil {
+			return nil, err
+		}
+		name, err = t.uniqueReleaseName(def.ID, formatReleaseName(snap.ReleaseNameFormat, number, primaryBuild, def.Name, t.now))
+		if err != nil {
+			return nil, err
+		}
 	}
 	createdBy := actor.Username
 	create := t.Release.Create()
@@ -234,13 +249,6 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	rel, err := create.Save(t.ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storing release: %w", err)
-	}
-	if newest {
-		// Numbered under the definition's lock above every other release of the definition:
-		// no release its environments run or deploy is newer (landedOf).
-		t.newestRelease = rel.ID
-	} else if t.newestRelease != 0 {
-		t.newestRelease = 0
 	}
 	for _, a := range artifacts {
 		// A version with a build id is enriched from the CI server (queueEnrichment): it is
@@ -281,6 +289,23 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	}
 	for _, re := range envs {
 		t.freshEnvs[re.ID] = true
+	}
+	if early {
+		if number, newest, err = t.nextReleaseNumber(def); err != nil {
+			return nil, err
+		}
+		formatted := formatReleaseName(snap.ReleaseNameFormat, number, primaryBuild, def.Name, t.now)
+		if name, err = t.numberRelease(rel.ID, def.ID, number, formatted); err != nil {
+			return nil, err
+		}
+		rel.Number, rel.Name = number, name
+	}
+	if newest {
+		// Numbered under the definition's lock above every other release of the definition:
+		// no release its environments run or deploy is newer (landedOf).
+		t.newestRelease = rel.ID
+	} else if t.newestRelease != 0 {
+		t.newestRelease = 0
 	}
 	after := map[string]any{
 		"name": name, "number": number, "revision": def.Revision, "reason": reason,
@@ -514,6 +539,30 @@ func (t *txn) uniqueReleaseName(definitionID int, name string) (string, error) {
 		}
 		candidate = name + "-" + strconv.Itoa(n)
 	}
+}
+
+// numberRelease gives a release stored under a placeholder number and name (createRelease on
+// PostgreSQL) its number and name: the formatted name when no other release of the definition
+// has it (checked by the same statement), else name-2, name-3… (uniqueReleaseName).
+func (t *txn) numberRelease(releaseID, definitionID, number int, name string) (string, error) {
+	res, err := t.ExecContext(t.ctx, `UPDATE releases SET number = $1, name = $2 WHERE id = $3
+		AND NOT EXISTS (SELECT 1 FROM releases AS o WHERE o.definition_id = $4 AND o.name = $2)`,
+		number, name, releaseID, definitionID)
+	if err != nil {
+		return "", fmt.Errorf("numbering the release: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return "", fmt.Errorf("numbering the release: %w", err)
+	} else if n == 1 {
+		return name, nil
+	}
+	if name, err = t.uniqueReleaseName(definitionID, name); err != nil {
+		return "", err
+	}
+	if _, err := t.ExecContext(t.ctx, `UPDATE releases SET number = $1, name = $2 WHERE id = $3`, number, name, releaseID); err != nil {
+		return "", fmt.Errorf("numbering the release: %w", err)
+	}
+	return name, nil
 }
 
 // formatReleaseName expands a release name format with the tokens of
