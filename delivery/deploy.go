@@ -251,6 +251,13 @@ func (t *txn) moveDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, sta
 		d = &next
 	}
 	dc.d = d
+	return t.movedDeployment(actor, dc, ev, from, to, statusReason)
+}
+
+// movedDeployment is what moveDeployment does once the deployment's row is written (or held to
+// be written with the queue's read: enqueueFresh): the audit row and the status event.
+func (t *txn) movedDeployment(actor Actor, dc *deployCtx, ev DeploymentEvent, from, to deployment.Status, statusReason string) error {
+	d := dc.d
 	if deploymentFinal(to) {
 		t.landed++ // forwardOnly's answers may change (a success lands, a final one leaves the flight)
 	}
@@ -393,6 +400,80 @@ func (t *txn) currentSnapshot(definitionID int) (*spec.DefinitionSnapshot, error
 // the newest waiting one, then only as many as there are free slots (in
 // pages of pumpPage), and no release snapshot.
 func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
+	return t.pumpQueueHeld(actor, definitionID, envName, nil)
+}
+
+// heldQueue is a new deployment's move to QUEUED, not yet written: enqueueFresh leaves it to
+// pumpQueueHeld, which writes it with its first read of the waiting deployments, in one statement.
+type heldQueue struct {
+	dc      *deployCtx
+	version int // the version the row has (dc.d is the row after the move)
+}
+
+// store writes h's move alone.
+func (h *heldQueue) store(t *txn) error {
+	n, err := t.Deployment.Update().Where(deployment.ID(h.dc.d.ID), deployment.Version(h.version)).
+		SetStatus(h.dc.d.Status).AddVersion(1).SetUpdatedAt(t.now).Save(t.ctx)
+	if err == nil && n == 0 {
+		return Conflict("deployment %d changed concurrently; read it again", h.dc.d.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("updating deployment %d: %w", h.dc.d.ID, err)
+	}
+	return nil
+}
+
+// storeAndReadWaiting writes h's move and reads the first page of an environment's waiting
+// deployments that are not frozen out, oldest release first (pumpQueue's order), in one
+// statement. The read does not see the move (one statement, one snapshot): h's deployment, of
+// the transaction's newest release (enqueueFresh), is the last in that order, so it is added
+// when the page is not full.
+func (h *heldQueue) storeAndReadWaiting(t *txn, definitionID int, envName string, page int) (ids []int, complete bool, err error) {
+	rows, err := t.QueryContext(t.ctx, `WITH u AS (UPDATE deployments SET status = $1, version = COALESCE(version, 0) + 1, updated_at = $2
+			WHERE id = $3 AND version = $4 RETURNING id)
+		SELECT (SELECT count(*) FROM u), w.id FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+			SELECT d.id FROM deployments AS d LEFT JOIN releases AS r ON d.release_id = r.id
+			WHERE d.definition_id = $5 AND d.environment_name = $6 AND d.status = $7
+				AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.deployment_id = d.id)
+				AND NOT EXISTS (SELECT 1 FROM manual_interventions AS m WHERE m.deployment_id = d.id)
+			ORDER BY r.number NULLS FIRST, d.id LIMIT $8) AS w ON true`,
+		string(h.dc.d.Status), t.now, h.dc.d.ID, h.version, definitionID, envName, string(deployment.StatusQUEUED), page)
+	if err != nil {
+		return nil, false, fmt.Errorf("queueing deployment %d: %w", h.dc.d.ID, err)
+	}
+	defer rows.Close()
+	moved := int64(0)
+	for rows.Next() {
+		var id *int64
+		if err := rows.Scan(&moved, &id); err != nil {
+			return nil, false, fmt.Errorf("queueing deployment %d: %w", h.dc.d.ID, err)
+		}
+		if id != nil {
+			ids = append(ids, int(*id))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("queueing deployment %d: %w", h.dc.d.ID, err)
+	}
+	if moved != 1 {
+		return nil, false, Conflict("deployment %d changed concurrently; read it again", h.dc.d.ID)
+	}
+	if len(ids) < page {
+		return append(ids, h.dc.d.ID), true, nil
+	}
+	return ids, false, nil
+}
+
+// pumpQueueHeld is pumpQueue that first writes held (when not nil), with its first read of
+// the waiting deployments when it makes one.
+func (t *txn) pumpQueueHeld(actor Actor, definitionID int, envName string, held *heldQueue) (err error) {
+	if held != nil {
+		defer func() {
+			if err == nil && held != nil { // the pump returned before reading the waiting deployments
+				err = held.store(t)
+			}
+		}()
+	}
 	waiting := func() *ent.DeploymentQuery {
 		return t.Deployment.Query().
 			Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
@@ -408,6 +489,12 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 		}
 	}
 	var newest *ent.Deployment
+	if !known && held != nil {
+		if err := held.store(t); err != nil {
+			return err
+		}
+		held = nil
+	}
 	if !known {
 		var err error
 		newest, err = waiting().
@@ -450,6 +537,12 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 		return err
 	} else if f != nil {
 		candidates = candidates.Where(deployment.FreezeOverride(true))
+		if held != nil {
+			if err := held.store(t); err != nil {
+				return err
+			}
+			held = nil
+		}
 	}
 	free := -1 // no limit
 	if policy.MaxParallel > 0 {
@@ -467,10 +560,21 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 		if free > 0 {
 			page = min(page, free)
 		}
-		ids, err := candidates.Clone().
-			Order(deployment.ByReleaseField(release.FieldNumber), deployment.ByID()).Limit(page).IDs(t.ctx)
-		if err != nil {
-			return fmt.Errorf("reading waiting deployments: %w", err)
+		var ids []int
+		complete := false
+		if held != nil {
+			ids, complete, err = held.storeAndReadWaiting(t, definitionID, envName, page)
+			held = nil
+			if err != nil {
+				return err
+			}
+		} else {
+			ids, err = candidates.Clone().
+				Order(deployment.ByReleaseField(release.FieldNumber), deployment.ByID()).Limit(page).IDs(t.ctx)
+			if err != nil {
+				return fmt.Errorf("reading waiting deployments: %w", err)
+			}
+			complete = len(ids) < page
 		}
 		if len(ids) == 0 {
 			return nil
@@ -506,7 +610,7 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 				}
 			}
 		}
-		if len(ids) < page {
+		if complete {
 			return nil // every waiting deployment was in this page
 		}
 	}

@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/release"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/ent/timer"
 	"github.com/cairnhq/cairn/storage"
@@ -276,5 +278,43 @@ func TestReleaseNameFormatTokens(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	})
+}
+
+// TestReleaseNameTaken: a release whose formatted name another release of the definition has
+// (a release written by hand, or the format changed) is named name-2; its number and name are
+// stored as returned. On PostgreSQL the release is stored under a placeholder number and name,
+// then numbered and named under the definition's lock: in one statement when the name is the
+// number between fixed strings, else in two.
+func TestReleaseNameTaken(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		for i, c := range []struct{ format, taken, want string }{
+			{"Release-$(rev:r)", "Release-2", "Release-2-2"},
+			{"web-$(rev:rrr)", "web-002", "web-002-2"},
+		} {
+			snap := snapshot(fmt.Sprintf("web%d", i), environment("dev", afterRelease))
+			snap.ReleaseNameFormat = c.format
+			def := f.definition(snap)
+			first := f.release(alice, def, "1")
+			if err := f.c.Release.Create().SetName(c.taken).SetNumber(-1).SetDefinitionRevision(first.DefinitionRevision).
+				SetSnapshot(first.Snapshot).SetReason(release.ReasonMANUAL).SetCreatedBy("root").SetDefinitionID(def).Exec(f.ctx); err != nil {
+				t.Fatal(err)
+			}
+			rel := f.release(alice, def, "2")
+			stored, err := f.c.Release.Get(f.ctx, rel.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rel.Name != c.want || rel.Number != 2 || stored.Name != rel.Name || stored.Number != rel.Number {
+				t.Fatalf("%q: release %q number %d (stored %q number %d), want %q number 2",
+					c.format, rel.Name, rel.Number, stored.Name, stored.Number, c.want)
+			}
+			if f.job(f.deployment(rel.ID, "dev").ID) == nil {
+				t.Fatalf("%q: the release's dev has no job", c.format)
+			}
+		}
+		f.verifyChain()
 	})
 }

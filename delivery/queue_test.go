@@ -2,12 +2,14 @@ package delivery_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
 	"github.com/cairnhq/cairn/ent/deployment"
 	"github.com/cairnhq/cairn/ent/schema/spec"
@@ -327,6 +329,55 @@ func TestTimerClaimedOnce(t *testing.T) {
 		}
 		for _, r := range rels {
 			f.wantState(r, "qa", "REJECTED/REJECTED")
+		}
+		f.verifyChain()
+	})
+}
+
+// TestNewReleaseStartsOlderWaitingFirst: when a release's new deployment joins a queue where
+// older releases' deployments wait (more than one page of them), they get their jobs before it,
+// oldest release first, and it gets its own. On PostgreSQL the new deployment's move to QUEUED
+// is written by the queue's first read of the waiting deployments, which does not see it
+// (enqueueFresh): it is added last, or read with a later page.
+func TestNewReleaseStartsOlderWaitingFirst(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		alice := f.user("alice", "EDITOR")
+		snap := snapshot("web", environment("dev", afterRelease, queue(spec.QueuePolicy{MaxParallel: 1})))
+		def := f.definition(snap)
+		var rels []*ent.Release
+		for i := range 23 { // the first takes the one slot; 22 wait, more than a page (20)
+			rels = append(rels, f.release(alice, def, fmt.Sprint(i+1)))
+		}
+		for _, r := range rels[1:] {
+			if f.job(f.deployment(r.ID, "dev").ID) != nil {
+				t.Fatalf("release %s has a job while the slot is taken", r.Name)
+			}
+		}
+		// A new revision lifts the limit: the next release's queue read starts every waiting one.
+		unlimited := snapshot("web", environment("dev", afterRelease))
+		if err := f.c.DefinitionRevision.Create().SetDefinitionID(def).SetRevision(2).SetChangeType("UPDATE").
+			SetAuthor("root").SetSnapshot(unlimited).Exec(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.ReleaseDefinition.UpdateOneID(def).SetRevision(2).Exec(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		rels = append(rels, f.release(alice, def, "24"))
+		last := 0
+		for _, r := range rels {
+			d := f.deployment(r.ID, "dev")
+			j := f.job(d.ID)
+			if j == nil {
+				t.Fatalf("release %s has no job (%s)", r.Name, f.state(r.ID, "dev"))
+			}
+			if j.ID <= last {
+				t.Fatalf("release %s got its job before an older release's", r.Name)
+			}
+			last = j.ID
+			if d.Status != deployment.StatusQUEUED || d.QueuedAt == nil {
+				t.Fatalf("release %s: deployment %s, queued at %v", r.Name, d.Status, d.QueuedAt)
+			}
 		}
 		f.verifyChain()
 	})

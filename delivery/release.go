@@ -208,19 +208,34 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 			return nil, err
 		}
 	}
-	number, newest, err := t.nextReleaseNumber(def)
-	if err != nil {
-		return nil, err
-	}
 	primaryBuild := ""
 	for _, a := range artifacts {
 		if a.primary {
 			primaryBuild = a.BuildNumber
 		}
 	}
-	name, err := t.uniqueReleaseName(def.ID, formatReleaseName(snap.ReleaseNameFormat, number, primaryBuild, def.Name, t.now))
-	if err != nil {
-		return nil, err
+	// On PostgreSQL, when the definition's lock is taken with the numbering (inTxDefinitionLate),
+	// the rows that do not depend on the number (the release's, under a placeholder number and
+	// name, its artifacts, their enrichment timers and its environments) are stored before it:
+	// the definition's releases wait for each other from the numbering to the commit, and these
+	// four statements are no longer part of that wait. The release is given its number and name
+	// by one update under the lock (numberRelease). Other transactions see none of these rows
+	// before commit.
+	early := t.postgres() && t.lateDefinition == def.ID && t.definitionLockedAt.IsZero()
+	var number int
+	var newest bool
+	var name string
+	if early {
+		number = int(unsealedSequence())
+		name = fmt.Sprintf("(numbering %d)", -number)
+	} else {
+		if number, newest, err = t.nextReleaseNumber(def); err != nil {
+			return nil, err
+		}
+		name, err = t.uniqueReleaseName(def.ID, formatReleaseName(snap.ReleaseNameFormat, number, primaryBuild, def.Name, t.now))
+		if err != nil {
+			return nil, err
+		}
 	}
 	createdBy := actor.Username
 	create := t.Release.Create()
@@ -234,13 +249,6 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	rel, err := create.Save(t.ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storing release: %w", err)
-	}
-	if newest {
-		// Numbered under the definition's lock above every other release of the definition:
-		// no release its environments run or deploy is newer (landedOf).
-		t.newestRelease = rel.ID
-	} else if t.newestRelease != 0 {
-		t.newestRelease = 0
 	}
 	for _, a := range artifacts {
 		// A version with a build id is enriched from the CI server (queueEnrichment): it is
@@ -281,6 +289,31 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 	}
 	for _, re := range envs {
 		t.freshEnvs[re.ID] = true
+	}
+	if early {
+		if prefix, suffix, ok := numberedName(snap.ReleaseNameFormat, primaryBuild, def.Name, t.now); ok {
+			// The name is the number between two fixed strings: numbered, named and its name
+			// checked in the statement that takes the lock.
+			if number, newest, name, err = t.numberAndName(def, rel.ID, prefix, suffix); err != nil {
+				return nil, err
+			}
+		} else {
+			if number, newest, err = t.nextReleaseNumber(def); err != nil {
+				return nil, err
+			}
+			formatted := formatReleaseName(snap.ReleaseNameFormat, number, primaryBuild, def.Name, t.now)
+			if name, err = t.numberRelease(rel.ID, def.ID, number, formatted); err != nil {
+				return nil, err
+			}
+		}
+		rel.Number, rel.Name = number, name
+	}
+	if newest {
+		// Numbered under the definition's lock above every other release of the definition:
+		// no release its environments run or deploy is newer (landedOf).
+		t.newestRelease = rel.ID
+	} else if t.newestRelease != 0 {
+		t.newestRelease = 0
 	}
 	after := map[string]any{
 		"name": name, "number": number, "revision": def.Revision, "reason": reason,
@@ -514,6 +547,100 @@ func (t *txn) uniqueReleaseName(definitionID int, name string) (string, error) {
 		}
 		candidate = name + "-" + strconv.Itoa(n)
 	}
+}
+
+// numberedName reports whether the release name format makes, for every number n, the name
+// prefix + n + suffix (the number once, not padded, the name not cut), as the default
+// "Release-$(rev:r)" does.
+func numberedName(format, buildNumber, definitionName string, now time.Time) (prefix, suffix string, ok bool) {
+	const probe = 987654321
+	p := strconv.Itoa(probe)
+	name := formatReleaseName(format, probe, buildNumber, definitionName, now)
+	if strings.Count(name, p) != 1 {
+		return "", "", false
+	}
+	i := strings.Index(name, p)
+	prefix, suffix = name[:i], name[i+len(p):]
+	if utf8.RuneCountInString(prefix+suffix)+20 > maxReleaseName {
+		return "", "", false
+	}
+	for _, n := range []int{1, 42, 12345} {
+		if formatReleaseName(format, n, buildNumber, definitionName, now) != prefix+strconv.Itoa(n)+suffix {
+			return "", "", false
+		}
+	}
+	return prefix, suffix, true
+}
+
+// numberAndName is, on PostgreSQL, nextReleaseNumber and numberRelease in one statement, for a
+// release stored under a placeholder number whose name is prefix + number + suffix: it takes the
+// definition's lock, moves the release counter on, gives the release its number and its name
+// when no other release of the definition has that name (else name-2, name-3…, by
+// uniqueReleaseName and one more update).
+func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, suffix string) (number int, newest bool, name string, err error) {
+	rows, err := t.QueryContext(t.ctx, `WITH l AS (SELECT pg_advisory_xact_lock($3)),
+		c AS (UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 FROM l
+			WHERE id = $2 RETURNING release_counter, `+newestNumber+` AS highest),
+		r AS (UPDATE releases AS x SET number = c.release_counter, name = $5 || c.release_counter::text || $6 FROM c
+			WHERE x.id = $4 AND NOT EXISTS (SELECT 1 FROM releases AS o
+				WHERE o.definition_id = $2 AND o.name = $5 || c.release_counter::text || $6) RETURNING x.id)
+		SELECT c.release_counter, c.highest, (SELECT count(*) FROM r) FROM c`,
+		t.now, def.ID, definitionLockKey(def.ID), releaseID, prefix, suffix)
+	if err == nil {
+		t.definitionLockedAt = time.Now()
+	}
+	if err != nil {
+		return 0, false, "", fmt.Errorf("numbering the release: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, false, "", fmt.Errorf("numbering the release: %w", err)
+		}
+		return 0, false, "", NotFound("release definition", def.ID)
+	}
+	var highest, named int
+	if err := rows.Scan(&number, &highest, &named); err != nil {
+		return 0, false, "", fmt.Errorf("numbering the release: %w", err)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, false, "", fmt.Errorf("numbering the release: %w", err)
+	}
+	def.ReleaseCounter, def.UpdatedAt = number, t.now
+	name = prefix + strconv.Itoa(number) + suffix
+	if named != 1 {
+		if name, err = t.uniqueReleaseName(def.ID, name); err != nil {
+			return 0, false, "", err
+		}
+		if _, err := t.ExecContext(t.ctx, `UPDATE releases SET number = $1, name = $2 WHERE id = $3`, number, name, releaseID); err != nil {
+			return 0, false, "", fmt.Errorf("numbering the release: %w", err)
+		}
+	}
+	return number, highest < number, name, nil
+}
+
+// numberRelease gives a release stored under a placeholder number and name (createRelease on
+// PostgreSQL) its number and name: the formatted name when no other release of the definition
+// has it (checked by the same statement), else name-2, name-3… (uniqueReleaseName).
+func (t *txn) numberRelease(releaseID, definitionID, number int, name string) (string, error) {
+	res, err := t.ExecContext(t.ctx, `UPDATE releases SET number = $1, name = $2 WHERE id = $3
+		AND NOT EXISTS (SELECT 1 FROM releases AS o WHERE o.definition_id = $4 AND o.name = $2)`,
+		number, name, releaseID, definitionID)
+	if err != nil {
+		return "", fmt.Errorf("numbering the release: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return "", fmt.Errorf("numbering the release: %w", err)
+	} else if n == 1 {
+		return name, nil
+	}
+	if name, err = t.uniqueReleaseName(definitionID, name); err != nil {
+		return "", err
+	}
+	if _, err := t.ExecContext(t.ctx, `UPDATE releases SET number = $1, name = $2 WHERE id = $3`, number, name, releaseID); err != nil {
+		return "", fmt.Errorf("numbering the release: %w", err)
+	}
+	return name, nil
 }
 
 // formatReleaseName expands a release name format with the tokens of

@@ -184,6 +184,9 @@ func (t *txn) enqueue(actor Actor, dc *deployCtx) error {
 	if ok, err := t.forwardOnly(actor, dc); err != nil || !ok {
 		return err
 	}
+	if t.queuesFresh(dc) {
+		return t.enqueueFresh(actor, dc)
+	}
 	if err := t.moveDeployment(actor, dc, DeploymentQueue, "", nil); err != nil {
 		return err
 	}
@@ -191,6 +194,44 @@ func (t *txn) enqueue(actor Actor, dc *deployCtx) error {
 		return err
 	}
 	return t.pumpQueue(actor, dc.d.DefinitionID, dc.d.EnvironmentName)
+}
+
+// queuesFresh reports whether enqueue may write dc's move to QUEUED with the queue's first read
+// (enqueueFresh): on PostgreSQL, for a deployment of the release this transaction numbered above
+// every other (so it comes last in the queue's order), created by it while its environments are
+// triggered, whose environment's queue policy is at hand and is not LATEST_ONLY (so the pump's
+// first read of the deployments is that of the waiting ones).
+func (t *txn) queuesFresh(dc *deployCtx) bool {
+	if !t.postgres() || !t.batchFresh || t.fresh[dc.d.ID] != dc || t.newestRelease == 0 || dc.rel.ID != t.newestRelease {
+		return false
+	}
+	if t.releaseSnap == nil || t.releaseSnapDef != dc.d.DefinitionID {
+		return false
+	}
+	env, ok := t.releaseSnap.Environment(dc.d.EnvironmentName)
+	return ok && env.Queue.Mode != spec.QueueLatestOnly
+}
+
+// enqueueFresh is enqueue's move to QUEUED whose row is written by the queue's first read of its
+// waiting deployments (pumpQueueHeld): one statement instead of two. Its audit row (when the
+// transition is audited) and status event are the same, in the same order.
+func (t *txn) enqueueFresh(actor Actor, dc *deployCtx) error {
+	from := dc.d.Status
+	to, err := deploymentMachine.apply(dc.d.ID, from, DeploymentQueue)
+	if err != nil {
+		return err
+	}
+	held := &heldQueue{dc: dc, version: dc.d.Version}
+	next := *dc.d
+	next.Status, next.Version, next.UpdatedAt = to, dc.d.Version+1, t.now
+	dc.d = &next
+	if err := t.movedDeployment(actor, dc, DeploymentQueue, from, to, ""); err != nil {
+		return err
+	}
+	if err := t.moveEnvironment(actor, dc, EnvironmentQueue); err != nil {
+		return err
+	}
+	return t.pumpQueueHeld(actor, dc.d.DefinitionID, dc.d.EnvironmentName, held)
 }
 
 // finishJobDeployment moves the deployment of a finished job on: a target's job to its
