@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cairnhq/cairn/agentproto"
 	"github.com/cairnhq/cairn/internal/condition"
 	"github.com/cairnhq/cairn/internal/envnames"
+	"github.com/cairnhq/cairn/internal/jobstages"
 	"github.com/cairnhq/cairn/internal/netguard"
 	"github.com/cairnhq/cairn/internal/tasklib"
 )
@@ -543,6 +545,10 @@ func (j *jobRun) runTask(base context.Context, cleanup bool, i int, t agentproto
 			}
 		}
 	} else {
+		if jobstages.Enabled() {
+			id, _ := strconv.Atoi(j.asg.JobID)
+			jobstages.Stamp(id, "agent forks")
+		}
 		p := process{path: prog, args: append(args, script), dir: dir, env: taskEnv, out: w, grace: j.x.killGrace, started: begin}
 		code, err = p.run(ctx)
 	}
