@@ -476,8 +476,10 @@ func (r *runner) accept(m agentproto.JobAssignment) {
 		return
 	}
 	r.spool.addJob(m.JobID)
-	_ = r.spool.event(m.JobID, agentproto.JobAccepted{Type: agentproto.TypeJobAccepted, JobID: m.JobID}, false)
 	j := r.exec.newJobRun(context.Background(), m)
+	r.spool.hold() // the accept goes out with the first step's start (spool.hold)
+	j.holding = true
+	_ = r.spool.event(m.JobID, agentproto.JobAccepted{Type: agentproto.TypeJobAccepted, JobID: m.JobID}, false)
 	j.freeSlot = func() {
 		r.mu.Lock()
 		delete(r.running, m.JobID)
