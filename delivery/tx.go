@@ -337,6 +337,9 @@ func (t *txn) emit(ev Event) error {
 	}
 	t.emitted = append(t.emitted, c)
 	t.unsealed = true
+	if ev.Type == EventJobQueued && ev.JobID != 0 && t.postgres() {
+		t.notify(Event{Type: EventJobClaimable, JobID: ev.JobID, DeploymentID: ev.DeploymentID})
+	}
 	return nil
 }
 

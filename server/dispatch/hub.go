@@ -311,7 +311,7 @@ func (h *Hub) consume(events <-chan delivery.Event) {
 				return // lagged or bus closed: resubscribe and resync
 			}
 			switch ev.Type {
-			case delivery.EventJobQueued:
+			case delivery.EventJobQueued, delivery.EventJobClaimable: // claimable: PostgreSQL, before the seal
 				jobstages.Stamp(ev.JobID, "event received")
 				if ev.JobID != 0 {
 					h.queue.Changed(ev.JobID)
