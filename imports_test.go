@@ -33,7 +33,7 @@ type importRule struct {
 // importRules are STYLE.md's table, plus the packages it does not name.
 var importRules = []importRule{
 	{dir: "delivery", noThirdParty: true,
-		may: []string{"ent/...", "delivery/azureclassic", "internal/backoff", "internal/origin", "internal/condition", "internal/tasklib", "internal/envnames", "entgo.io/ent", "github.com/robfig/cron/v3",
+		may: []string{"ent/...", "delivery/azureclassic", "internal/backoff", "internal/origin", "internal/condition", "internal/tasklib", "internal/envnames", "internal/jobstages", "entgo.io/ent", "github.com/robfig/cron/v3",
 			"github.com/expr-lang/expr", "github.com/expr-lang/expr/vm",
 			// Service connections' save-time checks: SSH keys and host keys, kubeconfigs (connkinds.go).
 			"golang.org/x/crypto/ssh", "go.yaml.in/yaml/v3"},
@@ -52,11 +52,11 @@ var importRules = []importRule{
 		never: []string{"delivery", "ent", "graph/...", "integrations/...", "server/...", "storage/...", "net/http"}},
 	{dir: "agentproto", noThirdParty: true, never: []string{"..."}},
 	{dir: "agent", noThirdParty: true,
-		may: []string{"agentproto", "internal/origin", "internal/condition", "internal/tasklib", "internal/netguard", "internal/envnames", "github.com/coder/websocket",
+		may: []string{"agentproto", "internal/origin", "internal/condition", "internal/tasklib", "internal/netguard", "internal/envnames", "internal/jobstages", "github.com/coder/websocket",
 			"golang.org/x/crypto/ssh"},
 		never: []string{"delivery", "ent/...", "graph/...", "server/...", "auth", "integrations/..."}},
 	{dir: "server/dispatch",
-		may:   []string{"agentproto", "delivery", "auth", "github.com/coder/websocket"},
+		may:   []string{"agentproto", "delivery", "auth", "internal/jobstages", "github.com/coder/websocket"},
 		never: []string{"graph/...", "integrations/...", "ent/...", "storage/..."}, noThirdParty: true},
 	{dir: "auth", may: []string{"delivery", "github.com/golang-jwt/jwt/v5", "golang.org/x/crypto/argon2",
 		"github.com/coreos/go-oidc/v3/oidc", "golang.org/x/oauth2"},

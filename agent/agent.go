@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cairnhq/cairn/agentproto"
+	"github.com/cairnhq/cairn/internal/jobstages"
 	"github.com/cairnhq/cairn/internal/netguard"
 )
 
@@ -412,6 +414,8 @@ func (r *runner) handle(typ agentproto.MessageType, data []byte) error {
 	case agentproto.TypeJob:
 		var m agentproto.JobAssignment
 		if decode(&m) {
+			id, _ := strconv.Atoi(m.JobID)
+			jobstages.Stamp(id, "agent decoded")
 			r.accept(m)
 		}
 	case agentproto.TypeCancel:
@@ -472,8 +476,10 @@ func (r *runner) accept(m agentproto.JobAssignment) {
 		return
 	}
 	r.spool.addJob(m.JobID)
-	_ = r.spool.event(m.JobID, agentproto.JobAccepted{Type: agentproto.TypeJobAccepted, JobID: m.JobID}, false)
 	j := r.exec.newJobRun(context.Background(), m)
+	r.spool.hold() // the accept goes out with the first step's start (spool.hold)
+	j.holding = true
+	_ = r.spool.event(m.JobID, agentproto.JobAccepted{Type: agentproto.TypeJobAccepted, JobID: m.JobID}, false)
 	j.freeSlot = func() {
 		r.mu.Lock()
 		delete(r.running, m.JobID)
@@ -481,6 +487,10 @@ func (r *runner) accept(m agentproto.JobAssignment) {
 	}
 	r.running[m.JobID] = j
 	r.jobs.Add(1)
+	if jobstages.Enabled() {
+		id, _ := strconv.Atoi(m.JobID)
+		jobstages.Stamp(id, "agent accepted")
+	}
 	r.log.Info("job accepted", "job", m.JobID, "deployment", m.DeploymentID, "tasks", len(m.Tasks))
 	go func() {
 		defer r.jobs.Done()

@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cairnhq/cairn/agentproto"
 	"github.com/cairnhq/cairn/internal/condition"
 	"github.com/cairnhq/cairn/internal/envnames"
+	"github.com/cairnhq/cairn/internal/jobstages"
 	"github.com/cairnhq/cairn/internal/netguard"
 	"github.com/cairnhq/cairn/internal/tasklib"
 )
@@ -93,6 +95,17 @@ type jobRun struct {
 	// JobFinished is reported: the server may offer the next job as soon as it reads the result,
 	// and the agent must not refuse it as busy.
 	freeSlot func()
+	// holding is set while the spool holds the reports of the job's start (spool.hold), until
+	// its first step starts or it ends (releaseHold); only the job's goroutine clears it.
+	holding bool
+}
+
+// releaseHold ends the spool's hold of the job's first reports, once.
+func (j *jobRun) releaseHold() {
+	if j.holding {
+		j.holding = false
+		j.x.spool.release()
+	}
 }
 
 // newJobRun prepares a job; the caller then runs execute in its own goroutine and may call cancel
@@ -217,6 +230,7 @@ func (j *jobRun) taskWriter(step int, name, dir string) (*maskWriter, *stepRepor
 func (j *jobRun) stepStarted(step int, name string) time.Time {
 	now := time.Now().UTC()
 	j.report(agentproto.StepStarted{Type: agentproto.TypeStepStarted, JobID: j.asg.JobID, Step: step, Name: name, StartedAt: now}, false)
+	j.releaseHold() // its process runs (or a download starts): the reports go out
 	return now
 }
 
@@ -264,6 +278,7 @@ func (j *jobRun) execute() string {
 		defer stop()
 	}
 	status, reason := j.run()
+	j.releaseHold()
 	j.batch.Flush()
 	if j.freeSlot != nil {
 		j.freeSlot()
@@ -543,6 +558,10 @@ func (j *jobRun) runTask(base context.Context, cleanup bool, i int, t agentproto
 			}
 		}
 	} else {
+		if jobstages.Enabled() {
+			id, _ := strconv.Atoi(j.asg.JobID)
+			jobstages.Stamp(id, "agent forks")
+		}
 		p := process{path: prog, args: append(args, script), dir: dir, env: taskEnv, out: w, grace: j.x.killGrace, started: begin}
 		code, err = p.run(ctx)
 	}

@@ -36,6 +36,10 @@ type spool struct {
 	oneShot [][]byte      // messages sent once on the current connection (jobRejected)
 	notify  chan struct{} // cap 1: something to send
 	changed chan struct{} // closed and replaced on every change (acks, new data)
+	// held counts the jobs starting (hold): while it is above zero the writer is not woken,
+	// and woken once by the last release if anything was queued meanwhile (heldSignal).
+	held       int
+	heldSignal bool
 }
 
 // jobSpool is one job's state in the spool.
@@ -78,14 +82,45 @@ func newSpool(dir string, maxBytes int) *spool {
 	}
 }
 
-// signalLocked wakes the writer and every waiter.
+// signalLocked wakes the writer (unless a job is starting: hold) and every waiter.
 func (s *spool) signalLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+	if s.held > 0 {
+		s.heldSignal = true
+		return
+	}
+	s.wakeWriterLocked()
+}
+
+// wakeWriterLocked wakes the writer.
+func (s *spool) wakeWriterLocked() {
 	select {
 	case s.notify <- struct{}{}:
 	default:
 	}
-	close(s.changed)
-	s.changed = make(chan struct{})
+}
+
+// hold keeps what is queued from now on unsent until release, while a job starts: its first
+// reports (JobAccepted, a skipped download step) then reach the server once its first process
+// runs, so that the server's handling of them does not compete with the job's start for the
+// CPU when both share a machine (docs/decisions.md, "Dispatch (server/dispatch)"). A message
+// also goes out earlier if something else wakes the writer meanwhile.
+func (s *spool) hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held++
+}
+
+// release ends a hold, waking the writer if something was queued meanwhile.
+func (s *spool) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held--
+	if s.held == 0 && s.heldSignal {
+		s.heldSignal = false
+		s.wakeWriterLocked()
+	}
 }
 
 // has reports whether the spool holds the job (running or finished).

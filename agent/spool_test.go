@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -152,5 +153,62 @@ func TestSpoolPersistedEncoding(t *testing.T) {
 	}
 	if string(got) != string(want) {
 		t.Fatalf("encodePersisted:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestSpoolHoldsAStartingJobsReports: while a job starts (hold), its reports are queued but the
+// writer is not woken; the release wakes it once, and the reports go out in order. Without a
+// hold a report wakes the writer at once.
+func TestSpoolHoldsAStartingJobsReports(t *testing.T) {
+	t.Parallel()
+	woken := func(s *spool) bool {
+		select {
+		case <-s.notify:
+			return true
+		default:
+			return false
+		}
+	}
+	s := newSpool("", 1<<20)
+	s.addJob("j")
+	s.hold()
+	s.event("j", agentproto.JobAccepted{Type: agentproto.TypeJobAccepted, JobID: "j"}, false)
+	s.event("j", agentproto.StepFinished{Type: agentproto.TypeStepFinished, JobID: "j", Step: 0}, false)
+	if woken(s) {
+		t.Fatal("the writer was woken while the job's start was held")
+	}
+	s.event("j", agentproto.StepStarted{Type: agentproto.TypeStepStarted, JobID: "j", Step: 1}, false)
+	s.release()
+	if !woken(s) {
+		t.Fatal("the release did not wake the writer")
+	}
+	got := types(s.next())
+	want := []agentproto.MessageType{"jobAccepted", "stepFinished", "stepStarted"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("sent %v, want %v", got, want)
+	}
+	s.event("j", agentproto.StepFinished{Type: agentproto.TypeStepFinished, JobID: "j", Step: 1}, false)
+	if !woken(s) {
+		t.Fatal("a report after the release did not wake the writer")
+	}
+
+	// Two jobs starting: the writer waits for both; a release with nothing queued wakes nothing.
+	s2 := newSpool("", 1<<20)
+	s2.addJob("a")
+	s2.hold()
+	s2.hold()
+	s2.event("a", agentproto.JobAccepted{Type: agentproto.TypeJobAccepted, JobID: "a"}, false)
+	s2.release()
+	if woken(s2) {
+		t.Fatal("woken while another job's start was held")
+	}
+	s2.release()
+	if !woken(s2) {
+		t.Fatal("the last release did not wake the writer")
+	}
+	s2.hold()
+	s2.release()
+	if woken(s2) {
+		t.Fatal("a release with nothing queued woke the writer")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/cairnhq/cairn/ent/releaseenvironment"
 	"github.com/cairnhq/cairn/ent/schema/spec"
 	"github.com/cairnhq/cairn/internal/condition"
+	"github.com/cairnhq/cairn/internal/jobstages"
 )
 
 // DeployInput asks to deploy a release to one of its environments.
@@ -686,6 +687,11 @@ func (t *txn) createJob(actor Actor, dc *deployCtx, k int, p phase, logBase int6
 		SetStatus(job.StatusQUEUED).SetQueuedAt(queuedAt).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
 	if err != nil {
 		return fmt.Errorf("storing job: %w", err)
+	}
+	if jobstages.Enabled() {
+		jobstages.At(j.ID, "queued_at", queuedAt)
+		jobstages.Stamp(j.ID, "row written")
+		t.queuedJobs = append(t.queuedJobs, j.ID)
 	}
 	if (k == 0 || dc.d.QueuedAt == nil) && t.batchFresh && t.fresh[dc.d.ID] != nil {
 		// A deployment of this transaction's new release: nobody else sees it before commit, so

@@ -16,6 +16,7 @@ import (
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
+	"github.com/cairnhq/cairn/internal/jobstages"
 	"github.com/cairnhq/cairn/internal/origin"
 	"github.com/cairnhq/cairn/internal/tasklib"
 )
@@ -307,7 +308,9 @@ func (e *Engine) claimFrom(ctx context.Context, q *ClaimQueue, offers []AgentOff
 // is set instead.
 func (e *Engine) claim(ctx context.Context, agentID int, qj queuedJob, skipLocked bool) (claimed *ent.Job, full, locked bool, err error) {
 	jobID, j := qj.id, qj.job()
+	jobstages.Stamp(jobID, "claim requested")
 	err = e.inTxConcurrent(ctx, func(t *txn) error {
+		jobstages.Stamp(jobID, "claim tx began")
 		// Lock the agent row so that two claims for one agent cannot both see a free slot.
 		aq := t.Agent.Query().Where(agent.ID(agentID))
 		if t.postgres() {
@@ -375,6 +378,7 @@ func (e *Engine) claim(ctx context.Context, agentID int, qj queuedJob, skipLocke
 	})
 	if claimed != nil {
 		claimed = claimed.Unwrap()
+		jobstages.Stamp(jobID, "claim committed")
 	}
 	return claimed, full, locked, err
 }

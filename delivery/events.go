@@ -50,6 +50,12 @@ const (
 	// member added or removed (Data: targetType "user" or "group", targetId, action: the audit
 	// action). The identityEvents subscription streams it to the administration pages.
 	EventIdentityChanged = "identity.changed"
+	// EventJobClaimable (transient, PostgreSQL only): a transaction made job JobID claimable
+	// (its job.queued event is stored). It is published as the transaction commits, before the
+	// sealer gives job.queued its place in the stream and publishes it (a second transaction),
+	// so that dispatchers claim the job without waiting for the seal. On SQLite the writer
+	// seals its own events before committing, and job.queued is published as soon.
+	EventJobClaimable = "job.claimable"
 )
 
 // Event is a fact published after the transaction that caused it committed.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/schema/spec"
+	"github.com/cairnhq/cairn/internal/jobstages"
 )
 
 // advisoryLockKey is, on PostgreSQL, the engine's coarse lock: inTx takes it exclusively, so
@@ -98,6 +99,8 @@ type txn struct {
 	// enrichQueued is set when the transaction queued enrichment work, so
 	// that the enrichment loop runs it after commit.
 	enrichQueued bool
+	// queuedJobs are the jobs this transaction queued, while jobstages records (the benchmark).
+	queuedJobs []int
 }
 
 // inTx runs fn in one serialised write transaction: on SQLite every write
@@ -187,6 +190,7 @@ func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) 
 		}
 		return err
 	}
+	t.stamp("tx body done")
 	if t.timersChanged {
 		t.notify(Event{Type: EventTimersChanged})
 	}
@@ -203,9 +207,11 @@ func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) 
 		}
 		return err
 	}
+	t.stamp("events stored")
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
+	t.stamp("committed")
 	if !t.definitionLockedAt.IsZero() {
 		e.definitionLockHeld.Add(int64(time.Since(t.definitionLockedAt)))
 		e.definitionLockTxs.Add(1)
@@ -219,6 +225,7 @@ func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) 
 	if more || (t.unsealed && e.dialect == Postgres) {
 		e.sealAfterCommit(context.WithoutCancel(ctx))
 	}
+	t.stamp("published")
 	if t.enrichQueued {
 		select {
 		case e.enrichWake <- struct{}{}:
@@ -232,6 +239,17 @@ func (e *Engine) runTx(ctx context.Context, lock txLock, fn func(t *txn) error) 
 		}
 	}
 	return nil
+}
+
+// stamp marks the stage for the jobs the transaction queued (jobstages, the benchmark).
+func (t *txn) stamp(stage string) {
+	if len(t.queuedJobs) == 0 {
+		return
+	}
+	now := time.Now()
+	for _, id := range t.queuedJobs {
+		jobstages.At(id, stage, now)
+	}
 }
 
 // postgres reports whether row locks (FOR UPDATE) are available and needed.
@@ -319,6 +337,9 @@ func (t *txn) emit(ev Event) error {
 	}
 	t.emitted = append(t.emitted, c)
 	t.unsealed = true
+	if ev.Type == EventJobQueued && ev.JobID != 0 && t.postgres() {
+		t.notify(Event{Type: EventJobClaimable, JobID: ev.JobID, DeploymentID: ev.DeploymentID})
+	}
 	return nil
 }
 

@@ -21,11 +21,13 @@ const maxCachedStatements = 512
 type cachingDriver struct {
 	*entsql.Driver
 	cache *stmtCache
+	// cp, when set, is told of commits and writes outside transactions (checkpoint.go).
+	cp *checkpointer
 }
 
-func newCachingDriver(name string, db *sql.DB) *cachingDriver {
-	c := &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
-	return &cachingDriver{Driver: entsql.NewDriver(name, entsql.Conn{ExecQuerier: c}), cache: c}
+func newCachingDriver(name string, db *sql.DB, cp *checkpointer) *cachingDriver {
+	c := &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}, cp: cp}
+	return &cachingDriver{Driver: entsql.NewDriver(name, entsql.Conn{ExecQuerier: c}), cache: c, cp: cp}
 }
 
 // DB returns the underlying database (ent's migrations and entsql.Driver users ask for it).
@@ -40,11 +42,17 @@ func (d *cachingDriver) BeginTx(ctx context.Context, opts *entsql.TxOptions) (di
 	if err != nil {
 		return nil, err
 	}
+	if d.cp != nil {
+		return &entsql.Tx{Conn: entsql.Conn{ExecQuerier: &txStmts{tx: tx, cache: d.cache}}, Tx: notifyingTx{Tx: tx, cp: d.cp}}, nil
+	}
 	return &entsql.Tx{Conn: entsql.Conn{ExecQuerier: &txStmts{tx: tx, cache: d.cache}}, Tx: tx}, nil
 }
 
 // Close closes the cached statements and the database.
 func (d *cachingDriver) Close() error {
+	if d.cp != nil {
+		d.cp.close()
+	}
 	d.cache.close()
 	return d.cache.db.Close()
 }
@@ -57,6 +65,7 @@ type stmtCache struct {
 	stmts   map[string]*sql.Stmt
 	pending map[string]bool // being prepared in the background
 	closed  bool
+	cp      *checkpointer // told of writes outside transactions, when set
 }
 
 // stmt returns the cached statement for query, or nil: run the query unprepared. A miss outside a
@@ -111,6 +120,9 @@ func (c *stmtCache) close() {
 
 // ExecContext runs a statement outside a transaction.
 func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if c.cp != nil {
+		defer c.cp.wrote()
+	}
 	if s := c.stmt(ctx, query, false); s != nil {
 		return s.ExecContext(ctx, args...)
 	}

@@ -24,7 +24,7 @@ func openCached(t *testing.T) (*ent.Client, *cachingDriver) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	d := newCachingDriver(dialect.SQLite, db.SQL)
+	d := newCachingDriver(dialect.SQLite, db.SQL, nil)
 	return ent.NewClient(ent.Driver(d)), d
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -160,7 +161,7 @@ const (
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	dsn := "file:" + path + "?_txlock=immediate" +
 		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(30000)" +
-		"&_pragma=synchronous(NORMAL)"
+		"&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walBackstopPages) + ")"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
@@ -175,7 +176,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
-	c, ro := newClients(ent.Driver(newCachingDriver(dialect.SQLite, db)))
+	c, ro := newClients(ent.Driver(newCachingDriver(dialect.SQLite, db, newCheckpointer(db))))
 	return &DB{Client: c, ReadOnly: ro, Dialect: delivery.SQLite, SQL: db}, nil
 }
 

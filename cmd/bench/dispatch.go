@@ -17,6 +17,7 @@ import (
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/jobstep"
 	"github.com/cairnhq/cairn/ent/release"
+	"github.com/cairnhq/cairn/internal/jobstages"
 )
 
 // dispatchDefinition creates the one-environment definition of the dispatch runs: its job
@@ -32,6 +33,9 @@ func dispatchDefinition(e *env, name, stamps string) (string, error) {
 // from the job.queued event's publication).
 type dispatchTimes struct {
 	claimed, accepted, stepStarted, running, fromCommit dist
+	// stages are the per-stage times (-stages), runtime what the Go runtime says of the run.
+	stages  *stageTimes
+	runtime string
 }
 
 // runDispatch queues n jobs (after warmup uncounted ones) one after the other and collects
@@ -48,7 +52,11 @@ func runDispatch(ctx context.Context, e *env, name string, n, warmup int) (dispa
 	}
 	var releases []string
 	published := map[string]time.Time{}
+	var before runtimeSample
 	for i := range n + warmup {
+		if i == warmup {
+			before = sampleRuntime()
+		}
 		rel, queued, err := e.runRelease(ctx, def, 1)
 		if err != nil {
 			return out, fmt.Errorf("release %d: %w", i+1, err)
@@ -57,6 +65,10 @@ func runDispatch(ctx context.Context, e *env, name string, n, warmup int) (dispa
 			releases = append(releases, rel)
 			published[rel] = queued
 		}
+	}
+	out.runtime = describeRuntime(before, sampleRuntime())
+	if jobstages.Enabled() {
+		out.stages = newStageTimes()
 	}
 	for _, rel := range releases {
 		j, err := jobOf(ctx, e, rel, "dev")
@@ -85,6 +97,9 @@ func runDispatch(ctx context.Context, e *env, name string, n, warmup int) (dispa
 		out.stepStarted = append(out.stepStarted, step.StartedAt.Sub(j.QueuedAt))
 		out.running = append(out.running, at.Sub(j.QueuedAt))
 		out.fromCommit = append(out.fromCommit, at.Sub(published[rel]))
+		if out.stages != nil {
+			out.stages.add(j.ID, map[string]time.Time{"queued_at": j.QueuedAt, "process started": *step.StartedAt, "first command": at})
+		}
 	}
 	return out, nil
 }
@@ -117,7 +132,10 @@ func benchDispatch(ctx context.Context, e *env, n int, r *report) error {
 		value: ms(fromCommit.pct(.5)) + " / " + ms(fromCommit.pct(.99)),
 		floor: "bash start p50 " + ms(bash), ratio: ratio(float64(fromCommit.pct(.5)), float64(bash)) + " / " + ratio(float64(fromCommit.pct(.99)), float64(bash)),
 		target: "p50 < 5 ms, p99 < 25 ms", verdict: verdict(fromCommit.pct(.5) < 5*time.Millisecond && fromCommit.pct(.99) < 25*time.Millisecond)})
-	r.note("Dispatch: %d jobs one after the other on one idle agent (max 1 job), each queued by a release of a one-environment definition; times from the job's queued_at (server clock) to the job's claim, to the agent's StepStarted timestamp of the task, and to `$EPOCHREALTIME` printed by the task's first command (same machine clock). queued_at is the clock when the job row is written, near the end of the release's transaction (after it froze the definition and created the environments; before the deployment update, audit, event and commit); the last row starts when the job.queued event is published after commit, which is when any dispatcher can first see the job. The agent's StepStarted is stamped as soon as fork/exec of the task's shell returned; the first command adds the shell's own start-up (see the bash floor). Server, agent and benchmark share the machine's 2 cores, as with `cairn --dev`; in production the agent runs elsewhere. The first %d jobs are warm-up and not counted.", len(claimed), warmup)
+	r.note("Dispatch: %d jobs one after the other on one idle agent (max 1 job), each queued by a release of a one-environment definition; times from the job's queued_at (server clock) to the job's claim, to the agent's StepStarted timestamp of the task, and to `$EPOCHREALTIME` printed by the task's first command (same machine clock). queued_at is the clock when the job row is written, near the end of the release's transaction (after it froze the definition and created the environments; before the deployment update, audit, event and commit); the last row starts when the job.queued event is published after commit, which is when any dispatcher can first see the job. The agent's StepStarted is stamped as soon as fork/exec of the task's shell returned; the first command adds the shell's own start-up (see the bash floor). Server, agent and benchmark share the machine's 2 cores, as with `cairn --dev`; in production the agent runs elsewhere. The first %d jobs are warm-up and not counted. Go runtime during the counted jobs: %s.", len(claimed), warmup, d.runtime)
+	if d.stages != nil {
+		d.stages.print(os.Stdout, "Dispatch, one idle agent")
+	}
 	return nil
 }
 
@@ -166,7 +184,10 @@ func benchDispatchCrowd(ctx context.Context, e *env, crowd, backlog, n int, r *r
 		value: ms(d.stepStarted.pct(.5)) + " / " + ms(d.stepStarted.pct(.99)),
 		floor: "fork/exec p50 " + ms(fork), ratio: ratio(float64(d.stepStarted.pct(.5)), float64(fork)) + " / " + ratio(float64(d.stepStarted.pct(.99)), float64(fork)),
 		target: "none set", verdict: "–"})
-	r.note("Dispatch with other agents: the same run of %d jobs with %d lightweight agents also connected (registered, said hello with no capabilities, max 1 job, then idle with the heartbeat of agent.Run); the jobs demand `bench -equals runner`, which only the real agent has. %d more jobs wait in the queue throughout, demanding a capability no agent has (each dispatch round records why they wait); they are canceled afterwards.", len(d.claimed), crowd, backlog)
+	r.note("Dispatch with other agents: the same run of %d jobs with %d lightweight agents also connected (registered, said hello with no capabilities, max 1 job, then idle with the heartbeat of agent.Run); the jobs demand `bench -equals runner`, which only the real agent has. %d more jobs wait in the queue throughout, demanding a capability no agent has (each dispatch round records why they wait); they are canceled afterwards. Go runtime during the counted jobs: %s.", len(d.claimed), crowd, backlog, d.runtime)
+	if d.stages != nil {
+		d.stages.print(os.Stdout, fmt.Sprintf("Dispatch with %d other agents and %d waiting jobs", crowd, backlog))
+	}
 	return nil
 }
 

@@ -26,10 +26,13 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cairnhq/cairn/internal/jobstages"
 )
 
 type options struct {
@@ -89,7 +92,18 @@ func main() {
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
 	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle,fanout", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, fanout, scale, write, retention, subscriptions, webhooks (scale, write, retention, subscriptions and webhooks run only when named)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	traceFile := flag.String("trace", "", "write a Go execution trace of the run to this file (go tool trace)")
+	stages := flag.Bool("stages", false, "dispatch: record and print the time each job spent in each stage of its dispatch (internal/jobstages)")
 	flag.Parse()
+	if *stages {
+		jobstages.Enable()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err == nil && trace.Start(f) == nil {
+			defer trace.Stop()
+		}
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil && pprof.StartCPUProfile(f) == nil {
@@ -114,6 +128,7 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
+		trace.Stop()
 		os.Exit(1)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cairnhq/cairn/agentproto"
 	"github.com/cairnhq/cairn/auth"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/internal/jobstages"
 )
 
 // Options configure a Hub. Zero values get the defaults noted.
@@ -310,7 +311,8 @@ func (h *Hub) consume(events <-chan delivery.Event) {
 				return // lagged or bus closed: resubscribe and resync
 			}
 			switch ev.Type {
-			case delivery.EventJobQueued:
+			case delivery.EventJobQueued, delivery.EventJobClaimable: // claimable: PostgreSQL, before the seal
+				jobstages.Stamp(ev.JobID, "event received")
 				if ev.JobID != 0 {
 					h.queue.Changed(ev.JobID)
 				} else {
@@ -429,6 +431,7 @@ func (h *Hub) dispatchLoop() {
 // wait. It reports false when the claims failed.
 func (h *Hub) dispatchRound() (ok bool) {
 	ok = true
+	began := time.Now()
 	sessions := h.snapshot()
 	free := make([]delivery.AgentOffer, 0, len(sessions))
 	for _, s := range sessions {
@@ -443,6 +446,7 @@ func (h *Hub) dispatchRound() (ok bool) {
 			ok = false
 		}
 		for _, j := range jobs { // claimed before any error: they are this round's to deliver
+			jobstages.At(j.ID, "round began", began)
 			if j.AssignedAt != nil {
 				h.opts.Observer.JobAssigned(j.AssignedAt.Sub(j.QueuedAt))
 			}
@@ -498,6 +502,7 @@ func (h *Hub) waitingLoop() {
 // prepared fails; one that cannot be prepared now (database trouble) goes back to the queue.
 func (h *Hub) assign(s *session, jobID int) {
 	data, err := h.e.BuildAssignment(h.ctx, jobID)
+	jobstages.Stamp(jobID, "assignment built")
 	if err == nil {
 		msg := toWire(data)
 		var raw []byte
@@ -507,6 +512,7 @@ func (h *Hub) assign(s *session, jobID int) {
 				return
 			}
 			s.sendRaw(raw)
+			jobstages.Stamp(jobID, "queued for the writer")
 			h.log.Info("job assigned", "job", jobID, "agent", s.agentID)
 			return
 		}

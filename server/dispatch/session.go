@@ -16,6 +16,7 @@ import (
 
 	"github.com/cairnhq/cairn/agentproto"
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/internal/jobstages"
 )
 
 // Session tuning.
@@ -212,6 +213,16 @@ func (s *session) writeLoop() {
 				s.cancel(fmt.Errorf("writing: %w", err))
 				s.conn.CloseNow()
 				return
+			}
+			if jobstages.Enabled() {
+				var m struct {
+					Type  agentproto.MessageType `json:"type"`
+					JobID string                 `json:"jobId"`
+				}
+				if json.Unmarshal(raw, &m) == nil && m.Type == agentproto.TypeJob {
+					id, _ := strconv.Atoi(m.JobID)
+					jobstages.Stamp(id, "written to the socket")
+				}
 			}
 		}
 	}
