@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -170,6 +171,15 @@ type wsConn struct {
 
 	mu          sync.Mutex
 	closeHandsh chan struct{} // the close handshake started (WriteClose)
+
+	// The reader waits for the client's next message on raw (nil: the
+	// connection is not a socket, e.g. TLS served by Cairn itself, and the
+	// reader waits inside coder/websocket's read). brMu orders the reader's
+	// look at br (coder/websocket's read buffer) with the close handshake,
+	// the one other reader of br.
+	raw  syscall.RawConn
+	br   *bufio.Reader
+	brMu sync.Mutex
 }
 
 // due says what the loop does with c at now.
@@ -214,6 +224,7 @@ func (c *wsConn) sendKeepAlive() {
 
 // read reads the next message.
 func (c *wsConn) read() (websocket.MessageType, []byte, error) {
+	c.waitReadable()
 	typ, data, err := c.conn.Read(context.Background())
 	if err != nil {
 		c.ka.remove(c)
@@ -221,6 +232,26 @@ func (c *wsConn) read() (websocket.MessageType, []byte, error) {
 	}
 	c.lastRead.Store(c.ka.now())
 	return typ, data, nil
+}
+
+// waitReadable returns when the client has sent something (or the
+// connection ended): an idle reader waits here, a few calls deep, instead
+// of inside coder/websocket's read (some 2 KiB of frames), so that the
+// runtime shrinks its stack to 4 KiB at the next GC instead of keeping 8.
+// What coder/websocket has buffered is read at once; what the socket has
+// is looked at (MSG_PEEK), not taken. Errors are left to the read that
+// follows.
+func (c *wsConn) waitReadable() {
+	if c.raw == nil {
+		return
+	}
+	c.brMu.Lock()
+	buffered := c.br.Buffered()
+	c.brMu.Unlock()
+	if buffered > 0 {
+		return
+	}
+	_ = c.raw.Read(peekReadable)
 }
 
 // writeFrame writes one message. A write that blocks (a client that stopped
@@ -247,6 +278,8 @@ func (c *wsConn) WriteClose(code int, reason string) error {
 	c.ka.remove(c)
 	go func() {
 		defer close(done)
+		c.brMu.Lock() // the handshake reads br (the peer's close frame)
+		defer c.brMu.Unlock()
 		_ = c.conn.Close(websocket.StatusCode(code), reason)
 	}()
 	return nil
@@ -289,11 +322,23 @@ func (k keptWebsocket) acceptConn(w http.ResponseWriter, r *http.Request, opts t
 			ao.Subprotocols = append(ao.Subprotocols, p)
 		}
 	}
-	conn, err := websocket.Accept(smallBuffers{w}, r, &ao)
+	sb := &smallBuffers{ResponseWriter: w}
+	conn, err := websocket.Accept(sb, r, &ao)
 	if err != nil {
 		return nil, err
 	}
-	c := &wsConn{conn: conn, ka: k.ka, legacy: conn.Subprotocol() != "graphql-transport-ws"}
+	c := &wsConn{conn: conn, ka: k.ka, legacy: conn.Subprotocol() != "graphql-transport-ws", br: sb.br}
+	if sc, ok := sb.conn.(syscall.Conn); ok && canPeek {
+		c.raw, _ = sc.SyscallConn()
+		// coder/websocket put the bytes buffered at the upgrade in front of
+		// br's source: back into br, where waitReadable sees them.
+		if sb.pending > 0 {
+			if _, err := sb.br.Peek(sb.pending); err != nil {
+				conn.CloseNow()
+				return nil, err
+			}
+		}
+	}
 	now := k.ka.now()
 	c.lastRead.Store(now)
 	c.lastWrite.Store(now)
@@ -313,10 +358,16 @@ var gqlgenSubprotocols = []string{"graphql-ws", "graphql-transport-ws"}
 // bytes instead of net/http's 4 KiB ones, which are released with the
 // HTTP server's goroutine. What the client sent after the upgrade request
 // (already in net/http's buffer) stays buffered, where coder/websocket
-// looks for it.
-type smallBuffers struct{ http.ResponseWriter }
+// looks for it. It records the connection and the read buffer, which the
+// transport's reader waits on (wsConn.waitReadable).
+type smallBuffers struct {
+	http.ResponseWriter
+	conn    net.Conn
+	br      *bufio.Reader
+	pending int
+}
 
-func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -334,5 +385,7 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, errors.New("websocket: re-buffering what the client sent: " + err.Error())
 		}
 	}
+	s.pending = len(pending)
+	s.conn, s.br = conn, br
 	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }
