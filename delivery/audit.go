@@ -65,13 +65,21 @@ func (t *txn) audit(actor Actor, action, targetType string, targetID any, before
 		// A bot acting for a person: the actor is the bot, on behalf of the person.
 		who, onBehalfOf = actor.Via, actor.Username
 	}
-	err = t.AuditEvent.Create().
-		SetSequence(unsealedSequence()).SetTime(t.now.UTC().Truncate(time.Microsecond)).SetActor(who).
-		SetOnBehalfOf(onBehalfOf).SetAction(action).SetTargetType(targetType).SetTargetID(fmt.Sprint(targetID)).
-		SetBefore(b).SetAfter(a).SetPrevHash("").SetHash("").
-		Exec(t.ctx)
-	if err != nil {
-		return fmt.Errorf("appending audit event: %w", err)
+	row := heldAudit{sequence: unsealedSequence(), time: t.now.UTC().Truncate(time.Microsecond), actor: who,
+		onBehalfOf: onBehalfOf, action: action, targetType: targetType, targetID: fmt.Sprint(targetID), before: b, after: a}
+	if t.postgres() {
+		// Inserted with the transaction's events just before it commits (flushEvents), in one
+		// statement: the sealer, after commit, is the first to read it.
+		t.audits = append(t.audits, row)
+	} else {
+		err = t.AuditEvent.Create().
+			SetSequence(row.sequence).SetTime(row.time).SetActor(row.actor).
+			SetOnBehalfOf(row.onBehalfOf).SetAction(row.action).SetTargetType(row.targetType).SetTargetID(row.targetID).
+			SetBefore(row.before).SetAfter(row.after).SetPrevHash("").SetHash("").
+			Exec(t.ctx)
+		if err != nil {
+			return fmt.Errorf("appending audit event: %w", err)
+		}
 	}
 	t.unsealed = true
 	if targetType == auditTargetUser || targetType == auditTargetGroup {
@@ -80,6 +88,13 @@ func (t *txn) audit(actor Actor, action, targetType string, targetID any, before
 			"targetType": targetType, "targetId": fmt.Sprint(targetID), "action": action}})
 	}
 	return nil
+}
+
+// heldAudit is an audit row a PostgreSQL transaction inserts just before it commits.
+type heldAudit struct {
+	sequence                                                       int64
+	time                                                           time.Time
+	actor, onBehalfOf, action, targetType, targetID, before, after string
 }
 
 func encodeAudit(v any) (string, error) {

@@ -434,7 +434,7 @@ func (h *heldQueue) storeAndReadWaiting(t *txn, definitionID int, envName string
 			WHERE id = $3 AND version = $4 RETURNING id)
 		SELECT (SELECT count(*) FROM u), w.id FROM (SELECT 1) AS one LEFT JOIN LATERAL (
 			SELECT d.id FROM deployments AS d LEFT JOIN releases AS r ON d.release_id = r.id
-			WHERE d.definition_id = $5 AND d.environment_name = $6 AND d.status = $7
+			WHERE d.definition_id = $5 AND d.environment_name = $6 AND d.status = $7 AND d.queued_at IS NULL
 				AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.deployment_id = d.id)
 				AND NOT EXISTS (SELECT 1 FROM manual_interventions AS m WHERE m.deployment_id = d.id)
 			ORDER BY r.number NULLS FIRST, d.id LIMIT $8) AS w ON true`,
@@ -476,9 +476,11 @@ func (t *txn) pumpQueueHeld(actor Actor, definitionID int, envName string, held 
 		}()
 	}
 	waiting := func() *ent.DeploymentQuery {
+		// queued_at IS NULL: a waiting deployment was never given a job or a manual
+		// intervention (the partial index deployment_waiting).
 		return t.Deployment.Query().
 			Where(deployment.DefinitionID(definitionID), deployment.EnvironmentName(envName),
-				deployment.StatusEQ(deployment.StatusQUEUED), deployment.Not(holdsSlot()))
+				deployment.StatusEQ(deployment.StatusQUEUED), deployment.QueuedAtIsNil(), deployment.Not(holdsSlot()))
 	}
 	// A transaction creating a release has the definition's current snapshot at hand: unless
 	// its policy is LATEST_ONLY, the newest waiting deployment need not be read.

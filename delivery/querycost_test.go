@@ -313,9 +313,11 @@ func TestCreateReleaseStatements(t *testing.T) {
 // count, four statements fewer under the lock), and a new deployment's move to QUEUED written
 // by the queue's read of its waiting deployments (one statement instead of two), and, when the
 // release name is the number between fixed strings (the default), the numbering, naming and the
-// name's check made by the statement that takes the definition's lock: 35 and 29.
+// name's check made by the statement that takes the definition's lock: 35 and 29; then, on
+// PostgreSQL, the audit rows inserted with the events just before commit (one statement): 28, of
+// which 13 and the commit under the definition's lock (22 before these cuts).
 // On SQLite the transaction seals its own rows.
-var createReleaseStatements = map[delivery.Dialect]int{delivery.SQLite: 35, delivery.Postgres: 29}
+var createReleaseStatements = map[delivery.Dialect]int{delivery.SQLite: 35, delivery.Postgres: 28}
 
 // growingTables grow with releases, deployments, audit rows and events: no statement of
 // createRelease may scan one.

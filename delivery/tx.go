@@ -61,6 +61,9 @@ type txn struct {
 	// emitted are the persisted events of the transaction, inserted together just before it
 	// commits (flushEvents): one statement instead of one per event.
 	emitted []*ent.EventCreate
+	// audits are, on PostgreSQL, the transaction's audit rows, inserted with its events
+	// (storeUnsealed).
+	audits []heldAudit
 	// releaseSnap is, in a transaction that creates a release, the current snapshot of its
 	// definition (releaseSnapDef), which that transaction does not change (currentSnapshot).
 	releaseSnap    *spec.DefinitionSnapshot
@@ -269,12 +272,7 @@ func (t *txn) flushEvents() ([]Event, bool, error) {
 	}
 	e := t.e
 	if e.dialect == Postgres {
-		for batch := range slices.Chunk(t.emitted, emitBatch) {
-			if err := t.Event.CreateBulk(batch...).Exec(t.ctx); err != nil {
-				return nil, false, fmt.Errorf("storing events: %w", err)
-			}
-		}
-		return nil, false, nil
+		return nil, false, t.storeUnsealed()
 	}
 	sealed, more, err := e.sealIn(t.ctx, t.Tx)
 	if err != nil || len(t.emitted) == 0 {
@@ -313,6 +311,56 @@ func (t *txn) flushEvents() ([]Event, bool, error) {
 		}
 	}
 	return sealed, false, nil
+}
+
+// storeUnsealed inserts, on PostgreSQL, the transaction's audit rows and events, in the order
+// they were made, in one statement (arrays, data-modifying WITH): the sealer numbers them after
+// commit, audit rows by id.
+func (t *txn) storeUnsealed() error {
+	if len(t.audits) == 0 && len(t.emitted) == 0 {
+		return nil
+	}
+	n := len(t.audits)
+	aSeq, aTime := make([]int64, n), make([]time.Time, n)
+	aActor, aOnBehalf, aAction, aType, aTarget, aBefore, aAfter := make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, a := range t.audits {
+		aSeq[i], aTime[i], aActor[i], aOnBehalf[i], aAction[i] = a.sequence, a.time, a.actor, a.onBehalfOf, a.action
+		aType[i], aTarget[i], aBefore[i], aAfter[i] = a.targetType, a.targetID, a.before, a.after
+	}
+	m := len(t.emitted)
+	eSeq, eTime, eDef, eRel := make([]int64, m), make([]time.Time, m), make([]int64, m), make([]int64, m)
+	eType, eEnv, ePayload := make([]string, m), make([]string, m), make([]string, m)
+	for i, c := range t.emitted {
+		mu := c.Mutation()
+		eSeq[i], _ = mu.Sequence()
+		eType[i], _ = mu.GetType()
+		eTime[i], _ = mu.Time()
+		if d, ok := mu.DefinitionID(); ok {
+			eDef[i] = int64(d)
+		}
+		if r, ok := mu.ReleaseID(); ok {
+			eRel[i] = int64(r)
+		}
+		eEnv[i], _ = mu.Environment()
+		ePayload[i], _ = mu.Payload()
+	}
+	_, err := t.ExecContext(t.ctx, `WITH a AS (INSERT INTO audit_events
+			(sequence, time, actor, on_behalf_of, action, target_type, target_id, before, after, prev_hash, hash)
+			SELECT s, tm, ac, ob, act, tt, ti, b, af, '', '' FROM unnest($1::bigint[], $2::timestamptz[], $3::text[],
+				$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY
+				AS v(s, tm, ac, ob, act, tt, ti, b, af, n) ORDER BY n RETURNING 1)
+		INSERT INTO events (sequence, type, time, definition_id, release_id, environment, payload)
+			SELECT s, ty, tm, NULLIF(d, 0), NULLIF(r, 0), en, p FROM unnest($10::bigint[], $11::text[],
+				$12::timestamptz[], $13::bigint[], $14::bigint[], $15::text[], $16::text[]) WITH ORDINALITY
+				AS v(s, ty, tm, d, r, en, p, n) ORDER BY n`,
+		aSeq, aTime, aActor, aOnBehalf, aAction, aType, aTarget, aBefore, aAfter,
+		eSeq, eType, eTime, eDef, eRel, eEnv, ePayload)
+	if err != nil {
+		return fmt.Errorf("storing audit events and events: %w", err)
+	}
+	t.audits, t.emitted = nil, nil
+	return nil
 }
 
 // emit persists ev in the event stream, unsealed: the sealer gives it its sequence after

@@ -367,6 +367,14 @@ var (
 				Columns: []*schema.Column{DeploymentsColumns[19], DeploymentsColumns[18], DeploymentsColumns[5]},
 			},
 			{
+				Name:    "deployment_waiting",
+				Unique:  false,
+				Columns: []*schema.Column{DeploymentsColumns[19], DeploymentsColumns[18], DeploymentsColumns[5]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "queued_at IS NULL",
+				},
+			},
+			{
 				Name:    "deployment_status",
 				Unique:  false,
 				Columns: []*schema.Column{DeploymentsColumns[5]},

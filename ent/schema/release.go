@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -303,6 +304,12 @@ func (Deployment) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("release_environment_id", "attempt").Unique(),
 		index.Fields("definition_id", "environment_name", "status"),
+		// The deployments waiting in an environment's queue (pumpQueue): a deployment's
+		// queued_at is set when it first gets a job, target jobs or a manual intervention, and
+		// never cleared, so the queue's read walks only those never given one, not every
+		// QUEUED deployment whose job waits for an agent.
+		index.Fields("definition_id", "environment_name", "status").
+			Annotations(entsql.IndexWhere("queued_at IS NULL")).StorageKey("deployment_waiting"),
 		index.Fields("status"),
 		// A release's deployments (retention deletes them, and SQLite checks the foreign key
 		// of each deleted release against this column).
