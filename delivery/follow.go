@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
@@ -95,23 +96,32 @@ func (e *Engine) FollowEvents(ctx context.Context, bus Subscriber, actor Actor, 
 	return out, nil
 }
 
-// FollowEventsEach is FollowEvents without the channel: one goroutine calls
-// emit for each event of the stream, in order, until ctx ends, the database
-// fails or emit returns an error, then calls done. A consumer that turns
-// events into something else saves a goroutine per stream this way (an idle
-// GraphQL subscription holds one goroutine here, not two). The checks of
-// FollowEvents fail before the goroutine starts (done is then not called).
+// FollowEventsEach is FollowEvents without the channel: emit is called for
+// each event of the stream, in order and one at a time, until ctx ends, the
+// database fails or emit returns an error, then done is called. A consumer
+// that turns events into something else saves a goroutine per stream this
+// way. On a NotifySubscriber (the server's bus) no goroutine waits for the
+// next event: one is started when the bus has events for the stream and
+// ends when they are handled, so an idle stream holds none (an idle GraphQL
+// subscription holds its connection's reader alone). The checks of
+// FollowEvents fail before anything starts (done is then not called).
 func (e *Engine) FollowEventsEach(ctx context.Context, bus Subscriber, actor Actor, f EventFilter, afterSeq int64,
 	emit func(context.Context, Event) error, done func()) error {
 	if err := e.startFollowing(ctx, actor, f, &afterSeq); err != nil {
 		return err
 	}
+	fl := &eventFollower{
+		e: e, emit: emit, actor: actor, f: f, last: afterSeq,
+		readers: &definitionReaders{e: e, actor: actor},
+	}
+	if nb, ok := bus.(NotifySubscriber); ok {
+		n := &notifiedFollower{fl: fl, ctx: ctx, bus: nb, done: done}
+		n.stop = context.AfterFunc(ctx, n.wake)
+		n.wake()
+		return nil
+	}
 	go func() {
 		defer done()
-		fl := &eventFollower{
-			e: e, emit: emit, actor: actor, f: f, last: afterSeq,
-			readers: &definitionReaders{e: e, actor: actor},
-		}
 		for {
 			events, unsubscribe := bus.Subscribe()
 			err := fl.follow(ctx, events)
@@ -199,25 +209,131 @@ func (fl *eventFollower) follow(ctx context.Context, events <-chan Event) error 
 			if !ok {
 				return nil // lagged or closed: resubscribe, then re-read
 			}
-			if ev.Type == EventDefinitionChanged {
-				fl.readers.forget(ev.DefinitionID)
-			}
-			if ev.Sequence == 0 || ev.Sequence <= fl.last {
-				continue // transient, or already handled
-			}
-			if ev.Sequence > fl.last+1 {
-				// Published before an earlier transaction's events: both are
-				// committed, read them in order.
-				if err := fl.catchUp(ctx); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := fl.handle(ctx, ev); err != nil {
+			if err := fl.live(ctx, ev); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// live handles an event from the bus.
+func (fl *eventFollower) live(ctx context.Context, ev Event) error {
+	if ev.Type == EventDefinitionChanged {
+		fl.readers.forget(ev.DefinitionID)
+	}
+	if ev.Sequence == 0 || ev.Sequence <= fl.last {
+		return nil // transient, or already handled
+	}
+	if ev.Sequence > fl.last+1 {
+		// Published before an earlier transaction's events: both are
+		// committed, read them in order.
+		return fl.catchUp(ctx)
+	}
+	return fl.handle(ctx, ev)
+}
+
+// notifiedFollower runs an eventFollower on a NotifySubscriber's
+// subscription: a goroutine runs it only while there is something to do
+// (events queued, the subscription ended, ctx ended), started by the bus's
+// notice, and ends once the queue is empty. An idle stream holds no
+// goroutine, and the goroutine that runs it starts with a small stack each
+// time instead of keeping the one its first deep calls (the catch-up read,
+// executing and writing an event) grew.
+type notifiedFollower struct {
+	fl   *eventFollower
+	ctx  context.Context
+	bus  NotifySubscriber
+	done func()
+	stop func() bool // the AfterFunc of ctx
+
+	mu       sync.Mutex
+	running  bool // a goroutine runs drain
+	again    bool // woken while running: look again before ending
+	finished bool // done was called
+
+	q EventQueue // the current subscription (nil: subscribe and catch up); drain's
+}
+
+// wake makes sure a goroutine looks at the stream: it starts one unless one
+// runs. Called by the bus (while it is locked) and when ctx ends.
+func (n *notifiedFollower) wake() {
+	n.mu.Lock()
+	switch {
+	case n.finished:
+	case n.running:
+		n.again = true
+	default:
+		n.running = true
+		go n.drain()
+	}
+	n.mu.Unlock()
+}
+
+// drain runs the stream until nothing is left to do, or to its end.
+func (n *notifiedFollower) drain() {
+	for {
+		if err := n.step(); err != nil {
+			if n.ctx.Err() == nil {
+				n.fl.e.log.WarnContext(n.ctx, "following events", "actor", n.fl.actor.String(), "err", err)
+			}
+			n.finish()
+			return
+		}
+		n.mu.Lock()
+		if !n.again {
+			n.running = false
+			n.mu.Unlock()
+			return
+		}
+		n.again = false
+		n.mu.Unlock()
+	}
+}
+
+// step handles what is queued, subscribing and catching up first when it has
+// no subscription; an error (ctx's when it ended) ends the stream.
+func (n *notifiedFollower) step() error {
+	ctx, fl := n.ctx, n.fl
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if n.q == nil {
+			// Subscribe before reading the database: what commits in
+			// between is read, and skipped when it arrives.
+			n.q = n.bus.SubscribeNotify(n.wake)
+			if err := fl.catchUp(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		ev, ok, open := n.q.Take()
+		switch {
+		case ok:
+			if err := fl.live(ctx, ev); err != nil {
+				return err
+			}
+		case open:
+			return nil // nothing queued: the bus wakes us
+		default:
+			n.q.Close() // lagged or closed: resubscribe, then re-read
+			n.q = nil
+		}
+	}
+}
+
+// finish ends the stream: unsubscribed, done called, no goroutine started
+// again.
+func (n *notifiedFollower) finish() {
+	n.stop()
+	if n.q != nil {
+		n.q.Close()
+		n.q = nil
+	}
+	n.mu.Lock()
+	n.finished = true
+	n.mu.Unlock()
+	n.done()
 }
 
 // catchUp handles the stored events after fl.last.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
+	"github.com/cairnhq/cairn/server/eventbus"
 	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
@@ -110,6 +111,64 @@ func TestFollowEventsNoGapNoDuplicate(t *testing.T) {
 		}
 		if _, err := f.e.FollowEvents(f.ctx, bus, viewer, delivery.EventFilter{DefinitionID: 424242}, 0); delivery.CodeOf(err) != delivery.CodeNotFound {
 			t.Fatalf("unknown definition: %v", err)
+		}
+	})
+}
+
+// TestFollowEventsNotified is TestFollowEventsNoGapNoDuplicate on the
+// server's bus, whose subscriptions have no channel (NotifySubscriber): the
+// stream runs only when the bus notifies it, reads the gap from the store,
+// skips duplicates, resubscribes and re-reads after it lagged, and
+// unsubscribes when ctx ends.
+func TestFollowEventsNotified(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		toggle := toggler(t, f)
+		viewer := f.user("vera", "VIEWER")
+		e1, e2 := toggle(), toggle()
+		bus := eventbus.New(3)
+		publish := func(evs ...delivery.Event) { bus.Publish(f.ctx, evs) }
+		ctx, cancel := context.WithCancel(f.ctx)
+		defer cancel()
+		out, err := f.e.FollowEvents(ctx, bus, viewer, delivery.EventFilter{Types: delivery.AgentEventTypes}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSeq(t, out, e1.Sequence)
+		wantSeq(t, out, e2.Sequence) // read after subscribing: the stream is on the bus
+		if n := bus.Subscribers(); n != 1 {
+			t.Fatalf("%d bus subscribers, want 1", n)
+		}
+		e3, e4 := toggle(), toggle()
+		publish(e4) // before e3: a gap, read from the store
+		wantSeq(t, out, e3.Sequence)
+		wantSeq(t, out, e4.Sequence)
+		publish(e3, e4) // duplicates
+		e5 := toggle()
+		publish(e5)
+		wantSeq(t, out, e5.Sequence)
+		// Five events in one publication while the stream waits on out: the
+		// bus's buffer is 3, so it lags; it hands out what it had queued,
+		// then resubscribes and reads the rest from the store.
+		var burst []delivery.Event
+		for range 5 {
+			burst = append(burst, toggle())
+		}
+		publish(burst...)
+		for _, ev := range burst {
+			wantSeq(t, out, ev.Sequence)
+		}
+		if bus.Lagged() != 1 {
+			t.Fatalf("lagged %d times, want 1", bus.Lagged())
+		}
+		e6 := toggle()
+		publish(e6)
+		wantSeq(t, out, e6.Sequence)
+		cancel()
+		for range out { // closes once ctx ended
+		}
+		if n := bus.Subscribers(); n != 0 {
+			t.Fatalf("%d bus subscribers after the end, want 0", n)
 		}
 	})
 }

@@ -387,6 +387,30 @@ type Subscriber interface {
 	Subscribe() (events <-chan Event, unsubscribe func())
 }
 
+// NotifySubscriber is a Subscriber that can also hand out subscriptions
+// without a channel: the events wait in the subscription's queue and notify
+// says when to take them, so that a subscriber with nothing to do holds no
+// goroutine waiting on a channel (FollowEventsEach uses it when the bus has
+// it).
+type NotifySubscriber interface {
+	Subscriber
+	// SubscribeNotify registers a subscriber. notify is called when an
+	// event arrives in its empty queue and when the subscription ends (it
+	// fell a full buffer behind, or the bus closed); it may be called while
+	// the bus is locked: it must be quick and must not call the bus.
+	SubscribeNotify(notify func()) EventQueue
+}
+
+// EventQueue is a subscription of NotifySubscriber.
+type EventQueue interface {
+	// Take returns the oldest event waiting (ok). When none waits, open
+	// says whether more may come: false when the subscription ended (the
+	// subscriber re-reads the database and subscribes again).
+	Take() (ev Event, ok, open bool)
+	// Close ends the subscription; what waits is dropped.
+	Close()
+}
+
 // Batch limits of FollowDeploymentLogBatches.
 const (
 	// DefaultLogBatchLines is the most lines of a batch unless the follower asks otherwise.

@@ -291,6 +291,47 @@ func TestKeepAliveHostileClients(t *testing.T) {
 		}
 	})
 
+	// Several messages in one packet: the reader reads what its buffer
+	// already holds before it waits on the socket again (waitReadable).
+	t.Run("messages in one packet", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		req := "GET / HTTP/1.1\r\nHost: " + conn.RemoteAddr().String() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+		if _, err := conn.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade: %v %v", resp, err)
+		}
+		var packet []byte
+		packet = append(packet, maskedText([]byte(`{"type":"connection_init","payload":{}}`))...)
+		packet = append(packet, maskedText([]byte(`{"type":"ping","payload":{"n":1}}`))...)
+		packet = append(packet, maskedText([]byte(`{"type":"ping","payload":{"n":2}}`))...)
+		if _, err := conn.Write(packet); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"connection_ack", `"n":1`, `"n":2`} {
+			var hdr [2]byte
+			if _, err := io.ReadFull(br, hdr[:]); err != nil {
+				t.Fatalf("waiting for %s: %v", want, err)
+			}
+			payload := make([]byte, hdr[1]&0x7f)
+			if _, err := io.ReadFull(br, payload); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(payload), want) {
+				t.Fatalf("got %q, want %s", payload, want)
+			}
+		}
+	})
+
 	// The well-behaved client is untouched.
 	_ = good.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping"}`))
 	eventually(t, "the good client answered", func() bool { return good.pongs.Load() == 1 })

@@ -58,7 +58,8 @@ type Subscription struct {
 	// C delivers the events.
 	C <-chan delivery.Event
 
-	c      chan delivery.Event
+	c      chan delivery.Event // nil for SubscribeNotify's
+	notify func()              // SubscribeNotify's
 	bus    *Bus
 	filter func(delivery.Event) bool
 	lagged atomic.Bool
@@ -98,6 +99,39 @@ func (b *Bus) SubscribeFunc(filter func(delivery.Event) bool) *Subscription {
 	return s
 }
 
+var _ delivery.NotifySubscriber = (*Bus)(nil)
+
+// SubscribeNotify registers a subscriber to every event that has no
+// channel (delivery.NotifySubscriber): its events wait in the queue, which
+// grows on demand up to the bus's buffer (the lag bound) and is freed once
+// Take has emptied it, and notify is called, while the bus is locked, when
+// an event arrives in the empty queue and when the subscription ends. An
+// idle subscriber holds the Subscription alone.
+func (b *Bus) SubscribeNotify(notify func()) delivery.EventQueue {
+	s := &Subscription{bus: b, notify: notify}
+	b.mu.Lock()
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	return s
+}
+
+// Take returns the oldest event queued for a SubscribeNotify subscriber;
+// when none is, open is false once the subscription has ended.
+func (s *Subscription) Take() (ev delivery.Event, ok, open bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return delivery.Event{}, false, !s.ended
+	}
+	ev = s.queue[0]
+	s.queue[0] = delivery.Event{} // let the taken event's data go
+	s.queue = s.queue[1:]
+	if len(s.queue) == 0 {
+		s.queue = nil
+	}
+	return ev, true, true
+}
+
 // Publish hands events to every matching subscriber without waiting: a
 // subscriber whose buffer is full is dropped as lagged. All subscribers see
 // events in the same order. ctx is unused; Publish never blocks.
@@ -126,6 +160,21 @@ func (b *Bus) Publish(_ context.Context, events []delivery.Event) {
 // at the end of the queue, whose pump it starts. false when s already holds
 // the bus's buffer of unread events (it lags). b.mu is held.
 func (s *Subscription) offer(ev delivery.Event) bool {
+	if s.notify != nil {
+		s.mu.Lock()
+		n := len(s.queue)
+		if n < s.bus.buffer {
+			s.queue = append(s.queue, ev)
+		}
+		s.mu.Unlock()
+		if n >= s.bus.buffer {
+			return false
+		}
+		if n == 0 {
+			s.notify()
+		}
+		return true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.queue) == 0 {
@@ -180,7 +229,8 @@ func (s *Subscription) pump(done chan struct{}) {
 	s.mu.Unlock()
 }
 
-// Buffered returns how many events s holds unread: in C and queued behind it.
+// Buffered returns how many events s holds unread: in C and queued behind it
+// (for SubscribeNotify's, queued).
 func (s *Subscription) Buffered() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -219,10 +269,13 @@ func (b *Bus) remove(s *Subscription) {
 	delete(b.subs, s)
 	s.mu.Lock()
 	s.ended = true
-	if !s.pumping {
+	if !s.pumping && s.c != nil {
 		close(s.c)
 	}
 	s.mu.Unlock()
+	if s.notify != nil {
+		s.notify()
+	}
 }
 
 // Lagged reports whether the bus dropped this subscriber because its buffer
@@ -236,6 +289,12 @@ func (s *Subscription) Close() {
 	s.bus.mu.Lock()
 	s.bus.remove(s)
 	s.bus.mu.Unlock()
+	if s.notify != nil { // SubscribeNotify's: no pump, the queue dropped
+		s.mu.Lock()
+		s.queue = nil
+		s.mu.Unlock()
+		return
+	}
 	s.halt()
 }
 

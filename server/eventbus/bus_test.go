@@ -3,6 +3,7 @@ package eventbus_test
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -456,5 +457,53 @@ func TestIdleSubscriptionsAreSmall(t *testing.T) {
 	}
 	for _, s := range subs {
 		s.Close()
+	}
+}
+
+// TestSubscribeNotify: a subscriber without a channel is notified when an
+// event arrives in its empty queue (not for each event behind it) and when
+// it is dropped as lagged; Take hands the queue out in order, then says the
+// subscription ended.
+func TestSubscribeNotify(t *testing.T) {
+	b := eventbus.New(3)
+	var notices int
+	q := b.SubscribeNotify(func() { notices++ }) // called under the bus's lock: no race on notices
+	take := func() (got []int64, open bool) {
+		for {
+			ev, ok, open := q.Take()
+			if !ok {
+				return got, open
+			}
+			got = append(got, ev.Sequence)
+		}
+	}
+	if got, open := take(); len(got) != 0 || !open || notices != 0 {
+		t.Fatalf("idle: got %v open %v, %d notices", got, open, notices)
+	}
+	publish(t, b, events(1, 2, "a"))
+	publish(t, b, events(3, 3, "a"))
+	if notices != 1 {
+		t.Fatalf("%d notices for three events arriving in one queue, want 1", notices)
+	}
+	if got, open := take(); !slices.Equal(got, []int64{1, 2, 3}) || !open {
+		t.Fatalf("got %v open %v, want 1 2 3 and open", got, open)
+	}
+	publish(t, b, events(4, 4, "a"))
+	if notices != 2 {
+		t.Fatalf("%d notices, want 2 (an event in the emptied queue)", notices)
+	}
+	publish(t, b, events(5, 7, "a")) // 4 events queued, the buffer is 3: lagged
+	if notices != 3 || b.Lagged() != 1 || b.Subscribers() != 0 {
+		t.Fatalf("after the overflow: %d notices (want 3), lagged %d, %d subscribers", notices, b.Lagged(), b.Subscribers())
+	}
+	if got, open := take(); !slices.Equal(got, []int64{4, 5, 6}) || open {
+		t.Fatalf("got %v open %v, want 4 5 6 and ended", got, open)
+	}
+	q.Close() // idempotent after the drop
+	q2 := b.SubscribeNotify(func() {})
+	publish(t, b, events(8, 8, "a"))
+	q2.Close()
+	if ev, ok, open := q2.Take(); ok || open || b.Subscribers() != 0 {
+		t.Fatalf("closed: took %v (%v), open %v, %d subscribers", ev.Sequence, ok, open, b.Subscribers())
 	}
 }
