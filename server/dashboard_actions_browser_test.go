@@ -63,7 +63,7 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	signIn := func(user, prodStatus string) chromedp.Action[chromedp.Void] {
 		return chromedp.Steps(
 			chromedp.Navigate(url+"/releases/"+rel),
-			chromedp.WaitVisible(chromedp.CSS(`#username`)),
+			until("the sign-in form", `!!document.querySelector('#username')`),
 			chromedp.SendKeys(chromedp.CSS(`#username`), user),
 			chromedp.SendKeys(chromedp.CSS(`#password`), password+kb.Enter),
 			until("the release page", textIn(`li[data-env="prod"] header`, prodStatus)),
@@ -128,6 +128,7 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 	var viewerButtons []string
 	run(t, ctx, "a viewer sees no action",
 		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
+		signedOut, // before navigating: a navigation would abort the sign-out request
 		signIn("vic", "Canceled"),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
 			viewerButtons, err = chromedp.Evaluate[[]string](buttonsIn(`main`))(ctx, t)
@@ -150,6 +151,7 @@ func TestDashboardReleaseActionsInBrowser(t *testing.T) {
 		SetState("Done").SetURL("https://jira.example.com/browse/SHOP-1").AddReleaseIDs(relID).SaveX(context.Background())
 	run(t, ctx, "an admin's views",
 		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
+		signedOut, // before navigating: a navigation would abort the sign-out request
 		signIn("root", "Canceled"),
 		chromedp.Navigate(url+"/audit"),
 		until("the audit log", textIn(`main table`, "deployment.create")),

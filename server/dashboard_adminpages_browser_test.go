@@ -287,6 +287,7 @@ func TestDashboardAdministrationInBrowser(t *testing.T) {
 	// A viewer is offered no Administration, and its pages are not found for them.
 	run(t, ctx, "a viewer",
 		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
+		signedOut, // before navigating: a navigation would abort the sign-out request
 		signIn(url, "vic", password),
 		until("the navigation", `[...document.querySelectorAll('nav[aria-label=Main] a')].some(a => a.innerText === 'Releases')`),
 		chromedp.Navigate(url+"/admin/users"),

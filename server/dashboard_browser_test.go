@@ -192,7 +192,7 @@ func signIn(url, user, password string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		return chromedp.Do(ctx,
 			chromedp.Navigate(url+"/"),
-			chromedp.WaitVisible(chromedp.CSS(`#username`)),
+			until("the sign-in form", `!!document.querySelector('#username')`),
 			chromedp.SendKeys(chromedp.CSS(`#username`), user),
 			chromedp.SendKeys(chromedp.CSS(`#password`), password),
 			chromedp.Click(chromedp.CSS(`button[type=submit]`)),
@@ -255,6 +255,10 @@ func until(what, expr string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// signedOut waits for the sign-in form that follows "Sign out". A test that navigates right
+// after the click can abort the sign-out request and find itself still signed in.
+var signedOut = until("the sign-in form after signing out", `!!document.querySelector('#username')`)
+
 // textIn is a JavaScript expression: the element matching sel contains text.
 func textIn(sel, text string) string {
 	return fmt.Sprintf(`(document.querySelector(%s)?.innerText ?? '').includes(%s)`, strconv.Quote(sel), strconv.Quote(text))
@@ -306,14 +310,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Sign in.
 	run(t, ctx, "sign in",
 		chromedp.Navigate(url+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		until("the sign-in form", `!!document.querySelector('#username')`),
 		shot.take("01-sign-in"),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "pam"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "wrong password!"),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		until("the refusal", textIn(`[role=alert]`, "invalid username or password")),
 		chromedp.Reload(),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		until("the sign-in form", `!!document.querySelector('#username')`),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "pam"),
 		// By keyboard: Enter in the password field submits.
 		chromedp.SendKeys(chromedp.CSS(`#password`), password+kb.Enter),
@@ -451,7 +455,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	var status int
 	run(t, ctx, "sign out",
 		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		until("the sign-in form", `!!document.querySelector('#username')`),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
 			status, err = chromedp.Evaluate[int](`fetch('/graphql', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"query":"{viewer{role}}"}'}).then(r => r.status)`,
 				chromedp.EvalAwaitPromise)(ctx, t)

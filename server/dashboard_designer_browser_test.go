@@ -240,7 +240,7 @@ func TestDashboardDesignerInBrowser(t *testing.T) {
 	// A viewer is offered neither entry point, and the designer's address tells them why.
 	run(t, ctx, "a viewer",
 		press(`//button[text()="Sign out"]`),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		until("the sign-in form", `!!document.querySelector('#username')`),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "vic"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),

@@ -70,7 +70,7 @@ func TestDashboardDialogsInBrowser(t *testing.T) {
 	var options []string
 	run(t, ctx, "open the create release dialog",
 		chromedp.Navigate(url+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		until("the sign-in form", `!!document.querySelector('#username')`),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),

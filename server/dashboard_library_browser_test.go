@@ -357,6 +357,7 @@ func TestDashboardLibraryInBrowser(t *testing.T) {
 	// A viewer: the read-only pages, without their actions; the admin pages are not offered.
 	run(t, ctx, "a viewer",
 		chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)),
+		signedOut, // before navigating: a navigation would abort the sign-out request
 		signIn(url, "vera", password),
 		chromedp.Click(chromedp.Search(`//nav//a[text()="Library"]`)),
 		until("the sections a viewer may read", `[...document.querySelectorAll('[data-section]')].map(s => s.dataset.section).join() === '/admin/freeze-windows,/admin/task-library,/admin/variable-groups,/admin/secure-files'`),

@@ -73,7 +73,7 @@ func TestDashboardBigLog(t *testing.T) {
 	}
 	run(t, ctx, "sign in",
 		chromedp.Navigate(url+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		until("the sign-in form", `!!document.querySelector('#username')`),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "pam"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), password+kb.Enter),
 		until("the overview", textIn(`main h1`, "Overview")),
