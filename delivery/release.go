@@ -609,11 +609,8 @@ func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, s
 	def.ReleaseCounter, def.UpdatedAt = number, t.now
 	name = prefix + strconv.Itoa(number) + suffix
 	if named != 1 {
-		if name, err = t.uniqueReleaseName(def.ID, name); err != nil {
+		if name, err = t.renameTaken(releaseID, def.ID, number, name); err != nil {
 			return 0, false, "", err
-		}
-		if _, err := t.ExecContext(t.ctx, `UPDATE releases SET number = $1, name = $2 WHERE id = $3`, number, name, releaseID); err != nil {
-			return 0, false, "", fmt.Errorf("numbering the release: %w", err)
 		}
 	}
 	return number, highest < number, name, nil
@@ -634,7 +631,14 @@ func (t *txn) numberRelease(releaseID, definitionID, number int, name string) (s
 	} else if n == 1 {
 		return name, nil
 	}
-	if name, err = t.uniqueReleaseName(definitionID, name); err != nil {
+	return t.renameTaken(releaseID, definitionID, number, name)
+}
+
+// renameTaken numbers a release whose formatted name another release of its definition has:
+// name-2, name-3… (uniqueReleaseName).
+func (t *txn) renameTaken(releaseID, definitionID, number int, taken string) (string, error) {
+	name, err := t.uniqueReleaseName(definitionID, taken)
+	if err != nil {
 		return "", err
 	}
 	if _, err := t.ExecContext(t.ctx, `UPDATE releases SET number = $1, name = $2 WHERE id = $3`, number, name, releaseID); err != nil {
