@@ -66,6 +66,10 @@ type stmtCache struct {
 	pending map[string]bool // being prepared in the background
 	closed  bool
 	cp      *checkpointer // told of writes outside transactions, when set
+	// preparing counts background prepares: close waits for them, because one still running
+	// after the database closes may open a connection (and SQLite's -wal and -shm files) after
+	// whoever closed it removed the database's directory.
+	preparing sync.WaitGroup
 }
 
 // stmt returns the cached statement for query, or nil: run the query unprepared. A miss outside a
@@ -78,13 +82,17 @@ func (c *stmtCache) stmt(ctx context.Context, query string, inTx bool) *sql.Stmt
 	skip := ok || c.closed || c.pending[query] || len(c.stmts)+len(c.pending) >= maxCachedStatements
 	if !skip && inTx {
 		c.pending[query] = true
+		c.preparing.Add(1)
 	}
 	c.mu.Unlock()
 	if skip {
 		return s
 	}
 	if inTx {
-		go c.prepare(context.WithoutCancel(ctx), query)
+		go func() {
+			defer c.preparing.Done()
+			c.prepare(context.WithoutCancel(ctx), query)
+		}()
 		return nil
 	}
 	return c.prepare(ctx, query)
@@ -110,8 +118,11 @@ func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
 
 func (c *stmtCache) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
+	c.mu.Unlock()
+	c.preparing.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for q, s := range c.stmts {
 		s.Close()
 		delete(c.stmts, q)
