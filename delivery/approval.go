@@ -35,6 +35,11 @@ const systemApprover = "system"
 func (t *txn) openStage(actor Actor, dc *deployCtx, stage approval.Stage) (bool, error) {
 	policy := dc.policy(stage)
 	if len(policy.Approvers) == 0 {
+		if t.heldDeployment(dc.d.ID) {
+			// Of a held deployment: inserted with it (held.go).
+			t.held.approvals = append(t.held.approvals, heldApproval{deploymentID: dc.d.ID, releaseID: dc.rel.ID, stage: stage})
+			return true, nil
+		}
 		c := t.Approval.Create().
 			SetDeploymentID(dc.d.ID).SetReleaseID(dc.rel.ID).SetStage(stage).SetRank(1).
 			SetStatus(approval.StatusAPPROVED).SetAutomated(true).SetDecidedBy(systemApprover).

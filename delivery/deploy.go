@@ -409,10 +409,15 @@ func (t *txn) pumpQueue(actor Actor, definitionID int, envName string) error {
 type heldQueue struct {
 	dc      *deployCtx
 	version int // the version the row has (dc.d is the row after the move)
+	// inserted is set when the deployment's row is held (held.go): it is inserted with the move.
+	inserted bool
 }
 
 // store writes h's move alone.
 func (h *heldQueue) store(t *txn) error {
+	if h.inserted {
+		return nil
+	}
 	n, err := t.Deployment.Update().Where(deployment.ID(h.dc.d.ID), deployment.Version(h.version)).
 		SetStatus(h.dc.d.Status).AddVersion(1).SetUpdatedAt(t.now).Save(t.ctx)
 	if err == nil && n == 0 {
@@ -430,6 +435,9 @@ func (h *heldQueue) store(t *txn) error {
 // the transaction's newest release (enqueueFresh), is the last in that order, so it is added
 // when the page is not full.
 func (h *heldQueue) storeAndReadWaiting(t *txn, definitionID int, envName string, page int) (ids []int, complete bool, err error) {
+	if h.inserted {
+		return h.readWaiting(t, definitionID, envName, page)
+	}
 	rows, err := t.QueryContext(t.ctx, `WITH u AS (UPDATE deployments SET status = $1, version = COALESCE(version, 0) + 1, updated_at = $2
 			WHERE id = $3 AND version = $4 RETURNING id)
 		SELECT (SELECT count(*) FROM u), w.id FROM (SELECT 1) AS one LEFT JOIN LATERAL (
@@ -458,6 +466,38 @@ func (h *heldQueue) storeAndReadWaiting(t *txn, definitionID int, envName string
 	}
 	if moved != 1 {
 		return nil, false, Conflict("deployment %d changed concurrently; read it again", h.dc.d.ID)
+	}
+	if len(ids) < page {
+		return append(ids, h.dc.d.ID), true, nil
+	}
+	return ids, false, nil
+}
+
+// readWaiting is storeAndReadWaiting for a held deployment, whose move is written with its row
+// (held.go): the read alone, without storing what the transaction holds. It may: what is held
+// then is the release's new deployments and their jobs, none of them in envName but h's (one
+// deployment per environment), which the read leaves out and adds last, and their jobs, whose
+// deployments the read does not return either.
+func (h *heldQueue) readWaiting(t *txn, definitionID int, envName string, page int) (ids []int, complete bool, err error) {
+	rows, err := t.Tx.QueryContext(t.ctx, `SELECT d.id FROM deployments AS d LEFT JOIN releases AS r ON d.release_id = r.id
+			WHERE d.definition_id = $1 AND d.environment_name = $2 AND d.status = $3 AND d.queued_at IS NULL
+				AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.deployment_id = d.id)
+				AND NOT EXISTS (SELECT 1 FROM manual_interventions AS m WHERE m.deployment_id = d.id)
+			ORDER BY r.number NULLS FIRST, d.id LIMIT $4`,
+		definitionID, envName, string(deployment.StatusQUEUED), page)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading waiting deployments: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int
+		if err := rows.Scan(&id); err != nil {
+			return nil, false, fmt.Errorf("reading waiting deployments: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("reading waiting deployments: %w", err)
 	}
 	if len(ids) < page {
 		return append(ids, h.dc.d.ID), true, nil
@@ -683,19 +723,32 @@ func (t *txn) createJob(actor Actor, dc *deployCtx, k int, p phase, logBase int6
 	if pool == "" {
 		pool = DefaultPool
 	}
-	j, err := t.Job.Create().
-		SetDeploymentID(dc.d.ID).SetPhase(k).SetLogBase(logBase).SetLogSeq(logBase).SetPool(pool).
-		SetDemands(jobDemands(js)).SetSpec(js).
-		SetStatus(job.StatusQUEUED).SetQueuedAt(queuedAt).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
-	if err != nil {
-		return fmt.Errorf("storing job: %w", err)
+	var j *ent.Job
+	if id := t.holdJob(dc); id != 0 {
+		// Of a held deployment: inserted with it (held.go).
+		t.held.jobs = append(t.held.jobs, heldJob{id: id, deploymentID: dc.d.ID, phase: k, logBase: logBase, pool: pool,
+			demands: jobDemands(js), spec: js, queuedAt: queuedAt})
+		j = &ent.Job{ID: id, Status: job.StatusQUEUED}
+	} else {
+		var err error
+		j, err = t.Job.Create().
+			SetDeploymentID(dc.d.ID).SetPhase(k).SetLogBase(logBase).SetLogSeq(logBase).SetPool(pool).
+			SetDemands(jobDemands(js)).SetSpec(js).
+			SetStatus(job.StatusQUEUED).SetQueuedAt(queuedAt).SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
+		if err != nil {
+			return fmt.Errorf("storing job: %w", err)
+		}
 	}
 	if jobstages.Enabled() {
 		jobstages.At(j.ID, "queued_at", queuedAt)
 		jobstages.Stamp(j.ID, "row written")
 		t.queuedJobs = append(t.queuedJobs, j.ID)
 	}
-	if (k == 0 || dc.d.QueuedAt == nil) && t.batchFresh && t.fresh[dc.d.ID] != nil {
+	if (k == 0 || dc.d.QueuedAt == nil) && t.heldDeployment(dc.d.ID) {
+		d := *dc.d // inserted with its queued_at (held.go)
+		d.QueuedAt = &queuedAt
+		dc.d = &d
+	} else if (k == 0 || dc.d.QueuedAt == nil) && t.batchFresh && t.fresh[dc.d.ID] != nil {
 		// A deployment of this transaction's new release: nobody else sees it before commit, so
 		// its queued_at is stored with the release's other new rows (flushFresh).
 		if t.freshQueuedAt == nil {

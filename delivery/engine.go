@@ -135,6 +135,9 @@ func New(client *ent.Client, opts Options) *Engine {
 		e.auditKey = defaultAuditKey[:]
 	}
 	e.sealCond = sync.NewCond(&e.sealMu)
+	if e.dialect == Postgres && client != nil {
+		heldHooks(client) // a transaction's held rows are stored before any other statement (held.go)
+	}
 	e.sqliteWriter = make(chan struct{}, 1)
 	if e.keepAge <= 0 {
 		e.keepAge = EventRetentionAge

@@ -67,19 +67,35 @@ func (t *txn) flushFresh() error {
 		depIDs, depQueued = append(depIDs, int64(id)), append(depQueued, at)
 	}
 	t.freshQueuedAt = nil
-	if len(envIDs) == 0 && len(depIDs) == 0 {
-		return nil
-	}
 	if t.postgres() {
-		_, err := t.ExecContext(t.ctx, `WITH e AS (UPDATE release_environments AS r
-			SET status = v.status, version = COALESCE(r.version, 0) + 1, updated_at = $1
-			FROM (SELECT unnest($2::bigint[]) AS id, unnest($3::text[]) AS status) AS v WHERE r.id = v.id RETURNING 1)
-			UPDATE deployments AS d SET queued_at = v.q
-			FROM (SELECT unnest($4::bigint[]) AS id, unnest($5::timestamptz[]) AS q) AS v WHERE d.id = v.id`,
-			t.now, envIDs, envStatuses, depIDs, depQueued)
+		// One statement: the rows held (held.go), these updates, and the audit rows and events
+		// made so far (storeUnsealed's), which would otherwise be one more statement before commit.
+		var p pgArgs
+		parts, err := t.heldCTEs(&p)
 		if err != nil {
+			return err
+		}
+		if len(envIDs) > 0 {
+			parts = append(parts, `fe AS (UPDATE release_environments AS r
+			SET status = v.status, version = COALESCE(r.version, 0) + 1, updated_at = `+p.add(t.now, "timestamptz")+`
+			FROM (SELECT unnest(`+p.add(envIDs, "bigint[]")+`) AS id, unnest(`+p.add(envStatuses, "text[]")+`) AS status) AS v
+			WHERE r.id = v.id RETURNING 1)`)
+		}
+		if len(depIDs) > 0 {
+			parts = append(parts, `fq AS (UPDATE deployments AS d SET queued_at = v.q
+			FROM (SELECT unnest(`+p.add(depIDs, "bigint[]")+`) AS id, unnest(`+p.add(depQueued, "timestamptz[]")+`) AS q) AS v
+			WHERE d.id = v.id RETURNING 1)`)
+		}
+		parts = append(parts, t.unsealedCTEs(&p)...)
+		if len(parts) == 0 {
+			return nil
+		}
+		if _, err := t.Tx.ExecContext(t.ctx, "WITH "+strings.Join(parts, ",\n")+" SELECT 1", p...); err != nil {
 			return fmt.Errorf("storing the new environments and deployments: %w", err)
 		}
+		return nil
+	}
+	if len(envIDs) == 0 && len(depIDs) == 0 {
 		return nil
 	}
 	if len(envIDs) > 0 {

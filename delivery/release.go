@@ -294,7 +294,17 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 		if prefix, suffix, ok := numberedName(snap.ReleaseNameFormat, primaryBuild, def.Name, t.now); ok {
 			// The name is the number between two fixed strings: numbered, named and its name
 			// checked in the statement that takes the lock.
-			if number, newest, name, err = t.numberAndName(def, rel.ID, prefix, suffix); err != nil {
+			// Ids for the deployments and jobs its creation triggers are taken with it: they
+			// are built in memory and inserted once (held.go).
+			hold := 0
+			if !in.Draft {
+				for _, env := range snap.Environments {
+					if env.Trigger.Kind == spec.TriggerAfterRelease && !manual[env.Name] {
+						hold++
+					}
+				}
+			}
+			if number, newest, name, err = t.numberAndName(def, rel.ID, prefix, suffix, hold); err != nil {
 				return nil, err
 			}
 		} else {
@@ -577,15 +587,21 @@ func numberedName(format, buildNumber, definitionName string, now time.Time) (pr
 // definition's lock, moves the release counter on, gives the release its number and its name
 // when no other release of the definition has that name (else name-2, name-3…, by
 // uniqueReleaseName and one more update).
-func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, suffix string) (number int, newest bool, name string, err error) {
+//
+// It also takes hold ids from the deployments' and the jobs' sequences, for the rows the
+// release's environments' triggers create (held.go).
+func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, suffix string, hold int) (number int, newest bool, name string, err error) {
 	rows, err := t.QueryContext(t.ctx, `WITH l AS (SELECT pg_advisory_xact_lock($3)),
 		c AS (UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 FROM l
 			WHERE id = $2 RETURNING release_counter, `+newestNumber+` AS highest),
 		r AS (UPDATE releases AS x SET number = c.release_counter, name = $5 || c.release_counter::text || $6 FROM c
 			WHERE x.id = $4 AND NOT EXISTS (SELECT 1 FROM releases AS o
 				WHERE o.definition_id = $2 AND o.name = $5 || c.release_counter::text || $6) RETURNING x.id)
-		SELECT c.release_counter, c.highest, (SELECT count(*) FROM r) FROM c`,
-		t.now, def.ID, definitionLockKey(def.ID), releaseID, prefix, suffix)
+		SELECT c.release_counter, c.highest, (SELECT count(*) FROM r),
+			(SELECT COALESCE(string_agg(nextval(pg_get_serial_sequence('deployments', 'id'))::text, ','), '') FROM generate_series(1, $7::int)),
+			(SELECT COALESCE(string_agg(nextval(pg_get_serial_sequence('jobs', 'id'))::text, ','), '') FROM generate_series(1, $7::int))
+		FROM c`,
+		t.now, def.ID, definitionLockKey(def.ID), releaseID, prefix, suffix, hold)
 	if err == nil {
 		t.definitionLockedAt = time.Now()
 	}
@@ -600,11 +616,15 @@ func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, s
 		return 0, false, "", NotFound("release definition", def.ID)
 	}
 	var highest, named int
-	if err := rows.Scan(&number, &highest, &named); err != nil {
+	var depIDs, jobIDs string
+	if err := rows.Scan(&number, &highest, &named, &depIDs, &jobIDs); err != nil {
 		return 0, false, "", fmt.Errorf("numbering the release: %w", err)
 	}
 	if err := rows.Close(); err != nil {
 		return 0, false, "", fmt.Errorf("numbering the release: %w", err)
+	}
+	if err := t.holdIDs(depIDs, jobIDs); err != nil {
+		return 0, false, "", err
 	}
 	def.ReleaseCounter, def.UpdatedAt = number, t.now
 	name = prefix + strconv.Itoa(number) + suffix

@@ -70,16 +70,24 @@ func (t *txn) beginDeployment(actor Actor, rel *ent.Release, re *ent.ReleaseEnvi
 	if err != nil {
 		return nil, err
 	}
-	d, err := t.Deployment.Create().
+	var d *ent.Deployment
+	held := t.holdDeployment(rel)
+	if held != 0 {
+		// Inserted later, as it is then, with the release's other new rows (held.go).
+		d = newHeldDeployment(held, t.now, attempts+1, op, requestedBy, reason, automatic, throughFreeze,
+			t.onlyTargets, re.Name, rel.DefinitionID, rel.ID, re.ID)
+	} else if d, err = t.Deployment.Create().
 		SetAttempt(attempts + 1).SetOperation(op).SetStatus(deployment.StatusPENDING_APPROVAL).
 		SetRequestedBy(requestedBy).SetReason(reason).SetAutomatic(automatic).SetEnvironmentName(re.Name).
 		SetFreezeOverride(throughFreeze).SetOnlyTargets(t.onlyTargets).
 		SetReleaseID(rel.ID).SetReleaseEnvironmentID(re.ID).SetDefinitionID(rel.DefinitionID).
-		SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx)
-	if err != nil {
+		SetCreatedAt(t.now).SetUpdatedAt(t.now).Save(t.ctx); err != nil {
 		return nil, fmt.Errorf("storing deployment: %w", err)
 	}
 	dc := &deployCtx{d: d, rel: rel, re: re, env: env}
+	if held != 0 {
+		t.addHeldDeployment(dc)
+	}
 	if t.fresh == nil {
 		t.fresh = map[int]*deployCtx{}
 	}
@@ -221,7 +229,8 @@ func (t *txn) enqueueFresh(actor Actor, dc *deployCtx) error {
 	if err != nil {
 		return err
 	}
-	held := &heldQueue{dc: dc, version: dc.d.Version}
+	// A held deployment (held.go) is inserted with its move: nothing to write here.
+	held := &heldQueue{dc: dc, version: dc.d.Version, inserted: t.heldDeployment(dc.d.ID)}
 	next := *dc.d
 	next.Status, next.Version, next.UpdatedAt = to, dc.d.Version+1, t.now
 	dc.d = &next

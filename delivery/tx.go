@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cairnhq/cairn/ent"
@@ -96,6 +97,9 @@ type txn struct {
 	freshEnvWrites []*deployCtx
 	freshQueuedAt  map[int]time.Time
 	freshApprovals []*ent.ApprovalCreate
+	// held are, on PostgreSQL, the new deployments, jobs and automated approvals of a release
+	// being triggered, built in memory with ids taken in advance and not inserted yet (held.go).
+	held heldRows
 	// timersChanged is set when the transaction created a timer, so that
 	// the timer loop recomputes its next wake-up after commit.
 	timersChanged bool
@@ -268,7 +272,7 @@ const emitBatch = 500
 // more unsealed rows wait than one pass takes.
 func (t *txn) flushEvents() ([]Event, bool, error) {
 	if !t.unsealed {
-		return nil, false, nil
+		return nil, false, t.storeHeld()
 	}
 	e := t.e
 	if e.dialect == Postgres {
@@ -315,52 +319,69 @@ func (t *txn) flushEvents() ([]Event, bool, error) {
 
 // storeUnsealed inserts, on PostgreSQL, the transaction's audit rows and events, in the order
 // they were made, in one statement (arrays, data-modifying WITH): the sealer numbers them after
-// commit, audit rows by id.
+// commit, audit rows by id. Rows the transaction holds (held.go) are inserted by the same
+// statement.
 func (t *txn) storeUnsealed() error {
-	if len(t.audits) == 0 && len(t.emitted) == 0 {
+	var p pgArgs
+	parts, err := t.heldCTEs(&p)
+	if err != nil {
+		return err
+	}
+	parts = append(parts, t.unsealedCTEs(&p)...)
+	if len(parts) == 0 {
 		return nil
 	}
-	n := len(t.audits)
-	aSeq, aTime := make([]int64, n), make([]time.Time, n)
-	aActor, aOnBehalf, aAction, aType, aTarget, aBefore, aAfter := make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, a := range t.audits {
-		aSeq[i], aTime[i], aActor[i], aOnBehalf[i], aAction[i] = a.sequence, a.time, a.actor, a.onBehalfOf, a.action
-		aType[i], aTarget[i], aBefore[i], aAfter[i] = a.targetType, a.targetID, a.before, a.after
-	}
-	m := len(t.emitted)
-	eSeq, eTime, eDef, eRel := make([]int64, m), make([]time.Time, m), make([]int64, m), make([]int64, m)
-	eType, eEnv, ePayload := make([]string, m), make([]string, m), make([]string, m)
-	for i, c := range t.emitted {
-		mu := c.Mutation()
-		eSeq[i], _ = mu.Sequence()
-		eType[i], _ = mu.GetType()
-		eTime[i], _ = mu.Time()
-		if d, ok := mu.DefinitionID(); ok {
-			eDef[i] = int64(d)
-		}
-		if r, ok := mu.ReleaseID(); ok {
-			eRel[i] = int64(r)
-		}
-		eEnv[i], _ = mu.Environment()
-		ePayload[i], _ = mu.Payload()
-	}
-	_, err := t.ExecContext(t.ctx, `WITH a AS (INSERT INTO audit_events
-			(sequence, time, actor, on_behalf_of, action, target_type, target_id, before, after, prev_hash, hash)
-			SELECT s, tm, ac, ob, act, tt, ti, b, af, '', '' FROM unnest($1::bigint[], $2::timestamptz[], $3::text[],
-				$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY
-				AS v(s, tm, ac, ob, act, tt, ti, b, af, n) ORDER BY n RETURNING 1)
-		INSERT INTO events (sequence, type, time, definition_id, release_id, environment, payload)
-			SELECT s, ty, tm, NULLIF(d, 0), NULLIF(r, 0), en, p FROM unnest($10::bigint[], $11::text[],
-				$12::timestamptz[], $13::bigint[], $14::bigint[], $15::text[], $16::text[]) WITH ORDINALITY
-				AS v(s, ty, tm, d, r, en, p, n) ORDER BY n`,
-		aSeq, aTime, aActor, aOnBehalf, aAction, aType, aTarget, aBefore, aAfter,
-		eSeq, eType, eTime, eDef, eRel, eEnv, ePayload)
-	if err != nil {
+	if _, err := t.Tx.ExecContext(t.ctx, "WITH "+strings.Join(parts, ",\n")+" SELECT 1", p...); err != nil {
 		return fmt.Errorf("storing audit events and events: %w", err)
 	}
-	t.audits, t.emitted = nil, nil
 	return nil
+}
+
+// unsealedCTEs returns the data-modifying WITH parts that insert the transaction's audit rows
+// and events (storeUnsealed), and forgets them.
+func (t *txn) unsealedCTEs(p *pgArgs) []string {
+	var parts []string
+	if n := len(t.audits); n > 0 {
+		aSeq, aTime := make([]int64, n), make([]time.Time, n)
+		aActor, aOnBehalf, aAction, aType, aTarget, aBefore, aAfter := make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, a := range t.audits {
+			aSeq[i], aTime[i], aActor[i], aOnBehalf[i], aAction[i] = a.sequence, a.time, a.actor, a.onBehalfOf, a.action
+			aType[i], aTarget[i], aBefore[i], aAfter[i] = a.targetType, a.targetID, a.before, a.after
+		}
+		parts = append(parts, `ua AS (INSERT INTO audit_events
+			(sequence, time, actor, on_behalf_of, action, target_type, target_id, before, after, prev_hash, hash)
+			SELECT s, tm, ac, ob, act, tt, ti, b, af, '', '' FROM unnest(`+strings.Join([]string{
+			p.add(aSeq, "bigint[]"), p.add(aTime, "timestamptz[]"), p.add(aActor, "text[]"), p.add(aOnBehalf, "text[]"),
+			p.add(aAction, "text[]"), p.add(aType, "text[]"), p.add(aTarget, "text[]"), p.add(aBefore, "text[]"),
+			p.add(aAfter, "text[]")}, ", ")+`) WITH ORDINALITY
+				AS v(s, tm, ac, ob, act, tt, ti, b, af, n) ORDER BY n RETURNING 1)`)
+	}
+	if m := len(t.emitted); m > 0 {
+		eSeq, eTime, eDef, eRel := make([]int64, m), make([]time.Time, m), make([]int64, m), make([]int64, m)
+		eType, eEnv, ePayload := make([]string, m), make([]string, m), make([]string, m)
+		for i, c := range t.emitted {
+			mu := c.Mutation()
+			eSeq[i], _ = mu.Sequence()
+			eType[i], _ = mu.GetType()
+			eTime[i], _ = mu.Time()
+			if d, ok := mu.DefinitionID(); ok {
+				eDef[i] = int64(d)
+			}
+			if r, ok := mu.ReleaseID(); ok {
+				eRel[i] = int64(r)
+			}
+			eEnv[i], _ = mu.Environment()
+			ePayload[i], _ = mu.Payload()
+		}
+		parts = append(parts, `ue AS (INSERT INTO events (sequence, type, time, definition_id, release_id, environment, payload)
+			SELECT s, ty, tm, NULLIF(d, 0), NULLIF(r, 0), en, p FROM unnest(`+strings.Join([]string{
+			p.add(eSeq, "bigint[]"), p.add(eType, "text[]"), p.add(eTime, "timestamptz[]"), p.add(eDef, "bigint[]"),
+			p.add(eRel, "bigint[]"), p.add(eEnv, "text[]"), p.add(ePayload, "text[]")}, ", ")+`) WITH ORDINALITY
+				AS v(s, ty, tm, d, r, en, p, n) ORDER BY n RETURNING 1)`)
+	}
+	t.audits, t.emitted = nil, nil
+	return parts
 }
 
 // emit persists ev in the event stream, unsealed: the sealer gives it its sequence after
