@@ -478,27 +478,53 @@ func (h *heldQueue) storeAndReadWaiting(t *txn, definitionID int, envName string
 // then is the release's new deployments and their jobs, none of them in envName but h's (one
 // deployment per environment), which the read leaves out and adds last, and their jobs, whose
 // deployments the read does not return either.
+//
+// The first such read of a release's triggers reads the waiting deployments of every
+// environment its creation triggers (one statement under the definition's lock instead of one
+// per environment); an environment's answer serves its own read later only if the transaction
+// sent no other statement in between (storeHeld forgets them before any other), so that
+// nothing it changed in the queues since is missed.
 func (h *heldQueue) readWaiting(t *txn, definitionID int, envName string, page int) (ids []int, complete bool, err error) {
-	rows, err := t.Tx.QueryContext(t.ctx, `SELECT d.id FROM deployments AS d LEFT JOIN releases AS r ON d.release_id = r.id
-			WHERE d.definition_id = $1 AND d.environment_name = $2 AND d.status = $3 AND d.queued_at IS NULL
-				AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.deployment_id = d.id)
-				AND NOT EXISTS (SELECT 1 FROM manual_interventions AS m WHERE m.deployment_id = d.id)
-			ORDER BY r.number NULLS FIRST, d.id LIMIT $4`,
-		definitionID, envName, string(deployment.StatusQUEUED), page)
-	if err != nil {
-		return nil, false, fmt.Errorf("reading waiting deployments: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int
-		if err := rows.Scan(&id); err != nil {
+	w := &t.held.waiting
+	if _, ok := w.ids[envName]; !ok || w.definition != definitionID || w.page != page {
+		envs := []string{envName}
+		for _, env := range h.dc.rel.Snapshot.Environments {
+			if env.Name != envName && env.Trigger.Kind == spec.TriggerAfterRelease && env.Queue.Mode != spec.QueueLatestOnly {
+				envs = append(envs, env.Name)
+			}
+		}
+		rows, err := t.Tx.QueryContext(t.ctx, `SELECT e.name, w.id FROM unnest($2::text[]) AS e(name) LEFT JOIN LATERAL (
+				SELECT d.id FROM deployments AS d LEFT JOIN releases AS r ON d.release_id = r.id
+				WHERE d.definition_id = $1 AND d.environment_name = e.name AND d.status = $3 AND d.queued_at IS NULL
+					AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.deployment_id = d.id)
+					AND NOT EXISTS (SELECT 1 FROM manual_interventions AS m WHERE m.deployment_id = d.id)
+				ORDER BY r.number NULLS FIRST, d.id LIMIT $4) AS w ON true`,
+			definitionID, envs, string(deployment.StatusQUEUED), page)
+		if err != nil {
 			return nil, false, fmt.Errorf("reading waiting deployments: %w", err)
 		}
-		ids = append(ids, id)
+		defer rows.Close()
+		read := make(map[string][]int, len(envs))
+		for _, env := range envs {
+			read[env] = nil
+		}
+		for rows.Next() {
+			var env string
+			var id *int64
+			if err := rows.Scan(&env, &id); err != nil {
+				return nil, false, fmt.Errorf("reading waiting deployments: %w", err)
+			}
+			if id != nil {
+				read[env] = append(read[env], int(*id))
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, false, fmt.Errorf("reading waiting deployments: %w", err)
+		}
+		w.ids, w.definition, w.page = read, definitionID, page
 	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("reading waiting deployments: %w", err)
-	}
+	ids = w.ids[envName]
+	delete(w.ids, envName) // read once: the pump's next page reads again
 	if len(ids) < page {
 		return append(ids, h.dc.d.ID), true, nil
 	}

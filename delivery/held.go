@@ -44,6 +44,14 @@ type heldRows struct {
 	depSet         map[int]bool
 	jobs           []heldJob
 	approvals      []heldApproval
+	// waiting are the waiting deployments of the environments a release's creation triggers,
+	// read together by the first queue read (heldQueue.readWaiting); any other statement of the
+	// transaction forgets them (storeHeld).
+	waiting struct {
+		ids        map[string][]int
+		definition int
+		page       int
+	}
 }
 
 // heldJob is a job createJob built in memory.
@@ -294,6 +302,7 @@ func (t *txn) holding() bool {
 
 // storeHeld inserts what the transaction holds, in one statement.
 func (t *txn) storeHeld() error {
+	t.held.waiting.ids = nil // another statement: the queues may have changed since
 	if !t.holding() {
 		return nil
 	}
