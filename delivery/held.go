@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/approval"
@@ -71,12 +72,12 @@ type heldApproval struct {
 }
 
 // hooked are the clients heldHooks has hooked (engines made again over one client, as tests
-// restarting a server do, hook it once).
+// restarting a server do, hook it once); weak, so that a closed client is not kept.
 var hooked sync.Map
 
 // heldHooks makes every ent statement of a transaction that holds rows store them first.
 func heldHooks(client *ent.Client) {
-	if _, done := hooked.LoadOrStore(client, true); done {
+	if _, done := hooked.LoadOrStore(weak.Make(client), true); done {
 		return
 	}
 	store := func(ctx context.Context) error {
