@@ -861,19 +861,32 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 	// "<task name>.<name>", in the order the jobs finished: a later one wins. A secret one stays
 	// in the environment whose job set it: it was made under that environment's control, and
 	// another environment's tasks are written by people that control need not trust.
+	//
+	// The release's deployments are read first and its jobs by their deployment_id index: a
+	// condition on the jobs' status with a subquery on the deployments made SQLite walk the
+	// status index, every finished job of the installation, on every assignment.
+	deps, err := e.client.Deployment.Query().Where(deployment.ReleaseID(rel.ID)).
+		Select(deployment.FieldID, deployment.FieldEnvironmentName).All(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	envOf := make(map[int]string, len(deps))
+	depIDs := make([]int, 0, len(deps))
+	for _, dep := range deps {
+		envOf[dep.ID] = dep.EnvironmentName
+		depIDs = append(depIDs, dep.ID)
+	}
 	earlier, err := e.client.Job.Query().
-		Where(job.IDNEQ(j.ID), job.HasDeploymentWith(deployment.ReleaseID(rel.ID)),
+		Where(job.DeploymentIDIn(depIDs...), job.IDNEQ(j.ID),
 			job.StatusIn(job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED)).
-		WithDeployment(func(q *ent.DeploymentQuery) {
-			q.Select(deployment.FieldID, deployment.FieldEnvironmentName)
-		}).
+		Select(job.FieldID, job.FieldDeploymentID, job.FieldFinishedAt, job.FieldOutputVariables).
 		Order(ent.Asc(job.FieldFinishedAt), ent.Asc(job.FieldID)).All(ctx)
 	if err != nil {
 		return fail(err)
 	}
 	outputs := map[string]int{}
 	for _, ej := range earlier {
-		sameEnvironment := ej.Edges.Deployment != nil && ej.Edges.Deployment.EnvironmentName == d.EnvironmentName
+		sameEnvironment := envOf[ej.DeploymentID] == d.EnvironmentName
 		for _, v := range ej.OutputVariables {
 			if v.Secret && !sameEnvironment {
 				continue
