@@ -215,7 +215,78 @@ func (e *Engine) freeSlots(ctx context.Context, ids []int) (map[int]int, error) 
 // the jobs noted as changed since the previous round (the whole queue after a resync), and
 // matches the mirrored jobs class by class, so that a round costs what changed, not the backlog.
 func (e *Engine) ClaimQueued(ctx context.Context, q *ClaimQueue, offers []AgentOffer) ([]*ent.Job, error) {
-	return e.claimFrom(ctx, q, offers, 0)
+	claimed, err := e.claimFrom(ctx, q, offers, 0, false)
+	return claimedJobs(claimed), err
+}
+
+// ClaimedJob is a job a claim round gave an agent, with its assignment (BuildAssignment's
+// result and error) when the round prepared it.
+type ClaimedJob struct {
+	Job           *ent.Job
+	Assignment    AssignmentData
+	AssignmentErr error
+}
+
+// ClaimQueuedPrepared is ClaimQueued that also builds the assignment of each job it claims,
+// reading it beside the claim's transaction instead of after its commit: what the assignment
+// reads (the job's spec, deployment, release, artifacts, connections, earlier jobs' outputs) is
+// not what a claim changes, and the agent's name, the one part that depends on the claim, comes
+// from the agent row the claim read. A build whose claim fails (another dispatcher took the job)
+// is canceled and dropped; a job tried with several agents is built once. The dispatcher uses
+// it so that a queued job reaches its agent one database round trip (or more) sooner.
+func (e *Engine) ClaimQueuedPrepared(ctx context.Context, q *ClaimQueue, offers []AgentOffer) ([]ClaimedJob, error) {
+	return e.claimFrom(ctx, q, offers, 0, true)
+}
+
+func claimedJobs(c []ClaimedJob) []*ent.Job {
+	if c == nil {
+		return nil
+	}
+	jobs := make([]*ent.Job, len(c))
+	for i := range c {
+		jobs[i] = c[i].Job
+	}
+	return jobs
+}
+
+// prepareAhead bounds the assignments a claim round starts building before its first claim.
+const prepareAhead = 2
+
+// preparedAssignment is an assignment being built beside a claim (ClaimQueuedPrepared).
+type preparedAssignment struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	data   AssignmentData
+	err    error
+}
+
+// prepareAssignment starts building job's assignment, without the agent's name, in its own
+// goroutine.
+func (e *Engine) prepareAssignment(ctx context.Context, jobID int) *preparedAssignment {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &preparedAssignment{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.data, p.err = e.buildAssignment(ctx, jobID, false)
+	}()
+	return p
+}
+
+// wait returns the built assignment, with AGENT_NAME set to agentName.
+func (p *preparedAssignment) wait(agentName string) (AssignmentData, error) {
+	<-p.done
+	p.cancel()
+	if p.err == nil {
+		p.data.ReleaseVariables["AGENT_NAME"] = agentName
+	}
+	return p.data, p.err
+}
+
+// drop cancels a build whose claim failed and waits for its goroutine, so that a round leaves
+// none behind.
+func (p *preparedAssignment) drop() {
+	p.cancel()
+	<-p.done
 }
 
 // claimJobs is ClaimJobs, stopping after limit claims (0: no limit): one round over a mirror
@@ -224,11 +295,14 @@ func (e *Engine) claimJobs(ctx context.Context, offers []AgentOffer, limit int) 
 	if len(offers) == 0 {
 		return nil, nil
 	}
-	return e.claimFrom(ctx, NewClaimQueue(), offers, limit)
+	claimed, err := e.claimFrom(ctx, NewClaimQueue(), offers, limit, false)
+	return claimedJobs(claimed), err
 }
 
-// claimFrom runs one claim round over the mirror q, stopping after limit claims (0: no limit).
-func (e *Engine) claimFrom(ctx context.Context, q *ClaimQueue, offers []AgentOffer, limit int) ([]*ent.Job, error) {
+// claimFrom runs one claim round over the mirror q, stopping after limit claims (0: no limit);
+// with prepare it builds the claimed jobs' assignments beside their claims
+// (ClaimQueuedPrepared).
+func (e *Engine) claimFrom(ctx context.Context, q *ClaimQueue, offers []AgentOffer, limit int, prepare bool) (claimed []ClaimedJob, err error) {
 	if err := e.refresh(ctx, q); err != nil {
 		return nil, fmt.Errorf("claiming jobs: %w", err)
 	}
@@ -250,12 +324,28 @@ func (e *Engine) claimFrom(ctx context.Context, q *ClaimQueue, offers []AgentOff
 			}
 		}
 	}
+	// Assignments being built beside their jobs' claims, by job; those whose job was not
+	// claimed are dropped when the round ends. The oldest jobs, as many as there are agents
+	// that meet some job and at most prepareAhead, are started now, beside the read of the
+	// agents' free slots: with free agents they are the jobs the round claims first. The others
+	// start with their claim, and each claimed job waits for its build before the next claim,
+	// so that a round holds at most prepareAhead+1 database connections for them.
+	prepared := map[int]*preparedAssignment{}
+	defer func() {
+		for _, p := range prepared {
+			p.drop()
+		}
+	}()
+	if prepare {
+		for _, j := range page[:min(len(page), len(unread), prepareAhead)] {
+			prepared[j.id] = e.prepareAssignment(ctx, j.id)
+		}
+	}
 	free, err := e.freeSlots(ctx, unread)
 	if err != nil {
 		q.Resync()
 		return nil, fmt.Errorf("claiming jobs: %w", err)
 	}
-	var claimed []*ent.Job
 	// A job whose row another transaction holds is skipped at first (PostgreSQL), then tried
 	// again, waiting for it, once the free ones are claimed: the holder may be a claimer on
 	// another replica (the job is gone then) or a short write such as a waiting reason (the
@@ -270,7 +360,10 @@ func (e *Engine) claimFrom(ctx context.Context, q *ClaimQueue, offers []AgentOff
 				if free[id] == 0 {
 					continue
 				}
-				got, full, locked, err := e.claim(ctx, id, j, pass == 0)
+				if prepare && prepared[j.id] == nil {
+					prepared[j.id] = e.prepareAssignment(ctx, j.id)
+				}
+				got, agentName, full, locked, err := e.claim(ctx, id, j, pass == 0)
 				if err != nil {
 					q.Resync()
 					return claimed, err
@@ -288,7 +381,13 @@ func (e *Engine) claimFrom(ctx context.Context, q *ClaimQueue, offers []AgentOff
 				q.Forget(j.id)
 				if got != nil {
 					free[id]--
-					claimed = append(claimed, got)
+					c := ClaimedJob{Job: got}
+					if p := prepared[j.id]; p != nil {
+						delete(prepared, j.id)
+						c.Assignment, c.AssignmentErr = p.wait(agentName)
+						jobstages.Stamp(j.id, "assignment built")
+					}
+					claimed = append(claimed, c)
 					if limit > 0 && len(claimed) >= limit {
 						return claimed, nil
 					}
@@ -306,7 +405,7 @@ func (e *Engine) claimFrom(ctx context.Context, q *ClaimQueue, offers []AgentOff
 // claim tries to assign job jobID to the agent. full is set when the agent has no free slot.
 // With skipLocked (PostgreSQL), a job row another transaction holds is not waited for: locked
 // is set instead.
-func (e *Engine) claim(ctx context.Context, agentID int, qj queuedJob, skipLocked bool) (claimed *ent.Job, full, locked bool, err error) {
+func (e *Engine) claim(ctx context.Context, agentID int, qj queuedJob, skipLocked bool) (claimed *ent.Job, agentName string, full, locked bool, err error) {
 	jobID, j := qj.id, qj.job()
 	jobstages.Stamp(jobID, "claim requested")
 	err = e.inTxConcurrent(ctx, func(t *txn) error {
@@ -374,13 +473,17 @@ func (e *Engine) claim(ctx context.Context, agentID int, qj queuedJob, skipLocke
 		if err != nil {
 			return fmt.Errorf("reading claimed job %d: %w", jobID, err)
 		}
+		agentName = a.Name
 		return nil
 	})
+	if err != nil {
+		claimed = nil // a failed commit claimed nothing
+	}
 	if claimed != nil {
 		claimed = claimed.Unwrap()
 		jobstages.Stamp(jobID, "claim committed")
 	}
-	return claimed, full, locked, err
+	return claimed, agentName, full, locked, err
 }
 
 // agentPool is what waiting reasons are explained from: the enabled agents, the online ones with
@@ -783,6 +886,13 @@ func envName(s string) string {
 // tasks, the release's artifacts with their CI download information and credentials (decrypted),
 // and the timeout. Its result holds secrets: send it, never log or store it.
 func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData, error) {
+	return e.buildAssignment(ctx, jobID, true)
+}
+
+// buildAssignment is BuildAssignment; without withAgent it leaves out AGENT_NAME (the job's
+// agent is not read), for a build that runs beside the job's claim, before the job has an agent
+// (ClaimQueuedPrepared sets it from the claim).
+func (e *Engine) buildAssignment(ctx context.Context, jobID int, withAgent bool) (AssignmentData, error) {
 	fail := func(err error) (AssignmentData, error) {
 		return AssignmentData{}, fmt.Errorf("building assignment of job %d: %w", jobID, err)
 	}
@@ -836,7 +946,7 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 		},
 	}
 	// AGENT_NAME (Azure's Agent.Name): the agent the job was given to, a target's name.
-	if j.AgentID != nil {
+	if withAgent && j.AgentID != nil {
 		if a, err := e.client.Agent.Get(ctx, *j.AgentID); err == nil {
 			out.ReleaseVariables["AGENT_NAME"] = a.Name
 		} else if !ent.IsNotFound(err) {
@@ -861,19 +971,32 @@ func (e *Engine) BuildAssignment(ctx context.Context, jobID int) (AssignmentData
 	// "<task name>.<name>", in the order the jobs finished: a later one wins. A secret one stays
 	// in the environment whose job set it: it was made under that environment's control, and
 	// another environment's tasks are written by people that control need not trust.
+	//
+	// The release's deployments are read first and its jobs by their deployment_id index: a
+	// condition on the jobs' status with a subquery on the deployments made SQLite walk the
+	// status index, every finished job of the installation, on every assignment.
+	deps, err := e.client.Deployment.Query().Where(deployment.ReleaseID(rel.ID)).
+		Select(deployment.FieldID, deployment.FieldEnvironmentName).All(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	envOf := make(map[int]string, len(deps))
+	depIDs := make([]int, 0, len(deps))
+	for _, dep := range deps {
+		envOf[dep.ID] = dep.EnvironmentName
+		depIDs = append(depIDs, dep.ID)
+	}
 	earlier, err := e.client.Job.Query().
-		Where(job.IDNEQ(j.ID), job.HasDeploymentWith(deployment.ReleaseID(rel.ID)),
+		Where(job.DeploymentIDIn(depIDs...), job.IDNEQ(j.ID),
 			job.StatusIn(job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED)).
-		WithDeployment(func(q *ent.DeploymentQuery) {
-			q.Select(deployment.FieldID, deployment.FieldEnvironmentName)
-		}).
+		Select(job.FieldID, job.FieldDeploymentID, job.FieldFinishedAt, job.FieldOutputVariables).
 		Order(ent.Asc(job.FieldFinishedAt), ent.Asc(job.FieldID)).All(ctx)
 	if err != nil {
 		return fail(err)
 	}
 	outputs := map[string]int{}
 	for _, ej := range earlier {
-		sameEnvironment := ej.Edges.Deployment != nil && ej.Edges.Deployment.EnvironmentName == d.EnvironmentName
+		sameEnvironment := envOf[ej.DeploymentID] == d.EnvironmentName
 		for _, v := range ej.OutputVariables {
 			if v.Secret && !sameEnvironment {
 				continue

@@ -93,6 +93,7 @@ func main() {
 	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle,fanout", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, fanout, scale, write, retention, subscriptions, webhooks (scale, write, retention, subscriptions and webhooks run only when named)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	traceFile := flag.String("trace", "", "write a Go execution trace of the run to this file (go tool trace)")
+	allocProfile := flag.String("allocprofile", "", "write the allocations of the run (pprof allocs profile, the default sampling) to this file at its end")
 	stages := flag.Bool("stages", false, "dispatch: record and print the time each job spent in each stage of its dispatch (internal/jobstages)")
 	flag.Parse()
 	if *stages {
@@ -109,6 +110,14 @@ func main() {
 		if err == nil && pprof.StartCPUProfile(f) == nil {
 			defer pprof.StopCPUProfile()
 		}
+	}
+	if *allocProfile != "" {
+		defer func() {
+			if f, err := os.Create(*allocProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	o.only = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {

@@ -440,18 +440,20 @@ func (h *Hub) dispatchRound() (ok bool) {
 		}
 	}
 	if len(free) > 0 {
-		jobs, err := h.e.ClaimQueued(h.ctx, h.queue, free)
+		// The assignments are built beside the claims (ClaimQueuedPrepared), not after them.
+		claimed, err := h.e.ClaimQueuedPrepared(h.ctx, h.queue, free)
 		if err != nil && h.ctx.Err() == nil {
 			h.log.Error("claiming jobs", "agents", len(free), "err", err)
 			ok = false
 		}
-		for _, j := range jobs { // claimed before any error: they are this round's to deliver
+		for _, c := range claimed { // claimed before any error: they are this round's to deliver
+			j := c.Job
 			jobstages.At(j.ID, "round began", began)
 			if j.AssignedAt != nil {
 				h.opts.Observer.JobAssigned(j.AssignedAt.Sub(j.QueuedAt))
 			}
 			if s := h.session(*j.AgentID); s != nil {
-				h.assign(s, j.ID)
+				h.deliver(s, j.ID, c.Assignment, c.AssignmentErr)
 			}
 			// A session gone since the snapshot: the job stays ASSIGNED to its agent, which
 			// reconciles it when it reconnects (or it is LOST after the grace period).
@@ -503,6 +505,12 @@ func (h *Hub) waitingLoop() {
 func (h *Hub) assign(s *session, jobID int) {
 	data, err := h.e.BuildAssignment(h.ctx, jobID)
 	jobstages.Stamp(jobID, "assignment built")
+	h.deliver(s, jobID, data, err)
+}
+
+// deliver sends a job's assignment, built (data) or not (err, from BuildAssignment), as assign
+// does.
+func (h *Hub) deliver(s *session, jobID int, data delivery.AssignmentData, err error) {
 	if err == nil {
 		msg := toWire(data)
 		var raw []byte
