@@ -104,8 +104,8 @@ func (e *Engine) FollowEvents(ctx context.Context, bus Subscriber, actor Actor, 
 // next event: one is started when the bus has events for the stream and
 // ends a moment after they are handled (followLinger), so an idle stream
 // holds none (an idle GraphQL subscription holds its connection's reader
-// alone). The checks of
-// FollowEvents fail before anything starts (done is then not called).
+// alone). The checks of FollowEvents fail before anything starts (done is
+// then not called).
 func (e *Engine) FollowEventsEach(ctx context.Context, bus Subscriber, actor Actor, f EventFilter, afterSeq int64,
 	emit func(context.Context, Event) error, done func()) error {
 	if err := e.startFollowing(ctx, actor, f, &afterSeq); err != nil {
