@@ -102,9 +102,10 @@ func (e *Engine) FollowEvents(ctx context.Context, bus Subscriber, actor Actor, 
 // that turns events into something else saves a goroutine per stream this
 // way. On a NotifySubscriber (the server's bus) no goroutine waits for the
 // next event: one is started when the bus has events for the stream and
-// ends when they are handled, so an idle stream holds none (an idle GraphQL
-// subscription holds its connection's reader alone). The checks of
-// FollowEvents fail before anything starts (done is then not called).
+// ends a moment after they are handled (followLinger), so an idle stream
+// holds none (an idle GraphQL subscription holds its connection's reader
+// alone). The checks of FollowEvents fail before anything starts (done is
+// then not called).
 func (e *Engine) FollowEventsEach(ctx context.Context, bus Subscriber, actor Actor, f EventFilter, afterSeq int64,
 	emit func(context.Context, Event) error, done func()) error {
 	if err := e.startFollowing(ctx, actor, f, &afterSeq); err != nil {
@@ -115,7 +116,7 @@ func (e *Engine) FollowEventsEach(ctx context.Context, bus Subscriber, actor Act
 		readers: &definitionReaders{e: e, actor: actor},
 	}
 	if nb, ok := bus.(NotifySubscriber); ok {
-		n := &notifiedFollower{fl: fl, ctx: ctx, bus: nb, done: done}
+		n := &notifiedFollower{fl: fl, ctx: ctx, bus: nb, done: done, kick: make(chan struct{}, 1)}
 		n.stop = context.AfterFunc(ctx, n.wake)
 		n.wake()
 		return nil
@@ -235,10 +236,11 @@ func (fl *eventFollower) live(ctx context.Context, ev Event) error {
 // notifiedFollower runs an eventFollower on a NotifySubscriber's
 // subscription: a goroutine runs it only while there is something to do
 // (events queued, the subscription ended, ctx ended), started by the bus's
-// notice, and ends once the queue is empty. An idle stream holds no
-// goroutine, and the goroutine that runs it starts with a small stack each
-// time instead of keeping the one its first deep calls (the catch-up read,
-// executing and writing an event) grew.
+// notice, and ends once the queue has stayed empty for followLinger. An
+// idle stream holds no goroutine, and the goroutine that runs it starts
+// with a small stack each time instead of keeping the one its first deep
+// calls (the catch-up read, executing and writing an event) grew; a stream
+// whose events come closer than followLinger keeps its goroutine.
 type notifiedFollower struct {
 	fl   *eventFollower
 	ctx  context.Context
@@ -250,9 +252,21 @@ type notifiedFollower struct {
 	running  bool // a goroutine runs drain
 	again    bool // woken while running: look again before ending
 	finished bool // done was called
+	// kick wakes a goroutine that lingers after draining (capacity 1; sent
+	// to by wake with again set, never blocking).
+	kick chan struct{}
 
 	q EventQueue // the current subscription (nil: subscribe and catch up); drain's
 }
+
+// followLinger is how long a stream's goroutine waits for the next event
+// after its queue drains before it ends. A stream whose events come more
+// often keeps its goroutine and the stack that executing and writing an
+// event grew, instead of starting a goroutine per event whose stack grows
+// again through the resolver (paced fan-out's p99 rose with that); a stream
+// idle for longer gives the goroutine up as before. docs/decisions.md,
+// "An idle event subscription holds one goroutine".
+const followLinger = 500 * time.Millisecond
 
 // wake makes sure a goroutine looks at the stream: it starts one unless one
 // runs. Called by the bus (while it is locked) and when ctx ends.
@@ -262,6 +276,10 @@ func (n *notifiedFollower) wake() {
 	case n.finished:
 	case n.running:
 		n.again = true
+		select {
+		case n.kick <- struct{}{}:
+		default: // already kicked
+		}
 	default:
 		n.running = true
 		go n.drain()
@@ -269,8 +287,15 @@ func (n *notifiedFollower) wake() {
 	n.mu.Unlock()
 }
 
-// drain runs the stream until nothing is left to do, or to its end.
+// drain runs the stream until nothing is left to do for followLinger, or to
+// its end.
 func (n *notifiedFollower) drain() {
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for {
 		if err := n.step(); err != nil {
 			if n.ctx.Err() == nil {
@@ -279,15 +304,46 @@ func (n *notifiedFollower) drain() {
 			n.finish()
 			return
 		}
-		n.mu.Lock()
-		if !n.again {
-			n.running = false
-			n.mu.Unlock()
-			return
+		if n.rearmed() {
+			continue
 		}
-		n.again = false
+		// Drained: wait a moment for the next event (wake kicks) before
+		// giving the goroutine up.
+		if linger == nil {
+			linger = time.NewTimer(followLinger)
+		} else {
+			linger.Reset(followLinger)
+		}
+		select {
+		case <-n.kick:
+			n.rearmed()
+			continue
+		case <-linger.C:
+		}
+		n.mu.Lock()
+		if n.again {
+			n.again = false
+			n.mu.Unlock()
+			continue
+		}
+		n.running = false
+		select {
+		case <-n.kick: // a kick that lost the race with the timer: again was already seen
+		default:
+		}
 		n.mu.Unlock()
+		return
 	}
+}
+
+// rearmed reports whether wake was called since drain last looked, and
+// clears it.
+func (n *notifiedFollower) rearmed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	again := n.again
+	n.again = false
+	return again
 }
 
 // step handles what is queued, subscribing and catching up first when it has

@@ -2,6 +2,8 @@ package delivery_test
 
 import (
 	"context"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,13 +166,39 @@ func TestFollowEventsNotified(t *testing.T) {
 		e6 := toggle()
 		publish(e6)
 		wantSeq(t, out, e6.Sequence)
+		// Idle, the stream gives its goroutine up (after a linger), and the
+		// next event starts one again.
+		waitFollowers(t, 0)
+		e7 := toggle()
+		publish(e7)
+		wantSeq(t, out, e7.Sequence)
 		cancel()
 		for range out { // closes once ctx ended
 		}
 		if n := bus.Subscribers(); n != 0 {
 			t.Fatalf("%d bus subscribers after the end, want 0", n)
 		}
+		waitFollowers(t, 0)
 	})
+}
+
+// waitFollowers waits until want goroutines run a notified stream (drain),
+// and fails with their stacks if that does not happen within 10 seconds.
+func waitFollowers(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		n := strings.Count(stacks, "delivery.(*notifiedFollower).drain(")
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines run a notified stream, want %d\n%s", n, want, stacks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestPruneEvents keeps young events and the newest ones, and those that

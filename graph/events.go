@@ -37,6 +37,7 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 		push.claimPush(true)
 	}
 	out := make(chan T, 1)
+	var class classMemo
 	// The engine's goroutine turns each event into T and sends it: one
 	// goroutine per subscription, not a second one relaying a channel.
 	emit := func(fctx context.Context, ev delivery.Event) error {
@@ -52,7 +53,7 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 			}
 		}
 		if push != nil {
-			it := fanoutItem{seq: ev.Sequence, class: fanoutClass(a, delivery.HiddenInScope(ctx)),
+			it := fanoutItem{seq: ev.Sequence, class: class.of(a, delivery.HiddenInScope(ctx)),
 				push: func() { out <- v }}
 			slot.current = &it
 			err := push.deliver()
@@ -66,7 +67,7 @@ func followEvents[T any](ctx context.Context, r *Resolver, f delivery.EventFilte
 		if slot != nil {
 			// The next event's Refresh waits until this one's payload is
 			// made: the payload is made in the scope its class names.
-			it := fanoutItem{seq: ev.Sequence, class: fanoutClass(a, delivery.HiddenInScope(ctx)),
+			it := fanoutItem{seq: ev.Sequence, class: class.of(a, delivery.HiddenInScope(ctx)),
 				push: func() { out <- v }, handled: make(chan struct{})}
 			select {
 			case slot.items <- it:

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,6 +150,24 @@ func fanoutClass(a delivery.Actor, hidden []int) string {
 	fmt.Fprintf(&b, "%d\x00%s\x00%s\x00%s\x00%t\x00%s\x00%v",
 		a.UserID, a.Username, a.Role, a.Via, a.System, strings.Join(a.Scopes, ","), hidden)
 	return b.String()
+}
+
+// classMemo is a stream's last visibility class: its viewer is fixed and
+// the hidden definitions seldom change, so most events reuse the string
+// instead of formatting it again (it was ~4 % of a paced fan-out's CPU).
+// One stream's emit uses it, one event at a time.
+type classMemo struct {
+	hidden []int
+	class  string
+	ok     bool
+}
+
+// of returns fanoutClass(a, hidden); a must be the same on every call.
+func (m *classMemo) of(a delivery.Actor, hidden []int) string {
+	if !m.ok || !slices.Equal(m.hidden, hidden) {
+		m.hidden, m.class, m.ok = slices.Clone(hidden), fanoutClass(a, hidden), true
+	}
+	return m.class
 }
 
 // fanoutShape hashes what an operation's payload depends on besides the

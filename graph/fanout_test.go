@@ -36,6 +36,25 @@ func TestFanoutClass(t *testing.T) {
 	}
 }
 
+// TestClassMemo: a stream's remembered class follows its hidden
+// definitions as they change.
+func TestClassMemo(t *testing.T) {
+	sam := delivery.Actor{UserID: 2, Username: "sam", Role: delivery.RoleViewer}
+	var m classMemo
+	for i, h := range [][]int{nil, {}, {3}, {3}, {3, 4}, nil} {
+		got := m.of(sam, h)
+		if want := fanoutClass(sam, h); got != want {
+			t.Errorf("step %d (%v): class %q, want %q", i, h, got, want)
+		}
+	}
+	h := []int{5}
+	m.of(sam, h)
+	h[0] = 6
+	if got, want := m.of(sam, h), fanoutClass(sam, []int{6}); got != want {
+		t.Errorf("hidden changed in place: class %q, want %q", got, want)
+	}
+}
+
 // TestFanoutCache: the first claim of a key owns it, later ones wait for
 // its bytes; a failed owner drops the entry; the cache stays bounded.
 func TestFanoutCache(t *testing.T) {

@@ -8,7 +8,12 @@
 // and the latency of each event from its transaction to its last subscriber
 // (p50, p99, max). Each transport runs twice: a burst (commits back to
 // back: the throughput, latency includes queueing) and paced (-rate commits
-// per second: the latency of an event on a quiet server).
+// per second: the latency of an event on a quiet server). -cpuprofile
+// writes a CPU profile of the GraphQL paced phase, from its first commit to
+// its last delivery. The cpu/delivery column is the process's CPU time
+// (server and clients, user and system) over the same span per delivery:
+// on a loaded machine, where the latencies say more about the other work
+// than about this one, it still compares two builds.
 //
 //	go run ./cmd/eventbench -subscribers 1000 -events 200 -rate 20
 package main
@@ -22,9 +27,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -40,14 +47,15 @@ func main() {
 	events := flag.Int("events", 200, "events committed per phase")
 	rate := flag.Float64("rate", 20, "commits per second of the paced phases (latency without queueing)")
 	dsn := flag.String("database-url", "", "PostgreSQL DSN (default: SQLite in a temporary directory)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the GraphQL paced phase to this file")
 	flag.Parse()
-	if err := run(*subscribers, *events, *rate, *dsn); err != nil {
+	if err := run(*subscribers, *events, *rate, *dsn, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "eventbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, events int, rate float64, dsn string) error {
+func run(n, events int, rate float64, dsn, cpuprofile string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "eventbench")
 	if err != nil {
@@ -102,8 +110,8 @@ func run(n, events int, rate float64, dsn string) error {
 
 	fmt.Printf("subscribers %d, events %d per phase, paced at %.0f/s, database %s\n\n", n, events, rate,
 		map[bool]string{true: "SQLite", false: "PostgreSQL"}[dsn == ""])
-	fmt.Printf("%-34s %-7s %10s %14s %10s %10s %10s\n", "transport", "commits", "commits/s", "deliveries/s", "p50", "p99", "max")
-	for _, p := range []struct {
+	fmt.Printf("%-34s %-7s %10s %14s %10s %10s %10s %14s\n", "transport", "commits", "commits/s", "deliveries/s", "p50", "p99", "max", "cpu/delivery")
+	for i, p := range []struct {
 		name string
 		dial func(context.Context) (*client, error)
 	}{
@@ -116,12 +124,17 @@ func run(n, events int, rate float64, dsn string) error {
 			name  string
 			pause time.Duration
 		}{{"burst", 0}, {"paced", time.Duration(float64(time.Second) / rate)}} {
-			r, err := phase(n, events, p.dial, fire, mode.pause)
+			profile := ""
+			if i == 0 && mode.pause > 0 {
+				profile = cpuprofile
+			}
+			r, err := phase(n, events, p.dial, fire, mode.pause, profile)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", p.name, mode.name, err)
 			}
-			fmt.Printf("%-34s %-7s %10.0f %14.0f %10s %10s %10s\n", p.name, mode.name, r.commitRate, r.deliveryRate,
-				r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.max.Round(100*time.Microsecond))
+			fmt.Printf("%-34s %-7s %10.0f %14.0f %10s %10s %10s %14s\n", p.name, mode.name, r.commitRate, r.deliveryRate,
+				r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.max.Round(100*time.Microsecond),
+				r.cpuPerDelivery.Round(100*time.Nanosecond))
 		}
 	}
 	return nil
@@ -140,6 +153,16 @@ func lastSeq(ctx context.Context, s *server.Server) int64 {
 type result struct {
 	commitRate, deliveryRate float64
 	p50, p99, max            time.Duration
+	cpuPerDelivery           time.Duration
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // client is one subscriber: it records when each sequence arrived and the
@@ -153,8 +176,10 @@ type client struct {
 }
 
 // phase connects n clients, commits events (back to back, or one every
-// pause), and waits until each client has every event.
-func phase(n, events int, dial func(context.Context) (*client, error), fire func() error, pause time.Duration) (result, error) {
+// pause), and waits until each client has every event. A profile path
+// names the file of a CPU profile from the first commit to the last
+// delivery.
+func phase(n, events int, dial func(context.Context) (*client, error), fire func() error, pause time.Duration, profile string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	clients := make([]*client, n)
@@ -202,6 +227,18 @@ func phase(n, events int, dial func(context.Context) (*client, error), fire func
 			}
 		}()
 	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := range events {
 		if i > 0 && pause > 0 {
@@ -213,6 +250,10 @@ func phase(n, events int, dial func(context.Context) (*client, error), fire func
 	}
 	committed := time.Since(start)
 	readers.Wait()
+	cpu := cpuTime() - cpu0
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	close(errs)
 	if err := <-errs; err != nil {
 		return result{}, err
@@ -242,6 +283,7 @@ func phase(n, events int, dial func(context.Context) (*client, error), fire func
 		commitRate:   float64(events) / committed.Seconds(),
 		deliveryRate: float64(n*events) / end.Sub(start).Seconds(),
 		p50:          pct(0.50), p99: pct(0.99), max: lat[len(lat)-1],
+		cpuPerDelivery: cpu / time.Duration(n*events),
 	}, nil
 }
 
