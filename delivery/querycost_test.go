@@ -264,28 +264,13 @@ func TestCreateReleaseStatements(t *testing.T) {
 			if verb != "SELECT" && verb != "UPDATE" && verb != "DELETE" {
 				continue
 			}
-			rows, err := db.SQL.QueryContext(f.ctx, "EXPLAIN QUERY PLAN "+s.q, s.args...)
-			if err != nil {
-				t.Fatalf("explaining %s: %v", s.q, err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, notused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
+			plan := sqlitePlan(t, db, s.q, s.args)
 			for _, step := range plan {
 				if strings.Contains(step, "_unsealed") {
 					continue // the partial index of the sealer's rows: only they are read
 				}
-				for _, table := range growingTables {
-					if strings.HasPrefix(step, "SCAN "+table) && (len(step) == len("SCAN "+table) || step[len("SCAN "+table)] == ' ') {
-						t.Errorf("%s\nscans %s: %s", s.q, table, strings.Join(plan, "; "))
-					}
+				if table := scannedTable(step); table != "" {
+					t.Errorf("%s\nscans %s: %s", s.q, table, strings.Join(plan, "; "))
 				}
 			}
 		}
@@ -323,6 +308,36 @@ func TestCreateReleaseStatements(t *testing.T) {
 // definition's lock.
 // On SQLite the transaction seals its own rows.
 var createReleaseStatements = map[delivery.Dialect]int{delivery.SQLite: 35, delivery.Postgres: 18}
+
+// sqlitePlan returns the steps of SQLite's plan for q.
+func sqlitePlan(t *testing.T, db *storage.DB, q string, args []any) []string {
+	t.Helper()
+	rows, err := db.SQL.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("explaining %s: %v", q, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return plan
+}
+
+// scannedTable returns the growing table (growingTables) a plan step scans, or "".
+func scannedTable(step string) string {
+	for _, table := range growingTables {
+		if strings.HasPrefix(step, "SCAN "+table) && (len(step) == len("SCAN "+table) || step[len("SCAN "+table)] == ' ') {
+			return table
+		}
+	}
+	return ""
+}
 
 // growingTables grow with releases, deployments, audit rows and events: no statement of
 // createRelease may scan one.
