@@ -43,7 +43,7 @@ func TestBuildAssignmentReadsNoHistory(t *testing.T) {
 		t.Fatal("no statement recorded")
 	}
 	for _, st := range log {
-		plan := sqlitePlan(t, db, st.q, st.args)
+		plan := storagetest.SQLitePlan(t, db, st.q, st.args...)
 		for _, step := range plan {
 			if strings.Contains(step, "job_status_queued_at") {
 				t.Errorf("%s\nreads jobs by status: %s", st.q, strings.Join(plan, "; "))

@@ -264,7 +264,7 @@ func TestCreateReleaseStatements(t *testing.T) {
 			if verb != "SELECT" && verb != "UPDATE" && verb != "DELETE" {
 				continue
 			}
-			plan := sqlitePlan(t, db, s.q, s.args)
+			plan := storagetest.SQLitePlan(t, db, s.q, s.args...)
 			for _, step := range plan {
 				if strings.Contains(step, "_unsealed") {
 					continue // the partial index of the sealer's rows: only they are read
@@ -308,26 +308,6 @@ func TestCreateReleaseStatements(t *testing.T) {
 // definition's lock.
 // On SQLite the transaction seals its own rows.
 var createReleaseStatements = map[delivery.Dialect]int{delivery.SQLite: 35, delivery.Postgres: 18}
-
-// sqlitePlan returns the steps of SQLite's plan for q.
-func sqlitePlan(t *testing.T, db *storage.DB, q string, args []any) []string {
-	t.Helper()
-	rows, err := db.SQL.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
-	if err != nil {
-		t.Fatalf("explaining %s: %v", q, err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	return plan
-}
 
 // scannedTable returns the growing table (growingTables) a plan step scans, or "".
 func scannedTable(step string) string {

@@ -84,20 +84,7 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 			if q == "" {
 				t.Fatalf("no page query among %v", drv.last)
 			}
-			rows, err := db.SQL.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, notused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
+			plan := storagetest.SQLitePlan(t, db, q, args...)
 			all := strings.Join(plan, "; ")
 			used := false
 			for _, ix := range tc.index {

@@ -334,3 +334,26 @@ func dropOrphanTemplates(ctx context.Context, admin *sql.DB, lock *sql.Conn) {
 		_, _ = lock.ExecContext(ctx, "SELECT pg_advisory_unlock($1, $2)", templateLockClass, key)
 	}
 }
+
+// SQLitePlan returns the steps (the detail column) of SQLite's EXPLAIN QUERY PLAN for q.
+func SQLitePlan(t testing.TB, db *storage.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.SQL.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("explaining %s: %v", q, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
