@@ -86,14 +86,8 @@ func (t *txn) flushFresh() error {
 			FROM (SELECT unnest(`+p.add(depIDs, "bigint[]")+`) AS id, unnest(`+p.add(depQueued, "timestamptz[]")+`) AS q) AS v
 			WHERE d.id = v.id RETURNING 1)`)
 		}
-		parts = append(parts, t.unsealedCTEs(&p)...)
-		if len(parts) == 0 {
-			return nil
-		}
-		if _, err := t.Tx.ExecContext(t.ctx, "WITH "+strings.Join(parts, ",\n")+" SELECT 1", p...); err != nil {
-			return fmt.Errorf("storing the new environments and deployments: %w", err)
-		}
-		return nil
+		parts = append(parts, t.unsealedCTEs(&p)...) // before p is read below
+		return t.execWith(parts, p, "storing the new environments and deployments")
 	}
 	if len(envIDs) == 0 && len(depIDs) == 0 {
 		return nil

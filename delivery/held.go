@@ -312,8 +312,19 @@ func (t *txn) storeHeld() error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.Tx.ExecContext(t.ctx, "WITH "+strings.Join(parts, ",\n")+" SELECT 1", p...); err != nil {
-		return fmt.Errorf("storing the new deployments and jobs: %w", err)
+	return t.execWith(parts, p, "storing the new deployments and jobs")
+}
+
+// execWith sends data-modifying WITH parts (heldCTEs, unsealedCTEs, flushFresh's) as one
+// statement, when there are any; like every other statement, it forgets the queue reads kept
+// for later (heldQueue.readWaiting).
+func (t *txn) execWith(parts []string, args pgArgs, doing string) error {
+	t.held.waiting.ids = nil
+	if len(parts) == 0 {
+		return nil
+	}
+	if _, err := t.Tx.ExecContext(t.ctx, "WITH "+strings.Join(parts, ",\n")+" SELECT 1", args...); err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
 	}
 	return nil
 }

@@ -327,14 +327,8 @@ func (t *txn) storeUnsealed() error {
 	if err != nil {
 		return err
 	}
-	parts = append(parts, t.unsealedCTEs(&p)...)
-	if len(parts) == 0 {
-		return nil
-	}
-	if _, err := t.Tx.ExecContext(t.ctx, "WITH "+strings.Join(parts, ",\n")+" SELECT 1", p...); err != nil {
-		return fmt.Errorf("storing audit events and events: %w", err)
-	}
-	return nil
+	parts = append(parts, t.unsealedCTEs(&p)...) // before p is read below
+	return t.execWith(parts, p, "storing audit events and events")
 }
 
 // unsealedCTEs returns the data-modifying WITH parts that insert the transaction's audit rows
