@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -21,6 +22,7 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/predicate"
+	"github.com/cairnhq/cairn/internal/pgexec"
 )
 
 // Sealing (docs/decisions.md, "Writes scale out: a sealer orders the audit chain and the
@@ -70,6 +72,14 @@ type sealState struct {
 	// headSeen is the highest checkpoint sequence this engine sealed or read: a checkpoint
 	// found below it was moved back.
 	headSeen int64
+	// sealTxs and sealEmpty count seal transactions, and those that found nothing (SealPasses).
+	sealTxs, sealEmpty atomic.Int64
+}
+
+// SealPasses reports how many seal transactions this engine ran and how many of them found
+// nothing to seal (another replica's pass had sealed it).
+func (e *Engine) SealPasses() (txs, empty int64) {
+	return e.sealTxs.Load(), e.sealEmpty.Load()
 }
 
 // sealAfterCommit returns once a seal that started after the caller's commit has run (or
@@ -116,10 +126,15 @@ func (e *Engine) Seal(ctx context.Context) error {
 					return fmt.Errorf("taking the seal lock: %w", err)
 				}
 			}
-			events, more, err = e.sealIn(ctx, tx)
+			e.sealTxs.Add(1)
+			var sealed bool
+			events, sealed, more, err = e.sealIn(ctx, tx)
 			if err != nil {
 				_ = tx.Rollback()
 				return err
+			}
+			if !sealed {
+				e.sealEmpty.Add(1)
 			}
 			if err := tx.Commit(); err != nil {
 				return fmt.Errorf("committing seal: %w", err)
@@ -210,9 +225,16 @@ func (e *Engine) readCheckpoint(ctx context.Context, c *ent.Client) (checkpoint,
 // rows come with the checkpoint, the unsealed events with the stream's last sequence, and one
 // statement numbers both and moves the checkpoint (seven before; each is a round trip, and a
 // writer's seal follows its commit). On SQLite the statements run in process.
-func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) {
+func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) (_ []Event, sealed, more bool, _ error) {
 	c := tx.Client()
 	pg := e.dialect == Postgres
+	// The reads walk partial indexes that every sealed row leaves: as unnamed statements they
+	// mark the entries of rows sealed before as dead, so that the next pass skips them
+	// (internal/pgexec).
+	rctx := ctx
+	if pg {
+		rctx = pgexec.Unnamed(ctx)
+	}
 	aq := c.AuditEvent.Query().Where(unsealed[predicate.AuditEvent]()).
 		Order(ent.Asc(auditevent.FieldID)).Limit(sealBatch)
 	if pg {
@@ -221,9 +243,9 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 				FROM audit_checkpoints ORDER BY id LIMIT 1) AS c)`), sealCheckpointColumn)
 		})
 	}
-	audits, err := aq.All(ctx)
+	audits, err := aq.All(rctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("reading unsealed audit events: %w", err)
+		return nil, false, false, fmt.Errorf("reading unsealed audit events: %w", err)
 	}
 	var auditUpdate *rowsUpdate
 	var head checkpoint
@@ -234,7 +256,7 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 			head, err = e.readCheckpoint(ctx, c)
 		}
 		if err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 		u := &rowsUpdate{table: "audit_events", ids: make([]int64, len(audits)), seqs: make([]int64, len(audits)),
 			prevs: make([]string, len(audits)), hashes: make([]string, len(audits))}
@@ -248,10 +270,10 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 		auditUpdate = u
 		if !pg {
 			if err := e.updateRows(ctx, tx, u); err != nil {
-				return nil, false, fmt.Errorf("sealing audit events: %w", err)
+				return nil, false, false, fmt.Errorf("sealing audit events: %w", err)
 			}
 			if err := e.moveCheckpoint(ctx, c, head); err != nil {
-				return nil, false, err
+				return nil, false, false, err
 			}
 		}
 	}
@@ -263,9 +285,9 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 			s.AppendSelectExprAs(entsql.Raw(`(SELECT COALESCE(max(sequence), 0) FROM events WHERE sequence > 0)`), sealLastSequenceColumn)
 		})
 	}
-	rows, err := eq.All(ctx)
+	rows, err := eq.All(rctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("reading unsealed events: %w", err)
+		return nil, false, false, fmt.Errorf("reading unsealed events: %w", err)
 	}
 	var out []Event
 	var eventUpdate *rowsUpdate
@@ -277,7 +299,7 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 			seq, err = lastEventSequence(ctx, c)
 		}
 		if err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 		u := &rowsUpdate{table: "events", ids: make([]int64, len(rows)), seqs: make([]int64, len(rows))}
 		out = make([]Event, 0, len(rows))
@@ -286,7 +308,7 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 			row.Sequence = seq
 			ev, err := eventOf(row)
 			if err != nil {
-				return nil, false, err
+				return nil, false, false, err
 			}
 			out = append(out, ev)
 			u.ids[i], u.seqs[i] = int64(row.ID), seq
@@ -294,19 +316,19 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) ([]Event, bool, error) 
 		eventUpdate = u
 		if !pg {
 			if err := e.updateRows(ctx, tx, u); err != nil {
-				return nil, false, fmt.Errorf("sealing events: %w", err)
+				return nil, false, false, fmt.Errorf("sealing events: %w", err)
 			}
 		}
 	}
 	if pg && (auditUpdate != nil || eventUpdate != nil) {
 		if err := e.sealPostgres(ctx, tx, c, auditUpdate, eventUpdate, head); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 	}
 	if auditUpdate != nil {
 		e.sawHead(head.sequence)
 	}
-	return out, len(audits) == sealBatch || len(rows) == sealBatch, nil
+	return out, len(audits) > 0 || len(rows) > 0, len(audits) == sealBatch || len(rows) == sealBatch, nil
 }
 
 // The columns the PostgreSQL sealer adds to its reads: the checkpoint (as JSON) beside the

@@ -278,7 +278,7 @@ func (t *txn) flushEvents() ([]Event, bool, error) {
 	if e.dialect == Postgres {
 		return nil, false, t.storeUnsealed()
 	}
-	sealed, more, err := e.sealIn(t.ctx, t.Tx)
+	sealed, _, more, err := e.sealIn(t.ctx, t.Tx)
 	if err != nil || len(t.emitted) == 0 {
 		return sealed, more, err
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
@@ -204,8 +203,7 @@ func OpenPostgres(ctx context.Context, url string, maxConns int) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to postgres %s: %w", redact(url), err)
 	}
-	drv := entsql.OpenDB(dialect.Postgres, db)
-	c, ro := newClients(ent.Driver(drv))
+	c, ro := newClients(ent.Driver(newPGDriver(db)))
 	return &DB{Client: c, ReadOnly: ro, Dialect: delivery.Postgres, SQL: db, URL: url}, nil
 }
 

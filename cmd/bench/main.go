@@ -55,6 +55,9 @@ type options struct {
 	retentionReleases, retentionLines int
 	// writeDuration is the length of each createRelease/s measurement of the write run.
 	writeDuration time.Duration
+	// writeSetups and writeKinds narrow the write run (empty: all), to profile one setup.
+	writeSetups, writeKinds map[string]bool
+	writeClients            string
 	// subscriptions: idle subscriptions opened, and where to write the server's heap profile.
 	subscriptions int
 	// webhooks: notifications per second and for how long.
@@ -90,12 +93,16 @@ func main() {
 	flag.IntVar(&o.retentionReleases, "retention-releases", 10000, "old releases of the retention run")
 	flag.IntVar(&o.retentionLines, "retention-lines", 50, "log lines of each release of the retention run")
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
+	writeSetups := flag.String("write-setups", "", "write: comma-separated subset of sqlite, pg1, pg3 (default: all)")
+	flag.StringVar(&o.writeClients, "write-clients", "", "write: comma-separated client counts (default: 1,4,16)")
+	writeKinds := flag.String("write-kinds", "", "write: comma-separated subset of manual, after_release, own (default: all)")
 	flag.StringVar(&only, "only", "dispatch,pipeline,cancel,logs,idle,fanout", "comma-separated subset of dispatch, pipeline, cancel, logs, idle, fanout, scale, write, retention, subscriptions, webhooks (scale, write, retention, subscriptions and webhooks run only when named)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	traceFile := flag.String("trace", "", "write a Go execution trace of the run to this file (go tool trace)")
 	allocProfile := flag.String("allocprofile", "", "write the allocations of the run (pprof allocs profile, the default sampling) to this file at its end")
 	stages := flag.Bool("stages", false, "dispatch: record and print the time each job spent in each stage of its dispatch (internal/jobstages)")
 	flag.Parse()
+	o.writeSetups, o.writeKinds = csvSet(*writeSetups), csvSet(*writeKinds)
 	if *stages {
 		jobstages.Enable()
 	}
@@ -285,3 +292,15 @@ func (d dist) pct(p float64) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+// csvSet is a comma-separated list as a set (nil for an empty list).
+func csvSet(list string) map[string]bool {
+	if list == "" {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, x := range strings.Split(list, ",") {
+		set[strings.TrimSpace(x)] = true
+	}
+	return set
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,16 +292,31 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 		url      string
 		replicas int
 		target   float64 // AFTER_RELEASE releases/s at 16 clients (0: compared with one replica)
+		key      string  // its name in -write-setups
 	}
-	setups := []setup{{name: "SQLite", replicas: 1, target: 50}}
+	setups := []setup{{name: "SQLite", replicas: 1, target: 50, key: "sqlite"}}
 	if o.databaseURL != "" {
-		setups = append(setups, setup{"PostgreSQL, 1 replica", o.databaseURL, 1, 100}, setup{"PostgreSQL, 3 replicas", o.databaseURL, 3, 0})
+		setups = append(setups, setup{"PostgreSQL, 1 replica", o.databaseURL, 1, 100, "pg1"}, setup{"PostgreSQL, 3 replicas", o.databaseURL, 3, 0, "pg3"})
 	} else {
 		r.note("write: PostgreSQL skipped (no -database-url).")
+	}
+	writeClients := writeClients
+	if o.writeClients != "" {
+		writeClients = nil
+		for _, c := range strings.Split(o.writeClients, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(c))
+			if err != nil || n < 1 {
+				return fmt.Errorf("-write-clients: %q is not a number of clients", c)
+			}
+			writeClients = append(writeClients, n)
+		}
 	}
 	floors := map[int]float64{} // by clients, of the last single-replica setup
 	var oneReplica16 float64
 	for _, st := range setups {
+		if o.writeSetups != nil && !o.writeSetups[st.key] {
+			continue
+		}
 		progress("write: " + st.name)
 		dbURL := ""
 		var drop func()
@@ -364,6 +380,9 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 				return n, held
 			}
 			for _, kind := range []string{"MANUAL", "AFTER_RELEASE", writeOwn} {
+				if o.writeKinds != nil && !o.writeKinds[map[string]string{"MANUAL": "manual", "AFTER_RELEASE": "after_release", writeOwn: "own"}[kind]] {
+					continue
+				}
 				for _, c := range writeClients {
 					n0, h0 := lockHeld()
 					rate, err := measureCreates(ctx, s.envs, defs[kind], c, o.writeDuration)
@@ -371,6 +390,12 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 						return fmt.Errorf("%s, %d clients: %w", kind, c, err)
 					}
 					if n1, h1 := lockHeld(); n1 > n0 {
+						var seals, empty int64
+						for _, rep := range s.replicas {
+							t, e := rep.Engine.SealPasses()
+							seals, empty = seals+t, empty+e
+						}
+						r.note("write, %s, %s, %d clients: seal transactions so far %d, of them empty %d.", st.name, kind, c, seals, empty)
 						r.note("write, %s, %s, %d clients: the definition's lock held %.2f ms per release (%d releases).",
 							st.name, kind, c, float64(h1-h0)/float64(n1-n0)/1e6, n1-n0)
 					}

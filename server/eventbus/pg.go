@@ -95,12 +95,20 @@ func NewPG(local *Bus, db *sql.DB, dsn string, opts PGOptions) *PG {
 	return p
 }
 
-// pgMessage is the NOTIFY payload: an event, or (Resync) word that the sender dropped some,
-// so that the receivers' subscribers re-read the database.
+// pgMessage is the NOTIFY payload: events in publication order (Events), or word that the
+// sender dropped some (Resync), so that the receivers' subscribers re-read the database.
+//
+// A payload carries as many events as fit under maxPGPayload: PostgreSQL queues, signals and
+// sends each notification to every listening replica on its own, so a release's eight events
+// are one notification instead of eight. Event is the one-event form an earlier version sent
+// and read; a batch also sets Resync, so that a replica of that version, which reads only
+// Event, drops its subscribers to re-read the database instead of taking the batch for an
+// empty event. This version reads Events first.
 type pgMessage struct {
-	Origin string         `json:"o"`
-	Event  delivery.Event `json:"e"`
-	Resync bool           `json:"r,omitempty"`
+	Origin string           `json:"o"`
+	Event  delivery.Event   `json:"e"`
+	Events []delivery.Event `json:"es,omitempty"`
+	Resync bool             `json:"r,omitempty"`
 }
 
 // Publish delivers events to the local subscribers, then queues them for the
@@ -175,44 +183,58 @@ func (p *PG) notifyQueued(ctx context.Context) {
 	}
 }
 
-// notify sends events in one statement (pg_notify over an array, in order).
+// notify sends events in one statement (pg_notify over an array of payloads, in order), as
+// few payloads as the NOTIFY limit allows.
 func (p *PG) notify(ctx context.Context, events []delivery.Event) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	payloads := make([]string, 0, len(events))
-	for _, ev := range events {
-		payload, err := p.payload(ev)
-		if err != nil {
-			p.log.Error("encoding event for NOTIFY", "type", ev.Type, "sequence", ev.Sequence, "err", err)
-			continue
-		}
-		payloads = append(payloads, payload)
-	}
+	payloads := p.payloads(events)
 	if len(payloads) == 0 {
 		return
 	}
 	if _, err := p.db.ExecContext(ctx, "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x", p.channel, payloads); err != nil {
-		p.log.Error("notifying replicas", "events", len(payloads), "err", err)
+		p.log.Error("notifying replicas", "events", len(events), "payloads", len(payloads), "err", err)
 	}
 }
 
-// payload encodes ev; an event too large for NOTIFY goes without its Data and Lines, as
-// ids only (subscribers re-read the rest).
-func (p *PG) payload(ev delivery.Event) (string, error) {
-	b, err := json.Marshal(pgMessage{Origin: p.origin, Event: ev})
-	if err != nil {
-		return "", err
-	}
-	if len(b) > maxPGPayload {
-		ev.Data, ev.Lines = nil, nil
-		if b, err = json.Marshal(pgMessage{Origin: p.origin, Event: ev}); err != nil {
-			return "", err
-		}
-		if len(b) > maxPGPayload {
-			return "", fmt.Errorf("event of %d bytes without data exceeds the NOTIFY limit", len(b))
+// payloads encodes events into batches (pgMessage), each under maxPGPayload, in order. An
+// event too large for NOTIFY on its own goes without its Data and Lines, as ids only
+// (subscribers re-read the rest); one too large even so is logged and left out.
+func (p *PG) payloads(events []delivery.Event) []string {
+	head := `{"o":"` + p.origin + `","r":true,"es":[`
+	var out []string
+	var b strings.Builder
+	flush := func() {
+		if b.Len() > 0 {
+			b.WriteString("]}")
+			out = append(out, b.String())
+			b.Reset()
 		}
 	}
-	return string(b), nil
+	for _, ev := range events {
+		e, err := json.Marshal(ev)
+		if err == nil && len(head)+len(e)+2 > maxPGPayload {
+			ev.Data, ev.Lines = nil, nil
+			if e, err = json.Marshal(ev); err == nil && len(head)+len(e)+2 > maxPGPayload {
+				err = fmt.Errorf("event of %d bytes without data exceeds the NOTIFY limit", len(e))
+			}
+		}
+		if err != nil {
+			p.log.Error("encoding event for NOTIFY", "type", ev.Type, "sequence", ev.Sequence, "err", err)
+			continue
+		}
+		if b.Len() > 0 && b.Len()+1+len(e)+2 > maxPGPayload {
+			flush()
+		}
+		if b.Len() == 0 {
+			b.WriteString(head)
+		} else {
+			b.WriteByte(',')
+		}
+		b.Write(e)
+	}
+	flush()
+	return out
 }
 
 // Listening is closed once Run first listens: from then on, other replicas'
@@ -276,11 +298,17 @@ func (p *PG) listen(ctx context.Context, onListening func()) error {
 		if m.Origin == p.origin {
 			continue
 		}
-		if m.Resync {
+		switch {
+		case len(m.Events) > 0:
+			for i := range m.Events {
+				m.Events[i].Remote = true
+			}
+			p.local.Publish(ctx, m.Events)
+		case m.Resync:
 			p.local.dropAll() // the sender dropped events: subscribers re-read the database
-			continue
+		default: // one event, as an earlier version sends it
+			m.Event.Remote = true
+			p.local.Publish(ctx, []delivery.Event{m.Event})
 		}
-		m.Event.Remote = true
-		p.local.Publish(ctx, []delivery.Event{m.Event})
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/server/eventbus"
@@ -218,6 +221,117 @@ func TestPGLogLinesArriveTyped(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event arrived")
+	}
+	cancel()
+	for _, d := range dones {
+		<-d
+	}
+}
+
+// TestPGBatchesEventsPerNotification: a batch of events goes to the other replicas in as few
+// NOTIFY payloads as the limit allows, arrives whole and in order, and a payload of the one-event
+// form an earlier version sends is still read. A batch tells a reader of that earlier form to
+// resync rather than take it for an empty event; a hostile payload is ignored.
+func TestPGBatchesEventsPerNotification(t *testing.T) {
+	db := storagetest.Open(t, "postgres")
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	channel := "cairn_test_" + hex.EncodeToString(b[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// A bare listener counts the notifications and keeps their payloads.
+	raw, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(context.Background())
+	if _, err := raw.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	var dones []chan error
+	start := func() (*eventbus.Bus, *eventbus.PG) {
+		local := eventbus.New(0)
+		pg := eventbus.NewPG(local, db.SQL, db.URL, eventbus.PGOptions{Channel: channel})
+		done := make(chan error, 1)
+		dones = append(dones, done)
+		go func() { done <- pg.Run(ctx) }()
+		select {
+		case <-pg.Listening():
+		case <-time.After(10 * time.Second):
+			t.Fatal("replica did not start listening")
+		}
+		return local, pg
+	}
+	_, a := start()
+	localB, _ := start()
+	sub := localB.SubscribeFunc(nil)
+
+	// 200 events of ~100 bytes, one of them over the limit on its own (sent as ids only).
+	var events []delivery.Event
+	for i := 1; i <= 200; i++ {
+		ev := delivery.Event{Sequence: int64(i), Type: delivery.EventDeploymentStatusChanged, DeploymentID: i, Status: "QUEUED",
+			Data: map[string]any{"note": strings.Repeat("n", 40)}}
+		if i == 100 {
+			ev.Data = map[string]any{"log": strings.Repeat("x", 9000)}
+		}
+		events = append(events, ev)
+	}
+	a.Publish(ctx, events)
+	for i := 1; i <= 200; i++ {
+		select {
+		case ev := <-sub.C:
+			if ev.Sequence != int64(i) || ev.DeploymentID != i || !ev.Remote {
+				t.Fatalf("event %d: B got %+v", i, ev)
+			}
+			if (i == 100) != (ev.Data == nil) {
+				t.Fatalf("event %d: data %v (only the oversized one goes without)", i, ev.Data)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("event %d never arrived", i)
+		}
+	}
+	var payloads []string
+	for len(payloads) < 2 || !strings.Contains(payloads[len(payloads)-1], `"sequence":200,`) {
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		n, err := raw.WaitForNotification(wctx)
+		wcancel()
+		if err != nil {
+			t.Fatalf("after %d notifications: %v", len(payloads), err)
+		}
+		if len(n.Payload) > 8000 {
+			t.Fatalf("a payload of %d bytes (PostgreSQL's limit is 8000)", len(n.Payload))
+		}
+		payloads = append(payloads, n.Payload)
+	}
+	if len(payloads) > 10 {
+		t.Fatalf("200 events took %d notifications; want them batched", len(payloads))
+	}
+	// What an earlier version reads of a batch: a resync, not an event.
+	var old struct {
+		Event  delivery.Event `json:"e"`
+		Resync bool           `json:"r"`
+	}
+	if err := json.Unmarshal([]byte(payloads[0]), &old); err != nil || !old.Resync || old.Event.Type != "" {
+		t.Fatalf("a batch read by the one-event form: %+v, %v; want a resync", old, err)
+	}
+
+	// The one-event form, and hostile payloads: read, and ignored.
+	for _, p := range []string{`{"o":"elsewhere","e":{"sequence":201,"type":"x"}}`, `not json`, `{"o":"elsewhere","es":"no"}`, `[]`} {
+		if _, err := db.SQL.ExecContext(ctx, "SELECT pg_notify($1, $2)", channel, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Publish(ctx, []delivery.Event{{Sequence: 202, Type: "y"}})
+	for _, want := range []int64{201, 202} {
+		select {
+		case ev, ok := <-sub.C:
+			if !ok || ev.Sequence != want {
+				t.Fatalf("B got %+v (open %v), want %d", ev, ok, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("event %d never arrived", want)
+		}
 	}
 	cancel()
 	for _, d := range dones {
