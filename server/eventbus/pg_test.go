@@ -13,6 +13,7 @@ import (
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/server/eventbus"
+	"github.com/cairnhq/cairn/storage"
 	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
@@ -189,27 +190,11 @@ func TestPGPublishNeverBlocks(t *testing.T) {
 // replica's followers as lines (typed), not as JSON leftovers they cannot use.
 func TestPGLogLinesArriveTyped(t *testing.T) {
 	db := storagetest.Open(t, "postgres")
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	channel := "cairn_test_" + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var dones []chan error
-	start := func() (*eventbus.Bus, *eventbus.PG) {
-		local := eventbus.New(0)
-		pg := eventbus.NewPG(local, db.SQL, db.URL, eventbus.PGOptions{Channel: channel})
-		done := make(chan error, 1)
-		dones = append(dones, done)
-		go func() { done <- pg.Run(ctx) }()
-		select {
-		case <-pg.Listening():
-		case <-time.After(10 * time.Second):
-			t.Fatal("replica did not start listening")
-		}
-		return local, pg
-	}
-	_, a := start()
-	localB, _ := start()
+	r := newReplicas(t, ctx, db)
+	_, a := r.start()
+	localB, _ := r.start()
 	sub := localB.SubscribeFunc(nil)
 	at := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	a.Publish(ctx, []delivery.Event{{Type: delivery.EventLogAppended, JobID: 5, DeploymentID: 6,
@@ -223,9 +208,7 @@ func TestPGLogLinesArriveTyped(t *testing.T) {
 		t.Fatal("no event arrived")
 	}
 	cancel()
-	for _, d := range dones {
-		<-d
-	}
+	r.wait()
 }
 
 // TestPGBatchesEventsPerNotification: a batch of events goes to the other replicas in as few
@@ -234,11 +217,10 @@ func TestPGLogLinesArriveTyped(t *testing.T) {
 // resync rather than take it for an empty event; a hostile payload is ignored.
 func TestPGBatchesEventsPerNotification(t *testing.T) {
 	db := storagetest.Open(t, "postgres")
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	channel := "cairn_test_" + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	r := newReplicas(t, ctx, db)
+	channel := r.channel
 
 	// A bare listener counts the notifications and keeps their payloads.
 	raw, err := pgx.Connect(ctx, db.URL)
@@ -249,22 +231,8 @@ func TestPGBatchesEventsPerNotification(t *testing.T) {
 	if _, err := raw.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
-	var dones []chan error
-	start := func() (*eventbus.Bus, *eventbus.PG) {
-		local := eventbus.New(0)
-		pg := eventbus.NewPG(local, db.SQL, db.URL, eventbus.PGOptions{Channel: channel})
-		done := make(chan error, 1)
-		dones = append(dones, done)
-		go func() { done <- pg.Run(ctx) }()
-		select {
-		case <-pg.Listening():
-		case <-time.After(10 * time.Second):
-			t.Fatal("replica did not start listening")
-		}
-		return local, pg
-	}
-	_, a := start()
-	localB, _ := start()
+	_, a := r.start()
+	localB, _ := r.start()
 	sub := localB.SubscribeFunc(nil)
 
 	// 200 events of ~100 bytes, one of them over the limit on its own (sent as ids only).
@@ -334,7 +302,43 @@ func TestPGBatchesEventsPerNotification(t *testing.T) {
 		}
 	}
 	cancel()
-	for _, d := range dones {
+	r.wait()
+}
+
+// replicas starts PG buses on one test channel of db, as replicas of one database.
+type replicas struct {
+	t       *testing.T
+	ctx     context.Context
+	db      *storage.DB
+	channel string
+	dones   []chan error
+}
+
+func newReplicas(t *testing.T, ctx context.Context, db *storage.DB) *replicas {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &replicas{t: t, ctx: ctx, db: db, channel: "cairn_test_" + hex.EncodeToString(b[:])} // tests share the server
+}
+
+// start starts a replica's bus and returns once it listens.
+func (r *replicas) start() (*eventbus.Bus, *eventbus.PG) {
+	r.t.Helper()
+	local := eventbus.New(0)
+	pg := eventbus.NewPG(local, r.db.SQL, r.db.URL, eventbus.PGOptions{Channel: r.channel})
+	done := make(chan error, 1)
+	r.dones = append(r.dones, done)
+	go func() { done <- pg.Run(r.ctx) }()
+	select {
+	case <-pg.Listening():
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("replica did not start listening")
+	}
+	return local, pg
+}
+
+// wait waits for every replica's Run to return (after ctx ended).
+func (r *replicas) wait() {
+	for _, d := range r.dones {
 		<-d
 	}
 }
