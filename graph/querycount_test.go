@@ -88,9 +88,10 @@ func TestListQueriesDoNotGrowWithPageSize(t *testing.T) {
 	}
 	small, large := count(2), count(12)
 	// Edges are eager-loaded (one query per level); approval notifications go through a batch
-	// loader, whose time window may split a batch in two on a stalled machine: allow that, not
-	// one query per approval (12 releases have 20 more approvals than 2).
-	if large > small+2 {
+	// loader, whose time window may split a batch on a stalled machine (seen: three more
+	// statements in CI, with the other packages' tests running): allow a few splits, not one
+	// query per approval (12 releases have 20 more approvals than 2).
+	if large > small+5 {
 		t.Fatalf("SQL queries grow with page size: %d for 2 releases, %d for 12", small, large)
 	}
 	t.Logf("%d SQL queries for a page of 2 and of 12", small)
