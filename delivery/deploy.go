@@ -440,12 +440,7 @@ func (h *heldQueue) storeAndReadWaiting(t *txn, definitionID int, envName string
 	}
 	rows, err := t.QueryContext(t.ctx, `WITH u AS (UPDATE deployments SET status = $1, version = COALESCE(version, 0) + 1, updated_at = $2
 			WHERE id = $3 AND version = $4 RETURNING id)
-		SELECT (SELECT count(*) FROM u), w.id FROM (SELECT 1) AS one LEFT JOIN LATERAL (
-			SELECT d.id FROM deployments AS d LEFT JOIN releases AS r ON d.release_id = r.id
-			WHERE d.definition_id = $5 AND d.environment_name = $6 AND d.status = $7 AND d.queued_at IS NULL
-				AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.deployment_id = d.id)
-				AND NOT EXISTS (SELECT 1 FROM manual_interventions AS m WHERE m.deployment_id = d.id)
-			ORDER BY r.number NULLS FIRST, d.id LIMIT $8) AS w ON true`,
+		SELECT (SELECT count(*) FROM u), w.id FROM (SELECT 1) AS one LEFT JOIN LATERAL (`+waitingSQL("$5", "$6", "$7", "$8")+`) AS w ON true`,
 		string(h.dc.d.Status), t.now, h.dc.d.ID, h.version, definitionID, envName, string(deployment.StatusQUEUED), page)
 	if err != nil {
 		return nil, false, fmt.Errorf("queueing deployment %d: %w", h.dc.d.ID, err)
@@ -467,10 +462,29 @@ func (h *heldQueue) storeAndReadWaiting(t *txn, definitionID int, envName string
 	if moved != 1 {
 		return nil, false, Conflict("deployment %d changed concurrently; read it again", h.dc.d.ID)
 	}
+	ids, complete = h.addedLast(ids, page)
+	return ids, complete, nil
+}
+
+// waitingSQL is the read of an environment's waiting deployments, a page in the queue's order,
+// for the LATERAL joins of storeAndReadWaiting and readWaiting; its arguments are the SQL of
+// the definition, the environment's name, the QUEUED status and the page size. A waiting
+// deployment is QUEUED without queued_at (see pumpQueue), through the deployment_waiting index.
+func waitingSQL(definition, environment, queued, page string) string {
+	return `SELECT d.id FROM deployments AS d LEFT JOIN releases AS r ON d.release_id = r.id
+		WHERE d.definition_id = ` + definition + ` AND d.environment_name = ` + environment + ` AND d.status = ` + queued + ` AND d.queued_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.deployment_id = d.id)
+			AND NOT EXISTS (SELECT 1 FROM manual_interventions AS m WHERE m.deployment_id = d.id)
+		ORDER BY r.number NULLS FIRST, d.id LIMIT ` + page
+}
+
+// addedLast is a page of waiting deployments read without h's, with h's added last when the
+// page is not full (then it is complete); a full page leaves it to the next page's read.
+func (h *heldQueue) addedLast(ids []int, page int) ([]int, bool) {
 	if len(ids) < page {
-		return append(ids, h.dc.d.ID), true, nil
+		return append(ids, h.dc.d.ID), true
 	}
-	return ids, false, nil
+	return ids, false
 }
 
 // readWaiting is storeAndReadWaiting for a held deployment, whose move is written with its row
@@ -493,12 +507,8 @@ func (h *heldQueue) readWaiting(t *txn, definitionID int, envName string, page i
 				envs = append(envs, env.Name)
 			}
 		}
-		rows, err := t.Tx.QueryContext(t.ctx, `SELECT e.name, w.id FROM unnest($2::text[]) AS e(name) LEFT JOIN LATERAL (
-				SELECT d.id FROM deployments AS d LEFT JOIN releases AS r ON d.release_id = r.id
-				WHERE d.definition_id = $1 AND d.environment_name = e.name AND d.status = $3 AND d.queued_at IS NULL
-					AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.deployment_id = d.id)
-					AND NOT EXISTS (SELECT 1 FROM manual_interventions AS m WHERE m.deployment_id = d.id)
-				ORDER BY r.number NULLS FIRST, d.id LIMIT $4) AS w ON true`,
+		rows, err := t.Tx.QueryContext(t.ctx, `SELECT e.name, w.id FROM unnest($2::text[]) AS e(name) LEFT JOIN LATERAL (`+
+			waitingSQL("$1", "e.name", "$3", "$4")+`) AS w ON true`,
 			definitionID, envs, string(deployment.StatusQUEUED), page)
 		if err != nil {
 			return nil, false, fmt.Errorf("reading waiting deployments: %w", err)
@@ -525,10 +535,8 @@ func (h *heldQueue) readWaiting(t *txn, definitionID int, envName string, page i
 	}
 	ids = w.ids[envName]
 	delete(w.ids, envName) // read once: the pump's next page reads again
-	if len(ids) < page {
-		return append(ids, h.dc.d.ID), true, nil
-	}
-	return ids, false, nil
+	ids, complete = h.addedLast(ids, page)
+	return ids, complete, nil
 }
 
 // pumpQueueHeld is pumpQueue that first writes held (when not nil), with its first read of
