@@ -41,6 +41,9 @@ var writeClients = []int{1, 4, 16}
 // definition.
 const writeOwn = "AFTER_RELEASE, a definition per client"
 
+// writeKindKeys are the series' names in -write-kinds.
+var writeKindKeys = map[string]string{"MANUAL": "manual", "AFTER_RELEASE": "after_release", writeOwn: "own"}
+
 // writeSetup is one or more server replicas on one database.
 type writeSetup struct {
 	name     string
@@ -300,6 +303,16 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 	} else {
 		r.note("write: PostgreSQL skipped (no -database-url).")
 	}
+	for key := range o.writeSetups {
+		if key != "sqlite" && key != "pg1" && key != "pg3" {
+			return fmt.Errorf("-write-setups: %q is none of sqlite, pg1, pg3", key)
+		}
+	}
+	for key := range o.writeKinds {
+		if key != "manual" && key != "after_release" && key != "own" {
+			return fmt.Errorf("-write-kinds: %q is none of manual, after_release, own", key)
+		}
+	}
 	writeClients := writeClients
 	if o.writeClients != "" {
 		writeClients = nil
@@ -379,23 +392,28 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 				}
 				return n, held
 			}
+			sealPasses := func() (txs, empty int64) {
+				for _, rep := range s.replicas {
+					t, e := rep.Engine.SealPasses()
+					txs, empty = txs+t, empty+e
+				}
+				return txs, empty
+			}
 			for _, kind := range []string{"MANUAL", "AFTER_RELEASE", writeOwn} {
-				if o.writeKinds != nil && !o.writeKinds[map[string]string{"MANUAL": "manual", "AFTER_RELEASE": "after_release", writeOwn: "own"}[kind]] {
+				if o.writeKinds != nil && !o.writeKinds[writeKindKeys[kind]] {
 					continue
 				}
 				for _, c := range writeClients {
 					n0, h0 := lockHeld()
+					seals0, empty0 := sealPasses()
 					rate, err := measureCreates(ctx, s.envs, defs[kind], c, o.writeDuration)
 					if err != nil {
 						return fmt.Errorf("%s, %d clients: %w", kind, c, err)
 					}
 					if n1, h1 := lockHeld(); n1 > n0 {
-						var seals, empty int64
-						for _, rep := range s.replicas {
-							t, e := rep.Engine.SealPasses()
-							seals, empty = seals+t, empty+e
-						}
-						r.note("write, %s, %s, %d clients: seal transactions so far %d, of them empty %d.", st.name, kind, c, seals, empty)
+						seals, empty := sealPasses()
+						r.note("write, %s, %s, %d clients: %.2f seal transactions per release, %d of %d found nothing (an earlier pass, of this replica or another, had sealed the rows).",
+							st.name, kind, c, float64(seals-seals0)/float64(n1-n0), empty-empty0, seals-seals0)
 						r.note("write, %s, %s, %d clients: the definition's lock held %.2f ms per release (%d releases).",
 							st.name, kind, c, float64(h1-h0)/float64(n1-n0)/1e6, n1-n0)
 					}
