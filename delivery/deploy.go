@@ -2,8 +2,10 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -478,6 +480,27 @@ func waitingSQL(definition, environment, queued, page string) string {
 		ORDER BY r.number NULLS FIRST, d.id LIMIT ` + page
 }
 
+// waitingFunc is a PostgreSQL function that reads the waiting deployments of several
+// environments (waitingSQL) with a snapshot of its own: a VOLATILE function's statements see
+// what committed before each of them ran, where the statement that calls it sees what
+// committed before that statement began. So the statement that takes a definition's lock can
+// also read its queues, after the lock, as a separate statement would (numberAndName). Its
+// last argument is unused: passing a value the statement computes after taking the lock makes
+// the call wait for it. The version suffix changes with the function's signature or meaning,
+// so that replicas of two versions sharing a database each find theirs (PostgresFunctions).
+const waitingFunc = "cairn_waiting_v1"
+
+// PostgresFunctions returns the statements that create, or replace, the PostgreSQL functions
+// the engine calls; storage runs them with its migration.
+func PostgresFunctions() []string {
+	return []string{`CREATE OR REPLACE FUNCTION ` + waitingFunc + `(p_definition bigint, p_environments text[], p_queued text,
+		p_page int, p_after bigint) RETURNS TABLE (w_environment text, w_id bigint) LANGUAGE plpgsql VOLATILE AS $fn$
+	BEGIN
+		RETURN QUERY SELECT e.name, w.id::bigint FROM unnest(p_environments) AS e(name) LEFT JOIN LATERAL (` +
+		waitingSQL("p_definition", "e.name", "p_queued", "p_page") + `) AS w ON true;
+	END $fn$`}
+}
+
 // addedLast is a page of waiting deployments read without h's, with h's added last when the
 // page is not full (then it is complete); a full page leaves it to the next page's read.
 func (h *heldQueue) addedLast(ids []int, page int) ([]int, bool) {
@@ -537,6 +560,39 @@ func (h *heldQueue) readWaiting(t *txn, definitionID int, envName string, page i
 	delete(w.ids, envName) // read once: the pump's next page reads again
 	ids, complete = h.addedLast(ids, page)
 	return ids, complete, nil
+}
+
+// keepWaiting keeps, for the queue's first read (readWaiting), the waiting deployments of envs
+// read by the statement that took definitionID's lock (numberAndName): a JSON array of
+// [environment, id as text or null] in the queue's order, as waitingFunc returns them.
+func (h *heldRows) keepWaiting(definitionID int, envs []string, read string) error {
+	var pairs [][2]any
+	if err := json.Unmarshal([]byte(read), &pairs); err != nil {
+		return fmt.Errorf("reading waiting deployments: %w", err)
+	}
+	ids := make(map[string][]int, len(envs))
+	for _, env := range envs {
+		ids[env] = nil
+	}
+	for _, p := range pairs {
+		env, ok := p[0].(string)
+		if _, known := ids[env]; !ok || !known {
+			return fmt.Errorf("reading waiting deployments: unexpected environment %v", p[0])
+		}
+		switch id := p[1].(type) {
+		case nil: // no deployment waits there
+		case string:
+			n, err := strconv.Atoi(id)
+			if err != nil {
+				return fmt.Errorf("reading waiting deployments: %w", err)
+			}
+			ids[env] = append(ids[env], n)
+		default:
+			return fmt.Errorf("reading waiting deployments: unexpected id %v", p[1])
+		}
+	}
+	h.waiting.ids, h.waiting.definition, h.waiting.page = ids, definitionID, pumpPage
+	return nil
 }
 
 // pumpQueueHeld is pumpQueue that first writes held (when not nil), with its first read of
@@ -1028,3 +1084,7 @@ func (t *txn) failedTargets(rel *ent.Release, re *ent.ReleaseEnvironment) ([]str
 	slices.Sort(names)
 	return names, nil
 }
+
+// queuedStatus is a deployment's QUEUED status (release.go reads queues without importing the
+// deployment package).
+const queuedStatus = deployment.StatusQUEUED

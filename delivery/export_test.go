@@ -50,3 +50,6 @@ func PhaseKinds(js spec.JobSpec) []string {
 
 // ShareOf exposes shareOf.
 func ShareOf(s string, n int, up bool, def int) int { return shareOf(s, n, up, def) }
+
+// DefinitionLockKey exposes definitionLockKey.
+var DefinitionLockKey = definitionLockKey

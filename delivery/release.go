@@ -296,15 +296,20 @@ func (t *txn) createRelease(actor Actor, in CreateReleaseInput) (*ent.Release, e
 			// checked in the statement that takes the lock.
 			// Ids for the deployments and jobs its creation triggers are taken with it: they
 			// are built in memory and inserted once (held.go).
+			// So is the queue's read of the environments they deploy (heldQueue.readWaiting).
 			hold := 0
+			var waitFor []string
 			if !in.Draft {
 				for _, env := range snap.Environments {
 					if env.Trigger.Kind == spec.TriggerAfterRelease && !manual[env.Name] {
 						hold++
+						if env.Queue.Mode != spec.QueueLatestOnly {
+							waitFor = append(waitFor, env.Name)
+						}
 					}
 				}
 			}
-			if number, newest, name, err = t.numberAndName(def, rel.ID, prefix, suffix, hold); err != nil {
+			if number, newest, name, err = t.numberAndName(def, rel.ID, prefix, suffix, hold, waitFor); err != nil {
 				return nil, err
 			}
 		} else {
@@ -589,8 +594,13 @@ func numberedName(format, buildNumber, definitionName string, now time.Time) (pr
 // uniqueReleaseName and one more update).
 //
 // It also takes hold ids from the deployments' and the jobs' sequences, for the rows the
-// release's environments' triggers create (held.go).
-func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, suffix string, hold int) (number int, newest bool, name string, err error) {
+// release's environments' triggers create (held.go), and, after the lock, reads the waiting
+// deployments of the environments in waitFor (waitingFunc): the queue's first read of those
+// environments (heldQueue.readWaiting) then needs no statement of its own under the lock.
+func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, suffix string, hold int, waitFor []string) (number int, newest bool, name string, err error) {
+	if waitFor == nil {
+		waitFor = []string{}
+	}
 	rows, err := t.QueryContext(t.ctx, `WITH l AS (SELECT pg_advisory_xact_lock($3)),
 		c AS (UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 FROM l
 			WHERE id = $2 RETURNING release_counter, `+newestNumber+` AS highest),
@@ -599,9 +609,12 @@ func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, s
 				WHERE o.definition_id = $2 AND o.name = $5 || c.release_counter::text || $6) RETURNING x.id)
 		SELECT c.release_counter, c.highest, (SELECT count(*) FROM r),
 			(SELECT COALESCE(string_agg(nextval(pg_get_serial_sequence('deployments', 'id'))::text, ','), '') FROM generate_series(1, $7::int)),
-			(SELECT COALESCE(string_agg(nextval(pg_get_serial_sequence('jobs', 'id'))::text, ','), '') FROM generate_series(1, $7::int))
+			(SELECT COALESCE(string_agg(nextval(pg_get_serial_sequence('jobs', 'id'))::text, ','), '') FROM generate_series(1, $7::int)),
+			(SELECT COALESCE(json_agg(json_build_array(w.env, w.id::text) ORDER BY w.n), '[]')::text
+				FROM `+waitingFunc+`($2, $8::text[], $9, $10::int, c.release_counter) WITH ORDINALITY AS w(env, id, n))
 		FROM c`,
-		t.now, def.ID, definitionLockKey(def.ID), releaseID, prefix, suffix, hold)
+		t.now, def.ID, definitionLockKey(def.ID), releaseID, prefix, suffix, hold,
+		waitFor, string(queuedStatus), pumpPage)
 	if err == nil {
 		t.definitionLockedAt = time.Now()
 	}
@@ -616,8 +629,8 @@ func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, s
 		return 0, false, "", NotFound("release definition", def.ID)
 	}
 	var highest, named int
-	var depIDs, jobIDs string
-	if err := rows.Scan(&number, &highest, &named, &depIDs, &jobIDs); err != nil {
+	var depIDs, jobIDs, waiting string
+	if err := rows.Scan(&number, &highest, &named, &depIDs, &jobIDs, &waiting); err != nil {
 		return 0, false, "", fmt.Errorf("numbering the release: %w", err)
 	}
 	if err := rows.Close(); err != nil {
@@ -625,6 +638,11 @@ func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, s
 	}
 	if err := t.holdIDs(depIDs, jobIDs); err != nil {
 		return 0, false, "", err
+	}
+	if len(waitFor) > 0 {
+		if err := t.held.keepWaiting(def.ID, waitFor, waiting); err != nil {
+			return 0, false, "", fmt.Errorf("numbering the release: %w", err)
+		}
 	}
 	def.ReleaseCounter, def.UpdatedAt = number, t.now
 	name = prefix + strconv.Itoa(number) + suffix

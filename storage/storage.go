@@ -256,6 +256,13 @@ func (d *DB) Migrate(ctx context.Context) error {
 			}
 		}
 	}
+	if d.Dialect == delivery.Postgres {
+		for _, q := range delivery.PostgresFunctions() {
+			if _, err := d.SQL.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("creating the engine's functions: %w", err)
+			}
+		}
+	}
 	// A join table's indexes are not ent's to declare: who is a member of which group is read
 	// by user (every permission check), which the (group_id, user_id) key does not serve.
 	if _, err := d.SQL.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS group_members_user_id ON group_members (user_id)"); err != nil {
