@@ -403,7 +403,7 @@ func (t *txn) nextReleaseNumber(def *ent.ReleaseDefinition) (number int, newest 
 	case lockNow:
 		// The definition's lock, taken here (inTxDefinitionLate), before the row's: the same
 		// order as a transaction that takes it first.
-		q = `WITH l AS (SELECT pg_advisory_xact_lock($3)) UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 FROM l WHERE id = $2 RETURNING release_counter, ` + newestNumber
+		q = `WITH l AS (SELECT pg_advisory_xact_lock($3), ` + byKeyOnly + `) UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 FROM l WHERE id = $2 RETURNING release_counter, ` + newestNumber
 		args = append(args, definitionLockKey(def.ID))
 	case t.postgres():
 		q = `UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 WHERE id = $2 RETURNING release_counter, ` + newestNumber
@@ -601,7 +601,7 @@ func (t *txn) numberAndName(def *ent.ReleaseDefinition, releaseID int, prefix, s
 	if waitFor == nil {
 		waitFor = []string{}
 	}
-	rows, err := t.QueryContext(t.ctx, `WITH l AS (SELECT pg_advisory_xact_lock($3)),
+	rows, err := t.QueryContext(t.ctx, `WITH l AS (SELECT pg_advisory_xact_lock($3), `+byKeyOnly+`),
 		c AS (UPDATE release_definitions SET release_counter = COALESCE(release_counter, 0) + 1, updated_at = $1 FROM l
 			WHERE id = $2 RETURNING release_counter, `+newestNumber+` AS highest),
 		r AS (UPDATE releases AS x SET number = c.release_counter, name = $5 || c.release_counter::text || $6 FROM c

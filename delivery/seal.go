@@ -38,6 +38,15 @@ import (
 // sealLockKey is the PostgreSQL advisory lock (transaction-scoped) of the sealer.
 const sealLockKey = 0x636169726e73 // "cairns"
 
+// sealPlainIndexScans makes the sealer read the unsealed rows by plain index scans. Every row it
+// seals leaves dead entries (the row's old version) in the indexes its reads walk: the partial
+// ones of unsealed rows and the sequences' unique ones, whose negative placeholders stay until
+// VACUUM. A plain index scan marks the entries it finds dead, so that the next pass skips them;
+// a bitmap scan, which PostgreSQL chose on a young table's statistics, marks none, and every
+// pass visited every row sealed since the last VACUUM (550 pages, 7,620 entries, for 16 rows in
+// an eight-second bench run).
+const sealPlainIndexScans = `set_config('enable_bitmapscan', 'off', true)`
+
 // sealBatch is how many rows of each table one seal transaction takes.
 const sealBatch = 1000
 
@@ -121,7 +130,7 @@ func (e *Engine) Seal(ctx context.Context) error {
 				return fmt.Errorf("beginning seal transaction: %w", err)
 			}
 			if e.dialect == Postgres {
-				if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", sealLockKey); err != nil {
+				if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1), "+byKeyOnly+", "+sealPlainIndexScans, sealLockKey); err != nil {
 					_ = tx.Rollback()
 					return fmt.Errorf("taking the seal lock: %w", err)
 				}

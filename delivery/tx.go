@@ -20,6 +20,20 @@ import (
 // chain and the event stream no longer need it: the sealer orders them (seal.go).
 const advisoryLockKey = 0x636169726e // "cairn"
 
+// byKeyOnly is SQL that makes the rest of a PostgreSQL transaction read rows by their indexes
+// (enable_seqscan off, for the transaction only). It rides on the statement that takes a lock
+// (a definition's, numbering a release; the sealer's), at no round trip of its own. What runs
+// under those locks reads and updates rows by key: ids, the waiting deployments' and the
+// unsealed rows' partial indexes (TestCreateReleaseStatements checks, on SQLite, that every
+// statement of a release's creation is served by an index). PostgreSQL plans by statistics, and
+// a young table's lag its growth (autovacuum analyzes it at most once a minute): there it chose
+// sequential scans, of every release environment to update three statuses, of every event to
+// find the few unsealed ones, of every audit row to seal one, whose time grew with the table
+// while the lock's other writers waited. A statement left with a sequential scan (the audit
+// checkpoint's single row) then costs more than jit_above_cost, and compiling it took ~100 ms:
+// JIT is off for the transaction too.
+const byKeyOnly = `set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`
+
 // definitionLockSpace is the top 16 bits of a definition's advisory lock key; its id (a global
 // id, type in the high bits) fills the low 48.
 const definitionLockSpace = int64(0x6361) << 48 // "ca"
