@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 
@@ -646,11 +648,7 @@ func (e *Engine) ExplainWaiting(ctx context.Context, jobID int) (string, error) 
 // UpdateWaitingReasons refreshes the waiting reason of every queued job (the oldest 500), after a
 // dispatch round.
 func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
-	// Only what waitingReason reads: not the job's spec, which is most of a row.
-	jobs, err := e.client.Job.Query().Where(job.StatusEQ(job.StatusQUEUED)).
-		Order(ent.Asc(job.FieldQueuedAt), ent.Asc(job.FieldID)).Limit(500).
-		Select(job.FieldID, job.FieldHeld, job.FieldDemands, job.FieldTargetAgentID, job.FieldTarget,
-			job.FieldPool, job.FieldWaitingReason).All(ctx)
+	jobs, err := e.queuedForReasons(ctx, nil)
 	if err != nil || len(jobs) == 0 {
 		return err
 	}
@@ -658,6 +656,93 @@ func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return e.writeWaitingReasons(ctx, jobs, pool)
+}
+
+// waitingFullEvery bounds how long RefreshWaitingReasons explains only the jobs it is told of:
+// a change that no event reports is seen within it.
+const waitingFullEvery = 30 * time.Second
+
+// waitingMemo is what the last full refresh of the waiting reasons saw (RefreshWaitingReasons).
+type waitingMemo struct {
+	mu   sync.Mutex
+	pool string    // the agents, as waitingReason reads them (agentPool.fingerprint)
+	at   time.Time // by the engine's clock
+}
+
+// RefreshWaitingReasons is UpdateWaitingReasons for a dispatcher that knows which jobs changed
+// since its last call (their events): while the agents are as the last full refresh found them,
+// less than waitingFullEvery ago, only those jobs can have a new reason, and only they are read,
+// by id. Otherwise every queued job is explained again (the oldest 500). Every replica runs it
+// after its dispatch rounds, for the jobs of every replica; each read the oldest 500 queued jobs
+// every time before.
+func (e *Engine) RefreshWaitingReasons(ctx context.Context, changed []int) error {
+	pool, err := e.waitingInputs(ctx)
+	if err != nil {
+		return err
+	}
+	fp := pool.fingerprint()
+	now := e.clock.Now()
+	e.waiting.mu.Lock()
+	full := fp != e.waiting.pool || now.Sub(e.waiting.at) >= waitingFullEvery || now.Before(e.waiting.at)
+	e.waiting.mu.Unlock()
+	if !full && len(changed) == 0 {
+		return nil
+	}
+	var ids []int
+	if !full {
+		ids = changed
+	}
+	jobs, err := e.queuedForReasons(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if err := e.writeWaitingReasons(ctx, jobs, pool); err != nil {
+		return err
+	}
+	if full {
+		e.waiting.mu.Lock()
+		e.waiting.pool, e.waiting.at = fp, now
+		e.waiting.mu.Unlock()
+	}
+	return nil
+}
+
+// fingerprint is what waitingReason reads of the agents, as a string: two pools with the same
+// fingerprint give every job the same reason.
+func (p *agentPool) fingerprint() string {
+	ids := make([]int, 0, len(p.all))
+	for id := range p.all {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var b strings.Builder
+	for _, id := range ids {
+		a := p.all[id]
+		fmt.Fprintf(&b, "%d %q %v %v %v %v;", a.id, a.name, a.online, a.busy, a.route, a.caps)
+	}
+	return b.String()
+}
+
+// queuedForReasons reads what waitingReason reads of the queued jobs (not the job's spec, which
+// is most of a row): those of ids, or the oldest 500 when ids is nil.
+func (e *Engine) queuedForReasons(ctx context.Context, ids []int) ([]*ent.Job, error) {
+	q := e.client.Job.Query().Where(job.StatusEQ(job.StatusQUEUED))
+	if ids != nil {
+		q.Where(job.IDIn(ids...))
+	} else {
+		q.Order(ent.Asc(job.FieldQueuedAt), ent.Asc(job.FieldID)).Limit(500)
+	}
+	jobs, err := q.Select(job.FieldID, job.FieldHeld, job.FieldDemands, job.FieldTargetAgentID, job.FieldTarget,
+		job.FieldPool, job.FieldWaitingReason).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading queued jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// writeWaitingReasons records the reasons of jobs that changed, given the agents.
+func (e *Engine) writeWaitingReasons(ctx context.Context, jobs []*ent.Job, pool *agentPool) error {
 	// The changed reasons are written in one transaction, one statement per distinct reason
 	// (new jobs of a burst share theirs), not one transaction per job.
 	changed := map[string][]int{}
@@ -675,7 +760,7 @@ func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
 	if len(reasons) == 0 {
 		return nil
 	}
-	err = e.inTxConcurrent(ctx, func(t *txn) error {
+	err := e.inTxConcurrent(ctx, func(t *txn) error {
 		for _, reason := range reasons {
 			ids := changed[reason]
 			if !t.postgres() {

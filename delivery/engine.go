@@ -67,6 +67,10 @@ type Options struct {
 // Engine is the release engine. It is safe for concurrent use; several
 // engines (server replicas) may share one PostgreSQL database.
 type Engine struct {
+	// hooksIdle is set while the hook loop has nothing to do (HooksIdle).
+	hooksIdle atomic.Bool
+	// waiting is what the last full refresh of the waiting reasons saw.
+	waiting waitingMemo
 	client  *ent.Client
 	reads   *ent.Client
 	dialect Dialect

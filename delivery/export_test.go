@@ -53,3 +53,6 @@ func ShareOf(s string, n int, up bool, def int) int { return shareOf(s, n, up, d
 
 // DefinitionLockKey exposes definitionLockKey.
 var DefinitionLockKey = definitionLockKey
+
+// WaitingFullEvery exposes waitingFullEvery.
+const WaitingFullEvery = waitingFullEvery

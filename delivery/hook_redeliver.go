@@ -13,6 +13,10 @@ import (
 // on it (a redelivery persists no event, which is what wakes them otherwise).
 const EventHookRedelivery = "hook.redelivery"
 
+// EventHooksChanged (transient): an outgoing hook was created, changed or deleted. Hook loops
+// that found nothing to do (HooksIdle) wake on it rather than on every event.
+const EventHooksChanged = "hooks.changed"
+
 // RedeliverHookDelivery sends the event of a finished (SUCCEEDED or FAILED) outgoing hook
 // delivery again (ADMIN only, as the whole hook log): a new PENDING delivery of the same event
 // to the same hook, numbered after the event's earlier redeliveries, linked to the delivery the

@@ -217,6 +217,7 @@ func (e *Engine) CreateOutgoingHook(ctx context.Context, actor Actor, in HookInp
 		if h, err = c.Save(ctx); err != nil {
 			return err
 		}
+		t.notify(Event{Type: EventHooksChanged})
 		return t.audit(actor, "hook.create", auditTargetHook, h.ID, nil, auditHook(h))
 	})
 	if err != nil {
@@ -322,6 +323,7 @@ func (e *Engine) UpdateOutgoingHook(ctx context.Context, actor Actor, id int, p 
 		if h, err = upd.Save(ctx); err != nil {
 			return err
 		}
+		t.notify(Event{Type: EventHooksChanged})
 		return t.audit(actor, "hook.update", auditTargetHook, id, auditHook(old), auditHook(h))
 	})
 	if err != nil {
@@ -350,6 +352,7 @@ func (e *Engine) DeleteOutgoingHook(ctx context.Context, actor Actor, id int) er
 		if err := t.OutgoingHook.DeleteOne(old).Exec(ctx); err != nil {
 			return err
 		}
+		t.notify(Event{Type: EventHooksChanged})
 		return t.audit(actor, "hook.delete", auditTargetHook, id, auditHook(old), nil)
 	})
 	if err != nil {
@@ -493,24 +496,36 @@ var errCursorMoved = errors.New("hook cursor moved")
 // write transaction each time would compete with the deployments' own for the database): a hook
 // created or enabled later starts at the event sequence of that moment (its from_sequence).
 func (e *Engine) EnqueueHookDeliveries(ctx context.Context) (int, error) {
+	n, _, err := e.enqueueHookDeliveries(ctx)
+	return n, err
+}
+
+// enqueueHookDeliveries is EnqueueHookDeliveries that also says whether a hook is enabled.
+func (e *Engine) enqueueHookDeliveries(ctx context.Context) (created int, enabled bool, err error) {
 	if enabled, err := e.client.OutgoingHook.Query().Where(outgoinghook.Enabled(true)).Exist(ctx); err != nil || !enabled {
-		return 0, err
+		return 0, false, err
 	}
 	if err := e.ensureHookCursor(ctx); err != nil {
-		return 0, err
+		return 0, true, err
 	}
 	total := 0
 	for {
 		n, more, err := e.enqueueHookBatch(ctx)
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("enqueueing hook deliveries: %w", err)
+			return total, true, fmt.Errorf("enqueueing hook deliveries: %w", err)
 		}
 		if !more {
-			return total, nil
+			return total, true, nil
 		}
 	}
 }
+
+// HooksIdle reports whether the last hook round found no hook enabled and no delivery pending:
+// until a hook changes (EventHooksChanged) or a delivery is asked again (EventHookRedelivery),
+// the events that follow give it nothing to do, and the server wakes the loop only on those
+// two. Without that, every replica ran two reads for every event of every replica.
+func (e *Engine) HooksIdle() bool { return e.hooksIdle.Load() }
 
 func (e *Engine) ensureHookCursor(ctx context.Context) error {
 	ok, err := e.client.StreamCursor.Query().Where(streamcursor.Name(hookCursorName)).Exist(ctx)
@@ -1008,7 +1023,8 @@ func (e *Engine) RunHookLoop(ctx context.Context, poster HookSender, wake <-chan
 //
 // Every commit wakes it; with no hook enabled and nothing pending it costs two reads, no write.
 func (e *Engine) hookRound(ctx context.Context, poster HookSender) (time.Time, error) {
-	created, err := e.EnqueueHookDeliveries(ctx)
+	e.hooksIdle.Store(false) // while it runs: a hook changed meanwhile is seen by the next round
+	created, enabled, err := e.enqueueHookDeliveries(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -1018,6 +1034,7 @@ func (e *Engine) hookRound(ctx context.Context, poster HookSender) (time.Time, e
 			return time.Time{}, fmt.Errorf("looking for pending hook deliveries: %w", err)
 		}
 		if !pending {
+			e.hooksIdle.Store(!enabled)
 			return time.Time{}, nil
 		}
 	}

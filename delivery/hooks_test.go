@@ -835,3 +835,55 @@ func TestHookEnqueueIdleWithoutHooks(t *testing.T) {
 		}
 	})
 }
+
+// TestHooksIdleUntilAHookChanges: a hook round that finds no hook enabled and nothing pending
+// leaves the loop idle (HooksIdle, on which the server stops waking it for every event); a
+// hook's creation and deletion publish EventHooksChanged, which does wake it, and the round
+// after a creation is not idle.
+func TestHooksIdleUntilAHookChanges(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		rec := newRecorder()
+		box, err := delivery.NewSecretBox(make([]byte, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := delivery.New(db.Client, delivery.Options{Dialect: db.Dialect, Bus: rec, Clock: delivery.NewManualClock(idT0), Secrets: box})
+		root, err := e.EnsureAdmin(ctx, "root")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wake := make(chan struct{}, 1)
+		go func() { _ = e.RunHookLoop(ctx, hooks.NewPoster(0), wake) }()
+		until := func(idle bool) {
+			t.Helper()
+			deadline := time.Now().Add(10 * time.Second)
+			for e.HooksIdle() != idle {
+				if time.Now().After(deadline) {
+					t.Fatalf("HooksIdle stayed %v", !idle)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		until(true) // the first round: no hook
+		rcv := newReceiver(t, http.StatusOK)
+		h, err := e.CreateOutgoingHook(ctx, actorOf(root), delivery.HookInput{Name: "idle", URL: rcv.URL, Secret: ptr(hookSecret)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.count(delivery.EventHooksChanged) != 1 {
+			t.Fatalf("creating a hook published %d %s events, want 1", rec.count(delivery.EventHooksChanged), delivery.EventHooksChanged)
+		}
+		wake <- struct{}{}
+		until(false)
+		if err := e.DeleteOutgoingHook(ctx, actorOf(root), h.ID); err != nil {
+			t.Fatal(err)
+		}
+		if rec.count(delivery.EventHooksChanged) != 2 {
+			t.Fatalf("deleting a hook published no %s event", delivery.EventHooksChanged)
+		}
+		wake <- struct{}{}
+		until(true)
+	})
+}

@@ -161,3 +161,58 @@ func TestUpdateWaitingReasonsInOneTransaction(t *testing.T) {
 		}
 	})
 }
+
+// TestRefreshWaitingReasonsReadsWhatChanged: with the agents as the last full refresh found
+// them, RefreshWaitingReasons explains only the jobs it is told of (a reason set by hand on
+// another job stays); when the agents change, or waitingFullEvery passed, it explains every
+// queued job again.
+func TestRefreshWaitingReasonsReadsWhatChanged(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		v := newEnv(t, db)
+		old := deliverytest.Job(t, v.c, deliverytest.JobOptions{Demands: []string{"docker"}}).Job.ID
+		reason := func(id int) string { return v.c.Job.GetX(ctx, id).WaitingReason }
+		stale := func(id int) {
+			t.Helper()
+			if err := v.c.Job.UpdateOneID(id).SetWaitingReason("stale").Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		refresh := func(ids ...int) {
+			t.Helper()
+			if err := v.e.RefreshWaitingReasons(ctx, ids); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const none = "no enabled agent is registered in pool default"
+		refresh() // the first: every queued job
+		if got := reason(old); got != none {
+			t.Fatalf("first refresh: reason %q", got)
+		}
+		stale(old)
+		fresh := deliverytest.Job(t, v.c, deliverytest.JobOptions{Demands: []string{"docker"}}).Job.ID
+		refresh(fresh)
+		if got := reason(fresh); got != none {
+			t.Errorf("the job told of: reason %q, want %q", got, none)
+		}
+		if got := reason(old); got != "stale" {
+			t.Errorf("a job not told of, the agents unchanged, was explained again: %q", got)
+		}
+		register(t, v, "a", nil) // online, without docker
+		refresh()
+		want := `no online agent has capability "docker"`
+		if got := reason(old); got != want {
+			t.Errorf("after an agent registered: reason %q, want %q", got, want)
+		}
+		stale(old)
+		refresh()
+		if got := reason(old); got != "stale" {
+			t.Errorf("nothing changed, nothing told: the job was explained again (%q)", got)
+		}
+		v.clk.Advance(delivery.WaitingFullEvery)
+		refresh()
+		if got := reason(old); got != want {
+			t.Errorf("after %v: reason %q, want %q", delivery.WaitingFullEvery, got, want)
+		}
+	})
+}

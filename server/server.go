@@ -370,10 +370,12 @@ func (s *Server) Start() {
 		s.Engine.RunNotificationLoop(ctx, s.mailer, wake)
 	})
 	s.goLoop(func(ctx context.Context) {
-		// Every persisted event may match a hook; RunHookLoop logs its own
-		// errors and returns when ctx ends.
+		// Every persisted event may match a hook, unless the last round found no hook enabled
+		// and nothing pending (HooksIdle): then only a hook's change or a redelivery can give
+		// it work. RunHookLoop logs its own errors and returns when ctx ends.
 		wake := eventbus.Wake(ctx, s.bus, func(ev delivery.Event) bool {
-			return ev.Sequence > 0 || ev.Type == delivery.EventHookRedelivery
+			return ev.Type == delivery.EventHookRedelivery || ev.Type == delivery.EventHooksChanged ||
+				ev.Sequence > 0 && !s.Engine.HooksIdle()
 		})
 		_ = s.Engine.RunHookLoop(ctx, hooks.NewGuardedPoster(0, s.outbound), wake)
 	})

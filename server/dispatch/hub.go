@@ -63,8 +63,13 @@ type Hub struct {
 	queue *delivery.ClaimQueue
 	// waitc asks the waiting-reasons loop for an update; requests coalesce.
 	waitc chan struct{}
-	wg    sync.WaitGroup // background loops
-	conns sync.WaitGroup // sessions
+	// waitIDs are the jobs whose events arrived since the waiting reasons' last refresh, and
+	// waitAll asks it to explain every queued job (after a gap in the events).
+	waitMu  sync.Mutex
+	waitIDs map[int]bool
+	waitAll bool
+	wg      sync.WaitGroup // background loops
+	conns   sync.WaitGroup // sessions
 
 	mu       sync.Mutex
 	sessions map[int]*session
@@ -292,8 +297,11 @@ func (h *Hub) eventLoop() {
 	for h.ctx.Err() == nil {
 		events, unsubscribe := h.opts.Events.Subscribe()
 		// Whatever happened while not subscribed: a round over the whole queue and the
-		// pending cancels.
+		// pending cancels, and every waiting reason again.
 		h.queue.Resync()
+		h.waitMu.Lock()
+		h.waitAll = true
+		h.waitMu.Unlock()
 		h.kick()
 		h.resendCancels()
 		h.consume(events)
@@ -309,6 +317,14 @@ func (h *Hub) consume(events <-chan delivery.Event) {
 		case ev, ok := <-events:
 			if !ok {
 				return // lagged or bus closed: resubscribe and resync
+			}
+			if ev.JobID != 0 { // its waiting reason may have changed
+				h.waitMu.Lock()
+				if h.waitIDs == nil {
+					h.waitIDs = map[int]bool{}
+				}
+				h.waitIDs[ev.JobID] = true
+				h.waitMu.Unlock()
 			}
 			switch ev.Type {
 			case delivery.EventJobQueued, delivery.EventJobClaimable: // claimable: PostgreSQL, before the seal
@@ -483,7 +499,9 @@ const waitingEvery = 250 * time.Millisecond
 // waitingLoop refreshes the waiting reasons of the queued jobs after dispatch rounds, off the
 // dispatcher's path and at most every waitingEvery: an explanation reads every enabled agent,
 // which a busy installation should not pay on every round. The first request after a quiet
-// moment is served at once; those arriving meanwhile coalesce into one more refresh.
+// moment is served at once; those arriving meanwhile coalesce into one more refresh. It explains
+// the jobs whose events arrived since, or every queued job when the agents changed
+// (delivery.Engine.RefreshWaitingReasons) or events were missed.
 func (h *Hub) waitingLoop() {
 	for {
 		select {
@@ -491,8 +509,31 @@ func (h *Hub) waitingLoop() {
 			return
 		case <-h.waitc:
 		}
-		if err := h.e.UpdateWaitingReasons(h.ctx); err != nil && h.ctx.Err() == nil {
+		h.waitMu.Lock()
+		ids, all := make([]int, 0, len(h.waitIDs)), h.waitAll
+		for id := range h.waitIDs {
+			ids = append(ids, id)
+		}
+		h.waitIDs, h.waitAll = nil, false
+		h.waitMu.Unlock()
+		var err error
+		if all {
+			err = h.e.UpdateWaitingReasons(h.ctx)
+		} else {
+			// Only the jobs of the events since, unless the agents changed (the engine compares).
+			err = h.e.RefreshWaitingReasons(h.ctx, ids)
+		}
+		if err != nil && h.ctx.Err() == nil {
 			h.log.Error("updating waiting reasons", "err", err)
+			h.waitMu.Lock() // try them again next time
+			h.waitAll = h.waitAll || all
+			if h.waitIDs == nil {
+				h.waitIDs = map[int]bool{}
+			}
+			for _, id := range ids {
+				h.waitIDs[id] = true
+			}
+			h.waitMu.Unlock()
 		}
 		if !h.pause(waitingEvery) {
 			return
