@@ -418,8 +418,10 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 							st.name, kind, c, float64(h1-h0)/float64(n1-n0)/1e6, n1-n0)
 					}
 					x := row{metric: fmt.Sprintf("write: createRelease/s, %s, %s, %d clients", st.name, kind, c),
-						value: fmt.Sprintf("%.1f/s", rate), floor: fmt.Sprintf("%.1f/s", floors[c]),
-						ratio: fmt.Sprintf("%.2f", rate/floors[c])}
+						value: fmt.Sprintf("%.1f/s", rate), floor: "–", ratio: "–"}
+					if f, ok := floors[c]; ok { // none when -write-setups left out every single-replica set-up
+						x.floor, x.ratio = fmt.Sprintf("%.1f/s", f), fmt.Sprintf("%.2f", rate/f)
+					}
 					if kind == "AFTER_RELEASE" && c == writeClients[len(writeClients)-1] {
 						switch {
 						case st.target > 0:
