@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/cairnhq/cairn/ent/serviceconnection"
 	"github.com/cairnhq/cairn/ent/user"
 	"github.com/cairnhq/cairn/storage"
+	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
 // t0 is the tests' starting time.
@@ -368,4 +370,13 @@ func wantCode(t *testing.T, err error, code delivery.Code) {
 func isTransition(err error) bool {
 	var te *delivery.TransitionError
 	return errors.As(err, &te)
+}
+
+// openPostgresDB opens a fresh PostgreSQL database, or skips without CAIRN_TEST_DATABASE_URL.
+func openPostgresDB(t *testing.T) *storage.DB {
+	t.Helper()
+	if os.Getenv(storagetest.EnvPostgres) == "" {
+		t.Skipf("PostgreSQL test skipped: set %s", storagetest.EnvPostgres)
+	}
+	return storagetest.Open(t, "postgres")
 }

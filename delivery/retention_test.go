@@ -2,7 +2,6 @@ package delivery_test
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -392,10 +391,7 @@ func (f *fixture) lastRelease(def int) int {
 // retention at once: each due release is deleted once, by one of them; and of two replicas
 // whose schedule is due, one runs it.
 func TestRetentionTwoReplicasDoNotDoubleDelete(t *testing.T) {
-	if os.Getenv(storagetest.EnvPostgres) == "" {
-		t.Skipf("PostgreSQL test skipped: set %s", storagetest.EnvPostgres)
-	}
-	db := storagetest.Open(t, "postgres")
+	db := openPostgresDB(t)
 	f := newFixture(t, db)
 	alice := f.user("alice", "EDITOR")
 	def := f.definition(snapshot("many", environment("dev", afterRelease, keep(0, 1))))

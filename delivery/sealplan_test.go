@@ -2,7 +2,6 @@ package delivery_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent"
-	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
 // TestLockStatementsPlanByIndex: on PostgreSQL the statements that take the sealer's lock and a
@@ -20,10 +18,7 @@ import (
 // plans under the locks"). The settings hold after the lock statement and are gone once the
 // transaction ends, on the same connection: a pooled connection must not keep them.
 func TestLockStatementsPlanByIndex(t *testing.T) {
-	if os.Getenv(storagetest.EnvPostgres) == "" {
-		t.Skipf("PostgreSQL test skipped: set %s", storagetest.EnvPostgres)
-	}
-	db := storagetest.Open(t, "postgres")
+	db := openPostgresDB(t)
 	ctx := context.Background()
 	cost := &sqlCost{}
 	e := delivery.New(ent.NewClient(ent.Driver(costDriver{Driver: entsql.OpenDB(string(db.Dialect), db.SQL), c: cost})),

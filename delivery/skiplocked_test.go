@@ -3,7 +3,6 @@ package delivery_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -12,16 +11,12 @@ import (
 	"github.com/cairnhq/cairn/delivery/deliverytest"
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/job"
-	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
 // openPostgres opens a fresh PostgreSQL schema, or skips without CAIRN_TEST_DATABASE_URL.
 func openPostgres(t *testing.T) env {
 	t.Helper()
-	if os.Getenv(storagetest.EnvPostgres) == "" {
-		t.Skipf("PostgreSQL test skipped: set %s", storagetest.EnvPostgres)
-	}
-	return newEnv(t, storagetest.Open(t, "postgres"))
+	return newEnv(t, openPostgresDB(t))
 }
 
 // TestClaimSkipsAJobAnotherClaimerHolds holds the oldest queued job's row in another

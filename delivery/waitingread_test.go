@@ -2,13 +2,11 @@ package delivery_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/cairnhq/cairn/delivery"
 	"github.com/cairnhq/cairn/ent/job"
-	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
 // TestQueueReadUnderTheLockSeesTheLastHolder: on PostgreSQL the statement that takes a
@@ -21,10 +19,7 @@ import (
 // Read with the numbering statement's own snapshot, the queue looks empty and release 1's
 // deployment stays waiting.
 func TestQueueReadUnderTheLockSeesTheLastHolder(t *testing.T) {
-	if os.Getenv(storagetest.EnvPostgres) == "" {
-		t.Skipf("PostgreSQL test skipped: set %s", storagetest.EnvPostgres)
-	}
-	db := storagetest.Open(t, "postgres")
+	db := openPostgresDB(t)
 	f := newFixture(t, db)
 	alice := f.user("alice", "EDITOR")
 	def := f.definition(snapshot("web", environment("dev", afterRelease)))
