@@ -26,7 +26,8 @@ const advisoryLockKey = 0x636169726e // "cairn"
 // under those locks reads and updates rows by key: ids, the waiting deployments' and the
 // unsealed rows' partial indexes (TestCreateReleaseStatements checks, on SQLite, that every
 // statement of a release's creation is served by an index). PostgreSQL plans by statistics, and
-// a young table's lag its growth (autovacuum analyzes it at most once a minute): there it chose
+// a young table's lag its growth (autovacuum analyzes it at most once a minute, and not at all
+// where autovacuum is off): there it chose
 // sequential scans, of every release environment to update three statuses, of every event to
 // find the few unsealed ones, of every audit row to seal one, whose time grew with the table
 // while the lock's other writers waited. A statement left with a sequential scan (the audit
