@@ -22,7 +22,6 @@ import (
 	"github.com/cairnhq/cairn/ent/auditevent"
 	"github.com/cairnhq/cairn/ent/event"
 	"github.com/cairnhq/cairn/ent/predicate"
-	"github.com/cairnhq/cairn/internal/pgexec"
 )
 
 // Sealing (docs/decisions.md, "Writes scale out: a sealer orders the audit chain and the
@@ -237,13 +236,6 @@ func (e *Engine) readCheckpoint(ctx context.Context, c *ent.Client) (checkpoint,
 func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) (_ []Event, sealed, more bool, _ error) {
 	c := tx.Client()
 	pg := e.dialect == Postgres
-	// The reads walk partial indexes that every sealed row leaves: as unnamed statements they
-	// mark the entries of rows sealed before as dead, so that the next pass skips them
-	// (internal/pgexec).
-	rctx := ctx
-	if pg {
-		rctx = pgexec.Unnamed(ctx)
-	}
 	aq := c.AuditEvent.Query().Where(unsealed[predicate.AuditEvent]()).
 		Order(ent.Asc(auditevent.FieldID)).Limit(sealBatch)
 	if pg {
@@ -252,7 +244,7 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) (_ []Event, sealed, mor
 				FROM audit_checkpoints ORDER BY id LIMIT 1) AS c)`), sealCheckpointColumn)
 		})
 	}
-	audits, err := aq.All(rctx)
+	audits, err := aq.All(ctx)
 	if err != nil {
 		return nil, false, false, fmt.Errorf("reading unsealed audit events: %w", err)
 	}
@@ -294,7 +286,7 @@ func (e *Engine) sealIn(ctx context.Context, tx *ent.Tx) (_ []Event, sealed, mor
 			s.AppendSelectExprAs(entsql.Raw(`(SELECT COALESCE(max(sequence), 0) FROM events WHERE sequence > 0)`), sealLastSequenceColumn)
 		})
 	}
-	rows, err := eq.All(rctx)
+	rows, err := eq.All(ctx)
 	if err != nil {
 		return nil, false, false, fmt.Errorf("reading unsealed events: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
@@ -203,7 +204,7 @@ func OpenPostgres(ctx context.Context, url string, maxConns int) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to postgres %s: %w", redact(url), err)
 	}
-	c, ro := newClients(ent.Driver(newPGDriver(db)))
+	c, ro := newClients(ent.Driver(entsql.OpenDB(dialect.Postgres, db)))
 	return &DB{Client: c, ReadOnly: ro, Dialect: delivery.Postgres, SQL: db, URL: url}, nil
 }
 
