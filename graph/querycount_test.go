@@ -86,11 +86,19 @@ func TestListQueriesDoNotGrowWithPageSize(t *testing.T) {
 		}
 		return n.Load()
 	}
-	small, large := count(2), count(12)
 	// Edges are eager-loaded (one query per level); approval notifications go through a batch
 	// loader, whose time window may split a batch on a stalled machine (seen: three more
-	// statements in CI, with the other packages' tests running): allow a few splits, not one
-	// query per approval (12 releases have 20 more approvals than 2).
+	// statements in CI, with the other packages' tests running), which only adds statements:
+	// the fewest of three tries is the query's own count.
+	fewest := func(first int) int64 {
+		best := count(first)
+		for range 2 {
+			best = min(best, count(first))
+		}
+		return best
+	}
+	small, large := fewest(2), fewest(12)
+	// Allow a few splits, not one query per approval (12 releases have 20 more approvals than 2).
 	if large > small+5 {
 		t.Fatalf("SQL queries grow with page size: %d for 2 releases, %d for 12", small, large)
 	}
@@ -292,9 +300,18 @@ func TestReleaseViewerCanQueriesDoNotGrowWithHistory(t *testing.T) {
 		}
 		return n.Load()
 	}
-	small, large := count(few, true)-count(few, false), count(many, true)-count(many, false)
-	// As above: a batch loader's window may split a batch on a stalled machine; not one more
-	// query per attempt (9 attempts have 6 more deployments and approvals than 3).
+	// As above: a batch loader's window may split a batch on a stalled machine (seen in CI: one
+	// loader split per deployment, six more statements), which only adds statements: the fewest
+	// of three tries is the query's own count.
+	fewest := func(id int, can bool) int64 {
+		best := count(id, can)
+		for range 2 {
+			best = min(best, count(id, can))
+		}
+		return best
+	}
+	small, large := fewest(few, true)-fewest(few, false), fewest(many, true)-fewest(many, false)
+	// Not one more query per attempt (9 attempts have 6 more deployments and approvals than 3).
 	if large > small+2 {
 		t.Fatalf("viewerCan's SQL queries grow with the history: %d for 3 attempts, %d for 9", small, large)
 	}
