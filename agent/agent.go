@@ -102,6 +102,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.RemoveAll(r.exec.workDir); err != nil {
 		log.Warn("removing old job directories", "err", err)
 	}
+	r.exec.dirs = newJobDirs(r.exec.workDir, log)
+	r.exec.dirs.refill() // the first job's directory, made before it comes
+	defer func() {
+		if err := r.exec.dirs.close(); err != nil {
+			log.Warn("removing the job directory made ahead", "err", err)
+		}
+	}()
 	if err := r.spool.load(); err != nil {
 		log.Warn("loading unacknowledged results", "err", err)
 	}

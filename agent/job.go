@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairnhq/cairn/agentproto"
@@ -68,6 +69,31 @@ type executor struct {
 	// knownHosts is the agent's own known_hosts file, where the SSH runners record host keys
 	// trusted on first use ("": <work dir>/known_hosts).
 	knownHosts string
+	// dirs makes jobs' directories ahead (nil: each job makes its own when it starts).
+	dirs *jobDirs
+	// shells caches where lookPath found each shell (name → path), so that a task's start does
+	// not walk PATH; the agent's PATH does not change while it runs.
+	shells sync.Map
+}
+
+// shellPath is lookPath, remembered once found.
+func (x *executor) shellPath(name string) (string, error) {
+	if p, ok := x.shells.Load(name); ok {
+		return p.(string), nil
+	}
+	p, err := x.lookPath(name)
+	if err == nil {
+		x.shells.Store(name, p)
+	}
+	return p, err
+}
+
+// makeJobDir gives a job its directory with jobSubdirs.
+func (x *executor) makeJobDir(dir string) error {
+	if x.dirs == nil {
+		return makeJobDir(dir)
+	}
+	return x.dirs.make(dir)
 }
 
 func (x *executor) goos() string { return cmp.Or(x.osName, runtime.GOOS) }
@@ -178,7 +204,7 @@ func (x *executor) shellCommand(shell string) (string, []string, error) {
 	var args []string
 	switch shell {
 	case "":
-		if p, err := x.lookPath("bash"); err == nil {
+		if p, err := x.shellPath("bash"); err == nil {
 			return p, []string{"-e"}, nil
 		}
 		name, args = "sh", []string{"-e"}
@@ -194,7 +220,7 @@ func (x *executor) shellCommand(shell string) (string, []string, error) {
 	default:
 		return "", nil, fmt.Errorf("unknown shell %q", shell)
 	}
-	p, err := x.lookPath(name)
+	p, err := x.shellPath(name)
 	if err != nil {
 		return "", nil, fmt.Errorf("shell %s not found on this agent", name)
 	}
@@ -304,12 +330,10 @@ func (j *jobRun) run() (string, string) {
 			j.stepFinished(i+1, j.asg.Tasks[i].Name, agentproto.StepSkipped, -1, time.Time{}, "")
 		}
 	}
-	for _, d := range []string{srcDir, artDir, tmpDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			j.stepFinished(0, downloadStep, agentproto.StepFailed, -1, time.Time{}, err.Error())
-			skipAll(0)
-			return agentproto.JobFailed, fmt.Sprintf("preparing job directory: %v", err)
-		}
+	if err := j.x.makeJobDir(j.dir); err != nil {
+		j.stepFinished(0, downloadStep, agentproto.StepFailed, -1, time.Time{}, err.Error())
+		skipAll(0)
+		return agentproto.JobFailed, fmt.Sprintf("preparing job directory: %v", err)
 	}
 
 	// Secure files live for the job only: removed when run returns, before the job's end is
