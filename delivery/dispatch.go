@@ -674,8 +674,9 @@ type waitingMemo struct {
 // since its last call (their events): while the agents are as the last full refresh found them,
 // less than waitingFullEvery ago, only those jobs can have a new reason, and only they are read,
 // by id. Otherwise every queued job is explained again (the oldest 500). Every replica runs it
-// after its dispatch rounds, for the jobs of every replica; each read the oldest 500 queued jobs
-// every time before.
+// after its dispatch rounds, for the jobs whose events it published itself (the server's hub:
+// one replica's explanation, stored, serves all); each read the oldest 500 queued jobs every
+// time before.
 func (e *Engine) RefreshWaitingReasons(ctx context.Context, changed []int) error {
 	pool, err := e.waitingInputs(ctx)
 	if err != nil {

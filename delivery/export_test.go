@@ -56,3 +56,13 @@ var DefinitionLockKey = definitionLockKey
 
 // WaitingFullEvery exposes waitingFullEvery.
 const WaitingFullEvery = waitingFullEvery
+
+// SealLockKey exposes sealLockKey.
+const SealLockKey = sealLockKey
+
+// SealWaiters reports how many writers wait in sealAfterCommit.
+func (e *Engine) SealWaiters() int {
+	e.sealMu.Lock()
+	defer e.sealMu.Unlock()
+	return e.sealWaiters
+}

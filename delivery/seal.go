@@ -70,13 +70,18 @@ func DeriveAuditKey(secretKey []byte) []byte {
 }
 
 // sealState coordinates one engine's sealing: a writer that committed unsealed rows waits for
-// a seal that started after its commit, and one seal serves every writer waiting for it.
+// a seal that read after its commit, and one seal serves every writer waiting for it.
 type sealState struct {
-	sealMu      sync.Mutex
-	sealCond    *sync.Cond
-	sealing     bool
-	sealStarted uint64
-	sealDone    uint64
+	sealMu   sync.Mutex
+	sealCond *sync.Cond
+	sealing  bool
+	// sealRead numbers the last pass that began reading the unsealed rows, sealDone the last
+	// that ended. A pass waiting for the seal lock (another replica's pass holds it) has not
+	// read yet: writers that commit meanwhile join it instead of waiting for the next.
+	sealRead uint64
+	sealDone uint64
+	// sealWaiters counts the writers in sealAfterCommit (tests wait for them).
+	sealWaiters int
 	// headSeen is the highest checkpoint sequence this engine sealed or read: a checkpoint
 	// found below it was moved back.
 	headSeen int64
@@ -90,36 +95,49 @@ func (e *Engine) SealPasses() (txs, empty int64) {
 	return e.sealTxs.Load(), e.sealEmpty.Load()
 }
 
-// sealAfterCommit returns once a seal that started after the caller's commit has run (or
+// sealAfterCommit returns once a seal that began reading after the caller's commit has run (or
 // failed: then the seal loop retries and the error is logged here).
 func (e *Engine) sealAfterCommit(ctx context.Context) {
 	e.sealMu.Lock()
-	target := e.sealStarted + 1
+	e.sealWaiters++
+	// The next pass to read reads after this commit: the one running now if it has not read yet.
+	target := e.sealRead + 1
 	for e.sealDone < target {
 		if e.sealing {
 			e.sealCond.Wait()
 			continue
 		}
 		e.sealing = true
-		e.sealStarted++
-		n := e.sealStarted
+		n := e.sealRead + 1
 		e.sealMu.Unlock()
-		err := e.Seal(ctx)
+		err := e.seal(ctx, func() {
+			// Before the pass's first read (after its lock): a writer that saw sealRead below n
+			// committed before this, so the read sees its rows.
+			e.sealMu.Lock()
+			e.sealRead = max(e.sealRead, n)
+			e.sealMu.Unlock()
+		})
 		e.sealMu.Lock()
 		e.sealing = false
+		e.sealRead = max(e.sealRead, n)
 		e.sealDone = n
 		e.sealCond.Broadcast()
 		if err != nil && ctx.Err() == nil {
 			e.log.ErrorContext(ctx, "sealing the audit chain and event stream (the seal loop retries)", "err", err)
 		}
 	}
+	e.sealWaiters--
 	e.sealMu.Unlock()
 }
 
 // Seal seals every committed unsealed audit row and event and publishes the events. It is
 // safe to call from any replica at any time; RunSealLoop calls it for rows whose writer
 // stopped between its commit and its seal.
-func (e *Engine) Seal(ctx context.Context) error {
+func (e *Engine) Seal(ctx context.Context) error { return e.seal(ctx, nil) }
+
+// seal is Seal; reading, when set, is called once, after the seal lock is taken and before the
+// first read of the unsealed rows.
+func (e *Engine) seal(ctx context.Context, reading func()) error {
 	for {
 		var events []Event
 		more := false
@@ -135,6 +153,10 @@ func (e *Engine) Seal(ctx context.Context) error {
 				}
 			}
 			e.sealTxs.Add(1)
+			if reading != nil {
+				reading()
+				reading = nil
+			}
 			var sealed bool
 			events, sealed, more, err = e.sealIn(ctx, tx)
 			if err != nil {

@@ -282,3 +282,76 @@ func TestAutomaticDeploymentAuditsThePerson(t *testing.T) {
 		f.verifyChain()
 	})
 }
+
+// TestWritersJoinASealWaitingForItsLock: on PostgreSQL a writer seals after its commit, under
+// the seal lock that every replica's sealer takes. While another replica's pass holds it, this
+// replica's pass waits before reading anything, and a writer that commits meanwhile is served
+// by that pass (its read comes after the commit) rather than by one more after it. Another
+// transaction holds the seal lock; two releases commit and wait for their seal; once the lock
+// is free, one seal transaction seals both.
+func TestWritersJoinASealWaitingForItsLock(t *testing.T) {
+	db := openPostgresDB(t)
+	f := newFixture(t, db)
+	alice := f.user("alice", "EDITOR")
+	def := f.definition(snapshot("web", environment("dev", manualOnly)))
+	ctx := context.Background()
+
+	holder, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback() //nolint:errcheck
+	if _, err := holder.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", delivery.SealLockKey); err != nil {
+		t.Fatal(err)
+	}
+	txs0, _ := f.e.SealPasses()
+
+	created := make(chan error, 2)
+	create := func(build string) {
+		_, err := f.e.CreateRelease(ctx, alice, delivery.CreateReleaseInput{
+			DefinitionID: def, Artifacts: []delivery.ArtifactVersion{{Alias: "app", BuildNumber: build, BuildID: build}},
+		})
+		created <- err
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	go create("1")
+	// The first writer's pass waits for the seal lock.
+	waitFor("the first writer's seal to wait for the lock", func() bool {
+		var n int
+		if err := db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1 && f.e.SealWaiters() == 1
+	})
+	go create("2")
+	waitFor("the second writer to wait for its seal", func() bool { return f.e.SealWaiters() == 2 })
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-created; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if txs, _ := f.e.SealPasses(); txs-txs0 != 1 {
+		t.Fatalf("%d seal transactions for two writers that committed while the first waited for the lock, want 1", txs-txs0)
+	}
+	n, err := db.Client.AuditEvent.Query().Where(auditevent.SequenceLT(0)).Count(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("%d audit rows left unsealed (%v)", n, err)
+	}
+	rep, err := f.e.VerifyAuditChain(ctx, f.admin)
+	if err != nil || !rep.OK {
+		t.Fatalf("chain: %+v, %v", rep, err)
+	}
+}

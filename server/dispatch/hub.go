@@ -318,7 +318,11 @@ func (h *Hub) consume(events <-chan delivery.Event) {
 			if !ok {
 				return // lagged or bus closed: resubscribe and resync
 			}
-			if ev.JobID != 0 { // its waiting reason may have changed
+			// Its waiting reason may have changed. Every replica receives every event, and one
+			// explanation serves them all (it is stored): the replica that published the event
+			// explains its job; the periodic refresh of every queued job covers a replica that
+			// stopped before it did.
+			if ev.JobID != 0 && !ev.Remote {
 				h.waitMu.Lock()
 				if h.waitIDs == nil {
 					h.waitIDs = map[int]bool{}
