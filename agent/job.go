@@ -257,6 +257,11 @@ func (j *jobRun) stepStarted(step int, name string) time.Time {
 	now := time.Now().UTC()
 	j.report(agentproto.StepStarted{Type: agentproto.TypeStepStarted, JobID: j.asg.JobID, Step: step, Name: name, StartedAt: now}, false)
 	j.releaseHold() // its process runs (or a download starts): the reports go out
+	if j.x.dirs != nil {
+		// The next job's directory, made once this job's first process runs: neither beside
+		// its fork nor at its end, where the next job's assignment may already be arriving.
+		j.x.dirs.refill()
+	}
 	return now
 }
 
@@ -313,6 +318,9 @@ func (j *jobRun) execute() string {
 		Type: agentproto.TypeJobFinished, JobID: j.asg.JobID, Status: status, Reason: reason,
 		LastSeq: j.x.spool.lastSeq(j.asg.JobID), StartedAt: started, FinishedAt: time.Now().UTC(),
 	}, true)
+	if j.x.dirs != nil {
+		j.x.dirs.refill() // if no step started (stepStarted makes it otherwise)
+	}
 	if err := os.RemoveAll(j.dir); err != nil {
 		j.x.log.Warn("removing job directory", "job", j.asg.JobID, "err", err)
 	}
