@@ -69,7 +69,8 @@ type executor struct {
 	// knownHosts is the agent's own known_hosts file, where the SSH runners record host keys
 	// trusted on first use ("": <work dir>/known_hosts).
 	knownHosts string
-	// dirs makes jobs' directories ahead (nil: each job makes its own when it starts).
+	// dirs makes jobs' directories ahead (nil: each job makes its own when it starts; its
+	// methods work on nil).
 	dirs *jobDirs
 	// shells caches where lookPath found each shell (name → path), so that a task's start does
 	// not walk PATH; the agent's PATH does not change while it runs.
@@ -86,14 +87,6 @@ func (x *executor) shellPath(name string) (string, error) {
 		x.shells.Store(name, p)
 	}
 	return p, err
-}
-
-// makeJobDir gives a job its directory with jobSubdirs.
-func (x *executor) makeJobDir(dir string) error {
-	if x.dirs == nil {
-		return makeJobDir(dir)
-	}
-	return x.dirs.make(dir)
 }
 
 func (x *executor) goos() string { return cmp.Or(x.osName, runtime.GOOS) }
@@ -257,11 +250,9 @@ func (j *jobRun) stepStarted(step int, name string) time.Time {
 	now := time.Now().UTC()
 	j.report(agentproto.StepStarted{Type: agentproto.TypeStepStarted, JobID: j.asg.JobID, Step: step, Name: name, StartedAt: now}, false)
 	j.releaseHold() // its process runs (or a download starts): the reports go out
-	if j.x.dirs != nil {
-		// The next job's directory, made once this job's first process runs: neither beside
-		// its fork nor at its end, where the next job's assignment may already be arriving.
-		j.x.dirs.refill()
-	}
+	// The next job's directory, made once this job's first process runs: neither beside its
+	// fork nor at its end, where the next job's assignment may already be arriving.
+	j.x.dirs.refill()
 	return now
 }
 
@@ -318,9 +309,7 @@ func (j *jobRun) execute() string {
 		Type: agentproto.TypeJobFinished, JobID: j.asg.JobID, Status: status, Reason: reason,
 		LastSeq: j.x.spool.lastSeq(j.asg.JobID), StartedAt: started, FinishedAt: time.Now().UTC(),
 	}, true)
-	if j.x.dirs != nil {
-		j.x.dirs.refill() // if no step started (stepStarted makes it otherwise)
-	}
+	j.x.dirs.refill() // if no step started (stepStarted makes it otherwise)
 	if err := os.RemoveAll(j.dir); err != nil {
 		j.x.log.Warn("removing job directory", "job", j.asg.JobID, "err", err)
 	}
@@ -338,7 +327,7 @@ func (j *jobRun) run() (string, string) {
 			j.stepFinished(i+1, j.asg.Tasks[i].Name, agentproto.StepSkipped, -1, time.Time{}, "")
 		}
 	}
-	if err := j.x.makeJobDir(j.dir); err != nil {
+	if err := j.x.dirs.make(j.dir); err != nil {
 		j.stepFinished(0, downloadStep, agentproto.StepFailed, -1, time.Time{}, err.Error())
 		skipAll(0)
 		return agentproto.JobFailed, fmt.Sprintf("preparing job directory: %v", err)

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,10 +35,13 @@ func newJobDirs(root string, log *slog.Logger) *jobDirs {
 }
 
 // make gives a job its directory dir with jobSubdirs: the spare renamed into place when one is
-// ready, else made now. The next spare is made once the job's first step has started
+// ready, else made now (always on a nil jobDirs). The next spare is made once the job's first step has started
 // (refill, from stepStarted), not now: made beside this job's fork, on two cores, it slowed
 // the fork by about what it saved; made at the job's end, it met the next job's assignment.
 func (d *jobDirs) make(dir string) error {
+	if d == nil {
+		return makeJobDir(dir)
+	}
 	d.mu.Lock()
 	spare := d.spare
 	d.spare = ""
@@ -49,7 +51,7 @@ func (d *jobDirs) make(dir string) error {
 		if err == nil {
 			return nil
 		}
-		d.log.Warn("using a job directory made ahead", "dir", spare, "err", err)
+		d.log.Warn("renaming the job directory made ahead into place; making the job's own", "dir", spare, "err", err)
 		_ = os.RemoveAll(spare)
 	}
 	return makeJobDir(dir)
@@ -64,8 +66,11 @@ func makeJobDir(dir string) error {
 	return nil
 }
 
-// refill starts making a spare when none is ready or being made.
+// refill starts making a spare when none is ready or being made (none on a nil jobDirs).
 func (d *jobDirs) refill() {
+	if d == nil {
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed || d.making || d.spare != "" {
@@ -107,8 +112,5 @@ func (d *jobDirs) close() error {
 	if spare == "" {
 		return nil
 	}
-	if err := os.RemoveAll(spare); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+	return os.RemoveAll(spare)
 }

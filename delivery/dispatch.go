@@ -646,7 +646,7 @@ func (e *Engine) ExplainWaiting(ctx context.Context, jobID int) (string, error) 
 }
 
 // UpdateWaitingReasons refreshes the waiting reason of every queued job (the oldest 500), after a
-// dispatch round.
+// dispatch round. It is a full refresh for RefreshWaitingReasons too.
 func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
 	jobs, err := e.queuedForReasons(ctx, nil)
 	if err != nil || len(jobs) == 0 {
@@ -656,7 +656,12 @@ func (e *Engine) UpdateWaitingReasons(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return e.writeWaitingReasons(ctx, jobs, pool)
+	now := e.clock.Now()
+	if err := e.writeWaitingReasons(ctx, jobs, pool); err != nil {
+		return err
+	}
+	e.waiting.remember(pool.fingerprint(), now)
+	return nil
 }
 
 // waitingFullEvery bounds how long RefreshWaitingReasons explains only the jobs it is told of:
@@ -668,6 +673,13 @@ type waitingMemo struct {
 	mu   sync.Mutex
 	pool string    // the agents, as waitingReason reads them (agentPool.fingerprint)
 	at   time.Time // by the engine's clock
+}
+
+// remember records a full refresh that saw the agents as pool (a fingerprint) at at.
+func (m *waitingMemo) remember(pool string, at time.Time) {
+	m.mu.Lock()
+	m.pool, m.at = pool, at
+	m.mu.Unlock()
 }
 
 // RefreshWaitingReasons is UpdateWaitingReasons for a dispatcher that knows which jobs changed
@@ -702,9 +714,7 @@ func (e *Engine) RefreshWaitingReasons(ctx context.Context, changed []int) error
 		return err
 	}
 	if full {
-		e.waiting.mu.Lock()
-		e.waiting.pool, e.waiting.at = fp, now
-		e.waiting.mu.Unlock()
+		e.waiting.remember(fp, now)
 	}
 	return nil
 }

@@ -214,5 +214,17 @@ func TestRefreshWaitingReasonsReadsWhatChanged(t *testing.T) {
 		if got := reason(old); got != want {
 			t.Errorf("after %v: reason %q, want %q", delivery.WaitingFullEvery, got, want)
 		}
+		// A full refresh by UpdateWaitingReasons (the dispatcher's after a gap) counts as the last:
+		// a refresh right after it, told of nothing, explains nothing again.
+		register(t, v, "b", map[string]string{"docker": "1"})
+		v.clk.Advance(delivery.WaitingFullEvery)
+		if err := v.e.UpdateWaitingReasons(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stale(old)
+		refresh()
+		if got := reason(old); got != "stale" {
+			t.Errorf("a refresh right after a full one explained the job again (%q)", got)
+		}
 	})
 }
