@@ -399,6 +399,10 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 				}
 				return txs, empty
 			}
+			var split cpuSplit
+			if st.url != "" {
+				split = newCPUSplit(ctx, s.db.SQL)
+			}
 			for _, kind := range []string{"MANUAL", "AFTER_RELEASE", writeOwn} {
 				if o.writeKinds != nil && !o.writeKinds[writeKindKeys[kind]] {
 					continue
@@ -406,10 +410,12 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 				for _, c := range writeClients {
 					n0, h0 := lockHeld()
 					seals0, empty0 := sealPasses()
+					cpu0 := split.sample()
 					rate, err := measureCreates(ctx, s.envs, defs[kind], c, o.writeDuration)
 					if err != nil {
 						return fmt.Errorf("%s, %d clients: %w", kind, c, err)
 					}
+					noteCPU(r, fmt.Sprintf("write, %s, %s, %d clients", st.name, kind, c), split, cpu0, split.sample(), rate)
 					if n1, h1 := lockHeld(); n1 > n0 {
 						seals, empty := sealPasses()
 						r.note("write, %s, %s, %d clients: %.2f seal transactions per release, %d of %d found nothing (an earlier pass, of this replica or another, had sealed the rows).",
@@ -446,4 +452,24 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 		}
 	}
 	return nil
+}
+
+// noteCPU notes the CPU time per release of a measurement between two samples, this process's
+// and PostgreSQL's apart when they are counted.
+func noteCPU(r *report, what string, split cpuSplit, a, b cpuSample, rate float64) {
+	wall := b.at.Sub(a.at)
+	releases := rate * wall.Seconds()
+	if wall <= 0 || releases < 1 {
+		return
+	}
+	per := func(d time.Duration) float64 { return float64(d) / 1e6 / releases }
+	core := func(d time.Duration) float64 { return 100 * float64(d) / float64(wall) }
+	self := b.self - a.self
+	if !split.counted() {
+		r.note("%s: CPU per release %.2f ms in this process (the server and the clients; %.0f %% of a core).", what, per(self), core(self))
+		return
+	}
+	pg := b.postgres - a.postgres
+	r.note("%s: CPU per release %.2f ms in this process (the server replicas and the clients; %.0f %% of a core), %.2f ms in PostgreSQL's processes (%.0f %% of a core).",
+		what, per(self), core(self), per(pg), core(pg))
 }
