@@ -40,15 +40,24 @@ func newCPUSplit(ctx context.Context, db *sql.DB) cpuSplit {
 	if err := conn.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
 		return cpuSplit{}
 	}
+	// A server on another host: no such process here, or one of another program under the
+	// same number; this is not Linux: no /proc.
 	st, ok := procStat(strconv.Itoa(backend))
-	if !ok {
-		return cpuSplit{} // the server is on another host (or this is not Linux)
+	if !ok || !isPostgres(strconv.Itoa(backend)) {
+		return cpuSplit{}
 	}
 	ppid, err := strconv.Atoi(st[1])
-	if err != nil || ppid <= 1 {
+	if err != nil || ppid <= 1 || !isPostgres(st[1]) {
 		return cpuSplit{}
 	}
 	return cpuSplit{postmaster: ppid}
+}
+
+// isPostgres reports whether process pid runs PostgreSQL's server program (its backends and
+// postmaster are all named postgres).
+func isPostgres(pid string) bool {
+	b, err := os.ReadFile("/proc/" + pid + "/comm")
+	return err == nil && strings.TrimSpace(string(b)) == "postgres"
 }
 
 // counted reports whether PostgreSQL's processes are counted.
