@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -65,11 +64,7 @@ func (c cpuSplit) counted() bool { return c.postmaster != 0 }
 
 // sample reads the CPU times now.
 func (c cpuSplit) sample() cpuSample {
-	s := cpuSample{at: time.Now()}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	s := cpuSample{at: time.Now(), self: processCPU()}
 	if c.postmaster == 0 {
 		return s
 	}
