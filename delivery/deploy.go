@@ -488,13 +488,19 @@ func waitingSQL(definition, environment, queued, page string) string {
 // last argument is unused: passing a value the statement computes after taking the lock makes
 // the call wait for it. The version suffix changes with the function's signature or meaning,
 // so that replicas of two versions sharing a database each find theirs (PostgresFunctions).
+//
+// Its query is planned once per connection (plan_cache_mode = force_generic_plan): left to
+// choose, PostgreSQL planned it on every call, under the definition's lock, because a generic
+// plan estimates unnest(p_environments) at ten rows and so looks dearer than a plan for the
+// call's two or three; both plans are the same (the deployment_waiting index per environment).
 const waitingFunc = "cairn_waiting_v1"
 
 // PostgresFunctions returns the statements that create, or replace, the PostgreSQL functions
 // the engine calls; storage runs them with its migration.
 func PostgresFunctions() []string {
 	return []string{`CREATE OR REPLACE FUNCTION ` + waitingFunc + `(p_definition bigint, p_environments text[], p_queued text,
-		p_page int, p_after bigint) RETURNS TABLE (w_environment text, w_id bigint) LANGUAGE plpgsql VOLATILE AS $fn$
+		p_page int, p_after bigint) RETURNS TABLE (w_environment text, w_id bigint) LANGUAGE plpgsql VOLATILE
+		SET plan_cache_mode = force_generic_plan AS $fn$
 	BEGIN
 		RETURN QUERY SELECT e.name, w.id::bigint FROM unnest(p_environments) AS e(name) LEFT JOIN LATERAL (` +
 		waitingSQL("p_definition", "e.name", "p_queued", "p_page") + `) AS w ON true;

@@ -66,3 +66,9 @@ func (e *Engine) SealWaiters() int {
 	defer e.sealMu.Unlock()
 	return e.sealWaiters
 }
+
+// NumberAndNameSQL exposes numberAndNameSQL.
+const NumberAndNameSQL = numberAndNameSQL
+
+// WaitingFunc exposes waitingFunc.
+const WaitingFunc = waitingFunc
