@@ -2,6 +2,8 @@ package delivery_test
 
 import (
 	"context"
+	"database/sql"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +82,72 @@ func TestNumberingKeepsAGenericPlan(t *testing.T) {
 	if !strings.Contains(string(config), "plan_cache_mode=force_generic_plan") {
 		t.Fatalf("%s is set to %q; want its query planned once (plan_cache_mode=force_generic_plan)", delivery.WaitingFunc, config)
 	}
+}
+
+// TestSealKeepsGenericPlans: the sealer's update of a pass's rows runs once per release's commit;
+// it takes the rows as arrays, and PostgreSQL, left to choose, planned it anew on every pass (a
+// plan for a pass's few rows looks cheaper than the generic plan's estimate of ten). On every
+// connection that sealed more than five times, the update must have used its generic plan after
+// the fifth.
+func TestSealKeepsGenericPlans(t *testing.T) {
+	db := openPostgresDB(t)
+	f := newFixture(t, db)
+	alice := f.user("alice", "EDITOR")
+	def := f.definition(snapshot("web", environment("dev", afterRelease)))
+	for i := range 15 {
+		f.release(alice, def, strconv.Itoa(i+1))
+	}
+	most := 0
+	for _, p := range preparedPlans(t, db.SQL, "WITH a AS (UPDATE audit_events") {
+		most = max(most, p.custom+p.generic)
+		if p.custom > 5 {
+			t.Fatalf("on one connection the seal's update was planned for its rows %d times and ran its generic plan %d times; want a plan for the rows only for the first 5 calls",
+				p.custom, p.generic)
+		}
+	}
+	if most <= 5 {
+		t.Fatalf("no connection sealed more than 5 times (at most %d): the test shows nothing", most)
+	}
+}
+
+// plans is how PostgreSQL planned one prepared statement on one connection.
+type plans struct{ custom, generic int }
+
+// preparedPlans reads, on every idle connection of db's pool, how the statements that start with
+// prefix were planned (pg_prepared_statements is the connection's own).
+func preparedPlans(t *testing.T, db *sql.DB, prefix string) []plans {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var conns []*sql.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for db.Stats().Idle > 0 {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	var out []plans
+	for _, c := range conns {
+		rows, err := c.QueryContext(ctx, `SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE starts_with(statement, $1)`, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var p plans
+			if err := rows.Scan(&p.custom, &p.generic); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, p)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
