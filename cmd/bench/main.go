@@ -55,6 +55,8 @@ type options struct {
 	retentionReleases, retentionLines int
 	// writeDuration is the length of each createRelease/s measurement of the write run.
 	writeDuration time.Duration
+	// writeWarmup is how long each write measurement runs before it counts.
+	writeWarmup time.Duration
 	// writeSetups and writeKinds narrow the write run (empty: all), to profile one setup.
 	writeSetups, writeKinds map[string]bool
 	writeClients            string
@@ -93,6 +95,7 @@ func main() {
 	flag.IntVar(&o.retentionReleases, "retention-releases", 10000, "old releases of the retention run")
 	flag.IntVar(&o.retentionLines, "retention-lines", 50, "log lines of each release of the retention run")
 	flag.DurationVar(&o.writeDuration, "write-duration", 5*time.Second, "length of each createRelease/s measurement of the write run")
+	flag.DurationVar(&o.writeWarmup, "write-warmup", time.Second, "write: how long each measurement runs before it counts (connections opened, statements prepared and planned)")
 	writeSetups := flag.String("write-setups", "", "write: comma-separated subset of sqlite, pg1, pg3 (default: all)")
 	flag.StringVar(&o.writeClients, "write-clients", "", "write: comma-separated client counts (default: 1,4,16)")
 	writeKinds := flag.String("write-kinds", "", "write: comma-separated subset of manual, after_release, own (default: all)")

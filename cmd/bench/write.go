@@ -175,15 +175,20 @@ func writeDefinition(e *env, name, kind string) (string, error) {
 
 // measureCreates runs clients goroutines creating releases for d (spread over envs; client c
 // creates releases of defs[c % len(defs)]) and returns releases per second.
-func measureCreates(ctx context.Context, envs []*env, defs []string, clients int, d time.Duration) (float64, error) {
+func measureCreates(ctx context.Context, envs []*env, defs []string, clients int, warmup, d time.Duration, counting func()) (float64, error) {
 	var done atomic.Int64
 	var firstErr error
 	var once sync.Once
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	deadline := time.Now().Add(d)
+	// The clients run for warmup before the count starts: every replica's pool has opened its
+	// connections by then and prepared and planned its statements on them, as a server that has
+	// been running has. Without it the first seconds' connection starts and planning fell on
+	// three replicas' measurement (their pools open three times as many connections) more than
+	// on one's.
+	from := time.Now().Add(warmup)
+	deadline := from.Add(d)
 	var wg sync.WaitGroup
-	start := time.Now()
 	for c := range clients {
 		e, def := envs[c%len(envs)], defs[c%len(defs)]
 		wg.Go(func() {
@@ -192,15 +197,28 @@ func measureCreates(ctx context.Context, envs []*env, defs []string, clients int
 					once.Do(func() { firstErr = err; cancel() })
 					return
 				}
-				done.Add(1)
+				if time.Now().After(from) {
+					done.Add(1)
+				}
 			}
 		})
+	}
+	if wait := time.Until(from); wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+	}
+	counted := time.Now()
+	done.Store(0) // a release that ended between from and now counts from now on: start afresh
+	if counting != nil {
+		counting()
 	}
 	wg.Wait()
 	if firstErr != nil {
 		return 0, firstErr
 	}
-	return float64(done.Load()) / time.Since(start).Seconds(), nil
+	return float64(done.Load()) / time.Since(counted).Seconds(), nil
 }
 
 // tableRows counts the rows of every table but ent's own.
@@ -408,10 +426,14 @@ func benchWrite(ctx context.Context, o options, r *report) error {
 					continue
 				}
 				for _, c := range writeClients {
-					n0, h0 := lockHeld()
-					seals0, empty0 := sealPasses()
-					cpu0 := split.sample()
-					rate, err := measureCreates(ctx, s.envs, defs[kind], c, o.writeDuration)
+					var n0, seals0, empty0 int64
+					var h0 time.Duration
+					var cpu0 cpuSample
+					rate, err := measureCreates(ctx, s.envs, defs[kind], c, o.writeWarmup, o.writeDuration, func() {
+						n0, h0 = lockHeld()
+						seals0, empty0 = sealPasses()
+						cpu0 = split.sample()
+					})
 					if err != nil {
 						return fmt.Errorf("%s, %d clients: %w", kind, c, err)
 					}
