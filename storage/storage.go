@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -36,6 +37,8 @@ type DB struct {
 	SQL      *sql.DB
 	// URL is the PostgreSQL DSN, empty for SQLite.
 	URL string
+	// dir is SQLite's data directory (ProbeWrite reads its free space), empty for PostgreSQL.
+	dir string
 	// Tightened lists what Open found readable by others in the data
 	// directory (the directory, cairn.db and its -wal and -shm files) and
 	// restricted to its owner, with the old mode: for the caller to log.
@@ -51,7 +54,17 @@ func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 // ProbeWrite writes one row (an upsert into writeProbeTable, which Migrate creates), so that a
 // readiness check notices a database that answers but cannot write: a full disk, a read-only
 // standby, a lock that never comes free.
+//
+// For SQLite it first reads the free space of the data directory: under probeMinFree the disk
+// is full for the server's writes even when the probe's own row still fits (a transaction that
+// failed on the full disk leaves its frames in the WAL file, space the next small commit reuses
+// without asking the filesystem for more; the probe then passed while every release failed).
 func (d *DB) ProbeWrite(ctx context.Context) error {
+	if d.dir != "" {
+		if free, err := freeBytes(d.dir); err == nil && free < probeMinFree {
+			return fmt.Errorf("probing a write: %d bytes free in %s: %w", free, d.dir, syscall.ENOSPC)
+		}
+	}
 	q := "INSERT INTO " + writeProbeTable + " (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
 	if d.Dialect == delivery.Postgres {
 		q = strings.Replace(q, "?", "$1", 1)
@@ -61,6 +74,9 @@ func (d *DB) ProbeWrite(ctx context.Context) error {
 	}
 	return nil
 }
+
+// probeMinFree is the free space under which ProbeWrite finds SQLite's disk full.
+const probeMinFree = 1 << 20
 
 // writeProbeTable is the one-row table ProbeWrite writes; it is not part of the ent schema
 // (nothing reads it).
@@ -177,7 +193,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
 	c, ro := newClients(ent.Driver(newCachingDriver(dialect.SQLite, db, newCheckpointer(db))))
-	return &DB{Client: c, ReadOnly: ro, Dialect: delivery.SQLite, SQL: db}, nil
+	return &DB{Client: c, ReadOnly: ro, Dialect: delivery.SQLite, SQL: db, dir: filepath.Dir(path)}, nil
 }
 
 // OpenPostgres opens the PostgreSQL database at url with a pool of at most maxConns
