@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -306,54 +304,12 @@ func TestJobSurvivesPostgresRestart(t *testing.T) {
 	finishFaultJob(t, h, def, rel, gate)
 }
 
-// mountTmpfs mounts a tmpfs of size (e.g. "8m") on a temporary directory, unmounted in cleanup;
-// it skips the test when not root or when the mount fails.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("filling a real filesystem needs root (mount -t tmpfs)")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fill writes a file in dir until the filesystem is full and returns its path.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, size := range []int{64 << 10, 4 << 10, 512, 1} {
-		buf := make([]byte, size)
-		for {
-			if _, err := f.Write(buf); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatalf("filling %s: %v", dir, err)
-				}
-				break
-			}
-		}
-	}
-	return path
-}
-
 // TestJobSurvivesFullDisk fills the filesystem of a SQLite data directory under a running job:
 // the server cannot store the agent's lines, a release cannot be created (UNAVAILABLE, 503 with
 // Retry-After), /readyz says the database cannot write; once space is freed the job ends
 // SUCCEEDED with every line and the next job runs.
 func TestJobSurvivesFullDisk(t *testing.T) {
-	dataDir := mountTmpfs(t, "16m")
+	dataDir := storagetest.MountTmpfs(t, "16m")
 	h := serve(t, server.Config{DataDir: dataDir, Logger: testLogger(t)}, "")
 	h.admin = h.tokenFor("admin", delivery.RoleAdmin)
 	gate := filepath.Join(t.TempDir(), "gate")
@@ -367,7 +323,7 @@ func TestJobSurvivesFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	dropped := watch.seen("disconnected from server")
-	filler := fill(t, dataDir)
+	filler := storagetest.Fill(t, dataDir)
 	waitChan(t, dropped, "the server to drop the agent's connection while the disk is full")
 
 	// Whose fault: nobody's input. UNAVAILABLE, 503, Retry-After, a message that says why.

@@ -1,14 +1,15 @@
-package storage
+package storage_test
 
 import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/cairnhq/cairn/storage"
+	"github.com/cairnhq/cairn/storage/storagetest"
 )
 
 // TestProbeWriteOnAFullDisk: SQLite's data directory on a small real filesystem (tmpfs), filled.
@@ -19,20 +20,9 @@ import (
 // error that says so (ENOSPC, which the engine reports as UNAVAILABLE: the disk is full), and
 // pass once space is freed.
 func TestProbeWriteOnAFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("filling a real filesystem needs root (mount -t tmpfs)")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
+	dir := storagetest.MountTmpfs(t, "8m")
 	ctx := context.Background()
-	db, err := Open(ctx, "", dir, 0)
+	db, err := storage.Open(ctx, "", dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,23 +40,7 @@ func TestProbeWriteOnAFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, size := range []int{64 << 10, 4 << 10, 512, 1} {
-		buf := make([]byte, size)
-		for {
-			if _, err := f.Write(buf); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatalf("filling %s: %v", dir, err)
-				}
-				break
-			}
-		}
-	}
-	f.Close()
+	filler := storagetest.Fill(t, dir)
 	// Free a little (less than a large transaction needs), so that the failing transaction
 	// writes part of itself into the WAL file first.
 	if err := os.Truncate(filler, mustSize(t, filler)-256<<10); err != nil {
