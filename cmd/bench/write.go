@@ -197,9 +197,7 @@ func measureCreates(ctx context.Context, envs []*env, defs []string, clients int
 					once.Do(func() { firstErr = err; cancel() })
 					return
 				}
-				if time.Now().After(from) {
-					done.Add(1)
-				}
+				done.Add(1)
 			}
 		})
 	}
@@ -210,7 +208,7 @@ func measureCreates(ctx context.Context, envs []*env, defs []string, clients int
 		}
 	}
 	counted := time.Now()
-	done.Store(0) // a release that ended between from and now counts from now on: start afresh
+	done.Store(0) // the warm-up's releases do not count
 	if counting != nil {
 		counting()
 	}
