@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	stdsql "database/sql"
 	"fmt"
 	"net/url"
 	"slices"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agent"
+	"github.com/cairnhq/cairn/ent/agentpool"
 	"github.com/cairnhq/cairn/ent/deployment"
+	"github.com/cairnhq/cairn/ent/deploymentgroup"
 	"github.com/cairnhq/cairn/ent/job"
 	"github.com/cairnhq/cairn/ent/releaseartifact"
 	"github.com/cairnhq/cairn/ent/serviceconnection"
@@ -187,30 +190,38 @@ func (e *Engine) ClaimJobs(ctx context.Context, offers []AgentOffer) ([]*ent.Job
 const idChunk = 500
 
 // freeSlots reads, for the agents ids, how many more jobs each may take now (0 when disabled,
-// deleted or full).
+// deleted or full): one statement per chunk, each agent's active jobs counted beside it.
 func (e *Engine) freeSlots(ctx context.Context, ids []int) (map[int]int, error) {
 	free := make(map[int]int, len(ids))
 	for chunk := range slices.Chunk(ids, idChunk) {
-		agents, err := e.client.Agent.Query().Where(agent.IDIn(chunk...), agent.Enabled(true)).
-			Select(agent.FieldID, agent.FieldMaxJobs).All(ctx)
+		var agents []struct {
+			ID      int `json:"id"`
+			MaxJobs int `json:"max_jobs"`
+			Active  int `json:"active_jobs"`
+		}
+		err := e.client.Agent.Query().Where(agent.IDIn(chunk...), agent.Enabled(true)).
+			Modify(func(s *entsql.Selector) {
+				s.Select(s.C(agent.FieldID), s.C(agent.FieldMaxJobs)).
+					AppendSelectExprAs(entsql.Expr(activeJobsOf(s.C(agent.FieldID))), "active_jobs")
+			}).Scan(ctx, &agents)
 		if err != nil {
-			return nil, fmt.Errorf("reading agents: %w", err)
+			return nil, fmt.Errorf("reading agents and their active jobs: %w", err)
 		}
 		for _, a := range agents {
-			free[a.ID] = a.MaxJobs
-		}
-		busy, err := e.client.Job.Query().Where(job.AgentIDIn(chunk...), activeJob).Select(job.FieldAgentID).All(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("reading agents' active jobs: %w", err)
-		}
-		for _, j := range busy {
-			free[*j.AgentID]--
+			free[a.ID] = a.MaxJobs - a.Active
 		}
 	}
 	for _, id := range ids {
 		free[id] = max(free[id], 0)
 	}
 	return free, nil
+}
+
+// activeJobsOf is the SQL count of the active jobs (activeJob) of the agent whose id is the
+// column agentID.
+func activeJobsOf(agentID string) string {
+	return `(SELECT count(*) FROM ` + job.Table + ` AS active WHERE active.` + job.FieldAgentID + ` = ` + agentID +
+		` AND active.` + job.FieldStatus + ` IN ('` + string(job.StatusASSIGNED) + `', '` + string(job.StatusRUNNING) + `'))`
 }
 
 // ClaimQueued is ClaimJobs over a dispatcher's mirror of the queue (ClaimQueue): it reads only
@@ -412,34 +423,40 @@ func (e *Engine) claim(ctx context.Context, agentID int, qj queuedJob, skipLocke
 	jobstages.Stamp(jobID, "claim requested")
 	err = e.inTxConcurrent(ctx, func(t *txn) error {
 		jobstages.Stamp(jobID, "claim tx began")
-		// Lock the agent row so that two claims for one agent cannot both see a free slot.
-		aq := t.Agent.Query().Where(agent.ID(agentID))
-		if t.postgres() {
-			aq = aq.ForUpdate()
-		}
-		a, err := aq.Only(t.ctx)
+		// Lock the agent row so that two claims for one agent cannot both see a free slot; its
+		// route (pool or group name) comes in the same statement.
+		a, err := t.lockAgentForClaim(agentID)
 		if err != nil {
-			return fmt.Errorf("locking agent %d: %w", agentID, err)
+			return err
 		}
-		if !a.Enabled {
+		if !a.enabled {
 			full = true
 			return nil
 		}
 		// The route as stored now: an agent moved to another pool since the dispatcher read
 		// its route takes nothing of the old pool's.
-		route, err := agentRouteOf(t.ctx, t.Client(), a)
-		if err != nil {
-			return err
-		}
-		if !routes(j, a.ID, route) {
+		if !routes(j, a.id, a.route) {
 			full = true
 			return nil
+		}
+		if skipLocked && t.postgres() {
+			// The usual case in one statement: the job free, claimable and the agent's slot
+			// free. When it claims nothing, the statements below tell why (full, locked,
+			// gone) and decide as before.
+			got, err := t.claimInOneStatement(jobID, a)
+			if err != nil {
+				return err
+			}
+			if got != nil {
+				claimed, agentName = got, a.name
+				return nil
+			}
 		}
 		active, err := t.Job.Query().Where(job.AgentID(agentID), activeJob).Count(t.ctx)
 		if err != nil {
 			return fmt.Errorf("counting jobs of agent %d: %w", agentID, err)
 		}
-		if active >= a.MaxJobs {
+		if active >= a.maxJobs {
 			full = true
 			return nil
 		}
@@ -475,7 +492,7 @@ func (e *Engine) claim(ctx context.Context, agentID int, qj queuedJob, skipLocke
 		if err != nil {
 			return fmt.Errorf("reading claimed job %d: %w", jobID, err)
 		}
-		agentName = a.Name
+		agentName = a.name
 		return nil
 	})
 	if err != nil {
@@ -486,6 +503,107 @@ func (e *Engine) claim(ctx context.Context, agentID int, qj queuedJob, skipLocke
 		jobstages.Stamp(jobID, "claim committed")
 	}
 	return claimed, agentName, full, locked, err
+}
+
+// claimAgent is what a claim reads of its agent.
+type claimAgent struct {
+	id      int
+	name    string
+	enabled bool
+	maxJobs int
+	route   AgentRoute
+}
+
+// lockAgentForClaim reads agent agentID with its route, locking its row on PostgreSQL (FOR
+// UPDATE OF the agent alone): one statement, the pool's and the group's names joined in.
+func (t *txn) lockAgentForClaim(agentID int) (claimAgent, error) {
+	a := entsql.Table(agent.Table)
+	p, g := entsql.Table(agentpool.Table).As("route_pool"), entsql.Table(deploymentgroup.Table).As("route_group")
+	s := entsql.Dialect(string(t.e.dialect)).
+		Select(a.C(agent.FieldName), a.C(agent.FieldEnabled), a.C(agent.FieldMaxJobs), a.C(agent.FieldPoolID),
+			a.C(agent.FieldDeploymentGroupID), p.C(agentpool.FieldName), g.C(deploymentgroup.FieldName)).
+		From(a).
+		LeftJoin(p).On(a.C(agent.FieldPoolID), p.C(agentpool.FieldID)).
+		LeftJoin(g).On(a.C(agent.FieldDeploymentGroupID), g.C(deploymentgroup.FieldID)).
+		Where(entsql.EQ(a.C(agent.FieldID), agentID))
+	if t.postgres() {
+		s.ForUpdate(entsql.WithLockTables(agent.Table))
+	}
+	q, args := s.Query()
+	rows, err := t.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return claimAgent{}, fmt.Errorf("locking agent %d: %w", agentID, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return claimAgent{}, fmt.Errorf("locking agent %d: %w", agentID, err)
+		}
+		return claimAgent{}, fmt.Errorf("locking agent %d: %w", agentID, NotFound("agent", agentID))
+	}
+	c := claimAgent{id: agentID}
+	var poolID, groupID stdsql.NullInt64
+	var pool, group stdsql.NullString
+	if err := rows.Scan(&c.name, &c.enabled, &c.maxJobs, &poolID, &groupID, &pool, &group); err != nil {
+		return claimAgent{}, fmt.Errorf("locking agent %d: %w", agentID, err)
+	}
+	switch {
+	case groupID.Valid:
+		if !group.Valid {
+			return claimAgent{}, fmt.Errorf("reading deployment group of agent %d: group %d not found", agentID, groupID.Int64)
+		}
+		c.route = AgentRoute{Group: group.String}
+	case poolID.Valid:
+		if !pool.Valid {
+			return claimAgent{}, fmt.Errorf("reading pool of agent %d: pool %d not found", agentID, poolID.Int64)
+		}
+		c.route = AgentRoute{Pool: pool.String}
+	default:
+		c.route = AgentRoute{Pool: DefaultPool}
+	}
+	return c, rows.Close()
+}
+
+// claimOneStatementSQL claims job $1 for agent $2 in one PostgreSQL statement, under the agent's
+// row lock the transaction already holds (so that its snapshot, taken after the lock, counts
+// every job another claim gave the agent): the job's row locked unless another transaction
+// holds it (SKIP LOCKED), the agent's active jobs counted against its max ($6), the job still
+// QUEUED, not held or being canceled. It returns the claimed row, or none; the job's columns
+// are ent's, selected from the claimed CTE (claimInOneStatement).
+const claimOneStatementSQL = `WITH claim_target AS (
+  SELECT id FROM jobs WHERE id = $1 FOR UPDATE SKIP LOCKED
+), claim_active AS (
+  SELECT count(*) AS n FROM jobs WHERE agent_id = $2 AND status IN ('ASSIGNED', 'RUNNING')
+), claimed AS (
+  UPDATE jobs SET status = $3, agent_id = $2, assigned_at = $4, updated_at = $5, waiting_reason = '',
+    version = COALESCE(jobs.version, 0) + 1
+  FROM claim_target, claim_active
+  WHERE jobs.id = claim_target.id AND claim_active.n < $6
+    AND jobs.status = 'QUEUED' AND NOT jobs.cancel_requested AND NOT jobs.held
+  RETURNING jobs.*
+) `
+
+// claimInOneStatement is the PostgreSQL claim of job jobID by agent a (locked by
+// lockAgentForClaim) in one round trip: the claimed job, or nil when the statement claimed
+// nothing (the agent full, the job locked by another transaction, or no longer claimable).
+func (t *txn) claimInOneStatement(jobID int, a claimAgent) (*ent.Job, error) {
+	to, err := jobMachine.apply(jobID, job.StatusQUEUED, JobAssign)
+	if err != nil {
+		return nil, err
+	}
+	q := t.Job.Query()
+	q.Modify(func(s *entsql.Selector) {
+		s.Prefix(entsql.Expr(claimOneStatementSQL, jobID, a.id, string(to), t.now, time.Now(), a.maxJobs))
+		s.From(entsql.Table("claimed").As(job.Table))
+	})
+	got, err := q.All(t.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("claiming job %d: %w", jobID, err)
+	}
+	if len(got) == 0 {
+		return nil, nil
+	}
+	return got[0], nil
 }
 
 // agentPool is what waiting reasons are explained from: the enabled agents, the online ones with

@@ -72,3 +72,19 @@ const NumberAndNameSQL = numberAndNameSQL
 
 // WaitingFunc exposes waitingFunc.
 const WaitingFunc = waitingFunc
+
+// ClaimInOneStatement runs the PostgreSQL one-statement claim of job jobID for agent agentID in
+// an engine transaction, the agent locked first as the claim does. It reports the claimed job
+// (nil when the statement claimed nothing) and the agent's route.
+func (e *Engine) ClaimInOneStatement(ctx context.Context, jobID, agentID int) (claimed *ent.Job, route AgentRoute, err error) {
+	err = e.inTxConcurrent(ctx, func(t *txn) error {
+		a, err := t.lockAgentForClaim(agentID)
+		if err != nil {
+			return err
+		}
+		route = a.route
+		claimed, err = t.claimInOneStatement(jobID, a)
+		return err
+	})
+	return claimed, route, err
+}

@@ -143,3 +143,140 @@ func TestConcurrentClaimersClaimEachJobOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimInOneStatement checks the PostgreSQL claim's single statement on its own: it claims a
+// free, queued job for an agent with a free slot (the row as ent reads it, version counted up),
+// and claims nothing, without waiting, when the agent is full, the job's row is held by another
+// transaction, or the job is no longer claimable (claimed, held, being canceled).
+func TestClaimInOneStatement(t *testing.T) {
+	v := openPostgres(t)
+	ctx := context.Background()
+	a, _ := register(t, v, "a", nil) // max jobs 1
+
+	free := deliverytest.Job(t, v.c, deliverytest.JobOptions{}).Job
+	got, route, err := v.e.ClaimInOneStatement(ctx, free.ID, a.ID)
+	if err != nil || got == nil {
+		t.Fatalf("claim of a free job: %v, %v", got, err)
+	}
+	if got.ID != free.ID || got.Status != job.StatusASSIGNED || got.AgentID == nil || *got.AgentID != a.ID ||
+		got.AssignedAt == nil || got.Version != free.Version+1 || got.QueuedAt.IsZero() || got.WaitingReason != "" {
+		t.Fatalf("claimed %+v; want job %d ASSIGNED to agent %d, assigned_at set, version %d", got, free.ID, a.ID, free.Version+1)
+	}
+	if route.Pool != delivery.DefaultPool || route.Group != "" {
+		t.Fatalf("route %+v; want the default pool", route)
+	}
+	if stored := v.c.Job.GetX(ctx, free.ID); stored.Status != job.StatusASSIGNED || stored.Version != got.Version {
+		t.Fatalf("stored job is %s v%d; want ASSIGNED v%d", stored.Status, stored.Version, got.Version)
+	}
+
+	// The agent runs its max (1): the next job is not claimed.
+	next := deliverytest.Job(t, v.c, deliverytest.JobOptions{}).Job
+	if got, _, err := v.e.ClaimInOneStatement(ctx, next.ID, a.ID); err != nil || got != nil {
+		t.Fatalf("claim for a full agent: %v, %v; want nothing", got, err)
+	}
+	b, _ := register(t, v, "b", nil)
+
+	// The job's row held by another transaction: nothing claimed, at once.
+	tx, err := v.c.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Job.Query().Where(job.ID(next.ID)).ForUpdate().IDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	quick, cancel := context.WithTimeout(ctx, 20*time.Second)
+	got, _, err = v.e.ClaimInOneStatement(quick, next.ID, b.ID)
+	cancel()
+	if err != nil || got != nil {
+		t.Fatalf("claim of a job another transaction holds: %v, %v; want nothing, without waiting", got, err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	// No longer claimable: held, being canceled, already claimed.
+	v.c.Job.UpdateOneID(next.ID).SetHeld(true).ExecX(ctx)
+	if got, _, err := v.e.ClaimInOneStatement(ctx, next.ID, b.ID); err != nil || got != nil {
+		t.Fatalf("claim of a held job: %v, %v; want nothing", got, err)
+	}
+	v.c.Job.UpdateOneID(next.ID).SetHeld(false).SetCancelRequested(true).ExecX(ctx)
+	if got, _, err := v.e.ClaimInOneStatement(ctx, next.ID, b.ID); err != nil || got != nil {
+		t.Fatalf("claim of a job being canceled: %v, %v; want nothing", got, err)
+	}
+	if got, _, err := v.e.ClaimInOneStatement(ctx, free.ID, b.ID); err != nil || got != nil {
+		t.Fatalf("claim of a job another agent has: %v, %v; want nothing", got, err)
+	}
+	if j := v.c.Job.GetX(ctx, free.ID); *j.AgentID != a.ID {
+		t.Fatalf("job %d moved to agent %d", free.ID, *j.AgentID)
+	}
+}
+
+// TestClaimersOfOneAgentKeepItsMax runs claim rounds of eight engines at once (replicas) that all
+// offer the same two agents (max 2 and 1 jobs) over one queue, ten times with new agents: each
+// agent's row lock orders the claims for it, so no agent ever holds more than its max, every
+// slot is filled and no job is claimed twice.
+func TestClaimersOfOneAgentKeepItsMax(t *testing.T) {
+	v := openPostgres(t)
+	ctx := context.Background()
+	for round := range 10 {
+		wide, _ := register(t, v, fmt.Sprintf("wide-%d", round), nil)
+		if _, err := v.e.AgentConnected(ctx, wide.ID, delivery.HelloInfo{Name: wide.Name, MaxJobs: 2}); err != nil {
+			t.Fatal(err)
+		}
+		narrow, _ := register(t, v, fmt.Sprintf("narrow-%d", round), nil)
+		maxOf := map[int]int{wide.ID: 2, narrow.ID: 1}
+		for range 8 {
+			deliverytest.Job(t, v.c, deliverytest.JobOptions{})
+		}
+		offers := []delivery.AgentOffer{offer(v, wide), offer(v, narrow)}
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			errs  []error
+			seen  = map[int]bool{}
+			dup   []int
+			ready sync.WaitGroup
+		)
+		start := make(chan struct{})
+		for range 8 {
+			e := delivery.New(v.c, delivery.Options{Dialect: delivery.Postgres, Secrets: v.box})
+			wg.Add(1)
+			ready.Add(1)
+			go func() {
+				defer wg.Done()
+				ready.Done()
+				<-start
+				for range 3 {
+					got, err := e.ClaimJobs(ctx, offers)
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, err)
+					}
+					for _, j := range got {
+						if seen[j.ID] {
+							dup = append(dup, j.ID)
+						}
+						seen[j.ID] = true
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		ready.Wait()
+		close(start)
+		wg.Wait()
+		if len(errs) > 0 || len(dup) > 0 {
+			t.Fatalf("round %d: errors %v; jobs claimed twice: %v", round, errs, dup)
+		}
+		for id, limit := range maxOf {
+			n := v.c.Job.Query().Where(job.AgentID(id), job.StatusIn(job.StatusASSIGNED, job.StatusRUNNING)).CountX(ctx)
+			if n != limit {
+				t.Fatalf("round %d: agent %d holds %d jobs; want its max, %d", round, id, n, limit)
+			}
+		}
+		if len(seen) != 3 {
+			t.Fatalf("round %d: %d jobs reported claimed; want 3 (the slots)", round, len(seen))
+		}
+	}
+}
