@@ -12,6 +12,7 @@ import (
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agent"
@@ -1125,13 +1126,41 @@ func (e *Engine) buildAssignment(ctx context.Context, jobID int, withAgent bool)
 	if err != nil {
 		return fail(err)
 	}
-	rel, err := e.client.Release.Get(ctx, d.ReleaseID)
-	if err != nil {
-		return fail(err)
+	// The release, its artifacts and its earlier jobs' outputs depend only on the deployment:
+	// they are read side by side, one round trip deep instead of three.
+	var (
+		rel     *ent.Release
+		arts    []*ent.ReleaseArtifact
+		envOf   map[int]string
+		earlier []*ent.Job
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		rel, err = e.client.Release.Get(gctx, d.ReleaseID)
+		return err
+	})
+	g.Go(func() (err error) {
+		arts, err = e.client.ReleaseArtifact.Query().Where(releaseartifact.ReleaseID(d.ReleaseID)).
+			Order(ent.Asc(releaseartifact.FieldAlias)).All(gctx)
+		return err
+	})
+	g.Go(func() (err error) {
+		envOf, earlier, err = e.earlierJobs(gctx, d.ReleaseID, j.ID)
+		return err
+	})
+	var agentName string
+	if withAgent && j.AgentID != nil {
+		g.Go(func() error {
+			a, err := e.client.Agent.Get(gctx, *j.AgentID)
+			if err == nil {
+				agentName = a.Name
+			} else if ent.IsNotFound(err) {
+				err = nil // deleted since: the job runs without AGENT_NAME
+			}
+			return err
+		})
 	}
-	arts, err := e.client.ReleaseArtifact.Query().Where(releaseartifact.ReleaseID(rel.ID)).
-		Order(ent.Asc(releaseartifact.FieldAlias)).All(ctx)
-	if err != nil {
+	if err := g.Wait(); err != nil {
 		return fail(err)
 	}
 	// A release frozen before the refused names existed (deployed
@@ -1160,12 +1189,8 @@ func (e *Engine) buildAssignment(ctx context.Context, jobID int, withAgent bool)
 		},
 	}
 	// AGENT_NAME (Azure's Agent.Name): the agent the job was given to, a target's name.
-	if withAgent && j.AgentID != nil {
-		if a, err := e.client.Agent.Get(ctx, *j.AgentID); err == nil {
-			out.ReleaseVariables["AGENT_NAME"] = a.Name
-		} else if !ent.IsNotFound(err) {
-			return fail(err)
-		}
+	if agentName != "" {
+		out.ReleaseVariables["AGENT_NAME"] = agentName
 	}
 	// Variables, lowest precedence first (mergedVariables): definition-scoped groups, definition,
 	// environment-scoped groups, environment, release overrides; names case-insensitive.
@@ -1185,29 +1210,6 @@ func (e *Engine) buildAssignment(ctx context.Context, jobID int, withAgent bool)
 	// "<task name>.<name>", in the order the jobs finished: a later one wins. A secret one stays
 	// in the environment whose job set it: it was made under that environment's control, and
 	// another environment's tasks are written by people that control need not trust.
-	//
-	// The release's deployments are read first and its jobs by their deployment_id index: a
-	// condition on the jobs' status with a subquery on the deployments made SQLite walk the
-	// status index, every finished job of the installation, on every assignment.
-	deps, err := e.client.Deployment.Query().Where(deployment.ReleaseID(rel.ID)).
-		Select(deployment.FieldID, deployment.FieldEnvironmentName).All(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	envOf := make(map[int]string, len(deps))
-	depIDs := make([]int, 0, len(deps))
-	for _, dep := range deps {
-		envOf[dep.ID] = dep.EnvironmentName
-		depIDs = append(depIDs, dep.ID)
-	}
-	earlier, err := e.client.Job.Query().
-		Where(job.DeploymentIDIn(depIDs...), job.IDNEQ(j.ID),
-			job.StatusIn(job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED)).
-		Select(job.FieldID, job.FieldDeploymentID, job.FieldFinishedAt, job.FieldOutputVariables).
-		Order(ent.Asc(job.FieldFinishedAt), ent.Asc(job.FieldID)).All(ctx)
-	if err != nil {
-		return fail(err)
-	}
 	outputs := map[string]int{}
 	for _, ej := range earlier {
 		sameEnvironment := envOf[ej.DeploymentID] == d.EnvironmentName
@@ -1314,6 +1316,31 @@ func (e *Engine) buildAssignment(ctx context.Context, jobID int, withAgent bool)
 		}
 	}
 	return out, nil
+}
+
+// earlierJobs reads the finished jobs of release relID other than jobID, in the order they
+// finished, with their output variables, and the environment of each of the release's
+// deployments. The release's deployments are read first and its jobs by their deployment_id
+// index: a condition on the jobs' status with a subquery on the deployments made SQLite walk the
+// status index, every finished job of the installation, on every assignment.
+func (e *Engine) earlierJobs(ctx context.Context, relID, jobID int) (envOf map[int]string, earlier []*ent.Job, err error) {
+	deps, err := e.client.Deployment.Query().Where(deployment.ReleaseID(relID)).
+		Select(deployment.FieldID, deployment.FieldEnvironmentName).All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	envOf = make(map[int]string, len(deps))
+	depIDs := make([]int, 0, len(deps))
+	for _, dep := range deps {
+		envOf[dep.ID] = dep.EnvironmentName
+		depIDs = append(depIDs, dep.ID)
+	}
+	earlier, err = e.client.Job.Query().
+		Where(job.DeploymentIDIn(depIDs...), job.IDNEQ(jobID),
+			job.StatusIn(job.StatusSUCCEEDED, job.StatusPARTIALLY_SUCCEEDED, job.StatusFAILED)).
+		Select(job.FieldID, job.FieldDeploymentID, job.FieldFinishedAt, job.FieldOutputVariables).
+		Order(ent.Asc(job.FieldFinishedAt), ent.Asc(job.FieldID)).All(ctx)
+	return envOf, earlier, err
 }
 
 // jenkinsBuildURL is the URL of build number of a Jenkins job (full name "a/b") on the
