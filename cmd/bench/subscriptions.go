@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -76,7 +75,7 @@ func runSubscriptionServer(ctx context.Context, o options) error {
 		cmd, arg, _ := strings.Cut(in.Text(), " ")
 		switch cmd {
 		case "cpu":
-			fmt.Printf("%d\n", cpuNanos())
+			fmt.Printf("%d\n", processCPU().Nanoseconds())
 		case "freeos":
 			// A GC (goroutine stacks shrink at each) that also returns the freed
 			// memory to the OS at once, instead of the scavenger's pace.
@@ -87,7 +86,7 @@ func runSubscriptionServer(ctx context.Context, o options) error {
 			runtime.GC()
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
-			fmt.Printf("%d %d %d %d %d %d\n", cpuNanos(), vmRSS(), m.HeapInuse, runtime.NumGoroutine(), s.Events().Subscribers(), m.StackInuse)
+			fmt.Printf("%d %d %d %d %d %d\n", processCPU().Nanoseconds(), vmRSS(), m.HeapInuse, runtime.NumGoroutine(), s.Events().Subscribers(), m.StackInuse)
 		case "heap":
 			f, err := os.Create(arg)
 			if err != nil {
@@ -110,14 +109,6 @@ func runSubscriptionServer(ctx context.Context, o options) error {
 		}
 	}
 	return in.Err()
-}
-
-func cpuNanos() int64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // vmRSS is this process's resident set in KiB (/proc/self/status), 0 when unknown.
