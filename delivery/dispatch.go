@@ -567,20 +567,22 @@ func (t *txn) lockAgentForClaim(agentID int) (claimAgent, error) {
 
 // claimOneStatementSQL claims job $1 for agent $2 in one PostgreSQL statement, under the agent's
 // row lock the transaction already holds (so that its snapshot, taken after the lock, counts
-// every job another claim gave the agent): the job's row locked unless another transaction
-// holds it (SKIP LOCKED), the agent's active jobs counted against its max ($6), the job still
-// QUEUED, not held or being canceled. It returns the claimed row, or none; the job's columns
-// are ent's, selected from the claimed CTE (claimInOneStatement).
-const claimOneStatementSQL = `WITH claim_target AS (
-  SELECT id FROM jobs WHERE id = $1 FOR UPDATE SKIP LOCKED
-), claim_active AS (
+// every job another claim gave the agent): the agent's active jobs counted against its max
+// ($6), then the job's row locked, if it is still QUEUED, not held or being canceled, unless
+// another transaction holds it (SKIP LOCKED; a full agent locks nothing), then updated. It
+// returns the claimed row, or none; the job's columns are ent's, selected from the claimed CTE
+// (claimInOneStatement).
+const claimOneStatementSQL = `WITH claim_active AS (
   SELECT count(*) AS n FROM jobs WHERE agent_id = $2 AND status IN ('ASSIGNED', 'RUNNING')
+), claim_target AS (
+  SELECT id FROM jobs WHERE id = $1 AND status = 'QUEUED' AND NOT cancel_requested AND NOT held
+    AND (SELECT n FROM claim_active) < $6
+  FOR UPDATE SKIP LOCKED
 ), claimed AS (
   UPDATE jobs SET status = $3, agent_id = $2, assigned_at = $4, updated_at = $5, waiting_reason = '',
     version = COALESCE(jobs.version, 0) + 1
-  FROM claim_target, claim_active
-  WHERE jobs.id = claim_target.id AND claim_active.n < $6
-    AND jobs.status = 'QUEUED' AND NOT jobs.cancel_requested AND NOT jobs.held
+  FROM claim_target
+  WHERE jobs.id = claim_target.id AND jobs.status = 'QUEUED' AND NOT jobs.cancel_requested AND NOT jobs.held
   RETURNING jobs.*
 ) `
 
