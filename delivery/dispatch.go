@@ -12,7 +12,6 @@ import (
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/cairnhq/cairn/ent"
 	"github.com/cairnhq/cairn/ent/agent"
@@ -1136,23 +1135,24 @@ func (e *Engine) buildAssignment(ctx context.Context, jobID int, withAgent bool)
 		envOf   map[int]string
 		earlier []*ent.Job
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
+	var g sideBySide
+	gctx := g.start(ctx)
+	g.run(func() (err error) {
 		rel, err = e.client.Release.Get(gctx, d.ReleaseID)
 		return err
 	})
-	g.Go(func() (err error) {
+	g.run(func() (err error) {
 		arts, err = e.client.ReleaseArtifact.Query().Where(releaseartifact.ReleaseID(d.ReleaseID)).
 			Order(ent.Asc(releaseartifact.FieldAlias)).All(gctx)
 		return err
 	})
-	g.Go(func() (err error) {
+	g.run(func() (err error) {
 		envOf, earlier, err = e.earlierJobs(gctx, d.ReleaseID, j.ID)
 		return err
 	})
 	var agentName string
 	if withAgent && j.AgentID != nil {
-		g.Go(func() error {
+		g.run(func() error {
 			a, err := e.client.Agent.Get(gctx, *j.AgentID)
 			if err == nil {
 				agentName = a.Name
@@ -1162,7 +1162,7 @@ func (e *Engine) buildAssignment(ctx context.Context, jobID int, withAgent bool)
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
+	if err := g.wait(); err != nil {
 		return fail(err)
 	}
 	// A release frozen before the refused names existed (deployed
@@ -1318,6 +1318,42 @@ func (e *Engine) buildAssignment(ctx context.Context, jobID int, withAgent bool)
 		}
 	}
 	return out, nil
+}
+
+// sideBySide runs reads in goroutines of their own and returns the first error, canceling the
+// others' context when one fails.
+type sideBySide struct {
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error
+	cancel context.CancelFunc
+}
+
+// start returns the context the reads run with.
+func (g *sideBySide) start(ctx context.Context) context.Context {
+	ctx, g.cancel = context.WithCancel(ctx)
+	return ctx
+}
+
+// run starts one read.
+func (g *sideBySide) run(read func() error) {
+	g.wg.Go(func() {
+		if err := read(); err != nil {
+			g.mu.Lock()
+			if g.err == nil {
+				g.err = err
+				g.cancel()
+			}
+			g.mu.Unlock()
+		}
+	})
+}
+
+// wait waits for every read and returns the first error.
+func (g *sideBySide) wait() error {
+	g.wg.Wait()
+	g.cancel()
+	return g.err
 }
 
 // earlierJobs reads the finished jobs of release relID other than jobID, in the order they
