@@ -365,9 +365,13 @@ func (e *Engine) nextNotificationDue(ctx context.Context) (due time.Time, ok boo
 
 // afterClock is a Clock that also makes timers on its own time line. A test
 // clock implements it so that the notification loop's waits follow the
-// manual time; with any other clock the loop uses real timers.
+// manual time; with any other clock the loop uses real timers. Until waits for
+// a time, not a duration: a wait computed from one reading of the clock and
+// started at a later one would end that much late (a test that moves the clock
+// in between would wait for ever).
 type afterClock interface {
 	After(d time.Duration) <-chan time.Time
+	Until(t time.Time) <-chan time.Time
 }
 
 func (e *Engine) after(d time.Duration) <-chan time.Time {
@@ -375,6 +379,14 @@ func (e *Engine) after(d time.Duration) <-chan time.Time {
 		return c.After(d)
 	}
 	return time.After(d)
+}
+
+// until returns a channel that receives once the clock reaches t (at once if it has).
+func (e *Engine) until(t time.Time) <-chan time.Time {
+	if c, ok := e.clock.(afterClock); ok {
+		return c.Until(t)
+	}
+	return time.After(max(t.Sub(e.clock.Now()), 0))
 }
 
 // notificationRetryOnError is the pause of the loop after a database error.
@@ -406,7 +418,7 @@ func (e *Engine) RunNotificationLoop(ctx context.Context, m Mailer, wake <-chan 
 				log.Error("scheduling notifications", "err", err)
 				wait = e.after(notificationRetryOnError)
 			case ok:
-				wait = e.after(max(due.Sub(e.clock.Now()), 0))
+				wait = e.until(due)
 			}
 		}
 		select {

@@ -81,9 +81,15 @@ func newTimerClock(t time.Time) *timerClock {
 }
 
 func (c *timerClock) After(d time.Duration) <-chan time.Time {
+	return c.Until(c.Now().Add(d))
+}
+
+// Until is After for a deadline; reqs reports how far ahead of the clock it is.
+func (c *timerClock) Until(at time.Time) <-chan time.Time {
 	ch := make(chan time.Time, 1)
 	c.mu.Lock()
-	c.pending = append(c.pending, fakeTimer{at: c.Now().Add(d), c: ch})
+	d := max(at.Sub(c.Now()), 0)
+	c.pending = append(c.pending, fakeTimer{at: at, c: ch})
 	c.fire()
 	c.mu.Unlock()
 	select {
