@@ -566,16 +566,14 @@ func (t *txn) lockAgentForClaim(agentID int) (claimAgent, error) {
 
 // claimOneStatementSQL claims job $1 for agent $2 in one PostgreSQL statement, under the agent's
 // row lock the transaction already holds (so that its snapshot, taken after the lock, counts
-// every job another claim gave the agent): the agent's active jobs counted against its max
-// ($6), then the job's row locked, if it is still QUEUED, not held or being canceled, unless
-// another transaction holds it (SKIP LOCKED; a full agent locks nothing), then updated. It
-// returns the claimed row, or none; the job's columns are ent's, selected from the claimed CTE
-// (claimInOneStatement).
-const claimOneStatementSQL = `WITH claim_active AS (
-  SELECT count(*) AS n FROM jobs WHERE agent_id = $2 AND status IN ('ASSIGNED', 'RUNNING')
-), claim_target AS (
+// every job another claim gave the agent): the job's row locked, if it is still QUEUED, not held
+// or being canceled and the agent runs fewer than its max ($6) active jobs (activeJobsOf),
+// unless another transaction holds it (SKIP LOCKED; a full agent locks nothing), then updated.
+// It returns the claimed row, or none; the job's columns are ent's, selected from the claimed
+// CTE (claimInOneStatement).
+var claimOneStatementSQL = `WITH claim_target AS (
   SELECT id FROM jobs WHERE id = $1 AND status = 'QUEUED' AND NOT cancel_requested AND NOT held
-    AND (SELECT n FROM claim_active) < $6
+    AND ` + activeJobsOf("$2") + ` < $6
   FOR UPDATE SKIP LOCKED
 ), claimed AS (
   UPDATE jobs SET status = $3, agent_id = $2, assigned_at = $4, updated_at = $5, waiting_reason = '',
@@ -1135,8 +1133,7 @@ func (e *Engine) buildAssignment(ctx context.Context, jobID int, withAgent bool)
 		envOf   map[int]string
 		earlier []*ent.Job
 	)
-	var g sideBySide
-	gctx := g.start(ctx)
+	g, gctx := sideBySideWith(ctx)
 	g.run(func() (err error) {
 		rel, err = e.client.Release.Get(gctx, d.ReleaseID)
 		return err
@@ -1329,10 +1326,11 @@ type sideBySide struct {
 	cancel context.CancelFunc
 }
 
-// start returns the context the reads run with.
-func (g *sideBySide) start(ctx context.Context) context.Context {
+// sideBySideWith returns a sideBySide and the context its reads run with.
+func sideBySideWith(ctx context.Context) (*sideBySide, context.Context) {
+	g := &sideBySide{}
 	ctx, g.cancel = context.WithCancel(ctx)
-	return ctx
+	return g, ctx
 }
 
 // run starts one read.
